@@ -1,0 +1,64 @@
+package logical
+
+import (
+	"errors"
+	"fmt"
+)
+
+// The kinds of request failure. Each decides one HTTP status in httpapi;
+// match them with errors.Is.
+var (
+	ErrInvalidRequest       = errors.New("invalid request")
+	ErrPermissionDenied     = errors.New("permission denied")
+	ErrNotFound             = errors.New("not found")
+	ErrUnsupportedOperation = errors.New("unsupported operation")
+	ErrUnsupportedPath      = errors.New("unsupported path")
+	ErrUpstream             = errors.New("upstream failure")
+	// ErrTooLarge is a request body or value over a size limit.
+	ErrTooLarge = errors.New("request too large")
+	// ErrConflict is a failed check-and-set or a similar precondition.
+	ErrConflict = errors.New("conflict")
+)
+
+// Error is a request failure. Msg is sent to the API client as is; Err is
+// logged with the request ID and never sent. Kind is one of the Err* kinds.
+type Error struct {
+	Kind error
+	Msg  string
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Unwrap exposes both the kind and the cause to errors.Is and errors.As.
+func (e *Error) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+// InvalidRequest returns an [ErrInvalidRequest] error with a client message.
+func InvalidRequest(format string, args ...any) error {
+	return &Error{Kind: ErrInvalidRequest, Msg: fmt.Sprintf(format, args...)}
+}
+
+// NotFound returns an [ErrNotFound] error with a client message.
+func NotFound(format string, args ...any) error {
+	return &Error{Kind: ErrNotFound, Msg: fmt.Sprintf(format, args...)}
+}
+
+// PermissionDenied returns the standard [ErrPermissionDenied] error.
+func PermissionDenied() error {
+	return &Error{Kind: ErrPermissionDenied, Msg: "permission denied"}
+}
+
+// Unsupported returns an [ErrUnsupportedOperation] error for op on path.
+func Unsupported(op Operation, path string) error {
+	return &Error{Kind: ErrUnsupportedOperation, Msg: fmt.Sprintf("unsupported operation %q on path %q", op, path)}
+}
+
+// UnsupportedPath returns an [ErrUnsupportedPath] error for path.
+func UnsupportedPath(path string) error {
+	return &Error{Kind: ErrUnsupportedPath, Msg: fmt.Sprintf("unsupported path %q", path)}
+}

@@ -1,0 +1,180 @@
+package logical
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/url"
+	"time"
+)
+
+// Operation is what a request does, as ACL capabilities name it.
+type Operation string
+
+// The operations a request can carry. The HTTP layer maps GET to read (or
+// list with ?list=true or the LIST verb), POST and PUT to update, PATCH to
+// patch and DELETE to delete; core turns update into create when the target
+// does not exist yet (see [ExistenceChecker]).
+const (
+	ReadOperation   Operation = "read"
+	ListOperation   Operation = "list"
+	CreateOperation Operation = "create"
+	UpdateOperation Operation = "update"
+	PatchOperation  Operation = "patch"
+	DeleteOperation Operation = "delete"
+)
+
+// Request is one call into a backend.
+type Request struct {
+	// ID is the request ID, for logs.
+	ID string
+	// Operation is what to do.
+	Operation Operation
+	// Path is relative to the mount point, without a leading slash; it has
+	// been cleaned (no "." or ".." segments, no empty segments).
+	Path string
+	// MountPoint is where the backend is mounted, e.g. "secret/".
+	MountPoint string
+	// Body is the raw JSON request body (an object) or nil.
+	Body json.RawMessage
+	// Query holds URL query parameters other than those the HTTP layer
+	// consumes itself (such as "list").
+	Query url.Values
+	// Connection describes the client connection, when there is one.
+	Connection *Connection
+	// EntityID is the identity entity of the caller, if known.
+	EntityID string
+}
+
+// Connection is what a backend may know about the client's connection.
+type Connection struct {
+	RemoteAddr string
+}
+
+// Response is what a backend returns on success. Data is marshalled to JSON
+// as the response's "data" field; nil Data means no data (and with no
+// warnings and no auth, the HTTP layer answers 204).
+type Response struct {
+	Data     any
+	Warnings []string
+	// Secret, when set, makes the response leased.
+	Secret *Secret
+	// Auth, when set, is a login result for core to turn into a token.
+	Auth *Auth
+	// NotFound makes the HTTP layer answer 404 while still sending Data.
+	// Vault's KV v2 does this for a deleted or destroyed version, and
+	// clients rely on it to read that version's metadata.
+	NotFound bool
+}
+
+// Secret is lease information for a response that carries a credential.
+type Secret struct {
+	TTL       time.Duration
+	MaxTTL    time.Duration
+	Renewable bool
+	// InternalData is kept with the lease for revocation and never returned.
+	InternalData map[string]any
+}
+
+// Auth is the result of a successful login.
+type Auth struct {
+	DisplayName string
+	Policies    []string
+	Metadata    map[string]string
+	TTL         time.Duration
+	MaxTTL      time.Duration
+	Period      time.Duration
+	NumUses     int
+	Renewable   bool
+	// Alias is the name of the identity alias the login maps to.
+	Alias string
+}
+
+// Backend is anything mounted in the router: a secrets engine or an auth
+// method. It may also implement [ExistenceChecker], [Initializer] and
+// [Cleaner].
+//
+// Lifecycle: a [Factory] builds the backend when the mount is enabled or
+// loaded at unseal; Initialize (if implemented) runs once after that, before
+// any request; HandleRequest may then be called concurrently; Cleanup (if
+// implemented) runs when the mount is disabled or the server seals, after
+// the last request returns.
+type Backend interface {
+	HandleRequest(ctx context.Context, req *Request) (*Response, error)
+}
+
+// ExistenceChecker lets core tell create from update for ACL checks. Exists
+// reports whether the object that an update request would write exists
+// already; handled reports whether the backend knows the path at all.
+type ExistenceChecker interface {
+	ExistenceCheck(ctx context.Context, req *Request) (exists, handled bool, err error)
+}
+
+// Initializer is implemented by backends with set-up work to do after
+// construction, such as writing default configuration.
+type Initializer interface {
+	Initialize(ctx context.Context) error
+}
+
+// Cleaner is implemented by backends holding resources to release.
+type Cleaner interface {
+	Cleanup(ctx context.Context)
+}
+
+// Clock tells the time; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the real wall clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// SystemView is what a backend may ask of the server about its mount.
+type SystemView interface {
+	// DefaultLeaseTTL is the mount's (or else the server's) default TTL.
+	DefaultLeaseTTL() time.Duration
+	// MaxLeaseTTL is the mount's (or else the server's) maximum TTL.
+	MaxLeaseTTL() time.Duration
+}
+
+// Env is everything a backend may use. Storage is already confined to the
+// mount. Options are the mount's options (such as "version" for kv).
+type Env struct {
+	Storage Storage
+	Logger  *slog.Logger
+	Clock   Clock
+	System  SystemView
+	Options map[string]string
+}
+
+// Factory builds a backend for one mount.
+type Factory func(ctx context.Context, env Env) (Backend, error)
+
+// StorageEntry is one value in a backend's storage.
+type StorageEntry struct {
+	Key   string
+	Value []byte
+}
+
+// TxnOp is one step of [Storage.Txn]: it stores Value at Key, or deletes
+// Key when Delete is set.
+type TxnOp struct {
+	Key    string
+	Value  []byte
+	Delete bool
+}
+
+// Storage is a backend's mount-scoped, encrypted storage. Keys are
+// slash-separated relative paths. Get returns (nil, nil) for a missing key;
+// List returns the direct children of prefix, folders ending in "/". Txn
+// applies all of its operations or none.
+type Storage interface {
+	Get(ctx context.Context, key string) (*StorageEntry, error)
+	Put(ctx context.Context, e *StorageEntry) error
+	Delete(ctx context.Context, key string) error
+	List(ctx context.Context, prefix string) ([]string, error)
+	Txn(ctx context.Context, ops []TxnOp) error
+}

@@ -1,0 +1,88 @@
+// Package storage defines Coffer's physical storage contract: a flat key/value
+// store with prefix listing and atomic multi-key transactions.
+//
+// Everything Coffer persists passes through this interface, and everything
+// above the barrier is ciphertext by the time it gets here. Implementations
+// live in sub-packages (inmem, bolt, postgres); each must pass the
+// storagetest conformance suite. Implementations must be safe for concurrent
+// use. This package imports only the standard library.
+package storage
+
+import (
+	"context"
+	"errors"
+	"strings"
+)
+
+// Entry is one stored value. Key is a slash-separated path such as
+// "core/keyring"; Value is owned by the caller after Get returns it and by
+// the storage after Put is called (callers must not modify it afterwards).
+type Entry struct {
+	Key   string
+	Value []byte
+}
+
+// OpKind says what a transaction operation does.
+type OpKind int
+
+const (
+	// OpPut stores Entry.
+	OpPut OpKind = iota + 1
+	// OpDelete removes Entry.Key; deleting a missing key is not an error.
+	OpDelete
+)
+
+// Op is one step of a transaction.
+type Op struct {
+	Kind  OpKind
+	Entry Entry
+}
+
+// Storage is a physical key/value store.
+//
+// Get returns (nil, nil) for a missing key. List returns the names directly
+// under prefix, sorted: a key "a/b/c" listed with prefix "a/" yields "b/" (a
+// folder, once) and a key "a/d" yields "d". Put, Delete and Txn are durable
+// when they return nil: a crash afterwards never loses them. Txn applies all
+// of its operations or none of them.
+type Storage interface {
+	Get(ctx context.Context, key string) (*Entry, error)
+	Put(ctx context.Context, e *Entry) error
+	Delete(ctx context.Context, key string) error
+	List(ctx context.Context, prefix string) ([]string, error)
+	Txn(ctx context.Context, ops []Op) error
+}
+
+// Closer is implemented by storages that hold files or connections.
+type Closer interface {
+	Close() error
+}
+
+// ErrInvalidKey is returned for an empty key or one that is not a clean
+// relative path.
+var ErrInvalidKey = errors.New("invalid storage key")
+
+// ValidateKey reports whether key is acceptable for Put and Delete: not
+// empty, no leading slash, no "." or ".." segments, no NUL byte.
+func ValidateKey(key string) error {
+	if key == "" || strings.HasPrefix(key, "/") || strings.ContainsRune(key, 0) {
+		return ErrInvalidKey
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		if seg == "." || seg == ".." {
+			return ErrInvalidKey
+		}
+	}
+	return nil
+}
+
+// ChildName returns the list entry that key contributes under prefix, given
+// that key starts with prefix: the next segment, with a trailing slash when
+// key goes deeper.
+func ChildName(prefix, key string) string {
+	rest := key[len(prefix):]
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		return rest[:i+1]
+	}
+	return rest
+}
