@@ -1,0 +1,12 @@
+// Package framework holds the helpers that secrets engines and auth methods
+// share: a path table that matches a request path against anchored regular
+// expressions and dispatches on the operation ([Backend], [Path]), typed
+// handlers that decode a request body strictly into a struct ([Typed]),
+// field types for Vault's loose input forms ([Duration], [CommaStrings],
+// [Int], [Bool]) and small response helpers ([ListResponse]).
+//
+// The package imports only the standard library and logical; it never
+// imports core, httpapi or an engine. Everything in it is safe for
+// concurrent use once built: a [Backend] compiles its patterns once and is
+// then read-only.
+package framework
