@@ -1,0 +1,237 @@
+package config
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"time"
+)
+
+// Defaults for keys the configuration file leaves out (or sets to zero).
+const (
+	// DefaultListenAddress is a listener's address when it has none.
+	DefaultListenAddress = "127.0.0.1:8200"
+	// DefaultLeaseTTL is the default lease and token TTL.
+	DefaultLeaseTTL = 768 * time.Hour
+	// DefaultMaxLeaseTTL is the maximum lease and token TTL.
+	DefaultMaxLeaseTTL = 768 * time.Hour
+	// DefaultMaxRequestSize is the largest request body accepted, in bytes.
+	DefaultMaxRequestSize int64 = 32 << 20
+	// DefaultPostgresTable is the PostgreSQL table when none is named.
+	DefaultPostgresTable = "coffer_kv_store"
+	// DefaultPostgresMaxParallel is the PostgreSQL connection limit when
+	// none is given.
+	DefaultPostgresMaxParallel = 128
+)
+
+// Config is the server configuration. Every key is optional except one
+// storage block and at least one listener block.
+type Config struct {
+	// Storage is the storage block; exactly one is required.
+	Storage *Storage
+	// Listeners are the listener blocks, in file order; at least one is
+	// required and no two may share an address.
+	Listeners []Listener
+	// APIAddr (api_addr) is the URL clients should use to reach this
+	// server, such as "https://coffer.example.com:8200". It must be an
+	// http or https URL with a host. Environment: COFFER_API_ADDR, or
+	// VAULT_API_ADDR; either replaces the file's value.
+	APIAddr string
+	// LogLevel (log_level) is one of "debug", "info" (the default), "warn"
+	// or "error", in any case. Vault's spellings "trace" (treated as
+	// debug), "warning" and "err" are accepted too. Environment:
+	// COFFER_LOG_LEVEL, or VAULT_LOG_LEVEL.
+	LogLevel LogLevel
+	// LogFormat (log_format) is "text" (the default) or "json".
+	// Environment: COFFER_LOG_FORMAT.
+	LogFormat LogFormat
+	// DefaultLeaseTTL (default_lease_ttl) is the TTL of leases and tokens
+	// that ask for none: a duration such as "30s", "5m" or "768h", or an
+	// integer number of seconds. Zero or absent means 768h, or
+	// max_lease_ttl if that is smaller. It may not exceed MaxLeaseTTL.
+	DefaultLeaseTTL time.Duration
+	// MaxLeaseTTL (max_lease_ttl) is the longest TTL any lease or token may
+	// have, in the same forms as default_lease_ttl. Zero or absent means
+	// 768h.
+	MaxLeaseTTL time.Duration
+	// MaxRequestSize (max_request_size) is the largest request body the
+	// HTTP API accepts, in bytes. Zero or absent means 32 MiB. Unlike
+	// Vault, a negative value (Vault's "no limit") is an error: Coffer
+	// always limits request bodies.
+	MaxRequestSize int64
+	// DisableMlock (disable_mlock) is accepted so that Vault configuration
+	// files load unchanged, and has no effect: Coffer does not lock memory.
+	DisableMlock bool
+	// UI (ui) is accepted for Vault compatibility; Coffer serves no web UI
+	// yet.
+	UI bool
+
+	// src records where each key's value came from, for error messages.
+	// It is nil for a Config built in code.
+	src *sources
+}
+
+// LogLevel is the least severe log level written.
+type LogLevel string
+
+// The log levels.
+const (
+	LogDebug LogLevel = "debug"
+	LogInfo  LogLevel = "info"
+	LogWarn  LogLevel = "warn"
+	LogError LogLevel = "error"
+)
+
+// Level returns l as a [slog.Level]; an invalid level maps to
+// [slog.LevelInfo].
+func (l LogLevel) Level() slog.Level {
+	switch l {
+	case LogDebug:
+		return slog.LevelDebug
+	case LogWarn:
+		return slog.LevelWarn
+	case LogError:
+		return slog.LevelError
+	default:
+		return slog.LevelInfo
+	}
+}
+
+// LogFormat is the encoding of log records.
+type LogFormat string
+
+// The log formats.
+const (
+	LogText LogFormat = "text"
+	LogJSON LogFormat = "json"
+)
+
+// StorageType names a storage backend.
+type StorageType string
+
+// The storage types.
+const (
+	StorageBolt     StorageType = "bolt"
+	StorageInmem    StorageType = "inmem"
+	StoragePostgres StorageType = "postgresql"
+)
+
+// Storage is the storage block: storage "TYPE" { ... }. Type says which
+// one of the pointers is set; the others are nil.
+//
+// Vault's storage "file" { path = "/some/dir" } is accepted as an alias: it
+// becomes Type "bolt" with Bolt.Path "/some/dir/coffer.db", so a Vault
+// configuration file keeps working (its data does not carry over).
+type Storage struct {
+	Type     StorageType
+	Bolt     *BoltStorage
+	Inmem    *InmemStorage
+	Postgres *PostgresStorage
+}
+
+// BoltStorage is storage "bolt": an embedded bbolt database file. This is
+// the storage to use for a single server.
+type BoltStorage struct {
+	// Path (path, required) is the database file. It is created on first
+	// start; its directory must exist. A relative path is relative to the
+	// server's working directory.
+	Path string
+}
+
+// InmemStorage is storage "inmem" {}: everything is kept in memory and lost
+// when the server stops. For tests and experiments only. It takes no keys.
+type InmemStorage struct{}
+
+// PostgresStorage is storage "postgresql": a PostgreSQL table shared by
+// one or more Coffer servers. Boolean and integer keys also accept their
+// string forms ("true", "128"), as Vault configuration files often have.
+type PostgresStorage struct {
+	// ConnectionURL (connection_url, required) is a postgres:// or
+	// postgresql:// URL, or a "key=value ..." connection string. It
+	// usually holds a password, so it is never printed.
+	ConnectionURL Secret
+	// Table (table) is the table to use, optionally schema-qualified
+	// ("coffer.kv"). Default "coffer_kv_store".
+	Table string
+	// HAEnabled (ha_enabled) lets several servers share the database, one
+	// active and the others standing by. Default false.
+	HAEnabled bool
+	// MaxParallel (max_parallel) is the most connections to open at once.
+	// Default 128; it must be positive.
+	MaxParallel int
+}
+
+// Listener is a listener "tcp" block: an address the HTTP API is served on.
+// TLS is on unless tls_disable says otherwise. With TLS on and neither
+// tls_cert_file nor tls_key_file set, the server issues itself a
+// certificate from a local CA it creates (see package tlsutil).
+type Listener struct {
+	// Type is the listener type; only "tcp" exists.
+	Type string
+	// Address (address) is "host:port" to listen on; the host may be an IP
+	// address, a name, or empty for every interface. Default
+	// "127.0.0.1:8200".
+	Address string
+	// TLSDisable (tls_disable) turns TLS off. Accepts true/false, 1/0, and
+	// the strings "true", "false", "1", "0" (and the other forms Go's
+	// strconv.ParseBool takes), as Vault does.
+	TLSDisable bool
+	// TLSCertFile (tls_cert_file) is the PEM certificate chain, leaf
+	// first. Set it and tls_key_file together, or neither.
+	TLSCertFile string
+	// TLSKeyFile (tls_key_file) is the PEM private key for TLSCertFile.
+	TLSKeyFile string
+	// TLSClientCAFile (tls_client_ca_file) is a PEM bundle of CAs whose
+	// client certificates are verified when presented.
+	TLSClientCAFile string
+	// TLSRequireAndVerifyClientCert (tls_require_and_verify_client_cert)
+	// refuses clients without a certificate from TLSClientCAFile, which
+	// must then be set.
+	TLSRequireAndVerifyClientCert bool
+	// TLSMinVersion (tls_min_version) is "tls12" (the default) or "tls13".
+	TLSMinVersion TLSVersion
+}
+
+// LocalCA reports whether the listener serves TLS with a certificate the
+// server must issue itself: TLS on, no certificate or key file given.
+func (l *Listener) LocalCA() bool {
+	return !l.TLSDisable && l.TLSCertFile == "" && l.TLSKeyFile == ""
+}
+
+// TLSVersion is a minimum TLS protocol version.
+type TLSVersion string
+
+// The TLS versions a listener may require.
+const (
+	TLS12 TLSVersion = "tls12"
+	TLS13 TLSVersion = "tls13"
+)
+
+// Uint16 returns v as a crypto/tls version constant, or 0 when v is not
+// one of the known versions.
+func (v TLSVersion) Uint16() uint16 {
+	switch v {
+	case TLS12:
+		return tls.VersionTLS12
+	case TLS13:
+		return tls.VersionTLS13
+	default:
+		return 0
+	}
+}
+
+// Secret is a configuration value that must not be printed, such as a
+// connection string holding a password. It formats and logs as a
+// placeholder; use string(s) where the raw value is needed.
+type Secret string
+
+// String returns a placeholder, never the value.
+func (Secret) String() string { return "[redacted]" }
+
+// GoString returns a placeholder, never the value.
+func (Secret) GoString() string { return "[redacted]" }
+
+// LogValue returns a placeholder, never the value.
+func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// MarshalText returns a placeholder, never the value.
+func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }

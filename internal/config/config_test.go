@@ -1,0 +1,686 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+var ignoreSources = cmpopts.IgnoreUnexported(Config{})
+
+func TestLoadTestdata(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file string
+		want *Config
+	}{
+		{
+			file: "full.hcl",
+			want: &Config{
+				Storage: &Storage{Type: StorageBolt, Bolt: &BoltStorage{Path: "/var/lib/coffer/coffer.db"}},
+				Listeners: []Listener{
+					{
+						Type:                          "tcp",
+						Address:                       "0.0.0.0:8443",
+						TLSCertFile:                   "/etc/coffer/tls.crt",
+						TLSKeyFile:                    "/etc/coffer/tls.key",
+						TLSClientCAFile:               "/etc/coffer/clients.pem",
+						TLSRequireAndVerifyClientCert: true,
+						TLSMinVersion:                 TLS13,
+					},
+					{Type: "tcp", Address: "127.0.0.1:8200", TLSDisable: true, TLSMinVersion: TLS12},
+				},
+				APIAddr:         "https://coffer.example.com:8443",
+				LogLevel:        LogDebug,
+				LogFormat:       LogJSON,
+				DefaultLeaseTTL: time.Hour,
+				MaxLeaseTTL:     24 * time.Hour,
+				MaxRequestSize:  1 << 20,
+				DisableMlock:    true,
+				UI:              true,
+			},
+		},
+		{
+			file: "vault.hcl",
+			want: &Config{
+				Storage:         &Storage{Type: StorageBolt, Bolt: &BoltStorage{Path: filepath.Join("/vault/data", "coffer.db")}},
+				Listeners:       []Listener{{Type: "tcp", Address: "0.0.0.0:8200", TLSDisable: true, TLSMinVersion: TLS12}},
+				APIAddr:         "http://127.0.0.1:8200",
+				LogLevel:        LogInfo,
+				LogFormat:       LogText,
+				DefaultLeaseTTL: 768 * time.Hour,
+				MaxLeaseTTL:     768 * time.Hour,
+				MaxRequestSize:  32 << 20,
+				DisableMlock:    true,
+				UI:              true,
+			},
+		},
+		{
+			file: "postgres.hcl",
+			want: &Config{
+				Storage: &Storage{Type: StoragePostgres, Postgres: &PostgresStorage{
+					ConnectionURL: "postgres://coffer:s3cret@db.internal:5432/coffer?sslmode=verify-full",
+					Table:         "coffer.kv",
+					HAEnabled:     true,
+					MaxParallel:   16,
+				}},
+				Listeners:       []Listener{{Type: "tcp", Address: "[::1]:8200", TLSMinVersion: TLS12}},
+				LogLevel:        LogInfo,
+				LogFormat:       LogText,
+				DefaultLeaseTTL: 768 * time.Hour,
+				MaxLeaseTTL:     768 * time.Hour,
+				MaxRequestSize:  32 << 20,
+			},
+		},
+		{
+			file: "minimal.hcl",
+			want: &Config{
+				Storage:         &Storage{Type: StorageInmem, Inmem: &InmemStorage{}},
+				Listeners:       []Listener{{Type: "tcp", Address: DefaultListenAddress, TLSMinVersion: TLS12}},
+				LogLevel:        LogInfo,
+				LogFormat:       LogText,
+				DefaultLeaseTTL: DefaultLeaseTTL,
+				MaxLeaseTTL:     DefaultMaxLeaseTTL,
+				MaxRequestSize:  DefaultMaxRequestSize,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			got, err := Load(filepath.Join("testdata", tt.file), nil)
+			if err != nil {
+				t.Fatalf("Load(%q) error: %v", tt.file, err)
+			}
+			if diff := cmp.Diff(tt.want, got, ignoreSources); diff != "" {
+				t.Errorf("Load(%q) mismatch (-want +got):\n%s", tt.file, diff)
+			}
+			if err := got.Validate(); err != nil {
+				t.Errorf("Validate() of loaded %q = %v, want nil", tt.file, err)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	t.Parallel()
+	_, err := Load(filepath.Join(t.TempDir(), "nope.hcl"), nil)
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing) = %v, want an error wrapping os.ErrNotExist", err)
+	}
+}
+
+// base is the smallest valid configuration; tests append to it.
+const base = "storage \"inmem\" {}\nlistener \"tcp\" {}\n"
+
+func TestParseDefaults(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		extra string // appended to base
+		field func(c *Config) any
+		want  any
+	}{
+		{"log_level", "", func(c *Config) any { return c.LogLevel }, LogInfo},
+		{"log_format", "", func(c *Config) any { return c.LogFormat }, LogText},
+		{"default_lease_ttl", "", func(c *Config) any { return c.DefaultLeaseTTL }, 768 * time.Hour},
+		{"max_lease_ttl", "", func(c *Config) any { return c.MaxLeaseTTL }, 768 * time.Hour},
+		{"default_lease_ttl capped by max_lease_ttl", `max_lease_ttl = "1h"`, func(c *Config) any { return c.DefaultLeaseTTL }, time.Hour},
+		{"default_lease_ttl zero means default", `default_lease_ttl = 0`, func(c *Config) any { return c.DefaultLeaseTTL }, 768 * time.Hour},
+		{"max_request_size", "", func(c *Config) any { return c.MaxRequestSize }, int64(32 << 20)},
+		{"max_request_size zero means default", `max_request_size = 0`, func(c *Config) any { return c.MaxRequestSize }, int64(32 << 20)},
+		{"disable_mlock", "", func(c *Config) any { return c.DisableMlock }, false},
+		{"ui", "", func(c *Config) any { return c.UI }, false},
+		{"api_addr", "", func(c *Config) any { return c.APIAddr }, ""},
+		{"listener address", "", func(c *Config) any { return c.Listeners[0].Address }, "127.0.0.1:8200"},
+		{"listener tls on", "", func(c *Config) any { return c.Listeners[0].TLSDisable }, false},
+		{"listener local CA", "", func(c *Config) any { return c.Listeners[0].LocalCA() }, true},
+		{"listener tls_min_version", "", func(c *Config) any { return c.Listeners[0].TLSMinVersion }, TLS12},
+		{"listener client cert", "", func(c *Config) any { return c.Listeners[0].TLSRequireAndVerifyClientCert }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			src := base + tt.extra + "\n"
+			c, err := Parse([]byte(src), "t.hcl", nil)
+			if err != nil {
+				t.Fatalf("Parse(%q) error: %v", src, err)
+			}
+			if got := tt.field(c); got != tt.want {
+				t.Errorf("Parse(%q): %s = %v, want %v", src, tt.name, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParsePostgresDefaults(t *testing.T) {
+	t.Parallel()
+	src := "storage \"postgresql\" {\n  connection_url = \"host=db user=coffer\"\n}\nlistener \"tcp\" {}\n"
+	c, err := Parse([]byte(src), "t.hcl", nil)
+	if err != nil {
+		t.Fatalf("Parse(%q) error: %v", src, err)
+	}
+	want := &PostgresStorage{ConnectionURL: "host=db user=coffer", Table: "coffer_kv_store", MaxParallel: 128}
+	if diff := cmp.Diff(want, c.Storage.Postgres); diff != "" {
+		t.Errorf("Parse(%q) postgres mismatch (-want +got):\n%s", src, diff)
+	}
+}
+
+// TestParseValueForms checks the loose value forms Vault configuration
+// files use: booleans as numbers and strings, durations as seconds.
+func TestParseValueForms(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		src   string
+		field func(c *Config) any
+		want  any
+	}{
+		{"tls_disable true", `listener "tcp" { tls_disable = true }`, tlsDisable, true},
+		{"tls_disable 1", `listener "tcp" { tls_disable = 1 }`, tlsDisable, true},
+		{"tls_disable string true", `listener "tcp" { tls_disable = "true" }`, tlsDisable, true},
+		{"tls_disable string 1", `listener "tcp" { tls_disable = "1" }`, tlsDisable, true},
+		{"tls_disable false", `listener "tcp" { tls_disable = false }`, tlsDisable, false},
+		{"tls_disable 0", `listener "tcp" { tls_disable = 0 }`, tlsDisable, false},
+		{"tls_disable string false", `listener "tcp" { tls_disable = "false" }`, tlsDisable, false},
+		{"tls_min_version upper case", `listener "tcp" { tls_min_version = "TLS13" }`, func(c *Config) any { return c.Listeners[0].TLSMinVersion }, TLS13},
+		{"duration seconds number", `listener "tcp" {}` + "\nmax_lease_ttl = 3600", maxTTL, time.Hour},
+		{"duration seconds string", `listener "tcp" {}` + "\nmax_lease_ttl = \"3600\"", maxTTL, time.Hour},
+		{"duration 30s", `listener "tcp" {}` + "\nmax_lease_ttl = \"30s\"", maxTTL, 30 * time.Second},
+		{"duration 5m", `listener "tcp" {}` + "\nmax_lease_ttl = \"5m\"", maxTTL, 5 * time.Minute},
+		{"duration 768h", `listener "tcp" {}` + "\nmax_lease_ttl = \"768h\"", maxTTL, 768 * time.Hour},
+		{"duration compound", `listener "tcp" {}` + "\nmax_lease_ttl = \"1h30m\"", maxTTL, 90 * time.Minute},
+		{"log_level trace", `listener "tcp" {}` + "\nlog_level = \"trace\"", logLvl, LogDebug},
+		{"log_level Warning", `listener "tcp" {}` + "\nlog_level = \"Warning\"", logLvl, LogWarn},
+		{"log_level ERR", `listener "tcp" {}` + "\nlog_level = \"ERR\"", logLvl, LogError},
+		{"log_format JSON", `listener "tcp" {}` + "\nlog_format = \"JSON\"", func(c *Config) any { return c.LogFormat }, LogJSON},
+		{"max_request_size string", `listener "tcp" {}` + "\nmax_request_size = \"1024\"", func(c *Config) any { return c.MaxRequestSize }, int64(1024)},
+		{"ui string", `listener "tcp" {}` + "\nui = \"true\"", func(c *Config) any { return c.UI }, true},
+		{"template string", `listener "tcp" { address = "127.0.0.1:${8200}" }`, func(c *Config) any { return c.Listeners[0].Address }, "127.0.0.1:8200"},
+		{"ipv6 listener", `listener "tcp" { address = "[::]:8200" }`, func(c *Config) any { return c.Listeners[0].Address }, "[::]:8200"},
+		{"hostname listener", `listener "tcp" { address = "coffer.internal:8200" }`, func(c *Config) any { return c.Listeners[0].Address }, "coffer.internal:8200"},
+		{"all interfaces", `listener "tcp" { address = ":8200" }`, func(c *Config) any { return c.Listeners[0].Address }, ":8200"},
+		{"unlabelled style label", "listener tcp {}", func(c *Config) any { return c.Listeners[0].Type }, "tcp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			src := "storage \"inmem\" {}\n" + tt.src + "\n"
+			c, err := Parse([]byte(src), "t.hcl", nil)
+			if err != nil {
+				t.Fatalf("Parse(%q) error: %v", src, err)
+			}
+			if got := tt.field(c); got != tt.want {
+				t.Errorf("Parse(%q) = %v, want %v", src, got, tt.want)
+			}
+		})
+	}
+}
+
+func tlsDisable(c *Config) any { return c.Listeners[0].TLSDisable }
+func maxTTL(c *Config) any     { return c.MaxLeaseTTL }
+func logLvl(c *Config) any     { return c.LogLevel }
+
+func TestParseErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		src  string
+		want []string // the joined errors, one per line, in order
+	}{
+		{
+			name: "unknown key in storage",
+			src:  "storage \"bolt\" {\n  pathh = \"/x\"\n}\nlistener \"tcp\" {}\n",
+			want: []string{
+				`t.hcl:1,1-15: storage "bolt" needs a path`,
+				`t.hcl:2,3-8: unknown key "pathh" in storage "bolt"; did you mean "path"?`,
+			},
+		},
+		{
+			name: "unknown top-level key",
+			src:  base + "log_levle = \"debug\"\n",
+			want: []string{`t.hcl:3,1-10: unknown key "log_levle"; did you mean "log_level"?`},
+		},
+		{
+			name: "unknown key without suggestion",
+			src:  base + "cluster_name = \"x\"\n",
+			want: []string{`t.hcl:3,1-13: unknown key "cluster_name"`},
+		},
+		{
+			name: "unknown top-level block",
+			src:  base + "seal \"awskms\" {\n  region = \"x\"\n}\n",
+			want: []string{`t.hcl:3,1-5: unknown block "seal"`},
+		},
+		{
+			name: "unknown block in listener",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  telemetry {}\n}\n",
+			want: []string{`t.hcl:3,3-12: unknown block "telemetry" in listener "tcp"`},
+		},
+		{
+			name: "key in inmem",
+			src:  "storage \"inmem\" { path = \"x\" }\nlistener \"tcp\" {}\n",
+			want: []string{`t.hcl:1,19-23: unknown key "path" in storage "inmem"`},
+		},
+		{
+			name: "key written as block",
+			src:  base + "ui {}\n",
+			want: []string{`t.hcl:3,1-3: ui is a key, not a block: write ui = value`},
+		},
+		{
+			name: "block written as key",
+			src:  "listener \"tcp\" {}\nstorage = \"bolt\"\n",
+			want: []string{`t.hcl:2,1-8: storage is a block, not a key: write storage "TYPE" { ... }`},
+		},
+		{
+			name: "missing storage",
+			src:  "listener \"tcp\" {}\n",
+			want: []string{`t.hcl: missing storage block; add one such as storage "bolt" { path = "/var/lib/coffer/coffer.db" }`},
+		},
+		{
+			name: "two storage blocks",
+			src:  base + "storage \"bolt\" {\n  path = \"/x\"\n}\n",
+			want: []string{`t.hcl:3,1-15: second storage block; exactly one is allowed (the first is at line 1)`},
+		},
+		{
+			name: "unknown storage type",
+			src:  "storage \"consul\" {}\nlistener \"tcp\" {}\n",
+			want: []string{`t.hcl:1,9-17: unknown storage type "consul"; want bolt, file, inmem or postgresql`},
+		},
+		{
+			name: "storage type typo",
+			src:  "storage \"blot\" {}\nlistener \"tcp\" {}\n",
+			want: []string{`t.hcl:1,9-15: unknown storage type "blot"; want bolt, file, inmem or postgresql; did you mean "bolt"?`},
+		},
+		{
+			name: "storage without label",
+			src:  "storage {}\nlistener \"tcp\" {}\n",
+			want: []string{`t.hcl:1,1-8: storage block needs one label, the storage type, as in storage "bolt" { ... }`},
+		},
+		{
+			name: "file storage without path",
+			src:  "storage \"file\" {}\nlistener \"tcp\" {}\n",
+			want: []string{`t.hcl:1,1-15: storage "file" needs a path`},
+		},
+		{
+			name: "missing listener",
+			src:  "storage \"inmem\" {}\n",
+			want: []string{`t.hcl: missing listener block; add one such as listener "tcp" { address = "127.0.0.1:8200" }`},
+		},
+		{
+			name: "unix listener",
+			src:  "storage \"inmem\" {}\nlistener \"unix\" {}\n",
+			want: []string{`t.hcl:2,10-16: unknown listener type "unix"; only "tcp" is supported`},
+		},
+		{
+			name: "address without port",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  address = \"127.0.0.1\"\n}\n",
+			want: []string{`t.hcl:3,13-24: address "127.0.0.1" in listener "tcp": want host:port, such as 127.0.0.1:8200`},
+		},
+		{
+			name: "address with bad port",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" { address = \"127.0.0.1:99999\" }\n",
+			want: []string{`t.hcl:2,28-45: address "127.0.0.1:99999" in listener "tcp": port "99999" is not a number from 0 to 65535`},
+		},
+		{
+			name: "address with bad host",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" { address = \"no_such host:1\" }\n",
+			want: []string{`t.hcl:2,28-44: address "no_such host:1" in listener "tcp": host "no_such host" is neither an IP address nor a host name`},
+		},
+		{
+			name: "duplicate listener address",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" {}\nlistener \"tcp\" { address = \"127.0.0.1:8200\" }\n",
+			want: []string{`t.hcl:3,28-44: address "127.0.0.1:8200" in listener "tcp" is already used by listener 1`},
+		},
+		{
+			name: "cert without key",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" { tls_cert_file = \"c.pem\" }\n",
+			want: []string{`t.hcl:2,34-41: tls_cert_file in listener "tcp" needs tls_key_file too (set neither to use a certificate from the local CA)`},
+		},
+		{
+			name: "key without cert",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" { tls_key_file = \"k.pem\" }\n",
+			want: []string{`t.hcl:2,33-40: tls_key_file in listener "tcp" needs tls_cert_file too (set neither to use a certificate from the local CA)`},
+		},
+		{
+			name: "require client cert without CA",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" { tls_require_and_verify_client_cert = true }\n",
+			want: []string{`t.hcl:2,55-59: tls_require_and_verify_client_cert in listener "tcp" needs tls_client_ca_file`},
+		},
+		{
+			name: "tls11",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" { tls_min_version = \"tls11\" }\n",
+			want: []string{`t.hcl:2,36-43: tls_min_version "tls11" in listener "tcp": no longer supported; want tls12 or tls13`},
+		},
+		{
+			name: "tls_disable not a bool",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" { tls_disable = \"maybe\" }\n",
+			want: []string{`t.hcl:2,32-39: tls_disable in listener "tcp": want true, false, 1 or 0, got "maybe"`},
+		},
+		{
+			name: "tls_disable 2",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" { tls_disable = 2 }\n",
+			want: []string{`t.hcl:2,32-33: tls_disable in listener "tcp": want true, false, 1 or 0`},
+		},
+		{
+			name: "path not a string",
+			src:  "storage \"bolt\" { path = 5 }\nlistener \"tcp\" {}\n",
+			want: []string{`t.hcl:1,25-26: path in storage "bolt": want a string, got number`},
+		},
+		{
+			name: "negative duration",
+			src:  base + "default_lease_ttl = \"-5m\"\n",
+			want: []string{`t.hcl:3,21-26: default_lease_ttl -5m0s: must not be negative`},
+		},
+		{
+			name: "negative seconds",
+			src:  base + "max_lease_ttl = -1\n",
+			want: []string{`t.hcl:3,17-19: max_lease_ttl -1s: must not be negative`},
+		},
+		{
+			name: "bad duration",
+			src:  base + "max_lease_ttl = \"1 week\"\n",
+			want: []string{`t.hcl:3,17-25: max_lease_ttl: want whole seconds or a duration such as "30s", "5m" or "768h", got "1 week"`},
+		},
+		{
+			name: "fractional seconds",
+			src:  base + "max_lease_ttl = 1.5\n",
+			want: []string{`t.hcl:3,17-20: max_lease_ttl: want whole seconds or a duration such as "30s": want a whole number, got 1.5`},
+		},
+		{
+			name: "huge seconds",
+			src:  base + "max_lease_ttl = 99999999999999\n",
+			want: []string{`t.hcl:3,17-31: max_lease_ttl: 99999999999999 seconds is out of range`},
+		},
+		{
+			name: "default longer than max",
+			src:  base + "default_lease_ttl = \"2h\"\nmax_lease_ttl = \"1h\"\n",
+			want: []string{`t.hcl:3,21-25: default_lease_ttl 2h0m0s is longer than max_lease_ttl 1h0m0s`},
+		},
+		{
+			name: "negative max_request_size",
+			src:  base + "max_request_size = -1\n",
+			want: []string{`t.hcl:3,20-22: max_request_size -1: must be a positive number of bytes (Coffer has no unlimited setting)`},
+		},
+		{
+			name: "bad log level",
+			src:  base + "log_level = \"loud\"\n",
+			want: []string{`t.hcl:3,13-19: log_level "loud": want debug, info, warn or error`},
+		},
+		{
+			name: "bad log format",
+			src:  base + "log_format = \"xml\"\n",
+			want: []string{`t.hcl:3,14-19: log_format "xml": want text or json`},
+		},
+		{
+			name: "api_addr without scheme",
+			src:  base + "api_addr = \"coffer.example.com:8200\"\n",
+			want: []string{`t.hcl:3,12-37: api_addr "coffer.example.com:8200": want an http:// or https:// URL`},
+		},
+		{
+			name: "api_addr with credentials",
+			src:  base + "api_addr = \"https://u:p@coffer\"\n",
+			want: []string{`t.hcl:3,12-32: api_addr "https://u:p@coffer": must not hold a user name or password`},
+		},
+		{
+			name: "postgres without connection_url",
+			src:  "storage \"postgresql\" {}\nlistener \"tcp\" {}\n",
+			want: []string{`t.hcl:1,1-21: storage "postgresql" needs a connection_url`},
+		},
+		{
+			name: "postgres bad table and max_parallel",
+			src:  "storage \"postgresql\" {\n  connection_url = \"host=db\"\n  table = \"kv; drop\"\n  max_parallel = -3\n}\nlistener \"tcp\" {}\n",
+			want: []string{
+				`t.hcl:3,11-21: table "kv; drop" in storage "postgresql": want a table name, optionally schema-qualified (letters, digits and _)`,
+				`t.hcl:4,18-20: max_parallel -3 in storage "postgresql": must be positive`,
+			},
+		},
+		{
+			name: "variables are not allowed",
+			src:  base + "api_addr = var.addr\n",
+			want: []string{`t.hcl:3,12-15: Variables not allowed: Variables may not be used here.`},
+		},
+		{
+			name: "null value",
+			src:  base + "api_addr = null\n",
+			want: []string{`t.hcl:3,12-16: api_addr: must not be null`},
+		},
+		{
+			name: "syntax error",
+			src:  "storage \"inmem\" {\n",
+			want: []string{`t.hcl:1,17-18: Unclosed configuration block: There is no closing brace for this block before the end of the file. This may be caused by incorrect brace nesting elsewhere in this file.`},
+		},
+		{
+			name: "all problems reported in file order",
+			src:  "log_level = \"loud\"\nstorage \"bolt\" {}\nlistener \"tcp\" {\n  address = \"x\"\n  tls_min_version = \"ssl3\"\n}\nbogus = 1\n",
+			want: []string{
+				`t.hcl:1,13-19: log_level "loud": want debug, info, warn or error`,
+				`t.hcl:2,1-15: storage "bolt" needs a path`,
+				`t.hcl:4,13-16: address "x" in listener "tcp": want host:port, such as 127.0.0.1:8200`,
+				`t.hcl:5,21-27: tls_min_version "ssl3" in listener "tcp": want tls12 or tls13`,
+				`t.hcl:7,1-6: unknown key "bogus"`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Parse([]byte(tt.src), "t.hcl", nil)
+			if err == nil {
+				t.Fatalf("Parse(%q) = %+v, want error", tt.src, c)
+			}
+			if c != nil {
+				t.Errorf("Parse(%q) returned a config along with error %v", tt.src, err)
+			}
+			got := strings.Split(err.Error(), "\n")
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Parse(%q) errors mismatch (-want +got):\n%s", tt.src, diff)
+			}
+			for _, e := range unjoin(err) {
+				if _, ok := errors.AsType[*Error](e); !ok {
+					t.Errorf("Parse(%q) problem %v is a %T, want *Error", tt.src, e, e)
+				}
+			}
+		})
+	}
+}
+
+// unjoin returns the errors joined in err.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func TestParseEnv(t *testing.T) {
+	t.Parallel()
+	file := base + "api_addr = \"https://file.example.com\"\nlog_level = \"warn\"\n"
+	tests := []struct {
+		name       string
+		env        map[string]string
+		wantAddr   string
+		wantLevel  LogLevel
+		wantFormat LogFormat
+		wantErr    string
+	}{
+		{name: "none", env: nil, wantAddr: "https://file.example.com", wantLevel: LogWarn, wantFormat: LogText},
+		{name: "empty counts as unset", env: map[string]string{"COFFER_API_ADDR": "", "COFFER_LOG_LEVEL": ""}, wantAddr: "https://file.example.com", wantLevel: LogWarn, wantFormat: LogText},
+		{
+			name:     "coffer names",
+			env:      map[string]string{"COFFER_API_ADDR": "https://env.example.com", "COFFER_LOG_LEVEL": "DEBUG", "COFFER_LOG_FORMAT": "json"},
+			wantAddr: "https://env.example.com", wantLevel: LogDebug, wantFormat: LogJSON,
+		},
+		{
+			name:     "vault names",
+			env:      map[string]string{"VAULT_API_ADDR": "https://vault.example.com", "VAULT_LOG_LEVEL": "error"},
+			wantAddr: "https://vault.example.com", wantLevel: LogError, wantFormat: LogText,
+		},
+		{
+			name:     "coffer wins over vault",
+			env:      map[string]string{"COFFER_API_ADDR": "https://coffer.example.com", "VAULT_API_ADDR": "https://vault.example.com", "COFFER_LOG_LEVEL": "info", "VAULT_LOG_LEVEL": "error"},
+			wantAddr: "https://coffer.example.com", wantLevel: LogInfo, wantFormat: LogText,
+		},
+		{
+			name:    "bad values name the variable",
+			env:     map[string]string{"VAULT_LOG_LEVEL": "chatty", "COFFER_LOG_FORMAT": "yaml", "COFFER_API_ADDR": "ftp://x"},
+			wantErr: "environment variable COFFER_API_ADDR: api_addr \"ftp://x\": want an http:// or https:// URL\nenvironment variable VAULT_LOG_LEVEL: log_level \"chatty\": want debug, info, warn or error\nenvironment variable COFFER_LOG_FORMAT: log_format \"yaml\": want text or json",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			getenv := func(k string) string { return tt.env[k] }
+			c, err := Parse([]byte(file), "t.hcl", getenv)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("Parse with env %v: error = %v, want %q", tt.env, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse with env %v: %v", tt.env, err)
+			}
+			got := [3]string{c.APIAddr, string(c.LogLevel), string(c.LogFormat)}
+			want := [3]string{tt.wantAddr, string(tt.wantLevel), string(tt.wantFormat)}
+			if got != want {
+				t.Errorf("Parse with env %v: (api_addr, log_level, log_format) = %q, want %q", tt.env, got, want)
+			}
+		})
+	}
+}
+
+// TestEnvFixesBrokenFileValue: an override replaces a file value that did
+// not decode, so the file's problem is moot.
+func TestEnvFixesBrokenFileValue(t *testing.T) {
+	t.Parallel()
+	src := base + "api_addr = 42\n"
+	if _, err := Parse([]byte(src), "t.hcl", nil); err == nil {
+		t.Fatalf("Parse(%q) without env = nil error, want one", src)
+	}
+	getenv := func(k string) string {
+		if k == "COFFER_API_ADDR" {
+			return "https://ok.example.com"
+		}
+		return ""
+	}
+	// The decode error is still reported: the file is wrong either way.
+	_, err := Parse([]byte(src), "t.hcl", getenv)
+	want := `t.hcl:3,12-14: api_addr: want a string, got number`
+	if err == nil || err.Error() != want {
+		t.Errorf("Parse(%q) with override = %v, want %q", src, err, want)
+	}
+}
+
+func TestSecretNeverPrinted(t *testing.T) {
+	t.Parallel()
+	const password = "hunter2-very-secret"
+	p := PostgresStorage{ConnectionURL: Secret("postgres://u:" + password + "@db/x"), Table: "t", MaxParallel: 1}
+	var logBuf bytes.Buffer
+	slog.New(slog.NewTextHandler(&logBuf, nil)).Info("cfg", "url", p.ConnectionURL, "storage", p)
+	jsonOut, err := json.Marshal(p)
+	if err != nil {
+		t.Fatalf("json.Marshal: %v", err)
+	}
+	outputs := map[string]string{
+		"%v":   fmt.Sprintf("%v", p),
+		"%+v":  fmt.Sprintf("%+v", p),
+		"%#v":  fmt.Sprintf("%#v", p),
+		"%s":   fmt.Sprintf("%s", p.ConnectionURL),
+		"slog": logBuf.String(),
+		"json": string(jsonOut),
+	}
+	for name, out := range outputs {
+		if strings.Contains(out, password) {
+			t.Errorf("%s output %q contains the password", name, out)
+		}
+	}
+
+	// A malformed connection string is reported without its value.
+	src := "storage \"postgresql\" {\n  connection_url = \"mysql://u:" + password + "@db\"\n}\nlistener \"tcp\" {}\n"
+	_, err = Parse([]byte(src), "t.hcl", nil)
+	if err == nil {
+		t.Fatalf("Parse(mysql URL) = nil error, want one")
+	}
+	if strings.Contains(err.Error(), password) {
+		t.Errorf("Parse error %q contains the password", err)
+	}
+	if want := `t.hcl:2,20-54: connection_url in storage "postgresql" is neither a postgres:// URL nor a key=value connection string`; err.Error() != want {
+		t.Errorf("Parse(mysql URL) error = %q, want %q", err, want)
+	}
+}
+
+// TestValidateInCode covers a Config built without a file, as the server
+// does for dev mode: problems are placed by key path.
+func TestValidateInCode(t *testing.T) {
+	t.Parallel()
+	good := func() *Config {
+		return &Config{
+			Storage:         &Storage{Type: StorageInmem, Inmem: &InmemStorage{}},
+			Listeners:       []Listener{{Type: "tcp", Address: "127.0.0.1:0", TLSDisable: true, TLSMinVersion: TLS12}},
+			LogLevel:        LogInfo,
+			LogFormat:       LogText,
+			DefaultLeaseTTL: time.Hour,
+			MaxLeaseTTL:     time.Hour,
+			MaxRequestSize:  1,
+		}
+	}
+	tests := []struct {
+		name   string
+		modify func(c *Config)
+		want   string
+	}{
+		{"valid", func(c *Config) {}, ""},
+		{"type mismatch", func(c *Config) { c.Storage.Type = StorageBolt }, `storage: storage type "bolt" must come with exactly its own settings`},
+		{"two backends", func(c *Config) { c.Storage.Bolt = &BoltStorage{Path: "x"} }, `storage: storage type "inmem" must come with exactly its own settings`},
+		{"no storage", func(c *Config) { c.Storage = nil }, `storage: missing storage block; add one such as storage "bolt" { path = "/var/lib/coffer/coffer.db" }`},
+		{"zero defaults", func(c *Config) { c.LogLevel, c.MaxLeaseTTL = "", 0 }, "log_level: log_level \"\": want debug, info, warn or error\nmax_lease_ttl: max_lease_ttl must be set"},
+		{"listener type", func(c *Config) { c.Listeners[0].Type = "udp" }, `listener[0]: listener type "udp": only "tcp" is supported`},
+		{"listener address", func(c *Config) { c.Listeners[0].Address = "" }, `listener[0].address: address "" in listener "tcp": want host:port, such as 127.0.0.1:8200`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := good()
+			tt.modify(c)
+			err := c.Validate()
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("Validate() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseDoesNotShareState(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile(filepath.Join("testdata", "full.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Parse(src, "full.hcl", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse(src, "full.hcl", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Listeners[0].Address = "changed:1"
+	a.Storage.Bolt.Path = "changed"
+	if b.Listeners[0].Address == "changed:1" || b.Storage.Bolt.Path == "changed" {
+		t.Errorf("two Parse results share memory")
+	}
+}

@@ -1,0 +1,31 @@
+// Package config reads the Coffer server's configuration file.
+//
+// The file is HCL native syntax (what Vault's own configuration files use):
+//
+//	storage "bolt" {
+//	  path = "/var/lib/coffer/coffer.db"
+//	}
+//
+//	listener "tcp" {
+//	  address       = "0.0.0.0:8200"
+//	  tls_cert_file = "/etc/coffer/tls.crt"
+//	  tls_key_file  = "/etc/coffer/tls.key"
+//	}
+//
+//	api_addr  = "https://coffer.example.com:8200"
+//	log_level = "info"
+//
+// [Load] and [Parse] do everything in one place: decode the file into a
+// [Config], apply defaults, apply environment overrides, and validate the
+// result. Every problem found is reported, joined with errors.Join, as an
+// [*Error] naming the file, line and key ("coffer.hcl:3,3-10: unknown key
+// "pathh" in storage "bolt""). Unknown keys and blocks are errors, never
+// silently ignored. The field comments on [Config] and the types it holds are
+// the user documentation for each key.
+//
+// The HCL JSON syntax is not supported.
+//
+// The package imports only the standard library and HCL. A returned
+// [*Config] is never modified by this package; it is safe to share between
+// goroutines as long as nobody writes to it.
+package config

@@ -1,0 +1,105 @@
+package config
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Error is one problem with a configuration. [Parse], [Load] and
+// [Config.Validate] return one or more of them joined with errors.Join;
+// inspect them with errors.AsType.
+type Error struct {
+	// Pos says where the problem is: "file:line,col-col" for a value read
+	// from a file, the file name alone for something missing from it,
+	// "environment variable NAME" for an override, or the key path (such
+	// as "listener[0].address") for a Config built in code.
+	Pos string
+	// Msg says what is wrong, naming the key. It never holds the value of
+	// a [Secret].
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Pos + ": " + e.Msg }
+
+// origin is where one key's value came from.
+type origin struct {
+	rng hcl.Range // zero when env is set
+	env string    // environment variable name, for overrides
+}
+
+// sources records, for a Config read from a file, where each key came from
+// and which keys failed to decode (so validation does not report them a
+// second time). Keys are paths such as "api_addr", "storage.path" and
+// "listener[1].address".
+type sources struct {
+	filename string
+	// storageLabel is the storage type as written ("file" for the alias).
+	storageLabel string
+	at           map[string]origin
+	broken       map[string]bool
+}
+
+// problem is an Error with the place it sorts at.
+type problem struct {
+	err *Error
+	rng hcl.Range // zero for problems without a file position
+}
+
+// problems collects Errors in the order they are found.
+type problems []problem
+
+func (ps *problems) add(rng hcl.Range, format string, args ...any) {
+	*ps = append(*ps, problem{err: &Error{Pos: rng.String(), Msg: fmt.Sprintf(format, args...)}, rng: rng})
+}
+
+func (ps *problems) addAt(pos string, format string, args ...any) {
+	*ps = append(*ps, problem{err: &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)}})
+}
+
+// diags adds HCL's own error diagnostics.
+func (ps *problems) diags(ds hcl.Diagnostics) {
+	for _, d := range ds {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		msg := d.Summary
+		if d.Detail != "" {
+			msg += ": " + d.Detail
+		}
+		if d.Subject == nil {
+			*ps = append(*ps, problem{err: &Error{Pos: "config", Msg: msg}})
+			continue
+		}
+		*ps = append(*ps, problem{err: &Error{Pos: d.Subject.String(), Msg: msg}, rng: *d.Subject})
+	}
+}
+
+// join returns the problems as one error, those with a file position first
+// in file order, then the rest in the order found; nil when there are none.
+func (ps problems) join() error {
+	if len(ps) == 0 {
+		return nil
+	}
+	sorted := slices.Clone(ps)
+	slices.SortStableFunc(sorted, func(a, b problem) int {
+		ah, bh := a.rng.Filename != "", b.rng.Filename != ""
+		switch {
+		case ah && !bh:
+			return -1
+		case !ah && bh:
+			return 1
+		case !ah && !bh:
+			return 0
+		}
+		return cmp.Or(cmp.Compare(a.rng.Start.Byte, b.rng.Start.Byte), cmp.Compare(a.rng.End.Byte, b.rng.End.Byte))
+	})
+	errs := make([]error, len(sorted))
+	for i, p := range sorted {
+		errs[i] = p.err
+	}
+	return errors.Join(errs...)
+}

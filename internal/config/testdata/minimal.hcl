@@ -1,0 +1,2 @@
+storage "inmem" {}
+listener "tcp" {}

@@ -1,0 +1,372 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// applyDefaults fills in every key left at its zero value.
+func (c *Config) applyDefaults() {
+	if c.LogLevel == "" {
+		c.LogLevel = LogInfo
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = LogText
+	}
+	if c.MaxLeaseTTL == 0 {
+		c.MaxLeaseTTL = DefaultMaxLeaseTTL
+	}
+	if c.DefaultLeaseTTL == 0 {
+		c.DefaultLeaseTTL = DefaultLeaseTTL
+		if c.MaxLeaseTTL > 0 {
+			c.DefaultLeaseTTL = min(DefaultLeaseTTL, c.MaxLeaseTTL)
+		}
+	}
+	if c.MaxRequestSize == 0 {
+		c.MaxRequestSize = DefaultMaxRequestSize
+	}
+	if c.Storage != nil && c.Storage.Postgres != nil {
+		p := c.Storage.Postgres
+		if p.Table == "" {
+			p.Table = DefaultPostgresTable
+		}
+		if p.MaxParallel == 0 {
+			p.MaxParallel = DefaultPostgresMaxParallel
+		}
+	}
+	for i := range c.Listeners {
+		l := &c.Listeners[i]
+		if l.Address == "" {
+			l.Address = DefaultListenAddress
+		}
+		if l.TLSMinVersion == "" {
+			l.TLSMinVersion = TLS12
+		}
+	}
+}
+
+// applyEnv applies the environment overrides Parse documents. It is only
+// called on a Config read from a file, so c.src is set.
+func (c *Config) applyEnv(getenv func(string) string) {
+	if getenv == nil {
+		return
+	}
+	lookup := func(key string, names ...string) (string, bool) {
+		for _, name := range names {
+			if v := getenv(name); v != "" {
+				c.src.at[key] = origin{env: name}
+				delete(c.src.broken, key)
+				return v, true
+			}
+		}
+		return "", false
+	}
+	if v, ok := lookup("api_addr", "COFFER_API_ADDR", "VAULT_API_ADDR"); ok {
+		c.APIAddr = v
+	}
+	if v, ok := lookup("log_level", "COFFER_LOG_LEVEL", "VAULT_LOG_LEVEL"); ok {
+		c.LogLevel = normalLogLevel(v)
+	}
+	if v, ok := lookup("log_format", "COFFER_LOG_FORMAT"); ok {
+		c.LogFormat = LogFormat(strings.ToLower(strings.TrimSpace(v)))
+	}
+}
+
+// Validate reports every problem with c, joined with errors.Join as
+// [*Error] values; nil means c is usable as it is. It expects every default
+// filled in, as [Parse] does; a server building a Config in code must set
+// every field. Validate does not modify c.
+func (c *Config) Validate() error {
+	return c.validate().join()
+}
+
+func (c *Config) validate() problems {
+	v := validator{c: c}
+	v.storage()
+	v.listeners()
+	if c.APIAddr != "" {
+		if err := checkAPIAddr(c.APIAddr); err != nil {
+			v.errorf("api_addr", "api_addr %q: %v", c.APIAddr, err)
+		}
+	}
+	switch c.LogLevel {
+	case LogDebug, LogInfo, LogWarn, LogError:
+	default:
+		v.errorf("log_level", "log_level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case LogText, LogJSON:
+	default:
+		v.errorf("log_format", "log_format %q: want text or json", c.LogFormat)
+	}
+	switch {
+	case c.MaxLeaseTTL < 0:
+		v.errorf("max_lease_ttl", "max_lease_ttl %v: must not be negative", c.MaxLeaseTTL)
+	case c.MaxLeaseTTL == 0:
+		v.errorf("max_lease_ttl", "max_lease_ttl must be set")
+	}
+	switch {
+	case c.DefaultLeaseTTL < 0:
+		v.errorf("default_lease_ttl", "default_lease_ttl %v: must not be negative", c.DefaultLeaseTTL)
+	case c.DefaultLeaseTTL == 0:
+		v.errorf("default_lease_ttl", "default_lease_ttl must be set")
+	case c.MaxLeaseTTL > 0 && c.DefaultLeaseTTL > c.MaxLeaseTTL:
+		v.errorf("default_lease_ttl", "default_lease_ttl %v is longer than max_lease_ttl %v", c.DefaultLeaseTTL, c.MaxLeaseTTL)
+	}
+	if c.MaxRequestSize <= 0 {
+		v.errorf("max_request_size", "max_request_size %d: must be a positive number of bytes (Coffer has no unlimited setting)", c.MaxRequestSize)
+	}
+	return v.ps
+}
+
+// validator collects the problems of one Config.
+type validator struct {
+	c  *Config
+	ps problems
+}
+
+// errorf records a problem with key, placed where key (or else the nearest
+// enclosing block) came from. It says nothing about a key that already
+// failed to decode: that has been reported.
+func (v *validator) errorf(key, format string, args ...any) {
+	src := v.c.src
+	if src == nil {
+		v.ps.addAt(key, format, args...)
+		return
+	}
+	if src.broken[key] {
+		return
+	}
+	for k := key; k != ""; k = parentKey(k) {
+		o, ok := src.at[k]
+		switch {
+		case !ok:
+			continue
+		case o.env != "":
+			v.ps.addAt("environment variable "+o.env, format, args...)
+		default:
+			v.ps.add(o.rng, format, args...)
+		}
+		return
+	}
+	v.ps.addAt(src.filename, format, args...)
+}
+
+// parentKey returns the key of the block holding key: "listener[0]" for
+// "listener[0].address", "" for a top-level key.
+func parentKey(key string) string {
+	i := strings.LastIndexByte(key, '.')
+	if i < 0 {
+		return ""
+	}
+	return key[:i]
+}
+
+func (v *validator) storage() {
+	s := v.c.Storage
+	if s == nil {
+		if v.c.src == nil || !v.c.src.broken["storage"] {
+			v.errorf("storage", `missing storage block; add one such as storage "bolt" { path = "/var/lib/coffer/coffer.db" }`)
+		}
+		return
+	}
+	name := string(s.Type)
+	if v.c.src != nil && v.c.src.storageLabel != "" {
+		name = v.c.src.storageLabel
+	}
+	set := 0
+	for _, p := range []bool{s.Bolt != nil, s.Inmem != nil, s.Postgres != nil} {
+		if p {
+			set++
+		}
+	}
+	ok := set == 1
+	switch s.Type {
+	case StorageBolt:
+		ok = ok && s.Bolt != nil
+	case StorageInmem:
+		ok = ok && s.Inmem != nil
+	case StoragePostgres:
+		ok = ok && s.Postgres != nil
+	default:
+		ok = false
+	}
+	if !ok {
+		v.errorf("storage", "storage type %q must come with exactly its own settings", s.Type)
+		return
+	}
+	switch {
+	case s.Bolt != nil:
+		switch {
+		case s.Bolt.Path == "":
+			v.errorf("storage.path", "storage %q needs a path", name)
+		case strings.ContainsRune(s.Bolt.Path, 0):
+			v.errorf("storage.path", "path in storage %q contains a NUL byte", name)
+		}
+	case s.Postgres != nil:
+		p := s.Postgres
+		if p.ConnectionURL == "" {
+			v.errorf("storage.connection_url", "storage %q needs a connection_url", name)
+		} else if !validConnString(string(p.ConnectionURL)) {
+			// Never quote the value: it usually holds a password.
+			v.errorf("storage.connection_url", "connection_url in storage %q is neither a postgres:// URL nor a key=value connection string", name)
+		}
+		if !validTableName(p.Table) {
+			v.errorf("storage.table", "table %q in storage %q: want a table name, optionally schema-qualified (letters, digits and _)", p.Table, name)
+		}
+		if p.MaxParallel <= 0 {
+			v.errorf("storage.max_parallel", "max_parallel %d in storage %q: must be positive", p.MaxParallel, name)
+		}
+	}
+}
+
+func (v *validator) listeners() {
+	c := v.c
+	if len(c.Listeners) == 0 {
+		if c.src == nil || !c.src.broken["listener"] {
+			v.errorf("listener", `missing listener block; add one such as listener "tcp" { address = "127.0.0.1:8200" }`)
+		}
+		return
+	}
+	seen := make(map[string]int)
+	for i, l := range c.Listeners {
+		key := fmt.Sprintf("listener[%d]", i)
+		if l.Type != "tcp" {
+			v.errorf(key, "listener type %q: only \"tcp\" is supported", l.Type)
+		}
+		if err := checkAddress(l.Address); err != nil {
+			v.errorf(key+".address", "address %q in listener %q: %v", l.Address, l.Type, err)
+		} else if j, dup := seen[l.Address]; dup {
+			v.errorf(key+".address", "address %q in listener %q is already used by listener %d", l.Address, l.Type, j+1)
+		} else {
+			seen[l.Address] = i
+		}
+		switch l.TLSMinVersion {
+		case TLS12, TLS13:
+		case "tls10", "tls11":
+			v.errorf(key+".tls_min_version", "tls_min_version %q in listener %q: no longer supported; want tls12 or tls13", l.TLSMinVersion, l.Type)
+		default:
+			v.errorf(key+".tls_min_version", "tls_min_version %q in listener %q: want tls12 or tls13", l.TLSMinVersion, l.Type)
+		}
+		if l.TLSDisable {
+			continue
+		}
+		switch {
+		case l.TLSCertFile != "" && l.TLSKeyFile == "":
+			v.errorf(key+".tls_cert_file", "tls_cert_file in listener %q needs tls_key_file too (set neither to use a certificate from the local CA)", l.Type)
+		case l.TLSCertFile == "" && l.TLSKeyFile != "":
+			v.errorf(key+".tls_key_file", "tls_key_file in listener %q needs tls_cert_file too (set neither to use a certificate from the local CA)", l.Type)
+		}
+		if l.TLSRequireAndVerifyClientCert && l.TLSClientCAFile == "" {
+			v.errorf(key+".tls_require_and_verify_client_cert", "tls_require_and_verify_client_cert in listener %q needs tls_client_ca_file", l.Type)
+		}
+	}
+}
+
+// checkAddress accepts "host:port" where host is empty, an IP address or a
+// host name and port is a number.
+func checkAddress(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port, such as %s", DefaultListenAddress)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	if host == "" {
+		return nil
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if !validHostname(host) {
+		return fmt.Errorf("host %q is neither an IP address nor a host name", host)
+	}
+	return nil
+}
+
+// validHostname reports whether h is a DNS name: dot-separated labels of
+// letters, digits and inner hyphens, each at most 63 bytes.
+func validHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkAPIAddr accepts an absolute http or https URL with a host and
+// nothing clients could not use as a base address.
+func checkAPIAddr(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("not a URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("want an http:// or https:// URL")
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return fmt.Errorf("want a host, as in https://coffer.example.com:8200")
+	}
+	if p := u.Port(); p != "" {
+		if _, err := strconv.ParseUint(p, 10, 16); err != nil {
+			return fmt.Errorf("port %q is not a number from 0 to 65535", p)
+		}
+	}
+	if u.User != nil {
+		return fmt.Errorf("must not hold a user name or password")
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return fmt.Errorf("must not have a query or fragment")
+	}
+	return nil
+}
+
+// validConnString reports whether s looks like a PostgreSQL connection
+// string: a postgres:// or postgresql:// URL, or key=value pairs.
+func validConnString(s string) bool {
+	lower := strings.ToLower(s)
+	if strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") {
+		_, err := url.Parse(s)
+		return err == nil
+	}
+	if strings.Contains(s, "://") {
+		return false
+	}
+	k, _, ok := strings.Cut(strings.TrimSpace(s), "=")
+	return ok && k != "" && !strings.ContainsAny(k, " \t\n")
+}
+
+// validTableName reports whether s is a plain identifier or
+// schema.identifier that needs no quoting in SQL.
+func validTableName(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) > 2 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || len(p) > 63 || p[0] >= '0' && p[0] <= '9' {
+			return false
+		}
+		for _, r := range p {
+			if !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return false
+			}
+		}
+	}
+	return true
+}
