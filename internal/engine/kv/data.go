@@ -1,0 +1,303 @@
+package kv
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"time"
+
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
+)
+
+// dataInput is the body of data/ writes and patches.
+type dataInput struct {
+	Data    json.RawMessage `json:"data"`
+	Options struct {
+		CAS *framework.Int `json:"cas"`
+	} `json:"options"`
+}
+
+// dataResponse is the data of a data/ read. Data is the stored JSON
+// object, or null for a deleted or destroyed version.
+type dataResponse struct {
+	Data     json.RawMessage `json:"data"`
+	Metadata versionResponse `json:"metadata"`
+}
+
+// effectiveMaxVersions is the key's max_versions, else the mount's, else
+// Vault's default of 10.
+func effectiveMaxVersions(c *mountConfig, m *keyMeta) int {
+	switch {
+	case m.MaxVersions > 0:
+		return m.MaxVersions
+	case c.MaxVersions > 0:
+		return c.MaxVersions
+	}
+	return defaultMaxVersions
+}
+
+// effectiveDeleteAfter is the key's delete_version_after, capped by the
+// mount's when that is set (a key may not keep versions longer than its
+// mount allows).
+func effectiveDeleteAfter(c *mountConfig, m *keyMeta) time.Duration {
+	d := m.DeleteVersionAfter
+	if c.DeleteVersionAfter > 0 && (d == 0 || d > c.DeleteVersionAfter) {
+		d = c.DeleteVersionAfter
+	}
+	return d
+}
+
+// checkCAS enforces check-and-set. cas is the client's expected current
+// version (0: the key must not have any version yet).
+func checkCAS(c *mountConfig, m *keyMeta, cas *framework.Int) error {
+	if cas == nil {
+		if c.CASRequired || (m != nil && m.CASRequired) {
+			return logical.InvalidRequest("check-and-set parameter required for this call")
+		}
+		return nil
+	}
+	current := 0
+	if m != nil {
+		current = m.Current
+	}
+	if int64(*cas) != int64(current) {
+		return &logical.Error{Kind: logical.ErrConflict, Msg: "check-and-set parameter did not match the current version"}
+	}
+	return nil
+}
+
+// readData answers data/<path>[?version=N]. Nothing there is (nil, nil),
+// which core answers with 404; a deleted or destroyed version is a 404
+// that still carries the version's metadata and data null. The latest
+// version costs two storage reads.
+func (b *backendV2) readData(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+	p := m.Get("path")
+	if err := checkPath(p); err != nil {
+		return nil, err
+	}
+	want, err := framework.QueryInt(req, "version", 0)
+	if err != nil {
+		return nil, err
+	}
+	meta, v, err := b.loadVersion(ctx, p, want)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	out := &dataResponse{Metadata: newVersionResponse(meta, v)}
+	if v.gone(b.now()) {
+		return &logical.Response{Data: out, NotFound: true}, nil
+	}
+	e, err := b.storage.Get(ctx, verKey(p, v.N))
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		// Destroyed or trimmed between the two reads.
+		return nil, nil
+	}
+	out.Data = e.Value
+	return &logical.Response{Data: out}, nil
+}
+
+// loadVersion returns p's metadata and version n (0: the current one);
+// v is nil when there is no such version.
+func (b *backendV2) loadVersion(ctx context.Context, p string, n int) (meta *keyMeta, v *versionMeta, err error) {
+	meta, err = loadMeta(ctx, b.storage, p)
+	if err != nil || meta == nil {
+		return nil, nil, err
+	}
+	if n == 0 {
+		n = meta.Current
+	}
+	return meta, meta.version(n), nil
+}
+
+// writeData creates a new version of a secret.
+func (b *backendV2) writeData(ctx context.Context, _ *logical.Request, m *framework.Match, in *dataInput) (*logical.Response, error) {
+	p := m.Get("path")
+	if err := checkPath(p); err != nil {
+		return nil, err
+	}
+	data, err := compactData(in.Data)
+	if err != nil {
+		return nil, err
+	}
+	defer b.lock(p)()
+	cfg, err := loadConfig(ctx, b.storage)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := loadMeta(ctx, b.storage, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCAS(cfg, meta, in.Options.CAS); err != nil {
+		return nil, err
+	}
+	return b.addVersionLocked(ctx, p, cfg, meta, data)
+}
+
+// patchData applies a JSON merge patch (RFC 7386) to the current version
+// and stores the result as a new version.
+func (b *backendV2) patchData(ctx context.Context, _ *logical.Request, m *framework.Match, in *dataInput) (*logical.Response, error) {
+	p := m.Get("path")
+	if err := checkPath(p); err != nil {
+		return nil, err
+	}
+	patch, err := compactData(in.Data)
+	if err != nil {
+		return nil, err
+	}
+	defer b.lock(p)()
+	cfg, err := loadConfig(ctx, b.storage)
+	if err != nil {
+		return nil, err
+	}
+	meta, cur, err := b.loadVersion(ctx, p, 0)
+	if err != nil {
+		return nil, err
+	}
+	if cur == nil || cur.gone(b.now()) {
+		return nil, logical.NotFound("no current version of the secret to patch")
+	}
+	if err := checkCAS(cfg, meta, in.Options.CAS); err != nil {
+		return nil, err
+	}
+	e, err := b.storage.Get(ctx, verKey(p, cur.N))
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		return nil, logical.NotFound("no current version of the secret to patch")
+	}
+	merged, err := mergePatch(e.Value, patch)
+	if err != nil {
+		return nil, err
+	}
+	data, err := compactData(merged)
+	if err != nil {
+		return nil, err
+	}
+	return b.addVersionLocked(ctx, p, cfg, meta, data)
+}
+
+// addVersionLocked stores data as the next version of p, trimming the
+// oldest versions beyond max_versions, in one transaction. The caller
+// holds p's lock; meta may be nil for a new key.
+func (b *backendV2) addVersionLocked(ctx context.Context, p string, cfg *mountConfig, meta *keyMeta, data []byte) (*logical.Response, error) {
+	now := b.now()
+	if meta == nil {
+		meta = &keyMeta{Created: now}
+	}
+	v := versionMeta{N: meta.Current + 1, Created: now}
+	if d := effectiveDeleteAfter(cfg, meta); d > 0 {
+		v.Deleted = math.MaxInt64
+		if int64(d) < math.MaxInt64-now {
+			v.Deleted = now + int64(d)
+		}
+	}
+	meta.Versions = append(meta.Versions, v)
+	meta.Current = v.N
+	meta.Updated = now
+
+	ops := make([]logical.TxnOp, 0, 3)
+	ops = append(ops, logical.TxnOp{Key: verKey(p, v.N), Value: data})
+	if extra := len(meta.Versions) - effectiveMaxVersions(cfg, meta); extra > 0 {
+		for _, old := range meta.Versions[:extra] {
+			ops = append(ops, logical.TxnOp{Key: verKey(p, old.N), Delete: true})
+		}
+		meta.Versions = append([]versionMeta(nil), meta.Versions[extra:]...)
+		meta.Oldest = meta.Versions[0].N
+	}
+	op, err := putOp(metaKey(p), meta)
+	if err != nil {
+		return nil, err
+	}
+	ops = append(ops, op)
+	if err := b.storage.Txn(ctx, ops); err != nil {
+		return nil, err
+	}
+	r := newVersionResponse(meta, &v)
+	return &logical.Response{Data: &r}, nil
+}
+
+// deleteLatest soft-deletes the current version. Deleting what is not
+// there succeeds, as in Vault.
+func (b *backendV2) deleteLatest(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+	p := m.Get("path")
+	if err := checkPath(p); err != nil {
+		return nil, err
+	}
+	defer b.lock(p)()
+	meta, v, err := b.loadVersion(ctx, p, 0)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	now := b.now()
+	if v.gone(now) {
+		return nil, nil
+	}
+	v.Deleted = now
+	return nil, b.saveMetaLocked(ctx, p, meta, nil)
+}
+
+// saveMetaLocked stores meta together with extra operations in one
+// transaction. The caller holds p's lock.
+func (b *backendV2) saveMetaLocked(ctx context.Context, p string, meta *keyMeta, extra []logical.TxnOp) error {
+	op, err := putOp(metaKey(p), meta)
+	if err != nil {
+		return err
+	}
+	return b.storage.Txn(ctx, append(extra, op))
+}
+
+// mergePatch applies patch to target as RFC 7386 describes: members of
+// patch replace those of target, null removes a member, and objects merge
+// recursively. Both are JSON objects; numbers keep their exact text.
+func mergePatch(target, patch []byte) ([]byte, error) {
+	var t, pt map[string]any
+	if err := decodeNumbers(target, &t); err != nil {
+		return nil, err
+	}
+	if err := decodeNumbers(patch, &pt); err != nil {
+		return nil, err
+	}
+	merged := mergeValue(t, pt)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(merged); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSpace(buf.Bytes()), nil
+}
+
+func decodeNumbers(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return &logical.Error{Kind: logical.ErrInvalidRequest, Msg: "secret data is not a valid JSON object", Err: err}
+	}
+	return nil
+}
+
+func mergeValue(target, patch any) any {
+	pm, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	tm, ok := target.(map[string]any)
+	if !ok || tm == nil {
+		tm = make(map[string]any, len(pm))
+	}
+	for k, v := range pm {
+		if v == nil {
+			delete(tm, k)
+			continue
+		}
+		tm[k] = mergeValue(tm[k], v)
+	}
+	return tm
+}

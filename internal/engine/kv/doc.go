@@ -1,0 +1,32 @@
+// Package kv is the key/value secrets engine, in Vault's two flavours:
+// version 1 (one unversioned JSON object per path) and version 2 (versioned
+// secrets with metadata, check-and-set, soft delete, undelete and destroy),
+// with Vault's paths, JSON shapes and semantics.
+//
+// # Storage layout
+//
+// Version 1 keeps each secret's JSON object at "v1/<path>". Version 2 keeps
+// the mount configuration at "config", each key's metadata (its settings
+// and the state of every retained version) at "meta/<path>", and the data
+// of version n at "ver/<path>/<n>". Listing metadata/ lists "meta/", so it
+// shows user paths only. Secret data is stored as the client's JSON,
+// compacted, and returned without being decoded.
+//
+// # Concurrency
+//
+// A backend is safe for concurrent use. Every version 2 change is one
+// storage transaction. Writers of the same key are serialised by a striped
+// lock so that version numbers and check-and-set are exact; readers take no
+// lock and see either the state before or after a transaction.
+//
+// # Missing secrets
+//
+// Read and list handlers return (nil, nil) when there is nothing at the
+// path: core answers that with 404 and an empty "errors" list, as Vault
+// does. A deleted or destroyed version is answered with a response whose
+// NotFound is set, so the client gets 404 together with the version's
+// metadata.
+//
+// This package imports logical and logical/framework, never core, httpapi
+// or testing.
+package kv

@@ -1,0 +1,221 @@
+package kv
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
+)
+
+// Storage key prefixes of KV version 2.
+const (
+	configKey  = "config"
+	metaPrefix = "meta/"
+	verPrefix  = "ver/"
+)
+
+// defaultMaxVersions is how many versions a key keeps when neither the
+// mount nor the key sets max_versions, as in Vault.
+const defaultMaxVersions = 10
+
+// Limits on custom_metadata, as in Vault.
+const (
+	maxCustomMetadataKeys       = 64
+	maxCustomMetadataKeyBytes   = 128
+	maxCustomMetadataValueBytes = 512
+)
+
+func metaKey(p string) string { return metaPrefix + p }
+
+// verKey is where version n of p lives. The version number is the last
+// segment and never contains "/", so distinct (p, n) give distinct keys.
+func verKey(p string, n int) string { return verPrefix + p + "/" + strconv.Itoa(n) }
+
+// mountConfig is the stored configuration of a version 2 mount.
+type mountConfig struct {
+	MaxVersions        int           `json:"max_versions"`
+	CASRequired        bool          `json:"cas_required"`
+	DeleteVersionAfter time.Duration `json:"delete_version_after_ns"`
+}
+
+// keyMeta is the stored metadata of one key: its settings and every
+// retained version, oldest first. Times are Unix nanoseconds, 0 for unset.
+type keyMeta struct {
+	Created            int64             `json:"created"`
+	Updated            int64             `json:"updated"`
+	Current            int               `json:"current"`
+	Oldest             int               `json:"oldest"`
+	MaxVersions        int               `json:"max_versions,omitempty"`
+	CASRequired        bool              `json:"cas_required,omitempty"`
+	DeleteVersionAfter time.Duration     `json:"delete_version_after_ns,omitempty"`
+	CustomMetadata     map[string]string `json:"custom_metadata,omitempty"`
+	Versions           []versionMeta     `json:"versions"`
+}
+
+// versionMeta is the state of one version.
+type versionMeta struct {
+	N         int   `json:"n"`
+	Created   int64 `json:"created"`
+	Deleted   int64 `json:"deleted,omitempty"` // deletion time, possibly in the future
+	Destroyed bool  `json:"destroyed,omitempty"`
+}
+
+// version returns version n of m, or nil when it is not retained.
+func (m *keyMeta) version(n int) *versionMeta {
+	for i := range m.Versions {
+		if m.Versions[i].N == n {
+			return &m.Versions[i]
+		}
+	}
+	return nil
+}
+
+// gone reports whether v's data may not be read at now: destroyed, or
+// deleted at or before now.
+func (v *versionMeta) gone(now int64) bool {
+	return v.Destroyed || (v.Deleted != 0 && v.Deleted <= now)
+}
+
+func loadJSON(ctx context.Context, s logical.Storage, key string, v any) (bool, error) {
+	e, err := s.Get(ctx, key)
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", key, err)
+	}
+	if e == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(e.Value, v); err != nil {
+		return false, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return true, nil
+}
+
+// loadMeta returns the metadata of p, or nil when p has none.
+func loadMeta(ctx context.Context, s logical.Storage, p string) (*keyMeta, error) {
+	m := new(keyMeta)
+	ok, err := loadJSON(ctx, s, metaKey(p), m)
+	if !ok {
+		return nil, err
+	}
+	return m, nil
+}
+
+func loadConfig(ctx context.Context, s logical.Storage) (*mountConfig, error) {
+	c := new(mountConfig)
+	if _, err := loadJSON(ctx, s, configKey, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func putOp(key string, v any) (logical.TxnOp, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return logical.TxnOp{}, fmt.Errorf("encode %s: %w", key, err)
+	}
+	return logical.TxnOp{Key: key, Value: b}, nil
+}
+
+// formatTime renders Unix nanoseconds as Vault does: RFC 3339 with
+// nanoseconds in UTC, "" for unset.
+func formatTime(ns int64) string {
+	if ns == 0 {
+		return ""
+	}
+	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
+}
+
+// versionResponse is the metadata of one version in data, subkeys and
+// write responses.
+type versionResponse struct {
+	CreatedTime    string            `json:"created_time"`
+	CustomMetadata map[string]string `json:"custom_metadata"`
+	DeletionTime   string            `json:"deletion_time"`
+	Destroyed      bool              `json:"destroyed"`
+	Version        int               `json:"version"`
+}
+
+func newVersionResponse(m *keyMeta, v *versionMeta) versionResponse {
+	return versionResponse{
+		CreatedTime:    formatTime(v.Created),
+		CustomMetadata: m.CustomMetadata,
+		DeletionTime:   formatTime(v.Deleted),
+		Destroyed:      v.Destroyed,
+		Version:        v.N,
+	}
+}
+
+// versionInfo is one entry of the versions map in a metadata response.
+type versionInfo struct {
+	CreatedTime  string `json:"created_time"`
+	DeletionTime string `json:"deletion_time"`
+	Destroyed    bool   `json:"destroyed"`
+}
+
+// metadataResponse is the data of a metadata read.
+type metadataResponse struct {
+	CASRequired        bool                `json:"cas_required"`
+	CreatedTime        string              `json:"created_time"`
+	CurrentVersion     int                 `json:"current_version"`
+	CustomMetadata     map[string]string   `json:"custom_metadata"`
+	DeleteVersionAfter framework.Duration  `json:"delete_version_after"`
+	MaxVersions        int                 `json:"max_versions"`
+	OldestVersion      int                 `json:"oldest_version"`
+	UpdatedTime        string              `json:"updated_time"`
+	Versions           map[int]versionInfo `json:"versions"`
+}
+
+func newMetadataResponse(m *keyMeta) *metadataResponse {
+	r := &metadataResponse{
+		CASRequired:        m.CASRequired,
+		CreatedTime:        formatTime(m.Created),
+		CurrentVersion:     m.Current,
+		CustomMetadata:     m.CustomMetadata,
+		DeleteVersionAfter: framework.Duration(m.DeleteVersionAfter),
+		MaxVersions:        m.MaxVersions,
+		OldestVersion:      m.Oldest,
+		UpdatedTime:        formatTime(m.Updated),
+		Versions:           make(map[int]versionInfo, len(m.Versions)),
+	}
+	for _, v := range m.Versions {
+		r.Versions[v.N] = versionInfo{
+			CreatedTime:  formatTime(v.Created),
+			DeletionTime: formatTime(v.Deleted),
+			Destroyed:    v.Destroyed,
+		}
+	}
+	return r
+}
+
+// configResponse is the data of a config read.
+type configResponse struct {
+	CASRequired        bool               `json:"cas_required"`
+	DeleteVersionAfter framework.Duration `json:"delete_version_after"`
+	MaxVersions        int                `json:"max_versions"`
+}
+
+// checkCustomMetadata enforces Vault's limits on custom_metadata. Errors
+// name the limit but never quote keys or values.
+func checkCustomMetadata(cm map[string]string) error {
+	if len(cm) > maxCustomMetadataKeys {
+		return logical.InvalidRequest("custom_metadata has %d keys; the limit is %d", len(cm), maxCustomMetadataKeys)
+	}
+	for k, v := range cm {
+		if k == "" {
+			return logical.InvalidRequest("custom_metadata keys must not be empty")
+		}
+		if len(k) > maxCustomMetadataKeyBytes {
+			return logical.InvalidRequest("a custom_metadata key is %d bytes; the limit is %d", len(k), maxCustomMetadataKeyBytes)
+		}
+		if len(v) > maxCustomMetadataValueBytes {
+			return logical.InvalidRequest("a custom_metadata value is %d bytes; the limit is %d", len(v), maxCustomMetadataValueBytes)
+		}
+	}
+	return nil
+}
+
+func durationOf(d framework.Duration) time.Duration { return time.Duration(d) }

@@ -1,0 +1,155 @@
+package kv
+
+import (
+	"context"
+
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
+)
+
+// metadataInput is the body of a metadata write: the fields present
+// replace the stored ones; custom_metadata, when present, replaces the
+// whole map.
+type metadataInput struct {
+	settingsInput
+	CustomMetadata *map[string]string `json:"custom_metadata"`
+}
+
+// metadataPatchInput is the body of a metadata patch: like a write, but
+// custom_metadata merges into the stored map and a null value removes a
+// key.
+type metadataPatchInput struct {
+	settingsInput
+	CustomMetadata map[string]*string `json:"custom_metadata"`
+}
+
+func (in *settingsInput) apply(meta *keyMeta) {
+	if in.MaxVersions != nil {
+		meta.MaxVersions = int(*in.MaxVersions)
+	}
+	if in.CASRequired != nil {
+		meta.CASRequired = bool(*in.CASRequired)
+	}
+	if in.DeleteVersionAfter != nil {
+		meta.DeleteVersionAfter = durationOf(*in.DeleteVersionAfter)
+	}
+}
+
+// readMetadata answers metadata/<path>; a key with no metadata is (nil,
+// nil), which core answers with 404.
+func (b *backendV2) readMetadata(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+	p := m.Get("path")
+	if err := checkPath(p); err != nil {
+		return nil, err
+	}
+	meta, err := loadMeta(ctx, b.storage, p)
+	if err != nil || meta == nil {
+		return nil, err
+	}
+	return &logical.Response{Data: newMetadataResponse(meta)}, nil
+}
+
+// listMetadata lists the keys and folders under a path; an empty list is
+// (nil, nil), which core answers with 404.
+func (b *backendV2) listMetadata(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+	prefix, err := listPrefix(m.Get("path"))
+	if err != nil {
+		return nil, err
+	}
+	keys, err := b.storage.List(ctx, metaPrefix+prefix)
+	if err != nil {
+		return nil, err
+	}
+	return framework.ListResponse(keys)
+}
+
+// writeMetadata creates or updates a key's settings; a new key has no
+// versions until data is written.
+func (b *backendV2) writeMetadata(ctx context.Context, _ *logical.Request, m *framework.Match, in *metadataInput) (*logical.Response, error) {
+	p := m.Get("path")
+	if err := checkPath(p); err != nil {
+		return nil, err
+	}
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	if in.CustomMetadata != nil {
+		if err := checkCustomMetadata(*in.CustomMetadata); err != nil {
+			return nil, err
+		}
+	}
+	defer b.lock(p)()
+	meta, err := loadMeta(ctx, b.storage, p)
+	if err != nil {
+		return nil, err
+	}
+	now := b.now()
+	if meta == nil {
+		meta = &keyMeta{Created: now}
+	}
+	meta.Updated = now
+	in.apply(meta)
+	if in.CustomMetadata != nil {
+		meta.CustomMetadata = *in.CustomMetadata
+	}
+	return nil, b.saveMetaLocked(ctx, p, meta, nil)
+}
+
+// patchMetadata changes the given settings of an existing key.
+func (b *backendV2) patchMetadata(ctx context.Context, _ *logical.Request, m *framework.Match, in *metadataPatchInput) (*logical.Response, error) {
+	p := m.Get("path")
+	if err := checkPath(p); err != nil {
+		return nil, err
+	}
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	defer b.lock(p)()
+	meta, err := loadMeta(ctx, b.storage, p)
+	if err != nil {
+		return nil, err
+	}
+	if meta == nil {
+		return nil, logical.NotFound("no metadata at the path to patch")
+	}
+	in.apply(meta)
+	if len(in.CustomMetadata) > 0 {
+		cm := make(map[string]string, len(meta.CustomMetadata)+len(in.CustomMetadata))
+		for k, v := range meta.CustomMetadata {
+			cm[k] = v
+		}
+		for k, v := range in.CustomMetadata {
+			if v == nil {
+				delete(cm, k)
+			} else {
+				cm[k] = *v
+			}
+		}
+		if err := checkCustomMetadata(cm); err != nil {
+			return nil, err
+		}
+		meta.CustomMetadata = cm
+	}
+	meta.Updated = b.now()
+	return nil, b.saveMetaLocked(ctx, p, meta, nil)
+}
+
+// deleteMetadata removes a key's metadata and the data of all its
+// versions, in one transaction.
+func (b *backendV2) deleteMetadata(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+	p := m.Get("path")
+	if err := checkPath(p); err != nil {
+		return nil, err
+	}
+	defer b.lock(p)()
+	meta, err := loadMeta(ctx, b.storage, p)
+	if err != nil || meta == nil {
+		return nil, err
+	}
+	ops := make([]logical.TxnOp, 0, len(meta.Versions)+1)
+	for _, v := range meta.Versions {
+		ops = append(ops, logical.TxnOp{Key: verKey(p, v.N), Delete: true})
+	}
+	ops = append(ops, logical.TxnOp{Key: metaKey(p), Delete: true})
+	return nil, b.storage.Txn(ctx, ops)
+}

@@ -1,0 +1,163 @@
+package kv
+
+import (
+	"context"
+	"hash/maphash"
+	"sync"
+
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
+)
+
+// lockStripes is how many mutexes serialise writers; writers of different
+// keys rarely share one.
+const lockStripes = 256
+
+// backendV2 is versioned KV.
+type backendV2 struct {
+	framework.Backend
+	storage logical.Storage
+	clock   logical.Clock
+
+	seed  maphash.Seed
+	locks [lockStripes]sync.Mutex // locks[i] guards read-modify-write of the keys hashing to i
+}
+
+func newV2(env logical.Env) (*backendV2, error) {
+	b := &backendV2{storage: env.Storage, clock: env.Clock, seed: maphash.MakeSeed()}
+	exists := func(ctx context.Context, _ *logical.Request, m *framework.Match) (bool, error) {
+		p := m.Get("path")
+		if checkPath(p) != nil {
+			return false, nil
+		}
+		meta, err := loadMeta(ctx, b.storage, p)
+		return meta != nil, err
+	}
+	b.Paths = []*framework.Path{
+		{
+			Pattern: `config`,
+			Operations: map[logical.Operation]framework.Handler{
+				logical.ReadOperation:   b.readConfig,
+				logical.UpdateOperation: framework.Typed(b.writeConfig),
+			},
+			Synopsis: "Configure the mount's defaults for every key.",
+		},
+		{
+			Pattern: `data/(?P<path>.*)`,
+			Operations: map[logical.Operation]framework.Handler{
+				logical.ReadOperation:   b.readData,
+				logical.UpdateOperation: framework.Typed(b.writeData),
+				logical.PatchOperation:  framework.Typed(b.patchData),
+				logical.DeleteOperation: b.deleteLatest,
+			},
+			ExistenceCheck: exists,
+			Synopsis:       "Read, write, patch and soft-delete the versions of a secret.",
+		},
+		{
+			Pattern: `metadata(?:/(?P<path>.*))?`,
+			Operations: map[logical.Operation]framework.Handler{
+				logical.ReadOperation:   b.readMetadata,
+				logical.ListOperation:   b.listMetadata,
+				logical.UpdateOperation: framework.Typed(b.writeMetadata),
+				logical.PatchOperation:  framework.Typed(b.patchMetadata),
+				logical.DeleteOperation: b.deleteMetadata,
+			},
+			ExistenceCheck: exists,
+			Synopsis:       "Read, list, configure and permanently delete keys.",
+		},
+		{
+			Pattern: `delete/(?P<path>.*)`,
+			Operations: map[logical.Operation]framework.Handler{
+				logical.UpdateOperation: framework.Typed(b.deleteVersions),
+			},
+			Synopsis: "Soft-delete versions of a secret.",
+		},
+		{
+			Pattern: `undelete/(?P<path>.*)`,
+			Operations: map[logical.Operation]framework.Handler{
+				logical.UpdateOperation: framework.Typed(b.undeleteVersions),
+			},
+			Synopsis: "Restore soft-deleted versions of a secret.",
+		},
+		{
+			Pattern: `destroy/(?P<path>.*)`,
+			Operations: map[logical.Operation]framework.Handler{
+				logical.UpdateOperation: framework.Typed(b.destroyVersions),
+			},
+			Synopsis: "Permanently remove the data of versions of a secret.",
+		},
+		{
+			Pattern: `subkeys/(?P<path>.*)`,
+			Operations: map[logical.Operation]framework.Handler{
+				logical.ReadOperation: b.readSubkeys,
+			},
+			Synopsis: "Read the structure of a secret without its values.",
+		},
+	}
+	return b, b.Compile()
+}
+
+// lock takes the writer lock for path p and returns its unlock.
+func (b *backendV2) lock(p string) func() {
+	mu := &b.locks[maphash.String(b.seed, p)%lockStripes]
+	mu.Lock()
+	return mu.Unlock
+}
+
+func (b *backendV2) now() int64 { return b.clock.Now().UnixNano() }
+
+func (b *backendV2) readConfig(ctx context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
+	c, err := loadConfig(ctx, b.storage)
+	if err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: &configResponse{
+		CASRequired:        c.CASRequired,
+		DeleteVersionAfter: framework.Duration(c.DeleteVersionAfter),
+		MaxVersions:        c.MaxVersions,
+	}}, nil
+}
+
+// settingsInput is the body of config and metadata writes; only the fields
+// present change.
+type settingsInput struct {
+	MaxVersions        *framework.Int      `json:"max_versions"`
+	CASRequired        *framework.Bool     `json:"cas_required"`
+	DeleteVersionAfter *framework.Duration `json:"delete_version_after"`
+}
+
+func (in *settingsInput) check() error {
+	if in.MaxVersions != nil && (*in.MaxVersions < 0 || *in.MaxVersions > 1<<30) {
+		return logical.InvalidRequest("invalid value for \"max_versions\": want a non-negative integer")
+	}
+	return nil
+}
+
+// configLock is a lock key no secret path can hash to collide with
+// meaningfully; config writes are rare and only need to exclude each other.
+const configLock = "\x00config"
+
+func (b *backendV2) writeConfig(ctx context.Context, _ *logical.Request, _ *framework.Match, in *settingsInput) (*logical.Response, error) {
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	defer b.lock(configLock)()
+	c, err := loadConfig(ctx, b.storage)
+	if err != nil {
+		return nil, err
+	}
+	if in.MaxVersions != nil {
+		c.MaxVersions = int(*in.MaxVersions)
+	}
+	if in.CASRequired != nil {
+		c.CASRequired = bool(*in.CASRequired)
+	}
+	if in.DeleteVersionAfter != nil {
+		c.DeleteVersionAfter = durationOf(*in.DeleteVersionAfter)
+	}
+	op, err := putOp(configKey, c)
+	if err != nil {
+		return nil, err
+	}
+	return nil, b.storage.Txn(ctx, []logical.TxnOp{op})
+}
