@@ -158,7 +158,7 @@ func putAll(t testing.TB, s storage.Storage, entries map[string][]byte) {
 }
 
 func testGetMissing(t *testing.T, s storage.Storage) {
-	for _, key := range []string{"missing", "a/b/c", "folder/"} {
+	for _, key := range []string{"missing", "a/b/c"} {
 		e, err := s.Get(t.Context(), key)
 		if e != nil || err != nil {
 			t.Errorf("Get(%q) on empty storage = %v, %v; want nil, nil", key, e, err)
@@ -183,7 +183,6 @@ func testPutGet(t *testing.T, s storage.Storage) {
 		{"binary value", "binary", []byte{0, 1, 2, 0xfe, 0xff, 0}},
 		{"unicode key", "sys/policy/ünïcode/🔑", []byte("u")},
 		{"spaces and dots", "a b/c.d/...e/.f", []byte("s")},
-		{"trailing slash key", "folder/", []byte("f")},
 		{"high bytes in key", "h/\xff\xfe", []byte("h")},
 	}
 	for _, tt := range tests {
@@ -219,7 +218,7 @@ func testDelete(t *testing.T, s storage.Storage) {
 func testDeleteMissing(t *testing.T, s storage.Storage) {
 	mustPut(t, s, "a/b", []byte("x"))
 	// "a" is a folder, not a key: deleting it removes nothing.
-	for _, key := range []string{"never-written", "a", "a/", "a/b/c"} {
+	for _, key := range []string{"never-written", "a", "a/b/c"} {
 		if err := s.Delete(t.Context(), key); err != nil {
 			t.Errorf("Delete(%q) of a missing key = %v, want nil", key, err)
 		}
@@ -230,7 +229,7 @@ func testDeleteMissing(t *testing.T, s storage.Storage) {
 func testList(t *testing.T, s storage.Storage) {
 	keys := []string{
 		"a", "ab", "a-b", "a/b", "a/c/d", "a/c/e", "a/d", "abc/d",
-		"b/x/y/z", "c", "folder/", "folder/leaf",
+		"b/x/y/z", "c", "folder/leaf",
 	}
 	entries := make(map[string][]byte, len(keys))
 	for _, k := range keys {
@@ -254,8 +253,8 @@ func testList(t *testing.T, s storage.Storage) {
 		{"ab", []string{"", "c/"}},
 		{"a/c", []string{"/"}},
 		{"a/b", []string{""}},
-		// The key "folder/" is listed under its own prefix as "".
-		{"folder/", []string{"", "leaf"}},
+		{"folder/", []string{"leaf"}},
+		{"folder", []string{"/"}},
 		{"zzz", nil},
 		{"zzz/", nil},
 		{"a/c/d/", nil},
@@ -278,21 +277,24 @@ func testListFolderBoundaries(t *testing.T, s storage.Storage) {
 		"p/x/\xff/deep": []byte("3"),
 		"p/x.":          []byte("4"),
 		"p/x0":          []byte("5"),
-		"p/x/":          []byte("6"),
-		"p/x//y":        []byte("7"),
+		"p/x":           []byte("6"),
+		"p/x/-/y":       []byte("7"),
 		"p/y\xff/z":     []byte("8"),
 		"p/y\xff\xff":   []byte("9"),
-		"p/z/":          []byte("10"),
-		"q":             []byte("11"),
+		"p/z/\x01":      []byte("10"),
+		"p/\x01/\x01/z": []byte("11"),
+		"q":             []byte("12"),
 	})
 	tests := []struct {
 		prefix string
 		want   []string
 	}{
-		{"p/", []string{"x.", "x/", "x0", "y\xff/", "y\xff\xff", "z/"}},
-		{"p/x/", []string{"", "/", "a", "\xff/", "\xff\xff"}},
-		{"p/x//", []string{"y"}},
-		{"p/z/", []string{""}},
+		{"p/", []string{"\x01/", "x", "x.", "x/", "x0", "y\xff/", "y\xff\xff", "z/"}},
+		{"p/x/", []string{"-/", "a", "\xff/", "\xff\xff"}},
+		{"p/x", []string{"", ".", "/", "0"}},
+		{"p/x/-/", []string{"y"}},
+		{"p/z/", []string{"\x01"}},
+		{"p/\x01/", []string{"\x01/"}},
 		{"", []string{"p/", "q"}},
 	}
 	for _, tt := range tests {
@@ -454,12 +456,27 @@ func testInvalidKeys(t *testing.T, s storage.Storage) {
 	wantValue(t, s, "a/b", []byte("v"))
 
 	// Keys that merely look odd are valid.
-	for _, key := range []string{"a..b", "...", ".hidden", "a/.b", "a/b..", "a//b", "a/b/"} {
+	for _, key := range []string{"a..b", "...", ".hidden", "a/.b", "a/b..", "a/b c", "\xff"} {
 		if err := storage.ValidateKey(key); err != nil {
 			t.Errorf("ValidateKey(%q) = %v, want nil", key, err)
 		}
 		mustPut(t, s, key, []byte(key))
 		wantValue(t, s, key, []byte(key))
+	}
+
+	// Empty segments are a matter of storage.ValidateKey's policy; a
+	// storage must follow it exactly, whichever way it goes.
+	for _, key := range []string{"a//b", "a/b/", "e/"} {
+		if storage.ValidateKey(key) == nil {
+			mustPut(t, s, key, []byte(key))
+			wantValue(t, s, key, []byte(key))
+			continue
+		}
+		err := s.Put(t.Context(), &storage.Entry{Key: key, Value: []byte("x")})
+		if !errors.Is(err, storage.ErrInvalidKey) {
+			t.Errorf("Put(%q) = %v, want storage.ErrInvalidKey as ValidateKey says", key, err)
+		}
+		wantMissing(t, s, key)
 	}
 }
 

@@ -1,0 +1,249 @@
+// Package bolt is Coffer's default physical storage: a [storage.Storage] in
+// one local file, over the embedded database go.etcd.io/bbolt.
+//
+// # Durability
+//
+// Put, Delete and Txn return nil only after their data is fsynced. Writers
+// that arrive together share one commit and one fsync (group commit through
+// bbolt's DB.Batch): a write waits at most [MaxBatchDelay] for company before
+// its batch commits, and a batch holds at most [MaxBatchSize] calls. Every
+// call in a batch is applied in the same bbolt transaction; a call that fails
+// is taken out and retried alone, so one bad call never undoes another's
+// write, and a Txn is always all or nothing.
+//
+// # Concurrency
+//
+// A [Storage] is safe for concurrent use. Reads run in parallel with each
+// other and with the single writer. The database file is locked while open:
+// a second Open of the same file, in this process or another, waits
+// [Options].Timeout and then fails with an error matching [ErrLocked].
+//
+// This package imports only storage, the standard library and bbolt.
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/coffer-secrets/coffer/internal/storage"
+)
+
+// Group commit settings. A longer delay gathers more writers into one fsync
+// but adds latency to a lone writer; these were measured with the package
+// benchmarks on an ext4 SSD.
+const (
+	// MaxBatchDelay is the longest a write waits for others to join its
+	// commit.
+	MaxBatchDelay = 500 * time.Microsecond
+	// MaxBatchSize is the most calls one commit carries; a full batch
+	// commits at once without waiting out MaxBatchDelay.
+	MaxBatchSize = 256
+)
+
+// DefaultTimeout is how long Open waits for the file lock when
+// [Options].Timeout is zero.
+const DefaultTimeout = time.Second
+
+// bucketName is the one bbolt bucket that holds every key.
+const bucketName = "coffer"
+
+// ErrLocked is returned by Open when another process, or another open
+// Storage in this one, holds the database file.
+var ErrLocked = errors.New("database file is locked by another process")
+
+// Options configures Open.
+type Options struct {
+	// Path is the database file. Its parent directory is created with mode
+	// 0700 and the file with mode 0600 when they do not exist.
+	Path string
+	// Timeout is how long Open waits for the file lock; zero means
+	// [DefaultTimeout].
+	Timeout time.Duration
+	// NoSync skips fsync on commit, so a crash of the machine (not only of
+	// the process) may lose acknowledged writes. For tests only.
+	NoSync bool
+}
+
+// Storage is a [storage.Storage] in a bbolt file. Create it with Open and
+// release the file with Close.
+type Storage struct {
+	db *bbolt.DB
+}
+
+var (
+	_ storage.Storage = (*Storage)(nil)
+	_ storage.Closer  = (*Storage)(nil)
+)
+
+// Open opens or creates the database at opts.Path. It fails with an error
+// matching [ErrLocked] when the file stays locked for opts.Timeout.
+func Open(opts Options) (*Storage, error) {
+	if opts.Path == "" {
+		return nil, errors.New("open bolt storage: path is empty")
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
+		return nil, fmt.Errorf("open bolt storage: create directory: %w", err)
+	}
+	db, err := bbolt.Open(opts.Path, 0o600, &bbolt.Options{Timeout: timeout, NoSync: opts.NoSync})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open bolt storage %s: %w (waited %s)", opts.Path, ErrLocked, timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open bolt storage %s: %w", opts.Path, err)
+	}
+	db.MaxBatchDelay = MaxBatchDelay
+	db.MaxBatchSize = MaxBatchSize
+	err = db.Update(func(tx *bbolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists([]byte(bucketName))
+		return err
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("open bolt storage %s: create bucket: %w", opts.Path, err), db.Close())
+	}
+	return &Storage{db: db}, nil
+}
+
+// Close releases the file. Calls after Close fail.
+func (s *Storage) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close bolt storage: %w", err)
+	}
+	return nil
+}
+
+// Get returns a copy of the value at key, or (nil, nil) when there is none.
+func (s *Storage) Get(ctx context.Context, key string) (*storage.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var e *storage.Entry
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		// bbolt's value lives in the memory map only for the transaction.
+		if v := tx.Bucket([]byte(bucketName)).Get([]byte(key)); v != nil {
+			e = &storage.Entry{Key: key, Value: bytes.Clone(v)}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt get: %w", err)
+	}
+	return e, nil
+}
+
+// List returns the sorted names directly under prefix, matching prefix as a
+// plain string prefix (see [storage.ChildName]). It seeks past each folder
+// it reports instead of reading the keys inside, so its cost grows with the
+// number of names returned, not with the number of keys beneath prefix.
+func (s *Storage) List(ctx context.Context, prefix string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var names []string
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket([]byte(bucketName)).Cursor()
+		p := []byte(prefix)
+		for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); {
+			name := storage.ChildName(prefix, string(k))
+			names = append(names, name)
+			if len(name) == 0 || name[len(name)-1] != '/' {
+				k, _ = c.Next()
+				continue
+			}
+			// Every key in folder prefix+name sorts before the same bytes
+			// with the final "/" replaced by "0", the next byte value; that
+			// key is also the first one after the folder.
+			next := make([]byte, 0, len(prefix)+len(name))
+			next = append(append(next, prefix...), name[:len(name)-1]...)
+			k, _ = c.Seek(append(next, '/'+1))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt list: %w", err)
+	}
+	return names, nil
+}
+
+// Put stores e durably. The storage does not keep e.Value after Put returns.
+func (s *Storage) Put(ctx context.Context, e *storage.Entry) error {
+	return s.Txn(ctx, []storage.Op{{Kind: storage.OpPut, Entry: *e}})
+}
+
+// Delete removes key durably; a missing key is not an error.
+func (s *Storage) Delete(ctx context.Context, key string) error {
+	return s.Txn(ctx, []storage.Op{{Kind: storage.OpDelete, Entry: storage.Entry{Key: key}}})
+}
+
+// Txn applies ops in order, all of them or none, and returns after they are
+// fsynced. It checks every operation before touching the database: an
+// invalid key fails with an error matching [storage.ErrInvalidKey], and so
+// do keys longer than bbolt allows; an unknown [storage.OpKind] or a value
+// larger than bbolt allows fails too.
+func (s *Storage) Txn(ctx context.Context, ops []storage.Op) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := check(ops); err != nil {
+		return err
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	// Batch may run apply more than once (when another call in the same
+	// batch fails, the shared transaction is rolled back and replayed), so
+	// apply only writes to tx and has no other effects.
+	apply := func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte(bucketName))
+		for i, op := range ops {
+			var err error
+			switch op.Kind {
+			case storage.OpPut:
+				err = b.Put([]byte(op.Entry.Key), op.Entry.Value)
+			case storage.OpDelete:
+				err = b.Delete([]byte(op.Entry.Key))
+			}
+			if err != nil {
+				return fmt.Errorf("op %d: %w", i, err)
+			}
+		}
+		return nil
+	}
+	if err := s.db.Batch(apply); err != nil {
+		return fmt.Errorf("bolt commit: %w", err)
+	}
+	return nil
+}
+
+// check validates ops without touching the database.
+func check(ops []storage.Op) error {
+	for i, op := range ops {
+		if err := storage.ValidateKey(op.Entry.Key); err != nil {
+			return fmt.Errorf("op %d: %w", i, err)
+		}
+		if len(op.Entry.Key) > bbolt.MaxKeySize {
+			return fmt.Errorf("op %d: key of %d bytes is longer than %d: %w", i, len(op.Entry.Key), bbolt.MaxKeySize, storage.ErrInvalidKey)
+		}
+		switch op.Kind {
+		case storage.OpPut:
+			if int64(len(op.Entry.Value)) > bbolt.MaxValueSize {
+				return fmt.Errorf("op %d: value of %d bytes is larger than %d", i, len(op.Entry.Value), bbolt.MaxValueSize)
+			}
+		case storage.OpDelete:
+		default:
+			return fmt.Errorf("op %d: unknown op kind %d", i, op.Kind)
+		}
+	}
+	return nil
+}
