@@ -156,7 +156,7 @@ type PostgresStorage struct {
 	// active and the others standing by. Default false.
 	HAEnabled bool
 	// MaxParallel (max_parallel) is the most connections to open at once.
-	// Default 128; it must be positive.
+	// Zero or absent means 128; a negative value is an error.
 	MaxParallel int
 }
 

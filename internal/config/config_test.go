@@ -592,12 +592,12 @@ func TestSecretNeverPrinted(t *testing.T) {
 		t.Fatalf("json.Marshal: %v", err)
 	}
 	outputs := map[string]string{
-		"%v":   fmt.Sprintf("%v", p),
-		"%+v":  fmt.Sprintf("%+v", p),
-		"%#v":  fmt.Sprintf("%#v", p),
-		"%s":   fmt.Sprintf("%s", p.ConnectionURL),
-		"slog": logBuf.String(),
-		"json": string(jsonOut),
+		"%v":    fmt.Sprintf("%v", p),
+		"%+v":   fmt.Sprintf("%+v", p),
+		"%#v":   fmt.Sprintf("%#v", p),
+		"%s %q": fmt.Sprintf("%s %q", p.ConnectionURL, p.ConnectionURL),
+		"slog":  logBuf.String(),
+		"json":  string(jsonOut),
 	}
 	for name, out := range outputs {
 		if strings.Contains(out, password) {
