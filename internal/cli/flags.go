@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// durationFlag is a flag holding a duration in Vault's forms: integer
+// seconds ("3600"), a Go duration ("1h30m", "768h") or days ("7d").
+type durationFlag struct {
+	d   time.Duration
+	set bool
+}
+
+// Set implements flag.Value.
+func (f *durationFlag) Set(s string) error {
+	d, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	f.d, f.set = d, true
+	return nil
+}
+
+// String implements flag.Value.
+func (f *durationFlag) String() string {
+	if f == nil || !f.set {
+		return ""
+	}
+	return f.d.String()
+}
+
+// apiValue is the flag as the API takes it ("3600s"), or "" when unset.
+func (f *durationFlag) apiValue() string {
+	if !f.set {
+		return ""
+	}
+	return fmt.Sprintf("%ds", int64(f.d/time.Second))
+}
+
+// parseDuration parses Vault's duration forms. Negative durations are
+// rejected.
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("empty duration")
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n > int64(1<<63-1)/int64(time.Second) {
+			return 0, fmt.Errorf("duration %q is too large", s)
+		}
+		d = time.Duration(n) * time.Second
+	} else if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseInt(days, 10, 64)
+		if err != nil || n > int64(1<<63-1)/int64(24*time.Hour) {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		d, err = time.ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("negative duration %q", s)
+	}
+	return d, nil
+}
+
+// mapFlag is a repeatable KEY=VALUE flag.
+type mapFlag map[string]string
+
+// Set implements flag.Value.
+func (m mapFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return errors.New("must be KEY=VALUE")
+	}
+	m[k] = v
+	return nil
+}
+
+// String implements flag.Value.
+func (m mapFlag) String() string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+// intListFlag is a comma-separated list of positive integers such as the
+// -versions flag; it may also be repeated.
+type intListFlag []int
+
+// Set implements flag.Value.
+func (l *intListFlag) Set(s string) error {
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 0 {
+			return fmt.Errorf("invalid version %q", part)
+		}
+		*l = append(*l, n)
+	}
+	return nil
+}
+
+// String implements flag.Value.
+func (l *intListFlag) String() string {
+	if l == nil {
+		return ""
+	}
+	parts := make([]string, len(*l))
+	for i, n := range *l {
+		parts[i] = strconv.Itoa(n)
+	}
+	return strings.Join(parts, ",")
+}

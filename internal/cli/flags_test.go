@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseDuration(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		want    time.Duration
+		wantErr bool
+	}{
+		{in: "30", want: 30 * time.Second},
+		{in: "0", want: 0},
+		{in: "30s", want: 30 * time.Second},
+		{in: "5m", want: 5 * time.Minute},
+		{in: "768h", want: 768 * time.Hour},
+		{in: "1h30m", want: 90 * time.Minute},
+		{in: "7d", want: 7 * 24 * time.Hour},
+		{in: " 10 ", want: 10 * time.Second},
+		{in: "", wantErr: true},
+		{in: "-5", wantErr: true},
+		{in: "-1h", wantErr: true},
+		{in: "abc", wantErr: true},
+		{in: "xd", wantErr: true},
+		{in: "99999999999999999999", wantErr: true},
+		{in: "9999999999999d", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := parseDuration(tt.in)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("parseDuration(%q) error = %v, wantErr %v", tt.in, err, tt.wantErr)
+			continue
+		}
+		if got != tt.want {
+			t.Errorf("parseDuration(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestDurationFlagAPIValue(t *testing.T) {
+	t.Parallel()
+	var f durationFlag
+	if got := f.apiValue(); got != "" {
+		t.Errorf("unset apiValue() = %q, want empty", got)
+	}
+	if err := f.Set("1h"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.apiValue(); got != "3600s" {
+		t.Errorf("apiValue() after Set(1h) = %q, want 3600s", got)
+	}
+}
+
+func TestIntListFlag(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		sets    []string
+		want    []int
+		wantErr bool
+	}{
+		{sets: []string{"1"}, want: []int{1}},
+		{sets: []string{"1,2,3"}, want: []int{1, 2, 3}},
+		{sets: []string{"1, 2", "5"}, want: []int{1, 2, 5}},
+		{sets: []string{"1,,2"}, want: []int{1, 2}},
+		{sets: []string{"a"}, wantErr: true},
+		{sets: []string{"-1"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		var l intListFlag
+		var err error
+		for _, s := range tt.sets {
+			if err = l.Set(s); err != nil {
+				break
+			}
+		}
+		if (err != nil) != tt.wantErr {
+			t.Errorf("Set(%q) error = %v, wantErr %v", tt.sets, err, tt.wantErr)
+			continue
+		}
+		if !tt.wantErr && !cmp.Equal([]int(l), tt.want) {
+			t.Errorf("Set(%q) = %v, want %v", tt.sets, l, tt.want)
+		}
+	}
+}
+
+func TestMapFlag(t *testing.T) {
+	t.Parallel()
+	m := mapFlag{}
+	for _, s := range []string{"a=1", "b=x=y", "a=2"} {
+		if err := m.Set(s); err != nil {
+			t.Fatalf("Set(%q) = %v", s, err)
+		}
+	}
+	if diff := cmp.Diff(mapFlag{"a": "2", "b": "x=y"}, m); diff != "" {
+		t.Errorf("mapFlag mismatch (-want +got):\n%s", diff)
+	}
+	for _, s := range []string{"novalue", "=v"} {
+		if err := m.Set(s); err == nil {
+			t.Errorf("Set(%q) succeeded, want an error", s)
+		}
+	}
+}

@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// readSecretLine reads one secret line (an unseal key, a token). On a
+// terminal it prints prompt on stderr and reads with echo turned off;
+// otherwise it reads the first line of stdin. The trailing newline and
+// surrounding spaces are removed.
+func (c *call) readSecretLine(prompt string) (string, error) {
+	if f, ok := c.env.Stdin.(*os.File); ok && isTerminal(f) {
+		fmt.Fprint(c.env.Stderr, prompt)
+		line, err := readNoEcho(f)
+		fmt.Fprintln(c.env.Stderr)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(line), nil
+	}
+	if c.env.Stdin == nil {
+		return "", errors.New("no stdin")
+	}
+	line, err := readLine(c.env.Stdin)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// readLine reads up to the first newline or the end of r. It reads one byte
+// at a time so that nothing after the line is consumed.
+func readLine(r io.Reader) (string, error) {
+	var b strings.Builder
+	buf := make([]byte, 1)
+	for {
+		n, err := r.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				return b.String(), nil
+			}
+			b.WriteByte(buf[0])
+		}
+		if errors.Is(err, io.EOF) {
+			if b.Len() == 0 {
+				return "", errors.New("no input on stdin")
+			}
+			return b.String(), nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("read stdin: %w", err)
+		}
+	}
+}
