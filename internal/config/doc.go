@@ -25,7 +25,7 @@
 //
 // The HCL JSON syntax is not supported.
 //
-// The package imports only the standard library and HCL. A returned
+// The package imports only the standard library and HCL (with go-cty). A returned
 // [*Config] is never modified by this package; it is safe to share between
 // goroutines as long as nobody writes to it.
 package config

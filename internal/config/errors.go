@@ -23,6 +23,7 @@ type Error struct {
 	Msg string
 }
 
+// Error returns "Pos: Msg".
 func (e *Error) Error() string { return e.Pos + ": " + e.Msg }
 
 // origin is where one key's value came from.
