@@ -1,0 +1,258 @@
+package seal
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/coffer-secrets/coffer/internal/barrier"
+	"github.com/coffer-secrets/coffer/internal/shamir"
+	"github.com/coffer-secrets/coffer/internal/storage"
+)
+
+// rootKeyTerm is the term written in the header of the encrypted root key;
+// it is not a barrier data term.
+const rootKeyTerm = 0
+
+// Shamir is the Shamir seal. It is safe for concurrent use; one mutex
+// serializes initialization and share submission.
+type Shamir struct {
+	phys storage.Storage
+
+	mu     sync.Mutex
+	cfg    *Config  // guarded by mu; last configuration read or written
+	shares [][]byte // guarded by mu; shares of the current attempt, zeroed on reset
+	nonce  string   // guarded by mu; empty when shares is empty
+}
+
+// NewShamir returns a Shamir seal keeping its data in phys.
+func NewShamir(phys storage.Storage) *Shamir {
+	return &Shamir{phys: phys}
+}
+
+// Config returns the stored seal configuration, or (nil, nil) when the seal
+// is not initialized.
+func (s *Shamir) Config(ctx context.Context) (*Config, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cfg, err := s.configLocked(ctx)
+	if err != nil || cfg == nil {
+		return nil, err
+	}
+	c := *cfg
+	return &c, nil
+}
+
+func (s *Shamir) configLocked(ctx context.Context) (*Config, error) {
+	e, err := s.phys.Get(ctx, barrier.SealConfigPath)
+	if err != nil {
+		return nil, fmt.Errorf("seal: read seal config: %w", err)
+	}
+	if e == nil {
+		return nil, nil
+	}
+	var cfg Config
+	if err := json.Unmarshal(e.Value, &cfg); err != nil {
+		return nil, fmt.Errorf("seal: decode seal config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("seal: stored seal config: %w", err)
+	}
+	s.cfg = &cfg
+	return &cfg, nil
+}
+
+// Initialize generates a random unseal key, stores rootKey encrypted with
+// it together with cfg in one storage transaction, and returns the unseal
+// key split into cfg.SecretShares shares (the key itself when there is a
+// single share). The caller owns the shares and should hand them out and
+// zero them. rootKey is not retained. It returns [ErrAlreadyInitialized] if
+// a configuration or root key is stored, and writes nothing on any error.
+func (s *Shamir) Initialize(ctx context.Context, cfg Config, rootKey []byte) ([][]byte, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(rootKey) == 0 {
+		return nil, fmt.Errorf("seal: empty root key")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, key := range []string{barrier.SealConfigPath, barrier.RootKeyPath} {
+		e, err := s.phys.Get(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("seal: read %s: %w", key, err)
+		}
+		if e != nil {
+			return nil, ErrAlreadyInitialized
+		}
+	}
+
+	unsealKey, err := barrier.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	defer clear(unsealKey)
+	encrypted, err := barrier.Encrypt(unsealKey, rootKeyTerm, barrier.RootKeyPath, rootKey)
+	if err != nil {
+		return nil, fmt.Errorf("seal: encrypt root key: %w", err)
+	}
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("seal: encode seal config: %w", err)
+	}
+
+	var shares [][]byte
+	if cfg.SecretShares == 1 {
+		shares = [][]byte{slices.Clone(unsealKey)}
+	} else {
+		shares, err = shamir.Split(unsealKey, cfg.SecretShares, cfg.SecretThreshold)
+		if err != nil {
+			return nil, fmt.Errorf("seal: split unseal key: %w", err)
+		}
+	}
+
+	err = s.phys.Txn(ctx, []storage.Op{
+		{Kind: storage.OpPut, Entry: storage.Entry{Key: barrier.SealConfigPath, Value: cfgJSON}},
+		{Kind: storage.OpPut, Entry: storage.Entry{Key: barrier.RootKeyPath, Value: encrypted}},
+	})
+	if err != nil {
+		for _, sh := range shares {
+			clear(sh)
+		}
+		return nil, fmt.Errorf("seal: write seal config and root key: %w", err)
+	}
+	s.cfg = &cfg
+	s.resetLocked()
+	return shares, nil
+}
+
+// Submit adds one share to the current unseal attempt. Before the
+// threshold is reached it returns a nil root key and the progress. The
+// share that reaches the threshold ends the attempt: the shares are
+// combined, the root key is decrypted and returned (the caller owns it and
+// should zero it), and the progress is reset. If the shares do not combine
+// to the right unseal key, Submit returns [ErrBadKey] and resets the
+// progress; storage is never written.
+//
+// A share of the wrong length or with a zero index returns an error
+// wrapping [ErrInvalidShare]; a share, or share index, already submitted in
+// this attempt returns one wrapping [ErrDuplicateShare]. Neither counts or
+// resets the progress, and neither does a storage error. Submit returns
+// [ErrNotInitialized] before Initialize. share is copied, not retained; the
+// copies and the combined unseal key are zeroed when the attempt ends.
+func (s *Shamir) Submit(ctx context.Context, share []byte) (rootKey []byte, p Progress, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cfg, err := s.configLocked(ctx)
+	if err != nil {
+		return nil, s.progressLocked(), err
+	}
+	if cfg == nil {
+		return nil, s.progressLocked(), ErrNotInitialized
+	}
+	if err := s.checkShareLocked(cfg, share); err != nil {
+		return nil, s.progressLocked(), err
+	}
+	e, err := s.phys.Get(ctx, barrier.RootKeyPath)
+	if err != nil {
+		return nil, s.progressLocked(), fmt.Errorf("seal: read root key: %w", err)
+	}
+	if e == nil {
+		return nil, s.progressLocked(), fmt.Errorf("seal: encrypted root key is missing from storage")
+	}
+
+	if len(s.shares) == 0 {
+		s.nonce = newNonce()
+	}
+	s.shares = append(s.shares, slices.Clone(share))
+	if len(s.shares) < cfg.SecretThreshold {
+		return nil, s.progressLocked(), nil
+	}
+
+	var unsealKey []byte
+	if cfg.SecretShares == 1 {
+		unsealKey = slices.Clone(s.shares[0])
+	} else {
+		unsealKey, err = shamir.Combine(s.shares)
+	}
+	s.resetLocked()
+	if err != nil {
+		return nil, s.progressLocked(), ErrBadKey
+	}
+	defer clear(unsealKey)
+	term, rootKey, err := barrier.Decrypt(unsealKey, barrier.RootKeyPath, e.Value)
+	if err != nil || term != rootKeyTerm {
+		clear(rootKey)
+		return nil, s.progressLocked(), ErrBadKey
+	}
+	return rootKey, s.progressLocked(), nil
+}
+
+// checkShareLocked rejects a share that is malformed or already part of
+// the current attempt. Share indexes are not secret; share contents are
+// compared in constant time.
+func (s *Shamir) checkShareLocked(cfg *Config, share []byte) error {
+	want := barrier.KeySize
+	if cfg.SecretShares > 1 {
+		want++ // trailing x-coordinate
+	}
+	if len(share) != want {
+		return fmt.Errorf("%w: share is %d bytes, want %d", ErrInvalidShare, len(share), want)
+	}
+	if cfg.SecretShares > 1 && share[want-1] == 0 {
+		return fmt.Errorf("%w: share index is 0", ErrInvalidShare)
+	}
+	for _, prev := range s.shares {
+		if subtle.ConstantTimeCompare(prev, share) == 1 {
+			return ErrDuplicateShare
+		}
+		if cfg.SecretShares > 1 && prev[want-1] == share[want-1] {
+			return fmt.Errorf("%w: a share with index %d was already submitted", ErrDuplicateShare, share[want-1])
+		}
+	}
+	return nil
+}
+
+// Reset forgets the shares submitted so far, zeroing them.
+func (s *Shamir) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resetLocked()
+}
+
+// Progress returns the state of the current unseal attempt.
+func (s *Shamir) Progress() Progress {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.progressLocked()
+}
+
+func (s *Shamir) resetLocked() {
+	for _, sh := range s.shares {
+		clear(sh)
+	}
+	s.shares = nil
+	s.nonce = ""
+}
+
+func (s *Shamir) progressLocked() Progress {
+	p := Progress{Progress: len(s.shares), Nonce: s.nonce}
+	if s.cfg != nil {
+		p.Threshold = s.cfg.SecretThreshold
+	}
+	return p
+}
+
+// newNonce returns a random version 4 UUID.
+func newNonce() string {
+	var u [16]byte
+	// crypto/rand.Read never fails (it crashes the program instead).
+	_, _ = rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}
