@@ -46,7 +46,7 @@ var (
 )
 
 // Config is the seal configuration, stored as plain JSON at
-// [barrier.SealConfigPath].
+// "core/seal-config".
 type Config struct {
 	// SecretShares is how many shares the unseal key is split into.
 	SecretShares int `json:"secret_shares"`
