@@ -706,3 +706,25 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestOptionsDefaults(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name             string
+		opts             Options
+		rotate, reserveN uint64
+	}{
+		{"zero", Options{}, DefaultRotateAfter, DefaultReserveBatch},
+		{"lower", Options{RotateAfter: 100, ReserveBatch: 10}, 100, 10},
+		{"above the limit is clamped", Options{RotateAfter: 1 << 33}, DefaultRotateAfter, DefaultReserveBatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := NewWithOptions(inmem.New(), tt.opts)
+			if b.rotateAfter != tt.rotate || b.reserveBatch != tt.reserveN || b.now == nil {
+				t.Errorf("NewWithOptions(%+v) = rotate %d, batch %d; want %d, %d", tt.opts, b.rotateAfter, b.reserveBatch, tt.rotate, tt.reserveN)
+			}
+		})
+	}
+}
