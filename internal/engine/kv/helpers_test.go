@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/url"
@@ -30,6 +31,31 @@ func newHarness(t testing.TB, version string) *harness {
 		st:    env.Storage.(*logicaltest.Storage),
 		clock: env.Clock.(*logicaltest.Clock),
 	}
+}
+
+// newSlowHarness is newHarness on a storage whose reads pause briefly, to
+// widen the read-modify-write window that concurrency tests probe.
+func newSlowHarness(t testing.TB, version string) *harness {
+	t.Helper()
+	env := logicaltest.NewEnv(map[string]string{"version": version})
+	st := env.Storage.(*logicaltest.Storage)
+	env.Storage = slowStorage{st}
+	return &harness{
+		t:     t,
+		b:     logicaltest.New(t, Factory, env),
+		st:    st,
+		clock: env.Clock.(*logicaltest.Clock),
+	}
+}
+
+type slowStorage struct {
+	*logicaltest.Storage
+}
+
+func (s slowStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
+	e, err := s.Storage.Get(ctx, key)
+	time.Sleep(20 * time.Microsecond) // let other writers interleave
+	return e, err
 }
 
 // req is one request in a test table; query is "k=v&k2=v2".
