@@ -133,8 +133,9 @@ func (in *settingsInput) check() error {
 	return nil
 }
 
-// configLock is a lock key no secret path can hash to collide with
-// meaningfully; config writes are rare and only need to exclude each other.
+// configLock names the stripe that serialises config writes. Secret paths
+// cannot contain a NUL byte, so it is never a secret path; sharing a stripe
+// with some key only makes the two wait for each other.
 const configLock = "\x00config"
 
 func (b *backendV2) writeConfig(ctx context.Context, _ *logical.Request, _ *framework.Match, in *settingsInput) (*logical.Response, error) {
