@@ -1,17 +1,247 @@
 // Package server is Coffer's composition root: it reads the configuration,
-// builds storage, the barrier, the seal and the core, opens listeners and
-// runs until told to stop. It alone imports every other package.
+// builds storage and the core, opens listeners and serves the HTTP API
+// until told to stop. It alone imports every other package.
+//
+// A [Server] is built by [New], which opens storage and binds listeners but
+// starts no goroutines, and runs in [Server.Run], which serves until its
+// context ends and then shuts down gracefully: requests in flight finish,
+// then storage is closed.
 package server
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/coffer-secrets/coffer/internal/builtin"
+	"github.com/coffer-secrets/coffer/internal/config"
+	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/httpapi"
+	"github.com/coffer-secrets/coffer/internal/storage"
+	"github.com/coffer-secrets/coffer/internal/storage/bolt"
+	"github.com/coffer-secrets/coffer/internal/storage/inmem"
+	"github.com/coffer-secrets/coffer/internal/tlsutil"
 )
 
-// Main runs `coffer server` with args (the words after "server") and returns
-// the process exit code.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	fmt.Fprintln(stderr, "coffer server: not built yet")
-	return 1
+// Version is the server version reported by the API.
+const Version = "0.1.0"
+
+// Options configures [New].
+type Options struct {
+	// Config is the validated server configuration.
+	Config *config.Config
+	// DataDir holds generated TLS material (the local CA).
+	DataDir string
+	// Logger receives the server log.
+	Logger *slog.Logger
+}
+
+// Server is one running Coffer server.
+type Server struct {
+	cfg       *config.Config
+	logger    *slog.Logger
+	core      *core.Core
+	storage   storage.Storage
+	listeners []net.Listener
+	addrs     []string // API URLs, one per listener
+	httpSrv   *http.Server
+	reloaders []*tlsutil.Reloader
+	caPath    string
+}
+
+// New opens storage, builds the core and binds every listener. It starts
+// no goroutines; call Run.
+func New(ctx context.Context, opts Options) (s *Server, err error) {
+	cfg := opts.Config
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	st, storageType, err := openStorage(cfg.Storage)
+	if err != nil {
+		return nil, err
+	}
+	s = &Server{cfg: cfg, logger: logger, storage: st}
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+	s.core, err = core.New(core.Options{
+		Physical:        st,
+		StorageType:     storageType,
+		Engines:         builtin.Engines(),
+		Logger:          logger,
+		DefaultLeaseTTL: cfg.DefaultLeaseTTL,
+		MaxLeaseTTL:     cfg.MaxLeaseTTL,
+		Version:         Version,
+	})
+	if err != nil {
+		return nil, err
+	}
+	handler := httpapi.New(httpapi.Options{Core: s.core, Logger: logger, MaxRequestSize: cfg.MaxRequestSize})
+	s.httpSrv = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	for i := range cfg.Listeners {
+		if err := s.listen(&cfg.Listeners[i], opts.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// openStorage builds the physical storage the configuration names.
+func openStorage(sc *config.Storage) (storage.Storage, string, error) {
+	if sc == nil {
+		return nil, "", errors.New("no storage configured")
+	}
+	switch sc.Type {
+	case config.StorageInmem:
+		return inmem.New(), "inmem", nil
+	case config.StorageBolt:
+		st, err := bolt.Open(bolt.Options{Path: sc.Bolt.Path})
+		if err != nil {
+			return nil, "", fmt.Errorf("open bolt storage: %w", err)
+		}
+		return st, "bolt", nil
+	default:
+		return nil, "", fmt.Errorf("storage %q is not available in this version", sc.Type)
+	}
+}
+
+// listen binds one listener, with TLS unless it is disabled.
+func (s *Server) listen(l *config.Listener, dataDir string) error {
+	ln, err := net.Listen("tcp", l.Address)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", l.Address, err)
+	}
+	scheme := "http"
+	if !l.TLSDisable {
+		certFile, keyFile := l.TLSCertFile, l.TLSKeyFile
+		if l.LocalCA() {
+			host, _, _ := net.SplitHostPort(ln.Addr().String())
+			paths, err := tlsutil.EnsureLocalCA(filepath.Join(dataDir, "tls"), []string{host}, time.Now())
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("local CA: %w", err)
+			}
+			certFile, keyFile = paths.Cert, paths.Key
+			s.caPath = paths.CACert
+		}
+		tcfg, rl, err := tlsutil.ServerConfig(certFile, keyFile, tlsutil.ServerOptions{
+			MinVersion:        l.TLSMinVersion.Uint16(),
+			ClientCAFile:      l.TLSClientCAFile,
+			RequireClientCert: l.TLSRequireAndVerifyClientCert,
+		})
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("TLS for %s: %w", l.Address, err)
+		}
+		s.reloaders = append(s.reloaders, rl)
+		ln = tls.NewListener(ln, tcfg)
+		scheme = "https"
+	}
+	s.listeners = append(s.listeners, ln)
+	s.addrs = append(s.addrs, scheme+"://"+ln.Addr().String())
+	return nil
+}
+
+// Core returns the server's core.
+func (s *Server) Core() *core.Core { return s.core }
+
+// Addrs returns the API URL of each listener, e.g. "http://127.0.0.1:8200".
+func (s *Server) Addrs() []string { return s.addrs }
+
+// CAPath returns the local CA certificate file, or "" when none is used.
+func (s *Server) CAPath() string { return s.caPath }
+
+// ReloadTLS re-reads every listener's certificate (on SIGHUP); a pair that
+// fails to load leaves the old one in use.
+func (s *Server) ReloadTLS() error {
+	var errs []error
+	for _, rl := range s.reloaders {
+		errs = append(errs, rl.Reload())
+	}
+	return errors.Join(errs...)
+}
+
+// Run serves until ctx ends, then stops accepting connections, lets
+// requests in flight finish (up to 30 s), seals and closes storage.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, len(s.listeners))
+	var wg sync.WaitGroup
+	for _, ln := range s.listeners {
+		wg.Go(func() {
+			if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		})
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	// Shutdown must outlive ctx, which has ended: in-flight requests get
+	// their own deadline.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := s.httpSrv.Shutdown(sctx); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("shut down http: %w", err))
+	}
+	wg.Wait()
+	if err := s.core.Seal(sctx); err != nil {
+		runErr = errors.Join(runErr, err)
+	}
+	if err := s.closeStorage(); err != nil {
+		runErr = errors.Join(runErr, err)
+	}
+	return runErr
+}
+
+func (s *Server) closeStorage() error {
+	if c, ok := s.storage.(storage.Closer); ok {
+		if err := c.Close(); err != nil {
+			return fmt.Errorf("close storage: %w", err)
+		}
+	}
+	return nil
+}
+
+// closeAll releases what New acquired, when New fails.
+func (s *Server) closeAll() {
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+	s.closeStorage()
+}
+
+// newLogger builds the server's logger from the configuration.
+func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
+	hopts := &slog.HandlerOptions{Level: cfg.LogLevel.Level()}
+	if cfg.LogFormat == config.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, hopts))
+	}
+	return slog.New(slog.NewTextHandler(w, hopts))
+}
+
+// ensureDir makes dir with owner-only permissions.
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	return nil
 }

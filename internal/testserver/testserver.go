@@ -1,11 +1,22 @@
-// Package testserver runs a real, unsealed Coffer server on 127.0.0.1:0 for
-// tests, driven through the official Vault API client.
+// Package testserver runs a real Coffer server on 127.0.0.1:0 for tests:
+// the whole stack (HTTP API, core, barrier, storage), in-memory storage by
+// default, initialized and unsealed with KV version 2 at secret/, as
+// `coffer server --dev` starts. Tests drive it with the official Vault API
+// client.
 package testserver
 
 import (
+	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
 	"testing"
 
+	"github.com/coffer-secrets/coffer/internal/config"
+	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/server"
 	"github.com/hashicorp/vault/api"
 )
 
@@ -15,31 +26,145 @@ type Options struct {
 	Sealed bool
 	// Uninitialized leaves the server uninitialized (and so sealed).
 	Uninitialized bool
+	// BoltPath, when set, stores data in a bolt file there instead of in
+	// memory. A server started again on the same path finds it initialized:
+	// it is then unsealed with UnsealKeys (unless Sealed is set).
+	BoltPath string
+	// UnsealKeys unseal a server whose storage is already initialized.
+	UnsealKeys []string
+	// RootToken is the root token ID to create (default: random).
+	RootToken string
+	// MaxRequestSize overrides the body limit.
+	MaxRequestSize int64
+	// Logger receives the server log (default: discarded).
+	Logger *slog.Logger
 }
 
 // Server is a running test server.
 type Server struct {
-	Addr       string
-	RootToken  string
+	// Addr is the API base URL, e.g. "http://127.0.0.1:41234".
+	Addr string
+	// RootToken is the root token (empty when the storage was already
+	// initialized by an earlier server).
+	RootToken string
+	// UnsealKeys are the base64 key shares (one share, threshold one).
 	UnsealKeys []string
-	Client     *api.Client
+	// Client is an official API client with the root token set.
+	Client *api.Client
+
+	srv    *server.Server
+	cancel context.CancelFunc
+	done   chan error
 }
 
 // New starts a server; callers must Close it.
 func New(opts Options) (*Server, error) {
-	return nil, errors.New("testserver: not built yet")
+	storageBlock := `storage "inmem" {}`
+	if opts.BoltPath != "" {
+		storageBlock = fmt.Sprintf("storage \"bolt\" {\n path = %s\n}", strconv.Quote(opts.BoltPath))
+	}
+	src := storageBlock + "\nlistener \"tcp\" {\n address = \"127.0.0.1:0\"\n tls_disable = true\n}\n"
+	if opts.MaxRequestSize > 0 {
+		src += fmt.Sprintf("max_request_size = %d\n", opts.MaxRequestSize)
+	}
+	cfg, err := config.Parse([]byte(src), "testserver.hcl", func(string) string { return "" })
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	srv, err := server.New(ctx, server.Options{Config: cfg, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Addr: srv.Addrs()[0], srv: srv, UnsealKeys: opts.UnsealKeys, done: make(chan error, 1)}
+	runCtx, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
+	go func() { s.done <- srv.Run(runCtx) }()
+	if err := s.setUp(ctx, opts); err != nil {
+		s.Close()
+		return nil, err
+	}
+	cl, err := api.NewClient(&api.Config{Address: s.Addr})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	cl.SetToken(s.RootToken)
+	s.Client = cl
+	return s, nil
 }
 
-// Close stops the server.
-func (s *Server) Close() error { return nil }
+func (s *Server) setUp(ctx context.Context, opts Options) error {
+	c := s.srv.Core()
+	initialized, err := c.Initialized(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case opts.Uninitialized:
+		if initialized {
+			return errors.New("testserver: storage is already initialized")
+		}
+		return nil
+	case initialized:
+		if opts.Sealed {
+			return nil
+		}
+		for _, k := range s.UnsealKeys {
+			b, err := base64.StdEncoding.DecodeString(k)
+			if err != nil {
+				return err
+			}
+			if _, err := c.Unseal(ctx, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	case opts.Sealed:
+		res, err := c.Initialize(ctx, core.InitRequest{SecretShares: 1, SecretThreshold: 1, RootTokenID: opts.RootToken})
+		if err != nil {
+			return err
+		}
+		s.RootToken = string(res.RootToken)
+		s.UnsealKeys = []string{base64.StdEncoding.EncodeToString(res.Shares[0])}
+		return nil
+	default:
+		info, err := server.SetUpDev(ctx, c, opts.RootToken)
+		if err != nil {
+			return err
+		}
+		s.RootToken = info.RootToken
+		s.UnsealKeys = []string{info.UnsealKey}
+		return nil
+	}
+}
 
-// Start starts a server for t and stops it when t ends.
+// Core returns the server's core, for tests that check internal state.
+func (s *Server) Core() *core.Core { return s.srv.Core() }
+
+// Close stops the server gracefully and closes its storage.
+func (s *Server) Close() error {
+	s.cancel()
+	return <-s.done
+}
+
+// Start starts a dev-like server for t and stops it when t ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s, err := New(Options{})
+	return StartWith(t, Options{})
+}
+
+// StartWith starts a server with opts for t and stops it when t ends.
+func StartWith(t testing.TB, opts Options) *Server {
+	t.Helper()
+	s, err := New(opts)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("testserver: %v", err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("testserver: close: %v", err)
+		}
+	})
 	return s
 }

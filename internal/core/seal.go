@@ -1,0 +1,259 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/coffer-secrets/coffer/internal/barrier"
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/seal"
+	"github.com/coffer-secrets/coffer/internal/token"
+)
+
+// InitRequest asks for a new seal configuration.
+type InitRequest struct {
+	SecretShares    int
+	SecretThreshold int
+	// RootTokenID, when set, is used as the root token's ID (dev mode).
+	RootTokenID string
+}
+
+// InitResult is what initialization hands to the operator, once.
+type InitResult struct {
+	// Shares are the unseal key shares; whoever holds Threshold of them can
+	// unseal.
+	Shares [][]byte
+	// RootToken is the initial root token.
+	RootToken token.ID
+}
+
+// SealStatus describes the seal for sys/seal-status and sys/unseal.
+type SealStatus struct {
+	Initialized bool
+	Sealed      bool
+	Threshold   int
+	Shares      int
+	Progress    int
+	Nonce       string
+	Version     string
+	ClusterName string
+	ClusterID   string
+	StorageType string
+}
+
+// Initialized reports whether the server has been initialized.
+func (c *Core) Initialized(ctx context.Context) (bool, error) {
+	cfg, err := c.seal.Config(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read seal config: %w", err)
+	}
+	return cfg != nil, nil
+}
+
+// Initialize creates the root key, the keyring and the root token, and
+// returns the unseal key shares. The server stays sealed afterwards. It
+// fails with [logical.ErrInvalidRequest] when already initialized or when
+// the request is invalid.
+func (c *Core) Initialize(ctx context.Context, req InitRequest) (*InitResult, error) {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	cfg := seal.Config{SecretShares: req.SecretShares, SecretThreshold: req.SecretThreshold}
+	if err := cfg.Validate(); err != nil {
+		return nil, logical.InvalidRequest("%s", err.Error())
+	}
+	if ok, err := c.Initialized(ctx); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, logical.InvalidRequest("Coffer is already initialized")
+	}
+	// A keyring without a seal config is the remnant of an initialization
+	// that crashed half-way: nobody ever held shares for it, so it can go.
+	if ok, err := c.barrier.Initialized(ctx); err != nil {
+		return nil, err
+	} else if ok {
+		if err := c.opts.Physical.Delete(ctx, "core/keyring"); err != nil {
+			return nil, fmt.Errorf("remove stale keyring: %w", err)
+		}
+	}
+	rootKey, err := barrier.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	defer clear(rootKey)
+	if err := c.barrier.Initialize(ctx, rootKey); err != nil {
+		return nil, fmt.Errorf("initialize barrier: %w", err)
+	}
+	if err := c.barrier.Unseal(ctx, rootKey); err != nil {
+		return nil, fmt.Errorf("open barrier: %w", err)
+	}
+	defer c.barrier.Seal()
+	if err := c.tokens.Load(ctx); err != nil {
+		return nil, err
+	}
+	defer c.tokens.Reset()
+	root, err := c.tokens.Create(ctx, token.ID(req.RootTokenID), &token.Entry{
+		Policies:    []string{"root"},
+		DisplayName: "root",
+		Path:        "auth/token/root",
+	}, c.now())
+	if err != nil {
+		return nil, fmt.Errorf("create root token: %w", err)
+	}
+	if err := c.initMountTable(ctx); err != nil {
+		return nil, err
+	}
+	// The seal config is written last: until it exists the server does not
+	// count as initialized, so a crash before this point can be retried.
+	shares, err := c.seal.Initialize(ctx, cfg, rootKey)
+	if err != nil {
+		return nil, fmt.Errorf("initialize seal: %w", err)
+	}
+	c.logger.Info("initialized", "shares", cfg.SecretShares, "threshold", cfg.SecretThreshold)
+	return &InitResult{Shares: shares, RootToken: root}, nil
+}
+
+// Unseal submits one key share. When enough shares are in, the barrier is
+// opened and mounts are loaded. A wrong combination of shares is refused
+// with [logical.ErrInvalidRequest] and leaves the server sealed.
+func (c *Core) Unseal(ctx context.Context, share []byte) (SealStatus, error) {
+	if !c.Sealed() {
+		return c.SealStatus(ctx)
+	}
+	ok, err := c.Initialized(ctx)
+	if err != nil {
+		return SealStatus{}, err
+	}
+	if !ok {
+		return SealStatus{}, logical.InvalidRequest("Coffer is not initialized")
+	}
+	rootKey, _, err := c.seal.Submit(ctx, share)
+	if err != nil {
+		if errors.Is(err, seal.ErrBadKey) {
+			return SealStatus{}, logical.InvalidRequest("unseal failed: the key shares do not open the barrier; progress was reset")
+		}
+		return SealStatus{}, &logical.Error{Kind: logical.ErrInvalidRequest, Msg: "invalid key share: " + err.Error()}
+	}
+	if rootKey != nil {
+		defer clear(rootKey)
+		if err := c.unsealWithRootKey(ctx, rootKey); err != nil {
+			return SealStatus{}, err
+		}
+	}
+	return c.SealStatus(ctx)
+}
+
+// ResetUnseal forgets the key shares submitted so far.
+func (c *Core) ResetUnseal() { c.seal.Reset() }
+
+// unsealWithRootKey opens the barrier and brings up the unsealed state.
+func (c *Core) unsealWithRootKey(ctx context.Context, rootKey []byte) error {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	if !c.Sealed() {
+		return nil
+	}
+	if err := c.barrier.Unseal(ctx, rootKey); err != nil {
+		if errors.Is(err, barrier.ErrBadKey) {
+			return logical.InvalidRequest("unseal failed: the key shares do not open the barrier")
+		}
+		return fmt.Errorf("open barrier: %w", err)
+	}
+	if err := c.postUnseal(ctx); err != nil {
+		c.preSeal(ctx)
+		c.barrier.Seal()
+		return err
+	}
+	c.sealed.Store(false)
+	c.logger.Info("unsealed")
+	return nil
+}
+
+// postUnseal loads everything that lives behind the barrier.
+func (c *Core) postUnseal(ctx context.Context) error {
+	if err := c.tokens.Load(ctx); err != nil {
+		return err
+	}
+	if err := c.loadClusterID(ctx); err != nil {
+		return err
+	}
+	return c.loadMounts(ctx)
+}
+
+// preSeal tears down the unsealed state.
+func (c *Core) preSeal(ctx context.Context) {
+	c.unloadMounts(ctx)
+	c.tokens.Reset()
+}
+
+// Seal closes the barrier. Requests in flight finish first.
+func (c *Core) Seal(ctx context.Context) error {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	if c.Sealed() {
+		return nil
+	}
+	c.sealed.Store(true)
+	c.preSeal(ctx)
+	c.barrier.Seal()
+	c.seal.Reset()
+	c.logger.Info("sealed")
+	return nil
+}
+
+// SealStatus reports the seal state.
+func (c *Core) SealStatus(ctx context.Context) (SealStatus, error) {
+	cfg, err := c.seal.Config(ctx)
+	if err != nil {
+		return SealStatus{}, fmt.Errorf("read seal config: %w", err)
+	}
+	st := SealStatus{
+		Sealed:      c.Sealed(),
+		Version:     c.opts.Version,
+		ClusterName: c.opts.ClusterName,
+		StorageType: c.opts.StorageType,
+	}
+	if cfg == nil {
+		return st, nil
+	}
+	st.Initialized = true
+	st.Threshold = cfg.SecretThreshold
+	st.Shares = cfg.SecretShares
+	if st.Sealed {
+		p := c.seal.Progress()
+		st.Progress = p.Progress
+		st.Nonce = p.Nonce
+	} else {
+		st.ClusterID = c.clusterID
+	}
+	return st, nil
+}
+
+// loadClusterID reads or creates the cluster ID.
+func (c *Core) loadClusterID(ctx context.Context) error {
+	const key = "core/cluster-id"
+	e, err := c.barrier.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("read cluster id: %w", err)
+	}
+	if e != nil {
+		c.clusterID = string(e.Value)
+		return nil
+	}
+	id := NewUUID()
+	if err := c.barrier.Put(ctx, storageEntry(key, []byte(id))); err != nil {
+		return fmt.Errorf("write cluster id: %w", err)
+	}
+	c.clusterID = id
+	return nil
+}
+
+// NewUUID returns a random version 4 UUID.
+func NewUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

@@ -1,0 +1,395 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
+	"github.com/coffer-secrets/coffer/internal/token"
+)
+
+// handleSys serves the authenticated sys/ endpoints.
+func (c *Core) handleSys(ctx context.Context, req *Request, _ *token.Entry) (*logical.Response, error) {
+	lreq := *req.Request
+	lreq.Path = strings.TrimPrefix(strings.TrimPrefix(req.Path, "sys"), "/")
+	lreq.MountPoint = "sys/"
+	return c.sys.HandleRequest(ctx, &lreq)
+}
+
+// newSysBackend returns the path table of the sys/ endpoints core serves
+// through the request pipeline. The unauthenticated ones (init, unseal,
+// seal-status, health, leader) are called directly by the HTTP layer.
+func (c *Core) newSysBackend() *framework.Backend {
+	return &framework.Backend{Paths: []*framework.Path{
+		{
+			Pattern:    `mounts/?`,
+			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysListMounts},
+			Synopsis:   "List the mounted secrets engines.",
+		},
+		{
+			Pattern: `mounts/(?P<path>.+)/tune`,
+			Operations: map[logical.Operation]framework.Handler{
+				logical.ReadOperation:   c.sysReadTune,
+				logical.UpdateOperation: framework.Typed(c.sysTune),
+			},
+			Synopsis: "Read or change a mount's settings.",
+		},
+		{
+			Pattern: `mounts/(?P<path>.+)`,
+			Operations: map[logical.Operation]framework.Handler{
+				logical.ReadOperation:   c.sysReadMount,
+				logical.UpdateOperation: framework.Typed(c.sysMount),
+				logical.DeleteOperation: c.sysUnmount,
+			},
+			Synopsis: "Enable, read or disable a secrets engine.",
+		},
+		{
+			Pattern:    `remount`,
+			Operations: map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(c.sysRemount)},
+			Synopsis:   "Move a mount to another path.",
+		},
+		{
+			Pattern:    `remount/status/(?P<id>[^/]+)`,
+			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysRemountStatus},
+			Synopsis:   "Report on a mount move.",
+		},
+		{
+			Pattern:    `rotate`,
+			Operations: map[logical.Operation]framework.Handler{logical.UpdateOperation: c.sysRotate},
+			Synopsis:   "Add a new encryption key term to the keyring.",
+		},
+		{
+			Pattern:    `key-status`,
+			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysKeyStatus},
+			Synopsis:   "Report the active encryption key term.",
+		},
+		{
+			Pattern:    `internal/ui/mounts/?`,
+			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysUIMounts},
+			Synopsis:   "List mounts for clients.",
+		},
+		{
+			Pattern:    `internal/ui/mounts/(?P<path>.+)`,
+			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysUIMount},
+			Synopsis:   "Find the mount that serves a path.",
+		},
+	}}
+}
+
+// mountConfigOutput is a mount's config as Vault reports it.
+type mountConfigOutput struct {
+	DefaultLeaseTTL int64 `json:"default_lease_ttl"`
+	MaxLeaseTTL     int64 `json:"max_lease_ttl"`
+	ForceNoCache    bool  `json:"force_no_cache"`
+}
+
+// mountOutput is one mount as sys/mounts reports it.
+type mountOutput struct {
+	Type                  string            `json:"type"`
+	Description           string            `json:"description"`
+	Accessor              string            `json:"accessor"`
+	UUID                  string            `json:"uuid"`
+	Config                mountConfigOutput `json:"config"`
+	Options               map[string]string `json:"options"`
+	Local                 bool              `json:"local"`
+	SealWrap              bool              `json:"seal_wrap"`
+	ExternalEntropyAccess bool              `json:"external_entropy_access"`
+	PluginVersion         string            `json:"plugin_version"`
+	RunningPluginVersion  string            `json:"running_plugin_version"`
+	RunningSha256         string            `json:"running_sha256"`
+	DeprecationStatus     string            `json:"deprecation_status,omitempty"`
+}
+
+func (c *Core) mountOutput(m *MountEntry) mountOutput {
+	return mountOutput{
+		Type:        m.Type,
+		Description: m.Description,
+		Accessor:    m.Accessor,
+		UUID:        m.UUID,
+		Config: mountConfigOutput{
+			DefaultLeaseTTL: int64(m.Config.DefaultLeaseTTL / time.Second),
+			MaxLeaseTTL:     int64(m.Config.MaxLeaseTTL / time.Second),
+		},
+		Options:              m.Options,
+		Local:                m.Local,
+		SealWrap:             m.SealWrap,
+		RunningPluginVersion: "v" + c.opts.Version + "+builtin.coffer",
+		DeprecationStatus:    "supported",
+	}
+}
+
+// systemMount describes sys/ itself in mount listings, as Vault does.
+func (c *Core) systemMount() mountOutput {
+	return mountOutput{
+		Type:                 "system",
+		Description:          "system endpoints used for control, policy and debugging",
+		Accessor:             "system_" + c.clusterID[:8],
+		UUID:                 c.clusterID,
+		RunningPluginVersion: "v" + c.opts.Version + "+builtin.coffer",
+	}
+}
+
+func (c *Core) sysListMounts(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+	out := map[string]mountOutput{"sys/": c.systemMount()}
+	for _, e := range c.Mounts() {
+		out[e.Path] = c.mountOutput(&e)
+	}
+	return &logical.Response{Data: out}, nil
+}
+
+func (c *Core) findMount(path string) (*MountEntry, error) {
+	p, err := normalizeMountPath(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range c.Mounts() {
+		if e.Path == p {
+			return &e, nil
+		}
+	}
+	return nil, logical.InvalidRequest("no mount at %s", p)
+}
+
+func (c *Core) sysReadMount(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+	e, err := c.findMount(m.Get("path"))
+	if err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: c.mountOutput(e)}, nil
+}
+
+// mountConfigInput is the config object of a mount request. It accepts
+// every field the official client sends; the ones Coffer does not act on
+// must stay at their zero values.
+type mountConfigInput struct {
+	DefaultLeaseTTL            framework.Duration `json:"default_lease_ttl"`
+	MaxLeaseTTL                framework.Duration `json:"max_lease_ttl"`
+	ForceNoCache               framework.Bool     `json:"force_no_cache"`
+	Description                *string            `json:"description"`
+	Options                    map[string]string  `json:"options"`
+	AuditNonHMACRequestKeys    []string           `json:"audit_non_hmac_request_keys"`
+	AuditNonHMACResponseKeys   []string           `json:"audit_non_hmac_response_keys"`
+	ListingVisibility          string             `json:"listing_visibility"`
+	PassthroughRequestHeaders  []string           `json:"passthrough_request_headers"`
+	AllowedResponseHeaders     []string           `json:"allowed_response_headers"`
+	TokenType                  string             `json:"token_type"`
+	AllowedManagedKeys         []string           `json:"allowed_managed_keys"`
+	PluginVersion              string             `json:"plugin_version"`
+	PluginName                 string             `json:"plugin_name"`
+	OverridePinnedVersion      *bool              `json:"override_pinned_version"`
+	DelegatedAuthAccessors     []string           `json:"delegated_auth_accessors"`
+	IdentityTokenKey           string             `json:"identity_token_key"`
+	TrimRequestTrailingSlashes *bool              `json:"trim_request_trailing_slashes"`
+	UserLockoutConfig          map[string]any     `json:"user_lockout_config"`
+}
+
+// mountInput is the body of sys/mounts/:path.
+type mountInput struct {
+	Type                  string            `json:"type"`
+	Description           string            `json:"description"`
+	Config                mountConfigInput  `json:"config"`
+	Options               map[string]string `json:"options"`
+	Local                 framework.Bool    `json:"local"`
+	SealWrap              framework.Bool    `json:"seal_wrap"`
+	ExternalEntropyAccess framework.Bool    `json:"external_entropy_access"`
+	PluginName            string            `json:"plugin_name"`
+	PluginVersion         string            `json:"plugin_version"`
+}
+
+func (c *Core) sysMount(ctx context.Context, req *logical.Request, m *framework.Match, in *mountInput) (*logical.Response, error) {
+	if in.ExternalEntropyAccess {
+		return nil, logical.InvalidRequest("external_entropy_access is not supported")
+	}
+	if in.Config.PluginVersion != "" || in.PluginVersion != "" {
+		return nil, logical.InvalidRequest("plugin versions are not supported: engines are built in")
+	}
+	typ := in.Type
+	if typ == "" {
+		typ = in.PluginName
+	}
+	opts := in.Options
+	if opts == nil {
+		opts = in.Config.Options
+	}
+	err := c.Mount(ctx, MountInput{
+		Path:        m.Get("path"),
+		Type:        typ,
+		Description: in.Description,
+		Config: MountConfig{
+			DefaultLeaseTTL: time.Duration(in.Config.DefaultLeaseTTL),
+			MaxLeaseTTL:     time.Duration(in.Config.MaxLeaseTTL),
+		},
+		Options:  opts,
+		Local:    bool(in.Local),
+		SealWrap: bool(in.SealWrap),
+	})
+	return nil, err
+}
+
+func (c *Core) sysUnmount(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+	return nil, c.Unmount(ctx, m.Get("path"))
+}
+
+// tuneOutput is a mount's settings as sys/mounts/:path/tune reports them.
+type tuneOutput struct {
+	DefaultLeaseTTL int64             `json:"default_lease_ttl"`
+	MaxLeaseTTL     int64             `json:"max_lease_ttl"`
+	ForceNoCache    bool              `json:"force_no_cache"`
+	Description     string            `json:"description"`
+	Options         map[string]string `json:"options,omitempty"`
+}
+
+func (c *Core) sysReadTune(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+	e, err := c.findMount(m.Get("path"))
+	if err != nil {
+		return nil, err
+	}
+	sv := mountSystemView{c: c, m: e.Config}
+	return &logical.Response{Data: tuneOutput{
+		DefaultLeaseTTL: int64(sv.DefaultLeaseTTL() / time.Second),
+		MaxLeaseTTL:     int64(sv.MaxLeaseTTL() / time.Second),
+		Description:     e.Description,
+		Options:         e.Options,
+	}}, nil
+}
+
+func (c *Core) sysTune(ctx context.Context, req *logical.Request, m *framework.Match, in *mountConfigInput) (*logical.Response, error) {
+	var t TuneInput
+	present := presentFields(req.Body)
+	if present["default_lease_ttl"] {
+		d := time.Duration(in.DefaultLeaseTTL)
+		t.DefaultLeaseTTL = &d
+	}
+	if present["max_lease_ttl"] {
+		d := time.Duration(in.MaxLeaseTTL)
+		t.MaxLeaseTTL = &d
+	}
+	t.Description = in.Description
+	t.Options = in.Options
+	return nil, c.Tune(ctx, m.Get("path"), t)
+}
+
+type remountInput struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+type remountStatus struct {
+	MigrationID   string            `json:"migration_id"`
+	MigrationInfo map[string]string `json:"migration_info"`
+}
+
+func (c *Core) sysRemount(ctx context.Context, req *logical.Request, m *framework.Match, in *remountInput) (*logical.Response, error) {
+	if in.From == "" || in.To == "" {
+		return nil, logical.InvalidRequest("both \"from\" and \"to\" are required")
+	}
+	if err := c.Remount(ctx, in.From, in.To); err != nil {
+		return nil, err
+	}
+	// Moving a mount is instant here (its data stays under the same UUID),
+	// but clients poll a migration status as Vault's API has them do.
+	st := &remountStatus{
+		MigrationID: NewUUID(),
+		MigrationInfo: map[string]string{
+			"source_mount": strings.Trim(in.From, "/") + "/",
+			"target_mount": strings.Trim(in.To, "/") + "/",
+			"status":       "success",
+		},
+	}
+	c.remounts.Store(st.MigrationID, st)
+	return &logical.Response{Data: map[string]string{"migration_id": st.MigrationID}}, nil
+}
+
+func (c *Core) sysRemountStatus(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+	v, ok := c.remounts.Load(m.Get("id"))
+	if !ok {
+		return nil, nil
+	}
+	return &logical.Response{Data: v}, nil
+}
+
+// keyStatus is sys/key-status's answer.
+type keyStatus struct {
+	Term        uint32 `json:"term"`
+	InstallTime string `json:"install_time"`
+	Encryptions uint64 `json:"encryptions"`
+}
+
+func (c *Core) sysRotate(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+	info, err := c.barrier.Rotate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.logger.Info("rotated barrier key", "term", info.Term)
+	return nil, nil
+}
+
+func (c *Core) sysKeyStatus(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+	info, err := c.barrier.KeyInfo()
+	if err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: keyStatus{
+		Term:        info.Term,
+		InstallTime: info.InstallTime.UTC().Format(time.RFC3339Nano),
+		Encryptions: info.Encryptions,
+	}}, nil
+}
+
+// uiMount is sys/internal/ui/mounts/:path's answer: which mount serves a
+// path, so that clients can tell KV v1 from v2.
+type uiMount struct {
+	Path        string            `json:"path"`
+	Type        string            `json:"type"`
+	Description string            `json:"description"`
+	Options     map[string]string `json:"options"`
+	Config      mountConfigOutput `json:"config"`
+	Accessor    string            `json:"accessor"`
+	UUID        string            `json:"uuid"`
+	Local       bool              `json:"local"`
+	SealWrap    bool              `json:"seal_wrap"`
+}
+
+func (c *Core) sysUIMount(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+	p := m.Get("path")
+	route, _, ok := c.router.Match(p)
+	if !ok {
+		return nil, &logical.Error{Kind: logical.ErrPermissionDenied, Msg: "preflight capability check returned 403, please ensure client's policies grant access to path \"" + p + "/\""}
+	}
+	for _, e := range c.Mounts() {
+		if e.Path == route.Path {
+			mo := c.mountOutput(&e)
+			return &logical.Response{Data: uiMount{
+				Path: e.Path, Type: e.Type, Description: e.Description, Options: e.Options,
+				Config: mo.Config, Accessor: e.Accessor, UUID: e.UUID, Local: e.Local, SealWrap: e.SealWrap,
+			}}, nil
+		}
+	}
+	return nil, nil
+}
+
+func (c *Core) sysUIMounts(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+	secret := map[string]mountOutput{}
+	for _, e := range c.Mounts() {
+		secret[e.Path] = c.mountOutput(&e)
+	}
+	return &logical.Response{Data: map[string]any{"secret": secret, "auth": map[string]any{}}}, nil
+}
+
+// presentFields reports which top-level members a JSON object body has, so
+// that a tune can tell "set to zero" from "not given". The body has been
+// decoded successfully before this is called.
+func presentFields(body []byte) map[string]bool {
+	var raw map[string]json.RawMessage
+	if len(body) == 0 || json.Unmarshal(body, &raw) != nil {
+		return nil
+	}
+	out := make(map[string]bool, len(raw))
+	for k := range raw {
+		out[k] = true
+	}
+	return out
+}

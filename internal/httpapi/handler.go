@@ -1,0 +1,266 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/token"
+)
+
+// DefaultMaxRequestSize is the body limit when none is configured: 32 MiB.
+const DefaultMaxRequestSize = 32 << 20
+
+// Options configures a [Handler].
+type Options struct {
+	Core   *core.Core
+	Logger *slog.Logger
+	// MaxRequestSize limits request bodies; 0 means DefaultMaxRequestSize.
+	MaxRequestSize int64
+}
+
+// Handler serves the Vault HTTP API under /v1/.
+type Handler struct {
+	core    *core.Core
+	logger  *slog.Logger
+	maxBody int64
+}
+
+// New returns the API handler.
+func New(opts Options) *Handler {
+	if opts.MaxRequestSize <= 0 {
+		opts.MaxRequestSize = DefaultMaxRequestSize
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{core: opts.Core, logger: opts.Logger.With("component", "http"), maxBody: opts.MaxRequestSize}
+}
+
+// ServeHTTP answers one request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := core.NewUUID()
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.logger.Error("panic serving request", "request_id", reqID, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			writeJSON(w, http.StatusInternalServerError, errorBody{Errors: []string{"internal error; see the server log for request " + reqID}})
+		}
+	}()
+	w.Header().Set("Cache-Control", "no-store")
+	rest, ok := strings.CutPrefix(r.URL.Path, "/v1/")
+	if !ok {
+		writeJSON(w, http.StatusNotFound, errorBody{Errors: []string{}})
+		return
+	}
+	path, err := CleanPath(rest)
+	if err != nil {
+		h.writeError(w, r, reqID, err)
+		return
+	}
+	switch path {
+	case "sys/init":
+		h.handleInit(w, r, reqID)
+		return
+	case "sys/seal-status":
+		h.handleSealStatus(w, r, reqID)
+		return
+	case "sys/unseal":
+		h.handleUnseal(w, r, reqID)
+		return
+	case "sys/health":
+		h.handleHealth(w, r, reqID)
+		return
+	case "sys/leader":
+		h.handleLeader(w, r, reqID)
+		return
+	}
+	h.handleLogical(w, r, reqID, path)
+}
+
+// CleanPath checks a request path (after /v1/) and returns it. Empty
+// segments, "." and ".." are refused rather than resolved, so that no
+// request can name a path outside the mount it appears to address. A
+// trailing slash is kept: it matters for listing.
+func CleanPath(p string) (string, error) {
+	if p == "" {
+		return "", logical.InvalidRequest("missing request path")
+	}
+	if strings.ContainsRune(p, 0) || len(p) > 4096 {
+		return "", logical.InvalidRequest("invalid request path")
+	}
+	trimmed := strings.TrimSuffix(p, "/")
+	for seg := range strings.SplitSeq(trimmed, "/") {
+		switch seg {
+		case "":
+			return "", logical.InvalidRequest("invalid request path: empty path segment")
+		case ".", "..":
+			return "", logical.InvalidRequest("invalid request path: \".\" and \"..\" segments are not allowed")
+		}
+	}
+	return p, nil
+}
+
+// operation maps the HTTP method (and ?list=true) to an operation.
+func operation(r *http.Request) (logical.Operation, bool) {
+	switch r.Method {
+	case http.MethodGet:
+		if v := r.URL.Query().Get("list"); v == "true" || v == "1" {
+			return logical.ListOperation, true
+		}
+		return logical.ReadOperation, true
+	case "LIST":
+		return logical.ListOperation, true
+	case http.MethodPost, http.MethodPut:
+		return logical.UpdateOperation, true
+	case http.MethodPatch:
+		return logical.PatchOperation, true
+	case http.MethodDelete:
+		return logical.DeleteOperation, true
+	}
+	return "", false
+}
+
+// clientToken reads X-Vault-Token, or else an Authorization bearer token.
+func clientToken(r *http.Request) token.ID {
+	if t := r.Header.Get("X-Vault-Token"); t != "" {
+		return token.ID(t)
+	}
+	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return token.ID(strings.TrimSpace(a[7:]))
+	}
+	return ""
+}
+
+// readBody reads a JSON object body within the size limit. An empty body
+// is nil.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, &logical.Error{Kind: logical.ErrTooLarge, Msg: "request body is larger than the server's max_request_size"}
+		}
+		return nil, logical.InvalidRequest("could not read the request body")
+	}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil, nil
+	}
+	if trimmed[0] != '{' || !json.Valid(trimmed) {
+		return nil, logical.InvalidRequest("failed to parse JSON input: the request body must be one JSON object")
+	}
+	return trimmed, nil
+}
+
+// handleLogical sends a request through the core pipeline.
+func (h *Handler) handleLogical(w http.ResponseWriter, r *http.Request, reqID, path string) {
+	op, ok := operation(r)
+	if !ok {
+		w.Header().Set("Allow", "GET, LIST, POST, PUT, PATCH, DELETE")
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Errors: []string{"unsupported method " + r.Method}})
+		return
+	}
+	var body []byte
+	if op == logical.UpdateOperation || op == logical.PatchOperation || op == logical.DeleteOperation {
+		var err error
+		if body, err = h.readBody(w, r); err != nil {
+			h.writeError(w, r, reqID, err)
+			return
+		}
+	}
+	if op == logical.PatchOperation {
+		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if ct != "application/merge-patch+json" {
+			writeJSON(w, http.StatusUnsupportedMediaType, errorBody{Errors: []string{"PATCH requires Content-Type application/merge-patch+json"}})
+			return
+		}
+	}
+	q := r.URL.Query()
+	q.Del("list")
+	if op == logical.ListOperation && !strings.HasSuffix(path, "/") {
+		path += "/"
+	}
+	req := &core.Request{
+		Request: &logical.Request{
+			ID:         reqID,
+			Operation:  op,
+			Path:       path,
+			Body:       body,
+			Query:      q,
+			Connection: &logical.Connection{RemoteAddr: r.RemoteAddr},
+		},
+		ClientToken: clientToken(r),
+	}
+	resp, err := h.core.HandleRequest(r.Context(), req)
+	if err != nil {
+		h.writeError(w, r, reqID, err)
+		return
+	}
+	h.writeResponse(w, op, reqID, resp)
+}
+
+// envelope is Vault's response body.
+type envelope struct {
+	RequestID     string   `json:"request_id"`
+	LeaseID       string   `json:"lease_id"`
+	Renewable     bool     `json:"renewable"`
+	LeaseDuration int64    `json:"lease_duration"`
+	Data          any      `json:"data"`
+	WrapInfo      any      `json:"wrap_info"`
+	Warnings      []string `json:"warnings"`
+	Auth          any      `json:"auth"`
+	MountType     string   `json:"mount_type"`
+}
+
+// writeResponse answers a successful request: 204 when there is nothing
+// to say, 404 with empty errors for a read or list that found nothing.
+func (h *Handler) writeResponse(w http.ResponseWriter, op logical.Operation, reqID string, resp *core.Response) {
+	var lr *logical.Response
+	if resp != nil {
+		lr = resp.Response
+	}
+	if lr == nil || (lr.Data == nil && len(lr.Warnings) == 0 && lr.Auth == nil && lr.Secret == nil) {
+		if op == logical.ReadOperation || op == logical.ListOperation || (lr != nil && lr.NotFound) {
+			writeJSON(w, http.StatusNotFound, errorBody{Errors: []string{}})
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	status := http.StatusOK
+	if lr.NotFound {
+		status = http.StatusNotFound
+	}
+	writeJSON(w, status, envelope{
+		RequestID: reqID,
+		Data:      lr.Data,
+		Warnings:  lr.Warnings,
+		MountType: resp.MountType,
+	})
+}
+
+// writeJSON writes v with status. A value that cannot be encoded is a
+// programming error and answers 500.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	buf, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		buf = []byte(`{"errors":["internal error: response could not be encoded"]}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(buf, '\n'))
+}

@@ -1,0 +1,300 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
+)
+
+// initInput is the body of PUT sys/init. The PGP and recovery fields are
+// accepted because the official client always sends them; Coffer refuses
+// non-empty values it does not support.
+type initInput struct {
+	SecretShares      framework.Int `json:"secret_shares"`
+	SecretThreshold   framework.Int `json:"secret_threshold"`
+	StoredShares      framework.Int `json:"stored_shares"`
+	PGPKeys           []string      `json:"pgp_keys"`
+	RecoveryShares    framework.Int `json:"recovery_shares"`
+	RecoveryThreshold framework.Int `json:"recovery_threshold"`
+	RecoveryPGPKeys   []string      `json:"recovery_pgp_keys"`
+	RootTokenPGPKey   string        `json:"root_token_pgp_key"`
+}
+
+type initOutput struct {
+	Keys       []string `json:"keys"`
+	KeysBase64 []string `json:"keys_base64"`
+	RootToken  string   `json:"root_token"`
+}
+
+func (h *Handler) handleInit(w http.ResponseWriter, r *http.Request, reqID string) {
+	switch r.Method {
+	case http.MethodGet:
+		ok, err := h.core.Initialized(r.Context())
+		if err != nil {
+			h.writeError(w, r, reqID, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"initialized": ok})
+	case http.MethodPut, http.MethodPost:
+		body, err := h.readBody(w, r)
+		if err != nil {
+			h.writeError(w, r, reqID, err)
+			return
+		}
+		var in initInput
+		if err := framework.DecodeBody(body, &in); err != nil {
+			h.writeError(w, r, reqID, err)
+			return
+		}
+		if len(in.PGPKeys) > 0 || len(in.RecoveryPGPKeys) > 0 || in.RootTokenPGPKey != "" {
+			h.writeError(w, r, reqID, logical.InvalidRequest("PGP-encrypted key shares are not supported"))
+			return
+		}
+		if in.StoredShares > 0 || in.RecoveryShares > 0 || in.RecoveryThreshold > 0 {
+			h.writeError(w, r, reqID, logical.InvalidRequest("stored shares and recovery keys need an auto-unseal seal, which this server does not use"))
+			return
+		}
+		res, err := h.core.Initialize(r.Context(), core.InitRequest{
+			SecretShares:    int(in.SecretShares),
+			SecretThreshold: int(in.SecretThreshold),
+		})
+		if err != nil {
+			h.writeError(w, r, reqID, err)
+			return
+		}
+		out := initOutput{RootToken: string(res.RootToken)}
+		for _, s := range res.Shares {
+			out.Keys = append(out.Keys, hex.EncodeToString(s))
+			out.KeysBase64 = append(out.KeysBase64, base64.StdEncoding.EncodeToString(s))
+			clear(s)
+		}
+		writeJSON(w, http.StatusOK, out)
+	default:
+		methodNotAllowed(w, "GET, PUT, POST")
+	}
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	writeJSON(w, http.StatusMethodNotAllowed, errorBody{Errors: []string{"method not allowed; use " + allow}})
+}
+
+// sealStatusOutput is Vault's seal-status shape.
+type sealStatusOutput struct {
+	Type         string `json:"type"`
+	Initialized  bool   `json:"initialized"`
+	Sealed       bool   `json:"sealed"`
+	T            int    `json:"t"`
+	N            int    `json:"n"`
+	Progress     int    `json:"progress"`
+	Nonce        string `json:"nonce"`
+	Version      string `json:"version"`
+	BuildDate    string `json:"build_date"`
+	Migration    bool   `json:"migration"`
+	ClusterName  string `json:"cluster_name,omitempty"`
+	ClusterID    string `json:"cluster_id,omitempty"`
+	RecoverySeal bool   `json:"recovery_seal"`
+	StorageType  string `json:"storage_type,omitempty"`
+}
+
+func sealStatusJSON(st core.SealStatus) sealStatusOutput {
+	return sealStatusOutput{
+		Type:        "shamir",
+		Initialized: st.Initialized,
+		Sealed:      st.Sealed,
+		T:           st.Threshold,
+		N:           st.Shares,
+		Progress:    st.Progress,
+		Nonce:       st.Nonce,
+		Version:     st.Version,
+		ClusterName: st.ClusterName,
+		ClusterID:   st.ClusterID,
+		StorageType: st.StorageType,
+	}
+}
+
+func (h *Handler) handleSealStatus(w http.ResponseWriter, r *http.Request, reqID string) {
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, "GET")
+		return
+	}
+	st, err := h.core.SealStatus(r.Context())
+	if err != nil {
+		h.writeError(w, r, reqID, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sealStatusJSON(st))
+}
+
+type unsealInput struct {
+	Key     string         `json:"key"`
+	Reset   framework.Bool `json:"reset"`
+	Migrate framework.Bool `json:"migrate"`
+}
+
+// decodeKeyShare accepts a key share in hex or in standard base64, as
+// Vault does.
+func decodeKeyShare(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if b, err := hex.DecodeString(s); err == nil && len(b) > 0 {
+		return b, nil
+	}
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil && len(b) > 0 {
+		return b, nil
+	}
+	return nil, logical.InvalidRequest("the key must be hex or base64 encoded")
+}
+
+func (h *Handler) handleUnseal(w http.ResponseWriter, r *http.Request, reqID string) {
+	if r.Method != http.MethodPut && r.Method != http.MethodPost {
+		methodNotAllowed(w, "PUT, POST")
+		return
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		h.writeError(w, r, reqID, err)
+		return
+	}
+	var in unsealInput
+	if err := framework.DecodeBody(body, &in); err != nil {
+		h.writeError(w, r, reqID, err)
+		return
+	}
+	if in.Migrate {
+		h.writeError(w, r, reqID, logical.InvalidRequest("seal migration is not supported"))
+		return
+	}
+	if in.Reset {
+		h.core.ResetUnseal()
+		h.handleSealStatusAfter(w, r, reqID)
+		return
+	}
+	if in.Key == "" {
+		h.writeError(w, r, reqID, logical.InvalidRequest("missing required parameter: key"))
+		return
+	}
+	share, err := decodeKeyShare(in.Key)
+	if err != nil {
+		h.writeError(w, r, reqID, err)
+		return
+	}
+	st, err := h.core.Unseal(r.Context(), share)
+	clear(share)
+	if err != nil {
+		h.writeError(w, r, reqID, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sealStatusJSON(st))
+}
+
+func (h *Handler) handleSealStatusAfter(w http.ResponseWriter, r *http.Request, reqID string) {
+	st, err := h.core.SealStatus(r.Context())
+	if err != nil {
+		h.writeError(w, r, reqID, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sealStatusJSON(st))
+}
+
+// healthOutput is Vault's sys/health shape.
+type healthOutput struct {
+	Initialized                bool   `json:"initialized"`
+	Sealed                     bool   `json:"sealed"`
+	Standby                    bool   `json:"standby"`
+	PerformanceStandby         bool   `json:"performance_standby"`
+	ReplicationPerformanceMode string `json:"replication_performance_mode"`
+	ReplicationDRMode          string `json:"replication_dr_mode"`
+	ServerTimeUTC              int64  `json:"server_time_utc"`
+	Version                    string `json:"version"`
+	Enterprise                 bool   `json:"enterprise"`
+	ClusterName                string `json:"cluster_name,omitempty"`
+	ClusterID                  string `json:"cluster_id,omitempty"`
+	EchoDurationMillis         int64  `json:"echo_duration_ms"`
+	ClockSkewMillis            int64  `json:"clock_skew_ms"`
+}
+
+// healthCode returns the status for state, honouring the query overrides
+// Vault documents (sealedcode, uninitcode, activecode, standbycode,
+// standbyok, ...).
+func healthCode(r *http.Request, st core.SealStatus) (int, error) {
+	q := r.URL.Query()
+	code := func(name string, def int) (int, error) {
+		v := q.Get(name)
+		if v == "" {
+			return def, nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 100 || n > 599 {
+			return 0, logical.InvalidRequest("invalid value for %q: want an HTTP status code", name)
+		}
+		return n, nil
+	}
+	switch {
+	case !st.Initialized:
+		return code("uninitcode", http.StatusNotImplemented)
+	case st.Sealed:
+		return code("sealedcode", http.StatusServiceUnavailable)
+	default:
+		return code("activecode", http.StatusOK)
+	}
+}
+
+func (h *Handler) handleHealth(w http.ResponseWriter, r *http.Request, reqID string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		methodNotAllowed(w, "GET, HEAD")
+		return
+	}
+	st, err := h.core.SealStatus(r.Context())
+	if err != nil {
+		h.writeError(w, r, reqID, err)
+		return
+	}
+	status, err := healthCode(r, st)
+	if err != nil {
+		h.writeError(w, r, reqID, err)
+		return
+	}
+	if r.Method == http.MethodHead {
+		w.WriteHeader(status)
+		return
+	}
+	writeJSON(w, status, healthOutput{
+		Initialized:   st.Initialized,
+		Sealed:        st.Sealed,
+		ServerTimeUTC: time.Now().Unix(),
+		Version:       st.Version,
+		ClusterName:   st.ClusterName,
+		ClusterID:     st.ClusterID,
+	})
+}
+
+// leaderOutput is Vault's sys/leader shape.
+type leaderOutput struct {
+	HAEnabled            bool   `json:"ha_enabled"`
+	IsSelf               bool   `json:"is_self"`
+	ActiveTime           string `json:"active_time"`
+	LeaderAddress        string `json:"leader_address"`
+	LeaderClusterAddress string `json:"leader_cluster_address"`
+	PerformanceStandby   bool   `json:"performance_standby"`
+}
+
+func (h *Handler) handleLeader(w http.ResponseWriter, r *http.Request, reqID string) {
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, "GET")
+		return
+	}
+	if h.core.Sealed() {
+		h.writeError(w, r, reqID, core.ErrSealed)
+		return
+	}
+	// A single node without HA is its own leader; Vault reports that as
+	// ha_enabled false with an empty leader address.
+	writeJSON(w, http.StatusOK, leaderOutput{ActiveTime: time.Time{}.Format(time.RFC3339)})
+}
