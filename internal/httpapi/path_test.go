@@ -1,0 +1,75 @@
+package httpapi
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/coffer-secrets/coffer/internal/logical"
+)
+
+func TestCleanPath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		wantErr bool
+	}{
+		{"secret/data/app", false},
+		{"secret/metadata/", false},
+		{"sys/mounts", false},
+		{"a", false},
+		{"", true},
+		{"/secret", true},
+		{"secret//data", true},
+		{"secret/../sys", true},
+		{"secret/./x", true},
+		{"..", true},
+		{"secret/..", true},
+		{"secret/x\x00y", true},
+		{strings.Repeat("a/", 3000), true},
+		{"secret/...", false},
+		{"secret/.hidden", false},
+	}
+	for _, tt := range tests {
+		got, err := CleanPath(tt.in)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("CleanPath(%q) = %q, %v; want error %v", tt.in, got, err, tt.wantErr)
+			continue
+		}
+		if err != nil && !errors.Is(err, logical.ErrInvalidRequest) {
+			t.Errorf("CleanPath(%q) error %v is not an invalid request", tt.in, err)
+		}
+		if err == nil && got != tt.in {
+			t.Errorf("CleanPath(%q) = %q; a clean path must come back unchanged", tt.in, got)
+		}
+	}
+}
+
+// FuzzCleanPath checks that an accepted path can never climb out of the
+// mount it names: no empty, "." or ".." segment survives, and the path
+// comes back unchanged.
+func FuzzCleanPath(f *testing.F) {
+	for _, s := range []string{"secret/data/a", "secret/../sys", "a//b", "a/./b", "x/", "", "/", "..", "a/%2e%2e/b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		got, err := CleanPath(p)
+		if err != nil {
+			if got != "" {
+				t.Fatalf("CleanPath(%q) returned %q with an error", p, got)
+			}
+			return
+		}
+		if got != p {
+			t.Fatalf("CleanPath(%q) = %q, want it unchanged", p, got)
+		}
+		for seg := range strings.SplitSeq(strings.TrimSuffix(got, "/"), "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				t.Fatalf("CleanPath(%q) accepted segment %q", p, seg)
+			}
+		}
+		if strings.ContainsRune(got, 0) {
+			t.Fatalf("CleanPath(%q) accepted a NUL byte", p)
+		}
+	})
+}
