@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,15 +53,30 @@ func TestRestartKeepsData(t *testing.T) {
 	}
 }
 
-// buildCoffer compiles the coffer binary into a temporary directory.
+// cofferBin is the coffer binary TestMain builds once for the process tests.
+var cofferBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "coffer-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cofferBin = filepath.Join(dir, "coffer")
+	out, err := exec.Command("go", "build", "-o", cofferBin, "github.com/coffer-secrets/coffer/cmd/coffer").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// buildCoffer returns the path of the coffer binary built by TestMain.
 func buildCoffer(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "coffer")
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/coffer-secrets/coffer/cmd/coffer")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return cofferBin
 }
 
 func freeAddr(t *testing.T) string {
@@ -192,4 +208,58 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged writes survived SIGKILL", len(acked))
+}
+
+// TestSIGTERMShutsDownCleanly stops a persistent server with SIGTERM while
+// a client is busy: the process exits 0, and the bolt file is released so
+// that a new server opens it at once and finds every acknowledged write.
+func TestSIGTERMShutsDownCleanly(t *testing.T) {
+	t.Parallel()
+	bin := buildCoffer(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg := filepath.Join(dir, "coffer.hcl")
+	conf := fmt.Sprintf("storage \"bolt\" {\n  path = %q\n}\nlistener \"tcp\" {\n  address = %q\n  tls_disable = true\n}\n", filepath.Join(dir, "coffer.db"), addr)
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	proc := startProcess(t, bin, cfg, addr)
+	cl, _ := api.NewClient(&api.Config{Address: "http://" + addr})
+	res, err := cl.Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Sys().Unseal(res.Keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	cl.SetToken(res.RootToken)
+	if err := cl.Sys().Mount("kv", &api.MountInput{Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	var acked []string
+	for i := range 50 {
+		key := fmt.Sprintf("kv/k%d", i)
+		if _, err := cl.Logical().Write(key, map[string]any{"v": i}); err != nil {
+			t.Fatal(err)
+		}
+		acked = append(acked, key)
+	}
+	if err := proc.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Wait(); err != nil {
+		t.Fatalf("server exit after SIGTERM: %v", err)
+	}
+
+	startProcess(t, bin, cfg, addr)
+	cl2, _ := api.NewClient(&api.Config{Address: "http://" + addr})
+	if _, err := cl2.Sys().Unseal(res.Keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	cl2.SetToken(res.RootToken)
+	for _, key := range acked {
+		if sec, err := cl2.Logical().Read(key); err != nil || sec == nil {
+			t.Errorf("%s after SIGTERM restart: %v, %v", key, sec, err)
+		}
+	}
 }
