@@ -31,6 +31,7 @@ type testInput struct {
 	Data        json.RawMessage   `json:"data"`
 	Ignored     string            `json:"-"`
 	NoTag       string
+	//lint:ignore U1000 present only to prove the decoder refuses a member named after an unexported field
 	unexported  string
 }
 
