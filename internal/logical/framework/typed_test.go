@@ -32,7 +32,7 @@ type testInput struct {
 	Ignored     string            `json:"-"`
 	NoTag       string
 	//lint:ignore U1000 present only to prove the decoder refuses a member named after an unexported field
-	unexported  string
+	unexported string
 }
 
 func TestDecodeBody(t *testing.T) {
