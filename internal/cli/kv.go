@@ -145,7 +145,7 @@ undeleted), the -versions given, or the secret itself on KV v1.`,
 	return t
 }
 
-// resolve resolves the KV path argument, printing the failure.
+// resolveKV resolves the KV path argument, printing the failure.
 func (c *call) resolveKV(ctx context.Context, cl *api.Client, mount, arg string) (kvTarget, bool) {
 	t, err := resolveKV(ctx, cl, mount, arg)
 	if err != nil {
@@ -155,8 +155,8 @@ func (c *call) resolveKV(ctx context.Context, cl *api.Client, mount, arg string)
 	return t, true
 }
 
-// kvArgs checks a kv command's positional arguments: exactly one path, which
-// may be omitted when -mount is given and omitMount is true.
+// kvPathArg checks the positional arguments of kv list: one path, which may
+// be omitted when -mount is given (the mount's root is listed).
 func (c *call) kvPathArg(args []string, mount string) (string, int) {
 	switch {
 	case len(args) == 0 && mount != "":
@@ -223,6 +223,7 @@ func runKVGet(ctx context.Context, c *call, args []string, f *kvFlags) int {
 	// A deleted or destroyed version comes back with metadata and no data,
 	// which is shown as such.
 	if data != nil {
+		fmt.Fprintln(c.env.Stdout)
 		c.printSection("Data", mapPairs(data))
 	}
 	return exitOK
@@ -233,11 +234,10 @@ func (c *call) printSecretPath(p string) {
 	fmt.Fprintf(c.env.Stdout, "%s\n%s\n\n", sectionHeader("Secret Path", len(p)), p)
 }
 
-// printSection prints a titled Key/Value section followed by a blank line
-// when more may follow.
+// printSection prints a titled Key/Value section.
 func (c *call) printSection(title string, pairs [][2]string) {
 	t, width := kvTable(pairs)
-	fmt.Fprintf(c.env.Stdout, "%s\n%s\n", sectionHeader(title, width), t)
+	fmt.Fprintf(c.env.Stdout, "%s\n%s", sectionHeader(title, width), t)
 }
 
 // printKVWrite prints the result of a v2 write (put, patch, rollback): the
@@ -258,8 +258,7 @@ func (c *call) printKVWrite(secret *api.Secret, p string) int {
 	}
 	c.warnings(secret.Warnings)
 	c.printSecretPath(p)
-	t, width := kvTable(mapPairs(secret.Data))
-	fmt.Fprintf(c.env.Stdout, "%s\n%s", sectionHeader("Metadata", width), t)
+	c.printSection("Metadata", mapPairs(secret.Data))
 	return exitOK
 }
 

@@ -56,14 +56,20 @@ func table(rows [][]string) (string, int) {
 	return b.String(), maxLine
 }
 
-// kvTable renders a Key/Value table with the header rows.
+// kvTable renders a Key/Value table with the header rows. The width it
+// returns, for centring a section header over the table, is that of the
+// key column plus the gap and the word "Value", as the vault binary sizes
+// its headers (long values do not widen them).
 func kvTable(pairs [][2]string) (string, int) {
 	rows := make([][]string, 0, len(pairs)+2)
 	rows = append(rows, []string{"Key", "Value"}, []string{"---", "-----"})
+	keyWidth := len("Key")
 	for _, p := range pairs {
 		rows = append(rows, []string{p[0], p[1]})
+		keyWidth = max(keyWidth, utf8.RuneCountInString(p[0]))
 	}
-	return table(rows)
+	t, _ := table(rows)
+	return t, keyWidth + len(columnGap) + len("Value")
 }
 
 // mapPairs returns the entries of m sorted by key, values formatted.

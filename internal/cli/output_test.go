@@ -16,8 +16,8 @@ func TestTable(t *testing.T) {
 	if got != want {
 		t.Errorf("kvTable() =\n%s\nwant\n%s", got, want)
 	}
-	if width != 21 {
-		t.Errorf("kvTable() width = %d, want 21", width)
+	if width != 19 {
+		t.Errorf("kvTable() width = %d, want 19", width)
 	}
 }
 
