@@ -266,12 +266,15 @@ func (h *Handler) handleHealth(w http.ResponseWriter, r *http.Request, reqID str
 		return
 	}
 	writeJSON(w, status, healthOutput{
-		Initialized:   st.Initialized,
-		Sealed:        st.Sealed,
-		ServerTimeUTC: time.Now().Unix(),
-		Version:       st.Version,
-		ClusterName:   st.ClusterName,
-		ClusterID:     st.ClusterID,
+		// Replication does not exist here; Vault reports that as "disabled".
+		ReplicationPerformanceMode: "disabled",
+		ReplicationDRMode:          "disabled",
+		Initialized:                st.Initialized,
+		Sealed:                     st.Sealed,
+		ServerTimeUTC:              time.Now().Unix(),
+		Version:                    st.Version,
+		ClusterName:                st.ClusterName,
+		ClusterID:                  st.ClusterID,
 	})
 }
 
