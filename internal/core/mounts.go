@@ -207,10 +207,8 @@ func (c *Core) Mount(ctx context.Context, in MountInput) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range reservedMounts {
-		if strings.HasPrefix(path, r) || strings.HasPrefix(r, path) {
-			return logical.InvalidRequest("cannot mount at %q: %q is reserved", path, r)
-		}
+	if err := checkReserved(path); err != nil {
+		return err
 	}
 	typ := in.Type
 	opts := maps.Clone(in.Options)
@@ -333,13 +331,9 @@ func (c *Core) Tune(ctx context.Context, path string, in TuneInput) error {
 	}
 	c.mountMu.Lock()
 	defer c.mountMu.Unlock()
-	if c.mounts == nil {
-		return ErrSealed
-	}
-	t := c.mounts.clone()
-	m := t.find(path)
-	if m == nil {
-		return logical.InvalidRequest("no mount at %s", path)
+	t, m, err := c.editEntryLocked(path)
+	if err != nil {
+		return err
 	}
 	cfg := m.Config
 	if in.DefaultLeaseTTL != nil {
@@ -407,20 +401,14 @@ func (c *Core) Remount(ctx context.Context, from, to string) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range reservedMounts {
-		if strings.HasPrefix(to, r) || strings.HasPrefix(r, to) {
-			return logical.InvalidRequest("cannot move to %q: %q is reserved", to, r)
-		}
+	if err := checkReserved(to); err != nil {
+		return err
 	}
 	c.mountMu.Lock()
 	defer c.mountMu.Unlock()
-	if c.mounts == nil {
-		return ErrSealed
-	}
-	t := c.mounts.clone()
-	m := t.find(from)
-	if m == nil {
-		return logical.InvalidRequest("no mount at %s", from)
+	t, m, err := c.editEntryLocked(from)
+	if err != nil {
+		return err
 	}
 	for _, e := range t.Entries {
 		if e.Path != from && (strings.HasPrefix(e.Path, to) || strings.HasPrefix(to, e.Path)) {
@@ -440,6 +428,30 @@ func (c *Core) Remount(ctx context.Context, from, to string) error {
 	}
 	c.logger.Info("remounted", "from", from, "to", to)
 	return nil
+}
+
+// checkReserved refuses a mount path that overlaps a reserved one.
+func checkReserved(path string) error {
+	for _, r := range reservedMounts {
+		if strings.HasPrefix(path, r) || strings.HasPrefix(r, path) {
+			return logical.InvalidRequest("cannot use mount path %q: %q is reserved", path, r)
+		}
+	}
+	return nil
+}
+
+// editEntryLocked returns a copy of the mount table and, in it, the entry
+// at path, for a change to be persisted. The caller holds mountMu.
+func (c *Core) editEntryLocked(path string) (*mountTable, *MountEntry, error) {
+	if c.mounts == nil {
+		return nil, nil, ErrSealed
+	}
+	t := c.mounts.clone()
+	m := t.find(path)
+	if m == nil {
+		return nil, nil, logical.InvalidRequest("no mount at %s", path)
+	}
+	return t, m, nil
 }
 
 func randomHex(n int) string {
