@@ -2,6 +2,8 @@ package logical
 
 import (
 	"context"
+	"crypto/tls"
+	"net"
 	"encoding/json"
 	"log/slog"
 	"net/url"
@@ -48,7 +50,23 @@ type Request struct {
 
 // Connection is what a backend may know about the client's connection.
 type Connection struct {
+	// RemoteAddr is the client's address as "ip:port".
 	RemoteAddr string
+	// TLS is the connection's TLS state, or nil for plain HTTP. Its
+	// PeerCertificates are the verified client certificates, if any.
+	TLS *tls.ConnectionState
+}
+
+// RemoteIP returns the client's IP address, or nil when unknown.
+func (c *Connection) RemoteIP() net.IP {
+	if c == nil {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(c.RemoteAddr)
+	if err != nil {
+		host = c.RemoteAddr
+	}
+	return net.ParseIP(host)
 }
 
 // Response is what a backend returns on success. Data is marshalled to JSON
@@ -76,18 +94,62 @@ type Secret struct {
 	InternalData map[string]any
 }
 
-// Auth is the result of a successful login.
+// Auth is the result of a successful login: what the token core creates
+// for the caller should carry. Zero values mean "the mount's or server's
+// default".
 type Auth struct {
+	// DisplayName names the token in lookups and audit, e.g. "approle".
 	DisplayName string
-	Policies    []string
-	Metadata    map[string]string
-	TTL         time.Duration
-	MaxTTL      time.Duration
-	Period      time.Duration
-	NumUses     int
-	Renewable   bool
-	// Alias is the name of the identity alias the login maps to.
-	Alias string
+	// Policies are the token's ACL policies ("default" is added by core
+	// unless NoDefaultPolicy is set).
+	Policies []string
+	// NoDefaultPolicy leaves "default" off the token.
+	NoDefaultPolicy bool
+	// Metadata is copied to the token's meta and to the identity alias.
+	Metadata map[string]string
+	// TTL is the token's initial lifetime.
+	TTL time.Duration
+	// MaxTTL caps renewals (relative to creation).
+	MaxTTL time.Duration
+	// ExplicitMaxTTL is a hard cap that no renewal or period can pass.
+	ExplicitMaxTTL time.Duration
+	// Period makes a periodic token: each renewal resets the TTL to Period.
+	Period time.Duration
+	// NumUses limits the token to that many requests; 0 means unlimited.
+	NumUses int
+	// Renewable says whether the token may be renewed.
+	Renewable bool
+	// TokenType is "service" (the default) or "batch".
+	TokenType string
+	// BoundCIDRs restricts where the token may be used from.
+	BoundCIDRs []string
+	// Alias is the identity alias the login maps to.
+	Alias *Alias
+	// InternalData is kept with the token for the backend and never returned.
+	InternalData map[string]string
+}
+
+// Alias names the caller within an auth mount, e.g. a user name or a role
+// ID; core attaches it to an identity entity (created on first login).
+type Alias struct {
+	Name     string
+	Metadata map[string]string
+}
+
+// LoginPaths is implemented by auth methods whose login paths need no token.
+// Each entry is an exact path relative to the mount ("login") or a prefix
+// ending in "*" ("login/*").
+type LoginPaths interface {
+	LoginPaths() []string
+}
+
+// AliasLookahead is implemented by auth methods that can name the alias a
+// login request is for before checking its credentials (for example the
+// user name in userpass's login/:username). Core uses it to lock out a
+// name after repeated failed logins; ok is false when the request names
+// none.
+type AliasLookahead interface {
+	LookaheadAlias(ctx context.Context, req *Request) (name string, ok bool, err error)
 }
 
 // Backend is anything mounted in the router: a secrets engine or an auth
