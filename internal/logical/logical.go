@@ -3,9 +3,9 @@ package logical
 import (
 	"context"
 	"crypto/tls"
-	"net"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/url"
 	"time"
 )
