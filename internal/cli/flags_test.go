@@ -105,3 +105,24 @@ func TestMapFlag(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"30", "5m", "768h", "7d", "-1", "", "1e9", "99999999999999999999d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseDuration(s)
+		if err != nil {
+			return
+		}
+		if d < 0 {
+			t.Fatalf("parseDuration(%q) = %v, want a non-negative duration", s, d)
+		}
+		// What the API is sent parses back to the same whole seconds.
+		f := durationFlag{d: d, set: true}
+		back, err := parseDuration(f.apiValue())
+		if err != nil || back != d.Truncate(time.Second) {
+			t.Fatalf("parseDuration(%q) = %v; apiValue %q parses to %v, %v", s, d, f.apiValue(), back, err)
+		}
+	})
+}
