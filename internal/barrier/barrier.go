@@ -478,3 +478,22 @@ func (b *Barrier) persist(ctx context.Context, rootKey []byte, kr *keyringJSON) 
 func (b *Barrier) keyInfoLocked() KeyInfo {
 	return KeyInfo{Term: b.active.term, InstallTime: b.active.installed, Encryptions: b.active.encryptions.Load()}
 }
+
+// detachedPrefix starts the additional data of every detached value, so a
+// detached ciphertext can never pass for a stored one and back.
+const detachedPrefix = "detached:"
+
+// EncryptDetached encrypts plaintext under the active term for a value that
+// is kept outside storage (a batch token, for example), binding it to aad
+// as stored values are bound to their key. Decrypt it with
+// [Barrier.DecryptDetached] and the same aad.
+func (b *Barrier) EncryptDetached(ctx context.Context, aad string, plaintext []byte) ([]byte, error) {
+	return b.encrypt(ctx, detachedPrefix+aad, plaintext)
+}
+
+// DecryptDetached opens a value made by [Barrier.EncryptDetached] with the
+// same aad. It does not modify ciphertext. A value that does not
+// authenticate gives an error wrapping [ErrCorrupt].
+func (b *Barrier) DecryptDetached(aad string, ciphertext []byte) ([]byte, error) {
+	return b.decrypt(detachedPrefix+aad, slices.Clone(ciphertext))
+}

@@ -728,3 +728,47 @@ func TestOptionsDefaults(t *testing.T) {
 		})
 	}
 }
+
+func TestDetached(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	phys := inmem.New()
+	b := New(phys)
+	key, _ := GenerateKey()
+	if err := b.Initialize(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Unseal(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	ct, err := b.EncryptDetached(ctx, "token/batch", []byte("payload"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := slices.Clone(ct)
+	pt, err := b.DecryptDetached("token/batch", ct)
+	if err != nil || string(pt) != "payload" {
+		t.Fatalf("DecryptDetached = %q, %v", pt, err)
+	}
+	if !bytes.Equal(ct, orig) {
+		t.Error("DecryptDetached modified its input")
+	}
+	if _, err := b.DecryptDetached("other", ct); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("DecryptDetached with another aad error = %v, want ErrCorrupt", err)
+	}
+	// A detached value stored under the key named by its aad still fails.
+	if err := phys.Put(ctx, &storage.Entry{Key: "token/batch", Value: ct}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(ctx, "token/batch"); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Get of a detached value error = %v, want ErrCorrupt", err)
+	}
+	ct[len(ct)-1] ^= 1
+	if _, err := b.DecryptDetached("token/batch", ct); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("tampered detached value error = %v, want ErrCorrupt", err)
+	}
+	b.Seal()
+	if _, err := b.EncryptDetached(ctx, "x", nil); !errors.Is(err, ErrSealed) {
+		t.Errorf("EncryptDetached while sealed error = %v", err)
+	}
+}
