@@ -1,0 +1,416 @@
+// Command loadgen is Coffer's load generator: it sends KV version 2 reads
+// or writes to a running server from many keep-alive connections and
+// reports throughput and latency percentiles. Given the server's process
+// ID (-pid, Linux only) it also reports the server's own CPU time per
+// request and its resident memory, read from /proc, so that the figures
+// hold for the server alone.
+//
+// Operations (-op):
+//
+//	setup    initialize (one key share), unseal and mount KV v2 at -mount;
+//	         prints the root token and the time each step took
+//	startup  start -server (a command line), time it until the first answer
+//	         from sys/health, then run setup, then stop the server
+//	fill     write each of -keys secrets once
+//	write    write new versions of -keys secrets for -d
+//	read     read -keys secrets for -d (filling them first unless -fill=false)
+//
+// It talks plain HTTP with net/http only, as any client would, and keeps
+// no state between runs.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// config is what the flags say.
+type config struct {
+	addr      string
+	token     string
+	c         int
+	d         time.Duration
+	op        string
+	keys      int
+	valueSize int
+	mount     string
+	pid       int
+	fill      bool
+	server    string
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.addr, "addr", "http://127.0.0.1:8200", "server address")
+	flag.StringVar(&cfg.token, "token", os.Getenv("VAULT_TOKEN"), "client token (default $VAULT_TOKEN)")
+	flag.IntVar(&cfg.c, "c", 16, "concurrent clients, each with its own connection")
+	flag.DurationVar(&cfg.d, "d", 10*time.Second, "duration of a read or write run")
+	flag.StringVar(&cfg.op, "op", "read", "read, write, fill, setup or startup")
+	flag.IntVar(&cfg.keys, "keys", 1000, "number of distinct secrets")
+	flag.IntVar(&cfg.valueSize, "value-size", 64, "bytes of random data in each secret (base64-encoded in the JSON)")
+	flag.StringVar(&cfg.mount, "mount", "secret", "KV v2 mount path")
+	flag.IntVar(&cfg.pid, "pid", 0, "server process ID, to report its CPU time and memory from /proc")
+	flag.BoolVar(&cfg.fill, "fill", true, "for -op read: write every key once first")
+	flag.StringVar(&cfg.server, "server", "", "for -op startup: the server command line (split on spaces)")
+	flag.Parse()
+	if err := run(context.Background(), &cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cfg *config, out io.Writer) error {
+	if cfg.c < 1 || cfg.keys < 1 || cfg.valueSize < 0 {
+		return errors.New("-c and -keys must be positive, -value-size not negative")
+	}
+	cfg.addr = strings.TrimSuffix(cfg.addr, "/")
+	cl := newClient(cfg.c)
+	switch cfg.op {
+	case "setup":
+		token, err := setup(ctx, cl, cfg, out)
+		if err == nil {
+			fmt.Fprintf(out, "root_token %s\n", token)
+		}
+		return err
+	case "startup":
+		return startup(ctx, cl, cfg, out)
+	case "fill":
+		return measure(cfg, out, "fill", func() (*result, error) { return fill(ctx, cl, cfg) })
+	case "write":
+		return measure(cfg, out, "write", func() (*result, error) { return load(ctx, cl, cfg, writeOp(cl, cfg)) })
+	case "read":
+		if cfg.fill {
+			if _, err := fill(ctx, cl, cfg); err != nil {
+				return err
+			}
+		}
+		return measure(cfg, out, "read", func() (*result, error) { return load(ctx, cl, cfg, readOp(cl, cfg)) })
+	}
+	return fmt.Errorf("unknown -op %q", cfg.op)
+}
+
+// newClient returns a client keeping one idle connection per worker.
+func newClient(conns int) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = conns * 2
+	tr.MaxIdleConnsPerHost = conns * 2
+	tr.DisableCompression = true
+	return &http.Client{Transport: tr, Timeout: time.Minute}
+}
+
+// call sends one request and returns the status and body.
+func call(ctx context.Context, cl *http.Client, method, url, token string, body []byte) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if token != "" {
+		req.Header.Set("X-Vault-Token", token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := cl.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// expect sends a request and fails unless the status is want.
+func expect(ctx context.Context, cl *http.Client, want int, method, url, token string, body []byte) ([]byte, error) {
+	code, b, err := call(ctx, cl, method, url, token, body)
+	if err != nil {
+		return nil, err
+	}
+	if code != want {
+		return nil, fmt.Errorf("%s %s = %d %s, want %d", method, url, code, bytes.TrimSpace(b), want)
+	}
+	return b, nil
+}
+
+// setup initializes, unseals and mounts KV v2, timing each step.
+func setup(ctx context.Context, cl *http.Client, cfg *config, out io.Writer) (string, error) {
+	t0 := time.Now()
+	b, err := expect(ctx, cl, http.StatusOK, http.MethodPut, cfg.addr+"/v1/sys/init", "", []byte(`{"secret_shares":1,"secret_threshold":1}`))
+	if err != nil {
+		return "", err
+	}
+	initTime := time.Since(t0)
+	var in struct {
+		Keys      []string `json:"keys_base64"`
+		RootToken string   `json:"root_token"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil || len(in.Keys) != 1 {
+		return "", fmt.Errorf("decode sys/init answer: %v", err)
+	}
+	t0 = time.Now()
+	key, _ := json.Marshal(map[string]string{"key": in.Keys[0]})
+	if _, err := expect(ctx, cl, http.StatusOK, http.MethodPut, cfg.addr+"/v1/sys/unseal", "", key); err != nil {
+		return "", err
+	}
+	unsealTime := time.Since(t0)
+	t0 = time.Now()
+	mount := []byte(`{"type":"kv","options":{"version":"2"}}`)
+	if _, err := expect(ctx, cl, http.StatusNoContent, http.MethodPost, cfg.addr+"/v1/sys/mounts/"+cfg.mount, in.RootToken, mount); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(out, "sys/init %s\nsys/unseal %s\nsys/mounts %s\n", ms(initTime), ms(unsealTime), ms(time.Since(t0)))
+	return in.RootToken, nil
+}
+
+// startup starts the server, waits for its first health answer (any
+// status: an uninitialized server answers 501), then sets it up and stops
+// it.
+func startup(ctx context.Context, cl *http.Client, cfg *config, out io.Writer) error {
+	args := strings.Fields(cfg.server)
+	if len(args) == 0 {
+		return errors.New("-op startup needs -server")
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stderr = os.Stderr
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-exited
+	}()
+	poll := &http.Client{Timeout: time.Second}
+	for {
+		select {
+		case err := <-exited:
+			exited <- err
+			return fmt.Errorf("server exited before answering: %v", err)
+		default:
+		}
+		if time.Since(t0) > 10*time.Second {
+			return errors.New("no health answer within 10s")
+		}
+		resp, err := poll.Get(cfg.addr + "/v1/sys/health")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			fmt.Fprintf(out, "startup-to-health %s (status %d)\n", ms(time.Since(t0)), resp.StatusCode)
+			break
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	fmt.Fprintf(out, "server rss %s\n", mib(rss(cmd.Process.Pid)))
+	if _, err := setup(ctx, cl, cfg, out); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "server rss after setup %s\n", mib(rss(cmd.Process.Pid)))
+	return nil
+}
+
+// secretBody returns the JSON body of a write: one field of n random
+// bytes, base64-encoded.
+func secretBody(n int) []byte {
+	v := make([]byte, n)
+	rand.Read(v)
+	b, _ := json.Marshal(map[string]map[string]string{"data": {"value": base64.StdEncoding.EncodeToString(v)}})
+	return b
+}
+
+func (cfg *config) keyURL(i int) string {
+	return cfg.addr + "/v1/" + cfg.mount + "/data/loadgen/" + strconv.Itoa(i)
+}
+
+// writeOp writes a new version of key i.
+func writeOp(cl *http.Client, cfg *config) func(ctx context.Context, i int) error {
+	body := secretBody(cfg.valueSize)
+	return func(ctx context.Context, i int) error {
+		_, err := expect(ctx, cl, http.StatusOK, http.MethodPost, cfg.keyURL(i%cfg.keys), cfg.token, body)
+		return err
+	}
+}
+
+// readOp reads key i.
+func readOp(cl *http.Client, cfg *config) func(ctx context.Context, i int) error {
+	return func(ctx context.Context, i int) error {
+		_, err := expect(ctx, cl, http.StatusOK, http.MethodGet, cfg.keyURL(i%cfg.keys), cfg.token, nil)
+		return err
+	}
+}
+
+// result is one run's outcome.
+type result struct {
+	n       int
+	elapsed time.Duration
+	lat     []time.Duration // sorted
+}
+
+// work runs op from cfg.c workers, numbering calls from 0, while more
+// allows; it records each call's latency.
+func work(ctx context.Context, cfg *config, op func(context.Context, int) error, more func(i int) bool) (*result, error) {
+	var (
+		counter atomic.Int64
+		mu      sync.Mutex
+		all     []time.Duration
+		errs    []error
+		wg      sync.WaitGroup
+	)
+	t0 := time.Now()
+	for range cfg.c {
+		wg.Go(func() {
+			var mine []time.Duration
+			var err error
+			for {
+				i := int(counter.Add(1) - 1)
+				if !more(i) {
+					break
+				}
+				s := time.Now()
+				if err = op(ctx, i); err != nil {
+					break
+				}
+				mine = append(mine, time.Since(s))
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	r := &result{n: len(all), elapsed: time.Since(t0), lat: all}
+	slices.Sort(r.lat)
+	if len(errs) > 0 {
+		return r, fmt.Errorf("%d workers failed; first: %w", len(errs), errs[0])
+	}
+	return r, nil
+}
+
+// fill writes every key once.
+func fill(ctx context.Context, cl *http.Client, cfg *config) (*result, error) {
+	return work(ctx, cfg, writeOp(cl, cfg), func(i int) bool { return i < cfg.keys })
+}
+
+// load runs op for cfg.d.
+func load(ctx context.Context, cl *http.Client, cfg *config, op func(context.Context, int) error) (*result, error) {
+	deadline := time.Now().Add(cfg.d)
+	return work(ctx, cfg, op, func(int) bool { return time.Now().Before(deadline) })
+}
+
+// measure runs f and prints its throughput and latencies, and with -pid the
+// server's CPU time per request and memory.
+func measure(cfg *config, out io.Writer, name string, f func() (*result, error)) error {
+	var before procStat
+	if cfg.pid > 0 {
+		var err error
+		if before, err = readProc(cfg.pid); err != nil {
+			return err
+		}
+	}
+	r, err := f()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s: %d requests in %s from %d clients: %.0f req/s\n", name, r.n, r.elapsed.Round(time.Millisecond), cfg.c, float64(r.n)/r.elapsed.Seconds())
+	fmt.Fprintf(out, "latency p50 %s p90 %s p99 %s max %s\n", us(r.q(0.5)), us(r.q(0.9)), us(r.q(0.99)), us(r.q(1)))
+	if cfg.pid > 0 {
+		after, err := readProc(cfg.pid)
+		if err != nil {
+			return err
+		}
+		cpu := after.cpu - before.cpu
+		fmt.Fprintf(out, "server cpu %s total, %.1f µs/request, %.2f cores busy\n", cpu.Round(time.Millisecond), float64(cpu.Nanoseconds())/1e3/float64(r.n), cpu.Seconds()/r.elapsed.Seconds())
+		fmt.Fprintf(out, "server rss %s (peak %s)\n", mib(after.rss), mib(after.hwm))
+	}
+	return nil
+}
+
+// q returns the q-quantile of the latencies.
+func (r *result) q(q float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	return r.lat[min(len(r.lat)-1, int(q*float64(len(r.lat))))]
+}
+
+// procStat is a process's CPU time and memory.
+type procStat struct {
+	cpu      time.Duration
+	rss, hwm int64 // bytes
+}
+
+// clockTick is the unit of utime and stime in /proc/PID/stat on Linux
+// (USER_HZ, 100 on every mainstream architecture).
+const clockTick = 10 * time.Millisecond
+
+// readProc reads utime+stime from /proc/PID/stat and VmRSS and VmHWM from
+// /proc/PID/status.
+func readProc(pid int) (procStat, error) {
+	var st procStat
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return st, err
+	}
+	// The command name, in parentheses, may hold spaces; fields follow it.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return st, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return st, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	st.cpu = time.Duration(utime+stime) * clockTick
+	st.rss, st.hwm = rss(pid), statusKB(pid, "VmHWM:")
+	return st, nil
+}
+
+// rss returns the resident set size of pid in bytes, or 0.
+func rss(pid int) int64 { return statusKB(pid, "VmRSS:") }
+
+// statusKB returns the field of /proc/PID/status in bytes, or 0.
+func statusKB(pid int, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1e3) }
+func us(d time.Duration) string { return fmt.Sprintf("%dµs", d.Microseconds()) }
+func mib(n int64) string        { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
