@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/coffer-secrets/coffer/internal/core"
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -32,6 +34,7 @@ type Handler struct {
 	core    *core.Core
 	logger  *slog.Logger
 	maxBody int64
+	buffers sync.Pool // of *bytes.Buffer, for encoding responses
 }
 
 // New returns the API handler.
@@ -42,7 +45,9 @@ func New(opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{core: opts.Core, logger: opts.Logger.With("component", "http"), maxBody: opts.MaxRequestSize}
+	h := &Handler{core: opts.Core, logger: opts.Logger.With("component", "http"), maxBody: opts.MaxRequestSize}
+	h.buffers.New = func() any { return new(bytes.Buffer) }
+	return h
 }
 
 // ServeHTTP answers one request.
@@ -54,13 +59,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			h.logger.Error("panic serving request", "request_id", reqID, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-			writeJSON(w, http.StatusInternalServerError, errorBody{Errors: []string{"internal error; see the server log for request " + reqID}})
+			h.writeJSON(w, http.StatusInternalServerError, errorBody{Errors: []string{"internal error; see the server log for request " + reqID}})
 		}
 	}()
 	w.Header().Set("Cache-Control", "no-store")
 	rest, ok := strings.CutPrefix(r.URL.Path, "/v1/")
 	if !ok {
-		writeJSON(w, http.StatusNotFound, errorBody{Errors: []string{}})
+		h.writeJSON(w, http.StatusNotFound, errorBody{Errors: []string{}})
 		return
 	}
 	path, err := CleanPath(rest)
@@ -111,11 +116,12 @@ func CleanPath(p string) (string, error) {
 	return p, nil
 }
 
-// operation maps the HTTP method (and ?list=true) to an operation.
-func operation(r *http.Request) (logical.Operation, bool) {
+// operation maps the HTTP method (and ?list=true in q, the parsed query)
+// to an operation.
+func operation(r *http.Request, q url.Values) (logical.Operation, bool) {
 	switch r.Method {
 	case http.MethodGet:
-		if v := r.URL.Query().Get("list"); v == "true" || v == "1" {
+		if v := q.Get("list"); v == "true" || v == "1" {
 			return logical.ListOperation, true
 		}
 		return logical.ReadOperation, true
@@ -167,10 +173,16 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 
 // handleLogical sends a request through the core pipeline.
 func (h *Handler) handleLogical(w http.ResponseWriter, r *http.Request, reqID, path string) {
-	op, ok := operation(r)
+	// Most requests have no query; parse it only when there is one. A nil
+	// url.Values reads as empty.
+	var q url.Values
+	if r.URL.RawQuery != "" {
+		q = r.URL.Query()
+	}
+	op, ok := operation(r, q)
 	if !ok {
 		w.Header().Set("Allow", "GET, LIST, POST, PUT, PATCH, DELETE")
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Errors: []string{"unsupported method " + r.Method}})
+		h.writeJSON(w, http.StatusMethodNotAllowed, errorBody{Errors: []string{"unsupported method " + r.Method}})
 		return
 	}
 	var body []byte
@@ -184,11 +196,10 @@ func (h *Handler) handleLogical(w http.ResponseWriter, r *http.Request, reqID, p
 	if op == logical.PatchOperation {
 		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if ct != "application/merge-patch+json" {
-			writeJSON(w, http.StatusUnsupportedMediaType, errorBody{Errors: []string{"PATCH requires Content-Type application/merge-patch+json"}})
+			h.writeJSON(w, http.StatusUnsupportedMediaType, errorBody{Errors: []string{"PATCH requires Content-Type application/merge-patch+json"}})
 			return
 		}
 	}
-	q := r.URL.Query()
 	q.Del("list")
 	if op == logical.ListOperation && !strings.HasSuffix(path, "/") {
 		path += "/"
@@ -234,7 +245,7 @@ func (h *Handler) writeResponse(w http.ResponseWriter, op logical.Operation, req
 	}
 	if lr == nil || (lr.Data == nil && len(lr.Warnings) == 0 && lr.Auth == nil && lr.Secret == nil) {
 		if op == logical.ReadOperation || op == logical.ListOperation || (lr != nil && lr.NotFound) {
-			writeJSON(w, http.StatusNotFound, errorBody{Errors: []string{}})
+			h.writeJSON(w, http.StatusNotFound, errorBody{Errors: []string{}})
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -244,7 +255,7 @@ func (h *Handler) writeResponse(w http.ResponseWriter, op logical.Operation, req
 	if lr.NotFound {
 		status = http.StatusNotFound
 	}
-	writeJSON(w, status, envelope{
+	h.writeJSON(w, status, envelope{
 		RequestID: reqID,
 		Data:      lr.Data,
 		Warnings:  lr.Warnings,
@@ -252,15 +263,31 @@ func (h *Handler) writeResponse(w http.ResponseWriter, op logical.Operation, req
 	})
 }
 
-// writeJSON writes v with status. A value that cannot be encoded is a
-// programming error and answers 500.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	buf, err := json.Marshal(v)
-	if err != nil {
+// maxPooledBuffer is the largest response buffer kept for reuse; larger
+// ones (a big list or secret) are left to the garbage collector so that
+// the pool does not pin them.
+const maxPooledBuffer = 64 << 10
+
+// writeJSON writes v, followed by a newline, with status. A value that
+// cannot be encoded is a programming error and answers 500. The encoding
+// buffer comes from h.buffers: responses are encoded once per request, and
+// reusing the buffer saves an allocation and a copy each time.
+func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
+	buf := h.buffers.Get().(*bytes.Buffer)
+	defer func() {
+		// The buffer may hold secret data: clear it before reuse.
+		clear(buf.Bytes()[:buf.Cap()])
+		buf.Reset()
+		if buf.Cap() <= maxPooledBuffer {
+			h.buffers.Put(buf)
+		}
+	}()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		status = http.StatusInternalServerError
-		buf = []byte(`{"errors":["internal error: response could not be encoded"]}`)
+		buf.Reset()
+		buf.WriteString(`{"errors":["internal error: response could not be encoded"]}` + "\n")
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(append(buf, '\n'))
+	w.Write(buf.Bytes())
 }

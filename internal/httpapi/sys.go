@@ -41,7 +41,7 @@ func (h *Handler) handleInit(w http.ResponseWriter, r *http.Request, reqID strin
 			h.writeError(w, r, reqID, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]bool{"initialized": ok})
+		h.writeJSON(w, http.StatusOK, map[string]bool{"initialized": ok})
 	case http.MethodPut, http.MethodPost:
 		body, err := h.readBody(w, r)
 		if err != nil {
@@ -75,15 +75,15 @@ func (h *Handler) handleInit(w http.ResponseWriter, r *http.Request, reqID strin
 			out.KeysBase64 = append(out.KeysBase64, base64.StdEncoding.EncodeToString(s))
 			clear(s)
 		}
-		writeJSON(w, http.StatusOK, out)
+		h.writeJSON(w, http.StatusOK, out)
 	default:
-		methodNotAllowed(w, "GET, PUT, POST")
+		h.methodNotAllowed(w, "GET, PUT, POST")
 	}
 }
 
-func methodNotAllowed(w http.ResponseWriter, allow string) {
+func (h *Handler) methodNotAllowed(w http.ResponseWriter, allow string) {
 	w.Header().Set("Allow", allow)
-	writeJSON(w, http.StatusMethodNotAllowed, errorBody{Errors: []string{"method not allowed; use " + allow}})
+	h.writeJSON(w, http.StatusMethodNotAllowed, errorBody{Errors: []string{"method not allowed; use " + allow}})
 }
 
 // sealStatusOutput is Vault's seal-status shape.
@@ -122,7 +122,7 @@ func sealStatusJSON(st core.SealStatus) sealStatusOutput {
 
 func (h *Handler) handleSealStatus(w http.ResponseWriter, r *http.Request, reqID string) {
 	if r.Method != http.MethodGet {
-		methodNotAllowed(w, "GET")
+		h.methodNotAllowed(w, "GET")
 		return
 	}
 	st, err := h.core.SealStatus(r.Context())
@@ -130,7 +130,7 @@ func (h *Handler) handleSealStatus(w http.ResponseWriter, r *http.Request, reqID
 		h.writeError(w, r, reqID, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, sealStatusJSON(st))
+	h.writeJSON(w, http.StatusOK, sealStatusJSON(st))
 }
 
 type unsealInput struct {
@@ -154,7 +154,7 @@ func decodeKeyShare(s string) ([]byte, error) {
 
 func (h *Handler) handleUnseal(w http.ResponseWriter, r *http.Request, reqID string) {
 	if r.Method != http.MethodPut && r.Method != http.MethodPost {
-		methodNotAllowed(w, "PUT, POST")
+		h.methodNotAllowed(w, "PUT, POST")
 		return
 	}
 	body, err := h.readBody(w, r)
@@ -191,7 +191,7 @@ func (h *Handler) handleUnseal(w http.ResponseWriter, r *http.Request, reqID str
 		h.writeError(w, r, reqID, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, sealStatusJSON(st))
+	h.writeJSON(w, http.StatusOK, sealStatusJSON(st))
 }
 
 func (h *Handler) handleSealStatusAfter(w http.ResponseWriter, r *http.Request, reqID string) {
@@ -200,7 +200,7 @@ func (h *Handler) handleSealStatusAfter(w http.ResponseWriter, r *http.Request, 
 		h.writeError(w, r, reqID, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, sealStatusJSON(st))
+	h.writeJSON(w, http.StatusOK, sealStatusJSON(st))
 }
 
 // healthOutput is Vault's sys/health shape.
@@ -248,7 +248,7 @@ func healthCode(r *http.Request, st core.SealStatus) (int, error) {
 
 func (h *Handler) handleHealth(w http.ResponseWriter, r *http.Request, reqID string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		methodNotAllowed(w, "GET, HEAD")
+		h.methodNotAllowed(w, "GET, HEAD")
 		return
 	}
 	st, err := h.core.SealStatus(r.Context())
@@ -265,7 +265,7 @@ func (h *Handler) handleHealth(w http.ResponseWriter, r *http.Request, reqID str
 		w.WriteHeader(status)
 		return
 	}
-	writeJSON(w, status, healthOutput{
+	h.writeJSON(w, status, healthOutput{
 		// Replication does not exist here; Vault reports that as "disabled".
 		ReplicationPerformanceMode: "disabled",
 		ReplicationDRMode:          "disabled",
@@ -290,7 +290,7 @@ type leaderOutput struct {
 
 func (h *Handler) handleLeader(w http.ResponseWriter, r *http.Request, reqID string) {
 	if r.Method != http.MethodGet {
-		methodNotAllowed(w, "GET")
+		h.methodNotAllowed(w, "GET")
 		return
 	}
 	if h.core.Sealed() {
@@ -299,5 +299,5 @@ func (h *Handler) handleLeader(w http.ResponseWriter, r *http.Request, reqID str
 	}
 	// A single node without HA is its own leader; Vault reports that as
 	// ha_enabled false with an empty leader address.
-	writeJSON(w, http.StatusOK, leaderOutput{ActiveTime: time.Time{}.Format(time.RFC3339)})
+	h.writeJSON(w, http.StatusOK, leaderOutput{ActiveTime: time.Time{}.Format(time.RFC3339)})
 }
