@@ -50,5 +50,5 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, reqID strin
 		h.logger.Error("request failed", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "internal error; see the server log for request " + reqID
 	}
-	writeJSON(w, status, errorBody{Errors: []string{msg}})
+	h.writeJSON(w, status, errorBody{Errors: []string{msg}})
 }
