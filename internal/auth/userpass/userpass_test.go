@@ -1,0 +1,462 @@
+package userpass
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/crypto/argon2"
+
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
+)
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	logicaltest.Run(t, Factory, logicaltest.Options{
+		Writes: []*logical.Request{
+			{Operation: opCreate, Path: "users/alice", Body: json.RawMessage(`{"password":"pw-1","token_policies":"a,b"}`)},
+			{Operation: opUpdate, Path: "users/alice/policies", Body: json.RawMessage(`{"token_policies":["c"]}`)},
+			{Operation: opUpdate, Path: "users/alice/password", Body: json.RawMessage(`{"password":"pw-1"}`)},
+			{
+				Operation: opUpdate, Path: "login/alice", Body: json.RawMessage(`{"password":"pw-1"}`),
+				Connection: &logical.Connection{RemoteAddr: "127.0.0.1:1234"},
+			},
+		},
+		Reads: []*logical.Request{
+			{Operation: opRead, Path: "users/alice"},
+			{Operation: opList, Path: "users/"},
+		},
+	})
+}
+
+func TestUsers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	const zero = `{"token_policies":[],"token_ttl":0,"token_max_ttl":0,"token_explicit_max_ttl":0,"token_period":0,` +
+		`"token_num_uses":0,"token_type":"default","token_bound_cidrs":[],"token_no_default_policy":false}`
+	steps := []struct {
+		name     string
+		r        req
+		wantErr  error
+		wantData string // JSON; "" for no data
+	}{
+		{name: "new user needs a password", r: req{op: opCreate, path: "users/bob", body: `{"token_ttl":60}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "empty password", r: req{op: opCreate, path: "users/bob", body: `{"password":""}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "unknown field", r: req{op: opCreate, path: "users/bob", body: `{"password":"x","bogus":1}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "bad token field", r: req{op: opCreate, path: "users/bob", body: `{"password":"x","token_type":"nope"}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "read missing", r: req{op: opRead, path: "users/bob"}},
+		{name: "list empty", r: req{op: opList, path: "users"}},
+		{name: "create", r: req{op: opCreate, path: "users/Bob", body: `{"password":"pw","token_policies":"Dev, ops","token_ttl":"1m","token_max_ttl":"1h","token_bound_cidrs":"127.0.0.1"}`}},
+		{
+			name: "read lowercased", r: req{op: opRead, path: "users/BOB"},
+			wantData: `{"token_policies":["dev","ops"],"token_ttl":60,"token_max_ttl":3600,"token_explicit_max_ttl":0,"token_period":0,` +
+				`"token_num_uses":0,"token_type":"default","token_bound_cidrs":["127.0.0.1"],"token_no_default_policy":false}`,
+		},
+		{name: "update changes only what it names", r: req{op: opUpdate, path: "users/bob", body: `{"token_ttl":"2m","token_num_uses":3}`}},
+		{
+			name: "read after update", r: req{op: opRead, path: "users/bob"},
+			wantData: `{"token_policies":["dev","ops"],"token_ttl":120,"token_max_ttl":3600,"token_explicit_max_ttl":0,"token_period":0,` +
+				`"token_num_uses":3,"token_type":"default","token_bound_cidrs":["127.0.0.1"],"token_no_default_policy":false}`,
+		},
+		{name: "ttl over stored max", r: req{op: opUpdate, path: "users/bob", body: `{"token_ttl":"2h"}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "policies endpoint", r: req{op: opUpdate, path: "users/bob/policies", body: `{"token_policies":"x"}`}},
+		{
+			name: "read after policies", r: req{op: opRead, path: "users/bob"},
+			wantData: `{"token_policies":["x"],"token_ttl":120,"token_max_ttl":3600,"token_explicit_max_ttl":0,"token_period":0,` +
+				`"token_num_uses":3,"token_type":"default","token_bound_cidrs":["127.0.0.1"],"token_no_default_policy":false}`,
+		},
+		{name: "deprecated policies field", r: req{op: opUpdate, path: "users/bob/policies", body: `{"policies":["y","z"]}`}},
+		{name: "policies endpoint without policies clears", r: req{op: opUpdate, path: "users/bob/policies", body: `{}`}},
+		{name: "clear other fields", r: req{op: opUpdate, path: "users/bob", body: `{"token_ttl":0,"token_num_uses":0,"token_max_ttl":0,"token_bound_cidrs":""}`}},
+		{name: "read cleared", r: req{op: opRead, path: "users/bob"}, wantData: zero},
+		{name: "policies of missing user", r: req{op: opUpdate, path: "users/carol/policies", body: `{"token_policies":"x"}`}, wantErr: logical.ErrNotFound},
+		{name: "password of missing user", r: req{op: opUpdate, path: "users/carol/password", body: `{"password":"x"}`}, wantErr: logical.ErrNotFound},
+		{name: "password endpoint needs a password", r: req{op: opUpdate, path: "users/bob/password", body: `{}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "second user", r: req{op: opUpdate, path: "users/a.b-c_d", body: `{"password":"pw2"}`}},
+		{name: "list", r: req{op: opList, path: "users/"}, wantData: `{"keys":["a.b-c_d","bob"]}`},
+		{name: "delete", r: req{op: opDelete, path: "users/BOB"}},
+		{name: "read deleted", r: req{op: opRead, path: "users/bob"}},
+		{name: "delete missing is fine", r: req{op: opDelete, path: "users/bob"}},
+		{name: "list after delete", r: req{op: opList, path: "users"}, wantData: `{"keys":["a.b-c_d"]}`},
+		{name: "unsupported op", r: req{op: logical.PatchOperation, path: "users/x"}, wantErr: logical.ErrUnsupportedOperation},
+	}
+	for _, s := range steps {
+		resp, err := h.do(s.r)
+		if s.wantErr != nil {
+			wantKind(t, s.name, err, s.wantErr)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if s.wantData == "" {
+			if resp != nil {
+				t.Errorf("%s: response = %+v, want none", s.name, resp)
+			}
+			continue
+		}
+		diffJSON(t, s.name, s.wantData, resp)
+	}
+}
+
+func TestUsernames(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"alice", true}, {"a", true}, {"_a", true}, {"a-", true}, {"a.b", true}, {"0", true}, {"A.B", true},
+		{"-a", false}, {".a", false}, {"a.", false}, {"a b", false}, {"a@b", false}, {"ü", false}, {"a%2fb", false},
+		{string(bytes.Repeat([]byte("a"), maxUsernameBytes+1)), false},
+	}
+	for _, tt := range tests {
+		for _, path := range []string{"users/" + tt.name, "users/" + tt.name + "/password", "login/" + tt.name} {
+			_, err := h.do(req{op: opUpdate, path: path, body: `{"password":"pw"}`})
+			if tt.ok {
+				if errors.Is(err, logical.ErrInvalidRequest) {
+					t.Errorf("%s: error = %v, want the name accepted", path, err)
+				}
+				continue
+			}
+			wantKind(t, path, err, logical.ErrInvalidRequest)
+		}
+	}
+}
+
+func TestLogin(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.must(req{op: opCreate, path: "users/alice", body: `{"password":"correct horse","token_policies":"dev,ops","token_ttl":"10m",` +
+		`"token_max_ttl":"1h","token_period":"5m","token_num_uses":7,"token_no_default_policy":true,"token_explicit_max_ttl":"2h"}`})
+	h.must(req{op: opCreate, path: "users/bound", body: `{"password":"pw","token_bound_cidrs":"10.0.0.0/8, 192.0.2.7"}`})
+	h.must(req{op: opCreate, path: "users/batch", body: `{"password":"pw","token_type":"batch"}`})
+
+	wantAlice := &logical.Auth{
+		DisplayName: "alice", Policies: []string{"dev", "ops"}, NoDefaultPolicy: true,
+		Metadata: map[string]string{"username": "alice"}, TTL: 10 * time.Minute, MaxTTL: time.Hour,
+		ExplicitMaxTTL: 2 * time.Hour, Period: 5 * time.Minute, NumUses: 7, Renewable: true,
+		Alias: &logical.Alias{Name: "alice"},
+	}
+	tests := []struct {
+		name    string
+		r       req
+		want    *logical.Auth
+		wantErr error // nil with want nil: the standard permission-denied failure
+	}{
+		{name: "success", r: req{path: "login/alice", body: `{"password":"correct horse"}`}, want: wantAlice},
+		{name: "username is case-insensitive", r: req{path: "login/ALICE", body: `{"password":"correct horse"}`}, want: wantAlice},
+		{name: "wrong password", r: req{path: "login/alice", body: `{"password":"correct horsf"}`}},
+		{name: "password is case-sensitive", r: req{path: "login/alice", body: `{"password":"Correct horse"}`}},
+		{name: "unknown user", r: req{path: "login/mallory", body: `{"password":"correct horse"}`}},
+		{name: "bound: allowed address", r: req{path: "login/bound", body: `{"password":"pw"}`, addr: "10.1.2.3:9"}, want: &logical.Auth{
+			DisplayName: "bound", Metadata: map[string]string{"username": "bound"}, BoundCIDRs: []string{"10.0.0.0/8", "192.0.2.7"},
+			Renewable: true, Alias: &logical.Alias{Name: "bound"},
+		}},
+		{name: "bound: single address", r: req{path: "login/bound", body: `{"password":"pw"}`, addr: "192.0.2.7:9"}, want: &logical.Auth{
+			DisplayName: "bound", Metadata: map[string]string{"username": "bound"}, BoundCIDRs: []string{"10.0.0.0/8", "192.0.2.7"},
+			Renewable: true, Alias: &logical.Alias{Name: "bound"},
+		}},
+		{name: "bound: refused address", r: req{path: "login/bound", body: `{"password":"pw"}`, addr: "192.0.2.8:9"}},
+		{name: "bound: refused address and wrong password", r: req{path: "login/bound", body: `{"password":"px"}`, addr: "192.0.2.8:9"}},
+		{name: "batch", r: req{path: "login/batch", body: `{"password":"pw"}`}, want: &logical.Auth{
+			DisplayName: "batch", Metadata: map[string]string{"username": "batch"}, TokenType: "batch",
+			Alias: &logical.Alias{Name: "batch"},
+		}},
+		{name: "missing password", r: req{path: "login/alice", body: `{}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "unknown field", r: req{path: "login/alice", body: `{"password":"correct horse","otp":1}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "malformed body", r: req{path: "login/alice", body: `{"password":`}, wantErr: logical.ErrInvalidRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.r.op = opUpdate
+			resp, err := h.do(tt.r)
+			switch {
+			case tt.want != nil:
+				if err != nil {
+					t.Fatalf("login: %v", err)
+				}
+				if resp.Data != nil {
+					t.Errorf("login data = %v, want none", resp.Data)
+				}
+				if diff := cmp.Diff(tt.want, resp.Auth); diff != "" {
+					t.Errorf("login auth mismatch (-want +got):\n%s", diff)
+				}
+			case tt.wantErr != nil:
+				wantKind(t, "login", err, tt.wantErr)
+			default:
+				wantDenied(t, err)
+			}
+		})
+	}
+}
+
+// wantDenied checks that err is the one failed-login error.
+func wantDenied(t testing.TB, err error) {
+	t.Helper()
+	var le *logical.Error
+	if !errors.As(err, &le) || !errors.Is(err, logical.ErrPermissionDenied) {
+		t.Fatalf("login error = %v, want ErrPermissionDenied", err)
+	}
+	if le.Msg != "invalid username or password" {
+		t.Errorf("login error message = %q, want %q", le.Msg, "invalid username or password")
+	}
+}
+
+func TestLoginWithoutConnectionIsRefusedWhenBound(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.must(req{op: opCreate, path: "users/u", body: `{"password":"pw","token_bound_cidrs":"0.0.0.0/0"}`})
+	_, err := h.b.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "login/u", Body: json.RawMessage(`{"password":"pw"}`)})
+	wantDenied(t, err)
+	h.must(req{op: opUpdate, path: "users/u", body: `{"token_bound_cidrs":[]}`})
+	resp, err := h.b.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "login/u", Body: json.RawMessage(`{"password":"pw"}`)})
+	if err != nil || resp.Auth == nil {
+		t.Fatalf("unbound login without a connection = %v, %v, want success", resp, err)
+	}
+}
+
+func TestPasswordChange(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.must(req{op: opCreate, path: "users/u", body: `{"password":"old-password","token_policies":"p"}`})
+	h.must(req{op: opUpdate, path: "login/u", body: `{"password":"old-password"}`})
+	h.must(req{op: opUpdate, path: "users/u/password", body: `{"password":"new-password"}`})
+	_, err := h.do(req{op: opUpdate, path: "login/u", body: `{"password":"old-password"}`})
+	wantDenied(t, err)
+	resp := h.must(req{op: opUpdate, path: "login/u", body: `{"password":"new-password"}`})
+	if diff := cmp.Diff([]string{"p"}, resp.Auth.Policies); diff != "" {
+		t.Errorf("password change touched policies (-want +got):\n%s", diff)
+	}
+	// A user write with a password changes it too.
+	h.must(req{op: opUpdate, path: "users/u", body: `{"password":"third"}`})
+	_, err = h.do(req{op: opUpdate, path: "login/u", body: `{"password":"new-password"}`})
+	wantDenied(t, err)
+	h.must(req{op: opUpdate, path: "login/u", body: `{"password":"third"}`})
+}
+
+func TestPasswordNeverStored(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	passwords := []string{"first-Pa55word-xyz", "second-Pa55word-xyz", "third-Pa55word-xyz"}
+	h.must(req{op: opCreate, path: "users/u", body: `{"password":"` + passwords[0] + `"}`})
+	h.must(req{op: opUpdate, path: "users/u/password", body: `{"password":"` + passwords[1] + `"}`})
+	h.must(req{op: opUpdate, path: "users/u", body: `{"password":"` + passwords[2] + `"}`})
+	h.must(req{op: opUpdate, path: "login/u", body: `{"password":"` + passwords[2] + `"}`})
+	_, _ = h.do(req{op: opUpdate, path: "login/u", body: `{"password":"` + passwords[0] + `"}`})
+	resp := h.must(req{op: opRead, path: "users/u"})
+	out, err := json.Marshal(resp.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := h.st.Snapshot()
+	if len(snap) == 0 {
+		t.Fatal("nothing stored")
+	}
+	for _, pw := range passwords {
+		for _, form := range [][]byte{[]byte(pw), []byte(base64.StdEncoding.EncodeToString([]byte(pw))), []byte(fmt.Sprintf("%x", pw))} {
+			for k, v := range snap {
+				if bytes.Contains(v, form) || bytes.Contains([]byte(k), form) {
+					t.Errorf("storage key %q holds password %q", k, pw)
+				}
+			}
+			if bytes.Contains(out, form) {
+				t.Errorf("user read %s holds password %q", out, pw)
+			}
+		}
+	}
+}
+
+func TestStoredHash(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.must(req{op: opCreate, path: "users/a", body: `{"password":"same"}`})
+	h.must(req{op: opCreate, path: "users/b", body: `{"password":"same"}`})
+	var hashes []passwordHash
+	for _, name := range []string{"a", "b"} {
+		e, err := h.st.Get(t.Context(), userPrefix+name)
+		if err != nil || e == nil {
+			t.Fatalf("Get(%s) = %v, %v", name, e, err)
+		}
+		var u user
+		if err := json.Unmarshal(e.Value, &u); err != nil {
+			t.Fatal(err)
+		}
+		p := u.Password
+		if p.Algorithm != "argon2id" || p.Version != 0x13 || p.Time != 2 || p.MemoryKiB != 19456 || p.Threads != 1 || len(p.Salt) != 16 || len(p.Key) != 32 {
+			t.Errorf("stored hash of %s = %+v, want argon2id v19 t=2 m=19456 p=1 with a 16-byte salt and 32-byte key", name, p)
+		}
+		hashes = append(hashes, p)
+	}
+	if bytes.Equal(hashes[0].Salt, hashes[1].Salt) || bytes.Equal(hashes[0].Key, hashes[1].Key) {
+		t.Error("two users with the same password share a salt or a hash")
+	}
+}
+
+func TestOldParametersStillVerify(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.must(req{op: opCreate, path: "users/old", body: `{"password":"x"}`})
+	// Rewrite the stored hash as if made with older, cheaper parameters.
+	old := passwordHash{Algorithm: algArgon2id, Version: 0x13, Time: 1, MemoryKiB: 8 * 1024, Threads: 2, Salt: []byte("0123456789abcdef")}
+	old.Key = argonKey("legacy-password", old)
+	u := user{Password: old}
+	v, _ := json.Marshal(u)
+	if err := h.st.Put(t.Context(), &logical.StorageEntry{Key: userPrefix + "old", Value: v}); err != nil {
+		t.Fatal(err)
+	}
+	h.must(req{op: opUpdate, path: "login/old", body: `{"password":"legacy-password"}`})
+	_, err := h.do(req{op: opUpdate, path: "login/old", body: `{"password":"x"}`})
+	wantDenied(t, err)
+}
+
+// argonKey derives the 32-byte key verify expects for pw under p's
+// parameters.
+func argonKey(pw string, p passwordHash) []byte {
+	return argon2.IDKey([]byte(pw), p.Salt, p.Time, p.MemoryKiB, p.Threads, 32)
+}
+
+func TestHashParameterBounds(t *testing.T) {
+	t.Parallel()
+	good := passwordHash{Algorithm: algArgon2id, Version: 0x13, Time: 1, MemoryKiB: 64, Threads: 1, Salt: []byte("salt-salt-salt-1")}
+	good.Key = argonKey("pw", good)
+	if !good.verify("pw") {
+		t.Fatal("verify of a good hash = false")
+	}
+	tests := []struct {
+		name string
+		edit func(*passwordHash)
+	}{
+		{"other algorithm", func(p *passwordHash) { p.Algorithm = "argon2i" }},
+		{"other version", func(p *passwordHash) { p.Version = 0x10 }},
+		{"zero time", func(p *passwordHash) { p.Time = 0 }},
+		{"huge time", func(p *passwordHash) { p.Time = 1 << 20 }},
+		{"huge memory", func(p *passwordHash) { p.MemoryKiB = 1 << 30 }},
+		{"zero threads", func(p *passwordHash) { p.Threads = 0 }},
+		{"short key", func(p *passwordHash) { p.Key = p.Key[:8] }},
+		{"flipped key", func(p *passwordHash) { p.Key = slices.Clone(p.Key); p.Key[0] ^= 1 }},
+	}
+	for _, tt := range tests {
+		p := good
+		tt.edit(&p)
+		if p.verify("pw") {
+			t.Errorf("%s: verify = true, want false", tt.name)
+		}
+	}
+}
+
+// TestUnknownUserCostsAHash checks that a login for a user who does not
+// exist takes about as long as one with a wrong password: without the
+// dummy hash it would take microseconds instead of milliseconds.
+func TestUnknownUserCostsAHash(t *testing.T) {
+	h := newHarness(t) // not parallel: it times requests
+	h.must(req{op: opCreate, path: "users/known", body: `{"password":"pw"}`})
+	measure := func(path string) time.Duration {
+		best := time.Duration(1 << 62)
+		for range 5 {
+			start := time.Now()
+			_, err := h.do(req{op: opUpdate, path: path, body: `{"password":"wrong"}`})
+			d := time.Since(start)
+			wantDenied(t, err)
+			best = min(best, d)
+		}
+		return best
+	}
+	known, unknown := measure("login/known"), measure("login/nobody")
+	if unknown < known/3 {
+		t.Errorf("failed login for an unknown user took %v, for a known one %v: unknown users are distinguishable", unknown, known)
+	}
+}
+
+func TestConcurrentWritesKeepEachOther(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.must(req{op: opCreate, path: "users/u", body: `{"password":"p0"}`})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			h.must(req{op: opUpdate, path: "users/u", body: fmt.Sprintf(`{"token_num_uses":%d}`, i+1)})
+		})
+	}
+	wg.Go(func() { h.must(req{op: opUpdate, path: "users/u/password", body: `{"password":"p1"}`}) })
+	wg.Go(func() { h.must(req{op: opUpdate, path: "users/u/policies", body: `{"token_policies":"keep"}`}) })
+	wg.Wait()
+	resp := h.must(req{op: opUpdate, path: "login/u", body: `{"password":"p1"}`})
+	if diff := cmp.Diff([]string{"keep"}, resp.Auth.Policies); diff != "" {
+		t.Errorf("policies lost in concurrent writes (-want +got):\n%s", diff)
+	}
+	if resp.Auth.NumUses < 1 || resp.Auth.NumUses > 8 {
+		t.Errorf("NumUses = %d, want one of the written values", resp.Auth.NumUses)
+	}
+}
+
+func TestLookaheadAndLoginPaths(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	la, ok := h.b.(logical.AliasLookahead)
+	if !ok {
+		t.Fatal("backend does not implement logical.AliasLookahead")
+	}
+	tests := []struct {
+		path, want string
+		ok         bool
+	}{
+		{"login/Alice", "alice", true},
+		{"login/bob", "bob", true},
+		{"login/-bad", "", false},
+		{"login/", "", false},
+		{"users/alice", "", false},
+		{"login", "", false},
+	}
+	for _, tt := range tests {
+		name, ok, err := la.LookaheadAlias(t.Context(), &logical.Request{Operation: opUpdate, Path: tt.path})
+		if err != nil || name != tt.want || ok != tt.ok {
+			t.Errorf("LookaheadAlias(%q) = %q, %v, %v, want %q, %v, nil", tt.path, name, ok, err, tt.want, tt.ok)
+		}
+	}
+	lp, ok := h.b.(logical.LoginPaths)
+	if !ok {
+		t.Fatal("backend does not implement logical.LoginPaths")
+	}
+	if diff := cmp.Diff([]string{"login/*"}, lp.LoginPaths()); diff != "" {
+		t.Errorf("LoginPaths mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestExistenceCheck(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.must(req{op: opCreate, path: "users/here", body: `{"password":"x"}`})
+	ec := h.b.(logical.ExistenceChecker)
+	for path, want := range map[string]bool{"users/here": true, "users/HERE": true, "users/gone": false, "users/-bad": false} {
+		exists, handled, err := ec.ExistenceCheck(t.Context(), &logical.Request{Operation: opUpdate, Path: path})
+		if err != nil || !handled || exists != want {
+			t.Errorf("ExistenceCheck(%q) = %v, %v, %v, want %v, true, nil", path, exists, handled, err, want)
+		}
+	}
+}
+
+func BenchmarkUserpassLogin(b *testing.B) {
+	h := newHarness(b)
+	h.must(req{op: opCreate, path: "users/bench", body: `{"password":"correct horse battery staple","token_policies":"a"}`})
+	r := &logical.Request{
+		Operation: opUpdate, Path: "login/bench", Body: json.RawMessage(`{"password":"correct horse battery staple"}`),
+		Connection: &logical.Connection{RemoteAddr: "127.0.0.1:5000"},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := h.b.HandleRequest(b.Context(), r)
+		if err != nil || resp.Auth == nil {
+			b.Fatalf("login = %v, %v", resp, err)
+		}
+	}
+}
