@@ -1,0 +1,343 @@
+package identity
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
+)
+
+// The group types. Only internal groups, whose members are set through
+// the API, exist so far; external groups take their members from an
+// identity provider and come with OIDC.
+const (
+	typeInternal = "internal"
+	typeExternal = "external"
+)
+
+// groupInput is the body of a group write. Absent fields leave the group's
+// value unchanged on update.
+type groupInput struct {
+	ID              *string                 `json:"id"`
+	Name            *string                 `json:"name"`
+	Type            *string                 `json:"type"`
+	Metadata        *KVPairs                `json:"metadata"`
+	Policies        *framework.CommaStrings `json:"policies"`
+	MemberEntityIDs *framework.CommaStrings `json:"member_entity_ids"`
+	MemberGroupIDs  *framework.CommaStrings `json:"member_group_ids"`
+}
+
+// groupFields is a validated groupInput; nil pointers mean "unchanged".
+type groupFields struct {
+	name           *string
+	metadata       *map[string]string
+	policies       *[]string
+	memberEntities *[]string
+	memberGroups   *[]string
+}
+
+func (in *groupInput) validate() (*groupFields, error) {
+	if in.Type != nil {
+		switch *in.Type {
+		case "", typeInternal:
+		case typeExternal:
+			return nil, logical.InvalidRequest("external groups are not supported yet: only groups of type %q can be created", typeInternal)
+		default:
+			return nil, logical.InvalidRequest("invalid group type %q: want %q", *in.Type, typeInternal)
+		}
+	}
+	f := &groupFields{name: in.Name}
+	if in.Name != nil {
+		if err := checkName("group", *in.Name); err != nil {
+			return nil, err
+		}
+	}
+	if in.Metadata != nil {
+		md, err := metadataOf("metadata", *in.Metadata)
+		if err != nil {
+			return nil, err
+		}
+		f.metadata = &md
+	}
+	if in.Policies != nil {
+		p, err := normalizePolicies(*in.Policies)
+		if err != nil {
+			return nil, err
+		}
+		f.policies = &p
+	}
+	if in.MemberEntityIDs != nil {
+		ids, err := normalizeIDs("member_entity_ids", *in.MemberEntityIDs)
+		if err != nil {
+			return nil, err
+		}
+		f.memberEntities = &ids
+	}
+	if in.MemberGroupIDs != nil {
+		ids, err := normalizeIDs("member_group_ids", *in.MemberGroupIDs)
+		if err != nil {
+			return nil, err
+		}
+		f.memberGroups = &ids
+	}
+	return f, nil
+}
+
+// writeGroup serves POST group: it updates the group named by id or else
+// by name when one exists, and creates one otherwise.
+func (s *Store) writeGroup(ctx context.Context, _ *logical.Request, _ *framework.Match, in *groupInput) (*logical.Response, error) {
+	f, err := in.validate()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var old *group
+	switch {
+	case in.ID != nil && *in.ID != "":
+		if old = s.st.groups[*in.ID]; old == nil {
+			return nil, logical.NotFound("no group with ID %q", *in.ID)
+		}
+	case in.Name != nil:
+		old = s.st.groups[s.st.groupByName[*in.Name]]
+	}
+	return s.upsertGroupLocked(ctx, old, f)
+}
+
+// updateGroupByID serves POST group/id/:id.
+func (s *Store) updateGroupByID(ctx context.Context, _ *logical.Request, m *framework.Match, in *groupInput) (*logical.Response, error) {
+	id := m.Get("id")
+	if in.ID != nil && *in.ID != id {
+		return nil, logical.InvalidRequest("the id in the body does not match the path")
+	}
+	f, err := in.validate()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.st.groups[id]
+	if old == nil {
+		return nil, logical.NotFound("no group with ID %q", id)
+	}
+	return s.upsertGroupLocked(ctx, old, f)
+}
+
+// writeGroupByName serves POST group/name/:name, which creates the group
+// when it does not exist.
+func (s *Store) writeGroupByName(ctx context.Context, _ *logical.Request, m *framework.Match, in *groupInput) (*logical.Response, error) {
+	name := m.Get("name")
+	if in.Name != nil && *in.Name != name {
+		return nil, logical.InvalidRequest("the name in the body does not match the path")
+	}
+	if in.ID != nil {
+		return nil, logical.InvalidRequest("id cannot be set when writing a group by name")
+	}
+	in.Name = &name
+	f, err := in.validate()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.upsertGroupLocked(ctx, s.st.groups[s.st.groupByName[name]], f)
+}
+
+// upsertGroupLocked applies f to old, or to a new group when old is nil,
+// checks names and members and stores the result. s.mu must be held for
+// writing.
+func (s *Store) upsertGroupLocked(ctx context.Context, old *group, f *groupFields) (*logical.Response, error) {
+	now := s.now()
+	var g *group
+	if old == nil {
+		id, name := s.newGroupIDLocked()
+		g = &group{ID: id, Name: name, Type: typeInternal, CreationTime: now}
+	} else {
+		g = old.clone()
+	}
+	if f.name != nil {
+		if other := s.st.groupByName[*f.name]; other != "" && other != g.ID {
+			return nil, logical.InvalidRequest("group name %q is already in use", *f.name)
+		}
+		g.Name = *f.name
+	}
+	if f.metadata != nil {
+		g.Metadata = *f.metadata
+	}
+	if f.policies != nil {
+		g.Policies = *f.policies
+	}
+	if f.memberEntities != nil {
+		for _, id := range *f.memberEntities {
+			if s.st.entities[id] == nil {
+				return nil, logical.InvalidRequest("member_entity_ids: no entity with ID %q", id)
+			}
+		}
+		g.MemberEntityIDs = *f.memberEntities
+	}
+	if f.memberGroups != nil {
+		for _, id := range *f.memberGroups {
+			if id == g.ID {
+				return nil, logical.InvalidRequest("member_group_ids: a group cannot be a member of itself")
+			}
+			if s.st.groups[id] == nil {
+				return nil, logical.InvalidRequest("member_group_ids: no group with ID %q", id)
+			}
+			if s.containsLocked(id, g.ID) {
+				return nil, logical.InvalidRequest("member_group_ids: group %q already contains this group, so adding it would make a cycle", id)
+			}
+		}
+		g.MemberGroupIDs = *f.memberGroups
+	}
+	g.LastUpdateTime = now
+	g.ModifyIndex++
+	if err := s.commitLocked(ctx, &change{groups: []*group{g}}); err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: &writeData{ID: g.ID, Name: g.Name}}, nil
+}
+
+// containsLocked reports whether group outer has inner among its members,
+// directly or through member groups. s.mu must be held.
+func (s *Store) containsLocked(outer, inner string) bool {
+	seen := set{outer: {}}
+	stack := []string{outer}
+	for len(stack) > 0 {
+		g := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if g == inner {
+			return true
+		}
+		for _, m := range s.st.groups[g].MemberGroupIDs {
+			if _, ok := seen[m]; !ok && s.st.groups[m] != nil {
+				seen[m] = struct{}{}
+				stack = append(stack, m)
+			}
+		}
+	}
+	return false
+}
+
+// groupData is the API's view of a group.
+type groupData struct {
+	ID              string            `json:"id"`
+	Name            string            `json:"name"`
+	Type            string            `json:"type"`
+	Metadata        map[string]string `json:"metadata"`
+	Policies        []string          `json:"policies"`
+	MemberEntityIDs []string          `json:"member_entity_ids"`
+	MemberGroupIDs  []string          `json:"member_group_ids"`
+	ParentGroupIDs  []string          `json:"parent_group_ids"`
+	Alias           struct{}          `json:"alias"`
+	ModifyIndex     uint64            `json:"modify_index"`
+	NamespaceID     string            `json:"namespace_id"`
+	CreationTime    time.Time         `json:"creation_time"`
+	LastUpdateTime  time.Time         `json:"last_update_time"`
+}
+
+// groupResponse answers a read of group id; nil means not found.
+func (s *Store) groupResponse(id string) *logical.Response {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	g := s.st.groups[id]
+	if g == nil {
+		return nil
+	}
+	return &logical.Response{Data: &groupData{
+		ID:              g.ID,
+		Name:            g.Name,
+		Type:            g.Type,
+		Metadata:        g.Metadata,
+		Policies:        nonNil(g.Policies),
+		MemberEntityIDs: nonNil(g.MemberEntityIDs),
+		MemberGroupIDs:  nonNil(g.MemberGroupIDs),
+		ParentGroupIDs:  nonNil(sortedKeys(s.st.groupParents[id])),
+		ModifyIndex:     g.ModifyIndex,
+		CreationTime:    g.CreationTime,
+		LastUpdateTime:  g.LastUpdateTime,
+	}}
+}
+
+func (s *Store) readGroupByID(_ context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+	return s.groupResponse(m.Get("id")), nil
+}
+
+func (s *Store) readGroupByName(_ context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+	s.mu.RLock()
+	id := s.st.groupByName[m.Get("name")]
+	s.mu.RUnlock()
+	if id == "" {
+		return nil, nil
+	}
+	return s.groupResponse(id), nil
+}
+
+func (s *Store) deleteGroupByID(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return nil, s.deleteGroupLocked(ctx, m.Get("id"))
+}
+
+func (s *Store) deleteGroupByName(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return nil, s.deleteGroupLocked(ctx, s.st.groupByName[m.Get("name")])
+}
+
+// deleteGroupLocked deletes group id and takes it out of the groups that
+// list it as a member, in one transaction. A missing group is not an
+// error. s.mu must be held for writing.
+func (s *Store) deleteGroupLocked(ctx context.Context, id string) error {
+	if s.st.groups[id] == nil {
+		return nil
+	}
+	ch := &change{delGroups: []string{id}}
+	now := s.now()
+	for _, pid := range sortedKeys(s.st.groupParents[id]) {
+		p := s.st.groups[pid].clone()
+		p.MemberGroupIDs = slices.DeleteFunc(p.MemberGroupIDs, func(m string) bool { return m == id })
+		p.LastUpdateTime = now
+		p.ModifyIndex++
+		ch.groups = append(ch.groups, p)
+	}
+	return s.commitLocked(ctx, ch)
+}
+
+// groupKeyInfo is what a list of groups by ID tells about each.
+type groupKeyInfo struct {
+	Name              string `json:"name"`
+	NumMemberEntities int    `json:"num_member_entities"`
+	NumParentGroups   int    `json:"num_parent_groups"`
+}
+
+func (s *Store) listGroupIDs(_ context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if len(s.st.groups) == 0 {
+		return nil, nil
+	}
+	d := &listData[*groupKeyInfo]{Keys: make([]string, 0, len(s.st.groups)), KeyInfo: make(map[string]*groupKeyInfo, len(s.st.groups))}
+	for id, g := range s.st.groups {
+		d.Keys = append(d.Keys, id)
+		d.KeyInfo[id] = &groupKeyInfo{
+			Name:              g.Name,
+			NumMemberEntities: len(g.MemberEntityIDs),
+			NumParentGroups:   len(s.st.groupParents[id]),
+		}
+	}
+	slices.Sort(d.Keys)
+	return &logical.Response{Data: d}, nil
+}
+
+func (s *Store) listGroupNames(_ context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
+	s.mu.RLock()
+	names := make([]string, 0, len(s.st.groupByName))
+	for n := range s.st.groupByName {
+		names = append(names, n)
+	}
+	s.mu.RUnlock()
+	slices.Sort(names)
+	return framework.ListResponse(names)
+}
