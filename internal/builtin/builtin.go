@@ -1,9 +1,11 @@
 // Package builtin is the one list of what Coffer can mount: secrets engine
-// type names mapped to their factories. The server hands this list to
-// core; nothing registers itself.
+// and auth method type names mapped to their factories. The server hands
+// these lists to core; nothing registers itself.
 package builtin
 
 import (
+	"github.com/coffer-secrets/coffer/internal/auth/userpass"
+	"github.com/coffer-secrets/coffer/internal/engine/cubbyhole"
 	"github.com/coffer-secrets/coffer/internal/engine/kv"
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
@@ -11,6 +13,14 @@ import (
 // Engines returns the secrets engine factories by type name.
 func Engines() map[string]logical.Factory {
 	return map[string]logical.Factory{
-		"kv": kv.Factory,
+		"kv":        kv.Factory,
+		"cubbyhole": cubbyhole.Factory,
+	}
+}
+
+// AuthMethods returns the auth method factories by type name.
+func AuthMethods() map[string]logical.Factory {
+	return map[string]logical.Factory{
+		"userpass": userpass.Factory,
 	}
 }

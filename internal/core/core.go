@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/barrier"
+	"github.com/coffer-secrets/coffer/internal/identity"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 	"github.com/coffer-secrets/coffer/internal/router"
@@ -38,8 +39,11 @@ type Options struct {
 	Physical storage.Storage
 	// StorageType names the physical storage for seal-status, e.g. "bolt".
 	StorageType string
-	// Engines maps a secrets engine type to its factory.
+	// Engines maps a secrets engine type to its factory. "cubbyhole" must
+	// be among them: core mounts it at cubbyhole/.
 	Engines map[string]logical.Factory
+	// AuthMethods maps an auth method type to its factory.
+	AuthMethods map[string]logical.Factory
 	// Logger receives lifecycle and error logs; never secrets.
 	Logger *slog.Logger
 	// Clock tells the time; nil means the system clock.
@@ -55,14 +59,23 @@ type Options struct {
 
 // Core is one Coffer server's state and request pipeline.
 type Core struct {
-	opts    Options
-	logger  *slog.Logger
-	clock   logical.Clock
-	barrier *barrier.Barrier
-	seal    *seal.Shamir
-	tokens  *token.Store
-	router  *router.Router
-	sys     *framework.Backend
+	opts     Options
+	logger   *slog.Logger
+	clock    logical.Clock
+	barrier  *barrier.Barrier
+	seal     *seal.Shamir
+	tokens   *token.Store
+	router   *router.Router
+	sys      *framework.Backend
+	tokenAPI *framework.Backend
+	policies *policyStore
+	lockouts *lockouts
+
+	// identity is built at unseal and dropped at seal; guarded by stateMu.
+	identity *identity.Store
+	// stopBackground ends the background work started at unseal; guarded
+	// by stateMu.
+	stopBackground func()
 
 	// stateMu is held for writing while sealing or unsealing, and for
 	// reading by every request that needs the unsealed state.
@@ -103,15 +116,18 @@ func New(opts Options) (*Core, error) {
 	}
 	b := barrier.New(opts.Physical)
 	c := &Core{
-		opts:    opts,
-		logger:  opts.Logger.With("component", "core"),
-		clock:   opts.Clock,
-		barrier: b,
-		seal:    seal.NewShamir(opts.Physical),
-		tokens:  token.New(b, opts.Logger),
-		router:  router.New(),
+		opts:     opts,
+		logger:   opts.Logger.With("component", "core"),
+		clock:    opts.Clock,
+		barrier:  b,
+		seal:     seal.NewShamir(opts.Physical),
+		router:   router.New(),
+		policies: newPolicyStore(b),
+		lockouts: newLockouts(),
 	}
+	c.tokens = token.New(token.Options{Storage: b, Crypter: b, Logger: opts.Logger, OnRevoke: c.onTokenRevoke})
 	c.sys = c.newSysBackend()
+	c.tokenAPI = c.newTokenBackend()
 	c.sealed.Store(true)
 	return c, nil
 }

@@ -22,14 +22,23 @@ const mountTableKey = "core/mounts"
 // later built-ins; users cannot mount there or under them.
 var reservedMounts = []string{"sys/", "auth/", "cubbyhole/", "identity/", "audit/"}
 
+// authPrefix starts the router path of every auth method mount.
+const authPrefix = "auth/"
+
 // MountConfig is a mount's tunable settings.
 type MountConfig struct {
 	DefaultLeaseTTL time.Duration `json:"default_lease_ttl"`
 	MaxLeaseTTL     time.Duration `json:"max_lease_ttl"`
+	// Lockout configures locking out an alias after failed logins; auth
+	// mounts only.
+	Lockout LockoutConfig `json:"user_lockout_config,omitzero"`
 }
 
-// MountEntry is one row of the mount table.
+// MountEntry is one row of the mount table. Secrets engines and auth
+// methods share the table; an auth method's Path starts with "auth/".
 type MountEntry struct {
+	// Path is the router path with a trailing slash: "secret/", or
+	// "auth/approle/" for an auth method.
 	Path        string            `json:"path"`
 	Type        string            `json:"type"`
 	Description string            `json:"description"`
@@ -39,10 +48,21 @@ type MountEntry struct {
 	Options     map[string]string `json:"options,omitempty"`
 	Local       bool              `json:"local"`
 	SealWrap    bool              `json:"seal_wrap"`
+	// Builtin marks the mounts core makes itself (token/, cubbyhole/,
+	// identity/): they cannot be disabled or moved.
+	Builtin bool `json:"builtin,omitempty"`
 }
 
+// IsAuth reports whether m is an auth method mount.
+func (m *MountEntry) IsAuth() bool { return strings.HasPrefix(m.Path, authPrefix) }
+
 // storagePrefix is where the mount's data lives inside the barrier.
-func (m *MountEntry) storagePrefix() string { return "logical/" + m.UUID + "/" }
+func (m *MountEntry) storagePrefix() string {
+	if m.IsAuth() {
+		return "auth/" + m.UUID + "/"
+	}
+	return "logical/" + m.UUID + "/"
+}
 
 type mountTable struct {
 	Entries []*MountEntry `json:"entries"`
@@ -102,6 +122,11 @@ func (c *Core) loadMounts(ctx context.Context) error {
 			return fmt.Errorf("decode mount table: %w", err)
 		}
 	}
+	if added := ensureBuiltins(t); added {
+		if err := c.persistMounts(ctx, t); err != nil {
+			return err
+		}
+	}
 	for _, m := range t.Entries {
 		if err := c.mountBackend(ctx, m); err != nil {
 			c.logger.Error("mount could not be loaded; it stays unavailable", "path", m.Path, "type", m.Type, "err", err)
@@ -109,6 +134,42 @@ func (c *Core) loadMounts(ctx context.Context) error {
 	}
 	c.mounts = t
 	return nil
+}
+
+// builtinMounts are the mounts every server has; core adds any that are
+// missing when it loads the mount table.
+var builtinMounts = []MountEntry{
+	{Path: "cubbyhole/", Type: "cubbyhole", Description: "per-token private secret storage"},
+	{Path: "identity/", Type: "identity", Description: "identity store"},
+	{Path: "auth/token/", Type: "token", Description: "token based credentials"},
+}
+
+// ensureBuiltins adds the missing built-in mounts to t and reports whether
+// it added any.
+func ensureBuiltins(t *mountTable) bool {
+	added := false
+	for _, b := range builtinMounts {
+		if t.find(b.Path) != nil {
+			continue
+		}
+		m := b
+		m.Builtin = true
+		m.UUID = NewUUID()
+		m.Accessor = accessorFor(m.IsAuth(), m.Type)
+		t.Entries = append(t.Entries, &m)
+		added = true
+	}
+	return added
+}
+
+// mountByAccessor finds a mount by its accessor, for the identity store.
+func (c *Core) mountByAccessor(accessor string) (path, mountType string, ok bool) {
+	for _, m := range c.Mounts() {
+		if m.Accessor == accessor {
+			return m.Path, m.Type, true
+		}
+	}
+	return "", "", false
 }
 
 // unloadMounts cleans up every backend and empties the router.
@@ -143,20 +204,17 @@ func (v mountSystemView) MaxLeaseTTL() time.Duration {
 	return v.c.opts.MaxLeaseTTL
 }
 
+// factory returns the factory for a mount's type, or nil.
+func (c *Core) factory(auth bool, typ string) logical.Factory {
+	if auth {
+		return c.opts.AuthMethods[typ]
+	}
+	return c.opts.Engines[typ]
+}
+
 // mountBackend builds m's backend and adds it to the router.
 func (c *Core) mountBackend(ctx context.Context, m *MountEntry) error {
-	factory, ok := c.opts.Engines[m.Type]
-	if !ok {
-		return logical.InvalidRequest("unknown secrets engine type %q", m.Type)
-	}
-	env := logical.Env{
-		Storage: router.NewView(c.barrier, m.storagePrefix()),
-		Logger:  c.opts.Logger.With("component", "engine", "mount", m.Path, "type", m.Type),
-		Clock:   c.clock,
-		System:  mountSystemView{c: c, m: m.Config},
-		Options: maps.Clone(m.Options),
-	}
-	be, err := factory(ctx, env)
+	be, err := c.newBackend(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -171,8 +229,35 @@ func (c *Core) mountBackend(ctx context.Context, m *MountEntry) error {
 	return nil
 }
 
-// MountInput is a request to enable a secrets engine.
+// newBackend builds the backend for m: a core built-in or one made by a
+// factory.
+func (c *Core) newBackend(ctx context.Context, m *MountEntry) (logical.Backend, error) {
+	if m.Builtin {
+		switch m.Type {
+		case "token":
+			return c.tokenAPI, nil
+		case "identity":
+			return c.identity, nil
+		}
+	}
+	factory := c.factory(m.IsAuth(), m.Type)
+	if factory == nil {
+		return nil, logical.InvalidRequest("unknown type %q", m.Type)
+	}
+	env := logical.Env{
+		Storage: router.NewView(c.barrier, m.storagePrefix()),
+		Logger:  c.opts.Logger.With("component", "engine", "mount", m.Path, "type", m.Type),
+		Clock:   c.clock,
+		System:  mountSystemView{c: c, m: m.Config},
+		Options: maps.Clone(m.Options),
+	}
+	return factory(ctx, env)
+}
+
+// MountInput is a request to enable a secrets engine or an auth method.
 type MountInput struct {
+	// Auth makes the mount an auth method, under auth/.
+	Auth        bool
 	Path        string
 	Type        string
 	Description string
@@ -203,11 +288,8 @@ func normalizeMountPath(p string) (string, error) {
 // Mount enables a secrets engine. It changes the mount table completely or
 // not at all.
 func (c *Core) Mount(ctx context.Context, in MountInput) error {
-	path, err := normalizeMountPath(in.Path)
+	path, err := mountPath(in.Auth, in.Path)
 	if err != nil {
-		return err
-	}
-	if err := checkReserved(path); err != nil {
 		return err
 	}
 	typ := in.Type
@@ -221,9 +303,12 @@ func (c *Core) Mount(ctx context.Context, in MountInput) error {
 		opts["version"] = "2"
 	}
 	if typ == "" {
-		return logical.InvalidRequest("missing secrets engine type")
+		return logical.InvalidRequest("missing type")
 	}
-	if _, ok := c.opts.Engines[typ]; !ok {
+	if c.factory(in.Auth, typ) == nil || typ == "cubbyhole" {
+		if in.Auth {
+			return logical.InvalidRequest("unknown auth method type %q", typ)
+		}
 		return logical.InvalidRequest("unknown secrets engine type %q", typ)
 	}
 	if err := c.checkTTLs(in.Config); err != nil {
@@ -242,7 +327,7 @@ func (c *Core) Mount(ctx context.Context, in MountInput) error {
 		Type:        typ,
 		Description: in.Description,
 		UUID:        NewUUID(),
-		Accessor:    typ + "_" + randomHex(4),
+		Accessor:    accessorFor(in.Auth, typ),
 		Config:      in.Config,
 		Options:     opts,
 		Local:       in.Local,
@@ -262,11 +347,42 @@ func (c *Core) Mount(ctx context.Context, in MountInput) error {
 	return nil
 }
 
-// Unmount disables the engine at path and deletes its data.
-func (c *Core) Unmount(ctx context.Context, path string) error {
+// accessorFor makes a mount accessor, e.g. "kv_1a2b3c4d" or
+// "auth_approle_1a2b3c4d".
+func accessorFor(auth bool, typ string) string {
+	if auth {
+		return "auth_" + typ + "_" + randomHex(4)
+	}
+	return typ + "_" + randomHex(4)
+}
+
+// mountPath normalizes a user-given mount path and returns the router
+// path: "secret/" or "auth/approle/". Reserved paths are refused.
+func mountPath(auth bool, p string) (string, error) {
+	path, err := normalizeMountPath(p)
+	if err != nil {
+		return "", err
+	}
+	if auth {
+		if path == "token/" {
+			return "", logical.InvalidRequest("cannot use auth path %q: it is reserved for the token store", path)
+		}
+		return authPrefix + path, nil
+	}
+	if err := checkReserved(path); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// Unmount disables the engine or auth method at path and deletes its data.
+func (c *Core) Unmount(ctx context.Context, auth bool, path string) error {
 	path, err := normalizeMountPath(path)
 	if err != nil {
 		return err
+	}
+	if auth {
+		path = authPrefix + path
 	}
 	c.mountMu.Lock()
 	defer c.mountMu.Unlock()
@@ -277,6 +393,9 @@ func (c *Core) Unmount(ctx context.Context, path string) error {
 	if m == nil {
 		// Vault answers success for a path with nothing mounted.
 		return nil
+	}
+	if m.Builtin {
+		return logical.InvalidRequest("cannot disable %s: it is built in", path)
 	}
 	t := c.mounts.clone()
 	t.Entries = slices.DeleteFunc(t.Entries, func(e *MountEntry) bool { return e.Path == path })
@@ -321,13 +440,17 @@ type TuneInput struct {
 	MaxLeaseTTL     *time.Duration
 	Description     *string
 	Options         map[string]string
+	Lockout         *LockoutConfig
 }
 
 // Tune changes the settings of the mount at path.
-func (c *Core) Tune(ctx context.Context, path string, in TuneInput) error {
+func (c *Core) Tune(ctx context.Context, auth bool, path string, in TuneInput) error {
 	path, err := normalizeMountPath(path)
 	if err != nil {
 		return err
+	}
+	if auth {
+		path = authPrefix + path
 	}
 	c.mountMu.Lock()
 	defer c.mountMu.Unlock()
@@ -350,6 +473,12 @@ func (c *Core) Tune(ctx context.Context, path string, in TuneInput) error {
 			return logical.InvalidRequest("changing the version of a mount (%q to %q) is not supported; enable a new mount and copy the data", m.Options["version"], v)
 		}
 	}
+	if in.Lockout != nil {
+		if !m.IsAuth() {
+			return logical.InvalidRequest("user_lockout_config applies to auth methods only")
+		}
+		cfg.Lockout = *in.Lockout
+	}
 	m.Config = cfg
 	if in.Description != nil {
 		m.Description = *in.Description
@@ -364,6 +493,9 @@ func (c *Core) Tune(ctx context.Context, path string, in TuneInput) error {
 		return err
 	}
 	c.mounts = t
+	if m.Builtin {
+		return nil
+	}
 	// Backends read TTLs through their SystemView at build time; rebuild the
 	// backend so it sees the new settings.
 	if r := c.router.Unmount(path); r != nil {
@@ -374,7 +506,8 @@ func (c *Core) Tune(ctx context.Context, path string, in TuneInput) error {
 	return c.mountBackend(ctx, m)
 }
 
-// Mounts returns a copy of the mount table, sorted by path.
+// Mounts returns a copy of the mount table (secrets engines and auth
+// methods), sorted by path.
 func (c *Core) Mounts() []MountEntry {
 	c.mountMu.Lock()
 	defer c.mountMu.Unlock()
@@ -409,6 +542,9 @@ func (c *Core) Remount(ctx context.Context, from, to string) error {
 	t, m, err := c.editEntryLocked(from)
 	if err != nil {
 		return err
+	}
+	if m.Builtin {
+		return logical.InvalidRequest("cannot move %s: it is built in", from)
 	}
 	for _, e := range t.Entries {
 		if e.Path != from && (strings.HasPrefix(e.Path, to) || strings.HasPrefix(to, e.Path)) {

@@ -2,9 +2,16 @@ package core
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/policy"
+	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -22,58 +29,274 @@ type Response struct {
 	*logical.Response
 	// MountType is the type of the mount that answered, e.g. "kv".
 	MountType string
+	// Auth is set when the request made a token (a login, a token create).
+	Auth *AuthOutput
 }
 
-// HandleRequest runs the pipeline: seal check, token lookup, permission
-// check, then the sys handlers or the mounted backend. Errors carry the
-// logical error kinds, [ErrSealed] or an internal cause.
+// AuthOutput is the "auth" block of a response that made a token, in
+// Vault's shape.
+type AuthOutput struct {
+	ClientToken      string            `json:"client_token"`
+	Accessor         string            `json:"accessor"`
+	Policies         []string          `json:"policies"`
+	TokenPolicies    []string          `json:"token_policies"`
+	IdentityPolicies []string          `json:"identity_policies,omitempty"`
+	Metadata         map[string]string `json:"metadata"`
+	LeaseDuration    int64             `json:"lease_duration"`
+	Renewable        bool              `json:"renewable"`
+	EntityID         string            `json:"entity_id"`
+	TokenType        string            `json:"token_type"`
+	Orphan           bool              `json:"orphan"`
+	MFARequirement   any               `json:"mfa_requirement"`
+	NumUses          int               `json:"num_uses"`
+}
+
+// caller is who sent a request, as checked by the pipeline. Handlers that
+// core serves itself (sys/, auth/token/) read it from the context.
+type caller struct {
+	id       token.ID
+	hash     string // "" for batch tokens
+	entry    *token.Entry
+	acl      *policy.ACL
+	identity []string // policies from the caller's identity entity and groups
+	sudo     bool     // the caller holds sudo on the request path
+}
+
+type callerKey struct{}
+
+func withCaller(ctx context.Context, c *caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// callerFrom returns the request's caller; nil for unauthenticated paths.
+func callerFrom(ctx context.Context) *caller {
+	c, _ := ctx.Value(callerKey{}).(*caller)
+	return c
+}
+
+// sudoPaths need the sudo capability (or root) besides the operation's
+// own capability, as Vault requires.
+var sudoPaths = []*regexp.Regexp{
+	regexp.MustCompile(`^auth/token/accessors/?$`),
+	regexp.MustCompile(`^auth/token/revoke-orphan$`),
+	regexp.MustCompile(`^sys/audit(/.+)?$`),
+	regexp.MustCompile(`^sys/auth/.+$`),
+	regexp.MustCompile(`^sys/leases/lookup(/.*)?$`),
+	regexp.MustCompile(`^sys/leases/revoke-force/.+$`),
+	regexp.MustCompile(`^sys/leases/revoke-prefix/.+$`),
+	regexp.MustCompile(`^sys/revoke-force/.+$`),
+	regexp.MustCompile(`^sys/revoke-prefix/.+$`),
+	regexp.MustCompile(`^sys/raw(/.*)?$`),
+	regexp.MustCompile(`^sys/remount$`),
+	regexp.MustCompile(`^sys/rotate$`),
+	regexp.MustCompile(`^sys/seal$`),
+	regexp.MustCompile(`^sys/step-down$`),
+	regexp.MustCompile(`^sys/locked-users(/.*)?$`),
+}
+
+func needsSudo(path string) bool {
+	// sys/auth lists without sudo; enabling, tuning and disabling need it.
+	if path == "sys/auth" || path == "sys/auth/" {
+		return false
+	}
+	for _, re := range sudoPaths {
+		if re.MatchString(path) {
+			return true
+		}
+	}
+	return false
+}
+
+// HandleRequest runs the pipeline: seal check, login paths, token lookup,
+// permission check, then the sys handlers or the mounted backend. Errors
+// carry the logical error kinds, [ErrSealed] or an internal cause.
 func (c *Core) HandleRequest(ctx context.Context, req *Request) (*Response, error) {
 	if req.Path == "sys/seal" {
 		return nil, c.handleSealRequest(ctx, req)
 	}
 	c.stateMu.RLock()
 	defer c.stateMu.RUnlock()
-	te, err := c.authorize(ctx, req)
+	if c.Sealed() {
+		return nil, ErrSealed
+	}
+	isSys := req.Path == "sys" || strings.HasPrefix(req.Path, "sys/")
+	var route *router.Route
+	var rel string
+	if !isSys {
+		route, rel, _ = c.router.Match(req.Path)
+		if route != nil && isLoginPath(route, rel) {
+			return c.handleLogin(ctx, req, route, rel)
+		}
+	}
+	cl, err := c.authorize(ctx, req, route, rel)
 	if err != nil {
 		return nil, err
 	}
-	if req.Path == "sys" || strings.HasPrefix(req.Path, "sys/") {
-		resp, err := c.handleSys(ctx, req, te)
-		return &Response{Response: resp, MountType: "system"}, err
+	ctx = withCaller(ctx, cl)
+	if cl.entry.NumUses > 0 {
+		last, err := c.tokens.Use(ctx, cl.hash)
+		if err != nil {
+			return nil, logical.PermissionDenied()
+		}
+		if last {
+			// The last use is allowed; the token goes once it is done.
+			defer func() {
+				if err := c.tokens.Revoke(context.WithoutCancel(ctx), cl.hash); err != nil {
+					c.logger.Error("revoke used-up token", "err", err)
+				}
+			}()
+		}
 	}
-	route, rel, ok := c.router.Match(req.Path)
-	if !ok {
+	if isSys {
+		lreq := *req.Request
+		lreq.Path = strings.TrimPrefix(strings.TrimPrefix(req.Path, "sys"), "/")
+		lreq.MountPoint = "sys/"
+		lreq.EntityID = cl.entry.EntityID
+		resp, err := c.sys.HandleRequest(ctx, &lreq)
+		return c.finish(resp, "system", err)
+	}
+	if route == nil {
 		return nil, &logical.Error{Kind: logical.ErrUnsupportedPath, Msg: "no handler for route \"" + req.Path + "\": route entry not found"}
 	}
 	lreq := *req.Request
 	lreq.Path = rel
 	lreq.MountPoint = route.Path
+	lreq.EntityID = cl.entry.EntityID
+	lreq.CubbyholeID = cl.hash
 	resp, err := route.Backend.HandleRequest(ctx, &lreq)
+	return c.finish(resp, route.Type, err)
+}
+
+// finish wraps a backend's answer; a response that made a token (token
+// create) carries its auth block out of band.
+func (c *Core) finish(resp *logical.Response, mountType string, err error) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Response{Response: resp, MountType: route.Type}, nil
+	out := &Response{Response: resp, MountType: mountType}
+	if resp != nil {
+		if ao, ok := resp.Data.(*AuthOutput); ok {
+			out.Auth = ao
+			r := *resp
+			r.Data = nil
+			out.Response = &r
+		}
+	}
+	return out, nil
 }
 
-// authorize checks the seal and the caller's token and permission. The
-// caller holds stateMu for reading.
-func (c *Core) authorize(ctx context.Context, req *Request) (*token.Entry, error) {
-	if c.Sealed() {
-		return nil, ErrSealed
+// isLoginPath reports whether rel is one of the route's login paths.
+func isLoginPath(route *router.Route, rel string) bool {
+	lp, ok := route.Backend.(logical.LoginPaths)
+	if !ok {
+		return false
 	}
-	te, err := c.tokens.Lookup(ctx, req.ClientToken, c.now())
+	for _, p := range lp.LoginPaths() {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+			if strings.HasPrefix(rel, prefix) {
+				return true
+			}
+		} else if rel == p {
+			return true
+		}
+	}
+	return false
+}
+
+// authorize checks the caller's token and its permission for the request.
+// The caller holds stateMu for reading.
+func (c *Core) authorize(ctx context.Context, req *Request, route *router.Route, rel string) (*caller, error) {
+	te, hash, err := c.tokens.Lookup(ctx, req.ClientToken, c.now())
 	if err != nil {
 		return nil, err
 	}
 	if te == nil {
 		return nil, logical.PermissionDenied()
 	}
-	// Until ACL policies land, only root tokens exist and they may do
-	// everything; any other token is refused.
-	if !te.IsRoot() {
+	if len(te.BoundCIDRs) > 0 && !addrAllowed(req.Connection, te.BoundCIDRs) {
 		return nil, logical.PermissionDenied()
 	}
-	return te, nil
+	cl := &caller{id: req.ClientToken, hash: hash, entry: te}
+	names := te.Policies
+	if te.EntityID != "" && c.identity != nil {
+		ip, err := c.identity.Policies(ctx, te.EntityID)
+		if err != nil {
+			if errors.Is(err, logical.ErrPermissionDenied) {
+				return nil, err
+			}
+			return nil, err
+		}
+		if len(ip) > 0 {
+			cl.identity = ip
+			names = append(slices.Clone(names), ip...)
+		}
+	}
+	cl.acl = c.policies.acl(names)
+	op := req.Operation
+	if op == logical.UpdateOperation && route != nil {
+		if ec, ok := route.Backend.(logical.ExistenceChecker); ok && !cl.acl.Root() {
+			lreq := *req.Request
+			lreq.Path = rel
+			lreq.MountPoint = route.Path
+			lreq.CubbyholeID = hash
+			exists, handled, err := ec.ExistenceCheck(ctx, &lreq)
+			if err != nil {
+				return nil, err
+			}
+			if handled && !exists {
+				op = logical.CreateOperation
+				req.Operation = op
+			}
+		}
+	}
+	preq := policy.Request{Path: req.Path, Operation: string(op)}
+	if cl.acl.NeedsParams(req.Path) {
+		preq.Params = requestParams(req.Request)
+	}
+	dec := cl.acl.Check(preq)
+	if !dec.Allowed {
+		return nil, logical.PermissionDenied()
+	}
+	cl.sudo = dec.Sudo
+	if needsSudo(req.Path) && !dec.Sudo {
+		return nil, logical.PermissionDenied()
+	}
+	return cl, nil
+}
+
+// requestParams decodes a request's parameters (body members, or query
+// values for reads) for policies with parameter constraints.
+func requestParams(req *logical.Request) map[string]any {
+	params := map[string]any{}
+	if len(req.Body) > 0 {
+		json.Unmarshal(req.Body, &params)
+	}
+	for k, v := range req.Query {
+		if _, ok := params[k]; !ok && len(v) > 0 {
+			params[k] = v[0]
+		}
+	}
+	return params
+}
+
+// addrAllowed reports whether the connection's address is in one of cidrs.
+func addrAllowed(conn *logical.Connection, cidrs []string) bool {
+	ip := conn.RemoteIP()
+	if ip == nil {
+		return false
+	}
+	for _, c := range cidrs {
+		if !strings.Contains(c, "/") {
+			if other := net.ParseIP(c); other != nil && other.Equal(ip) {
+				return true
+			}
+			continue
+		}
+		if _, n, err := net.ParseCIDR(c); err == nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // handleSealRequest serves sys/seal. It checks the caller under the read
@@ -84,7 +307,12 @@ func (c *Core) handleSealRequest(ctx context.Context, req *Request) error {
 		return logical.Unsupported(req.Operation, req.Path)
 	}
 	c.stateMu.RLock()
-	_, err := c.authorize(ctx, req)
+	var err error
+	if c.Sealed() {
+		err = ErrSealed
+	} else {
+		_, err = c.authorize(ctx, req, nil, "")
+	}
 	c.stateMu.RUnlock()
 	if err != nil {
 		return err

@@ -7,7 +7,9 @@ import (
 	"fmt"
 
 	"github.com/coffer-secrets/coffer/internal/barrier"
+	"github.com/coffer-secrets/coffer/internal/identity"
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/seal"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
@@ -93,7 +95,7 @@ func (c *Core) Initialize(ctx context.Context, req InitRequest) (*InitResult, er
 		return nil, err
 	}
 	defer c.tokens.Reset()
-	root, err := c.tokens.Create(ctx, token.ID(req.RootTokenID), &token.Entry{
+	root, _, err := c.tokens.Create(ctx, token.ID(req.RootTokenID), &token.Entry{
 		Policies:    []string{"root"},
 		DisplayName: "root",
 		Path:        "auth/token/root",
@@ -170,7 +172,8 @@ func (c *Core) unsealWithRootKey(ctx context.Context, rootKey []byte) error {
 	return nil
 }
 
-// postUnseal loads everything that lives behind the barrier.
+// postUnseal loads everything that lives behind the barrier and starts
+// the background work.
 func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.tokens.Load(ctx); err != nil {
 		return err
@@ -178,13 +181,43 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.loadClusterID(ctx); err != nil {
 		return err
 	}
-	return c.loadMounts(ctx)
+	if err := c.policies.load(ctx); err != nil {
+		return err
+	}
+	id, err := identity.New(ctx, identity.Options{
+		Storage: router.NewView(c.barrier, "sys/identity/"),
+		Logger:  c.opts.Logger.With("component", "identity"),
+		Clock:   c.clock,
+		Mounts:  c.mountByAccessor,
+	})
+	if err != nil {
+		return fmt.Errorf("load identity store: %w", err)
+	}
+	c.identity = id
+	if err := c.loadMounts(ctx); err != nil {
+		return err
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.tokens.Run(bg, c.clock)
+	}()
+	c.stopBackground = func() { cancel(); <-done }
+	return nil
 }
 
-// preSeal tears down the unsealed state.
+// preSeal stops the background work and tears down the unsealed state.
 func (c *Core) preSeal(ctx context.Context) {
+	if c.stopBackground != nil {
+		c.stopBackground()
+		c.stopBackground = nil
+	}
 	c.unloadMounts(ctx)
 	c.tokens.Reset()
+	c.policies.reset()
+	c.lockouts.reset()
+	c.identity = nil
 }
 
 // Seal closes the barrier. Requests in flight finish first.

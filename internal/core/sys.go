@@ -8,43 +8,56 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
-	"github.com/coffer-secrets/coffer/internal/token"
 )
-
-// handleSys serves the authenticated sys/ endpoints.
-func (c *Core) handleSys(ctx context.Context, req *Request, _ *token.Entry) (*logical.Response, error) {
-	lreq := *req.Request
-	lreq.Path = strings.TrimPrefix(strings.TrimPrefix(req.Path, "sys"), "/")
-	lreq.MountPoint = "sys/"
-	return c.sys.HandleRequest(ctx, &lreq)
-}
 
 // newSysBackend returns the path table of the sys/ endpoints core serves
 // through the request pipeline. The unauthenticated ones (init, unseal,
 // seal-status, health, leader) are called directly by the HTTP layer.
 func (c *Core) newSysBackend() *framework.Backend {
-	return &framework.Backend{Paths: []*framework.Path{
+	paths := []*framework.Path{
 		{
 			Pattern:    `mounts/?`,
-			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysListMounts},
+			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysListMounts(false)},
 			Synopsis:   "List the mounted secrets engines.",
 		},
 		{
 			Pattern: `mounts/(?P<path>.+)/tune`,
 			Operations: map[logical.Operation]framework.Handler{
-				logical.ReadOperation:   c.sysReadTune,
-				logical.UpdateOperation: framework.Typed(c.sysTune),
+				logical.ReadOperation:   c.sysReadTune(false),
+				logical.UpdateOperation: c.sysTune(false),
 			},
 			Synopsis: "Read or change a mount's settings.",
 		},
 		{
 			Pattern: `mounts/(?P<path>.+)`,
 			Operations: map[logical.Operation]framework.Handler{
-				logical.ReadOperation:   c.sysReadMount,
-				logical.UpdateOperation: framework.Typed(c.sysMount),
-				logical.DeleteOperation: c.sysUnmount,
+				logical.ReadOperation:   c.sysReadMount(false),
+				logical.UpdateOperation: c.sysMount(false),
+				logical.DeleteOperation: c.sysUnmount(false),
 			},
 			Synopsis: "Enable, read or disable a secrets engine.",
+		},
+		{
+			Pattern:    `auth/?`,
+			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysListMounts(true)},
+			Synopsis:   "List the enabled auth methods.",
+		},
+		{
+			Pattern: `auth/(?P<path>.+)/tune`,
+			Operations: map[logical.Operation]framework.Handler{
+				logical.ReadOperation:   c.sysReadTune(true),
+				logical.UpdateOperation: c.sysTune(true),
+			},
+			Synopsis: "Read or change an auth method's settings.",
+		},
+		{
+			Pattern: `auth/(?P<path>.+)`,
+			Operations: map[logical.Operation]framework.Handler{
+				logical.ReadOperation:   c.sysReadMount(true),
+				logical.UpdateOperation: c.sysMount(true),
+				logical.DeleteOperation: c.sysUnmount(true),
+			},
+			Synopsis: "Enable, read or disable an auth method.",
 		},
 		{
 			Pattern:    `remount`,
@@ -76,7 +89,8 @@ func (c *Core) newSysBackend() *framework.Backend {
 			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysUIMount},
 			Synopsis:   "Find the mount that serves a path.",
 		},
-	}}
+	}
+	return &framework.Backend{Paths: append(paths, c.aclPaths()...)}
 }
 
 // mountConfigOutput is a mount's config as Vault reports it.
@@ -132,18 +146,32 @@ func (c *Core) systemMount() mountOutput {
 	}
 }
 
-func (c *Core) sysListMounts(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
-	out := map[string]mountOutput{"sys/": c.systemMount()}
-	for _, e := range c.Mounts() {
-		out[e.Path] = c.mountOutput(&e)
+// userPath is how the API names a mount: "secret/", or "approle/" for
+// the auth method at auth/approle/.
+func userPath(m *MountEntry) string { return strings.TrimPrefix(m.Path, authPrefix) }
+
+func (c *Core) sysListMounts(auth bool) framework.Handler {
+	return func(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+		out := map[string]mountOutput{}
+		if !auth {
+			out["sys/"] = c.systemMount()
+		}
+		for _, e := range c.Mounts() {
+			if e.IsAuth() == auth {
+				out[userPath(&e)] = c.mountOutput(&e)
+			}
+		}
+		return &logical.Response{Data: out}, nil
 	}
-	return &logical.Response{Data: out}, nil
 }
 
-func (c *Core) findMount(path string) (*MountEntry, error) {
+func (c *Core) findMount(auth bool, path string) (*MountEntry, error) {
 	p, err := normalizeMountPath(path)
 	if err != nil {
 		return nil, err
+	}
+	if auth {
+		p = authPrefix + p
 	}
 	for _, e := range c.Mounts() {
 		if e.Path == p {
@@ -153,12 +181,14 @@ func (c *Core) findMount(path string) (*MountEntry, error) {
 	return nil, logical.InvalidRequest("no mount at %s", p)
 }
 
-func (c *Core) sysReadMount(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
-	e, err := c.findMount(m.Get("path"))
-	if err != nil {
-		return nil, err
+func (c *Core) sysReadMount(auth bool) framework.Handler {
+	return func(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+		e, err := c.findMount(auth, m.Get("path"))
+		if err != nil {
+			return nil, err
+		}
+		return &logical.Response{Data: c.mountOutput(e)}, nil
 	}
-	return &logical.Response{Data: c.mountOutput(e)}, nil
 }
 
 // mountConfigInput is the config object of a mount request. It accepts
@@ -183,7 +213,16 @@ type mountConfigInput struct {
 	DelegatedAuthAccessors     []string           `json:"delegated_auth_accessors"`
 	IdentityTokenKey           string             `json:"identity_token_key"`
 	TrimRequestTrailingSlashes *bool              `json:"trim_request_trailing_slashes"`
-	UserLockoutConfig          map[string]any     `json:"user_lockout_config"`
+	UserLockoutConfig          *lockoutInput      `json:"user_lockout_config"`
+}
+
+// lockoutInput is user_lockout_config in a tune request.
+type lockoutInput struct {
+	Threshold         framework.Int      `json:"lockout_threshold"`
+	Duration          framework.Duration `json:"lockout_duration"`
+	CounterReset      framework.Duration `json:"lockout_counter_reset"`
+	CounterResetAlias framework.Duration `json:"lockout_counter_reset_duration"`
+	Disable           framework.Bool     `json:"lockout_disable"`
 }
 
 // mountInput is the body of sys/mounts/:path.
@@ -199,7 +238,13 @@ type mountInput struct {
 	PluginVersion         string            `json:"plugin_version"`
 }
 
-func (c *Core) sysMount(ctx context.Context, req *logical.Request, m *framework.Match, in *mountInput) (*logical.Response, error) {
+func (c *Core) sysMount(auth bool) framework.Handler {
+	return framework.Typed(func(ctx context.Context, req *logical.Request, m *framework.Match, in *mountInput) (*logical.Response, error) {
+		return c.mountFromAPI(ctx, auth, m.Get("path"), in)
+	})
+}
+
+func (c *Core) mountFromAPI(ctx context.Context, auth bool, path string, in *mountInput) (*logical.Response, error) {
 	if in.ExternalEntropyAccess {
 		return nil, logical.InvalidRequest("external_entropy_access is not supported")
 	}
@@ -215,7 +260,8 @@ func (c *Core) sysMount(ctx context.Context, req *logical.Request, m *framework.
 		opts = in.Config.Options
 	}
 	err := c.Mount(ctx, MountInput{
-		Path:        m.Get("path"),
+		Auth:        auth,
+		Path:        path,
 		Type:        typ,
 		Description: in.Description,
 		Config: MountConfig{
@@ -229,8 +275,10 @@ func (c *Core) sysMount(ctx context.Context, req *logical.Request, m *framework.
 	return nil, err
 }
 
-func (c *Core) sysUnmount(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
-	return nil, c.Unmount(ctx, m.Get("path"))
+func (c *Core) sysUnmount(auth bool) framework.Handler {
+	return func(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+		return nil, c.Unmount(ctx, auth, m.Get("path"))
+	}
 }
 
 // tuneOutput is a mount's settings as sys/mounts/:path/tune reports them.
@@ -240,25 +288,47 @@ type tuneOutput struct {
 	ForceNoCache    bool              `json:"force_no_cache"`
 	Description     string            `json:"description"`
 	Options         map[string]string `json:"options,omitempty"`
+	UserLockout     *lockoutOutput    `json:"user_lockout_config,omitempty"`
 }
 
-func (c *Core) sysReadTune(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
-	e, err := c.findMount(m.Get("path"))
-	if err != nil {
-		return nil, err
+// lockoutOutput is an auth mount's lockout setting as tune reads show it.
+type lockoutOutput struct {
+	Threshold    int   `json:"lockout_threshold"`
+	Duration     int64 `json:"lockout_duration"`
+	CounterReset int64 `json:"lockout_counter_reset"`
+	Disable      bool  `json:"lockout_disable"`
+}
+
+func (c *Core) sysReadTune(auth bool) framework.Handler {
+	return func(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+		e, err := c.findMount(auth, m.Get("path"))
+		if err != nil {
+			return nil, err
+		}
+		sv := mountSystemView{c: c, m: e.Config}
+		out := tuneOutput{
+			DefaultLeaseTTL: int64(sv.DefaultLeaseTTL() / time.Second),
+			MaxLeaseTTL:     int64(sv.MaxLeaseTTL() / time.Second),
+			Description:     e.Description,
+			Options:         e.Options,
+		}
+		if auth {
+			l := e.Config.Lockout.withDefaults()
+			out.UserLockout = &lockoutOutput{Threshold: l.Threshold, Duration: int64(l.Duration / time.Second), CounterReset: int64(l.CounterReset / time.Second), Disable: l.Disable}
+		}
+		return &logical.Response{Data: out}, nil
 	}
-	sv := mountSystemView{c: c, m: e.Config}
-	return &logical.Response{Data: tuneOutput{
-		DefaultLeaseTTL: int64(sv.DefaultLeaseTTL() / time.Second),
-		MaxLeaseTTL:     int64(sv.MaxLeaseTTL() / time.Second),
-		Description:     e.Description,
-		Options:         e.Options,
-	}}, nil
 }
 
-func (c *Core) sysTune(ctx context.Context, req *logical.Request, m *framework.Match, in *mountConfigInput) (*logical.Response, error) {
+func (c *Core) sysTune(auth bool) framework.Handler {
+	return framework.Typed(func(ctx context.Context, req *logical.Request, m *framework.Match, in *mountConfigInput) (*logical.Response, error) {
+		return c.tuneFromAPI(ctx, auth, m.Get("path"), req.Body, in)
+	})
+}
+
+func (c *Core) tuneFromAPI(ctx context.Context, auth bool, path string, body []byte, in *mountConfigInput) (*logical.Response, error) {
 	var t TuneInput
-	present := presentFields(req.Body)
+	present := presentFields(body)
 	if present["default_lease_ttl"] {
 		d := time.Duration(in.DefaultLeaseTTL)
 		t.DefaultLeaseTTL = &d
@@ -269,7 +339,17 @@ func (c *Core) sysTune(ctx context.Context, req *logical.Request, m *framework.M
 	}
 	t.Description = in.Description
 	t.Options = in.Options
-	return nil, c.Tune(ctx, m.Get("path"), t)
+	if l := in.UserLockoutConfig; l != nil {
+		reset := time.Duration(l.CounterReset)
+		if reset == 0 {
+			reset = time.Duration(l.CounterResetAlias)
+		}
+		if l.Threshold < 0 {
+			return nil, logical.InvalidRequest("lockout_threshold must not be negative")
+		}
+		t.Lockout = &LockoutConfig{Threshold: int(l.Threshold), Duration: time.Duration(l.Duration), CounterReset: reset, Disable: bool(l.Disable)}
+	}
+	return nil, c.Tune(ctx, auth, path, t)
 }
 
 type remountInput struct {
@@ -373,10 +453,15 @@ func (c *Core) sysUIMount(ctx context.Context, req *logical.Request, m *framewor
 
 func (c *Core) sysUIMounts(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
 	secret := map[string]mountOutput{}
+	auth := map[string]mountOutput{}
 	for _, e := range c.Mounts() {
-		secret[e.Path] = c.mountOutput(&e)
+		if e.IsAuth() {
+			auth[userPath(&e)] = c.mountOutput(&e)
+		} else {
+			secret[e.Path] = c.mountOutput(&e)
+		}
 	}
-	return &logical.Response{Data: map[string]any{"secret": secret, "auth": map[string]any{}}}, nil
+	return &logical.Response{Data: map[string]any{"secret": secret, "auth": auth}}, nil
 }
 
 // presentFields reports which top-level members a JSON object body has, so

@@ -243,6 +243,14 @@ func (h *Handler) writeResponse(w http.ResponseWriter, op logical.Operation, req
 	if resp != nil {
 		lr = resp.Response
 	}
+	if resp != nil && resp.Auth != nil {
+		env := envelope{RequestID: reqID, Auth: resp.Auth, MountType: resp.MountType}
+		if lr != nil {
+			env.Data, env.Warnings = lr.Data, lr.Warnings
+		}
+		h.writeJSON(w, http.StatusOK, env)
+		return
+	}
 	if lr == nil || (lr.Data == nil && len(lr.Warnings) == 0 && lr.Auth == nil && lr.Secret == nil) {
 		if op == logical.ReadOperation || op == logical.ListOperation || (lr != nil && lr.NotFound) {
 			h.writeJSON(w, http.StatusNotFound, errorBody{Errors: []string{}})

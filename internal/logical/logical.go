@@ -46,6 +46,10 @@ type Request struct {
 	Connection *Connection
 	// EntityID is the identity entity of the caller, if known.
 	EntityID string
+	// CubbyholeID is an opaque, stable ID of the caller's token (never the
+	// token itself), for engines that keep per-token data; "" when the
+	// request carries no stored token.
+	CubbyholeID string
 }
 
 // Connection is what a backend may know about the client's connection.

@@ -60,7 +60,7 @@ type Server struct {
 
 // New opens storage, builds the core and binds every listener. It starts
 // no goroutines; call Run.
-func New(ctx context.Context, opts Options) (s *Server, err error) {
+func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	cfg := opts.Config
 	logger := opts.Logger
 	if logger == nil {
@@ -70,7 +70,7 @@ func New(ctx context.Context, opts Options) (s *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &Server{cfg: cfg, logger: logger, storage: st}
+	s := &Server{cfg: cfg, logger: logger, storage: st}
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -80,6 +80,7 @@ func New(ctx context.Context, opts Options) (s *Server, err error) {
 		Physical:        st,
 		StorageType:     storageType,
 		Engines:         builtin.Engines(),
+		AuthMethods:     builtin.AuthMethods(),
 		Logger:          logger,
 		DefaultLeaseTTL: cfg.DefaultLeaseTTL,
 		MaxLeaseTTL:     cfg.MaxLeaseTTL,

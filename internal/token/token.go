@@ -1,28 +1,21 @@
 // Package token is Coffer's token store: it makes client tokens, keeps them
-// by a salted hash of their ID (the ID itself is never stored), and looks
-// them up on every request.
+// by a salted hash of their ID (the ID itself is never stored), tracks the
+// parent/child tree, counts limited uses, renews and revokes tokens, and
+// sweeps expired ones.
 //
-// The store reads and writes through the barrier under "sys/token/". It keeps
-// a cache of looked-up entries; every method is safe for concurrent use. It
-// must not import core, httpapi or any engine.
+// Service tokens live behind the barrier under "sys/token/". Batch tokens
+// are not stored at all: their ID is the entry itself, encrypted by the
+// barrier. The store keeps a cache of looked-up entries; cached entries are
+// never modified (a change stores a new copy). Every method is safe for
+// concurrent use. It must not import core, httpapi or any engine.
 package token
 
 import (
-	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
-	"strings"
-	"sync"
+	"slices"
 	"time"
-
-	"github.com/coffer-secrets/coffer/internal/storage"
 )
 
 // ID is a client token ID. It prints and logs as a placeholder; convert
@@ -37,115 +30,101 @@ func (ID) LogValue() slog.Value { return slog.StringValue("[token]") }
 // GoString keeps token IDs out of %#v output.
 func (ID) GoString() string { return "[token]" }
 
-// ServicePrefix starts every service token ID Coffer makes.
-const ServicePrefix = "cfs."
-
-// Storage key prefixes, inside the barrier.
+// Prefixes of the token IDs Coffer makes.
 const (
-	saltKey        = "sys/token/salt"
-	idPrefix       = "sys/token/id/"
-	accessorPrefix = "sys/token/accessor/"
+	ServicePrefix = "cfs."
+	BatchPrefix   = "cfb."
 )
 
-// ErrNotLoaded is returned while the store is not loaded (the server is
-// sealed).
-var ErrNotLoaded = errors.New("token store not loaded")
+// Token types.
+const (
+	TypeService = "service"
+	TypeBatch   = "batch"
+)
 
 // Entry is what the store keeps about one token.
 type Entry struct {
 	// Accessor identifies the token without granting its access.
 	Accessor string `json:"accessor"`
-	// Policies are the token's ACL policy names.
+	// Policies are the token's own ACL policy names.
 	Policies []string `json:"policies"`
 	// Parent is the hashed ID of the parent token, "" for an orphan.
 	Parent string `json:"parent,omitempty"`
-	// DisplayName is a human name, e.g. "root" or "token".
+	// DisplayName is a human name, e.g. "root" or "token-ci".
 	DisplayName string `json:"display_name"`
-	// Path is the creation path, e.g. "auth/token/root".
+	// Path is the creation path, e.g. "auth/token/create".
 	Path string `json:"path"`
 	// Meta is free-form metadata.
 	Meta map[string]string `json:"meta,omitempty"`
 	// CreationTime is when the token was made.
 	CreationTime time.Time `json:"creation_time"`
-	// TTL is the token's lifetime; zero means it does not expire.
+	// LastRenewal is when the token was last renewed; zero if never.
+	LastRenewal time.Time `json:"last_renewal,omitzero"`
+	// CreationTTL is the TTL the token was created with.
+	CreationTTL time.Duration `json:"creation_ttl"`
+	// TTL is the lifetime from LastRenewal (or CreationTime); zero means it
+	// does not expire.
 	TTL time.Duration `json:"ttl"`
-	// Type is "service" or "batch".
+	// MaxTTL caps renewals relative to CreationTime; zero means none.
+	MaxTTL time.Duration `json:"max_ttl,omitempty"`
+	// ExplicitMaxTTL is a hard cap relative to CreationTime.
+	ExplicitMaxTTL time.Duration `json:"explicit_max_ttl,omitempty"`
+	// Period makes the token periodic: renewals reset TTL to Period.
+	Period time.Duration `json:"period,omitempty"`
+	// NumUses is the number of uses left; 0 means unlimited and -1 that
+	// the last use has been taken and the token is being revoked.
+	NumUses int `json:"num_uses,omitempty"`
+	// Renewable says whether the token may be renewed.
+	Renewable bool `json:"renewable"`
+	// Type is TypeService or TypeBatch.
 	Type string `json:"type"`
+	// EntityID is the identity entity the token belongs to, if any.
+	EntityID string `json:"entity_id,omitempty"`
+	// BoundCIDRs restricts the addresses the token may be used from.
+	BoundCIDRs []string `json:"bound_cidrs,omitempty"`
+	// Role is the token role the token was created with, if any.
+	Role string `json:"role,omitempty"`
+	// MountAccessor is the accessor of the auth mount that issued the token.
+	MountAccessor string `json:"mount_accessor,omitempty"`
+	// InternalData is kept for the issuing auth method, never returned.
+	InternalData map[string]string `json:"internal_data,omitempty"`
+}
+
+// ExpireTime returns when e expires; the zero time means never.
+func (e *Entry) ExpireTime() time.Time {
+	if e.TTL <= 0 {
+		return time.Time{}
+	}
+	base := e.CreationTime
+	if !e.LastRenewal.IsZero() {
+		base = e.LastRenewal
+	}
+	return base.Add(e.TTL)
 }
 
 // Expired reports whether e has outlived its TTL at now.
 func (e *Entry) Expired(now time.Time) bool {
-	return e.TTL > 0 && !now.Before(e.CreationTime.Add(e.TTL))
+	exp := e.ExpireTime()
+	return !exp.IsZero() && !now.Before(exp)
 }
 
 // IsRoot reports whether e carries the root policy.
 func (e *Entry) IsRoot() bool {
-	for _, p := range e.Policies {
-		if p == "root" {
-			return true
+	return slices.Contains(e.Policies, "root")
+}
+
+// clone returns a copy of e that may be modified.
+func (e *Entry) clone() *Entry {
+	cp := *e
+	cp.Policies = slices.Clone(e.Policies)
+	cp.BoundCIDRs = slices.Clone(e.BoundCIDRs)
+	if e.Meta != nil {
+		cp.Meta = make(map[string]string, len(e.Meta))
+		for k, v := range e.Meta {
+			cp.Meta[k] = v
 		}
 	}
-	return false
-}
-
-// Store keeps tokens.
-type Store struct {
-	st     storage.Storage
-	logger *slog.Logger
-
-	mu    sync.RWMutex
-	salt  []byte            // guarded by mu; nil while not loaded
-	cache map[string]*Entry // guarded by mu; by hashed ID
-}
-
-// New returns a store over st (the barrier). Call Load after unseal.
-func New(st storage.Storage, logger *slog.Logger) *Store {
-	return &Store{st: st, logger: logger.With("component", "token")}
-}
-
-// Load reads (or on first use creates) the salt. It is called on unseal.
-func (s *Store) Load(ctx context.Context) error {
-	e, err := s.st.Get(ctx, saltKey)
-	if err != nil {
-		return fmt.Errorf("read token salt: %w", err)
-	}
-	var salt []byte
-	if e != nil {
-		salt = e.Value
-	} else {
-		salt = make([]byte, 32)
-		rand.Read(salt)
-		if err := s.st.Put(ctx, &storage.Entry{Key: saltKey, Value: salt}); err != nil {
-			return fmt.Errorf("write token salt: %w", err)
-		}
-	}
-	s.mu.Lock()
-	s.salt = salt
-	s.cache = make(map[string]*Entry)
-	s.mu.Unlock()
-	return nil
-}
-
-// Reset forgets the salt and the cache; it is called on seal.
-func (s *Store) Reset() {
-	s.mu.Lock()
-	clear(s.salt)
-	s.salt = nil
-	s.cache = nil
-	s.mu.Unlock()
-}
-
-// hash returns the salted hash under which id is stored.
-func (s *Store) hash(id ID) (string, error) {
-	s.mu.RLock()
-	salt := s.salt
-	s.mu.RUnlock()
-	if salt == nil {
-		return "", ErrNotLoaded
-	}
-	m := hmac.New(sha256.New, salt)
-	m.Write([]byte(id))
-	return hex.EncodeToString(m.Sum(nil)), nil
+	return &cp
 }
 
 // NewID returns a fresh service token ID with 192 bits of randomness.
@@ -159,86 +138,4 @@ func newAccessor() string {
 	var b [18]byte
 	rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// Create stores e under a new token ID (or under id, when it is not empty,
-// as dev mode's fixed root token) and returns the ID. It fills in the
-// accessor and the creation time.
-func (s *Store) Create(ctx context.Context, id ID, e *Entry, now time.Time) (ID, error) {
-	if id == "" {
-		id = NewID()
-	} else if err := validID(id); err != nil {
-		return "", err
-	}
-	h, err := s.hash(id)
-	if err != nil {
-		return "", err
-	}
-	e.Accessor = newAccessor()
-	e.CreationTime = now.UTC()
-	if e.Type == "" {
-		e.Type = "service"
-	}
-	buf, err := json.Marshal(e)
-	if err != nil {
-		return "", fmt.Errorf("encode token entry: %w", err)
-	}
-	err = s.st.Txn(ctx, []storage.Op{
-		{Kind: storage.OpPut, Entry: storage.Entry{Key: idPrefix + h, Value: buf}},
-		{Kind: storage.OpPut, Entry: storage.Entry{Key: accessorPrefix + e.Accessor, Value: []byte(h)}},
-	})
-	if err != nil {
-		return "", fmt.Errorf("store token: %w", err)
-	}
-	s.mu.Lock()
-	if s.cache != nil {
-		s.cache[h] = e
-	}
-	s.mu.Unlock()
-	return id, nil
-}
-
-// validID checks a caller-chosen token ID.
-func validID(id ID) error {
-	if len(id) < 1 || len(id) > 256 || strings.ContainsAny(string(id), " \t\r\n") {
-		return errors.New("token ID must be 1 to 256 characters without white space")
-	}
-	return nil
-}
-
-// Lookup returns the entry for id, or nil when there is none or it has
-// expired at now. The returned entry is shared: callers must not modify it.
-func (s *Store) Lookup(ctx context.Context, id ID, now time.Time) (*Entry, error) {
-	if id == "" || len(id) > 256 {
-		return nil, nil
-	}
-	h, err := s.hash(id)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	e, ok := s.cache[h]
-	s.mu.RUnlock()
-	if !ok {
-		se, err := s.st.Get(ctx, idPrefix+h)
-		if err != nil {
-			return nil, fmt.Errorf("read token: %w", err)
-		}
-		if se == nil {
-			return nil, nil
-		}
-		e = new(Entry)
-		if err := json.Unmarshal(se.Value, e); err != nil {
-			return nil, fmt.Errorf("decode token entry: %w", err)
-		}
-		s.mu.Lock()
-		if s.cache != nil {
-			s.cache[h] = e
-		}
-		s.mu.Unlock()
-	}
-	if e.Expired(now) {
-		return nil, nil
-	}
-	return e, nil
 }
