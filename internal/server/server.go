@@ -26,6 +26,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/config"
 	"github.com/coffer-secrets/coffer/internal/core"
 	"github.com/coffer-secrets/coffer/internal/httpapi"
+	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/storage/bolt"
 	"github.com/coffer-secrets/coffer/internal/storage/inmem"
@@ -43,6 +44,8 @@ type Options struct {
 	DataDir string
 	// Logger receives the server log.
 	Logger *slog.Logger
+	// Clock tells the time; nil means the system clock. Tests inject one.
+	Clock logical.Clock
 }
 
 // Server is one running Coffer server.
@@ -82,6 +85,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		Engines:         builtin.Engines(),
 		AuthMethods:     builtin.AuthMethods(),
 		Logger:          logger,
+		Clock:           opts.Clock,
 		DefaultLeaseTTL: cfg.DefaultLeaseTTL,
 		MaxLeaseTTL:     cfg.MaxLeaseTTL,
 		Version:         Version,

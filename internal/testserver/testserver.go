@@ -16,6 +16,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/config"
 	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/server"
 	"github.com/hashicorp/vault/api"
 )
@@ -38,6 +39,8 @@ type Options struct {
 	MaxRequestSize int64
 	// Logger receives the server log (default: discarded).
 	Logger *slog.Logger
+	// Clock, when set, is the server's clock (for tests of expiry).
+	Clock logical.Clock
 }
 
 // Server is a running test server.
@@ -72,7 +75,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	srv, err := server.New(ctx, server.Options{Config: cfg, Logger: opts.Logger})
+	srv, err := server.New(ctx, server.Options{Config: cfg, Logger: opts.Logger, Clock: opts.Clock})
 	if err != nil {
 		return nil, err
 	}
