@@ -330,7 +330,7 @@ path "sys/key-status" { capabilities = ["read"] }
 		"globs": {
 			{"GET", "kv1/team-a/app", "", 200},
 			{"LIST", "kv1/team-a/", "", 200},
-			{"GET", "kv1/team-a/secret", "", 403},        // deny wins
+			{"GET", "kv1/team-a/secret", "", 403}, // deny wins
 			// "kv1/team-a/*" (first wildcard late) outranks "kv1/+/app"
 			// (first wildcard early), so team-a/app is read and list only.
 			{"POST", "kv1/team-a/app", `{"v":"2"}`, 403},
@@ -347,10 +347,10 @@ path "sys/key-status" { capabilities = ["read"] }
 		},
 		"params": {
 			{"POST", "kv1/params", `{"env":"dev","owner":"alice"}`, 204},
-			{"POST", "kv1/params", `{"env":"prod"}`, 403},                // value not allowed
-			{"POST", "kv1/params", `{"env":"dev","owner":"root"}`, 403},  // denied value
-			{"POST", "kv1/params", `{"owner":"alice"}`, 403},             // required missing
-			{"POST", "kv1/params", `{"env":"dev","extra":"x"}`, 403},     // not allowed
+			{"POST", "kv1/params", `{"env":"prod"}`, 403},               // value not allowed
+			{"POST", "kv1/params", `{"env":"dev","owner":"root"}`, 403}, // denied value
+			{"POST", "kv1/params", `{"owner":"alice"}`, 403},            // required missing
+			{"POST", "kv1/params", `{"env":"dev","extra":"x"}`, 403},    // not allowed
 			{"GET", "kv1/params", "", 200},
 		},
 		"rotator": {
@@ -560,4 +560,3 @@ func TestAuthMountAPI(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
