@@ -87,6 +87,17 @@ type Response struct {
 	// Vault's KV v2 does this for a deleted or destroyed version, and
 	// clients rely on it to read that version's metadata.
 	NotFound bool
+	// Raw, when set, is sent as the whole HTTP body instead of the JSON
+	// envelope (PKI's ca/pem and crl, for example). Data is then ignored.
+	Raw *RawResponse
+}
+
+// RawResponse is a response body sent as is.
+type RawResponse struct {
+	// ContentType is the body's media type, e.g. "application/pkix-cert".
+	ContentType string
+	// Body is the bytes to send.
+	Body []byte
 }
 
 // Secret is lease information for a response that carries a credential.
@@ -180,6 +191,13 @@ type ExistenceChecker interface {
 // construction, such as writing default configuration.
 type Initializer interface {
 	Initialize(ctx context.Context) error
+}
+
+// Periodic is implemented by backends with scheduled work (key rotation,
+// tidying). Core calls Periodic about once a minute while unsealed, never
+// concurrently with itself for one backend; a returned error is logged.
+type Periodic interface {
+	Periodic(ctx context.Context) error
 }
 
 // Cleaner is implemented by backends holding resources to release.
