@@ -80,8 +80,8 @@ func (s *Store) writeAlias(ctx context.Context, _ *logical.Request, _ *framework
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	return s.upsertAliasLocked(ctx, nil, f)
 }
 
@@ -99,8 +99,8 @@ func (s *Store) updateAlias(ctx context.Context, id string, in *aliasInput) (*lo
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	old := s.st.aliases[id]
 	if old == nil {
 		return nil, logical.NotFound("no entity alias with ID %q", id)
@@ -109,8 +109,7 @@ func (s *Store) updateAlias(ctx context.Context, id string, in *aliasInput) (*lo
 }
 
 // upsertAliasLocked applies f to old, or to a new alias when old is nil,
-// checks the alias rules and stores the result. s.mu must be held for
-// writing.
+// checks the alias rules and stores the result. s.writeMu must be held.
 func (s *Store) upsertAliasLocked(ctx context.Context, old *alias, f *aliasFields) (*logical.Response, error) {
 	now := s.now()
 	var a *alias
@@ -144,7 +143,8 @@ func (s *Store) upsertAliasLocked(ctx context.Context, old *alias, f *aliasField
 
 // checkAliasLocked enforces the alias rules on a, which is about to be
 // stored: its entity exists, no other alias has its name on its mount,
-// and its entity has no other alias on that mount. s.mu must be held.
+// and its entity has no other alias on that mount. s.mu or s.writeMu must
+// be held.
 func (s *Store) checkAliasLocked(a *alias) error {
 	if s.st.entities[a.CanonicalID] == nil {
 		return logical.InvalidRequest("no entity with canonical_id %q", a.CanonicalID)
@@ -246,8 +246,8 @@ func (s *Store) readAlias(_ context.Context, _ *logical.Request, m *framework.Ma
 
 func (s *Store) deleteAlias(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
 	id := m.Get("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	if s.st.aliases[id] == nil {
 		return nil, nil
 	}

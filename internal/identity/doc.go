@@ -20,14 +20,16 @@
 //
 // # Concurrency
 //
-// A [Store] is safe for concurrent use. One read-write mutex guards the
-// in-memory state: writers (API writes and logins that create or change
-// something) hold it for the whole check-write-apply sequence, which makes
-// name uniqueness and first-login entity creation exact; readers hold it
-// shared. [Store.Policies] answers from memory and memoises its answer per
-// entity until the next change. The [MountLookup] function is never called
-// while that mutex is held, so core may call the store while holding its
-// own mount-table lock.
+// A [Store] is safe for concurrent use. Writers (API writes, and logins
+// that create or change something) are serialised by one mutex, held for
+// the whole check-write-apply sequence, which makes name uniqueness and
+// first-login entity creation exact. A read-write mutex guards the
+// in-memory state; writers hold it only for the brief update of memory
+// after their transaction succeeded, never during storage I/O, so reads
+// and [Store.Policies] are not held up by a slow storage. Policies answers
+// from memory and memoises its answer per entity until the next change.
+// The [MountLookup] function is never called while either mutex is held,
+// so core may call the store while holding its own mount-table lock.
 //
 // The in-memory state is this process's alone: a second server sharing the
 // storage must call [Store.Reload] after another node changes identity

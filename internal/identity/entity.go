@@ -69,8 +69,8 @@ func (s *Store) writeEntity(ctx context.Context, _ *logical.Request, _ *framewor
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	var old *Entity
 	switch {
 	case in.ID != nil && *in.ID != "":
@@ -93,8 +93,8 @@ func (s *Store) updateEntityByID(ctx context.Context, _ *logical.Request, m *fra
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	old := s.st.entities[id]
 	if old == nil {
 		return nil, logical.NotFound("no entity with ID %q", id)
@@ -117,13 +117,13 @@ func (s *Store) writeEntityByName(ctx context.Context, _ *logical.Request, m *fr
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	return s.upsertEntityLocked(ctx, s.st.entities[s.st.entityByName[name]], f)
 }
 
 // upsertEntityLocked applies f to old, or to a new entity when old is nil,
-// and stores the result. s.mu must be held for writing.
+// and stores the result. s.writeMu must be held.
 func (s *Store) upsertEntityLocked(ctx context.Context, old *Entity, f *entityFields) (*logical.Response, error) {
 	now := s.now()
 	var e *Entity
@@ -181,7 +181,7 @@ type entityView struct {
 }
 
 // entityViewLocked gathers the view of entity id, or nil when there is no
-// such entity. s.mu must be held.
+// such entity. s.mu or s.writeMu must be held.
 func (s *Store) entityViewLocked(id string) *entityView {
 	e := s.st.entities[id]
 	if e == nil {
@@ -200,8 +200,8 @@ func (s *Store) entityViewLocked(id string) *entityView {
 }
 
 // ancestorsLocked returns start and every group that contains one of them
-// directly or through member groups. Cycles are harmless. s.mu must be
-// held.
+// directly or through member groups. Cycles are harmless. s.mu or
+// s.writeMu must be held.
 func (s *Store) ancestorsLocked(start []string) set {
 	seen := make(set, len(start))
 	queue := slices.Clone(start)
@@ -270,20 +270,20 @@ func (s *Store) readEntityByName(_ context.Context, _ *logical.Request, m *frame
 }
 
 func (s *Store) deleteEntityByID(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	return nil, s.deleteEntityLocked(ctx, m.Get("id"))
 }
 
 func (s *Store) deleteEntityByName(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	return nil, s.deleteEntityLocked(ctx, s.st.entityByName[m.Get("name")])
 }
 
 // deleteEntityLocked deletes entity id with its aliases and takes it out
 // of every group, in one transaction. A missing entity is not an error.
-// s.mu must be held for writing.
+// s.writeMu must be held.
 func (s *Store) deleteEntityLocked(ctx context.Context, id string) error {
 	if s.st.entities[id] == nil {
 		return nil

@@ -92,8 +92,8 @@ func (s *Store) writeGroup(ctx context.Context, _ *logical.Request, _ *framework
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	var old *group
 	switch {
 	case in.ID != nil && *in.ID != "":
@@ -116,8 +116,8 @@ func (s *Store) updateGroupByID(ctx context.Context, _ *logical.Request, m *fram
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	old := s.st.groups[id]
 	if old == nil {
 		return nil, logical.NotFound("no group with ID %q", id)
@@ -140,14 +140,13 @@ func (s *Store) writeGroupByName(ctx context.Context, _ *logical.Request, m *fra
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	return s.upsertGroupLocked(ctx, s.st.groups[s.st.groupByName[name]], f)
 }
 
 // upsertGroupLocked applies f to old, or to a new group when old is nil,
-// checks names and members and stores the result. s.mu must be held for
-// writing.
+// checks names and members and stores the result. s.writeMu must be held.
 func (s *Store) upsertGroupLocked(ctx context.Context, old *group, f *groupFields) (*logical.Response, error) {
 	now := s.now()
 	var g *group
@@ -200,7 +199,7 @@ func (s *Store) upsertGroupLocked(ctx context.Context, old *group, f *groupField
 }
 
 // containsLocked reports whether group outer has inner among its members,
-// directly or through member groups. s.mu must be held.
+// directly or through member groups. s.mu or s.writeMu must be held.
 func (s *Store) containsLocked(outer, inner string) bool {
 	seen := set{outer: {}}
 	stack := []string{outer}
@@ -275,20 +274,20 @@ func (s *Store) readGroupByName(_ context.Context, _ *logical.Request, m *framew
 }
 
 func (s *Store) deleteGroupByID(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	return nil, s.deleteGroupLocked(ctx, m.Get("id"))
 }
 
 func (s *Store) deleteGroupByName(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	return nil, s.deleteGroupLocked(ctx, s.st.groupByName[m.Get("name")])
 }
 
 // deleteGroupLocked deletes group id and takes it out of the groups that
 // list it as a member, in one transaction. A missing group is not an
-// error. s.mu must be held for writing.
+// error. s.writeMu must be held.
 func (s *Store) deleteGroupLocked(ctx context.Context, id string) error {
 	if s.st.groups[id] == nil {
 		return nil

@@ -40,8 +40,8 @@ func (s *Store) LoginEntity(ctx context.Context, mountAccessor, mountType string
 		return id, err
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	// Another login may have created or updated the alias meanwhile.
 	if id, done, err := s.knownLoginLocked(mountAccessor, login); done {
 		return id, err
@@ -82,7 +82,7 @@ func (s *Store) LoginEntity(ctx context.Context, mountAccessor, mountType string
 
 // knownLoginLocked answers a login that needs no change: done is true
 // when the alias exists with the same metadata, or its entity is
-// disabled (then err says so). s.mu must be held.
+// disabled (then err says so). s.mu or s.writeMu must be held.
 func (s *Store) knownLoginLocked(mountAccessor string, login logical.Alias) (id string, done bool, err error) {
 	a := s.st.aliases[s.st.aliasByKey[aliasKey(mountAccessor, login.Name)]]
 	if a == nil {
@@ -162,8 +162,8 @@ func (s *Store) policiesLocked(e *Entity) []string {
 // accessor, in one transaction; core calls it when an auth mount is
 // disabled. Entities are kept, as Vault keeps them.
 func (s *Store) DeleteMountAliases(ctx context.Context, mountAccessor string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	ch := &change{}
 	for id, a := range s.st.aliases {
 		if a.MountAccessor == mountAccessor {

@@ -246,8 +246,15 @@ type Store struct {
 	mounts  MountLookup
 	paths   *framework.Backend // read-only after New
 
+	// writeMu serialises changes: a writer holds it from its checks
+	// through the storage transaction to the update of memory, so it may
+	// read st without mu (only writers modify st).
+	writeMu sync.Mutex
+	// mu guards st against the brief in-memory update that ends a change;
+	// readers hold it shared. Storage I/O never happens under mu, so
+	// readers are not held up by a slow transaction.
 	mu sync.RWMutex
-	st *state // guarded by mu
+	st *state // modified only with writeMu and mu (for writing) held
 
 	cacheMu sync.Mutex
 	// policyCache memoises Policies per entity ID. Guarded by cacheMu; it
@@ -297,6 +304,8 @@ func (s *Store) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.st = st
@@ -353,7 +362,7 @@ func loadAll[T any](ctx context.Context, stg logical.Storage, prefix string, put
 }
 
 // commitLocked writes ch in one storage transaction and, when that
-// succeeds, applies it to memory. s.mu must be held for writing.
+// succeeds, applies it to memory under mu. s.writeMu must be held.
 func (s *Store) commitLocked(ctx context.Context, ch *change) error {
 	var ops []logical.TxnOp
 	put := func(prefix, id string, v any) error {
@@ -397,6 +406,8 @@ func (s *Store) commitLocked(ctx context.Context, ch *change) error {
 	if err := s.storage.Txn(ctx, ops); err != nil {
 		return fmt.Errorf("identity: write %d records: %w", len(ops), err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	st := s.st
 	for _, e := range ch.entities {
 		st.putEntity(e)
@@ -444,7 +455,7 @@ func newID() string {
 }
 
 // newEntityIDLocked returns a fresh entity ID and an unused default name
-// ("entity_" and the ID's first 8 hex digits). s.mu must be held.
+// ("entity_" and the ID's first 8 hex digits). s.writeMu must be held.
 func (s *Store) newEntityIDLocked() (id, name string) {
 	for {
 		id = newID()
