@@ -55,6 +55,9 @@ type Options struct {
 	Version string
 	// ClusterName is reported by seal-status and health.
 	ClusterName string
+	// PeriodicInterval is how often backends' periodic work runs; default
+	// one minute.
+	PeriodicInterval time.Duration
 }
 
 // Core is one Coffer server's state and request pipeline.
@@ -110,6 +113,9 @@ func New(opts Options) (*Core, error) {
 	}
 	if opts.Version == "" {
 		opts.Version = "0.1.0"
+	}
+	if opts.PeriodicInterval <= 0 {
+		opts.PeriodicInterval = time.Minute
 	}
 	if opts.ClusterName == "" {
 		opts.ClusterName = "coffer-cluster"

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/coffer-secrets/coffer/internal/barrier"
 	"github.com/coffer-secrets/coffer/internal/identity"
@@ -201,7 +203,10 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.tokens.Run(bg, c.clock)
+		var wg sync.WaitGroup
+		wg.Go(func() { c.tokens.Run(bg, c.clock) })
+		wg.Go(func() { c.runPeriodic(bg) })
+		wg.Wait()
 	}()
 	c.stopBackground = func() { cancel(); <-done }
 	return nil
@@ -289,4 +294,27 @@ func NewUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// runPeriodic calls every mounted backend's Periodic work each
+// PeriodicInterval until ctx ends.
+func (c *Core) runPeriodic(ctx context.Context) {
+	t := time.NewTicker(c.opts.PeriodicInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, r := range c.router.Routes() {
+			p, ok := r.Backend.(logical.Periodic)
+			if !ok {
+				continue
+			}
+			if err := p.Periodic(ctx); err != nil && ctx.Err() == nil {
+				c.logger.Error("periodic work of a mount failed", "mount", r.Path, "type", r.Type, "err", err)
+			}
+		}
+	}
 }

@@ -243,6 +243,12 @@ func (h *Handler) writeResponse(w http.ResponseWriter, op logical.Operation, req
 	if resp != nil {
 		lr = resp.Response
 	}
+	if lr != nil && lr.Raw != nil {
+		w.Header().Set("Content-Type", lr.Raw.ContentType)
+		w.WriteHeader(http.StatusOK)
+		w.Write(lr.Raw.Body)
+		return
+	}
 	if resp != nil && resp.Auth != nil {
 		env := envelope{RequestID: reqID, Auth: resp.Auth, MountType: resp.MountType}
 		if lr != nil {
