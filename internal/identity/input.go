@@ -27,10 +27,10 @@ const (
 	MaxListItems = 10000
 )
 
-// KVPairs is a string-to-string map given either as a JSON object of
-// strings or as a list of "key=value" strings, as Vault's command-line
-// client sends for repeated metadata=key=value arguments. It marshals as a
-// JSON object.
+// KVPairs is a string-to-string map given as a JSON object of strings, as
+// a list of "key=value" strings (what Vault's command-line client sends
+// for repeated metadata=key=value arguments) or as one "key=value" string
+// (what it sends for a single one). It marshals as a JSON object.
 type KVPairs map[string]string
 
 // UnmarshalJSON implements [json.Unmarshaler]. null leaves p unchanged.
@@ -50,9 +50,14 @@ func (p *KVPairs) UnmarshalJSON(b []byte) error {
 			m = map[string]string{}
 		}
 		*p = m
-	case len(b) > 0 && b[0] == '[':
+	case len(b) > 0 && (b[0] == '[' || b[0] == '"'):
 		var list []string
-		if err := json.Unmarshal(b, &list); err != nil {
+		if b[0] == '"' {
+			list = []string{""}
+			if err := json.Unmarshal(b, &list[0]); err != nil {
+				return bad
+			}
+		} else if err := json.Unmarshal(b, &list); err != nil {
 			return bad
 		}
 		m := make(map[string]string, len(list))
@@ -105,7 +110,7 @@ func checkMetadata(field string, m map[string]string) error {
 	return nil
 }
 
-// metadataOf returns a validated copy of p, or nil when p is empty.
+// metadataOf validates p and returns it as a map, or nil when it is empty.
 func metadataOf(field string, p KVPairs) (map[string]string, error) {
 	if err := checkMetadata(field, p); err != nil {
 		return nil, err
@@ -113,11 +118,7 @@ func metadataOf(field string, p KVPairs) (map[string]string, error) {
 	if len(p) == 0 {
 		return nil, nil
 	}
-	out := make(map[string]string, len(p))
-	for k, v := range p {
-		out[k] = v
-	}
-	return out, nil
+	return p, nil
 }
 
 // normalizePolicies trims, lower-cases, de-duplicates and sorts policy

@@ -45,15 +45,23 @@ type Options struct {
 }
 
 // Entity is one identity: a person or a service, known to auth mounts
-// through its aliases. It is also the stored record of an entity.
+// through its aliases. It is also the stored record of an entity. Values
+// handed out by [Store.Entity] are copies the caller owns.
 type Entity struct {
-	ID             string            `json:"id"`
-	Name           string            `json:"name"`
-	Metadata       map[string]string `json:"metadata,omitempty"`
-	Policies       []string          `json:"policies,omitempty"`
-	Disabled       bool              `json:"disabled,omitempty"`
-	CreationTime   time.Time         `json:"creation_time"`
-	LastUpdateTime time.Time         `json:"last_update_time"`
+	// ID is a random UUID, fixed for the entity's life.
+	ID string `json:"id"`
+	// Name is unique among entities; "entity_<8 hex>" unless set.
+	Name string `json:"name"`
+	// Metadata is free-form and not secret; nil when empty.
+	Metadata map[string]string `json:"metadata,omitempty"`
+	// Policies are the entity's own policies, lower-case and sorted; the
+	// groups' policies are not included (see [Store.Policies]).
+	Policies []string `json:"policies,omitempty"`
+	// Disabled entities cannot log in, and their tokens must be refused.
+	Disabled bool `json:"disabled,omitempty"`
+	// CreationTime and LastUpdateTime are in UTC.
+	CreationTime   time.Time `json:"creation_time"`
+	LastUpdateTime time.Time `json:"last_update_time"`
 }
 
 // clone returns a deep copy of e.
