@@ -245,6 +245,12 @@ type change struct {
 	delGroups   []string
 }
 
+// The store is mounted at identity/ like any backend.
+var (
+	_ logical.Backend          = (*Store)(nil)
+	_ logical.ExistenceChecker = (*Store)(nil)
+)
+
 // Store is the identity store. Build it with [New]; it is safe for
 // concurrent use.
 type Store struct {
