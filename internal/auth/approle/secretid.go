@@ -446,6 +446,10 @@ func (b *backend) tidy(ctx context.Context, _ *logical.Request, _ *framework.Mat
 	if err != nil {
 		return nil, err
 	}
+	// Holding the role mutex throughout keeps the set of roles fixed, so a
+	// role created while tidy runs is never mistaken for a deleted one.
+	b.rolesMu.Lock()
+	defer b.rolesMu.Unlock()
 	names, err := b.storage.List(ctx, rolePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("list roles: %w", err)
@@ -483,7 +487,7 @@ func (b *backend) tidy(ctx context.Context, _ *logical.Request, _ *framework.Mat
 }
 
 // tidyRole tidies the secret IDs of the role with key rk; live says
-// whether the role still exists.
+// whether the role still exists. The caller holds rolesMu.
 func (b *backend) tidyRole(ctx context.Context, rk string, live bool) (secrets, accessors int, err error) {
 	defer b.lock(rk)()
 	now := b.clock.Now()
