@@ -31,6 +31,8 @@ var rules = []rule{
 	{importer: "internal/logical", forbidden: []string{"internal/core", "internal/httpapi", "internal/engine/", "internal/auth/", "internal/storage", "internal/barrier", "internal/router", "internal/token", "internal/server"}, except: []string{"internal/logical/logicaltest"}},
 	// Core never reaches up, nor into a particular engine.
 	{importer: "internal/core", forbidden: []string{"internal/httpapi", "internal/cli", "internal/server", "internal/engine/", "internal/auth/", "internal/builtin", "testing"}},
+	// The identity store is built like an engine.
+	{importer: "internal/identity", forbidden: []string{"internal/core", "internal/httpapi", "internal/router", "internal/barrier", "internal/token", "internal/server", "internal/storage", "testing"}},
 	// Security packages stay small.
 	{importer: "internal/barrier", forbidden: []string{"internal/core", "internal/logical", "internal/router", "internal/token", "internal/httpapi", "internal/server"}},
 	{importer: "internal/shamir", forbidden: []string{"internal/"}},

@@ -550,8 +550,19 @@ func TestAuthMountAPI(t *testing.T) {
 	if err := sys.DisableAuth("token"); statusCode(err) != 400 {
 		t.Errorf("disable token auth error = %v, want 400", err)
 	}
+	mustWrite(t, s.Client, "auth/up/users/bob", map[string]any{"password": "pw-bob-123"})
+	anon := clientWith(t, s, "")
+	anon.ClearToken()
+	sec, err := anon.Logical().Write("auth/up/login/bob", map[string]any{"password": "pw-bob-123"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := sys.DisableAuth("up"); err != nil {
 		t.Fatal(err)
+	}
+	// Tokens the method issued go with it.
+	if _, err := clientWith(t, s, sec.Auth.ClientToken).Auth().Token().LookupSelf(); statusCode(err) != 403 {
+		t.Errorf("token of a disabled auth method still works: %v", err)
 	}
 	auths, _ = sys.ListAuth()
 	if auths["up/"] != nil {

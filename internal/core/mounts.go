@@ -384,25 +384,48 @@ func (c *Core) Unmount(ctx context.Context, auth bool, path string) error {
 	if auth {
 		path = authPrefix + path
 	}
+	m, err := c.unmountLocked(ctx, path)
+	if err != nil || m == nil {
+		return err
+	}
+	if m.IsAuth() {
+		// Tokens issued by the method and its identity aliases go with it.
+		// This runs without mountMu: revoking tokens reads the mount table.
+		if err := c.tokens.RevokeByMount(ctx, m.Accessor, c.now()); err != nil {
+			c.logger.Error("revoke tokens of disabled auth method", "path", path, "err", err)
+		}
+		if c.identity != nil {
+			if err := c.identity.DeleteMountAliases(ctx, m.Accessor); err != nil {
+				c.logger.Error("delete identity aliases of disabled auth method", "path", path, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// unmountLocked removes the mount at path from the table and the router
+// and deletes its data; it returns the removed entry, or nil when nothing
+// was mounted there.
+func (c *Core) unmountLocked(ctx context.Context, path string) (*MountEntry, error) {
 	c.mountMu.Lock()
 	defer c.mountMu.Unlock()
 	if c.mounts == nil {
-		return ErrSealed
+		return nil, ErrSealed
 	}
 	m := c.mounts.find(path)
 	if m == nil {
 		// Vault answers success for a path with nothing mounted.
-		return nil
+		return nil, nil
 	}
 	if m.Builtin {
-		return logical.InvalidRequest("cannot disable %s: it is built in", path)
+		return nil, logical.InvalidRequest("cannot disable %s: it is built in", path)
 	}
 	t := c.mounts.clone()
 	t.Entries = slices.DeleteFunc(t.Entries, func(e *MountEntry) bool { return e.Path == path })
 	// The table changes first: once it is written the mount is gone even if
 	// deleting its data is interrupted, and leftover data is unreachable.
 	if err := c.persistMounts(ctx, t); err != nil {
-		return err
+		return nil, err
 	}
 	c.mounts = t
 	if r := c.router.Unmount(path); r != nil {
@@ -414,7 +437,7 @@ func (c *Core) Unmount(ctx context.Context, auth bool, path string) error {
 		c.logger.Error("delete data of disabled mount", "path", path, "err", err)
 	}
 	c.logger.Info("unmounted", "path", path)
-	return nil
+	return m, nil
 }
 
 func (c *Core) checkTTLs(cfg MountConfig) error {

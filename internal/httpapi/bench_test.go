@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/testserver"
+	"github.com/hashicorp/vault/api"
 )
 
 // The benchmarks below drive a real server (bolt storage, fsync on) over
@@ -312,6 +313,72 @@ func BenchmarkKVv2WriteHTTP(b *testing.B) {
 		code, err := doRequest(cl, http.MethodPost, urls[i%benchKeys], s.RootToken, body)
 		if err == nil && code != http.StatusOK {
 			err = fmt.Errorf("write = %d", code)
+		}
+		return err
+	})
+	report(b, cpu, client, lat)
+}
+
+// benchToken makes a non-root token holding the default policy and one
+// that reads secret/.
+func benchToken(b *testing.B, s *testserver.Server) string {
+	b.Helper()
+	if err := s.Client.Sys().PutPolicy("bench-reader", `path "secret/data/*" { capabilities = ["read"] }`); err != nil {
+		b.Fatal(err)
+	}
+	sec, err := s.Client.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"bench-reader"}, TTL: "1h"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sec.Auth.ClientToken
+}
+
+// BenchmarkTokenLookupSelfHTTP runs auth/token/lookup-self with a
+// non-root token from 16 concurrent clients: token lookup, a policy
+// check and the lookup response.
+func BenchmarkTokenLookupSelfHTTP(b *testing.B) {
+	s := testserver.StartWith(b, testserver.Options{BoltPath: filepath.Join(b.TempDir(), "coffer.db")})
+	tok := benchToken(b, s)
+	cl := newBenchClient(readClients)
+	defer cl.CloseIdleConnections()
+	url := s.Addr + "/v1/auth/token/lookup-self"
+	respSize := measureResponse(b, cl, http.MethodGet, url, tok, nil)
+	client := clientBaseline(b, readClients, baselineOps, http.MethodGet, nil, respSize)
+	b.ReportAllocs()
+	cpu, lat := runParallel(b, readClients, func(i int64) error {
+		code, err := doRequest(cl, http.MethodGet, url, tok, nil)
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("lookup-self = %d", code)
+		}
+		return err
+	})
+	report(b, cpu, client, lat)
+}
+
+// BenchmarkKVv2ReadHTTPPolicy is BenchmarkKVv2ReadHTTP with a non-root
+// token, so the ACL check does real work.
+func BenchmarkKVv2ReadHTTPPolicy(b *testing.B) {
+	s := testserver.StartWith(b, testserver.Options{BoltPath: filepath.Join(b.TempDir(), "coffer.db")})
+	tok := benchToken(b, s)
+	cl := newBenchClient(readClients)
+	defer cl.CloseIdleConnections()
+	body := []byte(benchSecret)
+	for i := range benchKeys {
+		if code, err := doRequest(cl, http.MethodPost, fmt.Sprintf("%s/v1/secret/data/app/%d", s.Addr, i), s.RootToken, body); err != nil || code != http.StatusOK {
+			b.Fatalf("write app/%d = %d, %v", i, code, err)
+		}
+	}
+	respSize := measureResponse(b, cl, http.MethodGet, s.Addr+"/v1/secret/data/app/0", tok, nil)
+	client := clientBaseline(b, readClients, baselineOps, http.MethodGet, nil, respSize)
+	urls := make([]string, benchKeys)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("%s/v1/secret/data/app/%d", s.Addr, i)
+	}
+	b.ReportAllocs()
+	cpu, lat := runParallel(b, readClients, func(i int64) error {
+		code, err := doRequest(cl, http.MethodGet, urls[i%benchKeys], tok, nil)
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("read = %d", code)
 		}
 		return err
 	})

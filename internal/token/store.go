@@ -532,3 +532,25 @@ func (s *Store) Accessors(ctx context.Context) ([]string, error) {
 	}
 	return names, nil
 }
+
+// RevokeByMount revokes every token issued by the auth mount with the
+// given accessor (with their children). It scans all tokens, so it is
+// meant for rare events such as disabling an auth method.
+func (s *Store) RevokeByMount(ctx context.Context, mountAccessor string, now time.Time) error {
+	accessors, err := s.Accessors(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range accessors {
+		e, h, err := s.LookupAccessor(ctx, a, now)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if e != nil && e.MountAccessor == mountAccessor {
+			errs = append(errs, s.Revoke(ctx, h))
+		}
+	}
+	return errors.Join(errs...)
+}
