@@ -101,12 +101,46 @@ type RawResponse struct {
 }
 
 // Secret is lease information for a response that carries a credential.
+// Core stores a lease for it, returns a lease ID to the client, and later
+// calls the backend's [Leaser] methods to renew or revoke it.
 type Secret struct {
-	TTL       time.Duration
-	MaxTTL    time.Duration
+	// TTL is the lease's initial lifetime; zero means the mount's default.
+	TTL time.Duration
+	// MaxTTL caps renewals (relative to issue time); zero means the
+	// mount's maximum.
+	MaxTTL time.Duration
+	// Renewable says whether the lease may be renewed.
 	Renewable bool
-	// InternalData is kept with the lease for revocation and never returned.
-	InternalData map[string]any
+	// InternalData is kept with the lease for renewal and revocation (for
+	// example the database user name) and never returned to the client.
+	InternalData map[string]string
+}
+
+// Leaser is implemented by backends whose responses carry a [Secret].
+// Core calls it with what it stored for the lease; both methods must be
+// idempotent, since core retries a revocation that failed until it works.
+type Leaser interface {
+	// RenewSecret extends a lease in the target system, if it needs to,
+	// and returns the lease's new TTL (at most s.Increment; core caps it
+	// further by MaxTTL and the token's expiry).
+	RenewSecret(ctx context.Context, s *LeasedSecret) (time.Duration, error)
+	// RevokeSecret revokes the credential in the target system. Revoking
+	// what is already gone succeeds.
+	RevokeSecret(ctx context.Context, s *LeasedSecret) error
+}
+
+// LeasedSecret is what core hands back to a [Leaser].
+type LeasedSecret struct {
+	// LeaseID is the full lease ID, e.g. "database/creds/app/<id>".
+	LeaseID string
+	// Path is the request path, relative to the mount, that made it.
+	Path string
+	// InternalData is the Secret's InternalData.
+	InternalData map[string]string
+	// IssueTime is when the lease was made.
+	IssueTime time.Time
+	// Increment is the requested renewal, for RenewSecret.
+	Increment time.Duration
 }
 
 // Auth is the result of a successful login: what the token core creates
