@@ -4,6 +4,7 @@
 package builtin
 
 import (
+	"github.com/coffer-secrets/coffer/internal/auth/approle"
 	"github.com/coffer-secrets/coffer/internal/auth/userpass"
 	"github.com/coffer-secrets/coffer/internal/engine/cubbyhole"
 	"github.com/coffer-secrets/coffer/internal/engine/kv"
@@ -21,6 +22,7 @@ func Engines() map[string]logical.Factory {
 // AuthMethods returns the auth method factories by type name.
 func AuthMethods() map[string]logical.Factory {
 	return map[string]logical.Factory{
+		"approle":  approle.Factory,
 		"userpass": userpass.Factory,
 	}
 }
