@@ -571,3 +571,63 @@ func TestAuthMountAPI(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestAppRoleLogin(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	root := s.Client
+	if err := root.Sys().EnableAuthWithOptions("approle", &api.EnableAuthOptions{Type: "approle"}); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, root, "sys/policies/acl/svc", map[string]any{"policy": `path "secret/data/svc/*" { capabilities = ["read"] }`})
+	mustWrite(t, root, "auth/approle/role/web", map[string]any{"token_policies": "svc", "token_ttl": "10m", "secret_id_num_uses": 2})
+	mustWrite(t, root, "auth/approle/role/db", map[string]any{"token_policies": "svc"})
+	// Bound to an address the test client does not have.
+	mustWrite(t, root, "auth/approle/role/fenced", map[string]any{"token_policies": "svc", "secret_id_bound_cidrs": "10.9.9.0/24"})
+	roleID := func(role string) string {
+		sec, err := root.Logical().Read("auth/approle/role/" + role + "/role-id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sec.Data["role_id"].(string)
+	}
+	secretID := func(role string) string {
+		return mustWrite(t, root, "auth/approle/role/"+role+"/secret-id", nil).Data["secret_id"].(string)
+	}
+	anon := clientWith(t, s, "")
+	anon.ClearToken()
+	login := func(rid, sid string) (*api.Secret, error) {
+		return anon.Logical().Write("auth/approle/login", map[string]any{"role_id": rid, "secret_id": sid})
+	}
+	webSID := secretID("web")
+	sec, err := login(roleID("web"), webSID)
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	if sec.Auth.LeaseDuration != 600 || !slices.Contains(sec.Auth.Policies, "svc") || sec.Auth.Metadata["role_name"] != "web" {
+		t.Errorf("login auth = %+v", sec.Auth)
+	}
+	self, err := clientWith(t, s, sec.Auth.ClientToken).Auth().Token().LookupSelf()
+	if err != nil || !strings.HasPrefix(self.Data["path"].(string), "auth/approle/login") {
+		t.Errorf("lookup-self = %v, %v", self, err)
+	}
+	// A secret ID of another role, a wrong one, and a CIDR-bound one all
+	// fail with the same answer and change nothing.
+	for name, c := range map[string][2]string{
+		"other role's secret id": {roleID("db"), webSID},
+		"wrong secret id":        {roleID("web"), "00000000-0000-0000-0000-000000000000"},
+		"unknown role id":        {"nope", webSID},
+		"outside bound cidrs":    {roleID("fenced"), secretID("fenced")},
+	} {
+		if _, err := login(c[0], c[1]); statusCode(err) != 400 && statusCode(err) != 403 {
+			t.Errorf("%s: error = %v, want 400/403", name, err)
+		}
+	}
+	// num_uses: the second use works, the third fails.
+	if _, err := login(roleID("web"), webSID); err != nil {
+		t.Errorf("second use of the secret id: %v", err)
+	}
+	if _, err := login(roleID("web"), webSID); err == nil {
+		t.Error("a used-up secret id still logs in")
+	}
+}

@@ -384,3 +384,39 @@ func BenchmarkKVv2ReadHTTPPolicy(b *testing.B) {
 	})
 	report(b, cpu, client, lat)
 }
+
+// BenchmarkAppRoleLoginHTTP logs in with AppRole from 64 concurrent
+// clients against bolt storage: each login stores a new token durably
+// (fsynced before the reply), and concurrent logins share commits.
+func BenchmarkAppRoleLoginHTTP(b *testing.B) {
+	s := testserver.StartWith(b, testserver.Options{BoltPath: filepath.Join(b.TempDir(), "coffer.db")})
+	if err := s.Client.Sys().EnableAuthWithOptions("approle", &api.EnableAuthOptions{Type: "approle"}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Client.Logical().Write("auth/approle/role/bench", map[string]any{"token_policies": "default", "token_ttl": "1h"}); err != nil {
+		b.Fatal(err)
+	}
+	rid, err := s.Client.Logical().Read("auth/approle/role/bench/role-id")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sid, err := s.Client.Logical().Write("auth/approle/role/bench/secret-id", map[string]any{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(fmt.Sprintf(`{"role_id":%q,"secret_id":%q}`, rid.Data["role_id"], sid.Data["secret_id"]))
+	cl := newBenchClient(writeClients)
+	defer cl.CloseIdleConnections()
+	url := s.Addr + "/v1/auth/approle/login"
+	respSize := measureResponse(b, cl, http.MethodPost, url, "", body)
+	client := clientBaseline(b, writeClients, baselineOps, http.MethodPost, body, respSize)
+	b.ReportAllocs()
+	cpu, lat := runParallel(b, writeClients, func(i int64) error {
+		code, err := doRequest(cl, http.MethodPost, url, "", body)
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("login = %d", code)
+		}
+		return err
+	})
+	report(b, cpu, client, lat)
+}

@@ -162,7 +162,8 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 		return nil, logical.InvalidRequest("could not read the request body")
 	}
 	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
+	// The official client sends "null" for a write without data.
+	if len(trimmed) == 0 || string(trimmed) == "null" {
 		return nil, nil
 	}
 	if trimmed[0] != '{' || !json.Valid(trimmed) {
