@@ -197,6 +197,11 @@ func (v mountSystemView) DefaultLeaseTTL() time.Duration {
 	return v.c.opts.DefaultLeaseTTL
 }
 
+// GeneratePassword makes a password with a password policy.
+func (v mountSystemView) GeneratePassword(ctx context.Context, policy string) (string, error) {
+	return v.c.generatePassword(ctx, policy)
+}
+
 func (v mountSystemView) MaxLeaseTTL() time.Duration {
 	if v.m.MaxLeaseTTL > 0 {
 		return v.m.MaxLeaseTTL

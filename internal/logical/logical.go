@@ -256,6 +256,10 @@ type SystemView interface {
 	DefaultLeaseTTL() time.Duration
 	// MaxLeaseTTL is the mount's (or else the server's) maximum TTL.
 	MaxLeaseTTL() time.Duration
+	// GeneratePassword makes a password with the named password policy
+	// (sys/policies/password/:name), or with the default policy when
+	// policy is "". An unknown policy is an ErrInvalidRequest error.
+	GeneratePassword(ctx context.Context, policy string) (string, error)
 }
 
 // Env is everything a backend may use. Storage is already confined to the

@@ -2,6 +2,7 @@ package logicaltest
 
 import (
 	"context"
+	"crypto/rand"
 	"maps"
 	"slices"
 	"strings"
@@ -155,6 +156,20 @@ func (c *Clock) Advance(d time.Duration) {
 // System is a [logical.SystemView] with fixed TTLs.
 type System struct {
 	DefaultTTL, MaxTTL time.Duration
+	// Passwords, when set, answers GeneratePassword; by default it makes
+	// a random password (crypto/rand.Text) and knows no named policies.
+	Passwords func(ctx context.Context, policy string) (string, error)
+}
+
+// GeneratePassword calls s.Passwords, or makes a random password.
+func (s System) GeneratePassword(ctx context.Context, policy string) (string, error) {
+	if s.Passwords != nil {
+		return s.Passwords(ctx, policy)
+	}
+	if policy != "" {
+		return "", logical.InvalidRequest("unknown password policy %q", policy)
+	}
+	return rand.Text(), nil
 }
 
 // DefaultLeaseTTL returns s.DefaultTTL.
