@@ -882,3 +882,25 @@ func TestCheckDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckConcurrent(t *testing.T) {
+	t.Parallel()
+	acl := benchACL(t, 20)
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 200 {
+				path := fmt.Sprintf("secret/app-%d/config", (g+i)%20)
+				if !acl.Check(Request{Path: path, Operation: "read"}).Allowed {
+					t.Errorf("Check(read %q) refused", path)
+					return
+				}
+				acl.Capabilities(path)
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}

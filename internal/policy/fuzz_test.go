@@ -136,6 +136,9 @@ path "secret/*"              { capabilities = ["read", "list"] }
 path "secret/+"              { capabilities = ["update"] }
 path "secret/+/+"            { capabilities = ["delete"] }
 path "secret/+/config/*"     { capabilities = ["patch"] }
+path "secret/+/c*"           { capabilities = ["update", "read"] }
+path "secret/+/con*"         { capabilities = ["create", "read"] }
+path "secret/+/+/*"          { capabilities = ["delete", "list"] }
 path "secret/a*"             { capabilities = ["create"] }
 path "secret/ab/+/c*"        { capabilities = ["sudo", "read"] }
 path "secret/ab/cd"          { capabilities = ["deny"] }
@@ -148,6 +151,12 @@ path "kv/+/dir/" {
   denied_parameters = { "admin" = [] }
 }`),
 		mustParse(f, "d", `path "secret/+" { capabilities = ["read"] }`),
+		// Rules Parse refuses but a hand-built policy may hold.
+		{Name: "e", Rules: []Rule{
+			{Path: "kv/+*", Capabilities: CapPatch},
+			{Path: "kv/a/+*", Capabilities: CapRead | CapDeny},
+			{Path: "kv/+/b", Capabilities: CapUpdate},
+		}},
 	}
 	acl := NewACL(policies)
 	ref := newRefACL(policies)
@@ -156,6 +165,7 @@ path "kv/+/dir/" {
 		"", "/", "secret", "secret/", "secret/a", "secret/ab/x/c", "secret/ab/x/cz/y", "secret/ab/cd",
 		"secret/x/config/", "secret/x/config/y", "a/x", "x", "kv/a/dir/", "kv/a/dir", "cubbyhole/x",
 		"secret/data/app/admin", "secret/q/team-1/config", "sys/wrapping/wrap", "//secret//a",
+		"secret/x/con", "secret/x/cz", "secret/x/y/z", "kv/a/b", "kv/q", "kv/a/b/c",
 	} {
 		f.Add(s, uint8(0), "admin")
 	}

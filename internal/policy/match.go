@@ -118,18 +118,19 @@ func commonPrefix(a, b string) int {
 // segTrie holds the rules with "+" segments, one level per path segment:
 // a literal segment is a map key, "+" has its own child. A rule not ending
 // in "*" sits at the node of its last segment; one ending in "*" sits at
-// the node before its last segment, which is then matched as a string
-// prefix of the request's next segment, with any segments after it.
+// the node before its last segment, in a radix tree keyed by that last
+// segment, which is matched as a string prefix of the request's next
+// segment, with any segments after it.
+//
+// Rules at one node share every segment but the last, hence the offset of
+// the first "+" and the number of "+" segments; among the prefix rules of
+// a node the longest therefore has priority, which is what the radix tree
+// finds.
 type segTrie struct {
 	lit      map[string]*segTrie
 	plus     *segTrie
-	exact    []*wildcard
-	prefixed []prefixed
-}
-
-type prefixed struct {
-	last string // the rule's last segment, without "*"
-	w    *wildcard
+	exact    *wildcard
+	prefixed *radix
 }
 
 // add inserts w, whose pattern is split into segs.
@@ -158,7 +159,9 @@ func (t *segTrie) add(segs []string, w *wildcard) {
 		n = c
 	}
 	if !w.isPrefix {
-		n.exact = append(n.exact, w)
+		if w.beats(n.exact) {
+			n.exact = w
+		}
 		return
 	}
 	last := segs[len(segs)-1]
@@ -168,7 +171,12 @@ func (t *segTrie) add(segs []string, w *wildcard) {
 		// empty prefix at this position.
 		last = ""
 	}
-	n.prefixed = append(n.prefixed, prefixed{last: last, w: w})
+	if n.prefixed == nil {
+		n.prefixed = &radix{}
+	}
+	if r := n.prefixed.insert(last); w.beats(r.val) {
+		r.val = w
+	}
 }
 
 // match walks path from the segment starting at pos (pos < 0: no segments
@@ -176,10 +184,8 @@ func (t *segTrie) add(segs []string, w *wildcard) {
 // "a/b/" gives the segments "a", "b" and "", as Vault does.
 func (t *segTrie) match(path string, pos int, best **wildcard) {
 	if pos < 0 {
-		for _, w := range t.exact {
-			if w.beats(*best) {
-				*best = w
-			}
+		if t.exact != nil && t.exact.beats(*best) {
+			*best = t.exact
 		}
 		return
 	}
@@ -187,9 +193,9 @@ func (t *segTrie) match(path string, pos int, best **wildcard) {
 	if j := strings.IndexByte(seg, '/'); j >= 0 {
 		seg, next = seg[:j], pos+j+1
 	}
-	for _, p := range t.prefixed {
-		if strings.HasPrefix(seg, p.last) && p.w.beats(*best) {
-			*best = p.w
+	if t.prefixed != nil {
+		if w := t.prefixed.longestPrefix(seg); w != nil && w.beats(*best) {
+			*best = w
 		}
 	}
 	if c := t.lit[seg]; c != nil {
