@@ -21,7 +21,10 @@ import (
 // AllowedParameters and DeniedParameters map a lowercased parameter name to
 // the values permitted or refused; an empty list means any value, a "*" key
 // means every parameter, and a string value with a leading or trailing "*"
-// is a glob. A nil map means no constraint. Values are string, float64,
+// is a glob ("*" alone matches any string; Vault would take it literally).
+// A list or comma-separated string in a request passes an allowed list when
+// every element does, and hits a denied list when any element does. A nil
+// map means no constraint. Values are string, float64,
 // bool, nil, []any or map[string]any.
 type Rule struct {
 	Path               string
