@@ -904,3 +904,24 @@ func TestCheckConcurrent(t *testing.T) {
 		<-done
 	}
 }
+
+func TestLoneStarValue(t *testing.T) {
+	t.Parallel()
+	acl := aclFrom(t, `
+path "a" {
+  capabilities       = ["update"]
+  allowed_parameters = { "x" = ["*"] }
+}
+path "d" {
+  capabilities      = ["update"]
+  denied_parameters = { "x" = ["*"] }
+}`)
+	runChecks(t, acl, []check{
+		{op: "update", path: "a", params: map[string]any{"x": "anything"}, want: true},
+		{op: "update", path: "a", params: map[string]any{"x": ""}, want: true},
+		// A glob matches strings only.
+		{op: "update", path: "a", params: map[string]any{"x": 5.0}, want: false},
+		{op: "update", path: "d", params: map[string]any{"x": "anything"}, want: false},
+		{op: "update", path: "d", params: map[string]any{"x": true}, want: true},
+	})
+}
