@@ -17,6 +17,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/barrier"
 	"github.com/coffer-secrets/coffer/internal/identity"
+	"github.com/coffer-secrets/coffer/internal/lease"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 	"github.com/coffer-secrets/coffer/internal/router"
@@ -72,6 +73,7 @@ type Core struct {
 	sys      *framework.Backend
 	tokenAPI *framework.Backend
 	policies *policyStore
+	leases   *lease.Manager
 	lockouts *lockouts
 
 	// identity is built at unseal and dropped at seal; guarded by stateMu.
@@ -131,6 +133,7 @@ func New(opts Options) (*Core, error) {
 		policies: newPolicyStore(b),
 		lockouts: newLockouts(),
 	}
+	c.leases = lease.New(lease.Options{Storage: b, Revoker: leaseRevoker{c}, Logger: opts.Logger, Clock: opts.Clock})
 	c.tokens = token.New(token.Options{Storage: b, Crypter: b, Logger: opts.Logger, OnRevoke: c.onTokenRevoke})
 	c.sys = c.newSysBackend()
 	c.tokenAPI = c.newTokenBackend()

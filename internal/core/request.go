@@ -31,6 +31,10 @@ type Response struct {
 	MountType string
 	// Auth is set when the request made a token (a login, a token create).
 	Auth *AuthOutput
+	// LeaseID, LeaseDuration and Renewable describe the response's lease.
+	LeaseID       string
+	LeaseDuration int64
+	Renewable     bool
 }
 
 // AuthOutput is the "auth" block of a response that made a token, in
@@ -164,7 +168,13 @@ func (c *Core) HandleRequest(ctx context.Context, req *Request) (*Response, erro
 	lreq.EntityID = cl.entry.EntityID
 	lreq.CubbyholeID = cl.hash
 	resp, err := route.Backend.HandleRequest(ctx, &lreq)
-	return c.finish(resp, route.Type, err)
+	out, err := c.finish(resp, route.Type, err)
+	if err == nil && resp != nil && resp.Secret != nil {
+		if err := c.registerLease(ctx, route, rel, cl, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, err
 }
 
 // finish wraps a backend's answer; a response that made a token (token
@@ -175,8 +185,14 @@ func (c *Core) finish(resp *logical.Response, mountType string, err error) (*Res
 	}
 	out := &Response{Response: resp, MountType: mountType}
 	if resp != nil {
-		if ao, ok := resp.Data.(*AuthOutput); ok {
-			out.Auth = ao
+		switch d := resp.Data.(type) {
+		case *AuthOutput:
+			out.Auth = d
+			r := *resp
+			r.Data = nil
+			out.Response = &r
+		case *leaseRenewed:
+			out.LeaseID, out.LeaseDuration, out.Renewable = d.LeaseID, d.LeaseDuration, d.Renewable
 			r := *resp
 			r.Data = nil
 			out.Response = &r

@@ -186,6 +186,9 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.policies.load(ctx); err != nil {
 		return err
 	}
+	if err := c.leases.Load(ctx); err != nil {
+		return err
+	}
 	id, err := identity.New(ctx, identity.Options{
 		Storage: router.NewView(c.barrier, "sys/identity/"),
 		Logger:  c.opts.Logger.With("component", "identity"),
@@ -206,6 +209,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 		var wg sync.WaitGroup
 		wg.Go(func() { c.tokens.Run(bg, c.clock) })
 		wg.Go(func() { c.runPeriodic(bg) })
+		wg.Go(func() { c.leases.Run(bg) })
 		wg.Wait()
 	}()
 	c.stopBackground = func() { cancel(); <-done }
@@ -220,6 +224,7 @@ func (c *Core) preSeal(ctx context.Context) {
 	}
 	c.unloadMounts(ctx)
 	c.tokens.Reset()
+	c.leases.Reset()
 	c.policies.reset()
 	c.lockouts.reset()
 	c.identity = nil

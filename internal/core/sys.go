@@ -90,7 +90,8 @@ func (c *Core) newSysBackend() *framework.Backend {
 			Synopsis:   "Find the mount that serves a path.",
 		},
 	}
-	return &framework.Backend{Paths: append(paths, c.aclPaths()...)}
+	paths = append(paths, c.aclPaths()...)
+	return &framework.Backend{Paths: append(paths, c.leasePaths()...)}
 }
 
 // mountConfigOutput is a mount's config as Vault reports it.

@@ -659,9 +659,13 @@ func (c *Core) tokenRoleList(ctx context.Context, req *logical.Request, m *frame
 	return framework.ListResponse(keys)
 }
 
-// onTokenRevoke runs for every revoked token: it deletes the token's
-// cubbyhole. (Leases join here when the expiration manager lands.)
+// onTokenRevoke runs for every revoked token: it revokes the token's
+// leases (a lease whose backend fails stays and is retried) and deletes
+// its cubbyhole.
 func (c *Core) onTokenRevoke(ctx context.Context, hash string, e *token.Entry) error {
+	if err := c.leases.RevokeByToken(ctx, hash); err != nil {
+		return err
+	}
 	for _, m := range c.Mounts() {
 		if m.Type == "cubbyhole" && m.Builtin {
 			return router.Clear(ctx, c.barrier, m.storagePrefix()+hash+"/")

@@ -258,6 +258,11 @@ func (h *Handler) writeResponse(w http.ResponseWriter, op logical.Operation, req
 		h.writeJSON(w, http.StatusOK, env)
 		return
 	}
+	if resp != nil && resp.LeaseID != "" && (lr == nil || lr.Data == nil) {
+		// A lease renewal: the envelope's lease fields are the answer.
+		h.writeJSON(w, http.StatusOK, envelope{RequestID: reqID, LeaseID: resp.LeaseID, LeaseDuration: resp.LeaseDuration, Renewable: resp.Renewable, MountType: resp.MountType})
+		return
+	}
 	if lr == nil || (lr.Data == nil && len(lr.Warnings) == 0 && lr.Auth == nil && lr.Secret == nil) {
 		if op == logical.ReadOperation || op == logical.ListOperation || (lr != nil && lr.NotFound) {
 			h.writeJSON(w, http.StatusNotFound, errorBody{Errors: []string{}})
@@ -271,10 +276,13 @@ func (h *Handler) writeResponse(w http.ResponseWriter, op logical.Operation, req
 		status = http.StatusNotFound
 	}
 	h.writeJSON(w, status, envelope{
-		RequestID: reqID,
-		Data:      lr.Data,
-		Warnings:  lr.Warnings,
-		MountType: resp.MountType,
+		RequestID:     reqID,
+		LeaseID:       resp.LeaseID,
+		LeaseDuration: resp.LeaseDuration,
+		Renewable:     resp.Renewable,
+		Data:          lr.Data,
+		Warnings:      lr.Warnings,
+		MountType:     resp.MountType,
 	})
 }
 
