@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/policy"
@@ -21,6 +22,8 @@ type Request struct {
 	*logical.Request
 	// ClientToken is the caller's token, "" when none was sent.
 	ClientToken token.ID
+	// WrapTTL, when positive, asks for the response to be wrapped.
+	WrapTTL time.Duration
 }
 
 // Response is a backend's response plus what the HTTP layer reports with
@@ -35,6 +38,8 @@ type Response struct {
 	LeaseID       string
 	LeaseDuration int64
 	Renewable     bool
+	// Wrap is set when the answer is itself a wrapped response (rewrap).
+	Wrap *WrapInfo
 }
 
 // AuthOutput is the "auth" block of a response that made a token, in
@@ -122,6 +127,15 @@ func (c *Core) HandleRequest(ctx context.Context, req *Request) (*Response, erro
 	defer c.stateMu.RUnlock()
 	if c.Sealed() {
 		return nil, ErrSealed
+	}
+	if isWrappingPath(req.Path) {
+		if req.Operation != logical.UpdateOperation && !(req.Path == "sys/wrapping/lookup" && req.Operation == logical.ReadOperation) {
+			return nil, logical.Unsupported(req.Operation, req.Path)
+		}
+		return c.handleWrapping(ctx, req)
+	}
+	if req.Path == "sys/wrapping/wrap" && req.WrapTTL <= 0 {
+		return nil, logical.InvalidRequest("sys/wrapping/wrap needs a wrap TTL (the X-Vault-Wrap-TTL header)")
 	}
 	isSys := req.Path == "sys" || strings.HasPrefix(req.Path, "sys/")
 	var route *router.Route
@@ -276,6 +290,9 @@ func (c *Core) authorize(ctx context.Context, req *Request, route *router.Route,
 	cl.sudo = dec.Sudo
 	if needsSudo(req.Path) && !dec.Sudo {
 		return nil, logical.PermissionDenied()
+	}
+	if err := checkWrapTTL(dec.MinWrappingTTL, dec.MaxWrappingTTL, req.WrapTTL); err != nil {
+		return nil, err
 	}
 	return cl, nil
 }

@@ -91,6 +91,7 @@ func (c *Core) newSysBackend() *framework.Backend {
 		},
 	}
 	paths = append(paths, c.aclPaths()...)
+	paths = append(paths, c.wrapPaths()...)
 	return &framework.Backend{Paths: append(paths, c.leasePaths()...)}
 }
 

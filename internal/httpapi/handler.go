@@ -12,9 +12,11 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/coffer-secrets/coffer/internal/core"
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -137,6 +139,19 @@ func operation(r *http.Request, q url.Values) (logical.Operation, bool) {
 	return "", false
 }
 
+// wrapTTL reads X-Vault-Wrap-TTL: seconds or a duration such as "5m".
+func wrapTTL(r *http.Request) (time.Duration, error) {
+	v := r.Header.Get("X-Vault-Wrap-TTL")
+	if v == "" {
+		return 0, nil
+	}
+	d, ok := framework.ParseDuration(v)
+	if !ok || d <= 0 {
+		return 0, logical.InvalidRequest("invalid X-Vault-Wrap-TTL %q: want seconds or a duration such as 5m", v)
+	}
+	return d, nil
+}
+
 // clientToken reads X-Vault-Token, or else an Authorization bearer token.
 func clientToken(r *http.Request) token.ID {
 	if t := r.Header.Get("X-Vault-Token"); t != "" {
@@ -205,6 +220,11 @@ func (h *Handler) handleLogical(w http.ResponseWriter, r *http.Request, reqID, p
 	if op == logical.ListOperation && !strings.HasSuffix(path, "/") {
 		path += "/"
 	}
+	wrapTTL, err := wrapTTL(r)
+	if err != nil {
+		h.writeError(w, r, reqID, err)
+		return
+	}
 	req := &core.Request{
 		Request: &logical.Request{
 			ID:         reqID,
@@ -212,16 +232,17 @@ func (h *Handler) handleLogical(w http.ResponseWriter, r *http.Request, reqID, p
 			Path:       path,
 			Body:       body,
 			Query:      q,
-			Connection: &logical.Connection{RemoteAddr: r.RemoteAddr},
+			Connection: &logical.Connection{RemoteAddr: r.RemoteAddr, TLS: r.TLS},
 		},
 		ClientToken: clientToken(r),
+		WrapTTL:     wrapTTL,
 	}
 	resp, err := h.core.HandleRequest(r.Context(), req)
 	if err != nil {
 		h.writeError(w, r, reqID, err)
 		return
 	}
-	h.writeResponse(w, op, reqID, resp)
+	h.writeResponse(w, r, req, resp)
 }
 
 // envelope is Vault's response body.
@@ -237,45 +258,46 @@ type envelope struct {
 	MountType     string   `json:"mount_type"`
 }
 
-// writeResponse answers a successful request: 204 when there is nothing
-// to say, 404 with empty errors for a read or list that found nothing.
-func (h *Handler) writeResponse(w http.ResponseWriter, op logical.Operation, reqID string, resp *core.Response) {
+// answer is how a successful request is answered: a JSON envelope with a
+// status, a raw body, or an empty answer with a status (204 or 404).
+type answer struct {
+	status int
+	env    *envelope
+	raw    *logical.RawResponse
+}
+
+// buildAnswer decides how to answer resp: 204 when there is nothing to
+// say, 404 with empty errors for a read or list that found nothing.
+func buildAnswer(op logical.Operation, reqID string, resp *core.Response) answer {
 	var lr *logical.Response
 	if resp != nil {
 		lr = resp.Response
 	}
-	if lr != nil && lr.Raw != nil {
-		w.Header().Set("Content-Type", lr.Raw.ContentType)
-		w.WriteHeader(http.StatusOK)
-		w.Write(lr.Raw.Body)
-		return
-	}
-	if resp != nil && resp.Auth != nil {
-		env := envelope{RequestID: reqID, Auth: resp.Auth, MountType: resp.MountType}
+	switch {
+	case lr != nil && lr.Raw != nil:
+		return answer{status: http.StatusOK, raw: lr.Raw}
+	case resp != nil && resp.Wrap != nil:
+		return answer{status: http.StatusOK, env: &envelope{RequestID: reqID, WrapInfo: resp.Wrap}}
+	case resp != nil && resp.Auth != nil:
+		env := &envelope{RequestID: reqID, Auth: resp.Auth, MountType: resp.MountType}
 		if lr != nil {
 			env.Data, env.Warnings = lr.Data, lr.Warnings
 		}
-		h.writeJSON(w, http.StatusOK, env)
-		return
-	}
-	if resp != nil && resp.LeaseID != "" && (lr == nil || lr.Data == nil) {
+		return answer{status: http.StatusOK, env: env}
+	case resp != nil && resp.LeaseID != "" && (lr == nil || lr.Data == nil):
 		// A lease renewal: the envelope's lease fields are the answer.
-		h.writeJSON(w, http.StatusOK, envelope{RequestID: reqID, LeaseID: resp.LeaseID, LeaseDuration: resp.LeaseDuration, Renewable: resp.Renewable, MountType: resp.MountType})
-		return
-	}
-	if lr == nil || (lr.Data == nil && len(lr.Warnings) == 0 && lr.Auth == nil && lr.Secret == nil) {
+		return answer{status: http.StatusOK, env: &envelope{RequestID: reqID, LeaseID: resp.LeaseID, LeaseDuration: resp.LeaseDuration, Renewable: resp.Renewable, MountType: resp.MountType}}
+	case lr == nil || (lr.Data == nil && len(lr.Warnings) == 0 && lr.Auth == nil && lr.Secret == nil):
 		if op == logical.ReadOperation || op == logical.ListOperation || (lr != nil && lr.NotFound) {
-			h.writeJSON(w, http.StatusNotFound, errorBody{Errors: []string{}})
-			return
+			return answer{status: http.StatusNotFound}
 		}
-		w.WriteHeader(http.StatusNoContent)
-		return
+		return answer{status: http.StatusNoContent}
 	}
 	status := http.StatusOK
 	if lr.NotFound {
 		status = http.StatusNotFound
 	}
-	h.writeJSON(w, status, envelope{
+	return answer{status: status, env: &envelope{
 		RequestID:     reqID,
 		LeaseID:       resp.LeaseID,
 		LeaseDuration: resp.LeaseDuration,
@@ -283,7 +305,44 @@ func (h *Handler) writeResponse(w http.ResponseWriter, op logical.Operation, req
 		Data:          lr.Data,
 		Warnings:      lr.Warnings,
 		MountType:     resp.MountType,
-	})
+	}}
+}
+
+// writeResponse sends a successful request's answer. When the request
+// asked for a wrap TTL and there is an envelope to give, the envelope goes
+// into a single-use wrapping token instead and the client gets wrap_info.
+func (h *Handler) writeResponse(w http.ResponseWriter, r *http.Request, req *core.Request, resp *core.Response) {
+	a := buildAnswer(req.Operation, req.ID, resp)
+	if req.WrapTTL > 0 && a.env != nil && a.status == http.StatusOK && a.env.WrapInfo == nil {
+		body, err := json.Marshal(a.env)
+		if err != nil {
+			h.writeError(w, r, req.ID, err)
+			return
+		}
+		wrapped := ""
+		if resp.Auth != nil {
+			wrapped = resp.Auth.Accessor
+		}
+		info, err := h.core.WrapResponse(r.Context(), body, req.WrapTTL, req.Path, wrapped)
+		clear(body)
+		if err != nil {
+			h.writeError(w, r, req.ID, err)
+			return
+		}
+		a = answer{status: http.StatusOK, env: &envelope{RequestID: req.ID, WrapInfo: info}}
+	}
+	switch {
+	case a.raw != nil:
+		w.Header().Set("Content-Type", a.raw.ContentType)
+		w.WriteHeader(a.status)
+		w.Write(a.raw.Body)
+	case a.env != nil:
+		h.writeJSON(w, a.status, a.env)
+	case a.status == http.StatusNotFound:
+		h.writeJSON(w, http.StatusNotFound, errorBody{Errors: []string{}})
+	default:
+		w.WriteHeader(a.status)
+	}
 }
 
 // maxPooledBuffer is the largest response buffer kept for reuse; larger
