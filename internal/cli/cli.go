@@ -106,8 +106,15 @@ func commands() map[string]*command {
 		"secrets":     {synopsis: "Interact with secrets engines"},
 		"kv":          {synopsis: "Interact with Coffer's Key-Value storage"},
 		"kv metadata": {synopsis: "Interact with Coffer's Key-Value storage metadata"},
+		"token":       {synopsis: "Interact with tokens"},
+		"policy":      {synopsis: "Interact with policies"},
+		"auth":        {synopsis: "Interact with auth methods"},
 	}
 	maps.Copy(t, operatorCommands())
+	maps.Copy(t, loginCommands())
+	maps.Copy(t, tokenCommands())
+	maps.Copy(t, policyCommands())
+	maps.Copy(t, authCommands())
 	maps.Copy(t, secretsCommands())
 	maps.Copy(t, kvCommands())
 	maps.Copy(t, genericCommands())

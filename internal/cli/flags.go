@@ -127,3 +127,25 @@ func (l *intListFlag) String() string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// stringListFlag is a repeatable flag whose values may also be
+// comma-separated, such as -policy=a,b -policy=c. Empty items are dropped.
+type stringListFlag []string
+
+// Set implements flag.Value.
+func (l *stringListFlag) Set(s string) error {
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*l = append(*l, part)
+		}
+	}
+	return nil
+}
+
+// String implements flag.Value.
+func (l *stringListFlag) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ",")
+}

@@ -5,13 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
-
-	"github.com/hashicorp/vault/api"
 )
 
-// genericCommands are the path-level commands: read, write, delete, list and
-// login.
+// genericCommands are the path-level commands: read, write, delete and
+// list.
 func genericCommands() map[string]*command {
 	return map[string]*command{
 		"read": {
@@ -55,21 +52,6 @@ a value of "@file" reads the value from a file and "-" from stdin; a lone
 			help:     `Lists the keys under PATH. Keys ending in "/" are folders.`,
 			server:   true,
 			setup:    func(*flag.FlagSet) runFunc { return runList },
-		},
-		"login": {
-			synopsis: "Authenticate locally with a token",
-			usage:    "[options] [TOKEN]",
-			help: `Checks TOKEN with auth/token/lookup-self and stores it in ~/.coffer-token,
-where later commands find it when COFFER_TOKEN and VAULT_TOKEN are unset.
-Without TOKEN, or with "-", the token is read from stdin (or prompted for on a
-terminal).`,
-			server: true, field: true,
-			setup: func(fs *flag.FlagSet) runFunc {
-				noStore := fs.Bool("no-store", false, "Do not store the token in the token file.")
-				return func(ctx context.Context, c *call, args []string) int {
-					return runLogin(ctx, c, args, *noStore)
-				}
-			},
 		},
 	}
 }
@@ -192,77 +174,4 @@ func runList(ctx context.Context, c *call, args []string) int {
 		return c.serverError("listing", path, err)
 	}
 	return c.printList(secret, path)
-}
-
-func runLogin(ctx context.Context, c *call, args []string, noStore bool) int {
-	if len(args) > 1 {
-		return c.usageError("Too many arguments (expected 0 or 1, got %d)", len(args))
-	}
-	var token string
-	if len(args) == 1 && args[0] != "-" {
-		token = args[0]
-	} else {
-		t, err := c.readSecretLine("Token (will be hidden): ")
-		if err != nil {
-			return c.usageError("Error reading token: %v", err)
-		}
-		token = t
-	}
-	token = strings.TrimSpace(token)
-	if token == "" {
-		return c.usageError("A token must be given")
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
-	}
-	cl.SetToken(token)
-	secret, err := cl.Auth().Token().LookupSelfWithContext(ctx)
-	if err != nil {
-		return c.serverError("looking up token with", "auth/token/lookup-self", err)
-	}
-	if secret == nil || secret.Data == nil {
-		fmt.Fprintln(c.env.Stderr, "Error looking up token: empty response from server")
-		return exitServer
-	}
-	if !noStore {
-		path := c.tokenPath()
-		if path == "" {
-			fmt.Fprintln(c.env.Stderr, "Error storing token: HOME is not set")
-			return exitUsage
-		}
-		if err := os.WriteFile(path, []byte(token), 0o600); err != nil {
-			fmt.Fprintf(c.env.Stderr, "Error storing token: %v\n", err)
-			return exitUsage
-		}
-	}
-	// Present the lookup as a login result, as the vault binary does.
-	auth := &api.SecretAuth{ClientToken: token}
-	if v, ok := secret.Data["accessor"].(string); ok {
-		auth.Accessor = v
-	}
-	if ttl, err := secret.TokenTTL(); err == nil {
-		auth.LeaseDuration = int(ttl.Seconds())
-	}
-	if r, err := secret.TokenIsRenewable(); err == nil {
-		auth.Renewable = r
-	}
-	if p, err := secret.TokenPolicies(); err == nil {
-		auth.TokenPolicies = p
-		auth.Policies = p
-	}
-	out := &api.Secret{Auth: auth}
-	if c.field != "" {
-		return c.printSecretField(out, nil)
-	}
-	if c.format == "json" {
-		return c.printJSONOrFail(out)
-	}
-	if noStore {
-		fmt.Fprintln(c.env.Stdout, "Success! The token is valid; it was not stored (-no-store).")
-	} else {
-		fmt.Fprintln(c.env.Stdout, "Success! You are now authenticated. The token is stored in ~/"+tokenFile+";\nlater commands use it when COFFER_TOKEN and VAULT_TOKEN are unset.")
-	}
-	fmt.Fprintln(c.env.Stdout)
-	return c.printSecret(out)
 }

@@ -174,9 +174,87 @@ func secretFields(s *api.Secret) map[string]any {
 		f["token_duration"] = humanDuration(a.LeaseDuration)
 		f["token_renewable"] = a.Renewable
 		f["token_policies"] = a.TokenPolicies
+		f["identity_policies"] = a.IdentityPolicies
 		f["policies"] = a.Policies
+		for k, v := range a.Metadata {
+			f["token_meta_"+k] = v
+		}
 	}
 	return f
+}
+
+// authPairs are the table rows of a response's auth block, as the vault
+// binary prints them: policy lists quoted (["default" "app"]) and one
+// token_meta_KEY row per metadata entry, sorted by key.
+func authPairs(a *api.SecretAuth) [][2]string {
+	pairs := [][2]string{
+		{"token", a.ClientToken},
+		{"token_accessor", a.Accessor},
+		{"token_duration", humanDuration(a.LeaseDuration)},
+		{"token_renewable", fmt.Sprint(a.Renewable)},
+		{"token_policies", fmt.Sprintf("%q", a.TokenPolicies)},
+		{"identity_policies", fmt.Sprintf("%q", a.IdentityPolicies)},
+		{"policies", fmt.Sprintf("%q", a.Policies)},
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.Metadata)) {
+		pairs = append(pairs, [2]string{"token_meta_" + k, a.Metadata[k]})
+	}
+	return pairs
+}
+
+// isTTLKey reports whether a data key holds a duration in seconds that the
+// table output shows as a duration ("768h"), as the vault binary does:
+// "ttl", "period" and keys ending in "_ttl" or "_period".
+func isTTLKey(k string) bool {
+	return k == "ttl" || k == "period" || strings.HasSuffix(k, "_ttl") || strings.HasSuffix(k, "_period")
+}
+
+// ttlCellValue prints a duration-valued data field for a table: whole
+// seconds become "1h30m" ("0s" for zero); anything else prints as is.
+func ttlCellValue(v any) string {
+	var secs int64
+	switch v := v.(type) {
+	case json.Number:
+		n, err := v.Int64()
+		if err != nil {
+			return v.String()
+		}
+		secs = n
+	case float64:
+		if v != float64(int64(v)) {
+			return formatValue(v)
+		}
+		secs = int64(v)
+	case string:
+		d, err := parseDuration(v)
+		if err != nil {
+			return v
+		}
+		secs = int64(d / time.Second)
+	default:
+		return formatValue(v)
+	}
+	if secs == 0 {
+		return "0s"
+	}
+	if secs < 0 || secs > int64(1<<63-1)/int64(time.Second) {
+		return formatValue(v)
+	}
+	return humanDuration(int(secs))
+}
+
+// dataPairs returns the entries of a response's data sorted by key, with
+// duration fields shown as durations.
+func dataPairs(m map[string]any) [][2]string {
+	pairs := make([][2]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		v := formatValue(m[k])
+		if isTTLKey(k) {
+			v = ttlCellValue(m[k])
+		}
+		pairs = append(pairs, [2]string{k, v})
+	}
+	return pairs
 }
 
 // humanDuration prints seconds the way the vault binary does: "768h",
@@ -217,15 +295,9 @@ func (c *call) printSecret(secret *api.Secret) int {
 		}
 	}
 	if a := secret.Auth; a != nil {
-		pairs = append(pairs,
-			[2]string{"token", a.ClientToken},
-			[2]string{"token_accessor", a.Accessor},
-			[2]string{"token_duration", humanDuration(a.LeaseDuration)},
-			[2]string{"token_renewable", fmt.Sprint(a.Renewable)},
-			[2]string{"token_policies", fmt.Sprint(a.TokenPolicies)},
-			[2]string{"policies", fmt.Sprint(a.Policies)})
+		pairs = append(pairs, authPairs(a)...)
 	}
-	pairs = append(pairs, mapPairs(secret.Data)...)
+	pairs = append(pairs, dataPairs(secret.Data)...)
 	if len(pairs) == 0 {
 		return exitOK
 	}
