@@ -1,0 +1,237 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DefaultPingInterval is how often a leader checks its dedicated
+// connection when [ElectorOptions].PingInterval is zero.
+const DefaultPingInterval = 500 * time.Millisecond
+
+// ErrNoLeader is returned by [Storage.CurrentLeader] when no node holds the
+// leadership.
+var ErrNoLeader = errors.New("no active leader")
+
+// Server-side keepalive settings of a leader's dedicated connection. They
+// decide how long PostgreSQL keeps a leader's session, and with it the
+// election lock, after the leader's host or network has gone silent: at
+// least keepaliveIdle plus keepaliveCount probes keepaliveInterval apart,
+// about 10 s (tcp_user_timeout bounds unacknowledged writes alike). A
+// leader notices a silent connection within PingInterval plus PingTimeout
+// (1.5 s by default), well inside that window, so it steps down before
+// another node can be elected. When the session ends abruptly instead
+// (pg_terminate_backend, a server restart) the lock is free at once and
+// the old leader may still be in its ping interval: the epoch bump of the
+// next election fences its writes ([ErrFenced]), which is the guarantee
+// that matters; Lost is the prompt notice.
+const (
+	keepaliveIdle     = "5"     // seconds
+	keepaliveInterval = "1"     // seconds
+	keepaliveCount    = "5"     // probes
+	userTimeout       = "10000" // milliseconds
+)
+
+// ElectorOptions configures NewElector.
+type ElectorOptions struct {
+	// NodeID names this node; it is recorded as the leader's ID. Required.
+	NodeID string
+	// Addr is where other nodes reach this one when it leads (for request
+	// forwarding); it is recorded as the leader's address.
+	Addr string
+	// PingInterval is how often a leader checks its connection and the
+	// epoch; zero means [DefaultPingInterval]. Keep it well below 5 s (see
+	// the package's keepalive settings).
+	PingInterval time.Duration
+	// PingTimeout bounds one check; zero means twice PingInterval, at most
+	// one second.
+	PingTimeout time.Duration
+	// Logger receives leadership changes; nil discards them.
+	Logger *slog.Logger
+}
+
+// Elector elects one leader among the nodes sharing a Storage's database,
+// with a session-level advisory lock held on a dedicated connection. It is
+// safe for concurrent use; each Acquire uses a connection of its own.
+type Elector struct {
+	s    *Storage
+	opts ElectorOptions
+	log  *slog.Logger
+}
+
+// NewElector returns an Elector for the tables of s. It does no I/O.
+func NewElector(s *Storage, opts ElectorOptions) (*Elector, error) {
+	if opts.NodeID == "" {
+		return nil, errors.New("new elector: node ID is empty")
+	}
+	if opts.PingInterval < 0 || opts.PingTimeout < 0 {
+		return nil, errors.New("new elector: ping interval and timeout must not be negative")
+	}
+	if opts.PingInterval == 0 {
+		opts.PingInterval = DefaultPingInterval
+	}
+	if opts.PingTimeout == 0 {
+		opts.PingTimeout = min(2*opts.PingInterval, time.Second)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Elector{s: s, opts: opts, log: log.With("component", "storage.postgres.elector", "node_id", opts.NodeID)}, nil
+}
+
+// Leadership is one term as leader, from Acquire until Lost closes.
+type Leadership struct {
+	// Epoch is this term's epoch, greater than every earlier term's.
+	Epoch int64
+
+	lost    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	release sync.Once
+}
+
+// Lost returns a channel that is closed when this term ends: the dedicated
+// connection failed a check or did not answer within the ping timeout, the
+// epoch moved on, or Release was called. After it closes the node must
+// stop acting as leader; its fenced writes fail anyway.
+func (l *Leadership) Lost() <-chan struct{} { return l.lost }
+
+// Fence returns the fence that binds writes to this term; pass it to
+// [Storage.SetFence].
+func (l *Leadership) Fence() *Fence { return &Fence{Epoch: l.Epoch} }
+
+// Release steps down: it clears the recorded leader, unlocks, closes the
+// dedicated connection and closes Lost. It blocks until that is done (at
+// most a few seconds) and is safe to call more than once.
+func (l *Leadership) Release() {
+	l.release.Do(func() { close(l.stop) })
+	<-l.done
+}
+
+// Acquire blocks until this node is the leader, or ctx ends. It connects a
+// dedicated connection, waits for the election's advisory lock on it, then
+// increments the epoch and records this node as leader in the same
+// session. The returned Leadership checks its connection every
+// PingInterval until it is lost or released, in a goroutine of its own.
+func (e *Elector) Acquire(ctx context.Context) (*Leadership, error) {
+	cfg := e.s.connConfig.Copy()
+	cfg.RuntimeParams["application_name"] = "coffer-leader:" + e.opts.NodeID
+	cfg.RuntimeParams["tcp_keepalives_idle"] = keepaliveIdle
+	cfg.RuntimeParams["tcp_keepalives_interval"] = keepaliveInterval
+	cfg.RuntimeParams["tcp_keepalives_count"] = keepaliveCount
+	cfg.RuntimeParams["tcp_user_timeout"] = userTimeout
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, e.s.wrap(fmt.Sprintf("acquire leadership: connect (%s)", describe(cfg)), err)
+	}
+	fail := func(op string, err error) (*Leadership, error) {
+		closeQuietly(conn)
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, fmt.Errorf("acquire leadership: %s: %w", op, ctxErr)
+		}
+		return nil, e.s.wrap("acquire leadership: "+op, err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", e.s.leaderKey); err != nil {
+		return fail("wait for lock", err)
+	}
+	var epoch int64
+	if err := conn.QueryRow(ctx, e.s.q.bumpEpoch, e.opts.NodeID, e.opts.Addr).Scan(&epoch); err != nil {
+		return fail("bump epoch", err)
+	}
+	l := &Leadership{
+		Epoch: epoch,
+		lost:  make(chan struct{}),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	e.log.Info("leadership acquired", "epoch", epoch)
+	go e.watch(conn, l)
+	return l, nil
+}
+
+// watch checks the leader's connection until it fails or Release is
+// called, then ends the term. It alone uses conn.
+func (e *Elector) watch(conn *pgx.Conn, l *Leadership) {
+	// Deferred calls run last first: Lost closes before the possibly slow
+	// goodbye on a dead connection.
+	defer close(l.done)
+	defer closeQuietly(conn)
+	defer close(l.lost)
+	hi, lo := int64(uint64(e.s.leaderKey)>>32), int64(uint32(e.s.leaderKey))
+	t := time.NewTicker(e.opts.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			e.stepDown(conn, l)
+			return
+		case <-t.C:
+		}
+		// The term outlives Acquire's context; each check has its own
+		// deadline instead.
+		ctx, cancel := context.WithTimeout(context.Background(), e.opts.PingTimeout)
+		var ok bool
+		err := conn.QueryRow(ctx, e.s.q.leaderHealthy, hi, lo, l.Epoch).Scan(&ok)
+		cancel()
+		if err != nil || !ok {
+			e.log.Warn("leadership lost", "epoch", l.Epoch, "err", e.s.wrap("check leadership", errOrNil(err)))
+			return
+		}
+	}
+}
+
+// errOrNil makes a failed check without an error readable in logs.
+func errOrNil(err error) error {
+	if err == nil {
+		return errors.New("lock no longer held or epoch moved on")
+	}
+	return err
+}
+
+// stepDown clears the recorded leader (if this term is still current) and
+// unlocks; closing the connection would release the lock as well.
+func (e *Elector) stepDown(conn *pgx.Conn, l *Leadership) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err1 := conn.Exec(ctx, e.s.q.releaseLeader, l.Epoch)
+	_, err2 := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", e.s.leaderKey)
+	if err := errors.Join(err1, err2); err != nil {
+		e.log.Warn("step down", "epoch", l.Epoch, "err", e.s.wrap("step down", err))
+		return
+	}
+	e.log.Info("leadership released", "epoch", l.Epoch)
+}
+
+// closeQuietly closes a dedicated connection within a short deadline; the
+// server ends the session either way.
+func closeQuietly(conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = conn.Close(ctx) // nothing to do about a failed goodbye
+}
+
+// CurrentLeader returns the node that leads now, its address and the
+// current epoch, for standbys. It returns [ErrNoLeader] (with the last
+// epoch) when no session holds the election lock or the leader stepped
+// down. Just after a new leader takes the lock and before it records
+// itself, the previous leader's ID may show for a moment.
+func (s *Storage) CurrentLeader(ctx context.Context) (nodeID, addr string, epoch int64, err error) {
+	hi, lo := int64(uint64(s.leaderKey)>>32), int64(uint32(s.leaderKey))
+	var held bool
+	err = s.pool.QueryRow(ctx, s.q.currentLeader, hi, lo).Scan(&nodeID, &addr, &epoch, &held)
+	if err != nil {
+		return "", "", 0, s.wrap("read current leader", err)
+	}
+	if !held || nodeID == "" {
+		return "", "", epoch, fmt.Errorf("%w (epoch %s)", ErrNoLeader, strconv.FormatInt(epoch, 10))
+	}
+	return nodeID, addr, epoch, nil
+}
