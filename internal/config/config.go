@@ -61,6 +61,15 @@ type Config struct {
 	// DisableMlock (disable_mlock) is accepted so that Vault configuration
 	// files load unchanged, and has no effect: Coffer does not lock memory.
 	DisableMlock bool
+	// Telemetry (telemetry block) configures sys/metrics.
+	Telemetry Telemetry
+	// Audit (audit "file" "name" blocks) are audit devices enabled at
+	// unseal; they cannot be disabled through the API.
+	Audit []AuditDevice
+	// AuditAllowedDirs (audit_allowed_dirs) are the directories where
+	// audit files enabled through the API may be written. Empty means the
+	// API cannot enable file devices (dev mode allows any path).
+	AuditAllowedDirs []string
 	// UI (ui) is accepted for Vault compatibility; Coffer serves no web UI
 	// yet.
 	UI bool
@@ -235,3 +244,30 @@ func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 // MarshalText returns a placeholder, never the value.
 func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
+// Telemetry is the telemetry block.
+type Telemetry struct {
+	// UnauthenticatedMetricsAccess (unauthenticated_metrics_access) lets
+	// sys/metrics answer without a token.
+	UnauthenticatedMetricsAccess bool
+}
+
+// AuditDevice is one audit block.
+type AuditDevice struct {
+	// Type is "file" or "socket"; Path is the device's name (its
+	// sys/audit path).
+	Type, Path  string
+	Description string
+	// LogRaw (log_raw) writes values without HMAC; HMACAccessor
+	// (hmac_accessor, default true) HMACs token accessors.
+	LogRaw, HMACAccessor bool
+	// Format (format) must be "json" (the default) when set.
+	Format string
+	// FilePath (file_path) and Mode (mode, octal) for file devices:
+	// a path, "stdout" or "discard".
+	FilePath, Mode string
+	// Address (address), SocketType (socket_type: tcp or unix) and
+	// WriteTimeout (write_timeout) for socket devices.
+	Address, SocketType string
+	WriteTimeout        time.Duration
+}

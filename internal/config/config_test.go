@@ -684,3 +684,55 @@ func TestParseDoesNotShareState(t *testing.T) {
 		t.Errorf("two Parse results share memory")
 	}
 }
+
+func TestParseAuditAndTelemetry(t *testing.T) {
+	t.Parallel()
+	src := `
+storage "inmem" {}
+listener "tcp" {}
+audit_allowed_dirs = ["/var/log/coffer"]
+telemetry {
+  unauthenticated_metrics_access = true
+  disable_hostname = true
+}
+audit "file" "main" {
+  file_path = "/var/log/coffer/audit.log"
+  mode = "0600"
+  hmac_accessor = false
+}
+audit "socket" "siem" {
+  address = "127.0.0.1:9090"
+  socket_type = "tcp"
+  write_timeout = "2s"
+}
+`
+	c, err := Parse([]byte(src), "t.hcl", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Telemetry.UnauthenticatedMetricsAccess || len(c.AuditAllowedDirs) != 1 || len(c.Audit) != 2 {
+		t.Fatalf("Parse = %+v", c)
+	}
+	if a := c.Audit[0]; a.Type != "file" || a.Path != "main" || a.FilePath != "/var/log/coffer/audit.log" || a.Mode != "0600" || a.HMACAccessor {
+		t.Errorf("file device = %+v", a)
+	}
+	if a := c.Audit[1]; a.Type != "socket" || a.Address != "127.0.0.1:9090" || a.WriteTimeout != 2*time.Second || !a.HMACAccessor {
+		t.Errorf("socket device = %+v", a)
+	}
+	for _, tt := range []struct{ src, want string }{
+		{`audit "file" "x" {}`, "file_path is required"},
+		{`audit "tape" "x" {}`, "unknown audit device type"},
+		{`audit "file" {}`, "two labels"},
+		{"audit \"file\" \"x\" {\n file_path = \"a\"\n mode = \"999\"\n}", "octal"},
+		{"audit \"file\" \"x\" {\n file_path = \"a\"\n prefix = \"x\"\n}", `unknown key "prefix"`},
+		{"audit \"socket\" \"x\" {\n address = \"a\"\n socket_type = \"udp\"\n}", "want tcp or unix"},
+		{`audit_allowed_dirs = ["relative"]`, "not an absolute path"},
+		{"audit \"file\" \"x\" {\n file_path = \"a\"\n}\naudit \"file\" \"x\" {\n file_path = \"b\"\n}", "already uses path"},
+		{"telemetry {\n statsd_address = \"x\"\n}", `unknown key "statsd_address"`},
+	} {
+		_, err := Parse([]byte("storage \"inmem\" {}\nlistener \"tcp\" {}\n"+tt.src), "t.hcl", nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Parse(%q) error = %v, want one containing %q", tt.src, err, tt.want)
+		}
+	}
+}

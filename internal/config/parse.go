@@ -72,7 +72,7 @@ type decoder struct {
 type setter func(v cty.Value) error
 
 // topBlocks names the top-level blocks, for hints.
-func topBlocks() []string { return []string{"listener", "storage"} }
+func topBlocks() []string { return []string{"audit", "listener", "storage", "telemetry"} }
 
 func (d *decoder) config(body *hclsyntax.Body) *Config {
 	c := &Config{}
@@ -85,6 +85,7 @@ func (d *decoder) config(body *hclsyntax.Body) *Config {
 		"max_request_size":  integer(&c.MaxRequestSize),
 		"disable_mlock":     boolean(&c.DisableMlock),
 		"ui":                boolean(&c.UI),
+		"audit_allowed_dirs": stringList(&c.AuditAllowedDirs),
 	}
 	d.attrs(body, "", "", top, topBlocks())
 	var first *hclsyntax.Block
@@ -100,6 +101,18 @@ func (d *decoder) config(body *hclsyntax.Body) *Config {
 		case "listener":
 			if l, ok := d.listener(b, len(c.Listeners)); ok {
 				c.Listeners = append(c.Listeners, l)
+			}
+		case "telemetry":
+			d.attrs(b.Body, " in telemetry", "telemetry.", map[string]setter{
+				"unauthenticated_metrics_access": boolean(&c.Telemetry.UnauthenticatedMetricsAccess),
+				// Accepted for Vault configurations; Coffer always serves
+				// Prometheus metrics from sys/metrics and keeps no retention.
+				"prometheus_retention_time": str(new(string)),
+				"disable_hostname":          boolean(new(bool)),
+			}, nil)
+		case "audit":
+			if a, ok := d.audit(b, len(c.Audit)); ok {
+				c.Audit = append(c.Audit, a)
 			}
 		default:
 			if _, ok := top[b.Type]; ok {
@@ -152,6 +165,39 @@ func (d *decoder) storage(b *hclsyntax.Block) *Storage {
 			b.Labels[0], suggest(b.Labels[0], []string{"bolt", "file", "inmem", "postgresql"}))
 		return nil
 	}
+}
+
+// audit decodes an audit "file" "name" { ... } or audit "socket" "name"
+// block.
+func (d *decoder) audit(b *hclsyntax.Block, i int) (AuditDevice, bool) {
+	if len(b.Labels) != 2 {
+		d.ps.add(b.DefRange(), `audit block needs two labels, the device type and its path, as in audit "file" "main" { ... }`)
+		return AuditDevice{}, false
+	}
+	a := AuditDevice{Type: b.Labels[0], Path: b.Labels[1], HMACAccessor: true}
+	ctx := fmt.Sprintf(" in audit %q %q", a.Type, a.Path)
+	key := fmt.Sprintf("audit[%d].", i)
+	common := map[string]setter{
+		"description":   str(&a.Description),
+		"log_raw":       boolean(&a.LogRaw),
+		"hmac_accessor": boolean(&a.HMACAccessor),
+		"format":        str(&a.Format),
+	}
+	switch a.Type {
+	case "file":
+		common["file_path"] = str(&a.FilePath)
+		common["path"] = str(&a.FilePath)
+		common["mode"] = str(&a.Mode)
+	case "socket":
+		common["address"] = str(&a.Address)
+		common["socket_type"] = str(&a.SocketType)
+		common["write_timeout"] = duration(&a.WriteTimeout)
+	default:
+		d.ps.add(b.LabelRanges[0], "unknown audit device type %q; want file or socket", a.Type)
+		return AuditDevice{}, false
+	}
+	d.attrs(b.Body, ctx, key, common, nil)
+	return a, true
 }
 
 func (d *decoder) listener(b *hclsyntax.Block, i int) (Listener, bool) {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -117,6 +118,7 @@ func (c *Config) validate() problems {
 	case c.MaxLeaseTTL > 0 && c.DefaultLeaseTTL > c.MaxLeaseTTL:
 		v.errorf("default_lease_ttl", "default_lease_ttl %v is longer than max_lease_ttl %v", c.DefaultLeaseTTL, c.MaxLeaseTTL)
 	}
+	v.audit()
 	if c.MaxRequestSize <= 0 {
 		v.errorf("max_request_size", "max_request_size %d: must be a positive number of bytes (Coffer has no unlimited setting)", c.MaxRequestSize)
 	}
@@ -369,4 +371,49 @@ func validTableName(s string) bool {
 		}
 	}
 	return true
+}
+
+// audit checks the audit blocks.
+func (v *validator) audit() {
+	seen := map[string]bool{}
+	for i, a := range v.c.Audit {
+		key := fmt.Sprintf("audit[%d]", i)
+		name := fmt.Sprintf("audit %q %q", a.Type, a.Path)
+		if a.Path == "" || strings.ContainsAny(a.Path, " \x00") {
+			v.errorf(key, "%s: the device path (second label) must be a non-empty name without spaces", name)
+		}
+		if seen[a.Path] {
+			v.errorf(key, "%s: another audit block already uses path %q", name, a.Path)
+		}
+		seen[a.Path] = true
+		if a.Format != "" && a.Format != "json" {
+			v.errorf(key, "%s: format %q: only json is supported", name, a.Format)
+		}
+		switch a.Type {
+		case "file":
+			if a.FilePath == "" {
+				v.errorf(key, "%s: file_path is required (a file, stdout or discard)", name)
+			}
+			if a.Mode != "" {
+				if m, err := strconv.ParseUint(a.Mode, 8, 32); err != nil || m > 0o777 {
+					v.errorf(key, "%s: mode %q: want an octal file mode such as 0600", name, a.Mode)
+				}
+			}
+		case "socket":
+			if a.Address == "" {
+				v.errorf(key, "%s: address is required", name)
+			}
+			if a.SocketType != "" && a.SocketType != "tcp" && a.SocketType != "unix" {
+				v.errorf(key, "%s: socket_type %q: want tcp or unix", name, a.SocketType)
+			}
+			if a.WriteTimeout < 0 {
+				v.errorf(key, "%s: write_timeout must not be negative", name)
+			}
+		}
+	}
+	for _, d := range v.c.AuditAllowedDirs {
+		if !filepath.IsAbs(d) {
+			v.errorf("audit_allowed_dirs", "audit_allowed_dirs: %q is not an absolute path", d)
+		}
+	}
 }

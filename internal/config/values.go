@@ -23,6 +23,25 @@ func str(p *string) setter {
 	}
 }
 
+// stringList decodes a list of strings.
+func stringList(p *[]string) setter {
+	return func(v cty.Value) error {
+		if !v.Type().IsListType() && !v.Type().IsTupleType() {
+			return fmt.Errorf("want a list of strings, got %s", v.Type().FriendlyName())
+		}
+		var out []string
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			if e.Type() != cty.String || e.IsNull() {
+				return errors.New("want a list of strings")
+			}
+			out = append(out, e.AsString())
+		}
+		*p = out
+		return nil
+	}
+}
+
 // secret decodes a string that must never appear in a message.
 func secret(p *Secret) setter {
 	return func(v cty.Value) error {
