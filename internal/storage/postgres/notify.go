@@ -78,7 +78,7 @@ func (s *Storage) Listen(ctx context.Context, channel string) (<-chan string, er
 // listenConn connects a dedicated connection and LISTENs on it.
 func (s *Storage) listenConn(ctx context.Context, channel string) (*pgx.Conn, error) {
 	cfg := s.connConfig.Copy()
-	cfg.RuntimeParams["application_name"] = "coffer-listen"
+	cfg.RuntimeParams["application_name"] = "coffer-listen:" + channel
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, s.wrap(fmt.Sprintf("listen %s: connect (%s)", channel, describe(cfg)), err)
