@@ -59,6 +59,34 @@ type Options struct {
 	// PeriodicInterval is how often backends' periodic work runs; default
 	// one minute.
 	PeriodicInterval time.Duration
+	// Observer, when set, is told about logins and failed revocations
+	// (for metrics).
+	Observer Observer
+}
+
+// Observer receives events for metrics. Its methods must be cheap and
+// safe for concurrent use.
+type Observer interface {
+	Login(method string, ok bool)
+	RevokeFailure(mount string)
+}
+
+// Stats are counts for metrics.
+type Stats struct {
+	Tokens, Leases     int64
+	BarrierEncryptions uint64
+}
+
+// Stats returns live counts; zero while sealed.
+func (c *Core) Stats() Stats {
+	if c.Sealed() {
+		return Stats{}
+	}
+	st := Stats{Tokens: c.tokens.Count(), Leases: c.leases.Count()}
+	if info, err := c.barrier.KeyInfo(); err == nil {
+		st.BarrierEncryptions = info.Encryptions
+	}
+	return st
 }
 
 // Core is one Coffer server's state and request pipeline.
@@ -133,7 +161,11 @@ func New(opts Options) (*Core, error) {
 		policies: newPolicyStore(b),
 		lockouts: newLockouts(),
 	}
-	c.leases = lease.New(lease.Options{Storage: b, Revoker: leaseRevoker{c}, Logger: opts.Logger, Clock: opts.Clock})
+	var onRevokeFail func(string)
+	if opts.Observer != nil {
+		onRevokeFail = opts.Observer.RevokeFailure
+	}
+	c.leases = lease.New(lease.Options{Storage: b, Revoker: leaseRevoker{c}, Logger: opts.Logger, Clock: opts.Clock, OnRevokeFailure: onRevokeFail})
 	c.tokens = token.New(token.Options{Storage: b, Crypter: b, Logger: opts.Logger, OnRevoke: c.onTokenRevoke})
 	c.sys = c.newSysBackend()
 	c.tokenAPI = c.newTokenBackend()

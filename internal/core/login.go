@@ -155,6 +155,9 @@ func (c *Core) handleLogin(ctx context.Context, req *Request, route *router.Rout
 		}
 	}
 	resp, err := route.Backend.HandleRequest(ctx, &lreq)
+	if c.opts.Observer != nil && (err != nil || (resp != nil && resp.Auth != nil)) {
+		c.opts.Observer.Login(route.Type, err == nil)
+	}
 	if err != nil {
 		if track && errors.Is(err, logical.ErrPermissionDenied) {
 			if c.lockouts.fail(key, cfg, now) {

@@ -352,3 +352,16 @@ func (c *Core) handleSealRequest(ctx context.Context, req *Request) error {
 	}
 	return c.Seal(ctx)
 }
+
+// CheckAccess reports whether tok may perform op on path, as the request
+// pipeline would decide it (without running the request). The HTTP layer
+// uses it for endpoints it serves itself, such as sys/metrics.
+func (c *Core) CheckAccess(ctx context.Context, tok token.ID, op logical.Operation, path string, conn *logical.Connection) error {
+	c.stateMu.RLock()
+	defer c.stateMu.RUnlock()
+	if c.Sealed() {
+		return ErrSealed
+	}
+	_, err := c.authorize(ctx, &Request{Request: &logical.Request{Operation: op, Path: path, Connection: conn}, ClientToken: tok}, nil, "")
+	return err
+}

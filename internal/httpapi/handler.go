@@ -17,6 +17,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/core"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
+	"github.com/coffer-secrets/coffer/internal/metrics"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -29,14 +30,20 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxRequestSize limits request bodies; 0 means DefaultMaxRequestSize.
 	MaxRequestSize int64
+	// Metrics, when set, records every request and serves sys/metrics.
+	Metrics *metrics.Metrics
+	// UnauthenticatedMetrics lets sys/metrics answer without a token.
+	UnauthenticatedMetrics bool
 }
 
 // Handler serves the Vault HTTP API under /v1/.
 type Handler struct {
-	core    *core.Core
-	logger  *slog.Logger
-	maxBody int64
-	buffers sync.Pool // of *bytes.Buffer, for encoding responses
+	core        *core.Core
+	logger      *slog.Logger
+	maxBody     int64
+	buffers     sync.Pool // of *bytes.Buffer, for encoding responses
+	metrics     *metrics.Metrics
+	openMetrics bool
 }
 
 // New returns the API handler.
@@ -47,7 +54,7 @@ func New(opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{core: opts.Core, logger: opts.Logger.With("component", "http"), maxBody: opts.MaxRequestSize}
+	h := &Handler{core: opts.Core, logger: opts.Logger.With("component", "http"), maxBody: opts.MaxRequestSize, metrics: opts.Metrics, openMetrics: opts.UnauthenticatedMetrics}
 	h.buffers.New = func() any { return new(bytes.Buffer) }
 	return h
 }
@@ -55,6 +62,12 @@ func New(opts Options) *Handler {
 // ServeHTTP answers one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := core.NewUUID()
+	if h.metrics != nil {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		w = sw
+		start := time.Now()
+		defer func() { h.metrics.Request(sw.mountType, sw.operation, sw.status, time.Since(start)) }()
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -90,6 +103,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "sys/leader":
 		h.handleLeader(w, r, reqID)
+		return
+	case "sys/metrics":
+		h.handleMetrics(w, r, reqID)
 		return
 	}
 	h.handleLogical(w, r, reqID, path)
@@ -238,6 +254,12 @@ func (h *Handler) handleLogical(w http.ResponseWriter, r *http.Request, reqID, p
 		WrapTTL:     wrapTTL,
 	}
 	resp, err := h.core.HandleRequest(r.Context(), req)
+	if sw, ok := w.(*statusWriter); ok {
+		sw.operation = string(req.Operation)
+		if resp != nil {
+			sw.mountType = resp.MountType
+		}
+	}
 	if err != nil {
 		h.writeError(w, r, reqID, err)
 		return
@@ -372,4 +394,42 @@ func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// statusWriter remembers the status and what the request was, for metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status    int
+	mountType string
+	operation string
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// handleMetrics serves sys/metrics in the Prometheus text format. It needs
+// a token allowed to read sys/metrics unless the configuration opens it.
+func (h *Handler) handleMetrics(w http.ResponseWriter, r *http.Request, reqID string) {
+	if r.Method != http.MethodGet {
+		h.methodNotAllowed(w, "GET")
+		return
+	}
+	if h.metrics == nil {
+		h.writeError(w, r, reqID, logical.UnsupportedPath("sys/metrics"))
+		return
+	}
+	if f := r.URL.Query().Get("format"); f != "" && f != "prometheus" {
+		h.writeError(w, r, reqID, logical.InvalidRequest("unsupported format %q: Coffer serves format=prometheus", f))
+		return
+	}
+	if !h.openMetrics {
+		conn := &logical.Connection{RemoteAddr: r.RemoteAddr, TLS: r.TLS}
+		if err := h.core.CheckAccess(r.Context(), clientToken(r), logical.ReadOperation, "sys/metrics", conn); err != nil {
+			h.writeError(w, r, reqID, err)
+			return
+		}
+	}
+	h.metrics.Handler().ServeHTTP(w, r)
 }

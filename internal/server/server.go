@@ -27,6 +27,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/core"
 	"github.com/coffer-secrets/coffer/internal/httpapi"
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/metrics"
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/storage/bolt"
 	"github.com/coffer-secrets/coffer/internal/storage/inmem"
@@ -79,8 +80,22 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 			s.closeAll()
 		}
 	}()
-	s.core, err = core.New(core.Options{
-		Physical:        st,
+	// The gauges read the core, which is built next; they are only read
+	// when metrics are scraped.
+	var c *core.Core
+	m := metrics.New(metrics.Gauges{
+		Sealed: func() float64 {
+			if c.Sealed() {
+				return 1
+			}
+			return 0
+		},
+		Tokens:             func() float64 { return float64(c.Stats().Tokens) },
+		Leases:             func() float64 { return float64(c.Stats().Leases) },
+		BarrierEncryptions: func() float64 { return float64(c.Stats().BarrierEncryptions) },
+	})
+	c, err = core.New(core.Options{
+		Physical:        m.Storage(st),
 		StorageType:     storageType,
 		Engines:         builtin.Engines(),
 		AuthMethods:     builtin.AuthMethods(),
@@ -89,11 +104,19 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		DefaultLeaseTTL: cfg.DefaultLeaseTTL,
 		MaxLeaseTTL:     cfg.MaxLeaseTTL,
 		Version:         Version,
+		Observer:        m,
 	})
 	if err != nil {
 		return nil, err
 	}
-	handler := httpapi.New(httpapi.Options{Core: s.core, Logger: logger, MaxRequestSize: cfg.MaxRequestSize})
+	s.core = c
+	handler := httpapi.New(httpapi.Options{
+		Core:                   c,
+		Logger:                 logger,
+		MaxRequestSize:         cfg.MaxRequestSize,
+		Metrics:                m,
+		UnauthenticatedMetrics: cfg.Telemetry.UnauthenticatedMetricsAccess,
+	})
 	s.httpSrv = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

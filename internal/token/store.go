@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/storage"
@@ -73,6 +74,7 @@ type Store struct {
 
 	locks [64]sync.Mutex // serialize changes to one token, by hash
 	seed  maphash.Seed
+	count atomic.Int64 // stored service tokens, for metrics
 
 	mu    sync.RWMutex
 	salt  []byte            // guarded by mu; nil while not loaded
@@ -113,12 +115,20 @@ func (s *Store) Load(ctx context.Context) error {
 			return fmt.Errorf("write token salt: %w", err)
 		}
 	}
+	accessors, err := s.st.List(ctx, accessorPrefix)
+	if err != nil {
+		return fmt.Errorf("count tokens: %w", err)
+	}
+	s.count.Store(int64(len(accessors)))
 	s.mu.Lock()
 	s.salt = salt
 	s.cache = make(map[string]*Entry)
 	s.mu.Unlock()
 	return nil
 }
+
+// Count returns the number of stored service tokens.
+func (s *Store) Count() int64 { return s.count.Load() }
 
 // Reset forgets the salt and the cache; it is called on seal.
 func (s *Store) Reset() {
@@ -232,6 +242,7 @@ func (s *Store) Create(ctx context.Context, id ID, e *Entry, now time.Time) (ID,
 		return "", "", fmt.Errorf("store token: %w", err)
 	}
 	s.setCache(h, e)
+	s.count.Add(1)
 	return id, h, nil
 }
 
@@ -521,6 +532,7 @@ func (s *Store) revokeOne(ctx context.Context, hash string) error {
 		return fmt.Errorf("delete token: %w", err)
 	}
 	s.setCache(hash, nil)
+	s.count.Add(-1)
 	return nil
 }
 
