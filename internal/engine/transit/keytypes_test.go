@@ -274,9 +274,9 @@ func testRSAOptions(t *testing.T, h *harness, input []byte) {
 	t.Helper()
 	pub := readPublicKey(t, h, 2).(*rsa.PublicKey)
 	tests := []struct {
-		name string
-		body map[string]any
-		path string
+		name  string
+		body  map[string]any
+		path  string
 		check func(digest, sig []byte) error
 	}{
 		{name: "pkcs1v15 sha2-512", path: "sign/k/sha2-512", body: map[string]any{"signature_algorithm": "pkcs1v15"},
