@@ -1,0 +1,275 @@
+package pki
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
+)
+
+// Storage keys and prefixes; see the package comment.
+const (
+	configIssuersKey = "config/issuers"
+	keyPrefix        = "key/"
+	issuerPrefix     = "issuer/"
+	rolePrefix       = "role/"
+	certPrefix       = "certs/"
+	revokedPrefix    = "revoked/"
+	crlPrefix        = "crl/"
+)
+
+// Patterns for path captures. They keep odd characters out of storage keys.
+const (
+	namePattern   = `[A-Za-z0-9_][A-Za-z0-9_.-]*`
+	refPattern    = `[A-Za-z0-9_-]+`
+	serialPattern = `[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2})*`
+)
+
+// Defaults that Vault uses too.
+const (
+	// defaultNotBefore is how far back a certificate's NotBefore is set, to
+	// allow for clock skew between the CA and the relying parties.
+	defaultNotBefore = 30 * time.Second
+	// crlLifetime is the distance from a CRL's ThisUpdate to NextUpdate.
+	crlLifetime = 72 * time.Hour
+	// defaultSafetyBuffer is how long tidy keeps a certificate past its
+	// expiry.
+	defaultSafetyBuffer = 72 * time.Hour
+)
+
+// Backend is one PKI mount. It implements [logical.Backend],
+// [logical.ExistenceChecker] and [logical.Periodic].
+type Backend struct {
+	framework.Backend
+	storage logical.Storage
+	clock   logical.Clock
+	system  ttlView
+	logger  *slog.Logger
+
+	// mu serialises changes to keys, issuers, the issuer configuration,
+	// revocations and CRLs.
+	mu sync.Mutex
+
+	cacheMu sync.Mutex              // guards gen together with stores to cache
+	gen     uint64                  // guarded by cacheMu; bumped by every invalidation
+	cache   atomic.Pointer[caState] // nil until loaded and after a change
+}
+
+// Factory builds a PKI backend for one mount. env.Storage is required; a
+// nil Clock is the wall clock and a nil System means Vault's default TTLs
+// (32 days).
+func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
+	return New(env)
+}
+
+// New is [Factory] returning the concrete type.
+func New(env logical.Env) (*Backend, error) {
+	if env.Storage == nil {
+		return nil, errors.New("pki: no storage")
+	}
+	if env.Clock == nil {
+		env.Clock = logical.SystemClock{}
+	}
+	var system ttlView = fixedTTLs{}
+	if env.System != nil {
+		system = env.System
+	}
+	if env.Logger == nil {
+		env.Logger = slog.New(slog.DiscardHandler)
+	}
+	b := &Backend{storage: env.Storage, clock: env.Clock, system: system, logger: env.Logger}
+	b.Paths = b.paths()
+	return b, b.Compile()
+}
+
+func (b *Backend) paths() []*framework.Path {
+	update := logical.UpdateOperation
+	read := logical.ReadOperation
+	list := logical.ListOperation
+	return []*framework.Path{
+		{
+			Pattern:    `root/generate/(?P<type>internal|exported)`,
+			Operations: map[logical.Operation]framework.Handler{update: framework.Typed(b.generateRoot)},
+			Synopsis:   "Generate a self-signed root CA and make it an issuer.",
+		},
+		{
+			Pattern:    `root/sign-intermediate|issuer/(?P<ref>` + refPattern + `)/sign-intermediate`,
+			Operations: map[logical.Operation]framework.Handler{update: framework.Typed(b.signIntermediate)},
+			Synopsis:   "Sign an intermediate CA's CSR with an issuer.",
+		},
+		{
+			Pattern:    `intermediate/generate/(?P<type>internal|exported)`,
+			Operations: map[logical.Operation]framework.Handler{update: framework.Typed(b.generateIntermediate)},
+			Synopsis:   "Generate a key and a CSR for an intermediate CA.",
+		},
+		{
+			Pattern:    `intermediate/set-signed`,
+			Operations: map[logical.Operation]framework.Handler{update: framework.Typed(b.setSigned)},
+			Synopsis:   "Import the signed certificate of an intermediate CA.",
+		},
+		{
+			Pattern:    `issuers/?`,
+			Operations: map[logical.Operation]framework.Handler{list: b.listIssuers},
+			Synopsis:   "List issuers.",
+		},
+		{
+			Pattern: `issuer/(?P<ref>` + refPattern + `)`,
+			Operations: map[logical.Operation]framework.Handler{
+				read:   b.readIssuer,
+				update: framework.Typed(b.writeIssuer),
+			},
+			Synopsis: "Read an issuer or rename it.",
+		},
+		{
+			Pattern:    `issuer/(?P<ref>` + refPattern + `)/(?P<format>json|pem|der)`,
+			Operations: map[logical.Operation]framework.Handler{read: b.readIssuerCert},
+			Synopsis:   "Read an issuer's certificate.",
+		},
+		{
+			Pattern: `config/issuers`,
+			Operations: map[logical.Operation]framework.Handler{
+				read:   b.readIssuersConfig,
+				update: framework.Typed(b.writeIssuersConfig),
+			},
+			Synopsis: "Read or set the default issuer.",
+		},
+		{
+			Pattern:    `ca(?P<pem>/pem)?`,
+			Operations: map[logical.Operation]framework.Handler{read: b.readCA},
+			Synopsis:   "The default issuer's certificate, DER or PEM.",
+		},
+		{
+			Pattern:    `ca_chain`,
+			Operations: map[logical.Operation]framework.Handler{read: b.readCAChain},
+			Synopsis:   "The default issuer's chain, PEM.",
+		},
+		{
+			Pattern:    `cert/(?P<serial>` + serialPattern + `|ca|ca_chain|crl)`,
+			Operations: map[logical.Operation]framework.Handler{read: b.readCert},
+			Synopsis:   "Read a certificate by serial number.",
+		},
+		{
+			Pattern:    `certs/?`,
+			Operations: map[logical.Operation]framework.Handler{list: b.listCerts},
+			Synopsis:   "List the serial numbers of stored certificates.",
+		},
+		{
+			Pattern:    `certs/revoked/?`,
+			Operations: map[logical.Operation]framework.Handler{list: b.listRevoked},
+			Synopsis:   "List the serial numbers of revoked certificates.",
+		},
+		{
+			Pattern:    `roles/?`,
+			Operations: map[logical.Operation]framework.Handler{list: b.listRoles},
+			Synopsis:   "List roles.",
+		},
+		{
+			Pattern: `roles/(?P<name>` + namePattern + `)`,
+			Operations: map[logical.Operation]framework.Handler{
+				read:                    b.readRole,
+				update:                  framework.Typed(b.writeRole),
+				logical.PatchOperation:  framework.Typed(b.patchRole),
+				logical.DeleteOperation: b.deleteRole,
+			},
+			ExistenceCheck: b.roleExists,
+			Synopsis:       "Create, read, update and delete a role.",
+		},
+		{
+			Pattern:    `issue/(?P<role>` + namePattern + `)`,
+			Operations: map[logical.Operation]framework.Handler{update: framework.Typed(b.issue)},
+			Synopsis:   "Generate a key and issue a certificate for it under a role.",
+		},
+		{
+			Pattern:    `sign/(?P<role>` + namePattern + `)`,
+			Operations: map[logical.Operation]framework.Handler{update: framework.Typed(b.sign)},
+			Synopsis:   "Sign a CSR under a role.",
+		},
+		{
+			Pattern:    `revoke`,
+			Operations: map[logical.Operation]framework.Handler{update: framework.Typed(b.revoke)},
+			Synopsis:   "Revoke a certificate by serial number.",
+		},
+		{
+			Pattern:    `crl(?P<pem>/pem)?`,
+			Operations: map[logical.Operation]framework.Handler{read: b.readCRL},
+			Synopsis:   "The default issuer's CRL, DER or PEM.",
+		},
+		{
+			Pattern:    `crl/rotate`,
+			Operations: map[logical.Operation]framework.Handler{read: b.rotateCRL, update: b.rotateCRL},
+			Synopsis:   "Rebuild every issuer's CRL.",
+		},
+		{
+			Pattern:    `tidy`,
+			Operations: map[logical.Operation]framework.Handler{update: framework.Typed(b.tidy)},
+			Synopsis:   "Remove expired certificates from storage and the CRLs.",
+		},
+	}
+}
+
+// Invalidate drops the cached issuers when key, a storage key of this
+// mount, changed behind the backend's back (for example on another node).
+// Changes made through the backend invalidate the cache themselves.
+func (b *Backend) Invalidate(_ context.Context, key string) {
+	if key == configIssuersKey || strings.HasPrefix(key, keyPrefix) || strings.HasPrefix(key, issuerPrefix) {
+		b.invalidate()
+	}
+}
+
+// Periodic implements [logical.Periodic]: it rebuilds every CRL that is
+// past half of its lifetime, so that relying parties never hold an expired
+// one.
+func (b *Backend) Periodic(ctx context.Context) error {
+	st, err := b.state(ctx)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clock.Now()
+	for _, iss := range st.sortedIssuers() {
+		if iss.signer == nil {
+			continue
+		}
+		c, err := b.loadCRL(ctx, iss.entry.ID)
+		if err != nil {
+			return err
+		}
+		if c == nil || now.Before(c.ThisUpdate.Add(crlLifetime/2)) {
+			continue
+		}
+		if _, err := b.rebuildCRLLocked(ctx, iss, nil); err != nil {
+			return fmt.Errorf("rebuild crl of issuer %s: %w", iss.entry.ID, err)
+		}
+	}
+	return nil
+}
+
+// ttlView is the part of [logical.SystemView] the engine uses.
+type ttlView interface {
+	DefaultLeaseTTL() time.Duration
+	MaxLeaseTTL() time.Duration
+}
+
+// fixedTTLs is the TTL view used when the environment has no system view.
+type fixedTTLs struct{}
+
+func (fixedTTLs) DefaultLeaseTTL() time.Duration { return 768 * time.Hour }
+func (fixedTTLs) MaxLeaseTTL() time.Duration     { return 768 * time.Hour }
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:]) // never fails since Go 1.24
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}

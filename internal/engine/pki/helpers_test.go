@@ -1,0 +1,123 @@
+package pki
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
+)
+
+// harness drives one PKI mount through HandleRequest.
+type harness struct {
+	t     testing.TB
+	b     logical.Backend
+	st    *logicaltest.Storage
+	clock *logicaltest.Clock
+}
+
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	env := logicaltest.NewEnv(nil)
+	return &harness{
+		t:     t,
+		b:     logicaltest.New(t, Factory, env),
+		st:    env.Storage.(*logicaltest.Storage),
+		clock: env.Clock.(*logicaltest.Clock),
+	}
+}
+
+func (h *harness) do(op logical.Operation, path, body string) (*logical.Response, error) {
+	h.t.Helper()
+	req := &logical.Request{Operation: op, Path: path}
+	if body != "" {
+		req.Body = json.RawMessage(body)
+	}
+	return h.b.HandleRequest(h.t.Context(), req)
+}
+
+func (h *harness) must(op logical.Operation, path, body string) *logical.Response {
+	h.t.Helper()
+	resp, err := h.do(op, path, body)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", op, path, err)
+	}
+	return resp
+}
+
+// decode turns response data into T through JSON, as a client sees it.
+func decode[T any](t testing.TB, resp *logical.Response) T {
+	t.Helper()
+	var v T
+	if resp == nil || resp.Data == nil {
+		t.Fatalf("response has no data")
+	}
+	b, err := json.Marshal(resp.Data)
+	if err != nil {
+		t.Fatalf("marshal response data: %v", err)
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("unmarshal response data %s: %v", b, err)
+	}
+	return v
+}
+
+// certResp is the client's view of issue, sign and sign-intermediate.
+type certResp struct {
+	Certificate    string   `json:"certificate"`
+	IssuingCA      string   `json:"issuing_ca"`
+	CAChain        []string `json:"ca_chain"`
+	PrivateKey     string   `json:"private_key"`
+	PrivateKeyType string   `json:"private_key_type"`
+	SerialNumber   string   `json:"serial_number"`
+	Expiration     int64    `json:"expiration"`
+	IssuerID       string   `json:"issuer_id"`
+	KeyID          string   `json:"key_id"`
+	CSR            string   `json:"csr"`
+}
+
+// parseCert parses exactly one PEM certificate.
+func parseCert(t testing.TB, s string) *x509.Certificate {
+	t.Helper()
+	block, rest := pem.Decode([]byte(s))
+	if block == nil || block.Type != "CERTIFICATE" || strings.TrimSpace(string(rest)) != "" {
+		t.Fatalf("not one PEM certificate: %q", s)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatalf("parse certificate: %v", err)
+	}
+	return c
+}
+
+// genRoot makes an internal root with the given extra JSON fields.
+func (h *harness) genRoot(fields string) (certResp, *x509.Certificate) {
+	h.t.Helper()
+	body := `{"common_name":"Coffer Test Root","key_type":"ec"` + fields + `}`
+	r := decode[certResp](h.t, h.must(logical.UpdateOperation, "root/generate/internal", body))
+	return r, parseCert(h.t, r.Certificate)
+}
+
+func wantInvalid(t testing.TB, what string, err error, wantMsg ...string) {
+	t.Helper()
+	if !errors.Is(err, logical.ErrInvalidRequest) {
+		t.Fatalf("%s: error = %v, want ErrInvalidRequest", what, err)
+	}
+	for _, m := range wantMsg {
+		if !strings.Contains(err.Error(), m) {
+			t.Errorf("%s: error %q does not contain %q", what, err, m)
+		}
+	}
+}
+
+const (
+	opRead   = logical.ReadOperation
+	opList   = logical.ListOperation
+	opUpdate = logical.UpdateOperation
+	opPatch  = logical.PatchOperation
+	opDelete = logical.DeleteOperation
+)
