@@ -631,3 +631,34 @@ func TestAppRoleLogin(t *testing.T) {
 		t.Error("a used-up secret id still logs in")
 	}
 }
+
+func TestPasswordPolicies(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	pol := "length = 24\nrule \"charset\" {\n  charset = \"abcdef\"\n  min-chars = 2\n}\nrule \"charset\" {\n  charset = \"0123\"\n  min-chars = 2\n}\n"
+	mustWrite(t, s.Client, "sys/policies/password/hexish", map[string]any{"policy": pol})
+	for range 20 {
+		sec, err := s.Client.Logical().Read("sys/policies/password/hexish/generate")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw := sec.Data["password"].(string)
+		if len(pw) != 24 || strings.Trim(pw, "abcdef0123") != "" {
+			t.Fatalf("generated %q does not follow the policy", pw)
+		}
+	}
+	if sec, err := s.Client.Logical().Read("sys/policies/password/hexish"); err != nil || sec.Data["policy"] != pol {
+		t.Errorf("read policy = %v, %v", sec, err)
+	}
+	for _, bad := range []string{"length = 2", "lenght = 20", "length = 8\nrule \"charset\" {\n charset = \"a\"\n min-chars = 9\n}"} {
+		if _, err := s.Client.Logical().Write("sys/policies/password/bad", map[string]any{"policy": bad}); statusCode(err) != 400 {
+			t.Errorf("policy %q error = %v, want 400", bad, err)
+		}
+	}
+	if sec, _ := s.Client.Logical().Read("sys/policies/password/bad"); sec != nil {
+		t.Error("a refused policy was stored")
+	}
+	if _, err := s.Client.Logical().Read("sys/policies/password/none/generate"); statusCode(err) != 400 {
+		t.Errorf("generate with an unknown policy error = %v, want 400", err)
+	}
+}
