@@ -188,7 +188,7 @@ func tail(f *os.File, size int64) (last []byte, cut bool, err error) {
 		return nil, false, err
 	}
 	cut = b[0] != '\n'
-	end, err := lastIndexBefore(f, size, size)
+	end, err := lastIndexBefore(f, size, size-2*maxTailLine)
 	if err != nil || end < 0 {
 		return nil, cut, err
 	}
