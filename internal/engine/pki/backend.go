@@ -204,7 +204,7 @@ func (b *Backend) paths() []*framework.Path {
 		},
 		{
 			Pattern:    `crl/rotate`,
-			Operations: map[logical.Operation]framework.Handler{read: b.rotateCRL, update: b.rotateCRL},
+			Operations: map[logical.Operation]framework.Handler{read: framework.Typed(b.rotateCRL), update: framework.Typed(b.rotateCRL)},
 			Synopsis:   "Rebuild every issuer's CRL.",
 		},
 		{

@@ -385,8 +385,12 @@ type rotateData struct {
 	Success bool `json:"success"`
 }
 
+// noFields is the body of requests that take no fields; it makes such
+// requests refuse bodies that are not an empty JSON object.
+type noFields struct{}
+
 // rotateCRL rebuilds the CRL of every issuer that has a key.
-func (b *Backend) rotateCRL(ctx context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
+func (b *Backend) rotateCRL(ctx context.Context, _ *logical.Request, _ *framework.Match, _ *noFields) (*logical.Response, error) {
 	st, err := b.state(ctx)
 	if err != nil {
 		return nil, err
