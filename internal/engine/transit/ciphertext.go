@@ -47,8 +47,9 @@ func parseVersioned(what, s string) (version int, body []byte, err error) {
 	if err != nil {
 		return 0, nil, logical.InvalidRequest("invalid %s: bad version", what)
 	}
+	// The decoder skips line breaks; a canonical value has none.
 	body, err = base64.StdEncoding.Strict().DecodeString(enc)
-	if err != nil {
+	if err != nil || strings.ContainsAny(enc, "\r\n") {
 		return 0, nil, logical.InvalidRequest("invalid %s: not base64", what)
 	}
 	return version, body, nil
