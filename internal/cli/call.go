@@ -60,7 +60,7 @@ func (c *call) validateFormat() error {
 	case "table", "json":
 		return nil
 	}
-	return fmt.Errorf("Invalid output format: %q (valid formats are \"table\" and \"json\")", c.format)
+	return fmt.Errorf("invalid output format %q (valid formats are \"table\" and \"json\")", c.format)
 }
 
 // firstEnv returns the first non-empty value among the named variables.

@@ -93,7 +93,7 @@ func TestRunUsage(t *testing.T) {
 		{"double dash help", []string{"kv", "put", "--help"}, 0, "-cas"},
 		{"bad flag", []string{"kv", "get", "-bogus", "secret/foo"}, 1, "flag provided but not defined: -bogus"},
 		{"bad flag value", []string{"kv", "get", "-version=x", "secret/foo"}, 1, "invalid value"},
-		{"bad format", []string{"read", "-format=yaml", "secret/foo"}, 1, "Invalid output format"},
+		{"bad format", []string{"read", "-format=yaml", "secret/foo"}, 1, "invalid output format"},
 		{"read no path", []string{"read"}, 1, "Not enough arguments"},
 		{"write no data", []string{"write", "secret/foo"}, 1, "Must supply data or use -force"},
 		{"write bad pair", []string{"write", "secret/foo", "novalue"}, 1, "key=value"},
