@@ -578,3 +578,36 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentWriters checks that writers of one key are serialised:
+// concurrent rotations each add exactly one version, and encryptions
+// running meanwhile always decrypt.
+func TestConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.write("keys/c", nil)
+	const rotations = 20
+	done := make(chan error, 2*rotations)
+	for range rotations {
+		go func() {
+			_, err := h.do(opUpdate, "keys/c/rotate", nil)
+			done <- err
+		}()
+		go func() {
+			out, err := h.do(opUpdate, "encrypt/c", map[string]any{"plaintext": b64("x")})
+			if err == nil {
+				_, err = h.do(opUpdate, "decrypt/c", map[string]any{"ciphertext": out["ciphertext"]})
+			}
+			done <- err
+		}()
+	}
+	for range 2 * rotations {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	h.restart()
+	if got := num(t, h.must(opRead, "keys/c", nil), "latest_version"); got != rotations+1 {
+		t.Errorf("latest_version = %d, want %d", got, rotations+1)
+	}
+}

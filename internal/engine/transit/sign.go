@@ -134,17 +134,15 @@ func (o *sigOptions) params(t keyType, urlAlg string) (*sigParams, error) {
 }
 
 // digest returns what an ECDSA or RSA signature covers: the input itself
-// when prehashed, else its hash.
-func (p *sigParams) digest(input []byte) ([]byte, error) {
+// when prehashed, else its hash. A prehashed input of the wrong length
+// fails later for RSA; ECDSA signs any length, as in Vault.
+func (p *sigParams) digest(input []byte) []byte {
 	if p.prehashed {
-		if len(input) != p.hash.id.Size() {
-			return nil, logical.InvalidRequest("prehashed input must be %d bytes for the chosen hash algorithm", p.hash.id.Size())
-		}
-		return input, nil
+		return input
 	}
 	h := p.hash.new()
 	h.Write(input)
-	return h.Sum(nil), nil
+	return h.Sum(nil)
 }
 
 // signItem is one input to sign.
@@ -265,10 +263,7 @@ func signOne(k *key, ver int, m *material, p *sigParams, it *signItem) (*signRes
 			res.PublicKey = base64.StdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey))
 		}
 	case t.ecdsa():
-		d, err := p.digest(input)
-		if err != nil {
-			return nil, err
-		}
+		d := p.digest(input)
 		if p.jws {
 			r, s, err := ecdsa.Sign(rand.Reader, m.ec, d)
 			if err != nil {
@@ -282,10 +277,7 @@ func signOne(k *key, ver int, m *material, p *sigParams, it *signItem) (*signRes
 			return nil, err
 		}
 	case t.rsa():
-		d, err := p.digest(input)
-		if err != nil {
-			return nil, err
-		}
+		d := p.digest(input)
 		if p.pss {
 			sig, err = rsa.SignPSS(rand.Reader, m.rsa, p.hash.id, d, &rsa.PSSOptions{SaltLength: p.saltLen})
 		} else {
@@ -418,10 +410,7 @@ func verifyOne(k *key, p *sigParams, it *verifyItem) (bool, error) {
 		}
 		return ed25519.Verify(priv.Public().(ed25519.PublicKey), input, sig), nil
 	case t.ecdsa():
-		d, err := p.digest(input)
-		if err != nil {
-			return false, err
-		}
+		d := p.digest(input)
 		if !p.jws {
 			return ecdsa.VerifyASN1(&m.ec.PublicKey, d, sig), nil
 		}
@@ -432,10 +421,7 @@ func verifyOne(k *key, p *sigParams, it *verifyItem) (bool, error) {
 		r, s := new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:])
 		return ecdsa.Verify(&m.ec.PublicKey, d, r, s), nil
 	default: // RSA
-		d, err := p.digest(input)
-		if err != nil {
-			return false, err
-		}
+		d := p.digest(input)
 		if p.pss {
 			return rsa.VerifyPSS(&m.rsa.PublicKey, p.hash.id, d, sig, &rsa.PSSOptions{SaltLength: p.saltLen}) == nil, nil
 		}
