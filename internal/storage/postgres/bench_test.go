@@ -29,23 +29,31 @@ func openBench(b *testing.B, maxParallel int) (*postgres.Storage, string) {
 	return s, schema
 }
 
+// fenceBench makes s the leader and sets its fence, so every write checks
+// the epoch row.
+func fenceBench(b *testing.B, s *postgres.Storage) {
+	b.Helper()
+	e, err := postgres.NewElector(s, postgres.ElectorOptions{NodeID: "bench-" + randomSuffix(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := e.Acquire(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(l.Release)
+	s.SetFence(l.Fence())
+}
+
 // BenchmarkPut measures one writer: each Put is a PostgreSQL commit of its
-// own, flushed to the WAL before it returns.
+// own, flushed to the WAL before it returns; fenced, it also share-locks
+// the epoch row.
 func BenchmarkPut(b *testing.B) {
 	for _, fenced := range []bool{false, true} {
 		b.Run(fmt.Sprintf("fenced=%v", fenced), func(b *testing.B) {
 			s, _ := openBench(b, 4)
 			if fenced {
-				e, err := postgres.NewElector(s, postgres.ElectorOptions{NodeID: "bench-" + randomSuffix(b)})
-				if err != nil {
-					b.Fatal(err)
-				}
-				l, err := e.Acquire(b.Context())
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.Cleanup(l.Release)
-				s.SetFence(l.Fence())
+				fenceBench(b, s)
 			}
 			value := make([]byte, benchValueSize)
 			i := 0
@@ -61,22 +69,30 @@ func BenchmarkPut(b *testing.B) {
 }
 
 // BenchmarkPutParallel measures 64 concurrent writers over the default
-// pool of 32 connections; PostgreSQL groups their WAL flushes.
+// pool of 32 connections; PostgreSQL groups their WAL flushes. Fenced,
+// all writers share-lock the same epoch row.
 func BenchmarkPutParallel(b *testing.B) {
-	s, _ := openBench(b, postgres.DefaultMaxParallel)
-	value := make([]byte, benchValueSize)
-	var n atomic.Int64
-	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := s.Put(b.Context(), &storage.Entry{Key: fmt.Sprintf("bench/%09d", n.Add(1)), Value: value}); err != nil {
-				b.Error(err)
-				return
+	for _, fenced := range []bool{false, true} {
+		b.Run(fmt.Sprintf("fenced=%v", fenced), func(b *testing.B) {
+			s, _ := openBench(b, postgres.DefaultMaxParallel)
+			if fenced {
+				fenceBench(b, s)
 			}
-		}
-	})
-	reportWrites(b)
+			value := make([]byte, benchValueSize)
+			var n atomic.Int64
+			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := s.Put(b.Context(), &storage.Entry{Key: fmt.Sprintf("bench/%09d", n.Add(1)), Value: value}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			reportWrites(b)
+		})
+	}
 }
 
 // BenchmarkGet reads keys spread over 10,000.
