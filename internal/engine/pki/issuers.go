@@ -170,16 +170,20 @@ func signedData(format string, der []byte, iss *issuer, removeRoots bool) *signe
 	if format == formatPEMBundle {
 		certFormat = formatPEM
 	}
-	resp := &signedResponse{
-		Certificate: encodeCert(certFormat, der),
-		IssuingCA:   encodeCert(certFormat, iss.cert.Raw),
-		CAChain:     make([]string, 0, len(iss.chain)),
-	}
-	for _, c := range iss.chain {
+	resp := &signedResponse{Certificate: encodeCert(certFormat, der), CAChain: make([]string, 0, len(iss.chain))}
+	for i, c := range iss.chain {
 		if removeRoots && isSelfSignedQuick(c) {
 			continue
 		}
-		resp.CAChain = append(resp.CAChain, encodeCert(certFormat, c.Raw))
+		enc := iss.chainPEM[i]
+		if certFormat == formatDER {
+			enc = encodeCert(formatDER, c.Raw)
+		}
+		resp.CAChain = append(resp.CAChain, enc)
+	}
+	resp.IssuingCA = iss.chainPEM[0]
+	if certFormat == formatDER {
+		resp.IssuingCA = encodeCert(formatDER, iss.cert.Raw)
 	}
 	if format == formatPEMBundle {
 		resp.Certificate = strings.Join(append([]string{resp.Certificate}, resp.CAChain...), "\n")

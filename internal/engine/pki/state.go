@@ -53,6 +53,9 @@ type issuer struct {
 	signer crypto.Signer
 	// chain is cert followed by its parents as far as they are known.
 	chain []*x509.Certificate
+	// chainPEM is chain rendered as PEM (without trailing newlines), made
+	// once so that issuance does not re-encode the issuer every time.
+	chainPEM []string
 }
 
 // caState is an immutable snapshot of the mount's keys and issuers.
@@ -150,6 +153,9 @@ func (b *Backend) loadState(ctx context.Context) (*caState, error) {
 	for _, iss := range s.issuers {
 		if len(iss.entry.Chain) == 0 {
 			iss.chain = s.findParents(iss.cert)
+		}
+		for _, c := range iss.chain {
+			iss.chainPEM = append(iss.chainPEM, encodeCert(formatPEM, c.Raw))
 		}
 	}
 	return s, nil
