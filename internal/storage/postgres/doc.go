@@ -31,6 +31,21 @@
 // recursive query that skips from one folder to the next, as the bolt
 // storage seeks), so it stays fast however many keys live deeper.
 //
+// # High availability
+//
+// Nodes elect a leader with [Elector.Acquire]: a session-level advisory
+// lock on a dedicated connection, then an increment of the epoch in T_ha.
+// The leader passes [Leadership.Fence] to [Storage.SetFence], so each of
+// its writes checks, in its own transaction and under a share lock on the
+// epoch row, that no later election happened; a deposed leader's writes
+// fail with [ErrFenced] and change nothing, whether or not it has noticed
+// yet. [Leadership.Lost] is the prompt notice: it closes when the
+// dedicated connection fails a check (every 500 ms by default), which for
+// a silent network is seconds before PostgreSQL drops the session and
+// frees the lock (see the keepalive settings in elect.go). Standbys find
+// the leader with [Storage.CurrentLeader] and learn of changes through
+// [Storage.Listen].
+//
 // # Durability and atomicity
 //
 // Every write is one PostgreSQL transaction, sent as one pipeline (an

@@ -120,7 +120,8 @@ func (l *Leadership) Release() {
 // dedicated connection, waits for the election's advisory lock on it, then
 // increments the epoch and records this node as leader in the same
 // session. The returned Leadership checks its connection every
-// PingInterval until it is lost or released, in a goroutine of its own.
+// PingInterval until it is lost or released, in a goroutine of its own;
+// the caller must call Release when done with it, lost or not.
 func (e *Elector) Acquire(ctx context.Context) (*Leadership, error) {
 	cfg := e.s.connConfig.Copy()
 	cfg.RuntimeParams["application_name"] = "coffer-leader:" + e.opts.NodeID
@@ -138,6 +139,11 @@ func (e *Elector) Acquire(ctx context.Context) (*Leadership, error) {
 			return nil, fmt.Errorf("acquire leadership: %s: %w", op, ctxErr)
 		}
 		return nil, e.s.wrap("acquire leadership: "+op, err)
+	}
+	// The epoch bump must survive a server crash, or a later election
+	// could hand out an epoch again and revive an old leader's fence.
+	if err := ensureSyncCommit(ctx, conn); err != nil {
+		return fail("set up connection", err)
 	}
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", e.s.leaderKey); err != nil {
 		return fail("wait for lock", err)

@@ -241,3 +241,60 @@ func TestCanceledWhileWaiting(t *testing.T) {
 		t.Fatal("Put blocked by a row lock, then canceled = nil, want an error")
 	}
 }
+
+// TestSyncCommitForced opens a storage whose sessions start with
+// synchronous_commit off and checks, from inside the server, that its
+// writes and its election run with it on: an acknowledged write must
+// survive a crash of the database server.
+func TestSyncCommitForced(t *testing.T) {
+	t.Parallel()
+	url, schema := newSchema(t)
+	url += "&synchronous_commit=off"
+	s := open(t, url)
+	conn := admin(t)
+	exec(t, conn, schema, "CREATE TABLE seen (setting text NOT NULL)")
+	exec(t, conn, schema, `CREATE FUNCTION record_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO seen VALUES (current_setting('synchronous_commit'));
+  RETURN NEW;
+END $$`)
+	exec(t, conn, schema, "CREATE TRIGGER record_sync BEFORE INSERT OR UPDATE ON coffer_kv FOR EACH ROW EXECUTE FUNCTION record_sync()")
+	exec(t, conn, schema, "CREATE TRIGGER record_sync BEFORE UPDATE ON coffer_kv_ha FOR EACH ROW EXECUTE FUNCTION record_sync()")
+
+	if err := s.Put(t.Context(), &storage.Entry{Key: "k", Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := postgres.NewElector(s, postgres.ElectorOptions{NodeID: "sync-" + randomSuffix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	rows, err := conn.Query(t.Context(), "SELECT setting FROM seen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The Put, the epoch bump and the step-down each fire a trigger.
+	if len(got) != 3 {
+		t.Fatalf("triggers fired %d times (%q), want 3", len(got), got)
+	}
+	for _, v := range got {
+		if v != "on" {
+			t.Errorf("synchronous_commit during a write = %q, want on", v)
+		}
+	}
+}
