@@ -82,7 +82,7 @@ func (b *Backend) generateRoot(ctx context.Context, _ *logical.Request, m *frame
 	if in.CommonName == "" {
 		return nil, logical.InvalidRequest("missing common_name")
 	}
-	if err := errorsJoinFirst(checkObjectName("issuer_name", in.IssuerName), checkObjectName("key_name", in.KeyName)); err != nil {
+	if err := firstError(checkObjectName("issuer_name", in.IssuerName), checkObjectName("key_name", in.KeyName)); err != nil {
 		return nil, err
 	}
 	typ, bits, err := checkKeyParams(in.KeyType, int64(in.KeyBits))
@@ -211,8 +211,8 @@ func (b *Backend) addIssuer(ctx context.Context, keyE *keyEntry, issE *issuerEnt
 	return nil
 }
 
-// errorsJoinFirst returns the first non-nil error.
-func errorsJoinFirst(errs ...error) error {
+// firstError returns the first non-nil error.
+func firstError(errs ...error) error {
 	for _, err := range errs {
 		if err != nil {
 			return err

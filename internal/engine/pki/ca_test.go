@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/coffer-secrets/coffer/internal/logical"
 )
 
 func TestGenerateRoot(t *testing.T) {
@@ -269,5 +271,31 @@ func TestSignIntermediatePathLength(t *testing.T) {
 	}
 	if c.Subject.CommonName != "Int" {
 		t.Errorf("use_csr_values: CN = %q, want the CSR's", c.Subject.CommonName)
+	}
+}
+
+func TestInvalidate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, first := h.genRoot("")
+	second, secondCert := h.genRoot("")
+	if c := parseCert(t, string(h.must(opRead, "ca/pem", "").Raw.Body)); !c.Equal(first) {
+		t.Fatalf("default issuer is not the first root")
+	}
+	// Another node changes the default behind the backend's back.
+	cfg := `{"default":"` + second.IssuerID + `","default_follows_latest_issuer":false}`
+	if err := h.st.Put(t.Context(), &logical.StorageEntry{Key: configIssuersKey, Value: []byte(cfg)}); err != nil {
+		t.Fatal(err)
+	}
+	if c := parseCert(t, string(h.must(opRead, "ca/pem", "").Raw.Body)); !c.Equal(first) {
+		t.Errorf("the default changed without an invalidation: reads are not served from the cache")
+	}
+	h.b.(*Backend).Invalidate(t.Context(), "role/unrelated")
+	if c := parseCert(t, string(h.must(opRead, "ca/pem", "").Raw.Body)); !c.Equal(first) {
+		t.Errorf("an unrelated invalidation dropped the issuer cache")
+	}
+	h.b.(*Backend).Invalidate(t.Context(), configIssuersKey)
+	if c := parseCert(t, string(h.must(opRead, "ca/pem", "").Raw.Body)); !c.Equal(secondCert) {
+		t.Errorf("after Invalidate(%q) the default is not the second root", configIssuersKey)
 	}
 }

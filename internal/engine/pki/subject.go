@@ -280,9 +280,3 @@ func notBefore(now time.Time, d *framework.Duration) time.Time {
 	}
 	return now.Add(-time.Duration(*d))
 }
-
-// expiration returns a certificate's NotAfter as Unix seconds, as the API
-// reports expirations.
-func expiration(c *x509.Certificate) int64 {
-	return c.NotAfter.Unix()
-}
