@@ -305,4 +305,3 @@ func (b *backend) newPassword(ctx context.Context, policy string) (string, error
 func withoutCancel(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
 }
-
