@@ -1,6 +1,7 @@
 package database
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -682,7 +683,8 @@ func BenchmarkCredsPostgres(b *testing.B) {
 	var leases []*logical.LeasedSecret
 	b.Cleanup(func() {
 		for _, l := range leases {
-			if err := h.b.RevokeSecret(b.Context(), l); err != nil {
+			// b.Context() is already cancelled when cleanups run.
+			if err := h.b.RevokeSecret(context.Background(), l); err != nil {
 				b.Error(err)
 			}
 		}

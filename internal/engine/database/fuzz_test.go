@@ -48,4 +48,3 @@ func FuzzRender(f *testing.F) {
 		}
 	})
 }
-
