@@ -235,8 +235,9 @@ func (v *verifier) seqProblem(cur, next *line, nextOK bool, want uint64) *Proble
 	switch {
 	case bytes.Equal(cur.raw, prev.raw):
 		return problem(Inserted, cur.n, "line repeats line %d", prev.n)
-	case nextOK && next.l.Seq == want+1 && next.l.PrevHash == cur.hash && l.PrevHash == prev.hash:
-		// In place and chained on both sides: only its seq changed.
+	case l.PrevHash == prev.hash && (next == nil || nextOK && next.l.Seq == want+1):
+		// It chains to the line before it and the next line has the seq
+		// after the expected one: the line is in place, its seq changed.
 		return problem(Edited, cur.n, "seq %d should be %d", l.Seq, want)
 	case l.Seq <= prev.l.Seq && l.PrevHash == v.prevPrevHash && v.prevPrevHash != "":
 		// This line chains to the line before prev, so prev was slipped
