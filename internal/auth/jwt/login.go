@@ -1,0 +1,118 @@
+package jwt
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
+)
+
+// loginInput is the body of login.
+type loginInput struct {
+	Role string `json:"role"`
+	JWT  string `json:"jwt"`
+}
+
+// login verifies a JWT against the config and a role and returns the Auth
+// for core to turn into a token.
+func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.Match, in *loginInput) (*logical.Response, error) {
+	if in.JWT == "" {
+		return nil, logical.InvalidRequest("missing jwt")
+	}
+	c, raw, err := b.loadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, logical.InvalidRequest("the JWT auth method is not configured: write its config first")
+	}
+	roleName := in.Role
+	if roleName == "" {
+		roleName = c.DefaultRole
+	}
+	if roleName == "" {
+		return nil, logical.InvalidRequest("missing role, and no default_role is configured")
+	}
+	name, err := checkRoleName(roleName)
+	if err != nil {
+		return nil, err
+	}
+	r, err := b.loadRole(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, logical.InvalidRequest("role %q could not be found", name)
+	}
+	if r.RoleType != roleTypeJWT {
+		return nil, logical.InvalidRequest("role %q is not a jwt role", name)
+	}
+	ip := req.Connection.RemoteIP()
+	if !framework.CIDRsAllow(r.Token.BoundCIDRs, ip) {
+		return nil, denied("client address is not in the role's token_bound_cidrs")
+	}
+	src, err := b.source(c, raw)
+	if err != nil {
+		return nil, err
+	}
+	v, err := verifyToken(ctx, in.JWT, c, src)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkClaims(v, c, r, b.clock.Now()); err != nil {
+		return nil, err
+	}
+	auth, err := r.auth(name, v.claims)
+	if err != nil {
+		return nil, err
+	}
+	return &logical.Response{Auth: auth}, nil
+}
+
+// auth builds the login result from verified claims: the user claim names
+// the alias, claim_mappings fill the metadata, and the groups claim's
+// values go, joined by commas, in the metadata under "groups".
+func (r *role) auth(name string, claims map[string]any) (*logical.Auth, error) {
+	userRaw, found := lookupClaim(claims, r.UserClaim, r.UserClaimJSONPointer)
+	if !found {
+		return nil, denied("token has no " + quote(r.UserClaim) + " claim (the role's user_claim)")
+	}
+	user, ok := scalarString(userRaw)
+	if !ok || user == "" {
+		return nil, denied("token claim " + quote(r.UserClaim) + " (the role's user_claim) is not a non-empty string or number")
+	}
+	meta := map[string]string{metaRole: name}
+	for _, claim := range slices.Sorted(maps.Keys(r.ClaimMappings)) {
+		v, found := lookupClaim(claims, claim, true)
+		if !found {
+			continue
+		}
+		values, ok := claimStrings(v)
+		if !ok {
+			return nil, denied("token claim " + quote(claim) + " in the role's claim_mappings is not a string, number, boolean or a list of them")
+		}
+		meta[r.ClaimMappings[claim]] = strings.Join(values, ",")
+	}
+	aliasMeta := maps.Clone(meta)
+	if r.GroupsClaim != "" {
+		v, found := lookupClaim(claims, r.GroupsClaim, true)
+		if !found {
+			return nil, denied("token has no " + quote(r.GroupsClaim) + " claim (the role's groups_claim)")
+		}
+		groups, ok := claimStrings(v)
+		if !ok {
+			return nil, denied("token claim " + quote(r.GroupsClaim) + " (the role's groups_claim) is not a string or a list of strings")
+		}
+		meta[metaGroups] = strings.Join(groups, ",")
+	}
+	auth := &logical.Auth{
+		DisplayName: user,
+		Metadata:    meta,
+		Alias:       &logical.Alias{Name: user, Metadata: aliasMeta},
+	}
+	r.Token.PopulateAuth(auth)
+	return auth, nil
+}
