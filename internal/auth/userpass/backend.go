@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
@@ -34,6 +35,9 @@ type backend struct {
 	dummy passwordHash
 	// sem bounds concurrent password hashes; a slot is a buffered value.
 	sem chan struct{}
+	// hashes counts password hashes computed, so tests can check that an
+	// unknown user costs one too.
+	hashes atomic.Int64
 
 	seed  maphash.Seed
 	locks [lockStripes]sync.Mutex // locks[i] guards read-modify-write of the users hashing to i
@@ -146,6 +150,7 @@ func (b *backend) hash(ctx context.Context, fn func()) error {
 		return ctx.Err()
 	}
 	defer func() { <-b.sem }()
+	b.hashes.Add(1)
 	fn()
 	return nil
 }
