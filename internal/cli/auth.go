@@ -72,16 +72,7 @@ user out, for how long, and when the failure count resets.
 			setup: func(fs *flag.FlagSet) runFunc {
 				var o authTuneOptions
 				o.options = mapFlag{}
-				fs.Var(&o.defaultTTL, "default-lease-ttl", "Default TTL of the method's tokens.")
-				fs.Var(&o.maxTTL, "max-lease-ttl", "Maximum TTL of the method's tokens.")
-				fs.StringVar(&o.description, "description", "", "Human-friendly description of the method.")
-				fs.StringVar(&o.listingVisibility, "listing-visibility", "", `"unauth" or "hidden".`)
-				fs.StringVar(&o.tokenType, "token-type", "", "Type of the tokens the method issues.")
-				fs.Var(o.options, "options", "Method option KEY=VALUE; may be repeated.")
-				fs.UintVar(&o.lockoutThreshold, "user-lockout-threshold", 0, "Failed logins after which a user is locked out.")
-				fs.Var(&o.lockoutDuration, "user-lockout-duration", "How long a lockout lasts.")
-				fs.Var(&o.lockoutCounterReset, "user-lockout-counter-reset-duration", "Time after which the failed-login count resets.")
-				fs.BoolVar(&o.lockoutDisable, "user-lockout-disable", false, "Turn user lockout off for the method.")
+				registerAuthTuneFlags(fs, &o)
 				return func(ctx context.Context, c *call, args []string) int {
 					o.set = setFlags(fs)
 					return runAuthTune(ctx, c, args, &o)
@@ -253,6 +244,20 @@ type authTuneOptions struct {
 	lockoutCounterReset          durationFlag
 	lockoutDisable               bool
 	set                          map[string]bool
+}
+
+// registerAuthTuneFlags adds the flags of auth tune to fs.
+func registerAuthTuneFlags(fs *flag.FlagSet, o *authTuneOptions) {
+	fs.Var(&o.defaultTTL, "default-lease-ttl", "Default TTL of the method's tokens.")
+	fs.Var(&o.maxTTL, "max-lease-ttl", "Maximum TTL of the method's tokens.")
+	fs.StringVar(&o.description, "description", "", "Human-friendly description of the method.")
+	fs.StringVar(&o.listingVisibility, "listing-visibility", "", `"unauth" or "hidden".`)
+	fs.StringVar(&o.tokenType, "token-type", "", "Type of the tokens the method issues.")
+	fs.Var(o.options, "options", "Method option KEY=VALUE; may be repeated.")
+	fs.UintVar(&o.lockoutThreshold, "user-lockout-threshold", 0, "Failed logins after which a user is locked out.")
+	fs.Var(&o.lockoutDuration, "user-lockout-duration", "How long a lockout lasts.")
+	fs.Var(&o.lockoutCounterReset, "user-lockout-counter-reset-duration", "Time after which the failed-login count resets.")
+	fs.BoolVar(&o.lockoutDisable, "user-lockout-disable", false, "Turn user lockout off for the method.")
 }
 
 // body builds the sys/auth/:path/tune request from the flags given; it is

@@ -27,21 +27,7 @@ token's policies.
 			setup: func(fs *flag.FlagSet) runFunc {
 				var o tokenCreateOptions
 				o.metadata = mapFlag{}
-				fs.StringVar(&o.id, "id", "", "ID of the new token (root only); random by default.")
-				fs.StringVar(&o.displayName, "display-name", "", "Name attached to the token.")
-				fs.Var(&o.ttl, "ttl", "Initial TTL of the token (e.g. 30m, 768h or seconds).")
-				fs.Var(&o.explicitMaxTTL, "explicit-max-ttl", "Hard limit on the token's lifetime, renewals included.")
-				fs.Var(&o.period, "period", "Make a periodic token, renewed to this period each time.")
-				fs.BoolVar(&o.renewable, "renewable", true, "Allow the token to be renewed.")
-				fs.BoolVar(&o.orphan, "orphan", false, "Create the token with no parent (needs sudo or root).")
-				fs.BoolVar(&o.noDefaultPolicy, "no-default-policy", false, `Do not attach the "default" policy.`)
-				fs.IntVar(&o.useLimit, "use-limit", 0, "Number of uses after which the token is revoked; 0 is unlimited.")
-				fs.IntVar(&o.useLimit, "num-uses", 0, "Alias for -use-limit.")
-				fs.StringVar(&o.role, "role", "", "Create the token from this token role.")
-				fs.StringVar(&o.tokenType, "type", "service", `Token type: "service" or "batch".`)
-				fs.Var(&o.policies, "policy", "Policy to attach; may be repeated or comma-separated.")
-				fs.Var(o.metadata, "metadata", "Metadata KEY=VALUE; may be repeated.")
-				fs.StringVar(&o.entityAlias, "entity-alias", "", "Entity alias to bind the token to (with -role).")
+				registerTokenCreateFlags(fs, &o)
 				return func(ctx context.Context, c *call, args []string) int {
 					o.set = setFlags(fs)
 					return runTokenCreate(ctx, c, args, &o)
@@ -135,6 +121,25 @@ type tokenCreateOptions struct {
 	policies                                      stringListFlag
 	metadata                                      mapFlag
 	set                                           map[string]bool
+}
+
+// registerTokenCreateFlags adds the flags of token create to fs.
+func registerTokenCreateFlags(fs *flag.FlagSet, o *tokenCreateOptions) {
+	fs.StringVar(&o.id, "id", "", "ID of the new token (root only); random by default.")
+	fs.StringVar(&o.displayName, "display-name", "", "Name attached to the token.")
+	fs.Var(&o.ttl, "ttl", "Initial TTL of the token (e.g. 30m, 768h or seconds).")
+	fs.Var(&o.explicitMaxTTL, "explicit-max-ttl", "Hard limit on the token's lifetime, renewals included.")
+	fs.Var(&o.period, "period", "Make a periodic token, renewed to this period each time.")
+	fs.BoolVar(&o.renewable, "renewable", true, "Allow the token to be renewed.")
+	fs.BoolVar(&o.orphan, "orphan", false, "Create the token with no parent (needs sudo or root).")
+	fs.BoolVar(&o.noDefaultPolicy, "no-default-policy", false, `Do not attach the "default" policy.`)
+	fs.IntVar(&o.useLimit, "use-limit", 0, "Number of uses after which the token is revoked; 0 is unlimited.")
+	fs.IntVar(&o.useLimit, "num-uses", 0, "Alias for -use-limit.")
+	fs.StringVar(&o.role, "role", "", "Create the token from this token role.")
+	fs.StringVar(&o.tokenType, "type", "service", `Token type: "service" or "batch".`)
+	fs.Var(&o.policies, "policy", "Policy to attach; may be repeated or comma-separated.")
+	fs.Var(o.metadata, "metadata", "Metadata KEY=VALUE; may be repeated.")
+	fs.StringVar(&o.entityAlias, "entity-alias", "", "Entity alias to bind the token to (with -role).")
 }
 
 // request builds the API request from the flags. Only flags given are
