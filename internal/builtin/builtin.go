@@ -7,7 +7,10 @@ import (
 	"github.com/coffer-secrets/coffer/internal/auth/approle"
 	"github.com/coffer-secrets/coffer/internal/auth/userpass"
 	"github.com/coffer-secrets/coffer/internal/engine/cubbyhole"
+	"github.com/coffer-secrets/coffer/internal/engine/database"
 	"github.com/coffer-secrets/coffer/internal/engine/kv"
+	"github.com/coffer-secrets/coffer/internal/engine/pki"
+	"github.com/coffer-secrets/coffer/internal/engine/transit"
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
 
@@ -16,6 +19,9 @@ func Engines() map[string]logical.Factory {
 	return map[string]logical.Factory{
 		"kv":        kv.Factory,
 		"cubbyhole": cubbyhole.Factory,
+		"database":  database.Factory,
+		"pki":       pki.Factory,
+		"transit":   transit.Factory,
 	}
 }
 

@@ -180,6 +180,7 @@ func (c *Core) HandleRequest(ctx context.Context, req *Request) (*Response, erro
 	lreq.Path = rel
 	lreq.MountPoint = route.Path
 	lreq.EntityID = cl.entry.EntityID
+	lreq.DisplayName = cl.entry.DisplayName
 	lreq.CubbyholeID = cl.hash
 	resp, err := route.Backend.HandleRequest(ctx, &lreq)
 	out, err := c.finish(resp, route.Type, err)

@@ -46,6 +46,9 @@ type Request struct {
 	Connection *Connection
 	// EntityID is the identity entity of the caller, if known.
 	EntityID string
+	// DisplayName is the display name of the caller's token, e.g.
+	// "token-ci" or "approle" (database user name templates use it).
+	DisplayName string
 	// CubbyholeID is an opaque, stable ID of the caller's token (never the
 	// token itself), for engines that keep per-token data; "" when the
 	// request carries no stored token.

@@ -288,7 +288,7 @@ func (b *backend) validateConfig(ctx context.Context, c *connConfig) error {
 	if err != nil {
 		return logical.InvalidRequest("username_template: %v", err)
 	}
-	if _, err := t.generate("role", d.maxUsername()); err != nil {
+	if _, err := t.generate("token", "role", d.maxUsername()); err != nil {
 		return logical.InvalidRequest("username_template: %v", err)
 	}
 	db, err := d.open(c.ConnectionURL, c.Username, c.Password)

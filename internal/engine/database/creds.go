@@ -26,7 +26,7 @@ type credsResponse struct {
 // creds creates a database user for a role: the creation statements run
 // in one transaction; when they fail, the transaction is rolled back and
 // the rollback statements (or the dialect's default) run.
-func (b *backend) creds(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+func (b *backend) creds(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
 	roleName := m.Get("name")
 	r, err := b.loadRole(ctx, roleName)
 	if err != nil {
@@ -50,7 +50,7 @@ func (b *backend) creds(ctx context.Context, _ *logical.Request, m *framework.Ma
 	if err != nil {
 		return nil, logical.InvalidRequest("connection %q: %v", r.DBName, err)
 	}
-	username, err := tmpl.generate(roleName, p.d.maxUsername())
+	username, err := tmpl.generate(req.DisplayName, roleName, p.d.maxUsername())
 	if err != nil {
 		return nil, logical.InvalidRequest("connection %q: %v", r.DBName, err)
 	}

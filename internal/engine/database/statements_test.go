@@ -142,7 +142,7 @@ func TestUsernameTemplates(t *testing.T) {
 		tm, err := parseUsernameTemplate(tt.tmpl, now)
 		var got string
 		if err == nil {
-			got, err = tm.generate(tt.role, tt.max)
+			got, err = tm.generate("", tt.role, tt.max)
 		}
 		if tt.wantErr {
 			if err == nil {

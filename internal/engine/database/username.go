@@ -31,15 +31,26 @@ const maxRandom = 128
 
 // usernameData is what a username template sees.
 type usernameData struct {
-	// DisplayName is the caller's token display name. Coffer's requests do
-	// not carry one yet, so it is always "token", as for Vault's root token.
+	// DisplayName is the caller's token display name, with characters a
+	// user name may not hold replaced by "_" ("token" when it is empty).
 	DisplayName string
 	// RoleName is the role the credential is for.
 	RoleName string
 }
 
-// displayName is the .DisplayName every template sees; see usernameData.
-const displayName = "token"
+// templateDisplayName makes a token display name safe for user names.
+func templateDisplayName(name string) string {
+	if name == "" {
+		return "token"
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == '.':
+			return r
+		}
+		return '_'
+	}, name)
+}
 
 // usernameTemplate is a parsed username template with its clock.
 type usernameTemplate struct {
@@ -111,12 +122,12 @@ func checkNodes(n parse.Node) error {
 	return nil
 }
 
-// generate runs the template for role and checks the result: it must be
+// generate runs the template for the caller's display name and role and checks the result: it must be
 // non-empty, at most maxLen bytes and made only of letters, digits and
 // "_", "-", "." so that statements can quote it safely.
-func (u *usernameTemplate) generate(role string, maxLen int) (string, error) {
+func (u *usernameTemplate) generate(display, role string, maxLen int) (string, error) {
 	var b strings.Builder
-	if err := u.tmpl.Execute(&b, usernameData{DisplayName: displayName, RoleName: role}); err != nil {
+	if err := u.tmpl.Execute(&b, usernameData{DisplayName: templateDisplayName(display), RoleName: role}); err != nil {
 		return "", fmt.Errorf("%w: %w", errTemplate, err)
 	}
 	name := strings.TrimSpace(b.String())
