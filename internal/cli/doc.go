@@ -10,6 +10,15 @@
 // anything below it. `coffer server` is routed to a function the caller
 // injects in [Env].
 //
+// # Tokens
+//
+// A command's token is COFFER_TOKEN, else VAULT_TOKEN, else the contents of
+// ~/.coffer-token, which `coffer login` writes (mode 0600) after a
+// successful login by token, userpass or approle. Secrets given to login
+// (tokens, passwords, secret IDs) are read from arguments, @files or stdin,
+// or prompted for with echo off on a terminal; they never appear in error
+// messages.
+//
 // # Exit codes
 //
 //   - 0: success.
