@@ -21,7 +21,7 @@ const (
 
 // pubkeyHarness configures the mount with the public keys of signers and
 // bound_issuer, and writes role "app".
-func pubkeyHarness(t *testing.T, role map[string]any, signers ...signer) *harness {
+func pubkeyHarness(t testing.TB, role map[string]any, signers ...signer) *harness {
 	t.Helper()
 	h := newHarness(t)
 	var pems []string
