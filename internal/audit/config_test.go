@@ -3,6 +3,7 @@ package audit_test
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,7 +113,7 @@ func TestOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resume := audit.ChainState{ChainID: "0123456789abcdef", Seq: 41, Head: "ab"}
+	resume := audit.ChainState{ChainID: "0123456789abcdef", Seq: 41, Head: strings.Repeat("ab", 32)}
 	sd, err := audit.Open(sc, audit.OpenParams{Path: "socket/", Keys: keys, Resume: resume})
 	if err != nil {
 		t.Fatalf("Open(socket) = %v", err)

@@ -90,7 +90,8 @@ type DeviceOptions struct {
 	CheckpointEvery int
 	// Resume continues an earlier chain when the sink is not a [Tailer]
 	// (a socket); the integrator saves [Device.State] on shutdown. A zero
-	// ChainState starts a new chain.
+	// ChainState starts a new chain with a random ID; a ChainID with Seq
+	// 0 starts a new chain with that ID.
 	Resume ChainState
 	// Clock stamps checkpoints; the system clock when nil.
 	Clock logical.Clock
@@ -162,7 +163,18 @@ func NewDevice(o DeviceOptions) (*Device, error) {
 			d.state, d.pending = resumeFrom(last)
 		}
 	}
-	if d.state.ChainID == "" || d.state.Seq == 0 {
+	if d.state.ChainID != "" && !validChainID(d.state.ChainID) {
+		return nil, errors.New("audit chain id must be 16 hex digits")
+	}
+	if d.state.Seq > 0 && (len(d.state.Head) != 64 || !isHexString(d.state.Head)) {
+		return nil, errors.New("audit chain head must be a hex SHA-256")
+	}
+	if d.state.Seq == 0 {
+		// A new chain: under the given ID (tests, golden files) or a
+		// random one.
+		d.state.Head = ""
+	}
+	if d.state.ChainID == "" {
 		var id [8]byte
 		if _, err := rand.Read(id[:]); err != nil {
 			return nil, fmt.Errorf("generate audit chain id: %w", err)
@@ -191,11 +203,17 @@ func resumeFrom(last []byte) (ChainState, int) {
 
 // validChainID reports whether s looks like a chain ID this package makes.
 func validChainID(s string) bool {
-	if len(s) != 16 {
-		return false
+	return len(s) == 16 && isHexString(s)
+}
+
+// isHexString reports whether s is lowercase hex digits.
+func isHexString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
 	}
-	_, err := hex.DecodeString(s)
-	return err == nil
+	return true
 }
 
 // Path returns where the device is enabled, e.g. "file/".

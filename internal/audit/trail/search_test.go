@@ -92,3 +92,32 @@ func TestSearchBadLinesAndStop(t *testing.T) {
 		t.Errorf("got %d errors and %d matches before break, want 1 and 1", errs, matches)
 	}
 }
+
+func FuzzSearch(f *testing.F) {
+	lines, _, hash := writeLog(f, 5, audit.TypeResponse)
+	f.Add(join(lines), "secret/", hash("value-1"))
+	f.Add([]byte("{}\n{\"type\":\"request\",\"time\":\"2030-01-01T00:00:00Z\"}\nnot json"), "", "")
+	f.Fuzz(func(t *testing.T, data []byte, prefix, value string) {
+		filter := trail.Filter{PathPrefix: prefix, Since: baseTime, Status: trail.Succeeded}
+		if value != "" {
+			filter.Values = []string{value}
+		}
+		last := 0
+		for m, err := range trail.Search(bytes.NewReader(data), filter) {
+			if m.Line <= last && m.Line != 0 {
+				t.Fatalf("line %d after line %d", m.Line, last)
+			}
+			last = max(last, m.Line)
+			if err != nil {
+				continue
+			}
+			var path string
+			if m.Entry.Request != nil {
+				path = m.Entry.Request.Path
+			}
+			if !strings.HasPrefix(path, prefix) || m.Entry.Error != "" {
+				t.Fatalf("match on line %d does not meet the filter", m.Line)
+			}
+		}
+	})
+}
