@@ -237,6 +237,8 @@ type trustEntry struct {
 	name string
 	// roots holds the entry's CA certificates; nil when it has none.
 	roots *x509.CertPool
+	// caSubjects are the raw subjects of the CA certificates in roots.
+	caSubjects map[string]bool
 	// pinned are the entry's non-CA certificates, matched exactly, and
 	// pinnedPool holds them; nil when there are none.
 	pinned     []*x509.Certificate
@@ -260,6 +262,10 @@ func parseTrustEntry(name string, raw []byte) (*trustEntry, error) {
 				t.roots = x509.NewCertPool()
 			}
 			t.roots.AddCert(c)
+			if t.caSubjects == nil {
+				t.caSubjects = make(map[string]bool)
+			}
+			t.caSubjects[string(c.RawSubject)] = true
 			continue
 		}
 		if t.pinnedPool == nil {

@@ -74,7 +74,7 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 			inter.AddCert(c)
 		}
 	}
-	v := verifier{leaf: leaf, inter: inter, crls: crls, now: b.clock.Now(), ip: conn.RemoteIP()}
+	v := verifier{leaf: leaf, inter: inter, names: chainNames(peers), crls: crls, now: b.clock.Now(), ip: conn.RemoteIP()}
 	if len(entries) == 0 {
 		return nil, denied(errors.New("no certificate entry to try"))
 	}
@@ -113,7 +113,8 @@ func authFor(t *trustEntry, leaf *x509.Certificate, cfg config) *logical.Auth {
 // verifier checks one client certificate against trust entries.
 type verifier struct {
 	leaf  *x509.Certificate
-	inter *x509.CertPool // the other certificates the client presented
+	inter *x509.CertPool  // the other certificates the client presented
+	names map[string]bool // see chainNames
 	crls  []serialSet
 	now   time.Time
 	ip    net.IP
@@ -153,16 +154,44 @@ func (v *verifier) chains(t *trustEntry) ([][]*x509.Certificate, error) {
 		// validity period and key usage, and never builds a chain through
 		// another pinned certificate.
 		opts.Roots = t.pinnedPool
-	case t.roots != nil:
+	case t.roots != nil && v.mayChainTo(t):
 		opts.Roots = t.roots
 	default:
-		return nil, errors.New("not issued by a CA of the entry and not one of its pinned certificates")
+		return nil, errors.New("unknown authority: not issued by a CA of the entry and not one of its pinned certificates")
 	}
 	chains, err := v.leaf.Verify(opts)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
 	return chains, nil
+}
+
+// chainNames returns the raw issuer names of the presented certificates
+// and the raw subject of the first. A chain can end at a trust anchor only
+// if the anchor's subject is one of these: crypto/x509 looks for a parent
+// by its subject equalling the child's issuer, and every child in a chain
+// is a presented certificate (or the anchor is the client certificate
+// itself).
+func chainNames(peers []*x509.Certificate) map[string]bool {
+	names := map[string]bool{string(peers[0].RawSubject): true}
+	for _, c := range peers {
+		if c != nil {
+			names[string(c.RawIssuer)] = true
+		}
+	}
+	return names
+}
+
+// mayChainTo reports whether some CA of t could anchor a chain of the
+// presented certificates, so that entries that cannot are skipped without
+// paying for signature checks.
+func (v *verifier) mayChainTo(t *trustEntry) bool {
+	for name := range v.names {
+		if t.caSubjects[name] {
+			return true
+		}
+	}
+	return false
 }
 
 // unrevoked reports whether no certificate of chain is in a CRL.

@@ -32,6 +32,7 @@ type testPKI struct {
 	signedByLeaf       *x509.Certificate // "issued" by selfSigned's key
 	serverCA           *issuer           // intermediate under root limited to server auth
 	underServerCA      *x509.Certificate // client certificate under serverCA
+	clientCA           *x509.Certificate // a CA under root that also has the client auth EKU
 }
 
 func newTestPKI(t testing.TB, now time.Time) *testPKI {
@@ -54,6 +55,7 @@ func newTestPKI(t testing.TB, now time.Time) *testPKI {
 	sc, sk := p.make(certSpec{cn: "Server-only CA", ca: true, eku: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, tp.root)
 	tp.serverCA = &issuer{cert: sc, key: sk}
 	tp.underServerCA, _ = p.client(certSpec{cn: "svc-web"}, tp.serverCA)
+	tp.clientCA, _ = p.make(certSpec{cn: "Client CA", ca: true, eku: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, tp.root)
 	var selfKey *ecdsa.PrivateKey
 	tp.selfSigned, selfKey = p.client(certSpec{cn: "pinned-client"}, nil)
 	// A certificate whose issuer is the pinned, non-CA certificate: a
@@ -88,6 +90,8 @@ func TestLogin(t *testing.T) {
 	}{
 		{name: "root CA accepts leaf through presented intermediate", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantCert: "root"},
 		{name: "intermediate as trust anchor", entries: []entry{caEntry("inter", tp.inter.cert, nil)}, chain: []*x509.Certificate{tp.web}, wantCert: "inter"},
+		{name: "trusted CA presented as the client certificate itself", entries: []entry{caEntry("ca", tp.clientCA, nil)}, chain: []*x509.Certificate{tp.clientCA}, wantCert: "ca"},
+		{name: "entries that cannot anchor the chain are skipped", entries: []entry{caEntry("a", tp.other.cert, nil), caEntry("b", tp.selfSigned, nil), caEntry("c", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantCert: "c"},
 		{name: "missing intermediate", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.web}, wantErr: logical.ErrPermissionDenied, cause: "unknown authority"},
 		{name: "untrusted CA", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.stranger, tp.other.cert}, wantErr: logical.ErrPermissionDenied, cause: "unknown authority"},
 		{name: "client presents a trusted CA as intermediate of a stranger", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.stranger, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "unknown authority"},
