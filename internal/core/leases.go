@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/lease"
@@ -203,6 +204,13 @@ func (c *Core) sysLeaseRevoke(ctx context.Context, req *logical.Request, m *fram
 func (c *Core) sysLeaseRevokePrefix(force bool) framework.Handler {
 	return func(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
 		prefix := m.Get("prefix")
+		if strings.HasPrefix(prefix, authPrefix) {
+			// Under auth/ the prefix names token creation paths, as in
+			// Vault: revoke the tokens created there.
+			if err := c.tokens.RevokeByPathPrefix(ctx, strings.TrimSuffix(prefix, "/"), c.now()); err != nil {
+				return nil, err
+			}
+		}
 		err := c.leases.RevokePrefix(ctx, prefix, force)
 		if errors.Is(err, lease.ErrNotFound) {
 			return nil, logical.InvalidRequest("invalid prefix %q", prefix)

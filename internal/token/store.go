@@ -546,9 +546,21 @@ func (s *Store) Accessors(ctx context.Context) ([]string, error) {
 }
 
 // RevokeByMount revokes every token issued by the auth mount with the
-// given accessor (with their children). It scans all tokens, so it is
-// meant for rare events such as disabling an auth method.
+// given accessor (with their children).
 func (s *Store) RevokeByMount(ctx context.Context, mountAccessor string, now time.Time) error {
+	return s.RevokeWhere(ctx, now, func(e *Entry) bool { return e.MountAccessor == mountAccessor })
+}
+
+// RevokeByPathPrefix revokes every token whose creation path starts with
+// prefix, such as "auth/token/create/deployer" or "auth/approle/".
+func (s *Store) RevokeByPathPrefix(ctx context.Context, prefix string, now time.Time) error {
+	return s.RevokeWhere(ctx, now, func(e *Entry) bool { return strings.HasPrefix(e.Path, prefix) })
+}
+
+// RevokeWhere revokes every live token for which match is true (with its
+// children). It scans all tokens, so it is meant for rare operator
+// actions, not for requests.
+func (s *Store) RevokeWhere(ctx context.Context, now time.Time, match func(*Entry) bool) error {
 	accessors, err := s.Accessors(ctx)
 	if err != nil {
 		return err
@@ -560,7 +572,7 @@ func (s *Store) RevokeByMount(ctx context.Context, mountAccessor string, now tim
 			errs = append(errs, err)
 			continue
 		}
-		if e != nil && e.MountAccessor == mountAccessor {
+		if e != nil && match(e) {
 			errs = append(errs, s.Revoke(ctx, h))
 		}
 	}

@@ -1,0 +1,5 @@
+// Package e2e holds end-to-end tests that need the whole server and real
+// outside systems together: dynamic database credentials with leases on
+// the local PostgreSQL and MariaDB, PKI certificates used for mutual TLS,
+// login with TLS client certificates. It has no code of its own.
+package e2e
