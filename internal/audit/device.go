@@ -46,7 +46,8 @@ type Tailer interface {
 
 // Keys are a device's secrets; the integrator keeps them in the barrier.
 // The HMAC key (HMACKeySize bytes) hides secrets in the log; the Ed25519
-// key signs checkpoints, and its public half verifies them.
+// key signs checkpoints, and its public half verifies them. A device keeps
+// the slices it is given: the caller must not modify them afterwards.
 type Keys struct {
 	HMAC    []byte
 	Signing ed25519.PrivateKey

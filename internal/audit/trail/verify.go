@@ -49,6 +49,7 @@ type Problem struct {
 	Detail string
 }
 
+// Error returns "line N: kind: detail".
 func (p *Problem) Error() string {
 	return fmt.Sprintf("line %d: %s: %s", p.Line, p.Kind, p.Detail)
 }
