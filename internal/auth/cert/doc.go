@@ -46,6 +46,11 @@
 // authority_key_id (colon-separated hex); with enable_identity_alias_metadata
 // set in config the alias carries the same metadata.
 //
+// Entry writes also accept Vault's deprecated policies, ttl, max_ttl,
+// period and bound_cidrs, used only when the matching token_* field is
+// absent; other unknown fields (OCSP settings, allowed_metadata_extensions)
+// are refused.
+//
 // disable_binding is stored and reported for compatibility, but has no
 // effect yet: core does not call auth methods when a token is renewed.
 //

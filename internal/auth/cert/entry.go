@@ -1,6 +1,7 @@
 package cert
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -50,6 +51,22 @@ type certInput struct {
 	AllowedOrganizationalUnits *framework.CommaStrings `json:"allowed_organizational_units"`
 	RequiredExtensions         *framework.CommaStrings `json:"required_extensions"`
 	framework.TokenParamsUpdate
+	// Vault's deprecated names, used only when the token_* field is absent.
+	TTL        *framework.Duration     `json:"ttl"`
+	MaxTTL     *framework.Duration     `json:"max_ttl"`
+	Period     *framework.Duration     `json:"period"`
+	BoundCIDRs *framework.CommaStrings `json:"bound_cidrs"`
+}
+
+// tokenUpdate returns the token_* update of in, with the deprecated names
+// filling in absent token_* fields.
+func (in *certInput) tokenUpdate() *framework.TokenParamsUpdate {
+	u := in.TokenParamsUpdate
+	u.TokenTTL = cmp.Or(u.TokenTTL, in.TTL)
+	u.TokenMaxTTL = cmp.Or(u.TokenMaxTTL, in.MaxTTL)
+	u.TokenPeriod = cmp.Or(u.TokenPeriod, in.Period)
+	u.TokenBoundCIDRs = cmp.Or(u.TokenBoundCIDRs, in.BoundCIDRs)
+	return &u
 }
 
 // certResponse is the data of a certs/:name read. Lists are never null.
@@ -139,7 +156,7 @@ func (b *backend) writeCert(ctx context.Context, _ *logical.Request, m *framewor
 		}
 		e.DisplayName = name
 	}
-	if e.Token, err = in.Apply(e.Token); err != nil {
+	if e.Token, err = in.tokenUpdate().Apply(e.Token); err != nil {
 		return nil, err
 	}
 	if in.Certificate != nil {

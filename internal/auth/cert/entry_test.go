@@ -105,6 +105,16 @@ func TestCertEntries(t *testing.T) {
 		{name: "read bundle", op: opRead, path: "certs/both", wantData: `{"certificate":` + jsonString(rootPEM+"\n"+otherPEM) + `,"display_name":"both",` +
 			`"allowed_names":[],"allowed_common_names":[],"allowed_dns_sans":[],"allowed_email_sans":[],` +
 			`"allowed_uri_sans":[],"allowed_organizational_units":[],"required_extensions":[],` + zeroToken + `}`},
+		{name: "deprecated names", op: opCreate, path: "certs/old", body: map[string]any{
+			"certificate": rootPEM, "policies": "web,prod", "ttl": 3600, "max_ttl": "2h", "period": "30m", "bound_cidrs": "10.0.0.0/8",
+		}},
+		{name: "token names win over deprecated ones", op: opUpdate, path: "certs/old", body: map[string]any{"ttl": 60, "token_ttl": 120}},
+		{name: "read deprecated", op: opRead, path: "certs/old", wantData: `{"certificate":` + jsonString(rootPEM) + `,"display_name":"old",` +
+			`"allowed_names":[],"allowed_common_names":[],"allowed_dns_sans":[],"allowed_email_sans":[],` +
+			`"allowed_uri_sans":[],"allowed_organizational_units":[],"required_extensions":[],` +
+			`"token_policies":["web","prod"],"token_ttl":120,"token_max_ttl":7200,"token_explicit_max_ttl":0,"token_period":1800,` +
+			`"token_num_uses":0,"token_type":"default","token_bound_cidrs":["10.0.0.0/8"],"token_no_default_policy":false}`},
+		{name: "delete deprecated", op: opDelete, path: "certs/old"},
 		{name: "list", op: opList, path: "certs/", wantData: `{"keys":["both","web"]}`},
 		{name: "delete", op: opDelete, path: "certs/WEB"},
 		{name: "read deleted", op: opRead, path: "certs/web"},
