@@ -5,6 +5,7 @@ package builtin
 
 import (
 	"github.com/coffer-secrets/coffer/internal/auth/approle"
+	"github.com/coffer-secrets/coffer/internal/auth/cert"
 	"github.com/coffer-secrets/coffer/internal/auth/userpass"
 	"github.com/coffer-secrets/coffer/internal/engine/cubbyhole"
 	"github.com/coffer-secrets/coffer/internal/engine/database"
@@ -29,6 +30,7 @@ func Engines() map[string]logical.Factory {
 func AuthMethods() map[string]logical.Factory {
 	return map[string]logical.Factory{
 		"approle":  approle.Factory,
+		"cert":     cert.Factory,
 		"userpass": userpass.Factory,
 	}
 }

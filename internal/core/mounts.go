@@ -449,9 +449,8 @@ func (c *Core) checkTTLs(cfg MountConfig) error {
 	if cfg.DefaultLeaseTTL < 0 || cfg.MaxLeaseTTL < 0 {
 		return logical.InvalidRequest("lease TTLs must not be negative")
 	}
-	if cfg.MaxLeaseTTL > c.opts.MaxLeaseTTL {
-		return logical.InvalidRequest("max_lease_ttl %s is above the server's maximum %s", cfg.MaxLeaseTTL, c.opts.MaxLeaseTTL)
-	}
+	// A mount may allow longer leases than the server's default maximum,
+	// as Vault's PKI set-ups do with tune -max-lease-ttl=87600h.
 	maxTTL := cfg.MaxLeaseTTL
 	if maxTTL == 0 {
 		maxTTL = c.opts.MaxLeaseTTL

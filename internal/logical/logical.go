@@ -188,9 +188,11 @@ type Alias struct {
 	Metadata map[string]string
 }
 
-// LoginPaths is implemented by auth methods whose login paths need no token.
-// Each entry is an exact path relative to the mount ("login") or a prefix
-// ending in "*" ("login/*").
+// LoginPaths is implemented by backends with paths that need no token:
+// auth methods' login paths, and public read-only paths such as PKI's CA
+// certificate and CRL. Each entry is an exact path relative to the mount
+// ("login") or a prefix ending in "*" ("login/*"). A response from such a
+// path that carries Auth is a login: core makes a token for it.
 type LoginPaths interface {
 	LoginPaths() []string
 }

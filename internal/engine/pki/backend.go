@@ -273,3 +273,10 @@ func newUUID() string {
 	u[8] = u[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
 }
+
+// LoginPaths lists the public read-only paths that need no token, as
+// Vault's PKI serves them: the CA certificate, its chain, the CRL and
+// issued certificates (none of them secret).
+func (b *Backend) LoginPaths() []string {
+	return []string{"ca", "ca/pem", "ca_chain", "crl", "crl/pem", "cert/*"}
+}

@@ -111,7 +111,12 @@ func (b *Backend) signIntermediate(ctx context.Context, _ *logical.Request, m *f
 		n, subject = fromCSR(csr), csr.Subject
 	} else {
 		if in.CommonName == "" {
-			return nil, logical.InvalidRequest("missing common_name (or set use_csr_values)")
+			// Vault's guides sign intermediates without a common_name: the
+			// CSR's common name is used then.
+			if csr.Subject.CommonName == "" {
+				return nil, logical.InvalidRequest("missing common_name: give one, or put one in the CSR, or set use_csr_values")
+			}
+			subject = in.name(csr.Subject.CommonName)
 		}
 		if n, err = parseSANs(&in.sanInput); err != nil {
 			return nil, err
