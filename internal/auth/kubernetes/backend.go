@@ -1,0 +1,241 @@
+package kubernetes
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
+)
+
+// Storage keys; see the package comment.
+const (
+	configKey  = "config"
+	rolePrefix = "role/"
+)
+
+// defaultLocalDir is where a pod finds its service account's CA
+// certificate ("ca.crt") and token ("token").
+const defaultLocalDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// maxRoleNameBytes bounds a role name.
+const maxRoleNameBytes = 512
+
+// reviewTimeout bounds one TokenReview call.
+const reviewTimeout = 15 * time.Second
+
+// backend is one Kubernetes auth mount.
+type backend struct {
+	framework.Backend
+	storage logical.Storage
+	logger  *slog.Logger
+	// localDir is where the local CA certificate and token are read from
+	// when disable_local_ca_jwt is false; tests point it elsewhere.
+	localDir string
+
+	rolesMu sync.Mutex // serialises role read-modify-writes
+
+	clientMu  sync.Mutex
+	client    *http.Client      // guarded by clientMu: trusts the CA whose digest is clientFor
+	clientFor [sha256.Size]byte // guarded by clientMu
+}
+
+// Factory builds a Kubernetes auth backend for one mount. It does no I/O.
+func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
+	if env.Storage == nil {
+		return nil, errors.New("kubernetes: no storage")
+	}
+	if env.Logger == nil {
+		env.Logger = slog.New(slog.DiscardHandler)
+	}
+	b := &backend{storage: env.Storage, logger: env.Logger, localDir: defaultLocalDir}
+	b.Paths = []*framework.Path{
+		{
+			Pattern: `config`,
+			Operations: map[logical.Operation]framework.Handler{
+				logical.ReadOperation:   b.readConfig,
+				logical.UpdateOperation: framework.Typed(b.writeConfig),
+			},
+			Synopsis: "Configure how to reach the cluster's TokenReview API.",
+		},
+		{
+			Pattern: `role/?`,
+			Operations: map[logical.Operation]framework.Handler{
+				logical.ListOperation: b.listRoles,
+			},
+			Synopsis: "List roles.",
+		},
+		{
+			Pattern: `role/(?P<name>[^/]+)`,
+			Operations: map[logical.Operation]framework.Handler{
+				logical.ReadOperation:   b.readRole,
+				logical.UpdateOperation: framework.Typed(b.writeRole),
+				logical.DeleteOperation: b.deleteRole,
+			},
+			ExistenceCheck: b.roleExists,
+			Synopsis:       "Create, read, update and delete a role.",
+		},
+		{
+			Pattern: `login`,
+			Operations: map[logical.Operation]framework.Handler{
+				logical.UpdateOperation: framework.Typed(b.login),
+			},
+			Synopsis: "Log in with a Kubernetes service account token.",
+		},
+	}
+	return b, b.Compile()
+}
+
+// LoginPaths implements [logical.LoginPaths]: logging in needs no token.
+func (b *backend) LoginPaths() []string {
+	return []string{"login"}
+}
+
+// Cleanup implements [logical.Cleaner]: it closes idle connections to the
+// cluster.
+func (b *backend) Cleanup(context.Context) {
+	b.clientMu.Lock()
+	defer b.clientMu.Unlock()
+	if b.client != nil {
+		b.client.CloseIdleConnections()
+	}
+	b.client = nil
+}
+
+// httpClient returns a client trusting caPEM (the system roots when it is
+// empty), reusing the last one made for the same CA.
+func (b *backend) httpClient(caPEM string) (*http.Client, error) {
+	sum := sha256.Sum256([]byte(caPEM))
+	b.clientMu.Lock()
+	defer b.clientMu.Unlock()
+	if b.client != nil && b.clientFor == sum {
+		return b.client, nil
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caPEM != "" {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(caPEM)) {
+			return nil, errors.New("the CA certificate holds no PEM certificate")
+		}
+		tlsConf.RootCAs = pool
+	}
+	if b.client != nil {
+		b.client.CloseIdleConnections()
+	}
+	b.client = &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			TLSClientConfig:       tlsConf,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 10 * time.Second,
+			IdleConnTimeout:       90 * time.Second,
+			MaxIdleConnsPerHost:   8,
+			ForceAttemptHTTP2:     true,
+		},
+		Timeout: reviewTimeout,
+		// The TokenReview API never redirects; following one would send
+		// the bearer token elsewhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	b.clientFor = sum
+	return b.client, nil
+}
+
+// roleName returns the lowercased, validated role name captured from the
+// path: letters, digits, "_", "-" and ".", not "." or "..".
+func roleName(m *framework.Match) (string, error) {
+	return checkRoleName(m.Get("name"))
+}
+
+func checkRoleName(name string) (string, error) {
+	name = strings.ToLower(name)
+	ok := name != "" && name != "." && name != ".." && len(name) <= maxRoleNameBytes
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+	}
+	if !ok {
+		return "", logical.InvalidRequest("invalid role name: use letters, digits, \"_\", \"-\" and \".\", at most %d bytes", maxRoleNameBytes)
+	}
+	return name, nil
+}
+
+// loadJSON reads key into v. found is false when there is no entry.
+func (b *backend) loadJSON(ctx context.Context, key string, v any) (found bool, err error) {
+	e, err := b.storage.Get(ctx, key)
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", key, err)
+	}
+	if e == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(e.Value, v); err != nil {
+		return false, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return true, nil
+}
+
+// saveJSON stores v as JSON at key.
+func (b *backend) saveJSON(ctx context.Context, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	if err := b.storage.Put(ctx, &logical.StorageEntry{Key: key, Value: data}); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+// globMatch reports whether s matches pattern, in which each "*" stands
+// for any run of characters (including none).
+func globMatch(pattern, s string) bool {
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return pattern == s
+	}
+	first, last := parts[0], parts[len(parts)-1]
+	if !strings.HasPrefix(s, first) {
+		return false
+	}
+	s = s[len(first):]
+	for _, mid := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, mid)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(mid):]
+	}
+	return strings.HasSuffix(s, last)
+}
+
+// anyGlob reports whether s matches one of patterns.
+func anyGlob(patterns []string, s string) bool {
+	for _, p := range patterns {
+		if globMatch(p, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// trimmed returns list with each entry trimmed and empty entries dropped.
+func trimmed(list []string) []string {
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
