@@ -27,9 +27,6 @@ func lookupClaim(c map[string]any, name string, pointer bool) (any, bool) {
 	return cur, true
 }
 
-// isPointer reports whether a claim name is a JSON pointer.
-func isPointer(name string) bool { return strings.HasPrefix(name, "/") }
-
 // scalarString returns a string, number or boolean claim value as text:
 // numbers as written in the token, booleans as "true" or "false".
 func scalarString(v any) (string, bool) {

@@ -169,8 +169,13 @@ func keyFits(alg string, key any) bool {
 		if !ok {
 			return false
 		}
-		want := map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()}[alg]
-		return k.Curve == want
+		switch alg {
+		case string(jose.ES256):
+			return k.Curve == elliptic.P256()
+		case string(jose.ES384):
+			return k.Curve == elliptic.P384()
+		}
+		return k.Curve == elliptic.P521()
 	case string(jose.EdDSA):
 		_, ok := key.(ed25519.PublicKey)
 		return ok

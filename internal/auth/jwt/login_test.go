@@ -96,6 +96,9 @@ func TestLoginUserClaim(t *testing.T) {
 		{"pointer", map[string]any{"user_claim": "/u/name", "user_claim_json_pointer": true}, map[string]any{"u": map[string]any{"name": "nested"}}, "nested", ""},
 		{"missing", map[string]any{"user_claim": "email"}, nil, "", `no "email" claim`},
 		{"object", map[string]any{"user_claim": "u"}, map[string]any{"u": map[string]any{}}, "", "user_claim"},
+		{"groups missing", map[string]any{"groups_claim": "groups"}, nil, "", `no "groups" claim`},
+		{"groups object", map[string]any{"groups_claim": "groups"}, map[string]any{"groups": map[string]any{"a": 1}}, "", "groups_claim"},
+		{"mapped claim missing is skipped", map[string]any{"claim_mappings": map[string]string{"email": "email"}}, nil, "user-1", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
