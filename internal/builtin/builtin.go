@@ -6,6 +6,8 @@ package builtin
 import (
 	"github.com/coffer-secrets/coffer/internal/auth/approle"
 	"github.com/coffer-secrets/coffer/internal/auth/cert"
+	"github.com/coffer-secrets/coffer/internal/auth/jwt"
+	"github.com/coffer-secrets/coffer/internal/auth/kubernetes"
 	"github.com/coffer-secrets/coffer/internal/auth/userpass"
 	"github.com/coffer-secrets/coffer/internal/engine/cubbyhole"
 	"github.com/coffer-secrets/coffer/internal/engine/database"
@@ -29,8 +31,11 @@ func Engines() map[string]logical.Factory {
 // AuthMethods returns the auth method factories by type name.
 func AuthMethods() map[string]logical.Factory {
 	return map[string]logical.Factory{
-		"approle":  approle.Factory,
-		"cert":     cert.Factory,
-		"userpass": userpass.Factory,
+		"approle":    approle.Factory,
+		"cert":       cert.Factory,
+		"jwt":        jwt.Factory,
+		"oidc":       jwt.Factory, // the JWT part of Vault's oidc method
+		"kubernetes": kubernetes.Factory,
+		"userpass":   userpass.Factory,
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coffer-secrets/coffer/internal/audit"
 	"github.com/coffer-secrets/coffer/internal/barrier"
 	"github.com/coffer-secrets/coffer/internal/identity"
 	"github.com/coffer-secrets/coffer/internal/lease"
@@ -62,6 +63,12 @@ type Options struct {
 	// Observer, when set, is told about logins and failed revocations
 	// (for metrics).
 	Observer Observer
+	// AuditDevices are declared in the configuration file.
+	AuditDevices []AuditDeviceConfig
+	// AuditAllowedDirs are where API-enabled audit files may be written.
+	AuditAllowedDirs []string
+	// AuditAnyDir lets the API enable audit files anywhere (dev mode).
+	AuditAnyDir bool
 }
 
 // Observer receives events for metrics. Its methods must be cheap and
@@ -69,6 +76,7 @@ type Options struct {
 type Observer interface {
 	Login(method string, ok bool)
 	RevokeFailure(mount string)
+	AuditFailure(device string)
 }
 
 // Stats are counts for metrics.
@@ -102,6 +110,7 @@ type Core struct {
 	tokenAPI *framework.Backend
 	policies *policyStore
 	leases   *lease.Manager
+	broker   *audit.Broker
 	lockouts *lockouts
 
 	// identity is built at unseal and dropped at seal; guarded by stateMu.
@@ -118,6 +127,8 @@ type Core struct {
 	// mountMu serializes changes to the mount table.
 	mountMu sync.Mutex
 	mounts  *mountTable // guarded by mountMu (and replaced only under it)
+	// auditTable lists the enabled audit devices; guarded by mountMu.
+	auditTable []*auditEntry
 
 	remounts sync.Map // migration ID -> *remountStatus
 
@@ -166,6 +177,11 @@ func New(opts Options) (*Core, error) {
 		onRevokeFail = opts.Observer.RevokeFailure
 	}
 	c.leases = lease.New(lease.Options{Storage: b, Revoker: leaseRevoker{c}, Logger: opts.Logger, Clock: opts.Clock, OnRevokeFailure: onRevokeFail})
+	bo := audit.BrokerOptions{Clock: opts.Clock, Logger: opts.Logger.With("component", "audit")}
+	if opts.Observer != nil {
+		bo.OnFailure = func(path string, _ error) { opts.Observer.AuditFailure(path) }
+	}
+	c.broker = audit.NewBroker(bo)
 	c.tokens = token.New(token.Options{Storage: b, Crypter: b, Logger: opts.Logger, OnRevoke: c.onTokenRevoke})
 	c.sys = c.newSysBackend()
 	c.tokenAPI = c.newTokenBackend()

@@ -119,6 +119,11 @@ func needsSudo(path string) bool {
 // HandleRequest runs the pipeline: seal check, login paths, token lookup,
 // permission check, then the sys handlers or the mounted backend. Errors
 // carry the logical error kinds, [ErrSealed] or an internal cause.
+//
+// When audit devices are enabled, every request that reaches the pipeline
+// is recorded before it runs and its response after; when no device can
+// record the request it does not run (fail closed), and when none can
+// record the response the caller gets an error instead of it.
 func (c *Core) HandleRequest(ctx context.Context, req *Request) (*Response, error) {
 	if req.Path == "sys/seal" {
 		return nil, c.handleSealRequest(ctx, req)
@@ -128,9 +133,28 @@ func (c *Core) HandleRequest(ctx context.Context, req *Request) (*Response, erro
 	if c.Sealed() {
 		return nil, ErrSealed
 	}
+	rec := &auditRecord{start: c.now()}
+	resp, err := c.handleRequest(ctx, req, rec)
+	if aerr := c.auditRequest(ctx, req, rec); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := c.auditResponse(ctx, req, rec, resp, err); aerr != nil {
+		return nil, aerr
+	}
+	return resp, err
+}
+
+// handleRequest runs the pipeline for HandleRequest. It writes the
+// request's audit entry itself, once it knows the caller and the mount and
+// before anything runs.
+func (c *Core) handleRequest(ctx context.Context, req *Request, rec *auditRecord) (*Response, error) {
 	if isWrappingPath(req.Path) {
 		if req.Operation != logical.UpdateOperation && !(req.Path == "sys/wrapping/lookup" && req.Operation == logical.ReadOperation) {
 			return nil, logical.Unsupported(req.Operation, req.Path)
+		}
+		rec.mountType, rec.mountPoint = "system", "sys/"
+		if err := c.auditRequest(ctx, req, rec); err != nil {
+			return nil, err
 		}
 		return c.handleWrapping(ctx, req)
 	}
@@ -142,12 +166,24 @@ func (c *Core) HandleRequest(ctx context.Context, req *Request) (*Response, erro
 	var rel string
 	if !isSys {
 		route, rel, _ = c.router.Match(req.Path)
+		rec.route = route
 		if route != nil && isLoginPath(route, rel) {
+			if err := c.auditRequest(ctx, req, rec); err != nil {
+				return nil, err
+			}
 			return c.handleLogin(ctx, req, route, rel)
 		}
+	} else {
+		rec.mountType, rec.mountPoint = "system", "sys/"
 	}
 	cl, err := c.authorize(ctx, req, route, rel)
+	if cl != nil {
+		rec.caller = cl
+	}
 	if err != nil {
+		return nil, err
+	}
+	if err := c.auditRequest(ctx, req, rec); err != nil {
 		return nil, err
 	}
 	ctx = withCaller(ctx, cl)
@@ -286,14 +322,14 @@ func (c *Core) authorize(ctx context.Context, req *Request, route *router.Route,
 	}
 	dec := cl.acl.Check(preq)
 	if !dec.Allowed {
-		return nil, logical.PermissionDenied()
+		return cl, logical.PermissionDenied()
 	}
 	cl.sudo = dec.Sudo
 	if needsSudo(req.Path) && !dec.Sudo {
-		return nil, logical.PermissionDenied()
+		return cl, logical.PermissionDenied()
 	}
 	if err := checkWrapTTL(dec.MinWrappingTTL, dec.MaxWrappingTTL, req.WrapTTL); err != nil {
-		return nil, err
+		return cl, err
 	}
 	return cl, nil
 }

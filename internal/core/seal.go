@@ -202,6 +202,9 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.loadMounts(ctx); err != nil {
 		return err
 	}
+	if err := c.loadAudit(ctx); err != nil {
+		return err
+	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
@@ -210,6 +213,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 		wg.Go(func() { c.tokens.Run(bg, c.clock) })
 		wg.Go(func() { c.runPeriodic(bg) })
 		wg.Go(func() { c.leases.Run(bg) })
+		wg.Go(func() { c.broker.Run(bg) })
 		wg.Wait()
 	}()
 	c.stopBackground = func() { cancel(); <-done }
@@ -222,6 +226,7 @@ func (c *Core) preSeal(ctx context.Context) {
 		c.stopBackground()
 		c.stopBackground = nil
 	}
+	c.unloadAudit(ctx)
 	c.unloadMounts(ctx)
 	c.tokens.Reset()
 	c.leases.Reset()

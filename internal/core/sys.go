@@ -93,6 +93,7 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths = append(paths, c.aclPaths()...)
 	paths = append(paths, c.wrapPaths()...)
 	paths = append(paths, c.passwordPaths()...)
+	paths = append(paths, c.auditPaths()...)
 	return &framework.Backend{Paths: append(paths, c.leasePaths()...)}
 }
 

@@ -149,7 +149,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		}
 	}
 	logger := newLogger(stderr, cfg)
-	srv, err := New(ctx, Options{Config: cfg, DataDir: dataDir, Logger: logger})
+	srv, err := New(ctx, Options{Config: cfg, DataDir: dataDir, Logger: logger, Dev: f.dev})
 	if err != nil {
 		fmt.Fprintln(stderr, "Error starting server:", err)
 		return 2
@@ -181,6 +181,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 					logger.Error("reload TLS certificates", "err", err)
 				} else {
 					logger.Info("reloaded TLS certificates")
+				}
+				if err := srv.Core().ReloadAudit(runCtx); err != nil {
+					logger.Error("reopen audit files", "err", err)
 				}
 			}
 		}

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -47,6 +48,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock tells the time; nil means the system clock. Tests inject one.
 	Clock logical.Clock
+	// Dev relaxes what dev mode may relax: audit files enabled through
+	// the API may be written anywhere.
+	Dev bool
 }
 
 // Server is one running Coffer server.
@@ -95,16 +99,19 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		BarrierEncryptions: func() float64 { return float64(c.Stats().BarrierEncryptions) },
 	})
 	c, err = core.New(core.Options{
-		Physical:        m.Storage(st),
-		StorageType:     storageType,
-		Engines:         builtin.Engines(),
-		AuthMethods:     builtin.AuthMethods(),
-		Logger:          logger,
-		Clock:           opts.Clock,
-		DefaultLeaseTTL: cfg.DefaultLeaseTTL,
-		MaxLeaseTTL:     cfg.MaxLeaseTTL,
-		Version:         Version,
-		Observer:        m,
+		Physical:         m.Storage(st),
+		StorageType:      storageType,
+		Engines:          builtin.Engines(),
+		AuthMethods:      builtin.AuthMethods(),
+		Logger:           logger,
+		Clock:            opts.Clock,
+		DefaultLeaseTTL:  cfg.DefaultLeaseTTL,
+		MaxLeaseTTL:      cfg.MaxLeaseTTL,
+		Version:          Version,
+		Observer:         m,
+		AuditDevices:     auditDevices(cfg.Audit),
+		AuditAllowedDirs: cfg.AuditAllowedDirs,
+		AuditAnyDir:      opts.Dev,
 	})
 	if err != nil {
 		return nil, err
@@ -272,4 +279,33 @@ func ensureDir(dir string) error {
 		return fmt.Errorf("create data directory: %w", err)
 	}
 	return nil
+}
+
+// auditDevices turns the configuration's audit blocks into core's form:
+// the options the audit package parses, as sys/audit/:path takes them.
+func auditDevices(blocks []config.AuditDevice) []core.AuditDeviceConfig {
+	out := make([]core.AuditDeviceConfig, 0, len(blocks))
+	for _, b := range blocks {
+		opts := map[string]string{
+			"log_raw":       strconv.FormatBool(b.LogRaw),
+			"hmac_accessor": strconv.FormatBool(b.HMACAccessor),
+		}
+		switch b.Type {
+		case "file":
+			opts["file_path"] = b.FilePath
+			if b.Mode != "" {
+				opts["mode"] = b.Mode
+			}
+		case "socket":
+			opts["address"] = b.Address
+			if b.SocketType != "" {
+				opts["socket_type"] = b.SocketType
+			}
+			if b.WriteTimeout > 0 {
+				opts["write_timeout"] = b.WriteTimeout.String()
+			}
+		}
+		out = append(out, core.AuditDeviceConfig{Path: b.Path, Type: b.Type, Description: b.Description, Options: opts})
+	}
+	return out
 }

@@ -41,6 +41,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock, when set, is the server's clock (for tests of expiry).
 	Clock logical.Clock
+	// ExtraConfig is appended to the server's HCL configuration (audit
+	// blocks, telemetry, audit_allowed_dirs...).
+	ExtraConfig string
+	// AuditAnyDir lets the API enable audit files anywhere, as dev mode
+	// does.
+	AuditAnyDir bool
 }
 
 // Server is a running test server.
@@ -67,6 +73,7 @@ func New(opts Options) (*Server, error) {
 		storageBlock = fmt.Sprintf("storage \"bolt\" {\n path = %s\n}", strconv.Quote(opts.BoltPath))
 	}
 	src := storageBlock + "\nlistener \"tcp\" {\n address = \"127.0.0.1:0\"\n tls_disable = true\n}\n"
+	src += opts.ExtraConfig + "\n"
 	if opts.MaxRequestSize > 0 {
 		src += fmt.Sprintf("max_request_size = %d\n", opts.MaxRequestSize)
 	}
@@ -75,7 +82,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	srv, err := server.New(ctx, server.Options{Config: cfg, Logger: opts.Logger, Clock: opts.Clock})
+	srv, err := server.New(ctx, server.Options{Config: cfg, Logger: opts.Logger, Clock: opts.Clock, Dev: opts.AuditAnyDir})
 	if err != nil {
 		return nil, err
 	}
