@@ -118,6 +118,7 @@ func commands() map[string]*command {
 	maps.Copy(t, secretsCommands())
 	maps.Copy(t, kvCommands())
 	maps.Copy(t, genericCommands())
+	maps.Copy(t, auditCommands())
 	return t
 }
 

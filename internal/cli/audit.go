@@ -1,0 +1,268 @@
+package cli
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/coffer-secrets/coffer/internal/audit/trail"
+)
+
+// auditCommands are the offline audit log tools. verify needs no server;
+// search asks one only to HMAC values given with -value or a raw
+// -accessor.
+func auditCommands() map[string]*command {
+	return map[string]*command{
+		"audit": {synopsis: "Check and search audit logs"},
+		"audit verify": {
+			synopsis: "Check an audit log for tampering",
+			usage:    "[options] FILE",
+			help: `Reads the audit log FILE and checks that its lines follow each other (seq),
+that each line's prev_hash is the hash of the line before, and that every
+signed checkpoint vouches for the chain before it. With -public-key (the
+value of sys/audit/DEVICE/public-key, base64 or hex, or @file) the
+checkpoints' signatures are checked too.
+
+Reports the first edited, deleted, inserted or reordered line, a line from
+another device's log, a bad checkpoint or a cut-off tail, and exits 2 when
+there is one. Entries after the last checkpoint are chained but not
+signed: the report counts them.
+
+    $ coffer audit verify -public-key=@audit.pub /var/log/coffer/audit.log`,
+			setup: func(fs *flag.FlagSet) runFunc {
+				var key string
+				fs.StringVar(&key, "public-key", "", "the device's ed25519 public key (base64, hex or @file)")
+				return func(ctx context.Context, c *call, args []string) int { return runAuditVerify(ctx, c, args, key) }
+			},
+		},
+		"audit search": {
+			synopsis: "Find entries in an audit log",
+			usage:    "[options] FILE",
+			server:   true,
+			help: `Prints the entries of the audit log FILE that match every filter given.
+
+  -path=PREFIX        request path prefix
+  -operation=OP       read, list, create, update, patch or delete (repeatable)
+  -type=T             request or response
+  -accessor=A         token accessor, raw or hmac-sha256:... (raw is HMACed
+                      through the server with -device)
+  -entity=ID          identity entity ID
+  -since=T, -until=T  RFC 3339 times
+  -status=S           ok or error
+  -value=V            entries that carried V anywhere: the server HMACs it
+                      (sys/audit-hash/DEVICE); repeatable
+  -device=PATH        the audit device the log belongs to (for -value and
+                      raw accessors)
+
+Output is a table, or JSON lines with -format=json.
+
+    $ coffer audit search -device=file -value=@leaked.txt audit.log`,
+			setup: func(fs *flag.FlagSet) runFunc {
+				o := &auditSearchOptions{}
+				fs.StringVar(&o.path, "path", "", "request path prefix")
+				fs.Func("operation", "operation (repeatable)", func(s string) error { o.ops = append(o.ops, s); return nil })
+				fs.Func("type", "entry type: request or response", func(s string) error { o.types = append(o.types, s); return nil })
+				fs.StringVar(&o.accessor, "accessor", "", "token accessor, raw or HMACed")
+				fs.StringVar(&o.entity, "entity", "", "identity entity ID")
+				fs.StringVar(&o.since, "since", "", "RFC 3339 start time")
+				fs.StringVar(&o.until, "until", "", "RFC 3339 end time")
+				fs.StringVar(&o.status, "status", "", "ok or error")
+				fs.Func("value", "a value the entries carried (repeatable; @file or - for stdin)", func(s string) error { o.values = append(o.values, s); return nil })
+				fs.StringVar(&o.device, "device", "", "the audit device that wrote the log")
+				return func(ctx context.Context, c *call, args []string) int { return runAuditSearch(ctx, c, args, o) }
+			},
+		},
+	}
+}
+
+// decodeKey reads an ed25519 public key in base64 or hex, or from @file.
+func decodeKey(s string) (ed25519.PublicKey, error) {
+	if name, ok := strings.CutPrefix(s, "@"); ok {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("read public key file: %w", err)
+		}
+		s = string(b)
+	}
+	s = strings.TrimSpace(s)
+	for _, dec := range []func(string) ([]byte, error){base64.StdEncoding.DecodeString, hex.DecodeString} {
+		if b, err := dec(s); err == nil && len(b) == ed25519.PublicKeySize {
+			return ed25519.PublicKey(b), nil
+		}
+	}
+	return nil, fmt.Errorf("the public key must be %d bytes in base64 or hex", ed25519.PublicKeySize)
+}
+
+func runAuditVerify(ctx context.Context, c *call, args []string, key string) int {
+	if len(args) != 1 {
+		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
+	}
+	var pub ed25519.PublicKey
+	if key != "" {
+		k, err := decodeKey(key)
+		if err != nil {
+			return c.usageError("%v", err)
+		}
+		pub = k
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		return c.usageError("%v", err)
+	}
+	defer f.Close()
+	rep, err := trail.Verify(f, pub)
+	if err != nil {
+		fmt.Fprintf(c.env.Stderr, "Error verifying %s: %v\n", args[0], err)
+		return exitServer
+	}
+	out := c.env.Stdout
+	fmt.Fprintf(out, "Lines:        %d (%d entries, %d checkpoints)\n", rep.Lines, rep.Entries, rep.Checkpoints)
+	if rep.Lines > 0 {
+		fmt.Fprintf(out, "Chain:        %s, seq %d to %d\n", rep.ChainID, rep.FirstSeq, rep.LastSeq)
+	}
+	if !rep.Anchored && rep.Lines > 0 {
+		fmt.Fprintln(out, "Start:        the file does not start the chain (rotated, or its head is missing)")
+	}
+	if rep.SignaturesChecked {
+		fmt.Fprintln(out, "Signatures:   checked")
+	} else {
+		fmt.Fprintln(out, "Signatures:   not checked (give -public-key)")
+	}
+	if rep.Unchecked > 0 {
+		fmt.Fprintf(out, "Unsigned:     %d entries after the last checkpoint are chained but not signed\n", rep.Unchecked)
+	}
+	if rep.Problem != nil {
+		fmt.Fprintf(c.env.Stderr, "TAMPERED: %s\n", rep.Problem.Error())
+		return exitServer
+	}
+	fmt.Fprintln(out, "Result:       OK")
+	return exitOK
+}
+
+type auditSearchOptions struct {
+	path, accessor, entity, since, until, status, device string
+	ops, types, values                                   []string
+}
+
+// hashThroughServer asks sys/audit-hash/DEVICE for the HMAC of s.
+func hashThroughServer(ctx context.Context, c *call, device, s string) (string, bool) {
+	cl, ok := c.newClient()
+	if !ok {
+		return "", false
+	}
+	sec, err := cl.Logical().WriteWithContext(ctx, "sys/audit-hash/"+device, map[string]any{"input": s})
+	if err != nil {
+		c.serverError("hashing a value with audit device", device, err)
+		return "", false
+	}
+	h, _ := sec.Data["hash"].(string)
+	return h, h != ""
+}
+
+func runAuditSearch(ctx context.Context, c *call, args []string, o *auditSearchOptions) int {
+	if len(args) != 1 {
+		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
+	}
+	f := trail.Filter{PathPrefix: o.path, Operations: o.ops, Types: o.types, EntityID: o.entity, Accessor: o.accessor}
+	for name, dst := range map[string]*time.Time{o.since: &f.Since, o.until: &f.Until} {
+		if name == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, name)
+		if err != nil {
+			return c.usageError("invalid time %q: want RFC 3339, such as 2026-01-02T15:04:05Z", name)
+		}
+		*dst = t
+	}
+	switch o.status {
+	case "":
+	case "ok":
+		f.Status = trail.Succeeded
+	case "error":
+		f.Status = trail.Failed
+	default:
+		return c.usageError("invalid -status %q: want ok or error", o.status)
+	}
+	needServer := len(o.values) > 0 || (o.accessor != "" && !strings.HasPrefix(o.accessor, "hmac-sha256:"))
+	if needServer && o.device == "" {
+		return c.usageError("-value and a raw -accessor need -device: the server HMACs them with that device's key")
+	}
+	if o.accessor != "" && !strings.HasPrefix(o.accessor, "hmac-sha256:") {
+		h, ok := hashThroughServer(ctx, c, o.device, o.accessor)
+		if !ok {
+			return exitServer
+		}
+		f.Accessor = h
+	}
+	for _, v := range o.values {
+		raw, err := readValueArg(c, v)
+		if err != nil {
+			return c.usageError("%v", err)
+		}
+		h, ok := hashThroughServer(ctx, c, o.device, raw)
+		if !ok {
+			return exitServer
+		}
+		f.Values = append(f.Values, h)
+	}
+	file, err := os.Open(args[0])
+	if err != nil {
+		return c.usageError("%v", err)
+	}
+	defer file.Close()
+	n := 0
+	if c.format != "json" {
+		fmt.Fprintf(c.env.Stdout, "%-6s %-30s %-9s %-8s %-40s %s\n", "LINE", "TIME", "TYPE", "OP", "PATH", "ERROR")
+	}
+	for m, err := range trail.Search(file, f) {
+		if err != nil {
+			fmt.Fprintf(c.env.Stderr, "warning: %v\n", err)
+			continue
+		}
+		n++
+		if c.format == "json" {
+			fmt.Fprintln(c.env.Stdout, string(m.Raw))
+			continue
+		}
+		var op, path string
+		if m.Entry.Request != nil {
+			op, path = m.Entry.Request.Operation, m.Entry.Request.Path
+		}
+		fmt.Fprintf(c.env.Stdout, "%-6d %-30s %-9s %-8s %-40s %s\n", m.Line, m.Entry.Time, m.Entry.Type, op, path, m.Entry.Error)
+	}
+	if n == 0 {
+		fmt.Fprintln(c.env.Stderr, "No matching entries.")
+		return exitServer
+	}
+	return exitOK
+}
+
+// readValueArg reads a -value: literal, @file, or "-" for stdin.
+func readValueArg(c *call, v string) (string, error) {
+	switch {
+	case v == "-":
+		var b strings.Builder
+		buf := make([]byte, 4096)
+		for {
+			n, err := c.env.Stdin.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		return strings.TrimRight(b.String(), "\r\n"), nil
+	case strings.HasPrefix(v, "@"):
+		b, err := os.ReadFile(v[1:])
+		if err != nil {
+			return "", fmt.Errorf("read -value file: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return v, nil
+}
