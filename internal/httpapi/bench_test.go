@@ -420,3 +420,66 @@ func BenchmarkAppRoleLoginHTTP(b *testing.B) {
 	})
 	report(b, cpu, client, lat)
 }
+
+// BenchmarkKVv2ReadHTTPAudit is BenchmarkKVv2ReadHTTP with 0, 1 and 2
+// file audit devices enabled, to show what auditing costs.
+func BenchmarkKVv2ReadHTTPAudit(b *testing.B) {
+	for _, devices := range []int{0, 1, 2} {
+		b.Run(fmt.Sprintf("devices=%d", devices), func(b *testing.B) {
+			dir := b.TempDir()
+			extra := ""
+			for i := range devices {
+				extra += fmt.Sprintf("audit \"file\" \"f%d\" {\n file_path = %q\n}\n", i, filepath.Join(dir, fmt.Sprintf("audit%d.log", i)))
+			}
+			s := testserver.StartWith(b, testserver.Options{BoltPath: filepath.Join(dir, "coffer.db"), ExtraConfig: extra})
+			cl := newBenchClient(readClients)
+			defer cl.CloseIdleConnections()
+			body := []byte(benchSecret)
+			for i := range benchKeys {
+				if code, err := doRequest(cl, http.MethodPost, fmt.Sprintf("%s/v1/secret/data/app/%d", s.Addr, i), s.RootToken, body); err != nil || code != http.StatusOK {
+					b.Fatalf("write app/%d = %d, %v", i, code, err)
+				}
+			}
+			urls := make([]string, benchKeys)
+			for i := range urls {
+				urls[i] = fmt.Sprintf("%s/v1/secret/data/app/%d", s.Addr, i)
+			}
+			b.ReportAllocs()
+			cpu, lat := runParallel(b, readClients, func(i int64) error {
+				code, err := doRequest(cl, http.MethodGet, urls[i%benchKeys], s.RootToken, nil)
+				if err == nil && code != http.StatusOK {
+					err = fmt.Errorf("read = %d", code)
+				}
+				return err
+			})
+			report(b, cpu, 0, lat)
+		})
+	}
+}
+
+// BenchmarkTransitEncryptHTTP encrypts 64 bytes with an aes256-gcm96 key
+// through the whole stack from 16 concurrent clients.
+func BenchmarkTransitEncryptHTTP(b *testing.B) {
+	s := testserver.StartWith(b, testserver.Options{BoltPath: filepath.Join(b.TempDir(), "coffer.db")})
+	if err := s.Client.Sys().Mount("transit", &api.MountInput{Type: "transit"}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Client.Logical().Write("transit/keys/bench", map[string]any{"type": "aes256-gcm96"}); err != nil {
+		b.Fatal(err)
+	}
+	cl := newBenchClient(readClients)
+	defer cl.CloseIdleConnections()
+	body := []byte(`{"plaintext":"` + strings.Repeat("QUJD", 21) + `QUI="}`) // 64 bytes, base64
+	url := s.Addr + "/v1/transit/encrypt/bench"
+	respSize := measureResponse(b, cl, http.MethodPost, url, s.RootToken, body)
+	client := clientBaseline(b, readClients, baselineOps, http.MethodPost, body, respSize)
+	b.ReportAllocs()
+	cpu, lat := runParallel(b, readClients, func(i int64) error {
+		code, err := doRequest(cl, http.MethodPost, url, s.RootToken, body)
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("encrypt = %d", code)
+		}
+		return err
+	})
+	report(b, cpu, client, lat)
+}
