@@ -35,9 +35,9 @@ func TestParseFull(t *testing.T) {
 			{Contents: `[[ with secret "secret/data/app" ]][[ .Data.data.x ]][[ end ]]`, Destination: "/etc/app/x", Perms: 0o644,
 				LeftDelim: "[[", RightDelim: "]]", Command: []string{"/usr/bin/touch", "/tmp/marker"}, Line: 48},
 		},
-		Listeners: []Listener{{Type: "tcp", Address: "127.0.0.1:8100", TLSDisable: true}},
-		APIProxy:  APIProxy{UseAutoAuthToken: true},
-		Exec:      &Exec{Command: []string{"/usr/bin/app", "--serve"}, RestartOnSecretChanges: "always", RestartStopSignal: syscall.SIGINT},
+		Listeners:    []Listener{{Type: "tcp", Address: "127.0.0.1:8100", TLSDisable: true}},
+		APIProxy:     APIProxy{UseAutoAuthToken: true},
+		Exec:         &Exec{Command: []string{"/usr/bin/app", "--serve"}, RestartOnSecretChanges: "always", RestartStopSignal: syscall.SIGINT},
 		EnvTemplates: []EnvTemplate{{Name: "DB_PASSWORD", Contents: `{{ with secret "secret/data/db" }}{{ .Data.data.password }}{{ end }}`, ErrorOnMissingKey: true}},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
