@@ -119,6 +119,7 @@ func commands() map[string]*command {
 	maps.Copy(t, kvCommands())
 	maps.Copy(t, genericCommands())
 	maps.Copy(t, auditCommands())
+	maps.Copy(t, leaseCommands())
 	return t
 }
 
