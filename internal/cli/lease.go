@@ -52,7 +52,9 @@ them.
 				fs.BoolVar(&prefix, "prefix", false, "treat ID as a prefix")
 				fs.BoolVar(&force, "force", false, "with -prefix: remove leases even when the backend cannot revoke them")
 				fs.BoolVar(&force, "f", false, "alias of -force")
-				return func(ctx context.Context, c *call, args []string) int { return runLeaseRevoke(ctx, c, args, prefix, force) }
+				return func(ctx context.Context, c *call, args []string) int {
+					return runLeaseRevoke(ctx, c, args, prefix, force)
+				}
 			},
 		},
 	}
