@@ -207,6 +207,56 @@ func (b *Barrier) Unseal(ctx context.Context, rootKey []byte) error {
 	return nil
 }
 
+// Reload re-reads the keyring from physical storage and decrypts it with
+// the root key the barrier holds, replacing the terms in memory. A node
+// that shares its storage with another (a high-availability standby) calls
+// it when the other node rotated the key or reserved more encryptions, so
+// that it can read values written under new terms and, once it writes
+// itself, never reuses a reservation. It returns [ErrSealed] while sealed
+// and leaves the barrier as it was on any failure; a keyring that the held
+// root key does not open gives [ErrBadKey].
+func (b *Barrier) Reload(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.active == nil {
+		return ErrSealed
+	}
+	e, err := b.phys.Get(ctx, KeyringPath)
+	if err != nil {
+		return fmt.Errorf("barrier: read keyring: %w", err)
+	}
+	if e == nil {
+		return ErrNotInitialized
+	}
+	kr, err := decodeKeyring(b.rootKey, e.Value)
+	if err != nil {
+		return err
+	}
+	terms := make(map[uint32]*termKey, len(kr.Keys))
+	for _, k := range kr.Keys {
+		aead, err := newAEAD(k.Key)
+		if err != nil {
+			kr.zero()
+			return err
+		}
+		t := &termKey{term: k.Term, key: k.Key, installed: k.InstallTime, aead: aead, reserved: k.Reserved}
+		// Another node may have used up to the whole reservation, so
+		// the next encryption persists a fresh one.
+		t.encryptions.Store(k.Reserved)
+		terms[k.Term] = t
+	}
+	for _, t := range b.terms {
+		clear(t.key)
+		t.aead = nil
+	}
+	// The keyring holds the same root key (validKeyring checked it);
+	// keep ours and drop the decoded copy.
+	clear(kr.RootKey)
+	b.terms = terms
+	b.active = terms[kr.ActiveTerm]
+	return nil
+}
+
 // Seal forgets the keyring and zeroes the root key and every data key the
 // barrier holds. The expanded AES key schedules inside the standard
 // library's cipher objects cannot be zeroed; they become unreachable.

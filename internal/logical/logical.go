@@ -207,8 +207,8 @@ type AliasLookahead interface {
 }
 
 // Backend is anything mounted in the router: a secrets engine or an auth
-// method. It may also implement [ExistenceChecker], [Initializer] and
-// [Cleaner].
+// method. It may also implement [ExistenceChecker], [Initializer],
+// [Invalidator] and [Cleaner].
 //
 // Lifecycle: a [Factory] builds the backend when the mount is enabled or
 // loaded at unseal; Initialize (if implemented) runs once after that, before
@@ -230,6 +230,16 @@ type ExistenceChecker interface {
 // construction, such as writing default configuration.
 type Initializer interface {
 	Initialize(ctx context.Context) error
+}
+
+// Invalidator is implemented by backends that cache what they read from
+// storage. Core calls Invalidate with a key of the backend's own storage
+// (relative to the mount, as the backend wrote it) when another node of the
+// cluster changed or deleted that key; the backend drops whatever it cached
+// from it, so its next read sees the change. Invalidate may be called
+// concurrently with requests and must not block on storage for long.
+type Invalidator interface {
+	Invalidate(ctx context.Context, key string)
 }
 
 // Periodic is implemented by backends with scheduled work (key rotation,

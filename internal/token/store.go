@@ -139,6 +139,24 @@ func (s *Store) Reset() {
 	s.mu.Unlock()
 }
 
+// Invalidate drops the cached entry of the token stored under hash, so the
+// next lookup reads storage again. A node of a cluster calls it when
+// another node changed or revoked that token. It is safe for concurrent
+// use and does nothing for a token that is not cached.
+func (s *Store) Invalidate(hash string) {
+	s.setCache(hash, nil)
+}
+
+// InvalidateAll drops every cached entry (when changes may have been
+// missed). It keeps the salt.
+func (s *Store) InvalidateAll() {
+	s.mu.Lock()
+	if s.cache != nil {
+		s.cache = make(map[string]*Entry)
+	}
+	s.mu.Unlock()
+}
+
 // Hash returns the salted hash under which a service token is stored. It
 // is not secret in itself but must not be given to clients.
 func (s *Store) Hash(id ID) (string, error) {

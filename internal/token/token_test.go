@@ -389,3 +389,40 @@ func TestChosenIDAndRedaction(t *testing.T) {
 		t.Error("Lookup on a reset store succeeded")
 	}
 }
+
+// TestInvalidate runs two stores on one storage, as two nodes of a
+// cluster: the second keeps a revoked token in its cache until told, by
+// hash or wholesale.
+func TestInvalidate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	other := f.open(t)
+	tests := []struct {
+		name       string
+		invalidate func(hash string)
+	}{
+		{"by hash", other.Invalidate},
+		{"everything", func(string) { other.InvalidateAll() }},
+	}
+	for _, tt := range tests {
+		id, h := f.create(t, &Entry{Policies: []string{"default"}, TTL: time.Hour})
+		if e, _, err := other.Lookup(ctx, id, t0); err != nil || e == nil {
+			t.Fatalf("%s: other.Lookup before revoke = %v, %v", tt.name, e, err)
+		}
+		if err := f.s.Revoke(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		if e, _, _ := other.Lookup(ctx, id, t0); e == nil {
+			t.Fatalf("%s: other store forgot the token without being told; the test shows nothing", tt.name)
+		}
+		other.Invalidate("unrelated")
+		if e, _, _ := other.Lookup(ctx, id, t0); e == nil {
+			t.Fatalf("%s: an unrelated invalidation dropped the token", tt.name)
+		}
+		tt.invalidate(h)
+		if e, _, err := other.Lookup(ctx, id, t0); err != nil || e != nil {
+			t.Errorf("%s: Lookup after invalidation = %+v, %v; want nothing", tt.name, e, err)
+		}
+	}
+}

@@ -45,8 +45,10 @@ const (
 	defaultSafetyBuffer = 72 * time.Hour
 )
 
+var _ logical.Invalidator = (*Backend)(nil)
+
 // Backend is one PKI mount. It implements [logical.Backend],
-// [logical.ExistenceChecker] and [logical.Periodic].
+// [logical.ExistenceChecker], [logical.Invalidator] and [logical.Periodic].
 type Backend struct {
 	framework.Backend
 	storage logical.Storage

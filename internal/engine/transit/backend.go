@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -20,6 +21,8 @@ const lockStripes = 256
 
 // keyPrefix is where key rings live in the mount's storage.
 const keyPrefix = "keys/"
+
+var _ logical.Invalidator = (*backend)(nil)
 
 // backend is one transit mount.
 type backend struct {
@@ -38,8 +41,8 @@ type backend struct {
 
 // Factory builds a transit backend for one mount. env.Storage is required;
 // a nil Clock means the system clock and a nil Logger discards. The
-// backend also implements [logical.ExistenceChecker] and
-// [logical.Periodic].
+// backend also implements [logical.ExistenceChecker], [logical.Invalidator]
+// and [logical.Periodic].
 func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 	if env.Storage == nil {
 		return nil, errors.New("transit: no storage")
@@ -290,6 +293,21 @@ func (b *backend) storeLocked(ctx context.Context, r *ring, prev *key) (*key, er
 	}
 	b.cache.Store(r.Name, k)
 	return k, nil
+}
+
+// Invalidate implements [logical.Invalidator]: when key is a stored key
+// ring that another node changed, the cached copy is dropped, so the next
+// use reads the new version (a rotation, a changed minimum version or a
+// deleted key). It takes the key's lock, so a load that raced with the
+// change cannot put the old ring back afterwards.
+func (b *backend) Invalidate(_ context.Context, key string) {
+	name, ok := strings.CutPrefix(key, keyPrefix)
+	if !ok || name == "" {
+		return
+	}
+	unlock := b.lock(name)
+	defer unlock()
+	b.cache.Delete(name)
 }
 
 // Periodic implements [logical.Periodic]: it rotates every key whose

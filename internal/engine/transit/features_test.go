@@ -611,3 +611,38 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Errorf("latest_version = %d, want %d", got, rotations+1)
 	}
 }
+
+// TestInvalidate runs two backends on one storage, as two nodes of a
+// cluster do: the second keeps serving its cached key ring after the first
+// rotates, until it is told the key changed; other keys' notices change
+// nothing.
+func TestInvalidate(t *testing.T) {
+	t.Parallel()
+	active := newHarness(t)
+	active.write("keys/k", nil)
+	standby := &harness{t: t, b: logicaltest.New(t, Factory, active.env), env: active.env}
+	if got := num(t, standby.must(logical.ReadOperation, "keys/k", nil), "latest_version"); got != 1 {
+		t.Fatalf("standby latest_version = %d, want 1", got)
+	}
+	active.write("keys/k/rotate", nil)
+	tests := []struct {
+		name string
+		key  string
+		want int
+	}{
+		{"another key", "keys/other", 1},
+		{"not a key", "policy/k", 1},
+		{"empty name", "keys/", 1},
+		{"the rotated key", "keys/k", 2},
+	}
+	for _, tt := range tests {
+		standby.b.(logical.Invalidator).Invalidate(t.Context(), tt.key)
+		if got := num(t, standby.must(logical.ReadOperation, "keys/k", nil), "latest_version"); got != tt.want {
+			t.Errorf("%s: after Invalidate(%q) latest_version = %d, want %d", tt.name, tt.key, got, tt.want)
+		}
+	}
+	ct := str(t, active.write("encrypt/k", map[string]any{"plaintext": "aGk="}), "ciphertext")
+	if pt := str(t, standby.write("decrypt/k", map[string]any{"ciphertext": ct}), "plaintext"); pt != "aGk=" {
+		t.Errorf("standby decrypt of a v2 ciphertext = %q", pt)
+	}
+}
