@@ -118,6 +118,7 @@ func commands() map[string]*command {
 	maps.Copy(t, secretsCommands())
 	maps.Copy(t, kvCommands())
 	maps.Copy(t, genericCommands())
+	maps.Copy(t, deliveryCommands())
 	maps.Copy(t, auditCommands())
 	maps.Copy(t, leaseCommands())
 	return t
