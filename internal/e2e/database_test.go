@@ -120,22 +120,36 @@ func TestDynamicCredentialsLifecycle(t *testing.T) {
 			t.Errorf("renew of a revoked lease error = %v, want 400", err)
 		}
 
-		// Revoking a token revokes the credentials it obtained.
-		child, err := s.Client.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"root"}})
+		// A tree of three tokens under root: revoking the middle one takes
+		// the credentials of its child with it, and leaves the top alone.
+		tokenAt := func(parent *api.Client) (*api.Client, string) {
+			sec, err := parent.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"root"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := api.NewClient(&api.Config{Address: s.Addr})
+			c.SetToken(sec.Auth.ClientToken)
+			return c, sec.Auth.ClientToken
+		}
+		top, _ := tokenAt(s.Client)
+		middle, middleTok := tokenAt(top)
+		bottom, _ := tokenAt(middle)
+		topCreds, err := top.Logical().Read("database/creds/app")
 		if err != nil {
 			t.Fatal(err)
 		}
-		cc, _ := api.NewClient(&api.Config{Address: s.Addr})
-		cc.SetToken(child.Auth.ClientToken)
-		sec2, err := cc.Logical().Read("database/creds/app")
+		bottomCreds, err := bottom.Logical().Read("database/creds/app")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Client.Auth().Token().RevokeTree(child.Auth.ClientToken); err != nil {
+		if err := s.Client.Auth().Token().RevokeTree(middleTok); err != nil {
 			t.Fatal(err)
 		}
-		if d.UserExists(t, sec2.Data["username"].(string)) {
-			t.Error("credentials of a revoked token survived")
+		if d.UserExists(t, bottomCreds.Data["username"].(string)) {
+			t.Error("credentials of a token under the revoked one survived")
+		}
+		if !d.UserExists(t, topCreds.Data["username"].(string)) {
+			t.Error("credentials of the token above the revoked one were revoked")
 		}
 
 		// revoke-prefix (sudo) takes everything under the role.
