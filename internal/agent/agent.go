@@ -126,8 +126,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 
 	rendered := make(chan struct{}, 1)
 	r := &renderer{
-		store:  &store{client: client, state: state, logger: logger.With("part", "template"), interval: cfg.TemplateConfig.StaticSecretRenderInterval, min: opts.MinBackoff, max: opts.MaxBackoff, deps: make(map[string]*dep)},
-		state:  state, files: files, envs: envs, logger: logger.With("part", "template"), stderr: opts.Stderr, environ: opts.Environ,
+		store: &store{client: client, state: state, logger: logger.With("part", "template"), interval: cfg.TemplateConfig.StaticSecretRenderInterval, min: opts.MinBackoff, max: opts.MaxBackoff, deps: make(map[string]*dep)},
+		state: state, files: files, envs: envs, logger: logger.With("part", "template"), stderr: opts.Stderr, environ: opts.Environ,
 		exitOnFailure: cfg.TemplateConfig.ExitOnRetryFailure, envOut: make(chan map[string]string, 1), rendered: rendered,
 		min: opts.MinBackoff, max: opts.MaxBackoff,
 	}

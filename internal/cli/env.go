@@ -100,7 +100,7 @@ func formatEnv(env map[string]string, format string) string {
 }
 
 // shellQuote quotes s for a POSIX shell: single quotes, with each single
-// quote written as '\''. Nothing inside single quotes is expanded.
+// quote written as '\”. Nothing inside single quotes is expanded.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
