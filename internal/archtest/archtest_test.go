@@ -42,6 +42,8 @@ var rules = []rule{
 	{importer: "internal/storage/", forbidden: []string{"internal/core", "internal/barrier", "internal/logical", "internal/router", "internal/server"}},
 	// The HTTP layer never reaches storage or an engine itself.
 	{importer: "internal/httpapi", forbidden: []string{"internal/storage", "internal/engine/", "internal/auth/", "internal/barrier", "internal/server"}, direct: true},
+	// The agent is a client like any other: HTTP only.
+	{importer: "internal/agent", forbidden: []string{"internal/core", "internal/server", "internal/httpapi", "internal/engine/", "internal/auth/", "internal/storage", "internal/barrier", "internal/token", "internal/lease", "internal/audit"}},
 	// The CLI talks HTTP only.
 	{importer: "internal/cli", forbidden: []string{"internal/core", "internal/server", "internal/httpapi", "internal/engine/", "internal/storage", "internal/barrier"}},
 }
