@@ -32,7 +32,7 @@ func pkiSetUp(t *testing.T, cl *api.Client) *x509.Certificate {
 	mustWrite(t, cl, "pki_int/roles/svc", map[string]any{
 		"allowed_domains": "svc.local", "allow_subdomains": true, "allow_ip_sans": true,
 		"allowed_uri_sans": "spiffe://cluster/ns/*/sa/*",
-		"server_flag": true, "client_flag": true, "key_type": "ec", "key_bits": 256, "ttl": "1h",
+		"server_flag":      true, "client_flag": true, "key_type": "ec", "key_bits": 256, "ttl": "1h",
 	})
 	return parseCert(t, root.Data["certificate"].(string))
 }
