@@ -8,7 +8,6 @@ import (
 	"errors"
 	"net"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -368,4 +367,3 @@ func wantKind(tb testing.TB, what string, err, kind error) {
 	}
 }
 
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
