@@ -366,4 +366,3 @@ func wantKind(tb testing.TB, what string, err, kind error) {
 		tb.Fatalf("%s: error = %v, want %v", what, err, kind)
 	}
 }
-
