@@ -76,9 +76,10 @@ type Method struct {
 	AppRole *AppRole
 	// TokenFile is set for "token_file".
 	TokenFile *TokenFile
-	// JWT is set for "jwt" and "kubernetes": both log in with a role and a
-	// JSON web token read from a file.
+	// JWT is set for "jwt".
 	JWT *JWT
+	// Kubernetes is set for "kubernetes".
+	Kubernetes *Kubernetes
 }
 
 // AppRole is the config of an approle method.
@@ -98,13 +99,36 @@ type TokenFile struct {
 	Path string
 }
 
-// JWT is the config of a jwt or kubernetes method.
+// JWT is the config of a jwt method: config = { role, path }.
 type JWT struct {
-	// Role is the role to log in as.
+	// Role is the role to log in as (required).
 	Role string
-	// Path holds the token (for kubernetes, default the service account
-	// token path).
+	// Path is the file holding the JSON web token (required). It is read
+	// at every login, so a token rotated in the file is used.
 	Path string
+	// RemoveJWTAfterReading deletes the file once it is read; the token
+	// is then kept in memory and used until a new file appears. Unlike
+	// Vault Agent, whose default is true, the default is false: the agent
+	// never deletes a file it was not asked to.
+	RemoveJWTAfterReading bool
+	// RemoveJWTFollowsSymlinks makes the removal delete the file a
+	// symbolic link at Path points to, rather than the link.
+	RemoveJWTFollowsSymlinks bool
+}
+
+// DefaultServiceAccountTokenPath is where Kubernetes mounts a pod's
+// service account token, the kubernetes method's default token_path.
+const DefaultServiceAccountTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+// Kubernetes is the config of a kubernetes method: config = { role,
+// token_path }.
+type Kubernetes struct {
+	// Role is the role to log in as (required).
+	Role string
+	// TokenPath is the service account token file (default
+	// [DefaultServiceAccountTokenPath]). It is read at every login: the
+	// kubelet rewrites projected tokens before they expire.
+	TokenPath string
 }
 
 // Sink is one auto_auth sink "file" block.

@@ -84,8 +84,39 @@ func TestParseValid(t *testing.T) {
 			name: "kubernetes default token path",
 			src:  "auto_auth {\n method \"kubernetes\" {\n  config = { role = \"web\" }\n }\n}\n",
 			check: func(t *testing.T, c *Config) {
-				if j := c.AutoAuth.Method.JWT; j == nil || j.Role != "web" || !strings.HasSuffix(j.Path, "serviceaccount/token") {
-					t.Errorf("method = %+v", c.AutoAuth.Method)
+				want := Method{Type: "kubernetes", MountPath: "auth/kubernetes", Kubernetes: &Kubernetes{Role: "web", TokenPath: "/var/run/secrets/kubernetes.io/serviceaccount/token"}}
+				if diff := cmp.Diff(want, c.AutoAuth.Method); diff != "" {
+					t.Errorf("method mismatch (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			name: "kubernetes with token_path and mount_path",
+			src:  "auto_auth {\n method \"kubernetes\" {\n  mount_path = \"auth/k8s-prod\"\n  config = {\n   role = \"web\"\n   token_path = \"/var/run/secrets/coffer/token\"\n  }\n }\n}\n",
+			check: func(t *testing.T, c *Config) {
+				want := Method{Type: "kubernetes", MountPath: "auth/k8s-prod", Kubernetes: &Kubernetes{Role: "web", TokenPath: "/var/run/secrets/coffer/token"}}
+				if diff := cmp.Diff(want, c.AutoAuth.Method); diff != "" {
+					t.Errorf("method mismatch (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			name: "jwt with path, defaults keep the file",
+			src:  "auto_auth {\n method \"jwt\" {\n  config = {\n   role = \"ci\"\n   path = \"/etc/coffer/jwt\"\n  }\n }\n}\n",
+			check: func(t *testing.T, c *Config) {
+				want := Method{Type: "jwt", MountPath: "auth/jwt", JWT: &JWT{Role: "ci", Path: "/etc/coffer/jwt"}}
+				if diff := cmp.Diff(want, c.AutoAuth.Method); diff != "" {
+					t.Errorf("method mismatch (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			name: "jwt with Vault Agent's removal and read period keys",
+			src:  "auto_auth {\n method {\n  type = \"jwt\"\n  config = {\n   role = \"ci\"\n   path = \"/etc/coffer/jwt\"\n   remove_jwt_after_reading = true\n   remove_jwt_follows_symlinks = \"true\"\n   jwt_read_period = \"2s\"\n  }\n }\n}\n",
+			check: func(t *testing.T, c *Config) {
+				want := Method{Type: "jwt", MountPath: "auth/jwt", JWT: &JWT{Role: "ci", Path: "/etc/coffer/jwt", RemoveJWTAfterReading: true, RemoveJWTFollowsSymlinks: true}}
+				if diff := cmp.Diff(want, c.AutoAuth.Method); diff != "" {
+					t.Errorf("method mismatch (-want +got):\n%s", diff)
 				}
 			},
 		},
@@ -135,6 +166,24 @@ func TestParseErrors(t *testing.T) {
 			[]string{`agent.hcl:5,4-11: unknown key "role_id" in config in method "approle"`}},
 		{"unknown method", "auto_auth {\n method \"ldap\" {}\n}\n", []string{`agent.hcl:2,9-15: unknown auto_auth method "ldap"`}},
 		{"approle without role id file", "auto_auth {\n method \"approle\" {\n  config = {}\n }\n}\n", []string{`agent.hcl:2,`, "role_id_file_path"}},
+		{"jwt without role", "auto_auth {\n method \"jwt\" {\n  config = { path = \"/j\" }\n }\n}\n",
+			[]string{`agent.hcl:2,2-14: method "jwt" needs config = { role = ... }`}},
+		{"jwt without path", "auto_auth {\n method \"jwt\" {\n  config = { role = \"ci\" }\n }\n}\n",
+			[]string{`agent.hcl:2,2-14: method "jwt" needs config = { path = ... }`}},
+		{"jwt without config", "\nauto_auth {\n method \"jwt\" {}\n}\n",
+			[]string{`agent.hcl:3,2-14: method "jwt" needs config = { role = ... }`, `agent.hcl:3,2-14: method "jwt" needs config = { path = ... }`}},
+		{"jwt with kubernetes key", "auto_auth {\n method \"jwt\" {\n  config = {\n   role = \"ci\"\n   token_path = \"/j\"\n  }\n }\n}\n",
+			[]string{`agent.hcl:2,2-14: method "jwt" needs config = { path = ... }`, `agent.hcl:5,17-21: token_path in config in method "jwt": the jwt method names its token file "path"`}},
+		{"jwt bad removal flag", "auto_auth {\n method \"jwt\" {\n  config = {\n   role = \"ci\"\n   path = \"/j\"\n   remove_jwt_after_reading = \"sometimes\"\n  }\n }\n}\n",
+			[]string{"agent.hcl:6,", "remove_jwt_after_reading", "want true or false"}},
+		{"kubernetes without role", "auto_auth {\n method \"kubernetes\" {\n  config = { token_path = \"/t\" }\n }\n}\n",
+			[]string{`agent.hcl:2,2-21: method "kubernetes" needs config = { role = ... }`}},
+		{"kubernetes with empty token_path", "auto_auth {\n method \"kubernetes\" {\n  config = {\n   role = \"web\"\n   token_path = \"\"\n  }\n }\n}\n",
+			[]string{`agent.hcl:2,2-21: method "kubernetes": token_path must not be empty`}},
+		{"kubernetes with jwt key", "auto_auth {\n method \"kubernetes\" {\n  config = {\n   role = \"web\"\n   path = \"/t\"\n  }\n }\n}\n",
+			[]string{`agent.hcl:5,11-15: path in config in method "kubernetes": the kubernetes method names its token file "token_path"`}},
+		{"kubernetes removal is jwt only", "auto_auth {\n method \"kubernetes\" {\n  config = {\n   role = \"web\"\n   remove_jwt_after_reading = true\n  }\n }\n}\n",
+			[]string{`agent.hcl:5,4-28: unknown key "remove_jwt_after_reading" in config in method "kubernetes"`}},
 		{"auto_auth without method", "auto_auth {\n}\n", []string{"agent.hcl:1,", "needs a method"}},
 		{"two methods", "auto_auth {\n method \"token_file\" { config = { token_file_path = \"/a\" } }\n method \"token_file\" { config = { token_file_path = \"/b\" } }\n}\n", []string{"agent.hcl:3,", "second method"}},
 		{"bad sink type", "auto_auth {\n method \"token_file\" { config = { token_file_path = \"/a\" } }\n sink \"socket\" {}\n}\n", []string{`agent.hcl:3,7-15: unknown sink type "socket"`}},

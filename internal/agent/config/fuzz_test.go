@@ -22,6 +22,9 @@ func FuzzParseAgentConfig(f *testing.F) {
 		"exec {\n command = [\"a\"]\n}\nenv_template \"X\" {\n contents = \"y\"\n}\n",
 		"listener \"unix\" {\n address = \"/s\"\n}\n",
 		"auto_auth { method { type = 1 } }",
+		"auto_auth {\n method \"jwt\" {\n config = { role = \"r\", path = \"/j\", remove_jwt_after_reading = true }\n }\n}\n",
+		"auto_auth {\n method \"kubernetes\" {\n config = { role = \"r\", token_path = \"/t\" }\n }\n}\n",
+		"auto_auth {\n method \"kubernetes\" {\n config { role = \"r\" }\n }\n}\n",
 		"template_config { static_secret_render_interval = 1e30 }",
 	} {
 		f.Add([]byte(s))
@@ -54,8 +57,20 @@ func FuzzParseAgentConfig(f *testing.F) {
 		}
 		if c.AutoAuth != nil {
 			m := c.AutoAuth.Method
-			if (m.AppRole != nil) == (m.TokenFile != nil) && m.JWT == nil {
+			n := 0
+			for _, set := range []bool{m.AppRole != nil, m.TokenFile != nil, m.JWT != nil, m.Kubernetes != nil} {
+				if set {
+					n++
+				}
+			}
+			if n != 1 {
 				t.Fatalf("method without exactly one config: %+v", m)
+			}
+			if j := m.JWT; j != nil && (j.Role == "" || j.Path == "") {
+				t.Fatalf("jwt method accepted without a role or path: %+v", j)
+			}
+			if k := m.Kubernetes; k != nil && (k.Role == "" || k.TokenPath == "") {
+				t.Fatalf("kubernetes method accepted without a role or token path: %+v", k)
 			}
 		}
 		if len(c.EnvTemplates) > 0 && c.Exec == nil {

@@ -422,10 +422,23 @@ func (d *decoder) method(b *hclsyntax.Block) Method {
 		config = map[string]setter{"token_file_path": str(&m.TokenFile.Path)}
 	case MethodJWT:
 		m.JWT = &JWT{}
-		config = map[string]setter{"role": str(&m.JWT.Role), "path": str(&m.JWT.Path)}
+		config = map[string]setter{
+			"role":                        str(&m.JWT.Role),
+			"path":                        str(&m.JWT.Path),
+			"remove_jwt_after_reading":    boolean(&m.JWT.RemoveJWTAfterReading),
+			"remove_jwt_follows_symlinks": boolean(&m.JWT.RemoveJWTFollowsSymlinks),
+			// Accepted for Vault Agent files: the agent reads the file
+			// at every login instead of watching it.
+			"jwt_read_period": duration(new(time.Duration)),
+			"token_path":      misnamed(MethodJWT, "path"),
+		}
 	case MethodKubernetes:
-		m.JWT = &JWT{Path: "/var/run/secrets/kubernetes.io/serviceaccount/token"}
-		config = map[string]setter{"role": str(&m.JWT.Role), "token_path": str(&m.JWT.Path)}
+		m.Kubernetes = &Kubernetes{TokenPath: DefaultServiceAccountTokenPath}
+		config = map[string]setter{
+			"role":       str(&m.Kubernetes.Role),
+			"token_path": str(&m.Kubernetes.TokenPath),
+			"path":       misnamed(MethodKubernetes, "token_path"),
+		}
 	default:
 		rng := b.DefRange()
 		if len(b.LabelRanges) > 0 {
@@ -443,8 +456,20 @@ func (d *decoder) method(b *hclsyntax.Block) Method {
 		d.add(b.DefRange(), "method \"approle\" needs config = { role_id_file_path = ... }")
 	case m.TokenFile != nil && m.TokenFile.Path == "":
 		d.add(b.DefRange(), "method \"token_file\" needs config = { token_file_path = ... }")
-	case m.JWT != nil && (m.JWT.Role == "" || m.JWT.Path == ""):
-		d.add(b.DefRange(), "method %q needs a role and a token path in config", m.Type)
+	case m.JWT != nil:
+		if m.JWT.Role == "" {
+			d.add(b.DefRange(), `method "jwt" needs config = { role = ... }, the role to log in as`)
+		}
+		if m.JWT.Path == "" {
+			d.add(b.DefRange(), `method "jwt" needs config = { path = ... }, the file holding the JWT`)
+		}
+	case m.Kubernetes != nil:
+		if m.Kubernetes.Role == "" {
+			d.add(b.DefRange(), `method "kubernetes" needs config = { role = ... }, the role to log in as`)
+		}
+		if m.Kubernetes.TokenPath == "" {
+			d.add(b.DefRange(), `method "kubernetes": token_path must not be empty; leave it out for %s`, DefaultServiceAccountTokenPath)
+		}
 	}
 	return m
 }

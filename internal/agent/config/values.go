@@ -34,6 +34,14 @@ func emptyOnly(why string) setter {
 	}
 }
 
+// misnamed refuses a key that another method spells differently, naming
+// the key method takes instead.
+func misnamed(method, want string) setter {
+	return func(cty.Value) error {
+		return fmt.Errorf("the %s method names its token file %q", method, want)
+	}
+}
+
 func boolean(p *bool) setter {
 	return func(v cty.Value) error {
 		switch v.Type() {
