@@ -69,6 +69,9 @@ type Options struct {
 	AuditAllowedDirs []string
 	// AuditAnyDir lets the API enable audit files anywhere (dev mode).
 	AuditAnyDir bool
+	// HA, when set, makes the core one node of a cluster sharing Physical
+	// (see ha.go); nil means a single server.
+	HA *HAOptions
 }
 
 // Observer receives events for metrics. Its methods must be cheap and
@@ -132,7 +135,14 @@ type Core struct {
 
 	remounts sync.Map // migration ID -> *remountStatus
 
-	clusterID string
+	// ha is nil for a single server.
+	ha *haState
+	// sealCfg caches the seal configuration once initialized (it never
+	// changes afterwards), so health checks need no storage round trip.
+	sealCfg atomic.Pointer[seal.Config]
+
+	// clusterID is read by seal-status without stateMu.
+	clusterID atomic.Pointer[string]
 }
 
 // New builds a sealed core. It starts no goroutines and does no I/O.
@@ -161,8 +171,19 @@ func New(opts Options) (*Core, error) {
 	if opts.ClusterName == "" {
 		opts.ClusterName = "coffer-cluster"
 	}
+	var ha *haState
+	if opts.HA != nil {
+		var err error
+		if ha, err = newHAState(*opts.HA); err != nil {
+			return nil, err
+		}
+	}
+	if ha != nil {
+		opts.Physical = haPhysical{Storage: opts.Physical, h: ha, logger: opts.Logger.With("component", "core.ha")}
+	}
 	b := barrier.New(opts.Physical)
 	c := &Core{
+		ha:       ha,
 		opts:     opts,
 		logger:   opts.Logger.With("component", "core"),
 		clock:    opts.Clock,

@@ -110,6 +110,18 @@ func (c *Core) persistMounts(ctx context.Context, t *mountTable) error {
 
 // loadMounts reads the mount table and builds every backend.
 func (c *Core) loadMounts(ctx context.Context) error {
+	return c.loadMountTable(ctx, true)
+}
+
+// loadMountsReadOnly is loadMounts for a standby: built-in mounts missing
+// from the table are added in memory only (the active node stores them),
+// and a backend whose set-up fails (it would have written) stays
+// unmounted, so its requests are forwarded.
+func (c *Core) loadMountsReadOnly(ctx context.Context) error {
+	return c.loadMountTable(ctx, false)
+}
+
+func (c *Core) loadMountTable(ctx context.Context, persist bool) error {
 	c.mountMu.Lock()
 	defer c.mountMu.Unlock()
 	e, err := c.barrier.Get(ctx, mountTableKey)
@@ -122,7 +134,7 @@ func (c *Core) loadMounts(ctx context.Context) error {
 			return fmt.Errorf("decode mount table: %w", err)
 		}
 	}
-	if added := ensureBuiltins(t); added {
+	if added := ensureBuiltins(t); added && persist {
 		if err := c.persistMounts(ctx, t); err != nil {
 			return err
 		}

@@ -33,6 +33,16 @@ func newPolicyStore(st storage.Storage) *policyStore {
 // load reads every stored policy and installs the built-in default policy
 // when it has never been written.
 func (p *policyStore) load(ctx context.Context) error {
+	return p.loadAll(ctx, true)
+}
+
+// loadReadOnly is load for a standby: a missing default policy is kept in
+// memory only (the active node stores it).
+func (p *policyStore) loadReadOnly(ctx context.Context) error {
+	return p.loadAll(ctx, false)
+}
+
+func (p *policyStore) loadAll(ctx context.Context, persist bool) error {
 	names, err := p.st.List(ctx, policyPrefix)
 	if err != nil {
 		return fmt.Errorf("list policies: %w", err)
@@ -58,8 +68,10 @@ func (p *policyStore) load(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("parse the built-in default policy: %w", err)
 		}
-		if err := p.st.Put(ctx, &storage.Entry{Key: policyPrefix + policy.DefaultPolicyName, Value: []byte(text)}); err != nil {
-			return fmt.Errorf("store the default policy: %w", err)
+		if persist {
+			if err := p.st.Put(ctx, &storage.Entry{Key: policyPrefix + policy.DefaultPolicyName, Value: []byte(text)}); err != nil {
+				return fmt.Errorf("store the default policy: %w", err)
+			}
 		}
 		pols[policy.DefaultPolicyName] = pol
 	}
@@ -67,6 +79,34 @@ func (p *policyStore) load(ctx context.Context) error {
 	p.policies = pols
 	p.acls = make(map[string]*policy.ACL)
 	p.mu.Unlock()
+	return nil
+}
+
+// reloadOne reads the named policy again after another node changed or
+// deleted it, and drops the compiled ACLs. It does nothing while no
+// policies are loaded.
+func (p *policyStore) reloadOne(ctx context.Context, name string) error {
+	e, err := p.st.Get(ctx, policyPrefix+name)
+	if err != nil {
+		return fmt.Errorf("read policy %q: %w", name, err)
+	}
+	var pol *policy.Policy
+	if e != nil {
+		if pol, err = policy.Parse(name, string(e.Value)); err != nil {
+			return fmt.Errorf("parse stored policy %q: %w", name, err)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.policies == nil {
+		return nil
+	}
+	if pol == nil {
+		delete(p.policies, name)
+	} else {
+		p.policies[name] = pol
+	}
+	p.acls = make(map[string]*policy.ACL)
 	return nil
 }
 

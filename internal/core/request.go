@@ -133,6 +133,9 @@ func (c *Core) HandleRequest(ctx context.Context, req *Request) (*Response, erro
 	if c.Sealed() {
 		return nil, ErrSealed
 	}
+	if c.standby() && !c.servableOnStandby(req) {
+		return nil, ErrStandby
+	}
 	rec := &auditRecord{start: c.now()}
 	resp, err := c.handleRequest(ctx, req, rec)
 	if aerr := c.auditRequest(ctx, req, rec); aerr != nil {
@@ -187,6 +190,10 @@ func (c *Core) handleRequest(ctx context.Context, req *Request, rec *auditRecord
 		return nil, err
 	}
 	ctx = withCaller(ctx, cl)
+	if cl.entry.NumUses > 0 && c.standby() {
+		// Counting a use is a write.
+		return nil, ErrStandby
+	}
 	if cl.entry.NumUses > 0 {
 		last, err := c.tokens.Use(ctx, cl.hash)
 		if err != nil {
@@ -219,6 +226,11 @@ func (c *Core) handleRequest(ctx context.Context, req *Request, rec *auditRecord
 	lreq.DisplayName = cl.entry.DisplayName
 	lreq.CubbyholeID = cl.hash
 	resp, err := route.Backend.HandleRequest(ctx, &lreq)
+	if err == nil && resp != nil && resp.Secret != nil && c.standby() {
+		// Registering the lease is a write; the active node answers
+		// instead (the request had no side effect here).
+		return nil, ErrStandby
+	}
 	out, err := c.finish(resp, route.Type, err)
 	if err == nil && resp != nil && resp.Secret != nil {
 		if err := c.registerLease(ctx, route, rel, cl, out); err != nil {

@@ -49,11 +49,27 @@ type SealStatus struct {
 
 // Initialized reports whether the server has been initialized.
 func (c *Core) Initialized(ctx context.Context) (bool, error) {
-	cfg, err := c.seal.Config(ctx)
+	cfg, err := c.sealConfig(ctx)
 	if err != nil {
-		return false, fmt.Errorf("read seal config: %w", err)
+		return false, err
 	}
 	return cfg != nil, nil
+}
+
+// sealConfig returns the seal configuration, nil before initialization.
+// Once read it is cached: it never changes afterwards.
+func (c *Core) sealConfig(ctx context.Context) (*seal.Config, error) {
+	if cfg := c.sealCfg.Load(); cfg != nil {
+		return cfg, nil
+	}
+	cfg, err := c.seal.Config(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read seal config: %w", err)
+	}
+	if cfg != nil {
+		c.sealCfg.Store(cfg)
+	}
+	return cfg, nil
 }
 
 // Initialize creates the root key, the keyring and the root token, and
@@ -71,6 +87,12 @@ func (c *Core) Initialize(ctx context.Context, req InitRequest) (*InitResult, er
 		return nil, err
 	} else if ok {
 		return nil, logical.InvalidRequest("Coffer is already initialized")
+	}
+	if c.ha != nil {
+		// No node leads before initialization: the writes below are the
+		// cluster's first, made by whichever node is asked.
+		c.ha.initWrites.Store(true)
+		defer c.ha.initWrites.Store(false)
 	}
 	// A keyring without a seal config is the remnant of an initialization
 	// that crashed half-way: nobody ever held shares for it, so it can go.
@@ -151,8 +173,17 @@ func (c *Core) Unseal(ctx context.Context, share []byte) (SealStatus, error) {
 // ResetUnseal forgets the key shares submitted so far.
 func (c *Core) ResetUnseal() { c.seal.Reset() }
 
-// unsealWithRootKey opens the barrier and brings up the unsealed state.
+// unsealWithRootKey opens the barrier and brings up the unsealed state: a
+// single server's whole state, or a cluster node's standby state (it then
+// competes for leadership in the background).
 func (c *Core) unsealWithRootKey(ctx context.Context, rootKey []byte) error {
+	if c.ha != nil {
+		if err := c.unsealStandby(ctx, rootKey); err != nil {
+			return err
+		}
+		c.startHA()
+		return nil
+	}
 	c.stateMu.Lock()
 	defer c.stateMu.Unlock()
 	if !c.Sealed() {
@@ -174,6 +205,29 @@ func (c *Core) unsealWithRootKey(ctx context.Context, rootKey []byte) error {
 	return nil
 }
 
+// unsealStandby opens the barrier of a cluster node and loads its standby
+// state. A standby state that fails to load (the database is briefly
+// away) leaves the node unsealed but forwarding everything until a reload
+// works.
+func (c *Core) unsealStandby(ctx context.Context, rootKey []byte) error {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	if !c.Sealed() {
+		return nil
+	}
+	if err := c.barrier.Unseal(ctx, rootKey); err != nil {
+		if errors.Is(err, barrier.ErrBadKey) {
+			return logical.InvalidRequest("unseal failed: the key shares do not open the barrier")
+		}
+		return fmt.Errorf("open barrier: %w", err)
+	}
+	c.ha.active.Store(false)
+	c.loadStandbyLocked(ctx)
+	c.sealed.Store(false)
+	c.logger.Info("unsealed as a standby", "node_id", c.ha.opts.NodeID)
+	return nil
+}
+
 // postUnseal loads everything that lives behind the barrier and starts
 // the background work.
 func (c *Core) postUnseal(ctx context.Context) error {
@@ -189,16 +243,9 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.leases.Load(ctx); err != nil {
 		return err
 	}
-	id, err := identity.New(ctx, identity.Options{
-		Storage: router.NewView(c.barrier, "sys/identity/"),
-		Logger:  c.opts.Logger.With("component", "identity"),
-		Clock:   c.clock,
-		Mounts:  c.mountByAccessor,
-	})
-	if err != nil {
-		return fmt.Errorf("load identity store: %w", err)
+	if err := c.loadIdentity(ctx); err != nil {
+		return err
 	}
-	c.identity = id
 	if err := c.loadMounts(ctx); err != nil {
 		return err
 	}
@@ -220,6 +267,21 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	return nil
 }
 
+// loadIdentity builds the identity store from storage (it only reads).
+func (c *Core) loadIdentity(ctx context.Context) error {
+	id, err := identity.New(ctx, identity.Options{
+		Storage: router.NewView(c.barrier, "sys/identity/"),
+		Logger:  c.opts.Logger.With("component", "identity"),
+		Clock:   c.clock,
+		Mounts:  c.mountByAccessor,
+	})
+	if err != nil {
+		return fmt.Errorf("load identity store: %w", err)
+	}
+	c.identity = id
+	return nil
+}
+
 // preSeal stops the background work and tears down the unsealed state.
 func (c *Core) preSeal(ctx context.Context) {
 	if c.stopBackground != nil {
@@ -237,6 +299,11 @@ func (c *Core) preSeal(ctx context.Context) {
 
 // Seal closes the barrier. Requests in flight finish first.
 func (c *Core) Seal(ctx context.Context) error {
+	if c.ha != nil {
+		// The active node steps down (saving what it must) before the
+		// barrier closes; the election must end before the lock is taken.
+		c.stopHA()
+	}
 	c.stateMu.Lock()
 	defer c.stateMu.Unlock()
 	if c.Sealed() {
@@ -244,6 +311,10 @@ func (c *Core) Seal(ctx context.Context) error {
 	}
 	c.sealed.Store(true)
 	c.preSeal(ctx)
+	if c.ha != nil {
+		c.ha.active.Store(false)
+		c.ha.activeSince.Store(nil)
+	}
 	c.barrier.Seal()
 	c.seal.Reset()
 	c.logger.Info("sealed")
@@ -252,9 +323,9 @@ func (c *Core) Seal(ctx context.Context) error {
 
 // SealStatus reports the seal state.
 func (c *Core) SealStatus(ctx context.Context) (SealStatus, error) {
-	cfg, err := c.seal.Config(ctx)
+	cfg, err := c.sealConfig(ctx)
 	if err != nil {
-		return SealStatus{}, fmt.Errorf("read seal config: %w", err)
+		return SealStatus{}, err
 	}
 	st := SealStatus{
 		Sealed:      c.Sealed(),
@@ -273,7 +344,7 @@ func (c *Core) SealStatus(ctx context.Context) (SealStatus, error) {
 		st.Progress = p.Progress
 		st.Nonce = p.Nonce
 	} else {
-		st.ClusterID = c.clusterID
+		st.ClusterID = c.ClusterID()
 	}
 	return st, nil
 }
@@ -286,15 +357,38 @@ func (c *Core) loadClusterID(ctx context.Context) error {
 		return fmt.Errorf("read cluster id: %w", err)
 	}
 	if e != nil {
-		c.clusterID = string(e.Value)
+		id := string(e.Value)
+		c.clusterID.Store(&id)
 		return nil
 	}
 	id := NewUUID()
 	if err := c.barrier.Put(ctx, storageEntry(key, []byte(id))); err != nil {
 		return fmt.Errorf("write cluster id: %w", err)
 	}
-	c.clusterID = id
+	c.clusterID.Store(&id)
 	return nil
+}
+
+// readClusterID reads the cluster ID without creating it (a standby);
+// it stays empty until the active node has written it.
+func (c *Core) readClusterID(ctx context.Context) error {
+	e, err := c.barrier.Get(ctx, "core/cluster-id")
+	if err != nil {
+		return fmt.Errorf("read cluster id: %w", err)
+	}
+	if e != nil {
+		id := string(e.Value)
+		c.clusterID.Store(&id)
+	}
+	return nil
+}
+
+// ClusterID returns the cluster ID, "" before it is known.
+func (c *Core) ClusterID() string {
+	if id := c.clusterID.Load(); id != nil {
+		return *id
+	}
+	return ""
 }
 
 // NewUUID returns a random version 4 UUID.

@@ -90,6 +90,7 @@ func (c *Core) newSysBackend() *framework.Backend {
 			Synopsis:   "Find the mount that serves a path.",
 		},
 	}
+	paths = append(paths, c.haPaths()...)
 	paths = append(paths, c.aclPaths()...)
 	paths = append(paths, c.wrapPaths()...)
 	paths = append(paths, c.passwordPaths()...)
@@ -141,11 +142,16 @@ func (c *Core) mountOutput(m *MountEntry) mountOutput {
 
 // systemMount describes sys/ itself in mount listings, as Vault does.
 func (c *Core) systemMount() mountOutput {
+	id := c.ClusterID()
+	accessor := "system"
+	if len(id) >= 8 {
+		accessor += "_" + id[:8]
+	}
 	return mountOutput{
 		Type:                 "system",
 		Description:          "system endpoints used for control, policy and debugging",
-		Accessor:             "system_" + c.clusterID[:8],
-		UUID:                 c.clusterID,
+		Accessor:             accessor,
+		UUID:                 id,
 		RunningPluginVersion: "v" + c.opts.Version + "+builtin.coffer",
 	}
 }

@@ -15,6 +15,8 @@ var statusTable = []struct {
 	status int
 }{
 	{core.ErrSealed, http.StatusServiceUnavailable},
+	{core.ErrNoActive, http.StatusServiceUnavailable},
+	{core.ErrStandby, http.StatusServiceUnavailable},
 	{logical.ErrPermissionDenied, http.StatusForbidden},
 	{logical.ErrInvalidRequest, http.StatusBadRequest},
 	{logical.ErrConflict, http.StatusBadRequest},

@@ -34,6 +34,13 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// UnauthenticatedMetrics lets sys/metrics answer without a token.
 	UnauthenticatedMetrics bool
+	// RedirectToActive makes a standby answer a request it does not serve
+	// itself with 307 and the active node's address instead of forwarding
+	// it.
+	RedirectToActive bool
+	// ForwardTransport carries requests forwarded to the active node; nil
+	// means http.DefaultTransport.
+	ForwardTransport http.RoundTripper
 }
 
 // Handler serves the Vault HTTP API under /v1/.
@@ -44,6 +51,8 @@ type Handler struct {
 	buffers     sync.Pool // of *bytes.Buffer, for encoding responses
 	metrics     *metrics.Metrics
 	openMetrics bool
+	redirect    bool
+	transport   http.RoundTripper
 }
 
 // New returns the API handler.
@@ -54,7 +63,18 @@ func New(opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{core: opts.Core, logger: opts.Logger.With("component", "http"), maxBody: opts.MaxRequestSize, metrics: opts.Metrics, openMetrics: opts.UnauthenticatedMetrics}
+	if opts.ForwardTransport == nil {
+		opts.ForwardTransport = http.DefaultTransport
+	}
+	h := &Handler{
+		core:        opts.Core,
+		logger:      opts.Logger.With("component", "http"),
+		maxBody:     opts.MaxRequestSize,
+		metrics:     opts.Metrics,
+		openMetrics: opts.UnauthenticatedMetrics,
+		redirect:    opts.RedirectToActive,
+		transport:   opts.ForwardTransport,
+	}
 	h.buffers.New = func() any { return new(bytes.Buffer) }
 	return h
 }
@@ -254,6 +274,10 @@ func (h *Handler) handleLogical(w http.ResponseWriter, r *http.Request, reqID, p
 		WrapTTL:     wrapTTL,
 	}
 	resp, err := h.core.HandleRequest(r.Context(), req)
+	if errors.Is(err, core.ErrStandby) {
+		h.toActive(w, r, reqID, body)
+		return
+	}
 	if sw, ok := w.(*statusWriter); ok {
 		sw.operation = string(req.Operation)
 		if resp != nil {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -223,7 +224,7 @@ type healthOutput struct {
 // healthCode returns the status for state, honouring the query overrides
 // Vault documents (sealedcode, uninitcode, activecode, standbycode,
 // standbyok, ...).
-func healthCode(r *http.Request, st core.SealStatus) (int, error) {
+func healthCode(r *http.Request, st core.SealStatus, standby bool) (int, error) {
 	q := r.URL.Query()
 	code := func(name string, def int) (int, error) {
 		v := q.Get(name)
@@ -241,6 +242,11 @@ func healthCode(r *http.Request, st core.SealStatus) (int, error) {
 		return code("uninitcode", http.StatusNotImplemented)
 	case st.Sealed:
 		return code("sealedcode", http.StatusServiceUnavailable)
+	case standby:
+		if ok, _ := strconv.ParseBool(q.Get("standbyok")); ok {
+			return code("activecode", http.StatusOK)
+		}
+		return code("standbycode", http.StatusTooManyRequests)
 	default:
 		return code("activecode", http.StatusOK)
 	}
@@ -256,7 +262,8 @@ func (h *Handler) handleHealth(w http.ResponseWriter, r *http.Request, reqID str
 		h.writeError(w, r, reqID, err)
 		return
 	}
-	status, err := healthCode(r, st)
+	ha := h.core.HAStatus()
+	status, err := healthCode(r, st, ha.Standby)
 	if err != nil {
 		h.writeError(w, r, reqID, err)
 		return
@@ -271,6 +278,7 @@ func (h *Handler) handleHealth(w http.ResponseWriter, r *http.Request, reqID str
 		ReplicationDRMode:          "disabled",
 		Initialized:                st.Initialized,
 		Sealed:                     st.Sealed,
+		Standby:                    ha.Standby,
 		ServerTimeUTC:              time.Now().Unix(),
 		Version:                    st.Version,
 		ClusterName:                st.ClusterName,
@@ -298,6 +306,18 @@ func (h *Handler) handleLeader(w http.ResponseWriter, r *http.Request, reqID str
 		return
 	}
 	// A single node without HA is its own leader; Vault reports that as
-	// ha_enabled false with an empty leader address.
-	h.writeJSON(w, http.StatusOK, leaderOutput{ActiveTime: time.Time{}.Format(time.RFC3339)})
+	// ha_enabled false with an empty leader address. A standby that knows
+	// no active node reports an empty address too.
+	info, err := h.core.Leader(r.Context())
+	if err != nil && !errors.Is(err, core.ErrNoActive) {
+		h.writeError(w, r, reqID, err)
+		return
+	}
+	h.writeJSON(w, http.StatusOK, leaderOutput{
+		HAEnabled:            info.HAEnabled,
+		IsSelf:               info.IsSelf,
+		ActiveTime:           info.ActiveTime.UTC().Format(time.RFC3339Nano),
+		LeaderAddress:        info.LeaderAddress,
+		LeaderClusterAddress: info.LeaderClusterAddress,
+	})
 }

@@ -149,7 +149,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		}
 	}
 	logger := newLogger(stderr, cfg)
-	srv, err := New(ctx, Options{Config: cfg, DataDir: dataDir, Logger: logger, Dev: f.dev})
+	srv, err := New(ctx, Options{
+		Config:            cfg,
+		DataDir:           dataDir,
+		Logger:            logger,
+		Dev:               f.dev,
+		NodeID:            getenv("COFFER_NODE_ID"),
+		ClusterAddr:       getenv("COFFER_CLUSTER_ADDR"),
+		DisableForwarding: envTrue(getenv("COFFER_DISABLE_REQUEST_FORWARDING")),
+	})
 	if err != nil {
 		fmt.Fprintln(stderr, "Error starting server:", err)
 		return 2
@@ -194,6 +202,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	}
 	fmt.Fprintln(stdout, "Coffer server stopped.")
 	return 0
+}
+
+// envTrue reads a boolean environment variable: "1", "t", "true" (any
+// case) and the other forms strconv.ParseBool takes; anything else is
+// false.
+func envTrue(v string) bool {
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	return err == nil && b
 }
 
 // DevInfo is what dev mode prints for the user.

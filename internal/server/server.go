@@ -11,6 +11,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/storage/bolt"
 	"github.com/coffer-secrets/coffer/internal/storage/inmem"
+	"github.com/coffer-secrets/coffer/internal/storage/postgres"
 	"github.com/coffer-secrets/coffer/internal/tlsutil"
 )
 
@@ -51,6 +53,24 @@ type Options struct {
 	// Dev relaxes what dev mode may relax: audit files enabled through
 	// the API may be written anywhere.
 	Dev bool
+	// NodeID names this node of a cluster (storage "postgresql" with
+	// ha_enabled); empty means the host name with a random suffix.
+	// Main takes it from COFFER_NODE_ID.
+	NodeID string
+	// ClusterAddr is reported to the other nodes in sys/ha-status. Main
+	// takes it from COFFER_CLUSTER_ADDR.
+	ClusterAddr string
+	// DisableForwarding makes a standby answer requests it does not serve
+	// itself with a 307 redirect to the active node instead of forwarding
+	// them. Main sets it when COFFER_DISABLE_REQUEST_FORWARDING is "true"
+	// (or "1").
+	DisableForwarding bool
+	// StepDownWait is how long a node that stepped down waits before it
+	// competes for leadership again; zero means the core's default.
+	StepDownWait time.Duration
+	// OnTransition, when set, hears each change of this node's role
+	// (tests order events across nodes with it).
+	OnTransition func(core.Transition)
 }
 
 // Server is one running Coffer server.
@@ -74,7 +94,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	st, storageType, err := openStorage(cfg.Storage)
+	st, storageType, err := openStorage(ctx, cfg.Storage, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +104,21 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 			s.closeAll()
 		}
 	}()
+	for i := range cfg.Listeners {
+		if err := s.listen(&cfg.Listeners[i], opts.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	physical := st
+	var ha *core.HAOptions
+	if pg, ok := st.(*postgres.Storage); ok {
+		physical = fencedStorage{Storage: st}
+		if cfg.Storage.Postgres.HAEnabled {
+			if ha, err = s.haOptions(pg, opts); err != nil {
+				return nil, err
+			}
+		}
+	}
 	// The gauges read the core, which is built next; they are only read
 	// when metrics are scraped.
 	var c *core.Core
@@ -99,7 +134,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		BarrierEncryptions: func() float64 { return float64(c.Stats().BarrierEncryptions) },
 	})
 	c, err = core.New(core.Options{
-		Physical:         m.Storage(st),
+		Physical:         m.Storage(physical),
 		StorageType:      storageType,
 		Engines:          builtin.Engines(),
 		AuthMethods:      builtin.AuthMethods(),
@@ -112,17 +147,24 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		AuditDevices:     auditDevices(cfg.Audit),
 		AuditAllowedDirs: cfg.AuditAllowedDirs,
 		AuditAnyDir:      opts.Dev,
+		HA:               ha,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.core = c
+	transport, err := s.forwardTransport()
+	if err != nil {
+		return nil, err
+	}
 	handler := httpapi.New(httpapi.Options{
 		Core:                   c,
 		Logger:                 logger,
 		MaxRequestSize:         cfg.MaxRequestSize,
 		Metrics:                m,
 		UnauthenticatedMetrics: cfg.Telemetry.UnauthenticatedMetricsAccess,
+		RedirectToActive:       opts.DisableForwarding,
+		ForwardTransport:       transport,
 	})
 	s.httpSrv = &http.Server{
 		Handler:           handler,
@@ -130,16 +172,59 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	for i := range cfg.Listeners {
-		if err := s.listen(&cfg.Listeners[i], opts.DataDir); err != nil {
-			return nil, err
-		}
-	}
 	return s, nil
 }
 
+// haOptions makes this server one node of the cluster sharing pg.
+func (s *Server) haOptions(pg *postgres.Storage, opts Options) (*core.HAOptions, error) {
+	nodeID := opts.NodeID
+	if nodeID == "" {
+		nodeID = defaultNodeID()
+	}
+	apiAddr := s.cfg.APIAddr
+	if apiAddr == "" {
+		apiAddr = s.addrs[0]
+		s.logger.Warn("api_addr is not set; other nodes will forward to this node's first listener address", "api_addr", apiAddr)
+	}
+	backend, err := newPGHA(pg, s.cfg.Storage.Postgres.Table, nodeID, apiAddr, s.logger)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	return &core.HAOptions{
+		Backend:      backend,
+		NodeID:       nodeID,
+		APIAddr:      apiAddr,
+		ClusterAddr:  opts.ClusterAddr,
+		Hostname:     host,
+		StepDownWait: opts.StepDownWait,
+		OnTransition: opts.OnTransition,
+	}, nil
+}
+
+// forwardTransport is how a standby reaches the active node: HTTP/1.1 or
+// HTTP/2 with the system's roots plus the local CA, when this server uses
+// one (the nodes of a cluster then share its data directory's CA).
+func (s *Server) forwardTransport() (http.RoundTripper, error) {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	if s.caPath == "" {
+		return t, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	pem, err := os.ReadFile(s.caPath)
+	if err != nil {
+		return nil, fmt.Errorf("read local CA for forwarding: %w", err)
+	}
+	pool.AppendCertsFromPEM(pem)
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return t, nil
+}
+
 // openStorage builds the physical storage the configuration names.
-func openStorage(sc *config.Storage) (storage.Storage, string, error) {
+func openStorage(ctx context.Context, sc *config.Storage, logger *slog.Logger) (storage.Storage, string, error) {
 	if sc == nil {
 		return nil, "", errors.New("no storage configured")
 	}
@@ -152,6 +237,12 @@ func openStorage(sc *config.Storage) (storage.Storage, string, error) {
 			return nil, "", fmt.Errorf("open bolt storage: %w", err)
 		}
 		return st, "bolt", nil
+	case config.StoragePostgres:
+		st, err := openPostgres(ctx, sc.Postgres, logger)
+		if err != nil {
+			return nil, "", err
+		}
+		return st, "postgresql", nil
 	default:
 		return nil, "", fmt.Errorf("storage %q is not available in this version", sc.Type)
 	}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/coffer-secrets/coffer/internal/config"
 	"github.com/coffer-secrets/coffer/internal/core"
@@ -47,6 +48,34 @@ type Options struct {
 	// AuditAnyDir lets the API enable audit files anywhere, as dev mode
 	// does.
 	AuditAnyDir bool
+	// Postgres, when set, stores data in PostgreSQL instead (BoltPath is
+	// then ignored). With Postgres.HA several test servers on one
+	// database form a cluster: the first (uninitialized storage) is
+	// initialized, unsealed and waited for until active; later ones find
+	// the storage initialized and are unsealed with UnsealKeys, as
+	// standbys.
+	Postgres *Postgres
+	// NodeID names the node in a cluster (default: random).
+	NodeID string
+	// DisableForwarding makes a standby redirect (307) instead of
+	// forwarding.
+	DisableForwarding bool
+	// StepDownWait is how long a node that stepped down waits before it
+	// competes again (default: the core's).
+	StepDownWait time.Duration
+	// OnTransition hears each change of the node's role, with its time.
+	OnTransition func(core.Transition)
+}
+
+// Postgres selects PostgreSQL storage for a test server.
+type Postgres struct {
+	// URL is the connection string (with the test's own database or
+	// search_path).
+	URL string
+	// Table is the table (default: the configuration's default).
+	Table string
+	// HA enables leader election (ha_enabled).
+	HA bool
 }
 
 // Server is a running test server.
@@ -60,6 +89,8 @@ type Server struct {
 	UnsealKeys []string
 	// Client is an official API client with the root token set.
 	Client *api.Client
+	// NodeID is the node's name in a cluster.
+	NodeID string
 
 	srv    *server.Server
 	cancel context.CancelFunc
@@ -69,7 +100,14 @@ type Server struct {
 // New starts a server; callers must Close it.
 func New(opts Options) (*Server, error) {
 	storageBlock := `storage "inmem" {}`
-	if opts.BoltPath != "" {
+	switch {
+	case opts.Postgres != nil:
+		storageBlock = fmt.Sprintf("storage \"postgresql\" {\n connection_url = %s\n ha_enabled = %t\n max_parallel = 16\n", strconv.Quote(opts.Postgres.URL), opts.Postgres.HA)
+		if opts.Postgres.Table != "" {
+			storageBlock += fmt.Sprintf(" table = %s\n", strconv.Quote(opts.Postgres.Table))
+		}
+		storageBlock += "}"
+	case opts.BoltPath != "":
 		storageBlock = fmt.Sprintf("storage \"bolt\" {\n path = %s\n}", strconv.Quote(opts.BoltPath))
 	}
 	src := storageBlock + "\nlistener \"tcp\" {\n address = \"127.0.0.1:0\"\n tls_disable = true\n}\n"
@@ -82,11 +120,26 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	srv, err := server.New(ctx, server.Options{Config: cfg, Logger: opts.Logger, Clock: opts.Clock, Dev: opts.AuditAnyDir})
+	nodeID := opts.NodeID
+	if nodeID == "" {
+		nodeID = "node-" + core.NewUUID()[:8]
+	}
+	startCtx, cancelStart := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelStart()
+	srv, err := server.New(startCtx, server.Options{
+		Config:            cfg,
+		Logger:            opts.Logger,
+		Clock:             opts.Clock,
+		Dev:               opts.AuditAnyDir,
+		NodeID:            nodeID,
+		DisableForwarding: opts.DisableForwarding,
+		StepDownWait:      opts.StepDownWait,
+		OnTransition:      opts.OnTransition,
+	})
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Addr: srv.Addrs()[0], srv: srv, UnsealKeys: opts.UnsealKeys, done: make(chan error, 1)}
+	s := &Server{Addr: srv.Addrs()[0], NodeID: nodeID, srv: srv, UnsealKeys: opts.UnsealKeys, done: make(chan error, 1)}
 	runCtx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
 	go func() { s.done <- srv.Run(runCtx) }()
@@ -117,6 +170,8 @@ func (s *Server) setUp(ctx context.Context, opts Options) error {
 		}
 		return nil
 	case initialized:
+		// A node joining a cluster shares the first node's root token.
+		s.RootToken = opts.RootToken
 		if opts.Sealed {
 			return nil
 		}
@@ -138,6 +193,8 @@ func (s *Server) setUp(ctx context.Context, opts Options) error {
 		s.RootToken = string(res.RootToken)
 		s.UnsealKeys = []string{base64.StdEncoding.EncodeToString(res.Shares[0])}
 		return nil
+	case opts.Postgres != nil && opts.Postgres.HA:
+		return s.setUpCluster(ctx, opts)
 	default:
 		info, err := server.SetUpDev(ctx, c, opts.RootToken)
 		if err != nil {
@@ -147,6 +204,42 @@ func (s *Server) setUp(ctx context.Context, opts Options) error {
 		s.UnsealKeys = []string{info.UnsealKey}
 		return nil
 	}
+}
+
+// setUpCluster initializes the first node of a cluster, unseals it, waits
+// until it leads and mounts KV version 2 at secret/.
+func (s *Server) setUpCluster(ctx context.Context, opts Options) error {
+	c := s.srv.Core()
+	res, err := c.Initialize(ctx, core.InitRequest{SecretShares: 1, SecretThreshold: 1, RootTokenID: opts.RootToken})
+	if err != nil {
+		return err
+	}
+	s.RootToken = string(res.RootToken)
+	s.UnsealKeys = []string{base64.StdEncoding.EncodeToString(res.Shares[0])}
+	if _, err := c.Unseal(ctx, res.Shares[0]); err != nil {
+		return err
+	}
+	if err := s.WaitActive(ctx, 30*time.Second); err != nil {
+		return err
+	}
+	return c.Mount(ctx, core.MountInput{Path: "secret", Type: "kv", Description: "key/value secret storage", Options: map[string]string{"version": "2"}})
+}
+
+// WaitActive polls until the node is the active node of its cluster, or
+// fails after timeout.
+func (s *Server) WaitActive(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for !s.srv.Core().HAStatus().Active {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("testserver: node %s did not become active within %s", s.NodeID, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // Core returns the server's core, for tests that check internal state.

@@ -1,0 +1,132 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffer-secrets/coffer/internal/testserver"
+)
+
+// TestClusterRoles starts three nodes on one database: one active, two
+// standbys, the third redirecting instead of forwarding. It checks
+// sys/health codes, sys/leader and sys/ha-status, that writes through a
+// standby reach the active node and are readable on every node, that a
+// redirecting standby serves reads itself and redirects writes, and that
+// sys/step-down hands the leadership to another node.
+func TestClusterRoles(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 3, func(i int, o *testserver.Options) {
+		o.DisableForwarding = i == 2
+	})
+	root := c.nodes[0].RootToken
+	active := c.nodes[0]
+
+	health := []struct {
+		name  string
+		node  int
+		query string
+		want  int
+	}{
+		{"active", 0, "", http.StatusOK},
+		{"standby", 1, "", http.StatusTooManyRequests},
+		{"standby with standbyok", 1, "?standbyok=true", http.StatusOK},
+		{"standby with standbycode", 2, "?standbycode=472", 472},
+		{"active ignores standbycode", 0, "?standbycode=472", http.StatusOK},
+	}
+	for _, tt := range health {
+		code, body, _ := rawGet(t, c.nodes[tt.node].Addr+"/v1/sys/health"+tt.query, "")
+		if code != tt.want {
+			t.Errorf("%s: sys/health%s = %d, want %d (%s)", tt.name, tt.query, code, tt.want, body)
+		}
+		var h struct{ Standby bool }
+		json.Unmarshal([]byte(body), &h)
+		if h.Standby != (tt.node != 0) {
+			t.Errorf("%s: health standby = %v", tt.name, h.Standby)
+		}
+	}
+
+	for i := range c.nodes {
+		l, err := c.client(t, i, root).Sys().Leader()
+		if err != nil {
+			t.Fatalf("node %d sys/leader: %v", i, err)
+		}
+		if !l.HAEnabled || l.IsSelf != (i == 0) || l.LeaderAddress != active.Addr {
+			t.Errorf("node %d sys/leader = %+v, want ha_enabled, is_self %v, leader %s", i, l, i == 0, active.Addr)
+		}
+	}
+
+	// A write through a forwarding standby lands on the active node and
+	// every node reads it.
+	if _, err := c.client(t, 1, root).KVv2("secret").Put(t.Context(), "through-standby", map[string]any{"v": "1"}); err != nil {
+		t.Fatalf("write through standby: %v", err)
+	}
+	for i := range c.nodes {
+		s, err := c.client(t, i, root).KVv2("secret").Get(t.Context(), "through-standby")
+		if err != nil || s.Data["v"] != "1" {
+			t.Errorf("node %d read = %v, %v", i, s, err)
+		}
+	}
+
+	// The redirecting standby serves the read itself (200, no redirect)
+	// and redirects a write to the same path on the active node.
+	code, body, _ := rawGet(t, c.nodes[2].Addr+"/v1/secret/data/through-standby", root)
+	if code != http.StatusOK || !strings.Contains(body, `"v":"1"`) {
+		t.Errorf("read on redirecting standby = %d %s, want 200 served locally", code, body)
+	}
+	code, _, hdr := rawDo(t, http.MethodPut, c.nodes[2].Addr+"/v1/secret/data/x?a=b", root, `{"data":{"v":"2"}}`)
+	if want := active.Addr + "/v1/secret/data/x?a=b"; code != http.StatusTemporaryRedirect || hdr.Get("Location") != want {
+		t.Errorf("write on redirecting standby = %d Location %q, want 307 %q", code, hdr.Get("Location"), want)
+	}
+
+	eventually(t, 10*time.Second, "sys/ha-status lists three nodes", func() error {
+		code, body, _ := rawGet(t, c.nodes[1].Addr+"/v1/sys/ha-status", root)
+		var out struct {
+			Data struct {
+				Nodes []struct {
+					APIAddress string `json:"api_address"`
+					ActiveNode bool   `json:"active_node"`
+					LastEcho   string `json:"last_echo"`
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(body), &out); err != nil || code != http.StatusOK {
+			return fmt.Errorf("status %d: %s", code, body)
+		}
+		actives := 0
+		for _, n := range out.Data.Nodes {
+			if n.ActiveNode {
+				actives++
+				if n.APIAddress != active.Addr {
+					return fmt.Errorf("active node listed at %s", n.APIAddress)
+				}
+			}
+			if _, err := time.Parse(time.RFC3339Nano, n.LastEcho); err != nil {
+				return fmt.Errorf("last_echo %q: %v", n.LastEcho, err)
+			}
+		}
+		if len(out.Data.Nodes) != 3 || actives != 1 {
+			return fmt.Errorf("nodes = %+v", out.Data.Nodes)
+		}
+		return nil
+	})
+
+	// Step down through a standby (forwarded): another node takes over.
+	if err := c.client(t, 1, root).Sys().StepDown(); err != nil {
+		t.Fatalf("sys/step-down: %v", err)
+	}
+	next := c.waitActive(t, 0, 15*time.Second)
+	if c.nodes[0].Core().HAStatus().Active {
+		t.Errorf("node 0 is still active after stepping down")
+	}
+	s, err := c.client(t, next, root).KVv2("secret").Get(t.Context(), "through-standby")
+	if err != nil || s.Data["v"] != "1" {
+		t.Errorf("new active node %d read = %v, %v", next, s, err)
+	}
+	if _, err := c.client(t, 0, root).KVv2("secret").Put(t.Context(), "after-step-down", map[string]any{"v": "2"}); err != nil {
+		t.Errorf("write through the old active node: %v", err)
+	}
+}

@@ -1,0 +1,180 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/coffer-secrets/coffer/internal/config"
+	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/storage"
+	"github.com/coffer-secrets/coffer/internal/storage/postgres"
+)
+
+// Backoff of the first connection to PostgreSQL.
+const (
+	pgFirstRetry = 500 * time.Millisecond
+	pgMaxRetry   = 30 * time.Second
+)
+
+// openPostgres opens the PostgreSQL storage, retrying with backoff while
+// the server is unreachable (each failure is logged, without the password)
+// until ctx ends. A schema written by a newer Coffer, or a configuration
+// the storage refuses, fails at once.
+func openPostgres(ctx context.Context, pc *config.PostgresStorage, logger *slog.Logger) (*postgres.Storage, error) {
+	connURL, table := postgresTarget(string(pc.ConnectionURL), pc.Table)
+	if !pgTable.MatchString(table) {
+		return nil, fmt.Errorf("postgresql storage: table %q must match %s (at most 48 bytes)", table, pgTable)
+	}
+	opts := postgres.Options{ConnURL: connURL, Table: table, MaxParallel: pc.MaxParallel, Logger: logger}
+	wait := pgFirstRetry
+	for attempt := 1; ; attempt++ {
+		st, err := postgres.Open(ctx, opts)
+		if err == nil {
+			if attempt > 1 {
+				logger.Info("connected to PostgreSQL", "attempts", attempt)
+			}
+			return st, nil
+		}
+		if errors.Is(err, postgres.ErrSchemaTooNew) {
+			return nil, fmt.Errorf("refusing to start: %w", err)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("give up connecting to PostgreSQL after %d attempts: %w", attempt, err)
+		}
+		logger.Warn("PostgreSQL storage is unreachable; retrying", "attempt", attempt, "retry_in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("give up connecting to PostgreSQL after %d attempts: %w", attempt, err)
+		case <-t.C:
+		}
+		wait = min(2*wait, pgMaxRetry)
+	}
+}
+
+// pgTable is what the storage accepts as a table name; checked before
+// connecting so that a bad name fails at once instead of being retried.
+var pgTable = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,47}$`)
+
+// postgresTarget turns the configuration's table, which may be
+// schema-qualified ("coffer.kv"), into the storage's plain table name and
+// a connection string whose search_path is that schema. PostgreSQL folds
+// unquoted names to lower case, and so does this.
+func postgresTarget(connURL, table string) (string, string) {
+	table = strings.ToLower(table)
+	schema, name, ok := strings.Cut(table, ".")
+	if !ok {
+		return connURL, table
+	}
+	if strings.Contains(connURL, "://") {
+		if u, err := url.Parse(connURL); err == nil {
+			q := u.Query()
+			q.Set("search_path", schema)
+			u.RawQuery = q.Encode()
+			return u.String(), name
+		}
+		return connURL, name // Open reports the malformed URL
+	}
+	return connURL + " search_path=" + schema, name
+}
+
+// pgHA adapts the PostgreSQL storage to core.HA: election with fencing,
+// the leader record, and notifications on channels scoped to the table.
+type pgHA struct {
+	st     *postgres.Storage
+	el     *postgres.Elector
+	prefix string // channel name prefix, unique per table
+}
+
+var _ core.HA = (*pgHA)(nil)
+
+func newPGHA(st *postgres.Storage, table, nodeID, apiAddr string, logger *slog.Logger) (*pgHA, error) {
+	el, err := postgres.NewElector(st, postgres.ElectorOptions{NodeID: nodeID, Addr: apiAddr, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	h := fnv.New32a()
+	h.Write([]byte(strings.ToLower(table)))
+	return &pgHA{st: st, el: el, prefix: fmt.Sprintf("coffer_%08x_", h.Sum32())}, nil
+}
+
+// Acquire implements core.HA: it waits for the leadership and binds every
+// later write to the new term.
+func (p *pgHA) Acquire(ctx context.Context) (core.Leadership, error) {
+	l, err := p.el.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.st.SetFence(l.Fence())
+	return l, nil
+}
+
+// Leader implements core.HA.
+func (p *pgHA) Leader(ctx context.Context) (string, string, error) {
+	id, addr, _, err := p.st.CurrentLeader(ctx)
+	if errors.Is(err, postgres.ErrNoLeader) {
+		return "", "", nil
+	}
+	return id, addr, err
+}
+
+// Notify implements core.HA.
+func (p *pgHA) Notify(ctx context.Context, channel, payload string) error {
+	return p.st.Notify(ctx, p.prefix+channel, payload)
+}
+
+// Listen implements core.HA.
+func (p *pgHA) Listen(ctx context.Context, channel string) (<-chan string, error) {
+	return p.st.Listen(ctx, p.prefix+channel)
+}
+
+// fencedStorage reports a write refused by the fence as core.ErrStandby,
+// so that the request is forwarded to the node that leads now.
+type fencedStorage struct {
+	storage.Storage
+}
+
+func fenced(err error) error {
+	if errors.Is(err, postgres.ErrFenced) {
+		return fmt.Errorf("%w: %w", core.ErrStandby, err)
+	}
+	return err
+}
+
+// Put implements storage.Storage.
+func (f fencedStorage) Put(ctx context.Context, e *storage.Entry) error {
+	return fenced(f.Storage.Put(ctx, e))
+}
+
+// Delete implements storage.Storage.
+func (f fencedStorage) Delete(ctx context.Context, key string) error {
+	return fenced(f.Storage.Delete(ctx, key))
+}
+
+// Txn implements storage.Storage.
+func (f fencedStorage) Txn(ctx context.Context, ops []storage.Op) error {
+	return fenced(f.Storage.Txn(ctx, ops))
+}
+
+// defaultNodeID names a node that was given no ID: its host name and a
+// random suffix, so two processes on one host differ.
+func defaultNodeID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "coffer"
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	return host + "-" + hex.EncodeToString(b)
+}
