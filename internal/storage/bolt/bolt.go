@@ -112,7 +112,16 @@ func Open(opts Options) (*Storage, error) {
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("open bolt storage: create directory: %w", err)
 	}
-	db, err := bbolt.Open(opts.Path, 0o600, &bbolt.Options{Timeout: timeout, NoSync: opts.NoSync})
+	// The hashmap freelist keeps commits fast in large files with many
+	// freed pages (the array freelist is linear in their number), and not
+	// writing the freelist saves a page write per commit; bbolt rebuilds it
+	// when the file is opened.
+	db, err := bbolt.Open(opts.Path, 0o600, &bbolt.Options{
+		Timeout:        timeout,
+		NoSync:         opts.NoSync,
+		FreelistType:   bbolt.FreelistMapType,
+		NoFreelistSync: true,
+	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open bolt storage %s: %w (waited %s)", opts.Path, ErrLocked, timeout)
 	}
