@@ -3,6 +3,8 @@ package jwt
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
 )
 
 // lookupClaim finds a claim in the token's claims c. A name starting with
@@ -66,35 +68,12 @@ func claimStrings(v any) (out []string, ok bool) {
 	return out, true
 }
 
-// globMatch reports whether s matches pattern, in which each "*" stands
-// for any run of characters (including none) and everything else for
-// itself.
-func globMatch(pattern, s string) bool {
-	parts := strings.Split(pattern, "*")
-	if len(parts) == 1 {
-		return pattern == s
-	}
-	first, last := parts[0], parts[len(parts)-1]
-	if !strings.HasPrefix(s, first) {
-		return false
-	}
-	s = s[len(first):]
-	for _, mid := range parts[1 : len(parts)-1] {
-		i := strings.Index(s, mid)
-		if i < 0 {
-			return false
-		}
-		s = s[i+len(mid):]
-	}
-	return strings.HasSuffix(s, last)
-}
-
 // anyMatch reports whether one of got matches one of want, exactly or,
 // with glob, by [globMatch].
 func anyMatch(got, want []string, glob bool) bool {
 	for _, w := range want {
 		for _, g := range got {
-			if w == g || glob && globMatch(w, g) {
+			if w == g || glob && framework.GlobMatch(w, g) {
 				return true
 			}
 		}

@@ -185,29 +185,3 @@ func TestRoleValidation(t *testing.T) {
 		})
 	}
 }
-
-func TestGlobMatch(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		pattern, s string
-		want       bool
-	}{
-		{"abc", "abc", true},
-		{"abc", "abcd", false},
-		{"*", "", true},
-		{"*", "anything", true},
-		{"a*", "abc", true},
-		{"*c", "abc", true},
-		{"a*c", "ac", true},
-		{"a*c", "ab", false},
-		{"a*b*c", "a-b-c", true},
-		{"a*b*c", "a-c-b", false},
-		{"ab*ba", "aba", false},
-		{"**", "x", true},
-	}
-	for _, tt := range tests {
-		if got := globMatch(tt.pattern, tt.s); got != tt.want {
-			t.Errorf("globMatch(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
-		}
-	}
-}

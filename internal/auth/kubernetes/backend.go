@@ -197,32 +197,10 @@ func (b *backend) saveJSON(ctx context.Context, key string, v any) error {
 	return nil
 }
 
-// globMatch reports whether s matches pattern, in which each "*" stands
-// for any run of characters (including none).
-func globMatch(pattern, s string) bool {
-	parts := strings.Split(pattern, "*")
-	if len(parts) == 1 {
-		return pattern == s
-	}
-	first, last := parts[0], parts[len(parts)-1]
-	if !strings.HasPrefix(s, first) {
-		return false
-	}
-	s = s[len(first):]
-	for _, mid := range parts[1 : len(parts)-1] {
-		i := strings.Index(s, mid)
-		if i < 0 {
-			return false
-		}
-		s = s[i+len(mid):]
-	}
-	return strings.HasSuffix(s, last)
-}
-
 // anyGlob reports whether s matches one of patterns.
 func anyGlob(patterns []string, s string) bool {
 	for _, p := range patterns {
-		if globMatch(p, s) {
+		if framework.GlobMatch(p, s) {
 			return true
 		}
 	}

@@ -52,33 +52,11 @@ func (c *connConfig) dialect() dialect {
 // holds "*", the name, or a glob with "*" matching it.
 func (c *connConfig) allows(role string) bool {
 	for _, pat := range c.AllowedRoles {
-		if globMatch(pat, role) {
+		if framework.GlobMatch(pat, role) {
 			return true
 		}
 	}
 	return false
-}
-
-// globMatch matches s against pat, where "*" stands for any run of
-// characters.
-func globMatch(pat, s string) bool {
-	parts := strings.Split(pat, "*")
-	if len(parts) == 1 {
-		return pat == s
-	}
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	last := parts[len(parts)-1]
-	for _, p := range parts[1 : len(parts)-1] {
-		i := strings.Index(s, p)
-		if i < 0 {
-			return false
-		}
-		s = s[i+len(p):]
-	}
-	return strings.HasSuffix(s, last)
 }
 
 // configInput is the body of a write to config/:name. Absent fields keep
