@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -19,9 +18,6 @@ const (
 	configKey  = "config"
 	rolePrefix = "role/"
 )
-
-// maxRoleNameBytes bounds a role name.
-const maxRoleNameBytes = 512
 
 // backend is one JWT auth mount.
 type backend struct {
@@ -106,20 +102,7 @@ func (b *backend) Cleanup(context.Context) {
 // roleName returns the lowercased, validated role name captured from the
 // path: letters, digits, "_", "-" and ".", not "." or "..".
 func roleName(m *framework.Match) (string, error) {
-	return checkRoleName(m.Get("name"))
-}
-
-func checkRoleName(name string) (string, error) {
-	name = strings.ToLower(name)
-	ok := name != "" && name != "." && name != ".." && len(name) <= maxRoleNameBytes
-	for i := 0; ok && i < len(name); i++ {
-		c := name[i]
-		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
-	}
-	if !ok {
-		return "", logical.InvalidRequest("invalid role name: use letters, digits, \"_\", \"-\" and \".\", at most %d bytes", maxRoleNameBytes)
-	}
-	return name, nil
+	return framework.Name("role", m.Get("name"))
 }
 
 // loadJSON reads key into v and returns the raw entry. found is false when

@@ -170,7 +170,7 @@ func (in *configInput) config() (*config, error) {
 		}
 	}
 	if c.DefaultRole != "" {
-		if _, err := checkRoleName(c.DefaultRole); err != nil {
+		if _, err := framework.Name("role", c.DefaultRole); err != nil {
 			return nil, logical.InvalidRequest("invalid value for \"default_role\": not a valid role name")
 		}
 	}

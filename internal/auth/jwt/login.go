@@ -36,7 +36,7 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 	if roleName == "" {
 		return nil, logical.InvalidRequest("missing role, and no default_role is configured")
 	}
-	name, err := checkRoleName(roleName)
+	name, err := framework.Name("role", roleName)
 	if err != nil {
 		return nil, err
 	}

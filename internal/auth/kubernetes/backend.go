@@ -28,9 +28,6 @@ const (
 // certificate ("ca.crt") and token ("token").
 const defaultLocalDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 
-// maxRoleNameBytes bounds a role name.
-const maxRoleNameBytes = 512
-
 // reviewTimeout bounds one TokenReview call.
 const reviewTimeout = 15 * time.Second
 
@@ -154,20 +151,7 @@ func (b *backend) httpClient(caPEM string) (*http.Client, error) {
 // roleName returns the lowercased, validated role name captured from the
 // path: letters, digits, "_", "-" and ".", not "." or "..".
 func roleName(m *framework.Match) (string, error) {
-	return checkRoleName(m.Get("name"))
-}
-
-func checkRoleName(name string) (string, error) {
-	name = strings.ToLower(name)
-	ok := name != "" && name != "." && name != ".." && len(name) <= maxRoleNameBytes
-	for i := 0; ok && i < len(name); i++ {
-		c := name[i]
-		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
-	}
-	if !ok {
-		return "", logical.InvalidRequest("invalid role name: use letters, digits, \"_\", \"-\" and \".\", at most %d bytes", maxRoleNameBytes)
-	}
-	return name, nil
+	return framework.Name("role", m.Get("name"))
 }
 
 // loadJSON reads key into v. found is false when there is no entry.

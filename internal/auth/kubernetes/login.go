@@ -26,7 +26,7 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 	case len(in.JWT) > maxJWTBytes:
 		return nil, logical.InvalidRequest("jwt is longer than %d bytes", maxJWTBytes)
 	}
-	name, err := checkRoleName(in.Role)
+	name, err := framework.Name("role", in.Role)
 	if err != nil {
 		return nil, err
 	}
