@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ import (
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 	"github.com/hashicorp/vault/api"
 
+	"github.com/coffer-secrets/coffer/internal/agent/config"
 	"github.com/coffer-secrets/coffer/internal/testserver"
 )
 
@@ -276,45 +279,52 @@ func refused(err error) bool {
 
 const kvTemplate = `{{ with secret "secret/data/app" }}{{ .Data.data.password }}{{ end }}`
 
-func TestAgentKubernetesTokenRotation(t *testing.T) {
-	t.Parallel()
-	s := testserver.Start(t)
-	cl := s.Client
-	dir := t.TempDir()
-	cluster := newSigner(t)
-	web := serviceAccount{Namespace: "shop", Name: "web", UID: "6f1c1a3e-0d1b-4d7e-9a55-1d2b3c4d5e6f", Audiences: []string{"coffer"}}
-	reviewer := saToken(t, cluster, serviceAccount{Namespace: "kube-system", Name: "coffer-reviewer", UID: "0b7d9e2c-5b8e-4c9a-8a1f-3e2d1c0b9a87", Audiences: []string{"https://kubernetes.default.svc"}})
-	fake := newFakeCluster(t, reviewer)
+// k8sSetUp is a Kubernetes auth mount on a test server backed by a fake
+// cluster, with a role "web" for the service account shop/web.
+type k8sSetUp struct {
+	fake     *fakeCluster
+	cluster  *signer
+	web      serviceAccount
+	reviewer string
+}
 
+// setUpKubernetes mounts the kubernetes auth method on cl, pointed at a
+// new fake cluster, with a role "web" (policy web-kv reading
+// secret/data/app) whose tokens live 2s, renewable up to 4s: the agent
+// renews once, then must log in again, reading the token file again.
+func setUpKubernetes(t *testing.T, cl *api.Client) *k8sSetUp {
+	t.Helper()
+	k := &k8sSetUp{
+		cluster: newSigner(t),
+		web:     serviceAccount{Namespace: "shop", Name: "web", UID: "6f1c1a3e-0d1b-4d7e-9a55-1d2b3c4d5e6f", Audiences: []string{"coffer"}},
+	}
+	k.reviewer = saToken(t, k.cluster, serviceAccount{Namespace: "kube-system", Name: "coffer-reviewer", UID: "0b7d9e2c-5b8e-4c9a-8a1f-3e2d1c0b9a87", Audiences: []string{"https://kubernetes.default.svc"}})
+	k.fake = newFakeCluster(t, k.reviewer)
 	if err := cl.Sys().EnableAuthWithOptions("kubernetes", &api.EnableAuthOptions{Type: "kubernetes"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cl.Logical().Write("auth/kubernetes/config", map[string]any{
-		"kubernetes_host": fake.srv.URL, "kubernetes_ca_cert": fake.caPEM(), "token_reviewer_jwt": reviewer,
+		"kubernetes_host": k.fake.srv.URL, "kubernetes_ca_cert": k.fake.caPEM(), "token_reviewer_jwt": k.reviewer,
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := cl.Sys().PutPolicy("web-kv", `path "secret/data/app" { capabilities = ["read"] }`); err != nil {
 		t.Fatal(err)
 	}
-	// The token is renewed once, then reaches its max TTL: the agent must
-	// log in again, reading the token file again.
 	if _, err := cl.Logical().Write("auth/kubernetes/role/web", map[string]any{
 		"bound_service_account_names": "web", "bound_service_account_namespaces": "shop", "audience": "coffer",
 		"token_policies": "web-kv", "token_ttl": "2s", "token_max_ttl": "4s",
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cl.KVv2("secret").Put(t.Context(), "app", map[string]any{"password": "k8s-pass-one"}); err != nil {
-		t.Fatal(err)
-	}
+	return k
+}
 
-	tokenPath, sink, out := filepath.Join(dir, "sa-token"), filepath.Join(dir, "sink"), filepath.Join(dir, "out.txt")
-	first := saToken(t, cluster, web)
-	fake.rotate("", first, web)
-	writeFile(t, tokenPath, first+"\n")
-	logs := &logBuffer{}
-	startAgent(t, fmt.Sprintf(`
+// k8sAgentConfig is an agent configuration logging in with the kubernetes
+// method as role "web", writing its token to sink and rendering
+// secret/data/app's password to out.
+func k8sAgentConfig(addr, tokenPath, sink, out string) string {
+	return fmt.Sprintf(`
 vault {
   address = %q
   retry { num_retries = 0 }
@@ -337,7 +347,26 @@ template {
   contents    = %q
   destination = %q
 }
-`, s.Addr, tokenPath, sink, kvTemplate, out), logs)
+`, addr, tokenPath, sink, kvTemplate, out)
+}
+
+func TestAgentKubernetesTokenRotation(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	cl := s.Client
+	dir := t.TempDir()
+	k := setUpKubernetes(t, cl)
+	fake, web, reviewer := k.fake, k.web, k.reviewer
+	if _, err := cl.KVv2("secret").Put(t.Context(), "app", map[string]any{"password": "k8s-pass-one"}); err != nil {
+		t.Fatal(err)
+	}
+
+	tokenPath, sink, out := filepath.Join(dir, "sa-token"), filepath.Join(dir, "sink"), filepath.Join(dir, "out.txt")
+	first := saToken(t, k.cluster, web)
+	fake.rotate("", first, web)
+	writeFile(t, tokenPath, first+"\n")
+	logs := &logBuffer{}
+	startAgent(t, k8sAgentConfig(s.Addr, tokenPath, sink, out), logs)
 
 	// The first login: the sink's token reads the secret as the role's
 	// service account, and the template rendered it.
@@ -362,7 +391,7 @@ template {
 
 	// The kubelet rotates the token: the file gets a new one and the
 	// cluster refuses the old one from now on.
-	second := saToken(t, cluster, web)
+	second := saToken(t, k.cluster, web)
 	fake.rotate(first, second, web)
 	replaceFile(t, tokenPath, second+"\n")
 	if _, err := tokenClient(t, s.Addr, "").Logical().Write("auth/kubernetes/login", map[string]any{"role": "web", "jwt": first}); !refused(err) {
@@ -514,4 +543,67 @@ template {
 	waitFor(t, 30*time.Second, "the KV change rendered with the new token", func() bool { return readFile(t, out) == "jwt-pass-two" })
 
 	assertNoSecrets(t, "agent log", logs.String(), first, readFile(t, jwtPath), sink1, sink2, "jwt-pass-one", "jwt-pass-two", s.RootToken)
+}
+
+// TestAgentKubernetesRefusedThenValid starts the agent with a service
+// account token the cluster does not accept: the agent retries without
+// writing its sink or logging the token, and logs in as soon as the file
+// holds a valid one.
+func TestAgentKubernetesRefusedThenValid(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	k := setUpKubernetes(t, s.Client)
+	if _, err := s.Client.KVv2("secret").Put(t.Context(), "app", map[string]any{"password": "k8s-pass-refused"}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tokenPath, sink, out := filepath.Join(dir, "sa-token"), filepath.Join(dir, "sink"), filepath.Join(dir, "out.txt")
+	// Signed like a real one and naming the right service account, but
+	// unknown to the cluster (its pod was deleted, say).
+	unknown := saToken(t, k.cluster, k.web)
+	writeFile(t, tokenPath, unknown)
+
+	cfg, err := config.Parse([]byte(k8sAgentConfig(s.Addr, tokenPath, sink, out)), "agent.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		done <- Run(ctx, cfg, Options{Logger: logs.logger(), MinBackoff: 200 * time.Millisecond, MaxBackoff: time.Second, Ready: ready})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+
+	waitFor(t, 30*time.Second, "two refused logins", func() bool {
+		return strings.Count(logs.String(), "login failed; retrying") >= 2
+	})
+	if !strings.Contains(logs.String(), "did not authenticate the token") {
+		t.Errorf("the log does not say why the login was refused:\n%s", logs)
+	}
+	if _, err := os.Stat(sink); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("sink written without a login: %v", err)
+	}
+
+	valid := saToken(t, k.cluster, k.web)
+	k.fake.rotate("", valid, k.web)
+	replaceFile(t, tokenPath, valid)
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("agent stopped: %v\nlog:\n%s", err, logs)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("agent not ready 30s after the token became valid; log:\n%s", logs)
+	}
+	if _, err := tokenClient(t, s.Addr, readFile(t, sink)).KVv2("secret").Get(t.Context(), "app"); err != nil {
+		t.Errorf("the sink's token cannot read the secret: %v", err)
+	}
+	if got := readFile(t, out); got != "k8s-pass-refused" {
+		t.Errorf("rendered file = %q, want k8s-pass-refused", got)
+	}
+	assertNoSecrets(t, "agent log", logs.String(), unknown, valid, k.reviewer, readFile(t, sink), "k8s-pass-refused", s.RootToken)
 }
