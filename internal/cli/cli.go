@@ -121,6 +121,7 @@ func commands() map[string]*command {
 	maps.Copy(t, deliveryCommands())
 	maps.Copy(t, auditCommands())
 	maps.Copy(t, leaseCommands())
+	maps.Copy(t, haCommands())
 	return t
 }
 
