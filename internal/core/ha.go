@@ -459,18 +459,15 @@ func (c *Core) becomeStandby(ctx context.Context, l Leadership, voluntary bool) 
 		c.logger.Info("gave up leadership; this node is now a standby", "node_id", c.ha.opts.NodeID)
 		c.observe(false)
 	}
+	// Until the standby state is loaded, everything is forwarded.
+	c.ha.stale.Store(true)
 	c.stateMu.Unlock()
 	// Release may take seconds on a dead connection; requests meanwhile
 	// are forwarded or refused, never served as active.
 	l.Release()
-	if ctx.Err() != nil {
-		return
+	if ctx.Err() == nil {
+		c.reloadStandby(ctx)
 	}
-	c.stateMu.Lock()
-	if !c.Sealed() && !c.ha.active.Load() {
-		c.loadStandbyLocked(ctx)
-	}
-	c.stateMu.Unlock()
 }
 
 // loadStandbyLocked loads what a standby serves reads from, writing

@@ -168,6 +168,8 @@ func (c *Core) invalidate(ctx context.Context, payload string) {
 		c.reloadStandby(ctx)
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+	defer cancel()
 	c.stateMu.RLock()
 	if c.Sealed() || !c.standby() {
 		c.stateMu.RUnlock()
@@ -244,19 +246,37 @@ func (c *Core) invalidateBackend(ctx context.Context, key string) {
 	}
 }
 
-// reloadStandby reloads the keyring and the whole standby state.
+// Bounds of a standby's reloads: the storage may be out of reach (the
+// node was partitioned), and requests wait while the state is rebuilt.
+const (
+	probeTimeout  = 2 * time.Second
+	reloadTimeout = 10 * time.Second
+)
+
+// reloadStandby reloads the keyring and the whole standby state. It first
+// reloads the keyring without holding stateMu, so that an unreachable
+// storage fails it within probeTimeout without holding requests up; the
+// node then stays stale (forwarding) until a later try works.
 func (c *Core) reloadStandby(ctx context.Context) {
+	if c.Sealed() || !c.standby() {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	err := c.barrier.Reload(pctx)
+	cancel()
+	if err != nil {
+		c.ha.stale.Store(true)
+		c.logger.Warn("reload keyring; forwarding every request until it works", "err", err)
+		return
+	}
 	c.stateMu.Lock()
 	defer c.stateMu.Unlock()
 	if c.Sealed() || !c.standby() || ctx.Err() != nil {
 		return
 	}
-	if err := c.barrier.Reload(ctx); err != nil {
-		c.ha.stale.Store(true)
-		c.logger.Warn("reload keyring", "err", err)
-		return
-	}
-	c.loadStandbyLocked(ctx)
+	lctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+	defer cancel()
+	c.loadStandbyLocked(lctx)
 }
 
 // reloadStandbyMounts rebuilds the routes from the stored mount table.
@@ -266,6 +286,8 @@ func (c *Core) reloadStandbyMounts(ctx context.Context) {
 	if c.Sealed() || !c.standby() {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+	defer cancel()
 	c.unloadMounts(ctx)
 	if err := c.loadMountsReadOnly(ctx); err != nil {
 		c.ha.stale.Store(true)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/testserver"
+	"github.com/hashicorp/vault/api"
 )
 
 // TestClusterRoles starts three nodes on one database: one active, two
@@ -128,5 +129,112 @@ func TestClusterRoles(t *testing.T) {
 	}
 	if _, err := c.client(t, 0, root).KVv2("secret").Put(t.Context(), "after-step-down", map[string]any{"v": "2"}); err != nil {
 		t.Errorf("write through the old active node: %v", err)
+	}
+}
+
+// TestClusterInvalidation checks that what the active node changes is seen
+// by standbys that serve reads themselves: a changed policy, a revoked
+// token and a rotated transit key take effect on every node as soon as the
+// change notice arrives (polled briefly). The standbys redirect what they
+// do not serve, so an answer other than 307 proves they served it.
+func TestClusterInvalidation(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 3, func(i int, o *testserver.Options) { o.DisableForwarding = i > 0 })
+	ctx := t.Context()
+	root := c.nodes[0].RootToken
+	admin := c.client(t, 0, root)
+	if _, err := admin.KVv2("secret").Put(ctx, "app", map[string]any{"v": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Sys().PutPolicy("reader", `path "secret/data/app" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := admin.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"reader"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appToken := tok.Auth.ClientToken
+	readStatus := func(i int) int {
+		code, _, _ := rawGet(t, c.nodes[i].Addr+"/v1/secret/data/app", appToken)
+		return code
+	}
+	for i := range c.nodes {
+		eventually(t, 5*time.Second, fmt.Sprintf("node %d serves the reader token", i), func() error {
+			if got := readStatus(i); got != http.StatusOK {
+				return fmt.Errorf("status %d", got)
+			}
+			return nil
+		})
+	}
+
+	// The policy loses the path: every node refuses (the standbys had the
+	// token and the compiled policy cached).
+	if err := admin.Sys().PutPolicy("reader", `path "secret/data/other" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range c.nodes {
+		eventually(t, 5*time.Second, fmt.Sprintf("node %d refuses after the policy change", i), func() error {
+			if got := readStatus(i); got != http.StatusForbidden {
+				return fmt.Errorf("status %d", got)
+			}
+			return nil
+		})
+	}
+	if err := admin.Sys().PutPolicy("reader", `path "secret/data/app" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range c.nodes {
+		eventually(t, 5*time.Second, fmt.Sprintf("node %d allows again", i), func() error {
+			if got := readStatus(i); got != http.StatusOK {
+				return fmt.Errorf("status %d", got)
+			}
+			return nil
+		})
+	}
+
+	// The token is revoked: every node refuses it.
+	if err := admin.Auth().Token().RevokeTree(appToken); err != nil {
+		t.Fatal(err)
+	}
+	for i := range c.nodes {
+		eventually(t, 5*time.Second, fmt.Sprintf("node %d refuses the revoked token", i), func() error {
+			if got := readStatus(i); got != http.StatusForbidden {
+				return fmt.Errorf("status %d", got)
+			}
+			return nil
+		})
+	}
+
+	// Transit: a standby encrypts and decrypts itself with its cached key
+	// ring; after a rotation on the active node it decrypts version 2
+	// ciphertexts and its own encryptions use version 2.
+	if err := admin.Sys().Mount("transit", &api.MountInput{Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Logical().Write("transit/keys/k", nil); err != nil {
+		t.Fatal(err)
+	}
+	encrypt := func() (int, string) {
+		code, body, _ := rawDo(t, http.MethodPost, c.nodes[1].Addr+"/v1/transit/encrypt/k", root, `{"plaintext":"aGk="}`)
+		return code, body
+	}
+	eventually(t, 5*time.Second, "standby encrypts itself", func() error {
+		if code, body := encrypt(); code != http.StatusOK || !strings.Contains(body, "vault:v1:") {
+			return fmt.Errorf("%d %s", code, body)
+		}
+		return nil
+	})
+	if _, err := admin.Logical().Write("transit/keys/k/rotate", nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "standby encrypts with the rotated key", func() error {
+		if code, body := encrypt(); code != http.StatusOK || !strings.Contains(body, "vault:v2:") {
+			return fmt.Errorf("%d %s", code, body)
+		}
+		return nil
+	})
+	// A write on a standby is redirected, never served.
+	if code, _, _ := rawDo(t, http.MethodPost, c.nodes[1].Addr+"/v1/transit/keys/k/rotate", root, ""); code != http.StatusTemporaryRedirect {
+		t.Errorf("rotate on a standby = %d, want 307", code)
 	}
 }

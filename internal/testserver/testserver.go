@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,6 +96,9 @@ type Server struct {
 	srv    *server.Server
 	cancel context.CancelFunc
 	done   chan error
+
+	closeOnce sync.Once
+	closeErr  error // set by closeOnce
 }
 
 // New starts a server; callers must Close it.
@@ -245,10 +249,14 @@ func (s *Server) WaitActive(ctx context.Context, timeout time.Duration) error {
 // Core returns the server's core, for tests that check internal state.
 func (s *Server) Core() *core.Core { return s.srv.Core() }
 
-// Close stops the server gracefully and closes its storage.
+// Close stops the server gracefully and closes its storage. Calling it
+// again returns the first call's result.
 func (s *Server) Close() error {
-	s.cancel()
-	return <-s.done
+	s.closeOnce.Do(func() {
+		s.cancel()
+		s.closeErr = <-s.done
+	})
+	return s.closeErr
 }
 
 // Start starts a dev-like server for t and stops it when t ends.
