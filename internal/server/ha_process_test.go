@@ -1,0 +1,201 @@
+package server_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coffer-secrets/coffer/internal/testdb"
+	"github.com/hashicorp/vault/api"
+)
+
+// haProcess is one coffer server process of a cluster.
+type haProcess struct {
+	addr string
+	cmd  *exec.Cmd
+	log  string
+}
+
+// startHAProcess runs `coffer server` on PostgreSQL database db with HA.
+func startHAProcess(t *testing.T, db, node string) *haProcess {
+	t.Helper()
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "coffer.hcl")
+	src := fmt.Sprintf(`storage "postgresql" {
+  connection_url = %q
+  ha_enabled     = true
+  max_parallel   = 16
+}
+listener "tcp" {
+  address     = %q
+  tls_disable = true
+}
+api_addr = %q
+`, pgURL(db), addr, "http://"+addr)
+	if err := os.WriteFile(cfg, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &haProcess{addr: "http://" + addr, log: filepath.Join(dir, "server.log")}
+	logf, err := os.Create(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(cofferBin, "server", "--config", cfg)
+	p.cmd.Env = append(os.Environ(), "COFFER_NODE_ID="+node)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait(); logf.Close() })
+	cl := p.client(t, "")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := cl.Sys().SealStatus(); err == nil {
+			return p
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(p.log)
+			t.Fatalf("node %s did not start:\n%s", node, out)
+		}
+		time.Sleep(20 * time.Millisecond) // waiting for a child process to bind its port
+	}
+}
+
+func (p *haProcess) client(t *testing.T, token string) *api.Client {
+	t.Helper()
+	cl, err := api.NewClient(&api.Config{Address: p.addr, Timeout: 10 * time.Second, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.SetToken(token)
+	return cl
+}
+
+// healthCode returns the node's sys/health status, or 0 when it does not
+// answer.
+func (p *haProcess) healthCode() int {
+	cl := &http.Client{Timeout: 2 * time.Second}
+	resp, err := cl.Get(p.addr + "/v1/sys/health")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestClusterKillActiveUnderLoad runs three coffer processes on one
+// database, writes through every node from several goroutines, kills the
+// active process with SIGKILL, and checks that a standby becomes active
+// within 10 s and that every acknowledged write is readable afterwards.
+func TestClusterKillActiveUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three server processes")
+	}
+	t.Parallel()
+	d := testdb.New(t, testdb.Postgres)
+	var nodes []*haProcess
+	for i := range 3 {
+		nodes = append(nodes, startHAProcess(t, d.Name, fmt.Sprintf("proc%d", i)))
+	}
+	res, err := nodes[0].client(t, "").Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := res.RootToken
+	for _, n := range nodes {
+		if _, err := n.client(t, "").Sys().Unseal(res.KeysB64[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	activeNode := func(skip int) int {
+		for i, n := range nodes {
+			if i != skip && n.healthCode() == http.StatusOK {
+				return i
+			}
+		}
+		return -1
+	}
+	var active int
+	eventually(t, 15*time.Second, "a node becomes active", func() error {
+		if active = activeNode(-1); active < 0 {
+			return fmt.Errorf("no node answers 200")
+		}
+		return nil
+	})
+	if err := nodes[active].client(t, root).Sys().Mount("secret", &api.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		mu    sync.Mutex
+		acked []string // guarded by mu
+		wg    sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	clients := make([]*api.Client, len(nodes))
+	for i, n := range nodes {
+		clients[i] = n.client(t, root)
+	}
+	const writers = 4
+	for w := range writers {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				cl := clients[(w+i)%len(clients)]
+				key := fmt.Sprintf("w%d-%d", w, i)
+				if _, err := cl.KVv2("secret").Put(t.Context(), key, map[string]any{"v": key}); err == nil {
+					mu.Lock()
+					acked = append(acked, key)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	time.Sleep(1500 * time.Millisecond) // let writes build up before the kill
+	killed := time.Now()
+	if err := nodes[active].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var next int
+	eventually(t, 10*time.Second, "a standby becomes active after the kill", func() error {
+		if next = activeNode(active); next < 0 {
+			return fmt.Errorf("no surviving node answers 200")
+		}
+		return nil
+	})
+	t.Logf("node %d active %s after the kill", next, time.Since(killed).Round(time.Millisecond))
+	time.Sleep(time.Second) // writes continue on the new active node
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(acked) < 20 {
+		t.Fatalf("only %d writes were acknowledged; the load did not run", len(acked))
+	}
+	cl := nodes[next].client(t, root)
+	missing := 0
+	for _, key := range acked {
+		s, err := cl.KVv2("secret").Get(t.Context(), key)
+		if err != nil || s.Data["v"] != key {
+			missing++
+			if missing <= 5 {
+				t.Errorf("acknowledged write %s: %v, %v", key, s, err)
+			}
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d acknowledged writes are missing", missing, len(acked))
+	}
+	t.Logf("%d acknowledged writes all readable", len(acked))
+}
