@@ -26,6 +26,15 @@ const usage = `Usage: coffer server [options]
   coffer server                       persistent (bolt in ./coffer-data), TLS with a local CA
   coffer server --config FILE         as FILE says (HCL)
 
+  With storage "postgresql" and ha_enabled = true, several servers share one
+  database: one is active, the others are standbys that serve reads and
+  forward everything else to the active node. Set api_addr on each. The
+  environment may also set:
+
+  COFFER_NODE_ID                      this node's name (default: host name and a random suffix)
+  COFFER_CLUSTER_ADDR                 reported to the other nodes in sys/ha-status
+  COFFER_DISABLE_REQUEST_FORWARDING   "true": standbys answer 307 to the active node instead of forwarding
+
 Options:
 `
 
