@@ -662,3 +662,22 @@ func TestPasswordPolicies(t *testing.T) {
 		t.Errorf("generate with an unknown policy error = %v, want 400", err)
 	}
 }
+
+// TestMountLookupNeedsOnlyAccessUnderTheMount: sys/internal/ui/mounts
+// answers a token with any access under the mount, as Vault does, so that
+// the kv commands work with a narrow policy.
+func TestMountLookupNeedsOnlyAccessUnderTheMount(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	mustWrite(t, s.Client, "sys/policies/acl/app", map[string]any{"policy": `path "secret/data/app" { capabilities = ["read"] }`})
+	tok, _ := createToken(t, s.Client, &api.TokenCreateRequest{Policies: []string{"app"}})
+	if code, body := rawRequest(t, s, tok, "GET", "sys/internal/ui/mounts/secret/app", ""); code != 200 || !strings.Contains(body, `"version":"2"`) {
+		t.Errorf("mount lookup under an allowed mount = %d %s", code, body)
+	}
+	if err := s.Client.Sys().Mount("other", &api.MountInput{Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := rawRequest(t, s, tok, "GET", "sys/internal/ui/mounts/other/x", ""); code != 403 {
+		t.Errorf("mount lookup under a mount the token cannot reach = %d, want 403", code)
+	}
+}

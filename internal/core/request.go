@@ -328,6 +328,14 @@ func (c *Core) authorize(ctx context.Context, req *Request, route *router.Route,
 			}
 		}
 	}
+	if rest, ok := strings.CutPrefix(req.Path, "sys/internal/ui/mounts/"); ok && op == logical.ReadOperation {
+		// As in Vault, a token may ask which mount serves a path when it
+		// has any access under that mount (clients such as the kv
+		// commands ask before every call).
+		if r, _, found := c.router.Match(rest); found && cl.acl.AnyUnder(r.Path) {
+			return cl, nil
+		}
+	}
 	preq := policy.Request{Path: req.Path, Operation: string(op)}
 	if cl.acl.NeedsParams(req.Path) {
 		preq.Params = requestParams(req.Request)

@@ -14,6 +14,9 @@ type ACL struct {
 	exact map[string]*perm
 	globs *radix   // pure "*" rules by prefix; nil when there are none
 	plus  *segTrie // rules with "+" segments; nil when there are none
+	// granting lists the path strings of the rules that grant something
+	// (not deny), for [ACL.AnyUnder].
+	granting []string
 }
 
 // perm is what the merged rules for one path string grant.
@@ -69,8 +72,55 @@ func NewACL(policies []*Policy) *ACL {
 	}
 	for key, p := range merged {
 		a.add(key, p)
+		if p.caps&CapDeny == 0 && p.caps != 0 {
+			a.granting = append(a.granting, key)
+		}
 	}
 	return a
+}
+
+// AnyUnder reports whether some rule grants a capability on prefix or on a
+// path under it (prefix is a mount path such as "secret/"). Vault lets a
+// token ask which mount serves a path (sys/internal/ui/mounts) when it has
+// any access there; this answers that question.
+func (a *ACL) AnyUnder(prefix string) bool {
+	if a == nil {
+		return false
+	}
+	if a.root {
+		return true
+	}
+	want := strings.Split(strings.TrimSuffix(prefix, "/"), "/")
+	for _, key := range a.granting {
+		if ruleReaches(key, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// ruleReaches reports whether the rule path string key can match a path
+// that starts with the segments want.
+func ruleReaches(key string, want []string) bool {
+	pattern, glob := strings.CutSuffix(key, "*")
+	segs := strings.Split(pattern, "/")
+	for i, w := range want {
+		if i >= len(segs) {
+			return false
+		}
+		s := segs[i]
+		last := i == len(segs)-1
+		switch {
+		case last && glob:
+			// "sec*" reaches "secret", and "" (after a trailing "/")
+			// reaches anything.
+			return strings.HasPrefix(w, s)
+		case s == "+" || s == w:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func newPerm(r *Rule) *perm {

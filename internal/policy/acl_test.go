@@ -925,3 +925,40 @@ path "d" {
 		{op: "update", path: "d", params: map[string]any{"x": true}, want: true},
 	})
 }
+
+func TestAnyUnder(t *testing.T) {
+	t.Parallel()
+	pol, err := Parse("p", `
+path "secret/data/app/*" { capabilities = ["read"] }
+path "kv/+/config" { capabilities = ["read"] }
+path "db*" { capabilities = ["read"] }
+path "denied/*" { capabilities = ["deny"] }
+path "transit/encrypt/key" { capabilities = ["update"] }
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acl := NewACL([]*Policy{pol})
+	for prefix, want := range map[string]bool{
+		"secret/":  true,
+		"kv/":      true,
+		"db/":      true,
+		"dbx/":     true,
+		"transit/": true,
+		"denied/":  false,
+		"other/":   false,
+		"sec/":     false,
+		"secret2/": false,
+	} {
+		if got := acl.AnyUnder(prefix); got != want {
+			t.Errorf("AnyUnder(%q) = %v, want %v", prefix, got, want)
+		}
+	}
+	if !NewACL([]*Policy{{Name: RootPolicyName}}).AnyUnder("anything/") {
+		t.Error("a root ACL reaches nothing")
+	}
+	var nilACL *ACL
+	if nilACL.AnyUnder("secret/") {
+		t.Error("a nil ACL reaches something")
+	}
+}
