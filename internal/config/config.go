@@ -61,6 +61,13 @@ type Config struct {
 	// DisableMlock (disable_mlock) is accepted so that Vault configuration
 	// files load unchanged, and has no effect: Coffer does not lock memory.
 	DisableMlock bool
+	// ClusterAddr (cluster_addr) is this node's address for other nodes
+	// of a high-availability cluster, reported in sys/ha-status.
+	ClusterAddr string
+	// DisableRequestForwarding (disable_request_forwarding) makes a
+	// standby answer requests it does not serve itself with a 307 redirect
+	// to the active node instead of forwarding them.
+	DisableRequestForwarding bool
 	// Telemetry (telemetry block) configures sys/metrics.
 	Telemetry Telemetry
 	// Audit (audit "file" "name" blocks) are audit devices enabled at

@@ -691,6 +691,8 @@ func TestParseAuditAndTelemetry(t *testing.T) {
 storage "inmem" {}
 listener "tcp" {}
 audit_allowed_dirs = ["/var/log/coffer"]
+cluster_addr = "https://10.0.0.5:8201"
+disable_request_forwarding = true
 telemetry {
   unauthenticated_metrics_access = true
   disable_hostname = true
@@ -710,7 +712,7 @@ audit "socket" "siem" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Telemetry.UnauthenticatedMetricsAccess || len(c.AuditAllowedDirs) != 1 || len(c.Audit) != 2 {
+	if !c.Telemetry.UnauthenticatedMetricsAccess || len(c.AuditAllowedDirs) != 1 || len(c.Audit) != 2 || c.ClusterAddr != "https://10.0.0.5:8201" || !c.DisableRequestForwarding {
 		t.Fatalf("Parse = %+v", c)
 	}
 	if a := c.Audit[0]; a.Type != "file" || a.Path != "main" || a.FilePath != "/var/log/coffer/audit.log" || a.Mode != "0600" || a.HMACAccessor {

@@ -77,15 +77,17 @@ func topBlocks() []string { return []string{"audit", "listener", "storage", "tel
 func (d *decoder) config(body *hclsyntax.Body) *Config {
 	c := &Config{}
 	top := map[string]setter{
-		"api_addr":           str(&c.APIAddr),
-		"log_level":          logLevel(&c.LogLevel),
-		"log_format":         logFormat(&c.LogFormat),
-		"default_lease_ttl":  duration(&c.DefaultLeaseTTL),
-		"max_lease_ttl":      duration(&c.MaxLeaseTTL),
-		"max_request_size":   integer(&c.MaxRequestSize),
-		"disable_mlock":      boolean(&c.DisableMlock),
-		"ui":                 boolean(&c.UI),
-		"audit_allowed_dirs": stringList(&c.AuditAllowedDirs),
+		"api_addr":                   str(&c.APIAddr),
+		"log_level":                  logLevel(&c.LogLevel),
+		"log_format":                 logFormat(&c.LogFormat),
+		"default_lease_ttl":          duration(&c.DefaultLeaseTTL),
+		"max_lease_ttl":              duration(&c.MaxLeaseTTL),
+		"max_request_size":           integer(&c.MaxRequestSize),
+		"disable_mlock":              boolean(&c.DisableMlock),
+		"ui":                         boolean(&c.UI),
+		"audit_allowed_dirs":         stringList(&c.AuditAllowedDirs),
+		"cluster_addr":               str(&c.ClusterAddr),
+		"disable_request_forwarding": boolean(&c.DisableRequestForwarding),
 	}
 	d.attrs(body, "", "", top, topBlocks())
 	var first *hclsyntax.Block

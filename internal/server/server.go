@@ -9,6 +9,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -163,7 +164,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		MaxRequestSize:         cfg.MaxRequestSize,
 		Metrics:                m,
 		UnauthenticatedMetrics: cfg.Telemetry.UnauthenticatedMetricsAccess,
-		RedirectToActive:       opts.DisableForwarding,
+		RedirectToActive:       opts.DisableForwarding || cfg.DisableRequestForwarding,
 		ForwardTransport:       transport,
 	})
 	s.httpSrv = &http.Server{
@@ -195,7 +196,7 @@ func (s *Server) haOptions(pg *postgres.Storage, opts Options) (*core.HAOptions,
 		Backend:      backend,
 		NodeID:       nodeID,
 		APIAddr:      apiAddr,
-		ClusterAddr:  opts.ClusterAddr,
+		ClusterAddr:  cmp.Or(opts.ClusterAddr, s.cfg.ClusterAddr),
 		Hostname:     host,
 		StepDownWait: opts.StepDownWait,
 		OnTransition: opts.OnTransition,
