@@ -82,12 +82,20 @@ func New(opts Options) *Handler {
 // ServeHTTP answers one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := core.NewUUID()
-	if h.metrics != nil {
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		w = sw
-		start := time.Now()
-		defer func() { h.metrics.Request(sw.mountType, sw.operation, sw.status, time.Since(start)) }()
-	}
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	w = sw
+	start := time.Now()
+	defer func() {
+		d := time.Since(start)
+		if h.metrics != nil {
+			h.metrics.Request(sw.mountType, sw.operation, sw.status, d)
+		}
+		// One line per request at debug level: the request ID ties it to
+		// error logs and audit entries. No token, body or query is logged.
+		if h.logger.Enabled(r.Context(), slog.LevelDebug) {
+			h.logger.Debug("request", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "status", sw.status, "mount_type", sw.mountType, "duration", d)
+		}
+	}()
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
