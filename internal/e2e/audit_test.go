@@ -260,7 +260,7 @@ func TestNoSecretInServerLog(t *testing.T) {
 	if len(auditRaw) == 0 || len(logRaw) == 0 {
 		t.Fatalf("nothing recorded: audit %d bytes, log %d bytes", len(auditRaw), len(logRaw))
 	}
-	if !bytes.Contains(logRaw, []byte(`"msg":"request","request_id":`)) {
+	if !bytes.Contains(logRaw, []byte(`"msg":"request","component":"http","request_id":`)) {
 		t.Error("the server log has no per-request lines with request IDs")
 	}
 	for name, v := range secrets {
