@@ -71,7 +71,11 @@ type HAOptions struct {
 	// APIAddr is the URL other nodes and clients use to reach this node
 	// when it is active. Required.
 	APIAddr string
-	// ClusterAddr is reported in sys/ha-status; may be empty.
+	// ClusterAddr is where this node's cluster listener is reached
+	// ("https://host:port"): announced to the other nodes (and in
+	// sys/ha-status) so that standbys forward there, and named in this
+	// node's cluster certificate. May be empty: standbys then forward to
+	// APIAddr.
 	ClusterAddr string
 	// Hostname is reported in sys/ha-status.
 	Hostname string
@@ -132,7 +136,9 @@ type haState struct {
 	stale       atomic.Bool // the standby state failed to load; forward everything
 	localReads  atomic.Bool // a standby may serve allowed reads (no audit devices)
 	activeSince atomic.Pointer[time.Time]
-	stepDown    chan struct{} // buffered; a request to give up leadership
+	stepDown    chan struct{}              // buffered; a request to give up leadership
+	echoNow     chan struct{}              // buffered; a request to announce this node at once
+	clusterTLS  atomic.Pointer[clusterTLS] // nil while sealed or without a cluster CA
 
 	runMu  sync.Mutex // guards cancel and done
 	cancel context.CancelFunc
@@ -168,7 +174,7 @@ func newHAState(opts HAOptions) (*haState, error) {
 	if opts.EchoInterval <= 0 {
 		opts.EchoInterval = 2 * time.Second
 	}
-	return &haState{opts: opts, stepDown: make(chan struct{}, 1), members: make(map[string]Member)}, nil
+	return &haState{opts: opts, stepDown: make(chan struct{}, 1), echoNow: make(chan struct{}, 1), members: make(map[string]Member)}, nil
 }
 
 // HAStatus is a node's role, for sys/health and sys/leader.
@@ -425,6 +431,9 @@ func (c *Core) becomeActive(ctx context.Context) bool {
 	if err == nil {
 		err = c.postUnseal(ctx)
 	}
+	if err == nil {
+		err = c.loadClusterTLS(ctx, true)
+	}
 	if err != nil {
 		c.logger.Error("become active: load state; staying standby", "err", err)
 		c.preSeal(ctx)
@@ -437,6 +446,7 @@ func (c *Core) becomeActive(ctx context.Context) bool {
 	c.ha.stale.Store(false)
 	c.logger.Info("this node is now the active node", "node_id", c.ha.opts.NodeID)
 	c.observe(true)
+	c.announceSoon()
 	return true
 }
 
@@ -501,6 +511,9 @@ func (c *Core) loadStandby(ctx context.Context) error {
 	if err := c.loadMountsReadOnly(ctx); err != nil {
 		return err
 	}
+	if err := c.loadClusterTLS(ctx, false); err != nil {
+		return err
+	}
 	return c.checkStandbyAudit(ctx)
 }
 
@@ -528,6 +541,7 @@ func (c *Core) runEchoSender(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-c.ha.echoNow:
 		}
 	}
 }
@@ -551,9 +565,25 @@ func (c *Core) runEcho(ctx context.Context) {
 			}
 			m.LastEcho = c.now()
 			h.membersMu.Lock()
+			old, known := h.members[m.NodeID]
 			h.members[m.NodeID] = m
 			h.membersMu.Unlock()
+			// A node new to this one (or one that just became active)
+			// hears from this node at once instead of at the next tick,
+			// so that standbys learn the active node's cluster address
+			// without waiting.
+			if !known || (m.ActiveNode && !old.ActiveNode) {
+				c.announceSoon()
+			}
 		}
+	}
+}
+
+// announceSoon asks the echo sender to announce this node now.
+func (c *Core) announceSoon() {
+	select {
+	case c.ha.echoNow <- struct{}{}:
+	default:
 	}
 }
 
@@ -566,5 +596,46 @@ func (c *Core) sendEcho(ctx context.Context) {
 	defer cancel()
 	if err := c.ha.opts.Backend.Notify(ctx, EchoChannel, payload); err != nil && ctx.Err() == nil {
 		c.logger.Debug("announce this node", "err", err)
+	}
+}
+
+// ForwardTarget is where a standby forwards requests.
+type ForwardTarget struct {
+	// APIAddr is the active node's API address.
+	APIAddr string
+	// ClusterAddr is the cluster address the active node announced; empty
+	// when it announced none, or when Announced is false.
+	ClusterAddr string
+	// Announced is true when the active node's announcement was heard.
+	Announced bool
+}
+
+// ForwardTarget names the active node for forwarding, as [Core.Leader]
+// does, with the cluster address it announced. When its announcement has
+// not been heard yet (this node just started, or the active node just
+// took over), it waits for it up to two echo intervals or until ctx ends,
+// and then returns with Announced false.
+func (c *Core) ForwardTarget(ctx context.Context) (ForwardTarget, error) {
+	if c.ha == nil || c.HAStatus().Active {
+		return ForwardTarget{}, ErrNoActive
+	}
+	id, addr, err := c.leader(ctx)
+	if err != nil {
+		return ForwardTarget{}, err
+	}
+	t := ForwardTarget{APIAddr: addr}
+	deadline := time.Now().Add(2 * c.ha.opts.EchoInterval)
+	for {
+		c.ha.membersMu.Lock()
+		m, ok := c.ha.members[id]
+		c.ha.membersMu.Unlock()
+		if ok {
+			t.ClusterAddr, t.Announced = m.ClusterAddress, true
+			return t, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return t, nil
+		}
+		sleep(ctx, 25*time.Millisecond)
 	}
 }

@@ -152,6 +152,7 @@ func (c *Core) runInvalidations(ctx context.Context) {
 //     other reloads can read values under a new term);
 //   - core/mounts: the mount table is read again and the routes rebuilt;
 //   - core/audit: whether reads may still be served locally;
+//   - core/cluster-tls: the cluster CA and this node's certificate;
 //   - core/cluster-id: everything (it changes once, on the first unseal);
 //   - sys/policy/NAME: that policy is read again;
 //   - sys/token/id/HASH: that token's cache entry is dropped;
@@ -189,6 +190,10 @@ func (c *Core) invalidate(ctx context.Context, payload string) {
 		case k == auditTableKey:
 			if err := c.checkStandbyAudit(ctx); err != nil {
 				c.ha.localReads.Store(false)
+			}
+		case k == ClusterTLSKey:
+			if err := c.loadClusterTLS(ctx, false); err != nil {
+				c.logger.Warn("reload the cluster CA after a change", "err", err)
 			}
 		case strings.HasPrefix(k, policyPrefix):
 			if err := c.policies.reloadOne(ctx, strings.TrimPrefix(k, policyPrefix)); err != nil {

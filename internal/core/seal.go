@@ -314,6 +314,7 @@ func (c *Core) Seal(ctx context.Context) error {
 	if c.ha != nil {
 		c.ha.active.Store(false)
 		c.ha.activeSince.Store(nil)
+		c.ha.clusterTLS.Store(nil)
 	}
 	c.barrier.Seal()
 	c.seal.Reset()

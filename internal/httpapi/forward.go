@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/core"
@@ -25,8 +26,11 @@ const forwardTimeout = 90 * time.Second
 
 // toActive sends a request this standby does not serve to the active
 // node: as a reverse proxy, with the client's headers and the body already
-// read, or as a 307 redirect to the same path on the active node when
-// forwarding is disabled. Without an active node it answers 503.
+// read, or as a 307 redirect to the same path on the active node's API
+// address when forwarding is disabled. The proxy goes to the active
+// node's cluster address over the cluster transport (mutual TLS) when the
+// active node announced one, and to its API address otherwise. Without an
+// active node it answers 503.
 func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string, body []byte) {
 	if r.Header.Get(forwardedHeader) != "" {
 		h.writeError(w, r, reqID, core.ErrNoActive)
@@ -45,6 +49,27 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 		h.logger.Error("the active node's address is not a URL", "request_id", reqID)
 		h.writeError(w, r, reqID, core.ErrNoActive)
 		return
+	}
+	transport := h.transport
+	if !h.redirect && h.cluster != nil {
+		ft, err := h.core.ForwardTarget(r.Context())
+		if err != nil {
+			h.writeError(w, r, reqID, core.ErrNoActive)
+			return
+		}
+		if !ft.Announced {
+			// Without its announcement this node cannot tell whether the
+			// active node has a cluster listener: refusing is safer than
+			// forwarding without cluster TLS.
+			h.logger.Warn("the active node has not announced itself; not forwarding", "request_id", reqID, "active", target.Host)
+			h.writeError(w, r, reqID, core.ErrNoActive)
+			return
+		}
+		if ct := clusterURL(ft.ClusterAddr); ct != nil {
+			target, transport = ct, h.cluster
+		} else {
+			h.logFallback(target.Host)
+		}
 	}
 	if h.redirect {
 		loc := *target
@@ -72,11 +97,37 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 			pr.SetXForwarded()
 			pr.Out.Header.Set(forwardedHeader, "1")
 		},
-		Transport: h.transport,
+		Transport: transport,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			h.logger.Warn("forward to the active node", "request_id", reqID, "active", target.Host, "err", err)
 			h.writeError(w, r, reqID, core.ErrNoActive)
 		},
 	}
 	proxy.ServeHTTP(w, out)
+}
+
+// clusterURL turns an announced cluster address ("https://host:port" or
+// "host:port") into the URL forwarded requests go to; nil when there is
+// none.
+func clusterURL(addr string) *url.URL {
+	if addr == "" {
+		return nil
+	}
+	if !strings.Contains(addr, "://") {
+		addr = "https://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil || u.Host == "" {
+		return nil
+	}
+	return &url.URL{Scheme: "https", Host: u.Host}
+}
+
+// logFallback says, once per active node, that requests go to its API
+// address because it announced no cluster address.
+func (h *Handler) logFallback(apiHost string) {
+	if old := h.fellBack.Swap(&apiHost); old != nil && *old == apiHost {
+		return
+	}
+	h.logger.Warn("the active node announced no cluster address; forwarding to its api_addr without cluster TLS", "active", apiHost)
 }

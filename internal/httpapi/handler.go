@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/core"
@@ -41,6 +42,11 @@ type Options struct {
 	// ForwardTransport carries requests forwarded to the active node; nil
 	// means http.DefaultTransport.
 	ForwardTransport http.RoundTripper
+	// ClusterTransport, when set, carries requests forwarded to the active
+	// node's cluster address (mutual TLS with the cluster CA); the active
+	// node's api_addr and ForwardTransport are then used only when it
+	// announced no cluster address.
+	ClusterTransport http.RoundTripper
 }
 
 // Handler serves the Vault HTTP API under /v1/.
@@ -53,6 +59,10 @@ type Handler struct {
 	openMetrics bool
 	redirect    bool
 	transport   http.RoundTripper
+	cluster     http.RoundTripper
+	// fellBack is the last active API address a forward fell back to
+	// (logged once per address).
+	fellBack atomic.Pointer[string]
 }
 
 // New returns the API handler.
@@ -74,6 +84,7 @@ func New(opts Options) *Handler {
 		openMetrics: opts.UnauthenticatedMetrics,
 		redirect:    opts.RedirectToActive,
 		transport:   opts.ForwardTransport,
+		cluster:     opts.ClusterTransport,
 	}
 	h.buffers.New = func() any { return new(bytes.Buffer) }
 	return h

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -58,8 +59,11 @@ type Options struct {
 	// ha_enabled); empty means the host name with a random suffix.
 	// Main takes it from COFFER_NODE_ID.
 	NodeID string
-	// ClusterAddr is reported to the other nodes in sys/ha-status. Main
-	// takes it from COFFER_CLUSTER_ADDR.
+	// ClusterAddr overrides the configuration's cluster_addr. A node of a
+	// cluster with a cluster address opens a listener at its host and
+	// port (port 0 picks a free one) serving the API over mutual TLS with
+	// the cluster CA, and announces it to the other nodes, whose standbys
+	// forward there. Main takes it from COFFER_CLUSTER_ADDR.
 	ClusterAddr string
 	// DisableForwarding makes a standby answer requests it does not serve
 	// itself with a 307 redirect to the active node instead of forwarding
@@ -85,6 +89,10 @@ type Server struct {
 	httpSrv   *http.Server
 	reloaders []*tlsutil.Reloader
 	caPath    string
+	// clusterLn is the cluster listener (mutual TLS between nodes); nil
+	// for a single server or a node without a cluster address.
+	clusterLn   net.Listener
+	clusterAddr string // announced cluster address; "" without clusterLn
 }
 
 // New opens storage, builds the core and binds every listener. It starts
@@ -158,6 +166,10 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var cluster http.RoundTripper
+	if ha != nil {
+		cluster = s.clusterTransport()
+	}
 	handler := httpapi.New(httpapi.Options{
 		Core:                   c,
 		Logger:                 logger,
@@ -166,6 +178,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		UnauthenticatedMetrics: cfg.Telemetry.UnauthenticatedMetricsAccess,
 		RedirectToActive:       opts.DisableForwarding || cfg.DisableRequestForwarding,
 		ForwardTransport:       transport,
+		ClusterTransport:       cluster,
 	})
 	s.httpSrv = &http.Server{
 		Handler:           handler,
@@ -191,12 +204,18 @@ func (s *Server) haOptions(pg *postgres.Storage, opts Options) (*core.HAOptions,
 	if err != nil {
 		return nil, err
 	}
+	clusterAddr := cmp.Or(opts.ClusterAddr, s.cfg.ClusterAddr)
+	if clusterAddr != "" {
+		if clusterAddr, err = s.listenCluster(clusterAddr); err != nil {
+			return nil, err
+		}
+	}
 	host, _ := os.Hostname()
 	return &core.HAOptions{
 		Backend:      backend,
 		NodeID:       nodeID,
 		APIAddr:      apiAddr,
-		ClusterAddr:  cmp.Or(opts.ClusterAddr, s.cfg.ClusterAddr),
+		ClusterAddr:  clusterAddr,
 		Hostname:     host,
 		StepDownWait: opts.StepDownWait,
 		OnTransition: opts.OnTransition,
@@ -308,9 +327,13 @@ func (s *Server) ReloadTLS() error {
 // Run serves until ctx ends, then stops accepting connections, lets
 // requests in flight finish (up to 30 s), seals and closes storage.
 func (s *Server) Run(ctx context.Context) error {
-	errc := make(chan error, len(s.listeners))
+	lns := s.listeners
+	if s.clusterLn != nil {
+		lns = append(slices.Clip(lns), s.clusterLn)
+	}
+	errc := make(chan error, len(lns))
 	var wg sync.WaitGroup
-	for _, ln := range s.listeners {
+	for _, ln := range lns {
 		wg.Go(func() {
 			if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
@@ -352,6 +375,9 @@ func (s *Server) closeStorage() error {
 func (s *Server) closeAll() {
 	for _, ln := range s.listeners {
 		ln.Close()
+	}
+	if s.clusterLn != nil {
+		s.clusterLn.Close()
 	}
 	s.closeStorage()
 }

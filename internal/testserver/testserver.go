@@ -66,6 +66,10 @@ type Options struct {
 	StepDownWait time.Duration
 	// OnTransition hears each change of the node's role, with its time.
 	OnTransition func(core.Transition)
+	// ClusterAddr, with Postgres.HA, opens a cluster listener (mutual TLS
+	// between nodes) there, e.g. "127.0.0.1:0" for a free port; the
+	// server's ClusterAddr reports the address it announces.
+	ClusterAddr string
 }
 
 // Postgres selects PostgreSQL storage for a test server.
@@ -92,6 +96,9 @@ type Server struct {
 	Client *api.Client
 	// NodeID is the node's name in a cluster.
 	NodeID string
+	// ClusterAddr is the node's cluster listener URL, e.g.
+	// "https://127.0.0.1:41235"; empty without one.
+	ClusterAddr string
 
 	srv    *server.Server
 	cancel context.CancelFunc
@@ -139,11 +146,12 @@ func New(opts Options) (*Server, error) {
 		DisableForwarding: opts.DisableForwarding,
 		StepDownWait:      opts.StepDownWait,
 		OnTransition:      opts.OnTransition,
+		ClusterAddr:       opts.ClusterAddr,
 	})
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Addr: srv.Addrs()[0], NodeID: nodeID, srv: srv, UnsealKeys: opts.UnsealKeys, done: make(chan error, 1)}
+	s := &Server{Addr: srv.Addrs()[0], ClusterAddr: srv.ClusterAddr(), NodeID: nodeID, srv: srv, UnsealKeys: opts.UnsealKeys, done: make(chan error, 1)}
 	runCtx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
 	go func() { s.done <- srv.Run(runCtx) }()

@@ -1,0 +1,88 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// The cluster listener: each node of a cluster with a cluster address
+// serves the API there as well, over mutual TLS with certificates from the
+// cluster CA that core keeps behind the barrier. Standbys forward requests
+// to the active node's cluster listener (see httpapi), so only nodes of
+// the cluster reach it.
+
+// clusterHostPort returns the host:port to listen on for a cluster
+// address, "https://host:port" or "host:port".
+func clusterHostPort(addr string) (string, error) {
+	if !strings.Contains(addr, "://") {
+		addr = "https://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return "", fmt.Errorf("cluster address %q: %w", addr, err)
+	}
+	if u.Scheme != "https" {
+		return "", fmt.Errorf("cluster address %q: the scheme must be https", addr)
+	}
+	if _, _, err := net.SplitHostPort(u.Host); err != nil {
+		return "", fmt.Errorf("cluster address %q: want host:port", addr)
+	}
+	return u.Host, nil
+}
+
+// listenCluster binds the cluster listener on addr's host and port and
+// returns the address to announce, with the port the system picked when
+// addr asks for port 0. Each handshake takes its configuration from the
+// core at that moment, so it fails while the node is sealed.
+func (s *Server) listenCluster(addr string) (string, error) {
+	hostPort, err := clusterHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", hostPort)
+	if err != nil {
+		return "", fmt.Errorf("cluster listener on %s: %w", hostPort, err)
+	}
+	host, _, _ := net.SplitHostPort(hostPort)
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	announced := "https://" + net.JoinHostPort(host, port)
+	tcfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return s.core.ClusterServerTLS()
+		},
+	}
+	s.clusterLn = tls.NewListener(ln, tcfg)
+	s.clusterAddr = announced
+	return announced, nil
+}
+
+// clusterTransport carries forwarded requests to the active node's
+// cluster listener: each connection presents this node's certificate and
+// trusts only the cluster CA, both taken from the core when it is dialed.
+func (s *Server) clusterTransport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := s.core.ClusterClientTLS(host)
+		if err != nil {
+			return nil, err
+		}
+		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: cfg}
+		return d.DialContext(ctx, network, addr)
+	}
+	return t
+}
+
+// ClusterAddr returns the address this node announces for its cluster
+// listener, e.g. "https://127.0.0.1:8201", or "" when it has none.
+func (s *Server) ClusterAddr() string { return s.clusterAddr }
