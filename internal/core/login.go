@@ -189,6 +189,9 @@ func (c *Core) issueLoginToken(ctx context.Context, route *router.Route, rel str
 			return nil, err
 		}
 		entityID = id
+		if err := c.identity.LoginGroups(ctx, route.Accessor, entityID, a.GroupAliases); err != nil {
+			return nil, err
+		}
 	}
 	display := route.Type
 	if a.DisplayName != "" {

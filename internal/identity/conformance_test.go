@@ -34,6 +34,6 @@ func TestConformance(t *testing.T) {
 			r(opList, "group/id"),
 			r(opList, "group/name/"),
 		},
-		UnknownPaths: []string{"entity/merge", "group-alias", "oidc/token/x", "unknown"},
+		UnknownPaths: []string{"entity/merge", "group-alias/name/x", "oidc/token/x", "unknown"},
 	})
 }

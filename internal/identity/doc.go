@@ -1,16 +1,20 @@
 // Package identity is Coffer's identity store: entities (one per person or
-// service), entity aliases (what an auth mount calls an entity) and internal
-// groups (sets of entities and of other groups that carry policies). It
-// serves Vault's identity/ HTTP API through [Store.HandleRequest], and core
-// calls it directly: [Store.LoginEntity] after every successful login,
-// [Store.Policies] when computing a token's effective policies and
+// service), entity aliases (what an auth mount calls an entity), internal
+// groups (sets of entities and of other groups that carry policies),
+// external groups (whose members come from logins) and group aliases
+// (what an auth mount calls an external group). It serves Vault's
+// identity/ HTTP API through [Store.HandleRequest], and core calls it
+// directly: [Store.LoginEntity] and [Store.LoginGroups] after every
+// successful login, [Store.Policies] when computing a token's effective policies and
 // [Store.Entity] for token lookups.
 //
 // # Storage layout
 //
 // Each object is one JSON record in the store's private, barrier-backed
-// storage: "entity/<id>", "alias/<id>" and "group/<id>". The name and
-// alias indexes are not stored; [New] loads every record and rebuilds them
+// storage: "entity/<id>", "alias/<id>", "group/<id>", "group-alias/<id>"
+// and "external-membership/<entity id>" (per auth mount accessor, the
+// external groups the entity's last login through that mount put it in).
+// The name and alias indexes are not stored; [New] loads every record and rebuilds them
 // in memory. A group stores its member entities and member groups; the
 // reverse edges (an entity's groups, a group's parents) are in-memory
 // indexes too. Every change is one storage transaction holding every

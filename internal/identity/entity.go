@@ -187,7 +187,7 @@ func (s *Store) entityViewLocked(id string) *entityView {
 	if e == nil {
 		return nil
 	}
-	v := &entityView{e: e, direct: sortedKeys(s.st.entityGroups[id])}
+	v := &entityView{e: e, direct: s.directGroupsLocked(id)}
 	for _, aid := range sortedKeys(s.st.entityAlias[id]) {
 		v.aliases = append(v.aliases, s.st.aliases[aid])
 	}
@@ -282,13 +282,16 @@ func (s *Store) deleteEntityByName(ctx context.Context, _ *logical.Request, m *f
 }
 
 // deleteEntityLocked deletes entity id with its aliases and takes it out
-// of every group, in one transaction. A missing entity is not an error.
+// of every group (external ones included), in one transaction. A missing entity is not an error.
 // s.writeMu must be held.
 func (s *Store) deleteEntityLocked(ctx context.Context, id string) error {
 	if s.st.entities[id] == nil {
 		return nil
 	}
 	ch := &change{delEntities: []string{id}, delAliases: sortedKeys(s.st.entityAlias[id])}
+	if s.st.memberships[id] != nil {
+		ch.delMemberships = []string{id}
+	}
 	now := s.now()
 	for _, gid := range sortedKeys(s.st.entityGroups[id]) {
 		g := s.st.groups[gid].clone()

@@ -14,6 +14,7 @@ import (
 var fuzzPaths = []string{
 	"entity", "entity/name/fuzz", "entity/id/{e}", "entity-alias", "entity-alias/id/{a}",
 	"group", "group/name/fuzz", "group/id/{g}", "lookup/entity", "lookup/group",
+	"group-alias", "group-alias/id/{ga}",
 }
 
 // FuzzWrite sends arbitrary bodies to every write path. A write must
@@ -30,6 +31,8 @@ func FuzzWrite(f *testing.F) {
 		`{"type":"external"}`,
 		`{"member_group_ids":["{g}"]}`,
 		`{"alias_name":"seed","alias_mount_accessor":"` + accUserpass + `"}`,
+		`{"name":"n2","mount_accessor":"` + accApprole + `","canonical_id":"{x}"}`,
+		`{"id":"{ga}","canonical_id":"{g}"}`,
 		`{"name":"\u0000"}`, `{"metadata":{"":""}}`, `{"name":null,"policies":null}`, `{"disabled":2}`,
 		`[]`, `{`, ``, `null`, `{"name":"a"}{}`,
 	}
@@ -50,6 +53,8 @@ func FuzzWrite(f *testing.F) {
 		h.vars["e"] = id
 		h.vars["a"] = h.s.st.aliasByKey[aliasKey(accUserpass, "seed")]
 		h.create("g", "group", `{"name":"seedgroup"}`)
+		h.create("x", "group", `{"name":"seedexternal","type":"external"}`)
+		h.create("ga", "group-alias", `{"name":"seed","mount_accessor":"`+accUserpass+`","canonical_id":"{x}"}`)
 
 		path := fuzzPaths[int(which)%len(fuzzPaths)]
 		before := h.st.Snapshot()

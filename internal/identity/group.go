@@ -9,9 +9,9 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 )
 
-// The group types. Only internal groups, whose members are set through
-// the API, exist so far; external groups take their members from an
-// identity provider and come with OIDC.
+// The group types. Internal groups have their members set through the
+// API; external groups take theirs from logins, through group aliases
+// (see [Store.LoginGroups]).
 const (
 	typeInternal = "internal"
 	typeExternal = "external"
@@ -32,6 +32,7 @@ type groupInput struct {
 // groupFields is a validated groupInput; nil pointers mean "unchanged".
 type groupFields struct {
 	name           *string
+	typ            *string
 	metadata       *map[string]string
 	policies       *[]string
 	memberEntities *[]string
@@ -41,14 +42,15 @@ type groupFields struct {
 func (in *groupInput) validate() (*groupFields, error) {
 	if in.Type != nil {
 		switch *in.Type {
-		case "", typeInternal:
-		case typeExternal:
-			return nil, logical.InvalidRequest("external groups are not supported yet: only groups of type %q can be created", typeInternal)
+		case "", typeInternal, typeExternal:
 		default:
-			return nil, logical.InvalidRequest("invalid group type %q: want %q", *in.Type, typeInternal)
+			return nil, logical.InvalidRequest("invalid group type %q: want %q or %q", *in.Type, typeInternal, typeExternal)
 		}
 	}
 	f := &groupFields{name: in.Name}
+	if in.Type != nil && *in.Type != "" {
+		f.typ = in.Type
+	}
 	if in.Name != nil {
 		if err := checkName("group", *in.Name); err != nil {
 			return nil, err
@@ -153,8 +155,22 @@ func (s *Store) upsertGroupLocked(ctx context.Context, old *group, f *groupField
 	if old == nil {
 		id, name := s.newGroupIDLocked()
 		g = &group{ID: id, Name: name, Type: typeInternal, CreationTime: now}
+		if f.typ != nil {
+			g.Type = *f.typ
+		}
 	} else {
 		g = old.clone()
+		if f.typ != nil && *f.typ != g.Type {
+			return nil, logical.InvalidRequest("a group's type cannot be changed")
+		}
+	}
+	if g.Type == typeExternal {
+		if f.memberEntities != nil && len(*f.memberEntities) > 0 {
+			return nil, logical.InvalidRequest("member_entity_ids cannot be set on an external group: its members come from logins")
+		}
+		if f.memberGroups != nil && len(*f.memberGroups) > 0 {
+			return nil, logical.InvalidRequest("member_group_ids cannot be set on an external group")
+		}
 	}
 	if f.name != nil {
 		if other := s.st.groupByName[*f.name]; other != "" && other != g.ID {
@@ -229,22 +245,23 @@ type groupData struct {
 	MemberEntityIDs []string          `json:"member_entity_ids"`
 	MemberGroupIDs  []string          `json:"member_group_ids"`
 	ParentGroupIDs  []string          `json:"parent_group_ids"`
-	Alias           struct{}          `json:"alias"`
-	ModifyIndex     uint64            `json:"modify_index"`
-	NamespaceID     string            `json:"namespace_id"`
-	CreationTime    time.Time         `json:"creation_time"`
-	LastUpdateTime  time.Time         `json:"last_update_time"`
+	Alias           any               `json:"alias"` // *groupAliasData, or an empty object
+
+	ModifyIndex    uint64    `json:"modify_index"`
+	NamespaceID    string    `json:"namespace_id"`
+	CreationTime   time.Time `json:"creation_time"`
+	LastUpdateTime time.Time `json:"last_update_time"`
 }
 
 // groupResponse answers a read of group id; nil means not found.
 func (s *Store) groupResponse(id string) *logical.Response {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	g := s.st.groups[id]
 	if g == nil {
+		s.mu.RUnlock()
 		return nil
 	}
-	return &logical.Response{Data: &groupData{
+	d := &groupData{
 		ID:              g.ID,
 		Name:            g.Name,
 		Type:            g.Type,
@@ -253,10 +270,20 @@ func (s *Store) groupResponse(id string) *logical.Response {
 		MemberEntityIDs: nonNil(g.MemberEntityIDs),
 		MemberGroupIDs:  nonNil(g.MemberGroupIDs),
 		ParentGroupIDs:  nonNil(sortedKeys(s.st.groupParents[id])),
+		Alias:           struct{}{},
 		ModifyIndex:     g.ModifyIndex,
 		CreationTime:    g.CreationTime,
 		LastUpdateTime:  g.LastUpdateTime,
-	}}
+	}
+	if g.Type == typeExternal {
+		d.MemberEntityIDs = sortedKeys(s.st.externalMembers[id])
+	}
+	a := s.st.groupAliases[s.st.groupAliasOf[id]]
+	s.mu.RUnlock()
+	if a != nil {
+		d.Alias = s.renderGroupAlias(a) // calls the mount lookup: not under the lock
+	}
+	return &logical.Response{Data: d}
 }
 
 func (s *Store) readGroupByID(_ context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
@@ -285,9 +312,10 @@ func (s *Store) deleteGroupByName(ctx context.Context, _ *logical.Request, m *fr
 	return nil, s.deleteGroupLocked(ctx, s.st.groupByName[m.Get("name")])
 }
 
-// deleteGroupLocked deletes group id and takes it out of the groups that
-// list it as a member, in one transaction. A missing group is not an
-// error. s.writeMu must be held.
+// deleteGroupLocked deletes group id with its alias, takes it out of the
+// groups that list it as a member and forgets the memberships logins
+// gained in it, in one transaction. A missing group is not an error.
+// s.writeMu must be held.
 func (s *Store) deleteGroupLocked(ctx context.Context, id string) error {
 	if s.st.groups[id] == nil {
 		return nil
@@ -301,6 +329,10 @@ func (s *Store) deleteGroupLocked(ctx context.Context, id string) error {
 		p.ModifyIndex++
 		ch.groups = append(ch.groups, p)
 	}
+	if aid := s.st.groupAliasOf[id]; aid != "" {
+		ch.delGroupAliases = []string{aid}
+	}
+	s.dropMembershipsLocked(ch, sortedKeys(s.st.externalMembers[id]), func(_, g string) bool { return g == id })
 	return s.commitLocked(ctx, ch)
 }
 
@@ -322,7 +354,7 @@ func (s *Store) listGroupIDs(_ context.Context, _ *logical.Request, _ *framework
 		d.Keys = append(d.Keys, id)
 		d.KeyInfo[id] = &groupKeyInfo{
 			Name:              g.Name,
-			NumMemberEntities: len(g.MemberEntityIDs),
+			NumMemberEntities: len(g.MemberEntityIDs) + len(s.st.externalMembers[id]),
 			NumParentGroups:   len(s.st.groupParents[id]),
 		}
 	}

@@ -31,7 +31,7 @@ func TestGroupEndpoints(t *testing.T) {
 		{name: "generated name", op: opRead, path: "group/id/{anon}", want: `{"name":"{anonname}","type":"internal"}`},
 		{name: "read missing", op: opRead, path: "group/id/nope", want: "null"},
 		{name: "read missing name", op: opRead, path: "group/name/nope", want: "null"},
-		{name: "external refused", op: opUpdate, path: "group", body: `{"name":"ext","type":"external"}`, wantErr: logical.ErrInvalidRequest},
+		{name: "external with members refused", op: opUpdate, path: "group", body: `{"name":"ext","type":"external","member_entity_ids":["{alice}"]}`, wantErr: logical.ErrInvalidRequest},
 		{name: "unknown type", op: opUpdate, path: "group", body: `{"name":"x","type":"other"}`, wantErr: logical.ErrInvalidRequest},
 		{name: "unknown member entity", op: opUpdate, path: "group", body: `{"name":"x","member_entity_ids":["nope"]}`, wantErr: logical.ErrInvalidRequest},
 		{name: "unknown member group", op: opUpdate, path: "group", body: `{"name":"x","member_group_ids":["nope"]}`, wantErr: logical.ErrInvalidRequest},

@@ -112,7 +112,8 @@ func (s *Store) Entity(ctx context.Context, id string) (*Entity, error) {
 }
 
 // Policies returns the policies entity id carries: its own and those of
-// every group it belongs to, directly or because its group is a member of
+// every group it belongs to (internal groups listing it and external
+// groups its logins put it in, see [Store.LoginGroups]), directly or because its group is a member of
 // another group, however deep; sorted and without duplicates. The slice is
 // the caller's. An unknown entity (deleted, say) carries no policies and
 // is not an error. A disabled entity is an [logical.ErrPermissionDenied]
@@ -144,12 +145,8 @@ func (s *Store) Policies(ctx context.Context, id string) ([]string, error) {
 
 // policiesLocked computes Policies for e. s.mu must be held.
 func (s *Store) policiesLocked(e *Entity) []string {
-	direct := make([]string, 0, len(s.st.entityGroups[e.ID]))
-	for g := range s.st.entityGroups[e.ID] {
-		direct = append(direct, g)
-	}
 	out := slices.Clone(e.Policies)
-	for g := range s.ancestorsLocked(direct) {
+	for g := range s.ancestorsLocked(s.directGroupsLocked(e.ID)) {
 		if grp := s.st.groups[g]; grp != nil {
 			out = append(out, grp.Policies...)
 		}
@@ -158,9 +155,10 @@ func (s *Store) policiesLocked(e *Entity) []string {
 	return slices.Compact(out)
 }
 
-// DeleteMountAliases deletes every alias on the mount with the given
-// accessor, in one transaction; core calls it when an auth mount is
-// disabled. Entities are kept, as Vault keeps them.
+// DeleteMountAliases deletes every entity and group alias on the mount
+// with the given accessor and the external group memberships logins
+// through it gained, in one transaction; core calls it when an auth mount
+// is disabled. Entities and groups are kept, as Vault keeps them.
 func (s *Store) DeleteMountAliases(ctx context.Context, mountAccessor string) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -171,5 +169,12 @@ func (s *Store) DeleteMountAliases(ctx context.Context, mountAccessor string) er
 		}
 	}
 	slices.Sort(ch.delAliases)
+	for id, a := range s.st.groupAliases {
+		if a.MountAccessor == mountAccessor {
+			ch.delGroupAliases = append(ch.delGroupAliases, id)
+		}
+	}
+	slices.Sort(ch.delGroupAliases)
+	s.dropMembershipsLocked(ch, slices.Sorted(maps.Keys(s.st.memberships)), func(acc, _ string) bool { return acc == mountAccessor })
 	return s.commitLocked(ctx, ch)
 }

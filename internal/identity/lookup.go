@@ -63,21 +63,29 @@ func (s *Store) lookupEntity(_ context.Context, _ *logical.Request, _ *framework
 	return s.entityResponse(id), nil
 }
 
-// lookupGroup serves POST lookup/group. Group aliases belong to external
-// groups, which do not exist yet, so an alias lookup finds nothing.
+// lookupGroup serves POST lookup/group; the alias criteria find an
+// external group by its group alias.
 func (s *Store) lookupGroup(_ context.Context, _ *logical.Request, _ *framework.Match, in *lookupInput) (*logical.Response, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
+	s.mu.RLock()
 	var id string
 	switch {
 	case in.ID != "":
 		id = in.ID
 	case in.Name != "":
-		s.mu.RLock()
 		id = s.st.groupByName[in.Name]
-		s.mu.RUnlock()
+	case in.AliasID != "":
+		if a := s.st.groupAliases[in.AliasID]; a != nil {
+			id = a.CanonicalID
+		}
+	default:
+		if a := s.st.groupAliases[s.st.groupAliasByKey[aliasKey(in.AliasMountAccessor, in.AliasName)]]; a != nil {
+			id = a.CanonicalID
+		}
 	}
+	s.mu.RUnlock()
 	if id == "" {
 		return nil, nil
 	}

@@ -77,7 +77,7 @@ func (s *Store) pathTable() *framework.Backend {
 		{
 			Pattern:    `group`,
 			Operations: map[logical.Operation]framework.Handler{u: framework.Typed(s.writeGroup)},
-			Synopsis:   "Create an internal group, or update one named by id or name.",
+			Synopsis:   "Create an internal or external group, or update one named by id or name.",
 		},
 		{
 			Pattern:    `group/id/?`,
@@ -106,6 +106,24 @@ func (s *Store) pathTable() *framework.Backend {
 			Synopsis:       "Create, read, update or delete a group by name.",
 		},
 		{
+			Pattern:    `group-alias`,
+			Operations: map[logical.Operation]framework.Handler{u: framework.Typed(s.writeGroupAlias)},
+			Synopsis:   "Create a group alias for an external group, or update one named by id.",
+		},
+		{
+			Pattern:    `group-alias/id/?`,
+			Operations: map[logical.Operation]framework.Handler{l: s.listGroupAliases},
+			Synopsis:   "List group aliases by ID.",
+		},
+		{
+			Pattern: `group-alias/id/` + idCapture,
+			Operations: map[logical.Operation]framework.Handler{
+				r: s.readGroupAlias, u: framework.Typed(s.updateGroupAliasByID), d: s.deleteGroupAlias,
+			},
+			ExistenceCheck: exists(func(m *framework.Match) bool { return s.st.groupAliases[m.Get("id")] != nil }),
+			Synopsis:       "Read, update or delete a group alias by ID.",
+		},
+		{
 			Pattern:    `lookup/entity`,
 			Operations: map[logical.Operation]framework.Handler{u: framework.Typed(s.lookupEntity)},
 			Synopsis:   "Find an entity by name, ID, alias ID, or alias name and mount accessor.",
@@ -113,7 +131,7 @@ func (s *Store) pathTable() *framework.Backend {
 		{
 			Pattern:    `lookup/group`,
 			Operations: map[logical.Operation]framework.Handler{u: framework.Typed(s.lookupGroup)},
-			Synopsis:   "Find a group by name or ID.",
+			Synopsis:   "Find a group by name, ID, alias ID, or alias name and mount accessor.",
 		},
 	}}
 }

@@ -19,7 +19,15 @@ func TestReload(t *testing.T) {
 	h.create("a", "entity-alias", `{"name":"erin","mount_accessor":"`+accUserpass+`","canonical_id":"{e}","custom_metadata":{"c":"d"}}`)
 	h.create("g", "group", `{"name":"g","policies":["gp"],"member_entity_ids":["{e}","{f}"]}`)
 	h.create("p", "group", `{"name":"parent","member_group_ids":["{g}"]}`)
-	if _, err := h.s.LoginEntity(t.Context(), accApprole, "approle", logical.Alias{Name: "role", Metadata: map[string]string{"r": "1"}}); err != nil {
+	h.create("x", "group", `{"name":"ext","type":"external","policies":["xp"]}`)
+	h.create("p2", "group", `{"name":"ext-parent","policies":["xpp"],"member_group_ids":["{x}"]}`)
+	h.create("ga", "group-alias", `{"name":"admins","mount_accessor":"`+accApprole+`","canonical_id":"{x}"}`)
+	role, err := h.s.LoginEntity(t.Context(), accApprole, "approle", logical.Alias{Name: "role", Metadata: map[string]string{"r": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.vars["role"] = role
+	if err := h.s.LoginGroups(t.Context(), accApprole, role, []string{"admins"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -30,12 +38,18 @@ func TestReload(t *testing.T) {
 		{opRead, "entity/id/{e}"}, {opRead, "entity/id/{f}"}, {opRead, "entity-alias/id/{a}"},
 		{opRead, "group/id/{g}"}, {opRead, "group/id/{p}"}, {opList, "entity/id"}, {opList, "entity/name"},
 		{opList, "entity-alias/id"}, {opList, "group/id"}, {opList, "group/name"},
+		{opRead, "group/id/{x}"}, {opRead, "group/id/{p2}"}, {opRead, "group-alias/id/{ga}"},
+		{opList, "group-alias/id"}, {opRead, "entity/id/{role}"},
 	}
 	before := make([]map[string]any, len(reads))
 	for i, r := range reads {
 		before[i] = h.must(r.op, r.path, "")
 	}
 	p1, err1 := h.s.Policies(t.Context(), h.vars["f"])
+	r1, err := h.s.Policies(t.Context(), role)
+	if want := []string{"xp", "xpp"}; err != nil || !cmp.Equal(r1, want) {
+		t.Fatalf("Policies(role) = %v, %v, want %v", r1, err, want)
+	}
 
 	h.s = newStore(t, h.st)
 	for i, r := range reads {
@@ -44,6 +58,9 @@ func TestReload(t *testing.T) {
 		}
 	}
 	p2, err2 := h.s.Policies(t.Context(), h.vars["f"])
+	if r2, err := h.s.Policies(t.Context(), role); err != nil || !cmp.Equal(r1, r2) {
+		t.Errorf("Policies(role) after reload = %v, %v, want %v", r2, err, r1)
+	}
 	if !cmp.Equal(p1, p2) || err1 != nil || err2 != nil {
 		t.Errorf("Policies after reload = %v, %v, want %v, %v", p2, err2, p1, err1)
 	}

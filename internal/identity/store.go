@@ -23,6 +23,10 @@ const (
 	entityPrefix = "entity/"
 	aliasPrefix  = "alias/"
 	groupPrefix  = "group/"
+	// groupAliasPrefix holds group aliases; membershipPrefix holds, per
+	// entity, the external groups its logins put it in.
+	groupAliasPrefix = "group-alias/"
+	membershipPrefix = "external-membership/"
 )
 
 // MountLookup resolves an auth mount accessor to the mount's path (such as
@@ -130,6 +134,12 @@ type state struct {
 	groupByName  map[string]string  // name -> group ID
 	entityGroups map[string]set     // entity ID -> groups listing it as a member
 	groupParents map[string]set     // group ID -> groups listing it as a member group
+
+	groupAliases    map[string]*groupAlias // by ID
+	groupAliasByKey map[string]string      // aliasKey(accessor, name) -> group alias ID
+	groupAliasOf    map[string]string      // group ID -> its group alias ID
+	memberships     map[string]*membership // entity ID -> its external memberships
+	externalMembers map[string]set         // external group ID -> entities in it by login
 }
 
 func newState() *state {
@@ -143,6 +153,12 @@ func newState() *state {
 		groupByName:  make(map[string]string),
 		entityGroups: make(map[string]set),
 		groupParents: make(map[string]set),
+
+		groupAliases:    make(map[string]*groupAlias),
+		groupAliasByKey: make(map[string]string),
+		groupAliasOf:    make(map[string]string),
+		memberships:     make(map[string]*membership),
+		externalMembers: make(map[string]set),
 	}
 }
 
@@ -243,6 +259,11 @@ type change struct {
 	delAliases  []string
 	groups      []*group
 	delGroups   []string
+
+	groupAliases    []*groupAlias
+	delGroupAliases []string
+	memberships     []*membership
+	delMemberships  []string // entity IDs
 }
 
 // The store is mounted at identity/ like any backend.
@@ -343,6 +364,16 @@ func (s *Store) load(ctx context.Context) (*state, error) {
 			st.putGroup(g)
 		})
 	}
+	if err == nil {
+		err = loadAll(ctx, s.storage, groupAliasPrefix, func(a *groupAlias) {
+			st.putGroupAlias(a)
+		})
+	}
+	if err == nil {
+		err = loadAll(ctx, s.storage, membershipPrefix, func(m *membership) {
+			st.putMembership(m)
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
 	}
@@ -405,8 +436,24 @@ func (s *Store) commitLocked(ctx context.Context, ch *change) error {
 			return err
 		}
 	}
+	for _, a := range ch.groupAliases {
+		if err := put(groupAliasPrefix, a.ID, a); err != nil {
+			return err
+		}
+	}
+	for _, m := range ch.memberships {
+		if err := put(membershipPrefix, m.EntityID, m); err != nil {
+			return err
+		}
+	}
 	for _, id := range ch.delEntities {
 		del(entityPrefix, id)
+	}
+	for _, id := range ch.delGroupAliases {
+		del(groupAliasPrefix, id)
+	}
+	for _, id := range ch.delMemberships {
+		del(membershipPrefix, id)
 	}
 	for _, id := range ch.delAliases {
 		del(aliasPrefix, id)
@@ -432,8 +479,20 @@ func (s *Store) commitLocked(ctx context.Context, ch *change) error {
 	for _, g := range ch.groups {
 		st.putGroup(g)
 	}
+	for _, a := range ch.groupAliases {
+		st.putGroupAlias(a)
+	}
+	for _, m := range ch.memberships {
+		st.putMembership(m)
+	}
 	for _, id := range ch.delAliases {
 		st.deleteAlias(id)
+	}
+	for _, id := range ch.delGroupAliases {
+		st.deleteGroupAlias(id)
+	}
+	for _, id := range ch.delMemberships {
+		st.deleteMembership(id)
 	}
 	for _, id := range ch.delGroups {
 		st.deleteGroup(id)

@@ -177,6 +177,11 @@ type Auth struct {
 	BoundCIDRs []string
 	// Alias is the identity alias the login maps to.
 	Alias *Alias
+	// GroupAliases name the caller's groups in the auth method's terms
+	// (such as the values of a JWT groups claim); core puts the entity in
+	// the external groups whose group aliases on the mount have these
+	// names.
+	GroupAliases []string
 	// InternalData is kept with the token for the backend and never returned.
 	InternalData map[string]string
 }

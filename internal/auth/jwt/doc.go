@@ -49,9 +49,10 @@
 // user_claim_json_pointer is set) names the identity alias and the token.
 // The metadata holds "role" (the role name) and one key per claim_mappings
 // entry (lists joined by commas). When groups_claim is set, its values
-// are joined by commas and put in the token metadata under "groups" (not
-// in the alias metadata): group aliases are future work, and a group name
-// containing a comma cannot be told apart from two groups there.
+// are the login's group aliases ([logical.Auth.GroupAliases]): core puts
+// the entity in the external groups whose group aliases on the mount
+// bear those names. They are not put in any metadata; "groups" stays a
+// reserved metadata key for claim_mappings.
 //
 // # Differences from Vault
 //

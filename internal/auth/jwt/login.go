@@ -74,7 +74,7 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 
 // auth builds the login result from verified claims: the user claim names
 // the alias, claim_mappings fill the metadata, and the groups claim's
-// values go, joined by commas, in the metadata under "groups".
+// values are the group aliases (core maps them to external groups).
 func (r *role) auth(name string, claims map[string]any) (*logical.Auth, error) {
 	userRaw, found := lookupClaim(claims, r.UserClaim, r.UserClaimJSONPointer)
 	if !found {
@@ -97,6 +97,7 @@ func (r *role) auth(name string, claims map[string]any) (*logical.Auth, error) {
 		meta[r.ClaimMappings[claim]] = strings.Join(values, ",")
 	}
 	aliasMeta := maps.Clone(meta)
+	var groupAliases []string
 	if r.GroupsClaim != "" {
 		v, found := lookupClaim(claims, r.GroupsClaim, true)
 		if !found {
@@ -106,12 +107,13 @@ func (r *role) auth(name string, claims map[string]any) (*logical.Auth, error) {
 		if !ok {
 			return nil, denied("token claim " + quote(r.GroupsClaim) + " (the role's groups_claim) is not a string or a list of strings")
 		}
-		meta[metaGroups] = strings.Join(groups, ",")
+		groupAliases = groups
 	}
 	auth := &logical.Auth{
-		DisplayName: user,
-		Metadata:    meta,
-		Alias:       &logical.Alias{Name: user, Metadata: aliasMeta},
+		DisplayName:  user,
+		Metadata:     meta,
+		Alias:        &logical.Alias{Name: user, Metadata: aliasMeta},
+		GroupAliases: groupAliases,
 	}
 	r.Token.PopulateAuth(auth)
 	return auth, nil

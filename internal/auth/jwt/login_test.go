@@ -67,15 +67,50 @@ func TestLoginAcceptsEachKeyType(t *testing.T) {
 				t.Fatalf("login: %v", err)
 			}
 			want := &logical.Auth{
-				DisplayName: "user-1",
-				Policies:    []string{"app-read", "app-write"},
-				Metadata:    map[string]string{"role": "app", "email": "dev@example.com", "team": "payments", "groups": "dev,ops"},
-				TTL:         10 * time.Minute,
-				Renewable:   true,
-				Alias:       &logical.Alias{Name: "user-1", Metadata: map[string]string{"role": "app", "email": "dev@example.com", "team": "payments"}},
+				DisplayName:  "user-1",
+				Policies:     []string{"app-read", "app-write"},
+				Metadata:     map[string]string{"role": "app", "email": "dev@example.com", "team": "payments"},
+				TTL:          10 * time.Minute,
+				Renewable:    true,
+				Alias:        &logical.Alias{Name: "user-1", Metadata: map[string]string{"role": "app", "email": "dev@example.com", "team": "payments"}},
+				GroupAliases: []string{"dev", "ops"},
 			}
 			if diff := cmp.Diff(want, resp.Auth); diff != "" {
 				t.Errorf("auth mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestLoginGroupAliases checks that the groups claim's values become the
+// login's group aliases, and never its metadata.
+func TestLoginGroupAliases(t *testing.T) {
+	t.Parallel()
+	k := keys()
+	tests := []struct {
+		name   string
+		role   map[string]any
+		claims map[string]any
+		want   []string
+	}{
+		{"list", map[string]any{"groups_claim": "groups"}, map[string]any{"groups": []string{"developers", "ops"}}, []string{"developers", "ops"}},
+		{"one string", map[string]any{"groups_claim": "groups"}, map[string]any{"groups": "developers"}, []string{"developers"}},
+		{"nested by pointer", map[string]any{"groups_claim": "/org/groups"}, map[string]any{"org": map[string]any{"groups": []string{"a"}}}, []string{"a"}},
+		{"no groups_claim", nil, map[string]any{"groups": []string{"developers"}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := pubkeyHarness(t, baseRole(tt.role), k.ec256)
+			resp, err := h.login("app", k.ec256.sign(t, claims(h.clock.Now(), tt.claims), false))
+			if err != nil {
+				t.Fatalf("login: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, resp.Auth.GroupAliases); diff != "" {
+				t.Errorf("GroupAliases mismatch (-want +got):\n%s", diff)
+			}
+			if v, ok := resp.Auth.Metadata["groups"]; ok {
+				t.Errorf("metadata has groups = %q, want none", v)
 			}
 		})
 	}
