@@ -255,21 +255,6 @@ func isUUIDShape(s string) bool {
 	return true
 }
 
-// loadJSON reads key into v. found is false when there is no entry.
-func (b *backend) loadJSON(ctx context.Context, key string, v any) (found bool, err error) {
-	e, err := b.storage.Get(ctx, key)
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", key, err)
-	}
-	if e == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(e.Value, v); err != nil {
-		return false, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return true, nil
-}
-
 // putOp is a transaction step storing v as JSON at key.
 func putOp(key string, v any) (logical.TxnOp, error) {
 	data, err := json.Marshal(v)

@@ -46,7 +46,7 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 	// The same reads and HMACs happen whatever fails: index, role, secret ID.
 	sidMAC := mac(key, "secret_id", in.SecretID)
 	var idx roleIndex
-	found, err := b.loadJSON(ctx, roleIDPrefix+mac(key, "role_id", in.RoleID), &idx)
+	found, err := framework.GetJSON(ctx, b.storage, roleIDPrefix+mac(key, "role_id", in.RoleID), &idx)
 	if err != nil {
 		return nil, err
 	}

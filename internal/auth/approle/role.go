@@ -82,7 +82,7 @@ func roleName(m *framework.Match) (string, error) {
 
 func (b *backend) loadRole(ctx context.Context, name string) (*role, error) {
 	var r role
-	found, err := b.loadJSON(ctx, rolePrefix+name, &r)
+	found, err := framework.GetJSON(ctx, b.storage, rolePrefix+name, &r)
 	if err != nil || !found {
 		return nil, err
 	}
@@ -214,7 +214,7 @@ func (b *backend) saveRoleLocked(ctx context.Context, key []byte, name string, r
 	if r.RoleID != oldID {
 		idxKey := roleIDPrefix + mac(key, "role_id", r.RoleID)
 		var idx roleIndex
-		found, err := b.loadJSON(ctx, idxKey, &idx)
+		found, err := framework.GetJSON(ctx, b.storage, idxKey, &idx)
 		if err != nil {
 			return err
 		}

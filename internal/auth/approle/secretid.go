@@ -118,7 +118,7 @@ func accessorKey(rk, accessor string) string { return accessorPrefix + rk + "/" 
 
 func (b *backend) loadSecretID(ctx context.Context, rk, sidMAC string) (*secretIDEntry, error) {
 	var e secretIDEntry
-	found, err := b.loadJSON(ctx, secretIDKey(rk, sidMAC), &e)
+	found, err := framework.GetJSON(ctx, b.storage, secretIDKey(rk, sidMAC), &e)
 	if err != nil || !found {
 		return nil, err
 	}
@@ -411,7 +411,7 @@ func (b *backend) loadByAccessor(ctx context.Context, rk, accessor string) (stri
 		return "", nil, notFound
 	}
 	var acc accessorEntry
-	found, err := b.loadJSON(ctx, accessorKey(rk, accessor), &acc)
+	found, err := framework.GetJSON(ctx, b.storage, accessorKey(rk, accessor), &acc)
 	if err != nil {
 		return "", nil, err
 	}
@@ -520,7 +520,7 @@ func (b *backend) tidyRole(ctx context.Context, rk string, live bool) (secrets, 
 	}
 	for _, acc := range accs {
 		var a accessorEntry
-		found, err := b.loadJSON(ctx, accessorKey(rk, acc), &a)
+		found, err := framework.GetJSON(ctx, b.storage, accessorKey(rk, acc), &a)
 		if err != nil {
 			return 0, 0, err
 		}

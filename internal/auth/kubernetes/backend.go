@@ -5,9 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -152,33 +150,6 @@ func (b *backend) httpClient(caPEM string) (*http.Client, error) {
 // path: letters, digits, "_", "-" and ".", not "." or "..".
 func roleName(m *framework.Match) (string, error) {
 	return framework.Name("role", m.Get("name"))
-}
-
-// loadJSON reads key into v. found is false when there is no entry.
-func (b *backend) loadJSON(ctx context.Context, key string, v any) (found bool, err error) {
-	e, err := b.storage.Get(ctx, key)
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", key, err)
-	}
-	if e == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(e.Value, v); err != nil {
-		return false, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return true, nil
-}
-
-// saveJSON stores v as JSON at key.
-func (b *backend) saveJSON(ctx context.Context, key string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
-	}
-	if err := b.storage.Put(ctx, &logical.StorageEntry{Key: key, Value: data}); err != nil {
-		return fmt.Errorf("write %s: %w", key, err)
-	}
-	return nil
 }
 
 // anyGlob reports whether s matches one of patterns.

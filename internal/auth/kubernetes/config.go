@@ -65,7 +65,7 @@ type configResponse struct {
 
 func (b *backend) loadConfig(ctx context.Context) (*config, error) {
 	var c config
-	found, err := b.loadJSON(ctx, configKey, &c)
+	found, err := framework.GetJSON(ctx, b.storage, configKey, &c)
 	if err != nil || !found {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func (b *backend) writeConfig(ctx context.Context, _ *logical.Request, _ *framew
 	if c.CACert != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(c.CACert)) {
 		return nil, logical.InvalidRequest("invalid value for \"kubernetes_ca_cert\": no PEM certificate found")
 	}
-	if err := b.saveJSON(ctx, configKey, c); err != nil {
+	if err := framework.PutJSON(ctx, b.storage, configKey, c); err != nil {
 		return nil, err
 	}
 	return nil, nil

@@ -46,7 +46,7 @@ type roleResponse struct {
 
 func (b *backend) loadRole(ctx context.Context, name string) (*role, error) {
 	var r role
-	found, err := b.loadJSON(ctx, rolePrefix+name, &r)
+	found, err := framework.GetJSON(ctx, b.storage, rolePrefix+name, &r)
 	if err != nil || !found {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func (b *backend) writeRole(ctx context.Context, _ *logical.Request, m *framewor
 	case slices.Equal(r.BoundNames, []string{"*"}) && slices.Equal(r.BoundNamespaces, []string{"*"}):
 		return nil, logical.InvalidRequest("\"bound_service_account_names\" and \"bound_service_account_namespaces\" cannot both be \"*\"")
 	}
-	if err := b.saveJSON(ctx, rolePrefix+name, &r); err != nil {
+	if err := framework.PutJSON(ctx, b.storage, rolePrefix+name, &r); err != nil {
 		return nil, err
 	}
 	return nil, nil
