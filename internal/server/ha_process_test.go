@@ -162,7 +162,18 @@ func TestClusterKillActiveUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(1500 * time.Millisecond) // let writes build up before the kill
+	ackedCount := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
+	// Let writes build up before the kill: wait for them, not for a time.
+	eventually(t, 60*time.Second, "writes are acknowledged before the kill", func() error {
+		if n := ackedCount(); n < 50 {
+			return fmt.Errorf("%d writes acknowledged so far", n)
+		}
+		return nil
+	})
 	killed := time.Now()
 	if err := nodes[active].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -175,7 +186,14 @@ func TestClusterKillActiveUnderLoad(t *testing.T) {
 		return nil
 	})
 	t.Logf("node %d active %s after the kill", next, time.Since(killed).Round(time.Millisecond))
-	time.Sleep(time.Second) // writes continue on the new active node
+	// Writes continue on the new active node.
+	before := ackedCount()
+	eventually(t, 60*time.Second, "writes are acknowledged after the failover", func() error {
+		if n := ackedCount(); n < before+20 {
+			return fmt.Errorf("%d writes acknowledged since the failover", n-before)
+		}
+		return nil
+	})
 	close(stop)
 	wg.Wait()
 	mu.Lock()

@@ -162,8 +162,18 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 			}
 		})
 	}
-	// Let the writers run, then kill the server while they are busy.
-	time.Sleep(1500 * time.Millisecond)
+	// Let the writers run, then kill the server while they are busy: wait
+	// for acknowledged writes rather than for a fixed time.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 50 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // polling the writers' progress
+	}
 	if err := proc.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
