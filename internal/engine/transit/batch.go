@@ -102,3 +102,23 @@ func checkPartialCode(c framework.Int) error {
 	}
 	return nil
 }
+
+// batchItems checks a request's partial_failure_response_code and decodes
+// its batch_input: nil items when there is no batch (a single-item
+// request), an error for an empty or malformed batch.
+func batchItems[T any](code framework.Int, raw []json.RawMessage) ([]T, error) {
+	if err := checkPartialCode(code); err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, nil
+	}
+	items, err := decodeItems[T](raw)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, logical.InvalidRequest("missing batch input to process")
+	}
+	return items, nil
+}

@@ -52,18 +52,9 @@ func (b *backend) encrypt(ctx context.Context, req *logical.Request, m *framewor
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	if err := checkPartialCode(in.PartialFailureResponseCode); err != nil {
+	items, err := batchItems[encryptItem](in.PartialFailureResponseCode, in.BatchInput)
+	if err != nil {
 		return nil, err
-	}
-	var items []encryptItem
-	if in.BatchInput != nil {
-		var err error
-		if items, err = decodeItems[encryptItem](in.BatchInput); err != nil {
-			return nil, err
-		}
-		if len(items) == 0 {
-			return nil, logical.InvalidRequest("missing batch input to process")
-		}
 	}
 	k, err := b.key(ctx, name)
 	if err != nil {
@@ -279,18 +270,9 @@ type decryptResult struct {
 }
 
 func (b *backend) decrypt(ctx context.Context, _ *logical.Request, m *framework.Match, in *decryptInput) (*logical.Response, error) {
-	if err := checkPartialCode(in.PartialFailureResponseCode); err != nil {
+	items, err := batchItems[decryptItem](in.PartialFailureResponseCode, in.BatchInput)
+	if err != nil {
 		return nil, err
-	}
-	var items []decryptItem
-	if in.BatchInput != nil {
-		var err error
-		if items, err = decodeItems[decryptItem](in.BatchInput); err != nil {
-			return nil, err
-		}
-		if len(items) == 0 {
-			return nil, logical.InvalidRequest("missing batch input to process")
-		}
 	}
 	k, err := b.mustKey(ctx, m.Get("name"))
 	if err != nil {
@@ -403,18 +385,9 @@ type rewrapInput struct {
 }
 
 func (b *backend) rewrap(ctx context.Context, _ *logical.Request, m *framework.Match, in *rewrapInput) (*logical.Response, error) {
-	if err := checkPartialCode(in.PartialFailureResponseCode); err != nil {
+	items, err := batchItems[rewrapItem](in.PartialFailureResponseCode, in.BatchInput)
+	if err != nil {
 		return nil, err
-	}
-	var items []rewrapItem
-	if in.BatchInput != nil {
-		var err error
-		if items, err = decodeItems[rewrapItem](in.BatchInput); err != nil {
-			return nil, err
-		}
-		if len(items) == 0 {
-			return nil, logical.InvalidRequest("missing batch input to process")
-		}
 	}
 	k, err := b.mustKey(ctx, m.Get("name"))
 	if err != nil {

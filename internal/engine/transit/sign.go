@@ -171,18 +171,9 @@ type signResult struct {
 }
 
 func (b *backend) sign(ctx context.Context, _ *logical.Request, m *framework.Match, in *signInput) (*logical.Response, error) {
-	if err := checkPartialCode(in.PartialFailureResponseCode); err != nil {
+	items, err := batchItems[signItem](in.PartialFailureResponseCode, in.BatchInput)
+	if err != nil {
 		return nil, err
-	}
-	var items []signItem
-	if in.BatchInput != nil {
-		var err error
-		if items, err = decodeItems[signItem](in.BatchInput); err != nil {
-			return nil, err
-		}
-		if len(items) == 0 {
-			return nil, logical.InvalidRequest("missing batch input to process")
-		}
 	}
 	k, err := b.mustKey(ctx, m.Get("name"))
 	if err != nil {
@@ -318,18 +309,9 @@ type verifyResult struct {
 }
 
 func (b *backend) verify(ctx context.Context, _ *logical.Request, m *framework.Match, in *verifyInput) (*logical.Response, error) {
-	if err := checkPartialCode(in.PartialFailureResponseCode); err != nil {
+	items, err := batchItems[verifyItem](in.PartialFailureResponseCode, in.BatchInput)
+	if err != nil {
 		return nil, err
-	}
-	var items []verifyItem
-	if in.BatchInput != nil {
-		var err error
-		if items, err = decodeItems[verifyItem](in.BatchInput); err != nil {
-			return nil, err
-		}
-		if len(items) == 0 {
-			return nil, logical.InvalidRequest("missing batch input to process")
-		}
 	}
 	k, err := b.mustKey(ctx, m.Get("name"))
 	if err != nil {
@@ -458,18 +440,9 @@ type hmacResult struct {
 }
 
 func (b *backend) hmac(ctx context.Context, _ *logical.Request, m *framework.Match, in *hmacInput) (*logical.Response, error) {
-	if err := checkPartialCode(in.PartialFailureResponseCode); err != nil {
+	items, err := batchItems[hmacItem](in.PartialFailureResponseCode, in.BatchInput)
+	if err != nil {
 		return nil, err
-	}
-	var items []hmacItem
-	if in.BatchInput != nil {
-		var err error
-		if items, err = decodeItems[hmacItem](in.BatchInput); err != nil {
-			return nil, err
-		}
-		if len(items) == 0 {
-			return nil, logical.InvalidRequest("missing batch input to process")
-		}
 	}
 	h, err := pickHash(false, m.Get("algorithm"), in.Algorithm)
 	if err != nil {
