@@ -2,11 +2,8 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
-	"fmt"
 	"maps"
-	"slices"
 	"strconv"
 
 	"github.com/hashicorp/vault/api"
@@ -145,92 +142,8 @@ func runAuthDisable(ctx context.Context, c *call, args []string) int {
 	return c.success("Disabled the auth method (if it existed) at: %s", path)
 }
 
-// authMountInfo is one entry of sys/auth as auth list prints it.
-type authMountInfo struct {
-	Type        string            `json:"type"`
-	Description string            `json:"description"`
-	Accessor    string            `json:"accessor"`
-	UUID        string            `json:"uuid"`
-	Local       bool              `json:"local"`
-	SealWrap    bool              `json:"seal_wrap"`
-	External    bool              `json:"external_entropy_access"`
-	Options     map[string]string `json:"options"`
-	Config      struct {
-		DefaultLeaseTTL int    `json:"default_lease_ttl"`
-		MaxLeaseTTL     int    `json:"max_lease_ttl"`
-		TokenType       string `json:"token_type"`
-	} `json:"config"`
-}
-
 func runAuthList(ctx context.Context, c *call, args []string, detailed bool) int {
-	if len(args) != 0 {
-		return c.usageError("Too many arguments (expected 0, got %d)", len(args))
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
-	}
-	secret, err := cl.Logical().ReadWithContext(ctx, "sys/auth")
-	if err != nil {
-		return c.serverError("listing enabled auth methods with", "sys/auth", err)
-	}
-	if secret == nil || len(secret.Data) == 0 {
-		fmt.Fprintln(c.env.Stderr, "No auth methods are enabled.")
-		return exitServer
-	}
-	if c.format == "json" {
-		return c.printJSONOrFail(secret.Data)
-	}
-	mounts := map[string]authMountInfo{}
-	for path, raw := range secret.Data {
-		b, err := json.Marshal(raw)
-		if err != nil {
-			continue
-		}
-		var m authMountInfo
-		if err := json.Unmarshal(b, &m); err != nil {
-			fmt.Fprintf(c.env.Stderr, "Error decoding auth method %q: %v\n", path, err)
-			return exitServer
-		}
-		mounts[path] = m
-	}
-	var rows [][]string
-	if detailed {
-		rows = [][]string{
-			{"Path", "Plugin", "Accessor", "Default TTL", "Max TTL", "Token Type", "Replication", "Seal Wrap", "External Entropy Access", "Options", "Description", "UUID"},
-			{"----", "------", "--------", "-----------", "-------", "----------", "-----------", "---------", "-----------------------", "-------", "-----------", "----"},
-		}
-	} else {
-		rows = [][]string{
-			{"Path", "Type", "Accessor", "Description"},
-			{"----", "----", "--------", "-----------"},
-		}
-	}
-	for _, path := range slices.Sorted(maps.Keys(mounts)) {
-		m := mounts[path]
-		if !detailed {
-			rows = append(rows, []string{path, m.Type, m.Accessor, m.Description})
-			continue
-		}
-		replication := "replicated"
-		if m.Local {
-			replication = "local"
-		}
-		var options string
-		if len(m.Options) > 0 {
-			options = fmt.Sprint(m.Options)
-		}
-		rows = append(rows, []string{
-			path, m.Type, m.Accessor,
-			ttlCell(m.Config.DefaultLeaseTTL), ttlCell(m.Config.MaxLeaseTTL),
-			m.Config.TokenType, replication,
-			strconv.FormatBool(m.SealWrap), strconv.FormatBool(m.External),
-			options, m.Description, m.UUID,
-		})
-	}
-	t, _ := table(rows)
-	fmt.Fprint(c.env.Stdout, t)
-	return exitOK
+	return runMountList(ctx, c, args, detailed, mountList{path: "sys/auth", noun: "auth methods", thing: "auth method", auth: true})
 }
 
 // authTuneOptions are the flags of auth tune.

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -166,7 +167,7 @@ func runSecretsDisable(ctx context.Context, c *call, args []string) int {
 	return c.success("Disabled the secrets engine (if it existed) at: %s", path)
 }
 
-// mountInfo is one entry of sys/mounts as the list prints it.
+// mountInfo is one entry of sys/mounts or sys/auth as the lists print it.
 type mountInfo struct {
 	Type        string            `json:"type"`
 	Description string            `json:"description"`
@@ -177,13 +178,29 @@ type mountInfo struct {
 	External    bool              `json:"external_entropy_access"`
 	Options     map[string]string `json:"options"`
 	Config      struct {
-		DefaultLeaseTTL int  `json:"default_lease_ttl"`
-		MaxLeaseTTL     int  `json:"max_lease_ttl"`
-		ForceNoCache    bool `json:"force_no_cache"`
+		DefaultLeaseTTL int    `json:"default_lease_ttl"`
+		MaxLeaseTTL     int    `json:"max_lease_ttl"`
+		ForceNoCache    bool   `json:"force_no_cache"`
+		TokenType       string `json:"token_type"`
 	} `json:"config"`
 }
 
+// mountList says what a mount listing lists: secrets engines or auth
+// methods.
+type mountList struct {
+	path  string // "sys/mounts" or "sys/auth"
+	noun  string // "secrets engines", "auth methods"
+	thing string // "mount", "auth method", for decoding errors
+	auth  bool   // the detailed table shows Token Type, not Force No Cache
+}
+
 func runSecretsList(ctx context.Context, c *call, args []string, detailed bool) int {
+	return runMountList(ctx, c, args, detailed, mountList{path: "sys/mounts", noun: "secrets engines", thing: "mount"})
+}
+
+// runMountList prints sys/mounts or sys/auth as Vault's secrets list and
+// auth list do.
+func runMountList(ctx context.Context, c *call, args []string, detailed bool, l mountList) int {
 	if len(args) != 0 {
 		return c.usageError("Too many arguments (expected 0, got %d)", len(args))
 	}
@@ -191,12 +208,12 @@ func runSecretsList(ctx context.Context, c *call, args []string, detailed bool) 
 	if !ok {
 		return exitServer
 	}
-	secret, err := cl.Logical().ReadWithContext(ctx, "sys/mounts")
+	secret, err := cl.Logical().ReadWithContext(ctx, l.path)
 	if err != nil {
-		return c.serverError("listing secrets engines with", "sys/mounts", err)
+		return c.serverError("listing "+l.noun+" with", l.path, err)
 	}
 	if secret == nil || len(secret.Data) == 0 {
-		fmt.Fprintln(c.env.Stderr, "No secrets engines are enabled.")
+		fmt.Fprintf(c.env.Stderr, "No %s are enabled.\n", l.noun)
 		return exitServer
 	}
 	if c.format == "json" {
@@ -210,16 +227,20 @@ func runSecretsList(ctx context.Context, c *call, args []string, detailed bool) 
 		}
 		var m mountInfo
 		if err := json.Unmarshal(b, &m); err != nil {
-			fmt.Fprintf(c.env.Stderr, "Error decoding mount %q: %v\n", path, err)
+			fmt.Fprintf(c.env.Stderr, "Error decoding %s %q: %v\n", l.thing, path, err)
 			return exitServer
 		}
 		mounts[path] = m
 	}
+	sixth := "Force No Cache"
+	if l.auth {
+		sixth = "Token Type"
+	}
 	var rows [][]string
 	if detailed {
 		rows = [][]string{
-			{"Path", "Plugin", "Accessor", "Default TTL", "Max TTL", "Force No Cache", "Replication", "Seal Wrap", "External Entropy Access", "Options", "Description", "UUID"},
-			{"----", "------", "--------", "-----------", "-------", "--------------", "-----------", "---------", "-----------------------", "-------", "-----------", "----"},
+			{"Path", "Plugin", "Accessor", "Default TTL", "Max TTL", sixth, "Replication", "Seal Wrap", "External Entropy Access", "Options", "Description", "UUID"},
+			{"----", "------", "--------", "-----------", "-------", strings.Repeat("-", len(sixth)), "-----------", "---------", "-----------------------", "-------", "-----------", "----"},
 		}
 	} else {
 		rows = [][]string{
@@ -241,10 +262,14 @@ func runSecretsList(ctx context.Context, c *call, args []string, detailed bool) 
 		if len(m.Options) > 0 {
 			options = fmt.Sprint(m.Options)
 		}
+		cell := strconv.FormatBool(m.Config.ForceNoCache)
+		if l.auth {
+			cell = m.Config.TokenType
+		}
 		rows = append(rows, []string{
 			path, m.Type, m.Accessor,
 			ttlCell(m.Config.DefaultLeaseTTL), ttlCell(m.Config.MaxLeaseTTL),
-			strconv.FormatBool(m.Config.ForceNoCache), replication,
+			cell, replication,
 			strconv.FormatBool(m.SealWrap), strconv.FormatBool(m.External),
 			options, m.Description, m.UUID,
 		})
