@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"regexp"
 	"slices"
@@ -298,11 +297,9 @@ func (c *Core) authorize(ctx context.Context, req *Request, route *router.Route,
 	cl := &caller{id: req.ClientToken, hash: hash, entry: te}
 	names := te.Policies
 	if te.EntityID != "" && c.identity != nil {
+		// A disabled entity answers ErrPermissionDenied, refusing the token.
 		ip, err := c.identity.Policies(ctx, te.EntityID)
 		if err != nil {
-			if errors.Is(err, logical.ErrPermissionDenied) {
-				return nil, err
-			}
 			return nil, err
 		}
 		if len(ip) > 0 {
