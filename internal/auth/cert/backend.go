@@ -3,7 +3,6 @@ package cert
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -183,33 +182,6 @@ func (b *backend) exists(prefix string) func(context.Context, *logical.Request, 
 		}
 		return e != nil, nil
 	}
-}
-
-// getJSON reads key into v. found is false when there is no such key.
-func (b *backend) getJSON(ctx context.Context, key string, v any) (found bool, err error) {
-	e, err := b.storage.Get(ctx, key)
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", key, err)
-	}
-	if e == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(e.Value, v); err != nil {
-		return false, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return true, nil
-}
-
-// putJSON stores v at key.
-func (b *backend) putJSON(ctx context.Context, key string, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
-	}
-	if err := b.storage.Put(ctx, &logical.StorageEntry{Key: key, Value: raw}); err != nil {
-		return fmt.Errorf("write %s: %w", key, err)
-	}
-	return nil
 }
 
 // memo caches values parsed from storage entries. A cached value is used

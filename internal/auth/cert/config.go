@@ -27,7 +27,7 @@ type configInput struct {
 
 func (b *backend) loadConfig(ctx context.Context) (config, error) {
 	var c config
-	_, err := b.getJSON(ctx, configKey, &c)
+	_, err := framework.GetJSON(ctx, b.storage, configKey, &c)
 	return c, err
 }
 
@@ -52,5 +52,5 @@ func (b *backend) writeConfig(ctx context.Context, _ *logical.Request, _ *framew
 	if in.EnableIdentityAliasMetadata != nil {
 		c.EnableIdentityAliasMetadata = bool(*in.EnableIdentityAliasMetadata)
 	}
-	return nil, b.putJSON(ctx, configKey, &c)
+	return nil, framework.PutJSON(ctx, b.storage, configKey, &c)
 }

@@ -45,7 +45,7 @@ func (b *backend) writeCRL(ctx context.Context, _ *logical.Request, m *framework
 	}
 	b.writeMu.Lock()
 	defer b.writeMu.Unlock()
-	return nil, b.putJSON(ctx, crlPrefix+name, &storedCRL{Serials: serials})
+	return nil, framework.PutJSON(ctx, b.storage, crlPrefix+name, &storedCRL{Serials: serials})
 }
 
 func (b *backend) readCRL(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
@@ -54,7 +54,7 @@ func (b *backend) readCRL(ctx context.Context, _ *logical.Request, m *framework.
 		return nil, err
 	}
 	var s storedCRL
-	found, err := b.getJSON(ctx, crlPrefix+name, &s)
+	found, err := framework.GetJSON(ctx, b.storage, crlPrefix+name, &s)
 	if err != nil || !found {
 		return nil, err
 	}

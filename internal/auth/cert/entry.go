@@ -89,7 +89,7 @@ func (b *backend) readCert(ctx context.Context, _ *logical.Request, m *framework
 		return nil, err
 	}
 	var e certEntry
-	found, err := b.getJSON(ctx, certPrefix+name, &e)
+	found, err := framework.GetJSON(ctx, b.storage, certPrefix+name, &e)
 	if err != nil || !found {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (b *backend) writeCert(ctx context.Context, _ *logical.Request, m *framewor
 	b.writeMu.Lock()
 	defer b.writeMu.Unlock()
 	var e certEntry
-	found, err := b.getJSON(ctx, certPrefix+name, &e)
+	found, err := framework.GetJSON(ctx, b.storage, certPrefix+name, &e)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func (b *backend) writeCert(ctx context.Context, _ *logical.Request, m *framewor
 			*l.dst(&e) = trimmed(*l.in)
 		}
 	}
-	return nil, b.putJSON(ctx, certPrefix+name, &e)
+	return nil, framework.PutJSON(ctx, b.storage, certPrefix+name, &e)
 }
 
 // parseCertificates decodes pemText, which must hold one or more PEM

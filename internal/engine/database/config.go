@@ -100,7 +100,7 @@ type connectionDetails struct {
 
 func (b *backend) loadConfig(ctx context.Context, name string) (*connConfig, error) {
 	var c connConfig
-	found, err := b.getJSON(ctx, configPrefix+name, &c)
+	found, err := framework.GetJSON(ctx, b.storage, configPrefix+name, &c)
 	if err != nil || !found {
 		return nil, err
 	}
@@ -168,7 +168,7 @@ func (b *backend) writeConfig(ctx context.Context, _ *logical.Request, m *framew
 			return nil, err
 		}
 	}
-	if err := b.putJSON(ctx, configPrefix+name, c); err != nil {
+	if err := framework.PutJSON(ctx, b.storage, configPrefix+name, c); err != nil {
 		return nil, err
 	}
 	b.closePool(name)

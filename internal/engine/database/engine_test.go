@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
 	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
 )
 
@@ -412,7 +413,7 @@ func TestRotateRoot(t *testing.T) {
 			t.Fatalf("rotate-root: %v", err)
 		}
 		var stored connConfig
-		if _, err := h.b.getJSON(t.Context(), configPrefix+"db", &stored); err != nil {
+		if _, err := framework.GetJSON(t.Context(), h.b.storage, configPrefix+"db", &stored); err != nil {
 			t.Fatal(err)
 		}
 		if stored.Password == oldPW || stored.Password == "" || stored.PendingPassword != "" {
@@ -461,12 +462,12 @@ func TestRootRotationPendingCompleted(t *testing.T) {
 
 	for _, applied := range []bool{false, true} {
 		var c connConfig
-		if _, err := h.b.getJSON(t.Context(), configPrefix+"db", &c); err != nil {
+		if _, err := framework.GetJSON(t.Context(), h.b.storage, configPrefix+"db", &c); err != nil {
 			t.Fatal(err)
 		}
 		pending := "Pending-" + tdb.suffix + map[bool]string{false: "a", true: "b"}[applied]
 		c.PendingPassword = pending
-		if err := h.b.putJSON(t.Context(), configPrefix+"db", &c); err != nil {
+		if err := framework.PutJSON(t.Context(), h.b.storage, configPrefix+"db", &c); err != nil {
 			t.Fatal(err)
 		}
 		if applied {
@@ -477,7 +478,7 @@ func TestRootRotationPendingCompleted(t *testing.T) {
 			t.Fatalf("applied=%v: Periodic: %v", applied, err)
 		}
 		c = connConfig{}
-		if _, err := h.b.getJSON(t.Context(), configPrefix+"db", &c); err != nil {
+		if _, err := framework.GetJSON(t.Context(), h.b.storage, configPrefix+"db", &c); err != nil {
 			t.Fatal(err)
 		}
 		if c.Password != pending || c.PendingPassword != "" {
@@ -586,11 +587,11 @@ func TestStaticRole(t *testing.T) {
 
 		// A crash after storing a pending password: Periodic completes it.
 		var sr staticRole
-		if _, err := h.b.getJSON(t.Context(), staticRolePrefix+role, &sr); err != nil {
+		if _, err := framework.GetJSON(t.Context(), h.b.storage, staticRolePrefix+role, &sr); err != nil {
 			t.Fatal(err)
 		}
 		sr.PendingPassword = "Pending-" + tdb.suffix
-		if err := h.b.putJSON(t.Context(), staticRolePrefix+role, &sr); err != nil {
+		if err := framework.PutJSON(t.Context(), h.b.storage, staticRolePrefix+role, &sr); err != nil {
 			t.Fatal(err)
 		}
 		if err := h.b.Periodic(t.Context()); err != nil {

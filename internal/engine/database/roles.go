@@ -53,7 +53,7 @@ type roleResponse struct {
 
 func (b *backend) loadRole(ctx context.Context, name string) (*role, error) {
 	var r role
-	found, err := b.getJSON(ctx, rolePrefix+name, &r)
+	found, err := framework.GetJSON(ctx, b.storage, rolePrefix+name, &r)
 	if err != nil || !found {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func (b *backend) writeRole(ctx context.Context, _ *logical.Request, m *framewor
 	if err := b.validateRole(ctx, name, r); err != nil {
 		return nil, err
 	}
-	return nil, b.putJSON(ctx, rolePrefix+name, r)
+	return nil, framework.PutJSON(ctx, b.storage, rolePrefix+name, r)
 }
 
 func setStatements(dst *[]string, src *Statements) {

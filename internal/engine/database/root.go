@@ -43,7 +43,7 @@ func (b *backend) rotateRoot(ctx context.Context, _ *logical.Request, m *framewo
 	defer cancel()
 
 	c.PendingPassword = pw
-	if err := b.putJSON(ctx, configPrefix+name, c); err != nil {
+	if err := framework.PutJSON(ctx, b.storage, configPrefix+name, c); err != nil {
 		return nil, err
 	}
 	if err := b.setRootPassword(ctx, p.db, c, pw); err != nil {
@@ -72,7 +72,7 @@ func (b *backend) setRootPassword(ctx context.Context, db *sql.DB, c *connConfig
 // and drops the pool opened with the old one.
 func (b *backend) promoteRootLocked(ctx context.Context, name string, c *connConfig) error {
 	c.Password, c.PendingPassword = c.PendingPassword, ""
-	if err := b.putJSON(ctx, configPrefix+name, c); err != nil {
+	if err := framework.PutJSON(ctx, b.storage, configPrefix+name, c); err != nil {
 		return err
 	}
 	b.closePool(name)

@@ -63,7 +63,7 @@ type staticCredsResponse struct {
 
 func (b *backend) loadStaticRole(ctx context.Context, name string) (*staticRole, error) {
 	var r staticRole
-	found, err := b.getJSON(ctx, staticRolePrefix+name, &r)
+	found, err := framework.GetJSON(ctx, b.storage, staticRolePrefix+name, &r)
 	if err != nil || !found {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func (b *backend) writeStaticRole(ctx context.Context, _ *logical.Request, m *fr
 		if !r.LastVaultRotation.IsZero() {
 			r.NextRotation = r.LastVaultRotation.Add(r.RotationPeriod)
 		}
-		return nil, b.putJSON(ctx, staticRolePrefix+name, r)
+		return nil, framework.PutJSON(ctx, b.storage, staticRolePrefix+name, r)
 	}
 	p, _, err := b.pool(ctx, r.DBName)
 	if err != nil {
@@ -259,7 +259,7 @@ func (b *backend) rotateLocked(ctx context.Context, name string, r *staticRole) 
 			return err
 		}
 		r.PendingPassword = pw
-		if err := b.putJSON(ctx, staticRolePrefix+name, r); err != nil {
+		if err := framework.PutJSON(ctx, b.storage, staticRolePrefix+name, r); err != nil {
 			return err
 		}
 	}
@@ -282,5 +282,5 @@ func (b *backend) rotateLocked(ctx context.Context, name string, r *staticRole) 
 	r.Password, r.PendingPassword = pw, ""
 	r.LastVaultRotation = now
 	r.NextRotation = now.Add(r.RotationPeriod)
-	return b.putJSON(ctx, staticRolePrefix+name, r)
+	return framework.PutJSON(ctx, b.storage, staticRolePrefix+name, r)
 }

@@ -80,24 +80,10 @@ func (v *versionMeta) gone(now int64) bool {
 	return v.Destroyed || (v.Deleted != 0 && v.Deleted <= now)
 }
 
-func loadJSON(ctx context.Context, s logical.Storage, key string, v any) (bool, error) {
-	e, err := s.Get(ctx, key)
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", key, err)
-	}
-	if e == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(e.Value, v); err != nil {
-		return false, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return true, nil
-}
-
 // loadMeta returns the metadata of p, or nil when p has none.
 func loadMeta(ctx context.Context, s logical.Storage, p string) (*keyMeta, error) {
 	m := new(keyMeta)
-	ok, err := loadJSON(ctx, s, metaKey(p), m)
+	ok, err := framework.GetJSON(ctx, s, metaKey(p), m)
 	if !ok {
 		return nil, err
 	}
@@ -106,7 +92,7 @@ func loadMeta(ctx context.Context, s logical.Storage, p string) (*keyMeta, error
 
 func loadConfig(ctx context.Context, s logical.Storage) (*mountConfig, error) {
 	c := new(mountConfig)
-	if _, err := loadJSON(ctx, s, configKey, c); err != nil {
+	if _, err := framework.GetJSON(ctx, s, configKey, c); err != nil {
 		return nil, err
 	}
 	return c, nil

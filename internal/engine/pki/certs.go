@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -56,7 +57,7 @@ func (b *Backend) readCert(ctx context.Context, _ *logical.Request, m *framework
 		return nil, fmt.Errorf("read certificate: %w", err)
 	}
 	var rev revokedEntry
-	revoked, err := b.loadJSON(ctx, revokedPrefix+key, &rev)
+	revoked, err := framework.GetJSON(ctx, b.storage, revokedPrefix+key, &rev)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +212,7 @@ func (b *Backend) revoke(ctx context.Context, _ *logical.Request, _ *framework.M
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var prev revokedEntry
-	if found, err := b.loadJSON(ctx, revokedPrefix+key, &prev); err != nil || found {
+	if found, err := framework.GetJSON(ctx, b.storage, revokedPrefix+key, &prev); err != nil || found {
 		if err != nil {
 			return nil, err
 		}
@@ -260,7 +261,7 @@ func (b *Backend) revoke(ctx context.Context, _ *logical.Request, _ *framework.M
 // loadCRL returns an issuer's stored CRL, or nil.
 func (b *Backend) loadCRL(ctx context.Context, issuerID string) (*crlEntry, error) {
 	var c crlEntry
-	found, err := b.loadJSON(ctx, crlPrefix+issuerID, &c)
+	found, err := framework.GetJSON(ctx, b.storage, crlPrefix+issuerID, &c)
 	if err != nil || !found {
 		return nil, err
 	}
@@ -276,7 +277,7 @@ func (b *Backend) revokedBy(ctx context.Context, issuerID string) ([]revokedEntr
 	var out []revokedEntry
 	for _, k := range keys {
 		var e revokedEntry
-		found, err := b.loadJSON(ctx, revokedPrefix+k, &e)
+		found, err := framework.GetJSON(ctx, b.storage, revokedPrefix+k, &e)
 		if err != nil {
 			return nil, err
 		}
@@ -457,7 +458,7 @@ func (b *Backend) tidy(ctx context.Context, _ *logical.Request, _ *framework.Mat
 		touched := map[string]bool{}
 		n, err := b.tidyPrefixLocked(ctx, revokedPrefix, cutoff, func(v []byte) ([]byte, string, error) {
 			var e revokedEntry
-			if err := jsonUnmarshal(v, &e); err != nil {
+			if err := json.Unmarshal(v, &e); err != nil {
 				return nil, "", err
 			}
 			return e.Cert, e.IssuerID, nil

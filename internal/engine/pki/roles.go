@@ -377,7 +377,7 @@ func (r *role) data() *roleData {
 
 func (b *Backend) loadRole(ctx context.Context, name string) (*role, error) {
 	var r role
-	found, err := b.loadJSON(ctx, rolePrefix+name, &r)
+	found, err := framework.GetJSON(ctx, b.storage, rolePrefix+name, &r)
 	if err != nil || !found {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
 )
 
 // keyEntry is a stored private key.
@@ -97,7 +98,7 @@ func (b *Backend) invalidate() {
 
 func (b *Backend) loadState(ctx context.Context) (*caState, error) {
 	s := &caState{keys: map[string]*caKey{}, issuers: map[string]*issuer{}, names: map[string]string{}}
-	if _, err := b.loadJSON(ctx, configIssuersKey, &s.config); err != nil {
+	if _, err := framework.GetJSON(ctx, b.storage, configIssuersKey, &s.config); err != nil {
 		return nil, err
 	}
 	keyIDs, err := b.storage.List(ctx, keyPrefix)
@@ -106,7 +107,7 @@ func (b *Backend) loadState(ctx context.Context) (*caState, error) {
 	}
 	for _, id := range keyIDs {
 		var e keyEntry
-		if found, err := b.loadJSON(ctx, keyPrefix+id, &e); err != nil || !found {
+		if found, err := framework.GetJSON(ctx, b.storage, keyPrefix+id, &e); err != nil || !found {
 			if err != nil {
 				return nil, err
 			}
@@ -124,7 +125,7 @@ func (b *Backend) loadState(ctx context.Context) (*caState, error) {
 	}
 	for _, id := range issuerIDs {
 		var e issuerEntry
-		if found, err := b.loadJSON(ctx, issuerPrefix+id, &e); err != nil || !found {
+		if found, err := framework.GetJSON(ctx, b.storage, issuerPrefix+id, &e); err != nil || !found {
 			if err != nil {
 				return nil, err
 			}
@@ -225,21 +226,6 @@ func (s *caState) signingIssuer(ref string) (*issuer, error) {
 	return iss, nil
 }
 
-// loadJSON reads key into v; found is false when the key is absent.
-func (b *Backend) loadJSON(ctx context.Context, key string, v any) (found bool, err error) {
-	e, err := b.storage.Get(ctx, key)
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", key, err)
-	}
-	if e == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(e.Value, v); err != nil {
-		return false, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return true, nil
-}
-
 // jsonOp returns a transaction step storing v as JSON at key.
 func jsonOp(key string, v any) (logical.TxnOp, error) {
 	b, err := json.Marshal(v)
@@ -247,9 +233,4 @@ func jsonOp(key string, v any) (logical.TxnOp, error) {
 		return logical.TxnOp{}, fmt.Errorf("encode %s: %w", key, err)
 	}
 	return logical.TxnOp{Key: key, Value: b}, nil
-}
-
-// jsonUnmarshal decodes a stored JSON value.
-func jsonUnmarshal(b []byte, v any) error {
-	return json.Unmarshal(b, v)
 }
