@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/vault/api"
@@ -78,4 +79,41 @@ func TestTransitMissingKey(t *testing.T) {
 	if _, err := ec.Logical().WriteWithContext(t.Context(), "transit/encrypt/upserted", map[string]any{"plaintext": "eA=="}); err != nil {
 		t.Fatalf("encrypt with an existing key and upsert disabled: %v", err)
 	}
+}
+
+// TestDatabaseRoleNotAllowed checks that a role the connection's
+// allowed_roles excludes is stored with a warning, as Vault stores it, and
+// that its credentials are refused with 400 naming allowed_roles.
+func TestDatabaseRoleNotAllowed(t *testing.T) {
+	t.Parallel()
+	s := startDev(t)
+	mount(t, s, "database", "database")
+	c := s.Client.Logical()
+	// The connection is never used: nothing is issued for the role.
+	if _, err := c.WriteWithContext(t.Context(), "database/config/pg", map[string]any{
+		"plugin_name":       "postgresql-database-plugin",
+		"connection_url":    "postgresql://{{username}}:{{password}}@127.0.0.1:1/postgres?sslmode=disable",
+		"username":          "postgres",
+		"password":          "unused-password",
+		"verify_connection": false,
+		"allowed_roles":     "other",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := c.WriteWithContext(t.Context(), "database/roles/app", map[string]any{
+		"db_name":             "pg",
+		"creation_statements": `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'`,
+	})
+	if err != nil {
+		t.Fatalf("write a role the connection does not allow: %v", err)
+	}
+	if sec == nil || len(sec.Warnings) == 0 || !strings.Contains(strings.Join(sec.Warnings, " "), "allowed_roles") {
+		t.Errorf("write role = %+v, want a warning naming allowed_roles", sec)
+	}
+	if sec, err := c.ReadWithContext(t.Context(), "database/roles/app"); err != nil || sec == nil {
+		t.Fatalf("read the stored role = %v, %v", sec, err)
+	}
+	_, err = c.ReadWithContext(t.Context(), "database/creds/app")
+	wantError(t, "creds of a role not allowed", err, http.StatusBadRequest, "allowed_roles")
+	wantError(t, "creds of a role not allowed", err, http.StatusBadRequest, `"app" is not an allowed role`)
 }
