@@ -46,6 +46,7 @@ func TestTransitMissingKey(t *testing.T) {
 		{"transit/sign/nokey", map[string]any{"input": "eA=="}, "signing key not found"},
 		{"transit/verify/nokey", map[string]any{"input": "eA==", "signature": "vault:v1:AAAA"}, "signature verification key not found"},
 		{"transit/verify/nokey", map[string]any{"input": "eA==", "hmac": "vault:v1:AAAA"}, "encryption key not found"},
+		{"transit/keys/nokey/rotate", nil, "key not found"},
 	}
 	for _, tt := range tests {
 		_, err := c.WriteWithContext(t.Context(), tt.path, tt.body)

@@ -270,7 +270,8 @@ var errUnchanged = errors.New("unchanged")
 // update applies change to a copy of the named key's ring under the key's
 // lock, stores the result with one write and replaces the cached key. It
 // returns the new key, or the unchanged one when change returns
-// errUnchanged. A missing key is an ErrNotFound error.
+// errUnchanged. A missing key is an ErrInvalidRequest error saying "key not
+// found", as Vault answers a rotation of a missing key.
 func (b *backend) update(ctx context.Context, name string, change func(r *ring) error) (*key, error) {
 	unlock := b.lock(name)
 	defer unlock()
@@ -279,7 +280,7 @@ func (b *backend) update(ctx context.Context, name string, change func(r *ring) 
 		return nil, err
 	}
 	if old == nil {
-		return nil, logical.NotFound("key %q not found", name)
+		return nil, logical.InvalidRequest("key not found: %q", name)
 	}
 	r := old.ring.clone()
 	if err := change(r); err != nil {

@@ -666,6 +666,9 @@ func TestMissingKeyErrors(t *testing.T) {
 		{"verify signature", opUpdate, "verify/none", map[string]any{"input": b64("x"), "signature": "vault:v1:AAAA"}, "signature verification key not found"},
 		{"verify hmac", opUpdate, "verify/none", map[string]any{"input": b64("x"), "hmac": "vault:v1:AAAA"}, "encryption key not found"},
 		{"backup", opRead, "backup/none", nil, "not found"},
+		{"rotate", opUpdate, "keys/none/rotate", nil, "key not found"},
+		{"config", opUpdate, "keys/none/config", map[string]any{"deletion_allowed": true}, "key not found"},
+		{"trim", opUpdate, "keys/none/trim", map[string]any{"min_available_version": 1}, "key not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
