@@ -40,7 +40,7 @@ func (b *backend) creds(ctx context.Context, req *logical.Request, m *framework.
 		return nil, err
 	}
 	if !c.allows(roleName) {
-		return nil, logical.InvalidRequest("connection %q does not allow role %q (see its allowed_roles)", r.DBName, roleName)
+		return nil, errNotAllowed(r.DBName, roleName)
 	}
 	src := c.UsernameTemplate
 	if src == "" {

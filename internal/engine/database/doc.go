@@ -29,6 +29,13 @@
 //	static-role/<name>  static role, with its password, any pending one,
 //	                    the last rotation and the next rotation time
 //
+// A role (dynamic or static) must name an existing connection, but, as in
+// Vault, it is stored even when the connection's allowed_roles excludes
+// it: the write answers with a warning, and creds/, static-creds/ and
+// rotations refuse the role (ErrInvalidRequest naming allowed_roles) until
+// allowed_roles includes it. A new static role's first rotation waits for
+// that too.
+//
 // # Statements
 //
 // Statements are templates with only {{name}}, {{password}} and

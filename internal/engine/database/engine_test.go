@@ -174,7 +174,6 @@ func TestRoleValidation(t *testing.T) {
 		{name: "unknown placeholder in revocation", role: "app-2", body: map[string]any{"db_name": "db", "creation_statements": good, "revocation_statements": "DROP ROLE {{user}}"}, want: "revocation_statements: unknown placeholder {{user}}"},
 		{name: "unterminated", role: "app-2", body: map[string]any{"db_name": "db", "creation_statements": "CREATE ROLE {{name"}, want: "unterminated"},
 		{name: "missing connection", role: "app-2", body: map[string]any{"db_name": "nope", "creation_statements": good}, want: `db_name "nope" names no connection`},
-		{name: "not allowed", role: "other", body: map[string]any{"db_name": "db", "creation_statements": good}, want: "does not allow role"},
 		{name: "no statements", role: "app-2", body: map[string]any{"db_name": "db"}, want: "missing creation_statements"},
 		{name: "ttl order", role: "app-2", body: map[string]any{"db_name": "db", "creation_statements": good, "default_ttl": "2h", "max_ttl": "1h"}, want: "default_ttl"},
 		{name: "credential type", role: "app-2", body: map[string]any{"db_name": "db", "creation_statements": good, "credential_type": "rsa_private_key"}, want: "credential_type"},
@@ -694,4 +693,62 @@ func BenchmarkCredsPostgres(b *testing.B) {
 		_, _, lease := h.creds(role)
 		leases = append(leases, lease)
 	}
+}
+
+// TestRoleNotAllowed checks Vault's order: a role that the connection's
+// allowed_roles excludes is stored with a warning, and credentials are
+// refused until allowed_roles includes it.
+func TestRoleNotAllowed(t *testing.T) {
+	t.Parallel()
+	servers(t, func(t *testing.T, tdb *testdb) {
+		user := "na" + tdb.suffix
+		tdb.createUser(t, user, "First-pw-"+tdb.suffix, false)
+		h := newHarness(t)
+		h.configure(tdb, map[string]any{"allowed_roles": "other"})
+
+		resp, err := h.do(logical.UpdateOperation, "roles/dyn", map[string]any{"db_name": "db", "creation_statements": tdb.creation()})
+		if err != nil {
+			t.Fatalf("write roles/dyn: %v", err)
+		}
+		if resp == nil || len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "allowed_roles") {
+			t.Errorf("write roles/dyn = %+v, want one warning naming allowed_roles", resp)
+		}
+		if _, err := h.do(logical.ReadOperation, "roles/dyn", nil); err != nil {
+			t.Errorf("read the stored role: %v", err)
+		}
+		resp, err = h.do(logical.UpdateOperation, "static-roles/st", map[string]any{"db_name": "db", "username": user, "rotation_period": "1h"})
+		if err != nil {
+			t.Fatalf("write static-roles/st: %v", err)
+		}
+		if resp == nil || len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "allowed_roles") {
+			t.Errorf("write static-roles/st = %+v, want one warning naming allowed_roles", resp)
+		}
+		for _, path := range []string{"creds/dyn", "static-creds/st"} {
+			_, err := h.do(logical.ReadOperation, path, nil)
+			wantKind(t, path, err, logical.ErrInvalidRequest)
+			if !strings.Contains(err.Error(), "is not an allowed role") || !strings.Contains(err.Error(), "allowed_roles") {
+				t.Errorf("read %s: error %q, want Vault's words and allowed_roles", path, err)
+			}
+		}
+		_, err = h.do(logical.UpdateOperation, "rotate-role/st", nil)
+		wantKind(t, "rotate-role of a role not allowed", err, logical.ErrInvalidRequest)
+		if err := h.b.Periodic(t.Context()); err != nil {
+			t.Errorf("Periodic with a role not allowed: %v", err)
+		}
+		if err := tdb.canLogin(t, user, "First-pw-"+tdb.suffix); err != nil {
+			t.Errorf("the static role's user was rotated while not allowed: %v", err)
+		}
+
+		h.mustWrite("config/db", map[string]any{"allowed_roles": "dyn,st"})
+		if u, pw, _ := h.creds("dyn"); tdb.canLogin(t, u, pw) != nil {
+			t.Error("credentials issued once allowed do not log in")
+		}
+		if err := h.b.Periodic(t.Context()); err != nil {
+			t.Fatalf("Periodic: %v", err)
+		}
+		got := data(t, must(h.do(logical.ReadOperation, "static-creds/st", nil)))
+		if err := tdb.canLogin(t, user, got["password"].(string)); err != nil {
+			t.Errorf("static role rotated once allowed: login: %v", err)
+		}
+	})
 }

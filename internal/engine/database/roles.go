@@ -108,7 +108,14 @@ func (b *backend) writeRole(ctx context.Context, _ *logical.Request, m *framewor
 	if err := b.validateRole(ctx, name, r); err != nil {
 		return nil, err
 	}
-	return nil, framework.PutJSON(ctx, b.storage, rolePrefix+name, r)
+	warn, err := b.allowedWarning(ctx, r.DBName, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := framework.PutJSON(ctx, b.storage, rolePrefix+name, r); err != nil {
+		return nil, err
+	}
+	return warn, nil
 }
 
 func setStatements(dst *[]string, src *Statements) {
@@ -144,12 +151,13 @@ func (b *backend) validateRole(ctx context.Context, name string, r *role) error 
 	if r.MaxTTL > 0 && r.DefaultTTL > r.MaxTTL {
 		return logical.InvalidRequest("default_ttl must not be greater than max_ttl")
 	}
-	return b.checkConnection(ctx, r.DBName, name)
+	return b.checkConnection(ctx, r.DBName)
 }
 
-// checkConnection requires that connection dbName exists and allows the
-// role.
-func (b *backend) checkConnection(ctx context.Context, dbName, roleName string) error {
+// checkConnection requires that connection dbName exists. Whether it
+// allows the role is checked when credentials are issued, as in Vault:
+// allowed_roles may change after the role is written.
+func (b *backend) checkConnection(ctx context.Context, dbName string) error {
 	if dbName == "" {
 		return logical.InvalidRequest("missing db_name")
 	}
@@ -160,10 +168,26 @@ func (b *backend) checkConnection(ctx context.Context, dbName, roleName string) 
 	if c == nil {
 		return logical.InvalidRequest("db_name %q names no connection", dbName)
 	}
-	if !c.allows(roleName) {
-		return logical.InvalidRequest("connection %q does not allow role %q (see its allowed_roles)", dbName, roleName)
-	}
 	return nil
+}
+
+// allowedWarning returns a response warning that connection dbName does
+// not allow the role roleName (yet), or nil when it does. The connection
+// exists (checkConnection).
+func (b *backend) allowedWarning(ctx context.Context, dbName, roleName string) (*logical.Response, error) {
+	c, err := b.loadConfig(ctx, dbName)
+	if err != nil || c == nil || c.allows(roleName) {
+		return nil, err
+	}
+	return &logical.Response{Warnings: []string{fmt.Sprintf(
+		"connection %q does not allow role %q in its allowed_roles: credentials cannot be issued for the role until allowed_roles includes it",
+		dbName, roleName)}}, nil
+}
+
+// errNotAllowed is the refusal to serve a role that the connection's
+// allowed_roles excludes; its first words are Vault's.
+func errNotAllowed(dbName, roleName string) error {
+	return logical.InvalidRequest("%q is not an allowed role: connection %q does not list it in allowed_roles", roleName, dbName)
 }
 
 func (b *backend) deleteRole(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {

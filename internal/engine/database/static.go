@@ -93,9 +93,20 @@ func (b *backend) readStaticRole(ctx context.Context, _ *logical.Request, m *fra
 }
 
 func (b *backend) staticCreds(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	r, err := b.loadStaticRole(ctx, m.Get("name"))
+	name := m.Get("name")
+	r, err := b.loadStaticRole(ctx, name)
 	if err != nil || r == nil {
 		return nil, err
+	}
+	c, err := b.loadConfig(ctx, r.DBName)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, logical.InvalidRequest("unknown connection %q", r.DBName)
+	}
+	if !c.allows(name) {
+		return nil, errNotAllowed(r.DBName, name)
 	}
 	if r.Password == "" {
 		return nil, &logical.Error{Kind: logical.ErrUpstream, Msg: "the static role's first rotation has not completed yet; it is retried periodically"}
@@ -145,11 +156,21 @@ func (b *backend) writeStaticRole(ctx context.Context, _ *logical.Request, m *fr
 	if err := b.validateStaticRole(ctx, name, r); err != nil {
 		return nil, err
 	}
-	if !isNew {
+	warn, err := b.allowedWarning(ctx, r.DBName, name)
+	if err != nil {
+		return nil, err
+	}
+	if !isNew || warn != nil {
+		// A role the connection does not allow is stored without its
+		// first rotation, which Periodic does once allowed_roles
+		// includes it (NextRotation is zero until then).
 		if !r.LastVaultRotation.IsZero() {
 			r.NextRotation = r.LastVaultRotation.Add(r.RotationPeriod)
 		}
-		return nil, framework.PutJSON(ctx, b.storage, staticRolePrefix+name, r)
+		if err := framework.PutJSON(ctx, b.storage, staticRolePrefix+name, r); err != nil {
+			return nil, err
+		}
+		return warn, nil
 	}
 	p, _, err := b.pool(ctx, r.DBName)
 	if err != nil {
@@ -187,7 +208,7 @@ func (b *backend) validateStaticRole(ctx context.Context, name string, r *static
 	if statementsSize(r.RotationStatements) > maxStatementBytes {
 		return logical.InvalidRequest("rotation_statements are longer than %d bytes", maxStatementBytes)
 	}
-	return b.checkConnection(ctx, r.DBName, name)
+	return b.checkConnection(ctx, r.DBName)
 }
 
 func (b *backend) deleteStaticRole(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
@@ -230,6 +251,15 @@ func (b *backend) rotateIfDue(ctx context.Context, name string) error {
 	if r.PendingPassword == "" && b.clock.Now().Before(r.NextRotation) {
 		return nil
 	}
+	c, err := b.loadConfig(ctx, r.DBName)
+	if err != nil {
+		return err
+	}
+	if c == nil || !c.allows(name) {
+		// Not served by its connection (any more): nothing to rotate
+		// until allowed_roles includes it again.
+		return nil
+	}
 	if err := b.rotateLocked(ctx, name, r); err != nil {
 		return fmt.Errorf("rotate static role %q: %w", name, err)
 	}
@@ -250,6 +280,9 @@ func (b *backend) rotateLocked(ctx context.Context, name string, r *staticRole) 
 	p, c, err := b.pool(ctx, r.DBName)
 	if err != nil {
 		return err
+	}
+	if !c.allows(name) {
+		return errNotAllowed(r.DBName, name)
 	}
 	ctx, cancel := withoutCancel(ctx)
 	defer cancel()

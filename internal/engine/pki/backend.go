@@ -98,7 +98,7 @@ func (b *Backend) paths() []*framework.Path {
 	list := logical.ListOperation
 	return []*framework.Path{
 		{
-			Pattern:    `root/generate/(?P<type>internal|exported)`,
+			Pattern:    `(?:root/generate|root/rotate|issuers/generate/root)/(?P<type>internal|exported)`,
 			Operations: map[logical.Operation]framework.Handler{update: framework.Typed(b.generateRoot)},
 			Synopsis:   "Generate a self-signed root CA and make it an issuer.",
 		},
@@ -108,7 +108,7 @@ func (b *Backend) paths() []*framework.Path {
 			Synopsis:   "Sign an intermediate CA's CSR with an issuer.",
 		},
 		{
-			Pattern:    `intermediate/generate/(?P<type>internal|exported)`,
+			Pattern:    `(?:intermediate/generate|issuers/generate/intermediate)/(?P<type>internal|exported)`,
 			Operations: map[logical.Operation]framework.Handler{update: framework.Typed(b.generateIntermediate)},
 			Synopsis:   "Generate a key and a CSR for an intermediate CA.",
 		},
@@ -142,6 +142,43 @@ func (b *Backend) paths() []*framework.Path {
 				update: framework.Typed(b.writeIssuersConfig),
 			},
 			Synopsis: "Read or set the default issuer.",
+		},
+		{
+			Pattern:    `root/replace`,
+			Operations: map[logical.Operation]framework.Handler{update: framework.Typed(b.replaceRoot)},
+			Synopsis:   "Make another issuer the default.",
+		},
+		{
+			Pattern: `config/urls`,
+			Operations: map[logical.Operation]framework.Handler{
+				read:   b.readURLs,
+				update: framework.Typed(b.writeURLs),
+			},
+			Synopsis: "Read or set the URLs put into issued certificates and CRLs.",
+		},
+		{
+			Pattern: `config/cluster`,
+			Operations: map[logical.Operation]framework.Handler{
+				read:   b.readCluster,
+				update: framework.Typed(b.writeCluster),
+			},
+			Synopsis: "Read or set this mount's address, for templated URLs.",
+		},
+		{
+			Pattern: `config/crl`,
+			Operations: map[logical.Operation]framework.Handler{
+				read:   b.readCRLConfig,
+				update: framework.Typed(b.writeCRLConfig),
+			},
+			Synopsis: "Read or set how CRLs are built.",
+		},
+		{
+			Pattern: `config/auto-tidy`,
+			Operations: map[logical.Operation]framework.Handler{
+				read:   b.readAutoTidy,
+				update: framework.Typed(b.writeAutoTidy),
+			},
+			Synopsis: "Read or set automatic tidying.",
 		},
 		{
 			Pattern:    `ca(?P<pem>/pem)?`,
@@ -221,15 +258,18 @@ func (b *Backend) paths() []*framework.Path {
 // mount, changed behind the backend's back (for example on another node).
 // Changes made through the backend invalidate the cache themselves.
 func (b *Backend) Invalidate(_ context.Context, key string) {
-	if key == configIssuersKey || strings.HasPrefix(key, keyPrefix) || strings.HasPrefix(key, issuerPrefix) {
+	if key == configIssuersKey || key == configURLsKey || key == configClusterKey || strings.HasPrefix(key, keyPrefix) || strings.HasPrefix(key, issuerPrefix) {
 		b.invalidate()
 	}
 }
 
-// Periodic implements [logical.Periodic]: it rebuilds every CRL that is
-// past half of its lifetime, so that relying parties never hold an expired
-// one.
+// Periodic implements [logical.Periodic]: it runs auto-tidy when
+// config/auto-tidy says it is due, and rebuilds every CRL that is past
+// half of its lifetime, so that relying parties never hold an expired one.
 func (b *Backend) Periodic(ctx context.Context) error {
+	if err := b.autoTidy(ctx); err != nil {
+		return err
+	}
 	st, err := b.state(ctx)
 	if err != nil {
 		return err
@@ -245,7 +285,7 @@ func (b *Backend) Periodic(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if c == nil || now.Before(c.ThisUpdate.Add(crlLifetime/2)) {
+		if c == nil || now.Before(c.ThisUpdate.Add(c.NextUpdate.Sub(c.ThisUpdate)/2)) {
 			continue
 		}
 		if _, err := b.rebuildCRLLocked(ctx, iss, nil); err != nil {

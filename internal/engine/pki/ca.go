@@ -113,6 +113,16 @@ func (b *Backend) generateRoot(ctx context.Context, _ *logical.Request, m *frame
 	if err := maxPathLen(tmpl, in.MaxPathLength); err != nil {
 		return nil, err
 	}
+	st, err := b.state(ctx)
+	if err != nil {
+		return nil, err
+	}
+	issuerID := newUUID()
+	urls, err := st.urlsFor(issuerID, nil)
+	if err != nil {
+		return nil, err
+	}
+	applyURLs(tmpl, urls)
 	key, err := generateKey(typ, bits)
 	if err != nil {
 		return nil, err
@@ -127,7 +137,7 @@ func (b *Backend) generateRoot(ctx context.Context, _ *logical.Request, m *frame
 	}
 
 	keyE := keyEntry{ID: newUUID(), Name: in.KeyName, Type: typ, PKCS8: pkcs8}
-	issE := issuerEntry{ID: newUUID(), Name: in.IssuerName, KeyID: keyE.ID, Cert: der}
+	issE := issuerEntry{ID: issuerID, Name: in.IssuerName, KeyID: keyE.ID, Cert: der}
 	if err := b.addIssuer(ctx, &keyE, &issE, []logical.TxnOp{{Key: certPrefix + strings.ReplaceAll(formatSerial(serial), ":", "-"), Value: der}}); err != nil {
 		return nil, err
 	}

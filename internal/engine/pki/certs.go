@@ -211,51 +211,76 @@ func (b *Backend) revoke(ctx context.Context, _ *logical.Request, _ *framework.M
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	rev, warning, err := b.revokeLocked(ctx, key, given)
+	if err != nil {
+		return nil, err
+	}
+	if rev == nil {
+		return &logical.Response{Warnings: []string{warning}}, nil
+	}
+	return &logical.Response{Data: rev.data()}, nil
+}
+
+// Causes of revocation failures that a lease revocation treats as done:
+// there is nothing left to revoke.
+var (
+	errCertGone   = errors.New("certificate not stored")
+	errIssuerGone = errors.New("issuer not in this mount")
+)
+
+// revokeLocked revokes the certificate with storage serial key (given, or
+// read from storage) and rebuilds its issuer's CRL. It returns the
+// revocation, the earlier one when the certificate was already revoked, or
+// nil and a warning when it has expired (it is not listed then). A
+// certificate that is not stored, or whose issuer is not in the mount, is
+// an ErrInvalidRequest error wrapping errCertGone or errIssuerGone. b.mu
+// must be held.
+func (b *Backend) revokeLocked(ctx context.Context, key string, given *x509.Certificate) (*revokedEntry, string, error) {
 	var prev revokedEntry
 	if found, err := framework.GetJSON(ctx, b.storage, revokedPrefix+key, &prev); err != nil || found {
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		return &logical.Response{Data: prev.data()}, nil
+		return &prev, "", nil
 	}
 	st, err := b.state(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	cert := given
 	if cert == nil {
 		e, err := b.storage.Get(ctx, certPrefix+key)
 		if err != nil {
-			return nil, fmt.Errorf("read certificate: %w", err)
+			return nil, "", fmt.Errorf("read certificate: %w", err)
 		}
 		if e == nil {
-			return nil, logical.InvalidRequest("certificate with serial number %s not found", apiSerial(key))
+			return nil, "", &logical.Error{Kind: logical.ErrInvalidRequest, Msg: fmt.Sprintf("certificate with serial number %s not found", apiSerial(key)), Err: errCertGone}
 		}
 		if cert, err = x509.ParseCertificate(e.Value); err != nil {
-			return nil, fmt.Errorf("parse stored certificate %s: %w", apiSerial(key), err)
+			return nil, "", fmt.Errorf("parse stored certificate %s: %w", apiSerial(key), err)
 		}
 	}
 	for _, iss := range st.issuers {
 		if string(iss.cert.Raw) == string(cert.Raw) {
-			return nil, logical.InvalidRequest("certificate %s is issuer %s of this mount and cannot be revoked here", apiSerial(key), iss.entry.ID)
+			return nil, "", logical.InvalidRequest("certificate %s is issuer %s of this mount and cannot be revoked here", apiSerial(key), iss.entry.ID)
 		}
 	}
 	iss := st.issuerOf(cert, true)
 	if iss == nil {
-		return nil, logical.InvalidRequest("certificate %s was not issued by an issuer of this mount", apiSerial(key))
+		return nil, "", &logical.Error{Kind: logical.ErrInvalidRequest, Msg: fmt.Sprintf("certificate %s was not issued by an issuer of this mount", apiSerial(key)), Err: errIssuerGone}
 	}
 	if iss.signer == nil {
-		return nil, logical.InvalidRequest("issuer %s of certificate %s has no key in this mount to sign a CRL", iss.entry.ID, apiSerial(key))
+		return nil, "", logical.InvalidRequest("issuer %s of certificate %s has no key in this mount to sign a CRL", iss.entry.ID, apiSerial(key))
 	}
 	now := b.clock.Now()
 	if now.After(cert.NotAfter) {
-		return &logical.Response{Warnings: []string{fmt.Sprintf("certificate %s expired at %s; it is not added to the CRL", apiSerial(key), cert.NotAfter.UTC().Format(time.RFC3339))}}, nil
+		return nil, fmt.Sprintf("certificate %s expired at %s; it is not added to the CRL", apiSerial(key), cert.NotAfter.UTC().Format(time.RFC3339)), nil
 	}
 	rev := &revokedEntry{SerialNumber: apiSerial(key), RevokedAt: now.UTC(), IssuerID: iss.entry.ID, Cert: cert.Raw}
 	if _, err := b.rebuildCRLLocked(ctx, iss, rev); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return &logical.Response{Data: rev.data()}, nil
+	return rev, "", nil
 }
 
 // loadCRL returns an issuer's stored CRL, or nil.
@@ -289,10 +314,29 @@ func (b *Backend) revokedBy(ctx context.Context, issuerID string) ([]revokedEntr
 }
 
 // rebuildCRLLocked signs a new CRL for iss listing its revocations, plus
-// add when it is not nil, and stores both in one transaction. b.mu must be
-// held.
+// add when it is not nil, and stores both in one transaction. The CRL's
+// lifetime is config/crl's expiry; it lists nothing when config/crl
+// disables CRLs, and carries the issuing certificate URLs (config/urls or
+// the issuer's) in an Authority Information Access extension. b.mu must
+// be held.
 func (b *Backend) rebuildCRLLocked(ctx context.Context, iss *issuer, add *revokedEntry) (*crlEntry, error) {
 	entries, err := b.revokedBy(ctx, iss.entry.ID)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := b.loadCRLConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := b.state(ctx)
+	if err != nil {
+		return nil, err
+	}
+	urls, err := st.urlsFor(iss.entry.ID, iss.entry.URLs)
+	if err != nil {
+		return nil, err
+	}
+	exts, err := crlAIA(urls)
 	if err != nil {
 		return nil, err
 	}
@@ -313,8 +357,11 @@ func (b *Backend) rebuildCRLLocked(ctx context.Context, iss *issuer, add *revoke
 	if prev != nil {
 		c.Number = prev.Number + 1
 	}
-	c.NextUpdate = c.ThisUpdate.Add(crlLifetime)
-	tmpl := &x509.RevocationList{Number: big.NewInt(c.Number), ThisUpdate: c.ThisUpdate, NextUpdate: c.NextUpdate}
+	c.NextUpdate = c.ThisUpdate.Add(cfg.lifetime())
+	tmpl := &x509.RevocationList{Number: big.NewInt(c.Number), ThisUpdate: c.ThisUpdate, NextUpdate: c.NextUpdate, ExtraExtensions: exts}
+	if cfg.Disable {
+		entries = nil
+	}
 	for _, e := range entries {
 		raw, err := hex.DecodeString(strings.ReplaceAll(e.SerialNumber, ":", ""))
 		if err != nil {
@@ -443,18 +490,29 @@ func (b *Backend) tidy(ctx context.Context, _ *logical.Request, _ *framework.Mat
 	if in.SafetyBuffer != nil {
 		buffer = time.Duration(*in.SafetyBuffer)
 	}
-	cutoff := b.clock.Now().Add(-buffer)
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	d, err := b.tidyLocked(ctx, bool(in.TidyCertStore), bool(in.TidyRevokedCerts), buffer)
+	if err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: d}, nil
+}
+
+// tidyLocked removes the certificates that expired more than buffer ago
+// from the certificate store (certStore) and the revocations (revoked),
+// rebuilding the CRLs that change. b.mu must be held.
+func (b *Backend) tidyLocked(ctx context.Context, certStore, revoked bool, buffer time.Duration) (*tidyData, error) {
+	cutoff := b.clock.Now().Add(-buffer)
 	d := &tidyData{SafetyBuffer: framework.Seconds(buffer)}
-	if in.TidyCertStore {
+	if certStore {
 		n, err := b.tidyPrefixLocked(ctx, certPrefix, cutoff, func(v []byte) ([]byte, string, error) { return v, "", nil })
 		if err != nil {
 			return nil, err
 		}
 		d.CertStoreDeletedCount = n
 	}
-	if in.TidyRevokedCerts {
+	if revoked {
 		touched := map[string]bool{}
 		n, err := b.tidyPrefixLocked(ctx, revokedPrefix, cutoff, func(v []byte) ([]byte, string, error) {
 			var e revokedEntry
@@ -479,7 +537,7 @@ func (b *Backend) tidy(ctx context.Context, _ *logical.Request, _ *framework.Mat
 			}
 		}
 	}
-	return &logical.Response{Data: d}, nil
+	return d, nil
 }
 
 // tidyPrefixLocked deletes the entries under prefix whose certificate

@@ -13,7 +13,21 @@
 // a certificate, sign/:role signs a CSR. Certificates can be read back by
 // serial number (cert/:serial, LIST certs), revoked (revoke), and are then
 // listed on the issuer's CRL (crl, crl/pem, crl/rotate). tidy removes
-// expired certificates.
+// expired certificates, and config/auto-tidy makes [Backend.Periodic] do
+// it on a schedule. config/crl sets the CRLs' lifetime (expiry) or empties
+// them (disable); its other fields are stored and shown only.
+//
+// config/urls sets the issuing certificate, CRL distribution point and
+// OCSP URLs put into every certificate the mount signs (leaves, signed
+// intermediates, new roots) and, for the issuing certificates, into its
+// CRLs (an Authority Information Access extension); an issuer's own URLs
+// (issuer/:ref) replace the mount's. With enable_templating the URLs may
+// use {{issuer_id}}, {{cluster_path}} and {{cluster_aia_path}}, the last
+// two from config/cluster.
+//
+// A role with generate_lease gives each certificate a lease as long as
+// the certificate; revoking the lease revokes the certificate
+// ([Backend.RevokeSecret]), and the lease cannot be renewed.
 //
 // # Rules
 //
@@ -29,6 +43,11 @@
 // # Storage layout
 //
 //	config/issuers        the default issuer
+//	config/urls           the mount's AIA and CRL distribution point URLs
+//	config/cluster        the mount's path and AIA path, for templated URLs
+//	config/crl            CRL settings
+//	config/auto-tidy      automatic tidy settings
+//	auto-tidy/last        when auto-tidy last ran
 //	key/<key id>          a private key (PKCS #8), with its name
 //	issuer/<issuer id>    a CA certificate, its key ID and imported parents
 //	role/<name>           a role

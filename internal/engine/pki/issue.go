@@ -198,6 +198,11 @@ func (b *Backend) createLeaf(ctx context.Context, r *role, n *names, pub crypto.
 		BasicConstraintsValid: true,
 	}
 	n.apply(tmpl)
+	urls, err := st.urlsFor(iss.entry.ID, iss.entry.URLs)
+	if err != nil {
+		return nil, err
+	}
+	applyURLs(tmpl, urls)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, iss.cert, pub, iss.signer)
 	if err != nil {
 		return nil, &logical.Error{Kind: logical.ErrInvalidRequest, Msg: "the certificate cannot be created from these parameters", Err: err}
@@ -211,5 +216,9 @@ func (b *Backend) createLeaf(ctx context.Context, r *role, n *names, pub crypto.
 	}
 	d := signedData(format, der, iss, bool(in.RemoveRootsFromChain))
 	d.SerialNumber, d.Expiration = serialStr, notAfter.Unix()
-	return &logical.Response{Data: d, Warnings: warnings}, nil
+	resp := &logical.Response{Data: d, Warnings: warnings}
+	if r.GenerateLease {
+		resp.Secret = leaseFor(r, serialStr, der, notAfter.Sub(now))
+	}
+	return resp, nil
 }

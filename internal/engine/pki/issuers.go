@@ -147,6 +147,11 @@ func (b *Backend) signIntermediate(ctx context.Context, _ *logical.Request, m *f
 	if err := maxPathLen(tmpl, in.MaxPathLength); err != nil {
 		return nil, err
 	}
+	urls, err := st.urlsFor(iss.entry.ID, iss.entry.URLs)
+	if err != nil {
+		return nil, err
+	}
+	applyURLs(tmpl, urls)
 	if p := iss.cert; p.MaxPathLen > 0 || p.MaxPathLenZero {
 		if p.MaxPathLen == 0 {
 			return nil, logical.InvalidRequest("issuer %s may not sign CA certificates: its max_path_length is 0", iss.entry.ID)
@@ -239,6 +244,11 @@ type issuerData struct {
 	LeafNotAfterBehavior string   `json:"leaf_not_after_behavior"`
 	Usage                string   `json:"usage"`
 	SerialNumber         string   `json:"serial_number"`
+	// The issuer's own AIA URLs; empty lists mean the mount's apply.
+	IssuingCertificates    []string `json:"issuing_certificates"`
+	CRLDistributionPoints  []string `json:"crl_distribution_points"`
+	OCSPServers            []string `json:"ocsp_servers"`
+	EnableAIAURLTemplating bool     `json:"enable_aia_url_templating"`
 }
 
 func (iss *issuer) data() *issuerData {
@@ -251,6 +261,14 @@ func (iss *issuer) data() *issuerData {
 		Usage:                "read-only,issuing-certificates,crl-signing",
 		SerialNumber:         formatSerial(iss.cert.SerialNumber),
 	}
+	var u aiaURLs
+	if iss.entry.URLs != nil {
+		u = *iss.entry.URLs
+	}
+	d.IssuingCertificates = nonNilStrings(u.IssuingCertificates)
+	d.CRLDistributionPoints = nonNilStrings(u.CRLDistributionPoints)
+	d.OCSPServers = nonNilStrings(u.OCSPServers)
+	d.EnableAIAURLTemplating = u.EnableTemplating
 	for _, c := range iss.chain {
 		d.CAChain = append(d.CAChain, encodeCert(formatPEM, c.Raw)+"\n")
 	}
@@ -269,10 +287,15 @@ func (b *Backend) readIssuer(ctx context.Context, _ *logical.Request, m *framewo
 	return &logical.Response{Data: iss.data()}, nil
 }
 
-// issuerInput is the body of an issuer write.
+// issuerInput is the body of an issuer write; absent fields keep their
+// value.
 type issuerInput struct {
-	IssuerName           *string `json:"issuer_name"`
-	LeafNotAfterBehavior *string `json:"leaf_not_after_behavior"`
+	IssuerName             *string                 `json:"issuer_name"`
+	LeafNotAfterBehavior   *string                 `json:"leaf_not_after_behavior"`
+	IssuingCertificates    *framework.CommaStrings `json:"issuing_certificates"`
+	CRLDistributionPoints  *framework.CommaStrings `json:"crl_distribution_points"`
+	OCSPServers            *framework.CommaStrings `json:"ocsp_servers"`
+	EnableAIAURLTemplating *framework.Bool         `json:"enable_aia_url_templating"`
 }
 
 func (b *Backend) writeIssuer(ctx context.Context, _ *logical.Request, m *framework.Match, in *issuerInput) (*logical.Response, error) {
@@ -294,14 +317,30 @@ func (b *Backend) writeIssuer(ctx context.Context, _ *logical.Request, m *framew
 	if iss == nil {
 		return nil, logical.NotFound("unknown issuer %q", m.Get("ref"))
 	}
-	if in.IssuerName == nil || *in.IssuerName == iss.entry.Name {
-		return &logical.Response{Data: iss.data()}, nil
-	}
-	if id := st.names[*in.IssuerName]; id != "" {
-		return nil, logical.InvalidRequest("issuer name %s is already in use", *in.IssuerName)
-	}
 	e := iss.entry
-	e.Name = *in.IssuerName
+	if in.IssuerName != nil && *in.IssuerName != e.Name {
+		if id := st.names[*in.IssuerName]; id != "" {
+			return nil, logical.InvalidRequest("issuer name %s is already in use", *in.IssuerName)
+		}
+		e.Name = *in.IssuerName
+	}
+	var u aiaURLs
+	if e.URLs != nil {
+		u = *e.URLs
+	}
+	u, err = (&urlsInput{
+		IssuingCertificates:   in.IssuingCertificates,
+		CRLDistributionPoints: in.CRLDistributionPoints,
+		OCSPServers:           in.OCSPServers,
+		EnableTemplating:      in.EnableAIAURLTemplating,
+	}).apply(u)
+	if err != nil {
+		return nil, err
+	}
+	e.URLs = nil
+	if !u.empty() || u.EnableTemplating {
+		e.URLs = &u
+	}
 	op, err := jsonOp(issuerPrefix+e.ID, &e)
 	if err != nil {
 		return nil, err
@@ -310,9 +349,9 @@ func (b *Backend) writeIssuer(ctx context.Context, _ *logical.Request, m *framew
 	if err := b.storage.Put(ctx, &logical.StorageEntry{Key: op.Key, Value: op.Value}); err != nil {
 		return nil, fmt.Errorf("store issuer: %w", err)
 	}
-	d := iss.data()
-	d.IssuerName = e.Name
-	return &logical.Response{Data: d}, nil
+	updated := *iss
+	updated.entry = e
+	return &logical.Response{Data: updated.data()}, nil
 }
 
 // issuerCertData is the data of issuer/:ref/json.
@@ -396,6 +435,20 @@ func (b *Backend) writeIssuersConfig(ctx context.Context, _ *logical.Request, _ 
 		return nil, fmt.Errorf("store issuer config: %w", err)
 	}
 	return &logical.Response{Data: &cfg}, nil
+}
+
+// replaceRootInput is the body of root/replace.
+type replaceRootInput struct {
+	Default string `json:"default"`
+}
+
+// replaceRoot makes the issuer named by default the default issuer, as a
+// config/issuers write does.
+func (b *Backend) replaceRoot(ctx context.Context, req *logical.Request, m *framework.Match, in *replaceRootInput) (*logical.Response, error) {
+	if in.Default == "" || in.Default == "next" {
+		return nil, logical.InvalidRequest("missing default: name the issuer to make the default")
+	}
+	return b.writeIssuersConfig(ctx, req, m, &issuersConfigInput{Default: &in.Default})
 }
 
 // readCA answers ca (DER) and ca/pem with the default issuer's

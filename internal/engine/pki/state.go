@@ -32,6 +32,9 @@ type issuerEntry struct {
 	// Chain holds the certificates above Cert, nearest first, as imported
 	// with it; empty for a root or when the parents were not given.
 	Chain [][]byte `json:"chain,omitempty"`
+	// URLs, when it holds any URL, replaces the mount's config/urls for
+	// what this issuer signs.
+	URLs *aiaURLs `json:"urls,omitempty"`
 }
 
 // issuersConfig is the entry at config/issuers.
@@ -65,6 +68,8 @@ type caState struct {
 	issuers map[string]*issuer
 	names   map[string]string // issuer name -> ID
 	config  issuersConfig
+	urls    aiaURLs       // config/urls
+	cluster clusterConfig // config/cluster
 }
 
 // state returns the current snapshot, loading it from storage when the
@@ -99,6 +104,12 @@ func (b *Backend) invalidate() {
 func (b *Backend) loadState(ctx context.Context) (*caState, error) {
 	s := &caState{keys: map[string]*caKey{}, issuers: map[string]*issuer{}, names: map[string]string{}}
 	if _, err := framework.GetJSON(ctx, b.storage, configIssuersKey, &s.config); err != nil {
+		return nil, err
+	}
+	if _, err := framework.GetJSON(ctx, b.storage, configURLsKey, &s.urls); err != nil {
+		return nil, err
+	}
+	if _, err := framework.GetJSON(ctx, b.storage, configClusterKey, &s.cluster); err != nil {
 		return nil, err
 	}
 	keyIDs, err := b.storage.List(ctx, keyPrefix)

@@ -88,6 +88,14 @@ func (b *backend) paths() []*framework.Path {
 			Synopsis:       "Create, read and delete a named key.",
 		},
 		{
+			Pattern: `config/keys`,
+			Operations: ops(map[logical.Operation]framework.Handler{
+				logical.ReadOperation:   b.readConfigKeys,
+				logical.UpdateOperation: framework.Typed(b.writeConfigKeys),
+			}),
+			Synopsis: "Configure the mount-wide key settings, such as disable_upsert.",
+		},
+		{
 			Pattern:    `keys/(?P<name>[^/]+)/config`,
 			Operations: ops(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(b.configKey)}),
 			Synopsis:   "Configure a named key.",
@@ -230,9 +238,18 @@ func (b *backend) keyLocked(ctx context.Context, name string) (*key, error) {
 	return k, nil
 }
 
+// The words of the error for an operation on a key that does not exist;
+// they are Vault's exact messages, which some clients compare whole.
+const (
+	errEncryptionKeyNotFound   = "encryption key not found"
+	errSigningKeyNotFound      = "signing key not found"
+	errVerificationKeyNotFound = "signature verification key not found"
+)
+
 // mustKey is key for the operations on an existing key: a missing one is
-// an ErrInvalidRequest error, as in Vault.
-func (b *backend) mustKey(ctx context.Context, name string) (*key, error) {
+// an ErrInvalidRequest error with the message missing, as in Vault (one
+// of the errXxxNotFound constants).
+func (b *backend) mustKey(ctx context.Context, name, missing string) (*key, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
@@ -241,7 +258,7 @@ func (b *backend) mustKey(ctx context.Context, name string) (*key, error) {
 		return nil, err
 	}
 	if k == nil {
-		return nil, logical.InvalidRequest("key %q not found", name)
+		return nil, logical.InvalidRequest("%s", missing)
 	}
 	return k, nil
 }
@@ -253,7 +270,8 @@ var errUnchanged = errors.New("unchanged")
 // update applies change to a copy of the named key's ring under the key's
 // lock, stores the result with one write and replaces the cached key. It
 // returns the new key, or the unchanged one when change returns
-// errUnchanged. A missing key is an ErrNotFound error.
+// errUnchanged. A missing key is an ErrInvalidRequest error saying "key not
+// found", as Vault answers a rotation of a missing key.
 func (b *backend) update(ctx context.Context, name string, change func(r *ring) error) (*key, error) {
 	unlock := b.lock(name)
 	defer unlock()
@@ -262,7 +280,7 @@ func (b *backend) update(ctx context.Context, name string, change func(r *ring) 
 		return nil, err
 	}
 	if old == nil {
-		return nil, logical.NotFound("key %q not found", name)
+		return nil, logical.InvalidRequest("key not found: %q", name)
 	}
 	r := old.ring.clone()
 	if err := change(r); err != nil {

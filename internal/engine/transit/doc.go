@@ -13,6 +13,13 @@
 // key for the hmac/ endpoint. All cryptography is Go's standard library
 // and golang.org/x/crypto.
 //
+// Encrypting with a key that does not exist creates it when core has
+// turned the request into a create (the caller may create) and
+// config/keys does not set disable_upsert. Every other operation on a
+// missing key answers ErrInvalidRequest with Vault's exact words
+// ("encryption key not found", "signing key not found", "signature
+// verification key not found"); export answers not found (404).
+//
 // Ciphertexts, signatures and HMACs are "vault:v<version>:<base64>", so
 // existing clients parse them; an AEAD ciphertext is nonce || sealed data.
 //

@@ -94,11 +94,19 @@ func (b *backend) encrypt(ctx context.Context, req *logical.Request, m *framewor
 }
 
 // upsert creates the key an encryption names when the request is a
-// create (core has checked the caller may create it), as Vault does. The
-// key is derived when the request gives a context.
+// create (core has checked the caller may create it) and config/keys does
+// not disable upserts, as Vault does. The key is derived when the request
+// gives a context.
 func (b *backend) upsert(ctx context.Context, req *logical.Request, name string, in *encryptInput, items []encryptItem) (*key, error) {
 	if req.Operation != logical.CreateOperation {
-		return nil, logical.InvalidRequest("encryption key %q not found", name)
+		return nil, logical.InvalidRequest(errEncryptionKeyNotFound)
+	}
+	cfg, err := b.keysConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DisableUpsert {
+		return nil, logical.InvalidRequest(errEncryptionKeyNotFound)
 	}
 	derived := in.Context != ""
 	for _, it := range items {
@@ -274,7 +282,7 @@ func (b *backend) decrypt(ctx context.Context, _ *logical.Request, m *framework.
 	if err != nil {
 		return nil, err
 	}
-	k, err := b.mustKey(ctx, m.Get("name"))
+	k, err := b.mustKey(ctx, m.Get("name"), errEncryptionKeyNotFound)
 	if err != nil {
 		return nil, err
 	}
@@ -389,7 +397,7 @@ func (b *backend) rewrap(ctx context.Context, _ *logical.Request, m *framework.M
 	if err != nil {
 		return nil, err
 	}
-	k, err := b.mustKey(ctx, m.Get("name"))
+	k, err := b.mustKey(ctx, m.Get("name"), errEncryptionKeyNotFound)
 	if err != nil {
 		return nil, err
 	}
@@ -454,7 +462,7 @@ func (b *backend) datakey(ctx context.Context, _ *logical.Request, m *framework.
 	if bits != 128 && bits != 256 && bits != 512 {
 		return nil, logical.InvalidRequest("invalid \"bits\": want 128, 256 or 512")
 	}
-	k, err := b.mustKey(ctx, m.Get("name"))
+	k, err := b.mustKey(ctx, m.Get("name"), errEncryptionKeyNotFound)
 	if err != nil {
 		return nil, err
 	}

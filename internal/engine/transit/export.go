@@ -36,8 +36,12 @@ func (b *backend) exportKey(ctx context.Context, _ *logical.Request, m *framewor
 	default:
 		return nil, logical.InvalidRequest("invalid export type: want %q, %q, %q or %q", exportEncryption, exportSigning, exportHMAC, exportPublic)
 	}
-	k, err := b.mustKey(ctx, name)
-	if err != nil {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	k, err := b.key(ctx, name)
+	if err != nil || k == nil {
+		// A read of a key that does not exist answers 404, as in Vault.
 		return nil, err
 	}
 	r := k.ring
@@ -124,7 +128,8 @@ type backupResponse struct {
 }
 
 func (b *backend) backupKey(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	k, err := b.mustKey(ctx, m.Get("name"))
+	name := m.Get("name")
+	k, err := b.mustKey(ctx, name, fmt.Sprintf("key %q not found", name))
 	if err != nil {
 		return nil, err
 	}

@@ -646,3 +646,62 @@ func TestInvalidate(t *testing.T) {
 		t.Errorf("standby decrypt of a v2 ciphertext = %q", pt)
 	}
 }
+
+func TestMissingKeyErrors(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tests := []struct {
+		name string
+		op   logical.Operation
+		path string
+		body map[string]any
+		want string
+	}{
+		{"encrypt without create", opUpdate, "encrypt/none", map[string]any{"plaintext": b64("x")}, "encryption key not found"},
+		{"decrypt", opUpdate, "decrypt/none", map[string]any{"ciphertext": "vault:v1:AAAA"}, "encryption key not found"},
+		{"rewrap", opUpdate, "rewrap/none", map[string]any{"ciphertext": "vault:v1:AAAA"}, "encryption key not found"},
+		{"datakey", opUpdate, "datakey/plaintext/none", nil, "encryption key not found"},
+		{"hmac", opUpdate, "hmac/none", map[string]any{"input": b64("x")}, "encryption key not found"},
+		{"sign", opUpdate, "sign/none", map[string]any{"input": b64("x")}, "signing key not found"},
+		{"verify signature", opUpdate, "verify/none", map[string]any{"input": b64("x"), "signature": "vault:v1:AAAA"}, "signature verification key not found"},
+		{"verify hmac", opUpdate, "verify/none", map[string]any{"input": b64("x"), "hmac": "vault:v1:AAAA"}, "encryption key not found"},
+		{"backup", opRead, "backup/none", nil, "not found"},
+		{"rotate", opUpdate, "keys/none/rotate", nil, "key not found"},
+		{"config", opUpdate, "keys/none/config", map[string]any{"deletion_allowed": true}, "key not found"},
+		{"trim", opUpdate, "keys/none/trim", map[string]any{"min_available_version": 1}, "key not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := h.do(tt.op, tt.path, tt.body)
+			if !errors.Is(err, logical.ErrInvalidRequest) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("%s %s: error = %v, want ErrInvalidRequest with %q", tt.op, tt.path, err, tt.want)
+			}
+		})
+	}
+	if out, err := h.do(opRead, "export/encryption-key/none", nil); err != nil || out != nil {
+		t.Errorf("export of a missing key = %v, %v, want no data and no error (404)", out, err)
+	}
+}
+
+func TestDisableUpsert(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	if got := h.must(opRead, "config/keys", nil)["disable_upsert"]; got != false {
+		t.Errorf("default disable_upsert = %v, want false", got)
+	}
+	if got := h.write("config/keys", map[string]any{"disable_upsert": true})["disable_upsert"]; got != true {
+		t.Errorf("written disable_upsert = %v, want true", got)
+	}
+	_, err := h.do(opCreate, "encrypt/new", map[string]any{"plaintext": b64("x")})
+	if !errors.Is(err, logical.ErrInvalidRequest) || !strings.Contains(err.Error(), "encryption key not found") {
+		t.Fatalf("encrypt with upsert disabled: error = %v, want encryption key not found", err)
+	}
+	h.write("keys/existing", nil)
+	if _, err := h.do(opUpdate, "encrypt/existing", map[string]any{"plaintext": b64("x")}); err != nil {
+		t.Errorf("encrypt with an existing key and upsert disabled: %v", err)
+	}
+	h.write("config/keys", map[string]any{"disable_upsert": false})
+	if _, err := h.do(opCreate, "encrypt/new", map[string]any{"plaintext": b64("x")}); err != nil {
+		t.Errorf("encrypt after upsert enabled again: %v", err)
+	}
+}

@@ -175,7 +175,7 @@ func (b *backend) sign(ctx context.Context, _ *logical.Request, m *framework.Mat
 	if err != nil {
 		return nil, err
 	}
-	k, err := b.mustKey(ctx, m.Get("name"))
+	k, err := b.mustKey(ctx, m.Get("name"), errSigningKeyNotFound)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +313,11 @@ func (b *backend) verify(ctx context.Context, _ *logical.Request, m *framework.M
 	if err != nil {
 		return nil, err
 	}
-	k, err := b.mustKey(ctx, m.Get("name"))
+	missing := errVerificationKeyNotFound
+	if in.HMAC != "" || len(items) > 0 && items[0].HMAC != "" {
+		missing = errEncryptionKeyNotFound // as Vault's HMAC verification answers
+	}
+	k, err := b.mustKey(ctx, m.Get("name"), missing)
 	if err != nil {
 		return nil, err
 	}
@@ -448,7 +452,7 @@ func (b *backend) hmac(ctx context.Context, _ *logical.Request, m *framework.Mat
 	if err != nil {
 		return nil, err
 	}
-	k, err := b.mustKey(ctx, m.Get("name"))
+	k, err := b.mustKey(ctx, m.Get("name"), errEncryptionKeyNotFound)
 	if err != nil {
 		return nil, err
 	}
