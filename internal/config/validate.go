@@ -326,7 +326,8 @@ func (v *validator) listeners() {
 			v.errorf(key+".address", "address %q in listener %q: %v", l.Address, l.Type, err)
 		} else if j, dup := seen[l.Address]; dup {
 			v.errorf(key+".address", "address %q in listener %q is already used by listener %d", l.Address, l.Type, j+1)
-		} else {
+		} else if !strings.HasSuffix(l.Address, ":0") {
+			// Port 0 picks a free port: two of them do not clash.
 			seen[l.Address] = i
 		}
 		for _, tv := range []struct {

@@ -237,3 +237,13 @@ func TestDev(t *testing.T) {
 		t.Errorf("Dev(%q) = nil error, want one", "nowhere")
 	}
 }
+
+// TestPortZeroDoesNotClash: listeners and cluster listeners on port 0 each
+// get a free port, so they may share "127.0.0.1:0".
+func TestPortZeroDoesNotClash(t *testing.T) {
+	t.Parallel()
+	src := "storage \"inmem\" {}\nlistener \"tcp\" {\n  address = \"127.0.0.1:0\"\n}\nlistener \"tcp\" {\n  address = \"127.0.0.1:0\"\n  cluster_address = \"127.0.0.1:0\"\n}\n"
+	if _, err := Parse([]byte(src), "t.hcl", nil); err != nil {
+		t.Errorf("Parse(%q) = %v, want no error", src, err)
+	}
+}
