@@ -54,20 +54,38 @@ type Config struct {
 	// 768h.
 	MaxLeaseTTL time.Duration
 	// MaxRequestSize (max_request_size) is the largest request body the
-	// HTTP API accepts, in bytes. Zero or absent means 32 MiB. Unlike
-	// Vault, a negative value (Vault's "no limit") is an error: Coffer
-	// always limits request bodies.
+	// HTTP API accepts, in bytes, on listeners that do not set their own.
+	// Zero or absent means 32 MiB. Unlike Vault, a negative value (Vault's
+	// "no limit") is an error: Coffer always limits request bodies. Vault
+	// has this key only in listener blocks; Coffer takes it in both.
 	MaxRequestSize int64
-	// DisableMlock (disable_mlock) is accepted so that Vault configuration
-	// files load unchanged, and has no effect: Coffer does not lock memory.
-	DisableMlock bool
-	// ClusterAddr (cluster_addr) is this node's address for other nodes
-	// of a high-availability cluster, reported in sys/ha-status.
+	// DefaultMaxRequestDuration (default_max_request_duration) cancels a
+	// request still running after this long, on listeners that do not set
+	// max_request_duration. Zero or absent means no limit (Vault's default
+	// is 90s).
+	DefaultMaxRequestDuration time.Duration
+	// ClusterAddr (cluster_addr) is the address this node announces to the
+	// other nodes of a high-availability cluster for request forwarding,
+	// "https://host:port" or "host:port". Without a listener
+	// cluster_address, the cluster listener also binds to its host and
+	// port. Environment: COFFER_CLUSTER_ADDR, or VAULT_CLUSTER_ADDR;
+	// either replaces the file's value.
 	ClusterAddr string
+	// ClusterName (cluster_name) is reported by sys/health and
+	// sys/seal-status. Default "coffer-cluster".
+	ClusterName string
 	// DisableRequestForwarding (disable_request_forwarding) makes a
 	// standby answer requests it does not serve itself with a 307 redirect
 	// to the active node instead of forwarding them.
 	DisableRequestForwarding bool
+	// EnableResponseHeaderHostname (enable_response_header_hostname) adds
+	// X-Vault-Hostname, this host's name, to every API response.
+	EnableResponseHeaderHostname bool
+	// PIDFile (pid_file) is a file the server writes its process ID to
+	// when it starts and removes when it stops.
+	PIDFile string
+	// Seal is the seal block; nil means Shamir key shares, the default.
+	Seal *Seal
 	// Telemetry (telemetry block) configures sys/metrics.
 	Telemetry Telemetry
 	// Audit (audit "file" "name" blocks) are audit devices enabled at
@@ -77,9 +95,11 @@ type Config struct {
 	// audit files enabled through the API may be written. Empty means the
 	// API cannot enable file devices (dev mode allows any path).
 	AuditAllowedDirs []string
-	// UI (ui) is accepted for Vault compatibility; Coffer serves no web UI
-	// yet.
-	UI bool
+
+	// Warnings name the keys of the file that Coffer accepts and ignores
+	// (such as disable_mlock or plugin_directory), one per key, in file
+	// order. The server logs each once at start.
+	Warnings []Warning
 
 	// src records where each key's value came from, for error messages.
 	// It is nil for a Config built in code.
@@ -187,6 +207,12 @@ type Listener struct {
 	// address, a name, or empty for every interface. Default
 	// "127.0.0.1:8200".
 	Address string
+	// ClusterAddress (cluster_address) is "host:port" the cluster listener
+	// binds to: the mutual-TLS address standbys forward requests to. At
+	// most one listener may set it, and it is used only with a
+	// high-availability storage. Unless cluster_addr says otherwise, other
+	// nodes are told this address (with the port picked when it is 0).
+	ClusterAddress string
 	// TLSDisable (tls_disable) turns TLS off. Accepts true/false, 1/0, and
 	// the strings "true", "false", "1", "0" (and the other forms Go's
 	// strconv.ParseBool takes), as Vault does.
@@ -203,9 +229,60 @@ type Listener struct {
 	// refuses clients without a certificate from TLSClientCAFile, which
 	// must then be set.
 	TLSRequireAndVerifyClientCert bool
+	// TLSDisableClientCerts (tls_disable_client_certs) never asks clients
+	// for a certificate, even with tls_client_ca_file set. It cannot be
+	// combined with tls_require_and_verify_client_cert.
+	TLSDisableClientCerts bool
 	// TLSMinVersion (tls_min_version) is "tls12" (the default) or "tls13".
 	TLSMinVersion TLSVersion
+	// TLSMaxVersion (tls_max_version) is "tls13" (the default) or
+	// "tls12"; it may not be below TLSMinVersion.
+	TLSMaxVersion TLSVersion
+	// TLSCipherSuites (tls_cipher_suites, a comma-separated string or a
+	// list) narrows the TLS 1.2 cipher suites, named as Go names them
+	// ("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"). Only ECDHE suites with
+	// AES-GCM or ChaCha20-Poly1305 are allowed; TLS 1.3 suite names are
+	// accepted and have no effect (TLS 1.3 suites are not configurable).
+	// Empty means all the allowed suites.
+	TLSCipherSuites []string
+	// HTTP holds the listener's HTTP limits and switches.
+	HTTP ListenerHTTP
 }
+
+// ListenerHTTP are a listener's HTTP settings. A zero limit means the
+// top-level value (max_request_size, default_max_request_duration).
+type ListenerHTTP struct {
+	// MaxRequestSize (max_request_size) overrides the top-level
+	// max_request_size for this listener. Negative values are errors.
+	MaxRequestSize int64
+	// MaxRequestDuration (max_request_duration) overrides
+	// default_max_request_duration for this listener.
+	MaxRequestDuration time.Duration
+	// IdleTimeout (http_idle_timeout) closes keep-alive connections idle
+	// this long. Absent means 2m; zero falls back to http_read_timeout.
+	IdleTimeout time.Duration
+	// ReadHeaderTimeout (http_read_header_timeout) is how long reading the
+	// request headers may take. Absent means 10s; zero falls back to
+	// http_read_timeout.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout (http_read_timeout) limits reading a whole request,
+	// body included. Absent or zero means no limit.
+	ReadTimeout time.Duration
+	// WriteTimeout (http_write_timeout) limits writing a response. Absent
+	// or zero means no limit.
+	WriteTimeout time.Duration
+	// UnauthenticatedMetricsAccess (unauthenticated_metrics_access in the
+	// listener's telemetry block) lets sys/metrics answer without a token
+	// on this listener, as the top-level telemetry key does on all.
+	UnauthenticatedMetricsAccess bool
+}
+
+// Default HTTP timeouts of a listener, used when the file does not name
+// them.
+const (
+	DefaultHTTPIdleTimeout       = 2 * time.Minute
+	DefaultHTTPReadHeaderTimeout = 10 * time.Second
+)
 
 // LocalCA reports whether the listener serves TLS with a certificate the
 // server must issue itself: TLS on, no certificate or key file given.
@@ -251,6 +328,18 @@ func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 // MarshalText returns a placeholder, never the value.
 func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
+// SealShamir is the only seal type: the unseal key is split into key
+// shares that operators submit to sys/unseal.
+const SealShamir = "shamir"
+
+// Seal is the seal block. Only seal "shamir" {} (Vault's explicit default,
+// with no keys) is accepted; any other type is an error, so that a file
+// asking for auto-unseal never starts a server that waits for key shares.
+type Seal struct {
+	// Type is the seal type, "shamir".
+	Type string
+}
 
 // Telemetry is the telemetry block.
 type Telemetry struct {

@@ -16,29 +16,61 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-var ignoreSources = cmpopts.IgnoreUnexported(Config{})
+var (
+	ignoreSources  = cmpopts.IgnoreUnexported(Config{})
+	ignoreWarnings = cmpopts.IgnoreFields(Config{}, "Warnings")
+)
+
+// warningLines returns c's warnings as strings.
+func warningLines(c *Config) []string {
+	var out []string
+	for _, w := range c.Warnings {
+		out = append(out, w.String())
+	}
+	return out
+}
+
+// tcp returns a listener with the defaults Parse fills in, changed by
+// set.
+func tcp(addr string, set func(l *Listener)) Listener {
+	l := Listener{
+		Type:          "tcp",
+		Address:       addr,
+		TLSMinVersion: TLS12,
+		TLSMaxVersion: TLS13,
+		HTTP: ListenerHTTP{
+			MaxRequestSize:    DefaultMaxRequestSize,
+			IdleTimeout:       DefaultHTTPIdleTimeout,
+			ReadHeaderTimeout: DefaultHTTPReadHeaderTimeout,
+		},
+	}
+	if set != nil {
+		set(&l)
+	}
+	return l
+}
 
 func TestLoadTestdata(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		file string
-		want *Config
+		file     string
+		want     *Config
+		warnings []string
 	}{
 		{
 			file: "full.hcl",
 			want: &Config{
 				Storage: &Storage{Type: StorageBolt, Bolt: &BoltStorage{Path: "/var/lib/coffer/coffer.db"}},
 				Listeners: []Listener{
-					{
-						Type:                          "tcp",
-						Address:                       "0.0.0.0:8443",
-						TLSCertFile:                   "/etc/coffer/tls.crt",
-						TLSKeyFile:                    "/etc/coffer/tls.key",
-						TLSClientCAFile:               "/etc/coffer/clients.pem",
-						TLSRequireAndVerifyClientCert: true,
-						TLSMinVersion:                 TLS13,
-					},
-					{Type: "tcp", Address: "127.0.0.1:8200", TLSDisable: true, TLSMinVersion: TLS12},
+					tcp("0.0.0.0:8443", func(l *Listener) {
+						l.TLSCertFile = "/etc/coffer/tls.crt"
+						l.TLSKeyFile = "/etc/coffer/tls.key"
+						l.TLSClientCAFile = "/etc/coffer/clients.pem"
+						l.TLSRequireAndVerifyClientCert = true
+						l.TLSMinVersion = TLS13
+						l.HTTP.MaxRequestSize = 1 << 20
+					}),
+					tcp("127.0.0.1:8200", func(l *Listener) { l.TLSDisable = true; l.HTTP.MaxRequestSize = 1 << 20 }),
 				},
 				APIAddr:         "https://coffer.example.com:8443",
 				LogLevel:        LogDebug,
@@ -46,23 +78,27 @@ func TestLoadTestdata(t *testing.T) {
 				DefaultLeaseTTL: time.Hour,
 				MaxLeaseTTL:     24 * time.Hour,
 				MaxRequestSize:  1 << 20,
-				DisableMlock:    true,
-				UI:              true,
+			},
+			warnings: []string{
+				`testdata/full.hcl:26,1-14: disable_mlock is ignored: Coffer never locks memory with mlock; keep swap off or encrypted on its hosts`,
+				`testdata/full.hcl:27,1-3: ui is ignored: Coffer has no web UI yet`,
 			},
 		},
 		{
 			file: "vault.hcl",
 			want: &Config{
 				Storage:         &Storage{Type: StorageBolt, Bolt: &BoltStorage{Path: filepath.Join("/vault/data", "coffer.db")}},
-				Listeners:       []Listener{{Type: "tcp", Address: "0.0.0.0:8200", TLSDisable: true, TLSMinVersion: TLS12}},
+				Listeners:       []Listener{tcp("0.0.0.0:8200", func(l *Listener) { l.TLSDisable = true })},
 				APIAddr:         "http://127.0.0.1:8200",
 				LogLevel:        LogInfo,
 				LogFormat:       LogText,
 				DefaultLeaseTTL: 768 * time.Hour,
 				MaxLeaseTTL:     768 * time.Hour,
 				MaxRequestSize:  32 << 20,
-				DisableMlock:    true,
-				UI:              true,
+			},
+			warnings: []string{
+				`testdata/vault.hcl:12,1-3: ui is ignored: Coffer has no web UI yet`,
+				`testdata/vault.hcl:13,1-14: disable_mlock is ignored: Coffer never locks memory with mlock; keep swap off or encrypted on its hosts`,
 			},
 		},
 		{
@@ -74,7 +110,7 @@ func TestLoadTestdata(t *testing.T) {
 					HAEnabled:     true,
 					MaxParallel:   16,
 				}},
-				Listeners:       []Listener{{Type: "tcp", Address: "[::1]:8200", TLSMinVersion: TLS12}},
+				Listeners:       []Listener{tcp("[::1]:8200", nil)},
 				LogLevel:        LogInfo,
 				LogFormat:       LogText,
 				DefaultLeaseTTL: 768 * time.Hour,
@@ -86,7 +122,7 @@ func TestLoadTestdata(t *testing.T) {
 			file: "minimal.hcl",
 			want: &Config{
 				Storage:         &Storage{Type: StorageInmem, Inmem: &InmemStorage{}},
-				Listeners:       []Listener{{Type: "tcp", Address: DefaultListenAddress, TLSMinVersion: TLS12}},
+				Listeners:       []Listener{tcp(DefaultListenAddress, nil)},
 				LogLevel:        LogInfo,
 				LogFormat:       LogText,
 				DefaultLeaseTTL: DefaultLeaseTTL,
@@ -102,8 +138,11 @@ func TestLoadTestdata(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Load(%q) error: %v", tt.file, err)
 			}
-			if diff := cmp.Diff(tt.want, got, ignoreSources); diff != "" {
+			if diff := cmp.Diff(tt.want, got, ignoreSources, ignoreWarnings); diff != "" {
 				t.Errorf("Load(%q) mismatch (-want +got):\n%s", tt.file, diff)
+			}
+			if diff := cmp.Diff(tt.warnings, warningLines(got)); diff != "" {
+				t.Errorf("Load(%q) warnings mismatch (-want +got):\n%s", tt.file, diff)
 			}
 			if err := got.Validate(); err != nil {
 				t.Errorf("Validate() of loaded %q = %v, want nil", tt.file, err)
@@ -139,8 +178,15 @@ func TestParseDefaults(t *testing.T) {
 		{"default_lease_ttl zero means default", `default_lease_ttl = 0`, func(c *Config) any { return c.DefaultLeaseTTL }, 768 * time.Hour},
 		{"max_request_size", "", func(c *Config) any { return c.MaxRequestSize }, int64(32 << 20)},
 		{"max_request_size zero means default", `max_request_size = 0`, func(c *Config) any { return c.MaxRequestSize }, int64(32 << 20)},
-		{"disable_mlock", "", func(c *Config) any { return c.DisableMlock }, false},
-		{"ui", "", func(c *Config) any { return c.UI }, false},
+		{"warnings", "", func(c *Config) any { return len(c.Warnings) }, 0},
+		{"listener tls_max_version", "", func(c *Config) any { return c.Listeners[0].TLSMaxVersion }, TLS13},
+		{"listener max_request_size from top level", `max_request_size = 1000`, func(c *Config) any { return c.Listeners[0].HTTP.MaxRequestSize }, int64(1000)},
+		{"listener max_request_duration from top level", `default_max_request_duration = "90s"`, func(c *Config) any { return c.Listeners[0].HTTP.MaxRequestDuration }, 90 * time.Second},
+		{"listener metrics from top level", "telemetry {\n  unauthenticated_metrics_access = true\n}", func(c *Config) any { return c.Listeners[0].HTTP.UnauthenticatedMetricsAccess }, true},
+		{"listener idle timeout", "", func(c *Config) any { return c.Listeners[0].HTTP.IdleTimeout }, 2 * time.Minute},
+		{"listener read header timeout", "", func(c *Config) any { return c.Listeners[0].HTTP.ReadHeaderTimeout }, 10 * time.Second},
+		{"listener read timeout", "", func(c *Config) any { return c.Listeners[0].HTTP.ReadTimeout }, time.Duration(0)},
+		{"seal", "", func(c *Config) any { return c.Seal == nil }, true},
 		{"api_addr", "", func(c *Config) any { return c.APIAddr }, ""},
 		{"listener address", "", func(c *Config) any { return c.Listeners[0].Address }, "127.0.0.1:8200"},
 		{"listener tls on", "", func(c *Config) any { return c.Listeners[0].TLSDisable }, false},
@@ -205,7 +251,10 @@ func TestParseValueForms(t *testing.T) {
 		{"log_level ERR", `listener "tcp" {}` + "\nlog_level = \"ERR\"", logLvl, LogError},
 		{"log_format JSON", `listener "tcp" {}` + "\nlog_format = \"JSON\"", func(c *Config) any { return c.LogFormat }, LogJSON},
 		{"max_request_size string", `listener "tcp" {}` + "\nmax_request_size = \"1024\"", func(c *Config) any { return c.MaxRequestSize }, int64(1024)},
-		{"ui string", `listener "tcp" {}` + "\nui = \"true\"", func(c *Config) any { return c.UI }, true},
+		{"tls_cipher_suites string", `listener "tcp" { tls_cipher_suites = "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_AES_128_GCM_SHA256," }`, func(c *Config) any { return strings.Join(c.Listeners[0].TLSCipherSuites, "|") }, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384|TLS_AES_128_GCM_SHA256"},
+		{"tls_cipher_suites list", `listener "tcp" { tls_cipher_suites = ["TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"] }`, func(c *Config) any { return strings.Join(c.Listeners[0].TLSCipherSuites, "|") }, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"},
+		{"listener zero idle timeout", `listener "tcp" { http_idle_timeout = 0 }`, func(c *Config) any { return c.Listeners[0].HTTP.IdleTimeout }, time.Duration(0)},
+		{"listener max_request_size", "listener \"tcp\" { max_request_size = \"1024\" }\nmax_request_size = 99", func(c *Config) any { return c.Listeners[0].HTTP.MaxRequestSize }, int64(1024)},
 		{"template string", `listener "tcp" { address = "127.0.0.1:${8200}" }`, func(c *Config) any { return c.Listeners[0].Address }, "127.0.0.1:8200"},
 		{"ipv6 listener", `listener "tcp" { address = "[::]:8200" }`, func(c *Config) any { return c.Listeners[0].Address }, "[::]:8200"},
 		{"hostname listener", `listener "tcp" { address = "coffer.internal:8200" }`, func(c *Config) any { return c.Listeners[0].Address }, "coffer.internal:8200"},
@@ -253,18 +302,130 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "unknown key without suggestion",
-			src:  base + "cluster_name = \"x\"\n",
-			want: []string{`t.hcl:3,1-13: unknown key "cluster_name"`},
+			src:  base + "colour_scheme = \"x\"\n",
+			want: []string{`t.hcl:3,1-14: unknown key "colour_scheme"`},
 		},
 		{
 			name: "unknown top-level block",
-			src:  base + "seal \"awskms\" {\n  region = \"x\"\n}\n",
-			want: []string{`t.hcl:3,1-5: unknown block "seal"`},
+			src:  base + "listner \"tcp\" {\n  address = \"x\"\n}\n",
+			want: []string{`t.hcl:3,1-8: unknown block "listner"; did you mean "listener"?`},
 		},
 		{
 			name: "unknown block in listener",
-			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  telemetry {}\n}\n",
-			want: []string{`t.hcl:3,3-12: unknown block "telemetry" in listener "tcp"`},
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  tls {}\n}\n",
+			want: []string{`t.hcl:3,3-6: unknown block "tls" in listener "tcp"`},
+		},
+		{
+			name: "typo of an ignored key",
+			src:  base + "disable_mlok = true\n",
+			want: []string{`t.hcl:3,1-13: unknown key "disable_mlok"; did you mean "disable_mlock"?`},
+		},
+		{
+			name: "typo in listener",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  cluster_adress = \"127.0.0.1:8201\"\n}\n",
+			want: []string{`t.hcl:3,3-17: unknown key "cluster_adress" in listener "tcp"; did you mean "cluster_address"?`},
+		},
+		{
+			name: "typo in telemetry",
+			src:  base + "telemetry {\n  statsd_adress = \"x:1\"\n}\n",
+			want: []string{`t.hcl:4,3-16: unknown key "statsd_adress" in telemetry; did you mean "statsd_address"?`},
+		},
+		{
+			name: "auto-unseal seal",
+			src:  base + "seal \"awskms\" {\n  region = \"x\"\n}\n",
+			want: []string{`t.hcl:3,6-14: seal type "awskms" is not supported yet: Coffer unseals only with Shamir key shares and will not start with key shares when auto-unseal was asked for; remove the seal block or write seal "shamir" {}`},
+		},
+		{
+			name: "seal typo",
+			src:  base + "seal \"shamri\" {}\n",
+			want: []string{`t.hcl:3,6-14: seal type "shamri" is not supported yet: Coffer unseals only with Shamir key shares and will not start with key shares when auto-unseal was asked for; remove the seal block or write seal "shamir" {}; did you mean "shamir"?`},
+		},
+		{
+			name: "key in shamir seal",
+			src:  base + "seal \"shamir\" {\n  key_shares = 5\n}\n",
+			want: []string{`t.hcl:4,3-13: unknown key "key_shares" in seal "shamir"`},
+		},
+		{
+			name: "two seals",
+			src:  base + "seal \"shamir\" {}\nseal \"shamir\" {}\n",
+			want: []string{`t.hcl:4,1-14: second seal block; Coffer takes one (the first is at line 3)`},
+		},
+		{
+			name: "ha_storage",
+			src:  base + "ha_storage \"consul\" {}\n",
+			want: []string{`t.hcl:3,1-11: ha_storage is not supported: Coffer has no separate HA storage; use storage "postgresql" with ha_enabled = true`},
+		},
+		{
+			name: "raft storage",
+			src:  "storage \"raft\" {\n  path = \"/x\"\n}\nlistener \"tcp\" {}\n",
+			want: []string{`t.hcl:1,9-15: storage type "raft" is not supported: Coffer has no integrated (Raft) storage; use storage "bolt" for one server, or "postgresql" with ha_enabled = true for high availability`},
+		},
+		{
+			name: "chroot_namespace",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  chroot_namespace = \"admin\"\n}\n",
+			want: []string{`t.hcl:3,3-19: chroot_namespace in listener "tcp" is not supported: Coffer has no namespaces; without it this listener would serve the root namespace`},
+		},
+		{
+			name: "proxy protocol",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  proxy_protocol_behavior = \"use_always\"\n}\n",
+			want: []string{`t.hcl:3,3-26: proxy_protocol_behavior in listener "tcp" is not supported: Coffer does not read the PROXY protocol; connections from the proxy would fail`},
+		},
+		{
+			name: "ignored key with a variable",
+			src:  base + "plugin_directory = var.dir\n",
+			want: []string{`t.hcl:3,20-23: Variables not allowed: Variables may not be used here.`},
+		},
+		{
+			name: "user_lockout label",
+			src:  base + "user_lockout \"github\" {}\n",
+			want: []string{`t.hcl:3,1-22: user_lockout block needs one label: all, approle, ldap or userpass`},
+		},
+		{
+			name: "user_lockout bad value",
+			src:  base + "user_lockout \"all\" {\n  lockout_duration = \"soon\"\n}\n",
+			want: []string{`t.hcl:4,22-28: lockout_duration in user_lockout "all": want whole seconds or a duration such as "30s", "5m" or "768h", got "soon"`},
+		},
+		{
+			name: "tls_max_version below min",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  tls_min_version = \"tls13\"\n  tls_max_version = \"tls12\"\n}\n",
+			want: []string{`t.hcl:4,21-28: tls_max_version "tls12" in listener "tcp" is below tls_min_version "tls13"`},
+		},
+		{
+			name: "cipher suites",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  tls_cipher_suites = \"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,TLS_RSA_WITH_RC4_128_SHA,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA265\"\n}\n",
+			want: []string{
+				`t.hcl:3,23-122: tls_cipher_suites in listener "tcp": TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA is not allowed; Coffer serves TLS 1.2 only with ECDHE and AES-GCM or ChaCha20-Poly1305`,
+				`t.hcl:3,23-122: tls_cipher_suites in listener "tcp": TLS_RSA_WITH_RC4_128_SHA is insecure`,
+				`t.hcl:3,23-122: tls_cipher_suites in listener "tcp": unknown cipher suite "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA265"; did you mean "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"?`,
+			},
+		},
+		{
+			name: "client certs disabled and required",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  tls_client_ca_file = \"ca.pem\"\n  tls_require_and_verify_client_cert = true\n  tls_disable_client_certs = true\n}\n",
+			want: []string{`t.hcl:5,30-34: tls_disable_client_certs and tls_require_and_verify_client_cert in listener "tcp" cannot both be true`},
+		},
+		{
+			name: "negative listener limits",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  max_request_size = -1\n  http_read_timeout = \"-1s\"\n}\n",
+			want: []string{
+				`t.hcl:3,22-24: max_request_size -1 in listener "tcp": must be a positive number of bytes (Coffer has no unlimited setting)`,
+				`t.hcl:4,23-28: http_read_timeout -1s in listener "tcp": must not be negative`,
+			},
+		},
+		{
+			name: "two cluster addresses",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  cluster_address = \"127.0.0.1:8201\"\n}\nlistener \"tcp\" {\n  address = \"127.0.0.1:8300\"\n  cluster_address = \"127.0.0.1:8301\"\n}\n",
+			want: []string{`t.hcl:7,21-37: cluster_address in listener "tcp": listener 1 already sets one; Coffer opens one cluster listener`},
+		},
+		{
+			name: "cluster address on every interface without cluster_addr",
+			src:  "storage \"postgresql\" {\n  connection_url = \"host=db\"\n  ha_enabled = true\n}\nlistener \"tcp\" {\n  cluster_address = \"0.0.0.0:8201\"\n}\n",
+			want: []string{`t.hcl:6,21-35: cluster_address "0.0.0.0:8201" listens on every interface, so other nodes cannot be told where to reach this one; set cluster_addr, such as https://10.0.0.5:8201`},
+		},
+		{
+			name: "cluster_addr scheme",
+			src:  base + "cluster_addr = \"http://10.0.0.5:8201\"\n",
+			want: []string{`t.hcl:3,16-38: cluster_addr "http://10.0.0.5:8201": want https://host:port or host:port (cluster traffic is always TLS)`},
 		},
 		{
 			name: "key in inmem",
@@ -273,8 +434,8 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "key written as block",
-			src:  base + "ui {}\n",
-			want: []string{`t.hcl:3,1-3: ui is a key, not a block: write ui = value`},
+			src:  base + "api_addr {}\n",
+			want: []string{`t.hcl:3,1-9: api_addr is a key, not a block: write api_addr = value`},
 		},
 		{
 			name: "block written as key",
@@ -293,8 +454,13 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "unknown storage type",
+			src:  "storage \"mongo\" {}\nlistener \"tcp\" {}\n",
+			want: []string{`t.hcl:1,9-16: unknown storage type "mongo"; want bolt, file, inmem or postgresql`},
+		},
+		{
+			name: "storage type Vault has",
 			src:  "storage \"consul\" {}\nlistener \"tcp\" {}\n",
-			want: []string{`t.hcl:1,9-17: unknown storage type "consul"; want bolt, file, inmem or postgresql`},
+			want: []string{`t.hcl:1,9-17: storage type "consul" is not supported: Coffer stores data in bolt (one server) or postgresql (high availability)`},
 		},
 		{
 			name: "storage type typo",
@@ -626,7 +792,7 @@ func TestValidateInCode(t *testing.T) {
 	good := func() *Config {
 		return &Config{
 			Storage:         &Storage{Type: StorageInmem, Inmem: &InmemStorage{}},
-			Listeners:       []Listener{{Type: "tcp", Address: "127.0.0.1:0", TLSDisable: true, TLSMinVersion: TLS12}},
+			Listeners:       []Listener{tcp("127.0.0.1:0", func(l *Listener) { l.TLSDisable = true })},
 			LogLevel:        LogInfo,
 			LogFormat:       LogText,
 			DefaultLeaseTTL: time.Hour,
@@ -730,7 +896,7 @@ audit "socket" "siem" {
 		{"audit \"socket\" \"x\" {\n address = \"a\"\n socket_type = \"udp\"\n}", "want tcp or unix"},
 		{`audit_allowed_dirs = ["relative"]`, "not an absolute path"},
 		{"audit \"file\" \"x\" {\n file_path = \"a\"\n}\naudit \"file\" \"x\" {\n file_path = \"b\"\n}", "already uses path"},
-		{"telemetry {\n statsd_address = \"x\"\n}", `unknown key "statsd_address"`},
+		{"telemetry {\n statsd_adress = \"x\"\n}", `unknown key "statsd_adress" in telemetry; did you mean "statsd_address"?`},
 	} {
 		_, err := Parse([]byte("storage \"inmem\" {}\nlistener \"tcp\" {}\n"+tt.src), "t.hcl", nil)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -19,9 +19,15 @@
 // [Config], apply defaults, apply environment overrides, and validate the
 // result. Every problem found is reported, joined with errors.Join, as an
 // [*Error] naming the file, line and key ("coffer.hcl:3,3-10: unknown key
-// "pathh" in storage "bolt""). Unknown keys and blocks are errors, never
-// silently ignored. The field comments on [Config] and the types it holds are
-// the user documentation for each key.
+// "pathh" in storage "bolt"; did you mean "path"?"). Unknown keys and
+// blocks are errors, never silently ignored. Keys Vault documents that mean
+// nothing to Coffer (disable_mlock, plugin_directory, telemetry sinks ...)
+// are accepted and listed in [Config.Warnings], one [Warning] per key, for
+// the server to log; those Coffer cannot honour safely (an auto-unseal
+// seal, ha_storage, chroot_namespace ...) are errors that say why. The
+// field comments on [Config] and the types it holds are the user
+// documentation for each key; docs/configuration.md lists every key with
+// its class.
 //
 // The HCL JSON syntax is not supported.
 //

@@ -104,3 +104,81 @@ func (ps problems) join() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Warning is a key of the file that Coffer accepts and ignores: it means
+// something in Vault, but not in Coffer (disable_mlock, plugin_directory,
+// telemetry sinks Coffer lacks ...). The server logs each once at start.
+type Warning struct {
+	// Pos is where the key is: "file:line,col-col", or "environment
+	// variable NAME".
+	Pos string
+	// Key is the key or block name, such as "disable_mlock".
+	Key string
+	// Block is the block holding Key, such as `listener "tcp"`, or ""
+	// for a top-level key.
+	Block string
+	// Why says why Coffer ignores the key and what to do instead.
+	Why string
+}
+
+// String returns "Pos: Key [in Block] is ignored: Why".
+func (w Warning) String() string {
+	key := w.Key
+	if w.Block != "" {
+		key += " in " + w.Block
+	}
+	return w.Pos + ": " + key + " is ignored: " + w.Why
+}
+
+// warnings collects Warnings, one per key and block.
+type warnings struct {
+	list []problemWarning
+	seen map[[2]string]bool
+}
+
+// problemWarning is a Warning with the place it sorts at.
+type problemWarning struct {
+	w   Warning
+	rng hcl.Range
+}
+
+func (ws *warnings) add(rng hcl.Range, pos, block, key, why string) {
+	k := [2]string{block, key}
+	if ws.seen[k] {
+		return
+	}
+	if ws.seen == nil {
+		ws.seen = make(map[[2]string]bool)
+	}
+	ws.seen[k] = true
+	if pos == "" {
+		pos = rng.String()
+	}
+	ws.list = append(ws.list, problemWarning{w: Warning{Pos: pos, Key: key, Block: block, Why: why}, rng: rng})
+}
+
+// sorted returns the warnings in file order, those without a file
+// position last.
+func (ws *warnings) sorted() []Warning {
+	if len(ws.list) == 0 {
+		return nil
+	}
+	l := slices.Clone(ws.list)
+	slices.SortStableFunc(l, func(a, b problemWarning) int {
+		ah, bh := a.rng.Filename != "", b.rng.Filename != ""
+		switch {
+		case ah && !bh:
+			return -1
+		case !ah && bh:
+			return 1
+		case !ah && !bh:
+			return 0
+		}
+		return cmp.Compare(a.rng.Start.Byte, b.rng.Start.Byte)
+	})
+	out := make([]Warning, len(l))
+	for i, p := range l {
+		out[i] = p.w
+	}
+	return out
+}

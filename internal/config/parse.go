@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -54,43 +55,86 @@ func Parse(src []byte, filename string, getenv func(string) string) (*Config, er
 	c.src = d.src
 	c.applyDefaults()
 	c.applyEnv(getenv)
-	ps := append(d.ps, c.validate()...)
+	v := validator{c: c, ws: &d.ws}
+	v.validate()
+	ps := append(d.ps, v.ps...)
 	if err := ps.join(); err != nil {
 		return nil, err
 	}
+	c.Warnings = d.ws.sorted()
 	return c, nil
 }
 
 // decoder turns the HCL syntax tree into a Config, recording where each
-// value came from and every problem on the way.
+// value came from and every problem and ignored key on the way.
 type decoder struct {
 	src *sources
 	ps  problems
+	ws  warnings
 }
 
 // setter stores a decoded value or says (without the key) why it cannot.
 type setter func(v cty.Value) error
 
-// topBlocks names the top-level blocks, for hints.
-func topBlocks() []string { return []string{"audit", "listener", "storage", "telemetry"} }
+// schema describes one block's body for [decoder.body].
+type schema struct {
+	// block names the block in messages, such as `listener "tcp"`; ""
+	// for the top level.
+	block string
+	// prefix starts the source key of each attribute ("listener[0].").
+	prefix string
+	// fields are the attributes Coffer uses.
+	fields map[string]setter
+	// ignored are keys and blocks accepted with a warning: name -> why.
+	ignored map[string]string
+	// blocks are the nested blocks the caller decodes itself.
+	blocks []string
+}
+
+func (sc schema) ctx() string {
+	if sc.block == "" {
+		return ""
+	}
+	return " in " + sc.block
+}
+
+// names returns every name the schema knows, for suggestions.
+func (sc schema) names() []string {
+	var out []string
+	for n := range sc.fields {
+		out = append(out, n)
+	}
+	for n := range sc.ignored {
+		out = append(out, n)
+	}
+	out = append(out, sc.blocks...)
+	slices.Sort(out)
+	return out
+}
 
 func (d *decoder) config(body *hclsyntax.Body) *Config {
 	c := &Config{}
-	top := map[string]setter{
-		"api_addr":                   str(&c.APIAddr),
-		"log_level":                  logLevel(&c.LogLevel),
-		"log_format":                 logFormat(&c.LogFormat),
-		"default_lease_ttl":          duration(&c.DefaultLeaseTTL),
-		"max_lease_ttl":              duration(&c.MaxLeaseTTL),
-		"max_request_size":           integer(&c.MaxRequestSize),
-		"disable_mlock":              boolean(&c.DisableMlock),
-		"ui":                         boolean(&c.UI),
-		"audit_allowed_dirs":         stringList(&c.AuditAllowedDirs),
-		"cluster_addr":               str(&c.ClusterAddr),
-		"disable_request_forwarding": boolean(&c.DisableRequestForwarding),
+	top := schema{
+		fields: map[string]setter{
+			"api_addr":                        str(&c.APIAddr),
+			"cluster_addr":                    str(&c.ClusterAddr),
+			"cluster_name":                    str(&c.ClusterName),
+			"log_level":                       logLevel(&c.LogLevel),
+			"log_format":                      logFormat(&c.LogFormat),
+			"default_lease_ttl":               duration(&c.DefaultLeaseTTL),
+			"max_lease_ttl":                   duration(&c.MaxLeaseTTL),
+			"max_request_size":                integer(&c.MaxRequestSize),
+			"default_max_request_duration":    duration(&c.DefaultMaxRequestDuration),
+			"audit_allowed_dirs":              stringList(&c.AuditAllowedDirs),
+			"disable_request_forwarding":      boolean(&c.DisableRequestForwarding),
+			"enable_response_header_hostname": boolean(&c.EnableResponseHeaderHostname),
+			"pid_file":                        str(&c.PIDFile),
+		},
+		ignored: ignoredTop(),
+		blocks:  []string{"audit", "listener", "seal", "storage", "telemetry", "user_lockout"},
 	}
-	d.attrs(body, "", "", top, topBlocks())
-	var first *hclsyntax.Block
+	d.body(body, top)
+	var first, firstSeal *hclsyntax.Block
 	for _, b := range body.Blocks {
 		switch b.Type {
 		case "storage":
@@ -105,26 +149,73 @@ func (d *decoder) config(body *hclsyntax.Body) *Config {
 				c.Listeners = append(c.Listeners, l)
 			}
 		case "telemetry":
-			d.attrs(b.Body, " in telemetry", "telemetry.", map[string]setter{
-				"unauthenticated_metrics_access": boolean(&c.Telemetry.UnauthenticatedMetricsAccess),
-				// Accepted for Vault configurations; Coffer always serves
-				// Prometheus metrics from sys/metrics and keeps no retention.
-				"prometheus_retention_time": str(new(string)),
-				"disable_hostname":          boolean(new(bool)),
-			}, nil)
+			d.body(b.Body, schema{
+				block:  "telemetry",
+				prefix: "telemetry.",
+				fields: map[string]setter{
+					"unauthenticated_metrics_access": boolean(&c.Telemetry.UnauthenticatedMetricsAccess),
+				},
+				ignored: ignoredTelemetry(),
+			})
 		case "audit":
 			if a, ok := d.audit(b, len(c.Audit)); ok {
 				c.Audit = append(c.Audit, a)
 			}
-		default:
-			if _, ok := top[b.Type]; ok {
-				d.ps.add(b.TypeRange, "%s is a key, not a block: write %s = value", b.Type, b.Type)
+		case "seal":
+			if firstSeal != nil {
+				d.ps.add(b.DefRange(), "second seal block; Coffer takes one (the first is at line %d)", firstSeal.TypeRange.Start.Line)
 				continue
 			}
-			d.ps.add(b.TypeRange, "unknown block %q%s", b.Type, suggest(b.Type, topBlocks()))
+			firstSeal = b
+			c.Seal = d.seal(b)
+		case "user_lockout":
+			d.userLockout(b)
 		}
 	}
 	return c
+}
+
+// seal decodes a seal block: only seal "shamir" {} is accepted.
+func (d *decoder) seal(b *hclsyntax.Block) *Seal {
+	if len(b.Labels) != 1 {
+		d.ps.add(b.DefRange(), `seal block needs one label, the seal type, as in seal "shamir" {}`)
+		return nil
+	}
+	t := b.Labels[0]
+	if t != SealShamir {
+		hint := ""
+		if !slices.Contains(vaultSeals(), t) {
+			hint = suggest(t, vaultSeals())
+		}
+		d.ps.add(b.LabelRanges[0], "seal type %q is not supported yet: Coffer unseals only with Shamir key shares "+
+			"and will not start with key shares when auto-unseal was asked for; remove the seal block or write seal \"shamir\" {}%s", t, hint)
+		return nil
+	}
+	d.body(b.Body, schema{block: `seal "shamir"`, prefix: "seal."})
+	return &Seal{Type: SealShamir}
+}
+
+// userLockout checks a user_lockout "NAME" { ... } block and ignores it.
+func (d *decoder) userLockout(b *hclsyntax.Block) {
+	names := []string{"all", "approle", "ldap", "userpass"}
+	if len(b.Labels) != 1 || !slices.Contains(names, b.Labels[0]) {
+		d.ps.add(b.DefRange(), `user_lockout block needs one label: all, approle, ldap or userpass`)
+		return
+	}
+	var (
+		threshold   int64
+		dur, reset  time.Duration
+		disableLock bool
+	)
+	block := fmt.Sprintf("user_lockout %q", b.Labels[0])
+	d.body(b.Body, schema{block: block, prefix: "user_lockout.", fields: map[string]setter{
+		"lockout_threshold":     integer(&threshold),
+		"lockout_duration":      duration(&dur),
+		"lockout_counter_reset": duration(&reset),
+		"disable_lockout":       boolean(&disableLock),
+	}})
+	d.ws.add(b.DefRange(), "", "", block, "Coffer's server-wide lockout is fixed (5 failed logins, 15m, counter reset 15m); "+
+		"set user_lockout_config on each auth mount with sys/auth/PATH/tune instead")
 }
 
 func (d *decoder) storage(b *hclsyntax.Block) *Storage {
@@ -135,36 +226,45 @@ func (d *decoder) storage(b *hclsyntax.Block) *Storage {
 	}
 	d.src.at["storage"] = origin{rng: b.DefRange()}
 	d.src.storageLabel = b.Labels[0]
-	ctx := fmt.Sprintf(" in storage %q", b.Labels[0])
+	sc := schema{block: fmt.Sprintf("storage %q", b.Labels[0]), prefix: "storage."}
 	switch b.Labels[0] {
 	case "bolt":
 		s := &BoltStorage{}
-		d.attrs(b.Body, ctx, "storage.", map[string]setter{"path": str(&s.Path)}, nil)
+		sc.fields = map[string]setter{"path": str(&s.Path)}
+		d.body(b.Body, sc)
 		return &Storage{Type: StorageBolt, Bolt: s}
 	case "file":
 		var dir string
-		d.attrs(b.Body, ctx, "storage.", map[string]setter{"path": str(&dir)}, nil)
+		sc.fields = map[string]setter{"path": str(&dir)}
+		d.body(b.Body, sc)
 		s := &BoltStorage{}
 		if dir != "" {
 			s.Path = filepath.Join(dir, "coffer.db")
 		}
 		return &Storage{Type: StorageBolt, Bolt: s}
 	case "inmem":
-		d.attrs(b.Body, ctx, "storage.", nil, nil)
+		d.body(b.Body, sc)
 		return &Storage{Type: StorageInmem, Inmem: &InmemStorage{}}
 	case "postgresql":
 		s := &PostgresStorage{}
-		d.attrs(b.Body, ctx, "storage.", map[string]setter{
+		sc.fields = map[string]setter{
 			"connection_url": secret(&s.ConnectionURL),
 			"table":          str(&s.Table),
 			"ha_enabled":     boolean(&s.HAEnabled),
 			"max_parallel":   smallInt(&s.MaxParallel),
-		}, nil)
+		}
+		sc.ignored = ignoredPostgres()
+		d.body(b.Body, sc)
 		return &Storage{Type: StoragePostgres, Postgres: s}
 	default:
 		d.src.broken["storage"] = true
+		known := []string{"bolt", "file", "inmem", "postgresql"}
+		if why := vaultStorage(b.Labels[0]); why != "" {
+			d.ps.add(b.LabelRanges[0], "storage type %q is not supported: %s", b.Labels[0], why)
+			return nil
+		}
 		d.ps.add(b.LabelRanges[0], "unknown storage type %q; want bolt, file, inmem or postgresql%s",
-			b.Labels[0], suggest(b.Labels[0], []string{"bolt", "file", "inmem", "postgresql"}))
+			b.Labels[0], suggest(b.Labels[0], known))
 		return nil
 	}
 }
@@ -177,8 +277,6 @@ func (d *decoder) audit(b *hclsyntax.Block, i int) (AuditDevice, bool) {
 		return AuditDevice{}, false
 	}
 	a := AuditDevice{Type: b.Labels[0], Path: b.Labels[1], HMACAccessor: true}
-	ctx := fmt.Sprintf(" in audit %q %q", a.Type, a.Path)
-	key := fmt.Sprintf("audit[%d].", i)
 	common := map[string]setter{
 		"description":   str(&a.Description),
 		"log_raw":       boolean(&a.LogRaw),
@@ -198,7 +296,7 @@ func (d *decoder) audit(b *hclsyntax.Block, i int) (AuditDevice, bool) {
 		d.ps.add(b.LabelRanges[0], "unknown audit device type %q; want file or socket", a.Type)
 		return AuditDevice{}, false
 	}
-	d.attrs(b.Body, ctx, key, common, nil)
+	d.body(b.Body, schema{block: fmt.Sprintf("audit %q %q", a.Type, a.Path), prefix: fmt.Sprintf("audit[%d].", i), fields: common})
 	return a, true
 }
 
@@ -215,39 +313,62 @@ func (d *decoder) listener(b *hclsyntax.Block, i int) (Listener, bool) {
 	}
 	key := fmt.Sprintf("listener[%d]", i)
 	d.src.at[key] = origin{rng: b.DefRange()}
-	l := Listener{Type: "tcp"}
-	d.attrs(b.Body, ` in listener "tcp"`, key+".", map[string]setter{
-		"address":                            str(&l.Address),
-		"tls_disable":                        boolean(&l.TLSDisable),
-		"tls_cert_file":                      str(&l.TLSCertFile),
-		"tls_key_file":                       str(&l.TLSKeyFile),
-		"tls_client_ca_file":                 str(&l.TLSClientCAFile),
-		"tls_require_and_verify_client_cert": boolean(&l.TLSRequireAndVerifyClientCert),
-		"tls_min_version":                    tlsVersion(&l.TLSMinVersion),
-	}, nil)
+	l := Listener{Type: "tcp", HTTP: ListenerHTTP{IdleTimeout: DefaultHTTPIdleTimeout, ReadHeaderTimeout: DefaultHTTPReadHeaderTimeout}}
+	h := &l.HTTP
+	d.body(b.Body, schema{
+		block:  `listener "tcp"`,
+		prefix: key + ".",
+		fields: map[string]setter{
+			"address":                            str(&l.Address),
+			"cluster_address":                    str(&l.ClusterAddress),
+			"tls_disable":                        boolean(&l.TLSDisable),
+			"tls_cert_file":                      str(&l.TLSCertFile),
+			"tls_key_file":                       str(&l.TLSKeyFile),
+			"tls_client_ca_file":                 str(&l.TLSClientCAFile),
+			"tls_require_and_verify_client_cert": boolean(&l.TLSRequireAndVerifyClientCert),
+			"tls_disable_client_certs":           boolean(&l.TLSDisableClientCerts),
+			"tls_min_version":                    tlsVersion(&l.TLSMinVersion),
+			"tls_max_version":                    tlsVersion(&l.TLSMaxVersion),
+			"tls_cipher_suites":                  commaList(&l.TLSCipherSuites),
+			"max_request_size":                   integer(&h.MaxRequestSize),
+			"max_request_duration":               duration(&h.MaxRequestDuration),
+			"http_idle_timeout":                  duration(&h.IdleTimeout),
+			"http_read_header_timeout":           duration(&h.ReadHeaderTimeout),
+			"http_read_timeout":                  duration(&h.ReadTimeout),
+			"http_write_timeout":                 duration(&h.WriteTimeout),
+		},
+		ignored: ignoredListener(),
+		blocks:  []string{"telemetry"},
+	})
+	for _, sub := range b.Body.Blocks {
+		if sub.Type == "telemetry" {
+			d.body(sub.Body, schema{block: `listener "tcp" telemetry`, prefix: key + ".telemetry.", fields: map[string]setter{
+				"unauthenticated_metrics_access": boolean(&h.UnauthenticatedMetricsAccess),
+			}})
+		}
+	}
 	return l, true
 }
 
-// attrs decodes the attributes of body with fields, reporting unknown keys
-// and, unless blocks lists them, unknown blocks. ctx describes the block for
-// messages (` in storage "bolt"`); prefix starts each key's path.
-func (d *decoder) attrs(body *hclsyntax.Body, ctx, prefix string, fields map[string]setter, blocks []string) {
-	names := make([]string, 0, len(fields))
-	for n := range fields {
-		names = append(names, n)
-	}
+// body decodes the attributes of a block's body with sc, warns about
+// ignored keys and blocks, and reports unknown or unsupported ones. Nested
+// blocks named in sc.blocks are left to the caller.
+func (d *decoder) body(body *hclsyntax.Body, sc schema) {
+	no := unsupported()
 	for name, a := range body.Attributes {
-		set, ok := fields[name]
+		set, ok := sc.fields[name]
 		if !ok {
-			if slices.Contains(blocks, name) {
-				d.ps.add(a.NameRange, "%s is a block, not a key: write %s \"TYPE\" { ... }", name, name)
-				d.src.broken[name] = true
-				continue
+			d.other(name, a.NameRange, false, sc, no)
+			if why, ok := sc.ignored[name]; ok {
+				// The value is ignored but must still be a constant.
+				if _, diags := a.Expr.Value(nil); diags.HasErrors() {
+					d.ps.diags(diags)
+				}
+				d.ws.add(a.NameRange, "", sc.block, name, why)
 			}
-			d.ps.add(a.NameRange, "unknown key %q%s%s", name, ctx, suggest(name, names))
 			continue
 		}
-		key := prefix + name
+		key := sc.prefix + name
 		d.src.at[key] = origin{rng: a.Expr.Range()}
 		v, diags := a.Expr.Value(nil)
 		if diags.HasErrors() {
@@ -266,14 +387,44 @@ func (d *decoder) attrs(body *hclsyntax.Body, ctx, prefix string, fields map[str
 		}
 		if err != nil {
 			d.src.broken[key] = true
-			d.ps.add(a.Expr.Range(), "%s%s: %v", name, ctx, err)
+			d.ps.add(a.Expr.Range(), "%s%s: %v", name, sc.ctx(), err)
 		}
 	}
-	if blocks == nil {
-		for _, b := range body.Blocks {
-			d.ps.add(b.TypeRange, "unknown block %q%s", b.Type, ctx)
+	for _, b := range body.Blocks {
+		if slices.Contains(sc.blocks, b.Type) {
+			continue
+		}
+		if _, ok := sc.fields[b.Type]; ok {
+			d.ps.add(b.TypeRange, "%s is a key, not a block: write %s = value", b.Type, b.Type)
+			continue
+		}
+		d.other(b.Type, b.TypeRange, true, sc, no)
+		if why, ok := sc.ignored[b.Type]; ok {
+			d.ws.add(b.TypeRange, "", sc.block, b.Type, why)
 		}
 	}
+}
+
+// other reports a name that is not one of sc's fields: nothing when it is
+// ignored, an error when Coffer refuses it or does not know it.
+func (d *decoder) other(name string, rng hcl.Range, isBlock bool, sc schema, no map[string]string) {
+	if _, ok := sc.ignored[name]; ok {
+		return
+	}
+	if why, ok := no[name]; ok {
+		d.ps.add(rng, "%s%s is not supported: %s", name, sc.ctx(), why)
+		return
+	}
+	if !isBlock && slices.Contains(sc.blocks, name) {
+		d.ps.add(rng, "%s is a block, not a key: write %s \"TYPE\" { ... }", name, name)
+		d.src.broken[name] = true
+		return
+	}
+	what := "key"
+	if isBlock {
+		what = "block"
+	}
+	d.ps.add(rng, "unknown %s %q%s%s", what, name, sc.ctx(), suggest(name, sc.names()))
 }
 
 // suggest returns a "did you mean" hint naming the candidate closest to
@@ -281,7 +432,7 @@ func (d *decoder) attrs(body *hclsyntax.Body, ctx, prefix string, fields map[str
 func suggest(name string, candidates []string) string {
 	best, bestDist := "", 3
 	for _, c := range candidates {
-		if dist := editDistance(strings.ToLower(name), c); dist < bestDist {
+		if dist := editDistance(strings.ToLower(name), strings.ToLower(c)); dist < bestDist {
 			best, bestDist = c, dist
 		}
 	}

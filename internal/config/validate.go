@@ -1,13 +1,18 @@
 package config
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
 )
 
 // applyDefaults fills in every key left at its zero value.
@@ -40,14 +45,56 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	for i := range c.Listeners {
-		l := &c.Listeners[i]
-		if l.Address == "" {
-			l.Address = DefaultListenAddress
-		}
-		if l.TLSMinVersion == "" {
-			l.TLSMinVersion = TLS12
-		}
+		c.listenerDefaults(&c.Listeners[i])
 	}
+}
+
+// listenerDefaults fills in the keys of l left at their zero value, some
+// from the top level of c.
+func (c *Config) listenerDefaults(l *Listener) {
+	if l.Address == "" {
+		l.Address = DefaultListenAddress
+	}
+	if l.TLSMinVersion == "" {
+		l.TLSMinVersion = TLS12
+	}
+	if l.TLSMaxVersion == "" {
+		l.TLSMaxVersion = TLS13
+	}
+	if l.HTTP.MaxRequestSize == 0 {
+		l.HTTP.MaxRequestSize = c.MaxRequestSize
+	}
+	if l.HTTP.MaxRequestDuration == 0 {
+		l.HTTP.MaxRequestDuration = c.DefaultMaxRequestDuration
+	}
+	if c.Telemetry.UnauthenticatedMetricsAccess {
+		l.HTTP.UnauthenticatedMetricsAccess = true
+	}
+}
+
+// Dev returns a copy of c for dev mode (coffer server -dev -config FILE),
+// as Vault does it: in-memory storage replaces c's, and a plain-HTTP
+// listener on listen comes first, unless one of c's listeners already
+// uses that address. Everything else (TLS listeners, audit devices,
+// telemetry ...) is kept. c is not modified.
+func (c *Config) Dev(listen string) (*Config, error) {
+	d := *c
+	d.src = nil
+	d.Storage = &Storage{Type: StorageInmem, Inmem: &InmemStorage{}}
+	d.Listeners = slices.Clone(c.Listeners)
+	d.Warnings = slices.Clone(c.Warnings)
+	if !slices.ContainsFunc(d.Listeners, func(l Listener) bool { return l.Address == listen }) {
+		dev := Listener{Type: "tcp", Address: listen, TLSDisable: true, HTTP: ListenerHTTP{
+			IdleTimeout:       DefaultHTTPIdleTimeout,
+			ReadHeaderTimeout: DefaultHTTPReadHeaderTimeout,
+		}}
+		d.listenerDefaults(&dev)
+		d.Listeners = append([]Listener{dev}, d.Listeners...)
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return &d, nil
 }
 
 // applyEnv applies the environment overrides Parse documents. It is only
@@ -72,6 +119,9 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	if v, ok := lookup("log_level", "COFFER_LOG_LEVEL", "VAULT_LOG_LEVEL"); ok {
 		c.LogLevel = normalLogLevel(v)
 	}
+	if v, ok := lookup("cluster_addr", "COFFER_CLUSTER_ADDR", "VAULT_CLUSTER_ADDR"); ok {
+		c.ClusterAddr = v
+	}
 	if v, ok := lookup("log_format", "COFFER_LOG_FORMAT"); ok {
 		c.LogFormat = LogFormat(strings.ToLower(strings.TrimSpace(v)))
 	}
@@ -82,13 +132,25 @@ func (c *Config) applyEnv(getenv func(string) string) {
 // filled in, as [Parse] does; a server building a Config in code must set
 // every field. Validate does not modify c.
 func (c *Config) Validate() error {
-	return c.validate().join()
+	v := validator{c: c, ws: &warnings{}}
+	v.validate()
+	return v.ps.join()
 }
 
-func (c *Config) validate() problems {
-	v := validator{c: c}
+func (v *validator) validate() {
+	c := v.c
 	v.storage()
 	v.listeners()
+	v.cluster()
+	if c.Seal != nil && c.Seal.Type != SealShamir {
+		v.errorf("seal", "seal type %q is not supported yet: Coffer unseals only with Shamir key shares", c.Seal.Type)
+	}
+	if strings.ContainsRune(c.PIDFile, 0) {
+		v.errorf("pid_file", "pid_file contains a NUL byte")
+	}
+	if c.DefaultMaxRequestDuration < 0 {
+		v.errorf("default_max_request_duration", "default_max_request_duration %v: must not be negative", c.DefaultMaxRequestDuration)
+	}
 	if c.APIAddr != "" {
 		if err := checkAPIAddr(c.APIAddr); err != nil {
 			v.errorf("api_addr", "api_addr %q: %v", c.APIAddr, err)
@@ -122,13 +184,33 @@ func (c *Config) validate() problems {
 	if c.MaxRequestSize <= 0 {
 		v.errorf("max_request_size", "max_request_size %d: must be a positive number of bytes (Coffer has no unlimited setting)", c.MaxRequestSize)
 	}
-	return v.ps
 }
 
-// validator collects the problems of one Config.
+// validator collects the problems and warnings of one Config.
 type validator struct {
 	c  *Config
 	ps problems
+	ws *warnings
+}
+
+// warn records that key (a source key such as "cluster_addr") is
+// ignored, placed where it came from.
+func (v *validator) warn(key, block, name, why string) {
+	src := v.c.src
+	if src == nil {
+		v.ws.add(hcl.Range{}, key, block, name, why)
+		return
+	}
+	o, ok := src.at[key]
+	if !ok {
+		v.ws.add(hcl.Range{}, src.filename, block, name, why)
+		return
+	}
+	if o.env != "" {
+		v.ws.add(hcl.Range{}, "environment variable "+o.env, block, name, why)
+		return
+	}
+	v.ws.add(o.rng, "", block, name, why)
 }
 
 // errorf records a problem with key, placed where key (or else the nearest
@@ -244,18 +326,41 @@ func (v *validator) listeners() {
 			v.errorf(key+".address", "address %q in listener %q: %v", l.Address, l.Type, err)
 		} else if j, dup := seen[l.Address]; dup {
 			v.errorf(key+".address", "address %q in listener %q is already used by listener %d", l.Address, l.Type, j+1)
-		} else {
+		} else if !strings.HasSuffix(l.Address, ":0") {
+			// Port 0 picks a free port: two of them do not clash.
 			seen[l.Address] = i
 		}
-		switch l.TLSMinVersion {
-		case TLS12, TLS13:
-		case "tls10", "tls11":
-			v.errorf(key+".tls_min_version", "tls_min_version %q in listener %q: no longer supported; want tls12 or tls13", l.TLSMinVersion, l.Type)
-		default:
-			v.errorf(key+".tls_min_version", "tls_min_version %q in listener %q: want tls12 or tls13", l.TLSMinVersion, l.Type)
+		for _, tv := range []struct {
+			name string
+			v    TLSVersion
+		}{{"tls_min_version", l.TLSMinVersion}, {"tls_max_version", l.TLSMaxVersion}} {
+			switch tv.v {
+			case TLS12, TLS13:
+			case "tls10", "tls11":
+				v.errorf(key+"."+tv.name, "%s %q in listener %q: no longer supported; want tls12 or tls13", tv.name, tv.v, l.Type)
+			default:
+				v.errorf(key+"."+tv.name, "%s %q in listener %q: want tls12 or tls13", tv.name, tv.v, l.Type)
+			}
+		}
+		if l.TLSMinVersion == TLS13 && l.TLSMaxVersion == TLS12 {
+			v.errorf(key+".tls_max_version", "tls_max_version %q in listener %q is below tls_min_version %q", l.TLSMaxVersion, l.Type, l.TLSMinVersion)
+		}
+		v.cipherSuites(key, l)
+		v.listenerHTTP(key, l)
+		if l.ClusterAddress != "" {
+			if err := checkAddress(l.ClusterAddress); err != nil {
+				v.errorf(key+".cluster_address", "cluster_address %q in listener %q: %v", l.ClusterAddress, l.Type, err)
+			} else if j, dup := seen[l.ClusterAddress]; dup {
+				v.errorf(key+".cluster_address", "cluster_address %q in listener %q is already used by listener %d", l.ClusterAddress, l.Type, j+1)
+			} else if j, dup := clusterSeen(c.Listeners[:i]); dup {
+				v.errorf(key+".cluster_address", "cluster_address in listener %q: listener %d already sets one; Coffer opens one cluster listener", l.Type, j+1)
+			}
 		}
 		if l.TLSDisable {
 			continue
+		}
+		if l.TLSDisableClientCerts && l.TLSRequireAndVerifyClientCert {
+			v.errorf(key+".tls_disable_client_certs", "tls_disable_client_certs and tls_require_and_verify_client_cert in listener %q cannot both be true", l.Type)
 		}
 		switch {
 		case l.TLSCertFile != "" && l.TLSKeyFile == "":
@@ -267,6 +372,125 @@ func (v *validator) listeners() {
 			v.errorf(key+".tls_require_and_verify_client_cert", "tls_require_and_verify_client_cert in listener %q needs tls_client_ca_file", l.Type)
 		}
 	}
+}
+
+// clusterSeen returns the index of the first listener in ls that sets
+// cluster_address.
+func clusterSeen(ls []Listener) (int, bool) {
+	for i, l := range ls {
+		if l.ClusterAddress != "" {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// listenerHTTP checks a listener's HTTP limits.
+func (v *validator) listenerHTTP(key string, l Listener) {
+	h := l.HTTP
+	// A value taken from the top level is reported there.
+	if h.MaxRequestSize <= 0 && h.MaxRequestSize != v.c.MaxRequestSize {
+		v.errorf(key+".max_request_size", "max_request_size %d in listener %q: must be a positive number of bytes (Coffer has no unlimited setting)", h.MaxRequestSize, l.Type)
+	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"max_request_duration", h.MaxRequestDuration},
+		{"http_idle_timeout", h.IdleTimeout},
+		{"http_read_header_timeout", h.ReadHeaderTimeout},
+		{"http_read_timeout", h.ReadTimeout},
+		{"http_write_timeout", h.WriteTimeout},
+	} {
+		if d.d < 0 {
+			v.errorf(key+"."+d.name, "%s %v in listener %q: must not be negative", d.name, d.d, l.Type)
+		}
+	}
+}
+
+// cipherSuites checks tls_cipher_suites: names Go knows, and for TLS 1.2
+// only ECDHE with AES-GCM or ChaCha20-Poly1305 (package tlsutil checks
+// the same when it builds the listener).
+func (v *validator) cipherSuites(key string, l Listener) {
+	var names []string
+	known := map[string]*tls.CipherSuite{}
+	for _, cs := range tls.CipherSuites() {
+		known[cs.Name] = cs
+		names = append(names, cs.Name)
+	}
+	insecure := map[string]bool{}
+	for _, cs := range tls.InsecureCipherSuites() {
+		insecure[cs.Name] = true
+	}
+	for _, name := range l.TLSCipherSuites {
+		cs, ok := known[name]
+		switch {
+		case insecure[name]:
+			v.errorf(key+".tls_cipher_suites", "tls_cipher_suites in listener %q: %s is insecure", l.Type, name)
+		case !ok:
+			v.errorf(key+".tls_cipher_suites", "tls_cipher_suites in listener %q: unknown cipher suite %q%s", l.Type, name, suggest(name, names))
+		case slices.Equal(cs.SupportedVersions, []uint16{tls.VersionTLS13}):
+			// TLS 1.3 suites are not configurable; naming one is harmless.
+		case !allowedCipherSuite(name):
+			v.errorf(key+".tls_cipher_suites", "tls_cipher_suites in listener %q: %s is not allowed; Coffer serves TLS 1.2 only with ECDHE and AES-GCM or ChaCha20-Poly1305", l.Type, name)
+		}
+	}
+}
+
+// allowedCipherSuite reports whether a TLS 1.2 cipher suite, named as Go
+// names it, is one Coffer serves: ECDHE key exchange with AES-GCM or
+// ChaCha20-Poly1305.
+func allowedCipherSuite(name string) bool {
+	return strings.HasPrefix(name, "TLS_ECDHE_") && (strings.Contains(name, "_GCM_") || strings.Contains(name, "_CHACHA20_POLY1305"))
+}
+
+// cluster checks cluster_addr and, without a high-availability storage,
+// warns that it and cluster_address are ignored.
+func (v *validator) cluster() {
+	c := v.c
+	if c.ClusterAddr != "" {
+		if err := checkClusterAddr(c.ClusterAddr); err != nil {
+			v.errorf("cluster_addr", "cluster_addr %q: %v", c.ClusterAddr, err)
+		}
+	}
+	ha := c.Storage != nil && c.Storage.Postgres != nil && c.Storage.Postgres.HAEnabled
+	for i, l := range c.Listeners {
+		if l.ClusterAddress == "" {
+			continue
+		}
+		key := fmt.Sprintf("listener[%d].cluster_address", i)
+		if !ha {
+			v.warn(key, `listener "tcp"`, "cluster_address", "the cluster listener opens only with storage \"postgresql\" and ha_enabled = true")
+			continue
+		}
+		host, _, err := net.SplitHostPort(l.ClusterAddress)
+		if err != nil || c.ClusterAddr != "" {
+			continue
+		}
+		if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+			v.errorf(key, "cluster_address %q listens on every interface, so other nodes cannot be told where to reach this one; set cluster_addr, such as https://10.0.0.5:8201", l.ClusterAddress)
+		}
+	}
+	if c.ClusterAddr != "" && !ha {
+		v.warn("cluster_addr", "", "cluster_addr", "it is announced to other nodes only with storage \"postgresql\" and ha_enabled = true")
+	}
+}
+
+// checkClusterAddr accepts "https://host:port" or "host:port". Vault
+// ignores the scheme; Coffer refuses one that is not https, since cluster
+// traffic is always TLS.
+func checkClusterAddr(s string) error {
+	hostPort := s
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		if scheme != "https" {
+			return fmt.Errorf("want https://host:port or host:port (cluster traffic is always TLS)")
+		}
+		hostPort = strings.TrimSuffix(rest, "/")
+	}
+	if err := checkAddress(hostPort); err != nil {
+		return fmt.Errorf("want https://host:port or host:port: %v", err)
+	}
+	return nil
 }
 
 // checkAddress accepts "host:port" where host is empty, an IP address or a

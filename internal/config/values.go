@@ -229,3 +229,25 @@ func tlsVersion(p *TLSVersion) setter {
 		return nil
 	}
 }
+
+// commaList decodes a list of strings or one comma-separated string (as
+// Vault writes tls_cipher_suites), trimming spaces and dropping empty
+// items.
+func commaList(p *[]string) setter {
+	return func(v cty.Value) error {
+		if v.Type() == cty.String {
+			var out []string
+			for item := range strings.SplitSeq(v.AsString(), ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					out = append(out, item)
+				}
+			}
+			*p = out
+			return nil
+		}
+		if err := stringList(p)(v); err != nil {
+			return errors.New("want a comma-separated string or a list of strings")
+		}
+		return nil
+	}
+}

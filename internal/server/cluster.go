@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/coffer-secrets/coffer/internal/config"
 )
 
 // The cluster listener: each node of a cluster with a cluster address
@@ -36,22 +38,56 @@ func clusterHostPort(addr string) (string, error) {
 	return u.Host, nil
 }
 
-// listenCluster binds the cluster listener on addr's host and port and
-// returns the address to announce, with the port the system picked when
-// addr asks for port 0. Each handshake takes its configuration from the
-// core at that moment, so it fails while the node is sealed.
-func (s *Server) listenCluster(addr string) (string, error) {
-	hostPort, err := clusterHostPort(addr)
-	if err != nil {
-		return "", err
+// clusterListener returns the listener that sets cluster_address (the
+// configuration allows one), or else the first listener.
+func clusterListener(ls []config.Listener) config.Listener {
+	for _, l := range ls {
+		if l.ClusterAddress != "" {
+			return l
+		}
+	}
+	if len(ls) == 0 {
+		return config.Listener{}
+	}
+	return ls[0]
+}
+
+// listenCluster binds the cluster listener and returns the address to
+// announce to the other nodes. It binds to bind (a listener's
+// cluster_address) when set, else to announce's host and port. It
+// announces announce (cluster_addr) when set, else the bound address,
+// with the port the system picked when the announced port is 0 or
+// missing. Each handshake takes its configuration from the core
+// at that moment, so it fails while the node is sealed.
+func (s *Server) listenCluster(bind, announce string) (string, error) {
+	hostPort := bind
+	if hostPort == "" {
+		var err error
+		if hostPort, err = clusterHostPort(announce); err != nil {
+			return "", err
+		}
+	}
+	var announcedHost, announcedPort string
+	if announce != "" {
+		hp, err := clusterHostPort(announce)
+		if err != nil {
+			return "", err
+		}
+		announcedHost, announcedPort, _ = net.SplitHostPort(hp)
+	} else {
+		announcedHost, _, _ = net.SplitHostPort(hostPort)
+		if ip := net.ParseIP(announcedHost); announcedHost == "" || ip != nil && ip.IsUnspecified() {
+			return "", fmt.Errorf("cluster_address %q listens on every interface; set cluster_addr to the address other nodes should use", hostPort)
+		}
 	}
 	ln, err := net.Listen("tcp", hostPort)
 	if err != nil {
 		return "", fmt.Errorf("cluster listener on %s: %w", hostPort, err)
 	}
-	host, _, _ := net.SplitHostPort(hostPort)
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	announced := "https://" + net.JoinHostPort(host, port)
+	if announcedPort == "" || announcedPort == "0" {
+		_, announcedPort, _ = net.SplitHostPort(ln.Addr().String())
+	}
+	announced := "https://" + net.JoinHostPort(announcedHost, announcedPort)
 	tcfg := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {

@@ -31,12 +31,14 @@ const unreachableAPI = `api_addr = "http://127.0.0.1:1"`
 func TestClusterForwarding(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name          string
-		activeCluster bool // node 0 has a cluster address
-		reachableAPI  bool // node 0's api_addr is its listener
-		wantOK        bool
+		name            string
+		activeCluster   bool // node 0 has a cluster address
+		listenerCluster bool // node 0's cluster listener comes from a listener's cluster_address instead
+		reachableAPI    bool // node 0's api_addr is its listener
+		wantOK          bool
 	}{
 		{name: "over the cluster listener", activeCluster: true, reachableAPI: false, wantOK: true},
+		{name: "over a listener's cluster_address", listenerCluster: true, reachableAPI: false, wantOK: true},
 		{name: "no cluster address and api_addr unreachable", activeCluster: false, reachableAPI: false, wantOK: false},
 		{name: "fall back to api_addr", activeCluster: false, reachableAPI: true, wantOK: true},
 	}
@@ -50,9 +52,12 @@ func TestClusterForwarding(t *testing.T) {
 				if i == 0 && !tt.reachableAPI {
 					o.ExtraConfig = unreachableAPI
 				}
+				if i == 0 && tt.listenerCluster {
+					o.ExtraConfig += fmt.Sprintf("\nlistener \"tcp\" {\n address = %q\n tls_disable = true\n cluster_address = \"127.0.0.1:0\"\n}\n", freeAddr(t))
+				}
 			})
 			root := c.nodes[0].RootToken
-			if tt.activeCluster && !strings.HasPrefix(c.nodes[0].ClusterAddr, "https://127.0.0.1:") {
+			if (tt.activeCluster || tt.listenerCluster) && !strings.HasPrefix(c.nodes[0].ClusterAddr, "https://127.0.0.1:") {
 				t.Fatalf("node0 ClusterAddr = %q, want https://127.0.0.1:port", c.nodes[0].ClusterAddr)
 			}
 			if got := c.nodes[1].ClusterAddr; !strings.HasPrefix(got, "https://127.0.0.1:") || strings.HasSuffix(got, ":0") {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,15 +25,18 @@ const usage = `Usage: coffer server [options]
 
   coffer server --dev                 in-memory, unsealed, plain HTTP on 127.0.0.1:8200
   coffer server                       persistent (bolt in ./coffer-data), TLS with a local CA
-  coffer server --config FILE         as FILE says (HCL)
+  coffer server --config FILE         as FILE says (HCL; see docs/configuration.md)
+  coffer server --dev --config FILE   dev mode with FILE's listeners and settings;
+                                      FILE's storage is replaced by in-memory storage
 
   With storage "postgresql" and ha_enabled = true, several servers share one
   database: one is active, the others are standbys that serve reads and
-  forward everything else to the active node. Set api_addr on each. The
+  forward everything else to the active node. Set api_addr on each, and
+  cluster_addr or a listener's cluster_address for forwarding. The
   environment may also set:
 
   COFFER_NODE_ID                      this node's name (default: host name and a random suffix)
-  COFFER_CLUSTER_ADDR                 reported to the other nodes in sys/ha-status
+  COFFER_CLUSTER_ADDR                 replaces cluster_addr (so does VAULT_CLUSTER_ADDR)
   COFFER_DISABLE_REQUEST_FORWARDING   "true": standbys answer 307 to the active node instead of forwarding
 
 Options:
@@ -72,9 +76,6 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if f.dev && f.configFile != "" {
-		return nil, errors.New("-dev and -config cannot be used together")
-	}
 	return f, nil
 }
 
@@ -85,8 +86,10 @@ func hclString(s string) string {
 	return strings.ReplaceAll(q, "%{", "%%{")
 }
 
-// buildConfig returns the configuration the flags ask for.
-func buildConfig(f *flags, getenv func(string) string) (*config.Config, string, error) {
+// buildConfig returns the configuration the flags ask for, the data
+// directory, and, in dev mode with a configuration file, the storage type
+// that file named (replaced by in-memory storage).
+func buildConfig(f *flags, getenv func(string) string) (*config.Config, string, string, error) {
 	listen := f.listen
 	if listen == "" {
 		listen = config.DefaultListenAddress
@@ -97,18 +100,26 @@ func buildConfig(f *flags, getenv func(string) string) (*config.Config, string, 
 	case f.configFile != "":
 		cfg, err := config.Load(f.configFile, getenv)
 		if err != nil {
-			return nil, "", err
+			return nil, "", "", err
+		}
+		if f.dev {
+			replaced := string(cfg.Storage.Type)
+			if cfg, err = cfg.Dev(listen); err != nil {
+				return nil, "", "", err
+			}
+			return applyLogFlag(cfg, f), "", replaced, nil
 		}
 		if cfg.Storage != nil && cfg.Storage.Bolt != nil {
 			dataDir = filepath.Dir(cfg.Storage.Bolt.Path)
 		}
-		return applyLogFlag(cfg, f), dataDir, nil
+		return applyLogFlag(cfg, f), dataDir, "", nil
 	case f.dev:
 		src = fmt.Sprintf("storage \"inmem\" {}\nlistener \"tcp\" {\n  address = %s\n  tls_disable = true\n}\n", hclString(listen))
+		dataDir = ""
 	default:
 		abs, err := filepath.Abs(dataDir)
 		if err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
 		dataDir = abs
 		src = fmt.Sprintf("storage \"bolt\" {\n  path = %s\n}\nlistener \"tcp\" {\n  address = %s\n}\n",
@@ -116,9 +127,9 @@ func buildConfig(f *flags, getenv func(string) string) (*config.Config, string, 
 	}
 	cfg, err := config.Parse([]byte(src), "command line", getenv)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
-	return applyLogFlag(cfg, f), dataDir, nil
+	return applyLogFlag(cfg, f), dataDir, "", nil
 }
 
 func applyLogFlag(cfg *config.Config, f *flags) *config.Config {
@@ -146,25 +157,37 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		fmt.Fprintln(stdout, "Coffer v"+Version)
 		return 0
 	}
-	cfg, dataDir, err := buildConfig(f, getenv)
+	cfg, dataDir, replaced, err := buildConfig(f, getenv)
 	if err != nil {
 		fmt.Fprintln(stderr, "Error loading configuration:", err)
 		return 1
 	}
-	if !f.dev {
+	if dataDir == "" && slices.ContainsFunc(cfg.Listeners, func(l config.Listener) bool { return l.LocalCA() }) {
+		// Dev mode keeps nothing: a local CA lives as long as the process.
+		tmp, err := os.MkdirTemp("", "coffer-dev-")
+		if err != nil {
+			fmt.Fprintln(stderr, "Error:", err)
+			return 1
+		}
+		defer os.RemoveAll(tmp)
+		dataDir = tmp
+	}
+	if dataDir != "" {
 		if err := ensureDir(dataDir); err != nil {
 			fmt.Fprintln(stderr, "Error:", err)
 			return 1
 		}
 	}
 	logger := newLogger(stderr, cfg)
+	if replaced != "" {
+		logger.Warn("dev mode: the configuration file's storage is replaced by in-memory storage", "storage", replaced, "config", f.configFile)
+	}
 	srv, err := New(ctx, Options{
 		Config:            cfg,
 		DataDir:           dataDir,
 		Logger:            logger,
 		Dev:               f.dev,
 		NodeID:            getenv("COFFER_NODE_ID"),
-		ClusterAddr:       getenv("COFFER_CLUSTER_ADDR"),
 		DisableForwarding: envTrue(getenv("COFFER_DISABLE_REQUEST_FORWARDING")),
 	})
 	if err != nil {
@@ -178,7 +201,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 			srv.closeAll()
 			return 2
 		}
-		printDev(stdout, srv.Addrs()[0], info)
+		printDev(stdout, srv, info)
 	} else {
 		printStart(stdout, srv)
 	}
@@ -244,14 +267,43 @@ func SetUpDev(ctx context.Context, c *core.Core, rootTokenID string) (DevInfo, e
 	return DevInfo{UnsealKey: key, RootToken: string(res.RootToken)}, nil
 }
 
-func printDev(w io.Writer, addr string, info DevInfo) {
+// apiAddress is the address to tell clients: api_addr when set, else the
+// first listener's.
+func (s *Server) apiAddress() string {
+	if s.cfg.APIAddr != "" {
+		return s.cfg.APIAddr
+	}
+	return s.addrs[0]
+}
+
+// printListeners prints a "Listener:" line per listener, and the cluster
+// listener's.
+func printListeners(w io.Writer, srv *Server) {
+	for _, a := range srv.Addrs() {
+		fmt.Fprintf(w, "    Listener:    %s\n", a)
+	}
+	if a := srv.ClusterAddr(); a != "" {
+		fmt.Fprintf(w, "    Cluster:     %s\n", a)
+	}
+}
+
+func printDev(w io.Writer, srv *Server, info DevInfo) {
+	addr := srv.apiAddress()
 	fmt.Fprintf(w, `==> Coffer server started in DEVELOPMENT mode.
 
 WARNING! Dev mode keeps everything in memory, starts unsealed and serves
 plain HTTP. Never use it for real secrets.
 
     Api Address: %s
-    Unseal Key:  %s
+`, addr)
+	// A plain --dev server has one listener at its Api Address.
+	if srv.cfg.APIAddr != "" || len(srv.Addrs()) > 1 {
+		printListeners(w, srv)
+	}
+	if p := srv.CAPath(); p != "" {
+		fmt.Fprintf(w, "    Local CA:    %s\n", p)
+	}
+	fmt.Fprintf(w, `    Unseal Key:  %s
     Root Token:  %s
 
 KV version 2 is mounted at secret/. To use the CLI:
@@ -260,19 +312,19 @@ KV version 2 is mounted at secret/. To use the CLI:
     export COFFER_TOKEN='%s'
     coffer kv put secret/hello foo=world
 
-`, addr, info.UnsealKey, info.RootToken, addr, info.RootToken)
+`, info.UnsealKey, info.RootToken, addr, info.RootToken)
 }
 
 func printStart(w io.Writer, srv *Server) {
+	addr := srv.apiAddress()
 	fmt.Fprintf(w, "==> Coffer server started.\n\n")
-	for _, a := range srv.Addrs() {
-		fmt.Fprintf(w, "    Api Address: %s\n", a)
-	}
+	fmt.Fprintf(w, "    Api Address: %s\n", addr)
+	printListeners(w, srv)
 	if p := srv.CAPath(); p != "" {
 		fmt.Fprintf(w, "    Local CA:    %s\n", p)
 	}
 	fmt.Fprintf(w, "\nIf this server is new, initialize and unseal it:\n\n")
-	fmt.Fprintf(w, "    export COFFER_ADDR='%s'\n", srv.Addrs()[0])
+	fmt.Fprintf(w, "    export COFFER_ADDR='%s'\n", addr)
 	if p := srv.CAPath(); p != "" {
 		fmt.Fprintf(w, "    export COFFER_CACERT='%s'\n", p)
 	}

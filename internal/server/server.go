@@ -59,11 +59,13 @@ type Options struct {
 	// ha_enabled); empty means the host name with a random suffix.
 	// Main takes it from COFFER_NODE_ID.
 	NodeID string
-	// ClusterAddr overrides the configuration's cluster_addr. A node of a
-	// cluster with a cluster address opens a listener at its host and
-	// port (port 0 picks a free one) serving the API over mutual TLS with
-	// the cluster CA, and announces it to the other nodes, whose standbys
-	// forward there. Main takes it from COFFER_CLUSTER_ADDR.
+	// ClusterAddr overrides the configuration's cluster_addr (which
+	// COFFER_CLUSTER_ADDR already overrides). A node of a cluster opens a
+	// cluster listener serving the API over mutual TLS with the cluster
+	// CA when a listener sets cluster_address (bound there) or a cluster
+	// address is given (bound at its host and port, port 0 picking a free
+	// one). It announces the cluster address, or else the cluster_address
+	// it bound, to the other nodes, whose standbys forward there.
 	ClusterAddr string
 	// DisableForwarding makes a standby answer requests it does not serve
 	// itself with a 307 redirect to the active node instead of forwarding
@@ -85,13 +87,16 @@ type Server struct {
 	core      *core.Core
 	storage   storage.Storage
 	listeners []net.Listener
-	addrs     []string // API URLs, one per listener
-	httpSrv   *http.Server
+	addrs     []string       // API URLs, one per listener
+	servers   []*http.Server // one per listener, with its limits
 	reloaders []*tlsutil.Reloader
 	caPath    string
-	// clusterLn is the cluster listener (mutual TLS between nodes); nil
-	// for a single server or a node without a cluster address.
+	pidFile   string // written by New; "" when none
+	// clusterLn is the cluster listener (mutual TLS between nodes) and
+	// clusterSrv serves it; both nil for a single server or a node without
+	// a cluster address.
 	clusterLn   net.Listener
+	clusterSrv  *http.Server
 	clusterAddr string // announced cluster address; "" without clusterLn
 }
 
@@ -113,6 +118,13 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 			s.closeAll()
 		}
 	}()
+	for _, w := range cfg.Warnings {
+		args := []any{"key", w.Key}
+		if w.Block != "" {
+			args = append(args, "block", w.Block)
+		}
+		logger.Warn("ignored configuration key", append(args, "at", w.Pos, "reason", w.Why)...)
+	}
 	for i := range cfg.Listeners {
 		if err := s.listen(&cfg.Listeners[i], opts.DataDir); err != nil {
 			return nil, err
@@ -152,6 +164,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		DefaultLeaseTTL:  cfg.DefaultLeaseTTL,
 		MaxLeaseTTL:      cfg.MaxLeaseTTL,
 		Version:          Version,
+		ClusterName:      cfg.ClusterName,
 		Observer:         m,
 		AuditDevices:     auditDevices(cfg.Audit),
 		AuditAllowedDirs: cfg.AuditAllowedDirs,
@@ -170,21 +183,37 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if ha != nil {
 		cluster = s.clusterTransport()
 	}
-	handler := httpapi.New(httpapi.Options{
-		Core:                   c,
-		Logger:                 logger,
-		MaxRequestSize:         cfg.MaxRequestSize,
-		Metrics:                m,
-		UnauthenticatedMetrics: cfg.Telemetry.UnauthenticatedMetricsAccess,
-		RedirectToActive:       opts.DisableForwarding || cfg.DisableRequestForwarding,
-		ForwardTransport:       transport,
-		ClusterTransport:       cluster,
-	})
-	s.httpSrv = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	api := func(h config.ListenerHTTP) *http.Server {
+		handler := httpapi.New(httpapi.Options{
+			Core:                   c,
+			Logger:                 logger,
+			MaxRequestSize:         h.MaxRequestSize,
+			Metrics:                m,
+			UnauthenticatedMetrics: h.UnauthenticatedMetricsAccess,
+			RedirectToActive:       opts.DisableForwarding || cfg.DisableRequestForwarding,
+			ForwardTransport:       transport,
+			ClusterTransport:       cluster,
+		})
+		return &http.Server{
+			Handler:           s.wrap(handler, h.MaxRequestDuration),
+			ReadHeaderTimeout: h.ReadHeaderTimeout,
+			ReadTimeout:       h.ReadTimeout,
+			WriteTimeout:      h.WriteTimeout,
+			IdleTimeout:       h.IdleTimeout,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
+	}
+	for _, l := range cfg.Listeners {
+		s.servers = append(s.servers, api(l.HTTP))
+	}
+	if s.clusterLn != nil {
+		s.clusterSrv = api(clusterListener(cfg.Listeners).HTTP)
+	}
+	if cfg.PIDFile != "" {
+		if err := os.WriteFile(cfg.PIDFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			return nil, fmt.Errorf("write pid_file: %w", err)
+		}
+		s.pidFile = cfg.PIDFile
 	}
 	return s, nil
 }
@@ -205,8 +234,8 @@ func (s *Server) haOptions(pg *postgres.Storage, opts Options) (*core.HAOptions,
 		return nil, err
 	}
 	clusterAddr := cmp.Or(opts.ClusterAddr, s.cfg.ClusterAddr)
-	if clusterAddr != "" {
-		if clusterAddr, err = s.listenCluster(clusterAddr); err != nil {
+	if bind := clusterListener(s.cfg.Listeners).ClusterAddress; bind != "" || clusterAddr != "" {
+		if clusterAddr, err = s.listenCluster(bind, clusterAddr); err != nil {
 			return nil, err
 		}
 	}
@@ -287,11 +316,17 @@ func (s *Server) listen(l *config.Listener, dataDir string) error {
 			certFile, keyFile = paths.Cert, paths.Key
 			s.caPath = paths.CACert
 		}
-		tcfg, rl, err := tlsutil.ServerConfig(certFile, keyFile, tlsutil.ServerOptions{
+		topts := tlsutil.ServerOptions{
 			MinVersion:        l.TLSMinVersion.Uint16(),
+			MaxVersion:        l.TLSMaxVersion.Uint16(),
+			CipherSuites:      cipherSuiteIDs(l.TLSCipherSuites),
 			ClientCAFile:      l.TLSClientCAFile,
 			RequireClientCert: l.TLSRequireAndVerifyClientCert,
-		})
+		}
+		if l.TLSDisableClientCerts {
+			topts.ClientCAFile, topts.RequireClientCert = "", false
+		}
+		tcfg, rl, err := tlsutil.ServerConfig(certFile, keyFile, topts)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("TLS for %s: %w", l.Address, err)
@@ -327,15 +362,16 @@ func (s *Server) ReloadTLS() error {
 // Run serves until ctx ends, then stops accepting connections, lets
 // requests in flight finish (up to 30 s), seals and closes storage.
 func (s *Server) Run(ctx context.Context) error {
-	lns := s.listeners
+	lns, srvs := s.listeners, s.servers
 	if s.clusterLn != nil {
 		lns = append(slices.Clip(lns), s.clusterLn)
+		srvs = append(slices.Clip(srvs), s.clusterSrv)
 	}
 	errc := make(chan error, len(lns))
 	var wg sync.WaitGroup
-	for _, ln := range lns {
+	for i, ln := range lns {
 		wg.Go(func() {
-			if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srvs[i].Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
 		})
@@ -349,9 +385,18 @@ func (s *Server) Run(ctx context.Context) error {
 	// their own deadline.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := s.httpSrv.Shutdown(sctx); err != nil {
-		runErr = errors.Join(runErr, fmt.Errorf("shut down http: %w", err))
+	var shut sync.WaitGroup
+	var shutMu sync.Mutex
+	for _, srv := range srvs {
+		shut.Go(func() {
+			if err := srv.Shutdown(sctx); err != nil {
+				shutMu.Lock()
+				runErr = errors.Join(runErr, fmt.Errorf("shut down http: %w", err))
+				shutMu.Unlock()
+			}
+		})
 	}
+	shut.Wait()
 	wg.Wait()
 	if err := s.core.Seal(sctx); err != nil {
 		runErr = errors.Join(runErr, err)
@@ -359,7 +404,54 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.closeStorage(); err != nil {
 		runErr = errors.Join(runErr, err)
 	}
+	s.removePIDFile()
 	return runErr
+}
+
+// removePIDFile removes the pid_file New wrote, if any.
+func (s *Server) removePIDFile() {
+	if s.pidFile == "" {
+		return
+	}
+	if err := os.Remove(s.pidFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.logger.Warn("remove pid_file", "err", err)
+	}
+}
+
+// wrap adds to h what the configuration asks of every response: the
+// X-Vault-Hostname header (enable_response_header_hostname) and a
+// deadline on the request's context (max_request_duration).
+func (s *Server) wrap(h http.Handler, maxDuration time.Duration) http.Handler {
+	var host string
+	if s.cfg.EnableResponseHeaderHostname {
+		host, _ = os.Hostname()
+	}
+	if host == "" && maxDuration <= 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if host != "" {
+			w.Header().Set("X-Vault-Hostname", host)
+		}
+		if maxDuration > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), maxDuration)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// cipherSuiteIDs turns cipher suite names, which the configuration has
+// checked, into their IDs.
+func cipherSuiteIDs(names []string) []uint16 {
+	var ids []uint16
+	for _, cs := range tls.CipherSuites() {
+		if slices.Contains(names, cs.Name) {
+			ids = append(ids, cs.ID)
+		}
+	}
+	return ids
 }
 
 func (s *Server) closeStorage() error {
@@ -380,6 +472,7 @@ func (s *Server) closeAll() {
 		s.clusterLn.Close()
 	}
 	s.closeStorage()
+	s.removePIDFile()
 }
 
 // newLogger builds the server's logger from the configuration.

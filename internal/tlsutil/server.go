@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -15,6 +16,13 @@ type ServerOptions struct {
 	// MinVersion is tls.VersionTLS12 (what zero means) or
 	// tls.VersionTLS13. Older versions are refused.
 	MinVersion uint16
+	// MaxVersion is tls.VersionTLS13 (what zero means) or
+	// tls.VersionTLS12; it may not be below MinVersion.
+	MaxVersion uint16
+	// CipherSuites, when set, narrows the TLS 1.2 suites offered to those
+	// listed; each must be one of the suites ServerConfig allows. TLS 1.3
+	// suites in the list are skipped (they are not configurable).
+	CipherSuites []uint16
 	// ClientCAFile, when set, is a PEM bundle of CA certificates; client
 	// certificates are verified against it. Without RequireClientCert a
 	// client may still connect without one.
@@ -42,6 +50,21 @@ func ServerConfig(certFile, keyFile string, opts ServerOptions) (*tls.Config, *R
 	default:
 		return nil, nil, fmt.Errorf("tls config: unsupported minimum version %#04x; want TLS 1.2 or 1.3", opts.MinVersion)
 	}
+	maxVersion := opts.MaxVersion
+	switch maxVersion {
+	case 0:
+		maxVersion = tls.VersionTLS13
+	case tls.VersionTLS12, tls.VersionTLS13:
+	default:
+		return nil, nil, fmt.Errorf("tls config: unsupported maximum version %#04x; want TLS 1.2 or 1.3", opts.MaxVersion)
+	}
+	if maxVersion < minVersion {
+		return nil, nil, errors.New("tls config: maximum version is below the minimum version")
+	}
+	suites, err := narrowSuites(opts.CipherSuites)
+	if err != nil {
+		return nil, nil, err
+	}
 	if opts.RequireClientCert && opts.ClientCAFile == "" {
 		return nil, nil, errors.New("tls config: requiring client certificates needs a client CA file")
 	}
@@ -51,7 +74,8 @@ func ServerConfig(certFile, keyFile string, opts ServerOptions) (*tls.Config, *R
 	}
 	cfg := &tls.Config{
 		MinVersion:     minVersion,
-		CipherSuites:   cipherSuites(),
+		MaxVersion:     maxVersion,
+		CipherSuites:   suites,
 		GetCertificate: r.GetCertificate,
 		ClientAuth:     tls.NoClientCert,
 	}
@@ -71,6 +95,38 @@ func ServerConfig(certFile, keyFile string, opts ServerOptions) (*tls.Config, *R
 		}
 	}
 	return cfg, r, nil
+}
+
+// narrowSuites returns the allowed TLS 1.2 suites in want, or all of them
+// when want names none; a suite that is not allowed is an error.
+func narrowSuites(want []uint16) ([]uint16, error) {
+	allowed := cipherSuites()
+	var out []uint16
+	for _, id := range want {
+		switch {
+		case slices.Contains(allowed, id):
+			if !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		case tls13Suite(id):
+		default:
+			return nil, fmt.Errorf("tls config: cipher suite %s is not allowed; only ECDHE with AES-GCM or ChaCha20-Poly1305", tls.CipherSuiteName(id))
+		}
+	}
+	if len(out) == 0 {
+		return allowed, nil
+	}
+	return out, nil
+}
+
+// tls13Suite reports whether id is a TLS 1.3 suite.
+func tls13Suite(id uint16) bool {
+	for _, cs := range tls.CipherSuites() {
+		if cs.ID == id {
+			return slices.Equal(cs.SupportedVersions, []uint16{tls.VersionTLS13})
+		}
+	}
+	return false
 }
 
 // cipherSuites are the TLS 1.2 suites offered: forward secret and AEAD.

@@ -375,3 +375,40 @@ func BenchmarkEnsureLocalCAReuse(b *testing.B) {
 		}
 	}
 }
+
+// TestMaxVersionAndSuites: a TLS 1.2 maximum and a narrowed suite list are
+// what the server negotiates; suites outside the allowed set are refused.
+func TestMaxVersionAndSuites(t *testing.T) {
+	t.Parallel()
+	p := localCA(t)
+	want := tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+	serverCfg, _, err := ServerConfig(p.Cert, p.Key, ServerOptions{
+		MaxVersion:   tls.VersionTLS12,
+		CipherSuites: []uint16{tls.TLS_AES_128_GCM_SHA256, want},
+	})
+	if err != nil {
+		t.Fatalf("ServerConfig: %v", err)
+	}
+	addr := serve(t, serverCfg)
+	state, err := dial(addr, &tls.Config{RootCAs: caPool(t, p)})
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	if state.Version != tls.VersionTLS12 || state.CipherSuite != want {
+		t.Errorf("negotiated %s with %s, want TLS 1.2 with %s", tls.VersionName(state.Version), tls.CipherSuiteName(state.CipherSuite), tls.CipherSuiteName(want))
+	}
+
+	for _, tt := range []struct {
+		name string
+		opts ServerOptions
+		want string
+	}{
+		{"CBC suite", ServerOptions{CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA}}, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA is not allowed"},
+		{"max below min", ServerOptions{MinVersion: tls.VersionTLS13, MaxVersion: tls.VersionTLS12}, "below the minimum"},
+		{"TLS 1.1 max", ServerOptions{MaxVersion: tls.VersionTLS11}, "unsupported maximum version"},
+	} {
+		if _, _, err := ServerConfig(p.Cert, p.Key, tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: ServerConfig error = %v, want one containing %q", tt.name, err, tt.want)
+		}
+	}
+}
