@@ -313,8 +313,8 @@ func TestOldParametersStillVerify(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.must(req{op: opCreate, path: "users/old", body: `{"password":"x"}`})
-	// Rewrite the stored hash as if made with older, cheaper parameters.
-	old := passwordHash{Algorithm: algArgon2id, Version: 0x13, Time: 1, MemoryKiB: 8 * 1024, Threads: 2, Salt: []byte("0123456789abcdef")}
+	// Rewrite the stored hash as if made with other (older) parameters.
+	old := passwordHash{Algorithm: algArgon2id, Version: 0x13, Time: 3, MemoryKiB: 256, Threads: 2, Salt: []byte("0123456789abcdef")}
 	old.Key = argonKey("legacy-password", old)
 	u := user{Password: old}
 	v, _ := json.Marshal(u)
