@@ -271,10 +271,18 @@ func issuedAfter(t *testing.T, root *api.Client, tok string, at time.Time) bool 
 	return issued.After(at)
 }
 
-// refused reports whether err is the server's 403.
+// refused reports whether err is the server's 403 (how Vault's Kubernetes
+// method refuses a token).
 func refused(err error) bool {
 	var re *api.ResponseError
 	return errors.As(err, &re) && re.StatusCode == http.StatusForbidden
+}
+
+// invalidCredentials reports whether err is the server's 400 for a refused
+// login (how Vault's JWT method refuses a token).
+func invalidCredentials(err error) bool {
+	var re *api.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusBadRequest
 }
 
 const kvTemplate = `{{ with secret "secret/data/app" }}{{ .Data.data.password }}{{ end }}`
@@ -524,7 +532,7 @@ template {
 	anon := tokenClient(t, s.Addr, "")
 	waitFor(t, 20*time.Second, "the first JWT to expire", func() bool {
 		_, err := anon.Logical().Write("auth/jwt/login", map[string]any{"role": "ci", "jwt": first})
-		return refused(err)
+		return invalidCredentials(err)
 	})
 	replaceFile(t, jwtPath, mint("jwt-two", time.Hour))
 

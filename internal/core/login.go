@@ -159,7 +159,9 @@ func (c *Core) handleLogin(ctx context.Context, req *Request, route *router.Rout
 		c.opts.Observer.Login(route.Type, err == nil)
 	}
 	if err != nil {
-		if track && errors.Is(err, logical.ErrPermissionDenied) {
+		// A refused login counts; so does a method's permission denied
+		// (a client address outside token_bound_cidrs, say).
+		if track && (errors.Is(err, logical.ErrInvalidCredentials) || errors.Is(err, logical.ErrPermissionDenied)) {
 			if c.lockouts.fail(key, cfg, now) {
 				c.logger.Warn("login locked out after repeated failures", "mount", route.Path, "alias", key.name, "for", cfg.Duration)
 			}

@@ -121,8 +121,9 @@ listener "tcp" {
 	}
 	// A certificate outside the allowed SPIFFE IDs: refused.
 	other := issue(t, ca.Client, map[string]any{"common_name": "x.svc.local", "uri_sans": "spiffe://cluster/ns/dev/sa/app"})
-	if _, err := newClient([]tls.Certificate{other.cert}).Logical().Write("auth/cert/login", nil); statusCode(err) != 403 {
-		t.Errorf("login with a certificate outside the role: %v, want 403", err)
+	if _, err := newClient([]tls.Certificate{other.cert}).Logical().Write("auth/cert/login", nil); statusCode(err) != 400 ||
+		!strings.Contains(err.Error(), "no chain matching all constraints") {
+		t.Errorf("login with a certificate outside the role: %v, want Vault's 400", err)
 	}
 	// The listener refuses TLS 1.1.
 	old := &tls.Config{RootCAs: roots, MaxVersion: tls.VersionTLS11, MinVersion: tls.VersionTLS10}

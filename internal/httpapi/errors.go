@@ -19,6 +19,7 @@ var statusTable = []struct {
 	{core.ErrStandby, http.StatusServiceUnavailable},
 	{logical.ErrPermissionDenied, http.StatusForbidden},
 	{logical.ErrInvalidRequest, http.StatusBadRequest},
+	{logical.ErrInvalidCredentials, http.StatusBadRequest},
 	{logical.ErrConflict, http.StatusBadRequest},
 	{logical.ErrNotFound, http.StatusNotFound},
 	{logical.ErrUnsupportedPath, http.StatusNotFound},

@@ -18,6 +18,11 @@ var (
 	ErrTooLarge = errors.New("request too large")
 	// ErrConflict is a failed check-and-set or a similar precondition.
 	ErrConflict = errors.New("conflict")
+	// ErrInvalidCredentials is a refused login: credentials that are
+	// wrong, unknown, expired, used up or not accepted by the method's
+	// rules. It is not ErrPermissionDenied, which is about a token; core
+	// counts it as a failed login for user lockout.
+	ErrInvalidCredentials = errors.New("invalid credentials")
 )
 
 // Error is a request failure. Msg is sent to the API client as is; Err is
@@ -41,6 +46,13 @@ func (e *Error) Unwrap() []error {
 // InvalidRequest returns an [ErrInvalidRequest] error with a client message.
 func InvalidRequest(format string, args ...any) error {
 	return &Error{Kind: ErrInvalidRequest, Msg: fmt.Sprintf(format, args...)}
+}
+
+// InvalidCredentials returns an [ErrInvalidCredentials] error with msg for
+// the client and cause (which may be nil) for the server log only. Neither
+// may hold the credentials themselves.
+func InvalidCredentials(msg string, cause error) error {
+	return &Error{Kind: ErrInvalidCredentials, Msg: msg, Err: cause}
 }
 
 // NotFound returns an [ErrNotFound] error with a client message.

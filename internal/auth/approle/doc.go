@@ -27,10 +27,11 @@
 //
 // # Logins
 //
-// Every failed login answers the same [logical.ErrPermissionDenied] error,
-// whether the role ID is unknown, the secret ID is wrong, expired, used up,
-// destroyed or another role's, or the client's address is outside a bound
-// CIDR; the cause goes only to the server log. A failed login does the
+// Every failed login answers the same [logical.ErrInvalidCredentials]
+// error, Vault's "invalid role or secret ID" (HTTP 400), whether the role
+// ID is unknown or its role deleted, the secret ID is wrong, expired, used
+// up, destroyed or another role's, or the client's address is outside a
+// bound CIDR; the cause goes only to the server log. A failed login does the
 // same storage reads and HMACs whatever the cause. Only a missing role_id
 // or a malformed body is an [logical.ErrInvalidRequest] error.
 //

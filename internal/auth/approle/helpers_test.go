@@ -142,16 +142,20 @@ func wantKind(t testing.TB, what string, err, kind error) {
 	}
 }
 
-// wantDenied checks that err is the one failed-login error.
-func wantDenied(t testing.TB, what string, err error) {
+// wantInvalid checks that err is the one failed-login error: invalid
+// credentials (HTTP 400, as in Vault), not permission denied.
+func wantInvalid(t testing.TB, what string, err error) {
 	t.Helper()
+	if !isInvalid(err) {
+		t.Fatalf("%s: error = %v, want ErrInvalidCredentials %q", what, err, "invalid role or secret ID")
+	}
+}
+
+// isInvalid reports whether err is the one failed-login error.
+func isInvalid(err error) bool {
 	var le *logical.Error
-	if !errors.As(err, &le) || !errors.Is(err, logical.ErrPermissionDenied) {
-		t.Fatalf("%s: error = %v, want ErrPermissionDenied", what, err)
-	}
-	if le.Msg != "invalid role ID or secret ID" {
-		t.Errorf("%s: message = %q, want %q", what, le.Msg, "invalid role ID or secret ID")
-	}
+	return errors.As(err, &le) && errors.Is(err, logical.ErrInvalidCredentials) &&
+		!errors.Is(err, logical.ErrPermissionDenied) && le.Msg == "invalid role or secret ID"
 }
 
 const (

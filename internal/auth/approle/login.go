@@ -22,10 +22,11 @@ type loginInput struct {
 // allowed in role names, so no role has this name.
 const noRole = "#"
 
-// invalidCredentials is the one answer to every failed login. cause is
-// for the server log only and never holds a secret.
+// invalidCredentials is the one answer to every failed login, with
+// Vault's message. cause is for the server log only and never holds a
+// secret.
 func invalidCredentials(cause string) error {
-	return &logical.Error{Kind: logical.ErrPermissionDenied, Msg: "invalid role ID or secret ID", Err: errors.New(cause)}
+	return logical.InvalidCredentials("invalid role or secret ID", errors.New(cause))
 }
 
 // login checks a role ID and, when the role binds one, a secret ID, and

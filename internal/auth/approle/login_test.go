@@ -36,7 +36,7 @@ func TestLogin(t *testing.T) {
 		secretID   string
 		addr       string
 		want       *logical.Auth
-		wantErrKnd error // with want nil: nil means the standard denial
+		wantErrKnd error // with want nil: nil means the standard invalid credentials
 	}{
 		{name: "success", roleID: idA, secretID: sidA, want: &logical.Auth{
 			DisplayName: "a", Policies: []string{"dev", "ops"}, TTL: 10 * time.Minute, MaxTTL: time.Hour, NumUses: 3,
@@ -102,7 +102,7 @@ func TestLogin(t *testing.T) {
 			case tt.wantErrKnd != nil:
 				wantKind(t, "login", err, tt.wantErrKnd)
 			default:
-				wantDenied(t, "login", err)
+				wantInvalid(t, "login", err)
 			}
 		})
 	}
@@ -133,7 +133,7 @@ func TestLoginWithoutConnection(t *testing.T) {
 	sid, _ := h.secretID("net", `{}`)
 	body, _ := json.Marshal(loginInput{RoleID: id, SecretID: sid})
 	_, err := h.b.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "login", Body: body})
-	wantDenied(t, "bound login with no client address", err)
+	wantInvalid(t, "bound login with no client address", err)
 }
 
 // TestFailedLoginsDoSameWork checks that every kind of failed login reads
@@ -162,7 +162,7 @@ func TestFailedLoginsDoSameWork(t *testing.T) {
 	for i, c := range cases {
 		before := h.st.Counts()
 		_, err := h.login(c.roleID, c.secretID, "")
-		wantDenied(t, c.name, err)
+		wantInvalid(t, c.name, err)
 		after := h.st.Counts()
 		got := logicalCounts{after.Gets - before.Gets, after.Puts - before.Puts, after.Txns - before.Txns, after.Lists - before.Lists}
 		if i == 0 {
@@ -207,7 +207,7 @@ func TestNumUses(t *testing.T) {
 		t.Errorf("accessor in auth = %q, want %q", resp.Auth.InternalData["secret_id_accessor"], acc)
 	}
 	_, err = h.login(id, sid, "")
-	wantDenied(t, "use after the last", err)
+	wantInvalid(t, "use after the last", err)
 	if resp := lookup(); resp != nil {
 		t.Errorf("used-up secret ID still stored: %+v", resp.Data)
 	}
@@ -243,9 +243,8 @@ func TestNumUsesConcurrent(t *testing.T) {
 			ok++
 			continue
 		}
-		var le *logical.Error
-		if !errors.As(err, &le) || !errors.Is(err, logical.ErrPermissionDenied) || le.Msg != "invalid role ID or secret ID" {
-			t.Errorf("failed login error = %v, want the standard denial", err)
+		if !isInvalid(err) {
+			t.Errorf("failed login error = %v, want the standard invalid credentials", err)
 		}
 	}
 	if ok != 5 {
@@ -280,7 +279,7 @@ func BenchmarkAppRoleLogin(b *testing.B) {
 }
 
 // FuzzLoginBody sends arbitrary login bodies: the backend must never
-// panic, must fail only with ErrInvalidRequest or the standard denial, and
+// panic, must fail only with ErrInvalidRequest or the standard invalid credentials, and
 // LookaheadAlias must agree with the login on which bodies are malformed.
 func FuzzLoginBody(f *testing.F) {
 	h := newHarness(f)
@@ -310,8 +309,8 @@ func FuzzLoginBody(f *testing.F) {
 			}
 			return
 		}
-		if !errors.Is(err, logical.ErrInvalidRequest) && !errors.Is(err, logical.ErrPermissionDenied) {
-			t.Fatalf("login(%q) error = %v, want ErrInvalidRequest or ErrPermissionDenied", body, err)
+		if !errors.Is(err, logical.ErrInvalidRequest) && !isInvalid(err) {
+			t.Fatalf("login(%q) error = %v, want ErrInvalidRequest or the standard invalid credentials", body, err)
 		}
 	})
 }

@@ -130,11 +130,11 @@ func TestDeleteRoleRemovesSecretIDs(t *testing.T) {
 		}
 	}
 	_, err := h.login(id, sid, "")
-	wantDenied(t, "login to deleted role", err)
+	wantInvalid(t, "login to deleted role", err)
 	// A new role with the old name and role ID does not revive old secret IDs.
 	h.role("doomed", `{"role_id":"`+id+`"}`)
 	_, err = h.login(id, sid, "")
-	wantDenied(t, "login to recreated role with an old secret ID", err)
+	wantInvalid(t, "login to recreated role with an old secret ID", err)
 	if _, err := h.login(h.role("other", `{}`), otherSID, ""); err != nil {
 		t.Errorf("login to the other role: %v", err)
 	}
@@ -186,7 +186,7 @@ func TestRoleIDs(t *testing.T) {
 		t.Errorf("login with the new role ID: %v", err)
 	}
 	_, err := h.login(idA, sid, "")
-	wantDenied(t, "login with the old role ID", err)
+	wantInvalid(t, "login with the old role ID", err)
 	// The old ID is free again.
 	h.must(req{op: opUpdate, path: "role/b/role-id", body: `{"role_id":"` + idA + `"}`})
 	if got := len(h.storedKeys(roleIDPrefix)); got != 2 {

@@ -144,7 +144,7 @@ func TestSecretIDLifecycle(t *testing.T) {
 	id := h.role("r", `{}`)
 	for _, s := range []string{sid, "my-own-secret"} {
 		_, err := h.login(id, s, "10.0.0.1:1")
-		wantDenied(t, "login with destroyed secret ID", err)
+		wantInvalid(t, "login with destroyed secret ID", err)
 	}
 	if got := len(h.storedKeys(secretIDPrefix)); got != 1 {
 		t.Errorf("%d secret IDs stored, want 1 (the other role's)", got)
@@ -165,9 +165,9 @@ func TestSecretIDExpiry(t *testing.T) {
 	fresh, _ := h.secretID("r", `{}`)
 	h.clock.Advance(time.Second)
 	_, err := h.login(id, sid, "")
-	wantDenied(t, "login at expiry", err)
+	wantInvalid(t, "login at expiry", err)
 	_, err = h.login(id, sameTTL, "")
-	wantDenied(t, "login at expiry", err)
+	wantInvalid(t, "login at expiry", err)
 	if resp := h.must(req{op: opUpdate, path: "role/r/secret-id/lookup", body: `{"secret_id":"` + sid + `"}`}); resp == nil {
 		t.Fatal("expired secret ID gone before tidy")
 	}

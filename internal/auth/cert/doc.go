@@ -35,10 +35,16 @@
 // in which "*" matches any run of characters, "/" and "." included (so
 // "spiffe://cluster/ns/*/sa/*" and "*.example.com" work as in Vault); DNS
 // names are compared case-insensitively. required_extensions is accepted
-// only empty. Every refused login gets the same
-// [logical.ErrPermissionDenied] message; the causes go to the server log
-// only. A login without a TLS connection or without a client certificate
-// is an [logical.ErrInvalidRequest] error.
+// only empty. A refused login is a [logical.ErrInvalidCredentials] error
+// (HTTP 400) with one of Vault's two messages: "invalid certificate or no
+// client certificate supplied" when no entry trusts the client's chain,
+// and "no chain matching all constraints could be found for this login
+// certificate" when one does but a certificate of the chain is revoked,
+// the client certificate misses a constraint or the client address is
+// outside token_bound_cidrs; the causes go to the server log only. A login
+// without a TLS connection or without a client certificate is an
+// [logical.ErrInvalidRequest] error, "client certificate must be
+// supplied".
 //
 // The identity alias of a login is the client certificate's subject common
 // name or, when it has none, its serial number. The token metadata holds

@@ -26,14 +26,27 @@ func errNoCertificate() error {
 	return logical.InvalidRequest("client certificate must be supplied")
 }
 
-// denied is the one answer to every refused login; cause is for the server
-// log only.
-func denied(cause error) error {
-	return &logical.Error{
-		Kind: logical.ErrPermissionDenied,
-		Msg:  "permission denied: the client certificate is not trusted by a certificate entry or does not meet its constraints",
-		Err:  cause,
+// Vault's answers to a refused certificate: one no entry trusts, and one
+// whose chain an entry trusts but whose constraints fail.
+const (
+	msgUntrusted = "invalid certificate or no client certificate supplied"
+	msgUnmet     = "no chain matching all constraints could be found for this login certificate"
+)
+
+// errUnmet marks the cause of a refusal by an entry that trusts the
+// client's chain: a revoked certificate, a constraint the certificate does
+// not meet, or a client address outside token_bound_cidrs.
+var errUnmet = errors.New("trusted chain")
+
+// refused is the answer to a refused login, [logical.ErrInvalidCredentials]
+// (HTTP 400, as in Vault) with one of Vault's two messages; cause is for
+// the server log only.
+func refused(cause error) error {
+	msg := msgUntrusted
+	if errors.Is(cause, errUnmet) {
+		msg = msgUnmet
 	}
+	return logical.InvalidCredentials(msg, cause)
 }
 
 // login authenticates the client certificate of the connection: see the
@@ -66,7 +79,7 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 	peers := conn.TLS.PeerCertificates
 	leaf := peers[0]
 	if !hasClientEKU(leaf) {
-		return nil, denied(errors.New("client certificate has no client authentication extended key usage"))
+		return nil, refused(errors.New("client certificate has no client authentication extended key usage"))
 	}
 	inter := x509.NewCertPool()
 	for _, c := range peers[1:] {
@@ -76,7 +89,7 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 	}
 	v := verifier{leaf: leaf, inter: inter, names: chainNames(peers), crls: crls, now: b.clock.Now(), ip: conn.RemoteIP()}
 	if len(entries) == 0 {
-		return nil, denied(errors.New("no certificate entry to try"))
+		return nil, refused(errors.New("no certificate entry to try"))
 	}
 	causes := make([]error, 0, len(entries))
 	for _, t := range entries {
@@ -86,7 +99,7 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 		}
 		return &logical.Response{Auth: authFor(t, leaf, cfg)}, nil
 	}
-	return nil, denied(errors.Join(causes...))
+	return nil, refused(errors.Join(causes...))
 }
 
 // authFor builds the login result of leaf accepted by t.
@@ -121,20 +134,20 @@ type verifier struct {
 }
 
 // check reports why t does not accept the client certificate, or nil when
-// it does.
+// it does. Once t trusts the chain, the reason is marked with errUnmet.
 func (v *verifier) check(t *trustEntry) error {
 	chains, err := v.chains(t)
 	if err != nil {
 		return err
 	}
 	if !slices.ContainsFunc(chains, v.unrevoked) {
-		return errors.New("every chain holds a revoked certificate")
+		return fmt.Errorf("%w: every chain holds a revoked certificate", errUnmet)
 	}
 	if err := meetsConstraints(&t.certEntry, v.leaf); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errUnmet, err)
 	}
 	if !framework.CIDRsAllow(t.Token.BoundCIDRs, v.ip) {
-		return errors.New("client address outside token_bound_cidrs")
+		return fmt.Errorf("%w: client address outside token_bound_cidrs", errUnmet)
 	}
 	return nil
 }

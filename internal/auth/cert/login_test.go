@@ -92,49 +92,49 @@ func TestLogin(t *testing.T) {
 		{name: "intermediate as trust anchor", entries: []entry{caEntry("inter", tp.inter.cert, nil)}, chain: []*x509.Certificate{tp.web}, wantCert: "inter"},
 		{name: "trusted CA presented as the client certificate itself", entries: []entry{caEntry("ca", tp.clientCA, nil)}, chain: []*x509.Certificate{tp.clientCA}, wantCert: "ca"},
 		{name: "entries that cannot anchor the chain are skipped", entries: []entry{caEntry("a", tp.other.cert, nil), caEntry("b", tp.selfSigned, nil), caEntry("c", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantCert: "c"},
-		{name: "missing intermediate", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.web}, wantErr: logical.ErrPermissionDenied, cause: "unknown authority"},
-		{name: "untrusted CA", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.stranger, tp.other.cert}, wantErr: logical.ErrPermissionDenied, cause: "unknown authority"},
-		{name: "client presents a trusted CA as intermediate of a stranger", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.stranger, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "unknown authority"},
-		{name: "server auth only", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.serverOnly, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "no client authentication extended key usage"},
-		{name: "no extended key usage", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.noEKU, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "no client authentication extended key usage"},
-		{name: "intermediate restricted to server auth", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.underServerCA, tp.serverCA.cert}, wantErr: logical.ErrPermissionDenied, cause: "incompatible key usage"},
-		{name: "expired", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.expired, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "expired"},
-		{name: "not yet valid", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.future, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "not yet valid"},
+		{name: "missing intermediate", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.web}, wantErr: logical.ErrInvalidCredentials, cause: "unknown authority"},
+		{name: "untrusted CA", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.stranger, tp.other.cert}, wantErr: logical.ErrInvalidCredentials, cause: "unknown authority"},
+		{name: "client presents a trusted CA as intermediate of a stranger", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.stranger, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "unknown authority"},
+		{name: "server auth only", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.serverOnly, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "no client authentication extended key usage"},
+		{name: "no extended key usage", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.noEKU, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "no client authentication extended key usage"},
+		{name: "intermediate restricted to server auth", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.underServerCA, tp.serverCA.cert}, wantErr: logical.ErrInvalidCredentials, cause: "incompatible key usage"},
+		{name: "expired", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.expired, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "expired"},
+		{name: "not yet valid", entries: []entry{caEntry("root", tp.root.cert, nil)}, chain: []*x509.Certificate{tp.future, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "not yet valid"},
 
 		{name: "common name glob accepts", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_common_names": "svc-w*, other"})}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantCert: "e"},
-		{name: "common name glob refuses", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_common_names": []string{"svc-d*"}})}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "allowed_common_names"},
+		{name: "common name glob refuses", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_common_names": []string{"svc-d*"}})}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "allowed_common_names"},
 		{name: "dns glob accepts, case-insensitively", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_dns_sans": "*.SVC.example.com"})}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantCert: "e"},
-		{name: "dns glob refuses", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_dns_sans": "*.svc.example.com"})}, chain: []*x509.Certificate{tp.db, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "allowed_dns_sans"},
-		{name: "dns constraint refuses a certificate without DNS SANs", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_dns_sans": "*"})}, chain: []*x509.Certificate{tp.bare, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "allowed_dns_sans"},
+		{name: "dns glob refuses", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_dns_sans": "*.svc.example.com"})}, chain: []*x509.Certificate{tp.db, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "allowed_dns_sans"},
+		{name: "dns constraint refuses a certificate without DNS SANs", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_dns_sans": "*"})}, chain: []*x509.Certificate{tp.bare, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "allowed_dns_sans"},
 		{name: "spiffe uri glob accepts", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_uri_sans": "spiffe://cluster/ns/*/sa/*"})}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantCert: "e"},
-		{name: "spiffe uri glob refuses another trust domain", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_uri_sans": "spiffe://cluster/ns/*/sa/*"})}, chain: []*x509.Certificate{tp.db, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "allowed_uri_sans"},
-		{name: "spiffe uri glob refuses no URI", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_uri_sans": "spiffe://cluster/ns/*/sa/*"})}, chain: []*x509.Certificate{tp.bare, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "allowed_uri_sans"},
+		{name: "spiffe uri glob refuses another trust domain", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_uri_sans": "spiffe://cluster/ns/*/sa/*"})}, chain: []*x509.Certificate{tp.db, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "allowed_uri_sans"},
+		{name: "spiffe uri glob refuses no URI", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_uri_sans": "spiffe://cluster/ns/*/sa/*"})}, chain: []*x509.Certificate{tp.bare, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "allowed_uri_sans"},
 		{name: "exact uri accepts", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_uri_sans": "spiffe://cluster/ns/prod/sa/web"})}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantCert: "e"},
 		{name: "OU accepts", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_organizational_units": "payments"})}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantCert: "e"},
-		{name: "OU refuses", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_organizational_units": "payments"})}, chain: []*x509.Certificate{tp.db, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "allowed_organizational_units"},
+		{name: "OU refuses", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_organizational_units": "payments"})}, chain: []*x509.Certificate{tp.db, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "allowed_organizational_units"},
 		{name: "email accepts", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_email_sans": "*@example.com"})}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantCert: "e"},
-		{name: "email refuses", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_email_sans": "*@example.com"})}, chain: []*x509.Certificate{tp.db, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "allowed_email_sans"},
+		{name: "email refuses", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_email_sans": "*@example.com"})}, chain: []*x509.Certificate{tp.db, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "allowed_email_sans"},
 		{name: "allowed_names matches a DNS SAN", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_names": "db.*"})}, chain: []*x509.Certificate{tp.db, tp.inter.cert}, wantCert: "e"},
-		{name: "allowed_names refuses", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_names": "nothing-*"})}, chain: []*x509.Certificate{tp.db, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "allowed_names"},
+		{name: "allowed_names refuses", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"allowed_names": "nothing-*"})}, chain: []*x509.Certificate{tp.db, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "allowed_names"},
 		{name: "all constraints together", entries: []entry{caEntry("e", tp.root.cert, map[string]any{
 			"allowed_common_names": "svc-web", "allowed_dns_sans": "web.*", "allowed_uri_sans": "spiffe://cluster/*",
 			"allowed_organizational_units": "payments", "allowed_email_sans": "web@*",
 		})}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantCert: "e"},
-		{name: "bound CIDRs refuse the client address", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"token_bound_cidrs": "10.0.0.0/8"})}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "token_bound_cidrs"},
+		{name: "bound CIDRs refuse the client address", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"token_bound_cidrs": "10.0.0.0/8"})}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "token_bound_cidrs"},
 		{name: "bound CIDRs accept the client address", entries: []entry{caEntry("e", tp.root.cert, map[string]any{"token_bound_cidrs": "192.0.2.0/24"})}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantCert: "e"},
 
-		{name: "revoked leaf", entries: []entry{caEntry("root", tp.root.cert, nil)}, crls: map[string]string{"c": crlFor(t, tp.inter, tp.web.SerialNumber)}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "revoked"},
-		{name: "revoked intermediate", entries: []entry{caEntry("root", tp.root.cert, nil)}, crls: map[string]string{"c": crlFor(t, tp.root, tp.inter.cert.SerialNumber)}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "revoked"},
+		{name: "revoked leaf", entries: []entry{caEntry("root", tp.root.cert, nil)}, crls: map[string]string{"c": crlFor(t, tp.inter, tp.web.SerialNumber)}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "revoked"},
+		{name: "revoked intermediate", entries: []entry{caEntry("root", tp.root.cert, nil)}, crls: map[string]string{"c": crlFor(t, tp.root, tp.inter.cert.SerialNumber)}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "revoked"},
 		{name: "CRL listing other serials", entries: []entry{caEntry("root", tp.root.cert, nil)}, crls: map[string]string{"c": crlFor(t, tp.inter, tp.db.SerialNumber, big.NewInt(7))}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantCert: "root"},
 		{name: "empty CRL", entries: []entry{caEntry("root", tp.root.cert, nil)}, crls: map[string]string{"c": crlFor(t, tp.inter)}, chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantCert: "root"},
 
 		{name: "pinned leaf accepts itself", entries: []entry{caEntry("pin", tp.selfSigned, nil)}, chain: []*x509.Certificate{tp.selfSigned}, wantCert: "pin"},
 		{name: "pinned CA-issued leaf accepts itself alone", entries: []entry{caEntry("pin", tp.web, nil)}, chain: []*x509.Certificate{tp.web}, wantCert: "pin"},
-		{name: "pinned leaf refuses a sibling", entries: []entry{caEntry("pin", tp.web, nil)}, chain: []*x509.Certificate{tp.db, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "not one of its pinned"},
-		{name: "pinned leaf is no CA", entries: []entry{caEntry("pin", tp.selfSigned, nil)}, chain: []*x509.Certificate{tp.signedByLeaf, tp.selfSigned}, wantErr: logical.ErrPermissionDenied, cause: "not one of its pinned"},
-		{name: "pinned expired leaf refused", entries: []entry{caEntry("pin", tp.expired, nil)}, chain: []*x509.Certificate{tp.expired}, wantErr: logical.ErrPermissionDenied, cause: "expired"},
-		{name: "pinned server-only leaf refused", entries: []entry{caEntry("pin", tp.serverOnly, nil)}, chain: []*x509.Certificate{tp.serverOnly}, wantErr: logical.ErrPermissionDenied, cause: "no client authentication extended key usage"},
-		{name: "pinned leaf revoked", entries: []entry{caEntry("pin", tp.web, nil)}, crls: map[string]string{"c": crlFor(t, tp.inter, tp.web.SerialNumber)}, chain: []*x509.Certificate{tp.web}, wantErr: logical.ErrPermissionDenied, cause: "revoked"},
+		{name: "pinned leaf refuses a sibling", entries: []entry{caEntry("pin", tp.web, nil)}, chain: []*x509.Certificate{tp.db, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "not one of its pinned"},
+		{name: "pinned leaf is no CA", entries: []entry{caEntry("pin", tp.selfSigned, nil)}, chain: []*x509.Certificate{tp.signedByLeaf, tp.selfSigned}, wantErr: logical.ErrInvalidCredentials, cause: "not one of its pinned"},
+		{name: "pinned expired leaf refused", entries: []entry{caEntry("pin", tp.expired, nil)}, chain: []*x509.Certificate{tp.expired}, wantErr: logical.ErrInvalidCredentials, cause: "expired"},
+		{name: "pinned server-only leaf refused", entries: []entry{caEntry("pin", tp.serverOnly, nil)}, chain: []*x509.Certificate{tp.serverOnly}, wantErr: logical.ErrInvalidCredentials, cause: "no client authentication extended key usage"},
+		{name: "pinned leaf revoked", entries: []entry{caEntry("pin", tp.web, nil)}, crls: map[string]string{"c": crlFor(t, tp.inter, tp.web.SerialNumber)}, chain: []*x509.Certificate{tp.web}, wantErr: logical.ErrInvalidCredentials, cause: "revoked"},
 
 		{
 			name:    "first matching entry in name order",
@@ -149,14 +149,14 @@ func TestLogin(t *testing.T) {
 		{
 			name:    "named entry that does not accept",
 			entries: []entry{caEntry("a", tp.root.cert, nil), caEntry("b", tp.other.cert, nil)},
-			login:   "b", chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "unknown authority",
+			login:   "b", chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "unknown authority",
 		},
 		{
 			name:    "unknown named entry",
 			entries: []entry{caEntry("a", tp.root.cert, nil)},
-			login:   "nope", chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "no certificate entry",
+			login:   "nope", chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "no certificate entry",
 		},
-		{name: "no entries", chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantErr: logical.ErrPermissionDenied, cause: "no certificate entry"},
+		{name: "no entries", chain: []*x509.Certificate{tp.web, tp.inter.cert}, wantErr: logical.ErrInvalidCredentials, cause: "no certificate entry"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,8 +175,14 @@ func TestLogin(t *testing.T) {
 				if !errors.As(err, &le) || !strings.Contains(fmt.Sprint(le.Err), tt.cause) {
 					t.Errorf("login refused for %v, want a cause containing %q", le.Err, tt.cause)
 				}
-				if err.Error() != denied(nil).Error() {
-					t.Errorf("login error message = %q, want the standard refusal", err.Error())
+				// Vault's words: a chain an entry trusts but whose
+				// constraints fail, or a certificate no entry trusts.
+				want := msgUntrusted
+				if strings.HasPrefix(tt.cause, "allowed_") || tt.cause == "revoked" || tt.cause == "token_bound_cidrs" {
+					want = msgUnmet
+				}
+				if err.Error() != want {
+					t.Errorf("login error message = %q, want %q", err.Error(), want)
 				}
 				return
 			}
@@ -272,7 +278,7 @@ func TestLoginClock(t *testing.T) {
 	}
 	h.clock.Advance(48 * time.Hour) // the leaf is valid for a day
 	_, err := h.login("", tp.web, tp.inter.cert)
-	wantKind(t, "login after expiry", err, logical.ErrPermissionDenied)
+	wantKind(t, "login after expiry", err, logical.ErrInvalidCredentials)
 }
 
 func TestLoginNoCertificate(t *testing.T) {
@@ -321,19 +327,19 @@ func TestLoginSeesStorageChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.must(opUpdate, "certs/e", map[string]any{"allowed_common_names": "someone-else"})
-	wantKind(t, "after constraint", login(), logical.ErrPermissionDenied)
+	wantKind(t, "after constraint", login(), logical.ErrInvalidCredentials)
 	h.must(opUpdate, "certs/e", map[string]any{"allowed_common_names": ""})
 	if err := login(); err != nil {
 		t.Fatalf("after clearing constraint: %v", err)
 	}
 	h.must(opUpdate, "crls/c", map[string]any{"crl": crlFor(t, tp.inter, tp.web.SerialNumber)})
-	wantKind(t, "after CRL", login(), logical.ErrPermissionDenied)
+	wantKind(t, "after CRL", login(), logical.ErrInvalidCredentials)
 	h.must(opDelete, "crls/c", nil)
 	if err := login(); err != nil {
 		t.Fatalf("after deleting CRL: %v", err)
 	}
 	h.must(opUpdate, "certs/e", map[string]any{"certificate": pemOf(tp.other.cert)})
-	wantKind(t, "after replacing the CA", login(), logical.ErrPermissionDenied)
+	wantKind(t, "after replacing the CA", login(), logical.ErrInvalidCredentials)
 	h.must(opDelete, "certs/e", nil)
-	wantKind(t, "after delete", login(), logical.ErrPermissionDenied)
+	wantKind(t, "after delete", login(), logical.ErrInvalidCredentials)
 }

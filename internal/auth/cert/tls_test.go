@@ -50,7 +50,7 @@ func TestLoginOverTLS(t *testing.T) {
 			Connection: &logical.Connection{RemoteAddr: r.RemoteAddr, TLS: r.TLS},
 		})
 		switch {
-		case errors.Is(err, logical.ErrInvalidRequest):
+		case errors.Is(err, logical.ErrInvalidRequest), errors.Is(err, logical.ErrInvalidCredentials):
 			http.Error(w, err.Error(), http.StatusBadRequest)
 		case errors.Is(err, logical.ErrPermissionDenied):
 			http.Error(w, err.Error(), http.StatusForbidden)
@@ -72,7 +72,7 @@ func TestLoginOverTLS(t *testing.T) {
 		{"verified chain", tls.VerifyClientCertIfGiven, &tls.Certificate{Certificate: [][]byte{leaf.Raw, inter.cert.Raw}, PrivateKey: leafKey}, http.StatusOK},
 		{"no client certificate", tls.VerifyClientCertIfGiven, nil, http.StatusBadRequest},
 		{"listener refuses a stranger", tls.VerifyClientCertIfGiven, &tls.Certificate{Certificate: [][]byte{stranger.Raw, other.cert.Raw}, PrivateKey: strangerKey}, 0},
-		{"listener only requests: backend refuses a stranger", tls.RequestClientCert, &tls.Certificate{Certificate: [][]byte{stranger.Raw, other.cert.Raw}, PrivateKey: strangerKey}, http.StatusForbidden},
+		{"listener only requests: backend refuses a stranger", tls.RequestClientCert, &tls.Certificate{Certificate: [][]byte{stranger.Raw, other.cert.Raw}, PrivateKey: strangerKey}, http.StatusBadRequest},
 		{"listener only requests: backend accepts the chain", tls.RequestClientCert, &tls.Certificate{Certificate: [][]byte{leaf.Raw, inter.cert.Raw}, PrivateKey: leafKey}, http.StatusOK},
 	}
 	for _, tt := range tests {

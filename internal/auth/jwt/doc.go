@@ -24,24 +24,30 @@
 // algorithm is tried only with keys of its type (and curve); RSA keys
 // under 2048 bits are refused.
 //
-// After the signature, a login checks, in order: exp, nbf and iat (at
-// least one must be present; exp may be passed by expiration_leeway plus
+// After the signature, a login checks, in Vault's order: the issuer
+// against bound_issuer; bound_subject; the audience (a role with
+// bound_audiences needs one of them in aud); exp, nbf and iat (at least
+// one must be present; exp may be passed by expiration_leeway plus
 // clock_skew_leeway, nbf anticipated by not_before_leeway plus
 // clock_skew_leeway, iat by clock_skew_leeway; Vault's defaults are 150 s,
-// 150 s and 60 s; 0 means the default and -1 no leeway); the issuer
-// against bound_issuer; the audience (a role with bound_audiences needs one
-// of them in aud, and a token with an aud needs a role with
-// bound_audiences); bound_subject; and bound_claims (exact, or with
+// 150 s and 60 s; 0 means the default and -1 no leeway); that a token with
+// an aud has a role with bound_audiences; and bound_claims (exact, or with
 // bound_claims_type "glob" where "*" matches any run of characters; a
 // list of values means any of them; a claim holding a list matches when
 // any element does; names starting with "/" are JSON pointers). Time is
 // read from the backend's [logical.Clock].
 //
-// A refused login is a [logical.ErrPermissionDenied] error whose message
-// names the failed check; messages never hold the token, and quote
-// client-chosen strings (algorithm, claim names) only short. A malformed
-// request or token is [logical.ErrInvalidRequest]; keys that cannot be
-// fetched are [logical.ErrUpstream].
+// A refused token is a [logical.ErrInvalidCredentials] error (HTTP 400, as
+// in Vault) whose message starts with Vault's words ("error validating
+// token: error verifying token signature: ...", "error validating token:
+// invalid expiration time (exp) claim: token is expired", "error
+// validating claims: claim "env" does not match any associated bound claim
+// values", ...) and goes on to name the failed check; messages never hold
+// the token, and quote client-chosen strings (algorithm, claim names) only
+// short. A client outside the role's token_bound_cidrs is
+// [logical.ErrPermissionDenied] (403, as in Vault). A malformed request or
+// token is [logical.ErrInvalidRequest]; keys that cannot be fetched are
+// [logical.ErrUpstream].
 //
 // # Login result
 //

@@ -38,7 +38,7 @@ func TestJWKSKeyRotation(t *testing.T) {
 	h.clock.Advance(10 * time.Second)
 	newTok := k.ec256.sign(t, claims(h.clock.Now(), nil), true)
 	_, err := h.login("app", newTok)
-	wantErr(t, "login with an unknown kid", err, logical.ErrPermissionDenied, "key ID (kid)")
+	wantErr(t, "login with an unknown kid", err, logical.ErrInvalidCredentials, "error verifying token signature: no configured key has the token's key ID (kid)")
 	if got := p.fetches.Load(); got != 2 {
 		t.Errorf("JWKS fetches after an unknown kid = %d, want 2", got)
 	}
@@ -47,7 +47,7 @@ func TestJWKSKeyRotation(t *testing.T) {
 	// limit the cache is not refreshed and the token is still refused.
 	p.setKeys(k.rsa, k.ec256)
 	_, err = h.login("app", newTok)
-	wantErr(t, "login within the rate limit", err, logical.ErrPermissionDenied, "key ID (kid)")
+	wantErr(t, "login within the rate limit", err, logical.ErrInvalidCredentials, "error verifying token signature: no configured key has the token's key ID (kid)")
 	if got := p.fetches.Load(); got != 2 {
 		t.Errorf("JWKS fetches within the rate limit = %d, want 2", got)
 	}
@@ -67,7 +67,7 @@ func TestJWKSKeyRotation(t *testing.T) {
 	}
 	h.clock.Advance(maxKeyAge)
 	_, err = h.login("app", k.rsa.sign(t, claims(h.clock.Now(), nil), true))
-	wantErr(t, "login with the retired key", err, logical.ErrPermissionDenied, "key ID (kid)")
+	wantErr(t, "login with the retired key", err, logical.ErrInvalidCredentials, "error verifying token signature: no configured key has the token's key ID (kid)")
 	if got := p.fetches.Load(); got != 4 {
 		t.Errorf("JWKS fetches after an hour = %d, want 4", got)
 	}
@@ -139,7 +139,7 @@ func TestOIDCDiscovery(t *testing.T) {
 		t.Fatalf("login: %v", err)
 	}
 	_, err := h.login("app", k.ed.sign(t, claims(now, map[string]any{"iss": "https://issuer.example"}), true))
-	wantErr(t, "login with another issuer", err, logical.ErrPermissionDenied, "issuer (iss)")
+	wantErr(t, "login with another issuer", err, logical.ErrInvalidCredentials, "invalid issuer (iss) claim")
 }
 
 func TestConfigWriteChecksKeySource(t *testing.T) {

@@ -78,11 +78,11 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 func (r *role) auth(name string, claims map[string]any) (*logical.Auth, error) {
 	userRaw, found := lookupClaim(claims, r.UserClaim, r.UserClaimJSONPointer)
 	if !found {
-		return nil, denied("token has no " + quote(r.UserClaim) + " claim (the role's user_claim)")
+		return nil, invalid("claim " + quote(r.UserClaim) + " not found in token (the role's user_claim)")
 	}
 	user, ok := scalarString(userRaw)
 	if !ok || user == "" {
-		return nil, denied("token claim " + quote(r.UserClaim) + " (the role's user_claim) is not a non-empty string or number")
+		return nil, invalid("claim " + quote(r.UserClaim) + " could not be converted to string (the role's user_claim must be a non-empty string or number)")
 	}
 	meta := map[string]string{metaRole: name}
 	for _, claim := range slices.Sorted(maps.Keys(r.ClaimMappings)) {
@@ -92,7 +92,7 @@ func (r *role) auth(name string, claims map[string]any) (*logical.Auth, error) {
 		}
 		values, ok := claimStrings(v)
 		if !ok {
-			return nil, denied("token claim " + quote(claim) + " in the role's claim_mappings is not a string, number, boolean or a list of them")
+			return nil, invalid("error converting claim " + quote(claim) + " to string (the role's claim_mappings take a string, number, boolean or a list of them)")
 		}
 		meta[r.ClaimMappings[claim]] = strings.Join(values, ",")
 	}
@@ -101,11 +101,11 @@ func (r *role) auth(name string, claims map[string]any) (*logical.Auth, error) {
 	if r.GroupsClaim != "" {
 		v, found := lookupClaim(claims, r.GroupsClaim, true)
 		if !found {
-			return nil, denied("token has no " + quote(r.GroupsClaim) + " claim (the role's groups_claim)")
+			return nil, invalid("claim " + quote(r.GroupsClaim) + " not found in token (the role's groups_claim)")
 		}
 		groups, ok := claimStrings(v)
 		if !ok {
-			return nil, denied("token claim " + quote(r.GroupsClaim) + " (the role's groups_claim) is not a string or a list of strings")
+			return nil, invalid("claim " + quote(r.GroupsClaim) + " could not be converted to string list (the role's groups_claim)")
 		}
 		groupAliases = groups
 	}

@@ -129,10 +129,10 @@ func TestLoginUserClaim(t *testing.T) {
 		{"email", map[string]any{"user_claim": "email"}, map[string]any{"email": "a@b.c"}, "a@b.c", ""},
 		{"number", map[string]any{"user_claim": "uid"}, map[string]any{"uid": 1234}, "1234", ""},
 		{"pointer", map[string]any{"user_claim": "/u/name", "user_claim_json_pointer": true}, map[string]any{"u": map[string]any{"name": "nested"}}, "nested", ""},
-		{"missing", map[string]any{"user_claim": "email"}, nil, "", `no "email" claim`},
-		{"object", map[string]any{"user_claim": "u"}, map[string]any{"u": map[string]any{}}, "", "user_claim"},
-		{"groups missing", map[string]any{"groups_claim": "groups"}, nil, "", `no "groups" claim`},
-		{"groups object", map[string]any{"groups_claim": "groups"}, map[string]any{"groups": map[string]any{"a": 1}}, "", "groups_claim"},
+		{"missing", map[string]any{"user_claim": "email"}, nil, "", `claim "email" not found in token`},
+		{"object", map[string]any{"user_claim": "u"}, map[string]any{"u": map[string]any{}}, "", `claim "u" could not be converted to string`},
+		{"groups missing", map[string]any{"groups_claim": "groups"}, nil, "", `claim "groups" not found in token`},
+		{"groups object", map[string]any{"groups_claim": "groups"}, map[string]any{"groups": map[string]any{"a": 1}}, "", `claim "groups" could not be converted to string list`},
 		{"mapped claim missing is skipped", map[string]any{"claim_mappings": map[string]string{"email": "email"}}, nil, "user-1", ""},
 	}
 	for _, tt := range tests {
@@ -141,7 +141,7 @@ func TestLoginUserClaim(t *testing.T) {
 			h := pubkeyHarness(t, baseRole(tt.role), k.ec256)
 			resp, err := h.login("app", k.ec256.sign(t, claims(h.clock.Now(), tt.claims), false))
 			if tt.wantErr != "" {
-				wantErr(t, "login", err, logical.ErrPermissionDenied, tt.wantErr)
+				wantErr(t, "login", err, logical.ErrInvalidCredentials, tt.wantErr)
 				return
 			}
 			if err != nil {
@@ -168,65 +168,65 @@ func TestLoginRefusals(t *testing.T) {
 	}{
 		{"expired", nil, func(t *testing.T) string {
 			return k.rsa.sign(t, claims(now, map[string]any{"exp": now.Add(-time.Hour).Unix()}), false)
-		}, logical.ErrPermissionDenied, "expired (exp)"},
+		}, logical.ErrInvalidCredentials, "error validating token: invalid expiration time (exp) claim: token is expired"},
 		{"not yet valid", nil, func(t *testing.T) string {
 			return k.rsa.sign(t, claims(now, map[string]any{"nbf": now.Add(time.Hour).Unix()}), false)
-		}, logical.ErrPermissionDenied, "not valid yet (nbf)"},
+		}, logical.ErrInvalidCredentials, "invalid not before (nbf) claim: token not yet valid"},
 		{"issued in the future", nil, func(t *testing.T) string {
 			return k.rsa.sign(t, claims(now, map[string]any{"iat": now.Add(time.Hour).Unix(), "nbf": nil}), false)
-		}, logical.ErrPermissionDenied, "issued in the future (iat)"},
+		}, logical.ErrInvalidCredentials, "invalid issued at (iat) claim: token issued in the future"},
 		{"no time claims", nil, func(t *testing.T) string {
 			return k.rsa.sign(t, claims(now, map[string]any{"iat": nil, "nbf": nil, "exp": nil}), false)
-		}, logical.ErrPermissionDenied, "none of the exp, nbf and iat"},
+		}, logical.ErrInvalidCredentials, "no issued at (iat), not before (nbf), or expiration time (exp) claims in token"},
 		{"string exp", nil, func(t *testing.T) string {
 			return k.rsa.sign(t, claims(now, map[string]any{"exp": "tomorrow"}), false)
-		}, logical.ErrPermissionDenied, `"exp" is not a number`},
+		}, logical.ErrInvalidCredentials, `"exp" is not a number`},
 		{"wrong audience", nil, func(t *testing.T) string {
 			return k.rsa.sign(t, claims(now, map[string]any{"aud": []string{"other", "another"}}), false)
-		}, logical.ErrPermissionDenied, "bound_audiences"},
+		}, logical.ErrInvalidCredentials, "invalid audience (aud) claim: audience claim does not match any expected audience"},
 		{"no audience", nil, func(t *testing.T) string {
 			return k.rsa.sign(t, claims(now, map[string]any{"aud": nil}), false)
-		}, logical.ErrPermissionDenied, "no audience"},
+		}, logical.ErrInvalidCredentials, "invalid audience (aud) claim: audience claim does not match any expected audience"},
 		{"audience without bound audiences", map[string]any{"bound_audiences": "", "bound_subject": "user-1"}, func(t *testing.T) string {
 			return k.rsa.sign(t, claims(now, nil), false)
-		}, logical.ErrPermissionDenied, "role has no bound_audiences"},
+		}, logical.ErrInvalidCredentials, "audience claim found in JWT but no audiences bound to the role"},
 		{"wrong issuer", nil, func(t *testing.T) string {
 			return k.rsa.sign(t, claims(now, map[string]any{"iss": "https://evil.example"}), false)
-		}, logical.ErrPermissionDenied, "bound_issuer"},
+		}, logical.ErrInvalidCredentials, "error validating token: invalid issuer (iss) claim"},
 		{"bound subject", map[string]any{"bound_subject": "user-2"}, func(t *testing.T) string {
 			return k.rsa.sign(t, claims(now, nil), false)
-		}, logical.ErrPermissionDenied, "bound_subject"},
+		}, logical.ErrInvalidCredentials, "error validating token: invalid subject (sub) claim"},
 		{"bound claim exact", map[string]any{"bound_claims": map[string]any{"env": []string{"prod", "stage"}}}, func(t *testing.T) string {
 			return k.rsa.sign(t, claims(now, map[string]any{"env": "production"}), false)
-		}, logical.ErrPermissionDenied, `claim "env" does not match`},
+		}, logical.ErrInvalidCredentials, `error validating claims: claim "env" does not match any associated bound claim values`},
 		{"bound claim missing", map[string]any{"bound_claims": map[string]any{"env": "prod"}}, func(t *testing.T) string {
 			return k.rsa.sign(t, claims(now, nil), false)
-		}, logical.ErrPermissionDenied, `no "env" claim`},
+		}, logical.ErrInvalidCredentials, `error validating claims: claim "env" is missing`},
 		{"bound claim glob", map[string]any{"bound_claims_type": "glob", "bound_claims": map[string]any{"ref": "refs/heads/release-*"}}, func(t *testing.T) string {
 			return k.rsa.sign(t, claims(now, map[string]any{"ref": "refs/tags/release-1"}), false)
-		}, logical.ErrPermissionDenied, `claim "ref" does not match`},
+		}, logical.ErrInvalidCredentials, `error validating claims: claim "ref" does not match any associated bound claim values`},
 		{"exact is not glob", map[string]any{"bound_claims": map[string]any{"ref": "refs/heads/*"}}, func(t *testing.T) string {
 			return k.rsa.sign(t, claims(now, map[string]any{"ref": "refs/heads/main"}), false)
-		}, logical.ErrPermissionDenied, `claim "ref" does not match`},
+		}, logical.ErrInvalidCredentials, `error validating claims: claim "ref" does not match any associated bound claim values`},
 		{"alg none", nil, func(t *testing.T) string {
 			return unsigned(t, map[string]any{"alg": "none", "typ": "JWT"}, claims(now, nil), nil)
-		}, logical.ErrPermissionDenied, `algorithm "none" is not allowed`},
+		}, logical.ErrInvalidCredentials, `error verifying token signature: token signing algorithm "none" is not allowed`},
 		{"HS256 keyed with the RSA public key", nil, func(t *testing.T) string {
 			return unsigned(t, map[string]any{"alg": "HS256", "typ": "JWT"}, claims(now, nil), hs256([]byte(rsaPEM)))
-		}, logical.ErrPermissionDenied, `algorithm "HS256" is not allowed`},
+		}, logical.ErrInvalidCredentials, `error verifying token signature: token signing algorithm "HS256" is not allowed`},
 		{"signed by another key", nil, func(t *testing.T) string {
 			return k.rsa2.sign(t, claims(now, nil), false)
-		}, logical.ErrPermissionDenied, "signature is not valid"},
+		}, logical.ErrInvalidCredentials, "error verifying token signature: token signature is not valid"},
 		{"algorithm without a fitting key", nil, func(t *testing.T) string {
 			return k.ed.sign(t, claims(now, nil), false)
-		}, logical.ErrPermissionDenied, "no configured key fits"},
+		}, logical.ErrInvalidCredentials, "error verifying token signature: no configured key fits"},
 		{"tampered payload", nil, func(t *testing.T) string {
 			tok := k.rsa.sign(t, claims(now, map[string]any{"sub": "user-1"}), false)
 			parts := strings.Split(tok, ".")
 			parts[1] = unsigned(t, nil, claims(now, map[string]any{"sub": "admin"}), nil)
 			parts[1] = strings.Split(parts[1], ".")[1]
 			return strings.Join(parts, ".")
-		}, logical.ErrPermissionDenied, "signature is not valid"},
+		}, logical.ErrInvalidCredentials, "error verifying token signature: token signature is not valid"},
 		{"garbage", nil, func(*testing.T) string { return "garbage-token.abc.def" }, logical.ErrInvalidRequest, "well-formed"},
 		{"JSON serialization", nil, func(*testing.T) string { return `{"payload":"e30","signatures":[]}` }, logical.ErrInvalidRequest, "well-formed"},
 	}
@@ -296,7 +296,7 @@ func TestLoginLeeways(t *testing.T) {
 				t.Errorf("login: %v, want success", err)
 			}
 			if !tt.ok {
-				wantErr(t, "login", err, logical.ErrPermissionDenied, "token")
+				wantErr(t, "login", err, logical.ErrInvalidCredentials, "error validating token: invalid")
 			}
 		})
 	}
@@ -309,7 +309,7 @@ func TestLoginLeeways(t *testing.T) {
 		}
 		h.clock.Advance(61 * time.Second)
 		_, err := h.login("app", tok)
-		wantErr(t, "login after exp", err, logical.ErrPermissionDenied, "expired")
+		wantErr(t, "login after exp", err, logical.ErrInvalidCredentials, "token is expired")
 	})
 }
 
@@ -374,7 +374,7 @@ func TestLoginBoundCIDRs(t *testing.T) {
 	k := keys()
 	h := pubkeyHarness(t, baseRole(map[string]any{"token_bound_cidrs": "10.0.0.0/8"}), k.rsa)
 	_, err := h.login("app", k.rsa.sign(t, claims(h.clock.Now(), nil), false))
-	wantErr(t, "login from outside", err, logical.ErrPermissionDenied, "token_bound_cidrs")
+	wantErr(t, "login from outside", err, logical.ErrPermissionDenied, "permission denied")
 	r := &logical.Request{Operation: opUpdate, Path: "login", Connection: &logical.Connection{RemoteAddr: "10.1.2.3:4"},
 		Body: []byte(js(map[string]string{"role": "app", "jwt": k.rsa.sign(t, claims(h.clock.Now(), nil), false)}))}
 	resp, err := h.b.HandleRequest(t.Context(), r)
@@ -399,9 +399,9 @@ func TestSupportedAlgsNarrow(t *testing.T) {
 		t.Errorf("ES256 login: %v", err)
 	}
 	_, err := h.login("app", k.rsa.sign(t, claims(h.clock.Now(), nil), false))
-	wantErr(t, "RS256 login", err, logical.ErrPermissionDenied, `"RS256" is not allowed`)
+	wantErr(t, "RS256 login", err, logical.ErrInvalidCredentials, `"RS256" is not allowed`)
 	// PS256 with an RSA key is a different algorithm from RS256.
 	ps := signer{jose.PS256, k.rsa.key, ""}
 	_, err = h.login("app", ps.sign(t, claims(h.clock.Now(), nil), false))
-	wantErr(t, "PS256 login", err, logical.ErrPermissionDenied, `"PS256" is not allowed`)
+	wantErr(t, "PS256 login", err, logical.ErrInvalidCredentials, `"PS256" is not allowed`)
 }

@@ -21,10 +21,25 @@ import (
 // maxJWTBytes bounds a submitted token.
 const maxJWTBytes = 64 << 10
 
-// denied is a refused login: the message names the failed check and never
-// holds the token.
+// Prefixes of refusals, Vault's words: a token that fails signature or
+// registered-claim checks is "error validating token: ...", one that
+// fails the role's bound_claims "error validating claims: ...".
+const (
+	tokenPrefix     = "error validating token: "
+	signaturePrefix = tokenPrefix + "error verifying token signature: "
+	claimsPrefix    = "error validating claims: "
+)
+
+// invalid is a refused token ([logical.ErrInvalidCredentials], HTTP 400 as
+// in Vault): the message names the failed check and never holds the token.
+func invalid(msg string) error {
+	return logical.InvalidCredentials(msg, nil)
+}
+
+// denied is a refused client ([logical.ErrPermissionDenied], HTTP 403 as in
+// Vault): one outside the role's token_bound_cidrs.
 func denied(msg string) error {
-	return &logical.Error{Kind: logical.ErrPermissionDenied, Msg: msg}
+	return &logical.Error{Kind: logical.ErrPermissionDenied, Msg: "permission denied: " + msg}
 }
 
 // rawPayload captures a verified JWT payload as bytes.
@@ -50,7 +65,7 @@ func verifyToken(ctx context.Context, raw string, c *config, src keySource) (*ve
 	tok, err := josejwt.ParseSigned(raw, c.allowedAlgs())
 	if err != nil {
 		if alg, ok := headerAlg(raw, c.allowedAlgs()); ok {
-			return nil, denied("token signing algorithm " + quote(alg) + " is not allowed: only " + algList(c.allowedAlgs()) + " are accepted")
+			return nil, invalid(signaturePrefix + "token signing algorithm " + quote(alg) + " is not allowed: only " + algList(c.allowedAlgs()) + " are accepted")
 		}
 		return nil, &logical.Error{Kind: logical.ErrInvalidRequest, Msg: "jwt is not a well-formed signed JWT in compact serialization", Err: err}
 	}
@@ -76,17 +91,17 @@ func verifyToken(ctx context.Context, raw string, c *config, src keySource) (*ve
 	}
 	switch {
 	case !tried && h.KeyID != "":
-		return nil, denied("no configured key has the token's key ID (kid) and algorithm")
+		return nil, invalid(signaturePrefix + "no configured key has the token's key ID (kid) and algorithm")
 	case !tried:
-		return nil, denied("no configured key fits the token's signing algorithm")
+		return nil, invalid(signaturePrefix + "no configured key fits the token's signing algorithm")
 	case payload == nil:
-		return nil, denied("token signature is not valid for any configured key")
+		return nil, invalid(signaturePrefix + "token signature is not valid for any configured key")
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	var claims map[string]any
 	if err := dec.Decode(&claims); err != nil || claims == nil {
-		return nil, denied("token claims are not a JSON object")
+		return nil, invalid(tokenPrefix + "token claims are not a JSON object")
 	}
 	return &verified{claims: claims}, nil
 }
@@ -127,26 +142,29 @@ func algList(algs []jose.SignatureAlgorithm) string {
 }
 
 // checkClaims checks a verified token's claims against the config and the
-// role: times (with the role's leeways), issuer, audience, subject and
-// bound claims. Each refusal names the failed check.
+// role, in Vault's order: issuer, subject, audience, times (with the
+// role's leeways), then bound claims. Each refusal names the failed check.
 func checkClaims(v *verified, c *config, r *role, now time.Time) error {
-	if err := checkTimes(v.claims, r, now); err != nil {
-		return err
-	}
 	iss, hasIss := v.claims["iss"].(string)
 	if c.OIDCDiscoveryURL != "" && (!hasIss || iss != c.OIDCDiscoveryURL) {
-		return denied("token issuer (iss) does not match the issuer of the OIDC discovery URL")
+		return invalid(tokenPrefix + "invalid issuer (iss) claim: it is not the issuer of the OIDC discovery URL")
 	}
 	if c.BoundIssuer != "" && (!hasIss || iss != c.BoundIssuer) {
-		return denied("token issuer (iss) does not match bound_issuer")
+		return invalid(tokenPrefix + "invalid issuer (iss) claim: it does not match bound_issuer")
+	}
+	if r.BoundSubject != "" {
+		if sub, ok := v.claims["sub"].(string); !ok || sub != r.BoundSubject {
+			return invalid(tokenPrefix + "invalid subject (sub) claim: it does not match the role's bound_subject")
+		}
 	}
 	if err := checkAudience(v.claims, r); err != nil {
 		return err
 	}
-	if r.BoundSubject != "" {
-		if sub, ok := v.claims["sub"].(string); !ok || sub != r.BoundSubject {
-			return denied("token subject (sub) does not match the role's bound_subject")
-		}
+	if err := checkTimes(v.claims, r, now); err != nil {
+		return err
+	}
+	if err := checkUnboundAudience(v.claims, r); err != nil {
+		return err
 	}
 	glob := r.BoundClaimsType == claimTypeGlob
 	for _, name := range slices.Sorted(maps.Keys(r.BoundClaims)) {
@@ -156,11 +174,11 @@ func checkClaims(v *verified, c *config, r *role, now time.Time) error {
 		}
 		got, found := lookupClaim(v.claims, name, true)
 		if !found {
-			return denied("token has no " + quote(name) + " claim, which the role's bound_claims require")
+			return invalid(claimsPrefix + "claim " + quote(name) + " is missing, and the role's bound_claims require it")
 		}
 		values, ok := claimStrings(got)
 		if !ok || !anyMatch(values, want, glob) {
-			return denied("token claim " + quote(name) + " does not match the role's bound_claims")
+			return invalid(claimsPrefix + "claim " + quote(name) + " does not match any associated bound claim values")
 		}
 	}
 	return nil
@@ -185,17 +203,17 @@ func checkTimes(claims map[string]any, r *role, now time.Time) error {
 		return err
 	}
 	if !hasExp && !hasNbf && !hasIat {
-		return denied("token has none of the exp, nbf and iat claims")
+		return invalid(tokenPrefix + "no issued at (iat), not before (nbf), or expiration time (exp) claims in token")
 	}
 	skew := effective(r.ClockSkewLeeway)
 	if hasExp && now.After(exp.Add(effective(r.ExpirationLeeway)+skew)) {
-		return denied("token is expired (exp)")
+		return invalid(tokenPrefix + "invalid expiration time (exp) claim: token is expired")
 	}
 	if hasNbf && now.Before(nbf.Add(-effective(r.NotBeforeLeeway)-skew)) {
-		return denied("token is not valid yet (nbf)")
+		return invalid(tokenPrefix + "invalid not before (nbf) claim: token not yet valid")
 	}
 	if hasIat && now.Before(iat.Add(-skew)) {
-		return denied("token was issued in the future (iat)")
+		return invalid(tokenPrefix + "invalid issued at (iat) claim: token issued in the future")
 	}
 	return nil
 }
@@ -209,45 +227,59 @@ func numericDate(claims map[string]any, name string) (time.Time, bool, error) {
 	}
 	n, isNum := v.(json.Number)
 	if !isNum {
-		return time.Time{}, false, denied("token claim " + quote(name) + " is not a number")
+		return time.Time{}, false, invalid(tokenPrefix + "token claim " + quote(name) + " is not a number")
 	}
 	f, err := n.Float64()
 	if err != nil || math.IsNaN(f) || math.Abs(f) > 1<<40 {
-		return time.Time{}, false, denied("token claim " + quote(name) + " is not a valid time")
+		return time.Time{}, false, invalid(tokenPrefix + "token claim " + quote(name) + " is not a valid time")
 	}
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(frac*1e9)), true, nil
 }
 
-// checkAudience requires the token's aud to name one of the role's
-// bound_audiences, and refuses a token with an aud when the role has no
-// bound_audiences.
-func checkAudience(claims map[string]any, r *role) error {
+// audiences returns the token's aud as a list (nil without one).
+func audiences(claims map[string]any) ([]string, error) {
 	raw, has := claims["aud"]
-	var aud []string
-	if has {
-		switch v := raw.(type) {
-		case string:
-			aud = []string{v}
-		case []any:
-			for _, a := range v {
-				s, ok := a.(string)
-				if !ok {
-					return denied("token audience (aud) is not a string or a list of strings")
-				}
-				aud = append(aud, s)
-			}
-		default:
-			return denied("token audience (aud) is not a string or a list of strings")
-		}
+	if !has {
+		return nil, nil
 	}
-	switch {
-	case len(r.BoundAudiences) == 0 && has:
-		return denied("token has an audience (aud) but the role has no bound_audiences")
-	case len(r.BoundAudiences) > 0 && !has:
-		return denied("token has no audience (aud) but the role has bound_audiences")
-	case len(r.BoundAudiences) > 0 && !anyMatch(aud, r.BoundAudiences, false):
-		return denied("token audience (aud) does not match any of the role's bound_audiences")
+	notStrings := invalid(tokenPrefix + "invalid audience (aud) claim: it is not a string or a list of strings")
+	switch v := raw.(type) {
+	case string:
+		return []string{v}, nil
+	case []any:
+		aud := make([]string, 0, len(v))
+		for _, a := range v {
+			s, ok := a.(string)
+			if !ok {
+				return nil, notStrings
+			}
+			aud = append(aud, s)
+		}
+		return aud, nil
+	default:
+		return nil, notStrings
+	}
+}
+
+// checkAudience requires the token's aud to name one of the role's
+// bound_audiences when the role has any.
+func checkAudience(claims map[string]any, r *role) error {
+	aud, err := audiences(claims)
+	if err != nil {
+		return err
+	}
+	if len(r.BoundAudiences) > 0 && !anyMatch(aud, r.BoundAudiences, false) {
+		return invalid(tokenPrefix + "invalid audience (aud) claim: audience claim does not match any expected audience (the role's bound_audiences)")
+	}
+	return nil
+}
+
+// checkUnboundAudience refuses a token with an aud claim, even an empty
+// one, when the role has no bound_audiences.
+func checkUnboundAudience(claims map[string]any, r *role) error {
+	if _, has := claims["aud"]; has && len(r.BoundAudiences) == 0 {
+		return invalid("audience claim found in JWT but no audiences bound to the role")
 	}
 	return nil
 }

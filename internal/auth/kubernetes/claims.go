@@ -80,7 +80,7 @@ func parseUnverified(raw string) (*serviceAccount, error) {
 		sa.Namespace, sa.Name, sa.UID = p.Namespace, p.ServiceAccount.Name, p.ServiceAccount.UID
 	}
 	if sa.Name == "" || sa.Namespace == "" {
-		return nil, denied("token has no service account name and namespace claims: it is not a Kubernetes service account token")
+		return nil, denied("service account name not authorized: the token has no service account name and namespace claims, it is not a Kubernetes service account token")
 	}
 	if len(c.Audience) > 0 && string(c.Audience) != "null" {
 		var one string
@@ -93,8 +93,10 @@ func parseUnverified(raw string) (*serviceAccount, error) {
 	return sa, nil
 }
 
-// denied is a refused login: the message names the failed check and never
-// holds the token.
+// denied is a refused login, [logical.ErrPermissionDenied]: Vault's
+// Kubernetes method answers 403 where its JWT method answers 400. The
+// message starts with Vault's words for the check and never holds the
+// token.
 func denied(msg string) error {
 	return &logical.Error{Kind: logical.ErrPermissionDenied, Msg: msg}
 }

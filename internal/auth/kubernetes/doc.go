@@ -8,13 +8,14 @@
 // # Login
 //
 // A login first reads the token's claims WITHOUT verifying its signature,
-// only to refuse early: the service account name and namespace (from the
+// only to refuse early, in Vault's order: the issuer must match when
+// disable_iss_validation is false, the token's aud must include the role's
+// audience when set, and the service account name and namespace (from the
 // legacy "kubernetes.io/serviceaccount/..." claims or the projected
 // token's "kubernetes.io" object) must match the role's
 // bound_service_account_names and bound_service_account_namespaces (globs
-// where "*" matches any run of characters; both cannot be just "*"), the
-// issuer must match when disable_iss_validation is false, and the token's
-// aud must include the role's audience when set. Only then is the cluster
+// where "*" matches any run of characters; both cannot be just "*"). Only
+// then is the cluster
 // asked: POST {kubernetes_host}/apis/authentication.k8s.io/v1/tokenreviews
 // with the token (and the role's audience), trusting kubernetes_ca_cert
 // (the system roots when empty), authenticated with token_reviewer_jwt or,
@@ -23,9 +24,15 @@
 // the claims (and the same UID), and confirm the role's audience. Nothing
 // the unverified claims say is trusted unless the cluster confirms it.
 //
-// A refused login is a [logical.ErrPermissionDenied] error naming the
-// failed check: an unauthenticated token (expired, or its service account
-// or pod deleted), a TokenReview error, or a 401/403 from the API server.
+// A refused login is a [logical.ErrPermissionDenied] error (HTTP 403: here
+// Vault's Kubernetes method answers 403, where its other methods answer
+// 400 for invalid credentials) whose message starts with Vault's words
+// ("invalid issuer (iss) claim", "invalid audience (aud) claim", "service
+// account name not authorized", "namespace not authorized", "permission
+// denied") and goes on to name the failed check: a claim, an
+// unauthenticated token (expired, or its service account or pod deleted),
+// a TokenReview error, or a 401/403 from the API server. An unknown role
+// is an [logical.ErrInvalidRequest], "invalid role name".
 // An API server that cannot be reached or answers another failure status
 // is [logical.ErrUpstream]. Messages never hold the client's token or the
 // reviewer JWT.

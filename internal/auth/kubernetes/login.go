@@ -42,10 +42,10 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 		return nil, err
 	}
 	if r == nil {
-		return nil, logical.InvalidRequest("role %q could not be found", name)
+		return nil, logical.InvalidRequest("invalid role name %q: no such role", name)
 	}
 	if !framework.CIDRsAllow(r.Token.BoundCIDRs, req.Connection.RemoteIP()) {
-		return nil, denied("client address is not in the role's token_bound_cidrs")
+		return nil, denied("permission denied: the client address is not in the role's token_bound_cidrs")
 	}
 
 	sa, err := parseUnverified(in.JWT)
@@ -58,17 +58,17 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 			want = defaultIssuer
 		}
 		if sa.Issuer != want {
-			return nil, denied("token issuer (iss) does not match the configured issuer")
+			return nil, denied("invalid issuer (iss) claim: it does not match the configured issuer")
 		}
 	}
+	if r.Audience != "" && !slices.Contains(sa.Audiences, r.Audience) {
+		return nil, denied("invalid audience (aud) claim: audience claim does not match any expected audience (the role's audience)")
+	}
 	if !anyGlob(r.BoundNames, sa.Name) {
-		return nil, denied("service account name is not authorized by the role's bound_service_account_names")
+		return nil, denied("service account name not authorized by the role's bound_service_account_names")
 	}
 	if !anyGlob(r.BoundNamespaces, sa.Namespace) {
-		return nil, denied("service account namespace is not authorized by the role's bound_service_account_namespaces")
-	}
-	if r.Audience != "" && !slices.Contains(sa.Audiences, r.Audience) {
-		return nil, denied("token audience (aud) does not include the role's audience")
+		return nil, denied("namespace not authorized by the role's bound_service_account_namespaces")
 	}
 
 	caPEM, bearer, err := b.caAndReviewer(c)
@@ -95,7 +95,7 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 		alias = sa.Namespace + "/" + sa.Name
 	}
 	if alias == "" {
-		return nil, denied("neither the token nor the Kubernetes API gives the service account's UID, which the role's alias_name_source needs")
+		return nil, denied("permission denied: neither the token nor the Kubernetes API gives the service account's UID, which the role's alias_name_source needs")
 	}
 	aliasMeta := map[string]string{
 		"service_account_name":        sa.Name,

@@ -91,14 +91,14 @@ func TestBindingsCheckedBeforeReview(t *testing.T) {
 		kind   error
 		substr string
 	}{
-		{"wrong name", nil, nil, projected(other(func(a *account) { a.name = "admin" })), logical.ErrPermissionDenied, "bound_service_account_names"},
-		{"wrong namespace", nil, nil, projected(other(func(a *account) { a.namespace = "kube-system" })), logical.ErrPermissionDenied, "bound_service_account_namespaces"},
-		{"glob mismatch", nil, map[string]any{"bound_service_account_names": "web-*"}, projected(webSA()), logical.ErrPermissionDenied, "bound_service_account_names"},
-		{"legacy wrong namespace", nil, nil, legacy(other(func(a *account) { a.namespace = "dev" }), "s"), logical.ErrPermissionDenied, "namespaces"},
-		{"audience missing", nil, map[string]any{"audience": "coffer"}, projected(webSA()), logical.ErrPermissionDenied, "audience"},
-		{"issuer", map[string]any{"disable_iss_validation": false, "issuer": "https://kubernetes.default.svc"}, nil, projected(webSA()), logical.ErrPermissionDenied, "issuer"},
-		{"default issuer", map[string]any{"disable_iss_validation": false}, nil, projected(webSA()), logical.ErrPermissionDenied, "issuer"},
-		{"not a service account token", nil, nil, map[string]any{"sub": "x"}, logical.ErrPermissionDenied, "not a Kubernetes service account token"},
+		{"wrong name", nil, nil, projected(other(func(a *account) { a.name = "admin" })), logical.ErrPermissionDenied, "service account name not authorized"},
+		{"wrong namespace", nil, nil, projected(other(func(a *account) { a.namespace = "kube-system" })), logical.ErrPermissionDenied, "namespace not authorized"},
+		{"glob mismatch", nil, map[string]any{"bound_service_account_names": "web-*"}, projected(webSA()), logical.ErrPermissionDenied, "service account name not authorized"},
+		{"legacy wrong namespace", nil, nil, legacy(other(func(a *account) { a.namespace = "dev" }), "s"), logical.ErrPermissionDenied, "namespace not authorized"},
+		{"audience missing", nil, map[string]any{"audience": "coffer"}, projected(webSA()), logical.ErrPermissionDenied, "invalid audience (aud) claim"},
+		{"issuer", map[string]any{"disable_iss_validation": false, "issuer": "https://kubernetes.default.svc"}, nil, projected(webSA()), logical.ErrPermissionDenied, "invalid issuer (iss) claim"},
+		{"default issuer", map[string]any{"disable_iss_validation": false}, nil, projected(webSA()), logical.ErrPermissionDenied, "invalid issuer (iss) claim"},
+		{"not a service account token", nil, nil, map[string]any{"sub": "x"}, logical.ErrPermissionDenied, "service account name not authorized"},
 		{"claims of the wrong type", nil, nil, map[string]any{"kubernetes.io": "x"}, logical.ErrInvalidRequest, "not those of"},
 	}
 	for _, tt := range tests {
@@ -136,7 +136,7 @@ func TestGlobBindings(t *testing.T) {
 		}
 	}
 	_, err := h.login("app", h.valid(account{namespace: "x", name: "apis", uid: "u4"}))
-	wantErr(t, "login as x/apis", err, logical.ErrPermissionDenied, "names")
+	wantErr(t, "login as x/apis", err, logical.ErrPermissionDenied, "service account name not authorized")
 }
 
 func TestReviewRefusals(t *testing.T) {
@@ -148,7 +148,7 @@ func TestReviewRefusals(t *testing.T) {
 		kind   error
 		substr string
 	}{
-		{"revoked service account", nil, func(h *harness, tok string) { h.c.revoke(tok) }, logical.ErrPermissionDenied, "did not authenticate"},
+		{"revoked service account", nil, func(h *harness, tok string) { h.c.revoke(tok) }, logical.ErrPermissionDenied, "permission denied: the Kubernetes API did not authenticate"},
 		{"reviewer unauthorized", nil, func(h *harness, _ string) { h.c.setStatus(http.StatusUnauthorized) }, logical.ErrPermissionDenied, "HTTP 401"},
 		{"reviewer forbidden", nil, func(h *harness, _ string) { h.c.setStatus(http.StatusForbidden) }, logical.ErrPermissionDenied, "HTTP 403"},
 		{"server error", nil, func(h *harness, _ string) { h.c.setStatus(http.StatusInternalServerError) }, logical.ErrUpstream, "HTTP 500"},
@@ -241,8 +241,8 @@ func TestLoginRequestErrors(t *testing.T) {
 	}{
 		{"missing role", js(map[string]string{"jwt": tok}), "missing role", logical.ErrInvalidRequest},
 		{"missing jwt", `{"role":"app"}`, "missing jwt", logical.ErrInvalidRequest},
-		{"unknown role", js(map[string]string{"role": "nope", "jwt": tok}), "could not be found", logical.ErrInvalidRequest},
-		{"outside bound CIDRs", js(map[string]string{"role": "app", "jwt": tok}), "token_bound_cidrs", logical.ErrPermissionDenied},
+		{"unknown role", js(map[string]string{"role": "nope", "jwt": tok}), `invalid role name "nope"`, logical.ErrInvalidRequest},
+		{"outside bound CIDRs", js(map[string]string{"role": "app", "jwt": tok}), "permission denied: the client address is not in the role's token_bound_cidrs", logical.ErrPermissionDenied},
 		{"huge jwt", js(map[string]string{"role": "app", "jwt": strings.Repeat("a", maxJWTBytes+1)}), "longer than", logical.ErrInvalidRequest},
 	}
 	for _, tt := range tests {

@@ -88,7 +88,7 @@ func review(ctx context.Context, client *http.Client, host, bearer, jwt, audienc
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return "", &logical.Error{
 			Kind: logical.ErrPermissionDenied,
-			Msg:  fmt.Sprintf("the Kubernetes API refused the token review (HTTP %d): the reviewer needs a valid token allowed to create tokenreviews (system:auth-delegator)", resp.StatusCode),
+			Msg:  fmt.Sprintf("permission denied: the Kubernetes API refused the token review (HTTP %d): the reviewer needs a valid token allowed to create tokenreviews (system:auth-delegator)", resp.StatusCode),
 		}
 	case resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated:
 		return "", &logical.Error{Kind: logical.ErrUpstream, Msg: fmt.Sprintf("the Kubernetes TokenReview API answered HTTP %d", resp.StatusCode)}
@@ -105,16 +105,16 @@ func review(ctx context.Context, client *http.Client, host, bearer, jwt, audienc
 		if st.Error != "" {
 			cause = errors.New("token review error: " + st.Error)
 		}
-		return "", &logical.Error{Kind: logical.ErrPermissionDenied, Msg: "the Kubernetes API did not authenticate the token (it may be expired or its service account or pod deleted)", Err: cause}
+		return "", &logical.Error{Kind: logical.ErrPermissionDenied, Msg: "permission denied: the Kubernetes API did not authenticate the token (it may be expired or its service account or pod deleted)", Err: cause}
 	}
 	if st.User.Username != "system:serviceaccount:"+sa.Namespace+":"+sa.Name {
-		return "", denied("the Kubernetes API authenticated the token as another user than its service account claims name")
+		return "", denied("permission denied: the Kubernetes API authenticated the token as another user than its service account claims name")
 	}
 	if sa.UID != "" && st.User.UID != "" && st.User.UID != sa.UID {
-		return "", denied("the Kubernetes API reports another service account UID than the token claims")
+		return "", denied("permission denied: the Kubernetes API reports another service account UID than the token claims")
 	}
 	if audience != "" && !slices.Contains(st.Audiences, audience) {
-		return "", denied("the Kubernetes API did not confirm the role's audience for the token")
+		return "", denied("permission denied: the Kubernetes API did not confirm the role's audience for the token")
 	}
 	return st.User.UID, nil
 }

@@ -29,6 +29,8 @@ const userPrefix = "user/"
 type backend struct {
 	framework.Backend
 	storage logical.Storage
+	// params are the Argon2id parameters of new hashes.
+	params hashParams
 
 	// dummy is compared against when the user does not exist; it is made
 	// once, from a random password nobody knows.
@@ -43,9 +45,15 @@ type backend struct {
 	locks [lockStripes]sync.Mutex // locks[i] guards read-modify-write of the users hashing to i
 }
 
-// Factory builds a userpass backend for one mount. It spends one password
-// hash (about 20 ms) making the dummy hash for unknown users.
-func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
+// Factory builds a userpass backend for one mount, hashing with the
+// production Argon2id parameters. It spends one password hash (about
+// 20 ms) making the dummy hash for unknown users.
+func Factory(ctx context.Context, env logical.Env) (logical.Backend, error) {
+	return newBackend(ctx, env, productionParams())
+}
+
+// newBackend builds a backend whose new hashes use params.
+func newBackend(_ context.Context, env logical.Env, params hashParams) (logical.Backend, error) {
 	if env.Storage == nil {
 		return nil, errors.New("userpass: no storage")
 	}
@@ -53,12 +61,13 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 	if _, err := rand.Read(secret); err != nil {
 		return nil, fmt.Errorf("userpass: read random dummy password: %w", err)
 	}
-	dummy, err := hashPassword(string(secret))
+	dummy, err := hashPassword(string(secret), params)
 	if err != nil {
 		return nil, fmt.Errorf("userpass: %w", err)
 	}
 	b := &backend{
 		storage: env.Storage,
+		params:  params,
 		dummy:   dummy,
 		sem:     make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		seed:    maphash.MakeSeed(),

@@ -11,14 +11,17 @@
 // t=2 passes over m=19 MiB with one lane, a 32-byte key: about 20 ms per
 // hash on the 2-core development machine (t=1, m=64 MiB took 64 ms there;
 // t=2, m=32 MiB 48 ms). That is the first configuration OWASP's password
-// storage guidance lists for Argon2id. A password is never stored, logged
-// or put in an error.
+// storage guidance lists for Argon2id; [Factory] always uses it, and only
+// the package's own tests build backends with cheaper parameters. A
+// password is never stored, logged or put in an error.
 //
 // A login for a user that does not exist hashes the submitted password
 // against a dummy hash made with the current parameters when the backend
 // is built, so the response time does not tell which users exist. Every
-// failed login, whatever the reason, returns the same
-// [logical.ErrPermissionDenied] error. At most max(2, GOMAXPROCS) hashes
+// failed login, whatever the reason (a wrong password, an unknown or
+// deleted user, a client outside token_bound_cidrs), returns the same
+// [logical.ErrInvalidCredentials] error, "invalid username or password",
+// which is Vault's answer (HTTP 400). At most max(2, GOMAXPROCS) hashes
 // run at once per mount, so a flood of logins queues instead of exhausting
 // memory.
 //

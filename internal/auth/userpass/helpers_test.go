@@ -1,6 +1,7 @@
 package userpass
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -18,10 +19,25 @@ type harness struct {
 	st *logicaltest.Storage
 }
 
+// testFactory builds backends that hash with Argon2id parameters some
+// hundreds of times cheaper than the production ones, so that tests spend
+// their time on behaviour rather than on hashing. TestStoredHash and the
+// benchmark use [Factory] and so the production parameters.
+func testFactory(ctx context.Context, env logical.Env) (logical.Backend, error) {
+	return newBackend(ctx, env, hashParams{Time: 1, MemoryKiB: 64, Threads: 1})
+}
+
+// newHarness builds a backend with the cheap test parameters.
 func newHarness(t testing.TB) *harness {
 	t.Helper()
+	return newHarnessWith(t, testFactory)
+}
+
+// newHarnessWith builds a backend with factory.
+func newHarnessWith(t testing.TB, factory logical.Factory) *harness {
+	t.Helper()
 	env := logicaltest.NewEnv(nil)
-	return &harness{t: t, b: logicaltest.New(t, Factory, env), st: env.Storage.(*logicaltest.Storage)}
+	return &harness{t: t, b: logicaltest.New(t, factory, env), st: env.Storage.(*logicaltest.Storage)}
 }
 
 // req is one request in a test table; addr is the client's "ip:port".

@@ -16,7 +16,7 @@ type loginInput struct {
 // invalidCredentials is the one answer to every failed login. cause is
 // for the server log only.
 func invalidCredentials(cause string) error {
-	return &logical.Error{Kind: logical.ErrPermissionDenied, Msg: "invalid username or password", Err: errors.New(cause)}
+	return logical.InvalidCredentials("invalid username or password", errors.New(cause))
 }
 
 // login checks a username and password. An unknown user costs the same

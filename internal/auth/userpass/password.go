@@ -11,8 +11,8 @@ import (
 // algArgon2id names the only hash algorithm in use.
 const algArgon2id = "argon2id"
 
-// Current Argon2id parameters; see the package comment for how they were
-// chosen. Changing them affects new and changed passwords only.
+// Production Argon2id parameters; see the package comment for how they
+// were chosen. Changing them affects new and changed passwords only.
 const (
 	hashTime      = 2
 	hashMemoryKiB = 19 * 1024
@@ -20,6 +20,19 @@ const (
 	hashKeyLen    = 32
 	hashSaltLen   = 16
 )
+
+// hashParams are the Argon2id cost parameters of new hashes. A backend
+// holds its own; only tests build one with other values, to run fast.
+type hashParams struct {
+	Time      uint32
+	MemoryKiB uint32
+	Threads   uint8
+}
+
+// productionParams returns the parameters every mount uses.
+func productionParams() hashParams {
+	return hashParams{Time: hashTime, MemoryKiB: hashMemoryKiB, Threads: hashThreads}
+}
 
 // Bounds on stored parameters, so that a corrupted or hostile entry cannot
 // make one login cost unbounded time or memory.
@@ -44,9 +57,8 @@ type passwordHash struct {
 	Key       []byte `json:"key"`
 }
 
-// hashPassword hashes password with a fresh random salt and the current
-// parameters.
-func hashPassword(password string) (passwordHash, error) {
+// hashPassword hashes password with a fresh random salt under p.
+func hashPassword(password string, p hashParams) (passwordHash, error) {
 	salt := make([]byte, hashSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return passwordHash{}, fmt.Errorf("read random salt: %w", err)
@@ -54,11 +66,11 @@ func hashPassword(password string) (passwordHash, error) {
 	return passwordHash{
 		Algorithm: algArgon2id,
 		Version:   argon2.Version,
-		Time:      hashTime,
-		MemoryKiB: hashMemoryKiB,
-		Threads:   hashThreads,
+		Time:      p.Time,
+		MemoryKiB: p.MemoryKiB,
+		Threads:   p.Threads,
 		Salt:      salt,
-		Key:       argon2.IDKey([]byte(password), salt, hashTime, hashMemoryKiB, hashThreads, hashKeyLen),
+		Key:       argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, hashKeyLen),
 	}, nil
 }
 

@@ -165,7 +165,7 @@ func (b *backend) update(ctx context.Context, name string, fn func(*user) error)
 func (b *backend) hashNew(ctx context.Context, password string) (*passwordHash, error) {
 	var h passwordHash
 	var herr error
-	if err := b.hash(ctx, func() { h, herr = hashPassword(password) }); err != nil {
+	if err := b.hash(ctx, func() { h, herr = hashPassword(password, b.params) }); err != nil {
 		return nil, err
 	}
 	if herr != nil {

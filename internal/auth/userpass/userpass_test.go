@@ -20,7 +20,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	logicaltest.Run(t, Factory, logicaltest.Options{
+	logicaltest.Run(t, testFactory, logicaltest.Options{
 		Writes: []*logical.Request{
 			{Operation: opCreate, Path: "users/alice", Body: json.RawMessage(`{"password":"pw-1","token_policies":"a,b"}`)},
 			{Operation: opUpdate, Path: "users/alice/policies", Body: json.RawMessage(`{"token_policies":["c"]}`)},
@@ -150,7 +150,7 @@ func TestLogin(t *testing.T) {
 		name    string
 		r       req
 		want    *logical.Auth
-		wantErr error // nil with want nil: the standard permission-denied failure
+		wantErr error // nil with want nil: the one failed-login error
 	}{
 		{name: "success", r: req{path: "login/alice", body: `{"password":"correct horse"}`}, want: wantAlice},
 		{name: "username is case-insensitive", r: req{path: "login/ALICE", body: `{"password":"correct horse"}`}, want: wantAlice},
@@ -194,18 +194,19 @@ func TestLogin(t *testing.T) {
 			case tt.wantErr != nil:
 				wantKind(t, "login", err, tt.wantErr)
 			default:
-				wantDenied(t, err)
+				wantInvalid(t, err)
 			}
 		})
 	}
 }
 
-// wantDenied checks that err is the one failed-login error.
-func wantDenied(t testing.TB, err error) {
+// wantInvalid checks that err is the one failed-login error: invalid
+// credentials (HTTP 400, as in Vault), not permission denied.
+func wantInvalid(t testing.TB, err error) {
 	t.Helper()
 	var le *logical.Error
-	if !errors.As(err, &le) || !errors.Is(err, logical.ErrPermissionDenied) {
-		t.Fatalf("login error = %v, want ErrPermissionDenied", err)
+	if !errors.As(err, &le) || !errors.Is(err, logical.ErrInvalidCredentials) || errors.Is(err, logical.ErrPermissionDenied) {
+		t.Fatalf("login error = %v, want ErrInvalidCredentials", err)
 	}
 	if le.Msg != "invalid username or password" {
 		t.Errorf("login error message = %q, want %q", le.Msg, "invalid username or password")
@@ -217,7 +218,7 @@ func TestLoginWithoutConnectionIsRefusedWhenBound(t *testing.T) {
 	h := newHarness(t)
 	h.must(req{op: opCreate, path: "users/u", body: `{"password":"pw","token_bound_cidrs":"0.0.0.0/0"}`})
 	_, err := h.b.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "login/u", Body: json.RawMessage(`{"password":"pw"}`)})
-	wantDenied(t, err)
+	wantInvalid(t, err)
 	h.must(req{op: opUpdate, path: "users/u", body: `{"token_bound_cidrs":[]}`})
 	resp, err := h.b.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "login/u", Body: json.RawMessage(`{"password":"pw"}`)})
 	if err != nil || resp.Auth == nil {
@@ -232,7 +233,7 @@ func TestPasswordChange(t *testing.T) {
 	h.must(req{op: opUpdate, path: "login/u", body: `{"password":"old-password"}`})
 	h.must(req{op: opUpdate, path: "users/u/password", body: `{"password":"new-password"}`})
 	_, err := h.do(req{op: opUpdate, path: "login/u", body: `{"password":"old-password"}`})
-	wantDenied(t, err)
+	wantInvalid(t, err)
 	resp := h.must(req{op: opUpdate, path: "login/u", body: `{"password":"new-password"}`})
 	if diff := cmp.Diff([]string{"p"}, resp.Auth.Policies); diff != "" {
 		t.Errorf("password change touched policies (-want +got):\n%s", diff)
@@ -240,8 +241,12 @@ func TestPasswordChange(t *testing.T) {
 	// A user write with a password changes it too.
 	h.must(req{op: opUpdate, path: "users/u", body: `{"password":"third"}`})
 	_, err = h.do(req{op: opUpdate, path: "login/u", body: `{"password":"new-password"}`})
-	wantDenied(t, err)
+	wantInvalid(t, err)
 	h.must(req{op: opUpdate, path: "login/u", body: `{"password":"third"}`})
+	// A deleted user's last password no longer works.
+	h.must(req{op: opDelete, path: "users/u"})
+	_, err = h.do(req{op: opUpdate, path: "login/u", body: `{"password":"third"}`})
+	wantInvalid(t, err)
 }
 
 func TestPasswordNeverStored(t *testing.T) {
@@ -276,9 +281,11 @@ func TestPasswordNeverStored(t *testing.T) {
 	}
 }
 
+// TestStoredHash checks the production parameters: it is the one test
+// that builds its backend with Factory.
 func TestStoredHash(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newHarnessWith(t, Factory)
 	h.must(req{op: opCreate, path: "users/a", body: `{"password":"same"}`})
 	h.must(req{op: opCreate, path: "users/b", body: `{"password":"same"}`})
 	var hashes []passwordHash
@@ -306,8 +313,8 @@ func TestOldParametersStillVerify(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.must(req{op: opCreate, path: "users/old", body: `{"password":"x"}`})
-	// Rewrite the stored hash as if made with older, cheaper parameters.
-	old := passwordHash{Algorithm: algArgon2id, Version: 0x13, Time: 1, MemoryKiB: 8 * 1024, Threads: 2, Salt: []byte("0123456789abcdef")}
+	// Rewrite the stored hash as if made with other (older) parameters.
+	old := passwordHash{Algorithm: algArgon2id, Version: 0x13, Time: 3, MemoryKiB: 256, Threads: 2, Salt: []byte("0123456789abcdef")}
 	old.Key = argonKey("legacy-password", old)
 	u := user{Password: old}
 	v, _ := json.Marshal(u)
@@ -316,7 +323,7 @@ func TestOldParametersStillVerify(t *testing.T) {
 	}
 	h.must(req{op: opUpdate, path: "login/old", body: `{"password":"legacy-password"}`})
 	_, err := h.do(req{op: opUpdate, path: "login/old", body: `{"password":"x"}`})
-	wantDenied(t, err)
+	wantInvalid(t, err)
 }
 
 // argonKey derives the 32-byte key verify expects for pw under p's
@@ -366,7 +373,7 @@ func TestUnknownUserCostsAHash(t *testing.T) {
 	count := func(path string) int64 {
 		before := b.hashes.Load()
 		_, err := h.do(req{op: opUpdate, path: path, body: `{"password":"wrong"}`})
-		wantDenied(t, err)
+		wantInvalid(t, err)
 		return b.hashes.Load() - before
 	}
 	if known, unknown := count("login/known"), count("login/nobody"); known != 1 || unknown != 1 {
@@ -450,7 +457,7 @@ func TestExistenceCheck(t *testing.T) {
 }
 
 func BenchmarkUserpassLogin(b *testing.B) {
-	h := newHarness(b)
+	h := newHarnessWith(b, Factory)
 	h.must(req{op: opCreate, path: "users/bench", body: `{"password":"correct horse battery staple","token_policies":"a"}`})
 	r := &logical.Request{
 		Operation: opUpdate, Path: "login/bench", Body: json.RawMessage(`{"password":"correct horse battery staple"}`),

@@ -240,7 +240,7 @@ func isTyped(err error) bool {
 	for _, kind := range []error{
 		logical.ErrInvalidRequest, logical.ErrPermissionDenied, logical.ErrNotFound,
 		logical.ErrUnsupportedOperation, logical.ErrUnsupportedPath, logical.ErrUpstream,
-		logical.ErrTooLarge, logical.ErrConflict,
+		logical.ErrTooLarge, logical.ErrConflict, logical.ErrInvalidCredentials,
 	} {
 		if errors.Is(err, kind) {
 			return true
