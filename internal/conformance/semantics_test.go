@@ -1,0 +1,80 @@
+package conformance
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/hashicorp/vault/api"
+)
+
+// clientWith returns a client for s with tok.
+func (s *server) clientWith(t testing.TB, tok string) *api.Client {
+	t.Helper()
+	c, err := s.Client.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(tok)
+	return c
+}
+
+// tokenWithPolicy writes policy name with body and returns a new token
+// holding it (and default).
+func (s *server) tokenWithPolicy(t testing.TB, name, body string) string {
+	t.Helper()
+	if err := s.Client.Sys().PutPolicy(name, body); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := s.Client.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sec.Auth.ClientToken
+}
+
+// TestTokenStoreSemantics compares the token store's answers with Vault's:
+// looking up a token that does not exist is 403 "bad token"; revoking one
+// is idempotent (204); renewing one is 400 "token not found"; no_parent
+// without sudo is refused with Vault's words, while create-orphan is
+// governed by the ACL on its own path.
+func TestTokenStoreSemantics(t *testing.T) {
+	t.Parallel()
+	s := startDev(t)
+	tokens := s.Client.Auth().Token()
+
+	_, err := tokens.Lookup("cfs.doesnotexist")
+	wantError(t, "lookup of an unknown token", err, http.StatusForbidden, "bad token")
+	_, err = s.Client.Logical().Write("auth/token/lookup", map[string]any{})
+	wantError(t, "lookup without a token", err, http.StatusBadRequest, "missing token ID")
+
+	if err := tokens.RevokeTree("cfs.doesnotexist"); err != nil {
+		t.Errorf("revoke of an unknown token: %v, want 204", err)
+	}
+	child, err := tokens.Create(&api.TokenCreateRequest{Policies: []string{"default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := tokens.RevokeTree(child.Auth.ClientToken); err != nil {
+			t.Errorf("revoke #%d of a token: %v, want 204", i+1, err)
+		}
+	}
+	_, err = tokens.Renew("cfs.doesnotexist", 0)
+	wantError(t, "renew of an unknown token", err, http.StatusBadRequest, "token not found")
+	err = tokens.RevokeOrphan("cfs.doesnotexist")
+	wantError(t, "revoke-orphan of an unknown token", err, http.StatusBadRequest, "token to revoke not found")
+
+	creator := s.clientWith(t, s.tokenWithPolicy(t, "creator", `
+path "auth/token/create" { capabilities = ["update"] }
+path "auth/token/create-orphan" { capabilities = ["update"] }`)).Auth().Token()
+	_, err = creator.Create(&api.TokenCreateRequest{NoParent: true})
+	wantError(t, "no_parent without sudo", err, http.StatusBadRequest, "root or sudo privileges required to create orphan token")
+	_, err = creator.Create(&api.TokenCreateRequest{ID: "chosen-id"})
+	wantError(t, "choosing an ID without sudo", err, http.StatusBadRequest, "root or sudo privileges required to specify token id")
+	orphan, err := creator.CreateOrphan(&api.TokenCreateRequest{})
+	if err != nil || orphan.Auth == nil || !orphan.Auth.Orphan {
+		t.Errorf("create-orphan allowed by its ACL = %+v, %v; want an orphan token", orphan, err)
+	}
+	_, err = creator.Create(&api.TokenCreateRequest{Policies: []string{"root"}})
+	wantError(t, "a root child of a non-root token", err, http.StatusBadRequest, "child policies must be subset of parent")
+}
