@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/vault/api"
@@ -77,4 +78,70 @@ path "auth/token/create-orphan" { capabilities = ["update"] }`)).Auth().Token()
 	}
 	_, err = creator.Create(&api.TokenCreateRequest{Policies: []string{"root"}})
 	wantError(t, "a root child of a non-root token", err, http.StatusBadRequest, "child policies must be subset of parent")
+}
+
+// TestTuneTTLs checks that a tune refuses a default lease TTL above the
+// mount's max lease TTL with 400, for secrets engines and auth methods,
+// that the official client's tune of one TTL leaves the other as it is
+// (the client sends "" for it), and that "system" resets a TTL.
+func TestTuneTTLs(t *testing.T) {
+	t.Parallel()
+	s := startDev(t)
+	sys := s.Client.Sys()
+	if err := sys.Mount("kvt", &api.MountInput{Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.EnableAuthWithOptions("upt", &api.EnableAuthOptions{Type: "userpass"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, mount := range []string{"kvt", "auth/upt"} {
+		if err := sys.TuneMount(mount, api.MountConfigInput{MaxLeaseTTL: "1h"}); err != nil {
+			t.Fatalf("tune %s max 1h: %v", mount, err)
+		}
+		err := sys.TuneMount(mount, api.MountConfigInput{DefaultLeaseTTL: "2h"})
+		wantError(t, "tune "+mount+" default above max", err, http.StatusBadRequest, "would be less than backend default lease TTL")
+		if err := sys.TuneMount(mount, api.MountConfigInput{DefaultLeaseTTL: "30m"}); err != nil {
+			t.Fatalf("tune %s default 30m: %v", mount, err)
+		}
+		cfg, err := sys.MountConfig(mount)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.DefaultLeaseTTL != 1800 || cfg.MaxLeaseTTL != 3600 {
+			t.Errorf("%s after tunes: default %d max %d, want 1800 3600", mount, cfg.DefaultLeaseTTL, cfg.MaxLeaseTTL)
+		}
+		if err := sys.TuneMount(mount, api.MountConfigInput{DefaultLeaseTTL: "system"}); err != nil {
+			t.Fatalf("tune %s default system: %v", mount, err)
+		}
+		if cfg, err := sys.MountConfig(mount); err != nil || cfg.MaxLeaseTTL != 3600 || cfg.DefaultLeaseTTL == 1800 {
+			t.Errorf("%s after default=system: %+v, %v; want the server's default and max 3600", mount, cfg, err)
+		}
+	}
+}
+
+// TestDisableBuiltinMounts checks that disabling a mount Coffer serves
+// itself is refused with 400 and Vault's words, and that disabling a path
+// with nothing mounted still answers 204.
+func TestDisableBuiltinMounts(t *testing.T) {
+	t.Parallel()
+	s := startDev(t)
+	for _, tt := range []struct {
+		path, words string
+	}{
+		{"/v1/sys/mounts/sys", `cannot unmount \"sys/\"`},
+		{"/v1/sys/mounts/cubbyhole", `cannot unmount \"cubbyhole/\"`},
+		{"/v1/sys/mounts/identity", `cannot unmount \"identity/\"`},
+		{"/v1/sys/auth/token", "token credential backend cannot be disabled"},
+	} {
+		r := s.raw(t, http.MethodDelete, tt.path, rootToken, "")
+		if r.Status != http.StatusBadRequest || !strings.Contains(r.Body, tt.words) {
+			t.Errorf("DELETE %s = %d %s, want 400 with %s", tt.path, r.Status, r.Body, tt.words)
+		}
+	}
+	if err := s.Client.Sys().Unmount("nothing-here"); err != nil {
+		t.Errorf("disable a path with nothing mounted: %v, want 204", err)
+	}
+	if _, err := s.Client.Logical().Write("cubbyhole/still", map[string]any{"a": "b"}); err != nil {
+		t.Errorf("cubbyhole after the refused disable: %v", err)
+	}
 }
