@@ -1,10 +1,12 @@
 package conformance
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/coffer-secrets/coffer/internal/testdb"
 	"github.com/hashicorp/vault/api"
 )
 
@@ -144,4 +146,75 @@ func TestDisableBuiltinMounts(t *testing.T) {
 	if _, err := s.Client.Logical().Write("cubbyhole/still", map[string]any{"a": "b"}); err != nil {
 		t.Errorf("cubbyhole after the refused disable: %v", err)
 	}
+}
+
+// TestLeaseRenewAndRevoke checks sys/leases against Vault with a real
+// leased secret (database credentials on the local PostgreSQL): a renewal
+// answers the TTL granted (increment=120 gives 120, not 119); a renewal
+// without an increment renews to the lease's original TTL from now, every
+// time (it does not grow); revocation is idempotent (204 for a lease
+// already revoked, also by prefix and by force); and the errors carry
+// Vault's words.
+func TestLeaseRenewAndRevoke(t *testing.T) {
+	t.Parallel()
+	d := testdb.New(t, testdb.Postgres)
+	s := startDev(t)
+	cl := s.Client
+	if err := cl.Sys().Mount("database", &api.MountInput{Type: "database"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Logical().Write("database/config/db", map[string]any{
+		"plugin_name": d.Plugin, "connection_url": d.URL, "username": d.User, "password": d.Password, "allowed_roles": "*",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Logical().Write("database/roles/app", map[string]any{
+		"db_name": "db", "creation_statements": d.Creation(), "default_ttl": "20m", "max_ttl": "2h",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := cl.Logical().Read("database/creds/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sec.LeaseDuration != 1200 {
+		t.Fatalf("lease_duration = %d, want 1200", sec.LeaseDuration)
+	}
+	rn, err := cl.Sys().Renew(sec.LeaseID, 120)
+	if err != nil || rn.LeaseDuration != 120 {
+		t.Fatalf("renew increment=120 = %+v, %v; want lease_duration 120", rn, err)
+	}
+	for i := range 3 {
+		rn, err := cl.Sys().Renew(sec.LeaseID, 0)
+		if err != nil || rn.LeaseDuration != 1200 {
+			t.Fatalf("renew #%d without an increment = %+v, %v; want lease_duration 1200", i+1, rn, err)
+		}
+	}
+	lk, err := cl.Logical().Write("sys/leases/lookup", map[string]any{"lease_id": sec.LeaseID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl, _ := lk.Data["ttl"].(json.Number).Int64(); ttl > 1200 || ttl < 1190 {
+		t.Errorf("lookup after renewals: ttl %d, want about 1200", ttl)
+	}
+
+	for i := range 2 {
+		if err := cl.Sys().Revoke(sec.LeaseID); err != nil {
+			t.Errorf("revoke #%d: %v, want 204", i+1, err)
+		}
+	}
+	if err := cl.Sys().RevokePrefix("database/creds/app"); err != nil {
+		t.Errorf("revoke-prefix with nothing left: %v, want 204", err)
+	}
+	if err := cl.Sys().RevokeForce("database/creds/nothing"); err != nil {
+		t.Errorf("revoke-force with nothing there: %v, want 204", err)
+	}
+	_, err = cl.Sys().Renew(sec.LeaseID, 60)
+	wantError(t, "renew of a revoked lease", err, http.StatusBadRequest, "lease not found")
+	_, err = cl.Logical().Write("sys/leases/lookup", map[string]any{"lease_id": sec.LeaseID})
+	wantError(t, "lookup of a revoked lease", err, http.StatusBadRequest, "invalid lease")
+	_, err = cl.Logical().Write("sys/leases/revoke", map[string]any{})
+	wantError(t, "revoke without a lease ID", err, http.StatusBadRequest, "lease_id must be specified")
+	_, err = cl.Logical().Write("sys/leases/renew", map[string]any{})
+	wantError(t, "renew without a lease ID", err, http.StatusBadRequest, "lease_id must be specified")
 }
