@@ -204,25 +204,25 @@ func (c *Core) sysReadMount(auth bool) framework.Handler {
 // every field the official client sends; the ones Coffer does not act on
 // must stay at their zero values.
 type mountConfigInput struct {
-	DefaultLeaseTTL            mountTTL           `json:"default_lease_ttl"`
-	MaxLeaseTTL                mountTTL           `json:"max_lease_ttl"`
-	ForceNoCache               framework.Bool     `json:"force_no_cache"`
-	Description                *string            `json:"description"`
-	Options                    map[string]string  `json:"options"`
-	AuditNonHMACRequestKeys    []string           `json:"audit_non_hmac_request_keys"`
-	AuditNonHMACResponseKeys   []string           `json:"audit_non_hmac_response_keys"`
-	ListingVisibility          string             `json:"listing_visibility"`
-	PassthroughRequestHeaders  []string           `json:"passthrough_request_headers"`
-	AllowedResponseHeaders     []string           `json:"allowed_response_headers"`
-	TokenType                  string             `json:"token_type"`
-	AllowedManagedKeys         []string           `json:"allowed_managed_keys"`
-	PluginVersion              string             `json:"plugin_version"`
-	PluginName                 string             `json:"plugin_name"`
-	OverridePinnedVersion      *bool              `json:"override_pinned_version"`
-	DelegatedAuthAccessors     []string           `json:"delegated_auth_accessors"`
-	IdentityTokenKey           string             `json:"identity_token_key"`
-	TrimRequestTrailingSlashes *bool              `json:"trim_request_trailing_slashes"`
-	UserLockoutConfig          *lockoutInput      `json:"user_lockout_config"`
+	DefaultLeaseTTL            mountTTL          `json:"default_lease_ttl"`
+	MaxLeaseTTL                mountTTL          `json:"max_lease_ttl"`
+	ForceNoCache               framework.Bool    `json:"force_no_cache"`
+	Description                *string           `json:"description"`
+	Options                    map[string]string `json:"options"`
+	AuditNonHMACRequestKeys    []string          `json:"audit_non_hmac_request_keys"`
+	AuditNonHMACResponseKeys   []string          `json:"audit_non_hmac_response_keys"`
+	ListingVisibility          string            `json:"listing_visibility"`
+	PassthroughRequestHeaders  []string          `json:"passthrough_request_headers"`
+	AllowedResponseHeaders     []string          `json:"allowed_response_headers"`
+	TokenType                  string            `json:"token_type"`
+	AllowedManagedKeys         []string          `json:"allowed_managed_keys"`
+	PluginVersion              string            `json:"plugin_version"`
+	PluginName                 string            `json:"plugin_name"`
+	OverridePinnedVersion      *bool             `json:"override_pinned_version"`
+	DelegatedAuthAccessors     []string          `json:"delegated_auth_accessors"`
+	IdentityTokenKey           string            `json:"identity_token_key"`
+	TrimRequestTrailingSlashes *bool             `json:"trim_request_trailing_slashes"`
+	UserLockoutConfig          *lockoutInput     `json:"user_lockout_config"`
 }
 
 // lockoutInput is user_lockout_config in a tune request.

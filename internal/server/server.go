@@ -182,6 +182,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	})
 	s.httpSrv = &http.Server{
 		Handler:           handler,
+		ConnContext:       connContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
