@@ -218,3 +218,26 @@ func TestLeaseRenewAndRevoke(t *testing.T) {
 	_, err = cl.Logical().Write("sys/leases/renew", map[string]any{})
 	wantError(t, "renew without a lease ID", err, http.StatusBadRequest, "lease_id must be specified")
 }
+
+// TestLogComponentOnce checks that no server log line names its component
+// twice (a logger scoped both by core and by the package it is handed to
+// printed component=identity component=identity).
+func TestLogComponentOnce(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	s := startProcess(t, []string{"server", "--dev", "--dev-root-token=" + rootToken, "--listen=" + addr}, []string{"COFFER_LOG_LEVEL=debug"}, "http://"+addr)
+	s.Client.SetToken(rootToken)
+	if _, err := s.Client.Auth().Token().LookupSelf(); err != nil {
+		t.Fatal(err)
+	}
+	s.stop()
+	logs := s.Stdout.String() + s.Stderr.String()
+	if !strings.Contains(logs, "component=identity") {
+		t.Fatalf("no identity log line at debug level; logs:\n%s", logs)
+	}
+	for line := range strings.SplitSeq(logs, "\n") {
+		if strings.Count(line, "component=") > 1 {
+			t.Errorf("log line names its component more than once: %s", line)
+		}
+	}
+}

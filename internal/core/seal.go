@@ -276,7 +276,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 func (c *Core) loadIdentity(ctx context.Context) error {
 	id, err := identity.New(ctx, identity.Options{
 		Storage: router.NewView(c.barrier, "sys/identity/"),
-		Logger:  c.opts.Logger.With("component", "identity"),
+		Logger:  c.opts.Logger, // the store scopes its logger itself
 		Clock:   c.clock,
 		Mounts:  c.mountByAccessor,
 	})
