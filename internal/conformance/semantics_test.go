@@ -3,6 +3,7 @@ package conformance
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -240,4 +241,56 @@ func TestLogComponentOnce(t *testing.T) {
 			t.Errorf("log line names its component more than once: %s", line)
 		}
 	}
+}
+
+// TestPluginCatalog checks sys/plugins/catalog in Vault's shapes: the
+// built-in engines, auth methods and database plugins, listed all at once
+// and by type, each readable as a built-in plugin with a "+builtin"
+// version; registering or removing a plugin is refused with 400.
+func TestPluginCatalog(t *testing.T) {
+	t.Parallel()
+	s := startDev(t)
+	sys := s.Client.Sys()
+	all, err := sys.ListPlugins(&api.ListPluginsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for typ, want := range map[api.PluginType]string{api.PluginTypeSecrets: "kv", api.PluginTypeCredential: "approle", api.PluginTypeDatabase: "postgresql-database-plugin"} {
+		if !slices.Contains(all.PluginsByType[typ], want) {
+			t.Errorf("catalog %s = %v, want %s among them", typ, all.PluginsByType[typ], want)
+		}
+	}
+	if slices.Contains(all.PluginsByType[api.PluginTypeSecrets], "cubbyhole") {
+		t.Errorf("catalog lists cubbyhole, which cannot be enabled")
+	}
+	if len(all.Details) == 0 || !all.Details[0].Builtin || !strings.HasSuffix(all.Details[0].Version, "+builtin") || !strings.HasPrefix(all.Details[0].Version, "v") {
+		t.Errorf("catalog details = %+v, want built-in plugins with a v...+builtin version", all.Details)
+	}
+	auth, err := sys.ListPlugins(&api.ListPluginsInput{Type: api.PluginTypeCredential})
+	if err != nil || !slices.Contains(auth.PluginsByType[api.PluginTypeCredential], "userpass") {
+		t.Errorf("auth plugins = %+v, %v", auth, err)
+	}
+	list, err := s.Client.Logical().List("sys/plugins/catalog/secret")
+	if err != nil || list == nil || !slices.Contains(list.Data["keys"].([]any), any("transit")) {
+		t.Errorf("LIST sys/plugins/catalog/secret = %v, %v", list, err)
+	}
+	p, err := sys.GetPlugin(&api.GetPluginInput{Type: api.PluginTypeSecrets, Name: "kv"})
+	if err != nil || p.Name != "kv" || !p.Builtin || !strings.HasSuffix(p.Version, "+builtin") {
+		t.Errorf("get plugin kv = %+v, %v", p, err)
+	}
+	_, err = sys.GetPlugin(&api.GetPluginInput{Type: api.PluginTypeSecrets, Name: "nope"})
+	if statusCode(err) != http.StatusNotFound {
+		t.Errorf("get an unknown plugin: %v, want 404", err)
+	}
+	err = sys.RegisterPlugin(&api.RegisterPluginInput{Type: api.PluginTypeSecrets, Name: "mine", Command: "mine", SHA256: strings.Repeat("ab", 32)})
+	wantError(t, "register a plugin", err, http.StatusBadRequest, "no external plugins")
+	err = sys.DeregisterPlugin(&api.DeregisterPluginInput{Type: api.PluginTypeSecrets, Name: "kv"})
+	wantError(t, "deregister a built-in plugin", err, http.StatusBadRequest, "no external plugins")
+	// The catalog's entries need sudo, as in Vault; the listing does not.
+	reader := s.clientWith(t, s.tokenWithPolicy(t, "plugin-reader", `path "sys/plugins/catalog*" { capabilities = ["read", "list"] }`))
+	if _, err := reader.Sys().ListPlugins(&api.ListPluginsInput{}); err != nil {
+		t.Errorf("catalog listing without sudo: %v", err)
+	}
+	_, err = reader.Sys().GetPlugin(&api.GetPluginInput{Type: api.PluginTypeSecrets, Name: "kv"})
+	wantError(t, "read a plugin without sudo", err, http.StatusForbidden, "permission denied")
 }

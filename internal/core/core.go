@@ -48,6 +48,9 @@ type Options struct {
 	Engines map[string]logical.Factory
 	// AuthMethods maps an auth method type to its factory.
 	AuthMethods map[string]logical.Factory
+	// DatabasePlugins names the database plugins the database engine
+	// knows, for the plugin catalog.
+	DatabasePlugins []string
 	// Logger receives lifecycle and error logs; never secrets.
 	Logger *slog.Logger
 	// Clock tells the time; nil means the system clock.

@@ -94,6 +94,7 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths = append(paths, c.wrapPaths()...)
 	paths = append(paths, c.passwordPaths()...)
 	paths = append(paths, c.auditPaths()...)
+	paths = append(paths, c.pluginPaths()...)
 	return &framework.Backend{Paths: append(paths, c.leasePaths()...)}
 }
 

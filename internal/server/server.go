@@ -147,6 +147,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		StorageType:      storageType,
 		Engines:          builtin.Engines(),
 		AuthMethods:      builtin.AuthMethods(),
+		DatabasePlugins:  builtin.DatabasePlugins(),
 		Logger:           logger,
 		Clock:            opts.Clock,
 		DefaultLeaseTTL:  cfg.DefaultLeaseTTL,
