@@ -294,3 +294,29 @@ func TestPluginCatalog(t *testing.T) {
 	_, err = reader.Sys().GetPlugin(&api.GetPluginInput{Type: api.PluginTypeSecrets, Name: "kv"})
 	wantError(t, "read a plugin without sudo", err, http.StatusForbidden, "permission denied")
 }
+
+// TestHostInfo checks sys/host-info in Vault's shape (cpu, cpu_times,
+// disk, host, memory, timestamp), and that it needs sudo.
+func TestHostInfo(t *testing.T) {
+	t.Parallel()
+	s := startDev(t)
+	sec, err := s.Client.Logical().Read("sys/host-info")
+	if err != nil || sec == nil {
+		t.Fatalf("sys/host-info = %v, %v", sec, err)
+	}
+	for _, k := range []string{"cpu", "cpu_times", "disk", "host", "memory", "timestamp"} {
+		if _, ok := sec.Data[k]; !ok {
+			t.Errorf("sys/host-info has no %q: %v", k, sec.Data)
+		}
+	}
+	host, _ := sec.Data["host"].(map[string]any)
+	if host["hostname"] == "" || host["os"] == "" {
+		t.Errorf("host = %v, want a hostname and an os", host)
+	}
+	if cpus, _ := sec.Data["cpu"].([]any); len(cpus) == 0 {
+		t.Errorf("cpu = %v, want at least one", sec.Data["cpu"])
+	}
+	reader := s.clientWith(t, s.tokenWithPolicy(t, "host-reader", `path "sys/host-info" { capabilities = ["read"] }`))
+	_, err = reader.Logical().Read("sys/host-info")
+	wantError(t, "sys/host-info without sudo", err, http.StatusForbidden, "permission denied")
+}

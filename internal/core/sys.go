@@ -95,6 +95,7 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths = append(paths, c.passwordPaths()...)
 	paths = append(paths, c.auditPaths()...)
 	paths = append(paths, c.pluginPaths()...)
+	paths = append(paths, c.hostInfoPaths()...)
 	return &framework.Backend{Paths: append(paths, c.leasePaths()...)}
 }
 
