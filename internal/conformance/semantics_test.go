@@ -141,6 +141,8 @@ func TestDisableBuiltinMounts(t *testing.T) {
 			t.Errorf("DELETE %s = %d %s, want 400 with %s", tt.path, r.Status, r.Body, tt.words)
 		}
 	}
+	_, err := s.Client.Logical().Write("sys/remount", map[string]any{"from": "cubbyhole", "to": "c2"})
+	wantError(t, "move cubbyhole/", err, http.StatusBadRequest, `cannot remount "cubbyhole/"`)
 	if err := s.Client.Sys().Unmount("nothing-here"); err != nil {
 		t.Errorf("disable a path with nothing mounted: %v, want 204", err)
 	}

@@ -620,7 +620,7 @@ func (c *Core) Remount(ctx context.Context, from, to string) error {
 		return err
 	}
 	if m.Builtin {
-		return logical.InvalidRequest("cannot move %s: it is built in", from)
+		return logical.InvalidRequest("cannot remount %q", from) // Vault's words
 	}
 	for _, e := range t.Entries {
 		if e.Path != from && (strings.HasPrefix(e.Path, to) || strings.HasPrefix(to, e.Path)) {
