@@ -83,6 +83,13 @@ path "auth/token/create-orphan" { capabilities = ["update"] }`)).Auth().Token()
 	wantError(t, "a root child of a non-root token", err, http.StatusBadRequest, "child policies must be subset of parent")
 }
 
+// tuneLegacy tunes path with the client's older TuneMount, which sends ""
+// for every TTL it does not set (as many tools still do).
+func tuneLegacy(sys *api.Sys, path string, in api.MountConfigInput) error {
+	//lint:ignore SA1019 the deprecated call sends "" for an unset TTL, the case under test
+	return sys.TuneMount(path, in)
+}
+
 // TestTuneTTLs checks that a tune refuses a default lease TTL above the
 // mount's max lease TTL with 400, for secrets engines and auth methods,
 // that the official client's tune of one TTL leaves the other as it is
@@ -98,12 +105,12 @@ func TestTuneTTLs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, mount := range []string{"kvt", "auth/upt"} {
-		if err := sys.TuneMount(mount, api.MountConfigInput{MaxLeaseTTL: "1h"}); err != nil {
+		if err := tuneLegacy(sys, mount, api.MountConfigInput{MaxLeaseTTL: "1h"}); err != nil {
 			t.Fatalf("tune %s max 1h: %v", mount, err)
 		}
-		err := sys.TuneMount(mount, api.MountConfigInput{DefaultLeaseTTL: "2h"})
+		err := tuneLegacy(sys, mount, api.MountConfigInput{DefaultLeaseTTL: "2h"})
 		wantError(t, "tune "+mount+" default above max", err, http.StatusBadRequest, "would be less than backend default lease TTL")
-		if err := sys.TuneMount(mount, api.MountConfigInput{DefaultLeaseTTL: "30m"}); err != nil {
+		if err := tuneLegacy(sys, mount, api.MountConfigInput{DefaultLeaseTTL: "30m"}); err != nil {
 			t.Fatalf("tune %s default 30m: %v", mount, err)
 		}
 		cfg, err := sys.MountConfig(mount)
@@ -113,7 +120,7 @@ func TestTuneTTLs(t *testing.T) {
 		if cfg.DefaultLeaseTTL != 1800 || cfg.MaxLeaseTTL != 3600 {
 			t.Errorf("%s after tunes: default %d max %d, want 1800 3600", mount, cfg.DefaultLeaseTTL, cfg.MaxLeaseTTL)
 		}
-		if err := sys.TuneMount(mount, api.MountConfigInput{DefaultLeaseTTL: "system"}); err != nil {
+		if err := tuneLegacy(sys, mount, api.MountConfigInput{DefaultLeaseTTL: "system"}); err != nil {
 			t.Fatalf("tune %s default system: %v", mount, err)
 		}
 		if cfg, err := sys.MountConfig(mount); err != nil || cfg.MaxLeaseTTL != 3600 || cfg.DefaultLeaseTTL == 1800 {
