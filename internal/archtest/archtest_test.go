@@ -36,6 +36,8 @@ var rules = []rule{
 	// Security packages stay small.
 	{importer: "internal/barrier", forbidden: []string{"internal/core", "internal/logical", "internal/router", "internal/token", "internal/httpapi", "internal/server"}},
 	{importer: "internal/shamir", forbidden: []string{"internal/"}},
+	// Reading the machine's description needs nothing of ours.
+	{importer: "internal/hostinfo", forbidden: []string{"internal/"}},
 	{importer: "internal/seal", forbidden: []string{"internal/core", "internal/logical", "internal/httpapi", "internal/server"}},
 	{importer: "internal/token", forbidden: []string{"internal/core", "internal/httpapi", "internal/server", "internal/engine/"}},
 	// Each storage backend imports only the storage interface.

@@ -39,3 +39,9 @@ func AuthMethods() map[string]logical.Factory {
 		"userpass":   userpass.Factory,
 	}
 }
+
+// DatabasePlugins returns the names of the database plugins the database
+// engine implements, for the plugin catalog.
+func DatabasePlugins() []string {
+	return []string{database.PluginPostgres, database.PluginMySQL, database.PluginMySQLAurora, database.PluginMySQLRDS, database.PluginMySQLLegacy}
+}

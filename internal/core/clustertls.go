@@ -303,3 +303,25 @@ func (c *Core) ClusterClientTLS(serverName string) (*tls.Config, error) {
 		MinVersion:   tls.VersionTLS12,
 	}, nil
 }
+
+// IsClusterPeer reports whether state is a TLS connection whose client
+// presented a certificate from this cluster's CA, verified in the
+// handshake and valid now for client authentication: another node of the
+// cluster (or this one). Only such a peer may vouch for the client address
+// of a request it forwards. It is false while the node is sealed or has no
+// cluster CA.
+func (c *Core) IsClusterPeer(state *tls.ConnectionState) bool {
+	if state == nil || len(state.VerifiedChains) == 0 || len(state.PeerCertificates) == 0 {
+		return false
+	}
+	ct, err := c.currentClusterTLS()
+	if err != nil {
+		return false
+	}
+	_, err = state.PeerCertificates[0].Verify(x509.VerifyOptions{
+		Roots:       ct.pool,
+		CurrentTime: c.now(),
+		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	return err == nil
+}

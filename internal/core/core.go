@@ -28,12 +28,14 @@ import (
 )
 
 // ErrSealed is returned for any request that needs the barrier while the
-// server is sealed. Its message is what clients see.
+// server is sealed. Its message is what clients see: Vault's exact words,
+// because Vault's and OpenBao's command lines and client libraries match
+// on "Vault is sealed" to tell a sealed server from other failures.
 var ErrSealed error = sealedError{}
 
 type sealedError struct{}
 
-func (sealedError) Error() string { return "Coffer is sealed" }
+func (sealedError) Error() string { return "Vault is sealed" }
 
 // Options configures a [Core].
 type Options struct {
@@ -46,6 +48,9 @@ type Options struct {
 	Engines map[string]logical.Factory
 	// AuthMethods maps an auth method type to its factory.
 	AuthMethods map[string]logical.Factory
+	// DatabasePlugins names the database plugins the database engine
+	// knows, for the plugin catalog.
+	DatabasePlugins []string
 	// Logger receives lifecycle and error logs; never secrets.
 	Logger *slog.Logger
 	// Clock tells the time; nil means the system clock.

@@ -111,21 +111,21 @@ const (
 
 // ErrStandby is returned for a request or a write that only the active
 // node may serve. The HTTP layer forwards such requests to the active node
-// (or redirects them).
+// (or redirects them). Its message is Vault's, which clients match on.
 var ErrStandby error = standbyError{}
 
 type standbyError struct{}
 
-func (standbyError) Error() string {
-	return "this node is a standby; the request must go to the active node"
-}
+func (standbyError) Error() string { return "Vault is in standby mode" }
 
-// ErrNoActive is returned when a standby cannot name an active node.
+// ErrNoActive is returned when a standby cannot name an active node. Its
+// message is Vault's words for the same state, which clients and runbooks
+// match on.
 var ErrNoActive error = noActiveError{}
 
 type noActiveError struct{}
 
-func (noActiveError) Error() string { return "no active node: the cluster is electing a leader" }
+func (noActiveError) Error() string { return "local node not active but active cluster node not found" }
 
 // haState is the part of a core that exists only in a cluster.
 type haState struct {

@@ -115,15 +115,32 @@ type leaseInput struct {
 	Sync      framework.Bool     `json:"sync"`
 }
 
-// leaseError maps the expiration manager's errors to request errors.
-func leaseError(err error) error {
+// leaseError maps the expiration manager's errors to request errors, with
+// Vault's words; notFound is what an unknown lease is called (Vault says
+// "invalid lease" on lookup and "lease not found" on renewal).
+func leaseError(err error, notFound string) error {
 	switch {
 	case errors.Is(err, lease.ErrNotFound):
-		return logical.InvalidRequest("invalid lease ID")
+		return logical.InvalidRequest("%s", notFound)
+	case errors.Is(err, lease.ErrExpired):
+		return logical.InvalidRequest("lease expired")
 	case errors.Is(err, lease.ErrNotRenewable):
 		return logical.InvalidRequest("lease is not renewable")
 	}
 	return err
+}
+
+// leaseID returns the lease ID of a request, from the body or the path;
+// Vault refuses a request without one.
+func leaseID(in *leaseInput, m *framework.Match) (string, error) {
+	id := in.LeaseID
+	if id == "" {
+		id = m.Get("id")
+	}
+	if id == "" {
+		return "", logical.InvalidRequest("lease_id must be specified")
+	}
+	return id, nil
 }
 
 // leaseLookupOutput is sys/leases/lookup's answer.
@@ -137,9 +154,12 @@ type leaseLookupOutput struct {
 }
 
 func (c *Core) sysLeaseLookup(ctx context.Context, req *logical.Request, m *framework.Match, in *leaseInput) (*logical.Response, error) {
+	if in.LeaseID == "" {
+		return nil, logical.InvalidRequest("lease_id must be specified")
+	}
 	e, err := c.leases.Lookup(ctx, in.LeaseID)
 	if err != nil {
-		return nil, leaseError(err)
+		return nil, leaseError(err, "invalid lease")
 	}
 	out := leaseLookupOutput{
 		ID:         e.LeaseID,
@@ -158,7 +178,7 @@ func (c *Core) sysLeaseLookup(ctx context.Context, req *logical.Request, m *fram
 func (c *Core) sysLeaseList(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
 	keys, err := c.leases.List(ctx, m.Get("prefix"))
 	if err != nil {
-		return nil, leaseError(err)
+		return nil, leaseError(err, "invalid prefix")
 	}
 	return framework.ListResponse(keys)
 }
@@ -172,9 +192,9 @@ type leaseRenewed struct {
 }
 
 func (c *Core) sysLeaseRenew(ctx context.Context, req *logical.Request, m *framework.Match, in *leaseInput) (*logical.Response, error) {
-	id := in.LeaseID
-	if id == "" {
-		id = m.Get("id")
+	id, err := leaseID(in, m)
+	if err != nil {
+		return nil, err
 	}
 	var limit time.Time
 	if cl := callerFrom(ctx); cl != nil && !cl.entry.IsRoot() {
@@ -182,19 +202,23 @@ func (c *Core) sysLeaseRenew(ctx context.Context, req *logical.Request, m *frame
 	}
 	e, err := c.leases.Renew(ctx, id, time.Duration(in.Increment), limit)
 	if err != nil {
-		return nil, leaseError(err)
+		return nil, leaseError(err, "lease not found")
 	}
-	return &logical.Response{Data: &leaseRenewed{LeaseID: e.LeaseID, LeaseDuration: int64(e.TTL(c.now()) / time.Second), Renewable: e.Renewable}}, nil
+	// The lease duration is the TTL granted, not one recomputed after the
+	// renewal took its time.
+	return &logical.Response{Data: &leaseRenewed{LeaseID: e.LeaseID, LeaseDuration: int64(e.GrantedTTL() / time.Second), Renewable: e.Renewable}}, nil
 }
 
 func (c *Core) sysLeaseRevoke(ctx context.Context, req *logical.Request, m *framework.Match, in *leaseInput) (*logical.Response, error) {
-	id := in.LeaseID
-	if id == "" {
-		id = m.Get("id")
+	id, err := leaseID(in, m)
+	if err != nil {
+		return nil, err
 	}
 	if err := c.leases.Revoke(ctx, id, false); err != nil {
 		if errors.Is(err, lease.ErrNotFound) {
-			return nil, leaseError(err)
+			// Revocation is idempotent, as in Vault: a lease that is
+			// already gone (or never existed) answers success.
+			return nil, nil
 		}
 		return nil, &logical.Error{Kind: logical.ErrUpstream, Msg: "revoking the lease failed in the backend; it will be retried", Err: err}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
 	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/storage"
 )
@@ -401,6 +402,9 @@ func (c *Core) Unmount(ctx context.Context, auth bool, path string) error {
 	if auth {
 		path = authPrefix + path
 	}
+	if err := checkProtected(path); err != nil {
+		return err
+	}
 	m, err := c.unmountLocked(ctx, path)
 	if err != nil || m == nil {
 		return err
@@ -435,7 +439,7 @@ func (c *Core) unmountLocked(ctx context.Context, path string) (*MountEntry, err
 		return nil, nil
 	}
 	if m.Builtin {
-		return nil, logical.InvalidRequest("cannot disable %s: it is built in", path)
+		return nil, checkProtected(path)
 	}
 	t := c.mounts.clone()
 	t.Entries = slices.DeleteFunc(t.Entries, func(e *MountEntry) bool { return e.Path == path })
@@ -457,19 +461,52 @@ func (c *Core) unmountLocked(ctx context.Context, path string) (*MountEntry, err
 	return m, nil
 }
 
+// checkTTLs refuses a mount's TTL settings whose default lease TTL is
+// above its max lease TTL (the mount's own, or the server's when the mount
+// has none), with Vault's words.
 func (c *Core) checkTTLs(cfg MountConfig) error {
 	if cfg.DefaultLeaseTTL < 0 || cfg.MaxLeaseTTL < 0 {
 		return logical.InvalidRequest("lease TTLs must not be negative")
 	}
 	// A mount may allow longer leases than the server's default maximum,
 	// as Vault's PKI set-ups do with tune -max-lease-ttl=87600h.
-	maxTTL := cfg.MaxLeaseTTL
-	if maxTTL == 0 {
-		maxTTL = c.opts.MaxLeaseTTL
+	if cfg.MaxLeaseTTL == 0 {
+		if cfg.DefaultLeaseTTL > c.opts.MaxLeaseTTL {
+			return logical.InvalidRequest("given default lease TTL of %d greater than system max lease TTL of %d", int64(cfg.DefaultLeaseTTL/time.Second), int64(c.opts.MaxLeaseTTL/time.Second))
+		}
+		return nil
 	}
-	if cfg.DefaultLeaseTTL > maxTTL {
-		return logical.InvalidRequest("default_lease_ttl %s is above max_lease_ttl %s", cfg.DefaultLeaseTTL, maxTTL)
+	if cfg.DefaultLeaseTTL > cfg.MaxLeaseTTL {
+		return logical.InvalidRequest("backend max lease TTL of %d would be less than backend default lease TTL of %d", int64(cfg.MaxLeaseTTL/time.Second), int64(cfg.DefaultLeaseTTL/time.Second))
 	}
+	return nil
+}
+
+// mountTTL is a mount's default or max lease TTL in an API request:
+// seconds or a duration string such as "1h", "system" for the server's
+// setting (stored as zero), or "" for none given (a tune then leaves the
+// setting as it is), as Vault reads these fields.
+type mountTTL struct {
+	// TTL is the value; zero for "system".
+	TTL time.Duration
+	// Set is true when a value other than "" or null was given.
+	Set bool
+}
+
+// UnmarshalJSON implements [json.Unmarshaler].
+func (m *mountTTL) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "null", `""`:
+		return nil
+	case `"system"`:
+		*m = mountTTL{Set: true}
+		return nil
+	}
+	var d framework.Duration
+	if err := d.UnmarshalJSON(b); err != nil {
+		return err // names the field as a duration
+	}
+	*m = mountTTL{TTL: time.Duration(d), Set: true}
 	return nil
 }
 
@@ -583,7 +620,7 @@ func (c *Core) Remount(ctx context.Context, from, to string) error {
 		return err
 	}
 	if m.Builtin {
-		return logical.InvalidRequest("cannot move %s: it is built in", from)
+		return logical.InvalidRequest("cannot remount %q", from) // Vault's words
 	}
 	for _, e := range t.Entries {
 		if e.Path != from && (strings.HasPrefix(e.Path, to) || strings.HasPrefix(to, e.Path)) {
@@ -602,6 +639,18 @@ func (c *Core) Remount(ctx context.Context, from, to string) error {
 		c.router.Mount(&r2)
 	}
 	c.logger.Info("remounted", "from", from, "to", to)
+	return nil
+}
+
+// checkProtected refuses to disable a mount core serves itself (sys/,
+// the built-in mounts), with Vault's words.
+func checkProtected(path string) error {
+	if path == authPrefix+"token/" {
+		return logical.InvalidRequest("token credential backend cannot be disabled")
+	}
+	if path == "sys/" || slices.ContainsFunc(builtinMounts, func(b MountEntry) bool { return b.Path == path }) {
+		return logical.InvalidRequest("cannot unmount %q", path)
+	}
 	return nil
 }
 

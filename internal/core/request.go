@@ -100,6 +100,8 @@ var sudoPaths = []*regexp.Regexp{
 	regexp.MustCompile(`^sys/seal$`),
 	regexp.MustCompile(`^sys/step-down$`),
 	regexp.MustCompile(`^sys/locked-users(/.*)?$`),
+	regexp.MustCompile(`^sys/plugins/catalog/.*$`),
+	regexp.MustCompile(`^sys/host-info$`),
 }
 
 func needsSudo(path string) bool {

@@ -86,7 +86,7 @@ func (c *Core) Initialize(ctx context.Context, req InitRequest) (*InitResult, er
 	if ok, err := c.Initialized(ctx); err != nil {
 		return nil, err
 	} else if ok {
-		return nil, logical.InvalidRequest("Coffer is already initialized")
+		return nil, logical.InvalidRequest("Vault is already initialized")
 	}
 	if c.ha != nil {
 		// No node leads before initialization: the writes below are the
@@ -141,7 +141,9 @@ func (c *Core) Initialize(ctx context.Context, req InitRequest) (*InitResult, er
 }
 
 // Unseal submits one key share. When enough shares are in, the barrier is
-// opened and mounts are loaded. A wrong combination of shares is refused
+// opened and mounts are loaded. A share already submitted in this round
+// changes nothing and is answered with the unchanged status, as Vault
+// does. A malformed share, or a wrong combination of shares, is refused
 // with [logical.ErrInvalidRequest] and leaves the server sealed.
 func (c *Core) Unseal(ctx context.Context, share []byte) (SealStatus, error) {
 	if !c.Sealed() {
@@ -152,14 +154,17 @@ func (c *Core) Unseal(ctx context.Context, share []byte) (SealStatus, error) {
 		return SealStatus{}, err
 	}
 	if !ok {
-		return SealStatus{}, logical.InvalidRequest("Coffer is not initialized")
+		return SealStatus{}, logical.InvalidRequest("Vault is not initialized")
 	}
 	rootKey, _, err := c.seal.Submit(ctx, share)
 	if err != nil {
 		if errors.Is(err, seal.ErrBadKey) {
 			return SealStatus{}, logical.InvalidRequest("unseal failed: the key shares do not open the barrier; progress was reset")
 		}
-		return SealStatus{}, &logical.Error{Kind: logical.ErrInvalidRequest, Msg: "invalid key share: " + err.Error()}
+		if errors.Is(err, seal.ErrInvalidShare) || errors.Is(err, seal.ErrDuplicateShare) {
+			return SealStatus{}, &logical.Error{Kind: logical.ErrInvalidRequest, Msg: "invalid key share: " + err.Error()}
+		}
+		return SealStatus{}, err
 	}
 	if rootKey != nil {
 		defer clear(rootKey)
@@ -271,7 +276,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 func (c *Core) loadIdentity(ctx context.Context) error {
 	id, err := identity.New(ctx, identity.Options{
 		Storage: router.NewView(c.barrier, "sys/identity/"),
-		Logger:  c.opts.Logger.With("component", "identity"),
+		Logger:  c.opts.Logger, // the store scopes its logger itself
 		Clock:   c.clock,
 		Mounts:  c.mountByAccessor,
 	})

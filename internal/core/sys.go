@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -95,6 +94,8 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths = append(paths, c.wrapPaths()...)
 	paths = append(paths, c.passwordPaths()...)
 	paths = append(paths, c.auditPaths()...)
+	paths = append(paths, c.pluginPaths()...)
+	paths = append(paths, c.hostInfoPaths()...)
 	return &framework.Backend{Paths: append(paths, c.leasePaths()...)}
 }
 
@@ -205,25 +206,25 @@ func (c *Core) sysReadMount(auth bool) framework.Handler {
 // every field the official client sends; the ones Coffer does not act on
 // must stay at their zero values.
 type mountConfigInput struct {
-	DefaultLeaseTTL            framework.Duration `json:"default_lease_ttl"`
-	MaxLeaseTTL                framework.Duration `json:"max_lease_ttl"`
-	ForceNoCache               framework.Bool     `json:"force_no_cache"`
-	Description                *string            `json:"description"`
-	Options                    map[string]string  `json:"options"`
-	AuditNonHMACRequestKeys    []string           `json:"audit_non_hmac_request_keys"`
-	AuditNonHMACResponseKeys   []string           `json:"audit_non_hmac_response_keys"`
-	ListingVisibility          string             `json:"listing_visibility"`
-	PassthroughRequestHeaders  []string           `json:"passthrough_request_headers"`
-	AllowedResponseHeaders     []string           `json:"allowed_response_headers"`
-	TokenType                  string             `json:"token_type"`
-	AllowedManagedKeys         []string           `json:"allowed_managed_keys"`
-	PluginVersion              string             `json:"plugin_version"`
-	PluginName                 string             `json:"plugin_name"`
-	OverridePinnedVersion      *bool              `json:"override_pinned_version"`
-	DelegatedAuthAccessors     []string           `json:"delegated_auth_accessors"`
-	IdentityTokenKey           string             `json:"identity_token_key"`
-	TrimRequestTrailingSlashes *bool              `json:"trim_request_trailing_slashes"`
-	UserLockoutConfig          *lockoutInput      `json:"user_lockout_config"`
+	DefaultLeaseTTL            mountTTL          `json:"default_lease_ttl"`
+	MaxLeaseTTL                mountTTL          `json:"max_lease_ttl"`
+	ForceNoCache               framework.Bool    `json:"force_no_cache"`
+	Description                *string           `json:"description"`
+	Options                    map[string]string `json:"options"`
+	AuditNonHMACRequestKeys    []string          `json:"audit_non_hmac_request_keys"`
+	AuditNonHMACResponseKeys   []string          `json:"audit_non_hmac_response_keys"`
+	ListingVisibility          string            `json:"listing_visibility"`
+	PassthroughRequestHeaders  []string          `json:"passthrough_request_headers"`
+	AllowedResponseHeaders     []string          `json:"allowed_response_headers"`
+	TokenType                  string            `json:"token_type"`
+	AllowedManagedKeys         []string          `json:"allowed_managed_keys"`
+	PluginVersion              string            `json:"plugin_version"`
+	PluginName                 string            `json:"plugin_name"`
+	OverridePinnedVersion      *bool             `json:"override_pinned_version"`
+	DelegatedAuthAccessors     []string          `json:"delegated_auth_accessors"`
+	IdentityTokenKey           string            `json:"identity_token_key"`
+	TrimRequestTrailingSlashes *bool             `json:"trim_request_trailing_slashes"`
+	UserLockoutConfig          *lockoutInput     `json:"user_lockout_config"`
 }
 
 // lockoutInput is user_lockout_config in a tune request.
@@ -275,8 +276,8 @@ func (c *Core) mountFromAPI(ctx context.Context, auth bool, path string, in *mou
 		Type:        typ,
 		Description: in.Description,
 		Config: MountConfig{
-			DefaultLeaseTTL: time.Duration(in.Config.DefaultLeaseTTL),
-			MaxLeaseTTL:     time.Duration(in.Config.MaxLeaseTTL),
+			DefaultLeaseTTL: in.Config.DefaultLeaseTTL.TTL,
+			MaxLeaseTTL:     in.Config.MaxLeaseTTL.TTL,
 		},
 		Options:  opts,
 		Local:    bool(in.Local),
@@ -332,20 +333,19 @@ func (c *Core) sysReadTune(auth bool) framework.Handler {
 
 func (c *Core) sysTune(auth bool) framework.Handler {
 	return framework.Typed(func(ctx context.Context, req *logical.Request, m *framework.Match, in *mountConfigInput) (*logical.Response, error) {
-		return c.tuneFromAPI(ctx, auth, m.Get("path"), req.Body, in)
+		return c.tuneFromAPI(ctx, auth, m.Get("path"), in)
 	})
 }
 
-func (c *Core) tuneFromAPI(ctx context.Context, auth bool, path string, body []byte, in *mountConfigInput) (*logical.Response, error) {
+func (c *Core) tuneFromAPI(ctx context.Context, auth bool, path string, in *mountConfigInput) (*logical.Response, error) {
 	var t TuneInput
-	present := presentFields(body)
-	if present["default_lease_ttl"] {
-		d := time.Duration(in.DefaultLeaseTTL)
-		t.DefaultLeaseTTL = &d
+	// The official client always sends both TTLs, "" for the one it does
+	// not change: only a value that was given changes the mount.
+	if in.DefaultLeaseTTL.Set {
+		t.DefaultLeaseTTL = &in.DefaultLeaseTTL.TTL
 	}
-	if present["max_lease_ttl"] {
-		d := time.Duration(in.MaxLeaseTTL)
-		t.MaxLeaseTTL = &d
+	if in.MaxLeaseTTL.Set {
+		t.MaxLeaseTTL = &in.MaxLeaseTTL.TTL
 	}
 	t.Description = in.Description
 	t.Options = in.Options
@@ -472,19 +472,4 @@ func (c *Core) sysUIMounts(ctx context.Context, req *logical.Request, m *framewo
 		}
 	}
 	return &logical.Response{Data: map[string]any{"secret": secret, "auth": auth}}, nil
-}
-
-// presentFields reports which top-level members a JSON object body has, so
-// that a tune can tell "set to zero" from "not given". The body has been
-// decoded successfully before this is called.
-func presentFields(body []byte) map[string]bool {
-	var raw map[string]json.RawMessage
-	if len(body) == 0 || json.Unmarshal(body, &raw) != nil {
-		return nil
-	}
-	out := make(map[string]bool, len(raw))
-	for k := range raw {
-		out[k] = true
-	}
-	return out
 }

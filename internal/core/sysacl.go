@@ -116,7 +116,7 @@ func (c *Core) capabilities(ctx context.Context, e *token.Entry, in *capabilitie
 }
 
 func (c *Core) sysCapabilities(ctx context.Context, req *logical.Request, m *framework.Match, in *capabilitiesInput) (*logical.Response, error) {
-	e, _, err := c.lookupToken(ctx, in.Token)
+	e, _, err := c.lookupToken(ctx, in.Token, "invalid token")
 	if err != nil {
 		return nil, err
 	}

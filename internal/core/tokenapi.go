@@ -104,11 +104,13 @@ func (c *Core) createTokenFor(ctx context.Context, req *logical.Request, in *tok
 	if parent.Type == token.TypeBatch && !orphan {
 		return nil, logical.InvalidRequest("batch tokens cannot create child tokens")
 	}
-	if in.ID != "" && !isRoot {
-		return nil, logical.InvalidRequest("only a root token can choose a token ID")
+	if in.ID != "" && !isRoot && !cl.sudo {
+		return nil, logical.InvalidRequest("root or sudo privileges required to specify token id")
 	}
-	if orphan && role == nil && !isRoot && !cl.sudo {
-		return nil, logical.InvalidRequest("creating an orphan token needs root or sudo")
+	// As in Vault, create-orphan is governed by the ACL on its own path;
+	// asking auth/token/create for no_parent needs root or sudo there.
+	if orphan && role == nil && bool(in.NoParent) && !isRoot && !cl.sudo {
+		return nil, logical.InvalidRequest("root or sudo privileges required to create orphan token")
 	}
 	policies := []string(in.Policies)
 	for i, p := range policies {
@@ -191,14 +193,14 @@ func (c *Core) createTokenFor(ctx context.Context, req *logical.Request, in *tok
 		}
 		for _, p := range policies {
 			if p != "default" && !slices.Contains(parent.Policies, p) {
-				return nil, logical.InvalidRequest("child policies must be a subset of the parent's: %q is not held by the calling token", p)
+				return nil, logical.InvalidRequest("child policies must be subset of parent: %q is not held by the calling token", p)
 			}
 		}
 	} else if len(policies) == 0 {
 		policies = slices.Clone(parent.Policies)
 	}
 	if slices.Contains(policies, "root") && !isRoot {
-		return nil, logical.InvalidRequest("only a root token can create a root token")
+		return nil, logical.InvalidRequest("root tokens may not be created without parent token being root")
 	}
 	e.Policies = tokenPolicies(policies, noDefault)
 	if !orphan {
@@ -315,25 +317,37 @@ type tokenInput struct {
 	Token string `json:"token"`
 }
 
-// lookupToken finds a token given in a request body.
-func (c *Core) lookupToken(ctx context.Context, id string) (*token.Entry, string, error) {
+// findToken looks up a token given in a request body; e is nil when no
+// such token exists (or it expired).
+func (c *Core) findToken(ctx context.Context, id string) (e *token.Entry, hash string, err error) {
 	if id == "" {
-		return nil, "", logical.InvalidRequest("missing token")
+		return nil, "", logical.InvalidRequest("missing token ID")
 	}
-	e, h, err := c.tokens.Lookup(ctx, token.ID(id), c.now())
+	return c.tokens.Lookup(ctx, token.ID(id), c.now())
+}
+
+// lookupToken finds a token given in a request body. A token that does
+// not exist is refused with [logical.ErrInvalidRequest] and msg (Vault's
+// words differ by endpoint).
+func (c *Core) lookupToken(ctx context.Context, id, msg string) (*token.Entry, string, error) {
+	e, h, err := c.findToken(ctx, id)
 	if err != nil {
 		return nil, "", err
 	}
 	if e == nil {
-		return nil, "", logical.InvalidRequest("bad token")
+		return nil, "", logical.InvalidRequest("%s", msg)
 	}
 	return e, h, nil
 }
 
 func (c *Core) tokenLookup(ctx context.Context, req *logical.Request, m *framework.Match, in *tokenInput) (*logical.Response, error) {
-	e, _, err := c.lookupToken(ctx, in.Token)
+	e, _, err := c.findToken(ctx, in.Token)
 	if err != nil {
 		return nil, err
+	}
+	if e == nil {
+		// As in Vault: an unknown token is a 403 with "bad token".
+		return nil, &logical.Error{Kind: logical.ErrPermissionDenied, Msg: "bad token"}
 	}
 	return &logical.Response{Data: c.lookupOutput(ctx, token.ID(in.Token), e)}, nil
 }
@@ -387,7 +401,7 @@ func (c *Core) renew(ctx context.Context, id token.ID, hash string, increment ti
 	case errors.Is(err, token.ErrPastMaxTTL):
 		return nil, logical.InvalidRequest("token has reached its maximum TTL and cannot be renewed")
 	case errors.Is(err, token.ErrNotFound):
-		return nil, logical.InvalidRequest("bad token")
+		return nil, logical.InvalidRequest("token not found")
 	case err != nil:
 		return nil, err
 	}
@@ -404,7 +418,7 @@ func (c *Core) tokenRenewSelf(ctx context.Context, req *logical.Request, m *fram
 }
 
 func (c *Core) tokenRenew(ctx context.Context, req *logical.Request, m *framework.Match, in *renewInput) (*logical.Response, error) {
-	_, h, err := c.lookupToken(ctx, in.Token)
+	_, h, err := c.lookupToken(ctx, in.Token, "token not found")
 	if err != nil {
 		return nil, err
 	}
@@ -437,9 +451,14 @@ func (c *Core) tokenRevokeSelf(ctx context.Context, req *logical.Request, m *fra
 }
 
 func (c *Core) tokenRevoke(ctx context.Context, req *logical.Request, m *framework.Match, in *tokenInput) (*logical.Response, error) {
-	_, h, err := c.lookupToken(ctx, in.Token)
+	e, h, err := c.findToken(ctx, in.Token)
 	if err != nil {
 		return nil, err
+	}
+	if e == nil {
+		// Revocation is idempotent, as in Vault: a token that is already
+		// gone (or never existed) answers success.
+		return nil, nil
 	}
 	if h == "" {
 		return nil, logical.InvalidRequest("batch tokens cannot be revoked")
@@ -448,7 +467,7 @@ func (c *Core) tokenRevoke(ctx context.Context, req *logical.Request, m *framewo
 }
 
 func (c *Core) tokenRevokeOrphan(ctx context.Context, req *logical.Request, m *framework.Match, in *tokenInput) (*logical.Response, error) {
-	_, h, err := c.lookupToken(ctx, in.Token)
+	_, h, err := c.lookupToken(ctx, in.Token, "token to revoke not found")
 	if err != nil {
 		return nil, err
 	}

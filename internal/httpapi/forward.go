@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/logical"
 )
 
 // forwardedHeader marks a request a standby forwarded. A node that gets
@@ -20,6 +22,49 @@ import (
 // again, so two nodes that disagree about the leader cannot bounce a
 // request between them.
 const forwardedHeader = "X-Coffer-Forwarded"
+
+// clientAddrHeader carries, on a request a standby forwards over the
+// cluster transport, the address ("ip:port") of the client the standby
+// served. The active node believes it only on a connection accepted on its
+// cluster listener from a verified cluster certificate (see
+// [Handler.clientConnection]); anywhere else it is ignored, and a standby
+// drops any value a client sent.
+const clientAddrHeader = "X-Coffer-Client-Addr"
+
+// clusterListenerKey marks the context of a connection accepted on the
+// cluster listener.
+type clusterListenerKey struct{}
+
+// OnClusterListener returns ctx marked as the context of a connection
+// accepted on this node's cluster listener. The server sets it for each
+// such connection (http.Server.ConnContext); requests on other listeners
+// must not carry it.
+func OnClusterListener(ctx context.Context) context.Context {
+	return context.WithValue(ctx, clusterListenerKey{}, true)
+}
+
+// clientConnection describes the client of r for core: its address and
+// TLS state. For a request a standby forwarded to this node's cluster
+// listener, authenticated by a cluster certificate, the address is the
+// original client's, as the standby reported it, and there is no client
+// TLS state (the connection's certificate is the standby's, not the
+// client's).
+func (h *Handler) clientConnection(r *http.Request) *logical.Connection {
+	conn := &logical.Connection{RemoteAddr: r.RemoteAddr, TLS: r.TLS}
+	fwd := r.Header.Get(clientAddrHeader)
+	if fwd == "" {
+		return conn
+	}
+	if on, _ := r.Context().Value(clusterListenerKey{}).(bool); !on || !h.core.IsClusterPeer(r.TLS) {
+		return conn
+	}
+	host, _, err := net.SplitHostPort(fwd)
+	if err != nil || net.ParseIP(host) == nil {
+		h.logger.Warn("a cluster node forwarded a request with a malformed client address; using the node's", "node", r.RemoteAddr)
+		return conn
+	}
+	return &logical.Connection{RemoteAddr: fwd}
+}
 
 // forwardTimeout bounds one forwarded request.
 const forwardTimeout = 90 * time.Second
@@ -51,6 +96,7 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 		return
 	}
 	transport := h.transport
+	overCluster := false
 	if !h.redirect && h.cluster != nil {
 		ft, err := h.core.ForwardTarget(r.Context())
 		if err != nil {
@@ -66,7 +112,7 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 			return
 		}
 		if ct := clusterURL(ft.ClusterAddr); ct != nil {
-			target, transport = ct, h.cluster
+			target, transport, overCluster = ct, h.cluster, true
 		} else {
 			h.logFallback(target.Host)
 		}
@@ -96,6 +142,12 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 			pr.Out.Host = target.Host
 			pr.SetXForwarded()
 			pr.Out.Header.Set(forwardedHeader, "1")
+			// Only this node may say who the client is, and only to the
+			// cluster listener, where the active node authenticates it.
+			pr.Out.Header.Del(clientAddrHeader)
+			if overCluster {
+				pr.Out.Header.Set(clientAddrHeader, r.RemoteAddr)
+			}
 		},
 		Transport: transport,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -287,7 +287,7 @@ func (h *Handler) handleLogical(w http.ResponseWriter, r *http.Request, reqID, p
 			Path:       path,
 			Body:       body,
 			Query:      q,
-			Connection: &logical.Connection{RemoteAddr: r.RemoteAddr, TLS: r.TLS},
+			Connection: h.clientConnection(r),
 		},
 		ClientToken: clientToken(r),
 		WrapTTL:     wrapTTL,
@@ -468,7 +468,7 @@ func (h *Handler) handleMetrics(w http.ResponseWriter, r *http.Request, reqID st
 		return
 	}
 	if !h.openMetrics {
-		conn := &logical.Connection{RemoteAddr: r.RemoteAddr, TLS: r.TLS}
+		conn := h.clientConnection(r)
 		if err := h.core.CheckAccess(r.Context(), clientToken(r), logical.ReadOperation, "sys/metrics", conn); err != nil {
 			h.writeError(w, r, reqID, err)
 			return

@@ -46,6 +46,10 @@ const (
 // ErrNotFound is returned for a lease that does not exist.
 var ErrNotFound = errors.New("lease not found")
 
+// ErrExpired is returned when renewing a lease whose time is up (it is
+// about to be revoked).
+var ErrExpired = errors.New("lease expired")
+
 // ErrNotRenewable is returned when renewing a lease that cannot be renewed.
 var ErrNotRenewable = errors.New("lease is not renewable")
 
@@ -72,6 +76,10 @@ type Entry struct {
 	IssueTime time.Time `json:"issue_time"`
 	// ExpireTime is when it expires.
 	ExpireTime time.Time `json:"expire_time"`
+	// InitialTTL is the TTL the lease was issued with: a renewal that asks
+	// for no increment renews to it again from now. Zero in leases stored
+	// before it existed (see [Entry.defaultIncrement]).
+	InitialTTL time.Duration `json:"initial_ttl,omitempty"`
 	// MaxExpire caps renewals; zero means no cap.
 	MaxExpire time.Time `json:"max_expire,omitzero"`
 	// LastRenewal is the time of the last renewal; zero if never.
@@ -97,6 +105,31 @@ func (e *Entry) dueTime() time.Time {
 // TTL is the time left at now, never negative.
 func (e *Entry) TTL(now time.Time) time.Duration {
 	return max(e.ExpireTime.Sub(now), 0)
+}
+
+// defaultIncrement is what a renewal without an increment asks for: the
+// lease's initial TTL, so that renewing again and again keeps granting the
+// same TTL from now instead of a growing one. Leases stored before
+// InitialTTL existed use the TTL their last grant gave.
+func (e *Entry) defaultIncrement() time.Duration {
+	if e.InitialTTL > 0 {
+		return e.InitialTTL
+	}
+	from := e.IssueTime
+	if e.LastRenewal.After(from) {
+		from = e.LastRenewal
+	}
+	return e.ExpireTime.Sub(from)
+}
+
+// GrantedTTL is the TTL the lease's last grant (issue or renewal) gave,
+// which is what a renewal reports as the lease duration.
+func (e *Entry) GrantedTTL() time.Duration {
+	from := e.IssueTime
+	if e.LastRenewal.After(from) {
+		from = e.LastRenewal
+	}
+	return max(e.ExpireTime.Sub(from), 0)
 }
 
 // Irrevocable reports whether revoking e has failed repeatedly.
@@ -312,6 +345,7 @@ func (m *Manager) Register(ctx context.Context, r Request) (*Entry, error) {
 		InternalData: r.InternalData,
 		IssueTime:    now,
 		ExpireTime:   now.Add(r.TTL),
+		InitialTTL:   r.TTL,
 		Renewable:    r.Renewable,
 	}
 	if r.MaxTTL > 0 {
@@ -377,8 +411,12 @@ func (m *Manager) Lookup(ctx context.Context, id string) (*Entry, error) {
 	return e, nil
 }
 
-// Renew extends a lease by increment (capped by its maximum and by limit,
-// when limit is not zero, such as the token's expiry) and returns it.
+// Renew extends a lease to increment from now (capped by what the backend
+// grants, by the lease's maximum and by limit when limit is not zero, such
+// as the token's expiry) and returns it; [Entry.GrantedTTL] is then the
+// TTL granted. Without an increment (zero) the lease's initial TTL is
+// asked for again. A lease that does not exist returns [ErrNotFound], one
+// that has expired [ErrExpired].
 func (m *Manager) Renew(ctx context.Context, id string, increment time.Duration, limit time.Time) (*Entry, error) {
 	l := m.lock(id)
 	l.Lock()
@@ -389,13 +427,13 @@ func (m *Manager) Renew(ctx context.Context, id string, increment time.Duration,
 	}
 	now := m.clock.Now().UTC()
 	if !e.ExpireTime.After(now) {
-		return nil, ErrNotFound
+		return nil, ErrExpired
 	}
 	if !e.Renewable {
 		return nil, ErrNotRenewable
 	}
 	if increment <= 0 {
-		increment = e.ExpireTime.Sub(e.IssueTime)
+		increment = e.defaultIncrement()
 	}
 	ttl, err := m.revoker.RenewLease(ctx, e, increment)
 	if err != nil {

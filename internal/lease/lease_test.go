@@ -127,6 +127,66 @@ func TestRenew(t *testing.T) {
 	if _, err := m.Renew(ctx, "db/x/nope", time.Minute, time.Time{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("renew of a missing lease error = %v", err)
 	}
+	clock.Advance(time.Hour)
+	if _, err := m.Renew(ctx, e.LeaseID, time.Minute, time.Time{}); !errors.Is(err, ErrExpired) {
+		t.Errorf("renew of an expired lease error = %v, want ErrExpired", err)
+	}
+}
+
+// TestRenewDefaultIncrement renews again and again without an increment:
+// each renewal grants the lease's initial TTL from now (capped by its
+// maximum), never a TTL that grows with each renewal, and GrantedTTL
+// reports what was granted.
+func TestRenewDefaultIncrement(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m, _, clock, _ := newManager(t)
+	e, _ := m.Register(ctx, Request{MountPath: "db/", Path: "creds/r", TTL: 20 * time.Minute, MaxTTL: time.Hour, Renewable: true})
+	tests := []struct {
+		advance time.Duration
+		want    time.Duration
+	}{
+		{11 * time.Second, 20 * time.Minute},
+		{15 * time.Second, 20 * time.Minute},
+		{19 * time.Minute, 20 * time.Minute},
+		{19 * time.Minute, 20 * time.Minute},
+		{19 * time.Minute, 2*time.Minute + 34*time.Second}, // 57m26s after issue: the max caps it
+	}
+	for i, tt := range tests {
+		clock.Advance(tt.advance)
+		r, err := m.Renew(ctx, e.LeaseID, 0, time.Time{})
+		if err != nil {
+			t.Fatalf("renewal %d: %v", i+1, err)
+		}
+		if got := r.GrantedTTL(); got != tt.want {
+			t.Errorf("renewal %d granted %s, want %s", i+1, got, tt.want)
+		}
+		if got := r.TTL(clock.Now()); got != tt.want {
+			t.Errorf("renewal %d: TTL left %s, want %s", i+1, got, tt.want)
+		}
+	}
+}
+
+// TestRenewDefaultIncrementOldEntry renews a lease stored before
+// InitialTTL existed: the default increment is the TTL of its last grant,
+// which does not grow either.
+func TestRenewDefaultIncrementOldEntry(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		e    Entry
+		want time.Duration
+	}{
+		{"never renewed", Entry{IssueTime: now, ExpireTime: now.Add(20 * time.Minute)}, 20 * time.Minute},
+		{"renewed", Entry{IssueTime: now, LastRenewal: now.Add(11 * time.Second), ExpireTime: now.Add(11*time.Second + 20*time.Minute)}, 20 * time.Minute},
+		{"initial TTL", Entry{IssueTime: now, InitialTTL: 5 * time.Minute, LastRenewal: now.Add(time.Second), ExpireTime: now.Add(time.Hour)}, 5 * time.Minute},
+	}
+	for _, tt := range tests {
+		if got := tt.e.defaultIncrement(); got != tt.want {
+			t.Errorf("%s: defaultIncrement() = %s, want %s", tt.name, got, tt.want)
+		}
+	}
 }
 
 func TestRevokeRetryAndForce(t *testing.T) {

@@ -39,10 +39,11 @@ var (
 	// ErrInvalidShare reports a share that cannot be used at all (wrong
 	// length or a zero index). It does not reset the unseal progress.
 	ErrInvalidShare = errors.New("invalid unseal key share")
-	// ErrDuplicateShare reports a share, or a share index, already
-	// submitted in the current unseal attempt. It does not count and does
-	// not reset the progress.
-	ErrDuplicateShare = errors.New("unseal key share already submitted")
+	// ErrDuplicateShare reports a share whose index was already used by a
+	// different share in the current unseal attempt. It does not count and
+	// does not reset the progress. (The very same share sent again is not
+	// an error: see [Shamir.Submit].)
+	ErrDuplicateShare = errors.New("unseal key share index already submitted")
 )
 
 // Config is the seal configuration, stored as plain JSON at

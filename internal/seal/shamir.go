@@ -138,10 +138,12 @@ func (s *Shamir) Initialize(ctx context.Context, cfg Config, rootKey []byte) ([]
 // to the right unseal key, Submit returns [ErrBadKey] and resets the
 // progress; storage is never written.
 //
-// A share of the wrong length or with a zero index returns an error
-// wrapping [ErrInvalidShare]; a share, or share index, already submitted in
-// this attempt returns one wrapping [ErrDuplicateShare]. Neither counts or
-// resets the progress, and neither does a storage error. Submit returns
+// A share already submitted in this attempt is ignored: Submit returns the
+// unchanged progress and no error, since operators and scripts re-send
+// keys (Vault does the same). A share of the wrong length or with a zero
+// index returns an error wrapping [ErrInvalidShare]; a different share with
+// an index already submitted returns one wrapping [ErrDuplicateShare].
+// Neither counts or resets the progress, and neither does a storage error. Submit returns
 // [ErrNotInitialized] before Initialize. share is copied, not retained; the
 // copies and the combined unseal key are zeroed when the attempt ends.
 func (s *Shamir) Submit(ctx context.Context, share []byte) (rootKey []byte, p Progress, err error) {
@@ -154,7 +156,8 @@ func (s *Shamir) Submit(ctx context.Context, share []byte) (rootKey []byte, p Pr
 	if cfg == nil {
 		return nil, s.progressLocked(), ErrNotInitialized
 	}
-	if err := s.checkShareLocked(cfg, share); err != nil {
+	dup, err := s.checkShareLocked(cfg, share)
+	if err != nil || dup {
 		return nil, s.progressLocked(), err
 	}
 	e, err := s.phys.Get(ctx, barrier.RootKeyPath)
@@ -192,29 +195,30 @@ func (s *Shamir) Submit(ctx context.Context, share []byte) (rootKey []byte, p Pr
 	return rootKey, s.progressLocked(), nil
 }
 
-// checkShareLocked rejects a share that is malformed or already part of
-// the current attempt. Share indexes are not secret; share contents are
-// compared in constant time.
-func (s *Shamir) checkShareLocked(cfg *Config, share []byte) error {
+// checkShareLocked rejects a share that is malformed or whose index is
+// taken by another share of the current attempt, and reports dup when the
+// very same share was already submitted. Share indexes are not secret;
+// share contents are compared in constant time.
+func (s *Shamir) checkShareLocked(cfg *Config, share []byte) (dup bool, err error) {
 	want := barrier.KeySize
 	if cfg.SecretShares > 1 {
 		want++ // trailing x-coordinate
 	}
 	if len(share) != want {
-		return fmt.Errorf("%w: share is %d bytes, want %d", ErrInvalidShare, len(share), want)
+		return false, fmt.Errorf("%w: share is %d bytes, want %d", ErrInvalidShare, len(share), want)
 	}
 	if cfg.SecretShares > 1 && share[want-1] == 0 {
-		return fmt.Errorf("%w: share index is 0", ErrInvalidShare)
+		return false, fmt.Errorf("%w: share index is 0", ErrInvalidShare)
 	}
 	for _, prev := range s.shares {
 		if subtle.ConstantTimeCompare(prev, share) == 1 {
-			return ErrDuplicateShare
+			return true, nil
 		}
 		if cfg.SecretShares > 1 && prev[want-1] == share[want-1] {
-			return fmt.Errorf("%w: a share with index %d was already submitted", ErrDuplicateShare, share[want-1])
+			return false, fmt.Errorf("%w: a share with index %d was already submitted", ErrDuplicateShare, share[want-1])
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // Reset forgets the shares submitted so far, zeroing them.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/config"
+	"github.com/coffer-secrets/coffer/internal/httpapi"
 )
 
 // The cluster listener: each node of a cluster with a cluster address
@@ -94,9 +95,39 @@ func (s *Server) listenCluster(bind, announce string) (string, error) {
 			return s.core.ClusterServerTLS()
 		},
 	}
-	s.clusterLn = tls.NewListener(ln, tcfg)
+	s.clusterLn = tls.NewListener(markingListener{ln}, tcfg)
 	s.clusterAddr = announced
 	return announced, nil
+}
+
+// markingListener marks the connections it accepts as cluster
+// connections, so that the HTTP server can tell them from the API
+// listeners' (see connContext).
+type markingListener struct{ net.Listener }
+
+// clusterConn is a connection accepted on the cluster listener, under its
+// TLS layer.
+type clusterConn struct{ net.Conn }
+
+func (l markingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return clusterConn{c}, nil
+}
+
+// connContext marks the context of a connection accepted on the cluster
+// listener for the API handler, which then believes the client address a
+// standby forwards with a request (after checking its cluster
+// certificate).
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		if _, ok := tc.NetConn().(clusterConn); ok {
+			return httpapi.OnClusterListener(ctx)
+		}
+	}
+	return ctx
 }
 
 // clusterTransport carries forwarded requests to the active node's

@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -236,5 +238,89 @@ func TestClusterInvalidation(t *testing.T) {
 	// A write on a standby is redirected, never served.
 	if code, _, _ := rawDo(t, http.MethodPost, c.nodes[1].Addr+"/v1/transit/keys/k/rotate", root, ""); code != http.StatusTemporaryRedirect {
 		t.Errorf("rotate on a standby = %d, want 307", code)
+	}
+}
+
+// clientFrom returns an official client for node i with token whose
+// connections come from the loopback address src (e.g. "127.0.0.2").
+func (c *cluster) clientFrom(t *testing.T, i int, token, src string) *api.Client {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 10 * time.Second}
+	cfg := api.DefaultConfig()
+	cfg.Address = c.nodes[i].Addr
+	cfg.HttpClient = &http.Client{Transport: &http.Transport{DialContext: d.DialContext}, Timeout: 30 * time.Second}
+	cl, err := api.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.SetToken(token)
+	return cl
+}
+
+// TestForwardedBoundCIDRs checks that a token bound to CIDRs works through
+// a standby: the standby forwards the client's address over the cluster
+// transport, and the active node checks the CIDRs against it rather than
+// against the standby's own address. The client connects from 127.0.0.2
+// and the standby reaches the active node from 127.0.0.1. A client that
+// sends the forwarding header itself, straight to the active node, is not
+// believed.
+func TestForwardedBoundCIDRs(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 2, func(_ int, o *testserver.Options) { o.ClusterAddr = "127.0.0.1:0" })
+	root := c.nodes[0].RootToken
+	admin := c.client(t, 0, root)
+	if err := admin.Sys().PutPolicy("writer", `path "secret/data/*" { capabilities = ["create", "update", "read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Logical().Write("auth/token/roles/bound", map[string]any{"allowed_policies": "writer", "token_bound_cidrs": "127.0.0.2/32"}); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := admin.Auth().Token().CreateWithRole(&api.TokenCreateRequest{Policies: []string{"writer"}}, "bound")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := sec.Auth.ClientToken
+	eventually(t, 10*time.Second, "standby learns the active node's cluster address", func() error {
+		l, err := c.client(t, 1, root).Sys().Leader()
+		if err != nil {
+			return err
+		}
+		if l.LeaderClusterAddress != c.nodes[0].ClusterAddr {
+			return fmt.Errorf("leader_cluster_address = %q", l.LeaderClusterAddress)
+		}
+		return nil
+	})
+	write := func(cl *api.Client) error {
+		_, err := cl.Logical().Write("secret/data/bound", map[string]any{"data": map[string]any{"a": "b"}})
+		return err
+	}
+	tests := []struct {
+		name   string
+		node   int
+		src    string
+		header string // X-Coffer-Client-Addr sent by the client itself
+		wantOK bool
+	}{
+		{name: "on the active node, from a bound address", node: 0, src: "127.0.0.2", wantOK: true},
+		{name: "through the standby, from a bound address", node: 1, src: "127.0.0.2", wantOK: true},
+		{name: "through the standby, from another address", node: 1, src: "127.0.0.3", wantOK: false},
+		{name: "through the standby, another address claiming a bound one", node: 1, src: "127.0.0.3", header: "127.0.0.2:1234", wantOK: false},
+		{name: "on the active node, another address claiming a bound one", node: 0, src: "127.0.0.3", header: "127.0.0.2:1234", wantOK: false},
+	}
+	for _, tt := range tests {
+		cl := c.clientFrom(t, tt.node, tok, tt.src)
+		if tt.header != "" {
+			cl.AddHeader("X-Coffer-Client-Addr", tt.header)
+		}
+		err := write(cl)
+		if tt.wantOK && err != nil {
+			t.Errorf("%s: %v, want success", tt.name, err)
+		}
+		if !tt.wantOK {
+			var re *api.ResponseError
+			if !errors.As(err, &re) || re.StatusCode != http.StatusForbidden {
+				t.Errorf("%s: %v, want 403", tt.name, err)
+			}
+		}
 	}
 }

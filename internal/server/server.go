@@ -159,6 +159,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		StorageType:      storageType,
 		Engines:          builtin.Engines(),
 		AuthMethods:      builtin.AuthMethods(),
+		DatabasePlugins:  builtin.DatabasePlugins(),
 		Logger:           logger,
 		Clock:            opts.Clock,
 		DefaultLeaseTTL:  cfg.DefaultLeaseTTL,
@@ -196,6 +197,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		})
 		return &http.Server{
 			Handler:           s.wrap(handler, h.MaxRequestDuration),
+			ConnContext:       connContext,
 			ReadHeaderTimeout: h.ReadHeaderTimeout,
 			ReadTimeout:       h.ReadTimeout,
 			WriteTimeout:      h.WriteTimeout,
