@@ -312,7 +312,7 @@ func (c *Core) authorize(ctx context.Context, req *Request, route *router.Route,
 	cl.acl = c.policies.acl(names)
 	op := req.Operation
 	if op == logical.UpdateOperation && route != nil {
-		if ec, ok := route.Backend.(logical.ExistenceChecker); ok && !cl.acl.Root() {
+		if ec, ok := route.Backend.(logical.ExistenceChecker); ok {
 			lreq := *req.Request
 			lreq.Path = rel
 			lreq.MountPoint = route.Path
