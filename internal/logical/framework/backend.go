@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"sync"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -139,4 +140,9 @@ func (m *Match) Get(name string) string {
 		}
 	}
 	return ""
+}
+
+// has reports whether the path has a capture named name.
+func (m *Match) has(name string) bool {
+	return m != nil && name != "" && slices.Contains(m.names, name)
 }
