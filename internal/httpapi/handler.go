@@ -218,16 +218,27 @@ func clientToken(r *http.Request) token.ID {
 	return ""
 }
 
+// bodyTooLarge answers a body over max_request_size, in the words of Go's
+// http.MaxBytesReader that Vault sends and clients match.
+func bodyTooLarge() error {
+	return &logical.Error{Kind: logical.ErrTooLarge, Msg: "http: request body too large"}
+}
+
 // readBody reads a JSON object body within the size limit. An empty body
-// is nil.
+// is nil. A declared Content-Length over the limit is refused before any
+// of the body is read, so a client waiting for "100 Continue" gets the
+// 413 instead of an invitation to send the body.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
+	if r.ContentLength > h.maxBody {
+		return nil, bodyTooLarge()
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, &logical.Error{Kind: logical.ErrTooLarge, Msg: "request body is larger than the server's max_request_size"}
+			return nil, bodyTooLarge()
 		}
 		return nil, logical.InvalidRequest("could not read the request body")
 	}
