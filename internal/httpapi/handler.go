@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -332,6 +334,56 @@ type envelope struct {
 	Warnings      []string `json:"warnings"`
 	Auth          any      `json:"auth"`
 	MountType     string   `json:"mount_type"`
+	// topLevel repeats Data's members at the top level (see
+	// logical.Response.TopLevel).
+	topLevel bool
+}
+
+// plainEnvelope has envelope's fields and JSON encoding, without
+// MarshalJSON.
+type plainEnvelope envelope
+
+// MarshalJSON implements [json.Marshaler]: the envelope, followed, when
+// topLevel is set, by the members of Data whose names the envelope does
+// not use, as Vault answers its older sys endpoints.
+func (e *envelope) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal((*plainEnvelope)(e))
+	if err != nil || !e.topLevel || e.Data == nil {
+		return b, err
+	}
+	raw, err := json.Marshal(e.Data)
+	if err != nil {
+		return nil, err
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return nil, fmt.Errorf("data repeated at the top level is not an object: %w", err)
+	}
+	names := make([]string, 0, len(members))
+	for name := range members {
+		switch name {
+		case "request_id", "lease_id", "renewable", "lease_duration", "data", "wrap_info", "warnings", "auth", "mount_type":
+			continue
+		}
+		names = append(names, name)
+	}
+	if len(names) == 0 {
+		return b, nil
+	}
+	slices.Sort(names)
+	out := bytes.NewBuffer(b[:len(b)-1]) // without the closing brace
+	for _, name := range names {
+		k, err := json.Marshal(name)
+		if err != nil {
+			return nil, err
+		}
+		out.WriteByte(',')
+		out.Write(k)
+		out.WriteByte(':')
+		out.Write(members[name])
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
 }
 
 // answer is how a successful request is answered: a JSON envelope with a
@@ -381,6 +433,7 @@ func buildAnswer(op logical.Operation, reqID string, resp *core.Response) answer
 		Data:          lr.Data,
 		Warnings:      lr.Warnings,
 		MountType:     resp.MountType,
+		topLevel:      lr.TopLevel,
 	}}
 }
 

@@ -93,6 +93,12 @@ type Response struct {
 	// Raw, when set, is sent as the whole HTTP body instead of the JSON
 	// envelope (PKI's ca/pem and crl, for example). Data is then ignored.
 	Raw *RawResponse
+	// TopLevel makes the HTTP layer repeat Data's members at the top level
+	// of the envelope, beside "data", as Vault does for its older sys
+	// endpoints (sys/mounts, sys/auth, sys/policy, ...) because old
+	// clients read them there. Data must encode as a JSON object; a member
+	// named like one of the envelope's own is not repeated.
+	TopLevel bool
 }
 
 // RawResponse is a response body sent as is.

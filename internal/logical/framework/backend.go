@@ -30,6 +30,10 @@ type Path struct {
 	ExistenceCheck func(ctx context.Context, req *logical.Request, m *Match) (bool, error)
 	// Synopsis is a one-line description for help output.
 	Synopsis string
+	// TopLevel sets [logical.Response.TopLevel] on every response of the
+	// path: its data is repeated at the top level of the HTTP answer, for
+	// Vault's older sys endpoints.
+	TopLevel bool
 }
 
 // Backend is a path table implementing [logical.Backend] and
@@ -103,7 +107,11 @@ func (b *Backend) HandleRequest(ctx context.Context, req *logical.Request) (*log
 	if h == nil {
 		return nil, logical.Unsupported(req.Operation, req.Path)
 	}
-	return h(ctx, req, m)
+	resp, err := h(ctx, req, m)
+	if resp != nil && p.TopLevel {
+		resp.TopLevel = true
+	}
+	return resp, err
 }
 
 // ExistenceCheck implements [logical.ExistenceChecker]. handled is false
