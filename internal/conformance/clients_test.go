@@ -3,6 +3,7 @@ package conformance
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -71,4 +72,35 @@ func mustJSON(t testing.TB, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestMetricsFormats checks that sys/metrics answers Vault's JSON by
+// default, as `vault read sys/metrics` expects, and the Prometheus text
+// format with format=prometheus.
+func TestMetricsFormats(t *testing.T) {
+	t.Parallel()
+	s := startDev(t)
+	for _, q := range []string{"", "?format=json"} {
+		r := s.raw(t, "GET", "/v1/sys/metrics"+q, rootToken, "")
+		if r.Status != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			t.Fatalf("sys/metrics%s: %d %s %s", q, r.Status, r.Header.Get("Content-Type"), r.Body)
+		}
+		m := wireJSON(t, "sys/metrics"+q, r)
+		for _, k := range []string{"Timestamp", "Gauges", "Points", "Counters", "Samples"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("sys/metrics%s: no %q in %s", q, k, r.Body)
+			}
+		}
+	}
+	r := s.raw(t, "GET", "/v1/sys/metrics?format=prometheus", rootToken, "")
+	if r.Status != http.StatusOK || !strings.Contains(r.Body, "# TYPE coffer_requests_total counter") {
+		t.Errorf("format=prometheus: %d %.200s", r.Status, r.Body)
+	}
+	if _, err := s.Client.Logical().Read("sys/metrics"); err != nil {
+		t.Errorf("the official client's read of sys/metrics: %v", err)
+	}
+	r = s.raw(t, "GET", "/v1/sys/metrics", "", "")
+	if r.Status != http.StatusForbidden {
+		t.Errorf("sys/metrics without a token: %d, want 403", r.Status)
+	}
 }

@@ -516,8 +516,10 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// handleMetrics serves sys/metrics in the Prometheus text format. It needs
-// a token allowed to read sys/metrics unless the configuration opens it.
+// handleMetrics serves sys/metrics: in Vault's JSON shape by default (or
+// with format=json), in the Prometheus text format with
+// format=prometheus. It needs a token allowed to read sys/metrics unless
+// the configuration opens it.
 func (h *Handler) handleMetrics(w http.ResponseWriter, r *http.Request, reqID string) {
 	if r.Method != http.MethodGet {
 		h.methodNotAllowed(w, "GET")
@@ -527,8 +529,9 @@ func (h *Handler) handleMetrics(w http.ResponseWriter, r *http.Request, reqID st
 		h.writeError(w, r, reqID, logical.UnsupportedPath("sys/metrics"))
 		return
 	}
-	if f := r.URL.Query().Get("format"); f != "" && f != "prometheus" {
-		h.writeError(w, r, reqID, logical.InvalidRequest("unsupported format %q: Coffer serves format=prometheus", f))
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "json" && format != "prometheus" {
+		h.writeError(w, r, reqID, logical.InvalidRequest("unsupported format %q: want json (the default) or prometheus", format))
 		return
 	}
 	if !h.openMetrics {
@@ -538,5 +541,14 @@ func (h *Handler) handleMetrics(w http.ResponseWriter, r *http.Request, reqID st
 			return
 		}
 	}
-	h.metrics.Handler().ServeHTTP(w, r)
+	if format == "prometheus" {
+		h.metrics.Handler().ServeHTTP(w, r)
+		return
+	}
+	sum, err := h.metrics.Summary(time.Now())
+	if err != nil {
+		h.writeError(w, r, reqID, err)
+		return
+	}
+	h.writeJSON(w, http.StatusOK, sum)
 }
