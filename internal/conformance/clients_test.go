@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/vault/api"
 )
 
 // wireJSON decodes a raw answer's body as a JSON object.
@@ -102,5 +104,61 @@ func TestMetricsFormats(t *testing.T) {
 	r = s.raw(t, "GET", "/v1/sys/metrics", "", "")
 	if r.Status != http.StatusForbidden {
 		t.Errorf("sys/metrics without a token: %d, want 403", r.Status)
+	}
+}
+
+// TestPathHelp checks path-help (?help=1): Vault's {"help", "openapi"}
+// answer from the path tables of engines and of sys/, for any valid token
+// whatever its policies (as in Vault), never without one.
+func TestPathHelp(t *testing.T) {
+	t.Parallel()
+	s := startDev(t)
+	if err := s.Client.Sys().Mount("transit", &api.MountInput{Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := s.Client.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak := sec.Auth.ClientToken
+	tests := []struct {
+		path  string
+		words []string
+	}{
+		{"secret/data/app", []string{"data/(?P<path>", "path (string)"}},
+		{"transit/encrypt/k", []string{"encrypt/(?P<name>", "update"}},
+		{"sys/mounts/secret", []string{"Enable, read or disable a secrets engine."}},
+		{"sys/policy/default", []string{"policy/(?P<name>"}},
+		{"auth/token/lookup-self", []string{"lookup-self"}},
+		{"secret/", []string{"metadata", "data/", "Read the structure of a secret"}},
+	}
+	for _, tt := range tests {
+		for _, tok := range []string{rootToken, weak} {
+			r := s.raw(t, "GET", "/v1/"+tt.path+"?help=1", tok, "")
+			if r.Status != http.StatusOK {
+				t.Errorf("help %s: %d %s", tt.path, r.Status, r.Body)
+				continue
+			}
+			m := wireJSON(t, "help "+tt.path, r)
+			text, _ := m["help"].(string)
+			for _, w := range tt.words {
+				if !strings.Contains(text, w) {
+					t.Errorf("help %s: %q lacks %q", tt.path, text, w)
+				}
+			}
+			if oa, _ := m["openapi"].(map[string]any); oa == nil || oa["paths"] == nil {
+				t.Errorf("help %s: no openapi paths in %s", tt.path, r.Body)
+			}
+		}
+	}
+	h, err := s.Client.Help("secret/metadata/app")
+	if err != nil || !strings.Contains(h.Help, "metadata/") {
+		t.Errorf("the official client's Help = %+v, %v", h, err)
+	}
+	if r := s.raw(t, "GET", "/v1/secret/data/app?help=1", "", ""); r.Status != http.StatusForbidden {
+		t.Errorf("help without a token: %d %s, want 403", r.Status, r.Body)
+	}
+	if r := s.raw(t, "GET", "/v1/transit/nothing/here?help=1", rootToken, ""); r.Status != http.StatusNotFound {
+		t.Errorf("help on an unknown path: %d %s, want 404", r.Status, r.Body)
 	}
 }

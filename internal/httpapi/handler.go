@@ -263,6 +263,10 @@ func (h *Handler) handleLogical(w http.ResponseWriter, r *http.Request, reqID, p
 	if r.URL.RawQuery != "" {
 		q = r.URL.Query()
 	}
+	if isHelp(r) {
+		h.handleHelp(w, r, reqID, path)
+		return
+	}
 	op, ok := operation(r, q)
 	if !ok {
 		w.Header().Set("Allow", "GET, LIST, POST, PUT, PATCH, DELETE")

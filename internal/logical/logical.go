@@ -199,6 +199,36 @@ type Alias struct {
 	Metadata map[string]string
 }
 
+// Help describes what a backend serves at a path, for path-help (a
+// request with ?help=1).
+type Help struct {
+	// Text is the help for people: the matching path's synopsis, its
+	// parameters and operations; for a backend's root, every path.
+	Text string
+	// Paths are the path table rows described, for machine-readable help.
+	Paths []HelpPath
+}
+
+// HelpPath is one path table row in a [Help].
+type HelpPath struct {
+	// Pattern is the row's regular expression, relative to the mount.
+	Pattern string
+	// Synopsis is its one-line description.
+	Synopsis string
+	// Captures are the parameters the pattern takes from the request path.
+	Captures []string
+	// Operations are the operations it serves, sorted.
+	Operations []Operation
+}
+
+// Helper is implemented by backends that describe their paths for
+// path-help. Help returns the help for path, relative to the mount; ""
+// asks for the backend's root help, which lists every path. A path no
+// row matches is an [ErrUnsupportedPath] error.
+type Helper interface {
+	Help(path string) (*Help, error)
+}
+
 // LoginPaths is implemented by backends with paths that need no token:
 // auth methods' login paths, and public read-only paths such as PKI's CA
 // certificate and CRL. Each entry is an exact path relative to the mount

@@ -4,7 +4,8 @@
 // handlers that decode a request body into a struct, ignoring unknown
 // members with Vault's warning ([Typed]),
 // field types for Vault's loose input forms ([Duration], [CommaStrings],
-// [Int], [Bool]) and small response helpers ([ListResponse]).
+// [Int], [Bool]), small response helpers ([ListResponse]) and path-help
+// from the path table ([Backend.Help]).
 //
 // The package imports only the standard library and logical; it never
 // imports core, httpapi or an engine. Everything in it is safe for
