@@ -323,13 +323,13 @@ func (c *Core) auditResponse(ctx context.Context, req *Request, rec *auditRecord
 func (c *Core) auditPaths() []*framework.Path {
 	h := func(m map[logical.Operation]framework.Handler) map[logical.Operation]framework.Handler { return m }
 	return []*framework.Path{
-		{Pattern: `audit/?`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysAuditList}), Synopsis: "List audit devices."},
-		{Pattern: `audit/(?P<path>[^/]+)/public-key`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysAuditPublicKey}), Synopsis: "The key that verifies a device's signed checkpoints."},
+		{Pattern: `audit/?`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysAuditList}), Synopsis: "List audit devices.", TopLevel: true},
+		{Pattern: `audit/(?P<path>[^/]+)/public-key`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysAuditPublicKey}), Synopsis: "The key that verifies a device's signed checkpoints.", TopLevel: true},
 		{Pattern: `audit/(?P<path>[^/]+)/?`, Operations: h(map[logical.Operation]framework.Handler{
 			logical.UpdateOperation: framework.Typed(c.sysAuditEnable),
 			logical.DeleteOperation: c.sysAuditDisable,
-		}), Synopsis: "Enable or disable an audit device."},
-		{Pattern: `audit-hash/(?P<path>[^/]+)/?`, Operations: h(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(c.sysAuditHash)}), Synopsis: "HMAC a value as a device writes it."},
+		}), Synopsis: "Enable or disable an audit device.", TopLevel: true},
+		{Pattern: `audit-hash/(?P<path>[^/]+)/?`, Operations: h(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(c.sysAuditHash)}), Synopsis: "HMAC a value as a device writes it.", TopLevel: true},
 	}
 }
 

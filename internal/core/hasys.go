@@ -66,6 +66,7 @@ func (c *Core) haPaths() []*framework.Path {
 			Pattern:    `ha-status`,
 			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysHAStatus},
 			Synopsis:   "List the nodes of the cluster.",
+			TopLevel:   true,
 		},
 	}
 }

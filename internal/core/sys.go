@@ -12,12 +12,18 @@ import (
 // newSysBackend returns the path table of the sys/ endpoints core serves
 // through the request pipeline. The unauthenticated ones (init, unseal,
 // seal-status, health, leader) are called directly by the HTTP layer.
+// Paths marked TopLevel are those whose answers Vault also repeats at the
+// top level of the response for old clients: sys/mounts, sys/auth,
+// sys/policy, sys/audit, sys/audit-hash, sys/capabilities*, sys/remount,
+// sys/rotate, sys/key-status and sys/ha-status, each with its sub-paths
+// (Vault's list has sys/wrapping/wrap too, whose answer is always wrapped).
 func (c *Core) newSysBackend() *framework.Backend {
 	paths := []*framework.Path{
 		{
 			Pattern:    `mounts/?`,
 			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysListMounts(false)},
 			Synopsis:   "List the mounted secrets engines.",
+			TopLevel:   true,
 		},
 		{
 			Pattern: `mounts/(?P<path>.+)/tune`,
@@ -26,6 +32,7 @@ func (c *Core) newSysBackend() *framework.Backend {
 				logical.UpdateOperation: c.sysTune(false),
 			},
 			Synopsis: "Read or change a mount's settings.",
+			TopLevel: true,
 		},
 		{
 			Pattern: `mounts/(?P<path>.+)`,
@@ -35,11 +42,13 @@ func (c *Core) newSysBackend() *framework.Backend {
 				logical.DeleteOperation: c.sysUnmount(false),
 			},
 			Synopsis: "Enable, read or disable a secrets engine.",
+			TopLevel: true,
 		},
 		{
 			Pattern:    `auth/?`,
 			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysListMounts(true)},
 			Synopsis:   "List the enabled auth methods.",
+			TopLevel:   true,
 		},
 		{
 			Pattern: `auth/(?P<path>.+)/tune`,
@@ -48,6 +57,7 @@ func (c *Core) newSysBackend() *framework.Backend {
 				logical.UpdateOperation: c.sysTune(true),
 			},
 			Synopsis: "Read or change an auth method's settings.",
+			TopLevel: true,
 		},
 		{
 			Pattern: `auth/(?P<path>.+)`,
@@ -57,11 +67,13 @@ func (c *Core) newSysBackend() *framework.Backend {
 				logical.DeleteOperation: c.sysUnmount(true),
 			},
 			Synopsis: "Enable, read or disable an auth method.",
+			TopLevel: true,
 		},
 		{
 			Pattern:    `remount`,
 			Operations: map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(c.sysRemount)},
 			Synopsis:   "Move a mount to another path.",
+			TopLevel:   true,
 		},
 		{
 			Pattern:    `remount/status/(?P<id>[^/]+)`,
@@ -72,11 +84,13 @@ func (c *Core) newSysBackend() *framework.Backend {
 			Pattern:    `rotate`,
 			Operations: map[logical.Operation]framework.Handler{logical.UpdateOperation: c.sysRotate},
 			Synopsis:   "Add a new encryption key term to the keyring.",
+			TopLevel:   true,
 		},
 		{
 			Pattern:    `key-status`,
 			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysKeyStatus},
 			Synopsis:   "Report the active encryption key term.",
+			TopLevel:   true,
 		},
 		{
 			Pattern:    `internal/ui/mounts/?`,

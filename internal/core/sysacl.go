@@ -15,21 +15,21 @@ import (
 func (c *Core) aclPaths() []*framework.Path {
 	h := func(m map[logical.Operation]framework.Handler) map[logical.Operation]framework.Handler { return m }
 	return []*framework.Path{
-		{Pattern: `policy/?`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysPolicyList, logical.ListOperation: c.sysPolicyKeys}), Synopsis: "List ACL policies."},
+		{Pattern: `policy/?`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysPolicyList, logical.ListOperation: c.sysPolicyKeys}), Synopsis: "List ACL policies.", TopLevel: true},
 		{Pattern: `policy/(?P<name>.+)`, Operations: h(map[logical.Operation]framework.Handler{
 			logical.ReadOperation:   c.sysPolicyRead("rules"),
 			logical.UpdateOperation: framework.Typed(c.sysPolicyWrite),
 			logical.DeleteOperation: c.sysPolicyDelete,
-		}), Synopsis: "Read, write or delete an ACL policy (older endpoint)."},
+		}), Synopsis: "Read, write or delete an ACL policy (older endpoint).", TopLevel: true},
 		{Pattern: `policies/acl/?`, Operations: h(map[logical.Operation]framework.Handler{logical.ListOperation: c.sysPolicyKeys}), Synopsis: "List ACL policies."},
 		{Pattern: `policies/acl/(?P<name>.+)`, Operations: h(map[logical.Operation]framework.Handler{
 			logical.ReadOperation:   c.sysPolicyRead("policy"),
 			logical.UpdateOperation: framework.Typed(c.sysPolicyWrite),
 			logical.DeleteOperation: c.sysPolicyDelete,
 		}), Synopsis: "Read, write or delete an ACL policy."},
-		{Pattern: `capabilities`, Operations: h(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(c.sysCapabilities)}), Synopsis: "Report a token's capabilities on paths."},
-		{Pattern: `capabilities-self`, Operations: h(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(c.sysCapabilitiesSelf)}), Synopsis: "Report the caller's capabilities on paths."},
-		{Pattern: `capabilities-accessor`, Operations: h(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(c.sysCapabilitiesAccessor)}), Synopsis: "Report capabilities of a token given by accessor."},
+		{Pattern: `capabilities`, Operations: h(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(c.sysCapabilities)}), Synopsis: "Report a token's capabilities on paths.", TopLevel: true},
+		{Pattern: `capabilities-self`, Operations: h(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(c.sysCapabilitiesSelf)}), Synopsis: "Report the caller's capabilities on paths.", TopLevel: true},
+		{Pattern: `capabilities-accessor`, Operations: h(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(c.sysCapabilitiesAccessor)}), Synopsis: "Report capabilities of a token given by accessor.", TopLevel: true},
 		{Pattern: `locked-users`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysLockedUsers}), Synopsis: "List aliases locked out after failed logins."},
 		{Pattern: `locked-users/(?P<accessor>[^/]+)/unlock/(?P<alias>.+)`, Operations: h(map[logical.Operation]framework.Handler{logical.UpdateOperation: c.sysUnlockUser}), Synopsis: "Lift a login lockout."},
 	}

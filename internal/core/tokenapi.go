@@ -525,6 +525,9 @@ type tokenRoleInput struct {
 	Period         *framework.Duration     `json:"period"`
 	ExplicitMaxTTL *framework.Duration     `json:"explicit_max_ttl"`
 	BoundCIDRs     *framework.CommaStrings `json:"bound_cidrs"`
+	// DisallowedPoliciesGlob is not implemented; ignoring it would let
+	// the role grant policies the caller meant to forbid.
+	DisallowedPoliciesGlob framework.Unsupported `json:"disallowed_policies_glob"`
 	framework.TokenParamsUpdate
 }
 

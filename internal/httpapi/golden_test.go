@@ -46,7 +46,8 @@ func TestGoldenResponses(t *testing.T) {
 		{"kv2_read_missing", "GET", "/v1/secret/data/none", ""},
 		{"mount_read", "GET", "/v1/sys/mounts/secret", ""},
 		{"key_status", "GET", "/v1/sys/key-status", ""},
-		{"error_unknown_field", "POST", "/v1/secret/config", `{"max_versionz":3}`},
+		{"kv2_write_unknown_field", "POST", "/v1/secret/data/other", `{"data":{"a":"b"},"max_versionz":3}`},
+		{"error_bad_value", "POST", "/v1/secret/config", `{"max_versions":"many"}`},
 		{"error_permission", "GET", "/v1/secret/data/app?token=none", ""},
 	}
 	for _, st := range steps {

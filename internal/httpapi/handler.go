@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -218,16 +220,27 @@ func clientToken(r *http.Request) token.ID {
 	return ""
 }
 
+// bodyTooLarge answers a body over max_request_size, in the words of Go's
+// http.MaxBytesReader that Vault sends and clients match.
+func bodyTooLarge() error {
+	return &logical.Error{Kind: logical.ErrTooLarge, Msg: "http: request body too large"}
+}
+
 // readBody reads a JSON object body within the size limit. An empty body
-// is nil.
+// is nil. A declared Content-Length over the limit is refused before any
+// of the body is read, so a client waiting for "100 Continue" gets the
+// 413 instead of an invitation to send the body.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
+	if r.ContentLength > h.maxBody {
+		return nil, bodyTooLarge()
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, &logical.Error{Kind: logical.ErrTooLarge, Msg: "request body is larger than the server's max_request_size"}
+			return nil, bodyTooLarge()
 		}
 		return nil, logical.InvalidRequest("could not read the request body")
 	}
@@ -249,6 +262,10 @@ func (h *Handler) handleLogical(w http.ResponseWriter, r *http.Request, reqID, p
 	var q url.Values
 	if r.URL.RawQuery != "" {
 		q = r.URL.Query()
+	}
+	if isHelp(r) {
+		h.handleHelp(w, r, reqID, path)
+		return
 	}
 	op, ok := operation(r, q)
 	if !ok {
@@ -321,6 +338,56 @@ type envelope struct {
 	Warnings      []string `json:"warnings"`
 	Auth          any      `json:"auth"`
 	MountType     string   `json:"mount_type"`
+	// topLevel repeats Data's members at the top level (see
+	// logical.Response.TopLevel).
+	topLevel bool
+}
+
+// plainEnvelope has envelope's fields and JSON encoding, without
+// MarshalJSON.
+type plainEnvelope envelope
+
+// MarshalJSON implements [json.Marshaler]: the envelope, followed, when
+// topLevel is set, by the members of Data whose names the envelope does
+// not use, as Vault answers its older sys endpoints.
+func (e *envelope) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal((*plainEnvelope)(e))
+	if err != nil || !e.topLevel || e.Data == nil {
+		return b, err
+	}
+	raw, err := json.Marshal(e.Data)
+	if err != nil {
+		return nil, err
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return nil, fmt.Errorf("data repeated at the top level is not an object: %w", err)
+	}
+	names := make([]string, 0, len(members))
+	for name := range members {
+		switch name {
+		case "request_id", "lease_id", "renewable", "lease_duration", "data", "wrap_info", "warnings", "auth", "mount_type":
+			continue
+		}
+		names = append(names, name)
+	}
+	if len(names) == 0 {
+		return b, nil
+	}
+	slices.Sort(names)
+	out := bytes.NewBuffer(b[:len(b)-1]) // without the closing brace
+	for _, name := range names {
+		k, err := json.Marshal(name)
+		if err != nil {
+			return nil, err
+		}
+		out.WriteByte(',')
+		out.Write(k)
+		out.WriteByte(':')
+		out.Write(members[name])
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
 }
 
 // answer is how a successful request is answered: a JSON envelope with a
@@ -370,6 +437,7 @@ func buildAnswer(op logical.Operation, reqID string, resp *core.Response) answer
 		Data:          lr.Data,
 		Warnings:      lr.Warnings,
 		MountType:     resp.MountType,
+		topLevel:      lr.TopLevel,
 	}}
 }
 
@@ -452,8 +520,10 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-// handleMetrics serves sys/metrics in the Prometheus text format. It needs
-// a token allowed to read sys/metrics unless the configuration opens it.
+// handleMetrics serves sys/metrics: in Vault's JSON shape by default (or
+// with format=json), in the Prometheus text format with
+// format=prometheus. It needs a token allowed to read sys/metrics unless
+// the configuration opens it.
 func (h *Handler) handleMetrics(w http.ResponseWriter, r *http.Request, reqID string) {
 	if r.Method != http.MethodGet {
 		h.methodNotAllowed(w, "GET")
@@ -463,8 +533,9 @@ func (h *Handler) handleMetrics(w http.ResponseWriter, r *http.Request, reqID st
 		h.writeError(w, r, reqID, logical.UnsupportedPath("sys/metrics"))
 		return
 	}
-	if f := r.URL.Query().Get("format"); f != "" && f != "prometheus" {
-		h.writeError(w, r, reqID, logical.InvalidRequest("unsupported format %q: Coffer serves format=prometheus", f))
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "json" && format != "prometheus" {
+		h.writeError(w, r, reqID, logical.InvalidRequest("unsupported format %q: want json (the default) or prometheus", format))
 		return
 	}
 	if !h.openMetrics {
@@ -474,5 +545,14 @@ func (h *Handler) handleMetrics(w http.ResponseWriter, r *http.Request, reqID st
 			return
 		}
 	}
-	h.metrics.Handler().ServeHTTP(w, r)
+	if format == "prometheus" {
+		h.metrics.Handler().ServeHTTP(w, r)
+		return
+	}
+	sum, err := h.metrics.Summary(time.Now())
+	if err != nil {
+		h.writeError(w, r, reqID, err)
+		return
+	}
+	h.writeJSON(w, http.StatusOK, sum)
 }

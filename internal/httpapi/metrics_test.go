@@ -1,9 +1,11 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coffer-secrets/coffer/internal/testserver"
 	"github.com/hashicorp/vault/api"
@@ -75,7 +77,69 @@ func TestMetricsScrape(t *testing.T) {
 	if g := families["coffer_sealed"].GetMetric()[0].GetGauge().GetValue(); g != 0 {
 		t.Errorf("coffer_sealed = %v, want 0", g)
 	}
-	if code, _ := rawRequest(t, "GET", s.Addr+"/v1/sys/metrics?format=json", s.RootToken, "", nil); code != 400 {
-		t.Errorf("format=json = %d, want 400", code)
+	if code, _ := rawRequest(t, "GET", s.Addr+"/v1/sys/metrics?format=xml", s.RootToken, "", nil); code != 400 {
+		t.Errorf("format=xml = %d, want 400", code)
+	}
+}
+
+// TestMetricsJSON checks Vault's default JSON shape, with and without
+// format=json.
+func TestMetricsJSON(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	if _, err := s.Client.KVv2("secret").Put(t.Context(), "m", map[string]any{"a": "b"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"", "?format=json"} {
+		code, body := rawRequest(t, "GET", s.Addr+"/v1/sys/metrics"+q, s.RootToken, "", nil)
+		if code != 200 {
+			t.Fatalf("sys/metrics%s = %d %s", q, code, body)
+		}
+		var got struct {
+			Timestamp string
+			Gauges    []struct {
+				Name   string
+				Value  float64
+				Labels map[string]string
+			}
+			Points   []any
+			Counters []struct {
+				Name   string
+				Count  int64
+				Sum    float64
+				Labels map[string]string
+			}
+			Samples []struct {
+				Name  string
+				Count int64
+				Mean  float64
+			}
+		}
+		if err := json.Unmarshal([]byte(body), &got); err != nil {
+			t.Fatalf("sys/metrics%s is not Vault's JSON: %v", q, err)
+		}
+		if _, err := time.Parse("2006-01-02 15:04:05 -0700 MST", got.Timestamp); err != nil {
+			t.Errorf("Timestamp %q: %v", got.Timestamp, err)
+		}
+		if got.Points == nil {
+			t.Error("Points missing")
+		}
+		sealed, puts := -1.0, int64(0)
+		for _, g := range got.Gauges {
+			if g.Name == "coffer_sealed" {
+				sealed = g.Value
+			}
+		}
+		for _, c := range got.Counters {
+			if c.Name == "coffer_requests_total" && c.Labels["mount_type"] == "kv" && c.Labels["operation"] == "update" {
+				puts += c.Count
+			}
+		}
+		if sealed != 0 || puts < 1 {
+			t.Errorf("coffer_sealed = %v, kv updates counted = %d; want 0 and at least 1", sealed, puts)
+		}
+		if len(got.Samples) == 0 {
+			t.Error("no samples (histograms)")
+		}
 	}
 }

@@ -225,8 +225,8 @@ func TestBearerTokenAndBodyLimit(t *testing.T) {
 	}
 	big := `{"data":{"k":"` + strings.Repeat("x", 2048) + `"}}`
 	code, body := rawRequest(t, "POST", s.Addr+"/v1/secret/data/big", s.RootToken, big, nil)
-	if code != 413 {
-		t.Errorf("oversized body = %d %s, want 413", code, body)
+	if code != 413 || !strings.Contains(body, "http: request body too large") {
+		t.Errorf("oversized body = %d %s, want 413 with Vault's words", code, body)
 	}
 	if code, _ := rawRequest(t, "GET", s.Addr+"/v1/secret/data/big", s.RootToken, "", nil); code != 404 {
 		t.Errorf("after refused write, read = %d, want 404 (nothing stored)", code)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,6 +133,8 @@ type step struct {
 	body    string
 	want    string // JSON object: the response must have these fields; "null" for no data
 	wantErr error
+	// wantWarn, when set, must be one of the response's warnings.
+	wantWarn string
 }
 
 // run executes steps in order; each is a subtest, but later steps may
@@ -152,6 +155,9 @@ func (h *harness) run(t *testing.T, steps []step) {
 				t.Fatalf("%s %s: %v", tt.op, h.expand(tt.path), err)
 			}
 			h.check(t, tt.op, tt.path, resp, tt.want)
+			if tt.wantWarn != "" && (resp == nil || !slices.Contains(resp.Warnings, tt.wantWarn)) {
+				t.Errorf("%s %s: warnings %v, want %q", tt.op, h.expand(tt.path), resp, tt.wantWarn)
+			}
 		})
 	}
 }

@@ -558,6 +558,9 @@ func (s *Store) HandleRequest(ctx context.Context, req *logical.Request) (*logic
 	return s.paths.HandleRequest(ctx, req)
 }
 
+// Help implements [logical.Helper] from the path table.
+func (s *Store) Help(path string) (*logical.Help, error) { return s.paths.Help(path) }
+
 // ExistenceCheck implements [logical.ExistenceChecker] so that core can
 // tell creating an entity or group by ID or name from updating it.
 func (s *Store) ExistenceCheck(ctx context.Context, req *logical.Request) (exists, handled bool, err error) {

@@ -93,6 +93,12 @@ type Response struct {
 	// Raw, when set, is sent as the whole HTTP body instead of the JSON
 	// envelope (PKI's ca/pem and crl, for example). Data is then ignored.
 	Raw *RawResponse
+	// TopLevel makes the HTTP layer repeat Data's members at the top level
+	// of the envelope, beside "data", as Vault does for its older sys
+	// endpoints (sys/mounts, sys/auth, sys/policy, ...) because old
+	// clients read them there. Data must encode as a JSON object; a member
+	// named like one of the envelope's own is not repeated.
+	TopLevel bool
 }
 
 // RawResponse is a response body sent as is.
@@ -191,6 +197,36 @@ type Auth struct {
 type Alias struct {
 	Name     string
 	Metadata map[string]string
+}
+
+// Help describes what a backend serves at a path, for path-help (a
+// request with ?help=1).
+type Help struct {
+	// Text is the help for people: the matching path's synopsis, its
+	// parameters and operations; for a backend's root, every path.
+	Text string
+	// Paths are the path table rows described, for machine-readable help.
+	Paths []HelpPath
+}
+
+// HelpPath is one path table row in a [Help].
+type HelpPath struct {
+	// Pattern is the row's regular expression, relative to the mount.
+	Pattern string
+	// Synopsis is its one-line description.
+	Synopsis string
+	// Captures are the parameters the pattern takes from the request path.
+	Captures []string
+	// Operations are the operations it serves, sorted.
+	Operations []Operation
+}
+
+// Helper is implemented by backends that describe their paths for
+// path-help. Help returns the help for path, relative to the mount; ""
+// asks for the backend's root help, which lists every path. A path no
+// row matches is an [ErrUnsupportedPath] error.
+type Helper interface {
+	Help(path string) (*Help, error)
 }
 
 // LoginPaths is implemented by backends with paths that need no token:

@@ -47,6 +47,9 @@ type roleInput struct {
 	SecretIDTTL        *framework.Duration     `json:"secret_id_ttl"`
 	LocalSecretIDs     *framework.Bool         `json:"local_secret_ids"`
 	Period             *framework.Duration     `json:"period"`
+	// BoundCIDRList is Vault's deprecated name for secret_id_bound_cidrs;
+	// ignoring it would drop the CIDR bound it asks for.
+	BoundCIDRList framework.Unsupported `json:"bound_cidr_list"`
 	framework.TokenParamsUpdate
 }
 

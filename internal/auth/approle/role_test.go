@@ -78,7 +78,8 @@ func TestRoles(t *testing.T) {
 		{name: "bad secret cidr", r: req{op: opUpdate, path: "role/x", body: `{"secret_id_bound_cidrs":"10.0.0.0/99"}`}, wantErr: logical.ErrInvalidRequest},
 		{name: "negative uses", r: req{op: opUpdate, path: "role/x", body: `{"secret_id_num_uses":-1}`}, wantErr: logical.ErrInvalidRequest},
 		{name: "bad token field", r: req{op: opUpdate, path: "role/x", body: `{"token_type":"weird"}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "unknown field", r: req{op: opUpdate, path: "role/x", body: `{"bound_cidr_lists":"x"}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "deprecated bound_cidr_list refused", r: req{op: opUpdate, path: "role/x", body: `{"bound_cidr_list":"10.0.0.0/8"}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "deprecated ttl refused", r: req{op: opUpdate, path: "role/x", body: `{"ttl":"1h"}`}, wantErr: logical.ErrInvalidRequest},
 		{name: "empty role_id", r: req{op: opUpdate, path: "role/x", body: `{"role_id":""}`}, wantErr: logical.ErrInvalidRequest},
 		{name: "bad name #", r: req{op: opUpdate, path: "role/a#b", body: `{}`}, wantErr: logical.ErrInvalidRequest},
 		{name: "bad name dot", r: req{op: opUpdate, path: "role/.", body: `{}`}, wantErr: logical.ErrInvalidRequest},
@@ -224,7 +225,7 @@ func TestLookaheadAndLoginPaths(t *testing.T) {
 		{path: "login", body: `{"secret_id":"s"}`},
 		{path: "login", body: ``},
 		{path: "login", body: `{"role_id":`, wantErr: logical.ErrInvalidRequest},
-		{path: "login", body: `{"role_id":"r","x":1}`, wantErr: logical.ErrInvalidRequest},
+		{path: "login", body: `{"role_id":"r","x":1}`, want: "r", ok: true},
 		{path: "role/a", body: `{"role_id":"r"}`},
 	}
 	for _, tt := range tests {

@@ -26,6 +26,7 @@ func TestGenerateSecretID(t *testing.T) {
 		wantTTL  int64
 		wantUses int
 		wantErr  error
+		wantWarn []string
 	}{
 		{name: "role defaults", role: "limited", body: `{}`, wantTTL: 3600, wantUses: 5},
 		{name: "stricter limits", role: "limited", body: `{"ttl":"10m","num_uses":2}`, wantTTL: 600, wantUses: 2},
@@ -48,7 +49,7 @@ func TestGenerateSecretID(t *testing.T) {
 		{name: "metadata not an object", role: "open", body: `{"metadata":"[1]"}`, wantErr: logical.ErrInvalidRequest},
 		{name: "metadata with a number", role: "open", body: `{"metadata":{"n":1}}`, wantErr: logical.ErrInvalidRequest},
 		{name: "metadata bad JSON", role: "open", body: `{"metadata":"{"}`, wantErr: logical.ErrInvalidRequest},
-		{name: "unknown field", role: "open", body: `{"secret_id":"x"}`, wantErr: logical.ErrInvalidRequest},
+		{name: "unknown field ignored", role: "open", body: `{"secret_id":"x"}`, wantWarn: []string{"Endpoint ignored these unrecognized parameters: [secret_id]"}},
 		{name: "missing role", role: "nope", body: `{}`, wantErr: logical.ErrNotFound},
 	}
 	for _, tt := range tests {
@@ -63,6 +64,9 @@ func TestGenerateSecretID(t *testing.T) {
 		}
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if diff := cmp.Diff(tt.wantWarn, resp.Warnings); diff != "" {
+			t.Errorf("%s: warnings (-want +got):\n%s", tt.name, diff)
 		}
 		c := resp.Data.(*secretIDCreated)
 		if !isUUIDShape(c.SecretID) || !isUUIDShape(c.SecretIDAccessor) || c.SecretID == c.SecretIDAccessor {
@@ -222,8 +226,9 @@ func TestTidyDanglingEntries(t *testing.T) {
 	if _, err := h.login(id, sid, ""); err != nil {
 		t.Errorf("login after tidy: %v", err)
 	}
-	if _, err := h.do(req{op: opUpdate, path: "tidy/secret-id", body: `{"safety_buffer":1}`}); err == nil {
-		t.Error("tidy with an unknown field = nil error, want ErrInvalidRequest")
+	resp, err = h.do(req{op: opUpdate, path: "tidy/secret-id", body: `{"safety_buffer":1}`})
+	if err != nil || !slices.Contains(resp.Warnings, "Endpoint ignored these unrecognized parameters: [safety_buffer]") {
+		t.Errorf("tidy with an unknown field = %v, %v; want the ignored-parameters warning", resp, err)
 	}
 }
 

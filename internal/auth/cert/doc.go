@@ -54,8 +54,10 @@
 //
 // Entry writes also accept Vault's deprecated policies, ttl, max_ttl,
 // period and bound_cidrs, used only when the matching token_* field is
-// absent; other unknown fields (OCSP settings, allowed_metadata_extensions)
-// are refused.
+// absent. ocsp_enabled is refused (Coffer does no OCSP check, and
+// ignoring it would let a revoked certificate log in); other unknown
+// fields (the other OCSP settings, allowed_metadata_extensions) are
+// ignored with a warning, as in Vault.
 //
 // disable_binding is stored and reported for compatibility, but has no
 // effect yet: core does not call auth methods when a token is renewed.

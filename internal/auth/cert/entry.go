@@ -56,6 +56,9 @@ type certInput struct {
 	MaxTTL     *framework.Duration     `json:"max_ttl"`
 	Period     *framework.Duration     `json:"period"`
 	BoundCIDRs *framework.CommaStrings `json:"bound_cidrs"`
+	// OCSPEnabled asks for an OCSP revocation check at login, which Coffer
+	// does not do; ignoring it would let a revoked certificate log in.
+	OCSPEnabled framework.Unsupported `json:"ocsp_enabled"`
 }
 
 // tokenUpdate returns the token_* update of in, with the deprecated names

@@ -90,7 +90,6 @@ func TestConfigValidation(t *testing.T) {
 		{"HS256", map[string]any{"jwt_validation_pubkeys": good, "jwt_supported_algs": "RS256,HS256"}, `"HS256" is not supported`},
 		{"none", map[string]any{"jwt_validation_pubkeys": good, "jwt_supported_algs": []string{"none"}}, `"none" is not supported`},
 		{"bad default role", map[string]any{"jwt_validation_pubkeys": good, "default_role": "a/b"}, "default_role"},
-		{"OIDC client", map[string]any{"jwt_validation_pubkeys": good, "oidc_client_id": "x"}, "unknown field"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,7 +170,7 @@ func TestRoleValidation(t *testing.T) {
 		{"duplicate mapping", map[string]any{"bound_subject": "x", "claim_mappings": map[string]string{"a": "m", "b": "m"}}, "more than one"},
 		{"root policy", map[string]any{"bound_subject": "x", "token_policies": "root"}, "root"},
 		{"bad leeway", map[string]any{"bound_subject": "x", "clock_skew_leeway": "soon"}, "clock_skew_leeway"},
-		{"OIDC field", map[string]any{"bound_subject": "x", "allowed_redirect_uris": "https://x"}, "unknown field"},
+		{"deprecated ttl", map[string]any{"bound_subject": "x", "ttl": "1h"}, `"ttl" is not supported`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

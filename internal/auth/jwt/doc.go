@@ -64,7 +64,10 @@
 //
 // role_type defaults to "jwt" and "oidc" (browser login) is refused;
 // OIDC-only fields (oidc_client_id, allowed_redirect_uris, ...) are
-// unknown fields. verbose_oidc_logging is stored and ignored. Key source
+// ignored with a warning, like any unknown field. Vault's deprecated ttl,
+// max_ttl, period, num_uses and bound_cidrs are refused (see
+// [framework.TokenParamsUpdate]). verbose_oidc_logging is stored and
+// ignored. Key source
 // URLs must be https. A role needs at least one of bound_audiences,
 // bound_subject, bound_claims and token_bound_cidrs, as in Vault.
 //

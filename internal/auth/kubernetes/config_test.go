@@ -62,7 +62,6 @@ func TestConfigValidation(t *testing.T) {
 		{"http host", map[string]any{"kubernetes_host": "http://10.0.0.1:6443"}, "https"},
 		{"credentials", map[string]any{"kubernetes_host": "https://u:p@k"}, "https"},
 		{"bad CA", map[string]any{"kubernetes_host": "https://k", "kubernetes_ca_cert": "nope"}, "kubernetes_ca_cert"},
-		{"pem_keys", map[string]any{"kubernetes_host": "https://k", "pem_keys": []string{"x"}}, "unknown field"},
 	}
 	for _, tt := range tests {
 		b := logicaltest.New(t, Factory, logicaltest.NewEnv(nil))

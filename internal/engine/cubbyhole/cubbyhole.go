@@ -51,6 +51,9 @@ func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*log
 	return b.fw.HandleRequest(ctx, req)
 }
 
+// Help implements [logical.Helper] from the path table.
+func (b *backend) Help(path string) (*logical.Help, error) { return b.fw.Help(path) }
+
 // ExistenceCheck tells create from update.
 func (b *backend) ExistenceCheck(ctx context.Context, req *logical.Request) (bool, bool, error) {
 	if req.CubbyholeID == "" {

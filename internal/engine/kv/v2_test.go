@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
 )
@@ -24,9 +26,13 @@ func TestV2Config(t *testing.T) {
 	diffJSON(t, "config", `{"cas_required":true,"delete_version_after":"3h25m19s","max_versions":5}`,
 		h.must(req{op: opRead, path: "config"}))
 
-	for _, body := range []string{`{"max_versions":-1}`, `{"delete_version_after":"-1s"}`, `{"cas_required":"maybe"}`, `{"bogus":1}`} {
+	for _, body := range []string{`{"max_versions":-1}`, `{"delete_version_after":"-1s"}`, `{"cas_required":"maybe"}`} {
 		_, err := h.do(req{op: opUpdate, path: "config", body: body})
 		wantKind(t, "config "+body, err, logical.ErrInvalidRequest)
+	}
+	// Unknown fields are ignored, as in Vault.
+	if _, err := h.do(req{op: opUpdate, path: "config", body: `{"bogus":1}`}); err != nil {
+		t.Errorf("config with an unknown field: %v", err)
 	}
 }
 
@@ -66,8 +72,6 @@ func TestV2WriteRead(t *testing.T) {
 		{name: "write null data", r: req{op: opUpdate, path: "data/x", body: `{"data":null}`}, wantE: logical.ErrInvalidRequest},
 		{name: "write array data", r: req{op: opUpdate, path: "data/x", body: `{"data":[1]}`}, wantE: logical.ErrInvalidRequest},
 		{name: "write string data", r: req{op: opUpdate, path: "data/x", body: `{"data":"s"}`}, wantE: logical.ErrInvalidRequest},
-		{name: "write unknown option", r: req{op: opUpdate, path: "data/x", body: `{"data":{},"options":{"x":1}}`}, wantE: logical.ErrInvalidRequest},
-		{name: "write unknown field", r: req{op: opUpdate, path: "data/x", body: `{"data":{},"foo":1}`}, wantE: logical.ErrInvalidRequest},
 		{name: "write empty path", r: req{op: opUpdate, path: "data/", body: `{"data":{"a":1}}`}, wantE: logical.ErrInvalidRequest},
 		{name: "write empty segment", r: req{op: opUpdate, path: "data/a//b", body: `{"data":{"a":1}}`}, wantE: logical.ErrInvalidRequest},
 	}
@@ -92,6 +96,17 @@ func TestV2WriteRead(t *testing.T) {
 			}
 			diffJSON(t, tt.name, tt.want, resp)
 		})
+	}
+
+	// Unknown members, top-level or in options, are ignored with Vault's
+	// warning; the write happens.
+	resp := h.must(req{op: opUpdate, path: "data/unknown", body: `{"data":{"a":"1"},"options":{"x":1},"foo":1}`})
+	if diff := cmp.Diff([]string{"Endpoint ignored these unrecognized parameters: [foo options.x]"}, resp.Warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	got := data(t, h.must(req{op: opRead, path: "data/unknown"})).(map[string]any)["data"]
+	if diff := cmp.Diff(js(t, `{"a":"1"}`), got); diff != "" {
+		t.Errorf("read after an ignored field (-want +got):\n%s", diff)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
+	"slices"
 	"strings"
 	"testing"
 
@@ -112,13 +113,18 @@ func TestGenerateRootRefused(t *testing.T) {
 		{"bad uri", `{"common_name":"x","key_type":"ec","uri_sans":"not a uri"}`, "invalid URI SAN"},
 		{"issuer name in use", `{"common_name":"x","key_type":"ec","issuer_name":"taken"}`, "already in use"},
 		{"issuer name default", `{"common_name":"x","key_type":"ec","issuer_name":"default"}`, "invalid issuer_name"},
-		{"unknown field", `{"common_name":"x","key_type":"ec","colour":"red"}`, `unknown field "colour"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := h.do(opUpdate, "root/generate/internal", tt.body)
 			wantInvalid(t, tt.name, err, tt.want)
 		})
+	}
+
+	// An unknown field is ignored with Vault's warning.
+	resp := newHarness(t).must(opUpdate, "root/generate/internal", `{"common_name":"x","key_type":"ec","colour":"red"}`)
+	if !slices.Contains(resp.Warnings, "Endpoint ignored these unrecognized parameters: [colour]") {
+		t.Errorf("root with an unknown field: warnings %q, want the ignored-parameters warning", resp.Warnings)
 	}
 }
 

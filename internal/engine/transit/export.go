@@ -158,6 +158,10 @@ func parseBackup(blob string) (*key, error) {
 		return nil, logical.InvalidRequest("invalid backup: not base64")
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
+	// A backup is key material in Coffer's own format, not an API body:
+	// an unknown member means a format (or a key setting) this version does
+	// not understand, and restoring a key ring without it could loosen the
+	// key's policy, so it stays strict where API bodies ignore unknowns.
 	dec.DisallowUnknownFields()
 	var bb backupBlob
 	if err := dec.Decode(&bb); err != nil || dec.More() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"sync"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -29,6 +30,10 @@ type Path struct {
 	ExistenceCheck func(ctx context.Context, req *logical.Request, m *Match) (bool, error)
 	// Synopsis is a one-line description for help output.
 	Synopsis string
+	// TopLevel sets [logical.Response.TopLevel] on every response of the
+	// path: its data is repeated at the top level of the HTTP answer, for
+	// Vault's older sys endpoints.
+	TopLevel bool
 }
 
 // Backend is a path table implementing [logical.Backend] and
@@ -102,7 +107,11 @@ func (b *Backend) HandleRequest(ctx context.Context, req *logical.Request) (*log
 	if h == nil {
 		return nil, logical.Unsupported(req.Operation, req.Path)
 	}
-	return h(ctx, req, m)
+	resp, err := h(ctx, req, m)
+	if resp != nil && p.TopLevel {
+		resp.TopLevel = true
+	}
+	return resp, err
 }
 
 // ExistenceCheck implements [logical.ExistenceChecker]. handled is false
@@ -139,4 +148,9 @@ func (m *Match) Get(name string) string {
 		}
 	}
 	return ""
+}
+
+// has reports whether the path has a capture named name.
+func (m *Match) has(name string) bool {
+	return m != nil && name != "" && slices.Contains(m.names, name)
 }

@@ -3,6 +3,8 @@ package framework
 import (
 	"context"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -194,5 +196,56 @@ func TestQueryInt(t *testing.T) {
 	}
 	if got, err := QueryInt(&logical.Request{}, "version", 5); got != 5 || err != nil {
 		t.Errorf("QueryInt(no query) = %d, %v, want 5, nil", got, err)
+	}
+}
+
+func TestBackendHelp(t *testing.T) {
+	t.Parallel()
+	noop := func(context.Context, *logical.Request, *Match) (*logical.Response, error) { return nil, nil }
+	b := &Backend{Paths: []*Path{
+		{Pattern: `keys/?`, Operations: map[logical.Operation]Handler{logical.ListOperation: noop}, Synopsis: "List keys."},
+		{Pattern: `keys/(?P<name>[^/]+)`, Operations: map[logical.Operation]Handler{logical.ReadOperation: noop, logical.UpdateOperation: noop}, Synopsis: "Manage a key.", TopLevel: true},
+	}}
+	h, err := b.Help("keys/k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := logical.HelpPath{Pattern: `keys/(?P<name>[^/]+)`, Synopsis: "Manage a key.", Captures: []string{"name"},
+		Operations: []logical.Operation{logical.CreateOperation, logical.ReadOperation, logical.UpdateOperation}}
+	if len(h.Paths) != 1 || !reflect.DeepEqual(h.Paths[0], want) {
+		t.Errorf("Help(keys/k1).Paths = %+v, want [%+v]", h.Paths, want)
+	}
+	for _, s := range []string{"Request:        keys/k1", "Manage a key.", "name (string)", "create, read, update"} {
+		if !strings.Contains(h.Text, s) {
+			t.Errorf("Help(keys/k1) text lacks %q:\n%s", s, h.Text)
+		}
+	}
+	root, err := b.Help("")
+	if err != nil || len(root.Paths) != 2 || !strings.Contains(root.Text, "List keys.") || !strings.Contains(root.Text, "Manage a key.") {
+		t.Errorf("root help = %+v, %v", root, err)
+	}
+	if _, err := b.Help("nope"); !errors.Is(err, logical.ErrUnsupportedPath) {
+		t.Errorf("Help(nope) error = %v, want ErrUnsupportedPath", err)
+	}
+	resp, err := b.HandleRequest(t.Context(), &logical.Request{Operation: logical.ReadOperation, Path: "keys/k"})
+	if err != nil || resp != nil {
+		t.Errorf("nil response = %v, %v", resp, err)
+	}
+}
+
+func TestBackendTopLevel(t *testing.T) {
+	t.Parallel()
+	data := func(context.Context, *logical.Request, *Match) (*logical.Response, error) {
+		return &logical.Response{Data: map[string]int{"a": 1}}, nil
+	}
+	b := &Backend{Paths: []*Path{
+		{Pattern: `old`, Operations: map[logical.Operation]Handler{logical.ReadOperation: data}, TopLevel: true},
+		{Pattern: `new`, Operations: map[logical.Operation]Handler{logical.ReadOperation: data}},
+	}}
+	for path, want := range map[string]bool{"old": true, "new": false} {
+		resp, err := b.HandleRequest(t.Context(), &logical.Request{Operation: logical.ReadOperation, Path: path})
+		if err != nil || resp.TopLevel != want {
+			t.Errorf("%s: TopLevel = %v, %v; want %v", path, resp.TopLevel, err, want)
+		}
 	}
 }

@@ -1,9 +1,11 @@
 // Package framework holds the helpers that secrets engines and auth methods
 // share: a path table that matches a request path against anchored regular
 // expressions and dispatches on the operation ([Backend], [Path]), typed
-// handlers that decode a request body strictly into a struct ([Typed]),
+// handlers that decode a request body into a struct, ignoring unknown
+// members with Vault's warning ([Typed]),
 // field types for Vault's loose input forms ([Duration], [CommaStrings],
-// [Int], [Bool]) and small response helpers ([ListResponse]).
+// [Int], [Bool]), small response helpers ([ListResponse]) and path-help
+// from the path table ([Backend.Help]).
 //
 // The package imports only the standard library and logical; it never
 // imports core, httpapi or an engine. Everything in it is safe for

@@ -3,6 +3,7 @@ package framework
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -47,35 +48,47 @@ type fuzzInput struct {
 		CAS *int `json:"cas"`
 	} `json:"options"`
 	Data json.RawMessage `json:"data"`
+	OCSP Unsupported     `json:"ocsp_enabled"`
 }
 
 // FuzzDecodeBody checks that decoding never panics, fails only with an
-// ErrInvalidRequest, and that what it accepts re-encodes to a body it
-// accepts again with the same result.
+// ErrInvalidRequest, reports ignored members sorted and never a known
+// top-level one, and that what it accepts re-encodes to a body it accepts
+// again, ignoring nothing, with the same result.
 func FuzzDecodeBody(f *testing.F) {
 	for _, s := range []string{
 		``, `{}`, `null`, `[]`, `{"max_versions":"5","cas_required":"true"}`,
 		`{"delete_version_after":"1h","policies":"a,b"}`, `{"options":{"cas":0},"data":{"a":1}}`,
 		`{"custom_metadata":{"k":"v"}}`, `{"unknown":1}`, `{"options":{"x":1}}`, `{} x`, `{"data":`,
+		`{"Max_Versions":1}`, `{"ocsp_enabled":false}`, `{"ocsp_enabled":[1]}`, `{"a":1,"a":2}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var in fuzzInput
-		err := DecodeBody(body, &in)
+		ignored, err := DecodeBodyIgnored(body, &in)
 		if err != nil {
 			if !errors.Is(err, logical.ErrInvalidRequest) {
 				t.Fatalf("DecodeBody(%q) error = %v, want ErrInvalidRequest", body, err)
 			}
 			return
 		}
+		if !slices.IsSorted(ignored) {
+			t.Fatalf("DecodeBody(%q) ignored %q, not sorted", body, ignored)
+		}
+		for _, name := range ignored {
+			switch name {
+			case "max_versions", "cas_required", "delete_version_after", "policies", "custom_metadata", "options", "data", "ocsp_enabled":
+				t.Fatalf("DecodeBody(%q) ignored the known member %q", body, name)
+			}
+		}
 		out, err := json.Marshal(in)
 		if err != nil {
 			t.Fatalf("Marshal(%+v) error = %v", in, err)
 		}
 		var again fuzzInput
-		if err := DecodeBody(out, &again); err != nil {
-			t.Fatalf("DecodeBody(Marshal(DecodeBody(%q))) = %s: %v", body, out, err)
+		if ign, err := DecodeBodyIgnored(out, &again); err != nil || len(ign) > 0 {
+			t.Fatalf("DecodeBody(Marshal(DecodeBody(%q))) = %s: ignored %q, %v", body, out, ign, err)
 		}
 		out2, err := json.Marshal(again)
 		if err != nil {

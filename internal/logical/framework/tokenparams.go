@@ -57,9 +57,9 @@ type TokenParams struct {
 
 // TokenParamsUpdate is the token_* part of a role or user write: only the
 // fields present in the request (non-nil) change. Embed it in a handler's
-// input struct; its members are checked by strict decoding like the
-// struct's own. Policies is Vault's deprecated name for TokenPolicies and is
-// used only when token_policies is absent.
+// input struct; its members are decoded like the struct's own. Policies is
+// Vault's deprecated name for TokenPolicies and is used only when
+// token_policies is absent.
 type TokenParamsUpdate struct {
 	TokenPolicies        *CommaStrings `json:"token_policies"`
 	Policies             *CommaStrings `json:"policies"`
@@ -71,6 +71,17 @@ type TokenParamsUpdate struct {
 	TokenType            *string       `json:"token_type"`
 	TokenBoundCIDRs      *CommaStrings `json:"token_bound_cidrs"`
 	TokenNoDefaultPolicy *Bool         `json:"token_no_default_policy"`
+	// Vault's other deprecated names for token_* fields. They are not
+	// honored here, and ignoring them (as unknown members are ignored)
+	// would silently give tokens a longer life, more uses or a wider
+	// network reach than the caller asked for, so a value is refused. An
+	// input struct that honors one declares its own field of that name,
+	// which hides this one.
+	TTL        Unsupported `json:"ttl"`
+	MaxTTL     Unsupported `json:"max_ttl"`
+	Period     Unsupported `json:"period"`
+	NumUses    Unsupported `json:"num_uses"`
+	BoundCIDRs Unsupported `json:"bound_cidrs"`
 }
 
 // Apply returns p with the fields present in u replaced, normalised and

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,40 +17,109 @@ import (
 type TypedHandler[T any] func(ctx context.Context, req *logical.Request, m *Match, in *T) (*logical.Response, error)
 
 // Typed turns fn into a [Handler] that first decodes req.Body into a new T
-// with [DecodeBody]'s rules. A body that does not decode is answered with an
-// [logical.ErrInvalidRequest] error naming the field and fn is not called.
-// T's field layout is inspected once, when Typed is called.
+// with [DecodeBodyIgnored]'s rules. A body that does not decode is answered
+// with an [logical.ErrInvalidRequest] error naming the field and fn is not
+// called. T's field layout is inspected once, when Typed is called.
+//
+// Members T does not know are ignored, as Vault ignores them: a member
+// named after one of the path's captures (a client repeating the URL's
+// "name" in the body, say) yields to the capture, and any other is named in
+// the [IgnoredWarning] added to fn's response. As in Vault, a nil response
+// (answered 204) carries no warning.
 func Typed[T any](fn TypedHandler[T]) Handler {
 	s := schemaFor(reflect.TypeFor[T](), nil)
 	return func(ctx context.Context, req *logical.Request, m *Match) (*logical.Response, error) {
 		var in T
-		if err := decode(req.Body, s, &in); err != nil {
+		ignored, err := decode(req.Body, s, &in)
+		if err != nil {
 			return nil, err
 		}
-		return fn(ctx, req, m, &in)
+		resp, err := fn(ctx, req, m, &in)
+		if err != nil || resp == nil || len(ignored) == 0 {
+			return resp, err
+		}
+		var unknown, replaced []string
+		for _, name := range ignored {
+			if m.has(name) {
+				replaced = append(replaced, name)
+			} else {
+				unknown = append(unknown, name)
+			}
+		}
+		if len(unknown) > 0 {
+			resp.Warnings = append(resp.Warnings, IgnoredWarning(unknown))
+		}
+		if len(replaced) > 0 {
+			resp.Warnings = append(resp.Warnings, replacedWarning(replaced))
+		}
+		return resp, nil
 	}
 }
 
-// DecodeBody decodes a JSON request body into v, a non-nil pointer.
+// IgnoredWarning is Vault's warning for request members an endpoint does
+// not know and ignored, in Vault's words (clients and people match them):
+// "Endpoint ignored these unrecognized parameters: [a b]".
+func IgnoredWarning(names []string) string {
+	return fmt.Sprintf("Endpoint ignored these unrecognized parameters: %v", names)
+}
+
+// replacedWarning is Vault's warning for body members that a path capture
+// of the same name overrode.
+func replacedWarning(names []string) string {
+	return fmt.Sprintf("Endpoint replaced the value of these parameters with the values captured from the endpoint's path: %v", names)
+}
+
+// DecodeBody decodes a JSON request body into v, a non-nil pointer, with
+// [DecodeBodyIgnored]'s rules, and drops the names of the members it
+// ignored. Use it where no warning can reach the client.
+func DecodeBody(body json.RawMessage, v any) error {
+	_, err := DecodeBodyIgnored(body, v)
+	return err
+}
+
+// DecodeBodyIgnored decodes a JSON request body into v, a non-nil pointer,
+// and returns the sorted names of the members it ignored.
 //
 // An empty body (or "null") leaves v untouched. When v points to a struct,
-// the body must be one JSON object; a member whose name is not exactly the
-// json name of a field (names are case-sensitive here, unlike
-// encoding/json's default) is rejected, in nested structs too; trailing
-// data after the object is rejected. Errors are [logical.ErrInvalidRequest]
-// errors whose message names the offending field and what it should be;
-// they never quote the submitted value.
-func DecodeBody(body json.RawMessage, v any) error {
+// the body must be one JSON object, with no trailing data. A member whose
+// name is not exactly the json name of a field (names are case-sensitive
+// here, unlike encoding/json's default) is ignored, as Vault ignores it,
+// and named in ignored; in nested structs too, as "outer.inner". A member
+// of type [Unsupported] with a value other than a zero one is refused.
+// Errors are [logical.ErrInvalidRequest] errors whose message names the
+// offending field and what it should be; they never quote the submitted
+// value.
+func DecodeBodyIgnored(body json.RawMessage, v any) (ignored []string, err error) {
 	return decode(body, schemaFor(reflect.TypeOf(v), nil), v)
 }
+
+// Unsupported is the type of a request member that Vault knows and Coffer
+// does not implement, where ignoring a value would silently drop a
+// restriction the caller asked for (an OCSP check, a CIDR bound). A zero
+// value (null, false, 0, "", [] or {}) is accepted and means nothing,
+// since tools send defaults for every field; any other value is an
+// [logical.ErrInvalidRequest] error naming the member. Declare it as a
+// field of the body struct:
+//
+//	OCSPEnabled framework.Unsupported `json:"ocsp_enabled"`
+type Unsupported struct{}
+
+// UnmarshalJSON implements [json.Unmarshaler]; the decoder has checked the
+// value already.
+func (*Unsupported) UnmarshalJSON([]byte) error { return nil }
 
 // schema lists the JSON member names a struct accepts. A nil *schema means
 // "do not check member names" (maps, scalars, custom unmarshalers).
 type schema struct {
 	fields map[string]*schema
+	// unsupported holds the names of the members of type Unsupported.
+	unsupported map[string]bool
 }
 
-var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+var (
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	unsupportedType = reflect.TypeFor[Unsupported]()
+)
 
 // schemaFor builds the schema of t. built holds the schemas made so far in
 // this walk, so a recursive type points back at its own schema.
@@ -68,11 +138,15 @@ func schemaFor(t reflect.Type, built map[reflect.Type]*schema) *schema {
 	}
 	s := &schema{fields: make(map[string]*schema)}
 	built[t] = s
-	addFields(s, t, built)
+	addFields(s, t, built, 0, make(map[string]int))
 	return s
 }
 
-func addFields(s *schema, t reflect.Type, built map[reflect.Type]*schema) {
+// addFields adds the fields of t, a struct embedded depth levels deep, to
+// s. As in encoding/json, a field of a shallower struct hides one of the
+// same name in an embedded struct; depths records the depth of each name
+// added.
+func addFields(s *schema, t reflect.Type, built map[reflect.Type]*schema, depth int, depths map[string]int) {
 	for f := range t.Fields() {
 		tag := f.Tag.Get("json")
 		if tag == "-" {
@@ -85,7 +159,7 @@ func addFields(s *schema, t reflect.Type, built map[reflect.Type]*schema) {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				addFields(s, ft, built)
+				addFields(s, ft, built, depth+1, depths)
 				continue
 			}
 		}
@@ -95,59 +169,117 @@ func addFields(s *schema, t reflect.Type, built map[reflect.Type]*schema) {
 		if name == "" {
 			name = f.Name
 		}
+		if d, ok := depths[name]; ok && d <= depth {
+			continue
+		}
+		depths[name] = depth
+		delete(s.unsupported, name)
+		if ft == unsupportedType {
+			if s.unsupported == nil {
+				s.unsupported = make(map[string]bool)
+			}
+			s.unsupported[name] = true
+		}
 		s.fields[name] = schemaFor(ft, built)
 	}
 }
 
-func decode(body json.RawMessage, s *schema, v any) error {
+func decode(body json.RawMessage, s *schema, v any) ([]string, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
-		return nil
+		return nil, nil
 	}
+	var ignored []string
 	if s != nil {
-		if err := checkMembers(body, s, ""); err != nil {
-			return err
+		var err error
+		if body, ignored, err = prune(body, s, ""); err != nil {
+			return nil, err
 		}
+		slices.Sort(ignored)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return bodyError(err)
+		return nil, bodyError(err)
 	}
-	return nil
+	return ignored, nil
 }
 
-// checkMembers verifies that raw is a JSON object whose members are all
-// known to s, recursively for members that are structs themselves.
-func checkMembers(raw []byte, s *schema, prefix string) error {
+// prune checks that raw is a JSON object and returns it without the
+// members s does not know, recursively for members that are structs
+// themselves, with the names of the members it removed. raw is returned
+// as is when nothing was removed. Removing them (rather than letting
+// encoding/json skip them) also keeps encoding/json from matching a
+// member to a field case-insensitively.
+func prune(raw []byte, s *schema, prefix string) ([]byte, []string, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		if prefix == "" {
-			return bodyError(err)
+			return nil, nil, bodyError(err)
 		}
 		// A nested member of the wrong type is reported by the main
 		// decode, which knows the field's type.
-		return nil
+		return raw, nil, nil
 	}
-	// Sorted so that the error for several unknown members is stable.
+	// Sorted so that the error for several refused members is stable.
 	keys := make([]string, 0, len(obj))
 	for k := range obj {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	var ignored []string
 	for _, k := range keys {
 		sub, ok := s.fields[k]
 		if !ok {
-			return logical.InvalidRequest("unknown field %q", prefix+k)
-		}
-		if sub == nil {
+			ignored = append(ignored, prefix+k)
+			delete(obj, k)
 			continue
 		}
-		if v := obj[k]; len(v) > 0 && v[0] == '{' {
-			if err := checkMembers(v, sub, prefix+k+"."); err != nil {
-				return err
-			}
+		v := obj[k]
+		if s.unsupported[k] && !zeroJSON(v) {
+			return nil, nil, logical.InvalidRequest("parameter %q is not supported by this server", prefix+k)
+		}
+		if sub == nil || len(v) == 0 || v[0] != '{' {
+			continue
+		}
+		pruned, ign, err := prune(v, sub, prefix+k+".")
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(ign) > 0 {
+			obj[k] = pruned
+			ignored = append(ignored, ign...)
 		}
 	}
-	return nil
+	if len(ignored) == 0 {
+		return raw, nil, nil
+	}
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return nil, nil, bodyError(err)
+	}
+	return out, ignored, nil
+}
+
+// zeroJSON reports whether raw is null, false, 0, "", [] or {}.
+func zeroJSON(raw json.RawMessage) bool {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return false
+	}
+	switch v := v.(type) {
+	case nil:
+		return true
+	case bool:
+		return !v
+	case float64:
+		return v == 0
+	case string:
+		return v == ""
+	case []any:
+		return len(v) == 0
+	case map[string]any:
+		return len(v) == 0
+	}
+	return false
 }
 
 // bodyError turns an encoding/json error into a client-safe

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -31,18 +32,23 @@ type testInput struct {
 	Data        json.RawMessage   `json:"data"`
 	Ignored     string            `json:"-"`
 	NoTag       string
+	OCSP        Unsupported  `json:"ocsp_enabled"`
+	Bound       Unsupported  `json:"bound"`
+	Other       *Unsupported `json:"other"`
 	//lint:ignore U1000 present only to prove the decoder refuses a member named after an unexported field
 	unexported string
 }
 
 func TestDecodeBody(t *testing.T) {
 	t.Parallel()
-	five := 5
+	five, one := 5, 1
 	tests := []struct {
 		name    string
 		body    string
 		want    testInput
 		wantMsg string // non-empty: want an ErrInvalidRequest with this message
+		// wantIgnored are the member names DecodeBodyIgnored reports.
+		wantIgnored []string
 	}{
 		{name: "empty", body: ""},
 		{name: "whitespace", body: " \n\t"},
@@ -59,12 +65,18 @@ func TestDecodeBody(t *testing.T) {
 				Options: testOptions{CAS: &five}, Data: json.RawMessage(`{"x":1}`), NoTag: "n",
 			},
 		},
-		{name: "unknown field", body: `{"foo":1}`, wantMsg: `unknown field "foo"`},
-		{name: "unknown nested field", body: `{"options":{"cas":1,"bogus":2}}`, wantMsg: `unknown field "options.bogus"`},
-		{name: "case matters", body: `{"MAX_VERSIONS":1}`, wantMsg: `unknown field "MAX_VERSIONS"`},
-		{name: "dash-ignored field", body: `{"Ignored":"x"}`, wantMsg: `unknown field "Ignored"`},
-		{name: "unexported field", body: `{"unexported":"x"}`, wantMsg: `unknown field "unexported"`},
-		{name: "first unknown in order", body: `{"zz":1,"aa":2}`, wantMsg: `unknown field "aa"`},
+		{name: "unknown field", body: `{"foo":1,"max_versions":2}`, want: testInput{MaxVersions: 2}, wantIgnored: []string{"foo"}},
+		{name: "unknown nested field", body: `{"options":{"cas":1,"bogus":2}}`, want: testInput{Options: testOptions{CAS: &one}}, wantIgnored: []string{"options.bogus"}},
+		{name: "case matters", body: `{"MAX_VERSIONS":1}`, wantIgnored: []string{"MAX_VERSIONS"}},
+		{name: "case variant does not override", body: `{"max_versions":1,"Max_Versions":7}`, want: testInput{MaxVersions: 1}, wantIgnored: []string{"Max_Versions"}},
+		{name: "dash-ignored field", body: `{"Ignored":"x"}`, wantIgnored: []string{"Ignored"}},
+		{name: "unexported field", body: `{"unexported":"x"}`, wantIgnored: []string{"unexported"}},
+		{name: "several unknown, sorted", body: `{"zz":1,"aa":2,"options":{"b":3}}`, wantIgnored: []string{"aa", "options.b", "zz"}},
+		{name: "unknown member of the wrong type", body: `{"zz":{"a":[1]}}`, wantIgnored: []string{"zz"}},
+		{name: "unsupported zero values", body: `{"ocsp_enabled":false,"bound":[],"other":null}`},
+		{name: "unsupported empty string", body: `{"bound":""}`},
+		{name: "unsupported set", body: `{"ocsp_enabled":true}`, wantMsg: `parameter "ocsp_enabled" is not supported by this server`},
+		{name: "unsupported list", body: `{"bound":["10.0.0.0/8"]}`, wantMsg: `parameter "bound" is not supported by this server`},
 		{name: "wrong type int", body: `{"max_versions":"many"}`, wantMsg: `invalid value for "max_versions": want an integer`},
 		{name: "fraction for int", body: `{"max_versions":1.5}`, wantMsg: `invalid value for "max_versions": want an integer`},
 		{name: "wrong type bool", body: `{"cas_required":"perhaps"}`, wantMsg: `invalid value for "cas_required": want a boolean`},
@@ -82,7 +94,7 @@ func TestDecodeBody(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var got testInput
-			err := DecodeBody(json.RawMessage(tt.body), &got)
+			ignored, err := DecodeBodyIgnored(json.RawMessage(tt.body), &got)
 			if tt.wantMsg != "" {
 				var le *logical.Error
 				if !errors.As(err, &le) || !errors.Is(err, logical.ErrInvalidRequest) {
@@ -99,6 +111,9 @@ func TestDecodeBody(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(testInput{})); diff != "" {
 				t.Errorf("DecodeBody(%q) mismatch (-want +got):\n%s", tt.body, diff)
 			}
+			if diff := cmp.Diff(tt.wantIgnored, ignored); diff != "" {
+				t.Errorf("DecodeBody(%q) ignored mismatch (-want +got):\n%s", tt.body, diff)
+			}
 		})
 	}
 }
@@ -112,6 +127,7 @@ func TestDecodeBodyNeverQuotesValue(t *testing.T) {
 		`{"delete_version_after":"` + secret + `"}`,
 		`{"options":{"cas":"` + secret + `"}}`,
 		`{"max_versions":` + secret + `}`,
+		`{"ocsp_enabled":"` + secret + `"}`,
 	}
 	for _, body := range bodies {
 		var in testInput
@@ -167,9 +183,9 @@ func TestDecodeBodyRecursiveType(t *testing.T) {
 	if r.Child == nil || r.Child.Child == nil || r.Child.Child.Name != "c" {
 		t.Errorf("DecodeBody recursive = %+v", r)
 	}
-	err = DecodeBody(json.RawMessage(`{"child":{"nope":1}}`), &r)
-	if !errors.Is(err, logical.ErrInvalidRequest) {
-		t.Errorf("DecodeBody unknown nested field in recursive type error = %v, want ErrInvalidRequest", err)
+	ignored, err := DecodeBodyIgnored(json.RawMessage(`{"child":{"nope":1}}`), &r)
+	if err != nil || !slices.Equal(ignored, []string{"child.nope"}) {
+		t.Errorf("DecodeBody unknown nested field in recursive type = %v, %v, want ignored [child.nope]", ignored, err)
 	}
 }
 
@@ -178,24 +194,96 @@ func TestTyped(t *testing.T) {
 	type in struct {
 		N int `json:"n"`
 	}
-	called := 0
-	h := Typed(func(_ context.Context, _ *logical.Request, m *Match, v *in) (*logical.Response, error) {
-		called++
-		return &logical.Response{Data: v.N}, nil
-	})
-	resp, err := h(t.Context(), &logical.Request{Body: json.RawMessage(`{"n":4}`)}, nil)
-	if err != nil || resp.Data != 4 {
-		t.Fatalf("Typed handler = %v, %v, want data 4", resp, err)
+	b := &Backend{Paths: []*Path{{
+		Pattern: `keys/(?P<name>[^/]+)`,
+		Operations: map[logical.Operation]Handler{
+			logical.UpdateOperation: Typed(func(_ context.Context, _ *logical.Request, m *Match, v *in) (*logical.Response, error) {
+				if v.N < 0 {
+					return nil, nil
+				}
+				return &logical.Response{Data: v.N, Warnings: []string{"own"}}, nil
+			}),
+		},
+	}}}
+	tests := []struct {
+		name         string
+		body         string
+		wantData     any
+		wantWarnings []string
+		wantNil      bool
+		wantErr      error
+	}{
+		{name: "known", body: `{"n":4}`, wantData: 4, wantWarnings: []string{"own"}},
+		{name: "no body", wantData: 0, wantWarnings: []string{"own"}},
+		{name: "unknown", body: `{"n":4,"z":1,"a":2}`, wantData: 4, wantWarnings: []string{"own", "Endpoint ignored these unrecognized parameters: [a z]"}},
+		{name: "capture repeated in the body", body: `{"name":"k","n":1}`, wantData: 1,
+			wantWarnings: []string{"own", "Endpoint replaced the value of these parameters with the values captured from the endpoint's path: [name]"}},
+		{name: "nil response keeps no warning", body: `{"n":-1,"z":1}`, wantNil: true},
+		{name: "wrong type", body: `{"n":"x","z":1}`, wantErr: logical.ErrInvalidRequest},
 	}
-	_, err = h(t.Context(), &logical.Request{Body: json.RawMessage(`{"m":4}`)}, nil)
-	if !errors.Is(err, logical.ErrInvalidRequest) {
-		t.Fatalf("Typed handler with unknown field error = %v, want ErrInvalidRequest", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp, err := b.HandleRequest(t.Context(), &logical.Request{Operation: logical.UpdateOperation, Path: "keys/k", Body: json.RawMessage(tt.body)})
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("error = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantNil {
+				if resp != nil {
+					t.Fatalf("response = %+v, want nil", resp)
+				}
+				return
+			}
+			if resp.Data != tt.wantData {
+				t.Errorf("data = %v, want %v", resp.Data, tt.wantData)
+			}
+			if diff := cmp.Diff(tt.wantWarnings, resp.Warnings); diff != "" {
+				t.Errorf("warnings mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
-	if called != 1 {
-		t.Errorf("handler called %d times, want 1 (not on a bad body)", called)
+}
+
+func TestDecodeBodyShallowFieldHidesEmbedded(t *testing.T) {
+	t.Parallel()
+	type roleInput struct {
+		Period *Duration `json:"period"`
+		TokenParamsUpdate
 	}
-	resp, err = h(t.Context(), &logical.Request{}, nil)
-	if err != nil || resp.Data != 0 {
-		t.Errorf("Typed handler with no body = %v, %v, want zero input", resp, err)
+	tests := []struct {
+		name    string
+		body    string
+		wantMsg string
+	}{
+		{name: "honored deprecated name", body: `{"period":"1h"}`},
+		{name: "refused deprecated name", body: `{"ttl":"1h"}`, wantMsg: `parameter "ttl" is not supported by this server`},
+		{name: "refused deprecated bound", body: `{"bound_cidrs":"10.0.0.0/8"}`, wantMsg: `parameter "bound_cidrs" is not supported by this server`},
+		{name: "zero deprecated value", body: `{"num_uses":0,"max_ttl":""}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var in roleInput
+			err := DecodeBody(json.RawMessage(tt.body), &in)
+			if tt.wantMsg == "" {
+				if err != nil {
+					t.Fatalf("DecodeBody(%s) = %v", tt.body, err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.wantMsg {
+				t.Fatalf("DecodeBody(%s) = %v, want %q", tt.body, err, tt.wantMsg)
+			}
+		})
+	}
+	var in roleInput
+	if err := DecodeBody(json.RawMessage(`{"period":"1h"}`), &in); err != nil || in.Period == nil || *in.Period != Duration(time.Hour) {
+		t.Errorf("period = %v, %v; want 1h in the shallow field", in.Period, err)
 	}
 }
