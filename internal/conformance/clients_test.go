@@ -3,6 +3,8 @@ package conformance
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -160,5 +162,27 @@ func TestPathHelp(t *testing.T) {
 	}
 	if r := s.raw(t, "GET", "/v1/transit/nothing/here?help=1", rootToken, ""); r.Status != http.StatusNotFound {
 		t.Errorf("help on an unknown path: %d %s, want 404", r.Status, r.Body)
+	}
+
+	// Help is a request like any other: audited before it is answered.
+	logPath := filepath.Join(t.TempDir(), "audit.log")
+	if err := s.Client.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{Type: "file", Options: map[string]string{"file_path": logPath}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.raw(t, "GET", "/v1/transit/encrypt/k?help=1", weak, ""); r.Status != http.StatusOK {
+		t.Fatalf("help with an audit device: %d %s", r.Status, r.Body)
+	}
+	log, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found int
+	for line := range strings.SplitSeq(string(log), "\n") {
+		if strings.Contains(line, `"operation":"help"`) && strings.Contains(line, `"path":"transit/encrypt/k"`) {
+			found++
+		}
+	}
+	if found != 2 {
+		t.Errorf("audit log has %d help entries for transit/encrypt/k, want a request and a response:\n%s", found, log)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/coffer-secrets/coffer/internal/core"
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
 
@@ -52,8 +53,11 @@ type openAPIParameter struct {
 
 // handleHelp answers path-help for path.
 func (h *Handler) handleHelp(w http.ResponseWriter, r *http.Request, reqID, path string) {
-	conn := &logical.Connection{RemoteAddr: r.RemoteAddr, TLS: r.TLS}
-	help, mount, err := h.core.Help(r.Context(), clientToken(r), path, conn)
+	req := &core.Request{
+		Request:     &logical.Request{ID: reqID, Path: path, Connection: h.clientConnection(r)},
+		ClientToken: clientToken(r),
+	}
+	help, mount, err := h.core.Help(r.Context(), req)
 	if err != nil {
 		h.writeError(w, r, reqID, err)
 		return

@@ -24,6 +24,9 @@ const (
 	UpdateOperation Operation = "update"
 	PatchOperation  Operation = "patch"
 	DeleteOperation Operation = "delete"
+	// HelpOperation names a path-help request in audit entries. Core
+	// answers help itself; no backend's HandleRequest receives it.
+	HelpOperation Operation = "help"
 )
 
 // Request is one call into a backend.
