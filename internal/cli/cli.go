@@ -146,6 +146,7 @@ func commands() map[string]*command {
 	maps.Copy(t, genericCommands())
 	maps.Copy(t, deliveryCommands())
 	maps.Copy(t, auditCommands())
+	maps.Copy(t, auditDeviceCommands())
 	maps.Copy(t, leaseCommands())
 	maps.Copy(t, haCommands())
 	return t

@@ -30,7 +30,8 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs testdata/script/*.txtar, each against its own test
 // server. A script chooses the server's state with a file named
-// "server-options" holding "sealed" or "uninitialized". The scripts see:
+// "server-options" holding "sealed", "uninitialized" or "audit-any-dir"
+// (audit files may be enabled anywhere). The scripts see:
 //
 //   - COFFER_ADDR, COFFER_TOKEN (the root token), ROOT_TOKEN;
 //   - UNSEAL_KEY, the first unseal key, when the server has one;
@@ -60,6 +61,8 @@ func setupScript(e *testscript.Env) error {
 				opts.Sealed = true
 			case "uninitialized":
 				opts.Uninitialized = true
+			case "audit-any-dir":
+				opts.AuditAnyDir = true
 			default:
 				return errors.New("server-options: unknown option " + strconv.Quote(word))
 			}
