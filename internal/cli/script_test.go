@@ -82,10 +82,25 @@ func setupScript(e *testscript.Env) error {
 	e.Setenv("COFFER_TOKEN", srv.RootToken)
 	e.Setenv("ROOT_TOKEN", srv.RootToken)
 	e.Setenv("COFFER_MAX_RETRIES", "0")
+	e.Setenv("GORACE", shortRaceExitSleep(os.Getenv("GORACE")))
 	if len(srv.UnsealKeys) > 0 {
 		e.Setenv("UNSEAL_KEY", srv.UnsealKeys[0])
 	}
 	return nil
+}
+
+// shortRaceExitSleep returns the GORACE options for the script's coffer
+// processes: the test's own, with atexit_sleep_ms=10 unless it sets it. A
+// binary built with -race otherwise sleeps a whole second when it exits
+// (the detector's default grace for goroutines still running), and the
+// scripts start hundreds of coffer processes. Races are still reported:
+// the detector reports each one when it happens, and a coffer command has
+// no goroutines left working when it exits. Without -race GORACE is unused.
+func shortRaceExitSleep(gorace string) string {
+	if strings.Contains(gorace, "atexit_sleep_ms") {
+		return gorace
+	}
+	return strings.TrimSpace(gorace + " atexit_sleep_ms=10")
 }
 
 // cmdExits runs a program and checks its exit code.
