@@ -55,7 +55,9 @@ type ExitError struct {
 func (e *ExitError) Error() string { return "child exited with code " + strconv.Itoa(e.Code) }
 
 // Run runs the agent described by cfg until ctx ends, the exec child
-// exits, or, with exit_after_auth, the first login and render are done.
+// exits, or, with exit_after_auth, the first login and the first render of
+// every template are done; Run then returns an error when a template could
+// not be rendered.
 // Templates are parsed first: a syntax error is returned before anything
 // else happens. Run returns nil when ctx ends.
 func Run(ctx context.Context, cfg *config.Config, opts Options) error {
@@ -125,16 +127,18 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 
 	rendered := make(chan struct{}, 1)
+	attempted := make(chan error, 1)
 	r := &renderer{
 		store: &store{client: client, state: state, logger: logger.With("part", "template"), interval: cfg.TemplateConfig.StaticSecretRenderInterval, min: opts.MinBackoff, max: opts.MaxBackoff, deps: make(map[string]*dep)},
 		state: state, files: files, envs: envs, logger: logger.With("part", "template"), stderr: opts.Stderr, environ: opts.Environ,
 		exitOnFailure: cfg.TemplateConfig.ExitOnRetryFailure, envOut: make(chan map[string]string, 1), rendered: rendered,
-		min: opts.MinBackoff, max: opts.MaxBackoff,
+		attempted: attempted, min: opts.MinBackoff, max: opts.MaxBackoff,
 	}
 	if len(files) > 0 || len(envs) > 0 {
 		spawn(r.run)
 	} else {
 		rendered <- struct{}{}
+		attempted <- nil
 	}
 
 	for _, l := range cfg.Listeners {
@@ -181,14 +185,31 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		})
 	}
 
-	// Signal readiness, and stop after the first round with
-	// exit_after_auth.
+	// Signal readiness. With exit_after_auth, stop after the first login
+	// and the first render of every template: with an error when a
+	// template could not be rendered (the agent does not retry then).
 	wg.Go(func() {
-		for _, c := range []chan struct{}{authed, rendered} {
+		select {
+		case <-ctx.Done():
+			return
+		case <-authed:
+		}
+		if cfg.ExitAfterAuth {
 			select {
 			case <-ctx.Done():
 				return
-			case <-c:
+			case err := <-attempted:
+				if err != nil {
+					errs <- fmt.Errorf("exit_after_auth: %w", err)
+					cancel()
+					return
+				}
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case <-rendered:
 			}
 		}
 		logger.Info("authenticated and templates rendered")

@@ -388,3 +388,81 @@ env_template "DB_PASSWORD" {
 	assertNoSecrets(t, "child command line", all, "exec-secret-1", "exec-secret-2")
 	assertNoSecrets(t, "agent log", logs.String(), "exec-secret-1", "exec-secret-2", s.RootToken)
 }
+
+// TestAgentExitAfterAuthTemplates runs exit_after_auth with a template
+// whose destination directory does not exist: by default the agent
+// creates it (create_dest_dirs, as Vault Agent), renders and exits; with
+// create_dest_dirs = false the render fails and the agent exits at once
+// with an error naming the template, instead of retrying forever.
+func TestAgentExitAfterAuthTemplates(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	if _, err := s.Client.KVv2("secret").Put(t.Context(), "app", map[string]any{"password": "exit-pass"}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		extra    string // added to the template block
+		wantErr  string // "" for success
+		wantFile bool
+	}{
+		{name: "dirs created by default", wantFile: true},
+		{name: "dirs created when asked", extra: "create_dest_dirs = true", wantFile: true},
+		{name: "missing dir without create_dest_dirs", extra: "create_dest_dirs = false", wantErr: "no such file or directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			tokFile := filepath.Join(dir, "token")
+			writeFile(t, tokFile, s.RootToken)
+			dest := filepath.Join(dir, "conf", "deep", "app.txt")
+			cfg, err := config.Parse(fmt.Appendf(nil, `
+exit_after_auth = true
+vault {
+  address = %q
+  retry { num_retries = 0 }
+}
+auto_auth {
+  method "token_file" { config = { token_file_path = %q } }
+}
+template {
+  contents    = %q
+  destination = %q
+  %s
+}`, s.Addr, tokFile, kvTemplate, dest, tt.extra), "agent.hcl")
+			if err != nil {
+				t.Fatal(err)
+			}
+			logs := &logBuffer{}
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			err = Run(ctx, cfg, Options{Logger: logs.logger(), Stderr: logs, MinBackoff: 10 * time.Second, MaxBackoff: 10 * time.Second})
+			if ctx.Err() != nil {
+				t.Fatalf("Run did not exit after the first render; log:\n%s", logs)
+			}
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Run = %v, want success; log:\n%s", err, logs)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), dest)):
+				t.Fatalf("Run = %v, want an error naming %s with %q", err, dest, tt.wantErr)
+			}
+			b, readErr := os.ReadFile(dest)
+			if tt.wantFile {
+				if readErr != nil || string(b) != "exit-pass" {
+					t.Fatalf("rendered file = %q, %v; want exit-pass", b, readErr)
+				}
+				fi, err := os.Stat(filepath.Dir(dest))
+				if err != nil || !fi.IsDir() || fi.Mode().Perm()&^0o755 != 0 {
+					t.Errorf("created directory = %v, %v; want a directory with at most mode 0755", fi, err)
+				}
+			} else if !errors.Is(readErr, os.ErrNotExist) {
+				t.Errorf("destination exists after a failed render: %v", readErr)
+			}
+			if err != nil {
+				assertNoSecrets(t, "error", err.Error(), "exit-pass", s.RootToken)
+			}
+			assertNoSecrets(t, "agent log", logs.String(), "exit-pass", s.RootToken)
+		})
+	}
+}

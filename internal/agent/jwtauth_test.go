@@ -491,6 +491,8 @@ auto_auth {
     config = {
       role = "ci"
       path = %q
+      # Keep the file, to check it is read again at each login.
+      remove_jwt_after_reading = false
     }
   }
   sink "file" {

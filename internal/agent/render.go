@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/agent/config"
@@ -18,6 +19,10 @@ import (
 // maxRenderFailures is how many renders of one template in a row may fail
 // before exit_on_retry_failure stops the agent.
 const maxRenderFailures = 5
+
+// destDirMode is the mode of the directories create_dest_dirs makes,
+// before the umask.
+const destDirMode = 0o755
 
 // fileTemplate is a template rendered to a file.
 type fileTemplate struct {
@@ -86,7 +91,11 @@ type renderer struct {
 	envOut chan map[string]string
 	// rendered receives one value after the first complete render.
 	rendered chan struct{}
-	min, max time.Duration
+	// attempted receives the outcome of the first render of every
+	// template, failed or not: nil, or the templates' errors. It is
+	// buffered (1).
+	attempted chan error
+	min, max  time.Duration
 }
 
 // run renders until ctx ends.
@@ -98,11 +107,16 @@ func (r *renderer) run(ctx context.Context) error {
 	}
 	b := newBackoff(r.min, r.max)
 	var lastEnv map[string]string
-	first := true
+	first, attempted := true, false
 	for {
-		ok, err := r.renderAll(ctx, &lastEnv)
+		failed, err := r.renderAll(ctx, &lastEnv)
 		if err != nil {
 			return err
+		}
+		ok := failed == nil
+		if !attempted {
+			attempted = true
+			r.attempted <- failed
 		}
 		if ok {
 			b.reset()
@@ -139,31 +153,32 @@ func (r *renderer) run(ctx context.Context) error {
 	}
 }
 
-// renderAll renders every template; ok is false when one failed. The
-// error is set only when the agent must stop.
-func (r *renderer) renderAll(ctx context.Context, lastEnv *map[string]string) (bool, error) {
-	ok := true
+// renderAll renders every template. failed joins the errors of the
+// templates that could not be rendered (nil when all were); fatal is set
+// only when the agent must stop.
+func (r *renderer) renderAll(ctx context.Context, lastEnv *map[string]string) (failed, fatal error) {
+	var errs []error
 	for _, f := range r.files {
 		if err := r.renderFile(ctx, f); err != nil {
-			ok = false
 			f.failures++
 			r.logger.Error("render template", "template", f.cfg.Name(), "destination", f.cfg.Destination, "error", err)
 			if r.exitOnFailure && f.failures >= maxRenderFailures {
-				return false, fmt.Errorf("template %s failed %d times: %w", f.cfg.Name(), f.failures, err)
+				return nil, fmt.Errorf("template %s failed %d times: %w", f.cfg.Name(), f.failures, err)
 			}
+			errs = append(errs, fmt.Errorf("template %s: %w", f.cfg.Name(), err))
 			continue
 		}
 		f.failures = 0
 	}
 	if len(r.envs) == 0 {
-		return ok, nil
+		return errors.Join(errs...), nil
 	}
 	env := make(map[string]string, len(r.envs))
 	for _, e := range r.envs {
 		out, err := e.t.Render(ctx, r.store)
 		if err != nil {
 			r.logger.Error("render env_template", "name", e.name, "error", err)
-			return false, nil
+			return errors.Join(append(errs, fmt.Errorf("env_template %s: %w", e.name, err))...), nil
 		}
 		env[e.name] = string(out)
 	}
@@ -176,7 +191,7 @@ func (r *renderer) renderAll(ctx context.Context, lastEnv *map[string]string) (b
 		}
 		r.envOut <- env
 	}
-	return ok, nil
+	return errors.Join(errs...), nil
 }
 
 // renderFile renders f and, when the output differs from the file,
@@ -188,6 +203,11 @@ func (r *renderer) renderFile(ctx context.Context, f *fileTemplate) error {
 	}
 	if sameContent(f.cfg.Destination, out) {
 		return nil
+	}
+	if f.cfg.CreateDestDirs {
+		if err := os.MkdirAll(filepath.Dir(f.cfg.Destination), destDirMode); err != nil {
+			return fmt.Errorf("create destination directory: %w", err)
+		}
 	}
 	if err := writeFileAtomic(f.cfg.Destination, out, f.cfg.Perms); err != nil {
 		return err

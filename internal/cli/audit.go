@@ -19,7 +19,7 @@ import (
 // -accessor.
 func auditCommands() map[string]*command {
 	return map[string]*command{
-		"audit": {synopsis: "Check and search audit logs"},
+		"audit": {synopsis: "Interact with audit devices and check their logs"},
 		"audit verify": {
 			synopsis: "Check an audit log for tampering",
 			usage:    "[options] FILE",

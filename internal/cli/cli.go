@@ -11,7 +11,9 @@ import (
 	"strings"
 )
 
-// Exit codes, as the vault binary uses them.
+// Exit codes, as the vault binary uses them. Like vault (whose command
+// library answers an unknown command with 127, the shell's "command not
+// found"), no command or an unknown top-level one exits 127.
 const (
 	exitOK      = 0
 	exitUsage   = 1
@@ -35,6 +37,9 @@ type Env struct {
 	// Server runs `coffer server`. When nil, that command reports that this
 	// binary has no server.
 	Server ServerFunc
+	// Version is the release `coffer version` prints, such as "0.1.0";
+	// empty prints "(unknown version)".
+	Version string
 }
 
 // Run runs the command line args (without the program name) and returns the
@@ -48,6 +53,22 @@ func Run(ctx context.Context, args []string, env Env) int {
 	case "-h", "-help", "--help", "help":
 		printTopHelp(env.Stderr)
 		return exitOK
+	case "-v", "-version", "--version":
+		// As with vault, the version flags stand for the version command
+		// only when they are the whole command line.
+		if len(args) == 1 {
+			return printVersion(env)
+		}
+	case "version":
+		if len(args) > 1 && !isHelpFlag(args[1]) {
+			fmt.Fprintf(env.Stderr, "Too many arguments (expected 0, got %d)\n", len(args)-1)
+			return exitUsage
+		}
+		if len(args) > 1 {
+			fmt.Fprint(env.Stderr, "Usage: coffer version\n\nPrints the version of this coffer binary.\n")
+			return exitOK
+		}
+		return printVersion(env)
 	case "server":
 		if env.Server == nil {
 			fmt.Fprintln(env.Stderr, "This coffer binary has no server.")
@@ -59,8 +80,13 @@ func Run(ctx context.Context, args []string, env Env) int {
 	table := commands()
 	name, rest := lookup(table, args)
 	if name == "" {
-		fmt.Fprintf(env.Stderr, "Unknown command: %q\n\n", args[0])
+		fmt.Fprintf(env.Stderr, "Unknown command: %q\n", args[0])
+		if s := suggestCommand(table, args[0]); s != "" {
+			fmt.Fprintf(env.Stderr, "Did you mean %q?\n", s)
+		}
+		fmt.Fprintln(env.Stderr)
 		printTopHelp(env.Stderr)
+		fmt.Fprintln(env.Stderr, "\nRun \"coffer <command> -h\" for a command's usage.")
 		return exitUnknown
 	}
 	cmd := table[name]
@@ -120,6 +146,7 @@ func commands() map[string]*command {
 	maps.Copy(t, genericCommands())
 	maps.Copy(t, deliveryCommands())
 	maps.Copy(t, auditCommands())
+	maps.Copy(t, auditDeviceCommands())
 	maps.Copy(t, leaseCommands())
 	maps.Copy(t, haCommands())
 	return t
@@ -171,22 +198,79 @@ func runCommand(ctx context.Context, env Env, name string, cmd *command, args []
 	return run(ctx, c, fs.Args())
 }
 
-func printTopHelp(w io.Writer) {
-	fmt.Fprint(w, "Usage: coffer <command> [args]\n\nCommands:\n")
-	table := commands()
-	names := slices.Sorted(maps.Keys(table))
-	width := len("server")
-	for _, n := range names {
+// printVersion prints "Coffer v<version>" on stdout.
+func printVersion(env Env) int {
+	v := env.Version
+	if v == "" {
+		fmt.Fprintln(env.Stdout, "Coffer (unknown version)")
+		return exitOK
+	}
+	fmt.Fprintf(env.Stdout, "Coffer v%s\n", strings.TrimPrefix(v, "v"))
+	return exitOK
+}
+
+// suggestCommand returns the top-level command closest to word, by edit
+// distance, when it is close enough to be a likely typo; else "". Flags get
+// no suggestion.
+func suggestCommand(table map[string]*command, word string) string {
+	if strings.HasPrefix(word, "-") || len(word) < 2 {
+		return ""
+	}
+	names := []string{"server", "version"}
+	for n := range table {
 		if !strings.Contains(n, " ") {
-			width = max(width, len(n))
+			names = append(names, n)
 		}
 	}
-	fmt.Fprintf(w, "    %-*s    %s\n", width, "server", "Start a Coffer server")
+	slices.Sort(names)
+	best, bestDist := "", 3 // at most two edits
 	for _, n := range names {
-		if strings.Contains(n, " ") {
-			continue
+		if d := editDistance(word, n); d < bestDist {
+			best, bestDist = n, d
 		}
-		fmt.Fprintf(w, "    %-*s    %s\n", width, n, table[n].synopsis)
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func printTopHelp(w io.Writer) {
+	fmt.Fprint(w, "Usage: coffer <command> [args]\n\nCommands:\n")
+	synopses := map[string]string{
+		"server":  "Start a Coffer server",
+		"version": "Print the Coffer version",
+	}
+	for n, cmd := range commands() {
+		if !strings.Contains(n, " ") {
+			synopses[n] = cmd.synopsis
+		}
+	}
+	names := slices.Sorted(maps.Keys(synopses))
+	width := 0
+	for _, n := range names {
+		width = max(width, len(n))
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "    %-*s    %s\n", width, n, synopses[n])
 	}
 }
 

@@ -234,9 +234,14 @@ func (c *call) printSecretPath(p string) {
 	fmt.Fprintf(c.env.Stdout, "%s\n%s\n\n", sectionHeader("Secret Path", len(p)), p)
 }
 
-// printSection prints a titled Key/Value section.
+// printSection prints a titled Key/Value section; with no title, just the
+// table (never a header of '=' signs around nothing).
 func (c *call) printSection(title string, pairs [][2]string) {
 	t, width := kvTable(pairs)
+	if title == "" {
+		fmt.Fprint(c.env.Stdout, t)
+		return
+	}
 	fmt.Fprintf(c.env.Stdout, "%s\n%s", sectionHeader(title, width), t)
 }
 

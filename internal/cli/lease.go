@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"flag"
-	"fmt"
 	"time"
 )
 
@@ -87,15 +86,12 @@ func runLeaseRenew(ctx context.Context, c *call, args []string, inc time.Duratio
 	if err != nil {
 		return c.serverError("renewing lease", args[0], err)
 	}
-	if c.format == "json" {
-		return c.printJSONOrFail(sec)
+	if sec == nil {
+		return c.notFound(args[0])
 	}
-	c.printSection("", [][2]string{
-		{"lease_id", sec.LeaseID},
-		{"lease_duration", (time.Duration(sec.LeaseDuration) * time.Second).String()},
-		{"lease_renewable", fmt.Sprint(sec.Renewable)},
-	})
-	return exitOK
+	// A Key/Value table of lease_id, lease_duration and lease_renewable,
+	// as for any response that carries a lease.
+	return c.printSecret(sec)
 }
 
 func runLeaseRevoke(ctx context.Context, c *call, args []string, prefix, force bool) int {

@@ -223,7 +223,7 @@ func loginToken(ctx context.Context, c *call, cl *api.Client, _ string, v map[st
 	}
 	token = strings.TrimSpace(token)
 	if token == "" {
-		return nil, c.usageError("A token must be given")
+		return nil, c.usageError("No token given: pass it as an argument, type it at the prompt on a terminal, or send it as one line on stdin")
 	}
 	cl.SetToken(token)
 	secret, err := cl.Auth().Token().LookupSelfWithContext(ctx)
@@ -298,7 +298,7 @@ func loginUserpass(ctx context.Context, c *call, cl *api.Client, mount string, v
 		password = p
 	}
 	if password == "" {
-		return nil, c.usageError("A password must be given")
+		return nil, c.usageError("No password given: pass password=..., type it at the prompt on a terminal, or send it as one line on stdin")
 	}
 	path := "auth/" + mount + "/login/" + username
 	cl.ClearToken()

@@ -275,7 +275,7 @@ func runUnseal(ctx context.Context, c *call, args []string, reset bool) int {
 			key = k
 		}
 		if key == "" {
-			return c.usageError("An unseal key must be given")
+			return c.usageError("No unseal key given: pass it as an argument, type it at the prompt on a terminal, or send it as one line on stdin")
 		}
 	}
 	cl, ok := c.newClient()

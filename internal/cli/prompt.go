@@ -8,10 +8,12 @@ import (
 	"strings"
 )
 
-// readSecretLine reads one secret line (an unseal key, a token). On a
-// terminal it prints prompt on stderr and reads with echo turned off;
-// otherwise it reads the first line of stdin. The trailing newline and
-// surrounding spaces are removed.
+// readSecretLine reads one secret line (an unseal key, a token, a
+// password). On a terminal it prints prompt on stderr and reads with echo
+// turned off; otherwise (a pipe, a file, /dev/null) it reads the first line
+// of stdin without prompting. The trailing newline and surrounding spaces
+// are removed; empty input gives "" and no error, and the caller says what
+// was missing.
 func (c *call) readSecretLine(prompt string) (string, error) {
 	if f, ok := c.env.Stdin.(*os.File); ok && isTerminal(f) {
 		fmt.Fprint(c.env.Stderr, prompt)
@@ -23,7 +25,7 @@ func (c *call) readSecretLine(prompt string) (string, error) {
 		return strings.TrimSpace(line), nil
 	}
 	if c.env.Stdin == nil {
-		return "", errors.New("no stdin")
+		return "", nil
 	}
 	line, err := readLine(c.env.Stdin)
 	if err != nil {
@@ -32,8 +34,9 @@ func (c *call) readSecretLine(prompt string) (string, error) {
 	return strings.TrimSpace(line), nil
 }
 
-// readLine reads up to the first newline or the end of r. It reads one byte
-// at a time so that nothing after the line is consumed.
+// readLine reads up to the first newline or the end of r; at the end of an
+// empty r it returns "". It reads one byte at a time so that nothing after
+// the line is consumed.
 func readLine(r io.Reader) (string, error) {
 	var b strings.Builder
 	buf := make([]byte, 1)
@@ -46,9 +49,6 @@ func readLine(r io.Reader) (string, error) {
 			b.WriteByte(buf[0])
 		}
 		if errors.Is(err, io.EOF) {
-			if b.Len() == 0 {
-				return "", errors.New("no input on stdin")
-			}
 			return b.String(), nil
 		}
 		if err != nil {

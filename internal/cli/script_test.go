@@ -30,7 +30,8 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs testdata/script/*.txtar, each against its own test
 // server. A script chooses the server's state with a file named
-// "server-options" holding "sealed" or "uninitialized". The scripts see:
+// "server-options" holding "sealed", "uninitialized" or "audit-any-dir"
+// (audit files may be enabled anywhere). The scripts see:
 //
 //   - COFFER_ADDR, COFFER_TOKEN (the root token), ROOT_TOKEN;
 //   - UNSEAL_KEY, the first unseal key, when the server has one;
@@ -60,6 +61,8 @@ func setupScript(e *testscript.Env) error {
 				opts.Sealed = true
 			case "uninitialized":
 				opts.Uninitialized = true
+			case "audit-any-dir":
+				opts.AuditAnyDir = true
 			default:
 				return errors.New("server-options: unknown option " + strconv.Quote(word))
 			}
@@ -79,10 +82,25 @@ func setupScript(e *testscript.Env) error {
 	e.Setenv("COFFER_TOKEN", srv.RootToken)
 	e.Setenv("ROOT_TOKEN", srv.RootToken)
 	e.Setenv("COFFER_MAX_RETRIES", "0")
+	e.Setenv("GORACE", shortRaceExitSleep(os.Getenv("GORACE")))
 	if len(srv.UnsealKeys) > 0 {
 		e.Setenv("UNSEAL_KEY", srv.UnsealKeys[0])
 	}
 	return nil
+}
+
+// shortRaceExitSleep returns the GORACE options for the script's coffer
+// processes: the test's own, with atexit_sleep_ms=10 unless it sets it. A
+// binary built with -race otherwise sleeps a whole second when it exits
+// (the detector's default grace for goroutines still running), and the
+// scripts start hundreds of coffer processes. Races are still reported:
+// the detector reports each one when it happens, and a coffer command has
+// no goroutines left working when it exits. Without -race GORACE is unused.
+func shortRaceExitSleep(gorace string) string {
+	if strings.Contains(gorace, "atexit_sleep_ms") {
+		return gorace
+	}
+	return strings.TrimSpace(gorace + " atexit_sleep_ms=10")
 }
 
 // cmdExits runs a program and checks its exit code.

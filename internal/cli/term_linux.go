@@ -9,6 +9,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// isTerminal reports whether w is a terminal: a file whose terminal
+// settings can be read. A character device that is not a terminal, such as
+// /dev/null, is not one.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
 // readNoEcho reads a line from the terminal f with echo turned off,
 // restoring the terminal's settings afterwards.
 func readNoEcho(f *os.File) (string, error) {

@@ -358,7 +358,7 @@ func (c *Core) sysAuditList(ctx context.Context, req *logical.Request, m *framew
 type auditEnableInput struct {
 	Type        string            `json:"type"`
 	Description string            `json:"description"`
-	Options     map[string]string `json:"options"`
+	Options     framework.KVPairs `json:"options"`
 	Local       framework.Bool    `json:"local"`
 }
 
@@ -377,7 +377,7 @@ func (c *Core) sysAuditEnable(ctx context.Context, req *logical.Request, m *fram
 			return nil, logical.InvalidRequest("audit device %s already writes to that file", e.Path)
 		}
 	}
-	e := &auditEntry{Path: path, Type: in.Type, Description: in.Description, Options: in.Options, Local: bool(in.Local)}
+	e := &auditEntry{Path: path, Type: in.Type, Description: in.Description, Options: map[string]string(in.Options), Local: bool(in.Local)}
 	if err := c.openDevice(ctx, e); err != nil {
 		return nil, err
 	}

@@ -107,12 +107,14 @@ type JWT struct {
 	// at every login, so a token rotated in the file is used.
 	Path string
 	// RemoveJWTAfterReading deletes the file once it is read; the token
-	// is then kept in memory and used until a new file appears. Unlike
-	// Vault Agent, whose default is true, the default is false: the agent
-	// never deletes a file it was not asked to.
+	// is then kept in memory and used until a new file appears. The
+	// default is true, as in Vault Agent; set remove_jwt_after_reading =
+	// false to keep the file (and read it again at each login).
 	RemoveJWTAfterReading bool
 	// RemoveJWTFollowsSymlinks makes the removal delete the file a
-	// symbolic link at Path points to, rather than the link.
+	// symbolic link at Path points to, rather than the link. The default
+	// is false: a link at Path is removed and the file it names is left
+	// alone, so the agent never deletes a file outside Path unless asked.
 	RemoveJWTFollowsSymlinks bool
 }
 
@@ -151,6 +153,10 @@ type Template struct {
 	Contents string
 	// Destination is the rendered file.
 	Destination string
+	// CreateDestDirs creates the missing parent directories of
+	// Destination (mode 0755 before the umask) before writing it; the
+	// default is true, as in Vault Agent.
+	CreateDestDirs bool
 	// Perms are the rendered file's permission bits (default 0644).
 	Perms os.FileMode
 	// Command is run after each change of the file; one element means

@@ -31,8 +31,8 @@ func TestParseFull(t *testing.T) {
 		},
 		TemplateConfig: TemplateConfig{StaticSecretRenderInterval: 10 * time.Second, ExitOnRetryFailure: true},
 		Templates: []Template{
-			{Source: "/etc/agent/db.tmpl", Destination: "/etc/app/db.env", Perms: 0o640, Command: []string{"systemctl reload app"}, ErrorOnMissingKey: true, Line: 40},
-			{Contents: `[[ with secret "secret/data/app" ]][[ .Data.data.x ]][[ end ]]`, Destination: "/etc/app/x", Perms: 0o644,
+			{Source: "/etc/agent/db.tmpl", Destination: "/etc/app/db.env", CreateDestDirs: true, Perms: 0o640, Command: []string{"systemctl reload app"}, ErrorOnMissingKey: true, Line: 40},
+			{Contents: `[[ with secret "secret/data/app" ]][[ .Data.data.x ]][[ end ]]`, Destination: "/etc/app/x", CreateDestDirs: true, Perms: 0o644,
 				LeftDelim: "[[", RightDelim: "]]", Command: []string{"/usr/bin/touch", "/tmp/marker"}, Line: 48},
 		},
 		Listeners:    []Listener{{Type: "tcp", Address: "127.0.0.1:8100", TLSDisable: true}},
@@ -101,8 +101,18 @@ func TestParseValid(t *testing.T) {
 			},
 		},
 		{
-			name: "jwt with path, defaults keep the file",
+			name: "jwt with path, defaults remove the file but not a link's target",
 			src:  "auto_auth {\n method \"jwt\" {\n  config = {\n   role = \"ci\"\n   path = \"/etc/coffer/jwt\"\n  }\n }\n}\n",
+			check: func(t *testing.T, c *Config) {
+				want := Method{Type: "jwt", MountPath: "auth/jwt", JWT: &JWT{Role: "ci", Path: "/etc/coffer/jwt", RemoveJWTAfterReading: true}}
+				if diff := cmp.Diff(want, c.AutoAuth.Method); diff != "" {
+					t.Errorf("method mismatch (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			name: "jwt keeping its file",
+			src:  "auto_auth {\n method \"jwt\" {\n  config = {\n   role = \"ci\"\n   path = \"/etc/coffer/jwt\"\n   remove_jwt_after_reading = false\n  }\n }\n}\n",
 			check: func(t *testing.T, c *Config) {
 				want := Method{Type: "jwt", MountPath: "auth/jwt", JWT: &JWT{Role: "ci", Path: "/etc/coffer/jwt"}}
 				if diff := cmp.Diff(want, c.AutoAuth.Method); diff != "" {
@@ -117,6 +127,15 @@ func TestParseValid(t *testing.T) {
 				want := Method{Type: "jwt", MountPath: "auth/jwt", JWT: &JWT{Role: "ci", Path: "/etc/coffer/jwt", RemoveJWTAfterReading: true, RemoveJWTFollowsSymlinks: true}}
 				if diff := cmp.Diff(want, c.AutoAuth.Method); diff != "" {
 					t.Errorf("method mismatch (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			name: "create_dest_dirs defaults to true",
+			src:  "template {\n contents = \"x\"\n destination = \"/d/e\"\n}\ntemplate {\n contents = \"y\"\n destination = \"/f/g\"\n create_dest_dirs = false\n}\n",
+			check: func(t *testing.T, c *Config) {
+				if !c.Templates[0].CreateDestDirs || c.Templates[1].CreateDestDirs {
+					t.Errorf("create_dest_dirs = %v, %v; want true (default), false", c.Templates[0].CreateDestDirs, c.Templates[1].CreateDestDirs)
 				}
 			},
 		},

@@ -421,7 +421,7 @@ func (d *decoder) method(b *hclsyntax.Block) Method {
 		m.TokenFile = &TokenFile{}
 		config = map[string]setter{"token_file_path": str(&m.TokenFile.Path)}
 	case MethodJWT:
-		m.JWT = &JWT{}
+		m.JWT = &JWT{RemoveJWTAfterReading: true}
 		config = map[string]setter{
 			"role":                        str(&m.JWT.Role),
 			"path":                        str(&m.JWT.Path),
@@ -494,7 +494,7 @@ func (d *decoder) sink(b *hclsyntax.Block) (Sink, bool) {
 }
 
 func (d *decoder) template(b *hclsyntax.Block) Template {
-	t := Template{Perms: 0o644, Line: b.TypeRange.Start.Line}
+	t := Template{Perms: 0o644, CreateDestDirs: true, Line: b.TypeRange.Start.Line}
 	d.body(b.Body, " in template", map[string]setter{
 		"source":               str(&t.Source),
 		"contents":             str(&t.Contents),
@@ -504,10 +504,10 @@ func (d *decoder) template(b *hclsyntax.Block) Template {
 		"error_on_missing_key": boolean(&t.ErrorOnMissingKey),
 		"left_delimiter":       str(&t.LeftDelim),
 		"right_delimiter":      str(&t.RightDelim),
+		"create_dest_dirs":     boolean(&t.CreateDestDirs),
 		// Accepted for Vault Agent files.
-		"create_dest_dirs": boolean(new(bool)),
-		"backup":           boolean(new(bool)),
-		"command_timeout":  duration(new(time.Duration)),
+		"backup":          boolean(new(bool)),
+		"command_timeout": duration(new(time.Duration)),
 	}, nil)
 	switch {
 	case t.Source == "" && t.Contents == "":

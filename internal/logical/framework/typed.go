@@ -320,6 +320,8 @@ func describe(t reflect.Type) string {
 		return "an integer"
 	case reflect.TypeFor[Bool]():
 		return "a boolean"
+	case reflect.TypeFor[KVPairs]():
+		return `an object of strings, or "KEY=VALUE" strings`
 	case reflect.TypeFor[json.RawMessage]():
 		return "a JSON value"
 	}
