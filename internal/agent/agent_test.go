@@ -108,6 +108,7 @@ func TestAgentEndToEnd(t *testing.T) {
 	cl := s.Client
 	dir := t.TempDir()
 	roleIDFile, secretIDFile := setUpAppRole(t, cl, dir, "6s")
+	secretID := strings.TrimSpace(readFile(t, secretIDFile)) // the agent removes the file once read
 	setUpDatabase(t, cl, d, "3s", "6s")
 	if _, err := cl.KVv2("secret").Put(t.Context(), "app", map[string]any{"password": "kv-pass-one"}); err != nil {
 		t.Fatal(err)
@@ -266,9 +267,14 @@ template {
 		t.Errorf("token sink emptied while the server was down")
 	}
 
+	// As in Vault Agent, the secret ID file is removed once read.
+	if _, err := os.Stat(secretIDFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("secret ID file still there after login: %v", err)
+	}
+
 	// Nothing secret was logged.
 	assertNoSecrets(t, "agent log", logs.String(), "kv-pass-one", "kv-pass-two", "kv-other-three", pass, pass2,
-		agentToken, current, inner, wi.Token, strings.TrimSpace(readFile(t, secretIDFile)), s.RootToken)
+		agentToken, current, inner, wi.Token, secretID, s.RootToken)
 }
 
 func TestAgentTemplateSyntaxError(t *testing.T) {

@@ -131,7 +131,7 @@ func TestMetricsJSON(t *testing.T) {
 			}
 		}
 		for _, c := range got.Counters {
-			if c.Name == "coffer_requests_total" && c.Labels["mount_type"] == "kv" && c.Labels["operation"] == "update" {
+			if c.Name == "coffer_requests_total" && c.Labels["mount_type"] == "kv" && (c.Labels["operation"] == "update" || c.Labels["operation"] == "create") {
 				puts += c.Count
 			}
 		}

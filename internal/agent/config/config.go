@@ -89,7 +89,9 @@ type AppRole struct {
 	// SecretIDFile holds the secret ID; empty for roles that do not bind
 	// one.
 	SecretIDFile string
-	// RemoveSecretIDFile deletes the secret ID file after reading it.
+	// RemoveSecretIDFile (remove_secret_id_file_after_reading) deletes
+	// the secret ID file after reading it. Default true, as in Vault
+	// Agent; the secret ID read is kept in memory for later logins.
 	RemoveSecretIDFile bool
 }
 

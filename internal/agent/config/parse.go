@@ -410,7 +410,7 @@ func (d *decoder) method(b *hclsyntax.Block) Method {
 	var config map[string]setter
 	switch m.Type {
 	case MethodAppRole:
-		m.AppRole = &AppRole{}
+		m.AppRole = &AppRole{RemoveSecretIDFile: true}
 		config = map[string]setter{
 			"role_id_file_path":                   str(&m.AppRole.RoleIDFile),
 			"secret_id_file_path":                 str(&m.AppRole.SecretIDFile),
