@@ -2,6 +2,7 @@ package framework
 
 import (
 	"encoding/json"
+	"maps"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -64,4 +65,30 @@ func TestKVPairsInBody(t *testing.T) {
 	if err.Error() != want {
 		t.Errorf("DecodeBody(bad pair) = %q, want %q", err, want)
 	}
+}
+
+// FuzzKVPairs checks that any body member decodes without panicking, and
+// that whatever decodes marshals to an object that decodes to the same
+// pairs.
+func FuzzKVPairs(f *testing.F) {
+	for _, seed := range []string{`{"file_path":"/x","mode":600}`, `["a=b","c=d=e"]`, `"file_path=/var/log/a"`, `null`, `"=x"`, `[1]`, `{"a":{}}`} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var p KVPairs
+		if err := json.Unmarshal([]byte(in), &p); err != nil {
+			return
+		}
+		out, err := json.Marshal(p)
+		if err != nil {
+			t.Fatalf("Marshal(%v): %v", p, err)
+		}
+		var again KVPairs
+		if err := json.Unmarshal(out, &again); err != nil {
+			t.Fatalf("Unmarshal(%s) of a marshalled KVPairs: %v", out, err)
+		}
+		if !maps.Equal(p, again) {
+			t.Fatalf("round trip of %q: %v, then %v", in, p, again)
+		}
+	})
 }
