@@ -83,6 +83,12 @@ func roleName(m *framework.Match) (string, error) {
 	return name, nil
 }
 
+// roleMissing is the error for a request naming a role that does not
+// exist; the words are Vault's.
+func roleMissing(name string) error {
+	return logical.NotFound("role %q does not exist", name)
+}
+
 func (b *backend) loadRole(ctx context.Context, name string) (*role, error) {
 	var r role
 	found, err := framework.GetJSON(ctx, b.storage, rolePrefix+name, &r)
@@ -313,7 +319,7 @@ func (b *backend) writeRoleID(ctx context.Context, _ *logical.Request, m *framew
 		return nil, err
 	}
 	if r == nil {
-		return nil, logical.NotFound("no role named %q", name)
+		return nil, roleMissing(name)
 	}
 	oldID := r.RoleID
 	r.RoleID = in.RoleID

@@ -174,7 +174,7 @@ func (b *backend) createSecretID(ctx context.Context, m *framework.Match, sid st
 		return nil, err
 	}
 	if r == nil {
-		return nil, logical.NotFound("no role named %q", name)
+		return nil, roleMissing(name)
 	}
 	numUses, ttl, err := secretIDLimits(r, in)
 	if err != nil {
@@ -289,7 +289,9 @@ func (b *backend) listSecretIDs(ctx context.Context, _ *logical.Request, m *fram
 		return nil, err
 	}
 	if r == nil {
-		return nil, logical.NotFound("no role named %q", name)
+		// Vault answers a list for an unknown role with 400, not 404: a
+		// 404 would read as an empty list to clients.
+		return nil, logical.InvalidRequest("role %q does not exist", name)
 	}
 	keys, err := b.storage.List(ctx, accessorPrefix+roleKey(key, name)+"/")
 	if err != nil {
@@ -347,7 +349,7 @@ func (b *backend) secretIDRef(ctx context.Context, m *framework.Match, sid strin
 		return "", "", err
 	}
 	if r == nil {
-		return "", "", logical.NotFound("no role named %q", name)
+		return "", "", roleMissing(name)
 	}
 	return roleKey(key, name), mac(key, "secret_id", sid), nil
 }
@@ -398,7 +400,7 @@ func (b *backend) accessorRole(ctx context.Context, m *framework.Match, accessor
 		return "", err
 	}
 	if r == nil {
-		return "", logical.NotFound("no role named %q", name)
+		return "", roleMissing(name)
 	}
 	return roleKey(key, name), nil
 }
@@ -406,7 +408,9 @@ func (b *backend) accessorRole(ctx context.Context, m *framework.Match, accessor
 // loadByAccessor returns the HMAC and entry of the role's secret ID with
 // the given accessor, or an [logical.ErrNotFound] error.
 func (b *backend) loadByAccessor(ctx context.Context, rk, accessor string) (string, *secretIDEntry, error) {
-	notFound := logical.NotFound("the role has no secret ID with this accessor")
+	// Vault's words, which clients match; the accessor is not quoted back
+	// in case a secret ID was sent in its place.
+	notFound := logical.NotFound("failed to find accessor entry for secret_id_accessor")
 	if !isUUIDShape(accessor) {
 		return "", nil, notFound
 	}

@@ -123,7 +123,7 @@ func TestSecretIDLifecycle(t *testing.T) {
 		{name: "accessor unknown", r: req{op: opUpdate, path: "role/r/secret-id-accessor/lookup", body: `{"secret_id_accessor":"00000000-0000-4000-8000-000000000000"}`}, wantErr: logical.ErrNotFound},
 		{name: "accessor odd", r: req{op: opUpdate, path: "role/r/secret-id-accessor/lookup", body: `{"secret_id_accessor":"../../salt"}`}, wantErr: logical.ErrNotFound},
 		{name: "accessor missing", r: req{op: opUpdate, path: "role/r/secret-id-accessor/lookup", body: `{}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "list missing role", r: req{op: opList, path: "role/zz/secret-id/"}, wantErr: logical.ErrNotFound},
+		{name: "list missing role", r: req{op: opList, path: "role/zz/secret-id/"}, wantErr: logical.ErrInvalidRequest},
 		{name: "destroy by secret ID", r: req{op: opUpdate, path: "role/r/secret-id/destroy", body: `{"secret_id":"` + sid + `"}`}, wantNone: true},
 		{name: "lookup destroyed", r: req{op: opUpdate, path: "role/r/secret-id/lookup", body: `{"secret_id":"` + sid + `"}`}, wantNone: true},
 		{name: "accessor of destroyed", r: req{op: opUpdate, path: "role/r/secret-id-accessor/lookup", body: `{"secret_id_accessor":"` + acc + `"}`}, wantErr: logical.ErrNotFound},

@@ -97,7 +97,7 @@ func (b *backend) write(ctx context.Context, req *logical.Request, m *framework.
 		return nil, err
 	}
 	if len(req.Body) == 0 {
-		return nil, logical.InvalidRequest("missing data: the body must be a JSON object of the secret's fields")
+		return nil, logical.InvalidRequest("missing data fields")
 	}
 	if len(req.Body) > MaxDataBytes {
 		return nil, &logical.Error{Kind: logical.ErrTooLarge, Msg: "a cubbyhole secret may hold at most 1 MiB of JSON"}
@@ -105,6 +105,11 @@ func (b *backend) write(ctx context.Context, req *logical.Request, m *framework.
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(req.Body, &obj); err != nil {
 		return nil, logical.InvalidRequest("the body must be a JSON object")
+	}
+	if len(obj) == 0 {
+		// Vault refuses an empty secret too (with a 500); this is the
+		// client's mistake, so 400.
+		return nil, logical.InvalidRequest("missing data fields")
 	}
 	return nil, b.storage.Put(ctx, &logical.StorageEntry{Key: k, Value: req.Body})
 }

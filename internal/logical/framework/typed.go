@@ -198,6 +198,10 @@ func decode(body json.RawMessage, s *schema, v any) ([]string, error) {
 		slices.Sort(ignored)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if s != nil && errors.As(err, &te) {
+			te.Field = memberPath(te.Field, s)
+		}
 		return nil, bodyError(err)
 	}
 	return ignored, nil
@@ -280,6 +284,30 @@ func zeroJSON(raw json.RawMessage) bool {
 		return len(v) == 0
 	}
 	return false
+}
+
+// memberPath turns the field path of an encoding/json error into the
+// path of JSON member names: encoding/json puts the Go names of embedded
+// structs in it ("settingsInput.max_versions"), which mean nothing to a
+// client. Segments that are not members at their level are dropped.
+func memberPath(field string, s *schema) string {
+	var out []string
+	for seg := range strings.SplitSeq(field, ".") {
+		sub, ok := s.fields[seg]
+		if !ok {
+			continue
+		}
+		out = append(out, seg)
+		if sub == nil {
+			// A leaf: whatever follows is inside its value.
+			break
+		}
+		s = sub
+	}
+	if len(out) == 0 {
+		return field
+	}
+	return strings.Join(out, ".")
 }
 
 // bodyError turns an encoding/json error into a client-safe

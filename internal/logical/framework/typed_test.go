@@ -82,6 +82,7 @@ func TestDecodeBody(t *testing.T) {
 		{name: "wrong type bool", body: `{"cas_required":"perhaps"}`, wantMsg: `invalid value for "cas_required": want a boolean`},
 		{name: "negative duration", body: `{"delete_version_after":"-5s"}`, wantMsg: `invalid value for "delete_version_after": want a non-negative duration (integer seconds or a string such as "30s")`},
 		{name: "nested wrong type", body: `{"options":{"cas":"x"}}`, wantMsg: `invalid value for "options.cas": want an integer`},
+		{name: "embedded wrong type", body: `{"extra":1}`, wantMsg: `invalid value for "extra": want a string`},
 		{name: "nested not object", body: `{"options":3}`, wantMsg: `invalid value for "options": want an object`},
 		{name: "map value type", body: `{"custom_metadata":{"a":1}}`, wantMsg: `invalid value for "custom_metadata": want a string`},
 		{name: "array body", body: `[1,2]`, wantMsg: "request body must be a JSON object"},
@@ -265,6 +266,7 @@ func TestDecodeBodyShallowFieldHidesEmbedded(t *testing.T) {
 		{name: "refused deprecated name", body: `{"ttl":"1h"}`, wantMsg: `parameter "ttl" is not supported by this server`},
 		{name: "refused deprecated bound", body: `{"bound_cidrs":"10.0.0.0/8"}`, wantMsg: `parameter "bound_cidrs" is not supported by this server`},
 		{name: "zero deprecated value", body: `{"num_uses":0,"max_ttl":""}`},
+		{name: "embedded field named by its member", body: `{"token_ttl":"junk"}`, wantMsg: `invalid value for "token_ttl": want a non-negative duration (integer seconds or a string such as "30s")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
