@@ -51,7 +51,7 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 	b := &backend{
 		storage: env.Storage,
 		clock:   env.Clock,
-		logger:  env.Logger.With("component", "auth-cert"),
+		logger:  env.Logger,
 	}
 	b.Paths = []*framework.Path{
 		{

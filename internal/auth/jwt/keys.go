@@ -64,7 +64,7 @@ func newKeySource(c *config, clock logical.Clock, logger *slog.Logger) (keySourc
 		}
 		return staticKeys(keys), nil
 	}
-	r := &remoteKeys{clock: clock, logger: logger.With("component", "jwks")}
+	r := &remoteKeys{clock: clock, logger: logger}
 	caPEM := c.JWKSCAPEM
 	if c.OIDCDiscoveryURL != "" {
 		r.discoveryURL, caPEM = c.OIDCDiscoveryURL, c.OIDCDiscoveryCAPEM

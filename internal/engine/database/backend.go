@@ -73,7 +73,7 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 		storage: env.Storage,
 		clock:   env.Clock,
 		system:  env.System,
-		logger:  env.Logger.With("component", "database"),
+		logger:  env.Logger,
 		pools:   make(map[string]*pool),
 		seed:    maphash.MakeSeed(),
 	}
