@@ -9,6 +9,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/coffer-secrets/coffer/internal/suggest"
 )
 
 // Exit codes, as the vault binary uses them. Like vault (whose command
@@ -223,34 +225,7 @@ func suggestCommand(table map[string]*command, word string) string {
 		}
 	}
 	slices.Sort(names)
-	best, bestDist := "", 3 // at most two edits
-	for _, n := range names {
-		if d := editDistance(word, n); d < bestDist {
-			best, bestDist = n, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return suggest.Closest(word, names)
 }
 
 func printTopHelp(w io.Writer) {

@@ -5,12 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/coffer-secrets/coffer/internal/suggest"
 )
 
 // Load reads the configuration file at path and parses it with [Parse].
@@ -185,7 +186,7 @@ func (d *decoder) seal(b *hclsyntax.Block) *Seal {
 	if t != SealShamir {
 		hint := ""
 		if !slices.Contains(vaultSeals(), t) {
-			hint = suggest(t, vaultSeals())
+			hint = didYouMean(t, vaultSeals())
 		}
 		d.ps.add(b.LabelRanges[0], "seal type %q is not supported yet: Coffer unseals only with Shamir key shares "+
 			"and will not start with key shares when auto-unseal was asked for; remove the seal block or write seal \"shamir\" {}%s", t, hint)
@@ -264,7 +265,7 @@ func (d *decoder) storage(b *hclsyntax.Block) *Storage {
 			return nil
 		}
 		d.ps.add(b.LabelRanges[0], "unknown storage type %q; want bolt, file, inmem or postgresql%s",
-			b.Labels[0], suggest(b.Labels[0], known))
+			b.Labels[0], didYouMean(b.Labels[0], known))
 		return nil
 	}
 }
@@ -424,45 +425,15 @@ func (d *decoder) other(name string, rng hcl.Range, isBlock bool, sc schema, no 
 	if isBlock {
 		what = "block"
 	}
-	d.ps.add(rng, "unknown %s %q%s%s", what, name, sc.ctx(), suggest(name, sc.names()))
+	d.ps.add(rng, "unknown %s %q%s%s", what, name, sc.ctx(), didYouMean(name, sc.names()))
 }
 
-// suggest returns a "did you mean" hint naming the candidate closest to
+// didYouMean returns a "did you mean" hint naming the candidate closest to
 // name, or "" when none is close.
-func suggest(name string, candidates []string) string {
-	best, bestDist := "", 3
-	for _, c := range candidates {
-		if dist := editDistance(strings.ToLower(name), strings.ToLower(c)); dist < bestDist {
-			best, bestDist = c, dist
-		}
-	}
+func didYouMean(name string, candidates []string) string {
+	best := suggest.Closest(name, candidates)
 	if best == "" {
 		return ""
 	}
 	return fmt.Sprintf("; did you mean %q?", best)
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes. It
-// gives up early on long inputs: suggestions are only for near misses.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return max(len(a), len(b))
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

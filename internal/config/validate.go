@@ -428,7 +428,7 @@ func (v *validator) cipherSuites(key string, l Listener) {
 		case insecure[name]:
 			v.errorf(key+".tls_cipher_suites", "tls_cipher_suites in listener %q: %s is insecure", l.Type, name)
 		case !ok:
-			v.errorf(key+".tls_cipher_suites", "tls_cipher_suites in listener %q: unknown cipher suite %q%s", l.Type, name, suggest(name, names))
+			v.errorf(key+".tls_cipher_suites", "tls_cipher_suites in listener %q: unknown cipher suite %q%s", l.Type, name, didYouMean(name, names))
 		case slices.Equal(cs.SupportedVersions, []uint16{tls.VersionTLS13}):
 			// TLS 1.3 suites are not configurable; naming one is harmless.
 		case !allowedCipherSuite(name):
