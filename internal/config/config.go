@@ -86,6 +86,12 @@ type Config struct {
 	PIDFile string
 	// Seal is the seal block; nil means Shamir key shares, the default.
 	Seal *Seal
+	// UserLockout (user_lockout "all" | "userpass" | "approle" | "ldap"
+	// blocks) are the server-wide user lockout settings by auth method
+	// type, "all" for every method. A type's block overrides "all" field
+	// by field, and an auth mount's own user_lockout_config (tuned with
+	// sys/auth/PATH/tune) overrides both.
+	UserLockout map[string]UserLockout
 	// Telemetry (telemetry block) configures sys/metrics.
 	Telemetry Telemetry
 	// Audit (audit "file" "name" blocks) are audit devices enabled at
@@ -366,4 +372,20 @@ type AuditDevice struct {
 	// WriteTimeout (write_timeout) for socket devices.
 	Address, SocketType string
 	WriteTimeout        time.Duration
+}
+
+// UserLockout is one user_lockout block. A zero field (or a nil Disable)
+// was not set and leaves the setting to the block or default below it.
+type UserLockout struct {
+	// Threshold (lockout_threshold) is how many failed logins lock a user
+	// out.
+	Threshold int
+	// Duration (lockout_duration) is how long a lockout lasts.
+	Duration time.Duration
+	// CounterReset (lockout_counter_reset) is the window failed logins are
+	// counted in.
+	CounterReset time.Duration
+	// Disable (disable_lockout) turns lockout off, or on again over an
+	// "all" block that turned it off.
+	Disable *bool
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -170,7 +169,7 @@ func (d *decoder) config(body *hclsyntax.Body) *Config {
 			firstSeal = b
 			c.Seal = d.seal(b)
 		case "user_lockout":
-			d.userLockout(b)
+			d.userLockout(c, b)
 		}
 	}
 	return c
@@ -196,27 +195,45 @@ func (d *decoder) seal(b *hclsyntax.Block) *Seal {
 	return &Seal{Type: SealShamir}
 }
 
-// userLockout checks a user_lockout "NAME" { ... } block and ignores it.
-func (d *decoder) userLockout(b *hclsyntax.Block) {
+// userLockout decodes a user_lockout "NAME" { ... } block into
+// c.UserLockout[NAME].
+func (d *decoder) userLockout(c *Config, b *hclsyntax.Block) {
 	names := []string{"all", "approle", "ldap", "userpass"}
 	if len(b.Labels) != 1 || !slices.Contains(names, b.Labels[0]) {
 		d.ps.add(b.DefRange(), `user_lockout block needs one label: all, approle, ldap or userpass`)
 		return
 	}
+	name := b.Labels[0]
+	if _, dup := c.UserLockout[name]; dup {
+		d.ps.add(b.DefRange(), "second user_lockout %q block; write one per method", name)
+		return
+	}
 	var (
 		threshold   int64
-		dur, reset  time.Duration
+		ul          UserLockout
 		disableLock bool
 	)
-	block := fmt.Sprintf("user_lockout %q", b.Labels[0])
+	block := fmt.Sprintf("user_lockout %q", name)
 	d.body(b.Body, schema{block: block, prefix: "user_lockout.", fields: map[string]setter{
 		"lockout_threshold":     integer(&threshold),
-		"lockout_duration":      duration(&dur),
-		"lockout_counter_reset": duration(&reset),
+		"lockout_duration":      duration(&ul.Duration),
+		"lockout_counter_reset": duration(&ul.CounterReset),
 		"disable_lockout":       boolean(&disableLock),
 	}})
-	d.ws.add(b.DefRange(), "", "", block, "Coffer's server-wide lockout is fixed (5 failed logins, 15m, counter reset 15m); "+
-		"set user_lockout_config on each auth mount with sys/auth/PATH/tune instead")
+	if threshold < 0 || threshold > 1<<20 {
+		if a, ok := b.Body.Attributes["lockout_threshold"]; ok {
+			d.ps.add(a.Expr.Range(), "lockout_threshold in %s must be between 0 and %d", block, 1<<20)
+		}
+		return
+	}
+	ul.Threshold = int(threshold)
+	if _, ok := b.Body.Attributes["disable_lockout"]; ok {
+		ul.Disable = &disableLock
+	}
+	if c.UserLockout == nil {
+		c.UserLockout = map[string]UserLockout{}
+	}
+	c.UserLockout[name] = ul
 }
 
 func (d *decoder) storage(b *hclsyntax.Block) *Storage {

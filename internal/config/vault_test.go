@@ -121,7 +121,7 @@ func TestVaultConfigs(t *testing.T) {
 }
 
 // TestWarningsOncePerKey: a key ignored in several blocks of one kind is
-// reported once.
+// reported once (and a used block, user_lockout, is not reported).
 func TestWarningsOncePerKey(t *testing.T) {
 	t.Parallel()
 	src := "storage \"inmem\" {}\n" +
@@ -135,7 +135,6 @@ func TestWarningsOncePerKey(t *testing.T) {
 	want := []string{
 		`t.hcl:3,3-28: x_forwarded_for_hop_skips in listener "tcp" is ignored: ` + whyXFF,
 		`t.hcl:8,3-12: profiling in listener "tcp" is ignored: Coffer has no sys/pprof endpoint`,
-		`t.hcl:12,1-19: user_lockout "all" is ignored: Coffer's server-wide lockout is fixed (5 failed logins, 15m, counter reset 15m); set user_lockout_config on each auth mount with sys/auth/PATH/tune instead`,
 	}
 	if diff := cmp.Diff(want, warningLines(c)); diff != "" {
 		t.Errorf("warnings mismatch (-want +got):\n%s", diff)
@@ -245,5 +244,36 @@ func TestPortZeroDoesNotClash(t *testing.T) {
 	src := "storage \"inmem\" {}\nlistener \"tcp\" {\n  address = \"127.0.0.1:0\"\n}\nlistener \"tcp\" {\n  address = \"127.0.0.1:0\"\n  cluster_address = \"127.0.0.1:0\"\n}\n"
 	if _, err := Parse([]byte(src), "t.hcl", nil); err != nil {
 		t.Errorf("Parse(%q) = %v, want no error", src, err)
+	}
+}
+
+// TestUserLockout: user_lockout blocks are decoded by method type, with
+// unset keys left zero (nil for disable_lockout) so that the layers below
+// them show through.
+func TestUserLockout(t *testing.T) {
+	t.Parallel()
+	src := "storage \"inmem\" {}\nlistener \"tcp\" {}\n" +
+		"user_lockout \"all\" {\n  lockout_threshold = \"25\"\n  disable_lockout = true\n}\n" +
+		"user_lockout \"userpass\" {\n  lockout_duration = \"10m\"\n  lockout_counter_reset = 60\n  disable_lockout = \"false\"\n}\n"
+	c, err := Parse([]byte(src), "t.hcl", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes, no := true, false
+	want := map[string]UserLockout{
+		"all":      {Threshold: 25, Disable: &yes},
+		"userpass": {Duration: 10 * time.Minute, CounterReset: time.Minute, Disable: &no},
+	}
+	if diff := cmp.Diff(want, c.UserLockout); diff != "" {
+		t.Errorf("UserLockout mismatch (-want +got):\n%s", diff)
+	}
+	for _, tt := range []struct{ name, src, want string }{
+		{"twice", "user_lockout \"all\" {}\nuser_lockout \"all\" {}\n", `second user_lockout "all" block`},
+		{"negative", "user_lockout \"all\" {\n  lockout_threshold = -1\n}\n", "lockout_threshold in user_lockout \"all\" must be between 0"},
+	} {
+		_, err := Parse([]byte("storage \"inmem\" {}\nlistener \"tcp\" {}\n"+tt.src), "t.hcl", nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Parse error = %v, want %q", tt.name, err, tt.want)
+		}
 	}
 }

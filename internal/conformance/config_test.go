@@ -343,3 +343,62 @@ audit "file" "main" {
 		})
 	}
 }
+
+// TestUserLockoutFromConfig: the server-wide user_lockout blocks apply, a
+// method's block over "all", and an auth mount's tune over both.
+func TestUserLockoutFromConfig(t *testing.T) {
+	t.Parallel()
+	cfg := writeConfig(t, fmt.Sprintf(`
+storage "inmem" {}
+listener "tcp" {
+  address     = %q
+  tls_disable = true
+}
+user_lockout "all" {
+  lockout_threshold = 7
+}
+user_lockout "userpass" {
+  lockout_threshold = 2
+  lockout_duration  = "1h"
+}
+`, freeAddr(t)))
+	s := startDev(t, "-config="+cfg)
+	if strings.Contains(s.Stderr.String(), "user_lockout") {
+		t.Errorf("user_lockout was reported as ignored:\n%s", s.Stderr)
+	}
+	c := s.Client
+	for _, path := range []string{"userpass", "tuned"} {
+		if err := c.Sys().EnableAuthWithOptions(path, &api.EnableAuthOptions{Type: "userpass"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Logical().Write("auth/"+path+"/users/ann", map[string]any{"password": "right-password"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Logical().Write("sys/auth/tuned/tune", map[string]any{"user_lockout_config": map[string]any{"lockout_threshold": 4}}); err != nil {
+		t.Fatal(err)
+	}
+	login := func(path, pw string) error {
+		_, err := c.Logical().Write("auth/"+path+"/login/ann", map[string]any{"password": pw})
+		return err
+	}
+	tests := []struct {
+		path  string
+		fails int // failed logins that lock ann out
+	}{
+		{"userpass", 2}, // the userpass block over "all"
+		{"tuned", 4},    // the mount's tune over the blocks
+	}
+	for _, tt := range tests {
+		for i := 1; i < tt.fails; i++ {
+			wantError(t, tt.path+": failed login", login(tt.path, "wrong"), 400, "invalid username or password")
+		}
+		if err := login(tt.path, "right-password"); err != nil {
+			t.Errorf("%s: a good login after %d failures (one short of the threshold): %v", tt.path, tt.fails-1, err)
+		}
+		for i := 0; i < tt.fails; i++ {
+			wantError(t, tt.path+": failed login", login(tt.path, "wrong"), 400, "invalid username or password")
+		}
+		wantError(t, tt.path+": right password while locked out", login(tt.path, "right-password"), 403, "permission denied")
+	}
+}

@@ -51,6 +51,11 @@ type Options struct {
 	// DatabasePlugins names the database plugins the database engine
 	// knows, for the plugin catalog.
 	DatabasePlugins []string
+	// Lockout is the server-wide user lockout by auth method type, with
+	// "all" for the types it does not name (the configuration's
+	// user_lockout blocks). An auth mount's own user_lockout_config
+	// overrides it field by field; zero fields mean the defaults.
+	Lockout map[string]LockoutConfig
 	// Logger receives lifecycle and error logs; never secrets.
 	Logger *slog.Logger
 	// Clock tells the time; nil means the system clock.

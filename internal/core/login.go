@@ -119,14 +119,37 @@ func (l *lockouts) lockedNames(now time.Time) map[string][]string {
 	return out
 }
 
-// lockoutConfig returns the lockout setting of the auth mount at path.
+// over returns l with the fields o sets (non-zero) taking their place.
+func (l LockoutConfig) over(o LockoutConfig) LockoutConfig {
+	if o.Threshold > 0 {
+		l.Threshold = o.Threshold
+	}
+	if o.Duration > 0 {
+		l.Duration = o.Duration
+	}
+	if o.CounterReset > 0 {
+		l.CounterReset = o.CounterReset
+	}
+	if o.Disable {
+		l.Disable = true
+	}
+	return l
+}
+
+// lockoutConfig returns the lockout setting of the auth mount at path:
+// its own user_lockout_config over the server's setting for its type (or
+// "all"), over the defaults.
 func (c *Core) lockoutConfig(path string) LockoutConfig {
 	for _, m := range c.Mounts() {
 		if m.Path == path {
-			return m.Config.Lockout.withDefaults()
+			base, ok := c.opts.Lockout[m.Type]
+			if !ok {
+				base = c.opts.Lockout["all"]
+			}
+			return base.over(m.Config.Lockout).withDefaults()
 		}
 	}
-	return LockoutConfig{}.withDefaults()
+	return c.opts.Lockout["all"].withDefaults()
 }
 
 // handleLogin serves a login path of an auth method: no token needed. A

@@ -160,6 +160,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		Engines:          builtin.Engines(),
 		AuthMethods:      builtin.AuthMethods(),
 		DatabasePlugins:  builtin.DatabasePlugins(),
+		Lockout:          lockouts(cfg.UserLockout),
 		Logger:           logger,
 		Clock:            opts.Clock,
 		DefaultLeaseTTL:  cfg.DefaultLeaseTTL,
@@ -519,6 +520,41 @@ func auditDevices(blocks []config.AuditDevice) []core.AuditDeviceConfig {
 			}
 		}
 		out = append(out, core.AuditDeviceConfig{Path: b.Path, Type: b.Type, Description: b.Description, Options: opts})
+	}
+	return out
+}
+
+// lockouts turns the configuration's user_lockout blocks into core's
+// server-wide lockout settings: each method's block over the "all" block,
+// key by key (disable_lockout = false in a method's block turns lockout
+// back on for it).
+func lockouts(blocks map[string]config.UserLockout) map[string]core.LockoutConfig {
+	if len(blocks) == 0 {
+		return nil
+	}
+	all := blocks["all"]
+	out := make(map[string]core.LockoutConfig, len(blocks))
+	for name, b := range blocks {
+		m := b
+		if name != "all" {
+			m = all
+			if b.Threshold > 0 {
+				m.Threshold = b.Threshold
+			}
+			if b.Duration > 0 {
+				m.Duration = b.Duration
+			}
+			if b.CounterReset > 0 {
+				m.CounterReset = b.CounterReset
+			}
+			if b.Disable != nil {
+				m.Disable = b.Disable
+			}
+		}
+		out[name] = core.LockoutConfig{Threshold: m.Threshold, Duration: m.Duration, CounterReset: m.CounterReset, Disable: m.Disable != nil && *m.Disable}
+	}
+	if _, ok := out["all"]; !ok {
+		out["all"] = core.LockoutConfig{}
 	}
 	return out
 }
