@@ -264,6 +264,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 		var wg sync.WaitGroup
 		wg.Go(func() { c.tokens.Run(bg, c.clock) })
 		wg.Go(func() { c.runPeriodic(bg) })
+		wg.Go(func() { c.runAutoRotate(bg) })
 		wg.Go(func() { c.leases.Run(bg) })
 		wg.Go(func() { c.broker.Run(bg) })
 		wg.Wait()
@@ -299,6 +300,7 @@ func (c *Core) preSeal(ctx context.Context) {
 	c.leases.Reset()
 	c.policies.reset()
 	c.lockouts.reset()
+	c.cer.reset()
 	c.identity = nil
 }
 
