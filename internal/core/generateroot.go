@@ -2,8 +2,6 @@ package core
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 
@@ -51,59 +49,7 @@ type genRootStatusOutput struct {
 
 // otpLength is the length of a root token ID, which the one-time pad must
 // match: XOR is applied byte by byte.
-func otpLength() int { return len(token.NewID()) }
-
-// base62 are the characters of a generated one-time pad, as Vault uses.
-const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// newOTP returns n random base62 characters, without modulo bias.
-func newOTP(n int) []byte {
-	out := make([]byte, 0, n)
-	var buf [64]byte
-	for len(out) < n {
-		// crypto/rand.Read never fails (it crashes the program instead).
-		_, _ = rand.Read(buf[:])
-		for _, b := range buf {
-			if b < 248 && len(out) < n { // 248 = 4*62
-				out = append(out, base62[b%62])
-			}
-		}
-	}
-	return out
-}
-
-// EncodeRootToken XORs a token ID with a one-time pad of the same length
-// and encodes the result in unpadded standard base64, Vault's
-// encoded_token form since Vault 1.10. [DecodeRootToken] reverses it.
-func EncodeRootToken(id string, otp []byte) (string, error) {
-	if len(id) != len(otp) {
-		return "", errors.New("the one-time pad and the token differ in length")
-	}
-	x := make([]byte, len(id))
-	for i := range x {
-		x[i] = id[i] ^ otp[i]
-	}
-	defer clear(x)
-	return base64.RawStdEncoding.EncodeToString(x), nil
-}
-
-// DecodeRootToken reverses [EncodeRootToken].
-func DecodeRootToken(encoded, otp string) (string, error) {
-	x, err := base64.RawStdEncoding.DecodeString(encoded)
-	if err != nil {
-		// Accept padded base64 too.
-		if x, err = base64.StdEncoding.DecodeString(encoded); err != nil {
-			return "", fmt.Errorf("the encoded token is not base64: %w", err)
-		}
-	}
-	if len(x) != len(otp) {
-		return "", errors.New("the one-time pad and the encoded token differ in length")
-	}
-	for i := range x {
-		x[i] ^= otp[i]
-	}
-	return string(x), nil
-}
+func otpLength() int { return token.IDLength() }
 
 func (c *Core) genRootStatus(ctx context.Context, _ *Request) (any, error) {
 	cur, err := c.currentSealConfig(ctx)
@@ -151,7 +97,7 @@ func (c *Core) genRootInit(ctx context.Context, req *Request) (any, error) {
 	a := &genRootAttempt{nonce: NewUUID()}
 	generated := in.OTP == ""
 	if generated {
-		a.otp = newOTP(n)
+		a.otp = []byte(token.NewOTP(n))
 	} else {
 		a.otp = []byte(in.OTP)
 	}
@@ -227,7 +173,7 @@ func (c *Core) genRootUpdate(ctx context.Context, req *Request) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create root token: %w", err)
 	}
-	encoded, err := EncodeRootToken(string(id), a.otp)
+	encoded, err := token.EncodeWithOTP(id, string(a.otp))
 	if err != nil {
 		return nil, err
 	}
