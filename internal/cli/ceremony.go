@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 	"strconv"
 
 	"github.com/hashicorp/vault/api"
@@ -119,7 +118,7 @@ func runRekey(ctx context.Context, c *call, args []string, o rekeyOptions) int {
 		if o.nonce == "" {
 			return c.usageError("-cancel needs the verification's -nonce")
 		}
-		if err := rawNonceDelete(ctx, cl, "/v1/sys/rekey/verify", o.nonce); err != nil {
+		if err := rawNonceDelete(ctx, cl, "sys/rekey/verify", o.nonce); err != nil {
 			return c.serverError("cancelling rekey verification with", "sys/rekey/verify", err)
 		}
 		return c.success("Rekey verification restarted; the new keys are still pending.")
@@ -300,7 +299,7 @@ func runGenerateRoot(ctx context.Context, c *call, args []string, o genRootOptio
 		if o.nonce == "" {
 			return c.usageError("-cancel needs the generation's -nonce")
 		}
-		if err := rawNonceDelete(ctx, cl, "/v1/sys/generate-root/attempt", o.nonce); err != nil {
+		if err := rawNonceDelete(ctx, cl, "sys/generate-root/attempt", o.nonce); err != nil {
 			return c.serverError("cancelling root generation with", "sys/generate-root/attempt", err)
 		}
 		return c.success("Root token generation canceled.")
@@ -373,17 +372,11 @@ func (c *call) keyArg(args []string, prompt string) (string, int) {
 	return k, exitOK
 }
 
-// rawNonceDelete sends DELETE path with the attempt's nonce, which the
-// official client's cancel methods for these paths do not send.
+// rawNonceDelete sends DELETE path with the attempt's nonce (as a query
+// parameter), which the official client's cancel methods for these paths
+// do not send.
 func rawNonceDelete(ctx context.Context, cl *api.Client, path, nonce string) error {
-	r := cl.NewRequest(http.MethodDelete, path)
-	if err := r.SetJSONBody(map[string]string{"nonce": nonce}); err != nil {
-		return err
-	}
-	resp, err := cl.RawRequestWithContext(ctx, r)
-	if resp != nil {
-		resp.Body.Close()
-	}
+	_, err := cl.Logical().DeleteWithDataWithContext(ctx, path, map[string][]string{"nonce": {nonce}})
 	return err
 }
 

@@ -57,7 +57,8 @@ func (c *Core) Initialized(ctx context.Context) (bool, error) {
 }
 
 // sealConfig returns the seal configuration, nil before initialization.
-// Once read it is cached: it never changes afterwards.
+// Once read it is cached; a rekey replaces the cache (on other nodes of a
+// cluster, the change notice for core/seal-config drops it).
 func (c *Core) sealConfig(ctx context.Context) (*seal.Config, error) {
 	if cfg := c.sealCfg.Load(); cfg != nil {
 		return cfg, nil
