@@ -176,13 +176,13 @@ func (c *Core) handleCeremony(ctx context.Context, req *Request) (*Response, err
 		op   logical.Operation
 	}
 	handlers := map[route]func(context.Context, *Request) (any, error){
-		{"sys/rekey/init", logical.ReadOperation}:             c.rekeyStatus,
-		{"sys/rekey/init", logical.UpdateOperation}:           c.rekeyInit,
-		{"sys/rekey/init", logical.DeleteOperation}:           c.rekeyCancel,
-		{"sys/rekey/update", logical.UpdateOperation}:         c.rekeyUpdate,
-		{"sys/rekey/verify", logical.ReadOperation}:           c.rekeyVerifyStatus,
-		{"sys/rekey/verify", logical.UpdateOperation}:         c.rekeyVerifyUpdate,
-		{"sys/rekey/verify", logical.DeleteOperation}:         c.rekeyVerifyCancel,
+		{"sys/rekey/init", logical.ReadOperation}:              c.rekeyStatus,
+		{"sys/rekey/init", logical.UpdateOperation}:            c.rekeyInit,
+		{"sys/rekey/init", logical.DeleteOperation}:            c.rekeyCancel,
+		{"sys/rekey/update", logical.UpdateOperation}:          c.rekeyUpdate,
+		{"sys/rekey/verify", logical.ReadOperation}:            c.rekeyVerifyStatus,
+		{"sys/rekey/verify", logical.UpdateOperation}:          c.rekeyVerifyUpdate,
+		{"sys/rekey/verify", logical.DeleteOperation}:          c.rekeyVerifyCancel,
 		{"sys/generate-root/attempt", logical.ReadOperation}:   c.genRootStatus,
 		{"sys/generate-root/attempt", logical.UpdateOperation}: c.genRootInit,
 		{"sys/generate-root/attempt", logical.DeleteOperation}: c.genRootCancel,
