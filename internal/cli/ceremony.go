@@ -8,7 +8,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
-	"github.com/coffer-secrets/coffer/internal/token"
+	"github.com/coffer-secrets/coffer/internal/token/otp"
 )
 
 // ceremonyCommands are `operator rekey` and `operator generate-root`.
@@ -263,14 +263,14 @@ func runGenerateRoot(ctx context.Context, c *call, args []string, o genRootOptio
 		if o.otp == "" {
 			return c.usageError("-decode needs the -otp the generation was started with")
 		}
-		id, err := token.DecodeWithOTP(o.decode, o.otp)
+		id, err := otp.Decode(o.decode, o.otp)
 		if err != nil {
 			return c.usageError("Error decoding the token: %v", err)
 		}
 		if c.format == "json" {
-			return c.printJSONOrFail(map[string]string{"token": string(id)})
+			return c.printJSONOrFail(map[string]string{"token": id})
 		}
-		fmt.Fprintln(c.env.Stdout, string(id))
+		fmt.Fprintln(c.env.Stdout, id)
 		return exitOK
 	}
 	cl, ok := c.newClient()
@@ -287,7 +287,7 @@ func runGenerateRoot(ctx context.Context, c *call, args []string, o genRootOptio
 		if st.OTPLength <= 0 {
 			return c.usageError("The server did not say how long the one-time pad must be")
 		}
-		fmt.Fprintln(c.env.Stdout, token.NewOTP(st.OTPLength))
+		fmt.Fprintln(c.env.Stdout, otp.New(st.OTPLength))
 		return exitOK
 	case o.init:
 		st, err := sys.GenerateRootInitWithContext(ctx, o.otp, "")

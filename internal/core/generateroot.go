@@ -9,6 +9,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 	"github.com/coffer-secrets/coffer/internal/seal"
 	"github.com/coffer-secrets/coffer/internal/token"
+	"github.com/coffer-secrets/coffer/internal/token/otp"
 )
 
 // genRootAttempt is a root token generation in progress
@@ -97,7 +98,7 @@ func (c *Core) genRootInit(ctx context.Context, req *Request) (any, error) {
 	a := &genRootAttempt{nonce: NewUUID()}
 	generated := in.OTP == ""
 	if generated {
-		a.otp = []byte(token.NewOTP(n))
+		a.otp = []byte(otp.New(n))
 	} else {
 		a.otp = []byte(in.OTP)
 	}
@@ -173,7 +174,7 @@ func (c *Core) genRootUpdate(ctx context.Context, req *Request) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create root token: %w", err)
 	}
-	encoded, err := token.EncodeWithOTP(id, string(a.otp))
+	encoded, err := otp.Encode(string(id), string(a.otp))
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,10 @@
-package token
+// Package otp encodes a generated root token with a one-time pad, as
+// Vault's sys/generate-root does since Vault 1.10: the token ID XORed byte
+// by byte with a pad of the same length, in unpadded standard base64. The
+// server encodes, the CLI decodes (-decode) and makes pads
+// (-generate-otp). It imports only the standard library, so the CLI may
+// use it.
+package otp
 
 import (
 	"crypto/rand"
@@ -11,10 +17,10 @@ import (
 // Vault's).
 const otpAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-// NewOTP returns n random base62 characters from crypto/rand, without
+// New returns n random base62 characters from crypto/rand, without
 // modulo bias: a one-time pad for a root token generation
 // (sys/generate-root), where n is the length of a token ID.
-func NewOTP(n int) string {
+func New(n int) string {
 	out := make([]byte, 0, n)
 	var buf [64]byte
 	for len(out) < n {
@@ -29,14 +35,10 @@ func NewOTP(n int) string {
 	return string(out)
 }
 
-// IDLength is the length of a service token ID, which a root generation's
-// one-time pad must match.
-func IDLength() int { return len(NewID()) }
-
-// EncodeWithOTP XORs a token ID with a one-time pad of the same length and
+// Encode XORs a token ID with a one-time pad of the same length and
 // encodes the result in unpadded standard base64: Vault's encoded_token
-// form since Vault 1.10. [DecodeWithOTP] reverses it.
-func EncodeWithOTP(id ID, otp string) (string, error) {
+// form since Vault 1.10. [Decode] reverses it.
+func Encode(id, otp string) (string, error) {
 	if len(id) != len(otp) {
 		return "", errors.New("the one-time pad and the token differ in length")
 	}
@@ -48,8 +50,8 @@ func EncodeWithOTP(id ID, otp string) (string, error) {
 	return base64.RawStdEncoding.EncodeToString(x), nil
 }
 
-// DecodeWithOTP reverses [EncodeWithOTP]; padded base64 is accepted too.
-func DecodeWithOTP(encoded, otp string) (ID, error) {
+// Decode reverses [Encode]; padded base64 is accepted too.
+func Decode(encoded, otp string) (string, error) {
 	x, err := base64.RawStdEncoding.DecodeString(encoded)
 	if err != nil {
 		if x, err = base64.StdEncoding.DecodeString(encoded); err != nil {
@@ -62,5 +64,5 @@ func DecodeWithOTP(encoded, otp string) (ID, error) {
 	for i := range x {
 		x[i] ^= otp[i]
 	}
-	return ID(x), nil
+	return string(x), nil
 }
