@@ -139,6 +139,7 @@ func commands() map[string]*command {
 		"auth":        {synopsis: "Interact with auth methods"},
 	}
 	maps.Copy(t, operatorCommands())
+	maps.Copy(t, ceremonyCommands())
 	maps.Copy(t, loginCommands())
 	maps.Copy(t, tokenCommands())
 	maps.Copy(t, policyCommands())

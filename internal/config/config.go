@@ -281,6 +281,15 @@ type ListenerHTTP struct {
 	// listener's telemetry block) lets sys/metrics answer without a token
 	// on this listener, as the top-level telemetry key does on all.
 	UnauthenticatedMetricsAccess bool
+	// DisableUnauthedRekeyEndpoints (disable_unauthed_rekey_endpoints, as
+	// OpenBao names it) turns off sys/rekey/* on this listener: they
+	// answer 405. Default false, as in Vault.
+	DisableUnauthedRekeyEndpoints bool
+	// DisableUnauthedGenerateRootEndpoints
+	// (disable_unauthed_generate_root_endpoints, OpenBao's name) turns off
+	// sys/generate-root/* on this listener: they answer 405. Default
+	// false, as in Vault.
+	DisableUnauthedGenerateRootEndpoints bool
 }
 
 // Default HTTP timeouts of a listener, used when the file does not name

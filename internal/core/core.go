@@ -82,6 +82,14 @@ type Options struct {
 	// HA, when set, makes the core one node of a cluster sharing Physical
 	// (see ha.go); nil means a single server.
 	HA *HAOptions
+	// MinRotationInterval is the shortest interval sys/rotate/config
+	// accepts; zero means DefaultMinRotationInterval (Vault's 24h). Dev
+	// mode and tests lower it.
+	MinRotationInterval time.Duration
+	// RotationCheckInterval is how often the active node checks whether
+	// the key term is due for automatic rotation; zero means
+	// DefaultRotationCheckInterval.
+	RotationCheckInterval time.Duration
 }
 
 // Observer receives events for metrics. Its methods must be cheap and
@@ -125,6 +133,8 @@ type Core struct {
 	leases   *lease.Manager
 	broker   *audit.Broker
 	lockouts *lockouts
+	// cer holds the rekey and root generation attempts (ceremony.go).
+	cer ceremonies
 
 	// identity is built at unseal and dropped at seal; guarded by stateMu.
 	identity *identity.Store
@@ -177,6 +187,12 @@ func New(opts Options) (*Core, error) {
 	}
 	if opts.PeriodicInterval <= 0 {
 		opts.PeriodicInterval = time.Minute
+	}
+	if opts.MinRotationInterval <= 0 {
+		opts.MinRotationInterval = DefaultMinRotationInterval
+	}
+	if opts.RotationCheckInterval <= 0 {
+		opts.RotationCheckInterval = DefaultRotationCheckInterval
 	}
 	if opts.ClusterName == "" {
 		opts.ClusterName = "coffer-cluster"

@@ -169,6 +169,10 @@ func (c *Core) invalidate(ctx context.Context, payload string) {
 		c.reloadStandby(ctx)
 		return
 	}
+	if slices.Contains(keys, barrier.SealConfigPath) {
+		// A rekey on the active node changed the shares and threshold.
+		c.sealCfg.Store(nil)
+	}
 	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
 	defer cancel()
 	c.stateMu.RLock()

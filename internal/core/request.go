@@ -162,6 +162,14 @@ func (c *Core) handleRequest(ctx context.Context, req *Request, rec *auditRecord
 		}
 		return c.handleWrapping(ctx, req)
 	}
+	if isCeremonyPath(req.Path) {
+		// Unauthenticated, as in Vault: the key shares are the authority.
+		rec.mountType, rec.mountPoint = "system", "sys/"
+		if err := c.auditRequest(ctx, req, rec); err != nil {
+			return nil, err
+		}
+		return c.handleCeremony(ctx, req)
+	}
 	if req.Path == "sys/wrapping/wrap" && req.WrapTTL <= 0 {
 		return nil, logical.InvalidRequest("sys/wrapping/wrap needs a wrap TTL (the X-Vault-Wrap-TTL header)")
 	}

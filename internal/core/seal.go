@@ -57,7 +57,8 @@ func (c *Core) Initialized(ctx context.Context) (bool, error) {
 }
 
 // sealConfig returns the seal configuration, nil before initialization.
-// Once read it is cached: it never changes afterwards.
+// Once read it is cached; a rekey replaces the cache (on other nodes of a
+// cluster, the change notice for core/seal-config drops it).
 func (c *Core) sealConfig(ctx context.Context) (*seal.Config, error) {
 	if cfg := c.sealCfg.Load(); cfg != nil {
 		return cfg, nil
@@ -264,6 +265,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 		var wg sync.WaitGroup
 		wg.Go(func() { c.tokens.Run(bg, c.clock) })
 		wg.Go(func() { c.runPeriodic(bg) })
+		wg.Go(func() { c.runAutoRotate(bg) })
 		wg.Go(func() { c.leases.Run(bg) })
 		wg.Go(func() { c.broker.Run(bg) })
 		wg.Wait()
@@ -299,6 +301,7 @@ func (c *Core) preSeal(ctx context.Context) {
 	c.leases.Reset()
 	c.policies.reset()
 	c.lockouts.reset()
+	c.cer.reset()
 	c.identity = nil
 }
 

@@ -104,6 +104,7 @@ func (c *Core) newSysBackend() *framework.Backend {
 		},
 	}
 	paths = append(paths, c.haPaths()...)
+	paths = append(paths, c.rotateConfigPaths()...)
 	paths = append(paths, c.aclPaths()...)
 	paths = append(paths, c.wrapPaths()...)
 	paths = append(paths, c.passwordPaths()...)

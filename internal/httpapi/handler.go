@@ -49,6 +49,12 @@ type Options struct {
 	// node's api_addr and ForwardTransport are then used only when it
 	// announced no cluster address.
 	ClusterTransport http.RoundTripper
+	// DisableRekey and DisableGenerateRoot turn off the unauthenticated
+	// key ceremonies (sys/rekey/*, sys/rekey-recovery-key/*,
+	// sys/generate-root/*) on this listener: they answer 405, as OpenBao
+	// does with the same listener options.
+	DisableRekey        bool
+	DisableGenerateRoot bool
 }
 
 // Handler serves the Vault HTTP API under /v1/.
@@ -62,6 +68,8 @@ type Handler struct {
 	redirect    bool
 	transport   http.RoundTripper
 	cluster     http.RoundTripper
+	noRekey     bool
+	noGenRoot   bool
 	// fellBack is the last active API address a forward fell back to
 	// (logged once per address).
 	fellBack atomic.Pointer[string]
@@ -87,6 +95,8 @@ func New(opts Options) *Handler {
 		redirect:    opts.RedirectToActive,
 		transport:   opts.ForwardTransport,
 		cluster:     opts.ClusterTransport,
+		noRekey:     opts.DisableRekey,
+		noGenRoot:   opts.DisableGenerateRoot,
 	}
 	h.buffers.New = func() any { return new(bytes.Buffer) }
 	return h
@@ -147,6 +157,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "sys/metrics":
 		h.handleMetrics(w, r, reqID)
+		return
+	}
+	if h.ceremonyDisabled(path) {
+		h.writeError(w, r, reqID, &logical.Error{Kind: logical.ErrUnsupportedOperation, Msg: "unsupported operation: this endpoint is disabled on this listener"})
 		return
 	}
 	h.handleLogical(w, r, reqID, path)
@@ -555,4 +569,17 @@ func (h *Handler) handleMetrics(w http.ResponseWriter, r *http.Request, reqID st
 		return
 	}
 	h.writeJSON(w, http.StatusOK, sum)
+}
+
+// ceremonyDisabled reports whether path is a key ceremony endpoint this
+// listener was configured to refuse.
+func (h *Handler) ceremonyDisabled(path string) bool {
+	switch {
+	case h.noRekey && (path == "sys/rekey" || strings.HasPrefix(path, "sys/rekey/") ||
+		path == "sys/rekey-recovery-key" || strings.HasPrefix(path, "sys/rekey-recovery-key/")):
+		return true
+	case h.noGenRoot && (path == "sys/generate-root" || strings.HasPrefix(path, "sys/generate-root/")):
+		return true
+	}
+	return false
 }

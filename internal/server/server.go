@@ -53,7 +53,9 @@ type Options struct {
 	// Clock tells the time; nil means the system clock. Tests inject one.
 	Clock logical.Clock
 	// Dev relaxes what dev mode may relax: audit files enabled through
-	// the API may be written anywhere.
+	// the API may be written anywhere, and sys/rotate/config takes
+	// intervals down to one second (checked every second) instead of
+	// Vault's 24-hour minimum.
 	Dev bool
 	// NodeID names this node of a cluster (storage "postgresql" with
 	// ha_enabled); empty means the host name with a random suffix.
@@ -155,23 +157,25 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		BarrierEncryptions: func() float64 { return float64(c.Stats().BarrierEncryptions) },
 	})
 	c, err = core.New(core.Options{
-		Physical:         m.Storage(physical),
-		StorageType:      storageType,
-		Engines:          builtin.Engines(),
-		AuthMethods:      builtin.AuthMethods(),
-		DatabasePlugins:  builtin.DatabasePlugins(),
-		Lockout:          lockouts(cfg.UserLockout),
-		Logger:           logger,
-		Clock:            opts.Clock,
-		DefaultLeaseTTL:  cfg.DefaultLeaseTTL,
-		MaxLeaseTTL:      cfg.MaxLeaseTTL,
-		Version:          Version,
-		ClusterName:      cfg.ClusterName,
-		Observer:         m,
-		AuditDevices:     auditDevices(cfg.Audit),
-		AuditAllowedDirs: cfg.AuditAllowedDirs,
-		AuditAnyDir:      opts.Dev,
-		HA:               ha,
+		Physical:              m.Storage(physical),
+		StorageType:           storageType,
+		Engines:               builtin.Engines(),
+		AuthMethods:           builtin.AuthMethods(),
+		DatabasePlugins:       builtin.DatabasePlugins(),
+		Lockout:               lockouts(cfg.UserLockout),
+		Logger:                logger,
+		Clock:                 opts.Clock,
+		DefaultLeaseTTL:       cfg.DefaultLeaseTTL,
+		MaxLeaseTTL:           cfg.MaxLeaseTTL,
+		Version:               Version,
+		ClusterName:           cfg.ClusterName,
+		Observer:              m,
+		AuditDevices:          auditDevices(cfg.Audit),
+		AuditAllowedDirs:      cfg.AuditAllowedDirs,
+		AuditAnyDir:           opts.Dev,
+		MinRotationInterval:   devDuration(opts.Dev, time.Second),
+		RotationCheckInterval: devDuration(opts.Dev, time.Second),
+		HA:                    ha,
 	})
 	if err != nil {
 		return nil, err
@@ -195,6 +199,8 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 			RedirectToActive:       opts.DisableForwarding || cfg.DisableRequestForwarding,
 			ForwardTransport:       transport,
 			ClusterTransport:       cluster,
+			DisableRekey:           h.DisableUnauthedRekeyEndpoints,
+			DisableGenerateRoot:    h.DisableUnauthedGenerateRootEndpoints,
 		})
 		return &http.Server{
 			Handler:           s.wrap(handler, h.MaxRequestDuration),
@@ -557,4 +563,12 @@ func lockouts(blocks map[string]config.UserLockout) map[string]core.LockoutConfi
 		out["all"] = core.LockoutConfig{}
 	}
 	return out
+}
+
+// devDuration is d in dev mode and zero (the core's default) otherwise.
+func devDuration(dev bool, d time.Duration) time.Duration {
+	if dev {
+		return d
+	}
+	return 0
 }

@@ -139,3 +139,7 @@ func newAccessor() string {
 	rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
+
+// IDLength is the length of a service token ID, which a root generation's
+// one-time pad must match.
+func IDLength() int { return len(NewID()) }

@@ -1,0 +1,329 @@
+package core
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
+	"github.com/coffer-secrets/coffer/internal/seal"
+)
+
+// rekeyAttempt is a rekey of the unseal key in progress (sys/rekey/*).
+type rekeyAttempt struct {
+	nonce        string
+	cfg          seal.Config // the new split
+	verification bool        // require_verification
+	progress     shareSet    // current shares given so far
+
+	// Set once the current shares were verified when verification is
+	// required: the new unseal key waits until a threshold of its shares
+	// comes back.
+	newKey      []byte
+	verifyNonce string
+	verify      shareSet
+}
+
+func (a *rekeyAttempt) zero() {
+	a.progress.zero()
+	a.verify.zero()
+	clear(a.newKey)
+	a.newKey = nil
+}
+
+// rekeyInitInput is the body of PUT sys/rekey/init.
+type rekeyInitInput struct {
+	SecretShares        framework.Int  `json:"secret_shares"`
+	SecretThreshold     framework.Int  `json:"secret_threshold"`
+	StoredShares        framework.Int  `json:"stored_shares"`
+	PGPKeys             []string       `json:"pgp_keys"`
+	Backup              framework.Bool `json:"backup"`
+	RequireVerification framework.Bool `json:"require_verification"`
+}
+
+// rekeyStatusOutput is Vault's rekey status shape.
+type rekeyStatusOutput struct {
+	Nonce                string   `json:"nonce"`
+	Started              bool     `json:"started"`
+	T                    int      `json:"t"`
+	N                    int      `json:"n"`
+	Progress             int      `json:"progress"`
+	Required             int      `json:"required"`
+	PGPFingerprints      []string `json:"pgp_fingerprints"`
+	Backup               bool     `json:"backup"`
+	VerificationRequired bool     `json:"verification_required"`
+	VerificationNonce    string   `json:"verification_nonce,omitempty"`
+}
+
+// rekeyUpdateOutput is Vault's answer to the share that completes a rekey.
+type rekeyUpdateOutput struct {
+	Nonce                string   `json:"nonce"`
+	Complete             bool     `json:"complete"`
+	Keys                 []string `json:"keys"`
+	KeysBase64           []string `json:"keys_base64"`
+	PGPFingerprints      []string `json:"pgp_fingerprints"`
+	Backup               bool     `json:"backup"`
+	VerificationRequired bool     `json:"verification_required"`
+	VerificationNonce    string   `json:"verification_nonce,omitempty"`
+}
+
+// rekeyVerifyOutput is Vault's rekey verification status shape; Complete
+// is set on the share that completes the verification.
+type rekeyVerifyOutput struct {
+	Nonce    string `json:"nonce"`
+	Started  bool   `json:"started"`
+	T        int    `json:"t"`
+	N        int    `json:"n"`
+	Progress int    `json:"progress"`
+	Complete bool   `json:"complete,omitempty"`
+}
+
+func (c *Core) rekeyStatus(ctx context.Context, _ *Request) (any, error) {
+	cur, err := c.currentSealConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.cer.mu.Lock()
+	defer c.cer.mu.Unlock()
+	return c.rekeyStatusLocked(cur), nil
+}
+
+// rekeyStatusLocked describes the attempt; c.cer.mu is held.
+func (c *Core) rekeyStatusLocked(cur seal.Config) rekeyStatusOutput {
+	out := rekeyStatusOutput{Required: cur.SecretThreshold}
+	if a := c.cer.rekey; a != nil {
+		out.Started = true
+		out.Nonce = a.nonce
+		out.T, out.N = a.cfg.SecretThreshold, a.cfg.SecretShares
+		out.Progress = a.progress.len()
+		out.VerificationRequired = a.verification
+		out.VerificationNonce = a.verifyNonce
+	}
+	return out
+}
+
+func (c *Core) rekeyInit(ctx context.Context, req *Request) (any, error) {
+	var in rekeyInitInput
+	if err := framework.DecodeBody(req.Body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.PGPKeys) > 0 {
+		return nil, logical.InvalidRequest("PGP-encrypted key shares are not supported")
+	}
+	if in.Backup {
+		return nil, logical.InvalidRequest("key backup needs PGP-encrypted key shares, which are not supported")
+	}
+	cfg := seal.Config{SecretShares: int(in.SecretShares), SecretThreshold: int(in.SecretThreshold)}
+	if cfg.SecretThreshold > cfg.SecretShares {
+		return nil, logical.InvalidRequest("provided threshold greater than the total shares")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, logical.InvalidRequest("invalid rekey seal configuration: %s", err.Error())
+	}
+	cur, err := c.currentSealConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.cer.mu.Lock()
+	defer c.cer.mu.Unlock()
+	if c.cer.rekey != nil {
+		return nil, logical.InvalidRequest("rekey already in progress")
+	}
+	c.cer.rekey = &rekeyAttempt{nonce: NewUUID(), cfg: cfg, verification: bool(in.RequireVerification)}
+	c.logger.Info("rekey started", "nonce", c.cer.rekey.nonce, "shares", cfg.SecretShares, "threshold", cfg.SecretThreshold, "verification_required", c.cer.rekey.verification)
+	return c.rekeyStatusLocked(cur), nil
+}
+
+func (c *Core) rekeyCancel(ctx context.Context, req *Request) (any, error) {
+	nonce, err := cancelNonce(req)
+	if err != nil {
+		return nil, err
+	}
+	c.cer.mu.Lock()
+	defer c.cer.mu.Unlock()
+	a := c.cer.rekey
+	if a == nil {
+		return nil, nil
+	}
+	if err := checkNonce(nonce, a.nonce); err != nil {
+		return nil, err
+	}
+	a.zero()
+	c.cer.rekey = nil
+	c.logger.Info("rekey cancelled", "nonce", a.nonce)
+	return nil, nil
+}
+
+func (c *Core) rekeyUpdate(ctx context.Context, req *Request) (any, error) {
+	in, share, err := readKeyInput(req)
+	defer clear(share)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := c.currentSealConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.cer.mu.Lock()
+	defer c.cer.mu.Unlock()
+	a := c.cer.rekey
+	if a == nil {
+		return nil, logical.InvalidRequest("no barrier rekey in progress")
+	}
+	if a.newKey != nil {
+		return nil, logical.InvalidRequest("rekey operation already finished; verification must be performed; nonce for the verification operation is %q", a.verifyNonce)
+	}
+	if err := checkNonce(in.Nonce, a.nonce); err != nil {
+		return nil, err
+	}
+	if err := a.progress.add(cur, share); err != nil {
+		return nil, err
+	}
+	if a.progress.len() < cur.SecretThreshold {
+		return c.rekeyStatusLocked(cur), nil
+	}
+	return c.completeRekeyLocked(ctx, c.seal, cur)
+}
+
+// completeRekeyLocked runs once a threshold of current shares is in: v
+// checks them (the seam for recovery keys), a new unseal key is made, and
+// it replaces the old one at once or, with verification, once a threshold
+// of its own shares comes back. A wrong combination resets the progress
+// and keeps the attempt. c.cer.mu is held.
+func (c *Core) completeRekeyLocked(ctx context.Context, v shareVerifier, cur seal.Config) (any, error) {
+	a := c.cer.rekey
+	rootKey, err := v.VerifyShares(ctx, a.progress.shares)
+	a.progress.zero()
+	if err != nil {
+		if errors.Is(err, seal.ErrBadKey) {
+			return nil, logical.InvalidRequest("root key verification failed: the key shares do not open the barrier; progress was reset")
+		}
+		return nil, err
+	}
+	defer clear(rootKey)
+	newKey, shares, err := seal.NewUnsealKey(a.cfg)
+	if err != nil {
+		return nil, err
+	}
+	out := rekeyUpdateOutput{Nonce: a.nonce, Complete: true, Keys: []string{}, KeysBase64: []string{}}
+	for _, s := range shares {
+		out.Keys = append(out.Keys, hex.EncodeToString(s))
+		out.KeysBase64 = append(out.KeysBase64, base64.StdEncoding.EncodeToString(s))
+		clear(s)
+	}
+	if a.verification {
+		a.newKey = newKey
+		a.verifyNonce = NewUUID()
+		out.VerificationRequired = true
+		out.VerificationNonce = a.verifyNonce
+		c.logger.Info("rekey awaits verification of the new key shares", "nonce", a.nonce)
+		return out, nil
+	}
+	defer clear(newKey)
+	if err := c.commitRekey(ctx, a.cfg, newKey, rootKey); err != nil {
+		return nil, err
+	}
+	c.cer.rekey = nil
+	c.logger.Info("rekey finished: new unseal key shares are in force", "nonce", a.nonce, "shares", a.cfg.SecretShares, "threshold", a.cfg.SecretThreshold)
+	return out, nil
+}
+
+// commitRekey makes newKey the unseal key.
+func (c *Core) commitRekey(ctx context.Context, cfg seal.Config, newKey, rootKey []byte) error {
+	if err := c.seal.Rekey(ctx, cfg, newKey, rootKey); err != nil {
+		return err
+	}
+	c.sealCfg.Store(&cfg)
+	return nil
+}
+
+// rekeyVerifyAttemptLocked is the attempt awaiting verification, or a 400.
+func (c *Core) rekeyVerifyAttemptLocked() (*rekeyAttempt, error) {
+	a := c.cer.rekey
+	if a == nil {
+		return nil, logical.InvalidRequest("no rekey configuration found")
+	}
+	if a.newKey == nil {
+		return nil, logical.InvalidRequest("no rekey verification in progress")
+	}
+	return a, nil
+}
+
+func (a *rekeyAttempt) verifyStatus() rekeyVerifyOutput {
+	return rekeyVerifyOutput{Nonce: a.verifyNonce, Started: true, T: a.cfg.SecretThreshold, N: a.cfg.SecretShares, Progress: a.verify.len()}
+}
+
+func (c *Core) rekeyVerifyStatus(ctx context.Context, _ *Request) (any, error) {
+	c.cer.mu.Lock()
+	defer c.cer.mu.Unlock()
+	a, err := c.rekeyVerifyAttemptLocked()
+	if err != nil {
+		return nil, err
+	}
+	return a.verifyStatus(), nil
+}
+
+func (c *Core) rekeyVerifyUpdate(ctx context.Context, req *Request) (any, error) {
+	in, share, err := readKeyInput(req)
+	defer clear(share)
+	if err != nil {
+		return nil, err
+	}
+	c.cer.mu.Lock()
+	defer c.cer.mu.Unlock()
+	a, err := c.rekeyVerifyAttemptLocked()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNonce(in.Nonce, a.verifyNonce); err != nil {
+		return nil, err
+	}
+	if err := a.verify.add(a.cfg, share); err != nil {
+		return nil, err
+	}
+	if a.verify.len() < a.cfg.SecretThreshold {
+		return a.verifyStatus(), nil
+	}
+	ok := seal.KeyMatches(a.cfg, a.newKey, a.verify.shares)
+	a.verify.zero()
+	if !ok {
+		return nil, logical.InvalidRequest("rekey verification failed: the key shares do not combine to the new key; progress was reset")
+	}
+	rootKey, err := c.barrier.RootKey()
+	if err != nil {
+		return nil, err
+	}
+	defer clear(rootKey)
+	if err := c.commitRekey(ctx, a.cfg, a.newKey, rootKey); err != nil {
+		return nil, err
+	}
+	out := rekeyVerifyOutput{Nonce: a.verifyNonce, Complete: true}
+	a.zero()
+	c.cer.rekey = nil
+	c.logger.Info("rekey verified and finished: new unseal key shares are in force", "nonce", a.nonce, "shares", a.cfg.SecretShares, "threshold", a.cfg.SecretThreshold)
+	return out, nil
+}
+
+// rekeyVerifyCancel restarts the verification (the new shares stay
+// pending, with a new verification nonce), as Vault does; it needs the
+// current verification nonce.
+func (c *Core) rekeyVerifyCancel(ctx context.Context, req *Request) (any, error) {
+	nonce, err := cancelNonce(req)
+	if err != nil {
+		return nil, err
+	}
+	c.cer.mu.Lock()
+	defer c.cer.mu.Unlock()
+	a, err := c.rekeyVerifyAttemptLocked()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNonce(nonce, a.verifyNonce); err != nil {
+		return nil, err
+	}
+	a.verify.zero()
+	a.verifyNonce = NewUUID()
+	return a.verifyStatus(), nil
+}
