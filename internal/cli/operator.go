@@ -225,6 +225,12 @@ func runInit(ctx context.Context, c *call, args []string, o initOptions) int {
 		fmt.Fprintln(c.env.Stdout, "Coffer is initialized")
 		return exitOK
 	}
+	if o.shares < 1 || o.threshold < 1 || o.threshold > o.shares {
+		return c.usageError("Invalid key shares (%d) and threshold (%d): need 1 <= threshold <= shares", o.shares, o.threshold)
+	}
+	if o.recoveryShares < 1 || o.recoveryThreshold < 1 || o.recoveryThreshold > o.recoveryShares {
+		return c.usageError("Invalid recovery shares (%d) and threshold (%d): need 1 <= threshold <= shares", o.recoveryShares, o.recoveryThreshold)
+	}
 	// An auto-sealed server takes recovery key settings instead of unseal
 	// key settings.
 	st, err := cl.Sys().SealStatusWithContext(ctx)
@@ -233,18 +239,10 @@ func runInit(ctx context.Context, c *call, args []string, o initOptions) int {
 	}
 	req := &api.InitRequest{SecretShares: o.shares, SecretThreshold: o.threshold}
 	if st.RecoverySeal {
-		if o.recoveryShares < 1 || o.recoveryThreshold < 1 || o.recoveryThreshold > o.recoveryShares {
-			return c.usageError("Invalid recovery shares (%d) and threshold (%d): need 1 <= threshold <= shares", o.recoveryShares, o.recoveryThreshold)
-		}
 		req = &api.InitRequest{RecoveryShares: o.recoveryShares, RecoveryThreshold: o.recoveryThreshold}
-	} else {
-		if o.shares < 1 || o.threshold < 1 || o.threshold > o.shares {
-			return c.usageError("Invalid key shares (%d) and threshold (%d): need 1 <= threshold <= shares", o.shares, o.threshold)
-		}
-		if o.recoverySet {
-			// Let the server say that Shamir has no recovery keys.
-			req.RecoveryShares, req.RecoveryThreshold = o.recoveryShares, o.recoveryThreshold
-		}
+	} else if o.recoverySet {
+		// Let the server say that Shamir has no recovery keys.
+		req.RecoveryShares, req.RecoveryThreshold = o.recoveryShares, o.recoveryThreshold
 	}
 	resp, err := cl.Sys().InitWithContext(ctx, req)
 	if err != nil {

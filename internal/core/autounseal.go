@@ -21,8 +21,8 @@ const (
 // RunAutoUnseal unseals the core with its configured auto seal, without
 // an operator, and returns once it is unsealed, when it cannot be (the
 // seal does not unwrap the stored root key, or a seal migration waits for
-// operators: both are logged), or when ctx ends. It returns nil at once
-// with a Shamir seal. Before initialization it waits for it (another node
+// operators: both are logged), or when ctx ends. With a Shamir seal it
+// only logs a pending migration and returns. Before initialization it waits for it (another node
 // of a cluster may initialize). Any other failure, such as a transit
 // server that is down or sealed, or storage that is away during a
 // failover, is logged and retried with backoff. Logs name the seal type
@@ -31,6 +31,11 @@ const (
 func (c *Core) RunAutoUnseal(ctx context.Context) error {
 	w := c.opts.Seal
 	if w == nil {
+		// Shamir: only say whether a migration from an auto seal waits.
+		if cfg, err := c.sealConfig(ctx); err == nil && cfg != nil && cfg.Auto() && c.Sealed() {
+			c.logger.Warn("seal migration is pending: unseal with coffer operator unseal -migrate and the recovery keys; staying sealed",
+				"from", cfg.SealType(), "to", seal.TypeShamir)
+		}
 		return nil
 	}
 	wait := autoUnsealMin
