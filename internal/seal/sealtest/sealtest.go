@@ -26,7 +26,9 @@ func RunWrapper(t *testing.T, w seal.Wrapper) {
 			if err != nil {
 				t.Fatalf("Wrap(%d bytes): %v", n, err)
 			}
-			if n > 0 && bytes.Contains(b.Ciphertext, p) {
+			// A plaintext of a few bytes appears by chance in any
+			// ciphertext; only a longer one shows a leak.
+			if n >= 16 && bytes.Contains(b.Ciphertext, p) {
 				t.Fatalf("Wrap(%d bytes): the ciphertext holds the plaintext", n)
 			}
 			got, err := w.Unwrap(ctx, b)
