@@ -196,7 +196,7 @@ func TestReservedKeys(t *testing.T) {
 	b, phys, root := newUnsealed(t, Options{})
 	ctx := t.Context()
 	keyring := mustGet(t, phys, KeyringPath)
-	for _, key := range []string{KeyringPath, SealConfigPath, RootKeyPath} {
+	for _, key := range []string{KeyringPath, SealConfigPath, RootKeyPath, WrappedRootKeyPath, RecoveryKeyPath} {
 		ops := map[string]func() error{
 			"Get":    func() error { _, err := b.Get(ctx, key); return err },
 			"Put":    func() error { return b.Put(ctx, &storage.Entry{Key: key, Value: []byte("x")}) },

@@ -17,6 +17,12 @@ const (
 	SealConfigPath = "core/seal-config"
 	// RootKeyPath holds the root key encrypted by the seal (package seal).
 	RootKeyPath = "core/root-key"
+	// WrappedRootKeyPath holds the root key wrapped by an auto-unseal
+	// seal (package seal).
+	WrappedRootKeyPath = "core/wrapped-root-key"
+	// RecoveryKeyPath holds the check value of an auto-unseal seal's
+	// recovery key (package seal).
+	RecoveryKeyPath = "core/recovery-key"
 )
 
 // rootTerm is the term written in the header of the keyring ciphertext: it
@@ -24,7 +30,11 @@ const (
 const rootTerm = 0
 
 func reserved(key string) bool {
-	return key == KeyringPath || key == SealConfigPath || key == RootKeyPath
+	switch key {
+	case KeyringPath, SealConfigPath, RootKeyPath, WrappedRootKeyPath, RecoveryKeyPath:
+		return true
+	}
+	return false
 }
 
 // termKey is one data key of the keyring with its cached cipher.

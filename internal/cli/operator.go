@@ -29,8 +29,11 @@ read.`,
 			usage:    "[options]",
 			help: `Initializes a new server: generates the root key, splits it into
 -key-shares unseal keys of which -key-threshold are needed to unseal, and
-prints the keys and the initial root token. With -status, only reports
-whether the server is initialized (exit 0) or not (exit 2).`,
+prints the keys and the initial root token. A server with an auto seal
+(static, transit, pkcs11) unseals itself and hands out -recovery-shares
+recovery keys instead, -recovery-threshold of which prove a quorum of
+operators (seal migration, unsealing after operator seal). With -status,
+only reports whether the server is initialized (exit 0) or not (exit 2).`,
 			server: true,
 			setup: func(fs *flag.FlagSet) runFunc {
 				var o initOptions
@@ -38,8 +41,15 @@ whether the server is initialized (exit 0) or not (exit 2).`,
 				fs.IntVar(&o.shares, "n", 5, "Alias for -key-shares.")
 				fs.IntVar(&o.threshold, "key-threshold", 3, "Number of key shares needed to unseal.")
 				fs.IntVar(&o.threshold, "t", 3, "Alias for -key-threshold.")
+				fs.IntVar(&o.recoveryShares, "recovery-shares", 5, "Number of recovery key shares to generate (auto seals only).")
+				fs.IntVar(&o.recoveryThreshold, "recovery-threshold", 3, "Number of recovery key shares needed (auto seals only).")
 				fs.BoolVar(&o.status, "status", false, "Only print whether the server is initialized.")
 				return func(ctx context.Context, c *call, args []string) int {
+					fs.Visit(func(f *flag.Flag) {
+						if f.Name == "recovery-shares" || f.Name == "recovery-threshold" {
+							o.recoverySet = true
+						}
+					})
 					return runInit(ctx, c, args, o)
 				}
 			},
@@ -47,14 +57,17 @@ whether the server is initialized (exit 0) or not (exit 2).`,
 		"operator unseal": {
 			synopsis: "Unseals the server",
 			usage:    "[options] [KEY]",
-			help: `Provides one unseal key share. Without KEY (or with "-") the key is
-prompted for on a terminal, or read as one line from stdin. With -reset,
-discards the keys provided so far.`,
+			help: `Provides one unseal key share (or, with an auto seal, a recovery key
+share). Without KEY (or with "-") the key is prompted for on a terminal, or
+read as one line from stdin. With -reset, discards the keys provided so
+far. With -migrate, the share is part of a seal migration: the old seal's
+unseal keys (from Shamir) or recovery keys (from an auto seal).`,
 			server: true,
 			setup: func(fs *flag.FlagSet) runFunc {
 				reset := fs.Bool("reset", false, "Discard the unseal keys provided so far.")
+				migrate := fs.Bool("migrate", false, "The key is part of a seal migration.")
 				return func(ctx context.Context, c *call, args []string) int {
-					return runUnseal(ctx, c, args, *reset)
+					return runUnseal(ctx, c, args, *reset, *migrate)
 				}
 			},
 		},
@@ -137,10 +150,16 @@ func (c *call) printSealStatus(st *api.SealStatusResponse, leader *api.LeaderRes
 		{"Total Shares", strconv.Itoa(st.N)},
 		{"Threshold", strconv.Itoa(st.T)},
 	}
+	if st.RecoverySeal && st.RecoverySealType != "" {
+		pairs = append(pairs, [2]string{"Recovery Seal Type", st.RecoverySealType})
+	}
 	if st.Sealed {
 		pairs = append(pairs,
 			[2]string{"Unseal Progress", fmt.Sprintf("%d/%d", st.Progress, st.T)},
 			[2]string{"Unseal Nonce", st.Nonce})
+	}
+	if st.Migration {
+		pairs = append(pairs, [2]string{"Seal Migration in Progress", "true"})
 	}
 	pairs = append(pairs, [2]string{"Version", st.Version})
 	if st.BuildDate != "" {
@@ -165,8 +184,10 @@ func (c *call) printSealStatus(st *api.SealStatusResponse, leader *api.LeaderRes
 
 // initOptions are the flags of operator init.
 type initOptions struct {
-	shares, threshold int
-	status            bool
+	shares, threshold                 int
+	recoveryShares, recoveryThreshold int
+	recoverySet                       bool // a recovery flag was given
+	status                            bool
 }
 
 // initJSON is the -format=json output of operator init, in the vault
@@ -207,18 +228,39 @@ func runInit(ctx context.Context, c *call, args []string, o initOptions) int {
 	if o.shares < 1 || o.threshold < 1 || o.threshold > o.shares {
 		return c.usageError("Invalid key shares (%d) and threshold (%d): need 1 <= threshold <= shares", o.shares, o.threshold)
 	}
-	resp, err := cl.Sys().InitWithContext(ctx, &api.InitRequest{SecretShares: o.shares, SecretThreshold: o.threshold})
+	if o.recoveryShares < 1 || o.recoveryThreshold < 1 || o.recoveryThreshold > o.recoveryShares {
+		return c.usageError("Invalid recovery shares (%d) and threshold (%d): need 1 <= threshold <= shares", o.recoveryShares, o.recoveryThreshold)
+	}
+	// An auto-sealed server takes recovery key settings instead of unseal
+	// key settings.
+	st, err := cl.Sys().SealStatusWithContext(ctx)
+	if err != nil {
+		return c.serverError("checking seal status of", "sys/seal-status", err)
+	}
+	req := &api.InitRequest{SecretShares: o.shares, SecretThreshold: o.threshold}
+	if st.RecoverySeal {
+		req = &api.InitRequest{RecoveryShares: o.recoveryShares, RecoveryThreshold: o.recoveryThreshold}
+	} else if o.recoverySet {
+		// Let the server say that Shamir has no recovery keys.
+		req.RecoveryShares, req.RecoveryThreshold = o.recoveryShares, o.recoveryThreshold
+	}
+	resp, err := cl.Sys().InitWithContext(ctx, req)
 	if err != nil {
 		return c.serverError("initializing", "sys/init", err)
 	}
 	out := initJSON{
-		UnsealKeysB64:   resp.KeysB64,
-		UnsealKeysHex:   resp.Keys,
+		UnsealKeysB64:   emptyIfNil(resp.KeysB64),
+		UnsealKeysHex:   emptyIfNil(resp.Keys),
 		UnsealShares:    max(len(resp.KeysB64), len(resp.Keys)),
 		UnsealThreshold: o.threshold,
 		RecoveryKeysB64: emptyIfNil(resp.RecoveryKeysB64),
 		RecoveryKeysHex: emptyIfNil(resp.RecoveryKeys),
 		RootToken:       resp.RootToken,
+	}
+	if st.RecoverySeal {
+		out.UnsealThreshold = 0
+		out.RecoveryKeysShares = len(out.RecoveryKeysB64)
+		out.RecoveryKeysThreshold = o.recoveryThreshold
 	}
 	// Show base64 keys; derive one encoding from the other when the server
 	// sent only one of them.
@@ -240,6 +282,18 @@ func runInit(ctx context.Context, c *call, args []string, o initOptions) int {
 		return c.printJSONOrFail(out)
 	}
 	w := c.env.Stdout
+	if st.RecoverySeal {
+		for i, k := range out.RecoveryKeysB64 {
+			fmt.Fprintf(w, "Recovery Key %d: %s\n", i+1, k)
+		}
+		fmt.Fprintf(w, "\nInitial Root Token: %s\n\n", out.RootToken)
+		fmt.Fprintf(w, "Success! Coffer is initialized with its %s seal and unseals itself.\n\n"+
+			"Recovery key initialized with %d key shares and a key threshold of %d.\n"+
+			"Recovery keys cannot unseal or decrypt anything: they prove a quorum of\n"+
+			"operators for seal migration and for unsealing after operator seal.\n"+
+			"Please securely distribute the key shares printed above.\n", st.Type, out.RecoveryKeysShares, out.RecoveryKeysThreshold)
+		return exitOK
+	}
 	for i, k := range out.UnsealKeysB64 {
 		fmt.Fprintf(w, "Unseal Key %d: %s\n", i+1, k)
 	}
@@ -259,7 +313,7 @@ func emptyIfNil(s []string) []string {
 	return s
 }
 
-func runUnseal(ctx context.Context, c *call, args []string, reset bool) int {
+func runUnseal(ctx context.Context, c *call, args []string, reset, migrate bool) int {
 	if len(args) > 1 {
 		return c.usageError("Too many arguments (expected 0 or 1, got %d)", len(args))
 	}
@@ -282,7 +336,7 @@ func runUnseal(ctx context.Context, c *call, args []string, reset bool) int {
 	if !ok {
 		return exitServer
 	}
-	st, err := cl.Sys().UnsealWithOptionsWithContext(ctx, &api.UnsealOpts{Key: key, Reset: reset})
+	st, err := cl.Sys().UnsealWithOptionsWithContext(ctx, &api.UnsealOpts{Key: key, Reset: reset, Migrate: migrate})
 	if err != nil {
 		return c.serverError("unsealing", "sys/unseal", err)
 	}

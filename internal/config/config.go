@@ -84,7 +84,8 @@ type Config struct {
 	// PIDFile (pid_file) is a file the server writes its process ID to
 	// when it starts and removes when it stops.
 	PIDFile string
-	// Seal is the seal block; nil means Shamir key shares, the default.
+	// Seal is the enabled seal block; nil means Shamir key shares, the
+	// default. See [Seal].
 	Seal *Seal
 	// UserLockout (user_lockout "all" | "userpass" | "approle" | "ldap"
 	// blocks) are the server-wide user lockout settings by auth method
@@ -92,6 +93,9 @@ type Config struct {
 	// by field, and an auth mount's own user_lockout_config (tuned with
 	// sys/auth/PATH/tune) overrides both.
 	UserLockout map[string]UserLockout
+	// DisabledSeal is a seal block with disabled = "true": the seal a
+	// migration starts from (see docs/configuration.md). nil when none.
+	DisabledSeal *Seal
 	// Telemetry (telemetry block) configures sys/metrics.
 	Telemetry Telemetry
 	// Audit (audit "file" "name" blocks) are audit devices enabled at
@@ -343,18 +347,6 @@ func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 // MarshalText returns a placeholder, never the value.
 func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
-
-// SealShamir is the only seal type: the unseal key is split into key
-// shares that operators submit to sys/unseal.
-const SealShamir = "shamir"
-
-// Seal is the seal block. Only seal "shamir" {} (Vault's explicit default,
-// with no keys) is accepted; any other type is an error, so that a file
-// asking for auto-unseal never starts a server that waits for key shares.
-type Seal struct {
-	// Type is the seal type, "shamir".
-	Type string
-}
 
 // Telemetry is the telemetry block.
 type Telemetry struct {

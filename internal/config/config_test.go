@@ -333,12 +333,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "auto-unseal seal",
 			src:  base + "seal \"awskms\" {\n  region = \"x\"\n}\n",
-			want: []string{`t.hcl:3,6-14: seal type "awskms" is not supported yet: Coffer unseals only with Shamir key shares and will not start with key shares when auto-unseal was asked for; remove the seal block or write seal "shamir" {}`},
+			want: []string{`t.hcl:3,6-14: seal type "awskms" is not supported: Coffer seals with shamir, static, transit or pkcs11`},
 		},
 		{
 			name: "seal typo",
 			src:  base + "seal \"shamri\" {}\n",
-			want: []string{`t.hcl:3,6-14: seal type "shamri" is not supported yet: Coffer unseals only with Shamir key shares and will not start with key shares when auto-unseal was asked for; remove the seal block or write seal "shamir" {}; did you mean "shamir"?`},
+			want: []string{`t.hcl:3,6-14: unknown seal type "shamri"; want shamir, static, transit or pkcs11; did you mean "shamir"?`},
 		},
 		{
 			name: "key in shamir seal",
@@ -348,7 +348,32 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "two seals",
 			src:  base + "seal \"shamir\" {}\nseal \"shamir\" {}\n",
-			want: []string{`t.hcl:4,1-14: second seal block; Coffer takes one (the first is at line 3)`},
+			want: []string{`t.hcl:4,1-14: second enabled seal block; Coffer takes one enabled seal and, for a seal migration, one with disabled = "true" (the first is at line 3)`},
+		},
+		{
+			name: "static seal without keys",
+			src:  base + "seal \"static\" {}\n",
+			want: []string{`t.hcl:3,1-14: seal "static" needs current_key_id`, `t.hcl:3,1-14: seal "static" needs current_key (file://PATH, env://NAME or the key)`},
+		},
+		{
+			name: "transit seal with a namespace",
+			src:  base + "seal \"transit\" {\n  address = \"https://v:8200\"\n  token = \"t\"\n  key_name = \"k\"\n  namespace = \"ns1/\"\n}\n",
+			want: []string{`t.hcl:7,15-21: namespace in seal "transit" is not supported: Coffer has no namespaces, and the transit key would be looked up in the root namespace`},
+		},
+		{
+			name: "transit seal unknown key",
+			src:  base + "seal \"transit\" {\n  address = \"https://v:8200\"\n  token = \"t\"\n  key_name = \"k\"\n  keyname = \"k\"\n}\n",
+			want: []string{`t.hcl:7,3-10: unknown key "keyname" in seal "transit"; did you mean "key_name"?`},
+		},
+		{
+			name: "two disabled seals",
+			src:  base + "seal \"shamir\" {\n  disabled = true\n}\nseal \"static\" {\n  disabled = \"true\"\n  current_key_id = \"a\"\n  current_key = \"env://K\"\n}\n",
+			want: []string{`t.hcl:6,1-14: second disabled seal block; Coffer takes one enabled seal and, for a seal migration, one with disabled = "true" (the first is at line 3)`},
+		},
+		{
+			name: "same seal twice",
+			src:  base + "seal \"shamir\" {}\nseal \"shamir\" {\n  disabled = true\n}\n",
+			want: []string{`t.hcl:4,1-14: the enabled and the disabled seal blocks are both "shamir": a migration needs two seal types`},
 		},
 		{
 			name: "ha_storage",
@@ -902,5 +927,71 @@ audit "socket" "siem" {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Parse(%q) error = %v, want one containing %q", tt.src, err, tt.want)
 		}
+	}
+}
+
+func TestSeals(t *testing.T) {
+	t.Parallel()
+	base := "storage \"inmem\" {}\nlistener \"tcp\" {}\n"
+	transit := base + "seal \"transit\" {\n  address = \"https://file:8200\"\n  token = \"file-token\"\n  key_name = \"k\"\n  mount_path = \"unseal/\"\n  tls_skip_verify = \"false\"\n}\n" +
+		"seal \"shamir\" {\n  disabled = \"true\"\n}\n"
+	tests := []struct {
+		name         string
+		src          string
+		env          map[string]string
+		want, wantDi *Seal
+	}{
+		{
+			name:   "transit from the file, migrating from shamir",
+			src:    transit,
+			want:   &Seal{Type: SealTransit, Transit: &TransitSeal{Address: "https://file:8200", Token: "file-token", KeyName: "k", MountPath: "unseal/"}},
+			wantDi: &Seal{Type: SealShamir, Disabled: true},
+		},
+		{
+			name: "Vault's environment variables win",
+			src:  transit,
+			env: map[string]string{"VAULT_ADDR": "http://env:8200", "VAULT_TOKEN": "env-token", "VAULT_TRANSIT_SEAL_KEY_NAME": "ek",
+				"VAULT_TRANSIT_SEAL_MOUNT_PATH": "em", "VAULT_TRANSIT_SEAL_DISABLE_RENEWAL": "true", "VAULT_CACERT": "/ca.pem",
+				"VAULT_CLIENT_CERT": "/c.pem", "VAULT_CLIENT_KEY": "/k.pem", "VAULT_TLS_SERVER_NAME": "v", "VAULT_SKIP_VERIFY": "1"},
+			want: &Seal{Type: SealTransit, Transit: &TransitSeal{Address: "http://env:8200", Token: "env-token", KeyName: "ek", MountPath: "em",
+				DisableRenewal: true, TLSCACert: "/ca.pem", TLSClientCert: "/c.pem", TLSClientKey: "/k.pem", TLSServerName: "v", TLSSkipVerify: true}},
+			wantDi: &Seal{Type: SealShamir, Disabled: true},
+		},
+		{
+			name: "disabled static first, back to shamir",
+			src: base + "seal \"static\" {\n  disabled = true\n  current_key_id = \"1\"\n  current_key = \"file:///k\"\n  previous_key_id = \"0\"\n  previous_key = \"env://OLD\"\n}\n" +
+				"seal \"shamir\" {}\n",
+			want:   &Seal{Type: SealShamir},
+			wantDi: &Seal{Type: SealStatic, Disabled: true, Static: &StaticSeal{CurrentKeyID: "1", CurrentKey: "file:///k", PreviousKeyID: "0", PreviousKey: "env://OLD"}},
+		},
+		{
+			name: "pkcs11",
+			src:  base + "seal \"pkcs11\" {\n  lib = \"/usr/lib/softhsm.so\"\n  slot = \"0\"\n  token_label = \"t\"\n  pin = \"1234\"\n  key_label = \"k\"\n  mechanism = \"CKM_AES_GCM\"\n}\n",
+			want: &Seal{Type: SealPKCS11, PKCS11: &PKCS11Seal{Lib: "/usr/lib/softhsm.so", Slot: "0", TokenLabel: "t", PIN: "1234", KeyLabel: "k", Mechanism: "CKM_AES_GCM"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Parse([]byte(tt.src), "t.hcl", func(k string) string { return tt.env[k] })
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, c.Seal); diff != "" {
+				t.Errorf("Seal mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantDi, c.DisabledSeal); diff != "" {
+				t.Errorf("DisabledSeal mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+	_, err := Parse([]byte(transit), "t.hcl", func(k string) string {
+		if k == "VAULT_SKIP_VERIFY" {
+			return "maybe"
+		}
+		return ""
+	})
+	if want := `environment variable VAULT_SKIP_VERIFY: tls_skip_verify: want true or false, got "maybe"`; err == nil || err.Error() != want {
+		t.Errorf("Parse with a bad VAULT_SKIP_VERIFY = %v, want %q", err, want)
 	}
 }

@@ -23,8 +23,8 @@
 // blocks are errors, never silently ignored. Keys Vault documents that mean
 // nothing to Coffer (disable_mlock, plugin_directory, telemetry sinks ...)
 // are accepted and listed in [Config.Warnings], one [Warning] per key, for
-// the server to log; those Coffer cannot honour safely (an auto-unseal
-// seal, ha_storage, chroot_namespace ...) are errors that say why. The
+// the server to log; those Coffer cannot honour safely (a cloud KMS
+// seal Coffer does not have, ha_storage, chroot_namespace ...) are errors that say why. The
 // field comments on [Config] and the types it holds are the user
 // documentation for each key; docs/configuration.md lists every key with
 // its class.

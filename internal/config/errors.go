@@ -42,7 +42,15 @@ type sources struct {
 	storageLabel string
 	at           map[string]origin
 	broken       map[string]bool
+	// sealFirstDisabled is set when the disabled seal block comes first
+	// (it is then seal[0]).
+	sealFirstDisabled bool
+	// envErrs are environment values that did not decode, by source key.
+	envErrs []envErr
 }
+
+// envErr is an environment variable's value that did not decode.
+type envErr struct{ key, msg string }
 
 // problem is an Error with the place it sorts at.
 type problem struct {

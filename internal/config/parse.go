@@ -134,7 +134,7 @@ func (d *decoder) config(body *hclsyntax.Body) *Config {
 		blocks:  []string{"audit", "listener", "seal", "storage", "telemetry", "user_lockout"},
 	}
 	d.body(body, top)
-	var first, firstSeal *hclsyntax.Block
+	var first, enabledSeal, disabledSeal *hclsyntax.Block
 	for _, b := range body.Blocks {
 		switch b.Type {
 		case "storage":
@@ -162,37 +162,40 @@ func (d *decoder) config(body *hclsyntax.Body) *Config {
 				c.Audit = append(c.Audit, a)
 			}
 		case "seal":
-			if firstSeal != nil {
-				d.ps.add(b.DefRange(), "second seal block; Coffer takes one (the first is at line %d)", firstSeal.TypeRange.Start.Line)
+			n := 0
+			if enabledSeal != nil {
+				n++
+			}
+			if disabledSeal != nil {
+				n++
+			}
+			sl := d.seal(b, n)
+			if sl == nil {
 				continue
 			}
-			firstSeal = b
-			c.Seal = d.seal(b)
+			prev := &enabledSeal
+			if sl.Disabled {
+				prev = &disabledSeal
+			}
+			if *prev != nil {
+				d.ps.add(b.DefRange(), "second %s seal block; Coffer takes one enabled seal and, for a seal migration, one with disabled = \"true\" (the first is at line %d)",
+					map[bool]string{true: "disabled", false: "enabled"}[sl.Disabled], (*prev).TypeRange.Start.Line)
+				continue
+			}
+			*prev = b
+			if sl.Disabled && enabledSeal == nil {
+				d.src.sealFirstDisabled = true
+			}
+			if sl.Disabled {
+				c.DisabledSeal = sl
+			} else {
+				c.Seal = sl
+			}
 		case "user_lockout":
 			d.userLockout(c, b)
 		}
 	}
 	return c
-}
-
-// seal decodes a seal block: only seal "shamir" {} is accepted.
-func (d *decoder) seal(b *hclsyntax.Block) *Seal {
-	if len(b.Labels) != 1 {
-		d.ps.add(b.DefRange(), `seal block needs one label, the seal type, as in seal "shamir" {}`)
-		return nil
-	}
-	t := b.Labels[0]
-	if t != SealShamir {
-		hint := ""
-		if !slices.Contains(vaultSeals(), t) {
-			hint = didYouMean(t, vaultSeals())
-		}
-		d.ps.add(b.LabelRanges[0], "seal type %q is not supported yet: Coffer unseals only with Shamir key shares "+
-			"and will not start with key shares when auto-unseal was asked for; remove the seal block or write seal \"shamir\" {}%s", t, hint)
-		return nil
-	}
-	d.body(b.Body, schema{block: `seal "shamir"`, prefix: "seal."})
-	return &Seal{Type: SealShamir}
 }
 
 // userLockout decodes a user_lockout "NAME" { ... } block into

@@ -83,6 +83,8 @@ func (c *Config) Dev(listen string) (*Config, error) {
 	d.Storage = &Storage{Type: StorageInmem, Inmem: &InmemStorage{}}
 	d.Listeners = slices.Clone(c.Listeners)
 	d.Warnings = slices.Clone(c.Warnings)
+	// Dev mode initializes and unseals itself with one key share.
+	d.Seal, d.DisabledSeal = nil, nil
 	if !slices.ContainsFunc(d.Listeners, func(l Listener) bool { return l.Address == listen }) {
 		dev := Listener{Type: "tcp", Address: listen, TLSDisable: true, HTTP: ListenerHTTP{
 			IdleTimeout:       DefaultHTTPIdleTimeout,
@@ -125,6 +127,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	if v, ok := lookup("log_format", "COFFER_LOG_FORMAT"); ok {
 		c.LogFormat = LogFormat(strings.ToLower(strings.TrimSpace(v)))
 	}
+	c.sealEnv(getenv)
 }
 
 // Validate reports every problem with c, joined with errors.Join as
@@ -142,9 +145,7 @@ func (v *validator) validate() {
 	v.storage()
 	v.listeners()
 	v.cluster()
-	if c.Seal != nil && c.Seal.Type != SealShamir {
-		v.errorf("seal", "seal type %q is not supported yet: Coffer unseals only with Shamir key shares", c.Seal.Type)
-	}
+	v.seals()
 	if strings.ContainsRune(c.PIDFile, 0) {
 		v.errorf("pid_file", "pid_file contains a NUL byte")
 	}

@@ -2,7 +2,7 @@ package config
 
 // The keys Vault documents that Coffer accepts without using them, each
 // with the reason logged once at start. A key Vault documents whose
-// silent absence would be unsafe (an auto-unseal seal, namespaces, the
+// silent absence would be unsafe (a cloud KMS seal, namespaces, the
 // PROXY protocol, a separate ha_storage) is refused instead, in
 // unsupported below. docs/configuration.md lists every key with its class;
 // TestDocsListEveryKey keeps the two in step.

@@ -196,6 +196,9 @@ func TestDocsListEveryKey(t *testing.T) {
 		"tls_max_version", "tls_cipher_suites", "max_request_duration", "http_idle_timeout",
 		"http_read_header_timeout", "http_read_timeout", "http_write_timeout",
 		"unauthenticated_metrics_access", "connection_url", "table", "ha_enabled", "max_parallel", "path",
+		"disabled", "current_key_id", "current_key", "previous_key_id", "previous_key", "token", "key_name",
+		"mount_path", "namespace", "disable_renewal", "tls_ca_cert", "tls_client_cert", "tls_client_key",
+		"tls_server_name", "tls_skip_verify", "lib", "slot", "token_label", "pin", "key_label", "mechanism",
 	)
 	slices.Sort(keys)
 	for _, k := range slices.Compact(keys) {

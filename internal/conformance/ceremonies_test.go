@@ -368,3 +368,50 @@ func TestRotateConfigRotatesAutomatically(t *testing.T) {
 		t.Fatalf("rotate config after disabling = %v", sec.Data)
 	}
 }
+
+// TestGenerateRootWithRecoveryKeys: on an auto-sealed server generate-root
+// takes the recovery keys (their threshold), as Vault's does, and a
+// barrier rekey is refused with a clear 400.
+func TestGenerateRootWithRecoveryKeys(t *testing.T) {
+	t.Parallel()
+	ss := newSealServer(t)
+	s := ss.start(t, staticBlock(writeKeyFile(t, ss.dir, "unseal.key"), false))
+	res, err := s.Client.Sys().Init(&api.InitRequest{RecoveryShares: 3, RecoveryThreshold: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUnsealed(t, s, 5*time.Second)
+	s.Client.SetToken(res.RootToken)
+	_, err = s.Client.Sys().RekeyInit(&api.RekeyInitRequest{SecretShares: 3, SecretThreshold: 2})
+	wantError(t, "barrier rekey with an auto seal", err, 400, "not supported with the static seal")
+	if err := s.Client.Auth().Token().RevokeSelf(""); err != nil {
+		t.Fatal(err)
+	}
+
+	var st api.GenerateRootStatusResponse
+	if err := json.Unmarshal([]byte(coffer(t, s, "", "operator", "generate-root", "-init", "-format=json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Required != 2 {
+		t.Fatalf("generate-root -init = %+v, want the recovery threshold 2", st)
+	}
+	_, err = s.Client.Sys().GenerateRootUpdate(badShare(7), st.Nonce)
+	if err != nil {
+		t.Fatalf("first (bad) share: %v", err)
+	}
+	_, err = s.Client.Sys().GenerateRootUpdate(res.RecoveryKeysB64[0], st.Nonce)
+	wantError(t, "a bad recovery share in the threshold", err, 400, "root generation aborted")
+	coffer(t, s, "", "operator", "generate-root", "-nonce="+st.Nonce, res.RecoveryKeysB64[1])
+	var done api.GenerateRootStatusResponse
+	if err := json.Unmarshal([]byte(coffer(t, s, "", "operator", "generate-root", "-format=json", "-nonce="+st.Nonce, res.RecoveryKeysB64[2])), &done); err != nil {
+		t.Fatal(err)
+	}
+	if !done.Complete || done.EncodedToken == "" {
+		t.Fatalf("completing generate-root with recovery keys = %+v", done)
+	}
+	tok := strings.TrimSpace(coffer(t, s, "", "operator", "generate-root", "-decode="+done.EncodedToken, "-otp="+st.OTP))
+	s.Client.SetToken(tok)
+	if sec, err := s.Client.Auth().Token().LookupSelf(); err != nil || sec == nil {
+		t.Fatalf("the token made with recovery keys does not work: %v", err)
+	}
+}

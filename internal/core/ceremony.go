@@ -221,3 +221,30 @@ func (c *Core) currentSealConfig(ctx context.Context) (seal.Config, error) {
 	}
 	return *cfg, nil
 }
+
+// ceremonyShareConfig is the share configuration generate-root collects:
+// the unseal key's with Shamir, the recovery key's with an auto seal (as
+// in Vault, where the recovery keys are the authority then).
+func (c *Core) ceremonyShareConfig(ctx context.Context) (seal.Config, error) {
+	cur, err := c.currentSealConfig(ctx)
+	if err != nil || !cur.Auto() {
+		return cur, err
+	}
+	return seal.Config{SecretShares: cur.RecoveryShares, SecretThreshold: cur.RecoveryThreshold}, nil
+}
+
+// verifyCeremonyShares checks a threshold of shares of the configuration
+// ceremonyShareConfig returns; an error wraps [seal.ErrBadKey] when they
+// do not prove the key.
+func (c *Core) verifyCeremonyShares(ctx context.Context, shares [][]byte) error {
+	cur, err := c.currentSealConfig(ctx)
+	if err != nil {
+		return err
+	}
+	if cur.Auto() {
+		return c.seal.VerifyRecoveryShares(ctx, shares)
+	}
+	rootKey, err := c.seal.VerifyShares(ctx, shares)
+	clear(rootKey)
+	return err
+}

@@ -90,6 +90,12 @@ type Options struct {
 	// the key term is due for automatic rotation; zero means
 	// DefaultRotationCheckInterval.
 	RotationCheckInterval time.Duration
+	// Seal is the configured auto seal; nil means Shamir key shares. The
+	// core does not close it.
+	Seal seal.Wrapper
+	// DisabledSeal is the auto seal a migration starts from (a seal block
+	// with disabled = "true"); nil when there is none, or it is Shamir.
+	DisabledSeal seal.Wrapper
 }
 
 // Observer receives events for metrics. Its methods must be cheap and

@@ -53,7 +53,7 @@ type genRootStatusOutput struct {
 func otpLength() int { return token.IDLength() }
 
 func (c *Core) genRootStatus(ctx context.Context, _ *Request) (any, error) {
-	cur, err := c.currentSealConfig(ctx)
+	cur, err := c.ceremonyShareConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (c *Core) genRootInit(ctx context.Context, req *Request) (any, error) {
 	if in.OTP != "" && len(in.OTP) != n {
 		return nil, logical.InvalidRequest("OTP string has incorrect length: want %d characters", n)
 	}
-	cur, err := c.currentSealConfig(ctx)
+	cur, err := c.ceremonyShareConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (c *Core) genRootUpdate(ctx context.Context, req *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cur, err := c.currentSealConfig(ctx)
+	cur, err := c.ceremonyShareConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func (c *Core) genRootUpdate(ctx context.Context, req *Request) (any, error) {
 	if a.progress.len() < cur.SecretThreshold {
 		return c.genRootStatusLocked(cur), nil
 	}
-	rootKey, err := c.seal.VerifyShares(ctx, a.progress.shares)
+	err = c.verifyCeremonyShares(ctx, a.progress.shares)
 	a.progress.zero()
 	if err != nil {
 		if errors.Is(err, seal.ErrBadKey) {
@@ -165,7 +165,6 @@ func (c *Core) genRootUpdate(ctx context.Context, req *Request) (any, error) {
 		}
 		return nil, err
 	}
-	clear(rootKey)
 	id, _, err := c.tokens.Create(ctx, "", &token.Entry{
 		Policies:    []string{"root"},
 		DisplayName: "root",

@@ -126,6 +126,9 @@ func (c *Core) rekeyInit(ctx context.Context, req *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cur.Auto() {
+		return nil, logical.InvalidRequest("rekeying the barrier is not supported with the %s seal, and rekeying recovery keys (sys/rekey-recovery-key) is not served yet", cur.SealType())
+	}
 	c.cer.mu.Lock()
 	defer c.cer.mu.Unlock()
 	if c.cer.rekey != nil {

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,33 +20,59 @@ import (
 
 // InitRequest asks for a new seal configuration.
 type InitRequest struct {
+	// SecretShares and SecretThreshold split the unseal key (Shamir seal);
+	// an auto seal ignores them, as Vault does.
 	SecretShares    int
 	SecretThreshold int
+	// RecoveryShares and RecoveryThreshold split the recovery key (auto
+	// seals only; refused with Shamir).
+	RecoveryShares    int
+	RecoveryThreshold int
 	// RootTokenID, when set, is used as the root token's ID (dev mode).
 	RootTokenID string
 }
 
 // InitResult is what initialization hands to the operator, once.
 type InitResult struct {
-	// Shares are the unseal key shares; whoever holds Threshold of them can
-	// unseal.
+	// Shares are the unseal key shares (Shamir seal); whoever holds the
+	// threshold of them can unseal.
 	Shares [][]byte
+	// RecoveryShares are the recovery key shares (auto seal).
+	RecoveryShares [][]byte
 	// RootToken is the initial root token.
 	RootToken token.ID
 }
 
 // SealStatus describes the seal for sys/seal-status and sys/unseal.
 type SealStatus struct {
+	// Type is the seal type protecting the root key ("shamir", "static",
+	// "transit", "pkcs11"); before initialization, the configured one.
+	Type        string
 	Initialized bool
 	Sealed      bool
-	Threshold   int
-	Shares      int
-	Progress    int
-	Nonce       string
+	// Threshold and Shares are the unseal key's, or with an auto seal the
+	// recovery key's.
+	Threshold int
+	Shares    int
+	Progress  int
+	Nonce     string
+	// RecoverySeal is true with an auto seal (operators hold recovery
+	// keys).
+	RecoverySeal bool
+	// Migration is true while a seal migration waits for its keys.
+	Migration   bool
 	Version     string
 	ClusterName string
 	ClusterID   string
 	StorageType string
+}
+
+// configuredSealType is the type of the configured seal.
+func (c *Core) configuredSealType() string {
+	if c.opts.Seal == nil {
+		return seal.TypeShamir
+	}
+	return c.opts.Seal.Type()
 }
 
 // Initialized reports whether the server has been initialized.
@@ -57,8 +85,9 @@ func (c *Core) Initialized(ctx context.Context) (bool, error) {
 }
 
 // sealConfig returns the seal configuration, nil before initialization.
-// Once read it is cached; a rekey replaces the cache (on other nodes of a
-// cluster, the change notice for core/seal-config drops it).
+// Once read it is cached; a rekey or a seal migration on this node
+// replaces the cache (on other nodes of a cluster, the change notice for
+// core/seal-config drops it).
 func (c *Core) sealConfig(ctx context.Context) (*seal.Config, error) {
 	if cfg := c.sealCfg.Load(); cfg != nil {
 		return cfg, nil
@@ -74,20 +103,41 @@ func (c *Core) sealConfig(ctx context.Context) (*seal.Config, error) {
 }
 
 // Initialize creates the root key, the keyring and the root token, and
-// returns the unseal key shares. The server stays sealed afterwards. It
-// fails with [logical.ErrInvalidRequest] when already initialized or when
-// the request is invalid.
+// returns the unseal key shares (Shamir: the server stays sealed) or, with
+// an auto seal, the recovery key shares (the server is then unsealed, as
+// Vault does). It fails with [logical.ErrInvalidRequest] when already
+// initialized or when the request is invalid.
 func (c *Core) Initialize(ctx context.Context, req InitRequest) (*InitResult, error) {
+	res, rootKey, err := c.initialize(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if rootKey != nil {
+		defer clear(rootKey)
+		if err := c.unsealWithRootKey(ctx, rootKey); err != nil {
+			return nil, fmt.Errorf("unseal after initialization: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// initialize does Initialize's work under stateMu; with an auto seal it
+// also returns a copy of the root key for the caller to unseal with.
+func (c *Core) initialize(ctx context.Context, req InitRequest) (*InitResult, []byte, error) {
 	c.stateMu.Lock()
 	defer c.stateMu.Unlock()
-	cfg := seal.Config{SecretShares: req.SecretShares, SecretThreshold: req.SecretThreshold}
+	cfg := seal.Config{SecretShares: req.SecretShares, SecretThreshold: req.SecretThreshold,
+		RecoveryShares: req.RecoveryShares, RecoveryThreshold: req.RecoveryThreshold}
+	if c.opts.Seal != nil {
+		cfg = seal.Config{Type: c.opts.Seal.Type(), RecoveryShares: req.RecoveryShares, RecoveryThreshold: req.RecoveryThreshold}
+	}
 	if err := cfg.Validate(); err != nil {
-		return nil, logical.InvalidRequest("%s", err.Error())
+		return nil, nil, logical.InvalidRequest("%s", strings.TrimPrefix(err.Error(), seal.ErrInvalidConfig.Error()+": "))
 	}
 	if ok, err := c.Initialized(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	} else if ok {
-		return nil, logical.InvalidRequest("Vault is already initialized")
+		return nil, nil, logical.InvalidRequest("Vault is already initialized")
 	}
 	if c.ha != nil {
 		// No node leads before initialization: the writes below are the
@@ -98,26 +148,26 @@ func (c *Core) Initialize(ctx context.Context, req InitRequest) (*InitResult, er
 	// A keyring without a seal config is the remnant of an initialization
 	// that crashed half-way: nobody ever held shares for it, so it can go.
 	if ok, err := c.barrier.Initialized(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	} else if ok {
 		if err := c.opts.Physical.Delete(ctx, "core/keyring"); err != nil {
-			return nil, fmt.Errorf("remove stale keyring: %w", err)
+			return nil, nil, fmt.Errorf("remove stale keyring: %w", err)
 		}
 	}
 	rootKey, err := barrier.GenerateKey()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer clear(rootKey)
 	if err := c.barrier.Initialize(ctx, rootKey); err != nil {
-		return nil, fmt.Errorf("initialize barrier: %w", err)
+		return nil, nil, fmt.Errorf("initialize barrier: %w", err)
 	}
 	if err := c.barrier.Unseal(ctx, rootKey); err != nil {
-		return nil, fmt.Errorf("open barrier: %w", err)
+		return nil, nil, fmt.Errorf("open barrier: %w", err)
 	}
 	defer c.barrier.Seal()
 	if err := c.tokens.Load(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer c.tokens.Reset()
 	root, _, err := c.tokens.Create(ctx, token.ID(req.RootTokenID), &token.Entry{
@@ -126,46 +176,80 @@ func (c *Core) Initialize(ctx context.Context, req InitRequest) (*InitResult, er
 		Path:        "auth/token/root",
 	}, c.now())
 	if err != nil {
-		return nil, fmt.Errorf("create root token: %w", err)
+		return nil, nil, fmt.Errorf("create root token: %w", err)
 	}
 	if err := c.initMountTable(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The seal config is written last: until it exists the server does not
 	// count as initialized, so a crash before this point can be retried.
+	if c.opts.Seal != nil {
+		shares, err := c.seal.InitializeAuto(ctx, cfg, rootKey, c.opts.Seal)
+		if err != nil {
+			if errors.Is(err, seal.ErrUnreachable) {
+				return nil, nil, &logical.Error{Kind: logical.ErrUpstream, Msg: "cannot reach the " + cfg.Type + " seal to wrap the root key", Err: err}
+			}
+			return nil, nil, fmt.Errorf("initialize seal: %w", err)
+		}
+		c.sealCfg.Store(&cfg)
+		c.logger.Info("initialized", "seal", cfg.Type, "recovery_shares", cfg.RecoveryShares, "recovery_threshold", cfg.RecoveryThreshold)
+		return &InitResult{RecoveryShares: shares, RootToken: root}, slices.Clone(rootKey), nil
+	}
 	shares, err := c.seal.Initialize(ctx, cfg, rootKey)
 	if err != nil {
-		return nil, fmt.Errorf("initialize seal: %w", err)
+		return nil, nil, fmt.Errorf("initialize seal: %w", err)
 	}
 	c.logger.Info("initialized", "shares", cfg.SecretShares, "threshold", cfg.SecretThreshold)
-	return &InitResult{Shares: shares, RootToken: root}, nil
+	return &InitResult{Shares: shares, RootToken: root}, nil, nil
 }
 
-// Unseal submits one key share. When enough shares are in, the barrier is
-// opened and mounts are loaded. A share already submitted in this round
-// changes nothing and is answered with the unchanged status, as Vault
-// does. A malformed share, or a wrong combination of shares, is refused
-// with [logical.ErrInvalidRequest] and leaves the server sealed.
+// Unseal submits one key share: an unseal key share with Shamir, a
+// recovery key share with an auto seal (which unseals a server sealed by
+// hand). When enough shares are in, the barrier is opened and mounts are
+// loaded. A share already submitted in this round changes nothing and is
+// answered with the unchanged status, as Vault does. A malformed share, or
+// a wrong combination of shares, is refused with
+// [logical.ErrInvalidRequest] and leaves the server sealed.
 func (c *Core) Unseal(ctx context.Context, share []byte) (SealStatus, error) {
+	return c.UnsealMigrate(ctx, share, false)
+}
+
+// UnsealMigrate is [Core.Unseal] with Vault's migrate flag. While a seal
+// migration is pending (the stored seal type is not the configured one)
+// every share must come with migrate set, and without one migrate is
+// refused. The shares are the old seal's: unseal key shares from Shamir,
+// recovery key shares from an auto seal. When the threshold is reached the
+// root key is moved to the configured seal (see [seal.Shamir.MigrateToAuto]
+// and its siblings: the operators' shares carry over) and the server is
+// unsealed.
+func (c *Core) UnsealMigrate(ctx context.Context, share []byte, migrate bool) (SealStatus, error) {
 	if !c.Sealed() {
 		return c.SealStatus(ctx)
 	}
-	ok, err := c.Initialized(ctx)
+	cfg, err := c.sealConfig(ctx)
 	if err != nil {
 		return SealStatus{}, err
 	}
-	if !ok {
+	if cfg == nil {
 		return SealStatus{}, logical.InvalidRequest("Vault is not initialized")
 	}
-	rootKey, _, err := c.seal.Submit(ctx, share)
+	pending := cfg.SealType() != c.configuredSealType()
+	switch {
+	case pending && !migrate:
+		return SealStatus{}, logical.InvalidRequest("migrate option not provided and seal migration is pending")
+	case !pending && migrate:
+		return SealStatus{}, logical.InvalidRequest("migrate option provided but seal migration is not in progress")
+	}
+	var rootKey []byte
+	if pending {
+		rootKey, err = c.migrateShare(ctx, cfg, share)
+	} else if cfg.Auto() {
+		rootKey, err = c.recoveryShare(ctx, share)
+	} else {
+		rootKey, _, err = c.seal.Submit(ctx, share)
+	}
 	if err != nil {
-		if errors.Is(err, seal.ErrBadKey) {
-			return SealStatus{}, logical.InvalidRequest("unseal failed: the key shares do not open the barrier; progress was reset")
-		}
-		if errors.Is(err, seal.ErrInvalidShare) || errors.Is(err, seal.ErrDuplicateShare) {
-			return SealStatus{}, &logical.Error{Kind: logical.ErrInvalidRequest, Msg: "invalid key share: " + err.Error()}
-		}
-		return SealStatus{}, err
+		return SealStatus{}, shareError(err)
 	}
 	if rootKey != nil {
 		defer clear(rootKey)
@@ -174,6 +258,84 @@ func (c *Core) Unseal(ctx context.Context, share []byte) (SealStatus, error) {
 		}
 	}
 	return c.SealStatus(ctx)
+}
+
+// shareError turns a seal error of a share submission into the client's.
+func shareError(err error) error {
+	switch {
+	case errors.Is(err, seal.ErrBadKey):
+		return logical.InvalidRequest("unseal failed: the key shares do not open the barrier; progress was reset")
+	case errors.Is(err, seal.ErrInvalidShare) || errors.Is(err, seal.ErrDuplicateShare):
+		return &logical.Error{Kind: logical.ErrInvalidRequest, Msg: "invalid key share: " + err.Error()}
+	case errors.Is(err, seal.ErrUnreachable):
+		return &logical.Error{Kind: logical.ErrUpstream, Msg: "cannot reach the seal's key source; try again", Err: err}
+	case errors.Is(err, seal.ErrUnwrap):
+		return &logical.Error{Kind: logical.ErrInvalidRequest, Msg: "the seal cannot unwrap the stored root key", Err: err}
+	}
+	return err
+}
+
+// recoveryShare submits a recovery key share to a server whose auto seal
+// is the configured one; at the threshold it returns the root key the
+// seal unwraps.
+func (c *Core) recoveryShare(ctx context.Context, share []byte) ([]byte, error) {
+	key, _, err := c.seal.SubmitRecovery(ctx, share)
+	if err != nil || key == nil {
+		return nil, err
+	}
+	clear(key)
+	return c.seal.RootKey(ctx, c.opts.Seal)
+}
+
+// migrateShare submits a share of the stored (old) seal; at the threshold
+// it moves the root key to the configured seal and returns it.
+func (c *Core) migrateShare(ctx context.Context, cfg *seal.Config, share []byte) ([]byte, error) {
+	from, to := cfg.SealType(), c.configuredSealType()
+	if !cfg.Auto() {
+		unsealKey, rootKey, _, err := c.seal.SubmitUnsealKey(ctx, share)
+		if err != nil || rootKey == nil {
+			return nil, err
+		}
+		defer clear(unsealKey)
+		if err := c.seal.MigrateToAuto(ctx, rootKey, unsealKey, c.opts.Seal); err != nil {
+			clear(rootKey)
+			return nil, err
+		}
+		return rootKey, c.migrated(ctx, from, to)
+	}
+	old := c.opts.DisabledSeal
+	if old == nil || old.Type() != from {
+		return nil, logical.InvalidRequest("seal migration from %s needs the seal %q block with disabled = \"true\" in the configuration", from, from)
+	}
+	recoveryKey, _, err := c.seal.SubmitRecovery(ctx, share)
+	if err != nil || recoveryKey == nil {
+		return nil, err
+	}
+	defer clear(recoveryKey)
+	rootKey, err := c.seal.RootKey(ctx, old)
+	if err != nil {
+		return nil, err
+	}
+	if c.opts.Seal == nil {
+		err = c.seal.MigrateToShamir(ctx, rootKey, recoveryKey)
+	} else {
+		err = c.seal.MigrateAuto(ctx, rootKey, c.opts.Seal)
+	}
+	if err != nil {
+		clear(rootKey)
+		return nil, err
+	}
+	return rootKey, c.migrated(ctx, from, to)
+}
+
+// migrated refreshes the cached seal configuration after a migration.
+func (c *Core) migrated(ctx context.Context, from, to string) error {
+	c.sealCfg.Store(nil)
+	if _, err := c.sealConfig(ctx); err != nil {
+		return err
+	}
+	c.logger.Info("seal migrated", "from", from, "to", to)
+	return nil
 }
 
 // ResetUnseal forgets the key shares submitted so far.
@@ -337,17 +499,21 @@ func (c *Core) SealStatus(ctx context.Context) (SealStatus, error) {
 		return SealStatus{}, err
 	}
 	st := SealStatus{
-		Sealed:      c.Sealed(),
-		Version:     c.opts.Version,
-		ClusterName: c.opts.ClusterName,
-		StorageType: c.opts.StorageType,
+		Type:         c.configuredSealType(),
+		RecoverySeal: c.opts.Seal != nil,
+		Sealed:       c.Sealed(),
+		Version:      c.opts.Version,
+		ClusterName:  c.opts.ClusterName,
+		StorageType:  c.opts.StorageType,
 	}
 	if cfg == nil {
 		return st, nil
 	}
 	st.Initialized = true
-	st.Threshold = cfg.SecretThreshold
-	st.Shares = cfg.SecretShares
+	st.Type = cfg.SealType()
+	st.RecoverySeal = cfg.Auto()
+	st.Migration = st.Sealed && cfg.SealType() != c.configuredSealType()
+	st.Shares, st.Threshold = cfg.Shares()
 	if st.Sealed {
 		p := c.seal.Progress()
 		st.Progress = p.Progress
@@ -431,3 +597,6 @@ func (c *Core) runPeriodic(ctx context.Context) {
 		}
 	}
 }
+
+// AutoSeal reports whether the core is configured with an auto seal.
+func (c *Core) AutoSeal() bool { return c.opts.Seal != nil }

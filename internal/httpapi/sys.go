@@ -29,9 +29,11 @@ type initInput struct {
 }
 
 type initOutput struct {
-	Keys       []string `json:"keys"`
-	KeysBase64 []string `json:"keys_base64"`
-	RootToken  string   `json:"root_token"`
+	Keys               []string `json:"keys"`
+	KeysBase64         []string `json:"keys_base64"`
+	RecoveryKeys       []string `json:"recovery_keys,omitempty"`
+	RecoveryKeysBase64 []string `json:"recovery_keys_base64,omitempty"`
+	RootToken          string   `json:"root_token"`
 }
 
 func (h *Handler) handleInit(w http.ResponseWriter, r *http.Request, reqID string) {
@@ -58,22 +60,31 @@ func (h *Handler) handleInit(w http.ResponseWriter, r *http.Request, reqID strin
 			h.writeError(w, r, reqID, logical.InvalidRequest("PGP-encrypted key shares are not supported"))
 			return
 		}
-		if in.StoredShares > 0 || in.RecoveryShares > 0 || in.RecoveryThreshold > 0 {
-			h.writeError(w, r, reqID, logical.InvalidRequest("stored shares and recovery keys need an auto-unseal seal, which this server does not use"))
+		// Stored shares are what an auto seal keeps (Vault's stored_shares);
+		// the value is not used.
+		if in.StoredShares > 0 && !h.core.AutoSeal() {
+			h.writeError(w, r, reqID, logical.InvalidRequest("parameter stored_shares not applicable to seal type shamir"))
 			return
 		}
 		res, err := h.core.Initialize(r.Context(), core.InitRequest{
-			SecretShares:    int(in.SecretShares),
-			SecretThreshold: int(in.SecretThreshold),
+			SecretShares:      int(in.SecretShares),
+			SecretThreshold:   int(in.SecretThreshold),
+			RecoveryShares:    int(in.RecoveryShares),
+			RecoveryThreshold: int(in.RecoveryThreshold),
 		})
 		if err != nil {
 			h.writeError(w, r, reqID, err)
 			return
 		}
-		out := initOutput{RootToken: string(res.RootToken)}
+		out := initOutput{RootToken: string(res.RootToken), Keys: []string{}, KeysBase64: []string{}}
 		for _, s := range res.Shares {
 			out.Keys = append(out.Keys, hex.EncodeToString(s))
 			out.KeysBase64 = append(out.KeysBase64, base64.StdEncoding.EncodeToString(s))
+			clear(s)
+		}
+		for _, s := range res.RecoveryShares {
+			out.RecoveryKeys = append(out.RecoveryKeys, hex.EncodeToString(s))
+			out.RecoveryKeysBase64 = append(out.RecoveryKeysBase64, base64.StdEncoding.EncodeToString(s))
 			clear(s)
 		}
 		h.writeJSON(w, http.StatusOK, out)
@@ -102,22 +113,32 @@ type sealStatusOutput struct {
 	ClusterName  string `json:"cluster_name,omitempty"`
 	ClusterID    string `json:"cluster_id,omitempty"`
 	RecoverySeal bool   `json:"recovery_seal"`
-	StorageType  string `json:"storage_type,omitempty"`
+	// RecoverySealType is how recovery keys are split: "shamir" with an
+	// auto seal, absent otherwise, as in Vault.
+	RecoverySealType string `json:"recovery_seal_type,omitempty"`
+	StorageType      string `json:"storage_type,omitempty"`
 }
 
 func sealStatusJSON(st core.SealStatus) sealStatusOutput {
+	var rst string
+	if st.RecoverySeal {
+		rst = "shamir"
+	}
 	return sealStatusOutput{
-		Type:        "shamir",
-		Initialized: st.Initialized,
-		Sealed:      st.Sealed,
-		T:           st.Threshold,
-		N:           st.Shares,
-		Progress:    st.Progress,
-		Nonce:       st.Nonce,
-		Version:     st.Version,
-		ClusterName: st.ClusterName,
-		ClusterID:   st.ClusterID,
-		StorageType: st.StorageType,
+		Type:             st.Type,
+		RecoverySeal:     st.RecoverySeal,
+		RecoverySealType: rst,
+		Migration:        st.Migration,
+		Initialized:      st.Initialized,
+		Sealed:           st.Sealed,
+		T:                st.Threshold,
+		N:                st.Shares,
+		Progress:         st.Progress,
+		Nonce:            st.Nonce,
+		Version:          st.Version,
+		ClusterName:      st.ClusterName,
+		ClusterID:        st.ClusterID,
+		StorageType:      st.StorageType,
 	}
 }
 
@@ -168,10 +189,6 @@ func (h *Handler) handleUnseal(w http.ResponseWriter, r *http.Request, reqID str
 		h.writeError(w, r, reqID, err)
 		return
 	}
-	if in.Migrate {
-		h.writeError(w, r, reqID, logical.InvalidRequest("seal migration is not supported"))
-		return
-	}
 	if in.Reset {
 		h.core.ResetUnseal()
 		h.handleSealStatusAfter(w, r, reqID)
@@ -186,7 +203,7 @@ func (h *Handler) handleUnseal(w http.ResponseWriter, r *http.Request, reqID str
 		h.writeError(w, r, reqID, err)
 		return
 	}
-	st, err := h.core.Unseal(r.Context(), share)
+	st, err := h.core.UnsealMigrate(r.Context(), share, bool(in.Migrate))
 	clear(share)
 	if err != nil {
 		h.writeError(w, r, reqID, err)

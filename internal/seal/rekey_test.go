@@ -16,9 +16,9 @@ func TestRekeyKeepsRootKeyAndReplacesShares(t *testing.T) {
 		name     string
 		from, to Config
 	}{
-		{"5/3 to 3/2", Config{5, 3}, Config{3, 2}},
-		{"1/1 to 2/2", Config{1, 1}, Config{2, 2}},
-		{"3/2 to 1/1", Config{3, 2}, Config{1, 1}},
+		{"5/3 to 3/2", Config{SecretShares: 5, SecretThreshold: 3}, Config{SecretShares: 3, SecretThreshold: 2}},
+		{"1/1 to 2/2", Config{SecretShares: 1, SecretThreshold: 1}, Config{SecretShares: 2, SecretThreshold: 2}},
+		{"3/2 to 1/1", Config{SecretShares: 3, SecretThreshold: 2}, Config{SecretShares: 1, SecretThreshold: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

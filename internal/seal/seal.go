@@ -12,6 +12,12 @@
 // secret) and the encrypted root key at "core/root-key". They are always
 // written together in one transaction.
 //
+// An auto seal (a [Wrapper]: static, transit, pkcs11 in subpackages)
+// replaces the unseal key: the root key is stored wrapped by it, and
+// operators hold recovery key shares (see auto.go). The same [Shamir]
+// value keeps the stored keys of every seal type, collects unseal or
+// recovery shares, and migrates between seal types.
+//
 // This package imports the standard library and internal/barrier,
 // internal/shamir and internal/storage. A [Shamir] is safe for concurrent
 // use.
@@ -44,28 +50,84 @@ var (
 	// does not reset the progress. (The very same share sent again is not
 	// an error: see [Shamir.Submit].)
 	ErrDuplicateShare = errors.New("unseal key share index already submitted")
+	// ErrWrongSeal reports a call that does not fit the stored seal type,
+	// such as unseal key shares for an auto seal.
+	ErrWrongSeal = errors.New("wrong seal type")
 )
+
+// TypeShamir is the seal type of Shamir key shares, the default. It is
+// stored as an empty type, so that configurations written before auto
+// seals existed read the same.
+const TypeShamir = "shamir"
 
 // Config is the seal configuration, stored as plain JSON at
 // "core/seal-config".
 type Config struct {
-	// SecretShares is how many shares the unseal key is split into.
+	// Type is the seal type that protects the root key: "" (or "shamir")
+	// for Shamir key shares, else the [Wrapper]'s type ("static",
+	// "transit", "pkcs11").
+	Type string `json:"type,omitempty"`
+	// SecretShares is how many shares the unseal key is split into (Shamir
+	// only; 0 with an auto seal).
 	SecretShares int `json:"secret_shares"`
-	// SecretThreshold is how many shares are needed to unseal.
+	// SecretThreshold is how many shares are needed to unseal (Shamir
+	// only).
 	SecretThreshold int `json:"secret_threshold"`
+	// RecoveryShares is how many shares the recovery key is split into
+	// (auto seals only).
+	RecoveryShares int `json:"recovery_shares,omitempty"`
+	// RecoveryThreshold is how many recovery shares prove the recovery key
+	// (auto seals only).
+	RecoveryThreshold int `json:"recovery_threshold,omitempty"`
 }
 
-// Validate reports whether c is usable: 1 to 255 shares, a threshold
-// between 1 and the number of shares, and a threshold of 1 only with a
-// single share. Errors wrap [ErrInvalidConfig].
+// SealType returns c's seal type, "shamir" when Type is empty.
+func (c Config) SealType() string {
+	if c.Type == "" {
+		return TypeShamir
+	}
+	return c.Type
+}
+
+// Auto reports whether c is an auto seal's configuration (one with
+// recovery keys).
+func (c Config) Auto() bool { return c.SealType() != TypeShamir }
+
+// Shares returns how many shares and which threshold operators hold: the
+// unseal key's for Shamir, the recovery key's for an auto seal.
+func (c Config) Shares() (n, threshold int) {
+	if c.Auto() {
+		return c.RecoveryShares, c.RecoveryThreshold
+	}
+	return c.SecretShares, c.SecretThreshold
+}
+
+// Validate reports whether c is usable: for Shamir, 1 to 255 shares, a
+// threshold between 1 and the number of shares, a threshold of 1 only with
+// a single share, and no recovery shares; for an auto seal, the same rules
+// for the recovery shares and no unseal key shares. Errors wrap
+// [ErrInvalidConfig].
 func (c Config) Validate() error {
+	if c.Auto() {
+		if c.SecretShares != 0 || c.SecretThreshold != 0 {
+			return fmt.Errorf("%w: secret_shares and secret_threshold do not apply to seal type %s", ErrInvalidConfig, c.Type)
+		}
+		return validateShares("recovery_shares", "recovery_threshold", c.RecoveryShares, c.RecoveryThreshold)
+	}
+	if c.RecoveryShares != 0 || c.RecoveryThreshold != 0 {
+		return fmt.Errorf("%w: parameters recovery_shares,recovery_threshold not applicable to seal type shamir", ErrInvalidConfig)
+	}
+	return validateShares("secret_shares", "secret_threshold", c.SecretShares, c.SecretThreshold)
+}
+
+func validateShares(sharesName, thresholdName string, n, t int) error {
 	switch {
-	case c.SecretShares < 1 || c.SecretShares > shamir.MaxParts:
-		return fmt.Errorf("%w: secret_shares must be between 1 and %d, got %d", ErrInvalidConfig, shamir.MaxParts, c.SecretShares)
-	case c.SecretThreshold < 1 || c.SecretThreshold > c.SecretShares:
-		return fmt.Errorf("%w: secret_threshold must be between 1 and secret_shares (%d), got %d", ErrInvalidConfig, c.SecretShares, c.SecretThreshold)
-	case c.SecretThreshold == 1 && c.SecretShares > 1:
-		return fmt.Errorf("%w: secret_threshold must be greater than 1 when secret_shares is greater than 1", ErrInvalidConfig)
+	case n < 1 || n > shamir.MaxParts:
+		return fmt.Errorf("%w: %s must be between 1 and %d, got %d", ErrInvalidConfig, sharesName, shamir.MaxParts, n)
+	case t < 1 || t > n:
+		return fmt.Errorf("%w: %s must be between 1 and %s (%d), got %d", ErrInvalidConfig, thresholdName, sharesName, n, t)
+	case t == 1 && n > 1:
+		return fmt.Errorf("%w: %s must be greater than 1 when %s is greater than 1", ErrInvalidConfig, thresholdName, sharesName)
 	}
 	return nil
 }

@@ -22,18 +22,18 @@ func TestConfigValidate(t *testing.T) {
 		cfg     Config
 		wantErr string // substring; empty means valid
 	}{
-		{Config{1, 1}, ""},
-		{Config{2, 2}, ""},
-		{Config{5, 3}, ""},
-		{Config{255, 255}, ""},
-		{Config{255, 2}, ""},
-		{Config{0, 0}, "secret_shares must be between 1 and 255"},
-		{Config{-1, 1}, "secret_shares must be between 1 and 255"},
-		{Config{256, 3}, "secret_shares must be between 1 and 255"},
-		{Config{3, 0}, "secret_threshold must be between 1 and secret_shares"},
-		{Config{3, 4}, "secret_threshold must be between 1 and secret_shares"},
-		{Config{1, 2}, "secret_threshold must be between 1 and secret_shares"},
-		{Config{5, 1}, "secret_threshold must be greater than 1"},
+		{Config{SecretShares: 1, SecretThreshold: 1}, ""},
+		{Config{SecretShares: 2, SecretThreshold: 2}, ""},
+		{Config{SecretShares: 5, SecretThreshold: 3}, ""},
+		{Config{SecretShares: 255, SecretThreshold: 255}, ""},
+		{Config{SecretShares: 255, SecretThreshold: 2}, ""},
+		{Config{SecretShares: 0, SecretThreshold: 0}, "secret_shares must be between 1 and 255"},
+		{Config{SecretShares: -1, SecretThreshold: 1}, "secret_shares must be between 1 and 255"},
+		{Config{SecretShares: 256, SecretThreshold: 3}, "secret_shares must be between 1 and 255"},
+		{Config{SecretShares: 3, SecretThreshold: 0}, "secret_threshold must be between 1 and secret_shares"},
+		{Config{SecretShares: 3, SecretThreshold: 4}, "secret_threshold must be between 1 and secret_shares"},
+		{Config{SecretShares: 1, SecretThreshold: 2}, "secret_threshold must be between 1 and secret_shares"},
+		{Config{SecretShares: 5, SecretThreshold: 1}, "secret_threshold must be greater than 1"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%d-of-%d", tt.cfg.SecretThreshold, tt.cfg.SecretShares), func(t *testing.T) {
@@ -113,7 +113,7 @@ func combinations(n, k int, f func([]int)) {
 
 func TestInitializeAndUnsealEverySubset(t *testing.T) {
 	t.Parallel()
-	for _, cfg := range []Config{{1, 1}, {2, 2}, {3, 2}, {5, 3}, {5, 5}, {7, 4}} {
+	for _, cfg := range []Config{{SecretShares: 1, SecretThreshold: 1}, {SecretShares: 2, SecretThreshold: 2}, {SecretShares: 3, SecretThreshold: 2}, {SecretShares: 5, SecretThreshold: 3}, {SecretShares: 5, SecretThreshold: 5}, {SecretShares: 7, SecretThreshold: 4}} {
 		t.Run(fmt.Sprintf("%d-of-%d", cfg.SecretThreshold, cfg.SecretShares), func(t *testing.T) {
 			t.Parallel()
 			s, phys, root, shares := initSeal(t, cfg)
@@ -187,10 +187,10 @@ func TestInitializeErrors(t *testing.T) {
 	phys := inmem.New()
 	s := NewShamir(phys)
 	root, _ := barrier.GenerateKey()
-	if _, err := s.Initialize(ctx, Config{3, 1}, root); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := s.Initialize(ctx, Config{SecretShares: 3, SecretThreshold: 1}, root); !errors.Is(err, ErrInvalidConfig) {
 		t.Errorf("Initialize(invalid config) error = %v, want ErrInvalidConfig", err)
 	}
-	if _, err := s.Initialize(ctx, Config{3, 2}, nil); err == nil {
+	if _, err := s.Initialize(ctx, Config{SecretShares: 3, SecretThreshold: 2}, nil); err == nil {
 		t.Error("Initialize(empty root key) succeeded")
 	}
 	if got := dump(t, phys); len(got) != 0 {
@@ -199,15 +199,15 @@ func TestInitializeErrors(t *testing.T) {
 	if _, _, err := s.Submit(ctx, make([]byte, 33)); !errors.Is(err, ErrNotInitialized) {
 		t.Errorf("Submit before Initialize: error = %v, want ErrNotInitialized", err)
 	}
-	if _, err := s.Initialize(ctx, Config{3, 2}, root); err != nil {
+	if _, err := s.Initialize(ctx, Config{SecretShares: 3, SecretThreshold: 2}, root); err != nil {
 		t.Fatal(err)
 	}
 	before := dump(t, phys)
-	if _, err := s.Initialize(ctx, Config{3, 2}, root); !errors.Is(err, ErrAlreadyInitialized) {
+	if _, err := s.Initialize(ctx, Config{SecretShares: 3, SecretThreshold: 2}, root); !errors.Is(err, ErrAlreadyInitialized) {
 		t.Errorf("second Initialize: error = %v, want ErrAlreadyInitialized", err)
 	}
 	// Another Shamir over the same storage also sees it.
-	if _, err := NewShamir(phys).Initialize(ctx, Config{1, 1}, root); !errors.Is(err, ErrAlreadyInitialized) {
+	if _, err := NewShamir(phys).Initialize(ctx, Config{SecretShares: 1, SecretThreshold: 1}, root); !errors.Is(err, ErrAlreadyInitialized) {
 		t.Errorf("Initialize through a second seal: error = %v, want ErrAlreadyInitialized", err)
 	}
 	if diff := cmp.Diff(before, dump(t, phys)); diff != "" {
@@ -225,7 +225,7 @@ func TestInitializeWritesAtomically(t *testing.T) {
 	phys := inmem.New()
 	s := NewShamir(failingTxn{phys})
 	root, _ := barrier.GenerateKey()
-	shares, err := s.Initialize(t.Context(), Config{3, 2}, root)
+	shares, err := s.Initialize(t.Context(), Config{SecretShares: 3, SecretThreshold: 2}, root)
 	if err == nil || shares != nil {
 		t.Fatalf("Initialize over failing storage = %d shares, %v; want an error", len(shares), err)
 	}
@@ -283,7 +283,7 @@ func TestConfigRoundTrip(t *testing.T) {
 func TestForeignShareRefused(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	cfg := Config{5, 3}
+	cfg := Config{SecretShares: 5, SecretThreshold: 3}
 	s, phys, root, shares := initSeal(t, cfg)
 	_, _, _, foreign := initSeal(t, cfg)
 	before := dump(t, phys)
@@ -329,7 +329,7 @@ func TestForeignShareRefused(t *testing.T) {
 
 func TestSingleShareWrongKey(t *testing.T) {
 	t.Parallel()
-	s, _, root, shares := initSeal(t, Config{1, 1})
+	s, _, root, shares := initSeal(t, Config{SecretShares: 1, SecretThreshold: 1})
 	wrong := slices.Clone(shares[0])
 	wrong[0] ^= 1
 	if got, _, err := s.Submit(t.Context(), wrong); !errors.Is(err, ErrBadKey) || got != nil {
@@ -343,7 +343,7 @@ func TestSingleShareWrongKey(t *testing.T) {
 func TestMalformedAndDuplicateShares(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	s, _, root, shares := initSeal(t, Config{5, 3})
+	s, _, root, shares := initSeal(t, Config{SecretShares: 5, SecretThreshold: 3})
 	if _, _, err := s.Submit(ctx, shares[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +388,7 @@ func TestMalformedAndDuplicateShares(t *testing.T) {
 func TestReset(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	s, _, root, shares := initSeal(t, Config{3, 2})
+	s, _, root, shares := initSeal(t, Config{SecretShares: 3, SecretThreshold: 2})
 	_, p, err := s.Submit(ctx, shares[0])
 	if err != nil {
 		t.Fatal(err)
@@ -422,7 +422,7 @@ func TestReset(t *testing.T) {
 func TestSharesZeroedAfterUnseal(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	s, _, _, shares := initSeal(t, Config{3, 2})
+	s, _, _, shares := initSeal(t, Config{SecretShares: 3, SecretThreshold: 2})
 	mine := slices.Clone(shares[0])
 	if _, _, err := s.Submit(ctx, shares[0]); err != nil {
 		t.Fatal(err)
@@ -444,7 +444,7 @@ func TestSharesZeroedAfterUnseal(t *testing.T) {
 func TestConcurrentSubmit(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	cfg := Config{5, 3}
+	cfg := Config{SecretShares: 5, SecretThreshold: 3}
 	s, _, root, shares := initSeal(t, cfg)
 	for round := range 20 {
 		var (
@@ -496,7 +496,7 @@ func FuzzSubmit(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{0xff}, 33))
 	f.Add(bytes.Repeat([]byte{1}, 32))
 	f.Fuzz(func(t *testing.T, share []byte) {
-		s, _, root, shares := initSeal(t, Config{3, 2})
+		s, _, root, shares := initSeal(t, Config{SecretShares: 3, SecretThreshold: 2})
 		if _, _, err := s.Submit(t.Context(), shares[0]); err != nil {
 			t.Fatal(err)
 		}
@@ -534,7 +534,7 @@ func TestWithBarrier(t *testing.T) {
 	ctx := t.Context()
 	phys := inmem.New()
 	root, _ := barrier.GenerateKey()
-	shares, err := NewShamir(phys).Initialize(ctx, Config{5, 3}, root)
+	shares, err := NewShamir(phys).Initialize(ctx, Config{SecretShares: 5, SecretThreshold: 3}, root)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,6 +76,9 @@ func (s *Shamir) Initialize(ctx context.Context, cfg Config, rootKey []byte) ([]
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Auto() {
+		return nil, fmt.Errorf("%w: use InitializeAuto for seal type %s", ErrWrongSeal, cfg.Type)
+	}
 	if len(rootKey) == 0 {
 		return nil, fmt.Errorf("seal: empty root key")
 	}
@@ -144,77 +147,105 @@ func (s *Shamir) Initialize(ctx context.Context, cfg Config, rootKey []byte) ([]
 // index returns an error wrapping [ErrInvalidShare]; a different share with
 // an index already submitted returns one wrapping [ErrDuplicateShare].
 // Neither counts or resets the progress, and neither does a storage error. Submit returns
-// [ErrNotInitialized] before Initialize. share is copied, not retained; the
-// copies and the combined unseal key are zeroed when the attempt ends.
+// [ErrNotInitialized] before Initialize, and [ErrWrongSeal] when the stored
+// seal is an auto seal. share is copied, not retained; the copies and the
+// combined unseal key are zeroed when the attempt ends.
 func (s *Shamir) Submit(ctx context.Context, share []byte) (rootKey []byte, p Progress, err error) {
+	unsealKey, rootKey, p, err := s.SubmitUnsealKey(ctx, share)
+	clear(unsealKey)
+	return rootKey, p, err
+}
+
+// SubmitUnsealKey is [Shamir.Submit] that also returns the combined unseal
+// key when the threshold is reached, for a seal migration from Shamir to
+// an auto seal (where it becomes the recovery key). The caller owns both
+// keys and should zero them.
+func (s *Shamir) SubmitUnsealKey(ctx context.Context, share []byte) (unsealKey, rootKey []byte, p Progress, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cfg, err := s.configLocked(ctx)
 	if err != nil {
-		return nil, s.progressLocked(), err
+		return nil, nil, s.progressLocked(), err
 	}
 	if cfg == nil {
-		return nil, s.progressLocked(), ErrNotInitialized
+		return nil, nil, s.progressLocked(), ErrNotInitialized
 	}
-	dup, err := s.checkShareLocked(cfg, share)
-	if err != nil || dup {
-		return nil, s.progressLocked(), err
+	if cfg.Auto() {
+		return nil, nil, s.progressLocked(), fmt.Errorf("%w: the stored seal is %s, which has recovery keys, not unseal keys", ErrWrongSeal, cfg.Type)
 	}
 	e, err := s.phys.Get(ctx, barrier.RootKeyPath)
 	if err != nil {
-		return nil, s.progressLocked(), fmt.Errorf("seal: read root key: %w", err)
+		return nil, nil, s.progressLocked(), fmt.Errorf("seal: read root key: %w", err)
 	}
 	if e == nil {
-		return nil, s.progressLocked(), fmt.Errorf("seal: encrypted root key is missing from storage")
+		return nil, nil, s.progressLocked(), fmt.Errorf("seal: encrypted root key is missing from storage")
 	}
+	unsealKey, err = s.collectLocked(cfg, share)
+	if err != nil || unsealKey == nil {
+		return nil, nil, s.progressLocked(), err
+	}
+	term, rootKey, err := barrier.Decrypt(unsealKey, barrier.RootKeyPath, e.Value)
+	if err != nil || term != rootKeyTerm {
+		clear(rootKey)
+		clear(unsealKey)
+		return nil, nil, s.progressLocked(), ErrBadKey
+	}
+	return unsealKey, rootKey, s.progressLocked(), nil
+}
 
+// collectLocked adds share to the current attempt. It returns nil until
+// the threshold of cfg's shares (unseal or recovery) is reached; the share
+// that reaches it ends the attempt, and the shares combined are returned
+// (unchecked: the caller verifies the key and owns it). A combination that
+// fails is [ErrBadKey]. Malformed and duplicate shares are refused as
+// [Shamir.Submit] says.
+func (s *Shamir) collectLocked(cfg *Config, share []byte) ([]byte, error) {
+	n, t := cfg.Shares()
+	dup, err := s.checkShareLocked(n, share)
+	if err != nil || dup {
+		return nil, err
+	}
 	if len(s.shares) == 0 {
 		s.nonce = newNonce()
 	}
 	s.shares = append(s.shares, slices.Clone(share))
-	if len(s.shares) < cfg.SecretThreshold {
-		return nil, s.progressLocked(), nil
+	if len(s.shares) < t {
+		return nil, nil
 	}
-
-	var unsealKey []byte
-	if cfg.SecretShares == 1 {
-		unsealKey = slices.Clone(s.shares[0])
+	var key []byte
+	if n == 1 {
+		key = slices.Clone(s.shares[0])
 	} else {
-		unsealKey, err = shamir.Combine(s.shares)
+		key, err = shamir.Combine(s.shares)
 	}
 	s.resetLocked()
 	if err != nil {
-		return nil, s.progressLocked(), ErrBadKey
+		return nil, ErrBadKey
 	}
-	defer clear(unsealKey)
-	term, rootKey, err := barrier.Decrypt(unsealKey, barrier.RootKeyPath, e.Value)
-	if err != nil || term != rootKeyTerm {
-		clear(rootKey)
-		return nil, s.progressLocked(), ErrBadKey
-	}
-	return rootKey, s.progressLocked(), nil
+	return key, nil
 }
 
 // checkShareLocked rejects a share that is malformed or whose index is
 // taken by another share of the current attempt, and reports dup when the
-// very same share was already submitted. Share indexes are not secret;
-// share contents are compared in constant time.
-func (s *Shamir) checkShareLocked(cfg *Config, share []byte) (dup bool, err error) {
+// very same share was already submitted. n is how many shares the key was
+// split into. Share indexes are not secret; share contents are compared in
+// constant time.
+func (s *Shamir) checkShareLocked(n int, share []byte) (dup bool, err error) {
 	want := barrier.KeySize
-	if cfg.SecretShares > 1 {
+	if n > 1 {
 		want++ // trailing x-coordinate
 	}
 	if len(share) != want {
 		return false, fmt.Errorf("%w: share is %d bytes, want %d", ErrInvalidShare, len(share), want)
 	}
-	if cfg.SecretShares > 1 && share[want-1] == 0 {
+	if n > 1 && share[want-1] == 0 {
 		return false, fmt.Errorf("%w: share index is 0", ErrInvalidShare)
 	}
 	for _, prev := range s.shares {
 		if subtle.ConstantTimeCompare(prev, share) == 1 {
 			return true, nil
 		}
-		if cfg.SecretShares > 1 && prev[want-1] == share[want-1] {
+		if n > 1 && prev[want-1] == share[want-1] {
 			return false, fmt.Errorf("%w: a share with index %d was already submitted", ErrDuplicateShare, share[want-1])
 		}
 	}
@@ -246,7 +277,7 @@ func (s *Shamir) resetLocked() {
 func (s *Shamir) progressLocked() Progress {
 	p := Progress{Progress: len(s.shares), Nonce: s.nonce}
 	if s.cfg != nil {
-		p.Threshold = s.cfg.SecretThreshold
+		_, p.Threshold = s.cfg.Shares()
 	}
 	return p
 }

@@ -189,6 +189,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		Dev:               f.dev,
 		NodeID:            getenv("COFFER_NODE_ID"),
 		DisableForwarding: envTrue(getenv("COFFER_DISABLE_REQUEST_FORWARDING")),
+		Getenv:            getenv,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "Error starting server:", err)
@@ -322,6 +323,16 @@ func printStart(w io.Writer, srv *Server) {
 	printListeners(w, srv)
 	if p := srv.CAPath(); p != "" {
 		fmt.Fprintf(w, "    Local CA:    %s\n", p)
+	}
+	if srv.cfg.Seal != nil && srv.cfg.Seal.Type != config.SealShamir {
+		fmt.Fprintf(w, "    Seal Type:   %s (the server unseals itself)\n", srv.cfg.Seal.Type)
+		fmt.Fprintf(w, "\nIf this server is new, initialize it (it hands out recovery keys):\n\n")
+		fmt.Fprintf(w, "    export COFFER_ADDR='%s'\n", addr)
+		if p := srv.CAPath(); p != "" {
+			fmt.Fprintf(w, "    export COFFER_CACERT='%s'\n", p)
+		}
+		fmt.Fprintf(w, "    coffer operator init\n\n")
+		return
 	}
 	fmt.Fprintf(w, "\nIf this server is new, initialize and unseal it:\n\n")
 	fmt.Fprintf(w, "    export COFFER_ADDR='%s'\n", addr)

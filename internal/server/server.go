@@ -32,6 +32,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/httpapi"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/metrics"
+	"github.com/coffer-secrets/coffer/internal/seal"
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/storage/bolt"
 	"github.com/coffer-secrets/coffer/internal/storage/inmem"
@@ -80,6 +81,9 @@ type Options struct {
 	// OnTransition, when set, hears each change of this node's role
 	// (tests order events across nodes with it).
 	OnTransition func(core.Transition)
+	// Getenv reads the environment variables a static seal's env:// keys
+	// name; nil means os.Getenv.
+	Getenv func(string) string
 }
 
 // Server is one running Coffer server.
@@ -100,6 +104,9 @@ type Server struct {
 	clusterLn   net.Listener
 	clusterSrv  *http.Server
 	clusterAddr string // announced cluster address; "" without clusterLn
+	// seals are the configured auto seal and the disabled one (either may
+	// be nil); closed when the server stops.
+	seals []seal.Wrapper
 }
 
 // New opens storage, builds the core and binds every listener. It starts
@@ -126,6 +133,26 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 			args = append(args, "block", w.Block)
 		}
 		logger.Warn("ignored configuration key", append(args, "at", w.Pos, "reason", w.Why)...)
+	}
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	autoSeal, err := newSeal(cfg.Seal, getenv, logger)
+	if err != nil {
+		return nil, err
+	}
+	oldSeal, err := newSeal(cfg.DisabledSeal, getenv, logger)
+	if err != nil {
+		if autoSeal != nil {
+			autoSeal.Close()
+		}
+		return nil, fmt.Errorf("disabled seal: %w", err)
+	}
+	for _, w := range []seal.Wrapper{autoSeal, oldSeal} {
+		if w != nil {
+			s.seals = append(s.seals, w)
+		}
 	}
 	for i := range cfg.Listeners {
 		if err := s.listen(&cfg.Listeners[i], opts.DataDir); err != nil {
@@ -176,6 +203,8 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		MinRotationInterval:   devDuration(opts.Dev, time.Second),
 		RotationCheckInterval: devDuration(opts.Dev, time.Second),
 		HA:                    ha,
+		Seal:                  autoSeal,
+		DisabledSeal:          oldSeal,
 	})
 	if err != nil {
 		return nil, err
@@ -376,6 +405,16 @@ func (s *Server) Run(ctx context.Context) error {
 		lns = append(slices.Clip(lns), s.clusterLn)
 		srvs = append(slices.Clip(srvs), s.clusterSrv)
 	}
+	// Auto-unseal and the seal's token renewal run until shutdown.
+	bg, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	var bgWG sync.WaitGroup
+	bgWG.Go(func() { s.core.RunAutoUnseal(bg) })
+	for _, w := range s.seals {
+		if r, ok := w.(sealRunner); ok {
+			bgWG.Go(func() { r.Run(bg) })
+		}
+	}
 	errc := make(chan error, len(lns))
 	var wg sync.WaitGroup
 	for i, ln := range lns {
@@ -407,9 +446,12 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	shut.Wait()
 	wg.Wait()
+	stopBG()
+	bgWG.Wait()
 	if err := s.core.Seal(sctx); err != nil {
 		runErr = errors.Join(runErr, err)
 	}
+	s.closeSeals()
 	if err := s.closeStorage(); err != nil {
 		runErr = errors.Join(runErr, err)
 	}
@@ -481,7 +523,18 @@ func (s *Server) closeAll() {
 		s.clusterLn.Close()
 	}
 	s.closeStorage()
+	s.closeSeals()
 	s.removePIDFile()
+}
+
+// closeSeals releases the seals' resources.
+func (s *Server) closeSeals() {
+	for _, w := range s.seals {
+		if err := w.Close(); err != nil {
+			s.logger.Warn("close seal", "type", w.Type(), "err", err)
+		}
+	}
+	s.seals = nil
 }
 
 // newLogger builds the server's logger from the configuration.
