@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -98,9 +99,16 @@ type PKCS11Seal struct {
 	PIN Secret
 	// KeyLabel (key_label) names the key. Required.
 	KeyLabel string
-	// Mechanism (mechanism) is the wrapping mechanism, such as
-	// "CKM_AES_GCM"; empty means the library's default choice.
+	// KeyID (key_id) is the key's CKA_ID in hexadecimal, to tell apart
+	// keys sharing a label; empty finds the key by label alone.
+	KeyID string
+	// Mechanism (mechanism) is the wrapping mechanism as a CKM_* number,
+	// decimal or "0x1087"; empty means CKM_AES_GCM, the one Coffer
+	// supports.
 	Mechanism string
+	// GenerateKey (generate_key) creates the key in the token when no key
+	// has KeyLabel.
+	GenerateKey bool
 }
 
 // seal decodes the i-th seal block; nil when it cannot be used at all.
@@ -153,6 +161,8 @@ func (d *decoder) seal(b *hclsyntax.Block, i int) *Seal {
 		fields["pin"] = secret(&p.PIN)
 		fields["key_label"] = str(&p.KeyLabel)
 		fields["mechanism"] = str(&p.Mechanism)
+		fields["key_id"] = str(&p.KeyID)
+		fields["generate_key"] = boolean(&p.GenerateKey)
 	}
 	d.body(b.Body, schema{block: fmt.Sprintf("seal %q", t), prefix: prefix + ".", fields: fields})
 	return s
@@ -196,13 +206,51 @@ func transitEnv(t *TransitSeal) []struct {
 	}
 }
 
-// sealEnv applies the transit seal's environment variables.
+// pkcs11Env lists Vault's environment variables of the pkcs11 seal. Each
+// wins over the file's value.
+func pkcs11Env(p *PKCS11Seal) []struct {
+	name, key string
+	set       func(string) error
+} {
+	s := func(q *string) func(string) error { return func(v string) error { *q = v; return nil } }
+	return []struct {
+		name, key string
+		set       func(string) error
+	}{
+		{"VAULT_HSM_LIB", "lib", s(&p.Lib)},
+		{"VAULT_HSM_SLOT", "slot", s(&p.Slot)},
+		{"VAULT_HSM_TOKEN_LABEL", "token_label", s(&p.TokenLabel)},
+		{"VAULT_HSM_PIN", "pin", func(v string) error { p.PIN = Secret(v); return nil }},
+		{"VAULT_HSM_KEY_LABEL", "key_label", s(&p.KeyLabel)},
+		{"VAULT_HSM_KEY_ID", "key_id", s(&p.KeyID)},
+		{"VAULT_HSM_MECHANISM", "mechanism", s(&p.Mechanism)},
+		{"VAULT_HSM_GENERATE_KEY", "generate_key", func(v string) error {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			p.GenerateKey = b
+			return nil
+		}},
+	}
+}
+
+// sealEnv applies the transit and pkcs11 seals' environment variables.
 func (c *Config) sealEnv(getenv func(string) string) {
 	for i, s := range c.seals() {
-		if s.Transit == nil {
+		var env []struct {
+			name, key string
+			set       func(string) error
+		}
+		switch {
+		case s.Transit != nil:
+			env = transitEnv(s.Transit)
+		case s.PKCS11 != nil:
+			env = pkcs11Env(s.PKCS11)
+		default:
 			continue
 		}
-		for _, e := range transitEnv(s.Transit) {
+		for _, e := range env {
 			v := getenv(e.name)
 			if v == "" {
 				continue
@@ -277,7 +325,18 @@ func (v *validator) seals() {
 				v.errorf(key+".lib", "%s needs lib, the PKCS#11 library's path", name)
 			}
 			if p.KeyLabel == "" {
-				v.errorf(key+".key_label", "%s needs key_label", name)
+				v.errorf(key+".key_label", "%s needs key_label (or VAULT_HSM_KEY_LABEL)", name)
+			}
+			if p.Slot == "" && p.TokenLabel == "" {
+				v.errorf(key+".slot", "%s needs slot or token_label", name)
+			}
+			if p.Slot != "" {
+				if _, err := strconv.ParseUint(p.Slot, 0, 32); err != nil {
+					v.errorf(key+".slot", "slot %q in %s is not a slot number", p.Slot, name)
+				}
+			}
+			if p.PIN == "" {
+				v.errorf(key+".pin", "%s needs pin (or VAULT_HSM_PIN)", name)
 			}
 		default:
 			v.errorf(key, "unknown seal type %q", s.Type)

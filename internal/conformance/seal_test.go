@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -345,4 +347,84 @@ func TestSealMigrationThroughCLI(t *testing.T) {
 	}
 	unseal(false, keys[0], keys[2])
 	readBack(s, "Shamir restart")
+}
+
+// softHSMToken makes a SoftHSM2 token in a directory of its own and
+// returns the library path and the environment that points SoftHSM2 at
+// it. Without SoftHSM2 the test is skipped, or fails with CI=true.
+func softHSMToken(t *testing.T, label, pin string) (lib string, env []string) {
+	t.Helper()
+	lib = "/usr/lib/softhsm/libsofthsm2.so"
+	if _, err := os.Stat(lib); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("SoftHSM2 is missing (%v); scripts/test installs it (apt-get install softhsm2)", err)
+		}
+		t.Skipf("SoftHSM2 is missing (%v); apt-get install softhsm2 to run this test", err)
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "softhsm2.conf")
+	if err := os.MkdirAll(filepath.Join(dir, "tokens"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, fmt.Appendf(nil, "directories.tokendir = %s\nobjectstore.backend = file\n", filepath.Join(dir, "tokens")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env = []string{"SOFTHSM2_CONF=" + conf}
+	cmd := exec.Command("softhsm2-util", "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", "so-"+pin)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
+	}
+	return lib, env
+}
+
+// TestPKCS11Seal: a server sealed by a key in a SoftHSM2 token
+// initializes with recovery keys, comes back unsealed after restarts, and
+// never logs the PIN, which it takes from VAULT_HSM_PIN.
+func TestPKCS11Seal(t *testing.T) {
+	t.Parallel()
+	const pin = "pin-31415926"
+	lib, env := softHSMToken(t, "coffer", pin)
+	ss := newSealServer(t)
+	block := fmt.Sprintf("seal \"pkcs11\" {\n  lib = %q\n  token_label = \"coffer\"\n  key_label = \"coffer-root\"\n  generate_key = \"true\"\n}\n", lib)
+	start := func() *server {
+		cfg := fmt.Sprintf("storage \"bolt\" {\n  path = %q\n}\nlistener \"tcp\" {\n  address = %q\n  tls_disable = true\n}\n%s",
+			filepath.Join(ss.dir, "coffer.db"), ss.addr, block)
+		path := filepath.Join(ss.dir, "coffer.hcl")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return startProcess(t, []string{"server", "-config", path}, append(slices.Clone(sealEnv), append(env, "VAULT_HSM_PIN="+pin)...), "http://"+ss.addr)
+	}
+	s := start()
+	res, err := s.Client.Sys().Init(&api.InitRequest{RecoveryShares: 1, RecoveryThreshold: 1})
+	if err != nil {
+		t.Fatalf("init: %v\n%s", err, s.Stderr)
+	}
+	st := waitUnsealed(t, s, 10*time.Second)
+	if st.Type != "pkcs11" || !st.RecoverySeal {
+		t.Fatalf("seal-status = %+v, want type pkcs11 with a recovery seal", st)
+	}
+	s.Client.SetToken(res.RootToken)
+	if _, err := s.Client.KVv2("secret").Put(t.Context(), "x", map[string]any{"v": "1"}); err == nil {
+		t.Fatal("a non-dev server has no secret/ mount, yet the write worked")
+	}
+	if err := s.Client.Sys().Mount("kv", &api.MountInput{Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.Logical().Write("kv/a", map[string]any{"v": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		s.stop()
+		if strings.Contains(s.Stderr.String()+s.Stdout.String(), pin) {
+			t.Fatalf("the server printed the PIN")
+		}
+		s = start()
+		waitUnsealed(t, s, 10*time.Second)
+		s.Client.SetToken(res.RootToken)
+		if sec, err := s.Client.Logical().Read("kv/a"); err != nil || sec == nil || sec.Data["v"] != "1" {
+			t.Fatalf("restart %d: read = %v, %v", i+1, sec, err)
+		}
+	}
 }

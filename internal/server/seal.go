@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"time"
 
 	"github.com/coffer-secrets/coffer/internal/config"
 	"github.com/coffer-secrets/coffer/internal/seal"
+	"github.com/coffer-secrets/coffer/internal/seal/pkcs11"
 	"github.com/coffer-secrets/coffer/internal/seal/static"
 	"github.com/coffer-secrets/coffer/internal/seal/transit"
 )
@@ -43,7 +45,7 @@ func newSeal(s *config.Seal, getenv func(string) string, logger *slog.Logger) (s
 		}
 		return w, nil
 	case config.SealPKCS11:
-		return nil, errors.New("pkcs11 seal is not built in yet")
+		return newPKCS11Seal(s.PKCS11, logger)
 	default:
 		return nil, fmt.Errorf("seal %q is not available in this version", s.Type)
 	}
@@ -75,4 +77,41 @@ func newStaticSeal(s *config.StaticSeal, getenv func(string) string) (seal.Wrapp
 // token).
 type sealRunner interface {
 	Run(ctx context.Context) error
+}
+
+// newPKCS11Seal opens the HSM key a seal "pkcs11" block names. It runs
+// before the server listens; an HSM that cannot be reached is a start
+// error naming the library, never the PIN.
+func newPKCS11Seal(p *config.PKCS11Seal, logger *slog.Logger) (seal.Wrapper, error) {
+	o := pkcs11.Options{
+		Lib:         p.Lib,
+		TokenLabel:  p.TokenLabel,
+		PIN:         pkcs11.PIN(p.PIN),
+		KeyLabel:    p.KeyLabel,
+		KeyID:       p.KeyID,
+		GenerateKey: p.GenerateKey,
+		Logger:      logger.With("component", "seal.pkcs11"),
+	}
+	if p.Slot != "" {
+		n, err := strconv.ParseUint(p.Slot, 0, 32)
+		if err != nil {
+			return nil, fmt.Errorf("pkcs11 seal: slot %q is not a slot number", p.Slot)
+		}
+		slot := uint(n)
+		o.Slot = &slot
+	}
+	if p.Mechanism != "" {
+		m, err := pkcs11.ParseMechanism(p.Mechanism)
+		if err != nil {
+			return nil, fmt.Errorf("pkcs11 seal: mechanism: %w", err)
+		}
+		o.Mechanism = m
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w, err := pkcs11.New(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("pkcs11 seal (lib %s): %w", p.Lib, err)
+	}
+	return w, nil
 }
