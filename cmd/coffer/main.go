@@ -21,6 +21,9 @@ func main() {
 		Getenv:  os.Getenv,
 		Server:  server.Main,
 		Version: server.Version,
+		Local: map[string]cli.ServerFunc{
+			"operator migrate": server.MigrateMain,
+		},
 	})
 	stop()
 	os.Exit(code)

@@ -1,0 +1,257 @@
+package conformance
+
+import (
+	"fmt"
+	"iter"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/coffer-secrets/coffer/internal/migrate"
+	"github.com/coffer-secrets/coffer/internal/storage"
+	"github.com/coffer-secrets/coffer/internal/storage/bolt"
+	"github.com/coffer-secrets/coffer/internal/storage/postgres"
+	"github.com/coffer-secrets/coffer/internal/testdb"
+)
+
+// fillerKeys is how many keys the migration test adds beside a real
+// server's own, so that batching and listing are exercised at scale.
+const fillerKeys = 100_000
+
+// storageServer starts `coffer server` on the storage block src and a
+// plain-HTTP listener.
+func storageServer(t *testing.T, storageBlock string) *server {
+	t.Helper()
+	addr := freeAddr(t)
+	path := writeConfig(t, fmt.Sprintf("%s\nlistener \"tcp\" {\n  address = %q\n  tls_disable = true\n}\n", storageBlock, addr))
+	return startProcess(t, []string{"server", "-config", path}, nil, "http://"+addr)
+}
+
+// unsealWith unseals s with keys and reads secret/app through it.
+func unsealWith(t *testing.T, s *server, keys []string, rootToken string) {
+	t.Helper()
+	for _, k := range keys {
+		if _, err := s.Client.Sys().Unseal(k); err != nil {
+			t.Fatalf("unseal: %v", err)
+		}
+	}
+	if st, err := s.Client.Sys().SealStatus(); err != nil || st.Sealed {
+		t.Fatalf("seal status after the original keys: %+v, %v", st, err)
+	}
+	s.Client.SetToken(rootToken)
+	sec, err := s.Client.KVv2("secret").Get(t.Context(), "app")
+	if err != nil || sec.Data["password"] != "hunter2" {
+		t.Fatalf("read secret/app on the migrated storage: %+v, %v", sec, err)
+	}
+}
+
+// sameKeys checks, key by key, that a and b hold the same keys and values,
+// and returns how many keys they hold.
+func sameKeys(t *testing.T, a, b storage.Storage) int {
+	t.Helper()
+	ctx := t.Context()
+	bk, stop := iter.Pull2(migrate.Keys(ctx, b, ""))
+	defer stop()
+	n := 0
+	var batch []string
+	check := func() {
+		av, bv := values(t, a, batch), values(t, b, batch)
+		for i, k := range batch {
+			if av[i] == nil || bv[i] == nil || string(av[i].Value) != string(bv[i].Value) {
+				t.Fatalf("value of %q differs", k)
+			}
+		}
+		batch = batch[:0]
+	}
+	for ak, err := range migrate.Keys(ctx, a, "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err, ok := bk()
+		if err != nil || !ok || k != ak {
+			t.Fatalf("key %d: source has %q, destination has %q (%v)", n, ak, k, err)
+		}
+		if batch = append(batch, ak); len(batch) == 1000 {
+			check()
+		}
+		n++
+	}
+	check()
+	if k, _, ok := bk(); ok {
+		t.Fatalf("the destination has %q beyond the source's keys", k)
+	}
+	return n
+}
+
+// values reads keys from s, in one query where s can.
+func values(t *testing.T, s storage.Storage, keys []string) []*storage.Entry {
+	t.Helper()
+	if pg, ok := s.(*postgres.Storage); ok {
+		out, err := pg.GetMany(t.Context(), keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	out := make([]*storage.Entry, len(keys))
+	for i, k := range keys {
+		e, err := s.Get(t.Context(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = e
+	}
+	return out
+}
+
+// TestMigrateBoltPostgresAndBack copies a real server's bolt file with
+// 100k extra keys to PostgreSQL, checks every key, unseals a server there
+// with the original key shares, and copies it back to a new bolt file.
+// Both migrations are refused while a server holds their source.
+func TestMigrateBoltPostgresAndBack(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t, testdb.Postgres)
+	dir := t.TempDir()
+	boltPath := filepath.Join(dir, "coffer.db")
+	boltBlock := fmt.Sprintf("storage \"bolt\" {\n  path = %q\n}\n", boltPath)
+	pgURL := fmt.Sprintf("postgres://postgres@127.0.0.1:5432/%s?sslmode=disable", db.Name)
+	pgBlock := fmt.Sprintf("storage \"postgresql\" {\n  connection_url = %q\n}\n", pgURL)
+
+	// A real server on bolt, initialized with 3 shares, holding a secret.
+	s := storageServer(t, boltBlock)
+	res, err := s.Client.Sys().Init(&api.InitRequest{SecretShares: 3, SecretThreshold: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := res.KeysB64[:2]
+	for _, k := range keys {
+		if _, err := s.Client.Sys().Unseal(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Client.SetToken(res.RootToken)
+	if err := s.Client.Sys().Mount("secret", &api.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.KVv2("secret").Put(t.Context(), "app", map[string]any{"password": "hunter2"}); err != nil {
+		t.Fatal(err)
+	}
+
+	toPG := writeConfig(t, strings.Replace(boltBlock, "storage", "storage_source", 1)+strings.Replace(pgBlock, "storage", "storage_destination", 1))
+	code, stdout, stderr := runCoffer(t, "", nil, "operator", "migrate", "-config", toPG)
+	if code != 2 || !strings.Contains(stderr, "locked") {
+		t.Fatalf("migrate while the server runs: exit %d, stderr %q; want 2 and \"locked\"", code, stderr)
+	}
+	s.stop()
+
+	// 100k filler keys written straight into the file.
+	b, err := bolt.Open(bolt.Options{Path: boltPath, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < fillerKeys; i += 1000 {
+		ops := make([]storage.Op, 0, 1000)
+		for j := i; j < i+1000; j++ {
+			ops = append(ops, storage.Op{Kind: storage.OpPut, Entry: storage.Entry{Key: fmt.Sprintf("filler/%02d/%06d", j%97, j), Value: fmt.Appendf(nil, "value %d \x00\xff", j)}})
+		}
+		if err := b.Txn(t.Context(), ops); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Close()
+
+	code, stdout, stderr = runCoffer(t, "", nil, "operator", "migrate", "-config", toPG)
+	if code != 0 || !strings.Contains(stdout, "Success! Copied 100") {
+		t.Fatalf("migrate bolt to postgresql: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if strings.Contains(stdout, "\r") {
+		t.Errorf("progress line written to a pipe: %q", stdout)
+	}
+	if strings.Contains(stdout+stderr, "postgres://") {
+		t.Errorf("the connection URL was printed: %s %s", stdout, stderr)
+	}
+	compare := func(boltFile string) {
+		t.Helper()
+		b, err := bolt.Open(bolt.Options{Path: boltFile})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		pg, err := postgres.Open(t.Context(), postgres.Options{ConnURL: pgURL, Table: "coffer_kv_store"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pg.Close()
+		if n := sameKeys(t, b, pg); n < fillerKeys+10 {
+			t.Fatalf("compared %d keys, want at least %d", n, fillerKeys+10)
+		}
+	}
+	compare(boltPath)
+
+	// A server on PostgreSQL unseals with the original shares; meanwhile
+	// no migration may read its storage.
+	s = storageServer(t, pgBlock)
+	back := filepath.Join(dir, "back", "coffer.db")
+	backBlock := fmt.Sprintf("storage \"bolt\" {\n  path = %q\n}\n", back)
+	toBolt := writeConfig(t, strings.Replace(pgBlock, "storage", "storage_source", 1)+strings.Replace(backBlock, "storage", "storage_destination", 1))
+	code, _, stderr = runCoffer(t, "", nil, "operator", "migrate", "-config", toBolt)
+	if code != 2 || !strings.Contains(stderr, "in use by another process") {
+		t.Fatalf("migrate from postgresql while a server runs: exit %d, stderr %q; want 2 and \"in use\"", code, stderr)
+	}
+	unsealWith(t, s, keys, res.RootToken)
+	s.stop()
+
+	// Back to bolt, twice: a second run overwrites and changes nothing.
+	for range 2 {
+		code, stdout, stderr = runCoffer(t, "", nil, "operator", "migrate", "-config", toBolt)
+		if code != 0 || !strings.Contains(stdout, "Success! Copied 100") {
+			t.Fatalf("migrate postgresql to bolt: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+		}
+	}
+	compare(back)
+	s = storageServer(t, backBlock)
+	unsealWith(t, s, keys, res.RootToken)
+}
+
+// TestMigrateRefusals covers what operator migrate refuses before copying.
+func TestMigrateRefusals(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// Two separately initialized bolt files.
+	var files []string
+	for i := range 2 {
+		p := filepath.Join(dir, fmt.Sprintf("s%d", i), "coffer.db")
+		s := storageServer(t, fmt.Sprintf("storage \"bolt\" {\n  path = %q\n}\n", p))
+		initUnseal(t, s)
+		s.stop()
+		files = append(files, p)
+	}
+	cfg := func(src, dst string) string {
+		return writeConfig(t, fmt.Sprintf("storage_source \"bolt\" {\n  path = %q\n}\nstorage_destination \"bolt\" {\n  path = %q\n}\n", src, dst))
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		output string
+	}{
+		{"no config", nil, 1, "-config is required"},
+		{"bad config", []string{"-config", writeConfig(t, `storage_source "bolt" {}`)}, 1, "missing storage_destination block"},
+		{"missing source", []string{"-config", cfg(filepath.Join(dir, "none.db"), filepath.Join(dir, "x.db"))}, 2, "no such file"},
+		{"another coffer", []string{"-config", cfg(files[0], files[1])}, 2, "already initialized by another Coffer"},
+		{"another coffer replaced", []string{"-delete-extra", "-config", cfg(files[0], files[1])}, 0, "Deleted"},
+		{"reset", []string{"-reset"}, 0, "Nothing to reset"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := runCoffer(t, "", nil, append([]string{"operator", "migrate"}, tt.args...)...)
+		if code != tt.code || !strings.Contains(stdout+stderr, tt.output) {
+			t.Errorf("%s: exit %d, want %d with %q\nstdout: %s\nstderr: %s", tt.name, code, tt.code, tt.output, stdout, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "none.db")); err == nil {
+		t.Error("a missing source file was created")
+	}
+}
