@@ -1,12 +1,14 @@
 package conformance
 
 import (
+	"encoding/json"
 	"fmt"
 	"iter"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 
@@ -253,5 +255,133 @@ func TestMigrateRefusals(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "none.db")); err == nil {
 		t.Error("a missing source file was created")
+	}
+}
+
+// TestOperatorUtilityEndpoints covers sys/tools, transit's random and
+// hash, sys/config/state/sanitized, sys/in-flight-req and
+// sys/version-history: shapes, status codes and the ACL (sudo or not).
+func TestOperatorUtilityEndpoints(t *testing.T) {
+	t.Parallel()
+	s := startDev(t)
+	if err := s.Client.Sys().Mount("transit", &api.MountInput{Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	abc := "YWJj" // "abc"
+	for _, prefix := range []string{"sys/tools/", "transit/"} {
+		tests := []struct {
+			path string
+			body map[string]any
+			key  string
+			want func(string) bool
+		}{
+			{prefix + "random", nil, "random_bytes", func(v string) bool { return len(v) == 44 }},
+			{prefix + "random/16", map[string]any{"format": "hex"}, "random_bytes", func(v string) bool { return len(v) == 32 }},
+			{prefix + "random/platform/8", map[string]any{"format": "hex"}, "random_bytes", func(v string) bool { return len(v) == 16 }},
+			{prefix + "hash", map[string]any{"input": abc}, "sum", func(v string) bool {
+				return v == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+			}},
+			{prefix + "hash/sha3-256", map[string]any{"input": abc}, "sum", func(v string) bool {
+				return v == "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532"
+			}},
+			{prefix + "hash", map[string]any{"input": abc, "algorithm": "sha2-224", "format": "base64"}, "sum", func(v string) bool {
+				return v == "Iwl9IjQF2CKGQqR3vaJVsyqtvOS9oLP342ydpw=="
+			}},
+		}
+		for _, tt := range tests {
+			sec, err := s.Client.Logical().Write(tt.path, tt.body)
+			if err != nil {
+				t.Fatalf("write %s: %v", tt.path, err)
+			}
+			if v, _ := sec.Data[tt.key].(string); !tt.want(v) {
+				t.Errorf("%s: %s = %q", tt.path, tt.key, v)
+			}
+		}
+		_, err := s.Client.Logical().Write(prefix+"hash/md5", map[string]any{"input": abc})
+		wantError(t, prefix+"hash/md5", err, 400, "unsupported hash algorithm")
+		_, err = s.Client.Logical().Write(prefix+"random/0", nil)
+		wantError(t, prefix+"random/0", err, 400, "invalid byte count")
+		_, err = s.Client.Logical().Write(prefix+"random", map[string]any{"format": "raw"})
+		wantError(t, prefix+"random format raw", err, 400, `invalid "format"`)
+	}
+
+	// A token with the default policy may hash (Vault's default policy
+	// allows it) but not draw random bytes; a token allowed to read every
+	// sys path still needs sudo for the configuration and requests.
+	if err := s.Client.Sys().PutPolicy("reader", `path "sys/*" { capabilities = ["read", "list"] }`); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Client.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"reader"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := s.Client.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	user.SetToken(tok.Auth.ClientToken)
+	if _, err := user.Logical().Write("sys/tools/hash/sha2-512", map[string]any{"input": abc}); err != nil {
+		t.Errorf("hash with the default policy: %v", err)
+	}
+	_, err = user.Logical().Write("sys/tools/random", nil)
+	wantError(t, "random without a grant", err, 403, "permission denied")
+	_, err = user.Logical().Read("sys/config/state/sanitized")
+	wantError(t, "sanitized config without sudo", err, 403, "permission denied")
+	_, err = user.Logical().Read("sys/in-flight-req")
+	wantError(t, "in-flight-req without sudo", err, 403, "permission denied")
+	if _, err := user.Logical().List("sys/version-history"); err != nil {
+		t.Errorf("version-history with list: %v", err)
+	}
+
+	// The sanitized configuration, in Vault's shape.
+	sec, err := s.Client.Logical().Read("sys/config/state/sanitized")
+	if err != nil {
+		t.Fatal(err)
+	}
+	storage, _ := sec.Data["storage"].(map[string]any)
+	listeners, _ := sec.Data["listeners"].([]any)
+	if storage["type"] != "inmem" || len(listeners) != 1 || sec.Data["max_lease_ttl"] != json.Number("2764800") {
+		t.Errorf("sanitized config = %v", sec.Data)
+	}
+	if l, _ := listeners[0].(map[string]any); l["type"] != "tcp" {
+		t.Errorf("listener = %v", listeners[0])
+	}
+
+	// In-flight requests: a bare object keyed by request ID, holding
+	// this very request.
+	r := s.raw(t, "GET", "/v1/sys/in-flight-req", rootToken, "")
+	var inflight map[string]struct {
+		StartTime     time.Time `json:"start_time"`
+		RemoteAddress string    `json:"client_remote_address"`
+		Path          string    `json:"request_path"`
+		Method        string    `json:"request_method"`
+		ClientID      *string   `json:"client_id"`
+	}
+	if err := json.Unmarshal([]byte(r.Body), &inflight); r.Status != 200 || err != nil {
+		t.Fatalf("sys/in-flight-req: %d %s (%v)", r.Status, r.Body, err)
+	}
+	found := false
+	for _, e := range inflight {
+		if e.Path == "/v1/sys/in-flight-req" && e.Method == "GET" && strings.HasPrefix(e.RemoteAddress, "127.0.0.1:") && e.ClientID != nil && !e.StartTime.IsZero() {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("sys/in-flight-req does not list itself: %s", r.Body)
+	}
+
+	// Version history: this version, installed at the first unseal.
+	sec, err = s.Client.Logical().List("sys/version-history")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := sec.Data["keys"].([]any)
+	info, _ := sec.Data["key_info"].(map[string]any)
+	if len(keys) != 1 {
+		t.Fatalf("version-history = %v", sec.Data)
+	}
+	v, _ := info[keys[0].(string)].(map[string]any)
+	if _, err := time.Parse(time.RFC3339, fmt.Sprint(v["timestamp_installed"])); err != nil || v["previous_version"] != nil {
+		t.Errorf("version-history entry = %v", v)
 	}
 }

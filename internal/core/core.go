@@ -77,6 +77,13 @@ type Options struct {
 	// HA, when set, makes the core one node of a cluster sharing Physical
 	// (see ha.go); nil means a single server.
 	HA *HAOptions
+	// SanitizedConfig is the running configuration without secrets,
+	// served as is (JSON) by sys/config/state/sanitized; the server sets
+	// it from config.Config.Sanitized. Nil serves an empty object.
+	SanitizedConfig any
+	// InFlight, when set, lists the requests the HTTP layer is serving,
+	// by request ID, for sys/in-flight-req.
+	InFlight func() map[string]InFlightRequest
 }
 
 // Observer receives events for metrics. Its methods must be cheap and

@@ -49,6 +49,9 @@ type Options struct {
 	// node's api_addr and ForwardTransport are then used only when it
 	// announced no cluster address.
 	ClusterTransport http.RoundTripper
+	// InFlight, when set, records every request while it is served (for
+	// sys/in-flight-req).
+	InFlight *InFlight
 }
 
 // Handler serves the Vault HTTP API under /v1/.
@@ -62,6 +65,7 @@ type Handler struct {
 	redirect    bool
 	transport   http.RoundTripper
 	cluster     http.RoundTripper
+	inflight    *InFlight // nil when not tracked
 	// fellBack is the last active API address a forward fell back to
 	// (logged once per address).
 	fellBack atomic.Pointer[string]
@@ -87,6 +91,7 @@ func New(opts Options) *Handler {
 		redirect:    opts.RedirectToActive,
 		transport:   opts.ForwardTransport,
 		cluster:     opts.ClusterTransport,
+		inflight:    opts.InFlight,
 	}
 	h.buffers.New = func() any { return new(bytes.Buffer) }
 	return h
@@ -95,6 +100,9 @@ func New(opts Options) *Handler {
 // ServeHTTP answers one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := core.NewUUID()
+	if h.inflight != nil {
+		defer h.inflight.add(reqID, r)()
+	}
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	w = sw
 	start := time.Now()

@@ -143,6 +143,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	// The gauges read the core, which is built next; they are only read
 	// when metrics are scraped.
 	var c *core.Core
+	inflight := httpapi.NewInFlight()
 	m := metrics.New(metrics.Gauges{
 		Sealed: func() float64 {
 			if c.Sealed() {
@@ -171,6 +172,8 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		AuditAllowedDirs: cfg.AuditAllowedDirs,
 		AuditAnyDir:      opts.Dev,
 		HA:               ha,
+		SanitizedConfig:  cfg.Sanitized(),
+		InFlight:         inflight.Snapshot,
 	})
 	if err != nil {
 		return nil, err
@@ -194,6 +197,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 			RedirectToActive:       opts.DisableForwarding || cfg.DisableRequestForwarding,
 			ForwardTransport:       transport,
 			ClusterTransport:       cluster,
+			InFlight:               inflight,
 		})
 		return &http.Server{
 			Handler:           s.wrap(handler, h.MaxRequestDuration),
