@@ -22,7 +22,8 @@ func main() {
 		Server:  server.Main,
 		Version: server.Version,
 		Local: map[string]cli.ServerFunc{
-			"operator migrate": server.MigrateMain,
+			"operator migrate":  server.MigrateMain,
+			"operator diagnose": server.DiagnoseMain,
 		},
 	})
 	stop()

@@ -385,3 +385,82 @@ func TestOperatorUtilityEndpoints(t *testing.T) {
 		t.Errorf("version-history entry = %v", v)
 	}
 }
+
+// TestOperatorDiagnose runs `coffer operator diagnose` on configurations
+// that pass, warn and fail.
+func TestOperatorDiagnose(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t, testdb.Postgres)
+	dir := t.TempDir()
+	cert, key := selfSigned(t, dir)
+	boltPath := filepath.Join(dir, "data", "coffer.db")
+	addr := freeAddr(t)
+	good := writeConfig(t, fmt.Sprintf(`
+storage "bolt" {
+  path = %q
+}
+listener "tcp" {
+  address       = %q
+  tls_cert_file = %q
+  tls_key_file  = %q
+}
+`, boltPath, addr, cert, key))
+	pg := writeConfig(t, fmt.Sprintf(`
+storage "postgresql" {
+  connection_url = "postgres://postgres:pw-not-shown@127.0.0.1:5432/%s?sslmode=disable"
+}
+listener "tcp" {
+  address     = "127.0.0.1:0"
+  tls_disable = true
+}
+`, db.Name))
+	mismatch := writeConfig(t, fmt.Sprintf(`
+storage "bolt" {
+  path = %q
+}
+listener "tcp" {
+  address       = "127.0.0.1:0"
+  tls_cert_file = %q
+  tls_key_file  = %q
+}
+`, boltPath, cert, filepath.Join(dir, "missing.key")))
+
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		want    []string
+		notWant []string
+	}{
+		// selfSigned's certificate lives an hour: it passes, with a warning.
+		{"good", []string{"-config", good}, 0, []string{"[ ok ] configuration", "[ ok ] storage: bolt file", "does not exist yet", "[ ok ] listener", "[warn] listener", "expires in 0 days", "No check failed"}, []string{"[fail]"}},
+		{"postgresql", []string{"-config", pg}, 0, []string{"[ ok ] storage: postgresql table coffer_kv_store is reachable; it is not initialized", "[warn] listener"}, []string{"pw-not-shown", "postgres://"}},
+		{"missing key file", []string{"-config", mismatch}, 2, []string{"[fail] listener", "missing.key", "Some checks failed"}, nil},
+		{"bad config", []string{"-config", writeConfig(t, `storage "bolt" {}`)}, 2, []string{"[fail] configuration:", "needs a path"}, nil},
+		{"no config", nil, 1, []string{"-config is required"}, nil},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := runCoffer(t, "", nil, append([]string{"operator", "diagnose"}, tt.args...)...)
+		if code != tt.code {
+			t.Errorf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", tt.name, code, tt.code, stdout, stderr)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(stdout+stderr, w) {
+				t.Errorf("%s: output lacks %q\nstdout: %s\nstderr: %s", tt.name, w, stdout, stderr)
+			}
+		}
+		for _, w := range tt.notWant {
+			if strings.Contains(stdout+stderr, w) {
+				t.Errorf("%s: output has %q\nstdout: %s", tt.name, w, stdout)
+			}
+		}
+	}
+
+	// With the server running on the good configuration, its file and
+	// address are taken: warnings, not failures.
+	startProcess(t, []string{"server", "-config", good}, nil, "https://"+addr)
+	code, stdout, _ := runCoffer(t, "", nil, "operator", "diagnose", "-config", good)
+	if code != 0 || !strings.Contains(stdout, "[warn] storage: bolt file") || !strings.Contains(stdout, "is locked") || !strings.Contains(stdout, "cannot listen") {
+		t.Errorf("diagnose beside a running server: exit %d\n%s", code, stdout)
+	}
+}

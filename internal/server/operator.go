@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/config"
+	"github.com/coffer-secrets/coffer/internal/diagnose"
 	"github.com/coffer-secrets/coffer/internal/migrate"
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/storage/bolt"
@@ -23,6 +24,15 @@ const toolLockWait = 500 * time.Millisecond
 // package cli, because it opens storage itself.
 func MigrateMain(ctx context.Context, args []string, stdout, stderr io.Writer, _ func(string) string) int {
 	return migrate.Command{Open: openExclusive}.Run(ctx, args, stdout, stderr)
+}
+
+// DiagnoseMain runs `coffer operator diagnose` with args (the words after
+// "operator diagnose") and returns the exit code.
+func DiagnoseMain(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	open := func(ctx context.Context, sc *config.Storage) (storage.Storage, error) {
+		return openTool(ctx, sc, false)
+	}
+	return diagnose.Command{Open: open}.Run(ctx, args, stdout, stderr, getenv)
 }
 
 // openExclusive opens sc once, without retrying, for one process's sole
