@@ -143,7 +143,7 @@ func TestMigrateBoltPostgresAndBack(t *testing.T) {
 	}
 
 	toPG := writeConfig(t, strings.Replace(boltBlock, "storage", "storage_source", 1)+strings.Replace(pgBlock, "storage", "storage_destination", 1))
-	code, stdout, stderr := runCoffer(t, "", nil, "operator", "migrate", "-config", toPG)
+	code, _, stderr := runCoffer(t, "", nil, "operator", "migrate", "-config", toPG)
 	if code != 2 || !strings.Contains(stderr, "locked") {
 		t.Fatalf("migrate while the server runs: exit %d, stderr %q; want 2 and \"locked\"", code, stderr)
 	}
@@ -165,7 +165,7 @@ func TestMigrateBoltPostgresAndBack(t *testing.T) {
 	}
 	b.Close()
 
-	code, stdout, stderr = runCoffer(t, "", nil, "operator", "migrate", "-config", toPG)
+	code, stdout, stderr := runCoffer(t, "", nil, "operator", "migrate", "-config", toPG)
 	if code != 0 || !strings.Contains(stdout, "Success! Copied 100") {
 		t.Fatalf("migrate bolt to postgresql: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
