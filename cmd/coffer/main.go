@@ -21,6 +21,10 @@ func main() {
 		Getenv:  os.Getenv,
 		Server:  server.Main,
 		Version: server.Version,
+		Local: map[string]cli.ServerFunc{
+			"operator migrate":  server.MigrateMain,
+			"operator diagnose": server.DiagnoseMain,
+		},
 	})
 	stop()
 	os.Exit(code)

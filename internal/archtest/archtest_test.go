@@ -46,6 +46,10 @@ var rules = []rule{
 	{importer: "internal/httpapi", forbidden: []string{"internal/storage", "internal/engine/", "internal/auth/", "internal/barrier", "internal/server"}, direct: true},
 	// The agent is a client like any other: HTTP only.
 	{importer: "internal/agent", forbidden: []string{"internal/core", "internal/server", "internal/httpapi", "internal/engine/", "internal/auth/", "internal/storage", "internal/barrier", "internal/token", "internal/lease", "internal/audit"}},
+	// Operator tools work on storage as stored: never through the core or
+	// the barrier, and they are run by the server's binary, not by it.
+	{importer: "internal/migrate", forbidden: []string{"internal/core", "internal/barrier", "internal/httpapi", "internal/server", "internal/cli", "internal/seal"}},
+	{importer: "internal/diagnose", forbidden: []string{"internal/core", "internal/barrier", "internal/httpapi", "internal/server", "internal/cli", "internal/seal"}},
 	// The CLI talks HTTP only.
 	{importer: "internal/cli", forbidden: []string{"internal/core", "internal/server", "internal/httpapi", "internal/engine/", "internal/storage", "internal/barrier"}},
 }

@@ -42,6 +42,12 @@ type Env struct {
 	// Version is the release `coffer version` prints, such as "0.1.0";
 	// empty prints "(unknown version)".
 	Version string
+	// Local runs the commands that work on storage and files in this
+	// process rather than through a server ("operator migrate",
+	// "operator diagnose"; see localCommands), by command path, with the
+	// words after it. A command missing here reports that this binary
+	// cannot run it.
+	Local map[string]ServerFunc
 }
 
 // Run runs the command line args (without the program name) and returns the
@@ -92,6 +98,14 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return exitUnknown
 	}
 	cmd := table[name]
+	if cmd.local {
+		run := env.Local[name]
+		if run == nil {
+			fmt.Fprintf(env.Stderr, "This coffer binary cannot run %q.\n", name)
+			return exitUsage
+		}
+		return run(ctx, rest, env.Stdout, env.Stderr, env.Getenv)
+	}
 	if cmd.setup == nil {
 		// A group such as "kv" or "operator": list its subcommands.
 		if len(rest) > 0 && !isHelpFlag(rest[0]) {
@@ -122,6 +136,8 @@ type command struct {
 	// setup registers the command's own flags on fs and returns the function
 	// that runs it with the positional arguments. Groups have no setup.
 	setup func(fs *flag.FlagSet) runFunc
+	// local says [Env].Local runs the command, flags and all.
+	local bool
 }
 
 // runFunc runs a command after its flags have been parsed.
@@ -152,6 +168,7 @@ func commands() map[string]*command {
 	maps.Copy(t, auditDeviceCommands())
 	maps.Copy(t, leaseCommands())
 	maps.Copy(t, haCommands())
+	maps.Copy(t, localCommands())
 	return t
 }
 

@@ -40,6 +40,9 @@ type sources struct {
 	filename string
 	// storageLabel is the storage type as written ("file" for the alias).
 	storageLabel string
+	// storageBlock is the storage block's name when it is not "storage"
+	// (storage_source in a migration's file).
+	storageBlock string
 	at           map[string]origin
 	broken       map[string]bool
 	// sealFirstDisabled is set when the disabled seal block comes first

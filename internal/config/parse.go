@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -239,15 +240,18 @@ func (d *decoder) userLockout(c *Config, b *hclsyntax.Block) {
 	c.UserLockout[name] = ul
 }
 
+// storage decodes a storage block, or another block of the same form
+// (storage_source) when d.src.storageBlock names it.
 func (d *decoder) storage(b *hclsyntax.Block) *Storage {
+	kind := cmp.Or(d.src.storageBlock, "storage")
 	if len(b.Labels) != 1 {
 		d.src.broken["storage"] = true
-		d.ps.add(b.DefRange(), `storage block needs one label, the storage type, as in storage "bolt" { ... }`)
+		d.ps.add(b.DefRange(), `%s block needs one label, the storage type, as in %s "bolt" { ... }`, kind, kind)
 		return nil
 	}
 	d.src.at["storage"] = origin{rng: b.DefRange()}
 	d.src.storageLabel = b.Labels[0]
-	sc := schema{block: fmt.Sprintf("storage %q", b.Labels[0]), prefix: "storage."}
+	sc := schema{block: fmt.Sprintf("%s %q", kind, b.Labels[0]), prefix: "storage."}
 	switch b.Labels[0] {
 	case "bolt":
 		s := &BoltStorage{}

@@ -259,10 +259,14 @@ func (v *validator) storage() {
 		}
 		return
 	}
-	name := string(s.Type)
+	label, kind := string(s.Type), "storage"
 	if v.c.src != nil && v.c.src.storageLabel != "" {
-		name = v.c.src.storageLabel
+		label = v.c.src.storageLabel
 	}
+	if v.c.src != nil && v.c.src.storageBlock != "" {
+		kind = v.c.src.storageBlock
+	}
+	name := fmt.Sprintf("%s %q", kind, label) // such as `storage "bolt"`
 	set := 0
 	for _, p := range []bool{s.Bolt != nil, s.Inmem != nil, s.Postgres != nil} {
 		if p {
@@ -288,23 +292,23 @@ func (v *validator) storage() {
 	case s.Bolt != nil:
 		switch {
 		case s.Bolt.Path == "":
-			v.errorf("storage.path", "storage %q needs a path", name)
+			v.errorf("storage.path", "%s needs a path", name)
 		case strings.ContainsRune(s.Bolt.Path, 0):
-			v.errorf("storage.path", "path in storage %q contains a NUL byte", name)
+			v.errorf("storage.path", "path in %s contains a NUL byte", name)
 		}
 	case s.Postgres != nil:
 		p := s.Postgres
 		if p.ConnectionURL == "" {
-			v.errorf("storage.connection_url", "storage %q needs a connection_url", name)
+			v.errorf("storage.connection_url", "%s needs a connection_url", name)
 		} else if !validConnString(string(p.ConnectionURL)) {
 			// Never quote the value: it usually holds a password.
-			v.errorf("storage.connection_url", "connection_url in storage %q is neither a postgres:// URL nor a key=value connection string", name)
+			v.errorf("storage.connection_url", "connection_url in %s is neither a postgres:// URL nor a key=value connection string", name)
 		}
 		if !validTableName(p.Table) {
-			v.errorf("storage.table", "table %q in storage %q: want a table name, optionally schema-qualified (letters, digits and _)", p.Table, name)
+			v.errorf("storage.table", "table %q in %s: want a table name, optionally schema-qualified (letters, digits and _)", p.Table, name)
 		}
 		if p.MaxParallel <= 0 {
-			v.errorf("storage.max_parallel", "max_parallel %d in storage %q: must be positive", p.MaxParallel, name)
+			v.errorf("storage.max_parallel", "max_parallel %d in %s: must be positive", p.MaxParallel, name)
 		}
 	}
 }

@@ -74,7 +74,7 @@ func ignoredListener() map[string]string {
 		// Blocks.
 		"custom_response_headers":   "Coffer sets no custom response headers; add them in a proxy in front of it",
 		"profiling":                 "Coffer has no sys/pprof endpoint",
-		"inflight_requests_logging": "Coffer has no sys/in-flight-req endpoint",
+		"inflight_requests_logging": "Coffer does not log requests in flight; read sys/in-flight-req (sudo) instead",
 	}
 }
 

@@ -96,6 +96,13 @@ type Options struct {
 	// DisabledSeal is the auto seal a migration starts from (a seal block
 	// with disabled = "true"); nil when there is none, or it is Shamir.
 	DisabledSeal seal.Wrapper
+	// SanitizedConfig is the running configuration without secrets,
+	// served as is (JSON) by sys/config/state/sanitized; the server sets
+	// it from config.Config.Sanitized. Nil serves an empty object.
+	SanitizedConfig any
+	// InFlight, when set, lists the requests the HTTP layer is serving,
+	// by request ID, for sys/in-flight-req.
+	InFlight func() map[string]InFlightRequest
 }
 
 // Observer receives events for metrics. Its methods must be cheap and

@@ -102,6 +102,8 @@ var sudoPaths = []*regexp.Regexp{
 	regexp.MustCompile(`^sys/locked-users(/.*)?$`),
 	regexp.MustCompile(`^sys/plugins/catalog/.*$`),
 	regexp.MustCompile(`^sys/host-info$`),
+	regexp.MustCompile(`^sys/config/state/sanitized$`),
+	regexp.MustCompile(`^sys/in-flight-req$`),
 }
 
 func needsSudo(path string) bool {

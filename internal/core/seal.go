@@ -405,6 +405,9 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.loadClusterID(ctx); err != nil {
 		return err
 	}
+	if err := c.recordVersion(ctx); err != nil {
+		return err
+	}
 	if err := c.policies.load(ctx); err != nil {
 		return err
 	}

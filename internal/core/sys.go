@@ -111,6 +111,7 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths = append(paths, c.auditPaths()...)
 	paths = append(paths, c.pluginPaths()...)
 	paths = append(paths, c.hostInfoPaths()...)
+	paths = append(paths, c.operatorPaths()...)
 	return &framework.Backend{Paths: append(paths, c.leasePaths()...)}
 }
 

@@ -55,6 +55,9 @@ type Options struct {
 	// does with the same listener options.
 	DisableRekey        bool
 	DisableGenerateRoot bool
+	// InFlight, when set, records every request while it is served (for
+	// sys/in-flight-req).
+	InFlight *InFlight
 }
 
 // Handler serves the Vault HTTP API under /v1/.
@@ -70,6 +73,7 @@ type Handler struct {
 	cluster     http.RoundTripper
 	noRekey     bool
 	noGenRoot   bool
+	inflight    *InFlight // nil when not tracked
 	// fellBack is the last active API address a forward fell back to
 	// (logged once per address).
 	fellBack atomic.Pointer[string]
@@ -97,6 +101,7 @@ func New(opts Options) *Handler {
 		cluster:     opts.ClusterTransport,
 		noRekey:     opts.DisableRekey,
 		noGenRoot:   opts.DisableGenerateRoot,
+		inflight:    opts.InFlight,
 	}
 	h.buffers.New = func() any { return new(bytes.Buffer) }
 	return h
@@ -105,6 +110,9 @@ func New(opts Options) *Handler {
 // ServeHTTP answers one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := core.NewUUID()
+	if h.inflight != nil {
+		defer h.inflight.add(reqID, r)()
+	}
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	w = sw
 	start := time.Now()

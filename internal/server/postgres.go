@@ -28,8 +28,8 @@ const (
 
 // openPostgres opens the PostgreSQL storage, retrying with backoff while
 // the server is unreachable (each failure is logged, without the password)
-// until ctx ends. A schema written by a newer Coffer, or a configuration
-// the storage refuses, fails at once.
+// until ctx ends. A schema written by a newer Coffer, tables claimed by a
+// storage migration, or a configuration the storage refuses, fail at once.
 func openPostgres(ctx context.Context, pc *config.PostgresStorage, logger *slog.Logger) (*postgres.Storage, error) {
 	connURL, table := postgresTarget(string(pc.ConnectionURL), pc.Table)
 	if !pgTable.MatchString(table) {
@@ -45,7 +45,7 @@ func openPostgres(ctx context.Context, pc *config.PostgresStorage, logger *slog.
 			}
 			return st, nil
 		}
-		if errors.Is(err, postgres.ErrSchemaTooNew) {
+		if errors.Is(err, postgres.ErrSchemaTooNew) || errors.Is(err, postgres.ErrInUse) {
 			return nil, fmt.Errorf("refusing to start: %w", err)
 		}
 		if ctx.Err() != nil {

@@ -172,6 +172,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	// The gauges read the core, which is built next; they are only read
 	// when metrics are scraped.
 	var c *core.Core
+	inflight := httpapi.NewInFlight()
 	m := metrics.New(metrics.Gauges{
 		Sealed: func() float64 {
 			if c.Sealed() {
@@ -205,6 +206,8 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		HA:                    ha,
 		Seal:                  autoSeal,
 		DisabledSeal:          oldSeal,
+		SanitizedConfig:       cfg.Sanitized(),
+		InFlight:              inflight.Snapshot,
 	})
 	if err != nil {
 		return nil, err
@@ -230,6 +233,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 			ClusterTransport:       cluster,
 			DisableRekey:           h.DisableUnauthedRekeyEndpoints,
 			DisableGenerateRoot:    h.DisableUnauthedGenerateRootEndpoints,
+			InFlight:               inflight,
 		})
 		return &http.Server{
 			Handler:           s.wrap(handler, h.MaxRequestDuration),

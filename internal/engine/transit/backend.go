@@ -71,7 +71,7 @@ func (b *backend) paths() []*framework.Path {
 		k, err := b.key(ctx, name)
 		return k != nil, err
 	}
-	return []*framework.Path{
+	paths := []*framework.Path{
 		{
 			Pattern:    `keys/?`,
 			Operations: ops(map[logical.Operation]framework.Handler{logical.ListOperation: b.listKeys}),
@@ -147,16 +147,6 @@ func (b *backend) paths() []*framework.Path {
 			Synopsis:   "Generate a data key encrypted with a named key.",
 		},
 		{
-			Pattern:    `random(?:/(?P<source>platform|seal|all))?(?:/(?P<bytes>[^/]+))?`,
-			Operations: ops(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(b.random)}),
-			Synopsis:   "Generate random bytes.",
-		},
-		{
-			Pattern:    `hash(?:/(?P<algorithm>[^/]+))?`,
-			Operations: ops(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(b.hash)}),
-			Synopsis:   "Hash data.",
-		},
-		{
 			Pattern:    `hmac/(?P<name>[^/]+)(?:/(?P<algorithm>[^/]+))?`,
 			Operations: ops(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(b.hmac)}),
 			Synopsis:   "Compute an HMAC with a named key.",
@@ -172,6 +162,8 @@ func (b *backend) paths() []*framework.Path {
 			Synopsis:   "Verify a signature or an HMAC with a named key.",
 		},
 	}
+	// random and hash are Vault's utilities, the same as sys/tools serves.
+	return append(paths, framework.ToolPaths("")...)
 }
 
 // maxNameLen is the longest key name accepted.

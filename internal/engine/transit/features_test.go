@@ -231,7 +231,7 @@ func TestRandom(t *testing.T) {
 		path string
 		body map[string]any
 	}{
-		{path: "random/0"}, {path: "random/abc"}, {path: "random", body: map[string]any{"bytes": maxRandomBytes + 1}},
+		{path: "random/0"}, {path: "random/abc"}, {path: "random", body: map[string]any{"bytes": 128*1024 + 1}},
 		{path: "random", body: map[string]any{"format": "raw"}}, {path: "random", body: map[string]any{"source": "moon"}},
 	} {
 		h.fails(bad.path, bad.body, logical.ErrInvalidRequest)

@@ -24,6 +24,17 @@
 //   - T_check_fence(bigint): a function that raises SQLSTATE CF001 when the
 //     epoch in T_ha is not its argument; fenced writes call it first.
 //
+// # Claim
+//
+// Every open Storage holds a session-level advisory lock on a dedicated
+// connection until Close: shared by default, so servers open the tables
+// side by side, or exclusive with [Options].Exclusive (`coffer operator
+// migrate` opens its source and destination so). Open fails with
+// [ErrInUse] when the claims conflict: no migration starts while a server
+// has the tables open, and no server starts during a migration. A
+// session that ends frees its claim, so a crashed process leaves nothing
+// to clean up.
+//
 // # Listing
 //
 // List costs one index range scan for the keys directly under the prefix

@@ -47,6 +47,14 @@ type Options struct {
 	MaxParallel int
 	// Logger receives lifecycle events; nil discards them.
 	Logger *slog.Logger
+	// Exclusive claims the tables for this Storage alone: Open fails with
+	// an error matching [ErrInUse] while any other Storage (in any
+	// process) has them open, and every other Open fails the same way
+	// until this one is closed. `coffer operator migrate` opens its
+	// source and destination so. Without it the claim is shared: servers
+	// open the tables side by side but never while an exclusive holder
+	// has them.
+	Exclusive bool
 }
 
 // Storage is a [storage.Storage] in PostgreSQL. Create it with Open and
@@ -57,7 +65,8 @@ type Storage struct {
 	password   string          // for scrubbing error texts only
 	logger     *slog.Logger
 	q          queries
-	leaderKey  int64 // advisory lock key of the election
+	leaderKey  int64     // advisory lock key of the election
+	claimConn  *pgx.Conn // holds the open claim (see claim.go); closed by Close
 	fence      atomic.Pointer[Fence]
 }
 
@@ -115,7 +124,7 @@ func Open(ctx context.Context, opts Options) (*Storage, error) {
 		password:   password,
 		logger:     logger,
 	}
-	if err := s.setUp(ctx, opts.Table); err != nil {
+	if err := s.setUp(ctx, opts.Table, opts.Exclusive); err != nil {
 		pool.Close()
 		return nil, scrub(fmt.Errorf("open postgres storage (%s): %w", where, err), password)
 	}
@@ -123,8 +132,8 @@ func Open(ctx context.Context, opts Options) (*Storage, error) {
 }
 
 // setUp resolves the schema the tables live in, derives the advisory lock
-// keys from it, and migrates.
-func (s *Storage) setUp(ctx context.Context, table string) error {
+// keys from it, claims the tables and migrates.
+func (s *Storage) setUp(ctx context.Context, table string, exclusive bool) error {
 	var schema *string
 	if err := s.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
 		return fmt.Errorf("read current schema: %w", err)
@@ -134,13 +143,23 @@ func (s *Storage) setUp(ctx context.Context, table string) error {
 	}
 	s.q = newQueries(table)
 	s.leaderKey = lockKey(*schema, table, "leader")
-	return migrate(ctx, s.pool, s.q, lockKey(*schema, table, "migrate"), s.logger)
+	if err := s.claim(ctx, lockKey(*schema, table, "open"), exclusive); err != nil {
+		return err
+	}
+	if err := migrate(ctx, s.pool, s.q, lockKey(*schema, table, "migrate"), s.logger); err != nil {
+		closeQuietly(s.claimConn)
+		return err
+	}
+	return nil
 }
 
-// Close closes the pool. Leaderships and listeners hold their own
-// connections and end on their own terms.
+// Close closes the pool and releases the claim on the tables. Leaderships
+// and listeners hold their own connections and end on their own terms.
 func (s *Storage) Close() error {
 	s.pool.Close()
+	if s.claimConn != nil {
+		closeQuietly(s.claimConn)
+	}
 	return nil
 }
 

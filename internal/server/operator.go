@@ -1,0 +1,63 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/coffer-secrets/coffer/internal/config"
+	"github.com/coffer-secrets/coffer/internal/diagnose"
+	"github.com/coffer-secrets/coffer/internal/migrate"
+	"github.com/coffer-secrets/coffer/internal/storage"
+	"github.com/coffer-secrets/coffer/internal/storage/bolt"
+	"github.com/coffer-secrets/coffer/internal/storage/postgres"
+)
+
+// toolLockWait is how long an operator tool waits for a bolt file's lock
+// before it concludes that a server holds the file.
+const toolLockWait = 500 * time.Millisecond
+
+// MigrateMain runs `coffer operator migrate` with args (the words after
+// "operator migrate") and returns the exit code. It lives here, not in
+// package cli, because it opens storage itself.
+func MigrateMain(ctx context.Context, args []string, stdout, stderr io.Writer, _ func(string) string) int {
+	return migrate.Command{Open: openExclusive}.Run(ctx, args, stdout, stderr)
+}
+
+// DiagnoseMain runs `coffer operator diagnose` with args (the words after
+// "operator diagnose") and returns the exit code.
+func DiagnoseMain(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	open := func(ctx context.Context, sc *config.Storage) (storage.Storage, error) {
+		return openTool(ctx, sc, false)
+	}
+	return diagnose.Command{Open: open}.Run(ctx, args, stdout, stderr, getenv)
+}
+
+// openExclusive opens sc once, without retrying, for one process's sole
+// use: a bolt file's lock, or PostgreSQL's exclusive claim. It fails when
+// a server has the storage open.
+func openExclusive(ctx context.Context, sc *config.Storage) (storage.Storage, error) {
+	return openTool(ctx, sc, true)
+}
+
+// openTool opens sc once, without retrying; exclusive is PostgreSQL's
+// claim (a bolt file is always locked by its one user).
+func openTool(ctx context.Context, sc *config.Storage, exclusive bool) (storage.Storage, error) {
+	switch {
+	case sc.Bolt != nil:
+		st, err := bolt.Open(bolt.Options{Path: sc.Bolt.Path, Timeout: toolLockWait})
+		if errors.Is(err, bolt.ErrLocked) {
+			return nil, fmt.Errorf("%w; stop the server using it first", err)
+		}
+		return st, err
+	case sc.Postgres != nil:
+		connURL, table := postgresTarget(string(sc.Postgres.ConnectionURL), sc.Postgres.Table)
+		if !pgTable.MatchString(table) {
+			return nil, fmt.Errorf("postgresql storage: table %q must match %s (at most 48 bytes)", table, pgTable)
+		}
+		return postgres.Open(ctx, postgres.Options{ConnURL: connURL, Table: table, MaxParallel: 4, Exclusive: exclusive})
+	}
+	return nil, fmt.Errorf("storage %q cannot be opened outside a server", sc.Type)
+}
