@@ -19,7 +19,10 @@ func TestSchedulerRetainsNewest(t *testing.T) {
 	var successes []time.Time
 	s, err := NewScheduler(ScheduleOptions{
 		Dir: dir, Interval: time.Hour, Retain: 2,
-		Save:      func(_ context.Context, w io.Writer) error { _, err := Write(context.Background(), w, Header{}, testRecords(2)); return err },
+		Save: func(_ context.Context, w io.Writer) error {
+			_, err := Write(context.Background(), w, Header{}, testRecords(2))
+			return err
+		},
 		OnSuccess: func(at time.Time) { successes = append(successes, at) },
 		Now:       func() time.Time { return now },
 	})
