@@ -126,4 +126,3 @@ func (s *Storage) Restore(ctx context.Context, entries iter.Seq2[storage.Entry, 
 	}
 	return nil
 }
-
