@@ -151,6 +151,7 @@ func commands() map[string]*command {
 	maps.Copy(t, auditDeviceCommands())
 	maps.Copy(t, leaseCommands())
 	maps.Copy(t, haCommands())
+	maps.Copy(t, snapshotCommands())
 	return t
 }
 

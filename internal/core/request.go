@@ -102,6 +102,7 @@ var sudoPaths = []*regexp.Regexp{
 	regexp.MustCompile(`^sys/locked-users(/.*)?$`),
 	regexp.MustCompile(`^sys/plugins/catalog/.*$`),
 	regexp.MustCompile(`^sys/host-info$`),
+	regexp.MustCompile(`^sys/storage/snapshot(-force)?$`),
 }
 
 func needsSudo(path string) bool {

@@ -148,6 +148,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "sys/metrics":
 		h.handleMetrics(w, r, reqID)
 		return
+	case core.SnapshotPath, core.SnapshotForcePath:
+		h.handleSnapshot(w, r, reqID, path == core.SnapshotForcePath)
+		return
 	}
 	h.handleLogical(w, r, reqID, path)
 }

@@ -94,6 +94,30 @@ type Restorer interface {
 	Restore(ctx context.Context, entries iter.Seq2[Entry, error]) error
 }
 
+// Wrapper is implemented by storages that wrap another one (to count
+// operations, or to guard writes); Unwrap returns the wrapped storage.
+type Wrapper interface {
+	Unwrap() Storage
+}
+
+// As returns the first storage in the chain s, s.Unwrap(), ... that
+// implements T, such as [Snapshotter] or [Restorer], and whether there is
+// one. Calling T's methods bypasses the wrappers above it.
+func As[T any](s Storage) (T, bool) {
+	for s != nil {
+		if t, ok := s.(T); ok {
+			return t, true
+		}
+		w, ok := s.(Wrapper)
+		if !ok {
+			break
+		}
+		s = w.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
 // ErrInvalidKey is returned for an empty key or one that is not a clean
 // relative path.
 var ErrInvalidKey = errors.New("invalid storage key")
