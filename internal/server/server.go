@@ -32,6 +32,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/httpapi"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/metrics"
+	"github.com/coffer-secrets/coffer/internal/snapshot"
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/storage/bolt"
 	"github.com/coffer-secrets/coffer/internal/storage/inmem"
@@ -98,6 +99,9 @@ type Server struct {
 	clusterLn   net.Listener
 	clusterSrv  *http.Server
 	clusterAddr string // announced cluster address; "" without clusterLn
+	// snapshots writes the scheduled snapshots; nil without a snapshot
+	// block.
+	snapshots *snapshot.Scheduler
 }
 
 // New opens storage, builds the core and binds every listener. It starts
@@ -176,6 +180,9 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.core = c
+	if s.snapshots, err = s.newScheduler(c, m); err != nil {
+		return nil, err
+	}
 	transport, err := s.forwardTransport()
 	if err != nil {
 		return nil, err
@@ -378,11 +385,16 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		})
 	}
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	if s.snapshots != nil {
+		wg.Go(func() { s.snapshots.Run(bg) })
+	}
 	var runErr error
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
+	stopBackground()
 	// Shutdown must outlive ctx, which has ended: in-flight requests get
 	// their own deadline.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

@@ -103,6 +103,7 @@ func (s *Scheduler) SaveNow(ctx context.Context) (string, error) {
 	if err := WriteFileAtomic(final, func(w io.Writer) error { return s.opts.Save(ctx, w) }); err != nil {
 		return "", err
 	}
+	s.opts.Logger.Info("snapshot saved", "path", final)
 	if s.opts.OnSuccess != nil {
 		s.opts.OnSuccess(now)
 	}
