@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -345,21 +346,23 @@ func (sr *Reader) uint32() (uint32, error) {
 	return binary.BigEndian.Uint32(b[:]), nil
 }
 
-// bytes reads n bytes. Its buffer grows with what arrives, so a large
-// declared length on a short stream allocates little.
+// bytes reads n bytes. A record up to 64 KiB gets one exact allocation;
+// a larger one grows in 64 KiB reads, so a large declared length on a
+// short stream allocates little.
 func (sr *Reader) bytes(n int64) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(int(min(n, 64<<10)))
-	got, err := io.CopyN(&buf, sr.r, n)
-	if got != n {
-		if err == nil || err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	const chunk = 64 << 10
+	buf := make([]byte, 0, min(n, chunk))
+	for int64(len(buf)) < n {
+		want := int(min(n-int64(len(buf)), chunk))
+		buf = slices.Grow(buf, want)
+		m, err := io.ReadFull(sr.r, buf[len(buf):len(buf)+want])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return nil, truncated(err)
 		}
-		return nil, truncated(err)
 	}
-	b := buf.Bytes()
-	sr.sum.Write(b)
-	return b, nil
+	sr.sum.Write(buf)
+	return buf, nil
 }
 
 // truncated turns an early end of the stream into ErrTruncated and keeps
