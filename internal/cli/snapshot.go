@@ -56,8 +56,7 @@ func runSnapshotSave(ctx context.Context, c *call, args []string) int {
 	if !ok {
 		return exitServer
 	}
-	req := cl.NewRequest(http.MethodGet, "/v1/sys/storage/snapshot")
-	resp, err := cl.RawRequestWithContext(ctx, req)
+	resp, err := cl.Logical().ReadRawWithContext(ctx, "sys/storage/snapshot")
 	if err != nil {
 		if resp != nil {
 			resp.Body.Close()
@@ -110,6 +109,7 @@ func runSnapshotRestore(ctx context.Context, c *call, args []string, force bool)
 	}
 	req := cl.NewRequest(http.MethodPost, "/v1/"+path)
 	req.Body = f
+	//lint:ignore SA1019 the body is streamed from the file; the Logical helpers would hold it all in memory
 	resp, err := cl.RawRequestWithContext(ctx, req)
 	if resp != nil {
 		resp.Body.Close()
