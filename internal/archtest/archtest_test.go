@@ -36,6 +36,8 @@ var rules = []rule{
 	// Security packages stay small.
 	{importer: "internal/barrier", forbidden: []string{"internal/core", "internal/logical", "internal/router", "internal/token", "internal/httpapi", "internal/server"}},
 	{importer: "internal/shamir", forbidden: []string{"internal/"}},
+	// The snapshot format is read by the CLI too: it needs nothing of ours.
+	{importer: "internal/snapshot", forbidden: []string{"internal/"}},
 	// Reading the machine's description needs nothing of ours.
 	{importer: "internal/hostinfo", forbidden: []string{"internal/"}},
 	{importer: "internal/seal", forbidden: []string{"internal/core", "internal/logical", "internal/httpapi", "internal/server"}},

@@ -257,6 +257,32 @@ func (b *Barrier) Reload(ctx context.Context) error {
 	return nil
 }
 
+// CheckKeyring reports whether ciphertext, a stored keyring (the value of
+// [KeyringPath], from a snapshot for instance), opens with the root key the
+// barrier holds and is well formed. It returns nil when it does,
+// [ErrBadKey] when it does not (without saying why) and [ErrSealed] while
+// sealed. It changes nothing; the decrypted keyring is zeroed.
+func (b *Barrier) CheckKeyring(ciphertext []byte) (KeyInfo, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.active == nil {
+		return KeyInfo{}, ErrSealed
+	}
+	kr, err := decodeKeyring(b.rootKey, ciphertext)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	defer kr.zero()
+	info := KeyInfo{Term: kr.ActiveTerm}
+	for _, k := range kr.Keys {
+		if k.Term == kr.ActiveTerm {
+			info.InstallTime = k.InstallTime
+			info.Encryptions = k.Reserved
+		}
+	}
+	return info, nil
+}
+
 // Seal forgets the keyring and zeroes the root key and every data key the
 // barrier holds. The expanded AES key schedules inside the standard
 // library's cipher objects cannot be zeroed; they become unreachable.

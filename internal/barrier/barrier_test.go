@@ -842,3 +842,43 @@ func TestReload(t *testing.T) {
 		t.Errorf("Get after a refused Reload = %q", got)
 	}
 }
+
+func TestCheckKeyring(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	b, phys, _ := newUnsealed(t, Options{})
+	if _, err := b.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	own := mustGet(t, phys, KeyringPath)
+	_, otherPhys, _ := newUnsealed(t, Options{})
+	foreign := mustGet(t, otherPhys, KeyringPath)
+	flipped := slices.Clone(own)
+	flipped[len(flipped)-1] ^= 1
+	tests := []struct {
+		name       string
+		ciphertext []byte
+		want       error
+	}{
+		{"own keyring", own, nil},
+		{"another root key", foreign, ErrBadKey},
+		{"flipped byte", flipped, ErrBadKey},
+		{"empty", nil, ErrBadKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			info, err := b.CheckKeyring(tt.ciphertext)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("CheckKeyring() = %v, want %v", err, tt.want)
+			}
+			if err == nil && info.Term != 2 {
+				t.Errorf("CheckKeyring() term = %d, want 2", info.Term)
+			}
+		})
+	}
+	sealed := New(phys)
+	if _, err := sealed.CheckKeyring(own); !errors.Is(err, ErrSealed) {
+		t.Errorf("CheckKeyring while sealed = %v, want ErrSealed", err)
+	}
+}

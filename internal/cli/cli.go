@@ -169,6 +169,7 @@ func commands() map[string]*command {
 	maps.Copy(t, leaseCommands())
 	maps.Copy(t, haCommands())
 	maps.Copy(t, localCommands())
+	maps.Copy(t, snapshotCommands())
 	return t
 }
 

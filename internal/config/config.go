@@ -98,6 +98,9 @@ type Config struct {
 	DisabledSeal *Seal
 	// Telemetry (telemetry block) configures sys/metrics.
 	Telemetry Telemetry
+	// Snapshot (snapshot block) schedules snapshots of the whole storage;
+	// nil means none.
+	Snapshot *Snapshot
 	// Audit (audit "file" "name" blocks) are audit devices enabled at
 	// unseal; they cannot be disabled through the API.
 	Audit []AuditDevice
@@ -347,6 +350,36 @@ func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 // MarshalText returns a placeholder, never the value.
 func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
+// DefaultSnapshotRetain is how many scheduled snapshots are kept when the
+// snapshot block does not say.
+const DefaultSnapshotRetain = 3
+
+// Snapshot is the snapshot block (a Coffer key; Vault Enterprise
+// schedules its snapshots through the API instead):
+//
+//	snapshot {
+//	  interval = "1h"
+//	  retain   = 24
+//	  path     = "/var/lib/coffer/snapshots"
+//	}
+//
+// The active node writes a snapshot (as `coffer operator snapshot save`
+// does) every interval into path, each file complete or absent (temporary
+// file, fsync, rename), keeps the newest retain, logs an error line when
+// one fails, and reports the time of the last success as the metric
+// coffer_snapshot_last_success_timestamp_seconds.
+type Snapshot struct {
+	// Interval (interval) is the time between two snapshots: a duration
+	// such as "1h" or a number of seconds. Required.
+	Interval time.Duration
+	// Retain (retain) is how many snapshots are kept, the newest; at least
+	// 1. Zero or absent means DefaultSnapshotRetain.
+	Retain int64
+	// Path (path) is the directory the snapshots are written to; it is
+	// created with mode 0700 when missing. Required.
+	Path string
+}
 
 // Telemetry is the telemetry block.
 type Telemetry struct {

@@ -995,3 +995,41 @@ func TestSeals(t *testing.T) {
 		t.Errorf("Parse with a bad VAULT_SKIP_VERIFY = %v, want %q", err, want)
 	}
 }
+
+func TestParseSnapshot(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		src  string
+		want *Snapshot
+		err  string
+	}{
+		{"none", "", nil, ""},
+		{"full", "snapshot {\n interval = \"1h\"\n retain = 24\n path = \"/var/lib/coffer/snaps\"\n}\n", &Snapshot{Interval: time.Hour, Retain: 24, Path: "/var/lib/coffer/snaps"}, ""},
+		{"seconds and default retain", "snapshot {\n interval = 90\n path = \"s\"\n}\n", &Snapshot{Interval: 90 * time.Second, Retain: DefaultSnapshotRetain, Path: "s"}, ""},
+		{"no interval", "snapshot {\n path = \"s\"\n}\n", nil, "interval must be a positive duration"},
+		{"negative retain", "snapshot {\n interval = \"1h\"\n retain = -1\n path = \"s\"\n}\n", nil, "retain -1 must be at least 1"},
+		{"no path", "snapshot {\n interval = \"1h\"\n}\n", nil, "path (the directory to write snapshots to) is required"},
+		{"typo", "snapshot {\n interval = \"1h\"\n path = \"s\"\n retian = 2\n}\n", nil, `unknown key "retian" in snapshot; did you mean "retain"?`},
+		{"label", "snapshot \"x\" {\n interval = \"1h\"\n path = \"s\"\n}\n", nil, "takes no label"},
+		{"two blocks", "snapshot {\n interval = \"1h\"\n path = \"s\"\n}\nsnapshot {\n interval = \"1h\"\n path = \"s\"\n}\n", nil, "second snapshot block"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Parse([]byte(base+tt.src), "t.hcl", nil)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("Parse(%q) = %v, want an error containing %q", tt.src, err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse(%q) = %v", tt.src, err)
+			}
+			if diff := cmp.Diff(tt.want, c.Snapshot); diff != "" {
+				t.Errorf("Parse(%q).Snapshot (-want +got):\n%s", tt.src, diff)
+			}
+		})
+	}
+}

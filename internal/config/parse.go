@@ -132,10 +132,10 @@ func (d *decoder) config(body *hclsyntax.Body) *Config {
 			"pid_file":                        str(&c.PIDFile),
 		},
 		ignored: ignoredTop(),
-		blocks:  []string{"audit", "listener", "seal", "storage", "telemetry", "user_lockout"},
+		blocks:  []string{"audit", "listener", "seal", "snapshot", "storage", "telemetry", "user_lockout"},
 	}
 	d.body(body, top)
-	var first, enabledSeal, disabledSeal *hclsyntax.Block
+	var first, enabledSeal, disabledSeal, firstSnapshot *hclsyntax.Block
 	for _, b := range body.Blocks {
 		switch b.Type {
 		case "storage":
@@ -194,9 +194,35 @@ func (d *decoder) config(body *hclsyntax.Body) *Config {
 			}
 		case "user_lockout":
 			d.userLockout(c, b)
+		case "snapshot":
+			if firstSnapshot != nil {
+				d.ps.add(b.DefRange(), "second snapshot block; Coffer takes one (the first is at line %d)", firstSnapshot.TypeRange.Start.Line)
+				continue
+			}
+			firstSnapshot = b
+			c.Snapshot = d.snapshot(b)
 		}
 	}
 	return c
+}
+
+// snapshot decodes the snapshot block, which has no label.
+func (d *decoder) snapshot(b *hclsyntax.Block) *Snapshot {
+	if len(b.Labels) != 0 {
+		d.ps.add(b.DefRange(), "snapshot block takes no label: write snapshot { interval = \"1h\" path = \"...\" }")
+		return nil
+	}
+	sn := &Snapshot{}
+	d.body(b.Body, schema{
+		block:  "snapshot",
+		prefix: "snapshot.",
+		fields: map[string]setter{
+			"interval": duration(&sn.Interval),
+			"retain":   integer(&sn.Retain),
+			"path":     str(&sn.Path),
+		},
+	})
+	return sn
 }
 
 // userLockout decodes a user_lockout "NAME" { ... } block into

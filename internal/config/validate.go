@@ -35,6 +35,9 @@ func (c *Config) applyDefaults() {
 	if c.MaxRequestSize == 0 {
 		c.MaxRequestSize = DefaultMaxRequestSize
 	}
+	if c.Snapshot != nil && c.Snapshot.Retain == 0 {
+		c.Snapshot.Retain = DefaultSnapshotRetain
+	}
 	if c.Storage != nil && c.Storage.Postgres != nil {
 		p := c.Storage.Postgres
 		if p.Table == "" {
@@ -182,6 +185,17 @@ func (v *validator) validate() {
 		v.errorf("default_lease_ttl", "default_lease_ttl %v is longer than max_lease_ttl %v", c.DefaultLeaseTTL, c.MaxLeaseTTL)
 	}
 	v.audit()
+	if sn := c.Snapshot; sn != nil {
+		switch {
+		case sn.Interval <= 0:
+			v.errorf("snapshot.interval", "snapshot: interval must be a positive duration such as \"1h\"")
+		case sn.Retain < 1:
+			v.errorf("snapshot.retain", "snapshot: retain %d must be at least 1", sn.Retain)
+		}
+		if sn.Path == "" {
+			v.errorf("snapshot", "snapshot: path (the directory to write snapshots to) is required")
+		}
+	}
 	if c.MaxRequestSize <= 0 {
 		v.errorf("max_request_size", "max_request_size %d: must be a positive number of bytes (Coffer has no unlimited setting)", c.MaxRequestSize)
 	}

@@ -104,6 +104,7 @@ var sudoPaths = []*regexp.Regexp{
 	regexp.MustCompile(`^sys/host-info$`),
 	regexp.MustCompile(`^sys/config/state/sanitized$`),
 	regexp.MustCompile(`^sys/in-flight-req$`),
+	regexp.MustCompile(`^sys/storage/snapshot(-force)?$`),
 }
 
 func needsSudo(path string) bool {

@@ -166,6 +166,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "sys/metrics":
 		h.handleMetrics(w, r, reqID)
 		return
+	case core.SnapshotPath, core.SnapshotForcePath:
+		h.handleSnapshot(w, r, reqID, path == core.SnapshotForcePath)
+		return
 	}
 	if h.ceremonyDisabled(path) {
 		h.writeError(w, r, reqID, &logical.Error{Kind: logical.ErrUnsupportedOperation, Msg: "unsupported operation: this endpoint is disabled on this listener"})

@@ -30,6 +30,7 @@ type Metrics struct {
 	revokeFailures  *prometheus.CounterVec
 	storageOps      *prometheus.CounterVec
 	storageDuration *prometheus.HistogramVec
+	snapshotSuccess prometheus.Gauge
 }
 
 // Gauges are read when metrics are scraped.
@@ -72,8 +73,11 @@ func New(g Gauges) *Metrics {
 			Name: "coffer_storage_operation_seconds", Help: "Physical storage latency by operation.",
 			Buckets: []float64{.00001, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5},
 		}, []string{"op"}),
+		snapshotSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "coffer_snapshot_last_success_timestamp_seconds", Help: "Unix time of the last scheduled snapshot written; 0 before the first.",
+		}),
 	}
-	r.MustRegister(m.requests, m.requestDuration, m.logins, m.auditFailures, m.revokeFailures, m.storageOps, m.storageDuration)
+	r.MustRegister(m.requests, m.requestDuration, m.logins, m.auditFailures, m.revokeFailures, m.storageOps, m.storageDuration, m.snapshotSuccess)
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gauge := func(name, help string, f func() float64) {
 		if f != nil {
@@ -121,6 +125,11 @@ func (m *Metrics) AuditFailure(device string) { m.auditFailures.WithLabelValues(
 // RevokeFailure records a failed lease revocation for a mount.
 func (m *Metrics) RevokeFailure(mount string) { m.revokeFailures.WithLabelValues(mount).Inc() }
 
+// SnapshotSaved records the time of a scheduled snapshot written.
+func (m *Metrics) SnapshotSaved(at time.Time) {
+	m.snapshotSuccess.Set(float64(at.UnixNano()) / 1e9)
+}
+
 // Storage wraps st so that every operation is counted and timed.
 func (m *Metrics) Storage(st storage.Storage) storage.Storage {
 	return &instrumented{st: st, m: m}
@@ -160,6 +169,10 @@ func (s *instrumented) Txn(ctx context.Context, ops []storage.Op) error {
 	defer s.observe("txn", time.Now())
 	return s.st.Txn(ctx, ops)
 }
+
+// Unwrap returns the wrapped storage, whose optional interfaces (such as
+// [storage.Snapshotter]) [storage.As] finds through the wrapper.
+func (s *instrumented) Unwrap() storage.Storage { return s.st }
 
 // Close closes the wrapped storage when it can be closed.
 func (s *instrumented) Close() error {

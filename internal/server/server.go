@@ -33,6 +33,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/metrics"
 	"github.com/coffer-secrets/coffer/internal/seal"
+	"github.com/coffer-secrets/coffer/internal/snapshot"
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/storage/bolt"
 	"github.com/coffer-secrets/coffer/internal/storage/inmem"
@@ -107,6 +108,9 @@ type Server struct {
 	// seals are the configured auto seal and the disabled one (either may
 	// be nil); closed when the server stops.
 	seals []seal.Wrapper
+	// snapshots writes the scheduled snapshots; nil without a snapshot
+	// block.
+	snapshots *snapshot.Scheduler
 }
 
 // New opens storage, builds the core and binds every listener. It starts
@@ -213,6 +217,9 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.core = c
+	if s.snapshots, err = s.newScheduler(c, m); err != nil {
+		return nil, err
+	}
 	transport, err := s.forwardTransport()
 	if err != nil {
 		return nil, err
@@ -428,11 +435,16 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		})
 	}
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	if s.snapshots != nil {
+		wg.Go(func() { s.snapshots.Run(bg) })
+	}
 	var runErr error
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
+	stopBackground()
 	// Shutdown must outlive ctx, which has ended: in-flight requests get
 	// their own deadline.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

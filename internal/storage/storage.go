@@ -11,6 +11,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"iter"
 	"strings"
 )
 
@@ -56,6 +57,65 @@ type Storage interface {
 // Closer is implemented by storages that hold files or connections.
 type Closer interface {
 	Close() error
+}
+
+// Snapshotter is implemented by storages that can read every key as of
+// one moment while writes go on (bolt: one read transaction; PostgreSQL: a
+// read-only REPEATABLE READ transaction; inmem: a copy of the map).
+//
+// Snapshot calls fn with a [View] of the whole storage: every write that
+// returned before Snapshot was called is in it, and no write that commits
+// while fn runs is. The view is valid only until fn returns. Snapshot
+// returns fn's error, or its own.
+type Snapshotter interface {
+	Snapshot(ctx context.Context, fn func(v View) error) error
+}
+
+// View is a consistent, read-only view of every key of a storage.
+type View interface {
+	// Len returns the number of keys.
+	Len(ctx context.Context) (int64, error)
+	// Range calls fn with every key and its value, in ascending byte order
+	// of the keys, and stops at fn's first error, which it returns. value
+	// is valid only during the call.
+	Range(ctx context.Context, fn func(key string, value []byte) error) error
+}
+
+// Restorer is implemented by storages that can replace their whole
+// contents at once.
+//
+// Restore deletes every key and stores the entries that entries yields,
+// in one transaction: other readers see the old contents or the new, never
+// a mix, and when Restore fails (an error from entries, an invalid key, a
+// canceled context, a fenced PostgreSQL node) nothing has changed. The
+// storage may keep the values entries yields until Restore returns, so
+// the iterator must not reuse them. Keys must be distinct.
+type Restorer interface {
+	Restore(ctx context.Context, entries iter.Seq2[Entry, error]) error
+}
+
+// Wrapper is implemented by storages that wrap another one (to count
+// operations, or to guard writes); Unwrap returns the wrapped storage.
+type Wrapper interface {
+	Unwrap() Storage
+}
+
+// As returns the first storage in the chain s, s.Unwrap(), ... that
+// implements T, such as [Snapshotter] or [Restorer], and whether there is
+// one. Calling T's methods bypasses the wrappers above it.
+func As[T any](s Storage) (T, bool) {
+	for s != nil {
+		if t, ok := s.(T); ok {
+			return t, true
+		}
+		w, ok := s.(Wrapper)
+		if !ok {
+			break
+		}
+		s = w.Unwrap()
+	}
+	var zero T
+	return zero, false
 }
 
 // ErrInvalidKey is returned for an empty key or one that is not a clean

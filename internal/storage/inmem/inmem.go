@@ -4,6 +4,8 @@ package inmem
 
 import (
 	"context"
+	"iter"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -90,5 +92,61 @@ func (s *Storage) Txn(ctx context.Context, ops []storage.Op) error {
 			delete(s.data, op.Entry.Key)
 		}
 	}
+	return nil
+}
+
+var (
+	_ storage.Snapshotter = (*Storage)(nil)
+	_ storage.Restorer    = (*Storage)(nil)
+)
+
+// Snapshot copies the map under the read lock (values are never modified
+// in place, so the copy shares them) and calls fn with a view of the copy.
+func (s *Storage) Snapshot(ctx context.Context, fn func(v storage.View) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	data := maps.Clone(s.data)
+	s.mu.RUnlock()
+	return fn(view(data))
+}
+
+// view is a frozen copy of the map.
+type view map[string][]byte
+
+func (v view) Len(context.Context) (int64, error) { return int64(len(v)), nil }
+
+func (v view) Range(ctx context.Context, fn func(key string, value []byte) error) error {
+	for _, k := range slices.Sorted(maps.Keys(v)) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(k, v[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Restore builds the new contents aside, checking every key, and swaps
+// them in under the write lock.
+func (s *Storage) Restore(ctx context.Context, entries iter.Seq2[storage.Entry, error]) error {
+	data := make(map[string][]byte)
+	for e, err := range entries {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := storage.ValidateKey(e.Key); err != nil {
+			return err
+		}
+		data[e.Key] = slices.Clone(e.Value)
+	}
+	s.mu.Lock()
+	s.data = data
+	s.mu.Unlock()
 	return nil
 }

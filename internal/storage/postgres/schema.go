@@ -18,6 +18,7 @@ const fencedState = "CF001"
 
 // queries holds every SQL statement, with the table names filled in once.
 type queries struct {
+	table                       string // the key/value table, unquoted
 	kv, ha, version, checkFence string // quoted identifiers
 
 	get, put, del, fence            string
@@ -30,6 +31,7 @@ type queries struct {
 func newQueries(table string) queries {
 	id := func(s string) string { return pgx.Identifier{s}.Sanitize() }
 	q := queries{
+		table:      table,
 		kv:         id(table),
 		ha:         id(table + "_ha"),
 		version:    id(table + "_schema_version"),

@@ -20,6 +20,12 @@
 //   - A value of length zero may come back as nil or as an empty slice.
 //   - An operation whose context is already canceled returns an error that
 //     matches [context.Canceled] and changes nothing.
+//   - A storage that implements [storage.Snapshotter] gives a view that
+//     holds every write acknowledged before Snapshot and none that commits
+//     while the view is open, in ascending key order; one that implements
+//     [storage.Restorer] replaces everything or, when the entries fail or
+//     hold an invalid key, nothing. The suite skips these parts for a
+//     storage without the interfaces.
 //   - A transaction with an invalid key or an unknown [storage.OpKind]
 //     anywhere in it returns an error and changes nothing; for an invalid key
 //     the error matches [storage.ErrInvalidKey].
@@ -69,6 +75,10 @@ func Run(t *testing.T, open func(t *testing.T) storage.Storage) {
 		{"LargeValue", testLargeValue},
 		{"Concurrent", testConcurrent},
 		{"CanceledContext", testCanceledContext},
+		{"SnapshotConsistent", testSnapshotConsistent},
+		{"SnapshotOrder", testSnapshotOrder},
+		{"Restore", testRestore},
+		{"RestoreAtomic", testRestoreAtomic},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,14 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/coffer-secrets/coffer/internal/storage/storagetest"
+)
+
+// BenchmarkSnapshot100k saves and restores 100,000 keys (see
+// docs/performance.md for the numbers and the machine).
+func BenchmarkSnapshot100k(b *testing.B) {
+	s, _ := openBench(b, 8)
+	storagetest.BenchSnapshot(b, s, 100_000)
+}
