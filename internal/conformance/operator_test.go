@@ -32,8 +32,8 @@ func storageServer(t *testing.T, storageBlock string) *server {
 	return startProcess(t, []string{"server", "-config", path}, nil, "http://"+addr)
 }
 
-// unsealWith unseals s with keys and reads secret/app through it.
-func unsealWith(t *testing.T, s *server, keys []string, rootToken string) {
+// unsealAndReadApp unseals s with keys and reads secret/app through it.
+func unsealAndReadApp(t *testing.T, s *server, keys []string, rootToken string) {
 	t.Helper()
 	for _, k := range keys {
 		if _, err := s.Client.Sys().Unseal(k); err != nil {
@@ -203,7 +203,7 @@ func TestMigrateBoltPostgresAndBack(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "in use by another process") {
 		t.Fatalf("migrate from postgresql while a server runs: exit %d, stderr %q; want 2 and \"in use\"", code, stderr)
 	}
-	unsealWith(t, s, keys, res.RootToken)
+	unsealAndReadApp(t, s, keys, res.RootToken)
 	s.stop()
 
 	// Back to bolt, twice: a second run overwrites and changes nothing.
@@ -215,7 +215,7 @@ func TestMigrateBoltPostgresAndBack(t *testing.T) {
 	}
 	compare(back)
 	s = storageServer(t, backBlock)
-	unsealWith(t, s, keys, res.RootToken)
+	unsealAndReadApp(t, s, keys, res.RootToken)
 }
 
 // TestMigrateRefusals covers what operator migrate refuses before copying.
