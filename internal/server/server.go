@@ -435,9 +435,9 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		})
 	}
-	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	snapCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	if s.snapshots != nil {
-		wg.Go(func() { s.snapshots.Run(bg) })
+		wg.Go(func() { s.snapshots.Run(snapCtx) })
 	}
 	var runErr error
 	select {
