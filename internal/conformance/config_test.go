@@ -268,7 +268,7 @@ func TestConfigErrorsStopTheServer(t *testing.T) {
 		{"top-level typo", base + "disable_mlok = true\n", []string{`coffer.hcl:5,1-13: unknown key "disable_mlok"; did you mean "disable_mlock"?`}},
 		{"listener typo", "storage \"inmem\" {}\nlistener \"tcp\" {\n  cluster_adress = \"127.0.0.1:0\"\n}\n", []string{`coffer.hcl:3,3-17: unknown key "cluster_adress" in listener "tcp"; did you mean "cluster_address"?`}},
 		{"telemetry typo", base + "telemetry {\n  statsd_adress = \"x:1\"\n}\n", []string{`unknown key "statsd_adress" in telemetry; did you mean "statsd_address"?`}},
-		{"auto-unseal", base + "seal \"awskms\" {\n  region = \"us-east-1\"\n  kms_key_id = \"k\"\n}\n", []string{`coffer.hcl:5,6-14: seal type "awskms" is not supported yet`, `Shamir key shares`}},
+		{"cloud seal", base + "seal \"awskms\" {\n  region = \"us-east-1\"\n  kms_key_id = \"k\"\n}\n", []string{`coffer.hcl:5,6-14: seal type "awskms" is not supported`, `shamir, static, transit or pkcs11`}},
 		{"ha_storage", base + "ha_storage \"consul\" {}\n", []string{`ha_storage is not supported`}},
 		{"raft", "storage \"raft\" {\n  path = \"/x\"\n}\nlistener \"tcp\" {}\n", []string{`storage type "raft" is not supported`}},
 	}

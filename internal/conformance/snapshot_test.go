@@ -2,8 +2,10 @@ package conformance
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -442,19 +444,27 @@ snapshot {
 	if strings.Contains(s.Stderr.String(), "scheduled snapshot failed") {
 		t.Errorf("a scheduled snapshot failed:\n%s", s.Stderr)
 	}
+	restored := 0
 	for _, n := range names {
 		if !strings.HasPrefix(n, "coffer-snapshot-") || !strings.HasSuffix(n, ".snap") {
 			t.Errorf("unexpected file %q in the snapshot directory", n)
 		}
 		f, err := os.Open(filepath.Join(dir, n))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // pruned by a newer round since the listing
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
+		restored++
 		data, _ := io.ReadAll(f)
 		f.Close()
 		if r := postSnapshot(t, s, s.Client.Token(), data, false); r.Status != http.StatusNoContent {
 			t.Errorf("restore of scheduled %s = %d %s, want 204", n, r.Status, r.Body)
 		}
+	}
+	if restored == 0 {
+		t.Errorf("every listed snapshot (%v) was pruned before it could be restored", names)
 	}
 }
 

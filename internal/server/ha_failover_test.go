@@ -88,12 +88,16 @@ func TestLeaseExpiresAfterFailover(t *testing.T) {
 	if err := admin.Sys().Mount("database", &api.MountInput{Type: "database"}); err != nil {
 		t.Fatal(err)
 	}
-	for path, body := range map[string]map[string]any{
-		"database/config/db": {"plugin_name": d.Plugin, "connection_url": d.URL, "username": d.User, "password": d.Password, "allowed_roles": "*"},
-		"database/roles/app": {"db_name": "db", "creation_statements": d.Creation(), "default_ttl": "6s", "max_ttl": "1h"},
+	// In order: a role names an existing connection.
+	for _, w := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"database/config/db", map[string]any{"plugin_name": d.Plugin, "connection_url": d.URL, "username": d.User, "password": d.Password, "allowed_roles": "*"}},
+		{"database/roles/app", map[string]any{"db_name": "db", "creation_statements": d.Creation(), "default_ttl": "6s", "max_ttl": "1h"}},
 	} {
-		if _, err := admin.Logical().Write(path, body); err != nil {
-			t.Fatalf("write %s: %v", path, err)
+		if _, err := admin.Logical().Write(w.path, w.body); err != nil {
+			t.Fatalf("write %s: %v", w.path, err)
 		}
 	}
 	creds, err := admin.Logical().Read("database/creds/app")
