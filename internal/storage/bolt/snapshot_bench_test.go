@@ -18,3 +18,13 @@ func BenchmarkSnapshot100k(b *testing.B) {
 	b.Cleanup(func() { s.Close() })
 	storagetest.BenchSnapshot(b, s, 100_000)
 }
+
+// BenchmarkSnapshot1M saves and restores 1,000,000 keys.
+func BenchmarkSnapshot1M(b *testing.B) {
+	s, err := bolt.Open(bolt.Options{Path: filepath.Join(b.TempDir(), "bench.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	storagetest.BenchSnapshot(b, s, 1_000_000)
+}

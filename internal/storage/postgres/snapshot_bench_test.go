@@ -12,3 +12,9 @@ func BenchmarkSnapshot100k(b *testing.B) {
 	s, _ := openBench(b, 8)
 	storagetest.BenchSnapshot(b, s, 100_000)
 }
+
+// BenchmarkSnapshot1M saves and restores 1,000,000 keys.
+func BenchmarkSnapshot1M(b *testing.B) {
+	s, _ := openBench(b, 8)
+	storagetest.BenchSnapshot(b, s, 1_000_000)
+}
