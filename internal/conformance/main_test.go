@@ -151,7 +151,7 @@ func (s *server) waitUp(limit time.Duration) error {
 			resp.Body.Close()
 			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 	return errors.New("no answer in time")
 }

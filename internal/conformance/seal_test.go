@@ -26,12 +26,12 @@ type sealServer struct {
 	dir, addr string
 }
 
-func newSealServer(t *testing.T) *sealServer {
+func newSealServer(t testing.TB) *sealServer {
 	return &sealServer{dir: t.TempDir(), addr: freeAddr(t)}
 }
 
 // start writes the configuration with sealBlocks and starts the server.
-func (ss *sealServer) start(t *testing.T, sealBlocks string) *server {
+func (ss *sealServer) start(t testing.TB, sealBlocks string) *server {
 	t.Helper()
 	cfg := fmt.Sprintf("storage \"bolt\" {\n  path = %q\n}\nlistener \"tcp\" {\n  address = %q\n  tls_disable = true\n}\n%s",
 		filepath.Join(ss.dir, "coffer.db"), ss.addr, sealBlocks)
@@ -43,7 +43,7 @@ func (ss *sealServer) start(t *testing.T, sealBlocks string) *server {
 }
 
 // waitUnsealed waits until s reports itself unsealed.
-func waitUnsealed(t *testing.T, s *server, limit time.Duration) *api.SealStatusResponse {
+func waitUnsealed(t testing.TB, s *server, limit time.Duration) *api.SealStatusResponse {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -54,7 +54,7 @@ func waitUnsealed(t *testing.T, s *server, limit time.Duration) *api.SealStatusR
 		if time.Now().After(deadline) {
 			t.Fatalf("not unsealed after %v (status %+v, %v)\nstderr:\n%s", limit, st, err, s.Stderr)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -70,7 +70,7 @@ func waitLog(t *testing.T, s *server, words string, limit time.Duration) {
 	}
 }
 
-func writeKeyFile(t *testing.T, dir, name string) string {
+func writeKeyFile(t testing.TB, dir, name string) string {
 	t.Helper()
 	k := make([]byte, 32)
 	rand.Read(k)
@@ -172,7 +172,7 @@ func TestShamirRefusesRecoveryKeys(t *testing.T) {
 
 // startTransitDev starts a dev server with a transit key "seal" and
 // returns it with its unseal key.
-func startTransitDev(t *testing.T) (*server, string) {
+func startTransitDev(t testing.TB) (*server, string) {
 	t.Helper()
 	a := startDev(t)
 	if err := a.Client.Sys().Mount("transit", &api.MountInput{Type: "transit"}); err != nil {
