@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-secrets/coffer/internal/testdb"
 	"github.com/hashicorp/vault/api"
 )
 
@@ -426,5 +427,89 @@ func TestPKCS11Seal(t *testing.T) {
 		if sec, err := s.Client.Logical().Read("kv/a"); err != nil || sec == nil || sec.Data["v"] != "1" {
 			t.Fatalf("restart %d: read = %v, %v", i+1, sec, err)
 		}
+	}
+}
+
+// TestAutoUnsealHAFailover: two nodes on one PostgreSQL database with a
+// static seal. The second node unseals itself once the first has
+// initialized the storage, no human involved; when the active node stops,
+// the standby, already unsealed, takes over and serves writes, and the
+// first node, restarted, unseals itself again and stands by.
+func TestAutoUnsealHAFailover(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t, testdb.Postgres)
+	dir := t.TempDir()
+	keyFile := writeKeyFile(t, dir, "unseal.key")
+	type node struct{ addr, cluster, cfg string }
+	nodes := make([]node, 2)
+	for i := range nodes {
+		n := node{addr: freeAddr(t), cluster: freeAddr(t)}
+		n.cfg = writeConfig(t, fmt.Sprintf(`
+api_addr     = "http://%s"
+cluster_addr = "https://%s"
+storage "postgresql" {
+  connection_url = "postgres://postgres@127.0.0.1:5432/%s?sslmode=disable"
+  ha_enabled     = "true"
+}
+listener "tcp" {
+  address         = %q
+  cluster_address = %q
+  tls_disable     = true
+}
+%s`, n.addr, n.cluster, db.Name, n.addr, n.cluster, staticBlock(keyFile, false)))
+		nodes[i] = n
+	}
+	env := append(slices.Clone(sealEnv), "COFFER_CLUSTER_ADDR=", "VAULT_CLUSTER_ADDR=", "COFFER_NODE_ID=")
+	start := func(i int) *server {
+		return startProcess(t, []string{"server", "-config", nodes[i].cfg}, append(slices.Clone(env), fmt.Sprintf("COFFER_NODE_ID=node-%d", i)), "http://"+nodes[i].addr)
+	}
+	waitActive := func(s *server) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			l, err := s.Client.Sys().Leader()
+			if err == nil && l.IsSelf {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never became active: %+v, %v\n%s", s.Addr, l, err, s.Stderr)
+			}
+			time.Sleep(50 * time.Millisecond) // polling the election
+		}
+	}
+
+	a, b := start(0), start(1)
+	res, err := a.Client.Sys().Init(&api.InitRequest{RecoveryShares: 1, RecoveryThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUnsealed(t, a, 10*time.Second)
+	waitActive(a)
+	waitUnsealed(t, b, 20*time.Second) // the standby unsealed itself
+	a.Client.SetToken(res.RootToken)
+	if err := a.Client.Sys().Mount("kv", &api.MountInput{Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Client.Logical().Write("kv/before", map[string]any{"v": "1"}); err != nil {
+		t.Fatal(err)
+	}
+
+	a.stop()
+	waitActive(b)
+	b.Client.SetToken(res.RootToken)
+	if _, err := b.Client.Logical().Write("kv/after", map[string]any{"v": "2"}); err != nil {
+		t.Fatalf("write on the new active node: %v", err)
+	}
+	if sec, err := b.Client.Logical().Read("kv/before"); err != nil || sec == nil || sec.Data["v"] != "1" {
+		t.Fatalf("read on the new active node = %v, %v", sec, err)
+	}
+
+	a = start(0)
+	st := waitUnsealed(t, a, 20*time.Second)
+	if st.Type != "static" {
+		t.Errorf("restarted node's seal-status = %+v", st)
+	}
+	if l, err := a.Client.Sys().Leader(); err != nil || l.IsSelf {
+		t.Errorf("the restarted node took over from a healthy active node: %+v, %v", l, err)
 	}
 }
