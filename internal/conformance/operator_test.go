@@ -425,6 +425,13 @@ listener "tcp" {
 }
 `, boltPath, cert, filepath.Join(dir, "missing.key")))
 
+	sealCfg := func(block string) string {
+		return writeConfig(t, fmt.Sprintf("storage \"bolt\" {\n  path = %q\n}\nlistener \"tcp\" {\n  address = \"127.0.0.1:0\"\n  tls_disable = true\n}\n%s",
+			filepath.Join(dir, "seal", "coffer.db"), block))
+	}
+	staticOK := sealCfg(staticBlock(writeKeyFile(t, dir, "seal.key"), false))
+	transitDown := sealCfg(fmt.Sprintf("seal \"transit\" {\n  address = \"http://%s\"\n  token = \"tok-not-shown\"\n  key_name = \"k\"\n}\n", freeAddr(t)))
+
 	tests := []struct {
 		name    string
 		args    []string
@@ -432,6 +439,8 @@ listener "tcp" {
 		want    []string
 		notWant []string
 	}{
+		{"static seal", []string{"-config", staticOK}, 0, []string{"[ ok ] seal: static: the key source wrapped and unwrapped a probe value"}, []string{"[fail]"}},
+		{"transit seal down", []string{"-config", transitDown}, 2, []string{"[fail] seal: transit:"}, []string{"tok-not-shown"}},
 		// selfSigned's certificate lives an hour: it passes, with a warning.
 		{"good", []string{"-config", good}, 0, []string{"[ ok ] configuration", "[ ok ] storage: bolt file", "does not exist yet", "[ ok ] listener", "[warn] listener", "expires in 0 days", "No check failed"}, []string{"[fail]"}},
 		{"postgresql", []string{"-config", pg}, 0, []string{"[ ok ] storage: postgresql table coffer_kv_store is reachable; it is not initialized", "[warn] listener"}, []string{"pw-not-shown", "postgres://"}},
@@ -440,7 +449,7 @@ listener "tcp" {
 		{"no config", nil, 1, []string{"-config is required"}, nil},
 	}
 	for _, tt := range tests {
-		code, stdout, stderr := runCoffer(t, "", nil, append([]string{"operator", "diagnose"}, tt.args...)...)
+		code, stdout, stderr := runCoffer(t, "", sealEnv, append([]string{"operator", "diagnose"}, tt.args...)...)
 		if code != tt.code {
 			t.Errorf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", tt.name, code, tt.code, stdout, stderr)
 		}

@@ -74,6 +74,11 @@ type Command struct {
 	Open func(ctx context.Context, sc *config.Storage) (storage.Storage, error)
 	// Now tells the time for certificate expiry; nil means time.Now.
 	Now func() time.Time
+	// ProbeSeal reaches the key source of an auto seal block and wraps
+	// and unwraps a probe value with it, creating nothing; an error says
+	// what failed and never holds a secret. Nil leaves auto seals
+	// unchecked (a warning).
+	ProbeSeal func(ctx context.Context, s *config.Seal) error
 }
 
 // Check runs every check on the configuration file at path and returns
@@ -96,7 +101,10 @@ func (c Command) Check(ctx context.Context, path string, getenv func(string) str
 	for _, l := range cfg.Listeners {
 		rs = append(rs, listener(l, now())...)
 	}
-	rs = append(rs, Result{OK, "seal", "shamir: key shares are submitted by operators; nothing to reach"})
+	rs = append(rs, c.seal(ctx, cfg.Seal, "seal"))
+	if cfg.DisabledSeal != nil {
+		rs = append(rs, c.seal(ctx, cfg.DisabledSeal, "seal (disabled, for a migration)"))
+	}
 	rs = append(rs, audit(cfg)...)
 	if cfg.PIDFile != "" {
 		rs = append(rs, writableDir("pid_file", filepath.Dir(cfg.PIDFile)))
@@ -338,4 +346,19 @@ func Print(w io.Writer, rs []Result) Status {
 		worst = max(worst, r.Status)
 	}
 	return worst
+}
+
+// seal checks one seal block: Shamir has nothing to reach; an auto seal's
+// key source must wrap and unwrap a probe value.
+func (c Command) seal(ctx context.Context, s *config.Seal, name string) Result {
+	if s == nil || s.Type == config.SealShamir {
+		return Result{OK, name, "shamir: key shares are submitted by operators; nothing to reach"}
+	}
+	if c.ProbeSeal == nil {
+		return Result{Warn, name, fmt.Sprintf("%s: not checked", s.Type)}
+	}
+	if err := c.ProbeSeal(ctx, s); err != nil {
+		return Result{Fail, name, fmt.Sprintf("%s: %v", s.Type, err)}
+	}
+	return Result{OK, name, fmt.Sprintf("%s: the key source wrapped and unwrapped a probe value", s.Type)}
 }

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/config"
@@ -32,7 +34,42 @@ func DiagnoseMain(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	open := func(ctx context.Context, sc *config.Storage) (storage.Storage, error) {
 		return openTool(ctx, sc, false)
 	}
-	return diagnose.Command{Open: open}.Run(ctx, args, stdout, stderr, getenv)
+	probe := func(ctx context.Context, s *config.Seal) error { return probeSeal(ctx, s, getenv) }
+	return diagnose.Command{Open: open, ProbeSeal: probe}.Run(ctx, args, stdout, stderr, getenv)
+}
+
+// probeSeal builds the auto seal s names, as the server would (but never
+// creating an HSM key), and wraps and unwraps a probe value with it.
+func probeSeal(ctx context.Context, s *config.Seal, getenv func(string) string) error {
+	c := *s
+	if c.PKCS11 != nil {
+		p := *c.PKCS11
+		p.GenerateKey = false // diagnose reads; it never creates a key
+		c.PKCS11 = &p
+	}
+	w, err := newSeal(&c, getenv, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	if w == nil {
+		return nil
+	}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	probe := []byte("coffer operator diagnose")
+	b, err := w.Wrap(ctx, probe)
+	if err != nil {
+		return fmt.Errorf("wrap a probe value: %w", err)
+	}
+	got, err := w.Unwrap(ctx, b)
+	if err != nil {
+		return fmt.Errorf("unwrap the probe value: %w", err)
+	}
+	if !bytes.Equal(got, probe) {
+		return errors.New("the probe value came back different")
+	}
+	return nil
 }
 
 // openExclusive opens sc once, without retrying, for one process's sole
