@@ -300,6 +300,17 @@ func (h *Handler) handleLogical(w http.ResponseWriter, r *http.Request, reqID, p
 	}
 	var body []byte
 	if op == logical.UpdateOperation || op == logical.PatchOperation || op == logical.DeleteOperation {
+		// A request that can only be refused (no live token where one is
+		// needed) is refused before a byte of its body is read, so that
+		// nobody without a token can make the server buffer bodies.
+		early := &core.Request{
+			Request:     &logical.Request{ID: reqID, Operation: op, Path: path, Connection: h.clientConnection(r)},
+			ClientToken: clientToken(r),
+		}
+		if err := h.core.RefuseWithoutToken(r.Context(), early); err != nil {
+			h.writeError(w, r, reqID, err)
+			return
+		}
 		var err error
 		if body, err = h.readBody(w, r); err != nil {
 			h.writeError(w, r, reqID, err)
