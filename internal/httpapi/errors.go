@@ -26,6 +26,8 @@ var statusTable = []struct {
 	{logical.ErrUnsupportedOperation, http.StatusMethodNotAllowed},
 	{logical.ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{logical.ErrUpstream, http.StatusBadGateway},
+	{errBusy, http.StatusServiceUnavailable},
+	{errSlowBody, http.StatusRequestTimeout},
 }
 
 // statusOf returns the HTTP status for err and whether err is a known kind
@@ -52,6 +54,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, reqID strin
 	if !known {
 		h.logger.Error("request failed", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "internal error; see the server log for request " + reqID
+	}
+	if errors.Is(err, errBusy) {
+		w.Header().Set("Retry-After", "1")
 	}
 	h.writeJSON(w, status, errorBody{Errors: []string{msg}})
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -58,6 +57,15 @@ type Options struct {
 	// InFlight, when set, records every request while it is served (for
 	// sys/in-flight-req).
 	InFlight *InFlight
+	// Budget bounds the request body bytes buffered at once; share one
+	// among the handlers of a server. Nil means a budget of
+	// DefaultBodyBudget for this handler alone.
+	Budget *Budget
+	// BodyGrace and BodyMinRate (bytes per second) are the minimum rate
+	// a body must keep after its grace period; 0 means DefaultBodyGrace
+	// and DefaultBodyMinRate.
+	BodyGrace   time.Duration
+	BodyMinRate int64
 }
 
 // Handler serves the Vault HTTP API under /v1/.
@@ -74,6 +82,9 @@ type Handler struct {
 	noRekey     bool
 	noGenRoot   bool
 	inflight    *InFlight // nil when not tracked
+	budget      *Budget
+	bodyGrace   time.Duration
+	bodyMinRate int64
 	// fellBack is the last active API address a forward fell back to
 	// (logged once per address).
 	fellBack atomic.Pointer[string]
@@ -90,6 +101,15 @@ func New(opts Options) *Handler {
 	if opts.ForwardTransport == nil {
 		opts.ForwardTransport = http.DefaultTransport
 	}
+	if opts.Budget == nil {
+		opts.Budget = NewBudget(0)
+	}
+	if opts.BodyGrace <= 0 {
+		opts.BodyGrace = DefaultBodyGrace
+	}
+	if opts.BodyMinRate <= 0 {
+		opts.BodyMinRate = DefaultBodyMinRate
+	}
 	h := &Handler{
 		core:        opts.Core,
 		logger:      opts.Logger.With("component", "http"),
@@ -102,6 +122,9 @@ func New(opts Options) *Handler {
 		noRekey:     opts.DisableRekey,
 		noGenRoot:   opts.DisableGenerateRoot,
 		inflight:    opts.InFlight,
+		budget:      opts.Budget,
+		bodyGrace:   opts.BodyGrace,
+		bodyMinRate: opts.BodyMinRate,
 	}
 	h.buffers.New = func() any { return new(bytes.Buffer) }
 	return h
@@ -251,33 +274,36 @@ func bodyTooLarge() error {
 	return &logical.Error{Kind: logical.ErrTooLarge, Msg: "http: request body too large"}
 }
 
-// readBody reads a JSON object body within the size limit. An empty body
-// is nil. A declared Content-Length over the limit is refused before any
-// of the body is read, so a client waiting for "100 Continue" gets the
-// 413 instead of an invitation to send the body.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// readBody reads a JSON object body within the size limit, the server's
+// body budget and the minimum rate (see [bodyReader]). An empty body is
+// nil. A declared Content-Length over the limit is refused before any of
+// the body is read, so a client waiting for "100 Continue" gets the 413
+// instead of an invitation to send the body. The caller calls release
+// once the body is no longer used (also after an error).
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
 	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
+		return nil, func() {}, nil
 	}
 	if r.ContentLength > h.maxBody {
-		return nil, bodyTooLarge()
+		return nil, func() {}, bodyTooLarge()
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	br := &bodyReader{h: h, w: w, r: r}
+	body, err = br.read()
 	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, bodyTooLarge()
-		}
-		return nil, logical.InvalidRequest("could not read the request body")
+		br.release()
+		return nil, func() {}, err
 	}
 	trimmed := bytes.TrimSpace(body)
 	// The official client sends "null" for a write without data.
 	if len(trimmed) == 0 || string(trimmed) == "null" {
-		return nil, nil
+		br.release()
+		return nil, func() {}, nil
 	}
 	if trimmed[0] != '{' || !json.Valid(trimmed) {
-		return nil, logical.InvalidRequest("failed to parse JSON input: the request body must be one JSON object")
+		br.release()
+		return nil, func() {}, logical.InvalidRequest("failed to parse JSON input: the request body must be one JSON object")
 	}
-	return trimmed, nil
+	return trimmed, br.release, nil
 }
 
 // handleLogical sends a request through the core pipeline.
@@ -287,6 +313,13 @@ func (h *Handler) handleLogical(w http.ResponseWriter, r *http.Request, reqID, p
 	var q url.Values
 	if r.URL.RawQuery != "" {
 		q = r.URL.Query()
+	}
+	if r.ContentLength != 0 {
+		// Whatever of the body the handler leaves unread, net/http reads
+		// (up to 256 KiB) before it answers; that read gets a deadline,
+		// so that a client trickling a body it was refused cannot hold
+		// the connection. Reading the body moves or clears it.
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.bodyGrace))
 	}
 	if isHelp(r) {
 		h.handleHelp(w, r, reqID, path)
@@ -311,8 +344,13 @@ func (h *Handler) handleLogical(w http.ResponseWriter, r *http.Request, reqID, p
 			h.writeError(w, r, reqID, err)
 			return
 		}
-		var err error
-		if body, err = h.readBody(w, r); err != nil {
+		var (
+			release func()
+			err     error
+		)
+		body, release, err = h.readBody(w, r)
+		defer release()
+		if err != nil {
 			h.writeError(w, r, reqID, err)
 			return
 		}
@@ -550,6 +588,9 @@ type statusWriter struct {
 	mountType string
 	operation string
 }
+
+// Unwrap returns the underlying writer, for [http.ResponseController].
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) WriteHeader(code int) {
 	w.status = code

@@ -46,7 +46,8 @@ func (h *Handler) handleInit(w http.ResponseWriter, r *http.Request, reqID strin
 		}
 		h.writeJSON(w, http.StatusOK, map[string]bool{"initialized": ok})
 	case http.MethodPut, http.MethodPost:
-		body, err := h.readBody(w, r)
+		body, release, err := h.readBody(w, r)
+		defer release()
 		if err != nil {
 			h.writeError(w, r, reqID, err)
 			return
@@ -179,7 +180,8 @@ func (h *Handler) handleUnseal(w http.ResponseWriter, r *http.Request, reqID str
 		h.methodNotAllowed(w, "PUT, POST")
 		return
 	}
-	body, err := h.readBody(w, r)
+	body, release, err := h.readBody(w, r)
+	defer release()
 	if err != nil {
 		h.writeError(w, r, reqID, err)
 		return

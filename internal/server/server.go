@@ -228,6 +228,9 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if ha != nil {
 		cluster = s.clusterTransport()
 	}
+	// One body budget for every listener: the bound is on the process's
+	// memory, not per address.
+	budget := httpapi.NewBudget(0)
 	api := func(h config.ListenerHTTP) *http.Server {
 		handler := httpapi.New(httpapi.Options{
 			Core:                   c,
@@ -241,6 +244,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 			DisableRekey:           h.DisableUnauthedRekeyEndpoints,
 			DisableGenerateRoot:    h.DisableUnauthedGenerateRootEndpoints,
 			InFlight:               inflight,
+			Budget:                 budget,
 		})
 		return &http.Server{
 			Handler:           s.wrap(handler, h.MaxRequestDuration),

@@ -1,0 +1,125 @@
+package httpapi
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// bodyServer serves readBody of a handler with opts on a real HTTP server:
+// it answers the body's length, or the error as the API would.
+func bodyServer(t *testing.T, opts Options, hold <-chan struct{}) *httptest.Server {
+	t.Helper()
+	h := New(opts)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, release, err := h.readBody(w, r)
+		defer release()
+		if err != nil {
+			h.writeError(w, r, "req", err)
+			return
+		}
+		if hold != nil && r.Header.Get("X-Hold") != "" {
+			<-hold
+		}
+		fmt.Fprintf(w, "%d", len(body))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestBodyBudget(t *testing.T) {
+	t.Parallel()
+	hold := make(chan struct{})
+	srv := bodyServer(t, Options{Budget: NewBudget(100)}, hold)
+	body := `{"v":"` + strings.Repeat("a", 60) + `"}`
+	first := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(body))
+		req.Header.Set("X-Hold", "1")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		first <- err
+	}()
+	// Wait until the first body holds its share of the budget.
+	tests := []struct {
+		name   string
+		body   string
+		status int
+	}{
+		{"over the budget while another body is held", body, http.StatusServiceUnavailable},
+		{"small enough for what is left", `{"v":"b"}`, http.StatusOK},
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Post(srv.URL, "application/json", strings.NewReader(tests[0].body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			if got := resp.Header.Get("Retry-After"); got == "" {
+				t.Errorf("503 without Retry-After")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a second body over the budget = %d, want 503", resp.StatusCode)
+		}
+	}
+	for _, tt := range tests[1:] {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := http.Post(srv.URL, "application/json", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Errorf("status = %d, want %d", resp.StatusCode, tt.status)
+			}
+		})
+	}
+	close(hold)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	// Released: the same body fits again.
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("after release: status = %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestSlowBodyCut(t *testing.T) {
+	t.Parallel()
+	srv := bodyServer(t, Options{BodyGrace: 200 * time.Millisecond, BodyMinRate: 1000}, nil)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+	start := time.Now()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("stalled body: status %d, want 408", resp.StatusCode)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("stalled body cut after %s, want about the grace period", d)
+	}
+}
