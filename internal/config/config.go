@@ -284,6 +284,17 @@ type ListenerHTTP struct {
 	// WriteTimeout (http_write_timeout) limits writing a response. Absent
 	// or zero means no limit.
 	WriteTimeout time.Duration
+	// MaxConnections (max_connections, a Coffer key) caps the connections
+	// this listener holds open at once; one over the cap is closed as
+	// soon as it is accepted. Absent means DefaultMaxConnections, lowered
+	// at start so that it stays 128 below the process's open-file limit;
+	// 0 means no cap. Negative values are errors.
+	MaxConnections int64
+	// MaxConnectionsPerIP (max_connections_per_ip, a Coffer key) caps the
+	// connections from one client IP address. Absent means
+	// DefaultMaxConnectionsPerIP; 0 means no cap. Negative values are
+	// errors.
+	MaxConnectionsPerIP int64
 	// UnauthenticatedMetricsAccess (unauthenticated_metrics_access in the
 	// listener's telemetry block) lets sys/metrics answer without a token
 	// on this listener, as the top-level telemetry key does on all.
@@ -304,6 +315,10 @@ type ListenerHTTP struct {
 const (
 	DefaultHTTPIdleTimeout       = 2 * time.Minute
 	DefaultHTTPReadHeaderTimeout = 10 * time.Second
+	// DefaultMaxConnections and DefaultMaxConnectionsPerIP are a
+	// listener's connection caps when the file does not name them.
+	DefaultMaxConnections      = 1024
+	DefaultMaxConnectionsPerIP = 256
 )
 
 // LocalCA reports whether the listener serves TLS with a certificate the

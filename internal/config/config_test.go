@@ -39,9 +39,11 @@ func tcp(addr string, set func(l *Listener)) Listener {
 		TLSMinVersion: TLS12,
 		TLSMaxVersion: TLS13,
 		HTTP: ListenerHTTP{
-			MaxRequestSize:    DefaultMaxRequestSize,
-			IdleTimeout:       DefaultHTTPIdleTimeout,
-			ReadHeaderTimeout: DefaultHTTPReadHeaderTimeout,
+			MaxRequestSize:      DefaultMaxRequestSize,
+			IdleTimeout:         DefaultHTTPIdleTimeout,
+			ReadHeaderTimeout:   DefaultHTTPReadHeaderTimeout,
+			MaxConnections:      DefaultMaxConnections,
+			MaxConnectionsPerIP: DefaultMaxConnectionsPerIP,
 		},
 	}
 	if set != nil {
@@ -253,6 +255,14 @@ func TestParseValueForms(t *testing.T) {
 		{"max_request_size string", `listener "tcp" {}` + "\nmax_request_size = \"1024\"", func(c *Config) any { return c.MaxRequestSize }, int64(1024)},
 		{"tls_cipher_suites string", `listener "tcp" { tls_cipher_suites = "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_AES_128_GCM_SHA256," }`, func(c *Config) any { return strings.Join(c.Listeners[0].TLSCipherSuites, "|") }, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384|TLS_AES_128_GCM_SHA256"},
 		{"tls_cipher_suites list", `listener "tcp" { tls_cipher_suites = ["TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"] }`, func(c *Config) any { return strings.Join(c.Listeners[0].TLSCipherSuites, "|") }, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"},
+		{"listener default connection cap", `listener "tcp" {}`, func(c *Config) any { return c.Listeners[0].HTTP.MaxConnections }, int64(DefaultMaxConnections)},
+		{"listener default per-IP cap", `listener "tcp" {}`, func(c *Config) any { return c.Listeners[0].HTTP.MaxConnectionsPerIP }, int64(DefaultMaxConnectionsPerIP)},
+		{"listener connection caps", `listener "tcp" {
+  max_connections = 10
+  max_connections_per_ip = 0
+}`, func(c *Config) any {
+			return [2]int64{c.Listeners[0].HTTP.MaxConnections, c.Listeners[0].HTTP.MaxConnectionsPerIP}
+		}, [2]int64{10, 0}},
 		{"listener zero idle timeout", `listener "tcp" { http_idle_timeout = 0 }`, func(c *Config) any { return c.Listeners[0].HTTP.IdleTimeout }, time.Duration(0)},
 		{"listener max_request_size", "listener \"tcp\" { max_request_size = \"1024\" }\nmax_request_size = 99", func(c *Config) any { return c.Listeners[0].HTTP.MaxRequestSize }, int64(1024)},
 		{"template string", `listener "tcp" { address = "127.0.0.1:${8200}" }`, func(c *Config) any { return c.Listeners[0].Address }, "127.0.0.1:8200"},
@@ -428,6 +438,11 @@ func TestParseErrors(t *testing.T) {
 			name: "client certs disabled and required",
 			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  tls_client_ca_file = \"ca.pem\"\n  tls_require_and_verify_client_cert = true\n  tls_disable_client_certs = true\n}\n",
 			want: []string{`t.hcl:5,30-34: tls_disable_client_certs and tls_require_and_verify_client_cert in listener "tcp" cannot both be true`},
+		},
+		{
+			name: "negative connection caps",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  max_connections = -1\n}\n",
+			want: []string{`t.hcl:3,21-23: max_connections -1 in listener "tcp": must not be negative (0 means no cap)`},
 		},
 		{
 			name: "negative listener limits",

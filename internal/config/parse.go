@@ -364,7 +364,7 @@ func (d *decoder) listener(b *hclsyntax.Block, i int) (Listener, bool) {
 	}
 	key := fmt.Sprintf("listener[%d]", i)
 	d.src.at[key] = origin{rng: b.DefRange()}
-	l := Listener{Type: "tcp", HTTP: ListenerHTTP{IdleTimeout: DefaultHTTPIdleTimeout, ReadHeaderTimeout: DefaultHTTPReadHeaderTimeout}}
+	l := Listener{Type: "tcp", HTTP: ListenerHTTP{IdleTimeout: DefaultHTTPIdleTimeout, ReadHeaderTimeout: DefaultHTTPReadHeaderTimeout, MaxConnections: DefaultMaxConnections, MaxConnectionsPerIP: DefaultMaxConnectionsPerIP}}
 	h := &l.HTTP
 	d.body(b.Body, schema{
 		block:  `listener "tcp"`,
@@ -387,6 +387,8 @@ func (d *decoder) listener(b *hclsyntax.Block, i int) (Listener, bool) {
 			"http_read_header_timeout":                 duration(&h.ReadHeaderTimeout),
 			"http_read_timeout":                        duration(&h.ReadTimeout),
 			"http_write_timeout":                       duration(&h.WriteTimeout),
+			"max_connections":                          integer(&h.MaxConnections),
+			"max_connections_per_ip":                   integer(&h.MaxConnectionsPerIP),
 			"disable_unauthed_rekey_endpoints":         boolean(&h.DisableUnauthedRekeyEndpoints),
 			"disable_unauthed_generate_root_endpoints": boolean(&h.DisableUnauthedGenerateRootEndpoints),
 		},

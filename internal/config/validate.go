@@ -90,8 +90,10 @@ func (c *Config) Dev(listen string) (*Config, error) {
 	d.Seal, d.DisabledSeal = nil, nil
 	if !slices.ContainsFunc(d.Listeners, func(l Listener) bool { return l.Address == listen }) {
 		dev := Listener{Type: "tcp", Address: listen, TLSDisable: true, HTTP: ListenerHTTP{
-			IdleTimeout:       DefaultHTTPIdleTimeout,
-			ReadHeaderTimeout: DefaultHTTPReadHeaderTimeout,
+			IdleTimeout:         DefaultHTTPIdleTimeout,
+			ReadHeaderTimeout:   DefaultHTTPReadHeaderTimeout,
+			MaxConnections:      DefaultMaxConnections,
+			MaxConnectionsPerIP: DefaultMaxConnectionsPerIP,
 		}}
 		d.listenerDefaults(&dev)
 		d.Listeners = append([]Listener{dev}, d.Listeners...)
@@ -410,6 +412,17 @@ func (v *validator) listenerHTTP(key string, l Listener) {
 	// A value taken from the top level is reported there.
 	if h.MaxRequestSize <= 0 && h.MaxRequestSize != v.c.MaxRequestSize {
 		v.errorf(key+".max_request_size", "max_request_size %d in listener %q: must be a positive number of bytes (Coffer has no unlimited setting)", h.MaxRequestSize, l.Type)
+	}
+	for _, n := range []struct {
+		name string
+		n    int64
+	}{
+		{"max_connections", h.MaxConnections},
+		{"max_connections_per_ip", h.MaxConnectionsPerIP},
+	} {
+		if n.n < 0 {
+			v.errorf(key+"."+n.name, "%s %d in listener %q: must not be negative (0 means no cap)", n.name, n.n, l.Type)
+		}
 	}
 	for _, d := range []struct {
 		name string

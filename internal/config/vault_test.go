@@ -194,7 +194,7 @@ func TestDocsListEveryKey(t *testing.T) {
 		"tls_disable", "tls_cert_file", "tls_key_file", "tls_client_ca_file",
 		"tls_require_and_verify_client_cert", "tls_disable_client_certs", "tls_min_version",
 		"tls_max_version", "tls_cipher_suites", "max_request_duration", "http_idle_timeout",
-		"http_read_header_timeout", "http_read_timeout", "http_write_timeout",
+		"http_read_header_timeout", "http_read_timeout", "http_write_timeout", "max_connections", "max_connections_per_ip",
 		"unauthenticated_metrics_access", "connection_url", "table", "ha_enabled", "max_parallel", "path",
 		"disabled", "current_key_id", "current_key", "previous_key_id", "previous_key", "token", "key_name",
 		"mount_path", "namespace", "disable_renewal", "tls_ca_cert", "tls_client_cert", "tls_client_key",

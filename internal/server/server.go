@@ -356,6 +356,7 @@ func (s *Server) listen(l *config.Listener, dataDir string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", l.Address, err)
 	}
+	ln = limitConns(ln, connCap(l.HTTP.MaxConnections), int(l.HTTP.MaxConnectionsPerIP))
 	scheme := "http"
 	if !l.TLSDisable {
 		certFile, keyFile := l.TLSCertFile, l.TLSKeyFile
