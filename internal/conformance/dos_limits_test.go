@@ -3,9 +3,11 @@ package conformance
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -125,5 +127,198 @@ func TestNoTokenRefusedBeforeBody(t *testing.T) {
 		if n := strings.Count(string(raw), `"path":"`+p+`"`); n < 2 {
 			t.Errorf("audit log has %d lines for %s, want a request and a response", n, p)
 		}
+	}
+}
+
+// dialFrom connects to s from the loopback address local (any of
+// 127.0.0.0/8), so that an attack comes from an address of its own.
+func dialFrom(s *server, local string) (net.Conn, error) {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 2 * time.Second}
+	return d.Dial("tcp", strings.TrimPrefix(s.Addr, "http://"))
+}
+
+// procStatus reads a field of /proc/PID/status of s in kB (VmHWM, VmRSS).
+func procStatus(t testing.TB, s *server, field string) int64 {
+	t.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+			return kb
+		}
+	}
+	t.Fatalf("no %s in /proc status", field)
+	return 0
+}
+
+// limitFiles sets the open-file limit of the server process.
+func limitFiles(t testing.TB, s *server, n int) {
+	t.Helper()
+	out, err := exec.Command("prlimit", fmt.Sprintf("--pid=%d", s.cmd.Process.Pid), fmt.Sprintf("--nofile=%d:%d", n, n)).CombinedOutput()
+	if err != nil {
+		t.Skipf("prlimit: %v %s", err, out)
+	}
+}
+
+// serveLegit writes and reads a secret with the root token until stop is
+// closed, and reports how many rounds succeeded and the first failure.
+func serveLegit(s *server, stop <-chan struct{}) (chan int, chan error) {
+	served, failed := make(chan int, 1), make(chan error, 1)
+	go func() {
+		n := 0
+		var first error
+		defer func() { served <- n; failed <- first }()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_, err := s.Client.Logical().Write("secret/data/legit", map[string]any{"data": map[string]any{"i": i}})
+			if err == nil {
+				_, err = s.Client.Logical().Read("sys/health")
+			}
+			if err != nil && first == nil {
+				first = err
+			}
+			if err == nil {
+				n++
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return served, failed
+}
+
+// TestBigBodiesWithoutToken runs the attack of issue 19: 20 connections
+// sending 31 MiB bodies without a token, over and over, for 3 s, against
+// a server whose open-file limit is low. Resident memory stays bounded
+// and requests with a token keep being served.
+func TestBigBodiesWithoutToken(t *testing.T) {
+	t.Parallel()
+	s := startDev(t)
+	limitFiles(t, s, 1024)
+	stop := make(chan struct{})
+	served, failed := serveLegit(s, stop)
+	end := time.Now().Add(3 * time.Second)
+	chunk := []byte(strings.Repeat("a", 1<<20))
+	done := make(chan int, 20)
+	for range 20 {
+		go func() {
+			sent := 0
+			defer func() { done <- sent }()
+			for time.Now().Before(end) {
+				c, err := dialFrom(s, "127.0.0.2")
+				if err != nil {
+					continue
+				}
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				fmt.Fprintf(c, "POST /v1/secret/data/big HTTP/1.1\r\nHost: coffer\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", bigBodyLength)
+				for i := 0; i < 31 && time.Now().Before(end); i++ {
+					n, err := c.Write(chunk)
+					sent += n
+					if err != nil {
+						break
+					}
+				}
+				c.Close()
+			}
+		}()
+	}
+	total := 0
+	for range 20 {
+		total += <-done
+	}
+	close(stop)
+	n, err := <-served, <-failed
+	if err != nil {
+		t.Errorf("a request with a token failed during the attack: %v", err)
+	}
+	if n == 0 {
+		t.Errorf("no request with a token was served during the attack")
+	}
+	peak := procStatus(t, s, "VmHWM")
+	t.Logf("attack sent %d MiB; %d legitimate rounds served; peak RSS %d MiB", total>>20, n, peak>>10)
+	if peak > 200<<10 {
+		t.Errorf("peak RSS %d MiB, want under 200 MiB", peak>>10)
+	}
+}
+
+// TestSlowBodiesCut runs the slow-loris attack of issue 19 with a valid
+// token (so that the server does read the bodies): 200 connections that
+// send a byte of a 1000-byte body and then stall. Each is answered and
+// closed within the body's grace period, and requests with a token keep
+// being served meanwhile.
+func TestSlowBodiesCut(t *testing.T) {
+	t.Parallel()
+	s := startDev(t)
+	limitFiles(t, s, 1024)
+	stop := make(chan struct{})
+	served, failed := serveLegit(s, stop)
+	start := time.Now()
+	closed := make(chan time.Duration, 200)
+	for range 200 {
+		go func() {
+			c, err := dialFrom(s, "127.0.0.3")
+			if err != nil {
+				closed <- 0
+				return
+			}
+			defer c.Close()
+			fmt.Fprintf(c, "POST /v1/secret/data/slow HTTP/1.1\r\nHost: coffer\r\nX-Vault-Token: %s\r\nContent-Length: 1000\r\n\r\n{", rootToken)
+			c.SetReadDeadline(time.Now().Add(18 * time.Second))
+			io.Copy(io.Discard, c) // until the server closes it
+			closed <- time.Since(start)
+		}()
+	}
+	var last time.Duration
+	for range 200 {
+		last = max(last, <-closed)
+	}
+	close(stop)
+	n, err := <-served, <-failed
+	if err != nil {
+		t.Errorf("a request with a token failed during the attack: %v", err)
+	}
+	t.Logf("last slow connection closed after %s; %d legitimate rounds served", last, n)
+	if last > 15*time.Second {
+		t.Errorf("slow connections stayed open %s, want them closed within the 10 s grace and a margin", last)
+	}
+}
+
+// TestHealthAfterFileExhaustion opens more connections than the server
+// has file descriptors (from several addresses, so that no per-address
+// cap stops them first), then lets them go: the accept loop backs off
+// while descriptors run out and sys/health answers again once the load
+// ends.
+func TestHealthAfterFileExhaustion(t *testing.T) {
+	t.Parallel()
+	s := startDev(t)
+	limitFiles(t, s, 128)
+	var conns []net.Conn
+	for i := range 300 {
+		c, err := dialFrom(s, fmt.Sprintf("127.0.1.%d", 1+i%50))
+		if err != nil {
+			continue
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := s.Client.Sys().Health()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sys/health still fails 5 s after the load ended: %v\nstderr:\n%s", err, s.Stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
