@@ -333,6 +333,12 @@ func (h *Handler) handleLogical(w http.ResponseWriter, r *http.Request, reqID, p
 	}
 	var body []byte
 	if op == logical.UpdateOperation || op == logical.PatchOperation || op == logical.DeleteOperation {
+		// A declared length over the limit answers 413 whatever the
+		// token, as in Vault; it costs nothing to check.
+		if r.ContentLength > h.maxBody {
+			h.writeError(w, r, reqID, bodyTooLarge())
+			return
+		}
 		// A request that can only be refused (no live token where one is
 		// needed) is refused before a byte of its body is read, so that
 		// nobody without a token can make the server buffer bodies.
