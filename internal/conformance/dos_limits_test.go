@@ -307,6 +307,15 @@ func TestHealthAfterFileExhaustion(t *testing.T) {
 		}
 		conns = append(conns, c)
 	}
+	// The server must have run out of descriptors, or the test proves
+	// nothing.
+	exhausted := time.Now().Add(5 * time.Second)
+	for !strings.Contains(s.Stderr.String(), "too many open files") {
+		if time.Now().After(exhausted) {
+			t.Fatalf("the server never ran out of file descriptors (%d connections open)", len(conns))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	for _, c := range conns {
 		c.Close()
 	}
