@@ -21,6 +21,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 	"github.com/coffer-secrets/coffer/internal/metrics"
+	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -142,7 +143,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeJSON(w, http.StatusNotFound, errorBody{Errors: []string{}})
 		return
 	}
-	path, err := CleanPath(rest)
+	path, err := router.CleanPath(rest)
 	if err != nil {
 		h.writeError(w, r, reqID, err)
 		return
@@ -175,29 +176,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.handleLogical(w, r, reqID, path)
-}
-
-// CleanPath checks a request path (after /v1/) and returns it. Empty
-// segments, "." and ".." are refused rather than resolved, so that no
-// request can name a path outside the mount it appears to address. A
-// trailing slash is kept: it matters for listing.
-func CleanPath(p string) (string, error) {
-	if p == "" {
-		return "", logical.InvalidRequest("missing request path")
-	}
-	if strings.ContainsRune(p, 0) || len(p) > 4096 {
-		return "", logical.InvalidRequest("invalid request path")
-	}
-	trimmed := strings.TrimSuffix(p, "/")
-	for seg := range strings.SplitSeq(trimmed, "/") {
-		switch seg {
-		case "":
-			return "", logical.InvalidRequest("invalid request path: empty path segment")
-		case ".", "..":
-			return "", logical.InvalidRequest("invalid request path: \".\" and \"..\" segments are not allowed")
-		}
-	}
-	return p, nil
 }
 
 // operation maps the HTTP method (and ?list=true in q, the parsed query)
