@@ -57,3 +57,43 @@ func TestCapabilitiesRefuseUnreachablePaths(t *testing.T) {
 	_, err = s.Client.Sys().Capabilities(tok.Auth.ClientToken, "secret/data/app/../other")
 	wantError(t, "capabilities names the rule", err, 400, rule)
 }
+
+// TestInvalidUTF8Refused checks that invalid UTF-8 in a JSON key or
+// string value, at any depth, or in a path is refused with a 400 naming
+// the field, instead of being stored and returned raw.
+func TestInvalidUTF8Refused(t *testing.T) {
+	t.Parallel()
+	s := startDev(t)
+	tests := []struct {
+		name, method, path, body, words string
+	}{
+		{"kv value", "POST", "/v1/secret/data/u", "{\"data\":{\"password\":\"a\xffb\"}}", `field \"data.password\"`},
+		{"kv nested list", "POST", "/v1/secret/data/u", "{\"data\":{\"l\":[\"ok\",{\"x\":\"\xc3\"}]}}", `field \"data.l[1].x\"`},
+		{"kv key", "POST", "/v1/secret/data/u", "{\"data\":{\"k\xfe\":\"v\"}}", `field name under \"data\"`},
+		{"top-level option", "POST", "/v1/secret/config", "{\"max_versions\":3,\"note\":\"\xff\"}", `field \"note\"`},
+		{"policy text", "PUT", "/v1/sys/policies/acl/u", "{\"policy\":\"path \\\"a\xff\\\" {}\"}", `field \"policy\"`},
+		{"path", "POST", "/v1/secret/data/a%FFb", `{"data":{"a":"b"}}`, "invalid request path: not valid UTF-8"},
+		{"path read", "GET", "/v1/secret/data/a%C3", "", "invalid request path: not valid UTF-8"},
+	}
+	for _, tt := range tests {
+		r := s.raw(t, tt.method, tt.path, rootToken, tt.body)
+		if r.Status != http.StatusBadRequest || !strings.Contains(r.Body, tt.words) {
+			t.Errorf("%s: %s %s = %d %s, want 400 with %s", tt.name, tt.method, tt.path, r.Status, r.Body, tt.words)
+		}
+	}
+	// Nothing was stored.
+	if r := s.raw(t, "GET", "/v1/secret/data/u", rootToken, ""); r.Status != http.StatusNotFound {
+		t.Errorf("read after refused writes = %d %s, want 404", r.Status, r.Body)
+	}
+	// Valid multibyte UTF-8 is stored and read back unchanged.
+	if _, err := s.Client.Logical().Write("secret/data/clé", map[string]any{"data": map[string]any{"mot": "passé ☃"}}); err != nil {
+		t.Fatalf("write valid UTF-8: %v", err)
+	}
+	sec, err := s.Client.Logical().Read("secret/data/clé")
+	if err != nil || sec == nil {
+		t.Fatalf("read valid UTF-8: %v, %v", sec, err)
+	}
+	if got := sec.Data["data"].(map[string]any)["mot"]; got != "passé ☃" {
+		t.Errorf("read back %q, want %q", got, "passé ☃")
+	}
+}

@@ -255,6 +255,9 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 	if trimmed[0] != '{' || !json.Valid(trimmed) {
 		return nil, logical.InvalidRequest("failed to parse JSON input: the request body must be one JSON object")
 	}
+	if err := framework.CheckUTF8(trimmed); err != nil {
+		return nil, err
+	}
 	return trimmed, nil
 }
 

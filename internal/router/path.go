@@ -3,6 +3,7 @@ package router
 import (
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
@@ -19,13 +20,16 @@ const MaxPathLength = 4096
 // no request can name a path outside the mount it appears to address. A
 // segment that still reads "." or ".." once percent-decoded (a client's
 // "%2e%2e" sent escaped again) is refused as well. A trailing slash is
-// kept: it matters for listing. Errors are [logical.ErrInvalidRequest].
+// kept: it matters for listing. A path must be valid UTF-8. Errors are [logical.ErrInvalidRequest].
 func CleanPath(p string) (string, error) {
 	if p == "" {
 		return "", logical.InvalidRequest("missing request path")
 	}
 	if strings.ContainsRune(p, 0) || len(p) > MaxPathLength {
 		return "", logical.InvalidRequest("invalid request path")
+	}
+	if !utf8.ValidString(p) {
+		return "", logical.InvalidRequest("invalid request path: not valid UTF-8")
 	}
 	trimmed := strings.TrimSuffix(p, "/")
 	for seg := range strings.SplitSeq(trimmed, "/") {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
@@ -36,6 +37,8 @@ func TestCleanPath(t *testing.T) {
 		{"secret/%252e%252e/x", true},
 		{"secret/100%25", false},
 		{"secret/%zz", false},
+		{"secret/a\xffb", true},
+		{"secret/clé", false},
 		{"secret/%2e%2e%2e", false},
 	}
 	for _, tt := range tests {
@@ -75,6 +78,9 @@ func FuzzCleanPath(f *testing.F) {
 			if seg == "" || isDotSegment(seg) {
 				t.Fatalf("CleanPath(%q) accepted segment %q", p, seg)
 			}
+		}
+		if !utf8.ValidString(got) {
+			t.Fatalf("CleanPath(%q) accepted invalid UTF-8", p)
 		}
 		if strings.ContainsRune(got, 0) {
 			t.Fatalf("CleanPath(%q) accepted a NUL byte", p)
