@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -95,5 +97,60 @@ func TestInvalidUTF8Refused(t *testing.T) {
 	}
 	if got := sec.Data["data"].(map[string]any)["mot"]; got != "passé ☃" {
 		t.Errorf("read back %q, want %q", got, "passé ☃")
+	}
+}
+
+// TestUnservedTokenPathRedacted checks that a token a client puts in an
+// auth/token/ path Coffer does not serve (auth/token/lookup/<token>)
+// reaches neither the 404 error, nor the audit "path" field, nor the
+// debug log line, nor sys/in-flight-req.
+func TestUnservedTokenPathRedacted(t *testing.T) {
+	t.Parallel()
+	s := startDev(t, "--log-level=debug")
+	logPath := filepath.Join(t.TempDir(), "audit.log")
+	if err := s.Client.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{Type: "file", Options: map[string]string{"file_path": logPath}}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Client.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := tok.Auth.ClientToken
+	for _, tt := range []struct{ method, path, want string }{
+		{"GET", "/v1/auth/token/lookup/" + secret, "lookup/[redacted]"},
+		{"POST", "/v1/auth/token/revoke/" + secret, "revoke/[redacted]"},
+		{"GET", "/v1/auth/token/" + secret, "[redacted]"},
+	} {
+		r := s.raw(t, tt.method, tt.path, rootToken, "")
+		if r.Status != http.StatusNotFound || strings.Contains(r.Body, secret) || !strings.Contains(r.Body, tt.want) {
+			t.Errorf("%s %s = %d %s, want 404 naming %s and not the token", tt.method, "auth/token/...", r.Status, r.Body, tt.want)
+		}
+	}
+	// Without a token the request is refused before routing; the path is
+	// still logged and audited.
+	if r := s.raw(t, "GET", "/v1/auth/token/lookup/"+secret, "", ""); r.Status != http.StatusForbidden || strings.Contains(r.Body, secret) {
+		t.Errorf("unauthenticated: %d %s, want 403 without the token", r.Status, r.Body)
+	}
+	// The token still works: it was never consumed or revoked.
+	if _, err := s.Client.Auth().Token().Lookup(secret); err != nil {
+		t.Fatalf("lookup of the token by body: %v", err)
+	}
+
+	audit, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(audit), secret) {
+		t.Errorf("the audit log holds the token")
+	}
+	if !strings.Contains(string(audit), `"path":"auth/token/lookup/[redacted]"`) {
+		t.Errorf("the audit log has no redacted path:\n%s", audit)
+	}
+	logs := s.Stdout.String() + s.Stderr.String()
+	if strings.Contains(logs, secret) {
+		t.Errorf("the server log holds the token")
+	}
+	if !strings.Contains(logs, "/v1/auth/token/lookup/[redacted]") {
+		t.Errorf("the debug log has no redacted path:\n%s", logs)
 	}
 }

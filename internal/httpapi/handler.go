@@ -112,7 +112,7 @@ func New(opts Options) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := core.NewUUID()
 	if h.inflight != nil {
-		defer h.inflight.add(reqID, r)()
+		defer h.inflight.add(reqID, r, h.logPath(r))()
 	}
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	w = sw
@@ -125,7 +125,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// One line per request at debug level: the request ID ties it to
 		// error logs and audit entries. No token, body or query is logged.
 		if h.logger.Enabled(r.Context(), slog.LevelDebug) {
-			h.logger.Debug("request", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "status", sw.status, "mount_type", sw.mountType, "duration", d)
+			h.logger.Debug("request", "request_id", reqID, "method", r.Method, "path", h.logPath(r), "status", sw.status, "mount_type", sw.mountType, "duration", d)
 		}
 	}()
 	defer func() {
@@ -133,7 +133,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			h.logger.Error("panic serving request", "request_id", reqID, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			h.logger.Error("panic serving request", "request_id", reqID, "path", h.logPath(r), "panic", v, "stack", string(debug.Stack()))
 			h.writeJSON(w, http.StatusInternalServerError, errorBody{Errors: []string{"internal error; see the server log for request " + reqID}})
 		}
 	}()
@@ -176,6 +176,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.handleLogical(w, r, reqID, path)
+}
+
+// logPath is r's URL path as logs and the in-flight list show it: a path
+// that may carry a token in an unserved auth/token/ form is redacted (see
+// [core.Core.RedactPath]).
+func (h *Handler) logPath(r *http.Request) string {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/v1/")
+	if !ok {
+		return r.URL.Path
+	}
+	return "/v1/" + h.core.RedactPath(rest)
 }
 
 // operation maps the HTTP method (and ?list=true in q, the parsed query)
