@@ -1,6 +1,8 @@
 package conformance
 
 import (
+	"bytes"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -153,4 +155,72 @@ func TestUnservedTokenPathRedacted(t *testing.T) {
 	if !strings.Contains(logs, "/v1/auth/token/lookup/[redacted]") {
 		t.Errorf("the debug log has no redacted path:\n%s", logs)
 	}
+}
+
+// TestTokenAccessorsNotInStorageKeys checks, on a bolt file, that token
+// accessors are stored only under a keyed hash (so no accessor appears in
+// the file, whose keys are not encrypted), and that lookup, listing and
+// revocation by accessor work, also after a restart.
+func TestTokenAccessorsNotInStorageKeys(t *testing.T) {
+	t.Parallel()
+	ss := newSealServer(t)
+	s := ss.start(t, "")
+	res, err := s.Client.Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.Sys().Unseal(res.Keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	s.Client.SetToken(res.RootToken)
+	var accessors []string
+	for range 3 {
+		sec, err := s.Client.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"default"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		accessors = append(accessors, sec.Auth.Accessor)
+	}
+	if _, err := s.Client.Logical().Write("auth/token/revoke-accessor", map[string]any{"accessor": accessors[0]}); err != nil {
+		t.Fatalf("revoke-accessor: %v", err)
+	}
+	check := func(when string) {
+		t.Helper()
+		list, err := s.Client.Logical().List("auth/token/accessors")
+		if err != nil || list == nil {
+			t.Fatalf("%s: list accessors: %v", when, err)
+		}
+		keys := fmt.Sprint(list.Data["keys"])
+		for i, a := range accessors {
+			if got := strings.Contains(keys, a); got != (i > 0) {
+				t.Errorf("%s: accessor %d listed = %v, want %v (%s)", when, i, got, i > 0, keys)
+			}
+			_, err := s.Client.Auth().Token().LookupAccessor(a)
+			if i == 0 {
+				wantError(t, when+": lookup of a revoked accessor", err, 400, "invalid accessor")
+			} else if err != nil {
+				t.Errorf("%s: lookup-accessor: %v", when, err)
+			}
+		}
+	}
+	check("running")
+	s.stop()
+	db, err := os.ReadFile(filepath.Join(ss.dir, "coffer.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range accessors {
+		if bytes.Contains(db, []byte(a)) {
+			t.Errorf("the bolt file holds accessor %s in clear", a)
+		}
+	}
+	if !bytes.Contains(db, []byte("sys/token/accessors/")) {
+		t.Errorf("the bolt file has no hashed accessor index")
+	}
+	s = ss.start(t, "")
+	if _, err := s.Client.Sys().Unseal(res.Keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	s.Client.SetToken(res.RootToken)
+	check("after a restart")
 }
