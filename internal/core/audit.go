@@ -230,7 +230,7 @@ func (c *Core) auditRequestPart(req *Request, rec *auditRecord) audit.Request {
 		MountType:   rec.mountType,
 		MountPoint:  rec.mountPoint,
 		ClientToken: string(req.ClientToken),
-		Path:        req.Path,
+		Path:        c.RedactPath(req.Path),
 		Data:        json.RawMessage(req.Body),
 		WrapTTL:     req.WrapTTL,
 	}

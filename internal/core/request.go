@@ -142,6 +142,7 @@ func (c *Core) HandleRequest(ctx context.Context, req *Request) (*Response, erro
 	}
 	rec := &auditRecord{start: c.now()}
 	resp, err := c.handleRequest(ctx, req, rec)
+	err = c.redactError(req.Path, err)
 	if aerr := c.auditRequest(ctx, req, rec); aerr != nil {
 		return nil, aerr
 	}

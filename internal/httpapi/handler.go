@@ -21,6 +21,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 	"github.com/coffer-secrets/coffer/internal/metrics"
+	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -111,7 +112,7 @@ func New(opts Options) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := core.NewUUID()
 	if h.inflight != nil {
-		defer h.inflight.add(reqID, r)()
+		defer h.inflight.add(reqID, r, h.logPath(r))()
 	}
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	w = sw
@@ -124,7 +125,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// One line per request at debug level: the request ID ties it to
 		// error logs and audit entries. No token, body or query is logged.
 		if h.logger.Enabled(r.Context(), slog.LevelDebug) {
-			h.logger.Debug("request", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "status", sw.status, "mount_type", sw.mountType, "duration", d)
+			h.logger.Debug("request", "request_id", reqID, "method", r.Method, "path", h.logPath(r), "status", sw.status, "mount_type", sw.mountType, "duration", d)
 		}
 	}()
 	defer func() {
@@ -132,7 +133,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			h.logger.Error("panic serving request", "request_id", reqID, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			h.logger.Error("panic serving request", "request_id", reqID, "path", h.logPath(r), "panic", v, "stack", string(debug.Stack()))
 			h.writeJSON(w, http.StatusInternalServerError, errorBody{Errors: []string{"internal error; see the server log for request " + reqID}})
 		}
 	}()
@@ -142,7 +143,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeJSON(w, http.StatusNotFound, errorBody{Errors: []string{}})
 		return
 	}
-	path, err := CleanPath(rest)
+	path, err := router.CleanPath(rest)
 	if err != nil {
 		h.writeError(w, r, reqID, err)
 		return
@@ -177,27 +178,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.handleLogical(w, r, reqID, path)
 }
 
-// CleanPath checks a request path (after /v1/) and returns it. Empty
-// segments, "." and ".." are refused rather than resolved, so that no
-// request can name a path outside the mount it appears to address. A
-// trailing slash is kept: it matters for listing.
-func CleanPath(p string) (string, error) {
-	if p == "" {
-		return "", logical.InvalidRequest("missing request path")
+// logPath is r's URL path as logs and the in-flight list show it: a path
+// that may carry a token in an unserved auth/token/ form is redacted (see
+// [core.Core.RedactPath]).
+func (h *Handler) logPath(r *http.Request) string {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/v1/")
+	if !ok {
+		return r.URL.Path
 	}
-	if strings.ContainsRune(p, 0) || len(p) > 4096 {
-		return "", logical.InvalidRequest("invalid request path")
-	}
-	trimmed := strings.TrimSuffix(p, "/")
-	for seg := range strings.SplitSeq(trimmed, "/") {
-		switch seg {
-		case "":
-			return "", logical.InvalidRequest("invalid request path: empty path segment")
-		case ".", "..":
-			return "", logical.InvalidRequest("invalid request path: \".\" and \"..\" segments are not allowed")
-		}
-	}
-	return p, nil
+	return "/v1/" + h.core.RedactPath(rest)
 }
 
 // operation maps the HTTP method (and ?list=true in q, the parsed query)
@@ -276,6 +265,9 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 	}
 	if trimmed[0] != '{' || !json.Valid(trimmed) {
 		return nil, logical.InvalidRequest("failed to parse JSON input: the request body must be one JSON object")
+	}
+	if err := framework.CheckUTF8(trimmed); err != nil {
+		return nil, err
 	}
 	return trimmed, nil
 }
