@@ -148,20 +148,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch path {
-	case "sys/init":
-		h.handleInit(w, r, reqID)
-		return
-	case "sys/seal-status":
-		h.handleSealStatus(w, r, reqID)
-		return
-	case "sys/unseal":
-		h.handleUnseal(w, r, reqID)
-		return
-	case "sys/health":
-		h.handleHealth(w, r, reqID)
-		return
-	case "sys/leader":
-		h.handleLeader(w, r, reqID)
+	case "sys/init", "sys/seal-status", "sys/unseal", "sys/health", "sys/leader":
+		// Unauthenticated and served here, but audited as every request is.
+		serve := map[string]func(http.ResponseWriter, *http.Request, string){
+			"sys/init": h.handleInit, "sys/seal-status": h.handleSealStatus, "sys/unseal": h.handleUnseal,
+			"sys/health": h.handleHealth, "sys/leader": h.handleLeader,
+		}[path]
+		h.serveAudited(w, r, reqID, path, false, func(bw http.ResponseWriter) { serve(bw, r, reqID) })
 		return
 	case "sys/metrics":
 		h.handleMetrics(w, r, reqID)
@@ -563,23 +556,20 @@ func (h *Handler) handleMetrics(w http.ResponseWriter, r *http.Request, reqID st
 		h.writeError(w, r, reqID, logical.InvalidRequest("unsupported format %q: want json (the default) or prometheus", format))
 		return
 	}
-	if !h.openMetrics {
-		conn := h.clientConnection(r)
-		if err := h.core.CheckAccess(r.Context(), clientToken(r), logical.ReadOperation, "sys/metrics", conn); err != nil {
+	// The read is audited; unless the configuration opens sys/metrics,
+	// the token must allow it.
+	h.serveAudited(w, r, reqID, "sys/metrics", !h.openMetrics, func(w http.ResponseWriter) {
+		if format == "prometheus" {
+			h.metrics.Handler().ServeHTTP(w, r)
+			return
+		}
+		sum, err := h.metrics.Summary(time.Now())
+		if err != nil {
 			h.writeError(w, r, reqID, err)
 			return
 		}
-	}
-	if format == "prometheus" {
-		h.metrics.Handler().ServeHTTP(w, r)
-		return
-	}
-	sum, err := h.metrics.Summary(time.Now())
-	if err != nil {
-		h.writeError(w, r, reqID, err)
-		return
-	}
-	h.writeJSON(w, http.StatusOK, sum)
+		h.writeJSON(w, http.StatusOK, sum)
+	})
 }
 
 // ceremonyDisabled reports whether path is a key ceremony endpoint this
