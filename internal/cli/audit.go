@@ -29,10 +29,13 @@ signed checkpoint vouches for the chain before it. With -public-key (the
 value of sys/audit/DEVICE/public-key, base64 or hex, or @file) the
 checkpoints' signatures are checked too.
 
-Reports the first edited, deleted, inserted or reordered line, a line from
-another device's log, a bad checkpoint or a cut-off tail, and exits 2 when
-there is one. Entries after the last checkpoint are chained but not
-signed: the report counts them.
+Reports every edited, deleted, inserted or reordered line, line from
+another device's log and bad checkpoint (TAMPERED), every write cut off by
+a crash or a full disk that no device repaired and a cut-off tail
+(DAMAGED), and exits 2 when there is one. Torn writes the device repaired
+itself and recorded in its chain are listed (RECOVERED) and are not
+problems. Entries after the last checkpoint are chained but not signed:
+the report counts them.
 
     $ coffer audit verify -public-key=@audit.pub /var/log/coffer/audit.log`,
 			setup: func(fs *flag.FlagSet) runFunc {
@@ -137,8 +140,17 @@ func runAuditVerify(ctx context.Context, c *call, args []string, key string) int
 	if rep.Unchecked > 0 {
 		fmt.Fprintf(out, "Unsigned:     %d entries after the last checkpoint are chained but not signed\n", rep.Unchecked)
 	}
-	if rep.Problem != nil {
-		fmt.Fprintf(c.env.Stderr, "TAMPERED: %s\n", rep.Problem.Error())
+	for _, r := range rep.Recovered {
+		fmt.Fprintf(out, "RECOVERED: line %d: torn write, recovered: after %d failed write(s) (%s) the device cut %d bytes at offset %d and recorded it at seq %d\n", r.Line, r.FailedWrites, r.Error, r.CutBytes, r.Offset, r.Seq)
+	}
+	if len(rep.Problems) > 0 {
+		for _, p := range rep.Problems {
+			label := "TAMPERED"
+			if !p.Kind.Tampering() {
+				label = "DAMAGED"
+			}
+			fmt.Fprintf(c.env.Stderr, "%s: %s\n", label, p.Error())
+		}
 		return exitServer
 	}
 	fmt.Fprintln(out, "Result:       OK")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -156,5 +157,71 @@ func TestAuditEverySysEndpoint(t *testing.T) {
 	}
 	if len(sealErrs) != 2 || !strings.Contains(sealErrs[0], "permission denied") || sealErrs[1] != "" {
 		t.Errorf("sys/seal response errors = %q, want the refusal then a success", sealErrs)
+	}
+}
+
+// TestAuditFullDisk fills the disk under a file device (a small tmpfs;
+// the test needs root): the request whose entry does not fit fails (fail
+// closed); once there is room again the device cuts the torn line away,
+// records the torn write in its chain, and `coffer audit verify` passes
+// and lists the recovery.
+func TestAuditFullDisk(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	filler := filepath.Join(dir, "filler")
+	fill, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fill.Close()
+	for {
+		if _, err := fill.Write(make([]byte, 1024)); err != nil {
+			break
+		}
+	}
+	fi, err := fill.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Room for the device to start and a few entries.
+	if err := fill.Truncate(fi.Size() - 12<<10); err != nil {
+		t.Fatal(err)
+	}
+	s := startDev(t)
+	logPath := filepath.Join(dir, "audit.log")
+	if err := s.Client.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{Type: "file", Options: map[string]string{"file_path": logPath}}); err != nil {
+		t.Fatal(err)
+	}
+	pk, err := s.Client.Logical().Read("sys/audit/file/public-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := pk.Data["public_key"].(string)
+	failed := false
+	for i := 0; i < 200 && !failed; i++ {
+		_, err := s.Client.Logical().Write("secret/data/full", map[string]any{"data": map[string]any{"n": i}})
+		if err != nil {
+			wantError(t, "a write whose audit entry does not fit", err, 500, "internal error")
+			failed = true
+		}
+	}
+	if !failed {
+		t.Fatal("the disk never filled")
+	}
+	if err := fill.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := s.Client.Logical().Write("secret/data/full", map[string]any{"data": map[string]any{"n": i}}); err != nil {
+			t.Fatalf("write after the disk has room again: %v", err)
+		}
+	}
+	code, out, errOut := runCoffer(t, "", nil, "audit", "verify", "-public-key="+key, logPath)
+	if code != 0 || !strings.Contains(out, "RECOVERED: line") || !strings.Contains(out, "torn write, recovered") || !strings.Contains(out, "no space left on device") {
+		t.Fatalf("audit verify = %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 }

@@ -352,3 +352,40 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifyReportsEveryProblem damages a log the ways a full disk and a
+// crash do (a cut-off write with the next line appended to it; a cut-off
+// line terminated on restart) and edits a line after them: Verify reports
+// all three, tells the damage from the tampering, and counts every line.
+func TestVerifyReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	lines, pub, _ := writeLog(t, 10, audit.TypeRequest)
+	ls := cloneLines(lines)
+	ls[3] = append(append([]byte{}, ls[3][:len(ls[3])/2]...), ls[3]...)
+	ls = append(ls[:7], append([][]byte{append([]byte{}, ls[7][:len(ls[7])/3]...)}, ls[7:]...)...)
+	ls[11] = bytes.Replace(ls[11], []byte(`"time":"2`), []byte(`"time":"1`), 1)
+	rep, err := trail.Verify(bytes.NewReader(join(ls)), pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		kind   trail.Kind
+		line   int
+		tamper bool
+	}{{trail.TornWrite, 4, false}, {trail.TornWrite, 8, false}, {trail.Edited, 12, true}}
+	if len(rep.Problems) != len(want) {
+		t.Fatalf("Verify() problems = %v, want %v", rep.Problems, want)
+	}
+	for i, w := range want {
+		p := rep.Problems[i]
+		if p.Kind != w.kind || p.Line != w.line || p.Kind.Tampering() != w.tamper {
+			t.Errorf("problem %d = %v, want %s at line %d", i, p, w.kind, w.line)
+		}
+	}
+	if rep.Problem == nil || *rep.Problem != rep.Problems[0] {
+		t.Errorf("Report.Problem = %v, want the first of Problems", rep.Problem)
+	}
+	if rep.Lines != len(ls) || rep.Entries+rep.Checkpoints != len(lines) {
+		t.Errorf("Report counts %d lines, %d entries and %d checkpoints; want %d lines and %d entries and checkpoints", rep.Lines, rep.Entries, rep.Checkpoints, len(ls), len(lines))
+	}
+}
