@@ -470,6 +470,49 @@ func (d *Device) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Head is where a device's chain stands, signed: the seq and hash of the
+// last line written, at Time, for a file to be compared with (a file cut
+// short ends before Seq).
+type Head struct {
+	ChainID   string
+	Seq       uint64
+	Hash      string
+	Time      string
+	Signature string // hex Ed25519 signature of [HeadMessage]
+}
+
+// Head returns the chain's current head, signed with the checkpoint key.
+// It waits for a write in progress and gives up with ctx.
+func (d *Device) Head(ctx context.Context) (Head, error) {
+	if err := d.lock(ctx); err != nil {
+		return Head{}, err
+	}
+	defer d.unlock()
+	h := Head{ChainID: d.state.ChainID, Seq: d.state.Seq, Hash: d.state.Head, Time: formatTime(d.clock.Now())}
+	h.Signature = hex.EncodeToString(ed25519.Sign(d.signer, HeadMessage(h.ChainID, h.Seq, h.Hash, h.Time)))
+	return h, nil
+}
+
+// headDomain separates head signatures from checkpoint signatures.
+const headDomain = "coffer-audit-head-v1"
+
+// HeadMessage returns the bytes a head's signature covers: the domain
+// string, the chain ID, the seq, the hash and the time, separated by NUL
+// bytes.
+func HeadMessage(chainID string, seq uint64, hash, time string) []byte {
+	msg := make([]byte, 0, len(headDomain)+len(chainID)+len(hash)+len(time)+24)
+	msg = append(msg, headDomain...)
+	msg = append(msg, 0)
+	msg = append(msg, chainID...)
+	msg = append(msg, 0)
+	msg = strconv.AppendUint(msg, seq, 10)
+	msg = append(msg, 0)
+	msg = append(msg, hash...)
+	msg = append(msg, 0)
+	msg = append(msg, time...)
+	return msg
+}
+
 // LineHash returns the hex SHA-256 of line, which must not include its
 // trailing newline: the next line's prev_hash.
 func LineHash(line []byte) string {

@@ -225,3 +225,75 @@ func TestAuditFullDisk(t *testing.T) {
 		t.Fatalf("audit verify = %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 }
+
+// TestAuditVerifyAgainstLiveHead checks sys/audit/NAME/head (sudo, signed)
+// and `coffer audit verify -server`: the live file verifies; a copy with
+// its last lines cut verifies offline but not against the head.
+func TestAuditVerifyAgainstLiveHead(t *testing.T) {
+	t.Parallel()
+	s := startDev(t)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "audit.log")
+	if err := s.Client.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{Type: "file", Options: map[string]string{"file_path": logPath}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := s.Client.Logical().Write("secret/data/head", map[string]any{"data": map[string]any{"n": i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, err := s.Client.Logical().Read("sys/audit/file/head")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"chain_id", "seq", "hash", "time", "signature"} {
+		if head.Data[k] == nil || head.Data[k] == "" {
+			t.Errorf("sys/audit/file/head lacks %q: %v", k, head.Data)
+		}
+	}
+	_, err = s.Client.Logical().Read("sys/audit/nope/head")
+	wantError(t, "the head of a device that does not exist", err, 400, "no audit device")
+	sec, err := s.Client.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak, _ := s.Client.Clone()
+	weak.SetToken(sec.Auth.ClientToken)
+	_, err = weak.Logical().Read("sys/audit/file/head")
+	wantError(t, "the head without sudo", err, 403, "permission denied")
+
+	env := []string{"VAULT_TOKEN=" + rootToken, "COFFER_TOKEN="}
+	code, out, errOut := runCoffer(t, "", env, "audit", "verify", "-server="+s.Addr, logPath)
+	if code != 0 || !strings.Contains(out, "Live head:") || !strings.Contains(out, "Result:       OK") {
+		t.Fatalf("verify -server of the live file = %d\n%s\n%s", code, out, errOut)
+	}
+	raw, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(strings.TrimSuffix(string(raw), "\n"), "\n")
+	cut := filepath.Join(dir, "cut.log")
+	if err := os.WriteFile(cut, []byte(strings.Join(lines[:len(lines)-3], "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCoffer(t, "", nil, "audit", "verify", cut); code != 0 {
+		t.Fatalf("offline verify of a file cut at a line boundary = %d (it cannot tell)\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCoffer(t, "", env, "audit", "verify", "-server="+s.Addr, "-device=file", cut)
+	if code != 2 || !strings.Contains(errOut, "TAMPERED") || !strings.Contains(errOut, "cut-short") || !strings.Contains(errOut, "missing from the end") {
+		t.Fatalf("verify -server of a file cut short = %d\n%s\n%s", code, out, errOut)
+	}
+	// A head checked with another device's key does not verify.
+	other := filepath.Join(dir, "other.log")
+	if err := s.Client.Sys().EnableAuditWithOptions("other", &api.EnableAuditOptions{Type: "file", Options: map[string]string{"file_path": other}}); err != nil {
+		t.Fatal(err)
+	}
+	pk, err := s.Client.Logical().Read("sys/audit/other/public-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCoffer(t, "", env, "audit", "verify", "-server="+s.Addr, "-public-key="+pk.Data["public_key"].(string), logPath)
+	if code == 0 || !strings.Contains(errOut, "signature does not verify") {
+		t.Fatalf("verify -server with another device's key = %d\n%s", code, errOut)
+	}
+}

@@ -391,6 +391,7 @@ func (c *Core) auditPaths() []*framework.Path {
 	return []*framework.Path{
 		{Pattern: `audit/?`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysAuditList}), Synopsis: "List audit devices.", TopLevel: true},
 		{Pattern: `audit/(?P<path>[^/]+)/public-key`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysAuditPublicKey}), Synopsis: "The key that verifies a device's signed checkpoints.", TopLevel: true},
+		{Pattern: `audit/(?P<path>[^/]+)/head`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysAuditHead}), Synopsis: "A device's live chain head (seq and hash), signed: a file cut short ends before it.", TopLevel: true},
 		{Pattern: `audit/(?P<path>[^/]+)/?`, Operations: h(map[logical.Operation]framework.Handler{
 			logical.UpdateOperation: framework.Typed(c.sysAuditEnable),
 			logical.DeleteOperation: c.sysAuditDisable,
@@ -513,4 +514,20 @@ func (c *Core) sysAuditPublicKey(ctx context.Context, req *logical.Request, m *f
 		return nil, err
 	}
 	return &logical.Response{Data: map[string]string{"public_key": base64.StdEncoding.EncodeToString(d.PublicKey())}}, nil
+}
+
+// sysAuditHead reports where a device's chain stands (the seq and hash of
+// its last line), signed with its checkpoint key, for `coffer audit verify
+// -server` to compare a file with. The request's own entry is already
+// written, so the head includes it.
+func (c *Core) sysAuditHead(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+	d, err := c.device(m.Get("path"))
+	if err != nil {
+		return nil, err
+	}
+	h, err := d.Head(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read audit chain head: %w", err)
+	}
+	return &logical.Response{Data: map[string]any{"chain_id": h.ChainID, "seq": h.Seq, "hash": h.Hash, "time": h.Time, "signature": h.Signature}}, nil
 }

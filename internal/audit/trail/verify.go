@@ -39,6 +39,9 @@ const (
 	// signature does not verify with the given key (forged, or signed by
 	// another device).
 	BadCheckpoint Kind = "bad-checkpoint"
+	// CutShort: the file ends before the live chain head its device
+	// reported ([VerifyHead]): lines were cut from its end.
+	CutShort Kind = "cut-short"
 	// TornWrite: a line starts with the remains of a write cut off (a
 	// full disk, a crash) that no device repaired, and an intact line
 	// follows them on the same line. Damage, not tampering, as far as
@@ -146,6 +149,47 @@ func Verify(r io.Reader, pub ed25519.PublicKey) (Report, error) {
 	return v.rep, nil
 }
 
+// VerifyHead is [Verify], and also compares the file with head, the live
+// chain head its device reported (sys/audit/NAME/head) after the file's
+// last line was written: the file must hold the line at head's seq, with
+// head's hash, or it was cut short (or edited there). With pub set, head's
+// signature must verify, or VerifyHead returns an error. Lines after the
+// head (written since) are checked as any others.
+func VerifyHead(r io.Reader, pub ed25519.PublicKey, head audit.Head) (Report, error) {
+	if pub != nil && len(pub) != ed25519.PublicKeySize {
+		return Report{}, errors.New("audit public key must be an ed25519 public key")
+	}
+	if pub != nil {
+		sig, _ := hex.DecodeString(head.Signature)
+		if !ed25519.Verify(pub, audit.HeadMessage(head.ChainID, head.Seq, head.Hash, head.Time), sig) {
+			return Report{}, errors.New("the chain head's signature does not verify with this key")
+		}
+	}
+	v := verifier{lr: newLineReader(r), pub: pub, head: &head}
+	v.rep.SignaturesChecked = pub != nil
+	if err := v.run(); err != nil {
+		return Report{}, err
+	}
+	v.checkHead()
+	return v.rep, nil
+}
+
+// checkHead reports a file that does not reach the head it was given.
+func (v *verifier) checkHead() {
+	h := v.head
+	switch {
+	case h.Seq == 0 || v.headLine > 0:
+	case v.rep.Lines == 0:
+		v.report(problem(CutShort, 1, "the file is empty; the device has written up to seq %d", h.Seq))
+	case v.rep.ChainID != h.ChainID:
+		v.report(problem(Foreign, v.rep.Lines, "the file belongs to chain %s; the device writes chain %s", v.rep.ChainID, h.ChainID))
+	case v.rep.LastSeq < h.Seq:
+		v.report(problem(CutShort, v.rep.Lines+1, "the file ends at seq %d; the device has written up to seq %d: %d line(s) missing from the end", v.rep.LastSeq, h.Seq, h.Seq-v.rep.LastSeq))
+	default:
+		v.report(problem(Deleted, v.rep.Lines, "the file does not hold seq %d, the device's chain head", h.Seq))
+	}
+}
+
 type verifier struct {
 	lr  *lineReader
 	pub ed25519.PublicKey
@@ -154,6 +198,9 @@ type verifier struct {
 	prev         *line  // the last line checked
 	prevPrevHash string // hash of the line before prev
 	resync       bool   // the line before was unreadable
+
+	head     *audit.Head // the live chain head to compare with, or nil
+	headLine int         // the line found at head's seq
 }
 
 func (v *verifier) read() (*line, error) {
@@ -254,6 +301,12 @@ func (v *verifier) accept(cur *line) {
 		v.prevPrevHash = v.prev.hash
 	}
 	v.resync = false
+	if h := v.head; h != nil && v.headLine == 0 && cur.l.ChainID == h.ChainID && cur.l.Seq == h.Seq {
+		v.headLine = cur.n
+		if cur.hash != h.Hash {
+			v.report(problem(Edited, cur.n, "line differs from the chain head the device reported for seq %d", h.Seq))
+		}
+	}
 	v.rep.LastSeq = cur.l.Seq
 	if cur.l.Type == audit.TypeTornWrite {
 		v.rep.Recovered = append(v.rep.Recovered, Recovery{Line: cur.n, Seq: cur.l.Seq, Offset: cur.l.Offset, CutBytes: cur.l.CutBytes, FailedWrites: cur.l.FailedWrites, Error: cur.l.Error})
