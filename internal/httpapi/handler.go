@@ -150,10 +150,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch path {
 	case "sys/init", "sys/seal-status", "sys/unseal", "sys/health", "sys/leader":
 		// Unauthenticated and served here, but audited as every request is.
-		serve := map[string]func(http.ResponseWriter, *http.Request, string){
-			"sys/init": h.handleInit, "sys/seal-status": h.handleSealStatus, "sys/unseal": h.handleUnseal,
-			"sys/health": h.handleHealth, "sys/leader": h.handleLeader,
-		}[path]
+		serve := h.unauthenticated(path)
 		h.serveAudited(w, r, reqID, path, false, func(bw http.ResponseWriter) { serve(bw, r, reqID) })
 		return
 	case "sys/metrics":
@@ -168,6 +165,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.handleLogical(w, r, reqID, path)
+}
+
+// unauthenticated returns the handler of an unauthenticated endpoint this
+// package serves itself.
+func (h *Handler) unauthenticated(path string) func(http.ResponseWriter, *http.Request, string) {
+	switch path {
+	case "sys/init":
+		return h.handleInit
+	case "sys/seal-status":
+		return h.handleSealStatus
+	case "sys/unseal":
+		return h.handleUnseal
+	case "sys/health":
+		return h.handleHealth
+	default:
+		return h.handleLeader
+	}
 }
 
 // CleanPath checks a request path (after /v1/) and returns it. Empty
