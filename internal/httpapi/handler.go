@@ -149,20 +149,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch path {
-	case "sys/init":
-		h.handleInit(w, r, reqID)
-		return
-	case "sys/seal-status":
-		h.handleSealStatus(w, r, reqID)
-		return
-	case "sys/unseal":
-		h.handleUnseal(w, r, reqID)
-		return
-	case "sys/health":
-		h.handleHealth(w, r, reqID)
-		return
-	case "sys/leader":
-		h.handleLeader(w, r, reqID)
+	case "sys/init", "sys/seal-status", "sys/unseal", "sys/health", "sys/leader":
+		// Unauthenticated and served here, but audited as every request is.
+		serve := h.unauthenticated(path)
+		h.serveAudited(w, r, reqID, path, false, func(bw http.ResponseWriter) { serve(bw, r, reqID) })
 		return
 	case "sys/metrics":
 		h.handleMetrics(w, r, reqID)
@@ -176,6 +166,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.handleLogical(w, r, reqID, path)
+}
+
+// unauthenticated returns the handler of an unauthenticated endpoint this
+// package serves itself.
+func (h *Handler) unauthenticated(path string) func(http.ResponseWriter, *http.Request, string) {
+	switch path {
+	case "sys/init":
+		return h.handleInit
+	case "sys/seal-status":
+		return h.handleSealStatus
+	case "sys/unseal":
+		return h.handleUnseal
+	case "sys/health":
+		return h.handleHealth
+	default:
+		return h.handleLeader
+	}
 }
 
 // logPath is r's URL path as logs and the in-flight list show it: a path
@@ -555,23 +562,20 @@ func (h *Handler) handleMetrics(w http.ResponseWriter, r *http.Request, reqID st
 		h.writeError(w, r, reqID, logical.InvalidRequest("unsupported format %q: want json (the default) or prometheus", format))
 		return
 	}
-	if !h.openMetrics {
-		conn := h.clientConnection(r)
-		if err := h.core.CheckAccess(r.Context(), clientToken(r), logical.ReadOperation, "sys/metrics", conn); err != nil {
+	// The read is audited; unless the configuration opens sys/metrics,
+	// the token must allow it.
+	h.serveAudited(w, r, reqID, "sys/metrics", !h.openMetrics, func(w http.ResponseWriter) {
+		if format == "prometheus" {
+			h.metrics.Handler().ServeHTTP(w, r)
+			return
+		}
+		sum, err := h.metrics.Summary(time.Now())
+		if err != nil {
 			h.writeError(w, r, reqID, err)
 			return
 		}
-	}
-	if format == "prometheus" {
-		h.metrics.Handler().ServeHTTP(w, r)
-		return
-	}
-	sum, err := h.metrics.Summary(time.Now())
-	if err != nil {
-		h.writeError(w, r, reqID, err)
-		return
-	}
-	h.writeJSON(w, http.StatusOK, sum)
+		h.writeJSON(w, http.StatusOK, sum)
+	})
 }
 
 // ceremonyDisabled reports whether path is a key ceremony endpoint this
