@@ -37,6 +37,13 @@ type Sink interface {
 	Close() error
 }
 
+// Repairer is implemented by sinks that can undo what a failed write left
+// behind. Repair cuts the destination back to the end of its last complete
+// line and returns that offset and the number of bytes it cut.
+type Repairer interface {
+	Repair() (offset, cut int64, err error)
+}
+
 // Tailer is implemented by sinks that can read back the last complete
 // line they held when opened, so that a device continues its chain across
 // restarts. LastLine returns nil when there is none.
@@ -117,8 +124,19 @@ type Device struct {
 	// context.
 	sem     chan struct{}
 	state   ChainState
-	pending int  // entries written since the last checkpoint
-	closed  bool // Close has run
+	pending int        // entries written since the last checkpoint
+	closed  bool       // Close has run
+	torn    *tornWrite // a failed write not yet recorded in the chain
+}
+
+// tornWrite is a failed write on a [Repairer] sink, until the device has
+// repaired the sink and recorded it in its chain.
+type tornWrite struct {
+	err      string // the first failure
+	failures int64  // failed writes since the last complete line
+	repaired bool
+	offset   int64
+	cut      int64
 }
 
 // NewDevice returns a device writing to o.Sink. When the sink is a
@@ -290,6 +308,11 @@ func (d *Device) Log(ctx context.Context, typ string, e *Entry) error {
 // appendLocked chains body (a JSON object) and writes it. The caller holds
 // sem.
 func (d *Device) appendLocked(ctx context.Context, body []byte) error {
+	if d.torn != nil {
+		if err := d.recoverLocked(ctx); err != nil {
+			return err
+		}
+	}
 	seq := d.state.Seq + 1
 	line := make([]byte, 0, len(body)+128)
 	line = append(line, `{"seq":`...)
@@ -302,10 +325,63 @@ func (d *Device) appendLocked(ctx context.Context, body []byte) error {
 	line = append(line, body[1:]...)
 	line = append(line, '\n')
 	if err := d.sink.Write(ctx, line); err != nil {
+		if _, ok := d.sink.(Repairer); ok {
+			d.torn = &tornWrite{err: err.Error(), failures: 1}
+			// Repair now when possible; the next write retries it.
+			d.repairLocked()
+		}
 		return fmt.Errorf("audit device %q: %w", d.path, err)
 	}
 	d.state.Seq = seq
 	d.state.Head = LineHash(line[:len(line)-1])
+	return nil
+}
+
+// repairLocked cuts a torn write out of the sink. The caller holds sem.
+func (d *Device) repairLocked() error {
+	if d.torn.repaired {
+		return nil
+	}
+	off, cut, err := d.sink.(Repairer).Repair()
+	if err != nil {
+		return fmt.Errorf("audit device %q: repair after a failed write: %w", d.path, err)
+	}
+	d.torn.repaired, d.torn.offset, d.torn.cut = true, off, d.torn.cut+cut
+	return nil
+}
+
+// tornBody is a torn_write line without its chain fields.
+type tornBody struct {
+	Type     string `json:"type"`
+	Time     string `json:"time"`
+	Offset   int64  `json:"offset"`
+	CutBytes int64  `json:"cut_bytes"`
+	Failures int64  `json:"failed_writes"`
+	Error    string `json:"error"`
+}
+
+// recoverLocked repairs the sink after a failed write and records that in
+// the chain, before any other line is written. The caller holds sem.
+func (d *Device) recoverLocked(ctx context.Context) error {
+	if err := d.repairLocked(); err != nil {
+		return err
+	}
+	tw := d.torn
+	b, err := json.Marshal(&tornBody{Type: TypeTornWrite, Time: formatTime(d.clock.Now()), Offset: tw.offset, CutBytes: tw.cut, Failures: tw.failures, Error: tw.err})
+	if err != nil {
+		return fmt.Errorf("encode audit torn write record: %w", err)
+	}
+	d.torn = nil
+	if err := d.appendLocked(ctx, b); err != nil {
+		if d.torn != nil {
+			// The record itself failed: one record will tell both.
+			d.torn.err = tw.err
+			d.torn.cut += tw.cut
+			d.torn.failures += tw.failures
+		}
+		return err
+	}
+	d.pending++
 	return nil
 }
 
@@ -392,6 +468,49 @@ func (d *Device) Close(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("close audit device %q: %w", d.path, err))
 	}
 	return errors.Join(errs...)
+}
+
+// Head is where a device's chain stands, signed: the seq and hash of the
+// last line written, at Time, for a file to be compared with (a file cut
+// short ends before Seq).
+type Head struct {
+	ChainID   string
+	Seq       uint64
+	Hash      string
+	Time      string
+	Signature string // hex Ed25519 signature of [HeadMessage]
+}
+
+// Head returns the chain's current head, signed with the checkpoint key.
+// It waits for a write in progress and gives up with ctx.
+func (d *Device) Head(ctx context.Context) (Head, error) {
+	if err := d.lock(ctx); err != nil {
+		return Head{}, err
+	}
+	defer d.unlock()
+	h := Head{ChainID: d.state.ChainID, Seq: d.state.Seq, Hash: d.state.Head, Time: formatTime(d.clock.Now())}
+	h.Signature = hex.EncodeToString(ed25519.Sign(d.signer, HeadMessage(h.ChainID, h.Seq, h.Hash, h.Time)))
+	return h, nil
+}
+
+// headDomain separates head signatures from checkpoint signatures.
+const headDomain = "coffer-audit-head-v1"
+
+// HeadMessage returns the bytes a head's signature covers: the domain
+// string, the chain ID, the seq, the hash and the time, separated by NUL
+// bytes.
+func HeadMessage(chainID string, seq uint64, hash, time string) []byte {
+	msg := make([]byte, 0, len(headDomain)+len(chainID)+len(hash)+len(time)+24)
+	msg = append(msg, headDomain...)
+	msg = append(msg, 0)
+	msg = append(msg, chainID...)
+	msg = append(msg, 0)
+	msg = strconv.AppendUint(msg, seq, 10)
+	msg = append(msg, 0)
+	msg = append(msg, hash...)
+	msg = append(msg, 0)
+	msg = append(msg, time...)
+	return msg
 }
 
 // LineHash returns the hex SHA-256 of line, which must not include its

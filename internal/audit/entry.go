@@ -97,6 +97,9 @@ const (
 	TypeRequest    = "request"
 	TypeResponse   = "response"
 	TypeCheckpoint = "checkpoint"
+	// TypeTornWrite is the device's own record that a write failed part
+	// way and the sink was cut back to its last complete line.
+	TypeTornWrite = "torn_write"
 )
 
 // Line is one line of an audit log as written, for readers such as
@@ -114,6 +117,13 @@ type Line struct {
 	// Hash and Signature are set on checkpoint lines only.
 	Hash      string `json:"hash,omitempty"`
 	Signature string `json:"signature,omitempty"`
+	// Offset, CutBytes and FailedWrites are set on torn_write lines only:
+	// where the sink was cut back to, how many bytes of failed writes it
+	// removed and how many writes failed. Error then names the first
+	// failure.
+	Offset       int64 `json:"offset,omitempty"`
+	CutBytes     int64 `json:"cut_bytes,omitempty"`
+	FailedWrites int64 `json:"failed_writes,omitempty"`
 }
 
 // LineAuth is the "auth" object of a line.

@@ -52,6 +52,7 @@ type File struct {
 	mu   sync.Mutex
 	f    *os.File // guarded by mu
 	last []byte   // the last complete line when first opened; guarded by mu
+	end  int64    // the end of the last complete line in f; guarded by mu
 }
 
 // OpenFile opens (creating when missing) the file o names. It refuses a
@@ -80,17 +81,17 @@ func OpenFile(o FileOptions) (*File, error) {
 		return &File{opts: o, w: io.Discard}, nil
 	}
 	fl := &File{opts: o}
-	f, last, err := fl.open()
+	f, last, end, err := fl.open()
 	if err != nil {
 		return nil, err
 	}
-	fl.f, fl.last = f, last
+	fl.f, fl.last, fl.end = f, last, end
 	return fl, nil
 }
 
 // open opens the file, checks it and returns it with its last complete
-// line.
-func (fl *File) open() (*os.File, []byte, error) {
+// line and its size.
+func (fl *File) open() (*os.File, []byte, int64, error) {
 	o := fl.opts
 	const flags = os.O_RDWR | os.O_APPEND | os.O_CREATE
 	var f *os.File
@@ -101,14 +102,19 @@ func (fl *File) open() (*os.File, []byte, error) {
 		f, err = openInAllowed(o.Path, o.AllowedDirs, flags, o.Mode)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	last, err := checkAndTail(f, o)
 	if err != nil {
 		f.Close()
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	return f, last, nil
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, 0, fmt.Errorf("stat audit file %q: %w", o.Path, err)
+	}
+	return f, last, fi.Size(), nil
 }
 
 // openInAllowed opens path through an [os.Root] on the allowed directory
@@ -248,8 +254,37 @@ func (fl *File) Write(_ context.Context, line []byte) error {
 	if fl.f == nil {
 		return ErrClosed
 	}
-	_, err := fl.f.Write(line)
+	n, err := fl.f.Write(line)
+	if err == nil {
+		fl.end += int64(n)
+	}
 	return err
+}
+
+// Repair cuts the file back to the end of its last complete line, removing
+// what a failed write (a full disk) left of its line, so that the next
+// line starts clean. It returns that offset and how many bytes it cut.
+// Stdout and discard have nothing to repair.
+func (fl *File) Repair() (offset, cut int64, err error) {
+	if fl.w != nil {
+		return 0, 0, nil
+	}
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if fl.f == nil {
+		return 0, 0, ErrClosed
+	}
+	fi, err := fl.f.Stat()
+	if err != nil {
+		return 0, 0, fmt.Errorf("stat audit file %q: %w", fl.opts.Path, err)
+	}
+	if fi.Size() <= fl.end {
+		return fl.end, 0, nil
+	}
+	if err := fl.f.Truncate(fl.end); err != nil {
+		return 0, 0, fmt.Errorf("truncate audit file %q: %w", fl.opts.Path, err)
+	}
+	return fl.end, fi.Size() - fl.end, nil
 }
 
 // Reload closes and reopens the file by path, so that after a rename
@@ -259,13 +294,13 @@ func (fl *File) Reload() error {
 	if fl.w != nil {
 		return nil
 	}
-	f, _, err := fl.open()
+	f, _, end, err := fl.open()
 	if err != nil {
 		return err
 	}
 	fl.mu.Lock()
 	old := fl.f
-	fl.f = f
+	fl.f, fl.end = f, end
 	fl.mu.Unlock()
 	if old != nil {
 		return old.Close()

@@ -3,13 +3,16 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/coffer-secrets/coffer/internal/audit"
+	"github.com/coffer-secrets/coffer/internal/audit/trail"
 )
 
 func TestOpenFilePermissions(t *testing.T) {
@@ -331,5 +334,73 @@ func TestFileCutTail(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
 	if len(lines) != 4 || lines[1] != `{"seq":2,"chain_id":"` || !strings.HasPrefix(lines[2], `{"seq":2,`) {
 		t.Errorf("file lines = %q, want the cut line kept on its own line, then seq 2", lines)
+	}
+}
+
+// fullDisk is a sink around a real file that, while full is set, writes
+// only half of each line and fails as a full disk does.
+type fullDisk struct {
+	*audit.File
+	path string
+	full bool
+}
+
+func (d *fullDisk) Write(ctx context.Context, line []byte) error {
+	if !d.full {
+		return d.File.Write(ctx, line)
+	}
+	f, err := os.OpenFile(d.path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	f.Write(line[:len(line)/2])
+	return &os.PathError{Op: "write", Path: d.path, Err: syscall.ENOSPC}
+}
+
+// TestFileTornWriteRecovered fills the disk mid-line: the device cuts the
+// file back to its last complete line, records the torn write in its
+// chain, and the file verifies with the record listed.
+func TestFileTornWriteRecovered(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "audit.log")
+	f, err := audit.OpenFile(audit.FileOptions{Path: path, AllowAnyDir: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &fullDisk{File: f, path: path}
+	keys := testKeys(t)
+	d, err := audit.NewDevice(audit.DeviceOptions{Path: "file/", Sink: sink, Keys: keys, CheckpointEvery: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for i := range 8 {
+		sink.full = i == 4 || i == 5
+		err := d.Log(ctx, audit.TypeRequest, sampleEntry())
+		if sink.full != (err != nil) {
+			t.Fatalf("entry %d with a full disk %v: Log() = %v", i, sink.full, err)
+		}
+		if err != nil && !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("Log() = %v, want ENOSPC", err)
+		}
+	}
+	if err := d.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	rep, err := trail.Verify(file, d.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 0 {
+		t.Fatalf("Verify() problems = %v", rep.Problems)
+	}
+	if len(rep.Recovered) != 1 || rep.Recovered[0].CutBytes == 0 || rep.Recovered[0].FailedWrites != 2 || !strings.Contains(rep.Recovered[0].Error, "no space left") {
+		t.Fatalf("Verify() recovered = %+v, want one torn write with its cut bytes and error", rep.Recovered)
 	}
 }

@@ -5,12 +5,16 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/coffer-secrets/coffer/internal/audit"
 	"github.com/coffer-secrets/coffer/internal/audit/trail"
 )
 
@@ -29,16 +33,33 @@ signed checkpoint vouches for the chain before it. With -public-key (the
 value of sys/audit/DEVICE/public-key, base64 or hex, or @file) the
 checkpoints' signatures are checked too.
 
-Reports the first edited, deleted, inserted or reordered line, a line from
-another device's log, a bad checkpoint or a cut-off tail, and exits 2 when
-there is one. Entries after the last checkpoint are chained but not
-signed: the report counts them.
+Reports every edited, deleted, inserted or reordered line, line from
+another device's log and bad checkpoint (TAMPERED), every write cut off by
+a crash or a full disk that no device repaired and a cut-off tail
+(DAMAGED), and exits 2 when there is one. Torn writes the device repaired
+itself and recorded in its chain are listed (RECOVERED) and are not
+problems. Entries after the last checkpoint are chained but not signed:
+the report counts them, and lines cut from the end of the file go
+unnoticed offline.
 
-    $ coffer audit verify -public-key=@audit.pub /var/log/coffer/audit.log`,
+With -server ADDR (and a token with sudo in COFFER_TOKEN or VAULT_TOKEN)
+the file is also compared with the device's live chain head
+(sys/audit/DEVICE/head, the device named by -device): a file that ends
+before it was cut short (TAMPERED: cut-short). The head is signed; give
+-public-key, kept apart from the server, for that to prove anything
+against a server that lies: without it the key is read from the same
+server.
+
+    $ coffer audit verify -public-key=@audit.pub /var/log/coffer/audit.log
+    $ coffer audit verify -server=https://coffer:8200 -public-key=@audit.pub audit.log`,
 			setup: func(fs *flag.FlagSet) runFunc {
-				var key string
+				var key, server, device string
 				fs.StringVar(&key, "public-key", "", "the device's ed25519 public key (base64, hex or @file)")
-				return func(ctx context.Context, c *call, args []string) int { return runAuditVerify(ctx, c, args, key) }
+				fs.StringVar(&server, "server", "", "compare the file with the live chain head of this server's device")
+				fs.StringVar(&device, "device", "file", "the audit device (its path) that writes the file, with -server")
+				return func(ctx context.Context, c *call, args []string) int {
+					return runAuditVerify(ctx, c, args, key, server, device)
+				}
 			},
 		},
 		"audit search": {
@@ -99,7 +120,57 @@ func decodeKey(s string) (ed25519.PublicKey, error) {
 	return nil, fmt.Errorf("the public key must be %d bytes in base64 or hex", ed25519.PublicKeySize)
 }
 
-func runAuditVerify(ctx context.Context, c *call, args []string, key string) int {
+// liveHead reads the device's signed chain head from the server at addr
+// and, when pub is nil, the device's public key.
+func liveHead(ctx context.Context, c *call, addr, device string, pub ed25519.PublicKey) (audit.Head, ed25519.PublicKey, bool) {
+	c.address = addr
+	cl, ok := c.newClient()
+	if !ok {
+		return audit.Head{}, nil, false
+	}
+	device = strings.Trim(device, "/")
+	sec, err := cl.Logical().ReadWithContext(ctx, "sys/audit/"+device+"/head")
+	if err != nil || sec == nil {
+		if err == nil {
+			err = errors.New("no head returned")
+		}
+		c.serverError("reading the chain head of audit device", device, err)
+		return audit.Head{}, nil, false
+	}
+	var h audit.Head
+	h.ChainID, _ = sec.Data["chain_id"].(string)
+	h.Hash, _ = sec.Data["hash"].(string)
+	h.Time, _ = sec.Data["time"].(string)
+	h.Signature, _ = sec.Data["signature"].(string)
+	if n, ok := sec.Data["seq"].(json.Number); ok {
+		seq, err := strconv.ParseUint(string(n), 10, 64)
+		if err != nil {
+			c.serverError("reading the chain head of audit device", device, err)
+			return audit.Head{}, nil, false
+		}
+		h.Seq = seq
+	}
+	if pub != nil {
+		return h, pub, true
+	}
+	sec, err = cl.Logical().ReadWithContext(ctx, "sys/audit/"+device+"/public-key")
+	if err != nil || sec == nil {
+		if err == nil {
+			err = errors.New("no key returned")
+		}
+		c.serverError("reading the public key of audit device", device, err)
+		return audit.Head{}, nil, false
+	}
+	k, _ := sec.Data["public_key"].(string)
+	pub, err = decodeKey(k)
+	if err != nil {
+		c.serverError("reading the public key of audit device", device, err)
+		return audit.Head{}, nil, false
+	}
+	return h, pub, true
+}
+
+func runAuditVerify(ctx context.Context, c *call, args []string, key, server, device string) int {
 	if len(args) != 1 {
 		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
 	}
@@ -111,12 +182,28 @@ func runAuditVerify(ctx context.Context, c *call, args []string, key string) int
 		}
 		pub = k
 	}
+	var head *audit.Head
+	keyFromServer := false
+	if server != "" {
+		// The head is read before the file, so the file must reach it.
+		keyFromServer = pub == nil
+		h, k, ok := liveHead(ctx, c, server, device, pub)
+		if !ok {
+			return exitServer
+		}
+		head, pub = &h, k
+	}
 	f, err := os.Open(args[0])
 	if err != nil {
 		return c.usageError("%v", err)
 	}
 	defer f.Close()
-	rep, err := trail.Verify(f, pub)
+	var rep trail.Report
+	if head != nil {
+		rep, err = trail.VerifyHead(f, pub, *head)
+	} else {
+		rep, err = trail.Verify(f, pub)
+	}
 	if err != nil {
 		fmt.Fprintf(c.env.Stderr, "Error verifying %s: %v\n", args[0], err)
 		return exitServer
@@ -129,7 +216,12 @@ func runAuditVerify(ctx context.Context, c *call, args []string, key string) int
 	if !rep.Anchored && rep.Lines > 0 {
 		fmt.Fprintln(out, "Start:        the file does not start the chain (rotated, or its head is missing)")
 	}
-	if rep.SignaturesChecked {
+	if head != nil {
+		fmt.Fprintf(out, "Live head:    seq %d of chain %s, reported by the server at %s\n", head.Seq, head.ChainID, head.Time)
+	}
+	if rep.SignaturesChecked && keyFromServer {
+		fmt.Fprintln(out, "Signatures:   checked with the key the server gave (give -public-key to check against a key kept apart)")
+	} else if rep.SignaturesChecked {
 		fmt.Fprintln(out, "Signatures:   checked")
 	} else {
 		fmt.Fprintln(out, "Signatures:   not checked (give -public-key)")
@@ -137,8 +229,17 @@ func runAuditVerify(ctx context.Context, c *call, args []string, key string) int
 	if rep.Unchecked > 0 {
 		fmt.Fprintf(out, "Unsigned:     %d entries after the last checkpoint are chained but not signed\n", rep.Unchecked)
 	}
-	if rep.Problem != nil {
-		fmt.Fprintf(c.env.Stderr, "TAMPERED: %s\n", rep.Problem.Error())
+	for _, r := range rep.Recovered {
+		fmt.Fprintf(out, "RECOVERED: line %d: torn write, recovered: after %d failed write(s) (%s) the device cut %d bytes at offset %d and recorded it at seq %d\n", r.Line, r.FailedWrites, r.Error, r.CutBytes, r.Offset, r.Seq)
+	}
+	if len(rep.Problems) > 0 {
+		for _, p := range rep.Problems {
+			label := "TAMPERED"
+			if !p.Kind.Tampering() {
+				label = "DAMAGED"
+			}
+			fmt.Fprintf(c.env.Stderr, "%s: %s\n", label, p.Error())
+		}
 		return exitServer
 	}
 	fmt.Fprintln(out, "Result:       OK")

@@ -514,9 +514,17 @@ func TestUserpassLoginLockoutAndIdentity(t *testing.T) {
 	if _, err := login("correct horse"); err != nil {
 		t.Errorf("login after the lockout window: %v", err)
 	}
-	// An unknown user fails like a wrong password.
-	if _, err := anon.Logical().Write("auth/userpass/login/nobody", map[string]any{"password": "x"}); err == nil {
-		t.Error("login of an unknown user succeeded")
+	// An unknown user fails like a wrong password, is never locked out and
+	// never listed: only existing aliases are tracked.
+	for i := range 5 {
+		_, err := anon.Logical().Write("auth/userpass/login/nobody", map[string]any{"password": "x"})
+		if statusCode(err) != 400 || !strings.Contains(err.Error(), "invalid username or password") {
+			t.Fatalf("login %d of an unknown user: error = %v, want 400 invalid username or password", i, err)
+		}
+	}
+	locked, err = root.Logical().Read("sys/locked-users")
+	if err != nil || strings.Contains(fmt.Sprint(locked.Data), "nobody") {
+		t.Errorf("sys/locked-users = %v, %v; want no invented name", locked, err)
 	}
 }
 

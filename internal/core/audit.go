@@ -230,7 +230,7 @@ func (c *Core) auditRequestPart(req *Request, rec *auditRecord) audit.Request {
 		MountType:   rec.mountType,
 		MountPoint:  rec.mountPoint,
 		ClientToken: string(req.ClientToken),
-		Path:        req.Path,
+		Path:        c.RedactPath(req.Path),
 		Data:        json.RawMessage(req.Body),
 		WrapTTL:     req.WrapTTL,
 	}
@@ -285,10 +285,16 @@ func clientError(err error) string {
 
 // auditResponse writes the response entry.
 func (c *Core) auditResponse(ctx context.Context, req *Request, rec *auditRecord, resp *Response, rerr error) error {
+	return c.auditResponseMsg(ctx, req, rec, resp, clientError(rerr))
+}
+
+// auditResponseMsg writes the response entry with the error message the
+// client got ("" for none).
+func (c *Core) auditResponseMsg(ctx context.Context, req *Request, rec *auditRecord, resp *Response, msg string) error {
 	if !c.auditing() {
 		return nil
 	}
-	e := &audit.Entry{Time: c.now(), Auth: c.auditAuth(rec.caller), Request: c.auditRequestPart(req, rec), Error: clientError(rerr)}
+	e := &audit.Entry{Time: c.now(), Auth: c.auditAuth(rec.caller), Request: c.auditRequestPart(req, rec), Error: msg}
 	if resp != nil {
 		r := &audit.Response{MountType: resp.MountType, MountPoint: rec.mountPoint, LeaseID: resp.LeaseID}
 		if lr := resp.Response; lr != nil {
@@ -318,6 +324,66 @@ func (c *Core) auditResponse(ctx context.Context, req *Request, rec *auditRecord
 	return nil
 }
 
+// Exchange is the audit record of a request the HTTP layer serves itself
+// (sys/health, sys/metrics, sys/unseal ...): [Core.BeginAudit] has
+// recorded the request, [Exchange.End] records its outcome.
+type Exchange struct {
+	c   *Core
+	req *Request
+	rec *auditRecord
+	on  bool // devices were enabled when the request was recorded
+}
+
+// BeginAudit records req, a request the HTTP layer serves itself, before
+// it runs. With authorize set the caller must hold the permission the
+// request's path and operation need (as for sys/metrics); a refusal is
+// audited and returned. A server that is sealed has no devices: nothing is
+// recorded, and End then records nothing either. An error other than a
+// refusal means no device could record the request: it must not run.
+func (c *Core) BeginAudit(ctx context.Context, req *Request, authorize bool) (*Exchange, error) {
+	x := &Exchange{c: c, req: req, rec: &auditRecord{start: c.now(), mountType: "system", mountPoint: "sys/"}}
+	if authorize {
+		c.stateMu.RLock()
+		defer c.stateMu.RUnlock()
+		if c.Sealed() {
+			return nil, ErrSealed
+		}
+		cl, err := c.authorize(ctx, req, nil, "")
+		x.rec.caller = cl
+		if err != nil {
+			if aerr := c.auditRequest(ctx, req, x.rec); aerr != nil {
+				return nil, aerr
+			}
+			if aerr := c.auditResponse(ctx, req, x.rec, nil, err); aerr != nil {
+				return nil, aerr
+			}
+			return nil, err
+		}
+	}
+	x.on = c.auditing()
+	if !x.on {
+		return x, nil
+	}
+	if err := c.auditRequest(ctx, req, x.rec); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// End records the outcome of the request: msg is the error the client is
+// told ("" on success). An error means no device could record it and the
+// client must get an error instead of the response.
+func (x *Exchange) End(ctx context.Context, msg string) error {
+	if !x.on {
+		return nil
+	}
+	var resp *Response
+	if msg == "" {
+		resp = &Response{MountType: "system"}
+	}
+	return x.c.auditResponseMsg(ctx, x.req, x.rec, resp, msg)
+}
+
 // auditPaths are sys/audit, sys/audit/:path, its public key, and
 // sys/audit-hash/:path.
 func (c *Core) auditPaths() []*framework.Path {
@@ -325,6 +391,7 @@ func (c *Core) auditPaths() []*framework.Path {
 	return []*framework.Path{
 		{Pattern: `audit/?`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysAuditList}), Synopsis: "List audit devices.", TopLevel: true},
 		{Pattern: `audit/(?P<path>[^/]+)/public-key`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysAuditPublicKey}), Synopsis: "The key that verifies a device's signed checkpoints.", TopLevel: true},
+		{Pattern: `audit/(?P<path>[^/]+)/head`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysAuditHead}), Synopsis: "A device's live chain head (seq and hash), signed: a file cut short ends before it.", TopLevel: true},
 		{Pattern: `audit/(?P<path>[^/]+)/?`, Operations: h(map[logical.Operation]framework.Handler{
 			logical.UpdateOperation: framework.Typed(c.sysAuditEnable),
 			logical.DeleteOperation: c.sysAuditDisable,
@@ -447,4 +514,20 @@ func (c *Core) sysAuditPublicKey(ctx context.Context, req *logical.Request, m *f
 		return nil, err
 	}
 	return &logical.Response{Data: map[string]string{"public_key": base64.StdEncoding.EncodeToString(d.PublicKey())}}, nil
+}
+
+// sysAuditHead reports where a device's chain stands (the seq and hash of
+// its last line), signed with its checkpoint key, for `coffer audit verify
+// -server` to compare a file with. The request's own entry is already
+// written, so the head includes it.
+func (c *Core) sysAuditHead(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+	d, err := c.device(m.Get("path"))
+	if err != nil {
+		return nil, err
+	}
+	h, err := d.Head(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read audit chain head: %w", err)
+	}
+	return &logical.Response{Data: map[string]any{"chain_id": h.ChainID, "seq": h.Seq, "hash": h.Hash, "time": h.Time, "signature": h.Signature}}, nil
 }

@@ -117,6 +117,9 @@ type Observer interface {
 type Stats struct {
 	Tokens, Leases     int64
 	BarrierEncryptions uint64
+	// LockoutEntries is the size of the failed-login table (aliases with
+	// recent failures or a lockout).
+	LockoutEntries int
 }
 
 // Stats returns live counts; zero while sealed.
@@ -124,7 +127,7 @@ func (c *Core) Stats() Stats {
 	if c.Sealed() {
 		return Stats{}
 	}
-	st := Stats{Tokens: c.tokens.Count(), Leases: c.leases.Count()}
+	st := Stats{Tokens: c.tokens.Count(), Leases: c.leases.Count(), LockoutEntries: c.lockouts.size(c.now())}
 	if info, err := c.barrier.KeyInfo(); err == nil {
 		st.BarrierEncryptions = info.Encryptions
 	}
@@ -230,7 +233,7 @@ func New(opts Options) (*Core, error) {
 		seal:     seal.NewShamir(opts.Physical),
 		router:   router.New(),
 		policies: newPolicyStore(b),
-		lockouts: newLockouts(),
+		lockouts: newLockouts(maxLockoutEntries),
 	}
 	var onRevokeFail func(string)
 	if opts.Observer != nil {

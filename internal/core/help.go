@@ -24,6 +24,7 @@ func (c *Core) Help(ctx context.Context, req *Request) (help *logical.Help, moun
 	req.Operation = logical.HelpOperation
 	rec := &auditRecord{start: c.now()}
 	help, mount, err = c.help(ctx, req, rec)
+	err = c.redactError(req.Path, err)
 	if aerr := c.auditRequest(ctx, req, rec); aerr != nil {
 		return nil, "", aerr
 	}

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"slices"
@@ -40,67 +41,150 @@ func (l LockoutConfig) withDefaults() LockoutConfig {
 	return l
 }
 
+// maxLockoutEntries caps the lockout table. Only aliases that exist are
+// tracked, so the cap is reached only with that many users or roles
+// failing at once; beyond it the entry whose counting window began
+// first is evicted (which may lift its lockout early).
+const maxLockoutEntries = 100_000
+
+// lockoutSweepInterval is how often, at most, the whole lockout table is
+// swept for expired entries; expired entries met in between are removed
+// as they are met.
+const lockoutSweepInterval = time.Minute
+
 // lockouts counts failed logins per auth mount accessor and alias name.
+// An entry expires when both its counting window and its lockout are
+// over; expired entries are removed on access and by a sweep at most
+// every lockoutSweepInterval. The table holds at most max entries. It is
+// safe for concurrent use; times are passed in, so tests drive the clock.
 type lockouts struct {
-	mu    sync.Mutex
-	state map[lockoutKey]*lockoutState // guarded by mu
+	mu        sync.Mutex
+	max       int                          // fixed at construction
+	state     map[lockoutKey]*list.Element // guarded by mu; values are *lockoutState
+	order     *list.List                   // guarded by mu; oldest window first
+	nextSweep time.Time                    // guarded by mu
 }
 
 type lockoutKey struct{ accessor, name string }
 
 type lockoutState struct {
+	key         lockoutKey
 	failures    int
 	firstFail   time.Time
 	lockedUntil time.Time
+	expires     time.Time // the later of firstFail plus the counter reset and lockedUntil
 }
 
-func newLockouts() *lockouts { return &lockouts{state: map[lockoutKey]*lockoutState{}} }
+func newLockouts(maxEntries int) *lockouts {
+	return &lockouts{max: maxEntries, state: map[lockoutKey]*list.Element{}, order: list.New()}
+}
 
 func (l *lockouts) reset() {
 	l.mu.Lock()
-	l.state = map[lockoutKey]*lockoutState{}
+	l.state = map[lockoutKey]*list.Element{}
+	l.order.Init()
 	l.mu.Unlock()
+}
+
+// liveLocked returns the entry of k, or nil when there is none or it
+// expired at now (it is then removed).
+func (l *lockouts) liveLocked(k lockoutKey, now time.Time) *lockoutState {
+	el := l.state[k]
+	if el == nil {
+		return nil
+	}
+	st := el.Value.(*lockoutState)
+	if !now.Before(st.expires) {
+		l.removeLocked(el)
+		return nil
+	}
+	return st
+}
+
+func (l *lockouts) removeLocked(el *list.Element) {
+	delete(l.state, el.Value.(*lockoutState).key)
+	l.order.Remove(el)
+}
+
+// sweepLocked removes every expired entry when a sweep is due at now.
+func (l *lockouts) sweepLocked(now time.Time) {
+	if now.Before(l.nextSweep) {
+		return
+	}
+	l.nextSweep = now.Add(lockoutSweepInterval)
+	for el := l.order.Front(); el != nil; {
+		next := el.Next()
+		if !now.Before(el.Value.(*lockoutState).expires) {
+			l.removeLocked(el)
+		}
+		el = next
+	}
 }
 
 // locked reports whether the alias is locked out at now.
 func (l *lockouts) locked(k lockoutKey, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st := l.state[k]
+	st := l.liveLocked(k, now)
 	return st != nil && now.Before(st.lockedUntil)
 }
 
-// fail records a failed login and reports whether it locked the alias.
+// fail records a failed login of an existing alias and reports whether it
+// locked the alias.
 func (l *lockouts) fail(k lockoutKey, cfg LockoutConfig, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st := l.state[k]
+	l.sweepLocked(now)
+	st := l.liveLocked(k, now)
 	if st == nil || now.Sub(st.firstFail) > cfg.CounterReset || (!st.lockedUntil.IsZero() && !now.Before(st.lockedUntil)) {
-		st = &lockoutState{firstFail: now}
-		l.state[k] = st
+		if el := l.state[k]; el != nil {
+			l.removeLocked(el)
+		}
+		for l.order.Len() >= l.max {
+			l.removeLocked(l.order.Front())
+		}
+		st = &lockoutState{key: k, firstFail: now}
+		l.state[k] = l.order.PushBack(st)
 	}
 	st.failures++
+	st.expires = st.firstFail.Add(cfg.CounterReset)
+	locked := false
 	if st.failures >= cfg.Threshold && st.lockedUntil.IsZero() {
 		st.lockedUntil = now.Add(cfg.Duration)
-		return true
+		locked = true
 	}
-	return false
+	if st.lockedUntil.After(st.expires) {
+		st.expires = st.lockedUntil
+	}
+	return locked
 }
 
 // succeed clears the failures of an alias after a good login.
 func (l *lockouts) succeed(k lockoutKey) {
 	l.mu.Lock()
-	delete(l.state, k)
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	if el := l.state[k]; el != nil {
+		l.removeLocked(el)
+	}
 }
 
-// unlock lifts a lockout; it reports whether there was one.
+// unlock lifts a lockout; it reports whether there was an entry.
 func (l *lockouts) unlock(k lockoutKey) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, ok := l.state[k]
-	delete(l.state, k)
-	return ok
+	el := l.state[k]
+	if el != nil {
+		l.removeLocked(el)
+	}
+	return el != nil
+}
+
+// size returns the number of live entries at now (for metrics).
+func (l *lockouts) size(now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sweepLocked(now)
+	return len(l.state)
 }
 
 // lockedNames returns the locked aliases by mount accessor at now.
@@ -108,8 +192,8 @@ func (l *lockouts) lockedNames(now time.Time) map[string][]string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := map[string][]string{}
-	for k, st := range l.state {
-		if now.Before(st.lockedUntil) {
+	for k, el := range l.state {
+		if now.Before(el.Value.(*lockoutState).lockedUntil) {
 			out[k.accessor] = append(out[k.accessor], k.name)
 		}
 	}
@@ -165,12 +249,14 @@ func (c *Core) handleLogin(ctx context.Context, req *Request, route *router.Rout
 	cfg := c.lockoutConfig(route.Path)
 	track := false
 	if la, ok := route.Backend.(logical.AliasLookahead); ok && !cfg.Disable {
-		name, ok, err := la.LookaheadAlias(ctx, &lreq)
+		// Only aliases that exist are tracked: an invented name costs the
+		// method the same work but takes no memory here.
+		ahead, err := la.LookaheadAlias(ctx, &lreq)
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			key = lockoutKey{accessor: route.Accessor, name: name}
+		if ahead.Name != "" && ahead.Exists {
+			key = lockoutKey{accessor: route.Accessor, name: ahead.Name}
 			track = true
 			if c.lockouts.locked(key, now) {
 				return nil, logical.PermissionDenied()

@@ -142,6 +142,7 @@ func (c *Core) HandleRequest(ctx context.Context, req *Request) (*Response, erro
 	}
 	rec := &auditRecord{start: c.now()}
 	resp, err := c.handleRequest(ctx, req, rec)
+	err = c.redactError(req.Path, err)
 	if aerr := c.auditRequest(ctx, req, rec); aerr != nil {
 		return nil, aerr
 	}
@@ -407,28 +408,30 @@ func (c *Core) handleSealRequest(ctx context.Context, req *Request) error {
 		return logical.Unsupported(req.Operation, req.Path)
 	}
 	c.stateMu.RLock()
-	var err error
 	if c.Sealed() {
-		err = ErrSealed
-	} else {
-		_, err = c.authorize(ctx, req, nil, "")
+		c.stateMu.RUnlock()
+		return ErrSealed
 	}
+	// The request and its outcome are audited before the seal unloads the
+	// devices, whether the caller may seal or not.
+	rec := &auditRecord{start: c.now(), mountType: "system", mountPoint: "sys/"}
+	cl, err := c.authorize(ctx, req, nil, "")
+	rec.caller = cl
+	if aerr := c.auditRequest(ctx, req, rec); aerr != nil {
+		c.stateMu.RUnlock()
+		return aerr
+	}
+	var resp *Response
+	if err == nil {
+		resp = &Response{MountType: "system"}
+	}
+	aerr := c.auditResponse(ctx, req, rec, resp, err)
 	c.stateMu.RUnlock()
 	if err != nil {
 		return err
 	}
-	return c.Seal(ctx)
-}
-
-// CheckAccess reports whether tok may perform op on path, as the request
-// pipeline would decide it (without running the request). The HTTP layer
-// uses it for endpoints it serves itself, such as sys/metrics.
-func (c *Core) CheckAccess(ctx context.Context, tok token.ID, op logical.Operation, path string, conn *logical.Connection) error {
-	c.stateMu.RLock()
-	defer c.stateMu.RUnlock()
-	if c.Sealed() {
-		return ErrSealed
+	if aerr != nil {
+		return aerr
 	}
-	_, err := c.authorize(ctx, &Request{Request: &logical.Request{Operation: op, Path: path, Connection: conn}, ClientToken: tok}, nil, "")
-	return err
+	return c.Seal(ctx)
 }

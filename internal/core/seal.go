@@ -402,6 +402,14 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.tokens.Load(ctx); err != nil {
 		return err
 	}
+	// Accessor index entries written before accessors were hashed move to
+	// the hashed layout; lookups read both, so a failure here only delays
+	// the move to the next unseal.
+	if n, err := c.tokens.MigrateAccessors(ctx); err != nil {
+		c.logger.Error("move token accessor entries to the hashed layout", "moved", n, "err", err)
+	} else if n > 0 {
+		c.logger.Info("moved token accessor entries to the hashed layout", "moved", n)
+	}
 	if err := c.loadClusterID(ctx); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 	"github.com/coffer-secrets/coffer/internal/policy"
+	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -104,10 +105,20 @@ func (c *Core) capabilities(ctx context.Context, e *token.Entry, in *capabilitie
 			names = append(slices.Clone(names), ip...)
 		}
 	}
+	// Each path must pass the rule every request passes: a path no request
+	// can reach (a ".." segment, say) is refused, not reported on.
+	clean := make([]string, len(paths))
+	for i, p := range paths {
+		cp, err := router.CleanPath(strings.TrimPrefix(p, "/"))
+		if err != nil {
+			return nil, err
+		}
+		clean[i] = cp
+	}
 	acl := c.policies.acl(names)
 	out := map[string][]string{}
-	for _, p := range paths {
-		out[p] = acl.Capabilities(strings.TrimPrefix(p, "/"))
+	for i, p := range paths {
+		out[p] = acl.Capabilities(clean[i])
 	}
 	if len(paths) == 1 {
 		out["capabilities"] = out[paths[0]]

@@ -52,7 +52,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, reqID strin
 	status, known := statusOf(err)
 	msg := err.Error()
 	if !known {
-		h.logger.Error("request failed", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)
+		h.logger.Error("request failed", "request_id", reqID, "method", r.Method, "path", h.logPath(r), "err", err)
 		msg = "internal error; see the server log for request " + reqID
 	}
 	if errors.Is(err, errBusy) {

@@ -20,6 +20,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 	"github.com/coffer-secrets/coffer/internal/metrics"
+	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -134,7 +135,7 @@ func New(opts Options) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := core.NewUUID()
 	if h.inflight != nil {
-		defer h.inflight.add(reqID, r)()
+		defer h.inflight.add(reqID, r, h.logPath(r))()
 	}
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	w = sw
@@ -147,7 +148,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// One line per request at debug level: the request ID ties it to
 		// error logs and audit entries. No token, body or query is logged.
 		if h.logger.Enabled(r.Context(), slog.LevelDebug) {
-			h.logger.Debug("request", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "status", sw.status, "mount_type", sw.mountType, "duration", d)
+			h.logger.Debug("request", "request_id", reqID, "method", r.Method, "path", h.logPath(r), "status", sw.status, "mount_type", sw.mountType, "duration", d)
 		}
 	}()
 	defer func() {
@@ -155,7 +156,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			h.logger.Error("panic serving request", "request_id", reqID, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			h.logger.Error("panic serving request", "request_id", reqID, "path", h.logPath(r), "panic", v, "stack", string(debug.Stack()))
 			h.writeJSON(w, http.StatusInternalServerError, errorBody{Errors: []string{"internal error; see the server log for request " + reqID}})
 		}
 	}()
@@ -165,26 +166,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeJSON(w, http.StatusNotFound, errorBody{Errors: []string{}})
 		return
 	}
-	path, err := CleanPath(rest)
+	path, err := router.CleanPath(rest)
 	if err != nil {
 		h.writeError(w, r, reqID, err)
 		return
 	}
 	switch path {
-	case "sys/init":
-		h.handleInit(w, r, reqID)
-		return
-	case "sys/seal-status":
-		h.handleSealStatus(w, r, reqID)
-		return
-	case "sys/unseal":
-		h.handleUnseal(w, r, reqID)
-		return
-	case "sys/health":
-		h.handleHealth(w, r, reqID)
-		return
-	case "sys/leader":
-		h.handleLeader(w, r, reqID)
+	case "sys/init", "sys/seal-status", "sys/unseal", "sys/health", "sys/leader":
+		// Unauthenticated and served here, but audited as every request is.
+		serve := h.unauthenticated(path)
+		h.serveAudited(w, r, reqID, path, false, func(bw http.ResponseWriter) { serve(bw, r, reqID) })
 		return
 	case "sys/metrics":
 		h.handleMetrics(w, r, reqID)
@@ -200,27 +191,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.handleLogical(w, r, reqID, path)
 }
 
-// CleanPath checks a request path (after /v1/) and returns it. Empty
-// segments, "." and ".." are refused rather than resolved, so that no
-// request can name a path outside the mount it appears to address. A
-// trailing slash is kept: it matters for listing.
-func CleanPath(p string) (string, error) {
-	if p == "" {
-		return "", logical.InvalidRequest("missing request path")
+// unauthenticated returns the handler of an unauthenticated endpoint this
+// package serves itself.
+func (h *Handler) unauthenticated(path string) func(http.ResponseWriter, *http.Request, string) {
+	switch path {
+	case "sys/init":
+		return h.handleInit
+	case "sys/seal-status":
+		return h.handleSealStatus
+	case "sys/unseal":
+		return h.handleUnseal
+	case "sys/health":
+		return h.handleHealth
+	default:
+		return h.handleLeader
 	}
-	if strings.ContainsRune(p, 0) || len(p) > 4096 {
-		return "", logical.InvalidRequest("invalid request path")
+}
+
+// logPath is r's URL path as logs and the in-flight list show it: a path
+// that may carry a token in an unserved auth/token/ form is redacted (see
+// [core.Core.RedactPath]).
+func (h *Handler) logPath(r *http.Request) string {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/v1/")
+	if !ok {
+		return r.URL.Path
 	}
-	trimmed := strings.TrimSuffix(p, "/")
-	for seg := range strings.SplitSeq(trimmed, "/") {
-		switch seg {
-		case "":
-			return "", logical.InvalidRequest("invalid request path: empty path segment")
-		case ".", "..":
-			return "", logical.InvalidRequest("invalid request path: \".\" and \"..\" segments are not allowed")
-		}
-	}
-	return p, nil
+	return "/v1/" + h.core.RedactPath(rest)
 }
 
 // operation maps the HTTP method (and ?list=true in q, the parsed query)
@@ -302,6 +298,10 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 	if trimmed[0] != '{' || !json.Valid(trimmed) {
 		br.release()
 		return nil, func() {}, logical.InvalidRequest("failed to parse JSON input: the request body must be one JSON object")
+	}
+	if err := framework.CheckUTF8(trimmed); err != nil {
+		br.release()
+		return nil, func() {}, err
 	}
 	return trimmed, br.release, nil
 }
@@ -621,23 +621,20 @@ func (h *Handler) handleMetrics(w http.ResponseWriter, r *http.Request, reqID st
 		h.writeError(w, r, reqID, logical.InvalidRequest("unsupported format %q: want json (the default) or prometheus", format))
 		return
 	}
-	if !h.openMetrics {
-		conn := h.clientConnection(r)
-		if err := h.core.CheckAccess(r.Context(), clientToken(r), logical.ReadOperation, "sys/metrics", conn); err != nil {
+	// The read is audited; unless the configuration opens sys/metrics,
+	// the token must allow it.
+	h.serveAudited(w, r, reqID, "sys/metrics", !h.openMetrics, func(w http.ResponseWriter) {
+		if format == "prometheus" {
+			h.metrics.Handler().ServeHTTP(w, r)
+			return
+		}
+		sum, err := h.metrics.Summary(time.Now())
+		if err != nil {
 			h.writeError(w, r, reqID, err)
 			return
 		}
-	}
-	if format == "prometheus" {
-		h.metrics.Handler().ServeHTTP(w, r)
-		return
-	}
-	sum, err := h.metrics.Summary(time.Now())
-	if err != nil {
-		h.writeError(w, r, reqID, err)
-		return
-	}
-	h.writeJSON(w, http.StatusOK, sum)
+		h.writeJSON(w, http.StatusOK, sum)
+	})
 }
 
 // ceremonyDisabled reports whether path is a key ceremony endpoint this

@@ -24,12 +24,13 @@ func NewInFlight() *InFlight {
 	return &InFlight{reqs: make(map[string]core.InFlightRequest)}
 }
 
-// add records r under id and returns the function that forgets it.
-func (f *InFlight) add(id string, r *http.Request) func() {
+// add records r under id, showing path (already redacted) as its path,
+// and returns the function that forgets it.
+func (f *InFlight) add(id string, r *http.Request, path string) func() {
 	e := core.InFlightRequest{
 		StartTime:           time.Now(),
 		ClientRemoteAddress: r.RemoteAddr,
-		RequestPath:         r.URL.Path,
+		RequestPath:         path,
 		RequestMethod:       r.Method,
 	}
 	f.mu.Lock()

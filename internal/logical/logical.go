@@ -243,11 +243,29 @@ type LoginPaths interface {
 
 // AliasLookahead is implemented by auth methods that can name the alias a
 // login request is for before checking its credentials (for example the
-// user name in userpass's login/:username). Core uses it to lock out a
-// name after repeated failed logins; ok is false when the request names
-// none.
+// user name in userpass's login/:username). Core uses it to lock out an
+// alias after repeated failed logins.
+//
+// LookaheadAlias must not check credentials. It returns a zero
+// [LookaheadResult] when the request names no alias (another path, a
+// missing or malformed name). It must refuse an oversized name with
+// [ErrInvalidRequest] before doing any other work, and it must do the same
+// work (the same storage reads and hashes) whether or not the alias
+// exists, so that its timing does not reveal which names exist. Core
+// keeps lockout state only for aliases the result says exist, so that
+// logins with invented names cost no memory.
 type AliasLookahead interface {
-	LookaheadAlias(ctx context.Context, req *Request) (name string, ok bool, err error)
+	LookaheadAlias(ctx context.Context, req *Request) (LookaheadResult, error)
+}
+
+// LookaheadResult is what an auth method knows about a login request
+// before checking its credentials.
+type LookaheadResult struct {
+	// Name is the alias name the request is for; "" when it names none.
+	Name string
+	// Exists reports whether the method has an alias (a user, a role)
+	// of that name now. It may be stale by the time the login runs.
+	Exists bool
 }
 
 // Backend is anything mounted in the router: a secrets engine or an auth

@@ -42,6 +42,8 @@ type Gauges struct {
 	Leases func() float64
 	// BarrierEncryptions is the active key term's encryption count.
 	BarrierEncryptions func() float64
+	// LockoutEntries is the size of the failed-login lockout table.
+	LockoutEntries func() float64
 }
 
 // New returns the collectors, registered with a fresh registry together
@@ -88,6 +90,7 @@ func New(g Gauges) *Metrics {
 	gauge("coffer_tokens", "Live service tokens.", g.Tokens)
 	gauge("coffer_leases", "Live leases.", g.Leases)
 	gauge("coffer_barrier_encryptions", "Encryptions under the active barrier key term (an upper bound).", g.BarrierEncryptions)
+	gauge("coffer_lockout_entries", "Entries in the failed-login lockout table (existing aliases with recent failures or a lockout).", g.LockoutEntries)
 	return m
 }
 

@@ -187,6 +187,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		Tokens:             func() float64 { return float64(c.Stats().Tokens) },
 		Leases:             func() float64 { return float64(c.Stats().Leases) },
 		BarrierEncryptions: func() float64 { return float64(c.Stats().BarrierEncryptions) },
+		LockoutEntries:     func() float64 { return float64(c.Stats().LockoutEntries) },
 	})
 	c, err = core.New(core.Options{
 		Physical:              m.Storage(physical),

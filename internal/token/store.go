@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,10 +25,14 @@ import (
 const (
 	saltKey        = "sys/token/salt"
 	idPrefix       = "sys/token/id/"
-	accessorPrefix = "sys/token/accessor/"
-	parentPrefix   = "sys/token/parent/"
-	expiryPrefix   = "sys/token/expiry/"
-	batchAAD       = "token/batch"
+	accessorPrefix = "sys/token/accessors/" // keyed hash of the accessor -> accessorRef
+	// legacyAccessorPrefix is the layout before accessors were hashed:
+	// the accessor in clear -> the token hash. It is still read, and
+	// MigrateAccessors moves it to accessorPrefix.
+	legacyAccessorPrefix = "sys/token/accessor/"
+	parentPrefix         = "sys/token/parent/"
+	expiryPrefix         = "sys/token/expiry/"
+	batchAAD             = "token/batch"
 )
 
 // Errors the store returns; match them with errors.Is.
@@ -119,7 +124,11 @@ func (s *Store) Load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("count tokens: %w", err)
 	}
-	s.count.Store(int64(len(accessors)))
+	legacy, err := s.st.List(ctx, legacyAccessorPrefix)
+	if err != nil {
+		return fmt.Errorf("count tokens: %w", err)
+	}
+	s.count.Store(int64(len(accessors) + len(legacy)))
 	s.mu.Lock()
 	s.salt = salt
 	s.cache = make(map[string]*Entry)
@@ -169,6 +178,127 @@ func (s *Store) Hash(id ID) (string, error) {
 	m := hmac.New(sha256.New, salt)
 	m.Write([]byte(id))
 	return hex.EncodeToString(m.Sum(nil)), nil
+}
+
+// accessorKey returns the storage key of accessor's index entry: a keyed
+// hash, with the salt that hashes token IDs, so that storage keys do not
+// show accessors. The "accessor/" prefix keeps it apart from token hashes.
+func (s *Store) accessorKey(accessor string) (string, error) {
+	s.mu.RLock()
+	salt := s.salt
+	s.mu.RUnlock()
+	if salt == nil {
+		return "", ErrNotLoaded
+	}
+	m := hmac.New(sha256.New, salt)
+	m.Write([]byte("accessor/"))
+	m.Write([]byte(accessor))
+	return accessorPrefix + hex.EncodeToString(m.Sum(nil)), nil
+}
+
+// accessorRef is an accessor's index entry. The accessor is kept inside
+// the (barrier-encrypted) value, since the key is only its hash and
+// listing needs it.
+type accessorRef struct {
+	Accessor string `json:"accessor"`
+	Hash     string `json:"token_hash"`
+
+	key string // the storage key it was read from; not stored
+}
+
+// accessorEntry builds the index entry for accessor, pointing at hash.
+func (s *Store) accessorEntry(accessor, hash string) (storage.Entry, error) {
+	key, err := s.accessorKey(accessor)
+	if err != nil {
+		return storage.Entry{}, err
+	}
+	buf, err := json.Marshal(accessorRef{Accessor: accessor, Hash: hash})
+	if err != nil {
+		return storage.Entry{}, fmt.Errorf("encode accessor entry: %w", err)
+	}
+	return storage.Entry{Key: key, Value: buf}, nil
+}
+
+// readAccessorRef reads the index entry at key, in either layout; nil
+// when there is none.
+func (s *Store) readAccessorRef(ctx context.Context, key string) (*accessorRef, error) {
+	se, err := s.st.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("read accessor: %w", err)
+	}
+	if se == nil {
+		return nil, nil
+	}
+	if a, ok := strings.CutPrefix(key, legacyAccessorPrefix); ok {
+		return &accessorRef{Accessor: a, Hash: string(se.Value), key: key}, nil
+	}
+	r := &accessorRef{key: key}
+	if err := json.Unmarshal(se.Value, r); err != nil {
+		return nil, fmt.Errorf("decode accessor entry: %w", err)
+	}
+	return r, nil
+}
+
+// accessorRefs reads every accessor index entry, in both layouts.
+func (s *Store) accessorRefs(ctx context.Context) ([]*accessorRef, error) {
+	var refs []*accessorRef
+	for _, prefix := range []string{accessorPrefix, legacyAccessorPrefix} {
+		names, err := s.st.List(ctx, prefix)
+		if err != nil {
+			return nil, fmt.Errorf("list accessors: %w", err)
+		}
+		for _, n := range names {
+			if strings.HasSuffix(n, "/") {
+				continue
+			}
+			r, err := s.readAccessorRef(ctx, prefix+n)
+			if err != nil {
+				return nil, err
+			}
+			if r != nil {
+				refs = append(refs, r)
+			}
+		}
+	}
+	return refs, nil
+}
+
+// MigrateAccessors moves accessor index entries from the old layout (the
+// accessor in clear in the storage key) to the keyed-hash layout, one
+// transaction per entry, and returns how many it moved. Lookups read both
+// layouts, so an interrupted migration loses nothing; it writes, so only
+// the active node calls it, after Load.
+func (s *Store) MigrateAccessors(ctx context.Context) (int, error) {
+	names, err := s.st.List(ctx, legacyAccessorPrefix)
+	if err != nil {
+		return 0, fmt.Errorf("list old accessor entries: %w", err)
+	}
+	n := 0
+	for _, a := range names {
+		if strings.HasSuffix(a, "/") {
+			continue
+		}
+		r, err := s.readAccessorRef(ctx, legacyAccessorPrefix+a)
+		if err != nil {
+			return n, err
+		}
+		if r == nil {
+			continue
+		}
+		ne, err := s.accessorEntry(r.Accessor, r.Hash)
+		if err != nil {
+			return n, err
+		}
+		ops := []storage.Op{
+			{Kind: storage.OpPut, Entry: ne},
+			{Kind: storage.OpDelete, Entry: storage.Entry{Key: r.key}},
+		}
+		if err := s.st.Txn(ctx, ops); err != nil {
+			return n, fmt.Errorf("move accessor entry: %w", err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 func (s *Store) lock(hash string) *sync.Mutex {
@@ -246,9 +376,13 @@ func (s *Store) Create(ctx context.Context, id ID, e *Entry, now time.Time) (ID,
 	if err != nil {
 		return "", "", fmt.Errorf("encode token entry: %w", err)
 	}
+	ae, err := s.accessorEntry(e.Accessor, h)
+	if err != nil {
+		return "", "", err
+	}
 	ops := []storage.Op{
 		{Kind: storage.OpPut, Entry: storage.Entry{Key: idPrefix + h, Value: buf}},
-		{Kind: storage.OpPut, Entry: storage.Entry{Key: accessorPrefix + e.Accessor, Value: []byte(h)}},
+		{Kind: storage.OpPut, Entry: ae},
 	}
 	if e.Parent != "" {
 		ops = append(ops, storage.Op{Kind: storage.OpPut, Entry: storage.Entry{Key: parentPrefix + e.Parent + "/" + h, Value: []byte{}}})
@@ -350,16 +484,20 @@ func (s *Store) LookupAccessor(ctx context.Context, accessor string, now time.Ti
 	if accessor == "" || strings.ContainsAny(accessor, "/\x00") || len(accessor) > 256 {
 		return nil, "", nil
 	}
-	se, err := s.st.Get(ctx, accessorPrefix+accessor)
+	key, err := s.accessorKey(accessor)
 	if err != nil {
-		return nil, "", fmt.Errorf("read accessor: %w", err)
+		return nil, "", err
 	}
-	if se == nil {
-		return nil, "", nil
+	r, err := s.readAccessorRef(ctx, key)
+	if err == nil && r == nil {
+		// Not migrated yet (a standby, or an interrupted migration).
+		r, err = s.readAccessorRef(ctx, legacyAccessorPrefix+accessor)
 	}
-	h := string(se.Value)
-	e, err := s.LookupHash(ctx, h, now)
-	return e, h, err
+	if err != nil || r == nil || r.Accessor != accessor {
+		return nil, "", err
+	}
+	e, err := s.LookupHash(ctx, r.Hash, now)
+	return e, r.Hash, err
 }
 
 // Use takes one use of a token with limited uses. It reports whether that
@@ -536,9 +674,14 @@ func (s *Store) revokeOne(ctx context.Context, hash string) error {
 			return fmt.Errorf("revoke what the token holds: %w", err)
 		}
 	}
+	akey, err := s.accessorKey(e.Accessor)
+	if err != nil {
+		return err
+	}
 	ops := []storage.Op{
 		{Kind: storage.OpDelete, Entry: storage.Entry{Key: idPrefix + hash}},
-		{Kind: storage.OpDelete, Entry: storage.Entry{Key: accessorPrefix + e.Accessor}},
+		{Kind: storage.OpDelete, Entry: storage.Entry{Key: akey}},
+		{Kind: storage.OpDelete, Entry: storage.Entry{Key: legacyAccessorPrefix + e.Accessor}},
 	}
 	if e.Parent != "" {
 		ops = append(ops, storage.Op{Kind: storage.OpDelete, Entry: storage.Entry{Key: parentPrefix + e.Parent + "/" + hash}})
@@ -554,13 +697,19 @@ func (s *Store) revokeOne(ctx context.Context, hash string) error {
 	return nil
 }
 
-// Accessors lists the accessors of all stored tokens.
+// Accessors lists the accessors of all stored tokens, sorted. It reads
+// every index entry, since storage keys hold only hashes.
 func (s *Store) Accessors(ctx context.Context) ([]string, error) {
-	names, err := s.st.List(ctx, accessorPrefix)
+	refs, err := s.accessorRefs(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list accessors: %w", err)
+		return nil, err
 	}
-	return names, nil
+	out := make([]string, 0, len(refs))
+	for _, r := range refs {
+		out = append(out, r.Accessor)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // RevokeByMount revokes every token issued by the auth mount with the
@@ -579,19 +728,19 @@ func (s *Store) RevokeByPathPrefix(ctx context.Context, prefix string, now time.
 // children). It scans all tokens, so it is meant for rare operator
 // actions, not for requests.
 func (s *Store) RevokeWhere(ctx context.Context, now time.Time, match func(*Entry) bool) error {
-	accessors, err := s.Accessors(ctx)
+	refs, err := s.accessorRefs(ctx)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, a := range accessors {
-		e, h, err := s.LookupAccessor(ctx, a, now)
+	for _, r := range refs {
+		e, err := s.LookupHash(ctx, r.Hash, now)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if e != nil && match(e) {
-			errs = append(errs, s.Revoke(ctx, h))
+			errs = append(errs, s.Revoke(ctx, r.Hash))
 		}
 	}
 	return errors.Join(errs...)

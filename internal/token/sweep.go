@@ -61,17 +61,13 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 // revokes tokens whose parent is gone, and sweeps expired tokens.
 func (s *Store) Tidy(ctx context.Context, now time.Time) error {
 	var errs []error
-	accessors, err := s.Accessors(ctx)
+	refs, err := s.accessorRefs(ctx)
 	if err != nil {
 		return err
 	}
-	for _, a := range accessors {
-		se, err := s.st.Get(ctx, accessorPrefix+a)
-		if err != nil || se == nil {
-			continue
-		}
-		if e, err := s.load(ctx, string(se.Value)); err == nil && e == nil {
-			errs = append(errs, s.st.Delete(ctx, accessorPrefix+a))
+	for _, r := range refs {
+		if e, err := s.load(ctx, r.Hash); err == nil && e == nil {
+			errs = append(errs, s.st.Delete(ctx, r.key))
 		}
 	}
 	parents, err := s.st.List(ctx, parentPrefix)

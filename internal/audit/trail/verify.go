@@ -39,9 +39,22 @@ const (
 	// signature does not verify with the given key (forged, or signed by
 	// another device).
 	BadCheckpoint Kind = "bad-checkpoint"
+	// CutShort: the file ends before the live chain head its device
+	// reported ([VerifyHead]): lines were cut from its end.
+	CutShort Kind = "cut-short"
+	// TornWrite: a line starts with the remains of a write cut off (a
+	// full disk, a crash) that no device repaired, and an intact line
+	// follows them on the same line. Damage, not tampering, as far as
+	// the intact line shows.
+	TornWrite Kind = "torn-write"
 )
 
-// Problem is the first thing wrong with a log: its kind, the line (from
+// Tampering reports whether a problem of kind k points at tampering
+// rather than at damage a crash or a full disk leaves (a torn or cut-off
+// line).
+func (k Kind) Tampering() bool { return k != TornWrite && k != Truncated }
+
+// Problem is one thing wrong with a log: its kind, the line (from
 // 1) it is at and a description with no secret in it.
 type Problem struct {
 	Kind   Kind
@@ -54,8 +67,23 @@ func (p *Problem) Error() string {
 	return fmt.Sprintf("line %d: %s: %s", p.Line, p.Kind, p.Detail)
 }
 
-// Report is the result of [Verify]. Counts cover the lines read, which
-// stop at the problem when there is one.
+// Recovery is a torn write a device repaired and recorded in its own
+// chain (a torn_write line): a write failed part way, and the device cut
+// the file back to its last complete line before writing on.
+type Recovery struct {
+	// Line is the torn_write line's number; Seq its seq.
+	Line int
+	Seq  uint64
+	// Offset is where the file was cut back to, CutBytes how many bytes
+	// of failed writes were removed, FailedWrites how many writes failed,
+	// Error the first failure.
+	Offset       int64
+	CutBytes     int64
+	FailedWrites int64
+	Error        string
+}
+
+// Report is the result of [Verify]. Counts cover every line of the file.
 type Report struct {
 	// Lines is the number of lines read.
 	Lines int
@@ -81,8 +109,13 @@ type Report struct {
 	// but not signed, so lines cut from the end of the file after the last
 	// checkpoint go unnoticed.
 	Unchecked int
-	// Problem is the first problem found, nil when the file verifies.
-	Problem *Problem
+	// Problem is the first problem found, nil when the file verifies;
+	// Problems lists every problem found, in file order.
+	Problem  *Problem
+	Problems []Problem
+	// Recovered lists the torn writes devices recorded; they are not
+	// problems.
+	Recovered []Recovery
 }
 
 // line is one read line with what Verify needs of it.
@@ -93,13 +126,16 @@ type line struct {
 	l          audit.Line
 	hash       string
 	err        error // why the line is not a valid audit line
+	tornBytes  int   // bytes of a cut-off write before the line, by salvage
 }
 
 // Verify reads an audit log and checks that seq numbers follow each other,
 // that every prev_hash is the hash of the line before, that every line
 // belongs to one chain and that every checkpoint vouches for the chain
 // before it. With pub set, it also checks every checkpoint's signature.
-// It stops at the first problem and names it in Report.Problem. The error
+// It reports every problem it finds (Report.Problems, the first also in
+// Report.Problem), resuming the chain after each one, and lists the torn
+// writes a device recorded in Report.Recovered. The error
 // is for a failure to read r, or a malformed key.
 func Verify(r io.Reader, pub ed25519.PublicKey) (Report, error) {
 	if pub != nil && len(pub) != ed25519.PublicKeySize {
@@ -113,6 +149,47 @@ func Verify(r io.Reader, pub ed25519.PublicKey) (Report, error) {
 	return v.rep, nil
 }
 
+// VerifyHead is [Verify], and also compares the file with head, the live
+// chain head its device reported (sys/audit/NAME/head) after the file's
+// last line was written: the file must hold the line at head's seq, with
+// head's hash, or it was cut short (or edited there). With pub set, head's
+// signature must verify, or VerifyHead returns an error. Lines after the
+// head (written since) are checked as any others.
+func VerifyHead(r io.Reader, pub ed25519.PublicKey, head audit.Head) (Report, error) {
+	if pub != nil && len(pub) != ed25519.PublicKeySize {
+		return Report{}, errors.New("audit public key must be an ed25519 public key")
+	}
+	if pub != nil {
+		sig, _ := hex.DecodeString(head.Signature)
+		if !ed25519.Verify(pub, audit.HeadMessage(head.ChainID, head.Seq, head.Hash, head.Time), sig) {
+			return Report{}, errors.New("the chain head's signature does not verify with this key")
+		}
+	}
+	v := verifier{lr: newLineReader(r), pub: pub, head: &head}
+	v.rep.SignaturesChecked = pub != nil
+	if err := v.run(); err != nil {
+		return Report{}, err
+	}
+	v.checkHead()
+	return v.rep, nil
+}
+
+// checkHead reports a file that does not reach the head it was given.
+func (v *verifier) checkHead() {
+	h := v.head
+	switch {
+	case h.Seq == 0 || v.headLine > 0:
+	case v.rep.Lines == 0:
+		v.report(problem(CutShort, 1, "the file is empty; the device has written up to seq %d", h.Seq))
+	case v.rep.ChainID != h.ChainID:
+		v.report(problem(Foreign, v.rep.Lines, "the file belongs to chain %s; the device writes chain %s", v.rep.ChainID, h.ChainID))
+	case v.rep.LastSeq < h.Seq:
+		v.report(problem(CutShort, v.rep.Lines+1, "the file ends at seq %d; the device has written up to seq %d: %d line(s) missing from the end", v.rep.LastSeq, h.Seq, h.Seq-v.rep.LastSeq))
+	default:
+		v.report(problem(Deleted, v.rep.Lines, "the file does not hold seq %d, the device's chain head", h.Seq))
+	}
+}
+
 type verifier struct {
 	lr  *lineReader
 	pub ed25519.PublicKey
@@ -120,6 +197,10 @@ type verifier struct {
 
 	prev         *line  // the last line checked
 	prevPrevHash string // hash of the line before prev
+	resync       bool   // the line before was unreadable
+
+	head     *audit.Head // the live chain head to compare with, or nil
+	headLine int         // the line found at head's seq
 }
 
 func (v *verifier) read() (*line, error) {
@@ -151,14 +232,63 @@ func (v *verifier) run() error {
 			return err
 		}
 		v.rep.Lines = cur.n
-		if p := v.check(cur, next); p != nil {
-			v.rep.Problem = p
-			return nil
+		if cur.err != nil && cur.terminated {
+			v.salvage(cur)
 		}
-		v.accept(cur)
+		p := v.check(cur, next)
+		if p == nil {
+			v.accept(cur)
+			cur = next
+			continue
+		}
+		v.report(p)
+		switch {
+		case cur.err != nil || !cur.terminated:
+			// Unreadable: the next good line continues the chain.
+			v.resync = true
+		case p.Line == cur.n && (p.Kind == Inserted || p.Kind == Foreign):
+			// The line does not belong: the chain goes on without it.
+		case p.Kind == Edited && p.Line == cur.n && v.prev != nil && cur.l.Seq != v.prev.l.Seq+1:
+			// Its seq was changed: resume from the seq it had.
+			cur.l.Seq = v.prev.l.Seq + 1
+			v.accept(cur)
+		default:
+			// Resume the chain from this line.
+			v.accept(cur)
+		}
 		cur = next
 	}
 	return nil
+}
+
+// report records p, unless a problem was already reported on its line
+// (one change often breaks two checks).
+func (v *verifier) report(p *Problem) {
+	if n := len(v.rep.Problems); n > 0 && v.rep.Problems[n-1].Line == p.Line {
+		return
+	}
+	v.rep.Problems = append(v.rep.Problems, *p)
+	if v.rep.Problem == nil {
+		v.rep.Problem = &v.rep.Problems[0]
+	}
+}
+
+// salvage looks, in a line that is not a valid audit line, for an intact
+// audit line after the remains of a cut-off write (the next line appended
+// to a torn one). When it finds one, cur becomes that line, marked torn.
+func (v *verifier) salvage(cur *line) {
+	i := bytes.LastIndex(cur.raw, []byte(`{"seq":`))
+	if i <= 0 {
+		return
+	}
+	var l audit.Line
+	if parseLine(cur.raw[i:], &l) != nil {
+		return
+	}
+	cur.tornBytes = i
+	cur.raw = cur.raw[i:]
+	cur.hash = audit.LineHash(cur.raw)
+	cur.l, cur.err = l, nil
 }
 
 // accept counts a line that passed its checks.
@@ -170,7 +300,17 @@ func (v *verifier) accept(cur *line) {
 	} else {
 		v.prevPrevHash = v.prev.hash
 	}
+	v.resync = false
+	if h := v.head; h != nil && v.headLine == 0 && cur.l.ChainID == h.ChainID && cur.l.Seq == h.Seq {
+		v.headLine = cur.n
+		if cur.hash != h.Hash {
+			v.report(problem(Edited, cur.n, "line differs from the chain head the device reported for seq %d", h.Seq))
+		}
+	}
 	v.rep.LastSeq = cur.l.Seq
+	if cur.l.Type == audit.TypeTornWrite {
+		v.rep.Recovered = append(v.rep.Recovered, Recovery{Line: cur.n, Seq: cur.l.Seq, Offset: cur.l.Offset, CutBytes: cur.l.CutBytes, FailedWrites: cur.l.FailedWrites, Error: cur.l.Error})
+	}
 	if cur.l.Type == audit.TypeCheckpoint {
 		v.rep.Checkpoints++
 		v.rep.LastCheckpointLine = cur.n
@@ -193,9 +333,38 @@ func (v *verifier) check(cur, next *line) *Problem {
 		return problem(Truncated, cur.n, "the file ends in the middle of this line")
 	}
 	if cur.err != nil {
+		if v.prev != nil && bytes.HasPrefix(cur.raw, []byte(`{"seq":`)) && next != nil && next.err == nil &&
+			next.l.ChainID == v.prev.l.ChainID && next.l.Seq == v.prev.l.Seq+1 && next.l.PrevHash == v.prev.hash {
+			// The chain goes on from the line before as if this one were
+			// not there: a write cut off and never completed.
+			return problem(TornWrite, cur.n, "%d bytes of a cut-off write (a crash or a full disk) that no device repaired; the chain continues intact after them", len(cur.raw))
+		}
 		return problem(Malformed, cur.n, "%v", cur.err)
 	}
+	if cur.tornBytes > 0 {
+		p := v.checkLink(cur, next)
+		if p != nil && p.Line == cur.n && p.Kind != Deleted {
+			// What follows the torn bytes does not fit the chain either.
+			return p
+		}
+		if p != nil {
+			v.report(p)
+		}
+		return problem(TornWrite, cur.n, "the line starts with %d bytes of a cut-off write that no device repaired; the line after them is intact", cur.tornBytes)
+	}
+	return v.checkLink(cur, next)
+}
+
+// checkLink checks how cur, a valid line, fits the chain.
+func (v *verifier) checkLink(cur, next *line) *Problem {
 	l := &cur.l
+	if v.resync && v.prev != nil && l.ChainID == v.prev.l.ChainID {
+		// The line before could not be read: only the seq can be checked.
+		if want := v.prev.l.Seq + 1; l.Seq > want+1 {
+			return problem(Deleted, cur.n, "seq jumps from %d to %d after an unreadable line", v.prev.l.Seq, l.Seq)
+		}
+		return v.checkCheckpoint(cur)
+	}
 	if v.prev == nil {
 		if l.Seq == 1 && l.PrevHash != "" {
 			return problem(Edited, cur.n, "the chain's first line (seq 1) must have an empty prev_hash")
@@ -280,7 +449,7 @@ func parseLine(raw []byte, l *audit.Line) error {
 		return errors.New("not a JSON audit line")
 	}
 	switch l.Type {
-	case audit.TypeRequest, audit.TypeResponse, audit.TypeCheckpoint:
+	case audit.TypeRequest, audit.TypeResponse, audit.TypeCheckpoint, audit.TypeTornWrite:
 	default:
 		return fmt.Errorf("unknown type %q", l.Type)
 	}

@@ -352,3 +352,117 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifyReportsEveryProblem damages a log the ways a full disk and a
+// crash do (a cut-off write with the next line appended to it; a cut-off
+// line terminated on restart) and edits a line after them: Verify reports
+// all three, tells the damage from the tampering, and counts every line.
+func TestVerifyReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	lines, pub, _ := writeLog(t, 10, audit.TypeRequest)
+	ls := cloneLines(lines)
+	ls[3] = append(append([]byte{}, ls[3][:len(ls[3])/2]...), ls[3]...)
+	ls = append(ls[:7], append([][]byte{append([]byte{}, ls[7][:len(ls[7])/3]...)}, ls[7:]...)...)
+	ls[11] = bytes.Replace(ls[11], []byte(`"time":"2`), []byte(`"time":"1`), 1)
+	rep, err := trail.Verify(bytes.NewReader(join(ls)), pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		kind   trail.Kind
+		line   int
+		tamper bool
+	}{{trail.TornWrite, 4, false}, {trail.TornWrite, 8, false}, {trail.Edited, 12, true}}
+	if len(rep.Problems) != len(want) {
+		t.Fatalf("Verify() problems = %v, want %v", rep.Problems, want)
+	}
+	for i, w := range want {
+		p := rep.Problems[i]
+		if p.Kind != w.kind || p.Line != w.line || p.Kind.Tampering() != w.tamper {
+			t.Errorf("problem %d = %v, want %s at line %d", i, p, w.kind, w.line)
+		}
+	}
+	if rep.Problem == nil || *rep.Problem != rep.Problems[0] {
+		t.Errorf("Report.Problem = %v, want the first of Problems", rep.Problem)
+	}
+	if rep.Lines != len(ls) || rep.Entries+rep.Checkpoints != len(lines) {
+		t.Errorf("Report counts %d lines, %d entries and %d checkpoints; want %d lines and %d entries and checkpoints", rep.Lines, rep.Entries, rep.Checkpoints, len(ls), len(lines))
+	}
+}
+
+// TestVerifyHead compares files with the live chain head a device reports.
+func TestVerifyHead(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "audit.log")
+	f, err := audit.OpenFile(audit.FileOptions{Path: path, AllowAnyDir: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := audit.GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := audit.NewDevice(audit.DeviceOptions{Path: "file/", Sink: f, Keys: keys, CheckpointEvery: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		if err := d.Log(t.Context(), audit.TypeRequest, testEntry(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, err := d.Head(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A line written after the head was read.
+	if err := d.Log(t.Context(), audit.TypeRequest, testEntry(6)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	other, otherPub, _ := writeLog(t, 3, audit.TypeRequest)
+	forged := head
+	forged.Seq = 2
+	tests := []struct {
+		name     string
+		lines    [][]byte
+		head     audit.Head
+		pub      ed25519.PublicKey
+		wantKind trail.Kind
+		wantErr  bool
+	}{
+		{name: "whole file", lines: lines, head: head, pub: d.PublicKey()},
+		{name: "whole file, no key", lines: lines, head: head},
+		{name: "cut short", lines: lines[:5], head: head, pub: d.PublicKey(), wantKind: trail.CutShort},
+		{name: "empty", lines: nil, head: head, pub: d.PublicKey(), wantKind: trail.CutShort},
+		{name: "another device's file", lines: other, head: head, wantKind: trail.Foreign},
+		{name: "head signed by another key", lines: lines, head: head, pub: otherPub, wantErr: true},
+		{name: "head altered", lines: lines, head: forged, pub: d.PublicKey(), wantErr: true},
+		{name: "head altered, no key", lines: lines, head: forged, wantKind: trail.Edited},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rep, err := trail.VerifyHead(bytes.NewReader(join(tt.lines)), tt.pub, tt.head)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("VerifyHead() error = %v, want error %v", err, tt.wantErr)
+			}
+			if tt.wantErr {
+				return
+			}
+			switch {
+			case tt.wantKind == "" && rep.Problem != nil:
+				t.Errorf("VerifyHead() = %v, want no problem", rep.Problems)
+			case tt.wantKind != "" && (rep.Problem == nil || rep.Problem.Kind != tt.wantKind):
+				t.Errorf("VerifyHead() = %v, want %s", rep.Problems, tt.wantKind)
+			}
+		})
+	}
+}

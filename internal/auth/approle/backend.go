@@ -158,21 +158,31 @@ func (b *backend) LoginPaths() []string {
 }
 
 // LookaheadAlias implements [logical.AliasLookahead]: the alias of a login
-// is the role_id in its body. ok is false for other paths and for a body
-// without a role_id; a malformed body is an [logical.ErrInvalidRequest]
-// error.
-func (b *backend) LookaheadAlias(_ context.Context, req *logical.Request) (string, bool, error) {
+// is the role_id in its body, and it exists when a role has that role_id
+// (one HMAC and one storage read either way). The result is zero for
+// other paths and for a body without a role_id; a malformed body or a
+// role_id or secret_id over Vault's 4096-byte limit is an
+// [logical.ErrInvalidRequest] error, before any hashing.
+func (b *backend) LookaheadAlias(ctx context.Context, req *logical.Request) (logical.LookaheadResult, error) {
 	if req.Path != "login" {
-		return "", false, nil
+		return logical.LookaheadResult{}, nil
 	}
 	var in loginInput
 	if err := framework.DecodeBody(req.Body, &in); err != nil {
-		return "", false, err
+		return logical.LookaheadResult{}, err
 	}
-	if in.RoleID == "" {
-		return "", false, nil
+	if err := in.check(); err != nil {
+		return logical.LookaheadResult{}, err
 	}
-	return in.RoleID, true, nil
+	key, err := b.key(ctx)
+	if err != nil {
+		return logical.LookaheadResult{}, err
+	}
+	found, err := framework.GetJSON(ctx, b.storage, roleIDPrefix+mac(key, "role_id", in.RoleID), &roleIndex{})
+	if err != nil {
+		return logical.LookaheadResult{}, err
+	}
+	return logical.LookaheadResult{Name: in.RoleID, Exists: found}, nil
 }
 
 // key returns the mount's HMAC key, loading or creating it on first use.

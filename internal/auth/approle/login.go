@@ -17,6 +17,18 @@ type loginInput struct {
 	SecretID string `json:"secret_id"`
 }
 
+// check refuses a role_id or secret_id longer than Vault's limit for
+// values it hashes, before any work is done with them.
+func (in *loginInput) check() error {
+	switch {
+	case len(in.RoleID) > maxRoleIDBytes:
+		return logical.InvalidRequest("role_id is longer than %d bytes", maxRoleIDBytes)
+	case len(in.SecretID) > maxSecretIDBytes:
+		return logical.InvalidRequest("secret_id is longer than %d bytes", maxSecretIDBytes)
+	}
+	return nil
+}
+
 // noRole is looked up in place of a role when the role ID is unknown, so
 // that the failure does the same storage reads as any other. "#" is not
 // allowed in role names, so no role has this name.
@@ -32,13 +44,11 @@ func invalidCredentials(cause string) error {
 // login checks a role ID and, when the role binds one, a secret ID, and
 // returns the Auth for core to turn into a token.
 func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.Match, in *loginInput) (*logical.Response, error) {
-	switch {
-	case in.RoleID == "":
+	if in.RoleID == "" {
 		return nil, logical.InvalidRequest("missing role_id")
-	case len(in.RoleID) > maxRoleIDBytes:
-		return nil, logical.InvalidRequest("role_id is longer than %d bytes", maxRoleIDBytes)
-	case len(in.SecretID) > maxSecretIDBytes:
-		return nil, logical.InvalidRequest("secret_id is longer than %d bytes", maxSecretIDBytes)
+	}
+	if err := in.check(); err != nil {
+		return nil, err
 	}
 	key, err := b.key(ctx)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -296,7 +297,7 @@ func FuzzLoginBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := &logical.Request{Operation: opUpdate, Path: "login", Body: body, Connection: &logical.Connection{RemoteAddr: "127.0.0.1:1"}}
 		resp, err := h.b.HandleRequest(t.Context(), r)
-		_, _, laErr := la.LookaheadAlias(t.Context(), r)
+		_, laErr := la.LookaheadAlias(t.Context(), r)
 		if laErr != nil && !errors.Is(laErr, logical.ErrInvalidRequest) {
 			t.Fatalf("LookaheadAlias(%q) error = %v, want ErrInvalidRequest", body, laErr)
 		}
@@ -313,4 +314,40 @@ func FuzzLoginBody(f *testing.F) {
 			t.Fatalf("login(%q) error = %v, want ErrInvalidRequest or the standard invalid credentials", body, err)
 		}
 	})
+}
+
+// TestLookaheadAlias checks that the look-ahead names the role_id, says
+// whether a role has it, and refuses oversized values before any work.
+func TestLookaheadAlias(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	id := h.role("r", `{"role_id":"known-role"}`)
+	la := h.b.(logical.AliasLookahead)
+	long := strings.Repeat("x", maxRoleIDBytes+1)
+	tests := []struct {
+		name, path, body string
+		want             logical.LookaheadResult
+		wantErr          string
+	}{
+		{name: "known", path: "login", body: `{"role_id":"` + id + `"}`, want: logical.LookaheadResult{Name: id, Exists: true}},
+		{name: "unknown", path: "login", body: `{"role_id":"invented"}`, want: logical.LookaheadResult{Name: "invented"}},
+		{name: "no role_id", path: "login", body: `{}`},
+		{name: "other path", path: "role/r", body: `{"role_id":"` + id + `"}`},
+		{name: "long role_id", path: "login", body: `{"role_id":"` + long + `"}`, wantErr: "role_id is longer than 4096 bytes"},
+		{name: "long secret_id", path: "login", body: `{"role_id":"x","secret_id":"` + long + `"}`, wantErr: "secret_id is longer than 4096 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := la.LookaheadAlias(t.Context(), &logical.Request{Operation: opUpdate, Path: tt.path, Body: []byte(tt.body)})
+			if tt.wantErr != "" {
+				if !errors.Is(err, logical.ErrInvalidRequest) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("LookaheadAlias = %v, want ErrInvalidRequest %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("LookaheadAlias = %+v, %v, want %+v, nil", got, err, tt.want)
+			}
+		})
+	}
 }

@@ -233,7 +233,8 @@ func TestLookaheadAndLoginPaths(t *testing.T) {
 		if tt.body != "" {
 			r.Body = json.RawMessage(tt.body)
 		}
-		name, ok, err := la.LookaheadAlias(t.Context(), r)
+		got, err := la.LookaheadAlias(t.Context(), r)
+		name, ok := got.Name, got.Name != ""
 		if tt.wantErr != nil {
 			wantKind(t, "LookaheadAlias("+tt.body+")", err, tt.wantErr)
 			continue

@@ -129,18 +129,24 @@ func (b *backend) LoginPaths() []string {
 }
 
 // LookaheadAlias implements [logical.AliasLookahead]: the alias of a login
-// is the lowercased username in its path. ok is false for other paths and
-// for names that are not valid usernames.
-func (b *backend) LookaheadAlias(_ context.Context, req *logical.Request) (string, bool, error) {
+// is the lowercased username in its path, and it exists when the user
+// does (one storage read either way). The result is zero for other paths
+// and for names that are not valid usernames (the login then answers 400
+// without reading storage).
+func (b *backend) LookaheadAlias(ctx context.Context, req *logical.Request) (logical.LookaheadResult, error) {
 	rest, found := strings.CutPrefix(req.Path, "login/")
 	if !found {
-		return "", false, nil
+		return logical.LookaheadResult{}, nil
 	}
 	name := strings.ToLower(rest)
 	if checkUsername(name) != nil {
-		return "", false, nil
+		return logical.LookaheadResult{}, nil
 	}
-	return name, true, nil
+	u, err := b.loadUser(ctx, name)
+	if err != nil {
+		return logical.LookaheadResult{}, err
+	}
+	return logical.LookaheadResult{Name: name, Exists: u != nil}, nil
 }
 
 // lock takes the writer lock for user name and returns its unlock.

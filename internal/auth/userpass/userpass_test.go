@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -416,21 +417,23 @@ func TestLookaheadAndLoginPaths(t *testing.T) {
 	if !ok {
 		t.Fatal("backend does not implement logical.AliasLookahead")
 	}
+	h.must(req{op: opCreate, path: "users/alice", body: `{"password":"x"}`})
 	tests := []struct {
-		path, want string
-		ok         bool
+		path string
+		want logical.LookaheadResult
 	}{
-		{"login/Alice", "alice", true},
-		{"login/bob", "bob", true},
-		{"login/-bad", "", false},
-		{"login/", "", false},
-		{"users/alice", "", false},
-		{"login", "", false},
+		{"login/Alice", logical.LookaheadResult{Name: "alice", Exists: true}},
+		{"login/bob", logical.LookaheadResult{Name: "bob"}},
+		{"login/" + strings.Repeat("a", maxUsernameBytes+1), logical.LookaheadResult{}},
+		{"login/-bad", logical.LookaheadResult{}},
+		{"login/", logical.LookaheadResult{}},
+		{"users/alice", logical.LookaheadResult{}},
+		{"login", logical.LookaheadResult{}},
 	}
 	for _, tt := range tests {
-		name, ok, err := la.LookaheadAlias(t.Context(), &logical.Request{Operation: opUpdate, Path: tt.path})
-		if err != nil || name != tt.want || ok != tt.ok {
-			t.Errorf("LookaheadAlias(%q) = %q, %v, %v, want %q, %v, nil", tt.path, name, ok, err, tt.want, tt.ok)
+		got, err := la.LookaheadAlias(t.Context(), &logical.Request{Operation: opUpdate, Path: tt.path})
+		if err != nil || got != tt.want {
+			t.Errorf("LookaheadAlias(%q) = %+v, %v, want %+v, nil", tt.path, got, err, tt.want)
 		}
 	}
 	lp, ok := h.b.(logical.LoginPaths)

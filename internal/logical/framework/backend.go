@@ -88,6 +88,13 @@ func (b *Backend) route(p string) (*Path, *Match, error) {
 	return nil, nil, nil
 }
 
+// Serves reports whether some path of the table matches p (relative to
+// the mount), whatever the operation.
+func (b *Backend) Serves(p string) bool {
+	path, _, err := b.route(p)
+	return err == nil && path != nil
+}
+
 // HandleRequest routes req to the handler for its path and operation. It
 // returns an [logical.ErrUnsupportedPath] error when no pattern matches and
 // an [logical.ErrUnsupportedOperation] error when the path has no handler

@@ -1,9 +1,10 @@
-package httpapi
+package router
 
 import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
@@ -29,6 +30,16 @@ func TestCleanPath(t *testing.T) {
 		{strings.Repeat("a/", 3000), true},
 		{"secret/...", false},
 		{"secret/.hidden", false},
+		{"secret/data/app/%2e%2e/other", true},
+		{"secret/data/app/%2E%2e", true},
+		{"secret/%2e/x", true},
+		{"secret/.%2e/x", true},
+		{"secret/%252e%252e/x", true},
+		{"secret/100%25", false},
+		{"secret/%zz", false},
+		{"secret/a\xffb", true},
+		{"secret/clé", false},
+		{"secret/%2e%2e%2e", false},
 	}
 	for _, tt := range tests {
 		got, err := CleanPath(tt.in)
@@ -64,9 +75,12 @@ func FuzzCleanPath(f *testing.F) {
 			t.Fatalf("CleanPath(%q) = %q, want it unchanged", p, got)
 		}
 		for seg := range strings.SplitSeq(strings.TrimSuffix(got, "/"), "/") {
-			if seg == "" || seg == "." || seg == ".." {
+			if seg == "" || isDotSegment(seg) {
 				t.Fatalf("CleanPath(%q) accepted segment %q", p, seg)
 			}
+		}
+		if !utf8.ValidString(got) {
+			t.Fatalf("CleanPath(%q) accepted invalid UTF-8", p)
 		}
 		if strings.ContainsRune(got, 0) {
 			t.Fatalf("CleanPath(%q) accepted a NUL byte", p)
