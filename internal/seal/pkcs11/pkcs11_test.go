@@ -42,12 +42,10 @@ func open(t *testing.T, opts Options) *Wrapper {
 }
 
 func TestConformance(t *testing.T) {
-	t.Parallel()
 	sealtest.RunWrapper(t, open(t, options(tokenA, "conformance")))
 }
 
 func TestBlobShape(t *testing.T) {
-	t.Parallel()
 	w := open(t, options(tokenA, "shape"))
 	b, err := w.Wrap(t.Context(), []byte("root key"))
 	if err != nil {
@@ -69,7 +67,6 @@ func TestBlobShape(t *testing.T) {
 // TestRestart: a generated key is found again by a new wrapper, which
 // opens the old blobs and generates no second key.
 func TestRestart(t *testing.T) {
-	t.Parallel()
 	ctx := t.Context()
 	w1 := open(t, options(tokenA, "restart"))
 	b, err := w1.Wrap(ctx, []byte("root key"))
@@ -115,7 +112,6 @@ func countKeys(t *testing.T, w *Wrapper, label string) int {
 }
 
 func TestWrongPIN(t *testing.T) {
-	t.Parallel()
 	requireHSM(t)
 	const wrong = "9713-wrong-pin"
 	opts := options(tokenPIN, "k")
@@ -145,7 +141,6 @@ func TestWrongPIN(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	t.Parallel()
 	requireHSM(t)
 	other := slotOf(t, tokenB)
 	missingSlot := uint(424242)
@@ -166,7 +161,6 @@ func TestNewErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
 			opts := options(tokenA, "errors")
 			tt.edit(&opts)
 			w, err := New(t.Context(), opts)
@@ -189,7 +183,6 @@ func TestNewErrors(t *testing.T) {
 
 // TestSlot finds the token by its slot ID instead of its label.
 func TestSlot(t *testing.T) {
-	t.Parallel()
 	requireHSM(t)
 	slot := slotOf(t, tokenA)
 	for _, label := range []string{"", tokenA} {
@@ -220,7 +213,6 @@ func slotOf(t *testing.T, label string) uint {
 // TestOtherToken: a blob made by one HSM's key does not open with another
 // HSM's key of the same label.
 func TestOtherToken(t *testing.T) {
-	t.Parallel()
 	ctx := t.Context()
 	a := open(t, options(tokenA, "shared-label"))
 	b := open(t, options(tokenB, "shared-label"))
@@ -249,7 +241,6 @@ func TestOtherToken(t *testing.T) {
 // TestConcurrent runs Wraps and Unwraps from several goroutines on one
 // wrapper (run it with -race).
 func TestConcurrent(t *testing.T) {
-	t.Parallel()
 	w := open(t, options(tokenA, "concurrent"))
 	ctx := t.Context()
 	var wg sync.WaitGroup
@@ -276,7 +267,6 @@ func TestConcurrent(t *testing.T) {
 // TestReopen: when the session goes away under the wrapper (an HSM
 // restart), the next operation opens a new one and succeeds.
 func TestReopen(t *testing.T) {
-	t.Parallel()
 	ctx := t.Context()
 	w := open(t, options(tokenA, "reopen"))
 	b, err := w.Wrap(ctx, []byte("before"))
@@ -303,7 +293,6 @@ func TestReopen(t *testing.T) {
 }
 
 func TestCanceled(t *testing.T) {
-	t.Parallel()
 	w := open(t, options(tokenA, "canceled"))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -316,7 +305,6 @@ func TestCanceled(t *testing.T) {
 
 // TestGeneratedKeyAttributes: the generated key cannot leave the HSM.
 func TestGeneratedKeyAttributes(t *testing.T) {
-	t.Parallel()
 	w := open(t, options(tokenA, "attributes"))
 	var attrs []*p11.Attribute
 	err := w.do(t.Context(), "read", func() error {
