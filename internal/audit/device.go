@@ -500,17 +500,7 @@ const headDomain = "coffer-audit-head-v1"
 // string, the chain ID, the seq, the hash and the time, separated by NUL
 // bytes.
 func HeadMessage(chainID string, seq uint64, hash, time string) []byte {
-	msg := make([]byte, 0, len(headDomain)+len(chainID)+len(hash)+len(time)+24)
-	msg = append(msg, headDomain...)
-	msg = append(msg, 0)
-	msg = append(msg, chainID...)
-	msg = append(msg, 0)
-	msg = strconv.AppendUint(msg, seq, 10)
-	msg = append(msg, 0)
-	msg = append(msg, hash...)
-	msg = append(msg, 0)
-	msg = append(msg, time...)
-	return msg
+	return signedMessage(headDomain, chainID, seq, hash, time)
 }
 
 // LineHash returns the hex SHA-256 of line, which must not include its
@@ -529,8 +519,14 @@ const checkpointDomain = "coffer-audit-checkpoint-v1"
 // the line before it and its time exactly as written, separated by NUL
 // bytes.
 func CheckpointMessage(chainID string, seq uint64, hash, time string) []byte {
-	msg := make([]byte, 0, len(checkpointDomain)+len(chainID)+len(hash)+len(time)+24)
-	msg = append(msg, checkpointDomain...)
+	return signedMessage(checkpointDomain, chainID, seq, hash, time)
+}
+
+// signedMessage joins a signature's domain and fields with NUL bytes; the
+// domain keeps a head signature from ever passing as a checkpoint's.
+func signedMessage(domain, chainID string, seq uint64, hash, time string) []byte {
+	msg := make([]byte, 0, len(domain)+len(chainID)+len(hash)+len(time)+24)
+	msg = append(msg, domain...)
 	msg = append(msg, 0)
 	msg = append(msg, chainID...)
 	msg = append(msg, 0)

@@ -97,18 +97,7 @@ func (ps problems) join() error {
 		return nil
 	}
 	sorted := slices.Clone(ps)
-	slices.SortStableFunc(sorted, func(a, b problem) int {
-		ah, bh := a.rng.Filename != "", b.rng.Filename != ""
-		switch {
-		case ah && !bh:
-			return -1
-		case !ah && bh:
-			return 1
-		case !ah && !bh:
-			return 0
-		}
-		return cmp.Or(cmp.Compare(a.rng.Start.Byte, b.rng.Start.Byte), cmp.Compare(a.rng.End.Byte, b.rng.End.Byte))
-	})
+	slices.SortStableFunc(sorted, func(a, b problem) int { return fileOrder(a.rng, b.rng) })
 	errs := make([]error, len(sorted))
 	for i, p := range sorted {
 		errs[i] = p.err
@@ -175,21 +164,25 @@ func (ws *warnings) sorted() []Warning {
 		return nil
 	}
 	l := slices.Clone(ws.list)
-	slices.SortStableFunc(l, func(a, b problemWarning) int {
-		ah, bh := a.rng.Filename != "", b.rng.Filename != ""
-		switch {
-		case ah && !bh:
-			return -1
-		case !ah && bh:
-			return 1
-		case !ah && !bh:
-			return 0
-		}
-		return cmp.Compare(a.rng.Start.Byte, b.rng.Start.Byte)
-	})
+	slices.SortStableFunc(l, func(a, b problemWarning) int { return fileOrder(a.rng, b.rng) })
 	out := make([]Warning, len(l))
 	for i, p := range l {
 		out[i] = p.w
 	}
 	return out
+}
+
+// fileOrder orders ranges in file order, those without a file position
+// last (and among themselves as found).
+func fileOrder(a, b hcl.Range) int {
+	ah, bh := a.Filename != "", b.Filename != ""
+	switch {
+	case ah && !bh:
+		return -1
+	case !ah && bh:
+		return 1
+	case !ah && !bh:
+		return 0
+	}
+	return cmp.Or(cmp.Compare(a.Start.Byte, b.Start.Byte), cmp.Compare(a.End.Byte, b.End.Byte))
 }
