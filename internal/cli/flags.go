@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/coffer-secrets/coffer/internal/duration"
 )
 
 // durationFlag is a flag holding a duration in Vault's forms: integer
@@ -19,7 +21,7 @@ type durationFlag struct {
 
 // Set implements flag.Value.
 func (f *durationFlag) Set(s string) error {
-	d, err := parseDuration(s)
+	d, err := duration.Parse(s)
 	if err != nil {
 		return err
 	}
@@ -41,37 +43,6 @@ func (f *durationFlag) apiValue() string {
 		return ""
 	}
 	return fmt.Sprintf("%ds", int64(f.d/time.Second))
-}
-
-// parseDuration parses Vault's duration forms. Negative durations are
-// rejected.
-func parseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, errors.New("empty duration")
-	}
-	var d time.Duration
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n > int64(1<<63-1)/int64(time.Second) {
-			return 0, fmt.Errorf("duration %q is too large", s)
-		}
-		d = time.Duration(n) * time.Second
-	} else if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.ParseInt(days, 10, 64)
-		if err != nil || n > int64(1<<63-1)/int64(24*time.Hour) {
-			return 0, fmt.Errorf("invalid duration %q", s)
-		}
-		d = time.Duration(n) * 24 * time.Hour
-	} else {
-		d, err = time.ParseDuration(s)
-		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q", s)
-		}
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("negative duration %q", s)
-	}
-	return d, nil
 }
 
 // mapFlag is a repeatable KEY=VALUE flag.

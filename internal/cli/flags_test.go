@@ -5,42 +5,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-func TestParseDuration(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in      string
-		want    time.Duration
-		wantErr bool
-	}{
-		{in: "30", want: 30 * time.Second},
-		{in: "0", want: 0},
-		{in: "30s", want: 30 * time.Second},
-		{in: "5m", want: 5 * time.Minute},
-		{in: "768h", want: 768 * time.Hour},
-		{in: "1h30m", want: 90 * time.Minute},
-		{in: "7d", want: 7 * 24 * time.Hour},
-		{in: " 10 ", want: 10 * time.Second},
-		{in: "", wantErr: true},
-		{in: "-5", wantErr: true},
-		{in: "-1h", wantErr: true},
-		{in: "abc", wantErr: true},
-		{in: "xd", wantErr: true},
-		{in: "99999999999999999999", wantErr: true},
-		{in: "9999999999999d", wantErr: true},
-	}
-	for _, tt := range tests {
-		got, err := parseDuration(tt.in)
-		if (err != nil) != tt.wantErr {
-			t.Errorf("parseDuration(%q) error = %v, wantErr %v", tt.in, err, tt.wantErr)
-			continue
-		}
-		if got != tt.want {
-			t.Errorf("parseDuration(%q) = %v, want %v", tt.in, got, tt.want)
-		}
-	}
-}
+	"github.com/coffer-secrets/coffer/internal/duration"
+)
 
 func TestDurationFlagAPIValue(t *testing.T) {
 	t.Parallel()
@@ -106,23 +73,25 @@ func TestMapFlag(t *testing.T) {
 	}
 }
 
-func FuzzParseDuration(f *testing.F) {
+// FuzzDurationFlag checks that what a duration flag sends the API parses
+// back to the same whole seconds.
+func FuzzDurationFlag(f *testing.F) {
 	for _, s := range []string{"30", "5m", "768h", "7d", "-1", "", "1e9", "99999999999999999999d"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		d, err := parseDuration(s)
+		d, err := duration.Parse(s)
 		if err != nil {
 			return
 		}
 		if d < 0 {
-			t.Fatalf("parseDuration(%q) = %v, want a non-negative duration", s, d)
+			t.Fatalf("duration.Parse(%q) = %v, want a non-negative duration", s, d)
 		}
 		// What the API is sent parses back to the same whole seconds.
 		f := durationFlag{d: d, set: true}
-		back, err := parseDuration(f.apiValue())
+		back, err := duration.Parse(f.apiValue())
 		if err != nil || back != d.Truncate(time.Second) {
-			t.Fatalf("parseDuration(%q) = %v; apiValue %q parses to %v, %v", s, d, f.apiValue(), back, err)
+			t.Fatalf("duration.Parse(%q) = %v; apiValue %q parses to %v, %v", s, d, f.apiValue(), back, err)
 		}
 	})
 }

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/coffer-secrets/coffer/internal/duration"
 )
 
 // emptyCell is what a table shows for an empty value, as the vault binary.
@@ -215,7 +217,7 @@ func ttlCellValue(v any) string {
 		}
 		secs = int64(v)
 	case string:
-		d, err := parseDuration(v)
+		d, err := duration.Parse(v)
 		if err != nil {
 			return v
 		}

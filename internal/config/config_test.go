@@ -248,6 +248,7 @@ func TestParseValueForms(t *testing.T) {
 		{"duration 5m", `listener "tcp" {}` + "\nmax_lease_ttl = \"5m\"", maxTTL, 5 * time.Minute},
 		{"duration 768h", `listener "tcp" {}` + "\nmax_lease_ttl = \"768h\"", maxTTL, 768 * time.Hour},
 		{"duration compound", `listener "tcp" {}` + "\nmax_lease_ttl = \"1h30m\"", maxTTL, 90 * time.Minute},
+		{"duration days", `listener "tcp" {}` + "\nmax_lease_ttl = \"7d\"", maxTTL, 7 * 24 * time.Hour},
 		{"log_level trace", `listener "tcp" {}` + "\nlog_level = \"trace\"", logLvl, LogDebug},
 		{"log_level Warning", `listener "tcp" {}` + "\nlog_level = \"Warning\"", logLvl, LogWarn},
 		{"log_level ERR", `listener "tcp" {}` + "\nlog_level = \"ERR\"", logLvl, LogError},
@@ -418,7 +419,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "user_lockout bad value",
 			src:  base + "user_lockout \"all\" {\n  lockout_duration = \"soon\"\n}\n",
-			want: []string{`t.hcl:4,22-28: lockout_duration in user_lockout "all": want whole seconds or a duration such as "30s", "5m" or "768h", got "soon"`},
+			want: []string{`t.hcl:4,22-28: lockout_duration in user_lockout "all": invalid duration "soon": want whole seconds or a duration such as "30s", "5m", "1h30m" or "7d"`},
 		},
 		{
 			name: "tls_max_version below min",
@@ -449,7 +450,7 @@ func TestParseErrors(t *testing.T) {
 			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  max_request_size = -1\n  http_read_timeout = \"-1s\"\n}\n",
 			want: []string{
 				`t.hcl:3,22-24: max_request_size -1 in listener "tcp": must be a positive number of bytes (Coffer has no unlimited setting)`,
-				`t.hcl:4,23-28: http_read_timeout -1s in listener "tcp": must not be negative`,
+				`t.hcl:4,23-28: http_read_timeout in listener "tcp": duration "-1s" must not be negative`,
 			},
 		},
 		{
@@ -585,17 +586,17 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "negative duration",
 			src:  base + "default_lease_ttl = \"-5m\"\n",
-			want: []string{`t.hcl:3,21-26: default_lease_ttl -5m0s: must not be negative`},
+			want: []string{`t.hcl:3,21-26: default_lease_ttl: duration "-5m" must not be negative`},
 		},
 		{
 			name: "negative seconds",
 			src:  base + "max_lease_ttl = -1\n",
-			want: []string{`t.hcl:3,17-19: max_lease_ttl -1s: must not be negative`},
+			want: []string{`t.hcl:3,17-19: max_lease_ttl: duration -1 must not be negative`},
 		},
 		{
 			name: "bad duration",
 			src:  base + "max_lease_ttl = \"1 week\"\n",
-			want: []string{`t.hcl:3,17-25: max_lease_ttl: want whole seconds or a duration such as "30s", "5m" or "768h", got "1 week"`},
+			want: []string{`t.hcl:3,17-25: max_lease_ttl: invalid duration "1 week": want whole seconds or a duration such as "30s", "5m", "1h30m" or "7d"`},
 		},
 		{
 			name: "fractional seconds",
@@ -605,7 +606,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "huge seconds",
 			src:  base + "max_lease_ttl = 99999999999999\n",
-			want: []string{`t.hcl:3,17-31: max_lease_ttl: 99999999999999 seconds is out of range`},
+			want: []string{`t.hcl:3,17-31: max_lease_ttl: duration of 99999999999999 seconds is out of range`},
 		},
 		{
 			name: "default longer than max",

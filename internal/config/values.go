@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
+
+	durationpkg "github.com/coffer-secrets/coffer/internal/duration"
 )
 
 // str decodes a string.
@@ -136,10 +138,8 @@ func bigInt64(f *big.Float) (int64, error) {
 	return n, nil
 }
 
-// duration decodes Vault's duration forms: a whole number of seconds (as a
-// number or a string of digits) or a Go duration string such as "30s",
-// "5m" or "768h". Negative values decode; validation rejects them, so that
-// a negative value from anywhere is reported the same way.
+// duration decodes a duration with [duration.Parse] from a string, or
+// whole seconds from a number.
 func duration(p *time.Duration) setter {
 	return func(v cty.Value) error {
 		d, err := toDuration(v)
@@ -152,32 +152,17 @@ func duration(p *time.Duration) setter {
 }
 
 func toDuration(v cty.Value) (time.Duration, error) {
-	var secs int64
 	switch v.Type() {
 	case cty.Number:
 		n, err := bigInt64(v.AsBigFloat())
 		if err != nil {
 			return 0, fmt.Errorf("want whole seconds or a duration such as \"30s\": %w", err)
 		}
-		secs = n
+		return durationpkg.Seconds(n)
 	case cty.String:
-		s := strings.TrimSpace(v.AsString())
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			d, err := time.ParseDuration(s)
-			if err != nil {
-				return 0, fmt.Errorf("want whole seconds or a duration such as \"30s\", \"5m\" or \"768h\", got %q", v.AsString())
-			}
-			return d, nil
-		}
-		secs = n
-	default:
-		return 0, fmt.Errorf("want whole seconds or a duration string, got %s", v.Type().FriendlyName())
+		return durationpkg.Parse(v.AsString())
 	}
-	if secs > math.MaxInt64/int64(time.Second) || secs < math.MinInt64/int64(time.Second) {
-		return 0, fmt.Errorf("%d seconds is out of range", secs)
-	}
-	return time.Duration(secs) * time.Second, nil
+	return 0, fmt.Errorf("want %s, got %s", durationpkg.Forms, v.Type().FriendlyName())
 }
 
 // logLevel decodes a log level, normalising case and Vault's spellings;

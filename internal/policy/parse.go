@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	hcljson "github.com/hashicorp/hcl/v2/json"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/coffer-secrets/coffer/internal/duration"
 )
 
 // Rule is one path rule of a policy.
@@ -455,9 +456,12 @@ func ttlValue(a *hcl.Attribute, path string) (time.Duration, error) {
 		}
 		return time.Duration(i) * time.Second, nil
 	case !v.IsNull() && v.Type() == cty.String:
-		d, err := parseTTL(v.AsString())
+		d, err := duration.Parse(v.AsString())
 		if err != nil {
-			return 0, bad(err.Error())
+			return 0, lineError(a.Expr.Range(), "path %q: %s: %v", path, a.Name, err)
+		}
+		if d > maxTTL {
+			return 0, bad("is too large")
 		}
 		return d, nil
 	}
@@ -467,53 +471,3 @@ func ttlValue(a *hcl.Attribute, path string) (time.Duration, error) {
 // maxTTL bounds wrapping TTLs to something a time.Duration holds with room
 // to spare (about 100 years).
 const maxTTL = 100 * 365 * 24 * time.Hour
-
-// parseTTL parses a TTL as Vault's API accepts it: whole seconds
-// ("300"), a Go duration ("90s", "5m", "1h30m"), or whole days ("7d"). It
-// refuses negative and absurdly large values.
-func parseTTL(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, errors.New("is empty")
-	}
-	var d time.Duration
-	switch {
-	case isDigits(s):
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n > int64(maxTTL/time.Second) {
-			return 0, errors.New("is too large")
-		}
-		d = time.Duration(n) * time.Second
-	case strings.HasSuffix(s, "d") && isDigits(s[:len(s)-1]):
-		n, err := strconv.ParseInt(s[:len(s)-1], 10, 64)
-		if err != nil || n > int64(maxTTL/(24*time.Hour)) {
-			return 0, errors.New("is too large")
-		}
-		d = time.Duration(n) * 24 * time.Hour
-	default:
-		var err error
-		d, err = time.ParseDuration(s)
-		if err != nil {
-			return 0, fmt.Errorf("is not a duration (%q)", s)
-		}
-	}
-	if d < 0 {
-		return 0, errors.New("must not be negative")
-	}
-	if d > maxTTL {
-		return 0, errors.New("is too large")
-	}
-	return d, nil
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}

@@ -179,7 +179,7 @@ func TestParseErrors(t *testing.T) {
 		{"empty path", "path \"\" { capabilities = [\"read\"] }", []string{"line 1", "path is empty"}},
 		{"slash path", "path \"/\" { capabilities = [\"read\"] }", []string{"line 1", "path is empty"}},
 		{"templated path", "path \"secret/{{identity.entity.id}}/*\" { capabilities = [\"read\"] }", []string{"line 1", "templated"}},
-		{"bad ttl", "path \"a\" {\n  capabilities = [\"read\"]\n  min_wrapping_ttl = \"soon\"\n}", []string{"line 3", "min_wrapping_ttl", "not a duration"}},
+		{"bad ttl", "path \"a\" {\n  capabilities = [\"read\"]\n  min_wrapping_ttl = \"soon\"\n}", []string{"line 3", "min_wrapping_ttl", `invalid duration "soon"`}},
 		{"negative ttl", "path \"a\" {\n  capabilities = [\"read\"]\n  max_wrapping_ttl = -5\n}", []string{"line 3", "non-negative"}},
 		{"fractional ttl", "path \"a\" {\n  capabilities = [\"read\"]\n  max_wrapping_ttl = 1.5\n}", []string{"line 3", "whole"}},
 		{"max below min", "path \"a\" {\n  capabilities = [\"read\"]\n  min_wrapping_ttl = \"10m\"\n  max_wrapping_ttl = \"1m\"\n}", []string{"line 4", "max_wrapping_ttl (1m0s) is less than min_wrapping_ttl (10m0s)"}},

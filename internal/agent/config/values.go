@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
+
+	durationpkg "github.com/coffer-secrets/coffer/internal/duration"
 )
 
 func str(p *string) setter {
@@ -119,47 +121,29 @@ func float(p *float64) setter {
 	}
 }
 
-// duration takes integer seconds or a string such as "30s", "5m" or "1h".
+// duration takes a duration with [duration.Parse] from a string, or
+// whole seconds from a number.
 func duration(p *time.Duration) setter {
 	return func(v cty.Value) error {
-		if v.Type() == cty.Number {
-			n, err := toInt(v)
-			if err != nil {
-				return err
+		var d time.Duration
+		var err error
+		switch v.Type() {
+		case cty.Number:
+			var n int64
+			if n, err = toInt(v); err == nil {
+				d, err = durationpkg.Seconds(n)
 			}
-			if n < 0 || n > int64(1<<62)/int64(time.Second) {
-				return fmt.Errorf("duration %d is out of range", n)
-			}
-			*p = time.Duration(n) * time.Second
-			return nil
+		case cty.String:
+			d, err = durationpkg.Parse(v.AsString())
+		default:
+			err = fmt.Errorf("want %s, got %s", durationpkg.Forms, v.Type().FriendlyName())
 		}
-		if v.Type() != cty.String {
-			return fmt.Errorf("want a duration such as \"30s\", got %s", v.Type().FriendlyName())
-		}
-		d, err := ParseDuration(v.AsString())
 		if err != nil {
 			return err
 		}
 		*p = d
 		return nil
 	}
-}
-
-// ParseDuration parses integer seconds ("30") or a Go duration ("5m").
-// Negative durations are refused.
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n < 0 || n > int64(1<<62)/int64(time.Second) {
-			return 0, fmt.Errorf("duration %q is out of range", s)
-		}
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("invalid duration %q", s)
-	}
-	return d, nil
 }
 
 // mode takes permission bits as an octal string ("0640") or as a number

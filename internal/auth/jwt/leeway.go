@@ -3,9 +3,10 @@ package jwt
 import (
 	"encoding/json"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
 )
 
 // Default leeways, as Vault documents them for JWT roles.
@@ -18,9 +19,9 @@ const (
 // leewayDisabled is how a disabled leeway is stored.
 const leewayDisabled = -time.Second
 
-// leeway is a role's leeway as written: integer seconds (10, "10"), a Go
-// duration string ("2m"), or a negative value (-1, "-1") meaning no
-// leeway at all. Zero means the default.
+// leeway is a role's leeway as written: a duration in the forms
+// [framework.Duration] takes (10, "10", "2m", "7d"), or a negative one (-1,
+// "-1", "-2m") meaning no leeway at all. Zero means the default.
 type leeway time.Duration
 
 // UnmarshalJSON implements [json.Unmarshaler]. null leaves l unchanged.
@@ -35,21 +36,19 @@ func (l *leeway) UnmarshalJSON(b []byte) error {
 			return bad
 		}
 		s = strings.TrimSpace(s)
+	} else if strings.ContainsAny(s, ".eE") {
+		return bad // JSON numbers are whole seconds
 	}
-	if s == "" {
-		*l = 0
-		return nil
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n > 1<<32 || n < -(1<<32) {
-			return bad
-		}
-		*l = leeway(time.Duration(n) * time.Second)
-		return nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || b[0] != '"' {
+	abs, negative := strings.CutPrefix(s, "-")
+	if negative && (abs == "" || abs != strings.TrimSpace(abs)) {
 		return bad
+	}
+	d, ok := framework.ParseDuration(abs)
+	if !ok {
+		return bad
+	}
+	if negative {
+		d = -d
 	}
 	*l = leeway(d)
 	return nil

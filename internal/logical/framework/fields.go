@@ -3,16 +3,13 @@ package framework
 import (
 	"bytes"
 	"encoding/json"
-	"math"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
-)
 
-// maxDurationSeconds is the largest whole number of seconds a
-// time.Duration holds.
-const maxDurationSeconds = math.MaxInt64 / int64(time.Second)
+	"github.com/coffer-secrets/coffer/internal/duration"
+)
 
 // Duration is a non-negative length of time in a request or response body.
 // It accepts Vault's forms: an integer number of seconds (10), a string of
@@ -38,8 +35,10 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 			return bad
 		}
 		v, ok = ParseDuration(s)
-	} else {
-		v, ok = parseSeconds(string(b))
+	} else if len(b) > 0 && strings.TrimLeft(string(b), "0123456789") == "" {
+		// A JSON number: whole seconds only (-1, 1.5 and 1e3 are refused).
+		d, err := duration.Parse(string(b))
+		v, ok = d, err == nil
 	}
 	if !ok {
 		return bad
@@ -53,40 +52,15 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	return strconv.AppendQuote(nil, time.Duration(d).String()), nil
 }
 
-// ParseDuration parses the string forms [Duration] accepts. ok is false for
-// anything else, including negative durations.
+// ParseDuration parses the string forms [Duration] accepts with
+// [duration.Parse], except that "" (or only spaces) means zero, as it does
+// in API bodies. ok is false for anything else.
 func ParseDuration(s string) (d time.Duration, ok bool) {
-	s = strings.TrimSpace(s)
-	if s == "" {
+	if strings.TrimSpace(s) == "" {
 		return 0, true
 	}
-	if v, ok := parseSeconds(s); ok {
-		return v, true
-	}
-	if days, found := strings.CutSuffix(s, "d"); found {
-		n, err := strconv.ParseInt(days, 10, 64)
-		if err != nil || n < 0 || n > maxDurationSeconds/86400 {
-			return 0, false
-		}
-		return time.Duration(n) * 24 * time.Hour, true
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return 0, false
-	}
-	return v, true
-}
-
-// parseSeconds parses a string of decimal digits as seconds.
-func parseSeconds(s string) (time.Duration, bool) {
-	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n > maxDurationSeconds {
-		return 0, false
-	}
-	return time.Duration(n) * time.Second, true
+	d, err := duration.Parse(s)
+	return d, err == nil
 }
 
 // CommaStrings is a list of strings given either as a JSON array of
