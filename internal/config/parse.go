@@ -9,8 +9,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/zclconf/go-cty/cty"
 
+	"github.com/coffer-secrets/coffer/internal/hclvalue"
 	"github.com/coffer-secrets/coffer/internal/suggest"
 )
 
@@ -75,7 +75,7 @@ type decoder struct {
 }
 
 // setter stores a decoded value or says (without the key) why it cannot.
-type setter func(v cty.Value) error
+type setter = hclvalue.Setter
 
 // schema describes one block's body for [decoder.body].
 type schema struct {

@@ -203,7 +203,7 @@ func TestParseErrors(t *testing.T) {
 		{"jwt with kubernetes key", "auto_auth {\n method \"jwt\" {\n  config = {\n   role = \"ci\"\n   token_path = \"/j\"\n  }\n }\n}\n",
 			[]string{`agent.hcl:2,2-14: method "jwt" needs config = { path = ... }`, `agent.hcl:5,17-21: token_path in config in method "jwt": the jwt method names its token file "path"`}},
 		{"jwt bad removal flag", "auto_auth {\n method \"jwt\" {\n  config = {\n   role = \"ci\"\n   path = \"/j\"\n   remove_jwt_after_reading = \"sometimes\"\n  }\n }\n}\n",
-			[]string{"agent.hcl:6,", "remove_jwt_after_reading", "want true or false"}},
+			[]string{"agent.hcl:6,", "remove_jwt_after_reading", `want true, false, 1 or 0, got "sometimes"`}},
 		{"kubernetes without role", "auto_auth {\n method \"kubernetes\" {\n  config = { token_path = \"/t\" }\n }\n}\n",
 			[]string{`agent.hcl:2,2-21: method "kubernetes" needs config = { role = ... }`}},
 		{"kubernetes with empty token_path", "auto_auth {\n method \"kubernetes\" {\n  config = {\n   role = \"web\"\n   token_path = \"\"\n  }\n }\n}\n",

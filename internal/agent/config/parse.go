@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/coffer-secrets/coffer/internal/hclvalue"
 )
 
 // Error is one problem with a configuration file. [Parse] returns one or
@@ -122,7 +124,7 @@ func (d *decoder) join() error {
 }
 
 // setter stores a decoded value or says, without the key, why it cannot.
-type setter func(v cty.Value) error
+type setter = hclvalue.Setter
 
 // blockFunc decodes one nested block.
 type blockFunc func(b *hclsyntax.Block)

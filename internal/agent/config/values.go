@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"strconv"
 	"strings"
@@ -12,18 +11,20 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	durationpkg "github.com/coffer-secrets/coffer/internal/duration"
+	"github.com/coffer-secrets/coffer/internal/hclvalue"
 )
 
-func str(p *string) setter {
-	return func(v cty.Value) error {
-		if v.Type() != cty.String {
-			return fmt.Errorf("want a string, got %s", v.Type().FriendlyName())
-		}
-		*p = v.AsString()
-		return nil
-	}
-}
+// The common setters are the shared set in [hclvalue], under short names
+// that keep the schema tables readable; the ones below them are the
+// agent's own.
+
+func str(p *string) setter                      { return hclvalue.String(p) }
+func stringList(p *[]string) setter             { return hclvalue.Strings(p) }
+func boolean(p *bool) setter                    { return hclvalue.Bool(p) }
+func integer(p *int) setter                     { return hclvalue.Int(p, -1, 1<<20) }
+func float(p *float64) setter                   { return hclvalue.Float(p) }
+func duration(p *time.Duration) setter          { return hclvalue.Duration(p) }
+func oneOf(p *string, allowed ...string) setter { return hclvalue.OneOf(p, allowed...) }
 
 // emptyOnly accepts only an empty string: a Vault Agent key whose feature
 // Coffer lacks, explained by why.
@@ -44,24 +45,6 @@ func misnamed(method, want string) setter {
 	}
 }
 
-func boolean(p *bool) setter {
-	return func(v cty.Value) error {
-		switch v.Type() {
-		case cty.Bool:
-			*p = v.True()
-			return nil
-		case cty.String:
-			b, err := strconv.ParseBool(v.AsString())
-			if err != nil {
-				return fmt.Errorf("want true or false, got %q", v.AsString())
-			}
-			*p = b
-			return nil
-		}
-		return fmt.Errorf("want true or false, got %s", v.Type().FriendlyName())
-	}
-}
-
 // autoAuthToken takes true, false or "force" (which Coffer treats as
 // true: proxied requests get the agent's token when they carry none).
 func autoAuthToken(p *bool) setter {
@@ -74,78 +57,6 @@ func autoAuthToken(p *bool) setter {
 	}
 }
 
-func toInt(v cty.Value) (int64, error) {
-	switch v.Type() {
-	case cty.Number:
-		bf := v.AsBigFloat()
-		if !bf.IsInt() {
-			return 0, errors.New("want a whole number")
-		}
-		n, acc := bf.Int64()
-		if acc != big.Exact {
-			return 0, errors.New("number out of range")
-		}
-		return n, nil
-	case cty.String:
-		n, err := strconv.ParseInt(strings.TrimSpace(v.AsString()), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("want a whole number, got %q", v.AsString())
-		}
-		return n, nil
-	}
-	return 0, fmt.Errorf("want a number, got %s", v.Type().FriendlyName())
-}
-
-func integer(p *int) setter {
-	return func(v cty.Value) error {
-		n, err := toInt(v)
-		if err != nil {
-			return err
-		}
-		if n < -1 || n > 1<<20 {
-			return fmt.Errorf("%d is out of range", n)
-		}
-		*p = int(n)
-		return nil
-	}
-}
-
-func float(p *float64) setter {
-	return func(v cty.Value) error {
-		if v.Type() != cty.Number {
-			return fmt.Errorf("want a number, got %s", v.Type().FriendlyName())
-		}
-		f, _ := v.AsBigFloat().Float64()
-		*p = f
-		return nil
-	}
-}
-
-// duration takes a duration with [duration.Parse] from a string, or
-// whole seconds from a number.
-func duration(p *time.Duration) setter {
-	return func(v cty.Value) error {
-		var d time.Duration
-		var err error
-		switch v.Type() {
-		case cty.Number:
-			var n int64
-			if n, err = toInt(v); err == nil {
-				d, err = durationpkg.Seconds(n)
-			}
-		case cty.String:
-			d, err = durationpkg.Parse(v.AsString())
-		default:
-			err = fmt.Errorf("want %s, got %s", durationpkg.Forms, v.Type().FriendlyName())
-		}
-		if err != nil {
-			return err
-		}
-		*p = d
-		return nil
-	}
-}
-
 // mode takes permission bits as an octal string ("0640") or as a number
 // whose digits are read as octal (0640 or 640), as people write them.
 func mode(p *os.FileMode) setter {
@@ -155,7 +66,7 @@ func mode(p *os.FileMode) setter {
 		case cty.String:
 			s = strings.TrimSpace(v.AsString())
 		case cty.Number:
-			n, err := toInt(v)
+			n, err := hclvalue.WholeNumber(v)
 			if err != nil {
 				return err
 			}
@@ -168,24 +79,6 @@ func mode(p *os.FileMode) setter {
 			return fmt.Errorf("want an octal mode between 0000 and 0777, got %q", s)
 		}
 		*p = os.FileMode(n)
-		return nil
-	}
-}
-
-func stringList(p *[]string) setter {
-	return func(v cty.Value) error {
-		if !v.Type().IsListType() && !v.Type().IsTupleType() {
-			return fmt.Errorf("want a list of strings, got %s", v.Type().FriendlyName())
-		}
-		var out []string
-		for it := v.ElementIterator(); it.Next(); {
-			_, e := it.Element()
-			if e.IsNull() || e.Type() != cty.String {
-				return errors.New("want a list of strings")
-			}
-			out = append(out, e.AsString())
-		}
-		*p = out
 		return nil
 	}
 }
@@ -203,22 +96,6 @@ func command(p *[]string) setter {
 			return nil
 		}
 		return stringList(p)(v)
-	}
-}
-
-func oneOf(p *string, allowed ...string) setter {
-	return func(v cty.Value) error {
-		if v.Type() != cty.String {
-			return fmt.Errorf("want a string, got %s", v.Type().FriendlyName())
-		}
-		s := v.AsString()
-		for _, a := range allowed {
-			if s == a {
-				*p = s
-				return nil
-			}
-		}
-		return fmt.Errorf("want one of %s, got %q", strings.Join(allowed, ", "), s)
 	}
 }
 
