@@ -18,6 +18,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/agent/child"
 	"github.com/coffer-secrets/coffer/internal/agent/config"
+	"github.com/coffer-secrets/coffer/internal/atomicfile"
 	"github.com/hashicorp/vault/api"
 )
 
@@ -87,7 +88,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return err
 	}
 	if cfg.PidFile != "" {
-		if err := writeFileAtomic(cfg.PidFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		if err := atomicfile.WriteFile(cfg.PidFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 			return fmt.Errorf("pid file: %w", err)
 		}
 		defer os.Remove(cfg.PidFile)

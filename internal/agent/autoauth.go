@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/agent/config"
+	"github.com/coffer-secrets/coffer/internal/atomicfile"
 	"github.com/hashicorp/vault/api"
 )
 
@@ -186,5 +187,5 @@ func (a *authenticator) writeSink(ctx context.Context, s config.Sink, tok string
 			return fmt.Errorf("encode wrap info: %w", err)
 		}
 	}
-	return writeFileAtomic(s.Path, data, s.Mode)
+	return atomicfile.WriteFile(s.Path, data, s.Mode)
 }

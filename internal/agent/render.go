@@ -14,6 +14,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/agent/config"
 	"github.com/coffer-secrets/coffer/internal/agent/template"
+	"github.com/coffer-secrets/coffer/internal/atomicfile"
 )
 
 // maxRenderFailures is how many renders of one template in a row may fail
@@ -209,7 +210,7 @@ func (r *renderer) renderFile(ctx context.Context, f *fileTemplate) error {
 			return fmt.Errorf("create destination directory: %w", err)
 		}
 	}
-	if err := writeFileAtomic(f.cfg.Destination, out, f.cfg.Perms); err != nil {
+	if err := atomicfile.WriteFile(f.cfg.Destination, out, f.cfg.Perms); err != nil {
 		return err
 	}
 	r.logger.Info("rendered template", "template", f.cfg.Name(), "destination", f.cfg.Destination)

@@ -20,6 +20,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/coffer-secrets/coffer/internal/atomicfile"
 )
 
 // Paths are the files of a local CA directory that a listener and its
@@ -239,10 +241,10 @@ func createCA(certPath, keyPath string, now time.Time) (*x509.Certificate, crypt
 		return nil, nil, fmt.Errorf("local CA: encode key: %w", err)
 	}
 	// The key goes first: a certificate on disk means the CA exists.
-	if err := writeFileAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := atomicfile.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		return nil, nil, fmt.Errorf("local CA: %w", err)
 	}
-	if err := writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := atomicfile.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		return nil, nil, fmt.Errorf("local CA: %w", err)
 	}
 	return ca, key, nil
@@ -308,10 +310,10 @@ func issue(p Paths, ca *x509.Certificate, caKey crypto.Signer, names []string, i
 	if err != nil {
 		return fmt.Errorf("local CA: encode server key: %w", err)
 	}
-	if err := writeFileAtomic(p.Key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := atomicfile.WriteFile(p.Key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		return fmt.Errorf("local CA: %w", err)
 	}
-	if err := writeFileAtomic(p.Cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := atomicfile.WriteFile(p.Cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		return fmt.Errorf("local CA: %w", err)
 	}
 	return nil
