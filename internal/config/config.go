@@ -199,7 +199,8 @@ type PostgresStorage struct {
 	// usually holds a password, so it is never printed.
 	ConnectionURL Secret
 	// Table (table) is the table to use, optionally schema-qualified
-	// ("coffer.kv"). Default "coffer_kv_store".
+	// ("coffer.kv"); the table's own name is at most 48 bytes
+	// ([pgtable.CheckQualified]). Default "coffer_kv_store".
 	Table string
 	// HAEnabled (ha_enabled) lets several servers share the database, one
 	// active and the others standing by. Default false.

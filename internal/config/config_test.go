@@ -647,9 +647,16 @@ func TestParseErrors(t *testing.T) {
 			name: "postgres bad table and max_parallel",
 			src:  "storage \"postgresql\" {\n  connection_url = \"host=db\"\n  table = \"kv; drop\"\n  max_parallel = -3\n}\nlistener \"tcp\" {}\n",
 			want: []string{
-				`t.hcl:3,11-21: table "kv; drop" in storage "postgresql": want a table name, optionally schema-qualified (letters, digits and _)`,
+				`t.hcl:3,11-21: table in storage "postgresql": table name "kv; drop": want a letter or _ followed by letters, digits or _ (at most 48 bytes), optionally after a schema and a dot`,
 				`t.hcl:4,18-20: max_parallel -3 in storage "postgresql": must be positive`,
 			},
+		},
+		{
+			// The storage refuses a table name this long at open; the
+			// configuration refuses it first, by the same check.
+			name: "postgres table too long to open",
+			src:  "storage \"postgresql\" {\n  connection_url = \"host=db\"\n  table = \"coffer." + strings.Repeat("t", 49) + "\"\n}\nlistener \"tcp\" {}\n",
+			want: []string{`t.hcl:3,11-69: table in storage "postgresql": table name "coffer.` + strings.Repeat("t", 49) + `": want a letter or _ followed by letters, digits or _ (at most 48 bytes), optionally after a schema and a dot`},
 		},
 		{
 			name: "variables are not allowed",

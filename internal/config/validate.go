@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/coffer-secrets/coffer/internal/storage/postgres/pgtable"
 )
 
 // applyDefaults fills in every key left at its zero value.
@@ -320,8 +322,8 @@ func (v *validator) storage() {
 			// Never quote the value: it usually holds a password.
 			v.errorf("storage.connection_url", "connection_url in %s is neither a postgres:// URL nor a key=value connection string", name)
 		}
-		if !validTableName(p.Table) {
-			v.errorf("storage.table", "table %q in %s: want a table name, optionally schema-qualified (letters, digits and _)", p.Table, name)
+		if err := pgtable.CheckQualified(p.Table); err != nil {
+			v.errorf("storage.table", "table in %s: %v", name, err)
 		}
 		if p.MaxParallel <= 0 {
 			v.errorf("storage.max_parallel", "max_parallel %d in %s: must be positive", p.MaxParallel, name)
@@ -607,26 +609,6 @@ func validConnString(s string) bool {
 	}
 	k, _, ok := strings.Cut(strings.TrimSpace(s), "=")
 	return ok && k != "" && !strings.ContainsAny(k, " \t\n")
-}
-
-// validTableName reports whether s is a plain identifier or
-// schema.identifier that needs no quoting in SQL.
-func validTableName(s string) bool {
-	parts := strings.Split(s, ".")
-	if len(parts) > 2 {
-		return false
-	}
-	for _, p := range parts {
-		if p == "" || len(p) > 63 || p[0] >= '0' && p[0] <= '9' {
-			return false
-		}
-		for _, r := range p {
-			if !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // audit checks the audit blocks.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"regexp"
 	"strings"
 	"sync/atomic"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/coffer-secrets/coffer/internal/storage"
+	"github.com/coffer-secrets/coffer/internal/storage/postgres/pgtable"
 )
 
 // DefaultTable is the key/value table's name when [Options].Table is empty.
@@ -26,10 +26,6 @@ const DefaultMaxParallel = 32
 // ErrSchemaTooNew is returned by Open when the database holds a schema
 // written by a newer Coffer. Open changes nothing in that case.
 var ErrSchemaTooNew = errors.New("postgres storage schema is newer than this Coffer supports")
-
-// tableName is what Options.Table may be: a plain lowercase identifier,
-// short enough to leave room for the suffixes of the companion tables.
-var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,47}$`)
 
 // Options configures Open.
 type Options struct {
@@ -84,8 +80,8 @@ func Open(ctx context.Context, opts Options) (*Storage, error) {
 	if opts.Table == "" {
 		opts.Table = DefaultTable
 	}
-	if !tableName.MatchString(opts.Table) {
-		return nil, fmt.Errorf("open postgres storage: table name %q must match %s", opts.Table, tableName)
+	if err := pgtable.Check(opts.Table); err != nil {
+		return nil, fmt.Errorf("open postgres storage: %w", err)
 	}
 	if opts.MaxParallel < 0 {
 		return nil, fmt.Errorf("open postgres storage: max parallel %d is negative", opts.MaxParallel)
