@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/seal"
 	"github.com/coffer-secrets/coffer/internal/token"
+	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 // InitRequest asks for a new seal configuration.
@@ -577,14 +577,9 @@ func (c *Core) ClusterID() string {
 	return ""
 }
 
-// NewUUID returns a random version 4 UUID.
-func NewUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+// NewUUID returns a random version 4 UUID from [uuid.New], the one
+// generator.
+func NewUUID() string { return uuid.New() }
 
 // runPeriodic calls every mounted backend's Periodic work each
 // PeriodicInterval until ctx ends.

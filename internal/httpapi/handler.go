@@ -22,6 +22,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/metrics"
 	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/token"
+	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 // DefaultMaxRequestSize is the body limit when none is configured: 32 MiB.
@@ -133,7 +134,7 @@ func New(opts Options) *Handler {
 
 // ServeHTTP answers one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := core.NewUUID()
+	reqID := uuid.New()
 	if h.inflight != nil {
 		defer h.inflight.add(reqID, r, h.logPath(r))()
 	}

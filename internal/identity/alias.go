@@ -7,6 +7,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
+	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 // aliasInput is the body of an entity alias write. Absent fields leave the
@@ -114,7 +115,7 @@ func (s *Store) upsertAliasLocked(ctx context.Context, old *alias, f *aliasField
 	now := s.now()
 	var a *alias
 	if old == nil {
-		a = &alias{ID: newID(), CreationTime: now}
+		a = &alias{ID: uuid.New(), CreationTime: now}
 	} else {
 		a = old.clone()
 	}

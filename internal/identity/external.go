@@ -8,6 +8,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
+	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 // groupAlias is the stored record of a group alias: the name an auth
@@ -292,7 +293,7 @@ func (s *Store) updateGroupAlias(ctx context.Context, id string, in *groupAliasI
 // s.writeMu must be held.
 func (s *Store) upsertGroupAliasLocked(ctx context.Context, old *groupAlias, in *groupAliasInput, mountType string) (*logical.Response, error) {
 	now := s.now()
-	a := &groupAlias{ID: newID(), CreationTime: now}
+	a := &groupAlias{ID: uuid.New(), CreationTime: now}
 	if old != nil {
 		c := *old
 		a = &c

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 // errEntityDisabled is the logged cause of refusing a disabled entity.
@@ -54,7 +55,7 @@ func (s *Store) LoginEntity(ctx context.Context, mountAccessor, mountType string
 		a = a.clone() // a known alias whose metadata changed
 	default:
 		if a == nil {
-			a = &alias{ID: newID(), Name: login.Name, MountAccessor: mountAccessor, CreationTime: now}
+			a = &alias{ID: uuid.New(), Name: login.Name, MountAccessor: mountAccessor, CreationTime: now}
 		} else {
 			a = a.clone() // an alias left without its entity gets a new one
 		}

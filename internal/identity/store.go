@@ -2,8 +2,6 @@ package identity
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
+	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 // Storage key prefixes, one per kind of record.
@@ -517,21 +516,11 @@ func (s *Store) now() time.Time {
 	return s.clock.Now().UTC()
 }
 
-// newID returns a random version 4 UUID.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
 // newEntityIDLocked returns a fresh entity ID and an unused default name
 // ("entity_" and the ID's first 8 hex digits). s.writeMu must be held.
 func (s *Store) newEntityIDLocked() (id, name string) {
 	for {
-		id = newID()
+		id = uuid.New()
 		name = "entity_" + id[:8]
 		if s.st.entities[id] == nil && s.st.entityByName[name] == "" {
 			return id, name
@@ -542,7 +531,7 @@ func (s *Store) newEntityIDLocked() (id, name string) {
 // newGroupIDLocked is newEntityIDLocked for groups ("group_" prefix).
 func (s *Store) newGroupIDLocked() (id, name string) {
 	for {
-		id = newID()
+		id = uuid.New()
 		name = "group_" + id[:8]
 		if s.st.groups[id] == nil && s.st.groupByName[name] == "" {
 			return id, name

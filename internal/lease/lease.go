@@ -302,22 +302,6 @@ func tokenKey(tokenHash, id string) string {
 	return tokenPrefix + tokenHash + "/" + idHash(id)
 }
 
-func randomID() string {
-	const chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	var b [24]byte
-	rand.Read(b[:])
-	for i := range b {
-		// 256 mod 62 leaves a slight bias; reject to avoid it.
-		for b[i] >= 248 {
-			var one [1]byte
-			rand.Read(one[:])
-			b[i] = one[0]
-		}
-		b[i] = chars[b[i]%62]
-	}
-	return string(b[:])
-}
-
 // Request describes a new lease.
 type Request struct {
 	MountPath    string
@@ -333,9 +317,9 @@ type Request struct {
 func (m *Manager) Register(ctx context.Context, r Request) (*Entry, error) {
 	now := m.clock.Now().UTC()
 	path := strings.Trim(r.Path, "/")
-	id := r.MountPath + path + "/" + randomID()
+	id := r.MountPath + path + "/" + rand.Text()
 	if path == "" {
-		id = r.MountPath + randomID()
+		id = r.MountPath + rand.Text()
 	}
 	e := &Entry{
 		LeaseID:      id,

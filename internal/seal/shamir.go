@@ -2,7 +2,6 @@ package seal
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/barrier"
 	"github.com/coffer-secrets/coffer/internal/shamir"
 	"github.com/coffer-secrets/coffer/internal/storage"
+	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 // rootKeyTerm is the term written in the header of the encrypted root key;
@@ -206,7 +206,7 @@ func (s *Shamir) collectLocked(cfg *Config, share []byte) ([]byte, error) {
 		return nil, err
 	}
 	if len(s.shares) == 0 {
-		s.nonce = newNonce()
+		s.nonce = uuid.New()
 	}
 	s.shares = append(s.shares, slices.Clone(share))
 	if len(s.shares) < t {
@@ -280,14 +280,4 @@ func (s *Shamir) progressLocked() Progress {
 		_, p.Threshold = s.cfg.Shares()
 	}
 	return p
-}
-
-// newNonce returns a random version 4 UUID.
-func newNonce() string {
-	var u [16]byte
-	// crypto/rand.Read never fails (it crashes the program instead).
-	_, _ = rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
 }

@@ -233,38 +233,6 @@ func (b *backend) lock(rk string) func() {
 	return mu.Unlock
 }
 
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var u [16]byte
-	_, _ = rand.Read(u[:]) // never fails since Go 1.24
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
-}
-
-// isUUIDShape reports whether s looks like a UUID as newUUID makes them:
-// 36 characters of lowercase hex with dashes in the usual places. It keeps
-// client-given accessors out of storage keys when they cannot exist.
-func isUUIDShape(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := range len(s) {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // putOp is a transaction step storing v as JSON at key.
 func putOp(key string, v any) (logical.TxnOp, error) {
 	data, err := json.Marshal(v)

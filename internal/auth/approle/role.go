@@ -10,6 +10,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
+	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 // Limits on names and identifiers, as in Vault.
@@ -177,7 +178,7 @@ func (b *backend) writeRole(ctx context.Context, _ *logical.Request, m *framewor
 	var r role
 	switch {
 	case old == nil:
-		r = role{BindSecretID: true, RoleID: newUUID()}
+		r = role{BindSecretID: true, RoleID: uuid.New()}
 		if in.LocalSecretIDs != nil {
 			r.LocalSecretIDs = bool(*in.LocalSecretIDs)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
+	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 func TestConformance(t *testing.T) {
@@ -146,7 +147,7 @@ func TestRoleIDs(t *testing.T) {
 	h := newHarness(t)
 	idA := h.role("a", `{}`)
 	idB := h.role("b", `{}`)
-	if !isUUIDShape(idA) || !isUUIDShape(idB) || idA == idB {
+	if !uuid.Valid(idA) || !uuid.Valid(idB) || idA == idB {
 		t.Fatalf("default role IDs %q, %q: want two distinct UUIDs", idA, idB)
 	}
 	// Updating a role keeps its role ID.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
+	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 // secretIDEntry is a stored secret ID, kept under the HMAC of its value.
@@ -126,7 +127,7 @@ func (b *backend) loadSecretID(ctx context.Context, rk, sidMAC string) (*secretI
 }
 
 func (b *backend) generateSecretID(ctx context.Context, _ *logical.Request, m *framework.Match, in *secretIDInput) (*logical.Response, error) {
-	return b.createSecretID(ctx, m, newUUID(), in)
+	return b.createSecretID(ctx, m, uuid.New(), in)
 }
 
 func (b *backend) customSecretID(ctx context.Context, _ *logical.Request, m *framework.Match, in *customSecretIDInput) (*logical.Response, error) {
@@ -197,7 +198,7 @@ func (b *backend) createSecretID(ctx context.Context, m *framework.Match, sid st
 	}
 	now := b.clock.Now().UTC()
 	e := &secretIDEntry{
-		Accessor: newUUID(), NumUses: numUses, TTL: ttl, Created: now, Updated: now,
+		Accessor: uuid.New(), NumUses: numUses, TTL: ttl, Created: now, Updated: now,
 		Metadata: meta, CIDRList: cidrs, TokenBoundCIDRs: tokenCIDRs,
 	}
 	if ttl > 0 {
@@ -411,7 +412,7 @@ func (b *backend) loadByAccessor(ctx context.Context, rk, accessor string) (stri
 	// Vault's words, which clients match; the accessor is not quoted back
 	// in case a secret ID was sent in its place.
 	notFound := logical.NotFound("failed to find accessor entry for secret_id_accessor")
-	if !isUUIDShape(accessor) {
+	if !uuid.Valid(accessor) {
 		return "", nil, notFound
 	}
 	var acc accessorEntry

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 func TestGenerateSecretID(t *testing.T) {
@@ -69,7 +70,7 @@ func TestGenerateSecretID(t *testing.T) {
 			t.Errorf("%s: warnings (-want +got):\n%s", tt.name, diff)
 		}
 		c := resp.Data.(*secretIDCreated)
-		if !isUUIDShape(c.SecretID) || !isUUIDShape(c.SecretIDAccessor) || c.SecretID == c.SecretIDAccessor {
+		if !uuid.Valid(c.SecretID) || !uuid.Valid(c.SecretIDAccessor) || c.SecretID == c.SecretIDAccessor {
 			t.Errorf("%s: secret ID %q, accessor %q: want two distinct UUIDs", tt.name, c.SecretID, c.SecretIDAccessor)
 		}
 		if c.SecretIDTTL != tt.wantTTL || c.SecretIDNumUses != tt.wantUses {

@@ -11,6 +11,8 @@ import (
 	"text/template"
 	"text/template/parse"
 	"time"
+
+	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 // Default username templates per plugin family. They follow the shape of
@@ -76,7 +78,7 @@ func parseUsernameTemplate(src string, now func() time.Time) (*usernameTemplate,
 		"uppercase":        strings.ToUpper,
 		"lowercase":        strings.ToLower,
 		"replace":          func(old, repl, s string) string { return strings.ReplaceAll(s, old, repl) },
-		"uuid":             uuid,
+		"uuid":             func() string { return uuid.New() },
 	}
 	t, err := template.New("username").Option("missingkey=error").Funcs(funcs).Parse(src)
 	if err != nil {
@@ -203,16 +205,4 @@ func truncateSHA256(n int, s string) (string, error) {
 		return h[:n], nil
 	}
 	return s[:n-8] + h[:8], nil
-}
-
-// uuid returns a random version 4 UUID.
-func uuid() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
 }

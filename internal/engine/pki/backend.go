@@ -2,7 +2,6 @@ package pki
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -306,15 +305,6 @@ type fixedTTLs struct{}
 
 func (fixedTTLs) DefaultLeaseTTL() time.Duration { return 768 * time.Hour }
 func (fixedTTLs) MaxLeaseTTL() time.Duration     { return 768 * time.Hour }
-
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var u [16]byte
-	_, _ = rand.Read(u[:]) // never fails since Go 1.24
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
-}
 
 // LoginPaths lists the public read-only paths that need no token, as
 // Vault's PKI serves them: the CA certificate, its chain, the CRL and

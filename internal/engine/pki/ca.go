@@ -11,6 +11,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
+	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 // caInput is the body of root/generate and intermediate/generate.
@@ -117,7 +118,7 @@ func (b *Backend) generateRoot(ctx context.Context, _ *logical.Request, m *frame
 	if err != nil {
 		return nil, err
 	}
-	issuerID := newUUID()
+	issuerID := uuid.New()
 	urls, err := st.urlsFor(issuerID, nil)
 	if err != nil {
 		return nil, err
@@ -136,7 +137,7 @@ func (b *Backend) generateRoot(ctx context.Context, _ *logical.Request, m *frame
 		return nil, fmt.Errorf("encode root key: %w", err)
 	}
 
-	keyE := keyEntry{ID: newUUID(), Name: in.KeyName, Type: typ, PKCS8: pkcs8}
+	keyE := keyEntry{ID: uuid.New(), Name: in.KeyName, Type: typ, PKCS8: pkcs8}
 	issE := issuerEntry{ID: issuerID, Name: in.IssuerName, KeyID: keyE.ID, Cert: der}
 	if err := b.addIssuer(ctx, &keyE, &issE, []logical.TxnOp{{Key: certPrefix + strings.ReplaceAll(formatSerial(serial), ":", "-"), Value: der}}); err != nil {
 		return nil, err
@@ -282,7 +283,7 @@ func (b *Backend) generateIntermediate(ctx context.Context, _ *logical.Request, 
 	if err != nil {
 		return nil, fmt.Errorf("encode intermediate key: %w", err)
 	}
-	keyE := keyEntry{ID: newUUID(), Name: in.KeyName, Type: typ, PKCS8: pkcs8}
+	keyE := keyEntry{ID: uuid.New(), Name: in.KeyName, Type: typ, PKCS8: pkcs8}
 	if err := b.addKey(ctx, &keyE); err != nil {
 		return nil, err
 	}
@@ -374,7 +375,7 @@ func (b *Backend) setSigned(ctx context.Context, _ *logical.Request, _ *framewor
 			}}, nil
 		}
 	}
-	issE := issuerEntry{ID: newUUID(), KeyID: key.entry.ID, Cert: leaf.Raw}
+	issE := issuerEntry{ID: uuid.New(), KeyID: key.entry.ID, Cert: leaf.Raw}
 	for _, c := range certs[1:] {
 		issE.Chain = append(issE.Chain, c.Raw)
 	}
