@@ -12,6 +12,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/agent/config"
 	"github.com/coffer-secrets/coffer/internal/atomicfile"
+	"github.com/coffer-secrets/coffer/internal/backoff"
 	"github.com/hashicorp/vault/api"
 )
 
@@ -68,21 +69,21 @@ type authenticator struct {
 
 // run logs in until ctx ends. It returns nil when ctx ends.
 func (a *authenticator) run(ctx context.Context) error {
-	b := newBackoff(a.min, a.max)
+	b := backoff.Backoff{Min: a.min, Max: a.max, Jitter: true}
 	for {
 		sec, err := a.login(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			wait := b.next()
+			wait := b.Next()
 			a.logger.Warn("login failed; retrying", "error", err, "backoff", wait)
-			if !sleep(ctx.Done(), wait) {
+			if !backoff.Sleep(ctx.Done(), wait) {
 				return nil
 			}
 			continue
 		}
-		b.reset()
+		b.Reset()
 		tok := sec.Auth.ClientToken
 		a.client.SetToken(tok)
 		a.state.set(tok)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/agent/template"
+	"github.com/coffer-secrets/coffer/internal/backoff"
 	"github.com/hashicorp/vault/api"
 )
 
@@ -39,8 +40,8 @@ type dep struct {
 
 	next  time.Time
 	act   action
-	lease time.Duration // the lease duration first granted, the renewal increment
-	retry *backoff      // failures of the next action
+	lease time.Duration    // the lease duration first granted, the renewal increment
+	retry *backoff.Backoff // failures of the next action
 }
 
 // store is the [template.Fetcher] of the agent: it reads each secret once,
@@ -108,7 +109,7 @@ func (s *store) lookup(ctx context.Context, pki bool, path string, params map[st
 	if ok && (d.secret != nil || d.cert != nil) {
 		return d, nil
 	}
-	nd := &dep{key: key, pki: pki, path: path, params: params, retry: newBackoff(s.min, s.max)}
+	nd := &dep{key: key, pki: pki, path: path, params: params, retry: &backoff.Backoff{Min: s.min, Max: s.max, Jitter: true}}
 	if err := s.fetch(ctx, nd); err != nil {
 		return nil, err
 	}
@@ -245,7 +246,7 @@ func (s *store) act(ctx context.Context, d *dep) bool {
 		if err == nil && sec != nil {
 			got := time.Duration(sec.LeaseDuration) * time.Second
 			s.mu.Lock()
-			d.retry.reset()
+			d.retry.Reset()
 			if got < d.lease || !sec.Renewable {
 				// Capped by the max TTL: fetch new credentials before
 				// the lease ends instead of renewing.
@@ -261,7 +262,7 @@ func (s *store) act(ctx context.Context, d *dep) bool {
 	}
 	nd := &dep{key: d.key, pki: d.pki, path: d.path, params: d.params, retry: d.retry}
 	if err := s.fetch(ctx, nd); err != nil {
-		wait := d.retry.next()
+		wait := d.retry.Next()
 		s.mu.Lock()
 		d.act = actRefetch
 		d.next = time.Now().Add(wait)
@@ -269,7 +270,7 @@ func (s *store) act(ctx context.Context, d *dep) bool {
 		s.logger.Warn("refresh failed; keeping the last value", "path", d.path, "error", err, "backoff", wait)
 		return false
 	}
-	nd.retry.reset()
+	nd.retry.Reset()
 	changed := true
 	if !d.pki && nd.secret.LeaseID == "" && reflect.DeepEqual(nd.secret.Data, d.secret.Data) {
 		changed = false

@@ -15,6 +15,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/agent/config"
 	"github.com/coffer-secrets/coffer/internal/agent/template"
 	"github.com/coffer-secrets/coffer/internal/atomicfile"
+	"github.com/coffer-secrets/coffer/internal/backoff"
 )
 
 // maxRenderFailures is how many renders of one template in a row may fail
@@ -106,7 +107,7 @@ func (r *renderer) run(ctx context.Context) error {
 		return nil
 	case <-r.state.ready:
 	}
-	b := newBackoff(r.min, r.max)
+	b := backoff.Backoff{Min: r.min, Max: r.max, Jitter: true}
 	var lastEnv map[string]string
 	first, attempted := true, false
 	for {
@@ -120,7 +121,7 @@ func (r *renderer) run(ctx context.Context) error {
 			r.attempted <- failed
 		}
 		if ok {
-			b.reset()
+			b.Reset()
 			if first {
 				first = false
 				select {
@@ -135,7 +136,7 @@ func (r *renderer) run(ctx context.Context) error {
 				wait = max(time.Until(due), 0)
 			}
 			if !ok {
-				if bw := b.next(); wait < 0 || bw < wait {
+				if bw := b.Next(); wait < 0 || bw < wait {
 					wait = bw
 				}
 			}
@@ -144,7 +145,7 @@ func (r *renderer) run(ctx context.Context) error {
 				<-ctx.Done()
 				return nil
 			}
-			if !sleep(ctx.Done(), wait) {
+			if !backoff.Sleep(ctx.Done(), wait) {
 				return nil
 			}
 			if r.store.tick(ctx) || !ok {

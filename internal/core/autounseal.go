@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/coffer-secrets/coffer/internal/backoff"
 	"github.com/coffer-secrets/coffer/internal/seal"
 )
 
@@ -38,35 +39,35 @@ func (c *Core) RunAutoUnseal(ctx context.Context) error {
 		}
 		return nil
 	}
-	wait := autoUnsealMin
+	retry := backoff.Backoff{Min: autoUnsealMin, Max: autoUnsealMax}
 	waiting := false
 	for {
 		if c.Sealed() {
-			retry, err := c.autoUnsealOnce(ctx, w)
+			again, err := c.autoUnsealOnce(ctx, w)
 			switch {
-			case err == nil && !retry:
+			case err == nil && !again:
 				return nil
 			case err == nil: // not initialized yet
 				if !waiting {
 					c.logger.Info("waiting for initialization to unseal with the " + w.Type() + " seal (coffer operator init)")
 					waiting = true
 				}
-				if !sleepCtx(ctx, autoUnsealPoll) {
+				if !backoff.Sleep(ctx.Done(), autoUnsealPoll) {
 					return nil
 				}
 				continue
-			case !retry:
+			case !again:
 				return nil
 			}
+			wait := retry.Next()
 			if errors.Is(err, seal.ErrUnreachable) {
 				c.logger.Warn(fmt.Sprintf("cannot reach the %s seal, retrying in %s", w.Type(), wait), "err", err)
 			} else {
 				c.logger.Warn(fmt.Sprintf("cannot unseal with the %s seal, retrying in %s", w.Type(), wait), "err", err)
 			}
-			if !sleepCtx(ctx, wait) {
+			if !backoff.Sleep(ctx.Done(), wait) {
 				return nil
 			}
-			wait = min(2*wait, autoUnsealMax)
 			continue
 		}
 		return nil
@@ -112,16 +113,4 @@ func keysOf(cfg *seal.Config) string {
 		return "recovery keys"
 	}
 	return "unseal keys"
-}
-
-// sleepCtx waits d; it reports false when ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

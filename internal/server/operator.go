@@ -91,9 +91,7 @@ func openTool(ctx context.Context, sc *config.Storage, exclusive bool) (storage.
 		return st, err
 	case sc.Postgres != nil:
 		connURL, table := postgresTarget(string(sc.Postgres.ConnectionURL), sc.Postgres.Table)
-		if !pgTable.MatchString(table) {
-			return nil, fmt.Errorf("postgresql storage: table %q must match %s (at most 48 bytes)", table, pgTable)
-		}
+		// Open checks the table name before it connects.
 		return postgres.Open(ctx, postgres.Options{ConnURL: connURL, Table: table, MaxParallel: 4, Exclusive: exclusive})
 	}
 	return nil, fmt.Errorf("storage %q cannot be opened outside a server", sc.Type)

@@ -10,14 +10,15 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
+	"github.com/coffer-secrets/coffer/internal/backoff"
 	"github.com/coffer-secrets/coffer/internal/config"
 	"github.com/coffer-secrets/coffer/internal/core"
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/storage/postgres"
+	"github.com/coffer-secrets/coffer/internal/storage/postgres/pgtable"
 )
 
 // Backoff of the first connection to PostgreSQL.
@@ -32,11 +33,13 @@ const (
 // storage migration, or a configuration the storage refuses, fail at once.
 func openPostgres(ctx context.Context, pc *config.PostgresStorage, logger *slog.Logger) (*postgres.Storage, error) {
 	connURL, table := postgresTarget(string(pc.ConnectionURL), pc.Table)
-	if !pgTable.MatchString(table) {
-		return nil, fmt.Errorf("postgresql storage: table %q must match %s (at most 48 bytes)", table, pgTable)
+	// Checked before connecting, so that a bad name fails at once
+	// instead of being retried.
+	if err := pgtable.Check(table); err != nil {
+		return nil, fmt.Errorf("postgresql storage: %w", err)
 	}
 	opts := postgres.Options{ConnURL: connURL, Table: table, MaxParallel: pc.MaxParallel, Logger: logger}
-	wait := pgFirstRetry
+	retry := backoff.Backoff{Min: pgFirstRetry, Max: pgMaxRetry}
 	for attempt := 1; ; attempt++ {
 		st, err := postgres.Open(ctx, opts)
 		if err == nil {
@@ -51,21 +54,13 @@ func openPostgres(ctx context.Context, pc *config.PostgresStorage, logger *slog.
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("give up connecting to PostgreSQL after %d attempts: %w", attempt, err)
 		}
+		wait := retry.Next()
 		logger.Warn("PostgreSQL storage is unreachable; retrying", "attempt", attempt, "retry_in", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx.Done(), wait) {
 			return nil, fmt.Errorf("give up connecting to PostgreSQL after %d attempts: %w", attempt, err)
-		case <-t.C:
 		}
-		wait = min(2*wait, pgMaxRetry)
 	}
 }
-
-// pgTable is what the storage accepts as a table name; checked before
-// connecting so that a bad name fails at once instead of being retried.
-var pgTable = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,47}$`)
 
 // postgresTarget turns the configuration's table, which may be
 // schema-qualified ("coffer.kv"), into the storage's plain table name and

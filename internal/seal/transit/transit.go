@@ -27,6 +27,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/coffer-secrets/coffer/internal/backoff"
 	"github.com/coffer-secrets/coffer/internal/seal"
 )
 
@@ -208,24 +209,19 @@ func (w *Wrapper) Run(ctx context.Context) error {
 	if !w.renew {
 		return nil
 	}
-	backoff := time.Second
+	retry := backoff.Backoff{Min: time.Second, Max: time.Minute}
 	for {
 		wait, done := w.renewOnce(ctx)
 		if done {
 			return nil
 		}
 		if wait == 0 {
-			wait = backoff
-			backoff = min(2*backoff, time.Minute)
+			wait = retry.Next()
 		} else {
-			backoff = time.Second
+			retry.Reset()
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx.Done(), wait) {
 			return nil
-		case <-t.C:
 		}
 	}
 }
