@@ -13,13 +13,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/agent/child"
 	"github.com/coffer-secrets/coffer/internal/agent/config"
 	"github.com/coffer-secrets/coffer/internal/atomicfile"
 	"github.com/hashicorp/vault/api"
+	"golang.org/x/sync/errgroup"
 )
 
 // Options are what [Run] needs besides the configuration. All fields are
@@ -94,18 +94,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		defer os.Remove(cfg.PidFile)
 	}
 
+	// cancel ends every part without an error (exec's program exited,
+	// exit_after_auth is done); a part that fails ends the others through
+	// the group, and Wait returns the first failure.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
 	state := newTokenState()
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
 	spawn := func(fn func(context.Context) error) {
-		wg.Go(func() {
-			if err := fn(ctx); err != nil {
-				errs <- err
-				cancel()
-			}
-		})
+		g.Go(func() error { return fn(ctx) })
 	}
 
 	authed := make(chan struct{}, 1)
@@ -146,20 +143,24 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		ln, err := net.Listen(l.Type, l.Address)
 		if err != nil {
 			cancel()
-			wg.Wait()
+			g.Wait()
 			return fmt.Errorf("listen on %s: %w", l.Address, err)
 		}
 		target, _ := url.Parse(client.Address())
 		p := newProxy(target, client.CloneConfig().HttpClient.Transport, state, cfg.APIProxy.UseAutoAuthToken, logger.With("part", "proxy"))
 		srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
 		logger.Info("proxy listening", "address", ln.Addr().String())
-		wg.Go(func() { srv.Serve(ln) })
-		wg.Go(func() {
+		g.Go(func() error {
+			srv.Serve(ln)
+			return nil
+		})
+		g.Go(func() error {
 			<-ctx.Done()
 			// The context is over; give requests in flight a moment.
 			sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer scancel()
 			srv.Shutdown(sctx)
+			return nil
 		})
 	}
 
@@ -189,27 +190,25 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	// Signal readiness. With exit_after_auth, stop after the first login
 	// and the first render of every template: with an error when a
 	// template could not be rendered (the agent does not retry then).
-	wg.Go(func() {
+	g.Go(func() error {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-authed:
 		}
 		if cfg.ExitAfterAuth {
 			select {
 			case <-ctx.Done():
-				return
+				return nil
 			case err := <-attempted:
 				if err != nil {
-					errs <- fmt.Errorf("exit_after_auth: %w", err)
-					cancel()
-					return
+					return fmt.Errorf("exit_after_auth: %w", err)
 				}
 			}
 		} else {
 			select {
 			case <-ctx.Done():
-				return
+				return nil
 			case <-rendered:
 			}
 		}
@@ -220,11 +219,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		if cfg.ExitAfterAuth {
 			cancel()
 		}
+		return nil
 	})
 
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	select {

@@ -26,6 +26,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/coffer-secrets/coffer/internal/builtin"
 	"github.com/coffer-secrets/coffer/internal/config"
 	"github.com/coffer-secrets/coffer/internal/core"
@@ -432,29 +434,29 @@ func (s *Server) Run(ctx context.Context) error {
 			bgWG.Go(func() { r.Run(bg) })
 		}
 	}
-	errc := make(chan error, len(lns))
-	var wg sync.WaitGroup
+	// A listener that fails ends serving (servingCtx) for all of them;
+	// Wait returns that failure once every listener has shut down.
+	serving, servingCtx := errgroup.WithContext(ctx)
 	for i, ln := range lns {
-		wg.Go(func() {
-			if err := srvs[i].Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
+		serving.Go(func() error {
+			if err := srvs[i].Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
 			}
+			return nil
 		})
 	}
 	snapCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
 	if s.snapshots != nil {
 		wg.Go(func() { s.snapshots.Run(snapCtx) })
 	}
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errc:
-	}
+	<-servingCtx.Done()
 	stopBackground()
 	// Shutdown must outlive ctx, which has ended: in-flight requests get
 	// their own deadline.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	var runErr error
 	var shut sync.WaitGroup
 	var shutMu sync.Mutex
 	for _, srv := range srvs {
@@ -467,6 +469,7 @@ func (s *Server) Run(ctx context.Context) error {
 		})
 	}
 	shut.Wait()
+	runErr = errors.Join(serving.Wait(), runErr)
 	wg.Wait()
 	stopBG()
 	bgWG.Wait()

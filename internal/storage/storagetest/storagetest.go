@@ -41,11 +41,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/coffer-secrets/coffer/internal/storage"
 )
@@ -561,19 +561,14 @@ func testConcurrent(t *testing.T, s storage.Storage) {
 		keysPer = 4
 	)
 	value := func(w, k, round int) []byte { return fmt.Appendf(nil, "w%d/k%d/r%d", w, k, round) }
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
+	var g errgroup.Group
 	for w := range workers {
-		wg.Go(func() {
-			errs <- concurrentWorker(t.Context(), s, w, workers, rounds, keysPer, value)
+		g.Go(func() error {
+			return concurrentWorker(t.Context(), s, w, workers, rounds, keysPer, value)
 		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
+	if err := g.Wait(); err != nil {
+		t.Error(err)
 	}
 	var wantTop []string
 	for w := range workers {
