@@ -74,9 +74,16 @@ type Config struct {
 	// ClusterName (cluster_name) is reported by sys/health and
 	// sys/seal-status. Default "coffer-cluster".
 	ClusterName string
+	// NodeID names this node of a high-availability cluster. It has no
+	// key in the file: it comes from the environment, COFFER_NODE_ID.
+	// Empty means the server picks one (the host name and a random
+	// suffix).
+	NodeID string
 	// DisableRequestForwarding (disable_request_forwarding) makes a
 	// standby answer requests it does not serve itself with a 307 redirect
-	// to the active node instead of forwarding them.
+	// to the active node instead of forwarding them. Environment:
+	// COFFER_DISABLE_REQUEST_FORWARDING set to true (any form
+	// strconv.ParseBool takes) turns it on whatever the file says.
 	DisableRequestForwarding bool
 	// EnableResponseHeaderHostname (enable_response_header_hostname) adds
 	// X-Vault-Hostname, this host's name, to every API response.

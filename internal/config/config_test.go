@@ -773,6 +773,51 @@ func TestParseEnv(t *testing.T) {
 	}
 }
 
+// TestEnvClusterOverrides covers the cluster variables the server used to
+// read itself: COFFER_NODE_ID and COFFER_DISABLE_REQUEST_FORWARDING.
+func TestEnvClusterOverrides(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		file      string
+		env       map[string]string
+		wantNode  string
+		wantNoFwd bool
+		wantErr   string
+	}{
+		{name: "none", wantNode: "", wantNoFwd: false},
+		{name: "node id", env: map[string]string{"COFFER_NODE_ID": "node-a"}, wantNode: "node-a"},
+		{name: "forwarding off", env: map[string]string{"COFFER_DISABLE_REQUEST_FORWARDING": "true"}, wantNoFwd: true},
+		{name: "forwarding off as 1", env: map[string]string{"COFFER_DISABLE_REQUEST_FORWARDING": " 1 "}, wantNoFwd: true},
+		{name: "false keeps the file's value", file: "disable_request_forwarding = true\n", env: map[string]string{"COFFER_DISABLE_REQUEST_FORWARDING": "false"}, wantNoFwd: true},
+		{name: "false", env: map[string]string{"COFFER_DISABLE_REQUEST_FORWARDING": "0"}, wantNoFwd: false},
+		{
+			name:    "bad value names the variable",
+			env:     map[string]string{"COFFER_DISABLE_REQUEST_FORWARDING": "yes please"},
+			wantErr: `environment variable COFFER_DISABLE_REQUEST_FORWARDING: disable_request_forwarding: want true or false, got "yes please"`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			src := base + tt.file
+			c, err := Parse([]byte(src), "t.hcl", func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("Parse with env %v: error = %v, want %q", tt.env, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse with env %v: %v", tt.env, err)
+			}
+			if c.NodeID != tt.wantNode || c.DisableRequestForwarding != tt.wantNoFwd {
+				t.Errorf("Parse with env %v: (NodeID, DisableRequestForwarding) = (%q, %v), want (%q, %v)", tt.env, c.NodeID, c.DisableRequestForwarding, tt.wantNode, tt.wantNoFwd)
+			}
+		})
+	}
+}
+
 // TestEnvFixesBrokenFileValue: an override replaces a file value that did
 // not decode, so the file's problem is moot.
 func TestEnvFixesBrokenFileValue(t *testing.T) {

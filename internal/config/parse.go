@@ -29,8 +29,12 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 // in messages.
 //
 // The overrides are COFFER_API_ADDR (else VAULT_API_ADDR) for api_addr,
-// COFFER_LOG_LEVEL (else VAULT_LOG_LEVEL) for log_level and
-// COFFER_LOG_FORMAT for log_format; an empty variable counts as unset.
+// COFFER_LOG_LEVEL (else VAULT_LOG_LEVEL) for log_level,
+// COFFER_CLUSTER_ADDR (else VAULT_CLUSTER_ADDR) for cluster_addr,
+// COFFER_LOG_FORMAT for log_format, COFFER_NODE_ID for [Config.NodeID],
+// COFFER_DISABLE_REQUEST_FORWARDING (true turns it on) for
+// disable_request_forwarding, and the seals' variables; an empty variable
+// counts as unset.
 //
 // On failure Parse returns nil and every problem found, joined with
 // errors.Join, each an [*Error]; problems with a file position come first,

@@ -134,6 +134,17 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	if v, ok := lookup("log_format", "COFFER_LOG_FORMAT"); ok {
 		c.LogFormat = LogFormat(strings.ToLower(strings.TrimSpace(v)))
 	}
+	if v, ok := lookup("node_id", "COFFER_NODE_ID"); ok {
+		c.NodeID = v
+	}
+	if v, ok := lookup("disable_request_forwarding", "COFFER_DISABLE_REQUEST_FORWARDING"); ok {
+		switch on, err := strconv.ParseBool(strings.TrimSpace(v)); {
+		case err != nil:
+			c.src.envErrs = append(c.src.envErrs, envErr{key: "disable_request_forwarding", msg: fmt.Sprintf("disable_request_forwarding: want true or false, got %q", v)})
+		case on:
+			c.DisableRequestForwarding = true
+		}
+	}
 	c.sealEnv(getenv)
 }
 

@@ -183,13 +183,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		logger.Warn("dev mode: the configuration file's storage is replaced by in-memory storage", "storage", replaced, "config", f.configFile)
 	}
 	srv, err := New(ctx, Options{
-		Config:            cfg,
-		DataDir:           dataDir,
-		Logger:            logger,
-		Dev:               f.dev,
-		NodeID:            getenv("COFFER_NODE_ID"),
-		DisableForwarding: envTrue(getenv("COFFER_DISABLE_REQUEST_FORWARDING")),
-		Getenv:            getenv,
+		Config:  cfg,
+		DataDir: dataDir,
+		Logger:  logger,
+		Dev:     f.dev,
+		NodeID:  cfg.NodeID,
+		Getenv:  getenv,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "Error starting server:", err)
@@ -235,14 +234,6 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	}
 	fmt.Fprintln(stdout, "Coffer server stopped.")
 	return 0
-}
-
-// envTrue reads a boolean environment variable: "1", "t", "true" (any
-// case) and the other forms strconv.ParseBool takes; anything else is
-// false.
-func envTrue(v string) bool {
-	b, err := strconv.ParseBool(strings.TrimSpace(v))
-	return err == nil && b
 }
 
 // DevInfo is what dev mode prints for the user.

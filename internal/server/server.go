@@ -63,7 +63,7 @@ type Options struct {
 	Dev bool
 	// NodeID names this node of a cluster (storage "postgresql" with
 	// ha_enabled); empty means the host name with a random suffix.
-	// Main takes it from COFFER_NODE_ID.
+	// Main takes it from the configuration (COFFER_NODE_ID).
 	NodeID string
 	// ClusterAddr overrides the configuration's cluster_addr (which
 	// COFFER_CLUSTER_ADDR already overrides). A node of a cluster opens a
@@ -75,8 +75,8 @@ type Options struct {
 	ClusterAddr string
 	// DisableForwarding makes a standby answer requests it does not serve
 	// itself with a 307 redirect to the active node instead of forwarding
-	// them. Main sets it when COFFER_DISABLE_REQUEST_FORWARDING is "true"
-	// (or "1").
+	// them, as the configuration's disable_request_forwarding (or
+	// COFFER_DISABLE_REQUEST_FORWARDING) does; tests set it per node.
 	DisableForwarding bool
 	// StepDownWait is how long a node that stepped down waits before it
 	// competes for leadership again; zero means the core's default.
