@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 )
@@ -103,7 +104,7 @@ func (c *Core) newSysBackend() *framework.Backend {
 			Synopsis:   "Find the mount that serves a path.",
 		},
 	}
-	paths = append(paths, c.haPaths()...)
+	paths = append(paths, ha.Paths(c.ha)...)
 	paths = append(paths, c.rotateConfigPaths()...)
 	paths = append(paths, c.aclPaths()...)
 	paths = append(paths, c.wrapPaths()...)
