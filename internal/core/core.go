@@ -24,6 +24,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/seal"
 	"github.com/coffer-secrets/coffer/internal/storage"
+	"github.com/coffer-secrets/coffer/internal/sys/ceremony"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -149,8 +150,8 @@ type Core struct {
 	leases   *lease.Manager
 	broker   *audit.Broker
 	lockouts *lockouts
-	// cer holds the rekey and root generation attempts (ceremony.go).
-	cer ceremonies
+	// cer holds the rekey and root generation attempts.
+	cer *ceremony.Ceremonies
 
 	// identity is built at unseal and dropped at seal; guarded by stateMu.
 	identity *identity.Store
@@ -246,6 +247,7 @@ func New(opts Options) (*Core, error) {
 	}
 	c.broker = audit.NewBroker(bo)
 	c.tokens = token.New(token.Options{Storage: b, Crypter: b, Logger: opts.Logger, OnRevoke: c.onTokenRevoke})
+	c.cer = ceremony.New(ceremony.Options{Core: ceremonyCore{c}, Logger: c.logger, NewID: NewUUID})
 	c.sys = c.newSysBackend()
 	c.tokenAPI = c.newTokenBackend()
 	c.sealed.Store(true)

@@ -474,7 +474,7 @@ func (c *Core) preSeal(ctx context.Context) {
 	c.leases.Reset()
 	c.policies.reset()
 	c.lockouts.reset()
-	c.cer.reset()
+	c.cer.Reset()
 	c.identity = nil
 }
 
