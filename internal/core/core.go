@@ -27,6 +27,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/sys/ceremony"
 	"github.com/coffer-secrets/coffer/internal/sys/operator"
 	"github.com/coffer-secrets/coffer/internal/sys/rotate"
+	"github.com/coffer-secrets/coffer/internal/sys/snapshots"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -162,6 +163,8 @@ type Core struct {
 	rotation *rotate.Rotator
 	// operator serves the operator utility endpoints and records versions.
 	operator *operator.Operator
+	// snapshots saves and verifies snapshots (snapshot.go installs them).
+	snapshots *snapshots.Snapshots
 
 	// identity is built at unseal and dropped at seal; guarded by stateMu.
 	identity *identity.Store
@@ -254,6 +257,7 @@ func New(opts Options) (*Core, error) {
 	c.cer = ceremony.New(ceremony.Options{Core: ceremonyCore{c}, Logger: c.logger, NewID: NewUUID})
 	c.rotation = rotate.New(rotate.Options{Keyring: b, Active: func() bool { return !c.Sealed() && !c.standby() }, Clock: opts.Clock, Logger: c.logger, MinInterval: opts.MinRotationInterval, CheckInterval: opts.RotationCheckInterval})
 	c.operator = operator.New(operator.Options{Storage: b, Clock: opts.Clock, Logger: c.logger, Version: opts.Version, SanitizedConfig: opts.SanitizedConfig, InFlight: opts.InFlight})
+	c.snapshots = snapshots.New(snapshotCore{c})
 	c.sys = c.newSysBackend()
 	c.tokenAPI = c.newTokenBackend()
 	c.sealed.Store(true)
