@@ -412,7 +412,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.loadClusterID(ctx); err != nil {
 		return err
 	}
-	if err := c.recordVersion(ctx); err != nil {
+	if err := c.operator.RecordVersion(ctx); err != nil {
 		return err
 	}
 	if err := c.policies.load(ctx); err != nil {
@@ -437,7 +437,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 		var wg sync.WaitGroup
 		wg.Go(func() { c.tokens.Run(bg, c.clock) })
 		wg.Go(func() { c.runPeriodic(bg) })
-		wg.Go(func() { c.runAutoRotate(bg) })
+		wg.Go(func() { c.rotation.Run(bg) })
 		wg.Go(func() { c.leases.Run(bg) })
 		wg.Go(func() { c.broker.Run(bg) })
 		wg.Wait()
@@ -473,7 +473,7 @@ func (c *Core) preSeal(ctx context.Context) {
 	c.leases.Reset()
 	c.policies.reset()
 	c.lockouts.reset()
-	c.cer.reset()
+	c.cer.Reset()
 	c.identity = nil
 }
 
