@@ -23,7 +23,7 @@ type Backend interface {
 	// Leader returns the active node's ID and API address; both are empty
 	// when no node leads.
 	Leader(ctx context.Context) (nodeID, addr string, err error)
-	// Notify sends payload (valid UTF-8, no NUL, at most MaxPayload bytes)
+	// Notify sends payload (valid UTF-8, no NUL, at most [MaxNotifyPayload] bytes)
 	// to every listener of channel on every node.
 	Notify(ctx context.Context, channel, payload string) error
 	// Listen delivers what is sent to channel until ctx ends. An empty
