@@ -32,8 +32,6 @@ func allowed() map[string][]string {
 	return map[string][]string{
 		// The binary: the command tree and the server it runs.
 		"cmd/coffer": {"internal/cli", "internal/server"},
-		// The Kubernetes manifests' tests.
-		"deploy/kubernetes": nil,
 		// The load generator talks HTTP with the standard library.
 		"tools/loadgen": nil,
 
