@@ -413,7 +413,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.loadClusterID(ctx); err != nil {
 		return err
 	}
-	if err := c.recordVersion(ctx); err != nil {
+	if err := c.operator.RecordVersion(ctx); err != nil {
 		return err
 	}
 	if err := c.policies.load(ctx); err != nil {
@@ -439,7 +439,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 		for _, t := range []task{
 			{"token sweep", func(ctx context.Context) error { return c.tokens.Run(ctx, c.clock) }},
 			{"periodic functions", func(ctx context.Context) error { c.runPeriodic(ctx); return nil }},
-			{"key auto-rotation", func(ctx context.Context) error { c.runAutoRotate(ctx); return nil }},
+			{"key auto-rotation", c.rotation.Run},
 			{"lease sweep", c.leases.Run},
 			{"audit checkpoints", c.broker.Run},
 		} {
@@ -478,7 +478,7 @@ func (c *Core) preSeal(ctx context.Context) {
 	c.leases.Reset()
 	c.policies.reset()
 	c.lockouts.reset()
-	c.cer.reset()
+	c.cer.Reset()
 	c.identity = nil
 }
 
