@@ -120,6 +120,9 @@ type Observer interface {
 	Login(method string, ok bool)
 	RevokeFailure(mount string)
 	AuditFailure(device string)
+	// BackgroundFailure is told when background work (a sweep, audit
+	// checkpoints) stops while the core is unsealed.
+	BackgroundFailure(task string)
 }
 
 // Stats are counts for metrics.

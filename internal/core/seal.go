@@ -435,11 +435,15 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	go func() {
 		defer close(done)
 		var wg sync.WaitGroup
-		wg.Go(func() { c.tokens.Run(bg, c.clock) })
-		wg.Go(func() { c.runPeriodic(bg) })
-		wg.Go(func() { c.rotation.Run(bg) })
-		wg.Go(func() { c.leases.Run(bg) })
-		wg.Go(func() { c.broker.Run(bg) })
+		for _, t := range []task{
+			{"token sweep", func(ctx context.Context) error { return c.tokens.Run(ctx, c.clock) }},
+			{"periodic functions", func(ctx context.Context) error { c.runPeriodic(ctx); return nil }},
+			{"key auto-rotation", c.rotation.Run},
+			{"lease sweep", c.leases.Run},
+			{"audit checkpoints", c.broker.Run},
+		} {
+			wg.Go(func() { runTask(bg, c.logger, c.opts.Observer, t) })
+		}
 		wg.Wait()
 	}()
 	c.stopBackground = func() { cancel(); <-done }
