@@ -161,13 +161,16 @@ func (c *Collection[T]) DeleteHandler(name NameFunc) Handler {
 
 // CollectionPaths describes the two paths of a [Collection] for
 // [Collection.Paths]: Base+"/?" lists the records, and
-// Base+"/(?P<Capture>[^/]+)" reads, writes and deletes one.
+// Base+"/(?P<Capture>NamePattern)" reads, writes and deletes one.
 type CollectionPaths[T any] struct {
 	// Base is the list path without its trailing slash ("role").
 	Base string
 	// Capture is the name of the path's capture group that holds the
 	// record name ("name").
 	Capture string
+	// NamePattern is the regular expression of the capture; empty means
+	// `[^/]+`.
+	NamePattern string
 	// Name checks the captured name; nil takes it as it is
 	// ([Capture]).
 	Name NameFunc
@@ -192,6 +195,10 @@ func (c *Collection[T]) Paths(p CollectionPaths[T]) []*Path {
 		logical.DeleteOperation: c.DeleteHandler(name),
 	}
 	maps.Copy(ops, p.Operations)
+	pattern := p.NamePattern
+	if pattern == "" {
+		pattern = `[^/]+`
+	}
 	return []*Path{
 		{
 			Pattern:    p.Base + `/?`,
@@ -199,7 +206,7 @@ func (c *Collection[T]) Paths(p CollectionPaths[T]) []*Path {
 			Synopsis:   p.ListSynopsis,
 		},
 		{
-			Pattern:        p.Base + `/(?P<` + p.Capture + `>[^/]+)`,
+			Pattern:        p.Base + `/(?P<` + p.Capture + `>` + pattern + `)`,
 			Operations:     ops,
 			ExistenceCheck: c.ExistenceCheck(name),
 			Synopsis:       p.Synopsis,
