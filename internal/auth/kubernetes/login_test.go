@@ -215,7 +215,7 @@ func TestLocalCAAndJWT(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "token"), []byte(reviewerJWT+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h.b.(*backend).localDir = dir
+	h.Backend.(*backend).localDir = dir
 	if _, err := h.login("app", h.valid(webSA())); err != nil {
 		t.Fatalf("login: %v", err)
 	}
@@ -226,7 +226,7 @@ func TestLocalCAAndJWT(t *testing.T) {
 	// With the default (local files disabled) the cluster's CA is not
 	// trusted, whatever lies in the directory.
 	h2 := newHarness(t, map[string]any{"kubernetes_ca_cert": ""}, nil)
-	h2.b.(*backend).localDir = dir
+	h2.Backend.(*backend).localDir = dir
 	_, err := h2.login("app", h2.valid(webSA()))
 	wantErr(t, "login without a CA", err, logical.ErrUpstream, "could not be reached")
 }
@@ -246,7 +246,7 @@ func TestLoginRequestErrors(t *testing.T) {
 		{"huge jwt", js(map[string]string{"role": "app", "jwt": strings.Repeat("a", maxJWTBytes+1)}), "longer than", logical.ErrInvalidRequest},
 	}
 	for _, tt := range tests {
-		_, err := h.do(opUpdate, "login", tt.body)
+		_, err := h.Do(opUpdate, "login", tt.body)
 		wantErr(t, tt.name, err, tt.kind, tt.substr)
 	}
 	if n := h.c.calls.Load(); n != 0 {
