@@ -54,7 +54,7 @@ func (h *harness) do(r req) (*logical.Response, error) {
 	if err != nil {
 		h.T.Fatalf("bad query %q: %v", r.query, err)
 	}
-	lr := logicaltest.Request(r.op, r.path, r.body)
+	lr := h.Request(r.op, r.path, r.body)
 	lr.Query = q
 	return h.Send(lr)
 }

@@ -42,12 +42,28 @@ func NewHarness(tb testing.TB, factory logical.Factory, env logical.Env) *Harnes
 	return h
 }
 
-// Request returns a request for op on path from [DefaultAddr]; body is
-// JSON, or "" for none.
-func Request(op logical.Operation, path, body string) *logical.Request {
+// Request returns a request for op on path from [DefaultAddr]. body is
+// the JSON body: a string or []byte is sent as it is ("" or nil for no
+// body), anything else is encoded with encoding/json.
+func (h *Harness) Request(op logical.Operation, path string, body any) *logical.Request {
+	h.T.Helper()
 	r := &logical.Request{Operation: op, Path: path, Connection: &logical.Connection{RemoteAddr: DefaultAddr}}
-	if body != "" {
-		r.Body = json.RawMessage(body)
+	switch v := body.(type) {
+	case nil:
+	case string:
+		if v != "" {
+			r.Body = json.RawMessage(v)
+		}
+	case []byte:
+		if len(v) > 0 {
+			r.Body = json.RawMessage(v)
+		}
+	default:
+		raw, err := json.Marshal(v)
+		if err != nil {
+			h.T.Fatalf("encode the body of %s %q: %v", op, path, err)
+		}
+		r.Body = raw
 	}
 	return r
 }
@@ -58,18 +74,18 @@ func (h *Harness) Send(r *logical.Request) (*logical.Response, error) {
 	return h.Backend.HandleRequest(h.T.Context(), r)
 }
 
-// Do sends op on path with body (JSON, or "" for none) from
+// Do sends op on path with body (see [Harness.Request]) from
 // [DefaultAddr].
-func (h *Harness) Do(op logical.Operation, path, body string) (*logical.Response, error) {
+func (h *Harness) Do(op logical.Operation, path string, body any) (*logical.Response, error) {
 	h.T.Helper()
-	return h.Send(Request(op, path, body))
+	return h.Send(h.Request(op, path, body))
 }
 
 // DoFrom is [Harness.Do] from the client address addr ("ip:port"; ""
 // means [DefaultAddr]).
-func (h *Harness) DoFrom(addr string, op logical.Operation, path, body string) (*logical.Response, error) {
+func (h *Harness) DoFrom(addr string, op logical.Operation, path string, body any) (*logical.Response, error) {
 	h.T.Helper()
-	r := Request(op, path, body)
+	r := h.Request(op, path, body)
 	if addr != "" {
 		r.Connection.RemoteAddr = addr
 	}
@@ -78,7 +94,7 @@ func (h *Harness) DoFrom(addr string, op logical.Operation, path, body string) (
 
 // Must is [Harness.Do] for a request that must succeed: an error fails
 // h.T.
-func (h *Harness) Must(op logical.Operation, path, body string) *logical.Response {
+func (h *Harness) Must(op logical.Operation, path string, body any) *logical.Response {
 	h.T.Helper()
 	resp, err := h.Do(op, path, body)
 	if err != nil {
