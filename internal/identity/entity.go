@@ -77,6 +77,13 @@ func (s *Store) entityKind() *kind[entityInput, *entityFields] {
 		remove:   s.deleteEntityLocked,
 		response: s.entityResponse,
 		listIDs:  s.listEntityIDs,
+		aliasOwner: func(aliasID string) string {
+			if a := s.st.aliases[aliasID]; a != nil {
+				return a.CanonicalID
+			}
+			return ""
+		},
+		aliasByKey: func() map[string]string { return s.st.aliasByKey },
 	}
 }
 

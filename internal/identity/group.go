@@ -101,6 +101,13 @@ func (s *Store) groupKind() *kind[groupInput, *groupFields] {
 		remove:   s.deleteGroupLocked,
 		response: s.groupResponse,
 		listIDs:  s.listGroupIDs,
+		aliasOwner: func(aliasID string) string {
+			if a := s.st.groupAliases[aliasID]; a != nil {
+				return a.CanonicalID
+			}
+			return ""
+		},
+		aliasByKey: func() map[string]string { return s.st.groupAliasByKey },
 	}
 }
 

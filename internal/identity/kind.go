@@ -38,6 +38,11 @@ type kind[In, F any] struct {
 	response func(id string) *logical.Response
 	// listIDs answers a list by ID, with the kind's key info.
 	listIDs framework.Handler
+	// aliasOwner returns the canonical ID of the (group) alias with the
+	// ID aliasID, "" when there is none; aliasByKey indexes those
+	// aliases by aliasKey. Both read the state: s.mu must be held.
+	aliasOwner func(aliasID string) string
+	aliasByKey func() map[string]string
 }
 
 // paths returns the kind's five paths under base ("entity").

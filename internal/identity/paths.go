@@ -18,7 +18,8 @@ const (
 // pathTable returns the identity/ API, paths relative to the mount.
 func (s *Store) pathTable() *framework.Backend {
 	r, u, d, l := logical.ReadOperation, logical.UpdateOperation, logical.DeleteOperation, logical.ListOperation
-	return &framework.Backend{Paths: slices.Concat(s.entityKind().paths(s, "entity"), []*framework.Path{
+	ek, gk := s.entityKind(), s.groupKind()
+	return &framework.Backend{Paths: slices.Concat(ek.paths(s, "entity"), []*framework.Path{
 		{
 			Pattern:    `entity-alias`,
 			Operations: map[logical.Operation]framework.Handler{u: framework.Typed(s.writeAlias)},
@@ -37,7 +38,7 @@ func (s *Store) pathTable() *framework.Backend {
 			ExistenceCheck: s.exists(func(m *framework.Match) bool { return s.st.aliases[m.Get("id")] != nil }),
 			Synopsis:       "Read, update or delete an entity alias by ID.",
 		},
-	}, s.groupKind().paths(s, "group"), []*framework.Path{
+	}, gk.paths(s, "group"), []*framework.Path{
 		{
 			Pattern:    `group-alias`,
 			Operations: map[logical.Operation]framework.Handler{u: framework.Typed(s.writeGroupAlias)},
@@ -58,12 +59,12 @@ func (s *Store) pathTable() *framework.Backend {
 		},
 		{
 			Pattern:    `lookup/entity`,
-			Operations: map[logical.Operation]framework.Handler{u: framework.Typed(s.lookupEntity)},
+			Operations: map[logical.Operation]framework.Handler{u: framework.Typed(ek.lookup(s))},
 			Synopsis:   "Find an entity by name, ID, alias ID, or alias name and mount accessor.",
 		},
 		{
 			Pattern:    `lookup/group`,
-			Operations: map[logical.Operation]framework.Handler{u: framework.Typed(s.lookupGroup)},
+			Operations: map[logical.Operation]framework.Handler{u: framework.Typed(gk.lookup(s))},
 			Synopsis:   "Find a group by name, ID, alias ID, or alias name and mount accessor.",
 		},
 	})}
