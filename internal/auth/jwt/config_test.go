@@ -6,40 +6,14 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
 )
-
-// data returns the response data as generic JSON.
-func data(t testing.TB, resp *logical.Response) any {
-	t.Helper()
-	if resp == nil || resp.Data == nil {
-		return nil
-	}
-	b, err := json.Marshal(resp.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-func generic(t testing.TB, s string) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		t.Fatalf("bad test JSON %q: %v", s, err)
-	}
-	return v
-}
 
 func TestConfigReadBack(t *testing.T) {
 	t.Parallel()
@@ -52,12 +26,12 @@ func TestConfigReadBack(t *testing.T) {
 	h.Must(opUpdate, "config", js(map[string]any{
 		"jwt_validation_pubkeys": pemKey, "jwt_supported_algs": "RS256, ES256", "bound_issuer": "https://i", "default_role": "App",
 	}))
-	want := generic(t, js(map[string]any{
+	want := logicaltest.JSON(t, js(map[string]any{
 		"oidc_discovery_url": "", "oidc_discovery_ca_pem": "", "jwks_url": "", "jwks_ca_pem": "",
 		"jwt_validation_pubkeys": []string{pemKey[:len(pemKey)-1]}, "jwt_supported_algs": []string{"RS256", "ES256"},
 		"bound_issuer": "https://i", "default_role": "app",
 	}))
-	if diff := cmp.Diff(want, data(t, h.Must(opRead, "config", ""))); diff != "" {
+	if diff := cmp.Diff(want, logicaltest.Data(t, h.Must(opRead, "config", ""))); diff != "" {
 		t.Errorf("config mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -96,7 +70,7 @@ func TestConfigValidation(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
 			_, err := h.Do(opUpdate, "config", js(tt.config))
-			wantErr(t, "config write", err, logical.ErrInvalidRequest, tt.substr)
+			logicaltest.WantError(t, "config write", err, logical.ErrInvalidRequest, tt.substr)
 		})
 	}
 }
@@ -116,7 +90,7 @@ func TestRoleCRUD(t *testing.T) {
 		"not_before_leeway": -1,
 		"expiration_leeway": "5m",
 	}))
-	want := generic(t, `{
+	want := logicaltest.JSON(t, `{
 		"role_type": "jwt", "bound_audiences": ["a","b"], "bound_subject": "",
 		"bound_claims": {"env": ["prod"], "/x/y": 1}, "bound_claims_type": "string",
 		"claim_mappings": {"email": "mail"}, "user_claim": "sub", "user_claim_json_pointer": false,
@@ -125,13 +99,13 @@ func TestRoleCRUD(t *testing.T) {
 		"token_policies": ["p1"], "token_ttl": 0, "token_max_ttl": 0, "token_explicit_max_ttl": 0, "token_period": 0,
 		"token_num_uses": 0, "token_type": "default", "token_bound_cidrs": [], "token_no_default_policy": false
 	}`)
-	if diff := cmp.Diff(want, data(t, h.Must(opRead, "role/app", ""))); diff != "" {
+	if diff := cmp.Diff(want, logicaltest.Data(t, h.Must(opRead, "role/app", ""))); diff != "" {
 		t.Errorf("role mismatch (-want +got):\n%s", diff)
 	}
 
 	// An update changes only the fields it names; leeway 0 means default.
 	h.Must(opUpdate, "role/app", `{"bound_subject":"s","not_before_leeway":0,"bound_claims_type":"glob"}`)
-	got := data(t, h.Must(opRead, "role/app", "")).(map[string]any)
+	got := logicaltest.Data(t, h.Must(opRead, "role/app", "")).(map[string]any)
 	for field, want := range map[string]any{"bound_subject": "s", "not_before_leeway": 150.0, "bound_claims_type": "glob", "expiration_leeway": 300.0, "groups_claim": "groups"} {
 		if got[field] != want {
 			t.Errorf("after update, %s = %v, want %v", field, got[field], want)
@@ -139,7 +113,7 @@ func TestRoleCRUD(t *testing.T) {
 	}
 
 	h.Must(opUpdate, "role/other", `{"bound_subject":"x"}`)
-	if diff := cmp.Diff(generic(t, `{"keys":["app","other"]}`), data(t, h.Must(opList, "role/", ""))); diff != "" {
+	if diff := cmp.Diff(logicaltest.JSON(t, `{"keys":["app","other"]}`), logicaltest.Data(t, h.Must(opList, "role/", ""))); diff != "" {
 		t.Errorf("list mismatch (-want +got):\n%s", diff)
 	}
 	ec := h.Backend.(logical.ExistenceChecker)
@@ -177,7 +151,7 @@ func TestRoleValidation(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
 			_, err := h.Do(opUpdate, "role/r", js(tt.role))
-			wantErr(t, "role write", err, logical.ErrInvalidRequest, tt.substr)
+			logicaltest.WantError(t, "role write", err, logical.ErrInvalidRequest, tt.substr)
 			if resp, err := h.Do(opRead, "role/r", ""); resp != nil || err != nil {
 				t.Errorf("a refused write stored the role: %v, %v", resp, err)
 			}

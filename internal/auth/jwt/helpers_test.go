@@ -13,10 +13,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -201,15 +199,4 @@ func js(v any) string {
 		panic(err)
 	}
 	return string(b)
-}
-
-// wantErr checks that err has kind and a message containing substr.
-func wantErr(t testing.TB, what string, err, kind error, substr string) {
-	t.Helper()
-	if !errors.Is(err, kind) {
-		t.Fatalf("%s: error = %v, want kind %v", what, err, kind)
-	}
-	if !strings.Contains(err.Error(), substr) {
-		t.Errorf("%s: error %q does not contain %q", what, err.Error(), substr)
-	}
 }

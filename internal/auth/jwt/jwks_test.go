@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
 )
 
 // jwksHarness configures the mount with p's JWKS URL and writes role "app".
@@ -38,7 +39,7 @@ func TestJWKSKeyRotation(t *testing.T) {
 	h.Clock.Advance(10 * time.Second)
 	newTok := k.ec256.sign(t, claims(h.Clock.Now(), nil), true)
 	_, err := h.login("app", newTok)
-	wantErr(t, "login with an unknown kid", err, logical.ErrInvalidCredentials, "error verifying token signature: no configured key has the token's key ID (kid)")
+	logicaltest.WantError(t, "login with an unknown kid", err, logical.ErrInvalidCredentials, "error verifying token signature: no configured key has the token's key ID (kid)")
 	if got := p.fetches.Load(); got != 2 {
 		t.Errorf("JWKS fetches after an unknown kid = %d, want 2", got)
 	}
@@ -47,7 +48,7 @@ func TestJWKSKeyRotation(t *testing.T) {
 	// limit the cache is not refreshed and the token is still refused.
 	p.setKeys(k.rsa, k.ec256)
 	_, err = h.login("app", newTok)
-	wantErr(t, "login within the rate limit", err, logical.ErrInvalidCredentials, "error verifying token signature: no configured key has the token's key ID (kid)")
+	logicaltest.WantError(t, "login within the rate limit", err, logical.ErrInvalidCredentials, "error verifying token signature: no configured key has the token's key ID (kid)")
 	if got := p.fetches.Load(); got != 2 {
 		t.Errorf("JWKS fetches within the rate limit = %d, want 2", got)
 	}
@@ -67,7 +68,7 @@ func TestJWKSKeyRotation(t *testing.T) {
 	}
 	h.Clock.Advance(maxKeyAge)
 	_, err = h.login("app", k.rsa.sign(t, claims(h.Clock.Now(), nil), true))
-	wantErr(t, "login with the retired key", err, logical.ErrInvalidCredentials, "error verifying token signature: no configured key has the token's key ID (kid)")
+	logicaltest.WantError(t, "login with the retired key", err, logical.ErrInvalidCredentials, "error verifying token signature: no configured key has the token's key ID (kid)")
 	if got := p.fetches.Load(); got != 4 {
 		t.Errorf("JWKS fetches after an hour = %d, want 4", got)
 	}
@@ -114,7 +115,7 @@ func TestJWKSFailureKeepsCache(t *testing.T) {
 	h2.Backend.(logical.Cleaner).Cleanup(t.Context()) // drops the cache
 	p.status.Store(http.StatusBadGateway)
 	_, err := h2.login("app", k.rsa.sign(t, claims(h2.Clock.Now(), nil), true))
-	wantErr(t, "login with no keys", err, logical.ErrUpstream, "could not be fetched")
+	logicaltest.WantError(t, "login with no keys", err, logical.ErrUpstream, "could not be fetched")
 }
 
 func TestJWKSTokenWithoutKID(t *testing.T) {
@@ -139,7 +140,7 @@ func TestOIDCDiscovery(t *testing.T) {
 		t.Fatalf("login: %v", err)
 	}
 	_, err := h.login("app", k.ed.sign(t, claims(now, map[string]any{"iss": "https://issuer.example"}), true))
-	wantErr(t, "login with another issuer", err, logical.ErrInvalidCredentials, "invalid issuer (iss) claim")
+	logicaltest.WantError(t, "login with another issuer", err, logical.ErrInvalidCredentials, "invalid issuer (iss) claim")
 }
 
 func TestConfigWriteChecksKeySource(t *testing.T) {
@@ -162,7 +163,7 @@ func TestConfigWriteChecksKeySource(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
 			_, err := h.Do(opUpdate, "config", js(tt.config))
-			wantErr(t, "config write", err, logical.ErrInvalidRequest, tt.substr)
+			logicaltest.WantError(t, "config write", err, logical.ErrInvalidRequest, tt.substr)
 			if resp, err := h.Do(opRead, "config", ""); err != nil || resp != nil {
 				t.Errorf("config read after a refused write = %v, %v, want nil, nil", resp, err)
 			}

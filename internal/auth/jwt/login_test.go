@@ -10,6 +10,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
 )
 
 const (
@@ -141,7 +142,7 @@ func TestLoginUserClaim(t *testing.T) {
 			h := pubkeyHarness(t, baseRole(tt.role), k.ec256)
 			resp, err := h.login("app", k.ec256.sign(t, claims(h.Clock.Now(), tt.claims), false))
 			if tt.wantErr != "" {
-				wantErr(t, "login", err, logical.ErrInvalidCredentials, tt.wantErr)
+				logicaltest.WantError(t, "login", err, logical.ErrInvalidCredentials, tt.wantErr)
 				return
 			}
 			if err != nil {
@@ -239,7 +240,7 @@ func TestLoginRefusals(t *testing.T) {
 			if err == nil {
 				t.Fatalf("login succeeded: %+v", resp.Auth)
 			}
-			wantErr(t, "login", err, tt.kind, tt.substr)
+			logicaltest.WantError(t, "login", err, tt.kind, tt.substr)
 			if strings.Contains(err.Error(), tok) || strings.Contains(err.Error(), strings.Split(tok, ".")[0]) {
 				t.Errorf("error %q echoes the token", err)
 			}
@@ -296,7 +297,7 @@ func TestLoginLeeways(t *testing.T) {
 				t.Errorf("login: %v, want success", err)
 			}
 			if !tt.ok {
-				wantErr(t, "login", err, logical.ErrInvalidCredentials, "error validating token: invalid")
+				logicaltest.WantError(t, "login", err, logical.ErrInvalidCredentials, "error validating token: invalid")
 			}
 		})
 	}
@@ -309,7 +310,7 @@ func TestLoginLeeways(t *testing.T) {
 		}
 		h.Clock.Advance(61 * time.Second)
 		_, err := h.login("app", tok)
-		wantErr(t, "login after exp", err, logical.ErrInvalidCredentials, "token is expired")
+		logicaltest.WantError(t, "login after exp", err, logical.ErrInvalidCredentials, "token is expired")
 	})
 }
 
@@ -355,7 +356,7 @@ func TestLoginRequestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, err := h.Do(opUpdate, "login", tt.body)
-		wantErr(t, tt.name, err, tt.kind, tt.substr)
+		logicaltest.WantError(t, tt.name, err, tt.kind, tt.substr)
 	}
 
 	h.Must(opUpdate, "config", js(map[string]any{"jwt_validation_pubkeys": []string{k.rsa.pubPEM(t)}, "default_role": "app"}))
@@ -365,7 +366,7 @@ func TestLoginRequestErrors(t *testing.T) {
 
 	unconfigured := newHarness(t)
 	_, err := unconfigured.login("app", tok)
-	wantErr(t, "login before config", err, logical.ErrInvalidRequest, "not configured")
+	logicaltest.WantError(t, "login before config", err, logical.ErrInvalidRequest, "not configured")
 }
 
 func TestLoginBoundCIDRs(t *testing.T) {
@@ -373,7 +374,7 @@ func TestLoginBoundCIDRs(t *testing.T) {
 	k := keys()
 	h := pubkeyHarness(t, baseRole(map[string]any{"token_bound_cidrs": "10.0.0.0/8"}), k.rsa)
 	_, err := h.login("app", k.rsa.sign(t, claims(h.Clock.Now(), nil), false))
-	wantErr(t, "login from outside", err, logical.ErrPermissionDenied, "permission denied")
+	logicaltest.WantError(t, "login from outside", err, logical.ErrPermissionDenied, "permission denied")
 	r := &logical.Request{Operation: opUpdate, Path: "login", Connection: &logical.Connection{RemoteAddr: "10.1.2.3:4"},
 		Body: []byte(js(map[string]string{"role": "app", "jwt": k.rsa.sign(t, claims(h.Clock.Now(), nil), false)}))}
 	resp, err := h.Backend.HandleRequest(t.Context(), r)
@@ -398,9 +399,9 @@ func TestSupportedAlgsNarrow(t *testing.T) {
 		t.Errorf("ES256 login: %v", err)
 	}
 	_, err := h.login("app", k.rsa.sign(t, claims(h.Clock.Now(), nil), false))
-	wantErr(t, "RS256 login", err, logical.ErrInvalidCredentials, `"RS256" is not allowed`)
+	logicaltest.WantError(t, "RS256 login", err, logical.ErrInvalidCredentials, `"RS256" is not allowed`)
 	// PS256 with an RSA key is a different algorithm from RS256.
 	ps := signer{jose.PS256, k.rsa.key, ""}
 	_, err = h.login("app", ps.sign(t, claims(h.Clock.Now(), nil), false))
-	wantErr(t, "PS256 login", err, logical.ErrInvalidCredentials, `"PS256" is not allowed`)
+	logicaltest.WantError(t, "PS256 login", err, logical.ErrInvalidCredentials, `"PS256" is not allowed`)
 }

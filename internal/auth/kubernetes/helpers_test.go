@@ -264,16 +264,6 @@ func js(v any) string {
 	return string(b)
 }
 
-func wantErr(t testing.TB, what string, err, kind error, substr string) {
-	t.Helper()
-	if !errors.Is(err, kind) {
-		t.Fatalf("%s: error = %v, want kind %v", what, err, kind)
-	}
-	if !strings.Contains(err.Error(), substr) {
-		t.Errorf("%s: error %q does not contain %q", what, err.Error(), substr)
-	}
-}
-
 // webSA returns the service account the default role binds.
 func webSA() account {
 	return account{namespace: "shop", name: "web", uid: "11111111-2222-3333-4444-555555555555", audiences: []string{"https://kubernetes.default.svc"}}

@@ -3,6 +3,7 @@ package logicaltest
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -146,5 +147,15 @@ func WantKind(tb testing.TB, what string, err, kind error) {
 	tb.Helper()
 	if !errors.Is(err, kind) {
 		tb.Fatalf("%s: error = %v, want %v", what, err, kind)
+	}
+}
+
+// WantError fails tb unless err is of kind, and reports an error unless
+// its message contains substr.
+func WantError(tb testing.TB, what string, err, kind error, substr string) {
+	tb.Helper()
+	WantKind(tb, what, err, kind)
+	if !strings.Contains(err.Error(), substr) {
+		tb.Errorf("%s: error %q does not contain %q", what, err.Error(), substr)
 	}
 }
