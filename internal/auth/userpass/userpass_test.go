@@ -379,7 +379,7 @@ func TestUnknownUserCostsAHash(t *testing.T) {
 	if known, unknown := count("login/known"), count("login/nobody"); known != 1 || unknown != 1 {
 		t.Errorf("hashes per failed login: known user %d, unknown user %d; want 1 each", known, unknown)
 	}
-	u, err := b.loadUser(t.Context(), "known")
+	u, err := b.users.Get(t.Context(), "known")
 	if err != nil || u == nil {
 		t.Fatal(err)
 	}
