@@ -74,15 +74,10 @@ func (s *Store) entityKind() *kind[entityInput, *entityFields] {
 		upsert: func(ctx context.Context, id string, f *entityFields) (*logical.Response, error) {
 			return s.upsertEntityLocked(ctx, s.st.entities[id], f)
 		},
-		remove:   s.deleteEntityLocked,
-		response: s.entityResponse,
-		listIDs:  s.listEntityIDs,
-		aliasOwner: func(aliasID string) string {
-			if a := s.st.aliases[aliasID]; a != nil {
-				return a.CanonicalID
-			}
-			return ""
-		},
+		remove:     s.deleteEntityLocked,
+		response:   s.entityResponse,
+		listIDs:    s.listEntityIDs,
+		aliasOwner: ownerIn(func() map[string]*alias { return s.st.aliases }),
 		aliasByKey: func() map[string]string { return s.st.aliasByKey },
 	}
 }

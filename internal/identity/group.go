@@ -98,15 +98,10 @@ func (s *Store) groupKind() *kind[groupInput, *groupFields] {
 		upsert: func(ctx context.Context, id string, f *groupFields) (*logical.Response, error) {
 			return s.upsertGroupLocked(ctx, s.st.groups[id], f)
 		},
-		remove:   s.deleteGroupLocked,
-		response: s.groupResponse,
-		listIDs:  s.listGroupIDs,
-		aliasOwner: func(aliasID string) string {
-			if a := s.st.groupAliases[aliasID]; a != nil {
-				return a.CanonicalID
-			}
-			return ""
-		},
+		remove:     s.deleteGroupLocked,
+		response:   s.groupResponse,
+		listIDs:    s.listGroupIDs,
+		aliasOwner: ownerIn(func() map[string]*groupAlias { return s.st.groupAliases }),
 		aliasByKey: func() map[string]string { return s.st.groupAliasByKey },
 	}
 }

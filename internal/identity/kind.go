@@ -193,3 +193,21 @@ func (k *kind[In, F]) listNames(s *Store) framework.Handler {
 		return framework.ListResponse(names)
 	}
 }
+
+// owned is an alias or group alias: it belongs to the entity or group
+// with its canonical ID.
+type owned interface{ canonical() string }
+
+func (a *alias) canonical() string      { return a.CanonicalID }
+func (a *groupAlias) canonical() string { return a.CanonicalID }
+
+// ownerIn returns a kind's aliasOwner over the aliases that aliases
+// returns.
+func ownerIn[A owned](aliases func() map[string]A) func(aliasID string) string {
+	return func(aliasID string) string {
+		if a, ok := aliases()[aliasID]; ok {
+			return a.canonical()
+		}
+		return ""
+	}
+}

@@ -67,16 +67,9 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 			Synopsis: "Log in with a role ID and a secret ID.",
 		},
 	}, b.roles.Paths(framework.CollectionPaths[role]{
-		Base:    "role",
-		Capture: "role_name",
-		Name:    roleName,
-		Data:    (*role).response,
-		Operations: map[logical.Operation]framework.Handler{
-			logical.UpdateOperation: framework.Typed(b.writeRole),
-			logical.DeleteOperation: b.deleteRole,
-		},
-		ListSynopsis: "List roles.",
-		Synopsis:     "Create, read, update and delete a role.",
+		Base: "role", Capture: "role_name", Name: roleName, Data: (*role).response,
+		Write: framework.Typed(b.writeRole), Noun: "role",
+		Operations: map[logical.Operation]framework.Handler{logical.DeleteOperation: b.deleteRole},
 	}), []*framework.Path{
 		{
 			Pattern: `role/(?P<role_name>[^/]+)/role-id`,

@@ -69,14 +69,11 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 		},
 	}, b.entries.Paths(framework.CollectionPaths[certEntry]{
 		Base: "certs", Capture: "name", Name: entryName, Data: (*certEntry).response,
-		Operations:   map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(b.writeCert)},
-		ListSynopsis: "List trusted certificate entries.",
-		Synopsis:     "Create, read, update and delete a trusted certificate entry.",
+		Write: framework.Typed(b.writeCert), Noun: "trusted certificate entry", ListSynopsis: "List trusted certificate entries.",
 	}), b.storedCRL.Paths(framework.CollectionPaths[storedCRL]{
 		Base: "crls", Capture: "name", Name: entryName, Data: (*storedCRL).response,
-		Operations:   map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(b.writeCRL)},
-		ListSynopsis: "List stored CRLs.",
-		Synopsis:     "Write, read and delete a CRL whose revoked serials logins refuse.",
+		Write: framework.Typed(b.writeCRL), ListSynopsis: "List stored CRLs.",
+		Synopsis: "Write, read and delete a CRL whose revoked serials logins refuse.",
 	}), []*framework.Path{
 		{
 			Pattern: `config`,

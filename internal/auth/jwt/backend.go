@@ -57,13 +57,8 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 			Synopsis: "Configure how tokens are verified: keys, issuer, algorithms.",
 		},
 	}, b.roles.Paths(framework.CollectionPaths[role]{
-		Base:         "role",
-		Capture:      "name",
-		Name:         roleName,
-		Data:         (*role).response,
-		Operations:   map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(b.writeRole)},
-		ListSynopsis: "List roles.",
-		Synopsis:     "Create, read, update and delete a role.",
+		Base: "role", Capture: "name", Name: roleName, Data: (*role).response,
+		Write: framework.Typed(b.writeRole), Noun: "role",
 	}), []*framework.Path{
 		{
 			Pattern: `login`,

@@ -76,9 +76,7 @@ func newBackend(_ context.Context, env logical.Env, params hashParams) (logical.
 	b.users = framework.Collection[user]{Storage: env.Storage, Prefix: userPrefix, Lock: b.userLock}
 	b.Paths = slices.Concat(b.users.Paths(framework.CollectionPaths[user]{
 		Base: "users", Capture: "username", Name: username, Data: (*user).response,
-		Operations:   map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(b.writeUser)},
-		ListSynopsis: "List users.",
-		Synopsis:     "Create, read, update and delete a user.",
+		Write: framework.Typed(b.writeUser), Noun: "user",
 	}), []*framework.Path{
 		{
 			Pattern: `users/(?P<username>[^/]+)/password`,

@@ -101,16 +101,9 @@ const (
 
 func (b *backend) paths() []*framework.Path {
 	return slices.Concat(b.configs.Paths(framework.CollectionPaths[connConfig]{
-		Base:        "config",
-		Capture:     "name",
-		NamePattern: nameChars,
-		Data:        (*connConfig).response,
-		Operations: map[logical.Operation]framework.Handler{
-			logical.UpdateOperation: framework.Typed(b.writeConfig),
-			logical.DeleteOperation: b.deleteConfig,
-		},
-		ListSynopsis: "List connections.",
-		Synopsis:     "Configure a database connection.",
+		Base: "config", Capture: "name", NamePattern: nameChars, Data: (*connConfig).response,
+		Write: framework.Typed(b.writeConfig), Operations: map[logical.Operation]framework.Handler{logical.DeleteOperation: b.deleteConfig},
+		ListSynopsis: "List connections.", Synopsis: "Configure a database connection.",
 	}), []*framework.Path{
 		{
 			Pattern:    `reset/` + namePattern,
@@ -123,13 +116,8 @@ func (b *backend) paths() []*framework.Path {
 			Synopsis:   "Rotate the password of a connection's own user.",
 		},
 	}, b.roles.Paths(framework.CollectionPaths[role]{
-		Base:         "roles",
-		Capture:      "name",
-		NamePattern:  nameChars,
-		Data:         (*role).response,
-		Operations:   map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(b.writeRole)},
-		ListSynopsis: "List roles.",
-		Synopsis:     "Manage roles that create database users on demand.",
+		Base: "roles", Capture: "name", NamePattern: nameChars, Data: (*role).response,
+		Write: framework.Typed(b.writeRole), Noun: "role", Synopsis: "Manage roles that create database users on demand.",
 	}), []*framework.Path{
 		{
 			Pattern:    `creds/` + namePattern,
@@ -137,13 +125,9 @@ func (b *backend) paths() []*framework.Path {
 			Synopsis:   "Create a database user for a role.",
 		},
 	}, b.statics.Paths(framework.CollectionPaths[staticRole]{
-		Base:         "static-roles",
-		Capture:      "name",
-		NamePattern:  nameChars,
-		Data:         (*staticRole).response,
-		Operations:   map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(b.writeStaticRole)},
-		ListSynopsis: "List static roles.",
-		Synopsis:     "Manage static roles: existing users whose passwords Coffer rotates.",
+		Base: "static-roles", Capture: "name", NamePattern: nameChars, Data: (*staticRole).response,
+		Write: framework.Typed(b.writeStaticRole), Noun: "static role",
+		Synopsis: "Manage static roles: existing users whose passwords Coffer rotates.",
 	}), []*framework.Path{
 		{
 			Pattern:    `static-creds/` + namePattern,

@@ -170,7 +170,7 @@ func (b *Backend) paths() []*framework.Path {
 		{
 			Pattern: `config/crl`,
 			Operations: map[logical.Operation]framework.Handler{
-				read:   b.readCRLConfig,
+				read:   readSetting(b.loadCRLConfig),
 				update: framework.Typed(b.writeCRLConfig),
 			},
 			Synopsis: "Read or set how CRLs are built.",
@@ -178,7 +178,7 @@ func (b *Backend) paths() []*framework.Path {
 		{
 			Pattern: `config/auto-tidy`,
 			Operations: map[logical.Operation]framework.Handler{
-				read:   b.readAutoTidy,
+				read:   readSetting(b.loadAutoTidy),
 				update: framework.Typed(b.writeAutoTidy),
 			},
 			Synopsis: "Read or set automatic tidying.",
@@ -209,16 +209,9 @@ func (b *Backend) paths() []*framework.Path {
 			Synopsis:   "List the serial numbers of revoked certificates.",
 		},
 	}, b.roles.Paths(framework.CollectionPaths[role]{
-		Base:        "roles",
-		Capture:     "name",
-		NamePattern: namePattern,
-		Data:        func(r *role) any { return r.data() },
-		Operations: map[logical.Operation]framework.Handler{
-			update:                 framework.Typed(b.writeRole),
-			logical.PatchOperation: framework.Typed(b.patchRole),
-		},
-		ListSynopsis: "List roles.",
-		Synopsis:     "Create, read, update and delete a role.",
+		Base: "roles", Capture: "name", NamePattern: namePattern, Data: func(r *role) any { return r.data() },
+		Write: framework.Typed(b.writeRole), Noun: "role",
+		Operations: map[logical.Operation]framework.Handler{logical.PatchOperation: framework.Typed(b.patchRole)},
 	}), []*framework.Path{
 		{
 			Pattern:    `issue/(?P<role>` + namePattern + `)`,

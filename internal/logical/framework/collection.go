@@ -176,11 +176,15 @@ type CollectionPaths[T any] struct {
 	Name NameFunc
 	// Data is the data of a read: see [Collection.ReadHandler].
 	Data func(*T) any
-	// Operations are the record path's other handlers (update, patch);
-	// one for read or delete replaces the Collection's own.
+	// Write, when set, handles update (and so create) of a record.
+	Write Handler
+	// Operations are the record path's other handlers (patch, say); one
+	// for read or delete replaces the Collection's own.
 	Operations map[logical.Operation]Handler
-	// ListSynopsis and Synopsis are the paths' help lines.
-	ListSynopsis, Synopsis string
+	// Noun names a record in the help lines ("role": "List roles." and
+	// "Create, read, update and delete a role."); ListSynopsis and
+	// Synopsis, when set, replace those lines.
+	Noun, ListSynopsis, Synopsis string
 }
 
 // Paths returns the list path and the record path of p, with the list,
@@ -194,7 +198,17 @@ func (c *Collection[T]) Paths(p CollectionPaths[T]) []*Path {
 		logical.ReadOperation:   c.ReadHandler(name, p.Data),
 		logical.DeleteOperation: c.DeleteHandler(name),
 	}
+	if p.Write != nil {
+		ops[logical.UpdateOperation] = p.Write
+	}
 	maps.Copy(ops, p.Operations)
+	listSyn, syn := p.ListSynopsis, p.Synopsis
+	if listSyn == "" {
+		listSyn = "List " + p.Noun + "s."
+	}
+	if syn == "" {
+		syn = "Create, read, update and delete a " + p.Noun + "."
+	}
 	pattern := p.NamePattern
 	if pattern == "" {
 		pattern = `[^/]+`
@@ -203,13 +217,13 @@ func (c *Collection[T]) Paths(p CollectionPaths[T]) []*Path {
 		{
 			Pattern:    p.Base + `/?`,
 			Operations: map[logical.Operation]Handler{logical.ListOperation: c.ListHandler()},
-			Synopsis:   p.ListSynopsis,
+			Synopsis:   listSyn,
 		},
 		{
 			Pattern:        p.Base + `/(?P<` + p.Capture + `>` + pattern + `)`,
 			Operations:     ops,
 			ExistenceCheck: c.ExistenceCheck(name),
-			Synopsis:       p.Synopsis,
+			Synopsis:       syn,
 		},
 	}
 }

@@ -203,3 +203,73 @@ func TestCaptureAndHoldWithoutLock(t *testing.T) {
 		t.Fatalf("read by Capture = %+v, %v", resp, err)
 	}
 }
+
+func TestCollectionPaths(t *testing.T) {
+	t.Parallel()
+	c := &framework.Collection[widget]{Storage: logicaltest.NewStorage(), Prefix: "widget/"}
+	write := func(context.Context, *logical.Request, *framework.Match) (*logical.Response, error) {
+		return &logical.Response{Data: "written"}, nil
+	}
+	tests := []struct {
+		name               string
+		paths              framework.CollectionPaths[widget]
+		wantList, wantItem string // patterns
+		wantListSynopsis   string
+		wantSynopsis       string
+		wantDelete         bool // whether delete is the collection's own
+	}{
+		{
+			name:             "noun",
+			paths:            framework.CollectionPaths[widget]{Base: "widget", Capture: "name", Noun: "widget", Write: write},
+			wantList:         `widget/?`,
+			wantItem:         `widget/(?P<name>[^/]+)`,
+			wantListSynopsis: "List widgets.",
+			wantSynopsis:     "Create, read, update and delete a widget.",
+			wantDelete:       true,
+		},
+		{
+			name: "overrides",
+			paths: framework.CollectionPaths[widget]{
+				Base: "w", Capture: "id", NamePattern: `[a-z]+`, Noun: "widget", Write: write,
+				Operations:   map[logical.Operation]framework.Handler{logical.DeleteOperation: write},
+				ListSynopsis: "All of them.", Synopsis: "One of them.",
+			},
+			wantList:         `w/?`,
+			wantItem:         `w/(?P<id>[a-z]+)`,
+			wantListSynopsis: "All of them.",
+			wantSynopsis:     "One of them.",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ps := c.Paths(tt.paths)
+			if len(ps) != 2 {
+				t.Fatalf("Paths returned %d paths, want 2", len(ps))
+			}
+			list, item := ps[0], ps[1]
+			if list.Pattern != tt.wantList || item.Pattern != tt.wantItem {
+				t.Errorf("patterns = %q, %q; want %q, %q", list.Pattern, item.Pattern, tt.wantList, tt.wantItem)
+			}
+			if list.Synopsis != tt.wantListSynopsis || item.Synopsis != tt.wantSynopsis {
+				t.Errorf("synopses = %q, %q; want %q, %q", list.Synopsis, item.Synopsis, tt.wantListSynopsis, tt.wantSynopsis)
+			}
+			if list.Operations[logical.ListOperation] == nil || item.Operations[logical.ReadOperation] == nil || item.ExistenceCheck == nil {
+				t.Error("list, read or existence check missing")
+			}
+			b := &framework.Backend{Paths: ps}
+			path := "widget/x"
+			if tt.paths.Base == "w" {
+				path = "w/x"
+			}
+			resp, err := b.HandleRequest(t.Context(), &logical.Request{Operation: logical.UpdateOperation, Path: path})
+			if err != nil || resp == nil || resp.Data != "written" {
+				t.Errorf("update = %+v, %v; want the Write handler's answer", resp, err)
+			}
+			resp, err = b.HandleRequest(t.Context(), &logical.Request{Operation: logical.DeleteOperation, Path: path})
+			if own := err == nil && resp == nil; own != tt.wantDelete {
+				t.Errorf("delete answered %+v, %v; want the collection's own delete: %v", resp, err, tt.wantDelete)
+			}
+		})
+	}
+}
