@@ -262,21 +262,32 @@ func v2Body(data map[string]any, cas int) map[string]any {
 	return body
 }
 
+// kvWriteTarget parses the data arguments of put and patch (args[1:]),
+// builds the client and resolves PATH (args[0], at least one argument).
+// A nil client means the command must stop with the returned exit code.
+func (c *call) kvWriteTarget(ctx context.Context, args []string, mount string) (map[string]any, *api.Client, kvTarget, int) {
+	data, code := c.kvData(args[1:])
+	if code != exitOK {
+		return nil, nil, kvTarget{}, code
+	}
+	cl, ok := c.newClient()
+	if !ok {
+		return nil, nil, kvTarget{}, exitServer
+	}
+	t, ok := c.resolveKV(ctx, cl, mount, args[0])
+	if !ok {
+		return nil, nil, kvTarget{}, exitServer
+	}
+	return data, cl, t, exitOK
+}
+
 func runKVPut(ctx context.Context, c *call, args []string, f *kvFlags) int {
 	if len(args) < 1 {
 		return c.usageError("Not enough arguments (expected at least 1, got 0)")
 	}
-	data, code := c.kvData(args[1:])
-	if code != exitOK {
+	data, cl, t, code := c.kvWriteTarget(ctx, args, f.mount)
+	if cl == nil {
 		return code
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
-	}
-	t, ok := c.resolveKV(ctx, cl, f.mount, args[0])
-	if !ok {
-		return exitServer
 	}
 	if !t.v2 {
 		if f.cas >= 0 {
@@ -309,17 +320,9 @@ func runKVPatch(ctx context.Context, c *call, args []string, f *kvFlags) int {
 	default:
 		return c.usageError("Unsupported method %q: use \"patch\" or \"rw\"", f.method)
 	}
-	data, code := c.kvData(args[1:])
-	if code != exitOK {
+	data, cl, t, code := c.kvWriteTarget(ctx, args, f.mount)
+	if cl == nil {
 		return code
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
-	}
-	t, ok := c.resolveKV(ctx, cl, f.mount, args[0])
-	if !ok {
-		return exitServer
 	}
 	if !t.v2 {
 		fmt.Fprintln(c.env.Stderr, "Error: patch needs a KV version 2 mount")
