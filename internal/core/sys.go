@@ -104,14 +104,14 @@ func (c *Core) newSysBackend() *framework.Backend {
 		},
 	}
 	paths = append(paths, c.haPaths()...)
-	paths = append(paths, c.rotateConfigPaths()...)
+	paths = append(paths, c.rotation.Paths()...)
 	paths = append(paths, c.aclPaths()...)
 	paths = append(paths, c.wrapPaths()...)
 	paths = append(paths, c.passwordPaths()...)
 	paths = append(paths, c.auditPaths()...)
 	paths = append(paths, c.pluginPaths()...)
 	paths = append(paths, c.hostInfoPaths()...)
-	paths = append(paths, c.operatorPaths()...)
+	paths = append(paths, c.operator.Paths()...)
 	return &framework.Backend{Paths: append(paths, c.leasePaths()...)}
 }
 
