@@ -63,22 +63,20 @@ type writeData struct {
 
 // entityKind is the entity side of the API that entities and groups
 // share.
-func (s *Store) entityKind() *kind[entityInput, *entityFields] {
-	return &kind[entityInput, *entityFields]{
+func (s *Store) entityKind() *kind[Entity, entityInput, *entityFields] {
+	return &kind[Entity, entityInput, *entityFields]{
 		noun: "entity", plural: "entities", article: "an entity",
 		writeSynopsis: "Create an entity, or update one named by id or name.",
 		ref:           func(in *entityInput) *ref { return &in.ref },
 		validate:      (*entityInput).validate,
-		exists:        func(id string) bool { return s.st.entities[id] != nil },
+		records:       func() map[string]*Entity { return s.st.entities },
 		byName:        func() map[string]string { return s.st.entityByName },
-		upsert: func(ctx context.Context, id string, f *entityFields) (*logical.Response, error) {
-			return s.upsertEntityLocked(ctx, s.st.entities[id], f)
-		},
-		remove:     s.deleteEntityLocked,
-		response:   s.entityResponse,
-		listIDs:    s.listEntityIDs,
-		aliasOwner: ownerIn(func() map[string]*alias { return s.st.aliases }),
-		aliasByKey: func() map[string]string { return s.st.aliasByKey },
+		upsert:        s.upsertEntityLocked,
+		remove:        s.deleteEntityLocked,
+		response:      s.entityResponse,
+		listIDs:       s.listEntityIDs,
+		aliasOwner:    ownerIn(func() map[string]*alias { return s.st.aliases }),
+		aliasByKey:    func() map[string]string { return s.st.aliasByKey },
 	}
 }
 

@@ -87,22 +87,20 @@ func (in *groupInput) validate() (*groupFields, error) {
 }
 
 // groupKind is the group side of the API that entities and groups share.
-func (s *Store) groupKind() *kind[groupInput, *groupFields] {
-	return &kind[groupInput, *groupFields]{
+func (s *Store) groupKind() *kind[group, groupInput, *groupFields] {
+	return &kind[group, groupInput, *groupFields]{
 		noun: "group", plural: "groups", article: "a group",
 		writeSynopsis: "Create an internal or external group, or update one named by id or name.",
 		ref:           func(in *groupInput) *ref { return &in.ref },
 		validate:      (*groupInput).validate,
-		exists:        func(id string) bool { return s.st.groups[id] != nil },
+		records:       func() map[string]*group { return s.st.groups },
 		byName:        func() map[string]string { return s.st.groupByName },
-		upsert: func(ctx context.Context, id string, f *groupFields) (*logical.Response, error) {
-			return s.upsertGroupLocked(ctx, s.st.groups[id], f)
-		},
-		remove:     s.deleteGroupLocked,
-		response:   s.groupResponse,
-		listIDs:    s.listGroupIDs,
-		aliasOwner: ownerIn(func() map[string]*groupAlias { return s.st.groupAliases }),
-		aliasByKey: func() map[string]string { return s.st.groupAliasByKey },
+		upsert:        s.upsertGroupLocked,
+		remove:        s.deleteGroupLocked,
+		response:      s.groupResponse,
+		listIDs:       s.listGroupIDs,
+		aliasOwner:    ownerIn(func() map[string]*groupAlias { return s.st.groupAliases }),
+		aliasByKey:    func() map[string]string { return s.st.groupAliasByKey },
 	}
 }
 

@@ -17,21 +17,22 @@ type ref struct {
 
 // kind is what the handlers that entities and groups share need to know of
 // one of the two: the API is the same shape for both (write by id or name,
-// read, delete and list by ID and by name). In is the write body and F its
-// validated form.
-type kind[In, F any] struct {
+// read, delete and list by ID and by name). R is the stored record, In the
+// write body and F its validated form.
+type kind[R, In, F any] struct {
 	noun, plural, article string // "entity", "entities", "an entity": for messages and help
 	writeSynopsis         string
 
 	ref      func(in *In) *ref
 	validate func(in *In) (F, error)
-	// exists and byName read the state: s.mu or s.writeMu must be held.
-	exists func(id string) bool
-	byName func() map[string]string
-	// upsert applies f to record id, or to a new record when id is "",
-	// and stores the result; remove deletes record id, which may not
-	// exist. s.writeMu must be held for both.
-	upsert func(ctx context.Context, id string, f F) (*logical.Response, error)
+	// records and byName read the state (the records by ID, their IDs
+	// by name): s.mu or s.writeMu must be held.
+	records func() map[string]*R
+	byName  func() map[string]string
+	// upsert applies f to old, or to a new record when old is nil, and
+	// stores the result; remove deletes record id, which may not exist.
+	// s.writeMu must be held for both.
+	upsert func(ctx context.Context, old *R, f F) (*logical.Response, error)
 	remove func(ctx context.Context, id string) error
 	// response answers a read of record id, nil when there is none; it
 	// takes s.mu itself.
@@ -45,8 +46,12 @@ type kind[In, F any] struct {
 	aliasByKey func() map[string]string
 }
 
+// exists reports whether record id exists. s.mu or s.writeMu must be
+// held.
+func (k *kind[R, In, F]) exists(id string) bool { return k.records()[id] != nil }
+
 // paths returns the kind's five paths under base ("entity").
-func (k *kind[In, F]) paths(s *Store, base string) []*framework.Path {
+func (k *kind[R, In, F]) paths(s *Store, base string) []*framework.Path {
 	r, u, d, l := logical.ReadOperation, logical.UpdateOperation, logical.DeleteOperation, logical.ListOperation
 	return []*framework.Path{
 		{
@@ -85,7 +90,7 @@ func (k *kind[In, F]) paths(s *Store, base string) []*framework.Path {
 
 // write serves POST base: it updates the record named by id or else by
 // name when one exists, and creates one otherwise.
-func (k *kind[In, F]) write(s *Store) framework.TypedHandler[In] {
+func (k *kind[R, In, F]) write(s *Store) framework.TypedHandler[In] {
 	return func(ctx context.Context, _ *logical.Request, _ *framework.Match, in *In) (*logical.Response, error) {
 		f, err := k.validate(in)
 		if err != nil {
@@ -102,12 +107,12 @@ func (k *kind[In, F]) write(s *Store) framework.TypedHandler[In] {
 		case ref.Name != nil:
 			id = k.byName()[*ref.Name]
 		}
-		return k.upsert(ctx, id, f)
+		return k.upsert(ctx, k.records()[id], f)
 	}
 }
 
 // updateByID serves POST base/id/:id.
-func (k *kind[In, F]) updateByID(s *Store) framework.TypedHandler[In] {
+func (k *kind[R, In, F]) updateByID(s *Store) framework.TypedHandler[In] {
 	return func(ctx context.Context, _ *logical.Request, m *framework.Match, in *In) (*logical.Response, error) {
 		id := m.Get("id")
 		if ref := k.ref(in); ref.ID != nil && *ref.ID != id {
@@ -119,16 +124,17 @@ func (k *kind[In, F]) updateByID(s *Store) framework.TypedHandler[In] {
 		}
 		s.writeMu.Lock()
 		defer s.writeMu.Unlock()
-		if !k.exists(id) {
+		old := k.records()[id]
+		if old == nil {
 			return nil, logical.NotFound("no %s with ID %q", k.noun, id)
 		}
-		return k.upsert(ctx, id, f)
+		return k.upsert(ctx, old, f)
 	}
 }
 
 // writeByName serves POST base/name/:name, which creates the record when
 // it does not exist.
-func (k *kind[In, F]) writeByName(s *Store) framework.TypedHandler[In] {
+func (k *kind[R, In, F]) writeByName(s *Store) framework.TypedHandler[In] {
 	return func(ctx context.Context, _ *logical.Request, m *framework.Match, in *In) (*logical.Response, error) {
 		name := m.Get("name")
 		ref := k.ref(in)
@@ -145,15 +151,15 @@ func (k *kind[In, F]) writeByName(s *Store) framework.TypedHandler[In] {
 		}
 		s.writeMu.Lock()
 		defer s.writeMu.Unlock()
-		return k.upsert(ctx, k.byName()[name], f)
+		return k.upsert(ctx, k.records()[k.byName()[name]], f)
 	}
 }
 
-func (k *kind[In, F]) readByID(_ context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+func (k *kind[R, In, F]) readByID(_ context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
 	return k.response(m.Get("id")), nil
 }
 
-func (k *kind[In, F]) readByName(s *Store) framework.Handler {
+func (k *kind[R, In, F]) readByName(s *Store) framework.Handler {
 	return func(_ context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
 		s.mu.RLock()
 		id := k.byName()[m.Get("name")]
@@ -165,7 +171,7 @@ func (k *kind[In, F]) readByName(s *Store) framework.Handler {
 	}
 }
 
-func (k *kind[In, F]) deleteByID(s *Store) framework.Handler {
+func (k *kind[R, In, F]) deleteByID(s *Store) framework.Handler {
 	return func(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
 		s.writeMu.Lock()
 		defer s.writeMu.Unlock()
@@ -173,7 +179,7 @@ func (k *kind[In, F]) deleteByID(s *Store) framework.Handler {
 	}
 }
 
-func (k *kind[In, F]) deleteByName(s *Store) framework.Handler {
+func (k *kind[R, In, F]) deleteByName(s *Store) framework.Handler {
 	return func(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
 		s.writeMu.Lock()
 		defer s.writeMu.Unlock()
@@ -181,7 +187,7 @@ func (k *kind[In, F]) deleteByName(s *Store) framework.Handler {
 	}
 }
 
-func (k *kind[In, F]) listNames(s *Store) framework.Handler {
+func (k *kind[R, In, F]) listNames(s *Store) framework.Handler {
 	return func(_ context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
 		s.mu.RLock()
 		names := make([]string, 0, len(k.byName()))

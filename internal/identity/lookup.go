@@ -38,7 +38,7 @@ func (in *lookupInput) validate() error {
 // name, alias ID, or alias name and mount accessor (for groups, their
 // group alias). Nothing found is answered with no data (204), as Vault
 // does.
-func (k *kind[In, F]) lookup(s *Store) framework.TypedHandler[lookupInput] {
+func (k *kind[R, In, F]) lookup(s *Store) framework.TypedHandler[lookupInput] {
 	return func(_ context.Context, _ *logical.Request, _ *framework.Match, in *lookupInput) (*logical.Response, error) {
 		if err := in.validate(); err != nil {
 			return nil, err
