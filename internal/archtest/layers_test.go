@@ -13,6 +13,7 @@ func testHelpers() []string {
 	return []string{
 		"internal/testserver",
 		"internal/testdb",
+		"internal/testbin",
 		"internal/logical/logicaltest",
 		"internal/storage/storagetest",
 		"internal/seal/sealtest",
@@ -119,6 +120,7 @@ func allowed() map[string][]string {
 		// Test helpers and packages of tests alone.
 		"internal/testserver":  {"internal/config", "internal/core", "internal/ha", "internal/logical", "internal/server"},
 		"internal/testdb":      nil,
+		"internal/testbin":     nil,
 		"internal/archtest":    nil,
 		"internal/conformance": nil,
 		"internal/e2e":         nil,

@@ -57,13 +57,13 @@ func FuzzWrite(f *testing.F) {
 		h.create("ga", "group-alias", `{"name":"seed","mount_accessor":"`+accUserpass+`","canonical_id":"{x}"}`)
 
 		path := fuzzPaths[int(which)%len(fuzzPaths)]
-		before := h.st.Snapshot()
+		before := h.Storage.Snapshot()
 		resp, err := h.do(opUpdate, path, string(body))
 		if err != nil {
 			if !typed(err) {
 				t.Fatalf("POST %s %q: untyped error %v", path, body, err)
 			}
-			if after := h.st.Snapshot(); !maps.EqualFunc(before, after, slices.Equal) {
+			if after := h.Storage.Snapshot(); !maps.EqualFunc(before, after, slices.Equal) {
 				t.Fatalf("POST %s %q failed (%v) but changed storage", path, body, err)
 			}
 			return
