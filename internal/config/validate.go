@@ -424,6 +424,17 @@ func (v *validator) listenerHTTP(key string, l Listener) {
 			v.errorf(key+"."+n.name, "%s %d in listener %q: must not be negative (0 means no cap)", n.name, n.n, l.Type)
 		}
 	}
+	for _, n := range []struct {
+		name string
+		n    int64
+	}{
+		{"max_request_body_budget", h.MaxRequestBodyBudget},
+		{"min_request_body_rate", h.MinRequestBodyRate},
+	} {
+		if n.n < 0 {
+			v.errorf(key+"."+n.name, "%s %d in listener %q: must not be negative (0 means the default)", n.name, n.n, l.Type)
+		}
+	}
 	for _, d := range []struct {
 		name string
 		d    time.Duration
@@ -433,6 +444,7 @@ func (v *validator) listenerHTTP(key string, l Listener) {
 		{"http_read_header_timeout", h.ReadHeaderTimeout},
 		{"http_read_timeout", h.ReadTimeout},
 		{"http_write_timeout", h.WriteTimeout},
+		{"request_body_grace", h.RequestBodyGrace},
 	} {
 		if d.d < 0 {
 			v.errorf(key+"."+d.name, "%s %v in listener %q: must not be negative", d.name, d.d, l.Type)
