@@ -29,7 +29,7 @@ var ErrClosed = errors.New("audit device closed")
 // in a newline, and must write all of it or return an error. Reload
 // reopens the destination (after log rotation); Close releases it. A
 // device calls a sink's methods one at a time. Type names the device
-// type, "file" or "socket".
+// type, "file" or "socket" ("syslog" for a syslog witness).
 type Sink interface {
 	Type() string
 	Write(ctx context.Context, line []byte) error
