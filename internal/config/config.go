@@ -432,6 +432,11 @@ type AuditDevice struct {
 	// FilePath (file_path) and Mode (mode, octal) for file devices:
 	// a path, "stdout" or "discard".
 	FilePath, Mode string
+	// WitnessAddress (witness_address), WitnessType (witness_type: tcp,
+	// unix or syslog) and WitnessWriteTimeout (witness_write_timeout) give
+	// a file device a witness that receives its signed checkpoints.
+	WitnessAddress, WitnessType string
+	WitnessWriteTimeout         time.Duration
 	// Address (address), SocketType (socket_type: tcp or unix) and
 	// WriteTimeout (write_timeout) for socket devices.
 	Address, SocketType string

@@ -933,6 +933,9 @@ audit "file" "main" {
   file_path = "/var/log/coffer/audit.log"
   mode = "0600"
   hmac_accessor = false
+  witness_address = "/dev/log"
+  witness_type = "syslog"
+  witness_write_timeout = "1s"
 }
 audit "socket" "siem" {
   address = "127.0.0.1:9090"
@@ -947,7 +950,8 @@ audit "socket" "siem" {
 	if !c.Telemetry.UnauthenticatedMetricsAccess || len(c.AuditAllowedDirs) != 1 || len(c.Audit) != 2 || c.ClusterAddr != "https://10.0.0.5:8201" || !c.DisableRequestForwarding {
 		t.Fatalf("Parse = %+v", c)
 	}
-	if a := c.Audit[0]; a.Type != "file" || a.Path != "main" || a.FilePath != "/var/log/coffer/audit.log" || a.Mode != "0600" || a.HMACAccessor {
+	if a := c.Audit[0]; a.Type != "file" || a.Path != "main" || a.FilePath != "/var/log/coffer/audit.log" || a.Mode != "0600" || a.HMACAccessor ||
+		a.WitnessAddress != "/dev/log" || a.WitnessType != "syslog" || a.WitnessWriteTimeout != time.Second {
 		t.Errorf("file device = %+v", a)
 	}
 	if a := c.Audit[1]; a.Type != "socket" || a.Address != "127.0.0.1:9090" || a.WriteTimeout != 2*time.Second || !a.HMACAccessor {
@@ -961,6 +965,9 @@ audit "socket" "siem" {
 		{"audit \"file\" \"x\" {\n file_path = \"a\"\n prefix = \"x\"\n}", `unknown key "prefix"`},
 		{"audit \"socket\" \"x\" {\n address = \"a\"\n socket_type = \"udp\"\n}", "want tcp or unix"},
 		{`audit_allowed_dirs = ["relative"]`, "not an absolute path"},
+		{"audit \"file\" \"x\" {\n file_path = \"a\"\n witness_address = \"b:1\"\n witness_type = \"udp\"\n}", "want tcp, unix or syslog"},
+		{"audit \"file\" \"x\" {\n file_path = \"a\"\n witness_type = \"tcp\"\n}", "need witness_address"},
+		{"audit \"socket\" \"x\" {\n address = \"a\"\n witness_address = \"b:1\"\n}", `unknown key "witness_address"`},
 		{"audit \"file\" \"x\" {\n file_path = \"a\"\n}\naudit \"file\" \"x\" {\n file_path = \"b\"\n}", "already uses path"},
 		{"telemetry {\n statsd_adress = \"x\"\n}", `unknown key "statsd_adress" in telemetry; did you mean "statsd_address"?`},
 	} {

@@ -339,6 +339,9 @@ func (d *decoder) audit(b *hclsyntax.Block, i int) (AuditDevice, bool) {
 		common["file_path"] = str(&a.FilePath)
 		common["path"] = str(&a.FilePath)
 		common["mode"] = str(&a.Mode)
+		common["witness_address"] = str(&a.WitnessAddress)
+		common["witness_type"] = str(&a.WitnessType)
+		common["witness_write_timeout"] = duration(&a.WitnessWriteTimeout)
 	case "socket":
 		common["address"] = str(&a.Address)
 		common["socket_type"] = str(&a.SocketType)

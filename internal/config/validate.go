@@ -667,6 +667,15 @@ func (v *validator) audit() {
 					v.errorf(key, "%s: mode %q: want an octal file mode such as 0600", name, a.Mode)
 				}
 			}
+			if a.WitnessType != "" && a.WitnessType != "tcp" && a.WitnessType != "unix" && a.WitnessType != "syslog" {
+				v.errorf(key, "%s: witness_type %q: want tcp, unix or syslog", name, a.WitnessType)
+			}
+			if a.WitnessAddress == "" && (a.WitnessType != "" || a.WitnessWriteTimeout != 0) {
+				v.errorf(key, "%s: witness_type and witness_write_timeout need witness_address", name)
+			}
+			if a.WitnessWriteTimeout < 0 {
+				v.errorf(key, "%s: witness_write_timeout must not be negative", name)
+			}
 		case "socket":
 			if a.Address == "" {
 				v.errorf(key, "%s: address is required", name)

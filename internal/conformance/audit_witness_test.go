@@ -1,11 +1,13 @@
 package conformance
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,21 +36,41 @@ func witnessListener(t *testing.T, l net.Listener, path string) {
 	}()
 }
 
+// countIn polls the file at path until it holds at least n occurrences of
+// what, and returns how many it holds; it fails the test after 10 s.
+func countIn(t *testing.T, path, what string, n int) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(path)
+		if got := strings.Count(string(b), what); got >= n {
+			return got
+		} else if time.Now().After(deadline) {
+			t.Fatalf("%s holds %d of %q, want at least %d", path, got, what, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestAuditWitness enables a file audit device whose checkpoints also go to
-// a witness (a TCP or unix socket the test listens on), and checks `coffer
-// audit verify -witness`: the file passes against what the witness
-// received, and a copy cut short before its last checkpoint, which passes
-// offline, is reported TAMPERED: cut-short.
+// a witness (a TCP or unix socket the test listens on), through the API or
+// in the configuration file, and checks `coffer audit verify -witness`:
+// the file passes against what the witness received, and a copy cut short
+// before its last checkpoint, which passes offline, is reported TAMPERED:
+// cut-short.
 func TestAuditWitness(t *testing.T) {
 	t.Parallel()
-	tests := []struct{ name, network string }{
-		{"tcp", "tcp"},
-		{"unix", "unix"},
+	tests := []struct {
+		name, network string
+		fromConfig    bool // an audit block in the file; checkpoints on SIGHUP
+	}{
+		{"tcp", "tcp", false},
+		{"unix", "unix", false},
+		{"configuration file", "tcp", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := startDev(t)
 			dir := t.TempDir()
 			var addr string
 			switch tt.network {
@@ -69,41 +91,54 @@ func TestAuditWitness(t *testing.T) {
 			witnessFile := filepath.Join(dir, "witness.log")
 			witnessListener(t, l, witnessFile)
 			logPath := filepath.Join(dir, "audit.log")
-			opts := map[string]string{"file_path": logPath, "checkpoint_every": "4", "witness_address": l.Addr().String(), "witness_type": tt.network}
-			if err := s.Client.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{Type: "file", Options: opts}); err != nil {
-				t.Fatal(err)
+			var s *server
+			if tt.fromConfig {
+				s = startDev(t, "-config="+writeConfig(t, fmt.Sprintf(`
+storage "inmem" {}
+listener "tcp" {
+  address     = %q
+  tls_disable = true
+}
+audit "file" "file" {
+  file_path       = %q
+  witness_address = %q
+}
+`, freeAddr(t), logPath, l.Addr().String())))
+			} else {
+				s = startDev(t)
+				opts := map[string]string{"file_path": logPath, "checkpoint_every": "4", "witness_address": l.Addr().String(), "witness_type": tt.network}
+				if err := s.Client.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{Type: "file", Options: opts}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			pk, err := s.Client.Logical().Read("sys/audit/file/public-key")
 			if err != nil {
 				t.Fatal(err)
 			}
 			key := "-public-key=" + pk.Data["public_key"].(string)
-			for i := range 9 {
-				if _, err := s.Client.Logical().Write("secret/data/witnessed", map[string]any{"data": map[string]any{"n": i}}); err != nil {
-					t.Fatal(err)
+			const checkpoint = `"type":"checkpoint"`
+			for round := range 2 {
+				for i := range 9 {
+					if _, err := s.Client.Logical().Write("secret/data/witnessed", map[string]any{"data": map[string]any{"n": i}}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if tt.fromConfig {
+					// Every 1000 entries is too far: a reload (SIGHUP)
+					// checkpoints too.
+					if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+						t.Fatal(err)
+					}
+					countIn(t, logPath, checkpoint, round+1)
 				}
 			}
-			// The device sends each checkpoint before the request that
-			// triggered it is answered; wait for the listener to have
-			// stored them all.
+			// The device sends each checkpoint once the file has it; wait
+			// for the listener to have stored them all.
+			checkpoints := countIn(t, logPath, checkpoint, 2)
+			countIn(t, witnessFile, "\n", checkpoints)
 			raw, err := os.ReadFile(logPath)
 			if err != nil {
 				t.Fatal(err)
-			}
-			checkpoints := strings.Count(string(raw), `"type":"checkpoint"`)
-			if checkpoints < 2 {
-				t.Fatalf("the file has %d checkpoints, want at least 2", checkpoints)
-			}
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				w, _ := os.ReadFile(witnessFile)
-				if strings.Count(string(w), "\n") >= checkpoints {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the witness holds %d lines, the file %d checkpoints", strings.Count(string(w), "\n"), checkpoints)
-				}
-				time.Sleep(10 * time.Millisecond)
 			}
 
 			copyPath := filepath.Join(dir, "copy.log")

@@ -597,6 +597,13 @@ func auditDevices(blocks []config.AuditDevice) []core.AuditDeviceConfig {
 			if b.Mode != "" {
 				opts["mode"] = b.Mode
 			}
+			if b.WitnessAddress != "" {
+				opts["witness_address"] = b.WitnessAddress
+				opts["witness_type"] = b.WitnessType
+				if b.WitnessWriteTimeout > 0 {
+					opts["witness_write_timeout"] = b.WitnessWriteTimeout.String()
+				}
+			}
 		case "socket":
 			opts["address"] = b.Address
 			if b.SocketType != "" {
