@@ -137,3 +137,24 @@ func TestVerifyWitnessForged(t *testing.T) {
 		t.Errorf("ReadWitness(damaged) = %v, want an error naming line 2", err)
 	}
 }
+
+// FuzzReadWitness feeds ReadWitness arbitrary witness files: it must not
+// panic, and what it returns must be checkpoints, in file order.
+func FuzzReadWitness(f *testing.F) {
+	f.Add([]byte(""))
+	f.Add([]byte("junk\n{\"seq\":1}\n"))
+	f.Add([]byte(`<37>coffer-audit: {"seq":5,"chain_id":"0123456789abcdef","prev_hash":"` + strings.Repeat("a", 64) + `","type":"checkpoint","time":"2025-03-01T12:00:00Z","hash":"` + strings.Repeat("a", 64) + `","signature":"` + strings.Repeat("b", 128) + `"}` + "\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ws, err := trail.ReadWitness(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		last := 0
+		for _, w := range ws {
+			if w.Line.Type != audit.TypeCheckpoint || w.N <= last || len(w.Hash) != 64 {
+				t.Fatalf("ReadWitness(%q) returned %+v", data, w)
+			}
+			last = w.N
+		}
+	})
+}
