@@ -230,10 +230,14 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if haOpts != nil {
 		cluster = s.clusterTransport()
 	}
-	// One body budget for every listener: the bound is on the process's
-	// memory, not per address.
+	// One body budget for every listener that does not set its own: the
+	// bound is on the process's memory, not per address.
 	budget := httpapi.NewBudget(0)
 	api := func(h config.ListenerHTTP) *http.Server {
+		lb := budget
+		if h.MaxRequestBodyBudget > 0 {
+			lb = httpapi.NewBudget(h.MaxRequestBodyBudget)
+		}
 		handler := httpapi.New(httpapi.Options{
 			Core:                   c,
 			Logger:                 logger,
@@ -246,7 +250,9 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 			DisableRekey:           h.DisableUnauthedRekeyEndpoints,
 			DisableGenerateRoot:    h.DisableUnauthedGenerateRootEndpoints,
 			InFlight:               inflight,
-			Budget:                 budget,
+			Budget:                 lb,
+			BodyGrace:              h.RequestBodyGrace,
+			BodyMinRate:            h.MinRequestBodyRate,
 		})
 		return &http.Server{
 			Handler:           s.wrap(handler, h.MaxRequestDuration),
@@ -591,6 +597,13 @@ func auditDevices(blocks []config.AuditDevice) []core.AuditDeviceConfig {
 			opts["file_path"] = b.FilePath
 			if b.Mode != "" {
 				opts["mode"] = b.Mode
+			}
+			if b.WitnessAddress != "" {
+				opts["witness_address"] = b.WitnessAddress
+				opts["witness_type"] = b.WitnessType
+				if b.WitnessWriteTimeout > 0 {
+					opts["witness_write_timeout"] = b.WitnessWriteTimeout.String()
+				}
 			}
 		case "socket":
 			opts["address"] = b.Address
