@@ -17,6 +17,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/audit"
 	"github.com/coffer-secrets/coffer/internal/barrier"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/identity"
 	"github.com/coffer-secrets/coffer/internal/lease"
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -24,6 +25,10 @@ import (
 	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/seal"
 	"github.com/coffer-secrets/coffer/internal/storage"
+	"github.com/coffer-secrets/coffer/internal/sys/ceremony"
+	"github.com/coffer-secrets/coffer/internal/sys/operator"
+	"github.com/coffer-secrets/coffer/internal/sys/rotate"
+	"github.com/coffer-secrets/coffer/internal/sys/snapshots"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -80,15 +85,15 @@ type Options struct {
 	// AuditAnyDir lets the API enable audit files anywhere (dev mode).
 	AuditAnyDir bool
 	// HA, when set, makes the core one node of a cluster sharing Physical
-	// (see ha.go); nil means a single server.
-	HA *HAOptions
+	// (see package ha); nil means a single server.
+	HA *ha.Options
 	// MinRotationInterval is the shortest interval sys/rotate/config
-	// accepts; zero means DefaultMinRotationInterval (Vault's 24h). Dev
+	// accepts; zero means rotate.DefaultMinInterval (Vault's 24h). Dev
 	// mode and tests lower it.
 	MinRotationInterval time.Duration
 	// RotationCheckInterval is how often the active node checks whether
 	// the key term is due for automatic rotation; zero means
-	// DefaultRotationCheckInterval.
+	// rotate.DefaultCheckInterval.
 	RotationCheckInterval time.Duration
 	// Seal is the configured auto seal; nil means Shamir key shares. The
 	// core does not close it.
@@ -105,12 +110,19 @@ type Options struct {
 	InFlight func() map[string]InFlightRequest
 }
 
+// InFlightRequest is one request the HTTP layer is serving, in the shape
+// of sys/in-flight-req.
+type InFlightRequest = operator.InFlightRequest
+
 // Observer receives events for metrics. Its methods must be cheap and
 // safe for concurrent use.
 type Observer interface {
 	Login(method string, ok bool)
 	RevokeFailure(mount string)
 	AuditFailure(device string)
+	// BackgroundFailure is told when background work (a sweep, audit
+	// checkpoints) stops while the core is unsealed.
+	BackgroundFailure(task string)
 }
 
 // Stats are counts for metrics.
@@ -149,8 +161,14 @@ type Core struct {
 	leases   *lease.Manager
 	broker   *audit.Broker
 	lockouts *lockouts
-	// cer holds the rekey and root generation attempts (ceremony.go).
-	cer ceremonies
+	// cer holds the rekey and root generation attempts.
+	cer *ceremony.Ceremonies
+	// rotation serves sys/rotate/config and rotates the key term when due.
+	rotation *rotate.Rotator
+	// operator serves the operator utility endpoints and records versions.
+	operator *operator.Operator
+	// snapshots saves and verifies snapshots (snapshot.go installs them).
+	snapshots *snapshots.Snapshots
 
 	// identity is built at unseal and dropped at seal; guarded by stateMu.
 	identity *identity.Store
@@ -171,8 +189,8 @@ type Core struct {
 
 	remounts sync.Map // migration ID -> *remountStatus
 
-	// ha is nil for a single server.
-	ha *haState
+	// ha is this node of a cluster; nil for a single server.
+	ha *ha.Node
 	// sealCfg caches the seal configuration once initialized (it never
 	// changes afterwards), so health checks need no storage round trip.
 	sealCfg atomic.Pointer[seal.Config]
@@ -204,37 +222,27 @@ func New(opts Options) (*Core, error) {
 	if opts.PeriodicInterval <= 0 {
 		opts.PeriodicInterval = time.Minute
 	}
-	if opts.MinRotationInterval <= 0 {
-		opts.MinRotationInterval = DefaultMinRotationInterval
-	}
-	if opts.RotationCheckInterval <= 0 {
-		opts.RotationCheckInterval = DefaultRotationCheckInterval
-	}
 	if opts.ClusterName == "" {
 		opts.ClusterName = "coffer-cluster"
 	}
-	var ha *haState
-	if opts.HA != nil {
-		var err error
-		if ha, err = newHAState(*opts.HA); err != nil {
-			return nil, err
-		}
-	}
-	if ha != nil {
-		opts.Physical = haPhysical{Storage: opts.Physical, h: ha, logger: opts.Logger.With("component", "core.ha")}
-	}
-	b := barrier.New(opts.Physical)
 	c := &Core{
-		ha:       ha,
-		opts:     opts,
 		logger:   opts.Logger.With("component", "core"),
 		clock:    opts.Clock,
-		barrier:  b,
-		seal:     seal.NewShamir(opts.Physical),
 		router:   router.New(),
-		policies: newPolicyStore(b),
 		lockouts: newLockouts(maxLockoutEntries),
 	}
+	if opts.HA != nil {
+		// The node wraps the physical storage under the barrier, and
+		// reaches the core through haHost (see ha.go).
+		n, err := ha.New(*opts.HA, ha.Env{Host: haHost{c}, State: &c.stateMu, Logger: opts.Logger.With("component", "ha"), Clock: opts.Clock, Version: opts.Version})
+		if err != nil {
+			return nil, err
+		}
+		c.ha = n
+		opts.Physical = n.Physical(opts.Physical)
+	}
+	b := barrier.New(opts.Physical)
+	c.opts, c.barrier, c.seal, c.policies = opts, b, seal.NewShamir(opts.Physical), newPolicyStore(b)
 	var onRevokeFail func(string)
 	if opts.Observer != nil {
 		onRevokeFail = opts.Observer.RevokeFailure
@@ -246,6 +254,10 @@ func New(opts Options) (*Core, error) {
 	}
 	c.broker = audit.NewBroker(bo)
 	c.tokens = token.New(token.Options{Storage: b, Crypter: b, Logger: opts.Logger, OnRevoke: c.onTokenRevoke})
+	c.cer = ceremony.New(ceremony.Options{Core: ceremonyCore{c}, Logger: c.logger, NewID: NewUUID})
+	c.rotation = rotate.New(rotate.Options{Keyring: b, Active: func() bool { return !c.Sealed() && !c.standby() }, Clock: opts.Clock, Logger: c.logger, MinInterval: opts.MinRotationInterval, CheckInterval: opts.RotationCheckInterval})
+	c.operator = operator.New(operator.Options{Storage: b, Clock: opts.Clock, Logger: c.logger, Version: opts.Version, SanitizedConfig: opts.SanitizedConfig, InFlight: opts.InFlight})
+	c.snapshots = snapshots.New(snapshotCore{c})
 	c.sys = c.newSysBackend()
 	c.tokenAPI = c.newTokenBackend()
 	c.sealed.Store(true)

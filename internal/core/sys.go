@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 )
@@ -103,15 +104,15 @@ func (c *Core) newSysBackend() *framework.Backend {
 			Synopsis:   "Find the mount that serves a path.",
 		},
 	}
-	paths = append(paths, c.haPaths()...)
-	paths = append(paths, c.rotateConfigPaths()...)
+	paths = append(paths, ha.Paths(c.ha)...)
+	paths = append(paths, c.rotation.Paths()...)
 	paths = append(paths, c.aclPaths()...)
 	paths = append(paths, c.wrapPaths()...)
 	paths = append(paths, c.passwordPaths()...)
 	paths = append(paths, c.auditPaths()...)
 	paths = append(paths, c.pluginPaths()...)
 	paths = append(paths, c.hostInfoPaths()...)
-	paths = append(paths, c.operatorPaths()...)
+	paths = append(paths, c.operator.Paths()...)
 	return &framework.Backend{Paths: append(paths, c.leasePaths()...)}
 }
 
