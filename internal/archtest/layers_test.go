@@ -100,7 +100,7 @@ func allowed() map[string][]string {
 		"internal/policy":        {"internal/duration"},
 		"internal/passpol":       nil,
 		"internal/hostinfo":      nil,
-		"internal/snapshot":      nil,
+		"internal/snapshot":      {"internal/atomicfile"},
 		"internal/suggest":       nil,
 
 		// Security: the barrier, seals and secret sharing.
@@ -126,7 +126,7 @@ func allowed() map[string][]string {
 		"internal/cli": {
 			"internal/agent", "internal/agent/child", "internal/agent/config",
 			"internal/audit", "internal/audit/trail", "internal/snapshot",
-			"internal/suggest", "internal/token/otp", "internal/duration",
+			"internal/suggest", "internal/token/otp", "internal/duration", "internal/atomicfile",
 		},
 		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
 		"internal/agent/child":    nil,

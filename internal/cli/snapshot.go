@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/coffer-secrets/coffer/internal/atomicfile"
 	"github.com/coffer-secrets/coffer/internal/snapshot"
 )
 
@@ -65,13 +66,13 @@ func runSnapshotSave(ctx context.Context, c *call, args []string) int {
 	}
 	defer resp.Body.Close()
 	var hdr snapshot.Header
-	err = snapshot.WriteFileAtomic(args[0], func(w io.Writer) error {
+	err = atomicfile.Write(args[0], 0o600, func(w io.Writer) error {
 		var err error
 		hdr, err = verify(io.TeeReader(resp.Body, w))
 		return err
 	})
 	if err != nil {
-		fmt.Fprintf(c.env.Stderr, "Error saving snapshot to %s: %v\n", args[0], err)
+		fmt.Fprintf(c.env.Stderr, "Error saving snapshot: %v\n", err)
 		return exitServer
 	}
 	if c.format == "json" {

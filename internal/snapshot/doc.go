@@ -31,7 +31,8 @@
 // verifying it, before anything is applied, so a truncated or corrupted
 // file is refused before it can change anything.
 //
-// This package imports only the standard library, so that the command
+// This package imports only the standard library and internal/atomicfile
+// (a leaf that imports nothing else of Coffer's), so that the command
 // line can verify a file it has downloaded. Storages satisfy [Source]
 // without importing it. Everything here is safe for use by one goroutine
 // at a time, except [Scheduler], whose methods are safe for concurrent use.

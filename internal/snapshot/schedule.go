@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/coffer-secrets/coffer/internal/atomicfile"
 )
 
 // File names of scheduled snapshots: the prefix, a UTC time that sorts
@@ -100,7 +102,7 @@ func (s *Scheduler) SaveNow(ctx context.Context) (string, error) {
 	}
 	now := s.opts.Now().UTC()
 	final := filepath.Join(s.opts.Dir, filePrefix+now.Format(timeLayout)+fileSuffix)
-	if err := WriteFileAtomic(final, func(w io.Writer) error { return s.opts.Save(ctx, w) }); err != nil {
+	if err := atomicfile.Write(final, 0o600, func(w io.Writer) error { return s.opts.Save(ctx, w) }); err != nil {
 		return "", err
 	}
 	s.opts.Logger.Info("snapshot saved", "path", final)
@@ -128,7 +130,8 @@ func (s *Scheduler) prune() error {
 		case !e.Type().IsRegular():
 		case strings.HasPrefix(name, filePrefix) && strings.HasSuffix(name, fileSuffix):
 			snaps = append(snaps, name)
-		case strings.HasPrefix(name, tempPrefix):
+		case strings.HasPrefix(name, "."+filePrefix) && strings.Contains(name, fileSuffix+".tmp-"):
+			// atomicfile's temporary file, left by a crash
 			if info, err := e.Info(); err == nil && s.opts.Now().Sub(info.ModTime()) > s.opts.Interval+time.Hour {
 				errs = append(errs, ignoreMissing(os.Remove(filepath.Join(s.opts.Dir, name))))
 			}
@@ -140,47 +143,4 @@ func (s *Scheduler) prune() error {
 		snaps = snaps[1:]
 	}
 	return errors.Join(errs...)
-}
-
-// tempPrefix names the temporary files of WriteFileAtomic.
-const tempPrefix = ".coffer-snapshot-tmp-"
-
-// WriteFileAtomic creates path (mode 0600) with what write writes: into a
-// temporary file in the same directory, fsynced, renamed to path, and the
-// directory fsynced, so path is either absent or complete, even after a
-// crash. When write fails the temporary file is removed and path is left
-// as it was.
-func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, tempPrefix+"*")
-	if err != nil {
-		return fmt.Errorf("create temporary snapshot file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := write(f); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync snapshot file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close snapshot file: %w", err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("rename snapshot file: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open snapshot directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync snapshot directory: %w", err)
-	}
-	return nil
 }

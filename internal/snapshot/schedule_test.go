@@ -107,3 +107,42 @@ func TestNewSchedulerChecksOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestSchedulerRemovesCrashLeftovers: a temporary file a crash left behind
+// (atomicfile's ".NAME.tmp-*") is removed once it is older than an interval
+// and an hour; a recent one, perhaps still being written, is kept.
+func TestSchedulerRemovesCrashLeftovers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	now := time.Now()
+	old := filepath.Join(dir, ".coffer-snapshot-20240101T000000Z.snap.tmp-123")
+	recent := filepath.Join(dir, ".coffer-snapshot-20240101T010000Z.snap.tmp-456")
+	for _, p := range []string{old, recent} {
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chtimes(old, now.Add(-3*time.Hour), now.Add(-3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewScheduler(ScheduleOptions{
+		Dir: dir, Interval: time.Hour, Retain: 1,
+		Save: func(_ context.Context, w io.Writer) error {
+			_, err := Write(context.Background(), w, Header{}, testRecords(1))
+			return err
+		},
+		Now: func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SaveNow(t.Context()); err != nil {
+		t.Fatalf("SaveNow() = %v", err)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("old leftover %s: Stat = %v, want it removed", old, err)
+	}
+	if _, err := os.Stat(recent); err != nil {
+		t.Errorf("recent temporary file %s: Stat = %v, want it kept", recent, err)
+	}
+}
