@@ -54,7 +54,7 @@ type auditKeys struct {
 
 // normalizeAuditPath turns "file" into "file/".
 func normalizeAuditPath(p string) (string, error) {
-	p, err := normalizeMountPath(p)
+	p, err := router.CleanMountPath(p)
 	if err != nil {
 		return "", err
 	}
