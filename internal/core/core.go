@@ -24,6 +24,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/seal"
 	"github.com/coffer-secrets/coffer/internal/storage"
+	"github.com/coffer-secrets/coffer/internal/sys/auditdev"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -148,6 +149,7 @@ type Core struct {
 	policies *policyStore
 	leases   *lease.Manager
 	broker   *audit.Broker
+	audits   *auditdev.Table
 	lockouts *lockouts
 	// cer holds the rekey and root generation attempts (ceremony.go).
 	cer ceremonies
@@ -166,10 +168,6 @@ type Core struct {
 	// mountMu serializes changes to the mount table.
 	mountMu sync.Mutex
 	mounts  *mountTable // guarded by mountMu (and replaced only under it)
-	// auditTable lists the enabled audit devices; guarded by mountMu.
-	auditTable []*auditEntry
-
-	remounts sync.Map // migration ID -> *remountStatus
 
 	// ha is nil for a single server.
 	ha *haState
@@ -245,6 +243,7 @@ func New(opts Options) (*Core, error) {
 		bo.OnFailure = func(path string, _ error) { opts.Observer.AuditFailure(path) }
 	}
 	c.broker = audit.NewBroker(bo)
+	c.audits = auditdev.New(auditdev.Options{Storage: b, Broker: c.broker, Devices: opts.AuditDevices, AllowedDirs: opts.AuditAllowedDirs, AnyDir: opts.AuditAnyDir, Clock: opts.Clock, Logger: opts.Logger})
 	c.tokens = token.New(token.Options{Storage: b, Crypter: b, Logger: opts.Logger, OnRevoke: c.onTokenRevoke})
 	c.sys = c.newSysBackend()
 	c.tokenAPI = c.newTokenBackend()

@@ -428,7 +428,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.loadMounts(ctx); err != nil {
 		return err
 	}
-	if err := c.loadAudit(ctx); err != nil {
+	if err := c.audits.Load(ctx); err != nil {
 		return err
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -468,7 +468,7 @@ func (c *Core) preSeal(ctx context.Context) {
 		c.stopBackground()
 		c.stopBackground = nil
 	}
-	c.unloadAudit(ctx)
+	c.audits.Unload(ctx)
 	c.unloadMounts(ctx)
 	c.tokens.Reset()
 	c.leases.Reset()

@@ -20,7 +20,7 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths = append(paths, c.aclPaths()...)
 	paths = append(paths, c.wrapPaths()...)
 	paths = append(paths, c.passwordPaths()...)
-	paths = append(paths, c.auditPaths()...)
+	paths = append(paths, c.audits.Paths()...)
 	paths = append(paths, c.pluginPaths()...)
 	paths = append(paths, c.hostInfoPaths()...)
 	paths = append(paths, c.operatorPaths()...)
