@@ -25,6 +25,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/seal"
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/sys/auditdev"
+	"github.com/coffer-secrets/coffer/internal/sys/policies"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -146,7 +147,7 @@ type Core struct {
 	router   *router.Router
 	sys      *framework.Backend
 	tokenAPI *framework.Backend
-	policies *policyStore
+	policies *policies.Store
 	leases   *lease.Manager
 	broker   *audit.Broker
 	audits   *auditdev.Table
@@ -230,7 +231,7 @@ func New(opts Options) (*Core, error) {
 		barrier:  b,
 		seal:     seal.NewShamir(opts.Physical),
 		router:   router.New(),
-		policies: newPolicyStore(b),
+		policies: policies.NewStore(b),
 		lockouts: newLockouts(maxLockoutEntries),
 	}
 	var onRevokeFail func(string)

@@ -502,7 +502,7 @@ func (c *Core) loadStandby(ctx context.Context) error {
 	if err := c.readClusterID(ctx); err != nil {
 		return err
 	}
-	if err := c.policies.loadReadOnly(ctx); err != nil {
+	if err := c.policies.LoadReadOnly(ctx); err != nil {
 		return err
 	}
 	if err := c.loadIdentity(ctx); err != nil {

@@ -200,7 +200,7 @@ func (c *Core) invalidate(ctx context.Context, payload string) {
 				c.logger.Warn("reload the cluster CA after a change", "err", err)
 			}
 		case strings.HasPrefix(k, policyPrefix):
-			if err := c.policies.reloadOne(ctx, strings.TrimPrefix(k, policyPrefix)); err != nil {
+			if err := c.policies.ReloadOne(ctx, strings.TrimPrefix(k, policyPrefix)); err != nil {
 				c.logger.Warn("reload a changed policy", "err", err)
 				c.ha.stale.Store(true)
 			}

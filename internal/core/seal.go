@@ -416,7 +416,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.recordVersion(ctx); err != nil {
 		return err
 	}
-	if err := c.policies.load(ctx); err != nil {
+	if err := c.policies.Load(ctx); err != nil {
 		return err
 	}
 	if err := c.leases.Load(ctx); err != nil {
@@ -472,7 +472,7 @@ func (c *Core) preSeal(ctx context.Context) {
 	c.unloadMounts(ctx)
 	c.tokens.Reset()
 	c.leases.Reset()
-	c.policies.reset()
+	c.policies.Reset()
 	c.lockouts.reset()
 	c.cer.reset()
 	c.identity = nil

@@ -3,6 +3,7 @@ package core
 import (
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 	"github.com/coffer-secrets/coffer/internal/sys/mounts"
+	"github.com/coffer-secrets/coffer/internal/sys/policies"
 )
 
 // newSysBackend returns the path table of the sys/ endpoints core serves
@@ -17,7 +18,7 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths := mounts.New(mounts.Options{Core: mountsCore{c}, Version: c.opts.Version, NewUUID: NewUUID, Logger: c.logger}).Paths()
 	paths = append(paths, c.haPaths()...)
 	paths = append(paths, c.rotateConfigPaths()...)
-	paths = append(paths, c.aclPaths()...)
+	paths = append(paths, policies.New(policies.Options{Store: c.policies, Core: policiesCore{c}, Logger: c.logger}).Paths()...)
 	paths = append(paths, c.wrapPaths()...)
 	paths = append(paths, c.passwordPaths()...)
 	paths = append(paths, c.audits.Paths()...)

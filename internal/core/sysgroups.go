@@ -2,8 +2,12 @@ package core
 
 import (
 	"context"
+	"slices"
 
+	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/sys/mounts"
+	"github.com/coffer-secrets/coffer/internal/sys/policies"
+	"github.com/coffer-secrets/coffer/internal/token"
 )
 
 // The sys/ endpoint groups under internal/sys reach core through the
@@ -78,4 +82,53 @@ func (a mountsCore) KeyStatus() (mounts.KeyStatus, error) {
 		return mounts.KeyStatus{}, err
 	}
 	return mounts.KeyStatus{Term: info.Term, InstallTime: info.InstallTime, Encryptions: info.Encryptions}, nil
+}
+
+// policyPrefix is where the policies are stored.
+const policyPrefix = policies.Prefix
+
+// policiesCore is the token store, identity and lockouts as
+// [policies.Core].
+type policiesCore struct{ c *Core }
+
+// policiesOf returns the policies of e with those of its identity; an
+// identity that cannot be read adds none.
+func (a policiesCore) policiesOf(ctx context.Context, e *token.Entry) []string {
+	names := e.Policies
+	if e.EntityID != "" && a.c.identity != nil {
+		if ip, err := a.c.identity.Policies(ctx, e.EntityID); err == nil {
+			names = append(slices.Clone(names), ip...)
+		}
+	}
+	return names
+}
+
+func (a policiesCore) TokenPolicies(ctx context.Context, id string) ([]string, error) {
+	e, _, err := a.c.lookupToken(ctx, id, "invalid token")
+	if err != nil {
+		return nil, err
+	}
+	return a.policiesOf(ctx, e), nil
+}
+
+func (a policiesCore) AccessorPolicies(ctx context.Context, accessor string) ([]string, error) {
+	e, _, err := a.c.lookupAccessor(ctx, accessor)
+	if err != nil {
+		return nil, err
+	}
+	return a.policiesOf(ctx, e), nil
+}
+
+func (a policiesCore) CallerPolicies(ctx context.Context) ([]string, error) {
+	cl := callerFrom(ctx)
+	if cl == nil {
+		return nil, logical.PermissionDenied()
+	}
+	return a.policiesOf(ctx, cl.entry), nil
+}
+
+func (a policiesCore) LockedUsers() map[string][]string { return a.c.lockouts.lockedNames(a.c.now()) }
+
+func (a policiesCore) Unlock(accessor, alias string) {
+	a.c.lockouts.unlock(lockoutKey{accessor: accessor, name: alias})
 }

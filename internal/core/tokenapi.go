@@ -120,7 +120,7 @@ func (c *Core) createTokenFor(ctx context.Context, req *logical.Request, in *tok
 		if p == "" {
 			return nil, logical.InvalidRequest("empty policy name")
 		}
-		if !c.policies.exists(p) {
+		if !c.policies.Exists(p) {
 			return nil, logical.InvalidRequest("policy %q does not exist", p)
 		}
 	}
