@@ -26,6 +26,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/sys/auditdev"
 	"github.com/coffer-secrets/coffer/internal/sys/policies"
+	"github.com/coffer-secrets/coffer/internal/sys/wrapping"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -151,6 +152,7 @@ type Core struct {
 	leases   *lease.Manager
 	broker   *audit.Broker
 	audits   *auditdev.Table
+	wrapping *wrapping.Wrapper
 	lockouts *lockouts
 	// cer holds the rekey and root generation attempts (ceremony.go).
 	cer ceremonies
@@ -246,6 +248,7 @@ func New(opts Options) (*Core, error) {
 	c.broker = audit.NewBroker(bo)
 	c.audits = auditdev.New(auditdev.Options{Storage: b, Broker: c.broker, Devices: opts.AuditDevices, AllowedDirs: opts.AuditAllowedDirs, AnyDir: opts.AuditAnyDir, Clock: opts.Clock, Logger: opts.Logger})
 	c.tokens = token.New(token.Options{Storage: b, Crypter: b, Logger: opts.Logger, OnRevoke: c.onTokenRevoke})
+	c.wrapping = wrapping.New(wrapping.Options{Tokens: c.tokens, Storage: b, Cubbyhole: c.cubbyholePrefix, MaxTTL: opts.MaxLeaseTTL, Clock: opts.Clock, Logger: c.logger})
 	c.sys = c.newSysBackend()
 	c.tokenAPI = c.newTokenBackend()
 	c.sealed.Store(true)

@@ -19,7 +19,7 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths = append(paths, c.haPaths()...)
 	paths = append(paths, c.rotateConfigPaths()...)
 	paths = append(paths, policies.New(policies.Options{Store: c.policies, Core: policiesCore{c}, Logger: c.logger}).Paths()...)
-	paths = append(paths, c.wrapPaths()...)
+	paths = append(paths, c.wrapping.Paths()...)
 	paths = append(paths, c.passwordPaths()...)
 	paths = append(paths, c.audits.Paths()...)
 	paths = append(paths, c.pluginPaths()...)
