@@ -12,6 +12,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/policy"
 	"github.com/coffer-secrets/coffer/internal/router"
+	"github.com/coffer-secrets/coffer/internal/sys/leases"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -267,7 +268,7 @@ func (c *Core) finish(resp *logical.Response, mountType string, err error) (*Res
 			r := *resp
 			r.Data = nil
 			out.Response = &r
-		case *leaseRenewed:
+		case *leases.Renewed:
 			out.LeaseID, out.LeaseDuration, out.Renewable = d.LeaseID, d.LeaseDuration, d.Renewable
 			r := *resp
 			r.Data = nil

@@ -2,6 +2,7 @@ package core
 
 import (
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
+	"github.com/coffer-secrets/coffer/internal/sys/leases"
 	"github.com/coffer-secrets/coffer/internal/sys/mounts"
 	"github.com/coffer-secrets/coffer/internal/sys/policies"
 )
@@ -25,5 +26,5 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths = append(paths, c.pluginPaths()...)
 	paths = append(paths, c.hostInfoPaths()...)
 	paths = append(paths, c.operatorPaths()...)
-	return &framework.Backend{Paths: append(paths, c.leasePaths()...)}
+	return &framework.Backend{Paths: append(paths, leases.New(leases.Options{Leases: c.leases, Core: leasesCore{c}, Clock: c.clock}).Paths()...)}
 }

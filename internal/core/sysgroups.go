@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/sys/mounts"
@@ -131,4 +132,18 @@ func (a policiesCore) LockedUsers() map[string][]string { return a.c.lockouts.lo
 
 func (a policiesCore) Unlock(accessor, alias string) {
 	a.c.lockouts.unlock(lockoutKey{accessor: accessor, name: alias})
+}
+
+// leasesCore is the caller and the token store as [leases.Core].
+type leasesCore struct{ c *Core }
+
+func (a leasesCore) CallerExpiry(ctx context.Context) time.Time {
+	if cl := callerFrom(ctx); cl != nil && !cl.entry.IsRoot() {
+		return cl.entry.ExpireTime()
+	}
+	return time.Time{}
+}
+
+func (a leasesCore) RevokeTokensByPath(ctx context.Context, prefix string) error {
+	return a.c.tokens.RevokeByPathPrefix(ctx, prefix, a.c.now())
 }
