@@ -14,6 +14,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/storage"
+	"github.com/coffer-secrets/coffer/internal/sys/passwords"
 )
 
 const mountTableKey = "core/mounts"
@@ -211,7 +212,7 @@ func (v mountSystemView) DefaultLeaseTTL() time.Duration {
 
 // GeneratePassword makes a password with a password policy.
 func (v mountSystemView) GeneratePassword(ctx context.Context, policy string) (string, error) {
-	return v.c.generatePassword(ctx, policy)
+	return passwords.New(v.c.barrier).Generate(ctx, policy)
 }
 
 func (v mountSystemView) MaxLeaseTTL() time.Duration {

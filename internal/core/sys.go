@@ -2,8 +2,10 @@ package core
 
 import (
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
+	"github.com/coffer-secrets/coffer/internal/sys/host"
 	"github.com/coffer-secrets/coffer/internal/sys/leases"
 	"github.com/coffer-secrets/coffer/internal/sys/mounts"
+	"github.com/coffer-secrets/coffer/internal/sys/passwords"
 	"github.com/coffer-secrets/coffer/internal/sys/policies"
 )
 
@@ -21,10 +23,10 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths = append(paths, c.rotateConfigPaths()...)
 	paths = append(paths, policies.New(policies.Options{Store: c.policies, Core: policiesCore{c}, Logger: c.logger}).Paths()...)
 	paths = append(paths, c.wrapping.Paths()...)
-	paths = append(paths, c.passwordPaths()...)
+	paths = append(paths, passwords.New(c.barrier).Paths()...)
 	paths = append(paths, c.audits.Paths()...)
-	paths = append(paths, c.pluginPaths()...)
-	paths = append(paths, c.hostInfoPaths()...)
+	paths = append(paths, c.pluginCatalog().Paths()...)
+	paths = append(paths, host.Paths(c.clock)...)
 	paths = append(paths, c.operatorPaths()...)
 	return &framework.Backend{Paths: append(paths, leases.New(leases.Options{Leases: c.leases, Core: leasesCore{c}, Clock: c.clock}).Paths()...)}
 }

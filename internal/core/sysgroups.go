@@ -2,11 +2,13 @@ package core
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/sys/mounts"
+	"github.com/coffer-secrets/coffer/internal/sys/plugins"
 	"github.com/coffer-secrets/coffer/internal/sys/policies"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
@@ -146,4 +148,16 @@ func (a leasesCore) CallerExpiry(ctx context.Context) time.Time {
 
 func (a leasesCore) RevokeTokensByPath(ctx context.Context, prefix string) error {
 	return a.c.tokens.RevokeByPathPrefix(ctx, prefix, a.c.now())
+}
+
+// pluginCatalog lists the built-in engines, auth methods and database
+// plugins the server handed core, for sys/plugins/catalog.
+func (c *Core) pluginCatalog() *plugins.Catalog {
+	return &plugins.Catalog{
+		Auth: slices.Collect(maps.Keys(c.opts.AuthMethods)),
+		// cubbyhole is core's own mount, not something to enable.
+		Secret:   slices.DeleteFunc(slices.Collect(maps.Keys(c.opts.Engines)), func(n string) bool { return n == "cubbyhole" }),
+		Database: c.opts.DatabasePlugins,
+		Version:  c.opts.Version,
+	}
 }
