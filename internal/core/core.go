@@ -151,6 +151,7 @@ type Core struct {
 	policies *policies.Store
 	leases   *lease.Manager
 	broker   *audit.Broker
+	// audits is the table of enabled audit devices, opened at unseal.
 	audits   *auditdev.Table
 	wrapping *wrapping.Wrapper
 	lockouts *lockouts
