@@ -2,6 +2,7 @@ package archtest
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"os/exec"
 	"slices"
@@ -9,74 +10,21 @@ import (
 	"testing"
 )
 
-const module = "github.com/coffer-secrets/coffer/"
-
-// rule forbids packages under importer (a path below the module, "" for
-// all) from importing packages whose path starts with forbidden. With
-// direct set only the package's own imports count; otherwise everything it
-// depends on does.
-type rule struct {
-	importer  string
-	forbidden []string
-	direct    bool
-	except    []string // importer packages the rule does not cover
-}
-
-var rules = []rule{
-	// Engines and auth methods know only the logical contract.
-	{importer: "internal/engine/", forbidden: []string{"internal/core", "internal/httpapi", "internal/router", "internal/barrier", "internal/token", "internal/server", "internal/storage", "testing"}},
-	{importer: "internal/auth/", forbidden: []string{"internal/core", "internal/httpapi", "internal/router", "internal/barrier", "internal/token", "internal/server", "internal/storage", "testing"}},
-	// The contract itself imports nothing of ours.
-	// (logicaltest, a test harness, may borrow storage's key rules.)
-	{importer: "internal/logical", forbidden: []string{"internal/core", "internal/httpapi", "internal/engine/", "internal/auth/", "internal/storage", "internal/barrier", "internal/router", "internal/token", "internal/server"}, except: []string{"internal/logical/logicaltest"}},
-	// Core never reaches up, nor into a particular engine.
-	{importer: "internal/core", forbidden: []string{"internal/httpapi", "internal/cli", "internal/server", "internal/engine/", "internal/auth/", "internal/builtin", "testing"}},
-	// The identity store is built like an engine.
-	{importer: "internal/identity", forbidden: []string{"internal/core", "internal/httpapi", "internal/router", "internal/barrier", "internal/token", "internal/server", "internal/storage", "testing"}},
-	// Security packages stay small.
-	{importer: "internal/barrier", forbidden: []string{"internal/core", "internal/logical", "internal/router", "internal/token", "internal/httpapi", "internal/server"}},
-	{importer: "internal/shamir", forbidden: []string{"internal/"}},
-	// The snapshot format is read by the CLI too: it needs nothing of ours.
-	{importer: "internal/snapshot", forbidden: []string{"internal/"}},
-	// Reading the machine's description needs nothing of ours.
-	{importer: "internal/hostinfo", forbidden: []string{"internal/"}},
-	{importer: "internal/seal", forbidden: []string{"internal/core", "internal/logical", "internal/httpapi", "internal/server"}},
-	{importer: "internal/token", forbidden: []string{"internal/core", "internal/httpapi", "internal/server", "internal/engine/"}},
-	// Each storage backend imports only the storage interface.
-	{importer: "internal/storage/", forbidden: []string{"internal/core", "internal/barrier", "internal/logical", "internal/router", "internal/server"}},
-	// The HTTP layer never reaches storage or an engine itself.
-	{importer: "internal/httpapi", forbidden: []string{"internal/storage", "internal/engine/", "internal/auth/", "internal/barrier", "internal/server"}, direct: true},
-	// The agent is a client like any other: HTTP only.
-	{importer: "internal/agent", forbidden: []string{"internal/core", "internal/server", "internal/httpapi", "internal/engine/", "internal/auth/", "internal/storage", "internal/barrier", "internal/token", "internal/lease", "internal/audit"}},
-	// Operator tools work on storage as stored: never through the core or
-	// the barrier, and they are run by the server's binary, not by it.
-	{importer: "internal/migrate", forbidden: []string{"internal/core", "internal/barrier", "internal/httpapi", "internal/server", "internal/cli", "internal/seal"}},
-	{importer: "internal/diagnose", forbidden: []string{"internal/core", "internal/barrier", "internal/httpapi", "internal/server", "internal/cli", "internal/seal"}},
-	// The CLI talks HTTP only.
-	{importer: "internal/cli", forbidden: []string{"internal/core", "internal/server", "internal/httpapi", "internal/engine/", "internal/storage", "internal/barrier"}},
-}
-
-type pkg struct {
-	ImportPath string
-	Dir        string
-	Doc        string
-	Name       string
-	Imports    []string
-	Deps       []string
-}
-
+// listPackages returns the module's packages as `go list` sees them.
 func listPackages(t *testing.T) []pkg {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), "go", "list", "-json", module+"...")
 	out, err := cmd.Output()
-	if err != nil {
+	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+		t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+	} else if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
 	var pkgs []pkg
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	for {
 		var p pkg
-		if err := dec.Decode(&p); err == io.EOF {
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
 			t.Fatalf("decode go list output: %v", err)
@@ -89,33 +37,10 @@ func listPackages(t *testing.T) []pkg {
 	return pkgs
 }
 
-func TestForbiddenImports(t *testing.T) {
+func TestLayering(t *testing.T) {
 	t.Parallel()
-	for _, p := range listPackages(t) {
-		rel := strings.TrimPrefix(p.ImportPath, module)
-		for _, r := range rules {
-			if !strings.HasPrefix(rel, r.importer) || slices.Contains(r.except, rel) {
-				continue
-			}
-			imports := p.Deps
-			if r.direct {
-				imports = p.Imports
-			}
-			for _, imp := range imports {
-				irel, ours := strings.CutPrefix(imp, module)
-				for _, f := range r.forbidden {
-					bad := false
-					if f == "testing" {
-						bad = imp == "testing"
-					} else {
-						bad = ours && strings.HasPrefix(irel, f) && !strings.HasPrefix(irel, rel+"/") && irel != rel
-					}
-					if bad {
-						t.Errorf("%s imports %s, which rule %q forbids", rel, imp, r.importer+" -/-> "+f)
-					}
-				}
-			}
-		}
+	for _, v := range check(listPackages(t), allowed(), depRules()) {
+		t.Error(v)
 	}
 }
 
@@ -124,6 +49,219 @@ func TestEveryPackageHasADocComment(t *testing.T) {
 	for _, p := range listPackages(t) {
 		if p.Doc == "" {
 			t.Errorf("package %s (%s) has no package comment", p.ImportPath, p.Dir)
+		}
+	}
+}
+
+// graph builds a synthetic import graph from each package's imports.
+// Paths starting with "internal/" or "cmd/" are the module's; the others
+// stand for packages outside it. Deps are computed from the imports.
+func graph(imports map[string][]string) []pkg {
+	full := func(p string) string {
+		if strings.HasPrefix(p, "internal/") || strings.HasPrefix(p, "cmd/") {
+			return module + p
+		}
+		return p
+	}
+	var deps func(p string) []string
+	deps = func(p string) []string {
+		var out []string
+		for _, imp := range imports[p] {
+			out = append(out, full(imp))
+			out = append(out, deps(imp)...)
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	var pkgs []pkg
+	for p, imps := range imports {
+		fi := make([]string, len(imps))
+		for i, imp := range imps {
+			fi[i] = full(imp)
+		}
+		pkgs = append(pkgs, pkg{ImportPath: full(p), Imports: fi, Deps: deps(p)})
+	}
+	return pkgs
+}
+
+// anything allows every package to import every package, so that a test
+// sees the dependency rules alone.
+func anything() map[string][]string { return map[string][]string{"...": {"..."}} }
+
+func TestCheckCatches(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		imports map[string][]string
+		allow   map[string][]string
+		rules   []depRule
+		want    []string // substrings of the messages, one per message; none for a clean graph
+	}{
+		{
+			name:    "a package not in the table",
+			imports: map[string][]string{"internal/new": {"internal/logical"}, "internal/logical": nil},
+			allow:   map[string][]string{"internal/logical": nil},
+			want:    []string{`internal/new is not in the layering table: add "internal/new": {"internal/logical"} to allowed()`},
+		},
+		{
+			name:    "an import its entry does not list",
+			imports: map[string][]string{"internal/core": {"internal/httpapi"}, "internal/httpapi": nil},
+			allow:   map[string][]string{"internal/core": nil, "internal/httpapi": {"internal/core"}},
+			want:    []string{`internal/core imports internal/httpapi, which its entry "internal/core" in allowed() does not list`},
+		},
+		{
+			name:    "a pattern entry covers the packages below it",
+			imports: map[string][]string{"internal/engine/kv": {"internal/logical"}, "internal/engine/pki": {"internal/core"}, "internal/logical": nil, "internal/core": nil},
+			allow:   map[string][]string{"internal/engine/...": {"internal/logical"}, "internal/logical": nil, "internal/core": nil},
+			want:    []string{`internal/engine/pki imports internal/core, which its entry "internal/engine/..." in allowed() does not list`},
+		},
+		{
+			name:    "an entry for no package",
+			imports: map[string][]string{"internal/logical": nil},
+			allow:   map[string][]string{"internal/logical": nil, "internal/gone": {"internal/logical"}},
+			want:    []string{`allowed() has an entry "internal/gone" that matches no package`},
+		},
+		{
+			name:    "engines never import each other",
+			imports: map[string][]string{"internal/engine/kv": {"internal/engine/pki"}, "internal/engine/pki": {"internal/logical"}},
+			allow:   anything(),
+			rules:   depRules(),
+			want: []string{
+				"internal/engine/kv depends on internal/engine/pki (internal/engine/kv -> internal/engine/pki), but engines never import each other",
+				"internal/engine/kv depends on internal/engine/pki (internal/engine/kv -> internal/engine/pki), but engines know only",
+			},
+		},
+		{
+			name:    "auth methods never import each other",
+			imports: map[string][]string{"internal/auth/jwt": {"internal/auth/kubernetes"}, "internal/auth/kubernetes": nil},
+			allow:   anything(),
+			rules:   depRules(),
+			want: []string{
+				"internal/auth/jwt depends on internal/auth/kubernetes (internal/auth/jwt -> internal/auth/kubernetes), but auth methods never import each other",
+				"internal/auth/jwt depends on internal/auth/kubernetes (internal/auth/jwt -> internal/auth/kubernetes), but auth methods know only",
+			},
+		},
+		{
+			name:    "an engine may import its own subpackages",
+			imports: map[string][]string{"internal/engine/kv": {"internal/engine/kv/wal", "internal/logical/framework"}, "internal/engine/kv/wal": {"internal/logical"}, "internal/logical/framework": {"internal/logical"}},
+			allow:   anything(),
+			rules:   depRules(),
+		},
+		{
+			name: "a violation is reported where it starts",
+			imports: map[string][]string{
+				"internal/agent":   {"internal/core"},
+				"internal/core":    {"internal/barrier", "internal/storage"},
+				"internal/barrier": {"internal/storage"},
+			},
+			allow: anything(),
+			rules: depRules(),
+			want:  []string{"internal/agent depends on internal/core (internal/agent -> internal/core), but the agent is a client like any other"},
+		},
+		{
+			name: "an engine reaches core through another package",
+			imports: map[string][]string{
+				"internal/engine/kv":         {"internal/logical/framework"},
+				"internal/logical/framework": {"internal/core"},
+				"internal/core":              nil,
+			},
+			allow: anything(),
+			rules: depRules(),
+			want: []string{
+				"internal/engine/kv depends on internal/core (internal/engine/kv -> internal/logical/framework -> internal/core), but engines know only",
+				"internal/logical/framework depends on internal/core (internal/logical/framework -> internal/core), but the framework builds on the contract alone",
+			},
+		},
+		{
+			name: "the binary reaches testing through a library",
+			imports: map[string][]string{
+				"cmd/coffer":      {"internal/server"},
+				"internal/server": {"example.com/lib"},
+				"example.com/lib": {"testing"},
+			},
+			allow: anything(),
+			rules: depRules(),
+			want: []string{
+				"cmd/coffer depends on testing (cmd/coffer -> internal/server -> ... -> testing), but the coffer binary carries no test code",
+				"cmd/coffer depends on testing (cmd/coffer -> internal/server -> ... -> testing), but code that ships never carries test code",
+				"internal/server depends on testing (internal/server -> ... -> testing), but code that ships never carries test code",
+			},
+		},
+		{
+			name:    "the binary includes a test helper",
+			imports: map[string][]string{"cmd/coffer": {"internal/testdb"}, "internal/testdb": {"testing"}},
+			allow:   anything(),
+			rules:   depRules(),
+			want: []string{
+				"cmd/coffer depends on internal/testdb (cmd/coffer -> internal/testdb), but the coffer binary carries no test code",
+				"cmd/coffer depends on internal/testdb (cmd/coffer -> internal/testdb), but code that ships never carries test code",
+				// testing comes in through testdb: reported once, as testdb.
+			},
+		},
+		{
+			name:    "test helpers may import testing",
+			imports: map[string][]string{"internal/testserver": {"internal/testdb", "net/http/httptest"}, "internal/testdb": {"testing"}},
+			allow:   anything(),
+			rules:   depRules(),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := check(graph(tt.imports), tt.allow, tt.rules)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d violations, want %d:\n%s", len(got), len(tt.want), strings.Join(got, "\n"))
+			}
+			for _, w := range tt.want {
+				if !slices.ContainsFunc(got, func(v string) bool { return strings.Contains(v, w) }) {
+					t.Errorf("no violation says %q; got:\n%s", w, strings.Join(got, "\n"))
+				}
+			}
+		})
+	}
+}
+
+// concrete returns a package path that pattern matches, ending in leaf
+// when the pattern stands for many.
+func concrete(pattern, leaf string) string {
+	if pattern == "..." {
+		return "internal/" + leaf
+	}
+	if base, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return base + "/" + leaf
+	}
+	return pattern
+}
+
+// TestEveryDepRuleCatches feeds each rule of depRules, alone, a graph in
+// which a package it covers depends on each package it forbids, and on a
+// package outside its only list: each must be reported with the rule's
+// reason. A rule added to the table is covered without a new case.
+func TestEveryDepRuleCatches(t *testing.T) {
+	t.Parallel()
+	for _, r := range depRules() {
+		from := concrete(r.from, "from")
+		if !match(r.from, from) || matchAny(r.except, from) {
+			t.Fatalf("rule from %q: the package %s does not stand for it", r.from, from)
+		}
+		var bad []string
+		for _, n := range r.not {
+			bad = append(bad, concrete(n, "dep"))
+		}
+		bad = append(bad, r.notStd...)
+		if r.only != nil {
+			bad = append(bad, "internal/outside-the-only-list")
+		}
+		if len(bad) == 0 {
+			t.Errorf("rule from %q (%s) forbids nothing", r.from, r.why)
+		}
+		for _, b := range bad {
+			b = concrete(b, "dep")
+			got := check(graph(map[string][]string{from: {b}}), anything(), []depRule{r})
+			want := from + " depends on " + b + " (" + from + " -> " + b + "), but " + r.why
+			if !slices.Contains(got, want) {
+				t.Errorf("rule from %q: a graph where %s imports %s gave %q, want %q", r.from, from, b, got, want)
+			}
 		}
 	}
 }

@@ -388,7 +388,8 @@ func (b *Barrier) Delete(ctx context.Context, key string) error {
 }
 
 // List returns the children of prefix, as physical storage lists them, less
-// the reserved keys.
+// the reserved keys, and less a folder that holds nothing but reserved keys
+// (core/ before anything else is written there).
 func (b *Barrier) List(ctx context.Context, prefix string) ([]string, error) {
 	if b.Sealed() {
 		return nil, ErrSealed
@@ -397,7 +398,19 @@ func (b *Barrier) List(ctx context.Context, prefix string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(names, func(name string) bool { return reserved(prefix + name) }), nil
+	names = slices.DeleteFunc(names, func(name string) bool { return reserved(prefix + name) })
+	// The folder of the reserved keys is not listed while it holds nothing
+	// else.
+	if i := slices.IndexFunc(names, func(name string) bool { return prefix+name == reservedFolder }); i >= 0 {
+		inner, err := b.phys.List(ctx, reservedFolder)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(inner, func(n string) bool { return !reserved(reservedFolder + n) }) {
+			names = slices.Delete(names, i, i+1)
+		}
+	}
+	return names, nil
 }
 
 // Txn encrypts the values of the put operations and applies all operations

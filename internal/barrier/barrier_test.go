@@ -220,6 +220,42 @@ func TestReservedKeys(t *testing.T) {
 	}
 }
 
+// TestListHidesReservedFolder checks that core/, which holds the reserved
+// keys, is listed only once it holds something else: a fresh barrier
+// lists as an empty storage.
+func TestListHidesReservedFolder(t *testing.T) {
+	t.Parallel()
+	for _, key := range []string{KeyringPath, SealConfigPath, RootKeyPath, WrappedRootKeyPath, RecoveryKeyPath} {
+		if name, ok := strings.CutPrefix(key, reservedFolder); !ok || strings.Contains(name, "/") {
+			t.Errorf("reserved key %q is not directly in %q, which List relies on", key, reservedFolder)
+		}
+	}
+	b, phys, _ := newUnsealed(t, Options{})
+	mustPut(t, phys, RecoveryKeyPath, []byte("x")) // every reserved key present
+	mustPut(t, phys, SealConfigPath, []byte("x"))
+	mustPut(t, phys, WrappedRootKeyPath, []byte("x"))
+	list := func(prefix string) []string {
+		t.Helper()
+		got, err := b.List(t.Context(), prefix)
+		if err != nil {
+			t.Fatalf("List(%q): %v", prefix, err)
+		}
+		return got
+	}
+	for _, prefix := range []string{"", "c", "core/"} {
+		if got := list(prefix); len(got) != 0 {
+			t.Errorf("List(%q) = %q on a fresh barrier, want nothing", prefix, got)
+		}
+	}
+	mustPut(t, b, "core/mounts", []byte("m"))
+	mustPut(t, b, "sys/x", []byte("s"))
+	for prefix, want := range map[string][]string{"": {"core/", "sys/"}, "c": {"ore/"}, "core/": {"mounts"}} {
+		if diff := cmp.Diff(want, list(prefix)); diff != "" {
+			t.Errorf("List(%q) with core/mounts written (-want +got):\n%s", prefix, diff)
+		}
+	}
+}
+
 func TestSealed(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()

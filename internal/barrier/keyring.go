@@ -25,6 +25,9 @@ const (
 	RecoveryKeyPath = "core/recovery-key"
 )
 
+// reservedFolder is the folder that holds every reserved key, directly.
+const reservedFolder = "core/"
+
 // rootTerm is the term written in the header of the keyring ciphertext: it
 // is encrypted with the root key, not a data key, and no data key has term 0.
 const rootTerm = 0

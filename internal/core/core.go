@@ -25,7 +25,11 @@ import (
 	"github.com/coffer-secrets/coffer/internal/seal"
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/sys/auditdev"
+	"github.com/coffer-secrets/coffer/internal/sys/ceremony"
+	"github.com/coffer-secrets/coffer/internal/sys/operator"
 	"github.com/coffer-secrets/coffer/internal/sys/policies"
+	"github.com/coffer-secrets/coffer/internal/sys/rotate"
+	"github.com/coffer-secrets/coffer/internal/sys/snapshots"
 	"github.com/coffer-secrets/coffer/internal/sys/wrapping"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
@@ -86,12 +90,12 @@ type Options struct {
 	// (see ha.go); nil means a single server.
 	HA *HAOptions
 	// MinRotationInterval is the shortest interval sys/rotate/config
-	// accepts; zero means DefaultMinRotationInterval (Vault's 24h). Dev
+	// accepts; zero means rotate.DefaultMinInterval (Vault's 24h). Dev
 	// mode and tests lower it.
 	MinRotationInterval time.Duration
 	// RotationCheckInterval is how often the active node checks whether
 	// the key term is due for automatic rotation; zero means
-	// DefaultRotationCheckInterval.
+	// rotate.DefaultCheckInterval.
 	RotationCheckInterval time.Duration
 	// Seal is the configured auto seal; nil means Shamir key shares. The
 	// core does not close it.
@@ -108,12 +112,19 @@ type Options struct {
 	InFlight func() map[string]InFlightRequest
 }
 
+// InFlightRequest is one request the HTTP layer is serving, in the shape
+// of sys/in-flight-req.
+type InFlightRequest = operator.InFlightRequest
+
 // Observer receives events for metrics. Its methods must be cheap and
 // safe for concurrent use.
 type Observer interface {
 	Login(method string, ok bool)
 	RevokeFailure(mount string)
 	AuditFailure(device string)
+	// BackgroundFailure is told when background work (a sweep, audit
+	// checkpoints) stops while the core is unsealed.
+	BackgroundFailure(task string)
 }
 
 // Stats are counts for metrics.
@@ -155,8 +166,14 @@ type Core struct {
 	audits   *auditdev.Table
 	wrapping *wrapping.Wrapper
 	lockouts *lockouts
-	// cer holds the rekey and root generation attempts (ceremony.go).
-	cer ceremonies
+	// cer holds the rekey and root generation attempts.
+	cer *ceremony.Ceremonies
+	// rotation serves sys/rotate/config and rotates the key term when due.
+	rotation *rotate.Rotator
+	// operator serves the operator utility endpoints and records versions.
+	operator *operator.Operator
+	// snapshots saves and verifies snapshots (snapshot.go installs them).
+	snapshots *snapshots.Snapshots
 
 	// identity is built at unseal and dropped at seal; guarded by stateMu.
 	identity *identity.Store
@@ -206,12 +223,6 @@ func New(opts Options) (*Core, error) {
 	if opts.PeriodicInterval <= 0 {
 		opts.PeriodicInterval = time.Minute
 	}
-	if opts.MinRotationInterval <= 0 {
-		opts.MinRotationInterval = DefaultMinRotationInterval
-	}
-	if opts.RotationCheckInterval <= 0 {
-		opts.RotationCheckInterval = DefaultRotationCheckInterval
-	}
 	if opts.ClusterName == "" {
 		opts.ClusterName = "coffer-cluster"
 	}
@@ -250,6 +261,10 @@ func New(opts Options) (*Core, error) {
 	c.audits = auditdev.New(auditdev.Options{Storage: b, Broker: c.broker, Devices: opts.AuditDevices, AllowedDirs: opts.AuditAllowedDirs, AnyDir: opts.AuditAnyDir, Clock: opts.Clock, Logger: opts.Logger})
 	c.tokens = token.New(token.Options{Storage: b, Crypter: b, Logger: opts.Logger, OnRevoke: c.onTokenRevoke})
 	c.wrapping = wrapping.New(wrapping.Options{Tokens: c.tokens, Storage: b, Cubbyhole: c.cubbyholePrefix, MaxTTL: opts.MaxLeaseTTL, Clock: opts.Clock, Logger: c.logger})
+	c.cer = ceremony.New(ceremony.Options{Core: ceremonyCore{c}, Logger: c.logger, NewID: NewUUID})
+	c.rotation = rotate.New(rotate.Options{Keyring: b, Active: func() bool { return !c.Sealed() && !c.standby() }, Clock: opts.Clock, Logger: c.logger, MinInterval: opts.MinRotationInterval, CheckInterval: opts.RotationCheckInterval})
+	c.operator = operator.New(operator.Options{Storage: b, Clock: opts.Clock, Logger: c.logger, Version: opts.Version, SanitizedConfig: opts.SanitizedConfig, InFlight: opts.InFlight})
+	c.snapshots = snapshots.New(snapshotCore{c})
 	c.sys = c.newSysBackend()
 	c.tokenAPI = c.newTokenBackend()
 	c.sealed.Store(true)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
-	"github.com/coffer-secrets/coffer/internal/policy"
 	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
@@ -310,7 +309,7 @@ func (c *Core) issueLoginToken(ctx context.Context, route *router.Route, rel str
 	}
 	sv := c.systemViewFor(route.Path)
 	e := &token.Entry{
-		Policies:       tokenPolicies(a.Policies, a.NoDefaultPolicy),
+		Policies:       token.Policies(a.Policies, a.NoDefaultPolicy),
 		DisplayName:    display,
 		Path:           route.Path + rel,
 		Meta:           a.Metadata,
@@ -326,72 +325,17 @@ func (c *Core) issueLoginToken(ctx context.Context, route *router.Route, rel str
 		MountAccessor:  route.Accessor,
 		InternalData:   a.InternalData,
 	}
-	if err := c.applyTTLs(e, sv.DefaultLeaseTTL(), sv.MaxLeaseTTL()); err != nil {
-		return nil, err
+	if err := token.ApplyTTLs(e, sv.DefaultLeaseTTL(), sv.MaxLeaseTTL()); err != nil {
+		return nil, tokenRuleError(err)
 	}
 	return c.createToken(ctx, "", e, now)
-}
-
-// tokenPolicies returns the sorted, deduplicated policies of a new token,
-// with "default" unless noDefault; a root token keeps only "root".
-func tokenPolicies(in []string, noDefault bool) []string {
-	out := slices.Clone(in)
-	if slices.Contains(out, "root") {
-		return []string{"root"}
-	}
-	if !noDefault {
-		out = append(out, policy.DefaultPolicyName)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-// applyTTLs settles a new token's TTL within the mount's limits: the
-// requested TTL or the default, capped by the maximum (periodic tokens use
-// their period and are capped only by an explicit maximum).
-func (c *Core) applyTTLs(e *token.Entry, def, maxTTL time.Duration) error {
-	if e.Type == "" || e.Type == "default" || e.Type == "default-service" {
-		e.Type = token.TypeService
-	} else if e.Type == "default-batch" {
-		e.Type = token.TypeBatch
-	}
-	if e.Type != token.TypeService && e.Type != token.TypeBatch {
-		return logical.InvalidRequest("invalid token type %q: want service or batch", e.Type)
-	}
-	if e.Type == token.TypeBatch {
-		if e.Period > 0 || e.NumUses > 0 {
-			return logical.InvalidRequest("batch tokens cannot be periodic or have limited uses")
-		}
-		e.Renewable = false
-	}
-	if e.Period > 0 {
-		e.TTL = e.Period
-		e.MaxTTL = 0
-	} else {
-		if e.TTL <= 0 {
-			e.TTL = def
-		}
-		if e.MaxTTL <= 0 || e.MaxTTL > maxTTL {
-			e.MaxTTL = maxTTL
-		}
-		if e.TTL > e.MaxTTL {
-			e.TTL = e.MaxTTL
-		}
-	}
-	if e.ExplicitMaxTTL > 0 && e.TTL > e.ExplicitMaxTTL {
-		e.TTL = e.ExplicitMaxTTL
-	}
-	return nil
 }
 
 // createToken stores e and returns the auth block for the response.
 func (c *Core) createToken(ctx context.Context, id token.ID, e *token.Entry, now time.Time) (*AuthOutput, error) {
 	newID, _, err := c.tokens.Create(ctx, id, e, now)
 	if err != nil {
-		if errors.Is(err, token.ErrInvalidID) {
-			return nil, logical.InvalidRequest("%s", err.Error())
-		}
-		return nil, err
+		return nil, tokenRuleError(err)
 	}
 	return c.authOutput(ctx, newID, e), nil
 }

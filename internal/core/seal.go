@@ -413,7 +413,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.loadClusterID(ctx); err != nil {
 		return err
 	}
-	if err := c.recordVersion(ctx); err != nil {
+	if err := c.operator.RecordVersion(ctx); err != nil {
 		return err
 	}
 	if err := c.policies.Load(ctx); err != nil {
@@ -436,11 +436,15 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	go func() {
 		defer close(done)
 		var wg sync.WaitGroup
-		wg.Go(func() { c.tokens.Run(bg, c.clock) })
-		wg.Go(func() { c.runPeriodic(bg) })
-		wg.Go(func() { c.runAutoRotate(bg) })
-		wg.Go(func() { c.leases.Run(bg) })
-		wg.Go(func() { c.broker.Run(bg) })
+		for _, t := range []task{
+			{"token sweep", func(ctx context.Context) error { return c.tokens.Run(ctx, c.clock) }},
+			{"periodic functions", func(ctx context.Context) error { c.runPeriodic(ctx); return nil }},
+			{"key auto-rotation", c.rotation.Run},
+			{"lease sweep", c.leases.Run},
+			{"audit checkpoints", c.broker.Run},
+		} {
+			wg.Go(func() { runTask(bg, c.logger, c.opts.Observer, t) })
+		}
 		wg.Wait()
 	}()
 	c.stopBackground = func() { cancel(); <-done }
@@ -474,7 +478,7 @@ func (c *Core) preSeal(ctx context.Context) {
 	c.leases.Reset()
 	c.policies.Reset()
 	c.lockouts.reset()
-	c.cer.reset()
+	c.cer.Reset()
 	c.identity = nil
 }
 

@@ -11,40 +11,29 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/snapshot"
 	"github.com/coffer-secrets/coffer/internal/storage"
+	"github.com/coffer-secrets/coffer/internal/sys/snapshots"
 )
 
-// Snapshots: sys/storage/snapshot (GET saves, POST restores) and
-// sys/storage/snapshot-force (POST restores a snapshot taken with other
-// keys), in the shape of Vault's sys/storage/raft/snapshot endpoints. The
-// HTTP layer streams the bodies; these methods run the pipeline's checks
-// (seal, active node, token, ACL with sudo, audit) themselves.
+// Snapshots: sys/storage/snapshot and sys/storage/snapshot-force are
+// served by package snapshots (saving, verifying a restore); core runs the
+// pipeline's checks around them (seal, active node, token, ACL with sudo,
+// audit) and installs a verified snapshot.
 //
-// A snapshot copies the physical storage as stored (see package snapshot):
-// values stay barrier ciphertext, and the keyring and the seal's entries
-// come with it.
-//
-// Restoring follows Vault's raft restore. The file is first read in full
-// into a temporary file and verified (framing, count, SHA-256), and,
-// unless forced, its keyring must open with this server's root key; a
-// refusal changes nothing. Then, holding the state lock as sealing does,
-// the core stops its background work and unloads its state, replaces the
-// whole storage in one transaction, and loads everything again from the
-// restored data with the root key it holds, as an unseal would: the
-// server stays unsealed. When the restore fails nothing changed, and the
-// old state is loaded again. A forced restore seals the server instead:
-// the operator unseals with the snapshot's unseal keys. In a cluster the
-// active node restores and tells the standbys to reload everything; after
-// a forced restore the other nodes must be sealed and unsealed with the
-// snapshot's keys.
+// Installing holds the state lock as sealing does: the core stops its
+// background work and unloads its state, replaces the whole storage in one
+// transaction, and loads everything again from the restored data with the
+// root key it holds, as an unseal would: the server stays unsealed. When
+// the restore fails nothing changed, and the old state is loaded again. A
+// forced restore seals the server instead: the operator unseals with the
+// snapshot's unseal keys. In a cluster the active node restores and tells
+// the standbys to reload everything; after a forced restore the other
+// nodes must be sealed and unsealed with the snapshot's keys.
 
 // SnapshotPath and SnapshotForcePath are the API paths of snapshots.
 const (
-	SnapshotPath      = "sys/storage/snapshot"
-	SnapshotForcePath = "sys/storage/snapshot-force"
+	SnapshotPath      = snapshots.Path
+	SnapshotForcePath = snapshots.ForcePath
 )
-
-// snapshotKeep are the physical keys a restore inspects before applying.
-var snapshotKeep = []string{barrier.KeyringPath, barrier.SealConfigPath, barrier.RootKeyPath}
 
 // rawPhysical is the physical storage without the cluster's write
 // wrapper, which snapshots bypass (a restore notifies the standbys
@@ -78,35 +67,7 @@ func (c *Core) SaveSnapshot(ctx context.Context, req *Request, w io.Writer) erro
 // it); it fails with [ErrSealed] while sealed and [ErrStandby] on a
 // standby.
 func (c *Core) WriteSnapshot(ctx context.Context, w io.Writer) (snapshot.Header, error) {
-	c.stateMu.RLock()
-	if c.Sealed() {
-		c.stateMu.RUnlock()
-		return snapshot.Header{}, ErrSealed
-	}
-	if c.standby() {
-		c.stateMu.RUnlock()
-		return snapshot.Header{}, ErrStandby
-	}
-	hdr := snapshot.Header{Created: c.now().UTC(), StorageType: c.opts.StorageType, ClusterID: c.ClusterID()}
-	if info, err := c.barrier.KeyInfo(); err == nil {
-		hdr.Keyring = snapshot.KeyringInfo{ActiveTerm: info.Term, InstallTime: info.InstallTime.UTC()}
-	}
-	c.stateMu.RUnlock()
-	// The copy reads physical storage only: it needs no lock, and a seal
-	// meanwhile does not disturb it.
-	sn, ok := storage.As[storage.Snapshotter](c.rawPhysical())
-	if !ok {
-		return hdr, logical.Unsupported(logical.ReadOperation, SnapshotPath)
-	}
-	err := sn.Snapshot(ctx, func(v storage.View) error {
-		var err error
-		hdr, err = snapshot.Write(ctx, w, hdr, v)
-		return err
-	})
-	if err != nil {
-		return hdr, fmt.Errorf("write snapshot: %w", err)
-	}
-	return hdr, nil
+	return c.snapshots.Write(ctx, w)
 }
 
 // RestoreSnapshot answers POST sys/storage/snapshot (force false) and
@@ -124,7 +85,7 @@ func (c *Core) RestoreSnapshot(ctx context.Context, req *Request, body io.Reader
 	if err != nil {
 		return err
 	}
-	err = c.restore(ctx, body, force)
+	err = c.snapshots.Restore(ctx, body, force)
 	return c.finishRaw(ctx, req, rec, err)
 }
 
@@ -176,43 +137,38 @@ func (c *Core) finishRaw(ctx context.Context, req *Request, rec *auditRecord, er
 	return err
 }
 
-// restore verifies the snapshot and installs it.
-func (c *Core) restore(ctx context.Context, body io.Reader, force bool) error {
-	rs, ok := storage.As[storage.Restorer](c.rawPhysical())
-	if !ok {
-		return logical.Unsupported(logical.UpdateOperation, SnapshotPath)
+// snapshotCore is the [snapshots.Core] a core lends its snapshots.
+type snapshotCore struct{ c *Core }
+
+func (sc snapshotCore) Header() (snapshot.Header, error) {
+	c := sc.c
+	c.stateMu.RLock()
+	defer c.stateMu.RUnlock()
+	if c.Sealed() {
+		return snapshot.Header{}, ErrSealed
 	}
-	sf, err := snapshot.Spool(body, "", snapshotKeep...)
-	if err != nil {
-		if errors.Is(err, snapshot.ErrCorrupt) || errors.Is(err, snapshot.ErrTruncated) || errors.Is(err, snapshot.ErrVersion) {
-			return logical.InvalidRequest("%s; nothing was restored", err.Error())
-		}
-		return fmt.Errorf("read snapshot: %w", err)
+	if c.standby() {
+		return snapshot.Header{}, ErrStandby
 	}
-	defer sf.Close()
-	keyring, ok := sf.Value(barrier.KeyringPath)
-	_, hasSeal := sf.Value(barrier.SealConfigPath)
-	_, hasRoot := sf.Value(barrier.RootKeyPath)
-	if !ok || !hasSeal || !hasRoot {
-		return logical.InvalidRequest("the snapshot holds no initialized server (its keyring or seal entries are missing); nothing was restored")
+	hdr := snapshot.Header{Created: c.now().UTC(), StorageType: c.opts.StorageType, ClusterID: c.ClusterID()}
+	if info, err := c.barrier.KeyInfo(); err == nil {
+		hdr.Keyring = snapshot.KeyringInfo{ActiveTerm: info.Term, InstallTime: info.InstallTime.UTC()}
 	}
-	if !force {
-		if _, err := c.barrier.CheckKeyring(keyring); errors.Is(err, barrier.ErrBadKey) {
-			return logical.InvalidRequest("the snapshot was taken with different keys: its keyring does not open with this server's root key; nothing was restored (to install it anyway, use -force, or POST it to %s, then unseal with the snapshot's unseal keys)", SnapshotForcePath)
-		} else if errors.Is(err, barrier.ErrSealed) {
-			return ErrSealed
-		} else if err != nil {
-			return err
-		}
+	return hdr, nil
+}
+
+func (sc snapshotCore) Physical() storage.Storage { return sc.c.rawPhysical() }
+
+func (sc snapshotCore) CheckKeyring(keyring []byte) error {
+	_, err := sc.c.barrier.CheckKeyring(keyring)
+	if errors.Is(err, barrier.ErrSealed) {
+		return ErrSealed
 	}
-	entries := func(yield func(storage.Entry, error) bool) {
-		for r, err := range sf.Records() {
-			if !yield(storage.Entry{Key: r.Key, Value: r.Value}, err) || err != nil {
-				return
-			}
-		}
-	}
-	return c.install(ctx, rs, entries, sf.Header(), force)
+	return err
+}
+
+func (sc snapshotCore) Install(ctx context.Context, rs storage.Restorer, entries iter.Seq2[storage.Entry, error], hdr snapshot.Header, force bool) error {
+	return sc.c.install(ctx, rs, entries, hdr, force)
 }
 
 // install replaces the storage and reloads the state, holding stateMu for

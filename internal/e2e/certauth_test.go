@@ -57,6 +57,7 @@ listener "tcp" {
 }
 `, addr, certFile, keyFile, caFile))
 	cmd := exec.Command(cofferBin, "server", "-config", cfg)
+	cmd.Dir = dir // not the package's folder: the server may make its data directory there
 	logf, _ := os.Create(filepath.Join(dir, "server.log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

@@ -38,6 +38,7 @@ func TestCertificateReloadOnSIGHUP(t *testing.T) {
 	ln.Close()
 	cfg := writeFile(t, dir, "coffer.hcl", fmt.Sprintf("storage \"inmem\" {}\nlistener \"tcp\" {\n address = %q\n tls_cert_file = %q\n tls_key_file = %q\n}\n", addr, certFile, keyFile))
 	cmd := exec.Command(cofferBin, "server", "-config", cfg)
+	cmd.Dir = dir // not the package's folder: the server may make its data directory there
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

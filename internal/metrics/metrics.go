@@ -28,6 +28,7 @@ type Metrics struct {
 	logins          *prometheus.CounterVec
 	auditFailures   *prometheus.CounterVec
 	revokeFailures  *prometheus.CounterVec
+	bgFailures      *prometheus.CounterVec
 	storageOps      *prometheus.CounterVec
 	storageDuration *prometheus.HistogramVec
 	snapshotSuccess prometheus.Gauge
@@ -68,6 +69,9 @@ func New(g Gauges) *Metrics {
 		revokeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "coffer_lease_revocation_failures_total", Help: "Failed lease revocations by mount.",
 		}, []string{"mount"}),
+		bgFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "coffer_background_failures_total", Help: "Background tasks (sweeps, rotation, audit checkpoints) that stopped while unsealed, by task.",
+		}, []string{"task"}),
 		storageOps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "coffer_storage_operations_total", Help: "Physical storage operations (each barrier read or write is one).",
 		}, []string{"op"}),
@@ -79,7 +83,7 @@ func New(g Gauges) *Metrics {
 			Name: "coffer_snapshot_last_success_timestamp_seconds", Help: "Unix time of the last scheduled snapshot written; 0 before the first.",
 		}),
 	}
-	r.MustRegister(m.requests, m.requestDuration, m.logins, m.auditFailures, m.revokeFailures, m.storageOps, m.storageDuration, m.snapshotSuccess)
+	r.MustRegister(m.requests, m.requestDuration, m.logins, m.auditFailures, m.revokeFailures, m.bgFailures, m.storageOps, m.storageDuration, m.snapshotSuccess)
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gauge := func(name, help string, f func() float64) {
 		if f != nil {
@@ -127,6 +131,10 @@ func (m *Metrics) AuditFailure(device string) { m.auditFailures.WithLabelValues(
 
 // RevokeFailure records a failed lease revocation for a mount.
 func (m *Metrics) RevokeFailure(mount string) { m.revokeFailures.WithLabelValues(mount).Inc() }
+
+// BackgroundFailure records a background task that stopped while the
+// server was unsealed.
+func (m *Metrics) BackgroundFailure(task string) { m.bgFailures.WithLabelValues(task).Inc() }
 
 // SnapshotSaved records the time of a scheduled snapshot written.
 func (m *Metrics) SnapshotSaved(at time.Time) {

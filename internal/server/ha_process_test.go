@@ -49,6 +49,7 @@ api_addr = %q
 	}
 	p.cmd = exec.Command(cofferBin, "server", "--config", cfg)
 	p.cmd.Env = append(os.Environ(), "COFFER_NODE_ID="+node)
+	p.cmd.Dir = dir // not the package's folder: the server may make its data directory there
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -93,7 +93,8 @@ func freeAddr(t *testing.T) string {
 func startProcess(t *testing.T, bin, cfg, addr string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "server", "--config", cfg)
-	logf, err := os.Create(filepath.Join(t.TempDir(), "server.log"))
+	cmd.Dir = t.TempDir() // a server writes its data directory under its working directory
+	logf, err := os.Create(filepath.Join(cmd.Dir, "server.log"))
 	if err != nil {
 		t.Fatal(err)
 	}

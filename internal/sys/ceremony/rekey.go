@@ -1,10 +1,9 @@
-package core
+package ceremony
 
 import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
@@ -13,10 +12,9 @@ import (
 
 // rekeyAttempt is a rekey of the unseal key in progress (sys/rekey/*).
 type rekeyAttempt struct {
-	nonce        string
+	progress                 // current shares given so far
 	cfg          seal.Config // the new split
 	verification bool        // require_verification
-	progress     shareSet    // current shares given so far
 
 	// Set once the current shares were verified when verification is
 	// required: the new unseal key waits until a threshold of its shares
@@ -26,8 +24,15 @@ type rekeyAttempt struct {
 	verify      shareSet
 }
 
+func (a *rekeyAttempt) accepting() error {
+	if a.newKey != nil {
+		return logical.InvalidRequest("rekey operation already finished; verification must be performed; nonce for the verification operation is %q", a.verifyNonce)
+	}
+	return nil
+}
+
 func (a *rekeyAttempt) zero() {
-	a.progress.zero()
+	a.shares.zero()
 	a.verify.zero()
 	clear(a.newKey)
 	a.newKey = nil
@@ -80,31 +85,31 @@ type rekeyVerifyOutput struct {
 	Complete bool   `json:"complete,omitempty"`
 }
 
-func (c *Core) rekeyStatus(ctx context.Context, _ *Request) (any, error) {
-	cur, err := c.currentSealConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.cer.mu.Lock()
-	defer c.cer.mu.Unlock()
-	return c.rekeyStatusLocked(cur), nil
+// rekeyLocked is the rekey in progress, or nil; cs.mu is held.
+func (cs *Ceremonies) rekeyLocked() *rekeyAttempt {
+	a, _ := cs.running[rekey].(*rekeyAttempt)
+	return a
 }
 
-// rekeyStatusLocked describes the attempt; c.cer.mu is held.
-func (c *Core) rekeyStatusLocked(cur seal.Config) rekeyStatusOutput {
+func (cs *Ceremonies) rekeyStatus(ctx context.Context, _ *logical.Request) (any, error) {
+	return cs.status(ctx, rekey)
+}
+
+// rekeyStatusLocked describes the attempt; cs.mu is held.
+func (cs *Ceremonies) rekeyStatusLocked(cur seal.Config) rekeyStatusOutput {
 	out := rekeyStatusOutput{Required: cur.SecretThreshold}
-	if a := c.cer.rekey; a != nil {
+	if a := cs.rekeyLocked(); a != nil {
 		out.Started = true
 		out.Nonce = a.nonce
 		out.T, out.N = a.cfg.SecretThreshold, a.cfg.SecretShares
-		out.Progress = a.progress.len()
+		out.Progress = a.shares.len()
 		out.VerificationRequired = a.verification
 		out.VerificationNonce = a.verifyNonce
 	}
 	return out
 }
 
-func (c *Core) rekeyInit(ctx context.Context, req *Request) (any, error) {
+func (cs *Ceremonies) rekeyInit(ctx context.Context, req *logical.Request) (any, error) {
 	var in rekeyInitInput
 	if err := framework.DecodeBody(req.Body, &in); err != nil {
 		return nil, err
@@ -122,87 +127,37 @@ func (c *Core) rekeyInit(ctx context.Context, req *Request) (any, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, logical.InvalidRequest("invalid rekey seal configuration: %s", err.Error())
 	}
-	cur, err := c.currentSealConfig(ctx)
+	cur, err := cs.shareConfig(ctx, rekey)
 	if err != nil {
 		return nil, err
 	}
 	if cur.Auto() {
 		return nil, logical.InvalidRequest("rekeying the barrier is not supported with the %s seal, and rekeying recovery keys (sys/rekey-recovery-key) is not served yet", cur.SealType())
 	}
-	c.cer.mu.Lock()
-	defer c.cer.mu.Unlock()
-	if c.cer.rekey != nil {
-		return nil, logical.InvalidRequest("rekey already in progress")
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	a := &rekeyAttempt{progress: progress{nonce: cs.newID()}, cfg: cfg, verification: bool(in.RequireVerification)}
+	if err := cs.startLocked(rekey, a, "shares", cfg.SecretShares, "threshold", cfg.SecretThreshold, "verification_required", a.verification); err != nil {
+		return nil, err
 	}
-	c.cer.rekey = &rekeyAttempt{nonce: NewUUID(), cfg: cfg, verification: bool(in.RequireVerification)}
-	c.logger.Info("rekey started", "nonce", c.cer.rekey.nonce, "shares", cfg.SecretShares, "threshold", cfg.SecretThreshold, "verification_required", c.cer.rekey.verification)
-	return c.rekeyStatusLocked(cur), nil
+	return cs.rekeyStatusLocked(cur), nil
 }
 
-func (c *Core) rekeyCancel(ctx context.Context, req *Request) (any, error) {
-	nonce, err := cancelNonce(req)
-	if err != nil {
-		return nil, err
-	}
-	c.cer.mu.Lock()
-	defer c.cer.mu.Unlock()
-	a := c.cer.rekey
-	if a == nil {
-		return nil, nil
-	}
-	if err := checkNonce(nonce, a.nonce); err != nil {
-		return nil, err
-	}
-	a.zero()
-	c.cer.rekey = nil
-	c.logger.Info("rekey cancelled", "nonce", a.nonce)
-	return nil, nil
+func (cs *Ceremonies) rekeyUpdate(ctx context.Context, req *logical.Request) (any, error) {
+	return cs.update(ctx, rekey, req, cs.completeRekeyLocked)
 }
 
-func (c *Core) rekeyUpdate(ctx context.Context, req *Request) (any, error) {
-	in, share, err := readKeyInput(req)
-	defer clear(share)
+// completeRekeyLocked runs once a threshold of current shares is in: they
+// are checked, a new unseal key is made, and it replaces the old one at
+// once or, with verification, once a threshold of its own shares comes
+// back. A wrong combination resets the progress and keeps the attempt.
+// cs.mu is held.
+func (cs *Ceremonies) completeRekeyLocked(ctx context.Context, _ seal.Config) (any, error) {
+	a := cs.rekeyLocked()
+	rootKey, err := checked(&a.progress, "root key verification failed", func(shares [][]byte) ([]byte, error) {
+		return cs.core.VerifyShares(ctx, shares)
+	})
 	if err != nil {
-		return nil, err
-	}
-	cur, err := c.currentSealConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.cer.mu.Lock()
-	defer c.cer.mu.Unlock()
-	a := c.cer.rekey
-	if a == nil {
-		return nil, logical.InvalidRequest("no barrier rekey in progress")
-	}
-	if a.newKey != nil {
-		return nil, logical.InvalidRequest("rekey operation already finished; verification must be performed; nonce for the verification operation is %q", a.verifyNonce)
-	}
-	if err := checkNonce(in.Nonce, a.nonce); err != nil {
-		return nil, err
-	}
-	if err := a.progress.add(cur, share); err != nil {
-		return nil, err
-	}
-	if a.progress.len() < cur.SecretThreshold {
-		return c.rekeyStatusLocked(cur), nil
-	}
-	return c.completeRekeyLocked(ctx, c.seal, cur)
-}
-
-// completeRekeyLocked runs once a threshold of current shares is in: v
-// checks them (the seam for recovery keys), a new unseal key is made, and
-// it replaces the old one at once or, with verification, once a threshold
-// of its own shares comes back. A wrong combination resets the progress
-// and keeps the attempt. c.cer.mu is held.
-func (c *Core) completeRekeyLocked(ctx context.Context, v shareVerifier, cur seal.Config) (any, error) {
-	a := c.cer.rekey
-	rootKey, err := v.VerifyShares(ctx, a.progress.shares)
-	a.progress.zero()
-	if err != nil {
-		if errors.Is(err, seal.ErrBadKey) {
-			return nil, logical.InvalidRequest("root key verification failed: the key shares do not open the barrier; progress was reset")
-		}
 		return nil, err
 	}
 	defer clear(rootKey)
@@ -218,33 +173,24 @@ func (c *Core) completeRekeyLocked(ctx context.Context, v shareVerifier, cur sea
 	}
 	if a.verification {
 		a.newKey = newKey
-		a.verifyNonce = NewUUID()
+		a.verifyNonce = cs.newID()
 		out.VerificationRequired = true
 		out.VerificationNonce = a.verifyNonce
-		c.logger.Info("rekey awaits verification of the new key shares", "nonce", a.nonce)
+		cs.logger.Info("rekey awaits verification of the new key shares", "nonce", a.nonce)
 		return out, nil
 	}
 	defer clear(newKey)
-	if err := c.commitRekey(ctx, a.cfg, newKey, rootKey); err != nil {
+	if err := cs.core.Rekey(ctx, a.cfg, newKey, rootKey); err != nil {
 		return nil, err
 	}
-	c.cer.rekey = nil
-	c.logger.Info("rekey finished: new unseal key shares are in force", "nonce", a.nonce, "shares", a.cfg.SecretShares, "threshold", a.cfg.SecretThreshold)
+	cs.endLocked(rekey)
+	cs.logger.Info("rekey finished: new unseal key shares are in force", "nonce", a.nonce, "shares", a.cfg.SecretShares, "threshold", a.cfg.SecretThreshold)
 	return out, nil
 }
 
-// commitRekey makes newKey the unseal key.
-func (c *Core) commitRekey(ctx context.Context, cfg seal.Config, newKey, rootKey []byte) error {
-	if err := c.seal.Rekey(ctx, cfg, newKey, rootKey); err != nil {
-		return err
-	}
-	c.sealCfg.Store(&cfg)
-	return nil
-}
-
 // rekeyVerifyAttemptLocked is the attempt awaiting verification, or a 400.
-func (c *Core) rekeyVerifyAttemptLocked() (*rekeyAttempt, error) {
-	a := c.cer.rekey
+func (cs *Ceremonies) rekeyVerifyAttemptLocked() (*rekeyAttempt, error) {
+	a := cs.rekeyLocked()
 	if a == nil {
 		return nil, logical.InvalidRequest("no rekey configuration found")
 	}
@@ -258,25 +204,25 @@ func (a *rekeyAttempt) verifyStatus() rekeyVerifyOutput {
 	return rekeyVerifyOutput{Nonce: a.verifyNonce, Started: true, T: a.cfg.SecretThreshold, N: a.cfg.SecretShares, Progress: a.verify.len()}
 }
 
-func (c *Core) rekeyVerifyStatus(ctx context.Context, _ *Request) (any, error) {
-	c.cer.mu.Lock()
-	defer c.cer.mu.Unlock()
-	a, err := c.rekeyVerifyAttemptLocked()
+func (cs *Ceremonies) rekeyVerifyStatus(context.Context, *logical.Request) (any, error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	a, err := cs.rekeyVerifyAttemptLocked()
 	if err != nil {
 		return nil, err
 	}
 	return a.verifyStatus(), nil
 }
 
-func (c *Core) rekeyVerifyUpdate(ctx context.Context, req *Request) (any, error) {
+func (cs *Ceremonies) rekeyVerifyUpdate(ctx context.Context, req *logical.Request) (any, error) {
 	in, share, err := readKeyInput(req)
 	defer clear(share)
 	if err != nil {
 		return nil, err
 	}
-	c.cer.mu.Lock()
-	defer c.cer.mu.Unlock()
-	a, err := c.rekeyVerifyAttemptLocked()
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	a, err := cs.rekeyVerifyAttemptLocked()
 	if err != nil {
 		return nil, err
 	}
@@ -294,32 +240,31 @@ func (c *Core) rekeyVerifyUpdate(ctx context.Context, req *Request) (any, error)
 	if !ok {
 		return nil, logical.InvalidRequest("rekey verification failed: the key shares do not combine to the new key; progress was reset")
 	}
-	rootKey, err := c.barrier.RootKey()
+	rootKey, err := cs.core.RootKey()
 	if err != nil {
 		return nil, err
 	}
 	defer clear(rootKey)
-	if err := c.commitRekey(ctx, a.cfg, a.newKey, rootKey); err != nil {
+	if err := cs.core.Rekey(ctx, a.cfg, a.newKey, rootKey); err != nil {
 		return nil, err
 	}
 	out := rekeyVerifyOutput{Nonce: a.verifyNonce, Complete: true}
-	a.zero()
-	c.cer.rekey = nil
-	c.logger.Info("rekey verified and finished: new unseal key shares are in force", "nonce", a.nonce, "shares", a.cfg.SecretShares, "threshold", a.cfg.SecretThreshold)
+	cs.endLocked(rekey)
+	cs.logger.Info("rekey verified and finished: new unseal key shares are in force", "nonce", a.nonce, "shares", a.cfg.SecretShares, "threshold", a.cfg.SecretThreshold)
 	return out, nil
 }
 
 // rekeyVerifyCancel restarts the verification (the new shares stay
 // pending, with a new verification nonce), as Vault does; it needs the
 // current verification nonce.
-func (c *Core) rekeyVerifyCancel(ctx context.Context, req *Request) (any, error) {
+func (cs *Ceremonies) rekeyVerifyCancel(_ context.Context, req *logical.Request) (any, error) {
 	nonce, err := cancelNonce(req)
 	if err != nil {
 		return nil, err
 	}
-	c.cer.mu.Lock()
-	defer c.cer.mu.Unlock()
-	a, err := c.rekeyVerifyAttemptLocked()
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	a, err := cs.rekeyVerifyAttemptLocked()
 	if err != nil {
 		return nil, err
 	}
@@ -327,6 +272,6 @@ func (c *Core) rekeyVerifyCancel(ctx context.Context, req *Request) (any, error)
 		return nil, err
 	}
 	a.verify.zero()
-	a.verifyNonce = NewUUID()
+	a.verifyNonce = cs.newID()
 	return a.verifyStatus(), nil
 }

@@ -1,8 +1,7 @@
-package core
+package ceremony
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -17,13 +16,14 @@ import (
 // one-time pad, so that the key holders who see the answer cannot use it;
 // only whoever started the attempt holds the pad.
 type genRootAttempt struct {
-	nonce    string
-	otp      []byte // zeroed when the attempt ends
-	progress shareSet
+	progress
+	otp []byte // zeroed when the attempt ends
 }
 
+func (a *genRootAttempt) accepting() error { return nil }
+
 func (a *genRootAttempt) zero() {
-	a.progress.zero()
+	a.shares.zero()
 	clear(a.otp)
 	a.otp = nil
 }
@@ -52,29 +52,29 @@ type genRootStatusOutput struct {
 // match: XOR is applied byte by byte.
 func otpLength() int { return token.IDLength() }
 
-func (c *Core) genRootStatus(ctx context.Context, _ *Request) (any, error) {
-	cur, err := c.ceremonyShareConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.cer.mu.Lock()
-	defer c.cer.mu.Unlock()
-	return c.genRootStatusLocked(cur), nil
+// genRootLocked is the root generation in progress, or nil; cs.mu is held.
+func (cs *Ceremonies) genRootLocked() *genRootAttempt {
+	a, _ := cs.running[generateRoot].(*genRootAttempt)
+	return a
 }
 
-// genRootStatusLocked describes the attempt, never with its pad; c.cer.mu
-// is held.
-func (c *Core) genRootStatusLocked(cur seal.Config) genRootStatusOutput {
+func (cs *Ceremonies) genRootStatus(ctx context.Context, _ *logical.Request) (any, error) {
+	return cs.status(ctx, generateRoot)
+}
+
+// genRootStatusLocked describes the attempt, never with its pad; cs.mu is
+// held.
+func (cs *Ceremonies) genRootStatusLocked(cur seal.Config) genRootStatusOutput {
 	out := genRootStatusOutput{Required: cur.SecretThreshold, OTPLength: otpLength()}
-	if a := c.cer.genRoot; a != nil {
+	if a := cs.genRootLocked(); a != nil {
 		out.Started = true
 		out.Nonce = a.nonce
-		out.Progress = a.progress.len()
+		out.Progress = a.shares.len()
 	}
 	return out
 }
 
-func (c *Core) genRootInit(ctx context.Context, req *Request) (any, error) {
+func (cs *Ceremonies) genRootInit(ctx context.Context, req *logical.Request) (any, error) {
 	var in genRootInitInput
 	if err := framework.DecodeBody(req.Body, &in); err != nil {
 		return nil, err
@@ -86,25 +86,23 @@ func (c *Core) genRootInit(ctx context.Context, req *Request) (any, error) {
 	if in.OTP != "" && len(in.OTP) != n {
 		return nil, logical.InvalidRequest("OTP string has incorrect length: want %d characters", n)
 	}
-	cur, err := c.ceremonyShareConfig(ctx)
+	cur, err := cs.shareConfig(ctx, generateRoot)
 	if err != nil {
 		return nil, err
 	}
-	c.cer.mu.Lock()
-	defer c.cer.mu.Unlock()
-	if c.cer.genRoot != nil {
-		return nil, logical.InvalidRequest("root generation already in progress")
-	}
-	a := &genRootAttempt{nonce: NewUUID()}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	a := &genRootAttempt{progress: progress{nonce: cs.newID()}}
 	generated := in.OTP == ""
 	if generated {
 		a.otp = []byte(otp.New(n))
 	} else {
 		a.otp = []byte(in.OTP)
 	}
-	c.cer.genRoot = a
-	c.logger.Info("root token generation started", "nonce", a.nonce)
-	out := c.genRootStatusLocked(cur)
+	if err := cs.startLocked(generateRoot, a); err != nil {
+		return nil, err
+	}
+	out := cs.genRootStatusLocked(cur)
 	if generated {
 		// Only the caller who started the attempt sees the pad, once.
 		out.OTP = string(a.otp)
@@ -112,68 +110,27 @@ func (c *Core) genRootInit(ctx context.Context, req *Request) (any, error) {
 	return out, nil
 }
 
-func (c *Core) genRootCancel(ctx context.Context, req *Request) (any, error) {
-	nonce, err := cancelNonce(req)
-	if err != nil {
-		return nil, err
-	}
-	c.cer.mu.Lock()
-	defer c.cer.mu.Unlock()
-	a := c.cer.genRoot
-	if a == nil {
-		return nil, nil
-	}
-	if err := checkNonce(nonce, a.nonce); err != nil {
-		return nil, err
-	}
-	a.zero()
-	c.cer.genRoot = nil
-	c.logger.Info("root token generation cancelled", "nonce", a.nonce)
-	return nil, nil
+func (cs *Ceremonies) genRootUpdate(ctx context.Context, req *logical.Request) (any, error) {
+	return cs.update(ctx, generateRoot, req, cs.completeGenRootLocked)
 }
 
-func (c *Core) genRootUpdate(ctx context.Context, req *Request) (any, error) {
-	in, share, err := readKeyInput(req)
-	defer clear(share)
+// completeGenRootLocked runs once a threshold of shares is in: they are
+// checked and a root token is made, handed out encoded with the pad. A
+// wrong combination resets the progress and keeps the attempt. cs.mu is
+// held.
+func (cs *Ceremonies) completeGenRootLocked(ctx context.Context, cur seal.Config) (any, error) {
+	a := cs.genRootLocked()
+	_, err := checked(&a.progress, "root generation aborted", func(shares [][]byte) (struct{}, error) {
+		return struct{}{}, cs.verifyAuthority(ctx, shares)
+	})
 	if err != nil {
 		return nil, err
 	}
-	cur, err := c.ceremonyShareConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.cer.mu.Lock()
-	defer c.cer.mu.Unlock()
-	a := c.cer.genRoot
-	if a == nil {
-		return nil, logical.InvalidRequest("no root generation in progress")
-	}
-	if err := checkNonce(in.Nonce, a.nonce); err != nil {
-		return nil, err
-	}
-	if err := a.progress.add(cur, share); err != nil {
-		return nil, err
-	}
-	if a.progress.len() < cur.SecretThreshold {
-		return c.genRootStatusLocked(cur), nil
-	}
-	err = c.verifyCeremonyShares(ctx, a.progress.shares)
-	a.progress.zero()
-	if err != nil {
-		if errors.Is(err, seal.ErrBadKey) {
-			return nil, logical.InvalidRequest("root generation aborted: the key shares do not open the barrier; progress was reset")
-		}
-		return nil, err
-	}
-	id, _, err := c.tokens.Create(ctx, "", &token.Entry{
-		Policies:    []string{"root"},
-		DisplayName: "root",
-		Path:        "auth/token/root",
-	}, c.now())
+	id, err := cs.core.CreateRootToken(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("create root token: %w", err)
 	}
-	encoded, err := otp.Encode(string(id), string(a.otp))
+	encoded, err := otp.Encode(id, string(a.otp))
 	if err != nil {
 		return nil, err
 	}
@@ -187,8 +144,23 @@ func (c *Core) genRootUpdate(ctx context.Context, req *Request) (any, error) {
 		EncodedRootToken: encoded,
 		OTPLength:        len(a.otp),
 	}
-	a.zero()
-	c.cer.genRoot = nil
-	c.logger.Info("root token generated", "nonce", out.Nonce)
+	cs.endLocked(generateRoot)
+	cs.logger.Info("root token generated", "nonce", out.Nonce)
 	return out, nil
+}
+
+// verifyAuthority checks a threshold of the shares generate-root collects
+// (see shareConfig); the error wraps [seal.ErrBadKey] when they do not
+// prove the key.
+func (cs *Ceremonies) verifyAuthority(ctx context.Context, shares [][]byte) error {
+	cur, err := cs.core.SealConfig(ctx)
+	if err != nil {
+		return err
+	}
+	if cur.Auto() {
+		return cs.core.VerifyRecoveryShares(ctx, shares)
+	}
+	rootKey, err := cs.core.VerifyShares(ctx, shares)
+	clear(rootKey)
+	return err
 }

@@ -1,0 +1,185 @@
+package archtest
+
+// This file is the layering, as data. allowed is the allow-list of every
+// package's own imports; depRules are the rules on everything a package
+// depends on, directly or through other packages. A package that is not in
+// allowed fails TestLayering: add it with the packages it may import.
+//
+// Paths are relative to the module (cmd/coffer, internal/core). A path
+// ending in "/..." stands for that package and every package below it.
+
+// testHelpers are the packages that exist to be imported by tests.
+func testHelpers() []string {
+	return []string{
+		"internal/testserver",
+		"internal/testdb",
+		"internal/logical/logicaltest",
+		"internal/storage/storagetest",
+		"internal/seal/sealtest",
+	}
+}
+
+// testOnly are the packages made of tests alone (a doc.go and _test files).
+func testOnly() []string {
+	return []string{"internal/archtest", "internal/conformance", "internal/e2e"}
+}
+
+// allowed maps each package (or pattern of packages) to the module's
+// packages it may import directly. The entry for a package is its exact
+// path if there is one, or else the longest pattern that covers it. Only
+// the package's own build counts, not its tests.
+func allowed() map[string][]string {
+	return map[string][]string{
+		// The binary: the command tree and the server it runs.
+		"cmd/coffer": {"internal/cli", "internal/server"},
+		// The load generator talks HTTP with the standard library.
+		"tools/loadgen": nil,
+
+		// Composition root: the one package that sees everything.
+		"internal/server": {
+			"internal/builtin", "internal/config", "internal/core", "internal/diagnose",
+			"internal/httpapi", "internal/logical", "internal/metrics", "internal/migrate",
+			"internal/seal/...", "internal/snapshot", "internal/storage/...", "internal/tlsutil",
+		},
+		"internal/config":  {"internal/suggest"},
+		"internal/builtin": {"internal/auth/...", "internal/engine/...", "internal/logical"},
+		"internal/metrics": {"internal/storage"},
+		"internal/tlsutil": nil,
+
+		// The HTTP layer: core, the contract and the error kinds it maps.
+		"internal/httpapi": {
+			"internal/core", "internal/logical", "internal/logical/framework",
+			"internal/metrics", "internal/router", "internal/token",
+		},
+
+		// The request pipeline and what it drives.
+		"internal/core": {
+			"internal/audit", "internal/barrier", "internal/identity",
+			"internal/lease", "internal/logical", "internal/logical/framework",
+			"internal/policy", "internal/router", "internal/seal",
+			"internal/snapshot", "internal/storage", "internal/token", "internal/token/otp",
+			"internal/sys/auditdev", "internal/sys/ceremony", "internal/sys/host",
+			"internal/sys/leases", "internal/sys/mounts", "internal/sys/operator",
+			"internal/sys/passwords", "internal/sys/plugins", "internal/sys/policies",
+			"internal/sys/rotate", "internal/sys/snapshots", "internal/sys/tokenapi",
+			"internal/sys/wrapping",
+		},
+		// The sys groups core serves, each behind a small interface.
+		"internal/sys/ceremony":  {"internal/logical", "internal/logical/framework", "internal/seal", "internal/token", "internal/token/otp"},
+		"internal/sys/operator":  {"internal/logical", "internal/logical/framework", "internal/storage"},
+		"internal/sys/rotate":    {"internal/barrier", "internal/logical", "internal/logical/framework", "internal/storage"},
+		"internal/sys/snapshots": {"internal/barrier", "internal/logical", "internal/snapshot", "internal/storage"},
+		"internal/sys/tokenapi":  {"internal/logical", "internal/logical/framework", "internal/token"},
+		"internal/sys/auditdev":  {"internal/audit", "internal/logical", "internal/logical/framework", "internal/router", "internal/storage"},
+		"internal/sys/host":      {"internal/hostinfo", "internal/logical", "internal/logical/framework"},
+		"internal/sys/leases":    {"internal/lease", "internal/logical", "internal/logical/framework"},
+		"internal/sys/mounts":    {"internal/logical", "internal/logical/framework", "internal/router"},
+		"internal/sys/passwords": {"internal/logical", "internal/logical/framework", "internal/passpol", "internal/storage"},
+		"internal/sys/plugins":   {"internal/logical", "internal/logical/framework"},
+		"internal/sys/policies":  {"internal/logical", "internal/logical/framework", "internal/policy", "internal/router", "internal/storage"},
+		"internal/sys/wrapping":  {"internal/logical", "internal/logical/framework", "internal/storage", "internal/token"},
+		"internal/router":        {"internal/logical", "internal/storage"},
+		"internal/token":         {"internal/storage"},
+		"internal/token/otp":     nil,
+		"internal/lease":         {"internal/storage"},
+		"internal/audit":         {"internal/logical", "internal/logical/framework"},
+		"internal/audit/trail":   {"internal/audit"},
+		"internal/identity":      {"internal/logical", "internal/logical/framework"},
+		"internal/policy":        nil,
+		"internal/passpol":       nil,
+		"internal/hostinfo":      nil,
+		"internal/snapshot":      nil,
+		"internal/suggest":       nil,
+
+		// Security: the barrier, seals and secret sharing.
+		"internal/barrier":  {"internal/storage"},
+		"internal/seal":     {"internal/barrier", "internal/shamir", "internal/storage"},
+		"internal/seal/...": {"internal/seal"}, // pkcs11, static, transit, sealtest
+		"internal/shamir":   nil,
+
+		// Storage: the interface and one package per backend.
+		"internal/storage":             nil,
+		"internal/storage/...":         {"internal/storage"}, // bolt, inmem, postgres
+		"internal/storage/storagetest": {"internal/snapshot", "internal/storage"},
+
+		// The contract and what engines build on.
+		"internal/logical":             nil,
+		"internal/logical/framework":   {"internal/logical"},
+		"internal/logical/logicaltest": {"internal/logical", "internal/storage"},
+		"internal/engine/...":          {"internal/logical", "internal/logical/framework"},
+		"internal/auth/...":            {"internal/logical", "internal/logical/framework"},
+
+		// Clients: the CLI and the agent reach the server over HTTP.
+		"internal/cli": {
+			"internal/agent", "internal/agent/child", "internal/agent/config",
+			"internal/audit", "internal/audit/trail", "internal/snapshot",
+			"internal/suggest", "internal/token/otp",
+		},
+		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/template"},
+		"internal/agent/child":    nil,
+		"internal/agent/config":   nil,
+		"internal/agent/template": nil,
+
+		// Operator tools work on storage as stored.
+		"internal/migrate":  {"internal/config", "internal/storage"},
+		"internal/diagnose": {"internal/config", "internal/storage"},
+
+		// Test helpers and packages of tests alone.
+		"internal/testserver":  {"internal/config", "internal/core", "internal/logical", "internal/server"},
+		"internal/testdb":      nil,
+		"internal/archtest":    nil,
+		"internal/conformance": nil,
+		"internal/e2e":         nil,
+	}
+}
+
+// depRules are the layering's rules on dependencies, direct or not.
+func depRules() []depRule {
+	noTestCode := func(from string, except []string, why string) depRule {
+		return depRule{
+			from: from, except: except, why: why,
+			not:    testHelpers(),
+			notStd: []string{"testing", "testing/...", "net/http/httptest"},
+		}
+	}
+
+	backend := []string{"internal/logical", "internal/logical/framework"}
+	return []depRule{
+		noTestCode("cmd/coffer", nil, "the coffer binary carries no test code"),
+		noTestCode("...", append(testHelpers(), testOnly()...), "code that ships never carries test code"),
+		{from: "internal/engine/...", only: backend, why: "engines know only the logical contract and its framework"},
+		{from: "internal/engine/...", not: []string{"internal/engine/..."}, why: "engines never import each other"},
+		{from: "internal/auth/...", only: backend, why: "auth methods know only the logical contract and its framework"},
+		{from: "internal/auth/...", not: []string{"internal/auth/..."}, why: "auth methods never import each other"},
+		{from: "internal/identity", only: backend, why: "the identity store is built like an engine"},
+		{from: "internal/logical/framework", only: []string{"internal/logical"}, why: "the framework builds on the contract alone"},
+		{
+			from: "internal/core",
+			not:  []string{"internal/httpapi", "internal/cli", "internal/server", "internal/builtin", "internal/engine/...", "internal/auth/...", "internal/agent/..."},
+			why:  "core never reaches up, nor into a particular engine or auth method",
+		},
+		{
+			from: "internal/sys/...",
+			not:  []string{"internal/core", "internal/httpapi", "internal/server", "internal/builtin", "internal/engine/...", "internal/auth/..."},
+			why:  "a sys group reaches core through the small interface it declares, never core itself",
+		},
+		{from: "internal/barrier", only: []string{"internal/storage"}, why: "the barrier stays small: it sees only the storage interface"},
+		{from: "internal/storage/...", except: []string{"internal/storage/storagetest"}, only: []string{"internal/storage"}, why: "each storage backend imports only the storage interface"},
+		{from: "internal/agent/...", only: []string{"internal/agent/..."}, why: "the agent is a client like any other: HTTP only"},
+		{
+			from: "internal/cli",
+			not:  []string{"internal/core", "internal/server", "internal/httpapi", "internal/router", "internal/engine/...", "internal/auth/...", "internal/storage/...", "internal/barrier", "internal/token", "internal/lease"},
+			why:  "the CLI talks to the server over HTTP only",
+		},
+		{
+			from: "internal/migrate",
+			not:  []string{"internal/core", "internal/barrier", "internal/httpapi", "internal/server", "internal/cli", "internal/seal/..."},
+			why:  "operator tools work on storage as stored, never through the core or the barrier",
+		},
+		{
+			from: "internal/diagnose",
+			not:  []string{"internal/core", "internal/barrier", "internal/httpapi", "internal/server", "internal/cli", "internal/seal/..."},
+			why:  "operator tools work on storage as stored, never through the core or the barrier",
+		},
+	}
+}
