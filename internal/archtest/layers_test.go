@@ -13,6 +13,7 @@ func testHelpers() []string {
 	return []string{
 		"internal/testserver",
 		"internal/testdb",
+		"internal/testbin",
 		"internal/logical/logicaltest",
 		"internal/storage/storagetest",
 		"internal/seal/sealtest",
@@ -38,7 +39,7 @@ func allowed() map[string][]string {
 		// Composition root: the one package that sees everything.
 		"internal/server": {
 			"internal/builtin", "internal/config", "internal/core", "internal/diagnose",
-			"internal/httpapi", "internal/logical", "internal/metrics", "internal/migrate",
+			"internal/ha", "internal/httpapi", "internal/logical", "internal/metrics", "internal/migrate",
 			"internal/seal/...", "internal/snapshot", "internal/storage/...", "internal/tlsutil",
 		},
 		"internal/config":  {"internal/suggest"},
@@ -48,13 +49,13 @@ func allowed() map[string][]string {
 
 		// The HTTP layer: core, the contract and the error kinds it maps.
 		"internal/httpapi": {
-			"internal/core", "internal/logical", "internal/logical/framework",
+			"internal/core", "internal/ha", "internal/logical", "internal/logical/framework",
 			"internal/metrics", "internal/router", "internal/token",
 		},
 
 		// The request pipeline and what it drives.
 		"internal/core": {
-			"internal/audit", "internal/barrier", "internal/identity",
+			"internal/audit", "internal/barrier", "internal/ha", "internal/identity",
 			"internal/lease", "internal/logical", "internal/logical/framework",
 			"internal/policy", "internal/router", "internal/seal",
 			"internal/snapshot", "internal/storage", "internal/token", "internal/token/otp",
@@ -64,6 +65,9 @@ func allowed() map[string][]string {
 			"internal/sys/rotate", "internal/sys/snapshots", "internal/sys/tokenapi",
 			"internal/sys/wrapping",
 		},
+		// High availability, which reaches core through the Host interface
+		// it declares.
+		"internal/ha": {"internal/logical", "internal/logical/framework", "internal/storage"},
 		// The sys groups core serves, each behind a small interface.
 		"internal/sys/ceremony":  {"internal/logical", "internal/logical/framework", "internal/seal", "internal/token", "internal/token/otp"},
 		"internal/sys/operator":  {"internal/logical", "internal/logical/framework", "internal/storage"},
@@ -125,8 +129,9 @@ func allowed() map[string][]string {
 		"internal/diagnose": {"internal/config", "internal/storage"},
 
 		// Test helpers and packages of tests alone.
-		"internal/testserver":  {"internal/config", "internal/core", "internal/logical", "internal/server"},
+		"internal/testserver":  {"internal/config", "internal/core", "internal/ha", "internal/logical", "internal/server"},
 		"internal/testdb":      nil,
+		"internal/testbin":     nil,
 		"internal/archtest":    nil,
 		"internal/conformance": nil,
 		"internal/e2e":         nil,
@@ -163,6 +168,7 @@ func depRules() []depRule {
 			not:  []string{"internal/core", "internal/httpapi", "internal/server", "internal/builtin", "internal/engine/...", "internal/auth/..."},
 			why:  "a sys group reaches core through the small interface it declares, never core itself",
 		},
+		{from: "internal/ha", only: []string{"internal/logical", "internal/logical/framework", "internal/storage"}, why: "high availability reaches core through the Host interface it declares, never core itself"},
 		{from: "internal/barrier", only: []string{"internal/storage"}, why: "the barrier stays small: it sees only the storage interface"},
 		{from: "internal/storage/...", except: []string{"internal/storage/storagetest"}, only: []string{"internal/storage"}, why: "each storage backend imports only the storage interface"},
 		{from: "internal/agent/...", only: []string{"internal/agent/..."}, why: "the agent is a client like any other: HTTP only"},

@@ -28,12 +28,16 @@ type Config struct {
 	File FileOptions
 	// Socket holds a socket device's settings.
 	Socket SocketOptions
+	// Witness, for a file device, is where copies of its signed
+	// checkpoints go (witness_address, witness_type,
+	// witness_write_timeout); nil for none.
+	Witness *WitnessOptions
 }
 
 // The options each device type accepts.
 var (
 	commonOptions = []string{"format", "log_raw", "hmac_accessor", "checkpoint_every"}
-	fileOptions   = []string{"file_path", "path", "mode"}
+	fileOptions   = []string{"file_path", "path", "mode", "witness_address", "witness_type", "witness_write_timeout"}
 	socketOptions = []string{"address", "socket_type", "write_timeout"}
 )
 
@@ -83,6 +87,9 @@ func ParseConfig(typ string, options map[string]string) (Config, error) {
 	switch typ {
 	case "file":
 		err = parseFile(&c.File, options)
+		if err == nil {
+			c.Witness, err = parseWitness(options)
+		}
 	case "socket":
 		err = parseSocket(&c.Socket, options)
 	}
@@ -127,6 +134,33 @@ func parseFile(o *FileOptions, options map[string]string) error {
 		o.KeepMode = mode == 0
 	}
 	return nil
+}
+
+// parseWitness reads a file device's witness options; it returns nil when
+// witness_address is absent.
+func parseWitness(options map[string]string) (*WitnessOptions, error) {
+	w := &WitnessOptions{Address: options["witness_address"], Type: options["witness_type"]}
+	if w.Address == "" {
+		if w.Type != "" || options["witness_write_timeout"] != "" {
+			return nil, logical.InvalidRequest("audit options witness_type and witness_write_timeout need witness_address")
+		}
+		return nil, nil
+	}
+	switch w.Type {
+	case "":
+		w.Type = WitnessTCP
+	case WitnessTCP, WitnessUnix, WitnessSyslog:
+	default:
+		return nil, logical.InvalidRequest("audit option witness_type must be tcp, unix or syslog")
+	}
+	if v := options["witness_write_timeout"]; v != "" {
+		d, ok := framework.ParseDuration(v)
+		if !ok || d <= 0 {
+			return nil, logical.InvalidRequest("audit option witness_write_timeout must be a positive duration such as 2s")
+		}
+		w.WriteTimeout = d
+	}
+	return w, nil
 }
 
 func parseSocket(o *SocketOptions, options map[string]string) error {
@@ -182,9 +216,19 @@ func Open(c Config, p OpenParams) (*Device, error) {
 	default:
 		return nil, fmt.Errorf("unknown audit device type %q", c.Type)
 	}
+	var witness Sink
+	if c.Witness != nil {
+		w, err := OpenWitness(*c.Witness)
+		if err != nil {
+			sink.Close()
+			return nil, err
+		}
+		witness = w
+	}
 	d, err := NewDevice(DeviceOptions{
 		Path:            p.Path,
 		Sink:            sink,
+		Witness:         witness,
 		Keys:            p.Keys,
 		LogRaw:          c.LogRaw,
 		RawAccessor:     c.RawAccessor,
@@ -195,6 +239,9 @@ func Open(c Config, p OpenParams) (*Device, error) {
 	})
 	if err != nil {
 		sink.Close()
+		if witness != nil {
+			witness.Close()
+		}
 		return nil, err
 	}
 	return d, nil

@@ -29,7 +29,7 @@ var ErrClosed = errors.New("audit device closed")
 // in a newline, and must write all of it or return an error. Reload
 // reopens the destination (after log rotation); Close releases it. A
 // device calls a sink's methods one at a time. Type names the device
-// type, "file" or "socket".
+// type, "file" or "socket" ("syslog" for a syslog witness).
 type Sink interface {
 	Type() string
 	Write(ctx context.Context, line []byte) error
@@ -89,6 +89,10 @@ type DeviceOptions struct {
 	Path string
 	Sink Sink
 	Keys Keys
+	// Witness, when set, receives a copy of every checkpoint line after
+	// Sink has it (see [OpenWitness]). A failure to send one is logged
+	// and does not fail the entry that triggered the checkpoint.
+	Witness Sink
 	// LogRaw writes secrets as they are instead of HMACing them.
 	LogRaw bool
 	// RawAccessor writes token accessors as they are (hmac_accessor=false).
@@ -111,13 +115,14 @@ type DeviceOptions struct {
 // and writes them to its sink one at a time. It is safe for concurrent
 // use.
 type Device struct {
-	path   string
-	sink   Sink
-	f      formatter
-	signer ed25519.PrivateKey
-	every  int
-	clock  logical.Clock
-	logger *slog.Logger
+	path    string
+	sink    Sink
+	witness Sink // nil for none
+	f       formatter
+	signer  ed25519.PrivateKey
+	every   int
+	clock   logical.Clock
+	logger  *slog.Logger
 
 	// sem is a one-slot semaphore held while a line is being written; it
 	// guards the fields below and lets a waiting writer give up with its
@@ -157,15 +162,16 @@ func NewDevice(o DeviceOptions) (*Device, error) {
 		return nil, errors.New("audit checkpoint interval must not be negative")
 	}
 	d := &Device{
-		path:   o.Path,
-		sink:   o.Sink,
-		f:      formatter{key: o.Keys.HMAC, raw: o.LogRaw, rawAccessor: o.RawAccessor},
-		signer: o.Keys.Signing,
-		every:  o.CheckpointEvery,
-		clock:  o.Clock,
-		logger: o.Logger,
-		sem:    make(chan struct{}, 1),
-		state:  o.Resume,
+		path:    o.Path,
+		sink:    o.Sink,
+		witness: o.Witness,
+		f:       formatter{key: o.Keys.HMAC, raw: o.LogRaw, rawAccessor: o.RawAccessor},
+		signer:  o.Keys.Signing,
+		every:   o.CheckpointEvery,
+		clock:   o.Clock,
+		logger:  o.Logger,
+		sem:     make(chan struct{}, 1),
+		state:   o.Resume,
 	}
 	if d.every == 0 {
 		d.every = DefaultCheckpointEvery
@@ -293,7 +299,7 @@ func (d *Device) Log(ctx context.Context, typ string, e *Entry) error {
 	if d.closed {
 		return ErrClosed
 	}
-	if err := d.appendLocked(ctx, b); err != nil {
+	if _, err := d.appendLocked(ctx, b); err != nil {
 		return err
 	}
 	d.pending++
@@ -305,12 +311,12 @@ func (d *Device) Log(ctx context.Context, typ string, e *Entry) error {
 	return nil
 }
 
-// appendLocked chains body (a JSON object) and writes it. The caller holds
-// sem.
-func (d *Device) appendLocked(ctx context.Context, body []byte) error {
+// appendLocked chains body (a JSON object), writes it and returns the
+// line written. The caller holds sem.
+func (d *Device) appendLocked(ctx context.Context, body []byte) ([]byte, error) {
 	if d.torn != nil {
 		if err := d.recoverLocked(ctx); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	seq := d.state.Seq + 1
@@ -330,11 +336,11 @@ func (d *Device) appendLocked(ctx context.Context, body []byte) error {
 			// Repair now when possible; the next write retries it.
 			d.repairLocked()
 		}
-		return fmt.Errorf("audit device %q: %w", d.path, err)
+		return nil, fmt.Errorf("audit device %q: %w", d.path, err)
 	}
 	d.state.Seq = seq
 	d.state.Head = LineHash(line[:len(line)-1])
-	return nil
+	return line, nil
 }
 
 // repairLocked cuts a torn write out of the sink. The caller holds sem.
@@ -372,7 +378,7 @@ func (d *Device) recoverLocked(ctx context.Context) error {
 		return fmt.Errorf("encode audit torn write record: %w", err)
 	}
 	d.torn = nil
-	if err := d.appendLocked(ctx, b); err != nil {
+	if _, err := d.appendLocked(ctx, b); err != nil {
 		if d.torn != nil {
 			// The record itself failed: one record will tell both.
 			d.torn.err = tw.err
@@ -393,7 +399,8 @@ type checkpointBody struct {
 	Signature string `json:"signature"`
 }
 
-// checkpointLocked writes a signed checkpoint. The caller holds sem.
+// checkpointLocked writes a signed checkpoint, then sends it to the
+// witness. The caller holds sem.
 func (d *Device) checkpointLocked(ctx context.Context) error {
 	cb := checkpointBody{
 		Type: TypeCheckpoint,
@@ -406,10 +413,18 @@ func (d *Device) checkpointLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("encode audit checkpoint: %w", err)
 	}
-	if err := d.appendLocked(ctx, b); err != nil {
+	line, err := d.appendLocked(ctx, b)
+	if err != nil {
 		return err
 	}
 	d.pending = 0
+	if d.witness != nil {
+		// The checkpoint is in the file: a witness that cannot take it
+		// must not fail the entry, but an operator should know.
+		if err := d.witness.Write(ctx, line); err != nil {
+			d.logger.Error("send audit checkpoint to its witness", "path", d.path, "witness", d.witness.Type(), "err", err)
+		}
+	}
 	return nil
 }
 
@@ -446,6 +461,11 @@ func (d *Device) Reload(ctx context.Context) error {
 	if err := d.sink.Reload(); err != nil {
 		errs = append(errs, fmt.Errorf("reload audit device %q: %w", d.path, err))
 	}
+	if d.witness != nil {
+		if err := d.witness.Reload(); err != nil {
+			errs = append(errs, fmt.Errorf("reload the witness of audit device %q: %w", d.path, err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -466,6 +486,11 @@ func (d *Device) Close(ctx context.Context) error {
 	}
 	if err := d.sink.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close audit device %q: %w", d.path, err))
+	}
+	if d.witness != nil {
+		if err := d.witness.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close the witness of audit device %q: %w", d.path, err))
+		}
 	}
 	return errors.Join(errs...)
 }

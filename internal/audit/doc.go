@@ -25,8 +25,10 @@
 // insertions and reordering; because SHA-256 is unkeyed, someone who can
 // write the file could recompute it, and only the signed checkpoints
 // stop that. Lines after the last checkpoint are protected by the chain
-// alone until the next checkpoint. Package trail verifies and searches
-// files offline.
+// alone until the next checkpoint. A file device may also send each
+// checkpoint to a witness ([OpenWitness]: a tcp or unix socket, or
+// syslog), kept elsewhere, so that a file cut short after a checkpoint
+// disagrees with it. Package trail verifies and searches files offline.
 //
 // # Concurrency
 //

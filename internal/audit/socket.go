@@ -16,7 +16,8 @@ const DefaultWriteTimeout = 2 * time.Second
 type SocketOptions struct {
 	// Address is "host:port" for tcp or a file path for unix.
 	Address string
-	// SocketType is "tcp" (the default) or "unix".
+	// SocketType is "tcp" (the default) or "unix"; a witness may also use
+	// the datagram types "udp" and "unixgram".
 	SocketType string
 	// WriteTimeout bounds connecting and writing one line;
 	// DefaultWriteTimeout when zero.
@@ -45,6 +46,8 @@ func NewSocket(o SocketOptions) (*Socket, error) {
 	case "":
 		o.SocketType = "tcp"
 	case "tcp", "unix":
+	case "udp", "unixgram":
+		// Datagram sockets, for a syslog witness: one line per datagram.
 	default:
 		return nil, fmt.Errorf("audit socket type %q: want tcp or unix", o.SocketType)
 	}

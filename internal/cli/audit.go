@@ -50,15 +50,24 @@ before it was cut short (TAMPERED: cut-short). The head is signed; give
 against a server that lies: without it the key is read from the same
 server.
 
+With -witness WITNESS (a file of the checkpoint lines the device's witness
+received: witness_address on the device, captured from its socket or from
+syslog) every checkpoint the witness holds for the file's chain must be in
+the file, byte for byte, and the file must reach the last one: a file cut
+short disagrees with its witness (TAMPERED: cut-short). With -public-key the
+witness's signatures are checked too.
+
     $ coffer audit verify -public-key=@audit.pub /var/log/coffer/audit.log
-    $ coffer audit verify -server=https://coffer:8200 -public-key=@audit.pub audit.log`,
+    $ coffer audit verify -server=https://coffer:8200 -public-key=@audit.pub audit.log
+    $ coffer audit verify -witness=checkpoints.log -public-key=@audit.pub audit.log`,
 			setup: func(fs *flag.FlagSet) runFunc {
-				var key, server, device string
+				var key, server, device, witness string
 				fs.StringVar(&key, "public-key", "", "the device's ed25519 public key (base64, hex or @file)")
 				fs.StringVar(&server, "server", "", "compare the file with the live chain head of this server's device")
 				fs.StringVar(&device, "device", "file", "the audit device (its path) that writes the file, with -server")
+				fs.StringVar(&witness, "witness", "", "a file of the checkpoints the device's witness received, to compare the file with")
 				return func(ctx context.Context, c *call, args []string) int {
-					return runAuditVerify(ctx, c, args, key, server, device)
+					return runAuditVerify(ctx, c, args, key, server, device, witness)
 				}
 			},
 		},
@@ -170,7 +179,7 @@ func liveHead(ctx context.Context, c *call, addr, device string, pub ed25519.Pub
 	return h, pub, true
 }
 
-func runAuditVerify(ctx context.Context, c *call, args []string, key, server, device string) int {
+func runAuditVerify(ctx context.Context, c *call, args []string, key, server, device, witness string) int {
 	if len(args) != 1 {
 		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
 	}
@@ -193,17 +202,25 @@ func runAuditVerify(ctx context.Context, c *call, args []string, key, server, de
 		}
 		head, pub = &h, k
 	}
+	var witnessed []trail.Witnessed
+	if witness != "" {
+		wf, err := os.Open(witness)
+		if err != nil {
+			return c.usageError("%v", err)
+		}
+		witnessed, err = trail.ReadWitness(wf)
+		wf.Close()
+		if err != nil {
+			fmt.Fprintf(c.env.Stderr, "Error reading the witness %s: %v\n", witness, err)
+			return exitServer
+		}
+	}
 	f, err := os.Open(args[0])
 	if err != nil {
 		return c.usageError("%v", err)
 	}
 	defer f.Close()
-	var rep trail.Report
-	if head != nil {
-		rep, err = trail.VerifyHead(f, pub, *head)
-	} else {
-		rep, err = trail.Verify(f, pub)
-	}
+	rep, err := trail.VerifyWith(f, trail.Options{PublicKey: pub, Head: head, Witness: witnessed})
 	if err != nil {
 		fmt.Fprintf(c.env.Stderr, "Error verifying %s: %v\n", args[0], err)
 		return exitServer
@@ -218,6 +235,13 @@ func runAuditVerify(ctx context.Context, c *call, args []string, key, server, de
 	}
 	if head != nil {
 		fmt.Fprintf(out, "Live head:    seq %d of chain %s, reported by the server at %s\n", head.Seq, head.ChainID, head.Time)
+	}
+	if witness != "" {
+		if rep.Witnessed > 0 {
+			fmt.Fprintf(out, "Witness:      %d checkpoint(s) of this chain, the last at seq %d\n", rep.Witnessed, rep.WitnessLastSeq)
+		} else {
+			fmt.Fprintln(out, "Witness:      no checkpoint of this chain (another device's witness, or none written yet)")
+		}
 	}
 	if rep.SignaturesChecked && keyFromServer {
 		fmt.Fprintln(out, "Signatures:   checked with the key the server gave (give -public-key to check against a key kept apart)")

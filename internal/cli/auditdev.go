@@ -113,30 +113,16 @@ func (c *call) stringOptions(args []string) (map[string]string, error) {
 }
 
 func runAuditDisable(ctx context.Context, c *call, args []string) int {
-	if len(args) != 1 {
-		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
-	}
-	path := ensureTrailingSlash(sanitizePath(args[0]))
-	if path == "" {
-		return c.usageError("The audit device path must not be empty")
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
-	}
-	if err := cl.Sys().DisableAuditWithContext(ctx, path); err != nil {
-		return c.serverError("disabling audit device at", path, err)
-	}
-	return c.success("Disabled audit device (if it was enabled) at: %s", path)
+	return runDisable(ctx, c, args, disable{
+		empty: "The audit device path must not be empty", action: "disabling audit device at",
+		done: "Disabled audit device (if it was enabled) at: %s", call: (*api.Sys).DisableAuditWithContext,
+	})
 }
 
 func runAuditList(ctx context.Context, c *call, args []string, detailed bool) int {
-	if len(args) != 0 {
-		return c.usageError("Too many arguments (expected 0, got %d)", len(args))
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
+	cl, code := c.argsClient(args, 0)
+	if cl == nil {
+		return code
 	}
 	devices, err := cl.Sys().ListAuditWithContext(ctx)
 	if err != nil {

@@ -125,21 +125,10 @@ func runAuthEnable(ctx context.Context, c *call, args []string, o *authEnableOpt
 }
 
 func runAuthDisable(ctx context.Context, c *call, args []string) int {
-	if len(args) != 1 {
-		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
-	}
-	path := ensureTrailingSlash(sanitizePath(args[0]))
-	if path == "" {
-		return c.usageError("The path must not be empty")
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
-	}
-	if err := cl.Sys().DisableAuthWithContext(ctx, path); err != nil {
-		return c.serverError("disabling auth method at", path, err)
-	}
-	return c.success("Disabled the auth method (if it existed) at: %s", path)
+	return runDisable(ctx, c, args, disable{
+		empty: "The path must not be empty", action: "disabling auth method at",
+		done: "Disabled the auth method (if it existed) at: %s", call: (*api.Sys).DisableAuthWithContext,
+	})
 }
 
 func runAuthList(ctx context.Context, c *call, args []string, detailed bool) int {

@@ -190,6 +190,23 @@ func (c *call) newClient() (*api.Client, bool) {
 	return cl, true
 }
 
+// argsClient checks that the command got exactly want arguments and builds
+// the client. A nil client means the command must stop with the returned
+// exit code (the usage or client error is printed).
+func (c *call) argsClient(args []string, want int) (*api.Client, int) {
+	switch {
+	case len(args) != want && want == 0:
+		return nil, c.usageError("Too many arguments (expected 0, got %d)", len(args))
+	case len(args) != want:
+		return nil, c.usageError("Wrong number of arguments (expected %d, got %d)", want, len(args))
+	}
+	cl, ok := c.newClient()
+	if !ok {
+		return nil, exitServer
+	}
+	return cl, exitOK
+}
+
 // usageError prints msg and the command's usage hint and returns exitUsage.
 func (c *call) usageError(format string, args ...any) int {
 	fmt.Fprintf(c.env.Stderr, format+"\n", args...)

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+
+	"github.com/hashicorp/vault/api"
 )
 
 // genericCommands are the path-level commands: read, write, delete and
@@ -81,18 +83,28 @@ func (c *call) parseData(args []string) (map[string]any, error) {
 	return p.parse(args)
 }
 
-func runRead(ctx context.Context, c *call, args []string) int {
+// pathQuery parses the arguments "PATH [K=V...]" of read and delete, the
+// K=V pairs as query parameters, and builds the client. A nil client
+// means the command must stop with the returned exit code.
+func (c *call) pathQuery(args []string) (string, map[string][]string, *api.Client, int) {
 	if len(args) < 1 {
-		return c.usageError("Not enough arguments (expected at least 1, got %d)", len(args))
+		return "", nil, nil, c.usageError("Not enough arguments (expected at least 1, got %d)", len(args))
 	}
-	path := sanitizePath(args[0])
 	query, err := c.queryParams(args[1:])
 	if err != nil {
-		return c.usageError("Failed to parse K=V data: %v", err)
+		return "", nil, nil, c.usageError("Failed to parse K=V data: %v", err)
 	}
 	cl, ok := c.newClient()
 	if !ok {
-		return exitServer
+		return "", nil, nil, exitServer
+	}
+	return sanitizePath(args[0]), query, cl, exitOK
+}
+
+func runRead(ctx context.Context, c *call, args []string) int {
+	path, query, cl, code := c.pathQuery(args)
+	if cl == nil {
+		return code
 	}
 	secret, err := cl.Logical().ReadWithDataWithContext(ctx, path, query)
 	if err != nil {
@@ -138,17 +150,9 @@ func runWrite(ctx context.Context, c *call, args []string, force bool) int {
 }
 
 func runDelete(ctx context.Context, c *call, args []string) int {
-	if len(args) < 1 {
-		return c.usageError("Not enough arguments (expected at least 1, got %d)", len(args))
-	}
-	path := sanitizePath(args[0])
-	query, err := c.queryParams(args[1:])
-	if err != nil {
-		return c.usageError("Failed to parse K=V data: %v", err)
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
+	path, query, cl, code := c.pathQuery(args)
+	if cl == nil {
+		return code
 	}
 	secret, err := cl.Logical().DeleteWithDataWithContext(ctx, path, query)
 	if err != nil {

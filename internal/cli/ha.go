@@ -30,12 +30,9 @@ takes over.`,
 }
 
 func runStepDown(ctx context.Context, c *call, args []string) int {
-	if len(args) != 0 {
-		return c.usageError("Too many arguments (expected 0, got %d)", len(args))
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
+	cl, code := c.argsClient(args, 0)
+	if cl == nil {
+		return code
 	}
 	if err := cl.Sys().StepDownWithContext(ctx); err != nil {
 		return c.serverError("stepping down", "sys/step-down", err)
@@ -44,12 +41,9 @@ func runStepDown(ctx context.Context, c *call, args []string) int {
 }
 
 func runMembers(ctx context.Context, c *call, args []string) int {
-	if len(args) != 0 {
-		return c.usageError("Too many arguments (expected 0, got %d)", len(args))
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
+	cl, code := c.argsClient(args, 0)
+	if cl == nil {
+		return code
 	}
 	st, err := cl.Sys().HAStatusWithContext(ctx)
 	if err != nil {

@@ -99,34 +99,10 @@ undeleted), the -versions given, or the secret itself on KV v1.`,
 				return func(ctx context.Context, c *call, args []string) int { return runKVDelete(ctx, c, args, &f) }
 			},
 		},
-		"kv undelete": {
-			synopsis: "Undeletes versions in the KV store",
-			usage:    "[options] -versions=N[,N...] PATH",
-			help:     `Restores deleted versions of the secret at PATH (KV v2).`,
-			server:   true,
-			setup: func(fs *flag.FlagSet) runFunc {
-				var f kvFlags
-				f.registerMount(fs)
-				fs.Var(&f.versions, "versions", "Comma-separated versions to undelete.")
-				return func(ctx context.Context, c *call, args []string) int {
-					return runKVVersions(ctx, c, args, &f, "undelete")
-				}
-			},
-		},
-		"kv destroy": {
-			synopsis: "Permanently removes one or more versions in the KV store",
-			usage:    "[options] -versions=N[,N...] PATH",
-			help:     `Permanently removes versions of the secret at PATH (KV v2). This cannot be undone.`,
-			server:   true,
-			setup: func(fs *flag.FlagSet) runFunc {
-				var f kvFlags
-				f.registerMount(fs)
-				fs.Var(&f.versions, "versions", "Comma-separated versions to destroy.")
-				return func(ctx context.Context, c *call, args []string) int {
-					return runKVVersions(ctx, c, args, &f, "destroy")
-				}
-			},
-		},
+		"kv undelete": kvVersionsCommand("undelete", "Undeletes versions in the KV store",
+			`Restores deleted versions of the secret at PATH (KV v2).`),
+		"kv destroy": kvVersionsCommand("destroy", "Permanently removes one or more versions in the KV store",
+			`Permanently removes versions of the secret at PATH (KV v2). This cannot be undone.`),
 		"kv rollback": {
 			synopsis: "Rolls back to a previous version of data",
 			usage:    "[options] -version=N PATH",
@@ -170,12 +146,9 @@ func (c *call) kvPathArg(args []string, mount string) (string, int) {
 }
 
 func runKVGet(ctx context.Context, c *call, args []string, f *kvFlags) int {
-	if len(args) != 1 {
-		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
+	cl, code := c.argsClient(args, 1)
+	if cl == nil {
+		return code
 	}
 	t, ok := c.resolveKV(ctx, cl, f.mount, args[0])
 	if !ok {
@@ -289,21 +262,32 @@ func v2Body(data map[string]any, cas int) map[string]any {
 	return body
 }
 
+// kvWriteTarget parses the data arguments of put and patch (args[1:]),
+// builds the client and resolves PATH (args[0], at least one argument).
+// A nil client means the command must stop with the returned exit code.
+func (c *call) kvWriteTarget(ctx context.Context, args []string, mount string) (map[string]any, *api.Client, kvTarget, int) {
+	data, code := c.kvData(args[1:])
+	if code != exitOK {
+		return nil, nil, kvTarget{}, code
+	}
+	cl, ok := c.newClient()
+	if !ok {
+		return nil, nil, kvTarget{}, exitServer
+	}
+	t, ok := c.resolveKV(ctx, cl, mount, args[0])
+	if !ok {
+		return nil, nil, kvTarget{}, exitServer
+	}
+	return data, cl, t, exitOK
+}
+
 func runKVPut(ctx context.Context, c *call, args []string, f *kvFlags) int {
 	if len(args) < 1 {
 		return c.usageError("Not enough arguments (expected at least 1, got 0)")
 	}
-	data, code := c.kvData(args[1:])
-	if code != exitOK {
+	data, cl, t, code := c.kvWriteTarget(ctx, args, f.mount)
+	if cl == nil {
 		return code
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
-	}
-	t, ok := c.resolveKV(ctx, cl, f.mount, args[0])
-	if !ok {
-		return exitServer
 	}
 	if !t.v2 {
 		if f.cas >= 0 {
@@ -336,17 +320,9 @@ func runKVPatch(ctx context.Context, c *call, args []string, f *kvFlags) int {
 	default:
 		return c.usageError("Unsupported method %q: use \"patch\" or \"rw\"", f.method)
 	}
-	data, code := c.kvData(args[1:])
-	if code != exitOK {
+	data, cl, t, code := c.kvWriteTarget(ctx, args, f.mount)
+	if cl == nil {
 		return code
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
-	}
-	t, ok := c.resolveKV(ctx, cl, f.mount, args[0])
-	if !ok {
-		return exitServer
 	}
 	if !t.v2 {
 		fmt.Fprintln(c.env.Stderr, "Error: patch needs a KV version 2 mount")
@@ -424,12 +400,9 @@ func runKVList(ctx context.Context, c *call, args []string, f *kvFlags) int {
 }
 
 func runKVDelete(ctx context.Context, c *call, args []string, f *kvFlags) int {
-	if len(args) != 1 {
-		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
+	cl, code := c.argsClient(args, 1)
+	if cl == nil {
+		return code
 	}
 	t, ok := c.resolveKV(ctx, cl, f.mount, args[0])
 	if !ok {
@@ -456,6 +429,25 @@ func runKVDelete(ctx context.Context, c *call, args []string, f *kvFlags) int {
 		return c.serverError("deleting", p, err)
 	}
 	return c.success("Data deleted (if it existed) at: %s", p)
+}
+
+// kvVersionsCommand is "kv undelete" or "kv destroy" (op), which take the
+// same flags.
+func kvVersionsCommand(op, synopsis, help string) *command {
+	return &command{
+		synopsis: synopsis,
+		usage:    "[options] -versions=N[,N...] PATH",
+		help:     help,
+		server:   true,
+		setup: func(fs *flag.FlagSet) runFunc {
+			var f kvFlags
+			f.registerMount(fs)
+			fs.Var(&f.versions, "versions", "Comma-separated versions to "+op+".")
+			return func(ctx context.Context, c *call, args []string) int {
+				return runKVVersions(ctx, c, args, &f, op)
+			}
+		},
+	}
 }
 
 // runKVVersions runs undelete and destroy, which both post a list of

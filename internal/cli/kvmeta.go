@@ -70,28 +70,14 @@ given are sent.
 
     $ coffer kv metadata put -max-versions=5 -custom-metadata=owner=ops secret/foo`,
 			server: true,
-			setup: func(fs *flag.FlagSet) runFunc {
-				var f metadataFlags
-				f.register(fs)
-				return func(ctx context.Context, c *call, args []string) int {
-					f.set = setFlags(fs)
-					return runKVMetadataWrite(ctx, c, args, &f, false)
-				}
-			},
+			setup:  metadataWriteSetup(false),
 		},
 		"kv metadata patch": {
 			synopsis: "Patches key settings in the KV store",
 			usage:    "[options] PATH",
 			help:     `Merges the metadata settings given into those of the secret at PATH (KV v2).`,
 			server:   true,
-			setup: func(fs *flag.FlagSet) runFunc {
-				var f metadataFlags
-				f.register(fs)
-				return func(ctx context.Context, c *call, args []string) int {
-					f.set = setFlags(fs)
-					return runKVMetadataWrite(ctx, c, args, &f, true)
-				}
-			},
+			setup:    metadataWriteSetup(true),
 		},
 		"kv metadata delete": {
 			synopsis: "Deletes all versions and metadata for a key in the KV store",
@@ -104,6 +90,19 @@ given are sent.
 				return func(ctx context.Context, c *call, args []string) int { return runKVMetadataDelete(ctx, c, args, &f) }
 			},
 		},
+	}
+}
+
+// metadataWriteSetup is the setup of "kv metadata put" (patch false) and
+// "kv metadata patch".
+func metadataWriteSetup(patch bool) func(fs *flag.FlagSet) runFunc {
+	return func(fs *flag.FlagSet) runFunc {
+		var f metadataFlags
+		f.register(fs)
+		return func(ctx context.Context, c *call, args []string) int {
+			f.set = setFlags(fs)
+			return runKVMetadataWrite(ctx, c, args, &f, patch)
+		}
 	}
 }
 
@@ -123,12 +122,9 @@ func (c *call) resolveV2(ctx context.Context, cl *api.Client, mount string, args
 }
 
 func runKVMetadataGet(ctx context.Context, c *call, args []string, f *kvFlags) int {
-	if len(args) != 1 {
-		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
+	cl, code := c.argsClient(args, 1)
+	if cl == nil {
+		return code
 	}
 	t, code := c.resolveV2(ctx, cl, f.mount, args)
 	if code != exitOK {
@@ -208,12 +204,9 @@ func runKVMetadataWrite(ctx context.Context, c *call, args []string, f *metadata
 }
 
 func runKVMetadataDelete(ctx context.Context, c *call, args []string, f *kvFlags) int {
-	if len(args) != 1 {
-		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
+	cl, code := c.argsClient(args, 1)
+	if cl == nil {
+		return code
 	}
 	t, code := c.resolveV2(ctx, cl, f.mount, args)
 	if code != exitOK {

@@ -60,12 +60,9 @@ them.
 }
 
 func runLeaseLookup(ctx context.Context, c *call, args []string) int {
-	if len(args) != 1 {
-		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
+	cl, code := c.argsClient(args, 1)
+	if cl == nil {
+		return code
 	}
 	sec, err := cl.Logical().WriteWithContext(ctx, "sys/leases/lookup", map[string]any{"lease_id": args[0]})
 	if err != nil {
@@ -75,12 +72,9 @@ func runLeaseLookup(ctx context.Context, c *call, args []string) int {
 }
 
 func runLeaseRenew(ctx context.Context, c *call, args []string, inc time.Duration) int {
-	if len(args) != 1 {
-		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
+	cl, code := c.argsClient(args, 1)
+	if cl == nil {
+		return code
 	}
 	sec, err := cl.Sys().RenewWithContext(ctx, args[0], int(inc/time.Second))
 	if err != nil {

@@ -205,12 +205,9 @@ type initJSON struct {
 }
 
 func runInit(ctx context.Context, c *call, args []string, o initOptions) int {
-	if len(args) != 0 {
-		return c.usageError("Too many arguments (expected 0, got %d)", len(args))
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
+	cl, code := c.argsClient(args, 0)
+	if cl == nil {
+		return code
 	}
 	if o.status {
 		inited, err := cl.Sys().InitStatusWithContext(ctx)
@@ -344,12 +341,9 @@ func runUnseal(ctx context.Context, c *call, args []string, reset, migrate bool)
 }
 
 func runSeal(ctx context.Context, c *call, args []string) int {
-	if len(args) != 0 {
-		return c.usageError("Too many arguments (expected 0, got %d)", len(args))
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
+	cl, code := c.argsClient(args, 0)
+	if cl == nil {
+		return code
 	}
 	if err := cl.Sys().SealWithContext(ctx); err != nil {
 		return c.serverError("sealing", "sys/seal", err)
@@ -358,12 +352,9 @@ func runSeal(ctx context.Context, c *call, args []string) int {
 }
 
 func runRotate(ctx context.Context, c *call, args []string) int {
-	if len(args) != 0 {
-		return c.usageError("Too many arguments (expected 0, got %d)", len(args))
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
+	cl, code := c.argsClient(args, 0)
+	if cl == nil {
+		return code
 	}
 	if err := cl.Sys().RotateWithContext(ctx); err != nil {
 		return c.serverError("rotating key with", "sys/rotate", err)
@@ -381,12 +372,9 @@ func runRotate(ctx context.Context, c *call, args []string) int {
 }
 
 func runKeyStatus(ctx context.Context, c *call, args []string) int {
-	if len(args) != 0 {
-		return c.usageError("Too many arguments (expected 0, got %d)", len(args))
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
+	cl, code := c.argsClient(args, 0)
+	if cl == nil {
+		return code
 	}
 	ks, err := cl.Sys().KeyStatusWithContext(ctx)
 	if err != nil {

@@ -74,12 +74,9 @@ func policyName(s string) string {
 }
 
 func runPolicyList(ctx context.Context, c *call, args []string) int {
-	if len(args) != 0 {
-		return c.usageError("Too many arguments (expected 0, got %d)", len(args))
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
+	cl, code := c.argsClient(args, 0)
+	if cl == nil {
+		return code
 	}
 	names, err := cl.Sys().ListPoliciesWithContext(ctx)
 	if err != nil {

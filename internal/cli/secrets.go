@@ -153,18 +153,38 @@ func runSecretsEnable(ctx context.Context, c *call, args []string, o *enableOpti
 }
 
 func runSecretsDisable(ctx context.Context, c *call, args []string) int {
+	return runDisable(ctx, c, args, disable{
+		action: "disabling secrets engine at",
+		done:   "Disabled the secrets engine (if it existed) at: %s", call: (*api.Sys).UnmountWithContext,
+	})
+}
+
+// disable is what the disable commands of audit devices, auth methods and
+// secrets engines differ in.
+type disable struct {
+	empty  string // the usage error for an empty path; "" lets one through
+	action string // what failed, for serverError
+	done   string // the success message, with the path
+	call   func(s *api.Sys, ctx context.Context, path string) error
+}
+
+// runDisable runs a disable command: one PATH argument, made to end in "/".
+func runDisable(ctx context.Context, c *call, args []string, d disable) int {
 	if len(args) != 1 {
 		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
 	}
 	path := ensureTrailingSlash(sanitizePath(args[0]))
+	if path == "" && d.empty != "" {
+		return c.usageError("%s", d.empty)
+	}
 	cl, ok := c.newClient()
 	if !ok {
 		return exitServer
 	}
-	if err := cl.Sys().UnmountWithContext(ctx, path); err != nil {
-		return c.serverError("disabling secrets engine at", path, err)
+	if err := d.call(cl.Sys(), ctx, path); err != nil {
+		return c.serverError(d.action, path, err)
 	}
-	return c.success("Disabled the secrets engine (if it existed) at: %s", path)
+	return c.success(d.done, path)
 }
 
 // mountInfo is one entry of sys/mounts or sys/auth as the lists print it.
@@ -201,12 +221,9 @@ func runSecretsList(ctx context.Context, c *call, args []string, detailed bool) 
 // runMountList prints sys/mounts or sys/auth as Vault's secrets list and
 // auth list do.
 func runMountList(ctx context.Context, c *call, args []string, detailed bool, l mountList) int {
-	if len(args) != 0 {
-		return c.usageError("Too many arguments (expected 0, got %d)", len(args))
-	}
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
+	cl, code := c.argsClient(args, 0)
+	if cl == nil {
+		return code
 	}
 	secret, err := cl.Logical().ReadWithContext(ctx, l.path)
 	if err != nil {

@@ -295,6 +295,21 @@ type ListenerHTTP struct {
 	// DefaultMaxConnectionsPerIP; 0 means no cap. Negative values are
 	// errors.
 	MaxConnectionsPerIP int64
+	// MaxRequestBodyBudget (max_request_body_budget, a Coffer key) bounds
+	// the bytes of request bodies this listener buffers at once; a body
+	// beyond it answers 503 with Retry-After. Absent or 0: the listener
+	// shares the server's default budget of 128 MiB with the other
+	// listeners that do not set it. Negative values are errors.
+	MaxRequestBodyBudget int64
+	// RequestBodyGrace (request_body_grace, a Coffer key) is how long a
+	// request body may take before MinRequestBodyRate applies. Absent or
+	// 0 means 10s. Negative values are errors.
+	RequestBodyGrace time.Duration
+	// MinRequestBodyRate (min_request_body_rate, a Coffer key) is the
+	// average rate, in bytes per second since the body began, a body must
+	// keep after the grace; a slower one answers 408 and its connection
+	// is closed. Absent or 0 means 1024. Negative values are errors.
+	MinRequestBodyRate int64
 	// UnauthenticatedMetricsAccess (unauthenticated_metrics_access in the
 	// listener's telemetry block) lets sys/metrics answer without a token
 	// on this listener, as the top-level telemetry key does on all.
@@ -417,6 +432,11 @@ type AuditDevice struct {
 	// FilePath (file_path) and Mode (mode, octal) for file devices:
 	// a path, "stdout" or "discard".
 	FilePath, Mode string
+	// WitnessAddress (witness_address), WitnessType (witness_type: tcp,
+	// unix or syslog) and WitnessWriteTimeout (witness_write_timeout) give
+	// a file device a witness that receives its signed checkpoints.
+	WitnessAddress, WitnessType string
+	WitnessWriteTimeout         time.Duration
 	// Address (address), SocketType (socket_type: tcp or unix) and
 	// WriteTimeout (write_timeout) for socket devices.
 	Address, SocketType string

@@ -263,6 +263,18 @@ func TestParseValueForms(t *testing.T) {
 }`, func(c *Config) any {
 			return [2]int64{c.Listeners[0].HTTP.MaxConnections, c.Listeners[0].HTTP.MaxConnectionsPerIP}
 		}, [2]int64{10, 0}},
+		{"listener body limits", `listener "tcp" {
+  max_request_body_budget = 1048576
+  request_body_grace = "2s"
+  min_request_body_rate = "4096"
+}`, func(c *Config) any {
+			h := c.Listeners[0].HTTP
+			return [3]int64{h.MaxRequestBodyBudget, int64(h.RequestBodyGrace), h.MinRequestBodyRate}
+		}, [3]int64{1 << 20, int64(2 * time.Second), 4096}},
+		{"listener default body limits", `listener "tcp" {}`, func(c *Config) any {
+			h := c.Listeners[0].HTTP
+			return [3]int64{h.MaxRequestBodyBudget, int64(h.RequestBodyGrace), h.MinRequestBodyRate}
+		}, [3]int64{0, 0, 0}},
 		{"listener zero idle timeout", `listener "tcp" { http_idle_timeout = 0 }`, func(c *Config) any { return c.Listeners[0].HTTP.IdleTimeout }, time.Duration(0)},
 		{"listener max_request_size", "listener \"tcp\" { max_request_size = \"1024\" }\nmax_request_size = 99", func(c *Config) any { return c.Listeners[0].HTTP.MaxRequestSize }, int64(1024)},
 		{"template string", `listener "tcp" { address = "127.0.0.1:${8200}" }`, func(c *Config) any { return c.Listeners[0].Address }, "127.0.0.1:8200"},
@@ -334,6 +346,11 @@ func TestParseErrors(t *testing.T) {
 			name: "typo in listener",
 			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  cluster_adress = \"127.0.0.1:8201\"\n}\n",
 			want: []string{`t.hcl:3,3-17: unknown key "cluster_adress" in listener "tcp"; did you mean "cluster_address"?`},
+		},
+		{
+			name: "typo in a body limit",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  request_body_grase = \"5s\"\n}\n",
+			want: []string{`t.hcl:3,3-21: unknown key "request_body_grase" in listener "tcp"; did you mean "request_body_grace"?`},
 		},
 		{
 			name: "typo in telemetry",
@@ -443,6 +460,15 @@ func TestParseErrors(t *testing.T) {
 			name: "negative connection caps",
 			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  max_connections = -1\n}\n",
 			want: []string{`t.hcl:3,21-23: max_connections -1 in listener "tcp": must not be negative (0 means no cap)`},
+		},
+		{
+			name: "negative body limits",
+			src:  "storage \"inmem\" {}\nlistener \"tcp\" {\n  max_request_body_budget = -1\n  request_body_grace = \"-1s\"\n  min_request_body_rate = -5\n}\n",
+			want: []string{
+				`t.hcl:3,29-31: max_request_body_budget -1 in listener "tcp": must not be negative (0 means the default)`,
+				`t.hcl:4,24-29: request_body_grace -1s in listener "tcp": must not be negative`,
+				`t.hcl:5,27-29: min_request_body_rate -5 in listener "tcp": must not be negative (0 means the default)`,
+			},
 		},
 		{
 			name: "negative listener limits",
@@ -907,6 +933,9 @@ audit "file" "main" {
   file_path = "/var/log/coffer/audit.log"
   mode = "0600"
   hmac_accessor = false
+  witness_address = "/dev/log"
+  witness_type = "syslog"
+  witness_write_timeout = "1s"
 }
 audit "socket" "siem" {
   address = "127.0.0.1:9090"
@@ -921,7 +950,8 @@ audit "socket" "siem" {
 	if !c.Telemetry.UnauthenticatedMetricsAccess || len(c.AuditAllowedDirs) != 1 || len(c.Audit) != 2 || c.ClusterAddr != "https://10.0.0.5:8201" || !c.DisableRequestForwarding {
 		t.Fatalf("Parse = %+v", c)
 	}
-	if a := c.Audit[0]; a.Type != "file" || a.Path != "main" || a.FilePath != "/var/log/coffer/audit.log" || a.Mode != "0600" || a.HMACAccessor {
+	if a := c.Audit[0]; a.Type != "file" || a.Path != "main" || a.FilePath != "/var/log/coffer/audit.log" || a.Mode != "0600" || a.HMACAccessor ||
+		a.WitnessAddress != "/dev/log" || a.WitnessType != "syslog" || a.WitnessWriteTimeout != time.Second {
 		t.Errorf("file device = %+v", a)
 	}
 	if a := c.Audit[1]; a.Type != "socket" || a.Address != "127.0.0.1:9090" || a.WriteTimeout != 2*time.Second || !a.HMACAccessor {
@@ -935,6 +965,9 @@ audit "socket" "siem" {
 		{"audit \"file\" \"x\" {\n file_path = \"a\"\n prefix = \"x\"\n}", `unknown key "prefix"`},
 		{"audit \"socket\" \"x\" {\n address = \"a\"\n socket_type = \"udp\"\n}", "want tcp or unix"},
 		{`audit_allowed_dirs = ["relative"]`, "not an absolute path"},
+		{"audit \"file\" \"x\" {\n file_path = \"a\"\n witness_address = \"b:1\"\n witness_type = \"udp\"\n}", "want tcp, unix or syslog"},
+		{"audit \"file\" \"x\" {\n file_path = \"a\"\n witness_type = \"tcp\"\n}", "need witness_address"},
+		{"audit \"socket\" \"x\" {\n address = \"a\"\n witness_address = \"b:1\"\n}", `unknown key "witness_address"`},
 		{"audit \"file\" \"x\" {\n file_path = \"a\"\n}\naudit \"file\" \"x\" {\n file_path = \"b\"\n}", "already uses path"},
 		{"telemetry {\n statsd_adress = \"x\"\n}", `unknown key "statsd_adress" in telemetry; did you mean "statsd_address"?`},
 	} {

@@ -339,6 +339,9 @@ func (d *decoder) audit(b *hclsyntax.Block, i int) (AuditDevice, bool) {
 		common["file_path"] = str(&a.FilePath)
 		common["path"] = str(&a.FilePath)
 		common["mode"] = str(&a.Mode)
+		common["witness_address"] = str(&a.WitnessAddress)
+		common["witness_type"] = str(&a.WitnessType)
+		common["witness_write_timeout"] = duration(&a.WitnessWriteTimeout)
 	case "socket":
 		common["address"] = str(&a.Address)
 		common["socket_type"] = str(&a.SocketType)
@@ -389,6 +392,9 @@ func (d *decoder) listener(b *hclsyntax.Block, i int) (Listener, bool) {
 			"http_write_timeout":                       duration(&h.WriteTimeout),
 			"max_connections":                          integer(&h.MaxConnections),
 			"max_connections_per_ip":                   integer(&h.MaxConnectionsPerIP),
+			"max_request_body_budget":                  integer(&h.MaxRequestBodyBudget),
+			"request_body_grace":                       duration(&h.RequestBodyGrace),
+			"min_request_body_rate":                    integer(&h.MinRequestBodyRate),
 			"disable_unauthed_rekey_endpoints":         boolean(&h.DisableUnauthedRekeyEndpoints),
 			"disable_unauthed_generate_root_endpoints": boolean(&h.DisableUnauthedGenerateRootEndpoints),
 		},

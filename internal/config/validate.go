@@ -424,6 +424,17 @@ func (v *validator) listenerHTTP(key string, l Listener) {
 			v.errorf(key+"."+n.name, "%s %d in listener %q: must not be negative (0 means no cap)", n.name, n.n, l.Type)
 		}
 	}
+	for _, n := range []struct {
+		name string
+		n    int64
+	}{
+		{"max_request_body_budget", h.MaxRequestBodyBudget},
+		{"min_request_body_rate", h.MinRequestBodyRate},
+	} {
+		if n.n < 0 {
+			v.errorf(key+"."+n.name, "%s %d in listener %q: must not be negative (0 means the default)", n.name, n.n, l.Type)
+		}
+	}
 	for _, d := range []struct {
 		name string
 		d    time.Duration
@@ -433,6 +444,7 @@ func (v *validator) listenerHTTP(key string, l Listener) {
 		{"http_read_header_timeout", h.ReadHeaderTimeout},
 		{"http_read_timeout", h.ReadTimeout},
 		{"http_write_timeout", h.WriteTimeout},
+		{"request_body_grace", h.RequestBodyGrace},
 	} {
 		if d.d < 0 {
 			v.errorf(key+"."+d.name, "%s %v in listener %q: must not be negative", d.name, d.d, l.Type)
@@ -654,6 +666,15 @@ func (v *validator) audit() {
 				if m, err := strconv.ParseUint(a.Mode, 8, 32); err != nil || m > 0o777 {
 					v.errorf(key, "%s: mode %q: want an octal file mode such as 0600", name, a.Mode)
 				}
+			}
+			if a.WitnessType != "" && a.WitnessType != "tcp" && a.WitnessType != "unix" && a.WitnessType != "syslog" {
+				v.errorf(key, "%s: witness_type %q: want tcp, unix or syslog", name, a.WitnessType)
+			}
+			if a.WitnessAddress == "" && (a.WitnessType != "" || a.WitnessWriteTimeout != 0) {
+				v.errorf(key, "%s: witness_type and witness_write_timeout need witness_address", name)
+			}
+			if a.WitnessWriteTimeout < 0 {
+				v.errorf(key, "%s: witness_write_timeout must not be negative", name)
 			}
 		case "socket":
 			if a.Address == "" {

@@ -195,6 +195,7 @@ func TestDocsListEveryKey(t *testing.T) {
 		"tls_require_and_verify_client_cert", "tls_disable_client_certs", "tls_min_version",
 		"tls_max_version", "tls_cipher_suites", "max_request_duration", "http_idle_timeout",
 		"http_read_header_timeout", "http_read_timeout", "http_write_timeout", "max_connections", "max_connections_per_ip",
+		"max_request_body_budget", "request_body_grace", "min_request_body_rate",
 		"unauthenticated_metrics_access", "connection_url", "table", "ha_enabled", "max_parallel", "path",
 		"disabled", "current_key_id", "current_key", "previous_key_id", "previous_key", "token", "key_name",
 		"mount_path", "namespace", "disable_renewal", "tls_ca_cert", "tls_client_cert", "tls_client_key",

@@ -243,6 +243,7 @@ func TestBigBodiesWithoutToken(t *testing.T) {
 	}
 	peak := procStatus(t, s, "VmHWM")
 	t.Logf("attack sent %d MiB; %d legitimate rounds served; peak RSS %d MiB", total>>20, n, peak>>10)
+	logFigure(t, "big-bodies-without-token", peak, int64(n), kv("connections", 20), kv("attack_sent_mb", total>>20))
 	if peak > 200<<10 {
 		t.Errorf("peak RSS %d MiB, want under 200 MiB", peak>>10)
 	}
@@ -285,6 +286,7 @@ func TestSlowBodiesCut(t *testing.T) {
 		t.Errorf("a request with a token failed during the attack: %v", err)
 	}
 	t.Logf("last slow connection closed after %s; %d legitimate rounds served", last, n)
+	logFigure(t, "slow-loris", procStatus(t, s, "VmHWM"), int64(n), kv("connections", 200), kv("last_closed_s", fmt.Sprintf("%.1f", last.Seconds())))
 	if last > 15*time.Second {
 		t.Errorf("slow connections stayed open %s, want them closed within the 10 s grace and a margin", last)
 	}
@@ -299,6 +301,10 @@ func TestHealthAfterFileExhaustion(t *testing.T) {
 	t.Parallel()
 	s := startDev(t)
 	limitFiles(t, s, 128)
+	// A legitimate client works throughout; its figures are reported, not
+	// checked: while descriptors are exhausted it may well fail.
+	stop := make(chan struct{})
+	served, _ := serveLegit(s, stop)
 	var conns []net.Conn
 	for i := range 300 {
 		c, err := dialFrom(s, fmt.Sprintf("127.0.1.%d", 1+i%50))
@@ -319,7 +325,8 @@ func TestHealthAfterFileExhaustion(t *testing.T) {
 	for _, c := range conns {
 		c.Close()
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	released := time.Now()
+	deadline := released.Add(5 * time.Second)
 	for {
 		_, err := s.Client.Sys().Health()
 		if err == nil {
@@ -330,4 +337,7 @@ func TestHealthAfterFileExhaustion(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	recovered := time.Since(released)
+	close(stop)
+	logFigure(t, "fd-exhaustion", procStatus(t, s, "VmHWM"), int64(<-served), kv("connections", len(conns)), kv("fd_limit", 128), kv("health_back_ms", recovered.Milliseconds()))
 }

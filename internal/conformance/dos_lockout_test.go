@@ -162,6 +162,7 @@ func TestDoSLockoutInventedNames(t *testing.T) {
 	}
 	const boundKiB = 48 * 1024
 	t.Logf("RSS: %d KiB before, %d KiB peak; %d legitimate logins served", base, peak.Load(), served.Load())
+	logFigure(t, "lockout-invented-names", peak.Load(), served.Load(), kv("attack_requests", attempts), kv("rss_before_mb", base>>10), kv("legit_failed", failed.Load()))
 	if grew := int(peak.Load()) - base; grew > boundKiB {
 		t.Errorf("RSS grew by %d KiB under the attack (from %d KiB), want at most %d KiB", grew, base, boundKiB)
 	}

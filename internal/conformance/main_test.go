@@ -4,18 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coffer-secrets/coffer/internal/testbin"
 
 	"github.com/hashicorp/vault/api"
 )
@@ -23,21 +23,7 @@ import (
 // cofferBin is the coffer binary TestMain builds once for every test.
 var cofferBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "coffer-conformance")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	cofferBin = filepath.Join(dir, "coffer")
-	if out, err := exec.Command("go", "build", "-o", cofferBin, "github.com/coffer-secrets/coffer/cmd/coffer").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m, &cofferBin) }
 
 // rootToken is the root token of every dev server the tests start.
 const rootToken = "conformance-root"

@@ -18,9 +18,6 @@ import (
 // configuration file.
 type AuditDeviceConfig = auditdev.DeviceConfig
 
-// auditTableKey is where the API-enabled audit devices are stored.
-const auditTableKey = auditdev.TableKey
-
 // ReloadAudit reopens audit files (for log rotation on SIGHUP).
 func (c *Core) ReloadAudit(ctx context.Context) error {
 	return c.broker.Reload(ctx)

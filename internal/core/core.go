@@ -17,6 +17,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/audit"
 	"github.com/coffer-secrets/coffer/internal/barrier"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/identity"
 	"github.com/coffer-secrets/coffer/internal/lease"
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -87,8 +88,8 @@ type Options struct {
 	// AuditAnyDir lets the API enable audit files anywhere (dev mode).
 	AuditAnyDir bool
 	// HA, when set, makes the core one node of a cluster sharing Physical
-	// (see ha.go); nil means a single server.
-	HA *HAOptions
+	// (see package ha); nil means a single server.
+	HA *ha.Options
 	// MinRotationInterval is the shortest interval sys/rotate/config
 	// accepts; zero means rotate.DefaultMinInterval (Vault's 24h). Dev
 	// mode and tests lower it.
@@ -190,8 +191,8 @@ type Core struct {
 	mountMu sync.Mutex
 	mounts  *mountTable // guarded by mountMu (and replaced only under it)
 
-	// ha is nil for a single server.
-	ha *haState
+	// ha is this node of a cluster; nil for a single server.
+	ha *ha.Node
 	// sealCfg caches the seal configuration once initialized (it never
 	// changes afterwards), so health checks need no storage round trip.
 	sealCfg atomic.Pointer[seal.Config]
@@ -226,28 +227,24 @@ func New(opts Options) (*Core, error) {
 	if opts.ClusterName == "" {
 		opts.ClusterName = "coffer-cluster"
 	}
-	var ha *haState
-	if opts.HA != nil {
-		var err error
-		if ha, err = newHAState(*opts.HA); err != nil {
-			return nil, err
-		}
-	}
-	if ha != nil {
-		opts.Physical = haPhysical{Storage: opts.Physical, h: ha, logger: opts.Logger.With("component", "core.ha")}
-	}
-	b := barrier.New(opts.Physical)
 	c := &Core{
-		ha:       ha,
-		opts:     opts,
 		logger:   opts.Logger.With("component", "core"),
 		clock:    opts.Clock,
-		barrier:  b,
-		seal:     seal.NewShamir(opts.Physical),
 		router:   router.New(),
-		policies: policies.NewStore(b),
 		lockouts: newLockouts(maxLockoutEntries),
 	}
+	if opts.HA != nil {
+		// The node wraps the physical storage under the barrier, and
+		// reaches the core through haHost (see ha.go).
+		n, err := ha.New(*opts.HA, ha.Env{Host: haHost{c}, State: &c.stateMu, Logger: opts.Logger.With("component", "ha"), Clock: opts.Clock, Version: opts.Version})
+		if err != nil {
+			return nil, err
+		}
+		c.ha = n
+		opts.Physical = n.Physical(opts.Physical)
+	}
+	b := barrier.New(opts.Physical)
+	c.opts, c.barrier, c.seal, c.policies = opts, b, seal.NewShamir(opts.Physical), policies.NewStore(b)
 	var onRevokeFail func(string)
 	if opts.Observer != nil {
 		onRevokeFail = opts.Observer.RevokeFailure

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/policy"
 	"github.com/coffer-secrets/coffer/internal/router"
@@ -139,7 +140,7 @@ func (c *Core) HandleRequest(ctx context.Context, req *Request) (*Response, erro
 		return nil, ErrSealed
 	}
 	if c.standby() && !c.servableOnStandby(req) {
-		return nil, ErrStandby
+		return nil, ha.ErrStandby
 	}
 	rec := &auditRecord{start: c.now()}
 	resp, err := c.handleRequest(ctx, req, rec)
@@ -206,7 +207,7 @@ func (c *Core) handleRequest(ctx context.Context, req *Request, rec *auditRecord
 	ctx = withCaller(ctx, cl)
 	if cl.entry.NumUses > 0 && c.standby() {
 		// Counting a use is a write.
-		return nil, ErrStandby
+		return nil, ha.ErrStandby
 	}
 	if cl.entry.NumUses > 0 {
 		last, err := c.tokens.Use(ctx, cl.hash)
@@ -243,7 +244,7 @@ func (c *Core) handleRequest(ctx context.Context, req *Request, rec *auditRecord
 	if err == nil && resp != nil && resp.Secret != nil && c.standby() {
 		// Registering the lease is a write; the active node answers
 		// instead (the request had no side effect here).
-		return nil, ErrStandby
+		return nil, ha.ErrStandby
 	}
 	out, err := c.finish(resp, route.Type, err)
 	if err == nil && resp != nil && resp.Secret != nil {

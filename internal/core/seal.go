@@ -142,8 +142,8 @@ func (c *Core) initialize(ctx context.Context, req InitRequest) (*InitResult, []
 	if c.ha != nil {
 		// No node leads before initialization: the writes below are the
 		// cluster's first, made by whichever node is asked.
-		c.ha.initWrites.Store(true)
-		defer c.ha.initWrites.Store(false)
+		c.ha.BeginInit()
+		defer c.ha.EndInit()
 	}
 	// A keyring without a seal config is the remnant of an initialization
 	// that crashed half-way: nobody ever held shares for it, so it can go.
@@ -349,7 +349,7 @@ func (c *Core) unsealWithRootKey(ctx context.Context, rootKey []byte) error {
 		if err := c.unsealStandby(ctx, rootKey); err != nil {
 			return err
 		}
-		c.startHA()
+		c.ha.Start()
 		return nil
 	}
 	c.stateMu.Lock()
@@ -389,10 +389,9 @@ func (c *Core) unsealStandby(ctx context.Context, rootKey []byte) error {
 		}
 		return fmt.Errorf("open barrier: %w", err)
 	}
-	c.ha.active.Store(false)
-	c.loadStandbyLocked(ctx)
+	c.ha.LoadStandbyLocked(ctx)
 	c.sealed.Store(false)
-	c.logger.Info("unsealed as a standby", "node_id", c.ha.opts.NodeID)
+	c.logger.Info("unsealed as a standby", "node_id", c.opts.HA.NodeID)
 	return nil
 }
 
@@ -487,7 +486,7 @@ func (c *Core) Seal(ctx context.Context) error {
 	if c.ha != nil {
 		// The active node steps down (saving what it must) before the
 		// barrier closes; the election must end before the lock is taken.
-		c.stopHA()
+		c.ha.Stop()
 	}
 	c.stateMu.Lock()
 	defer c.stateMu.Unlock()
@@ -497,9 +496,7 @@ func (c *Core) Seal(ctx context.Context) error {
 	c.sealed.Store(true)
 	c.preSeal(ctx)
 	if c.ha != nil {
-		c.ha.active.Store(false)
-		c.ha.activeSince.Store(nil)
-		c.ha.clusterTLS.Store(nil)
+		c.ha.Reset()
 	}
 	c.barrier.Seal()
 	c.seal.Reset()

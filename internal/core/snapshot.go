@@ -8,6 +8,7 @@ import (
 	"iter"
 
 	"github.com/coffer-secrets/coffer/internal/barrier"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/snapshot"
 	"github.com/coffer-secrets/coffer/internal/storage"
@@ -40,7 +41,7 @@ const (
 // itself); [storage.As] finds the optional interfaces through other
 // wrappers.
 func (c *Core) rawPhysical() storage.Storage {
-	if p, ok := c.opts.Physical.(haPhysical); ok {
+	if p, ok := c.opts.Physical.(ha.Physical); ok {
 		return p.Storage
 	}
 	return c.opts.Physical
@@ -49,7 +50,7 @@ func (c *Core) rawPhysical() storage.Storage {
 // SaveSnapshot answers GET sys/storage/snapshot: it checks the request
 // like any other (the token needs read and sudo on the path), audits it,
 // and writes a snapshot of the whole storage to w. Errors before anything
-// was written carry the usual kinds ([ErrSealed], [ErrStandby],
+// was written carry the usual kinds ([ErrSealed], [ha.ErrStandby],
 // permission denied); an error after writing started leaves w holding an
 // incomplete snapshot, which readers refuse.
 func (c *Core) SaveSnapshot(ctx context.Context, req *Request, w io.Writer) error {
@@ -64,7 +65,7 @@ func (c *Core) SaveSnapshot(ctx context.Context, req *Request, w io.Writer) erro
 
 // WriteSnapshot writes a snapshot of the whole storage to w and returns
 // its header. It checks no token (the server's scheduled snapshots use
-// it); it fails with [ErrSealed] while sealed and [ErrStandby] on a
+// it); it fails with [ErrSealed] while sealed and [ha.ErrStandby] on a
 // standby.
 func (c *Core) WriteSnapshot(ctx context.Context, w io.Writer) (snapshot.Header, error) {
 	return c.snapshots.Write(ctx, w)
@@ -98,7 +99,7 @@ func (c *Core) startRaw(ctx context.Context, req *Request) (*auditRecord, error)
 		return nil, ErrSealed
 	}
 	if c.standby() {
-		return nil, ErrStandby
+		return nil, ha.ErrStandby
 	}
 	rec := &auditRecord{start: c.now(), mountType: "system", mountPoint: "sys/"}
 	cl, err := c.authorize(ctx, req, nil, "")
@@ -148,7 +149,7 @@ func (sc snapshotCore) Header() (snapshot.Header, error) {
 		return snapshot.Header{}, ErrSealed
 	}
 	if c.standby() {
-		return snapshot.Header{}, ErrStandby
+		return snapshot.Header{}, ha.ErrStandby
 	}
 	hdr := snapshot.Header{Created: c.now().UTC(), StorageType: c.opts.StorageType, ClusterID: c.ClusterID()}
 	if info, err := c.barrier.KeyInfo(); err == nil {
@@ -180,10 +181,8 @@ func (c *Core) install(ctx context.Context, rs storage.Restorer, entries iter.Se
 	defer func() {
 		if sealAfter && c.ha != nil {
 			// As Seal does: leave the cluster once the lock is released.
-			c.stopHA()
-			c.ha.active.Store(false)
-			c.ha.activeSince.Store(nil)
-			c.ha.clusterTLS.Store(nil)
+			c.ha.Stop()
+			c.ha.Reset()
 		}
 	}()
 	c.stateMu.Lock()
@@ -192,7 +191,7 @@ func (c *Core) install(ctx context.Context, rs storage.Restorer, entries iter.Se
 		return ErrSealed
 	}
 	if c.standby() {
-		return ErrStandby
+		return ha.ErrStandby
 	}
 	c.preSeal(ctx)
 	if err := rs.Restore(ctx, entries); err != nil {
@@ -235,7 +234,7 @@ func (c *Core) reloadActiveLocked(ctx context.Context) error {
 		return err
 	}
 	if c.ha != nil {
-		if err := c.loadClusterTLS(ctx, true); err != nil {
+		if err := c.ha.LoadClusterTLS(ctx, true); err != nil {
 			c.preSeal(ctx)
 			return err
 		}
@@ -257,7 +256,7 @@ func (c *Core) sealLocked(ctx context.Context, why string, err error) {
 
 // notifyRestored tells the standbys that everything changed.
 func (c *Core) notifyRestored(ctx context.Context) {
-	if p, ok := c.opts.Physical.(haPhysical); ok {
-		p.notifyChanged(ctx, []string{"*"})
+	if c.ha != nil {
+		c.ha.NotifyChanged(ctx, []string{"*"})
 	}
 }

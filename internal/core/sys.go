@@ -1,6 +1,7 @@
 package core
 
 import (
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 	"github.com/coffer-secrets/coffer/internal/sys/host"
 	"github.com/coffer-secrets/coffer/internal/sys/leases"
@@ -19,7 +20,7 @@ import (
 // (Vault's list has sys/wrapping/wrap too, whose answer is always wrapped).
 func (c *Core) newSysBackend() *framework.Backend {
 	paths := mounts.New(mounts.Options{Core: mountsCore{c}, Version: c.opts.Version, NewUUID: NewUUID, Logger: c.logger}).Paths()
-	paths = append(paths, c.haPaths()...)
+	paths = append(paths, ha.Paths(c.ha)...)
 	paths = append(paths, c.rotation.Paths()...)
 	paths = append(paths, policies.New(policies.Options{Store: c.policies, Core: policiesCore{c}, Logger: c.logger}).Paths()...)
 	paths = append(paths, c.wrapping.Paths()...)

@@ -9,7 +9,6 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/sys/mounts"
 	"github.com/coffer-secrets/coffer/internal/sys/plugins"
-	"github.com/coffer-secrets/coffer/internal/sys/policies"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -86,9 +85,6 @@ func (a mountsCore) KeyStatus() (mounts.KeyStatus, error) {
 	}
 	return mounts.KeyStatus{Term: info.Term, InstallTime: info.InstallTime, Encryptions: info.Encryptions}, nil
 }
-
-// policyPrefix is where the policies are stored.
-const policyPrefix = policies.Prefix
 
 // policiesCore is the token store, identity and lockouts as
 // [policies.Core].

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
 
@@ -15,8 +16,8 @@ var statusTable = []struct {
 	status int
 }{
 	{core.ErrSealed, http.StatusServiceUnavailable},
-	{core.ErrNoActive, http.StatusServiceUnavailable},
-	{core.ErrStandby, http.StatusServiceUnavailable},
+	{ha.ErrNoActive, http.StatusServiceUnavailable},
+	{ha.ErrStandby, http.StatusServiceUnavailable},
 	{logical.ErrPermissionDenied, http.StatusForbidden},
 	{logical.ErrInvalidRequest, http.StatusBadRequest},
 	{logical.ErrInvalidCredentials, http.StatusBadRequest},

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
 
@@ -78,21 +78,21 @@ const forwardTimeout = 90 * time.Second
 // active node it answers 503.
 func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string, body []byte) {
 	if r.Header.Get(forwardedHeader) != "" {
-		h.writeError(w, r, reqID, core.ErrNoActive)
+		h.writeError(w, r, reqID, ha.ErrNoActive)
 		return
 	}
 	info, err := h.core.Leader(r.Context())
 	if err != nil {
-		if !errors.Is(err, core.ErrNoActive) {
+		if !errors.Is(err, ha.ErrNoActive) {
 			h.logger.Warn("find the active node", "request_id", reqID, "err", err)
 		}
-		h.writeError(w, r, reqID, core.ErrNoActive)
+		h.writeError(w, r, reqID, ha.ErrNoActive)
 		return
 	}
 	target, err := url.Parse(info.LeaderAddress)
 	if err != nil || target.Host == "" {
 		h.logger.Error("the active node's address is not a URL", "request_id", reqID)
-		h.writeError(w, r, reqID, core.ErrNoActive)
+		h.writeError(w, r, reqID, ha.ErrNoActive)
 		return
 	}
 	transport := h.transport
@@ -100,7 +100,7 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 	if !h.redirect && h.cluster != nil {
 		ft, err := h.core.ForwardTarget(r.Context())
 		if err != nil {
-			h.writeError(w, r, reqID, core.ErrNoActive)
+			h.writeError(w, r, reqID, ha.ErrNoActive)
 			return
 		}
 		if !ft.Announced {
@@ -108,7 +108,7 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 			// active node has a cluster listener: refusing is safer than
 			// forwarding without cluster TLS.
 			h.logger.Warn("the active node has not announced itself; not forwarding", "request_id", reqID, "active", target.Host)
-			h.writeError(w, r, reqID, core.ErrNoActive)
+			h.writeError(w, r, reqID, ha.ErrNoActive)
 			return
 		}
 		if ct := clusterURL(ft.ClusterAddr); ct != nil {
@@ -152,7 +152,7 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 		Transport: transport,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			h.logger.Warn("forward to the active node", "request_id", reqID, "active", target.Host, "err", err)
-			h.writeError(w, r, reqID, core.ErrNoActive)
+			h.writeError(w, r, reqID, ha.ErrNoActive)
 		},
 	}
 	proxy.ServeHTTP(w, out)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 	"github.com/coffer-secrets/coffer/internal/metrics"
@@ -390,7 +391,7 @@ func (h *Handler) handleLogical(w http.ResponseWriter, r *http.Request, reqID, p
 		WrapTTL:     wrapTTL,
 	}
 	resp, err := h.core.HandleRequest(r.Context(), req)
-	if errors.Is(err, core.ErrStandby) {
+	if errors.Is(err, ha.ErrStandby) {
 		h.toActive(w, r, reqID, body)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
 
@@ -45,7 +46,7 @@ func (h *Handler) saveSnapshot(w http.ResponseWriter, r *http.Request, req *core
 		if !sw.started {
 			sw.start()
 		}
-	case errors.Is(err, core.ErrStandby) && !sw.started:
+	case errors.Is(err, ha.ErrStandby) && !sw.started:
 		h.toActive(w, r, req.ID, nil)
 	case !sw.started:
 		h.writeError(w, r, req.ID, err)
@@ -67,7 +68,7 @@ func (h *Handler) restoreSnapshot(w http.ResponseWriter, r *http.Request, req *c
 		body = http.NoBody
 	}
 	err := h.core.RestoreSnapshot(r.Context(), req, body, force)
-	if errors.Is(err, core.ErrStandby) {
+	if errors.Is(err, ha.ErrStandby) {
 		// Nothing of the body was read: forward it whole.
 		buf, err := io.ReadAll(http.MaxBytesReader(w, body, h.maxBody))
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 )
@@ -281,8 +282,8 @@ func (h *Handler) handleHealth(w http.ResponseWriter, r *http.Request, reqID str
 		h.writeError(w, r, reqID, err)
 		return
 	}
-	ha := h.core.HAStatus()
-	status, err := healthCode(r, st, ha.Standby)
+	role := h.core.HAStatus()
+	status, err := healthCode(r, st, role.Standby)
 	if err != nil {
 		h.writeError(w, r, reqID, err)
 		return
@@ -297,7 +298,7 @@ func (h *Handler) handleHealth(w http.ResponseWriter, r *http.Request, reqID str
 		ReplicationDRMode:          "disabled",
 		Initialized:                st.Initialized,
 		Sealed:                     st.Sealed,
-		Standby:                    ha.Standby,
+		Standby:                    role.Standby,
 		ServerTimeUTC:              time.Now().Unix(),
 		Version:                    st.Version,
 		ClusterName:                st.ClusterName,
@@ -328,7 +329,7 @@ func (h *Handler) handleLeader(w http.ResponseWriter, r *http.Request, reqID str
 	// ha_enabled false with an empty leader address. A standby that knows
 	// no active node reports an empty address too.
 	info, err := h.core.Leader(r.Context())
-	if err != nil && !errors.Is(err, core.ErrNoActive) {
+	if err != nil && !errors.Is(err, ha.ErrNoActive) {
 		h.writeError(w, r, reqID, err)
 		return
 	}

@@ -229,19 +229,8 @@ func (s *Store) aliasKeyInfo(a *alias) *aliasKeyInfo {
 	}
 }
 
-// aliasResponse answers a read of alias id; nil means not found.
-func (s *Store) aliasResponse(id string) *logical.Response {
-	s.mu.RLock()
-	a := s.st.aliases[id]
-	s.mu.RUnlock()
-	if a == nil {
-		return nil
-	}
-	return &logical.Response{Data: s.renderAlias(a)}
-}
-
 func (s *Store) readAlias(_ context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	return s.aliasResponse(m.Get("id")), nil
+	return readRecord(s, func() map[string]*alias { return s.st.aliases }, m.Get("id"), func(a *alias) any { return s.renderAlias(a) }), nil
 }
 
 func (s *Store) deleteAlias(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {

@@ -61,7 +61,7 @@ func TestAliasEndpoints(t *testing.T) {
 	})
 
 	t.Run("list", func(t *testing.T) {
-		h.t = t
+		h.T = t
 		got := h.must(opList, "entity-alias/id/", "")
 		keys, _ := got["keys"].([]any)
 		info, _ := got["key_info"].(map[string]any)

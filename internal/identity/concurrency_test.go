@@ -31,8 +31,8 @@ func TestReadsDuringSlowWrite(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.create("e", "entity", `{"name":"e","policies":["before"]}`)
-	bs := &blockingStorage{Storage: h.st, entered: make(chan struct{}), release: make(chan struct{})}
-	h.s = newStore(t, bs)
+	bs := &blockingStorage{Storage: h.Storage, entered: make(chan struct{}), release: make(chan struct{})}
+	h.use(newStore(t, bs))
 
 	done := make(chan error, 1)
 	go func() {

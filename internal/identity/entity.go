@@ -13,8 +13,7 @@ import (
 // entityInput is the body of an entity write. Absent fields leave the
 // entity's value unchanged on update.
 type entityInput struct {
-	ID       *string                 `json:"id"`
-	Name     *string                 `json:"name"`
+	ref
 	Metadata *KVPairs                `json:"metadata"`
 	Policies *framework.CommaStrings `json:"policies"`
 	Disabled *framework.Bool         `json:"disabled"`
@@ -62,64 +61,23 @@ type writeData struct {
 	Name string `json:"name"`
 }
 
-// writeEntity serves POST entity: it updates the entity named by id or
-// else by name when one exists, and creates one otherwise.
-func (s *Store) writeEntity(ctx context.Context, _ *logical.Request, _ *framework.Match, in *entityInput) (*logical.Response, error) {
-	f, err := in.validate()
-	if err != nil {
-		return nil, err
+// entityKind is the entity side of the API that entities and groups
+// share.
+func (s *Store) entityKind() *kind[Entity, entityInput, *entityFields] {
+	return &kind[Entity, entityInput, *entityFields]{
+		noun: "entity", plural: "entities", article: "an entity",
+		writeSynopsis: "Create an entity, or update one named by id or name.",
+		ref:           func(in *entityInput) *ref { return &in.ref },
+		validate:      (*entityInput).validate,
+		records:       func() map[string]*Entity { return s.st.entities },
+		byName:        func() map[string]string { return s.st.entityByName },
+		upsert:        s.upsertEntityLocked,
+		remove:        s.deleteEntityLocked,
+		response:      s.entityResponse,
+		listIDs:       s.listEntityIDs,
+		aliasOwner:    ownerIn(func() map[string]*alias { return s.st.aliases }),
+		aliasByKey:    func() map[string]string { return s.st.aliasByKey },
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	var old *Entity
-	switch {
-	case in.ID != nil && *in.ID != "":
-		if old = s.st.entities[*in.ID]; old == nil {
-			return nil, logical.NotFound("no entity with ID %q", *in.ID)
-		}
-	case in.Name != nil:
-		old = s.st.entities[s.st.entityByName[*in.Name]]
-	}
-	return s.upsertEntityLocked(ctx, old, f)
-}
-
-// updateEntityByID serves POST entity/id/:id.
-func (s *Store) updateEntityByID(ctx context.Context, _ *logical.Request, m *framework.Match, in *entityInput) (*logical.Response, error) {
-	id := m.Get("id")
-	if in.ID != nil && *in.ID != id {
-		return nil, logical.InvalidRequest("the id in the body does not match the path")
-	}
-	f, err := in.validate()
-	if err != nil {
-		return nil, err
-	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	old := s.st.entities[id]
-	if old == nil {
-		return nil, logical.NotFound("no entity with ID %q", id)
-	}
-	return s.upsertEntityLocked(ctx, old, f)
-}
-
-// writeEntityByName serves POST entity/name/:name, which creates the
-// entity when it does not exist.
-func (s *Store) writeEntityByName(ctx context.Context, _ *logical.Request, m *framework.Match, in *entityInput) (*logical.Response, error) {
-	name := m.Get("name")
-	if in.Name != nil && *in.Name != name {
-		return nil, logical.InvalidRequest("the name in the body does not match the path")
-	}
-	if in.ID != nil {
-		return nil, logical.InvalidRequest("id cannot be set when writing an entity by name")
-	}
-	in.Name = &name
-	f, err := in.validate()
-	if err != nil {
-		return nil, err
-	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	return s.upsertEntityLocked(ctx, s.st.entities[s.st.entityByName[name]], f)
 }
 
 // upsertEntityLocked applies f to old, or to a new entity when old is nil,
@@ -255,32 +213,6 @@ func (s *Store) entityResponse(id string) *logical.Response {
 	return &logical.Response{Data: s.renderEntity(v)}
 }
 
-func (s *Store) readEntityByID(_ context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	return s.entityResponse(m.Get("id")), nil
-}
-
-func (s *Store) readEntityByName(_ context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	s.mu.RLock()
-	id := s.st.entityByName[m.Get("name")]
-	s.mu.RUnlock()
-	if id == "" {
-		return nil, nil
-	}
-	return s.entityResponse(id), nil
-}
-
-func (s *Store) deleteEntityByID(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	return nil, s.deleteEntityLocked(ctx, m.Get("id"))
-}
-
-func (s *Store) deleteEntityByName(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	return nil, s.deleteEntityLocked(ctx, s.st.entityByName[m.Get("name")])
-}
-
 // deleteEntityLocked deletes entity id with its aliases and takes it out
 // of every group (external ones included), in one transaction. A missing entity is not an error.
 // s.writeMu must be held.
@@ -346,15 +278,4 @@ func (s *Store) listEntityIDs(_ context.Context, _ *logical.Request, _ *framewor
 	}
 	slices.Sort(d.Keys)
 	return &logical.Response{Data: d}, nil
-}
-
-func (s *Store) listEntityNames(_ context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
-	s.mu.RLock()
-	names := make([]string, 0, len(s.st.entityByName))
-	for n := range s.st.entityByName {
-		names = append(names, n)
-	}
-	s.mu.RUnlock()
-	slices.Sort(names)
-	return framework.ListResponse(names)
 }

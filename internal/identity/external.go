@@ -371,20 +371,8 @@ func (s *Store) renderGroupAlias(a *groupAlias) *groupAliasData {
 	}
 }
 
-// groupAliasResponse answers a read of group alias id; nil means not
-// found.
-func (s *Store) groupAliasResponse(id string) *logical.Response {
-	s.mu.RLock()
-	a := s.st.groupAliases[id]
-	s.mu.RUnlock()
-	if a == nil {
-		return nil
-	}
-	return &logical.Response{Data: s.renderGroupAlias(a)}
-}
-
 func (s *Store) readGroupAlias(_ context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	return s.groupAliasResponse(m.Get("id")), nil
+	return readRecord(s, func() map[string]*groupAlias { return s.st.groupAliases }, m.Get("id"), func(a *groupAlias) any { return s.renderGroupAlias(a) }), nil
 }
 
 func (s *Store) deleteGroupAlias(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {

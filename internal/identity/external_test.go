@@ -34,7 +34,7 @@ func TestGroupAliasEndpoints(t *testing.T) {
 		{name: "unknown group", op: opUpdate, path: "group-alias", body: `{"name":"devs","mount_accessor":"` + accUserpass + `","canonical_id":"nope"}`, wantErr: logical.ErrInvalidRequest},
 		{name: "internal group refused", op: opUpdate, path: "group-alias", body: `{"name":"devs","mount_accessor":"` + accUserpass + `","canonical_id":"{int}"}`, wantErr: logical.ErrInvalidRequest},
 	})
-	h.t = t
+	h.T = t
 	h.create("ga", "group-alias", `{"name":"devs","mount_accessor":"`+accUserpass+`","canonical_id":"{ext}"}`)
 	h.run(t, []step{
 		{name: "read alias", op: opRead, path: "group-alias/id/{ga}", want: `{
@@ -128,7 +128,7 @@ func TestLoginGroups(t *testing.T) {
 		{name: "group lists its login members", op: opRead, path: "group/id/{devs}", want: `{"member_entity_ids":["{alice}"]}`},
 		{name: "entity lists the group", op: opRead, path: "entity/id/{alice}", want: `{"direct_group_ids":["{devs}"],"inherited_group_ids":["{eng}"]}`},
 	})
-	h.t = t
+	h.T = t
 
 	for _, tt := range []struct {
 		name             string
@@ -161,7 +161,7 @@ func TestLoginGroups(t *testing.T) {
 	if got, _ := h.s.Policies(ctx, alice); got != nil {
 		t.Errorf("Policies after deleting the group = %v, want none", got)
 	}
-	if n := len(newStore(t, h.st).st.memberships); n != 0 {
+	if n := len(newStore(t, h.Storage).st.memberships); n != 0 {
 		t.Errorf("memberships stored after deleting the group: %d, want 0", n)
 	}
 }
@@ -194,7 +194,7 @@ func TestLoginGroupsCleanup(t *testing.T) {
 	if err := h.s.DeleteMountAliases(ctx, accUserpass); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []*Store{h.s, newStore(t, h.st)} {
+	for _, s := range []*Store{h.s, newStore(t, h.Storage)} {
 		if got, err := s.Policies(ctx, b); err != nil || !cmp.Equal(got, []string{"g2p"}) {
 			t.Errorf("Policies(b) = %v, %v, want [g2p]", got, err)
 		}

@@ -20,8 +20,7 @@ const (
 // groupInput is the body of a group write. Absent fields leave the group's
 // value unchanged on update.
 type groupInput struct {
-	ID              *string                 `json:"id"`
-	Name            *string                 `json:"name"`
+	ref
 	Type            *string                 `json:"type"`
 	Metadata        *KVPairs                `json:"metadata"`
 	Policies        *framework.CommaStrings `json:"policies"`
@@ -87,64 +86,22 @@ func (in *groupInput) validate() (*groupFields, error) {
 	return f, nil
 }
 
-// writeGroup serves POST group: it updates the group named by id or else
-// by name when one exists, and creates one otherwise.
-func (s *Store) writeGroup(ctx context.Context, _ *logical.Request, _ *framework.Match, in *groupInput) (*logical.Response, error) {
-	f, err := in.validate()
-	if err != nil {
-		return nil, err
+// groupKind is the group side of the API that entities and groups share.
+func (s *Store) groupKind() *kind[group, groupInput, *groupFields] {
+	return &kind[group, groupInput, *groupFields]{
+		noun: "group", plural: "groups", article: "a group",
+		writeSynopsis: "Create an internal or external group, or update one named by id or name.",
+		ref:           func(in *groupInput) *ref { return &in.ref },
+		validate:      (*groupInput).validate,
+		records:       func() map[string]*group { return s.st.groups },
+		byName:        func() map[string]string { return s.st.groupByName },
+		upsert:        s.upsertGroupLocked,
+		remove:        s.deleteGroupLocked,
+		response:      s.groupResponse,
+		listIDs:       s.listGroupIDs,
+		aliasOwner:    ownerIn(func() map[string]*groupAlias { return s.st.groupAliases }),
+		aliasByKey:    func() map[string]string { return s.st.groupAliasByKey },
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	var old *group
-	switch {
-	case in.ID != nil && *in.ID != "":
-		if old = s.st.groups[*in.ID]; old == nil {
-			return nil, logical.NotFound("no group with ID %q", *in.ID)
-		}
-	case in.Name != nil:
-		old = s.st.groups[s.st.groupByName[*in.Name]]
-	}
-	return s.upsertGroupLocked(ctx, old, f)
-}
-
-// updateGroupByID serves POST group/id/:id.
-func (s *Store) updateGroupByID(ctx context.Context, _ *logical.Request, m *framework.Match, in *groupInput) (*logical.Response, error) {
-	id := m.Get("id")
-	if in.ID != nil && *in.ID != id {
-		return nil, logical.InvalidRequest("the id in the body does not match the path")
-	}
-	f, err := in.validate()
-	if err != nil {
-		return nil, err
-	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	old := s.st.groups[id]
-	if old == nil {
-		return nil, logical.NotFound("no group with ID %q", id)
-	}
-	return s.upsertGroupLocked(ctx, old, f)
-}
-
-// writeGroupByName serves POST group/name/:name, which creates the group
-// when it does not exist.
-func (s *Store) writeGroupByName(ctx context.Context, _ *logical.Request, m *framework.Match, in *groupInput) (*logical.Response, error) {
-	name := m.Get("name")
-	if in.Name != nil && *in.Name != name {
-		return nil, logical.InvalidRequest("the name in the body does not match the path")
-	}
-	if in.ID != nil {
-		return nil, logical.InvalidRequest("id cannot be set when writing a group by name")
-	}
-	in.Name = &name
-	f, err := in.validate()
-	if err != nil {
-		return nil, err
-	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	return s.upsertGroupLocked(ctx, s.st.groups[s.st.groupByName[name]], f)
 }
 
 // upsertGroupLocked applies f to old, or to a new group when old is nil,
@@ -286,32 +243,6 @@ func (s *Store) groupResponse(id string) *logical.Response {
 	return &logical.Response{Data: d}
 }
 
-func (s *Store) readGroupByID(_ context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	return s.groupResponse(m.Get("id")), nil
-}
-
-func (s *Store) readGroupByName(_ context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	s.mu.RLock()
-	id := s.st.groupByName[m.Get("name")]
-	s.mu.RUnlock()
-	if id == "" {
-		return nil, nil
-	}
-	return s.groupResponse(id), nil
-}
-
-func (s *Store) deleteGroupByID(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	return nil, s.deleteGroupLocked(ctx, m.Get("id"))
-}
-
-func (s *Store) deleteGroupByName(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	return nil, s.deleteGroupLocked(ctx, s.st.groupByName[m.Get("name")])
-}
-
 // deleteGroupLocked deletes group id with its alias, takes it out of the
 // groups that list it as a member and forgets the memberships logins
 // gained in it, in one transaction. A missing group is not an error.
@@ -360,15 +291,4 @@ func (s *Store) listGroupIDs(_ context.Context, _ *logical.Request, _ *framework
 	}
 	slices.Sort(d.Keys)
 	return &logical.Response{Data: d}, nil
-}
-
-func (s *Store) listGroupNames(_ context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
-	s.mu.RLock()
-	names := make([]string, 0, len(s.st.groupByName))
-	for n := range s.st.groupByName {
-		names = append(names, n)
-	}
-	s.mu.RUnlock()
-	slices.Sort(names)
-	return framework.ListResponse(names)
 }

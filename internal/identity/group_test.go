@@ -137,7 +137,7 @@ func TestPoliciesStoredCycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := h.st.Put(t.Context(), &logical.StorageEntry{Key: groupPrefix + id, Value: b}); err != nil {
+		if err := h.Storage.Put(t.Context(), &logical.StorageEntry{Key: groupPrefix + id, Value: b}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -145,7 +145,7 @@ func TestPoliciesStoredCycle(t *testing.T) {
 	put("a", &group{ID: "a", Name: "a", Type: typeInternal, Policies: []string{"pa"}, MemberEntityIDs: []string{h.vars["e"]}, MemberGroupIDs: []string{"b"}})
 	put("b", &group{ID: "b", Name: "b", Type: typeInternal, Policies: []string{"pb", "pa"}, MemberGroupIDs: []string{"c"}})
 	put("c", &group{ID: "c", Name: "c", Type: typeInternal, Policies: []string{"pc"}, MemberGroupIDs: []string{"a"}})
-	s := newStore(t, h.st)
+	s := newStore(t, h.Storage)
 	got, err := s.Policies(t.Context(), h.vars["e"])
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func TestPoliciesStoredCycle(t *testing.T) {
 		t.Errorf("Policies with a stored cycle (-want +got):\n%s", diff)
 	}
 	// Reading and deleting groups in a cycle terminates too.
-	h.s = s
+	h.use(s)
 	h.must(opRead, "entity/id/{e}", "")
 	h.must(opDelete, "group/id/b", "")
 	got, err = s.Policies(t.Context(), h.vars["e"])

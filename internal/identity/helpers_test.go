@@ -42,16 +42,26 @@ func factory(ctx context.Context, env logical.Env) (logical.Backend, error) {
 // by earlier steps; "{name}" in paths, bodies and wanted JSON is replaced
 // by vars[name].
 type harness struct {
-	t    testing.TB
-	s    *Store
-	st   *logicaltest.Storage
+	*logicaltest.Harness
+	s    *Store // the Backend
 	vars map[string]string
 }
 
+// testTime is the stopped clock of a harness's store.
+var testTime = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	st := logicaltest.NewStorage()
-	return &harness{t: t, s: newStore(t, st), st: st, vars: map[string]string{}}
+	env := logicaltest.NewEnv(nil)
+	env.Clock = logicaltest.NewClock(testTime)
+	lh := logicaltest.NewHarness(t, factory, env)
+	return &harness{Harness: lh, s: lh.Backend.(*Store), vars: map[string]string{}}
+}
+
+// use makes s the store under test, as after a restart.
+func (h *harness) use(s *Store) {
+	h.s = s
+	h.Backend = s
 }
 
 func newStore(t testing.TB, st logical.Storage) *Store {
@@ -59,7 +69,7 @@ func newStore(t testing.TB, st logical.Storage) *Store {
 	s, err := New(t.Context(), Options{
 		Storage: st,
 		Logger:  slog.New(slog.DiscardHandler),
-		Clock:   logicaltest.NewClock(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)),
+		Clock:   logicaltest.NewClock(testTime),
 		Mounts:  testMounts,
 	})
 	if err != nil {
@@ -77,32 +87,28 @@ func (h *harness) expand(s string) string {
 
 // do sends one request.
 func (h *harness) do(op logical.Operation, path, body string) (*logical.Response, error) {
-	h.t.Helper()
-	req := &logical.Request{Operation: op, Path: h.expand(path)}
-	if body != "" {
-		req.Body = json.RawMessage(h.expand(body))
-	}
-	return h.s.HandleRequest(h.t.Context(), req)
+	h.T.Helper()
+	return h.Do(op, h.expand(path), h.expand(body))
 }
 
 // must sends one request that must succeed and returns its data as JSON
 // fields ("" data gives nil).
 func (h *harness) must(op logical.Operation, path, body string) map[string]any {
-	h.t.Helper()
+	h.T.Helper()
 	resp, err := h.do(op, path, body)
 	if err != nil {
-		h.t.Fatalf("%s %s: %v", op, h.expand(path), err)
+		h.T.Fatalf("%s %s: %v", op, h.expand(path), err)
 	}
-	return fields(h.t, resp)
+	return fields(h.T, resp)
 }
 
 // create writes and records the returned "id" as vars[name].
 func (h *harness) create(name, path, body string) string {
-	h.t.Helper()
+	h.T.Helper()
 	got := h.must(logical.UpdateOperation, path, body)
 	id, _ := got["id"].(string)
 	if id == "" {
-		h.t.Fatalf("POST %s: no id in %v", path, got)
+		h.T.Fatalf("POST %s: no id in %v", path, got)
 	}
 	h.vars[name] = id
 	return id
@@ -111,17 +117,7 @@ func (h *harness) create(name, path, body string) string {
 // fields returns resp's data decoded as a JSON object, or nil.
 func fields(t testing.TB, resp *logical.Response) map[string]any {
 	t.Helper()
-	if resp == nil || resp.Data == nil {
-		return nil
-	}
-	b, err := json.Marshal(resp.Data)
-	if err != nil {
-		t.Fatalf("marshal response: %v", err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("unmarshal response: %v", err)
-	}
+	m, _ := logicaltest.Data(t, resp).(map[string]any)
 	return m
 }
 
@@ -143,7 +139,7 @@ func (h *harness) run(t *testing.T, steps []step) {
 	t.Helper()
 	for _, tt := range steps {
 		t.Run(tt.name, func(t *testing.T) {
-			h.t = t
+			h.T = t
 			resp, err := h.do(tt.op, tt.path, tt.body)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {

@@ -32,12 +32,12 @@ func TestLoginEntity(t *testing.T) {
 	}
 	h.vars["e"] = id
 
-	before := h.st.Counts()
+	before := h.Storage.Counts()
 	again, err := login(accUserpass, "alice", map[string]string{"team": "a"})
 	if err != nil || again != id {
 		t.Fatalf("second login = %q, %v, want %q", again, err, id)
 	}
-	if c := h.st.Counts(); c.Txns != before.Txns || c.Puts != before.Puts {
+	if c := h.Storage.Counts(); c.Txns != before.Txns || c.Puts != before.Puts {
 		t.Errorf("an unchanged login wrote to storage: %+v -> %+v", before, c)
 	}
 
@@ -77,11 +77,11 @@ func TestLoginEntity(t *testing.T) {
 
 	// A disabled entity cannot log in, and the refusal changes nothing.
 	h.must(opUpdate, "entity/id/{e}", `{"disabled":true}`)
-	before = h.st.Counts()
+	before = h.Storage.Counts()
 	if _, err := login(accUserpass, "alice", map[string]string{"team": "c"}); !errors.Is(err, logical.ErrPermissionDenied) {
 		t.Errorf("login of a disabled entity: error = %v, want ErrPermissionDenied", err)
 	}
-	if c := h.st.Counts(); c.Txns != before.Txns {
+	if c := h.Storage.Counts(); c.Txns != before.Txns {
 		t.Errorf("a refused login wrote to storage")
 	}
 	h.must(opUpdate, "entity/id/{e}", `{"disabled":false}`)
@@ -103,12 +103,12 @@ func TestLoginEntity(t *testing.T) {
 
 // mustResp is must without decoding.
 func (h *harness) mustResp(op logical.Operation, path string) *logical.Response {
-	h.t.Helper()
+	h.T.Helper()
 	resp, err := h.do(op, path, "")
 	if err != nil {
-		h.t.Fatalf("%s %s: %v", op, path, err)
+		h.T.Fatalf("%s %s: %v", op, path, err)
 	}
-	if a, ok := fields(h.t, resp)["aliases"].([]any); ok && len(a) == 1 {
+	if a, ok := fields(h.T, resp)["aliases"].([]any); ok && len(a) == 1 {
 		h.vars["aliasid"], _ = a[0].(map[string]any)["id"].(string)
 	}
 	return resp
@@ -164,9 +164,9 @@ func TestDeleteEntityCascades(t *testing.T) {
 	h.create("g1", "group", `{"name":"g1","policies":["p1"],"member_entity_ids":["{e}","{keep}"]}`)
 	h.create("g2", "group", `{"name":"g2","member_entity_ids":["{e}"],"member_group_ids":["{g1}"]}`)
 
-	before := h.st.Counts()
+	before := h.Storage.Counts()
 	h.must(opDelete, "entity/id/{e}", "")
-	if c := h.st.Counts(); c.Txns-before.Txns != 1 {
+	if c := h.Storage.Counts(); c.Txns-before.Txns != 1 {
 		t.Errorf("delete used %d transactions, want 1", c.Txns-before.Txns)
 	}
 
@@ -180,7 +180,7 @@ func TestDeleteEntityCascades(t *testing.T) {
 		{name: "alias name reusable", op: opUpdate, path: "entity-alias", body: `{"name":"role-d","mount_accessor":"` + accApprole + `","canonical_id":"{keep}"}`},
 	})
 	// Storage agrees with memory: a fresh store sees the same.
-	h.s = newStore(t, h.st)
+	h.use(newStore(t, h.Storage))
 	h.run(t, []step{
 		{name: "reloaded entity gone", op: opRead, path: "entity/id/{e}", want: "null"},
 		{name: "reloaded g1", op: opRead, path: "group/id/{g1}", want: `{"member_entity_ids":["{keep}"],"parent_group_ids":["{g2}"]}`},

@@ -34,60 +34,44 @@ func (in *lookupInput) validate() error {
 	return nil
 }
 
-// lookupEntity serves POST lookup/entity. Nothing found is answered with
-// no data (204), as Vault does.
-func (s *Store) lookupEntity(_ context.Context, _ *logical.Request, _ *framework.Match, in *lookupInput) (*logical.Response, error) {
-	if err := in.validate(); err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	var id string
-	switch {
-	case in.ID != "":
-		id = in.ID
-	case in.Name != "":
-		id = s.st.entityByName[in.Name]
-	case in.AliasID != "":
-		if a := s.st.aliases[in.AliasID]; a != nil {
-			id = a.CanonicalID
+// lookup serves POST lookup/<noun>: it finds the entity or group by ID,
+// name, alias ID, or alias name and mount accessor (for groups, their
+// group alias). Nothing found is answered with no data (204), as Vault
+// does.
+func (k *kind[R, In, F]) lookup(s *Store) framework.TypedHandler[lookupInput] {
+	return func(_ context.Context, _ *logical.Request, _ *framework.Match, in *lookupInput) (*logical.Response, error) {
+		if err := in.validate(); err != nil {
+			return nil, err
 		}
-	default:
-		if a := s.st.aliases[s.st.aliasByKey[aliasKey(in.AliasMountAccessor, in.AliasName)]]; a != nil {
-			id = a.CanonicalID
+		s.mu.RLock()
+		var id string
+		switch {
+		case in.ID != "":
+			id = in.ID
+		case in.Name != "":
+			id = k.byName()[in.Name]
+		case in.AliasID != "":
+			id = k.aliasOwner(in.AliasID)
+		default:
+			id = k.aliasOwner(k.aliasByKey()[aliasKey(in.AliasMountAccessor, in.AliasName)])
 		}
+		s.mu.RUnlock()
+		if id == "" {
+			return nil, nil
+		}
+		return k.response(id), nil
 	}
-	s.mu.RUnlock()
-	if id == "" {
-		return nil, nil
-	}
-	return s.entityResponse(id), nil
 }
 
-// lookupGroup serves POST lookup/group; the alias criteria find an
-// external group by its group alias.
-func (s *Store) lookupGroup(_ context.Context, _ *logical.Request, _ *framework.Match, in *lookupInput) (*logical.Response, error) {
-	if err := in.validate(); err != nil {
-		return nil, err
-	}
+// readRecord answers a read of records()[id], rendered by render without
+// the lock (rendering may call the mount lookup); nil means not found.
+// records reads the state, under s.mu.
+func readRecord[T any](s *Store, records func() map[string]*T, id string, render func(*T) any) *logical.Response {
 	s.mu.RLock()
-	var id string
-	switch {
-	case in.ID != "":
-		id = in.ID
-	case in.Name != "":
-		id = s.st.groupByName[in.Name]
-	case in.AliasID != "":
-		if a := s.st.groupAliases[in.AliasID]; a != nil {
-			id = a.CanonicalID
-		}
-	default:
-		if a := s.st.groupAliases[s.st.groupAliasByKey[aliasKey(in.AliasMountAccessor, in.AliasName)]]; a != nil {
-			id = a.CanonicalID
-		}
-	}
+	r := records()[id]
 	s.mu.RUnlock()
-	if id == "" {
-		return nil, nil
+	if r == nil {
+		return nil
 	}
-	return s.groupResponse(id), nil
+	return &logical.Response{Data: render(r)}
 }

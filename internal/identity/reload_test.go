@@ -51,7 +51,7 @@ func TestReload(t *testing.T) {
 		t.Fatalf("Policies(role) = %v, %v, want %v", r1, err, want)
 	}
 
-	h.s = newStore(t, h.st)
+	h.use(newStore(t, h.Storage))
 	for i, r := range reads {
 		if diff := cmp.Diff(before[i], h.must(r.op, r.path, "")); diff != "" {
 			t.Errorf("%s %s after reload (-before +after):\n%s", r.op, r.path, diff)
@@ -76,11 +76,11 @@ func TestNew(t *testing.T) {
 		t.Error("New without storage = nil error")
 	}
 	h := newHarness(t)
-	s, err := New(t.Context(), Options{Storage: h.st}) // no logger, clock or mounts
+	s, err := New(t.Context(), Options{Storage: h.Storage}) // no logger, clock or mounts
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.s = s
+	h.use(s)
 	h.create("e", "entity", `{"name":"e"}`)
 	if _, err := h.do(opUpdate, "entity-alias", `{"name":"x","mount_accessor":"`+accUserpass+`","canonical_id":"{e}"}`); !errors.Is(err, logical.ErrInvalidRequest) {
 		t.Errorf("alias write without a mount table: error = %v, want ErrInvalidRequest", err)

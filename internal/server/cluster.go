@@ -85,6 +85,10 @@ func (s *Server) listenCluster(bind, announce string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("cluster listener on %s: %w", hostPort, err)
 	}
+	// The same connection caps as the API listener that sets
+	// cluster_address: its TLS handshake comes after accept.
+	h := clusterListener(s.cfg.Listeners).HTTP
+	ln = limitConns(ln, connCap(h.MaxConnections), int(h.MaxConnectionsPerIP))
 	if announcedPort == "" || announcedPort == "0" {
 		_, announcedPort, _ = net.SplitHostPort(ln.Addr().String())
 	}

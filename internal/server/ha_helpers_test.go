@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/testdb"
 	"github.com/coffer-secrets/coffer/internal/testserver"
 	"github.com/hashicorp/vault/api"
@@ -25,10 +25,10 @@ func pgURL(name string) string {
 // transitions records every node's role changes, in order.
 type transitions struct {
 	mu  sync.Mutex
-	all []core.Transition // guarded by mu
+	all []ha.Transition // guarded by mu
 }
 
-func (tr *transitions) add(t core.Transition) {
+func (tr *transitions) add(t ha.Transition) {
 	tr.mu.Lock()
 	tr.all = append(tr.all, t)
 	tr.mu.Unlock()
@@ -36,7 +36,7 @@ func (tr *transitions) add(t core.Transition) {
 
 // first returns the first transition of node to active (or to standby)
 // after since, and whether there is one.
-func (tr *transitions) first(node string, active bool, since time.Time) (core.Transition, bool) {
+func (tr *transitions) first(node string, active bool, since time.Time) (ha.Transition, bool) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	for _, t := range tr.all {
@@ -44,7 +44,7 @@ func (tr *transitions) first(node string, active bool, since time.Time) (core.Tr
 			return t, true
 		}
 	}
-	return core.Transition{}, false
+	return ha.Transition{}, false
 }
 
 // cluster is n in-process nodes on one PostgreSQL database.

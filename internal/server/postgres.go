@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/config"
-	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/storage/postgres"
 )
@@ -89,7 +89,7 @@ func postgresTarget(connURL, table string) (string, string) {
 	return connURL + " search_path=" + schema, name
 }
 
-// pgHA adapts the PostgreSQL storage to core.HA: election with fencing,
+// pgHA adapts the PostgreSQL storage to ha.Backend: election with fencing,
 // the leader record, and notifications on channels scoped to the table.
 type pgHA struct {
 	st     *postgres.Storage
@@ -97,7 +97,7 @@ type pgHA struct {
 	prefix string // channel name prefix, unique per table
 }
 
-var _ core.HA = (*pgHA)(nil)
+var _ ha.Backend = (*pgHA)(nil)
 
 func newPGHA(st *postgres.Storage, table, nodeID, apiAddr string, logger *slog.Logger) (*pgHA, error) {
 	el, err := postgres.NewElector(st, postgres.ElectorOptions{NodeID: nodeID, Addr: apiAddr, Logger: logger})
@@ -109,9 +109,9 @@ func newPGHA(st *postgres.Storage, table, nodeID, apiAddr string, logger *slog.L
 	return &pgHA{st: st, el: el, prefix: fmt.Sprintf("coffer_%08x_", h.Sum32())}, nil
 }
 
-// Acquire implements core.HA: it waits for the leadership and binds every
+// Acquire implements ha.Backend: it waits for the leadership and binds every
 // later write to the new term.
-func (p *pgHA) Acquire(ctx context.Context) (core.Leadership, error) {
+func (p *pgHA) Acquire(ctx context.Context) (ha.Leadership, error) {
 	l, err := p.el.Acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -120,7 +120,7 @@ func (p *pgHA) Acquire(ctx context.Context) (core.Leadership, error) {
 	return l, nil
 }
 
-// Leader implements core.HA.
+// Leader implements ha.Backend.
 func (p *pgHA) Leader(ctx context.Context) (string, string, error) {
 	id, addr, _, err := p.st.CurrentLeader(ctx)
 	if errors.Is(err, postgres.ErrNoLeader) {
@@ -129,17 +129,17 @@ func (p *pgHA) Leader(ctx context.Context) (string, string, error) {
 	return id, addr, err
 }
 
-// Notify implements core.HA.
+// Notify implements ha.Backend.
 func (p *pgHA) Notify(ctx context.Context, channel, payload string) error {
 	return p.st.Notify(ctx, p.prefix+channel, payload)
 }
 
-// Listen implements core.HA.
+// Listen implements ha.Backend.
 func (p *pgHA) Listen(ctx context.Context, channel string) (<-chan string, error) {
 	return p.st.Listen(ctx, p.prefix+channel)
 }
 
-// fencedStorage reports a write refused by the fence as core.ErrStandby,
+// fencedStorage reports a write refused by the fence as ha.ErrStandby,
 // so that the request is forwarded to the node that leads now.
 type fencedStorage struct {
 	storage.Storage
@@ -147,7 +147,7 @@ type fencedStorage struct {
 
 func fenced(err error) error {
 	if errors.Is(err, postgres.ErrFenced) {
-		return fmt.Errorf("%w: %w", core.ErrStandby, err)
+		return fmt.Errorf("%w: %w", ha.ErrStandby, err)
 	}
 	return err
 }

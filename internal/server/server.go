@@ -29,6 +29,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/builtin"
 	"github.com/coffer-secrets/coffer/internal/config"
 	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/httpapi"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/metrics"
@@ -81,7 +82,7 @@ type Options struct {
 	StepDownWait time.Duration
 	// OnTransition, when set, hears each change of this node's role
 	// (tests order events across nodes with it).
-	OnTransition func(core.Transition)
+	OnTransition func(ha.Transition)
 	// Getenv reads the environment variables a static seal's env:// keys
 	// name; nil means os.Getenv.
 	Getenv func(string) string
@@ -164,11 +165,11 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		}
 	}
 	physical := st
-	var ha *core.HAOptions
+	var haOpts *ha.Options
 	if pg, ok := st.(*postgres.Storage); ok {
 		physical = fencedStorage{Storage: st}
 		if cfg.Storage.Postgres.HAEnabled {
-			if ha, err = s.haOptions(pg, opts); err != nil {
+			if haOpts, err = s.haOptions(pg, opts); err != nil {
 				return nil, err
 			}
 		}
@@ -208,7 +209,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		AuditAnyDir:           opts.Dev,
 		MinRotationInterval:   devDuration(opts.Dev, time.Second),
 		RotationCheckInterval: devDuration(opts.Dev, time.Second),
-		HA:                    ha,
+		HA:                    haOpts,
 		Seal:                  autoSeal,
 		DisabledSeal:          oldSeal,
 		SanitizedConfig:       cfg.Sanitized(),
@@ -226,13 +227,17 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	var cluster http.RoundTripper
-	if ha != nil {
+	if haOpts != nil {
 		cluster = s.clusterTransport()
 	}
-	// One body budget for every listener: the bound is on the process's
-	// memory, not per address.
+	// One body budget for every listener that does not set its own: the
+	// bound is on the process's memory, not per address.
 	budget := httpapi.NewBudget(0)
 	api := func(h config.ListenerHTTP) *http.Server {
+		lb := budget
+		if h.MaxRequestBodyBudget > 0 {
+			lb = httpapi.NewBudget(h.MaxRequestBodyBudget)
+		}
 		handler := httpapi.New(httpapi.Options{
 			Core:                   c,
 			Logger:                 logger,
@@ -245,7 +250,9 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 			DisableRekey:           h.DisableUnauthedRekeyEndpoints,
 			DisableGenerateRoot:    h.DisableUnauthedGenerateRootEndpoints,
 			InFlight:               inflight,
-			Budget:                 budget,
+			Budget:                 lb,
+			BodyGrace:              h.RequestBodyGrace,
+			BodyMinRate:            h.MinRequestBodyRate,
 		})
 		return &http.Server{
 			Handler:           s.wrap(handler, h.MaxRequestDuration),
@@ -273,7 +280,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 }
 
 // haOptions makes this server one node of the cluster sharing pg.
-func (s *Server) haOptions(pg *postgres.Storage, opts Options) (*core.HAOptions, error) {
+func (s *Server) haOptions(pg *postgres.Storage, opts Options) (*ha.Options, error) {
 	nodeID := opts.NodeID
 	if nodeID == "" {
 		nodeID = defaultNodeID()
@@ -294,7 +301,7 @@ func (s *Server) haOptions(pg *postgres.Storage, opts Options) (*core.HAOptions,
 		}
 	}
 	host, _ := os.Hostname()
-	return &core.HAOptions{
+	return &ha.Options{
 		Backend:      backend,
 		NodeID:       nodeID,
 		APIAddr:      apiAddr,
@@ -590,6 +597,13 @@ func auditDevices(blocks []config.AuditDevice) []core.AuditDeviceConfig {
 			opts["file_path"] = b.FilePath
 			if b.Mode != "" {
 				opts["mode"] = b.Mode
+			}
+			if b.WitnessAddress != "" {
+				opts["witness_address"] = b.WitnessAddress
+				opts["witness_type"] = b.WitnessType
+				if b.WitnessWriteTimeout > 0 {
+					opts["witness_write_timeout"] = b.WitnessWriteTimeout.String()
+				}
 			}
 		case "socket":
 			opts["address"] = b.Address

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-secrets/coffer/internal/testbin"
+
 	"github.com/coffer-secrets/coffer/internal/testserver"
 	"github.com/hashicorp/vault/api"
 )
@@ -56,22 +58,7 @@ func TestRestartKeepsData(t *testing.T) {
 // cofferBin is the coffer binary TestMain builds once for the process tests.
 var cofferBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "coffer-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	cofferBin = filepath.Join(dir, "coffer")
-	out, err := exec.Command("go", "build", "-o", cofferBin, "github.com/coffer-secrets/coffer/cmd/coffer").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m, &cofferBin) }
 
 // buildCoffer returns the path of the coffer binary built by TestMain.
 func buildCoffer(t *testing.T) string {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/metrics"
 	"github.com/coffer-secrets/coffer/internal/snapshot"
 	"github.com/coffer-secrets/coffer/internal/storage"
@@ -26,7 +27,7 @@ func (s *Server) newScheduler(c *core.Core, m *metrics.Metrics) (*snapshot.Sched
 		Retain:   int(min(sc.Retain, 1<<20)),
 		Save: func(ctx context.Context, w io.Writer) error {
 			_, err := c.WriteSnapshot(ctx, w)
-			if errors.Is(err, core.ErrSealed) || errors.Is(err, core.ErrStandby) {
+			if errors.Is(err, core.ErrSealed) || errors.Is(err, ha.ErrStandby) {
 				return snapshot.ErrSkip
 			}
 			return err

@@ -183,16 +183,21 @@ func (d *DB) Creation() string {
 	return "CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'; GRANT SELECT ON `" + d.Name + "`.* TO '{{name}}'@'%';"
 }
 
+// Login returns a connection pool to the database as user; the caller
+// closes it. It connects lazily: errors come with the first use.
+func (d *DB) Login(tb testing.TB, user, password string) *sql.DB {
+	tb.Helper()
+	if d.Kind == Postgres {
+		return OpenPostgres(tb, d.Name, user, password)
+	}
+	return OpenMySQL(tb, "127.0.0.1:3306", d.Name, user, password)
+}
+
 // Query connects as user and reads the things table; the error says why
 // it could not. On PostgreSQL (trust auth) the password is not checked.
 func (d *DB) Query(tb testing.TB, user, password string) error {
 	tb.Helper()
-	var db *sql.DB
-	if d.Kind == Postgres {
-		db = OpenPostgres(tb, d.Name, user, password)
-	} else {
-		db = OpenMySQL(tb, "127.0.0.1:3306", d.Name, user, password)
-	}
+	db := d.Login(tb, user, password)
 	defer db.Close()
 	var n int
 	return db.QueryRowContext(tb.Context(), "SELECT count(*) FROM things").Scan(&n)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/config"
 	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/server"
 	"github.com/hashicorp/vault/api"
@@ -65,7 +66,7 @@ type Options struct {
 	// competes again (default: the core's).
 	StepDownWait time.Duration
 	// OnTransition hears each change of the node's role, with its time.
-	OnTransition func(core.Transition)
+	OnTransition func(ha.Transition)
 	// ClusterAddr, with Postgres.HA, opens a cluster listener (mutual TLS
 	// between nodes) there, e.g. "127.0.0.1:0" for a free port; the
 	// server's ClusterAddr reports the address it announces.

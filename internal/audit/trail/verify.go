@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/audit"
@@ -40,7 +41,8 @@ const (
 	// another device).
 	BadCheckpoint Kind = "bad-checkpoint"
 	// CutShort: the file ends before the live chain head its device
-	// reported ([VerifyHead]): lines were cut from its end.
+	// reported ([VerifyHead]), or before a checkpoint its witness received
+	// ([Options].Witness): lines were cut from its end.
 	CutShort Kind = "cut-short"
 	// TornWrite: a line starts with the remains of a write cut off (a
 	// full disk, a crash) that no device repaired, and an intact line
@@ -116,6 +118,10 @@ type Report struct {
 	// Recovered lists the torn writes devices recorded; they are not
 	// problems.
 	Recovered []Recovery
+	// Witnessed counts the witness's checkpoints of this file's chain
+	// ([Options].Witness); WitnessLastSeq is the highest seq among them.
+	Witnessed      int
+	WitnessLastSeq uint64
 }
 
 // line is one read line with what Verify needs of it.
@@ -138,13 +144,64 @@ type line struct {
 // writes a device recorded in Report.Recovered. The error
 // is for a failure to read r, or a malformed key.
 func Verify(r io.Reader, pub ed25519.PublicKey) (Report, error) {
+	return VerifyWith(r, Options{PublicKey: pub})
+}
+
+// Options are what [VerifyWith] compares a file with besides itself.
+type Options struct {
+	// PublicKey, when set, checks every checkpoint's signature, and the
+	// head's and the witness's.
+	PublicKey ed25519.PublicKey
+	// Head, when set, is the live chain head the device reported, as for
+	// [VerifyHead].
+	Head *audit.Head
+	// Witness are the checkpoints the device's witness received (see
+	// [ReadWitness]). The file must hold each of its chain's checkpoints
+	// from its first line on, byte for byte, and reach the last: a file
+	// that ends before it was cut short.
+	Witness []Witnessed
+}
+
+// VerifyWith is [Verify] with the comparisons o asks for: with o.Head it
+// is [VerifyHead]; with o.Witness, a witnessed checkpoint the file lacks
+// or holds altered is a problem. With o.PublicKey set, a head or a
+// witnessed checkpoint whose signature does not verify is an error.
+func VerifyWith(r io.Reader, o Options) (Report, error) {
+	pub := o.PublicKey
 	if pub != nil && len(pub) != ed25519.PublicKeySize {
 		return Report{}, errors.New("audit public key must be an ed25519 public key")
 	}
-	v := verifier{lr: newLineReader(r), pub: pub}
+	if pub != nil && o.Head != nil {
+		h := o.Head
+		sig, _ := hex.DecodeString(h.Signature)
+		if !ed25519.Verify(pub, audit.HeadMessage(h.ChainID, h.Seq, h.Hash, h.Time), sig) {
+			return Report{}, errors.New("the chain head's signature does not verify with this key")
+		}
+	}
+	v := verifier{lr: newLineReader(r), pub: pub, head: o.Head}
+	if len(o.Witness) > 0 {
+		v.witness = map[witnessKey]*Witnessed{}
+		ws := slices.Clone(o.Witness) // found is set on these
+		for i := range ws {
+			w := &ws[i]
+			if pub != nil {
+				sig, _ := hex.DecodeString(w.Line.Signature)
+				if !ed25519.Verify(pub, audit.CheckpointMessage(w.Line.ChainID, w.Line.Seq, w.Line.Hash, w.Line.Time), sig) {
+					return Report{}, fmt.Errorf("witness line %d: the checkpoint's signature does not verify with this key", w.N)
+				}
+			}
+			v.witness[witnessKey{w.Line.ChainID, w.Line.Seq}] = w
+		}
+	}
 	v.rep.SignaturesChecked = pub != nil
 	if err := v.run(); err != nil {
 		return Report{}, err
+	}
+	if v.head != nil {
+		v.checkHead()
+	}
+	if v.witness != nil {
+		v.checkWitness()
 	}
 	return v.rep, nil
 }
@@ -156,22 +213,7 @@ func Verify(r io.Reader, pub ed25519.PublicKey) (Report, error) {
 // signature must verify, or VerifyHead returns an error. Lines after the
 // head (written since) are checked as any others.
 func VerifyHead(r io.Reader, pub ed25519.PublicKey, head audit.Head) (Report, error) {
-	if pub != nil && len(pub) != ed25519.PublicKeySize {
-		return Report{}, errors.New("audit public key must be an ed25519 public key")
-	}
-	if pub != nil {
-		sig, _ := hex.DecodeString(head.Signature)
-		if !ed25519.Verify(pub, audit.HeadMessage(head.ChainID, head.Seq, head.Hash, head.Time), sig) {
-			return Report{}, errors.New("the chain head's signature does not verify with this key")
-		}
-	}
-	v := verifier{lr: newLineReader(r), pub: pub, head: &head}
-	v.rep.SignaturesChecked = pub != nil
-	if err := v.run(); err != nil {
-		return Report{}, err
-	}
-	v.checkHead()
-	return v.rep, nil
+	return VerifyWith(r, Options{PublicKey: pub, Head: &head})
 }
 
 // checkHead reports a file that does not reach the head it was given.
@@ -201,6 +243,8 @@ type verifier struct {
 
 	head     *audit.Head // the live chain head to compare with, or nil
 	headLine int         // the line found at head's seq
+
+	witness map[witnessKey]*Witnessed // witnessed checkpoints, or nil
 }
 
 func (v *verifier) read() (*line, error) {
@@ -305,6 +349,12 @@ func (v *verifier) accept(cur *line) {
 		v.headLine = cur.n
 		if cur.hash != h.Hash {
 			v.report(problem(Edited, cur.n, "line differs from the chain head the device reported for seq %d", h.Seq))
+		}
+	}
+	if w := v.witness[witnessKey{cur.l.ChainID, cur.l.Seq}]; w != nil {
+		w.found = true
+		if cur.hash != w.Hash {
+			v.report(problem(Edited, cur.n, "line differs from the checkpoint its witness received for seq %d (witness line %d)", cur.l.Seq, w.N))
 		}
 	}
 	v.rep.LastSeq = cur.l.Seq

@@ -6,10 +6,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"sync"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -41,6 +41,7 @@ type backend struct {
 	salt   []byte // guarded by saltMu; read-only once set
 
 	rolesMu sync.Mutex // serialises role writes and deletes
+	roles   framework.Collection[role]
 
 	seed  maphash.Seed
 	locks [lockStripes]sync.Mutex // locks[i] guards the secret IDs of the role keys hashing to i
@@ -56,7 +57,8 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 		env.Clock = logical.SystemClock{}
 	}
 	b := &backend{storage: env.Storage, clock: env.Clock, seed: maphash.MakeSeed()}
-	b.Paths = []*framework.Path{
+	b.roles = framework.Collection[role]{Storage: env.Storage, Prefix: rolePrefix}
+	b.Paths = slices.Concat([]*framework.Path{
 		{
 			Pattern: `login`,
 			Operations: map[logical.Operation]framework.Handler{
@@ -64,23 +66,11 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 			},
 			Synopsis: "Log in with a role ID and a secret ID.",
 		},
-		{
-			Pattern: `role/?`,
-			Operations: map[logical.Operation]framework.Handler{
-				logical.ListOperation: b.listRoles,
-			},
-			Synopsis: "List roles.",
-		},
-		{
-			Pattern: `role/(?P<role_name>[^/]+)`,
-			Operations: map[logical.Operation]framework.Handler{
-				logical.ReadOperation:   b.readRole,
-				logical.UpdateOperation: framework.Typed(b.writeRole),
-				logical.DeleteOperation: b.deleteRole,
-			},
-			ExistenceCheck: b.roleExists,
-			Synopsis:       "Create, read, update and delete a role.",
-		},
+	}, b.roles.Paths(framework.CollectionPaths[role]{
+		Base: "role", Capture: "role_name", Name: roleName, Data: (*role).response,
+		Write: framework.Typed(b.writeRole), Noun: "role",
+		Operations: map[logical.Operation]framework.Handler{logical.DeleteOperation: b.deleteRole},
+	}), []*framework.Path{
 		{
 			Pattern: `role/(?P<role_name>[^/]+)/role-id`,
 			Operations: map[logical.Operation]framework.Handler{
@@ -141,7 +131,7 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 			},
 			Synopsis: "Remove expired secret IDs and dangling index entries.",
 		},
-	}
+	})
 	return b, b.Compile()
 }
 
@@ -263,15 +253,6 @@ func isUUIDShape(s string) bool {
 		}
 	}
 	return true
-}
-
-// putOp is a transaction step storing v as JSON at key.
-func putOp(key string, v any) (logical.TxnOp, error) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return logical.TxnOp{}, fmt.Errorf("encode %s: %w", key, err)
-	}
-	return logical.TxnOp{Key: key, Value: data}, nil
 }
 
 // deleteOp is a transaction step deleting key.

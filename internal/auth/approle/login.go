@@ -65,7 +65,7 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 	if found {
 		name = idx.Name
 	}
-	r, err := b.loadRole(ctx, name)
+	r, err := b.roles.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func (b *backend) useSecretID(ctx context.Context, rk, sidMAC string, ip net.IP)
 	} else {
 		e.NumUses--
 		e.Updated = b.clock.Now().UTC()
-		op, err := putOp(secretIDKey(rk, sidMAC), e)
+		op, err := framework.PutJSONOp(secretIDKey(rk, sidMAC), e)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
 )
 
 func TestLogin(t *testing.T) {
@@ -101,7 +102,7 @@ func TestLogin(t *testing.T) {
 					t.Errorf("login auth mismatch (-want +got):\n%s", diff)
 				}
 			case tt.wantErrKnd != nil:
-				wantKind(t, "login", err, tt.wantErrKnd)
+				logicaltest.WantKind(t, "login", err, tt.wantErrKnd)
 			default:
 				wantInvalid(t, "login", err)
 			}
@@ -133,7 +134,7 @@ func TestLoginWithoutConnection(t *testing.T) {
 	id := h.role("net", `{"secret_id_bound_cidrs":"0.0.0.0/0"}`)
 	sid, _ := h.secretID("net", `{}`)
 	body, _ := json.Marshal(loginInput{RoleID: id, SecretID: sid})
-	_, err := h.b.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "login", Body: body})
+	_, err := h.Backend.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "login", Body: body})
 	wantInvalid(t, "bound login with no client address", err)
 }
 
@@ -149,7 +150,7 @@ func TestFailedLoginsDoSameWork(t *testing.T) {
 	sidB, _ := h.secretID("b", `{}`)
 	expired, _ := h.secretID("a", `{"ttl":"1s"}`)
 	bound, _ := h.secretID("a", `{"cidr_list":"10.0.0.0/8"}`)
-	h.clock.Advance(time.Second)
+	h.Clock.Advance(time.Second)
 	cases := []struct{ name, roleID, secretID string }{
 		{"unknown role_id", "nope", sidA},
 		{"wrong secret_id", idA, "nope"},
@@ -161,10 +162,10 @@ func TestFailedLoginsDoSameWork(t *testing.T) {
 	}
 	var want logicalCounts
 	for i, c := range cases {
-		before := h.st.Counts()
+		before := h.Storage.Counts()
 		_, err := h.login(c.roleID, c.secretID, "")
 		wantInvalid(t, c.name, err)
-		after := h.st.Counts()
+		after := h.Storage.Counts()
 		got := logicalCounts{after.Gets - before.Gets, after.Puts - before.Puts, after.Txns - before.Txns, after.Lists - before.Lists}
 		if i == 0 {
 			want = got
@@ -192,12 +193,12 @@ func TestNumUses(t *testing.T) {
 	if got := lookup().Data.(*secretIDResponse).SecretIDNumUses; got != 2 {
 		t.Fatalf("uses left = %d, want 2", got)
 	}
-	h.clock.Advance(time.Minute)
+	h.Clock.Advance(time.Minute)
 	if _, err := h.login(id, sid, ""); err != nil {
 		t.Fatalf("first use: %v", err)
 	}
 	d := lookup().Data.(*secretIDResponse)
-	if d.SecretIDNumUses != 1 || !d.LastUpdatedTime.Equal(h.clock.Now()) || d.LastUpdatedTime.Equal(d.CreationTime) {
+	if d.SecretIDNumUses != 1 || !d.LastUpdatedTime.Equal(h.Clock.Now()) || d.LastUpdatedTime.Equal(d.CreationTime) {
 		t.Errorf("after one use: %+v, want 1 use left and last_updated_time now", d)
 	}
 	resp, err := h.login(id, sid, "")
@@ -270,7 +271,7 @@ func BenchmarkAppRoleLogin(b *testing.B) {
 			r := &logical.Request{Operation: opUpdate, Path: "login", Body: body, Connection: &logical.Connection{RemoteAddr: "127.0.0.1:5000"}}
 			b.ReportAllocs()
 			for b.Loop() {
-				resp, err := h.b.HandleRequest(b.Context(), r)
+				resp, err := h.Backend.HandleRequest(b.Context(), r)
 				if err != nil || resp.Auth == nil {
 					b.Fatalf("login = %v, %v", resp, err)
 				}
@@ -293,10 +294,10 @@ func FuzzLoginBody(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	la := h.b.(logical.AliasLookahead)
+	la := h.Backend.(logical.AliasLookahead)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := &logical.Request{Operation: opUpdate, Path: "login", Body: body, Connection: &logical.Connection{RemoteAddr: "127.0.0.1:1"}}
-		resp, err := h.b.HandleRequest(t.Context(), r)
+		resp, err := h.Backend.HandleRequest(t.Context(), r)
 		_, laErr := la.LookaheadAlias(t.Context(), r)
 		if laErr != nil && !errors.Is(laErr, logical.ErrInvalidRequest) {
 			t.Fatalf("LookaheadAlias(%q) error = %v, want ErrInvalidRequest", body, laErr)
@@ -322,7 +323,7 @@ func TestLookaheadAlias(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	id := h.role("r", `{"role_id":"known-role"}`)
-	la := h.b.(logical.AliasLookahead)
+	la := h.Backend.(logical.AliasLookahead)
 	long := strings.Repeat("x", maxRoleIDBytes+1)
 	tests := []struct {
 		name, path, body string

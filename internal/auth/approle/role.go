@@ -89,55 +89,20 @@ func roleMissing(name string) error {
 	return logical.NotFound("role %q does not exist", name)
 }
 
-func (b *backend) loadRole(ctx context.Context, name string) (*role, error) {
-	var r role
-	found, err := framework.GetJSON(ctx, b.storage, rolePrefix+name, &r)
-	if err != nil || !found {
-		return nil, err
-	}
-	return &r, nil
-}
-
-func (b *backend) roleExists(ctx context.Context, _ *logical.Request, m *framework.Match) (bool, error) {
-	name, err := roleName(m)
-	if err != nil {
-		return false, nil
-	}
-	r, err := b.loadRole(ctx, name)
-	return r != nil, err
-}
-
-func (b *backend) listRoles(ctx context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
-	keys, err := b.storage.List(ctx, rolePrefix)
-	if err != nil {
-		return nil, fmt.Errorf("list roles: %w", err)
-	}
-	return framework.ListResponse(keys)
-}
-
-// readRole answers role/:role_name; a missing role is (nil, nil), which
-// core answers with 404.
-func (b *backend) readRole(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	name, err := roleName(m)
-	if err != nil {
-		return nil, err
-	}
-	r, err := b.loadRole(ctx, name)
-	if err != nil || r == nil {
-		return nil, err
-	}
+// response is the data of a read of r.
+func (r *role) response() any {
 	cidrs := r.SecretIDBoundCIDRs
 	if cidrs == nil {
 		cidrs = []string{}
 	}
-	return &logical.Response{Data: &roleResponse{
+	return &roleResponse{
 		BindSecretID:        r.BindSecretID,
 		LocalSecretIDs:      r.LocalSecretIDs,
 		SecretIDBoundCIDRs:  cidrs,
 		SecretIDNumUses:     r.SecretIDNumUses,
 		SecretIDTTL:         framework.Seconds(r.SecretIDTTL),
 		TokenParamsResponse: r.Token.Response(),
-	}}, nil
+	}
 }
 
 // writeRole creates a role or changes the given fields of an existing one.
@@ -170,7 +135,7 @@ func (b *backend) writeRole(ctx context.Context, _ *logical.Request, m *framewor
 	b.rolesMu.Lock()
 	defer b.rolesMu.Unlock()
 	defer b.lock(roleKey(key, name))()
-	old, err := b.loadRole(ctx, name)
+	old, err := b.roles.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +195,7 @@ func (b *backend) saveRoleLocked(ctx context.Context, key []byte, name string, r
 		if found && idx.Name != name {
 			return &logical.Error{Kind: logical.ErrConflict, Msg: "role_id is already in use by another role"}
 		}
-		op, err := putOp(idxKey, roleIndex{Name: name})
+		op, err := framework.PutJSONOp(idxKey, roleIndex{Name: name})
 		if err != nil {
 			return err
 		}
@@ -239,7 +204,7 @@ func (b *backend) saveRoleLocked(ctx context.Context, key []byte, name string, r
 			ops = append(ops, deleteOp(roleIDPrefix+mac(key, "role_id", oldID)))
 		}
 	}
-	op, err := putOp(rolePrefix+name, r)
+	op, err := b.roles.PutOp(name, r)
 	if err != nil {
 		return err
 	}
@@ -265,7 +230,7 @@ func (b *backend) deleteRole(ctx context.Context, _ *logical.Request, m *framewo
 	b.rolesMu.Lock()
 	defer b.rolesMu.Unlock()
 	defer b.lock(rk)()
-	r, err := b.loadRole(ctx, name)
+	r, err := b.roles.Get(ctx, name)
 	if err != nil || r == nil {
 		return nil, err
 	}
@@ -291,7 +256,7 @@ func (b *backend) readRoleID(ctx context.Context, _ *logical.Request, m *framewo
 	if err != nil {
 		return nil, err
 	}
-	r, err := b.loadRole(ctx, name)
+	r, err := b.roles.Get(ctx, name)
 	if err != nil || r == nil {
 		return nil, err
 	}
@@ -314,7 +279,7 @@ func (b *backend) writeRoleID(ctx context.Context, _ *logical.Request, m *framew
 	b.rolesMu.Lock()
 	defer b.rolesMu.Unlock()
 	defer b.lock(roleKey(key, name))()
-	r, err := b.loadRole(ctx, name)
+	r, err := b.roles.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}

@@ -94,11 +94,11 @@ func TestRoles(t *testing.T) {
 		{name: "patch unsupported", r: req{op: logical.PatchOperation, path: "role/free"}, wantErr: logical.ErrUnsupportedOperation},
 	}
 	for _, s := range steps {
-		before := h.st.Snapshot()
+		before := h.Storage.Snapshot()
 		resp, err := h.do(s.r)
 		if s.wantErr != nil {
-			wantKind(t, s.name, err, s.wantErr)
-			if diff := cmp.Diff(before, h.st.Snapshot()); diff != "" {
+			logicaltest.WantKind(t, s.name, err, s.wantErr)
+			if diff := cmp.Diff(before, h.Storage.Snapshot()); diff != "" {
 				t.Errorf("%s: failed request changed storage (-before +after):\n%s", s.name, diff)
 			}
 			continue
@@ -112,7 +112,7 @@ func TestRoles(t *testing.T) {
 			}
 			continue
 		}
-		diffJSON(t, s.name, s.wantData, resp)
+		logicaltest.DiffJSON(t, s.name, s.wantData, resp)
 	}
 }
 
@@ -169,11 +169,11 @@ func TestRoleIDs(t *testing.T) {
 		{name: "custom", r: req{op: opUpdate, path: "role/a/role-id", body: `{"role_id":"custom-a"}`}},
 	}
 	for _, s := range steps {
-		before := h.st.Snapshot()
+		before := h.Storage.Snapshot()
 		_, err := h.do(s.r)
 		if s.wantErr != nil {
-			wantKind(t, s.name, err, s.wantErr)
-			if diff := cmp.Diff(before, h.st.Snapshot()); diff != "" {
+			logicaltest.WantKind(t, s.name, err, s.wantErr)
+			if diff := cmp.Diff(before, h.Storage.Snapshot()); diff != "" {
 				t.Errorf("%s: failed request changed storage (-before +after):\n%s", s.name, diff)
 			}
 			continue
@@ -182,7 +182,7 @@ func TestRoleIDs(t *testing.T) {
 			t.Fatalf("%s: %v", s.name, err)
 		}
 	}
-	diffJSON(t, "role-id read", `{"role_id":"custom-a"}`, h.must(req{op: opRead, path: "role/a/role-id"}))
+	logicaltest.DiffJSON(t, "role-id read", `{"role_id":"custom-a"}`, h.must(req{op: opRead, path: "role/a/role-id"}))
 	if _, err := h.login("custom-a", sid, ""); err != nil {
 		t.Errorf("login with the new role ID: %v", err)
 	}
@@ -202,7 +202,7 @@ func TestExistenceCheck(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.role("here", `{}`)
-	ec := h.b.(logical.ExistenceChecker)
+	ec := h.Backend.(logical.ExistenceChecker)
 	for path, want := range map[string]bool{"role/here": true, "role/HERE": true, "role/gone": false, "role/a#b": false} {
 		exists, handled, err := ec.ExistenceCheck(t.Context(), &logical.Request{Operation: opUpdate, Path: path})
 		if err != nil || !handled || exists != want {
@@ -214,7 +214,7 @@ func TestExistenceCheck(t *testing.T) {
 func TestLookaheadAndLoginPaths(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	la := h.b.(logical.AliasLookahead)
+	la := h.Backend.(logical.AliasLookahead)
 	tests := []struct {
 		path, body string
 		want       string
@@ -236,14 +236,14 @@ func TestLookaheadAndLoginPaths(t *testing.T) {
 		got, err := la.LookaheadAlias(t.Context(), r)
 		name, ok := got.Name, got.Name != ""
 		if tt.wantErr != nil {
-			wantKind(t, "LookaheadAlias("+tt.body+")", err, tt.wantErr)
+			logicaltest.WantKind(t, "LookaheadAlias("+tt.body+")", err, tt.wantErr)
 			continue
 		}
 		if err != nil || name != tt.want || ok != tt.ok {
 			t.Errorf("LookaheadAlias(%q, %s) = %q, %v, %v, want %q, %v, nil", tt.path, tt.body, name, ok, err, tt.want, tt.ok)
 		}
 	}
-	if diff := cmp.Diff([]string{"login"}, h.b.(logical.LoginPaths).LoginPaths()); diff != "" {
+	if diff := cmp.Diff([]string{"login"}, h.Backend.(logical.LoginPaths).LoginPaths()); diff != "" {
 		t.Errorf("LoginPaths mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -251,7 +251,7 @@ func TestLookaheadAndLoginPaths(t *testing.T) {
 func TestHMACKeyPersists(t *testing.T) {
 	t.Parallel()
 	env := logicaltest.NewEnv(nil)
-	first := &harness{t: t, b: logicaltest.New(t, Factory, env), st: env.Storage.(*logicaltest.Storage), clock: env.Clock.(*logicaltest.Clock)}
+	first := &harness{logicaltest.NewHarness(t, Factory, env)}
 	id := first.role("r", `{}`)
 	sid, _ := first.secretID("r", `{}`)
 	salt := first.storedKeys(saltKey)
@@ -259,7 +259,7 @@ func TestHMACKeyPersists(t *testing.T) {
 		t.Fatalf("stored salt keys = %q, want [%q]", salt, saltKey)
 	}
 	// A second backend on the same storage (a restart) finds the same key.
-	second := &harness{t: t, b: logicaltest.New(t, Factory, env), st: first.st, clock: first.clock}
+	second := &harness{logicaltest.NewHarness(t, Factory, env)}
 	if _, err := second.login(id, sid, ""); err != nil {
 		t.Fatalf("login after restart: %v", err)
 	}

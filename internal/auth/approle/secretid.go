@@ -169,7 +169,7 @@ func (b *backend) createSecretID(ctx context.Context, m *framework.Match, sid st
 	}
 	rk := roleKey(key, name)
 	defer b.lock(rk)()
-	r, err := b.loadRole(ctx, name)
+	r, err := b.roles.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -203,11 +203,11 @@ func (b *backend) createSecretID(ctx context.Context, m *framework.Match, sid st
 	if ttl > 0 {
 		e.Expires = now.Add(ttl)
 	}
-	secretOp, err := putOp(secretIDKey(rk, sidMAC), e)
+	secretOp, err := framework.PutJSONOp(secretIDKey(rk, sidMAC), e)
 	if err != nil {
 		return nil, err
 	}
-	accOp, err := putOp(accessorKey(rk, e.Accessor), accessorEntry{SecretIDHMAC: sidMAC})
+	accOp, err := framework.PutJSONOp(accessorKey(rk, e.Accessor), accessorEntry{SecretIDHMAC: sidMAC})
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +284,7 @@ func (b *backend) listSecretIDs(ctx context.Context, _ *logical.Request, m *fram
 	if err != nil {
 		return nil, err
 	}
-	r, err := b.loadRole(ctx, name)
+	r, err := b.roles.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +344,7 @@ func (b *backend) secretIDRef(ctx context.Context, m *framework.Match, sid strin
 	if err != nil {
 		return "", "", err
 	}
-	r, err := b.loadRole(ctx, name)
+	r, err := b.roles.Get(ctx, name)
 	if err != nil {
 		return "", "", err
 	}
@@ -395,7 +395,7 @@ func (b *backend) accessorRole(ctx context.Context, m *framework.Match, accessor
 	if err != nil {
 		return "", err
 	}
-	r, err := b.loadRole(ctx, name)
+	r, err := b.roles.Get(ctx, name)
 	if err != nil {
 		return "", err
 	}

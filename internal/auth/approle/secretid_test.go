@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
 )
 
 func TestGenerateSecretID(t *testing.T) {
@@ -53,11 +54,11 @@ func TestGenerateSecretID(t *testing.T) {
 		{name: "missing role", role: "nope", body: `{}`, wantErr: logical.ErrNotFound},
 	}
 	for _, tt := range tests {
-		before := h.st.Snapshot()
+		before := h.Storage.Snapshot()
 		resp, err := h.do(req{op: opUpdate, path: "role/" + tt.role + "/secret-id", body: tt.body})
 		if tt.wantErr != nil {
-			wantKind(t, tt.name, err, tt.wantErr)
-			if diff := cmp.Diff(before, h.st.Snapshot()); diff != "" {
+			logicaltest.WantKind(t, tt.name, err, tt.wantErr)
+			if diff := cmp.Diff(before, h.Storage.Snapshot()); diff != "" {
 				t.Errorf("%s: failed request changed storage (-before +after):\n%s", tt.name, diff)
 			}
 			continue
@@ -75,7 +76,7 @@ func TestGenerateSecretID(t *testing.T) {
 		if c.SecretIDTTL != tt.wantTTL || c.SecretIDNumUses != tt.wantUses {
 			t.Errorf("%s: ttl, num_uses = %d, %d, want %d, %d", tt.name, c.SecretIDTTL, c.SecretIDNumUses, tt.wantTTL, tt.wantUses)
 		}
-		if got := len(h.st.Snapshot()) - len(before); got != 2 {
+		if got := len(h.Storage.Snapshot()) - len(before); got != 2 {
 			t.Errorf("%s: %d new storage entries, want 2 (secret ID and accessor)", tt.name, got)
 		}
 	}
@@ -84,26 +85,26 @@ func TestGenerateSecretID(t *testing.T) {
 func TestSecretIDLifecycle(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	created := h.clock.Now().UTC().Format(time.RFC3339Nano)
+	created := h.Clock.Now().UTC().Format(time.RFC3339Nano)
 	h.role("r", `{}`)
 	h.role("other", `{}`)
 	sid, acc := h.secretID("r", `{"metadata":"{\"tag\":\"prod\"}","ttl":"90s","num_uses":4,"cidr_list":"10.0.0.0/8","token_bound_cidrs":"10.1.0.0/16"}`)
-	h.clock.Advance(time.Second)
+	h.Clock.Advance(time.Second)
 	custom := h.must(req{op: opUpdate, path: "role/r/custom-secret-id", body: `{"secret_id":"my-own-secret"}`})
-	diffJSON(t, "custom-secret-id", `{"secret_id":"my-own-secret","secret_id_accessor":"`+custom.Data.(*secretIDCreated).SecretIDAccessor+
+	logicaltest.DiffJSON(t, "custom-secret-id", `{"secret_id":"my-own-secret","secret_id_accessor":"`+custom.Data.(*secretIDCreated).SecretIDAccessor+
 		`","secret_id_ttl":0,"secret_id_num_uses":0}`, custom)
 	customAcc := custom.Data.(*secretIDCreated).SecretIDAccessor
 
 	wantLookup := `{"cidr_list":["10.0.0.0/8"],"creation_time":"` + created + `","expiration_time":"` +
-		h.clock.Now().Add(89*time.Second).UTC().Format(time.RFC3339Nano) + `","last_updated_time":"` + created +
+		h.Clock.Now().Add(89*time.Second).UTC().Format(time.RFC3339Nano) + `","last_updated_time":"` + created +
 		`","metadata":{"tag":"prod"},"secret_id_accessor":"` + acc + `","secret_id_num_uses":4,"secret_id_ttl":90,"token_bound_cidrs":["10.1.0.0/16"]}`
-	diffJSON(t, "lookup", wantLookup, h.must(req{op: opUpdate, path: "role/r/secret-id/lookup", body: `{"secret_id":"` + sid + `"}`}))
-	diffJSON(t, "accessor lookup", wantLookup, h.must(req{op: opUpdate, path: "role/r/secret-id-accessor/lookup", body: `{"secret_id_accessor":"` + acc + `"}`}))
+	logicaltest.DiffJSON(t, "lookup", wantLookup, h.must(req{op: opUpdate, path: "role/r/secret-id/lookup", body: `{"secret_id":"` + sid + `"}`}))
+	logicaltest.DiffJSON(t, "accessor lookup", wantLookup, h.must(req{op: opUpdate, path: "role/r/secret-id-accessor/lookup", body: `{"secret_id_accessor":"` + acc + `"}`}))
 
 	list := h.must(req{op: opList, path: "role/r/secret-id"})
 	want := []string{acc, customAcc}
 	slices.Sort(want)
-	diffJSON(t, "list", `{"keys":["`+want[0]+`","`+want[1]+`"]}`, list)
+	logicaltest.DiffJSON(t, "list", `{"keys":["`+want[0]+`","`+want[1]+`"]}`, list)
 
 	steps := []struct {
 		name     string
@@ -135,7 +136,7 @@ func TestSecretIDLifecycle(t *testing.T) {
 	for _, s := range steps {
 		resp, err := h.do(s.r)
 		if s.wantErr != nil {
-			wantKind(t, s.name, err, s.wantErr)
+			logicaltest.WantKind(t, s.name, err, s.wantErr)
 			continue
 		}
 		if err != nil {
@@ -161,13 +162,13 @@ func TestSecretIDExpiry(t *testing.T) {
 	id := h.role("r", `{"secret_id_ttl":"60s"}`)
 	sid, _ := h.secretID("r", `{}`)
 	sameTTL, _ := h.secretID("r", `{"ttl":"60s"}`)
-	h.clock.Advance(59 * time.Second)
+	h.Clock.Advance(59 * time.Second)
 	if _, err := h.login(id, sid, ""); err != nil {
 		t.Fatalf("login one second before expiry: %v", err)
 	}
 	// A secret ID made now outlives the first two.
 	fresh, _ := h.secretID("r", `{}`)
-	h.clock.Advance(time.Second)
+	h.Clock.Advance(time.Second)
 	_, err := h.login(id, sid, "")
 	wantInvalid(t, "login at expiry", err)
 	_, err = h.login(id, sameTTL, "")
@@ -196,7 +197,7 @@ func TestTidyDanglingEntries(t *testing.T) {
 	id := h.role("r", `{}`)
 	sid, _ := h.secretID("r", `{}`)
 	ctx := t.Context()
-	key, err := h.b.(*backend).key(ctx)
+	key, err := h.Backend.(*backend).key(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestTidyDanglingEntries(t *testing.T) {
 		{Key: secretIDKey(orphanRK, "abc"), Value: []byte(`{"accessor":"22222222-2222-4222-8222-222222222222"}`)},
 		{Key: accessorKey(orphanRK, "22222222-2222-4222-8222-222222222222"), Value: []byte(`{"secret_id_hmac":"abc"}`)},
 	} {
-		if err := h.st.Put(ctx, &e); err != nil {
+		if err := h.Storage.Put(ctx, &e); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -251,7 +252,7 @@ func TestSecretIDsNeverStored(t *testing.T) {
 		}
 		_, _ = h.login(id, s+"x", "")
 	}
-	snap := h.st.Snapshot()
+	snap := h.Storage.Snapshot()
 	for _, s := range secrets {
 		forms := [][]byte{[]byte(s), []byte(base64.StdEncoding.EncodeToString([]byte(s))), []byte(hex.EncodeToString([]byte(s)))}
 		for k, v := range snap {
@@ -294,7 +295,7 @@ func TestParseMetadata(t *testing.T) {
 	for _, tt := range tests {
 		got, err := parseMetadata(json.RawMessage(tt.raw))
 		if tt.wantErr {
-			wantKind(t, "parseMetadata("+tt.raw+")", err, logical.ErrInvalidRequest)
+			logicaltest.WantKind(t, "parseMetadata("+tt.raw+")", err, logical.ErrInvalidRequest)
 			continue
 		}
 		if err != nil {

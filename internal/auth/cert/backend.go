@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -34,6 +34,9 @@ type backend struct {
 
 	certs memo[*trustEntry] // parsed certificate entries by storage key
 	crls  memo[serialSet]   // parsed CRLs by storage key
+
+	entries   framework.Collection[certEntry] // locked by writeMu
+	storedCRL framework.Collection[storedCRL] // locked by writeMu
 }
 
 // Factory builds a cert auth backend for one mount. env.Storage is
@@ -53,7 +56,10 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 		clock:   env.Clock,
 		logger:  env.Logger,
 	}
-	b.Paths = []*framework.Path{
+	lock := func(string) sync.Locker { return &b.writeMu }
+	b.entries = framework.Collection[certEntry]{Storage: env.Storage, Prefix: certPrefix, Lock: lock}
+	b.storedCRL = framework.Collection[storedCRL]{Storage: env.Storage, Prefix: crlPrefix, Lock: lock}
+	b.Paths = slices.Concat([]*framework.Path{
 		{
 			Pattern: `login`,
 			Operations: map[logical.Operation]framework.Handler{
@@ -61,40 +67,14 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 			},
 			Synopsis: "Log in with the TLS client certificate of the connection.",
 		},
-		{
-			Pattern: `certs/?`,
-			Operations: map[logical.Operation]framework.Handler{
-				logical.ListOperation: b.list(certPrefix),
-			},
-			Synopsis: "List trusted certificate entries.",
-		},
-		{
-			Pattern: `certs/(?P<name>[^/]+)`,
-			Operations: map[logical.Operation]framework.Handler{
-				logical.ReadOperation:   b.readCert,
-				logical.UpdateOperation: framework.Typed(b.writeCert),
-				logical.DeleteOperation: b.remove(certPrefix),
-			},
-			ExistenceCheck: b.exists(certPrefix),
-			Synopsis:       "Create, read, update and delete a trusted certificate entry.",
-		},
-		{
-			Pattern: `crls/?`,
-			Operations: map[logical.Operation]framework.Handler{
-				logical.ListOperation: b.list(crlPrefix),
-			},
-			Synopsis: "List stored CRLs.",
-		},
-		{
-			Pattern: `crls/(?P<name>[^/]+)`,
-			Operations: map[logical.Operation]framework.Handler{
-				logical.ReadOperation:   b.readCRL,
-				logical.UpdateOperation: framework.Typed(b.writeCRL),
-				logical.DeleteOperation: b.remove(crlPrefix),
-			},
-			ExistenceCheck: b.exists(crlPrefix),
-			Synopsis:       "Write, read and delete a CRL whose revoked serials logins refuse.",
-		},
+	}, b.entries.Paths(framework.CollectionPaths[certEntry]{
+		Base: "certs", Capture: "name", Name: entryName, Data: (*certEntry).response,
+		Write: framework.Typed(b.writeCert), Noun: "trusted certificate entry", ListSynopsis: "List trusted certificate entries.",
+	}), b.storedCRL.Paths(framework.CollectionPaths[storedCRL]{
+		Base: "crls", Capture: "name", Name: entryName, Data: (*storedCRL).response,
+		Write: framework.Typed(b.writeCRL), ListSynopsis: "List stored CRLs.",
+		Synopsis: "Write, read and delete a CRL whose revoked serials logins refuse.",
+	}), []*framework.Path{
 		{
 			Pattern: `config`,
 			Operations: map[logical.Operation]framework.Handler{
@@ -103,7 +83,7 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 			},
 			Synopsis: "Read or change the mount's settings.",
 		},
-	}
+	})
 	return b, b.Compile()
 }
 
@@ -143,45 +123,6 @@ func toLowerASCII(s string) string {
 		}
 	}
 	return string(b)
-}
-
-func (b *backend) list(prefix string) framework.Handler {
-	return func(ctx context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
-		keys, err := b.storage.List(ctx, prefix)
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", prefix, err)
-		}
-		return framework.ListResponse(keys)
-	}
-}
-
-func (b *backend) remove(prefix string) framework.Handler {
-	return func(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-		name, err := entryName(m)
-		if err != nil {
-			return nil, err
-		}
-		b.writeMu.Lock()
-		defer b.writeMu.Unlock()
-		if err := b.storage.Delete(ctx, prefix+name); err != nil {
-			return nil, fmt.Errorf("delete %s%s: %w", prefix, name, err)
-		}
-		return nil, nil
-	}
-}
-
-func (b *backend) exists(prefix string) func(context.Context, *logical.Request, *framework.Match) (bool, error) {
-	return func(ctx context.Context, _ *logical.Request, m *framework.Match) (bool, error) {
-		name, err := entryName(m)
-		if err != nil {
-			return false, nil
-		}
-		e, err := b.storage.Get(ctx, prefix+name)
-		if err != nil {
-			return false, fmt.Errorf("read %s%s: %w", prefix, name, err)
-		}
-		return e != nil, nil
-	}
 }
 
 // memo caches values parsed from storage entries. A cached value is used

@@ -18,16 +18,16 @@ func BenchmarkLogin(b *testing.B) {
 	for _, entries := range []int{1, 20} {
 		b.Run(fmt.Sprintf("entries=%d", entries), func(b *testing.B) {
 			h := newHarness(b)
-			h.must(opUpdate, "crls/big", map[string]any{"crl": crl})
+			h.Must(opUpdate, "crls/big", map[string]any{"crl": crl})
 			for i := range entries - 1 {
 				// Entries that sort first and do not verify the chain.
-				h.must(opCreate, fmt.Sprintf("certs/a%02d", i), map[string]any{"certificate": pemOf(tp.other.cert)})
+				h.Must(opCreate, fmt.Sprintf("certs/a%02d", i), map[string]any{"certificate": pemOf(tp.other.cert)})
 			}
-			h.must(opCreate, "certs/z", map[string]any{"certificate": pemOf(tp.root.cert), "allowed_uri_sans": "spiffe://cluster/ns/*/sa/*"})
+			h.Must(opCreate, "certs/z", map[string]any{"certificate": pemOf(tp.root.cert), "allowed_uri_sans": "spiffe://cluster/ns/*/sa/*"})
 			req := loginRequest("", tp.web, tp.inter.cert)
 			b.ReportAllocs()
 			for b.Loop() {
-				resp, err := h.b.HandleRequest(b.Context(), req)
+				resp, err := h.Backend.HandleRequest(b.Context(), req)
 				if err != nil || resp.Auth == nil {
 					b.Fatalf("login: %v", err)
 				}

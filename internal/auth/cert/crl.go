@@ -45,24 +45,16 @@ func (b *backend) writeCRL(ctx context.Context, _ *logical.Request, m *framework
 	}
 	b.writeMu.Lock()
 	defer b.writeMu.Unlock()
-	return nil, framework.PutJSON(ctx, b.storage, crlPrefix+name, &storedCRL{Serials: serials})
+	return nil, b.storedCRL.Put(ctx, name, &storedCRL{Serials: serials})
 }
 
-func (b *backend) readCRL(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	name, err := entryName(m)
-	if err != nil {
-		return nil, err
-	}
-	var s storedCRL
-	found, err := framework.GetJSON(ctx, b.storage, crlPrefix+name, &s)
-	if err != nil || !found {
-		return nil, err
-	}
+// response is the data of a read of s.
+func (s *storedCRL) response() any {
 	out := &crlResponse{Serials: make(map[string]struct{}, len(s.Serials))}
 	for _, v := range s.Serials {
 		out.Serials[v] = struct{}{}
 	}
-	return &logical.Response{Data: out}, nil
+	return out
 }
 
 // parseCRL decodes one PEM "X509 CRL" block and returns its revoked

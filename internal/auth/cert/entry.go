@@ -86,17 +86,9 @@ type certResponse struct {
 	framework.TokenParamsResponse
 }
 
-func (b *backend) readCert(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	name, err := entryName(m)
-	if err != nil {
-		return nil, err
-	}
-	var e certEntry
-	found, err := framework.GetJSON(ctx, b.storage, certPrefix+name, &e)
-	if err != nil || !found {
-		return nil, err
-	}
-	return &logical.Response{Data: &certResponse{
+// response is the data of a read of e.
+func (e *certEntry) response() any {
+	return &certResponse{
 		Certificate:                e.Certificate,
 		DisplayName:                e.DisplayName,
 		AllowedNames:               nonNil(e.AllowedNames),
@@ -107,7 +99,7 @@ func (b *backend) readCert(ctx context.Context, _ *logical.Request, m *framework
 		AllowedOrganizationalUnits: nonNil(e.AllowedOUs),
 		RequiredExtensions:         []string{},
 		TokenParamsResponse:        e.Token.Response(),
-	}}, nil
+	}
 }
 
 // writeCert creates an entry or changes the given fields of an existing
@@ -148,12 +140,14 @@ func (b *backend) writeCert(ctx context.Context, _ *logical.Request, m *framewor
 
 	b.writeMu.Lock()
 	defer b.writeMu.Unlock()
-	var e certEntry
-	found, err := framework.GetJSON(ctx, b.storage, certPrefix+name, &e)
+	old, err := b.entries.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	if !found {
+	var e certEntry
+	if old != nil {
+		e = *old
+	} else {
 		if in.Certificate == nil {
 			return nil, logical.InvalidRequest("missing \"certificate\": a new entry needs a PEM-encoded certificate")
 		}
@@ -176,7 +170,7 @@ func (b *backend) writeCert(ctx context.Context, _ *logical.Request, m *framewor
 			*l.dst(&e) = trimmed(*l.in)
 		}
 	}
-	return nil, framework.PutJSON(ctx, b.storage, certPrefix+name, &e)
+	return nil, b.entries.Put(ctx, name, &e)
 }
 
 // parseCertificates decodes pemText, which must hold one or more PEM

@@ -123,14 +123,14 @@ func TestCertEntries(t *testing.T) {
 		{name: "unsupported op", op: logical.PatchOperation, path: "certs/both", wantErr: logical.ErrUnsupportedOperation},
 	}
 	for _, s := range steps {
-		before := h.st.Snapshot()
-		resp, err := h.do(s.op, s.path, s.body)
+		before := h.Storage.Snapshot()
+		resp, err := h.Do(s.op, s.path, s.body)
 		if s.wantErr != nil {
-			wantKind(t, s.name, err, s.wantErr)
+			logicaltest.WantKind(t, s.name, err, s.wantErr)
 			if s.wantMsg != "" && err.Error() != s.wantMsg {
 				t.Errorf("%s: message = %q, want %q", s.name, err.Error(), s.wantMsg)
 			}
-			if !maps.EqualFunc(before, h.st.Snapshot(), func(a, b []byte) bool { return string(a) == string(b) }) {
+			if !maps.EqualFunc(before, h.Storage.Snapshot(), func(a, b []byte) bool { return string(a) == string(b) }) {
 				t.Errorf("%s: a refused request changed storage", s.name)
 			}
 			continue
@@ -144,7 +144,7 @@ func TestCertEntries(t *testing.T) {
 			}
 			continue
 		}
-		diffJSON(t, s.name, s.wantData, resp)
+		logicaltest.DiffJSON(t, s.name, s.wantData, resp)
 	}
 }
 
@@ -152,9 +152,9 @@ func TestExistenceCheck(t *testing.T) {
 	t.Parallel()
 	tp := newTestPKI(t, testNow)
 	h := newHarness(t)
-	h.must(opCreate, "certs/web", map[string]any{"certificate": pemOf(tp.root.cert)})
-	h.must(opCreate, "crls/c", map[string]any{"crl": crlFor(t, tp.root)})
-	ec := h.b.(logical.ExistenceChecker)
+	h.Must(opCreate, "certs/web", map[string]any{"certificate": pemOf(tp.root.cert)})
+	h.Must(opCreate, "crls/c", map[string]any{"crl": crlFor(t, tp.root)})
+	ec := h.Backend.(logical.ExistenceChecker)
 	tests := []struct {
 		path            string
 		exists, handled bool
@@ -204,9 +204,9 @@ func TestCRLs(t *testing.T) {
 		{name: "unknown field ignored", op: opUpdate, path: "crls/a", body: map[string]any{"crl": crl, "url": "http://x"}},
 	}
 	for _, s := range steps {
-		resp, err := h.do(s.op, s.path, s.body)
+		resp, err := h.Do(s.op, s.path, s.body)
 		if s.wantErr != nil {
-			wantKind(t, s.name, err, s.wantErr)
+			logicaltest.WantKind(t, s.name, err, s.wantErr)
 			if s.wantMsg != "" && err.Error() != s.wantMsg {
 				t.Errorf("%s: message = %q, want %q", s.name, err.Error(), s.wantMsg)
 			}
@@ -221,23 +221,23 @@ func TestCRLs(t *testing.T) {
 			}
 			continue
 		}
-		diffJSON(t, s.name, s.wantData, resp)
+		logicaltest.DiffJSON(t, s.name, s.wantData, resp)
 	}
 }
 
 func TestConfig(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	diffJSON(t, "default", `{"disable_binding":false,"enable_identity_alias_metadata":false}`, h.must(opRead, "config", nil))
-	h.must(opUpdate, "config", `{"disable_binding":"true"}`)
-	diffJSON(t, "after binding", `{"disable_binding":true,"enable_identity_alias_metadata":false}`, h.must(opRead, "config", nil))
-	h.must(opUpdate, "config", `{"enable_identity_alias_metadata":true}`)
-	diffJSON(t, "after alias", `{"disable_binding":true,"enable_identity_alias_metadata":true}`, h.must(opRead, "config", nil))
+	logicaltest.DiffJSON(t, "default", `{"disable_binding":false,"enable_identity_alias_metadata":false}`, h.Must(opRead, "config", nil))
+	h.Must(opUpdate, "config", `{"disable_binding":"true"}`)
+	logicaltest.DiffJSON(t, "after binding", `{"disable_binding":true,"enable_identity_alias_metadata":false}`, h.Must(opRead, "config", nil))
+	h.Must(opUpdate, "config", `{"enable_identity_alias_metadata":true}`)
+	logicaltest.DiffJSON(t, "after alias", `{"disable_binding":true,"enable_identity_alias_metadata":true}`, h.Must(opRead, "config", nil))
 	// Unknown fields are ignored, as in Vault.
-	h.must(opUpdate, "config", `{"ocsp_cache_size":10}`)
+	h.Must(opUpdate, "config", `{"ocsp_cache_size":10}`)
 	for _, body := range []string{`{"disable_binding":"maybe"}`} {
-		_, err := h.do(opUpdate, "config", body)
-		wantKind(t, body, err, logical.ErrInvalidRequest)
+		_, err := h.Do(opUpdate, "config", body)
+		logicaltest.WantKind(t, body, err, logical.ErrInvalidRequest)
 	}
 }
 

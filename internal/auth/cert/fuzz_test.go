@@ -33,17 +33,17 @@ func FuzzCertEntryWrite(f *testing.F) {
 		if err := json.Unmarshal(body, &sent); err != nil {
 			t.Fatal(err)
 		}
-		_, err = h.do(opCreate, "certs/fuzz", string(body))
+		_, err = h.Do(opCreate, "certs/fuzz", string(body))
 		if err != nil {
 			if !errors.Is(err, logical.ErrInvalidRequest) {
 				t.Fatalf("write: error = %v, want ErrInvalidRequest", err)
 			}
-			if n := len(h.st.Snapshot()); n != 0 {
+			if n := len(h.Storage.Snapshot()); n != 0 {
 				t.Fatalf("refused write left %d storage entries", n)
 			}
 			return
 		}
-		resp := h.must(opRead, "certs/fuzz", nil)
+		resp := h.Must(opRead, "certs/fuzz", nil)
 		if got := resp.Data.(*certResponse).Certificate; got != sent.Certificate {
 			t.Fatalf("stored certificate differs from the one written")
 		}
@@ -72,7 +72,7 @@ func FuzzCRLWrite(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		h := newHarness(t)
 		body := mustJSON(t, map[string]string{"crl": string(raw)})
-		_, err := h.do(opUpdate, "crls/fuzz", string(body))
+		_, err := h.Do(opUpdate, "crls/fuzz", string(body))
 		if err != nil {
 			if !errors.Is(err, logical.ErrInvalidRequest) {
 				t.Fatalf("write: error = %v, want ErrInvalidRequest", err)
@@ -87,7 +87,7 @@ func FuzzCRLWrite(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted CRL does not parse again: %v", err)
 		}
-		got := h.must(opRead, "crls/fuzz", nil).Data.(*crlResponse).Serials
+		got := h.Must(opRead, "crls/fuzz", nil).Data.(*crlResponse).Serials
 		if len(got) != len(want) {
 			t.Fatalf("read %d serials, want %d", len(got), len(want))
 		}

@@ -10,15 +10,12 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"math/big"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
@@ -169,52 +166,17 @@ func pemOf(certs ...*x509.Certificate) string {
 }
 
 // harness drives one cert backend through HandleRequest.
-type harness struct {
-	tb    testing.TB
-	b     logical.Backend
-	st    *logicaltest.Storage
-	clock *logicaltest.Clock
-}
+type harness struct{ *logicaltest.Harness }
 
 func newHarness(tb testing.TB) *harness {
 	tb.Helper()
-	env := logicaltest.NewEnv(nil)
-	return &harness{
-		tb: tb, b: logicaltest.New(tb, Factory, env),
-		st: env.Storage.(*logicaltest.Storage), clock: env.Clock.(*logicaltest.Clock),
-	}
-}
-
-func (h *harness) do(op logical.Operation, path string, body any) (*logical.Response, error) {
-	h.tb.Helper()
-	req := &logical.Request{Operation: op, Path: path}
-	switch v := body.(type) {
-	case nil:
-	case string:
-		req.Body = json.RawMessage(v)
-	default:
-		raw, err := json.Marshal(v)
-		if err != nil {
-			h.tb.Fatal(err)
-		}
-		req.Body = raw
-	}
-	return h.b.HandleRequest(h.tb.Context(), req)
-}
-
-func (h *harness) must(op logical.Operation, path string, body any) *logical.Response {
-	h.tb.Helper()
-	resp, err := h.do(op, path, body)
-	if err != nil {
-		h.tb.Fatalf("%s %q: %v", op, path, err)
-	}
-	return resp
+	return &harness{logicaltest.NewHarness(tb, Factory, logical.Env{})}
 }
 
 // login sends a login with chain (leaf first) from addr.
 func (h *harness) login(name string, chain ...*x509.Certificate) (*logical.Response, error) {
-	h.tb.Helper()
-	return h.b.HandleRequest(h.tb.Context(), loginRequest(name, chain...))
+	h.T.Helper()
+	return h.Send(loginRequest(name, chain...))
 }
 
 func loginRequest(name string, chain ...*x509.Certificate) *logical.Request {
@@ -232,41 +194,6 @@ func loginRequest(name string, chain ...*x509.Certificate) *logical.Request {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
-}
-
-// data returns the response data as generic JSON, or nil for none.
-func data(tb testing.TB, resp *logical.Response) any {
-	tb.Helper()
-	if resp == nil || resp.Data == nil {
-		return nil
-	}
-	raw, err := json.Marshal(resp.Data)
-	if err != nil {
-		tb.Fatalf("marshal response data: %v", err)
-	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		tb.Fatal(err)
-	}
-	return v
-}
-
-func diffJSON(tb testing.TB, what, want string, resp *logical.Response) {
-	tb.Helper()
-	var w any
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		tb.Fatalf("bad test JSON %q: %v", want, err)
-	}
-	if diff := cmp.Diff(w, data(tb, resp)); diff != "" {
-		tb.Errorf("%s mismatch (-want +got):\n%s", what, diff)
-	}
-}
-
-func wantKind(tb testing.TB, what string, err, kind error) {
-	tb.Helper()
-	if !errors.Is(err, kind) {
-		tb.Fatalf("%s: error = %v, want %v", what, err, kind)
-	}
 }
 
 const (

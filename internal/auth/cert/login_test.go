@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
 )
 
 // testPKI is the certificates the login tests share.
@@ -163,14 +164,14 @@ func TestLogin(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
 			for _, e := range tt.entries {
-				h.must(opCreate, "certs/"+e.name, e.body)
+				h.Must(opCreate, "certs/"+e.name, e.body)
 			}
 			for name, crl := range tt.crls {
-				h.must(opUpdate, "crls/"+name, map[string]string{"crl": crl})
+				h.Must(opUpdate, "crls/"+name, map[string]string{"crl": crl})
 			}
 			resp, err := h.login(tt.login, tt.chain...)
 			if tt.wantErr != nil {
-				wantKind(t, "login", err, tt.wantErr)
+				logicaltest.WantKind(t, "login", err, tt.wantErr)
 				var le *logical.Error
 				if !errors.As(err, &le) || !strings.Contains(fmt.Sprint(le.Err), tt.cause) {
 					t.Errorf("login refused for %v, want a cause containing %q", le.Err, tt.cause)
@@ -205,11 +206,11 @@ func TestLoginAuth(t *testing.T) {
 	t.Parallel()
 	tp := newTestPKI(t, testNow)
 	h := newHarness(t)
-	h.must(opCreate, "certs/web", map[string]any{
+	h.Must(opCreate, "certs/web", map[string]any{
 		"certificate": pemOf(tp.root.cert), "display_name": "web services", "token_policies": "web,Payments",
 		"token_ttl": "10m", "token_max_ttl": "1h", "token_num_uses": 3,
 	})
-	h.must(opCreate, "certs/noname", map[string]any{"certificate": pemOf(tp.root.cert), "token_type": "batch"})
+	h.Must(opCreate, "certs/noname", map[string]any{"certificate": pemOf(tp.root.cert), "token_type": "batch"})
 
 	want := &logical.Auth{
 		DisplayName: "web services",
@@ -233,7 +234,7 @@ func TestLoginAuth(t *testing.T) {
 	}
 
 	// With identity alias metadata on, the alias carries the metadata too.
-	h.must(opUpdate, "config", `{"enable_identity_alias_metadata":true}`)
+	h.Must(opUpdate, "config", `{"enable_identity_alias_metadata":true}`)
 	resp, err = h.login("web", tp.web, tp.inter.cert)
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +259,7 @@ func TestLoginAliasWithoutCommonName(t *testing.T) {
 	root := p.ca("root", nil)
 	leaf, _ := p.client(certSpec{uris: []string{"spiffe://cluster/ns/a/sa/b"}}, root)
 	h := newHarness(t)
-	h.must(opCreate, "certs/root", map[string]any{"certificate": pemOf(root.cert)})
+	h.Must(opCreate, "certs/root", map[string]any{"certificate": pemOf(root.cert)})
 	resp, err := h.login("", leaf)
 	if err != nil {
 		t.Fatal(err)
@@ -272,20 +273,20 @@ func TestLoginClock(t *testing.T) {
 	t.Parallel()
 	tp := newTestPKI(t, testNow)
 	h := newHarness(t)
-	h.must(opCreate, "certs/root", map[string]any{"certificate": pemOf(tp.root.cert)})
+	h.Must(opCreate, "certs/root", map[string]any{"certificate": pemOf(tp.root.cert)})
 	if _, err := h.login("", tp.web, tp.inter.cert); err != nil {
 		t.Fatalf("login before expiry: %v", err)
 	}
-	h.clock.Advance(48 * time.Hour) // the leaf is valid for a day
+	h.Clock.Advance(48 * time.Hour) // the leaf is valid for a day
 	_, err := h.login("", tp.web, tp.inter.cert)
-	wantKind(t, "login after expiry", err, logical.ErrInvalidCredentials)
+	logicaltest.WantKind(t, "login after expiry", err, logical.ErrInvalidCredentials)
 }
 
 func TestLoginNoCertificate(t *testing.T) {
 	t.Parallel()
 	tp := newTestPKI(t, testNow)
 	h := newHarness(t)
-	h.must(opCreate, "certs/root", map[string]any{"certificate": pemOf(tp.root.cert)})
+	h.Must(opCreate, "certs/root", map[string]any{"certificate": pemOf(tp.root.cert)})
 	tests := []struct {
 		name string
 		conn *logical.Connection
@@ -297,8 +298,8 @@ func TestLoginNoCertificate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		req := &logical.Request{Operation: opUpdate, Path: "login", Connection: tt.conn}
-		_, err := h.b.HandleRequest(t.Context(), req)
-		wantKind(t, tt.name, err, logical.ErrInvalidRequest)
+		_, err := h.Backend.HandleRequest(t.Context(), req)
+		logicaltest.WantKind(t, tt.name, err, logical.ErrInvalidRequest)
 		if got := err.Error(); got != "client certificate must be supplied" {
 			t.Errorf("%s: message = %q", tt.name, got)
 		}
@@ -307,8 +308,8 @@ func TestLoginNoCertificate(t *testing.T) {
 	for _, body := range []string{`{"name":1}`, `{"name":"a/b"}`} {
 		req := loginRequest("", tp.web, tp.inter.cert)
 		req.Body = json.RawMessage(body)
-		_, err := h.b.HandleRequest(t.Context(), req)
-		wantKind(t, body, err, logical.ErrInvalidRequest)
+		_, err := h.Backend.HandleRequest(t.Context(), req)
+		logicaltest.WantKind(t, body, err, logical.ErrInvalidRequest)
 	}
 }
 
@@ -322,24 +323,24 @@ func TestLoginSeesStorageChanges(t *testing.T) {
 		_, err := h.login("", tp.web, tp.inter.cert)
 		return err
 	}
-	h.must(opCreate, "certs/e", map[string]any{"certificate": pemOf(tp.root.cert)})
+	h.Must(opCreate, "certs/e", map[string]any{"certificate": pemOf(tp.root.cert)})
 	if err := login(); err != nil {
 		t.Fatal(err)
 	}
-	h.must(opUpdate, "certs/e", map[string]any{"allowed_common_names": "someone-else"})
-	wantKind(t, "after constraint", login(), logical.ErrInvalidCredentials)
-	h.must(opUpdate, "certs/e", map[string]any{"allowed_common_names": ""})
+	h.Must(opUpdate, "certs/e", map[string]any{"allowed_common_names": "someone-else"})
+	logicaltest.WantKind(t, "after constraint", login(), logical.ErrInvalidCredentials)
+	h.Must(opUpdate, "certs/e", map[string]any{"allowed_common_names": ""})
 	if err := login(); err != nil {
 		t.Fatalf("after clearing constraint: %v", err)
 	}
-	h.must(opUpdate, "crls/c", map[string]any{"crl": crlFor(t, tp.inter, tp.web.SerialNumber)})
-	wantKind(t, "after CRL", login(), logical.ErrInvalidCredentials)
-	h.must(opDelete, "crls/c", nil)
+	h.Must(opUpdate, "crls/c", map[string]any{"crl": crlFor(t, tp.inter, tp.web.SerialNumber)})
+	logicaltest.WantKind(t, "after CRL", login(), logical.ErrInvalidCredentials)
+	h.Must(opDelete, "crls/c", nil)
 	if err := login(); err != nil {
 		t.Fatalf("after deleting CRL: %v", err)
 	}
-	h.must(opUpdate, "certs/e", map[string]any{"certificate": pemOf(tp.other.cert)})
-	wantKind(t, "after replacing the CA", login(), logical.ErrInvalidCredentials)
-	h.must(opDelete, "certs/e", nil)
-	wantKind(t, "after delete", login(), logical.ErrInvalidCredentials)
+	h.Must(opUpdate, "certs/e", map[string]any{"certificate": pemOf(tp.other.cert)})
+	logicaltest.WantKind(t, "after replacing the CA", login(), logical.ErrInvalidCredentials)
+	h.Must(opDelete, "certs/e", nil)
+	logicaltest.WantKind(t, "after delete", login(), logical.ErrInvalidCredentials)
 }

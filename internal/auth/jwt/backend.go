@@ -3,10 +3,9 @@ package jwt
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -27,6 +26,7 @@ type backend struct {
 	logger  *slog.Logger
 
 	rolesMu sync.Mutex // serialises role read-modify-writes
+	roles   framework.Collection[role]
 
 	srcMu  sync.Mutex
 	src    keySource // guarded by srcMu: the key source built from the config whose digest is srcFor
@@ -46,7 +46,8 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 		env.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &backend{storage: env.Storage, clock: env.Clock, logger: env.Logger}
-	b.Paths = []*framework.Path{
+	b.roles = framework.Collection[role]{Storage: env.Storage, Prefix: rolePrefix, Lock: b.roleLock}
+	b.Paths = slices.Concat([]*framework.Path{
 		{
 			Pattern: `config`,
 			Operations: map[logical.Operation]framework.Handler{
@@ -55,23 +56,10 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 			},
 			Synopsis: "Configure how tokens are verified: keys, issuer, algorithms.",
 		},
-		{
-			Pattern: `role/?`,
-			Operations: map[logical.Operation]framework.Handler{
-				logical.ListOperation: b.listRoles,
-			},
-			Synopsis: "List roles.",
-		},
-		{
-			Pattern: `role/(?P<name>[^/]+)`,
-			Operations: map[logical.Operation]framework.Handler{
-				logical.ReadOperation:   b.readRole,
-				logical.UpdateOperation: framework.Typed(b.writeRole),
-				logical.DeleteOperation: b.deleteRole,
-			},
-			ExistenceCheck: b.roleExists,
-			Synopsis:       "Create, read, update and delete a role.",
-		},
+	}, b.roles.Paths(framework.CollectionPaths[role]{
+		Base: "role", Capture: "name", Name: roleName, Data: (*role).response,
+		Write: framework.Typed(b.writeRole), Noun: "role",
+	}), []*framework.Path{
 		{
 			Pattern: `login`,
 			Operations: map[logical.Operation]framework.Handler{
@@ -79,7 +67,7 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 			},
 			Synopsis: "Log in with a signed JWT.",
 		},
-	}
+	})
 	return b, b.Compile()
 }
 
@@ -99,36 +87,11 @@ func (b *backend) Cleanup(context.Context) {
 	b.src = nil
 }
 
+// roleLock returns the mutex of every role: role writes are rare.
+func (b *backend) roleLock(string) sync.Locker { return &b.rolesMu }
+
 // roleName returns the lowercased, validated role name captured from the
 // path: letters, digits, "_", "-" and ".", not "." or "..".
 func roleName(m *framework.Match) (string, error) {
 	return framework.Name("role", m.Get("name"))
-}
-
-// loadJSON reads key into v and returns the raw entry. found is false when
-// there is no entry.
-func (b *backend) loadJSON(ctx context.Context, key string, v any) (raw []byte, err error) {
-	e, err := b.storage.Get(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	if e == nil {
-		return nil, nil
-	}
-	if err := json.Unmarshal(e.Value, v); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return e.Value, nil
-}
-
-// saveJSON stores v as JSON at key and returns the stored bytes.
-func (b *backend) saveJSON(ctx context.Context, key string, v any) ([]byte, error) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", key, err)
-	}
-	if err := b.storage.Put(ctx, &logical.StorageEntry{Key: key, Value: data}); err != nil {
-		return nil, fmt.Errorf("write %s: %w", key, err)
-	}
-	return data, nil
 }

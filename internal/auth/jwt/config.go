@@ -3,6 +3,7 @@ package jwt
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -76,19 +77,27 @@ func (c *config) allowedAlgs() []jose.SignatureAlgorithm {
 	return out
 }
 
-func (b *backend) loadConfig(ctx context.Context) (*config, []byte, error) {
+func (b *backend) loadConfig(ctx context.Context) (*config, error) {
 	var c config
-	raw, err := b.loadJSON(ctx, configKey, &c)
-	if err != nil || raw == nil {
-		return nil, nil, err
+	found, err := framework.GetJSON(ctx, b.storage, configKey, &c)
+	if err != nil || !found {
+		return nil, err
 	}
-	return &c, raw, nil
+	return &c, nil
+}
+
+// digest identifies the configuration c, to tell whether the cached key
+// source was built from it.
+func (c *config) digest() [sha256.Size]byte {
+	// A config is strings and string slices: it always encodes.
+	raw, _ := json.Marshal(c)
+	return sha256.Sum256(raw)
 }
 
 // readConfig answers config; an unconfigured mount is (nil, nil), which
 // core answers with 404.
 func (b *backend) readConfig(ctx context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
-	c, _, err := b.loadConfig(ctx)
+	c, err := b.loadConfig(ctx)
 	if err != nil || c == nil {
 		return nil, err
 	}
@@ -122,12 +131,11 @@ func (b *backend) writeConfig(ctx context.Context, _ *logical.Request, _ *framew
 			return nil, &logical.Error{Kind: logical.ErrInvalidRequest, Msg: "check key source: " + err.Error(), Err: err}
 		}
 	}
-	raw, err := b.saveJSON(ctx, configKey, c)
-	if err != nil {
+	if err := framework.PutJSON(ctx, b.storage, configKey, c); err != nil {
 		src.close()
 		return nil, err
 	}
-	b.installSource(src, raw)
+	b.installSource(src, c.digest())
 	return nil, nil
 }
 
@@ -209,11 +217,11 @@ func checkHTTPSURL(s string) error {
 	return nil
 }
 
-// source returns the key source for the stored config raw, building it
+// source returns the key source for the stored config c, building it
 // when the config changed since the last call (for example written by
 // another node).
-func (b *backend) source(c *config, raw []byte) (keySource, error) {
-	sum := sha256.Sum256(raw)
+func (b *backend) source(c *config) (keySource, error) {
+	sum := c.digest()
 	b.srcMu.Lock()
 	defer b.srcMu.Unlock()
 	if b.src != nil && b.srcFor == sum {
@@ -230,9 +238,9 @@ func (b *backend) source(c *config, raw []byte) (keySource, error) {
 	return src, nil
 }
 
-// installSource makes src the key source for the stored config raw.
-func (b *backend) installSource(src keySource, raw []byte) {
-	sum := sha256.Sum256(raw)
+// installSource makes src the key source for the stored config whose
+// digest is sum.
+func (b *backend) installSource(src keySource, sum [sha256.Size]byte) {
 	b.srcMu.Lock()
 	defer b.srcMu.Unlock()
 	if b.src != nil {

@@ -6,58 +6,32 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
 )
-
-// data returns the response data as generic JSON.
-func data(t testing.TB, resp *logical.Response) any {
-	t.Helper()
-	if resp == nil || resp.Data == nil {
-		return nil
-	}
-	b, err := json.Marshal(resp.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-func generic(t testing.TB, s string) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		t.Fatalf("bad test JSON %q: %v", s, err)
-	}
-	return v
-}
 
 func TestConfigReadBack(t *testing.T) {
 	t.Parallel()
 	k := keys()
 	h := newHarness(t)
-	if resp, err := h.do(opRead, "config", ""); err != nil || resp != nil {
+	if resp, err := h.Do(opRead, "config", ""); err != nil || resp != nil {
 		t.Fatalf("read before write = %v, %v, want nil, nil", resp, err)
 	}
 	pemKey := k.rsa.pubPEM(t)
-	h.must(opUpdate, "config", js(map[string]any{
+	h.Must(opUpdate, "config", js(map[string]any{
 		"jwt_validation_pubkeys": pemKey, "jwt_supported_algs": "RS256, ES256", "bound_issuer": "https://i", "default_role": "App",
 	}))
-	want := generic(t, js(map[string]any{
+	want := logicaltest.JSON(t, js(map[string]any{
 		"oidc_discovery_url": "", "oidc_discovery_ca_pem": "", "jwks_url": "", "jwks_ca_pem": "",
 		"jwt_validation_pubkeys": []string{pemKey[:len(pemKey)-1]}, "jwt_supported_algs": []string{"RS256", "ES256"},
 		"bound_issuer": "https://i", "default_role": "app",
 	}))
-	if diff := cmp.Diff(want, data(t, h.must(opRead, "config", ""))); diff != "" {
+	if diff := cmp.Diff(want, logicaltest.Data(t, h.Must(opRead, "config", ""))); diff != "" {
 		t.Errorf("config mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -95,8 +69,8 @@ func TestConfigValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
-			_, err := h.do(opUpdate, "config", js(tt.config))
-			wantErr(t, "config write", err, logical.ErrInvalidRequest, tt.substr)
+			_, err := h.Do(opUpdate, "config", js(tt.config))
+			logicaltest.WantError(t, "config write", err, logical.ErrInvalidRequest, tt.substr)
 		})
 	}
 }
@@ -104,10 +78,10 @@ func TestConfigValidation(t *testing.T) {
 func TestRoleCRUD(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	if resp, err := h.do(opRead, "role/app", ""); err != nil || resp != nil {
+	if resp, err := h.Do(opRead, "role/app", ""); err != nil || resp != nil {
 		t.Fatalf("read of a missing role = %v, %v, want nil, nil", resp, err)
 	}
-	h.must(opUpdate, "role/App", js(map[string]any{
+	h.Must(opUpdate, "role/App", js(map[string]any{
 		"bound_audiences":   "a, b",
 		"bound_claims":      map[string]any{"env": []string{"prod"}, "/x/y": 1},
 		"claim_mappings":    map[string]string{"email": "mail"},
@@ -116,7 +90,7 @@ func TestRoleCRUD(t *testing.T) {
 		"not_before_leeway": -1,
 		"expiration_leeway": "5m",
 	}))
-	want := generic(t, `{
+	want := logicaltest.JSON(t, `{
 		"role_type": "jwt", "bound_audiences": ["a","b"], "bound_subject": "",
 		"bound_claims": {"env": ["prod"], "/x/y": 1}, "bound_claims_type": "string",
 		"claim_mappings": {"email": "mail"}, "user_claim": "sub", "user_claim_json_pointer": false,
@@ -125,30 +99,30 @@ func TestRoleCRUD(t *testing.T) {
 		"token_policies": ["p1"], "token_ttl": 0, "token_max_ttl": 0, "token_explicit_max_ttl": 0, "token_period": 0,
 		"token_num_uses": 0, "token_type": "default", "token_bound_cidrs": [], "token_no_default_policy": false
 	}`)
-	if diff := cmp.Diff(want, data(t, h.must(opRead, "role/app", ""))); diff != "" {
+	if diff := cmp.Diff(want, logicaltest.Data(t, h.Must(opRead, "role/app", ""))); diff != "" {
 		t.Errorf("role mismatch (-want +got):\n%s", diff)
 	}
 
 	// An update changes only the fields it names; leeway 0 means default.
-	h.must(opUpdate, "role/app", `{"bound_subject":"s","not_before_leeway":0,"bound_claims_type":"glob"}`)
-	got := data(t, h.must(opRead, "role/app", "")).(map[string]any)
+	h.Must(opUpdate, "role/app", `{"bound_subject":"s","not_before_leeway":0,"bound_claims_type":"glob"}`)
+	got := logicaltest.Data(t, h.Must(opRead, "role/app", "")).(map[string]any)
 	for field, want := range map[string]any{"bound_subject": "s", "not_before_leeway": 150.0, "bound_claims_type": "glob", "expiration_leeway": 300.0, "groups_claim": "groups"} {
 		if got[field] != want {
 			t.Errorf("after update, %s = %v, want %v", field, got[field], want)
 		}
 	}
 
-	h.must(opUpdate, "role/other", `{"bound_subject":"x"}`)
-	if diff := cmp.Diff(generic(t, `{"keys":["app","other"]}`), data(t, h.must(opList, "role/", ""))); diff != "" {
+	h.Must(opUpdate, "role/other", `{"bound_subject":"x"}`)
+	if diff := cmp.Diff(logicaltest.JSON(t, `{"keys":["app","other"]}`), logicaltest.Data(t, h.Must(opList, "role/", ""))); diff != "" {
 		t.Errorf("list mismatch (-want +got):\n%s", diff)
 	}
-	ec := h.b.(logical.ExistenceChecker)
+	ec := h.Backend.(logical.ExistenceChecker)
 	if exists, handled, err := ec.ExistenceCheck(t.Context(), &logical.Request{Operation: opUpdate, Path: "role/app"}); !exists || !handled || err != nil {
 		t.Errorf("ExistenceCheck(role/app) = %v, %v, %v, want true, true, nil", exists, handled, err)
 	}
-	h.must(opDelete, "role/app", "")
-	h.must(opDelete, "role/app", "")
-	if resp, err := h.do(opRead, "role/app", ""); err != nil || resp != nil {
+	h.Must(opDelete, "role/app", "")
+	h.Must(opDelete, "role/app", "")
+	if resp, err := h.Do(opRead, "role/app", ""); err != nil || resp != nil {
 		t.Errorf("read after delete = %v, %v, want nil, nil", resp, err)
 	}
 }
@@ -176,9 +150,9 @@ func TestRoleValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
-			_, err := h.do(opUpdate, "role/r", js(tt.role))
-			wantErr(t, "role write", err, logical.ErrInvalidRequest, tt.substr)
-			if resp, err := h.do(opRead, "role/r", ""); resp != nil || err != nil {
+			_, err := h.Do(opUpdate, "role/r", js(tt.role))
+			logicaltest.WantError(t, "role write", err, logical.ErrInvalidRequest, tt.substr)
+			if resp, err := h.Do(opRead, "role/r", ""); resp != nil || err != nil {
 				t.Errorf("a refused write stored the role: %v, %v", resp, err)
 			}
 		})

@@ -46,14 +46,14 @@ func FuzzJWTLogin(f *testing.F) {
 		f.Add(s)
 	}
 	h := newHarness(f)
-	h.must(opUpdate, "config", js(map[string]any{"jwt_validation_pubkeys": []string{k.rsa.pubPEM(f), k.ec256.pubPEM(f), k.ed.pubPEM(f)}}))
-	h.must(opUpdate, "role/app", js(baseRole(nil)))
+	h.Must(opUpdate, "config", js(map[string]any{"jwt_validation_pubkeys": []string{k.rsa.pubPEM(f), k.ec256.pubPEM(f), k.ed.pubPEM(f)}}))
+	h.Must(opUpdate, "role/app", js(baseRole(nil)))
 	f.Fuzz(func(t *testing.T, tok string) {
 		if tok == valid {
 			return
 		}
 		body, _ := json.Marshal(map[string]string{"role": "app", "jwt": tok})
-		resp, err := h.b.HandleRequest(t.Context(), &logical.Request{Operation: logical.UpdateOperation, Path: "login", Body: body})
+		resp, err := h.Backend.HandleRequest(t.Context(), &logical.Request{Operation: logical.UpdateOperation, Path: "login", Body: body})
 		if err == nil {
 			t.Fatalf("login with fuzzed jwt %q succeeded: %+v", tok, resp)
 		}
@@ -69,7 +69,7 @@ func BenchmarkJWTLogin(b *testing.B) {
 	for _, s := range []signer{k.rsa, k.ec256, k.ed} {
 		b.Run(string(s.alg), func(b *testing.B) {
 			h := pubkeyHarness(b, baseRole(map[string]any{"claim_mappings": map[string]string{"email": "email"}}), s)
-			tok := s.sign(b, claims(h.clock.Now(), map[string]any{"email": "a@b.c"}), false)
+			tok := s.sign(b, claims(h.Clock.Now(), map[string]any{"email": "a@b.c"}), false)
 			req := &logical.Request{
 				Operation: logical.UpdateOperation, Path: "login",
 				Body:       json.RawMessage(js(map[string]string{"role": "app", "jwt": tok})),
@@ -77,7 +77,7 @@ func BenchmarkJWTLogin(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				resp, err := h.b.HandleRequest(b.Context(), req)
+				resp, err := h.Backend.HandleRequest(b.Context(), req)
 				if err != nil || resp.Auth == nil {
 					b.Fatalf("login = %v, %v", resp, err)
 				}

@@ -13,10 +13,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,42 +28,18 @@ import (
 )
 
 // harness drives one JWT backend through HandleRequest.
-type harness struct {
-	t     testing.TB
-	b     logical.Backend
-	clock *logicaltest.Clock
-}
+type harness struct{ *logicaltest.Harness }
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	env := logicaltest.NewEnv(nil)
-	return &harness{t: t, b: logicaltest.New(t, Factory, env), clock: env.Clock.(*logicaltest.Clock)}
-}
-
-// do sends one request; body is JSON or "".
-func (h *harness) do(op logical.Operation, path, body string) (*logical.Response, error) {
-	h.t.Helper()
-	r := &logical.Request{Operation: op, Path: path, Connection: &logical.Connection{RemoteAddr: "192.0.2.10:5000"}}
-	if body != "" {
-		r.Body = json.RawMessage(body)
-	}
-	return h.b.HandleRequest(h.t.Context(), r)
-}
-
-func (h *harness) must(op logical.Operation, path, body string) *logical.Response {
-	h.t.Helper()
-	resp, err := h.do(op, path, body)
-	if err != nil {
-		h.t.Fatalf("%s %s: %v", op, path, err)
-	}
-	return resp
+	return &harness{logicaltest.NewHarness(t, Factory, logical.Env{})}
 }
 
 // login logs in to role with tok.
 func (h *harness) login(role, tok string) (*logical.Response, error) {
-	h.t.Helper()
+	h.T.Helper()
 	body, _ := json.Marshal(map[string]string{"role": role, "jwt": tok})
-	return h.do(logical.UpdateOperation, "login", string(body))
+	return h.Do(logical.UpdateOperation, "login", string(body))
 }
 
 // signer is a test identity provider key.
@@ -225,15 +199,4 @@ func js(v any) string {
 		panic(err)
 	}
 	return string(b)
-}
-
-// wantErr checks that err has kind and a message containing substr.
-func wantErr(t testing.TB, what string, err, kind error, substr string) {
-	t.Helper()
-	if !errors.Is(err, kind) {
-		t.Fatalf("%s: error = %v, want kind %v", what, err, kind)
-	}
-	if !strings.Contains(err.Error(), substr) {
-		t.Errorf("%s: error %q does not contain %q", what, err.Error(), substr)
-	}
 }

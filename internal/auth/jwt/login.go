@@ -22,7 +22,7 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 	if in.JWT == "" {
 		return nil, logical.InvalidRequest("missing jwt")
 	}
-	c, raw, err := b.loadConfig(ctx)
+	c, err := b.loadConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +40,7 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 	if err != nil {
 		return nil, err
 	}
-	r, err := b.loadRole(ctx, name)
+	r, err := b.roles.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 	if !framework.CIDRsAllow(r.Token.BoundCIDRs, ip) {
 		return nil, denied("client address is not in the role's token_bound_cidrs")
 	}
-	src, err := b.source(c, raw)
+	src, err := b.source(c)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
 )
 
 const (
@@ -28,8 +29,8 @@ func pubkeyHarness(t testing.TB, role map[string]any, signers ...signer) *harnes
 	for _, s := range signers {
 		pems = append(pems, s.pubPEM(t))
 	}
-	h.must(opUpdate, "config", js(map[string]any{"jwt_validation_pubkeys": pems, "bound_issuer": "https://issuer.example"}))
-	h.must(opUpdate, "role/app", js(role))
+	h.Must(opUpdate, "config", js(map[string]any{"jwt_validation_pubkeys": pems, "bound_issuer": "https://issuer.example"}))
+	h.Must(opUpdate, "role/app", js(role))
 	return h
 }
 
@@ -57,7 +58,7 @@ func TestLoginAcceptsEachKeyType(t *testing.T) {
 				"claim_mappings": map[string]string{"email": "email", "/org/team": "team"},
 				"groups_claim":   "groups",
 			}), s)
-			tok := s.sign(t, claims(h.clock.Now(), map[string]any{
+			tok := s.sign(t, claims(h.Clock.Now(), map[string]any{
 				"email":  "dev@example.com",
 				"org":    map[string]any{"team": "payments"},
 				"groups": []string{"dev", "ops"},
@@ -102,7 +103,7 @@ func TestLoginGroupAliases(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := pubkeyHarness(t, baseRole(tt.role), k.ec256)
-			resp, err := h.login("app", k.ec256.sign(t, claims(h.clock.Now(), tt.claims), false))
+			resp, err := h.login("app", k.ec256.sign(t, claims(h.Clock.Now(), tt.claims), false))
 			if err != nil {
 				t.Fatalf("login: %v", err)
 			}
@@ -139,9 +140,9 @@ func TestLoginUserClaim(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := pubkeyHarness(t, baseRole(tt.role), k.ec256)
-			resp, err := h.login("app", k.ec256.sign(t, claims(h.clock.Now(), tt.claims), false))
+			resp, err := h.login("app", k.ec256.sign(t, claims(h.Clock.Now(), tt.claims), false))
 			if tt.wantErr != "" {
-				wantErr(t, "login", err, logical.ErrInvalidCredentials, tt.wantErr)
+				logicaltest.WantError(t, "login", err, logical.ErrInvalidCredentials, tt.wantErr)
 				return
 			}
 			if err != nil {
@@ -239,7 +240,7 @@ func TestLoginRefusals(t *testing.T) {
 			if err == nil {
 				t.Fatalf("login succeeded: %+v", resp.Auth)
 			}
-			wantErr(t, "login", err, tt.kind, tt.substr)
+			logicaltest.WantError(t, "login", err, tt.kind, tt.substr)
 			if strings.Contains(err.Error(), tok) || strings.Contains(err.Error(), strings.Split(tok, ".")[0]) {
 				t.Errorf("error %q echoes the token", err)
 			}
@@ -289,27 +290,27 @@ func TestLoginLeeways(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := pubkeyHarness(t, baseRole(tt.role), k.ec256)
-			issued := h.clock.Now()
+			issued := h.Clock.Now()
 			tok := k.ec256.sign(t, claims(issued, tt.claims(issued)), false)
 			_, err := h.login("app", tok)
 			if tt.ok && err != nil {
 				t.Errorf("login: %v, want success", err)
 			}
 			if !tt.ok {
-				wantErr(t, "login", err, logical.ErrInvalidCredentials, "error validating token: invalid")
+				logicaltest.WantError(t, "login", err, logical.ErrInvalidCredentials, "error validating token: invalid")
 			}
 		})
 	}
 	t.Run("clock moves past exp", func(t *testing.T) {
 		t.Parallel()
 		h := pubkeyHarness(t, baseRole(map[string]any{"expiration_leeway": -1, "clock_skew_leeway": -1}), k.ec256)
-		tok := k.ec256.sign(t, claims(h.clock.Now(), map[string]any{"exp": h.clock.Now().Add(time.Minute).Unix()}), false)
+		tok := k.ec256.sign(t, claims(h.Clock.Now(), map[string]any{"exp": h.Clock.Now().Add(time.Minute).Unix()}), false)
 		if _, err := h.login("app", tok); err != nil {
 			t.Fatalf("login before exp: %v", err)
 		}
-		h.clock.Advance(61 * time.Second)
+		h.Clock.Advance(61 * time.Second)
 		_, err := h.login("app", tok)
-		wantErr(t, "login after exp", err, logical.ErrInvalidCredentials, "token is expired")
+		logicaltest.WantError(t, "login after exp", err, logical.ErrInvalidCredentials, "token is expired")
 	})
 }
 
@@ -332,7 +333,7 @@ func TestLoginBoundClaimsMatch(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := pubkeyHarness(t, baseRole(tt.role), k.rsa)
-			if _, err := h.login("app", k.rsa.sign(t, claims(h.clock.Now(), tt.claims), false)); err != nil {
+			if _, err := h.login("app", k.rsa.sign(t, claims(h.Clock.Now(), tt.claims), false)); err != nil {
 				t.Errorf("login: %v", err)
 			}
 		})
@@ -343,7 +344,7 @@ func TestLoginRequestErrors(t *testing.T) {
 	t.Parallel()
 	k := keys()
 	h := pubkeyHarness(t, baseRole(nil), k.rsa)
-	tok := k.rsa.sign(t, claims(h.clock.Now(), nil), false)
+	tok := k.rsa.sign(t, claims(h.Clock.Now(), nil), false)
 	tests := []struct {
 		name, body, substr string
 		kind               error
@@ -354,29 +355,29 @@ func TestLoginRequestErrors(t *testing.T) {
 		{"huge jwt", js(map[string]string{"role": "app", "jwt": strings.Repeat("a", maxJWTBytes+1)}), "longer than", logical.ErrInvalidRequest},
 	}
 	for _, tt := range tests {
-		_, err := h.do(opUpdate, "login", tt.body)
-		wantErr(t, tt.name, err, tt.kind, tt.substr)
+		_, err := h.Do(opUpdate, "login", tt.body)
+		logicaltest.WantError(t, tt.name, err, tt.kind, tt.substr)
 	}
 
-	h.must(opUpdate, "config", js(map[string]any{"jwt_validation_pubkeys": []string{k.rsa.pubPEM(t)}, "default_role": "app"}))
-	if _, err := h.do(opUpdate, "login", js(map[string]string{"jwt": tok})); err != nil {
+	h.Must(opUpdate, "config", js(map[string]any{"jwt_validation_pubkeys": []string{k.rsa.pubPEM(t)}, "default_role": "app"}))
+	if _, err := h.Do(opUpdate, "login", js(map[string]string{"jwt": tok})); err != nil {
 		t.Errorf("login with default_role: %v", err)
 	}
 
 	unconfigured := newHarness(t)
 	_, err := unconfigured.login("app", tok)
-	wantErr(t, "login before config", err, logical.ErrInvalidRequest, "not configured")
+	logicaltest.WantError(t, "login before config", err, logical.ErrInvalidRequest, "not configured")
 }
 
 func TestLoginBoundCIDRs(t *testing.T) {
 	t.Parallel()
 	k := keys()
 	h := pubkeyHarness(t, baseRole(map[string]any{"token_bound_cidrs": "10.0.0.0/8"}), k.rsa)
-	_, err := h.login("app", k.rsa.sign(t, claims(h.clock.Now(), nil), false))
-	wantErr(t, "login from outside", err, logical.ErrPermissionDenied, "permission denied")
+	_, err := h.login("app", k.rsa.sign(t, claims(h.Clock.Now(), nil), false))
+	logicaltest.WantError(t, "login from outside", err, logical.ErrPermissionDenied, "permission denied")
 	r := &logical.Request{Operation: opUpdate, Path: "login", Connection: &logical.Connection{RemoteAddr: "10.1.2.3:4"},
-		Body: []byte(js(map[string]string{"role": "app", "jwt": k.rsa.sign(t, claims(h.clock.Now(), nil), false)}))}
-	resp, err := h.b.HandleRequest(t.Context(), r)
+		Body: []byte(js(map[string]string{"role": "app", "jwt": k.rsa.sign(t, claims(h.Clock.Now(), nil), false)}))}
+	resp, err := h.Backend.HandleRequest(t.Context(), r)
 	if err != nil {
 		t.Fatalf("login from inside: %v", err)
 	}
@@ -389,18 +390,18 @@ func TestSupportedAlgsNarrow(t *testing.T) {
 	t.Parallel()
 	k := keys()
 	h := newHarness(t)
-	h.must(opUpdate, "config", js(map[string]any{
+	h.Must(opUpdate, "config", js(map[string]any{
 		"jwt_validation_pubkeys": []string{k.rsa.pubPEM(t), k.ec256.pubPEM(t)},
 		"jwt_supported_algs":     []string{"ES256"},
 	}))
-	h.must(opUpdate, "role/app", js(baseRole(nil)))
-	if _, err := h.login("app", k.ec256.sign(t, claims(h.clock.Now(), nil), false)); err != nil {
+	h.Must(opUpdate, "role/app", js(baseRole(nil)))
+	if _, err := h.login("app", k.ec256.sign(t, claims(h.Clock.Now(), nil), false)); err != nil {
 		t.Errorf("ES256 login: %v", err)
 	}
-	_, err := h.login("app", k.rsa.sign(t, claims(h.clock.Now(), nil), false))
-	wantErr(t, "RS256 login", err, logical.ErrInvalidCredentials, `"RS256" is not allowed`)
+	_, err := h.login("app", k.rsa.sign(t, claims(h.Clock.Now(), nil), false))
+	logicaltest.WantError(t, "RS256 login", err, logical.ErrInvalidCredentials, `"RS256" is not allowed`)
 	// PS256 with an RSA key is a different algorithm from RS256.
 	ps := signer{jose.PS256, k.rsa.key, ""}
-	_, err = h.login("app", ps.sign(t, claims(h.clock.Now(), nil), false))
-	wantErr(t, "PS256 login", err, logical.ErrInvalidCredentials, `"PS256" is not allowed`)
+	_, err = h.login("app", ps.sign(t, claims(h.Clock.Now(), nil), false))
+	logicaltest.WantError(t, "PS256 login", err, logical.ErrInvalidCredentials, `"PS256" is not allowed`)
 }

@@ -83,43 +83,8 @@ type roleResponse struct {
 	framework.TokenParamsResponse
 }
 
-func (b *backend) loadRole(ctx context.Context, name string) (*role, error) {
-	var r role
-	raw, err := b.loadJSON(ctx, rolePrefix+name, &r)
-	if err != nil || raw == nil {
-		return nil, err
-	}
-	return &r, nil
-}
-
-func (b *backend) roleExists(ctx context.Context, _ *logical.Request, m *framework.Match) (bool, error) {
-	name, err := roleName(m)
-	if err != nil {
-		return false, nil
-	}
-	r, err := b.loadRole(ctx, name)
-	return r != nil, err
-}
-
-func (b *backend) listRoles(ctx context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
-	keys, err := b.storage.List(ctx, rolePrefix)
-	if err != nil {
-		return nil, fmt.Errorf("list roles: %w", err)
-	}
-	return framework.ListResponse(keys)
-}
-
-// readRole answers role/:name; a missing role is (nil, nil), which core
-// answers with 404.
-func (b *backend) readRole(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	name, err := roleName(m)
-	if err != nil {
-		return nil, err
-	}
-	r, err := b.loadRole(ctx, name)
-	if err != nil || r == nil {
-		return nil, err
-	}
+// response is the data of a read of r.
+func (r *role) response() any {
 	claims := maps.Clone(r.BoundClaims)
 	if claims == nil {
 		claims = map[string]json.RawMessage{}
@@ -128,7 +93,7 @@ func (b *backend) readRole(ctx context.Context, _ *logical.Request, m *framework
 	if mappings == nil {
 		mappings = map[string]string{}
 	}
-	return &logical.Response{Data: &roleResponse{
+	return &roleResponse{
 		RoleType:             r.RoleType,
 		BoundAudiences:       nonNil(r.BoundAudiences),
 		BoundSubject:         r.BoundSubject,
@@ -143,7 +108,7 @@ func (b *backend) readRole(ctx context.Context, _ *logical.Request, m *framework
 		NotBeforeLeeway:      leewaySeconds(r.NotBeforeLeeway),
 		VerboseOIDCLogging:   r.VerboseOIDCLogging,
 		TokenParamsResponse:  r.Token.Response(),
-	}}, nil
+	}
 }
 
 // leewaySeconds reports a stored leeway in whole seconds, -1 when disabled.
@@ -160,9 +125,8 @@ func (b *backend) writeRole(ctx context.Context, _ *logical.Request, m *framewor
 	if err != nil {
 		return nil, err
 	}
-	b.rolesMu.Lock()
-	defer b.rolesMu.Unlock()
-	old, err := b.loadRole(ctx, name)
+	defer b.roles.Hold(name)()
+	old, err := b.roles.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -180,10 +144,7 @@ func (b *backend) writeRole(ctx context.Context, _ *logical.Request, m *framewor
 	if err := in.apply(&r); err != nil {
 		return nil, err
 	}
-	if _, err := b.saveJSON(ctx, rolePrefix+name, &r); err != nil {
-		return nil, err
-	}
-	return nil, nil
+	return nil, b.roles.Put(ctx, name, &r)
 }
 
 // apply changes r by the fields present in in and validates the result.
@@ -297,20 +258,6 @@ func boundValues(raw json.RawMessage) ([]string, error) {
 		return nil, fmt.Errorf("want a string, number or boolean, or a non-empty list of them")
 	}
 	return out, nil
-}
-
-// deleteRole removes a role. Deleting a missing role succeeds.
-func (b *backend) deleteRole(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	name, err := roleName(m)
-	if err != nil {
-		return nil, err
-	}
-	b.rolesMu.Lock()
-	defer b.rolesMu.Unlock()
-	if err := b.storage.Delete(ctx, rolePrefix+name); err != nil {
-		return nil, fmt.Errorf("delete role: %w", err)
-	}
-	return nil, nil
 }
 
 // trimmed returns list with each entry trimmed and empty entries dropped.

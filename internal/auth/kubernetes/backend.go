@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,7 @@ type backend struct {
 	localDir string
 
 	rolesMu sync.Mutex // serialises role read-modify-writes
+	roles   framework.Collection[role]
 
 	clientMu  sync.Mutex
 	client    *http.Client      // guarded by clientMu: trusts the CA whose digest is clientFor
@@ -54,7 +56,8 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 		env.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &backend{storage: env.Storage, logger: env.Logger, localDir: defaultLocalDir}
-	b.Paths = []*framework.Path{
+	b.roles = framework.Collection[role]{Storage: env.Storage, Prefix: rolePrefix, Lock: b.roleLock}
+	b.Paths = slices.Concat([]*framework.Path{
 		{
 			Pattern: `config`,
 			Operations: map[logical.Operation]framework.Handler{
@@ -63,23 +66,10 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 			},
 			Synopsis: "Configure how to reach the cluster's TokenReview API.",
 		},
-		{
-			Pattern: `role/?`,
-			Operations: map[logical.Operation]framework.Handler{
-				logical.ListOperation: b.listRoles,
-			},
-			Synopsis: "List roles.",
-		},
-		{
-			Pattern: `role/(?P<name>[^/]+)`,
-			Operations: map[logical.Operation]framework.Handler{
-				logical.ReadOperation:   b.readRole,
-				logical.UpdateOperation: framework.Typed(b.writeRole),
-				logical.DeleteOperation: b.deleteRole,
-			},
-			ExistenceCheck: b.roleExists,
-			Synopsis:       "Create, read, update and delete a role.",
-		},
+	}, b.roles.Paths(framework.CollectionPaths[role]{
+		Base: "role", Capture: "name", Name: roleName, Data: (*role).response,
+		Write: framework.Typed(b.writeRole), Noun: "role",
+	}), []*framework.Path{
 		{
 			Pattern: `login`,
 			Operations: map[logical.Operation]framework.Handler{
@@ -87,7 +77,7 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 			},
 			Synopsis: "Log in with a Kubernetes service account token.",
 		},
-	}
+	})
 	return b, b.Compile()
 }
 
@@ -145,6 +135,9 @@ func (b *backend) httpClient(caPEM string) (*http.Client, error) {
 	b.clientFor = sum
 	return b.client, nil
 }
+
+// roleLock returns the mutex of every role: role writes are rare.
+func (b *backend) roleLock(string) sync.Locker { return &b.rolesMu }
 
 // roleName returns the lowercased, validated role name captured from the
 // path: letters, digits, "_", "-" and ".", not "." or "..".

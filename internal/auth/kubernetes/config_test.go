@@ -11,26 +11,10 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
 )
 
-func data(t testing.TB, resp *logical.Response) any {
-	t.Helper()
-	if resp == nil || resp.Data == nil {
-		return nil
-	}
-	b, err := json.Marshal(resp.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 func TestConfigReadHidesReviewerJWT(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, map[string]any{"issuer": "https://k"}, nil)
-	resp := h.must(opRead, "config", "")
+	resp := h.Must(opRead, "config", "")
 	raw, _ := json.Marshal(resp.Data)
 	if strings.Contains(string(raw), reviewerJWT) {
 		t.Fatalf("config read holds the reviewer JWT: %s", raw)
@@ -39,11 +23,11 @@ func TestConfigReadHidesReviewerJWT(t *testing.T) {
 		"kubernetes_host": h.c.srv.URL, "kubernetes_ca_cert": strings.TrimSpace(h.c.caPEM()), "pem_keys": []any{},
 		"issuer": "https://k", "disable_iss_validation": true, "disable_local_ca_jwt": true, "token_reviewer_jwt_set": true,
 	}
-	if diff := cmp.Diff(any(want), data(t, resp)); diff != "" {
+	if diff := cmp.Diff(any(want), logicaltest.Data(t, resp)); diff != "" {
 		t.Errorf("config mismatch (-want +got):\n%s", diff)
 	}
-	h.must(opUpdate, "config", js(map[string]any{"kubernetes_host": h.c.srv.URL}))
-	if got := data(t, h.must(opRead, "config", "")).(map[string]any)["token_reviewer_jwt_set"]; got != false {
+	h.Must(opUpdate, "config", js(map[string]any{"kubernetes_host": h.c.srv.URL}))
+	if got := logicaltest.Data(t, h.Must(opRead, "config", "")).(map[string]any)["token_reviewer_jwt_set"]; got != false {
 		t.Errorf("token_reviewer_jwt_set after a write without it = %v, want false", got)
 	}
 	if s := (secret("x")); s.String() != "[redacted]" || s.LogValue().String() != "[redacted]" {
@@ -66,7 +50,7 @@ func TestConfigValidation(t *testing.T) {
 	for _, tt := range tests {
 		b := logicaltest.New(t, Factory, logicaltest.NewEnv(nil))
 		_, err := b.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "config", Body: json.RawMessage(js(tt.config))})
-		wantErr(t, tt.name, err, logical.ErrInvalidRequest, tt.substr)
+		logicaltest.WantError(t, tt.name, err, logical.ErrInvalidRequest, tt.substr)
 	}
 }
 
@@ -79,20 +63,20 @@ func TestRoleCRUD(t *testing.T) {
 		"token_policies": []any{"shop-web"}, "token_ttl": 0.0, "token_max_ttl": 0.0, "token_explicit_max_ttl": 0.0,
 		"token_period": 0.0, "token_num_uses": 0.0, "token_type": "default", "token_bound_cidrs": []any{}, "token_no_default_policy": false,
 	}
-	if diff := cmp.Diff(any(want), data(t, h.must(opRead, "role/app", ""))); diff != "" {
+	if diff := cmp.Diff(any(want), logicaltest.Data(t, h.Must(opRead, "role/app", ""))); diff != "" {
 		t.Errorf("role mismatch (-want +got):\n%s", diff)
 	}
-	h.must(opUpdate, "role/app", `{"audience":"vault","alias_name_source":"serviceaccount_name"}`)
-	got := data(t, h.must(opRead, "role/app", "")).(map[string]any)
+	h.Must(opUpdate, "role/app", `{"audience":"vault","alias_name_source":"serviceaccount_name"}`)
+	got := logicaltest.Data(t, h.Must(opRead, "role/app", "")).(map[string]any)
 	if got["audience"] != "vault" || got["alias_name_source"] != "serviceaccount_name" || !cmp.Equal(got["bound_service_account_names"], []any{"web"}) {
 		t.Errorf("after a partial update, role = %v", got)
 	}
-	h.must(opUpdate, "role/Second", `{"bound_service_account_names":"a","bound_service_account_namespaces":"*"}`)
-	if diff := cmp.Diff(any(map[string]any{"keys": []any{"app", "second"}}), data(t, h.must(opList, "role/", ""))); diff != "" {
+	h.Must(opUpdate, "role/Second", `{"bound_service_account_names":"a","bound_service_account_namespaces":"*"}`)
+	if diff := cmp.Diff(any(map[string]any{"keys": []any{"app", "second"}}), logicaltest.Data(t, h.Must(opList, "role/", ""))); diff != "" {
 		t.Errorf("list mismatch (-want +got):\n%s", diff)
 	}
-	h.must(opDelete, "role/app", "")
-	if resp, err := h.do(opRead, "role/app", ""); resp != nil || err != nil {
+	h.Must(opDelete, "role/app", "")
+	if resp, err := h.Do(opRead, "role/app", ""); resp != nil || err != nil {
 		t.Errorf("read after delete = %v, %v, want nil, nil", resp, err)
 	}
 }
@@ -118,7 +102,7 @@ func TestRoleValidation(t *testing.T) {
 			path = "role/bad name"
 		}
 		_, err := b.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: path, Body: json.RawMessage(js(tt.role))})
-		wantErr(t, tt.name, err, logical.ErrInvalidRequest, tt.substr)
+		logicaltest.WantError(t, tt.name, err, logical.ErrInvalidRequest, tt.substr)
 	}
 }
 

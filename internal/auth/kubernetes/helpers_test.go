@@ -220,8 +220,7 @@ func legacy(acct account, secretName string) map[string]any {
 
 // harness drives one backend against one fake cluster.
 type harness struct {
-	t  testing.TB
-	b  logical.Backend
+	*logicaltest.Harness
 	c  *cluster
 	is issuer
 }
@@ -230,48 +229,29 @@ type harness struct {
 // over host, CA and reviewer JWT) and writes role "app".
 func newHarness(t testing.TB, config, role map[string]any) *harness {
 	t.Helper()
-	h := &harness{t: t, c: newCluster(t), is: newIssuer(t)}
-	h.b = logicaltest.New(t, Factory, logicaltest.NewEnv(nil))
+	h := &harness{Harness: logicaltest.NewHarness(t, Factory, logical.Env{}), c: newCluster(t), is: newIssuer(t)}
 	cfg := map[string]any{"kubernetes_host": h.c.srv.URL, "kubernetes_ca_cert": h.c.caPEM(), "token_reviewer_jwt": reviewerJWT}
 	for k, v := range config {
 		cfg[k] = v
 	}
-	h.must(opUpdate, "config", js(cfg))
+	h.Must(opUpdate, "config", js(cfg))
 	r := map[string]any{"bound_service_account_names": "web", "bound_service_account_namespaces": "shop", "token_policies": "shop-web"}
 	for k, v := range role {
 		r[k] = v
 	}
-	h.must(opUpdate, "role/app", js(r))
+	h.Must(opUpdate, "role/app", js(r))
 	return h
 }
 
-func (h *harness) do(op logical.Operation, path, body string) (*logical.Response, error) {
-	h.t.Helper()
-	r := &logical.Request{Operation: op, Path: path, Connection: &logical.Connection{RemoteAddr: "192.0.2.10:5000"}}
-	if body != "" {
-		r.Body = json.RawMessage(body)
-	}
-	return h.b.HandleRequest(h.t.Context(), r)
-}
-
-func (h *harness) must(op logical.Operation, path, body string) *logical.Response {
-	h.t.Helper()
-	resp, err := h.do(op, path, body)
-	if err != nil {
-		h.t.Fatalf("%s %s: %v", op, path, err)
-	}
-	return resp
-}
-
 func (h *harness) login(role, tok string) (*logical.Response, error) {
-	h.t.Helper()
-	return h.do(opUpdate, "login", js(map[string]string{"role": role, "jwt": tok}))
+	h.T.Helper()
+	return h.Do(opUpdate, "login", js(map[string]string{"role": role, "jwt": tok}))
 }
 
 // valid returns a projected token of a service account the cluster knows.
 func (h *harness) valid(acct account) string {
-	h.t.Helper()
-	tok := h.is.sign(h.t, projected(acct))
+	h.T.Helper()
+	tok := h.is.sign(h.T, projected(acct))
 	h.c.add(tok, acct)
 	return tok
 }
@@ -282,16 +262,6 @@ func js(v any) string {
 		panic(err)
 	}
 	return string(b)
-}
-
-func wantErr(t testing.TB, what string, err, kind error, substr string) {
-	t.Helper()
-	if !errors.Is(err, kind) {
-		t.Fatalf("%s: error = %v, want kind %v", what, err, kind)
-	}
-	if !strings.Contains(err.Error(), substr) {
-		t.Errorf("%s: error %q does not contain %q", what, err.Error(), substr)
-	}
 }
 
 // webSA returns the service account the default role binds.

@@ -37,7 +37,7 @@ func (b *backend) login(ctx context.Context, req *logical.Request, _ *framework.
 	if c == nil {
 		return nil, logical.InvalidRequest("the Kubernetes auth method is not configured: write its config first")
 	}
-	r, err := b.loadRole(ctx, name)
+	r, err := b.roles.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}

@@ -108,7 +108,7 @@ func TestBindingsCheckedBeforeReview(t *testing.T) {
 			tok := h.is.sign(t, tt.claims)
 			h.c.add(tok, webSA()) // the cluster would accept it: only the bindings refuse
 			_, err := h.login("app", tok)
-			wantErr(t, "login", err, tt.kind, tt.substr)
+			logicaltest.WantError(t, "login", err, tt.kind, tt.substr)
 			if n := h.c.calls.Load(); n != 0 {
 				t.Errorf("TokenReview calls = %d, want 0", n)
 			}
@@ -119,7 +119,7 @@ func TestBindingsCheckedBeforeReview(t *testing.T) {
 		h := newHarness(t, nil, nil)
 		for _, tok := range []string{"x", "a.b.c", "eyJhbGciOiJub25lIn0.e30."} {
 			_, err := h.login("app", tok)
-			wantErr(t, "login", err, logical.ErrInvalidRequest, "not a well-formed JWT")
+			logicaltest.WantError(t, "login", err, logical.ErrInvalidRequest, "not a well-formed JWT")
 		}
 		if n := h.c.calls.Load(); n != 0 {
 			t.Errorf("TokenReview calls = %d, want 0", n)
@@ -136,7 +136,7 @@ func TestGlobBindings(t *testing.T) {
 		}
 	}
 	_, err := h.login("app", h.valid(account{namespace: "x", name: "apis", uid: "u4"}))
-	wantErr(t, "login as x/apis", err, logical.ErrPermissionDenied, "service account name not authorized")
+	logicaltest.WantError(t, "login as x/apis", err, logical.ErrPermissionDenied, "service account name not authorized")
 }
 
 func TestReviewRefusals(t *testing.T) {
@@ -176,7 +176,7 @@ func TestReviewRefusals(t *testing.T) {
 			tok := h.valid(webSA())
 			tt.setup(h, tok)
 			_, err := h.login("app", tok)
-			wantErr(t, "login", err, tt.kind, tt.substr)
+			logicaltest.WantError(t, "login", err, tt.kind, tt.substr)
 			for _, secret := range []string{tok, reviewerJWT} {
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("error %q holds a token", err)
@@ -202,7 +202,7 @@ func TestAudience(t *testing.T) {
 	acct.audiences = []string{"other"}
 	h.c.add(tok, acct)
 	_, err := h.login("app", tok)
-	wantErr(t, "login", err, logical.ErrPermissionDenied, "did not authenticate")
+	logicaltest.WantError(t, "login", err, logical.ErrPermissionDenied, "did not authenticate")
 }
 
 func TestLocalCAAndJWT(t *testing.T) {
@@ -215,7 +215,7 @@ func TestLocalCAAndJWT(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "token"), []byte(reviewerJWT+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h.b.(*backend).localDir = dir
+	h.Backend.(*backend).localDir = dir
 	if _, err := h.login("app", h.valid(webSA())); err != nil {
 		t.Fatalf("login: %v", err)
 	}
@@ -226,9 +226,9 @@ func TestLocalCAAndJWT(t *testing.T) {
 	// With the default (local files disabled) the cluster's CA is not
 	// trusted, whatever lies in the directory.
 	h2 := newHarness(t, map[string]any{"kubernetes_ca_cert": ""}, nil)
-	h2.b.(*backend).localDir = dir
+	h2.Backend.(*backend).localDir = dir
 	_, err := h2.login("app", h2.valid(webSA()))
-	wantErr(t, "login without a CA", err, logical.ErrUpstream, "could not be reached")
+	logicaltest.WantError(t, "login without a CA", err, logical.ErrUpstream, "could not be reached")
 }
 
 func TestLoginRequestErrors(t *testing.T) {
@@ -246,13 +246,13 @@ func TestLoginRequestErrors(t *testing.T) {
 		{"huge jwt", js(map[string]string{"role": "app", "jwt": strings.Repeat("a", maxJWTBytes+1)}), "longer than", logical.ErrInvalidRequest},
 	}
 	for _, tt := range tests {
-		_, err := h.do(opUpdate, "login", tt.body)
-		wantErr(t, tt.name, err, tt.kind, tt.substr)
+		_, err := h.Do(opUpdate, "login", tt.body)
+		logicaltest.WantError(t, tt.name, err, tt.kind, tt.substr)
 	}
 	if n := h.c.calls.Load(); n != 0 {
 		t.Errorf("TokenReview calls = %d, want 0", n)
 	}
 	fresh := logicaltest.New(t, Factory, logicaltest.NewEnv(nil))
 	_, err := fresh.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "login", Body: json.RawMessage(js(map[string]string{"role": "app", "jwt": tok}))})
-	wantErr(t, "login before config", err, logical.ErrInvalidRequest, "not configured")
+	logicaltest.WantError(t, "login before config", err, logical.ErrInvalidRequest, "not configured")
 }

@@ -2,7 +2,6 @@ package kubernetes
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -44,50 +43,15 @@ type roleResponse struct {
 	framework.TokenParamsResponse
 }
 
-func (b *backend) loadRole(ctx context.Context, name string) (*role, error) {
-	var r role
-	found, err := framework.GetJSON(ctx, b.storage, rolePrefix+name, &r)
-	if err != nil || !found {
-		return nil, err
-	}
-	return &r, nil
-}
-
-func (b *backend) roleExists(ctx context.Context, _ *logical.Request, m *framework.Match) (bool, error) {
-	name, err := roleName(m)
-	if err != nil {
-		return false, nil
-	}
-	r, err := b.loadRole(ctx, name)
-	return r != nil, err
-}
-
-func (b *backend) listRoles(ctx context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
-	keys, err := b.storage.List(ctx, rolePrefix)
-	if err != nil {
-		return nil, fmt.Errorf("list roles: %w", err)
-	}
-	return framework.ListResponse(keys)
-}
-
-// readRole answers role/:name; a missing role is (nil, nil), which core
-// answers with 404.
-func (b *backend) readRole(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	name, err := roleName(m)
-	if err != nil {
-		return nil, err
-	}
-	r, err := b.loadRole(ctx, name)
-	if err != nil || r == nil {
-		return nil, err
-	}
-	return &logical.Response{Data: &roleResponse{
+// response is the data of a read of r.
+func (r *role) response() any {
+	return &roleResponse{
 		BoundNames:          slices.Clone(r.BoundNames),
 		BoundNamespaces:     slices.Clone(r.BoundNamespaces),
 		Audience:            r.Audience,
 		AliasNameSource:     r.AliasNameSource,
 		TokenParamsResponse: r.Token.Response(),
-	}}, nil
+	}
 }
 
 // writeRole creates a role or changes the given fields of an existing one.
@@ -96,9 +60,8 @@ func (b *backend) writeRole(ctx context.Context, _ *logical.Request, m *framewor
 	if err != nil {
 		return nil, err
 	}
-	b.rolesMu.Lock()
-	defer b.rolesMu.Unlock()
-	old, err := b.loadRole(ctx, name)
+	defer b.roles.Hold(name)()
+	old, err := b.roles.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -136,22 +99,5 @@ func (b *backend) writeRole(ctx context.Context, _ *logical.Request, m *framewor
 	case slices.Equal(r.BoundNames, []string{"*"}) && slices.Equal(r.BoundNamespaces, []string{"*"}):
 		return nil, logical.InvalidRequest("\"bound_service_account_names\" and \"bound_service_account_namespaces\" cannot both be \"*\"")
 	}
-	if err := framework.PutJSON(ctx, b.storage, rolePrefix+name, &r); err != nil {
-		return nil, err
-	}
-	return nil, nil
-}
-
-// deleteRole removes a role. Deleting a missing role succeeds.
-func (b *backend) deleteRole(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	name, err := roleName(m)
-	if err != nil {
-		return nil, err
-	}
-	b.rolesMu.Lock()
-	defer b.rolesMu.Unlock()
-	if err := b.storage.Delete(ctx, rolePrefix+name); err != nil {
-		return nil, fmt.Errorf("delete role: %w", err)
-	}
-	return nil, nil
+	return nil, b.roles.Put(ctx, name, &r)
 }

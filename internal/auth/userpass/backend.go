@@ -3,11 +3,11 @@ package userpass
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +43,7 @@ type backend struct {
 
 	seed  maphash.Seed
 	locks [lockStripes]sync.Mutex // locks[i] guards read-modify-write of the users hashing to i
+	users framework.Collection[user]
 }
 
 // Factory builds a userpass backend for one mount, hashing with the
@@ -72,32 +73,11 @@ func newBackend(_ context.Context, env logical.Env, params hashParams) (logical.
 		sem:     make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		seed:    maphash.MakeSeed(),
 	}
-	exists := func(ctx context.Context, _ *logical.Request, m *framework.Match) (bool, error) {
-		name, err := username(m)
-		if err != nil {
-			return false, nil
-		}
-		u, err := b.loadUser(ctx, name)
-		return u != nil, err
-	}
-	b.Paths = []*framework.Path{
-		{
-			Pattern: `users/?`,
-			Operations: map[logical.Operation]framework.Handler{
-				logical.ListOperation: b.listUsers,
-			},
-			Synopsis: "List users.",
-		},
-		{
-			Pattern: `users/(?P<username>[^/]+)`,
-			Operations: map[logical.Operation]framework.Handler{
-				logical.ReadOperation:   b.readUser,
-				logical.UpdateOperation: framework.Typed(b.writeUser),
-				logical.DeleteOperation: b.deleteUser,
-			},
-			ExistenceCheck: exists,
-			Synopsis:       "Create, read, update and delete a user.",
-		},
+	b.users = framework.Collection[user]{Storage: env.Storage, Prefix: userPrefix, Lock: b.userLock}
+	b.Paths = slices.Concat(b.users.Paths(framework.CollectionPaths[user]{
+		Base: "users", Capture: "username", Name: username, Data: (*user).response,
+		Write: framework.Typed(b.writeUser), Noun: "user",
+	}), []*framework.Path{
 		{
 			Pattern: `users/(?P<username>[^/]+)/password`,
 			Operations: map[logical.Operation]framework.Handler{
@@ -119,7 +99,7 @@ func newBackend(_ context.Context, env logical.Env, params hashParams) (logical.
 			},
 			Synopsis: "Log in with a username and password.",
 		},
-	}
+	})
 	return b, b.Compile()
 }
 
@@ -142,18 +122,16 @@ func (b *backend) LookaheadAlias(ctx context.Context, req *logical.Request) (log
 	if checkUsername(name) != nil {
 		return logical.LookaheadResult{}, nil
 	}
-	u, err := b.loadUser(ctx, name)
+	u, err := b.users.Get(ctx, name)
 	if err != nil {
 		return logical.LookaheadResult{}, err
 	}
 	return logical.LookaheadResult{Name: name, Exists: u != nil}, nil
 }
 
-// lock takes the writer lock for user name and returns its unlock.
-func (b *backend) lock(name string) func() {
-	mu := &b.locks[maphash.String(b.seed, name)%lockStripes]
-	mu.Lock()
-	return mu.Unlock
+// userLock returns the writer lock of user name.
+func (b *backend) userLock(name string) sync.Locker {
+	return &b.locks[maphash.String(b.seed, name)%lockStripes]
 }
 
 // hash runs fn holding one of the hashing slots, waiting for one if all are
@@ -174,32 +152,6 @@ func (b *backend) hash(ctx context.Context, fn func()) error {
 type user struct {
 	Password passwordHash          `json:"password_hash"`
 	Token    framework.TokenParams `json:"token"`
-}
-
-func (b *backend) loadUser(ctx context.Context, name string) (*user, error) {
-	e, err := b.storage.Get(ctx, userPrefix+name)
-	if err != nil {
-		return nil, fmt.Errorf("read user: %w", err)
-	}
-	if e == nil {
-		return nil, nil
-	}
-	var u user
-	if err := json.Unmarshal(e.Value, &u); err != nil {
-		return nil, fmt.Errorf("decode user: %w", err)
-	}
-	return &u, nil
-}
-
-func (b *backend) saveUserLocked(ctx context.Context, name string, u *user) error {
-	v, err := json.Marshal(u)
-	if err != nil {
-		return fmt.Errorf("encode user: %w", err)
-	}
-	if err := b.storage.Put(ctx, &logical.StorageEntry{Key: userPrefix + name, Value: v}); err != nil {
-		return fmt.Errorf("write user: %w", err)
-	}
-	return nil
 }
 
 // username returns the lowercased, validated username captured from the

@@ -30,7 +30,7 @@ func (b *backend) login(ctx context.Context, req *logical.Request, m *framework.
 	if err := checkPassword(in.Password); err != nil {
 		return nil, err
 	}
-	u, err := b.loadUser(ctx, name)
+	u, err := b.users.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package userpass
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
@@ -33,26 +32,9 @@ type policiesInput struct {
 	Policies      *framework.CommaStrings `json:"policies"`
 }
 
-func (b *backend) listUsers(ctx context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
-	keys, err := b.storage.List(ctx, userPrefix)
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	return framework.ListResponse(keys)
-}
-
-// readUser answers users/:username; a missing user is (nil, nil), which
-// core answers with 404.
-func (b *backend) readUser(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	name, err := username(m)
-	if err != nil {
-		return nil, err
-	}
-	u, err := b.loadUser(ctx, name)
-	if err != nil || u == nil {
-		return nil, err
-	}
-	return &logical.Response{Data: &userResponse{TokenParamsResponse: u.Token.Response()}}, nil
+// response is the data of a read of u: never the password hash.
+func (u *user) response() any {
+	return &userResponse{TokenParamsResponse: u.Token.Response()}
 }
 
 // writeUser creates a user or changes the given fields of an existing one.
@@ -76,8 +58,8 @@ func (b *backend) writeUser(ctx context.Context, _ *logical.Request, m *framewor
 			return nil, err
 		}
 	}
-	defer b.lock(name)()
-	u, err := b.loadUser(ctx, name)
+	defer b.users.Hold(name)()
+	u, err := b.users.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -93,19 +75,7 @@ func (b *backend) writeUser(ctx context.Context, _ *logical.Request, m *framewor
 	if hashed != nil {
 		u.Password = *hashed
 	}
-	return nil, b.saveUserLocked(ctx, name, u)
-}
-
-func (b *backend) deleteUser(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	name, err := username(m)
-	if err != nil {
-		return nil, err
-	}
-	defer b.lock(name)()
-	if err := b.storage.Delete(ctx, userPrefix+name); err != nil {
-		return nil, fmt.Errorf("delete user: %w", err)
-	}
-	return nil, nil
+	return nil, b.users.Put(ctx, name, u)
 }
 
 // writePassword replaces an existing user's password.
@@ -147,8 +117,8 @@ func (b *backend) writePolicies(ctx context.Context, _ *logical.Request, m *fram
 // update applies fn to an existing user under its lock and stores the
 // result. A missing user is an [logical.ErrNotFound] error.
 func (b *backend) update(ctx context.Context, name string, fn func(*user) error) error {
-	defer b.lock(name)()
-	u, err := b.loadUser(ctx, name)
+	defer b.users.Hold(name)()
+	u, err := b.users.Get(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -158,7 +128,7 @@ func (b *backend) update(ctx context.Context, name string, fn func(*user) error)
 	if err := fn(u); err != nil {
 		return err
 	}
-	return b.saveUserLocked(ctx, name, u)
+	return b.users.Put(ctx, name, u)
 }
 
 // hashNew hashes a new password in one of the hashing slots.

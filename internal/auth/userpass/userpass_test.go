@@ -92,7 +92,7 @@ func TestUsers(t *testing.T) {
 	for _, s := range steps {
 		resp, err := h.do(s.r)
 		if s.wantErr != nil {
-			wantKind(t, s.name, err, s.wantErr)
+			logicaltest.WantKind(t, s.name, err, s.wantErr)
 			continue
 		}
 		if err != nil {
@@ -104,7 +104,7 @@ func TestUsers(t *testing.T) {
 			}
 			continue
 		}
-		diffJSON(t, s.name, s.wantData, resp)
+		logicaltest.DiffJSON(t, s.name, s.wantData, resp)
 	}
 }
 
@@ -128,7 +128,7 @@ func TestUsernames(t *testing.T) {
 				}
 				continue
 			}
-			wantKind(t, path, err, logical.ErrInvalidRequest)
+			logicaltest.WantKind(t, path, err, logical.ErrInvalidRequest)
 		}
 	}
 }
@@ -192,7 +192,7 @@ func TestLogin(t *testing.T) {
 					t.Errorf("login auth mismatch (-want +got):\n%s", diff)
 				}
 			case tt.wantErr != nil:
-				wantKind(t, "login", err, tt.wantErr)
+				logicaltest.WantKind(t, "login", err, tt.wantErr)
 			default:
 				wantInvalid(t, err)
 			}
@@ -217,10 +217,10 @@ func TestLoginWithoutConnectionIsRefusedWhenBound(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.must(req{op: opCreate, path: "users/u", body: `{"password":"pw","token_bound_cidrs":"0.0.0.0/0"}`})
-	_, err := h.b.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "login/u", Body: json.RawMessage(`{"password":"pw"}`)})
+	_, err := h.Backend.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "login/u", Body: json.RawMessage(`{"password":"pw"}`)})
 	wantInvalid(t, err)
 	h.must(req{op: opUpdate, path: "users/u", body: `{"token_bound_cidrs":[]}`})
-	resp, err := h.b.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "login/u", Body: json.RawMessage(`{"password":"pw"}`)})
+	resp, err := h.Backend.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "login/u", Body: json.RawMessage(`{"password":"pw"}`)})
 	if err != nil || resp.Auth == nil {
 		t.Fatalf("unbound login without a connection = %v, %v, want success", resp, err)
 	}
@@ -263,7 +263,7 @@ func TestPasswordNeverStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap := h.st.Snapshot()
+	snap := h.Storage.Snapshot()
 	if len(snap) == 0 {
 		t.Fatal("nothing stored")
 	}
@@ -290,7 +290,7 @@ func TestStoredHash(t *testing.T) {
 	h.must(req{op: opCreate, path: "users/b", body: `{"password":"same"}`})
 	var hashes []passwordHash
 	for _, name := range []string{"a", "b"} {
-		e, err := h.st.Get(t.Context(), userPrefix+name)
+		e, err := h.Storage.Get(t.Context(), userPrefix+name)
 		if err != nil || e == nil {
 			t.Fatalf("Get(%s) = %v, %v", name, e, err)
 		}
@@ -318,7 +318,7 @@ func TestOldParametersStillVerify(t *testing.T) {
 	old.Key = argonKey("legacy-password", old)
 	u := user{Password: old}
 	v, _ := json.Marshal(u)
-	if err := h.st.Put(t.Context(), &logical.StorageEntry{Key: userPrefix + "old", Value: v}); err != nil {
+	if err := h.Storage.Put(t.Context(), &logical.StorageEntry{Key: userPrefix + "old", Value: v}); err != nil {
 		t.Fatal(err)
 	}
 	h.must(req{op: opUpdate, path: "login/old", body: `{"password":"legacy-password"}`})
@@ -369,7 +369,7 @@ func TestUnknownUserCostsAHash(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.must(req{op: opCreate, path: "users/known", body: `{"password":"pw"}`})
-	b := h.b.(*backend)
+	b := h.Backend.(*backend)
 	count := func(path string) int64 {
 		before := b.hashes.Load()
 		_, err := h.do(req{op: opUpdate, path: path, body: `{"password":"wrong"}`})
@@ -379,7 +379,7 @@ func TestUnknownUserCostsAHash(t *testing.T) {
 	if known, unknown := count("login/known"), count("login/nobody"); known != 1 || unknown != 1 {
 		t.Errorf("hashes per failed login: known user %d, unknown user %d; want 1 each", known, unknown)
 	}
-	u, err := b.loadUser(t.Context(), "known")
+	u, err := b.users.Get(t.Context(), "known")
 	if err != nil || u == nil {
 		t.Fatal(err)
 	}
@@ -413,7 +413,7 @@ func TestConcurrentWritesKeepEachOther(t *testing.T) {
 func TestLookaheadAndLoginPaths(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	la, ok := h.b.(logical.AliasLookahead)
+	la, ok := h.Backend.(logical.AliasLookahead)
 	if !ok {
 		t.Fatal("backend does not implement logical.AliasLookahead")
 	}
@@ -436,7 +436,7 @@ func TestLookaheadAndLoginPaths(t *testing.T) {
 			t.Errorf("LookaheadAlias(%q) = %+v, %v, want %+v, nil", tt.path, got, err, tt.want)
 		}
 	}
-	lp, ok := h.b.(logical.LoginPaths)
+	lp, ok := h.Backend.(logical.LoginPaths)
 	if !ok {
 		t.Fatal("backend does not implement logical.LoginPaths")
 	}
@@ -449,7 +449,7 @@ func TestExistenceCheck(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.must(req{op: opCreate, path: "users/here", body: `{"password":"x"}`})
-	ec := h.b.(logical.ExistenceChecker)
+	ec := h.Backend.(logical.ExistenceChecker)
 	for path, want := range map[string]bool{"users/here": true, "users/HERE": true, "users/gone": false, "users/-bad": false} {
 		exists, handled, err := ec.ExistenceCheck(t.Context(), &logical.Request{Operation: opUpdate, Path: path})
 		if err != nil || !handled || exists != want {
@@ -467,7 +467,7 @@ func BenchmarkUserpassLogin(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		resp, err := h.b.HandleRequest(b.Context(), r)
+		resp, err := h.Backend.HandleRequest(b.Context(), r)
 		if err != nil || resp.Auth == nil {
 			b.Fatalf("login = %v, %v", resp, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,10 @@ type backend struct {
 	cfgLocks    [lockStripes]sync.Mutex // serialise changes to the connections hashing to each
 	roleLocks   [lockStripes]sync.Mutex // serialise writes to the roles hashing to each
 	staticLocks [lockStripes]sync.Mutex // serialise writes and rotations of static roles
+
+	configs framework.Collection[connConfig] // locked by cfgLocks
+	roles   framework.Collection[role]       // locked by roleLocks
+	statics framework.Collection[staticRole] // locked by staticLocks
 }
 
 // pool is an open connection pool for one connection config.
@@ -77,6 +82,9 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 		pools:   make(map[string]*pool),
 		seed:    maphash.MakeSeed(),
 	}
+	b.configs = framework.Collection[connConfig]{Storage: env.Storage, Prefix: configPrefix, Lock: b.striped(&b.cfgLocks)}
+	b.roles = framework.Collection[role]{Storage: env.Storage, Prefix: rolePrefix, Lock: b.striped(&b.roleLocks)}
+	b.statics = framework.Collection[staticRole]{Storage: env.Storage, Prefix: staticRolePrefix, Lock: b.striped(&b.staticLocks)}
 	b.Paths = b.paths()
 	if err := b.Compile(); err != nil {
 		return nil, err
@@ -84,25 +92,19 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 	return b, nil
 }
 
-const namePattern = `(?P<name>[A-Za-z0-9][A-Za-z0-9_.@-]*)`
+// nameChars is the pattern of connection and role names; namePattern
+// captures one as "name".
+const (
+	nameChars   = `[A-Za-z0-9][A-Za-z0-9_.@-]*`
+	namePattern = `(?P<name>` + nameChars + `)`
+)
 
 func (b *backend) paths() []*framework.Path {
-	return []*framework.Path{
-		{
-			Pattern:    `config/?`,
-			Operations: map[logical.Operation]framework.Handler{logical.ListOperation: b.lister(configPrefix)},
-			Synopsis:   "List connections.",
-		},
-		{
-			Pattern: `config/` + namePattern,
-			Operations: map[logical.Operation]framework.Handler{
-				logical.ReadOperation:   b.readConfig,
-				logical.UpdateOperation: framework.Typed(b.writeConfig),
-				logical.DeleteOperation: b.deleteConfig,
-			},
-			ExistenceCheck: b.exists(configPrefix),
-			Synopsis:       "Configure a database connection.",
-		},
+	return slices.Concat(b.configs.Paths(framework.CollectionPaths[connConfig]{
+		Base: "config", Capture: "name", NamePattern: nameChars, Data: (*connConfig).response,
+		Write: framework.Typed(b.writeConfig), Operations: map[logical.Operation]framework.Handler{logical.DeleteOperation: b.deleteConfig},
+		ListSynopsis: "List connections.", Synopsis: "Configure a database connection.",
+	}), []*framework.Path{
 		{
 			Pattern:    `reset/` + namePattern,
 			Operations: map[logical.Operation]framework.Handler{logical.UpdateOperation: b.reset},
@@ -113,41 +115,20 @@ func (b *backend) paths() []*framework.Path {
 			Operations: map[logical.Operation]framework.Handler{logical.UpdateOperation: b.rotateRoot},
 			Synopsis:   "Rotate the password of a connection's own user.",
 		},
-		{
-			Pattern:    `roles/?`,
-			Operations: map[logical.Operation]framework.Handler{logical.ListOperation: b.lister(rolePrefix)},
-			Synopsis:   "List roles.",
-		},
-		{
-			Pattern: `roles/` + namePattern,
-			Operations: map[logical.Operation]framework.Handler{
-				logical.ReadOperation:   b.readRole,
-				logical.UpdateOperation: framework.Typed(b.writeRole),
-				logical.DeleteOperation: b.deleteRole,
-			},
-			ExistenceCheck: b.exists(rolePrefix),
-			Synopsis:       "Manage roles that create database users on demand.",
-		},
+	}, b.roles.Paths(framework.CollectionPaths[role]{
+		Base: "roles", Capture: "name", NamePattern: nameChars, Data: (*role).response,
+		Write: framework.Typed(b.writeRole), Noun: "role", Synopsis: "Manage roles that create database users on demand.",
+	}), []*framework.Path{
 		{
 			Pattern:    `creds/` + namePattern,
 			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: b.creds},
 			Synopsis:   "Create a database user for a role.",
 		},
-		{
-			Pattern:    `static-roles/?`,
-			Operations: map[logical.Operation]framework.Handler{logical.ListOperation: b.lister(staticRolePrefix)},
-			Synopsis:   "List static roles.",
-		},
-		{
-			Pattern: `static-roles/` + namePattern,
-			Operations: map[logical.Operation]framework.Handler{
-				logical.ReadOperation:   b.readStaticRole,
-				logical.UpdateOperation: framework.Typed(b.writeStaticRole),
-				logical.DeleteOperation: b.deleteStaticRole,
-			},
-			ExistenceCheck: b.exists(staticRolePrefix),
-			Synopsis:       "Manage static roles: existing users whose passwords Coffer rotates.",
-		},
+	}, b.statics.Paths(framework.CollectionPaths[staticRole]{
+		Base: "static-roles", Capture: "name", NamePattern: nameChars, Data: (*staticRole).response,
+		Write: framework.Typed(b.writeStaticRole), Noun: "static role",
+		Synopsis: "Manage static roles: existing users whose passwords Coffer rotates.",
+	}), []*framework.Path{
 		{
 			Pattern:    `static-creds/` + namePattern,
 			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: b.staticCreds},
@@ -158,29 +139,13 @@ func (b *backend) paths() []*framework.Path {
 			Operations: map[logical.Operation]framework.Handler{logical.UpdateOperation: b.rotateRoleNow},
 			Synopsis:   "Rotate a static role's password now.",
 		},
-	}
+	})
 }
 
-// stripe returns the mutex of locks for name.
-func (b *backend) stripe(locks *[lockStripes]sync.Mutex, name string) *sync.Mutex {
-	return &locks[maphash.String(b.seed, name)%lockStripes]
-}
-
-func (b *backend) lister(prefix string) framework.Handler {
-	return func(ctx context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
-		keys, err := b.storage.List(ctx, prefix)
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", strings.TrimSuffix(prefix, "/"), err)
-		}
-		return framework.ListResponse(keys)
-	}
-}
-
-func (b *backend) exists(prefix string) func(context.Context, *logical.Request, *framework.Match) (bool, error) {
-	return func(ctx context.Context, _ *logical.Request, m *framework.Match) (bool, error) {
-		e, err := b.storage.Get(ctx, prefix+m.Get("name"))
-		return e != nil, err
-	}
+// striped returns a [framework.Collection.Lock] that picks the mutex of
+// locks for a name.
+func (b *backend) striped(locks *[lockStripes]sync.Mutex) func(string) sync.Locker {
+	return func(name string) sync.Locker { return &locks[maphash.String(b.seed, name)%lockStripes] }
 }
 
 // Periodic implements [logical.Periodic]: it completes pending root
@@ -189,7 +154,7 @@ func (b *backend) exists(prefix string) func(context.Context, *logical.Request, 
 // one failing role does not stop the others.
 func (b *backend) Periodic(ctx context.Context) error {
 	var errs []error
-	configs, err := b.storage.List(ctx, configPrefix)
+	configs, err := b.configs.List(ctx)
 	if err != nil {
 		return fmt.Errorf("list connections: %w", err)
 	}
@@ -198,7 +163,7 @@ func (b *backend) Periodic(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	roles, err := b.storage.List(ctx, staticRolePrefix)
+	roles, err := b.statics.List(ctx)
 	if err != nil {
 		return errors.Join(append(errs, fmt.Errorf("list static roles: %w", err))...)
 	}

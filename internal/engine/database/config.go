@@ -98,21 +98,9 @@ type connectionDetails struct {
 	UsernameTemplate string `json:"username_template,omitempty"`
 }
 
-func (b *backend) loadConfig(ctx context.Context, name string) (*connConfig, error) {
-	var c connConfig
-	found, err := framework.GetJSON(ctx, b.storage, configPrefix+name, &c)
-	if err != nil || !found {
-		return nil, err
-	}
-	return &c, nil
-}
-
-func (b *backend) readConfig(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	c, err := b.loadConfig(ctx, m.Get("name"))
-	if err != nil || c == nil {
-		return nil, err
-	}
-	return &logical.Response{Data: &configResponse{
+// response is the data of a read of c; the password is never shown.
+func (c *connConfig) response() any {
+	return &configResponse{
 		PluginName: c.PluginName,
 		ConnectionDetails: connectionDetails{
 			ConnectionURL:    c.dialect().maskURL(c.ConnectionURL),
@@ -126,7 +114,7 @@ func (b *backend) readConfig(ctx context.Context, _ *logical.Request, m *framewo
 		RootRotationStatements: nonNil(c.RootRotationStatements),
 		PasswordPolicy:         c.PasswordPolicy,
 		VerifyConnection:       c.VerifyConnection,
-	}}, nil
+	}
 }
 
 func nonNil(s []string) []string {
@@ -138,11 +126,9 @@ func nonNil(s []string) []string {
 
 func (b *backend) writeConfig(ctx context.Context, _ *logical.Request, m *framework.Match, in *configInput) (*logical.Response, error) {
 	name := m.Get("name")
-	mu := b.stripe(&b.cfgLocks, name)
-	mu.Lock()
-	defer mu.Unlock()
+	defer b.configs.Hold(name)()
 
-	old, err := b.loadConfig(ctx, name)
+	old, err := b.configs.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +154,7 @@ func (b *backend) writeConfig(ctx context.Context, _ *logical.Request, m *framew
 			return nil, err
 		}
 	}
-	if err := framework.PutJSON(ctx, b.storage, configPrefix+name, c); err != nil {
+	if err := b.configs.Put(ctx, name, c); err != nil {
 		return nil, err
 	}
 	b.closePool(name)
@@ -301,11 +287,9 @@ func verify(ctx context.Context, c *connConfig) error {
 
 func (b *backend) deleteConfig(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
 	name := m.Get("name")
-	mu := b.stripe(&b.cfgLocks, name)
-	mu.Lock()
-	defer mu.Unlock()
-	if err := b.storage.Delete(ctx, configPrefix+name); err != nil {
-		return nil, fmt.Errorf("delete connection: %w", err)
+	defer b.configs.Hold(name)()
+	if err := b.configs.Delete(ctx, name); err != nil {
+		return nil, err
 	}
 	b.closePool(name)
 	return nil, nil
@@ -314,9 +298,7 @@ func (b *backend) deleteConfig(ctx context.Context, _ *logical.Request, m *frame
 // reset closes a connection's pool and opens a new one, pinging it.
 func (b *backend) reset(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
 	name := m.Get("name")
-	mu := b.stripe(&b.cfgLocks, name)
-	mu.Lock()
-	defer mu.Unlock()
+	defer b.configs.Hold(name)()
 	b.closePool(name)
 	p, c, err := b.poolLocked(ctx, name)
 	if err != nil {
@@ -331,7 +313,7 @@ func (b *backend) reset(ctx context.Context, _ *logical.Request, m *framework.Ma
 // pool returns the open pool of connection name, opening it when needed.
 // A missing connection is an ErrInvalidRequest error.
 func (b *backend) pool(ctx context.Context, name string) (*pool, *connConfig, error) {
-	c, err := b.loadConfig(ctx, name)
+	c, err := b.configs.Get(ctx, name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -346,16 +328,14 @@ func (b *backend) pool(ctx context.Context, name string) (*pool, *connConfig, er
 			return p, c, nil
 		}
 	}
-	mu := b.stripe(&b.cfgLocks, name)
-	mu.Lock()
-	defer mu.Unlock()
+	defer b.configs.Hold(name)()
 	return b.poolLocked(ctx, name)
 }
 
 // poolLocked is pool for a caller holding the connection's lock. A
 // pending root rotation is completed first when possible.
 func (b *backend) poolLocked(ctx context.Context, name string) (*pool, *connConfig, error) {
-	c, err := b.loadConfig(ctx, name)
+	c, err := b.configs.Get(ctx, name)
 	if err != nil {
 		return nil, nil, err
 	}

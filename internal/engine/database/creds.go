@@ -28,7 +28,7 @@ type credsResponse struct {
 // the rollback statements (or the dialect's default) run.
 func (b *backend) creds(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
 	roleName := m.Get("name")
-	r, err := b.loadRole(ctx, roleName)
+	r, err := b.roles.Get(ctx, roleName)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func (b *backend) RenewSecret(ctx context.Context, s *logical.LeasedSecret) (tim
 	if err != nil {
 		return 0, err
 	}
-	r, err := b.loadRole(ctx, roleName)
+	r, err := b.roles.Get(ctx, roleName)
 	if err != nil {
 		return 0, err
 	}
@@ -203,7 +203,7 @@ func (b *backend) RevokeSecret(ctx context.Context, s *logical.LeasedSecret) err
 	if err != nil {
 		return err
 	}
-	r, err := b.loadRole(ctx, roleName)
+	r, err := b.roles.Get(ctx, roleName)
 	if err != nil {
 		return err
 	}

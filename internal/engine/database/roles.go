@@ -51,21 +51,9 @@ type roleResponse struct {
 	CredentialConfig     map[string]string `json:"credential_config"`
 }
 
-func (b *backend) loadRole(ctx context.Context, name string) (*role, error) {
-	var r role
-	found, err := framework.GetJSON(ctx, b.storage, rolePrefix+name, &r)
-	if err != nil || !found {
-		return nil, err
-	}
-	return &r, nil
-}
-
-func (b *backend) readRole(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	r, err := b.loadRole(ctx, m.Get("name"))
-	if err != nil || r == nil {
-		return nil, err
-	}
-	return &logical.Response{Data: &roleResponse{
+// response is the data of a read of r.
+func (r *role) response() any {
+	return &roleResponse{
 		DBName:               r.DBName,
 		CreationStatements:   nonNil(r.CreationStatements),
 		RevocationStatements: nonNil(r.RevocationStatements),
@@ -75,15 +63,13 @@ func (b *backend) readRole(ctx context.Context, _ *logical.Request, m *framework
 		MaxTTL:               framework.Seconds(r.MaxTTL),
 		CredentialType:       r.CredentialType,
 		CredentialConfig:     map[string]string{},
-	}}, nil
+	}
 }
 
 func (b *backend) writeRole(ctx context.Context, _ *logical.Request, m *framework.Match, in *roleInput) (*logical.Response, error) {
 	name := m.Get("name")
-	mu := b.stripe(&b.roleLocks, name)
-	mu.Lock()
-	defer mu.Unlock()
-	r, err := b.loadRole(ctx, name)
+	defer b.roles.Hold(name)()
+	r, err := b.roles.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +98,7 @@ func (b *backend) writeRole(ctx context.Context, _ *logical.Request, m *framewor
 	if err != nil {
 		return nil, err
 	}
-	if err := framework.PutJSON(ctx, b.storage, rolePrefix+name, r); err != nil {
+	if err := b.roles.Put(ctx, name, r); err != nil {
 		return nil, err
 	}
 	return warn, nil
@@ -161,7 +147,7 @@ func (b *backend) checkConnection(ctx context.Context, dbName string) error {
 	if dbName == "" {
 		return logical.InvalidRequest("missing db_name")
 	}
-	c, err := b.loadConfig(ctx, dbName)
+	c, err := b.configs.Get(ctx, dbName)
 	if err != nil {
 		return err
 	}
@@ -175,7 +161,7 @@ func (b *backend) checkConnection(ctx context.Context, dbName string) error {
 // not allow the role roleName (yet), or nil when it does. The connection
 // exists (checkConnection).
 func (b *backend) allowedWarning(ctx context.Context, dbName, roleName string) (*logical.Response, error) {
-	c, err := b.loadConfig(ctx, dbName)
+	c, err := b.configs.Get(ctx, dbName)
 	if err != nil || c == nil || c.allows(roleName) {
 		return nil, err
 	}
@@ -188,15 +174,4 @@ func (b *backend) allowedWarning(ctx context.Context, dbName, roleName string) (
 // allowed_roles excludes; its first words are Vault's.
 func errNotAllowed(dbName, roleName string) error {
 	return logical.InvalidRequest("%q is not an allowed role: connection %q does not list it in allowed_roles", roleName, dbName)
-}
-
-func (b *backend) deleteRole(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	name := m.Get("name")
-	mu := b.stripe(&b.roleLocks, name)
-	mu.Lock()
-	defer mu.Unlock()
-	if err := b.storage.Delete(ctx, rolePrefix+name); err != nil {
-		return nil, fmt.Errorf("delete role: %w", err)
-	}
-	return nil, nil
 }

@@ -20,9 +20,7 @@ import (
 // the next Periodic call completes the rotation (see finishRootLocked).
 func (b *backend) rotateRoot(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
 	name := m.Get("name")
-	mu := b.stripe(&b.cfgLocks, name)
-	mu.Lock()
-	defer mu.Unlock()
+	defer b.configs.Hold(name)()
 
 	p, c, err := b.poolLocked(ctx, name)
 	if err != nil {
@@ -43,7 +41,7 @@ func (b *backend) rotateRoot(ctx context.Context, _ *logical.Request, m *framewo
 	defer cancel()
 
 	c.PendingPassword = pw
-	if err := framework.PutJSON(ctx, b.storage, configPrefix+name, c); err != nil {
+	if err := b.configs.Put(ctx, name, c); err != nil {
 		return nil, err
 	}
 	if err := b.setRootPassword(ctx, p.db, c, pw); err != nil {
@@ -72,7 +70,7 @@ func (b *backend) setRootPassword(ctx context.Context, db *sql.DB, c *connConfig
 // and drops the pool opened with the old one.
 func (b *backend) promoteRootLocked(ctx context.Context, name string, c *connConfig) error {
 	c.Password, c.PendingPassword = c.PendingPassword, ""
-	if err := framework.PutJSON(ctx, b.storage, configPrefix+name, c); err != nil {
+	if err := b.configs.Put(ctx, name, c); err != nil {
 		return err
 	}
 	b.closePool(name)
@@ -81,10 +79,8 @@ func (b *backend) promoteRootLocked(ctx context.Context, name string, c *connCon
 
 // completeRootRotation is finishRootLocked for Periodic.
 func (b *backend) completeRootRotation(ctx context.Context, name string) error {
-	mu := b.stripe(&b.cfgLocks, name)
-	mu.Lock()
-	defer mu.Unlock()
-	c, err := b.loadConfig(ctx, name)
+	defer b.configs.Hold(name)()
+	c, err := b.configs.Get(ctx, name)
 	if err != nil || c == nil || c.PendingPassword == "" {
 		return err
 	}

@@ -61,15 +61,6 @@ type staticCredsResponse struct {
 	TTL               int64  `json:"ttl"`
 }
 
-func (b *backend) loadStaticRole(ctx context.Context, name string) (*staticRole, error) {
-	var r staticRole
-	found, err := framework.GetJSON(ctx, b.storage, staticRolePrefix+name, &r)
-	if err != nil || !found {
-		return nil, err
-	}
-	return &r, nil
-}
-
 func formatTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
@@ -77,28 +68,25 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-func (b *backend) readStaticRole(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	r, err := b.loadStaticRole(ctx, m.Get("name"))
-	if err != nil || r == nil {
-		return nil, err
-	}
-	return &logical.Response{Data: &staticRoleResponse{
+// response is the data of a read of r; the password is never shown.
+func (r *staticRole) response() any {
+	return &staticRoleResponse{
 		DBName:             r.DBName,
 		Username:           r.Username,
 		RotationPeriod:     framework.Seconds(r.RotationPeriod),
 		RotationStatements: nonNil(r.RotationStatements),
 		CredentialType:     r.CredentialType,
 		LastVaultRotation:  formatTime(r.LastVaultRotation),
-	}}, nil
+	}
 }
 
 func (b *backend) staticCreds(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
 	name := m.Get("name")
-	r, err := b.loadStaticRole(ctx, name)
+	r, err := b.statics.Get(ctx, name)
 	if err != nil || r == nil {
 		return nil, err
 	}
-	c, err := b.loadConfig(ctx, r.DBName)
+	c, err := b.configs.Get(ctx, r.DBName)
 	if err != nil {
 		return nil, err
 	}
@@ -125,10 +113,8 @@ func (b *backend) staticCreds(ctx context.Context, _ *logical.Request, m *framew
 // is rotated at once; the username and db_name of a role cannot change.
 func (b *backend) writeStaticRole(ctx context.Context, _ *logical.Request, m *framework.Match, in *staticRoleInput) (*logical.Response, error) {
 	name := m.Get("name")
-	mu := b.stripe(&b.staticLocks, name)
-	mu.Lock()
-	defer mu.Unlock()
-	r, err := b.loadStaticRole(ctx, name)
+	defer b.statics.Hold(name)()
+	r, err := b.statics.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +153,7 @@ func (b *backend) writeStaticRole(ctx context.Context, _ *logical.Request, m *fr
 		if !r.LastVaultRotation.IsZero() {
 			r.NextRotation = r.LastVaultRotation.Add(r.RotationPeriod)
 		}
-		if err := framework.PutJSON(ctx, b.storage, staticRolePrefix+name, r); err != nil {
+		if err := b.statics.Put(ctx, name, r); err != nil {
 			return nil, err
 		}
 		return warn, nil
@@ -211,24 +197,11 @@ func (b *backend) validateStaticRole(ctx context.Context, name string, r *static
 	return b.checkConnection(ctx, r.DBName)
 }
 
-func (b *backend) deleteStaticRole(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	name := m.Get("name")
-	mu := b.stripe(&b.staticLocks, name)
-	mu.Lock()
-	defer mu.Unlock()
-	if err := b.storage.Delete(ctx, staticRolePrefix+name); err != nil {
-		return nil, fmt.Errorf("delete static role: %w", err)
-	}
-	return nil, nil
-}
-
 // rotateRoleNow rotates a static role's password at once.
 func (b *backend) rotateRoleNow(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
 	name := m.Get("name")
-	mu := b.stripe(&b.staticLocks, name)
-	mu.Lock()
-	defer mu.Unlock()
-	r, err := b.loadStaticRole(ctx, name)
+	defer b.statics.Hold(name)()
+	r, err := b.statics.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -241,17 +214,15 @@ func (b *backend) rotateRoleNow(ctx context.Context, _ *logical.Request, m *fram
 // rotateIfDue rotates a static role when its time has come or when an
 // earlier rotation is still pending.
 func (b *backend) rotateIfDue(ctx context.Context, name string) error {
-	mu := b.stripe(&b.staticLocks, name)
-	mu.Lock()
-	defer mu.Unlock()
-	r, err := b.loadStaticRole(ctx, name)
+	defer b.statics.Hold(name)()
+	r, err := b.statics.Get(ctx, name)
 	if err != nil || r == nil {
 		return err
 	}
 	if r.PendingPassword == "" && b.clock.Now().Before(r.NextRotation) {
 		return nil
 	}
-	c, err := b.loadConfig(ctx, r.DBName)
+	c, err := b.configs.Get(ctx, r.DBName)
 	if err != nil {
 		return err
 	}
@@ -292,7 +263,7 @@ func (b *backend) rotateLocked(ctx context.Context, name string, r *staticRole) 
 			return err
 		}
 		r.PendingPassword = pw
-		if err := framework.PutJSON(ctx, b.storage, staticRolePrefix+name, r); err != nil {
+		if err := b.statics.Put(ctx, name, r); err != nil {
 			return err
 		}
 	}
@@ -315,5 +286,5 @@ func (b *backend) rotateLocked(ctx context.Context, name string, r *staticRole) 
 	r.Password, r.PendingPassword = pw, ""
 	r.LastVaultRotation = now
 	r.NextRotation = now.Add(r.RotationPeriod)
-	return framework.PutJSON(ctx, b.storage, staticRolePrefix+name, r)
+	return b.statics.Put(ctx, name, r)
 }

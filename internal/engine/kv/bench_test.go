@@ -15,7 +15,7 @@ func BenchmarkReadV2(b *testing.B) {
 	r := &logical.Request{Operation: opRead, Path: "data/app/prod/db"}
 	b.ReportAllocs()
 	for b.Loop() {
-		resp, err := h.b.HandleRequest(b.Context(), r)
+		resp, err := h.Backend.HandleRequest(b.Context(), r)
 		if err != nil || resp == nil {
 			b.Fatalf("read = %v, %v", resp, err)
 		}
@@ -28,7 +28,7 @@ func BenchmarkReadV2Marshal(b *testing.B) {
 	r := &logical.Request{Operation: opRead, Path: "data/app/prod/db"}
 	b.ReportAllocs()
 	for b.Loop() {
-		resp, err := h.b.HandleRequest(b.Context(), r)
+		resp, err := h.Backend.HandleRequest(b.Context(), r)
 		if err != nil || resp == nil {
 			b.Fatalf("read = %v, %v", resp, err)
 		}
@@ -43,7 +43,7 @@ func BenchmarkWriteV2(b *testing.B) {
 	r := &logical.Request{Operation: opUpdate, Path: "data/app/prod/db", Body: json.RawMessage(benchSecret)}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := h.b.HandleRequest(b.Context(), r); err != nil {
+		if _, err := h.Backend.HandleRequest(b.Context(), r); err != nil {
 			b.Fatal(err)
 		}
 	}

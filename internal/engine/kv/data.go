@@ -73,32 +73,62 @@ func checkCAS(c *mountConfig, m *keyMeta, cas *framework.Int) error {
 // that still carries the version's metadata and data null. The latest
 // version costs two storage reads.
 func (b *backendV2) readData(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
-	p := m.Get("path")
-	if err := checkPath(p); err != nil {
-		return nil, err
-	}
-	want, err := framework.QueryInt(req, "version", 0)
+	p, want, err := versionQuery(req, m)
 	if err != nil {
 		return nil, err
 	}
-	meta, v, err := b.loadVersion(ctx, p, want)
+	r, err := b.readVersion(ctx, p, want)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	out := &dataResponse{Metadata: r.meta}
+	switch {
+	case r.gone:
+		return &logical.Response{Data: out, NotFound: true}, nil
+	case r.value == nil:
+		return nil, nil // destroyed or trimmed between the two reads
+	}
+	out.Data = r.value
+	return &logical.Response{Data: out}, nil
+}
+
+// versionQuery returns the secret path of a read of one version and the
+// version it asks for (?version=N; 0 is the current one).
+func versionQuery(req *logical.Request, m *framework.Match) (p string, version int, err error) {
+	p = m.Get("path")
+	if err := checkPath(p); err != nil {
+		return "", 0, err
+	}
+	version, err = framework.QueryInt(req, "version", 0)
+	return p, version, err
+}
+
+// versionRead is what a read of one version found.
+type versionRead struct {
+	meta  versionResponse // the version's metadata, as answered
+	gone  bool            // deleted or destroyed: there is no value
+	value []byte          // nil when gone or removed between the two reads
+}
+
+// readVersion reads version n of p (0: the current one) with its value:
+// two storage reads. It is nil when there is no such version.
+func (b *backendV2) readVersion(ctx context.Context, p string, n int) (*versionRead, error) {
+	meta, v, err := b.loadVersion(ctx, p, n)
 	if err != nil || v == nil {
 		return nil, err
 	}
-	out := &dataResponse{Metadata: newVersionResponse(meta, v)}
-	if v.gone(b.now()) {
-		return &logical.Response{Data: out, NotFound: true}, nil
+	r := &versionRead{meta: newVersionResponse(meta, v), gone: v.gone(b.now())}
+	if r.gone {
+		return r, nil
 	}
 	e, err := b.storage.Get(ctx, verKey(p, v.N))
 	if err != nil {
 		return nil, err
 	}
-	if e == nil {
-		// Destroyed or trimmed between the two reads.
-		return nil, nil
+	if e != nil {
+		r.value = e.Value
 	}
-	out.Data = e.Value
-	return &logical.Response{Data: out}, nil
+	return r, nil
 }
 
 // loadVersion returns p's metadata and version n (0: the current one);
@@ -116,19 +146,11 @@ func (b *backendV2) loadVersion(ctx context.Context, p string, n int) (meta *key
 
 // writeData creates a new version of a secret.
 func (b *backendV2) writeData(ctx context.Context, _ *logical.Request, m *framework.Match, in *dataInput) (*logical.Response, error) {
-	p := m.Get("path")
-	if err := checkPath(p); err != nil {
-		return nil, err
-	}
-	data, err := compactData(in.Data)
+	p, data, cfg, unlock, err := b.beginWrite(ctx, m, in)
 	if err != nil {
 		return nil, err
 	}
-	defer b.lock(p)()
-	cfg, err := loadConfig(ctx, b.storage)
-	if err != nil {
-		return nil, err
-	}
+	defer unlock()
 	meta, err := loadMeta(ctx, b.storage, p)
 	if err != nil {
 		return nil, err
@@ -142,19 +164,11 @@ func (b *backendV2) writeData(ctx context.Context, _ *logical.Request, m *framew
 // patchData applies a JSON merge patch (RFC 7386) to the current version
 // and stores the result as a new version.
 func (b *backendV2) patchData(ctx context.Context, _ *logical.Request, m *framework.Match, in *dataInput) (*logical.Response, error) {
-	p := m.Get("path")
-	if err := checkPath(p); err != nil {
-		return nil, err
-	}
-	patch, err := compactData(in.Data)
+	p, patch, cfg, unlock, err := b.beginWrite(ctx, m, in)
 	if err != nil {
 		return nil, err
 	}
-	defer b.lock(p)()
-	cfg, err := loadConfig(ctx, b.storage)
-	if err != nil {
-		return nil, err
-	}
+	defer unlock()
 	meta, cur, err := b.loadVersion(ctx, p, 0)
 	if err != nil {
 		return nil, err
@@ -181,6 +195,25 @@ func (b *backendV2) patchData(ctx context.Context, _ *logical.Request, m *framew
 		return nil, err
 	}
 	return b.addVersionLocked(ctx, p, cfg, meta, data)
+}
+
+// beginWrite checks the path and body of a write or patch of data/<path>,
+// locks the path and loads the mount's config. On success the caller
+// calls unlock when done.
+func (b *backendV2) beginWrite(ctx context.Context, m *framework.Match, in *dataInput) (p string, data []byte, cfg *mountConfig, unlock func(), err error) {
+	p = m.Get("path")
+	if err := checkPath(p); err != nil {
+		return "", nil, nil, nil, err
+	}
+	if data, err = compactData(in.Data); err != nil {
+		return "", nil, nil, nil, err
+	}
+	unlock = b.lock(p)
+	if cfg, err = loadConfig(ctx, b.storage); err != nil {
+		unlock()
+		return "", nil, nil, nil, err
+	}
+	return p, data, cfg, unlock, nil
 }
 
 // addVersionLocked stores data as the next version of p, trimming the

@@ -2,35 +2,20 @@ package kv
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"net/url"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
 )
 
 // harness drives one backend through HandleRequest.
-type harness struct {
-	t     testing.TB
-	b     logical.Backend
-	st    *logicaltest.Storage
-	clock *logicaltest.Clock
-}
+type harness struct{ *logicaltest.Harness }
 
 func newHarness(t testing.TB, version string) *harness {
 	t.Helper()
-	env := logicaltest.NewEnv(map[string]string{"version": version})
-	return &harness{
-		t:     t,
-		b:     logicaltest.New(t, Factory, env),
-		st:    env.Storage.(*logicaltest.Storage),
-		clock: env.Clock.(*logicaltest.Clock),
-	}
+	return &harness{logicaltest.NewHarness(t, Factory, logicaltest.NewEnv(map[string]string{"version": version}))}
 }
 
 // newSlowHarness is newHarness on a storage whose reads pause briefly, to
@@ -40,12 +25,9 @@ func newSlowHarness(t testing.TB, version string) *harness {
 	env := logicaltest.NewEnv(map[string]string{"version": version})
 	st := env.Storage.(*logicaltest.Storage)
 	env.Storage = slowStorage{st}
-	return &harness{
-		t:     t,
-		b:     logicaltest.New(t, Factory, env),
-		st:    st,
-		clock: env.Clock.(*logicaltest.Clock),
-	}
+	h := &harness{logicaltest.NewHarness(t, Factory, env)}
+	h.Storage = st
+	return h
 }
 
 type slowStorage struct {
@@ -67,71 +49,28 @@ type req struct {
 }
 
 func (h *harness) do(r req) (*logical.Response, error) {
-	h.t.Helper()
+	h.T.Helper()
 	q, err := url.ParseQuery(r.query)
 	if err != nil {
-		h.t.Fatalf("bad query %q: %v", r.query, err)
+		h.T.Fatalf("bad query %q: %v", r.query, err)
 	}
-	lr := &logical.Request{Operation: r.op, Path: r.path, Query: q}
-	if r.body != "" {
-		lr.Body = json.RawMessage(r.body)
-	}
-	return h.b.HandleRequest(h.t.Context(), lr)
+	lr := h.Request(r.op, r.path, r.body)
+	lr.Query = q
+	return h.Send(lr)
 }
 
 func (h *harness) must(r req) *logical.Response {
-	h.t.Helper()
+	h.T.Helper()
 	resp, err := h.do(r)
 	if err != nil {
-		h.t.Fatalf("%s %q: %v", r.op, r.path, err)
+		h.T.Fatalf("%s %q: %v", r.op, r.path, err)
 	}
 	return resp
 }
 
-// data returns the response data as generic JSON, or nil for no response.
-func data(t testing.TB, resp *logical.Response) any {
-	t.Helper()
-	if resp == nil || resp.Data == nil {
-		return nil
-	}
-	b, err := json.Marshal(resp.Data)
-	if err != nil {
-		t.Fatalf("marshal response data: %v", err)
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-// js parses a JSON literal written in a test.
-func js(t testing.TB, s string) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		t.Fatalf("bad test JSON %q: %v", s, err)
-	}
-	return v
-}
-
-func wantKind(t testing.TB, what string, err, kind error) {
-	t.Helper()
-	if !errors.Is(err, kind) {
-		t.Fatalf("%s: error = %v, want %v", what, err, kind)
-	}
-}
-
-func diffJSON(t testing.TB, what string, want string, resp *logical.Response) {
-	t.Helper()
-	if diff := cmp.Diff(js(t, want), data(t, resp)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", what, diff)
-	}
-}
-
 // ts formats the harness clock's time plus d as responses show it.
 func (h *harness) ts(d time.Duration) string {
-	return h.clock.Now().Add(d).UTC().Format(time.RFC3339Nano)
+	return h.Clock.Now().Add(d).UTC().Format(time.RFC3339Nano)
 }
 
 const (

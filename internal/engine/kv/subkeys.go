@@ -19,11 +19,7 @@ type subkeysResponse struct {
 // structure with every leaf (a non-object or an empty object) replaced by
 // null. depth 0 means no limit; otherwise keys at that depth are leaves.
 func (b *backendV2) readSubkeys(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
-	p := m.Get("path")
-	if err := checkPath(p); err != nil {
-		return nil, err
-	}
-	want, err := framework.QueryInt(req, "version", 0)
+	p, want, err := versionQuery(req, m)
 	if err != nil {
 		return nil, err
 	}
@@ -31,19 +27,18 @@ func (b *backendV2) readSubkeys(ctx context.Context, req *logical.Request, m *fr
 	if err != nil {
 		return nil, err
 	}
-	meta, v, err := b.loadVersion(ctx, p, want)
-	if err != nil || v == nil {
+	r, err := b.readVersion(ctx, p, want)
+	if err != nil || r == nil {
 		return nil, err
 	}
-	out := &subkeysResponse{Metadata: newVersionResponse(meta, v)}
-	if v.gone(b.now()) {
+	out := &subkeysResponse{Metadata: r.meta}
+	switch {
+	case r.gone:
 		return &logical.Response{Data: out, NotFound: true}, nil
+	case r.value == nil:
+		return nil, nil
 	}
-	e, err := b.storage.Get(ctx, verKey(p, v.N))
-	if err != nil || e == nil {
-		return nil, err
-	}
-	keys, err := subkeys(e.Value, 1, depth)
+	keys, err := subkeys(r.value, 1, depth)
 	if err != nil {
 		return nil, err
 	}

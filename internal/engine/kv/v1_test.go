@@ -70,7 +70,7 @@ func TestV1(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, err := h.do(tt.r)
 			if tt.wantErr != nil {
-				wantKind(t, tt.name, err, tt.wantErr)
+				logicaltest.WantKind(t, tt.name, err, tt.wantErr)
 				return
 			}
 			if err != nil {
@@ -82,13 +82,13 @@ func TestV1(t *testing.T) {
 				}
 				return
 			}
-			diffJSON(t, tt.name, tt.want, resp)
+			logicaltest.DiffJSON(t, tt.name, tt.want, resp)
 		})
 	}
 
 	// Overwrite, then delete.
 	h.must(req{op: opUpdate, path: "app/db", body: `{"user":"v"}`})
-	diffJSON(t, "after overwrite", `{"user":"v"}`, h.must(req{op: opRead, path: "app/db"}))
+	logicaltest.DiffJSON(t, "after overwrite", `{"user":"v"}`, h.must(req{op: opRead, path: "app/db"}))
 	h.must(req{op: opDelete, path: "app/db"})
 	if resp := h.must(req{op: opRead, path: "app/db"}); resp != nil {
 		t.Errorf("read after delete = %+v, want none", resp)
@@ -110,7 +110,7 @@ func TestV1ExistenceCheck(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "1")
 	h.must(req{op: opUpdate, path: "a", body: `{"x":1}`})
-	ec := h.b.(logical.ExistenceChecker)
+	ec := h.Backend.(logical.ExistenceChecker)
 	for p, want := range map[string]bool{"a": true, "b": false, "": false} {
 		exists, handled, err := ec.ExistenceCheck(t.Context(), &logical.Request{Operation: opUpdate, Path: p})
 		if err != nil || !handled || exists != want {
@@ -123,9 +123,9 @@ func TestV1Limits(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "1")
 	_, err := h.do(req{op: opUpdate, path: "big", body: `{"v":"` + strings.Repeat("x", MaxDataBytes) + `"}`})
-	wantKind(t, "1 MiB value", err, logical.ErrTooLarge)
+	logicaltest.WantKind(t, "1 MiB value", err, logical.ErrTooLarge)
 	_, err = h.do(req{op: opUpdate, path: "many", body: manyKeys(MaxTopLevelKeys + 1)})
-	wantKind(t, "too many keys", err, logical.ErrInvalidRequest)
+	logicaltest.WantKind(t, "too many keys", err, logical.ErrInvalidRequest)
 	h.must(req{op: opUpdate, path: "many", body: manyKeys(MaxTopLevelKeys)})
 }
 

@@ -19,16 +19,16 @@ import (
 func TestV2Config(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "2")
-	diffJSON(t, "default config", `{"cas_required":false,"delete_version_after":"0s","max_versions":0}`,
+	logicaltest.DiffJSON(t, "default config", `{"cas_required":false,"delete_version_after":"0s","max_versions":0}`,
 		h.must(req{op: opRead, path: "config"}))
 	h.must(req{op: opUpdate, path: "config", body: `{"max_versions":"5","delete_version_after":"3h25m19s"}`})
 	h.must(req{op: opUpdate, path: "config", body: `{"cas_required":true}`}) // other fields kept
-	diffJSON(t, "config", `{"cas_required":true,"delete_version_after":"3h25m19s","max_versions":5}`,
+	logicaltest.DiffJSON(t, "config", `{"cas_required":true,"delete_version_after":"3h25m19s","max_versions":5}`,
 		h.must(req{op: opRead, path: "config"}))
 
 	for _, body := range []string{`{"max_versions":-1}`, `{"delete_version_after":"-1s"}`, `{"cas_required":"maybe"}`} {
 		_, err := h.do(req{op: opUpdate, path: "config", body: body})
-		wantKind(t, "config "+body, err, logical.ErrInvalidRequest)
+		logicaltest.WantKind(t, "config "+body, err, logical.ErrInvalidRequest)
 	}
 	// Unknown fields are ignored, as in Vault.
 	if _, err := h.do(req{op: opUpdate, path: "config", body: `{"bogus":1}`}); err != nil {
@@ -40,12 +40,12 @@ func TestV2WriteRead(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "2")
 	t0 := h.ts(0)
-	diffJSON(t, "first write",
+	logicaltest.DiffJSON(t, "first write",
 		`{"created_time":"`+t0+`","custom_metadata":null,"deletion_time":"","destroyed":false,"version":1}`,
 		h.must(req{op: opCreate, path: "data/app/db", body: `{"data":{"password":"one"}}`}))
-	h.clock.Advance(time.Second)
+	h.Clock.Advance(time.Second)
 	t1 := h.ts(0)
-	diffJSON(t, "second write",
+	logicaltest.DiffJSON(t, "second write",
 		`{"created_time":"`+t1+`","custom_metadata":null,"deletion_time":"","destroyed":false,"version":2}`,
 		h.must(req{op: opUpdate, path: "data/app/db", body: `{"data":{"password":"two"},"options":{}}`}))
 
@@ -79,7 +79,7 @@ func TestV2WriteRead(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, err := h.do(tt.r)
 			if tt.wantE != nil {
-				wantKind(t, tt.name, err, tt.wantE)
+				logicaltest.WantKind(t, tt.name, err, tt.wantE)
 				return
 			}
 			if err != nil {
@@ -94,7 +94,7 @@ func TestV2WriteRead(t *testing.T) {
 			if resp.NotFound != tt.not {
 				t.Errorf("NotFound = %v, want %v", resp.NotFound, tt.not)
 			}
-			diffJSON(t, tt.name, tt.want, resp)
+			logicaltest.DiffJSON(t, tt.name, tt.want, resp)
 		})
 	}
 
@@ -104,8 +104,8 @@ func TestV2WriteRead(t *testing.T) {
 	if diff := cmp.Diff([]string{"Endpoint ignored these unrecognized parameters: [foo options.x]"}, resp.Warnings); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
 	}
-	got := data(t, h.must(req{op: opRead, path: "data/unknown"})).(map[string]any)["data"]
-	if diff := cmp.Diff(js(t, `{"a":"1"}`), got); diff != "" {
+	got := logicaltest.Data(t, h.must(req{op: opRead, path: "data/unknown"})).(map[string]any)["data"]
+	if diff := cmp.Diff(logicaltest.JSON(t, `{"a":"1"}`), got); diff != "" {
 		t.Errorf("read after an ignored field (-want +got):\n%s", diff)
 	}
 }
@@ -114,14 +114,14 @@ func TestV2ReadCostsTwoGets(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "2")
 	h.must(req{op: opUpdate, path: "data/k", body: `{"data":{"a":1}}`})
-	before := h.st.Counts()
+	before := h.Storage.Counts()
 	h.must(req{op: opRead, path: "data/k"})
-	if got := h.st.Counts().Gets - before.Gets; got > 2 {
+	if got := h.Storage.Counts().Gets - before.Gets; got > 2 {
 		t.Errorf("read of the latest version did %d storage Gets, want at most 2", got)
 	}
-	before = h.st.Counts()
+	before = h.Storage.Counts()
 	h.must(req{op: opUpdate, path: "data/k", body: `{"data":{"a":2}}`})
-	after := h.st.Counts()
+	after := h.Storage.Counts()
 	if after.Txns-before.Txns != 1 || after.Puts != before.Puts || after.Deletes != before.Deletes {
 		t.Errorf("write used %+v -> %+v, want exactly one Txn and no Put or Delete", before, after)
 	}
@@ -162,11 +162,11 @@ func TestV2CAS(t *testing.T) {
 			for _, r := range tt.setup {
 				h.must(r)
 			}
-			before := h.st.Snapshot()
+			before := h.Storage.Snapshot()
 			_, err := h.do(req{op: opUpdate, path: "data/k", body: tt.write})
 			if tt.wantErr != nil {
-				wantKind(t, tt.name, err, tt.wantErr)
-				if len(h.st.Snapshot()) != len(before) {
+				logicaltest.WantKind(t, tt.name, err, tt.wantErr)
+				if len(h.Storage.Snapshot()) != len(before) {
 					t.Errorf("a refused write changed storage")
 				}
 				return
@@ -207,7 +207,7 @@ func TestV2VersionTrimming(t *testing.T) {
 			for i := range tt.writes {
 				h.must(req{op: opUpdate, path: "data/k", body: fmt.Sprintf(`{"data":{"n":%d}}`, i+1)})
 			}
-			md := data(t, h.must(req{op: opRead, path: "metadata/k"})).(map[string]any)
+			md := logicaltest.Data(t, h.must(req{op: opRead, path: "metadata/k"})).(map[string]any)
 			var kept []int
 			for k := range md["versions"].(map[string]any) {
 				var n int
@@ -225,7 +225,7 @@ func TestV2VersionTrimming(t *testing.T) {
 				t.Errorf("current_version = %v, want %d", got, tt.writes)
 			}
 			// Trimmed versions are gone from storage too, kept ones readable.
-			snap := h.st.Snapshot()
+			snap := h.Storage.Snapshot()
 			for n := 1; n <= tt.writes; n++ {
 				_, stored := snap[verKey("k", n)]
 				if want := slices.Contains(tt.wantKept, n); stored != want {
@@ -255,7 +255,7 @@ func TestV2DeleteUndeleteDestroy(t *testing.T) {
 		h.must(req{op: opUpdate, path: "data/k", body: fmt.Sprintf(`{"data":{"n":%d}}`, i+1)})
 	}
 	created := h.ts(0)
-	h.clock.Advance(time.Minute)
+	h.Clock.Advance(time.Minute)
 	now := h.ts(0)
 
 	readVersion := func(n int) *logical.Response {
@@ -268,7 +268,7 @@ func TestV2DeleteUndeleteDestroy(t *testing.T) {
 		if resp == nil || !resp.NotFound {
 			t.Fatalf("read version %d = %+v, want a NotFound response", n, resp)
 		}
-		diffJSON(t, fmt.Sprintf("gone version %d", n), fmt.Sprintf(
+		logicaltest.DiffJSON(t, fmt.Sprintf("gone version %d", n), fmt.Sprintf(
 			`{"data":null,"metadata":{"created_time":%q,"custom_metadata":null,"deletion_time":%q,"destroyed":%v,"version":%d}}`,
 			created, deletion, destroyed, n), resp)
 	}
@@ -278,7 +278,7 @@ func TestV2DeleteUndeleteDestroy(t *testing.T) {
 		if resp == nil || resp.NotFound {
 			t.Fatalf("read version %d = %+v, want the data", n, resp)
 		}
-		diffJSON(t, fmt.Sprintf("version %d data", n), fmt.Sprintf(`{"n":%d}`, n),
+		logicaltest.DiffJSON(t, fmt.Sprintf("version %d data", n), fmt.Sprintf(`{"n":%d}`, n),
 			&logical.Response{Data: resp.Data.(*dataResponse).Data})
 	}
 
@@ -305,7 +305,7 @@ func TestV2DeleteUndeleteDestroy(t *testing.T) {
 	h.must(req{op: opUpdate, path: "destroy/k", body: `{"versions":[2,3]}`})
 	wantGone(3, "", true)
 	wantGone(2, now, true)
-	if _, ok := h.st.Snapshot()[verKey("k", 3)]; ok {
+	if _, ok := h.Storage.Snapshot()[verKey("k", 3)]; ok {
 		t.Errorf("destroyed version 3 still in storage")
 	}
 	h.must(req{op: opUpdate, path: "undelete/k", body: `{"versions":[3]}`})
@@ -315,11 +315,11 @@ func TestV2DeleteUndeleteDestroy(t *testing.T) {
 	// Errors and no-ops.
 	for _, path := range []string{"delete/k", "undelete/k", "destroy/k"} {
 		_, err := h.do(req{op: opUpdate, path: path, body: `{}`})
-		wantKind(t, path+" without versions", err, logical.ErrInvalidRequest)
+		logicaltest.WantKind(t, path+" without versions", err, logical.ErrInvalidRequest)
 		_, err = h.do(req{op: opUpdate, path: path, body: `{"versions":[-1]}`})
-		wantKind(t, path+" negative version", err, logical.ErrInvalidRequest)
+		logicaltest.WantKind(t, path+" negative version", err, logical.ErrInvalidRequest)
 		_, err = h.do(req{op: opUpdate, path: path, body: `{"versions":{"a":1}}`})
-		wantKind(t, path+" object versions", err, logical.ErrInvalidRequest)
+		logicaltest.WantKind(t, path+" object versions", err, logical.ErrInvalidRequest)
 		h.must(req{op: opUpdate, path: path, body: `{"versions":[99]}`})
 		h.must(req{op: opUpdate, path: strings.Replace(path, "/k", "/missing", 1), body: `{"versions":[1]}`})
 	}
@@ -348,14 +348,14 @@ func TestV2DeleteVersionAfter(t *testing.T) {
 				h.must(req{op: opUpdate, path: "metadata/k", body: tt.meta})
 			}
 			resp := h.must(req{op: opUpdate, path: "data/k", body: `{"data":{"a":1}}`})
-			if got, want := data(t, resp).(map[string]any)["deletion_time"], h.ts(tt.wantAfter); got != want {
+			if got, want := logicaltest.Data(t, resp).(map[string]any)["deletion_time"], h.ts(tt.wantAfter); got != want {
 				t.Errorf("deletion_time = %v, want %v", got, want)
 			}
-			h.clock.Advance(tt.wantAfter - time.Nanosecond)
+			h.Clock.Advance(tt.wantAfter - time.Nanosecond)
 			if resp := h.must(req{op: opRead, path: "data/k"}); resp == nil || resp.NotFound {
 				t.Fatalf("read just before deletion = %+v, want data", resp)
 			}
-			h.clock.Advance(time.Nanosecond)
+			h.Clock.Advance(time.Nanosecond)
 			if resp := h.must(req{op: opRead, path: "data/k"}); resp == nil || !resp.NotFound {
 				t.Fatalf("read at deletion time = %+v, want NotFound", resp)
 			}
@@ -393,17 +393,17 @@ func TestV2Patch(t *testing.T) {
 			}
 			resp, err := h.do(req{op: opPatch, path: "data/k", body: tt.patch})
 			if tt.wantErr != nil {
-				wantKind(t, tt.name, err, tt.wantErr)
+				logicaltest.WantKind(t, tt.name, err, tt.wantErr)
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v := data(t, resp).(map[string]any)["version"]; v != 2.0 {
+			if v := logicaltest.Data(t, resp).(map[string]any)["version"]; v != 2.0 {
 				t.Errorf("patch created version %v, want 2", v)
 			}
 			got := h.must(req{op: opRead, path: "data/k"}).Data.(*dataResponse).Data
-			diffJSON(t, "patched data", tt.want, &logical.Response{Data: got})
+			logicaltest.DiffJSON(t, "patched data", tt.want, &logical.Response{Data: got})
 			if tt.name == "big numbers kept" && !strings.Contains(string(got), "12345678901234567890") {
 				t.Errorf("patched data %s lost number precision", got)
 			}
@@ -417,7 +417,7 @@ func TestV2PatchDeletedLatest(t *testing.T) {
 	h.must(req{op: opUpdate, path: "data/k", body: `{"data":{"a":1}}`})
 	h.must(req{op: opDelete, path: "data/k"})
 	_, err := h.do(req{op: opPatch, path: "data/k", body: `{"data":{"a":2}}`})
-	wantKind(t, "patch of a deleted latest version", err, logical.ErrNotFound)
+	logicaltest.WantKind(t, "patch of a deleted latest version", err, logical.ErrNotFound)
 }
 
 func TestV2Metadata(t *testing.T) {
@@ -425,12 +425,12 @@ func TestV2Metadata(t *testing.T) {
 	h := newHarness(t, "2")
 	t0 := h.ts(0)
 	h.must(req{op: opUpdate, path: "data/app/db", body: `{"data":{"a":1}}`})
-	h.clock.Advance(time.Second)
+	h.Clock.Advance(time.Second)
 	t1 := h.ts(0)
 	h.must(req{op: opUpdate, path: "data/app/db", body: `{"data":{"a":2}}`})
 	h.must(req{op: opDelete, path: "data/app/db"})
 
-	diffJSON(t, "metadata", `{
+	logicaltest.DiffJSON(t, "metadata", `{
 		"cas_required": false, "created_time": "`+t0+`", "current_version": 2, "custom_metadata": null,
 		"delete_version_after": "0s", "max_versions": 0, "oldest_version": 0, "updated_time": "`+t1+`",
 		"versions": {
@@ -438,10 +438,10 @@ func TestV2Metadata(t *testing.T) {
 			"2": {"created_time": "`+t1+`", "deletion_time": "`+t1+`", "destroyed": false}
 		}}`, h.must(req{op: opRead, path: "metadata/app/db"}))
 
-	h.clock.Advance(time.Second)
+	h.Clock.Advance(time.Second)
 	t2 := h.ts(0)
 	h.must(req{op: opUpdate, path: "metadata/app/db", body: `{"max_versions":5,"cas_required":true,"delete_version_after":"1h","custom_metadata":{"owner":"team","env":"prod"}}`})
-	diffJSON(t, "metadata after write", `{
+	logicaltest.DiffJSON(t, "metadata after write", `{
 		"cas_required": true, "created_time": "`+t0+`", "current_version": 2, "custom_metadata": {"owner":"team","env":"prod"},
 		"delete_version_after": "1h0m0s", "max_versions": 5, "oldest_version": 0, "updated_time": "`+t2+`",
 		"versions": {
@@ -451,33 +451,33 @@ func TestV2Metadata(t *testing.T) {
 
 	// custom_metadata shows in data responses.
 	resp := h.must(req{op: opRead, path: "data/app/db", query: "version=1"})
-	if got := data(t, resp).(map[string]any)["metadata"].(map[string]any)["custom_metadata"]; got == nil {
+	if got := logicaltest.Data(t, resp).(map[string]any)["metadata"].(map[string]any)["custom_metadata"]; got == nil {
 		t.Errorf("data read custom_metadata = nil, want the key's map")
 	}
 
 	// Patch: null removes a custom key, others merge; unset fields stay.
 	h.must(req{op: opPatch, path: "metadata/app/db", body: `{"custom_metadata":{"env":null,"tier":"1"},"max_versions":7}`})
-	md := data(t, h.must(req{op: opRead, path: "metadata/app/db"})).(map[string]any)
-	diffJSON(t, "patched custom_metadata", `{"owner":"team","tier":"1"}`, &logical.Response{Data: md["custom_metadata"]})
+	md := logicaltest.Data(t, h.must(req{op: opRead, path: "metadata/app/db"})).(map[string]any)
+	logicaltest.DiffJSON(t, "patched custom_metadata", `{"owner":"team","tier":"1"}`, &logical.Response{Data: md["custom_metadata"]})
 	if md["max_versions"] != 7.0 || md["cas_required"] != true || md["delete_version_after"] != "1h0m0s" {
 		t.Errorf("patched metadata = %v", md)
 	}
 
 	// A write replaces custom_metadata whole and leaves absent fields alone.
 	h.must(req{op: opUpdate, path: "metadata/app/db", body: `{"custom_metadata":{"only":"one"}}`})
-	md = data(t, h.must(req{op: opRead, path: "metadata/app/db"})).(map[string]any)
-	diffJSON(t, "rewritten custom_metadata", `{"only":"one"}`, &logical.Response{Data: md["custom_metadata"]})
+	md = logicaltest.Data(t, h.must(req{op: opRead, path: "metadata/app/db"})).(map[string]any)
+	logicaltest.DiffJSON(t, "rewritten custom_metadata", `{"only":"one"}`, &logical.Response{Data: md["custom_metadata"]})
 	if md["max_versions"] != 7.0 {
 		t.Errorf("max_versions after write without it = %v, want 7", md["max_versions"])
 	}
 
 	_, err := h.do(req{op: opPatch, path: "metadata/none", body: `{"max_versions":1}`})
-	wantKind(t, "patch missing metadata", err, logical.ErrNotFound)
+	logicaltest.WantKind(t, "patch missing metadata", err, logical.ErrNotFound)
 	if resp := h.must(req{op: opRead, path: "metadata/none"}); resp != nil {
 		t.Errorf("read missing metadata = %+v, want none", resp)
 	}
 	_, err = h.do(req{op: opUpdate, path: "metadata/", body: `{"max_versions":1}`})
-	wantKind(t, "metadata write with empty path", err, logical.ErrInvalidRequest)
+	logicaltest.WantKind(t, "metadata write with empty path", err, logical.ErrInvalidRequest)
 
 	// A metadata-only key has no versions.
 	h.must(req{op: opUpdate, path: "metadata/fresh", body: `{"max_versions":2}`})
@@ -515,8 +515,8 @@ func TestV2CustomMetadataLimits(t *testing.T) {
 			h := newHarness(t, "2")
 			_, err := h.do(req{op: opUpdate, path: "metadata/k", body: tt.body})
 			if tt.wantErr {
-				wantKind(t, tt.name, err, logical.ErrInvalidRequest)
-				if len(h.st.Snapshot()) != 0 {
+				logicaltest.WantKind(t, tt.name, err, logical.ErrInvalidRequest)
+				if len(h.Storage.Snapshot()) != 0 {
 					t.Errorf("refused metadata write changed storage")
 				}
 				return
@@ -530,7 +530,7 @@ func TestV2CustomMetadataLimits(t *testing.T) {
 	h := newHarness(t, "2")
 	h.must(req{op: opUpdate, path: "metadata/k", body: `{"custom_metadata":` + string(okJSON) + `}`})
 	_, err := h.do(req{op: opPatch, path: "metadata/k", body: `{"custom_metadata":{"extra":"v"}}`})
-	wantKind(t, "patch over the key limit", err, logical.ErrInvalidRequest)
+	logicaltest.WantKind(t, "patch over the key limit", err, logical.ErrInvalidRequest)
 }
 
 func TestV2MetadataListAndDelete(t *testing.T) {
@@ -558,12 +558,12 @@ func TestV2MetadataListAndDelete(t *testing.T) {
 			}
 			continue
 		}
-		diffJSON(t, "list "+tt.path, tt.want, resp)
+		logicaltest.DiffJSON(t, "list "+tt.path, tt.want, resp)
 	}
 
 	h.must(req{op: opUpdate, path: "destroy/app/db", body: `{"versions":[1]}`})
 	h.must(req{op: opDelete, path: "metadata/app/db"})
-	for k := range h.st.Snapshot() {
+	for k := range h.Storage.Snapshot() {
 		if strings.Contains(k, "app/db") {
 			t.Errorf("storage key %q left after metadata delete", k)
 		}
@@ -571,10 +571,10 @@ func TestV2MetadataListAndDelete(t *testing.T) {
 	if resp := h.must(req{op: opRead, path: "data/app/db"}); resp != nil {
 		t.Errorf("read after metadata delete = %+v, want none", resp)
 	}
-	diffJSON(t, "list after delete", `{"keys":["api","deep/"]}`, h.must(req{op: opList, path: "metadata/app/"}))
+	logicaltest.DiffJSON(t, "list after delete", `{"keys":["api","deep/"]}`, h.must(req{op: opList, path: "metadata/app/"}))
 	// The key starts over at version 1.
 	resp := h.must(req{op: opUpdate, path: "data/app/db", body: `{"data":{"a":1},"options":{"cas":0}}`})
-	if v := data(t, resp).(map[string]any)["version"]; v != 1.0 {
+	if v := logicaltest.Data(t, resp).(map[string]any)["version"]; v != 1.0 {
 		t.Errorf("version after metadata delete and rewrite = %v, want 1", v)
 	}
 	h.must(req{op: opDelete, path: "metadata/never"})
@@ -606,14 +606,14 @@ func TestV2Subkeys(t *testing.T) {
 			}
 			continue
 		}
-		diffJSON(t, "subkeys?"+tt.query, tt.want, resp)
+		logicaltest.DiffJSON(t, "subkeys?"+tt.query, tt.want, resp)
 	}
 	_, err := h.do(req{op: opRead, path: "subkeys/k", query: "depth=-1"})
-	wantKind(t, "negative depth", err, logical.ErrInvalidRequest)
+	logicaltest.WantKind(t, "negative depth", err, logical.ErrInvalidRequest)
 
 	h.must(req{op: opUpdate, path: "destroy/k", body: `{"versions":[2]}`})
 	resp := h.must(req{op: opRead, path: "subkeys/k"})
-	if resp == nil || !resp.NotFound || data(t, resp).(map[string]any)["subkeys"] != nil {
+	if resp == nil || !resp.NotFound || logicaltest.Data(t, resp).(map[string]any)["subkeys"] != nil {
 		t.Errorf("subkeys of a destroyed version = %+v, want NotFound with subkeys null", resp)
 	}
 }
@@ -622,15 +622,15 @@ func TestV2Limits(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "2")
 	_, err := h.do(req{op: opUpdate, path: "data/big", body: `{"data":{"v":"` + strings.Repeat("x", MaxDataBytes) + `"}}`})
-	wantKind(t, "1 MiB", err, logical.ErrTooLarge)
+	logicaltest.WantKind(t, "1 MiB", err, logical.ErrTooLarge)
 	_, err = h.do(req{op: opUpdate, path: "data/many", body: `{"data":` + manyKeys(MaxTopLevelKeys+1) + `}`})
-	wantKind(t, "too many keys", err, logical.ErrInvalidRequest)
+	logicaltest.WantKind(t, "too many keys", err, logical.ErrInvalidRequest)
 	h.must(req{op: opUpdate, path: "data/many", body: `{"data":` + manyKeys(MaxTopLevelKeys) + `}`})
 	// A patch may not grow a secret past the limits either.
 	_, err = h.do(req{op: opPatch, path: "data/many", body: `{"data":{"one-more":1}}`})
-	wantKind(t, "patch past key limit", err, logical.ErrInvalidRequest)
-	if len(h.st.Snapshot()) != 2 {
-		t.Errorf("storage has %d keys, want 2 (meta and one version)", len(h.st.Snapshot()))
+	logicaltest.WantKind(t, "patch past key limit", err, logical.ErrInvalidRequest)
+	if len(h.Storage.Snapshot()) != 2 {
+		t.Errorf("storage has %d keys, want 2 (meta and one version)", len(h.Storage.Snapshot()))
 	}
 }
 
@@ -639,7 +639,7 @@ func TestV2ExistenceCheck(t *testing.T) {
 	h := newHarness(t, "2")
 	h.must(req{op: opUpdate, path: "data/a", body: `{"data":{"x":1}}`})
 	h.must(req{op: opUpdate, path: "metadata/m", body: `{"max_versions":1}`})
-	ec := h.b.(logical.ExistenceChecker)
+	ec := h.Backend.(logical.ExistenceChecker)
 	tests := []struct {
 		path            string
 		exists, handled bool
@@ -672,7 +672,7 @@ func TestV2ConcurrentCAS(t *testing.T) {
 		var wg sync.WaitGroup
 		for w := range writers {
 			wg.Go(func() {
-				_, err := h.b.HandleRequest(t.Context(), &logical.Request{
+				_, err := h.Backend.HandleRequest(t.Context(), &logical.Request{
 					Operation: opUpdate, Path: "data/race",
 					Body: json.RawMessage(fmt.Sprintf(`{"data":{"w":%d},"options":{"cas":%d}}`, w, round)),
 				})
@@ -694,7 +694,7 @@ func TestV2ConcurrentCAS(t *testing.T) {
 			t.Fatalf("round %d: %d writers won, want exactly 1", round, won)
 		}
 	}
-	md := data(t, h.must(req{op: opRead, path: "metadata/race"})).(map[string]any)
+	md := logicaltest.Data(t, h.must(req{op: opRead, path: "metadata/race"})).(map[string]any)
 	if md["current_version"] != float64(rounds) {
 		t.Errorf("current_version = %v, want %d", md["current_version"], rounds)
 	}
@@ -721,7 +721,7 @@ func TestV2ConcurrentWritersAndReaders(t *testing.T) {
 				case 3:
 					r = &logical.Request{Operation: opRead, Path: strings.Replace(key, "data/", "metadata/", 1)}
 				}
-				if _, err := h.b.HandleRequest(t.Context(), r); err != nil {
+				if _, err := h.Backend.HandleRequest(t.Context(), r); err != nil {
 					t.Errorf("%s %s: %v", r.Operation, r.Path, err)
 				}
 			}
@@ -729,7 +729,7 @@ func TestV2ConcurrentWritersAndReaders(t *testing.T) {
 	}
 	wg.Wait()
 	for k := range 4 {
-		md := data(t, h.must(req{op: opRead, path: fmt.Sprintf("metadata/k%d", k)})).(map[string]any)
+		md := logicaltest.Data(t, h.must(req{op: opRead, path: fmt.Sprintf("metadata/k%d", k)})).(map[string]any)
 		// 4 workers per key, each writing perKey/2 times.
 		if want := float64(4 * perKey / 2); md["current_version"] != want {
 			t.Errorf("k%d current_version = %v, want %v (lost update)", k, md["current_version"], want)

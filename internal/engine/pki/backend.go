@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,7 @@ var _ logical.Invalidator = (*Backend)(nil)
 type Backend struct {
 	framework.Backend
 	storage logical.Storage
+	roles   framework.Collection[role]
 	clock   logical.Clock
 	system  ttlView
 	logger  *slog.Logger
@@ -88,6 +90,7 @@ func New(env logical.Env) (*Backend, error) {
 		env.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &Backend{storage: env.Storage, clock: env.Clock, system: system, logger: env.Logger}
+	b.roles = framework.Collection[role]{Storage: env.Storage, Prefix: rolePrefix}
 	b.Paths = b.paths()
 	return b, b.Compile()
 }
@@ -96,7 +99,7 @@ func (b *Backend) paths() []*framework.Path {
 	update := logical.UpdateOperation
 	read := logical.ReadOperation
 	list := logical.ListOperation
-	return []*framework.Path{
+	return slices.Concat([]*framework.Path{
 		{
 			Pattern:    `(?:root/generate|root/rotate|issuers/generate/root)/(?P<type>internal|exported)`,
 			Operations: map[logical.Operation]framework.Handler{update: framework.Typed(b.generateRoot)},
@@ -167,7 +170,7 @@ func (b *Backend) paths() []*framework.Path {
 		{
 			Pattern: `config/crl`,
 			Operations: map[logical.Operation]framework.Handler{
-				read:   b.readCRLConfig,
+				read:   readSetting(b.loadCRLConfig),
 				update: framework.Typed(b.writeCRLConfig),
 			},
 			Synopsis: "Read or set how CRLs are built.",
@@ -175,7 +178,7 @@ func (b *Backend) paths() []*framework.Path {
 		{
 			Pattern: `config/auto-tidy`,
 			Operations: map[logical.Operation]framework.Handler{
-				read:   b.readAutoTidy,
+				read:   readSetting(b.loadAutoTidy),
 				update: framework.Typed(b.writeAutoTidy),
 			},
 			Synopsis: "Read or set automatic tidying.",
@@ -205,22 +208,11 @@ func (b *Backend) paths() []*framework.Path {
 			Operations: map[logical.Operation]framework.Handler{list: b.listRevoked},
 			Synopsis:   "List the serial numbers of revoked certificates.",
 		},
-		{
-			Pattern:    `roles/?`,
-			Operations: map[logical.Operation]framework.Handler{list: b.listRoles},
-			Synopsis:   "List roles.",
-		},
-		{
-			Pattern: `roles/(?P<name>` + namePattern + `)`,
-			Operations: map[logical.Operation]framework.Handler{
-				read:                    b.readRole,
-				update:                  framework.Typed(b.writeRole),
-				logical.PatchOperation:  framework.Typed(b.patchRole),
-				logical.DeleteOperation: b.deleteRole,
-			},
-			ExistenceCheck: b.roleExists,
-			Synopsis:       "Create, read, update and delete a role.",
-		},
+	}, b.roles.Paths(framework.CollectionPaths[role]{
+		Base: "roles", Capture: "name", NamePattern: namePattern, Data: func(r *role) any { return r.data() },
+		Write: framework.Typed(b.writeRole), Noun: "role",
+		Operations: map[logical.Operation]framework.Handler{logical.PatchOperation: framework.Typed(b.patchRole)},
+	}), []*framework.Path{
 		{
 			Pattern:    `issue/(?P<role>` + namePattern + `)`,
 			Operations: map[logical.Operation]framework.Handler{update: framework.Typed(b.issue)},
@@ -251,7 +243,7 @@ func (b *Backend) paths() []*framework.Path {
 			Operations: map[logical.Operation]framework.Handler{update: framework.Typed(b.tidy)},
 			Synopsis:   "Remove expired certificates from storage and the CRLs.",
 		},
-	}
+	})
 }
 
 // Invalidate drops the cached issuers when key, a storage key of this

@@ -12,7 +12,7 @@ import (
 func benchIssue(b *testing.B, keyType string) {
 	h := newHarness(b)
 	h.genRoot(`,"ttl":"20h"`)
-	h.must(opUpdate, "roles/web", `{"allowed_domains":"example.com","allow_subdomains":true,"key_type":"`+keyType+`"}`)
+	h.Must(opUpdate, "roles/web", `{"allowed_domains":"example.com","allow_subdomains":true,"key_type":"`+keyType+`"}`)
 	req := &logical.Request{
 		Operation: logical.UpdateOperation,
 		Path:      "issue/web",
@@ -21,7 +21,7 @@ func benchIssue(b *testing.B, keyType string) {
 	b.ReportAllocs()
 	cpu0, ok := processCPU()
 	for b.Loop() {
-		resp, err := h.b.HandleRequest(b.Context(), req)
+		resp, err := h.Backend.HandleRequest(b.Context(), req)
 		if err != nil || resp == nil {
 			b.Fatalf("issue = %v, %v", resp, err)
 		}

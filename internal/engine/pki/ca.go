@@ -193,13 +193,13 @@ func (b *Backend) addIssuer(ctx context.Context, keyE *keyEntry, issE *issuerEnt
 				}
 			}
 		}
-		op, err := jsonOp(keyPrefix+keyE.ID, keyE)
+		op, err := framework.PutJSONOp(keyPrefix+keyE.ID, keyE)
 		if err != nil {
 			return err
 		}
 		ops = append(ops, op)
 	}
-	op, err := jsonOp(issuerPrefix+issE.ID, issE)
+	op, err := framework.PutJSONOp(issuerPrefix+issE.ID, issE)
 	if err != nil {
 		return err
 	}
@@ -207,7 +207,7 @@ func (b *Backend) addIssuer(ctx context.Context, keyE *keyEntry, issE *issuerEnt
 	if st.issuers[st.config.Default] == nil || st.config.DefaultFollowsLatest {
 		cfg := st.config
 		cfg.Default = issE.ID
-		op, err := jsonOp(configIssuersKey, cfg)
+		op, err := framework.PutJSONOp(configIssuersKey, cfg)
 		if err != nil {
 			return err
 		}
@@ -310,7 +310,7 @@ func (b *Backend) addKey(ctx context.Context, keyE *keyEntry) error {
 			}
 		}
 	}
-	op, err := jsonOp(keyPrefix+keyE.ID, keyE)
+	op, err := framework.PutJSONOp(keyPrefix+keyE.ID, keyE)
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ func TestGenerateRoot(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
-			resp := h.must(opUpdate, tt.path, tt.body)
+			resp := h.Must(opUpdate, tt.path, tt.body)
 			r := decode[certResp](t, resp)
 			c := parseCert(t, r.Certificate)
 			if !c.IsCA || !c.BasicConstraintsValid || c.KeyUsage&x509.KeyUsageCertSign == 0 || c.KeyUsage&x509.KeyUsageCRLSign == 0 {
@@ -60,11 +60,11 @@ func TestGenerateRoot(t *testing.T) {
 				t.Errorf("internal root returned a private key")
 			}
 			// The root is now the default issuer: ca and issuer/default.
-			ca := h.must(opRead, "ca", "")
+			ca := h.Must(opRead, "ca", "")
 			if ca.Raw == nil || !bytes.Equal(ca.Raw.Body, c.Raw) || ca.Raw.ContentType != "application/pkix-cert" {
 				t.Errorf("ca = %+v, want the root's DER", ca.Raw)
 			}
-			iss := decode[issuerData](t, h.must(opRead, "issuer/default", ""))
+			iss := decode[issuerData](t, h.Must(opRead, "issuer/default", ""))
 			if iss.IssuerID != r.IssuerID || iss.KeyID != r.KeyID || parseCert(t, iss.Certificate).Equal(c) == false {
 				t.Errorf("issuer/default = %+v, want issuer %s", iss, r.IssuerID)
 			}
@@ -116,13 +116,13 @@ func TestGenerateRootRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := h.do(opUpdate, "root/generate/internal", tt.body)
+			_, err := h.Do(opUpdate, "root/generate/internal", tt.body)
 			wantInvalid(t, tt.name, err, tt.want)
 		})
 	}
 
 	// An unknown field is ignored with Vault's warning.
-	resp := newHarness(t).must(opUpdate, "root/generate/internal", `{"common_name":"x","key_type":"ec","colour":"red"}`)
+	resp := newHarness(t).Must(opUpdate, "root/generate/internal", `{"common_name":"x","key_type":"ec","colour":"red"}`)
 	if !slices.Contains(resp.Warnings, "Endpoint ignored these unrecognized parameters: [colour]") {
 		t.Errorf("root with an unknown field: warnings %q, want the ignored-parameters warning", resp.Warnings)
 	}
@@ -135,11 +135,11 @@ func twoTier(t *testing.T) (root, inter *harness, rootCert *x509.Certificate) {
 	root = newHarness(t)
 	_, rootCert = root.genRoot(`,"ttl":"20h"`)
 	inter = newHarness(t)
-	gen := decode[certResp](t, inter.must(opUpdate, "intermediate/generate/internal", `{"common_name":"Coffer Intermediate","key_type":"ec"}`))
+	gen := decode[certResp](t, inter.Must(opUpdate, "intermediate/generate/internal", `{"common_name":"Coffer Intermediate","key_type":"ec"}`))
 	if gen.CSR == "" || gen.KeyID == "" {
 		t.Fatalf("intermediate/generate = %+v", gen)
 	}
-	signed := decode[certResp](t, root.must(opUpdate, "root/sign-intermediate", `{"csr":`+quote(gen.CSR)+`,"common_name":"Coffer Intermediate","ttl":"10h"}`))
+	signed := decode[certResp](t, root.Must(opUpdate, "root/sign-intermediate", `{"csr":`+quote(gen.CSR)+`,"common_name":"Coffer Intermediate","ttl":"10h"}`))
 	ic := parseCert(t, signed.Certificate)
 	if !ic.IsCA || ic.CheckSignatureFrom(rootCert) != nil {
 		t.Fatalf("signed intermediate is not a CA signed by the root")
@@ -147,7 +147,7 @@ func twoTier(t *testing.T) (root, inter *harness, rootCert *x509.Certificate) {
 	if signed.IssuingCA != encodeCert(formatPEM, rootCert.Raw) {
 		t.Errorf("sign-intermediate issuing_ca is not the root")
 	}
-	set := decode[setSignedResponse](t, inter.must(opUpdate, "intermediate/set-signed", `{"certificate":`+quote(signed.Certificate+"\n"+signed.IssuingCA)+`}`))
+	set := decode[setSignedResponse](t, inter.Must(opUpdate, "intermediate/set-signed", `{"certificate":`+quote(signed.Certificate+"\n"+signed.IssuingCA)+`}`))
 	if len(set.ImportedIssuers) != 1 || set.Mapping[set.ImportedIssuers[0]] != gen.KeyID {
 		t.Fatalf("set-signed = %+v, want one issuer mapped to key %s", set, gen.KeyID)
 	}
@@ -177,36 +177,36 @@ func TestIntermediate(t *testing.T) {
 	t.Parallel()
 	root, inter, rootCert := twoTier(t)
 
-	iss := decode[issuerData](t, inter.must(opRead, "issuer/default", ""))
+	iss := decode[issuerData](t, inter.Must(opRead, "issuer/default", ""))
 	if len(iss.CAChain) != 2 || !parseCert(t, iss.CAChain[1]).Equal(rootCert) {
 		t.Errorf("intermediate ca_chain has %d entries, want itself and the root", len(iss.CAChain))
 	}
 	// The signed intermediate is stored in the root mount's certificates.
 	ic := parseCert(t, iss.Certificate)
-	got := decode[certData](t, root.must(opRead, "cert/"+formatSerial(ic.SerialNumber), ""))
+	got := decode[certData](t, root.Must(opRead, "cert/"+formatSerial(ic.SerialNumber), ""))
 	if !parseCert(t, got.Certificate).Equal(ic) {
 		t.Errorf("root mount's cert/%s is not the intermediate", formatSerial(ic.SerialNumber))
 	}
 	// Importing the same certificate again changes nothing.
-	again := decode[setSignedResponse](t, inter.must(opUpdate, "intermediate/set-signed", `{"certificate":`+quote(iss.Certificate)+`}`))
+	again := decode[setSignedResponse](t, inter.Must(opUpdate, "intermediate/set-signed", `{"certificate":`+quote(iss.Certificate)+`}`))
 	if len(again.ImportedIssuers) != 0 || len(again.ExistingIssuers) != 1 || again.ExistingIssuers[0] != iss.IssuerID {
 		t.Errorf("second set-signed = %+v, want the existing issuer", again)
 	}
 	// A certificate whose key the mount does not hold is refused.
-	_, err := inter.do(opUpdate, "intermediate/set-signed", `{"certificate":`+quote(encodeCert(formatPEM, rootCert.Raw))+`}`)
+	_, err := inter.Do(opUpdate, "intermediate/set-signed", `{"certificate":`+quote(encodeCert(formatPEM, rootCert.Raw))+`}`)
 	wantInvalid(t, "set-signed foreign", err, "no key in this mount")
-	_, err = inter.do(opUpdate, "intermediate/set-signed", `{"certificate":"junk"}`)
+	_, err = inter.Do(opUpdate, "intermediate/set-signed", `{"certificate":"junk"}`)
 	wantInvalid(t, "set-signed junk", err, "not a PEM bundle")
 
 	// LIST issuers and config/issuers.
-	list := decode[listIssuersData](t, inter.must(opList, "issuers", ""))
+	list := decode[listIssuersData](t, inter.Must(opList, "issuers", ""))
 	if diff := cmp.Diff([]string{iss.IssuerID}, list.Keys); diff != "" {
 		t.Errorf("LIST issuers keys (-want +got):\n%s", diff)
 	}
 	if !list.KeyInfo[iss.IssuerID].IsDefault {
 		t.Errorf("LIST issuers: the only issuer is not the default")
 	}
-	cfg := decode[issuersConfig](t, inter.must(opRead, "config/issuers", ""))
+	cfg := decode[issuersConfig](t, inter.Must(opRead, "config/issuers", ""))
 	if cfg.Default != iss.IssuerID {
 		t.Errorf("config/issuers default = %q, want %q", cfg.Default, iss.IssuerID)
 	}
@@ -217,35 +217,35 @@ func TestIssuersConfigAndNames(t *testing.T) {
 	h := newHarness(t)
 	first, _ := h.genRoot(`,"issuer_name":"first"`)
 	second, secondCert := h.genRoot(`,"issuer_name":"second"`)
-	cfg := decode[issuersConfig](t, h.must(opRead, "config/issuers", ""))
+	cfg := decode[issuersConfig](t, h.Must(opRead, "config/issuers", ""))
 	if cfg.Default != first.IssuerID {
 		t.Fatalf("default = %q, want the first issuer %q", cfg.Default, first.IssuerID)
 	}
-	h.must(opUpdate, "config/issuers", `{"default":"second"}`)
-	ca := h.must(opRead, "ca/pem", "")
+	h.Must(opUpdate, "config/issuers", `{"default":"second"}`)
+	ca := h.Must(opRead, "ca/pem", "")
 	if got := parseCert(t, string(ca.Raw.Body)); !got.Equal(secondCert) {
 		t.Errorf("ca/pem after changing the default is not the second root")
 	}
 	if ca.Raw.ContentType != "application/pem-file" {
 		t.Errorf("ca/pem content type = %q", ca.Raw.ContentType)
 	}
-	_, err := h.do(opUpdate, "config/issuers", `{"default":"nope"}`)
+	_, err := h.Do(opUpdate, "config/issuers", `{"default":"nope"}`)
 	wantInvalid(t, "unknown default", err, "unknown issuer")
 
-	renamed := decode[issuerData](t, h.must(opUpdate, "issuer/second", `{"issuer_name":"renamed"}`))
+	renamed := decode[issuerData](t, h.Must(opUpdate, "issuer/second", `{"issuer_name":"renamed"}`))
 	if renamed.IssuerName != "renamed" || renamed.IssuerID != second.IssuerID {
 		t.Errorf("rename = %+v", renamed)
 	}
-	if resp, _ := h.do(opRead, "issuer/second", ""); resp != nil {
+	if resp, _ := h.Do(opRead, "issuer/second", ""); resp != nil {
 		t.Errorf("old name still resolves")
 	}
-	byName := decode[issuerData](t, h.must(opRead, "issuer/renamed", ""))
+	byName := decode[issuerData](t, h.Must(opRead, "issuer/renamed", ""))
 	if byName.IssuerID != second.IssuerID {
 		t.Errorf("issuer/renamed = %s, want %s", byName.IssuerID, second.IssuerID)
 	}
-	_, err = h.do(opUpdate, "issuer/renamed", `{"issuer_name":"first"}`)
+	_, err = h.Do(opUpdate, "issuer/renamed", `{"issuer_name":"first"}`)
 	wantInvalid(t, "rename to taken", err, "already in use")
-	der := h.must(opRead, "issuer/"+first.IssuerID+"/der", "")
+	der := h.Must(opRead, "issuer/"+first.IssuerID+"/der", "")
 	if c, err := x509.ParseCertificate(der.Raw.Body); err != nil || c.Subject.CommonName != "Coffer Test Root" {
 		t.Errorf("issuer/:id/der = %v, %v", c, err)
 	}
@@ -255,12 +255,12 @@ func TestNoIssuer(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	for _, p := range []string{"ca", "ca/pem", "ca_chain", "crl", "crl/pem", "issuer/default"} {
-		if resp, err := h.do(opRead, p, ""); resp != nil || err != nil {
+		if resp, err := h.Do(opRead, p, ""); resp != nil || err != nil {
 			t.Errorf("read %s without an issuer = %v, %v; want nothing (404)", p, resp, err)
 		}
 	}
-	h.must(opUpdate, "roles/web", `{"allowed_domains":"example.com","allow_subdomains":true,"key_type":"ec"}`)
-	_, err := h.do(opUpdate, "issue/web", `{"common_name":"a.example.com"}`)
+	h.Must(opUpdate, "roles/web", `{"allowed_domains":"example.com","allow_subdomains":true,"key_type":"ec"}`)
+	_, err := h.Do(opUpdate, "issue/web", `{"common_name":"a.example.com"}`)
 	wantInvalid(t, "issue without issuer", err, "no default issuer")
 }
 
@@ -269,8 +269,8 @@ func TestSignIntermediatePathLength(t *testing.T) {
 	h := newHarness(t)
 	h.genRoot(`,"max_path_length":1`)
 	other := newHarness(t)
-	gen := decode[certResp](t, other.must(opUpdate, "intermediate/generate/internal", `{"common_name":"Int","key_type":"ec"}`))
-	signed := decode[certResp](t, h.must(opUpdate, "root/sign-intermediate", `{"csr":`+quote(gen.CSR)+`,"use_csr_values":true,"max_path_length":5}`))
+	gen := decode[certResp](t, other.Must(opUpdate, "intermediate/generate/internal", `{"common_name":"Int","key_type":"ec"}`))
+	signed := decode[certResp](t, h.Must(opUpdate, "root/sign-intermediate", `{"csr":`+quote(gen.CSR)+`,"use_csr_values":true,"max_path_length":5}`))
 	c := parseCert(t, signed.Certificate)
 	if c.MaxPathLen != 0 || !c.MaxPathLenZero {
 		t.Errorf("intermediate under a root with max_path_length 1 has MaxPathLen %d (zero %v), want 0", c.MaxPathLen, c.MaxPathLenZero)
@@ -285,23 +285,23 @@ func TestInvalidate(t *testing.T) {
 	h := newHarness(t)
 	_, first := h.genRoot("")
 	second, secondCert := h.genRoot("")
-	if c := parseCert(t, string(h.must(opRead, "ca/pem", "").Raw.Body)); !c.Equal(first) {
+	if c := parseCert(t, string(h.Must(opRead, "ca/pem", "").Raw.Body)); !c.Equal(first) {
 		t.Fatalf("default issuer is not the first root")
 	}
 	// Another node changes the default behind the backend's back.
 	cfg := `{"default":"` + second.IssuerID + `","default_follows_latest_issuer":false}`
-	if err := h.st.Put(t.Context(), &logical.StorageEntry{Key: configIssuersKey, Value: []byte(cfg)}); err != nil {
+	if err := h.Storage.Put(t.Context(), &logical.StorageEntry{Key: configIssuersKey, Value: []byte(cfg)}); err != nil {
 		t.Fatal(err)
 	}
-	if c := parseCert(t, string(h.must(opRead, "ca/pem", "").Raw.Body)); !c.Equal(first) {
+	if c := parseCert(t, string(h.Must(opRead, "ca/pem", "").Raw.Body)); !c.Equal(first) {
 		t.Errorf("the default changed without an invalidation: reads are not served from the cache")
 	}
-	h.b.(*Backend).Invalidate(t.Context(), "role/unrelated")
-	if c := parseCert(t, string(h.must(opRead, "ca/pem", "").Raw.Body)); !c.Equal(first) {
+	h.Backend.(*Backend).Invalidate(t.Context(), "role/unrelated")
+	if c := parseCert(t, string(h.Must(opRead, "ca/pem", "").Raw.Body)); !c.Equal(first) {
 		t.Errorf("an unrelated invalidation dropped the issuer cache")
 	}
-	h.b.(*Backend).Invalidate(t.Context(), configIssuersKey)
-	if c := parseCert(t, string(h.must(opRead, "ca/pem", "").Raw.Body)); !c.Equal(secondCert) {
+	h.Backend.(*Backend).Invalidate(t.Context(), configIssuersKey)
+	if c := parseCert(t, string(h.Must(opRead, "ca/pem", "").Raw.Body)); !c.Equal(secondCert) {
 		t.Errorf("after Invalidate(%q) the default is not the second root", configIssuersKey)
 	}
 }

@@ -343,7 +343,7 @@ func (b *Backend) rebuildCRLLocked(ctx context.Context, iss *issuer, add *revoke
 	var ops []logical.TxnOp
 	if add != nil {
 		entries = append(entries, *add)
-		op, err := jsonOp(revokedPrefix+strings.ReplaceAll(add.SerialNumber, ":", "-"), add)
+		op, err := framework.PutJSONOp(revokedPrefix+strings.ReplaceAll(add.SerialNumber, ":", "-"), add)
 		if err != nil {
 			return nil, err
 		}
@@ -375,7 +375,7 @@ func (b *Backend) rebuildCRLLocked(ctx context.Context, iss *issuer, add *revoke
 	if c.DER, err = x509.CreateRevocationList(rand.Reader, tmpl, iss.cert, iss.signer); err != nil {
 		return nil, &logical.Error{Kind: logical.ErrInvalidRequest, Msg: fmt.Sprintf("issuer %s cannot sign a CRL", iss.entry.ID), Err: err}
 	}
-	op, err := jsonOp(crlPrefix+iss.entry.ID, c)
+	op, err := framework.PutJSONOp(crlPrefix+iss.entry.ID, c)
 	if err != nil {
 		return nil, err
 	}

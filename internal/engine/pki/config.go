@@ -69,19 +69,27 @@ type crlConfigInput struct {
 
 // loadCRLConfig reads config/crl, or its defaults.
 func (b *Backend) loadCRLConfig(ctx context.Context) (*crlConfig, error) {
-	c := defaultCRLConfig()
-	if _, err := framework.GetJSON(ctx, b.storage, configCRLKey, &c); err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return loadDefaulted(ctx, b.storage, configCRLKey, defaultCRLConfig())
 }
 
-func (b *Backend) readCRLConfig(ctx context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
-	c, err := b.loadCRLConfig(ctx)
-	if err != nil {
+// loadDefaulted reads the setting stored at key over def, the defaults of
+// a mount that never wrote it.
+func loadDefaulted[T any](ctx context.Context, st logical.Storage, key string, def T) (*T, error) {
+	if _, err := framework.GetJSON(ctx, st, key, &def); err != nil {
 		return nil, err
 	}
-	return &logical.Response{Data: c}, nil
+	return &def, nil
+}
+
+// readSetting answers a read of the setting load returns.
+func readSetting[T any](load func(context.Context) (*T, error)) framework.Handler {
+	return func(ctx context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
+		c, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &logical.Response{Data: c}, nil
+	}
 }
 
 // writeCRLConfig stores config/crl and rebuilds every CRL with it.
@@ -213,19 +221,7 @@ type autoTidyInput struct {
 
 // loadAutoTidy reads config/auto-tidy, or its defaults.
 func (b *Backend) loadAutoTidy(ctx context.Context) (*autoTidyConfig, error) {
-	c := defaultAutoTidy()
-	if _, err := framework.GetJSON(ctx, b.storage, configAutoTidyKey, &c); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
-
-func (b *Backend) readAutoTidy(ctx context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
-	c, err := b.loadAutoTidy(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &logical.Response{Data: c}, nil
+	return loadDefaulted(ctx, b.storage, configAutoTidyKey, defaultAutoTidy())
 }
 
 func (b *Backend) writeAutoTidy(ctx context.Context, _ *logical.Request, _ *framework.Match, in *autoTidyInput) (*logical.Response, error) {

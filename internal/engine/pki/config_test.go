@@ -38,7 +38,7 @@ func crlIssuingURLs(t *testing.T, crl *x509.RevocationList) []string {
 func TestConfigURLs(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	got := decode[aiaURLs](t, h.must(opRead, "config/urls", ""))
+	got := decode[aiaURLs](t, h.Must(opRead, "config/urls", ""))
 	if diff := cmp.Diff(aiaURLs{IssuingCertificates: []string{}, CRLDistributionPoints: []string{}, OCSPServers: []string{}}, got); diff != "" {
 		t.Errorf("default config/urls (-want +got):\n%s", diff)
 	}
@@ -50,42 +50,42 @@ func TestConfigURLs(t *testing.T) {
 		{"template without templating", `{"ocsp_servers":["{{cluster_path}}/ocsp"]}`, "enable_templating is false"},
 		{"unknown placeholder", `{"enable_templating":true,"issuing_certificates":"{{cluster_path}}/{{nope}}"}`, "unknown placeholder"},
 	} {
-		_, err := h.do(opUpdate, "config/urls", tt.body)
+		_, err := h.Do(opUpdate, "config/urls", tt.body)
 		wantInvalid(t, tt.name, err, tt.want)
 	}
 
 	_, root := h.genRoot(`,"ttl":"24h"`)
-	h.must(opUpdate, "roles/web", webRole)
+	h.Must(opUpdate, "roles/web", webRole)
 	const (
 		caURL   = "http://127.0.0.1:8200/v1/pki/ca"
 		crlURL  = "http://127.0.0.1:8200/v1/pki/crl"
 		ocspURL = "http://127.0.0.1:8200/v1/pki/ocsp"
 	)
-	w := decode[aiaURLs](t, h.must(opUpdate, "config/urls", `{"issuing_certificates":"`+caURL+`","crl_distribution_points":["`+crlURL+`"],"ocsp_servers":["`+ocspURL+`"]}`))
+	w := decode[aiaURLs](t, h.Must(opUpdate, "config/urls", `{"issuing_certificates":"`+caURL+`","crl_distribution_points":["`+crlURL+`"],"ocsp_servers":["`+ocspURL+`"]}`))
 	if !slices.Equal(w.IssuingCertificates, []string{caURL}) || !slices.Equal(w.CRLDistributionPoints, []string{crlURL}) {
 		t.Errorf("config/urls write answered %+v", w)
 	}
-	leaf := parseCert(t, decode[certResp](t, h.must(opUpdate, "issue/web", `{"common_name":"a.example.com"}`)).Certificate)
+	leaf := parseCert(t, decode[certResp](t, h.Must(opUpdate, "issue/web", `{"common_name":"a.example.com"}`)).Certificate)
 	if !slices.Equal(leaf.IssuingCertificateURL, []string{caURL}) || !slices.Equal(leaf.CRLDistributionPoints, []string{crlURL}) || !slices.Equal(leaf.OCSPServer, []string{ocspURL}) {
 		t.Errorf("leaf URLs: issuing %v, crl %v, ocsp %v", leaf.IssuingCertificateURL, leaf.CRLDistributionPoints, leaf.OCSPServer)
 	}
-	h.must(opRead, "crl/rotate", "")
+	h.Must(opRead, "crl/rotate", "")
 	if got := crlIssuingURLs(t, readCRL(t, h, root)); !slices.Equal(got, []string{caURL}) {
 		t.Errorf("CRL AIA caIssuers = %v, want %v", got, []string{caURL})
 	}
 
 	// Templating: {{cluster_path}} needs config/cluster.
-	rootID := decode[issuerData](t, h.must(opRead, "issuer/default", "")).IssuerID
-	h.must(opUpdate, "config/urls", `{"enable_templating":true,"issuing_certificates":"{{cluster_aia_path}}/issuer/{{issuer_id}}/der","crl_distribution_points":"{{cluster_path}}/issuer/{{issuer_id}}/crl/der","ocsp_servers":""}`)
-	_, err := h.do(opUpdate, "issue/web", `{"common_name":"b.example.com"}`)
+	rootID := decode[issuerData](t, h.Must(opRead, "issuer/default", "")).IssuerID
+	h.Must(opUpdate, "config/urls", `{"enable_templating":true,"issuing_certificates":"{{cluster_aia_path}}/issuer/{{issuer_id}}/der","crl_distribution_points":"{{cluster_path}}/issuer/{{issuer_id}}/crl/der","ocsp_servers":""}`)
+	_, err := h.Do(opUpdate, "issue/web", `{"common_name":"b.example.com"}`)
 	wantInvalid(t, "templated URLs without config/cluster", err, "config/cluster")
-	_, err = h.do(opUpdate, "config/cluster", `{"path":"not a url"}`)
+	_, err = h.Do(opUpdate, "config/cluster", `{"path":"not a url"}`)
 	wantInvalid(t, "config/cluster with a bad path", err, "path")
-	h.must(opUpdate, "config/cluster", `{"path":"https://pr.example/v1/pki/","aia_path":"http://aia.example/v1/pki"}`)
-	if c := decode[clusterConfig](t, h.must(opRead, "config/cluster", "")); c.Path != "https://pr.example/v1/pki" {
+	h.Must(opUpdate, "config/cluster", `{"path":"https://pr.example/v1/pki/","aia_path":"http://aia.example/v1/pki"}`)
+	if c := decode[clusterConfig](t, h.Must(opRead, "config/cluster", "")); c.Path != "https://pr.example/v1/pki" {
 		t.Errorf("config/cluster = %+v", c)
 	}
-	leaf = parseCert(t, decode[certResp](t, h.must(opUpdate, "issue/web", `{"common_name":"b.example.com"}`)).Certificate)
+	leaf = parseCert(t, decode[certResp](t, h.Must(opUpdate, "issue/web", `{"common_name":"b.example.com"}`)).Certificate)
 	if want := []string{"http://aia.example/v1/pki/issuer/" + rootID + "/der"}; !slices.Equal(leaf.IssuingCertificateURL, want) {
 		t.Errorf("templated issuing URL = %v, want %v", leaf.IssuingCertificateURL, want)
 	}
@@ -94,15 +94,15 @@ func TestConfigURLs(t *testing.T) {
 	}
 
 	// An issuer's own URLs replace the mount's.
-	d := decode[issuerData](t, h.must(opUpdate, "issuer/default", `{"issuing_certificates":["http://own.example/ca"]}`))
+	d := decode[issuerData](t, h.Must(opUpdate, "issuer/default", `{"issuing_certificates":["http://own.example/ca"]}`))
 	if !slices.Equal(d.IssuingCertificates, []string{"http://own.example/ca"}) || d.CRLDistributionPoints == nil {
 		t.Errorf("issuer update answered %+v", d)
 	}
-	leaf = parseCert(t, decode[certResp](t, h.must(opUpdate, "issue/web", `{"common_name":"c.example.com"}`)).Certificate)
+	leaf = parseCert(t, decode[certResp](t, h.Must(opUpdate, "issue/web", `{"common_name":"c.example.com"}`)).Certificate)
 	if !slices.Equal(leaf.IssuingCertificateURL, []string{"http://own.example/ca"}) || len(leaf.CRLDistributionPoints) != 0 {
 		t.Errorf("with the issuer's URLs: issuing %v, crl %v", leaf.IssuingCertificateURL, leaf.CRLDistributionPoints)
 	}
-	_, err = h.do(opUpdate, "issuer/default", `{"ocsp_servers":["bad"]}`)
+	_, err = h.Do(opUpdate, "issuer/default", `{"ocsp_servers":["bad"]}`)
 	wantInvalid(t, "issuer with a bad URL", err, "ocsp_servers")
 }
 
@@ -110,10 +110,10 @@ func TestSignIntermediateCarriesURLs(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.genRoot(`,"ttl":"24h"`)
-	h.must(opUpdate, "config/urls", `{"issuing_certificates":"http://r.example/ca","crl_distribution_points":"http://r.example/crl"}`)
+	h.Must(opUpdate, "config/urls", `{"issuing_certificates":"http://r.example/ca","crl_distribution_points":"http://r.example/crl"}`)
 	other := newHarness(t)
-	csr := decode[certResp](t, other.must(opUpdate, "intermediate/generate/internal", `{"common_name":"Int","key_type":"ec"}`)).CSR
-	sig := decode[certResp](t, h.must(opUpdate, "root/sign-intermediate", `{"csr":`+quote(csr)+`,"ttl":"12h"}`))
+	csr := decode[certResp](t, other.Must(opUpdate, "intermediate/generate/internal", `{"common_name":"Int","key_type":"ec"}`)).CSR
+	sig := decode[certResp](t, h.Must(opUpdate, "root/sign-intermediate", `{"csr":`+quote(csr)+`,"ttl":"12h"}`))
 	c := parseCert(t, sig.Certificate)
 	if !slices.Equal(c.IssuingCertificateURL, []string{"http://r.example/ca"}) || !slices.Equal(c.CRLDistributionPoints, []string{"http://r.example/crl"}) {
 		t.Errorf("intermediate URLs: issuing %v, crl %v", c.IssuingCertificateURL, c.CRLDistributionPoints)
@@ -124,12 +124,12 @@ func TestConfigCRL(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	_, root := h.genRoot(`,"ttl":"240h"`)
-	if c := decode[crlConfig](t, h.must(opRead, "config/crl", "")); c != defaultCRLConfig() {
+	if c := decode[crlConfig](t, h.Must(opRead, "config/crl", "")); c != defaultCRLConfig() {
 		t.Errorf("default config/crl = %+v", c)
 	}
-	_, err := h.do(opUpdate, "config/crl", `{"expiry":"soon"}`)
+	_, err := h.Do(opUpdate, "config/crl", `{"expiry":"soon"}`)
 	wantInvalid(t, "bad expiry", err, "expiry")
-	resp := h.must(opUpdate, "config/crl", `{"expiry":"48h","enable_delta":true}`)
+	resp := h.Must(opUpdate, "config/crl", `{"expiry":"48h","enable_delta":true}`)
 	if c := decode[crlConfig](t, resp); c.Expiry != "48h" || !c.EnableDelta {
 		t.Errorf("config/crl write answered %+v", c)
 	}
@@ -140,17 +140,17 @@ func TestConfigCRL(t *testing.T) {
 	if got := crl.NextUpdate.Sub(crl.ThisUpdate); got != 48*time.Hour {
 		t.Errorf("CRL lifetime = %v, want 48h", got)
 	}
-	h.must(opUpdate, "roles/web", webRole)
-	a := decode[certResp](t, h.must(opUpdate, "issue/web", `{"common_name":"a.example.com"}`))
-	h.must(opUpdate, "revoke", `{"serial_number":"`+a.SerialNumber+`"}`)
+	h.Must(opUpdate, "roles/web", webRole)
+	a := decode[certResp](t, h.Must(opUpdate, "issue/web", `{"common_name":"a.example.com"}`))
+	h.Must(opUpdate, "revoke", `{"serial_number":"`+a.SerialNumber+`"}`)
 	if got := revokedSerials(readCRL(t, h, root)); !slices.Equal(got, []string{a.SerialNumber}) {
 		t.Fatalf("CRL = %v, want the revoked serial", got)
 	}
-	h.must(opUpdate, "config/crl", `{"disable":true}`)
+	h.Must(opUpdate, "config/crl", `{"disable":true}`)
 	if got := revokedSerials(readCRL(t, h, root)); len(got) != 0 {
 		t.Errorf("CRL with disable = %v, want empty", got)
 	}
-	h.must(opUpdate, "config/crl", `{"disable":false}`)
+	h.Must(opUpdate, "config/crl", `{"disable":false}`)
 	if got := revokedSerials(readCRL(t, h, root)); !slices.Equal(got, []string{a.SerialNumber}) {
 		t.Errorf("CRL enabled again = %v, want the revoked serial", got)
 	}
@@ -160,27 +160,27 @@ func TestAutoTidy(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.genRoot(`,"ttl":"240h"`)
-	h.must(opUpdate, "roles/web", webRole)
-	def := decode[autoTidyConfig](t, h.must(opRead, "config/auto-tidy", ""))
+	h.Must(opUpdate, "roles/web", webRole)
+	def := decode[autoTidyConfig](t, h.Must(opRead, "config/auto-tidy", ""))
 	if def.Enabled || def.IntervalDuration != 43200 || def.SafetyBuffer != 259200 || def.PauseDuration != "0s" {
 		t.Errorf("default config/auto-tidy = %+v", def)
 	}
-	_, err := h.do(opUpdate, "config/auto-tidy", `{"enabled":true}`)
+	_, err := h.Do(opUpdate, "config/auto-tidy", `{"enabled":true}`)
 	wantInvalid(t, "auto-tidy with nothing to tidy", err, "tidy_cert_store")
-	c := decode[autoTidyConfig](t, h.must(opUpdate, "config/auto-tidy", `{"enabled":true,"tidy_cert_store":true,"interval_duration":"1h","safety_buffer":"1m"}`))
+	c := decode[autoTidyConfig](t, h.Must(opUpdate, "config/auto-tidy", `{"enabled":true,"tidy_cert_store":true,"interval_duration":"1h","safety_buffer":"1m"}`))
 	if !c.Enabled || c.IntervalDuration != 3600 || c.SafetyBuffer != 60 {
 		t.Errorf("config/auto-tidy write answered %+v", c)
 	}
-	a := decode[certResp](t, h.must(opUpdate, "issue/web", `{"common_name":"a.example.com","ttl":"1h"}`))
-	p := h.b.(*Backend)
+	a := decode[certResp](t, h.Must(opUpdate, "issue/web", `{"common_name":"a.example.com","ttl":"1h"}`))
+	p := h.Backend.(*Backend)
 	if err := p.Periodic(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	h.clock.Advance(90 * time.Minute)
+	h.Clock.Advance(90 * time.Minute)
 	if err := p.Periodic(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if resp, _ := h.do(opRead, "cert/"+a.SerialNumber, ""); resp != nil {
+	if resp, _ := h.Do(opRead, "cert/"+a.SerialNumber, ""); resp != nil {
 		t.Error("auto-tidy kept a certificate that expired past the safety buffer")
 	}
 }
@@ -189,18 +189,18 @@ func TestGenerateLease(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	_, root := h.genRoot(`,"ttl":"240h"`)
-	h.must(opUpdate, "roles/web", webRole)
-	if resp := h.must(opUpdate, "issue/web", `{"common_name":"a.example.com"}`); resp.Secret != nil {
+	h.Must(opUpdate, "roles/web", webRole)
+	if resp := h.Must(opUpdate, "issue/web", `{"common_name":"a.example.com"}`); resp.Secret != nil {
 		t.Errorf("a role without generate_lease leased %+v", resp.Secret)
 	}
-	h.must(opPatch, "roles/web", `{"generate_lease":true}`)
-	resp := h.must(opUpdate, "issue/web", `{"common_name":"b.example.com","ttl":"2h"}`)
+	h.Must(opPatch, "roles/web", `{"generate_lease":true}`)
+	resp := h.Must(opUpdate, "issue/web", `{"common_name":"b.example.com","ttl":"2h"}`)
 	b := decode[certResp](t, resp)
 	if resp.Secret == nil || resp.Secret.TTL != 2*time.Hour || resp.Secret.Renewable || resp.Secret.InternalData[dataSerial] != b.SerialNumber {
 		t.Fatalf("lease = %+v, want a 2h non-renewable lease for serial %s", resp.Secret, b.SerialNumber)
 	}
-	p := h.b.(*Backend)
-	ls := &logical.LeasedSecret{LeaseID: "pki/issue/web/x", Path: "issue/web", InternalData: resp.Secret.InternalData, IssueTime: h.clock.Now()}
+	p := h.Backend.(*Backend)
+	ls := &logical.LeasedSecret{LeaseID: "pki/issue/web/x", Path: "issue/web", InternalData: resp.Secret.InternalData, IssueTime: h.Clock.Now()}
 	if _, err := p.RenewSecret(t.Context(), ls); err == nil {
 		t.Error("RenewSecret of a certificate lease succeeded")
 	}
@@ -214,8 +214,8 @@ func TestGenerateLease(t *testing.T) {
 	}
 
 	// With no_store the lease carries the certificate to revoke it.
-	h.must(opPatch, "roles/web", `{"no_store":true}`)
-	resp = h.must(opUpdate, "sign/web", `{"csr":`+quote(newCSR(t, false, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "c.example.com"}}))+`,"common_name":"c.example.com"}`)
+	h.Must(opPatch, "roles/web", `{"no_store":true}`)
+	resp = h.Must(opUpdate, "sign/web", `{"csr":`+quote(newCSR(t, false, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "c.example.com"}}))+`,"common_name":"c.example.com"}`)
 	c := decode[certResp](t, resp)
 	if resp.Secret == nil || resp.Secret.InternalData[dataCertificate] == "" {
 		t.Fatalf("no_store lease = %+v, want the certificate in it", resp.Secret)

@@ -14,7 +14,7 @@ import (
 // issuer's public key.
 func readCRL(t *testing.T, h *harness, issuer *x509.Certificate) *x509.RevocationList {
 	t.Helper()
-	resp := h.must(opRead, "crl", "")
+	resp := h.Must(opRead, "crl", "")
 	if resp.Raw == nil || resp.Raw.ContentType != "application/pkix-crl" {
 		t.Fatalf("crl response = %+v, want raw DER", resp)
 	}
@@ -41,9 +41,9 @@ func TestRevokeAndCRL(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	_, root := h.genRoot(`,"ttl":"20h"`)
-	h.must(opUpdate, "roles/web", webRole)
-	a := decode[certResp](t, h.must(opUpdate, "issue/web", `{"common_name":"a.example.com"}`))
-	b := decode[certResp](t, h.must(opUpdate, "issue/web", `{"common_name":"b.example.com"}`))
+	h.Must(opUpdate, "roles/web", webRole)
+	a := decode[certResp](t, h.Must(opUpdate, "issue/web", `{"common_name":"a.example.com"}`))
+	b := decode[certResp](t, h.Must(opUpdate, "issue/web", `{"common_name":"b.example.com"}`))
 
 	empty := readCRL(t, h, root)
 	if len(empty.RevokedCertificateEntries) != 0 {
@@ -53,10 +53,10 @@ func TestRevokeAndCRL(t *testing.T) {
 		t.Errorf("CRL ThisUpdate %v NextUpdate %v Number %v", empty.ThisUpdate, empty.NextUpdate, empty.Number)
 	}
 
-	h.clock.Advance(time.Minute)
-	rev := decode[revokeData](t, h.must(opUpdate, "revoke", `{"serial_number":"`+a.SerialNumber+`"}`))
-	if rev.State != "revoked" || rev.RevocationTime != h.clock.Now().Unix() {
-		t.Errorf("revoke = %+v, want revoked at %d", rev, h.clock.Now().Unix())
+	h.Clock.Advance(time.Minute)
+	rev := decode[revokeData](t, h.Must(opUpdate, "revoke", `{"serial_number":"`+a.SerialNumber+`"}`))
+	if rev.State != "revoked" || rev.RevocationTime != h.Clock.Now().Unix() {
+		t.Errorf("revoke = %+v, want revoked at %d", rev, h.Clock.Now().Unix())
 	}
 	crl := readCRL(t, h, root)
 	if diff := cmp.Diff([]string{a.SerialNumber}, revokedSerials(crl)); diff != "" {
@@ -65,13 +65,13 @@ func TestRevokeAndCRL(t *testing.T) {
 	if crl.Number.Cmp(empty.Number) <= 0 {
 		t.Errorf("CRL number %v did not increase from %v", crl.Number, empty.Number)
 	}
-	if got := crl.RevokedCertificateEntries[0].RevocationTime; !got.Equal(h.clock.Now().Truncate(time.Second)) {
-		t.Errorf("revocation time on the CRL = %v, want %v", got, h.clock.Now())
+	if got := crl.RevokedCertificateEntries[0].RevocationTime; !got.Equal(h.Clock.Now().Truncate(time.Second)) {
+		t.Errorf("revocation time on the CRL = %v, want %v", got, h.Clock.Now())
 	}
 
 	// Revoking again is idempotent: same time, CRL unchanged.
-	h.clock.Advance(time.Minute)
-	again := decode[revokeData](t, h.must(opUpdate, "revoke", `{"serial_number":"`+hyphens(a.SerialNumber)+`"}`))
+	h.Clock.Advance(time.Minute)
+	again := decode[revokeData](t, h.Must(opUpdate, "revoke", `{"serial_number":"`+hyphens(a.SerialNumber)+`"}`))
 	if again.RevocationTime != rev.RevocationTime {
 		t.Errorf("second revoke time = %d, want %d", again.RevocationTime, rev.RevocationTime)
 	}
@@ -80,20 +80,20 @@ func TestRevokeAndCRL(t *testing.T) {
 	}
 
 	// cert/:serial reports the revocation; the other certificate is good.
-	ra := decode[certData](t, h.must(opRead, "cert/"+a.SerialNumber, ""))
-	rb := decode[certData](t, h.must(opRead, "cert/"+hyphens(b.SerialNumber), ""))
+	ra := decode[certData](t, h.Must(opRead, "cert/"+a.SerialNumber, ""))
+	rb := decode[certData](t, h.Must(opRead, "cert/"+hyphens(b.SerialNumber), ""))
 	if ra.RevocationTime != rev.RevocationTime || ra.RevocationTimeRFC3339 == "" || rb.RevocationTime != 0 {
 		t.Errorf("revocation_time: revoked %d (%q), good %d", ra.RevocationTime, ra.RevocationTimeRFC3339, rb.RevocationTime)
 	}
 	if !parseCert(t, rb.Certificate).Equal(parseCert(t, b.Certificate)) {
 		t.Errorf("cert/%s is not the issued certificate", b.SerialNumber)
 	}
-	if list := decode[map[string][]string](t, h.must(opList, "certs/revoked", "")); !slices.Equal(list["keys"], []string{a.SerialNumber}) {
+	if list := decode[map[string][]string](t, h.Must(opList, "certs/revoked", "")); !slices.Equal(list["keys"], []string{a.SerialNumber}) {
 		t.Errorf("LIST certs/revoked = %v", list["keys"])
 	}
 
 	// crl/rotate re-signs with a higher number and the same entries.
-	rot := decode[rotateData](t, h.must(opRead, "crl/rotate", ""))
+	rot := decode[rotateData](t, h.Must(opRead, "crl/rotate", ""))
 	if !rot.Success {
 		t.Errorf("crl/rotate success = false")
 	}
@@ -101,7 +101,7 @@ func TestRevokeAndCRL(t *testing.T) {
 	if rotated.Number.Cmp(crl.Number) <= 0 || !slices.Equal(revokedSerials(rotated), revokedSerials(crl)) {
 		t.Errorf("after rotate: number %v (was %v), serials %v", rotated.Number, crl.Number, revokedSerials(rotated))
 	}
-	pemResp := h.must(opRead, "crl/pem", "")
+	pemResp := h.Must(opRead, "crl/pem", "")
 	block, _ := pem.Decode(pemResp.Raw.Body)
 	if block == nil || block.Type != "X509 CRL" {
 		t.Fatalf("crl/pem is not a PEM CRL")
@@ -118,10 +118,10 @@ func TestRevokeAndCRL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := h.st.Snapshot()
-			_, err := h.do(opUpdate, "revoke", tt.body)
+			before := h.Storage.Snapshot()
+			_, err := h.Do(opUpdate, "revoke", tt.body)
 			wantInvalid(t, tt.name, err, tt.want)
-			if len(h.st.Snapshot()) != len(before) {
+			if len(h.Storage.Snapshot()) != len(before) {
 				t.Errorf("refused revoke changed storage")
 			}
 		})
@@ -132,29 +132,29 @@ func TestRevokeNoStoreByCertificate(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	_, root := h.genRoot("")
-	h.must(opUpdate, "roles/eph", `{"allow_any_name":true,"key_type":"ec","no_store":true}`)
-	r := decode[certResp](t, h.must(opUpdate, "issue/eph", `{"common_name":"x.internal"}`))
-	_, err := h.do(opUpdate, "revoke", `{"serial_number":"`+r.SerialNumber+`"}`)
+	h.Must(opUpdate, "roles/eph", `{"allow_any_name":true,"key_type":"ec","no_store":true}`)
+	r := decode[certResp](t, h.Must(opUpdate, "issue/eph", `{"common_name":"x.internal"}`))
+	_, err := h.Do(opUpdate, "revoke", `{"serial_number":"`+r.SerialNumber+`"}`)
 	wantInvalid(t, "revoke unstored by serial", err, "not found")
-	h.must(opUpdate, "revoke", `{"certificate":`+quote(r.Certificate)+`}`)
+	h.Must(opUpdate, "revoke", `{"certificate":`+quote(r.Certificate)+`}`)
 	if got := revokedSerials(readCRL(t, h, root)); !slices.Equal(got, []string{r.SerialNumber}) {
 		t.Errorf("CRL serials = %v, want [%s]", got, r.SerialNumber)
 	}
 	// A certificate from another CA is refused.
 	other := newHarness(t)
 	other.genRoot("")
-	other.must(opUpdate, "roles/eph", `{"allow_any_name":true,"key_type":"ec"}`)
-	foreign := decode[certResp](t, other.must(opUpdate, "issue/eph", `{"common_name":"x.internal"}`))
-	_, err = h.do(opUpdate, "revoke", `{"certificate":`+quote(foreign.Certificate)+`}`)
+	other.Must(opUpdate, "roles/eph", `{"allow_any_name":true,"key_type":"ec"}`)
+	foreign := decode[certResp](t, other.Must(opUpdate, "issue/eph", `{"common_name":"x.internal"}`))
+	_, err = h.Do(opUpdate, "revoke", `{"certificate":`+quote(foreign.Certificate)+`}`)
 	wantInvalid(t, "revoke foreign", err, "not issued by an issuer of this mount")
 }
 
 func TestCRLOfIntermediate(t *testing.T) {
 	t.Parallel()
 	_, inter, _ := twoTier(t)
-	inter.must(opUpdate, "roles/web", webRole)
-	r := decode[certResp](t, inter.must(opUpdate, "issue/web", `{"common_name":"a.example.com"}`))
-	inter.must(opUpdate, "revoke", `{"serial_number":"`+r.SerialNumber+`"}`)
+	inter.Must(opUpdate, "roles/web", webRole)
+	r := decode[certResp](t, inter.Must(opUpdate, "issue/web", `{"common_name":"a.example.com"}`))
+	inter.Must(opUpdate, "revoke", `{"serial_number":"`+r.SerialNumber+`"}`)
 	crl := readCRL(t, inter, parseCert(t, r.IssuingCA))
 	if got := revokedSerials(crl); !slices.Equal(got, []string{r.SerialNumber}) {
 		t.Errorf("intermediate CRL serials = %v", got)
@@ -165,29 +165,29 @@ func TestCertsListAndRead(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	root, rootCert := h.genRoot("")
-	h.must(opUpdate, "roles/web", webRole)
+	h.Must(opUpdate, "roles/web", webRole)
 	want := []string{root.SerialNumber}
 	for _, cn := range []string{"a.example.com", "b.example.com", "c.example.com"} {
-		want = append(want, decode[certResp](t, h.must(opUpdate, "issue/web", `{"common_name":"`+cn+`"}`)).SerialNumber)
+		want = append(want, decode[certResp](t, h.Must(opUpdate, "issue/web", `{"common_name":"`+cn+`"}`)).SerialNumber)
 	}
 	slices.Sort(want)
-	got := decode[map[string][]string](t, h.must(opList, "certs", ""))["keys"]
+	got := decode[map[string][]string](t, h.Must(opList, "certs", ""))["keys"]
 	slices.Sort(got)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("LIST certs (-want +got):\n%s", diff)
 	}
-	ca := decode[certData](t, h.must(opRead, "cert/ca", ""))
+	ca := decode[certData](t, h.Must(opRead, "cert/ca", ""))
 	if !parseCert(t, ca.Certificate).Equal(rootCert) || ca.IssuerID != root.IssuerID {
 		t.Errorf("cert/ca = %+v", ca)
 	}
-	chain := h.must(opRead, "ca_chain", "")
+	chain := h.Must(opRead, "ca_chain", "")
 	if c := parseCert(t, string(chain.Raw.Body)); !c.Equal(rootCert) {
 		t.Errorf("ca_chain is not the root")
 	}
-	if resp, err := h.do(opRead, "cert/00:11", ""); resp != nil || err != nil {
+	if resp, err := h.Do(opRead, "cert/00:11", ""); resp != nil || err != nil {
 		t.Errorf("unknown serial = %v, %v; want nothing (404)", resp, err)
 	}
-	if _, err := h.do(opRead, "cert/0:1", ""); err == nil {
+	if _, err := h.Do(opRead, "cert/0:1", ""); err == nil {
 		t.Errorf("malformed serial accepted")
 	}
 }
@@ -196,20 +196,20 @@ func TestTidy(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	_, root := h.genRoot(`,"ttl":"24h"`)
-	h.must(opUpdate, "roles/web", webRole)
-	short := decode[certResp](t, h.must(opUpdate, "issue/web", `{"common_name":"short.example.com","ttl":"1h"}`))
-	shortRevoked := decode[certResp](t, h.must(opUpdate, "issue/web", `{"common_name":"gone.example.com","ttl":"1h"}`))
-	long := decode[certResp](t, h.must(opUpdate, "issue/web", `{"common_name":"long.example.com","ttl":"4h"}`))
-	longRevoked := decode[certResp](t, h.must(opUpdate, "issue/web", `{"common_name":"kept.example.com","ttl":"4h"}`))
-	h.must(opUpdate, "revoke", `{"serial_number":"`+shortRevoked.SerialNumber+`"}`)
-	h.must(opUpdate, "revoke", `{"serial_number":"`+longRevoked.SerialNumber+`"}`)
+	h.Must(opUpdate, "roles/web", webRole)
+	short := decode[certResp](t, h.Must(opUpdate, "issue/web", `{"common_name":"short.example.com","ttl":"1h"}`))
+	shortRevoked := decode[certResp](t, h.Must(opUpdate, "issue/web", `{"common_name":"gone.example.com","ttl":"1h"}`))
+	long := decode[certResp](t, h.Must(opUpdate, "issue/web", `{"common_name":"long.example.com","ttl":"4h"}`))
+	longRevoked := decode[certResp](t, h.Must(opUpdate, "issue/web", `{"common_name":"kept.example.com","ttl":"4h"}`))
+	h.Must(opUpdate, "revoke", `{"serial_number":"`+shortRevoked.SerialNumber+`"}`)
+	h.Must(opUpdate, "revoke", `{"serial_number":"`+longRevoked.SerialNumber+`"}`)
 
-	_, err := h.do(opUpdate, "tidy", `{}`)
+	_, err := h.Do(opUpdate, "tidy", `{}`)
 	wantInvalid(t, "tidy with nothing to do", err, "no tidy operation")
 
 	// Two hours later, with a 30 minute buffer, only the 1h certificates go.
-	h.clock.Advance(2 * time.Hour)
-	d := decode[tidyData](t, h.must(opUpdate, "tidy", `{"tidy_cert_store":true,"tidy_revoked_certs":true,"safety_buffer":"30m"}`))
+	h.Clock.Advance(2 * time.Hour)
+	d := decode[tidyData](t, h.Must(opUpdate, "tidy", `{"tidy_cert_store":true,"tidy_revoked_certs":true,"safety_buffer":"30m"}`))
 	if d.CertStoreDeletedCount != 2 || d.RevokedCertDeletedCount != 1 {
 		t.Errorf("tidy = %+v, want 2 certificates and 1 revocation deleted", d)
 	}
@@ -217,7 +217,7 @@ func TestTidy(t *testing.T) {
 		serial string
 		kept   bool
 	}{{short.SerialNumber, false}, {shortRevoked.SerialNumber, false}, {long.SerialNumber, true}, {longRevoked.SerialNumber, true}} {
-		resp, _ := h.do(opRead, "cert/"+tt.serial, "")
+		resp, _ := h.Do(opRead, "cert/"+tt.serial, "")
 		if (resp != nil) != tt.kept {
 			t.Errorf("cert/%s present = %v, want %v", tt.serial, resp != nil, tt.kept)
 		}
@@ -226,8 +226,8 @@ func TestTidy(t *testing.T) {
 		t.Errorf("CRL after tidy = %v, want only the unexpired revocation", got)
 	}
 	// The default safety buffer is 72h: nothing more goes yet.
-	h.clock.Advance(3 * time.Hour)
-	d = decode[tidyData](t, h.must(opUpdate, "tidy", `{"tidy_cert_store":true}`))
+	h.Clock.Advance(3 * time.Hour)
+	d = decode[tidyData](t, h.Must(opUpdate, "tidy", `{"tidy_cert_store":true}`))
 	if d.CertStoreDeletedCount != 0 {
 		t.Errorf("tidy inside the default buffer deleted %d", d.CertStoreDeletedCount)
 	}
@@ -238,14 +238,14 @@ func TestPeriodicRefreshesCRL(t *testing.T) {
 	h := newHarness(t)
 	_, root := h.genRoot(`,"ttl":"24h"`)
 	first := readCRL(t, h, root)
-	p := h.b.(*Backend)
+	p := h.Backend.(*Backend)
 	if err := p.Periodic(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if n := readCRL(t, h, root).Number; n.Cmp(first.Number) != 0 {
 		t.Errorf("a fresh CRL was rebuilt by Periodic")
 	}
-	h.clock.Advance(crlLifetime/2 + time.Minute)
+	h.Clock.Advance(crlLifetime/2 + time.Minute)
 	if err := p.Periodic(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func FuzzSignCSR(f *testing.F) {
 
 	h := newHarness(f)
 	h.genRoot(`,"ttl":"20h"`)
-	h.must(opUpdate, "roles/web", `{"allowed_domains":"example.com","allow_subdomains":true,"key_type":"any"}`)
+	h.Must(opUpdate, "roles/web", `{"allowed_domains":"example.com","allow_subdomains":true,"key_type":"any"}`)
 
 	f.Fuzz(func(t *testing.T, in []byte) {
 		csrPEM := string(in)
@@ -38,7 +38,7 @@ func FuzzSignCSR(f *testing.F) {
 			t.Fatal(err)
 		}
 		req := &logical.Request{Operation: logical.UpdateOperation, Path: "sign/web", Body: body}
-		resp, err := h.b.HandleRequest(t.Context(), req)
+		resp, err := h.Backend.HandleRequest(t.Context(), req)
 		if err != nil {
 			if !errors.Is(err, logical.ErrInvalidRequest) {
 				t.Fatalf("sign error = %v, want ErrInvalidRequest", err)

@@ -14,40 +14,11 @@ import (
 )
 
 // harness drives one PKI mount through HandleRequest.
-type harness struct {
-	t     testing.TB
-	b     logical.Backend
-	st    *logicaltest.Storage
-	clock *logicaltest.Clock
-}
+type harness struct{ *logicaltest.Harness }
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	env := logicaltest.NewEnv(nil)
-	return &harness{
-		t:     t,
-		b:     logicaltest.New(t, Factory, env),
-		st:    env.Storage.(*logicaltest.Storage),
-		clock: env.Clock.(*logicaltest.Clock),
-	}
-}
-
-func (h *harness) do(op logical.Operation, path, body string) (*logical.Response, error) {
-	h.t.Helper()
-	req := &logical.Request{Operation: op, Path: path}
-	if body != "" {
-		req.Body = json.RawMessage(body)
-	}
-	return h.b.HandleRequest(h.t.Context(), req)
-}
-
-func (h *harness) must(op logical.Operation, path, body string) *logical.Response {
-	h.t.Helper()
-	resp, err := h.do(op, path, body)
-	if err != nil {
-		h.t.Fatalf("%s %s: %v", op, path, err)
-	}
-	return resp
+	return &harness{logicaltest.NewHarness(t, Factory, logical.Env{})}
 }
 
 // decode turns response data into T through JSON, as a client sees it.
@@ -97,10 +68,10 @@ func parseCert(t testing.TB, s string) *x509.Certificate {
 
 // genRoot makes an internal root with the given extra JSON fields.
 func (h *harness) genRoot(fields string) (certResp, *x509.Certificate) {
-	h.t.Helper()
+	h.T.Helper()
 	body := `{"common_name":"Coffer Test Root","key_type":"ec"` + fields + `}`
-	r := decode[certResp](h.t, h.must(logical.UpdateOperation, "root/generate/internal", body))
-	return r, parseCert(h.t, r.Certificate)
+	r := decode[certResp](h.T, h.Must(logical.UpdateOperation, "root/generate/internal", body))
+	return r, parseCert(h.T, r.Certificate)
 }
 
 func wantInvalid(t testing.TB, what string, err error, wantMsg ...string) {

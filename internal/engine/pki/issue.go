@@ -111,7 +111,7 @@ func (b *Backend) sign(ctx context.Context, _ *logical.Request, m *framework.Mat
 
 // roleFor loads a role, refusing an unknown one.
 func (b *Backend) roleFor(ctx context.Context, name string) (*role, error) {
-	r, err := b.loadRole(ctx, name)
+	r, err := b.roles.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}

@@ -27,8 +27,8 @@ const webRole = `{"allowed_domains":["example.com"],"allow_subdomains":true,"all
 func TestIssueVerifiesThroughChain(t *testing.T) {
 	t.Parallel()
 	_, inter, rootCert := twoTier(t)
-	inter.must(opUpdate, "roles/web", webRole)
-	inter.must(opUpdate, "roles/client", `{"allowed_domains":"example.com","allow_subdomains":true,"server_flag":false,"key_type":"ed25519"}`)
+	inter.Must(opUpdate, "roles/web", webRole)
+	inter.Must(opUpdate, "roles/client", `{"allowed_domains":"example.com","allow_subdomains":true,"server_flag":false,"key_type":"ed25519"}`)
 
 	tests := []struct {
 		role, body string
@@ -57,7 +57,7 @@ func TestIssueVerifiesThroughChain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.role, func(t *testing.T) {
-			r := decode[certResp](t, inter.must(opUpdate, "issue/"+tt.role, tt.body))
+			r := decode[certResp](t, inter.Must(opUpdate, "issue/"+tt.role, tt.body))
 			leaf := parseCert(t, r.Certificate)
 			if r.PrivateKeyType != tt.keyType {
 				t.Errorf("private_key_type = %q, want %q", r.PrivateKeyType, tt.keyType)
@@ -74,7 +74,7 @@ func TestIssueVerifiesThroughChain(t *testing.T) {
 					DNSName:       tt.dns,
 					Intermediates: inters,
 					Roots:         roots,
-					CurrentTime:   inter.clock.Now(),
+					CurrentTime:   inter.Clock.Now(),
 					KeyUsages:     []x509.ExtKeyUsage{eku},
 				})
 				if want := slices.Contains(tt.wantEKU, eku); (err == nil) != want {
@@ -98,7 +98,7 @@ func TestIssueVerifiesThroughChain(t *testing.T) {
 			}
 		})
 	}
-	web := decode[certResp](t, inter.must(opUpdate, "issue/web", `{"common_name":"a.example.com"}`))
+	web := decode[certResp](t, inter.Must(opUpdate, "issue/web", `{"common_name":"a.example.com"}`))
 	if c := parseCert(t, web.Certificate); !slices.Equal(c.Subject.Organization, []string{"Coffer"}) || c.Subject.CommonName != "a.example.com" || !slices.Equal(c.DNSNames, []string{"a.example.com"}) {
 		t.Errorf("subject %v, DNS names %v", c.Subject, c.DNSNames)
 	}
@@ -119,7 +119,7 @@ func TestRefusedNames(t *testing.T) {
 		"any":    `{"allow_any_name":true,"key_type":"ec"}`,
 	}
 	for name, body := range roles {
-		h.must(opUpdate, "roles/"+name, body)
+		h.Must(opUpdate, "roles/"+name, body)
 	}
 	tests := []struct {
 		role, body string
@@ -154,8 +154,8 @@ func TestRefusedNames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.role+" "+tt.body, func(t *testing.T) {
-			before := h.st.Snapshot()
-			resp, err := h.do(opUpdate, "issue/"+tt.role, tt.body)
+			before := h.Storage.Snapshot()
+			resp, err := h.Do(opUpdate, "issue/"+tt.role, tt.body)
 			if tt.want == nil {
 				if err != nil {
 					t.Fatalf("issue/%s %s: %v, want success", tt.role, tt.body, err)
@@ -164,7 +164,7 @@ func TestRefusedNames(t *testing.T) {
 				return
 			}
 			wantInvalid(t, "issue/"+tt.role+" "+tt.body, err, tt.want...)
-			if len(h.st.Snapshot()) != len(before) {
+			if len(h.Storage.Snapshot()) != len(before) {
 				t.Errorf("a refused request changed storage")
 			}
 		})
@@ -175,9 +175,9 @@ func TestTTLCapping(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t) // mount: default TTL 1h, max TTL 24h
 	_, root := h.genRoot(`,"ttl":"10h"`)
-	h.must(opUpdate, "roles/short", `{"allow_any_name":true,"key_type":"ec","max_ttl":"2h"}`)
-	h.must(opUpdate, "roles/long", `{"allow_any_name":true,"key_type":"ec","ttl":"30m","max_ttl":"100h"}`)
-	now := h.clock.Now()
+	h.Must(opUpdate, "roles/short", `{"allow_any_name":true,"key_type":"ec","max_ttl":"2h"}`)
+	h.Must(opUpdate, "roles/long", `{"allow_any_name":true,"key_type":"ec","ttl":"30m","max_ttl":"100h"}`)
+	now := h.Clock.Now()
 	tests := []struct {
 		role, ttl   string
 		wantExpires time.Time
@@ -193,7 +193,7 @@ func TestTTLCapping(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.role+" "+tt.ttl, func(t *testing.T) {
-			resp := h.must(opUpdate, "issue/"+tt.role, `{"common_name":"svc.internal","ttl":`+tt.ttl+`}`)
+			resp := h.Must(opUpdate, "issue/"+tt.role, `{"common_name":"svc.internal","ttl":`+tt.ttl+`}`)
 			c := parseCert(t, decode[certResp](t, resp).Certificate)
 			if !c.NotAfter.Equal(tt.wantExpires.Truncate(time.Second)) {
 				t.Errorf("NotAfter = %v, want %v", c.NotAfter, tt.wantExpires)
@@ -211,8 +211,8 @@ func TestTTLCapping(t *testing.T) {
 		})
 	}
 	// Once the issuer has expired, nothing more is issued.
-	h.clock.Advance(11 * time.Hour)
-	_, err := h.do(opUpdate, "issue/long", `{"common_name":"svc.internal"}`)
+	h.Clock.Advance(11 * time.Hour)
+	_, err := h.Do(opUpdate, "issue/long", `{"common_name":"svc.internal"}`)
 	wantInvalid(t, "issue after the issuer expired", err, "expired")
 }
 
@@ -240,8 +240,8 @@ func TestSignCSR(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	_, root := h.genRoot(`,"ttl":"20h"`)
-	h.must(opUpdate, "roles/web", webRole)
-	h.must(opUpdate, "roles/anykey", `{"allowed_domains":"example.com","allow_subdomains":true,"key_type":"any","use_csr_sans":false}`)
+	h.Must(opUpdate, "roles/web", webRole)
+	h.Must(opUpdate, "roles/anykey", `{"allowed_domains":"example.com","allow_subdomains":true,"key_type":"any","use_csr_sans":false}`)
 	spiffe, _ := url.Parse("spiffe://cluster/ns/prod/sa/api")
 	good := newCSR(t, false, &x509.CertificateRequest{
 		Subject:     pkix.Name{CommonName: "api.example.com"},
@@ -249,7 +249,7 @@ func TestSignCSR(t *testing.T) {
 		IPAddresses: []net.IP{net.ParseIP("192.0.2.7")},
 		URIs:        []*url.URL{spiffe},
 	})
-	r := decode[certResp](t, h.must(opUpdate, "sign/web", `{"csr":`+quote(good)+`}`))
+	r := decode[certResp](t, h.Must(opUpdate, "sign/web", `{"csr":`+quote(good)+`}`))
 	c := parseCert(t, r.Certificate)
 	block, _ := pem.Decode([]byte(good))
 	csr, _ := x509.ParseCertificateRequest(block.Bytes)
@@ -262,7 +262,7 @@ func TestSignCSR(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(root)
 	for _, name := range []string{"api.example.com", "api-alt.example.com", "192.0.2.7"} {
-		if _, err := c.Verify(x509.VerifyOptions{DNSName: name, Roots: roots, CurrentTime: h.clock.Now()}); err != nil {
+		if _, err := c.Verify(x509.VerifyOptions{DNSName: name, Roots: roots, CurrentTime: h.Clock.Now()}); err != nil {
 			t.Errorf("Verify(%s): %v", name, err)
 		}
 	}
@@ -272,7 +272,7 @@ func TestSignCSR(t *testing.T) {
 
 	// use_csr_sans false: the SANs come from the request, not the CSR.
 	ed := newCSR(t, true, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "ed.example.com"}, DNSNames: []string{"sneaky.evil.com"}})
-	r = decode[certResp](t, h.must(opUpdate, "sign/anykey", `{"csr":`+quote(ed)+`,"alt_names":"ok.example.com"}`))
+	r = decode[certResp](t, h.Must(opUpdate, "sign/anykey", `{"csr":`+quote(ed)+`,"alt_names":"ok.example.com"}`))
 	if got := parseCert(t, r.Certificate).DNSNames; !slices.Equal(got, []string{"ed.example.com", "ok.example.com"}) {
 		t.Errorf("DNS names = %v, want the CN and the requested SAN only", got)
 	}
@@ -292,7 +292,7 @@ func TestSignCSR(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := h.do(opUpdate, "sign/"+tt.role, `{"csr":`+quote(tt.csr)+`}`)
+			_, err := h.Do(opUpdate, "sign/"+tt.role, `{"csr":`+quote(tt.csr)+`}`)
 			wantInvalid(t, tt.name, err, tt.want)
 		})
 	}
@@ -316,8 +316,8 @@ func TestIssueFormats(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.genRoot("")
-	h.must(opUpdate, "roles/web", webRole)
-	der := decode[certResp](t, h.must(opUpdate, "issue/web", `{"common_name":"a.example.com","format":"der","private_key_format":"pkcs8"}`))
+	h.Must(opUpdate, "roles/web", webRole)
+	der := decode[certResp](t, h.Must(opUpdate, "issue/web", `{"common_name":"a.example.com","format":"der","private_key_format":"pkcs8"}`))
 	raw, err := decodeBase64(der.Certificate)
 	if err != nil {
 		t.Fatalf("der certificate is not base64: %v", err)
@@ -336,7 +336,7 @@ func TestIssueFormats(t *testing.T) {
 	if c.Subject.CommonName != "a.example.com" {
 		t.Errorf("CN = %q", c.Subject.CommonName)
 	}
-	bundle := decode[certResp](t, h.must(opUpdate, "issue/web", `{"common_name":"b.example.com","format":"pem_bundle"}`))
+	bundle := decode[certResp](t, h.Must(opUpdate, "issue/web", `{"common_name":"b.example.com","format":"pem_bundle"}`))
 	var types []string
 	for rest := []byte(bundle.Certificate); ; {
 		var b *pem.Block
@@ -348,7 +348,7 @@ func TestIssueFormats(t *testing.T) {
 	if diff := cmp.Diff([]string{"EC PRIVATE KEY", "CERTIFICATE", "CERTIFICATE"}, types); diff != "" {
 		t.Errorf("pem_bundle blocks (-want +got):\n%s", diff)
 	}
-	_, err = h.do(opUpdate, "issue/web", `{"common_name":"b.example.com","format":"p12"}`)
+	_, err = h.Do(opUpdate, "issue/web", `{"common_name":"b.example.com","format":"p12"}`)
 	wantInvalid(t, "bad format", err, "invalid format")
 }
 
@@ -356,20 +356,20 @@ func TestStorageWritesPerIssue(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.genRoot("")
-	h.must(opUpdate, "roles/web", webRole)
-	h.must(opUpdate, "roles/ephemeral", `{"allowed_domains":"example.com","allow_subdomains":true,"key_type":"ec","no_store":true}`)
+	h.Must(opUpdate, "roles/web", webRole)
+	h.Must(opUpdate, "roles/ephemeral", `{"allowed_domains":"example.com","allow_subdomains":true,"key_type":"ec","no_store":true}`)
 	for _, tt := range []struct {
 		role   string
 		writes int64
 	}{{"web", 1}, {"ephemeral", 0}} {
-		h.must(opUpdate, "issue/"+tt.role, `{"common_name":"warm.example.com"}`) // load the issuer cache
-		before := h.st.Counts()
-		r := decode[certResp](t, h.must(opUpdate, "issue/"+tt.role, `{"common_name":"a.example.com"}`))
-		after := h.st.Counts()
+		h.Must(opUpdate, "issue/"+tt.role, `{"common_name":"warm.example.com"}`) // load the issuer cache
+		before := h.Storage.Counts()
+		r := decode[certResp](t, h.Must(opUpdate, "issue/"+tt.role, `{"common_name":"a.example.com"}`))
+		after := h.Storage.Counts()
 		if got := (after.Puts + after.Txns + after.Deletes) - (before.Puts + before.Txns + before.Deletes); got != tt.writes {
 			t.Errorf("issue/%s made %d storage writes, want %d", tt.role, got, tt.writes)
 		}
-		stored, _ := h.do(opRead, "cert/"+r.SerialNumber, "")
+		stored, _ := h.Do(opRead, "cert/"+r.SerialNumber, "")
 		if (stored != nil) != (tt.writes == 1) {
 			t.Errorf("issue/%s: cert/%s stored = %v", tt.role, r.SerialNumber, stored != nil)
 		}
@@ -379,8 +379,8 @@ func TestStorageWritesPerIssue(t *testing.T) {
 func TestRoles(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.must(opUpdate, "roles/web", `{"allowed_domains":"example.com, example.org","ttl":"1h","max_ttl":"2h","key_type":"ec","ext_key_usage":"CodeSigning","ou":"Platform"}`)
-	got := decode[map[string]any](t, h.must(opRead, "roles/web", ""))
+	h.Must(opUpdate, "roles/web", `{"allowed_domains":"example.com, example.org","ttl":"1h","max_ttl":"2h","key_type":"ec","ext_key_usage":"CodeSigning","ou":"Platform"}`)
+	got := decode[map[string]any](t, h.Must(opRead, "roles/web", ""))
 	want := map[string]any{
 		"allowed_domains": []any{"example.com", "example.org"}, "ttl": 3600.0, "max_ttl": 7200.0,
 		"key_type": "ec", "key_bits": 256.0, "ext_key_usage": []any{"CodeSigning"}, "ou": []any{"Platform"},
@@ -392,18 +392,18 @@ func TestRoles(t *testing.T) {
 			t.Errorf("role field %s (-want +got):\n%s", k, diff)
 		}
 	}
-	h.must(opPatch, "roles/web", `{"no_store":true}`)
-	got = decode[map[string]any](t, h.must(opRead, "roles/web", ""))
+	h.Must(opPatch, "roles/web", `{"no_store":true}`)
+	got = decode[map[string]any](t, h.Must(opRead, "roles/web", ""))
 	if got["no_store"] != true || got["key_type"] != "ec" {
 		t.Errorf("after patch: no_store=%v key_type=%v", got["no_store"], got["key_type"])
 	}
-	h.must(opUpdate, "roles/other", `{}`)
-	list := decode[map[string][]string](t, h.must(opList, "roles", ""))
+	h.Must(opUpdate, "roles/other", `{}`)
+	list := decode[map[string][]string](t, h.Must(opList, "roles", ""))
 	if diff := cmp.Diff([]string{"other", "web"}, list["keys"]); diff != "" {
 		t.Errorf("LIST roles (-want +got):\n%s", diff)
 	}
-	h.must(opDelete, "roles/other", "")
-	if resp, _ := h.do(opRead, "roles/other", ""); resp != nil {
+	h.Must(opDelete, "roles/other", "")
+	if resp, _ := h.Do(opRead, "roles/other", ""); resp != nil {
 		t.Errorf("deleted role still readable")
 	}
 	for _, tt := range []struct{ body, want string }{
@@ -414,10 +414,10 @@ func TestRoles(t *testing.T) {
 		{`{"key_usage":"Everything"}`, "invalid key_usage"},
 		{`{"allowed_domains":5}`, `invalid value for "allowed_domains"`},
 	} {
-		_, err := h.do(opUpdate, "roles/bad", tt.body)
+		_, err := h.Do(opUpdate, "roles/bad", tt.body)
 		wantInvalid(t, tt.body, err, tt.want)
 	}
-	_, err := h.do(opPatch, "roles/nope", `{"no_store":true}`)
+	_, err := h.Do(opPatch, "roles/nope", `{"no_store":true}`)
 	if !errors.Is(err, logical.ErrNotFound) {
 		t.Errorf("patch of a missing role: %v, want not found", err)
 	}

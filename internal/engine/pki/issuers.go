@@ -341,7 +341,7 @@ func (b *Backend) writeIssuer(ctx context.Context, _ *logical.Request, m *framew
 	if !u.empty() || u.EnableTemplating {
 		e.URLs = &u
 	}
-	op, err := jsonOp(issuerPrefix+e.ID, &e)
+	op, err := framework.PutJSONOp(issuerPrefix+e.ID, &e)
 	if err != nil {
 		return nil, err
 	}
@@ -426,7 +426,7 @@ func (b *Backend) writeIssuersConfig(ctx context.Context, _ *logical.Request, _ 
 	if in.DefaultFollowsLatest != nil {
 		cfg.DefaultFollowsLatest = bool(*in.DefaultFollowsLatest)
 	}
-	op, err := jsonOp(configIssuersKey, &cfg)
+	op, err := framework.PutJSONOp(configIssuersKey, &cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package pki
 import (
 	"context"
 	"crypto/x509"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -375,38 +374,6 @@ func (r *role) data() *roleData {
 	}
 }
 
-func (b *Backend) loadRole(ctx context.Context, name string) (*role, error) {
-	var r role
-	found, err := framework.GetJSON(ctx, b.storage, rolePrefix+name, &r)
-	if err != nil || !found {
-		return nil, err
-	}
-	return &r, nil
-}
-
-func (b *Backend) roleExists(ctx context.Context, _ *logical.Request, m *framework.Match) (bool, error) {
-	r, err := b.loadRole(ctx, m.Get("name"))
-	return r != nil, err
-}
-
-func (b *Backend) listRoles(ctx context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
-	keys, err := b.storage.List(ctx, rolePrefix)
-	if err != nil {
-		return nil, fmt.Errorf("list roles: %w", err)
-	}
-	return framework.ListResponse(keys)
-}
-
-// readRole answers roles/:name; a missing role is (nil, nil), which core
-// answers with 404.
-func (b *Backend) readRole(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	r, err := b.loadRole(ctx, m.Get("name"))
-	if err != nil || r == nil {
-		return nil, err
-	}
-	return &logical.Response{Data: r.data()}, nil
-}
-
 // writeRole creates or replaces a role: absent fields take their defaults.
 func (b *Backend) writeRole(ctx context.Context, _ *logical.Request, m *framework.Match, in *roleInput) (*logical.Response, error) {
 	r, err := in.apply(defaultRole())
@@ -419,7 +386,7 @@ func (b *Backend) writeRole(ctx context.Context, _ *logical.Request, m *framewor
 // patchRole changes the given fields of an existing role.
 func (b *Backend) patchRole(ctx context.Context, _ *logical.Request, m *framework.Match, in *roleInput) (*logical.Response, error) {
 	name := m.Get("name")
-	old, err := b.loadRole(ctx, name)
+	old, err := b.roles.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -434,19 +401,8 @@ func (b *Backend) patchRole(ctx context.Context, _ *logical.Request, m *framewor
 }
 
 func (b *Backend) storeRole(ctx context.Context, name string, r *role) (*logical.Response, error) {
-	op, err := jsonOp(rolePrefix+name, r)
-	if err != nil {
+	if err := b.roles.Put(ctx, name, r); err != nil {
 		return nil, err
 	}
-	if err := b.storage.Put(ctx, &logical.StorageEntry{Key: op.Key, Value: op.Value}); err != nil {
-		return nil, fmt.Errorf("store role: %w", err)
-	}
 	return &logical.Response{Data: r.data()}, nil
-}
-
-func (b *Backend) deleteRole(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
-	if err := b.storage.Delete(ctx, rolePrefix+m.Get("name")); err != nil {
-		return nil, fmt.Errorf("delete role: %w", err)
-	}
-	return nil, nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -235,13 +234,4 @@ func (s *caState) signingIssuer(ref string) (*issuer, error) {
 		return nil, logical.InvalidRequest("issuer %s has no private key in this mount", iss.entry.ID)
 	}
 	return iss, nil
-}
-
-// jsonOp returns a transaction step storing v as JSON at key.
-func jsonOp(key string, v any) (logical.TxnOp, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return logical.TxnOp{}, fmt.Errorf("encode %s: %w", key, err)
-	}
-	return logical.TxnOp{Key: key, Value: b}, nil
 }

@@ -122,3 +122,58 @@ func batchItems[T any](code framework.Int, raw []json.RawMessage) ([]T, error) {
 	}
 	return items, nil
 }
+
+// batchItem is an item of a batch_input: it carries the caller's
+// reference, which its result repeats.
+type batchItem[I any] interface {
+	*I
+	reference() string
+}
+
+// batchResult is the answer for one item: mark records the item's
+// reference and, when the item failed, its error message.
+type batchResult[R any] interface {
+	*R
+	mark(reference, msg string)
+}
+
+// answer runs one on the request's single item, or on each item of its
+// batch when items is not nil, and answers in Vault's shape: a single
+// item's result or its error, or the batch results through
+// [finishBatch], each marked with its item's reference and failure.
+func answer[I, R any, PI batchItem[I], PR batchResult[R]](single *I, items []I, partialCode framework.Int, one func(*I) (*R, error)) (*logical.Response, error) {
+	if items == nil {
+		res, err := one(single)
+		if err != nil {
+			return nil, err
+		}
+		return &logical.Response{Data: res}, nil
+	}
+	results := make([]R, len(items))
+	errs := make([]string, len(items))
+	internal := false
+	for i := range items {
+		if res, err := one(&items[i]); err != nil {
+			msg, in := itemError(err)
+			internal = internal || in
+			errs[i] = msg
+		} else {
+			results[i] = *res
+		}
+		PR(&results[i]).mark(PI(&items[i]).reference(), errs[i])
+	}
+	return finishBatch(&batchResults[R]{BatchResults: results}, errs, internal, partialCode)
+}
+
+func (it *encryptItem) reference() string { return it.Reference }
+func (it *decryptItem) reference() string { return it.Reference }
+func (it *rewrapItem) reference() string  { return it.Reference }
+func (it *signItem) reference() string    { return it.Reference }
+func (it *verifyItem) reference() string  { return it.Reference }
+func (it *hmacItem) reference() string    { return it.Reference }
+
+func (r *encryptResult) mark(ref, msg string) { r.Reference, r.Error = ref, msg }
+func (r *decryptResult) mark(ref, msg string) { r.Reference, r.Error = ref, msg }
+func (r *signResult) mark(ref, msg string)    { r.Reference, r.Error = ref, msg }
+func (r *verifyResult) mark(ref, msg string)  { r.Reference, r.Error = ref, msg }
+func (r *hmacResult) mark(ref, msg string)    { r.Reference, r.Error = ref, msg }

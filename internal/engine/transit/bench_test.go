@@ -23,7 +23,7 @@ func BenchmarkEncrypt(b *testing.B) {
 			req := &logical.Request{Operation: logical.UpdateOperation, Path: "encrypt/k", Body: json.RawMessage(`{"plaintext":"` + benchPlaintext + `"}`)}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := h.b.HandleRequest(b.Context(), req); err != nil {
+				if _, err := h.Backend.HandleRequest(b.Context(), req); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -40,7 +40,7 @@ func BenchmarkDecrypt(b *testing.B) {
 			req := &logical.Request{Operation: logical.UpdateOperation, Path: "decrypt/k", Body: json.RawMessage(`{"ciphertext":"` + ct + `"}`)}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := h.b.HandleRequest(b.Context(), req); err != nil {
+				if _, err := h.Backend.HandleRequest(b.Context(), req); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -56,7 +56,7 @@ func BenchmarkSign(b *testing.B) {
 			req := &logical.Request{Operation: logical.UpdateOperation, Path: "sign/k", Body: json.RawMessage(`{"input":"` + benchPlaintext + `"}`)}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := h.b.HandleRequest(b.Context(), req); err != nil {
+				if _, err := h.Backend.HandleRequest(b.Context(), req); err != nil {
 					b.Fatal(err)
 				}
 			}

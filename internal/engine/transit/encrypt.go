@@ -65,32 +65,12 @@ func (b *backend) encrypt(ctx context.Context, req *logical.Request, m *framewor
 			return nil, err
 		}
 	}
-	if items == nil {
-		if in.Plaintext == nil {
-			return nil, logical.InvalidRequest("missing \"plaintext\" to encrypt")
-		}
-		res, err := encryptOne(k, &in.encryptItem)
-		if err != nil {
-			return nil, err
-		}
-		return &logical.Response{Data: res}, nil
+	if items == nil && in.Plaintext == nil {
+		return nil, logical.InvalidRequest("missing \"plaintext\" to encrypt")
 	}
-	results := make([]encryptResult, len(items))
-	errs := make([]string, len(items))
-	internal := false
-	for i := range items {
-		res, err := encryptOne(k, &items[i])
-		if err != nil {
-			msg, in := itemError(err)
-			internal = internal || in
-			errs[i] = msg
-			results[i] = encryptResult{Error: msg, Reference: items[i].Reference}
-			continue
-		}
-		res.Reference = items[i].Reference
-		results[i] = *res
-	}
-	return finishBatch(&batchResults[encryptResult]{BatchResults: results}, errs, internal, in.PartialFailureResponseCode)
+	return answer(&in.encryptItem, items, in.PartialFailureResponseCode, func(it *encryptItem) (*encryptResult, error) {
+		return encryptOne(k, it)
+	})
 }
 
 // upsert creates the key an encryption names when the request is a
@@ -286,28 +266,13 @@ func (b *backend) decrypt(ctx context.Context, _ *logical.Request, m *framework.
 	if err != nil {
 		return nil, err
 	}
-	if items == nil {
-		pt, err := decryptOne(k, &in.decryptItem)
+	return answer(&in.decryptItem, items, in.PartialFailureResponseCode, func(it *decryptItem) (*decryptResult, error) {
+		pt, err := decryptOne(k, it)
 		if err != nil {
 			return nil, err
 		}
-		return &logical.Response{Data: &decryptResult{Plaintext: base64.StdEncoding.EncodeToString(pt)}}, nil
-	}
-	results := make([]decryptResult, len(items))
-	errs := make([]string, len(items))
-	internal := false
-	for i := range items {
-		results[i].Reference = items[i].Reference
-		pt, err := decryptOne(k, &items[i])
-		if err != nil {
-			msg, in := itemError(err)
-			internal = internal || in
-			errs[i], results[i].Error = msg, msg
-			continue
-		}
-		results[i].Plaintext = base64.StdEncoding.EncodeToString(pt)
-	}
-	return finishBatch(&batchResults[decryptResult]{BatchResults: results}, errs, internal, in.PartialFailureResponseCode)
+		return &decryptResult{Plaintext: base64.StdEncoding.EncodeToString(pt)}, nil
+	})
 }
 
 // decryptOne decrypts one item with k. Every cryptographic failure gives
@@ -401,29 +366,9 @@ func (b *backend) rewrap(ctx context.Context, _ *logical.Request, m *framework.M
 	if err != nil {
 		return nil, err
 	}
-	if items == nil {
-		res, err := rewrapOne(k, &in.rewrapItem)
-		if err != nil {
-			return nil, err
-		}
-		return &logical.Response{Data: res}, nil
-	}
-	results := make([]encryptResult, len(items))
-	errs := make([]string, len(items))
-	internal := false
-	for i := range items {
-		res, err := rewrapOne(k, &items[i])
-		if err != nil {
-			msg, in := itemError(err)
-			internal = internal || in
-			errs[i] = msg
-			results[i] = encryptResult{Error: msg, Reference: items[i].Reference}
-			continue
-		}
-		res.Reference = items[i].Reference
-		results[i] = *res
-	}
-	return finishBatch(&batchResults[encryptResult]{BatchResults: results}, errs, internal, in.PartialFailureResponseCode)
+	return answer(&in.rewrapItem, items, in.PartialFailureResponseCode, func(it *rewrapItem) (*encryptResult, error) {
+		return rewrapOne(k, it)
+	})
 }
 
 // rewrapOne decrypts an item and encrypts the plaintext again with the

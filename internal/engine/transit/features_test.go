@@ -163,7 +163,7 @@ func TestUpsert(t *testing.T) {
 	if got := h.must(opRead, "keys/autod", nil)["derived"]; got != true {
 		t.Errorf("key upserted with a context: derived = %v", got)
 	}
-	ec := h.b.(logical.ExistenceChecker)
+	ec := h.Backend.(logical.ExistenceChecker)
 	for path, want := range map[string]bool{"encrypt/auto": true, "encrypt/nope": false, "keys/auto": true, "keys/nope": false} {
 		exists, handled, err := ec.ExistenceCheck(t.Context(), &logical.Request{Operation: opUpdate, Path: path})
 		if err != nil || !handled || exists != want {
@@ -421,7 +421,7 @@ func TestTrimAndConfig(t *testing.T) {
 		h.fails("keys/t/config", bad, logical.ErrInvalidRequest)
 	}
 	// An unknown field is ignored, with Vault's warning.
-	resp, err := h.b.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "keys/t/config", Body: json.RawMessage(`{"unknown":true}`)})
+	resp, err := h.Backend.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "keys/t/config", Body: json.RawMessage(`{"unknown":true}`)})
 	if err != nil || !slices.Contains(resp.Warnings, "Endpoint ignored these unrecognized parameters: [unknown]") {
 		t.Errorf("config with an unknown field = %v, %v; want the ignored-parameters warning", resp, err)
 	}
@@ -465,7 +465,7 @@ func TestAutoRotate(t *testing.T) {
 	h.write("keys/manual", nil)
 	periodic := func() {
 		t.Helper()
-		if err := h.b.(logical.Periodic).Periodic(t.Context()); err != nil {
+		if err := h.Backend.(logical.Periodic).Periodic(t.Context()); err != nil {
 			t.Fatalf("Periodic: %v", err)
 		}
 	}
@@ -473,12 +473,12 @@ func TestAutoRotate(t *testing.T) {
 		t.Helper()
 		return num(t, h.must(opRead, "keys/"+name, nil), "latest_version")
 	}
-	h.clock.Advance(59 * time.Minute)
+	h.Clock.Advance(59 * time.Minute)
 	periodic()
 	if latest("ar") != 1 {
 		t.Fatal("rotated before the period passed")
 	}
-	h.clock.Advance(time.Minute)
+	h.Clock.Advance(time.Minute)
 	periodic()
 	periodic()
 	if latest("ar") != 2 || latest("manual") != 1 {
@@ -487,19 +487,19 @@ func TestAutoRotate(t *testing.T) {
 
 	// The schedule survives a restart: the last rotation is stored.
 	h.restart()
-	h.clock.Advance(30 * time.Minute)
+	h.Clock.Advance(30 * time.Minute)
 	periodic()
 	if latest("ar") != 2 {
 		t.Fatal("rotated early after a restart")
 	}
 	// A manual rotation restarts the period.
 	h.write("keys/ar/rotate", nil)
-	h.clock.Advance(45 * time.Minute)
+	h.Clock.Advance(45 * time.Minute)
 	periodic()
 	if latest("ar") != 3 {
 		t.Fatalf("latest = %d, want 3 (manual rotation only)", latest("ar"))
 	}
-	h.clock.Advance(15 * time.Minute)
+	h.Clock.Advance(15 * time.Minute)
 	periodic()
 	if latest("ar") != 4 {
 		t.Fatalf("latest = %d, want 4", latest("ar"))
@@ -508,12 +508,12 @@ func TestAutoRotate(t *testing.T) {
 	// existing key counts from its last rotation.
 	h.write("keys/ar/config", map[string]any{"auto_rotate_period": 0})
 	h.write("keys/manual/config", map[string]any{"auto_rotate_period": 7200})
-	h.clock.Advance(2 * time.Hour)
+	h.Clock.Advance(2 * time.Hour)
 	periodic()
 	if latest("manual") != 2 {
 		t.Fatalf("manual latest = %d, want 2", latest("manual"))
 	}
-	h.clock.Advance(10 * time.Hour)
+	h.Clock.Advance(10 * time.Hour)
 	periodic()
 	if latest("ar") != 4 {
 		t.Fatalf("rotated after auto-rotation was turned off: v%d", latest("ar"))
@@ -529,7 +529,7 @@ func TestNoStorageReadPerOperation(t *testing.T) {
 	h.write("keys/s", map[string]any{"type": "ecdsa-p256"})
 	ct := h.write("encrypt/c", map[string]any{"plaintext": b64("x")})["ciphertext"]
 	sig := h.write("sign/s", map[string]any{"input": b64("x")})["signature"]
-	before := h.st.Counts()
+	before := h.Storage.Counts()
 	for range 50 {
 		h.write("encrypt/c", map[string]any{"plaintext": b64("x")})
 		h.write("decrypt/c", map[string]any{"ciphertext": ct})
@@ -537,12 +537,12 @@ func TestNoStorageReadPerOperation(t *testing.T) {
 		h.write("verify/s", map[string]any{"input": b64("x"), "signature": sig})
 		h.write("hmac/c", map[string]any{"input": b64("x")})
 	}
-	if after := h.st.Counts(); after != before {
+	if after := h.Storage.Counts(); after != before {
 		t.Errorf("storage calls went from %+v to %+v", before, after)
 	}
 	// A change is one write.
 	h.write("keys/c/rotate", nil)
-	if after := h.st.Counts(); after.Puts != before.Puts+1 || after.Gets != before.Gets {
+	if after := h.Storage.Counts(); after.Puts != before.Puts+1 || after.Gets != before.Gets {
 		t.Errorf("rotate cost %+v -> %+v, want exactly one put", before, after)
 	}
 }
@@ -628,7 +628,7 @@ func TestInvalidate(t *testing.T) {
 	t.Parallel()
 	active := newHarness(t)
 	active.write("keys/k", nil)
-	standby := &harness{t: t, b: logicaltest.New(t, Factory, active.env), env: active.env}
+	standby := &harness{logicaltest.NewHarness(t, Factory, active.Env)}
 	if got := num(t, standby.must(logical.ReadOperation, "keys/k", nil), "latest_version"); got != 1 {
 		t.Fatalf("standby latest_version = %d, want 1", got)
 	}
@@ -644,7 +644,7 @@ func TestInvalidate(t *testing.T) {
 		{"the rotated key", "keys/k", 2},
 	}
 	for _, tt := range tests {
-		standby.b.(logical.Invalidator).Invalidate(t.Context(), tt.key)
+		standby.Backend.(logical.Invalidator).Invalidate(t.Context(), tt.key)
 		if got := num(t, standby.must(logical.ReadOperation, "keys/k", nil), "latest_version"); got != tt.want {
 			t.Errorf("%s: after Invalidate(%q) latest_version = %d, want %d", tt.name, tt.key, got, tt.want)
 		}

@@ -63,7 +63,7 @@ func FuzzDecrypt(f *testing.F) {
 			return
 		}
 		req := &logical.Request{Operation: logical.UpdateOperation, Path: "decrypt/" + name, Body: body}
-		resp, err := h.b.HandleRequest(t.Context(), req)
+		resp, err := h.Backend.HandleRequest(t.Context(), req)
 		if err != nil {
 			if !errors.Is(err, logical.ErrInvalidRequest) {
 				t.Fatalf("decrypt/%s %q: error = %v, want ErrInvalidRequest", name, ciphertext, err)

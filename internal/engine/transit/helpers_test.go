@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha512"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"math/big"
 	"testing"
@@ -13,90 +12,68 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
 )
 
-// harness drives one transit backend through HandleRequest.
-type harness struct {
-	t     testing.TB
-	b     logical.Backend
-	env   logical.Env
-	st    *logicaltest.Storage
-	clock *logicaltest.Clock
-}
+// harness drives one transit backend through HandleRequest; do and must
+// answer the response data as a JSON object.
+type harness struct{ *logicaltest.Harness }
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	env := logicaltest.NewEnv(nil)
-	return &harness{
-		t:     t,
-		b:     logicaltest.New(t, Factory, env),
-		env:   env,
-		st:    env.Storage.(*logicaltest.Storage),
-		clock: env.Clock.(*logicaltest.Clock),
-	}
+	return &harness{logicaltest.NewHarness(t, Factory, logical.Env{})}
 }
 
 // restart builds a fresh backend on the same storage and clock, as after
 // a server restart.
 func (h *harness) restart() {
-	h.t.Helper()
-	h.b = logicaltest.New(h.t, Factory, h.env)
+	h.T.Helper()
+	h.Backend = logicaltest.New(h.T, Factory, h.Env)
 }
 
 // do sends op on path with body marshalled to JSON (nil for none).
 func (h *harness) do(op logical.Operation, path string, body any) (map[string]any, error) {
-	h.t.Helper()
-	req := &logical.Request{Operation: op, Path: path}
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			h.t.Fatalf("marshal body: %v", err)
-		}
-		req.Body = raw
-	}
-	resp, err := h.b.HandleRequest(h.t.Context(), req)
+	h.T.Helper()
+	resp, err := h.Do(op, path, body)
 	if err != nil {
 		return nil, err
 	}
-	return toMap(h.t, resp), nil
+	return toMap(h.T, resp), nil
 }
 
 // must is do that fails the test on error.
 func (h *harness) must(op logical.Operation, path string, body any) map[string]any {
-	h.t.Helper()
+	h.T.Helper()
 	out, err := h.do(op, path, body)
 	if err != nil {
-		h.t.Fatalf("%s %s: %v", op, path, err)
+		h.T.Fatalf("%s %s: %v", op, path, err)
 	}
 	return out
 }
 
 // write is must with the update operation.
 func (h *harness) write(path string, body any) map[string]any {
-	h.t.Helper()
+	h.T.Helper()
 	return h.must(logical.UpdateOperation, path, body)
 }
 
 // fails sends an update that must fail with kind.
 func (h *harness) fails(path string, body any, kind error) error {
-	h.t.Helper()
+	h.T.Helper()
 	_, err := h.do(logical.UpdateOperation, path, body)
 	if !errors.Is(err, kind) {
-		h.t.Fatalf("update %s: error = %v, want %v", path, err, kind)
+		h.T.Fatalf("update %s: error = %v, want %v", path, err, kind)
 	}
 	return err
 }
 
+// toMap returns resp's data as a JSON object, nil for no data.
 func toMap(t testing.TB, resp *logical.Response) map[string]any {
 	t.Helper()
-	if resp == nil || resp.Data == nil {
+	v := logicaltest.Data(t, resp)
+	if v == nil {
 		return nil
 	}
-	raw, err := json.Marshal(resp.Data)
-	if err != nil {
-		t.Fatalf("marshal response: %v", err)
-	}
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("unmarshal response: %v", err)
+	out, ok := v.(map[string]any)
+	if !ok {
+		t.Fatalf("response data is %T, want a JSON object", v)
 	}
 	return out
 }

@@ -190,29 +190,9 @@ func (b *backend) sign(ctx context.Context, _ *logical.Request, m *framework.Mat
 	if err != nil {
 		return nil, err
 	}
-	if items == nil {
-		res, err := signOne(k, ver, mat, p, &in.signItem)
-		if err != nil {
-			return nil, err
-		}
-		return &logical.Response{Data: res}, nil
-	}
-	results := make([]signResult, len(items))
-	errs := make([]string, len(items))
-	internal := false
-	for i := range items {
-		res, err := signOne(k, ver, mat, p, &items[i])
-		if err != nil {
-			msg, in := itemError(err)
-			internal = internal || in
-			errs[i] = msg
-			results[i] = signResult{Error: msg, Reference: items[i].Reference}
-			continue
-		}
-		res.Reference = items[i].Reference
-		results[i] = *res
-	}
-	return finishBatch(&batchResults[signResult]{BatchResults: results}, errs, internal, in.PartialFailureResponseCode)
+	return answer(&in.signItem, items, in.PartialFailureResponseCode, func(it *signItem) (*signResult, error) {
+		return signOne(k, ver, mat, p, it)
+	})
 }
 
 // ed25519Key returns the signing key of an Ed25519 version, derived from
@@ -325,28 +305,13 @@ func (b *backend) verify(ctx context.Context, _ *logical.Request, m *framework.M
 	if err != nil {
 		return nil, err
 	}
-	if items == nil {
-		ok, err := verifyOne(k, p, &in.verifyItem)
+	return answer(&in.verifyItem, items, in.PartialFailureResponseCode, func(it *verifyItem) (*verifyResult, error) {
+		ok, err := verifyOne(k, p, it)
 		if err != nil {
 			return nil, err
 		}
-		return &logical.Response{Data: &verifyResult{Valid: ok}}, nil
-	}
-	results := make([]verifyResult, len(items))
-	errs := make([]string, len(items))
-	internal := false
-	for i := range items {
-		results[i].Reference = items[i].Reference
-		ok, err := verifyOne(k, p, &items[i])
-		if err != nil {
-			msg, in := itemError(err)
-			internal = internal || in
-			errs[i], results[i].Error = msg, msg
-			continue
-		}
-		results[i].Valid = ok
-	}
-	return finishBatch(&batchResults[verifyResult]{BatchResults: results}, errs, internal, in.PartialFailureResponseCode)
+		return &verifyResult{Valid: ok}, nil
+	})
 }
 
 // verifyOne checks one signature or HMAC. A well-formed value that does
@@ -470,25 +435,5 @@ func (b *backend) hmac(ctx context.Context, _ *logical.Request, m *framework.Mat
 		}
 		return &hmacResult{HMAC: formatVersioned(ver, computeHMAC(h, mat.version.HMACKey, input))}, nil
 	}
-	if items == nil {
-		res, err := one(&in.hmacItem)
-		if err != nil {
-			return nil, err
-		}
-		return &logical.Response{Data: res}, nil
-	}
-	results := make([]hmacResult, len(items))
-	errs := make([]string, len(items))
-	for i := range items {
-		res, err := one(&items[i])
-		if err != nil {
-			msg, _ := itemError(err)
-			errs[i] = msg
-			results[i] = hmacResult{Error: msg, Reference: items[i].Reference}
-			continue
-		}
-		res.Reference = items[i].Reference
-		results[i] = *res
-	}
-	return finishBatch(&batchResults[hmacResult]{BatchResults: results}, errs, false, in.PartialFailureResponseCode)
+	return answer(&in.hmacItem, items, in.PartialFailureResponseCode, one)
 }

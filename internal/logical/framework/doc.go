@@ -4,8 +4,10 @@
 // handlers that decode a request body into a struct, ignoring unknown
 // members with Vault's warning ([Typed]),
 // field types for Vault's loose input forms ([Duration], [CommaStrings],
-// [Int], [Bool]), small response helpers ([ListResponse]) and path-help
-// from the path table ([Backend.Help]).
+// [Int], [Bool]), small response helpers ([ListResponse]), path-help
+// from the path table ([Backend.Help]), and [Collection], the one way to
+// keep named JSON records (roles, connections) with their list, read,
+// delete and existence-check handlers.
 //
 // The package imports only the standard library and logical; it never
 // imports core, httpapi or an engine. Everything in it is safe for

@@ -26,12 +26,21 @@ func GetJSON(ctx context.Context, st logical.Storage, key string, v any) (found 
 
 // PutJSON stores v as JSON at key in st.
 func PutJSON(ctx context.Context, st logical.Storage, key string, v any) error {
-	data, err := json.Marshal(v)
+	op, err := PutJSONOp(key, v)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
+		return err
 	}
-	if err := st.Put(ctx, &logical.StorageEntry{Key: key, Value: data}); err != nil {
+	if err := st.Put(ctx, &logical.StorageEntry{Key: key, Value: op.Value}); err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
 	return nil
+}
+
+// PutJSONOp returns the transaction step that stores v as JSON at key.
+func PutJSONOp(key string, v any) (logical.TxnOp, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return logical.TxnOp{}, fmt.Errorf("encode %s: %w", key, err)
+	}
+	return logical.TxnOp{Key: key, Value: data}, nil
 }

@@ -1,9 +1,10 @@
 // Package logicaltest is the conformance suite every secrets engine and
 // auth method runs ([Run]), with the in-memory [Storage], manual [Clock]
-// and [System] view that backend tests build on.
+// and [System] view that backend tests build on, and the [Harness] that
+// drives one backend through HandleRequest in a package's own tests.
 //
 // It is test support: production packages never import it. It imports
-// logical, storage (for key validation) and the standard library.
+// logical, storage (for key validation), go-cmp and the standard library.
 package logicaltest
 
 import (

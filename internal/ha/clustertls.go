@@ -1,4 +1,4 @@
-package core
+package ha
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/coffer-secrets/coffer/internal/storage"
 )
 
 // Cluster TLS: the nodes of a cluster authenticate one another with
@@ -208,12 +210,14 @@ func (ct *clusterTLS) certificate(now time.Time) (*tls.Certificate, error) {
 	return ct.node, nil
 }
 
-// loadClusterTLS reads the cluster CA (the active node creates it when
+// LoadClusterTLS reads the cluster CA (the active node creates it when
 // missing: create) and makes this node's certificate. A standby that
 // finds no CA is left without cluster TLS until the active node writes
-// it.
-func (c *Core) loadClusterTLS(ctx context.Context, create bool) error {
-	e, err := c.barrier.Get(ctx, ClusterTLSKey)
+// it. The caller holds the state lock; the server calls it when it
+// reloads its state after a snapshot restore.
+func (n *Node) LoadClusterTLS(ctx context.Context, create bool) error {
+	st := n.host.Storage()
+	e, err := st.Get(ctx, ClusterTLSKey)
 	if err != nil {
 		return fmt.Errorf("read cluster CA: %w", err)
 	}
@@ -224,54 +228,54 @@ func (c *Core) loadClusterTLS(ctx context.Context, create bool) error {
 			return fmt.Errorf("decode cluster CA: %w", err)
 		}
 	case create:
-		if ca, err = newClusterCA(c.now()); err != nil {
+		if ca, err = newClusterCA(n.now()); err != nil {
 			return err
 		}
 		buf, err := json.Marshal(ca)
 		if err != nil {
 			return fmt.Errorf("encode cluster CA: %w", err)
 		}
-		if err := c.barrier.Put(ctx, storageEntry(ClusterTLSKey, buf)); err != nil {
+		if err := st.Put(ctx, &storage.Entry{Key: ClusterTLSKey, Value: buf}); err != nil {
 			return fmt.Errorf("write cluster CA: %w", err)
 		}
-		c.logger.Info("created the cluster CA")
+		n.logger.Info("created the cluster CA")
 	default:
-		c.ha.clusterTLS.Store(nil)
+		n.clusterTLS.Store(nil)
 		return nil
 	}
-	ct, err := newClusterTLS(ca, c.ha.opts.NodeID, c.ha.opts.ClusterAddr, c.now())
+	ct, err := newClusterTLS(ca, n.opts.NodeID, n.opts.ClusterAddr, n.now())
 	if err != nil {
 		return err
 	}
-	c.ha.clusterTLS.Store(ct)
+	n.clusterTLS.Store(ct)
 	return nil
 }
 
 // currentClusterTLS returns the node's cluster TLS state, or
 // [ErrClusterTLS].
-func (c *Core) currentClusterTLS() (*clusterTLS, error) {
-	if c.ha == nil || c.Sealed() {
+func (n *Node) currentClusterTLS() (*clusterTLS, error) {
+	if n.host.Sealed() {
 		return nil, ErrClusterTLS
 	}
-	ct := c.ha.clusterTLS.Load()
+	ct := n.clusterTLS.Load()
 	if ct == nil {
 		return nil, ErrClusterTLS
 	}
 	return ct, nil
 }
 
-// ClusterServerTLS returns the TLS configuration of this node's cluster
+// ServerTLS returns the TLS configuration of this node's cluster
 // listener: the node certificate, TLS 1.2 or later, and a client
 // certificate from the cluster CA required. It returns [ErrClusterTLS]
 // while the node is sealed or has no cluster CA; a listener's
 // GetConfigForClient then fails the handshake. Each call builds a new
 // configuration, so a reloaded CA applies to the next connection.
-func (c *Core) ClusterServerTLS() (*tls.Config, error) {
-	ct, err := c.currentClusterTLS()
+func (n *Node) ServerTLS() (*tls.Config, error) {
+	ct, err := n.currentClusterTLS()
 	if err != nil {
 		return nil, err
 	}
-	cert, err := ct.certificate(c.now())
+	cert, err := ct.certificate(n.now())
 	if err != nil {
 		return nil, err
 	}
@@ -283,16 +287,16 @@ func (c *Core) ClusterServerTLS() (*tls.Config, error) {
 	}, nil
 }
 
-// ClusterClientTLS returns the TLS configuration a node uses to reach
-// another node's cluster listener at serverName: it presents this node's
+// ClientTLS returns the TLS configuration a node uses to reach another
+// node's cluster listener at serverName: it presents this node's
 // certificate and trusts only the cluster CA. It returns [ErrClusterTLS]
 // while the node is sealed or has no cluster CA.
-func (c *Core) ClusterClientTLS(serverName string) (*tls.Config, error) {
-	ct, err := c.currentClusterTLS()
+func (n *Node) ClientTLS(serverName string) (*tls.Config, error) {
+	ct, err := n.currentClusterTLS()
 	if err != nil {
 		return nil, err
 	}
-	cert, err := ct.certificate(c.now())
+	cert, err := ct.certificate(n.now())
 	if err != nil {
 		return nil, err
 	}
@@ -304,23 +308,23 @@ func (c *Core) ClusterClientTLS(serverName string) (*tls.Config, error) {
 	}, nil
 }
 
-// IsClusterPeer reports whether state is a TLS connection whose client
-// presented a certificate from this cluster's CA, verified in the
-// handshake and valid now for client authentication: another node of the
-// cluster (or this one). Only such a peer may vouch for the client address
-// of a request it forwards. It is false while the node is sealed or has no
+// IsPeer reports whether state is a TLS connection whose client presented
+// a certificate from this cluster's CA, verified in the handshake and
+// valid now for client authentication: another node of the cluster (or
+// this one). Only such a peer may vouch for the client address of a
+// request it forwards. It is false while the node is sealed or has no
 // cluster CA.
-func (c *Core) IsClusterPeer(state *tls.ConnectionState) bool {
+func (n *Node) IsPeer(state *tls.ConnectionState) bool {
 	if state == nil || len(state.VerifiedChains) == 0 || len(state.PeerCertificates) == 0 {
 		return false
 	}
-	ct, err := c.currentClusterTLS()
+	ct, err := n.currentClusterTLS()
 	if err != nil {
 		return false
 	}
 	_, err = state.PeerCertificates[0].Verify(x509.VerifyOptions{
 		Roots:       ct.pool,
-		CurrentTime: c.now(),
+		CurrentTime: n.now(),
 		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	})
 	return err == nil

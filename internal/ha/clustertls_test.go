@@ -1,16 +1,13 @@
-package core
+package ha
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
-	"errors"
 	"net"
 	"testing"
 	"time"
 
-	"github.com/coffer-secrets/coffer/internal/storage/inmem"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -163,24 +160,5 @@ func TestParseClusterCARejects(t *testing.T) {
 	}
 	if _, _, err := parseClusterCA(a); err != nil {
 		t.Errorf("parseClusterCA(valid) = %v", err)
-	}
-}
-
-// TestClusterTLSUnavailable checks that a single server, or a sealed
-// one, has no cluster TLS.
-func TestClusterTLSUnavailable(t *testing.T) {
-	t.Parallel()
-	c, err := New(Options{Physical: inmem.New()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.ClusterServerTLS(); !errors.Is(err, ErrClusterTLS) {
-		t.Errorf("ClusterServerTLS() = %v, want ErrClusterTLS", err)
-	}
-	if _, err := c.ClusterClientTLS("127.0.0.1"); !errors.Is(err, ErrClusterTLS) {
-		t.Errorf("ClusterClientTLS() = %v, want ErrClusterTLS", err)
-	}
-	if _, err := c.ForwardTarget(context.Background()); !errors.Is(err, ErrNoActive) {
-		t.Errorf("ForwardTarget() = %v, want ErrNoActive", err)
 	}
 }

@@ -1,4 +1,4 @@
-package core
+package ha
 
 import (
 	"context"
@@ -9,13 +9,20 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 )
 
-// standbyRead reports whether a standby serves op on rel (relative to a
+// StandbyRead reports whether a standby serves op on rel (relative to a
 // mount of mountType) itself: the operations that read storage and write
 // nothing. Everything else goes to the active node. transit's operations
 // are updates in the API but only compute with a key (a missing key would
 // be created on encrypt: that write is refused on the standby and the
 // request forwarded).
-func standbyRead(mountType string, op logical.Operation, rel string) bool {
+//
+// The server applies it only to requests for a secrets engine mount
+// (never sys/, auth/ or a response-wrapping request), and only while
+// [Node.ServesReads]; its pipeline then still forwards a request whose
+// token has limited uses or whose answer would be leased, and
+// [Physical] refuses any write with [ErrStandby], which forwards the
+// request as well.
+func StandbyRead(mountType string, op logical.Operation, rel string) bool {
 	switch mountType {
 	case "kv":
 		return op == logical.ReadOperation || op == logical.ListOperation
@@ -32,49 +39,37 @@ func standbyRead(mountType string, op logical.Operation, rel string) bool {
 	return false
 }
 
-// servableOnStandby decides whether a standby answers req itself. The rule:
-// the request goes to a secrets engine mount (never sys/, auth/ or a
-// response-wrapping request), the mount's type and the operation pass
-// [standbyRead], no audit device is enabled (standbys do not audit), and
-// the standby's state is loaded. The pipeline then still forwards a request
-// whose token has limited uses or whose answer would be leased, and the
-// standby's storage refuses any write with [ErrStandby], which forwards
-// the request as well. The caller holds stateMu for reading.
-func (c *Core) servableOnStandby(req *Request) bool {
-	if c.ha.stale.Load() || !c.ha.localReads.Load() || req.WrapTTL > 0 {
-		return false
-	}
-	if req.Path == "sys" || strings.HasPrefix(req.Path, "sys/") || isWrappingPath(req.Path) {
-		return false
-	}
-	route, rel, _ := c.router.Match(req.Path)
-	if route == nil || strings.HasPrefix(route.Path, authPrefix) {
-		return false
-	}
-	return standbyRead(route.Type, req.Operation, rel)
-}
-
-// haPaths are sys/step-down and sys/ha-status.
-func (c *Core) haPaths() []*framework.Path {
+// Paths are sys/step-down and sys/ha-status, relative to sys/. n is nil on
+// a single server: step-down then does nothing and ha-status answers that
+// high availability is not enabled.
+func Paths(n *Node) []*framework.Path {
+	s := sysHandlers{n: n}
 	return []*framework.Path{
 		{
 			Pattern:    `step-down`,
-			Operations: map[logical.Operation]framework.Handler{logical.UpdateOperation: c.sysStepDown},
+			Operations: map[logical.Operation]framework.Handler{logical.UpdateOperation: s.stepDown},
 			Synopsis:   "Make the active node give up leadership.",
 		},
 		{
 			Pattern:    `ha-status`,
-			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysHAStatus},
+			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: s.status},
 			Synopsis:   "List the nodes of the cluster.",
 			TopLevel:   true,
 		},
 	}
 }
 
-// sysStepDown answers at once; the node steps down in the background
-// (the requests in flight finish first) and another node takes over.
-func (c *Core) sysStepDown(context.Context, *logical.Request, *framework.Match) (*logical.Response, error) {
-	c.StepDown()
+// sysHandlers serve the cluster's sys paths.
+type sysHandlers struct {
+	n *Node // nil on a single server
+}
+
+// stepDown answers at once; the node steps down in the background (the
+// requests in flight finish first) and another node takes over.
+func (s sysHandlers) stepDown(context.Context, *logical.Request, *framework.Match) (*logical.Response, error) {
+	if s.n != nil {
+		s.n.StepDown()
+	}
 	return nil, nil
 }
 
@@ -89,12 +84,12 @@ type haNode struct {
 	NodeID         string `json:"node_id"`
 }
 
-func (c *Core) sysHAStatus(context.Context, *logical.Request, *framework.Match) (*logical.Response, error) {
-	if c.ha == nil {
+func (s sysHandlers) status(context.Context, *logical.Request, *framework.Match) (*logical.Response, error) {
+	if s.n == nil {
 		return nil, logical.InvalidRequest("high availability is not enabled on this server")
 	}
 	nodes := []haNode{}
-	for _, m := range c.Members() {
+	for _, m := range s.n.Members() {
 		nodes = append(nodes, haNode{
 			Hostname:       m.Hostname,
 			APIAddress:     m.APIAddress,
