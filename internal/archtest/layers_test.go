@@ -74,12 +74,15 @@ func allowed() map[string][]string {
 
 		// The request pipeline and what it drives.
 		"internal/core": {
-			"internal/audit", "internal/barrier", "internal/ha", "internal/hostinfo", "internal/identity",
+			"internal/audit", "internal/barrier", "internal/ha", "internal/identity",
 			"internal/lease", "internal/logical", "internal/logical/framework",
-			"internal/passpol", "internal/policy", "internal/router", "internal/seal",
+			"internal/policy", "internal/router", "internal/seal",
 			"internal/snapshot", "internal/storage", "internal/token", "internal/token/otp",
-			"internal/sys/ceremony", "internal/sys/operator", "internal/sys/rotate",
-			"internal/sys/snapshots", "internal/sys/tokenapi", "internal/backoff", "internal/uuid",
+			"internal/sys/auditdev", "internal/sys/ceremony", "internal/sys/host",
+			"internal/sys/leases", "internal/sys/mounts", "internal/sys/operator",
+			"internal/sys/passwords", "internal/sys/plugins", "internal/sys/policies",
+			"internal/sys/rotate", "internal/sys/snapshots", "internal/sys/tokenapi",
+			"internal/sys/wrapping", "internal/backoff", "internal/uuid",
 		},
 		// High availability, which reaches core through the Host interface
 		// it declares.
@@ -90,6 +93,14 @@ func allowed() map[string][]string {
 		"internal/sys/rotate":    {"internal/barrier", "internal/logical", "internal/logical/framework", "internal/storage"},
 		"internal/sys/snapshots": {"internal/barrier", "internal/logical", "internal/snapshot", "internal/storage"},
 		"internal/sys/tokenapi":  {"internal/logical", "internal/logical/framework", "internal/token"},
+		"internal/sys/auditdev":  {"internal/audit", "internal/logical", "internal/logical/framework", "internal/router", "internal/storage"},
+		"internal/sys/host":      {"internal/hostinfo", "internal/logical", "internal/logical/framework"},
+		"internal/sys/leases":    {"internal/lease", "internal/logical", "internal/logical/framework"},
+		"internal/sys/mounts":    {"internal/logical", "internal/logical/framework", "internal/router"},
+		"internal/sys/passwords": {"internal/logical", "internal/logical/framework", "internal/passpol", "internal/storage"},
+		"internal/sys/plugins":   {"internal/logical", "internal/logical/framework"},
+		"internal/sys/policies":  {"internal/logical", "internal/logical/framework", "internal/policy", "internal/router", "internal/storage"},
+		"internal/sys/wrapping":  {"internal/logical", "internal/logical/framework", "internal/storage", "internal/token"},
 		"internal/router":        {"internal/logical", "internal/storage"},
 		"internal/token":         {"internal/storage"},
 		"internal/token/otp":     nil,

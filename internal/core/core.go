@@ -25,10 +25,13 @@ import (
 	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/seal"
 	"github.com/coffer-secrets/coffer/internal/storage"
+	"github.com/coffer-secrets/coffer/internal/sys/auditdev"
 	"github.com/coffer-secrets/coffer/internal/sys/ceremony"
 	"github.com/coffer-secrets/coffer/internal/sys/operator"
+	"github.com/coffer-secrets/coffer/internal/sys/policies"
 	"github.com/coffer-secrets/coffer/internal/sys/rotate"
 	"github.com/coffer-secrets/coffer/internal/sys/snapshots"
+	"github.com/coffer-secrets/coffer/internal/sys/wrapping"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -157,9 +160,12 @@ type Core struct {
 	router   *router.Router
 	sys      *framework.Backend
 	tokenAPI *framework.Backend
-	policies *policyStore
+	policies *policies.Store
 	leases   *lease.Manager
 	broker   *audit.Broker
+	// audits is the table of enabled audit devices, opened at unseal.
+	audits   *auditdev.Table
+	wrapping *wrapping.Wrapper
 	lockouts *lockouts
 	// cer holds the rekey and root generation attempts.
 	cer *ceremony.Ceremonies
@@ -184,10 +190,6 @@ type Core struct {
 	// mountMu serializes changes to the mount table.
 	mountMu sync.Mutex
 	mounts  *mountTable // guarded by mountMu (and replaced only under it)
-	// auditTable lists the enabled audit devices; guarded by mountMu.
-	auditTable []*auditEntry
-
-	remounts sync.Map // migration ID -> *remountStatus
 
 	// ha is this node of a cluster; nil for a single server.
 	ha *ha.Node
@@ -242,7 +244,7 @@ func New(opts Options) (*Core, error) {
 		opts.Physical = n.Physical(opts.Physical)
 	}
 	b := barrier.New(opts.Physical)
-	c.opts, c.barrier, c.seal, c.policies = opts, b, seal.NewShamir(opts.Physical), newPolicyStore(b)
+	c.opts, c.barrier, c.seal, c.policies = opts, b, seal.NewShamir(opts.Physical), policies.NewStore(b)
 	var onRevokeFail func(string)
 	if opts.Observer != nil {
 		onRevokeFail = opts.Observer.RevokeFailure
@@ -253,7 +255,9 @@ func New(opts Options) (*Core, error) {
 		bo.OnFailure = func(path string, _ error) { opts.Observer.AuditFailure(path) }
 	}
 	c.broker = audit.NewBroker(bo)
+	c.audits = auditdev.New(auditdev.Options{Storage: b, Broker: c.broker, Devices: opts.AuditDevices, AllowedDirs: opts.AuditAllowedDirs, AnyDir: opts.AuditAnyDir, Clock: opts.Clock, Logger: opts.Logger})
 	c.tokens = token.New(token.Options{Storage: b, Crypter: b, Logger: opts.Logger, OnRevoke: c.onTokenRevoke})
+	c.wrapping = wrapping.New(wrapping.Options{Tokens: c.tokens, Storage: b, Cubbyhole: c.cubbyholePrefix, MaxTTL: opts.MaxLeaseTTL, Clock: opts.Clock, Logger: c.logger})
 	c.cer = ceremony.New(ceremony.Options{Core: ceremonyCore{c}, Logger: c.logger, NewID: NewUUID})
 	c.rotation = rotate.New(rotate.Options{Keyring: b, Active: func() bool { return !c.Sealed() && !c.standby() }, Clock: opts.Clock, Logger: c.logger, MinInterval: opts.MinRotationInterval, CheckInterval: opts.RotationCheckInterval})
 	c.operator = operator.New(operator.Options{Storage: b, Clock: opts.Clock, Logger: c.logger, Version: opts.Version, SanitizedConfig: opts.SanitizedConfig, InFlight: opts.InFlight})

@@ -10,6 +10,8 @@ import (
 	"github.com/coffer-secrets/coffer/internal/barrier"
 	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/storage"
+	"github.com/coffer-secrets/coffer/internal/sys/auditdev"
+	"github.com/coffer-secrets/coffer/internal/sys/policies"
 )
 
 // High availability lives in package ha (election, change notices,
@@ -51,7 +53,7 @@ func (h haHost) LoadStandbyLocked(ctx context.Context) error {
 	if err := c.readClusterID(ctx); err != nil {
 		return err
 	}
-	if err := c.policies.loadReadOnly(ctx); err != nil {
+	if err := c.policies.LoadReadOnly(ctx); err != nil {
 		return err
 	}
 	if err := c.loadIdentity(ctx); err != nil {
@@ -69,7 +71,7 @@ func (h haHost) ReloadMountsLocked(ctx context.Context) error {
 // AuditEnabled implements [ha.Host]: a device declared in the
 // configuration or one in the stored audit table.
 func (h haHost) AuditEnabled(ctx context.Context) (bool, error) {
-	e, err := h.c.barrier.Get(ctx, auditTableKey)
+	e, err := h.c.barrier.Get(ctx, auditdev.TableKey)
 	if err != nil {
 		return false, fmt.Errorf("read audit table: %w", err)
 	}
@@ -112,10 +114,10 @@ func (h haHost) InvalidateLocked(ctx context.Context, keys []string) ha.Changes 
 		switch {
 		case k == mountTableKey:
 			ch.Mounts = true
-		case k == auditTableKey:
+		case k == auditdev.TableKey:
 			ch.Audit = true
-		case strings.HasPrefix(k, policyPrefix):
-			if err := c.policies.reloadOne(ctx, strings.TrimPrefix(k, policyPrefix)); err != nil {
+		case strings.HasPrefix(k, policies.Prefix):
+			if err := c.policies.ReloadOne(ctx, strings.TrimPrefix(k, policies.Prefix)); err != nil {
 				c.logger.Warn("reload a changed policy", "err", err)
 				ch.Failed = true
 			}

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
-	"github.com/coffer-secrets/coffer/internal/logical/framework"
 	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/storage"
+	"github.com/coffer-secrets/coffer/internal/sys/passwords"
 )
 
 const mountTableKey = "core/mounts"
@@ -212,7 +212,7 @@ func (v mountSystemView) DefaultLeaseTTL() time.Duration {
 
 // GeneratePassword makes a password with a password policy.
 func (v mountSystemView) GeneratePassword(ctx context.Context, policy string) (string, error) {
-	return v.c.generatePassword(ctx, policy)
+	return passwords.New(v.c.barrier).Generate(ctx, policy)
 }
 
 func (v mountSystemView) MaxLeaseTTL() time.Duration {
@@ -283,24 +283,6 @@ type MountInput struct {
 	Options     map[string]string
 	Local       bool
 	SealWrap    bool
-}
-
-// normalizeMountPath turns "secret" or "/secret/" into "secret/" and
-// rejects paths that are empty or not clean.
-func normalizeMountPath(p string) (string, error) {
-	p = strings.Trim(p, "/")
-	if p == "" {
-		return "", logical.InvalidRequest("mount path must not be empty")
-	}
-	for seg := range strings.SplitSeq(p, "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return "", logical.InvalidRequest("invalid mount path %q: empty, \".\" or \"..\" segments are not allowed", p)
-		}
-	}
-	if strings.ContainsAny(p, "*+?#%\x00") {
-		return "", logical.InvalidRequest("invalid mount path %q: it may not contain *, +, ?, #, %% or NUL", p)
-	}
-	return p + "/", nil
 }
 
 // Mount enables a secrets engine. It changes the mount table completely or
@@ -377,7 +359,7 @@ func accessorFor(auth bool, typ string) string {
 // mountPath normalizes a user-given mount path and returns the router
 // path: "secret/" or "auth/approle/". Reserved paths are refused.
 func mountPath(auth bool, p string) (string, error) {
-	path, err := normalizeMountPath(p)
+	path, err := router.CleanMountPath(p)
 	if err != nil {
 		return "", err
 	}
@@ -395,7 +377,7 @@ func mountPath(auth bool, p string) (string, error) {
 
 // Unmount disables the engine or auth method at path and deletes its data.
 func (c *Core) Unmount(ctx context.Context, auth bool, path string) error {
-	path, err := normalizeMountPath(path)
+	path, err := router.CleanMountPath(path)
 	if err != nil {
 		return err
 	}
@@ -482,34 +464,6 @@ func (c *Core) checkTTLs(cfg MountConfig) error {
 	return nil
 }
 
-// mountTTL is a mount's default or max lease TTL in an API request:
-// seconds or a duration string such as "1h", "system" for the server's
-// setting (stored as zero), or "" for none given (a tune then leaves the
-// setting as it is), as Vault reads these fields.
-type mountTTL struct {
-	// TTL is the value; zero for "system".
-	TTL time.Duration
-	// Set is true when a value other than "" or null was given.
-	Set bool
-}
-
-// UnmarshalJSON implements [json.Unmarshaler].
-func (m *mountTTL) UnmarshalJSON(b []byte) error {
-	switch string(b) {
-	case "null", `""`:
-		return nil
-	case `"system"`:
-		*m = mountTTL{Set: true}
-		return nil
-	}
-	var d framework.Duration
-	if err := d.UnmarshalJSON(b); err != nil {
-		return err // names the field as a duration
-	}
-	*m = mountTTL{TTL: time.Duration(d), Set: true}
-	return nil
-}
-
 // TuneInput changes a mount's settings; nil fields stay as they are.
 type TuneInput struct {
 	DefaultLeaseTTL *time.Duration
@@ -521,7 +475,7 @@ type TuneInput struct {
 
 // Tune changes the settings of the mount at path.
 func (c *Core) Tune(ctx context.Context, auth bool, path string, in TuneInput) error {
-	path, err := normalizeMountPath(path)
+	path, err := router.CleanMountPath(path)
 	if err != nil {
 		return err
 	}
@@ -602,11 +556,11 @@ func (c *Core) Mounts() []MountEntry {
 
 // Remount moves the mount at from to to, keeping its data.
 func (c *Core) Remount(ctx context.Context, from, to string) error {
-	from, err := normalizeMountPath(from)
+	from, err := router.CleanMountPath(from)
 	if err != nil {
 		return err
 	}
-	to, err = normalizeMountPath(to)
+	to, err = router.CleanMountPath(to)
 	if err != nil {
 		return err
 	}

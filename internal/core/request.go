@@ -13,6 +13,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/policy"
 	"github.com/coffer-secrets/coffer/internal/router"
+	"github.com/coffer-secrets/coffer/internal/sys/leases"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -268,7 +269,7 @@ func (c *Core) finish(resp *logical.Response, mountType string, err error) (*Res
 			r := *resp
 			r.Data = nil
 			out.Response = &r
-		case *leaseRenewed:
+		case *leases.Renewed:
 			out.LeaseID, out.LeaseDuration, out.Renewable = d.LeaseID, d.LeaseDuration, d.Renewable
 			r := *resp
 			r.Data = nil
@@ -322,7 +323,7 @@ func (c *Core) authorize(ctx context.Context, req *Request, route *router.Route,
 			names = append(slices.Clone(names), ip...)
 		}
 	}
-	cl.acl = c.policies.acl(names)
+	cl.acl = c.policies.ACL(names)
 	op := req.Operation
 	if op == logical.UpdateOperation && route != nil {
 		if ec, ok := route.Backend.(logical.ExistenceChecker); ok {

@@ -415,7 +415,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.operator.RecordVersion(ctx); err != nil {
 		return err
 	}
-	if err := c.policies.load(ctx); err != nil {
+	if err := c.policies.Load(ctx); err != nil {
 		return err
 	}
 	if err := c.leases.Load(ctx); err != nil {
@@ -427,7 +427,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.loadMounts(ctx); err != nil {
 		return err
 	}
-	if err := c.loadAudit(ctx); err != nil {
+	if err := c.audits.Load(ctx); err != nil {
 		return err
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -471,11 +471,11 @@ func (c *Core) preSeal(ctx context.Context) {
 		c.stopBackground()
 		c.stopBackground = nil
 	}
-	c.unloadAudit(ctx)
+	c.audits.Unload(ctx)
 	c.unloadMounts(ctx)
 	c.tokens.Reset()
 	c.leases.Reset()
-	c.policies.reset()
+	c.policies.Reset()
 	c.lockouts.reset()
 	c.cer.Reset()
 	c.identity = nil

@@ -37,7 +37,7 @@ func (t tokenCore) Caller(ctx context.Context) (tokenapi.Caller, bool) {
 	return tokenapi.Caller{ID: cl.id, Hash: cl.hash, Entry: cl.entry, Sudo: cl.sudo}, true
 }
 
-func (t tokenCore) PolicyExists(name string) bool { return t.c.policies.exists(name) }
+func (t tokenCore) PolicyExists(name string) bool { return t.c.policies.Exists(name) }
 
 func (t tokenCore) TokenTTLs() (defaultTTL, maxTTL time.Duration) {
 	sv := t.c.systemViewFor(tokenMountPath)

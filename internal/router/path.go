@@ -60,3 +60,23 @@ func isDotSegment(seg string) bool {
 		seg = dec
 	}
 }
+
+// CleanMountPath turns a user-given mount path ("secret" or "/secret/")
+// into the form the mount table uses, "secret/". It refuses a path that is
+// empty, has empty, "." or ".." segments, or contains *, +, ?, #, % or
+// NUL. Errors are [logical.ErrInvalidRequest].
+func CleanMountPath(p string) (string, error) {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return "", logical.InvalidRequest("mount path must not be empty")
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", logical.InvalidRequest("invalid mount path %q: empty, \".\" or \"..\" segments are not allowed", p)
+		}
+	}
+	if strings.ContainsAny(p, "*+?#%\x00") {
+		return "", logical.InvalidRequest("invalid mount path %q: it may not contain *, +, ?, #, %% or NUL", p)
+	}
+	return p + "/", nil
+}

@@ -87,3 +87,37 @@ func FuzzCleanPath(f *testing.F) {
 		}
 	})
 }
+
+func TestCleanMountPath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in, want string
+		wantErr  bool
+	}{
+		{in: "secret", want: "secret/"},
+		{in: "/secret/", want: "secret/"},
+		{in: "team/kv", want: "team/kv/"},
+		{in: "", wantErr: true},
+		{in: "/", wantErr: true},
+		{in: "a//b", wantErr: true},
+		{in: "a/../b", wantErr: true},
+		{in: "./a", wantErr: true},
+		{in: "a*", wantErr: true},
+		{in: "a%2e", wantErr: true},
+		{in: "a\x00b", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := CleanMountPath(tt.in)
+			if tt.wantErr {
+				if !errors.Is(err, logical.ErrInvalidRequest) {
+					t.Fatalf("CleanMountPath(%q) = %q, %v, want an invalid-request error", tt.in, got, err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("CleanMountPath(%q) = %q, %v, want %q", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}

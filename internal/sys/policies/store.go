@@ -1,4 +1,14 @@
-package core
+// Package policies keeps the ACL policies and serves the sys/ endpoints
+// of access control: the policies (sys/policy, sys/policies/acl), a
+// token's capabilities on paths (sys/capabilities*), and the aliases
+// locked out after failed logins (sys/locked-users).
+//
+// The [Store] is what the request pipeline checks permissions with: core
+// holds it and asks it for the compiled ACL of a token's policies. The
+// endpoints reach the rest of core (tokens, identity, lockouts) only
+// through the [Core] interface this package declares; it imports no core
+// package. A Store and an [API] are safe for concurrent use.
+package policies
 
 import (
 	"context"
@@ -12,13 +22,14 @@ import (
 	"github.com/coffer-secrets/coffer/internal/storage"
 )
 
-const policyPrefix = "sys/policy/"
+// Prefix is where the policies are stored, by name, behind the barrier.
+const Prefix = "sys/policy/"
 
-// policyStore keeps the ACL policies (behind the barrier, all of them also
+// Store keeps the ACL policies (behind the barrier, all of them also
 // parsed in memory) and a cache of compiled ACLs by policy set. Changing a
 // policy drops every compiled ACL, so the next request of every token that
 // holds it sees the change.
-type policyStore struct {
+type Store struct {
 	st storage.Storage
 
 	mu       sync.RWMutex
@@ -26,30 +37,32 @@ type policyStore struct {
 	acls     map[string]*policy.ACL    // guarded by mu; by sorted, joined names
 }
 
-func newPolicyStore(st storage.Storage) *policyStore {
-	return &policyStore{st: st}
+// NewStore returns an empty store over st, the barrier. It does no I/O;
+// [Store.Load] reads the policies at unseal.
+func NewStore(st storage.Storage) *Store {
+	return &Store{st: st}
 }
 
-// load reads every stored policy and installs the built-in default policy
+// Load reads every stored policy and installs the built-in default policy
 // when it has never been written.
-func (p *policyStore) load(ctx context.Context) error {
+func (p *Store) Load(ctx context.Context) error {
 	return p.loadAll(ctx, true)
 }
 
-// loadReadOnly is load for a standby: a missing default policy is kept in
-// memory only (the active node stores it).
-func (p *policyStore) loadReadOnly(ctx context.Context) error {
+// LoadReadOnly is [Store.Load] for a standby: a missing default policy
+// is kept in memory only (the active node stores it).
+func (p *Store) LoadReadOnly(ctx context.Context) error {
 	return p.loadAll(ctx, false)
 }
 
-func (p *policyStore) loadAll(ctx context.Context, persist bool) error {
-	names, err := p.st.List(ctx, policyPrefix)
+func (p *Store) loadAll(ctx context.Context, persist bool) error {
+	names, err := p.st.List(ctx, Prefix)
 	if err != nil {
 		return fmt.Errorf("list policies: %w", err)
 	}
 	pols := make(map[string]*policy.Policy, len(names)+1)
 	for _, n := range names {
-		e, err := p.st.Get(ctx, policyPrefix+n)
+		e, err := p.st.Get(ctx, Prefix+n)
 		if err != nil {
 			return fmt.Errorf("read policy %q: %w", n, err)
 		}
@@ -69,7 +82,7 @@ func (p *policyStore) loadAll(ctx context.Context, persist bool) error {
 			return fmt.Errorf("parse the built-in default policy: %w", err)
 		}
 		if persist {
-			if err := p.st.Put(ctx, &storage.Entry{Key: policyPrefix + policy.DefaultPolicyName, Value: []byte(text)}); err != nil {
+			if err := p.st.Put(ctx, &storage.Entry{Key: Prefix + policy.DefaultPolicyName, Value: []byte(text)}); err != nil {
 				return fmt.Errorf("store the default policy: %w", err)
 			}
 		}
@@ -82,11 +95,11 @@ func (p *policyStore) loadAll(ctx context.Context, persist bool) error {
 	return nil
 }
 
-// reloadOne reads the named policy again after another node changed or
+// ReloadOne reads the named policy again after another node changed or
 // deleted it, and drops the compiled ACLs. It does nothing while no
 // policies are loaded.
-func (p *policyStore) reloadOne(ctx context.Context, name string) error {
-	e, err := p.st.Get(ctx, policyPrefix+name)
+func (p *Store) ReloadOne(ctx context.Context, name string) error {
+	e, err := p.st.Get(ctx, Prefix+name)
 	if err != nil {
 		return fmt.Errorf("read policy %q: %w", name, err)
 	}
@@ -110,32 +123,33 @@ func (p *policyStore) reloadOne(ctx context.Context, name string) error {
 	return nil
 }
 
-func (p *policyStore) reset() {
+// Reset forgets every policy, when the server seals.
+func (p *Store) Reset() {
 	p.mu.Lock()
 	p.policies = nil
 	p.acls = nil
 	p.mu.Unlock()
 }
 
-// get returns the named policy.
-func (p *policyStore) get(name string) (*policy.Policy, bool) {
+// Policy returns the named policy.
+func (p *Store) Policy(name string) (*policy.Policy, bool) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	pol, ok := p.policies[name]
 	return pol, ok
 }
 
-// exists reports whether name is a known policy ("root" included).
-func (p *policyStore) exists(name string) bool {
+// Exists reports whether name is a known policy ("root" included).
+func (p *Store) Exists(name string) bool {
 	if name == "root" {
 		return true
 	}
-	_, ok := p.get(name)
+	_, ok := p.Policy(name)
 	return ok
 }
 
-// names lists the policies, sorted, "root" included as Vault lists it.
-func (p *policyStore) names() []string {
+// Names lists the policies, sorted, "root" included as Vault lists it.
+func (p *Store) Names() []string {
 	p.mu.RLock()
 	out := make([]string, 0, len(p.policies)+1)
 	for n := range p.policies {
@@ -156,8 +170,8 @@ func normalizePolicyName(name string) (string, error) {
 	return name, nil
 }
 
-// put parses and stores a policy. The root policy cannot be written.
-func (p *policyStore) put(ctx context.Context, name, text string) error {
+// Put parses and stores a policy. The root policy cannot be written.
+func (p *Store) Put(ctx context.Context, name, text string) error {
 	name, err := normalizePolicyName(name)
 	if err != nil {
 		return err
@@ -169,7 +183,7 @@ func (p *policyStore) put(ctx context.Context, name, text string) error {
 	if err != nil {
 		return logical.InvalidRequest("failed to parse policy: %s", err.Error())
 	}
-	if err := p.st.Put(ctx, &storage.Entry{Key: policyPrefix + name, Value: []byte(text)}); err != nil {
+	if err := p.st.Put(ctx, &storage.Entry{Key: Prefix + name, Value: []byte(text)}); err != nil {
 		return fmt.Errorf("store policy: %w", err)
 	}
 	p.mu.Lock()
@@ -181,8 +195,8 @@ func (p *policyStore) put(ctx context.Context, name, text string) error {
 	return nil
 }
 
-// delete removes a policy. Root and default cannot be deleted.
-func (p *policyStore) delete(ctx context.Context, name string) error {
+// Delete removes a policy. Root and default cannot be deleted.
+func (p *Store) Delete(ctx context.Context, name string) error {
 	name, err := normalizePolicyName(name)
 	if err != nil {
 		return err
@@ -190,7 +204,7 @@ func (p *policyStore) delete(ctx context.Context, name string) error {
 	if name == "root" || name == policy.DefaultPolicyName {
 		return logical.InvalidRequest("cannot delete the %s policy", name)
 	}
-	if err := p.st.Delete(ctx, policyPrefix+name); err != nil {
+	if err := p.st.Delete(ctx, Prefix+name); err != nil {
 		return fmt.Errorf("delete policy: %w", err)
 	}
 	p.mu.Lock()
@@ -202,10 +216,10 @@ func (p *policyStore) delete(ctx context.Context, name string) error {
 	return nil
 }
 
-// acl returns the compiled ACL for a set of policy names, from the cache
+// ACL returns the compiled ACL for a set of policy names, from the cache
 // when it can. Names of policies that do not exist are ignored, as Vault
 // does at request time.
-func (p *policyStore) acl(names []string) *policy.ACL {
+func (p *Store) ACL(names []string) *policy.ACL {
 	key := aclKey(names)
 	p.mu.RLock()
 	a, ok := p.acls[key]

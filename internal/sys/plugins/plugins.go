@@ -1,8 +1,11 @@
-package core
+// Package plugins serves Vault's plugin catalog, sys/plugins/catalog.
+// Coffer runs built-in engines and auth methods only, so the catalog
+// lists those (in Vault's shapes, as built-in plugins) and refuses to
+// register anything else. It imports no core package.
+package plugins
 
 import (
 	"context"
-	"maps"
 	"slices"
 	"strings"
 
@@ -10,14 +13,20 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 )
 
-// The plugin catalog: Coffer runs built-in engines and auth methods only,
-// so sys/plugins/catalog lists those (in Vault's shapes, as built-in
-// plugins) and refuses to register anything else. The names come from the
-// factories the server hands core ([Options.Engines], [Options.AuthMethods])
-// and from [Options.DatabasePlugins].
+// Catalog is the built-in plugins by type: the names of the factories the
+// server hands core, and of the database plugins. The slices are not
+// changed after [Catalog.Paths]; their order does not matter.
+type Catalog struct {
+	Auth     []string
+	Secret   []string
+	Database []string
+	// Version is the server's version.
+	Version string
+}
 
-// pluginTypes are the catalog's plugin types, in Vault's words.
-var pluginTypes = []string{"auth", "database", "secret"}
+// types are the catalog's plugin types, in Vault's words, in the order
+// they are listed.
+func types() []string { return []string{"auth", "database", "secret"} }
 
 // pluginDetail is one plugin as the catalog reports it.
 type pluginDetail struct {
@@ -41,16 +50,15 @@ type pluginOutput struct {
 
 // pluginNames returns the sorted names of the built-in plugins of typ
 // ("auth", "database" or "secret"); nil for another type.
-func (c *Core) pluginNames(typ string) []string {
+func (c *Catalog) names(typ string) []string {
 	var names []string
 	switch typ {
 	case "auth":
-		names = slices.Collect(maps.Keys(c.opts.AuthMethods))
+		names = slices.Clone(c.Auth)
 	case "secret":
-		// cubbyhole is core's own mount, not something to enable.
-		names = slices.DeleteFunc(slices.Collect(maps.Keys(c.opts.Engines)), func(n string) bool { return n == "cubbyhole" })
+		names = slices.Clone(c.Secret)
 	case "database":
-		names = slices.Clone(c.opts.DatabasePlugins)
+		names = slices.Clone(c.Database)
 	default:
 		return nil
 	}
@@ -58,17 +66,18 @@ func (c *Core) pluginNames(typ string) []string {
 	return names
 }
 
-// pluginVersion is the version the catalog reports for every built-in
+// version is the version the catalog reports for every built-in
 // plugin: Coffer's own, marked built in, as Vault does ("v1.2.3+builtin").
-func (c *Core) pluginVersion() string {
-	return "v" + strings.TrimPrefix(c.opts.Version, "v") + "+builtin"
+func (c *Catalog) version() string {
+	return "v" + strings.TrimPrefix(c.Version, "v") + "+builtin"
 }
 
-func (c *Core) pluginPaths() []*framework.Path {
+// Paths returns sys/plugins/catalog*, relative to sys/, in match order.
+func (c *Catalog) Paths() []*framework.Path {
 	return []*framework.Path{
 		{
 			Pattern:    `plugins/catalog/?`,
-			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: c.sysPluginCatalog},
+			Operations: map[logical.Operation]framework.Handler{logical.ReadOperation: c.catalog},
 			Synopsis:   "List the plugins in the catalog: Coffer's built-in engines and auth methods.",
 		},
 		{
@@ -76,66 +85,66 @@ func (c *Core) pluginPaths() []*framework.Path {
 			// any type.
 			Pattern: `plugins/catalog/(?P<name>[^/]+)/?`,
 			Operations: map[logical.Operation]framework.Handler{
-				logical.ListOperation:   c.sysPluginList,
-				logical.ReadOperation:   c.sysPluginRead,
-				logical.UpdateOperation: c.sysPluginRegister,
-				logical.DeleteOperation: c.sysPluginRegister,
+				logical.ListOperation:   c.list,
+				logical.ReadOperation:   c.read,
+				logical.UpdateOperation: c.register,
+				logical.DeleteOperation: c.register,
 			},
 			Synopsis: "List the plugins of one type, or read a plugin by name.",
 		},
 		{
 			Pattern: `plugins/catalog/(?P<type>[^/]+)/(?P<name>[^/]+)`,
 			Operations: map[logical.Operation]framework.Handler{
-				logical.ReadOperation:   c.sysPluginRead,
-				logical.UpdateOperation: c.sysPluginRegister,
-				logical.DeleteOperation: c.sysPluginRegister,
+				logical.ReadOperation:   c.read,
+				logical.UpdateOperation: c.register,
+				logical.DeleteOperation: c.register,
 			},
 			Synopsis: "Read a plugin; registering or removing one is refused.",
 		},
 	}
 }
 
-func (c *Core) sysPluginCatalog(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+func (c *Catalog) catalog(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
 	data := map[string]any{}
 	detailed := []pluginDetail{}
-	for _, typ := range pluginTypes {
-		names := c.pluginNames(typ)
+	for _, typ := range types() {
+		names := c.names(typ)
 		data[typ] = names
 		for _, n := range names {
-			detailed = append(detailed, pluginDetail{Type: typ, Name: n, Version: c.pluginVersion(), Builtin: true, DeprecationStatus: "supported"})
+			detailed = append(detailed, pluginDetail{Type: typ, Name: n, Version: c.version(), Builtin: true, DeprecationStatus: "supported"})
 		}
 	}
 	data["detailed"] = detailed
 	return &logical.Response{Data: data}, nil
 }
 
-func (c *Core) sysPluginList(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+func (c *Catalog) list(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
 	typ := m.Get("name")
-	if !slices.Contains(pluginTypes, typ) {
+	if !slices.Contains(types(), typ) {
 		return nil, logical.InvalidRequest("%q is not a supported plugin type", typ)
 	}
-	return framework.ListResponse(c.pluginNames(typ))
+	return framework.ListResponse(c.names(typ))
 }
 
-func (c *Core) sysPluginRead(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+func (c *Catalog) read(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
 	typ, name := m.Get("type"), m.Get("name")
-	types := pluginTypes
+	ts := types()
 	if typ != "" {
-		if !slices.Contains(pluginTypes, typ) {
+		if !slices.Contains(types(), typ) {
 			return nil, logical.InvalidRequest("%q is not a supported plugin type", typ)
 		}
-		types = []string{typ}
+		ts = []string{typ}
 	}
-	for _, t := range types {
-		if slices.Contains(c.pluginNames(t), name) {
+	for _, t := range ts {
+		if slices.Contains(c.names(t), name) {
 			return &logical.Response{Data: pluginOutput{
-				Name: name, Args: []string{}, Builtin: true, Version: c.pluginVersion(), DeprecationStatus: "supported",
+				Name: name, Args: []string{}, Builtin: true, Version: c.version(), DeprecationStatus: "supported",
 			}}, nil
 		}
 	}
 	return nil, nil // 404, as Vault answers for a plugin it does not know
 }
 
-func (c *Core) sysPluginRegister(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
+func (c *Catalog) register(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
 	return nil, logical.InvalidRequest("Coffer has no external plugins: its secrets engines, auth methods and database plugins are built in, and the catalog cannot be changed")
 }
