@@ -22,6 +22,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/lease"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
+	"github.com/coffer-secrets/coffer/internal/mount"
 	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/seal"
 	"github.com/coffer-secrets/coffer/internal/storage"
@@ -189,7 +190,7 @@ type Core struct {
 
 	// mountMu serializes changes to the mount table.
 	mountMu sync.Mutex
-	mounts  *mountTable // guarded by mountMu (and replaced only under it)
+	mounts  *mount.Table // guarded by mountMu (and replaced only under it)
 
 	// ha is this node of a cluster; nil for a single server.
 	ha *ha.Node

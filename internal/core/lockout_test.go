@@ -55,7 +55,7 @@ func TestLockoutsExpire(t *testing.T) {
 func TestLockoutsSweep(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	cfg := LockoutConfig{}.withDefaults()
+	cfg := LockoutConfig{}.WithDefaults()
 	l := newLockouts(1000)
 	for i := range 500 {
 		l.fail(lockoutKey{accessor: "a", name: fmt.Sprint(i)}, cfg, t0)
@@ -75,7 +75,7 @@ func TestLockoutsSweep(t *testing.T) {
 func TestLockoutsCap(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	cfg := LockoutConfig{Threshold: 2}.withDefaults()
+	cfg := LockoutConfig{Threshold: 2}.WithDefaults()
 	l := newLockouts(3)
 	key := func(i int) lockoutKey { return lockoutKey{accessor: "a", name: fmt.Sprint(i)} }
 	for i := range 10 {

@@ -14,32 +14,6 @@ import (
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
-// LockoutConfig is an auth mount's user lockout setting (Vault's
-// user_lockout_config). Zero values mean the defaults.
-type LockoutConfig struct {
-	// Threshold is how many failed logins lock an alias out (default 5).
-	Threshold int `json:"lockout_threshold,omitempty"`
-	// Duration is how long a lockout lasts (default 15m).
-	Duration time.Duration `json:"lockout_duration,omitempty"`
-	// CounterReset is the window failures are counted in (default 15m).
-	CounterReset time.Duration `json:"lockout_counter_reset,omitempty"`
-	// Disable turns lockout off for the mount.
-	Disable bool `json:"lockout_disable,omitempty"`
-}
-
-func (l LockoutConfig) withDefaults() LockoutConfig {
-	if l.Threshold <= 0 {
-		l.Threshold = 5
-	}
-	if l.Duration <= 0 {
-		l.Duration = 15 * time.Minute
-	}
-	if l.CounterReset <= 0 {
-		l.CounterReset = 15 * time.Minute
-	}
-	return l
-}
-
 // maxLockoutEntries caps the lockout table. Only aliases that exist are
 // tracked, so the cap is reached only with that many users or roles
 // failing at once; beyond it the entry whose counting window began
@@ -202,23 +176,6 @@ func (l *lockouts) lockedNames(now time.Time) map[string][]string {
 	return out
 }
 
-// over returns l with the fields o sets (non-zero) taking their place.
-func (l LockoutConfig) over(o LockoutConfig) LockoutConfig {
-	if o.Threshold > 0 {
-		l.Threshold = o.Threshold
-	}
-	if o.Duration > 0 {
-		l.Duration = o.Duration
-	}
-	if o.CounterReset > 0 {
-		l.CounterReset = o.CounterReset
-	}
-	if o.Disable {
-		l.Disable = true
-	}
-	return l
-}
-
 // lockoutConfig returns the lockout setting of the auth mount at path:
 // its own user_lockout_config over the server's setting for its type (or
 // "all"), over the defaults.
@@ -229,10 +186,10 @@ func (c *Core) lockoutConfig(path string) LockoutConfig {
 			if !ok {
 				base = c.opts.Lockout["all"]
 			}
-			return base.over(m.Config.Lockout).withDefaults()
+			return base.Over(m.Config.Lockout).WithDefaults()
 		}
 	}
-	return c.opts.Lockout["all"].withDefaults()
+	return c.opts.Lockout["all"].WithDefaults()
 }
 
 // handleLogin serves a login path of an auth method: no token needed. A

@@ -24,7 +24,7 @@ func (a mountsCore) Mounts() []mounts.Entry {
 	out := make([]mounts.Entry, len(table))
 	for i, m := range table {
 		sv := mountSystemView{c: a.c, m: m.Config}
-		l := m.Config.Lockout.withDefaults()
+		l := m.Config.Lockout.WithDefaults()
 		out[i] = mounts.Entry{
 			Path: m.Path, Type: m.Type, Description: m.Description, UUID: m.UUID, Accessor: m.Accessor,
 			DefaultLeaseTTL: m.Config.DefaultLeaseTTL, MaxLeaseTTL: m.Config.MaxLeaseTTL,

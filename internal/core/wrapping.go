@@ -16,7 +16,7 @@ type WrapInfo = wrapping.Info
 func (c *Core) cubbyholePrefix() string {
 	for _, m := range c.Mounts() {
 		if m.Builtin && m.Type == "cubbyhole" {
-			return m.storagePrefix()
+			return m.StoragePrefix()
 		}
 	}
 	return ""
