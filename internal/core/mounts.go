@@ -94,29 +94,9 @@ func (c *Core) unloadMounts(ctx context.Context) {
 	c.mounts = nil
 }
 
-// mountSystemView answers TTL questions for one mount.
-type mountSystemView struct {
-	c *Core
-	m MountConfig
-}
-
-func (v mountSystemView) DefaultLeaseTTL() time.Duration {
-	if v.m.DefaultLeaseTTL > 0 {
-		return v.m.DefaultLeaseTTL
-	}
-	return v.c.opts.DefaultLeaseTTL
-}
-
-// GeneratePassword makes a password with a password policy.
-func (v mountSystemView) GeneratePassword(ctx context.Context, policy string) (string, error) {
-	return passwords.New(v.c.barrier).Generate(ctx, policy)
-}
-
-func (v mountSystemView) MaxLeaseTTL() time.Duration {
-	if v.m.MaxLeaseTTL > 0 {
-		return v.m.MaxLeaseTTL
-	}
-	return v.c.opts.MaxLeaseTTL
+// systemView is the [logical.SystemView] of a mount with settings cfg.
+func (c *Core) systemView(cfg MountConfig) mount.SystemView {
+	return mount.SystemView{Config: cfg, ServerDefaultTTL: c.opts.DefaultLeaseTTL, ServerMaxTTL: c.opts.MaxLeaseTTL, Passwords: passwords.New(c.barrier).Generate}
 }
 
 // factory returns the factory for a mount's type, or nil.
@@ -163,7 +143,7 @@ func (c *Core) newBackend(ctx context.Context, m *MountEntry) (logical.Backend, 
 		Storage: router.NewView(c.barrier, m.StoragePrefix()),
 		Logger:  c.opts.Logger.With("component", "engine", "mount", m.Path, "type", m.Type),
 		Clock:   c.clock,
-		System:  mountSystemView{c: c, m: m.Config},
+		System:  c.systemView(m.Config),
 		Options: maps.Clone(m.Options),
 	}
 	return factory(ctx, env)

@@ -276,3 +276,35 @@ func randomHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// SystemView answers a mounted backend's questions about its TTLs and
+// makes its passwords; it is the backend's [logical.SystemView].
+type SystemView struct {
+	// Config is the mount's settings; a zero TTL means the server's.
+	Config Config
+	// ServerDefaultTTL and ServerMaxTTL are the server-wide TTL settings.
+	ServerDefaultTTL, ServerMaxTTL time.Duration
+	// Passwords makes a password with a password policy.
+	Passwords func(ctx context.Context, policy string) (string, error)
+}
+
+// DefaultLeaseTTL is the mount's default lease TTL, or else the server's.
+func (v SystemView) DefaultLeaseTTL() time.Duration {
+	if v.Config.DefaultLeaseTTL > 0 {
+		return v.Config.DefaultLeaseTTL
+	}
+	return v.ServerDefaultTTL
+}
+
+// MaxLeaseTTL is the mount's max lease TTL, or else the server's.
+func (v SystemView) MaxLeaseTTL() time.Duration {
+	if v.Config.MaxLeaseTTL > 0 {
+		return v.Config.MaxLeaseTTL
+	}
+	return v.ServerMaxTTL
+}
+
+// GeneratePassword makes a password with a password policy.
+func (v SystemView) GeneratePassword(ctx context.Context, policy string) (string, error) {
+	return v.Passwords(ctx, policy)
+}

@@ -156,3 +156,28 @@ func TestTableRoundTrip(t *testing.T) {
 		t.Fatalf("changing a clone changed the original: %+v", g)
 	}
 }
+
+func TestSystemView(t *testing.T) {
+	gen := func(_ context.Context, policy string) (string, error) { return "pw-" + policy, nil }
+	tests := []struct {
+		name             string
+		cfg              Config
+		wantDef, wantMax time.Duration
+	}{
+		{name: "server's", wantDef: time.Hour, wantMax: 2 * time.Hour},
+		{name: "mount's", cfg: Config{DefaultLeaseTTL: time.Minute, MaxLeaseTTL: 10 * time.Hour}, wantDef: time.Minute, wantMax: 10 * time.Hour},
+		{name: "mixed", cfg: Config{MaxLeaseTTL: 3 * time.Hour}, wantDef: time.Hour, wantMax: 3 * time.Hour},
+	}
+	for _, tt := range tests {
+		v := SystemView{Config: tt.cfg, ServerDefaultTTL: time.Hour, ServerMaxTTL: 2 * time.Hour, Passwords: gen}
+		if got := v.DefaultLeaseTTL(); got != tt.wantDef {
+			t.Errorf("%s: DefaultLeaseTTL = %v, want %v", tt.name, got, tt.wantDef)
+		}
+		if got := v.MaxLeaseTTL(); got != tt.wantMax {
+			t.Errorf("%s: MaxLeaseTTL = %v, want %v", tt.name, got, tt.wantMax)
+		}
+		if got, err := v.GeneratePassword(context.Background(), "p"); err != nil || got != "pw-p" {
+			t.Errorf("%s: GeneratePassword = %q, %v", tt.name, got, err)
+		}
+	}
+}
