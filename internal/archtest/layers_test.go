@@ -75,8 +75,8 @@ func allowed() map[string][]string {
 		// The request pipeline and what it drives.
 		"internal/core": {
 			"internal/audit", "internal/barrier", "internal/ha", "internal/identity",
-			"internal/lease", "internal/logical", "internal/logical/framework",
-			"internal/policy", "internal/router", "internal/seal",
+			"internal/lease", "internal/lockout", "internal/logical", "internal/logical/framework",
+			"internal/mount", "internal/policy", "internal/router", "internal/seal",
 			"internal/snapshot", "internal/storage", "internal/token", "internal/token/otp",
 			"internal/sys/auditdev", "internal/sys/ceremony", "internal/sys/host",
 			"internal/sys/leases", "internal/sys/mounts", "internal/sys/operator",
@@ -102,6 +102,8 @@ func allowed() map[string][]string {
 		"internal/sys/policies":  {"internal/logical", "internal/logical/framework", "internal/policy", "internal/router", "internal/storage"},
 		"internal/sys/wrapping":  {"internal/logical", "internal/logical/framework", "internal/storage", "internal/token"},
 		"internal/router":        {"internal/logical", "internal/storage"},
+		"internal/mount":         {"internal/logical", "internal/router", "internal/storage"},
+		"internal/lockout":       {"internal/mount"},
 		"internal/token":         {"internal/storage"},
 		"internal/token/otp":     nil,
 		"internal/lease":         {"internal/storage"},

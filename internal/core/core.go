@@ -20,8 +20,10 @@ import (
 	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/identity"
 	"github.com/coffer-secrets/coffer/internal/lease"
+	"github.com/coffer-secrets/coffer/internal/lockout"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
+	"github.com/coffer-secrets/coffer/internal/mount"
 	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/seal"
 	"github.com/coffer-secrets/coffer/internal/storage"
@@ -142,7 +144,7 @@ func (c *Core) Stats() Stats {
 	if c.Sealed() {
 		return Stats{}
 	}
-	st := Stats{Tokens: c.tokens.Count(), Leases: c.leases.Count(), LockoutEntries: c.lockouts.size(c.now())}
+	st := Stats{Tokens: c.tokens.Count(), Leases: c.leases.Count(), LockoutEntries: c.lockouts.Size(c.now())}
 	if info, err := c.barrier.KeyInfo(); err == nil {
 		st.BarrierEncryptions = info.Encryptions
 	}
@@ -166,7 +168,7 @@ type Core struct {
 	// audits is the table of enabled audit devices, opened at unseal.
 	audits   *auditdev.Table
 	wrapping *wrapping.Wrapper
-	lockouts *lockouts
+	lockouts *lockout.Table
 	// cer holds the rekey and root generation attempts.
 	cer *ceremony.Ceremonies
 	// rotation serves sys/rotate/config and rotates the key term when due.
@@ -189,7 +191,7 @@ type Core struct {
 
 	// mountMu serializes changes to the mount table.
 	mountMu sync.Mutex
-	mounts  *mountTable // guarded by mountMu (and replaced only under it)
+	mounts  *mount.Table // guarded by mountMu (and replaced only under it)
 
 	// ha is this node of a cluster; nil for a single server.
 	ha *ha.Node
@@ -231,7 +233,7 @@ func New(opts Options) (*Core, error) {
 		logger:   opts.Logger.With("component", "core"),
 		clock:    opts.Clock,
 		router:   router.New(),
-		lockouts: newLockouts(maxLockoutEntries),
+		lockouts: lockout.New(lockout.MaxEntries),
 	}
 	if opts.HA != nil {
 		// The node wraps the physical storage under the barrier, and

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/barrier"
 	"github.com/coffer-secrets/coffer/internal/ha"
+	"github.com/coffer-secrets/coffer/internal/mount"
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/sys/auditdev"
 	"github.com/coffer-secrets/coffer/internal/sys/policies"
@@ -112,7 +113,7 @@ func (h haHost) InvalidateLocked(ctx context.Context, keys []string) ha.Changes 
 	}
 	for _, k := range keys {
 		switch {
-		case k == mountTableKey:
+		case k == mount.TableKey:
 			ch.Mounts = true
 		case k == auditdev.TableKey:
 			ch.Audit = true
@@ -186,7 +187,7 @@ func (c *Core) servableOnStandby(req *Request) bool {
 		return false
 	}
 	route, rel, _ := c.router.Match(req.Path)
-	if route == nil || strings.HasPrefix(route.Path, authPrefix) {
+	if route == nil || strings.HasPrefix(route.Path, mount.AuthPrefix) {
 		return false
 	}
 	return ha.StandbyRead(route.Type, req.Operation, rel)

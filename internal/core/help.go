@@ -43,7 +43,7 @@ func (c *Core) help(ctx context.Context, req *Request, rec *auditRecord) (*logic
 	if err != nil {
 		return nil, "", err
 	}
-	if te == nil || (len(te.BoundCIDRs) > 0 && !addrAllowed(req.Connection, te.BoundCIDRs)) {
+	if te == nil || !te.UsableFrom(req.Connection.RemoteIP()) {
 		return nil, "", logical.PermissionDenied()
 	}
 	rec.caller = &caller{id: req.ClientToken, entry: te}

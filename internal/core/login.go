@@ -1,223 +1,17 @@
 package core
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"slices"
-	"sort"
-	"sync"
 	"time"
 
+	"github.com/coffer-secrets/coffer/internal/lockout"
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/mount"
 	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
-
-// LockoutConfig is an auth mount's user lockout setting (Vault's
-// user_lockout_config). Zero values mean the defaults.
-type LockoutConfig struct {
-	// Threshold is how many failed logins lock an alias out (default 5).
-	Threshold int `json:"lockout_threshold,omitempty"`
-	// Duration is how long a lockout lasts (default 15m).
-	Duration time.Duration `json:"lockout_duration,omitempty"`
-	// CounterReset is the window failures are counted in (default 15m).
-	CounterReset time.Duration `json:"lockout_counter_reset,omitempty"`
-	// Disable turns lockout off for the mount.
-	Disable bool `json:"lockout_disable,omitempty"`
-}
-
-func (l LockoutConfig) withDefaults() LockoutConfig {
-	if l.Threshold <= 0 {
-		l.Threshold = 5
-	}
-	if l.Duration <= 0 {
-		l.Duration = 15 * time.Minute
-	}
-	if l.CounterReset <= 0 {
-		l.CounterReset = 15 * time.Minute
-	}
-	return l
-}
-
-// maxLockoutEntries caps the lockout table. Only aliases that exist are
-// tracked, so the cap is reached only with that many users or roles
-// failing at once; beyond it the entry whose counting window began
-// first is evicted (which may lift its lockout early).
-const maxLockoutEntries = 100_000
-
-// lockoutSweepInterval is how often, at most, the whole lockout table is
-// swept for expired entries; expired entries met in between are removed
-// as they are met.
-const lockoutSweepInterval = time.Minute
-
-// lockouts counts failed logins per auth mount accessor and alias name.
-// An entry expires when both its counting window and its lockout are
-// over; expired entries are removed on access and by a sweep at most
-// every lockoutSweepInterval. The table holds at most max entries. It is
-// safe for concurrent use; times are passed in, so tests drive the clock.
-type lockouts struct {
-	mu        sync.Mutex
-	max       int                          // fixed at construction
-	state     map[lockoutKey]*list.Element // guarded by mu; values are *lockoutState
-	order     *list.List                   // guarded by mu; oldest window first
-	nextSweep time.Time                    // guarded by mu
-}
-
-type lockoutKey struct{ accessor, name string }
-
-type lockoutState struct {
-	key         lockoutKey
-	failures    int
-	firstFail   time.Time
-	lockedUntil time.Time
-	expires     time.Time // the later of firstFail plus the counter reset and lockedUntil
-}
-
-func newLockouts(maxEntries int) *lockouts {
-	return &lockouts{max: maxEntries, state: map[lockoutKey]*list.Element{}, order: list.New()}
-}
-
-func (l *lockouts) reset() {
-	l.mu.Lock()
-	l.state = map[lockoutKey]*list.Element{}
-	l.order.Init()
-	l.mu.Unlock()
-}
-
-// liveLocked returns the entry of k, or nil when there is none or it
-// expired at now (it is then removed).
-func (l *lockouts) liveLocked(k lockoutKey, now time.Time) *lockoutState {
-	el := l.state[k]
-	if el == nil {
-		return nil
-	}
-	st := el.Value.(*lockoutState)
-	if !now.Before(st.expires) {
-		l.removeLocked(el)
-		return nil
-	}
-	return st
-}
-
-func (l *lockouts) removeLocked(el *list.Element) {
-	delete(l.state, el.Value.(*lockoutState).key)
-	l.order.Remove(el)
-}
-
-// sweepLocked removes every expired entry when a sweep is due at now.
-func (l *lockouts) sweepLocked(now time.Time) {
-	if now.Before(l.nextSweep) {
-		return
-	}
-	l.nextSweep = now.Add(lockoutSweepInterval)
-	for el := l.order.Front(); el != nil; {
-		next := el.Next()
-		if !now.Before(el.Value.(*lockoutState).expires) {
-			l.removeLocked(el)
-		}
-		el = next
-	}
-}
-
-// locked reports whether the alias is locked out at now.
-func (l *lockouts) locked(k lockoutKey, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	st := l.liveLocked(k, now)
-	return st != nil && now.Before(st.lockedUntil)
-}
-
-// fail records a failed login of an existing alias and reports whether it
-// locked the alias.
-func (l *lockouts) fail(k lockoutKey, cfg LockoutConfig, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.sweepLocked(now)
-	st := l.liveLocked(k, now)
-	if st == nil || now.Sub(st.firstFail) > cfg.CounterReset || (!st.lockedUntil.IsZero() && !now.Before(st.lockedUntil)) {
-		if el := l.state[k]; el != nil {
-			l.removeLocked(el)
-		}
-		for l.order.Len() >= l.max {
-			l.removeLocked(l.order.Front())
-		}
-		st = &lockoutState{key: k, firstFail: now}
-		l.state[k] = l.order.PushBack(st)
-	}
-	st.failures++
-	st.expires = st.firstFail.Add(cfg.CounterReset)
-	locked := false
-	if st.failures >= cfg.Threshold && st.lockedUntil.IsZero() {
-		st.lockedUntil = now.Add(cfg.Duration)
-		locked = true
-	}
-	if st.lockedUntil.After(st.expires) {
-		st.expires = st.lockedUntil
-	}
-	return locked
-}
-
-// succeed clears the failures of an alias after a good login.
-func (l *lockouts) succeed(k lockoutKey) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if el := l.state[k]; el != nil {
-		l.removeLocked(el)
-	}
-}
-
-// unlock lifts a lockout; it reports whether there was an entry.
-func (l *lockouts) unlock(k lockoutKey) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	el := l.state[k]
-	if el != nil {
-		l.removeLocked(el)
-	}
-	return el != nil
-}
-
-// size returns the number of live entries at now (for metrics).
-func (l *lockouts) size(now time.Time) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.sweepLocked(now)
-	return len(l.state)
-}
-
-// lockedNames returns the locked aliases by mount accessor at now.
-func (l *lockouts) lockedNames(now time.Time) map[string][]string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := map[string][]string{}
-	for k, el := range l.state {
-		if now.Before(el.Value.(*lockoutState).lockedUntil) {
-			out[k.accessor] = append(out[k.accessor], k.name)
-		}
-	}
-	for _, names := range out {
-		sort.Strings(names)
-	}
-	return out
-}
-
-// over returns l with the fields o sets (non-zero) taking their place.
-func (l LockoutConfig) over(o LockoutConfig) LockoutConfig {
-	if o.Threshold > 0 {
-		l.Threshold = o.Threshold
-	}
-	if o.Duration > 0 {
-		l.Duration = o.Duration
-	}
-	if o.CounterReset > 0 {
-		l.CounterReset = o.CounterReset
-	}
-	if o.Disable {
-		l.Disable = true
-	}
-	return l
-}
 
 // lockoutConfig returns the lockout setting of the auth mount at path:
 // its own user_lockout_config over the server's setting for its type (or
@@ -229,10 +23,10 @@ func (c *Core) lockoutConfig(path string) LockoutConfig {
 			if !ok {
 				base = c.opts.Lockout["all"]
 			}
-			return base.over(m.Config.Lockout).withDefaults()
+			return base.Over(m.Config.Lockout).WithDefaults()
 		}
 	}
-	return c.opts.Lockout["all"].withDefaults()
+	return c.opts.Lockout["all"].WithDefaults()
 }
 
 // handleLogin serves a login path of an auth method: no token needed. A
@@ -244,7 +38,7 @@ func (c *Core) handleLogin(ctx context.Context, req *Request, route *router.Rout
 	lreq.Path = rel
 	lreq.MountPoint = route.Path
 	now := c.now()
-	var key lockoutKey
+	var key lockout.Key
 	cfg := c.lockoutConfig(route.Path)
 	track := false
 	if la, ok := route.Backend.(logical.AliasLookahead); ok && !cfg.Disable {
@@ -255,9 +49,9 @@ func (c *Core) handleLogin(ctx context.Context, req *Request, route *router.Rout
 			return nil, err
 		}
 		if ahead.Name != "" && ahead.Exists {
-			key = lockoutKey{accessor: route.Accessor, name: ahead.Name}
+			key = lockout.Key{Accessor: route.Accessor, Name: ahead.Name}
 			track = true
-			if c.lockouts.locked(key, now) {
+			if c.lockouts.Locked(key, now) {
 				return nil, logical.PermissionDenied()
 			}
 		}
@@ -270,14 +64,14 @@ func (c *Core) handleLogin(ctx context.Context, req *Request, route *router.Rout
 		// A refused login counts; so does a method's permission denied
 		// (a client address outside token_bound_cidrs, say).
 		if track && (errors.Is(err, logical.ErrInvalidCredentials) || errors.Is(err, logical.ErrPermissionDenied)) {
-			if c.lockouts.fail(key, cfg, now) {
-				c.logger.Warn("login locked out after repeated failures", "mount", route.Path, "alias", key.name, "for", cfg.Duration)
+			if c.lockouts.Fail(key, cfg, now) {
+				c.logger.Warn("login locked out after repeated failures", "mount", route.Path, "alias", key.Name, "for", cfg.Duration)
 			}
 		}
 		return nil, err
 	}
 	if track {
-		c.lockouts.succeed(key)
+		c.lockouts.Succeed(key)
 	}
 	if resp == nil || resp.Auth == nil {
 		return c.finish(resp, route.Type, nil)
@@ -367,11 +161,11 @@ func (c *Core) authOutput(ctx context.Context, id token.ID, e *token.Entry) *Aut
 }
 
 // systemViewFor returns the TTL settings of the mount at path.
-func (c *Core) systemViewFor(path string) mountSystemView {
+func (c *Core) systemViewFor(path string) mount.SystemView {
 	for _, m := range c.Mounts() {
 		if m.Path == path {
-			return mountSystemView{c: c, m: m.Config}
+			return c.systemView(m.Config)
 		}
 	}
-	return mountSystemView{c: c}
+	return c.systemView(MountConfig{})
 }

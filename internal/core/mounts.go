@@ -2,9 +2,6 @@ package core
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -12,82 +9,21 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/mount"
 	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/sys/passwords"
 )
 
-const mountTableKey = "core/mounts"
+// MountEntry is one row of the mount table (see package mount).
+type MountEntry = mount.Entry
 
-// reservedMounts are mount points that core serves itself or keeps for
-// later built-ins; users cannot mount there or under them.
-var reservedMounts = []string{"sys/", "auth/", "cubbyhole/", "identity/", "audit/"}
+// MountConfig is a mount's tunable settings (see package mount).
+type MountConfig = mount.Config
 
-// authPrefix starts the router path of every auth method mount.
-const authPrefix = "auth/"
-
-// MountConfig is a mount's tunable settings.
-type MountConfig struct {
-	DefaultLeaseTTL time.Duration `json:"default_lease_ttl"`
-	MaxLeaseTTL     time.Duration `json:"max_lease_ttl"`
-	// Lockout configures locking out an alias after failed logins; auth
-	// mounts only.
-	Lockout LockoutConfig `json:"user_lockout_config,omitzero"`
-}
-
-// MountEntry is one row of the mount table. Secrets engines and auth
-// methods share the table; an auth method's Path starts with "auth/".
-type MountEntry struct {
-	// Path is the router path with a trailing slash: "secret/", or
-	// "auth/approle/" for an auth method.
-	Path        string            `json:"path"`
-	Type        string            `json:"type"`
-	Description string            `json:"description"`
-	UUID        string            `json:"uuid"`
-	Accessor    string            `json:"accessor"`
-	Config      MountConfig       `json:"config"`
-	Options     map[string]string `json:"options,omitempty"`
-	Local       bool              `json:"local"`
-	SealWrap    bool              `json:"seal_wrap"`
-	// Builtin marks the mounts core makes itself (token/, cubbyhole/,
-	// identity/): they cannot be disabled or moved.
-	Builtin bool `json:"builtin,omitempty"`
-}
-
-// IsAuth reports whether m is an auth method mount.
-func (m *MountEntry) IsAuth() bool { return strings.HasPrefix(m.Path, authPrefix) }
-
-// storagePrefix is where the mount's data lives inside the barrier.
-func (m *MountEntry) storagePrefix() string {
-	if m.IsAuth() {
-		return "auth/" + m.UUID + "/"
-	}
-	return "logical/" + m.UUID + "/"
-}
-
-type mountTable struct {
-	Entries []*MountEntry `json:"entries"`
-}
-
-// clone returns a deep enough copy to modify one entry safely.
-func (t *mountTable) clone() *mountTable {
-	out := &mountTable{Entries: make([]*MountEntry, len(t.Entries))}
-	for i, e := range t.Entries {
-		cp := *e
-		cp.Options = maps.Clone(e.Options)
-		out.Entries[i] = &cp
-	}
-	return out
-}
-
-func (t *mountTable) find(path string) *MountEntry {
-	for _, e := range t.Entries {
-		if e.Path == path {
-			return e
-		}
-	}
-	return nil
-}
+// LockoutConfig is an auth mount's user lockout setting (see package
+// mount).
+type LockoutConfig = mount.Lockout
 
 func storageEntry(key string, value []byte) *storage.Entry {
 	return &storage.Entry{Key: key, Value: value}
@@ -95,18 +31,11 @@ func storageEntry(key string, value []byte) *storage.Entry {
 
 // initMountTable writes an empty mount table at initialization.
 func (c *Core) initMountTable(ctx context.Context) error {
-	return c.persistMounts(ctx, &mountTable{})
+	return c.persistMounts(ctx, &mount.Table{})
 }
 
-func (c *Core) persistMounts(ctx context.Context, t *mountTable) error {
-	buf, err := json.Marshal(t)
-	if err != nil {
-		return fmt.Errorf("encode mount table: %w", err)
-	}
-	if err := c.barrier.Put(ctx, storageEntry(mountTableKey, buf)); err != nil {
-		return fmt.Errorf("write mount table: %w", err)
-	}
-	return nil
+func (c *Core) persistMounts(ctx context.Context, t *mount.Table) error {
+	return mount.Persist(ctx, c.barrier, t)
 }
 
 // loadMounts reads the mount table and builds every backend.
@@ -125,17 +54,11 @@ func (c *Core) loadMountsReadOnly(ctx context.Context) error {
 func (c *Core) loadMountTable(ctx context.Context, persist bool) error {
 	c.mountMu.Lock()
 	defer c.mountMu.Unlock()
-	e, err := c.barrier.Get(ctx, mountTableKey)
+	t, err := mount.Load(ctx, c.barrier)
 	if err != nil {
-		return fmt.Errorf("read mount table: %w", err)
+		return err
 	}
-	t := &mountTable{}
-	if e != nil {
-		if err := json.Unmarshal(e.Value, t); err != nil {
-			return fmt.Errorf("decode mount table: %w", err)
-		}
-	}
-	if added := ensureBuiltins(t); added && persist {
+	if added := mount.EnsureBuiltins(t, NewUUID); added && persist {
 		if err := c.persistMounts(ctx, t); err != nil {
 			return err
 		}
@@ -147,32 +70,6 @@ func (c *Core) loadMountTable(ctx context.Context, persist bool) error {
 	}
 	c.mounts = t
 	return nil
-}
-
-// builtinMounts are the mounts every server has; core adds any that are
-// missing when it loads the mount table.
-var builtinMounts = []MountEntry{
-	{Path: "cubbyhole/", Type: "cubbyhole", Description: "per-token private secret storage"},
-	{Path: "identity/", Type: "identity", Description: "identity store"},
-	{Path: "auth/token/", Type: "token", Description: "token based credentials"},
-}
-
-// ensureBuiltins adds the missing built-in mounts to t and reports whether
-// it added any.
-func ensureBuiltins(t *mountTable) bool {
-	added := false
-	for _, b := range builtinMounts {
-		if t.find(b.Path) != nil {
-			continue
-		}
-		m := b
-		m.Builtin = true
-		m.UUID = NewUUID()
-		m.Accessor = accessorFor(m.IsAuth(), m.Type)
-		t.Entries = append(t.Entries, &m)
-		added = true
-	}
-	return added
 }
 
 // mountByAccessor finds a mount by its accessor, for the identity store.
@@ -197,29 +94,9 @@ func (c *Core) unloadMounts(ctx context.Context) {
 	c.mounts = nil
 }
 
-// mountSystemView answers TTL questions for one mount.
-type mountSystemView struct {
-	c *Core
-	m MountConfig
-}
-
-func (v mountSystemView) DefaultLeaseTTL() time.Duration {
-	if v.m.DefaultLeaseTTL > 0 {
-		return v.m.DefaultLeaseTTL
-	}
-	return v.c.opts.DefaultLeaseTTL
-}
-
-// GeneratePassword makes a password with a password policy.
-func (v mountSystemView) GeneratePassword(ctx context.Context, policy string) (string, error) {
-	return passwords.New(v.c.barrier).Generate(ctx, policy)
-}
-
-func (v mountSystemView) MaxLeaseTTL() time.Duration {
-	if v.m.MaxLeaseTTL > 0 {
-		return v.m.MaxLeaseTTL
-	}
-	return v.c.opts.MaxLeaseTTL
+// systemView is the [logical.SystemView] of a mount with settings cfg.
+func (c *Core) systemView(cfg MountConfig) mount.SystemView {
+	return mount.SystemView{Config: cfg, ServerDefaultTTL: c.opts.DefaultLeaseTTL, ServerMaxTTL: c.opts.MaxLeaseTTL, Passwords: passwords.New(c.barrier).Generate}
 }
 
 // factory returns the factory for a mount's type, or nil.
@@ -263,10 +140,10 @@ func (c *Core) newBackend(ctx context.Context, m *MountEntry) (logical.Backend, 
 		return nil, logical.InvalidRequest("unknown type %q", m.Type)
 	}
 	env := logical.Env{
-		Storage: router.NewView(c.barrier, m.storagePrefix()),
+		Storage: router.NewView(c.barrier, m.StoragePrefix()),
 		Logger:  c.opts.Logger.With("component", "engine", "mount", m.Path, "type", m.Type),
 		Clock:   c.clock,
-		System:  mountSystemView{c: c, m: m.Config},
+		System:  c.systemView(m.Config),
 		Options: maps.Clone(m.Options),
 	}
 	return factory(ctx, env)
@@ -288,7 +165,7 @@ type MountInput struct {
 // Mount enables a secrets engine. It changes the mount table completely or
 // not at all.
 func (c *Core) Mount(ctx context.Context, in MountInput) error {
-	path, err := mountPath(in.Auth, in.Path)
+	path, err := mount.Path(in.Auth, in.Path)
 	if err != nil {
 		return err
 	}
@@ -311,7 +188,7 @@ func (c *Core) Mount(ctx context.Context, in MountInput) error {
 		}
 		return logical.InvalidRequest("unknown secrets engine type %q", typ)
 	}
-	if err := c.checkTTLs(in.Config); err != nil {
+	if err := mount.CheckTTLs(in.Config, c.opts.MaxLeaseTTL); err != nil {
 		return err
 	}
 	c.mountMu.Lock()
@@ -327,7 +204,7 @@ func (c *Core) Mount(ctx context.Context, in MountInput) error {
 		Type:        typ,
 		Description: in.Description,
 		UUID:        NewUUID(),
-		Accessor:    accessorFor(in.Auth, typ),
+		Accessor:    mount.Accessor(in.Auth, typ),
 		Config:      in.Config,
 		Options:     opts,
 		Local:       in.Local,
@@ -336,7 +213,7 @@ func (c *Core) Mount(ctx context.Context, in MountInput) error {
 	if err := c.mountBackend(ctx, m); err != nil {
 		return err
 	}
-	t := c.mounts.clone()
+	t := c.mounts.Clone()
 	t.Entries = append(t.Entries, m)
 	if err := c.persistMounts(ctx, t); err != nil {
 		c.router.Unmount(path)
@@ -347,34 +224,6 @@ func (c *Core) Mount(ctx context.Context, in MountInput) error {
 	return nil
 }
 
-// accessorFor makes a mount accessor, e.g. "kv_1a2b3c4d" or
-// "auth_approle_1a2b3c4d".
-func accessorFor(auth bool, typ string) string {
-	if auth {
-		return "auth_" + typ + "_" + randomHex(4)
-	}
-	return typ + "_" + randomHex(4)
-}
-
-// mountPath normalizes a user-given mount path and returns the router
-// path: "secret/" or "auth/approle/". Reserved paths are refused.
-func mountPath(auth bool, p string) (string, error) {
-	path, err := router.CleanMountPath(p)
-	if err != nil {
-		return "", err
-	}
-	if auth {
-		if path == "token/" {
-			return "", logical.InvalidRequest("cannot use auth path %q: it is reserved for the token store", path)
-		}
-		return authPrefix + path, nil
-	}
-	if err := checkReserved(path); err != nil {
-		return "", err
-	}
-	return path, nil
-}
-
 // Unmount disables the engine or auth method at path and deletes its data.
 func (c *Core) Unmount(ctx context.Context, auth bool, path string) error {
 	path, err := router.CleanMountPath(path)
@@ -382,9 +231,9 @@ func (c *Core) Unmount(ctx context.Context, auth bool, path string) error {
 		return err
 	}
 	if auth {
-		path = authPrefix + path
+		path = mount.AuthPrefix + path
 	}
-	if err := checkProtected(path); err != nil {
+	if err := mount.CheckProtected(path); err != nil {
 		return err
 	}
 	m, err := c.unmountLocked(ctx, path)
@@ -415,15 +264,15 @@ func (c *Core) unmountLocked(ctx context.Context, path string) (*MountEntry, err
 	if c.mounts == nil {
 		return nil, ErrSealed
 	}
-	m := c.mounts.find(path)
+	m := c.mounts.Find(path)
 	if m == nil {
 		// Vault answers success for a path with nothing mounted.
 		return nil, nil
 	}
 	if m.Builtin {
-		return nil, checkProtected(path)
+		return nil, mount.CheckProtected(path)
 	}
-	t := c.mounts.clone()
+	t := c.mounts.Clone()
 	t.Entries = slices.DeleteFunc(t.Entries, func(e *MountEntry) bool { return e.Path == path })
 	// The table changes first: once it is written the mount is gone even if
 	// deleting its data is interrupted, and leftover data is unreachable.
@@ -436,32 +285,11 @@ func (c *Core) unmountLocked(ctx context.Context, path string) (*MountEntry, err
 			cl.Cleanup(ctx)
 		}
 	}
-	if err := router.Clear(ctx, c.barrier, m.storagePrefix()); err != nil {
+	if err := router.Clear(ctx, c.barrier, m.StoragePrefix()); err != nil {
 		c.logger.Error("delete data of disabled mount", "path", path, "err", err)
 	}
 	c.logger.Info("unmounted", "path", path)
 	return m, nil
-}
-
-// checkTTLs refuses a mount's TTL settings whose default lease TTL is
-// above its max lease TTL (the mount's own, or the server's when the mount
-// has none), with Vault's words.
-func (c *Core) checkTTLs(cfg MountConfig) error {
-	if cfg.DefaultLeaseTTL < 0 || cfg.MaxLeaseTTL < 0 {
-		return logical.InvalidRequest("lease TTLs must not be negative")
-	}
-	// A mount may allow longer leases than the server's default maximum,
-	// as Vault's PKI set-ups do with tune -max-lease-ttl=87600h.
-	if cfg.MaxLeaseTTL == 0 {
-		if cfg.DefaultLeaseTTL > c.opts.MaxLeaseTTL {
-			return logical.InvalidRequest("given default lease TTL of %d greater than system max lease TTL of %d", int64(cfg.DefaultLeaseTTL/time.Second), int64(c.opts.MaxLeaseTTL/time.Second))
-		}
-		return nil
-	}
-	if cfg.DefaultLeaseTTL > cfg.MaxLeaseTTL {
-		return logical.InvalidRequest("backend max lease TTL of %d would be less than backend default lease TTL of %d", int64(cfg.MaxLeaseTTL/time.Second), int64(cfg.DefaultLeaseTTL/time.Second))
-	}
-	return nil
 }
 
 // TuneInput changes a mount's settings; nil fields stay as they are.
@@ -480,7 +308,7 @@ func (c *Core) Tune(ctx context.Context, auth bool, path string, in TuneInput) e
 		return err
 	}
 	if auth {
-		path = authPrefix + path
+		path = mount.AuthPrefix + path
 	}
 	c.mountMu.Lock()
 	defer c.mountMu.Unlock()
@@ -495,7 +323,7 @@ func (c *Core) Tune(ctx context.Context, auth bool, path string, in TuneInput) e
 	if in.MaxLeaseTTL != nil {
 		cfg.MaxLeaseTTL = *in.MaxLeaseTTL
 	}
-	if err := c.checkTTLs(cfg); err != nil {
+	if err := mount.CheckTTLs(cfg, c.opts.MaxLeaseTTL); err != nil {
 		return err
 	}
 	for k, v := range in.Options {
@@ -564,7 +392,7 @@ func (c *Core) Remount(ctx context.Context, from, to string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkReserved(to); err != nil {
+	if err := mount.CheckReserved(to); err != nil {
 		return err
 	}
 	c.mountMu.Lock()
@@ -596,44 +424,16 @@ func (c *Core) Remount(ctx context.Context, from, to string) error {
 	return nil
 }
 
-// checkProtected refuses to disable a mount core serves itself (sys/,
-// the built-in mounts), with Vault's words.
-func checkProtected(path string) error {
-	if path == authPrefix+"token/" {
-		return logical.InvalidRequest("token credential backend cannot be disabled")
-	}
-	if path == "sys/" || slices.ContainsFunc(builtinMounts, func(b MountEntry) bool { return b.Path == path }) {
-		return logical.InvalidRequest("cannot unmount %q", path)
-	}
-	return nil
-}
-
-// checkReserved refuses a mount path that overlaps a reserved one.
-func checkReserved(path string) error {
-	for _, r := range reservedMounts {
-		if strings.HasPrefix(path, r) || strings.HasPrefix(r, path) {
-			return logical.InvalidRequest("cannot use mount path %q: %q is reserved", path, r)
-		}
-	}
-	return nil
-}
-
 // editEntryLocked returns a copy of the mount table and, in it, the entry
 // at path, for a change to be persisted. The caller holds mountMu.
-func (c *Core) editEntryLocked(path string) (*mountTable, *MountEntry, error) {
+func (c *Core) editEntryLocked(path string) (*mount.Table, *MountEntry, error) {
 	if c.mounts == nil {
 		return nil, nil, ErrSealed
 	}
-	t := c.mounts.clone()
-	m := t.find(path)
+	t := c.mounts.Clone()
+	m := t.Find(path)
 	if m == nil {
 		return nil, nil, logical.InvalidRequest("no mount at %s", path)
 	}
 	return t, m, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

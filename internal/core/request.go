@@ -3,8 +3,6 @@ package core
 import (
 	"context"
 	"encoding/json"
-	"net"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -82,44 +80,6 @@ func withCaller(ctx context.Context, c *caller) context.Context {
 func callerFrom(ctx context.Context) *caller {
 	c, _ := ctx.Value(callerKey{}).(*caller)
 	return c
-}
-
-// sudoPaths need the sudo capability (or root) besides the operation's
-// own capability, as Vault requires.
-var sudoPaths = []*regexp.Regexp{
-	regexp.MustCompile(`^auth/token/accessors/?$`),
-	regexp.MustCompile(`^auth/token/revoke-orphan$`),
-	regexp.MustCompile(`^sys/audit(/.+)?$`),
-	regexp.MustCompile(`^sys/auth/.+$`),
-	regexp.MustCompile(`^sys/leases/lookup(/.*)?$`),
-	regexp.MustCompile(`^sys/leases/revoke-force/.+$`),
-	regexp.MustCompile(`^sys/leases/revoke-prefix/.+$`),
-	regexp.MustCompile(`^sys/revoke-force/.+$`),
-	regexp.MustCompile(`^sys/revoke-prefix/.+$`),
-	regexp.MustCompile(`^sys/raw(/.*)?$`),
-	regexp.MustCompile(`^sys/remount$`),
-	regexp.MustCompile(`^sys/rotate$`),
-	regexp.MustCompile(`^sys/seal$`),
-	regexp.MustCompile(`^sys/step-down$`),
-	regexp.MustCompile(`^sys/locked-users(/.*)?$`),
-	regexp.MustCompile(`^sys/plugins/catalog/.*$`),
-	regexp.MustCompile(`^sys/host-info$`),
-	regexp.MustCompile(`^sys/config/state/sanitized$`),
-	regexp.MustCompile(`^sys/in-flight-req$`),
-	regexp.MustCompile(`^sys/storage/snapshot(-force)?$`),
-}
-
-func needsSudo(path string) bool {
-	// sys/auth lists without sudo; enabling, tuning and disabling need it.
-	if path == "sys/auth" || path == "sys/auth/" {
-		return false
-	}
-	for _, re := range sudoPaths {
-		if re.MatchString(path) {
-			return true
-		}
-	}
-	return false
 }
 
 // HandleRequest runs the pipeline: seal check, login paths, token lookup,
@@ -307,7 +267,7 @@ func (c *Core) authorize(ctx context.Context, req *Request, route *router.Route,
 	if te == nil {
 		return nil, logical.PermissionDenied()
 	}
-	if len(te.BoundCIDRs) > 0 && !addrAllowed(req.Connection, te.BoundCIDRs) {
+	if !te.UsableFrom(req.Connection.RemoteIP()) {
 		return nil, logical.PermissionDenied()
 	}
 	cl := &caller{id: req.ClientToken, hash: hash, entry: te}
@@ -358,11 +318,11 @@ func (c *Core) authorize(ctx context.Context, req *Request, route *router.Route,
 		return cl, logical.PermissionDenied()
 	}
 	cl.sudo = dec.Sudo
-	if needsSudo(req.Path) && !dec.Sudo {
+	if policy.NeedsSudo(req.Path) && !dec.Sudo {
 		return cl, logical.PermissionDenied()
 	}
-	if err := checkWrapTTL(dec.MinWrappingTTL, dec.MaxWrappingTTL, req.WrapTTL); err != nil {
-		return cl, err
+	if !dec.WrapTTLAllowed(req.WrapTTL) {
+		return cl, logical.PermissionDenied()
 	}
 	return cl, nil
 }
@@ -380,26 +340,6 @@ func requestParams(req *logical.Request) map[string]any {
 		}
 	}
 	return params
-}
-
-// addrAllowed reports whether the connection's address is in one of cidrs.
-func addrAllowed(conn *logical.Connection, cidrs []string) bool {
-	ip := conn.RemoteIP()
-	if ip == nil {
-		return false
-	}
-	for _, c := range cidrs {
-		if !strings.Contains(c, "/") {
-			if other := net.ParseIP(c); other != nil && other.Equal(ip) {
-				return true
-			}
-			continue
-		}
-		if _, n, err := net.ParseCIDR(c); err == nil && n.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }
 
 // handleSealRequest serves sys/seal. It checks the caller under the read

@@ -476,7 +476,7 @@ func (c *Core) preSeal(ctx context.Context) {
 	c.tokens.Reset()
 	c.leases.Reset()
 	c.policies.Reset()
-	c.lockouts.reset()
+	c.lockouts.Reset()
 	c.cer.Reset()
 	c.identity = nil
 }

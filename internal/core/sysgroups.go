@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/coffer-secrets/coffer/internal/lockout"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/sys/mounts"
 	"github.com/coffer-secrets/coffer/internal/sys/plugins"
@@ -23,8 +24,8 @@ func (a mountsCore) Mounts() []mounts.Entry {
 	table := a.c.Mounts()
 	out := make([]mounts.Entry, len(table))
 	for i, m := range table {
-		sv := mountSystemView{c: a.c, m: m.Config}
-		l := m.Config.Lockout.withDefaults()
+		sv := a.c.systemView(m.Config)
+		l := m.Config.Lockout.WithDefaults()
 		out[i] = mounts.Entry{
 			Path: m.Path, Type: m.Type, Description: m.Description, UUID: m.UUID, Accessor: m.Accessor,
 			DefaultLeaseTTL: m.Config.DefaultLeaseTTL, MaxLeaseTTL: m.Config.MaxLeaseTTL,
@@ -126,10 +127,10 @@ func (a policiesCore) CallerPolicies(ctx context.Context) ([]string, error) {
 	return a.policiesOf(ctx, cl.entry), nil
 }
 
-func (a policiesCore) LockedUsers() map[string][]string { return a.c.lockouts.lockedNames(a.c.now()) }
+func (a policiesCore) LockedUsers() map[string][]string { return a.c.lockouts.LockedNames(a.c.now()) }
 
 func (a policiesCore) Unlock(accessor, alias string) {
-	a.c.lockouts.unlock(lockoutKey{accessor: accessor, name: alias})
+	a.c.lockouts.Unlock(lockout.Key{Accessor: accessor, Name: alias})
 }
 
 // leasesCore is the caller and the token store as [leases.Core].

@@ -97,7 +97,7 @@ func (c *Core) onTokenRevoke(ctx context.Context, hash string, e *token.Entry) e
 	}
 	for _, m := range c.Mounts() {
 		if m.Type == "cubbyhole" && m.Builtin {
-			return router.Clear(ctx, c.barrier, m.storagePrefix()+hash+"/")
+			return router.Clear(ctx, c.barrier, m.StoragePrefix()+hash+"/")
 		}
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/sys/wrapping"
 )
 
@@ -16,7 +15,7 @@ type WrapInfo = wrapping.Info
 func (c *Core) cubbyholePrefix() string {
 	for _, m := range c.Mounts() {
 		if m.Builtin && m.Type == "cubbyhole" {
-			return m.storagePrefix()
+			return m.StoragePrefix()
 		}
 	}
 	return ""
@@ -52,19 +51,4 @@ func (c *Core) handleWrapping(ctx context.Context, req *Request) (*Response, err
 		return nil, err
 	}
 	return &Response{MountType: "system", Response: resp, Wrap: info}, nil
-}
-
-// checkWrapTTL applies the policies' wrapping TTL bounds to a request
-// that asks (or does not ask) for its response to be wrapped.
-func checkWrapTTL(minTTL, maxTTL, ttl time.Duration) error {
-	if ttl <= 0 {
-		if minTTL > 0 || maxTTL > 0 {
-			return logical.PermissionDenied()
-		}
-		return nil
-	}
-	if (minTTL > 0 && ttl < minTTL) || (maxTTL > 0 && ttl > maxTTL) {
-		return logical.PermissionDenied()
-	}
-	return nil
 }

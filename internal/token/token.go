@@ -14,7 +14,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"log/slog"
+	"net"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -88,6 +90,30 @@ type Entry struct {
 	MountAccessor string `json:"mount_accessor,omitempty"`
 	// InternalData is kept for the issuing auth method, never returned.
 	InternalData map[string]string `json:"internal_data,omitempty"`
+}
+
+// UsableFrom reports whether the token may be used from address ip: it
+// has no bound CIDRs, or ip is in one of them (an entry without a "/" is
+// one address). A nil ip is in none.
+func (e *Entry) UsableFrom(ip net.IP) bool {
+	if len(e.BoundCIDRs) == 0 {
+		return true
+	}
+	if ip == nil {
+		return false
+	}
+	for _, c := range e.BoundCIDRs {
+		if !strings.Contains(c, "/") {
+			if other := net.ParseIP(c); other != nil && other.Equal(ip) {
+				return true
+			}
+			continue
+		}
+		if _, n, err := net.ParseCIDR(c); err == nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // ExpireTime returns when e expires; the zero time means never.

@@ -1,0 +1,32 @@
+package policy
+
+import "testing"
+
+func TestNeedsSudo(t *testing.T) {
+	tests := []struct {
+		path string
+		want bool
+	}{
+		{path: "sys/auth", want: false},
+		{path: "sys/auth/", want: false},
+		{path: "sys/auth/approle", want: true},
+		{path: "sys/audit", want: true},
+		{path: "sys/audit/file", want: true},
+		{path: "sys/mounts/secret", want: false},
+		{path: "sys/remount", want: true},
+		{path: "sys/seal", want: true},
+		{path: "sys/raw/core/mounts", want: true},
+		{path: "sys/storage/snapshot", want: true},
+		{path: "sys/storage/snapshot-force", want: true},
+		{path: "auth/token/accessors/", want: true},
+		{path: "auth/token/lookup", want: false},
+		{path: "sys/leases/lookup/prefix", want: true},
+		{path: "sys/leases/lookup-x", want: false},
+		{path: "secret/data/x", want: false},
+	}
+	for _, tt := range tests {
+		if got := NeedsSudo(tt.path); got != tt.want {
+			t.Errorf("NeedsSudo(%q) = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}

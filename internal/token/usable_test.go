@@ -1,0 +1,31 @@
+package token
+
+import (
+	"net"
+	"testing"
+)
+
+func TestUsableFrom(t *testing.T) {
+	tests := []struct {
+		name  string
+		cidrs []string
+		ip    string
+		want  bool
+	}{
+		{name: "unbound", ip: "203.0.113.9", want: true},
+		{name: "unbound, no address", want: true},
+		{name: "in a CIDR", cidrs: []string{"10.0.0.0/8"}, ip: "10.1.2.3", want: true},
+		{name: "outside every CIDR", cidrs: []string{"10.0.0.0/8", "192.168.0.0/16"}, ip: "172.16.0.1"},
+		{name: "single address", cidrs: []string{"127.0.0.1"}, ip: "127.0.0.1", want: true},
+		{name: "other single address", cidrs: []string{"127.0.0.1"}, ip: "127.0.0.2"},
+		{name: "IPv6 CIDR", cidrs: []string{"::1/128"}, ip: "::1", want: true},
+		{name: "bound, no address", cidrs: []string{"0.0.0.0/0"}},
+		{name: "malformed entries skipped", cidrs: []string{"nonsense", "10.0.0.0/99", "10.0.0.0/8"}, ip: "10.0.0.1", want: true},
+	}
+	for _, tt := range tests {
+		e := &Entry{BoundCIDRs: tt.cidrs}
+		if got := e.UsableFrom(net.ParseIP(tt.ip)); got != tt.want {
+			t.Errorf("%s: UsableFrom(%q) = %v, want %v", tt.name, tt.ip, got, tt.want)
+		}
+	}
+}
