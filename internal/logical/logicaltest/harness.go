@@ -104,6 +104,32 @@ func (h *Harness) Must(op logical.Operation, path string, body any) *logical.Res
 	return resp
 }
 
+// Req is one request in a test table: a body as [Harness.Request] takes
+// it and the client's "ip:port" ("" for [DefaultAddr]).
+type Req struct {
+	Op   logical.Operation
+	Path string
+	Body string
+	Addr string
+}
+
+// DoReq is [Harness.DoFrom] for r.
+func (h *Harness) DoReq(r Req) (*logical.Response, error) {
+	h.T.Helper()
+	return h.DoFrom(r.Addr, r.Op, r.Path, r.Body)
+}
+
+// MustReq is [Harness.DoReq] for a request that must succeed: an error
+// fails h.T.
+func (h *Harness) MustReq(r Req) *logical.Response {
+	h.T.Helper()
+	resp, err := h.DoReq(r)
+	if err != nil {
+		h.T.Fatalf("%s %q: %v", r.Op, r.Path, err)
+	}
+	return resp
+}
+
 // Data returns resp's data as generic JSON (maps, slices, float64s), or
 // nil when there is no response or no data.
 func Data(tb testing.TB, resp *logical.Response) any {
