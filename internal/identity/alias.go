@@ -2,7 +2,7 @@ package identity
 
 import (
 	"context"
-	"slices"
+	"maps"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -244,20 +244,19 @@ func (s *Store) deleteAlias(ctx context.Context, _ *logical.Request, m *framewor
 }
 
 func (s *Store) listAliases(_ context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
+	return listAliasesIn(s, func() map[string]*alias { return s.st.aliases }, s.aliasKeyInfo), nil
+}
+
+// listAliasesIn answers a list of the aliases in records by ID, with
+// info for each: it copies them under s.mu and calls info without it (info
+// looks up mounts).
+func listAliasesIn[A, K any](s *Store, records func() map[string]A, info func(A) K) *logical.Response {
 	s.mu.RLock()
-	all := make([]*alias, 0, len(s.st.aliases))
-	for _, a := range s.st.aliases {
-		all = append(all, a)
-	}
+	all := maps.Clone(records())
 	s.mu.RUnlock()
-	if len(all) == 0 {
-		return nil, nil
+	infos := make(map[string]K, len(all))
+	for id, a := range all {
+		infos[id] = info(a)
 	}
-	d := &listData[*aliasKeyInfo]{Keys: make([]string, 0, len(all)), KeyInfo: make(map[string]*aliasKeyInfo, len(all))}
-	for _, a := range all {
-		d.Keys = append(d.Keys, a.ID)
-		d.KeyInfo[a.ID] = s.aliasKeyInfo(a)
-	}
-	slices.Sort(d.Keys)
-	return &logical.Response{Data: d}, nil
+	return listResponse(infos)
 }

@@ -398,24 +398,14 @@ type groupAliasKeyInfo struct {
 }
 
 func (s *Store) listGroupAliases(_ context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
-	s.mu.RLock()
-	all := slices.Collect(maps.Values(s.st.groupAliases))
-	s.mu.RUnlock()
-	if len(all) == 0 {
-		return nil, nil
-	}
-	d := &listData[*groupAliasKeyInfo]{Keys: make([]string, 0, len(all)), KeyInfo: make(map[string]*groupAliasKeyInfo, len(all))}
-	for _, a := range all {
+	return listAliasesIn(s, func() map[string]*groupAlias { return s.st.groupAliases }, func(a *groupAlias) *groupAliasKeyInfo {
 		r := s.renderGroupAlias(a)
-		d.Keys = append(d.Keys, a.ID)
-		d.KeyInfo[a.ID] = &groupAliasKeyInfo{
+		return &groupAliasKeyInfo{
 			CanonicalID:   r.CanonicalID,
 			Name:          r.Name,
 			MountAccessor: r.MountAccessor,
 			MountPath:     r.MountPath,
 			MountType:     r.MountType,
 		}
-	}
-	slices.Sort(d.Keys)
-	return &logical.Response{Data: d}, nil
+	}), nil
 }
