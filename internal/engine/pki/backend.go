@@ -141,7 +141,7 @@ func (b *Backend) paths() []*framework.Path {
 		{
 			Pattern: `config/issuers`,
 			Operations: map[logical.Operation]framework.Handler{
-				read:   b.readIssuersConfig,
+				read:   readState(b, func(st *caState) issuersConfig { return st.config }),
 				update: framework.Typed(b.writeIssuersConfig),
 			},
 			Synopsis: "Read or set the default issuer.",
@@ -162,7 +162,7 @@ func (b *Backend) paths() []*framework.Path {
 		{
 			Pattern: `config/cluster`,
 			Operations: map[logical.Operation]framework.Handler{
-				read:   b.readCluster,
+				read:   readState(b, func(st *caState) clusterConfig { return st.cluster }),
 				update: framework.Typed(b.writeCluster),
 			},
 			Synopsis: "Read or set this mount's address, for templated URLs.",
