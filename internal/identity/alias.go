@@ -216,17 +216,11 @@ func (s *Store) renderAlias(a *alias) *aliasData {
 	}
 }
 
+// aliasKeyInfo is the part of a's read view that lists show.
 func (s *Store) aliasKeyInfo(a *alias) *aliasKeyInfo {
-	path, typ := s.mountOf(a)
-	return &aliasKeyInfo{
-		ID:             a.ID,
-		CanonicalID:    a.CanonicalID,
-		Name:           a.Name,
-		MountAccessor:  a.MountAccessor,
-		MountPath:      path,
-		MountType:      typ,
-		CustomMetadata: a.CustomMetadata,
-	}
+	r := s.renderAlias(a)
+	return &aliasKeyInfo{ID: r.ID, CanonicalID: r.CanonicalID, Name: r.Name, MountAccessor: r.MountAccessor,
+		MountPath: r.MountPath, MountType: r.MountType, CustomMetadata: r.CustomMetadata, Local: r.Local}
 }
 
 func (s *Store) readAlias(_ context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
