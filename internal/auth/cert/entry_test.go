@@ -135,16 +135,7 @@ func TestCertEntries(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil {
-			t.Fatalf("%s: %v", s.name, err)
-		}
-		if s.wantData == "" {
-			if resp != nil {
-				t.Errorf("%s: response = %+v, want none", s.name, resp)
-			}
-			continue
-		}
-		logicaltest.DiffJSON(t, s.name, s.wantData, resp)
+		logicaltest.WantData(t, s.name, s.wantData, resp, err)
 	}
 }
 
@@ -212,16 +203,7 @@ func TestCRLs(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil {
-			t.Fatalf("%s: %v", s.name, err)
-		}
-		if s.wantData == "" {
-			if resp != nil {
-				t.Errorf("%s: response = %+v, want none", s.name, resp)
-			}
-			continue
-		}
-		logicaltest.DiffJSON(t, s.name, s.wantData, resp)
+		logicaltest.WantData(t, s.name, s.wantData, resp, err)
 	}
 }
 

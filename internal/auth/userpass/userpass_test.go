@@ -95,16 +95,7 @@ func TestUsers(t *testing.T) {
 			logicaltest.WantKind(t, s.name, err, s.wantErr)
 			continue
 		}
-		if err != nil {
-			t.Fatalf("%s: %v", s.name, err)
-		}
-		if s.wantData == "" {
-			if resp != nil {
-				t.Errorf("%s: response = %+v, want none", s.name, resp)
-			}
-			continue
-		}
-		logicaltest.DiffJSON(t, s.name, s.wantData, resp)
+		logicaltest.WantData(t, s.name, s.wantData, resp, err)
 	}
 }
 

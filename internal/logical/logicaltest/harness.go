@@ -168,6 +168,23 @@ func DiffJSON(tb testing.TB, what, want string, resp *logical.Response) {
 	}
 }
 
+// WantData checks the answer of a request that must succeed: err fails
+// tb, and resp must be nil when want is "" and otherwise carry data that
+// is the JSON want ([DiffJSON]); what names the request.
+func WantData(tb testing.TB, what, want string, resp *logical.Response, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatalf("%s: %v", what, err)
+	}
+	if want == "" {
+		if resp != nil {
+			tb.Errorf("%s: response = %+v, want none", what, resp)
+		}
+		return
+	}
+	DiffJSON(tb, what, want, resp)
+}
+
 // WantKind fails tb unless err is of kind ([errors.Is]).
 func WantKind(tb testing.TB, what string, err, kind error) {
 	tb.Helper()
