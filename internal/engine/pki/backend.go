@@ -79,15 +79,10 @@ func New(env logical.Env) (*Backend, error) {
 	if env.Storage == nil {
 		return nil, errors.New("pki: no storage")
 	}
-	if env.Clock == nil {
-		env.Clock = logical.SystemClock{}
-	}
+	env = env.WithDefaults()
 	var system ttlView = fixedTTLs{}
 	if env.System != nil {
 		system = env.System
-	}
-	if env.Logger == nil {
-		env.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &Backend{storage: env.Storage, clock: env.Clock, system: system, logger: env.Logger}
 	b.roles = framework.Collection[role]{Storage: env.Storage, Prefix: rolePrefix}
