@@ -98,9 +98,7 @@ func TestRoles(t *testing.T) {
 		resp, err := h.DoReq(s.r)
 		if s.wantErr != nil {
 			logicaltest.WantKind(t, s.name, err, s.wantErr)
-			if diff := cmp.Diff(before, h.Storage.Snapshot()); diff != "" {
-				t.Errorf("%s: failed request changed storage (-before +after):\n%s", s.name, diff)
-			}
+			h.Unchanged(s.name, before)
 			continue
 		}
 		logicaltest.WantData(t, s.name, s.wantData, resp, err)
@@ -164,9 +162,7 @@ func TestRoleIDs(t *testing.T) {
 		_, err := h.DoReq(s.r)
 		if s.wantErr != nil {
 			logicaltest.WantKind(t, s.name, err, s.wantErr)
-			if diff := cmp.Diff(before, h.Storage.Snapshot()); diff != "" {
-				t.Errorf("%s: failed request changed storage (-before +after):\n%s", s.name, diff)
-			}
+			h.Unchanged(s.name, before)
 			continue
 		}
 		if err != nil {

@@ -58,9 +58,7 @@ func TestGenerateSecretID(t *testing.T) {
 		resp, err := h.DoReq(req{Op: opUpdate, Path: "role/" + tt.role + "/secret-id", Body: tt.body})
 		if tt.wantErr != nil {
 			logicaltest.WantKind(t, tt.name, err, tt.wantErr)
-			if diff := cmp.Diff(before, h.Storage.Snapshot()); diff != "" {
-				t.Errorf("%s: failed request changed storage (-before +after):\n%s", tt.name, diff)
-			}
+			h.Unchanged(tt.name, before)
 			continue
 		}
 		if err != nil {

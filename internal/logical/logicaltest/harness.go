@@ -185,6 +185,16 @@ func WantData(tb testing.TB, what, want string, resp *logical.Response, err erro
 	DiffJSON(tb, what, want, resp)
 }
 
+// Unchanged reports an error on h.T when the storage is no longer before
+// (a [Storage.Snapshot] taken earlier), with the difference; what names
+// the request that should have left it alone.
+func (h *Harness) Unchanged(what string, before map[string][]byte) {
+	h.T.Helper()
+	if diff := cmp.Diff(before, h.Storage.Snapshot()); diff != "" {
+		h.T.Errorf("%s: storage changed (-before +after):\n%s", what, diff)
+	}
+}
+
 // WantKind fails tb unless err is of kind ([errors.Is]).
 func WantKind(tb testing.TB, what string, err, kind error) {
 	tb.Helper()
