@@ -62,50 +62,90 @@ type aliasWriteData struct {
 	CanonicalID string `json:"canonical_id"`
 }
 
-// writeAlias serves POST entity-alias: it updates the alias named by id,
-// or creates one from name, mount_accessor and canonical_id.
-func (s *Store) writeAlias(ctx context.Context, _ *logical.Request, _ *framework.Match, in *aliasInput) (*logical.Response, error) {
-	if in.ID != nil && *in.ID != "" {
-		return s.updateAlias(ctx, *in.ID, in)
+// aliasWrites is the write side of the entity-alias API.
+func (s *Store) aliasWrites() *aliasWrite[alias, aliasInput, *aliasFields] {
+	return &aliasWrite[alias, aliasInput, *aliasFields]{
+		noun: "entity alias",
+		id:   func(in *aliasInput) *string { return in.ID },
+		required: func(in *aliasInput) error {
+			switch {
+			case in.Name == nil:
+				return logical.InvalidRequest("missing alias name")
+			case in.MountAccessor == nil:
+				return logical.InvalidRequest("missing mount_accessor")
+			case in.CanonicalID == nil:
+				return logical.InvalidRequest("missing canonical_id")
+			}
+			return nil
+		},
+		validate: s.validateAlias,
+		records:  func() map[string]*alias { return s.st.aliases },
+		upsert:   s.upsertAliasLocked,
 	}
-	switch {
-	case in.Name == nil:
-		return nil, logical.InvalidRequest("missing alias name")
-	case in.MountAccessor == nil:
-		return nil, logical.InvalidRequest("missing mount_accessor")
-	case in.CanonicalID == nil:
-		return nil, logical.InvalidRequest("missing canonical_id")
-	}
-	f, err := s.validateAlias(in)
+}
+
+// aliasWrite is what the write handlers that entity and group aliases
+// share need to know of one of the two. A is the stored alias, In the
+// write body and F its validated form.
+type aliasWrite[A, In, F any] struct {
+	noun string // "entity alias": for messages
+
+	id func(in *In) *string
+	// required checks that in names what a new alias needs.
+	required func(in *In) error
+	// validate checks in; it calls the mount lookup, so it runs without
+	// the lock.
+	validate func(in *In) (F, error)
+	// records reads the aliases by ID; s.writeMu must be held.
+	records func() map[string]*A
+	// upsert applies f to old, or to a new alias when old is nil, and
+	// stores the result; s.writeMu must be held.
+	upsert func(ctx context.Context, old *A, f F) (*logical.Response, error)
+}
+
+// write serves POST base: it updates the alias named by id, or creates
+// one from name, mount_accessor and canonical_id.
+func (w *aliasWrite[A, In, F]) write(s *Store) framework.Handler {
+	return framework.Typed(func(ctx context.Context, _ *logical.Request, _ *framework.Match, in *In) (*logical.Response, error) {
+		if id := w.id(in); id != nil && *id != "" {
+			return w.update(ctx, s, *id, in)
+		}
+		if err := w.required(in); err != nil {
+			return nil, err
+		}
+		f, err := w.validate(in)
+		if err != nil {
+			return nil, err
+		}
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+		return w.upsert(ctx, nil, f)
+	})
+}
+
+// updateByID serves POST base/id/:id.
+func (w *aliasWrite[A, In, F]) updateByID(s *Store) framework.Handler {
+	return framework.Typed(func(ctx context.Context, _ *logical.Request, m *framework.Match, in *In) (*logical.Response, error) {
+		id := m.Get("id")
+		if bodyID := w.id(in); bodyID != nil && *bodyID != id {
+			return nil, logical.InvalidRequest("the id in the body does not match the path")
+		}
+		return w.update(ctx, s, id, in)
+	})
+}
+
+func (w *aliasWrite[A, In, F]) update(ctx context.Context, s *Store, id string, in *In) (*logical.Response, error) {
+	f, err := w.validate(in)
 	if err != nil {
 		return nil, err
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	return s.upsertAliasLocked(ctx, nil, f)
-}
-
-// updateAliasByID serves POST entity-alias/id/:id.
-func (s *Store) updateAliasByID(ctx context.Context, _ *logical.Request, m *framework.Match, in *aliasInput) (*logical.Response, error) {
-	id := m.Get("id")
-	if in.ID != nil && *in.ID != id {
-		return nil, logical.InvalidRequest("the id in the body does not match the path")
-	}
-	return s.updateAlias(ctx, id, in)
-}
-
-func (s *Store) updateAlias(ctx context.Context, id string, in *aliasInput) (*logical.Response, error) {
-	f, err := s.validateAlias(in)
-	if err != nil {
-		return nil, err
-	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	old := s.st.aliases[id]
+	old := w.records()[id]
 	if old == nil {
-		return nil, logical.NotFound("no entity alias with ID %q", id)
+		return nil, logical.NotFound("no %s with ID %q", w.noun, id)
 	}
-	return s.upsertAliasLocked(ctx, old, f)
+	return w.upsert(ctx, old, f)
 }
 
 // upsertAliasLocked applies f to old, or to a new alias when old is nil,

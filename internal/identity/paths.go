@@ -19,11 +19,12 @@ const (
 func (s *Store) pathTable() *framework.Backend {
 	u := logical.UpdateOperation
 	ek, gk := s.entityKind(), s.groupKind()
+	aw, gaw := s.aliasWrites(), s.groupAliasWrites()
 	return &framework.Backend{Paths: slices.Concat(ek.paths(s, "entity"), aliasPaths(s, aliasAPI{
 		base: "entity-alias", noun: "an entity alias", plural: "entity aliases",
 		writeSynopsis: "Create an entity alias, or update one named by id.",
-		write:         framework.Typed(s.writeAlias),
-		updateByID:    framework.Typed(s.updateAliasByID),
+		write:         aw.write(s),
+		updateByID:    aw.updateByID(s),
 		read:          s.readAlias,
 		remove:        s.deleteAlias,
 		list:          s.listAliases,
@@ -31,8 +32,8 @@ func (s *Store) pathTable() *framework.Backend {
 	}), gk.paths(s, "group"), aliasPaths(s, aliasAPI{
 		base: "group-alias", noun: "a group alias", plural: "group aliases",
 		writeSynopsis: "Create a group alias for an external group, or update one named by id.",
-		write:         framework.Typed(s.writeGroupAlias),
-		updateByID:    framework.Typed(s.updateGroupAliasByID),
+		write:         gaw.write(s),
+		updateByID:    gaw.updateByID(s),
 		read:          s.readGroupAlias,
 		remove:        s.deleteGroupAlias,
 		list:          s.listGroupAliases,
