@@ -12,11 +12,18 @@ import (
 // aliasInput is the body of an entity alias write. Absent fields leave the
 // alias's value unchanged on update.
 type aliasInput struct {
-	ID             *string  `json:"id"`
-	Name           *string  `json:"name"`
-	CanonicalID    *string  `json:"canonical_id"`
-	MountAccessor  *string  `json:"mount_accessor"`
+	aliasRef
 	CustomMetadata *KVPairs `json:"custom_metadata"`
+}
+
+// aliasRef is the part of an alias write body that entity and group
+// aliases share: which alias (by id), or the name, mount and owner of a
+// new one.
+type aliasRef struct {
+	ID            *string `json:"id"`
+	Name          *string `json:"name"`
+	CanonicalID   *string `json:"canonical_id"`
+	MountAccessor *string `json:"mount_accessor"`
 }
 
 // aliasFields is a validated aliasInput; nil pointers mean "unchanged".
@@ -65,22 +72,13 @@ type aliasWriteData struct {
 // aliasWrites is the write side of the entity-alias API.
 func (s *Store) aliasWrites() *aliasWrite[alias, aliasInput, *aliasFields] {
 	return &aliasWrite[alias, aliasInput, *aliasFields]{
-		noun: "entity alias",
-		id:   func(in *aliasInput) *string { return in.ID },
-		required: func(in *aliasInput) error {
-			switch {
-			case in.Name == nil:
-				return logical.InvalidRequest("missing alias name")
-			case in.MountAccessor == nil:
-				return logical.InvalidRequest("missing mount_accessor")
-			case in.CanonicalID == nil:
-				return logical.InvalidRequest("missing canonical_id")
-			}
-			return nil
-		},
-		validate: s.validateAlias,
-		records:  func() map[string]*alias { return s.st.aliases },
-		upsert:   s.upsertAliasLocked,
+		noun:             "entity alias",
+		missingName:      "missing alias name",
+		missingCanonical: "missing canonical_id",
+		ref:              func(in *aliasInput) *aliasRef { return &in.aliasRef },
+		validate:         s.validateAlias,
+		records:          func() map[string]*alias { return s.st.aliases },
+		upsert:           s.upsertAliasLocked,
 	}
 }
 
@@ -89,10 +87,11 @@ func (s *Store) aliasWrites() *aliasWrite[alias, aliasInput, *aliasFields] {
 // write body and F its validated form.
 type aliasWrite[A, In, F any] struct {
 	noun string // "entity alias": for messages
+	// missingName and missingCanonical refuse a new alias without a name
+	// or a canonical_id.
+	missingName, missingCanonical string
 
-	id func(in *In) *string
-	// required checks that in names what a new alias needs.
-	required func(in *In) error
+	ref func(in *In) *aliasRef
 	// validate checks in; it calls the mount lookup, so it runs without
 	// the lock.
 	validate func(in *In) (F, error)
@@ -107,11 +106,17 @@ type aliasWrite[A, In, F any] struct {
 // one from name, mount_accessor and canonical_id.
 func (w *aliasWrite[A, In, F]) write(s *Store) framework.Handler {
 	return framework.Typed(func(ctx context.Context, _ *logical.Request, _ *framework.Match, in *In) (*logical.Response, error) {
-		if id := w.id(in); id != nil && *id != "" {
-			return w.update(ctx, s, *id, in)
+		r := w.ref(in)
+		if r.ID != nil && *r.ID != "" {
+			return w.update(ctx, s, *r.ID, in)
 		}
-		if err := w.required(in); err != nil {
-			return nil, err
+		switch {
+		case r.Name == nil:
+			return nil, logical.InvalidRequest("%s", w.missingName)
+		case r.MountAccessor == nil:
+			return nil, logical.InvalidRequest("missing mount_accessor")
+		case r.CanonicalID == nil:
+			return nil, logical.InvalidRequest("%s", w.missingCanonical)
 		}
 		f, err := w.validate(in)
 		if err != nil {
@@ -127,7 +132,7 @@ func (w *aliasWrite[A, In, F]) write(s *Store) framework.Handler {
 func (w *aliasWrite[A, In, F]) updateByID(s *Store) framework.Handler {
 	return framework.Typed(func(ctx context.Context, _ *logical.Request, m *framework.Match, in *In) (*logical.Response, error) {
 		id := m.Get("id")
-		if bodyID := w.id(in); bodyID != nil && *bodyID != id {
+		if bodyID := w.ref(in).ID; bodyID != nil && *bodyID != id {
 			return nil, logical.InvalidRequest("the id in the body does not match the path")
 		}
 		return w.update(ctx, s, id, in)

@@ -213,10 +213,7 @@ func (s *Store) loginGroupsChangeLocked(mountAccessor, entityID string, groupNam
 // groupAliasInput is the body of a group alias write. Absent fields leave
 // the alias's value unchanged on update.
 type groupAliasInput struct {
-	ID            *string `json:"id"`
-	Name          *string `json:"name"`
-	MountAccessor *string `json:"mount_accessor"`
-	CanonicalID   *string `json:"canonical_id"`
+	aliasRef
 }
 
 // validateGroupAlias checks in and resolves its mount accessor. It calls
@@ -243,19 +240,10 @@ func (s *Store) validateGroupAlias(in *groupAliasInput) (mountType string, err e
 // groupAliasWrites is the write side of the group-alias API.
 func (s *Store) groupAliasWrites() *aliasWrite[groupAlias, groupAliasInput, validGroupAlias] {
 	return &aliasWrite[groupAlias, groupAliasInput, validGroupAlias]{
-		noun: "group alias",
-		id:   func(in *groupAliasInput) *string { return in.ID },
-		required: func(in *groupAliasInput) error {
-			switch {
-			case in.Name == nil:
-				return logical.InvalidRequest("missing group alias name")
-			case in.MountAccessor == nil:
-				return logical.InvalidRequest("missing mount_accessor")
-			case in.CanonicalID == nil:
-				return logical.InvalidRequest("missing canonical_id: create the external group first")
-			}
-			return nil
-		},
+		noun:             "group alias",
+		missingName:      "missing group alias name",
+		missingCanonical: "missing canonical_id: create the external group first",
+		ref:              func(in *groupAliasInput) *aliasRef { return &in.aliasRef },
 		validate: func(in *groupAliasInput) (validGroupAlias, error) {
 			typ, err := s.validateGroupAlias(in)
 			return validGroupAlias{in: in, mountType: typ}, err
