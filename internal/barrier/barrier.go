@@ -178,28 +178,9 @@ func (b *Barrier) Unseal(ctx context.Context, rootKey []byte) error {
 	if len(rootKey) != KeySize {
 		return ErrBadKey
 	}
-	e, err := b.phys.Get(ctx, KeyringPath)
-	if err != nil {
-		return fmt.Errorf("barrier: read keyring: %w", err)
-	}
-	if e == nil {
-		return ErrNotInitialized
-	}
-	kr, err := decodeKeyring(rootKey, e.Value)
+	kr, terms, err := b.loadKeyring(ctx, rootKey)
 	if err != nil {
 		return err
-	}
-	terms := make(map[uint32]*termKey, len(kr.Keys))
-	for _, k := range kr.Keys {
-		aead, err := newAEAD(k.Key)
-		if err != nil {
-			kr.zero()
-			return err
-		}
-		t := &termKey{term: k.Term, key: k.Key, installed: k.InstallTime, aead: aead, reserved: k.Reserved}
-		// Earlier runs may have used up to the whole reservation.
-		t.encryptions.Store(k.Reserved)
-		terms[k.Term] = t
 	}
 	b.rootKey = kr.RootKey
 	b.terms = terms
@@ -221,29 +202,9 @@ func (b *Barrier) Reload(ctx context.Context) error {
 	if b.active == nil {
 		return ErrSealed
 	}
-	e, err := b.phys.Get(ctx, KeyringPath)
-	if err != nil {
-		return fmt.Errorf("barrier: read keyring: %w", err)
-	}
-	if e == nil {
-		return ErrNotInitialized
-	}
-	kr, err := decodeKeyring(b.rootKey, e.Value)
+	kr, terms, err := b.loadKeyring(ctx, b.rootKey)
 	if err != nil {
 		return err
-	}
-	terms := make(map[uint32]*termKey, len(kr.Keys))
-	for _, k := range kr.Keys {
-		aead, err := newAEAD(k.Key)
-		if err != nil {
-			kr.zero()
-			return err
-		}
-		t := &termKey{term: k.Term, key: k.Key, installed: k.InstallTime, aead: aead, reserved: k.Reserved}
-		// Another node may have used up to the whole reservation, so
-		// the next encryption persists a fresh one.
-		t.encryptions.Store(k.Reserved)
-		terms[k.Term] = t
 	}
 	for _, t := range b.terms {
 		clear(t.key)
@@ -255,6 +216,37 @@ func (b *Barrier) Reload(ctx context.Context) error {
 	b.terms = terms
 	b.active = terms[kr.ActiveTerm]
 	return nil
+}
+
+// loadKeyring reads the stored keyring, decrypts it with rootKey and
+// returns it with its terms ready to use; it changes nothing in b. Each
+// term counts its whole reservation as used (an earlier run, or another
+// node, may have used it all), so the next encryption persists a fresh
+// one.
+func (b *Barrier) loadKeyring(ctx context.Context, rootKey []byte) (*keyringJSON, map[uint32]*termKey, error) {
+	e, err := b.phys.Get(ctx, KeyringPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("barrier: read keyring: %w", err)
+	}
+	if e == nil {
+		return nil, nil, ErrNotInitialized
+	}
+	kr, err := decodeKeyring(rootKey, e.Value)
+	if err != nil {
+		return nil, nil, err
+	}
+	terms := make(map[uint32]*termKey, len(kr.Keys))
+	for _, k := range kr.Keys {
+		aead, err := newAEAD(k.Key)
+		if err != nil {
+			kr.zero()
+			return nil, nil, err
+		}
+		t := &termKey{term: k.Term, key: k.Key, installed: k.InstallTime, aead: aead, reserved: k.Reserved}
+		t.encryptions.Store(k.Reserved)
+		terms[k.Term] = t
+	}
+	return kr, terms, nil
 }
 
 // CheckKeyring reports whether ciphertext, a stored keyring (the value of

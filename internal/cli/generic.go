@@ -165,14 +165,11 @@ func runDelete(ctx context.Context, c *call, args []string) int {
 }
 
 func runList(ctx context.Context, c *call, args []string) int {
-	if len(args) != 1 {
-		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
+	cl, code := c.argsClient(args, 1)
+	if cl == nil {
+		return code
 	}
 	path := sanitizePath(args[0])
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
-	}
 	secret, err := cl.Logical().ListWithContext(ctx, path)
 	if err != nil {
 		return c.serverError("listing", path, err)

@@ -166,13 +166,11 @@ func TestTokenCreateRequest(t *testing.T) {
 			t.Parallel()
 			var o tokenCreateOptions
 			o.metadata = mapFlag{}
-			fs := flag.NewFlagSet("token create", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			registerTokenCreateFlags(fs, &o)
-			if err := fs.Parse(tt.args); err != nil {
+			set, err := parseFlags("token create", func(fs *flag.FlagSet) { registerTokenCreateFlags(fs, &o) }, tt.args)
+			if err != nil {
 				t.Fatalf("parse %q: %v", tt.args, err)
 			}
-			o.set = setFlags(fs)
+			o.set = set
 			if diff := cmp.Diff(tt.want, o.request()); diff != "" {
 				t.Errorf("request() for %q mismatch (-want +got):\n%s", tt.args, diff)
 			}
@@ -204,13 +202,11 @@ func TestAuthTuneBody(t *testing.T) {
 			t.Parallel()
 			var o authTuneOptions
 			o.options = mapFlag{}
-			fs := flag.NewFlagSet("auth tune", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			registerAuthTuneFlags(fs, &o)
-			if err := fs.Parse(tt.args); err != nil {
+			set, err := parseFlags("auth tune", func(fs *flag.FlagSet) { registerAuthTuneFlags(fs, &o) }, tt.args)
+			if err != nil {
 				t.Fatalf("parse %q: %v", tt.args, err)
 			}
-			o.set = setFlags(fs)
+			o.set = set
 			b, err := json.Marshal(o.body())
 			if err != nil {
 				t.Fatal(err)
@@ -220,6 +216,18 @@ func TestAuthTuneBody(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseFlags parses args on a new flag set named name with the flags
+// register adds, and returns the names of the flags they set.
+func parseFlags(name string, register func(*flag.FlagSet), args []string) (map[string]bool, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	register(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return setFlags(fs), nil
 }
 
 func TestAuthTuneFlagErrors(t *testing.T) {
@@ -232,10 +240,7 @@ func TestAuthTuneFlagErrors(t *testing.T) {
 	} {
 		var o authTuneOptions
 		o.options = mapFlag{}
-		fs := flag.NewFlagSet("auth tune", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		registerAuthTuneFlags(fs, &o)
-		if err := fs.Parse(args); err == nil {
+		if _, err := parseFlags("auth tune", func(fs *flag.FlagSet) { registerAuthTuneFlags(fs, &o) }, args); err == nil {
 			t.Errorf("parse %q succeeded, want an error", args)
 		}
 	}

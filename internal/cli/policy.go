@@ -95,14 +95,11 @@ func runPolicyList(ctx context.Context, c *call, args []string) int {
 }
 
 func runPolicyRead(ctx context.Context, c *call, args []string) int {
-	if len(args) != 1 {
-		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
+	cl, code := c.argsClient(args, 1)
+	if cl == nil {
+		return code
 	}
 	name := policyName(args[0])
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
-	}
 	rules, err := cl.Sys().GetPolicyWithContext(ctx, name)
 	if err != nil {
 		return c.serverError("reading policy", name, err)
@@ -150,14 +147,11 @@ func runPolicyWrite(ctx context.Context, c *call, args []string) int {
 }
 
 func runPolicyDelete(ctx context.Context, c *call, args []string) int {
-	if len(args) != 1 {
-		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
+	cl, code := c.argsClient(args, 1)
+	if cl == nil {
+		return code
 	}
 	name := policyName(args[0])
-	cl, ok := c.newClient()
-	if !ok {
-		return exitServer
-	}
 	if err := cl.Sys().DeletePolicyWithContext(ctx, name); err != nil {
 		return c.serverError("deleting policy", name, err)
 	}

@@ -2,7 +2,7 @@ package identity
 
 import (
 	"context"
-	"slices"
+	"maps"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -13,11 +13,18 @@ import (
 // aliasInput is the body of an entity alias write. Absent fields leave the
 // alias's value unchanged on update.
 type aliasInput struct {
-	ID             *string  `json:"id"`
-	Name           *string  `json:"name"`
-	CanonicalID    *string  `json:"canonical_id"`
-	MountAccessor  *string  `json:"mount_accessor"`
+	aliasRef
 	CustomMetadata *KVPairs `json:"custom_metadata"`
+}
+
+// aliasRef is the part of an alias write body that entity and group
+// aliases share: which alias (by id), or the name, mount and owner of a
+// new one.
+type aliasRef struct {
+	ID            *string `json:"id"`
+	Name          *string `json:"name"`
+	CanonicalID   *string `json:"canonical_id"`
+	MountAccessor *string `json:"mount_accessor"`
 }
 
 // aliasFields is a validated aliasInput; nil pointers mean "unchanged".
@@ -63,50 +70,88 @@ type aliasWriteData struct {
 	CanonicalID string `json:"canonical_id"`
 }
 
-// writeAlias serves POST entity-alias: it updates the alias named by id,
-// or creates one from name, mount_accessor and canonical_id.
-func (s *Store) writeAlias(ctx context.Context, _ *logical.Request, _ *framework.Match, in *aliasInput) (*logical.Response, error) {
-	if in.ID != nil && *in.ID != "" {
-		return s.updateAlias(ctx, *in.ID, in)
+// aliasWrites is the write side of the entity-alias API.
+func (s *Store) aliasWrites() *aliasWrite[alias, aliasInput, *aliasFields] {
+	return &aliasWrite[alias, aliasInput, *aliasFields]{
+		noun:             "entity alias",
+		missingName:      "missing alias name",
+		missingCanonical: "missing canonical_id",
+		ref:              func(in *aliasInput) *aliasRef { return &in.aliasRef },
+		validate:         s.validateAlias,
+		records:          func() map[string]*alias { return s.st.aliases },
+		upsert:           s.upsertAliasLocked,
 	}
-	switch {
-	case in.Name == nil:
-		return nil, logical.InvalidRequest("missing alias name")
-	case in.MountAccessor == nil:
-		return nil, logical.InvalidRequest("missing mount_accessor")
-	case in.CanonicalID == nil:
-		return nil, logical.InvalidRequest("missing canonical_id")
-	}
-	f, err := s.validateAlias(in)
+}
+
+// aliasWrite is what the write handlers that entity and group aliases
+// share need to know of one of the two. A is the stored alias, In the
+// write body and F its validated form.
+type aliasWrite[A, In, F any] struct {
+	noun string // "entity alias": for messages
+	// missingName and missingCanonical refuse a new alias without a name
+	// or a canonical_id.
+	missingName, missingCanonical string
+
+	ref func(in *In) *aliasRef
+	// validate checks in; it calls the mount lookup, so it runs without
+	// the lock.
+	validate func(in *In) (F, error)
+	// records reads the aliases by ID; s.writeMu must be held.
+	records func() map[string]*A
+	// upsert applies f to old, or to a new alias when old is nil, and
+	// stores the result; s.writeMu must be held.
+	upsert func(ctx context.Context, old *A, f F) (*logical.Response, error)
+}
+
+// write serves POST base: it updates the alias named by id, or creates
+// one from name, mount_accessor and canonical_id.
+func (w *aliasWrite[A, In, F]) write(s *Store) framework.Handler {
+	return framework.Typed(func(ctx context.Context, _ *logical.Request, _ *framework.Match, in *In) (*logical.Response, error) {
+		r := w.ref(in)
+		if r.ID != nil && *r.ID != "" {
+			return w.update(ctx, s, *r.ID, in)
+		}
+		switch {
+		case r.Name == nil:
+			return nil, logical.InvalidRequest("%s", w.missingName)
+		case r.MountAccessor == nil:
+			return nil, logical.InvalidRequest("missing mount_accessor")
+		case r.CanonicalID == nil:
+			return nil, logical.InvalidRequest("%s", w.missingCanonical)
+		}
+		f, err := w.validate(in)
+		if err != nil {
+			return nil, err
+		}
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+		return w.upsert(ctx, nil, f)
+	})
+}
+
+// updateByID serves POST base/id/:id.
+func (w *aliasWrite[A, In, F]) updateByID(s *Store) framework.Handler {
+	return framework.Typed(func(ctx context.Context, _ *logical.Request, m *framework.Match, in *In) (*logical.Response, error) {
+		id := m.Get("id")
+		if bodyID := w.ref(in).ID; bodyID != nil && *bodyID != id {
+			return nil, logical.InvalidRequest("the id in the body does not match the path")
+		}
+		return w.update(ctx, s, id, in)
+	})
+}
+
+func (w *aliasWrite[A, In, F]) update(ctx context.Context, s *Store, id string, in *In) (*logical.Response, error) {
+	f, err := w.validate(in)
 	if err != nil {
 		return nil, err
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	return s.upsertAliasLocked(ctx, nil, f)
-}
-
-// updateAliasByID serves POST entity-alias/id/:id.
-func (s *Store) updateAliasByID(ctx context.Context, _ *logical.Request, m *framework.Match, in *aliasInput) (*logical.Response, error) {
-	id := m.Get("id")
-	if in.ID != nil && *in.ID != id {
-		return nil, logical.InvalidRequest("the id in the body does not match the path")
-	}
-	return s.updateAlias(ctx, id, in)
-}
-
-func (s *Store) updateAlias(ctx context.Context, id string, in *aliasInput) (*logical.Response, error) {
-	f, err := s.validateAlias(in)
-	if err != nil {
-		return nil, err
-	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	old := s.st.aliases[id]
+	old := w.records()[id]
 	if old == nil {
-		return nil, logical.NotFound("no entity alias with ID %q", id)
+		return nil, logical.NotFound("no %s with ID %q", w.noun, id)
 	}
-	return s.upsertAliasLocked(ctx, old, f)
+	return w.upsert(ctx, old, f)
 }
 
 // upsertAliasLocked applies f to old, or to a new alias when old is nil,
@@ -217,17 +262,11 @@ func (s *Store) renderAlias(a *alias) *aliasData {
 	}
 }
 
+// aliasKeyInfo is the part of a's read view that lists show.
 func (s *Store) aliasKeyInfo(a *alias) *aliasKeyInfo {
-	path, typ := s.mountOf(a)
-	return &aliasKeyInfo{
-		ID:             a.ID,
-		CanonicalID:    a.CanonicalID,
-		Name:           a.Name,
-		MountAccessor:  a.MountAccessor,
-		MountPath:      path,
-		MountType:      typ,
-		CustomMetadata: a.CustomMetadata,
-	}
+	r := s.renderAlias(a)
+	return &aliasKeyInfo{ID: r.ID, CanonicalID: r.CanonicalID, Name: r.Name, MountAccessor: r.MountAccessor,
+		MountPath: r.MountPath, MountType: r.MountType, CustomMetadata: r.CustomMetadata, Local: r.Local}
 }
 
 func (s *Store) readAlias(_ context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
@@ -245,20 +284,19 @@ func (s *Store) deleteAlias(ctx context.Context, _ *logical.Request, m *framewor
 }
 
 func (s *Store) listAliases(_ context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
+	return listAliasesIn(s, func() map[string]*alias { return s.st.aliases }, s.aliasKeyInfo), nil
+}
+
+// listAliasesIn answers a list of the aliases in records by ID, with
+// info for each: it copies them under s.mu and calls info without it (info
+// looks up mounts).
+func listAliasesIn[A, K any](s *Store, records func() map[string]A, info func(A) K) *logical.Response {
 	s.mu.RLock()
-	all := make([]*alias, 0, len(s.st.aliases))
-	for _, a := range s.st.aliases {
-		all = append(all, a)
-	}
+	all := maps.Clone(records())
 	s.mu.RUnlock()
-	if len(all) == 0 {
-		return nil, nil
+	infos := make(map[string]K, len(all))
+	for id, a := range all {
+		infos[id] = info(a)
 	}
-	d := &listData[*aliasKeyInfo]{Keys: make([]string, 0, len(all)), KeyInfo: make(map[string]*aliasKeyInfo, len(all))}
-	for _, a := range all {
-		d.Keys = append(d.Keys, a.ID)
-		d.KeyInfo[a.ID] = s.aliasKeyInfo(a)
-	}
-	slices.Sort(d.Keys)
-	return &logical.Response{Data: d}, nil
+	return listResponse(infos)
 }

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -242,6 +243,15 @@ type listData[T any] struct {
 	KeyInfo map[string]T `json:"key_info,omitempty"`
 }
 
+// listResponse answers a list by ID: info's keys, sorted, with info as
+// the key info; nil when info is empty.
+func listResponse[T any](info map[string]T) *logical.Response {
+	if len(info) == 0 {
+		return nil
+	}
+	return &logical.Response{Data: &listData[T]{Keys: slices.Sorted(maps.Keys(info)), KeyInfo: info}}
+}
+
 // entityKeyInfo is what a list of entities by ID tells about each.
 type entityKeyInfo struct {
 	Name    string          `json:"name"`
@@ -263,19 +273,14 @@ func (s *Store) listEntityIDs(_ context.Context, _ *logical.Request, _ *framewor
 		items[id] = it
 	}
 	s.mu.RUnlock()
-	if len(items) == 0 {
-		return nil, nil
-	}
-	d := &listData[*entityKeyInfo]{Keys: make([]string, 0, len(items)), KeyInfo: make(map[string]*entityKeyInfo, len(items))}
+	infos := make(map[string]*entityKeyInfo, len(items))
 	for id, it := range items {
-		d.Keys = append(d.Keys, id)
 		info := &entityKeyInfo{Name: it.name, Aliases: make([]*aliasKeyInfo, 0, len(it.aliases))}
 		slices.SortFunc(it.aliases, func(a, b *alias) int { return strings.Compare(a.ID, b.ID) })
 		for _, a := range it.aliases {
 			info.Aliases = append(info.Aliases, s.aliasKeyInfo(a))
 		}
-		d.KeyInfo[id] = info
+		infos[id] = info
 	}
-	slices.Sort(d.Keys)
-	return &logical.Response{Data: d}, nil
+	return listResponse(infos), nil
 }

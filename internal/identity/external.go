@@ -214,10 +214,7 @@ func (s *Store) loginGroupsChangeLocked(mountAccessor, entityID string, groupNam
 // groupAliasInput is the body of a group alias write. Absent fields leave
 // the alias's value unchanged on update.
 type groupAliasInput struct {
-	ID            *string `json:"id"`
-	Name          *string `json:"name"`
-	MountAccessor *string `json:"mount_accessor"`
-	CanonicalID   *string `json:"canonical_id"`
+	aliasRef
 }
 
 // validateGroupAlias checks in and resolves its mount accessor. It calls
@@ -241,50 +238,29 @@ func (s *Store) validateGroupAlias(in *groupAliasInput) (mountType string, err e
 	return mountType, nil
 }
 
-// writeGroupAlias serves POST group-alias: it updates the alias named by
-// id, or creates one from name, mount_accessor and canonical_id.
-func (s *Store) writeGroupAlias(ctx context.Context, _ *logical.Request, _ *framework.Match, in *groupAliasInput) (*logical.Response, error) {
-	if in.ID != nil && *in.ID != "" {
-		return s.updateGroupAlias(ctx, *in.ID, in)
+// groupAliasWrites is the write side of the group-alias API.
+func (s *Store) groupAliasWrites() *aliasWrite[groupAlias, groupAliasInput, validGroupAlias] {
+	return &aliasWrite[groupAlias, groupAliasInput, validGroupAlias]{
+		noun:             "group alias",
+		missingName:      "missing group alias name",
+		missingCanonical: "missing canonical_id: create the external group first",
+		ref:              func(in *groupAliasInput) *aliasRef { return &in.aliasRef },
+		validate: func(in *groupAliasInput) (validGroupAlias, error) {
+			typ, err := s.validateGroupAlias(in)
+			return validGroupAlias{in: in, mountType: typ}, err
+		},
+		records: func() map[string]*groupAlias { return s.st.groupAliases },
+		upsert: func(ctx context.Context, old *groupAlias, v validGroupAlias) (*logical.Response, error) {
+			return s.upsertGroupAliasLocked(ctx, old, v.in, v.mountType)
+		},
 	}
-	switch {
-	case in.Name == nil:
-		return nil, logical.InvalidRequest("missing group alias name")
-	case in.MountAccessor == nil:
-		return nil, logical.InvalidRequest("missing mount_accessor")
-	case in.CanonicalID == nil:
-		return nil, logical.InvalidRequest("missing canonical_id: create the external group first")
-	}
-	typ, err := s.validateGroupAlias(in)
-	if err != nil {
-		return nil, err
-	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	return s.upsertGroupAliasLocked(ctx, nil, in, typ)
 }
 
-// updateGroupAliasByID serves POST group-alias/id/:id.
-func (s *Store) updateGroupAliasByID(ctx context.Context, _ *logical.Request, m *framework.Match, in *groupAliasInput) (*logical.Response, error) {
-	id := m.Get("id")
-	if in.ID != nil && *in.ID != id {
-		return nil, logical.InvalidRequest("the id in the body does not match the path")
-	}
-	return s.updateGroupAlias(ctx, id, in)
-}
-
-func (s *Store) updateGroupAlias(ctx context.Context, id string, in *groupAliasInput) (*logical.Response, error) {
-	typ, err := s.validateGroupAlias(in)
-	if err != nil {
-		return nil, err
-	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	old := s.st.groupAliases[id]
-	if old == nil {
-		return nil, logical.NotFound("no group alias with ID %q", id)
-	}
-	return s.upsertGroupAliasLocked(ctx, old, in, typ)
+// validGroupAlias is a checked group-alias write with the type of its
+// mount.
+type validGroupAlias struct {
+	in        *groupAliasInput
+	mountType string
 }
 
 // upsertGroupAliasLocked applies in to old, or to a new alias when old is
@@ -399,24 +375,14 @@ type groupAliasKeyInfo struct {
 }
 
 func (s *Store) listGroupAliases(_ context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
-	s.mu.RLock()
-	all := slices.Collect(maps.Values(s.st.groupAliases))
-	s.mu.RUnlock()
-	if len(all) == 0 {
-		return nil, nil
-	}
-	d := &listData[*groupAliasKeyInfo]{Keys: make([]string, 0, len(all)), KeyInfo: make(map[string]*groupAliasKeyInfo, len(all))}
-	for _, a := range all {
+	return listAliasesIn(s, func() map[string]*groupAlias { return s.st.groupAliases }, func(a *groupAlias) *groupAliasKeyInfo {
 		r := s.renderGroupAlias(a)
-		d.Keys = append(d.Keys, a.ID)
-		d.KeyInfo[a.ID] = &groupAliasKeyInfo{
+		return &groupAliasKeyInfo{
 			CanonicalID:   r.CanonicalID,
 			Name:          r.Name,
 			MountAccessor: r.MountAccessor,
 			MountPath:     r.MountPath,
 			MountType:     r.MountType,
 		}
-	}
-	slices.Sort(d.Keys)
-	return &logical.Response{Data: d}, nil
+	}), nil
 }

@@ -277,18 +277,13 @@ type groupKeyInfo struct {
 func (s *Store) listGroupIDs(_ context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if len(s.st.groups) == 0 {
-		return nil, nil
-	}
-	d := &listData[*groupKeyInfo]{Keys: make([]string, 0, len(s.st.groups)), KeyInfo: make(map[string]*groupKeyInfo, len(s.st.groups))}
+	infos := make(map[string]*groupKeyInfo, len(s.st.groups))
 	for id, g := range s.st.groups {
-		d.Keys = append(d.Keys, id)
-		d.KeyInfo[id] = &groupKeyInfo{
+		infos[id] = &groupKeyInfo{
 			Name:              g.Name,
 			NumMemberEntities: len(g.MemberEntityIDs) + len(s.st.externalMembers[id]),
 			NumParentGroups:   len(s.st.groupParents[id]),
 		}
 	}
-	slices.Sort(d.Keys)
-	return &logical.Response{Data: d}, nil
+	return listResponse(infos), nil
 }

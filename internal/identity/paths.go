@@ -17,46 +17,28 @@ const (
 
 // pathTable returns the identity/ API, paths relative to the mount.
 func (s *Store) pathTable() *framework.Backend {
-	r, u, d, l := logical.ReadOperation, logical.UpdateOperation, logical.DeleteOperation, logical.ListOperation
+	u := logical.UpdateOperation
 	ek, gk := s.entityKind(), s.groupKind()
-	return &framework.Backend{Paths: slices.Concat(ek.paths(s, "entity"), []*framework.Path{
-		{
-			Pattern:    `entity-alias`,
-			Operations: map[logical.Operation]framework.Handler{u: framework.Typed(s.writeAlias)},
-			Synopsis:   "Create an entity alias, or update one named by id.",
-		},
-		{
-			Pattern:    `entity-alias/id/?`,
-			Operations: map[logical.Operation]framework.Handler{l: s.listAliases},
-			Synopsis:   "List entity aliases by ID.",
-		},
-		{
-			Pattern: `entity-alias/id/` + idCapture,
-			Operations: map[logical.Operation]framework.Handler{
-				r: s.readAlias, u: framework.Typed(s.updateAliasByID), d: s.deleteAlias,
-			},
-			ExistenceCheck: s.exists(func(m *framework.Match) bool { return s.st.aliases[m.Get("id")] != nil }),
-			Synopsis:       "Read, update or delete an entity alias by ID.",
-		},
-	}, gk.paths(s, "group"), []*framework.Path{
-		{
-			Pattern:    `group-alias`,
-			Operations: map[logical.Operation]framework.Handler{u: framework.Typed(s.writeGroupAlias)},
-			Synopsis:   "Create a group alias for an external group, or update one named by id.",
-		},
-		{
-			Pattern:    `group-alias/id/?`,
-			Operations: map[logical.Operation]framework.Handler{l: s.listGroupAliases},
-			Synopsis:   "List group aliases by ID.",
-		},
-		{
-			Pattern: `group-alias/id/` + idCapture,
-			Operations: map[logical.Operation]framework.Handler{
-				r: s.readGroupAlias, u: framework.Typed(s.updateGroupAliasByID), d: s.deleteGroupAlias,
-			},
-			ExistenceCheck: s.exists(func(m *framework.Match) bool { return s.st.groupAliases[m.Get("id")] != nil }),
-			Synopsis:       "Read, update or delete a group alias by ID.",
-		},
+	aw, gaw := s.aliasWrites(), s.groupAliasWrites()
+	return &framework.Backend{Paths: slices.Concat(ek.paths(s, "entity"), aliasPaths(s, aliasAPI{
+		base: "entity-alias", noun: "an entity alias", plural: "entity aliases",
+		writeSynopsis: "Create an entity alias, or update one named by id.",
+		write:         aw.write(s),
+		updateByID:    aw.updateByID(s),
+		read:          s.readAlias,
+		remove:        s.deleteAlias,
+		list:          s.listAliases,
+		exists:        func(id string) bool { return s.st.aliases[id] != nil },
+	}), gk.paths(s, "group"), aliasPaths(s, aliasAPI{
+		base: "group-alias", noun: "a group alias", plural: "group aliases",
+		writeSynopsis: "Create a group alias for an external group, or update one named by id.",
+		write:         gaw.write(s),
+		updateByID:    gaw.updateByID(s),
+		read:          s.readGroupAlias,
+		remove:        s.deleteGroupAlias,
+		list:          s.listGroupAliases,
+		exists:        func(id string) bool { return s.st.groupAliases[id] != nil },
+	}), []*framework.Path{
 		{
 			Pattern:    `lookup/entity`,
 			Operations: map[logical.Operation]framework.Handler{u: framework.Typed(ek.lookup(s))},
@@ -68,6 +50,40 @@ func (s *Store) pathTable() *framework.Backend {
 			Synopsis:   "Find a group by name, ID, alias ID, or alias name and mount accessor.",
 		},
 	})}
+}
+
+// aliasAPI is one kind of alias's handlers (entity or group aliases), for
+// aliasPaths.
+type aliasAPI struct {
+	base, noun, plural string // "entity-alias", "an entity alias", "entity aliases"
+	writeSynopsis      string
+
+	write, updateByID, read, remove, list framework.Handler
+	// exists reports whether alias id exists; it runs under s.mu.
+	exists func(id string) bool
+}
+
+// aliasPaths returns the three paths of one kind of alias under a.base.
+func aliasPaths(s *Store, a aliasAPI) []*framework.Path {
+	r, u, d, l := logical.ReadOperation, logical.UpdateOperation, logical.DeleteOperation, logical.ListOperation
+	return []*framework.Path{
+		{
+			Pattern:    a.base,
+			Operations: map[logical.Operation]framework.Handler{u: a.write},
+			Synopsis:   a.writeSynopsis,
+		},
+		{
+			Pattern:    a.base + `/id/?`,
+			Operations: map[logical.Operation]framework.Handler{l: a.list},
+			Synopsis:   "List " + a.plural + " by ID.",
+		},
+		{
+			Pattern:        a.base + `/id/` + idCapture,
+			Operations:     map[logical.Operation]framework.Handler{r: a.read, u: a.updateByID, d: a.remove},
+			ExistenceCheck: s.exists(func(m *framework.Match) bool { return a.exists(m.Get("id")) }),
+			Synopsis:       "Read, update or delete " + a.noun + " by ID.",
+		},
+	}
 }
 
 // exists returns an existence check that calls find under s.mu.

@@ -349,6 +349,19 @@ type Env struct {
 	Options map[string]string
 }
 
+// WithDefaults returns e with a nil Clock replaced by the system clock and
+// a nil Logger by one that discards, for a factory that accepts both
+// unset.
+func (e Env) WithDefaults() Env {
+	if e.Clock == nil {
+		e.Clock = SystemClock{}
+	}
+	if e.Logger == nil {
+		e.Logger = slog.New(slog.DiscardHandler)
+	}
+	return e
+}
+
 // Factory builds a backend for one mount.
 type Factory func(ctx context.Context, env Env) (Backend, error)
 

@@ -11,6 +11,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"strings"
 )
@@ -131,6 +132,31 @@ func ValidateKey(key string) error {
 	for seg := range strings.SplitSeq(key, "/") {
 		if seg == "." || seg == ".." {
 			return ErrInvalidKey
+		}
+	}
+	return nil
+}
+
+// CheckOps validates ops for a [Storage.Txn] before anything is applied:
+// every key must pass [ValidateKey] and be at most maxKey bytes long (an
+// error matching [ErrInvalidKey] otherwise), every kind must be known and
+// every value put at most maxValue bytes long. A limit of 0 means none.
+func CheckOps(ops []Op, maxKey int, maxValue int64) error {
+	for i, op := range ops {
+		if err := ValidateKey(op.Entry.Key); err != nil {
+			return fmt.Errorf("op %d: %w", i, err)
+		}
+		if maxKey > 0 && len(op.Entry.Key) > maxKey {
+			return fmt.Errorf("op %d: key of %d bytes is longer than %d: %w", i, len(op.Entry.Key), maxKey, ErrInvalidKey)
+		}
+		switch op.Kind {
+		case OpPut:
+			if maxValue > 0 && int64(len(op.Entry.Value)) > maxValue {
+				return fmt.Errorf("op %d: value of %d bytes is larger than %d", i, len(op.Entry.Value), maxValue)
+			}
+		case OpDelete:
+		default:
+			return fmt.Errorf("op %d: unknown op kind %d", i, op.Kind)
 		}
 	}
 	return nil

@@ -48,6 +48,20 @@ func testEntry(i int) *audit.Entry {
 // the device's public key and its HMAC function.
 func writeLog(t testing.TB, n int, typ string) (lines [][]byte, pub ed25519.PublicKey, hash func(string) string) {
 	t.Helper()
+	d, finish := openLog(t)
+	for i := range n {
+		if err := d.Log(t.Context(), typ, testEntry(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return finish(), d.PublicKey(), d.HashValue
+}
+
+// openLog opens a file device on a new file with a checkpoint every 4
+// entries; finish closes the device and returns the file's lines
+// (without newlines).
+func openLog(t testing.TB) (d *audit.Device, finish func() [][]byte) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "audit.log")
 	f, err := audit.OpenFile(audit.FileOptions{Path: path, AllowAnyDir: true})
 	if err != nil {
@@ -57,23 +71,21 @@ func writeLog(t testing.TB, n int, typ string) (lines [][]byte, pub ed25519.Publ
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := audit.NewDevice(audit.DeviceOptions{Path: "file/", Sink: f, Keys: keys, CheckpointEvery: 4})
+	d, err = audit.NewDevice(audit.DeviceOptions{Path: "file/", Sink: f, Keys: keys, CheckpointEvery: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range n {
-		if err := d.Log(t.Context(), typ, testEntry(i)); err != nil {
+	return d, func() [][]byte {
+		t.Helper()
+		if err := d.Close(t.Context()); err != nil {
 			t.Fatal(err)
 		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
 	}
-	if err := d.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")), d.PublicKey(), d.HashValue
 }
 
 // join writes lines back as a file.

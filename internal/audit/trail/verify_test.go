@@ -393,19 +393,7 @@ func TestVerifyReportsEveryProblem(t *testing.T) {
 // TestVerifyHead compares files with the live chain head a device reports.
 func TestVerifyHead(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "audit.log")
-	f, err := audit.OpenFile(audit.FileOptions{Path: path, AllowAnyDir: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := audit.GenerateKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := audit.NewDevice(audit.DeviceOptions{Path: "file/", Sink: f, Keys: keys, CheckpointEvery: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, finish := openLog(t)
 	for i := range 6 {
 		if err := d.Log(t.Context(), audit.TypeRequest, testEntry(i)); err != nil {
 			t.Fatal(err)
@@ -419,14 +407,7 @@ func TestVerifyHead(t *testing.T) {
 	if err := d.Log(t.Context(), audit.TypeRequest, testEntry(6)); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	lines := finish()
 	other, otherPub, _ := writeLog(t, 3, audit.TypeRequest)
 	forged := head
 	forged.Seq = 2

@@ -53,9 +53,7 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 	if env.Storage == nil {
 		return nil, errors.New("approle: no storage")
 	}
-	if env.Clock == nil {
-		env.Clock = logical.SystemClock{}
-	}
+	env = env.WithDefaults()
 	b := &backend{storage: env.Storage, clock: env.Clock, seed: maphash.MakeSeed()}
 	b.roles = framework.Collection[role]{Storage: env.Storage, Prefix: rolePrefix}
 	b.Paths = slices.Concat([]*framework.Path{

@@ -18,34 +18,14 @@ func newHarness(t testing.TB) *harness {
 	return &harness{logicaltest.NewHarness(t, Factory, logical.Env{})}
 }
 
-// req is one request in a test table; addr is the client's "ip:port"
-// ("" for logicaltest.DefaultAddr).
-type req struct {
-	op   logical.Operation
-	path string
-	body string
-	addr string
-}
-
-func (h *harness) do(r req) (*logical.Response, error) {
-	h.T.Helper()
-	return h.DoFrom(r.addr, r.op, r.path, r.body)
-}
-
-func (h *harness) must(r req) *logical.Response {
-	h.T.Helper()
-	resp, err := h.do(r)
-	if err != nil {
-		h.T.Fatalf("%s %q: %v", r.op, r.path, err)
-	}
-	return resp
-}
+// req is one request in a test table.
+type req = logicaltest.Req
 
 // role creates or updates role name with body and returns its role ID.
 func (h *harness) role(name, body string) string {
 	h.T.Helper()
-	h.must(req{op: opUpdate, path: "role/" + name, body: body})
-	resp := h.must(req{op: opRead, path: "role/" + name + "/role-id"})
+	h.MustReq(req{Op: opUpdate, Path: "role/" + name, Body: body})
+	resp := h.MustReq(req{Op: opRead, Path: "role/" + name + "/role-id"})
 	return resp.Data.(*roleIDData).RoleID
 }
 
@@ -53,7 +33,7 @@ func (h *harness) role(name, body string) string {
 // accessor.
 func (h *harness) secretID(name, body string) (sid, accessor string) {
 	h.T.Helper()
-	resp := h.must(req{op: opUpdate, path: "role/" + name + "/secret-id", body: body})
+	resp := h.MustReq(req{Op: opUpdate, Path: "role/" + name + "/secret-id", Body: body})
 	c := resp.Data.(*secretIDCreated)
 	return c.SecretID, c.SecretIDAccessor
 }
@@ -65,7 +45,7 @@ func (h *harness) login(roleID, secretID, addr string) (*logical.Response, error
 	if err != nil {
 		h.T.Fatal(err)
 	}
-	return h.do(req{op: opUpdate, path: "login", body: string(body), addr: addr})
+	return h.DoReq(req{Op: opUpdate, Path: "login", Body: string(body), Addr: addr})
 }
 
 // storedKeys returns the stored keys that start with prefix.

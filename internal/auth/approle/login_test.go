@@ -30,7 +30,7 @@ func TestLogin(t *testing.T) {
 	sidTok, accTok := h.secretID("tok", `{"token_bound_cidrs":"192.0.2.128/25"}`)
 	sidTok2, accTok2 := h.secretID("tok", `{}`)
 	sidGone, _ := h.secretID("a", `{}`)
-	h.must(req{op: opUpdate, path: "role/a/secret-id/destroy", body: `{"secret_id":"` + sidGone + `"}`})
+	h.MustReq(req{Op: opUpdate, Path: "role/a/secret-id/destroy", Body: `{"secret_id":"` + sidGone + `"}`})
 
 	tests := []struct {
 		name       string
@@ -188,7 +188,7 @@ func TestNumUses(t *testing.T) {
 	id := h.role("r", `{"secret_id_num_uses":2}`)
 	sid, acc := h.secretID("r", `{}`)
 	lookup := func() *logical.Response {
-		return h.must(req{op: opUpdate, path: "role/r/secret-id/lookup", body: `{"secret_id":"` + sid + `"}`})
+		return h.MustReq(req{Op: opUpdate, Path: "role/r/secret-id/lookup", Body: `{"secret_id":"` + sid + `"}`})
 	}
 	if got := lookup().Data.(*secretIDResponse).SecretIDNumUses; got != 2 {
 		t.Fatalf("uses left = %d, want 2", got)
@@ -286,7 +286,7 @@ func BenchmarkAppRoleLogin(b *testing.B) {
 func FuzzLoginBody(f *testing.F) {
 	h := newHarness(f)
 	id := h.role("r", `{"role_id":"fuzz-role"}`)
-	h.must(req{op: opUpdate, path: "role/r/custom-secret-id", body: `{"secret_id":"fuzz-secret"}`})
+	h.MustReq(req{Op: opUpdate, Path: "role/r/custom-secret-id", Body: `{"secret_id":"fuzz-secret"}`})
 	for _, s := range []string{
 		`{"role_id":"` + id + `","secret_id":"fuzz-secret"}`, `{"role_id":"fuzz-role"}`, `{}`, ``, `null`, `[]`,
 		`{"role_id":1}`, `{"role_id":"x","secret_id":null}`, `{"role_id":"x","extra":1}`, `{"role_id":"\u0000"}`,

@@ -45,75 +45,64 @@ func TestRoles(t *testing.T) {
 		wantErr  error
 		wantData string // JSON; "" for no data
 	}{
-		{name: "read missing", r: req{op: opRead, path: "role/app1"}},
-		{name: "list empty", r: req{op: opList, path: "role"}},
-		{name: "create", r: req{op: opCreate, path: "role/App1", body: `{"token_policies":"Dev,ops","token_ttl":"10m","token_max_ttl":"1h",` +
+		{name: "read missing", r: req{Op: opRead, Path: "role/app1"}},
+		{name: "list empty", r: req{Op: opList, Path: "role"}},
+		{name: "create", r: req{Op: opCreate, Path: "role/App1", Body: `{"token_policies":"Dev,ops","token_ttl":"10m","token_max_ttl":"1h",` +
 			`"secret_id_ttl":"1h","secret_id_num_uses":10,"secret_id_bound_cidrs":"10.0.0.0/8, 192.0.2.0/24"}`}},
 		{
-			name: "read lowercased", r: req{op: opRead, path: "role/APP1"},
+			name: "read lowercased", r: req{Op: opRead, Path: "role/APP1"},
 			wantData: `{"bind_secret_id":true,"local_secret_ids":false,"secret_id_bound_cidrs":["10.0.0.0/8","192.0.2.0/24"],` +
 				`"secret_id_num_uses":10,"secret_id_ttl":3600,"token_policies":["dev","ops"],"token_ttl":600,"token_max_ttl":3600,` +
 				`"token_explicit_max_ttl":0,"token_period":0,"token_num_uses":0,"token_type":"default","token_bound_cidrs":[],"token_no_default_policy":false}`,
 		},
-		{name: "update names only some fields", r: req{op: opUpdate, path: "role/app1", body: `{"secret_id_num_uses":"3","period":"5m","policies":"legacy"}`}},
+		{name: "update names only some fields", r: req{Op: opUpdate, Path: "role/app1", Body: `{"secret_id_num_uses":"3","period":"5m","policies":"legacy"}`}},
 		{
-			name: "read after update", r: req{op: opRead, path: "role/app1"},
+			name: "read after update", r: req{Op: opRead, Path: "role/app1"},
 			wantData: `{"bind_secret_id":true,"local_secret_ids":false,"secret_id_bound_cidrs":["10.0.0.0/8","192.0.2.0/24"],` +
 				`"secret_id_num_uses":3,"secret_id_ttl":3600,"token_policies":["legacy"],"token_ttl":600,"token_max_ttl":3600,` +
 				`"token_explicit_max_ttl":0,"token_period":300,"token_num_uses":0,"token_type":"default","token_bound_cidrs":[],"token_no_default_policy":false}`,
 		},
-		{name: "token_period wins over period", r: req{op: opUpdate, path: "role/app1", body: `{"period":"1m","token_period":"2m"}`}},
-		{name: "local_secret_ids is fixed", r: req{op: opUpdate, path: "role/app1", body: `{"local_secret_ids":true}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "local_secret_ids unchanged is fine", r: req{op: opUpdate, path: "role/app1", body: `{"local_secret_ids":false}`}},
-		{name: "drop bind_secret_id keeping cidrs", r: req{op: opUpdate, path: "role/app1", body: `{"bind_secret_id":false}`}},
-		{name: "no constraint left", r: req{op: opUpdate, path: "role/app1", body: `{"secret_id_bound_cidrs":""}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "new role without any constraint", r: req{op: opCreate, path: "role/free", body: `{"bind_secret_id":false}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "new role bound by token cidrs", r: req{op: opCreate, path: "role/free", body: `{"bind_secret_id":false,"token_bound_cidrs":"127.0.0.1"}`}},
-		{name: "local role", r: req{op: opCreate, path: "role/local", body: `{"local_secret_ids":true}`}},
+		{name: "token_period wins over period", r: req{Op: opUpdate, Path: "role/app1", Body: `{"period":"1m","token_period":"2m"}`}},
+		{name: "local_secret_ids is fixed", r: req{Op: opUpdate, Path: "role/app1", Body: `{"local_secret_ids":true}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "local_secret_ids unchanged is fine", r: req{Op: opUpdate, Path: "role/app1", Body: `{"local_secret_ids":false}`}},
+		{name: "drop bind_secret_id keeping cidrs", r: req{Op: opUpdate, Path: "role/app1", Body: `{"bind_secret_id":false}`}},
+		{name: "no constraint left", r: req{Op: opUpdate, Path: "role/app1", Body: `{"secret_id_bound_cidrs":""}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "new role without any constraint", r: req{Op: opCreate, Path: "role/free", Body: `{"bind_secret_id":false}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "new role bound by token cidrs", r: req{Op: opCreate, Path: "role/free", Body: `{"bind_secret_id":false,"token_bound_cidrs":"127.0.0.1"}`}},
+		{name: "local role", r: req{Op: opCreate, Path: "role/local", Body: `{"local_secret_ids":true}`}},
 		{
-			name: "read local role defaults", r: req{op: opRead, path: "role/local"},
+			name: "read local role defaults", r: req{Op: opRead, Path: "role/local"},
 			wantData: `{"bind_secret_id":true,"local_secret_ids":true,"secret_id_bound_cidrs":[],"secret_id_num_uses":0,"secret_id_ttl":0,` +
 				`"token_policies":[],"token_ttl":0,"token_max_ttl":0,"token_explicit_max_ttl":0,"token_period":0,"token_num_uses":0,` +
 				`"token_type":"default","token_bound_cidrs":[],"token_no_default_policy":false}`,
 		},
-		{name: "bad secret cidr", r: req{op: opUpdate, path: "role/x", body: `{"secret_id_bound_cidrs":"10.0.0.0/99"}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "negative uses", r: req{op: opUpdate, path: "role/x", body: `{"secret_id_num_uses":-1}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "bad token field", r: req{op: opUpdate, path: "role/x", body: `{"token_type":"weird"}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "deprecated bound_cidr_list refused", r: req{op: opUpdate, path: "role/x", body: `{"bound_cidr_list":"10.0.0.0/8"}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "deprecated ttl refused", r: req{op: opUpdate, path: "role/x", body: `{"ttl":"1h"}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "empty role_id", r: req{op: opUpdate, path: "role/x", body: `{"role_id":""}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "bad name #", r: req{op: opUpdate, path: "role/a#b", body: `{}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "bad name dot", r: req{op: opUpdate, path: "role/.", body: `{}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "bad name dotdot", r: req{op: opRead, path: "role/.."}, wantErr: logical.ErrInvalidRequest},
-		{name: "bad name unicode", r: req{op: opRead, path: "role/ü"}, wantErr: logical.ErrInvalidRequest},
-		{name: "name with space and dots", r: req{op: opCreate, path: "role/my app.v2", body: `{}`}},
-		{name: "list", r: req{op: opList, path: "role/"}, wantData: `{"keys":["app1","free","local","my app.v2"]}`},
-		{name: "delete", r: req{op: opDelete, path: "role/APP1"}},
-		{name: "read deleted", r: req{op: opRead, path: "role/app1"}},
-		{name: "delete missing", r: req{op: opDelete, path: "role/app1"}},
-		{name: "list after delete", r: req{op: opList, path: "role"}, wantData: `{"keys":["free","local","my app.v2"]}`},
-		{name: "patch unsupported", r: req{op: logical.PatchOperation, path: "role/free"}, wantErr: logical.ErrUnsupportedOperation},
+		{name: "bad secret cidr", r: req{Op: opUpdate, Path: "role/x", Body: `{"secret_id_bound_cidrs":"10.0.0.0/99"}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "negative uses", r: req{Op: opUpdate, Path: "role/x", Body: `{"secret_id_num_uses":-1}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "bad token field", r: req{Op: opUpdate, Path: "role/x", Body: `{"token_type":"weird"}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "deprecated bound_cidr_list refused", r: req{Op: opUpdate, Path: "role/x", Body: `{"bound_cidr_list":"10.0.0.0/8"}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "deprecated ttl refused", r: req{Op: opUpdate, Path: "role/x", Body: `{"ttl":"1h"}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "empty role_id", r: req{Op: opUpdate, Path: "role/x", Body: `{"role_id":""}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "bad name #", r: req{Op: opUpdate, Path: "role/a#b", Body: `{}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "bad name dot", r: req{Op: opUpdate, Path: "role/.", Body: `{}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "bad name dotdot", r: req{Op: opRead, Path: "role/.."}, wantErr: logical.ErrInvalidRequest},
+		{name: "bad name unicode", r: req{Op: opRead, Path: "role/ü"}, wantErr: logical.ErrInvalidRequest},
+		{name: "name with space and dots", r: req{Op: opCreate, Path: "role/my app.v2", Body: `{}`}},
+		{name: "list", r: req{Op: opList, Path: "role/"}, wantData: `{"keys":["app1","free","local","my app.v2"]}`},
+		{name: "delete", r: req{Op: opDelete, Path: "role/APP1"}},
+		{name: "read deleted", r: req{Op: opRead, Path: "role/app1"}},
+		{name: "delete missing", r: req{Op: opDelete, Path: "role/app1"}},
+		{name: "list after delete", r: req{Op: opList, Path: "role"}, wantData: `{"keys":["free","local","my app.v2"]}`},
+		{name: "patch unsupported", r: req{Op: logical.PatchOperation, Path: "role/free"}, wantErr: logical.ErrUnsupportedOperation},
 	}
 	for _, s := range steps {
 		before := h.Storage.Snapshot()
-		resp, err := h.do(s.r)
+		resp, err := h.DoReq(s.r)
 		if s.wantErr != nil {
 			logicaltest.WantKind(t, s.name, err, s.wantErr)
-			if diff := cmp.Diff(before, h.Storage.Snapshot()); diff != "" {
-				t.Errorf("%s: failed request changed storage (-before +after):\n%s", s.name, diff)
-			}
+			h.Unchanged(s.name, before)
 			continue
 		}
-		if err != nil {
-			t.Fatalf("%s: %v", s.name, err)
-		}
-		if s.wantData == "" {
-			if resp != nil {
-				t.Errorf("%s: response = %+v, want none", s.name, resp)
-			}
-			continue
-		}
-		logicaltest.DiffJSON(t, s.name, s.wantData, resp)
+		logicaltest.WantData(t, s.name, s.wantData, resp, err)
 	}
 }
 
@@ -125,7 +114,7 @@ func TestDeleteRoleRemovesSecretIDs(t *testing.T) {
 	sid, _ := h.secretID("doomed", `{}`)
 	h.secretID("doomed", `{"num_uses":2}`)
 	otherSID, _ := h.secretID("other", `{}`)
-	h.must(req{op: opDelete, path: "role/doomed"})
+	h.MustReq(req{Op: opDelete, Path: "role/doomed"})
 	for _, prefix := range []string{secretIDPrefix, accessorPrefix, roleIDPrefix} {
 		if got := len(h.storedKeys(prefix)); got != 1 {
 			t.Errorf("after deleting a role, %d keys under %q, want 1 (the other role's)", got, prefix)
@@ -161,40 +150,38 @@ func TestRoleIDs(t *testing.T) {
 		r       req
 		wantErr error
 	}{
-		{name: "take another role's ID", r: req{op: opUpdate, path: "role/b/role-id", body: `{"role_id":"` + idA + `"}`}, wantErr: logical.ErrConflict},
-		{name: "create with another role's ID", r: req{op: opCreate, path: "role/c", body: `{"role_id":"` + idA + `"}`}, wantErr: logical.ErrConflict},
-		{name: "update with another role's ID", r: req{op: opUpdate, path: "role/b", body: `{"role_id":"` + idA + `"}`}, wantErr: logical.ErrConflict},
-		{name: "empty", r: req{op: opUpdate, path: "role/a/role-id", body: `{"role_id":""}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "missing role", r: req{op: opUpdate, path: "role/zzz/role-id", body: `{"role_id":"x"}`}, wantErr: logical.ErrNotFound},
-		{name: "set own ID again", r: req{op: opUpdate, path: "role/a/role-id", body: `{"role_id":"` + idA + `"}`}},
-		{name: "custom", r: req{op: opUpdate, path: "role/a/role-id", body: `{"role_id":"custom-a"}`}},
+		{name: "take another role's ID", r: req{Op: opUpdate, Path: "role/b/role-id", Body: `{"role_id":"` + idA + `"}`}, wantErr: logical.ErrConflict},
+		{name: "create with another role's ID", r: req{Op: opCreate, Path: "role/c", Body: `{"role_id":"` + idA + `"}`}, wantErr: logical.ErrConflict},
+		{name: "update with another role's ID", r: req{Op: opUpdate, Path: "role/b", Body: `{"role_id":"` + idA + `"}`}, wantErr: logical.ErrConflict},
+		{name: "empty", r: req{Op: opUpdate, Path: "role/a/role-id", Body: `{"role_id":""}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "missing role", r: req{Op: opUpdate, Path: "role/zzz/role-id", Body: `{"role_id":"x"}`}, wantErr: logical.ErrNotFound},
+		{name: "set own ID again", r: req{Op: opUpdate, Path: "role/a/role-id", Body: `{"role_id":"` + idA + `"}`}},
+		{name: "custom", r: req{Op: opUpdate, Path: "role/a/role-id", Body: `{"role_id":"custom-a"}`}},
 	}
 	for _, s := range steps {
 		before := h.Storage.Snapshot()
-		_, err := h.do(s.r)
+		_, err := h.DoReq(s.r)
 		if s.wantErr != nil {
 			logicaltest.WantKind(t, s.name, err, s.wantErr)
-			if diff := cmp.Diff(before, h.Storage.Snapshot()); diff != "" {
-				t.Errorf("%s: failed request changed storage (-before +after):\n%s", s.name, diff)
-			}
+			h.Unchanged(s.name, before)
 			continue
 		}
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
 	}
-	logicaltest.DiffJSON(t, "role-id read", `{"role_id":"custom-a"}`, h.must(req{op: opRead, path: "role/a/role-id"}))
+	logicaltest.DiffJSON(t, "role-id read", `{"role_id":"custom-a"}`, h.MustReq(req{Op: opRead, Path: "role/a/role-id"}))
 	if _, err := h.login("custom-a", sid, ""); err != nil {
 		t.Errorf("login with the new role ID: %v", err)
 	}
 	_, err := h.login(idA, sid, "")
 	wantInvalid(t, "login with the old role ID", err)
 	// The old ID is free again.
-	h.must(req{op: opUpdate, path: "role/b/role-id", body: `{"role_id":"` + idA + `"}`})
+	h.MustReq(req{Op: opUpdate, Path: "role/b/role-id", Body: `{"role_id":"` + idA + `"}`})
 	if got := len(h.storedKeys(roleIDPrefix)); got != 2 {
 		t.Errorf("%d role ID index entries, want 2", got)
 	}
-	if resp := h.must(req{op: opRead, path: "role/zzz/role-id"}); resp != nil {
+	if resp := h.MustReq(req{Op: opRead, Path: "role/zzz/role-id"}); resp != nil {
 		t.Errorf("role-id of a missing role = %+v, want none", resp)
 	}
 }

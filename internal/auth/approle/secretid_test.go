@@ -56,12 +56,10 @@ func TestGenerateSecretID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		before := h.Storage.Snapshot()
-		resp, err := h.do(req{op: opUpdate, path: "role/" + tt.role + "/secret-id", body: tt.body})
+		resp, err := h.DoReq(req{Op: opUpdate, Path: "role/" + tt.role + "/secret-id", Body: tt.body})
 		if tt.wantErr != nil {
 			logicaltest.WantKind(t, tt.name, err, tt.wantErr)
-			if diff := cmp.Diff(before, h.Storage.Snapshot()); diff != "" {
-				t.Errorf("%s: failed request changed storage (-before +after):\n%s", tt.name, diff)
-			}
+			h.Unchanged(tt.name, before)
 			continue
 		}
 		if err != nil {
@@ -91,7 +89,7 @@ func TestSecretIDLifecycle(t *testing.T) {
 	h.role("other", `{}`)
 	sid, acc := h.secretID("r", `{"metadata":"{\"tag\":\"prod\"}","ttl":"90s","num_uses":4,"cidr_list":"10.0.0.0/8","token_bound_cidrs":"10.1.0.0/16"}`)
 	h.Clock.Advance(time.Second)
-	custom := h.must(req{op: opUpdate, path: "role/r/custom-secret-id", body: `{"secret_id":"my-own-secret"}`})
+	custom := h.MustReq(req{Op: opUpdate, Path: "role/r/custom-secret-id", Body: `{"secret_id":"my-own-secret"}`})
 	logicaltest.DiffJSON(t, "custom-secret-id", `{"secret_id":"my-own-secret","secret_id_accessor":"`+custom.Data.(*secretIDCreated).SecretIDAccessor+
 		`","secret_id_ttl":0,"secret_id_num_uses":0}`, custom)
 	customAcc := custom.Data.(*secretIDCreated).SecretIDAccessor
@@ -99,10 +97,10 @@ func TestSecretIDLifecycle(t *testing.T) {
 	wantLookup := `{"cidr_list":["10.0.0.0/8"],"creation_time":"` + created + `","expiration_time":"` +
 		h.Clock.Now().Add(89*time.Second).UTC().Format(time.RFC3339Nano) + `","last_updated_time":"` + created +
 		`","metadata":{"tag":"prod"},"secret_id_accessor":"` + acc + `","secret_id_num_uses":4,"secret_id_ttl":90,"token_bound_cidrs":["10.1.0.0/16"]}`
-	logicaltest.DiffJSON(t, "lookup", wantLookup, h.must(req{op: opUpdate, path: "role/r/secret-id/lookup", body: `{"secret_id":"` + sid + `"}`}))
-	logicaltest.DiffJSON(t, "accessor lookup", wantLookup, h.must(req{op: opUpdate, path: "role/r/secret-id-accessor/lookup", body: `{"secret_id_accessor":"` + acc + `"}`}))
+	logicaltest.DiffJSON(t, "lookup", wantLookup, h.MustReq(req{Op: opUpdate, Path: "role/r/secret-id/lookup", Body: `{"secret_id":"` + sid + `"}`}))
+	logicaltest.DiffJSON(t, "accessor lookup", wantLookup, h.MustReq(req{Op: opUpdate, Path: "role/r/secret-id-accessor/lookup", Body: `{"secret_id_accessor":"` + acc + `"}`}))
 
-	list := h.must(req{op: opList, path: "role/r/secret-id"})
+	list := h.MustReq(req{Op: opList, Path: "role/r/secret-id"})
 	want := []string{acc, customAcc}
 	slices.Sort(want)
 	logicaltest.DiffJSON(t, "list", `{"keys":["`+want[0]+`","`+want[1]+`"]}`, list)
@@ -113,29 +111,29 @@ func TestSecretIDLifecycle(t *testing.T) {
 		wantErr  error
 		wantNone bool
 	}{
-		{name: "custom duplicate", r: req{op: opUpdate, path: "role/r/custom-secret-id", body: `{"secret_id":"my-own-secret"}`}, wantErr: logical.ErrConflict},
-		{name: "custom empty", r: req{op: opUpdate, path: "role/r/custom-secret-id", body: `{"secret_id":""}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "custom on missing role", r: req{op: opUpdate, path: "role/zz/custom-secret-id", body: `{"secret_id":"x"}`}, wantErr: logical.ErrNotFound},
-		{name: "same custom on another role", r: req{op: opUpdate, path: "role/other/custom-secret-id", body: `{"secret_id":"my-own-secret"}`}},
-		{name: "lookup unknown", r: req{op: opUpdate, path: "role/r/secret-id/lookup", body: `{"secret_id":"nope"}`}, wantNone: true},
-		{name: "lookup under another role", r: req{op: opUpdate, path: "role/other/secret-id/lookup", body: `{"secret_id":"` + sid + `"}`}, wantNone: true},
-		{name: "lookup missing secret_id", r: req{op: opUpdate, path: "role/r/secret-id/lookup", body: `{}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "lookup on missing role", r: req{op: opUpdate, path: "role/zz/secret-id/lookup", body: `{"secret_id":"x"}`}, wantErr: logical.ErrNotFound},
-		{name: "accessor under another role", r: req{op: opUpdate, path: "role/other/secret-id-accessor/lookup", body: `{"secret_id_accessor":"` + acc + `"}`}, wantErr: logical.ErrNotFound},
-		{name: "accessor unknown", r: req{op: opUpdate, path: "role/r/secret-id-accessor/lookup", body: `{"secret_id_accessor":"00000000-0000-4000-8000-000000000000"}`}, wantErr: logical.ErrNotFound},
-		{name: "accessor odd", r: req{op: opUpdate, path: "role/r/secret-id-accessor/lookup", body: `{"secret_id_accessor":"../../salt"}`}, wantErr: logical.ErrNotFound},
-		{name: "accessor missing", r: req{op: opUpdate, path: "role/r/secret-id-accessor/lookup", body: `{}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "list missing role", r: req{op: opList, path: "role/zz/secret-id/"}, wantErr: logical.ErrInvalidRequest},
-		{name: "destroy by secret ID", r: req{op: opUpdate, path: "role/r/secret-id/destroy", body: `{"secret_id":"` + sid + `"}`}, wantNone: true},
-		{name: "lookup destroyed", r: req{op: opUpdate, path: "role/r/secret-id/lookup", body: `{"secret_id":"` + sid + `"}`}, wantNone: true},
-		{name: "accessor of destroyed", r: req{op: opUpdate, path: "role/r/secret-id-accessor/lookup", body: `{"secret_id_accessor":"` + acc + `"}`}, wantErr: logical.ErrNotFound},
-		{name: "destroy again is fine", r: req{op: opDelete, path: "role/r/secret-id/destroy", body: `{"secret_id":"` + sid + `"}`}, wantNone: true},
-		{name: "destroy by accessor", r: req{op: opDelete, path: "role/r/secret-id-accessor/destroy", body: `{"secret_id_accessor":"` + customAcc + `"}`}, wantNone: true},
-		{name: "destroy by accessor again", r: req{op: opUpdate, path: "role/r/secret-id-accessor/destroy", body: `{"secret_id_accessor":"` + customAcc + `"}`}, wantErr: logical.ErrNotFound},
-		{name: "list empty", r: req{op: opList, path: "role/r/secret-id/"}, wantNone: true},
+		{name: "custom duplicate", r: req{Op: opUpdate, Path: "role/r/custom-secret-id", Body: `{"secret_id":"my-own-secret"}`}, wantErr: logical.ErrConflict},
+		{name: "custom empty", r: req{Op: opUpdate, Path: "role/r/custom-secret-id", Body: `{"secret_id":""}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "custom on missing role", r: req{Op: opUpdate, Path: "role/zz/custom-secret-id", Body: `{"secret_id":"x"}`}, wantErr: logical.ErrNotFound},
+		{name: "same custom on another role", r: req{Op: opUpdate, Path: "role/other/custom-secret-id", Body: `{"secret_id":"my-own-secret"}`}},
+		{name: "lookup unknown", r: req{Op: opUpdate, Path: "role/r/secret-id/lookup", Body: `{"secret_id":"nope"}`}, wantNone: true},
+		{name: "lookup under another role", r: req{Op: opUpdate, Path: "role/other/secret-id/lookup", Body: `{"secret_id":"` + sid + `"}`}, wantNone: true},
+		{name: "lookup missing secret_id", r: req{Op: opUpdate, Path: "role/r/secret-id/lookup", Body: `{}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "lookup on missing role", r: req{Op: opUpdate, Path: "role/zz/secret-id/lookup", Body: `{"secret_id":"x"}`}, wantErr: logical.ErrNotFound},
+		{name: "accessor under another role", r: req{Op: opUpdate, Path: "role/other/secret-id-accessor/lookup", Body: `{"secret_id_accessor":"` + acc + `"}`}, wantErr: logical.ErrNotFound},
+		{name: "accessor unknown", r: req{Op: opUpdate, Path: "role/r/secret-id-accessor/lookup", Body: `{"secret_id_accessor":"00000000-0000-4000-8000-000000000000"}`}, wantErr: logical.ErrNotFound},
+		{name: "accessor odd", r: req{Op: opUpdate, Path: "role/r/secret-id-accessor/lookup", Body: `{"secret_id_accessor":"../../salt"}`}, wantErr: logical.ErrNotFound},
+		{name: "accessor missing", r: req{Op: opUpdate, Path: "role/r/secret-id-accessor/lookup", Body: `{}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "list missing role", r: req{Op: opList, Path: "role/zz/secret-id/"}, wantErr: logical.ErrInvalidRequest},
+		{name: "destroy by secret ID", r: req{Op: opUpdate, Path: "role/r/secret-id/destroy", Body: `{"secret_id":"` + sid + `"}`}, wantNone: true},
+		{name: "lookup destroyed", r: req{Op: opUpdate, Path: "role/r/secret-id/lookup", Body: `{"secret_id":"` + sid + `"}`}, wantNone: true},
+		{name: "accessor of destroyed", r: req{Op: opUpdate, Path: "role/r/secret-id-accessor/lookup", Body: `{"secret_id_accessor":"` + acc + `"}`}, wantErr: logical.ErrNotFound},
+		{name: "destroy again is fine", r: req{Op: opDelete, Path: "role/r/secret-id/destroy", Body: `{"secret_id":"` + sid + `"}`}, wantNone: true},
+		{name: "destroy by accessor", r: req{Op: opDelete, Path: "role/r/secret-id-accessor/destroy", Body: `{"secret_id_accessor":"` + customAcc + `"}`}, wantNone: true},
+		{name: "destroy by accessor again", r: req{Op: opUpdate, Path: "role/r/secret-id-accessor/destroy", Body: `{"secret_id_accessor":"` + customAcc + `"}`}, wantErr: logical.ErrNotFound},
+		{name: "list empty", r: req{Op: opList, Path: "role/r/secret-id/"}, wantNone: true},
 	}
 	for _, s := range steps {
-		resp, err := h.do(s.r)
+		resp, err := h.DoReq(s.r)
 		if s.wantErr != nil {
 			logicaltest.WantKind(t, s.name, err, s.wantErr)
 			continue
@@ -174,14 +172,14 @@ func TestSecretIDExpiry(t *testing.T) {
 	wantInvalid(t, "login at expiry", err)
 	_, err = h.login(id, sameTTL, "")
 	wantInvalid(t, "login at expiry", err)
-	if resp := h.must(req{op: opUpdate, path: "role/r/secret-id/lookup", body: `{"secret_id":"` + sid + `"}`}); resp == nil {
+	if resp := h.MustReq(req{Op: opUpdate, Path: "role/r/secret-id/lookup", Body: `{"secret_id":"` + sid + `"}`}); resp == nil {
 		t.Fatal("expired secret ID gone before tidy")
 	}
-	resp := h.must(req{op: opUpdate, path: "tidy/secret-id"})
+	resp := h.MustReq(req{Op: opUpdate, Path: "tidy/secret-id"})
 	if diff := cmp.Diff([]string{"tidy removed 2 secret IDs and 0 dangling accessor entries"}, resp.Warnings); diff != "" {
 		t.Errorf("tidy warnings mismatch (-want +got):\n%s", diff)
 	}
-	if resp := h.must(req{op: opUpdate, path: "role/r/secret-id/lookup", body: `{"secret_id":"` + sid + `"}`}); resp != nil {
+	if resp := h.MustReq(req{Op: opUpdate, Path: "role/r/secret-id/lookup", Body: `{"secret_id":"` + sid + `"}`}); resp != nil {
 		t.Errorf("expired secret ID still there after tidy: %+v", resp.Data)
 	}
 	if got := len(h.storedKeys(accessorPrefix)); got != 1 {
@@ -215,7 +213,7 @@ func TestTidyDanglingEntries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	resp := h.must(req{op: opUpdate, path: "tidy/secret-id", body: `{}`})
+	resp := h.MustReq(req{Op: opUpdate, Path: "tidy/secret-id", Body: `{}`})
 	if diff := cmp.Diff([]string{"tidy removed 1 secret IDs and 1 dangling accessor entries"}, resp.Warnings); diff != "" {
 		t.Errorf("tidy warnings mismatch (-want +got):\n%s", diff)
 	}
@@ -228,7 +226,7 @@ func TestTidyDanglingEntries(t *testing.T) {
 	if _, err := h.login(id, sid, ""); err != nil {
 		t.Errorf("login after tidy: %v", err)
 	}
-	resp, err = h.do(req{op: opUpdate, path: "tidy/secret-id", body: `{"safety_buffer":1}`})
+	resp, err = h.DoReq(req{Op: opUpdate, Path: "tidy/secret-id", Body: `{"safety_buffer":1}`})
 	if err != nil || !slices.Contains(resp.Warnings, "Endpoint ignored these unrecognized parameters: [safety_buffer]") {
 		t.Errorf("tidy with an unknown field = %v, %v; want the ignored-parameters warning", resp, err)
 	}
@@ -245,7 +243,7 @@ func TestSecretIDsNeverStored(t *testing.T) {
 		sid, _ := h.secretID("r", `{}`)
 		secrets = append(secrets, sid)
 	}
-	h.must(req{op: opUpdate, path: "role/r/custom-secret-id", body: `{"secret_id":"Custom-Secret-Value-42","num_uses":2}`})
+	h.MustReq(req{Op: opUpdate, Path: "role/r/custom-secret-id", Body: `{"secret_id":"Custom-Secret-Value-42","num_uses":2}`})
 	secrets = append(secrets, "Custom-Secret-Value-42")
 	for _, s := range secrets {
 		if _, err := h.login(id, s, ""); err != nil {

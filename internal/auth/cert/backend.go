@@ -45,12 +45,7 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 	if env.Storage == nil {
 		return nil, errors.New("cert: no storage")
 	}
-	if env.Clock == nil {
-		env.Clock = logical.SystemClock{}
-	}
-	if env.Logger == nil {
-		env.Logger = slog.New(slog.DiscardHandler)
-	}
+	env = env.WithDefaults()
 	b := &backend{
 		storage: env.Storage,
 		clock:   env.Clock,

@@ -39,12 +39,7 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 	if env.Storage == nil {
 		return nil, errors.New("jwt: no storage")
 	}
-	if env.Clock == nil {
-		env.Clock = logical.SystemClock{}
-	}
-	if env.Logger == nil {
-		env.Logger = slog.New(slog.DiscardHandler)
-	}
+	env = env.WithDefaults()
 	b := &backend{storage: env.Storage, clock: env.Clock, logger: env.Logger}
 	b.roles = framework.Collection[role]{Storage: env.Storage, Prefix: rolePrefix, Lock: b.roleLock}
 	b.Paths = slices.Concat([]*framework.Path{

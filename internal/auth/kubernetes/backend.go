@@ -52,9 +52,7 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 	if env.Storage == nil {
 		return nil, errors.New("kubernetes: no storage")
 	}
-	if env.Logger == nil {
-		env.Logger = slog.New(slog.DiscardHandler)
-	}
+	env = env.WithDefaults()
 	b := &backend{storage: env.Storage, logger: env.Logger, localDir: defaultLocalDir}
 	b.roles = framework.Collection[role]{Storage: env.Storage, Prefix: rolePrefix, Lock: b.roleLock}
 	b.Paths = slices.Concat([]*framework.Path{

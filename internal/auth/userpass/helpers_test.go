@@ -31,28 +31,8 @@ func newHarnessWith(t testing.TB, factory logical.Factory) *harness {
 	return &harness{logicaltest.NewHarness(t, factory, logical.Env{})}
 }
 
-// req is one request in a test table; addr is the client's "ip:port"
-// ("" for logicaltest.DefaultAddr).
-type req struct {
-	op   logical.Operation
-	path string
-	body string
-	addr string
-}
-
-func (h *harness) do(r req) (*logical.Response, error) {
-	h.T.Helper()
-	return h.DoFrom(r.addr, r.op, r.path, r.body)
-}
-
-func (h *harness) must(r req) *logical.Response {
-	h.T.Helper()
-	resp, err := h.do(r)
-	if err != nil {
-		h.T.Fatalf("%s %q: %v", r.op, r.path, err)
-	}
-	return resp
-}
+// req is one request in a test table.
+type req = logicaltest.Req
 
 const (
 	opRead   = logical.ReadOperation

@@ -49,62 +49,53 @@ func TestUsers(t *testing.T) {
 		wantErr  error
 		wantData string // JSON; "" for no data
 	}{
-		{name: "new user needs a password", r: req{op: opCreate, path: "users/bob", body: `{"token_ttl":60}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "empty password", r: req{op: opCreate, path: "users/bob", body: `{"password":""}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "deprecated bound_cidrs refused", r: req{op: opCreate, path: "users/bob", body: `{"password":"x","bound_cidrs":"10.0.0.0/8"}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "bad token field", r: req{op: opCreate, path: "users/bob", body: `{"password":"x","token_type":"nope"}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "read missing", r: req{op: opRead, path: "users/bob"}},
-		{name: "list empty", r: req{op: opList, path: "users"}},
-		{name: "create", r: req{op: opCreate, path: "users/Bob", body: `{"password":"pw","token_policies":"Dev, ops","token_ttl":"1m","token_max_ttl":"1h","token_bound_cidrs":"127.0.0.1"}`}},
+		{name: "new user needs a password", r: req{Op: opCreate, Path: "users/bob", Body: `{"token_ttl":60}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "empty password", r: req{Op: opCreate, Path: "users/bob", Body: `{"password":""}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "deprecated bound_cidrs refused", r: req{Op: opCreate, Path: "users/bob", Body: `{"password":"x","bound_cidrs":"10.0.0.0/8"}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "bad token field", r: req{Op: opCreate, Path: "users/bob", Body: `{"password":"x","token_type":"nope"}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "read missing", r: req{Op: opRead, Path: "users/bob"}},
+		{name: "list empty", r: req{Op: opList, Path: "users"}},
+		{name: "create", r: req{Op: opCreate, Path: "users/Bob", Body: `{"password":"pw","token_policies":"Dev, ops","token_ttl":"1m","token_max_ttl":"1h","token_bound_cidrs":"127.0.0.1"}`}},
 		{
-			name: "read lowercased", r: req{op: opRead, path: "users/BOB"},
+			name: "read lowercased", r: req{Op: opRead, Path: "users/BOB"},
 			wantData: `{"token_policies":["dev","ops"],"token_ttl":60,"token_max_ttl":3600,"token_explicit_max_ttl":0,"token_period":0,` +
 				`"token_num_uses":0,"token_type":"default","token_bound_cidrs":["127.0.0.1"],"token_no_default_policy":false}`,
 		},
-		{name: "update changes only what it names", r: req{op: opUpdate, path: "users/bob", body: `{"token_ttl":"2m","token_num_uses":3}`}},
+		{name: "update changes only what it names", r: req{Op: opUpdate, Path: "users/bob", Body: `{"token_ttl":"2m","token_num_uses":3}`}},
 		{
-			name: "read after update", r: req{op: opRead, path: "users/bob"},
+			name: "read after update", r: req{Op: opRead, Path: "users/bob"},
 			wantData: `{"token_policies":["dev","ops"],"token_ttl":120,"token_max_ttl":3600,"token_explicit_max_ttl":0,"token_period":0,` +
 				`"token_num_uses":3,"token_type":"default","token_bound_cidrs":["127.0.0.1"],"token_no_default_policy":false}`,
 		},
-		{name: "ttl over stored max", r: req{op: opUpdate, path: "users/bob", body: `{"token_ttl":"2h"}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "policies endpoint", r: req{op: opUpdate, path: "users/bob/policies", body: `{"token_policies":"x"}`}},
+		{name: "ttl over stored max", r: req{Op: opUpdate, Path: "users/bob", Body: `{"token_ttl":"2h"}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "policies endpoint", r: req{Op: opUpdate, Path: "users/bob/policies", Body: `{"token_policies":"x"}`}},
 		{
-			name: "read after policies", r: req{op: opRead, path: "users/bob"},
+			name: "read after policies", r: req{Op: opRead, Path: "users/bob"},
 			wantData: `{"token_policies":["x"],"token_ttl":120,"token_max_ttl":3600,"token_explicit_max_ttl":0,"token_period":0,` +
 				`"token_num_uses":3,"token_type":"default","token_bound_cidrs":["127.0.0.1"],"token_no_default_policy":false}`,
 		},
-		{name: "deprecated policies field", r: req{op: opUpdate, path: "users/bob/policies", body: `{"policies":["y","z"]}`}},
-		{name: "policies endpoint without policies clears", r: req{op: opUpdate, path: "users/bob/policies", body: `{}`}},
-		{name: "clear other fields", r: req{op: opUpdate, path: "users/bob", body: `{"token_ttl":0,"token_num_uses":0,"token_max_ttl":0,"token_bound_cidrs":""}`}},
-		{name: "read cleared", r: req{op: opRead, path: "users/bob"}, wantData: zero},
-		{name: "policies of missing user", r: req{op: opUpdate, path: "users/carol/policies", body: `{"token_policies":"x"}`}, wantErr: logical.ErrNotFound},
-		{name: "password of missing user", r: req{op: opUpdate, path: "users/carol/password", body: `{"password":"x"}`}, wantErr: logical.ErrNotFound},
-		{name: "password endpoint needs a password", r: req{op: opUpdate, path: "users/bob/password", body: `{}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "second user", r: req{op: opUpdate, path: "users/a.b-c_d", body: `{"password":"pw2"}`}},
-		{name: "list", r: req{op: opList, path: "users/"}, wantData: `{"keys":["a.b-c_d","bob"]}`},
-		{name: "delete", r: req{op: opDelete, path: "users/BOB"}},
-		{name: "read deleted", r: req{op: opRead, path: "users/bob"}},
-		{name: "delete missing is fine", r: req{op: opDelete, path: "users/bob"}},
-		{name: "list after delete", r: req{op: opList, path: "users"}, wantData: `{"keys":["a.b-c_d"]}`},
-		{name: "unsupported op", r: req{op: logical.PatchOperation, path: "users/x"}, wantErr: logical.ErrUnsupportedOperation},
+		{name: "deprecated policies field", r: req{Op: opUpdate, Path: "users/bob/policies", Body: `{"policies":["y","z"]}`}},
+		{name: "policies endpoint without policies clears", r: req{Op: opUpdate, Path: "users/bob/policies", Body: `{}`}},
+		{name: "clear other fields", r: req{Op: opUpdate, Path: "users/bob", Body: `{"token_ttl":0,"token_num_uses":0,"token_max_ttl":0,"token_bound_cidrs":""}`}},
+		{name: "read cleared", r: req{Op: opRead, Path: "users/bob"}, wantData: zero},
+		{name: "policies of missing user", r: req{Op: opUpdate, Path: "users/carol/policies", Body: `{"token_policies":"x"}`}, wantErr: logical.ErrNotFound},
+		{name: "password of missing user", r: req{Op: opUpdate, Path: "users/carol/password", Body: `{"password":"x"}`}, wantErr: logical.ErrNotFound},
+		{name: "password endpoint needs a password", r: req{Op: opUpdate, Path: "users/bob/password", Body: `{}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "second user", r: req{Op: opUpdate, Path: "users/a.b-c_d", Body: `{"password":"pw2"}`}},
+		{name: "list", r: req{Op: opList, Path: "users/"}, wantData: `{"keys":["a.b-c_d","bob"]}`},
+		{name: "delete", r: req{Op: opDelete, Path: "users/BOB"}},
+		{name: "read deleted", r: req{Op: opRead, Path: "users/bob"}},
+		{name: "delete missing is fine", r: req{Op: opDelete, Path: "users/bob"}},
+		{name: "list after delete", r: req{Op: opList, Path: "users"}, wantData: `{"keys":["a.b-c_d"]}`},
+		{name: "unsupported op", r: req{Op: logical.PatchOperation, Path: "users/x"}, wantErr: logical.ErrUnsupportedOperation},
 	}
 	for _, s := range steps {
-		resp, err := h.do(s.r)
+		resp, err := h.DoReq(s.r)
 		if s.wantErr != nil {
 			logicaltest.WantKind(t, s.name, err, s.wantErr)
 			continue
 		}
-		if err != nil {
-			t.Fatalf("%s: %v", s.name, err)
-		}
-		if s.wantData == "" {
-			if resp != nil {
-				t.Errorf("%s: response = %+v, want none", s.name, resp)
-			}
-			continue
-		}
-		logicaltest.DiffJSON(t, s.name, s.wantData, resp)
+		logicaltest.WantData(t, s.name, s.wantData, resp, err)
 	}
 }
 
@@ -121,7 +112,7 @@ func TestUsernames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, path := range []string{"users/" + tt.name, "users/" + tt.name + "/password", "login/" + tt.name} {
-			_, err := h.do(req{op: opUpdate, path: path, body: `{"password":"pw"}`})
+			_, err := h.DoReq(req{Op: opUpdate, Path: path, Body: `{"password":"pw"}`})
 			if tt.ok {
 				if errors.Is(err, logical.ErrInvalidRequest) {
 					t.Errorf("%s: error = %v, want the name accepted", path, err)
@@ -136,10 +127,10 @@ func TestUsernames(t *testing.T) {
 func TestLogin(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.must(req{op: opCreate, path: "users/alice", body: `{"password":"correct horse","token_policies":"dev,ops","token_ttl":"10m",` +
+	h.MustReq(req{Op: opCreate, Path: "users/alice", Body: `{"password":"correct horse","token_policies":"dev,ops","token_ttl":"10m",` +
 		`"token_max_ttl":"1h","token_period":"5m","token_num_uses":7,"token_no_default_policy":true,"token_explicit_max_ttl":"2h"}`})
-	h.must(req{op: opCreate, path: "users/bound", body: `{"password":"pw","token_bound_cidrs":"10.0.0.0/8, 192.0.2.7"}`})
-	h.must(req{op: opCreate, path: "users/batch", body: `{"password":"pw","token_type":"batch"}`})
+	h.MustReq(req{Op: opCreate, Path: "users/bound", Body: `{"password":"pw","token_bound_cidrs":"10.0.0.0/8, 192.0.2.7"}`})
+	h.MustReq(req{Op: opCreate, Path: "users/batch", Body: `{"password":"pw","token_type":"batch"}`})
 
 	wantAlice := &logical.Auth{
 		DisplayName: "alice", Policies: []string{"dev", "ops"}, NoDefaultPolicy: true,
@@ -153,33 +144,33 @@ func TestLogin(t *testing.T) {
 		want    *logical.Auth
 		wantErr error // nil with want nil: the one failed-login error
 	}{
-		{name: "success", r: req{path: "login/alice", body: `{"password":"correct horse"}`}, want: wantAlice},
-		{name: "username is case-insensitive", r: req{path: "login/ALICE", body: `{"password":"correct horse"}`}, want: wantAlice},
-		{name: "wrong password", r: req{path: "login/alice", body: `{"password":"correct horsf"}`}},
-		{name: "password is case-sensitive", r: req{path: "login/alice", body: `{"password":"Correct horse"}`}},
-		{name: "unknown user", r: req{path: "login/mallory", body: `{"password":"correct horse"}`}},
-		{name: "bound: allowed address", r: req{path: "login/bound", body: `{"password":"pw"}`, addr: "10.1.2.3:9"}, want: &logical.Auth{
+		{name: "success", r: req{Path: "login/alice", Body: `{"password":"correct horse"}`}, want: wantAlice},
+		{name: "username is case-insensitive", r: req{Path: "login/ALICE", Body: `{"password":"correct horse"}`}, want: wantAlice},
+		{name: "wrong password", r: req{Path: "login/alice", Body: `{"password":"correct horsf"}`}},
+		{name: "password is case-sensitive", r: req{Path: "login/alice", Body: `{"password":"Correct horse"}`}},
+		{name: "unknown user", r: req{Path: "login/mallory", Body: `{"password":"correct horse"}`}},
+		{name: "bound: allowed address", r: req{Path: "login/bound", Body: `{"password":"pw"}`, Addr: "10.1.2.3:9"}, want: &logical.Auth{
 			DisplayName: "bound", Metadata: map[string]string{"username": "bound"}, BoundCIDRs: []string{"10.0.0.0/8", "192.0.2.7"},
 			Renewable: true, Alias: &logical.Alias{Name: "bound"},
 		}},
-		{name: "bound: single address", r: req{path: "login/bound", body: `{"password":"pw"}`, addr: "192.0.2.7:9"}, want: &logical.Auth{
+		{name: "bound: single address", r: req{Path: "login/bound", Body: `{"password":"pw"}`, Addr: "192.0.2.7:9"}, want: &logical.Auth{
 			DisplayName: "bound", Metadata: map[string]string{"username": "bound"}, BoundCIDRs: []string{"10.0.0.0/8", "192.0.2.7"},
 			Renewable: true, Alias: &logical.Alias{Name: "bound"},
 		}},
-		{name: "bound: refused address", r: req{path: "login/bound", body: `{"password":"pw"}`, addr: "192.0.2.8:9"}},
-		{name: "bound: refused address and wrong password", r: req{path: "login/bound", body: `{"password":"px"}`, addr: "192.0.2.8:9"}},
-		{name: "batch", r: req{path: "login/batch", body: `{"password":"pw"}`}, want: &logical.Auth{
+		{name: "bound: refused address", r: req{Path: "login/bound", Body: `{"password":"pw"}`, Addr: "192.0.2.8:9"}},
+		{name: "bound: refused address and wrong password", r: req{Path: "login/bound", Body: `{"password":"px"}`, Addr: "192.0.2.8:9"}},
+		{name: "batch", r: req{Path: "login/batch", Body: `{"password":"pw"}`}, want: &logical.Auth{
 			DisplayName: "batch", Metadata: map[string]string{"username": "batch"}, TokenType: "batch",
 			Alias: &logical.Alias{Name: "batch"},
 		}},
-		{name: "missing password", r: req{path: "login/alice", body: `{}`}, wantErr: logical.ErrInvalidRequest},
-		{name: "malformed body", r: req{path: "login/alice", body: `{"password":`}, wantErr: logical.ErrInvalidRequest},
+		{name: "missing password", r: req{Path: "login/alice", Body: `{}`}, wantErr: logical.ErrInvalidRequest},
+		{name: "malformed body", r: req{Path: "login/alice", Body: `{"password":`}, wantErr: logical.ErrInvalidRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tt.r.op = opUpdate
-			resp, err := h.do(tt.r)
+			tt.r.Op = opUpdate
+			resp, err := h.DoReq(tt.r)
 			switch {
 			case tt.want != nil:
 				if err != nil {
@@ -216,10 +207,10 @@ func wantInvalid(t testing.TB, err error) {
 func TestLoginWithoutConnectionIsRefusedWhenBound(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.must(req{op: opCreate, path: "users/u", body: `{"password":"pw","token_bound_cidrs":"0.0.0.0/0"}`})
+	h.MustReq(req{Op: opCreate, Path: "users/u", Body: `{"password":"pw","token_bound_cidrs":"0.0.0.0/0"}`})
 	_, err := h.Backend.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "login/u", Body: json.RawMessage(`{"password":"pw"}`)})
 	wantInvalid(t, err)
-	h.must(req{op: opUpdate, path: "users/u", body: `{"token_bound_cidrs":[]}`})
+	h.MustReq(req{Op: opUpdate, Path: "users/u", Body: `{"token_bound_cidrs":[]}`})
 	resp, err := h.Backend.HandleRequest(t.Context(), &logical.Request{Operation: opUpdate, Path: "login/u", Body: json.RawMessage(`{"password":"pw"}`)})
 	if err != nil || resp.Auth == nil {
 		t.Fatalf("unbound login without a connection = %v, %v, want success", resp, err)
@@ -229,23 +220,23 @@ func TestLoginWithoutConnectionIsRefusedWhenBound(t *testing.T) {
 func TestPasswordChange(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.must(req{op: opCreate, path: "users/u", body: `{"password":"old-password","token_policies":"p"}`})
-	h.must(req{op: opUpdate, path: "login/u", body: `{"password":"old-password"}`})
-	h.must(req{op: opUpdate, path: "users/u/password", body: `{"password":"new-password"}`})
-	_, err := h.do(req{op: opUpdate, path: "login/u", body: `{"password":"old-password"}`})
+	h.MustReq(req{Op: opCreate, Path: "users/u", Body: `{"password":"old-password","token_policies":"p"}`})
+	h.MustReq(req{Op: opUpdate, Path: "login/u", Body: `{"password":"old-password"}`})
+	h.MustReq(req{Op: opUpdate, Path: "users/u/password", Body: `{"password":"new-password"}`})
+	_, err := h.DoReq(req{Op: opUpdate, Path: "login/u", Body: `{"password":"old-password"}`})
 	wantInvalid(t, err)
-	resp := h.must(req{op: opUpdate, path: "login/u", body: `{"password":"new-password"}`})
+	resp := h.MustReq(req{Op: opUpdate, Path: "login/u", Body: `{"password":"new-password"}`})
 	if diff := cmp.Diff([]string{"p"}, resp.Auth.Policies); diff != "" {
 		t.Errorf("password change touched policies (-want +got):\n%s", diff)
 	}
 	// A user write with a password changes it too.
-	h.must(req{op: opUpdate, path: "users/u", body: `{"password":"third"}`})
-	_, err = h.do(req{op: opUpdate, path: "login/u", body: `{"password":"new-password"}`})
+	h.MustReq(req{Op: opUpdate, Path: "users/u", Body: `{"password":"third"}`})
+	_, err = h.DoReq(req{Op: opUpdate, Path: "login/u", Body: `{"password":"new-password"}`})
 	wantInvalid(t, err)
-	h.must(req{op: opUpdate, path: "login/u", body: `{"password":"third"}`})
+	h.MustReq(req{Op: opUpdate, Path: "login/u", Body: `{"password":"third"}`})
 	// A deleted user's last password no longer works.
-	h.must(req{op: opDelete, path: "users/u"})
-	_, err = h.do(req{op: opUpdate, path: "login/u", body: `{"password":"third"}`})
+	h.MustReq(req{Op: opDelete, Path: "users/u"})
+	_, err = h.DoReq(req{Op: opUpdate, Path: "login/u", Body: `{"password":"third"}`})
 	wantInvalid(t, err)
 }
 
@@ -253,12 +244,12 @@ func TestPasswordNeverStored(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	passwords := []string{"first-Pa55word-xyz", "second-Pa55word-xyz", "third-Pa55word-xyz"}
-	h.must(req{op: opCreate, path: "users/u", body: `{"password":"` + passwords[0] + `"}`})
-	h.must(req{op: opUpdate, path: "users/u/password", body: `{"password":"` + passwords[1] + `"}`})
-	h.must(req{op: opUpdate, path: "users/u", body: `{"password":"` + passwords[2] + `"}`})
-	h.must(req{op: opUpdate, path: "login/u", body: `{"password":"` + passwords[2] + `"}`})
-	_, _ = h.do(req{op: opUpdate, path: "login/u", body: `{"password":"` + passwords[0] + `"}`})
-	resp := h.must(req{op: opRead, path: "users/u"})
+	h.MustReq(req{Op: opCreate, Path: "users/u", Body: `{"password":"` + passwords[0] + `"}`})
+	h.MustReq(req{Op: opUpdate, Path: "users/u/password", Body: `{"password":"` + passwords[1] + `"}`})
+	h.MustReq(req{Op: opUpdate, Path: "users/u", Body: `{"password":"` + passwords[2] + `"}`})
+	h.MustReq(req{Op: opUpdate, Path: "login/u", Body: `{"password":"` + passwords[2] + `"}`})
+	_, _ = h.DoReq(req{Op: opUpdate, Path: "login/u", Body: `{"password":"` + passwords[0] + `"}`})
+	resp := h.MustReq(req{Op: opRead, Path: "users/u"})
 	out, err := json.Marshal(resp.Data)
 	if err != nil {
 		t.Fatal(err)
@@ -286,8 +277,8 @@ func TestPasswordNeverStored(t *testing.T) {
 func TestStoredHash(t *testing.T) {
 	t.Parallel()
 	h := newHarnessWith(t, Factory)
-	h.must(req{op: opCreate, path: "users/a", body: `{"password":"same"}`})
-	h.must(req{op: opCreate, path: "users/b", body: `{"password":"same"}`})
+	h.MustReq(req{Op: opCreate, Path: "users/a", Body: `{"password":"same"}`})
+	h.MustReq(req{Op: opCreate, Path: "users/b", Body: `{"password":"same"}`})
 	var hashes []passwordHash
 	for _, name := range []string{"a", "b"} {
 		e, err := h.Storage.Get(t.Context(), userPrefix+name)
@@ -312,7 +303,7 @@ func TestStoredHash(t *testing.T) {
 func TestOldParametersStillVerify(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.must(req{op: opCreate, path: "users/old", body: `{"password":"x"}`})
+	h.MustReq(req{Op: opCreate, Path: "users/old", Body: `{"password":"x"}`})
 	// Rewrite the stored hash as if made with other (older) parameters.
 	old := passwordHash{Algorithm: algArgon2id, Version: 0x13, Time: 3, MemoryKiB: 256, Threads: 2, Salt: []byte("0123456789abcdef")}
 	old.Key = argonKey("legacy-password", old)
@@ -321,8 +312,8 @@ func TestOldParametersStillVerify(t *testing.T) {
 	if err := h.Storage.Put(t.Context(), &logical.StorageEntry{Key: userPrefix + "old", Value: v}); err != nil {
 		t.Fatal(err)
 	}
-	h.must(req{op: opUpdate, path: "login/old", body: `{"password":"legacy-password"}`})
-	_, err := h.do(req{op: opUpdate, path: "login/old", body: `{"password":"x"}`})
+	h.MustReq(req{Op: opUpdate, Path: "login/old", Body: `{"password":"legacy-password"}`})
+	_, err := h.DoReq(req{Op: opUpdate, Path: "login/old", Body: `{"password":"x"}`})
 	wantInvalid(t, err)
 }
 
@@ -368,11 +359,11 @@ func TestHashParameterBounds(t *testing.T) {
 func TestUnknownUserCostsAHash(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.must(req{op: opCreate, path: "users/known", body: `{"password":"pw"}`})
+	h.MustReq(req{Op: opCreate, Path: "users/known", Body: `{"password":"pw"}`})
 	b := h.Backend.(*backend)
 	count := func(path string) int64 {
 		before := b.hashes.Load()
-		_, err := h.do(req{op: opUpdate, path: path, body: `{"password":"wrong"}`})
+		_, err := h.DoReq(req{Op: opUpdate, Path: path, Body: `{"password":"wrong"}`})
 		wantInvalid(t, err)
 		return b.hashes.Load() - before
 	}
@@ -391,17 +382,17 @@ func TestUnknownUserCostsAHash(t *testing.T) {
 func TestConcurrentWritesKeepEachOther(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.must(req{op: opCreate, path: "users/u", body: `{"password":"p0"}`})
+	h.MustReq(req{Op: opCreate, Path: "users/u", Body: `{"password":"p0"}`})
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			h.must(req{op: opUpdate, path: "users/u", body: fmt.Sprintf(`{"token_num_uses":%d}`, i+1)})
+			h.MustReq(req{Op: opUpdate, Path: "users/u", Body: fmt.Sprintf(`{"token_num_uses":%d}`, i+1)})
 		})
 	}
-	wg.Go(func() { h.must(req{op: opUpdate, path: "users/u/password", body: `{"password":"p1"}`}) })
-	wg.Go(func() { h.must(req{op: opUpdate, path: "users/u/policies", body: `{"token_policies":"keep"}`}) })
+	wg.Go(func() { h.MustReq(req{Op: opUpdate, Path: "users/u/password", Body: `{"password":"p1"}`}) })
+	wg.Go(func() { h.MustReq(req{Op: opUpdate, Path: "users/u/policies", Body: `{"token_policies":"keep"}`}) })
 	wg.Wait()
-	resp := h.must(req{op: opUpdate, path: "login/u", body: `{"password":"p1"}`})
+	resp := h.MustReq(req{Op: opUpdate, Path: "login/u", Body: `{"password":"p1"}`})
 	if diff := cmp.Diff([]string{"keep"}, resp.Auth.Policies); diff != "" {
 		t.Errorf("policies lost in concurrent writes (-want +got):\n%s", diff)
 	}
@@ -417,7 +408,7 @@ func TestLookaheadAndLoginPaths(t *testing.T) {
 	if !ok {
 		t.Fatal("backend does not implement logical.AliasLookahead")
 	}
-	h.must(req{op: opCreate, path: "users/alice", body: `{"password":"x"}`})
+	h.MustReq(req{Op: opCreate, Path: "users/alice", Body: `{"password":"x"}`})
 	tests := []struct {
 		path string
 		want logical.LookaheadResult
@@ -448,7 +439,7 @@ func TestLookaheadAndLoginPaths(t *testing.T) {
 func TestExistenceCheck(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.must(req{op: opCreate, path: "users/here", body: `{"password":"x"}`})
+	h.MustReq(req{Op: opCreate, Path: "users/here", Body: `{"password":"x"}`})
 	ec := h.Backend.(logical.ExistenceChecker)
 	for path, want := range map[string]bool{"users/here": true, "users/HERE": true, "users/gone": false, "users/-bad": false} {
 		exists, handled, err := ec.ExistenceCheck(t.Context(), &logical.Request{Operation: opUpdate, Path: path})
@@ -460,7 +451,7 @@ func TestExistenceCheck(t *testing.T) {
 
 func BenchmarkUserpassLogin(b *testing.B) {
 	h := newHarnessWith(b, Factory)
-	h.must(req{op: opCreate, path: "users/bench", body: `{"password":"correct horse battery staple","token_policies":"a"}`})
+	h.MustReq(req{Op: opCreate, Path: "users/bench", Body: `{"password":"correct horse battery staple","token_policies":"a"}`})
 	r := &logical.Request{
 		Operation: opUpdate, Path: "login/bench", Body: json.RawMessage(`{"password":"correct horse battery staple"}`),
 		Connection: &logical.Connection{RemoteAddr: "127.0.0.1:5000"},

@@ -68,12 +68,7 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 	if env.System == nil {
 		return nil, errors.New("database: no system view")
 	}
-	if env.Clock == nil {
-		env.Clock = logical.SystemClock{}
-	}
-	if env.Logger == nil {
-		env.Logger = slog.New(slog.DiscardHandler)
-	}
+	env = env.WithDefaults()
 	b := &backend{
 		storage: env.Storage,
 		clock:   env.Clock,

@@ -37,6 +37,20 @@ const (
 	passSentinel = "COFFERPASSWORDPLACEHOLDER"
 )
 
+// withSentinels returns url with {{username}} and {{password}} replaced by
+// the sentinels, for the driver's parser.
+func withSentinels(url string) string {
+	s := strings.ReplaceAll(url, "{{username}}", userSentinel)
+	return strings.ReplaceAll(s, "{{password}}", passSentinel)
+}
+
+// fillSentinels puts username and password in place of the sentinels in
+// the parsed user and pass fields.
+func fillSentinels(user, pass *string, username, password string) {
+	*user = strings.ReplaceAll(*user, userSentinel, username)
+	*pass = strings.ReplaceAll(*pass, passSentinel, password)
+}
+
 // dialect is what differs between database families.
 type dialect interface {
 	// open returns a pool for the connection URL with the templates
@@ -84,14 +98,11 @@ func dialectFor(plugin string) (dialect, bool) {
 type postgres struct{}
 
 func (postgres) open(url, username, password string) (*sql.DB, error) {
-	s := strings.ReplaceAll(url, "{{username}}", userSentinel)
-	s = strings.ReplaceAll(s, "{{password}}", passSentinel)
-	pc, err := pgx.ParseConfig(s)
+	pc, err := pgx.ParseConfig(withSentinels(url))
 	if err != nil {
 		return nil, errors.New("parse connection_url: not a valid PostgreSQL connection string")
 	}
-	pc.User = strings.ReplaceAll(pc.User, userSentinel, username)
-	pc.Password = strings.ReplaceAll(pc.Password, passSentinel, password)
+	fillSentinels(&pc.User, &pc.Password, username, password)
 	if pc.ConnectTimeout == 0 {
 		pc.ConnectTimeout = connectTimeout
 	}
@@ -203,14 +214,11 @@ type mysqlDialect struct {
 }
 
 func (mysqlDialect) open(url, username, password string) (*sql.DB, error) {
-	s := strings.ReplaceAll(url, "{{username}}", userSentinel)
-	s = strings.ReplaceAll(s, "{{password}}", passSentinel)
-	mc, err := mysql.ParseDSN(s)
+	mc, err := mysql.ParseDSN(withSentinels(url))
 	if err != nil {
 		return nil, errors.New("parse connection_url: not a valid MySQL data source name (user:password@tcp(host:port)/dbname)")
 	}
-	mc.User = strings.ReplaceAll(mc.User, userSentinel, username)
-	mc.Passwd = strings.ReplaceAll(mc.Passwd, passSentinel, password)
+	fillSentinels(&mc.User, &mc.Passwd, username, password)
 	if mc.Timeout == 0 {
 		mc.Timeout = connectTimeout
 	}

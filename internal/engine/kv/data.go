@@ -77,18 +77,34 @@ func (b *backendV2) readData(ctx context.Context, req *logical.Request, m *frame
 	if err != nil {
 		return nil, err
 	}
+	return b.answerVersion(ctx, p, want, func(meta versionResponse, value []byte) (any, error) {
+		return &dataResponse{Metadata: meta, Data: value}, nil
+	})
+}
+
+// answerVersion answers a read of version want of p (0: the current one)
+// with what answer makes of the version's metadata and value. Nothing
+// there is (nil, nil); a deleted or destroyed version is a 404 that
+// carries answer's data for a nil value.
+func (b *backendV2) answerVersion(ctx context.Context, p string, want int, answer func(meta versionResponse, value []byte) (any, error)) (*logical.Response, error) {
 	r, err := b.readVersion(ctx, p, want)
 	if err != nil || r == nil {
 		return nil, err
 	}
-	out := &dataResponse{Metadata: r.meta}
 	switch {
 	case r.gone:
+		out, err := answer(r.meta, nil)
+		if err != nil {
+			return nil, err
+		}
 		return &logical.Response{Data: out, NotFound: true}, nil
 	case r.value == nil:
 		return nil, nil // destroyed or trimmed between the two reads
 	}
-	out.Data = r.value
+	out, err := answer(r.meta, r.value)
+	if err != nil {
+		return nil, err
+	}
 	return &logical.Response{Data: out}, nil
 }
 

@@ -27,23 +27,18 @@ func (b *backendV2) readSubkeys(ctx context.Context, req *logical.Request, m *fr
 	if err != nil {
 		return nil, err
 	}
-	r, err := b.readVersion(ctx, p, want)
-	if err != nil || r == nil {
-		return nil, err
-	}
-	out := &subkeysResponse{Metadata: r.meta}
-	switch {
-	case r.gone:
-		return &logical.Response{Data: out, NotFound: true}, nil
-	case r.value == nil:
-		return nil, nil
-	}
-	keys, err := subkeys(r.value, 1, depth)
-	if err != nil {
-		return nil, err
-	}
-	out.Subkeys = keys
-	return &logical.Response{Data: out}, nil
+	return b.answerVersion(ctx, p, want, func(meta versionResponse, value []byte) (any, error) {
+		out := &subkeysResponse{Metadata: meta}
+		if value == nil {
+			return out, nil
+		}
+		keys, err := subkeys(value, 1, depth)
+		if err != nil {
+			return nil, err
+		}
+		out.Subkeys = keys
+		return out, nil
+	})
 }
 
 // subkeys returns the structure of obj, a JSON object whose keys sit at

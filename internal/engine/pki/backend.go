@@ -78,15 +78,10 @@ func New(env logical.Env) (*Backend, error) {
 	if env.Storage == nil {
 		return nil, errors.New("pki: no storage")
 	}
-	if env.Clock == nil {
-		env.Clock = logical.SystemClock{}
-	}
+	env = env.WithDefaults()
 	var system ttlView = fixedTTLs{}
 	if env.System != nil {
 		system = env.System
-	}
-	if env.Logger == nil {
-		env.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &Backend{storage: env.Storage, clock: env.Clock, system: system, logger: env.Logger}
 	b.roles = framework.Collection[role]{Storage: env.Storage, Prefix: rolePrefix}
@@ -140,7 +135,7 @@ func (b *Backend) paths() []*framework.Path {
 		{
 			Pattern: `config/issuers`,
 			Operations: map[logical.Operation]framework.Handler{
-				read:   b.readIssuersConfig,
+				read:   readState(b, func(st *caState) issuersConfig { return st.config }),
 				update: framework.Typed(b.writeIssuersConfig),
 			},
 			Synopsis: "Read or set the default issuer.",
@@ -161,7 +156,7 @@ func (b *Backend) paths() []*framework.Path {
 		{
 			Pattern: `config/cluster`,
 			Operations: map[logical.Operation]framework.Handler{
-				read:   b.readCluster,
+				read:   readState(b, func(st *caState) clusterConfig { return st.cluster }),
 				update: framework.Typed(b.writeCluster),
 			},
 			Synopsis: "Read or set this mount's address, for templated URLs.",

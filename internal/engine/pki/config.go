@@ -92,6 +92,19 @@ func readSetting[T any](load func(context.Context) (*T, error)) framework.Handle
 	}
 }
 
+// readState answers a read of a copy of the part of the mount's state
+// that part returns.
+func readState[T any](b *Backend, part func(*caState) T) framework.Handler {
+	return readSetting(func(ctx context.Context) (*T, error) {
+		st, err := b.state(ctx)
+		if err != nil {
+			return nil, err
+		}
+		v := part(st)
+		return &v, nil
+	})
+}
+
 // writeCRLConfig stores config/crl and rebuilds every CRL with it.
 func (b *Backend) writeCRLConfig(ctx context.Context, _ *logical.Request, _ *framework.Match, in *crlConfigInput) (*logical.Response, error) {
 	b.mu.Lock()
@@ -231,24 +244,15 @@ func (b *Backend) writeAutoTidy(ctx context.Context, _ *logical.Request, _ *fram
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range []struct {
-		dst *bool
-		v   *framework.Bool
-	}{
-		{&c.Enabled, in.Enabled},
-		{&c.TidyCertStore, in.TidyCertStore},
-		{&c.TidyRevokedCerts, in.TidyRevokedCerts},
-		{&c.TidyRevokedCertIssuerAssociations, in.TidyRevokedCertIssuerAssociations},
-		{&c.TidyExpiredIssuers, in.TidyExpiredIssuers},
-		{&c.TidyMoveLegacyCABundle, in.TidyMoveLegacyCABundle},
-		{&c.TidyRevocationQueue, in.TidyRevocationQueue},
-		{&c.TidyCrossClusterRevokedCerts, in.TidyCrossClusterRevokedCerts},
-		{&c.TidyACME, in.TidyACME},
-	} {
-		if f.v != nil {
-			*f.dst = bool(*f.v)
-		}
-	}
+	setBool(&c.Enabled, in.Enabled)
+	setBool(&c.TidyCertStore, in.TidyCertStore)
+	setBool(&c.TidyRevokedCerts, in.TidyRevokedCerts)
+	setBool(&c.TidyRevokedCertIssuerAssociations, in.TidyRevokedCertIssuerAssociations)
+	setBool(&c.TidyExpiredIssuers, in.TidyExpiredIssuers)
+	setBool(&c.TidyMoveLegacyCABundle, in.TidyMoveLegacyCABundle)
+	setBool(&c.TidyRevocationQueue, in.TidyRevocationQueue)
+	setBool(&c.TidyCrossClusterRevokedCerts, in.TidyCrossClusterRevokedCerts)
+	setBool(&c.TidyACME, in.TidyACME)
 	for _, f := range []struct {
 		dst *int64
 		v   *framework.Duration

@@ -399,15 +399,6 @@ type issuersConfigInput struct {
 	DefaultFollowsLatest *framework.Bool `json:"default_follows_latest_issuer"`
 }
 
-func (b *Backend) readIssuersConfig(ctx context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
-	st, err := b.state(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cfg := st.config
-	return &logical.Response{Data: &cfg}, nil
-}
-
 func (b *Backend) writeIssuersConfig(ctx context.Context, _ *logical.Request, _ *framework.Match, in *issuersConfigInput) (*logical.Response, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -423,9 +414,7 @@ func (b *Backend) writeIssuersConfig(ctx context.Context, _ *logical.Request, _ 
 		}
 		cfg.Default = iss.entry.ID
 	}
-	if in.DefaultFollowsLatest != nil {
-		cfg.DefaultFollowsLatest = bool(*in.DefaultFollowsLatest)
-	}
+	setBool(&cfg.DefaultFollowsLatest, in.DefaultFollowsLatest)
 	op, err := framework.PutJSONOp(configIssuersKey, &cfg)
 	if err != nil {
 		return nil, err

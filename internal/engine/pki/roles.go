@@ -112,21 +112,6 @@ type roleInput struct {
 
 // apply copies the present fields of in onto r and validates the result.
 func (in *roleInput) apply(r role) (role, error) {
-	setDur := func(dst *time.Duration, v *framework.Duration) {
-		if v != nil {
-			*dst = time.Duration(*v)
-		}
-	}
-	setBool := func(dst *bool, v *framework.Bool) {
-		if v != nil {
-			*dst = bool(*v)
-		}
-	}
-	setList := func(dst *framework.CommaStrings, v *framework.CommaStrings) {
-		if v != nil {
-			*dst = trimmed(*v)
-		}
-	}
 	setDur(&r.TTL, in.TTL)
 	setDur(&r.MaxTTL, in.MaxTTL)
 	setDur(&r.NotBeforeDuration, in.NotBeforeDuration)
@@ -206,6 +191,27 @@ func (r *role) validate() error {
 		}
 	}
 	return nil
+}
+
+// setDur, setBool and setList copy a field of an input body that is
+// present onto its setting; setList keeps only the non-empty entries,
+// trimmed.
+func setDur(dst *time.Duration, v *framework.Duration) {
+	if v != nil {
+		*dst = time.Duration(*v)
+	}
+}
+
+func setBool(dst *bool, v *framework.Bool) {
+	if v != nil {
+		*dst = bool(*v)
+	}
+}
+
+func setList(dst *framework.CommaStrings, v *framework.CommaStrings) {
+	if v != nil {
+		*dst = trimmed(*v)
+	}
 }
 
 // trimmed returns the non-empty entries of list, trimmed of spaces.

@@ -63,9 +63,7 @@ func (in *urlsInput) apply(u aiaURLs) (aiaURLs, error) {
 	set(&u.IssuingCertificates, in.IssuingCertificates)
 	set(&u.CRLDistributionPoints, in.CRLDistributionPoints)
 	set(&u.OCSPServers, in.OCSPServers)
-	if in.EnableTemplating != nil {
-		u.EnableTemplating = bool(*in.EnableTemplating)
-	}
+	setBool(&u.EnableTemplating, in.EnableTemplating)
 	return u, u.validate()
 }
 
@@ -234,15 +232,6 @@ func (b *Backend) writeURLs(ctx context.Context, _ *logical.Request, _ *framewor
 type clusterInput struct {
 	Path    *string `json:"path"`
 	AIAPath *string `json:"aia_path"`
-}
-
-func (b *Backend) readCluster(ctx context.Context, _ *logical.Request, _ *framework.Match) (*logical.Response, error) {
-	st, err := b.state(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c := st.cluster
-	return &logical.Response{Data: &c}, nil
 }
 
 func (b *Backend) writeCluster(ctx context.Context, _ *logical.Request, _ *framework.Match, in *clusterInput) (*logical.Response, error) {

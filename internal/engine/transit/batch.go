@@ -172,8 +172,19 @@ func (it *signItem) reference() string    { return it.Reference }
 func (it *verifyItem) reference() string  { return it.Reference }
 func (it *hmacItem) reference() string    { return it.Reference }
 
-func (r *encryptResult) mark(ref, msg string) { r.Reference, r.Error = ref, msg }
-func (r *decryptResult) mark(ref, msg string) { r.Reference, r.Error = ref, msg }
-func (r *signResult) mark(ref, msg string)    { r.Reference, r.Error = ref, msg }
-func (r *verifyResult) mark(ref, msg string)  { r.Reference, r.Error = ref, msg }
-func (r *hmacResult) mark(ref, msg string)    { r.Reference, r.Error = ref, msg }
+// batchInput is the part of a request body that makes it a batch; the
+// input types embed it.
+type batchInput struct {
+	BatchInput                 []json.RawMessage `json:"batch_input"`
+	PartialFailureResponseCode framework.Int     `json:"partial_failure_response_code"`
+}
+
+// batchMark is the part of an item's answer that [batchResult.mark]
+// sets; the result types embed it last, so that the fields come last in
+// the JSON.
+type batchMark struct {
+	Reference string `json:"reference,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+func (r *batchMark) mark(ref, msg string) { r.Reference, r.Error = ref, msg }

@@ -7,7 +7,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
@@ -33,18 +32,16 @@ type encryptItem struct {
 // encryptInput is the body of encrypt/:name.
 type encryptInput struct {
 	encryptItem
-	Type                       string            `json:"type"`
-	ConvergentEncryption       framework.Bool    `json:"convergent_encryption"`
-	BatchInput                 []json.RawMessage `json:"batch_input"`
-	PartialFailureResponseCode framework.Int     `json:"partial_failure_response_code"`
+	Type                 string         `json:"type"`
+	ConvergentEncryption framework.Bool `json:"convergent_encryption"`
+	batchInput
 }
 
 // encryptResult is the answer for one encrypted item.
 type encryptResult struct {
 	Ciphertext string `json:"ciphertext,omitempty"`
 	KeyVersion int    `json:"key_version,omitempty"`
-	Reference  string `json:"reference,omitempty"`
-	Error      string `json:"error,omitempty"`
+	batchMark
 }
 
 func (b *backend) encrypt(ctx context.Context, req *logical.Request, m *framework.Match, in *encryptInput) (*logical.Response, error) {
@@ -246,15 +243,13 @@ type decryptItem struct {
 // decryptInput is the body of decrypt/:name.
 type decryptInput struct {
 	decryptItem
-	BatchInput                 []json.RawMessage `json:"batch_input"`
-	PartialFailureResponseCode framework.Int     `json:"partial_failure_response_code"`
+	batchInput
 }
 
 // decryptResult is the answer for one decrypted item.
 type decryptResult struct {
 	Plaintext string `json:"plaintext"`
-	Reference string `json:"reference,omitempty"`
-	Error     string `json:"error,omitempty"`
+	batchMark
 }
 
 func (b *backend) decrypt(ctx context.Context, _ *logical.Request, m *framework.Match, in *decryptInput) (*logical.Response, error) {
@@ -353,8 +348,7 @@ type rewrapItem struct {
 // rewrapInput is the body of rewrap/:name.
 type rewrapInput struct {
 	rewrapItem
-	BatchInput                 []json.RawMessage `json:"batch_input"`
-	PartialFailureResponseCode framework.Int     `json:"partial_failure_response_code"`
+	batchInput
 }
 
 func (b *backend) rewrap(ctx context.Context, _ *logical.Request, m *framework.Match, in *rewrapInput) (*logical.Response, error) {

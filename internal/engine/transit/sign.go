@@ -156,9 +156,8 @@ type signItem struct {
 type signInput struct {
 	signItem
 	sigOptions
-	KeyVersion                 framework.Int     `json:"key_version"`
-	BatchInput                 []json.RawMessage `json:"batch_input"`
-	PartialFailureResponseCode framework.Int     `json:"partial_failure_response_code"`
+	KeyVersion framework.Int `json:"key_version"`
+	batchInput
 }
 
 // signResult is the answer for one signed item.
@@ -166,8 +165,7 @@ type signResult struct {
 	Signature  string `json:"signature,omitempty"`
 	KeyVersion int    `json:"key_version,omitempty"`
 	PublicKey  string `json:"publickey,omitempty"`
-	Reference  string `json:"reference,omitempty"`
-	Error      string `json:"error,omitempty"`
+	batchMark
 }
 
 func (b *backend) sign(ctx context.Context, _ *logical.Request, m *framework.Match, in *signInput) (*logical.Response, error) {
@@ -277,15 +275,13 @@ type verifyItem struct {
 type verifyInput struct {
 	verifyItem
 	sigOptions
-	BatchInput                 []json.RawMessage `json:"batch_input"`
-	PartialFailureResponseCode framework.Int     `json:"partial_failure_response_code"`
+	batchInput
 }
 
 // verifyResult is the answer for one checked item.
 type verifyResult struct {
-	Valid     bool   `json:"valid"`
-	Reference string `json:"reference,omitempty"`
-	Error     string `json:"error,omitempty"`
+	Valid bool `json:"valid"`
+	batchMark
 }
 
 func (b *backend) verify(ctx context.Context, _ *logical.Request, m *framework.Match, in *verifyInput) (*logical.Response, error) {
@@ -395,17 +391,15 @@ type hmacItem struct {
 // hmacInput is the body of hmac/:name[/:algorithm].
 type hmacInput struct {
 	hmacItem
-	KeyVersion                 framework.Int     `json:"key_version"`
-	Algorithm                  string            `json:"algorithm"`
-	BatchInput                 []json.RawMessage `json:"batch_input"`
-	PartialFailureResponseCode framework.Int     `json:"partial_failure_response_code"`
+	KeyVersion framework.Int `json:"key_version"`
+	Algorithm  string        `json:"algorithm"`
+	batchInput
 }
 
 // hmacResult is the answer for one authenticated item.
 type hmacResult struct {
-	HMAC      string `json:"hmac,omitempty"`
-	Reference string `json:"reference,omitempty"`
-	Error     string `json:"error,omitempty"`
+	HMAC string `json:"hmac,omitempty"`
+	batchMark
 }
 
 func (b *backend) hmac(ctx context.Context, _ *logical.Request, m *framework.Match, in *hmacInput) (*logical.Response, error) {

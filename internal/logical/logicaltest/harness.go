@@ -104,6 +104,32 @@ func (h *Harness) Must(op logical.Operation, path string, body any) *logical.Res
 	return resp
 }
 
+// Req is one request in a test table: a body as [Harness.Request] takes
+// it and the client's "ip:port" ("" for [DefaultAddr]).
+type Req struct {
+	Op   logical.Operation
+	Path string
+	Body string
+	Addr string
+}
+
+// DoReq is [Harness.DoFrom] for r.
+func (h *Harness) DoReq(r Req) (*logical.Response, error) {
+	h.T.Helper()
+	return h.DoFrom(r.Addr, r.Op, r.Path, r.Body)
+}
+
+// MustReq is [Harness.DoReq] for a request that must succeed: an error
+// fails h.T.
+func (h *Harness) MustReq(r Req) *logical.Response {
+	h.T.Helper()
+	resp, err := h.DoReq(r)
+	if err != nil {
+		h.T.Fatalf("%s %q: %v", r.Op, r.Path, err)
+	}
+	return resp
+}
+
 // Data returns resp's data as generic JSON (maps, slices, float64s), or
 // nil when there is no response or no data.
 func Data(tb testing.TB, resp *logical.Response) any {
@@ -139,6 +165,33 @@ func DiffJSON(tb testing.TB, what, want string, resp *logical.Response) {
 	tb.Helper()
 	if diff := cmp.Diff(JSON(tb, want), Data(tb, resp)); diff != "" {
 		tb.Errorf("%s mismatch (-want +got):\n%s", what, diff)
+	}
+}
+
+// WantData checks the answer of a request that must succeed: err fails
+// tb, and resp must be nil when want is "" and otherwise carry data that
+// is the JSON want ([DiffJSON]); what names the request.
+func WantData(tb testing.TB, what, want string, resp *logical.Response, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatalf("%s: %v", what, err)
+	}
+	if want == "" {
+		if resp != nil {
+			tb.Errorf("%s: response = %+v, want none", what, resp)
+		}
+		return
+	}
+	DiffJSON(tb, what, want, resp)
+}
+
+// Unchanged reports an error on h.T when the storage is no longer before
+// (a [Storage.Snapshot] taken earlier), with the difference; what names
+// the request that should have left it alone.
+func (h *Harness) Unchanged(what string, before map[string][]byte) {
+	h.T.Helper()
+	if diff := cmp.Diff(before, h.Storage.Snapshot()); diff != "" {
+		h.T.Errorf("%s: storage changed (-before +after):\n%s", what, diff)
 	}
 }
 

@@ -52,7 +52,12 @@ func TestHarnessRequests(t *testing.T) {
 		DiffJSON(t, tt.name, tt.want, resp)
 	}
 	DiffJSON(t, "Must", `{"path":"q","addr":"`+DefaultAddr+`","body":null}`, h.Must(logical.ReadOperation, "q", nil))
-	_, err := h.Do(logical.ReadOperation, "fail", "")
+	before := h.Storage.Snapshot()
+	resp, err := h.DoReq(Req{Op: logical.ReadOperation, Path: "r", Body: `{"b":2}`, Addr: "198.51.100.8:2"})
+	WantData(t, "DoReq", `{"path":"r","addr":"198.51.100.8:2","body":{"b":2}}`, resp, err)
+	DiffJSON(t, "MustReq", `{"path":"s","addr":"`+DefaultAddr+`","body":null}`, h.MustReq(Req{Op: logical.ReadOperation, Path: "s"}))
+	h.Unchanged("reads", before)
+	_, err = h.Do(logical.ReadOperation, "fail", "")
 	WantKind(t, "a failing request", err, logical.ErrInvalidRequest)
 }
 

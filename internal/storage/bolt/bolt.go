@@ -323,22 +323,5 @@ func apply(tx *bbolt.Tx, ops []storage.Op) error {
 
 // check validates ops without touching the database.
 func check(ops []storage.Op) error {
-	for i, op := range ops {
-		if err := storage.ValidateKey(op.Entry.Key); err != nil {
-			return fmt.Errorf("op %d: %w", i, err)
-		}
-		if len(op.Entry.Key) > bbolt.MaxKeySize {
-			return fmt.Errorf("op %d: key of %d bytes is longer than %d: %w", i, len(op.Entry.Key), bbolt.MaxKeySize, storage.ErrInvalidKey)
-		}
-		switch op.Kind {
-		case storage.OpPut:
-			if int64(len(op.Entry.Value)) > bbolt.MaxValueSize {
-				return fmt.Errorf("op %d: value of %d bytes is larger than %d", i, len(op.Entry.Value), bbolt.MaxValueSize)
-			}
-		case storage.OpDelete:
-		default:
-			return fmt.Errorf("op %d: unknown op kind %d", i, op.Kind)
-		}
-	}
-	return nil
+	return storage.CheckOps(ops, bbolt.MaxKeySize, bbolt.MaxValueSize)
 }

@@ -197,20 +197,7 @@ func (s *Storage) Txn(ctx context.Context, ops []storage.Op) error {
 
 // check validates ops without touching the database.
 func check(ops []storage.Op) error {
-	for i, op := range ops {
-		if err := storage.ValidateKey(op.Entry.Key); err != nil {
-			return fmt.Errorf("op %d: %w", i, err)
-		}
-		if len(op.Entry.Key) > MaxKeySize {
-			return fmt.Errorf("op %d: key of %d bytes is longer than %d: %w", i, len(op.Entry.Key), MaxKeySize, storage.ErrInvalidKey)
-		}
-		switch op.Kind {
-		case storage.OpPut, storage.OpDelete:
-		default:
-			return fmt.Errorf("op %d: unknown op kind %d", i, op.Kind)
-		}
-	}
-	return nil
+	return storage.CheckOps(ops, MaxKeySize, 0)
 }
 
 // wrap adds the operation to err and masks the password in its text.
