@@ -271,11 +271,7 @@ func (n *Node) currentClusterTLS() (*clusterTLS, error) {
 // GetConfigForClient then fails the handshake. Each call builds a new
 // configuration, so a reloaded CA applies to the next connection.
 func (n *Node) ServerTLS() (*tls.Config, error) {
-	ct, err := n.currentClusterTLS()
-	if err != nil {
-		return nil, err
-	}
-	cert, err := ct.certificate(n.now())
+	ct, cert, err := n.nodeCertificate()
 	if err != nil {
 		return nil, err
 	}
@@ -292,11 +288,7 @@ func (n *Node) ServerTLS() (*tls.Config, error) {
 // certificate and trusts only the cluster CA. It returns [ErrClusterTLS]
 // while the node is sealed or has no cluster CA.
 func (n *Node) ClientTLS(serverName string) (*tls.Config, error) {
-	ct, err := n.currentClusterTLS()
-	if err != nil {
-		return nil, err
-	}
-	cert, err := ct.certificate(n.now())
+	ct, cert, err := n.nodeCertificate()
 	if err != nil {
 		return nil, err
 	}
@@ -328,4 +320,18 @@ func (n *Node) IsPeer(state *tls.ConnectionState) bool {
 		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	})
 	return err == nil
+}
+
+// nodeCertificate returns the cluster TLS state and this node's current
+// certificate, for both ends of a cluster connection.
+func (n *Node) nodeCertificate() (*clusterTLS, *tls.Certificate, error) {
+	ct, err := n.currentClusterTLS()
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := ct.certificate(n.now())
+	if err != nil {
+		return nil, nil, err
+	}
+	return ct, cert, nil
 }
