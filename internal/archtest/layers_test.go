@@ -151,7 +151,7 @@ func allowed() map[string][]string {
 		"internal/diagnose": {"internal/config", "internal/storage"},
 
 		// Test helpers and packages of tests alone.
-		"internal/testserver":  {"internal/config", "internal/core", "internal/ha", "internal/logical", "internal/server"},
+		"internal/testserver":  {"internal/config", "internal/core", "internal/ha", "internal/logical", "internal/server", "internal/uuid"},
 		"internal/testdb":      nil,
 		"internal/testbin":     nil,
 		"internal/archtest":    nil,

@@ -13,6 +13,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/router"
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/sys/passwords"
+	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 // MountEntry is one row of the mount table (see package mount).
@@ -58,7 +59,7 @@ func (c *Core) loadMountTable(ctx context.Context, persist bool) error {
 	if err != nil {
 		return err
 	}
-	if added := mount.EnsureBuiltins(t, NewUUID); added && persist {
+	if added := mount.EnsureBuiltins(t, uuid.New); added && persist {
 		if err := c.persistMounts(ctx, t); err != nil {
 			return err
 		}
@@ -203,7 +204,7 @@ func (c *Core) Mount(ctx context.Context, in MountInput) error {
 		Path:        path,
 		Type:        typ,
 		Description: in.Description,
-		UUID:        NewUUID(),
+		UUID:        uuid.New(),
 		Accessor:    mount.Accessor(in.Auth, typ),
 		Config:      in.Config,
 		Options:     opts,

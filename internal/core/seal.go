@@ -548,7 +548,7 @@ func (c *Core) loadClusterID(ctx context.Context) error {
 		c.clusterID.Store(&id)
 		return nil
 	}
-	id := NewUUID()
+	id := uuid.New()
 	if err := c.barrier.Put(ctx, storageEntry(key, []byte(id))); err != nil {
 		return fmt.Errorf("write cluster id: %w", err)
 	}
@@ -577,10 +577,6 @@ func (c *Core) ClusterID() string {
 	}
 	return ""
 }
-
-// NewUUID returns a random version 4 UUID from [uuid.New], the one
-// generator.
-func NewUUID() string { return uuid.New() }
 
 // runPeriodic calls every mounted backend's Periodic work each
 // PeriodicInterval until ctx ends.

@@ -8,6 +8,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/sys/mounts"
 	"github.com/coffer-secrets/coffer/internal/sys/passwords"
 	"github.com/coffer-secrets/coffer/internal/sys/policies"
+	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 // newSysBackend returns the path table of the sys/ endpoints core serves
@@ -19,7 +20,7 @@ import (
 // sys/rotate, sys/key-status and sys/ha-status, each with its sub-paths
 // (Vault's list has sys/wrapping/wrap too, whose answer is always wrapped).
 func (c *Core) newSysBackend() *framework.Backend {
-	paths := mounts.New(mounts.Options{Core: mountsCore{c}, Version: c.opts.Version, NewUUID: NewUUID, Logger: c.logger}).Paths()
+	paths := mounts.New(mounts.Options{Core: mountsCore{c}, Version: c.opts.Version, NewUUID: uuid.New, Logger: c.logger}).Paths()
 	paths = append(paths, ha.Paths(c.ha)...)
 	paths = append(paths, c.rotation.Paths()...)
 	paths = append(paths, policies.New(policies.Options{Store: c.policies, Core: policiesCore{c}, Logger: c.logger}).Paths()...)

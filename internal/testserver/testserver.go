@@ -21,6 +21,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/server"
+	"github.com/coffer-secrets/coffer/internal/uuid"
 	"github.com/hashicorp/vault/api"
 )
 
@@ -134,7 +135,7 @@ func New(opts Options) (*Server, error) {
 	ctx := context.Background()
 	nodeID := opts.NodeID
 	if nodeID == "" {
-		nodeID = "node-" + core.NewUUID()[:8]
+		nodeID = "node-" + uuid.New()[:8]
 	}
 	startCtx, cancelStart := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelStart()
