@@ -160,11 +160,11 @@ func NewID() ID {
 	return ID(ServicePrefix + base64.RawURLEncoding.EncodeToString(b[:]))
 }
 
-func newAccessor() string {
-	var b [18]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+// newAccessor returns a fresh accessor: 26 characters of crypto/rand's
+// base32 text (130 bits). Its alphabet has no '-', so an accessor never
+// reads as a flag on a command line (`coffer token lookup -accessor X`);
+// base64url accessors began with '-' once in 64.
+func newAccessor() string { return rand.Text() }
 
 // IDLength is the length of a service token ID, which a root generation's
 // one-time pad must match.

@@ -29,3 +29,20 @@ func TestUsableFrom(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessorNeverLooksLikeAFlag: accessors are typed on command lines,
+// so none may begin with '-' (nor hold characters a shell or URL treats
+// specially).
+func TestAccessorNeverLooksLikeAFlag(t *testing.T) {
+	for range 2000 {
+		a := newAccessor()
+		if len(a) < 24 {
+			t.Fatalf("accessor %q is shorter than 24 characters", a)
+		}
+		for _, r := range a {
+			if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+				t.Fatalf("accessor %q holds %q", a, r)
+			}
+		}
+	}
+}
