@@ -55,3 +55,11 @@ func BenchmarkWho10kPolicies(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkNewIndex10kPolicies(b *testing.B) {
+	ps := benchPolicies(b, 10000)
+	b.ReportAllocs()
+	for b.Loop() {
+		NewIndex(ps)
+	}
+}
