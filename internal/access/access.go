@@ -20,17 +20,20 @@ type Index struct {
 	templated []string
 }
 
-// NewIndex indexes policies (nil entries are skipped). A policy named
+// NewIndex indexes policies (nil entries are skipped, and so is a policy
+// whose name an earlier one has: names identify policies). A policy named
 // "root" grants everything and is reported in [Answer.Root]. Rules whose
 // path is templated are left out and their policy is reported in
 // [Answer.Templated]. NewIndex copies what it needs.
 func NewIndex(policies []*policy.Policy) *Index {
 	x := &Index{held: make(map[string][]Grant)}
 	var keys []policy.Rule
+	names := make(map[string]bool, len(policies))
 	for _, p := range policies {
-		if p == nil {
+		if p == nil || names[p.Name] {
 			continue
 		}
+		names[p.Name] = true
 		if p.Name == policy.RootPolicyName {
 			x.root = append(x.root, p.Name)
 			continue

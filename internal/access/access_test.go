@@ -47,6 +47,8 @@ path "secret/data/payments/*" { capabilities = ["update"] }`),
 		mustParse(t, "other", `path "kv/*" { capabilities = ["read"] }`),
 		{Name: "tmpl", Rules: []policy.Rule{{Path: "secret/data/{{identity.entity.id}}/*", Capabilities: policy.CapRead}}},
 		{Name: policy.RootPolicyName},
+		// A second policy of an existing name is not indexed.
+		{Name: "readers", Rules: []policy.Rule{{Path: "secret/data/payments/db", Capabilities: policy.CapDeny}}},
 	})
 	a := x.Who("/secret/data/payments/db", policy.CapRead)
 	for _, tc := range []struct {
