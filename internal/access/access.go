@@ -86,7 +86,9 @@ type Grant struct {
 	Rank int
 }
 
-// Answer is what [Index.Who] finds for one path and capability.
+// Answer is what [Index.Who] finds for one path and capability. Its
+// rules' parameter maps and lists are shared with the index: read them,
+// do not modify them.
 type Answer struct {
 	// Path is the request path asked about, without a leading slash.
 	Path string
@@ -113,10 +115,10 @@ type Answer struct {
 // create, read, update, patch, delete, list or sudo) on path, with the
 // rule that matches in each, and which deny or shadow it. A list of a
 // path ending in "/" also consults rules for the path without it, as
-// [policy.ACL.Check] does.
+// [policy.ACL.Check] does; sudo is looked up as for any other request.
 func (x *Index) Who(path string, c policy.Capability) Answer {
 	path = strings.TrimLeft(path, "/")
-	a := Answer{Path: path, Capability: c, Root: x.root, Templated: x.templated}
+	a := Answer{Path: path, Capability: c, Root: slices.Clone(x.root), Templated: slices.Clone(x.templated)}
 	seen := make(map[string]bool)
 	for rank, key := range x.acl.Candidates(path, c == policy.CapList) {
 		for _, g := range x.held[key] {
