@@ -252,10 +252,10 @@ func (a *ACL) lookup(path string, list bool) *perm {
 func (a *ACL) wildcardFor(path string) *wildcard {
 	var best *wildcard
 	if a.globs != nil {
-		best = a.globs.longestPrefix(path)
+		best = a.globs.longestPrefix(path, nil)
 	}
 	if a.plus != nil {
-		a.plus.match(path, 0, &best)
+		a.plus.match(path, 0, &best, nil)
 	}
 	return best
 }

@@ -22,6 +22,9 @@
 // segments, then the longer rule, then the lexicographically greater one.
 // A less specific rule never adds to, or takes from, a more specific one:
 // a deny on "secret/*" does not stop a read allowed on "secret/app".
+// [ACL.Candidates] lists every rule that matches a path in that order, and
+// [MergeRules] merges rules as NewACL does, for callers that must explain
+// a decision (package access).
 //
 // # Dependencies and concurrency
 //

@@ -202,6 +202,10 @@ func compareWithRef(t *testing.T, acl *ACL, ref *refACL, path string) {
 		if !acl.NeedsParams(path) && granted && !d.Allowed {
 			t.Fatalf("Check(%s %q) = %+v, want allowed: no parameter rules and %v granted", op, path, d, want)
 		}
+		cands := acl.Candidates(path, op == "list")
+		if wantCands := ref.candidates(trimmed, op == "list"); !slices.Equal(cands, wantCands) {
+			t.Fatalf("Candidates(%q, list=%v) = %q, reference says %q", path, op == "list", cands, wantCands)
+		}
 	}
 	caps := acl.Capabilities(path)
 	want := ref.caps(trimmed, true)
@@ -267,22 +271,54 @@ func (r *refACL) governing(path string, list bool) string {
 	return r.bestWildcard(path)
 }
 
+// candidates returns every rule path that matches path, in the order the
+// lookup tries them, each once.
+func (r *refACL) candidates(path string, list bool) []string {
+	var out []string
+	add := func(rules ...string) {
+		for _, g := range rules {
+			if !slices.Contains(out, g) {
+				out = append(out, g)
+			}
+		}
+	}
+	if _, ok := r.merged[path]; ok && !isWildcard(path) {
+		add(path)
+	}
+	trimmed, slash := strings.CutSuffix(path, "/")
+	if list {
+		if _, ok := r.merged[trimmed]; ok && !isWildcard(trimmed) {
+			add(trimmed)
+		}
+		if slash {
+			add(r.wildcards(trimmed)...)
+		}
+	}
+	add(r.wildcards(path)...)
+	return out
+}
+
 func isWildcard(rule string) bool {
 	return strings.HasSuffix(rule, "*") || slices.Contains(strings.Split(rule, "/"), "+")
 }
 
 func (r *refACL) bestWildcard(path string) string {
+	if matches := r.wildcards(path); len(matches) > 0 {
+		return matches[0]
+	}
+	return ""
+}
+
+// wildcards returns the wildcard rules matching path, highest first.
+func (r *refACL) wildcards(path string) []string {
 	var matches []string
 	for rule := range r.merged {
 		if isWildcard(rule) && refMatch(rule, path) {
 			matches = append(matches, rule)
 		}
 	}
-	if len(matches) == 0 {
-		return ""
-	}
 	sort.Slice(matches, func(i, j int) bool { return refHigher(matches[i], matches[j]) })
-	return matches[0]
+	return matches
 }
 
 func refMatch(rule, path string) bool {

@@ -89,11 +89,16 @@ func (n *radix) child(b byte) (int, *radix) {
 }
 
 // longestPrefix returns the value of the longest key that is a prefix of s.
-func (n *radix) longestPrefix(s string) *wildcard {
+// When all is not nil, it also appends the value of every key that is a
+// prefix of s, shortest first.
+func (n *radix) longestPrefix(s string, all *[]*wildcard) *wildcard {
 	var best *wildcard
 	for {
 		if n.val != nil {
 			best = n.val
+			if all != nil {
+				*all = append(*all, n.val)
+			}
 		}
 		if s == "" {
 			return best
@@ -180,12 +185,16 @@ func (t *segTrie) add(segs []string, w *wildcard) {
 }
 
 // match walks path from the segment starting at pos (pos < 0: no segments
-// left) and keeps in *best the most specific rule that matches. Splitting
-// "a/b/" gives the segments "a", "b" and "", as Vault does.
-func (t *segTrie) match(path string, pos int, best **wildcard) {
+// left) and keeps in *best the most specific rule that matches. When all is
+// not nil, it also appends every rule that matches, in no particular order.
+// Splitting "a/b/" gives the segments "a", "b" and "", as Vault does.
+func (t *segTrie) match(path string, pos int, best **wildcard, all *[]*wildcard) {
 	if pos < 0 {
 		if t.exact != nil && t.exact.beats(*best) {
 			*best = t.exact
+		}
+		if t.exact != nil && all != nil {
+			*all = append(*all, t.exact)
 		}
 		return
 	}
@@ -194,14 +203,14 @@ func (t *segTrie) match(path string, pos int, best **wildcard) {
 		seg, next = seg[:j], pos+j+1
 	}
 	if t.prefixed != nil {
-		if w := t.prefixed.longestPrefix(seg); w != nil && w.beats(*best) {
+		if w := t.prefixed.longestPrefix(seg, all); w != nil && w.beats(*best) {
 			*best = w
 		}
 	}
 	if c := t.lit[seg]; c != nil {
-		c.match(path, next, best)
+		c.match(path, next, best, all)
 	}
 	if t.plus != nil {
-		t.plus.match(path, next, best)
+		t.plus.match(path, next, best, all)
 	}
 }
