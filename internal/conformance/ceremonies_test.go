@@ -290,15 +290,7 @@ func TestCeremoniesDisabledOnListener(t *testing.T) {
 func TestCeremoniesAuditedWithoutSecrets(t *testing.T) {
 	t.Parallel()
 	s := startDev(t)
-	unseal := ""
-	for _, line := range strings.Split(s.Stdout.String()+s.Stderr.String(), "\n") {
-		if k, ok := strings.CutPrefix(strings.TrimSpace(line), "Unseal Key:"); ok {
-			unseal = strings.TrimSpace(k)
-		}
-	}
-	if unseal == "" {
-		t.Fatal("the dev server printed no unseal key")
-	}
+	unseal := s.devUnsealKey(t)
 	logPath := filepath.Join(t.TempDir(), "audit.log")
 	if err := s.Client.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{Type: "file", Options: map[string]string{"file_path": logPath}}); err != nil {
 		t.Fatal(err)

@@ -110,14 +110,11 @@ func TestCLIPromptsWithoutTerminal(t *testing.T) {
 	}
 
 	// A key on a pipe: seal the dev server, then unseal it from stdin.
-	m := regexp.MustCompile(`Unseal Key:\s+(\S+)`).FindStringSubmatch(s.Stdout.String())
-	if m == nil {
-		t.Fatalf("no unseal key in the dev server's output:\n%s", s.Stdout)
-	}
+	unsealKey := s.devUnsealKey(t)
 	if code, _, stderr := runCoffer(t, "", env, "operator", "seal"); code != 0 {
 		t.Fatalf("coffer operator seal = %d, %s", code, stderr)
 	}
-	code, stdout, stderr := runCoffer(t, m[1]+"\n", env, "operator", "unseal")
+	code, stdout, stderr := runCoffer(t, unsealKey+"\n", env, "operator", "unseal")
 	if code != 0 || !regexp.MustCompile(`(?m)^Sealed\s+false$`).MatchString(stdout) {
 		t.Fatalf("coffer operator unseal <key = %d, stdout %q, stderr %q; want 0 and Sealed false", code, stdout, stderr)
 	}

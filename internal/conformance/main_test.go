@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -250,5 +251,24 @@ func wantError(t testing.TB, what string, err error, status int, words string) {
 	}
 	if !strings.Contains(err.Error(), words) {
 		t.Fatalf("%s: error %q does not contain %q", what, err, words)
+	}
+}
+
+// devUnsealKey returns the unseal key a dev server printed. The server
+// may answer sys/health before its banner has been copied from the pipe
+// into Stdout, so it waits for the line (up to a minute: only a server
+// that never prints it fails the test).
+func (s *server) devUnsealKey(t testing.TB) string {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^\s*Unseal Key:\s+(\S+)`)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if m := re.FindStringSubmatch(s.Stdout.String() + "\n" + s.Stderr.String()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dev server printed no unseal key:\nstdout:\n%s\nstderr:\n%s", s.Stdout, s.Stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

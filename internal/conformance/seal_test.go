@@ -182,16 +182,7 @@ func startTransitDev(t testing.TB) (*server, string) {
 	if _, err := a.Client.Logical().Write("transit/keys/seal", nil); err != nil {
 		t.Fatal(err)
 	}
-	var key string
-	for line := range strings.SplitSeq(a.Stdout.String(), "\n") {
-		if k, ok := strings.CutPrefix(strings.TrimSpace(line), "Unseal Key:"); ok {
-			key = strings.TrimSpace(k)
-		}
-	}
-	if key == "" {
-		t.Fatalf("no unseal key in the dev server's output:\n%s", a.Stdout)
-	}
-	return a, key
+	return a, a.devUnsealKey(t)
 }
 
 func TestTransitSealRestarts(t *testing.T) {
