@@ -70,4 +70,19 @@ listener "tcp" {
 			t.Errorf("a stalled body = %d %s, want 408", status, body)
 		}
 	})
+	// The seal family is served without a token and audited by the HTTP
+	// layer itself: its bodies must be cut the same way.
+	for _, path := range []string{"/v1/sys/unseal", "/v1/sys/init"} {
+		t.Run("stalled without a token "+path, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: coffer\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", path)
+			if status, body := readStatus(t, conn, 8*time.Second); status != http.StatusRequestTimeout {
+				t.Errorf("a stalled body to %s = %d %s, want 408", path, status, body)
+			}
+		})
+	}
 }

@@ -33,7 +33,7 @@ func (h *Handler) serveAudited(w http.ResponseWriter, r *http.Request, reqID, pa
 		h.writeError(w, r, reqID, err)
 		return
 	}
-	bw := &bufferedWriter{header: make(http.Header)}
+	bw := &bufferedWriter{under: w, header: make(http.Header)}
 	defer bw.clear()
 	serve(bw)
 	if err := x.End(r.Context(), bw.errorMessage()); err != nil {
@@ -45,12 +45,20 @@ func (h *Handler) serveAudited(w http.ResponseWriter, r *http.Request, reqID, pa
 
 // bufferedWriter holds an answer until it may be sent.
 type bufferedWriter struct {
+	// under is the connection's writer: [http.ResponseController] reaches
+	// it through Unwrap, so that a body read by serve (sys/unseal,
+	// sys/init) gets the same read deadlines as every other body. Nothing
+	// is written to it before copyTo.
+	under  http.ResponseWriter
 	header http.Header
 	status int
 	body   bytes.Buffer
 }
 
 func (b *bufferedWriter) Header() http.Header { return b.header }
+
+// Unwrap returns the connection's writer, for [http.ResponseController].
+func (b *bufferedWriter) Unwrap() http.ResponseWriter { return b.under }
 
 func (b *bufferedWriter) WriteHeader(code int) {
 	if b.status == 0 {
