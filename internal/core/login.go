@@ -65,7 +65,7 @@ func (c *Core) handleLogin(ctx context.Context, req *Request, route *router.Rout
 		// (a client address outside token_bound_cidrs, say).
 		if track && (errors.Is(err, logical.ErrInvalidCredentials) || errors.Is(err, logical.ErrPermissionDenied)) {
 			if c.lockouts.Fail(key, cfg, now) {
-				c.logger.Warn("login locked out after repeated failures", "mount", route.Path, "alias", key.Name, "for", cfg.Duration)
+				c.logger.Warn("login locked out after repeated failures", "mount", route.Path, "for", cfg.Duration)
 			}
 		}
 		return nil, err

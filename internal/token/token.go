@@ -153,9 +153,12 @@ func (e *Entry) clone() *Entry {
 	return &cp
 }
 
+// idBytes is how many random bytes a service token ID carries.
+const idBytes = 24
+
 // NewID returns a fresh service token ID with 192 bits of randomness.
 func NewID() ID {
-	var b [24]byte
+	var b [idBytes]byte
 	rand.Read(b[:])
 	return ID(ServicePrefix + base64.RawURLEncoding.EncodeToString(b[:]))
 }
@@ -168,4 +171,4 @@ func newAccessor() string { return rand.Text() }
 
 // IDLength is the length of a service token ID, which a root generation's
 // one-time pad must match.
-func IDLength() int { return len(NewID()) }
+func IDLength() int { return len(ServicePrefix) + base64.RawURLEncoding.EncodedLen(idBytes) }

@@ -46,3 +46,11 @@ func TestAccessorNeverLooksLikeAFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestIDLength: the one-time pad length generate-root announces is the
+// length of the IDs NewID makes.
+func TestIDLength(t *testing.T) {
+	if got, want := IDLength(), len(NewID()); got != want {
+		t.Fatalf("IDLength() = %d, want %d", got, want)
+	}
+}

@@ -10,9 +10,9 @@
 // most one attempt in memory, holding at most a threshold of shares (255
 // at most, each checked for size before it is kept); every share is
 // zeroed when its attempt ends, is cancelled, or [Ceremonies.Reset] runs
-// (the server seals). Cancelling a running attempt needs its nonce, so that
-// whoever can reach the listener cannot disrupt a ceremony they do not
-// take part in.
+// (the server seals). Cancelling a running attempt needs its nonce, which
+// keeps key holders on the same attempt; it is not access control (the
+// tokenless status reads show it, as Vault's do).
 //
 // Both kinds run the same state machine: start (one attempt per kind, a
 // fresh nonce), collect distinct current key shares up to the threshold,
