@@ -188,6 +188,9 @@ func (c *Core) handleRequest(ctx context.Context, req *Request, rec *auditRecord
 		lreq.Path = strings.TrimPrefix(strings.TrimPrefix(req.Path, "sys"), "/")
 		lreq.MountPoint = "sys/"
 		lreq.EntityID = cl.entry.EntityID
+		lreq.DisplayName = cl.entry.DisplayName
+		lreq.Accessor = cl.entry.Accessor
+		lreq.Access = aclAccess{cl.acl}
 		resp, err := c.sys.HandleRequest(ctx, &lreq)
 		return c.finish(resp, "system", err)
 	}
@@ -200,6 +203,8 @@ func (c *Core) handleRequest(ctx context.Context, req *Request, rec *auditRecord
 	lreq.EntityID = cl.entry.EntityID
 	lreq.DisplayName = cl.entry.DisplayName
 	lreq.CubbyholeID = cl.hash
+	lreq.Accessor = cl.entry.Accessor
+	lreq.Access = aclAccess{cl.acl}
 	resp, err := route.Backend.HandleRequest(ctx, &lreq)
 	if err == nil && resp != nil && resp.Secret != nil && c.standby() {
 		// Registering the lease is a write; the active node answers
@@ -213,6 +218,15 @@ func (c *Core) handleRequest(ctx context.Context, req *Request, rec *auditRecord
 		}
 	}
 	return out, err
+}
+
+// aclAccess is the caller's ACL as a [logical.AccessChecker].
+type aclAccess struct{ acl *policy.ACL }
+
+// Allowed checks path without parameters, so a rule that constrains
+// parameters counts as allowing (the real request is checked with them).
+func (a aclAccess) Allowed(path string, op logical.Operation) bool {
+	return a.acl.Check(policy.Request{Path: path, Operation: string(op)}).Allowed
 }
 
 // finish wraps a backend's answer; a response that made a token (token

@@ -56,6 +56,25 @@ type Request struct {
 	// token itself), for engines that keep per-token data; "" when the
 	// request carries no stored token.
 	CubbyholeID string
+	// Accessor is the accessor of the caller's token ("" when the request
+	// carries none). It identifies the token without granting its access,
+	// so engines may record it (for example as a secret's creator).
+	Accessor string
+	// Access answers whether the caller's ACL allows an operation on
+	// another path, for engines that filter what they return by it (a
+	// recursive list, a search, an event stream). It is nil when the
+	// request carries no token; an engine must then treat every path as
+	// not allowed.
+	Access AccessChecker
+}
+
+// AccessChecker answers ACL questions about the caller of a request.
+type AccessChecker interface {
+	// Allowed reports whether the caller may perform op on path, a full
+	// request path with its mount point ("secret/metadata/a/b"), as the
+	// caller's ACL decides without request parameters (a rule that
+	// constrains parameters counts as allowing).
+	Allowed(path string, op Operation) bool
 }
 
 // Connection is what a backend may know about the client's connection.
@@ -339,6 +358,43 @@ type SystemView interface {
 	GeneratePassword(ctx context.Context, policy string) (string, error)
 }
 
+// Principal is one way to obtain a token through an auth method: a role,
+// a user, a trusted certificate. Auth methods report theirs through
+// [PrincipalLister] so that an operator can ask who can reach a path.
+type Principal struct {
+	// Kind names what the method calls it: "role", "user", "certificate".
+	Kind string `json:"kind"`
+	// Name is the principal's name within its mount.
+	Name string `json:"name"`
+	// Policies are the token policies a login as this principal gets
+	// (before identity policies are added).
+	Policies []string `json:"policies"`
+	// Bindings are the conditions a login must meet, by the method's own
+	// field names (bound_service_account_names, bound_claims,
+	// allowed_common_names, token_bound_cidrs, ...). Only configuration,
+	// never a credential (no password hash, no secret ID).
+	Bindings map[string]any `json:"bindings,omitempty"`
+	// Unbound is true when the principal has no binding that limits who
+	// can log in beyond holding its credential (for example a JWT role
+	// with no bound claims or audience), for the hygiene report.
+	Unbound bool `json:"unbound,omitempty"`
+}
+
+// PrincipalLister is implemented by auth methods that can list their
+// principals. It reads the method's configuration only; it never returns
+// a credential.
+type PrincipalLister interface {
+	Principals(ctx context.Context) ([]Principal, error)
+}
+
+// EventSender publishes events about what a backend did, such as
+// "kv-v2/data-write". Core fills in the mount, the time and an ID.
+// Metadata carries paths and versions, never a secret value. Send must
+// not block for long; a backend calls it after its change is durable.
+type EventSender interface {
+	SendEvent(ctx context.Context, eventType string, metadata map[string]string)
+}
+
 // Env is everything a backend may use. Storage is already confined to the
 // mount. Options are the mount's options (such as "version" for kv).
 type Env struct {
@@ -347,11 +403,14 @@ type Env struct {
 	Clock   Clock
 	System  SystemView
 	Options map[string]string
+	// Events publishes the backend's events; nil (events off) is replaced
+	// by one that drops them in WithDefaults.
+	Events EventSender
 }
 
-// WithDefaults returns e with a nil Clock replaced by the system clock and
-// a nil Logger by one that discards, for a factory that accepts both
-// unset.
+// WithDefaults returns e with a nil Clock replaced by the system clock, a
+// nil Logger by one that discards and nil Events by [DiscardEvents], for a
+// factory that accepts them unset.
 func (e Env) WithDefaults() Env {
 	if e.Clock == nil {
 		e.Clock = SystemClock{}
@@ -359,8 +418,17 @@ func (e Env) WithDefaults() Env {
 	if e.Logger == nil {
 		e.Logger = slog.New(slog.DiscardHandler)
 	}
+	if e.Events == nil {
+		e.Events = DiscardEvents{}
+	}
 	return e
 }
+
+// DiscardEvents is an [EventSender] that drops every event.
+type DiscardEvents struct{}
+
+// SendEvent does nothing.
+func (DiscardEvents) SendEvent(context.Context, string, map[string]string) {}
 
 // Factory builds a backend for one mount.
 type Factory func(ctx context.Context, env Env) (Backend, error)
