@@ -387,6 +387,36 @@ type PrincipalLister interface {
 	Principals(ctx context.Context) ([]Principal, error)
 }
 
+// SecretInfo describes one stored secret (a KV v2 key with all its
+// versions) for search and the hygiene report. It never holds a value.
+type SecretInfo struct {
+	// Path is the secret's key relative to the mount, "payments/db".
+	Path           string
+	CurrentVersion int
+	CreatedTime    time.Time
+	UpdatedTime    time.Time
+	// LastRead is when a version was last read (zero: not read since
+	// tracking began); recorded in batches, so it may lag by a minute.
+	LastRead time.Time
+	// CreatedBy is the accessor and entity of the token that wrote the
+	// current version ("" for a version written before this was kept).
+	CreatedByAccessor string
+	CreatedByEntity   string
+	CustomMetadata    map[string]string
+	// ExpireTime is when the secret stops being readable (zero: never).
+	ExpireTime time.Time
+	// RotationPeriod is its scheduled rotation period (zero: none).
+	RotationPeriod time.Duration
+}
+
+// SecretWalker is implemented by engines that store named secrets (KV
+// v2). WalkSecrets calls fn for every secret whose path starts with
+// prefix, in key order, reading storage as it goes (it never holds them
+// all), until fn returns false or an error.
+type SecretWalker interface {
+	WalkSecrets(ctx context.Context, prefix string, fn func(SecretInfo) (bool, error)) error
+}
+
 // EventSender publishes events about what a backend did, such as
 // "kv-v2/data-write". Core fills in the mount, the time and an ID.
 // Metadata carries paths and versions, never a secret value. Send must
