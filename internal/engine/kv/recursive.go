@@ -2,6 +2,7 @@ package kv
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -23,6 +24,8 @@ const (
 type listOptions struct {
 	after string
 	limit int
+	// defaulted is set when the request named no limit.
+	defaulted bool
 }
 
 // recursiveQuery reports whether a list request asks for a recursive
@@ -47,13 +50,14 @@ func recursiveQuery(req *logical.Request) (bool, listOptions, error) {
 	if strings.ContainsRune(o.after, 0) {
 		return false, o, logical.InvalidRequest("query parameter \"after\" must not contain a NUL byte")
 	}
-	o.limit, err = framework.QueryInt(req, "limit", DefaultRecursiveLimit)
+	o.limit, err = framework.QueryInt(req, "limit", 0)
 	if err != nil {
 		return false, o, err
 	}
 	switch {
 	case o.limit == 0:
 		o.limit = DefaultRecursiveLimit
+		o.defaulted = true
 	case o.limit > MaxRecursiveLimit:
 		return false, o, logical.InvalidRequest("limit is %d; the most one recursive list answers is %d (continue with after=<last key>)", o.limit, MaxRecursiveLimit)
 	}
@@ -81,7 +85,11 @@ func listRecursive(ctx context.Context, s logical.Storage, base, folder string, 
 	if err != nil {
 		return nil, err
 	}
-	return framework.ListResponse(keys)
+	resp, err := framework.ListResponse(keys)
+	if resp != nil && o.defaulted && len(keys) == o.limit {
+		resp.Warnings = append(resp.Warnings, fmt.Sprintf("the answer holds the first %d keys; list again with after set to the last one for the next page", o.limit))
+	}
+	return resp, err
 }
 
 // listMetadataRecursive is listMetadata with ?recursive=true: every key
