@@ -128,8 +128,7 @@ func (a *API) searchMount(ctx context.Context, access logical.AccessChecker, m M
 			return nil // no path of this mount matches
 		}
 	}
-	// The caller must be allowed to list where the search starts.
-	if !access.Allowed(m.Path+"metadata/"+prefix[:strings.LastIndex(prefix, "/")+1], logical.ListOperation) {
+	if !mayListFrom(access, m.Path, prefix) {
 		return nil
 	}
 	fn := func(s logical.SecretInfo) (bool, error) {
@@ -151,6 +150,22 @@ func (a *API) searchMount(ctx context.Context, access logical.AccessChecker, m M
 		return w.WalkSecretsAfter(ctx, prefix, after, fn)
 	}
 	return m.Walker.WalkSecrets(ctx, prefix, fn)
+}
+
+// mayListFrom reports whether the caller may list, in the mount, the
+// folder where a walk of prefix starts or one of its parents: the search
+// then finds what a recursive list from that folder would show.
+func mayListFrom(access logical.AccessChecker, mount, prefix string) bool {
+	folder := prefix[:strings.LastIndex(prefix, "/")+1]
+	for {
+		if access.Allowed(mount+"metadata/"+folder, logical.ListOperation) {
+			return true
+		}
+		if folder == "" {
+			return false
+		}
+		folder = folder[:strings.LastIndex(folder[:len(folder)-1], "/")+1]
+	}
 }
 
 // maySee is the rule of KV recursive lists: the caller sees key k of the

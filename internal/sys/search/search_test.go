@@ -227,6 +227,19 @@ func TestSearch(t *testing.T) {
 		})
 	}
 
+	// A token that may list no metadata folder of the mount finds nothing
+	// there, even with read on the data.
+	if err := f.root.Sys().PutPolicy("nolist", `
+path "secret/data/*" { capabilities = ["read"] }
+path "sys/access/search" { capabilities = ["read", "sudo"] }
+`); err != nil {
+		t.Fatal(err)
+	}
+	nolist, _ := f.token(t, "nolist")
+	if hits, _ := search(t, nolist, nil); len(hits) != 0 {
+		t.Errorf("a token that may list nothing found %q", paths(hits))
+	}
+
 	// Search needs sudo on sys/access/search.
 	nosudo, _ := f.token(t, "nosudo")
 	_, err := nosudo.Logical().ReadWithDataWithContext(t.Context(), "sys/access/search", nil)
