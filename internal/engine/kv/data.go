@@ -178,7 +178,7 @@ func (b *backendV2) writeData(ctx context.Context, req *logical.Request, m *fram
 	if err := checkCAS(cfg, meta, in.Options.CAS); err != nil {
 		return nil, err
 	}
-	return b.addVersionByLocked(ctx, p, cfg, meta, data, writerOf(req))
+	return b.addVersionLocked(ctx, p, cfg, meta, data, writerOf(req))
 }
 
 // patchData applies a JSON merge patch (RFC 7386) to the current version
@@ -214,7 +214,7 @@ func (b *backendV2) patchData(ctx context.Context, req *logical.Request, m *fram
 	if err != nil {
 		return nil, err
 	}
-	return b.addVersionByLocked(ctx, p, cfg, meta, data, writerOf(req))
+	return b.addVersionLocked(ctx, p, cfg, meta, data, writerOf(req))
 }
 
 // beginWrite checks the path and body of a write or patch of data/<path>,
@@ -237,14 +237,9 @@ func (b *backendV2) beginWrite(ctx context.Context, m *framework.Match, in *data
 }
 
 // addVersionLocked stores data as the next version of p, trimming the
-// oldest versions beyond max_versions, in one transaction. The caller
-// holds p's lock; meta may be nil for a new key.
-func (b *backendV2) addVersionLocked(ctx context.Context, p string, cfg *mountConfig, meta *keyMeta, data []byte) (*logical.Response, error) {
-	return b.addVersionByLocked(ctx, p, cfg, meta, data, writer{})
-}
-
-// addVersionByLocked is addVersionLocked for a version written by by.
-func (b *backendV2) addVersionByLocked(ctx context.Context, p string, cfg *mountConfig, meta *keyMeta, data []byte, by writer) (*logical.Response, error) {
+// oldest versions beyond max_versions, in one transaction, recording by
+// as its writer. The caller holds p's lock; meta may be nil for a new key.
+func (b *backendV2) addVersionLocked(ctx context.Context, p string, cfg *mountConfig, meta *keyMeta, data []byte, by writer) (*logical.Response, error) {
 	now := b.now()
 	if meta == nil {
 		meta = &keyMeta{Created: now}

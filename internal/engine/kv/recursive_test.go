@@ -239,17 +239,7 @@ func recursiveKeysSorted() []string {
 // figure is the engine's and not the test storage's linear List.
 func BenchmarkRecursiveList100k(b *testing.B) {
 	ctx := context.Background()
-	st := &orderedStorage{data: map[string][]byte{}}
-	meta := []byte(`{"created":1,"updated":1,"current":1,"oldest":1,"versions":[{"n":1,"created":1}]}`)
-	for f := range 100 {
-		for k := range 1000 {
-			st.data[fmt.Sprintf("%sf%03d/s%04d", metaPrefix, f, k)] = meta
-		}
-	}
-	st.keys = slices.Sorted(maps.Keys(st.data))
-	env := logicaltest.NewEnv(map[string]string{"version": "2"})
-	env.Storage = st
-	h := &harness{logicaltest.NewHarness(b, Factory, env)}
+	h := newOrderedHarness(b)
 	access := prefixAccess{"read:secret/data/"}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -277,8 +267,42 @@ func BenchmarkRecursiveList100k(b *testing.B) {
 	}
 }
 
+// newOrderedHarness is a v2 backend over an ordered storage holding
+// 100,000 keys, f000/s0000 to f099/s0999, each with one version.
+func newOrderedHarness(b *testing.B) *harness {
+	st := &orderedStorage{data: map[string][]byte{}}
+	meta := []byte(`{"created":1,"updated":1,"current":1,"oldest":1,"versions":[{"n":1,"created":1,"accessor":"acc"}],"custom_metadata":{"owner":"ops"}}`)
+	for f := range 100 {
+		for k := range 1000 {
+			st.data[fmt.Sprintf("%sf%03d/s%04d", metaPrefix, f, k)] = meta
+		}
+	}
+	st.keys = slices.Sorted(maps.Keys(st.data))
+	env := logicaltest.NewEnv(map[string]string{"version": "2"})
+	env.Storage = st
+	return &harness{logicaltest.NewHarness(b, Factory, env)}
+}
+
+// BenchmarkWalkSecrets100k walks 100,000 keys as a search does, reading
+// each key's metadata and last-read entry.
+func BenchmarkWalkSecrets100k(b *testing.B) {
+	h := newOrderedHarness(b)
+	w := h.Backend.(logical.SecretWalker)
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		err := w.WalkSecrets(b.Context(), "", func(logical.SecretInfo) (bool, error) {
+			n++
+			return true, nil
+		})
+		if err != nil || n != 100000 {
+			b.Fatalf("walked %d keys, %v", n, err)
+		}
+	}
+}
+
 // orderedStorage is a read-only storage over sorted keys whose List seeks
-// to the prefix, as an ordered database does.
+// to the prefix and past each folder, as the bolt storage does.
 type orderedStorage struct {
 	logical.Storage // nil: writes are not used
 	data            map[string][]byte
@@ -296,14 +320,17 @@ func (s *orderedStorage) Get(_ context.Context, key string) (*logical.StorageEnt
 func (s *orderedStorage) List(_ context.Context, prefix string) ([]string, error) {
 	var out []string
 	i, _ := slices.BinarySearch(s.keys, prefix)
-	for ; i < len(s.keys) && strings.HasPrefix(s.keys[i], prefix); i++ {
+	for i < len(s.keys) && strings.HasPrefix(s.keys[i], prefix) {
 		rest := s.keys[i][len(prefix):]
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			rest = rest[:j+1]
-		}
-		if len(out) == 0 || out[len(out)-1] != rest {
+		j := strings.IndexByte(rest, '/')
+		if j < 0 {
 			out = append(out, rest)
+			i++
+			continue
 		}
+		// A folder: seek past it, as bolt does ("0" follows "/").
+		out = append(out, rest[:j+1])
+		i, _ = slices.BinarySearch(s.keys, prefix+rest[:j]+"0")
 	}
 	return out, nil
 }
