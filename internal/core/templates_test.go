@@ -1,11 +1,65 @@
 package core_test
 
 import (
+	"encoding/json"
 	"testing"
 
+	"github.com/coffer-secrets/coffer/internal/access"
+	"github.com/coffer-secrets/coffer/internal/policy"
 	"github.com/coffer-secrets/coffer/internal/testserver"
 	"github.com/hashicorp/vault/api"
 )
+
+// directoryOf reads the named entities and their groups through the API
+// into an access.Directory, as a reviewer's tool would see them.
+func directoryOf(t *testing.T, cl *api.Client, entityIDs []string) *access.Directory {
+	t.Helper()
+	read := func(path string, into any) {
+		t.Helper()
+		sec, err := cl.Logical().Read(path)
+		if err != nil || sec == nil {
+			t.Fatalf("read %s: %v", path, err)
+		}
+		b, _ := json.Marshal(sec.Data)
+		if err := json.Unmarshal(b, into); err != nil {
+			t.Fatalf("decode %s: %v", path, err)
+		}
+	}
+	d := &access.Directory{}
+	groups := map[string]bool{}
+	for _, id := range entityIDs {
+		var e struct {
+			ID, Name string
+			Metadata map[string]string
+			Aliases  []struct {
+				ID, Name       string
+				MountAccessor  string            `json:"mount_accessor"`
+				Metadata       map[string]string `json:"metadata"`
+				CustomMetadata map[string]string `json:"custom_metadata"`
+			}
+			DirectGroupIDs    []string `json:"direct_group_ids"`
+			InheritedGroupIDs []string `json:"inherited_group_ids"`
+		}
+		read("identity/entity/id/"+id, &e)
+		ent := access.Entity{ID: e.ID, Name: e.Name, Metadata: e.Metadata, GroupIDs: append(e.DirectGroupIDs, e.InheritedGroupIDs...)}
+		for _, a := range e.Aliases {
+			ent.Aliases = append(ent.Aliases, access.Alias{ID: a.ID, Name: a.Name, MountAccessor: a.MountAccessor, Metadata: a.Metadata, CustomMetadata: a.CustomMetadata})
+		}
+		for _, g := range ent.GroupIDs {
+			groups[g] = true
+		}
+		d.Entities = append(d.Entities, ent)
+	}
+	for g := range groups {
+		var grp struct {
+			ID, Name string
+			Metadata map[string]string
+		}
+		read("identity/group/id/"+g, &grp)
+		d.Groups = append(d.Groups, access.Group{ID: grp.ID, Name: grp.Name, Metadata: grp.Metadata})
+	}
+	return d
+}
 
 // TestTemplatedPolicies runs templated ACL policies end to end: two
 // userpass users with named entities hold the same templated policy and
@@ -58,16 +112,34 @@ path "secret/data/group/{{identity.groups.names.devs.metadata.env}}" { capabilit
 	}
 	mustWrite(t, root, "identity/group", map[string]any{"name": "devs", "metadata": map[string]any{"env": "dev"}, "member_entity_ids": []string{entity["alice"]}})
 
+	// The access package's answer, resolved per entity, must match each
+	// real decision.
+	var pols []*policy.Policy
+	for _, name := range []string{"own", "default"} {
+		text, err := root.Sys().GetPolicy(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pols = append(pols, mustParsePolicy(t, name, text))
+	}
+	index := access.NewIndex(pols)
+
 	type check struct {
 		user, path string
 		want       bool
 	}
 	run := func(t *testing.T, checks []check) {
 		t.Helper()
+		ids := access.NewIdentities(directoryOf(t, root, []string{entity["alice"], entity["bob"]}))
 		for _, c := range checks {
 			_, err := tokens[c.user].Logical().Read("secret/data/" + c.path)
-			if got := err == nil; got != c.want || (err != nil && statusCode(err) != 403) {
+			got := err == nil
+			if got != c.want || (err != nil && statusCode(err) != 403) {
 				t.Errorf("%s reads %s: error = %v, want allowed=%v", c.user, c.path, err, c.want)
+			}
+			answer := index.ForEntity(ids.Of(entity[c.user])).Who("secret/data/"+c.path, policy.CapRead)
+			if d := answer.For([]string{"own", "default"}); d.Allowed != got {
+				t.Errorf("%s reads %s: access answers allowed=%v, the real read %v", c.user, c.path, d.Allowed, got)
 			}
 		}
 	}
@@ -129,4 +201,13 @@ path "secret/data/group/{{identity.groups.names.devs.metadata.env}}" { capabilit
 		{"alice", "team/red", false},
 		{"alice", "team/*", false},
 	})
+}
+
+func mustParsePolicy(t *testing.T, name, text string) *policy.Policy {
+	t.Helper()
+	p, err := policy.Parse(name, text)
+	if err != nil {
+		t.Fatalf("parse %s: %v", name, err)
+	}
+	return p
 }
