@@ -295,7 +295,7 @@ func checkRulePath(raw string) (string, error) {
 	// standing for a plain name; resolving checks the values (see
 	// [Policy.Resolve]).
 	shape := p
-	if strings.Contains(p, "{{") || strings.Contains(p, "}}") {
+	if strings.Contains(p, "{{") {
 		segs, err := parseTemplate(p)
 		if err != nil {
 			return "", fmt.Errorf("invalid template: %w", err)

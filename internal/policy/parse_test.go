@@ -180,7 +180,7 @@ func TestParseErrors(t *testing.T) {
 		{"slash path", "path \"/\" { capabilities = [\"read\"] }", []string{"line 1", "path is empty"}},
 		{"unknown template parameter", "path \"secret/{{identity.entity.ip}}/*\" { capabilities = [\"read\"] }", []string{"line 1", `unknown template parameter "identity.entity.ip"`, "identity.entity.id, identity.entity.name"}},
 		{"unclosed template", "\npath \"secret/{{identity.entity.id/*\" { capabilities = [\"read\"] }", []string{"line 2", `"{{" is not closed`}},
-		{"stray template close", "path \"secret/x}}/*\" { capabilities = [\"read\"] }", []string{"line 1", `"}}" without a matching "{{"`}},
+		{"stray template close", "path \"secret/x}}/{{identity.entity.id}}\" { capabilities = [\"read\"] }", []string{"line 1", `"}}" without a matching "{{"`}},
 		{"glob after template", "path \"secret/{{identity.entity.id}}*/x\" { capabilities = [\"read\"] }", []string{"line 1", `"*" is only allowed at the end`}},
 		{"bad ttl", "path \"a\" {\n  capabilities = [\"read\"]\n  min_wrapping_ttl = \"soon\"\n}", []string{"line 3", "min_wrapping_ttl", `invalid duration "soon"`}},
 		{"negative ttl", "path \"a\" {\n  capabilities = [\"read\"]\n  max_wrapping_ttl = -5\n}", []string{"line 3", "non-negative"}},

@@ -141,10 +141,15 @@ type segment struct {
 }
 
 // parseTemplate splits a rule path into literal text and parameters. A
-// path without "{{" or "}}" is one literal. Every "{{" must be closed by
-// "}}" on the same path, with a known parameter between them (spaces
-// around it are ignored); a "}}" without its "{{" is an error, as in Vault.
+// path without "{{" is one literal (a "}}" in it stays literal, so that
+// policies stored before templating keep loading). In a templated path
+// every "{{" must be closed by "}}", with a known parameter between them
+// (spaces around it are ignored), and a "}}" without its "{{" is an
+// error, as in Vault.
 func parseTemplate(path string) ([]segment, error) {
+	if !strings.Contains(path, "{{") {
+		return []segment{{text: path}}, nil
+	}
 	var out []segment
 	rest := path
 	n := 0

@@ -184,6 +184,7 @@ func FuzzTemplate(f *testing.F) {
 	f.Add("a/{{ identity.entity.aliases.acc.metadata.m }}", "+")
 	f.Add("a/{{identity.groups.ids.g.name}}+/x", "..")
 	f.Add("{{}}}}{{", "a/b")
+	f.Add("a}}/b", "c")
 	f.Fuzz(func(t *testing.T, path, value string) {
 		// Parse stores paths without their leading slash.
 		path = strings.TrimLeft(path, "/")
@@ -220,4 +221,14 @@ func FuzzTemplate(f *testing.F) {
 			t.Fatalf("resolved %q to %q, still templated", path, got)
 		}
 	})
+}
+
+// TestLiteralClosingBraces checks that a path with "}}" and no "{{", which
+// Parse accepted before templating, still parses as a literal path.
+func TestLiteralClosingBraces(t *testing.T) {
+	t.Parallel()
+	p := mustParse(t, "p", `path "secret/x}}" { capabilities = ["read"] }`)
+	if p.Templated() || !NewACL([]*Policy{p}).Check(Request{Path: "secret/x}}", Operation: "read"}).Allowed {
+		t.Errorf("literal path with }} = %+v", p.Rules)
+	}
 }
