@@ -137,8 +137,27 @@ func TestRecursiveListPerToken(t *testing.T) {
 			}
 		})
 	}
+	// The LIST verb takes the same parameters as GET ?list=true.
+	req, err := http.NewRequestWithContext(t.Context(), "LIST", f.srv.Addr+"/v1/secret/metadata/?recursive=true&limit=1&after=beta/cache", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Vault-Token", f.b.Token())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Data struct{ Keys []string } `json:"data"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&body)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK || !slices.Equal(body.Data.Keys, []string{"beta/db"}) {
+		t.Errorf("LIST verb: %d %q %v, want 200 [beta/db]", res.StatusCode, body.Data.Keys, err)
+	}
+
 	// Beta may not list alpha's folder at all: the ACL refuses the request.
-	_, err := f.b.Logical().ReadWithDataWithContext(t.Context(), "secret/metadata/alpha/", map[string][]string{"list": {"true"}, "recursive": {"true"}})
+	_, err = f.b.Logical().ReadWithDataWithContext(t.Context(), "secret/metadata/alpha/", map[string][]string{"list": {"true"}, "recursive": {"true"}})
 	wantStatus(t, "beta lists alpha/", err, http.StatusForbidden)
 	// A bad limit is a 400 that says what to fix.
 	_, err = f.root.Logical().ReadWithDataWithContext(t.Context(), "secret/metadata/", map[string][]string{"list": {"true"}, "recursive": {"true"}, "limit": {"many"}})
