@@ -46,14 +46,21 @@ func (l *lastReads) forget(p string) {
 	delete(l.pending, p)
 }
 
-// load returns p's last read: the pending one, else the stored one, else 0.
+// load returns p's last read: the later of the pending and the stored
+// one, 0 for none.
 func (l *lastReads) load(ctx context.Context, s logical.Storage, p string) (int64, error) {
 	l.mu.Lock()
-	t, ok := l.pending[p]
+	pending := l.pending[p]
 	l.mu.Unlock()
-	if ok {
-		return t, nil
+	stored, err := storedLastRead(ctx, s, p)
+	if err != nil {
+		return 0, err
 	}
+	return max(pending, stored), nil
+}
+
+// storedLastRead returns the last read of p stored in s, or 0.
+func storedLastRead(ctx context.Context, s logical.Storage, p string) (int64, error) {
 	e, err := s.Get(ctx, lastReadPrefix+p)
 	if err != nil || e == nil {
 		return 0, err
@@ -66,8 +73,9 @@ func (l *lastReads) load(ctx context.Context, s logical.Storage, p string) (int6
 }
 
 // flush writes what is pending to s in transactions of lastReadBatch
-// keys. What a failed transaction held goes back to pending, unless a
-// later read replaced it.
+// keys, leaving a stored time that is later (two reads racing across a
+// flush) as it is. What a failed read or transaction held goes back to
+// pending, keeping the later time if the key was read again meanwhile.
 func (l *lastReads) flush(ctx context.Context, s logical.Storage) error {
 	l.mu.Lock()
 	batch := l.pending
@@ -89,6 +97,15 @@ func (l *lastReads) flush(ctx context.Context, s logical.Storage) error {
 		ops = ops[:0]
 	}
 	for p, t := range batch {
+		stored, err := storedLastRead(ctx, s, p)
+		if err != nil {
+			failed = err
+			l.mark(p, t)
+			continue
+		}
+		if stored >= t {
+			continue
+		}
 		ops = append(ops, logical.TxnOp{Key: lastReadPrefix + p, Value: strconv.AppendInt(nil, t, 10)})
 		if len(ops) == lastReadBatch {
 			write()
