@@ -13,7 +13,10 @@ import (
 // Limits on a search's filter, so that parsing and matching stay cheap.
 const (
 	// MaxGlobBytes is the longest path glob accepted.
-	MaxGlobBytes = 1024
+	MaxGlobBytes = 512
+	// MaxGlobWildcards is the most wildcards ("*", "**", "?") a glob may
+	// hold, which bounds the cost of matching one path.
+	MaxGlobWildcards = 32
 	// MaxMetaFilters is the most custom_metadata filters one search takes.
 	MaxMetaFilters = 16
 	// maxValueBytes bounds every other parameter (a mount, a time, an ID).
@@ -171,8 +174,13 @@ func CompileGlob(g string) (*Glob, error) {
 	}
 	var b strings.Builder
 	b.WriteString(`(?s)^`)
-	prefix := len(g)
+	prefix, wildcards := len(g), 0
 	for i := 0; i < len(g); i++ {
+		if c := g[i]; c == '*' || c == '?' {
+			if wildcards++; wildcards > MaxGlobWildcards {
+				return nil, logical.InvalidRequest("glob has more than %d wildcards", MaxGlobWildcards)
+			}
+		}
 		switch c := g[i]; c {
 		case '*':
 			prefix = min(prefix, i)

@@ -91,7 +91,7 @@ func TestFilterMatch(t *testing.T) {
 func TestParseFilterErrors(t *testing.T) {
 	for _, q := range []string{
 		"limit=-1", "limit=x", "limit=1001", "updated_before=2026", "not_read_since=1d",
-		"meta==v", "meta=", "glob=" + strings.Repeat("a", MaxGlobBytes+1), "mount=a&mount=b",
+		"meta==v", "meta=", "glob=" + strings.Repeat("a", MaxGlobBytes+1), "glob=" + strings.Repeat("a*", MaxGlobWildcards+1), "mount=a&mount=b",
 		"created_by=" + strings.Repeat("a", 2000), "after=a%00", strings.Repeat("meta=k&", MaxMetaFilters+1),
 	} {
 		v, _ := url.ParseQuery(q)
