@@ -288,8 +288,10 @@ func TestV2RecoveryWindow(t *testing.T) {
 	h.Clock.Advance(7*24*time.Hour + time.Second)
 	_, err = h.do(req{op: opUpdate, path: "recover/team/db"})
 	logicaltest.WantKind(t, "recover after the window", err, logical.ErrNotFound)
-	if resp, _ := h.do(req{op: opList, path: "deleted/team/"}); resp != nil {
-		t.Errorf("list deleted after the window = %+v, want 404", resp)
+	for _, p := range []string{"deleted/team/", "deleted/"} {
+		if resp, _ := h.do(req{op: opList, path: p}); resp != nil {
+			t.Errorf("list %s after the window = %+v, want 404", p, resp)
+		}
 	}
 	rec.take()
 	h.periodic()

@@ -213,18 +213,39 @@ func (b *backendV2) listDeleted(ctx context.Context, _ *logical.Request, m *fram
 	now := b.now()
 	out := make([]string, 0, len(keys))
 	for _, k := range keys {
-		if !strings.HasSuffix(k, "/") {
-			t, err := loadTrash(ctx, b.storage, prefix+k)
-			if err != nil {
-				return nil, err
-			}
-			if t == nil || t.PurgeAt <= now {
-				continue
-			}
+		ok, err := b.recoverable(ctx, prefix+k, now)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, k)
+		if ok {
+			out = append(out, k)
+		}
 	}
 	return framework.ListResponse(out)
+}
+
+// errFound stops a walk that found what it looked for.
+var errFound = errors.New("found")
+
+// recoverable reports whether the trashed key k, or some key in the
+// folder k (ending in "/"), is still in its recovery window at now. A
+// folder is read only until the first such key.
+func (b *backendV2) recoverable(ctx context.Context, k string, now int64) (bool, error) {
+	if !strings.HasSuffix(k, "/") {
+		t, err := loadTrash(ctx, b.storage, k)
+		return t != nil && t.PurgeAt > now, err
+	}
+	err := walkKeys(ctx, b.storage, trashPrefix+k, func(rel string) error {
+		ok, err := b.recoverable(ctx, k+rel, now)
+		if ok {
+			return errFound
+		}
+		return err
+	})
+	if errors.Is(err, errFound) {
+		return true, nil
+	}
+	return false, err
 }
 
 // purgeDeleted answers a delete of deleted/<path>: the deleted key is
