@@ -27,12 +27,29 @@ const (
 	eventPurged         = "secret/purged"
 )
 
+// Event types a version 1 mount sends, Vault's names.
+const (
+	eventV1Write  = "kv-v1/write"
+	eventV1Delete = "kv-v1/delete"
+)
+
 // send publishes an event of type typ after a durable change. rel is the
 // request path relative to the mount ("data/app/db"); p, when not "", is
 // the secret's path, whose data path ("data/app/db") goes in data_path.
 // extra adds event-specific keys (versions, times). Metadata never holds
 // a value: only paths, version numbers and times.
 func (b *backendV2) send(ctx context.Context, typ, rel, p string, extra map[string]string) {
+	dataPath := ""
+	if p != "" {
+		dataPath = "data/" + p
+	}
+	sendEvent(ctx, b.events, typ, rel, dataPath, extra)
+}
+
+// sendEvent sends typ through events with Vault's common metadata keys:
+// path, data_path (when not ""), modified and operation (the part of
+// typ after "/"), and extra's.
+func sendEvent(ctx context.Context, events logical.EventSender, typ, rel, dataPath string, extra map[string]string) {
 	md := make(map[string]string, len(extra)+4)
 	for k, v := range extra {
 		md[k] = v
@@ -40,10 +57,10 @@ func (b *backendV2) send(ctx context.Context, typ, rel, p string, extra map[stri
 	md["path"] = rel
 	md["modified"] = "true"
 	md["operation"] = typ[strings.IndexByte(typ, '/')+1:]
-	if p != "" {
-		md["data_path"] = "data/" + p
+	if dataPath != "" {
+		md["data_path"] = dataPath
 	}
-	b.events.SendEvent(ctx, typ, md)
+	events.SendEvent(ctx, typ, md)
 }
 
 // versionsMetadata is the metadata of events about a version change.

@@ -467,3 +467,20 @@ func FuzzParseExpireAt(f *testing.F) {
 		}
 	})
 }
+
+func TestV1Events(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	env := logicaltest.NewEnv(map[string]string{"version": "1"})
+	env.Events = rec
+	h := &harness{logicaltest.NewHarness(t, Factory, env)}
+	h.must(req{op: opUpdate, path: "app/db", body: `{"password":"hunter2"}`})
+	h.must(req{op: opDelete, path: "app/db"})
+	want := []sentEvent{
+		{Type: "kv-v1/write", Metadata: map[string]string{"path": "app/db", "data_path": "app/db", "modified": "true", "operation": "write"}},
+		{Type: "kv-v1/delete", Metadata: map[string]string{"path": "app/db", "modified": "true", "operation": "delete"}},
+	}
+	if diff := cmp.Diff(want, rec.take()); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
