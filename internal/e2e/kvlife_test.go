@@ -13,17 +13,17 @@ import (
 	"github.com/hashicorp/vault/api"
 )
 
-// rawError sends method path through cl and returns the API error, so a
-// test can read the message of a 404 that the client's Read hides.
-func rawError(t *testing.T, cl *api.Client, method, path string) *api.ResponseError {
+// readError reads path through cl and returns the API error, so a test
+// can see the message of a 404 that the client's Read hides.
+func readError(t *testing.T, cl *api.Client, path string) *api.ResponseError {
 	t.Helper()
-	resp, err := cl.RawRequestWithContext(t.Context(), cl.NewRequest(method, "/v1/"+path))
+	resp, err := cl.Logical().ReadRawWithContext(t.Context(), path)
 	if resp != nil {
 		resp.Body.Close()
 	}
 	re, ok := errors.AsType[*api.ResponseError](err)
 	if !ok {
-		t.Fatalf("%s %s: error %v, want an API error", method, path, err)
+		t.Fatalf("read %s: error %v, want an API error", path, err)
 	}
 	return re
 }
@@ -76,7 +76,7 @@ func TestKVExpiryThroughTheClient(t *testing.T) {
 	if _, err := kv.Get(ctx, "payments/api"); !errors.Is(err, api.ErrSecretNotFound) {
 		t.Fatalf("read after expiry: %v, want not found", err)
 	}
-	re := rawError(t, cl, "GET", "secret/data/payments/api")
+	re := readError(t, cl, "secret/data/payments/api")
 	if re.StatusCode != 404 || len(re.Errors) != 1 || !strings.Contains(re.Errors[0], "expired at") {
 		t.Errorf("read after expiry = %d %q, want 404 saying it expired", re.StatusCode, re.Errors)
 	}

@@ -53,8 +53,9 @@ type keyLife struct {
 // expired reports whether the secret may no longer be read at now.
 func (l *keyLife) expired(now int64) bool { return l.ExpireAt != 0 && l.ExpireAt <= now }
 
-// expireTime is ExpireAt as a time, zero for never: what a secret walker
-// reports as [logical.SecretInfo.ExpireTime].
+// expireTime is ExpireAt as a time in UTC, zero for never: what a secret
+// walker reports as [logical.SecretInfo.ExpireTime] for the hygiene
+// report (a secret is expired when it is not after now).
 func (l *keyLife) expireTime() time.Time {
 	if l.ExpireAt == 0 {
 		return time.Time{}
@@ -136,7 +137,11 @@ type lifeResponse struct {
 }
 
 func newLifeResponse(m *keyMeta) lifeResponse {
-	return lifeResponse{ExpireAt: formatTime(m.ExpireAt), RecoveryWindowDays: m.RecoveryWindowDays}
+	r := lifeResponse{RecoveryWindowDays: m.RecoveryWindowDays}
+	if t := m.expireTime(); !t.IsZero() {
+		r.ExpireAt = t.Format(time.RFC3339Nano)
+	}
+	return r
 }
 
 // keyLifeInput is the lifecycle part of a metadata write or patch.
