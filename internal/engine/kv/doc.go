@@ -11,8 +11,8 @@
 // of version n at "ver/<path>/<n>". Listing metadata/ lists "meta/", so it
 // shows user paths only. Secret data is stored as the client's JSON,
 // compacted, and returned without being decoded. The secret lifecycle adds
-// "life/expiry/<path>", an index of the keys whose expiry is not yet
-// announced, and "life/trash/<path>", the metadata of a deleted key kept
+// "life/expiry/<day>/<path>", an index by expiry day of the keys whose
+// expiry is not yet announced, and "life/trash/<path>", the metadata of a deleted key kept
 // for its recovery window (its versions stay under "ver/").
 //
 // # Lifecycle and events

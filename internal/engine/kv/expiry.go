@@ -2,7 +2,9 @@ package kv
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,8 +17,10 @@ import (
 // a deleted secret's metadata is out of every read path.
 const (
 	// expiryPrefix indexes the secrets that have an expiry time not yet
-	// announced as passed: "life/expiry/<path>" holds an [expiryIndex].
-	// The periodic sweep reads only these, never every secret.
+	// announced as passed: "life/expiry/<day>/<path>" holds an
+	// [expiryIndex], where day is the expiry's Unix day, zero-padded. The
+	// periodic sweep lists the days and reads only the secrets of the
+	// days that are due, never every secret.
 	expiryPrefix = "life/expiry/"
 	// trashPrefix holds deleted secrets still in their recovery window:
 	// "life/trash/<path>" is a [trashEntry]; their versions stay at
@@ -229,9 +233,10 @@ func (c lifeChange) apply(p string, meta *keyMeta) ([]logical.TxnOp, error) {
 	if !c.setExpiry || c.expireAt == meta.ExpireAt {
 		return nil, nil
 	}
+	old := meta.ExpireAt
 	meta.ExpireAt = c.expireAt
 	meta.ExpiryNotified = 0
-	return expiryIndexOps(p, meta)
+	return expiryIndexOps(p, old, meta)
 }
 
 // expiryIndex is the value of an expiry index entry.
@@ -239,17 +244,40 @@ type expiryIndex struct {
 	ExpireAt int64 `json:"expire_at"`
 }
 
-// expiryIndexOps are the operations that make p's index entry match meta:
-// present while meta has an expiry not yet announced as passed.
-func expiryIndexOps(p string, meta *keyMeta) ([]logical.TxnOp, error) {
-	if meta.ExpireAt == 0 || meta.ExpiryNotified&notifiedExpired != 0 {
-		return []logical.TxnOp{{Key: expiryPrefix + p, Delete: true}}, nil
+// expiryDay is the index bucket of an expiry time.
+func expiryDay(at int64) int64 { return at / int64(24*time.Hour) }
+
+// expiryKey is where the index entry of p expiring at at lives.
+func expiryKey(p string, at int64) string {
+	return expiryPrefix + fmt.Sprintf("%08d", expiryDay(at)) + "/" + p
+}
+
+// expiryIndexOps are the operations that make p's index entry match meta,
+// whose expiry time was old (0: none) before this change: present while
+// meta has an expiry not yet announced as passed.
+func expiryIndexOps(p string, old int64, meta *keyMeta) ([]logical.TxnOp, error) {
+	var ops []logical.TxnOp
+	keep := meta.ExpireAt != 0 && meta.ExpiryNotified&notifiedExpired == 0
+	if old != 0 && (!keep || expiryDay(old) != expiryDay(meta.ExpireAt)) {
+		ops = append(ops, logical.TxnOp{Key: expiryKey(p, old), Delete: true})
 	}
-	op, err := putOp(expiryPrefix+p, expiryIndex{ExpireAt: meta.ExpireAt})
-	if err != nil {
-		return nil, err
+	if keep {
+		op, err := putOp(expiryKey(p, meta.ExpireAt), expiryIndex{ExpireAt: meta.ExpireAt})
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, op)
 	}
-	return []logical.TxnOp{op}, nil
+	return ops, nil
+}
+
+// dropExpiryOps are the operations that remove meta's index entry, for a
+// key that goes away.
+func dropExpiryOps(p string, meta *keyMeta) []logical.TxnOp {
+	if meta.ExpireAt == 0 {
+		return nil
+	}
+	return []logical.TxnOp{{Key: expiryKey(p, meta.ExpireAt), Delete: true}}
 }
 
 // expiredError is the answer to a read of an expired secret: 404 with a
@@ -271,28 +299,49 @@ func expiredWriteError(meta *keyMeta) error {
 // goes when the expiry has been announced.
 func (b *backendV2) sweepExpiry(ctx context.Context, cfg *mountConfig) error {
 	notice := int64(cfg.expiryNotice())
-	return walkKeys(ctx, b.storage, expiryPrefix, func(p string) error {
-		var idx expiryIndex
-		ok, err := framework.GetJSON(ctx, b.storage, expiryPrefix+p, &idx)
-		if err != nil || !ok {
+	now := b.now()
+	lastDay := int64(math.MaxInt64)
+	if notice < math.MaxInt64-now {
+		lastDay = expiryDay(now + notice)
+	}
+	days, err := b.storage.List(ctx, expiryPrefix)
+	if err != nil {
+		return err
+	}
+	for _, d := range days {
+		day, err := strconv.ParseInt(strings.TrimSuffix(d, "/"), 10, 64)
+		if err != nil || !strings.HasSuffix(d, "/") || day > lastDay {
+			continue // not due: the day's secrets are not read
+		}
+		err = walkKeys(ctx, b.storage, expiryPrefix+d, func(p string) error {
+			var idx expiryIndex
+			key := expiryPrefix + d + p
+			ok, err := framework.GetJSON(ctx, b.storage, key, &idx)
+			if err != nil || !ok {
+				return err
+			}
+			if now := b.now(); idx.ExpireAt > now && idx.ExpireAt-now > notice {
+				return nil // not due yet: no metadata read
+			}
+			return b.announceExpiry(ctx, p, key, notice)
+		})
+		if err != nil {
 			return err
 		}
-		if now := b.now(); idx.ExpireAt > now && idx.ExpireAt-now > notice {
-			return nil // not due: no metadata read
-		}
-		return b.announceExpiry(ctx, p, notice)
-	})
+	}
+	return nil
 }
 
-// announceExpiry sends the expiry events due for p and records them.
-func (b *backendV2) announceExpiry(ctx context.Context, p string, notice int64) error {
+// announceExpiry sends the expiry events due for p, whose index entry is
+// key, and records them.
+func (b *backendV2) announceExpiry(ctx context.Context, p, key string, notice int64) error {
 	defer b.lock(p)()
 	meta, err := loadMeta(ctx, b.storage, p)
 	if err != nil {
 		return err
 	}
-	if meta == nil || meta.ExpireAt == 0 {
-		return b.storage.Txn(ctx, []logical.TxnOp{{Key: expiryPrefix + p, Delete: true}}) // stale entry
+	if meta == nil || meta.ExpireAt == 0 || expiryKey(p, meta.ExpireAt) != key {
+		return b.storage.Txn(ctx, []logical.TxnOp{{Key: key, Delete: true}}) // stale entry
 	}
 	now := b.now()
 	var events []string
@@ -309,7 +358,7 @@ func (b *backendV2) announceExpiry(ctx context.Context, p string, notice int64) 
 	if len(events) == 0 {
 		return nil
 	}
-	ops, err := expiryIndexOps(p, meta)
+	ops, err := expiryIndexOps(p, meta.ExpireAt, meta)
 	if err != nil {
 		return err
 	}

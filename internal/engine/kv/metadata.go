@@ -187,7 +187,8 @@ func (b *backendV2) deleteMetadata(ctx context.Context, _ *logical.Request, m *f
 	for _, v := range meta.Versions {
 		ops = append(ops, logical.TxnOp{Key: verKey(p, v.N), Delete: true})
 	}
-	ops = append(ops, logical.TxnOp{Key: metaKey(p), Delete: true}, logical.TxnOp{Key: expiryPrefix + p, Delete: true})
+	ops = append(ops, logical.TxnOp{Key: metaKey(p), Delete: true})
+	ops = append(ops, dropExpiryOps(p, meta)...)
 	if err := b.storage.Txn(ctx, ops); err != nil {
 		return nil, err
 	}

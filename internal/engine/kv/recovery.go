@@ -86,11 +86,7 @@ func (b *backendV2) trashLocked(ctx context.Context, p string, meta *keyMeta, wi
 	if err != nil {
 		return err
 	}
-	ops := []logical.TxnOp{
-		op,
-		{Key: metaKey(p), Delete: true},
-		{Key: expiryPrefix + p, Delete: true},
-	}
+	ops := append([]logical.TxnOp{op, {Key: metaKey(p), Delete: true}}, dropExpiryOps(p, meta)...)
 	if err := b.storage.Txn(ctx, ops); err != nil {
 		return err
 	}
@@ -157,7 +153,7 @@ func (b *backendV2) recoverSecret(ctx context.Context, _ *logical.Request, m *fr
 		return nil, logical.InvalidRequest("a secret exists at this path; delete it before recovering the deleted one")
 	}
 	meta := &t.Meta
-	ops, err := expiryIndexOps(p, meta)
+	ops, err := expiryIndexOps(p, 0, meta)
 	if err != nil {
 		return nil, err
 	}
