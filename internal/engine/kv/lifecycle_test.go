@@ -150,6 +150,11 @@ func TestV2Expiry(t *testing.T) {
 	if got := logicaltest.Data(t, h.must(req{op: opRead, path: "data/app/key"})).(map[string]any)["data"]; !cmp.Equal(got, map[string]any{"k": "two"}) {
 		t.Errorf("data after a later expire_at = %v", got)
 	}
+	// Moving the expiry to another day moves its index entry.
+	h.must(req{op: opPatch, path: "metadata/app/key", body: `{"ttl":"40d"}`})
+	if k := h.keysWith(expiryPrefix); len(k) != 1 || !strings.HasSuffix(k[0], "/app/key") {
+		t.Errorf("expiry index after a new expiry = %v, want one entry", k)
+	}
 	// ttl 0 and expire_at "" clear it.
 	for _, body := range []string{`{"ttl":0}`, `{"expire_at":""}`} {
 		h.must(req{op: opUpdate, path: "metadata/app/key", body: `{"ttl":"1s"}`})
@@ -503,6 +508,60 @@ func BenchmarkPeriodicIdle(b *testing.B) {
 	for b.Loop() {
 		if err := p.Periodic(b.Context()); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestV2SweepConcurrentWithWrites runs sweeps while other goroutines set
+// and clear expiry times and write versions; afterwards every key has at
+// most one index entry, the one its metadata calls for.
+func TestV2SweepConcurrentWithWrites(t *testing.T) {
+	t.Parallel()
+	h, _ := newEventHarness(t)
+	h.must(req{op: opUpdate, path: "config", body: `{"expiry_notice":"1m"}`})
+	keys := []string{"a", "b", "c", "d"}
+	for _, k := range keys {
+		h.must(req{op: opUpdate, path: "data/" + k, body: `{"data":{"k":"v"}}`})
+	}
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		wg.Go(func() {
+			for j := range 50 {
+				body := `{"ttl":"` + strconv.Itoa(j%3*30) + `s"}`
+				if _, err := h.Do(opPatch, "metadata/"+k, body); err != nil {
+					t.Errorf("patch %s: %v", k, err)
+				}
+				h.Do(opUpdate, "data/"+k, `{"data":{"k":"`+strconv.Itoa(i*j)+`"}}`) //nolint:errcheck // refused once expired
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 50 {
+			h.Clock.Advance(10 * time.Second)
+			if err := h.Backend.(logical.Periodic).Periodic(t.Context()); err != nil {
+				t.Errorf("Periodic: %v", err)
+			}
+		}
+	})
+	wg.Wait()
+	h.periodic()
+	for _, k := range keys {
+		meta, err := loadMeta(t.Context(), h.Storage, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		if meta.ExpireAt != 0 && meta.ExpiryNotified&notifiedExpired == 0 {
+			want = []string{expiryKey(k, meta.ExpireAt)}
+		}
+		var got []string
+		for _, key := range h.keysWith(expiryPrefix) {
+			if strings.HasSuffix(key, "/"+k) {
+				got = append(got, key)
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("index of %s (-want +got):\n%s", k, diff)
 		}
 	}
 }
