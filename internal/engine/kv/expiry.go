@@ -2,6 +2,7 @@ package kv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -308,6 +309,7 @@ func (b *backendV2) sweepExpiry(ctx context.Context, cfg *mountConfig) error {
 	if err != nil {
 		return err
 	}
+	var errs []error // one secret's failure does not hold up the others
 	for _, d := range days {
 		day, err := strconv.ParseInt(strings.TrimSuffix(d, "/"), 10, 64)
 		if err != nil || !strings.HasSuffix(d, "/") || day > lastDay {
@@ -323,13 +325,17 @@ func (b *backendV2) sweepExpiry(ctx context.Context, cfg *mountConfig) error {
 			if now := b.now(); idx.ExpireAt > now && idx.ExpireAt-now > notice {
 				return nil // not due yet: no metadata read
 			}
-			return b.announceExpiry(ctx, p, key, notice)
+			if err := b.announceExpiry(ctx, p, key, notice); err != nil {
+				errs = append(errs, fmt.Errorf("announce the expiry of %s: %w", p, err))
+			}
+			return ctx.Err()
 		})
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			break
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // announceExpiry sends the expiry events due for p, whose index entry is

@@ -565,3 +565,24 @@ func TestV2SweepConcurrentWithWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestV2SweepGoesOnAfterAFailure checks that a damaged trash entry is
+// reported but does not keep the sweep from purging the others.
+func TestV2SweepGoesOnAfterAFailure(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "2")
+	h.must(req{op: opUpdate, path: "config", body: `{"recovery_window_days":1}`})
+	h.must(req{op: opUpdate, path: "data/z", body: `{"data":{"k":"v"}}`})
+	h.must(req{op: opDelete, path: "metadata/z"})
+	if err := h.Storage.Put(t.Context(), &logical.StorageEntry{Key: trashPrefix + "a", Value: []byte("not json")}); err != nil {
+		t.Fatal(err)
+	}
+	h.Clock.Advance(48 * time.Hour)
+	err := h.Backend.(logical.Periodic).Periodic(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "purge deleted secret a") {
+		t.Errorf("Periodic = %v, want the damaged entry's error", err)
+	}
+	if k := h.keysWith("/z"); len(k) != 0 {
+		t.Errorf("storage after the sweep holds %v", k)
+	}
+}

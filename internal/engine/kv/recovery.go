@@ -3,6 +3,7 @@ package kv
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 
@@ -54,14 +55,24 @@ func (b *backendV2) Periodic(ctx context.Context) error {
 
 // sweepTrash destroys the deleted secrets whose window has passed.
 func (b *backendV2) sweepTrash(ctx context.Context) error {
-	return walkKeys(ctx, b.storage, trashPrefix, func(p string) error {
-		defer b.lock(p)()
-		t, err := loadTrash(ctx, b.storage, p)
-		if err != nil || t == nil || t.PurgeAt > b.now() {
-			return err
+	var errs []error // one secret's failure does not hold up the others
+	err := walkKeys(ctx, b.storage, trashPrefix, func(p string) error {
+		if err := b.purgeIfDue(ctx, p); err != nil {
+			errs = append(errs, fmt.Errorf("purge deleted secret %s: %w", p, err))
 		}
-		return b.purgeLocked(ctx, p, t)
+		return ctx.Err()
 	})
+	return errors.Join(append(errs, err)...)
+}
+
+// purgeIfDue destroys the trashed key p if its window has passed.
+func (b *backendV2) purgeIfDue(ctx context.Context, p string) error {
+	defer b.lock(p)()
+	t, err := loadTrash(ctx, b.storage, p)
+	if err != nil || t == nil || t.PurgeAt > b.now() {
+		return err
+	}
+	return b.purgeLocked(ctx, p, t)
 }
 
 func loadTrash(ctx context.Context, s logical.Storage, p string) (*trashEntry, error) {
