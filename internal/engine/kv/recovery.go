@@ -41,11 +41,12 @@ func (b *backendV2) lifecyclePaths() []*framework.Path {
 	}
 }
 
-// Periodic sends the expiry events that are due and destroys the deleted
-// secrets whose recovery window has passed. Reads and writes do not wait
-// for it: a secret is unreadable from its expiry time, and a deleted one
-// is unrecoverable from the end of its window, whenever the sweep runs.
-func (b *backendV2) Periodic(ctx context.Context) error {
+// sweepLifecycle sends the expiry events that are due and destroys the
+// deleted secrets whose recovery window has passed; the backend's
+// Periodic calls it. Reads and writes do not wait for it: a secret is
+// unreadable from its expiry time, and a deleted one is unrecoverable
+// from the end of its window, whenever the sweep runs.
+func (b *backendV2) sweepLifecycle(ctx context.Context) error {
 	cfg, err := loadConfig(ctx, b.storage)
 	if err != nil {
 		return err
