@@ -155,6 +155,7 @@ type searchHit struct {
 	CreatedByAccessor string            `json:"created_by_accessor"`
 	CreatedByEntityID string            `json:"created_by_entity_id"`
 	CustomMetadata    map[string]string `json:"custom_metadata"`
+	ExpireTime        string            `json:"expire_time"`
 }
 
 func runKVSearch(ctx context.Context, c *call, args []string, f *searchFlags) int {

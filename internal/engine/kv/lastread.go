@@ -115,11 +115,6 @@ func (l *lastReads) flush(ctx context.Context, s logical.Storage) error {
 	return failed
 }
 
-// Periodic writes the last-read times recorded since the last flush.
-func (b *backendV2) Periodic(ctx context.Context) error {
-	return b.lastRead.flush(ctx, b.storage)
-}
-
 // Cleanup writes the last-read times recorded since the last flush before
 // the mount goes away (disabled, or the server sealing).
 func (b *backendV2) Cleanup(ctx context.Context) {

@@ -76,7 +76,7 @@ func listRecursive(ctx context.Context, s logical.Storage, base, folder string, 
 		after = folder + o.after
 	}
 	keys := make([]string, 0, min(o.limit, 64))
-	err := walkKeys(ctx, s, base, folder, after, func(k string) (bool, error) {
+	err := walkSorted(ctx, s, base, folder, after, func(k string) (bool, error) {
 		if allow(k) {
 			keys = append(keys, k[len(folder):])
 		}

@@ -127,6 +127,8 @@ func TestLastReadAndCreatedBy(t *testing.T) {
 	write("app/db", "acc-1", "ent-1")
 	write("app/db", "acc-2", "ent-2")
 	write("app/api", "", "")
+	h.must(req{op: opUpdate, path: "metadata/app/api", body: `{"ttl":"48h"}`})
+	expireAt := h.Clock.Now().Add(48 * time.Hour)
 	h.Clock.Advance(time.Hour)
 	readAt := h.Clock.Now()
 	h.must(req{op: opRead, path: "data/app/db"})
@@ -155,6 +157,9 @@ func TestLastReadAndCreatedBy(t *testing.T) {
 		db, api := got["app/db"], got["app/api"]
 		if len(got) != 2 || !db.LastRead.Equal(readAt) || !api.LastRead.IsZero() {
 			t.Errorf("%s: last reads = %v / %v, want %v / zero", when, db.LastRead, api.LastRead, readAt)
+		}
+		if !api.ExpireTime.Equal(expireAt) || !db.ExpireTime.IsZero() {
+			t.Errorf("%s: expire times %v / %v, want zero / %v", when, db.ExpireTime, api.ExpireTime, expireAt)
 		}
 		if db.CreatedByAccessor != "acc-2" || db.CreatedByEntity != "ent-2" || db.CurrentVersion != 2 {
 			t.Errorf("%s: created by %q/%q v%d, want acc-2/ent-2 v2", when, db.CreatedByAccessor, db.CreatedByEntity, db.CurrentVersion)

@@ -19,6 +19,7 @@ type backendV2 struct {
 	framework.Backend
 	storage logical.Storage
 	clock   logical.Clock
+	events  logical.EventSender
 	logger  *slog.Logger
 
 	lastRead lastReads // when each key was last read, flushed in batches
@@ -28,7 +29,7 @@ type backendV2 struct {
 }
 
 func newV2(env logical.Env) (*backendV2, error) {
-	b := &backendV2{storage: env.Storage, clock: env.Clock, logger: env.Logger, seed: maphash.MakeSeed()}
+	b := &backendV2{storage: env.Storage, clock: env.Clock, events: env.Events, logger: env.Logger, seed: maphash.MakeSeed()}
 	exists := func(ctx context.Context, _ *logical.Request, m *framework.Match) (bool, error) {
 		p := m.Get("path")
 		if checkPath(p) != nil {
@@ -98,6 +99,7 @@ func newV2(env logical.Env) (*backendV2, error) {
 			Synopsis: "Read the structure of a secret without its values.",
 		},
 	}
+	b.Paths = append(b.Paths, b.lifecyclePaths()...)
 	return b, b.Compile()
 }
 
@@ -119,6 +121,7 @@ func (b *backendV2) readConfig(ctx context.Context, _ *logical.Request, _ *frame
 		CASRequired:        c.CASRequired,
 		DeleteVersionAfter: framework.Duration(c.DeleteVersionAfter),
 		MaxVersions:        c.MaxVersions,
+		mountLifeResponse:  newMountLifeResponse(c),
 	}}, nil
 }
 
@@ -142,8 +145,11 @@ func (in *settingsInput) check() error {
 // with some key only makes the two wait for each other.
 const configLock = "\x00config"
 
-func (b *backendV2) writeConfig(ctx context.Context, _ *logical.Request, _ *framework.Match, in *settingsInput) (*logical.Response, error) {
+func (b *backendV2) writeConfig(ctx context.Context, _ *logical.Request, _ *framework.Match, in *configInput) (*logical.Response, error) {
 	if err := in.check(); err != nil {
+		return nil, err
+	}
+	if err := in.checkMountLife(); err != nil {
 		return nil, err
 	}
 	defer b.lock(configLock)()
@@ -160,9 +166,14 @@ func (b *backendV2) writeConfig(ctx context.Context, _ *logical.Request, _ *fram
 	if in.DeleteVersionAfter != nil {
 		c.DeleteVersionAfter = durationOf(*in.DeleteVersionAfter)
 	}
+	in.applyMountLife(c)
 	op, err := putOp(configKey, c)
 	if err != nil {
 		return nil, err
 	}
-	return nil, b.storage.Txn(ctx, []logical.TxnOp{op})
+	if err := b.storage.Txn(ctx, []logical.TxnOp{op}); err != nil {
+		return nil, err
+	}
+	b.send(ctx, eventConfigWrite, "config", "", nil)
+	return nil, nil
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
 
-// walkKeys calls fn with every leaf key under folder (a relative path ""
+// walkSorted calls fn with every leaf key under folder (a relative path ""
 // or ending in "/") of the storage tree rooted at base ("meta/", "v1/"),
 // as the full relative path ("team/app/db"), in byte order, that sorts
 // after after ("" for all). It lists one folder at a time, depth first,
@@ -19,7 +19,7 @@ import (
 // Listing names in byte order with folders ending in "/" yields full
 // paths in byte order: every path below folder "a/" starts with "a/", so
 // it sorts where "a/" sorts among its siblings.
-func walkKeys(ctx context.Context, s logical.Storage, base, folder, after string, fn func(key string) (bool, error)) error {
+func walkSorted(ctx context.Context, s logical.Storage, base, folder, after string, fn func(key string) (bool, error)) error {
 	_, err := walkFolder(ctx, s, base, folder, after, fn)
 	return err
 }
@@ -87,6 +87,7 @@ func secretInfo(p string, m *keyMeta, lastRead int64) logical.SecretInfo {
 		CreatedTime:    timeOf(m.Created),
 		UpdatedTime:    timeOf(m.Updated),
 		CustomMetadata: m.CustomMetadata,
+		ExpireTime:     timeOf(m.ExpireAt),
 	}
 	// A last read from before the key was (re)created belongs to a key of
 	// the same name that was deleted.
@@ -114,7 +115,7 @@ func (b *backendV2) WalkSecretsAfter(ctx context.Context, prefix, after string, 
 	if after < folder {
 		after = ""
 	}
-	return walkKeys(ctx, b.storage, metaPrefix, folder, after, func(k string) (bool, error) {
+	return walkSorted(ctx, b.storage, metaPrefix, folder, after, func(k string) (bool, error) {
 		if !strings.HasPrefix(k, prefix) {
 			// Keys in byte order: past the prefix's range, nothing more matches.
 			return k < prefix, nil

@@ -70,6 +70,7 @@ type hit struct {
 	CreatedByAccessor string            `json:"created_by_accessor"`
 	CreatedByEntityID string            `json:"created_by_entity_id"`
 	CustomMetadata    map[string]string `json:"custom_metadata"`
+	ExpireTime        string            `json:"expire_time"`
 }
 
 // answer is the endpoint's data. A page holding limit secrets may have a
@@ -141,7 +142,7 @@ func (a *API) searchMount(ctx context.Context, access logical.AccessChecker, m M
 				CreatedTime: formatTime(s.CreatedTime), UpdatedTime: formatTime(s.UpdatedTime),
 				LastReadTime:      formatTime(s.LastRead),
 				CreatedByAccessor: s.CreatedByAccessor, CreatedByEntityID: s.CreatedByEntity,
-				CustomMetadata: s.CustomMetadata,
+				CustomMetadata: s.CustomMetadata, ExpireTime: formatTime(s.ExpireTime),
 			})
 		}
 		return len(out.Secrets) < f.Limit, nil
