@@ -104,14 +104,14 @@ func allowed() map[string][]string {
 		"internal/router":        {"internal/logical", "internal/storage"},
 		"internal/mount":         {"internal/logical", "internal/router", "internal/storage"},
 		"internal/lockout":       {"internal/mount"},
-		"internal/token":         {"internal/storage"},
+		"internal/token":         {"internal/access", "internal/storage"},
 		"internal/token/otp":     nil,
 		"internal/lease":         {"internal/storage"},
 		"internal/audit":         {"internal/logical", "internal/logical/framework"},
 		"internal/audit/trail":   {"internal/audit"},
 		"internal/identity":      {"internal/logical", "internal/logical/framework", "internal/uuid"},
 		"internal/policy":        {"internal/duration"},
-		"internal/access":        {"internal/policy"}, // who grants a path; identity and tokens next
+		"internal/access":        {"internal/logical", "internal/policy"}, // who grants a path; the directory of principals
 		"internal/passpol":       nil,
 		"internal/hostinfo":      nil,
 		"internal/snapshot":      {"internal/atomicfile"},
