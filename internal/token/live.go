@@ -18,8 +18,8 @@ import (
 // on next use, which costs less than rereading that many one by one.
 const maxLiveDirty = 10_000
 
-// errLiveDropped is returned when the index was dropped (seal, reload)
-// while it was being built.
+// errLiveDropped says the index was dropped (seal, reload) while it was
+// being built; LiveTokens then starts again.
 var errLiveDropped = errors.New("live token index dropped while it was built")
 
 // The states of a live index.
@@ -87,7 +87,7 @@ func (s *Store) LiveTokens(ctx context.Context, now time.Time) (*Live, error) {
 	x := &s.live
 	x.buildMu.Lock()
 	defer x.buildMu.Unlock()
-	for range 3 {
+	for range 4 {
 		x.mu.Lock()
 		state, dirty := x.state, x.dirty
 		if state == liveReady {
@@ -108,7 +108,13 @@ func (s *Store) LiveTokens(ctx context.Context, now time.Time) (*Live, error) {
 		case len(dirty) > 0:
 			err = s.refreshLive(ctx, dirty)
 		default:
-			return x.snapshot(now), nil
+			if l := x.snapshot(now); l != nil {
+				return l, nil
+			}
+			continue // dropped meanwhile
+		}
+		if errors.Is(err, errLiveDropped) {
+			continue // sealed or reloaded meanwhile: start again
 		}
 		if err != nil {
 			x.drop()
@@ -117,10 +123,12 @@ func (s *Store) LiveTokens(ctx context.Context, now time.Time) (*Live, error) {
 		if state == liveReady {
 			// Changes that arrived during the refresh are newer than
 			// this answer; the next call reads them.
-			return x.snapshot(now), nil
+			if l := x.snapshot(now); l != nil {
+				return l, nil
+			}
 		}
 	}
-	return nil, errLiveDropped
+	return nil, errors.New("live token index: dropped again and again while it was built")
 }
 
 // buildLive reads every stored token into the index, which is being
@@ -241,10 +249,14 @@ func (x *liveIndex) setLocked(hash string, e *Entry) {
 	x.recs[liveKey(hash)] = x.recordLocked(e)
 }
 
-// snapshot copies the pointers of the records live at now.
+// snapshot copies the pointers of the records live at now; nil when the
+// index is not ready (dropped meanwhile).
 func (x *liveIndex) snapshot(now time.Time) *Live {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if x.state != liveReady {
+		return nil
+	}
 	out := make([]*access.Token, 0, len(x.recs))
 	for _, t := range x.recs {
 		if t.NumUses >= 0 && (t.ExpireTime.IsZero() || now.Before(t.ExpireTime)) {
