@@ -71,7 +71,8 @@ func directoryIdentity(s identity.Snapshot) ([]access.Entity, []access.Group) {
 		}
 		for _, a := range e.Aliases {
 			ae.Aliases = append(ae.Aliases, access.Alias{
-				ID: a.ID, Name: a.Name, MountAccessor: a.MountAccessor, MountPath: a.MountPath, Metadata: a.Metadata,
+				ID: a.ID, Name: a.Name, MountAccessor: a.MountAccessor, MountPath: a.MountPath,
+				Metadata: a.Metadata, CustomMetadata: a.CustomMetadata,
 			})
 		}
 		entities = append(entities, ae)

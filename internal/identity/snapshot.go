@@ -42,6 +42,8 @@ type AliasInfo struct {
 	MountAccessor string
 	MountPath     string
 	Metadata      map[string]string
+	// CustomMetadata is the alias's custom metadata.
+	CustomMetadata map[string]string
 }
 
 // GroupInfo is a group. For an external group MemberEntityIDs are the
@@ -80,7 +82,8 @@ func (s *Store) Snapshot() Snapshot {
 		for _, aid := range sortedKeys(s.st.entityAlias[id]) {
 			a := s.st.aliases[aid]
 			info.Aliases = append(info.Aliases, AliasInfo{
-				ID: a.ID, Name: a.Name, MountAccessor: a.MountAccessor, Metadata: maps.Clone(a.Metadata),
+				ID: a.ID, Name: a.Name, MountAccessor: a.MountAccessor,
+				Metadata: maps.Clone(a.Metadata), CustomMetadata: maps.Clone(a.CustomMetadata),
 			})
 		}
 		out.Entities = append(out.Entities, info)

@@ -20,7 +20,7 @@ func TestSnapshot(t *testing.T) {
 	h := newHarness(t)
 	ctx := t.Context()
 	h.create("alice", "entity", `{"name":"alice","policies":["own"],"metadata":{"team":"pay"}}`)
-	h.create("aliceAlias", "entity-alias", `{"name":"alice","mount_accessor":"`+accUserpass+`","canonical_id":"{alice}"}`)
+	h.create("aliceAlias", "entity-alias", `{"name":"alice","mount_accessor":"`+accUserpass+`","canonical_id":"{alice}","custom_metadata":{"k":"v"}}`)
 	h.create("bob", "entity", `{"name":"bob","disabled":true}`)
 	h.create("devs", "group", `{"name":"devs","type":"external","policies":["dev"]}`)
 	h.create("devsAlias", "group-alias", `{"name":"developers","mount_accessor":"`+accApprole+`","canonical_id":"{devs}"}`)
@@ -41,7 +41,8 @@ func TestSnapshot(t *testing.T) {
 	sorted := func(s ...string) []string { return slices.Sorted(slices.Values(s)) }
 	wantEntities := map[string]EntityInfo{
 		"alice": {ID: v["alice"], Name: "alice", Policies: []string{"own"}, Metadata: map[string]string{"team": "pay"},
-			Aliases:          []AliasInfo{{ID: v["aliceAlias"], Name: "alice", MountAccessor: accUserpass, MountPath: "auth/userpass/"}},
+			Aliases: []AliasInfo{{ID: v["aliceAlias"], Name: "alice", MountAccessor: accUserpass, MountPath: "auth/userpass/",
+				CustomMetadata: map[string]string{"k": "v"}}},
 			GroupIDs:         sorted(v["leaf"], v["mid"], v["top"]),
 			IdentityPolicies: []string{"leaf", "mid", "own", "top"}},
 		"bob": {ID: v["bob"], Name: "bob", Disabled: true, Policies: []string{}, GroupIDs: []string{v["top"]}, IdentityPolicies: []string{"top"}},
