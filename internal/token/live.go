@@ -41,11 +41,16 @@ type liveIndex struct {
 	buildMu sync.Mutex
 
 	mu    sync.Mutex
-	state int                        // guarded by mu
-	recs  map[[32]byte]*access.Token // guarded by mu; by token hash
-	dirty map[string]struct{}        // guarded by mu; hashes to read again
-	strs  map[string]string          // guarded by mu; interned strings
-	pols  map[string][]string        // guarded by mu; interned policy lists
+	state int // guarded by mu
+	// recs are the records, in no order, and keys their token hashes;
+	// pos maps a hash to its place in both. A slice makes snapshots a
+	// sequential copy rather than a walk over a map.
+	recs  []*access.Token     // guarded by mu
+	keys  [][32]byte          // guarded by mu
+	pos   map[[32]byte]int    // guarded by mu
+	dirty map[string]struct{} // guarded by mu; hashes to read again
+	strs  map[string]string   // guarded by mu; interned strings
+	pols  map[string][]string // guarded by mu; interned policy lists
 }
 
 // Live is the set of live tokens at one instant; it implements
@@ -95,7 +100,7 @@ func (s *Store) LiveTokens(ctx context.Context, now time.Time) (*Live, error) {
 		}
 		if state == liveIdle {
 			x.state = liveBuilding
-			x.recs = make(map[[32]byte]*access.Token)
+			x.recs, x.keys, x.pos = nil, nil, make(map[[32]byte]int)
 			x.dirty = make(map[string]struct{})
 			x.strs = make(map[string]string)
 			x.pols = make(map[string][]string)
@@ -157,7 +162,7 @@ func (s *Store) buildLive(ctx context.Context) error {
 			x.mu.Unlock()
 			return errLiveDropped
 		}
-		x.recs[liveKey(h)] = x.recordLocked(e)
+		x.storeLocked(liveKey(h), x.recordLocked(e))
 		x.mu.Unlock()
 	}
 	x.mu.Lock()
@@ -231,13 +236,23 @@ func (x *liveIndex) drop() {
 
 func (x *liveIndex) dropLocked() {
 	x.state = liveIdle
-	x.recs, x.dirty, x.strs, x.pols = nil, nil, nil, nil
+	x.recs, x.keys, x.pos, x.dirty, x.strs, x.pols = nil, nil, nil, nil, nil, nil
 }
 
 // setLocked stores the record of e under hash, or deletes it for nil.
 func (x *liveIndex) setLocked(hash string, e *Entry) {
+	k := liveKey(hash)
 	if e == nil {
-		delete(x.recs, liveKey(hash))
+		i, ok := x.pos[k]
+		if !ok {
+			return
+		}
+		last := len(x.recs) - 1
+		x.recs[i], x.keys[i] = x.recs[last], x.keys[last]
+		x.pos[x.keys[i]] = i
+		x.recs[last] = nil
+		x.recs, x.keys = x.recs[:last], x.keys[:last]
+		delete(x.pos, k)
 		return
 	}
 	// The intern tables keep values of tokens long gone; start them
@@ -246,7 +261,18 @@ func (x *liveIndex) setLocked(hash string, e *Entry) {
 		x.strs = make(map[string]string)
 		x.pols = make(map[string][]string)
 	}
-	x.recs[liveKey(hash)] = x.recordLocked(e)
+	x.storeLocked(k, x.recordLocked(e))
+}
+
+// storeLocked puts rec under key k, replacing the record there.
+func (x *liveIndex) storeLocked(k [32]byte, rec *access.Token) {
+	if i, ok := x.pos[k]; ok {
+		x.recs[i] = rec
+		return
+	}
+	x.pos[k] = len(x.recs)
+	x.recs = append(x.recs, rec)
+	x.keys = append(x.keys, k)
 }
 
 // snapshot copies the pointers of the records live at now; nil when the

@@ -293,3 +293,35 @@ func BenchmarkLiveTokens100k(b *testing.B) {
 		b.ReportMetric(float64((cpuTime(b)-start).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	})
 }
+
+// TestLiveTokensRevokeMany revokes tokens in every position of a built
+// index (first, last, middle) and checks it against storage each time.
+func TestLiveTokensRevokeMany(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	var hashes []string
+	for range 12 {
+		_, h := f.create(t, &Entry{Policies: []string{"p"}})
+		hashes = append(hashes, h)
+	}
+	liveSet(t, f.s, t0) // build
+	for _, i := range []int{0, 11, 5, 6, 1, 10, 2, 3, 4, 7, 8, 9} {
+		if err := f.s.Revoke(ctx, hashes[i]); err != nil {
+			t.Fatal(err)
+		}
+		got := liveSet(t, f.s, t0)
+		accessors, err := f.s.Accessors(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(accessors) {
+			t.Fatalf("after revoking #%d: %d in the index, %d stored", i, len(got), len(accessors))
+		}
+		for _, a := range accessors {
+			if got[a] == nil {
+				t.Fatalf("after revoking #%d: stored token %s missing from the index", i, a)
+			}
+		}
+	}
+}
