@@ -31,7 +31,7 @@ const (
 
 // liveIndex is the store's index of live service tokens for the access
 // directory: one [access.Token] per token, without its ID, by token hash.
-// It is built on first use from the accessor index, then kept up to date
+// It is built on first use from the stored tokens, then kept up to date
 // by the store's own writes; changes made by another node of a cluster
 // arrive as invalidations and are read again on next use. Records are
 // never modified (a change stores a new one) and share interned strings
@@ -59,6 +59,8 @@ type liveIndex struct {
 type Live struct {
 	tokens []*access.Token
 }
+
+var _ access.TokenSource = (*Live)(nil)
 
 // Each calls fn for every token until fn returns false.
 func (l *Live) Each(fn func(*access.Token) bool) {
