@@ -240,7 +240,7 @@ func (b *backendV2) addVersionLocked(ctx context.Context, p string, cfg *mountCo
 	if meta == nil {
 		meta = &keyMeta{Created: now}
 	}
-	v := versionMeta{N: meta.Current + 1, Created: now}
+	v := versionMeta{N: meta.nextVersion(), Created: now}
 	if d := effectiveDeleteAfter(cfg, meta); d > 0 {
 		v.Deleted = math.MaxInt64
 		if int64(d) < math.MaxInt64-now {

@@ -21,10 +21,15 @@ type backendV2 struct {
 
 	seed  maphash.Seed
 	locks [lockStripes]sync.Mutex // locks[i] guards read-modify-write of the keys hashing to i
+
+	rot   rotationEnv // what scheduled rotation needs (rotation.go)
+	sched *scheduler
 }
 
 func newV2(env logical.Env) (*backendV2, error) {
 	b := &backendV2{storage: env.Storage, clock: env.Clock, seed: maphash.MakeSeed()}
+	b.rot = rotationEnv{system: env.System, events: env.Events, logger: env.Logger, standby: env.Standby}
+	b.sched = newScheduler()
 	exists := func(ctx context.Context, _ *logical.Request, m *framework.Match) (bool, error) {
 		p := m.Get("path")
 		if checkPath(p) != nil {
@@ -94,6 +99,7 @@ func newV2(env logical.Env) (*backendV2, error) {
 			Synopsis: "Read the structure of a secret without its values.",
 		},
 	}
+	b.Paths = append(b.Paths, b.rotationPaths()...)
 	return b, b.Compile()
 }
 
