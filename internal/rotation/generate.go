@@ -93,8 +93,8 @@ func randomString(n int, encoding string) string {
 		rand.Read(b)
 		return base64.StdEncoding.EncodeToString(b)
 	}
-	// log2(62) > 5.95 bits a character: 8n bits need ceil(8n/5.95).
-	chars := (8*n*100 + 594) / 595
+	// log2(62) > 5.954 bits a character: 8n bits need ceil(8n/5.954).
+	chars := (8*n*1000 + 5953) / 5954
 	out := make([]byte, chars)
 	max := big.NewInt(int64(len(base62Alphabet)))
 	for i := range out {
