@@ -253,13 +253,7 @@ func (b *backendV2) addVersionLocked(ctx context.Context, p string, cfg *mountCo
 
 	ops := make([]logical.TxnOp, 0, 3)
 	ops = append(ops, logical.TxnOp{Key: verKey(p, v.N), Value: data})
-	if extra := len(meta.Versions) - effectiveMaxVersions(cfg, meta); extra > 0 {
-		for _, old := range meta.Versions[:extra] {
-			ops = append(ops, logical.TxnOp{Key: verKey(p, old.N), Delete: true})
-		}
-		meta.Versions = append([]versionMeta(nil), meta.Versions[extra:]...)
-		meta.Oldest = meta.Versions[0].N
-	}
+	ops = append(ops, trimLocked(p, cfg, meta)...)
 	op, err := putOp(metaKey(p), meta)
 	if err != nil {
 		return nil, err

@@ -481,8 +481,8 @@ func trimLocked(p string, cfg *mountConfig, meta *keyMeta) []logical.TxnOp {
 		}
 		kept = append(kept, v)
 	}
-	meta.Versions = kept
-	if len(kept) > 0 {
+	if len(ops) > 0 {
+		meta.Versions = kept
 		meta.Oldest = kept[0].N
 	}
 	return ops
