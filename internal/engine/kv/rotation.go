@@ -312,7 +312,13 @@ func (b *backendV2) rotate(ctx context.Context, p string) (version, previous int
 			return 0, 0, err
 		}
 		b.recordFailure(ctx, p, ch.Version, err)
-		return 0, 0, &logical.Error{Kind: logical.ErrUpstream, Msg: "rotation failed; the current version stays current and the rotation will be retried: " + safeMessage(err), Err: err}
+		// The rotator's own kind decides the status: a refusal of the
+		// configuration (no such user) is a 400, anything else a 502.
+		kind := logical.ErrUpstream
+		if le, ok := errors.AsType[*logical.Error](err); ok && le.Kind != nil {
+			kind = le.Kind
+		}
+		return 0, 0, &logical.Error{Kind: kind, Msg: "rotation failed; the current version stays current and the rotation will be retried: " + safeMessage(err), Err: err}
 	}
 	return b.commitRotation(ctx, p, ch.Version)
 }

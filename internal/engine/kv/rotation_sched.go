@@ -94,10 +94,16 @@ func (s *scheduler) next(now int64) (due []string, earliest int64) {
 }
 
 // Initialize implements [logical.Initializer]: on the active node (not
-// a standby) it starts the rotation scheduler, which Cleanup stops.
+// a standby) it loads every policy's next due time (one read each, before
+// the mount serves requests, so that nothing races the load) and starts
+// the rotation scheduler, which Cleanup stops. A storage failure while
+// loading is logged; the policies not loaded run once written again.
 func (b *backendV2) Initialize(ctx context.Context) error {
 	if b.rot.standby {
 		return nil
+	}
+	if err := b.loadSchedule(ctx, ""); err != nil {
+		b.rot.logger.Error("load rotation schedules; rotations will run only after their policies are written again", "err", err)
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	b.sched.cancel, b.sched.done = cancel, make(chan struct{})
@@ -118,12 +124,9 @@ func (b *backendV2) Cleanup(context.Context) {
 	}
 }
 
-// runScheduler loads every policy's next due time, then rotates each
-// secret when it is due until ctx ends. Rotations run one at a time.
+// runScheduler rotates each secret when it is due until ctx ends.
+// Rotations run one at a time.
 func (b *backendV2) runScheduler(ctx context.Context) {
-	if err := b.loadSchedule(ctx, ""); err != nil && ctx.Err() == nil {
-		b.rot.logger.Error("load rotation schedules; rotations will run only after their policies are written again", "err", err)
-	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
