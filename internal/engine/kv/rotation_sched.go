@@ -124,18 +124,28 @@ func (b *backendV2) Cleanup(context.Context) {
 	}
 }
 
-// runScheduler rotates each secret when it is due until ctx ends.
-// Rotations run one at a time.
+// runScheduler rotates each secret when it is due until ctx ends, up to
+// rotationWorkers at a time (a slow rotator delays only its own secret
+// and, when all workers wait on one, the others), and waits for the
+// rotations it started before it returns.
 func (b *backendV2) runScheduler(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	sem := make(chan struct{}, rotationWorkers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
 		due, earliest := b.sched.next(b.clock.Now().UnixNano())
 		for _, p := range due {
-			if ctx.Err() != nil {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
 				return
 			}
-			b.runDue(ctx, p)
+			wg.Go(func() {
+				defer func() { <-sem }()
+				b.runDue(ctx, p)
+			})
 		}
 		if len(due) > 0 {
 			continue // rotations took time; look again
@@ -217,6 +227,10 @@ func (b *backendV2) runDue(ctx context.Context, p string) {
 		b.rot.logger.Debug("scheduled rotation did not complete", "path", p, "err", err)
 	}
 }
+
+// rotationWorkers is how many scheduled rotations of one mount run at
+// once.
+const rotationWorkers = 4
 
 // dueItem is one heap entry.
 type dueItem struct {
