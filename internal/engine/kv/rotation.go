@@ -208,6 +208,14 @@ func (b *backendV2) writeRotation(ctx context.Context, req *logical.Request, m *
 	if err != nil {
 		return nil, err
 	}
+	if r := pol.Rotator; r != nil && r.Type == rotation.RotatorWebhook && r.SendValues {
+		// A hook that receives the values reads the secret: only someone
+		// who may read it may send its values away.
+		target := req.MountPoint + "data/" + p
+		if req.Access == nil || !req.Access.Allowed(target, logical.ReadOperation) {
+			return nil, &logical.Error{Kind: logical.ErrPermissionDenied, Msg: "a webhook rotator with send_values needs read permission on " + target}
+		}
+	}
 	if r := pol.Rotator; r != nil && r.Type == rotation.RotatorDatabase {
 		// Setting a database user's password is a power over the
 		// database mount: ask for what configuring the connection needs.

@@ -56,6 +56,11 @@ type allowAll struct{}
 
 func (allowAll) Allowed(string, logical.Operation) bool { return true }
 
+// onlyAllow is an ACL that allows one path.
+type onlyAllow string
+
+func (o onlyAllow) Allowed(p string, _ logical.Operation) bool { return p == string(o) }
+
 type rotHarness struct {
 	*harness
 	events *events
@@ -139,6 +144,18 @@ func TestRotationPolicyAPI(t *testing.T) {
 	r.Access = allowAll{}
 	if _, err := h.Send(r); err != nil {
 		t.Fatalf("database rotator with access: %v", err)
+	}
+
+	// A webhook that receives the values needs read access to them.
+	hookPolicy := `{"period":"1h","keys":{"key":{"generator":"random"}},"rotator":{"type":"webhook","url":"https://h.example/r","hmac_key":"0123456789abcdef","send_values":true}}`
+	r = h.Request(opUpdate, "rotation/app/api", hookPolicy)
+	r.MountPoint, r.Access = "secret/", onlyAllow("secret/config/x")
+	_, err = h.Send(r)
+	logicaltest.WantKind(t, "send_values without read access", err, logical.ErrPermissionDenied)
+	r = h.Request(opUpdate, "rotation/app/api", hookPolicy)
+	r.MountPoint, r.Access = "secret/", onlyAllow("secret/data/app/api")
+	if _, err := h.Send(r); err != nil {
+		t.Errorf("send_values with read access: %v", err)
 	}
 
 	h.must(req{op: opDelete, path: "rotation/app/api"})
