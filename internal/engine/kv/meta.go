@@ -40,6 +40,7 @@ type mountConfig struct {
 	MaxVersions        int           `json:"max_versions"`
 	CASRequired        bool          `json:"cas_required"`
 	DeleteVersionAfter time.Duration `json:"delete_version_after_ns"`
+	mountLife
 }
 
 // keyMeta is the stored metadata of one key: its settings and every
@@ -54,6 +55,7 @@ type keyMeta struct {
 	DeleteVersionAfter time.Duration     `json:"delete_version_after_ns,omitempty"`
 	CustomMetadata     map[string]string `json:"custom_metadata,omitempty"`
 	Versions           []versionMeta     `json:"versions"`
+	keyLife
 	// Pending is the version a rotation wrote and has not made current
 	// yet (0: none); see rotation.go.
 	Pending int `json:"pending,omitempty"`
@@ -166,6 +168,7 @@ type metadataResponse struct {
 	OldestVersion      int                 `json:"oldest_version"`
 	UpdatedTime        string              `json:"updated_time"`
 	Versions           map[int]versionInfo `json:"versions"`
+	lifeResponse
 	// Rotation summarises the key's rotation policy and state; absent
 	// when it has none.
 	Rotation *rotationSummary `json:"rotation,omitempty"`
@@ -182,6 +185,7 @@ func newMetadataResponse(m *keyMeta) *metadataResponse {
 		OldestVersion:      m.Oldest,
 		UpdatedTime:        formatTime(m.Updated),
 		Versions:           make(map[int]versionInfo, len(m.Versions)),
+		lifeResponse:       newLifeResponse(m),
 	}
 	for _, v := range m.Versions {
 		r.Versions[v.N] = versionInfo{
@@ -198,6 +202,7 @@ type configResponse struct {
 	CASRequired        bool               `json:"cas_required"`
 	DeleteVersionAfter framework.Duration `json:"delete_version_after"`
 	MaxVersions        int                `json:"max_versions"`
+	mountLifeResponse
 }
 
 // checkCustomMetadata enforces Vault's limits on custom_metadata. Errors

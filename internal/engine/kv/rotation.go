@@ -50,6 +50,10 @@ const (
 	eventRotationFailed    = "rotation/failed"
 )
 
+// errTrashed marks a rotation of a deleted (recoverable) secret: not a
+// failure to record, the schedule just waits.
+var errTrashed = errors.New("secret is deleted")
+
 // rotationTimeout bounds one rotation (generation, rotator, commit) when
 // no request bounds it.
 const rotationTimeout = 5 * time.Minute
@@ -64,7 +68,6 @@ const (
 // rotationEnv is what rotation needs from the backend's environment.
 type rotationEnv struct {
 	system  logical.SystemView
-	events  logical.EventSender
 	logger  *slog.Logger
 	standby bool
 }
@@ -309,7 +312,7 @@ func (b *backendV2) rotate(ctx context.Context, p string) (version, previous int
 	defer b.sched.end(p)
 	ch, pol, err := b.prepareRotation(ctx, p)
 	if err != nil {
-		if !errors.Is(err, logical.ErrNotFound) && ctx.Err() == nil {
+		if !errors.Is(err, logical.ErrNotFound) && !errors.Is(err, errTrashed) && ctx.Err() == nil {
 			b.recordFailure(ctx, p, 0, err)
 		}
 		return 0, 0, err
@@ -358,6 +361,19 @@ func (b *backendV2) prepareRotation(ctx context.Context, p string) (rotation.Cha
 	meta, err := loadMeta(ctx, b.storage, p)
 	if err != nil {
 		return rotation.Change{}, nil, err
+	}
+	if meta == nil {
+		// A deleted secret in its recovery window is not rotated (nor
+		// brought back); one past its window is purged with its policy.
+		if err := b.checkNotTrashedLocked(ctx, p); err != nil {
+			return rotation.Change{}, nil, &logical.Error{Kind: logical.ErrInvalidRequest, Msg: "the secret is deleted; recover it to rotate it", Err: errTrashed}
+		}
+		if e, err = loadRotation(ctx, b.storage, p); err != nil || e == nil {
+			if err == nil {
+				err = logical.NotFound("no rotation policy for this secret")
+			}
+			return rotation.Change{}, nil, err
+		}
 	}
 	now := b.now()
 	if e.Pending != 0 && meta != nil {
@@ -554,8 +570,10 @@ func (b *backendV2) commitRotation(ctx context.Context, p string, n int) (versio
 		return 0, 0, err
 	}
 	b.sched.set(p, e.NextDue)
-	b.rot.events.SendEvent(ctx, eventRotationSucceeded, map[string]string{
-		"path": p, "version": strconv.Itoa(meta.Current), "previous_version": strconv.Itoa(prev),
+	// Readers see a new current version, as after a write.
+	b.send(ctx, eventDataWrite, "data/"+p, p, versionsMetadata(meta))
+	b.send(ctx, eventRotationSucceeded, "data/"+p, p, map[string]string{
+		"version": strconv.Itoa(meta.Current), "previous_version": strconv.Itoa(prev),
 	})
 	return meta.Current, prev, nil
 }
@@ -582,8 +600,8 @@ func (b *backendV2) recordFailure(ctx context.Context, p string, n int, cause er
 	}
 	b.sched.set(p, e.NextDue)
 	b.rot.logger.Warn("rotation failed; it will be retried", "path", p, "version", n, "failures", e.Failures, "err", msg)
-	b.rot.events.SendEvent(ctx, eventRotationFailed, map[string]string{
-		"path": p, "version": strconv.Itoa(n), "failures": strconv.Itoa(e.Failures), "error": msg,
+	b.send(ctx, eventRotationFailed, "data/"+p, p, map[string]string{
+		"version": strconv.Itoa(n), "failures": strconv.Itoa(e.Failures), "error": msg,
 	})
 }
 

@@ -27,7 +27,9 @@ type events struct {
 func (e *events) SendEvent(_ context.Context, typ string, md map[string]string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.sent = append(e.sent, typ+" "+md["path"]+" "+md["version"])
+	if strings.HasPrefix(typ, "rotation/") {
+		e.sent = append(e.sent, typ+" "+md["path"]+" "+md["version"])
+	}
 }
 
 func (e *events) list() []string {
@@ -205,7 +207,7 @@ func TestRotateNow(t *testing.T) {
 	if resp := h.must(req{op: opRead, path: "data/svc", query: "version=1"}); !resp.NotFound {
 		t.Error("previous version still readable after the grace period")
 	}
-	if ev := h.events.list(); len(ev) != 1 || ev[0] != "rotation/succeeded svc 2" {
+	if ev := h.events.list(); len(ev) != 1 || ev[0] != "rotation/succeeded data/svc 2" {
 		t.Errorf("events = %v", ev)
 	}
 	// A policy may come before its secret: the first rotation creates it.
@@ -261,7 +263,7 @@ func TestRotatorFailureKeepsCurrent(t *testing.T) {
 		t.Errorf("attempts = %d, want 3", len(h.db.set))
 	}
 	ev := h.events.list()
-	if len(ev) != 3 || ev[0] != "rotation/failed db 2" || ev[2] != "rotation/succeeded db 2" {
+	if len(ev) != 3 || ev[0] != "rotation/failed data/db 2" || ev[2] != "rotation/succeeded data/db 2" {
 		t.Errorf("events = %v", ev)
 	}
 	for _, e := range ev {
@@ -374,4 +376,36 @@ func TestSchedulerResumesPending(t *testing.T) {
 			t.Errorf("rotator calls = %q, want the same pending password twice", db.set)
 		}
 	})
+}
+
+// TestRotationOfDeletedSecret: a secret in its recovery window is not
+// rotated (nor brought back) and rotates again once recovered; purging it
+// deletes its policy.
+func TestRotationOfDeletedSecret(t *testing.T) {
+	t.Parallel()
+	h := newRotHarness(t, nil)
+	h.must(req{op: opUpdate, path: "config", body: `{"recovery_window_days":1}`})
+	h.must(req{op: opCreate, path: "data/gone", body: `{"data":{"k":"v1"}}`})
+	h.must(req{op: opUpdate, path: "rotation/gone", body: `{"period":"1h","keys":{"k":{"generator":"random"}}}`})
+	h.must(req{op: opDelete, path: "metadata/gone"})
+	_, err := h.do(req{op: opUpdate, path: "rotate/gone"})
+	logicaltest.WantKind(t, "rotate a deleted secret", err, logical.ErrInvalidRequest)
+	if resp, _ := h.do(req{op: opRead, path: "data/gone"}); resp != nil {
+		t.Fatalf("rotation brought a deleted secret back: %v", resp.Data)
+	}
+	if rot := asMap(t, h.must(req{op: opRead, path: "rotation/gone"})); rot["failures"] != 0.0 {
+		t.Errorf("a deleted secret's skipped rotation counted as a failure: %v", rot)
+	}
+	h.must(req{op: opUpdate, path: "recover/gone"})
+	h.must(req{op: opUpdate, path: "rotate/gone"})
+	if data, v := h.current("gone"); v != 2 || data["k"] == "v1" {
+		t.Errorf("after recovery: v%d %v", v, data)
+	}
+	h.must(req{op: opDelete, path: "metadata/gone"})
+	h.Clock.Advance(49 * time.Hour)
+	_, err = h.do(req{op: opUpdate, path: "rotate/gone"})
+	logicaltest.WantKind(t, "rotate a purged secret", err, logical.ErrNotFound)
+	if resp, _ := h.do(req{op: opRead, path: "rotation/gone"}); resp != nil {
+		t.Errorf("policy survived the purge: %v", resp.Data)
+	}
 }
