@@ -37,8 +37,23 @@ func (s *scheduler) set(p string, at int64) {
 	s.mu.Lock()
 	s.due[p] = at
 	heap.Push(&s.queue, dueItem{path: p, at: at})
+	if len(s.queue) > 2*len(s.due)+1024 {
+		s.compactLocked()
+	}
 	s.mu.Unlock()
 	s.poke()
+}
+
+// compactLocked rebuilds the heap from the map, dropping the stale
+// entries that repeated changes of far-off due times leave behind, so
+// that the heap stays proportional to the number of policies.
+func (s *scheduler) compactLocked() {
+	q := make(dueHeap, 0, len(s.due))
+	for p, at := range s.due {
+		q = append(q, dueItem{path: p, at: at})
+	}
+	heap.Init(&q)
+	s.queue = q
 }
 
 // remove forgets p.

@@ -409,3 +409,29 @@ func TestRotationOfDeletedSecret(t *testing.T) {
 		t.Errorf("policy survived the purge: %v", resp.Data)
 	}
 }
+
+func TestSchedulerQueue(t *testing.T) {
+	t.Parallel()
+	s := newScheduler()
+	s.set("a", 30)
+	s.set("b", 10)
+	s.set("c", 20)
+	s.set("b", 40) // moved: the entry at 10 is stale
+	s.remove("c")
+	if due, next := s.next(25); len(due) != 0 || next != 30 {
+		t.Fatalf("next(25) = %v, %d; want nothing due, the earliest at 30", due, next)
+	}
+	if due, next := s.next(45); strings.Join(due, ",") != "a,b" || next != 0 {
+		t.Fatalf("next(45) = %v, %d; want a,b and nothing left", due, next)
+	}
+	// Rewriting one far-off due time many times keeps the heap small.
+	for i := range 10000 {
+		s.set("x", int64(1000+i))
+	}
+	if n := len(s.queue); n > 1100 {
+		t.Errorf("heap holds %d entries for 1 policy", n)
+	}
+	if due, _ := s.next(1 << 40); len(due) != 1 || due[0] != "x" {
+		t.Errorf("due = %v, want x once", due)
+	}
+}
