@@ -140,6 +140,18 @@ func TestKVRotationWebhookFailsTwice(t *testing.T) {
 			t.Fatal("the rotation read shows the HMAC key")
 		}
 	}
+	// Each failure counted in the metrics.
+	req := cl.NewRequest(http.MethodGet, "/v1/sys/metrics")
+	req.Params.Set("format", "prometheus")
+	mresp, err := cl.RawRequestWithContext(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if !strings.Contains(string(body), `coffer_kv_rotation_failures_total{mount="secret/"} 2`) {
+		t.Errorf("metrics do not count the two failed rotations:\n%s", grepLines(string(body), "rotation"))
+	}
 	sec := mustWrite(t, cl, "secret/rotate/pay/api", nil)
 	if sec.Data["version"] != json.Number("2") {
 		t.Fatalf("rotate = %v", sec.Data)
@@ -413,3 +425,14 @@ func passwordHash(t *testing.T, d *testdb.DB, user string) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for line := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(line, sub) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
