@@ -141,9 +141,7 @@ func TestKVRotationWebhookFailsTwice(t *testing.T) {
 		}
 	}
 	// Each failure counted in the metrics.
-	req := cl.NewRequest(http.MethodGet, "/v1/sys/metrics")
-	req.Params.Set("format", "prometheus")
-	mresp, err := cl.RawRequestWithContext(t.Context(), req)
+	mresp, err := cl.Logical().ReadRawWithDataWithContext(t.Context(), "sys/metrics", map[string][]string{"format": {"prometheus"}})
 	if err != nil {
 		t.Fatal(err)
 	}
