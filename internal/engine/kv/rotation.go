@@ -312,14 +312,15 @@ func (b *backendV2) rotate(ctx context.Context, p string) (version, previous int
 	defer b.sched.end(p)
 	ch, pol, err := b.prepareRotation(ctx, p)
 	if err != nil {
-		if !errors.Is(err, logical.ErrNotFound) && !errors.Is(err, errTrashed) && ctx.Err() == nil {
+		if !errors.Is(err, logical.ErrNotFound) && !errors.Is(err, errTrashed) && !b.sched.closing.Load() {
 			b.recordFailure(ctx, p, 0, err)
 		}
 		return 0, 0, err
 	}
 	if err := b.applyRotator(ctx, pol, ch); err != nil {
-		if ctx.Err() != nil {
-			// Shutting down: the pending version is completed later.
+		if b.sched.closing.Load() {
+			// Shutting down: the pending version is completed at the
+			// next start.
 			return 0, 0, err
 		}
 		b.recordFailure(ctx, p, ch.Version, err)
@@ -582,6 +583,10 @@ func (b *backendV2) commitRotation(ctx context.Context, p string, n int) (versio
 // scheduled with backoff and an event sent. The pending version stays.
 func (b *backendV2) recordFailure(ctx context.Context, p string, n int, cause error) {
 	msg := safeMessage(cause)
+	// The rotation's own deadline may be what failed it: recording gets
+	// its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	unlock := b.lock(p)
 	e, err := loadRotation(ctx, b.storage, p)
 	if err != nil || e == nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,7 @@ type scheduler struct {
 	queue    dueHeap          // guarded by mu; may hold stale entries
 	inflight map[string]bool  // guarded by mu; paths being rotated
 	wake     chan struct{}    // a send asks the loop to look at the queue again
+	closing  atomic.Bool      // set by Cleanup: cut-short rotations are not failures
 
 	cancel context.CancelFunc // set by start; nil when not running
 	done   chan struct{}
@@ -133,6 +135,7 @@ func (b *backendV2) Initialize(ctx context.Context) error {
 // for it. A rotation cut short stays pending and is completed by the
 // next active node.
 func (b *backendV2) Cleanup(context.Context) {
+	b.sched.closing.Store(true)
 	if b.sched.cancel != nil {
 		b.sched.cancel()
 		<-b.sched.done
