@@ -237,7 +237,8 @@ func TestRotatorFailureKeepsCurrent(t *testing.T) {
 			t.Fatalf("after failure %d: current = v%d %v", i, v, data)
 		}
 		rot := asMap(t, h.must(req{op: opRead, path: "rotation/db"}))
-		if rot["failures"] != float64(i) || rot["pending_version"] != 2.0 || !strings.Contains(rot["last_error"].(string), "connection refused") {
+		if rot["failures"] != float64(i) || rot["pending_version"] != 2.0 || !strings.Contains(rot["last_error"].(string), "connection refused") ||
+			rot["next_rotation"] != h.ts(retryDelay(i)) {
 			t.Errorf("after failure %d: state = %v", i, rot)
 		}
 	}
@@ -434,4 +435,57 @@ func TestSchedulerQueue(t *testing.T) {
 	if due, _ := s.next(1 << 40); len(due) != 1 || due[0] != "x" {
 		t.Errorf("due = %v, want x once", due)
 	}
+}
+
+// TestSchedulerRetriesFailures: a failed scheduled rotation is retried
+// after 1 s, 2 s, 4 s ... with the same pending value until the rotator
+// accepts it.
+func TestSchedulerRetriesFailures(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newRotHarness(t, logical.SystemClock{})
+		start := time.Now()
+		h.must(req{op: opCreate, path: "data/r", body: `{"data":{"pw":"old"}}`})
+		h.db.mu.Lock()
+		h.db.fail = errors.New("database down")
+		h.db.mu.Unlock()
+		r := h.Request(opUpdate, "rotation/r", `{"period":"10s","keys":{"pw":{"generator":"random"}},"rotator":{"type":"database","mount":"d","connection":"c","username":"u"}}`)
+		r.Access = allowAll{}
+		if _, err := h.Send(r); err != nil {
+			t.Fatal(err)
+		}
+		calls := func() []string {
+			h.db.mu.Lock()
+			defer h.db.mu.Unlock()
+			return append([]string(nil), h.db.set...)
+		}
+		ms := time.Millisecond
+		// Due at 10 s; failures retried at 11 s, 13 s and 17 s.
+		for _, tt := range []struct {
+			at    time.Duration
+			calls int
+		}{{9990 * ms, 0}, {10010 * ms, 1}, {10990 * ms, 1}, {11010 * ms, 2}, {12990 * ms, 2}, {13010 * ms, 3}} {
+			time.Sleep(time.Until(start.Add(tt.at)))
+			synctest.Wait()
+			if got := len(calls()); got != tt.calls {
+				t.Fatalf("at %v: %d rotator calls, want %d", tt.at, got, tt.calls)
+			}
+		}
+		h.db.mu.Lock()
+		h.db.fail = nil
+		h.db.mu.Unlock()
+		time.Sleep(time.Until(start.Add(17010 * ms)))
+		synctest.Wait()
+		got := calls()
+		if len(got) != 4 {
+			t.Fatalf("rotator calls = %d, want 4", len(got))
+		}
+		for _, c := range got[1:] {
+			if c != got[0] {
+				t.Errorf("a retry set %q, the first attempt %q: want the same pending password", c, got[0])
+			}
+		}
+		if data, v := h.current("r"); v != 2 || !strings.HasSuffix(got[0], " "+data["pw"].(string)) {
+			t.Errorf("after the retries: v%d %v", v, data)
+		}
+	})
 }
