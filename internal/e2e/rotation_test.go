@@ -227,6 +227,7 @@ func TestKVRotationRestartMidRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() })
 	started := make(chan struct{})
 	var once sync.Once
 	hook := newRotHook(t, func(n int, r *http.Request) int {
