@@ -17,6 +17,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/audit"
 	"github.com/coffer-secrets/coffer/internal/barrier"
+	"github.com/coffer-secrets/coffer/internal/events"
 	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/identity"
 	"github.com/coffer-secrets/coffer/internal/lease"
@@ -178,6 +179,8 @@ type Core struct {
 	operator *operator.Operator
 	// snapshots saves and verifies snapshots (snapshot.go installs them).
 	snapshots *snapshots.Snapshots
+	// events is the event bus (events.go).
+	events *events.Bus
 
 	// identity is built at unseal and dropped at seal; guarded by stateMu.
 	identity *identity.Store
@@ -265,6 +268,7 @@ func New(opts Options) (*Core, error) {
 	c.rotation = rotate.New(rotate.Options{Keyring: b, Active: func() bool { return !c.Sealed() && !c.standby() }, Clock: opts.Clock, Logger: c.logger, MinInterval: opts.MinRotationInterval, CheckInterval: opts.RotationCheckInterval})
 	c.operator = operator.New(operator.Options{Storage: b, Clock: opts.Clock, Logger: c.logger, Version: opts.Version, SanitizedConfig: opts.SanitizedConfig, InFlight: opts.InFlight})
 	c.snapshots = snapshots.New(snapshotCore{c})
+	c.events = events.New(events.Options{Now: c.now})
 	c.sys = c.newSysBackend()
 	c.tokenAPI = c.newTokenBackend()
 	c.sealed.Store(true)

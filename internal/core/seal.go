@@ -471,6 +471,7 @@ func (c *Core) preSeal(ctx context.Context) {
 		c.stopBackground()
 		c.stopBackground = nil
 	}
+	c.events.Close() // every stream ends: nothing is readable while sealed
 	c.audits.Unload(ctx)
 	c.unloadMounts(ctx)
 	c.tokens.Reset()
