@@ -158,7 +158,7 @@ const SubscribePrefix = "sys/events/subscribe/"
 // read of events/subscribe/TYPE only checks the type: the HTTP layer runs
 // it through [Core.SubscribeEvents] before upgrading to a WebSocket.
 func (c *Core) eventPaths() []*framework.Path {
-	return []*framework.Path{{
+	return append([]*framework.Path{{
 		Pattern: `events/subscribe/(?P<event_type>.+)`,
 		Operations: map[logical.Operation]framework.Handler{
 			logical.ReadOperation: func(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
@@ -169,5 +169,5 @@ func (c *Core) eventPaths() []*framework.Path {
 			},
 		},
 		Synopsis: "Subscribe to events over a WebSocket (?json=true).",
-	}}
+	}}, c.webhooks.Paths()...)
 }

@@ -430,6 +430,9 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.audits.Load(ctx); err != nil {
 		return err
 	}
+	if err := c.webhooks.Load(ctx); err != nil {
+		return err
+	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
@@ -441,6 +444,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 			{"key auto-rotation", c.rotation.Run},
 			{"lease sweep", c.leases.Run},
 			{"audit checkpoints", c.broker.Run},
+			{"event webhooks", c.webhooks.Run},
 		} {
 			wg.Go(func() { runTask(bg, c.logger, c.opts.Observer, t) })
 		}
@@ -472,6 +476,7 @@ func (c *Core) preSeal(ctx context.Context) {
 		c.stopBackground = nil
 	}
 	c.events.Close() // every stream ends: nothing is readable while sealed
+	c.webhooks.Reset()
 	c.audits.Unload(ctx)
 	c.unloadMounts(ctx)
 	c.tokens.Reset()
