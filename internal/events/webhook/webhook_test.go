@@ -3,8 +3,8 @@ package webhook_test
 import (
 	"crypto/hmac"
 	"encoding/json"
-	"errors"
 	"encoding/pem"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
