@@ -245,7 +245,7 @@ func New(opts Options) (*Core, error) {
 	if opts.HA != nil {
 		// The node wraps the physical storage under the barrier, and
 		// reaches the core through haHost (see ha.go).
-		n, err := ha.New(*opts.HA, ha.Env{Host: haHost{c}, State: &c.stateMu, Logger: opts.Logger.With("component", "ha"), Clock: opts.Clock, Version: opts.Version})
+		n, err := ha.New(*opts.HA, ha.Env{Host: haHost{c}, State: &c.stateMu, Logger: opts.Logger.With("component", "ha"), Clock: opts.Clock, Version: opts.Version, Events: c.deliverRemoteEvent})
 		if err != nil {
 			return nil, err
 		}
@@ -272,7 +272,7 @@ func New(opts Options) (*Core, error) {
 	c.operator = operator.New(operator.Options{Storage: b, Clock: opts.Clock, Logger: c.logger, Version: opts.Version, SanitizedConfig: opts.SanitizedConfig, InFlight: opts.InFlight})
 	c.snapshots = snapshots.New(snapshotCore{c})
 	c.webhooks = webhook.New(webhook.Options{Storage: b, Logger: c.logger.With("component", "webhook"), Now: c.now, Active: func() bool { return !c.Sealed() && !c.standby() }})
-	c.events = events.New(events.Options{Now: c.now, Hooks: []func(*events.Event){c.webhooks.Enqueue}})
+	c.events = events.New(events.Options{Now: c.now, Hooks: []func(*events.Event){c.webhooks.Enqueue, c.sendClusterEvent}})
 	c.sys = c.newSysBackend()
 	c.tokenAPI = c.newTokenBackend()
 	c.sealed.Store(true)

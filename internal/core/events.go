@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -50,6 +51,28 @@ func (m mountEvents) SendEvent(_ context.Context, typ string, metadata map[strin
 		md[k] = v
 	}
 	m.c.events.Publish(&events.Event{ID: uuid.New(), Type: typ, Time: m.c.now(), Metadata: md, Plugin: info})
+}
+
+// sendClusterEvent is the bus hook that sends the active node's events to
+// the standbys' subscribers.
+func (c *Core) sendClusterEvent(e *events.Event) {
+	if c.ha == nil {
+		return
+	}
+	if b, err := json.Marshal(e); err == nil {
+		c.ha.SendEvent(string(b))
+	}
+}
+
+// deliverRemoteEvent hands an event the active node sent to this
+// standby's subscribers (not to its hooks: the active node delivers
+// webhooks).
+func (c *Core) deliverRemoteEvent(payload string) {
+	var e events.Event
+	if err := json.Unmarshal([]byte(payload), &e); err != nil || e.ID == "" || e.Type == "" {
+		return
+	}
+	c.events.Deliver(&e)
 }
 
 // systemEvents is the sender of core's own events (policy/changed,
