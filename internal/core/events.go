@@ -87,10 +87,9 @@ func (s systemEvents) SendEvent(_ context.Context, typ string, metadata map[stri
 // EventStream is one subscriber's stream: the bus's events that match its
 // filter and that its token may read now.
 type EventStream struct {
-	c      *Core
-	sub    *events.Subscription
-	req    Request // the subscribe request, for its token and connection
-	recent time.Time
+	c   *Core
+	sub *events.Subscription
+	req Request // the subscribe request, for its token and connection
 }
 
 // EventRecheck is how often an idle stream checks that its token is still

@@ -37,7 +37,7 @@ func (r leaseRevoker) RevokeLease(ctx context.Context, e *lease.Entry) error {
 		return err
 	}
 	// The lease ID is left out: the path tells a consumer what it held.
-	systemEvents{r.c}.SendEvent(ctx, "lease/revoked", map[string]string{"path": e.MountPath + e.Path, "mount_path": e.MountPath, "operation": "revoke"})
+	systemEvents(r).SendEvent(ctx, "lease/revoked", map[string]string{"path": e.MountPath + e.Path, "mount_path": e.MountPath, "operation": "revoke"})
 	return nil
 }
 

@@ -152,6 +152,11 @@ func (m *Manager) write(ctx context.Context, req *logical.Request, mt *framework
 	if err := m.opts.Storage.Put(ctx, &storage.Entry{Key: configKey(name), Value: b}); err != nil {
 		return nil, err
 	}
+	pending, err := m.opts.Storage.List(ctx, outboxPrefix(name))
+	if err != nil {
+		return nil, err
+	}
+	h.pending = len(pending)
 	m.mu.Lock()
 	m.hooks[name] = h
 	m.mu.Unlock()
@@ -172,10 +177,13 @@ func (m *Manager) delete(ctx context.Context, req *logical.Request, mt *framewor
 			ops = append(ops, storage.Op{Kind: storage.OpDelete, Entry: storage.Entry{Key: p + k}})
 		}
 	}
+	if err := m.opts.Storage.Txn(ctx, ops); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	delete(m.hooks, name)
 	m.mu.Unlock()
-	return nil, m.opts.Storage.Txn(ctx, ops)
+	return nil, nil
 }
 
 func (m *Manager) deadLetters(ctx context.Context, name string) ([]*Letter, error) {
@@ -256,6 +264,7 @@ func (m *Manager) replay(ctx context.Context, req *logical.Request, mt *framewor
 		if err := m.opts.Storage.Txn(ctx, ops); err != nil {
 			return nil, err
 		}
+		m.addPending(name, len(ops)/2)
 	}
 	m.poke()
 	return &logical.Response{Data: map[string]any{"replayed": len(ops) / 2}}, nil

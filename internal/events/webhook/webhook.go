@@ -143,6 +143,9 @@ type Manager struct {
 type hook struct {
 	cfg    *Config
 	client *http.Client
+	// pending counts the events in the outbox, for MaxOutbox; guarded by
+	// the manager's mu.
+	pending int
 }
 
 // New returns a manager with no webhooks loaded. It starts nothing.
@@ -194,6 +197,11 @@ func (m *Manager) Load(ctx context.Context) error {
 			m.opts.Logger.Error("webhook has a bad TLS configuration; it is skipped", "webhook", n, "err", err)
 			continue
 		}
+		pending, err := m.opts.Storage.List(ctx, outboxPrefix(n))
+		if err != nil {
+			return fmt.Errorf("list webhook outbox: %w", err)
+		}
+		h.pending = len(pending)
 		hooks[n] = h
 	}
 	m.mu.Lock()
@@ -262,9 +270,15 @@ func (m *Manager) Enqueue(e *events.Event) {
 	m.mu.Lock()
 	var names []string
 	for n, h := range m.hooks {
-		if h.cfg.matches(e) {
-			names = append(names, n)
+		if !h.cfg.matches(e) {
+			continue
 		}
+		if h.pending >= MaxOutbox {
+			m.opts.Logger.Error("webhook outbox is full; event dropped", "webhook", n, "event_type", e.Type, "event_id", e.ID)
+			continue
+		}
+		h.pending++
+		names = append(names, n)
 	}
 	m.mu.Unlock()
 	if len(names) == 0 {
@@ -281,16 +295,22 @@ func (m *Manager) Enqueue(e *events.Event) {
 	now := m.opts.Now()
 	key := fmt.Sprintf("%020d-%s", now.UnixNano(), e.ID)
 	for _, n := range names {
-		if keys, err := m.opts.Storage.List(ctx, outboxPrefix(n)); err == nil && len(keys) >= MaxOutbox {
-			m.opts.Logger.Error("webhook outbox is full; event dropped", "webhook", n, "event_type", e.Type, "event_id", e.ID)
-			continue
-		}
 		l := Letter{Key: key, Event: body, NextAttempt: now}
 		if err := m.putLetter(ctx, outboxPrefix(n)+key, &l); err != nil {
 			m.opts.Logger.Error("write webhook outbox", "webhook", n, "err", err)
+			m.addPending(n, -1)
 		}
 	}
 	m.poke()
+}
+
+// addPending changes the outbox count of webhook name by d.
+func (m *Manager) addPending(name string, d int) {
+	m.mu.Lock()
+	if h := m.hooks[name]; h != nil {
+		h.pending = max(0, h.pending+d)
+	}
+	m.mu.Unlock()
 }
 
 func (m *Manager) putLetter(ctx context.Context, key string, l *Letter) error {
@@ -349,13 +369,16 @@ func (m *Manager) deliverOutbox(ctx context.Context, h *hook) error {
 			return fmt.Errorf("decode outbox entry: %w", err)
 		}
 		if m.opts.Now().Before(l.NextAttempt) {
-			continue
+			// Later events wait for this one, so that an endpoint sees
+			// them in order.
+			return nil
 		}
 		derr := m.send(ctx, h, l.Event)
 		if derr == nil {
 			if err := m.opts.Storage.Delete(ctx, prefix+k); err != nil {
 				return err
 			}
+			m.addPending(h.cfg.Name, -1)
 			continue
 		}
 		if ctx.Err() != nil {
@@ -368,6 +391,7 @@ func (m *Manager) deliverOutbox(ctx context.Context, h *hook) error {
 			if err := m.bury(ctx, h.cfg.Name, k, &l); err != nil {
 				return err
 			}
+			m.addPending(h.cfg.Name, -1)
 			m.opts.Logger.Warn("webhook delivery failed for good; event moved to the dead letters", "webhook", h.cfg.Name, "attempts", l.Attempts, "err", l.LastError)
 			continue
 		}
@@ -380,9 +404,7 @@ func (m *Manager) deliverOutbox(ctx context.Context, h *hook) error {
 		if err := m.putLetter(ctx, prefix+k, &l); err != nil {
 			return err
 		}
-		// Later events wait for this one, so that an endpoint sees them in
-		// order.
-		return nil
+		return nil // later events wait for this one
 	}
 	return nil
 }
