@@ -201,3 +201,70 @@ func TestEventSubscribeBadRequests(t *testing.T) {
 		})
 	}
 }
+
+// TestEventSubscribeKV: a subscriber whose token reads only
+// secret/data/app/* sees exactly the KV writes and deletes under it, in
+// order, with full paths and versions and no value.
+func TestEventSubscribeKV(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	ctx := t.Context()
+	tok := restrictedToken(t, s.Client, "app-reader", `
+path "sys/events/subscribe/kv*" { capabilities = ["read"] }
+path "secret/data/app/*" { capabilities = ["read"] }`)
+	conn, status := subscribe(t, s, tok, "kv*", "")
+	if status != http.StatusSwitchingProtocols {
+		t.Fatalf("subscribe status %d", status)
+	}
+	kv := s.Client.KVv2("secret")
+	steps := []struct {
+		path string
+		del  bool
+	}{
+		{"app/db", false}, {"other/db", false}, {"app/db", false}, {"app/api", false}, {"other/db", true}, {"app/db", true},
+	}
+	for _, st := range steps {
+		var err error
+		if st.del {
+			err = kv.Delete(ctx, st.path)
+		} else {
+			_, err = kv.Put(ctx, st.path, map[string]any{"password": "hunter2-" + st.path})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := kv.Put(ctx, "app/zz-end", map[string]any{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"kv-v2/data-write secret/data/app/db 1",
+		"kv-v2/data-write secret/data/app/db 2",
+		"kv-v2/data-write secret/data/app/api 1",
+		"kv-v2/data-delete secret/data/app/db 2",
+	}
+	var got []string
+	for {
+		_, b, err := conn.Read(ctx)
+		if err != nil {
+			t.Fatalf("read: %v (so far %q)", err, got)
+		}
+		if strings.Contains(string(b), "hunter2") {
+			t.Errorf("an event holds a secret value: %s", b)
+		}
+		var e events.Event
+		if err := json.Unmarshal(b, &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Metadata["data_path"] == "secret/data/app/zz-end" {
+			break
+		}
+		if e.Plugin.MountPath != "secret/" || e.Plugin.Plugin != "kv" {
+			t.Errorf("event %s plugin_info %+v, want the kv mount at secret/", e.Type, e.Plugin)
+		}
+		got = append(got, e.Type+" "+e.Metadata["data_path"]+" "+e.Metadata["current_version"])
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
