@@ -1,11 +1,18 @@
 package webhook_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -229,5 +236,82 @@ func TestWebhookBadConfig(t *testing.T) {
 	}
 	if sec, err := s.Client.Logical().Read("sys/events/webhooks/bad"); err != nil || sec != nil {
 		t.Errorf("after bad writes: read = %+v, %v; want nothing", sec, err)
+	}
+}
+
+// selfSigned returns a self-signed client certificate and its key, in PEM.
+func selfSigned(t *testing.T) (certPEM, keyPEM string, cert *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "coffer-webhook"},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ = x509.ParseCertificate(der)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})), cert
+}
+
+// TestWebhookMutualTLS: an endpoint that requires a client certificate
+// gets the events from a webhook configured with one, and the key is never
+// read back.
+func TestWebhookMutualTLS(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	certPEM, keyPEM, cert := selfSigned(t)
+	ep := &endpoint{}
+	var got atomic.Int32
+	ep.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+	}))
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	ep.srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	ep.srv.StartTLS()
+	t.Cleanup(ep.srv.Close)
+
+	configure(t, s.Client, "mtls", ep, map[string]any{"client_cert_pem": certPEM, "client_key_pem": keyPEM})
+	putPolicy(t, s.Client, "p1")
+	waitFor(t, "a delivery over mutual TLS", func() bool { return got.Load() == 1 })
+	sec, err := s.Client.Logical().Read("sys/events/webhooks/mtls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(sec.Data)
+	if strings.Contains(string(raw), "PRIVATE KEY") || sec.Data["client_key_set"] != true {
+		t.Errorf("webhook read = %s: want client_key_set and never the key", raw)
+	}
+	// Without the client certificate the endpoint refuses the handshake:
+	// the event becomes a dead letter that says so.
+	configure(t, s.Client, "plain", ep, map[string]any{"max_attempts": 1})
+	putPolicy(t, s.Client, "p2")
+	var reason string
+	waitFor(t, "a dead letter without a client certificate", func() bool {
+		st, err := s.Client.Logical().Read("sys/events/webhooks/plain/dead-letters")
+		if err != nil || st == nil {
+			return false
+		}
+		ls, _ := st.Data["dead_letters"].([]any)
+		if len(ls) != 1 {
+			return false
+		}
+		reason, _ = ls[0].(map[string]any)["last_error"].(string)
+		return true
+	})
+	if !strings.Contains(reason, "request failed") || strings.Contains(reason, ep.srv.URL) {
+		t.Errorf("dead letter reason %q: want a request failure that does not name the URL", reason)
 	}
 }
