@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/coffer-secrets/coffer/internal/events"
+	"github.com/coffer-secrets/coffer/internal/httpapi"
 	"github.com/coffer-secrets/coffer/internal/testserver"
 )
 
@@ -266,5 +268,41 @@ path "secret/data/app/*" { capabilities = ["read"] }`)
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestEventStreamLimit: past MaxEventStreams a subscription answers 503
+// with Retry-After; a closed stream frees its place.
+func TestEventStreamLimit(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	srv := httptest.NewServer(httpapi.New(httpapi.Options{Core: s.Core(), MaxEventStreams: 1}))
+	t.Cleanup(srv.Close)
+	dial := func() (*websocket.Conn, *http.Response, error) {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		return websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/v1/sys/events/subscribe/*?json=true",
+			&websocket.DialOptions{HTTPHeader: http.Header{"X-Vault-Token": {s.RootToken}}})
+	}
+	first, _, err := dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, resp, err := dial()
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("second stream: %v, %+v; want 503 with Retry-After", err, resp)
+	}
+	first.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, _, err := dial()
+		if err == nil {
+			c.CloseNow()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no stream after the first closed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
