@@ -97,7 +97,7 @@ func (h *Handler) handleSubscribe(w http.ResponseWriter, r *http.Request, reqID,
 	defer conn.CloseNow()
 	conn.SetReadLimit(eventReadLimit)
 	// CloseRead answers control frames and ends ctx when the client goes.
-	ctx := conn.CloseRead(context.WithoutCancel(r.Context()))
+	ctx := conn.CloseRead(r.Context())
 	reason := h.streamEvents(ctx, conn, stream)
 	conn.Close(websocket.StatusNormalClosure, reason)
 }
