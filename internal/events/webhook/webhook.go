@@ -341,11 +341,17 @@ func (m *Manager) Run(ctx context.Context) error {
 			hooks = append(hooks, h)
 		}
 		m.mu.Unlock()
+		// Webhooks are delivered side by side, so that a slow endpoint
+		// delays the others by at most one of its timeouts a round.
+		var wg sync.WaitGroup
 		for _, h := range hooks {
-			if err := m.deliverOutbox(ctx, h); err != nil && ctx.Err() == nil {
-				m.opts.Logger.Error("webhook outbox", "webhook", h.cfg.Name, "err", err)
-			}
+			wg.Go(func() {
+				if err := m.deliverOutbox(ctx, h); err != nil && ctx.Err() == nil {
+					m.opts.Logger.Error("webhook outbox", "webhook", h.cfg.Name, "err", err)
+				}
+			})
 		}
+		wg.Wait()
 	}
 }
 
