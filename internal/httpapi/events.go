@@ -12,6 +12,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/core"
 	"github.com/coffer-secrets/coffer/internal/events"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
 
@@ -80,16 +81,19 @@ func (h *Handler) handleSubscribe(w http.ResponseWriter, r *http.Request, reqID,
 	}
 	f := events.Filter{Type: strings.TrimPrefix(path, core.SubscribePrefix), Path: q.Get("filter")}
 	stream, err := h.core.SubscribeEvents(r.Context(), req, f)
+	if errors.Is(err, ha.ErrStandby) {
+		// A standby that cannot serve it (it cannot audit) proxies the
+		// whole stream to the active node.
+		clearDeadlines(w)
+		h.toActive(w, r, reqID, nil)
+		return
+	}
 	if err != nil {
 		h.writeError(w, r, reqID, err)
 		return
 	}
 	defer stream.Close()
-	// The server's read and write timeouts were set on the connection for
-	// a request; a stream lives longer and sets its own per write.
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})
-	_ = rc.SetWriteDeadline(time.Time{})
+	clearDeadlines(w)
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return // Accept answered the client
@@ -100,6 +104,15 @@ func (h *Handler) handleSubscribe(w http.ResponseWriter, r *http.Request, reqID,
 	ctx := conn.CloseRead(r.Context())
 	reason := h.streamEvents(ctx, conn, stream)
 	conn.Close(websocket.StatusNormalClosure, reason)
+}
+
+// clearDeadlines lifts the server's read and write timeouts, set on the
+// connection for a request: a stream lives longer and sets its own per
+// write.
+func clearDeadlines(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 }
 
 // streamEvents writes stream's events to conn until one side ends; it

@@ -3,7 +3,9 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/coffer-secrets/coffer/internal/events"
+	"github.com/coffer-secrets/coffer/internal/testserver"
 )
 
 // TestClusterEventsReachStandby: a subscriber connected to a standby gets
@@ -59,5 +62,47 @@ path "sys/policies/acl/app-*" { capabilities = ["read"] }`); err != nil {
 	}
 	if e.Type != "policy/changed" || e.Metadata["name"] != "app-1" {
 		t.Errorf("standby subscriber got %s %v, want policy/changed for app-1 only", e.Type, e.Metadata)
+	}
+}
+
+// TestClusterEventsForwardedWithAudit: with an audit device, a standby
+// cannot audit a subscription itself, so it proxies the WebSocket to the
+// active node, whose stream then carries the events.
+func TestClusterEventsForwardedWithAudit(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 2, func(_ int, o *testserver.Options) { o.AuditAnyDir = true })
+	active, standby := c.nodes[0], c.nodes[1]
+	if err := active.Client.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{
+		Type: "file", Options: map[string]string{"file_path": filepath.Join(t.TempDir(), "audit.log")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	u := "ws" + strings.TrimPrefix(standby.Addr, "http") + "/v1/sys/events/subscribe/policy/*?json=true"
+	var conn *websocket.Conn
+	eventually(t, 15*time.Second, "a subscription on the standby served by the active node", func() error {
+		cn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"X-Vault-Token": {active.RootToken}}})
+		if err != nil {
+			return err
+		}
+		if active.Core().Events().Len() != 1 {
+			cn.CloseNow()
+			return errors.New("served by the standby itself")
+		}
+		conn = cn
+		return nil
+	})
+	defer conn.CloseNow()
+	if err := active.Client.Sys().PutPolicy("p1", `path "x/*" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := conn.Read(ctx)
+	if err != nil {
+		t.Fatalf("read through the standby: %v", err)
+	}
+	var e events.Event
+	if err := json.Unmarshal(b, &e); err != nil || e.Metadata["name"] != "p1" {
+		t.Errorf("event %s (%v), want policy/changed for p1", b, err)
 	}
 }
