@@ -36,7 +36,7 @@ func (h haHost) Storage() storage.Storage { return h.c.barrier }
 func (h haHost) ReloadKeyring(ctx context.Context) error { return h.c.barrier.Reload(ctx) }
 
 // UnloadLocked implements [ha.Host].
-func (h haHost) UnloadLocked(ctx context.Context) { h.c.preSeal(ctx) }
+func (h haHost) UnloadLocked(ctx context.Context) { h.c.unloadState(ctx) }
 
 // LoadActiveLocked implements [ha.Host].
 func (h haHost) LoadActiveLocked(ctx context.Context) error {

@@ -469,13 +469,21 @@ func (c *Core) loadIdentity(ctx context.Context) error {
 	return nil
 }
 
-// preSeal stops the background work and tears down the unsealed state.
+// preSeal ends the event streams, stops the background work and tears
+// down the unsealed state.
 func (c *Core) preSeal(ctx context.Context) {
+	c.events.Close() // every stream ends: nothing is readable while sealed
+	c.unloadState(ctx)
+}
+
+// unloadState stops the background work and tears down the unsealed
+// state; event streams stay (an HA role change keeps them: a standby gets
+// the active node's events).
+func (c *Core) unloadState(ctx context.Context) {
 	if c.stopBackground != nil {
 		c.stopBackground()
 		c.stopBackground = nil
 	}
-	c.events.Close() // every stream ends: nothing is readable while sealed
 	c.webhooks.Reset()
 	c.audits.Unload(ctx)
 	c.unloadMounts(ctx)

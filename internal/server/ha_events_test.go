@@ -106,3 +106,51 @@ func TestClusterEventsForwardedWithAudit(t *testing.T) {
 		t.Errorf("event %s (%v), want policy/changed for p1", b, err)
 	}
 }
+
+// TestClusterEventStreamSurvivesStepDown: a stream on the active node
+// stays open when the node steps down, and then carries the new active
+// node's events.
+func TestClusterEventStreamSurvivesStepDown(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 2, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	u := "ws" + strings.TrimPrefix(c.nodes[0].Addr, "http") + "/v1/sys/events/subscribe/policy/*?json=true"
+	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"X-Vault-Token": {c.nodes[0].RootToken}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	if err := c.nodes[0].Client.Sys().StepDown(); err != nil {
+		t.Fatal(err)
+	}
+	next := c.waitActive(t, 0, 20*time.Second)
+	// The new active node's first notices may go out before node0
+	// listens again as a standby: write until one arrives.
+	got := make(chan string, 1)
+	go func() {
+		_, b, err := conn.Read(ctx)
+		if err != nil {
+			got <- "error: " + err.Error()
+			return
+		}
+		var e events.Event
+		_ = json.Unmarshal(b, &e)
+		got <- e.Type + " " + e.Metadata["name"]
+	}()
+	for {
+		if err := c.nodes[next].Client.Sys().PutPolicy("after-step-down", `path "x/*" { capabilities = ["read"] }`); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case g := <-got:
+			if g != "policy/changed after-step-down" {
+				t.Fatalf("the stream on the former active node got %q", g)
+			}
+			return
+		case <-time.After(500 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatal("no event on the former active node's stream")
+		}
+	}
+}
