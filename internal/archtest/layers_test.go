@@ -75,7 +75,7 @@ func allowed() map[string][]string {
 
 		// The request pipeline and what it drives.
 		"internal/core": {
-			"internal/audit", "internal/barrier", "internal/ha", "internal/identity",
+			"internal/access", "internal/audit", "internal/barrier", "internal/ha", "internal/identity",
 			"internal/lease", "internal/lockout", "internal/logical", "internal/logical/framework",
 			"internal/mount", "internal/policy", "internal/router", "internal/seal",
 			"internal/snapshot", "internal/storage", "internal/token", "internal/token/otp",
@@ -84,6 +84,7 @@ func allowed() map[string][]string {
 			"internal/sys/passwords", "internal/sys/plugins", "internal/sys/policies",
 			"internal/sys/rotate", "internal/sys/snapshots", "internal/sys/tokenapi",
 			"internal/sys/wrapping", "internal/backoff", "internal/uuid",
+			"internal/sys/search",
 			"internal/events", "internal/events/webhook",
 		},
 		// The event bus (pure) and webhook delivery, which core drives.
@@ -104,12 +105,13 @@ func allowed() map[string][]string {
 		"internal/sys/mounts":    {"internal/logical", "internal/logical/framework", "internal/router"},
 		"internal/sys/passwords": {"internal/logical", "internal/logical/framework", "internal/passpol", "internal/storage"},
 		"internal/sys/plugins":   {"internal/logical", "internal/logical/framework"},
+		"internal/sys/search":    {"internal/logical", "internal/logical/framework"},
 		"internal/sys/policies":  {"internal/logical", "internal/logical/framework", "internal/policy", "internal/router", "internal/storage"},
 		"internal/sys/wrapping":  {"internal/logical", "internal/logical/framework", "internal/storage", "internal/token"},
 		"internal/router":        {"internal/logical", "internal/storage"},
 		"internal/mount":         {"internal/logical", "internal/router", "internal/storage"},
 		"internal/lockout":       {"internal/mount"},
-		"internal/token":         {"internal/storage"},
+		"internal/token":         {"internal/access", "internal/storage"},
 		"internal/token/otp":     nil,
 		"internal/lease":         {"internal/storage"},
 		"internal/audit":         {"internal/logical", "internal/logical/framework"},

@@ -8,6 +8,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/sys/mounts"
 	"github.com/coffer-secrets/coffer/internal/sys/passwords"
 	"github.com/coffer-secrets/coffer/internal/sys/policies"
+	"github.com/coffer-secrets/coffer/internal/sys/search"
 	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
@@ -30,6 +31,7 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths = append(paths, c.pluginCatalog().Paths()...)
 	paths = append(paths, host.Paths(c.clock)...)
 	paths = append(paths, c.operator.Paths()...)
+	paths = append(paths, search.New(search.Options{Core: searchCore{c}}).Paths()...)
 	paths = append(paths, c.eventPaths()...)
 	return &framework.Backend{Paths: append(paths, leases.New(leases.Options{Leases: c.leases, Core: leasesCore{c}, Clock: c.clock}).Paths()...)}
 }
