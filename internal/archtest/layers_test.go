@@ -70,6 +70,7 @@ func allowed() map[string][]string {
 		"internal/httpapi": {
 			"internal/core", "internal/ha", "internal/logical", "internal/logical/framework",
 			"internal/metrics", "internal/router", "internal/token", "internal/uuid",
+			"internal/events",
 		},
 
 		// The request pipeline and what it drives.
@@ -84,7 +85,11 @@ func allowed() map[string][]string {
 			"internal/sys/rotate", "internal/sys/snapshots", "internal/sys/tokenapi",
 			"internal/sys/wrapping", "internal/backoff", "internal/uuid",
 			"internal/sys/search",
+			"internal/events", "internal/events/webhook",
 		},
+		// The event bus (pure) and webhook delivery, which core drives.
+		"internal/events":         {"internal/uuid"},
+		"internal/events/webhook": {"internal/events", "internal/logical", "internal/logical/framework", "internal/storage", "internal/backoff", "internal/uuid"},
 		// High availability, which reaches core through the Host interface
 		// it declares.
 		"internal/ha": {"internal/logical", "internal/logical/framework", "internal/storage"},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/barrier"
 	"github.com/coffer-secrets/coffer/internal/ha"
+	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/mount"
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/sys/auditdev"
@@ -35,7 +36,7 @@ func (h haHost) Storage() storage.Storage { return h.c.barrier }
 func (h haHost) ReloadKeyring(ctx context.Context) error { return h.c.barrier.Reload(ctx) }
 
 // UnloadLocked implements [ha.Host].
-func (h haHost) UnloadLocked(ctx context.Context) { h.c.preSeal(ctx) }
+func (h haHost) UnloadLocked(ctx context.Context) { h.c.unloadState(ctx) }
 
 // LoadActiveLocked implements [ha.Host].
 func (h haHost) LoadActiveLocked(ctx context.Context) error {
@@ -182,6 +183,11 @@ func (c *Core) standby() bool { return c.ha != nil && c.ha.Standby() }
 func (c *Core) servableOnStandby(req *Request) bool {
 	if !c.ha.ServesReads() || req.WrapTTL > 0 {
 		return false
+	}
+	if strings.HasPrefix(req.Path, SubscribePrefix) && req.Operation == logical.ReadOperation {
+		// Event streams are served where the client connects: the active
+		// node sends its events to the standbys (see events.go).
+		return true
 	}
 	if req.Path == "sys" || strings.HasPrefix(req.Path, "sys/") || isWrappingPath(req.Path) {
 		return false
