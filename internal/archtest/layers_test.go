@@ -83,6 +83,7 @@ func allowed() map[string][]string {
 			"internal/sys/passwords", "internal/sys/plugins", "internal/sys/policies",
 			"internal/sys/rotate", "internal/sys/snapshots", "internal/sys/tokenapi",
 			"internal/sys/wrapping", "internal/backoff", "internal/uuid",
+			"internal/access", "internal/sys/accessapi",
 		},
 		// High availability, which reaches core through the Host interface
 		// it declares.
@@ -96,6 +97,7 @@ func allowed() map[string][]string {
 		"internal/sys/auditdev":  {"internal/audit", "internal/logical", "internal/logical/framework", "internal/router", "internal/storage"},
 		"internal/sys/host":      {"internal/hostinfo", "internal/logical", "internal/logical/framework"},
 		"internal/sys/leases":    {"internal/lease", "internal/logical", "internal/logical/framework"},
+		"internal/sys/accessapi": {"internal/access", "internal/logical", "internal/logical/framework", "internal/policy"},
 		"internal/sys/mounts":    {"internal/logical", "internal/logical/framework", "internal/router"},
 		"internal/sys/passwords": {"internal/logical", "internal/logical/framework", "internal/passpol", "internal/storage"},
 		"internal/sys/plugins":   {"internal/logical", "internal/logical/framework"},
@@ -111,7 +113,7 @@ func allowed() map[string][]string {
 		"internal/audit/trail":   {"internal/audit"},
 		"internal/identity":      {"internal/logical", "internal/logical/framework", "internal/uuid"},
 		"internal/policy":        {"internal/duration"},
-		"internal/access":        {"internal/policy"}, // who grants a path; identity and tokens next
+		"internal/access":        {"internal/logical", "internal/policy"}, // who grants a path; the Directory of principals
 		"internal/passpol":       nil,
 		"internal/hostinfo":      nil,
 		"internal/snapshot":      {"internal/atomicfile"},

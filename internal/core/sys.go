@@ -3,6 +3,7 @@ package core
 import (
 	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
+	"github.com/coffer-secrets/coffer/internal/sys/accessapi"
 	"github.com/coffer-secrets/coffer/internal/sys/host"
 	"github.com/coffer-secrets/coffer/internal/sys/leases"
 	"github.com/coffer-secrets/coffer/internal/sys/mounts"
@@ -30,5 +31,6 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths = append(paths, c.pluginCatalog().Paths()...)
 	paths = append(paths, host.Paths(c.clock)...)
 	paths = append(paths, c.operator.Paths()...)
+	paths = append(paths, accessapi.New(accessapi.Options{Core: accessCore{c}, Clock: c.clock}).Paths()...)
 	return &framework.Backend{Paths: append(paths, leases.New(leases.Options{Leases: c.leases, Core: leasesCore{c}, Clock: c.clock}).Paths()...)}
 }

@@ -1,0 +1,388 @@
+package accessapi
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coffer-secrets/coffer/internal/access"
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
+	"github.com/coffer-secrets/coffer/internal/policy"
+)
+
+// The values of an answer's "access" field.
+const (
+	// AccessYes: the principal's policies allow the request.
+	AccessYes = "yes"
+	// AccessConditional: allowed when the request meets the governing
+	// rule's conditions (parameter constraints, wrapping TTL bounds).
+	AccessConditional = "conditional"
+	// AccessDenied: it holds a granting policy, but a deny governs.
+	AccessDenied = "denied"
+	// AccessShadowed: it holds a granting policy, but a more specific
+	// rule of another of its policies governs and grants something else.
+	AccessShadowed = "shadowed"
+	// AccessDependsOnEntity: it holds a templated policy and no grant
+	// decides without it; the answer depends on the entity that logs in.
+	AccessDependsOnEntity = "depends_on_entity"
+)
+
+// defaultTokenLimit is how many tokens a who answer lists unless the
+// caller asks for another number; token_count always counts them all.
+const defaultTokenLimit = 1000
+
+// maxTokenLimit bounds the tokens one answer lists.
+const maxTokenLimit = 100000
+
+// verdict is what a set of policies decides for a who question.
+type verdict struct {
+	// Access is one of the Access* values, or "" when the set holds no
+	// policy that grants the path (it does not reach it).
+	Access string
+	// Policies are the policies whose rules decided.
+	Policies []string
+	// DependsOnEntity says the set holds a templated policy, left out.
+	DependsOnEntity bool
+}
+
+// decider decides for policy sets, caching by the set's policies that
+// take part in the answer, so that many principals and tokens with the
+// same policies cost one decision.
+type decider struct {
+	ans      access.Answer
+	relevant map[string]bool
+	reaching map[string]bool // policies that grant, root and templated
+	cache    map[string]verdict
+	key      []string // scratch
+}
+
+func newDecider(ans access.Answer) *decider {
+	d := &decider{ans: ans, relevant: map[string]bool{}, reaching: map[string]bool{}, cache: map[string]verdict{}}
+	for _, list := range [][]access.Grant{ans.Grants, ans.Denies, ans.Shadows} {
+		for _, g := range list {
+			d.relevant[g.Policy] = true
+		}
+	}
+	for _, g := range ans.Grants {
+		d.reaching[g.Policy] = true
+	}
+	for _, n := range slices.Concat(ans.Root, ans.Templated) {
+		d.relevant[n], d.reaching[n] = true, true
+	}
+	return d
+}
+
+// decide returns the verdict for a token holding every policy of sets.
+func (d *decider) decide(sets ...[]string) verdict {
+	d.key = d.key[:0]
+	reaches := false
+	for _, s := range sets {
+		for _, n := range s {
+			if d.relevant[n] {
+				d.key = append(d.key, n)
+				reaches = reaches || d.reaching[n]
+			}
+		}
+	}
+	if !reaches {
+		return verdict{}
+	}
+	slices.Sort(d.key)
+	d.key = slices.Compact(d.key)
+	k := strings.Join(d.key, "\x00")
+	if v, ok := d.cache[k]; ok {
+		return v
+	}
+	dec := d.ans.For(d.key)
+	v := verdict{Policies: dec.Policies, DependsOnEntity: dec.DependsOnEntity}
+	switch {
+	case dec.Root:
+		v.Access, v.Policies = AccessYes, []string{policy.RootPolicyName}
+	case dec.Allowed && conditional(dec.Rule, d.ans.Capability):
+		v.Access = AccessConditional
+	case dec.Allowed:
+		v.Access = AccessYes
+	case dec.Rule.Capabilities&policy.CapDeny != 0:
+		v.Access = AccessDenied
+	case slices.ContainsFunc(d.key, func(n string) bool {
+		return slices.ContainsFunc(d.ans.Grants, func(g access.Grant) bool { return g.Policy == n })
+	}):
+		v.Access = AccessShadowed
+	case dec.DependsOnEntity:
+		v.Access = AccessDependsOnEntity
+	}
+	if v.Policies == nil {
+		v.Policies = []string{}
+	}
+	d.cache[k] = v
+	return v
+}
+
+// policyRule is one policy's governing rule in a who answer.
+type policyRule struct {
+	Policy string  `json:"policy"`
+	Rule   ruleOut `json:"rule"`
+	// Conditional says the rule grants only under conditions.
+	Conditional bool `json:"conditional"`
+}
+
+// principalOut is an auth method's role, user or certificate.
+type principalOut struct {
+	Mount           string         `json:"mount"`
+	Type            string         `json:"type"`
+	Kind            string         `json:"kind"`
+	Name            string         `json:"name"`
+	Policies        []string       `json:"policies"`
+	Bindings        map[string]any `json:"bindings,omitempty"`
+	Access          string         `json:"access"`
+	DecidedBy       []string       `json:"decided_by"`
+	DependsOnEntity bool           `json:"depends_on_entity"`
+}
+
+// aliasOut is an entity alias.
+type aliasOut struct {
+	Name          string `json:"name"`
+	MountPath     string `json:"mount_path"`
+	MountAccessor string `json:"mount_accessor"`
+}
+
+// entityOut is an identity entity.
+type entityOut struct {
+	ID       string     `json:"id"`
+	Name     string     `json:"name"`
+	Disabled bool       `json:"disabled"`
+	Policies []string   `json:"policies"`
+	Groups   []string   `json:"groups"`
+	Aliases  []aliasOut `json:"aliases"`
+	Access   string     `json:"access"`
+	// DecidedBy are the policies whose rules decided.
+	DecidedBy       []string `json:"decided_by"`
+	DependsOnEntity bool     `json:"depends_on_entity"`
+}
+
+// groupOut is an identity group.
+type groupOut struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Type string `json:"type"`
+	// Policies are the group's own and those of every ancestor.
+	Policies []string `json:"policies"`
+	// MemberEntityIDs are the member entities, through nested groups too.
+	MemberEntityIDs []string `json:"member_entity_ids"`
+	Access          string   `json:"access"`
+	DecidedBy       []string `json:"decided_by"`
+	DependsOnEntity bool     `json:"depends_on_entity"`
+}
+
+// tokenOut is a live token, by accessor.
+type tokenOut struct {
+	Accessor     string   `json:"accessor"`
+	DisplayName  string   `json:"display_name"`
+	EntityID     string   `json:"entity_id"`
+	Policies     []string `json:"policies"`
+	Path         string   `json:"path"`
+	Role         string   `json:"role,omitempty"`
+	Type         string   `json:"type"`
+	CreationTime int64    `json:"creation_time"`
+	ExpireTime   *string  `json:"expire_time"`
+	TTL          int64    `json:"ttl"`
+	Access       string   `json:"access"`
+	DecidedBy    []string `json:"decided_by"`
+}
+
+// WhoAnswer is sys/access/who's answer.
+type WhoAnswer struct {
+	Path       string       `json:"path"`
+	Capability string       `json:"capability"`
+	Grants     []policyRule `json:"grants"`
+	Denies     []policyRule `json:"denies"`
+	Shadows    []policyRule `json:"shadows"`
+	// RootPolicies are policies named root (they grant everything).
+	RootPolicies []string `json:"root_policies"`
+	// TemplatedPolicies have rules that depend on the entity.
+	TemplatedPolicies []string       `json:"templated_policies"`
+	Principals        []principalOut `json:"principals"`
+	Entities          []entityOut    `json:"entities"`
+	Groups            []groupOut     `json:"groups"`
+	Tokens            []tokenOut     `json:"tokens"`
+	// TokenCount counts the live tokens that reach the path, all of
+	// them; Tokens lists at most the token_limit asked for.
+	TokenCount      int  `json:"token_count"`
+	TokensTruncated bool `json:"tokens_truncated"`
+}
+
+func policyRules(gs []access.Grant, c policy.Capability) []policyRule {
+	out := make([]policyRule, 0, len(gs))
+	for _, g := range gs {
+		out = append(out, policyRule{Policy: g.Policy, Rule: ruleOf(g.Rule), Conditional: g.Rule.Capabilities&policy.CapDeny == 0 && conditional(g.Rule, c)})
+	}
+	return out
+}
+
+// parseCapability reads a who question's capability (default read).
+func parseCapability(s string) (policy.Capability, error) {
+	if s == "" {
+		return policy.CapRead, nil
+	}
+	c, err := policy.ParseCapability(s)
+	if err != nil || c == policy.CapDeny {
+		return 0, logical.InvalidRequest("capability must be one of create, read, update, patch, delete, list, sudo")
+	}
+	return c, nil
+}
+
+func (a *API) who(ctx context.Context, req *logical.Request, _ *framework.Match) (*logical.Response, error) {
+	path := strings.TrimLeft(req.Query.Get("path"), "/")
+	if path == "" {
+		return nil, logical.InvalidRequest("missing required query parameter \"path\": the request path to ask about, such as secret/data/payments/db")
+	}
+	c, err := parseCapability(req.Query.Get("capability"))
+	if err != nil {
+		return nil, err
+	}
+	limit, err := framework.QueryInt(req, "token_limit", defaultTokenLimit)
+	if err != nil {
+		return nil, err
+	}
+	if limit > maxTokenLimit {
+		return nil, logical.InvalidRequest("token_limit must be at most %d", maxTokenLimit)
+	}
+	dir, err := a.directory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, idx := a.snapshot()
+	ans := Who(idx, dir, path, c, limit, a.now())
+	return &logical.Response{Data: ans}, nil
+}
+
+// Who answers who can reach path with capability c: idx's policy answer
+// and every principal of dir that holds a granting policy, with its
+// verdict. It lists at most tokenLimit tokens; now computes their TTLs.
+func Who(idx *access.Index, dir *access.Directory, path string, c policy.Capability, tokenLimit int, now time.Time) *WhoAnswer {
+	ans := idx.Who(path, c)
+	d := newDecider(ans)
+	out := &WhoAnswer{
+		Path: ans.Path, Capability: c.String(),
+		Grants: policyRules(ans.Grants, c), Denies: policyRules(ans.Denies, c), Shadows: policyRules(ans.Shadows, c),
+		RootPolicies: nonNil(ans.Root), TemplatedPolicies: nonNil(ans.Templated),
+		Principals: []principalOut{}, Entities: []entityOut{}, Groups: []groupOut{}, Tokens: []tokenOut{},
+	}
+	for _, m := range dir.Mounts {
+		for _, p := range m.Principals {
+			v := d.decide(p.Policies)
+			if v.Access == "" {
+				continue
+			}
+			out.Principals = append(out.Principals, principalOut{
+				Mount: m.Path, Type: m.Type, Kind: p.Kind, Name: p.Name, Policies: nonNil(p.Policies), Bindings: p.Bindings,
+				Access: v.Access, DecidedBy: v.Policies, DependsOnEntity: v.DependsOnEntity,
+			})
+		}
+	}
+	groups := make(map[string]*access.Group, len(dir.Groups))
+	for i := range dir.Groups {
+		groups[dir.Groups[i].ID] = &dir.Groups[i]
+	}
+	entities := make(map[string]*access.Entity, len(dir.Entities))
+	members := make(map[string][]string) // group ID -> entity IDs, nested too
+	for i := range dir.Entities {
+		e := &dir.Entities[i]
+		entities[e.ID] = e
+		for _, g := range e.GroupIDs {
+			members[g] = append(members[g], e.ID)
+		}
+		v := d.decide(e.IdentityPolicies)
+		if v.Access == "" {
+			continue
+		}
+		eo := entityOut{
+			ID: e.ID, Name: e.Name, Disabled: e.Disabled, Policies: nonNil(e.IdentityPolicies), Groups: []string{}, Aliases: []aliasOut{},
+			Access: v.Access, DecidedBy: v.Policies, DependsOnEntity: v.DependsOnEntity,
+		}
+		for _, g := range e.GroupIDs {
+			if grp := groups[g]; grp != nil {
+				eo.Groups = append(eo.Groups, grp.Name)
+			}
+		}
+		for _, al := range e.Aliases {
+			eo.Aliases = append(eo.Aliases, aliasOut{Name: al.Name, MountPath: al.MountPath, MountAccessor: al.MountAccessor})
+		}
+		out.Entities = append(out.Entities, eo)
+	}
+	for _, g := range dir.Groups {
+		pols := groupPolicies(groups, g.ID)
+		v := d.decide(pols)
+		if v.Access == "" {
+			continue
+		}
+		ms := slices.Clone(members[g.ID])
+		slices.Sort(ms)
+		out.Groups = append(out.Groups, groupOut{
+			ID: g.ID, Name: g.Name, Type: g.Type, Policies: pols, MemberEntityIDs: nonNil(ms),
+			Access: v.Access, DecidedBy: v.Policies, DependsOnEntity: v.DependsOnEntity,
+		})
+	}
+	if dir.Tokens != nil {
+		dir.Tokens.Each(func(t *access.Token) bool {
+			var ident []string
+			if e := entities[t.EntityID]; e != nil {
+				ident = e.IdentityPolicies
+			}
+			v := d.decide(t.Policies, ident)
+			if v.Access == "" {
+				return true
+			}
+			out.TokenCount++
+			if len(out.Tokens) >= tokenLimit {
+				out.TokensTruncated = true
+				return true
+			}
+			out.Tokens = append(out.Tokens, tokenOf(t, ident, v, now))
+			return true
+		})
+	}
+	slices.SortFunc(out.Tokens, func(p, q tokenOut) int { return strings.Compare(p.Accessor, q.Accessor) })
+	return out
+}
+
+func tokenOf(t *access.Token, ident []string, v verdict, now time.Time) tokenOut {
+	to := tokenOut{
+		Accessor: t.Accessor, DisplayName: t.DisplayName, EntityID: t.EntityID, Policies: sortedSet(t.Policies, ident),
+		Path: t.Path, Role: t.Role, Type: t.Type, CreationTime: t.CreationTime.Unix(), Access: v.Access, DecidedBy: v.Policies,
+	}
+	if !t.ExpireTime.IsZero() {
+		s := t.ExpireTime.UTC().Format(time.RFC3339Nano)
+		to.ExpireTime = &s
+		to.TTL = max(0, int64(t.ExpireTime.Sub(now)/time.Second))
+	}
+	return to
+}
+
+// groupPolicies returns the policies of group id and of every group it is
+// nested in, sorted; a cycle of parents is walked once.
+func groupPolicies(groups map[string]*access.Group, id string) []string {
+	var pols []string
+	seen := map[string]bool{}
+	queue := []string{id}
+	for len(queue) > 0 {
+		g := groups[queue[0]]
+		queue = queue[1:]
+		if g == nil || seen[g.ID] {
+			continue
+		}
+		seen[g.ID] = true
+		pols = append(pols, g.Policies...)
+		queue = append(queue, g.ParentGroupIDs...)
+	}
+	return nonNil(sortedSet(pols))
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
