@@ -65,6 +65,7 @@ type API struct {
 	mu       sync.Mutex
 	policies []*policy.Policy // guarded by mu; what index was built from, sorted by name
 	index    *access.Index    // guarded by mu
+	root     *policy.Policy   // the built-in root policy, one pointer for the index cache
 }
 
 // New returns the access endpoints.
@@ -72,7 +73,7 @@ func New(opts Options) *API {
 	if opts.Clock == nil {
 		opts.Clock = logical.SystemClock{}
 	}
-	return &API{opts: opts}
+	return &API{opts: opts, root: &policy.Policy{Name: policy.RootPolicyName}}
 }
 
 func (a *API) now() time.Time { return a.opts.Clock.Now().UTC() }
@@ -94,6 +95,10 @@ func (a *API) Paths() []*framework.Path {
 // 10,000 policies takes longer than answering from it.
 func (a *API) snapshot() ([]*policy.Policy, *access.Index) {
 	pols := slices.Clone(a.opts.Core.Policies())
+	if !slices.ContainsFunc(pols, func(p *policy.Policy) bool { return p.Name == policy.RootPolicyName }) {
+		// The root policy is not stored, but root tokens hold it.
+		pols = append(pols, a.root)
+	}
 	slices.SortFunc(pols, func(p, q *policy.Policy) int { return strings.Compare(p.Name, q.Name) })
 	a.mu.Lock()
 	defer a.mu.Unlock()
