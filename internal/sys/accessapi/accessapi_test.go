@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"slices"
 	"strings"
@@ -510,5 +512,31 @@ func TestIndexReused(t *testing.T) {
 	f.pols = append(slices.Clone(f.pols), mustParse(t, "new", `path "x" { capabilities = ["read"] }`))
 	if _, x3 := a.snapshot(); x3 == x1 {
 		t.Error("a new policy reused the old index")
+	}
+}
+
+// TestDeciderMatchesFor checks that deciding on the answer cut down to a
+// set's policies (and caching) gives the decision of the whole answer.
+func TestDeciderMatchesFor(t *testing.T) {
+	t.Parallel()
+	idx, _ := benchSetup(t, 300, 0, 0)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, path := range []string{"secret/data/shared/db", "secret/data/shared/root", "secret/data/app-10/config", "kv/x/app-20/y", "transit/encrypt/key-30"} {
+		for _, c := range []policy.Capability{policy.CapRead, policy.CapUpdate, policy.CapList} {
+			ans := idx.Who(path, c)
+			d := newDecider(ans)
+			for range 300 {
+				var set []string
+				for range 1 + rng.IntN(4) {
+					set = append(set, fmt.Sprintf("app-%d", rng.IntN(40)*[]int{1, 10}[rng.IntN(2)]%300))
+				}
+				v := d.decide(set)
+				full := ans.For(set)
+				allowed := v.Access == AccessYes || v.Access == AccessConditional
+				if allowed != full.Allowed || (v.Access != "" && !slices.Equal(v.Policies, nonNil(full.Policies))) {
+					t.Fatalf("%s %s %v: verdict %+v, For %+v", path, c, set, v, full)
+				}
+			}
+		}
 	}
 }

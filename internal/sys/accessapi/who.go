@@ -52,24 +52,47 @@ type verdict struct {
 // same policies cost one decision.
 type decider struct {
 	ans      access.Answer
-	relevant map[string]bool
-	reaching map[string]bool // policies that grant, root and templated
+	relevant map[string]*held // by policy name
 	cache    map[string]verdict
 	key      []string // scratch
+	buf      []byte   // scratch
 }
 
+// held is what one policy contributes to an answer.
+type held struct {
+	grant, deny, shadow []access.Grant
+	root, templated     bool
+}
+
+func (h *held) reaches() bool { return len(h.grant) > 0 || h.root || h.templated }
+
 func newDecider(ans access.Answer) *decider {
-	d := &decider{ans: ans, relevant: map[string]bool{}, reaching: map[string]bool{}, cache: map[string]verdict{}}
-	for _, list := range [][]access.Grant{ans.Grants, ans.Denies, ans.Shadows} {
-		for _, g := range list {
-			d.relevant[g.Policy] = true
+	d := &decider{ans: ans, relevant: map[string]*held{}, cache: map[string]verdict{}}
+	get := func(n string) *held {
+		h := d.relevant[n]
+		if h == nil {
+			h = &held{}
+			d.relevant[n] = h
 		}
+		return h
 	}
 	for _, g := range ans.Grants {
-		d.reaching[g.Policy] = true
+		h := get(g.Policy)
+		h.grant = append(h.grant, g)
 	}
-	for _, n := range slices.Concat(ans.Root, ans.Templated) {
-		d.relevant[n], d.reaching[n] = true, true
+	for _, g := range ans.Denies {
+		h := get(g.Policy)
+		h.deny = append(h.deny, g)
+	}
+	for _, g := range ans.Shadows {
+		h := get(g.Policy)
+		h.shadow = append(h.shadow, g)
+	}
+	for _, n := range ans.Root {
+		get(n).root = true
+	}
+	for _, n := range ans.Templated {
+		get(n).templated = true
 	}
 	return d
 }
@@ -80,9 +103,9 @@ func (d *decider) decide(sets ...[]string) verdict {
 	reaches := false
 	for _, s := range sets {
 		for _, n := range s {
-			if d.relevant[n] {
+			if h := d.relevant[n]; h != nil {
 				d.key = append(d.key, n)
-				reaches = reaches || d.reaching[n]
+				reaches = reaches || h.reaches()
 			}
 		}
 	}
@@ -91,11 +114,31 @@ func (d *decider) decide(sets ...[]string) verdict {
 	}
 	slices.Sort(d.key)
 	d.key = slices.Compact(d.key)
-	k := strings.Join(d.key, "\x00")
-	if v, ok := d.cache[k]; ok {
+	d.buf = d.buf[:0]
+	for _, n := range d.key {
+		d.buf = append(append(d.buf, n...), 0)
+	}
+	if v, ok := d.cache[string(d.buf)]; ok {
 		return v
 	}
-	dec := d.ans.For(d.key)
+	// Decide on the answer cut down to the set's policies: For then
+	// costs the set's size, not the answer's.
+	sub := access.Answer{Path: d.ans.Path, Capability: d.ans.Capability}
+	holdsGrant := false
+	for _, n := range d.key {
+		h := d.relevant[n]
+		sub.Grants = append(sub.Grants, h.grant...)
+		sub.Denies = append(sub.Denies, h.deny...)
+		sub.Shadows = append(sub.Shadows, h.shadow...)
+		holdsGrant = holdsGrant || len(h.grant) > 0
+		if h.root {
+			sub.Root = append(sub.Root, n)
+		}
+		if h.templated {
+			sub.Templated = append(sub.Templated, n)
+		}
+	}
+	dec := sub.For(d.key)
 	v := verdict{Policies: dec.Policies, DependsOnEntity: dec.DependsOnEntity}
 	switch {
 	case dec.Root:
@@ -106,9 +149,7 @@ func (d *decider) decide(sets ...[]string) verdict {
 		v.Access = AccessYes
 	case dec.Rule.Capabilities&policy.CapDeny != 0:
 		v.Access = AccessDenied
-	case slices.ContainsFunc(d.key, func(n string) bool {
-		return slices.ContainsFunc(d.ans.Grants, func(g access.Grant) bool { return g.Policy == n })
-	}):
+	case holdsGrant:
 		v.Access = AccessShadowed
 	case dec.DependsOnEntity:
 		v.Access = AccessDependsOnEntity
@@ -116,7 +157,7 @@ func (d *decider) decide(sets ...[]string) verdict {
 	if v.Policies == nil {
 		v.Policies = []string{}
 	}
-	d.cache[k] = v
+	d.cache[string(d.buf)] = v
 	return v
 }
 
