@@ -367,6 +367,18 @@ func TestAccessWhoMatchesReads(t *testing.T) {
 	for _, l := range logins {
 		f.raw("sys/access/what", map[string][]string{"accessor": {l.accessor}})
 	}
+	// The endpoints need sudo: read alone is refused.
+	for name, caps := range map[string]string{"reader": `["read"]`, "auditor": `["read", "sudo"]`} {
+		if err := cl.Sys().PutPolicy("access-"+name, `path "sys/access/*" { capabilities = `+caps+` }`); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := f.clientFor(f.write("auth/token/create", map[string]any{"policies": []string{"access-" + name}, "ttl": "10m"}))
+		_, err := c.Logical().ReadWithData("sys/access/who", map[string][]string{"path": {"secret/data/shared/config"}})
+		var re *api.ResponseError
+		if denied := errors.As(err, &re) && re.StatusCode == http.StatusForbidden; denied != (name == "reader") || (!denied && err != nil) {
+			t.Errorf("%s (capabilities %s) reads sys/access/who: %v", name, caps, err)
+		}
+	}
 	report := f.raw("sys/access/report", map[string][]string{"max_principals": {"3"}})
 	if len(report["broad_policies"].([]any)) != 0 {
 		t.Errorf("broad_policies = %v, want none", report["broad_policies"])
