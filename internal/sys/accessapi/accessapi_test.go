@@ -50,7 +50,6 @@ func (ts tokens) Len() int { return len(ts) }
 type walker struct {
 	logical.Backend
 	secrets []logical.SecretInfo
-	objects []logical.Object
 }
 
 func (w walker) WalkSecrets(_ context.Context, prefix string, fn func(logical.SecretInfo) (bool, error)) error {
