@@ -113,7 +113,7 @@ func allowed() map[string][]string {
 		"internal/audit/trail":   {"internal/audit"},
 		"internal/identity":      {"internal/logical", "internal/logical/framework", "internal/uuid"},
 		"internal/policy":        {"internal/duration"},
-		"internal/access":        {"internal/logical", "internal/policy"}, // who grants a path; the directory of principals
+		"internal/access":        {"internal/logical", "internal/policy"}, // who grants a path; principals, identity and tokens
 		"internal/passpol":       nil,
 		"internal/hostinfo":      nil,
 		"internal/snapshot":      {"internal/atomicfile"},
