@@ -122,6 +122,7 @@ path "secret/data/payments/*" {
 			{ID: "e-alice", Name: "alice", GroupIDs: []string{"g-ops", "g-eng"}, IdentityPolicies: []string{"admin", "payments"},
 				Aliases: []access.Alias{{ID: "a1", Name: "alice", MountAccessor: "auth_jwt_3", MountPath: "auth/jwt/"}}},
 			{ID: "e-bob", Name: "bob", IdentityPolicies: []string{}},
+			{ID: "e-carol", Name: "carol", IdentityPolicies: []string{"per-entity"}},
 		},
 		Groups: []access.Group{
 			{ID: "g-eng", Name: "eng", Type: "internal", Policies: []string{"payments"}},
@@ -133,12 +134,16 @@ path "secret/data/payments/*" {
 			{Accessor: "acc-root", DisplayName: "root", Policies: []string{"root"}, Path: "auth/token/root", CreationTime: testNow.Add(-48 * time.Hour), Type: "service"},
 			{Accessor: "acc-alice", DisplayName: "jwt-alice", EntityID: "e-alice", Policies: []string{"default"}, Path: "auth/jwt/login", CreationTime: testNow, ExpireTime: testNow.Add(time.Hour), Type: "service"},
 			{Accessor: "acc-none", DisplayName: "token", Policies: []string{"default"}, Path: "auth/token/create", CreationTime: testNow, Type: "service"},
+			{Accessor: "acc-bob", DisplayName: "jwt-bob", EntityID: "e-bob", Policies: []string{"per-entity"}, Path: "auth/jwt/login", CreationTime: testNow, ExpireTime: testNow.Add(time.Hour), Type: "service"},
+			{Accessor: "acc-carol", DisplayName: "jwt-carol", EntityID: "e-carol", Policies: []string{"default"}, Path: "auth/jwt/login", CreationTime: testNow, ExpireTime: testNow.Add(time.Hour), Type: "service"},
+			{Accessor: "acc-noentity", DisplayName: "token", Policies: []string{"per-entity"}, Path: "auth/token/create", CreationTime: testNow, ExpireTime: testNow.Add(time.Hour), Type: "service"},
 		},
 	}
 	kv := walker{secrets: []logical.SecretInfo{
 		{Path: "payments/db", CreatedTime: testNow.AddDate(0, -6, 0), UpdatedTime: testNow.AddDate(0, -6, 0), LastRead: testNow.Add(-time.Hour)},
 		{Path: "payments/root-key", CreatedTime: testNow.AddDate(-1, 0, 0), UpdatedTime: testNow.AddDate(-1, 0, 0)},
 		{Path: "billing/api", CreatedTime: testNow.Add(-time.Hour), UpdatedTime: testNow.Add(-time.Hour)},
+		{Path: "carol/notes", CreatedTime: testNow.Add(-time.Hour), UpdatedTime: testNow.Add(-time.Hour), LastRead: testNow},
 	}}
 	db := objects{objs: []logical.Object{
 		{Kind: "role", Name: "payments", Paths: []string{"creds/payments", "roles/payments"}},
@@ -212,6 +217,22 @@ func TestWho(t *testing.T) {
 			groups:     map[string]string{},
 			tokens:     map[string]string{"acc-root": AccessYes},
 			grants:     []string{"payments-writer"},
+		},
+		{
+			name: "templated resolved per entity", path: "secret/data/bob/db",
+			principals: map[string]string{"ci": AccessDependsOnEntity},
+			entities:   map[string]string{"alice": AccessYes},
+			groups:     map[string]string{"ops": AccessYes},
+			tokens:     map[string]string{"acc-bob": AccessYes, "acc-root": AccessYes, "acc-alice": AccessYes},
+			grants:     []string{"admin"},
+		},
+		{
+			name: "templated for the entity's own policies", path: "secret/data/carol/db",
+			principals: map[string]string{"ci": AccessDependsOnEntity},
+			entities:   map[string]string{"alice": AccessYes, "carol": AccessYes},
+			groups:     map[string]string{"ops": AccessYes},
+			tokens:     map[string]string{"acc-carol": AccessYes, "acc-root": AccessYes, "acc-alice": AccessYes},
+			grants:     []string{"admin"},
 		},
 		{
 			name: "nobody but root and templated", path: "cubbyhole/x", cap: "delete",
@@ -371,6 +392,7 @@ func TestWhat(t *testing.T) {
 				"secret/data/payments/db": {"list", "read"}, "secret/metadata/payments/db": {"list"},
 				"secret/data/payments/root-key": {"list", "read"}, "secret/metadata/payments/root-key": {"list"},
 				"secret/data/billing/api": {"read", "sudo"}, "secret/metadata/billing/api": {"read", "sudo"},
+				"secret/data/carol/notes": {"read", "sudo"}, "secret/metadata/carol/notes": {"read", "sudo"},
 				"database/creds/payments": {"read", "sudo"}, "database/roles/payments": {"read", "sudo"},
 				"database/creds/billing": {"read", "sudo"},
 			},
@@ -384,11 +406,24 @@ func TestWhat(t *testing.T) {
 			paths: map[string][]string{},
 		},
 		{
+			name: "templated resolved for the token's entity", q: url.Values{"accessor": {"acc-carol"}},
+			paths: map[string][]string{"secret/data/carol/notes": {"read"}},
+		},
+		{
+			name: "templated resolved for the entity", q: url.Values{"entity_id": {"e-bob"}},
+			paths: map[string][]string{},
+		},
+		{
+			name: "templated without an entity resolves nothing", q: url.Values{"accessor": {"acc-noentity"}},
+			paths: map[string][]string{},
+		},
+		{
 			name: "root token", q: url.Values{"accessor": {"acc-root"}}, root: true,
 			paths: map[string][]string{
 				"secret/data/payments/db": {"root"}, "secret/metadata/payments/db": {"root"},
 				"secret/data/payments/root-key": {"root"}, "secret/metadata/payments/root-key": {"root"},
 				"secret/data/billing/api": {"root"}, "secret/metadata/billing/api": {"root"},
+				"secret/data/carol/notes": {"root"}, "secret/metadata/carol/notes": {"root"},
 				"database/creds/payments": {"root"}, "database/roles/payments": {"root"}, "database/creds/billing": {"root"},
 			},
 		},
@@ -523,7 +558,7 @@ func TestDeciderMatchesFor(t *testing.T) {
 	for _, path := range []string{"secret/data/shared/db", "secret/data/shared/root", "secret/data/app-10/config", "kv/x/app-20/y", "transit/encrypt/key-30"} {
 		for _, c := range []policy.Capability{policy.CapRead, policy.CapUpdate, policy.CapList} {
 			ans := idx.Who(path, c)
-			d := newDecider(ans)
+			d := newDecider(ans, nil, nil)
 			for range 300 {
 				var set []string
 				for range 1 + rng.IntN(4) {

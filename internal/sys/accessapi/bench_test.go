@@ -79,6 +79,7 @@ path "transit/+/key-%[1]d" {
 // and 100,000 live tokens (docs/performance.md records the figures).
 func BenchmarkWho(b *testing.B) {
 	idx, dir := benchSetup(b, 10000, 1000, 100000)
+	pols := map[string]*policy.Policy{}
 	now := time.Now()
 	for _, bc := range []struct {
 		name, path string
@@ -91,7 +92,7 @@ func BenchmarkWho(b *testing.B) {
 			var ans *WhoAnswer
 			b.ReportAllocs()
 			for b.Loop() {
-				ans = Who(idx, dir, bc.path, policy.CapRead, defaultTokenLimit, now)
+				ans = Who(idx, pols, dir, bc.path, policy.CapRead, defaultTokenLimit, now)
 			}
 			b.ReportMetric(float64(ans.TokenCount), "tokens")
 		})

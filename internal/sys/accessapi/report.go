@@ -214,6 +214,7 @@ func reportSecrets(ctx context.Context, in ReportInput, out *ReportAnswer) error
 	unread := in.Now.Add(-time.Duration(in.Params.UnreadDays) * day)
 	unrotated := in.Now.Add(-time.Duration(in.Params.UnrotatedDays) * day)
 	walked := 0
+	ids, byName := access.NewIdentities(in.Directory), byName(in.Policies)
 	for _, m := range in.Mounts {
 		w, ok := m.Backend.(logical.SecretWalker)
 		if !ok {
@@ -237,7 +238,7 @@ func reportSecrets(ctx context.Context, in ReportInput, out *ReportAnswer) error
 			if si.UpdatedTime.Before(unrotated) {
 				out.UnrotatedSecrets = append(out.UnrotatedSecrets, f)
 			}
-			if n := readers(in.Index, in.Directory, m.Path+"data/"+si.Path); n > in.Params.MaxPrincipals {
+			if n := readers(in, ids, byName, m.Path+"data/"+si.Path); n > in.Params.MaxPrincipals {
 				f.Principals = n
 				out.WidelyReadableSecrets = append(out.WidelyReadableSecrets, f)
 			}
@@ -250,9 +251,11 @@ func reportSecrets(ctx context.Context, in ReportInput, out *ReportAnswer) error
 	return nil
 }
 
-// readers counts the auth principals and entities that can read path.
-func readers(idx *access.Index, dir *access.Directory, path string) int {
-	d := newDecider(idx.Who(path, policy.CapRead))
+// readers counts the auth principals and entities that can read path
+// (an entity's templated policies resolved for it).
+func readers(in ReportInput, ids *access.Identities, pols map[string]*policy.Policy, path string) int {
+	dir := in.Directory
+	d := newDecider(in.Index.Who(path, policy.CapRead), pols, ids)
 	n := 0
 	can := func(v verdict) bool { return v.Access == AccessYes || v.Access == AccessConditional }
 	for _, m := range dir.Mounts {
@@ -263,7 +266,7 @@ func readers(idx *access.Index, dir *access.Directory, path string) int {
 		}
 	}
 	for _, e := range dir.Entities {
-		if can(d.decide(e.IdentityPolicies)) {
+		if can(d.decideFor(e.ID, e.IdentityPolicies)) {
 			n++
 		}
 	}

@@ -156,7 +156,7 @@ func (a *API) what(ctx context.Context, req *logical.Request, _ *framework.Match
 	if err != nil {
 		return nil, err
 	}
-	ans, err := What(ctx, byName, s, a.opts.Core.SecretMounts(), limit)
+	ans, err := What(ctx, byName, access.NewIdentities(dir), s, a.opts.Core.SecretMounts(), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -165,8 +165,16 @@ func (a *API) what(ctx context.Context, req *logical.Request, _ *framework.Match
 
 // What answers what Subject s may reach: the merged rules of its
 // policies (from byName; unknown names are skipped) and, under each of
-// mounts, the existing paths it may use, at most limit per mount.
-func What(ctx context.Context, byName map[string]*policy.Policy, s Subject, mounts []Mount, limit int) (*WhatAnswer, error) {
+// mounts, the existing paths it may use, at most limit per mount. For a
+// token or an entity, templated policies are resolved for its entity
+// (from ids) as its ACL resolves them; for a role or a policy set they
+// are left out and the answer says it depends on the entity.
+func What(ctx context.Context, byName map[string]*policy.Policy, ids *access.Identities, s Subject, mounts []Mount, limit int) (*WhatAnswer, error) {
+	resolve := s.Kind == "token" || s.Kind == "entity"
+	var ident *policy.Identity
+	if resolve && s.EntityID != "" {
+		ident = ids.Of(s.EntityID)
+	}
 	s.Policies = nonNil(sortedSet(s.Policies))
 	out := &WhatAnswer{Subject: s, ACL: []ruleOut{}, Mounts: []mountOut{}}
 	var held []*policy.Policy
@@ -179,9 +187,12 @@ func What(ctx context.Context, byName map[string]*policy.Policy, s Subject, moun
 		if p.Name == policy.RootPolicyName {
 			out.Root = true
 		}
+		if resolve {
+			p = p.Resolve(ident)
+		}
 		kept := &policy.Policy{Name: p.Name}
 		for _, r := range p.Rules {
-			if strings.Contains(r.Path, "{{") {
+			if r.Templated() {
 				out.DependsOnEntity = true
 				continue
 			}

@@ -56,6 +56,12 @@ type decider struct {
 	cache    map[string]verdict
 	key      []string // scratch
 	buf      []byte   // scratch
+
+	// For resolving templated policies per entity (see decideFor); nil
+	// when the answer has no templated policy.
+	byName     map[string]*policy.Policy
+	identities *access.Identities
+	byEntity   map[string]verdict // by entity ID and set
 }
 
 // held is what one policy contributes to an answer.
@@ -66,8 +72,13 @@ type held struct {
 
 func (h *held) reaches() bool { return len(h.grant) > 0 || h.root || h.templated }
 
-func newDecider(ans access.Answer) *decider {
+// newDecider returns a decider for ans. byName and ids, which may be nil,
+// resolve templated policies per entity.
+func newDecider(ans access.Answer, byName map[string]*policy.Policy, ids *access.Identities) *decider {
 	d := &decider{ans: ans, relevant: map[string]*held{}, cache: map[string]verdict{}}
+	if len(ans.Templated) > 0 && byName != nil && ids != nil {
+		d.byName, d.identities, d.byEntity = byName, ids, map[string]verdict{}
+	}
 	get := func(n string) *held {
 		h := d.relevant[n]
 		if h == nil {
@@ -138,12 +149,48 @@ func (d *decider) decide(sets ...[]string) verdict {
 			sub.Templated = append(sub.Templated, n)
 		}
 	}
-	dec := sub.For(d.key)
+	v := verdictOf(sub.For(d.key), d.ans.Capability, holdsGrant)
+	d.cache[string(d.buf)] = v
+	return v
+}
+
+// decideFor is decide for a token of entity id ("" for none): when the
+// set holds templated policies, it resolves them for that entity, as the
+// token's ACL does, and decides on the resolved policies.
+func (d *decider) decideFor(id string, sets ...[]string) verdict {
+	v := d.decide(sets...)
+	if !v.DependsOnEntity || d.byEntity == nil {
+		return v
+	}
+	k := id + "\x00" + string(d.buf)
+	if v, ok := d.byEntity[k]; ok {
+		return v
+	}
+	pols := make([]*policy.Policy, 0, len(d.key))
+	for _, n := range d.key {
+		if p := d.byName[n]; p != nil {
+			pols = append(pols, p)
+		}
+	}
+	var ident *policy.Identity
+	if id != "" {
+		ident = d.identities.Of(id)
+	}
+	resolved := access.NewIndex(policy.ResolveAll(pols, ident)).Who(d.ans.Path, d.ans.Capability)
+	holdsGrant := len(resolved.Grants) > 0
+	v = verdictOf(resolved.For(d.key), d.ans.Capability, holdsGrant)
+	d.byEntity[k] = v
+	return v
+}
+
+// verdictOf turns a decision into a verdict; holdsGrant says the set
+// holds a policy that grants the capability on its own.
+func verdictOf(dec access.Decision, c policy.Capability, holdsGrant bool) verdict {
 	v := verdict{Policies: dec.Policies, DependsOnEntity: dec.DependsOnEntity}
 	switch {
 	case dec.Root:
 		v.Access, v.Policies = AccessYes, []string{policy.RootPolicyName}
-	case dec.Allowed && conditional(dec.Rule, d.ans.Capability):
+	case dec.Allowed && conditional(dec.Rule, c):
 		v.Access = AccessConditional
 	case dec.Allowed:
 		v.Access = AccessYes
@@ -157,7 +204,6 @@ func (d *decider) decide(sets ...[]string) verdict {
 	if v.Policies == nil {
 		v.Policies = []string{}
 	}
-	d.cache[string(d.buf)] = v
 	return v
 }
 
@@ -294,17 +340,20 @@ func (a *API) who(ctx context.Context, req *logical.Request, _ *framework.Match)
 	if err != nil {
 		return nil, err
 	}
-	_, idx := a.snapshot()
-	ans := Who(idx, dir, path, c, limit, a.now())
+	pols, idx := a.snapshot()
+	ans := Who(idx, byName(pols), dir, path, c, limit, a.now())
 	return &logical.Response{Data: ans}, nil
 }
 
 // Who answers who can reach path with capability c: idx's policy answer
 // and every principal of dir that holds a granting policy, with its
-// verdict. It lists at most tokenLimit tokens; now computes their TTLs.
-func Who(idx *access.Index, dir *access.Directory, path string, c policy.Capability, tokenLimit int, now time.Time) *WhoAnswer {
+// verdict. Templated policies (of pols, by name: those idx indexes) are
+// resolved for each entity and each token's entity; an auth role's and a
+// group's answer depends on the entity and says so. It lists at most
+// tokenLimit tokens; now computes their TTLs.
+func Who(idx *access.Index, pols map[string]*policy.Policy, dir *access.Directory, path string, c policy.Capability, tokenLimit int, now time.Time) *WhoAnswer {
 	ans := idx.Who(path, c)
-	d := newDecider(ans)
+	d := newDecider(ans, pols, access.NewIdentities(dir))
 	out := &WhoAnswer{
 		Path: ans.Path, Capability: c.String(),
 		Grants: policyRules(ans.Grants, c), Denies: policyRules(ans.Denies, c), Shadows: policyRules(ans.Shadows, c),
@@ -335,7 +384,7 @@ func Who(idx *access.Index, dir *access.Directory, path string, c policy.Capabil
 		for _, g := range e.GroupIDs {
 			members[g] = append(members[g], e.ID)
 		}
-		v := d.decide(e.IdentityPolicies)
+		v := d.decideFor(e.ID, e.IdentityPolicies)
 		if v.Access == "" {
 			continue
 		}
@@ -372,7 +421,7 @@ func Who(idx *access.Index, dir *access.Directory, path string, c policy.Capabil
 			if e := entities[t.EntityID]; e != nil {
 				ident = e.IdentityPolicies
 			}
-			v := d.decide(t.Policies, ident)
+			v := d.decideFor(t.EntityID, t.Policies, ident)
 			if v.Access == "" {
 				return true
 			}
@@ -419,6 +468,15 @@ func groupPolicies(groups map[string]*access.Group, id string) []string {
 		queue = append(queue, g.ParentGroupIDs...)
 	}
 	return nonNil(sortedSet(pols))
+}
+
+// byName indexes policies by name.
+func byName(pols []*policy.Policy) map[string]*policy.Policy {
+	m := make(map[string]*policy.Policy, len(pols))
+	for _, p := range pols {
+		m[p.Name] = p
+	}
+	return m
 }
 
 func nonNil(s []string) []string {
