@@ -161,7 +161,7 @@ type principal struct {
 
 // TestAccessWhoMatchesReads builds a realistic installation (20 services,
 // 40 policies, AppRole, Kubernetes and JWT roles, nested groups, a deny
-// rule, a shadowing rule), logs in as every principal for real, and checks
+// rule, a shadowing rule, a templated policy), logs in as every principal for real, and checks
 // for many paths that sys/access/who says a token can read if and only if
 // a real read with it succeeds. It also checks that no answer of who,
 // what or report contains a token ID or a secret value.
@@ -198,7 +198,12 @@ func TestAccessWhoMatchesReads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	paths := []string{"secret/data/shared/config", "secret/data/shared/root-key", "secret/data/shared/audit"}
+	// A templated policy: each person reads their own folder.
+	if err := cl.Sys().PutPolicy("personal", `path "secret/data/people/{{identity.entity.name}}/*" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{"secret/data/shared/config", "secret/data/shared/root-key", "secret/data/shared/audit",
+		"secret/data/people/alice/notes", "secret/data/people/bob/notes", "secret/data/people/dave/notes"}
 	for i := range services {
 		paths = append(paths, fmt.Sprintf("secret/data/svc-%02d/db", i))
 	}
@@ -229,6 +234,9 @@ func TestAccessWhoMatchesReads(t *testing.T) {
 		}
 		if i%4 == 2 && i != services-1 {
 			pols += "," + svc + "-write"
+		}
+		if i >= 14 {
+			pols += ",personal" // the JWT roles people log in with
 		}
 		switch {
 		case i < 7:
