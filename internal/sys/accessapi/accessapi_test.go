@@ -235,8 +235,8 @@ func TestWho(t *testing.T) {
 			grants:     []string{"admin"},
 		},
 		{
-			name: "nobody but root and templated", path: "cubbyhole/x", cap: "delete",
-			principals: map[string]string{"ci": AccessDependsOnEntity},
+			name: "nobody but root: the template cannot match", path: "cubbyhole/x", cap: "delete",
+			principals: map[string]string{},
 			entities:   map[string]string{}, groups: map[string]string{},
 			tokens: map[string]string{"acc-root": AccessYes},
 		},
@@ -571,6 +571,32 @@ func TestDeciderMatchesFor(t *testing.T) {
 					t.Fatalf("%s %s %v: verdict %+v, For %+v", path, c, set, v, full)
 				}
 			}
+		}
+	}
+}
+
+func TestCouldMatch(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		rule, path string
+		want       bool
+	}{
+		{"secret/data/{{identity.entity.name}}/*", "secret/data/alice/db", true},
+		{"secret/data/{{identity.entity.name}}/*", "secret/data/alice", false},
+		{"secret/data/{{identity.entity.name}}/*", "secret/metadata/alice/db", false},
+		{"secret/data/{{identity.entity.name}}", "secret/data/alice", true},
+		{"secret/data/{{identity.entity.name}}", "secret/data/a/b", false},
+		{"secret/data/team-{{identity.groups.names.x.name}}-x/db", "secret/data/team-ops-x/db", true},
+		{"secret/data/team-{{identity.groups.names.x.name}}-x/db", "secret/data/team-ops/db", false},
+		{"+/data/{{identity.entity.id}}", "kv/data/123", true},
+		{"secret/{{identity.entity.id}}/", "secret/123/", true},
+		{"secret/{{identity.entity.id}}", "secret/123/", true},
+		{"secret/a.b/{{identity.entity.id}}", "secret/aXb/1", false},
+		{"secret/{{unclosed", "secret/{{unclosed", true},
+	}
+	for _, tt := range tests {
+		if got := couldMatch(tt.rule, tt.path); got != tt.want {
+			t.Errorf("couldMatch(%q, %q) = %v, want %v", tt.rule, tt.path, got, tt.want)
 		}
 	}
 }

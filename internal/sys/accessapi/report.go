@@ -255,7 +255,9 @@ func reportSecrets(ctx context.Context, in ReportInput, out *ReportAnswer) error
 // (an entity's templated policies resolved for it).
 func readers(in ReportInput, ids *access.Identities, pols map[string]*policy.Policy, path string) int {
 	dir := in.Directory
-	d := newDecider(in.Index.Who(path, policy.CapRead), pols, ids)
+	ans := in.Index.Who(path, policy.CapRead)
+	ans.Templated = templatedFor(ans.Templated, pols, ans.Path)
+	d := newDecider(ans, pols, ids)
 	n := 0
 	can := func(v verdict) bool { return v.Access == AccessYes || v.Access == AccessConditional }
 	for _, m := range dir.Mounts {

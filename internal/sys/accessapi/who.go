@@ -2,6 +2,7 @@ package accessapi
 
 import (
 	"context"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -353,6 +354,7 @@ func (a *API) who(ctx context.Context, req *logical.Request, _ *framework.Match)
 // tokenLimit tokens; now computes their TTLs.
 func Who(idx *access.Index, pols map[string]*policy.Policy, dir *access.Directory, path string, c policy.Capability, tokenLimit int, now time.Time) *WhoAnswer {
 	ans := idx.Who(path, c)
+	ans.Templated = templatedFor(ans.Templated, pols, ans.Path)
 	d := newDecider(ans, pols, access.NewIdentities(dir))
 	out := &WhoAnswer{
 		Path: ans.Path, Capability: c.String(),
@@ -468,6 +470,66 @@ func groupPolicies(groups map[string]*access.Group, id string) []string {
 		queue = append(queue, g.ParentGroupIDs...)
 	}
 	return nonNil(sortedSet(pols))
+}
+
+// templatedFor keeps the policies of names with a templated rule that
+// could match path for some entity: the others decide path the same for
+// every entity (by their other rules), so the answer does not depend on
+// the entity through them. A policy not in pols is kept.
+func templatedFor(names []string, pols map[string]*policy.Policy, path string) []string {
+	var out []string
+	for _, n := range names {
+		p := pols[n]
+		if p == nil || slices.ContainsFunc(p.Rules, func(r policy.Rule) bool { return r.Templated() && couldMatch(r.Path, path) }) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// couldMatch reports whether the templated rule path could match path
+// once resolved: a {{parameter}} stands for a non-empty value without "/"
+// (policy.Policy.Resolve refuses any other), a "+" segment for any
+// segment, and a trailing "*" for any rest. A list of "a/b/" is also
+// governed by a rule for "a/b", as in policy.ACL.Check.
+func couldMatch(rule, path string) bool {
+	rule = strings.TrimLeft(rule, "/")
+	var b strings.Builder
+	b.WriteString("^")
+	glob := strings.HasSuffix(rule, "*")
+	rule = strings.TrimSuffix(rule, "*")
+	for i, seg := range strings.Split(rule, "/") {
+		if i > 0 {
+			b.WriteString("/")
+		}
+		if seg == "+" {
+			b.WriteString("[^/]+")
+			continue
+		}
+		for seg != "" {
+			open := strings.Index(seg, "{{")
+			if open < 0 {
+				b.WriteString(regexp.QuoteMeta(seg))
+				break
+			}
+			end := strings.Index(seg[open:], "}}")
+			if end < 0 {
+				b.WriteString(regexp.QuoteMeta(seg))
+				break
+			}
+			b.WriteString(regexp.QuoteMeta(seg[:open]) + "[^/]+")
+			seg = seg[open+end+2:]
+		}
+	}
+	if glob {
+		b.WriteString(".*")
+	}
+	b.WriteString("$")
+	re, err := regexp.Compile(b.String())
+	if err != nil {
+		return true // cannot tell: say it depends
+	}
+	return re.MatchString(path) || (strings.HasSuffix(path, "/") && re.MatchString(strings.TrimSuffix(path, "/")))
 }
 
 // byName indexes policies by name.
