@@ -23,6 +23,7 @@ import (
 func (c *Core) newSysBackend() *framework.Backend {
 	paths := mounts.New(mounts.Options{Core: mountsCore{c}, Version: c.opts.Version, NewUUID: uuid.New, Logger: c.logger}).Paths()
 	paths = append(paths, ha.Paths(c.ha)...)
+	paths = append(paths, accessapi.New(accessapi.Options{Core: accessCore{c}, Clock: c.clock}).Paths()...)
 	paths = append(paths, c.rotation.Paths()...)
 	paths = append(paths, policies.New(policies.Options{Store: c.policies, Core: policiesCore{c}, Logger: c.logger}).Paths()...)
 	paths = append(paths, c.wrapping.Paths()...)
@@ -31,6 +32,5 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths = append(paths, c.pluginCatalog().Paths()...)
 	paths = append(paths, host.Paths(c.clock)...)
 	paths = append(paths, c.operator.Paths()...)
-	paths = append(paths, accessapi.New(accessapi.Options{Core: accessCore{c}, Clock: c.clock}).Paths()...)
 	return &framework.Backend{Paths: append(paths, leases.New(leases.Options{Leases: c.leases, Core: leasesCore{c}, Clock: c.clock}).Paths()...)}
 }
