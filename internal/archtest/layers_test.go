@@ -74,6 +74,7 @@ func allowed() map[string][]string {
 
 		// The request pipeline and what it drives.
 		"internal/core": {
+			"internal/access", "internal/sys/accessapi",
 			"internal/audit", "internal/barrier", "internal/ha", "internal/identity",
 			"internal/lease", "internal/lockout", "internal/logical", "internal/logical/framework",
 			"internal/mount", "internal/policy", "internal/router", "internal/seal",
@@ -83,7 +84,6 @@ func allowed() map[string][]string {
 			"internal/sys/passwords", "internal/sys/plugins", "internal/sys/policies",
 			"internal/sys/rotate", "internal/sys/snapshots", "internal/sys/tokenapi",
 			"internal/sys/wrapping", "internal/backoff", "internal/uuid",
-			"internal/access", "internal/sys/accessapi",
 		},
 		// High availability, which reaches core through the Host interface
 		// it declares.
