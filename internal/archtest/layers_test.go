@@ -74,12 +74,12 @@ func allowed() map[string][]string {
 
 		// The request pipeline and what it drives.
 		"internal/core": {
-			"internal/access", "internal/sys/accessapi",
-			"internal/audit", "internal/barrier", "internal/ha", "internal/identity",
+			"internal/access", "internal/audit", "internal/barrier", "internal/ha", "internal/identity",
 			"internal/lease", "internal/lockout", "internal/logical", "internal/logical/framework",
 			"internal/mount", "internal/policy", "internal/router", "internal/seal",
 			"internal/snapshot", "internal/storage", "internal/token", "internal/token/otp",
 			"internal/sys/auditdev", "internal/sys/ceremony", "internal/sys/host",
+			"internal/sys/accessapi",
 			"internal/sys/leases", "internal/sys/mounts", "internal/sys/operator",
 			"internal/sys/passwords", "internal/sys/plugins", "internal/sys/policies",
 			"internal/sys/rotate", "internal/sys/snapshots", "internal/sys/tokenapi",
