@@ -267,8 +267,9 @@ func readers(in ReportInput, ids *access.Identities, pols map[string]*policy.Pol
 			}
 		}
 	}
-	for _, e := range dir.Entities {
-		if can(d.decideFor(e.ID, e.IdentityPolicies)) {
+	for i := range dir.Entities {
+		e := &dir.Entities[i]
+		if can(disabled(d.decideFor(e.ID, e.IdentityPolicies), e)) {
 			n++
 		}
 	}

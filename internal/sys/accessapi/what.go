@@ -26,6 +26,9 @@ type Subject struct {
 	Mount    string   `json:"mount,omitempty"`
 	EntityID string   `json:"entity_id,omitempty"`
 	Policies []string `json:"policies"`
+	// EntityDisabled says its entity is disabled: every request of its
+	// tokens is refused, whatever the ACL says.
+	EntityDisabled bool `json:"entity_disabled"`
 }
 
 // pathOut is one concrete path and what the principal may do there.
@@ -96,7 +99,7 @@ func subjectOf(req *logical.Request, dir *access.Directory, known func(string) b
 		}
 		s := Subject{Kind: "token", Name: found.Accessor, Mount: found.Path, EntityID: found.EntityID, Policies: found.Policies}
 		if e := entities(found.EntityID); e != nil {
-			s.Policies = sortedSet(found.Policies, e.IdentityPolicies)
+			s.Policies, s.EntityDisabled = sortedSet(found.Policies, e.IdentityPolicies), e.Disabled
 		}
 		return s, nil
 	case "entity_id":
@@ -104,7 +107,7 @@ func subjectOf(req *logical.Request, dir *access.Directory, known func(string) b
 		if e == nil {
 			return Subject{}, logical.NotFound("no entity has this ID")
 		}
-		return Subject{Kind: "entity", Name: e.Name, EntityID: e.ID, Policies: e.IdentityPolicies}, nil
+		return Subject{Kind: "entity", Name: e.Name, EntityID: e.ID, Policies: e.IdentityPolicies, EntityDisabled: e.Disabled}, nil
 	case "role":
 		role := strings.Trim(q.Get(k), "/")
 		for _, m := range dir.Mounts {

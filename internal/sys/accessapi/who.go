@@ -28,7 +28,19 @@ const (
 	// AccessDependsOnEntity: it holds a templated policy and no grant
 	// decides without it; the answer depends on the entity that logs in.
 	AccessDependsOnEntity = "depends_on_entity"
+	// AccessEntityDisabled: its policies allow the request, but its
+	// entity is disabled, which refuses every request of its tokens.
+	AccessEntityDisabled = "entity_disabled"
 )
+
+// disabled turns a verdict that allows into AccessEntityDisabled when e
+// (which may be nil) is disabled.
+func disabled(v verdict, e *access.Entity) verdict {
+	if e != nil && e.Disabled && (v.Access == AccessYes || v.Access == AccessConditional) {
+		v.Access = AccessEntityDisabled
+	}
+	return v
+}
 
 // defaultTokenLimit is how many tokens a who answer lists unless the
 // caller asks for another number; token_count always counts them all.
@@ -386,7 +398,7 @@ func Who(idx *access.Index, pols map[string]*policy.Policy, dir *access.Director
 		for _, g := range e.GroupIDs {
 			members[g] = append(members[g], e.ID)
 		}
-		v := d.decideFor(e.ID, e.IdentityPolicies)
+		v := disabled(d.decideFor(e.ID, e.IdentityPolicies), e)
 		if v.Access == "" {
 			continue
 		}
@@ -420,10 +432,11 @@ func Who(idx *access.Index, pols map[string]*policy.Policy, dir *access.Director
 	if dir.Tokens != nil {
 		dir.Tokens.Each(func(t *access.Token) bool {
 			var ident []string
-			if e := entities[t.EntityID]; e != nil {
+			e := entities[t.EntityID]
+			if e != nil {
 				ident = e.IdentityPolicies
 			}
-			v := d.decideFor(t.EntityID, t.Policies, ident)
+			v := disabled(d.decideFor(t.EntityID, t.Policies, ident), e)
 			if v.Access == "" {
 				return true
 			}
