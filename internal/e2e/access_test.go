@@ -299,6 +299,8 @@ func TestAccessWhoMatchesReads(t *testing.T) {
 		c, acc := f.clientFor(f.write("auth/jwt/login", map[string]any{"role": svc, "jwt": jwt}))
 		logins = append(logins, principal{"auth/jwt/role/" + svc + " as " + name, c, acc})
 	}
+	// Carol's entity is disabled after her login: her token is refused.
+	f.write("identity/entity/id/"+entityOf["carol"], map[string]any{"disabled": true})
 	// A token made directly, with no entity.
 	c, acc := f.clientFor(f.write("auth/token/create", map[string]any{"policies": []string{"svc-00-read", "svc-01-read"}, "ttl": "1h"}))
 	logins = append(logins, principal{"auth/token/create", c, acc})
