@@ -330,6 +330,12 @@ func TestAccessWhoMatchesReads(t *testing.T) {
 			if real {
 				yes++
 			}
+			if real && strings.HasSuffix(l.name, " as carol") {
+				t.Errorf("carol's token reads %s although her entity is disabled", p)
+			}
+			if strings.HasSuffix(l.name, " as carol") && p == "secret/data/svc-19/db" && access[l.accessor] != "entity_disabled" {
+				t.Errorf("who says %q for carol's token on her service's secret, want entity_disabled", access[l.accessor])
+			}
 		}
 	}
 	if yes == 0 || yes == checked {
