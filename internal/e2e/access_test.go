@@ -183,6 +183,7 @@ func TestAccessWhoMatchesReads(t *testing.T) {
 		if i == 3 {
 			read += "\n" + `path "secret/data/shared/audit" { capabilities = ["list"] }`
 		}
+		read += "\n" + fmt.Sprintf(`path "transit/encrypt/svc-%02d" { capabilities = ["update"] }`, i)
 		if err := cl.Sys().PutPolicy(fmt.Sprintf("svc-%02d-read", i), read); err != nil {
 			t.Fatal(err)
 		}
@@ -206,6 +207,12 @@ func TestAccessWhoMatchesReads(t *testing.T) {
 		"secret/data/people/alice/notes", "secret/data/people/bob/notes", "secret/data/people/dave/notes"}
 	for i := range services {
 		paths = append(paths, fmt.Sprintf("secret/data/svc-%02d/db", i))
+	}
+	if err := cl.Sys().Mount("transit", &api.MountInput{Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"svc-00", "svc-05", "svc-09"} {
+		f.write("transit/keys/"+k, nil)
 	}
 	for _, p := range paths {
 		v := "value-" + strings.ReplaceAll(p, "/", "-") + "-" + fmt.Sprint(time.Now().UnixNano())
@@ -369,6 +376,19 @@ func TestAccessWhoMatchesReads(t *testing.T) {
 
 	// what and report: the real paths, and no credential in them.
 	what := f.raw("sys/access/what", map[string][]string{"role": {"auth/approle/role/svc-05"}})
+	var transit []string
+	for _, m := range what["mounts"].([]any) {
+		m := m.(map[string]any)
+		if m["path"] == "transit/" {
+			for _, p := range m["paths"].([]any) {
+				p := p.(map[string]any)
+				transit = append(transit, fmt.Sprint(p["path"], p["capabilities"]))
+			}
+		}
+	}
+	if want := []string{"transit/encrypt/svc-05[update]"}; !sameSet(transit, want) {
+		t.Errorf("what svc-05 reaches under transit/ = %v, want %v", transit, want)
+	}
 	for _, m := range what["mounts"].([]any) {
 		m := m.(map[string]any)
 		if m["path"] != "secret/" || m["enumerated"] != true {
