@@ -418,7 +418,13 @@ func TestAccessWhoMatchesReads(t *testing.T) {
 			t.Errorf("%s (capabilities %s) reads sys/access/who: %v", name, caps, err)
 		}
 	}
+	// A legacy AppRole role whose secret ID never expires.
+	f.write("auth/approle/role/legacy", map[string]any{"token_policies": "default"})
+	f.secrets = append(f.secrets, f.write("auth/approle/role/legacy/secret-id", nil).Data["secret_id"].(string))
 	report := f.raw("sys/access/report", map[string][]string{"max_principals": {"3"}})
+	if u := report["unlimited_secret_id_roles"].([]any); len(u) != 1 || u[0].(map[string]any)["name"] != "legacy" || u[0].(map[string]any)["unlimited_secret_ids"] != 1.0 {
+		t.Errorf("unlimited_secret_id_roles = %v, want legacy with 1 secret ID", u)
+	}
 	if b := report["broad_policies"].([]any); len(b) != 1 || b[0].(map[string]any)["policy"] != "access-auditor" {
 		t.Errorf("broad_policies = %v, want access-auditor's sudo alone", b)
 	}
