@@ -106,7 +106,7 @@ func allowed() map[string][]string {
 		"internal/router":        {"internal/logical", "internal/storage"},
 		"internal/mount":         {"internal/logical", "internal/router", "internal/storage"},
 		"internal/lockout":       {"internal/mount"},
-		"internal/token":         {"internal/storage"},
+		"internal/token":         {"internal/access", "internal/storage"},
 		"internal/token/otp":     nil,
 		"internal/lease":         {"internal/storage"},
 		"internal/audit":         {"internal/logical", "internal/logical/framework"},
