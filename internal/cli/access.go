@@ -405,12 +405,19 @@ func reportFindings(data map[string]any) ([][3]string, error) {
 		out = append(out, [3]string{"broad_policies", b.Policy, b.Reason + " on " + b.Path})
 	}
 	for _, k := range []string{"unlimited_secret_id_roles", "unbound_roles"} {
-		var list []struct{ Mount, Type, Kind, Name string }
+		var list []struct {
+			Mount, Type, Kind, Name string
+			Unlimited               int `json:"unlimited_secret_ids"`
+		}
 		if err := json.Unmarshal(orNull(parts[k]), &list); err != nil {
 			return nil, fmt.Errorf("%s: %w", k, err)
 		}
 		for _, r := range list {
-			out = append(out, [3]string{k, r.Mount + r.Kind + "/" + r.Name, r.Type})
+			detail := r.Type
+			if r.Unlimited > 0 {
+				detail += fmt.Sprintf(", %d secret IDs with neither TTL nor use limit", r.Unlimited)
+			}
+			out = append(out, [3]string{k, r.Mount + r.Kind + "/" + r.Name, detail})
 		}
 	}
 	return out, nil

@@ -25,17 +25,8 @@ func (a accessCore) Policies() []*policy.Policy {
 	return out
 }
 
-// directoryBuilder is core's AccessDirectory, asserted so that this file
-// does not depend on the order in which the pieces of issue 14 land.
-type directoryBuilder interface {
-	AccessDirectory(ctx context.Context) (*access.Directory, error)
-}
-
 func (a accessCore) Directory(ctx context.Context) (*access.Directory, error) {
-	if b, ok := any(a.c).(directoryBuilder); ok {
-		return b.AccessDirectory(ctx)
-	}
-	return &access.Directory{}, nil
+	return a.c.AccessDirectory(ctx)
 }
 
 func (a accessCore) SecretMounts() []accessapi.Mount {

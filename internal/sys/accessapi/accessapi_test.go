@@ -109,6 +109,8 @@ path "secret/data/payments/*" {
 				{Kind: "role", Name: "payments-api", Policies: []string{"default", "payments"}, Bindings: map[string]any{"secret_id_ttl": 3600, "secret_id_num_uses": 0}},
 				{Kind: "role", Name: "payments-batch", Policies: []string{"default", "payments", "no-root-key"}},
 				{Kind: "role", Name: "billing", Policies: []string{"default"}},
+				{Kind: "role", Name: "counted", Policies: []string{"default"}, Counts: map[string]int{"secret_ids": 3, "secret_ids_unlimited": 2}},
+				{Kind: "role", Name: "counted-none", Policies: []string{"default"}, Counts: map[string]int{"secret_ids": 3, "secret_ids_unlimited": 0}},
 			}},
 			{Path: "auth/kubernetes/", Type: "kubernetes", Accessor: "auth_kubernetes_2", Principals: []logical.Principal{
 				{Kind: "role", Name: "payments-writer", Policies: []string{"payments-writer"}, Bindings: map[string]any{"bound_service_account_names": []string{"pay"}}},
@@ -527,7 +529,7 @@ func TestReport(t *testing.T) {
 		{"root_tokens", "accessor", []string{"acc-root"}},
 		{"unused_policies", "", []string{"database", "orphan-policy"}},
 		{"broad_policies", "reason", []string{"sudo", "wildcard"}},
-		{"unlimited_secret_id_roles", "name", []string{"billing", "payments-batch"}},
+		{"unlimited_secret_id_roles", "name", []string{"billing", "counted", "payments-batch"}},
 		{"unbound_roles", "name", []string{"ci"}},
 	}
 	for _, tt := range tests {

@@ -69,6 +69,9 @@ type RoleFinding struct {
 	Type  string `json:"type"`
 	Kind  string `json:"kind"`
 	Name  string `json:"name"`
+	// UnlimitedSecretIDs counts an AppRole role's live secret IDs with
+	// neither a TTL nor a use limit, when the method counts them.
+	UnlimitedSecretIDs int `json:"unlimited_secret_ids,omitempty"`
 }
 
 // ReportAnswer is sys/access/report's answer.
@@ -155,7 +158,19 @@ func Report(ctx context.Context, in ReportInput) (*ReportAnswer, error) {
 			if p.Unbound {
 				out.UnboundRoles = append(out.UnboundRoles, rf)
 			}
-			if m.Type == "approle" && zeroBinding(p.Bindings["secret_id_ttl"]) && zeroBinding(p.Bindings["secret_id_num_uses"]) {
+			if m.Type != "approle" {
+				continue
+			}
+			if n, ok := p.Counts["secret_ids_unlimited"]; ok {
+				// The method counted the secret IDs that have neither a
+				// TTL nor a use limit.
+				if n > 0 {
+					rf.UnlimitedSecretIDs = n
+					out.UnlimitedSecretIDRoles = append(out.UnlimitedSecretIDRoles, rf)
+				}
+			} else if zeroBinding(p.Bindings["secret_id_ttl"]) && zeroBinding(p.Bindings["secret_id_num_uses"]) {
+				// Only the role's configuration is known: the secret IDs it
+				// issues get neither limit.
 				out.UnlimitedSecretIDRoles = append(out.UnlimitedSecretIDRoles, rf)
 			}
 		}
