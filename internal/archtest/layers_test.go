@@ -84,6 +84,7 @@ func allowed() map[string][]string {
 			"internal/sys/passwords", "internal/sys/plugins", "internal/sys/policies",
 			"internal/sys/rotate", "internal/sys/snapshots", "internal/sys/tokenapi",
 			"internal/sys/wrapping", "internal/backoff", "internal/uuid",
+			"internal/sys/search",
 		},
 		// High availability, which reaches core through the Host interface
 		// it declares.
@@ -101,6 +102,7 @@ func allowed() map[string][]string {
 		"internal/sys/mounts":    {"internal/logical", "internal/logical/framework", "internal/router"},
 		"internal/sys/passwords": {"internal/logical", "internal/logical/framework", "internal/passpol", "internal/storage"},
 		"internal/sys/plugins":   {"internal/logical", "internal/logical/framework"},
+		"internal/sys/search":    {"internal/logical", "internal/logical/framework"},
 		"internal/sys/policies":  {"internal/logical", "internal/logical/framework", "internal/policy", "internal/router", "internal/storage"},
 		"internal/sys/wrapping":  {"internal/logical", "internal/logical/framework", "internal/storage", "internal/token"},
 		"internal/router":        {"internal/logical", "internal/storage"},

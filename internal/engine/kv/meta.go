@@ -64,6 +64,10 @@ type versionMeta struct {
 	Created   int64 `json:"created"`
 	Deleted   int64 `json:"deleted,omitempty"` // deletion time, possibly in the future
 	Destroyed bool  `json:"destroyed,omitempty"`
+	// Accessor and EntityID name the token that wrote the version, for
+	// search and the access report; never answered by the KV API.
+	Accessor string `json:"accessor,omitempty"`
+	EntityID string `json:"entity_id,omitempty"`
 }
 
 // version returns version n of m, or nil when it is not retained.
