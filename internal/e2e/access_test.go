@@ -391,8 +391,11 @@ func TestAccessWhoMatchesReads(t *testing.T) {
 	}
 	for _, m := range what["mounts"].([]any) {
 		m := m.(map[string]any)
-		if m["path"] != "secret/" || m["enumerated"] != true {
-			continue // KV lists its secrets once it implements logical.SecretWalker
+		if m["path"] != "secret/" {
+			continue
+		}
+		if m["enumerated"] != true {
+			t.Errorf("what does not list the KV v2 secrets of secret/: %v", m)
 		}
 		var reachable []string
 		for _, p := range m["paths"].([]any) {
@@ -422,6 +425,20 @@ func TestAccessWhoMatchesReads(t *testing.T) {
 	f.write("auth/approle/role/legacy", map[string]any{"token_policies": "default"})
 	f.secrets = append(f.secrets, f.write("auth/approle/role/legacy/secret-id", nil).Data["secret_id"].(string))
 	report := f.raw("sys/access/report", map[string][]string{"max_principals": {"3"}})
+	wide := map[string]float64{}
+	for _, w := range report["widely_readable_secrets"].([]any) {
+		w := w.(map[string]any)
+		wide[w["mount"].(string)+w["path"].(string)] = w["principals"].(float64)
+	}
+	// shared/config: the AppRole roles svc-00, 03, 05, the Kubernetes
+	// role svc-10, the JWT role svc-15, alice (through sre) and bob
+	// (through auditors); carol's entity is disabled.
+	if wide["secret/shared/config"] != 7 || wide["secret/svc-01/db"] != 0 {
+		t.Errorf("widely_readable_secrets = %v, want secret/shared/config read by 7", wide)
+	}
+	if n := len(report["unread_secrets"].([]any)) + len(report["unrotated_secrets"].([]any)); n != 0 {
+		t.Errorf("the report lists %d secrets written a moment ago as unread or unrotated", n)
+	}
 	if u := report["unlimited_secret_id_roles"].([]any); len(u) != 1 || u[0].(map[string]any)["name"] != "legacy" || u[0].(map[string]any)["unlimited_secret_ids"] != 1.0 {
 		t.Errorf("unlimited_secret_id_roles = %v, want legacy with 1 secret ID", u)
 	}
