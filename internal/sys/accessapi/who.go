@@ -507,8 +507,25 @@ func templatedFor(names []string, pols map[string]*policy.Policy, path string) [
 // governed by a rule for "a/b", as in policy.ACL.Check.
 func couldMatch(rule, path string) bool {
 	rule = strings.TrimLeft(rule, "/")
+	// Each {{parameter}} becomes a NUL first, so that one holding "/"
+	// cannot split a segment; an unclosed "{{" stays literal.
+	var t strings.Builder
+	for {
+		open := strings.Index(rule, "{{")
+		if open < 0 {
+			break
+		}
+		end := strings.Index(rule[open:], "}}")
+		if end < 0 {
+			break
+		}
+		t.WriteString(rule[:open] + "\x00")
+		rule = rule[open+end+2:]
+	}
+	t.WriteString(rule)
+	rule = t.String()
 	var b strings.Builder
-	b.WriteString("^")
+	b.WriteString("(?s)^")
 	glob := strings.HasSuffix(rule, "*")
 	rule = strings.TrimSuffix(rule, "*")
 	for i, seg := range strings.Split(rule, "/") {
@@ -519,19 +536,11 @@ func couldMatch(rule, path string) bool {
 			b.WriteString("[^/]+")
 			continue
 		}
-		for seg != "" {
-			open := strings.Index(seg, "{{")
-			if open < 0 {
-				b.WriteString(regexp.QuoteMeta(seg))
-				break
+		for j, part := range strings.Split(seg, "\x00") {
+			if j > 0 {
+				b.WriteString("[^/]+")
 			}
-			end := strings.Index(seg[open:], "}}")
-			if end < 0 {
-				b.WriteString(regexp.QuoteMeta(seg))
-				break
-			}
-			b.WriteString(regexp.QuoteMeta(seg[:open]) + "[^/]+")
-			seg = seg[open+end+2:]
+			b.WriteString(regexp.QuoteMeta(part))
 		}
 	}
 	if glob {
