@@ -233,6 +233,7 @@ func TestAccessWhoMatchesReads(t *testing.T) {
 	})
 	f.write("auth/jwt/config", map[string]any{"jwt_validation_pubkeys": []string{f.pubPEM}, "bound_issuer": "https://issuer.example"})
 	var logins []principal
+	var approleEntity string
 	for i := range services {
 		svc := fmt.Sprintf("svc-%02d", i)
 		pols := svc + "-read"
@@ -254,8 +255,12 @@ func TestAccessWhoMatchesReads(t *testing.T) {
 			}
 			sid := f.write("auth/approle/role/"+svc+"/secret-id", nil)
 			roleID, secretID := rid.Data["role_id"].(string), sid.Data["secret_id"].(string)
-			f.secrets = append(f.secrets, secretID)
-			c, acc := f.clientFor(f.write("auth/approle/login", map[string]any{"role_id": roleID, "secret_id": secretID}))
+			f.secrets = append(f.secrets, secretID, roleID) // a role ID is half the credential: not shown either
+			login := f.write("auth/approle/login", map[string]any{"role_id": roleID, "secret_id": secretID})
+			if i == 2 {
+				approleEntity = login.Auth.EntityID // joins the auditors below
+			}
+			c, acc := f.clientFor(login)
 			logins = append(logins, principal{"auth/approle/role/" + svc, c, acc})
 		case i < 14:
 			f.write("auth/kubernetes/role/"+svc, map[string]any{
@@ -299,7 +304,7 @@ func TestAccessWhoMatchesReads(t *testing.T) {
 	oncall := f.write("identity/group", map[string]any{"name": "payments-oncall", "member_entity_ids": []string{entityOf["alice"]}})
 	sre := f.write("identity/group", map[string]any{"name": "sre", "policies": "svc-05-read", "member_group_ids": []string{oncall.Data["id"].(string)}})
 	f.write("identity/group", map[string]any{"name": "platform", "policies": "svc-06-read,deny-root-key", "member_group_ids": []string{sre.Data["id"].(string)}})
-	f.write("identity/group", map[string]any{"name": "auditors", "policies": "svc-10-read", "member_entity_ids": []string{entityOf["bob"]}})
+	f.write("identity/group", map[string]any{"name": "auditors", "policies": "svc-10-read", "member_entity_ids": []string{entityOf["bob"], approleEntity}})
 	for name, svc := range people {
 		jwt := f.sign(map[string]any{"iss": "https://issuer.example", "aud": "coffer", "sub": name, "service": svc})
 		f.tokens = append(f.tokens, jwt)
@@ -431,10 +436,11 @@ func TestAccessWhoMatchesReads(t *testing.T) {
 		wide[w["mount"].(string)+w["path"].(string)] = w["principals"].(float64)
 	}
 	// shared/config: the AppRole roles svc-00, 03, 05, the Kubernetes
-	// role svc-10, the JWT role svc-15, alice (through sre) and bob
-	// (through auditors); carol's entity is disabled.
-	if wide["secret/shared/config"] != 7 || wide["secret/svc-01/db"] != 0 {
-		t.Errorf("widely_readable_secrets = %v, want secret/shared/config read by 7", wide)
+	// role svc-10, the JWT role svc-15, alice (through sre), bob and
+	// svc-02's AppRole entity (through auditors); carol's entity is
+	// disabled.
+	if wide["secret/shared/config"] != 8 || wide["secret/svc-01/db"] != 0 {
+		t.Errorf("widely_readable_secrets = %v, want secret/shared/config read by 8", wide)
 	}
 	if n := len(report["unread_secrets"].([]any)) + len(report["unrotated_secrets"].([]any)); n != 0 {
 		t.Errorf("the report lists %d secrets written a moment ago as unread or unrotated", n)

@@ -122,7 +122,10 @@ path "secret/data/payments/*" {
 		},
 		Entities: []access.Entity{
 			{ID: "e-alice", Name: "alice", GroupIDs: []string{"g-ops", "g-eng"}, IdentityPolicies: []string{"admin", "payments"},
-				Aliases: []access.Alias{{ID: "a1", Name: "alice", MountAccessor: "auth_jwt_3", MountPath: "auth/jwt/"}}},
+				Aliases: []access.Alias{
+					{ID: "a1", Name: "alice", MountAccessor: "auth_jwt_3", MountPath: "auth/jwt/"},
+					{ID: "a2", Name: "role-id-of-alice", MountAccessor: "auth_approle_1", MountPath: "auth/approle/"},
+				}},
 			{ID: "e-bob", Name: "bob", IdentityPolicies: []string{}},
 			{ID: "e-carol", Name: "carol", IdentityPolicies: []string{"per-entity"}},
 			{ID: "e-dave", Name: "dave", Disabled: true, IdentityPolicies: []string{"payments"}},
@@ -327,8 +330,12 @@ func TestWhoDetails(t *testing.T) {
 		if e["name"] != "alice" {
 			continue
 		}
-		if al := e["aliases"].([]any); len(al) != 1 || al[0].(map[string]any)["mount_path"] != "auth/jwt/" {
+		al := e["aliases"].([]any)
+		if len(al) != 2 || al[0].(map[string]any)["mount_path"] != "auth/jwt/" || al[0].(map[string]any)["name"] != "alice" {
 			t.Errorf("alice's aliases = %v", al)
+		}
+		if len(al) == 2 && al[1].(map[string]any)["name"] != nil {
+			t.Errorf("an AppRole alias shows its name (a role ID): %v", al[1])
 		}
 	}
 	for _, tk := range m["tokens"].([]any) {

@@ -243,9 +243,21 @@ type principalOut struct {
 
 // aliasOut is an entity alias.
 type aliasOut struct {
-	Name          string `json:"name"`
+	// Name is the alias name, left out for an AppRole mount, whose
+	// aliases are named by role ID, half of the login credential.
+	Name          string `json:"name,omitempty"`
 	MountPath     string `json:"mount_path"`
 	MountAccessor string `json:"mount_accessor"`
+}
+
+// aliasOf describes al; mountTypes gives the type of each auth mount by
+// accessor.
+func aliasOf(al access.Alias, mountTypes map[string]string) aliasOut {
+	out := aliasOut{Name: al.Name, MountPath: al.MountPath, MountAccessor: al.MountAccessor}
+	if mountTypes[al.MountAccessor] == "approle" {
+		out.Name = ""
+	}
+	return out
 }
 
 // entityOut is an identity entity.
@@ -386,6 +398,10 @@ func Who(idx *access.Index, pols map[string]*policy.Policy, dir *access.Director
 			})
 		}
 	}
+	mountTypes := make(map[string]string, len(dir.Mounts))
+	for _, m := range dir.Mounts {
+		mountTypes[m.Accessor] = m.Type
+	}
 	groups := make(map[string]*access.Group, len(dir.Groups))
 	for i := range dir.Groups {
 		groups[dir.Groups[i].ID] = &dir.Groups[i]
@@ -412,7 +428,7 @@ func Who(idx *access.Index, pols map[string]*policy.Policy, dir *access.Director
 			}
 		}
 		for _, al := range e.Aliases {
-			eo.Aliases = append(eo.Aliases, aliasOut{Name: al.Name, MountPath: al.MountPath, MountAccessor: al.MountAccessor})
+			eo.Aliases = append(eo.Aliases, aliasOf(al, mountTypes))
 		}
 		out.Entities = append(out.Entities, eo)
 	}
