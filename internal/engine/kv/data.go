@@ -263,7 +263,7 @@ func (b *backendV2) addVersionLocked(ctx context.Context, p string, cfg *mountCo
 	if meta == nil {
 		meta = &keyMeta{Created: now}
 	}
-	v := versionMeta{N: meta.Current + 1, Created: now, Accessor: by.accessor, EntityID: by.entityID}
+	v := versionMeta{N: meta.nextVersion(), Created: now, Accessor: by.accessor, EntityID: by.entityID}
 	if d := effectiveDeleteAfter(cfg, meta); d > 0 {
 		v.Deleted = math.MaxInt64
 		if int64(d) < math.MaxInt64-now {
@@ -276,13 +276,7 @@ func (b *backendV2) addVersionLocked(ctx context.Context, p string, cfg *mountCo
 
 	ops := make([]logical.TxnOp, 0, 3)
 	ops = append(ops, logical.TxnOp{Key: verKey(p, v.N), Value: data})
-	if extra := len(meta.Versions) - effectiveMaxVersions(cfg, meta); extra > 0 {
-		for _, old := range meta.Versions[:extra] {
-			ops = append(ops, logical.TxnOp{Key: verKey(p, old.N), Delete: true})
-		}
-		meta.Versions = append([]versionMeta(nil), meta.Versions[extra:]...)
-		meta.Oldest = meta.Versions[0].N
-	}
+	ops = append(ops, trimLocked(p, cfg, meta)...)
 	op, err := putOp(metaKey(p), meta)
 	if err != nil {
 		return nil, err

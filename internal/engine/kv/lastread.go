@@ -115,14 +115,6 @@ func (l *lastReads) flush(ctx context.Context, s logical.Storage) error {
 	return failed
 }
 
-// Cleanup writes the last-read times recorded since the last flush before
-// the mount goes away (disabled, or the server sealing).
-func (b *backendV2) Cleanup(ctx context.Context) {
-	if err := b.lastRead.flush(ctx, b.storage); err != nil {
-		b.logger.Warn("kv: last-read times not saved", "err", err)
-	}
-}
-
 // timeOf turns Unix nanoseconds into a time, zero for 0.
 func timeOf(ns int64) time.Time {
 	if ns == 0 {

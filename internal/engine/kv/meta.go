@@ -56,6 +56,19 @@ type keyMeta struct {
 	CustomMetadata     map[string]string `json:"custom_metadata,omitempty"`
 	Versions           []versionMeta     `json:"versions"`
 	keyLife
+	// Pending is the version a rotation wrote and has not made current
+	// yet (0: none); see rotation.go.
+	Pending int `json:"pending,omitempty"`
+}
+
+// nextVersion is the number of the next version written: after the
+// current one, a pending rotation's and every retained one.
+func (m *keyMeta) nextVersion() int {
+	n := max(m.Current, m.Pending)
+	if k := len(m.Versions); k > 0 {
+		n = max(n, m.Versions[k-1].N)
+	}
+	return n + 1
 }
 
 // versionMeta is the state of one version.
@@ -160,6 +173,9 @@ type metadataResponse struct {
 	UpdatedTime        string              `json:"updated_time"`
 	Versions           map[int]versionInfo `json:"versions"`
 	lifeResponse
+	// Rotation summarises the key's rotation policy and state; absent
+	// when it has none.
+	Rotation *rotationSummary `json:"rotation,omitempty"`
 }
 
 func newMetadataResponse(m *keyMeta) *metadataResponse {

@@ -48,7 +48,11 @@ func (b *backendV2) readMetadata(ctx context.Context, _ *logical.Request, m *fra
 	if err != nil || meta == nil {
 		return nil, err
 	}
-	return &logical.Response{Data: newMetadataResponse(meta)}, nil
+	r := newMetadataResponse(meta)
+	if r.Rotation, err = b.rotationSummary(ctx, p); err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: r}, nil
 }
 
 // listMetadata lists the keys and folders under a path; an empty list is
@@ -193,12 +197,13 @@ func (b *backendV2) deleteMetadata(ctx context.Context, _ *logical.Request, m *f
 	for _, v := range meta.Versions {
 		ops = append(ops, logical.TxnOp{Key: verKey(p, v.N), Delete: true})
 	}
-	ops = append(ops, logical.TxnOp{Key: metaKey(p), Delete: true}, logical.TxnOp{Key: lastReadPrefix + p, Delete: true})
+	ops = append(ops, logical.TxnOp{Key: metaKey(p), Delete: true}, logical.TxnOp{Key: lastReadPrefix + p, Delete: true}, logical.TxnOp{Key: rotKey(p), Delete: true})
 	ops = append(ops, dropExpiryOps(p, meta)...)
 	b.lastRead.forget(p)
 	if err := b.storage.Txn(ctx, ops); err != nil {
 		return nil, err
 	}
+	b.sched.remove(p)
 	b.send(ctx, eventMetadataDelete, "metadata/"+p, "", nil)
 	return nil, nil
 }

@@ -12,3 +12,13 @@ import (
 func (b *backendV2) Periodic(ctx context.Context) error {
 	return errors.Join(b.sweepLifecycle(ctx), b.lastRead.flush(ctx, b.storage))
 }
+
+// Cleanup implements [logical.Cleaner] for a mount going away (disabled,
+// or the server sealing): it stops the rotation scheduler, then writes
+// the last-read times recorded since the last flush.
+func (b *backendV2) Cleanup(ctx context.Context) {
+	b.stopScheduler()
+	if err := b.lastRead.flush(ctx, b.storage); err != nil {
+		b.logger.Warn("kv: last-read times not saved", "err", err)
+	}
+}

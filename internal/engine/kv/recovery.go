@@ -115,11 +115,12 @@ func (b *backendV2) purgeLocked(ctx context.Context, p string, t *trashEntry) er
 	for _, v := range t.Meta.Versions {
 		ops = append(ops, logical.TxnOp{Key: verKey(p, v.N), Delete: true})
 	}
-	ops = append(ops, logical.TxnOp{Key: trashPrefix + p, Delete: true}, logical.TxnOp{Key: lastReadPrefix + p, Delete: true})
+	ops = append(ops, logical.TxnOp{Key: trashPrefix + p, Delete: true}, logical.TxnOp{Key: lastReadPrefix + p, Delete: true}, logical.TxnOp{Key: rotKey(p), Delete: true})
 	b.lastRead.forget(p)
 	if err := b.storage.Txn(ctx, ops); err != nil {
 		return err
 	}
+	b.sched.remove(p)
 	b.send(ctx, eventPurged, "deleted/"+p, "", nil)
 	return nil
 }
