@@ -3,6 +3,7 @@ package core
 import (
 	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
+	"github.com/coffer-secrets/coffer/internal/sys/accessapi"
 	"github.com/coffer-secrets/coffer/internal/sys/host"
 	"github.com/coffer-secrets/coffer/internal/sys/leases"
 	"github.com/coffer-secrets/coffer/internal/sys/mounts"
@@ -23,6 +24,7 @@ import (
 func (c *Core) newSysBackend() *framework.Backend {
 	paths := mounts.New(mounts.Options{Core: mountsCore{c}, Version: c.opts.Version, NewUUID: uuid.New, Logger: c.logger}).Paths()
 	paths = append(paths, ha.Paths(c.ha)...)
+	paths = append(paths, accessapi.New(accessapi.Options{Core: accessCore{c}, Clock: c.clock}).Paths()...)
 	paths = append(paths, c.rotation.Paths()...)
 	paths = append(paths, policies.New(policies.Options{Store: c.policies, Core: policiesCore{c}, Logger: c.logger, Events: systemEvents{c}}).Paths()...)
 	paths = append(paths, c.wrapping.Paths()...)
