@@ -83,6 +83,7 @@ func allowed() map[string][]string {
 			"internal/sys/passwords", "internal/sys/plugins", "internal/sys/policies",
 			"internal/sys/rotate", "internal/sys/snapshots", "internal/sys/tokenapi",
 			"internal/sys/wrapping", "internal/backoff", "internal/uuid",
+			"internal/incident", "internal/sys/incident",
 		},
 		// High availability, which reaches core through the Host interface
 		// it declares.
@@ -96,6 +97,9 @@ func allowed() map[string][]string {
 		"internal/sys/auditdev":  {"internal/audit", "internal/logical", "internal/logical/framework", "internal/router", "internal/storage"},
 		"internal/sys/host":      {"internal/hostinfo", "internal/logical", "internal/logical/framework"},
 		"internal/sys/leases":    {"internal/lease", "internal/logical", "internal/logical/framework"},
+		"internal/sys/incident":  {"internal/duration", "internal/incident", "internal/logical", "internal/logical/framework"},
+		// Incident response's pure logic: matching, the guard, reports.
+		"internal/incident":      nil,
 		"internal/sys/mounts":    {"internal/logical", "internal/logical/framework", "internal/router"},
 		"internal/sys/passwords": {"internal/logical", "internal/logical/framework", "internal/passpol", "internal/storage"},
 		"internal/sys/plugins":   {"internal/logical", "internal/logical/framework"},
@@ -141,6 +145,7 @@ func allowed() map[string][]string {
 			"internal/agent", "internal/agent/child", "internal/agent/config",
 			"internal/audit", "internal/audit/trail", "internal/snapshot",
 			"internal/suggest", "internal/token/otp", "internal/duration", "internal/atomicfile",
+			"internal/incident",
 		},
 		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
 		"internal/agent/child":    nil,

@@ -29,6 +29,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/sys/auditdev"
 	"github.com/coffer-secrets/coffer/internal/sys/ceremony"
+	sysincident "github.com/coffer-secrets/coffer/internal/sys/incident"
 	"github.com/coffer-secrets/coffer/internal/sys/operator"
 	"github.com/coffer-secrets/coffer/internal/sys/policies"
 	"github.com/coffer-secrets/coffer/internal/sys/rotate"
@@ -178,6 +179,9 @@ type Core struct {
 	operator *operator.Operator
 	// snapshots saves and verifies snapshots (snapshot.go installs them).
 	snapshots *snapshots.Snapshots
+	// incidents serves sys/incident/* and holds the guard the pipeline
+	// checks (incident.go).
+	incidents *sysincident.API
 
 	// identity is built at unseal and dropped at seal; guarded by stateMu.
 	identity *identity.Store
@@ -265,6 +269,7 @@ func New(opts Options) (*Core, error) {
 	c.rotation = rotate.New(rotate.Options{Keyring: b, Active: func() bool { return !c.Sealed() && !c.standby() }, Clock: opts.Clock, Logger: c.logger, MinInterval: opts.MinRotationInterval, CheckInterval: opts.RotationCheckInterval})
 	c.operator = operator.New(operator.Options{Storage: b, Clock: opts.Clock, Logger: c.logger, Version: opts.Version, SanitizedConfig: opts.SanitizedConfig, InFlight: opts.InFlight})
 	c.snapshots = snapshots.New(snapshotCore{c})
+	c.incidents = sysincident.New(sysincident.Options{Storage: router.NewView(b, incidentPrefix), Core: incidentCore{c}, Clock: opts.Clock, Logger: c.logger, NewID: uuid.New})
 	c.sys = c.newSysBackend()
 	c.tokenAPI = c.newTokenBackend()
 	c.sealed.Store(true)

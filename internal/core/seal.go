@@ -430,6 +430,9 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.audits.Load(ctx); err != nil {
 		return err
 	}
+	if err := c.incidents.Load(ctx); err != nil {
+		return err
+	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
@@ -478,6 +481,7 @@ func (c *Core) preSeal(ctx context.Context) {
 	c.policies.Reset()
 	c.lockouts.Reset()
 	c.cer.Reset()
+	c.incidents.Reset()
 	c.identity = nil
 }
 

@@ -30,5 +30,6 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths = append(paths, c.pluginCatalog().Paths()...)
 	paths = append(paths, host.Paths(c.clock)...)
 	paths = append(paths, c.operator.Paths()...)
+	paths = append(paths, c.incidents.Paths()...)
 	return &framework.Backend{Paths: append(paths, leases.New(leases.Options{Leases: c.leases, Core: leasesCore{c}, Clock: c.clock}).Paths()...)}
 }
