@@ -170,6 +170,7 @@ func commands() map[string]*command {
 	maps.Copy(t, haCommands())
 	maps.Copy(t, localCommands())
 	maps.Copy(t, snapshotCommands())
+	maps.Copy(t, incidentCommands())
 	return t
 }
 

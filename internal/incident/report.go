@@ -220,7 +220,9 @@ func (b *builder) add(raw []byte) {
 		json.Unmarshal(l.Response.Data, &d)
 		ev.Username = d.Username
 		b.rep.Credentials = append(b.rep.Credentials, ev)
-	case req.Operation == "read":
+	case req.Operation == "read" && !strings.HasPrefix(req.Path, "sys/") && !strings.HasPrefix(req.Path, "auth/"):
+		// sys/ and auth/ reads (mount look-ups, lookup-self) are no
+		// secrets.
 		b.read(&l)
 	case req.Operation == "create", req.Operation == "update", req.Operation == "patch", req.Operation == "delete":
 		b.rep.Writes = append(b.rep.Writes, ev)
