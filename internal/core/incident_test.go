@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/coffer-secrets/coffer/internal/core"
@@ -9,12 +10,13 @@ import (
 
 // BenchmarkIncidentContain measures sys/incident/contain of one token
 // with 10,000 child tokens holding one lease each, through the real HTTP
-// API on in-memory storage. The leases belong to a mount that is gone, so
+// API on bolt storage (the default; the in-memory backend lists by
+// scanning every key, which no deployment uses). The leases belong to a mount that is gone, so
 // the figure is Coffer's own work (matching, the token tree, the lease
 // records, the incident record), not a database's DROP ROLE.
 func BenchmarkIncidentContain(b *testing.B) {
 	const children = 10_000
-	s := testserver.Start(b)
+	s := testserver.StartWith(b, testserver.Options{BoltPath: filepath.Join(b.TempDir(), "coffer.db")})
 	c := s.Core()
 	for range b.N {
 		b.StopTimer()

@@ -2,9 +2,11 @@ package incident
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/duration"
@@ -246,29 +248,88 @@ func (a *API) run(ctx context.Context, r *incident.Record) error {
 		})
 	}
 	for _, t := range p.roots {
-		var tree []incident.RevokedToken
-		a.collect(ctx, p, t, "", &tree)
-		if a.step(ctx, r, "revoke-token", t.Accessor, func() error { return a.opts.Core.RevokeToken(ctx, t.Hash) }) {
+		levels := p.levels(t)
+		tree := a.collect(ctx, levels)
+		if a.step(ctx, r, "revoke-token", t.Accessor, func() error { return a.revokeTree(ctx, levels) }) {
 			r.Revoked = append(r.Revoked, tree...)
 		}
 	}
 	return a.save(ctx, r)
 }
 
-// collect lists t and its descendants with their leases, before they
-// are revoked.
-func (a *API) collect(ctx context.Context, p *plan, t *incident.Token, via string, out *[]incident.RevokedToken) {
-	leases, err := a.opts.Core.TokenLeases(ctx, t.Hash)
-	if err != nil {
-		a.opts.Logger.Warn("list a contained token's leases", "err", err)
+// workers is how many revocations (or lease look-ups) of one tree level
+// run at once: storage commits concurrent writes together, so a tree of
+// thousands of tokens goes in a fraction of the time one by one takes.
+const workers = 32
+
+// levels returns the tree under root by depth: root alone, its children,
+// their children ...
+func (p *plan) levels(root *incident.Token) [][]*incident.Token {
+	out := [][]*incident.Token{{root}}
+	for {
+		var next []*incident.Token
+		for _, t := range out[len(out)-1] {
+			next = append(next, p.children[t.Hash]...)
+		}
+		if len(next) == 0 {
+			return out
+		}
+		out = append(out, next)
 	}
-	*out = append(*out, incident.RevokedToken{Accessor: t.Accessor, EntityID: t.EntityID, Path: t.Path, Via: via, Leases: leases})
-	if via == "" {
-		via = t.Accessor
+}
+
+// parallel calls fn for each of n items on up to workers goroutines and
+// returns the errors joined.
+func parallel(n int, fn func(i int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, workers)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = fn(i)
+		})
 	}
-	for _, c := range p.children[t.Hash] {
-		a.collect(ctx, p, c, via, out)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// revokeTree revokes a tree deepest level first, each level in parallel,
+// so that no token outlives its parent even if revocation stops half way;
+// the root's revocation last takes anything made under it meanwhile.
+func (a *API) revokeTree(ctx context.Context, levels [][]*incident.Token) error {
+	for d := len(levels) - 1; d >= 0; d-- {
+		lv := levels[d]
+		if err := parallel(len(lv), func(i int) error { return a.opts.Core.RevokeToken(ctx, lv[i].Hash) }); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// collect lists the tokens of a tree with their leases, before they are
+// revoked.
+func (a *API) collect(ctx context.Context, levels [][]*incident.Token) []incident.RevokedToken {
+	root := levels[0][0]
+	var all []*incident.Token
+	for _, lv := range levels {
+		all = append(all, lv...)
+	}
+	out := make([]incident.RevokedToken, len(all))
+	parallel(len(all), func(i int) error {
+		t := all[i]
+		leases, err := a.opts.Core.TokenLeases(ctx, t.Hash)
+		if err != nil {
+			a.opts.Logger.Warn("list a contained token's leases", "err", err)
+		}
+		out[i] = incident.RevokedToken{Accessor: t.Accessor, EntityID: t.EntityID, Path: t.Path, Leases: leases}
+		if t != root {
+			out[i].Via = root.Accessor
+		}
+		return nil
+	})
+	return out
 }
 
 type releaseInput struct {
