@@ -260,7 +260,7 @@ func (a *API) run(ctx context.Context, r *incident.Record) error {
 // workers is how many revocations (or lease look-ups) of one tree level
 // run at once: storage commits concurrent writes together, so a tree of
 // thousands of tokens goes in a fraction of the time one by one takes.
-const workers = 32
+const workers = 64
 
 // levels returns the tree under root by depth: root alone, its children,
 // their children ...
