@@ -18,15 +18,26 @@ type Index struct {
 	held      map[string][]Grant
 	root      []string
 	templated []string
+	// policies are the policies indexed, in order, for [Index.ForEntity];
+	// nil when none is templated.
+	policies []*policy.Policy
 }
 
 // NewIndex indexes policies (nil entries are skipped, and so is a policy
 // whose name an earlier one has: names identify policies). A policy named
 // "root" grants everything and is reported in [Answer.Root]. Rules whose
 // path is templated are left out and their policy is reported in
-// [Answer.Templated]. NewIndex copies what it needs.
+// [Answer.Templated]; [Index.ForEntity] resolves them for one entity.
+// NewIndex copies what it needs, except that it keeps the policies
+// themselves when one is templated: do not modify them.
 func NewIndex(policies []*policy.Policy) *Index {
 	x := &Index{held: make(map[string][]Grant)}
+	for _, p := range policies {
+		if p.Templated() {
+			x.policies = slices.Clone(policies)
+			break
+		}
+	}
 	var keys []policy.Rule
 	names := make(map[string]bool, len(policies))
 	for _, p := range policies {
@@ -42,11 +53,11 @@ func NewIndex(policies []*policy.Policy) *Index {
 		var order []string
 		templated := false
 		for _, r := range p.Rules {
-			key := strings.TrimLeft(r.Path, "/")
-			if strings.Contains(key, "{{") {
+			if r.Templated() {
 				templated = true
 				continue
 			}
+			key := strings.TrimLeft(r.Path, "/")
 			if _, ok := byKey[key]; !ok {
 				order = append(order, key)
 			}
@@ -69,6 +80,23 @@ func NewIndex(policies []*policy.Policy) *Index {
 	slices.Sort(x.root)
 	slices.Sort(x.templated)
 	return x
+}
+
+// ForEntity returns the index of the same policies with their templated
+// rules resolved for id, as the ACL of a token of that entity resolves
+// them (see [policy.Policy.Resolve]): its answers have no Templated
+// policies and decide exactly as that ACL. A nil id resolves nothing, as
+// for a token without an entity. When no policy is templated it returns
+// x itself; otherwise it builds a new index, at the cost of [NewIndex],
+// so a caller answering for many entities should index only the policies
+// each entity's tokens can hold (see [Identities]).
+func (x *Index) ForEntity(id *policy.Identity) *Index {
+	if x.policies == nil {
+		return x
+	}
+	y := NewIndex(policy.ResolveAll(x.policies, id))
+	y.policies = nil // resolved: nothing left to resolve
+	return y
 }
 
 // Grant is the rule of one policy that governs a path.
@@ -107,7 +135,8 @@ type Answer struct {
 	// Root lists the policies named "root", which grant everything.
 	Root []string
 	// Templated lists the policies with templated rules, which were left
-	// out: the answer for a token holding them depends on its entity.
+	// out: the answer for a token holding them depends on its entity
+	// (see [Index.ForEntity]).
 	Templated []string
 }
 

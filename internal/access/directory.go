@@ -62,6 +62,9 @@ type Alias struct {
 	MountAccessor string
 	MountPath     string
 	Metadata      map[string]string
+	// CustomMetadata is the alias's custom metadata (templated policies
+	// read it).
+	CustomMetadata map[string]string
 }
 
 // Group is an identity group.

@@ -14,11 +14,14 @@
 // so the answers follow exactly the evaluation that [policy.ACL.Check]
 // uses.
 //
-// Templated policy paths ({{identity...}}) depend on the entity; Parse
-// refuses them today, but a hand-built policy may hold one. Such rules are
-// left out of the index and the policy is reported in
-// [Answer.Templated], so that a caller can say the answer depends on the
-// entity. Resolving templates per entity comes with the principal side.
+// Templated policy paths ({{identity...}}) depend on the entity. An index
+// leaves such rules out and reports their policy in [Answer.Templated],
+// so that a caller can say the answer depends on the entity.
+// [Index.ForEntity] resolves them for one entity with
+// [policy.Policy.Resolve], exactly as core resolves them when it builds
+// the ACL of that entity's tokens; [Identities] turns a [Directory]'s
+// entity (name, metadata, aliases, direct and inherited groups) into the
+// [policy.Identity] templates read.
 //
 // The package is pure: no I/O, no logging, no package-level mutable state.
 // An Index is immutable once built and safe for concurrent use.

@@ -74,7 +74,7 @@ func allowed() map[string][]string {
 
 		// The request pipeline and what it drives.
 		"internal/core": {
-			"internal/audit", "internal/barrier", "internal/ha", "internal/identity",
+			"internal/access", "internal/audit", "internal/barrier", "internal/ha", "internal/identity",
 			"internal/lease", "internal/lockout", "internal/logical", "internal/logical/framework",
 			"internal/mount", "internal/policy", "internal/router", "internal/seal",
 			"internal/snapshot", "internal/storage", "internal/token", "internal/token/otp",
@@ -108,14 +108,14 @@ func allowed() map[string][]string {
 		"internal/router":        {"internal/logical", "internal/storage"},
 		"internal/mount":         {"internal/logical", "internal/router", "internal/storage"},
 		"internal/lockout":       {"internal/mount"},
-		"internal/token":         {"internal/storage"},
+		"internal/token":         {"internal/access", "internal/storage"},
 		"internal/token/otp":     nil,
 		"internal/lease":         {"internal/storage"},
 		"internal/audit":         {"internal/logical", "internal/logical/framework"},
 		"internal/audit/trail":   {"internal/audit"},
 		"internal/identity":      {"internal/logical", "internal/logical/framework", "internal/uuid"},
 		"internal/policy":        {"internal/duration"},
-		"internal/access":        {"internal/policy"}, // who grants a path; identity and tokens next
+		"internal/access":        {"internal/logical", "internal/policy"}, // who grants a path; principals, identity and tokens
 		"internal/passpol":       nil,
 		"internal/hostinfo":      nil,
 		"internal/snapshot":      {"internal/atomicfile"},

@@ -18,7 +18,8 @@ type metadataFlags struct {
 	casRequired        bool
 	deleteVersionAfter durationFlag
 	customMetadata     mapFlag
-	set                map[string]bool
+	lifeFlags
+	set map[string]bool
 }
 
 func (f *metadataFlags) register(fs *flag.FlagSet) {
@@ -28,6 +29,7 @@ func (f *metadataFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.casRequired, "cas-required", false, "Require check-and-set on every write of this secret.")
 	fs.Var(&f.deleteVersionAfter, "delete-version-after", `Delete versions this long after they are written ("0s": never).`)
 	fs.Var(f.customMetadata, "custom-metadata", "Custom metadata KEY=VALUE; may be repeated.")
+	f.lifeFlags.register(fs)
 }
 
 // body returns the metadata fields given on the command line.
@@ -45,6 +47,7 @@ func (f *metadataFlags) body() map[string]any {
 	if f.set["custom-metadata"] {
 		b["custom_metadata"] = maps.Clone(map[string]string(f.customMetadata))
 	}
+	f.lifeFlags.addTo(b, f.set)
 	return b
 }
 
@@ -68,7 +71,8 @@ func kvMetadataCommands() map[string]*command {
 			help: `Writes the metadata settings of the secret at PATH (KV v2). Only the flags
 given are sent.
 
-    $ coffer kv metadata put -max-versions=5 -custom-metadata=owner=ops secret/foo`,
+    $ coffer kv metadata put -max-versions=5 -custom-metadata=owner=ops secret/foo
+    $ coffer kv metadata put -ttl=720h -recovery-window-days=7 secret/foo`,
 			server: true,
 			setup:  metadataWriteSetup(false),
 		},
@@ -82,8 +86,10 @@ given are sent.
 		"kv metadata delete": {
 			synopsis: "Deletes all versions and metadata for a key in the KV store",
 			usage:    "[options] PATH",
-			help:     `Permanently deletes the secret at PATH with all its versions (KV v2).`,
-			server:   true,
+			help: `Deletes the secret at PATH with all its versions (KV v2): permanently, or,
+when the secret or its mount has a recovery window, recoverably until the
+window ends (coffer write -f MOUNT/recover/PATH brings it back).`,
+			server: true,
 			setup: func(fs *flag.FlagSet) runFunc {
 				var f kvFlags
 				f.registerMount(fs)

@@ -301,7 +301,7 @@ func (c *Core) authorize(ctx context.Context, req *Request, route *router.Route,
 			names = append(slices.Clone(names), ip...)
 		}
 	}
-	cl.acl = c.policies.ACL(names)
+	cl.acl = c.policies.EntityACL(names, te.EntityID, c.entities())
 	op := req.Operation
 	if op == logical.UpdateOperation && route != nil {
 		if ec, ok := route.Backend.(logical.ExistenceChecker); ok {

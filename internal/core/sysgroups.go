@@ -10,6 +10,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/sys/mounts"
 	"github.com/coffer-secrets/coffer/internal/sys/plugins"
+	"github.com/coffer-secrets/coffer/internal/sys/policies"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -103,29 +104,31 @@ func (a policiesCore) policiesOf(ctx context.Context, e *token.Entry) []string {
 	return names
 }
 
-func (a policiesCore) TokenPolicies(ctx context.Context, id string) ([]string, error) {
+func (a policiesCore) TokenPolicies(ctx context.Context, id string) ([]string, string, error) {
 	e, _, err := a.c.lookupToken(ctx, id, "invalid token")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return a.policiesOf(ctx, e), nil
+	return a.policiesOf(ctx, e), e.EntityID, nil
 }
 
-func (a policiesCore) AccessorPolicies(ctx context.Context, accessor string) ([]string, error) {
+func (a policiesCore) AccessorPolicies(ctx context.Context, accessor string) ([]string, string, error) {
 	e, _, err := a.c.lookupAccessor(ctx, accessor)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return a.policiesOf(ctx, e), nil
+	return a.policiesOf(ctx, e), e.EntityID, nil
 }
 
-func (a policiesCore) CallerPolicies(ctx context.Context) ([]string, error) {
+func (a policiesCore) CallerPolicies(ctx context.Context) ([]string, string, error) {
 	cl := callerFrom(ctx)
 	if cl == nil {
-		return nil, logical.PermissionDenied()
+		return nil, "", logical.PermissionDenied()
 	}
-	return a.policiesOf(ctx, cl.entry), nil
+	return a.policiesOf(ctx, cl.entry), cl.entry.EntityID, nil
 }
+
+func (a policiesCore) Entities() policies.Entities { return a.c.entities() }
 
 func (a policiesCore) LockedUsers() map[string][]string { return a.c.lockouts.LockedNames(a.c.now()) }
 

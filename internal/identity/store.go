@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -295,6 +296,9 @@ type Store struct {
 	// is cleared only while mu is held for writing, so an entry stored by
 	// a reader holding mu shared always matches the current state.
 	policyCache map[string][]string
+	// version counts changes to st; it is bumped while mu is held for
+	// writing (see [Store.Version]).
+	version atomic.Uint64
 }
 
 // New builds a store on opts.Storage and loads every identity record from
@@ -506,6 +510,7 @@ func (s *Store) commitLocked(ctx context.Context, ch *change) error {
 // invalidateLocked forgets memoised answers. s.mu must be held for
 // writing.
 func (s *Store) invalidateLocked() {
+	s.version.Add(1)
 	s.cacheMu.Lock()
 	clear(s.policyCache)
 	s.cacheMu.Unlock()

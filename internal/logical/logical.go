@@ -378,6 +378,11 @@ type Principal struct {
 	// can log in beyond holding its credential (for example a JWT role
 	// with no bound claims or audience), for the hygiene report.
 	Unbound bool `json:"unbound,omitempty"`
+	// Counts are numbers about the principal's credentials that the
+	// hygiene report reads, by name; never the credentials themselves.
+	// AppRole sets "secret_ids" (live secret IDs of the role) and
+	// "secret_ids_unlimited" (those with neither a TTL nor a use limit).
+	Counts map[string]int `json:"counts,omitempty"`
 }
 
 // PrincipalLister is implemented by auth methods that can list their

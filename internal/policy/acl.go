@@ -45,6 +45,9 @@ func (p *perm) hasParamRules() bool {
 // empty list (any value) on either side stays empty. A rule with parameter
 // constraints therefore keeps them even when merged with one without.
 //
+// Templated rules (see [Rule.Templated]) are skipped: resolve them first
+// with [Policy.Resolve].
+//
 // NewACL copies what it needs: later changes to the policies do not affect
 // the ACL.
 func NewACL(policies []*Policy) *ACL {
@@ -59,6 +62,9 @@ func NewACL(policies []*Policy) *ACL {
 		}
 		for i := range p.Rules {
 			r := &p.Rules[i]
+			if r.Templated() {
+				continue // unresolved: grants nothing, and is no literal path
+			}
 			key := strings.TrimLeft(r.Path, "/")
 			if m := merged[key]; m != nil {
 				m.merge(r)

@@ -9,11 +9,16 @@
 // wrapping TTLs. A rule's path is exact ("secret/app"), ends in a "*" glob
 // that matches any suffix ("secret/app/*", "secret/ap*"), or has "+"
 // segments that match exactly one path segment ("secret/+/config",
-// "secret/+/app/*").
+// "secret/+/app/*"). A path may be templated with the entity's identity
+// ("secret/data/{{identity.entity.name}}/*"); [Policy.Resolve] resolves it
+// for one [Identity], dropping a rule it cannot resolve or whose value
+// could widen the path (a "/", "*", a "+" or ".." segment), where Vault
+// would substitute the value verbatim.
 //
 // # Evaluation
 //
-// [NewACL] compiles the policies of one token into an [ACL]. Rules with the
+// [NewACL] compiles the policies of one token into an [ACL], skipping
+// unresolved templated rules. Rules with the
 // same path string are merged (capabilities are unioned, a deny anywhere
 // wins for that path string). For a request, the single most specific
 // matching rule decides: an exact rule beats every wildcard rule; among

@@ -20,6 +20,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(`path "x" { allowed_parameters = { "*" = [[1, {a = null}], "b*"] } }`)
 	f.Add(`{"path": [{"a": {"capabilities": ["deny"]}}, {"a": {"capabilities": []}}]}`)
 	f.Add("path \"a\" {\n  min_wrapping_ttl = \"1.5s\"\n  max_wrapping_ttl = \"3d\"\n}")
+	f.Add(`path "secret/{{identity.entity.name}}/{{ identity.groups.names.g.metadata.k }}*" { capabilities = ["read"] }`)
 	f.Fuzz(func(t *testing.T, src string) {
 		p, err := Parse("fuzz", src)
 		if err != nil {
@@ -62,9 +63,11 @@ func FuzzParse(f *testing.F) {
 		// The compiled rules re-evaluate consistently: each rule's own
 		// path (as a concrete request path) is governed as the reference
 		// evaluator says.
-		acl := NewACL([]*Policy{p})
-		ref := newRefACL([]*Policy{p})
-		for _, r := range p.Rules {
+		// Templated rules are resolved first, as core does.
+		rp := p.Resolve(&Identity{EntityID: "id", EntityName: "name", Groups: []IdentityGroup{{ID: "g", Name: "g", Metadata: map[string]string{"k": "v"}}}})
+		acl := NewACL([]*Policy{rp})
+		ref := newRefACL([]*Policy{rp})
+		for _, r := range rp.Rules {
 			path := concretePath(r.Path)
 			compareWithRef(t, acl, ref, path)
 		}

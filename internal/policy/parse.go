@@ -91,9 +91,17 @@ func pathSchema() *hcl.BodySchema {
 // denied_parameters, required_parameters, min_wrapping_ttl and
 // max_wrapping_ttl (seconds, or a duration such as "90s", "5m", "2h",
 // "1d"), and an ignored comment. Anything else is an error, and so is a
-// path that is empty, has "*" other than at its end, has "+*", or uses
-// {{templating}}. Errors name the line and say what to change; when the
-// source has several problems, the error joins them all. A rule listing
+// path that is empty, has "*" other than at its end, has "+*", or has
+// a malformed template. Errors name the line and say what to change; when
+// the source has several problems, the error joins them all.
+//
+// A path may hold template parameters, resolved per entity when a
+// token's ACL is built (see [Policy.Resolve]): {{identity.entity.id}},
+// {{identity.entity.name}}, {{identity.entity.metadata.KEY}},
+// {{identity.entity.aliases.MOUNT_ACCESSOR.id}} (or .name,
+// .metadata.KEY, .custom_metadata.KEY), {{identity.groups.ids.ID.name}}
+// (or .metadata.KEY) and {{identity.groups.names.NAME.id}} (or
+// .metadata.KEY). A rule listing
 // "deny" keeps only CapDeny: its parameter constraints and TTLs are
 // dropped, since a deny grants nothing to constrain.
 //
@@ -280,12 +288,32 @@ func checkRulePath(raw string) (string, error) {
 	switch {
 	case p == "":
 		return "", errors.New(`path is empty; write an API path without "/v1/", such as "secret/data/app"`)
-	case strings.Contains(p, "{{"):
-		return "", errors.New("templated policy paths are not supported; name the path explicitly")
 	case strings.Contains(p, "+*"):
 		return "", errors.New(`"+*" is not allowed; use "+/*" for everything below one segment, or "*" alone`)
 	}
-	if i := strings.IndexByte(p, '*'); i >= 0 && i != len(p)-1 {
+	// Where a path is templated, its shape is checked with each parameter
+	// standing for a plain name; resolving checks the values (see
+	// [Policy.Resolve]).
+	shape := p
+	if strings.Contains(p, "{{") {
+		segs, err := parseTemplate(p)
+		if err != nil {
+			return "", fmt.Errorf("invalid template: %w", err)
+		}
+		var b strings.Builder
+		for _, s := range segs {
+			if s.param != nil {
+				b.WriteString("x")
+			} else {
+				b.WriteString(s.text)
+			}
+		}
+		shape = b.String()
+		if strings.Contains(shape, "+*") {
+			return "", errors.New(`"+*" is not allowed; use "+/*" for everything below one segment, or "*" alone`)
+		}
+	}
+	if i := strings.IndexByte(shape, '*'); i >= 0 && i != len(shape)-1 {
 		return "", fmt.Errorf(`"*" is only allowed at the end of a path (found at offset %d); use "+" to match one segment in the middle`, i)
 	}
 	for i := 0; i < len(p); i++ {

@@ -84,6 +84,8 @@ type Store struct {
 	mu    sync.RWMutex
 	salt  []byte            // guarded by mu; nil while not loaded
 	cache map[string]*Entry // guarded by mu; by hash; entries are never modified
+
+	live liveIndex // live tokens for the access directory; built on first use
 }
 
 // New returns a store. Call Load after unseal.
@@ -133,6 +135,7 @@ func (s *Store) Load(ctx context.Context) error {
 	s.salt = salt
 	s.cache = make(map[string]*Entry)
 	s.mu.Unlock()
+	s.live.drop()
 	return nil
 }
 
@@ -146,6 +149,7 @@ func (s *Store) Reset() {
 	s.salt = nil
 	s.cache = nil
 	s.mu.Unlock()
+	s.live.drop()
 }
 
 // Invalidate drops the cached entry of the token stored under hash, so the
@@ -154,6 +158,7 @@ func (s *Store) Reset() {
 // use and does nothing for a token that is not cached.
 func (s *Store) Invalidate(hash string) {
 	s.setCache(hash, nil)
+	s.live.invalidate(hash)
 }
 
 // InvalidateAll drops every cached entry (when changes may have been
@@ -164,6 +169,7 @@ func (s *Store) InvalidateAll() {
 		s.cache = make(map[string]*Entry)
 	}
 	s.mu.Unlock()
+	s.live.drop()
 }
 
 // Hash returns the salted hash under which a service token is stored. It
@@ -394,6 +400,7 @@ func (s *Store) Create(ctx context.Context, id ID, e *Entry, now time.Time) (ID,
 		return "", "", fmt.Errorf("store token: %w", err)
 	}
 	s.setCache(h, e)
+	s.live.put(h, e)
 	s.count.Add(1)
 	return id, h, nil
 }
@@ -540,6 +547,7 @@ func (s *Store) putLocked(ctx context.Context, hash string, e *Entry, extra []st
 		return fmt.Errorf("store token: %w", err)
 	}
 	s.setCache(hash, e)
+	s.live.put(hash, e)
 	return nil
 }
 
@@ -693,6 +701,7 @@ func (s *Store) revokeOne(ctx context.Context, hash string) error {
 		return fmt.Errorf("delete token: %w", err)
 	}
 	s.setCache(hash, nil)
+	s.live.put(hash, nil)
 	s.count.Add(-1)
 	return nil
 }

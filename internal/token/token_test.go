@@ -24,7 +24,7 @@ type fixture struct {
 	revoked sync.Map // hash -> true, recorded by OnRevoke
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{phys: inmem.New()}
@@ -41,7 +41,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // open returns a fresh store over the fixture's storage (no cache).
-func (f *fixture) open(t *testing.T) *Store {
+func (f *fixture) open(t testing.TB) *Store {
 	t.Helper()
 	s := New(Options{Storage: f.b, Crypter: f.b, Logger: slog.New(slog.DiscardHandler), OnRevoke: func(ctx context.Context, hash string, e *Entry) error {
 		f.revoked.Store(hash, true)

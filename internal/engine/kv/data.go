@@ -133,6 +133,9 @@ func (b *backendV2) readVersion(ctx context.Context, p string, n int) (*versionR
 	if err != nil || v == nil {
 		return nil, err
 	}
+	if meta.expired(b.now()) {
+		return nil, expiredError(meta)
+	}
 	r := &versionRead{meta: newVersionResponse(meta, v), gone: v.gone(b.now())}
 	if r.gone {
 		return r, nil
@@ -171,10 +174,18 @@ func (b *backendV2) writeData(ctx context.Context, _ *logical.Request, m *framew
 	if err != nil {
 		return nil, err
 	}
+	if err := b.checkWritableLocked(ctx, p, meta); err != nil {
+		return nil, err
+	}
 	if err := checkCAS(cfg, meta, in.Options.CAS); err != nil {
 		return nil, err
 	}
-	return b.addVersionLocked(ctx, p, cfg, meta, data)
+	resp, err := b.addVersionLocked(ctx, p, cfg, meta, data)
+	if err != nil {
+		return nil, err
+	}
+	b.sendVersionWritten(ctx, eventDataWrite, p, meta, resp)
+	return resp, nil
 }
 
 // patchData applies a JSON merge patch (RFC 7386) to the current version
@@ -191,6 +202,9 @@ func (b *backendV2) patchData(ctx context.Context, _ *logical.Request, m *framew
 	}
 	if cur == nil || cur.gone(b.now()) {
 		return nil, logical.NotFound("no current version of the secret to patch")
+	}
+	if meta.expired(b.now()) {
+		return nil, expiredWriteError(meta)
 	}
 	if err := checkCAS(cfg, meta, in.Options.CAS); err != nil {
 		return nil, err
@@ -210,7 +224,12 @@ func (b *backendV2) patchData(ctx context.Context, _ *logical.Request, m *framew
 	if err != nil {
 		return nil, err
 	}
-	return b.addVersionLocked(ctx, p, cfg, meta, data)
+	resp, err := b.addVersionLocked(ctx, p, cfg, meta, data)
+	if err != nil {
+		return nil, err
+	}
+	b.sendVersionWritten(ctx, eventDataPatch, p, meta, resp)
+	return resp, nil
 }
 
 // beginWrite checks the path and body of a write or patch of data/<path>,
@@ -289,7 +308,13 @@ func (b *backendV2) deleteLatest(ctx context.Context, _ *logical.Request, m *fra
 		return nil, nil
 	}
 	v.Deleted = now
-	return nil, b.saveMetaLocked(ctx, p, meta, nil)
+	if err := b.saveMetaLocked(ctx, p, meta, nil); err != nil {
+		return nil, err
+	}
+	md := versionsMetadata(meta)
+	md["deleted_version"] = itoa(v.N)
+	b.send(ctx, eventDataDelete, "data/"+p, p, md)
+	return nil, nil
 }
 
 // saveMetaLocked stores meta together with extra operations in one

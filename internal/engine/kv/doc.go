@@ -10,7 +10,20 @@
 // and the state of every retained version) at "meta/<path>", and the data
 // of version n at "ver/<path>/<n>". Listing metadata/ lists "meta/", so it
 // shows user paths only. Secret data is stored as the client's JSON,
-// compacted, and returned without being decoded.
+// compacted, and returned without being decoded. The secret lifecycle adds
+// "life/expiry/<day>/<path>", an index by expiry day of the keys whose
+// expiry is not yet announced, and "life/trash/<path>", the metadata of a deleted key kept
+// for its recovery window (its versions stay under "ver/").
+//
+// # Lifecycle and events
+//
+// A key may expire (expire_at or ttl in its metadata): from then on its
+// data reads answer 404 saying so and new versions are refused, until its
+// metadata gets a later expiry. With a recovery window, deleting a key's
+// metadata keeps it recoverable through recover/<path>; deleted/ lists
+// and reads the recoverable keys. The backend's Periodic sends the expiry
+// events and destroys keys whose window has passed. Every durable change
+// sends an event through [logical.Env.Events] after its transaction.
 //
 // # Concurrency
 //

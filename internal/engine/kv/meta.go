@@ -40,6 +40,7 @@ type mountConfig struct {
 	MaxVersions        int           `json:"max_versions"`
 	CASRequired        bool          `json:"cas_required"`
 	DeleteVersionAfter time.Duration `json:"delete_version_after_ns"`
+	mountLife
 }
 
 // keyMeta is the stored metadata of one key: its settings and every
@@ -54,6 +55,7 @@ type keyMeta struct {
 	DeleteVersionAfter time.Duration     `json:"delete_version_after_ns,omitempty"`
 	CustomMetadata     map[string]string `json:"custom_metadata,omitempty"`
 	Versions           []versionMeta     `json:"versions"`
+	keyLife
 }
 
 // versionMeta is the state of one version.
@@ -153,6 +155,7 @@ type metadataResponse struct {
 	OldestVersion      int                 `json:"oldest_version"`
 	UpdatedTime        string              `json:"updated_time"`
 	Versions           map[int]versionInfo `json:"versions"`
+	lifeResponse
 }
 
 func newMetadataResponse(m *keyMeta) *metadataResponse {
@@ -166,6 +169,7 @@ func newMetadataResponse(m *keyMeta) *metadataResponse {
 		OldestVersion:      m.Oldest,
 		UpdatedTime:        formatTime(m.Updated),
 		Versions:           make(map[int]versionInfo, len(m.Versions)),
+		lifeResponse:       newLifeResponse(m),
 	}
 	for _, v := range m.Versions {
 		r.Versions[v.N] = versionInfo{
@@ -182,6 +186,7 @@ type configResponse struct {
 	CASRequired        bool               `json:"cas_required"`
 	DeleteVersionAfter framework.Duration `json:"delete_version_after"`
 	MaxVersions        int                `json:"max_versions"`
+	mountLifeResponse
 }
 
 // checkCustomMetadata enforces Vault's limits on custom_metadata. Errors

@@ -12,6 +12,7 @@ import (
 // whole map.
 type metadataInput struct {
 	settingsInput
+	keyLifeInput
 	CustomMetadata *map[string]string `json:"custom_metadata"`
 }
 
@@ -20,6 +21,7 @@ type metadataInput struct {
 // key.
 type metadataPatchInput struct {
 	settingsInput
+	keyLifeInput
 	CustomMetadata map[string]*string `json:"custom_metadata"`
 }
 
@@ -78,13 +80,20 @@ func (b *backendV2) writeMetadata(ctx context.Context, _ *logical.Request, m *fr
 			return nil, err
 		}
 	}
+	now := b.now()
+	life, err := in.checkLife(now)
+	if err != nil {
+		return nil, err
+	}
 	defer b.lock(p)()
 	meta, err := loadMeta(ctx, b.storage, p)
 	if err != nil {
 		return nil, err
 	}
-	now := b.now()
 	if meta == nil {
+		if err := b.checkNotTrashedLocked(ctx, p); err != nil {
+			return nil, err
+		}
 		meta = &keyMeta{Created: now}
 	}
 	meta.Updated = now
@@ -92,7 +101,15 @@ func (b *backendV2) writeMetadata(ctx context.Context, _ *logical.Request, m *fr
 	if in.CustomMetadata != nil {
 		meta.CustomMetadata = *in.CustomMetadata
 	}
-	return nil, b.saveMetaLocked(ctx, p, meta, nil)
+	ops, err := life.apply(p, meta)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.saveMetaLocked(ctx, p, meta, ops); err != nil {
+		return nil, err
+	}
+	b.send(ctx, eventMetadataWrite, "metadata/"+p, p, versionsMetadata(meta))
+	return nil, nil
 }
 
 // patchMetadata changes the given settings of an existing key.
@@ -102,6 +119,10 @@ func (b *backendV2) patchMetadata(ctx context.Context, _ *logical.Request, m *fr
 		return nil, err
 	}
 	if err := in.check(); err != nil {
+		return nil, err
+	}
+	life, err := in.checkLife(b.now())
+	if err != nil {
 		return nil, err
 	}
 	defer b.lock(p)()
@@ -131,11 +152,20 @@ func (b *backendV2) patchMetadata(ctx context.Context, _ *logical.Request, m *fr
 		meta.CustomMetadata = cm
 	}
 	meta.Updated = b.now()
-	return nil, b.saveMetaLocked(ctx, p, meta, nil)
+	ops, err := life.apply(p, meta)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.saveMetaLocked(ctx, p, meta, ops); err != nil {
+		return nil, err
+	}
+	b.send(ctx, eventMetadataPatch, "metadata/"+p, p, versionsMetadata(meta))
+	return nil, nil
 }
 
 // deleteMetadata removes a key's metadata and the data of all its
-// versions, in one transaction.
+// versions, in one transaction; with a recovery window it moves the key
+// to the trash instead, recoverable until the window ends.
 func (b *backendV2) deleteMetadata(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
 	p := m.Get("path")
 	if err := checkPath(p); err != nil {
@@ -146,10 +176,22 @@ func (b *backendV2) deleteMetadata(ctx context.Context, _ *logical.Request, m *f
 	if err != nil || meta == nil {
 		return nil, err
 	}
-	ops := make([]logical.TxnOp, 0, len(meta.Versions)+1)
+	cfg, err := loadConfig(ctx, b.storage)
+	if err != nil {
+		return nil, err
+	}
+	if w := recoveryWindow(cfg, meta); w > 0 {
+		return nil, b.trashLocked(ctx, p, meta, int64(w))
+	}
+	ops := make([]logical.TxnOp, 0, len(meta.Versions)+2)
 	for _, v := range meta.Versions {
 		ops = append(ops, logical.TxnOp{Key: verKey(p, v.N), Delete: true})
 	}
 	ops = append(ops, logical.TxnOp{Key: metaKey(p), Delete: true})
-	return nil, b.storage.Txn(ctx, ops)
+	ops = append(ops, dropExpiryOps(p, meta)...)
+	if err := b.storage.Txn(ctx, ops); err != nil {
+		return nil, err
+	}
+	b.send(ctx, eventMetadataDelete, "metadata/"+p, "", nil)
+	return nil, nil
 }

@@ -16,10 +16,11 @@ const v1Prefix = "v1/"
 type backendV1 struct {
 	framework.Backend
 	storage logical.Storage
+	events  logical.EventSender
 }
 
 func newV1(env logical.Env) (*backendV1, error) {
-	b := &backendV1{storage: env.Storage}
+	b := &backendV1{storage: env.Storage, events: env.Events}
 	b.Paths = []*framework.Path{{
 		Pattern: `(?P<path>.*)`,
 		Operations: map[logical.Operation]framework.Handler{
@@ -69,7 +70,11 @@ func (b *backendV1) write(ctx context.Context, req *logical.Request, m *framewor
 	if topLevelKeys(data) == 0 {
 		return nil, logical.InvalidRequest("missing data fields")
 	}
-	return nil, b.storage.Put(ctx, &logical.StorageEntry{Key: v1Prefix + p, Value: data})
+	if err := b.storage.Put(ctx, &logical.StorageEntry{Key: v1Prefix + p, Value: data}); err != nil {
+		return nil, err
+	}
+	sendEvent(ctx, b.events, eventV1Write, p, p, nil)
+	return nil, nil
 }
 
 func (b *backendV1) delete(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
@@ -77,7 +82,11 @@ func (b *backendV1) delete(ctx context.Context, _ *logical.Request, m *framework
 	if err := checkPath(p); err != nil {
 		return nil, err
 	}
-	return nil, b.storage.Delete(ctx, v1Prefix+p)
+	if err := b.storage.Delete(ctx, v1Prefix+p); err != nil {
+		return nil, err
+	}
+	sendEvent(ctx, b.events, eventV1Delete, p, "", nil)
+	return nil, nil
 }
 
 // list returns the keys and folders under the path; an empty list is

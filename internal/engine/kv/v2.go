@@ -18,13 +18,14 @@ type backendV2 struct {
 	framework.Backend
 	storage logical.Storage
 	clock   logical.Clock
+	events  logical.EventSender
 
 	seed  maphash.Seed
 	locks [lockStripes]sync.Mutex // locks[i] guards read-modify-write of the keys hashing to i
 }
 
 func newV2(env logical.Env) (*backendV2, error) {
-	b := &backendV2{storage: env.Storage, clock: env.Clock, seed: maphash.MakeSeed()}
+	b := &backendV2{storage: env.Storage, clock: env.Clock, events: env.Events, seed: maphash.MakeSeed()}
 	exists := func(ctx context.Context, _ *logical.Request, m *framework.Match) (bool, error) {
 		p := m.Get("path")
 		if checkPath(p) != nil {
@@ -94,6 +95,7 @@ func newV2(env logical.Env) (*backendV2, error) {
 			Synopsis: "Read the structure of a secret without its values.",
 		},
 	}
+	b.Paths = append(b.Paths, b.lifecyclePaths()...)
 	return b, b.Compile()
 }
 
@@ -115,6 +117,7 @@ func (b *backendV2) readConfig(ctx context.Context, _ *logical.Request, _ *frame
 		CASRequired:        c.CASRequired,
 		DeleteVersionAfter: framework.Duration(c.DeleteVersionAfter),
 		MaxVersions:        c.MaxVersions,
+		mountLifeResponse:  newMountLifeResponse(c),
 	}}, nil
 }
 
@@ -138,8 +141,11 @@ func (in *settingsInput) check() error {
 // with some key only makes the two wait for each other.
 const configLock = "\x00config"
 
-func (b *backendV2) writeConfig(ctx context.Context, _ *logical.Request, _ *framework.Match, in *settingsInput) (*logical.Response, error) {
+func (b *backendV2) writeConfig(ctx context.Context, _ *logical.Request, _ *framework.Match, in *configInput) (*logical.Response, error) {
 	if err := in.check(); err != nil {
+		return nil, err
+	}
+	if err := in.checkMountLife(); err != nil {
 		return nil, err
 	}
 	defer b.lock(configLock)()
@@ -156,9 +162,14 @@ func (b *backendV2) writeConfig(ctx context.Context, _ *logical.Request, _ *fram
 	if in.DeleteVersionAfter != nil {
 		c.DeleteVersionAfter = durationOf(*in.DeleteVersionAfter)
 	}
+	in.applyMountLife(c)
 	op, err := putOp(configKey, c)
 	if err != nil {
 		return nil, err
 	}
-	return nil, b.storage.Txn(ctx, []logical.TxnOp{op})
+	if err := b.storage.Txn(ctx, []logical.TxnOp{op}); err != nil {
+		return nil, err
+	}
+	b.send(ctx, eventConfigWrite, "config", "", nil)
+	return nil, nil
 }

@@ -19,11 +19,11 @@ import (
 func TestV2Config(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "2")
-	logicaltest.DiffJSON(t, "default config", `{"cas_required":false,"delete_version_after":"0s","max_versions":0}`,
+	logicaltest.DiffJSON(t, "default config", `{"cas_required":false,"delete_version_after":"0s","expiry_notice":"168h0m0s","max_versions":0,"recovery_window_days":0}`,
 		h.must(req{op: opRead, path: "config"}))
 	h.must(req{op: opUpdate, path: "config", body: `{"max_versions":"5","delete_version_after":"3h25m19s"}`})
 	h.must(req{op: opUpdate, path: "config", body: `{"cas_required":true}`}) // other fields kept
-	logicaltest.DiffJSON(t, "config", `{"cas_required":true,"delete_version_after":"3h25m19s","max_versions":5}`,
+	logicaltest.DiffJSON(t, "config", `{"cas_required":true,"delete_version_after":"3h25m19s","expiry_notice":"168h0m0s","max_versions":5,"recovery_window_days":0}`,
 		h.must(req{op: opRead, path: "config"}))
 
 	for _, body := range []string{`{"max_versions":-1}`, `{"delete_version_after":"-1s"}`, `{"cas_required":"maybe"}`} {

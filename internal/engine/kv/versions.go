@@ -62,7 +62,7 @@ type versionsInput struct {
 // returns the extra storage operations it needs and whether it changed
 // anything. A key with no metadata is left alone and the call succeeds, as
 // in Vault.
-func (b *backendV2) changeVersions(ctx context.Context, m *framework.Match, in *versionsInput,
+func (b *backendV2) changeVersions(ctx context.Context, m *framework.Match, in *versionsInput, event string,
 	change func(p string, v *versionMeta, now int64) ([]logical.TxnOp, bool)) (*logical.Response, error) {
 	p := m.Get("path")
 	if err := checkPath(p); err != nil {
@@ -78,7 +78,7 @@ func (b *backendV2) changeVersions(ctx context.Context, m *framework.Match, in *
 	}
 	now := b.now()
 	var ops []logical.TxnOp
-	changed := false
+	var changed []int
 	for _, n := range in.Versions {
 		v := meta.version(n)
 		if v == nil {
@@ -86,18 +86,26 @@ func (b *backendV2) changeVersions(ctx context.Context, m *framework.Match, in *
 		}
 		extra, c := change(p, v, now)
 		ops = append(ops, extra...)
-		changed = changed || c
+		if c {
+			changed = append(changed, n)
+		}
 	}
-	if !changed {
+	if len(changed) == 0 {
 		return nil, nil
 	}
-	return nil, b.saveMetaLocked(ctx, p, meta, ops)
+	if err := b.saveMetaLocked(ctx, p, meta, ops); err != nil {
+		return nil, err
+	}
+	md := versionsMetadata(meta)
+	md["versions"] = joinVersions(changed)
+	b.send(ctx, event, event[len("kv-v2/"):]+"/"+p, p, md)
+	return nil, nil
 }
 
 // deleteVersions soft-deletes versions: their data stays but reads answer
 // 404 until they are undeleted.
 func (b *backendV2) deleteVersions(ctx context.Context, _ *logical.Request, m *framework.Match, in *versionsInput) (*logical.Response, error) {
-	return b.changeVersions(ctx, m, in, func(_ string, v *versionMeta, now int64) ([]logical.TxnOp, bool) {
+	return b.changeVersions(ctx, m, in, eventDelete, func(_ string, v *versionMeta, now int64) ([]logical.TxnOp, bool) {
 		if v.gone(now) {
 			return nil, false
 		}
@@ -108,7 +116,7 @@ func (b *backendV2) deleteVersions(ctx context.Context, _ *logical.Request, m *f
 
 // undeleteVersions clears the deletion time of versions not destroyed.
 func (b *backendV2) undeleteVersions(ctx context.Context, _ *logical.Request, m *framework.Match, in *versionsInput) (*logical.Response, error) {
-	return b.changeVersions(ctx, m, in, func(_ string, v *versionMeta, _ int64) ([]logical.TxnOp, bool) {
+	return b.changeVersions(ctx, m, in, eventUndelete, func(_ string, v *versionMeta, _ int64) ([]logical.TxnOp, bool) {
 		if v.Destroyed || v.Deleted == 0 {
 			return nil, false
 		}
@@ -120,7 +128,7 @@ func (b *backendV2) undeleteVersions(ctx context.Context, _ *logical.Request, m 
 // destroyVersions removes the data of versions for good; their metadata
 // stays, marked destroyed.
 func (b *backendV2) destroyVersions(ctx context.Context, _ *logical.Request, m *framework.Match, in *versionsInput) (*logical.Response, error) {
-	return b.changeVersions(ctx, m, in, func(p string, v *versionMeta, _ int64) ([]logical.TxnOp, bool) {
+	return b.changeVersions(ctx, m, in, eventDestroy, func(p string, v *versionMeta, _ int64) ([]logical.TxnOp, bool) {
 		if v.Destroyed {
 			return nil, false
 		}

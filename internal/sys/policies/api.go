@@ -13,16 +13,20 @@ import (
 
 // Core is what the capabilities and lockout endpoints need from core.
 // The token lookups return a token's policies with those of its identity
-// entity and groups; an unknown token or accessor is an
+// entity and groups, and its entity ID (templated policies are resolved
+// for it; "" for none); an unknown token or accessor is an
 // [logical.ErrInvalidRequest] error with Vault's words.
 type Core interface {
 	// TokenPolicies returns the policies of the token with ID id.
-	TokenPolicies(ctx context.Context, id string) ([]string, error)
+	TokenPolicies(ctx context.Context, id string) (names []string, entityID string, err error)
 	// AccessorPolicies returns the policies of the token with accessor.
-	AccessorPolicies(ctx context.Context, accessor string) ([]string, error)
+	AccessorPolicies(ctx context.Context, accessor string) (names []string, entityID string, err error)
 	// CallerPolicies returns the policies of the request's own token;
 	// [logical.ErrPermissionDenied] when it has none.
-	CallerPolicies(ctx context.Context) ([]string, error)
+	CallerPolicies(ctx context.Context) (names []string, entityID string, err error)
+	// Entities resolves templated policies; nil while there is no
+	// identity store.
+	Entities() Entities
 	// LockedUsers lists the locked-out alias names by mount accessor.
 	LockedUsers() map[string][]string
 	// Unlock lifts the lockout of an alias of the auth mount accessor.
@@ -126,7 +130,7 @@ type capabilitiesInput struct {
 // capabilities answers for a token holding the policies names on the
 // requested paths, in Vault's shape: each path as a key, and
 // "capabilities" for a single path.
-func (a *API) capabilities(names []string, in *capabilitiesInput) (*logical.Response, error) {
+func (a *API) capabilities(names []string, entityID string, in *capabilitiesInput) (*logical.Response, error) {
 	paths := slices.Clone([]string(in.Paths))
 	if in.Path != "" {
 		paths = append(paths, in.Path)
@@ -144,7 +148,7 @@ func (a *API) capabilities(names []string, in *capabilitiesInput) (*logical.Resp
 		}
 		clean[i] = cp
 	}
-	acl := a.opts.Store.ACL(names)
+	acl := a.opts.Store.EntityACL(names, entityID, a.opts.Core.Entities())
 	out := map[string][]string{}
 	for i, p := range paths {
 		out[p] = acl.Capabilities(clean[i])
@@ -156,27 +160,27 @@ func (a *API) capabilities(names []string, in *capabilitiesInput) (*logical.Resp
 }
 
 func (a *API) capabilitiesToken(ctx context.Context, req *logical.Request, m *framework.Match, in *capabilitiesInput) (*logical.Response, error) {
-	names, err := a.opts.Core.TokenPolicies(ctx, in.Token)
+	names, entityID, err := a.opts.Core.TokenPolicies(ctx, in.Token)
 	if err != nil {
 		return nil, err
 	}
-	return a.capabilities(names, in)
+	return a.capabilities(names, entityID, in)
 }
 
 func (a *API) capabilitiesSelf(ctx context.Context, req *logical.Request, m *framework.Match, in *capabilitiesInput) (*logical.Response, error) {
-	names, err := a.opts.Core.CallerPolicies(ctx)
+	names, entityID, err := a.opts.Core.CallerPolicies(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return a.capabilities(names, in)
+	return a.capabilities(names, entityID, in)
 }
 
 func (a *API) capabilitiesAccessor(ctx context.Context, req *logical.Request, m *framework.Match, in *capabilitiesInput) (*logical.Response, error) {
-	names, err := a.opts.Core.AccessorPolicies(ctx, in.Accessor)
+	names, entityID, err := a.opts.Core.AccessorPolicies(ctx, in.Accessor)
 	if err != nil {
 		return nil, err
 	}
-	return a.capabilities(names, in)
+	return a.capabilities(names, entityID, in)
 }
 
 // lockedUsersOutput is sys/locked-users' answer, in Vault's shape.

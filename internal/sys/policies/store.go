@@ -34,7 +34,41 @@ type Store struct {
 
 	mu       sync.RWMutex
 	policies map[string]*policy.Policy // guarded by mu; nil while sealed
-	acls     map[string]*policy.ACL    // guarded by mu; by sorted, joined names
+	acls     map[string]compiled       // guarded by mu; by sorted, joined names
+	// entityACLs are the ACLs of templated policy sets resolved for one
+	// entity, by aclKey and entity ID; guarded by mu. At most
+	// maxEntityACLs; cleared when full.
+	entityACLs map[string]entityACL
+}
+
+// compiled is a cached ACL of a policy set, with templated rules left
+// out; templated says some policy of the set has them.
+type compiled struct {
+	acl       *policy.ACL
+	templated bool
+}
+
+// entityACL is the ACL of a templated policy set resolved for an entity,
+// and the [Entities.Version] it was resolved at.
+type entityACL struct {
+	acl     *policy.ACL
+	version uint64
+}
+
+// maxEntityACLs bounds the cache of resolved ACLs: one per entity and
+// policy set in use, which a busy server with many entities could
+// otherwise grow without end.
+const maxEntityACLs = 4096
+
+// Entities gives the identities that templated policies are resolved for.
+// Core implements it over the identity store.
+type Entities interface {
+	// Version changes whenever the answer of Identity may change for
+	// some entity.
+	Version() uint64
+	// Identity returns what templates read of entity id (nil for an
+	// unknown entity) and the Version it was read at.
+	Identity(id string) (*policy.Identity, uint64)
 }
 
 // NewStore returns an empty store over st, the barrier. It does no I/O;
@@ -90,7 +124,7 @@ func (p *Store) loadAll(ctx context.Context, persist bool) error {
 	}
 	p.mu.Lock()
 	p.policies = pols
-	p.acls = make(map[string]*policy.ACL)
+	p.dropACLsLocked()
 	p.mu.Unlock()
 	return nil
 }
@@ -119,7 +153,7 @@ func (p *Store) ReloadOne(ctx context.Context, name string) error {
 	} else {
 		p.policies[name] = pol
 	}
-	p.acls = make(map[string]*policy.ACL)
+	p.dropACLsLocked()
 	return nil
 }
 
@@ -127,7 +161,7 @@ func (p *Store) ReloadOne(ctx context.Context, name string) error {
 func (p *Store) Reset() {
 	p.mu.Lock()
 	p.policies = nil
-	p.acls = nil
+	p.acls, p.entityACLs = nil, nil
 	p.mu.Unlock()
 }
 
@@ -189,7 +223,7 @@ func (p *Store) Put(ctx context.Context, name, text string) error {
 	p.mu.Lock()
 	if p.policies != nil {
 		p.policies[name] = pol
-		p.acls = make(map[string]*policy.ACL)
+		p.dropACLsLocked()
 	}
 	p.mu.Unlock()
 	return nil
@@ -210,29 +244,54 @@ func (p *Store) Delete(ctx context.Context, name string) error {
 	p.mu.Lock()
 	if p.policies != nil {
 		delete(p.policies, name)
-		p.acls = make(map[string]*policy.ACL)
+		p.dropACLsLocked()
 	}
 	p.mu.Unlock()
 	return nil
 }
 
+// dropACLsLocked forgets every compiled ACL, after a policy changed.
+// p.mu must be held for writing.
+func (p *Store) dropACLsLocked() {
+	p.acls = make(map[string]compiled)
+	p.entityACLs = make(map[string]entityACL)
+}
+
 // ACL returns the compiled ACL for a set of policy names, from the cache
 // when it can. Names of policies that do not exist are ignored, as Vault
-// does at request time.
+// does at request time. Templated rules grant nothing here: a token with
+// an entity needs [Store.EntityACL].
 func (p *Store) ACL(names []string) *policy.ACL {
+	return p.EntityACL(names, "", nil)
+}
+
+// EntityACL is [Store.ACL] for a token of entity entityID: when a policy
+// of the set is templated, its rules are resolved for the entity's
+// identity from ents (see [policy.Policy.Resolve]). The resolved ACL is
+// cached by policy set and entity, and used while ents' Version is the
+// one it was resolved at, so a change to the entity, its aliases or
+// groups is seen by the next request. With no entity ID or a nil ents,
+// templated rules are left out.
+func (p *Store) EntityACL(names []string, entityID string, ents Entities) *policy.ACL {
 	key := aclKey(names)
+	resolve := entityID != "" && ents != nil
 	p.mu.RLock()
-	a, ok := p.acls[key]
-	p.mu.RUnlock()
-	if ok {
-		return a
+	c, ok := p.acls[key]
+	if ok && c.templated && resolve {
+		if e, hit := p.entityACLs[key+"\x00\x00"+entityID]; hit && e.version == ents.Version() {
+			p.mu.RUnlock()
+			return e.acl
+		}
 	}
+	p.mu.RUnlock()
+	if ok && (!c.templated || !resolve) {
+		return c.acl
+	}
+
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if a, ok := p.acls[key]; ok {
-		return a
-	}
 	pols := make([]*policy.Policy, 0, len(names))
+	templated := false
 	for _, n := range names {
 		if n == "root" {
 			pols = append(pols, &policy.Policy{Name: "root"})
@@ -240,11 +299,26 @@ func (p *Store) ACL(names []string) *policy.ACL {
 		}
 		if pol, ok := p.policies[n]; ok {
 			pols = append(pols, pol)
+			templated = templated || pol.Templated()
 		}
 	}
-	a = policy.NewACL(pols)
-	if p.acls != nil {
-		p.acls[key] = a
+	c, ok = p.acls[key]
+	if !ok {
+		c = compiled{acl: policy.NewACL(pols), templated: templated}
+		if p.acls != nil {
+			p.acls[key] = c
+		}
+	}
+	if !c.templated || !resolve {
+		return c.acl
+	}
+	id, version := ents.Identity(entityID)
+	a := policy.NewACL(policy.ResolveAll(pols, id))
+	if p.entityACLs != nil {
+		if len(p.entityACLs) >= maxEntityACLs {
+			clear(p.entityACLs)
+		}
+		p.entityACLs[key+"\x00\x00"+entityID] = entityACL{acl: a, version: version}
 	}
 	return a
 }
