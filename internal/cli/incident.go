@@ -337,7 +337,7 @@ func runIncidentLockdown(ctx context.Context, c *call, args []string, mode, reas
 
 type reportOptions struct {
 	file, device, key, format string
-	untrusted         bool
+	untrusted                 bool
 }
 
 func runIncidentReport(ctx context.Context, c *call, args []string, o *reportOptions) int {
