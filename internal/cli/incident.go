@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/coffer-secrets/coffer/internal/audit/trail"
 	"github.com/coffer-secrets/coffer/internal/incident"
@@ -174,6 +175,7 @@ table, json or markdown.
 				fs.StringVar(&o.device, "device", "file", "the audit device (its path) that wrote the file")
 				fs.StringVar(&o.key, "public-key", "", "the device's ed25519 public key (base64, hex or @file)")
 				fs.BoolVar(&o.untrusted, "allow-untrusted", false, "print the report of a log that does not verify, marked UNTRUSTED")
+				fs.StringVar(&o.since, "since", "", "start of the report (RFC 3339); default: the incident's -since")
 				return func(ctx context.Context, c *call, args []string) int {
 					sf.apply(c)
 					return runIncidentReport(ctx, c, args, o)
@@ -336,8 +338,8 @@ func runIncidentLockdown(ctx context.Context, c *call, args []string, mode, reas
 }
 
 type reportOptions struct {
-	file, device, key, format string
-	untrusted                 bool
+	file, device, key, format, since string
+	untrusted                        bool
 }
 
 func runIncidentReport(ctx context.Context, c *call, args []string, o *reportOptions) int {
@@ -379,6 +381,13 @@ func runIncidentReport(ctx context.Context, c *call, args []string, o *reportOpt
 		return c.serverError("hashing the incident's accessors with audit device", o.device, err)
 	}
 	t := incident.Targets{EntityIDs: rec.Entities, Accessors: append(rec.Accessors(), rec.Criteria.Accessors...), Since: rec.Criteria.Since}
+	if o.since != "" {
+		s, err := time.Parse(time.RFC3339, o.since)
+		if err != nil {
+			return c.usageError("invalid -since %q: want RFC 3339, such as 2026-01-02T15:04:05Z", o.since)
+		}
+		t.Since = s
+	}
 	if hs != nil {
 		list, _ := hs.Data["accessors"].([]any)
 		for _, h := range list {

@@ -215,6 +215,13 @@ func TestIncidentContainAndReport(t *testing.T) {
 	if code, out, _ := runCoffer(t, s, "incident", "list"); code != 0 || !strings.Contains(out, rec.ID) {
 		t.Errorf("incident list = %d\n%s", code, out)
 	}
+	if code, out, _ := runCoffer(t, s, "incident", "show", rec.ID); code != 0 || !strings.Contains(out, "revoke-token") || !strings.Contains(out, "destroy-secret-id") {
+		t.Errorf("incident show = %d\n%s", code, out)
+	}
+	// A report window after everything pay did is empty.
+	if code, out, _ := runCoffer(t, s, "incident", "report", "-since=2099-01-01T00:00:00Z", "-audit="+auditFile, rec.ID); code != 0 || !strings.Contains(out, "SECRETS READ (0)") {
+		t.Errorf("report with a later -since = %d\n%s", code, out)
+	}
 
 	// The report: exactly the secrets and versions pay read.
 	code, out, errOut = runCoffer(t, s, "incident", "report", "-format=json", "-audit="+auditFile, rec.ID)
