@@ -18,6 +18,8 @@ type kvFlags struct {
 	versions intListFlag
 	cas      int
 	method   string
+	// recursive asks kv list for every key below the path (-r).
+	recursive bool
 }
 
 func (f *kvFlags) registerMount(fs *flag.FlagSet) {
@@ -78,11 +80,13 @@ does not support PATCH.`,
 		"kv list": {
 			synopsis: "List data or secrets",
 			usage:    "[options] PATH",
-			help:     `Lists the keys under PATH. Keys ending in "/" are folders.`,
-			server:   true,
+			help: `Lists the keys under PATH. Keys ending in "/" are folders. With -r, lists
+every key below PATH (folders expanded) that the token may read or list.`,
+			server: true,
 			setup: func(fs *flag.FlagSet) runFunc {
 				var f kvFlags
 				f.registerMount(fs)
+				fs.BoolVar(&f.recursive, "r", false, "List every key below PATH, as paths relative to it, leaving out those the token may not read or list.")
 				return func(ctx context.Context, c *call, args []string) int { return runKVList(ctx, c, args, &f) }
 			},
 		},
@@ -118,6 +122,7 @@ undeleted), the -versions given, or the secret itself on KV v1.`,
 		},
 	}
 	maps.Copy(t, kvMetadataCommands())
+	maps.Copy(t, kvSearchCommands())
 	return t
 }
 
@@ -390,6 +395,9 @@ func runKVList(ctx context.Context, c *call, args []string, f *kvFlags) int {
 	t, ok := c.resolveKV(ctx, cl, f.mount, arg)
 	if !ok {
 		return exitServer
+	}
+	if f.recursive {
+		return runKVListRecursive(ctx, c, cl, t)
 	}
 	p := t.apiPath("metadata")
 	secret, err := cl.Logical().ListWithContext(ctx, p)

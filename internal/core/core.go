@@ -132,6 +132,12 @@ type Observer interface {
 	BackgroundFailure(task string)
 }
 
+// RotationObserver is an [Observer] that also counts failed rotations of
+// KV secrets (the "rotation/failed" events backends send).
+type RotationObserver interface {
+	RotationFailure(mount string)
+}
+
 // Stats are counts for metrics.
 type Stats struct {
 	Tokens, Leases     int64

@@ -97,7 +97,56 @@ func (c *Core) unloadMounts(ctx context.Context) {
 
 // systemView is the [logical.SystemView] of a mount with settings cfg.
 func (c *Core) systemView(cfg MountConfig) mount.SystemView {
-	return mount.SystemView{Config: cfg, ServerDefaultTTL: c.opts.DefaultLeaseTTL, ServerMaxTTL: c.opts.MaxLeaseTTL, Passwords: passwords.New(c.barrier).Generate}
+	return mount.SystemView{Config: cfg, ServerDefaultTTL: c.opts.DefaultLeaseTTL, ServerMaxTTL: c.opts.MaxLeaseTTL, Passwords: passwords.New(c.barrier).Generate, DatabasePasswords: c.setDatabasePassword}
+}
+
+// observeEvents counts the failures a mount reports through its events
+// ("rotation/failed") in the metrics, then passes every event on to next
+// (nil: events off).
+func (c *Core) observeEvents(mountPath string, next logical.EventSender) logical.EventSender {
+	ro, ok := c.opts.Observer.(RotationObserver)
+	if !ok {
+		return next
+	}
+	return observedEvents{mount: mountPath, obs: ro, next: next}
+}
+
+// observedEvents is the [logical.EventSender] observeEvents returns.
+type observedEvents struct {
+	mount string
+	obs   RotationObserver
+	next  logical.EventSender // may be nil
+}
+
+// SendEvent implements [logical.EventSender].
+func (o observedEvents) SendEvent(ctx context.Context, eventType string, metadata map[string]string) {
+	if eventType == "rotation/failed" {
+		o.obs.RotationFailure(o.mount)
+	}
+	if o.next != nil {
+		o.next.SendEvent(ctx, eventType, metadata)
+	}
+}
+
+// setDatabasePassword finds the database engine mounted at mountPath and
+// has it set a user's password through one of its connections (KV
+// rotation's database rotator).
+func (c *Core) setDatabasePassword(ctx context.Context, mountPath, connection, username, password string) error {
+	p, err := router.CleanMountPath(mountPath)
+	if err != nil {
+		return logical.InvalidRequest("invalid database mount path")
+	}
+	for _, r := range c.router.Routes() {
+		if r.Path != p {
+			continue
+		}
+		s, ok := r.Backend.(logical.UserPasswordSetter)
+		if !ok || r.Type != "database" {
+			return logical.InvalidRequest("the mount at %s is not a database secrets engine", p)
+		}
+		return s.SetUserPassword(ctx, connection, username, password)
+	}
+	return logical.InvalidRequest("no database secrets engine is mounted at %s", p)
 }
 
 // factory returns the factory for a mount's type, or nil.
@@ -146,7 +195,9 @@ func (c *Core) newBackend(ctx context.Context, m *MountEntry) (logical.Backend, 
 		Clock:   c.clock,
 		System:  c.systemView(m.Config),
 		Options: maps.Clone(m.Options),
+		Standby: c.standby(),
 	}
+	env.Events = c.observeEvents(m.Path, env.Events)
 	return factory(ctx, env)
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/sys/mounts"
 	"github.com/coffer-secrets/coffer/internal/sys/passwords"
 	"github.com/coffer-secrets/coffer/internal/sys/policies"
+	"github.com/coffer-secrets/coffer/internal/sys/search"
 	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
@@ -31,5 +32,6 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths = append(paths, host.Paths(c.clock)...)
 	paths = append(paths, c.operator.Paths()...)
 	paths = append(paths, c.incidents.Paths()...)
+	paths = append(paths, search.New(search.Options{Core: searchCore{c}}).Paths()...)
 	return &framework.Backend{Paths: append(paths, leases.New(leases.Options{Leases: c.leases, Core: leasesCore{c}, Clock: c.clock}).Paths()...)}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/sys/mounts"
 	"github.com/coffer-secrets/coffer/internal/sys/plugins"
 	"github.com/coffer-secrets/coffer/internal/sys/policies"
+	"github.com/coffer-secrets/coffer/internal/sys/search"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
 
@@ -160,4 +161,17 @@ func (c *Core) pluginCatalog() *plugins.Catalog {
 		Database: c.opts.DatabasePlugins,
 		Version:  c.opts.Version,
 	}
+}
+
+// searchCore is the router's secret-walking mounts as [search.Core].
+type searchCore struct{ c *Core }
+
+func (a searchCore) SecretMounts() []search.Mount {
+	var out []search.Mount
+	for _, r := range a.c.router.Routes() {
+		if w, ok := r.Backend.(logical.SecretWalker); ok {
+			out = append(out, search.Mount{Path: r.Path, Walker: w})
+		}
+	}
+	return out
 }

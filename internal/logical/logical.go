@@ -358,6 +358,23 @@ type SystemView interface {
 	GeneratePassword(ctx context.Context, policy string) (string, error)
 }
 
+// DatabasePasswordSetter is implemented by the [SystemView] core gives a
+// mount (not by test views unless they choose to): it lets an engine (KV
+// rotation) set the password of an existing database user through a
+// connection of another mount, a database engine at mountPath ("database/").
+// Errors are ErrInvalidRequest (no such mount, connection or user) or
+// ErrUpstream (the database refused); they never quote the password.
+type DatabasePasswordSetter interface {
+	SetDatabasePassword(ctx context.Context, mountPath, connection, username, password string) error
+}
+
+// UserPasswordSetter is implemented by the database engine: it sets the
+// password of an existing database user through the named connection,
+// with the same errors as [DatabasePasswordSetter].
+type UserPasswordSetter interface {
+	SetUserPassword(ctx context.Context, connection, username, password string) error
+}
+
 // Principal is one way to obtain a token through an auth method: a role,
 // a user, a trusted certificate. Auth methods report theirs through
 // [PrincipalLister] so that an operator can ask who can reach a path.
@@ -410,8 +427,10 @@ type SecretInfo struct {
 	CustomMetadata    map[string]string
 	// ExpireTime is when the secret stops being readable (zero: never).
 	ExpireTime time.Time
-	// RotationPeriod is its scheduled rotation period (zero: none).
-	RotationPeriod time.Duration
+	// NextRotation is when its scheduled rotation is next due (zero: it has
+	// no rotation policy, or the node serving the walk does not schedule
+	// rotations, as a standby does not).
+	NextRotation time.Time
 }
 
 // SecretWalker is implemented by engines that store named secrets (KV
@@ -441,6 +460,11 @@ type Env struct {
 	// Events publishes the backend's events; nil (events off) is replaced
 	// by one that drops them in WithDefaults.
 	Events EventSender
+	// Standby is true when the backend is built on a standby node of a
+	// cluster: it then serves reads only and must start no background
+	// work that writes. A node that becomes active builds its backends
+	// again (with Standby false) and cleans up the old ones.
+	Standby bool
 }
 
 // WithDefaults returns e with a nil Clock replaced by the system clock, a

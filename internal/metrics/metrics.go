@@ -29,6 +29,7 @@ type Metrics struct {
 	auditFailures   *prometheus.CounterVec
 	revokeFailures  *prometheus.CounterVec
 	bgFailures      *prometheus.CounterVec
+	rotFailures     *prometheus.CounterVec
 	storageOps      *prometheus.CounterVec
 	storageDuration *prometheus.HistogramVec
 	snapshotSuccess prometheus.Gauge
@@ -72,6 +73,9 @@ func New(g Gauges) *Metrics {
 		bgFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "coffer_background_failures_total", Help: "Background tasks (sweeps, rotation, audit checkpoints) that stopped while unsealed, by task.",
 		}, []string{"task"}),
+		rotFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "coffer_kv_rotation_failures_total", Help: "Failed scheduled or requested rotations of KV secrets (the rotator or the generation failed), by mount.",
+		}, []string{"mount"}),
 		storageOps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "coffer_storage_operations_total", Help: "Physical storage operations (each barrier read or write is one).",
 		}, []string{"op"}),
@@ -83,7 +87,7 @@ func New(g Gauges) *Metrics {
 			Name: "coffer_snapshot_last_success_timestamp_seconds", Help: "Unix time of the last scheduled snapshot written; 0 before the first.",
 		}),
 	}
-	r.MustRegister(m.requests, m.requestDuration, m.logins, m.auditFailures, m.revokeFailures, m.bgFailures, m.storageOps, m.storageDuration, m.snapshotSuccess)
+	r.MustRegister(m.requests, m.requestDuration, m.logins, m.auditFailures, m.revokeFailures, m.bgFailures, m.rotFailures, m.storageOps, m.storageDuration, m.snapshotSuccess)
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gauge := func(name, help string, f func() float64) {
 		if f != nil {
@@ -135,6 +139,9 @@ func (m *Metrics) RevokeFailure(mount string) { m.revokeFailures.WithLabelValues
 // BackgroundFailure records a background task that stopped while the
 // server was unsealed.
 func (m *Metrics) BackgroundFailure(task string) { m.bgFailures.WithLabelValues(task).Inc() }
+
+// RotationFailure counts a failed rotation of a KV secret at mount.
+func (m *Metrics) RotationFailure(mount string) { m.rotFailures.WithLabelValues(mount).Inc() }
 
 // SnapshotSaved records the time of a scheduled snapshot written.
 func (m *Metrics) SnapshotSaved(at time.Time) {

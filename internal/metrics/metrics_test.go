@@ -12,6 +12,7 @@ func TestFailureCounters(t *testing.T) {
 	m.BackgroundFailure("lease sweep")
 	m.AuditFailure("file/")
 	m.RevokeFailure("database/")
+	m.RotationFailure("secret/")
 	s, err := m.Summary(time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -23,6 +24,7 @@ func TestFailureCounters(t *testing.T) {
 		{"coffer_background_failures_total", "task", "lease sweep", 2},
 		{"coffer_audit_write_failures_total", "device", "file/", 1},
 		{"coffer_lease_revocation_failures_total", "mount", "database/", 1},
+		{"coffer_kv_rotation_failures_total", "mount", "secret/", 1},
 	}
 	for _, tt := range tests {
 		var got float64

@@ -286,6 +286,18 @@ type SystemView struct {
 	ServerDefaultTTL, ServerMaxTTL time.Duration
 	// Passwords makes a password with a password policy.
 	Passwords func(ctx context.Context, policy string) (string, error)
+	// DatabasePasswords, when set, sets a database user's password
+	// through a database engine mount (see
+	// [logical.DatabasePasswordSetter]).
+	DatabasePasswords func(ctx context.Context, mountPath, connection, username, password string) error
+}
+
+// SetDatabasePassword implements [logical.DatabasePasswordSetter].
+func (v SystemView) SetDatabasePassword(ctx context.Context, mountPath, connection, username, password string) error {
+	if v.DatabasePasswords == nil {
+		return logical.InvalidRequest("this server cannot reach database mounts from here")
+	}
+	return v.DatabasePasswords(ctx, mountPath, connection, username, password)
 }
 
 // DefaultLeaseTTL is the mount's default lease TTL, or else the server's.

@@ -2,10 +2,12 @@ package mount
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/storage/inmem"
 )
 
@@ -179,5 +181,17 @@ func TestSystemView(t *testing.T) {
 		if got, err := v.GeneratePassword(context.Background(), "p"); err != nil || got != "pw-p" {
 			t.Errorf("%s: GeneratePassword = %q, %v", tt.name, got, err)
 		}
+	}
+}
+
+func TestSystemViewDatabasePasswords(t *testing.T) {
+	var v logical.DatabasePasswordSetter = SystemView{}
+	if err := v.SetDatabasePassword(context.Background(), "database", "db", "app", "pw"); !errors.Is(err, logical.ErrInvalidRequest) {
+		t.Errorf("without a setter: %v, want an invalid request", err)
+	}
+	var got string
+	v = SystemView{DatabasePasswords: func(_ context.Context, m, c, u, p string) error { got = m + " " + c + " " + u + " " + p; return nil }}
+	if err := v.SetDatabasePassword(context.Background(), "database", "db", "app", "pw"); err != nil || got != "database db app pw" {
+		t.Errorf("SetDatabasePassword = %v, called with %q", err, got)
 	}
 }

@@ -26,6 +26,7 @@ var sudoPaths = []*regexp.Regexp{
 	regexp.MustCompile(`^sys/in-flight-req$`),
 	regexp.MustCompile(`^sys/storage/snapshot(-force)?$`),
 	regexp.MustCompile(`^sys/incident(/.*)?$`),
+	regexp.MustCompile(`^sys/access/`),
 }
 
 // NeedsSudo reports whether a request to path needs the sudo capability

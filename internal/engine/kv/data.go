@@ -77,9 +77,13 @@ func (b *backendV2) readData(ctx context.Context, req *logical.Request, m *frame
 	if err != nil {
 		return nil, err
 	}
-	return b.answerVersion(ctx, p, want, func(meta versionResponse, value []byte) (any, error) {
+	resp, err := b.answerVersion(ctx, p, want, func(meta versionResponse, value []byte) (any, error) {
 		return &dataResponse{Metadata: meta, Data: value}, nil
 	})
+	if err == nil && resp != nil && !resp.NotFound {
+		b.lastRead.mark(p, b.now())
+	}
+	return resp, err
 }
 
 // answerVersion answers a read of version want of p (0: the current one)
@@ -164,7 +168,7 @@ func (b *backendV2) loadVersion(ctx context.Context, p string, n int) (meta *key
 }
 
 // writeData creates a new version of a secret.
-func (b *backendV2) writeData(ctx context.Context, _ *logical.Request, m *framework.Match, in *dataInput) (*logical.Response, error) {
+func (b *backendV2) writeData(ctx context.Context, req *logical.Request, m *framework.Match, in *dataInput) (*logical.Response, error) {
 	p, data, cfg, unlock, err := b.beginWrite(ctx, m, in)
 	if err != nil {
 		return nil, err
@@ -180,7 +184,7 @@ func (b *backendV2) writeData(ctx context.Context, _ *logical.Request, m *framew
 	if err := checkCAS(cfg, meta, in.Options.CAS); err != nil {
 		return nil, err
 	}
-	resp, err := b.addVersionLocked(ctx, p, cfg, meta, data)
+	resp, err := b.addVersionLocked(ctx, p, cfg, meta, data, writerOf(req))
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +194,7 @@ func (b *backendV2) writeData(ctx context.Context, _ *logical.Request, m *framew
 
 // patchData applies a JSON merge patch (RFC 7386) to the current version
 // and stores the result as a new version.
-func (b *backendV2) patchData(ctx context.Context, _ *logical.Request, m *framework.Match, in *dataInput) (*logical.Response, error) {
+func (b *backendV2) patchData(ctx context.Context, req *logical.Request, m *framework.Match, in *dataInput) (*logical.Response, error) {
 	p, patch, cfg, unlock, err := b.beginWrite(ctx, m, in)
 	if err != nil {
 		return nil, err
@@ -224,7 +228,7 @@ func (b *backendV2) patchData(ctx context.Context, _ *logical.Request, m *framew
 	if err != nil {
 		return nil, err
 	}
-	resp, err := b.addVersionLocked(ctx, p, cfg, meta, data)
+	resp, err := b.addVersionLocked(ctx, p, cfg, meta, data, writerOf(req))
 	if err != nil {
 		return nil, err
 	}
@@ -252,14 +256,14 @@ func (b *backendV2) beginWrite(ctx context.Context, m *framework.Match, in *data
 }
 
 // addVersionLocked stores data as the next version of p, trimming the
-// oldest versions beyond max_versions, in one transaction. The caller
-// holds p's lock; meta may be nil for a new key.
-func (b *backendV2) addVersionLocked(ctx context.Context, p string, cfg *mountConfig, meta *keyMeta, data []byte) (*logical.Response, error) {
+// oldest versions beyond max_versions, in one transaction, recording by
+// as its writer. The caller holds p's lock; meta may be nil for a new key.
+func (b *backendV2) addVersionLocked(ctx context.Context, p string, cfg *mountConfig, meta *keyMeta, data []byte, by writer) (*logical.Response, error) {
 	now := b.now()
 	if meta == nil {
 		meta = &keyMeta{Created: now}
 	}
-	v := versionMeta{N: meta.Current + 1, Created: now}
+	v := versionMeta{N: meta.nextVersion(), Created: now, Accessor: by.accessor, EntityID: by.entityID}
 	if d := effectiveDeleteAfter(cfg, meta); d > 0 {
 		v.Deleted = math.MaxInt64
 		if int64(d) < math.MaxInt64-now {
@@ -272,13 +276,7 @@ func (b *backendV2) addVersionLocked(ctx context.Context, p string, cfg *mountCo
 
 	ops := make([]logical.TxnOp, 0, 3)
 	ops = append(ops, logical.TxnOp{Key: verKey(p, v.N), Value: data})
-	if extra := len(meta.Versions) - effectiveMaxVersions(cfg, meta); extra > 0 {
-		for _, old := range meta.Versions[:extra] {
-			ops = append(ops, logical.TxnOp{Key: verKey(p, old.N), Delete: true})
-		}
-		meta.Versions = append([]versionMeta(nil), meta.Versions[extra:]...)
-		meta.Oldest = meta.Versions[0].N
-	}
+	ops = append(ops, trimLocked(p, cfg, meta)...)
 	op, err := putOp(metaKey(p), meta)
 	if err != nil {
 		return nil, err

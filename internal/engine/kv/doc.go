@@ -13,7 +13,18 @@
 // compacted, and returned without being decoded. The secret lifecycle adds
 // "life/expiry/<day>/<path>", an index by expiry day of the keys whose
 // expiry is not yet announced, and "life/trash/<path>", the metadata of a deleted key kept
-// for its recovery window (its versions stay under "ver/").
+// for its recovery window (its versions stay under "ver/"). Last-read
+// times are kept at "lastread/<path>" (Unix nanoseconds in decimal).
+//
+// # Recursive lists, last reads and search
+//
+// A list with ?recursive=true answers every key below the path in byte
+// order, a page of at most limit keys after the key after, keeping only
+// the keys the caller's [logical.AccessChecker] lets it read (data) or
+// read or list (metadata); it walks storage one folder at a time. Each
+// version records the accessor and entity of the token that wrote it. A
+// data read marks the key in memory; Periodic and Cleanup write the marks
+// in batches. The version 2 backend is a [logical.SecretWalker].
 //
 // # Lifecycle and events
 //

@@ -56,6 +56,19 @@ type keyMeta struct {
 	CustomMetadata     map[string]string `json:"custom_metadata,omitempty"`
 	Versions           []versionMeta     `json:"versions"`
 	keyLife
+	// Pending is the version a rotation wrote and has not made current
+	// yet (0: none); see rotation.go.
+	Pending int `json:"pending,omitempty"`
+}
+
+// nextVersion is the number of the next version written: after the
+// current one, a pending rotation's and every retained one.
+func (m *keyMeta) nextVersion() int {
+	n := max(m.Current, m.Pending)
+	if k := len(m.Versions); k > 0 {
+		n = max(n, m.Versions[k-1].N)
+	}
+	return n + 1
 }
 
 // versionMeta is the state of one version.
@@ -64,6 +77,10 @@ type versionMeta struct {
 	Created   int64 `json:"created"`
 	Deleted   int64 `json:"deleted,omitempty"` // deletion time, possibly in the future
 	Destroyed bool  `json:"destroyed,omitempty"`
+	// Accessor and EntityID name the token that wrote the version, for
+	// search and the access report; never answered by the KV API.
+	Accessor string `json:"accessor,omitempty"`
+	EntityID string `json:"entity_id,omitempty"`
 }
 
 // version returns version n of m, or nil when it is not retained.
@@ -156,6 +173,9 @@ type metadataResponse struct {
 	UpdatedTime        string              `json:"updated_time"`
 	Versions           map[int]versionInfo `json:"versions"`
 	lifeResponse
+	// Rotation summarises the key's rotation policy and state; absent
+	// when it has none.
+	Rotation *rotationSummary `json:"rotation,omitempty"`
 }
 
 func newMetadataResponse(m *keyMeta) *metadataResponse {

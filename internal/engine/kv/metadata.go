@@ -48,15 +48,25 @@ func (b *backendV2) readMetadata(ctx context.Context, _ *logical.Request, m *fra
 	if err != nil || meta == nil {
 		return nil, err
 	}
-	return &logical.Response{Data: newMetadataResponse(meta)}, nil
+	r := newMetadataResponse(meta)
+	if r.Rotation, err = b.rotationSummary(ctx, p); err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: r}, nil
 }
 
 // listMetadata lists the keys and folders under a path; an empty list is
 // (nil, nil), which core answers with 404.
-func (b *backendV2) listMetadata(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+func (b *backendV2) listMetadata(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
 	prefix, err := listPrefix(m.Get("path"))
 	if err != nil {
 		return nil, err
+	}
+	if rec, o, err := recursiveQuery(req); err != nil || rec {
+		if err != nil {
+			return nil, err
+		}
+		return b.listMetadataRecursive(ctx, req, prefix, o)
 	}
 	keys, err := b.storage.List(ctx, metaPrefix+prefix)
 	if err != nil {
@@ -187,11 +197,13 @@ func (b *backendV2) deleteMetadata(ctx context.Context, _ *logical.Request, m *f
 	for _, v := range meta.Versions {
 		ops = append(ops, logical.TxnOp{Key: verKey(p, v.N), Delete: true})
 	}
-	ops = append(ops, logical.TxnOp{Key: metaKey(p), Delete: true})
+	ops = append(ops, logical.TxnOp{Key: metaKey(p), Delete: true}, logical.TxnOp{Key: lastReadPrefix + p, Delete: true}, logical.TxnOp{Key: rotKey(p), Delete: true})
 	ops = append(ops, dropExpiryOps(p, meta)...)
+	b.lastRead.forget(p)
 	if err := b.storage.Txn(ctx, ops); err != nil {
 		return nil, err
 	}
+	b.sched.remove(p)
 	b.send(ctx, eventMetadataDelete, "metadata/"+p, "", nil)
 	return nil, nil
 }

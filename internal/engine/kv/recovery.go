@@ -111,14 +111,16 @@ func (b *backendV2) trashLocked(ctx context.Context, p string, meta *keyMeta, wi
 // purgeLocked destroys the trashed key p for good, in one transaction.
 // The caller holds p's lock.
 func (b *backendV2) purgeLocked(ctx context.Context, p string, t *trashEntry) error {
-	ops := make([]logical.TxnOp, 0, len(t.Meta.Versions)+1)
+	ops := make([]logical.TxnOp, 0, len(t.Meta.Versions)+2)
 	for _, v := range t.Meta.Versions {
 		ops = append(ops, logical.TxnOp{Key: verKey(p, v.N), Delete: true})
 	}
-	ops = append(ops, logical.TxnOp{Key: trashPrefix + p, Delete: true})
+	ops = append(ops, logical.TxnOp{Key: trashPrefix + p, Delete: true}, logical.TxnOp{Key: lastReadPrefix + p, Delete: true}, logical.TxnOp{Key: rotKey(p), Delete: true})
+	b.lastRead.forget(p)
 	if err := b.storage.Txn(ctx, ops); err != nil {
 		return err
 	}
+	b.sched.remove(p)
 	b.send(ctx, eventPurged, "deleted/"+p, "", nil)
 	return nil
 }

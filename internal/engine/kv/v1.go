@@ -91,10 +91,16 @@ func (b *backendV1) delete(ctx context.Context, _ *logical.Request, m *framework
 
 // list returns the keys and folders under the path; an empty list is
 // (nil, nil), which core answers with 404.
-func (b *backendV1) list(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+func (b *backendV1) list(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
 	prefix, err := listPrefix(m.Get("path"))
 	if err != nil {
 		return nil, err
+	}
+	if rec, o, err := recursiveQuery(req); err != nil || rec {
+		if err != nil {
+			return nil, err
+		}
+		return b.listRecursiveV1(ctx, req, prefix, o)
 	}
 	keys, err := b.storage.List(ctx, v1Prefix+prefix)
 	if err != nil {

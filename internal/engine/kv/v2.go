@@ -3,6 +3,7 @@ package kv
 import (
 	"context"
 	"hash/maphash"
+	"log/slog"
 	"sync"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -19,13 +20,21 @@ type backendV2 struct {
 	storage logical.Storage
 	clock   logical.Clock
 	events  logical.EventSender
+	logger  *slog.Logger
+
+	lastRead lastReads // when each key was last read, flushed in batches
 
 	seed  maphash.Seed
 	locks [lockStripes]sync.Mutex // locks[i] guards read-modify-write of the keys hashing to i
+
+	rot   rotationEnv // what scheduled rotation needs (rotation.go)
+	sched *scheduler
 }
 
 func newV2(env logical.Env) (*backendV2, error) {
-	b := &backendV2{storage: env.Storage, clock: env.Clock, events: env.Events, seed: maphash.MakeSeed()}
+	b := &backendV2{storage: env.Storage, clock: env.Clock, events: env.Events, logger: env.Logger, seed: maphash.MakeSeed()}
+	b.rot = rotationEnv{system: env.System, logger: env.Logger, standby: env.Standby}
+	b.sched = newScheduler()
 	exists := func(ctx context.Context, _ *logical.Request, m *framework.Match) (bool, error) {
 		p := m.Get("path")
 		if checkPath(p) != nil {
@@ -96,6 +105,7 @@ func newV2(env logical.Env) (*backendV2, error) {
 		},
 	}
 	b.Paths = append(b.Paths, b.lifecyclePaths()...)
+	b.Paths = append(b.Paths, b.rotationPaths()...)
 	return b, b.Compile()
 }
 
