@@ -174,6 +174,7 @@ func commands() map[string]*command {
 	maps.Copy(t, snapshotCommands())
 	maps.Copy(t, eventsCommands())
 	maps.Copy(t, accessCommands())
+	maps.Copy(t, incidentCommands())
 	return t
 }
 

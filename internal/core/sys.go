@@ -33,6 +33,7 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths = append(paths, c.pluginCatalog().Paths()...)
 	paths = append(paths, host.Paths(c.clock)...)
 	paths = append(paths, c.operator.Paths()...)
+	paths = append(paths, c.incidents.Paths()...)
 	paths = append(paths, search.New(search.Options{Core: searchCore{c}}).Paths()...)
 	paths = append(paths, c.eventPaths()...)
 	return &framework.Backend{Paths: append(paths, leases.New(leases.Options{Leases: c.leases, Core: leasesCore{c}, Clock: c.clock}).Paths()...)}
