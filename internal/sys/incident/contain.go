@@ -295,17 +295,13 @@ func parallel(n int, fn func(i int) error) error {
 	return errors.Join(errs...)
 }
 
-// revokeTree revokes a tree deepest level first, each level in parallel,
-// so that no token outlives its parent even if revocation stops half way;
-// the root's revocation last takes anything made under it meanwhile.
+// revokeTree revokes a tree through its root: the token store takes the
+// tree from storage (so anything made under it since the plan goes too)
+// deepest level first, in batches of tokens, one storage transaction
+// each, so that no token outlives its parent even if revocation stops
+// half way.
 func (a *API) revokeTree(ctx context.Context, levels [][]*incident.Token) error {
-	for d := len(levels) - 1; d >= 0; d-- {
-		lv := levels[d]
-		if err := parallel(len(lv), func(i int) error { return a.opts.Core.RevokeToken(ctx, lv[i].Hash) }); err != nil {
-			return err
-		}
-	}
-	return nil
+	return a.opts.Core.RevokeToken(ctx, levels[0][0].Hash)
 }
 
 // collect lists the tokens of a tree with their leases, before they are
