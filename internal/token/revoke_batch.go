@@ -28,8 +28,8 @@ const revokeParallel = 4
 // tokens in place and does not stop the others.
 func (s *Store) revokeLevel(ctx context.Context, hashes []string) error {
 	var batches [][]string
-	for i := 0; i < len(hashes); i += revokeBatchSize {
-		batches = append(batches, hashes[i:min(i+revokeBatchSize, len(hashes))])
+	for i := 0; i < len(hashes); i += s.batch {
+		batches = append(batches, hashes[i:min(i+s.batch, len(hashes))])
 	}
 	if len(batches) == 1 {
 		return s.revokeBatch(ctx, batches[0])

@@ -86,6 +86,7 @@ type Store struct {
 	onRevoke RevokeFunc
 	onBatch  RevokeBatchFunc
 	interval time.Duration
+	batch    int // tokens a revocation transaction deletes: revokeBatchSize
 
 	locks [64]sync.Mutex // serialize changes to one token, by hash
 	seed  maphash.Seed
@@ -113,6 +114,7 @@ func New(opts Options) *Store {
 		onRevoke: opts.OnRevoke,
 		onBatch:  opts.OnRevokeBatch,
 		interval: opts.SweepInterval,
+		batch:    revokeBatchSize,
 		seed:     maphash.MakeSeed(),
 	}
 }
