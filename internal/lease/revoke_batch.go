@@ -1,7 +1,9 @@
 package lease
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -19,8 +21,13 @@ const revokeWorkers = 16
 // keys each).
 const revokeChunk = 300
 
-// leaseRef is a lease found through a token's index entry.
-type leaseRef struct{ id, indexKey string }
+// leaseRef is a lease found through a token's index entry, with the
+// entry and its stored bytes once read.
+type leaseRef struct {
+	id, indexKey string
+	entry        *Entry
+	raw          []byte
+}
 
 // RevokeByTokens revokes every lease the tokens with tokenHashes created,
 // as [Manager.RevokeByToken] does for one token, but with few storage
@@ -46,7 +53,7 @@ func (m *Manager) RevokeByTokens(ctx context.Context, tokenHashes []string) erro
 				return fmt.Errorf("read lease of token: %w", err)
 			}
 			if se != nil {
-				refs = append(refs, leaseRef{string(se.Value), prefix + n})
+				refs = append(refs, leaseRef{id: string(se.Value), indexKey: prefix + n})
 			}
 		}
 	}
@@ -60,14 +67,15 @@ func (m *Manager) RevokeByTokens(ctx context.Context, tokenHashes []string) erro
 	errs := make([]error, len(refs))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, revokeWorkers)
-	for i, r := range refs {
+	for i := range refs {
+		r := refs[i]
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			l := m.lock(r.id)
 			l.Lock()
 			defer l.Unlock()
-			e, err := m.Lookup(ctx, r.id)
+			e, raw, err := m.lookupRaw(ctx, r.id)
 			switch {
 			case errors.Is(err, ErrNotFound):
 				stale[i] = true
@@ -76,6 +84,7 @@ func (m *Manager) RevokeByTokens(ctx context.Context, tokenHashes []string) erro
 				errs[i] = err
 				return
 			}
+			refs[i].entry, refs[i].raw = e, raw
 			if err := m.revoker.RevokeLease(ctx, e); err != nil {
 				if m.onFail != nil {
 					m.onFail(e.MountPath)
@@ -117,13 +126,25 @@ func (m *Manager) deleteRevoked(ctx context.Context, refs []leaseRef, revoked, s
 	unlock := m.lockAll(ids)
 	defer unlock()
 	n := 0
-	for _, id := range ids {
-		e, err := m.Lookup(ctx, id)
-		if errors.Is(err, ErrNotFound) {
+	for i, r := range refs {
+		if !revoked[i] {
 			continue
 		}
+		se, err := m.st.Get(ctx, idPrefix+r.id)
 		if err != nil {
-			return err
+			return fmt.Errorf("read lease: %w", err)
+		}
+		if se == nil {
+			continue
+		}
+		e := r.entry
+		if !bytes.Equal(se.Value, r.raw) {
+			// Changed since it was revoked (a renewal): delete what is
+			// stored now.
+			e = new(Entry)
+			if err := json.Unmarshal(se.Value, e); err != nil {
+				return fmt.Errorf("decode lease: %w", err)
+			}
 		}
 		ops = append(ops, deleteOps(e)...)
 		n++
@@ -136,6 +157,25 @@ func (m *Manager) deleteRevoked(ctx context.Context, refs []leaseRef, revoked, s
 	}
 	m.count.Add(-int64(n))
 	return nil
+}
+
+// lookupRaw is Lookup that also returns the stored bytes.
+func (m *Manager) lookupRaw(ctx context.Context, id string) (*Entry, []byte, error) {
+	if err := validID(id); err != nil {
+		return nil, nil, err
+	}
+	se, err := m.st.Get(ctx, idPrefix+id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read lease: %w", err)
+	}
+	if se == nil {
+		return nil, nil, ErrNotFound
+	}
+	e := new(Entry)
+	if err := json.Unmarshal(se.Value, e); err != nil {
+		return nil, nil, fmt.Errorf("decode lease: %w", err)
+	}
+	return e, se.Value, nil
 }
 
 // lockAll takes the locks of every lease in ids in a fixed order, so

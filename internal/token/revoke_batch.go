@@ -89,12 +89,16 @@ func (s *Store) revokeBatch(ctx context.Context, hashes []string) error {
 	live := make([]string, 0, len(hashes))
 	entries := make([]*Entry, 0, len(hashes))
 	for _, h := range hashes {
-		e, err := s.load(ctx, h)
-		if err != nil {
-			return err
+		// The cache is enough to tell whether there is something to
+		// revoke: what is deleted is read again under the lock below.
+		e, ok := s.cached(h)
+		if !ok {
+			var err error
+			if e, err = s.load(ctx, h); err != nil {
+				return err
+			}
 		}
 		if e == nil {
-			s.setCache(h, nil)
 			continue
 		}
 		live = append(live, h)

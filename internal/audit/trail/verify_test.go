@@ -447,3 +447,19 @@ func TestVerifyHead(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyReadsDeviceLinesInOnePass checks that the lines a device
+// writes (requests, responses, errors, checkpoints) are read by the
+// verifier's own scanner, not by encoding/json, which is what makes a
+// million lines verify in seconds.
+func TestVerifyReadsDeviceLinesInOnePass(t *testing.T) {
+	t.Parallel()
+	for _, typ := range []string{audit.TypeRequest, audit.TypeResponse} {
+		lines, _, _ := writeLog(t, 12, typ)
+		for i, l := range lines {
+			if !trail.FastPath(l) {
+				t.Errorf("%s log line %d goes to encoding/json: %s", typ, i+1, l)
+			}
+		}
+	}
+}
