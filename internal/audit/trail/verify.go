@@ -178,7 +178,7 @@ func VerifyWith(r io.Reader, o Options) (Report, error) {
 			return Report{}, errors.New("the chain head's signature does not verify with this key")
 		}
 	}
-	v := verifier{lr: newLineReader(r), pub: pub, schema: lineSchema(), head: o.Head}
+	v := verifier{pub: pub, schema: lineSchema(), head: o.Head}
 	if len(o.Witness) > 0 {
 		v.witness = map[witnessKey]*Witnessed{}
 		ws := slices.Clone(o.Witness) // found is set on these
@@ -194,7 +194,10 @@ func VerifyWith(r io.Reader, o Options) (Report, error) {
 		}
 	}
 	v.rep.SignaturesChecked = pub != nil
-	if err := v.run(); err != nil {
+	v.pf = newPrefetcher(newLineReader(r), v.schema)
+	err := v.run()
+	v.pf.close()
+	if err != nil {
 		return Report{}, err
 	}
 	if v.head != nil {
@@ -233,7 +236,7 @@ func (v *verifier) checkHead() {
 }
 
 type verifier struct {
-	lr     *lineReader
+	pf     *prefetcher // lines, hashed and parsed
 	pub    ed25519.PublicKey
 	schema []schemaField // lineSchema(), for parseLine
 	rep    Report
@@ -249,21 +252,7 @@ type verifier struct {
 }
 
 func (v *verifier) read() (*line, error) {
-	raw, terminated, err := v.lr.next()
-	if errors.Is(err, io.EOF) {
-		return nil, nil
-	}
-	ln := &line{n: v.lr.n, raw: raw, terminated: terminated}
-	if errors.Is(err, errLineTooLong) {
-		ln.err = err
-		return ln, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	ln.hash = audit.LineHash(raw)
-	ln.err = parseLine(v.schema, raw, &ln.l)
-	return ln, nil
+	return v.pf.next()
 }
 
 func (v *verifier) run() error {

@@ -463,3 +463,38 @@ func TestVerifyReadsDeviceLinesInOnePass(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyLongAndManyLines checks the verifier's read-ahead: lines
+// longer than its read buffer and its batches, and more lines than a
+// batch holds, verify as any others, and an edit deep in the file is
+// still found at its line.
+func TestVerifyLongAndManyLines(t *testing.T) {
+	t.Parallel()
+	d, finish := openLog(t)
+	for i := range 1200 {
+		e := testEntry(i)
+		switch i {
+		case 3:
+			e.Request.Data = json.RawMessage(`{"value":"` + strings.Repeat("x", 100<<10) + `"}`)
+		case 700:
+			e.Request.Data = json.RawMessage(`{"value":"` + strings.Repeat("y", 3<<20) + `"}`)
+		}
+		if err := d.Log(t.Context(), audit.TypeRequest, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := finish()
+	pub := d.PublicKey()
+	rep, err := trail.Verify(bytes.NewReader(join(lines)), pub)
+	if err != nil || rep.Problem != nil || rep.Lines != len(lines) || rep.Entries != 1200 {
+		t.Fatalf("Verify = %d lines, %d entries, problem %v, %v; want %d lines, 1200 entries, no problem", rep.Lines, rep.Entries, rep.Problem, err, len(lines))
+	}
+	for _, n := range []int{876, 1001} { // the long line (entry 700), and one after it
+		ls := cloneLines(lines)
+		ls[n-1] = bytes.Replace(ls[n-1], []byte(`"operation":"`), []byte(`"operation":"x`), 1)
+		rep, err := trail.Verify(bytes.NewReader(join(ls)), pub)
+		if err != nil || rep.Problem == nil || rep.Problem.Kind != trail.Edited || rep.Problem.Line != n {
+			t.Errorf("edit on line %d: problem %v, %v; want an edit on that line", n, rep.Problem, err)
+		}
+	}
+}
