@@ -459,6 +459,18 @@ func (s *scanner) mapOf(k valueKind, depth int) bool {
 func (s *scanner) str() bool {
 	j := s.i + 1
 	for j < len(s.b) {
+		// Skip the plain bytes at once: most strings have no escape.
+		k := j
+		for _, c := range s.b[j:] {
+			if c < 0x20 || c == '"' || c == '\\' {
+				break
+			}
+			k++
+		}
+		j = k
+		if j >= len(s.b) {
+			return false
+		}
 		c := s.b[j]
 		switch {
 		case c == '"':
