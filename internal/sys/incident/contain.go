@@ -257,9 +257,8 @@ func (a *API) run(ctx context.Context, r *incident.Record) error {
 	return a.save(ctx, r)
 }
 
-// workers is how many revocations (or lease look-ups) of one tree level
-// run at once: storage commits concurrent writes together, so a tree of
-// thousands of tokens goes in a fraction of the time one by one takes.
+// workers is how many look-ups of a contained token's leases run at once
+// (the revocation itself is batched by the token store).
 const workers = 64
 
 // levels returns the tree under root by depth: root alone, its children,
