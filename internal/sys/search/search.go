@@ -1,7 +1,8 @@
 // Package search serves sys/access/search: find KV version 2 secrets by
 // path glob, mount, custom_metadata, update and last-read times and
 // creator, across the mounts the caller may list, each hit filtered by
-// the caller's ACL. It reaches the mounts through the [Core] interface it
+// the caller's ACL, its metadata shown (and filtered on) only where the
+// caller may read it, in pages that examine a bounded number of keys. It reaches the mounts through the [Core] interface it
 // declares and imports no core or engine package. An [API] is safe for
 // concurrent use.
 package search
