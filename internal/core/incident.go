@@ -26,13 +26,23 @@ const incidentExemptPath = "sys/incident/lockdown"
 const incidentPrefix = "sys/incident/"
 
 // guardRefuses reports whether the incident guard refuses req: its
-// client address is banned, or a lockdown covers its path. A caller whose
-// ACL grants sudo on sys/incident/* is exempt; acl is nil for logins and
-// other requests without a token.
-func (c *Core) guardRefuses(req *Request, acl *policy.ACL) bool {
+// client address is banned, a lockdown covers its path, or its token (te,
+// nil for logins and other requests without a token) came from a login
+// an open incident blocks (a contained role or certificate serial: this
+// stops the batch tokens such logins made, which are never stored and so
+// cannot be revoked one by one, and any token a login stored while the
+// incident was being contained). A caller whose ACL grants sudo on
+// sys/incident/* is exempt from bans and lockdowns, not from a blocked
+// login.
+func (c *Core) guardRefuses(req *Request, acl *policy.ACL, te *token.Entry) bool {
 	g := c.incidents.Guard()
 	if g.Empty() {
 		return false
+	}
+	if te != nil && te.Path != "" {
+		if route, _, ok := c.router.Match(te.Path); ok && g.LoginBlocked(route.Path, te.Meta, te.InternalData) {
+			return true
+		}
 	}
 	read := req.Operation == logical.ReadOperation || req.Operation == logical.ListOperation
 	if !g.BannedAddr(req.Connection.RemoteIP()) && !g.LockedDown(req.Path, read) {
