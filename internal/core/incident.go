@@ -45,7 +45,7 @@ func (c *Core) guardRefuses(req *Request, acl *policy.ACL, te *token.Entry) bool
 		}
 	}
 	read := req.Operation == logical.ReadOperation || req.Operation == logical.ListOperation
-	if !g.BannedAddr(req.Connection.RemoteIP()) && !g.LockedDown(req.Path, read) {
+	if !g.BannedAddr(req.Connection.RemoteIP()) && !g.LockedDown(req.Path, read) && !c.kvSecretLockedDown(g, req.Path, read) {
 		return false
 	}
 	if acl != nil {
@@ -55,6 +55,27 @@ func (c *Core) guardRefuses(req *Request, acl *policy.ACL, te *token.Entry) bool
 		}
 	}
 	return true
+}
+
+// kvSecretPaths are the KV version 2 path families that act on the secret
+// whose data is at data/<key>.
+var kvSecretPaths = []string{"metadata/", "delete/", "undelete/", "destroy/", "subkeys/", "rotate/", "rotation/", "recover/", "deleted/"}
+
+// kvSecretLockedDown applies a lockdown of a KV secret's data path
+// (secret/data/pay) to the other paths that act on that secret
+// (secret/metadata/pay, secret/destroy/pay, secret/rotate/pay, ...), so
+// that "read-only" refuses every change to it, as the runbook says.
+func (c *Core) kvSecretLockedDown(g *incident.Guard, path string, read bool) bool {
+	route, rel, ok := c.router.Match(path)
+	if !ok || route.Type != "kv" {
+		return false
+	}
+	for _, fam := range kvSecretPaths {
+		if key, ok := strings.CutPrefix(rel, fam); ok {
+			return g.LockedDown(route.Path+"data/"+key, read)
+		}
+	}
+	return false
 }
 
 // incidentCore is the core as [sysincident.Core].

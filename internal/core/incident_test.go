@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -101,5 +102,66 @@ func TestContainBlocksBatchTokensOfTheRole(t *testing.T) {
 	}
 	if !canRead(leaked) {
 		t.Error("the batch token is still refused after release")
+	}
+}
+
+// TestReadOnlyLockdownCoversTheWholeKVSecret: a read-only lockdown of a KV
+// v2 secret's data path refuses every change to that secret through its
+// other paths (metadata, delete, destroy), and lets reads through.
+func TestReadOnlyLockdownCoversTheWholeKVSecret(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	cl := s.Client
+	if _, err := cl.KVv2("secret").Put(t.Context(), "pay", map[string]any{"v": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Sys().PutPolicy("writer", `path "secret/*" { capabilities = ["create", "read", "update", "delete", "list"] }`); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cl.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"writer"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := cl.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.SetToken(tok.Auth.ClientToken)
+	if _, err := cl.Logical().Write("sys/incident/lockdown", map[string]any{"prefix": "secret/data/pay", "mode": "read-only"}); err != nil {
+		t.Fatal(err)
+	}
+	refused := []struct {
+		name string
+		do   func() error
+	}{
+		{"write data", func() error {
+			_, err := w.Logical().Write("secret/data/pay", map[string]any{"data": map[string]any{"v": "2"}})
+			return err
+		}},
+		{"delete metadata", func() error { _, err := w.Logical().Delete("secret/metadata/pay"); return err }},
+		{"write metadata", func() error {
+			_, err := w.Logical().Write("secret/metadata/pay", map[string]any{"max_versions": 3})
+			return err
+		}},
+		{"destroy", func() error {
+			_, err := w.Logical().Write("secret/destroy/pay", map[string]any{"versions": []int{1}})
+			return err
+		}},
+		{"delete latest", func() error { _, err := w.Logical().Delete("secret/data/pay"); return err }},
+	}
+	for _, r := range refused {
+		var re *api.ResponseError
+		if err := r.do(); !errors.As(err, &re) || re.StatusCode != 403 {
+			t.Errorf("%s under a read-only lockdown = %v, want 403", r.name, err)
+		}
+	}
+	if _, err := w.KVv2("secret").Get(t.Context(), "pay"); err != nil {
+		t.Errorf("read under a read-only lockdown: %v", err)
+	}
+	if _, err := w.Logical().Read("secret/metadata/pay"); err != nil {
+		t.Errorf("metadata read under a read-only lockdown: %v", err)
+	}
+	if _, err := w.KVv2("secret").Put(t.Context(), "other", map[string]any{"v": "1"}); err != nil {
+		t.Errorf("write outside the lockdown: %v", err)
 	}
 }
