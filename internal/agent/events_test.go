@@ -79,7 +79,10 @@ path "sys/events/subscribe/kv-v2/*" { capabilities = ["read"] }`)
 		name   string
 		change func() error
 	}{
-		{"write", func() error { _, err := kv.Put(ctx, "app", map[string]any{"password": "pw-two-abc", "user": "u"}); return err }},
+		{"write", func() error {
+			_, err := kv.Put(ctx, "app", map[string]any{"password": "pw-two-abc", "user": "u"})
+			return err
+		}},
 		{"patch", func() error { _, err := kv.Patch(ctx, "app", map[string]any{"password": "pw-three-abc"}); return err }},
 		{"rotation", func() error {
 			if _, err := cl.Logical().Write("secret/rotation/app", map[string]any{
