@@ -2,8 +2,16 @@ package agent
 
 import (
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,8 +139,13 @@ func TestAgentEventsUnavailable(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, policy, extra, wantLog string
+		// noUpgrade puts a proxy that drops WebSocket upgrades in
+		// front of the server.
+		noUpgrade bool
 	}{
 		{name: "no permission to subscribe", policy: `path "secret/data/app" { capabilities = ["read"] }`, wantLog: "events unavailable"},
+		{name: "proxy without websockets", policy: `path "secret/data/app" { capabilities = ["read"] }
+path "sys/events/subscribe/*" { capabilities = ["read"] }`, noUpgrade: true, wantLog: "events unavailable"},
 		{name: "turned off", policy: `path "secret/data/app" { capabilities = ["read"] }
 path "sys/events/subscribe/*" { capabilities = ["read"] }`, extra: "use_events = false"},
 	}
@@ -149,7 +162,11 @@ path "sys/events/subscribe/*" { capabilities = ["read"] }`, extra: "use_events =
 			tokenFile := agentToken(t, cl, dir, "reader", tt.policy)
 			dest := filepath.Join(dir, "out.txt")
 			logs := &logBuffer{}
-			startAgent(t, eventsAgentConfig(s.Addr, tokenFile, dest, "1s", tt.extra), logs)
+			addr := s.Addr
+			if tt.noUpgrade {
+				addr = noUpgradeProxy(t, s.Addr)
+			}
+			startAgent(t, eventsAgentConfig(addr, tokenFile, dest, "1s", tt.extra), logs)
 			if _, err := kv.Put(ctx, "app", map[string]any{"password": "v2"}); err != nil {
 				t.Fatal(err)
 			}
@@ -166,4 +183,118 @@ path "sys/events/subscribe/*" { capabilities = ["read"] }`, extra: "use_events =
 			}
 		})
 	}
+}
+
+// noUpgradeProxy is an HTTP proxy to target that forwards requests
+// without their Upgrade header, as proxies without WebSocket support do.
+func noUpgradeProxy(t *testing.T, target string) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Del("Upgrade")
+		r.Header.Del("Connection")
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// cutProxy is a TCP proxy that can cut every connection and refuse new
+// ones while down.
+type cutProxy struct {
+	ln     net.Listener
+	target string
+	down   atomic.Bool
+	mu     sync.Mutex
+	conns  []net.Conn // guarded by mu
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.setDown(true) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if p.down.Load() {
+				c.Close()
+				continue
+			}
+			u, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }()
+			go func() { io.Copy(c, u); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *cutProxy) setDown(down bool) {
+	p.down.Store(down)
+	if down {
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+		p.mu.Unlock()
+	}
+}
+
+// TestAgentEventsReconnect: the connection to the server is cut and
+// refused for a while, during which the secret changes. When the server
+// is reachable again the agent subscribes again and catches up with the
+// change it missed (its interval is five minutes), then follows events
+// again.
+func TestAgentEventsReconnect(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	cl, ctx := s.Client, t.Context()
+	kv := cl.KVv2("secret")
+	if _, err := kv.Put(ctx, "app", map[string]any{"password": "pw-one-abc"}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tokenFile := agentToken(t, cl, dir, "reader", `
+path "secret/data/app" { capabilities = ["read"] }
+path "sys/events/subscribe/kv-v2/*" { capabilities = ["read"] }`)
+	dest := filepath.Join(dir, "out.txt")
+	proxy := newCutProxy(t, strings.TrimPrefix(s.Addr, "http://"))
+	logs := &logBuffer{}
+	startAgent(t, eventsAgentConfig("http://"+proxy.ln.Addr().String(), tokenFile, dest, "5m", ""), logs)
+	waitFor(t, 10*time.Second, "the agent to subscribe", func() bool { return s.Core().Events().Len() == 1 })
+
+	proxy.setDown(true)
+	waitFor(t, 10*time.Second, "the subscription to end", func() bool { return s.Core().Events().Len() == 0 })
+	if _, err := kv.Put(ctx, "app", map[string]any{"password": "pw-missed-abc"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the agent to notice", func() bool { return strings.Contains(logs.String(), "events unavailable") })
+	if got := readFile(t, dest); got != "pw-one-abc" {
+		t.Fatalf("file = %q while the server was unreachable", got)
+	}
+	proxy.setDown(false)
+	waitFor(t, 15*time.Second, "the catch-up render after reconnecting", func() bool { return readFile(t, dest) == "pw-missed-abc" })
+	waitFor(t, 10*time.Second, "the agent to subscribe again", func() bool { return s.Core().Events().Len() == 1 })
+	if _, err := kv.Put(ctx, "app", map[string]any{"password": "pw-after-abc"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the render by event after reconnecting", func() bool { return readFile(t, dest) == "pw-after-abc" })
 }
