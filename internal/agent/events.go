@@ -22,6 +22,18 @@ const eventTypes = "kv-v2/*"
 // numbers, far less than this.
 const maxEventSize = 16 << 10
 
+// dialTimeout bounds one subscription attempt.
+const dialTimeout = 30 * time.Second
+
+// pingInterval is how often the agent checks that a quiet subscription is
+// still alive (a connection that died without a close would otherwise
+// leave it waiting for events that never come); pingTimeout bounds the
+// answer.
+const (
+	pingInterval = 30 * time.Second
+	pingTimeout  = 10 * time.Second
+)
+
 // steadyConnection is how long a subscription must have lasted for the
 // next reconnect to start again from the shortest wait.
 const steadyConnection = time.Minute
@@ -50,7 +62,9 @@ func (w *watcher) run(ctx context.Context) error {
 	b := backoff.Backoff{Min: w.min, Max: w.max, Jitter: true}
 	warned := false
 	for {
-		conn, err := eventsub.Dial(ctx, w.client, w.state.get(), eventTypes, "")
+		dctx, dcancel := context.WithTimeout(ctx, dialTimeout)
+		conn, err := eventsub.Dial(dctx, w.client, w.state.get(), eventTypes, "")
+		dcancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -89,6 +103,9 @@ func (w *watcher) run(ctx context.Context) error {
 // follow reads events from conn until it fails or ctx ends.
 func (w *watcher) follow(ctx context.Context, conn *websocket.Conn) error {
 	conn.SetReadLimit(maxEventSize)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go w.keepAlive(ctx, cancel, conn)
 	// Changes made before the subscription started are caught by one
 	// read of each secret now.
 	w.store.allChanged()
@@ -104,6 +121,28 @@ func (w *watcher) follow(ctx context.Context, conn *websocket.Conn) error {
 		}
 		if p := e.KVDataPath(); p != "" && w.store.changed(p) {
 			w.logger.Debug("secret changed", "event", e.Type, "path", p)
+		}
+	}
+}
+
+// keepAlive pings conn every pingInterval and cancels the subscription
+// (through cancel) when an answer does not come within pingTimeout.
+func (w *watcher) keepAlive(ctx context.Context, cancel context.CancelFunc, conn *websocket.Conn) {
+	t := time.NewTicker(pingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, pcancel := context.WithTimeout(ctx, pingTimeout)
+		err := conn.Ping(pctx)
+		pcancel()
+		if err != nil && ctx.Err() == nil {
+			w.logger.Info("the event subscription does not answer", "error", err)
+			cancel()
+			return
 		}
 	}
 }
