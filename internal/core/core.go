@@ -31,6 +31,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/sys/auditdev"
 	"github.com/coffer-secrets/coffer/internal/sys/ceremony"
+	sysincident "github.com/coffer-secrets/coffer/internal/sys/incident"
 	"github.com/coffer-secrets/coffer/internal/sys/operator"
 	"github.com/coffer-secrets/coffer/internal/sys/policies"
 	"github.com/coffer-secrets/coffer/internal/sys/rotate"
@@ -190,6 +191,9 @@ type Core struct {
 	// to the configured endpoints.
 	events   *events.Bus
 	webhooks *webhook.Manager
+	// incidents serves sys/incident/* and holds the guard the pipeline
+	// checks (incident.go).
+	incidents *sysincident.API
 
 	// identity is built at unseal and dropped at seal; guarded by stateMu.
 	identity *identity.Store
@@ -279,6 +283,7 @@ func New(opts Options) (*Core, error) {
 	c.snapshots = snapshots.New(snapshotCore{c})
 	c.webhooks = webhook.New(webhook.Options{Storage: b, Logger: c.logger.With("component", "webhook"), Now: c.now, Active: func() bool { return !c.Sealed() && !c.standby() }})
 	c.events = events.New(events.Options{Now: c.now, Hooks: []func(*events.Event){c.webhooks.Enqueue, c.sendClusterEvent}})
+	c.incidents = sysincident.New(sysincident.Options{Storage: router.NewView(b, incidentPrefix), Core: incidentCore{c}, Clock: opts.Clock, Logger: c.logger, NewID: uuid.New})
 	c.sys = c.newSysBackend()
 	c.tokenAPI = c.newTokenBackend()
 	c.sealed.Store(true)

@@ -13,6 +13,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/mount"
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/sys/auditdev"
+	sysincident "github.com/coffer-secrets/coffer/internal/sys/incident"
 	"github.com/coffer-secrets/coffer/internal/sys/policies"
 )
 
@@ -61,6 +62,9 @@ func (h haHost) LoadStandbyLocked(ctx context.Context) error {
 	if err := c.loadIdentity(ctx); err != nil {
 		return err
 	}
+	if err := c.incidents.Load(ctx); err != nil {
+		return err
+	}
 	return c.loadMountsReadOnly(ctx)
 }
 
@@ -93,6 +97,8 @@ func (h haHost) AuditEnabled(ctx context.Context) (bool, error) {
 //   - sys/policy/NAME: that policy is read again;
 //   - sys/token/id/HASH: that token's cache entry is dropped;
 //   - sys/identity/...: the identity store reloads;
+//   - sys/incident/open/... and sys/incident/lockdowns: the incident
+//     guard (blocks and lockdowns) is compiled again;
 //   - logical/UUID/KEY and auth/UUID/KEY: the mount's backend is told
 //     KEY changed, if it implements [logical.Invalidator].
 func (h haHost) InvalidateLocked(ctx context.Context, keys []string) ha.Changes {
@@ -105,7 +111,7 @@ func (h haHost) InvalidateLocked(ctx context.Context, keys []string) ha.Changes 
 		c.sealCfg.Store(nil)
 	}
 	var ch ha.Changes
-	reloadIdentity := false
+	reloadIdentity, reloadIncidents := false, false
 	if slices.Contains(keys, barrier.KeyringPath) {
 		if err := c.barrier.Reload(ctx); err != nil {
 			c.logger.Warn("reload keyring after a change", "err", err)
@@ -127,6 +133,8 @@ func (h haHost) InvalidateLocked(ctx context.Context, keys []string) ha.Changes 
 			c.tokens.Invalidate(strings.TrimPrefix(k, "sys/token/id/"))
 		case strings.HasPrefix(k, "sys/identity/"):
 			reloadIdentity = true
+		case strings.HasPrefix(k, incidentPrefix) && sysincident.IsReservedKey(strings.TrimPrefix(k, incidentPrefix)):
+			reloadIncidents = true
 		case strings.HasPrefix(k, "logical/"), strings.HasPrefix(k, "auth/"):
 			c.invalidateBackend(ctx, k)
 		}
@@ -134,6 +142,13 @@ func (h haHost) InvalidateLocked(ctx context.Context, keys []string) ha.Changes 
 	if reloadIdentity && c.identity != nil {
 		if err := c.identity.Reload(ctx); err != nil {
 			c.logger.Warn("reload identity store after a change", "err", err)
+			ch.Failed = true
+		}
+	}
+	if reloadIncidents {
+		// Blocks and lockdowns apply on this node at once.
+		if err := c.incidents.Load(ctx); err != nil {
+			c.logger.Warn("reload incident blocks and lockdowns after a change", "err", err)
 			ch.Failed = true
 		}
 	}

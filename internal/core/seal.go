@@ -433,6 +433,9 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.webhooks.Load(ctx); err != nil {
 		return err
 	}
+	if err := c.incidents.Load(ctx); err != nil {
+		return err
+	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
@@ -492,6 +495,7 @@ func (c *Core) unloadState(ctx context.Context) {
 	c.policies.Reset()
 	c.lockouts.Reset()
 	c.cer.Reset()
+	c.incidents.Reset()
 	c.identity = nil
 }
 
