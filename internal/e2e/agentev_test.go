@@ -178,13 +178,18 @@ path "sys/events/subscribe/kv-v2/*" { capabilities = ["read"] }`)
 		end := time.Now().Add(10 * time.Second)
 		logins, failures, runs := 0, 0, 0
 		var longest time.Duration
+		var runErrs []string
 		for time.Now().Before(end) {
-			if err := login(); err == nil {
+			// A client that logs in now and then, not in a tight loop.
+			time.Sleep(10 * time.Millisecond)
+			err := login()
+			if err == nil {
 				logins++
 				continue
 			}
 			// The database has the new password, the file not yet.
 			runs++
+			runErrs = append(runErrs, fmt.Sprintf("%s: %v", time.Now().Format("15:04:05.000"), err))
 			start := time.Now()
 			for {
 				failures++
@@ -216,7 +221,11 @@ path "sys/events/subscribe/kv-v2/*" { capabilities = ["read"] }`)
 			return nil
 		})
 		if runs > rotations {
-			t.Errorf("%d runs of failed logins over %d rotations; at most one per rotation", runs, rotations)
+			vs := make([]string, 0, len(meta.Versions))
+			for n, v := range meta.Versions {
+				vs = append(vs, n+"@"+v.CreatedTime.Format("15:04:05.000"))
+			}
+			t.Errorf("%d runs of failed logins over %d rotations; at most one per rotation\nruns:\n%s\nversions: %s", runs, rotations, strings.Join(runErrs, "\n"), strings.Join(vs, " "))
 		}
 		t.Logf("%s: %d successful logins, %d rotations, %d failed attempts in %d runs (longest run %v)", kind, logins, rotations, failures, runs, longest.Round(time.Millisecond))
 	})
