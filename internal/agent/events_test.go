@@ -72,8 +72,11 @@ func TestAgentFollowsEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	// Read on the metadata path lets the metadata-delete event through
+	// (it names only that path).
 	tokenFile := agentToken(t, cl, dir, "app-reader", `
 path "secret/data/app" { capabilities = ["read"] }
+path "secret/metadata/app" { capabilities = ["read"] }
 path "sys/events/subscribe/kv-v2/*" { capabilities = ["read"] }`)
 	dest := filepath.Join(dir, "out.txt")
 	logs := &logBuffer{}
@@ -117,6 +120,23 @@ path "sys/events/subscribe/kv-v2/*" { capabilities = ["read"] }`)
 		}
 		// Well under the five-minute interval: only an event explains it.
 		waitFor(t, 10*time.Second, "the render after the "+st.name, func() bool { return readFile(t, dest) == want })
+	}
+	// Deleting makes the agent read again too (the read then fails and
+	// the file keeps the last value, as with polling).
+	for _, del := range []struct {
+		event string
+		do    func() error
+	}{
+		{"kv-v2/destroy", func() error { return kv.Destroy(ctx, "app", []int{1}) }},
+		{"kv-v2/data-delete", func() error { return kv.Delete(ctx, "app") }},
+		{"kv-v2/metadata-delete", func() error { return kv.DeleteMetadata(ctx, "app") }},
+	} {
+		if err := del.do(); err != nil {
+			t.Fatalf("%s: %v", del.event, err)
+		}
+		waitFor(t, 10*time.Second, "the agent to follow "+del.event, func() bool {
+			return strings.Contains(logs.String(), "event="+del.event+" path=secret/data/app")
+		})
 	}
 	// Events about secrets the agent does not render are not followed.
 	if _, err := kv.Put(ctx, "other", map[string]any{"password": "x"}); err != nil {
