@@ -134,7 +134,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	if len(files) > 0 || len(envs) > 0 {
 		spawn(r.run)
-		if cfg.TemplateConfig.UseEvents {
+		if cfg.TemplateConfig.UseEvents && !cfg.ExitAfterAuth {
 			w := &watcher{client: client, state: state, store: r.store, logger: logger.With("part", "events"),
 				interval: cfg.TemplateConfig.StaticSecretRenderInterval, min: opts.MinBackoff, max: opts.MaxBackoff}
 			spawn(w.run)
