@@ -281,30 +281,21 @@ func (b *Backend) rotateKey(ctx context.Context, _ *logical.Request, m *framewor
 	return &logical.Response{Data: data}, nil
 }
 
-// SigningKey is what the SigV4 verifier needs of an access key.
-type SigningKey struct {
-	// Name is the key's name in the mount.
-	Name string
-	// Secrets are the secret access keys valid now: the current one
-	// first, then the previous one during its grace period.
-	Secrets []string
-	// Revision changes whenever the key does.
-	Revision int64
-}
-
-// SigningKey answers the secrets valid now of the key with accessKeyID,
-// or nil when there is no such key. It is a Go call for the server's own
-// verifier; no API path answers a secret after creation or rotation.
-func (b *Backend) SigningKey(ctx context.Context, accessKeyID string) (*SigningKey, error) {
+// SigningSecrets answers the name, the secret access keys valid now
+// (the current one first, then the previous one during its grace period)
+// and the revision of the key with accessKeyID; no secrets when there is
+// no such key. It is a Go call for the server's own SigV4 verifier; no API
+// path answers a secret after creation or rotation.
+func (b *Backend) SigningSecrets(ctx context.Context, accessKeyID string) (name string, secrets []string, revision int64, err error) {
 	name, k, err := b.byID(ctx, accessKeyID)
 	if err != nil || k == nil {
-		return nil, err
+		return "", nil, 0, err
 	}
-	sk := &SigningKey{Name: name, Secrets: []string{k.Secret}, Revision: k.Revision}
+	secrets = []string{k.Secret}
 	if k.Previous != "" && b.clock.Now().Before(k.PreviousUntil) {
-		sk.Secrets = append(sk.Secrets, k.Previous)
+		secrets = append(secrets, k.Previous)
 	}
-	return sk, nil
+	return name, secrets, k.Revision, nil
 }
 
 // byID reads the key with accessKeyID; a nil key when there is none.

@@ -9,7 +9,7 @@
 // since verifying a signature means recomputing its HMAC.
 //
 // Nothing here reads a signature. The awsauth package verifies requests:
-// it reads a key's valid secrets with [Backend.SigningKey] and logs in
+// it reads a key's valid secrets with [Backend.SigningSecrets] and logs in
 // with a one-use ticket from [Backend.LoginTicket], both Go calls made
 // inside the server. The login path refuses anything but such a ticket,
 // so the network cannot log in with a bare access key ID.
