@@ -48,7 +48,6 @@ type VerifierOptions struct {
 type Verifier struct {
 	skew   time.Duration
 	now    func() time.Time
-	signer *v4.Signer
 	replay *replayCache
 }
 
@@ -66,7 +65,6 @@ func NewVerifier(opts VerifierOptions) *Verifier {
 	return &Verifier{
 		skew:   opts.Skew,
 		now:    opts.Now,
-		signer: v4.NewSigner(),
 		replay: &replayCache{max: opts.MaxReplay, seen: map[string]time.Time{}},
 	}
 }
@@ -152,7 +150,11 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte, sec
 func (v *Verifier) matches(ctx context.Context, base *http.Request, a *authorization, secret, payloadHash string, date time.Time) (bool, error) {
 	req := base.Clone(ctx)
 	creds := aws.Credentials{AccessKeyID: a.AccessKeyID, SecretAccessKey: secret}
-	if err := v.signer.SignHTTP(ctx, creds, req, payloadHash, a.Service, a.Region, date); err != nil {
+	// A new signer each time: the SDK's signer caches derived signing
+	// keys by access key ID, service and region, not by secret, so a
+	// shared one would sign with a key derived from another secret of
+	// the same access key (an old one after rotation, say).
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, payloadHash, a.Service, a.Region, date); err != nil {
 		return false, err
 	}
 	ours, perr := parseAuthorization(req.Header.Get("Authorization"))
