@@ -111,6 +111,22 @@ func TestAccessKeysEndToEnd(t *testing.T) {
 	if fmt.Sprint(list.Data["keys"]) != "[payments-app]" {
 		t.Fatalf("list: %v", list.Data)
 	}
+	dir, err := ts.Core().AccessDirectory(context.Background())
+	must(err)
+	found := false
+	for _, m := range dir.Mounts {
+		for _, p := range m.Principals {
+			if m.Path == "auth/awskeys/" && p.Kind == "key" && p.Name == "payments-app" && p.Bindings["access_key_id"] == id {
+				found = true
+				if strings.Contains(fmt.Sprint(p), secret) {
+					t.Fatal("the principal carries the secret")
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("the key is not a principal: %+v", dir.Mounts)
+	}
 	// The login path refuses the network.
 	if _, err := c.Logical().Write("auth/awskeys/login", map[string]any{"access_key_id": id, "ticket": strings.Repeat("a", 64)}); err == nil {
 		t.Fatal("login with a made-up ticket succeeded")

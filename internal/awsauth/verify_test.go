@@ -257,11 +257,6 @@ func BenchmarkVerify(b *testing.B) {
 	v := NewVerifier(VerifierOptions{Now: func() time.Time { return testNow }, MaxReplay: b.N + 1})
 	reqs := make([]*http.Request, b.N)
 	for i := range reqs {
-		reqs[i] = signed(b, testSecret, Service, testNow.Add(time.Duration(i)*time.Nanosecond), body)
-		reqs[i].Header.Set("Amz-Sdk-Invocation-Id", fmt.Sprint(i))
-	}
-	// Re-sign after changing the invocation ID, so each signature differs.
-	for i := range reqs {
 		reqs[i] = signedWithID(b, body, i)
 	}
 	b.ReportAllocs()

@@ -386,8 +386,9 @@ func (b *Backend) login(ctx context.Context, _ *logical.Request, _ *framework.Ma
 	return &logical.Response{Auth: auth}, nil
 }
 
-// Principals implements [logical.PrincipalLister]: one principal a key.
-// The secret is never returned.
+// Principals implements [logical.PrincipalLister]: one principal a key,
+// with its access key ID among the bindings (an identifier, not a
+// credential). The secret is never returned.
 func (b *Backend) Principals(ctx context.Context) ([]logical.Principal, error) {
 	names, err := b.keys.List(ctx)
 	if err != nil {
@@ -400,7 +401,9 @@ func (b *Backend) Principals(ctx context.Context) ([]logical.Principal, error) {
 			return nil, err
 		}
 		if k != nil {
-			out = append(out, k.Token.Principal("key", name))
+			p := k.Token.Principal("key", name)
+			p.Bindings["access_key_id"] = k.AccessKeyID
+			out = append(out, p)
 		}
 	}
 	return out, nil
