@@ -230,3 +230,50 @@ func BenchmarkAuthenticate(b *testing.B) {
 		}
 	}
 }
+
+// TestAccessKeyEntity checks that a key bound to an entity acts as that
+// entity, with its identity policies, and is refused once it is disabled.
+func TestAccessKeyEntity(t *testing.T) {
+	ts := testserver.Start(t)
+	c := ts.Client
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(c.Sys().EnableAuthWithOptions("awskeys", &api.EnableAuthOptions{Type: "awskeys"}))
+	must(c.Sys().PutPolicy("payments", `path "secret/data/prod/payments/*" { capabilities = ["read"] }`))
+	_, err := c.Logical().Write("secret/data/prod/payments/db", map[string]any{"data": map[string]any{"password": "p1"}})
+	must(err)
+	ent, err := c.Logical().Write("identity/entity", map[string]any{"name": "payments-service", "policies": "payments"})
+	must(err)
+	entityID, _ := ent.Data["id"].(string)
+	created, err := c.Logical().Write("auth/awskeys/keys/app", map[string]any{"entity_id": entityID})
+	must(err)
+	id, secret := created.Data["access_key_id"].(string), created.Data["secret_access_key"].(string)
+
+	auth := awsauth.New(ts.Core(), awsauth.Options{})
+	body := []byte(`{}`)
+	tok, err := auth.Authenticate(context.Background(), signedRequest(t, id, secret, time.Now(), body), body)
+	must(err)
+	kc, err := c.Clone()
+	must(err)
+	kc.SetToken(tok)
+	self, err := kc.Auth().Token().LookupSelf()
+	must(err)
+	if self.Data["entity_id"] != entityID {
+		t.Fatalf("token entity %v, want %s", self.Data["entity_id"], entityID)
+	}
+	if _, err := kc.Logical().Read("secret/data/prod/payments/db"); err != nil {
+		t.Fatalf("read with the entity's policies: %v", err)
+	}
+
+	// A disabled entity: the cached token stops working and no new login
+	// is made.
+	_, err = c.Logical().Write("identity/entity/id/"+entityID, map[string]any{"disabled": true})
+	must(err)
+	if _, err := auth.Authenticate(context.Background(), signedRequest(t, id, secret, time.Now(), body), body); awsCode(err) != awsauth.CodeUnrecognizedClient {
+		t.Fatalf("disabled entity: %v", err)
+	}
+}

@@ -381,6 +381,7 @@ func (b *Backend) login(ctx context.Context, _ *logical.Request, _ *framework.Ma
 		DisplayName: name,
 		Metadata:    map[string]string{"key_name": name, "access_key_id": k.AccessKeyID},
 		Alias:       &logical.Alias{Name: alias, Metadata: map[string]string{"key_name": name}},
+		EntityID:    k.EntityID,
 	}
 	k.Token.PopulateAuth(auth)
 	return &logical.Response{Auth: auth}, nil
