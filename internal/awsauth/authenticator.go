@@ -11,7 +11,6 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/core"
 	"github.com/coffer-secrets/coffer/internal/logical"
-	"github.com/coffer-secrets/coffer/internal/token"
 )
 
 // DefaultMount is where the awskeys auth method is looked for.
@@ -70,8 +69,9 @@ type cachedToken struct {
 // awskeys mount at opts.Mount act with a token from a login through that
 // mount, so they get the key's policies and entity and are audited.
 // Tokens are cached per key until shortly before they expire; a cached
-// token is checked with a token lookup before each use, so a revoked one
-// is replaced by a new login (which fails once the key is deleted).
+// token is checked with [core.Core.TokenLive] before each use (no audit
+// entry, no use spent), so a revoked one is replaced by a new login (which
+// fails once the key is deleted).
 func New(c *core.Core, opts Options) Authenticator {
 	if opts.Mount == "" {
 		opts.Mount = DefaultMount
@@ -143,11 +143,7 @@ func (a *coreAuthenticator) cached(ctx context.Context, id string, revision int6
 	if !ok || ct.revision != revision || !a.now().Before(ct.expires.Add(-tokenMargin)) {
 		return "", false
 	}
-	_, err := a.core.HandleRequest(ctx, &core.Request{
-		Request:     &logical.Request{Operation: logical.ReadOperation, Path: "auth/token/lookup-self"},
-		ClientToken: token.ID(ct.token),
-	})
-	if err != nil {
+	if live, err := a.core.TokenLive(ctx, ct.token); err != nil || !live {
 		a.drop(id)
 		return "", false
 	}
