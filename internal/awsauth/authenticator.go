@@ -6,8 +6,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/coffer-secrets/coffer/internal/core"
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -54,6 +58,9 @@ type coreAuthenticator struct {
 	max    int
 	logger *slog.Logger
 
+	// logins makes concurrent first requests of one key share a login.
+	logins singleflight.Group
+
 	mu     sync.Mutex
 	tokens map[string]cachedToken // guarded by mu; by access key ID
 }
@@ -75,6 +82,9 @@ type cachedToken struct {
 func New(c *core.Core, opts Options) Authenticator {
 	if opts.Mount == "" {
 		opts.Mount = DefaultMount
+	}
+	if !strings.HasSuffix(opts.Mount, "/") {
+		opts.Mount += "/"
 	}
 	if opts.MaxTokens <= 0 {
 		opts.MaxTokens = DefaultMaxTokens
@@ -123,7 +133,10 @@ func (a *coreAuthenticator) Authenticate(ctx context.Context, r *http.Request, b
 	if tok, ok := a.cached(ctx, id, revision); ok {
 		return tok, nil
 	}
-	tok, err := a.login(ctx, r, ks, id, revision)
+	v, err, _ := a.logins.Do(id+"/"+strconv.FormatInt(revision, 10), func() (any, error) {
+		return a.login(ctx, r, ks, id, revision)
+	})
+	tok, _ := v.(string)
 	if err != nil {
 		a.logger.Error("aws request login failed", "err", err)
 		if errors.Is(err, logical.ErrInvalidCredentials) || errors.Is(err, logical.ErrPermissionDenied) {

@@ -277,3 +277,51 @@ func TestAccessKeyEntity(t *testing.T) {
 		t.Fatalf("disabled entity: %v", err)
 	}
 }
+
+// TestAuthenticateConcurrent sends first requests of one key at once:
+// each is verified and answered a working token.
+func TestAuthenticateConcurrent(t *testing.T) {
+	ts := testserver.Start(t)
+	c := ts.Client
+	if err := c.Sys().EnableAuthWithOptions("awskeys", &api.EnableAuthOptions{Type: "awskeys"}); err != nil {
+		t.Fatal(err)
+	}
+	created, err := c.Logical().Write("auth/awskeys/keys/app", map[string]any{"policies": "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, secret := created.Data["access_key_id"].(string), created.Data["secret_access_key"].(string)
+	auth := awsauth.New(ts.Core(), awsauth.Options{Mount: "auth/awskeys"})
+	body := []byte(`{}`)
+	const n = 8
+	reqs := make([]*http.Request, n)
+	for i := range reqs {
+		reqs[i] = signedRequest(t, id, secret, time.Now(), body)
+	}
+	toks := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { toks[i], errs[i] = auth.Authenticate(context.Background(), reqs[i], body) })
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("request %d: %v", i, errs[i])
+		}
+		kc, err := c.Clone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		kc.SetToken(toks[i])
+		if _, err := kc.Auth().Token().LookupSelf(); err != nil {
+			t.Fatalf("token %d: %v", i, err)
+		}
+	}
+	// The same requests again are replays.
+	for i := range n {
+		if _, err := auth.Authenticate(context.Background(), reqs[i], body); awsCode(err) != awsauth.CodeInvalidSignature {
+			t.Fatalf("replay %d: %v", i, err)
+		}
+	}
+}

@@ -183,8 +183,17 @@ func TestLogin(t *testing.T) {
 		_, err := login(tt.id, tt.ticket())
 		logicaltest.WantKind(t, tt.name, err, logical.ErrInvalidCredentials)
 	}
+	// token_bound_cidrs limits where the login may come from.
+	h.Must(opUpdate, "keys/other", `{"token_bound_cidrs":"10.0.0.0/8"}`)
+	tk, _ := b.LoginTicket(other)
+	_, err = login(other, tk)
+	logicaltest.WantKind(t, "outside token_bound_cidrs", err, logical.ErrInvalidCredentials)
+	tk, _ = b.LoginTicket(other)
+	if _, err := h.DoFrom("10.1.2.3:4000", opUpdate, "login", map[string]string{"access_key_id": other, "ticket": tk}); err != nil {
+		t.Fatalf("inside token_bound_cidrs: %v", err)
+	}
 	// A ticket for a key deleted meanwhile is refused.
-	tk, _ := b.LoginTicket(id)
+	tk, _ = b.LoginTicket(id)
 	h.Must(opDelete, "keys/app", nil)
 	_, err = login(id, tk)
 	logicaltest.WantKind(t, "deleted key", err, logical.ErrInvalidCredentials)
