@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
 
@@ -139,8 +140,15 @@ func (a *coreAuthenticator) Authenticate(ctx context.Context, r *http.Request, b
 	tok, _ := v.(string)
 	if err != nil {
 		a.logger.Error("aws request login failed", "err", err)
-		if errors.Is(err, logical.ErrInvalidCredentials) || errors.Is(err, logical.ErrPermissionDenied) {
+		switch {
+		case errors.Is(err, logical.ErrInvalidCredentials) || errors.Is(err, logical.ErrPermissionDenied):
 			return "", unrecognizedClient()
+		case errors.Is(err, ha.ErrStandby):
+			// Only the active node makes tokens; this node has none
+			// cached for the key.
+			return "", &Error{Code: CodeServiceUnavailable, Message: "This Coffer node is a standby: send AWS API requests to the active node.", Status: http.StatusServiceUnavailable}
+		case errors.Is(err, core.ErrSealed):
+			return "", &Error{Code: CodeServiceUnavailable, Message: "Coffer is sealed.", Status: http.StatusServiceUnavailable}
 		}
 		return "", internalFailure()
 	}

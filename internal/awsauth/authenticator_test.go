@@ -324,4 +324,13 @@ func TestAuthenticateConcurrent(t *testing.T) {
 			t.Fatalf("replay %d: %v", i, err)
 		}
 	}
+	// A sealed server authenticates nothing.
+	if err := c.Sys().Seal(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = auth.Authenticate(context.Background(), signedRequest(t, id, secret, time.Now(), body), body)
+	var ae *awsauth.Error
+	if !errors.As(err, &ae) || ae.Code != awsauth.CodeServiceUnavailable || ae.Status != http.StatusServiceUnavailable {
+		t.Fatalf("sealed: %v", err)
+	}
 }
