@@ -66,6 +66,13 @@ type coreAuthenticator struct {
 	tokens map[string]cachedToken // guarded by mu; by access key ID
 }
 
+// cachedTokens answers how many tokens are cached, for tests.
+func (a *coreAuthenticator) cachedTokens() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.tokens)
+}
+
 // cachedToken is a token made for one revision of a key.
 type cachedToken struct {
 	token    string
@@ -119,15 +126,15 @@ func (a *coreAuthenticator) Authenticate(ctx context.Context, r *http.Request, b
 	var revision int64
 	id, aerr, cause := a.v.Verify(ctx, r, body, func(ctx context.Context, id string) ([]string, error) {
 		_, secrets, rev, err := ks.SigningSecrets(ctx, id)
+		if err == nil && len(secrets) == 0 {
+			a.drop(id) // the key was deleted: forget its token
+		}
 		revision = rev
 		return secrets, err
 	})
 	if aerr != nil {
 		if cause != nil {
 			a.logger.Error("aws request authentication failed", "err", cause)
-		}
-		if aerr.Code == CodeUnrecognizedClient {
-			a.drop(id)
 		}
 		return "", aerr
 	}

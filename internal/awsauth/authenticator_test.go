@@ -194,8 +194,14 @@ func TestAccessKeysEndToEnd(t *testing.T) {
 	// Delete: the key is unknown from then on.
 	_, err = c.Logical().Delete("auth/awskeys/keys/payments-app")
 	must(err)
+	if n := awsauth.CachedTokens(auth); n != 1 {
+		t.Fatalf("%d tokens cached before the delete", n)
+	}
 	if _, err := auth.Authenticate(context.Background(), signedRequest(t, id, newSecret, clk.Now(), body), body); awsCode(err) != awsauth.CodeUnrecognizedClient {
 		t.Fatalf("deleted key: %v", err)
+	}
+	if n := awsauth.CachedTokens(auth); n != 0 {
+		t.Fatalf("the deleted key's token is still cached (%d)", n)
 	}
 	if r, err := c.Logical().Read("auth/awskeys/keys/payments-app"); err != nil || r != nil {
 		t.Fatalf("read after delete: %v %v", r, err)
