@@ -340,3 +340,53 @@ func TestAuthenticateConcurrent(t *testing.T) {
 		t.Fatalf("sealed: %v", err)
 	}
 }
+
+// TestContainedKey checks incident containment of a key: its cached token
+// is revoked and its logins blocked, so signed requests are refused until
+// the incident is released; other keys keep working.
+func TestContainedKey(t *testing.T) {
+	ts := testserver.Start(t)
+	c := ts.Client
+	if err := c.Sys().EnableAuthWithOptions("awskeys", &api.EnableAuthOptions{Type: "awskeys"}); err != nil {
+		t.Fatal(err)
+	}
+	key := func(name string) (string, string) {
+		created, err := c.Logical().Write("auth/awskeys/keys/"+name, map[string]any{"policies": "default"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return created.Data["access_key_id"].(string), created.Data["secret_access_key"].(string)
+	}
+	id, secret := key("leaked")
+	otherID, otherSecret := key("other")
+	auth := awsauth.New(ts.Core(), awsauth.Options{})
+	body := []byte(`{}`)
+	tok, err := auth.Authenticate(context.Background(), signedRequest(t, id, secret, time.Now(), body), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, err := c.Logical().Write("sys/incident/contain", map[string]any{"role": "auth/awskeys/role/leaked", "reason": "key in a public repository"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := c.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc.SetToken(tok)
+	if _, err := kc.Auth().Token().LookupSelf(); err == nil {
+		t.Fatal("the contained key's token still works")
+	}
+	if _, err := auth.Authenticate(context.Background(), signedRequest(t, id, secret, time.Now(), body), body); awsCode(err) != awsauth.CodeUnrecognizedClient {
+		t.Fatalf("contained key: %v", err)
+	}
+	if _, err := auth.Authenticate(context.Background(), signedRequest(t, otherID, otherSecret, time.Now(), body), body); err != nil {
+		t.Fatalf("other key: %v", err)
+	}
+	if _, err := c.Logical().Write("sys/incident/release", map[string]any{"id": inc.Data["id"]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auth.Authenticate(context.Background(), signedRequest(t, id, secret, time.Now(), body), body); err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+}

@@ -431,8 +431,10 @@ type SecretInfo struct {
 	CustomMetadata    map[string]string
 	// ExpireTime is when the secret stops being readable (zero: never).
 	ExpireTime time.Time
-	// RotationPeriod is its scheduled rotation period (zero: none).
-	RotationPeriod time.Duration
+	// NextRotation is when its scheduled rotation is next due (zero: it has
+	// no rotation policy, or the node serving the walk does not schedule
+	// rotations, as a standby does not).
+	NextRotation time.Time
 }
 
 // SecretWalker is implemented by engines that store named secrets (KV

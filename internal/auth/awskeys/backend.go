@@ -382,7 +382,10 @@ func (b *Backend) login(ctx context.Context, req *logical.Request, _ *framework.
 	alias := name
 	auth := &logical.Auth{
 		DisplayName: name,
-		Metadata:    map[string]string{"key_name": name, "access_key_id": k.AccessKeyID},
+		// "role" is the key name where incident containment looks for a
+		// login's role: `incident contain -role=auth/awskeys/role/NAME`
+		// revokes the key's tokens and blocks its logins.
+		Metadata: map[string]string{"key_name": name, "role": name, "access_key_id": k.AccessKeyID},
 		Alias:       &logical.Alias{Name: alias, Metadata: map[string]string{"key_name": name}},
 		EntityID:    k.EntityID,
 	}
