@@ -146,9 +146,11 @@ func (a *coreAuthenticator) Authenticate(ctx context.Context, r *http.Request, b
 	})
 	tok, _ := v.(string)
 	if err != nil {
-		a.logger.Error("aws request login failed", "err", err)
 		switch {
 		case errors.Is(err, logical.ErrInvalidCredentials) || errors.Is(err, logical.ErrPermissionDenied):
+			// The key was deleted meanwhile, its entity is disabled, an
+			// incident blocks it, or the client is outside its CIDRs.
+			a.logger.Warn("aws request refused at login", "access_key_id", id, "err", err)
 			return "", unrecognizedClient()
 		case errors.Is(err, ha.ErrStandby):
 			// Only the active node makes tokens; this node has none
@@ -157,6 +159,7 @@ func (a *coreAuthenticator) Authenticate(ctx context.Context, r *http.Request, b
 		case errors.Is(err, core.ErrSealed):
 			return "", &Error{Code: CodeServiceUnavailable, Message: "Coffer is sealed.", Status: http.StatusServiceUnavailable}
 		}
+		a.logger.Error("aws request login failed", "access_key_id", id, "err", err)
 		return "", internalFailure()
 	}
 	return tok, nil
