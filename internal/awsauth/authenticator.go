@@ -16,6 +16,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/core"
 	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/token"
 )
 
 // DefaultMount is where the awskeys auth method is looked for.
@@ -213,16 +214,36 @@ func (a *coreAuthenticator) login(ctx context.Context, r *http.Request, ks KeySo
 	}
 	tok := resp.Auth.ClientToken
 	if resp.Auth.LeaseDuration > 0 && resp.Auth.NumUses == 0 {
-		a.store(id, cachedToken{token: tok, revision: revision, expires: a.now().Add(time.Duration(resp.Auth.LeaseDuration) * time.Second)})
+		old := a.store(id, cachedToken{token: tok, revision: revision, expires: a.now().Add(time.Duration(resp.Auth.LeaseDuration) * time.Second)})
+		if old != "" {
+			a.revoke(ctx, old)
+		}
 	}
 	return tok, nil
 }
 
+// revoke revokes a token this authenticator made and no longer hands out
+// (made for an older revision of its key), so that tokens do not pile up
+// until their TTL. A failure is only logged: the token expires anyway.
+func (a *coreAuthenticator) revoke(ctx context.Context, tok string) {
+	_, err := a.core.HandleRequest(ctx, &core.Request{
+		Request:     &logical.Request{Operation: logical.UpdateOperation, Path: "auth/token/revoke-self"},
+		ClientToken: token.ID(tok),
+	})
+	if err != nil {
+		a.logger.Debug("revoke a replaced aws token", "err", err)
+	}
+}
+
 // store caches ct for key id, making room by dropping expired entries and
-// then any one entry when the cache is full.
-func (a *coreAuthenticator) store(id string, ct cachedToken) {
+// then any one entry when the cache is full. It answers the token ct
+// replaces, "" when none.
+func (a *coreAuthenticator) store(id string, ct cachedToken) (replaced string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if prev, ok := a.tokens[id]; ok && prev.token != ct.token {
+		replaced = prev.token
+	}
 	if _, ok := a.tokens[id]; !ok && len(a.tokens) >= a.max {
 		now := a.now()
 		for k, v := range a.tokens {
@@ -238,4 +259,5 @@ func (a *coreAuthenticator) store(id string, ct cachedToken) {
 		}
 	}
 	a.tokens[id] = ct
+	return replaced
 }

@@ -183,6 +183,11 @@ func TestAccessKeysEndToEnd(t *testing.T) {
 			t.Fatalf("during grace: %v", err)
 		}
 	}
+	// The token made before the rotation (another revision of the key)
+	// was replaced and revoked.
+	if _, err := c.Auth().Token().Lookup(tok3); err == nil {
+		t.Fatal("the replaced token is still alive")
+	}
 	clk.add(11 * time.Minute)
 	if _, err := auth.Authenticate(context.Background(), signedRequest(t, id, secret, clk.Now(), body), body); awsCode(err) != awsauth.CodeInvalidSignature {
 		t.Fatalf("old secret after grace: %v", err)
