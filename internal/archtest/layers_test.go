@@ -151,6 +151,9 @@ func allowed() map[string][]string {
 		// Scheduled rotation's storage-free parts, which KV v2 runs.
 		"internal/rotation": {"internal/backoff", "internal/logical", "internal/logical/framework"},
 		"internal/auth/...": {"internal/logical", "internal/logical/framework", "internal/uuid"},
+		// SigV4 verification of AWS requests with awskeys access keys,
+		// answering a Coffer client token made through core.
+		"internal/awsauth": {"internal/core", "internal/ha", "internal/logical", "internal/token"},
 
 		// Clients: the CLI and the agent reach the server over HTTP.
 		"internal/cli": {
