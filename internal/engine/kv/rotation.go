@@ -343,6 +343,8 @@ func (b *backendV2) applyRotator(ctx context.Context, pol *rotation.Policy, ch r
 		return err
 	}
 	if w, ok := r.(*rotation.Webhook); ok {
+		// The caller sees a generic reason; the server log the detail.
+		w.Logger = b.rot.logger.With("path", ch.Path, "version", ch.Version)
 		defer w.Close()
 	}
 	return r.Apply(ctx, ch)
