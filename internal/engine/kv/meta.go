@@ -174,7 +174,7 @@ type metadataResponse struct {
 	Versions           map[int]versionInfo `json:"versions"`
 	lifeResponse
 	// Rotation summarises the key's rotation policy and state; absent
-	// when it has none.
+	// when it has none or the caller may not read rotation/<path>.
 	Rotation *rotationSummary `json:"rotation,omitempty"`
 }
 

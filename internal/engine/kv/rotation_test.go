@@ -124,9 +124,31 @@ func TestRotationPolicyAPI(t *testing.T) {
 	if got["period"] != "1h0m0s" || got["grace_period"] != "10m0s" || got["next_rotation"] != h.ts(time.Hour) || got["pending_version"] != 0.0 {
 		t.Errorf("rotation read = %v", got)
 	}
-	meta := asMap(t, h.must(req{op: opRead, path: "metadata/app/api"}))
-	if rot, _ := meta["rotation"].(map[string]any); rot == nil || rot["next_rotation"] != h.ts(time.Hour) {
-		t.Errorf("metadata rotation = %v", meta["rotation"])
+	// A metadata read shows the rotation only to who may read it at
+	// rotation/<path> (its own ACL).
+	for _, tt := range []struct {
+		name   string
+		access logical.AccessChecker
+		want   bool
+	}{
+		{"metadata and rotation read", allowAll{}, true},
+		{"metadata read only", onlyAllow("secret/metadata/app/api"), false},
+		{"no token", nil, false},
+	} {
+		r := h.Request(opRead, "metadata/app/api", "")
+		r.MountPoint, r.Access = "secret/", tt.access
+		resp, err := h.Send(r)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		meta := asMap(t, resp)
+		rot, _ := meta["rotation"].(map[string]any)
+		if got := rot != nil; got != tt.want || tt.want && rot["next_rotation"] != h.ts(time.Hour) {
+			t.Errorf("%s: metadata rotation = %v, want shown %v", tt.name, meta["rotation"], tt.want)
+		}
+		if meta["current_version"] != 1.0 {
+			t.Errorf("%s: metadata = %v", tt.name, meta)
+		}
 	}
 	if keys := asMap(t, h.must(req{op: opList, path: "rotation/app"}))["keys"]; len(keys.([]any)) != 1 {
 		t.Errorf("list = %v", keys)
