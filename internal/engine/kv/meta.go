@@ -41,6 +41,7 @@ type mountConfig struct {
 	CASRequired        bool          `json:"cas_required"`
 	DeleteVersionAfter time.Duration `json:"delete_version_after_ns"`
 	mountLife
+	rotationMountConfig
 }
 
 // keyMeta is the stored metadata of one key: its settings and every
@@ -207,6 +208,7 @@ type configResponse struct {
 	DeleteVersionAfter framework.Duration `json:"delete_version_after"`
 	MaxVersions        int                `json:"max_versions"`
 	mountLifeResponse
+	rotationConfigResponse
 }
 
 // checkCustomMetadata enforces Vault's limits on custom_metadata. Errors

@@ -256,6 +256,13 @@ func (b *backendV2) writeRotation(ctx context.Context, req *logical.Request, m *
 			return nil, &logical.Error{Kind: logical.ErrPermissionDenied, Msg: "a database rotator needs update permission on " + target + "config/" + r.Connection}
 		}
 	}
+	cfg, err := loadConfig(ctx, b.storage)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkWebhookHost(cfg, pol.Rotator); err != nil {
+		return nil, err
+	}
 	defer b.lock(p)()
 	e, err := loadRotation(ctx, b.storage, p)
 	if err != nil {
@@ -378,8 +385,17 @@ func (b *backendV2) rotateOnce(ctx context.Context, p string) (version, previous
 	return b.commitRotation(ctx, p, ch.Version)
 }
 
-// applyRotator calls the policy's rotator, if any.
+// applyRotator calls the policy's rotator, if any. A webhook's host is
+// checked again: the mount's allow-list may have changed since the policy
+// was written.
 func (b *backendV2) applyRotator(ctx context.Context, pol *rotation.Policy, ch rotation.Change) error {
+	cfg, err := loadConfig(ctx, b.storage)
+	if err != nil {
+		return err
+	}
+	if err := checkWebhookHost(cfg, pol.Rotator); err != nil {
+		return err
+	}
 	db, _ := b.rot.system.(logical.DatabasePasswordSetter)
 	r, err := rotation.New(pol.Rotator, db)
 	if err != nil || r == nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,7 +17,9 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
 	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
+	"github.com/coffer-secrets/coffer/internal/rotation"
 )
 
 // events records the events a backend sends.
@@ -662,4 +665,93 @@ func TestExpiredSecretNotRotated(t *testing.T) {
 	if got["version"] != 2.0 || v != 2 || len(h.db.set) != 1 || h.db.set[0] != "d c u "+data["pw"].(string) {
 		t.Errorf("rotate after extending the expiry = %v; current v%d %v; database %v", got, v, data, h.db.set)
 	}
+}
+
+// TestWebhookAllowedHosts: the mount's rotation_webhook_allowed_hosts
+// bounds the hosts a webhook rotator may call, when a policy is written
+// and again when it runs.
+func TestWebhookAllowedHosts(t *testing.T) {
+	t.Parallel()
+	h := newRotHarness(t, nil)
+	for _, bad := range []string{`["hooks.example:443"]`, `["https://hooks.example"]`, `["hooks.example/x"]`, `[""]`, `["a b"]`} {
+		before := h.Storage.Snapshot()
+		_, err := h.do(req{op: opUpdate, path: "config", body: `{"rotation_webhook_allowed_hosts":` + bad + `}`})
+		logicaltest.WantKind(t, "allowed hosts "+bad, err, logical.ErrInvalidRequest)
+		h.Unchanged("allowed hosts "+bad, before)
+	}
+	h.must(req{op: opUpdate, path: "config", body: `{"rotation_webhook_allowed_hosts":"Hooks.Example., ::1"}`})
+	cfg := asMap(t, h.must(req{op: opRead, path: "config"}))
+	if got, _ := cfg["rotation_webhook_allowed_hosts"].([]any); len(got) != 2 || got[0] != "hooks.example" || got[1] != "::1" {
+		t.Fatalf("config = %v", cfg)
+	}
+	policy := func(url string) string {
+		return `{"period":"1h","keys":{"k":{"generator":"random"}},"rotator":{"type":"webhook","url":"` + url + `","hmac_key":"0123456789abcdef"}}`
+	}
+	for _, tt := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://hooks.example/r", true},
+		{"https://HOOKS.example:8443/r", true},
+		{"https://[::1]:9/r", true},
+		{"https://10.0.0.5/r", false},
+		{"https://hooks.example.evil/r", false},
+	} {
+		before := h.Storage.Snapshot()
+		_, err := h.do(req{op: opUpdate, path: "rotation/w", body: policy(tt.url)})
+		if tt.ok && err != nil {
+			t.Errorf("policy with %s: %v", tt.url, err)
+		}
+		if !tt.ok {
+			logicaltest.WantKind(t, "policy with "+tt.url, err, logical.ErrInvalidRequest)
+			h.Unchanged("policy with "+tt.url, before)
+		}
+	}
+	// Narrowing the list stops a policy written before.
+	h.must(req{op: opUpdate, path: "rotation/w", body: policy("https://hooks.example/r")})
+	h.must(req{op: opUpdate, path: "config", body: `{"rotation_webhook_allowed_hosts":["other.example"]}`})
+	_, err := h.do(req{op: opUpdate, path: "rotate/w"})
+	logicaltest.WantKind(t, "rotate with a host no longer allowed", err, logical.ErrInvalidRequest)
+	if err != nil && !strings.Contains(err.Error(), "rotation_webhook_allowed_hosts") {
+		t.Errorf("error %q does not name the setting", err)
+	}
+	// An empty list allows every host again.
+	h.must(req{op: opUpdate, path: "config", body: `{"rotation_webhook_allowed_hosts":""}`})
+	if cfg := asMap(t, h.must(req{op: opRead, path: "config"})); cfg["rotation_webhook_allowed_hosts"] != nil {
+		t.Errorf("config after clearing = %v", cfg)
+	}
+	h.must(req{op: opUpdate, path: "rotation/w", body: policy("https://10.0.0.5/r")})
+}
+
+// FuzzWebhookAllowedHosts: any rotation_webhook_allowed_hosts item is
+// refused or stored normalized, and a stored host admits a webhook URL
+// naming it.
+func FuzzWebhookAllowedHosts(f *testing.F) {
+	for _, s := range []string{"hooks.example", "Hooks.Example.", "::1", "[::1]", "a:1", "", " x ", "a/b", "10.0.0.5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		list := framework.CommaStrings{host}
+		c := new(mountConfig)
+		if err := (&rotationConfigInput{WebhookAllowedHosts: &list}).applyRotationConfig(c); err != nil {
+			if !errors.Is(err, logical.ErrInvalidRequest) {
+				t.Fatalf("error %v is not a 400", err)
+			}
+			return
+		}
+		if len(c.WebhookAllowedHosts) != 1 || c.WebhookAllowedHosts[0] != normalizeHost(host) {
+			t.Fatalf("stored %q for %q", c.WebhookAllowedHosts, host)
+		}
+		h := c.WebhookAllowedHosts[0]
+		if strings.Contains(h, ":") {
+			h = "[" + h + "]"
+		}
+		u, err := url.Parse("https://" + h + "/hook")
+		if err != nil || u.Host != h {
+			return // not a URL host; no policy can name it
+		}
+		if err := checkWebhookHost(c, &rotation.RotatorConfig{Type: rotation.RotatorWebhook, URL: u.String()}); err != nil {
+			t.Fatalf("host %q stored but %s refused: %v", c.WebhookAllowedHosts[0], u, err)
+		}
+	})
 }
