@@ -49,7 +49,7 @@ import (
 // pending version and lets writes in again.
 //
 // Deleted (recoverable) and expired secrets are not rotated: the rotator
-// would change a value that every read answers 404 for. Their schedule
+// would change a value that no read answers. Their schedule
 // waits and rotates once the secret is recovered or its expiry extended.
 
 // rotPrefix starts the storage key of a secret's rotation entry.
