@@ -184,6 +184,9 @@ func (b *backendV2) writeData(ctx context.Context, req *logical.Request, m *fram
 	if err := b.checkWritableLocked(ctx, p, meta); err != nil {
 		return nil, err
 	}
+	if err := checkNoPendingLocked(meta); err != nil {
+		return nil, err
+	}
 	if err := checkCAS(cfg, meta, in.Options.CAS); err != nil {
 		return nil, err
 	}
@@ -212,6 +215,9 @@ func (b *backendV2) patchData(ctx context.Context, req *logical.Request, m *fram
 	}
 	if meta.expired(b.now()) {
 		return nil, expiredWriteError(meta)
+	}
+	if err := checkNoPendingLocked(meta); err != nil {
+		return nil, err
 	}
 	if err := checkCAS(cfg, meta, in.Options.CAS); err != nil {
 		return nil, err
