@@ -93,10 +93,10 @@ func resolve(id string) (secretRef, error) {
 	ref := secretRef{id: id, name: id}
 	if strings.HasPrefix(id, "arn:") {
 		parts := strings.SplitN(id, ":", 7)
-		if len(parts) != 7 || parts[2] != "secretsmanager" || !strings.HasPrefix(parts[6], "secret:") {
+		if len(parts) != 7 || parts[2] != "secretsmanager" || parts[5] != "secret" {
 			return secretRef{}, invalidParam("invalid ARN: want arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX")
 		}
-		res := strings.TrimPrefix(parts[6], "secret:")
+		res := parts[6]
 		i := strings.LastIndexByte(res, '-')
 		if i < 1 || len(res)-i-1 != 6 {
 			return secretRef{}, notFound()
