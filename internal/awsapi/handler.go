@@ -56,7 +56,7 @@ type Options struct {
 	// Account is the account ID in ARNs; "" means DefaultAccount.
 	Account string
 	// Body reads request bodies; nil reads up to DefaultMaxBody bytes.
-	Body BodyReader
+	Body   BodyReader
 	Logger *slog.Logger
 }
 

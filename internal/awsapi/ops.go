@@ -8,15 +8,15 @@ import (
 )
 
 type createInput struct {
-	Name               string   `json:"Name"`
-	ClientRequestToken string   `json:"ClientRequestToken"`
-	Description        *string  `json:"Description"`
-	KmsKeyID           *string  `json:"KmsKeyId"`
-	SecretString       *string  `json:"SecretString"`
-	SecretBinary       []byte   `json:"SecretBinary"`
-	Tags               []tag    `json:"Tags"`
-	AddReplicaRegions  []any    `json:"AddReplicaRegions"`
-	ForceOverwrite     *bool    `json:"ForceOverwriteReplicaSecret"`
+	Name               string  `json:"Name"`
+	ClientRequestToken string  `json:"ClientRequestToken"`
+	Description        *string `json:"Description"`
+	KmsKeyID           *string `json:"KmsKeyId"`
+	SecretString       *string `json:"SecretString"`
+	SecretBinary       []byte  `json:"SecretBinary"`
+	Tags               []tag   `json:"Tags"`
+	AddReplicaRegions  []any   `json:"AddReplicaRegions"`
+	ForceOverwrite     *bool   `json:"ForceOverwriteReplicaSecret"`
 }
 
 type createOutput struct {
