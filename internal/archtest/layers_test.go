@@ -142,7 +142,7 @@ func allowed() map[string][]string {
 		"internal/auth/...": {"internal/logical", "internal/logical/framework", "internal/uuid"},
 		// SigV4 verification of AWS requests with awskeys access keys,
 		// answering a Coffer client token made through core.
-		"internal/awsauth": {"internal/core", "internal/logical"},
+		"internal/awsauth": {"internal/core", "internal/logical", "internal/token"},
 
 		// Clients: the CLI and the agent reach the server over HTTP.
 		"internal/cli": {
