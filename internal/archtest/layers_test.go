@@ -145,7 +145,7 @@ func allowed() map[string][]string {
 		"internal/awsauth": {"internal/core", "internal/logical", "internal/token"},
 		// The AWS Secrets Manager API: a translator in front of core, like
 		// httpapi; it never imports an engine or storage.
-		"internal/awsapi": {"internal/awsauth", "internal/core", "internal/logical", "internal/token", "internal/uuid"},
+		"internal/awsapi": {"internal/awsauth", "internal/core", "internal/ha", "internal/logical", "internal/token", "internal/uuid"},
 
 		// Clients: the CLI and the agent reach the server over HTTP.
 		"internal/cli": {

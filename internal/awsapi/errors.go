@@ -7,6 +7,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/awsauth"
 	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
 
@@ -73,6 +74,10 @@ func toAPI(err error) (e *apiError, known bool) {
 		return &apiError{code: codeTooLarge, msg: "the request body is too large", status: http.StatusRequestEntityTooLarge}, true
 	case errors.Is(err, core.ErrSealed):
 		return &apiError{code: codeServiceUnavailable, msg: "Coffer is sealed", status: http.StatusServiceUnavailable}, true
+	case errors.Is(err, ha.ErrStandby), errors.Is(err, ha.ErrNoActive):
+		// Not forwarded: an AWS client retries a 503 on its own, and a
+		// load balancer should send AWS requests to the active node.
+		return &apiError{code: codeServiceUnavailable, msg: "this Coffer node is a standby; send AWS API requests to the active node", status: http.StatusServiceUnavailable}, true
 	}
 	return &apiError{code: codeInternalFailure, msg: "internal error", status: http.StatusInternalServerError}, false
 }

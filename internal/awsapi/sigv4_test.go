@@ -31,6 +31,16 @@ type signedEnv struct {
 
 func newSignedEnv(t testing.TB) *signedEnv {
 	t.Helper()
+	e := newSignedEnvNoAudit(t)
+	e.auditFile = filepath.Join(t.TempDir(), "audit.log")
+	if err := e.ts.Client.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{Type: "file", Options: map[string]string{"file_path": e.auditFile}}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func newSignedEnvNoAudit(t testing.TB) *signedEnv {
+	t.Helper()
 	ts := testserver.StartWith(t, testserver.Options{ExtraConfig: "aws_secrets_manager {}", AuditAnyDir: true})
 	c := ts.Client
 	must := func(err error) {
@@ -39,13 +49,11 @@ func newSignedEnv(t testing.TB) *signedEnv {
 			t.Fatal(err)
 		}
 	}
-	audit := filepath.Join(t.TempDir(), "audit.log")
-	must(c.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{Type: "file", Options: map[string]string{"file_path": audit}}))
 	must(c.Sys().EnableAuthWithOptions("awskeys", &api.EnableAuthOptions{Type: "awskeys"}))
 	must(c.Sys().PutPolicy("payments", `path "secret/data/prod/payments/*" { capabilities = ["read"] }`))
 	created, err := c.Logical().Write("auth/awskeys/keys/payments-app", map[string]any{"policies": "payments"})
 	must(err)
-	return &signedEnv{ts: ts, auditFile: audit, keyID: created.Data["access_key_id"].(string), secret: created.Data["secret_access_key"].(string)}
+	return &signedEnv{ts: ts, keyID: created.Data["access_key_id"].(string), secret: created.Data["secret_access_key"].(string)}
 }
 
 func TestSigV4PolicyAndAudit(t *testing.T) {
