@@ -100,6 +100,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, reqID, &apiError{code: "InvalidAction", msg: "the AWS Secrets Manager API is served at POST /", status: http.StatusNotFound})
 		return
 	}
+	if r.Header.Get("Authorization") == "" && r.URL.Query().Get("X-Amz-Signature") == "" {
+		// Unsigned: refused before a byte of the body is read, so that
+		// nobody without a key can make the server buffer bodies.
+		if _, err := h.auth.Authenticate(r.Context(), r, nil); err != nil {
+			h.writeError(w, reqID, err)
+			return
+		}
+	}
 	body, release, err := h.readBody(w, r)
 	defer release()
 	if err != nil {

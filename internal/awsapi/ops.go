@@ -159,13 +159,13 @@ func (s *session) get(in getInput) (*getOutput, error) {
 		return nil, notFound()
 	}
 	var n int
-	switch {
-	case in.VersionID != "":
+	if in.VersionID != "" {
 		n = v.versionOf(in.VersionID)
 		if n == 0 {
 			return nil, fail(codeResourceNotFound, "Secrets Manager can't find the specified secret value for VersionId: %s", in.VersionID)
 		}
-	default:
+	}
+	if in.VersionID == "" || in.VersionStage != "" {
 		stage := in.VersionStage
 		if stage == "" {
 			stage = stageCurrent
@@ -180,13 +180,14 @@ func (s *session) get(in getInput) (*getOutput, error) {
 				}
 			}
 		}
-		var ok bool
-		if n, ok = labels[stage]; !ok {
+		on, ok := labels[stage]
+		if !ok {
 			return nil, fail(codeResourceNotFound, "Secrets Manager can't find the specified secret value for staging label: %s", stage)
 		}
-		if in.VersionID != "" && v.versionOf(in.VersionID) != n {
-			return nil, invalidParam("VersionId and VersionStage name different versions")
+		if n != 0 && on != n {
+			return nil, invalidParam("You provided a VersionStage that is not associated to the provided VersionId.")
 		}
+		n = on
 	}
 	value, dd := secretValue{}, d
 	if n != d.Metadata.Version {

@@ -84,6 +84,10 @@ func TestCreateGetPut(t *testing.T) {
 	if err != nil || aws.ToString(byID.SecretString) != "v2" {
 		t.Fatalf("by VersionId = %+v, %v", byID, err)
 	}
+	_, err = c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("prod/payments/db"), VersionId: aws.String(tok), VersionStage: aws.String("AWSPREVIOUS")})
+	if apiCode(err) != "InvalidParameterException" {
+		t.Fatalf("VersionId with another version's stage: %v, want InvalidParameterException", err)
+	}
 	// A pending version does not become current.
 	pend, err := c.PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String("prod/payments/db"), SecretString: aws.String("v3"), VersionStages: []string{"AWSPENDING"}})
 	if err != nil {

@@ -141,6 +141,15 @@ func TestSigV4Refusals(t *testing.T) {
 			}
 		})
 	}
+	// Unsigned: refused without reading the body.
+	resp, err := http.Post(e.ts.Addr+"/", "application/x-amz-json-1.1", strings.NewReader(`{"SecretId":"prod/payments/db"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if code := resp.Header.Get("X-Amzn-Errortype"); code != "MissingAuthenticationTokenException" || resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("unsigned request = %d %s, want MissingAuthenticationTokenException", resp.StatusCode, code)
+	}
 	s, err := e.ts.Client.KVv2("secret").Get(ctx, "prod/payments/db")
 	if err != nil || s.VersionMetadata.Version != 1 {
 		t.Fatalf("after refused requests: %+v, %v", s, err)
