@@ -70,6 +70,7 @@ func allowed() map[string][]string {
 		"internal/httpapi": {
 			"internal/core", "internal/ha", "internal/logical", "internal/logical/framework",
 			"internal/metrics", "internal/router", "internal/token", "internal/uuid",
+			"internal/events",
 		},
 
 		// The request pipeline and what it drives.
@@ -79,12 +80,18 @@ func allowed() map[string][]string {
 			"internal/mount", "internal/policy", "internal/router", "internal/seal",
 			"internal/snapshot", "internal/storage", "internal/token", "internal/token/otp",
 			"internal/sys/auditdev", "internal/sys/ceremony", "internal/sys/host",
+			"internal/sys/accessapi",
 			"internal/sys/leases", "internal/sys/mounts", "internal/sys/operator",
 			"internal/sys/passwords", "internal/sys/plugins", "internal/sys/policies",
 			"internal/sys/rotate", "internal/sys/snapshots", "internal/sys/tokenapi",
 			"internal/sys/wrapping", "internal/backoff", "internal/uuid",
+			"internal/incident", "internal/sys/incident",
 			"internal/sys/search",
+			"internal/events", "internal/events/webhook",
 		},
+		// The event bus (pure) and webhook delivery, which core drives.
+		"internal/events":         {"internal/uuid"},
+		"internal/events/webhook": {"internal/events", "internal/logical", "internal/logical/framework", "internal/storage", "internal/backoff", "internal/uuid"},
 		// High availability, which reaches core through the Host interface
 		// it declares.
 		"internal/ha": {"internal/logical", "internal/logical/framework", "internal/storage"},
@@ -97,6 +104,10 @@ func allowed() map[string][]string {
 		"internal/sys/auditdev":  {"internal/audit", "internal/logical", "internal/logical/framework", "internal/router", "internal/storage"},
 		"internal/sys/host":      {"internal/hostinfo", "internal/logical", "internal/logical/framework"},
 		"internal/sys/leases":    {"internal/lease", "internal/logical", "internal/logical/framework"},
+		"internal/sys/accessapi": {"internal/access", "internal/logical", "internal/logical/framework", "internal/policy"},
+		"internal/sys/incident":  {"internal/duration", "internal/incident", "internal/logical", "internal/logical/framework"},
+		// Incident response's pure logic: matching, the guard, reports.
+		"internal/incident":      nil,
 		"internal/sys/mounts":    {"internal/logical", "internal/logical/framework", "internal/router"},
 		"internal/sys/passwords": {"internal/logical", "internal/logical/framework", "internal/passpol", "internal/storage"},
 		"internal/sys/plugins":   {"internal/logical", "internal/logical/framework"},
@@ -152,6 +163,7 @@ func allowed() map[string][]string {
 			"internal/agent", "internal/agent/child", "internal/agent/config",
 			"internal/audit", "internal/audit/trail", "internal/snapshot",
 			"internal/suggest", "internal/token/otp", "internal/duration", "internal/atomicfile",
+			"internal/incident",
 		},
 		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
 		"internal/agent/child":    nil,

@@ -35,6 +35,8 @@ type call struct {
 	skipVerify bool
 	format     string
 	field      string
+	// csv says the command accepts -format=csv.
+	csv bool
 }
 
 // registerServerFlags adds the HTTP and output flags to fs.
@@ -59,6 +61,10 @@ func (c *call) validateFormat() error {
 	switch c.format {
 	case "table", "json":
 		return nil
+	case "csv":
+		if c.csv {
+			return nil
+		}
 	}
 	return fmt.Errorf("invalid output format %q (valid formats are \"table\" and \"json\")", c.format)
 }

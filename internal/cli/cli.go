@@ -138,6 +138,8 @@ type command struct {
 	setup func(fs *flag.FlagSet) runFunc
 	// local says [Env].Local runs the command, flags and all.
 	local bool
+	// csv says the command also accepts -format=csv.
+	csv bool
 }
 
 // runFunc runs a command after its flags have been parsed.
@@ -170,6 +172,9 @@ func commands() map[string]*command {
 	maps.Copy(t, haCommands())
 	maps.Copy(t, localCommands())
 	maps.Copy(t, snapshotCommands())
+	maps.Copy(t, eventsCommands())
+	maps.Copy(t, accessCommands())
+	maps.Copy(t, incidentCommands())
 	return t
 }
 
@@ -197,7 +202,7 @@ func isHelpFlag(s string) bool {
 func runCommand(ctx context.Context, env Env, name string, cmd *command, args []string) int {
 	fs := flag.NewFlagSet("coffer "+name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	c := &call{env: env, name: name}
+	c := &call{env: env, name: name, csv: cmd.csv}
 	if cmd.server {
 		c.registerServerFlags(fs, cmd.field)
 	}

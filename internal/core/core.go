@@ -17,6 +17,8 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/audit"
 	"github.com/coffer-secrets/coffer/internal/barrier"
+	"github.com/coffer-secrets/coffer/internal/events"
+	"github.com/coffer-secrets/coffer/internal/events/webhook"
 	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/identity"
 	"github.com/coffer-secrets/coffer/internal/lease"
@@ -29,6 +31,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/sys/auditdev"
 	"github.com/coffer-secrets/coffer/internal/sys/ceremony"
+	sysincident "github.com/coffer-secrets/coffer/internal/sys/incident"
 	"github.com/coffer-secrets/coffer/internal/sys/operator"
 	"github.com/coffer-secrets/coffer/internal/sys/policies"
 	"github.com/coffer-secrets/coffer/internal/sys/rotate"
@@ -184,6 +187,13 @@ type Core struct {
 	operator *operator.Operator
 	// snapshots saves and verifies snapshots (snapshot.go installs them).
 	snapshots *snapshots.Snapshots
+	// events is the event bus (events.go); webhooks delivers its events
+	// to the configured endpoints.
+	events   *events.Bus
+	webhooks *webhook.Manager
+	// incidents serves sys/incident/* and holds the guard the pipeline
+	// checks (incident.go).
+	incidents *sysincident.API
 
 	// identity is built at unseal and dropped at seal; guarded by stateMu.
 	identity *identity.Store
@@ -245,7 +255,7 @@ func New(opts Options) (*Core, error) {
 	if opts.HA != nil {
 		// The node wraps the physical storage under the barrier, and
 		// reaches the core through haHost (see ha.go).
-		n, err := ha.New(*opts.HA, ha.Env{Host: haHost{c}, State: &c.stateMu, Logger: opts.Logger.With("component", "ha"), Clock: opts.Clock, Version: opts.Version})
+		n, err := ha.New(*opts.HA, ha.Env{Host: haHost{c}, State: &c.stateMu, Logger: opts.Logger.With("component", "ha"), Clock: opts.Clock, Version: opts.Version, Events: c.deliverRemoteEvent})
 		if err != nil {
 			return nil, err
 		}
@@ -271,6 +281,9 @@ func New(opts Options) (*Core, error) {
 	c.rotation = rotate.New(rotate.Options{Keyring: b, Active: func() bool { return !c.Sealed() && !c.standby() }, Clock: opts.Clock, Logger: c.logger, MinInterval: opts.MinRotationInterval, CheckInterval: opts.RotationCheckInterval})
 	c.operator = operator.New(operator.Options{Storage: b, Clock: opts.Clock, Logger: c.logger, Version: opts.Version, SanitizedConfig: opts.SanitizedConfig, InFlight: opts.InFlight})
 	c.snapshots = snapshots.New(snapshotCore{c})
+	c.webhooks = webhook.New(webhook.Options{Storage: b, Logger: c.logger.With("component", "webhook"), Now: c.now, Active: func() bool { return !c.Sealed() && !c.standby() }})
+	c.events = events.New(events.Options{Now: c.now, Hooks: []func(*events.Event){c.webhooks.Enqueue, c.sendClusterEvent}})
+	c.incidents = sysincident.New(sysincident.Options{Storage: router.NewView(b, incidentPrefix), Core: incidentCore{c}, Clock: opts.Clock, Logger: c.logger, NewID: uuid.New})
 	c.sys = c.newSysBackend()
 	c.tokenAPI = c.newTokenBackend()
 	c.sealed.Store(true)

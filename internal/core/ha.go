@@ -9,9 +9,11 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/barrier"
 	"github.com/coffer-secrets/coffer/internal/ha"
+	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/mount"
 	"github.com/coffer-secrets/coffer/internal/storage"
 	"github.com/coffer-secrets/coffer/internal/sys/auditdev"
+	sysincident "github.com/coffer-secrets/coffer/internal/sys/incident"
 	"github.com/coffer-secrets/coffer/internal/sys/policies"
 )
 
@@ -35,7 +37,7 @@ func (h haHost) Storage() storage.Storage { return h.c.barrier }
 func (h haHost) ReloadKeyring(ctx context.Context) error { return h.c.barrier.Reload(ctx) }
 
 // UnloadLocked implements [ha.Host].
-func (h haHost) UnloadLocked(ctx context.Context) { h.c.preSeal(ctx) }
+func (h haHost) UnloadLocked(ctx context.Context) { h.c.unloadState(ctx) }
 
 // LoadActiveLocked implements [ha.Host].
 func (h haHost) LoadActiveLocked(ctx context.Context) error {
@@ -58,6 +60,9 @@ func (h haHost) LoadStandbyLocked(ctx context.Context) error {
 		return err
 	}
 	if err := c.loadIdentity(ctx); err != nil {
+		return err
+	}
+	if err := c.incidents.Load(ctx); err != nil {
 		return err
 	}
 	return c.loadMountsReadOnly(ctx)
@@ -92,6 +97,8 @@ func (h haHost) AuditEnabled(ctx context.Context) (bool, error) {
 //   - sys/policy/NAME: that policy is read again;
 //   - sys/token/id/HASH: that token's cache entry is dropped;
 //   - sys/identity/...: the identity store reloads;
+//   - sys/incident/open/... and sys/incident/lockdowns: the incident
+//     guard (blocks and lockdowns) is compiled again;
 //   - logical/UUID/KEY and auth/UUID/KEY: the mount's backend is told
 //     KEY changed, if it implements [logical.Invalidator].
 func (h haHost) InvalidateLocked(ctx context.Context, keys []string) ha.Changes {
@@ -104,7 +111,7 @@ func (h haHost) InvalidateLocked(ctx context.Context, keys []string) ha.Changes 
 		c.sealCfg.Store(nil)
 	}
 	var ch ha.Changes
-	reloadIdentity := false
+	reloadIdentity, reloadIncidents := false, false
 	if slices.Contains(keys, barrier.KeyringPath) {
 		if err := c.barrier.Reload(ctx); err != nil {
 			c.logger.Warn("reload keyring after a change", "err", err)
@@ -126,6 +133,8 @@ func (h haHost) InvalidateLocked(ctx context.Context, keys []string) ha.Changes 
 			c.tokens.Invalidate(strings.TrimPrefix(k, "sys/token/id/"))
 		case strings.HasPrefix(k, "sys/identity/"):
 			reloadIdentity = true
+		case strings.HasPrefix(k, incidentPrefix) && sysincident.IsReservedKey(strings.TrimPrefix(k, incidentPrefix)):
+			reloadIncidents = true
 		case strings.HasPrefix(k, "logical/"), strings.HasPrefix(k, "auth/"):
 			c.invalidateBackend(ctx, k)
 		}
@@ -133,6 +142,13 @@ func (h haHost) InvalidateLocked(ctx context.Context, keys []string) ha.Changes 
 	if reloadIdentity && c.identity != nil {
 		if err := c.identity.Reload(ctx); err != nil {
 			c.logger.Warn("reload identity store after a change", "err", err)
+			ch.Failed = true
+		}
+	}
+	if reloadIncidents {
+		// Blocks and lockdowns apply on this node at once.
+		if err := c.incidents.Load(ctx); err != nil {
+			c.logger.Warn("reload incident blocks and lockdowns after a change", "err", err)
 			ch.Failed = true
 		}
 	}
@@ -182,6 +198,11 @@ func (c *Core) standby() bool { return c.ha != nil && c.ha.Standby() }
 func (c *Core) servableOnStandby(req *Request) bool {
 	if !c.ha.ServesReads() || req.WrapTTL > 0 {
 		return false
+	}
+	if strings.HasPrefix(req.Path, SubscribePrefix) && req.Operation == logical.ReadOperation {
+		// Event streams are served where the client connects: the active
+		// node sends its events to the standbys (see events.go).
+		return true
 	}
 	if req.Path == "sys" || strings.HasPrefix(req.Path, "sys/") || isWrappingPath(req.Path) {
 		return false

@@ -33,7 +33,12 @@ func (r leaseRevoker) RevokeLease(ctx context.Context, e *lease.Entry) error {
 	if !ok {
 		return nil
 	}
-	return l.RevokeSecret(ctx, leasedSecret(e, 0))
+	if err := l.RevokeSecret(ctx, leasedSecret(e, 0)); err != nil {
+		return err
+	}
+	// The lease ID is left out: the path tells a consumer what it held.
+	systemEvents(r).SendEvent(ctx, "lease/revoked", map[string]string{"path": e.MountPath + e.Path, "mount_path": e.MountPath, "operation": "revoke"})
+	return nil
 }
 
 // RenewLease asks the backend to extend the secret.

@@ -76,6 +76,10 @@ func (c *Core) handleLogin(ctx context.Context, req *Request, route *router.Rout
 	if resp == nil || resp.Auth == nil {
 		return c.finish(resp, route.Type, nil)
 	}
+	if c.incidents.Guard().LoginBlocked(route.Path, resp.Auth.Metadata) {
+		// An open incident blocks this role or certificate.
+		return nil, logical.PermissionDenied()
+	}
 	ao, err := c.issueLoginToken(ctx, route, rel, resp.Auth, now)
 	if err != nil {
 		return nil, err

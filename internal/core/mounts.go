@@ -195,6 +195,7 @@ func (c *Core) newBackend(ctx context.Context, m *MountEntry) (logical.Backend, 
 		Clock:   c.clock,
 		System:  c.systemView(m.Config),
 		Options: maps.Clone(m.Options),
+		Events:  mountEvents{c: c, accessor: m.Accessor},
 		Standby: c.standby(),
 	}
 	env.Events = c.observeEvents(m.Path, env.Events)

@@ -149,6 +149,10 @@ func (c *Core) handleRequest(ctx context.Context, req *Request, rec *auditRecord
 			if err := c.auditRequest(ctx, req, rec); err != nil {
 				return nil, err
 			}
+			if c.guardRefuses(req, nil) {
+				// A banned address or a locked-down auth mount.
+				return nil, logical.PermissionDenied()
+			}
 			return c.handleLogin(ctx, req, route, rel)
 		}
 	} else {
@@ -336,6 +340,10 @@ func (c *Core) authorize(ctx context.Context, req *Request, route *router.Route,
 		return cl, logical.PermissionDenied()
 	}
 	if !dec.WrapTTLAllowed(req.WrapTTL) {
+		return cl, logical.PermissionDenied()
+	}
+	if c.guardRefuses(req, cl.acl) {
+		// An incident bans the client's address or locks the path down.
 		return cl, logical.PermissionDenied()
 	}
 	return cl, nil

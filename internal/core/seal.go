@@ -430,6 +430,12 @@ func (c *Core) postUnseal(ctx context.Context) error {
 	if err := c.audits.Load(ctx); err != nil {
 		return err
 	}
+	if err := c.webhooks.Load(ctx); err != nil {
+		return err
+	}
+	if err := c.incidents.Load(ctx); err != nil {
+		return err
+	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
@@ -441,6 +447,7 @@ func (c *Core) postUnseal(ctx context.Context) error {
 			{"key auto-rotation", c.rotation.Run},
 			{"lease sweep", c.leases.Run},
 			{"audit checkpoints", c.broker.Run},
+			{"event webhooks", c.webhooks.Run},
 		} {
 			wg.Go(func() { runTask(bg, c.logger, c.opts.Observer, t) })
 		}
@@ -465,12 +472,22 @@ func (c *Core) loadIdentity(ctx context.Context) error {
 	return nil
 }
 
-// preSeal stops the background work and tears down the unsealed state.
+// preSeal ends the event streams, stops the background work and tears
+// down the unsealed state.
 func (c *Core) preSeal(ctx context.Context) {
+	c.events.Close() // every stream ends: nothing is readable while sealed
+	c.unloadState(ctx)
+}
+
+// unloadState stops the background work and tears down the unsealed
+// state; event streams stay (an HA role change keeps them: a standby gets
+// the active node's events).
+func (c *Core) unloadState(ctx context.Context) {
 	if c.stopBackground != nil {
 		c.stopBackground()
 		c.stopBackground = nil
 	}
+	c.webhooks.Reset()
 	c.audits.Unload(ctx)
 	c.unloadMounts(ctx)
 	c.tokens.Reset()
@@ -478,6 +495,7 @@ func (c *Core) preSeal(ctx context.Context) {
 	c.policies.Reset()
 	c.lockouts.Reset()
 	c.cer.Reset()
+	c.incidents.Reset()
 	c.identity = nil
 }
 

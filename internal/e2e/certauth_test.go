@@ -126,6 +126,26 @@ listener "tcp" {
 		!strings.Contains(err.Error(), "no chain matching all constraints") {
 		t.Errorf("login with a certificate outside the role: %v, want Vault's 400", err)
 	}
+	// Incident response: containing the certificate's serial revokes its
+	// token and denies the certificate at login until release.
+	leaf, err := x509.ParseCertificate(clientCert.cert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	certToken := sec.Auth.ClientToken
+	inc := mustWrite(t, admin, "sys/incident/contain", map[string]any{"cert_serial": leaf.SerialNumber.String()})
+	certUser := newClient(nil)
+	certUser.SetToken(certToken)
+	if _, err := certUser.Auth().Token().LookupSelf(); statusCode(err) != 403 {
+		t.Errorf("the contained certificate's token: %v, want 403", err)
+	}
+	if _, err := newClient([]tls.Certificate{clientCert.cert}).Logical().Write("auth/cert/login", nil); statusCode(err) != 403 {
+		t.Errorf("login with a denied certificate serial: %v, want 403", err)
+	}
+	mustWrite(t, admin, "sys/incident/release", map[string]any{"id": inc.Data["id"]})
+	if _, err := newClient([]tls.Certificate{clientCert.cert}).Logical().Write("auth/cert/login", nil); err != nil {
+		t.Errorf("cert login after release: %v", err)
+	}
 	// The listener refuses TLS 1.1.
 	old := &tls.Config{RootCAs: roots, MaxVersion: tls.VersionTLS11, MinVersion: tls.VersionTLS10}
 	if c, err := tls.Dial("tcp", addr, old); err == nil {

@@ -137,6 +137,9 @@ type Env struct {
 	Clock logical.Clock
 	// Version is announced to the other nodes.
 	Version string
+	// Events, when set, receives the events the active node publishes
+	// ([EventChannel]) while this node is a standby; it must not block.
+	Events func(payload string)
 }
 
 // Notification channels, before the storage adapter scopes them.
@@ -198,6 +201,9 @@ type Node struct {
 
 	membersMu sync.Mutex
 	members   map[string]Member // by node ID; guarded by membersMu
+
+	events    func(payload string) // nil: events are not fanned out
+	eventsOut chan string          // events queued for the other nodes
 }
 
 // Member is one node of the cluster as sys/ha-status reports it.
@@ -242,6 +248,9 @@ func New(opts Options, env Env) (*Node, error) {
 		stepDown: make(chan struct{}, 1),
 		echoNow:  make(chan struct{}, 1),
 		members:  make(map[string]Member),
+
+		events:    env.Events,
+		eventsOut: make(chan string, eventQueue),
 	}, nil
 }
 
@@ -421,6 +430,10 @@ func (n *Node) Start() {
 		wg.Go(func() { n.runInvalidations(ctx) })
 		wg.Go(func() { n.runEcho(ctx) })
 		wg.Go(func() { n.runEchoSender(ctx) })
+		if n.events != nil {
+			wg.Go(func() { n.runEventSender(ctx) })
+			wg.Go(func() { n.runEvents(ctx) })
+		}
 		wg.Wait()
 	}()
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/events"
 	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
@@ -28,6 +29,7 @@ var statusTable = []struct {
 	{logical.ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{logical.ErrUpstream, http.StatusBadGateway},
 	{errBusy, http.StatusServiceUnavailable},
+	{events.ErrTooMany, http.StatusServiceUnavailable},
 	{errSlowBody, http.StatusRequestTimeout},
 }
 
@@ -56,7 +58,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, reqID strin
 		h.logger.Error("request failed", "request_id", reqID, "method", r.Method, "path", h.logPath(r), "err", err)
 		msg = "internal error; see the server log for request " + reqID
 	}
-	if errors.Is(err, errBusy) {
+	if errors.Is(err, errBusy) || errors.Is(err, events.ErrTooMany) {
 		w.Header().Set("Retry-After", "1")
 	}
 	h.writeJSON(w, status, errorBody{Errors: []string{msg}})

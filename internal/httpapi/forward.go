@@ -126,6 +126,10 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), forwardTimeout)
+	if isWebSocket(r) {
+		// An event stream lasts as long as its client stays.
+		ctx, cancel = context.WithCancel(r.Context())
+	}
 	defer cancel()
 	// The active node's answer brings its own headers.
 	w.Header().Del("Cache-Control")

@@ -69,6 +69,9 @@ type Options struct {
 	// and DefaultBodyMinRate.
 	BodyGrace   time.Duration
 	BodyMinRate int64
+	// MaxEventStreams bounds the WebSocket event streams served at once;
+	// 0 means DefaultMaxEventStreams.
+	MaxEventStreams int
 }
 
 // Handler serves the Vault HTTP API under /v1/.
@@ -88,6 +91,8 @@ type Handler struct {
 	budget      *Budget
 	bodyGrace   time.Duration
 	bodyMinRate int64
+	// eventStreams holds a token per event stream being served.
+	eventStreams chan struct{}
 	// fellBack is the last active API address a forward fell back to
 	// (logged once per address).
 	fellBack atomic.Pointer[string]
@@ -113,6 +118,9 @@ func New(opts Options) *Handler {
 	if opts.BodyMinRate <= 0 {
 		opts.BodyMinRate = DefaultBodyMinRate
 	}
+	if opts.MaxEventStreams <= 0 {
+		opts.MaxEventStreams = DefaultMaxEventStreams
+	}
 	h := &Handler{
 		core:        opts.Core,
 		logger:      opts.Logger.With("component", "http"),
@@ -128,6 +136,8 @@ func New(opts Options) *Handler {
 		budget:      opts.Budget,
 		bodyGrace:   opts.BodyGrace,
 		bodyMinRate: opts.BodyMinRate,
+
+		eventStreams: make(chan struct{}, opts.MaxEventStreams),
 	}
 	h.buffers.New = func() any { return new(bytes.Buffer) }
 	return h
@@ -184,6 +194,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case core.SnapshotPath, core.SnapshotForcePath:
 		h.handleSnapshot(w, r, reqID, path == core.SnapshotForcePath)
+		return
+	}
+	if strings.HasPrefix(path, core.SubscribePrefix) {
+		h.handleSubscribe(w, r, reqID, path)
 		return
 	}
 	if h.ceremonyDisabled(path) {

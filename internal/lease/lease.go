@@ -708,3 +708,22 @@ func (m *Manager) Tidy(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// ByToken returns the IDs of the leases the token with tokenHash holds.
+func (m *Manager) ByToken(ctx context.Context, tokenHash string) ([]string, error) {
+	names, err := m.st.List(ctx, tokenPrefix+tokenHash+"/")
+	if err != nil {
+		return nil, fmt.Errorf("list leases of token: %w", err)
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		se, err := m.st.Get(ctx, tokenPrefix+tokenHash+"/"+n)
+		if err != nil {
+			return nil, fmt.Errorf("read lease of token: %w", err)
+		}
+		if se != nil {
+			out = append(out, string(se.Value))
+		}
+	}
+	return out, nil
+}

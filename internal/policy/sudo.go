@@ -25,6 +25,7 @@ var sudoPaths = []*regexp.Regexp{
 	regexp.MustCompile(`^sys/config/state/sanitized$`),
 	regexp.MustCompile(`^sys/in-flight-req$`),
 	regexp.MustCompile(`^sys/storage/snapshot(-force)?$`),
+	regexp.MustCompile(`^sys/incident(/.*)?$`),
 	regexp.MustCompile(`^sys/access/`),
 }
 

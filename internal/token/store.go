@@ -754,3 +754,27 @@ func (s *Store) RevokeWhere(ctx context.Context, now time.Time, match func(*Entr
 	}
 	return errors.Join(errs...)
 }
+
+// Each calls fn with every live service token and its hash, in no
+// particular order; an error from fn stops the walk and is returned. It
+// scans all tokens, so it is meant for rare operator actions (incident
+// containment), not for requests.
+func (s *Store) Each(ctx context.Context, now time.Time, fn func(hash string, e *Entry) error) error {
+	refs, err := s.accessorRefs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range refs {
+		e, err := s.LookupHash(ctx, r.Hash, now)
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			continue
+		}
+		if err := fn(r.Hash, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -34,6 +34,13 @@ func newScheduler() *scheduler {
 	return &scheduler{due: map[string]int64{}, inflight: map[string]bool{}, wake: make(chan struct{}, 1)}
 }
 
+// dueOf is p's next due time (Unix ns), 0 when none is scheduled here.
+func (s *scheduler) dueOf(p string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.due[p]
+}
+
 // set records p's next due time.
 func (s *scheduler) set(p string, at int64) {
 	s.mu.Lock()

@@ -489,3 +489,25 @@ func TestSchedulerRetriesFailures(t *testing.T) {
 		}
 	})
 }
+
+func TestWalkReportsNextRotation(t *testing.T) {
+	t.Parallel()
+	h := newRotHarness(t, nil)
+	h.must(req{op: opCreate, path: "data/app/api", body: `{"data":{"key":"old"}}`})
+	h.must(req{op: opCreate, path: "data/app/plain", body: `{"data":{"key":"x"}}`})
+	h.must(req{op: opUpdate, path: "rotation/app/api", body: `{"period":"1h","keys":{"key":{"generator":"random"}}}`})
+	got := map[string]time.Time{}
+	err := h.Backend.(logical.SecretWalker).WalkSecrets(t.Context(), "app/", func(i logical.SecretInfo) (bool, error) {
+		got[i.Path] = i.NextRotation
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := h.Clock.Now().Add(time.Hour); !got["app/api"].Equal(want) {
+		t.Errorf("app/api next rotation = %v, want %v", got["app/api"], want)
+	}
+	if n, ok := got["app/plain"]; !ok || !n.IsZero() {
+		t.Errorf("app/plain next rotation = %v (walked %v), want zero", n, ok)
+	}
+}

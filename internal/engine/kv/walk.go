@@ -128,7 +128,9 @@ func (b *backendV2) WalkSecretsAfter(ctx context.Context, prefix, after string, 
 		if err != nil {
 			return false, err
 		}
-		return fn(secretInfo(k, m, read))
+		info := secretInfo(k, m, read)
+		info.NextRotation = timeOf(b.sched.dueOf(k))
+		return fn(info)
 	})
 }
 

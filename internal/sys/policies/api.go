@@ -39,6 +39,9 @@ type Options struct {
 	Core  Core
 	// Logger receives lifecycle logs (an operator lifting a lockout).
 	Logger *slog.Logger
+	// Events, when set, is told "policy/changed" after a policy is
+	// written or deleted.
+	Events logical.EventSender
 }
 
 // API serves the access control endpoints.
@@ -112,11 +115,29 @@ func (a *API) write(ctx context.Context, req *logical.Request, m *framework.Matc
 	if strings.TrimSpace(text) == "" {
 		return nil, logical.InvalidRequest("missing policy: send its HCL or JSON text as \"policy\"")
 	}
-	return nil, a.opts.Store.Put(ctx, m.Get("name"), text)
+	if err := a.opts.Store.Put(ctx, m.Get("name"), text); err != nil {
+		return nil, err
+	}
+	a.changed(ctx, m.Get("name"), "write")
+	return nil, nil
 }
 
 func (a *API) delete(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
-	return nil, a.opts.Store.Delete(ctx, m.Get("name"))
+	if err := a.opts.Store.Delete(ctx, m.Get("name")); err != nil {
+		return nil, err
+	}
+	a.changed(ctx, m.Get("name"), "delete")
+	return nil, nil
+}
+
+// changed sends policy/changed; its path is the policy's sys/policies/acl
+// path, so a subscriber sees it only if it may read that policy.
+func (a *API) changed(ctx context.Context, name, op string) {
+	if a.opts.Events == nil {
+		return
+	}
+	name = strings.ToLower(name)
+	a.opts.Events.SendEvent(ctx, "policy/changed", map[string]string{"name": name, "operation": op, "path": "sys/policies/acl/" + name, "modified": "true"})
 }
 
 // capabilitiesInput is the body of the sys/capabilities endpoints.

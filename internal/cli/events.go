@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// eventsCommands are `coffer events subscribe`.
+func eventsCommands() map[string]*command {
+	return map[string]*command{
+		"events": {synopsis: "Subscribe to events"},
+		"events subscribe": {
+			synopsis: "Print events as they happen, one JSON object a line",
+			usage:    "[options] EVENT_TYPE",
+			help: `Subscribes to events whose type matches EVENT_TYPE (a glob: "*" matches
+anything, e.g. 'kv*' or 'kv-v2/data-write') over a WebSocket
+(sys/events/subscribe/EVENT_TYPE) and prints each as one line of JSON in
+Vault's CloudEvents shape, until interrupted. Only events for paths the
+token may read arrive. -filter is a glob on the event's data path.
+
+    $ coffer events subscribe 'kv*'
+    $ coffer events subscribe -filter='secret/data/app/*' kv-v2/data-write`,
+			server: true,
+			setup: func(fs *flag.FlagSet) runFunc {
+				var filter string
+				var timeout time.Duration
+				fs.StringVar(&filter, "filter", "", "glob on the event's data path, e.g. secret/data/app/*")
+				fs.DurationVar(&timeout, "timeout", 0, "stop after this long (0: run until interrupted)")
+				return func(ctx context.Context, c *call, args []string) int {
+					return runEventsSubscribe(ctx, c, args, filter, timeout)
+				}
+			},
+		},
+	}
+}
+
+func runEventsSubscribe(ctx context.Context, c *call, args []string, filter string, timeout time.Duration) int {
+	cl, code := c.argsClient(args, 1)
+	if cl == nil {
+		return code
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	u, err := url.Parse(cl.Address())
+	if err != nil {
+		return c.usageError("Invalid address %q", cl.Address())
+	}
+	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/sys/events/subscribe/" + args[0]
+	q := url.Values{"json": {"true"}}
+	if filter != "" {
+		q.Set("filter", filter)
+	}
+	u.RawQuery = q.Encode()
+	// The client's transport carries its TLS settings; a WebSocket ends by
+	// context, not by a client timeout.
+	hc := *cl.CloneConfig().HttpClient
+	hc.Timeout = 0
+	hdr := http.Header{}
+	if t := cl.Token(); t != "" {
+		hdr.Set("X-Vault-Token", t)
+	}
+	conn, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPClient: &hc, HTTPHeader: hdr})
+	if err != nil {
+		msg := err.Error()
+		if resp != nil {
+			msg = fmt.Sprintf("the server answered %d", resp.StatusCode)
+			if resp.StatusCode == http.StatusForbidden {
+				msg += ": permission denied"
+			}
+		}
+		return c.serverError("subscribing to", args[0], errors.New(msg))
+	}
+	defer conn.CloseNow()
+	for {
+		_, b, err := conn.Read(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				conn.Close(websocket.StatusNormalClosure, "")
+				return exitOK
+			}
+			if s := websocket.CloseStatus(err); s == websocket.StatusNormalClosure {
+				fmt.Fprintln(c.env.Stderr, "The server ended the stream.")
+				return exitServer
+			}
+			return c.serverError("reading events of", args[0], err)
+		}
+		fmt.Fprintf(c.env.Stdout, "%s\n", b)
+	}
+}
