@@ -153,7 +153,7 @@ func allowed() map[string][]string {
 		"internal/auth/...": {"internal/logical", "internal/logical/framework", "internal/uuid"},
 		// SigV4 verification of AWS requests with awskeys access keys,
 		// answering a Coffer client token made through core.
-		"internal/awsauth": {"internal/core", "internal/logical", "internal/token"},
+		"internal/awsauth": {"internal/core", "internal/ha", "internal/logical", "internal/token"},
 		// The AWS Secrets Manager API: a translator in front of core, like
 		// httpapi; it never imports an engine or storage.
 		"internal/awsapi": {"internal/awsauth", "internal/core", "internal/ha", "internal/logical", "internal/token", "internal/uuid"},

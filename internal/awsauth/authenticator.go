@@ -6,10 +6,15 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
@@ -55,8 +60,18 @@ type coreAuthenticator struct {
 	max    int
 	logger *slog.Logger
 
+	// logins makes concurrent first requests of one key share a login.
+	logins singleflight.Group
+
 	mu     sync.Mutex
 	tokens map[string]cachedToken // guarded by mu; by access key ID
+}
+
+// cachedTokens answers how many tokens are cached, for tests.
+func (a *coreAuthenticator) cachedTokens() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.tokens)
 }
 
 // cachedToken is a token made for one revision of a key.
@@ -70,11 +85,15 @@ type cachedToken struct {
 // awskeys mount at opts.Mount act with a token from a login through that
 // mount, so they get the key's policies and entity and are audited.
 // Tokens are cached per key until shortly before they expire; a cached
-// token is checked with a token lookup before each use, so a revoked one
-// is replaced by a new login (which fails once the key is deleted).
+// token is checked with [core.Core.TokenLive] before each use (no audit
+// entry, no use spent), so a revoked one is replaced by a new login (which
+// fails once the key is deleted).
 func New(c *core.Core, opts Options) Authenticator {
 	if opts.Mount == "" {
 		opts.Mount = DefaultMount
+	}
+	if !strings.HasSuffix(opts.Mount, "/") {
+		opts.Mount += "/"
 	}
 	if opts.MaxTokens <= 0 {
 		opts.MaxTokens = DefaultMaxTokens
@@ -108,6 +127,9 @@ func (a *coreAuthenticator) Authenticate(ctx context.Context, r *http.Request, b
 	var revision int64
 	id, aerr, cause := a.v.Verify(ctx, r, body, func(ctx context.Context, id string) ([]string, error) {
 		_, secrets, rev, err := ks.SigningSecrets(ctx, id)
+		if err == nil && len(secrets) == 0 {
+			a.drop(id) // the key was deleted: forget its token
+		}
 		revision = rev
 		return secrets, err
 	})
@@ -115,20 +137,30 @@ func (a *coreAuthenticator) Authenticate(ctx context.Context, r *http.Request, b
 		if cause != nil {
 			a.logger.Error("aws request authentication failed", "err", cause)
 		}
-		if aerr.Code == CodeUnrecognizedClient {
-			a.drop(id)
-		}
 		return "", aerr
 	}
 	if tok, ok := a.cached(ctx, id, revision); ok {
 		return tok, nil
 	}
-	tok, err := a.login(ctx, r, ks, id, revision)
+	v, err, _ := a.logins.Do(id+"/"+strconv.FormatInt(revision, 10), func() (any, error) {
+		return a.login(ctx, r, ks, id, revision)
+	})
+	tok, _ := v.(string)
 	if err != nil {
-		a.logger.Error("aws request login failed", "err", err)
-		if errors.Is(err, logical.ErrInvalidCredentials) || errors.Is(err, logical.ErrPermissionDenied) {
+		switch {
+		case errors.Is(err, logical.ErrInvalidCredentials) || errors.Is(err, logical.ErrPermissionDenied):
+			// The key was deleted meanwhile, its entity is disabled, an
+			// incident blocks it, or the client is outside its CIDRs.
+			a.logger.Warn("aws request refused at login", "access_key_id", id, "err", err)
 			return "", unrecognizedClient()
+		case errors.Is(err, ha.ErrStandby):
+			// Only the active node makes tokens; this node has none
+			// cached for the key.
+			return "", &Error{Code: CodeServiceUnavailable, Message: "This Coffer node is a standby: send AWS API requests to the active node.", Status: http.StatusServiceUnavailable}
+		case errors.Is(err, core.ErrSealed):
+			return "", &Error{Code: CodeServiceUnavailable, Message: "Coffer is sealed.", Status: http.StatusServiceUnavailable}
 		}
+		a.logger.Error("aws request login failed", "access_key_id", id, "err", err)
 		return "", internalFailure()
 	}
 	return tok, nil
@@ -143,11 +175,7 @@ func (a *coreAuthenticator) cached(ctx context.Context, id string, revision int6
 	if !ok || ct.revision != revision || !a.now().Before(ct.expires.Add(-tokenMargin)) {
 		return "", false
 	}
-	_, err := a.core.HandleRequest(ctx, &core.Request{
-		Request:     &logical.Request{Operation: logical.ReadOperation, Path: "auth/token/lookup-self"},
-		ClientToken: token.ID(ct.token),
-	})
-	if err != nil {
+	if live, err := a.core.TokenLive(ctx, ct.token); err != nil || !live {
 		a.drop(id)
 		return "", false
 	}
@@ -186,16 +214,36 @@ func (a *coreAuthenticator) login(ctx context.Context, r *http.Request, ks KeySo
 	}
 	tok := resp.Auth.ClientToken
 	if resp.Auth.LeaseDuration > 0 && resp.Auth.NumUses == 0 {
-		a.store(id, cachedToken{token: tok, revision: revision, expires: a.now().Add(time.Duration(resp.Auth.LeaseDuration) * time.Second)})
+		old := a.store(id, cachedToken{token: tok, revision: revision, expires: a.now().Add(time.Duration(resp.Auth.LeaseDuration) * time.Second)})
+		if old != "" {
+			a.revoke(ctx, old)
+		}
 	}
 	return tok, nil
 }
 
+// revoke revokes a token this authenticator made and no longer hands out
+// (made for an older revision of its key), so that tokens do not pile up
+// until their TTL. A failure is only logged: the token expires anyway.
+func (a *coreAuthenticator) revoke(ctx context.Context, tok string) {
+	_, err := a.core.HandleRequest(ctx, &core.Request{
+		Request:     &logical.Request{Operation: logical.UpdateOperation, Path: "auth/token/revoke-self"},
+		ClientToken: token.ID(tok),
+	})
+	if err != nil {
+		a.logger.Debug("revoke a replaced aws token", "err", err)
+	}
+}
+
 // store caches ct for key id, making room by dropping expired entries and
-// then any one entry when the cache is full.
-func (a *coreAuthenticator) store(id string, ct cachedToken) {
+// then any one entry when the cache is full. It answers the token ct
+// replaces, "" when none.
+func (a *coreAuthenticator) store(id string, ct cachedToken) (replaced string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if prev, ok := a.tokens[id]; ok && prev.token != ct.token {
+		replaced = prev.token
+	}
 	if _, ok := a.tokens[id]; !ok && len(a.tokens) >= a.max {
 		now := a.now()
 		for k, v := range a.tokens {
@@ -211,4 +259,5 @@ func (a *coreAuthenticator) store(id string, ct cachedToken) {
 		}
 	}
 	a.tokens[id] = ct
+	return replaced
 }

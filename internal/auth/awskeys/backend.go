@@ -364,7 +364,7 @@ type loginInput struct {
 }
 
 // login makes a token for the key a ticket names.
-func (b *Backend) login(ctx context.Context, _ *logical.Request, _ *framework.Match, in *loginInput) (*logical.Response, error) {
+func (b *Backend) login(ctx context.Context, req *logical.Request, _ *framework.Match, in *loginInput) (*logical.Response, error) {
 	id, ok := b.takeTicket(in.Ticket)
 	if !ok || subtle.ConstantTimeCompare([]byte(id), []byte(in.AccessKeyID)) != 1 {
 		return nil, logical.InvalidCredentials("invalid login ticket: log in by signing an AWS request with the access key", errors.New("unknown, expired or mismatched ticket"))
@@ -376,11 +376,18 @@ func (b *Backend) login(ctx context.Context, _ *logical.Request, _ *framework.Ma
 	if k == nil {
 		return nil, logical.InvalidCredentials("invalid login ticket: log in by signing an AWS request with the access key", errors.New("the key was deleted"))
 	}
+	if !framework.CIDRsAllow(k.Token.BoundCIDRs, req.Connection.RemoteIP()) {
+		return nil, logical.InvalidCredentials("invalid login ticket: log in by signing an AWS request with the access key", errors.New("client address outside token_bound_cidrs"))
+	}
 	alias := name
 	auth := &logical.Auth{
 		DisplayName: name,
-		Metadata:    map[string]string{"key_name": name, "access_key_id": k.AccessKeyID},
+		// "role" is the key name where incident containment looks for a
+		// login's role: `incident contain -role=auth/awskeys/role/NAME`
+		// revokes the key's tokens and blocks its logins.
+		Metadata: map[string]string{"key_name": name, "role": name, "access_key_id": k.AccessKeyID},
 		Alias:       &logical.Alias{Name: alias, Metadata: map[string]string{"key_name": name}},
+		EntityID:    k.EntityID,
 	}
 	k.Token.PopulateAuth(auth)
 	return &logical.Response{Auth: auth}, nil
