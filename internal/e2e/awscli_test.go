@@ -1,4 +1,4 @@
-package awsapi_test
+package e2e
 
 import (
 	"encoding/json"
@@ -6,11 +6,17 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/coffer-secrets/coffer/internal/testserver"
+	"github.com/hashicorp/vault/api"
 )
 
-// TestAWSCLI drives the server with the `aws` command line (Debian
-// package awscli; scripts/test installs it): the AWS API's second real
-// client.
+// TestAWSCLI drives the AWS Secrets Manager API (internal/awsapi, served
+// on the server's listener) with the `aws` command line (Debian package
+// awscli; scripts/test installs it), signing with a key of the awskeys
+// auth method: the API's second real client after the Go SDK. It is here
+// rather than in awsapi because each `aws` run starts a Python
+// interpreter (seconds on a loaded machine).
 func TestAWSCLI(t *testing.T) {
 	t.Parallel()
 	bin, err := exec.LookPath("aws")
@@ -20,11 +26,14 @@ func TestAWSCLI(t *testing.T) {
 		}
 		t.Skip("the aws command is missing: apt-get install awscli to run this test")
 	}
-	e := newSignedEnv(t)
-	if err := e.ts.Client.Sys().PutPolicy("cli", `path "secret/*" { capabilities = ["create", "read", "update", "patch", "delete", "list"] }`); err != nil {
+	ts := testserver.StartWith(t, testserver.Options{ExtraConfig: "aws_secrets_manager {}"})
+	if err := ts.Client.Sys().EnableAuthWithOptions("awskeys", &api.EnableAuthOptions{Type: "awskeys"}); err != nil {
 		t.Fatal(err)
 	}
-	created, err := e.ts.Client.Logical().Write("auth/awskeys/keys/cli", map[string]any{"policies": "cli"})
+	if err := ts.Client.Sys().PutPolicy("cli", `path "secret/*" { capabilities = ["create", "read", "update", "patch", "delete", "list"] }`); err != nil {
+		t.Fatal(err)
+	}
+	created, err := ts.Client.Logical().Write("auth/awskeys/keys/cli", map[string]any{"policies": "cli"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +55,7 @@ func TestAWSCLI(t *testing.T) {
 	}
 	run := func(args ...string) map[string]any {
 		t.Helper()
-		cmd := exec.CommandContext(t.Context(), bin, append([]string{"secretsmanager"}, append(args, "--endpoint-url", e.ts.Addr, "--output", "json")...)...)
+		cmd := exec.CommandContext(t.Context(), bin, append([]string{"secretsmanager"}, append(args, "--endpoint-url", ts.Addr, "--output", "json")...)...)
 		cmd.Env = env
 		out, err := cmd.Output()
 		if err != nil {
