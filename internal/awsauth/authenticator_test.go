@@ -127,9 +127,16 @@ func TestAccessKeysEndToEnd(t *testing.T) {
 	if !found {
 		t.Fatalf("the key is not a principal: %+v", dir.Mounts)
 	}
-	// The login path refuses the network.
-	if _, err := c.Logical().Write("auth/awskeys/login", map[string]any{"access_key_id": id, "ticket": strings.Repeat("a", 64)}); err == nil {
-		t.Fatal("login with a made-up ticket succeeded")
+	// The login path refuses the network, with or without a token.
+	anon, err := c.Clone()
+	must(err)
+	anon.ClearToken()
+	for _, cl := range []*api.Client{c, anon} {
+		_, err := cl.Logical().Write("auth/awskeys/login", map[string]any{"access_key_id": id, "ticket": strings.Repeat("a", 64)})
+		var re *api.ResponseError
+		if !errors.As(err, &re) || re.StatusCode != http.StatusBadRequest || !strings.Contains(err.Error(), "invalid login ticket") {
+			t.Fatalf("login with a made-up ticket: %v", err)
+		}
 	}
 
 	auth := awsauth.New(ts.Core(), awsauth.Options{Verifier: awsauth.VerifierOptions{Now: clk.Now}})

@@ -302,3 +302,37 @@ func TestVerifyAfterRotation(t *testing.T) {
 		t.Fatalf("request signed with a secret rotated away: %v", aerr)
 	}
 }
+
+// FuzzVerify sends arbitrary Authorization, X-Amz-Date and payload hash
+// headers and bodies: Verify must answer an AWS error (never panic, never
+// accept) unless the request is the signed one.
+func FuzzVerify(f *testing.F) {
+	body := []byte(`{"SecretId":"a"}`)
+	good := signedWithID(f, body, 7)
+	f.Add(good.Header.Get("Authorization"), good.Header.Get("X-Amz-Date"), "", string(body))
+	f.Add("AWS4-HMAC-SHA256 Credential=CKIAABCDEFGHIJKLMNOP/20261207/r/secretsmanager/aws4_request, SignedHeaders=host;x-amz-date, Signature="+strings.Repeat("0", 64), "20261207T200000Z", "", "")
+	f.Add("", "", "", "")
+	f.Fuzz(func(t *testing.T, authz, date, sha, b string) {
+		v := NewVerifier(VerifierOptions{Now: func() time.Time { return testNow }})
+		r := httptest.NewRequest(http.MethodPost, "http://coffer.test:8200/", strings.NewReader(b))
+		r.Header = good.Header.Clone()
+		r.Header.Set("Authorization", authz)
+		r.Header.Set("X-Amz-Date", date)
+		if sha != "" {
+			r.Header.Set("X-Amz-Content-Sha256", sha)
+		}
+		id, aerr, cause := v.Verify(context.Background(), r, []byte(b), testSecrets)
+		if cause != nil {
+			t.Fatalf("cause %v", cause)
+		}
+		if aerr == nil {
+			if authz != good.Header.Get("Authorization") || b != string(body) || id != testKeyID {
+				t.Fatalf("accepted a request not signed as sent: %q", authz)
+			}
+			return
+		}
+		if aerr.Code == "" || aerr.Status < 400 || aerr.Message == "" {
+			t.Fatalf("error %+v", aerr)
+		}
+	})
+}

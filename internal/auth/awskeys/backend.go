@@ -386,8 +386,8 @@ func (b *Backend) login(ctx context.Context, req *logical.Request, _ *framework.
 		// login's role: `incident contain -role=auth/awskeys/role/NAME`
 		// revokes the key's tokens and blocks its logins.
 		Metadata: map[string]string{"key_name": name, "role": name, "access_key_id": k.AccessKeyID},
-		Alias:       &logical.Alias{Name: alias, Metadata: map[string]string{"key_name": name}},
-		EntityID:    k.EntityID,
+		Alias:    &logical.Alias{Name: alias, Metadata: map[string]string{"key_name": name}},
+		EntityID: k.EntityID,
 	}
 	k.Token.PopulateAuth(auth)
 	return &logical.Response{Auth: auth}, nil
