@@ -190,3 +190,32 @@ func (e *signedEnv) post(t *testing.T, target, body string, tamper bool, skew ti
 	}
 	return resp.StatusCode, code
 }
+
+// TestBodyLimit checks that the listener's max_request_size applies to
+// the AWS API: a larger body answers 413 and is not served.
+func TestBodyLimit(t *testing.T) {
+	t.Parallel()
+	ts := testserver.StartWith(t, testserver.Options{ExtraConfig: "aws_secrets_manager {}", MaxRequestSize: 1024})
+	body := `{"Name":"big","SecretString":"` + strings.Repeat("x", 2048) + `"}`
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ts.Addr+"/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Amz-Target", "secretsmanager.CreateSecret")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=CKIAAAAAAAAAAAAAAAAA/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host;x-amz-date, Signature="+strings.Repeat("0", 64))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || resp.Header.Get("X-Amzn-Errortype") != "RequestEntityTooLargeException" {
+		t.Errorf("oversized body = %d %s, want 413 RequestEntityTooLargeException", resp.StatusCode, resp.Header.Get("X-Amzn-Errortype"))
+	}
+	if s, err := ts.Client.KVv2("secret").Get(t.Context(), "big"); err == nil {
+		t.Errorf("the oversized request wrote %v", s)
+	}
+	// The Vault API is still served beside it.
+	if _, err := ts.Client.Sys().Health(); err != nil {
+		t.Errorf("sys/health: %v", err)
+	}
+}
