@@ -2,6 +2,7 @@ package awsapi_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -86,15 +87,31 @@ func TestSigV4PolicyAndAudit(t *testing.T) {
 	}
 	var allowed, denied bool
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if strings.Contains(line, `"secret/data/prod/payments/db"`) && strings.Contains(line, `"type":"response"`) && strings.Contains(line, `"payments"`) {
-			allowed = true
+		var entry struct {
+			Type string `json:"type"`
+			Auth struct {
+				DisplayName string   `json:"display_name"`
+				Policies    []string `json:"policies"`
+				EntityID    string   `json:"entity_id"`
+			} `json:"auth"`
+			Request struct {
+				Operation string `json:"operation"`
+				Path      string `json:"path"`
+			} `json:"request"`
+			Error string `json:"error"`
 		}
-		if strings.Contains(line, `"secret/data/prod/other"`) && strings.Contains(line, "permission denied") {
+		if json.Unmarshal([]byte(line), &entry) != nil || entry.Type != "response" || entry.Auth.DisplayName != "awskeys-payments-app" || entry.Auth.EntityID == "" {
+			continue
+		}
+		switch {
+		case entry.Request.Path == "secret/data/prod/payments/db" && entry.Request.Operation == "read" && entry.Error == "":
+			allowed = true
+		case entry.Request.Path == "secret/data/prod/other" && strings.Contains(entry.Error, "permission denied"):
 			denied = true
 		}
 	}
 	if !allowed || !denied {
-		t.Errorf("audit trail: allowed read logged %v, denied read logged %v", allowed, denied)
+		t.Errorf("audit trail under the key's identity: allowed read logged %v, denied read logged %v", allowed, denied)
 	}
 	// The Vault API's data is unchanged.
 	s, err := kv.Get(ctx, "prod/payments/db")
