@@ -51,9 +51,10 @@ const (
 const (
 	maxNameLen        = 512
 	maxDescriptionLen = 512 // a custom_metadata value's limit (AWS: 2048)
-	maxTagKeyLen      = 128 - len(mkTagPrefix)
+	maxMetaKeyLen     = 128 // a custom_metadata key's limit
+	maxTagKeyLen      = maxMetaKeyLen - len(mkTagPrefix)
 	maxTagValueLen    = 256
-	maxLabelLen       = 256 - 0
+	maxLabelLen       = maxMetaKeyLen - len(mkStagePrefix)
 	maxSecretBytes    = 65536
 )
 

@@ -2,6 +2,7 @@ package awsapi
 
 import (
 	"encoding/base64"
+	"slices"
 	"strings"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -404,8 +405,8 @@ func updateSecretVersionStage(s *session, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if in.VersionStage == "" || len(in.VersionStage) > maxLabelLen-len(mkStagePrefix) {
-		return nil, invalidParam("VersionStage must be 1 to %d characters", maxLabelLen-len(mkStagePrefix))
+	if in.VersionStage == "" || len(in.VersionStage) > maxLabelLen {
+		return nil, invalidParam("VersionStage must be 1 to %d characters", maxLabelLen)
 	}
 	v, err := s.load(ref)
 	if err != nil {
@@ -546,7 +547,7 @@ func (s *session) describe(v *view, m *kvMeta) *describeOutput {
 		stages[id] = append(stages[id], label)
 	}
 	for _, l := range stages {
-		sortStrings(l)
+		slices.Sort(l)
 	}
 	if len(stages) > 0 {
 		out.VersionIDsToStages = stages
@@ -559,14 +560,6 @@ func (s *session) describe(v *view, m *kvMeta) *describeOutput {
 		out.LastRotatedDate = awsTime(r.LastRotation)
 	}
 	return out
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 type listVersionsInput struct {

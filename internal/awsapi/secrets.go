@@ -229,8 +229,8 @@ func (s *session) putVersion(v *view, tok string, value secretValue, stages []st
 		return 0, invalidParam("at most 20 staging labels may be attached to a version")
 	}
 	for _, st := range stages {
-		if st == "" || len(st) > maxLabelLen-len(mkStagePrefix) {
-			return 0, invalidParam("a staging label must be 1 to %d characters", maxLabelLen-len(mkStagePrefix))
+		if st == "" || len(st) > maxLabelLen {
+			return 0, invalidParam("a staging label must be 1 to %d characters", maxLabelLen)
 		}
 	}
 	oldCur := v.current()
