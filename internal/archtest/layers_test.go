@@ -160,13 +160,14 @@ func allowed() map[string][]string {
 
 		// Clients: the CLI and the agent reach the server over HTTP.
 		"internal/cli": {
-			"internal/agent", "internal/agent/child", "internal/agent/config",
+			"internal/agent", "internal/agent/child", "internal/agent/config", "internal/agent/eventsub",
 			"internal/audit", "internal/audit/trail", "internal/snapshot",
 			"internal/suggest", "internal/token/otp", "internal/duration", "internal/atomicfile",
 			"internal/incident",
 		},
-		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
+		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/eventsub", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
 		"internal/agent/child":    nil,
+		"internal/agent/eventsub": nil,
 		"internal/agent/config":   {"internal/hclvalue"},
 		"internal/agent/template": nil,
 
