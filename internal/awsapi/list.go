@@ -43,6 +43,7 @@ type listEntry struct {
 	NextRotationDate       *float64            `json:"NextRotationDate,omitempty"`
 	LastRotatedDate        *float64            `json:"LastRotatedDate,omitempty"`
 	PrimaryRegion          string              `json:"PrimaryRegion,omitempty"`
+	DeletedDate            *float64            `json:"DeletedDate,omitempty"`
 }
 
 type listOutput struct {
@@ -102,15 +103,40 @@ func (s *session) list(in listInput, most int) (*listOutput, error) {
 		created time.Time
 		changed time.Time
 	}
+	type listed struct {
+		name    string
+		deleted bool
+	}
+	all := make([]listed, 0, len(names))
+	for _, n := range names {
+		all = append(all, listed{name: n})
+	}
+	if in.IncludePlannedDeletion {
+		gone, err := s.listDeleted(maxListed - len(names))
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range gone {
+			all = append(all, listed{name: n, deleted: true})
+		}
+	}
 	var items []item
-	for _, name := range names {
-		m, err := s.readMeta(name)
+	for _, l := range all {
+		name := l.name
+		read := s.readMeta
+		if l.deleted {
+			read = s.readDeleted
+		}
+		m, err := read(name)
 		if err != nil {
 			// Gone meanwhile, or the caller may list but not read it.
 			continue
 		}
 		v := newView(name, m)
 		d := s.describe(v, m)
+		if l.deleted {
+			d.DeletedDate = awsTime(m.DeletionTime)
+		}
 		if !matchAll(in.Filters, d, s.region) {
 			continue
 		}
@@ -120,6 +146,7 @@ func (s *session) list(in listInput, most int) (*listOutput, error) {
 			SecretVersionsToStages: d.VersionIDsToStages, RotationEnabled: d.RotationEnabled,
 			RotationRules: d.RotationRules, NextRotationDate: d.NextRotationDate,
 			LastRotatedDate: d.LastRotatedDate, PrimaryRegion: d.PrimaryRegion,
+			DeletedDate: d.DeletedDate,
 		}
 		c, _ := time.Parse(time.RFC3339Nano, m.CreatedTime)
 		u, _ := time.Parse(time.RFC3339Nano, m.UpdatedTime)
@@ -184,6 +211,35 @@ func (s *session) listNames() ([]string, error) {
 	}
 	if len(names) > maxListed {
 		names = names[:maxListed]
+	}
+	return names, nil
+}
+
+// listDeleted answers the secrets scheduled for deletion that the caller
+// may list, walking deleted/ folder by folder, at most most of them.
+func (s *session) listDeleted(most int) ([]string, error) {
+	var names []string
+	folders := []string{""}
+	for len(folders) > 0 && len(names) < most {
+		f := folders[0]
+		folders = folders[1:]
+		var page struct {
+			Keys []string `json:"keys"`
+		}
+		err := s.do(logical.ListOperation, "deleted/"+f, nil, nil, &page)
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range page.Keys {
+			if strings.HasSuffix(k, "/") {
+				folders = append(folders, f+k)
+			} else if len(names) < most {
+				names = append(names, f+k)
+			}
+		}
 	}
 	return names, nil
 }

@@ -259,40 +259,49 @@ func TestDeleteRestore(t *testing.T) {
 	e := newEnv(t)
 	c := e.client()
 	ctx := t.Context()
-	if _, err := c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("gone"), SecretString: aws.String("x")}); err != nil {
+	if _, err := c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("dir/gone"), SecretString: aws.String("x")}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.DeleteSecret(ctx, &sm.DeleteSecretInput{SecretId: aws.String("gone"), RecoveryWindowInDays: aws.Int64(3)})
+	_, err := c.DeleteSecret(ctx, &sm.DeleteSecretInput{SecretId: aws.String("dir/gone"), RecoveryWindowInDays: aws.Int64(3)})
 	if apiCode(err) != "InvalidParameterException" {
 		t.Fatalf("DeleteSecret 3 days: %v, want InvalidParameterException", err)
 	}
-	del, err := c.DeleteSecret(ctx, &sm.DeleteSecretInput{SecretId: aws.String("gone"), RecoveryWindowInDays: aws.Int64(7)})
+	del, err := c.DeleteSecret(ctx, &sm.DeleteSecretInput{SecretId: aws.String("dir/gone"), RecoveryWindowInDays: aws.Int64(7)})
 	if err != nil || del.DeletionDate == nil {
 		t.Fatalf("DeleteSecret: %+v, %v", del, err)
 	}
-	_, err = c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("gone")})
+	_, err = c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("dir/gone")})
 	if apiCode(err) != "InvalidRequestException" {
 		t.Fatalf("GetSecretValue of a deleted secret: %v, want InvalidRequestException", err)
 	}
-	d, err := c.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("gone")})
+	for _, planned := range []bool{false, true} {
+		l, err := c.ListSecrets(ctx, &sm.ListSecretsInput{IncludePlannedDeletion: aws.Bool(planned)})
+		if err != nil {
+			t.Fatalf("ListSecrets: %v", err)
+		}
+		if want := map[bool]int{false: 0, true: 1}[planned]; len(l.SecretList) != want || planned && l.SecretList[0].DeletedDate == nil {
+			t.Fatalf("ListSecrets(IncludePlannedDeletion=%v) = %+v, want %d", planned, l.SecretList, want)
+		}
+	}
+	d, err := c.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("dir/gone")})
 	if err != nil || d.DeletedDate == nil {
 		t.Fatalf("DescribeSecret of a deleted secret = %+v, %v", d, err)
 	}
-	if _, err := c.RestoreSecret(ctx, &sm.RestoreSecretInput{SecretId: aws.String("gone")}); err != nil {
+	if _, err := c.RestoreSecret(ctx, &sm.RestoreSecretInput{SecretId: aws.String("dir/gone")}); err != nil {
 		t.Fatalf("RestoreSecret: %v", err)
 	}
-	got, err := c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("gone")})
+	got, err := c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("dir/gone")})
 	if err != nil || aws.ToString(got.SecretString) != "x" {
 		t.Fatalf("after RestoreSecret = %+v, %v", got, err)
 	}
-	if _, err := c.DeleteSecret(ctx, &sm.DeleteSecretInput{SecretId: aws.String("gone"), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
+	if _, err := c.DeleteSecret(ctx, &sm.DeleteSecretInput{SecretId: aws.String("dir/gone"), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
 		t.Fatalf("DeleteSecret force: %v", err)
 	}
-	_, err = c.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("gone")})
+	_, err = c.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("dir/gone")})
 	if apiCode(err) != "ResourceNotFoundException" {
 		t.Fatalf("DescribeSecret after a forced delete: %v", err)
 	}
-	if _, err := c.RestoreSecret(ctx, &sm.RestoreSecretInput{SecretId: aws.String("gone")}); apiCode(err) != "ResourceNotFoundException" {
+	if _, err := c.RestoreSecret(ctx, &sm.RestoreSecretInput{SecretId: aws.String("dir/gone")}); apiCode(err) != "ResourceNotFoundException" {
 		t.Fatalf("RestoreSecret after a forced delete: %v", err)
 	}
 }
