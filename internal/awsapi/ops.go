@@ -2,6 +2,7 @@ package awsapi
 
 import (
 	"encoding/base64"
+	"errors"
 	"slices"
 	"strings"
 
@@ -88,25 +89,38 @@ func createSecret(s *session, body []byte) (any, error) {
 	if len(custom) > 64 {
 		return nil, invalidParam("too many tags: Coffer keeps tags in the key's custom_metadata, which holds at most 64 entries")
 	}
-	if err := s.do(logical.UpdateOperation, "metadata/"+in.Name, nil, map[string]any{"custom_metadata": custom}, nil); err != nil {
-		return nil, err
-	}
 	v := &view{name: in.Name, custom: custom}
 	out := &createOutput{ARN: s.arn(v), Name: in.Name}
-	if hasValue {
-		w, err := s.writeData(in.Name, value.toKV(), 0)
-		if err != nil {
+	if !hasValue {
+		// One request: a key with metadata and no version.
+		if err := s.do(logical.UpdateOperation, "metadata/"+in.Name, nil, map[string]any{"custom_metadata": custom}, nil); err != nil {
 			return nil, err
 		}
-		if w.Version != 1 {
-			// Written over by someone else meanwhile: record the id on
-			// the version this request made.
-			if err := s.patchCustom(in.Name, map[string]*string{mkVersionPrefix + "1": nil, mkVersionPrefix + itoa(w.Version): ptr(tok)}); err != nil {
-				return nil, err
-			}
-		}
-		out.VersionID = ptr(tok)
+		return out, nil
 	}
+	// The data write (check-and-set 0: the key must be new) creates the
+	// secret atomically; the custom metadata follows. Should the second
+	// request fail, the secret exists with a derived ARN suffix and
+	// VersionId, never empty.
+	w, err := s.writeData(in.Name, value.toKV(), 0)
+	if err != nil {
+		if errors.Is(err, logical.ErrConflict) {
+			return nil, fail(codeResourceExists, "The operation failed because the secret %s already exists.", in.Name)
+		}
+		return nil, err
+	}
+	changes := make(map[string]*string, len(custom))
+	for k, val := range custom {
+		changes[k] = ptr(val)
+	}
+	if w.Version != 1 {
+		changes[mkVersionPrefix+"1"] = nil
+		changes[mkVersionPrefix+itoa(w.Version)] = ptr(tok)
+	}
+	if err := s.patchCustom(in.Name, changes); err != nil {
+		return nil, err
+	}
+	out.VersionID = ptr(tok)
 	return out, nil
 }
 

@@ -236,7 +236,7 @@ func (s *session) putVersion(v *view, tok string, value secretValue, stages []st
 	oldCur := v.current()
 	w, err := s.writeData(v.name, value.toKV(), v.latest)
 	if err != nil {
-		if errors.Is(err, logical.ErrConflict) || errors.Is(err, logical.ErrInvalidRequest) && strings.Contains(err.Error(), "check-and-set") {
+		if errors.Is(err, logical.ErrConflict) {
 			return 0, fail(codeInvalidRequest, "the secret changed during the request; retry")
 		}
 		return 0, err
