@@ -58,12 +58,22 @@ func (m *Manager) read(ctx context.Context, req *logical.Request, mt *framework.
 		return nil, err
 	}
 	return &logical.Response{Data: map[string]any{
-		"name": cfg.Name, "url": cfg.URL, "event_types": cfg.EventTypes, "path_filter": cfg.PathFilter,
+		"name": cfg.Name, "url": redactURL(cfg.URL), "event_types": cfg.EventTypes, "path_filter": cfg.PathFilter,
 		"timeout": int64(cfg.Timeout / time.Second), "max_attempts": cfg.MaxAttempts,
 		"ca_pem": cfg.CAPEM, "client_cert_pem": cfg.ClientCertPEM,
 		"hmac_key_set": len(cfg.HMACKey) > 0, "client_key_set": cfg.ClientKeyPEM != "",
 		"pending": len(pending), "dead_letters": len(dead),
 	}}, nil
+}
+
+// redactURL hides the password of a URL stored before credentials in URLs
+// were refused.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
 }
 
 type writeInput struct {
@@ -99,6 +109,11 @@ func (m *Manager) write(ctx context.Context, req *logical.Request, mt *framework
 	u, err := url.Parse(in.URL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, logical.InvalidRequest("url must be an https:// URL")
+	}
+	if u.User != nil {
+		// It would be read back and logged in clear; deliveries are
+		// authenticated by their signature.
+		return nil, logical.InvalidRequest("url must not hold credentials (user:password@): the endpoint authenticates deliveries by their hmac_key signature")
 	}
 	cfg := &Config{Name: name, URL: in.URL, PathFilter: in.PathFilter, CAPEM: in.CAPEM, ClientCertPEM: in.ClientCertPEM, ClientKeyPEM: in.ClientKeyPEM}
 	cfg.EventTypes = slices.DeleteFunc(slices.Clone([]string(in.EventTypes)), func(s string) bool { return strings.TrimSpace(s) == "" })

@@ -224,6 +224,8 @@ func TestWebhookBadConfig(t *testing.T) {
 		{"bad type", map[string]any{"url": "https://example.com/", "hmac_key": key, "event_types": "kv\x01"}, "control"},
 		{"bad ca", map[string]any{"url": "https://example.com/", "hmac_key": key, "ca_pem": "nope"}, "ca_pem"},
 		{"timeout", map[string]any{"url": "https://example.com/", "hmac_key": key, "timeout": "2h"}, "timeout"},
+		{"credentials in url", map[string]any{"url": "https://user:s3cret@example.com/", "hmac_key": key}, "must not hold credentials"},
+		{"user in url", map[string]any{"url": "https://user@example.com/", "hmac_key": key}, "must not hold credentials"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -231,6 +233,9 @@ func TestWebhookBadConfig(t *testing.T) {
 			var re *api.ResponseError
 			if err == nil || !errors.As(err, &re) || re.StatusCode != 400 || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("write %v = %v, want a 400 mentioning %q", tt.body, err, tt.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("the refusal repeats the URL's password: %v", err)
 			}
 		})
 	}
