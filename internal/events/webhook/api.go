@@ -164,6 +164,8 @@ func (m *Manager) write(ctx context.Context, req *logical.Request, mt *framework
 	if err != nil {
 		return nil, err
 	}
+	m.out.Lock()
+	defer m.out.Unlock()
 	if err := m.opts.Storage.Put(ctx, &storage.Entry{Key: configKey(name), Value: b}); err != nil {
 		return nil, err
 	}
@@ -182,6 +184,10 @@ func (m *Manager) write(ctx context.Context, req *logical.Request, mt *framework
 // transaction.
 func (m *Manager) delete(ctx context.Context, req *logical.Request, mt *framework.Match) (*logical.Response, error) {
 	name := mt.Get("name")
+	// Under out, no delivery or enqueue writes into the keys listed here
+	// until the webhook is gone from the map as well.
+	m.out.Lock()
+	defer m.out.Unlock()
 	ops := []storage.Op{{Kind: storage.OpDelete, Entry: storage.Entry{Key: configKey(name)}}}
 	for _, p := range []string{outboxPrefix(name), deadPrefix(name)} {
 		keys, err := m.opts.Storage.List(ctx, p)
@@ -249,6 +255,8 @@ type replayInput struct {
 // in one transaction.
 func (m *Manager) replay(ctx context.Context, req *logical.Request, mt *framework.Match, in *replayInput) (*logical.Response, error) {
 	name := mt.Get("name")
+	m.out.Lock()
+	defer m.out.Unlock()
 	cfg, err := m.readConfig(ctx, name)
 	if err != nil {
 		return nil, err

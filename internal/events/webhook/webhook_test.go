@@ -320,3 +320,46 @@ func TestWebhookMutualTLS(t *testing.T) {
 		t.Errorf("dead letter reason %q: want a request failure that does not name the URL", reason)
 	}
 }
+
+// TestWebhookDeletedDuringDelivery: a webhook deleted (and made again
+// under its name) while one of its deliveries is in flight leaves nothing
+// behind: the failed delivery's retry is not written into the new
+// webhook's outbox, so the new endpoint never gets the old event.
+func TestWebhookDeletedDuringDelivery(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	old := &endpoint{}
+	old.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(arrived) })
+		<-release
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(old.srv.Close)
+	var released sync.Once
+	t.Cleanup(func() { released.Do(func() { close(release) }) })
+
+	configure(t, s.Client, "ops", old, nil)
+	putPolicy(t, s.Client, "before")
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first delivery never came")
+	}
+	if _, err := s.Client.Logical().Delete("sys/events/webhooks/ops"); err != nil {
+		t.Fatal(err)
+	}
+	ep := newEndpoint(t)
+	configure(t, s.Client, "ops", ep, nil)
+	released.Do(func() { close(release) })
+	putPolicy(t, s.Client, "after")
+	waitFor(t, "the new webhook's delivery", func() bool { return len(ep.names()) >= 1 })
+	if got := ep.names(); len(got) != 1 || got[0] != "after" {
+		t.Errorf("new webhook got %q, want only [after]", got)
+	}
+	sec, err := s.Client.Logical().Read("sys/events/webhooks/ops")
+	if err != nil || sec == nil || sec.Data["pending"] != json.Number("0") || sec.Data["dead_letters"] != json.Number("0") {
+		t.Errorf("new webhook = %+v, %v; want nothing pending and no dead letters", sec, err)
+	}
+}
