@@ -363,3 +363,52 @@ func TestWebhookDeletedDuringDelivery(t *testing.T) {
 		t.Errorf("new webhook = %+v, %v; want nothing pending and no dead letters", sec, err)
 	}
 }
+
+// TestWebhookNeedsSudo: a webhook receives every event whatever the ACL,
+// so sys/events/webhooks/* needs sudo besides the operation's capability.
+func TestWebhookNeedsSudo(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	ep := newEndpoint(t)
+	tokenWith := func(name, caps string) *api.Client {
+		t.Helper()
+		rules := `path "sys/events/webhooks" { capabilities = [` + caps + `] }
+path "sys/events/webhooks/*" { capabilities = [` + caps + `] }`
+		if err := s.Client.Sys().PutPolicy(name, rules); err != nil {
+			t.Fatal(err)
+		}
+		sec, err := s.Client.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{name}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.Client.Clone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetToken(sec.Auth.ClientToken)
+		return c
+	}
+	plain := tokenWith("hooks", `"create", "read", "update", "delete", "list"`)
+	sudo := tokenWith("hooks-sudo", `"create", "read", "update", "delete", "list", "sudo"`)
+	body := map[string]any{"url": ep.srv.URL + "/hook", "hmac_key": key, "ca_pem": ep.caPEM()}
+	tests := []struct {
+		name string
+		call func(c *api.Client) error
+	}{
+		{"write", func(c *api.Client) error { _, err := c.Logical().Write("sys/events/webhooks/ops", body); return err }},
+		{"read", func(c *api.Client) error { _, err := c.Logical().Read("sys/events/webhooks/ops"); return err }},
+		{"list", func(c *api.Client) error { _, err := c.Logical().List("sys/events/webhooks"); return err }},
+		{"dead letters", func(c *api.Client) error { _, err := c.Logical().Read("sys/events/webhooks/ops/dead-letters"); return err }},
+		{"replay", func(c *api.Client) error { _, err := c.Logical().Write("sys/events/webhooks/ops/replay", nil); return err }},
+		{"delete", func(c *api.Client) error { _, err := c.Logical().Delete("sys/events/webhooks/ops"); return err }},
+	}
+	for _, tt := range tests {
+		var re *api.ResponseError
+		if err := tt.call(plain); !errors.As(err, &re) || re.StatusCode != http.StatusForbidden {
+			t.Errorf("%s without sudo = %v, want 403", tt.name, err)
+		}
+		if err := tt.call(sudo); err != nil {
+			t.Errorf("%s with sudo = %v", tt.name, err)
+		}
+	}
+}
