@@ -392,23 +392,37 @@ path "sys/events/webhooks/*" { capabilities = [` + caps + `] }`
 	sudo := tokenWith("hooks-sudo", `"create", "read", "update", "delete", "list", "sudo"`)
 	body := map[string]any{"url": ep.srv.URL + "/hook", "hmac_key": key, "ca_pem": ep.caPEM()}
 	tests := []struct {
-		name string
-		call func(c *api.Client) error
+		method, path string
+		body         map[string]any
 	}{
-		{"write", func(c *api.Client) error { _, err := c.Logical().Write("sys/events/webhooks/ops", body); return err }},
-		{"read", func(c *api.Client) error { _, err := c.Logical().Read("sys/events/webhooks/ops"); return err }},
-		{"list", func(c *api.Client) error { _, err := c.Logical().List("sys/events/webhooks"); return err }},
-		{"dead letters", func(c *api.Client) error { _, err := c.Logical().Read("sys/events/webhooks/ops/dead-letters"); return err }},
-		{"replay", func(c *api.Client) error { _, err := c.Logical().Write("sys/events/webhooks/ops/replay", nil); return err }},
-		{"delete", func(c *api.Client) error { _, err := c.Logical().Delete("sys/events/webhooks/ops"); return err }},
+		{"PUT", "sys/events/webhooks/ops", body},
+		{"GET", "sys/events/webhooks/ops", nil},
+		{"LIST", "sys/events/webhooks", nil},
+		{"GET", "sys/events/webhooks/ops/dead-letters", nil},
+		{"PUT", "sys/events/webhooks/ops/replay", nil},
+		{"DELETE", "sys/events/webhooks/ops", nil},
+	}
+	call := func(c *api.Client, method, path string, body map[string]any) error {
+		var err error
+		switch method {
+		case "PUT":
+			_, err = c.Logical().Write(path, body)
+		case "GET":
+			_, err = c.Logical().Read(path)
+		case "LIST":
+			_, err = c.Logical().List(path)
+		case "DELETE":
+			_, err = c.Logical().Delete(path)
+		}
+		return err
 	}
 	for _, tt := range tests {
 		var re *api.ResponseError
-		if err := tt.call(plain); !errors.As(err, &re) || re.StatusCode != http.StatusForbidden {
-			t.Errorf("%s without sudo = %v, want 403", tt.name, err)
+		if err := call(plain, tt.method, tt.path, tt.body); !errors.As(err, &re) || re.StatusCode != http.StatusForbidden {
+			t.Errorf("%s %s without sudo = %v, want 403", tt.method, tt.path, err)
 		}
-		if err := tt.call(sudo); err != nil {
-			t.Errorf("%s with sudo = %v", tt.name, err)
+		if err := call(sudo, tt.method, tt.path, tt.body); err != nil {
+			t.Errorf("%s %s with sudo = %v", tt.method, tt.path, err)
 		}
 	}
 }
