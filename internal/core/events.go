@@ -200,7 +200,8 @@ func (c *Core) eventCaller(ctx context.Context, req *Request) (*caller, error) {
 // eventWithheld reports whether the incident guard refuses a read of the
 // event's path or data path to the stream's caller (a lockdown in deny
 // mode covering it; a token with sudo on sys/incident/lockdown is exempt,
-// as for requests).
+// as for requests). Bans and blocked logins end the stream instead, in
+// eventACL's check of the token.
 func (c *Core) eventWithheld(e *events.Event, req *Request, acl *policy.ACL) bool {
 	for _, k := range []string{"data_path", "path"} {
 		p := e.Metadata[k]
@@ -208,7 +209,7 @@ func (c *Core) eventWithheld(e *events.Event, req *Request, acl *policy.ACL) boo
 			continue
 		}
 		r := &Request{Request: &logical.Request{Operation: logical.ReadOperation, Path: p, Connection: req.Connection}}
-		if c.guardRefuses(r, acl) {
+		if c.guardRefuses(r, acl, nil) {
 			return true
 		}
 	}
