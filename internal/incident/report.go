@@ -28,6 +28,8 @@ type Targets struct {
 type Read struct {
 	Path  string `json:"path"`
 	Mount string `json:"mount,omitempty"`
+	// MountType is the engine ("kv", "database" ...), for rotation.
+	MountType string `json:"mount_type,omitempty"`
 	// Versions are the KV v2 versions read (from the response's
 	// metadata.version), sorted; empty for other engines.
 	Versions []int64  `json:"versions,omitempty"`
@@ -50,6 +52,16 @@ type Event struct {
 	Username string `json:"username,omitempty"`
 	// Error is set for refused requests.
 	Error string `json:"error,omitempty"`
+	// Mount and MountType say which engine served the request, for
+	// rotation.
+	Mount     string `json:"mount,omitempty"`
+	MountType string `json:"mount_type,omitempty"`
+	// KeyVersion is the transit key version of an encryption (the
+	// response's key_version, a number the audit log keeps as is).
+	KeyVersion int64 `json:"key_version,omitempty"`
+	// Serial is the serial number of a certificate issued, as the audit
+	// log holds it (an HMAC unless the device logs raw).
+	Serial string `json:"serial,omitempty"`
 }
 
 // Report is what the contained identities did, from an audit log.
@@ -205,7 +217,7 @@ func (b *builder) add(raw []byte) {
 		return
 	}
 	b.rep.Matched++
-	ev := Event{Time: l.Time, Path: req.Path, Operation: req.Operation, Source: req.RemoteAddress}
+	ev := Event{Time: l.Time, Path: req.Path, Operation: req.Operation, Source: req.RemoteAddress, Mount: req.MountPoint, MountType: req.MountType}
 	switch {
 	case l.Error != "":
 		ev.Error = l.Error
@@ -225,6 +237,16 @@ func (b *builder) add(raw []byte) {
 		// secrets.
 		b.read(&l)
 	case req.Operation == "create", req.Operation == "update", req.Operation == "patch", req.Operation == "delete":
+		if l.Response != nil && len(l.Response.Data) > 0 && (req.MountType == "transit" || req.MountType == "pki") {
+			var d struct {
+				KeyVersion json.Number `json:"key_version"`
+				Serial     string      `json:"serial_number"`
+			}
+			if json.Unmarshal(l.Response.Data, &d) == nil {
+				ev.KeyVersion, _ = strconv.ParseInt(string(d.KeyVersion), 10, 64)
+				ev.Serial = d.Serial
+			}
+		}
 		b.rep.Writes = append(b.rep.Writes, ev)
 	}
 }
@@ -267,7 +289,7 @@ func (b *builder) read(l *reportLine) {
 	req := l.Request
 	acc := b.reads[req.Path]
 	if acc == nil {
-		acc = &readAcc{r: Read{Path: req.Path, Mount: req.MountPoint, First: l.Time}, versions: map[int64]struct{}{}, sources: map[string]struct{}{}}
+		acc = &readAcc{r: Read{Path: req.Path, Mount: req.MountPoint, MountType: req.MountType, First: l.Time}, versions: map[int64]struct{}{}, sources: map[string]struct{}{}}
 		b.reads[req.Path] = acc
 	}
 	acc.r.Count++
