@@ -98,6 +98,9 @@ func runIncidentRotate(ctx context.Context, c *call, args []string, o *reportOpt
 	for _, a := range incident.Plan(rep) {
 		if done, ok := rec.Rotated(a.Kind, a.Target); ok && done.Outcome == incident.OutcomeOK {
 			results = append(results, rotationResult{Step: done, Skipped: true})
+			if rw, ok := rec.Rotated(incident.ActionRewrap, a.Target); ok && a.Kind == incident.ActionRotateTransitKey {
+				results = append(results, rotationResult{Step: rw}) // the checklist stays
+			}
 			continue
 		}
 		var steps []incident.Step
@@ -308,6 +311,7 @@ func (r *rotator) serial(ctx context.Context, a incident.Action) (string, error)
 			keys, _ := list.Data["keys"].([]any)
 			for _, k := range keys {
 				s, _ := k.(string)
+				s = strings.ReplaceAll(s, "-", ":") // the form issue answers
 				h, err := r.cl.Sys().AuditHashWithContext(ctx, r.device, s)
 				if err != nil {
 					return "", fmt.Errorf("hash serial %s with audit device %s: %w", s, r.device, err)
