@@ -2,8 +2,12 @@ package e2e
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,34 +66,52 @@ func (a *agentService) token(t *testing.T) string { return strings.TrimSpace(a.f
 // startAgentService makes an AppRole role for name with policy pol and
 // starts `coffer agent` logging in with it and rendering templates (name
 // -> template text) every second; it waits until every file is there.
-func startAgentService(t *testing.T, s *testserver.Server, name, pol string, templates map[string]string) *agentService {
+// With a Kubernetes service account token (k8sJWT), the agent logs in
+// with the Kubernetes role name instead.
+func startAgentService(t *testing.T, s *testserver.Server, name, pol, k8sJWT string, templates map[string]string) *agentService {
 	t.Helper()
 	if err := s.Client.Sys().PutPolicy("svc-"+name, pol); err != nil {
 		t.Fatal(err)
 	}
-	mustWrite(t, s.Client, "auth/approle/role/"+name, map[string]any{"token_policies": "svc-" + name, "token_ttl": "1h"})
-	sec, err := s.Client.Logical().Read("auth/approle/role/" + name + "/role-id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &agentService{name: name, dir: t.TempDir(), roleID: sec.Data["role_id"].(string), files: map[string]string{}, log: &agentLog{}}
-	a.secretID = mustWrite(t, s.Client, "auth/approle/role/"+name+"/secret-id", nil).Data["secret_id"].(string)
-	roleFile, secretFile := filepath.Join(a.dir, "role_id"), filepath.Join(a.dir, "secret_id")
-	for f, v := range map[string]string{roleFile: a.roleID, secretFile: a.secretID} {
+	a := &agentService{name: name, dir: t.TempDir(), files: map[string]string{}, log: &agentLog{}}
+	write := func(f, v string) {
 		if err := os.WriteFile(f, []byte(v+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
+	var method string
+	if k8sJWT != "" {
+		mustWrite(t, s.Client, "auth/kubernetes/role/"+name, map[string]any{
+			"bound_service_account_names": name, "bound_service_account_namespaces": "shop", "audience": "coffer", "token_policies": "svc-" + name,
+		})
+		jwtFile := filepath.Join(a.dir, "sa-token")
+		write(jwtFile, k8sJWT)
+		method = fmt.Sprintf(`method "kubernetes" {
+    config = { role = %q, token_path = %q }
+  }`, name, jwtFile)
+	} else {
+		mustWrite(t, s.Client, "auth/approle/role/"+name, map[string]any{"token_policies": "svc-" + name, "token_ttl": "1h"})
+		sec, err := s.Client.Logical().Read("auth/approle/role/" + name + "/role-id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.roleID = sec.Data["role_id"].(string)
+		a.secretID = mustWrite(t, s.Client, "auth/approle/role/"+name+"/secret-id", nil).Data["secret_id"].(string)
+		roleFile, secretFile := filepath.Join(a.dir, "role_id"), filepath.Join(a.dir, "secret_id")
+		write(roleFile, a.roleID)
+		write(secretFile, a.secretID)
+		method = fmt.Sprintf(`method "approle" {
+    config = { role_id_file_path = %q, secret_id_file_path = %q }
+  }`, roleFile, secretFile)
+	}
 	a.files["token"] = filepath.Join(a.dir, "token")
 	cfg := fmt.Sprintf(`vault { address = %q }
 auto_auth {
-  method "approle" {
-    config = { role_id_file_path = %q, secret_id_file_path = %q }
-  }
+  %s
   sink "file" { config = { path = %q } }
 }
 template_config { static_secret_render_interval = "1s" }
-`, s.Addr, roleFile, secretFile, a.files["token"])
+`, s.Addr, method, a.files["token"])
 	names := slices.Sorted(func(yield func(string) bool) {
 		for k := range templates {
 			if !yield(k) {
@@ -174,6 +196,15 @@ func TestIncidentRotateThroughAgents(t *testing.T) {
 	if err := cl.Sys().EnableAuthWithOptions("approle", &api.EnableAuthOptions{Type: "approle"}); err != nil {
 		t.Fatal(err)
 	}
+	k8s := newFakeTokenReview(t)
+	mustWrite(t, cl, "sys/auth/kubernetes", map[string]any{"type": "kubernetes"})
+	caPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k8s.srv.Certificate().Raw}))
+	mustWrite(t, cl, "auth/kubernetes/config", map[string]any{"kubernetes_host": k8s.srv.URL, "kubernetes_ca_cert": caPEM, "token_reviewer_jwt": "reviewer"})
+	if err := cl.Sys().Mount("pki", &api.MountInput{Type: "pki", Config: api.MountConfigInput{MaxLeaseTTL: "87600h"}}); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, cl, "pki/root/generate/internal", map[string]any{"common_name": "Coffer Test Root", "key_type": "ec", "ttl": "87600h"})
+	mustWrite(t, cl, "pki/roles/svc", map[string]any{"allowed_domains": "svc.local", "allow_subdomains": true, "key_type": "ec", "key_bits": 256, "ttl": "1h"})
 	kv := cl.KVv2("secret")
 	for _, p := range []string{"shared/api", "pay/db", "pay/note", "ship/key", "bill/key"} {
 		if _, err := kv.Put(ctx, p, map[string]any{"v": "first-" + strings.ReplaceAll(p, "/", "-")}); err != nil {
@@ -201,11 +232,12 @@ path "database/static-creds/report" { capabilities = ["read"] }
 		}
 		return p
 	}
-	pay := startAgentService(t, s, "pay", pol("pay", "transit/encrypt/pay"), map[string]string{
+	pay := startAgentService(t, s, "pay", pol("pay", "transit/encrypt/pay", "pki/issue/svc"), "", map[string]string{
 		"shared": kvTmpl("shared/api"), "db-secret": kvTmpl("pay/db"), "note": kvTmpl("pay/note"), "db": dbTmpl, "static": staticTmpl,
+		"cert": `{{ with pkiCert "pki/issue/svc" "common_name=pay.svc.local" }}{{ .Data.Cert }}{{ end }}`,
 	})
-	ship := startAgentService(t, s, "ship", pol("ship"), map[string]string{"shared": kvTmpl("shared/api"), "own": kvTmpl("ship/key"), "db": dbTmpl, "static": staticTmpl})
-	bill := startAgentService(t, s, "bill", pol("bill"), map[string]string{"shared": kvTmpl("shared/api"), "own": kvTmpl("bill/key"), "db": dbTmpl})
+	ship := startAgentService(t, s, "ship", pol("ship"), "", map[string]string{"shared": kvTmpl("shared/api"), "own": kvTmpl("ship/key"), "db": dbTmpl, "static": staticTmpl})
+	bill := startAgentService(t, s, "bill", pol("bill"), k8s.token(t, "shop", "bill"), map[string]string{"shared": kvTmpl("shared/api"), "own": kvTmpl("bill/key"), "db": dbTmpl})
 	others := []*agentService{ship, bill}
 
 	// pay also encrypts with its transit key, directly with its token.
@@ -220,6 +252,8 @@ path "database/static-creds/report" { capabilities = ["read"] }
 	}
 	payAccessor := self.Data["accessor"].(string)
 	payUser, _, _ := strings.Cut(pay.file(t, "db"), ":")
+	payCert := parseCert(t, pay.file(t, "cert"))
+	paySerial := serialOf(payCert)
 	if got := ship.file(t, "shared"); got != "first-shared-api" {
 		t.Fatalf("ship's shared secret = %q", got)
 	}
@@ -286,8 +320,15 @@ path "database/static-creds/report" { capabilities = ["read"] }
 	var got []string
 	for _, r := range results {
 		target := r.Target
-		if r.Action == incident.ActionRevokeLease {
+		switch r.Action {
+		case incident.ActionRevokeLease:
 			target = "database/creds/app/..."
+		case incident.ActionRevokeCert:
+			target, _, _ = strings.Cut(target, ":")
+			target += ":..."
+			if !strings.Contains(r.Detail, paySerial) {
+				t.Errorf("revoke-cert %q does not name pay's certificate %s", r.Detail, paySerial)
+			}
 		}
 		got = append(got, r.Action+" "+target+" "+r.Outcome)
 	}
@@ -299,6 +340,7 @@ path "database/static-creds/report" { capabilities = ["read"] }
 		"revoke-lease database/creds/app/... ok",
 		"rotate-transit-key transit/keys/pay ok",
 		"rewrap transit/keys/pay manual",
+		"revoke-cert hmac-sha256:... ok",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("rotate steps:\n%s\nwant:\n%s\noutput:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), out)
@@ -310,6 +352,13 @@ path "database/static-creds/report" { capabilities = ["read"] }
 	}
 	if k, err := cl.Logical().Read("transit/keys/pay"); err != nil || fmt.Sprint(k.Data["latest_version"]) != "2" {
 		t.Errorf("transit key after rotate = %v, %v; want latest_version 2", k, err)
+	}
+	revoked, err := cl.Logical().List("pki/certs/revoked")
+	if err != nil || revoked == nil || !slices.Contains(revoked.Data["keys"].([]any), any(paySerial)) {
+		t.Errorf("revoked certificates = %v, %v; want pay's %s", revoked, err, paySerial)
+	}
+	if !inCRL(t, s, payCert) {
+		t.Errorf("pay's certificate %s is not in the CRL", paySerial)
 	}
 	newShared, err := kv.Get(ctx, "shared/api")
 	if err != nil {
@@ -332,17 +381,60 @@ path "database/static-creds/report" { capabilities = ["read"] }
 	// A re-run skips what is done and lists the checklist again; the
 	// record holds every outcome.
 	code, out, errOut = runCoffer(t, s, "incident", "rotate", "-audit="+auditFile, id)
-	if code != 0 || strings.Count(out, "done before") != 5 || !strings.Contains(out, "CHECKLIST: 2 item(s)") || !strings.Contains(out, "coffer kv put -mount=secret pay/note") {
+	if code != 0 || strings.Count(out, "done before") != 6 || !strings.Contains(out, "CHECKLIST: 2 item(s)") || !strings.Contains(out, "coffer kv put -mount=secret pay/note") {
 		t.Errorf("re-run rotate = %d\n%s\n%s", code, out, errOut)
 	}
 	if v, err := kv.Get(ctx, "shared/api"); err != nil || v.VersionMetadata.Version != 2 {
 		t.Errorf("the re-run rotated shared/api again: %v, %v", v, err)
 	}
+	// The other agents never saw an error; pay's was refused.
+	for _, o := range others {
+		if l := o.log.String(); strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+			t.Errorf("%s's agent logged a problem:\n%s", o.name, l)
+		}
+	}
+	if !strings.Contains(pay.log.String(), "403") {
+		t.Errorf("pay's agent was not refused; log:\n%s", pay.log)
+	}
 	rec, err := cl.Logical().Read("sys/incident/" + id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rots, _ := rec.Data["rotations"].([]any); len(rots) != 7 {
-		t.Errorf("recorded rotations = %d, want 7", len(rots))
+	if rots, _ := rec.Data["rotations"].([]any); len(rots) != 8 {
+		t.Errorf("recorded rotations = %d, want 8", len(rots))
 	}
+}
+
+// serialOf is a certificate's serial as the PKI engine writes it.
+func serialOf(c *x509.Certificate) string {
+	b := c.SerialNumber.Bytes()
+	parts := make([]string, len(b))
+	for i, x := range b {
+		parts[i] = fmt.Sprintf("%02x", x)
+	}
+	return strings.Join(parts, ":")
+}
+
+// inCRL reports whether the pki mount's CRL lists c.
+func inCRL(t *testing.T, s *testserver.Server, c *x509.Certificate) bool {
+	t.Helper()
+	resp, err := http.Get(s.Addr + "/v1/pki/crl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	der, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		t.Fatalf("parse CRL: %v", err)
+	}
+	for _, e := range crl.RevokedCertificateEntries {
+		if e.SerialNumber.Cmp(c.SerialNumber) == 0 {
+			return true
+		}
+	}
+	return false
 }
