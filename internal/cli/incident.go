@@ -252,6 +252,14 @@ func (c *call) printIncident(sec *api.Secret) int {
 		t, _ := table(rows)
 		fmt.Fprint(c.env.Stdout, "\n"+t)
 	}
+	if len(r.Rotations) > 0 {
+		rows := [][]string{{"Rotation", "Target", "Outcome", "Attempts", "Error"}, {"--------", "------", "-------", "--------", "-----"}}
+		for _, s := range r.Rotations {
+			rows = append(rows, []string{s.Action, s.Target, s.Outcome, fmt.Sprint(s.Attempts), s.Error})
+		}
+		t, _ := table(rows)
+		fmt.Fprint(c.env.Stdout, "\n"+t)
+	}
 	return exitOK
 }
 

@@ -738,6 +738,9 @@ path "database/static-creds/report" { capabilities = ["read"] }
 	if !strings.Contains(pay.log.String(), "403") {
 		t.Errorf("pay's agent was not refused; log:\n%s", pay.log)
 	}
+	if code, out, _ := runCoffer(t, s, "incident", "show", id); code != 0 || !strings.Contains(out, "rotate-static-role") {
+		t.Errorf("incident show = %d\n%s", code, out)
+	}
 	rec, err := cl.Logical().Read("sys/incident/" + id)
 	if err != nil {
 		t.Fatal(err)
