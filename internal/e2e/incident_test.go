@@ -12,9 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -553,10 +555,18 @@ func TestIncidentRotateThroughAgents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// pay/note has no rotation policy: it is left to a human.
-	for _, p := range []string{"shared/api", "pay/db"} {
-		mustWrite(t, cl, "secret/rotation/"+p, map[string]any{"period": "720h", "keys": map[string]any{"v": map[string]any{"generator": "random"}}})
-	}
+	// pay/db's rotator refuses at first; pay/note has no rotation policy:
+	// it is left to a human.
+	var hookDown atomic.Bool
+	hookDown.Store(true)
+	hook := newRotHook(t, func(int, *http.Request) int {
+		if hookDown.Load() {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	})
+	mustWrite(t, cl, "secret/rotation/shared/api", map[string]any{"period": "720h", "keys": map[string]any{"v": map[string]any{"generator": "random"}}})
+	mustWrite(t, cl, "secret/rotation/pay/db", hook.policy("720h"))
 
 	kvTmpl := func(p string) string {
 		return `{{ with secret "secret/data/` + p + `" }}{{ .Data.data.v }}{{ end }}`
@@ -647,9 +657,16 @@ path "database/static-creds/report" { capabilities = ["read"] }
 
 	// Rotate, and check each outcome.
 	beforeStatic := ship.file(t, "static")
+	code, out, errOut = runCoffer(t, s, "incident", "rotate", "-dry-run", "-audit="+auditFile, id)
+	if code != 0 || strings.Count(out, "planned") != 7 {
+		t.Errorf("rotate -dry-run = %d\n%s\n%s", code, out, errOut)
+	}
+	if v, err := kv.Get(ctx, "shared/api"); err != nil || v.VersionMetadata.Version != 1 {
+		t.Errorf("rotate -dry-run rotated shared/api: %v, %v", v, err)
+	}
 	code, out, errOut = runCoffer(t, s, "incident", "rotate", "-format=json", "-audit="+auditFile, id)
-	if code != 0 {
-		t.Fatalf("incident rotate = %d\n%s\n%s", code, out, errOut)
+	if code != 2 {
+		t.Fatalf("incident rotate with a failing rotator = %d, want 2\n%s\n%s", code, out, errOut)
 	}
 	type result struct {
 		Action, Target, Outcome, Detail string
@@ -675,7 +692,7 @@ path "database/static-creds/report" { capabilities = ["read"] }
 		got = append(got, r.Action+" "+target+" "+r.Outcome)
 	}
 	want := []string{
-		"rotate-kv secret/data/pay/db ok",
+		"rotate-kv secret/data/pay/db failed",
 		"rotate-kv secret/data/pay/note manual",
 		"rotate-kv secret/data/shared/api ok",
 		"rotate-static-role database/static-creds/report ok",
@@ -708,6 +725,13 @@ path "database/static-creds/report" { capabilities = ["read"] }
 	}
 	if newShared.VersionMetadata.Version != 2 || newShared.Data["v"] == "first-shared-api" {
 		t.Errorf("shared/api after rotate: version %d", newShared.VersionMetadata.Version)
+	}
+
+	// The rotator is back: a re-run retries the failed step only.
+	hookDown.Store(false)
+	code, out, errOut = runCoffer(t, s, "incident", "rotate", "-audit="+auditFile, id)
+	if code != 0 || !regexp.MustCompile(`rotate-kv +secret/data/pay/db +ok`).MatchString(out) || strings.Count(out, "done before") != 5 {
+		t.Errorf("rotate after the rotator came back = %d\n%s\n%s", code, out, errOut)
 	}
 
 	// The other services' agents render the new values.
@@ -745,8 +769,13 @@ path "database/static-creds/report" { capabilities = ["read"] }
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rots, _ := rec.Data["rotations"].([]any); len(rots) != 8 {
-		t.Errorf("recorded rotations = %d, want 8", len(rots))
+	buf, _ := json.Marshal(rec.Data)
+	var r incident.Record
+	if err := json.Unmarshal(buf, &r); err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := r.Rotated(incident.ActionRotateKV, "secret/data/pay/db"); len(r.Rotations) != 8 || !ok || st.Outcome != incident.OutcomeOK || st.Attempts != 2 {
+		t.Errorf("recorded rotations = %+v, want 8 and pay/db ok at the second attempt", r.Rotations)
 	}
 }
 
