@@ -70,6 +70,9 @@ func Plan(rep *Report) []Action {
 		out = append(out, a)
 	}
 	for _, r := range rep.Reads {
+		if r.Path == "" {
+			continue
+		}
 		rest, inMount := strings.CutPrefix(r.Path, r.Mount)
 		switch {
 		case r.MountType == "kv" && inMount && strings.HasPrefix(rest, "data/") && len(rest) > len("data/"):

@@ -98,3 +98,29 @@ func TestPlanNames(t *testing.T) {
 		t.Errorf("plan = %+v", got)
 	}
 }
+
+// FuzzPlan: whatever the audit log holds, the plan has one action per
+// (action, target), each with a target and sorted, distinct versions.
+func FuzzPlan(f *testing.F) {
+	f.Add(mountLine("read", "kv", "secret/", "secret/data/x", `{"metadata":{"version":2}}`, ""))
+	f.Add(mountLine("update", "transit", "transit/", "transit/encrypt/k", `{"key_version":"x"}`, ""))
+	f.Add(mountLine("update", "pki", "pki/", "pki/issue/r", `{"serial_number":7}`, ""))
+	f.Add(mountLine("read", "database", "db/", "db/static-creds/", `{}`, "db/creds/x/1"))
+	f.Fuzz(func(t *testing.T, s string) {
+		rep, err := Build(strings.NewReader(s), Targets{EntityIDs: []string{"e1"}})
+		if err != nil {
+			return
+		}
+		seen := map[[2]string]bool{}
+		for _, a := range Plan(rep) {
+			k := [2]string{a.Kind, a.Target}
+			if a.Target == "" || seen[k] {
+				t.Errorf("action %+v: empty or repeated", a)
+			}
+			seen[k] = true
+			if !slices.IsSorted(a.Versions) || len(slices.Compact(slices.Clone(a.Versions))) != len(a.Versions) {
+				t.Errorf("action %+v: versions not sorted and distinct", a)
+			}
+		}
+	})
+}
