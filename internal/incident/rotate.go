@@ -18,7 +18,7 @@ const (
 	// database user), unless contain already did.
 	ActionRevokeLease = "revoke-lease"
 	// ActionRotateTransitKey rotates a transit key the identities
-	// encrypted with (MOUNT/keys/NAME/rotate).
+	// encrypted with or made data keys with (MOUNT/keys/NAME/rotate).
 	ActionRotateTransitKey = "rotate-transit-key"
 	// ActionRewrap is the manual rewrap of the ciphertexts made with a
 	// rotated transit key's older versions.
@@ -94,8 +94,12 @@ func Plan(rep *Report) []Action {
 			continue
 		}
 		switch {
-		case w.MountType == "transit" && strings.HasPrefix(rest, "encrypt/"):
-			name := strings.TrimPrefix(rest, "encrypt/")
+		case w.MountType == "transit" && (strings.HasPrefix(rest, "encrypt/") || strings.HasPrefix(rest, "datakey/")):
+			// encrypt/NAME, datakey/plaintext/NAME, datakey/wrapped/NAME
+			name := rest[strings.LastIndexByte(rest, '/')+1:]
+			if name == "" {
+				continue
+			}
 			var vs []int64
 			if w.KeyVersion > 0 {
 				vs = []int64{w.KeyVersion}

@@ -52,7 +52,10 @@ func TestPlan(t *testing.T) {
 			mountLine("update", "transit", "transit/", "transit/encrypt/pay", `{"ciphertext":"hmac-sha256:c","key_version":1}`, ""),
 			mountLine("update", "transit", "transit/", "transit/encrypt/pay", `{"ciphertext":"hmac-sha256:c","key_version":3}`, ""),
 			mountLine("update", "transit", "transit/", "transit/decrypt/pay", `{"plaintext":"hmac-sha256:p"}`, ""),
-		}, []string{"rotate-transit-key transit/keys/pay [1 3]"}},
+			mountLine("update", "transit", "transit/", "transit/datakey/plaintext/pay", `{"ciphertext":"hmac-sha256:c","key_version":4}`, ""),
+			mountLine("update", "transit", "transit/", "transit/datakey/wrapped/other", `{"ciphertext":"hmac-sha256:c","key_version":1}`, ""),
+			mountLine("update", "transit", "transit/", "transit/encrypt/", `{}`, ""),
+		}, []string{"rotate-transit-key transit/keys/other [1]", "rotate-transit-key transit/keys/pay [1 3 4]"}},
 		{"certificates issued and signed", []string{
 			mountLine("update", "pki", "pki/", "pki/issue/web", `{"serial_number":"hmac-sha256:s1"}`, ""),
 			mountLine("update", "pki", "pki/", "pki/sign/web", `{"serial_number":"aa:bb"}`, ""),
