@@ -76,7 +76,7 @@ func (c *Core) handleLogin(ctx context.Context, req *Request, route *router.Rout
 	if resp == nil || resp.Auth == nil {
 		return c.finish(resp, route.Type, nil)
 	}
-	if c.incidents.Guard().LoginBlocked(route.Path, resp.Auth.Metadata) {
+	if c.incidents.Guard().LoginBlocked(route.Path, resp.Auth.Metadata, resp.Auth.InternalData) {
 		// An open incident blocks this role or certificate.
 		return nil, logical.PermissionDenied()
 	}

@@ -80,9 +80,16 @@ type Options struct {
 
 // API serves sys/incident/* and holds the compiled guard.
 type API struct {
-	opts  Options
-	mu    sync.Mutex // serializes changes
-	guard atomic.Pointer[incident.Guard]
+	opts Options
+	// mu serializes changes to incident records (contain, release).
+	mu sync.Mutex
+	// ldMu serializes lockdown changes, which must not wait behind a
+	// long containment.
+	ldMu sync.Mutex
+	// loadMu serializes Load, so that the guard stored last is built from
+	// the storage state read last.
+	loadMu sync.Mutex
+	guard  atomic.Pointer[incident.Guard]
 }
 
 // New returns the endpoints; call Load after unseal.
@@ -108,6 +115,8 @@ func (a *API) Reset() { a.guard.Store(nil) }
 // the lockdowns. Core calls it at unseal and when a standby sees a key
 // under sys/incident/ change.
 func (a *API) Load(ctx context.Context) error {
+	a.loadMu.Lock()
+	defer a.loadMu.Unlock()
 	names, err := a.opts.Storage.List(ctx, openPrefix)
 	if err != nil {
 		return fmt.Errorf("list open incidents: %w", err)
