@@ -74,7 +74,14 @@ func Plan(rep *Report) []Action {
 			continue
 		}
 		rest, inMount := strings.CutPrefix(r.Path, r.Mount)
+		if inMount && r.Mount != "" && holdsNoSecret(r.MountType, rest) {
+			continue
+		}
 		switch {
+		case r.MountType == "transit" && inMount && transitKeyRead(rest) != "":
+			// The key itself left (export or backup): rotate it.
+			name := transitKeyRead(rest)
+			add(Action{Kind: ActionRotateTransitKey, Target: r.Mount + "keys/" + name, Mount: r.Mount, Name: name})
 		case r.MountType == "kv" && inMount && strings.HasPrefix(rest, "data/") && len(rest) > len("data/"):
 			add(Action{Kind: ActionRotateKV, Target: r.Path, Mount: r.Mount, Name: strings.TrimPrefix(rest, "data/"), Versions: r.Versions})
 		case r.MountType == "database" && inMount && strings.HasPrefix(rest, "static-creds/") && len(rest) > len("static-creds/"):
@@ -123,4 +130,36 @@ func mergeVersions(a, b []int64) []int64 {
 	out := slices.Concat(a, b)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// holdsNoSecret reports whether a read of path (within a mount of the
+// engine) answers no secret value, so there is nothing to rotate: KV
+// metadata, subkeys and configuration; the configuration, roles and
+// public material of the database, transit and PKI engines.
+func holdsNoSecret(mountType, path string) bool {
+	switch mountType {
+	case "kv":
+		return path == "config" || strings.HasPrefix(path, "metadata/") || strings.HasPrefix(path, "subkeys/") ||
+			strings.HasPrefix(path, "rotation/") || path == "metadata" || path == "rotation"
+	case "database":
+		return !strings.HasPrefix(path, "static-creds/")
+	case "transit":
+		return !strings.HasPrefix(path, "export/") && !strings.HasPrefix(path, "backup/")
+	case "pki":
+		return true
+	}
+	return false
+}
+
+// transitKeyRead returns the key a transit read exported (export/TYPE/
+// NAME[/VERSION] or backup/NAME), or "".
+func transitKeyRead(path string) string {
+	parts := strings.Split(path, "/")
+	switch {
+	case parts[0] == "export" && len(parts) >= 3:
+		return parts[2]
+	case parts[0] == "backup" && len(parts) == 2:
+		return parts[1]
+	}
+	return ""
 }

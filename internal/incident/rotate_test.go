@@ -61,6 +61,22 @@ func TestPlan(t *testing.T) {
 			mountLine("update", "pki", "pki/", "pki/sign/web", `{"serial_number":"aa:bb"}`, ""),
 			mountLine("update", "pki", "pki/", "pki/roles/web", `{}`, ""),
 		}, []string{"revoke-cert aa:bb []", "revoke-cert hmac-sha256:s1 []"}},
+		{"reads of what holds no secret plan nothing", []string{
+			mountLine("read", "kv", "secret/", "secret/metadata/pay/db", `{"versions":{}}`, ""),
+			mountLine("read", "kv", "secret/", "secret/subkeys/pay/db", `{}`, ""),
+			mountLine("read", "kv", "secret/", "secret/config", `{}`, ""),
+			mountLine("read", "kv", "secret/", "secret/rotation/pay/db", `{}`, ""),
+			mountLine("read", "database", "db/", "db/config/main", `{}`, ""),
+			mountLine("read", "database", "db/", "db/roles/app", `{}`, ""),
+			mountLine("read", "transit", "transit/", "transit/keys/pay", `{}`, ""),
+			mountLine("read", "pki", "pki/", "pki/cert/01", `{}`, ""),
+		}, nil},
+		{"transit keys exported or backed up", []string{
+			mountLine("read", "transit", "transit/", "transit/export/encryption-key/pay", `{}`, ""),
+			mountLine("read", "transit", "transit/", "transit/export/signing-key/sig/2", `{}`, ""),
+			mountLine("read", "transit", "transit/", "transit/backup/bk", `{}`, ""),
+			mountLine("read", "transit", "transit/", "transit/export/encryption-key", `{}`, ""),
+		}, []string{"rotate-transit-key transit/keys/bk []", "rotate-transit-key transit/keys/pay []", "rotate-transit-key transit/keys/sig []", "change-by-hand transit/export/encryption-key []"}},
 		{"writes are not rotated", []string{
 			mountLine("update", "kv", "secret/", "secret/data/pay/db", `{"version":3}`, ""),
 		}, nil},
