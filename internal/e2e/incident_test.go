@@ -100,8 +100,14 @@ func dbCreds(t *testing.T, cl *api.Client) (user, pass string) {
 
 func runCoffer(t *testing.T, s *testserver.Server, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runCofferAs(t, s, s.RootToken, args...)
+}
+
+// runCofferAs runs the coffer command with token.
+func runCofferAs(t *testing.T, s *testserver.Server, token string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	vars := map[string]string{"VAULT_ADDR": s.Addr, "VAULT_TOKEN": s.RootToken}
+	vars := map[string]string{"VAULT_ADDR": s.Addr, "VAULT_TOKEN": token}
 	code = cli.Run(t.Context(), args, cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return vars[k] }})
 	return code, out.String(), errb.String()
 }
@@ -508,6 +514,21 @@ func pollUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 	t.Fatalf("timed out after %v waiting for %s; agent log:\n%s", timeout, what, log)
 }
 
+// responderPolicy is the runbook's policy for incident responders who
+// rotate (docs/incident-response.md).
+const responderPolicy = `path "sys/incident/*" { capabilities = ["create", "read", "update", "delete", "list", "sudo"] }
+path "sys/incident" { capabilities = ["list", "sudo"] }
+path "secret/rotation/*" { capabilities = ["read"] }
+path "secret/rotate/*" { capabilities = ["update"] }
+path "database/rotate-role/*" { capabilities = ["update"] }
+path "transit/keys/*" { capabilities = ["read", "update"] }
+path "pki/certs/" { capabilities = ["list"] }
+path "pki/revoke" { capabilities = ["update"] }
+path "sys/leases/lookup" { capabilities = ["update", "sudo"] }
+path "sys/leases/revoke" { capabilities = ["update"] }
+path "sys/audit-hash/*" { capabilities = ["update"] }
+`
+
 // TestIncidentRotateThroughAgents: three services read their secrets,
 // a shared secret, a database static role and dynamic database
 // credentials through real `coffer agent` processes; one service's token
@@ -657,14 +678,35 @@ path "database/static-creds/report" { capabilities = ["read"] }
 
 	// Rotate, and check each outcome.
 	beforeStatic := ship.file(t, "static")
-	code, out, errOut = runCoffer(t, s, "incident", "rotate", "-dry-run", "-audit="+auditFile, id)
+	// A responder with the runbook's policy runs rotate; an edited audit
+	// log is refused and changes nothing.
+	if err := cl.Sys().PutPolicy("responder", responderPolicy); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := cl.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"responder"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	responder := resp.Auth.ClientToken
+	raw, err := os.ReadFile(auditFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := filepath.Join(t.TempDir(), "edited.log")
+	if err := os.WriteFile(edited, bytes.Replace(raw, []byte("secret/data/pay/note"), []byte("secret/data/pay/nope"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCofferAs(t, s, responder, "incident", "rotate", "-audit="+edited, id); code != 2 || !strings.Contains(errOut, "does not verify") {
+		t.Errorf("rotate from an edited log = %d, stderr %q; want 2 and a refusal", code, errOut)
+	}
+	code, out, errOut = runCofferAs(t, s, responder, "incident", "rotate", "-dry-run", "-audit="+auditFile, id)
 	if code != 0 || strings.Count(out, "planned") != 7 {
 		t.Errorf("rotate -dry-run = %d\n%s\n%s", code, out, errOut)
 	}
 	if v, err := kv.Get(ctx, "shared/api"); err != nil || v.VersionMetadata.Version != 1 {
 		t.Errorf("rotate -dry-run rotated shared/api: %v, %v", v, err)
 	}
-	code, out, errOut = runCoffer(t, s, "incident", "rotate", "-format=json", "-audit="+auditFile, id)
+	code, out, errOut = runCofferAs(t, s, responder, "incident", "rotate", "-format=json", "-audit="+auditFile, id)
 	if code != 2 {
 		t.Fatalf("incident rotate with a failing rotator = %d, want 2\n%s\n%s", code, out, errOut)
 	}
@@ -729,7 +771,7 @@ path "database/static-creds/report" { capabilities = ["read"] }
 
 	// The rotator is back: a re-run retries the failed step only.
 	hookDown.Store(false)
-	code, out, errOut = runCoffer(t, s, "incident", "rotate", "-audit="+auditFile, id)
+	code, out, errOut = runCofferAs(t, s, responder, "incident", "rotate", "-audit="+auditFile, id)
 	if code != 0 || !regexp.MustCompile(`rotate-kv +secret/data/pay/db +ok`).MatchString(out) || strings.Count(out, "done before") != 5 {
 		t.Errorf("rotate after the rotator came back = %d\n%s\n%s", code, out, errOut)
 	}
