@@ -151,16 +151,20 @@ func allowed() map[string][]string {
 		// Scheduled rotation's storage-free parts, which KV v2 runs.
 		"internal/rotation": {"internal/backoff", "internal/logical", "internal/logical/framework"},
 		"internal/auth/...": {"internal/logical", "internal/logical/framework", "internal/uuid"},
+		// SigV4 verification of AWS requests with awskeys access keys,
+		// answering a Coffer client token made through core.
+		"internal/awsauth": {"internal/core", "internal/ha", "internal/logical", "internal/token"},
 
 		// Clients: the CLI and the agent reach the server over HTTP.
 		"internal/cli": {
-			"internal/agent", "internal/agent/child", "internal/agent/config",
+			"internal/agent", "internal/agent/child", "internal/agent/config", "internal/agent/eventsub",
 			"internal/audit", "internal/audit/trail", "internal/snapshot",
 			"internal/suggest", "internal/token/otp", "internal/duration", "internal/atomicfile",
 			"internal/incident",
 		},
-		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
+		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/eventsub", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
 		"internal/agent/child":    nil,
+		"internal/agent/eventsub": nil,
 		"internal/agent/config":   {"internal/hclvalue"},
 		"internal/agent/template": nil,
 

@@ -205,6 +205,10 @@ type Auth struct {
 	BoundCIDRs []string
 	// Alias is the identity alias the login maps to.
 	Alias *Alias
+	// EntityID, when set, is the identity entity the token gets instead
+	// of the one Alias maps to (an awskeys key bound to an entity): it
+	// must exist and not be disabled, or the login is refused.
+	EntityID string
 	// GroupAliases name the caller's groups in the auth method's terms
 	// (such as the values of a JWT groups claim); core puts the entity in
 	// the external groups whose group aliases on the mount have these
