@@ -534,10 +534,14 @@ path "sys/audit-hash/*" { capabilities = ["update"] }
 // credentials through real `coffer agent` processes; one service's token
 // and secret ID leak. contain revokes it (403 at once, its database user
 // dropped) while the other two keep working; report lists exactly what it
-// read; rotate rotates the KV secrets with a rotation policy, the static
-// role and the transit key it encrypted with, lists the rest as a
-// checklist, records each outcome so that a re-run skips it; the other
-// services' agents render the new values.
+// read; rotate (by a responder with the runbook's policy, refusing an
+// edited log) rotates the KV secrets with a rotation policy, the static
+// role and the transit key it encrypted with, revokes the certificate its
+// agent was issued, lists the rest as a checklist, reports a failed
+// rotator and records each outcome so that a re-run retries only what
+// failed and skips what is done; the other
+// services' agents (one logged in with Kubernetes) render the new values,
+// following events.
 func TestIncidentRotateThroughAgents(t *testing.T) {
 	t.Parallel()
 	d := testdb.New(t, testdb.Postgres)
@@ -599,6 +603,7 @@ func TestIncidentRotateThroughAgents(t *testing.T) {
 path "secret/data/shared/*" { capabilities = ["read"] }
 path "database/creds/app" { capabilities = ["read"] }
 path "database/static-creds/report" { capabilities = ["read"] }
+path "sys/events/subscribe/kv-v2/*" { capabilities = ["read"] }
 `
 		for _, e := range extra {
 			p += `path "` + e + `" { capabilities = ["update"] }` + "\n"
@@ -795,10 +800,11 @@ path "database/static-creds/report" { capabilities = ["read"] }
 	if v, err := kv.Get(ctx, "shared/api"); err != nil || v.VersionMetadata.Version != 2 {
 		t.Errorf("the re-run rotated shared/api again: %v, %v", v, err)
 	}
-	// The other agents never saw an error; pay's was refused.
+	// The other agents followed events and never saw an error; pay's
+	// was refused.
 	for _, o := range others {
-		if l := o.log.String(); strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
-			t.Errorf("%s's agent logged a problem:\n%s", o.name, l)
+		if l := o.log.String(); strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") || !strings.Contains(l, "following events") {
+			t.Errorf("%s's agent logged a problem or did not follow events:\n%s", o.name, l)
 		}
 	}
 	if !strings.Contains(pay.log.String(), "403") {
