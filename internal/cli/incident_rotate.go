@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/coffer-secrets/coffer/internal/incident"
@@ -258,15 +259,7 @@ func (r *rotator) do(ctx context.Context, a incident.Action) []incident.Step {
 		if k, err := lg.ReadWithContext(ctx, a.Mount+"keys/"+a.Name); err == nil && k != nil {
 			latest = fmt.Sprint(k.Data["latest_version"])
 		}
-		used := "all older versions"
-		if len(a.Versions) > 0 {
-			used = "versions " + joinVersions(a.Versions)
-		}
-		rewrap := incident.Step{Action: incident.ActionRewrap, Target: a.Target, Outcome: incident.OutcomeManual, Detail: fmt.Sprintf(
-			"rewrap every ciphertext made with %s of the key (the audit log holds ciphertexts only as HMACs, so take them from where they are stored):\n"+
-				"coffer write %srewrap/%s ciphertext=CIPHERTEXT\n"+
-				"then refuse the old versions: coffer write %skeys/%s/config min_decryption_version=%s",
-			used, a.Mount, a.Name, a.Mount, a.Name, latest)}
+		rewrap := incident.Step{Action: incident.ActionRewrap, Target: a.Target, Outcome: incident.OutcomeManual, Detail: rewrapDetail(a, latest)}
 		return []incident.Step{stepOf(a, incident.OutcomeOK, "now version "+latest), rewrap}
 	case incident.ActionRevokeCert:
 		serial, err := r.serial(ctx, a)
@@ -325,4 +318,36 @@ func (r *rotator) serial(ctx context.Context, a incident.Action) (string, error)
 		return s, nil
 	}
 	return "", fmt.Errorf("no certificate on %s has that serial (compared through audit device %s)", a.Mount, r.device)
+}
+
+// maxRewrapDetail bounds the rewrap checklist item (the incident records
+// at most 4096 bytes a step).
+const maxRewrapDetail = 3000
+
+// rewrapDetail is the rewrap checklist item of a rotated transit key:
+// the ciphertexts the identities got when the audit log holds them, else
+// the key versions they used.
+func rewrapDetail(a incident.Action, latest string) string {
+	var b strings.Builder
+	used := "all older versions"
+	if len(a.Versions) > 0 {
+		used = "versions " + joinVersions(a.Versions)
+	}
+	cts := slices.Compact(slices.Sorted(slices.Values(a.Ciphertexts)))
+	if len(cts) == 0 {
+		fmt.Fprintf(&b, "rewrap every ciphertext made with %s of the key (the audit log holds the identities' ciphertexts only as HMACs, so take them from where they are stored):\n"+
+			"coffer write %srewrap/%s ciphertext=CIPHERTEXT\n", used, a.Mount, a.Name)
+	} else {
+		fmt.Fprintf(&b, "rewrap the %d ciphertext(s) the identities got (%s), and any other made with those versions:\n", len(cts), used)
+		for i, ct := range cts {
+			line := fmt.Sprintf("coffer write %srewrap/%s ciphertext=%s\n", a.Mount, a.Name, ct)
+			if b.Len()+len(line) > maxRewrapDetail {
+				fmt.Fprintf(&b, "... and %d more (coffer incident report -format=json lists them under writes)\n", len(cts)-i)
+				break
+			}
+			b.WriteString(line)
+		}
+	}
+	fmt.Fprintf(&b, "then refuse the old versions: coffer write %skeys/%s/config min_decryption_version=%s", a.Mount, a.Name, latest)
+	return b.String()
 }

@@ -752,6 +752,11 @@ path "sys/events/subscribe/kv-v2/*" { capabilities = ["read"] }
 		t.Errorf("rotate steps:\n%s\nwant:\n%s\noutput:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), out)
 	}
 	for _, r := range results {
+		// The log holds ciphertexts as HMACs: the item names the key
+		// versions pay used and the version to require after rewrapping.
+		if r.Action == incident.ActionRewrap && (!strings.Contains(r.Detail, "versions 1 of the key") || !strings.Contains(r.Detail, "min_decryption_version=2")) {
+			t.Errorf("rewrap item = %q", r.Detail)
+		}
 		if r.Outcome == incident.OutcomeManual && !strings.Contains(r.Detail, "coffer ") {
 			t.Errorf("checklist item %s %s has no command: %q", r.Action, r.Target, r.Detail)
 		}

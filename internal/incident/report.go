@@ -56,9 +56,14 @@ type Event struct {
 	// rotation.
 	Mount     string `json:"mount,omitempty"`
 	MountType string `json:"mount_type,omitempty"`
-	// KeyVersion is the transit key version of an encryption (the
-	// response's key_version, a number the audit log keeps as is).
-	KeyVersion int64 `json:"key_version,omitempty"`
+	// KeyVersions are the transit key versions of an encryption (the
+	// response's key_version, or each batch result's: numbers the audit
+	// log keeps as they are).
+	KeyVersions []int64 `json:"key_versions,omitempty"`
+	// Ciphertexts are the ciphertexts an encryption answered, when the
+	// audit log holds them in the clear (the device logs raw, or the
+	// mount lists ciphertext in audit_non_hmac_response_keys).
+	Ciphertexts []string `json:"ciphertexts,omitempty"`
 	// Serial is the serial number of a certificate issued, as the audit
 	// log holds it (an HMAC unless the device logs raw).
 	Serial string `json:"serial,omitempty"`
@@ -238,12 +243,24 @@ func (b *builder) add(raw []byte) {
 		b.read(&l)
 	case req.Operation == "create", req.Operation == "update", req.Operation == "patch", req.Operation == "delete":
 		if l.Response != nil && len(l.Response.Data) > 0 && (req.MountType == "transit" || req.MountType == "pki") {
-			var d struct {
+			type encrypted struct {
+				Ciphertext string      `json:"ciphertext"`
 				KeyVersion json.Number `json:"key_version"`
-				Serial     string      `json:"serial_number"`
+			}
+			var d struct {
+				encrypted
+				BatchResults []encrypted `json:"batch_results"`
+				Serial       string      `json:"serial_number"`
 			}
 			if json.Unmarshal(l.Response.Data, &d) == nil {
-				ev.KeyVersion, _ = strconv.ParseInt(string(d.KeyVersion), 10, 64)
+				for _, e := range append(d.BatchResults, d.encrypted) {
+					if v, err := strconv.ParseInt(string(e.KeyVersion), 10, 64); err == nil && v > 0 {
+						ev.KeyVersions = append(ev.KeyVersions, v)
+					}
+					if e.Ciphertext != "" && !strings.HasPrefix(e.Ciphertext, "hmac-sha256:") {
+						ev.Ciphertexts = append(ev.Ciphertexts, e.Ciphertext)
+					}
+				}
 				ev.Serial = d.Serial
 			}
 		}

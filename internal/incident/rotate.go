@@ -50,6 +50,9 @@ type Action struct {
 	// Versions are the KV versions read, or the transit key versions
 	// encrypted with.
 	Versions []int64 `json:"versions,omitempty"`
+	// Ciphertexts are those a transit key made for the identities, when
+	// the audit log holds them in the clear: the ones to rewrap.
+	Ciphertexts []string `json:"ciphertexts,omitempty"`
 }
 
 // Plan lists what to rotate for what rep shows the identities read and
@@ -63,6 +66,7 @@ func Plan(rep *Report) []Action {
 		k := [2]string{a.Kind, a.Target}
 		if i, ok := idx[k]; ok {
 			out[i].Versions = mergeVersions(out[i].Versions, a.Versions)
+			out[i].Ciphertexts = append(out[i].Ciphertexts, a.Ciphertexts...)
 			return
 		}
 		idx[k] = len(out)
@@ -107,11 +111,7 @@ func Plan(rep *Report) []Action {
 			if name == "" {
 				continue
 			}
-			var vs []int64
-			if w.KeyVersion > 0 {
-				vs = []int64{w.KeyVersion}
-			}
-			add(Action{Kind: ActionRotateTransitKey, Target: w.Mount + "keys/" + name, Mount: w.Mount, Name: name, Versions: vs})
+			add(Action{Kind: ActionRotateTransitKey, Target: w.Mount + "keys/" + name, Mount: w.Mount, Name: name, Versions: w.KeyVersions, Ciphertexts: w.Ciphertexts})
 		case w.MountType == "pki" && w.Serial != "" && (strings.HasPrefix(rest, "issue/") || strings.HasPrefix(rest, "sign/")):
 			add(Action{Kind: ActionRevokeCert, Target: w.Serial, Mount: w.Mount})
 		}

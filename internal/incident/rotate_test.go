@@ -56,6 +56,9 @@ func TestPlan(t *testing.T) {
 			mountLine("update", "transit", "transit/", "transit/datakey/wrapped/other", `{"ciphertext":"hmac-sha256:c","key_version":1}`, ""),
 			mountLine("update", "transit", "transit/", "transit/encrypt/", `{}`, ""),
 		}, []string{"rotate-transit-key transit/keys/other [1]", "rotate-transit-key transit/keys/pay [1 3 4]"}},
+		{"transit batch encryptions", []string{
+			mountLine("update", "transit", "transit/", "transit/encrypt/pay", `{"batch_results":[{"ciphertext":"hmac-sha256:c","key_version":2},{"key_version":5},{"error":"x"}]}`, ""),
+		}, []string{"rotate-transit-key transit/keys/pay [2 5]"}},
 		{"certificates issued and signed", []string{
 			mountLine("update", "pki", "pki/", "pki/issue/web", `{"serial_number":"hmac-sha256:s1"}`, ""),
 			mountLine("update", "pki", "pki/", "pki/sign/web", `{"serial_number":"aa:bb"}`, ""),
@@ -142,4 +145,20 @@ func FuzzPlan(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestPlanCiphertexts(t *testing.T) {
+	t.Parallel()
+	lines := []string{
+		mountLine("update", "transit", "transit/", "transit/encrypt/pay", `{"ciphertext":"vault:v1:AAA","key_version":1}`, ""),
+		mountLine("update", "transit", "transit/", "transit/encrypt/pay", `{"batch_results":[{"ciphertext":"vault:v2:BBB","key_version":2},{"ciphertext":"hmac-sha256:c","key_version":2}]}`, ""),
+	}
+	rep, err := Build(strings.NewReader(strings.Join(lines, "\n")), Targets{EntityIDs: []string{"e1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Plan(rep)
+	if len(p) != 1 || !slices.Equal(p[0].Ciphertexts, []string{"vault:v1:AAA", "vault:v2:BBB"}) || !slices.Equal(p[0].Versions, []int64{1, 2}) {
+		t.Errorf("plan = %+v; want the two clear ciphertexts and versions 1, 2", p)
+	}
 }
