@@ -52,7 +52,7 @@ func allowed() map[string][]string {
 			"internal/builtin", "internal/config", "internal/core", "internal/diagnose",
 			"internal/ha", "internal/httpapi", "internal/logical", "internal/metrics", "internal/migrate",
 			"internal/seal/...", "internal/snapshot", "internal/storage/...", "internal/tlsutil",
-			"internal/backoff",
+			"internal/backoff", "internal/awsapi", "internal/awsauth",
 		},
 		"internal/config":  {"internal/hclvalue", "internal/storage/postgres/pgtable", "internal/suggest"},
 		"internal/builtin": {"internal/auth/...", "internal/engine/...", "internal/logical"},
@@ -154,6 +154,9 @@ func allowed() map[string][]string {
 		// SigV4 verification of AWS requests with awskeys access keys,
 		// answering a Coffer client token made through core.
 		"internal/awsauth": {"internal/core", "internal/ha", "internal/logical", "internal/token"},
+		// The AWS Secrets Manager API: a translator in front of core, like
+		// httpapi; it never imports an engine or storage.
+		"internal/awsapi": {"internal/awsauth", "internal/core", "internal/ha", "internal/logical", "internal/token", "internal/uuid"},
 
 		// Clients: the CLI and the agent reach the server over HTTP.
 		"internal/cli": {
