@@ -181,6 +181,7 @@ func (a *API) Paths() []*framework.Path {
 		}, Synopsis: "Make a path prefix read-only or deny it to all but incident responders."},
 		{Pattern: `incident/?`, Operations: ops{logical.ListOperation: a.list}, Synopsis: "List incidents."},
 		{Pattern: `incident/(?P<id>[^/]+)/audit-hashes`, Operations: ops{logical.UpdateOperation: framework.Typed(a.auditHashes)}, Synopsis: "HMAC an incident's token accessors as an audit device writes them."},
+		{Pattern: `incident/(?P<id>[^/]+)/rotations`, Operations: ops{logical.UpdateOperation: framework.Typed(a.recordRotations)}, Synopsis: "Record the outcomes of rotating what an incident exposed."},
 		{Pattern: `incident/(?P<id>[^/]+)`, Operations: ops{logical.ReadOperation: a.read}, Synopsis: "Read an incident."},
 	}
 }
