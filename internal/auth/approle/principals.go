@@ -14,19 +14,8 @@ import (
 // (an identifier, not a secret) and a source address are all a login
 // needs. No role ID, secret ID or secret ID accessor is returned.
 func (b *backend) Principals(ctx context.Context) ([]logical.Principal, error) {
-	names, err := b.roles.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]logical.Principal, 0, len(names))
-	for _, name := range names {
-		r, err := b.roles.Get(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		if r == nil {
-			continue // deleted since the list
-		}
+	var out []logical.Principal
+	err := b.roles.Each(ctx, func(name string, r *role) error {
 		p := r.Token.Principal("role", name)
 		p.Bindings["bind_secret_id"] = r.BindSecretID
 		if len(r.SecretIDBoundCIDRs) > 0 {
@@ -40,8 +29,9 @@ func (b *backend) Principals(ctx context.Context) ([]logical.Principal, error) {
 		}
 		p.Unbound = !r.BindSecretID
 		out = append(out, p)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // CountPrincipals implements [logical.PrincipalCounter]: Counts tell how
