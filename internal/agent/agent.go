@@ -127,13 +127,18 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	rendered := make(chan struct{}, 1)
 	attempted := make(chan error, 1)
 	r := &renderer{
-		store: &store{client: client, state: state, logger: logger.With("part", "template"), interval: cfg.TemplateConfig.StaticSecretRenderInterval, min: opts.MinBackoff, max: opts.MaxBackoff, deps: make(map[string]*dep)},
+		store: &store{client: client, state: state, logger: logger.With("part", "template"), interval: cfg.TemplateConfig.StaticSecretRenderInterval, min: opts.MinBackoff, max: opts.MaxBackoff, deps: make(map[string]*dep), wake: make(chan struct{}, 1)},
 		state: state, files: files, envs: envs, logger: logger.With("part", "template"), stderr: opts.Stderr, environ: opts.Environ,
 		exitOnFailure: cfg.TemplateConfig.ExitOnRetryFailure, envOut: make(chan map[string]string, 1), rendered: rendered,
 		attempted: attempted, min: opts.MinBackoff, max: opts.MaxBackoff,
 	}
 	if len(files) > 0 || len(envs) > 0 {
 		spawn(r.run)
+		if cfg.TemplateConfig.UseEvents && !cfg.ExitAfterAuth {
+			w := &watcher{client: client, state: state, store: r.store, logger: logger.With("part", "events"),
+				interval: cfg.TemplateConfig.StaticSecretRenderInterval, min: opts.MinBackoff, max: opts.MaxBackoff}
+			spawn(w.run)
+		}
 	} else {
 		rendered <- struct{}{}
 		attempted <- nil

@@ -42,6 +42,10 @@ type dep struct {
 	act   action
 	lease time.Duration    // the lease duration first granted, the renewal increment
 	retry *backoff.Backoff // failures of the next action
+	// stale is set by an event about the secret while it is being read
+	// again: the value read may predate the change, so the next read
+	// is due at once. Guarded by the store's mu.
+	stale bool
 }
 
 // store is the [template.Fetcher] of the agent: it reads each secret once,
@@ -55,7 +59,8 @@ type dep struct {
 //     thirds of its lease;
 //   - a certificate from pkiCert is issued again at two thirds of its
 //     validity;
-//   - anything else (KV) is read again every interval.
+//   - anything else (KV) is read again every interval, or at once when
+//     an event says it changed ([store.changed]).
 //
 // Safe for concurrent use.
 type store struct {
@@ -65,8 +70,61 @@ type store struct {
 	interval time.Duration
 	min, max time.Duration
 
+	// wake receives a value (buffered 1, never blocks) when an event
+	// made a dependency due before its time.
+	wake chan struct{}
+
 	mu   sync.Mutex
 	deps map[string]*dep // guarded by mu
+}
+
+// static reports whether d is read again on the interval (a KV secret):
+// the only dependencies events make due. Callers hold the store's mu.
+func (d *dep) static() bool {
+	return !d.pki && len(d.params) == 0 && d.secret != nil && d.secret.LeaseID == ""
+}
+
+// changed makes the secret read at path due now, when templates use it,
+// and wakes the renderer; it reports whether they do. It costs one map
+// lookup, so events about other paths are cheap to ignore.
+func (s *store) changed(path string) bool {
+	s.mu.Lock()
+	d, ok := s.deps[path]
+	if ok && d.static() {
+		d.next = time.Now()
+		d.stale = true
+	}
+	s.mu.Unlock()
+	if !ok {
+		return false
+	}
+	s.signal()
+	return true
+}
+
+// allChanged makes every KV secret due now: after a subscription starts,
+// changes missed while there was none are picked up.
+func (s *store) allChanged() {
+	s.mu.Lock()
+	n := 0
+	now := time.Now()
+	for _, d := range s.deps {
+		if d.static() {
+			d.next, d.stale = now, true
+			n++
+		}
+	}
+	s.mu.Unlock()
+	if n > 0 {
+		s.signal()
+	}
+}
+
+func (s *store) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
 }
 
 func depKey(pki bool, path string, params map[string]string) string {
@@ -241,6 +299,9 @@ func (s *store) tick(ctx context.Context) bool {
 
 // act performs d's due action on a copy and stores the result.
 func (s *store) act(ctx context.Context, d *dep) bool {
+	s.mu.Lock()
+	d.stale = false
+	s.mu.Unlock()
 	if d.act == actRenew {
 		sec, err := s.client.Sys().RenewWithContext(ctx, d.secret.LeaseID, int(d.lease/time.Second))
 		if err == nil && sec != nil {
@@ -276,6 +337,10 @@ func (s *store) act(ctx context.Context, d *dep) bool {
 		changed = false
 	}
 	s.mu.Lock()
+	if d.stale && nd.static() {
+		// An event arrived while reading: read once more.
+		nd.next = time.Now()
+	}
 	s.deps[d.key] = nd
 	s.mu.Unlock()
 	if changed {

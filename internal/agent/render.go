@@ -141,11 +141,10 @@ func (r *renderer) run(ctx context.Context) error {
 				}
 			}
 			if wait < 0 {
-				// Nothing is due: wait for the end.
-				<-ctx.Done()
-				return nil
+				// Nothing is due: wait for the end, or an event.
+				wait = 24 * time.Hour
 			}
-			if !backoff.Sleep(ctx.Done(), wait) {
+			if !r.sleep(ctx, wait) {
 				return nil
 			}
 			if r.store.tick(ctx) || !ok {
@@ -153,6 +152,20 @@ func (r *renderer) run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// sleep waits d, or until an event makes a secret due; it returns false
+// when ctx ends.
+func (r *renderer) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-r.store.wake:
+	}
+	return true
 }
 
 // renderAll renders every template. failed joins the errors of the

@@ -52,7 +52,7 @@ func allowed() map[string][]string {
 			"internal/builtin", "internal/config", "internal/core", "internal/diagnose",
 			"internal/ha", "internal/httpapi", "internal/logical", "internal/metrics", "internal/migrate",
 			"internal/seal/...", "internal/snapshot", "internal/storage/...", "internal/tlsutil",
-			"internal/backoff",
+			"internal/backoff", "internal/awsapi", "internal/awsauth",
 		},
 		"internal/config":  {"internal/hclvalue", "internal/storage/postgres/pgtable", "internal/suggest"},
 		"internal/builtin": {"internal/auth/...", "internal/engine/...", "internal/logical"},
@@ -151,16 +151,23 @@ func allowed() map[string][]string {
 		// Scheduled rotation's storage-free parts, which KV v2 runs.
 		"internal/rotation": {"internal/backoff", "internal/logical", "internal/logical/framework"},
 		"internal/auth/...": {"internal/logical", "internal/logical/framework", "internal/uuid"},
+		// SigV4 verification of AWS requests with awskeys access keys,
+		// answering a Coffer client token made through core.
+		"internal/awsauth": {"internal/core", "internal/ha", "internal/logical", "internal/token"},
+		// The AWS Secrets Manager API: a translator in front of core, like
+		// httpapi; it never imports an engine or storage.
+		"internal/awsapi": {"internal/awsauth", "internal/core", "internal/ha", "internal/logical", "internal/token", "internal/uuid"},
 
 		// Clients: the CLI and the agent reach the server over HTTP.
 		"internal/cli": {
-			"internal/agent", "internal/agent/child", "internal/agent/config",
+			"internal/agent", "internal/agent/child", "internal/agent/config", "internal/agent/eventsub",
 			"internal/audit", "internal/audit/trail", "internal/snapshot",
 			"internal/suggest", "internal/token/otp", "internal/duration", "internal/atomicfile",
 			"internal/incident",
 		},
-		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
+		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/eventsub", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
 		"internal/agent/child":    nil,
+		"internal/agent/eventsub": nil,
 		"internal/agent/config":   {"internal/hclvalue"},
 		"internal/agent/template": nil,
 

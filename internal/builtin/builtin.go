@@ -5,6 +5,7 @@ package builtin
 
 import (
 	"github.com/coffer-secrets/coffer/internal/auth/approle"
+	"github.com/coffer-secrets/coffer/internal/auth/awskeys"
 	"github.com/coffer-secrets/coffer/internal/auth/cert"
 	"github.com/coffer-secrets/coffer/internal/auth/jwt"
 	"github.com/coffer-secrets/coffer/internal/auth/kubernetes"
@@ -32,6 +33,7 @@ func Engines() map[string]logical.Factory {
 func AuthMethods() map[string]logical.Factory {
 	return map[string]logical.Factory{
 		"approle":    approle.Factory,
+		"awskeys":    awskeys.Factory,
 		"cert":       cert.Factory,
 		"jwt":        jwt.Factory,
 		"oidc":       jwt.Factory, // the JWT part of Vault's oidc method

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/coffer-secrets/coffer/internal/agent/eventsub"
 )
 
 // eventsCommands are `coffer events subscribe`.
@@ -52,35 +51,12 @@ func runEventsSubscribe(ctx context.Context, c *call, args []string, filter stri
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	u, err := url.Parse(cl.Address())
+	conn, err := eventsub.Dial(ctx, cl, cl.Token(), args[0], filter)
 	if err != nil {
-		return c.usageError("Invalid address %q", cl.Address())
-	}
-	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/sys/events/subscribe/" + args[0]
-	q := url.Values{"json": {"true"}}
-	if filter != "" {
-		q.Set("filter", filter)
-	}
-	u.RawQuery = q.Encode()
-	// The client's transport carries its TLS settings; a WebSocket ends by
-	// context, not by a client timeout.
-	hc := *cl.CloneConfig().HttpClient
-	hc.Timeout = 0
-	hdr := http.Header{}
-	if t := cl.Token(); t != "" {
-		hdr.Set("X-Vault-Token", t)
-	}
-	conn, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPClient: &hc, HTTPHeader: hdr})
-	if err != nil {
-		msg := err.Error()
-		if resp != nil {
-			msg = fmt.Sprintf("the server answered %d", resp.StatusCode)
-			if resp.StatusCode == http.StatusForbidden {
-				msg += ": permission denied"
-			}
+		if errors.Is(err, eventsub.ErrAddress) {
+			return c.usageError("Invalid address %q", cl.Address())
 		}
-		return c.serverError("subscribing to", args[0], errors.New(msg))
+		return c.serverError("subscribing to", args[0], err)
 	}
 	defer conn.CloseNow()
 	for {

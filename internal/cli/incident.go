@@ -24,7 +24,7 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
-// incidentCommands are `coffer incident contain|release|list|show|lockdown|report`.
+// incidentCommands are `coffer incident contain|release|list|show|lockdown|report|rotate`.
 func incidentCommands() map[string]*command {
 	return map[string]*command{
 		"incident": {synopsis: "Contain a leaked credential and report what it exposed"},
@@ -149,6 +149,7 @@ PREFIX. Without PREFIX, lists the lockdowns.
 				}
 			},
 		},
+		"incident rotate": incidentRotateCommand(),
 		"incident report": {
 			synopsis: "Report what a contained identity read, was issued and wrote",
 			usage:    "[options] ID",
@@ -246,6 +247,14 @@ func (c *call) printIncident(sec *api.Secret) int {
 	if len(r.Steps) > 0 {
 		rows := [][]string{{"Step", "Target", "Outcome", "Attempts", "Error"}, {"----", "------", "-------", "--------", "-----"}}
 		for _, s := range r.Steps {
+			rows = append(rows, []string{s.Action, s.Target, s.Outcome, fmt.Sprint(s.Attempts), s.Error})
+		}
+		t, _ := table(rows)
+		fmt.Fprint(c.env.Stdout, "\n"+t)
+	}
+	if len(r.Rotations) > 0 {
+		rows := [][]string{{"Rotation", "Target", "Outcome", "Attempts", "Error"}, {"--------", "------", "-------", "--------", "-----"}}
+		for _, s := range r.Rotations {
 			rows = append(rows, []string{s.Action, s.Target, s.Outcome, fmt.Sprint(s.Attempts), s.Error})
 		}
 		t, _ := table(rows)
@@ -363,28 +372,46 @@ func runIncidentReport(ctx context.Context, c *call, args []string, o *reportOpt
 	if cl == nil {
 		return code
 	}
-	id := args[0]
+	rep, _, code := buildIncidentReport(ctx, c, cl, args[0], o, pub)
+	if rep == nil {
+		return code
+	}
+	if err := incident.Render(c.env.Stdout, rep, o.format); err != nil {
+		fmt.Fprintln(c.env.Stderr, err)
+		return exitServer
+	}
+	if !rep.Trusted {
+		return exitServer
+	}
+	return exitOK
+}
+
+// buildIncidentReport reads incident id and builds its report from the
+// audit log o.file, verified first: a log that does not verify is refused
+// unless o.untrusted. On failure it has said why and returns a nil
+// report and the exit code.
+func buildIncidentReport(ctx context.Context, c *call, cl *api.Client, id string, o *reportOptions, pub ed25519.PublicKey) (*incident.Report, *incident.Record, int) {
 	sec, err := cl.Logical().ReadWithContext(ctx, "sys/incident/"+id)
 	if err != nil {
-		return c.serverError("reading incident", id, err)
+		return nil, nil, c.serverError("reading incident", id, err)
 	}
 	if sec == nil {
-		return c.notFound("sys/incident/" + id)
+		return nil, nil, c.notFound("sys/incident/" + id)
 	}
 	rec, err := decodeRecord(sec)
 	if err != nil {
 		fmt.Fprintln(c.env.Stderr, err)
-		return exitServer
+		return nil, nil, exitServer
 	}
 	hs, err := cl.Logical().WriteWithContext(ctx, "sys/incident/"+id+"/audit-hashes", map[string]any{"device": o.device})
 	if err != nil {
-		return c.serverError("hashing the incident's accessors with audit device", o.device, err)
+		return nil, nil, c.serverError("hashing the incident's accessors with audit device", o.device, err)
 	}
 	t := incident.Targets{EntityIDs: rec.Entities, Accessors: append(rec.Accessors(), rec.Criteria.Accessors...), Since: rec.Criteria.Since}
 	if o.since != "" {
 		s, err := time.Parse(time.RFC3339, o.since)
 		if err != nil {
-			return c.usageError("invalid -since %q: want RFC 3339, such as 2026-01-02T15:04:05Z", o.since)
+			return nil, nil, c.usageError("invalid -since %q: want RFC 3339, such as 2026-01-02T15:04:05Z", o.since)
 		}
 		t.Since = s
 	}
@@ -403,13 +430,13 @@ func runIncidentReport(ctx context.Context, c *call, args []string, o *reportOpt
 	}
 	f, err := os.Open(o.file)
 	if err != nil {
-		return c.usageError("%v", err)
+		return nil, nil, c.usageError("%v", err)
 	}
 	defer f.Close()
 	trusted, verification, problems, err := verifyForReport(f, pub)
 	if err != nil {
 		fmt.Fprintf(c.env.Stderr, "Error verifying %s: %v\n", o.file, err)
-		return exitServer
+		return nil, nil, exitServer
 	}
 	if !trusted && !o.untrusted {
 		fmt.Fprintf(c.env.Stderr, "Error: the audit log %s does not verify (%s); refusing to report from it.\n", o.file, verification)
@@ -417,26 +444,19 @@ func runIncidentReport(ctx context.Context, c *call, args []string, o *reportOpt
 			fmt.Fprintf(c.env.Stderr, "  %s\n", p)
 		}
 		fmt.Fprintln(c.env.Stderr, "Give -allow-untrusted to print the report marked UNTRUSTED.")
-		return exitServer
+		return nil, nil, exitServer
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		fmt.Fprintln(c.env.Stderr, err)
-		return exitServer
+		return nil, nil, exitServer
 	}
 	rep, err := incident.Build(f, t)
 	if err != nil {
 		fmt.Fprintf(c.env.Stderr, "Error reading %s: %v\n", o.file, err)
-		return exitServer
+		return nil, nil, exitServer
 	}
 	rep.Incident, rep.Trusted, rep.Verification, rep.Problems = id, trusted, verification, problems
-	if err := incident.Render(c.env.Stdout, rep, o.format); err != nil {
-		fmt.Fprintln(c.env.Stderr, err)
-		return exitServer
-	}
-	if !trusted {
-		return exitServer
-	}
-	return exitOK
+	return rep, rec, exitOK
 }
 
 // verifyForReport checks the log's hash chain (and signatures, with pub)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -20,7 +21,8 @@ const (
 )
 
 // runKVListRecursive lists every key under t that the caller may see,
-// page by page (LIST ...?recursive=true&after=...&limit=...).
+// page by page (LIST ...?recursive=true&after=...&limit=...), following
+// next_after until an answer has none.
 func runKVListRecursive(ctx context.Context, c *call, cl *api.Client, t kvTarget) int {
 	p := t.apiPath("metadata")
 	var keys []any
@@ -40,11 +42,14 @@ func runKVListRecursive(ctx context.Context, c *call, cl *api.Client, t kvTarget
 		}
 		page, _ := secret.Data["keys"].([]any)
 		keys = append(keys, page...)
-		if len(page) < listPageSize {
+		// The server sets next_after when it stopped before the end: the
+		// page is full, or it examined as many keys as one page may.
+		next, _ := secret.Data["next_after"].(string)
+		if next == "" || next <= after {
 			warnings = secret.Warnings
 			break
 		}
-		after = formatValue(page[len(page)-1])
+		after = next
 	}
 	return c.printList(&api.Secret{Data: map[string]any{"keys": keys}, Warnings: warnings}, p)
 }
@@ -73,8 +78,8 @@ type searchFlags struct {
 }
 
 // query turns the flags into sys/access/search's query parameters.
-func (f *searchFlags) query(now time.Time) (map[string][]string, error) {
-	q := map[string][]string{}
+func (f *searchFlags) query(now time.Time) (url.Values, error) {
+	q := url.Values{}
 	set := func(k, v string) {
 		if v != "" {
 			q[k] = []string{v}
@@ -122,7 +127,10 @@ func kvSearchCommands() map[string]*command {
 			usage:    "[options]",
 			help: `Searches the KV version 2 mounts the token may list for secrets that
 match every filter given (GET sys/access/search, which needs sudo). Only
-secrets the token may read or list are shown; values never are.
+secrets the token may read or list are shown; values never are. Their
+metadata is shown, and the filters on it (-meta, -not-read-days,
+-not-updated-days, -updated-*, -created-by) match, only for secrets whose
+metadata the token may read.
 
     $ coffer kv search -glob='secret/payments/**'
     $ coffer kv search -meta=owner=payments -not-read-days=90
@@ -171,7 +179,7 @@ func runKVSearch(ctx context.Context, c *call, args []string, f *searchFlags) in
 		return exitServer
 	}
 	const p = "sys/access/search"
-	q["limit"] = []string{strconv.Itoa(searchPageSize)}
+	q.Set("limit", strconv.Itoa(searchPageSize))
 	hits := []searchHit{}
 	for {
 		secret, err := cl.Logical().ReadWithDataWithContext(ctx, p, q)
@@ -190,11 +198,11 @@ func runKVSearch(ctx context.Context, c *call, args []string, f *searchFlags) in
 			return c.serverError("searching", p, err)
 		}
 		hits = append(hits, page...)
-		if len(page) < searchPageSize {
+		next, _ := secret.Data["next_after"].(string)
+		if next == "" || next <= q.Get("after") {
 			break
 		}
-		last := page[len(page)-1]
-		q["after"] = []string{last.Mount + last.Path}
+		q.Set("after", next)
 	}
 	if c.format == "json" {
 		return c.printJSONOrFail(hits)
@@ -209,7 +217,11 @@ func runKVSearch(ctx context.Context, c *call, args []string, f *searchFlags) in
 		if by == "" {
 			by = h.CreatedByAccessor
 		}
-		rows = append(rows, []string{h.Mount + h.Path, strconv.Itoa(h.CurrentVersion), orDash(h.UpdatedTime), orDash(h.LastReadTime), orDash(by)})
+		version := "-" // the token may not read the metadata: path only
+		if h.CurrentVersion > 0 {
+			version = strconv.Itoa(h.CurrentVersion)
+		}
+		rows = append(rows, []string{h.Mount + h.Path, version, orDash(h.UpdatedTime), orDash(h.LastReadTime), orDash(by)})
 	}
 	t, _ := table(rows)
 	fmt.Fprint(c.env.Stdout, t)

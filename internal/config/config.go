@@ -108,6 +108,11 @@ type Config struct {
 	// Snapshot (snapshot block) schedules snapshots of the whole storage;
 	// nil means none.
 	Snapshot *Snapshot
+	// AWSSecretsManager (aws_secrets_manager block) serves the AWS
+	// Secrets Manager API at POST / on every listener; nil (no block)
+	// means not served, except in dev mode, which serves it with the
+	// defaults. See aws.go and docs/aws-secrets-manager.md.
+	AWSSecretsManager *AWSSecretsManager
 	// Audit (audit "file" "name" blocks) are audit devices enabled at
 	// unseal; they cannot be disabled through the API.
 	Audit []AuditDevice

@@ -136,7 +136,7 @@ func (d *decoder) config(body *hclsyntax.Body) *Config {
 			"pid_file":                        str(&c.PIDFile),
 		},
 		ignored: ignoredTop(),
-		blocks:  []string{"audit", "listener", "seal", "snapshot", "storage", "telemetry", "user_lockout"},
+		blocks:  []string{"audit", "aws_secrets_manager", "listener", "seal", "snapshot", "storage", "telemetry", "user_lockout"},
 	}
 	d.body(body, top)
 	var first, enabledSeal, disabledSeal, firstSnapshot *hclsyntax.Block
@@ -198,6 +198,12 @@ func (d *decoder) config(body *hclsyntax.Body) *Config {
 			}
 		case "user_lockout":
 			d.userLockout(c, b)
+		case "aws_secrets_manager":
+			if c.AWSSecretsManager != nil {
+				d.ps.add(b.DefRange(), "second aws_secrets_manager block; Coffer takes one")
+				continue
+			}
+			c.AWSSecretsManager = d.awsSecretsManager(b)
 		case "snapshot":
 			if firstSnapshot != nil {
 				d.ps.add(b.DefRange(), "second snapshot block; Coffer takes one (the first is at line %d)", firstSnapshot.TypeRange.Start.Line)

@@ -37,6 +37,7 @@ func (c *Config) applyDefaults() {
 	if c.MaxRequestSize == 0 {
 		c.MaxRequestSize = DefaultMaxRequestSize
 	}
+	c.AWSSecretsManager.defaults()
 	if c.Snapshot != nil && c.Snapshot.Retain == 0 {
 		c.Snapshot.Retain = DefaultSnapshotRetain
 	}
@@ -90,6 +91,10 @@ func (c *Config) Dev(listen string) (*Config, error) {
 	d.Warnings = slices.Clone(c.Warnings)
 	// Dev mode initializes and unseals itself with one key share.
 	d.Seal, d.DisabledSeal = nil, nil
+	if d.AWSSecretsManager == nil {
+		d.AWSSecretsManager = &AWSSecretsManager{}
+		d.AWSSecretsManager.defaults()
+	}
 	if !slices.ContainsFunc(d.Listeners, func(l Listener) bool { return l.Address == listen }) {
 		dev := Listener{Type: "tcp", Address: listen, TLSDisable: true, HTTP: ListenerHTTP{
 			IdleTimeout:         DefaultHTTPIdleTimeout,
@@ -211,6 +216,7 @@ func (v *validator) validate() {
 			v.errorf("snapshot", "snapshot: path (the directory to write snapshots to) is required")
 		}
 	}
+	v.awsSecretsManager()
 	if c.MaxRequestSize <= 0 {
 		v.errorf("max_request_size", "max_request_size %d: must be a positive number of bytes (Coffer has no unlimited setting)", c.MaxRequestSize)
 	}

@@ -25,8 +25,9 @@ func (a accessCore) Policies() []*policy.Policy {
 	return out
 }
 
-func (a accessCore) Directory(ctx context.Context) (*access.Directory, error) {
-	return a.c.AccessDirectory(ctx)
+// Directory runs inside HandleRequest, which holds stateMu for reading.
+func (a accessCore) Directory(ctx context.Context, counts bool) (*access.Directory, error) {
+	return a.c.accessDirectoryLocked(ctx, counts)
 }
 
 func (a accessCore) SecretMounts() []accessapi.Mount {

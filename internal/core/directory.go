@@ -23,10 +23,20 @@ import (
 // active node's changes as it is told of them. The first call after an
 // unseal builds the live-token index (about a second of CPU for 100,000
 // tokens) while holding the state lock for reading, so a seal waits for
-// it.
+// it. The principals carry their credential counts (see
+// [logical.PrincipalCounter]).
 func (c *Core) AccessDirectory(ctx context.Context) (*access.Directory, error) {
 	c.stateMu.RLock()
 	defer c.stateMu.RUnlock()
+	return c.accessDirectoryLocked(ctx, true)
+}
+
+// accessDirectoryLocked is AccessDirectory for a caller that holds
+// stateMu (the sys/access endpoints run inside HandleRequest, which does:
+// taking the read lock twice could deadlock behind a waiting writer).
+// counts asks the methods that can count their principals' credentials
+// to do so, which may read every credential's entry.
+func (c *Core) accessDirectoryLocked(ctx context.Context, counts bool) (*access.Directory, error) {
 	if c.Sealed() {
 		return nil, ErrSealed
 	}
@@ -43,6 +53,9 @@ func (c *Core) AccessDirectory(ctx context.Context) (*access.Directory, error) {
 			ps, err = tokenapi.RolePrincipals(ctx, router.NewView(c.barrier, tokenRolePrefix))
 		} else if pl, ok := r.Backend.(logical.PrincipalLister); ok {
 			ps, err = pl.Principals(ctx)
+			if pc, ok := r.Backend.(logical.PrincipalCounter); ok && counts && err == nil {
+				err = pc.CountPrincipals(ctx, ps)
+			}
 		} else {
 			continue
 		}

@@ -27,8 +27,10 @@ type mountEvents struct {
 }
 
 // SendEvent publishes an event of the mount. A backend sends paths
-// relative to its mount ("data/app/db"); one that already starts with the
-// mount path is kept.
+// relative to its mount ("data/app/db"), which always get the mount path
+// in front: a relative path may itself start with the mount's name (key
+// "data/x" of a mount at data/ is "data/data/x"), so it is never guessed
+// to be full already.
 func (m mountEvents) SendEvent(_ context.Context, typ string, metadata map[string]string) {
 	info := events.PluginInfo{MountAccessor: m.accessor, MountClass: "secret"}
 	for _, r := range m.c.router.Routes() {
@@ -45,7 +47,7 @@ func (m mountEvents) SendEvent(_ context.Context, typ string, metadata map[strin
 	}
 	md := make(map[string]string, len(metadata))
 	for k, v := range metadata {
-		if (k == "path" || k == "data_path") && v != "" && !strings.HasPrefix(v, info.MountPath) {
+		if (k == "path" || k == "data_path") && v != "" {
 			v = info.MountPath + strings.TrimPrefix(v, "/")
 		}
 		md[k] = v
@@ -99,7 +101,9 @@ const EventRecheck = 5 * time.Second
 // SubscribeEvents runs req, a read of sys/events/subscribe/TYPE, through
 // the pipeline (token, ACL, audit) and then subscribes to the events f
 // selects. It returns the pipeline's errors, an invalid request for a bad
-// filter, or [events.ErrTooMany]. The caller must Close the stream.
+// filter, [events.ErrTooMany] or [events.ErrTooManyForOwner] (the token
+// has events.DefaultMaxPerOwner streams already). The caller must Close
+// the stream.
 func (c *Core) SubscribeEvents(ctx context.Context, req *Request, f events.Filter) (*EventStream, error) {
 	if err := f.Check(); err != nil {
 		return nil, logical.InvalidRequest("%s", err.Error())
@@ -107,7 +111,13 @@ func (c *Core) SubscribeEvents(ctx context.Context, req *Request, f events.Filte
 	if _, err := c.HandleRequest(ctx, req); err != nil {
 		return nil, err
 	}
-	sub, err := c.events.Subscribe(f)
+	cl, err := c.eventCaller(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	// Streams are counted per token (by its hash), so that one token cannot
+	// take every slot of the bus.
+	sub, err := c.events.SubscribeAs(cl.hash, f)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +133,9 @@ var ErrStreamEnded = errors.New("event stream ended: the token is no longer vali
 
 // Next waits for the next event the stream's token may read (read on the
 // event's data path under the token's current policies; an event without a
-// data path needs read on sys/events/subscribe/TYPE only, already checked).
+// data path needs read on sys/events/subscribe/TYPE only, already checked)
+// and no incident lockdown withholds (a read of its path or data path
+// refused by the incident guard, see [Core.eventWithheld]).
 // It returns [ErrStreamEnded] once the token is revoked or expired,
 // [events.ErrSlow] when the reader fell behind, or ctx's error.
 func (s *EventStream) Next(ctx context.Context) (*events.Event, error) {
@@ -151,6 +163,9 @@ func (s *EventStream) Next(ctx context.Context) (*events.Event, error) {
 			if p := e.DataPath(); p != "" && !acl.Check(policy.Request{Path: p, Operation: string(logical.ReadOperation)}).Allowed {
 				continue
 			}
+			if s.c.eventWithheld(e, &s.req, acl) {
+				continue
+			}
 			return e, nil
 		}
 	}
@@ -160,6 +175,15 @@ func (s *EventStream) Next(ctx context.Context) (*events.Event, error) {
 // token is gone, no longer allows reading req's path (the subscribe path)
 // or the server is sealed.
 func (c *Core) eventACL(ctx context.Context, req *Request) (*policy.ACL, error) {
+	cl, err := c.eventCaller(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return cl.acl, nil
+}
+
+// eventCaller is eventACL's caller: the token's hash and ACL.
+func (c *Core) eventCaller(ctx context.Context, req *Request) (*caller, error) {
 	c.stateMu.RLock()
 	defer c.stateMu.RUnlock()
 	if c.Sealed() {
@@ -170,7 +194,26 @@ func (c *Core) eventACL(ctx context.Context, req *Request) (*policy.ACL, error) 
 	if err != nil {
 		return nil, err
 	}
-	return cl.acl, nil
+	return cl, nil
+}
+
+// eventWithheld reports whether the incident guard refuses a read of the
+// event's path or data path to the stream's caller (a lockdown in deny
+// mode covering it; a token with sudo on sys/incident/lockdown is exempt,
+// as for requests). Bans and blocked logins end the stream instead, in
+// eventACL's check of the token.
+func (c *Core) eventWithheld(e *events.Event, req *Request, acl *policy.ACL) bool {
+	for _, k := range []string{"data_path", "path"} {
+		p := e.Metadata[k]
+		if p == "" {
+			continue
+		}
+		r := &Request{Request: &logical.Request{Operation: logical.ReadOperation, Path: p, Connection: req.Connection}}
+		if c.guardRefuses(r, acl, nil) {
+			return true
+		}
+	}
+	return false
 }
 
 // SubscribePrefix is the path of the event stream, before the event type.

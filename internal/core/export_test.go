@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+
+	"github.com/coffer-secrets/coffer/internal/access"
 	"sync"
 	"testing"
 	"time"
@@ -45,4 +47,12 @@ func BuildTokenTreeForBench(ctx context.Context, tb testing.TB, c *Core, n int) 
 		tb.Fatal(err)
 	}
 	return parent.Accessor
+}
+
+// AccessDirectoryUncounted is the directory the who and what answers
+// build: without credential counts.
+func (c *Core) AccessDirectoryUncounted(ctx context.Context) (*access.Directory, error) {
+	c.stateMu.RLock()
+	defer c.stateMu.RUnlock()
+	return c.accessDirectoryLocked(ctx, false)
 }

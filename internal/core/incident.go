@@ -26,16 +26,26 @@ const incidentExemptPath = "sys/incident/lockdown"
 const incidentPrefix = "sys/incident/"
 
 // guardRefuses reports whether the incident guard refuses req: its
-// client address is banned, or a lockdown covers its path. A caller whose
-// ACL grants sudo on sys/incident/* is exempt; acl is nil for logins and
-// other requests without a token.
-func (c *Core) guardRefuses(req *Request, acl *policy.ACL) bool {
+// client address is banned, a lockdown covers its path, or its token (te,
+// nil for logins and other requests without a token) came from a login
+// an open incident blocks (a contained role or certificate serial: this
+// stops the batch tokens such logins made, which are never stored and so
+// cannot be revoked one by one, and any token a login stored while the
+// incident was being contained). A caller whose ACL grants sudo on
+// sys/incident/* is exempt from bans and lockdowns, not from a blocked
+// login.
+func (c *Core) guardRefuses(req *Request, acl *policy.ACL, te *token.Entry) bool {
 	g := c.incidents.Guard()
 	if g.Empty() {
 		return false
 	}
+	if te != nil && te.Path != "" {
+		if route, _, ok := c.router.Match(te.Path); ok && g.LoginBlocked(route.Path, te.Meta, te.InternalData) {
+			return true
+		}
+	}
 	read := req.Operation == logical.ReadOperation || req.Operation == logical.ListOperation
-	if !g.BannedAddr(req.Connection.RemoteIP()) && !g.LockedDown(req.Path, read) {
+	if !g.BannedAddr(req.Connection.RemoteIP()) && !g.LockedDown(req.Path, read) && !c.kvSecretLockedDown(g, req.Path, read) {
 		return false
 	}
 	if acl != nil {
@@ -45,6 +55,27 @@ func (c *Core) guardRefuses(req *Request, acl *policy.ACL) bool {
 		}
 	}
 	return true
+}
+
+// kvSecretPaths are the KV version 2 path families that act on the secret
+// whose data is at data/<key>.
+var kvSecretPaths = []string{"metadata/", "delete/", "undelete/", "destroy/", "subkeys/", "rotate/", "rotation/", "recover/", "deleted/"}
+
+// kvSecretLockedDown applies a lockdown of a KV secret's data path
+// (secret/data/pay) to the other paths that act on that secret
+// (secret/metadata/pay, secret/destroy/pay, secret/rotate/pay, ...), so
+// that "read-only" refuses every change to it, as the runbook says.
+func (c *Core) kvSecretLockedDown(g *incident.Guard, path string, read bool) bool {
+	route, rel, ok := c.router.Match(path)
+	if !ok || route.Type != "kv" {
+		return false
+	}
+	for _, fam := range kvSecretPaths {
+		if key, ok := strings.CutPrefix(rel, fam); ok {
+			return g.LockedDown(route.Path+"data/"+key, read)
+		}
+	}
+	return false
 }
 
 // incidentCore is the core as [sysincident.Core].

@@ -76,7 +76,7 @@ func (c *Core) handleLogin(ctx context.Context, req *Request, route *router.Rout
 	if resp == nil || resp.Auth == nil {
 		return c.finish(resp, route.Type, nil)
 	}
-	if c.incidents.Guard().LoginBlocked(route.Path, resp.Auth.Metadata) {
+	if c.incidents.Guard().LoginBlocked(route.Path, resp.Auth.Metadata, resp.Auth.InternalData) {
 		// An open incident blocks this role or certificate.
 		return nil, logical.PermissionDenied()
 	}
@@ -91,7 +91,13 @@ func (c *Core) handleLogin(ctx context.Context, req *Request, route *router.Rout
 // token attached to an identity entity.
 func (c *Core) issueLoginToken(ctx context.Context, route *router.Route, rel string, a *logical.Auth, now time.Time) (*AuthOutput, error) {
 	var entityID string
-	if a.Alias != nil && a.Alias.Name != "" && c.identity != nil {
+	if a.EntityID != "" && c.identity != nil {
+		e, err := c.identity.Entity(ctx, a.EntityID)
+		if err != nil || e.Disabled {
+			return nil, logical.PermissionDenied()
+		}
+		entityID = e.ID
+	} else if a.Alias != nil && a.Alias.Name != "" && c.identity != nil {
 		id, err := c.identity.LoginEntity(ctx, route.Accessor, route.Type, *a.Alias)
 		if err != nil {
 			return nil, err

@@ -149,7 +149,7 @@ func (c *Core) handleRequest(ctx context.Context, req *Request, rec *auditRecord
 			if err := c.auditRequest(ctx, req, rec); err != nil {
 				return nil, err
 			}
-			if c.guardRefuses(req, nil) {
+			if c.guardRefuses(req, nil, nil) {
 				// A banned address or a locked-down auth mount.
 				return nil, logical.PermissionDenied()
 			}
@@ -319,6 +319,11 @@ func (c *Core) authorize(ctx context.Context, req *Request, route *router.Route,
 			}
 		}
 	}
+	if c.guardRefuses(req, cl.acl, te) {
+		// An incident bans the client's address, locks the path down or
+		// blocks the login the token came from.
+		return cl, logical.PermissionDenied()
+	}
 	if rest, ok := strings.CutPrefix(req.Path, "sys/internal/ui/mounts/"); ok && op == logical.ReadOperation {
 		// As in Vault, a token may ask which mount serves a path when it
 		// has any access under that mount (clients such as the kv
@@ -340,10 +345,6 @@ func (c *Core) authorize(ctx context.Context, req *Request, route *router.Route,
 		return cl, logical.PermissionDenied()
 	}
 	if !dec.WrapTTLAllowed(req.WrapTTL) {
-		return cl, logical.PermissionDenied()
-	}
-	if c.guardRefuses(req, cl.acl) {
-		// An incident bans the client's address or locks the path down.
 		return cl, logical.PermissionDenied()
 	}
 	return cl, nil

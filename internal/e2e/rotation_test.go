@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -434,4 +435,83 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestKVRotationReviewFixes, through the real server and client:
+//   - a metadata read shows the rotation setup only to a token that may
+//     also read secret/rotation/<path>;
+//   - a webhook that cannot be reached fails with a generic reason, never
+//     the address or the network error (a policy writer would probe
+//     internal hosts with it), in the 502, last_error and the state;
+//   - a write while a rotation is pending is refused with a clear 400.
+func TestKVRotationReviewFixes(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	cl := s.Client
+	if _, err := cl.KVv2("secret").Put(t.Context(), "acl/app", map[string]any{"api_key": "old"}); err != nil {
+		t.Fatal(err)
+	}
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := closed.Addr().String()
+	closed.Close()
+	mustWrite(t, cl, "secret/rotation/acl/app", map[string]any{
+		"period": "24h", "keys": map[string]any{"api_key": map[string]any{"generator": "random"}},
+		"rotator": map[string]any{"type": "webhook", "url": "https://" + addr + "/hook", "hmac_key": rotHMACKey, "max_attempts": 1},
+	})
+
+	_, err = cl.Logical().Write("secret/rotate/acl/app", nil)
+	if statusCode(err) != http.StatusBadGateway || !strings.Contains(err.Error(), "could not connect") {
+		t.Fatalf("rotation with an unreachable hook: %v, want 502 could not connect", err)
+	}
+	rot, rerr := cl.Logical().Read("secret/rotation/acl/app")
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	port := addr[strings.LastIndex(addr, ":")+1:]
+	for _, shown := range []string{err.Error(), rot.Data["last_error"].(string)} {
+		for _, private := range []string{"127.0.0.1:" + port, "refused", "dial tcp"} {
+			if strings.Contains(shown, private) {
+				t.Errorf("%q shows %q", shown, private)
+			}
+		}
+	}
+	if !strings.Contains(rot.Data["last_error"].(string), "could not connect") {
+		t.Errorf("last_error = %q", rot.Data["last_error"])
+	}
+
+	// Version 2 is pending: writes are refused until it completes.
+	if _, err := cl.KVv2("secret").Put(t.Context(), "acl/app", map[string]any{"api_key": "manual"}); statusCode(err) != http.StatusBadRequest ||
+		!strings.Contains(err.Error(), "rotation of this secret is in progress") {
+		t.Errorf("write during a pending rotation: %v, want 400 saying a rotation is in progress", err)
+	}
+
+	if err := cl.Sys().PutPolicy("acl-meta", `path "secret/metadata/acl/*" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Sys().PutPolicy("acl-rot", `path "secret/rotation/acl/*" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		policies []string
+		want     bool
+	}{{[]string{"acl-meta"}, false}, {[]string{"acl-meta", "acl-rot"}, true}} {
+		tok, err := cl.Auth().Token().Create(&api.TokenCreateRequest{Policies: tt.policies})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec, err := clientWith(t, s, tok.Auth.ClientToken).Logical().Read("secret/metadata/acl/app")
+		if err != nil {
+			t.Fatalf("metadata read with %v: %v", tt.policies, err)
+		}
+		r, shown := sec.Data["rotation"].(map[string]any)
+		if shown != tt.want {
+			t.Errorf("metadata read with %v shows the rotation %v, want %v", tt.policies, shown, tt.want)
+		}
+		if shown && r["pending_version"] != json.Number("2") {
+			t.Errorf("rotation in metadata = %v", r)
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 const (
 	DefaultBuffer         = 256
 	DefaultMaxSubscribers = 1024
+	DefaultMaxPerOwner    = 8
 )
 
 // ErrSlow ends a subscription whose reader fell a whole buffer behind.
@@ -22,6 +23,10 @@ var ErrSlow = errors.New("subscriber too slow: its event buffer filled up")
 
 // ErrTooMany refuses a subscription when the bus has its maximum.
 var ErrTooMany = errors.New("too many event subscribers")
+
+// ErrTooManyForOwner refuses a subscription when its owner (a token) has
+// its maximum already.
+var ErrTooManyForOwner = errors.New("too many event streams for this token: close one of its streams first")
 
 // ErrClosed ends a subscription closed by its owner or by [Bus.Close].
 var ErrClosed = errors.New("subscription closed")
@@ -33,6 +38,10 @@ type Options struct {
 	// MaxSubscribers bounds the live subscriptions; 0 means
 	// DefaultMaxSubscribers.
 	MaxSubscribers int
+	// MaxPerOwner bounds the live subscriptions of one owner (see
+	// [Bus.SubscribeAs]), so that one token cannot take every slot; 0
+	// means DefaultMaxPerOwner.
+	MaxPerOwner int
 	// Now tells the time of published events; nil means time.Now.
 	Now func() time.Time
 	// Hooks are called with every published event, in order, after the
@@ -59,6 +68,9 @@ func New(opts Options) *Bus {
 	}
 	if opts.MaxSubscribers <= 0 {
 		opts.MaxSubscribers = DefaultMaxSubscribers
+	}
+	if opts.MaxPerOwner <= 0 {
+		opts.MaxPerOwner = DefaultMaxPerOwner
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -111,14 +123,30 @@ func (b *Bus) Len() int { return len(*b.subs.Load()) }
 
 // Subscribe adds a subscriber to events f selects. It fails with an error
 // saying what to fix for a bad filter, or [ErrTooMany].
-func (b *Bus) Subscribe(f Filter) (*Subscription, error) {
+func (b *Bus) Subscribe(f Filter) (*Subscription, error) { return b.SubscribeAs("", f) }
+
+// SubscribeAs is [Bus.Subscribe] for owner (an opaque key such as a token
+// hash; "" is nobody): it fails with [ErrTooManyForOwner] when owner has
+// Options.MaxPerOwner live subscriptions already.
+func (b *Bus) SubscribeAs(owner string, f Filter) (*Subscription, error) {
 	if err := f.Check(); err != nil {
 		return nil, err
 	}
-	s := &Subscription{bus: b, filter: f, ch: make(chan *Event, b.opts.Buffer), done: make(chan struct{})}
+	s := &Subscription{bus: b, owner: owner, filter: f, ch: make(chan *Event, b.opts.Buffer), done: make(chan struct{})}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	old := *b.subs.Load()
+	if owner != "" {
+		n := 0
+		for _, o := range old {
+			if o.owner == owner {
+				n++
+			}
+		}
+		if n >= b.opts.MaxPerOwner {
+			return nil, ErrTooManyForOwner
+		}
+	}
 	if len(old) >= b.opts.MaxSubscribers {
 		return nil, ErrTooMany
 	}
@@ -157,6 +185,7 @@ func (b *Bus) remove(s *Subscription, err error) bool {
 // until [Subscription.Done] is closed; then [Subscription.Err] says why.
 type Subscription struct {
 	bus    *Bus
+	owner  string // "" for none
 	filter Filter
 	ch     chan *Event
 	done   chan struct{}

@@ -359,3 +359,31 @@ func FuzzEventJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestBusPerOwnerLimit: an owner holds at most MaxPerOwner subscriptions;
+// other owners and ownerless subscriptions are not counted against it,
+// and a closed one frees its place.
+func TestBusPerOwnerLimit(t *testing.T) {
+	t.Parallel()
+	b := New(Options{MaxPerOwner: 2, MaxSubscribers: 10})
+	steps := []struct {
+		owner string
+		want  error
+	}{
+		{"a", nil}, {"a", nil}, {"a", ErrTooManyForOwner}, {"b", nil}, {"", nil}, {"", nil}, {"", nil}, {"b", nil}, {"b", ErrTooManyForOwner},
+	}
+	var first *Subscription
+	for i, st := range steps {
+		s, err := b.SubscribeAs(st.owner, Filter{Type: "*"})
+		if !errors.Is(err, st.want) {
+			t.Fatalf("step %d (%q): err %v, want %v", i, st.owner, err, st.want)
+		}
+		if i == 0 {
+			first = s
+		}
+	}
+	first.Close()
+	if _, err := b.SubscribeAs("a", Filter{Type: "*"}); err != nil {
+		t.Errorf("after a close: %v", err)
+	}
+}

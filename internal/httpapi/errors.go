@@ -30,6 +30,7 @@ var statusTable = []struct {
 	{logical.ErrUpstream, http.StatusBadGateway},
 	{errBusy, http.StatusServiceUnavailable},
 	{events.ErrTooMany, http.StatusServiceUnavailable},
+	{events.ErrTooManyForOwner, http.StatusTooManyRequests},
 	{errSlowBody, http.StatusRequestTimeout},
 }
 
@@ -58,7 +59,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, reqID strin
 		h.logger.Error("request failed", "request_id", reqID, "method", r.Method, "path", h.logPath(r), "err", err)
 		msg = "internal error; see the server log for request " + reqID
 	}
-	if errors.Is(err, errBusy) || errors.Is(err, events.ErrTooMany) {
+	if errors.Is(err, errBusy) || errors.Is(err, events.ErrTooMany) || errors.Is(err, events.ErrTooManyForOwner) {
 		w.Header().Set("Retry-After", "1")
 	}
 	h.writeJSON(w, status, errorBody{Errors: []string{msg}})

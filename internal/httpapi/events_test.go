@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/vault/api"
 
 	"github.com/coffer-secrets/coffer/internal/events"
@@ -302,6 +303,164 @@ func TestEventStreamLimit(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no stream after the first closed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// readUntil reads events until one whose data path is end; it returns
+// "TYPE PATH DATA_PATH" of those before it.
+func readUntil(t *testing.T, conn *websocket.Conn, end string) []string {
+	t.Helper()
+	var got []string
+	for {
+		e, err := readEvent(t, conn)
+		if err != nil {
+			t.Fatalf("read: %v (so far %q)", err, got)
+		}
+		if e.Metadata["data_path"] == end || (e.Metadata["data_path"] == "" && e.Metadata["path"] == end) {
+			return got
+		}
+		got = append(got, e.Type+" "+e.Metadata["path"]+" "+e.Metadata["data_path"])
+	}
+}
+
+// TestEventPathsNamingTheMount: a key whose relative path starts with the
+// mount's own name still gets the mount path in front (kv v2 at data/,
+// kv v1 at kv1/), and the ACL is checked on that full path: a token that
+// reads kv1/db (key "db") does not see key "kv1/db" (kv1/kv1/db).
+func TestEventPathsNamingTheMount(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	ctx := t.Context()
+	if err := s.Client.Sys().Mount("data", &api.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Client.Sys().Mount("kv1", &api.MountInput{Type: "kv", Options: map[string]string{"version": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	tok := restrictedToken(t, s.Client, "kv1-db", `
+path "sys/events/subscribe/*" { capabilities = ["read"] }
+path "kv1/db" { capabilities = ["read"] }
+path "kv1/end" { capabilities = ["read"] }`)
+	all, status := subscribe(t, s, s.RootToken, "kv*", "")
+	if status != http.StatusSwitchingProtocols {
+		t.Fatalf("subscribe status %d", status)
+	}
+	some, status := subscribe(t, s, tok, "kv*", "")
+	if status != http.StatusSwitchingProtocols {
+		t.Fatalf("subscribe status %d", status)
+	}
+	if _, err := s.Client.KVv2("data").Put(ctx, "x", map[string]any{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"kv1/db", "db", "end"} {
+		if _, err := s.Client.Logical().Write("kv1/"+p, map[string]any{"k": "v"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		"kv-v2/data-write data/data/x data/data/x",
+		"kv-v1/write kv1/kv1/db kv1/kv1/db",
+		"kv-v1/write kv1/db kv1/db",
+	}
+	if d := cmp.Diff(want, readUntil(t, all, "kv1/end")); d != "" {
+		t.Errorf("root's events (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(want[2:], readUntil(t, some, "kv1/end")); d != "" {
+		t.Errorf("kv1/db reader's events (-want +got):\n%s", d)
+	}
+}
+
+// TestEventStreamLockdown: a deny lockdown withholds its paths' events
+// from a stream whose token has no sudo on sys/incident, even though its
+// ACL allows the read; lifting it lets them through again.
+func TestEventStreamLockdown(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	ctx := t.Context()
+	tok := restrictedToken(t, s.Client, "kv-reader", `
+path "sys/events/subscribe/*" { capabilities = ["read"] }
+path "secret/data/*" { capabilities = ["read"] }`)
+	conn, status := subscribe(t, s, tok, "kv*", "")
+	if status != http.StatusSwitchingProtocols {
+		t.Fatalf("subscribe status %d", status)
+	}
+	kv := s.Client.KVv2("secret")
+	put := func(p string) {
+		t.Helper()
+		if _, err := kv.Put(ctx, p, map[string]any{"k": "v"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Client.Logical().Write("sys/incident/lockdown", map[string]any{"prefix": "secret/data/pay", "mode": "deny"}); err != nil {
+		t.Fatal(err)
+	}
+	put("pay")
+	put("pay/card")
+	put("app")
+	put("end1")
+	want := []string{"kv-v2/data-write secret/data/app secret/data/app"}
+	if d := cmp.Diff(want, readUntil(t, conn, "secret/data/end1")); d != "" {
+		t.Errorf("events under a deny lockdown (-want +got):\n%s", d)
+	}
+	if _, err := s.Client.Logical().DeleteWithData("sys/incident/lockdown", map[string][]string{"prefix": {"secret/data/pay"}}); err != nil {
+		t.Fatal(err)
+	}
+	put("pay")
+	put("end2")
+	want = []string{"kv-v2/data-write secret/data/pay secret/data/pay"}
+	if d := cmp.Diff(want, readUntil(t, conn, "secret/data/end2")); d != "" {
+		t.Errorf("events after the lift (-want +got):\n%s", d)
+	}
+}
+
+// TestEventStreamsPerToken: one token holds at most
+// events.DefaultMaxPerOwner streams; the next answers 429 with a message
+// saying so, another token still subscribes, and a closed stream frees
+// its place.
+func TestEventStreamsPerToken(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	tok := restrictedToken(t, s.Client, "sub", `path "sys/events/subscribe/*" { capabilities = ["read"] }`)
+	dial := func(token string) (*websocket.Conn, *http.Response, error) {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		return websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.Addr, "http")+"/v1/sys/events/subscribe/*?json=true",
+			&websocket.DialOptions{HTTPHeader: http.Header{"X-Vault-Token": {token}}})
+	}
+	var conns []*websocket.Conn
+	for i := range events.DefaultMaxPerOwner {
+		c, _, err := dial(tok)
+		if err != nil {
+			t.Fatalf("stream %d: %v", i, err)
+		}
+		conns = append(conns, c)
+		t.Cleanup(func() { c.CloseNow() })
+	}
+	_, resp, err := dial(tok)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("stream past the token's limit: %v, %+v; want 429 with Retry-After", err, resp)
+	}
+	var body struct{ Errors []string }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || len(body.Errors) != 1 || !strings.Contains(body.Errors[0], "too many event streams for this token") {
+		t.Errorf("429 body %+v (%v), want the reason", body, err)
+	}
+	other, _, err := dial(s.RootToken)
+	if err != nil {
+		t.Fatalf("another token's stream: %v", err)
+	}
+	other.CloseNow()
+	conns[0].Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, _, err := dial(tok)
+		if err == nil {
+			c.CloseNow()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no stream after one closed: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

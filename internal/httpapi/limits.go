@@ -180,3 +180,24 @@ func (br *bodyReader) read() ([]byte, error) {
 		}
 	}
 }
+
+// ReadRawBody reads r's body as sent, within this listener's limits
+// (max_request_size, the body budget, the minimum rate), for another wire
+// API served on the same listener (internal/awsapi). The caller calls
+// release once the body is no longer used (also after an error). A body
+// over the size limit is an error of kind logical.ErrTooLarge.
+func (h *Handler) ReadRawBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, func() {}, nil
+	}
+	if r.ContentLength > h.maxBody {
+		return nil, func() {}, bodyTooLarge()
+	}
+	br := &bodyReader{h: h, w: w, r: r}
+	body, err = br.read()
+	if err != nil {
+		br.release()
+		return nil, func() {}, err
+	}
+	return body, br.release, nil
+}

@@ -106,9 +106,12 @@ func (g *Guard) BannedAddr(ip net.IP) bool {
 }
 
 // LoginBlocked reports whether a login at the auth mount (path with its
-// trailing slash) that produced metadata meta is refused: its role or its
-// certificate serial is blocked.
-func (g *Guard) LoginBlocked(mount string, meta map[string]string) bool {
+// trailing slash) is refused: its role or its certificate serial is
+// blocked. meta is the login's metadata and internal its internal data
+// (a token's Meta and InternalData). The role is internal's "role_name"
+// when set (AppRole keeps it there, out of reach of the secret ID's
+// caller-chosen metadata), else meta's "role_name" or "role".
+func (g *Guard) LoginBlocked(mount string, meta, internal map[string]string) bool {
 	if g == nil {
 		return false
 	}
@@ -117,11 +120,19 @@ func (g *Guard) LoginBlocked(mount string, meta map[string]string) bool {
 			return true
 		}
 	}
-	for _, k := range []string{"role_name", "role"} {
-		if r := meta[k]; r != "" {
-			if _, ok := g.roles[roleKey{mount, r}]; ok {
-				return true
-			}
+	if len(g.roles) == 0 {
+		return false
+	}
+	roles := []string{internal["role_name"]}
+	if roles[0] == "" {
+		roles = []string{meta["role_name"], meta["role"]}
+	}
+	for _, r := range roles {
+		if r == "" {
+			continue
+		}
+		if _, ok := g.roles[roleKey{mount, r}]; ok {
+			return true
 		}
 	}
 	return false

@@ -43,10 +43,13 @@ type SecretID struct {
 // Step is the outcome of one containment action. A failed step keeps
 // its error (client-safe) and is retried by the next run of contain.
 type Step struct {
-	Action   string    `json:"action"`
-	Target   string    `json:"target"`
-	Outcome  string    `json:"outcome"`
-	Error    string    `json:"error,omitempty"`
+	Action  string `json:"action"`
+	Target  string `json:"target"`
+	Outcome string `json:"outcome"`
+	Error   string `json:"error,omitempty"`
+	// Detail says what a rotation step did, or for OutcomeManual the
+	// command a human runs.
+	Detail   string    `json:"detail,omitempty"`
 	Attempts int       `json:"attempts"`
 	Time     time.Time `json:"time"`
 }
@@ -73,6 +76,20 @@ type Record struct {
 	SecretIDs        []SecretID     `json:"secret_ids,omitempty"`
 	Blocks           Blocks         `json:"blocks"`
 	Steps            []Step         `json:"steps"`
+	// Rotations are the outcomes of `coffer incident rotate`, one per
+	// (action, target); a step that is OutcomeOK is skipped by the next
+	// run.
+	Rotations []Step `json:"rotations,omitempty"`
+}
+
+// Rotated returns the rotation step recorded for action on target.
+func (r *Record) Rotated(action, target string) (Step, bool) {
+	for _, s := range r.Rotations {
+		if s.Action == action && s.Target == target {
+			return s, true
+		}
+	}
+	return Step{}, false
 }
 
 // Failed returns the steps whose last attempt failed.

@@ -28,6 +28,8 @@ type Targets struct {
 type Read struct {
 	Path  string `json:"path"`
 	Mount string `json:"mount,omitempty"`
+	// MountType is the engine ("kv", "database" ...), for rotation.
+	MountType string `json:"mount_type,omitempty"`
 	// Versions are the KV v2 versions read (from the response's
 	// metadata.version), sorted; empty for other engines.
 	Versions []int64  `json:"versions,omitempty"`
@@ -50,6 +52,21 @@ type Event struct {
 	Username string `json:"username,omitempty"`
 	// Error is set for refused requests.
 	Error string `json:"error,omitempty"`
+	// Mount and MountType say which engine served the request, for
+	// rotation.
+	Mount     string `json:"mount,omitempty"`
+	MountType string `json:"mount_type,omitempty"`
+	// KeyVersions are the transit key versions of an encryption (the
+	// response's key_version, or each batch result's: numbers the audit
+	// log keeps as they are).
+	KeyVersions []int64 `json:"key_versions,omitempty"`
+	// Ciphertexts are the ciphertexts an encryption answered, when the
+	// audit log holds them in the clear (the device logs raw, or the
+	// mount lists ciphertext in audit_non_hmac_response_keys).
+	Ciphertexts []string `json:"ciphertexts,omitempty"`
+	// Serial is the serial number of a certificate issued, as the audit
+	// log holds it (an HMAC unless the device logs raw).
+	Serial string `json:"serial,omitempty"`
 }
 
 // Report is what the contained identities did, from an audit log.
@@ -205,7 +222,7 @@ func (b *builder) add(raw []byte) {
 		return
 	}
 	b.rep.Matched++
-	ev := Event{Time: l.Time, Path: req.Path, Operation: req.Operation, Source: req.RemoteAddress}
+	ev := Event{Time: l.Time, Path: req.Path, Operation: req.Operation, Source: req.RemoteAddress, Mount: req.MountPoint, MountType: req.MountType}
 	switch {
 	case l.Error != "":
 		ev.Error = l.Error
@@ -225,6 +242,28 @@ func (b *builder) add(raw []byte) {
 		// secrets.
 		b.read(&l)
 	case req.Operation == "create", req.Operation == "update", req.Operation == "patch", req.Operation == "delete":
+		if l.Response != nil && len(l.Response.Data) > 0 && (req.MountType == "transit" || req.MountType == "pki") {
+			type encrypted struct {
+				Ciphertext string      `json:"ciphertext"`
+				KeyVersion json.Number `json:"key_version"`
+			}
+			var d struct {
+				encrypted
+				BatchResults []encrypted `json:"batch_results"`
+				Serial       string      `json:"serial_number"`
+			}
+			if json.Unmarshal(l.Response.Data, &d) == nil {
+				for _, e := range append(d.BatchResults, d.encrypted) {
+					if v, err := strconv.ParseInt(string(e.KeyVersion), 10, 64); err == nil && v > 0 {
+						ev.KeyVersions = append(ev.KeyVersions, v)
+					}
+					if e.Ciphertext != "" && !strings.HasPrefix(e.Ciphertext, "hmac-sha256:") {
+						ev.Ciphertexts = append(ev.Ciphertexts, e.Ciphertext)
+					}
+				}
+				ev.Serial = d.Serial
+			}
+		}
 		b.rep.Writes = append(b.rep.Writes, ev)
 	}
 }
@@ -267,7 +306,7 @@ func (b *builder) read(l *reportLine) {
 	req := l.Request
 	acc := b.reads[req.Path]
 	if acc == nil {
-		acc = &readAcc{r: Read{Path: req.Path, Mount: req.MountPoint, First: l.Time}, versions: map[int64]struct{}{}, sources: map[string]struct{}{}}
+		acc = &readAcc{r: Read{Path: req.Path, Mount: req.MountPoint, MountType: req.MountType, First: l.Time}, versions: map[int64]struct{}{}, sources: map[string]struct{}{}}
 		b.reads[req.Path] = acc
 	}
 	acc.r.Count++

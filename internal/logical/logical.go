@@ -205,6 +205,10 @@ type Auth struct {
 	BoundCIDRs []string
 	// Alias is the identity alias the login maps to.
 	Alias *Alias
+	// EntityID, when set, is the identity entity the token gets instead
+	// of the one Alias maps to (an awskeys key bound to an entity): it
+	// must exist and not be disabled, or the login is refused.
+	EntityID string
 	// GroupAliases name the caller's groups in the auth method's terms
 	// (such as the values of a JWT groups claim); core puts the entity in
 	// the external groups whose group aliases on the mount have these
@@ -397,6 +401,7 @@ type Principal struct {
 	Unbound bool `json:"unbound,omitempty"`
 	// Counts are numbers about the principal's credentials that the
 	// hygiene report reads, by name; never the credentials themselves.
+	// Only a [PrincipalCounter] fills them.
 	// AppRole sets "secret_ids" (live secret IDs of the role) and
 	// "secret_ids_unlimited" (those with neither a TTL nor a use limit).
 	Counts map[string]int `json:"counts,omitempty"`
@@ -407,6 +412,15 @@ type Principal struct {
 // a credential.
 type PrincipalLister interface {
 	Principals(ctx context.Context) ([]Principal, error)
+}
+
+// PrincipalCounter is implemented by auth methods that can count their
+// principals' credentials (AppRole's secret IDs). Counting may read every
+// credential's entry, so only the hygiene report asks for it.
+// CountPrincipals fills the Counts of principals the method's
+// [PrincipalLister] returned; one no longer there keeps nil Counts.
+type PrincipalCounter interface {
+	CountPrincipals(ctx context.Context, ps []Principal) error
 }
 
 // SecretInfo describes one stored secret (a KV v2 key with all its

@@ -27,6 +27,8 @@ var sudoPaths = []*regexp.Regexp{
 	regexp.MustCompile(`^sys/storage/snapshot(-force)?$`),
 	regexp.MustCompile(`^sys/incident(/.*)?$`),
 	regexp.MustCompile(`^sys/access/`),
+	// A webhook receives every event, whatever the ACL of who set it up.
+	regexp.MustCompile(`^sys/events/webhooks(/.*)?$`),
 }
 
 // NeedsSudo reports whether a request to path needs the sudo capability

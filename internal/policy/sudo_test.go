@@ -26,6 +26,12 @@ func TestNeedsSudo(t *testing.T) {
 		{path: "sys/leases/lookup/prefix", want: true},
 		{path: "sys/leases/lookup-x", want: false},
 		{path: "secret/data/x", want: false},
+		{path: "sys/events/webhooks", want: true},
+		{path: "sys/events/webhooks/", want: true},
+		{path: "sys/events/webhooks/ops", want: true},
+		{path: "sys/events/webhooks/ops/replay", want: true},
+		{path: "sys/events/webhooksx", want: false},
+		{path: "sys/events/subscribe/kv*", want: false},
 	}
 	for _, tt := range tests {
 		if got := NeedsSudo(tt.path); got != tt.want {

@@ -57,8 +57,12 @@ func (p *Policy) Templated() bool {
 // the parameter (no such alias, group or metadata key). So is a rule
 // whose value could widen the path, which Vault would substitute
 // verbatim: a value that is empty, holds "/", "*", "{{", "}}" or a control
-// character, or that makes a path segment "+", "." or "..". Other rules
-// are shared with p, not copied; the result must not be modified.
+// character, or that makes a path segment "+", "." or "..", unless the
+// rule denies: leaving out a deny would widen the policy's grants, so a
+// deny rule whose values are all present but one is unsafe denies, fail
+// closed, everything under the path's text before its first parameter.
+// Other rules are shared with p, not copied; the result must not be
+// modified.
 func (p *Policy) Resolve(id *Identity) *Policy {
 	if !p.Templated() {
 		return p
@@ -70,10 +74,14 @@ func (p *Policy) Resolve(id *Identity) *Policy {
 			continue
 		}
 		path, ok := resolvePath(r.Path, id)
-		if !ok {
+		switch {
+		case ok:
+			r.Path = path
+		case r.Capabilities&CapDeny != 0 && paramsPresent(r.Path, id):
+			r.Path = r.Path[:strings.Index(r.Path, "{{")] + "*"
+		default:
 			continue
 		}
-		r.Path = path
 		out.Rules = append(out.Rules, r)
 	}
 	return out
@@ -324,6 +332,27 @@ func safeValue(v string) bool {
 	}
 	for i := 0; i < len(v); i++ {
 		if v[i] < 0x20 || v[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// paramsPresent reports whether id has a value for every parameter of
+// the templated path (whatever the values are).
+func paramsPresent(path string, id *Identity) bool {
+	if id == nil {
+		return false
+	}
+	segs, err := parseTemplate(path)
+	if err != nil {
+		return false
+	}
+	for _, s := range segs {
+		if s.param == nil {
+			continue
+		}
+		if _, ok := s.param.value(id); !ok {
 			return false
 		}
 	}

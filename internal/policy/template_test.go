@@ -232,3 +232,36 @@ func TestLiteralClosingBraces(t *testing.T) {
 		t.Errorf("literal path with }} = %+v", p.Rules)
 	}
 }
+
+// TestTemplatedDenyFailsClosed: a deny rule whose value is unsafe is not
+// left out (that would let the policy's grants through); it denies the
+// path's text before its first parameter. A missing value still drops it,
+// as Vault does.
+func TestTemplatedDenyFailsClosed(t *testing.T) {
+	t.Parallel()
+	p := mustParse(t, "guard", `
+path "secret/data/*" { capabilities = ["read"] }
+path "secret/data/teams/{{identity.entity.metadata.wide}}/*" { capabilities = ["deny"] }
+path "secret/data/other/{{identity.entity.metadata.missing}}/*" { capabilities = ["deny"] }
+`)
+	acl := NewACL(ResolveAll([]*Policy{p}, alice()))
+	checks := []struct {
+		path string
+		want bool
+	}{
+		{"secret/data/teams/a/b/db", false},
+		{"secret/data/teams/anything", false},
+		{"secret/data/public", true},
+		{"secret/data/other/x/db", true},
+	}
+	for _, c := range checks {
+		if got := acl.Check(Request{Path: c.path, Operation: "read"}).Allowed; got != c.want {
+			t.Errorf("read %s = %v, want %v", c.path, got, c.want)
+		}
+	}
+	// A grant with the same unsafe value is still left out.
+	g := mustParse(t, "grant", `path "secret/data/teams/{{identity.entity.metadata.wide}}/*" { capabilities = ["read"] }`)
+	if NewACL(ResolveAll([]*Policy{g}, alice())).Check(Request{Path: "secret/data/teams/a/b/db", Operation: "read"}).Allowed {
+		t.Error("a grant with an unsafe value was kept")
+	}
+}

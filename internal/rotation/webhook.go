@@ -12,10 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/backoff"
@@ -125,6 +128,9 @@ type Webhook struct {
 	now    func() time.Time
 	// MinBackoff is the first wait between attempts (doubles up to 5 s).
 	MinBackoff time.Duration
+	// Logger, if set, gets the detail of failed deliveries (the network
+	// or TLS error), which the returned error leaves out.
+	Logger *slog.Logger
 }
 
 // NewWebhook returns the webhook rotator of cfg, validated again.
@@ -171,7 +177,11 @@ var errPermanent = errors.New("permanent")
 // Apply implements [Rotator]: it posts the change, retrying network
 // errors, 429 and 5xx answers with backoff up to max_attempts times. A
 // 2xx answer is success; redirects are not followed. Errors say what the
-// hook answered, never what it sent.
+// hook answered, never what it sent, and only in generic words ("could
+// not connect", "TLS handshake failed", "timed out", "HTTP 500"): the
+// error reaches whoever may write the policy, and the network detail
+// (addresses, ports, TLS alerts) would let them probe internal hosts. The
+// detail goes to Logger.
 func (w *Webhook) Apply(ctx context.Context, c Change) error {
 	p := Payload{Event: "kv-rotation", Path: c.Path, Version: c.Version, PreviousVersion: c.PreviousVersion, Timestamp: w.now().UTC().Format(time.RFC3339Nano)}
 	for k := range c.Values {
@@ -190,7 +200,7 @@ func (w *Webhook) Apply(ctx context.Context, c Change) error {
 	var last error
 	for attempt := range w.cfg.attempts() {
 		if attempt > 0 && !backoff.Sleep(ctx.Done(), bo.Next()) {
-			return fmt.Errorf("webhook: %w (after %d attempts; stopped: %w)", last, attempt, ctx.Err())
+			return &logical.Error{Kind: logical.ErrUpstream, Msg: fmt.Sprintf("webhook rotator: %v (after %d attempts; stopped: %v)", last, attempt, ctx.Err()), Err: last}
 		}
 		last = w.post(ctx, body, sig)
 		if last == nil || errors.Is(last, errPermanent) {
@@ -215,9 +225,13 @@ func (w *Webhook) post(ctx context.Context, body []byte, sig string) error {
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			err = ue.Err // the URL is in the policy already; keep the cause
+			err = ue.Err // the URL may hold a token in its query: not logged
 		}
-		return fmt.Errorf("post to the hook: %w", err)
+		reason := deliveryFailure(err)
+		if w.Logger != nil {
+			w.Logger.Warn("webhook rotator delivery failed", "reason", reason, "err", err)
+		}
+		return errors.New(reason)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
@@ -229,6 +243,32 @@ func (w *Webhook) post(ctx context.Context, body []byte, sig string) error {
 	default:
 		return fmt.Errorf("the hook answered HTTP %d: %w", resp.StatusCode, errPermanent)
 	}
+}
+
+// deliveryFailure is the generic reason of a failed delivery: what may be
+// shown to the policy's writer without describing the network.
+func deliveryFailure(err error) string {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return "timed out"
+	}
+	if errors.Is(err, context.Canceled) {
+		return "canceled"
+	}
+	var (
+		rh tls.RecordHeaderError
+		ae tls.AlertError
+		cv *tls.CertificateVerificationError
+		ua x509.UnknownAuthorityError
+		he x509.HostnameError
+		ci x509.CertificateInvalidError
+	)
+	if errors.As(err, &rh) || errors.As(err, &ae) || errors.As(err, &cv) || errors.As(err, &ua) ||
+		errors.As(err, &he) || errors.As(err, &ci) || strings.Contains(err.Error(), "tls: ") ||
+		strings.Contains(err.Error(), "HTTP response to HTTPS client") {
+		return "TLS handshake failed"
+	}
+	return "could not connect"
 }
 
 // Close releases the webhook's idle connections.

@@ -12,7 +12,9 @@ import (
 	"errors"
 	"io"
 	"log"
+	"log/slog"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -188,4 +190,81 @@ func TestWebhookTimeout(t *testing.T) {
 	if err := w.Apply(t.Context(), Change{Path: "p", Version: 1}); !errors.Is(err, logical.ErrUpstream) {
 		t.Fatalf("Apply against a hook that never answers = %v, want an upstream error", err)
 	}
+}
+
+// TestWebhookErrorsAreGeneric: a failed delivery says what kind of failure
+// it was, never the address, port or TLS detail (whoever writes a policy
+// would probe internal hosts with it); the detail goes to the log.
+func TestWebhookErrorsAreGeneric(t *testing.T) {
+	t.Parallel()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	plain := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	plain.Config.ErrorLog = log.New(io.Discard, "", 0)
+	t.Cleanup(plain.Close)
+	untrusted := newHook(t, nil)
+	failing := newHook(t, nil, 500)
+	release := make(chan struct{})
+	slow := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release) })
+	slowCA := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: slow.Certificate().Raw}))
+
+	tests := []struct {
+		name    string
+		cfg     RotatorConfig
+		want    string
+		logHas  string
+		private []string // what the error must not show
+	}{
+		{name: "closed port", cfg: RotatorConfig{URL: "https://" + closedAddr}, want: "could not connect", logHas: "refused",
+			private: []string{"127.0.0.1", closedAddr[strings.LastIndex(closedAddr, ":")+1:], "refused", "dial"}},
+		{name: "not TLS", cfg: RotatorConfig{URL: "https://" + plain.Listener.Addr().String()}, want: "TLS handshake failed", logHas: "HTTPS",
+			private: []string{"127.0.0.1", "HTTP response", "record"}},
+		{name: "untrusted certificate", cfg: RotatorConfig{URL: untrusted.URL}, want: "TLS handshake failed", logHas: "certificate",
+			private: []string{"127.0.0.1", "x509", "certificate", "authority"}},
+		{name: "server error", cfg: RotatorConfig{URL: failing.URL, CACert: failing.caPEM()}, want: "HTTP 500", private: []string{"127.0.0.1"}},
+		{name: "timeout", cfg: RotatorConfig{URL: slow.URL, CACert: slowCA, Timeout: 100 * time.Millisecond}, want: "timed out", logHas: "Timeout",
+			private: []string{"127.0.0.1", "Client.Timeout"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var logs strings.Builder
+			var mu sync.Mutex
+			tt.cfg.MaxAttempts = 1
+			w := newTestWebhook(t, tt.cfg)
+			w.Logger = slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &logs}, nil))
+			err := w.Apply(t.Context(), Change{Path: "p", Version: 1, Values: map[string]string{"k": "v"}})
+			if !errors.Is(err, logical.ErrUpstream) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Apply = %v, want an upstream error saying %q", err, tt.want)
+			}
+			for _, s := range tt.private {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("error %q shows %q", err, s)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !strings.Contains(logs.String(), tt.logHas) {
+				t.Errorf("log %q does not hold the detail %q", logs.String(), tt.logHas)
+			}
+		})
+	}
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

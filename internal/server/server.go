@@ -15,6 +15,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/coffer-secrets/coffer/internal/awsapi"
+	"github.com/coffer-secrets/coffer/internal/awsauth"
 	"io"
 	"log/slog"
 	"net"
@@ -235,6 +237,12 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	// One body budget for every listener that does not set its own: the
 	// bound is on the process's memory, not per address.
 	budget := httpapi.NewBudget(0)
+	// The AWS Secrets Manager API, when configured, shares each
+	// listener's limits and one authenticator (its token cache).
+	var awsAuth awsauth.Authenticator
+	if a := cfg.AWSSecretsManager; a != nil {
+		awsAuth = awsauth.New(c, awsauth.Options{Mount: a.AuthMount, Logger: logger})
+	}
 	api := func(h config.ListenerHTTP) *http.Server {
 		lb := budget
 		if h.MaxRequestBodyBudget > 0 {
@@ -256,8 +264,19 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 			BodyGrace:              h.RequestBodyGrace,
 			BodyMinRate:            h.MinRequestBodyRate,
 		})
+		var root http.Handler = handler
+		if awsAuth != nil {
+			root = withAWS(handler, awsapi.New(awsapi.Options{
+				Core:    c,
+				Auth:    awsAuth,
+				Mount:   cfg.AWSSecretsManager.Mount,
+				Account: cfg.AWSSecretsManager.AccountID,
+				Body:    handler,
+				Logger:  logger,
+			}))
+		}
 		return &http.Server{
-			Handler:           s.wrap(handler, h.MaxRequestDuration),
+			Handler:           s.wrap(root, h.MaxRequestDuration),
 			ConnContext:       connContext,
 			ReadHeaderTimeout: h.ReadHeaderTimeout,
 			ReadTimeout:       h.ReadTimeout,
@@ -522,6 +541,18 @@ func (s *Server) wrap(h http.Handler, maxDuration time.Duration) http.Handler {
 			r = r.WithContext(ctx)
 		}
 		h.ServeHTTP(w, r)
+	})
+}
+
+// withAWS sends POST / to aws (the AWS Secrets Manager API) and every
+// other request to api (the Vault API, under /v1/).
+func withAWS(api, aws http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" && r.Method == http.MethodPost {
+			aws.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
 	})
 }
 

@@ -189,6 +189,11 @@ type TemplateConfig struct {
 	// ExitOnRetryFailure stops the agent when a template cannot be
 	// rendered after its retries, instead of waiting.
 	ExitOnRetryFailure bool
+	// UseEvents (use_events, default true) makes the agent subscribe to
+	// the server's kv-v2 events and read a KV secret again as soon as it
+	// changes, instead of waiting for StaticSecretRenderInterval; the
+	// interval stays as the fallback when events are unavailable.
+	UseEvents bool
 }
 
 // Listener is a listener block for the API proxy.

@@ -29,7 +29,7 @@ func TestParseFull(t *testing.T) {
 				{Path: "/tmp/wrapped", Mode: 0o640, WrapTTL: 5 * time.Minute},
 			},
 		},
-		TemplateConfig: TemplateConfig{StaticSecretRenderInterval: 10 * time.Second, ExitOnRetryFailure: true},
+		TemplateConfig: TemplateConfig{StaticSecretRenderInterval: 10 * time.Second, ExitOnRetryFailure: true, UseEvents: true},
 		Templates: []Template{
 			{Source: "/etc/agent/db.tmpl", Destination: "/etc/app/db.env", CreateDestDirs: true, Perms: 0o640, Command: []string{"systemctl reload app"}, ErrorOnMissingKey: true, Line: 40},
 			{Contents: `[[ with secret "secret/data/app" ]][[ .Data.data.x ]][[ end ]]`, Destination: "/etc/app/x", CreateDestDirs: true, Perms: 0o644,
@@ -56,7 +56,7 @@ func TestParseValid(t *testing.T) {
 			name: "empty file gets defaults",
 			src:  ``,
 			check: func(t *testing.T, c *Config) {
-				if c.TemplateConfig.StaticSecretRenderInterval != 5*time.Minute || c.Vault.NumRetries != 12 || c.AutoAuth != nil {
+				if c.TemplateConfig.StaticSecretRenderInterval != 5*time.Minute || c.Vault.NumRetries != 12 || c.AutoAuth != nil || !c.TemplateConfig.UseEvents {
 					t.Errorf("defaults = %+v", c)
 				}
 			},
@@ -145,6 +145,15 @@ func TestParseValid(t *testing.T) {
 			check: func(t *testing.T, c *Config) {
 				if c.TemplateConfig.StaticSecretRenderInterval != 30*time.Second || c.Templates[0].Perms != 0o600 {
 					t.Errorf("got %v %v", c.TemplateConfig.StaticSecretRenderInterval, c.Templates[0].Perms)
+				}
+			},
+		},
+		{
+			name: "use_events turned off",
+			src:  "template_config {\n use_events = false\n}\n",
+			check: func(t *testing.T, c *Config) {
+				if c.TemplateConfig.UseEvents {
+					t.Error("use_events = false left UseEvents on")
 				}
 			},
 		},

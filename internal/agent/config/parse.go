@@ -275,7 +275,7 @@ func (d *decoder) once(b *hclsyntax.Block, seen map[string]*hclsyntax.Block) boo
 }
 
 func (d *decoder) config(body *hclsyntax.Body) *Config {
-	c := &Config{Vault: Vault{NumRetries: 12}}
+	c := &Config{Vault: Vault{NumRetries: 12}, TemplateConfig: TemplateConfig{UseEvents: true}}
 	seen := make(map[string]*hclsyntax.Block)
 	d.body(body, "", map[string]setter{
 		"pid_file":        str(&c.PidFile),
@@ -301,6 +301,7 @@ func (d *decoder) config(body *hclsyntax.Body) *Config {
 				d.body(b.Body, " in template_config", map[string]setter{
 					"static_secret_render_interval": duration(&c.TemplateConfig.StaticSecretRenderInterval),
 					"exit_on_retry_failure":         boolean(&c.TemplateConfig.ExitOnRetryFailure),
+					"use_events":                    boolean(&c.TemplateConfig.UseEvents),
 					// Accepted for Vault Agent files; the agent always
 					// caps its retries with its own backoff.
 					"max_connections_per_host": integer(new(int)),

@@ -12,29 +12,10 @@ import (
 // with its bindings (bind_secret_id, the CIDR bounds, the secret ID
 // limits). A role that does not bind a secret ID is Unbound: its role ID
 // (an identifier, not a secret) and a source address are all a login
-// needs. Counts tell how many secret IDs the role has ("secret_ids"; when
-// the role sets a TTL or a use limit, expired ones count until tidied)
-// and how many of them have neither a TTL nor a use limit
-// ("secret_ids_unlimited"). No role ID, secret ID or secret ID accessor
-// is returned.
+// needs. No role ID, secret ID or secret ID accessor is returned.
 func (b *backend) Principals(ctx context.Context) ([]logical.Principal, error) {
-	key, err := b.key(ctx)
-	if err != nil {
-		return nil, err
-	}
-	names, err := b.roles.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]logical.Principal, 0, len(names))
-	for _, name := range names {
-		r, err := b.roles.Get(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		if r == nil {
-			continue // deleted since the list
-		}
+	var out []logical.Principal
+	err := b.roles.Each(ctx, func(name string, r *role) error {
 		p := r.Token.Principal("role", name)
 		p.Bindings["bind_secret_id"] = r.BindSecretID
 		if len(r.SecretIDBoundCIDRs) > 0 {
@@ -47,14 +28,36 @@ func (b *backend) Principals(ctx context.Context) ([]logical.Principal, error) {
 			p.Bindings["secret_id_ttl"] = int64(r.SecretIDTTL.Seconds())
 		}
 		p.Unbound = !r.BindSecretID
-		total, unlimited, err := b.countSecretIDs(ctx, roleKey(key, name), r)
-		if err != nil {
-			return nil, err
-		}
-		p.Counts = map[string]int{"secret_ids": total, "secret_ids_unlimited": unlimited}
 		out = append(out, p)
+		return nil
+	})
+	return out, err
+}
+
+// CountPrincipals implements [logical.PrincipalCounter]: Counts tell how
+// many secret IDs each role has ("secret_ids"; when the role sets a TTL or
+// a use limit, expired ones count until tidied) and how many of them have
+// neither a TTL nor a use limit ("secret_ids_unlimited").
+func (b *backend) CountPrincipals(ctx context.Context, ps []logical.Principal) error {
+	key, err := b.key(ctx)
+	if err != nil {
+		return err
 	}
-	return out, nil
+	for i := range ps {
+		r, err := b.roles.Get(ctx, ps[i].Name)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			continue // deleted since the list
+		}
+		total, unlimited, err := b.countSecretIDs(ctx, roleKey(key, ps[i].Name), r)
+		if err != nil {
+			return err
+		}
+		ps[i].Counts = map[string]int{"secret_ids": total, "secret_ids_unlimited": unlimited}
+	}
+	return nil
 }
 
 // countSecretIDs counts the secret IDs of role r (key rk) and those

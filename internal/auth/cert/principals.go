@@ -15,19 +15,8 @@ import (
 // holding a CA and no name constraint is Unbound: every client
 // certificate that CA ever signed logs in as it.
 func (b *backend) Principals(ctx context.Context) ([]logical.Principal, error) {
-	names, err := b.entries.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]logical.Principal, 0, len(names))
-	for _, name := range names {
-		t, err := b.entries.Get(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		if t == nil {
-			continue // deleted since the list
-		}
+	var out []logical.Principal
+	err := b.entries.Each(ctx, func(name string, t *certEntry) error {
 		p := t.Token.Principal("certificate", name)
 		constrained := false
 		for _, c := range []struct {
@@ -48,7 +37,7 @@ func (b *backend) Principals(ctx context.Context) ([]logical.Principal, error) {
 		}
 		certs, err := parseCertificates(t.Certificate)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		var cas, pinned []string
 		for _, c := range certs {
@@ -66,6 +55,7 @@ func (b *backend) Principals(ctx context.Context) ([]logical.Principal, error) {
 		}
 		p.Unbound = len(cas) > 0 && !constrained
 		out = append(out, p)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }

@@ -15,19 +15,8 @@ import (
 // Unbound: every token the mount's issuer (or keys) signed logs in as it,
 // from wherever its token_bound_cidrs allow.
 func (b *backend) Principals(ctx context.Context) ([]logical.Principal, error) {
-	names, err := b.roles.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]logical.Principal, 0, len(names))
-	for _, name := range names {
-		r, err := b.roles.Get(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		if r == nil {
-			continue // deleted since the list
-		}
+	var out []logical.Principal
+	err := b.roles.Each(ctx, func(name string, r *role) error {
 		p := r.Token.Principal("role", name)
 		p.Bindings["role_type"] = r.RoleType
 		p.Bindings["user_claim"] = r.UserClaim
@@ -57,6 +46,7 @@ func (b *backend) Principals(ctx context.Context) ([]logical.Principal, error) {
 		}
 		p.Unbound = len(r.BoundAudiences) == 0 && r.BoundSubject == "" && len(r.BoundClaims) == 0
 		out = append(out, p)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }

@@ -14,19 +14,8 @@ import (
 // account of the cluster logs in as it. The reviewer JWT is never
 // returned.
 func (b *backend) Principals(ctx context.Context) ([]logical.Principal, error) {
-	names, err := b.roles.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]logical.Principal, 0, len(names))
-	for _, name := range names {
-		r, err := b.roles.Get(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		if r == nil {
-			continue // deleted since the list
-		}
+	var out []logical.Principal
+	err := b.roles.Each(ctx, func(name string, r *role) error {
 		p := r.Token.Principal("role", name)
 		p.Bindings["bound_service_account_names"] = slices.Clone(r.BoundNames)
 		p.Bindings["bound_service_account_namespaces"] = slices.Clone(r.BoundNamespaces)
@@ -36,6 +25,7 @@ func (b *backend) Principals(ctx context.Context) ([]logical.Principal, error) {
 		}
 		p.Unbound = slices.Contains(r.BoundNames, "*") && slices.Contains(r.BoundNamespaces, "*")
 		out = append(out, p)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }

@@ -71,7 +71,8 @@ func checkCAS(c *mountConfig, m *keyMeta, cas *framework.Int) error {
 // readData answers data/<path>[?version=N]. Nothing there is (nil, nil),
 // which core answers with 404; a deleted or destroyed version is a 404
 // that still carries the version's metadata and data null. The latest
-// version costs two storage reads.
+// version costs two storage reads. A read with a value marks the key's
+// last read, on the active node only.
 func (b *backendV2) readData(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
 	p, want, err := versionQuery(req, m)
 	if err != nil {
@@ -80,7 +81,9 @@ func (b *backendV2) readData(ctx context.Context, req *logical.Request, m *frame
 	resp, err := b.answerVersion(ctx, p, want, func(meta versionResponse, value []byte) (any, error) {
 		return &dataResponse{Metadata: meta, Data: value}, nil
 	})
-	if err == nil && resp != nil && !resp.NotFound {
+	// A standby records no read: it cannot write them, and what it kept
+	// would only grow until the node is rebuilt (see docs/access.md).
+	if err == nil && resp != nil && !resp.NotFound && !b.rot.standby {
 		b.lastRead.mark(p, b.now())
 	}
 	return resp, err
@@ -181,6 +184,9 @@ func (b *backendV2) writeData(ctx context.Context, req *logical.Request, m *fram
 	if err := b.checkWritableLocked(ctx, p, meta); err != nil {
 		return nil, err
 	}
+	if err := checkNoPendingLocked(meta); err != nil {
+		return nil, err
+	}
 	if err := checkCAS(cfg, meta, in.Options.CAS); err != nil {
 		return nil, err
 	}
@@ -209,6 +215,9 @@ func (b *backendV2) patchData(ctx context.Context, req *logical.Request, m *fram
 	}
 	if meta.expired(b.now()) {
 		return nil, expiredWriteError(meta)
+	}
+	if err := checkNoPendingLocked(meta); err != nil {
+		return nil, err
 	}
 	if err := checkCAS(cfg, meta, in.Options.CAS); err != nil {
 		return nil, err

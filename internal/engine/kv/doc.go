@@ -21,10 +21,15 @@
 // A list with ?recursive=true answers every key below the path in byte
 // order, a page of at most limit keys after the key after, keeping only
 // the keys the caller's [logical.AccessChecker] lets it read (data) or
-// read or list (metadata); it walks storage one folder at a time. Each
-// version records the accessor and entity of the token that wrote it. A
-// data read marks the key in memory; Periodic and Cleanup write the marks
-// in batches. The version 2 backend is a [logical.SecretWalker].
+// read or list (metadata) ([logical.MayViewKVKey]); it walks storage one
+// folder at a time and examines at most a scan budget of keys, answering
+// next_after when it stops before the end. Each version records the
+// accessor and entity of the token that wrote it. A data read on the
+// active node marks the key in memory (a standby records none); Periodic
+// and Cleanup write the marks in batches, under the keys' locks. The
+// version 2 backend is a [logical.SecretWalker], and its
+// WalkSecretsFiltered lets a search check each key by path before reading
+// it.
 //
 // # Lifecycle and events
 //

@@ -103,6 +103,7 @@ type mountLifeInput struct {
 type configInput struct {
 	settingsInput
 	mountLifeInput
+	rotationConfigInput
 }
 
 func (in *mountLifeInput) checkMountLife() error {

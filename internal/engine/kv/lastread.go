@@ -2,6 +2,8 @@ package kv
 
 import (
 	"context"
+	"hash/maphash"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -21,7 +23,8 @@ const lastReadBatch = 256
 // flush, in batches, from Periodic (about once a minute) and Cleanup (when
 // the mount is disabled or the server seals). A crash loses at most the
 // reads since the last flush. The map holds one entry per key read since
-// then, so it is bounded by the number of keys.
+// then, so it is bounded by the number of keys. A standby records nothing
+// (it cannot write); the reads it serves itself are not tracked.
 type lastReads struct {
 	mu      sync.Mutex
 	pending map[string]int64 // guarded by mu: key -> last read, Unix ns
@@ -72,29 +75,42 @@ func storedLastRead(ctx context.Context, s logical.Storage, p string) (int64, er
 	return n, nil
 }
 
+// flushGuard keeps a flush from writing the last read of a key whose
+// metadata is deleted meanwhile (an orphan entry that nothing would ever
+// delete): lock takes the writer locks of keys and returns their unlock,
+// and exists reports, under them, whether a key's metadata is stored.
+// Deleting a key's metadata holds its lock, so a flush writes a key's
+// entry either before the delete (which then deletes it) or not at all.
+type flushGuard struct {
+	lock   func(keys []string) (unlock func())
+	exists func(ctx context.Context, p string) (bool, error)
+}
+
 // flush writes what is pending to s in transactions of lastReadBatch
 // keys, leaving a stored time that is later (two reads racing across a
-// flush) as it is. What a failed read or transaction held goes back to
-// pending, keeping the later time if the key was read again meanwhile.
-func (l *lastReads) flush(ctx context.Context, s logical.Storage) error {
+// flush) as it is. With a guard it writes only the keys whose metadata
+// still exists, under their locks (a nil guard, for tests of the
+// batching alone, checks nothing). What a failed read or transaction
+// held goes back to pending, keeping the later time if the key was read
+// again meanwhile.
+func (l *lastReads) flush(ctx context.Context, s logical.Storage, g *flushGuard) error {
 	l.mu.Lock()
 	batch := l.pending
 	l.pending = nil
 	l.mu.Unlock()
-	ops := make([]logical.TxnOp, 0, min(len(batch), lastReadBatch))
+	keys := make([]string, 0, min(len(batch), lastReadBatch))
 	var failed error
 	write := func() {
-		if len(ops) == 0 {
+		if len(keys) == 0 {
 			return
 		}
-		if err := s.Txn(ctx, ops); err != nil {
+		if err := writeLastReads(ctx, s, g, keys, batch); err != nil {
 			failed = err
-			for _, op := range ops {
-				p := op.Key[len(lastReadPrefix):]
+			for _, p := range keys {
 				l.mark(p, batch[p])
 			}
 		}
-		ops = ops[:0]
+		keys = keys[:0]
 	}
 	for p, t := range batch {
 		stored, err := storedLastRead(ctx, s, p)
@@ -106,13 +122,71 @@ func (l *lastReads) flush(ctx context.Context, s logical.Storage) error {
 		if stored >= t {
 			continue
 		}
-		ops = append(ops, logical.TxnOp{Key: lastReadPrefix + p, Value: strconv.AppendInt(nil, t, 10)})
-		if len(ops) == lastReadBatch {
+		keys = append(keys, p)
+		if len(keys) == lastReadBatch {
 			write()
 		}
 	}
 	write()
 	return failed
+}
+
+// writeLastReads writes batch's time of each of keys in one transaction,
+// leaving out, with a guard, the keys whose metadata is gone.
+func writeLastReads(ctx context.Context, s logical.Storage, g *flushGuard, keys []string, batch map[string]int64) error {
+	if g != nil {
+		defer g.lock(keys)()
+	}
+	ops := make([]logical.TxnOp, 0, len(keys))
+	for _, p := range keys {
+		if g != nil {
+			ok, err := g.exists(ctx, p)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue // deleted since it was read: so is its entry
+			}
+		}
+		ops = append(ops, logical.TxnOp{Key: lastReadPrefix + p, Value: strconv.AppendInt(nil, batch[p], 10)})
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	return s.Txn(ctx, ops)
+}
+
+// flushLastReads writes the recorded last reads of the mount's keys (see
+// [lastReads.flush]), each under its writer lock. A standby records none.
+func (b *backendV2) flushLastReads(ctx context.Context) error {
+	return b.lastRead.flush(ctx, b.storage, &flushGuard{
+		lock: b.lockKeys,
+		exists: func(ctx context.Context, p string) (bool, error) {
+			e, err := b.storage.Get(ctx, metaKey(p))
+			return e != nil, err
+		},
+	})
+}
+
+// lockKeys takes the writer locks of keys, each stripe once and in
+// ascending order, and returns their unlock. Every other holder holds one
+// stripe at a time, so the order keeps two callers of lockKeys from
+// deadlocking on each other.
+func (b *backendV2) lockKeys(keys []string) func() {
+	stripes := make([]uint64, 0, len(keys))
+	for _, p := range keys {
+		stripes = append(stripes, maphash.String(b.seed, p)%lockStripes)
+	}
+	slices.Sort(stripes)
+	stripes = slices.Compact(stripes)
+	for _, i := range stripes {
+		b.locks[i].Lock()
+	}
+	return func() {
+		for _, i := range stripes {
+			b.locks[i].Unlock()
+		}
+	}
 }
 
 // timeOf turns Unix nanoseconds into a time, zero for 0.

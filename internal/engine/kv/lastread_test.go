@@ -43,12 +43,12 @@ func TestLastReadsFlush(t *testing.T) {
 	}
 
 	st.fail = true
-	if err := l.flush(ctx, st); err == nil {
+	if err := l.flush(ctx, st, nil); err == nil {
 		t.Fatal("flush on a failing storage succeeded")
 	}
 	l.mark("k001", 7000) // a read between the failure and the retry wins
 	st.fail = false
-	if err := l.flush(ctx, st); err != nil {
+	if err := l.flush(ctx, st, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -65,14 +65,14 @@ func TestLastReadsFlush(t *testing.T) {
 	}
 	// A stored later time is kept; an empty flush writes nothing.
 	l.mark("k002", 8000)
-	if err := l.flush(ctx, st); err != nil {
+	if err := l.flush(ctx, st, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := storedLastRead(ctx, st, "k002"); got != 9000 {
 		t.Errorf("k002 stored %d after an older read was flushed, want 9000", got)
 	}
 	before := st.Counts()
-	if err := l.flush(ctx, st); err != nil || st.Counts() != before {
+	if err := l.flush(ctx, st, nil); err != nil || st.Counts() != before {
 		t.Errorf("an empty flush wrote: %v", err)
 	}
 }
@@ -94,13 +94,13 @@ func TestLastReadsConcurrent(t *testing.T) {
 	}
 	wg.Go(func() {
 		for range 20 {
-			if err := l.flush(ctx, st); err != nil {
+			if err := l.flush(ctx, st, nil); err != nil {
 				t.Error(err)
 			}
 		}
 	})
 	wg.Wait()
-	if err := l.flush(ctx, st); err != nil {
+	if err := l.flush(ctx, st, nil); err != nil {
 		t.Fatal(err)
 	}
 	for k := range 50 {

@@ -41,6 +41,7 @@ type mountConfig struct {
 	CASRequired        bool          `json:"cas_required"`
 	DeleteVersionAfter time.Duration `json:"delete_version_after_ns"`
 	mountLife
+	rotationMountConfig
 }
 
 // keyMeta is the stored metadata of one key: its settings and every
@@ -174,7 +175,7 @@ type metadataResponse struct {
 	Versions           map[int]versionInfo `json:"versions"`
 	lifeResponse
 	// Rotation summarises the key's rotation policy and state; absent
-	// when it has none.
+	// when it has none or the caller may not read rotation/<path>.
 	Rotation *rotationSummary `json:"rotation,omitempty"`
 }
 
@@ -207,6 +208,7 @@ type configResponse struct {
 	DeleteVersionAfter framework.Duration `json:"delete_version_after"`
 	MaxVersions        int                `json:"max_versions"`
 	mountLifeResponse
+	rotationConfigResponse
 }
 
 // checkCustomMetadata enforces Vault's limits on custom_metadata. Errors

@@ -38,8 +38,10 @@ func (in *settingsInput) apply(meta *keyMeta) {
 }
 
 // readMetadata answers metadata/<path>; a key with no metadata is (nil,
-// nil), which core answers with 404.
-func (b *backendV2) readMetadata(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+// nil), which core answers with 404. The rotation summary (rotator
+// settings, last error) is shown only to a caller who may also read
+// rotation/<path>, which has its own ACL.
+func (b *backendV2) readMetadata(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
 	p := m.Get("path")
 	if err := checkPath(p); err != nil {
 		return nil, err
@@ -49,8 +51,10 @@ func (b *backendV2) readMetadata(ctx context.Context, _ *logical.Request, m *fra
 		return nil, err
 	}
 	r := newMetadataResponse(meta)
-	if r.Rotation, err = b.rotationSummary(ctx, p); err != nil {
-		return nil, err
+	if req.Access != nil && req.Access.Allowed(req.MountPoint+"rotation/"+p, logical.ReadOperation) {
+		if r.Rotation, err = b.rotationSummary(ctx, p); err != nil {
+			return nil, err
+		}
 	}
 	return &logical.Response{Data: r}, nil
 }

@@ -10,7 +10,7 @@ import (
 // deleted secrets past their recovery window) and the write of the
 // last-read times recorded since the last run.
 func (b *backendV2) Periodic(ctx context.Context) error {
-	return errors.Join(b.sweepLifecycle(ctx), b.lastRead.flush(ctx, b.storage))
+	return errors.Join(b.sweepLifecycle(ctx), b.flushLastReads(ctx))
 }
 
 // Cleanup implements [logical.Cleaner] for a mount going away (disabled,
@@ -18,7 +18,7 @@ func (b *backendV2) Periodic(ctx context.Context) error {
 // the last-read times recorded since the last flush.
 func (b *backendV2) Cleanup(ctx context.Context) {
 	b.stopScheduler()
-	if err := b.lastRead.flush(ctx, b.storage); err != nil {
+	if err := b.flushLastReads(ctx); err != nil {
 		b.logger.Warn("kv: last-read times not saved", "err", err)
 	}
 }

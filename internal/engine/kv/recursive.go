@@ -64,39 +64,67 @@ func recursiveQuery(req *logical.Request) (bool, listOptions, error) {
 	return true, o, nil
 }
 
+// recursiveList is the data of a recursive list answer.
+type recursiveList struct {
+	Keys []string `json:"keys"`
+	// NextAfter is set when the walk stopped before the end of the tree
+	// (the page is full, or the scan budget ran out): the next page is
+	// asked with after set to it. It is the last key examined, relative
+	// to the listed folder, which the caller may not be allowed to see.
+	NextAfter string `json:"next_after,omitempty"`
+}
+
 // listRecursive answers a recursive list: the leaf keys under folder
 // (relative to base in storage), as paths relative to folder, in byte
 // order, that sort after o.after and that allow lets the caller see; at
-// most o.limit of them. A page of o.limit keys may have a next one: the
-// client asks again with after set to its last key. An empty answer is
-// (nil, nil), which core answers with 404, as for a plain list.
+// most o.limit of them, from at most scanBudget(o.limit) keys examined.
+// When the walk stops before the end of the tree the answer carries
+// next_after, where the next page starts, even with no key (a caller
+// that may see few keys then follows continuations instead of walking
+// the whole tree in one request). An empty answer at the end of the tree
+// is (nil, nil), which core answers with 404, as for a plain list.
 func listRecursive(ctx context.Context, s logical.Storage, base, folder string, o listOptions, allow func(key string) bool) (*logical.Response, error) {
 	var after string
 	if o.after != "" {
 		after = folder + o.after
 	}
 	keys := make([]string, 0, min(o.limit, 64))
-	err := walkSorted(ctx, s, base, folder, after, func(k string) (bool, error) {
+	budget := scanBudget(o.limit)
+	examined, last, stopped := 0, "", false
+	err := walkSorted(ctx, s, base, folder, after, "", func(k string) (bool, error) {
+		examined++
+		last = k
 		if allow(k) {
 			keys = append(keys, k[len(folder):])
 		}
-		return len(keys) < o.limit, nil
+		stopped = len(keys) >= o.limit || examined >= budget
+		return !stopped, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	resp, err := framework.ListResponse(keys)
-	if resp != nil && o.defaulted && len(keys) == o.limit {
-		resp.Warnings = append(resp.Warnings, fmt.Sprintf("the answer holds the first %d keys; list again with after set to the last one for the next page", o.limit))
+	if len(keys) == 0 && !stopped {
+		return nil, nil
 	}
-	return resp, err
+	data := &recursiveList{Keys: keys}
+	resp := &logical.Response{Data: data}
+	if stopped {
+		data.NextAfter = last[len(folder):]
+	}
+	switch {
+	case stopped && len(keys) < o.limit:
+		resp.Warnings = append(resp.Warnings, fmt.Sprintf("%d keys were examined, the most for one page; list again with after set to next_after for the next page", examined))
+	case stopped && o.defaulted:
+		resp.Warnings = append(resp.Warnings, fmt.Sprintf("the answer holds the first %d keys; list again with after set to next_after for the next page", o.limit))
+	}
+	return resp, nil
 }
 
 // listMetadataRecursive is listMetadata with ?recursive=true: every key
-// under the path that the caller may see (see mayReadKey).
+// under the path that the caller may see (see [logical.MayViewKVKey]).
 func (b *backendV2) listMetadataRecursive(ctx context.Context, req *logical.Request, folder string, o listOptions) (*logical.Response, error) {
 	return listRecursive(ctx, b.storage, metaPrefix, folder, o, func(k string) bool {
-		return mayReadKey(req.Access, req.MountPoint, k)
+		return logical.MayViewKVKey(req.Access, req.MountPoint, k)
 	})
 }
 

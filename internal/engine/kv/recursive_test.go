@@ -46,7 +46,15 @@ func listKeys(t *testing.T, h *harness, version, path string, access logical.Acc
 	if err != nil || resp == nil {
 		return nil, err
 	}
-	return resp.Data.(*framework.ListData).Keys, nil
+	return respKeys(resp), nil
+}
+
+// respKeys returns the keys of a list answer, recursive or not.
+func respKeys(resp *logical.Response) []string {
+	if l, ok := resp.Data.(*recursiveList); ok {
+		return l.Keys
+	}
+	return resp.Data.(*framework.ListData).Keys
 }
 
 func TestRecursiveList(t *testing.T) {
@@ -260,12 +268,12 @@ func BenchmarkRecursiveList100k(b *testing.B) {
 			if resp == nil {
 				break
 			}
-			keys := resp.Data.(*framework.ListData).Keys
-			n += len(keys)
-			after = keys[len(keys)-1]
-			if len(keys) < 1000 {
+			l := resp.Data.(*recursiveList)
+			n += len(l.Keys)
+			if l.NextAfter == "" {
 				break
 			}
+			after = l.NextAfter
 		}
 		if n != 100000 {
 			b.Fatalf("listed %d keys, want 100000", n)

@@ -36,8 +36,21 @@ import (
 // A pending version found later (after a restart or a failover) is always
 // completed, never abandoned: the rotator is called again with the same
 // values, which rotators must accept (setting the same password again is
-// harmless). A pending version removed meanwhile (destroyed, trimmed) is
-// abandoned and the next rotation generates new values.
+// harmless). A pending version removed meanwhile (destroyed, trimmed), or
+// older than the current one, is abandoned and the next rotation
+// generates new values.
+//
+// While a version is pending, writes and patches of data/<path> are
+// refused (errRotationPending): a version written after the pending one
+// would stay current while the rotator had put the pending values in
+// place (a database password), and the secret and its user would
+// disagree. A rotator that keeps failing keeps the secret read-only; its
+// failures are in the rotation state, and deleting the policy drops the
+// pending version and lets writes in again.
+//
+// Deleted (recoverable) and expired secrets are not rotated: the rotator
+// would change a value that no read answers. Their schedule
+// waits and rotates once the secret is recovered or its expiry extended.
 
 // rotPrefix starts the storage key of a secret's rotation entry.
 const rotPrefix = "rot/"
@@ -53,6 +66,19 @@ const (
 // errTrashed marks a rotation of a deleted (recoverable) secret: not a
 // failure to record, the schedule just waits.
 var errTrashed = errors.New("secret is deleted")
+
+// errRotationPending marks a write refused while a rotation is pending.
+var errRotationPending = errors.New("rotation pending")
+
+// checkNoPendingLocked refuses a new version of p while a rotation of it
+// is pending (see the package comment above). The caller holds p's lock.
+func checkNoPendingLocked(meta *keyMeta) error {
+	if meta == nil || meta.Pending == 0 {
+		return nil
+	}
+	return &logical.Error{Kind: logical.ErrConflict, Err: errRotationPending, Msg: "a rotation of this secret is in progress (version " +
+		strconv.Itoa(meta.Pending) + " is pending); retry shortly, or see its rotation state at rotation/<path> (deleting the policy ends it)"}
+}
 
 // rotationTimeout bounds one rotation (generation, rotator, commit) when
 // no request bounds it.
@@ -230,6 +256,13 @@ func (b *backendV2) writeRotation(ctx context.Context, req *logical.Request, m *
 			return nil, &logical.Error{Kind: logical.ErrPermissionDenied, Msg: "a database rotator needs update permission on " + target + "config/" + r.Connection}
 		}
 	}
+	cfg, err := loadConfig(ctx, b.storage)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkWebhookHost(cfg, pol.Rotator); err != nil {
+		return nil, err
+	}
 	defer b.lock(p)()
 	e, err := loadRotation(ctx, b.storage, p)
 	if err != nil {
@@ -304,12 +337,29 @@ func (b *backendV2) rotateNow(ctx context.Context, _ *logical.Request, m *framew
 }
 
 // rotate runs one rotation of p to the end and returns the version that
-// became current and the one before it.
+// became current and the one before it. A pending version found older
+// than the current one at commit is not a success: p is rotated again at
+// once, from the current version.
 func (b *backendV2) rotate(ctx context.Context, p string) (version, previous int, err error) {
 	if !b.sched.begin(p) {
 		return 0, 0, &logical.Error{Kind: logical.ErrConflict, Msg: "a rotation of this secret is already running"}
 	}
 	defer b.sched.end(p)
+	for range 2 {
+		version, previous, err = b.rotateOnce(ctx, p)
+		if !errors.Is(err, errStalePending) {
+			break
+		}
+	}
+	return version, previous, err
+}
+
+// errStalePending marks a commit that found a version newer than the
+// pending one.
+var errStalePending = errors.New("a newer version was written during the rotation")
+
+// rotateOnce is one rotation of p; the caller holds p's in-flight mark.
+func (b *backendV2) rotateOnce(ctx context.Context, p string) (version, previous int, err error) {
 	ch, pol, err := b.prepareRotation(ctx, p)
 	if err != nil {
 		if !errors.Is(err, logical.ErrNotFound) && !errors.Is(err, errTrashed) && !b.sched.closing.Load() {
@@ -335,14 +385,25 @@ func (b *backendV2) rotate(ctx context.Context, p string) (version, previous int
 	return b.commitRotation(ctx, p, ch.Version)
 }
 
-// applyRotator calls the policy's rotator, if any.
+// applyRotator calls the policy's rotator, if any. A webhook's host is
+// checked again: the mount's allow-list may have changed since the policy
+// was written.
 func (b *backendV2) applyRotator(ctx context.Context, pol *rotation.Policy, ch rotation.Change) error {
+	cfg, err := loadConfig(ctx, b.storage)
+	if err != nil {
+		return err
+	}
+	if err := checkWebhookHost(cfg, pol.Rotator); err != nil {
+		return err
+	}
 	db, _ := b.rot.system.(logical.DatabasePasswordSetter)
 	r, err := rotation.New(pol.Rotator, db)
 	if err != nil || r == nil {
 		return err
 	}
 	if w, ok := r.(*rotation.Webhook); ok {
+		// The caller sees a generic reason; the server log the detail.
+		w.Logger = b.rot.logger.With("path", ch.Path, "version", ch.Version)
 		defer w.Close()
 	}
 	return r.Apply(ctx, ch)
@@ -377,6 +438,12 @@ func (b *backendV2) prepareRotation(ctx context.Context, p string) (rotation.Cha
 		}
 	}
 	now := b.now()
+	if meta != nil && meta.expired(now) {
+		// Like a deleted secret: the rotator would set a value nobody
+		// may read. The schedule waits for the expiry to be extended.
+		return rotation.Change{}, nil, &logical.Error{Kind: logical.ErrInvalidRequest,
+			Msg: "the secret expired at " + formatTime(meta.ExpireAt) + "; extend its expiry (metadata \"expire_at\" or \"ttl\") to rotate it", Err: errTrashed}
+	}
 	if e.Pending != 0 && meta != nil {
 		if ch, ok, err := b.resumeLocked(ctx, p, e, meta, now); err != nil || ok {
 			return ch, e.Policy, err
@@ -464,10 +531,13 @@ func (b *backendV2) prepareRotation(ctx context.Context, p string) (rotation.Cha
 
 // resumeLocked rebuilds the change of the pending version e.Pending. It
 // reports false, having cleared the pending state in e and meta (in
-// memory), when that version is gone.
+// memory), when that version is gone or older than the current one (a
+// version written after it, stored before writes were refused while a
+// rotation is pending): completing it would change nothing in KV and put
+// values that are not current where they are used.
 func (b *backendV2) resumeLocked(ctx context.Context, p string, e *rotationEntry, meta *keyMeta, now int64) (rotation.Change, bool, error) {
 	ch := rotation.Change{Path: p, Version: e.Pending, PreviousVersion: meta.Current, Values: map[string]string{}}
-	if v := meta.version(e.Pending); v != nil && !v.gone(now) {
+	if v := meta.version(e.Pending); v != nil && !v.gone(now) && e.Pending > meta.Current {
 		ent, err := b.storage.Get(ctx, verKey(p, v.N))
 		if err != nil {
 			return ch, false, err
@@ -491,7 +561,8 @@ func (b *backendV2) resumeLocked(ctx context.Context, p string, e *rotationEntry
 			}
 		}
 	}
-	b.rot.logger.Warn("abandoning a pending rotation whose version is gone or no longer matches the policy", "version", e.Pending)
+	b.rot.logger.Warn("abandoning a pending rotation whose version is gone, older than the current one or no longer matches the policy",
+		"path", p, "version", e.Pending, "current", meta.Current)
 	e.Pending, e.PendingPublicKeys = 0, nil
 	meta.Pending = 0
 	return ch, false, nil
@@ -541,6 +612,21 @@ func (b *backendV2) commitRotation(ctx context.Context, p string, n int) (versio
 	}
 	now := b.clock.Now()
 	prev := meta.Current
+	if n < meta.Current {
+		// A version came after the pending one (only storage written
+		// before writes were refused while pending): the rotator put
+		// values in place that are not current. Not a success: drop the
+		// pending version and rotate again at once, from the current one.
+		meta.Pending, e.Pending, e.PendingPublicKeys = 0, 0, nil
+		e.NextDue = now.UnixNano()
+		err := b.putMetaAndRotationLocked(ctx, p, meta, e)
+		unlock()
+		if err != nil {
+			return 0, 0, err
+		}
+		b.rot.logger.Warn("a version was written after the pending one; rotating again", "path", p, "pending", n, "current", prev)
+		return 0, 0, &logical.Error{Kind: logical.ErrConflict, Msg: "a newer version was written during the rotation; rotate again", Err: errStalePending}
+	}
 	if n > meta.Current {
 		meta.Current = n
 		if g := e.Policy.GracePeriod; g > 0 && prev != 0 {
@@ -608,6 +694,20 @@ func (b *backendV2) recordFailure(ctx context.Context, p string, n int, cause er
 	b.send(ctx, eventRotationFailed, "data/"+p, p, map[string]string{
 		"version": strconv.Itoa(n), "failures": strconv.Itoa(e.Failures), "error": msg,
 	})
+}
+
+// putMetaAndRotationLocked stores p's metadata and rotation entry in one
+// transaction. The caller holds p's lock.
+func (b *backendV2) putMetaAndRotationLocked(ctx context.Context, p string, meta *keyMeta, e *rotationEntry) error {
+	metaOp, err := putOp(metaKey(p), meta)
+	if err != nil {
+		return err
+	}
+	rotOp, err := putOp(rotKey(p), e)
+	if err != nil {
+		return err
+	}
+	return b.storage.Txn(ctx, []logical.TxnOp{metaOp, rotOp})
 }
 
 // retryDelay is the wait before retry number failures.

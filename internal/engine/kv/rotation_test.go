@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +17,9 @@ import (
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/framework"
 	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
+	"github.com/coffer-secrets/coffer/internal/rotation"
 )
 
 // events records the events a backend sends.
@@ -44,12 +48,18 @@ type dbSystem struct {
 	mu   sync.Mutex
 	fail error    // the next SetDatabasePassword fails with it
 	set  []string // "mount conn user password" of every call
+	// during, if set, runs in the next SetDatabasePassword call (once).
+	during func()
 }
 
 func (s *dbSystem) SetDatabasePassword(_ context.Context, mount, conn, user, pw string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.set = append(s.set, mount+" "+conn+" "+user+" "+pw)
+	if f := s.during; f != nil {
+		s.during = nil
+		f()
+	}
 	return s.fail
 }
 
@@ -117,9 +127,31 @@ func TestRotationPolicyAPI(t *testing.T) {
 	if got["period"] != "1h0m0s" || got["grace_period"] != "10m0s" || got["next_rotation"] != h.ts(time.Hour) || got["pending_version"] != 0.0 {
 		t.Errorf("rotation read = %v", got)
 	}
-	meta := asMap(t, h.must(req{op: opRead, path: "metadata/app/api"}))
-	if rot, _ := meta["rotation"].(map[string]any); rot == nil || rot["next_rotation"] != h.ts(time.Hour) {
-		t.Errorf("metadata rotation = %v", meta["rotation"])
+	// A metadata read shows the rotation only to who may read it at
+	// rotation/<path> (its own ACL).
+	for _, tt := range []struct {
+		name   string
+		access logical.AccessChecker
+		want   bool
+	}{
+		{"metadata and rotation read", allowAll{}, true},
+		{"metadata read only", onlyAllow("secret/metadata/app/api"), false},
+		{"no token", nil, false},
+	} {
+		r := h.Request(opRead, "metadata/app/api", "")
+		r.MountPoint, r.Access = "secret/", tt.access
+		resp, err := h.Send(r)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		meta := asMap(t, resp)
+		rot, _ := meta["rotation"].(map[string]any)
+		if got := rot != nil; got != tt.want || tt.want && rot["next_rotation"] != h.ts(time.Hour) {
+			t.Errorf("%s: metadata rotation = %v, want shown %v", tt.name, meta["rotation"], tt.want)
+		}
+		if meta["current_version"] != 1.0 {
+			t.Errorf("%s: metadata = %v", tt.name, meta)
+		}
 	}
 	if keys := asMap(t, h.must(req{op: opList, path: "rotation/app"}))["keys"]; len(keys.([]any)) != 1 {
 		t.Errorf("list = %v", keys)
@@ -277,6 +309,11 @@ func TestRotatorFailureKeepsCurrent(t *testing.T) {
 	}
 }
 
+// TestPendingVersionAndWriters: while a rotation is pending, writes and
+// patches are refused and change nothing, so that the version the rotator
+// put in place becomes current; a pending version found older than the
+// current one (storage written before writes were refused) is dropped,
+// not reported as a success, and the secret is rotated again at once.
 func TestPendingVersionAndWriters(t *testing.T) {
 	t.Parallel()
 	h := newRotHarness(t, nil)
@@ -295,16 +332,88 @@ func TestPendingVersionAndWriters(t *testing.T) {
 	if data, v := h.current("k"); v != 1 || data["pw"] != "v1" {
 		t.Fatalf("current = v%d %v", v, data)
 	}
-	// A writer meanwhile gets a version after the pending one; when the
-	// rotation completes, the newer write stays current.
-	got := asMap(t, h.must(req{op: opUpdate, path: "data/k", body: `{"data":{"pw":"manual"}}`}))
-	if got["version"] != 3.0 {
-		t.Fatalf("write during a pending rotation = %v, want version 3", got)
+	for _, w := range []req{
+		{op: opUpdate, path: "data/k", body: `{"data":{"pw":"manual"}}`},
+		{op: opUpdate, path: "data/k", body: `{"data":{"pw":"manual"},"options":{"cas":1}}`},
+		{op: logical.PatchOperation, path: "data/k", body: `{"data":{"pw":"manual"}}`},
+	} {
+		before := h.Storage.Snapshot()
+		_, err := h.do(w)
+		logicaltest.WantKind(t, string(w.op)+" during a pending rotation", err, logical.ErrConflict)
+		if err != nil && !strings.Contains(err.Error(), "rotation of this secret is in progress") {
+			t.Errorf("%s during a pending rotation: %q does not say why", w.op, err)
+		}
+		h.Unchanged(string(w.op)+" during a pending rotation", before)
 	}
 	h.db.fail = nil
 	h.must(req{op: opUpdate, path: "rotate/k"})
-	if data, v := h.current("k"); v != 3 || data["pw"] != "manual" {
-		t.Errorf("after the rotation completed: v%d %v, want the newer write", v, data)
+	data, v := h.current("k")
+	if v != 2 || data["pw"] == "v1" || h.db.set[len(h.db.set)-1] != "d c u "+data["pw"].(string) {
+		t.Fatalf("after the rotation completed: v%d %v; the database got %v", v, data, h.db.set)
+	}
+	// Writes are accepted again.
+	h.must(req{op: opUpdate, path: "data/k", body: `{"data":{"pw":"manual"}}`})
+
+	// Stored state from before writes were refused: version 5 written
+	// after the pending version 4. Completing 4 would leave the database
+	// with a password KV does not answer; it is dropped and a new
+	// rotation (version 6) runs from the current version.
+	h.db.fail = errors.New("down")
+	if _, err := h.do(req{op: opUpdate, path: "rotate/k"}); err == nil {
+		t.Fatal("rotation with a failing rotator succeeded")
+	}
+	h.db.fail = nil
+	h.writeBehindPending("k", `{"pw":"manual2"}`)
+	h.db.set = nil
+	got := asMap(t, h.must(req{op: opUpdate, path: "rotate/k"}))
+	data, v = h.current("k")
+	if got["version"] != 6.0 || got["previous_version"] != 5.0 || v != 6 || data["pw"] == "manual2" {
+		t.Fatalf("rotate after a stale pending version = %v; current v%d %v", got, v, data)
+	}
+	if len(h.db.set) != 1 || h.db.set[0] != "d c u "+data["pw"].(string) {
+		t.Errorf("database calls %v, want the new current password only", h.db.set)
+	}
+
+	// A version (8) written while the rotator sets the pending one (7),
+	// bypassing the refusal: the commit is not a success; the secret is
+	// rotated again at once (9) and the database ends with its password.
+	h.db.set = nil
+	h.db.during = func() { h.writeBehindPending("k", `{"pw":"manual3"}`) }
+	got = asMap(t, h.must(req{op: opUpdate, path: "rotate/k"}))
+	data, v = h.current("k")
+	if got["version"] != 9.0 || got["previous_version"] != 8.0 || v != 9 || len(h.db.set) != 2 || h.db.set[1] != "d c u "+data["pw"].(string) {
+		t.Fatalf("rotate with a write during the rotator = %v; current v%d %v; database %v", got, v, data, h.db.set)
+	}
+	var succeeded []string
+	for _, e := range h.events.list() {
+		if strings.HasPrefix(e, "rotation/succeeded") {
+			succeeded = append(succeeded, e)
+		}
+	}
+	if want := []string{"rotation/succeeded data/k 2", "rotation/succeeded data/k 6", "rotation/succeeded data/k 9"}; !slices.Equal(succeeded, want) {
+		t.Errorf("success events %v, want %v (a stale pending version is no success)", succeeded, want)
+	}
+}
+
+// writeBehindPending stores data as a new current version of p after its
+// pending one, straight to storage, as a writer could before writes were
+// refused while a rotation is pending.
+func (h *rotHarness) writeBehindPending(p, data string) {
+	h.T.Helper()
+	ctx := h.T.Context()
+	meta, err := loadMeta(ctx, h.Storage, p)
+	if err != nil || meta == nil || meta.Pending == 0 {
+		h.T.Fatalf("metadata of %s = %+v, %v: want a pending version", p, meta, err)
+	}
+	v := versionMeta{N: meta.nextVersion(), Created: h.Clock.Now().UnixNano()}
+	meta.Versions = append(meta.Versions, v)
+	meta.Current = v.N
+	op, err := putOp(metaKey(p), meta)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	if err := h.Storage.Txn(ctx, []logical.TxnOp{op, {Key: verKey(p, v.N), Value: []byte(data)}}); err != nil {
+		h.T.Fatal(err)
 	}
 }
 
@@ -510,4 +619,139 @@ func TestWalkReportsNextRotation(t *testing.T) {
 	if n, ok := got["app/plain"]; !ok || !n.IsZero() {
 		t.Errorf("app/plain next rotation = %v (walked %v), want zero", n, ok)
 	}
+}
+
+// TestExpiredSecretNotRotated: an expired secret, like a deleted one, is
+// not rotated (its data can no longer be read; a rotator would set a value nobody
+// may read): no rotator call, no recorded failure; once its expiry is
+// extended it rotates again. A pending rotation is not completed either.
+func TestExpiredSecretNotRotated(t *testing.T) {
+	t.Parallel()
+	h := newRotHarness(t, nil)
+	h.must(req{op: opCreate, path: "data/e", body: `{"data":{"pw":"old"}}`})
+	h.must(req{op: opUpdate, path: "metadata/e", body: `{"ttl":"1h"}`})
+	r := h.Request(opUpdate, "rotation/e", `{"period":"30m","keys":{"pw":{"generator":"random"}},"rotator":{"type":"database","mount":"d","connection":"c","username":"u"}}`)
+	r.Access = allowAll{}
+	if _, err := h.Send(r); err != nil {
+		t.Fatal(err)
+	}
+	// A pending rotation, then the secret expires.
+	h.db.fail = errors.New("down")
+	if _, err := h.do(req{op: opUpdate, path: "rotate/e"}); err == nil {
+		t.Fatal("rotation with a failing rotator succeeded")
+	}
+	h.db.fail, h.db.set = nil, nil
+	h.Clock.Advance(time.Hour + time.Second)
+	if resp, err := h.do(req{op: opRead, path: "data/e"}); err == nil && !resp.NotFound {
+		t.Fatal("the expired secret is still readable")
+	}
+	before := asMap(t, h.must(req{op: opRead, path: "rotation/e"}))
+	for i := range 2 {
+		_, err := h.do(req{op: opUpdate, path: "rotate/e"})
+		logicaltest.WantKind(t, "rotate an expired secret", err, logical.ErrInvalidRequest)
+		if err != nil && !strings.Contains(err.Error(), "expired") {
+			t.Errorf("attempt %d: %q does not say the secret expired", i, err)
+		}
+	}
+	if len(h.db.set) != 0 {
+		t.Errorf("the rotator was called for an expired secret: %v", h.db.set)
+	}
+	if after := asMap(t, h.must(req{op: opRead, path: "rotation/e"})); after["failures"] != before["failures"] || after["last_error"] != before["last_error"] {
+		t.Errorf("rotation state changed from %v to %v: an expired secret is no failure", before, after)
+	}
+	h.must(req{op: opUpdate, path: "metadata/e", body: `{"ttl":"2h"}`})
+	got := asMap(t, h.must(req{op: opUpdate, path: "rotate/e"}))
+	data, v := h.current("e")
+	if got["version"] != 2.0 || v != 2 || len(h.db.set) != 1 || h.db.set[0] != "d c u "+data["pw"].(string) {
+		t.Errorf("rotate after extending the expiry = %v; current v%d %v; database %v", got, v, data, h.db.set)
+	}
+}
+
+// TestWebhookAllowedHosts: the mount's rotation_webhook_allowed_hosts
+// bounds the hosts a webhook rotator may call, when a policy is written
+// and again when it runs.
+func TestWebhookAllowedHosts(t *testing.T) {
+	t.Parallel()
+	h := newRotHarness(t, nil)
+	for _, bad := range []string{`["hooks.example:443"]`, `["https://hooks.example"]`, `["hooks.example/x"]`, `[""]`, `["a b"]`} {
+		before := h.Storage.Snapshot()
+		_, err := h.do(req{op: opUpdate, path: "config", body: `{"rotation_webhook_allowed_hosts":` + bad + `}`})
+		logicaltest.WantKind(t, "allowed hosts "+bad, err, logical.ErrInvalidRequest)
+		h.Unchanged("allowed hosts "+bad, before)
+	}
+	h.must(req{op: opUpdate, path: "config", body: `{"rotation_webhook_allowed_hosts":"Hooks.Example., ::1"}`})
+	cfg := asMap(t, h.must(req{op: opRead, path: "config"}))
+	if got, _ := cfg["rotation_webhook_allowed_hosts"].([]any); len(got) != 2 || got[0] != "hooks.example" || got[1] != "::1" {
+		t.Fatalf("config = %v", cfg)
+	}
+	policy := func(url string) string {
+		return `{"period":"1h","keys":{"k":{"generator":"random"}},"rotator":{"type":"webhook","url":"` + url + `","hmac_key":"0123456789abcdef"}}`
+	}
+	for _, tt := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://hooks.example/r", true},
+		{"https://HOOKS.example:8443/r", true},
+		{"https://[::1]:9/r", true},
+		{"https://10.0.0.5/r", false},
+		{"https://hooks.example.evil/r", false},
+	} {
+		before := h.Storage.Snapshot()
+		_, err := h.do(req{op: opUpdate, path: "rotation/w", body: policy(tt.url)})
+		if tt.ok && err != nil {
+			t.Errorf("policy with %s: %v", tt.url, err)
+		}
+		if !tt.ok {
+			logicaltest.WantKind(t, "policy with "+tt.url, err, logical.ErrInvalidRequest)
+			h.Unchanged("policy with "+tt.url, before)
+		}
+	}
+	// Narrowing the list stops a policy written before.
+	h.must(req{op: opUpdate, path: "rotation/w", body: policy("https://hooks.example/r")})
+	h.must(req{op: opUpdate, path: "config", body: `{"rotation_webhook_allowed_hosts":["other.example"]}`})
+	_, err := h.do(req{op: opUpdate, path: "rotate/w"})
+	logicaltest.WantKind(t, "rotate with a host no longer allowed", err, logical.ErrInvalidRequest)
+	if err != nil && !strings.Contains(err.Error(), "rotation_webhook_allowed_hosts") {
+		t.Errorf("error %q does not name the setting", err)
+	}
+	// An empty list allows every host again.
+	h.must(req{op: opUpdate, path: "config", body: `{"rotation_webhook_allowed_hosts":""}`})
+	if cfg := asMap(t, h.must(req{op: opRead, path: "config"})); cfg["rotation_webhook_allowed_hosts"] != nil {
+		t.Errorf("config after clearing = %v", cfg)
+	}
+	h.must(req{op: opUpdate, path: "rotation/w", body: policy("https://10.0.0.5/r")})
+}
+
+// FuzzWebhookAllowedHosts: any rotation_webhook_allowed_hosts item is
+// refused or stored normalized, and a stored host admits a webhook URL
+// naming it.
+func FuzzWebhookAllowedHosts(f *testing.F) {
+	for _, s := range []string{"hooks.example", "Hooks.Example.", "::1", "[::1]", "a:1", "", " x ", "a/b", "10.0.0.5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		list := framework.CommaStrings{host}
+		c := new(mountConfig)
+		if err := (&rotationConfigInput{WebhookAllowedHosts: &list}).applyRotationConfig(c); err != nil {
+			if !errors.Is(err, logical.ErrInvalidRequest) {
+				t.Fatalf("error %v is not a 400", err)
+			}
+			return
+		}
+		if len(c.WebhookAllowedHosts) != 1 || c.WebhookAllowedHosts[0] != normalizeHost(host) {
+			t.Fatalf("stored %q for %q", c.WebhookAllowedHosts, host)
+		}
+		h := c.WebhookAllowedHosts[0]
+		if strings.Contains(h, ":") {
+			h = "[" + h + "]"
+		}
+		u, err := url.Parse("https://" + h + "/hook")
+		if err != nil || u.Host != h {
+			return // not a URL host; no policy can name it
+		}
+		if err := checkWebhookHost(c, &rotation.RotatorConfig{Type: rotation.RotatorWebhook, URL: u.String()}); err != nil {
+			t.Fatalf("host %q stored but %s refused: %v", c.WebhookAllowedHosts[0], u, err)
+		}
+	})
 }

@@ -124,10 +124,11 @@ func (b *backendV2) readConfig(ctx context.Context, _ *logical.Request, _ *frame
 		return nil, err
 	}
 	return &logical.Response{Data: &configResponse{
-		CASRequired:        c.CASRequired,
-		DeleteVersionAfter: framework.Duration(c.DeleteVersionAfter),
-		MaxVersions:        c.MaxVersions,
-		mountLifeResponse:  newMountLifeResponse(c),
+		CASRequired:            c.CASRequired,
+		DeleteVersionAfter:     framework.Duration(c.DeleteVersionAfter),
+		MaxVersions:            c.MaxVersions,
+		mountLifeResponse:      newMountLifeResponse(c),
+		rotationConfigResponse: newRotationConfigResponse(c),
 	}}, nil
 }
 
@@ -173,6 +174,9 @@ func (b *backendV2) writeConfig(ctx context.Context, _ *logical.Request, _ *fram
 		c.DeleteVersionAfter = durationOf(*in.DeleteVersionAfter)
 	}
 	in.applyMountLife(c)
+	if err := in.applyRotationConfig(c); err != nil {
+		return nil, err
+	}
 	op, err := putOp(configKey, c)
 	if err != nil {
 		return nil, err

@@ -11,20 +11,35 @@ import (
 // walkSorted calls fn with every leaf key under folder (a relative path ""
 // or ending in "/") of the storage tree rooted at base ("meta/", "v1/"),
 // as the full relative path ("team/app/db"), in byte order, that sorts
-// after after ("" for all). It lists one folder at a time, depth first,
-// so it holds the listings of the folders on the current path and never
-// the whole tree; folders that sort wholly at or before after are not
-// listed at all. It stops when fn returns false or an error.
+// after after ("" for all) and not before from ("" for all). It lists one
+// folder at a time, depth first, so it holds the listings of the folders
+// on the current path and never the whole tree; folders that sort wholly
+// at or before after, or wholly before from, are not listed at all. It
+// stops when fn returns false or an error.
 //
 // Listing names in byte order with folders ending in "/" yields full
 // paths in byte order: every path below folder "a/" starts with "a/", so
 // it sorts where "a/" sorts among its siblings.
-func walkSorted(ctx context.Context, s logical.Storage, base, folder, after string, fn func(key string) (bool, error)) error {
-	_, err := walkFolder(ctx, s, base, folder, after, fn)
+func walkSorted(ctx context.Context, s logical.Storage, base, folder, after, from string, fn func(key string) (bool, error)) error {
+	_, err := walkFolder(ctx, s, base, folder, walkBounds{after: after, from: from}, fn)
 	return err
 }
 
-func walkFolder(ctx context.Context, s logical.Storage, base, folder, after string, fn func(string) (bool, error)) (bool, error) {
+// walkBounds are the keys a walk skips: those at or before after and
+// those before from.
+type walkBounds struct{ after, from string }
+
+// skipsKey reports whether the walk skips key k.
+func (w walkBounds) skipsKey(k string) bool { return k <= w.after || k < w.from }
+
+// skipsFolder reports whether every key below folder f (ending in "/")
+// is skipped: f sorts at or before after (before from) and is not a
+// prefix of it, so every path starting with f sorts there too.
+func (w walkBounds) skipsFolder(f string) bool {
+	return (f <= w.after && !strings.HasPrefix(w.after, f)) || (f < w.from && !strings.HasPrefix(w.from, f))
+}
+
+func walkFolder(ctx context.Context, s logical.Storage, base, folder string, w walkBounds, fn func(string) (bool, error)) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
@@ -36,16 +51,16 @@ func walkFolder(ctx context.Context, s logical.Storage, base, folder, after stri
 	for _, name := range names {
 		full := folder + name
 		if strings.HasSuffix(name, "/") {
-			if full <= after && !strings.HasPrefix(after, full) {
-				continue // the whole folder sorts at or before after
+			if w.skipsFolder(full) {
+				continue
 			}
-			more, err := walkFolder(ctx, s, base, full, after, fn)
+			more, err := walkFolder(ctx, s, base, full, w, fn)
 			if err != nil || !more {
 				return more, err
 			}
 			continue
 		}
-		if full <= after {
+		if w.skipsKey(full) {
 			continue
 		}
 		more, err := fn(full)
@@ -56,18 +71,14 @@ func walkFolder(ctx context.Context, s logical.Storage, base, folder, after stri
 	return true, nil
 }
 
-// mayReadKey is the filter of recursive lists and searches: the caller
-// sees key k of the KV v2 mount at mount ("secret/") when its ACL lets it
-// read the data (mount+"data/"+k), or read or list the metadata
-// (mount+"metadata/"+k), of that key. A nil checker allows nothing.
-func mayReadKey(access logical.AccessChecker, mount, k string) bool {
-	if access == nil {
-		return false
-	}
-	return access.Allowed(mount+"data/"+k, logical.ReadOperation) ||
-		access.Allowed(mount+"metadata/"+k, logical.ReadOperation) ||
-		access.Allowed(mount+"metadata/"+k, logical.ListOperation)
-}
+// scanBudget is how many keys one recursive list or search examines at
+// most for a page of limit keys (minScanBudget at least): a caller that
+// may see few keys then gets a short page and a continuation instead of
+// a walk of the whole tree.
+func scanBudget(limit int) int { return max(10*limit, minScanBudget) }
+
+// minScanBudget is the smallest scan budget of one request.
+const minScanBudget = 1000
 
 // mayReadV1Key is the filter of recursive lists on KV version 1: the
 // caller may read or list mount+k.
@@ -111,18 +122,29 @@ func (b *backendV2) WalkSecrets(ctx context.Context, prefix string, fn func(logi
 // WalkSecretsAfter is WalkSecrets for the keys that sort after after, so
 // that a paginated search resumes without reading what it answered.
 func (b *backendV2) WalkSecretsAfter(ctx context.Context, prefix, after string, fn func(logical.SecretInfo) (bool, error)) error {
+	return b.WalkSecretsFiltered(ctx, prefix, after, func(string) (bool, bool) { return true, true }, fn)
+}
+
+// WalkSecretsFiltered is WalkSecretsAfter that first asks visit about
+// every key it reaches, by path only, before reading anything of the key:
+// visit answers whether to load the key and call fn with it, and whether
+// to go on. A search checks the caller's ACL and counts its scan budget
+// there, so that a key the caller may not see costs no storage read.
+func (b *backendV2) WalkSecretsFiltered(ctx context.Context, prefix, after string, visit func(k string) (load, more bool), fn func(logical.SecretInfo) (bool, error)) error {
 	folder := prefix[:strings.LastIndex(prefix, "/")+1]
-	if after < folder {
-		after = ""
-	}
-	return walkSorted(ctx, b.storage, metaPrefix, folder, after, func(k string) (bool, error) {
+	return walkSorted(ctx, b.storage, metaPrefix, folder, after, prefix, func(k string) (bool, error) {
 		if !strings.HasPrefix(k, prefix) {
-			// Keys in byte order: past the prefix's range, nothing more matches.
-			return k < prefix, nil
+			// Keys in byte order, none before prefix: past the prefix's
+			// range, nothing more matches.
+			return false, nil
+		}
+		load, more := visit(k)
+		if !load {
+			return more, nil
 		}
 		m, err := loadMeta(ctx, b.storage, k)
 		if err != nil || m == nil {
-			return err == nil, err // deleted meanwhile: skip
+			return more && err == nil, err // deleted meanwhile: skip
 		}
 		read, err := b.lastRead.load(ctx, b.storage, k)
 		if err != nil {
@@ -130,7 +152,8 @@ func (b *backendV2) WalkSecretsAfter(ctx context.Context, prefix, after string, 
 		}
 		info := secretInfo(k, m, read)
 		info.NextRotation = timeOf(b.sched.dueOf(k))
-		return fn(info)
+		goOn, err := fn(info)
+		return goOn && more, err
 	})
 }
 

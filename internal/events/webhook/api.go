@@ -58,12 +58,22 @@ func (m *Manager) read(ctx context.Context, req *logical.Request, mt *framework.
 		return nil, err
 	}
 	return &logical.Response{Data: map[string]any{
-		"name": cfg.Name, "url": cfg.URL, "event_types": cfg.EventTypes, "path_filter": cfg.PathFilter,
+		"name": cfg.Name, "url": redactURL(cfg.URL), "event_types": cfg.EventTypes, "path_filter": cfg.PathFilter,
 		"timeout": int64(cfg.Timeout / time.Second), "max_attempts": cfg.MaxAttempts,
 		"ca_pem": cfg.CAPEM, "client_cert_pem": cfg.ClientCertPEM,
 		"hmac_key_set": len(cfg.HMACKey) > 0, "client_key_set": cfg.ClientKeyPEM != "",
 		"pending": len(pending), "dead_letters": len(dead),
 	}}, nil
+}
+
+// redactURL hides the password of a URL stored before credentials in URLs
+// were refused.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
 }
 
 type writeInput struct {
@@ -99,6 +109,11 @@ func (m *Manager) write(ctx context.Context, req *logical.Request, mt *framework
 	u, err := url.Parse(in.URL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, logical.InvalidRequest("url must be an https:// URL")
+	}
+	if u.User != nil {
+		// It would be read back and logged in clear; deliveries are
+		// authenticated by their signature.
+		return nil, logical.InvalidRequest("url must not hold credentials (user:password@): the endpoint authenticates deliveries by their hmac_key signature")
 	}
 	cfg := &Config{Name: name, URL: in.URL, PathFilter: in.PathFilter, CAPEM: in.CAPEM, ClientCertPEM: in.ClientCertPEM, ClientKeyPEM: in.ClientKeyPEM}
 	cfg.EventTypes = slices.DeleteFunc(slices.Clone([]string(in.EventTypes)), func(s string) bool { return strings.TrimSpace(s) == "" })
@@ -149,6 +164,8 @@ func (m *Manager) write(ctx context.Context, req *logical.Request, mt *framework
 	if err != nil {
 		return nil, err
 	}
+	m.out.Lock()
+	defer m.out.Unlock()
 	if err := m.opts.Storage.Put(ctx, &storage.Entry{Key: configKey(name), Value: b}); err != nil {
 		return nil, err
 	}
@@ -167,6 +184,10 @@ func (m *Manager) write(ctx context.Context, req *logical.Request, mt *framework
 // transaction.
 func (m *Manager) delete(ctx context.Context, req *logical.Request, mt *framework.Match) (*logical.Response, error) {
 	name := mt.Get("name")
+	// Under out, no delivery or enqueue writes into the keys listed here
+	// until the webhook is gone from the map as well.
+	m.out.Lock()
+	defer m.out.Unlock()
 	ops := []storage.Op{{Kind: storage.OpDelete, Entry: storage.Entry{Key: configKey(name)}}}
 	for _, p := range []string{outboxPrefix(name), deadPrefix(name)} {
 		keys, err := m.opts.Storage.List(ctx, p)
@@ -234,6 +255,8 @@ type replayInput struct {
 // in one transaction.
 func (m *Manager) replay(ctx context.Context, req *logical.Request, mt *framework.Match, in *replayInput) (*logical.Response, error) {
 	name := mt.Get("name")
+	m.out.Lock()
+	defer m.out.Unlock()
 	cfg, err := m.readConfig(ctx, name)
 	if err != nil {
 		return nil, err

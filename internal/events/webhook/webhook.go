@@ -134,7 +134,12 @@ type Options struct {
 type Manager struct {
 	opts Options
 	wake chan struct{}
-	mu   sync.Mutex
+	// out serializes the writes to outboxes and dead letters with the
+	// creation and deletion of webhooks, so that no write lands in the
+	// keys of a webhook deleted meanwhile (they would reach a new webhook
+	// of the same name). It is taken before mu.
+	out sync.Mutex
+	mu  sync.Mutex
 	// hooks are the loaded webhooks by name, with their clients; guarded
 	// by mu.
 	hooks map[string]*hook
@@ -179,6 +184,8 @@ func deadPrefix(name string) string { return Prefix + "dead/" + name + "/" }
 
 // Load reads the webhooks from storage (at unseal).
 func (m *Manager) Load(ctx context.Context) error {
+	m.out.Lock()
+	defer m.out.Unlock()
 	names, err := m.opts.Storage.List(ctx, Prefix+"config/")
 	if err != nil {
 		return fmt.Errorf("list webhooks: %w", err)
@@ -267,6 +274,8 @@ func (m *Manager) poke() {
 // bus hook. Writing is synchronous, so an event published by a request is
 // in the outboxes before the request answers.
 func (m *Manager) Enqueue(e *events.Event) {
+	m.out.Lock()
+	defer m.out.Unlock()
 	m.mu.Lock()
 	var names []string
 	for n, h := range m.hooks {
@@ -302,6 +311,14 @@ func (m *Manager) Enqueue(e *events.Event) {
 		}
 	}
 	m.poke()
+}
+
+// current reports whether h is still the webhook of its name (not
+// deleted, replaced or reloaded since the caller took it).
+func (m *Manager) current(h *hook) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.hooks[h.cfg.Name] == h
 }
 
 // addPending changes the outbox count of webhook name by d.
@@ -379,40 +396,65 @@ func (m *Manager) deliverOutbox(ctx context.Context, h *hook) error {
 			// them in order.
 			return nil
 		}
-		derr := m.send(ctx, h, l.Event)
-		if derr == nil {
-			if err := m.opts.Storage.Delete(ctx, prefix+k); err != nil {
-				return err
-			}
-			m.addPending(h.cfg.Name, -1)
-			continue
-		}
-		if ctx.Err() != nil {
+		if !m.current(h) {
+			// Deleted or replaced since this round began: a new webhook
+			// of the name must not get its letters through h's endpoint.
 			return nil
 		}
-		l.Attempts++
-		l.LastError = derr.Error()
-		if l.Attempts >= h.cfg.MaxAttempts {
-			l.FailedAt = m.opts.Now().UTC()
-			if err := m.bury(ctx, h.cfg.Name, k, &l); err != nil {
-				return err
-			}
-			m.addPending(h.cfg.Name, -1)
-			m.opts.Logger.Warn("webhook delivery failed for good; event moved to the dead letters", "webhook", h.cfg.Name, "attempts", l.Attempts, "err", l.LastError)
-			continue
+		derr := m.send(ctx, h, l.Event)
+		if derr != nil && ctx.Err() != nil {
+			return nil
 		}
-		b := backoff.Backoff{Min: m.opts.RetryMin, Max: m.opts.RetryMax}
-		var wait time.Duration
-		for range l.Attempts {
-			wait = b.Next()
-		}
-		l.NextAttempt = m.opts.Now().Add(wait)
-		if err := m.putLetter(ctx, prefix+k, &l); err != nil {
+		done, err := m.settle(ctx, h, k, &l, derr)
+		if err != nil || !done {
 			return err
 		}
-		return nil // later events wait for this one
 	}
 	return nil
+}
+
+// settle records the outcome derr of sending letter k of h: it leaves the
+// outbox on success or as a dead letter after MaxAttempts, else it waits
+// for its next attempt. It reports whether the next letter may go now.
+// When h was deleted or replaced while it was sent, a delivered letter's
+// key is deleted (it is gone already, or an update took it over) and
+// nothing else is written.
+func (m *Manager) settle(ctx context.Context, h *hook, k string, l *Letter, derr error) (bool, error) {
+	m.out.Lock()
+	defer m.out.Unlock()
+	if !m.current(h) {
+		if derr == nil {
+			return false, m.opts.Storage.Delete(ctx, outboxPrefix(h.cfg.Name)+k)
+		}
+		return false, nil
+	}
+	prefix := outboxPrefix(h.cfg.Name)
+	if derr == nil {
+		if err := m.opts.Storage.Delete(ctx, prefix+k); err != nil {
+			return false, err
+		}
+		m.addPending(h.cfg.Name, -1)
+		return true, nil
+	}
+	l.Attempts++
+	l.LastError = derr.Error()
+	if l.Attempts >= h.cfg.MaxAttempts {
+		l.FailedAt = m.opts.Now().UTC()
+		if err := m.bury(ctx, h.cfg.Name, k, l); err != nil {
+			return false, err
+		}
+		m.addPending(h.cfg.Name, -1)
+		m.opts.Logger.Warn("webhook delivery failed for good; event moved to the dead letters", "webhook", h.cfg.Name, "attempts", l.Attempts, "err", l.LastError)
+		return true, nil
+	}
+	b := backoff.Backoff{Min: m.opts.RetryMin, Max: m.opts.RetryMax}
+	var wait time.Duration
+	for range l.Attempts {
+		wait = b.Next()
+	}
+	l.NextAttempt = m.opts.Now().Add(wait)
+	// Later events wait for this one.
+	return false, m.putLetter(ctx, prefix+k, l)
 }
 
 // bury moves an outbox letter to the dead letters in one transaction,

@@ -224,6 +224,8 @@ func TestWebhookBadConfig(t *testing.T) {
 		{"bad type", map[string]any{"url": "https://example.com/", "hmac_key": key, "event_types": "kv\x01"}, "control"},
 		{"bad ca", map[string]any{"url": "https://example.com/", "hmac_key": key, "ca_pem": "nope"}, "ca_pem"},
 		{"timeout", map[string]any{"url": "https://example.com/", "hmac_key": key, "timeout": "2h"}, "timeout"},
+		{"credentials in url", map[string]any{"url": "https://user:s3cret@example.com/", "hmac_key": key}, "must not hold credentials"},
+		{"user in url", map[string]any{"url": "https://user@example.com/", "hmac_key": key}, "must not hold credentials"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -231,6 +233,9 @@ func TestWebhookBadConfig(t *testing.T) {
 			var re *api.ResponseError
 			if err == nil || !errors.As(err, &re) || re.StatusCode != 400 || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("write %v = %v, want a 400 mentioning %q", tt.body, err, tt.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("the refusal repeats the URL's password: %v", err)
 			}
 		})
 	}
@@ -313,5 +318,111 @@ func TestWebhookMutualTLS(t *testing.T) {
 	})
 	if !strings.Contains(reason, "request failed") || strings.Contains(reason, ep.srv.URL) {
 		t.Errorf("dead letter reason %q: want a request failure that does not name the URL", reason)
+	}
+}
+
+// TestWebhookDeletedDuringDelivery: a webhook deleted (and made again
+// under its name) while one of its deliveries is in flight leaves nothing
+// behind: the failed delivery's retry is not written into the new
+// webhook's outbox, so the new endpoint never gets the old event.
+func TestWebhookDeletedDuringDelivery(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	old := &endpoint{}
+	old.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(arrived) })
+		<-release
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(old.srv.Close)
+	var released sync.Once
+	t.Cleanup(func() { released.Do(func() { close(release) }) })
+
+	configure(t, s.Client, "ops", old, nil)
+	putPolicy(t, s.Client, "before")
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first delivery never came")
+	}
+	if _, err := s.Client.Logical().Delete("sys/events/webhooks/ops"); err != nil {
+		t.Fatal(err)
+	}
+	ep := newEndpoint(t)
+	configure(t, s.Client, "ops", ep, nil)
+	released.Do(func() { close(release) })
+	putPolicy(t, s.Client, "after")
+	waitFor(t, "the new webhook's delivery", func() bool { return len(ep.names()) >= 1 })
+	if got := ep.names(); len(got) != 1 || got[0] != "after" {
+		t.Errorf("new webhook got %q, want only [after]", got)
+	}
+	sec, err := s.Client.Logical().Read("sys/events/webhooks/ops")
+	if err != nil || sec == nil || sec.Data["pending"] != json.Number("0") || sec.Data["dead_letters"] != json.Number("0") {
+		t.Errorf("new webhook = %+v, %v; want nothing pending and no dead letters", sec, err)
+	}
+}
+
+// TestWebhookNeedsSudo: a webhook receives every event whatever the ACL,
+// so sys/events/webhooks/* needs sudo besides the operation's capability.
+func TestWebhookNeedsSudo(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	ep := newEndpoint(t)
+	tokenWith := func(name, caps string) *api.Client {
+		t.Helper()
+		rules := `path "sys/events/webhooks" { capabilities = [` + caps + `] }
+path "sys/events/webhooks/*" { capabilities = [` + caps + `] }`
+		if err := s.Client.Sys().PutPolicy(name, rules); err != nil {
+			t.Fatal(err)
+		}
+		sec, err := s.Client.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{name}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.Client.Clone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetToken(sec.Auth.ClientToken)
+		return c
+	}
+	plain := tokenWith("hooks", `"create", "read", "update", "delete", "list"`)
+	sudo := tokenWith("hooks-sudo", `"create", "read", "update", "delete", "list", "sudo"`)
+	body := map[string]any{"url": ep.srv.URL + "/hook", "hmac_key": key, "ca_pem": ep.caPEM()}
+	tests := []struct {
+		method, path string
+		body         map[string]any
+	}{
+		{"PUT", "sys/events/webhooks/ops", body},
+		{"GET", "sys/events/webhooks/ops", nil},
+		{"LIST", "sys/events/webhooks", nil},
+		{"GET", "sys/events/webhooks/ops/dead-letters", nil},
+		{"PUT", "sys/events/webhooks/ops/replay", nil},
+		{"DELETE", "sys/events/webhooks/ops", nil},
+	}
+	call := func(c *api.Client, method, path string, body map[string]any) error {
+		var err error
+		switch method {
+		case "PUT":
+			_, err = c.Logical().Write(path, body)
+		case "GET":
+			_, err = c.Logical().Read(path)
+		case "LIST":
+			_, err = c.Logical().List(path)
+		case "DELETE":
+			_, err = c.Logical().Delete(path)
+		}
+		return err
+	}
+	for _, tt := range tests {
+		var re *api.ResponseError
+		if err := call(plain, tt.method, tt.path, tt.body); !errors.As(err, &re) || re.StatusCode != http.StatusForbidden {
+			t.Errorf("%s %s without sudo = %v, want 403", tt.method, tt.path, err)
+		}
+		if err := call(sudo, tt.method, tt.path, tt.body); err != nil {
+			t.Errorf("%s %s with sudo = %v", tt.method, tt.path, err)
+		}
 	}
 }

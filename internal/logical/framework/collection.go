@@ -93,6 +93,29 @@ func (c *Collection[T]) List(ctx context.Context) ([]string, error) {
 	return keys, nil
 }
 
+// Each calls fn with every stored record in name order, reading them one
+// at a time; a record deleted since the list is skipped. It stops at
+// fn's first error and returns it.
+func (c *Collection[T]) Each(ctx context.Context, fn func(name string, v *T) error) error {
+	names, err := c.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		v, err := c.Get(ctx, name)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			continue // deleted since the list
+		}
+		if err := fn(name, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Hold locks record name with [Collection.Lock] and returns the function
 // that unlocks it; both do nothing when Lock is nil.
 func (c *Collection[T]) Hold(name string) (release func()) {

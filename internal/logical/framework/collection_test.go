@@ -273,3 +273,31 @@ func TestCollectionPaths(t *testing.T) {
 		})
 	}
 }
+
+func TestCollectionEach(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	c, _ := newWidgets(logicaltest.NewStorage(), &countingLock{})
+	for i, name := range []string{"c", "a", "b"} {
+		if err := c.Put(ctx, name, &widget{Size: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	err := c.Each(ctx, func(name string, w *widget) error {
+		got = append(got, name)
+		return nil
+	})
+	if err != nil || !cmp.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("Each visited %v (%v), want a b c in order", got, err)
+	}
+	stop := errors.New("stop")
+	got = nil
+	err = c.Each(ctx, func(name string, _ *widget) error {
+		got = append(got, name)
+		return stop
+	})
+	if !errors.Is(err, stop) || len(got) != 1 {
+		t.Fatalf("Each after an error visited %v and returned %v; want one record and the error", got, err)
+	}
+}

@@ -34,8 +34,9 @@ type Core interface {
 	// change must be returned as the same pointer, so that the index
 	// built from them can be reused.
 	Policies() []*policy.Policy
-	// Directory returns a snapshot of the principals.
-	Directory(ctx context.Context) (*access.Directory, error)
+	// Directory returns a snapshot of the principals; counts asks for
+	// their credential counts too (costly: only the report needs them).
+	Directory(ctx context.Context, counts bool) (*access.Directory, error)
 	// SecretMounts returns the secret engine mounts (not auth, sys,
 	// identity or cubbyhole).
 	SecretMounts() []Mount
@@ -109,9 +110,10 @@ func (a *API) snapshot() ([]*policy.Policy, *access.Index) {
 	return a.policies, a.index
 }
 
-// directory returns core's directory, never nil.
-func (a *API) directory(ctx context.Context) (*access.Directory, error) {
-	d, err := a.opts.Core.Directory(ctx)
+// directory returns core's directory, never nil; counts as for
+// [Core.Directory].
+func (a *API) directory(ctx context.Context, counts bool) (*access.Directory, error) {
+	d, err := a.opts.Core.Directory(ctx, counts)
 	if err != nil {
 		return nil, err
 	}

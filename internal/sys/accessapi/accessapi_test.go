@@ -77,9 +77,9 @@ type fakeCore struct {
 	mounts []Mount
 }
 
-func (f *fakeCore) Policies() []*policy.Policy                           { return f.pols }
-func (f *fakeCore) Directory(context.Context) (*access.Directory, error) { return f.dir, nil }
-func (f *fakeCore) SecretMounts() []Mount                                { return f.mounts }
+func (f *fakeCore) Policies() []*policy.Policy                                 { return f.pols }
+func (f *fakeCore) Directory(context.Context, bool) (*access.Directory, error) { return f.dir, nil }
+func (f *fakeCore) SecretMounts() []Mount                                      { return f.mounts }
 
 // testSetup is a small installation: payments can read its secrets,
 // a deny policy covers payments' root key, an admin policy with sudo,

@@ -119,7 +119,7 @@ func (a *API) report(ctx context.Context, req *logical.Request, _ *framework.Mat
 	if err != nil {
 		return nil, err
 	}
-	dir, err := a.directory(ctx)
+	dir, err := a.directory(ctx, true)
 	if err != nil {
 		return nil, err
 	}

@@ -146,7 +146,7 @@ func (a *API) what(ctx context.Context, req *logical.Request, _ *framework.Match
 	if limit > maxPathLimit {
 		return nil, logical.InvalidRequest("limit must be at most %d", maxPathLimit)
 	}
-	dir, err := a.directory(ctx)
+	dir, err := a.directory(ctx, false)
 	if err != nil {
 		return nil, err
 	}

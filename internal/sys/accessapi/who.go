@@ -361,7 +361,7 @@ func (a *API) who(ctx context.Context, req *logical.Request, _ *framework.Match)
 	if limit > maxTokenLimit {
 		return nil, logical.InvalidRequest("token_limit must be at most %d", maxTokenLimit)
 	}
-	dir, err := a.directory(ctx)
+	dir, err := a.directory(ctx, false)
 	if err != nil {
 		return nil, err
 	}

@@ -61,7 +61,14 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, logical.InvalidRequest("since %q: want an RFC 3339 time (2026-01-02T15:04:05Z) or a duration back from now (24h)", s)
 }
 
+// containTimeout bounds one containment run. The run does not end with
+// the request: a client that disconnects must not leave it half done and
+// unrecorded.
+const containTimeout = 15 * time.Minute
+
 func (a *API) contain(ctx context.Context, _ *logical.Request, _ *framework.Match, in *containInput) (*logical.Response, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), containTimeout)
+	defer cancel()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()

@@ -80,9 +80,16 @@ type Options struct {
 
 // API serves sys/incident/* and holds the compiled guard.
 type API struct {
-	opts  Options
-	mu    sync.Mutex // serializes changes
-	guard atomic.Pointer[incident.Guard]
+	opts Options
+	// mu serializes changes to incident records (contain, release).
+	mu sync.Mutex
+	// ldMu serializes lockdown changes, which must not wait behind a
+	// long containment.
+	ldMu sync.Mutex
+	// loadMu serializes Load, so that the guard stored last is built from
+	// the storage state read last.
+	loadMu sync.Mutex
+	guard  atomic.Pointer[incident.Guard]
 }
 
 // New returns the endpoints; call Load after unseal.
@@ -108,6 +115,8 @@ func (a *API) Reset() { a.guard.Store(nil) }
 // the lockdowns. Core calls it at unseal and when a standby sees a key
 // under sys/incident/ change.
 func (a *API) Load(ctx context.Context) error {
+	a.loadMu.Lock()
+	defer a.loadMu.Unlock()
 	names, err := a.opts.Storage.List(ctx, openPrefix)
 	if err != nil {
 		return fmt.Errorf("list open incidents: %w", err)
@@ -172,6 +181,7 @@ func (a *API) Paths() []*framework.Path {
 		}, Synopsis: "Make a path prefix read-only or deny it to all but incident responders."},
 		{Pattern: `incident/?`, Operations: ops{logical.ListOperation: a.list}, Synopsis: "List incidents."},
 		{Pattern: `incident/(?P<id>[^/]+)/audit-hashes`, Operations: ops{logical.UpdateOperation: framework.Typed(a.auditHashes)}, Synopsis: "HMAC an incident's token accessors as an audit device writes them."},
+		{Pattern: `incident/(?P<id>[^/]+)/rotations`, Operations: ops{logical.UpdateOperation: framework.Typed(a.recordRotations)}, Synopsis: "Record the outcomes of rotating what an incident exposed."},
 		{Pattern: `incident/(?P<id>[^/]+)`, Operations: ops{logical.ReadOperation: a.read}, Synopsis: "Read an incident."},
 	}
 }

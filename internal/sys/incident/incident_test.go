@@ -116,7 +116,7 @@ func TestContainRetriesFailedSteps(t *testing.T) {
 	if !fc.disabled["e1"] || fc.disabled["e2"] || !slices.Equal(fc.destroyed, []string{"sid1"}) {
 		t.Errorf("disabled %v, destroyed %v", fc.disabled, fc.destroyed)
 	}
-	if !api.Guard().LoginBlocked("auth/approle/", map[string]string{"role_name": "pay"}) {
+	if !api.Guard().LoginBlocked("auth/approle/", map[string]string{"role_name": "pay"}, nil) {
 		t.Error("the role is not blocked")
 	}
 

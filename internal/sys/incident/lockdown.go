@@ -59,8 +59,8 @@ func (a *API) setLockdown(ctx context.Context, _ *logical.Request, _ *framework.
 	if mode != incident.ModeReadOnly && mode != incident.ModeDeny {
 		return nil, logical.InvalidRequest("mode %q: want read-only or deny", in.Mode)
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.ldMu.Lock()
+	defer a.ldMu.Unlock()
 	lds, err := a.lockdowns(ctx)
 	if err != nil {
 		return nil, err
@@ -89,8 +89,8 @@ func (a *API) liftLockdown(ctx context.Context, req *logical.Request, _ *framewo
 	if err != nil {
 		return nil, err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.ldMu.Lock()
+	defer a.ldMu.Unlock()
 	lds, err := a.lockdowns(ctx)
 	if err != nil {
 		return nil, err

@@ -129,6 +129,15 @@ func ParseFilter(q url.Values) (*Filter, error) {
 	return f, nil
 }
 
+// UsesMetadata reports whether f has a condition on a secret's metadata
+// (custom_metadata, update and last-read times, creator), which applies
+// only to secrets whose metadata the caller may read. Glob and Mount
+// look at the path only.
+func (f *Filter) UsesMetadata() bool {
+	return len(f.Meta) > 0 || !f.UpdatedBefore.IsZero() || !f.UpdatedAfter.IsZero() ||
+		!f.NotReadSince.IsZero() || f.CreatedBy != ""
+}
+
 // Match reports whether the secret s of the mount at mount meets every
 // condition of f but the page (After, Limit).
 func (f *Filter) Match(mount string, s *logical.SecretInfo) bool {

@@ -1,13 +1,15 @@
 // Package search serves sys/access/search: find KV version 2 secrets by
 // path glob, mount, custom_metadata, update and last-read times and
 // creator, across the mounts the caller may list, each hit filtered by
-// the caller's ACL. It reaches the mounts through the [Core] interface it
+// the caller's ACL, its metadata shown (and filtered on) only where the
+// caller may read it, in pages that examine a bounded number of keys. It reaches the mounts through the [Core] interface it
 // declares and imports no core or engine package. An [API] is safe for
 // concurrent use.
 package search
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -31,11 +33,22 @@ type Core interface {
 	SecretMounts() []Mount
 }
 
+// filterWalker is implemented by walkers that ask about each key by path
+// before reading anything of it (the KV version 2 engine), so that the
+// ACL check and the scan budget come before the loads.
+type filterWalker interface {
+	WalkSecretsFiltered(ctx context.Context, prefix, after string, visit func(k string) (load, more bool), fn func(logical.SecretInfo) (bool, error)) error
+}
+
 // afterWalker is implemented by walkers that can start after a key, so
 // that a later page does not read the keys of the earlier ones again.
 type afterWalker interface {
 	WalkSecretsAfter(ctx context.Context, prefix, after string, fn func(logical.SecretInfo) (bool, error)) error
 }
+
+// minScanBudget is the fewest keys one search may examine; a search
+// examines at most max(10*limit, minScanBudget) keys (see [scan]).
+const minScanBudget = 1000
 
 // Options configures an [API].
 type Options struct {
@@ -59,7 +72,9 @@ func (a *API) Paths() []*framework.Path {
 	}}
 }
 
-// hit is one secret found; never a value.
+// hit is one secret found; never a value. A hit whose metadata the
+// caller may not read (mount+"metadata/"+path) carries its mount and path
+// only, every other member empty.
 type hit struct {
 	Mount             string            `json:"mount"`
 	Path              string            `json:"path"`
@@ -73,10 +88,21 @@ type hit struct {
 	ExpireTime        string            `json:"expire_time"`
 }
 
-// answer is the endpoint's data. A page holding limit secrets may have a
-// next one: ask again with after set to the last secret's mount and path.
+// answer is the endpoint's data. When the search stopped before the end
+// (the page is full, or it examined as many keys as one page may),
+// NextAfter is the full path of the last key examined: the next page is
+// asked with after set to it. It may be a key the caller does not see.
 type answer struct {
-	Secrets []hit `json:"secrets"`
+	Secrets   []hit  `json:"secrets"`
+	NextAfter string `json:"next_after,omitempty"`
+}
+
+// scan is the state of one search across its mounts: the keys it may
+// still examine and the last one examined.
+type scan struct {
+	left    int
+	last    string // mount + path
+	stopped bool   // the page is full or left ran out
 }
 
 func formatTime(t time.Time) string {
@@ -94,20 +120,35 @@ func (a *API) search(ctx context.Context, req *logical.Request, _ *framework.Mat
 	mounts := slices.Clone(a.opts.Core.SecretMounts())
 	slices.SortFunc(mounts, func(x, y Mount) int { return strings.Compare(x.Path, y.Path) })
 	out := answer{Secrets: []hit{}}
+	budget := max(10*f.Limit, minScanBudget)
+	sc := &scan{left: budget}
 	for _, m := range mounts {
-		if len(out.Secrets) >= f.Limit {
+		if sc.stopped {
 			break
 		}
-		if err := a.searchMount(ctx, req.Access, m, f, &out); err != nil {
+		if err := a.searchMount(ctx, req.Access, m, f, sc, &out); err != nil {
 			return nil, err
 		}
 	}
-	return &logical.Response{Data: &out}, nil
+	resp := &logical.Response{Data: &out}
+	if sc.stopped {
+		out.NextAfter = sc.last
+		if len(out.Secrets) < f.Limit {
+			resp.Warnings = append(resp.Warnings, fmt.Sprintf("%d keys were examined, the most for one page; search again with after set to next_after for the next page", budget))
+		}
+	}
+	return resp, nil
 }
 
 // searchMount adds to out the secrets of m that f matches and the caller
-// may see, until out holds f.Limit.
-func (a *API) searchMount(ctx context.Context, access logical.AccessChecker, m Mount, f *Filter, out *answer) error {
+// may see, until out holds f.Limit or sc runs out. Each key is checked
+// against the caller's ACL and the glob by path, before anything of it is
+// read: a key the caller may see shows its path; its metadata is shown,
+// and the filters on metadata apply, only when the caller may read it
+// (mount+"metadata/"+path); with such a filter set, a key whose metadata
+// the caller may not read is left out, so that the filter tells nothing
+// about it.
+func (a *API) searchMount(ctx context.Context, access logical.AccessChecker, m Mount, f *Filter, sc *scan, out *answer) error {
 	if access == nil || (f.Mount != "" && f.Mount != m.Path) {
 		return nil
 	}
@@ -132,12 +173,34 @@ func (a *API) searchMount(ctx context.Context, access logical.AccessChecker, m M
 	if !mayListFrom(access, m.Path, prefix) {
 		return nil
 	}
-	fn := func(s logical.SecretInfo) (bool, error) {
-		if s.Path <= after {
-			return true, nil
+	usesMeta := f.UsesMetadata()
+	add := func(h hit) {
+		out.Secrets = append(out.Secrets, h)
+		if len(out.Secrets) >= f.Limit {
+			sc.stopped = true
 		}
-		if f.Match(m.Path, &s) && maySee(access, m.Path, s.Path) {
-			out.Secrets = append(out.Secrets, hit{
+	}
+	visit := func(k string) (load, more bool) {
+		if k <= after {
+			return false, true // a walker that cannot start after a key
+		}
+		sc.left--
+		sc.last = m.Path + k
+		if sc.left <= 0 {
+			sc.stopped = true
+		}
+		switch {
+		case f.Glob != nil && !f.Glob.Match(m.Path+k), !logical.MayViewKVKey(access, m.Path, k):
+		case logical.MayReadKVMetadata(access, m.Path, k):
+			load = true
+		case !usesMeta:
+			add(hit{Mount: m.Path, Path: k}) // the path only, nothing read
+		}
+		return load, !sc.stopped
+	}
+	fn := func(s logical.SecretInfo) (bool, error) {
+		if f.Match(m.Path, &s) {
+			add(hit{
 				Mount: m.Path, Path: s.Path, CurrentVersion: s.CurrentVersion,
 				CreatedTime: formatTime(s.CreatedTime), UpdatedTime: formatTime(s.UpdatedTime),
 				LastReadTime:      formatTime(s.LastRead),
@@ -145,12 +208,30 @@ func (a *API) searchMount(ctx context.Context, access logical.AccessChecker, m M
 				CustomMetadata: s.CustomMetadata, ExpireTime: formatTime(s.ExpireTime),
 			})
 		}
-		return len(out.Secrets) < f.Limit, nil
+		return !sc.stopped, nil
 	}
-	if w, ok := m.Walker.(afterWalker); ok {
-		return w.WalkSecretsAfter(ctx, prefix, after, fn)
+	return walk(ctx, m.Walker, prefix, after, visit, fn)
+}
+
+// walk walks w's secrets under prefix after after, asking visit about
+// each key before fn sees it: by path before any load when w is a
+// [filterWalker], after the load otherwise.
+func walk(ctx context.Context, w logical.SecretWalker, prefix, after string, visit func(string) (bool, bool), fn func(logical.SecretInfo) (bool, error)) error {
+	if fw, ok := w.(filterWalker); ok {
+		return fw.WalkSecretsFiltered(ctx, prefix, after, visit, fn)
 	}
-	return m.Walker.WalkSecrets(ctx, prefix, fn)
+	g := func(s logical.SecretInfo) (bool, error) {
+		load, more := visit(s.Path)
+		if !load {
+			return more, nil
+		}
+		goOn, err := fn(s)
+		return goOn && more, err
+	}
+	if aw, ok := w.(afterWalker); ok {
+		return aw.WalkSecretsAfter(ctx, prefix, after, g)
+	}
+	return w.WalkSecrets(ctx, prefix, g)
 }
 
 // mayListFrom reports whether the caller may list, in the mount, the
@@ -167,12 +248,4 @@ func mayListFrom(access logical.AccessChecker, mount, prefix string) bool {
 		}
 		folder = folder[:strings.LastIndex(folder[:len(folder)-1], "/")+1]
 	}
-}
-
-// maySee is the rule of KV recursive lists: the caller sees key k of the
-// mount when it may read its data, or read or list its metadata.
-func maySee(access logical.AccessChecker, mount, k string) bool {
-	return access.Allowed(mount+"data/"+k, logical.ReadOperation) ||
-		access.Allowed(mount+"metadata/"+k, logical.ReadOperation) ||
-		access.Allowed(mount+"metadata/"+k, logical.ListOperation)
 }

@@ -301,3 +301,48 @@ func TestSearchLastRead(t *testing.T) {
 		t.Errorf("not read since the start = %q, want %q", got, want)
 	}
 }
+
+// TestSearchMetadataNeedsMetadataRead: two tokens see alpha's secrets,
+// one by data read, one also by metadata read. Only the second gets
+// their metadata, and only for it do filters on metadata match, so that
+// a filter tells the first nothing about metadata it may not read.
+func TestSearchMetadataNeedsMetadataRead(t *testing.T) {
+	f := newFixture(t)
+	if err := f.root.Sys().PutPolicy("alphameta", strings.ReplaceAll(teamPolicy, "TEAM", "alpha")+`
+path "secret/metadata/alpha/*" { capabilities = ["read"] }
+`); err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := f.token(t, "alphameta")
+	all := []string{"secret/alpha/api", "secret/alpha/db", "secret/alpha/deep/x/y"}
+	tests := []struct {
+		name     string
+		cl       *api.Client
+		q        map[string][]string
+		want     []string
+		wantMeta bool
+	}{
+		{"data read: paths only", f.a, nil, all, false},
+		{"data read: custom_metadata filter tells nothing", f.a, map[string][]string{"meta": {"owner=alpha"}}, nil, false},
+		{"data read: created_by filter tells nothing", f.a, map[string][]string{"created_by": {f.accA}}, nil, false},
+		{"data read: not_read_since filter tells nothing", f.a, map[string][]string{"not_read_since": {time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}}, nil, false},
+		{"data read: glob still works", f.a, map[string][]string{"glob": {"secret/alpha/d*"}}, []string{"secret/alpha/db"}, false},
+		{"metadata read: metadata shown", meta, nil, all, true},
+		{"metadata read: custom_metadata filter", meta, map[string][]string{"meta": {"owner=alpha"}}, []string{"secret/alpha/api", "secret/alpha/db"}, true},
+		{"metadata read: created_by filter", meta, map[string][]string{"created_by": {f.accA}}, all, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hits, raw := search(t, tc.cl, tc.q)
+			if got := paths(hits); !slices.Equal(got, tc.want) {
+				t.Errorf("paths = %q, want %q", got, tc.want)
+			}
+			for _, h := range hits {
+				shown := h.CurrentVersion != 0 || h.CreatedByAccessor != "" || h.CustomMetadata != nil
+				if shown != tc.wantMeta {
+					t.Errorf("%s: metadata shown %v, want %v: %s", h.Path, shown, tc.wantMeta, raw)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,187 @@
+package awsapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+
+	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/token"
+)
+
+// session is one AWS request: the caller's token and where the request
+// came from. Its methods make core requests on the mount.
+type session struct {
+	h      *Handler
+	ctx    context.Context
+	token  string
+	reqID  string
+	conn   *logical.Connection
+	region string
+}
+
+// do sends one request for path (relative to the mount) through the
+// pipeline and decodes its data into out (when out is non-nil). A read
+// that finds nothing is logical.ErrNotFound.
+func (s *session) do(op logical.Operation, path string, query url.Values, body, out any) error {
+	var raw json.RawMessage
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode request for %s: %w", op, err)
+		}
+		raw = b
+	}
+	req := &core.Request{
+		Request: &logical.Request{
+			ID:         s.reqID,
+			Operation:  op,
+			Path:       s.h.mount + path,
+			Body:       raw,
+			Query:      query,
+			Connection: s.conn,
+		},
+		ClientToken: token.ID(s.token),
+	}
+	resp, err := s.h.core.HandleRequest(s.ctx, req)
+	if err != nil {
+		return err
+	}
+	var lr *logical.Response
+	if resp != nil {
+		lr = resp.Response
+	}
+	if lr == nil || lr.Data == nil {
+		if op == logical.ReadOperation || op == logical.ListOperation {
+			return logical.ErrNotFound
+		}
+		return nil
+	}
+	if lr.NotFound {
+		return logical.ErrNotFound
+	}
+	if out == nil {
+		return nil
+	}
+	b, err := json.Marshal(lr.Data)
+	if err != nil {
+		return fmt.Errorf("encode response data: %w", err)
+	}
+	defer clear(b)
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("decode response data: %w", err)
+	}
+	return nil
+}
+
+// kvVersion is the metadata of one version in a data read.
+type kvVersion struct {
+	CreatedTime    string            `json:"created_time"`
+	CustomMetadata map[string]string `json:"custom_metadata"`
+	DeletionTime   string            `json:"deletion_time"`
+	Destroyed      bool              `json:"destroyed"`
+	Version        int               `json:"version"`
+}
+
+// kvData is the answer to a data/ read.
+type kvData struct {
+	Data     map[string]json.RawMessage `json:"data"`
+	Metadata kvVersion                  `json:"metadata"`
+}
+
+// kvMeta is the answer to a metadata/ (or deleted/) read.
+type kvMeta struct {
+	CreatedTime      string            `json:"created_time"`
+	CurrentVersion   int               `json:"current_version"`
+	CustomMetadata   map[string]string `json:"custom_metadata"`
+	OldestVersion    int               `json:"oldest_version"`
+	UpdatedTime      string            `json:"updated_time"`
+	Versions         map[int]kvVerInfo `json:"versions"`
+	DeletionTime     string            `json:"deletion_time"`
+	RecoverableUntil string            `json:"recoverable_until"`
+	Rotation         *kvRotation       `json:"rotation"`
+}
+
+// kvVerInfo is one version in a metadata read.
+type kvVerInfo struct {
+	CreatedTime  string `json:"created_time"`
+	DeletionTime string `json:"deletion_time"`
+	Destroyed    bool   `json:"destroyed"`
+}
+
+// kvRotation is the rotation summary of a metadata read.
+type kvRotation struct {
+	Period          json.RawMessage `json:"period"`
+	Schedule        string          `json:"schedule"`
+	NextRotation    string          `json:"next_rotation"`
+	LastRotation    string          `json:"last_rotation"`
+	PendingVersion  int             `json:"pending_version"`
+	PreviousVersion int             `json:"previous_version"`
+}
+
+// readData reads version n of name (0: the current one).
+func (s *session) readData(name string, n int) (*kvData, error) {
+	var q url.Values
+	if n > 0 {
+		q = url.Values{"version": {strconv.Itoa(n)}}
+	}
+	d := new(kvData)
+	if err := s.do(logical.ReadOperation, "data/"+name, q, nil, d); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// readMeta reads name's metadata.
+func (s *session) readMeta(name string) (*kvMeta, error) {
+	m := new(kvMeta)
+	if err := s.do(logical.ReadOperation, "metadata/"+name, nil, nil, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// readDeleted reads the metadata of name scheduled for deletion; a
+// secret that is not is logical.ErrNotFound.
+func (s *session) readDeleted(name string) (*kvMeta, error) {
+	m := new(kvMeta)
+	if err := s.do(logical.ReadOperation, "deleted/"+name, nil, nil, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// writeResult is the answer to a data/ write.
+type writeResult struct {
+	Version     int    `json:"version"`
+	CreatedTime string `json:"created_time"`
+}
+
+// writeData writes a new version of name whose number must be cas+1
+// (cas 0: the key must be new).
+func (s *session) writeData(name string, data map[string]string, cas int) (*writeResult, error) {
+	body := map[string]any{"data": data, "options": map[string]any{"cas": cas}}
+	w := new(writeResult)
+	if err := s.do(logical.UpdateOperation, "data/"+name, nil, body, w); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// patchCustom merges changes into name's custom_metadata; a nil value
+// removes the key.
+func (s *session) patchCustom(name string, changes map[string]*string) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	return s.do(logical.PatchOperation, "metadata/"+name, nil, map[string]any{"custom_metadata": changes}, nil)
+}
+
+// isNotFound reports whether err says the secret is not there.
+func isNotFound(err error) bool {
+	return errors.Is(err, logical.ErrNotFound) || errors.Is(err, logical.ErrUnsupportedPath)
+}

@@ -1,0 +1,345 @@
+package awsapi
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// custom_metadata keys that hold what AWS has and KV version 2 has not.
+// Every one starts with "aws:"; the Vault API shows and may change them
+// like any custom metadata.
+const (
+	// mkSuffix is the six characters that end the secret's ARN.
+	mkSuffix = "aws:arn-suffix"
+	// mkDescription is the secret's description.
+	mkDescription = "aws:description"
+	// mkKMSKey is the KmsKeyId the client gave (kept, not used: the
+	// barrier encrypts everything).
+	mkKMSKey = "aws:kms-key-id"
+	// mkCurrent is "N:L": AWSCURRENT is version N while the key's latest
+	// version is L. It is set when the latest version is not the current
+	// one (a version put with AWSPENDING only, or AWSCURRENT moved back);
+	// once the key has a newer version than L (written through either
+	// API), the latest version is AWSCURRENT again.
+	mkCurrent = "aws:current"
+	// mkVersionPrefix + N is version N's VersionId.
+	mkVersionPrefix = "aws:version:"
+	// mkStagePrefix + LABEL is the version the staging label is on.
+	mkStagePrefix = "aws:stage:"
+	// mkTagPrefix + KEY is a tag's value.
+	mkTagPrefix = "aws:tag:"
+)
+
+// Staging labels with a meaning.
+const (
+	stageCurrent  = "AWSCURRENT"
+	stagePrevious = "AWSPREVIOUS"
+	stagePending  = "AWSPENDING"
+)
+
+// Limits, from the KV custom_metadata rules and AWS's.
+const (
+	maxNameLen        = 512
+	maxDescriptionLen = 512 // a custom_metadata value's limit (AWS: 2048)
+	maxMetaKeyLen     = 128 // a custom_metadata key's limit
+	maxTagKeyLen      = maxMetaKeyLen - len(mkTagPrefix)
+	maxTagValueLen    = 256
+	maxLabelLen       = maxMetaKeyLen - len(mkStagePrefix)
+	maxSecretBytes    = 65536
+)
+
+// derivedIDPrefix starts the VersionId of a version that has none
+// recorded (written with the Vault API): the version number follows.
+const derivedIDPrefix = "00000000-0000-0000-0000-"
+
+// view is what this package knows of one secret: its custom metadata,
+// its latest KV version and, when the metadata could be read, which
+// versions are retained.
+type view struct {
+	name    string
+	custom  map[string]string
+	latest  int
+	retain  map[int]kvVerInfo // nil when unknown (data read only)
+	pending int               // a KV rotation's pending version, 0: none
+}
+
+// newView builds a view from a metadata read.
+func newView(name string, m *kvMeta) *view {
+	v := &view{name: name, custom: m.CustomMetadata, latest: m.CurrentVersion, retain: m.Versions}
+	if m.Rotation != nil {
+		v.pending = m.Rotation.PendingVersion
+	}
+	if v.custom == nil {
+		v.custom = map[string]string{}
+	}
+	return v
+}
+
+// usable reports whether version n exists and its data may be read.
+func (v *view) usable(n int) bool {
+	if n < 1 || n > max(v.latest, v.pending) {
+		return false
+	}
+	if v.retain == nil {
+		return true
+	}
+	info, ok := v.retain[n]
+	return ok && !info.Destroyed && info.DeletionTime == ""
+}
+
+// current is the version AWSCURRENT is on, 0 when the secret has none.
+func (v *view) current() int {
+	if s, ok := v.custom[mkCurrent]; ok {
+		n, l, ok := parsePair(s)
+		if ok && l == v.latest && v.usable(n) {
+			return n
+		}
+	}
+	if v.usable(v.latest) {
+		return v.latest
+	}
+	return 0
+}
+
+func parsePair(s string) (n, l int, ok bool) {
+	a, b, ok := strings.Cut(s, ":")
+	if !ok {
+		return 0, 0, false
+	}
+	n, err1 := strconv.Atoi(a)
+	l, err2 := strconv.Atoi(b)
+	return n, l, err1 == nil && err2 == nil
+}
+
+// labels answers every staging label and the version it is on.
+func (v *view) labels() map[string]int {
+	out := map[string]int{}
+	for k, s := range v.custom {
+		label, ok := strings.CutPrefix(k, mkStagePrefix)
+		if !ok || label == stageCurrent {
+			continue
+		}
+		if label == stagePrevious {
+			// "N:L": valid while the latest version is L.
+			if n, l, ok := parsePair(s); ok && l == v.latest && v.usable(n) {
+				out[label] = n
+			} else if ok && l == v.latest {
+				out[label] = 0 // removed on purpose
+			}
+			continue
+		}
+		if n, err := strconv.Atoi(s); err == nil && v.usable(n) {
+			out[label] = n
+		}
+	}
+	cur := v.current()
+	if cur > 0 {
+		out[stageCurrent] = cur
+	}
+	if _, ok := out[stagePrevious]; !ok && cur > 0 {
+		// Written with the Vault API: the newest version before the
+		// current one.
+		for n := cur - 1; n >= 1 && n >= cur-100; n-- {
+			if v.usable(n) {
+				out[stagePrevious] = n
+				break
+			}
+		}
+	}
+	if p, ok := out[stagePrevious]; ok && (p == cur || p == 0) {
+		delete(out, stagePrevious)
+	}
+	if _, ok := out[stagePending]; !ok && v.pending > 0 {
+		out[stagePending] = v.pending
+	}
+	return out
+}
+
+// stagesOf answers the labels on version n, sorted.
+func (v *view) stagesOf(n int) []string {
+	var out []string
+	for label, m := range v.labels() {
+		if m == n {
+			out = append(out, label)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// versionID answers version n's VersionId.
+func (v *view) versionID(n int) string {
+	if id, ok := v.custom[mkVersionPrefix+strconv.Itoa(n)]; ok && id != "" {
+		return id
+	}
+	return fmt.Sprintf("%s%012d", derivedIDPrefix, n)
+}
+
+// versionOf answers the version whose VersionId is id, 0 when none is.
+func (v *view) versionOf(id string) int {
+	for k, s := range v.custom {
+		if rest, ok := strings.CutPrefix(k, mkVersionPrefix); ok && s == id {
+			if n, err := strconv.Atoi(rest); err == nil {
+				return n
+			}
+		}
+	}
+	if rest, ok := strings.CutPrefix(id, derivedIDPrefix); ok && len(rest) == 12 {
+		n, err := strconv.Atoi(rest)
+		if err == nil && n > 0 {
+			if _, taken := v.custom[mkVersionPrefix+strconv.Itoa(n)]; !taken {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// tags answers the secret's tags, sorted by key.
+func (v *view) tags() []tag {
+	var out []tag
+	for k, s := range v.custom {
+		if key, ok := strings.CutPrefix(k, mkTagPrefix); ok {
+			out = append(out, tag{Key: key, Value: s})
+		}
+	}
+	slices.SortFunc(out, func(a, b tag) int { return strings.Compare(a.Key, b.Key) })
+	return out
+}
+
+// arn answers the secret's ARN in the request's region.
+func (s *session) arn(v *view) string {
+	return "arn:aws:secretsmanager:" + s.region + ":" + s.h.account + ":secret:" + v.name + "-" + suffixOf(v)
+}
+
+// suffixOf answers the six characters ending the ARN: the recorded ones,
+// or for a secret written with the Vault API six derived from its name.
+func suffixOf(v *view) string {
+	if s := v.custom[mkSuffix]; len(s) == 6 {
+		return s
+	}
+	sum := sha256.Sum256([]byte(v.name))
+	return encodeSuffix(sum[:6])
+}
+
+const suffixAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+func encodeSuffix(b []byte) string {
+	out := make([]byte, 6)
+	for i := range out {
+		out[i] = suffixAlphabet[int(b[i])%len(suffixAlphabet)]
+	}
+	return string(out)
+}
+
+func newSuffix() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return encodeSuffix(b)
+}
+
+// tag is one AWS tag.
+type tag struct {
+	Key   string `json:"Key"`
+	Value string `json:"Value"`
+}
+
+// secretValue is a version's value in AWS's terms: exactly one of the
+// two is set.
+type secretValue struct {
+	str    *string
+	binary []byte
+}
+
+// KV data members holding a value written through this API.
+const (
+	dataString = "SecretString"
+	dataBinary = "SecretBinary"
+)
+
+// toKV is the KV data for a value.
+func (sv secretValue) toKV() map[string]string {
+	if sv.str != nil {
+		return map[string]string{dataString: *sv.str}
+	}
+	return map[string]string{dataBinary: base64.StdEncoding.EncodeToString(sv.binary)}
+}
+
+// fromKV reads a value from KV data: {"SecretString": s} or
+// {"SecretBinary": base64} as this API writes them; any other object (as
+// the Vault API writes) is a SecretString holding the object as compact
+// JSON, members sorted.
+func fromKV(data map[string]json.RawMessage) (secretValue, error) {
+	if len(data) == 1 {
+		for k, raw := range data {
+			var s string
+			if json.Unmarshal(raw, &s) != nil {
+				break
+			}
+			switch k {
+			case dataString:
+				return secretValue{str: &s}, nil
+			case dataBinary:
+				b, err := base64.StdEncoding.DecodeString(s)
+				if err != nil {
+					break
+				}
+				return secretValue{binary: b}, nil
+			}
+		}
+	}
+	keys := slices.Sorted(maps.Keys(data))
+	var sb strings.Builder
+	sb.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		sb.Write(kb)
+		sb.WriteByte(':')
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, data[k]); err != nil {
+			return secretValue{}, fmt.Errorf("decode KV data: %w", err)
+		}
+		sb.Write(compact.Bytes())
+	}
+	sb.WriteByte('}')
+	s := sb.String()
+	return secretValue{str: &s}, nil
+}
+
+// equal reports whether two values are the same (for idempotent retries).
+func (sv secretValue) equal(o secretValue) bool {
+	if (sv.str == nil) != (o.str == nil) {
+		return false
+	}
+	if sv.str != nil {
+		return *sv.str == *o.str
+	}
+	return string(sv.binary) == string(o.binary)
+}
+
+// awsTime renders an RFC 3339 time from KV as AWS's JSON protocol sends
+// timestamps: seconds since the epoch, with a fraction.
+func awsTime(s string) *float64 {
+	if s == "" {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return nil
+	}
+	f := float64(t.UnixMilli()) / 1000
+	return &f
+}
