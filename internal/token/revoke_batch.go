@@ -160,6 +160,7 @@ func (s *Store) revokeBatch(ctx context.Context, hashes []string) error {
 			delete(s.cache, h)
 		}
 	}
+	s.gen++
 	s.mu.Unlock()
 	for _, h := range gone {
 		s.live.put(h, nil)

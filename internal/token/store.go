@@ -95,6 +95,11 @@ type Store struct {
 	mu    sync.RWMutex
 	salt  []byte            // guarded by mu; nil while not loaded
 	cache map[string]*Entry // guarded by mu; by hash; entries are never modified
+	// gen counts the changes to cache other than a lookup's fill (guarded
+	// by mu): a lookup fills the cache only if gen did not move while it
+	// read storage, so an entry read just before a revocation or an update
+	// never re-enters the cache after it.
+	gen uint64
 
 	live liveIndex // live tokens for the access directory; built on first use
 }
@@ -181,6 +186,7 @@ func (s *Store) InvalidateAll() {
 	if s.cache != nil {
 		s.cache = make(map[string]*Entry)
 	}
+	s.gen++
 	s.mu.Unlock()
 	s.live.drop()
 }
@@ -325,14 +331,35 @@ func (s *Store) lock(hash string) *sync.Mutex {
 }
 
 func (s *Store) cached(hash string) (*Entry, bool) {
-	s.mu.RLock()
-	e, ok := s.cache[hash]
-	s.mu.RUnlock()
+	e, ok, _ := s.cachedGen(hash)
 	return e, ok
 }
 
+// cachedGen is cached with the cache's generation, for [Store.fillCache].
+func (s *Store) cachedGen(hash string) (*Entry, bool, uint64) {
+	s.mu.RLock()
+	e, ok := s.cache[hash]
+	gen := s.gen
+	s.mu.RUnlock()
+	return e, ok, gen
+}
+
+// fillCache caches e, read from storage after the cache was at
+// generation gen, unless the cache changed since: the read may predate a
+// revocation or an update.
+func (s *Store) fillCache(hash string, e *Entry, gen uint64) {
+	s.mu.Lock()
+	if s.cache != nil && s.gen == gen {
+		s.cache[hash] = e
+	}
+	s.mu.Unlock()
+}
+
+// setCache records a change to the token stored under hash: its new
+// entry, or nil when it is gone.
 func (s *Store) setCache(hash string, e *Entry) {
 	s.mu.Lock()
+	s.gen++
 	if s.cache != nil {
 		if e == nil {
 			delete(s.cache, hash)
@@ -469,13 +496,13 @@ func (s *Store) lookupBatch(ctx context.Context, id ID, now time.Time) (*Entry, 
 
 // LookupHash is Lookup by the stored hash.
 func (s *Store) LookupHash(ctx context.Context, hash string, now time.Time) (*Entry, error) {
-	e, ok := s.cached(hash)
+	e, ok, gen := s.cachedGen(hash)
 	if !ok {
 		var err error
 		if e, err = s.load(ctx, hash); err != nil || e == nil {
 			return nil, err
 		}
-		s.setCache(hash, e)
+		s.fillCache(hash, e, gen)
 	}
 	if e.Expired(now) || e.NumUses < 0 {
 		return nil, nil
