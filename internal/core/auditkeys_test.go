@@ -1,0 +1,208 @@
+package core_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/coffer-secrets/coffer/internal/testserver"
+)
+
+// auditLine is the part of a file audit device's line these tests read.
+type auditLine struct {
+	Type    string `json:"type"`
+	Request struct {
+		Path string         `json:"path"`
+		Data map[string]any `json:"data"`
+	} `json:"request"`
+	Response struct {
+		Data map[string]any `json:"data"`
+	} `json:"response"`
+}
+
+// lastAudit returns the last request and response lines of file for
+// requests to path.
+func lastAudit(t *testing.T, file, path string) (req, resp auditLine) {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var l auditLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil || l.Request.Path != path {
+			continue
+		}
+		if l.Type == "request" {
+			req = l
+		} else if l.Type == "response" {
+			resp = l
+		}
+	}
+	if req.Type == "" || resp.Type == "" {
+		t.Fatalf("no audit entries for %s in %s", path, raw)
+	}
+	return req, resp
+}
+
+func hmaced(v any) bool {
+	s, ok := v.(string)
+	return ok && strings.HasPrefix(s, "hmac-sha256:")
+}
+
+// TestAuditNonHMACKeys: a mount's audit_non_hmac_request_keys and
+// audit_non_hmac_response_keys leave those top-level keys in clear in its
+// audit entries (everything else stays HMACed), show in the mount's config
+// reads, are replaced and cleared by a tune, and are refused with a 400
+// when malformed; a mount without them HMACs every value.
+func TestAuditNonHMACKeys(t *testing.T) {
+	t.Parallel()
+	s := testserver.StartWith(t, testserver.Options{AuditAnyDir: true})
+	cl := s.Client
+	file := filepath.Join(t.TempDir(), "audit.log")
+	if err := cl.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{Type: "file", Options: map[string]string{"file_path": file}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Sys().Mount("transit", &api.MountInput{Type: "transit", Config: api.MountConfigInput{
+		AuditNonHMACRequestKeys:  []string{"plaintext"},
+		AuditNonHMACResponseKeys: []string{"ciphertext"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Sys().Mount("plain", &api.MountInput{Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"transit", "plain"} {
+		if _, err := cl.Logical().Write(m+"/keys/k", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// "aGVsbG8=" is base64 "hello"; note is a field transit ignores, in
+	// the audited body all the same.
+	encrypt := func(mount string) (ciphertext string) {
+		t.Helper()
+		sec, err := cl.Logical().Write(mount+"/encrypt/k", map[string]any{"plaintext": "aGVsbG8=", "note": "n1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sec.Data["ciphertext"].(string)
+	}
+
+	ct := encrypt("transit")
+	req, resp := lastAudit(t, file, "transit/encrypt/k")
+	if got := resp.Response.Data["ciphertext"]; got != ct {
+		t.Errorf("listed response key: ciphertext = %v, want %q in clear", got, ct)
+	}
+	if got := req.Request.Data["plaintext"]; got != "aGVsbG8=" {
+		t.Errorf("listed request key: plaintext = %v, want in clear", got)
+	}
+	if got := req.Request.Data["note"]; !hmaced(got) {
+		t.Errorf("unlisted request key: note = %v, want HMACed", got)
+	}
+
+	ct = encrypt("plain")
+	req, resp = lastAudit(t, file, "plain/encrypt/k")
+	if got := resp.Response.Data["ciphertext"]; !hmaced(got) || got == ct {
+		t.Errorf("mount without lists: ciphertext = %v, want HMACed", got)
+	}
+	if got := req.Request.Data["plaintext"]; !hmaced(got) {
+		t.Errorf("mount without lists: plaintext = %v, want HMACed", got)
+	}
+
+	// A tune replaces the request list and leaves the response list.
+	if err := cl.Sys().TuneMount("transit", api.MountConfigInput{AuditNonHMACRequestKeys: []string{"note"}}); err != nil {
+		t.Fatal(err)
+	}
+	ct = encrypt("transit")
+	req, resp = lastAudit(t, file, "transit/encrypt/k")
+	if got := req.Request.Data["note"]; got != "n1" {
+		t.Errorf("after tune: note = %v, want in clear", got)
+	}
+	if got := req.Request.Data["plaintext"]; !hmaced(got) {
+		t.Errorf("after tune: plaintext = %v, want HMACed", got)
+	}
+	if got := resp.Response.Data["ciphertext"]; got != ct {
+		t.Errorf("tune of the request list changed the response list: ciphertext = %v", got)
+	}
+
+	// The reads show the lists as Vault does.
+	cfg, err := cl.Sys().MountConfig("transit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.AuditNonHMACRequestKeys, []string{"note"}) || !slices.Equal(cfg.AuditNonHMACResponseKeys, []string{"ciphertext"}) {
+		t.Errorf("tune read: request keys %q, response keys %q", cfg.AuditNonHMACRequestKeys, cfg.AuditNonHMACResponseKeys)
+	}
+	list, err := cl.Sys().ListMounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := list["transit/"].Config; !slices.Equal(got.AuditNonHMACRequestKeys, []string{"note"}) || !slices.Equal(got.AuditNonHMACResponseKeys, []string{"ciphertext"}) {
+		t.Errorf("sys/mounts: config = %+v", got)
+	}
+	if got := list["plain/"].Config; got.AuditNonHMACRequestKeys != nil || got.AuditNonHMACResponseKeys != nil {
+		t.Errorf("sys/mounts: mount without lists shows %+v", got)
+	}
+
+	// Vault's [""] clears a list.
+	if err := cl.Sys().TuneMount("transit", api.MountConfigInput{AuditNonHMACResponseKeys: []string{""}}); err != nil {
+		t.Fatal(err)
+	}
+	ct = encrypt("transit")
+	_, resp = lastAudit(t, file, "transit/encrypt/k")
+	if got := resp.Response.Data["ciphertext"]; !hmaced(got) || got == ct {
+		t.Errorf("after clearing: ciphertext = %v, want HMACed", got)
+	}
+
+	// Auth methods carry the lists too (sys/auth reads them).
+	if err := cl.Sys().EnableAuthWithOptions("up", &api.EnableAuthOptions{Type: "userpass", Config: api.MountConfigInput{AuditNonHMACRequestKeys: []string{"username"}}}); err != nil {
+		t.Fatal(err)
+	}
+	auths, err := cl.Sys().ListAuth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := auths["up/"].Config.AuditNonHMACRequestKeys; !slices.Equal(got, []string{"username"}) {
+		t.Errorf("sys/auth: audit_non_hmac_request_keys = %q", got)
+	}
+
+	bad := []struct {
+		name string
+		body map[string]any
+		want string
+	}{
+		{"empty key", map[string]any{"audit_non_hmac_request_keys": []string{"a", ""}}, "keys must not be empty"},
+		{"key too long", map[string]any{"audit_non_hmac_response_keys": []string{strings.Repeat("k", 257)}}, "at most 256 are allowed"},
+		{"too many keys", map[string]any{"audit_non_hmac_request_keys": make([]string, 65)}, "at most 64 keys"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := cl.Logical().Write("sys/mounts/transit/tune", tt.body)
+			var re *api.ResponseError
+			if !errors.As(err, &re) || re.StatusCode != 400 || !strings.Contains(strings.Join(re.Errors, " "), tt.want) {
+				t.Fatalf("tune with %s: err = %v, want 400 saying %q", tt.name, err, tt.want)
+			}
+			_, err = cl.Logical().Write("sys/mounts/other", map[string]any{"type": "transit", "config": tt.body})
+			if !errors.As(err, &re) || re.StatusCode != 400 || !strings.Contains(strings.Join(re.Errors, " "), tt.want) {
+				t.Fatalf("enable with %s: err = %v, want 400 saying %q", tt.name, err, tt.want)
+			}
+		})
+	}
+	cfg, err = cl.Sys().MountConfig("transit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.AuditNonHMACRequestKeys, []string{"note"}) || cfg.AuditNonHMACResponseKeys != nil {
+		t.Errorf("refused tunes changed the mount: %q, %q", cfg.AuditNonHMACRequestKeys, cfg.AuditNonHMACResponseKeys)
+	}
+}
