@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/coffer-secrets/coffer/internal/incident"
 	"github.com/coffer-secrets/coffer/internal/testserver"
 )
 
@@ -99,6 +101,7 @@ func TestAuditNonHMACKeys(t *testing.T) {
 	}
 
 	ct := encrypt("transit")
+	clearCT := []string{ct}
 	req, resp := lastAudit(t, file, "transit/encrypt/k")
 	if got := resp.Response.Data["ciphertext"]; got != ct {
 		t.Errorf("listed response key: ciphertext = %v, want %q in clear", got, ct)
@@ -124,6 +127,7 @@ func TestAuditNonHMACKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	ct = encrypt("transit")
+	clearCT = append(clearCT, ct)
 	req, resp = lastAudit(t, file, "transit/encrypt/k")
 	if got := req.Request.Data["note"]; got != "n1" {
 		t.Errorf("after tune: note = %v, want in clear", got)
@@ -164,6 +168,34 @@ func TestAuditNonHMACKeys(t *testing.T) {
 		t.Errorf("after clearing: ciphertext = %v, want HMACed", got)
 	}
 
+	// An incident report picks up the ciphertexts the log holds in clear,
+	// and only those.
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := incident.Build(f, incident.Targets{CIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reported []string
+	plainWrites := 0
+	for _, w := range rep.Writes {
+		switch w.Path {
+		case "transit/encrypt/k":
+			reported = append(reported, w.Ciphertexts...)
+		case "plain/encrypt/k":
+			plainWrites++
+			if len(w.Ciphertexts) != 0 {
+				t.Errorf("report: mount without lists gave ciphertexts %q", w.Ciphertexts)
+			}
+		}
+	}
+	if !slices.Equal(reported, clearCT) || plainWrites != 1 {
+		t.Errorf("report: transit ciphertexts %q (want %q), %d plain/ encryptions (want 1)", reported, clearCT, plainWrites)
+	}
+
 	// Auth methods carry the lists too (sys/auth reads them).
 	if err := cl.Sys().EnableAuthWithOptions("up", &api.EnableAuthOptions{Type: "userpass", Config: api.MountConfigInput{AuditNonHMACRequestKeys: []string{"username"}}}); err != nil {
 		t.Fatal(err)
@@ -174,6 +206,21 @@ func TestAuditNonHMACKeys(t *testing.T) {
 	}
 	if got := auths["up/"].Config.AuditNonHMACRequestKeys; !slices.Equal(got, []string{"username"}) {
 		t.Errorf("sys/auth: audit_non_hmac_request_keys = %q", got)
+	}
+
+	// A built-in mount (the token store) is tuned the same way.
+	if err := cl.Sys().TuneMount("auth/token", api.MountConfigInput{AuditNonHMACRequestKeys: []string{"display_name"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Auth().Token().Create(&api.TokenCreateRequest{DisplayName: "probe", Policies: []string{"default"}}); err != nil {
+		t.Fatal(err)
+	}
+	req, _ = lastAudit(t, file, "auth/token/create")
+	if got := req.Request.Data["display_name"]; got != "probe" {
+		t.Errorf("token store: display_name = %v, want in clear", got)
+	}
+	if got := req.Request.Data["policies"].([]any)[0]; !hmaced(got) {
+		t.Errorf("token store: policies = %v, want HMACed", got)
 	}
 
 	bad := []struct {
