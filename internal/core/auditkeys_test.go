@@ -208,6 +208,26 @@ func TestAuditNonHMACKeys(t *testing.T) {
 		t.Errorf("sys/auth: audit_non_hmac_request_keys = %q", got)
 	}
 
+	// Vault's comma-separated form is read too; "" clears.
+	for _, tc := range []struct {
+		given any
+		want  []string
+	}{
+		{"ciphertext, key_version", []string{"ciphertext", "key_version"}},
+		{"", nil},
+	} {
+		if _, err := cl.Logical().Write("sys/mounts/plain/tune", map[string]any{"audit_non_hmac_response_keys": tc.given}); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := cl.Sys().MountConfig("plain")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(cfg.AuditNonHMACResponseKeys, tc.want) {
+			t.Errorf("tune with %q: audit_non_hmac_response_keys = %q, want %q", tc.given, cfg.AuditNonHMACResponseKeys, tc.want)
+		}
+	}
+
 	// A built-in mount (the token store) is tuned the same way.
 	if err := cl.Sys().TuneMount("auth/token", api.MountConfigInput{AuditNonHMACRequestKeys: []string{"display_name"}}); err != nil {
 		t.Fatal(err)

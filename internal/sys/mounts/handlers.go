@@ -125,25 +125,25 @@ func (a *API) read(auth bool) framework.Handler {
 // field the official client sends; the ones Coffer does not act on must
 // stay at their zero values.
 type configInput struct {
-	DefaultLeaseTTL            ttlInput          `json:"default_lease_ttl"`
-	MaxLeaseTTL                ttlInput          `json:"max_lease_ttl"`
-	ForceNoCache               framework.Bool    `json:"force_no_cache"`
-	Description                *string           `json:"description"`
-	Options                    map[string]string `json:"options"`
-	AuditNonHMACRequestKeys    []string          `json:"audit_non_hmac_request_keys"`
-	AuditNonHMACResponseKeys   []string          `json:"audit_non_hmac_response_keys"`
-	ListingVisibility          string            `json:"listing_visibility"`
-	PassthroughRequestHeaders  []string          `json:"passthrough_request_headers"`
-	AllowedResponseHeaders     []string          `json:"allowed_response_headers"`
-	TokenType                  string            `json:"token_type"`
-	AllowedManagedKeys         []string          `json:"allowed_managed_keys"`
-	PluginVersion              string            `json:"plugin_version"`
-	PluginName                 string            `json:"plugin_name"`
-	OverridePinnedVersion      *bool             `json:"override_pinned_version"`
-	DelegatedAuthAccessors     []string          `json:"delegated_auth_accessors"`
-	IdentityTokenKey           string            `json:"identity_token_key"`
-	TrimRequestTrailingSlashes *bool             `json:"trim_request_trailing_slashes"`
-	UserLockoutConfig          *lockoutInput     `json:"user_lockout_config"`
+	DefaultLeaseTTL            ttlInput               `json:"default_lease_ttl"`
+	MaxLeaseTTL                ttlInput               `json:"max_lease_ttl"`
+	ForceNoCache               framework.Bool         `json:"force_no_cache"`
+	Description                *string                `json:"description"`
+	Options                    map[string]string      `json:"options"`
+	AuditNonHMACRequestKeys    framework.CommaStrings `json:"audit_non_hmac_request_keys"`
+	AuditNonHMACResponseKeys   framework.CommaStrings `json:"audit_non_hmac_response_keys"`
+	ListingVisibility          string                 `json:"listing_visibility"`
+	PassthroughRequestHeaders  []string               `json:"passthrough_request_headers"`
+	AllowedResponseHeaders     []string               `json:"allowed_response_headers"`
+	TokenType                  string                 `json:"token_type"`
+	AllowedManagedKeys         []string               `json:"allowed_managed_keys"`
+	PluginVersion              string                 `json:"plugin_version"`
+	PluginName                 string                 `json:"plugin_name"`
+	OverridePinnedVersion      *bool                  `json:"override_pinned_version"`
+	DelegatedAuthAccessors     []string               `json:"delegated_auth_accessors"`
+	IdentityTokenKey           string                 `json:"identity_token_key"`
+	TrimRequestTrailingSlashes *bool                  `json:"trim_request_trailing_slashes"`
+	UserLockoutConfig          *lockoutInput          `json:"user_lockout_config"`
 }
 
 // lockoutInput is user_lockout_config in a tune request.
@@ -195,8 +195,8 @@ func (a *API) mount(auth bool) framework.Handler {
 			Local:           bool(in.Local),
 			SealWrap:        bool(in.SealWrap),
 
-			AuditNonHMACRequestKeys:  in.Config.AuditNonHMACRequestKeys,
-			AuditNonHMACResponseKeys: in.Config.AuditNonHMACResponseKeys,
+			AuditNonHMACRequestKeys:  []string(in.Config.AuditNonHMACRequestKeys),
+			AuditNonHMACResponseKeys: []string(in.Config.AuditNonHMACResponseKeys),
 		})
 	})
 }
@@ -264,8 +264,8 @@ func (a *API) tune(auth bool) framework.Handler {
 		}
 		t.Description = in.Description
 		t.Options = in.Options
-		t.AuditNonHMACRequestKeys = in.AuditNonHMACRequestKeys
-		t.AuditNonHMACResponseKeys = in.AuditNonHMACResponseKeys
+		t.AuditNonHMACRequestKeys = []string(in.AuditNonHMACRequestKeys)
+		t.AuditNonHMACResponseKeys = []string(in.AuditNonHMACResponseKeys)
 		if l := in.UserLockoutConfig; l != nil {
 			reset := time.Duration(l.CounterReset)
 			if reset == 0 {
