@@ -123,7 +123,7 @@ func TestAuditNonHMACKeys(t *testing.T) {
 	}
 
 	// A tune replaces the request list and leaves the response list.
-	if err := cl.Sys().TuneMount("transit", api.MountConfigInput{AuditNonHMACRequestKeys: []string{"note"}}); err != nil {
+	if err := cl.Sys().TuneMountAllowNil("transit", api.TuneMountConfigInput{AuditNonHMACRequestKeys: &[]string{"note"}}); err != nil {
 		t.Fatal(err)
 	}
 	ct = encrypt("transit")
@@ -158,8 +158,8 @@ func TestAuditNonHMACKeys(t *testing.T) {
 		t.Errorf("sys/mounts: mount without lists shows %+v", got)
 	}
 
-	// Vault's [""] clears a list.
-	if err := cl.Sys().TuneMount("transit", api.MountConfigInput{AuditNonHMACResponseKeys: []string{""}}); err != nil {
+	// An empty list clears one (other ways below).
+	if err := cl.Sys().TuneMountAllowNil("transit", api.TuneMountConfigInput{AuditNonHMACResponseKeys: &[]string{}}); err != nil {
 		t.Fatal(err)
 	}
 	ct = encrypt("transit")
@@ -208,13 +208,15 @@ func TestAuditNonHMACKeys(t *testing.T) {
 		t.Errorf("sys/auth: audit_non_hmac_request_keys = %q", got)
 	}
 
-	// Vault's comma-separated form is read too; "" clears.
+	// Vault's comma-separated form is read too; "" and [""] clear.
 	for _, tc := range []struct {
 		given any
 		want  []string
 	}{
 		{"ciphertext, key_version", []string{"ciphertext", "key_version"}},
 		{"", nil},
+		{[]string{"ciphertext"}, []string{"ciphertext"}},
+		{[]string{""}, nil},
 	} {
 		if _, err := cl.Logical().Write("sys/mounts/plain/tune", map[string]any{"audit_non_hmac_response_keys": tc.given}); err != nil {
 			t.Fatal(err)
@@ -229,7 +231,7 @@ func TestAuditNonHMACKeys(t *testing.T) {
 	}
 
 	// A built-in mount (the token store) is tuned the same way.
-	if err := cl.Sys().TuneMount("auth/token", api.MountConfigInput{AuditNonHMACRequestKeys: []string{"display_name"}}); err != nil {
+	if err := cl.Sys().TuneMountAllowNil("auth/token", api.TuneMountConfigInput{AuditNonHMACRequestKeys: &[]string{"display_name"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cl.Auth().Token().Create(&api.TokenCreateRequest{DisplayName: "probe", Policies: []string{"default"}}); err != nil {
