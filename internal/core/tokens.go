@@ -102,3 +102,23 @@ func (c *Core) onTokenRevoke(ctx context.Context, hash string, e *token.Entry) e
 	}
 	return nil
 }
+
+// onTokensRevoke is onTokenRevoke for a batch of tokens of a tree being
+// revoked: their leases go with few storage transactions, their backends
+// called concurrently.
+func (c *Core) onTokensRevoke(ctx context.Context, hashes []string, _ []*token.Entry) error {
+	if err := c.leases.RevokeByTokens(ctx, hashes); err != nil {
+		return err
+	}
+	for _, m := range c.Mounts() {
+		if m.Type == "cubbyhole" && m.Builtin {
+			for _, h := range hashes {
+				if err := router.Clear(ctx, c.barrier, m.StoragePrefix()+h+"/"); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	return nil
+}

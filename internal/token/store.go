@@ -55,6 +55,12 @@ type Crypter interface {
 // error stops the revocation and leaves the token in place.
 type RevokeFunc func(ctx context.Context, hash string, e *Entry) error
 
+// RevokeBatchFunc is [RevokeFunc] for a batch of tokens (hashes[i] is
+// stored as entries[i]), called before their records are deleted in one
+// storage transaction. An error stops the revocation and leaves every
+// token of the batch in place.
+type RevokeBatchFunc func(ctx context.Context, hashes []string, entries []*Entry) error
+
 // Options configures a [Store].
 type Options struct {
 	// Storage is where tokens are kept: the barrier.
@@ -65,6 +71,9 @@ type Options struct {
 	Logger *slog.Logger
 	// OnRevoke, when set, runs for every revoked token.
 	OnRevoke RevokeFunc
+	// OnRevokeBatch, when set, runs instead of OnRevoke when a token tree
+	// is revoked, once per batch of tokens.
+	OnRevokeBatch RevokeBatchFunc
 	// SweepInterval is how often Run looks for expired tokens; default 1s.
 	SweepInterval time.Duration
 }
@@ -75,7 +84,9 @@ type Store struct {
 	crypter  Crypter
 	logger   *slog.Logger
 	onRevoke RevokeFunc
+	onBatch  RevokeBatchFunc
 	interval time.Duration
+	batch    int // tokens a revocation transaction deletes: revokeBatchSize
 
 	locks [64]sync.Mutex // serialize changes to one token, by hash
 	seed  maphash.Seed
@@ -101,7 +112,9 @@ func New(opts Options) *Store {
 		crypter:  opts.Crypter,
 		logger:   opts.Logger.With("component", "token"),
 		onRevoke: opts.OnRevoke,
+		onBatch:  opts.OnRevokeBatch,
 		interval: opts.SweepInterval,
+		batch:    revokeBatchSize,
 		seed:     maphash.MakeSeed(),
 	}
 }
@@ -617,18 +630,20 @@ func (s *Store) Children(ctx context.Context, hash string) ([]string, error) {
 }
 
 // Revoke revokes a token and all its descendants, deepest first, so that
-// no child outlives its parent even if revocation stops half-way.
+// no child outlives its parent even if revocation stops half-way. See
+// revoke_batch.go: the tree goes in batches of tokens, one storage
+// transaction each.
 func (s *Store) Revoke(ctx context.Context, hash string) error {
-	children, err := s.Children(ctx, hash)
+	levels, err := s.tree(ctx, hash)
 	if err != nil {
 		return err
 	}
-	for _, c := range children {
-		if err := s.Revoke(ctx, strings.TrimSuffix(c, "/")); err != nil {
+	for d := len(levels) - 1; d >= 0; d-- {
+		if err := s.revokeLevel(ctx, levels[d]); err != nil {
 			return err
 		}
 	}
-	return s.revokeOne(ctx, hash)
+	return nil
 }
 
 // RevokeOrphan revokes a token but keeps its children, which become

@@ -30,10 +30,29 @@ func newLineReader(r io.Reader) *lineReader {
 // line over MaxLineSize comes back as errLineTooLong, with the reader
 // past it.
 func (lr *lineReader) next() (line []byte, terminated bool, err error) {
+	chunk, err := lr.br.ReadSlice('\n')
+	return lr.rest(chunk, err)
+}
+
+// nextShared is next, but a line that fits in the read buffer comes back
+// without a copy: it is valid only until the next call.
+func (lr *lineReader) nextShared() (line []byte, terminated bool, err error) {
+	chunk, err := lr.br.ReadSlice('\n')
+	if err == nil && len(chunk) <= MaxLineSize+1 {
+		lr.n++
+		return chunk[:len(chunk)-1], true, nil
+	}
+	return lr.rest(chunk, err)
+}
+
+// rest reads the rest of a line whose first chunk was read with err.
+func (lr *lineReader) rest(chunk []byte, err error) (line []byte, terminated bool, _ error) {
 	var buf []byte
 	tooLong := false
-	for {
-		chunk, err := lr.br.ReadSlice('\n')
+	for first := true; ; first = false {
+		if !first {
+			chunk, err = lr.br.ReadSlice('\n')
+		}
 		if !tooLong {
 			if len(buf)+len(chunk) > MaxLineSize+1 {
 				tooLong = true

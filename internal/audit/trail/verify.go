@@ -178,7 +178,7 @@ func VerifyWith(r io.Reader, o Options) (Report, error) {
 			return Report{}, errors.New("the chain head's signature does not verify with this key")
 		}
 	}
-	v := verifier{lr: newLineReader(r), pub: pub, head: o.Head}
+	v := verifier{pub: pub, schema: lineSchema(), head: o.Head}
 	if len(o.Witness) > 0 {
 		v.witness = map[witnessKey]*Witnessed{}
 		ws := slices.Clone(o.Witness) // found is set on these
@@ -194,7 +194,10 @@ func VerifyWith(r io.Reader, o Options) (Report, error) {
 		}
 	}
 	v.rep.SignaturesChecked = pub != nil
-	if err := v.run(); err != nil {
+	v.pf = newPrefetcher(newLineReader(r), v.schema)
+	err := v.run()
+	v.pf.close()
+	if err != nil {
 		return Report{}, err
 	}
 	if v.head != nil {
@@ -233,9 +236,10 @@ func (v *verifier) checkHead() {
 }
 
 type verifier struct {
-	lr  *lineReader
-	pub ed25519.PublicKey
-	rep Report
+	pf     *prefetcher // lines, hashed and parsed
+	pub    ed25519.PublicKey
+	schema []schemaField // lineSchema(), for parseLine
+	rep    Report
 
 	prev         *line  // the last line checked
 	prevPrevHash string // hash of the line before prev
@@ -248,21 +252,7 @@ type verifier struct {
 }
 
 func (v *verifier) read() (*line, error) {
-	raw, terminated, err := v.lr.next()
-	if errors.Is(err, io.EOF) {
-		return nil, nil
-	}
-	ln := &line{n: v.lr.n, raw: raw, terminated: terminated}
-	if errors.Is(err, errLineTooLong) {
-		ln.err = err
-		return ln, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	ln.hash = audit.LineHash(raw)
-	ln.err = parseLine(raw, &ln.l)
-	return ln, nil
+	return v.pf.next()
 }
 
 func (v *verifier) run() error {
@@ -326,7 +316,7 @@ func (v *verifier) salvage(cur *line) {
 		return
 	}
 	var l audit.Line
-	if parseLine(cur.raw[i:], &l) != nil {
+	if parseLine(v.schema, cur.raw[i:], &l) != nil {
 		return
 	}
 	cur.tornBytes = i
@@ -493,10 +483,17 @@ func (v *verifier) checkCheckpoint(cur *line) *Problem {
 	return nil
 }
 
-// parseLine decodes raw into l and checks the chain fields' formats.
-func parseLine(raw []byte, l *audit.Line) error {
-	if err := json.Unmarshal(raw, l); err != nil {
-		return errors.New("not a JSON audit line")
+// parseLine decodes the chain fields of raw into l and checks their
+// formats. schema is [lineSchema]'s: scanLine reads the usual lines, and
+// encoding/json the others, so that both give the same verdicts. Only the
+// chain fields are filled in.
+func parseLine(schema []schemaField, raw []byte, l *audit.Line) error {
+	if !scanLine(schema, raw, l) {
+		var full audit.Line
+		if err := json.Unmarshal(raw, &full); err != nil {
+			return errors.New("not a JSON audit line")
+		}
+		*l = chainFields(&full)
 	}
 	switch l.Type {
 	case audit.TypeRequest, audit.TypeResponse, audit.TypeCheckpoint, audit.TypeTornWrite:
@@ -524,6 +521,15 @@ func parseLine(raw []byte, l *audit.Line) error {
 		}
 	}
 	return nil
+}
+
+// chainFields returns the fields of l that parseLine fills in.
+func chainFields(l *audit.Line) audit.Line {
+	return audit.Line{
+		Seq: l.Seq, ChainID: l.ChainID, PrevHash: l.PrevHash, Type: l.Type, Time: l.Time,
+		Error: l.Error, Hash: l.Hash, Signature: l.Signature,
+		Offset: l.Offset, CutBytes: l.CutBytes, FailedWrites: l.FailedWrites,
+	}
 }
 
 // isHex reports whether s is n lowercase hex digits.

@@ -447,3 +447,54 @@ func TestVerifyHead(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyReadsDeviceLinesInOnePass checks that the lines a device
+// writes (requests, responses, errors, checkpoints) are read by the
+// verifier's own scanner, not by encoding/json, which is what makes a
+// million lines verify in seconds.
+func TestVerifyReadsDeviceLinesInOnePass(t *testing.T) {
+	t.Parallel()
+	for _, typ := range []string{audit.TypeRequest, audit.TypeResponse} {
+		lines, _, _ := writeLog(t, 12, typ)
+		for i, l := range lines {
+			if !trail.FastPath(l) {
+				t.Errorf("%s log line %d goes to encoding/json: %s", typ, i+1, l)
+			}
+		}
+	}
+}
+
+// TestVerifyLongAndManyLines checks the verifier's read-ahead: lines
+// longer than its read buffer and its batches, and more lines than a
+// batch holds, verify as any others, and an edit deep in the file is
+// still found at its line.
+func TestVerifyLongAndManyLines(t *testing.T) {
+	t.Parallel()
+	d, finish := openLog(t)
+	for i := range 600 {
+		e := testEntry(i)
+		switch i {
+		case 3:
+			e.Request.Data = json.RawMessage(`{"value":"` + strings.Repeat("x", 100<<10) + `"}`)
+		case 550:
+			e.Request.Data = json.RawMessage(`{"value":"` + strings.Repeat("y", 3<<19) + `"}`)
+		}
+		if err := d.Log(t.Context(), audit.TypeRequest, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := finish()
+	pub := d.PublicKey()
+	rep, err := trail.Verify(bytes.NewReader(join(lines)), pub)
+	if err != nil || rep.Problem != nil || rep.Lines != len(lines) || rep.Entries != 600 {
+		t.Fatalf("Verify = %d lines, %d entries, problem %v, %v; want %d lines, 600 entries, no problem", rep.Lines, rep.Entries, rep.Problem, err, len(lines))
+	}
+	for _, n := range []int{688, 701} { // the long line (entry 550), and one after it
+		ls := cloneLines(lines)
+		ls[n-1] = bytes.Replace(ls[n-1], []byte(`"operation":"`), []byte(`"operation":"x`), 1)
+		rep, err := trail.Verify(bytes.NewReader(join(ls)), pub)
+		if err != nil || rep.Problem == nil || rep.Problem.Kind != trail.Edited || rep.Problem.Line != n {
+			t.Errorf("edit on line %d: problem %v, %v; want an edit on that line", n, rep.Problem, err)
+		}
+	}
+}

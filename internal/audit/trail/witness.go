@@ -40,6 +40,7 @@ var witnessMarker = []byte(`{"seq":`)
 func ReadWitness(r io.Reader) ([]Witnessed, error) {
 	lr := newLineReader(r)
 	var out []Witnessed
+	schema := lineSchema()
 	for {
 		raw, _, err := lr.next()
 		if errors.Is(err, io.EOF) {
@@ -54,7 +55,7 @@ func ReadWitness(r io.Reader) ([]Witnessed, error) {
 		}
 		raw = bytes.TrimRight(raw[i:], "\r")
 		var l audit.Line
-		if err := parseLine(raw, &l); err != nil {
+		if err := parseLine(schema, raw, &l); err != nil {
 			return nil, fmt.Errorf("witness line %d: %v", lr.n, err)
 		}
 		if l.Type != audit.TypeCheckpoint {

@@ -264,9 +264,8 @@ func (a *API) run(ctx context.Context, r *incident.Record) error {
 	return a.save(ctx, r)
 }
 
-// workers is how many revocations (or lease look-ups) of one tree level
-// run at once: storage commits concurrent writes together, so a tree of
-// thousands of tokens goes in a fraction of the time one by one takes.
+// workers is how many look-ups of a contained token's leases run at once
+// (the revocation itself is batched by the token store).
 const workers = 64
 
 // levels returns the tree under root by depth: root alone, its children,
@@ -302,17 +301,13 @@ func parallel(n int, fn func(i int) error) error {
 	return errors.Join(errs...)
 }
 
-// revokeTree revokes a tree deepest level first, each level in parallel,
-// so that no token outlives its parent even if revocation stops half way;
-// the root's revocation last takes anything made under it meanwhile.
+// revokeTree revokes a tree through its root: the token store takes the
+// tree from storage (so anything made under it since the plan goes too)
+// deepest level first, in batches of tokens, one storage transaction
+// each, so that no token outlives its parent even if revocation stops
+// half way.
 func (a *API) revokeTree(ctx context.Context, levels [][]*incident.Token) error {
-	for d := len(levels) - 1; d >= 0; d-- {
-		lv := levels[d]
-		if err := parallel(len(lv), func(i int) error { return a.opts.Core.RevokeToken(ctx, lv[i].Hash) }); err != nil {
-			return err
-		}
-	}
-	return nil
+	return a.opts.Core.RevokeToken(ctx, levels[0][0].Hash)
 }
 
 // collect lists the tokens of a tree with their leases, before they are
