@@ -70,6 +70,7 @@ func (c *Core) auditRequestPart(req *Request, rec *auditRecord) audit.Request {
 	}
 	if rec.route != nil {
 		r.MountAccessor = rec.route.Accessor
+		r.NonHMACKeys = rec.route.AuditNonHMACRequestKeys
 	}
 	if rec.caller != nil {
 		r.ClientTokenAccessor = rec.caller.entry.Accessor
@@ -131,6 +132,9 @@ func (c *Core) auditResponseMsg(ctx context.Context, req *Request, rec *auditRec
 	e := &audit.Entry{Time: c.now(), Auth: c.auditAuth(rec.caller), Request: c.auditRequestPart(req, rec), Error: msg}
 	if resp != nil {
 		r := &audit.Response{MountType: resp.MountType, MountPoint: rec.mountPoint, LeaseID: resp.LeaseID}
+		if rec.route != nil {
+			r.NonHMACKeys = rec.route.AuditNonHMACResponseKeys
+		}
 		if lr := resp.Response; lr != nil {
 			switch {
 			case lr.Raw != nil && json.Valid(lr.Raw.Body):

@@ -168,7 +168,8 @@ func (c *Core) mountBackend(ctx context.Context, m *MountEntry) error {
 			return fmt.Errorf("initialize %s: %w", m.Path, err)
 		}
 	}
-	if !c.router.Mount(&router.Route{Path: m.Path, Type: m.Type, Accessor: m.Accessor, Backend: be}) {
+	if !c.router.Mount(&router.Route{Path: m.Path, Type: m.Type, Accessor: m.Accessor, Backend: be,
+		AuditNonHMACRequestKeys: m.Config.AuditNonHMACRequestKeys, AuditNonHMACResponseKeys: m.Config.AuditNonHMACResponseKeys}) {
 		return logical.InvalidRequest("path is already in use at %s", m.Path)
 	}
 	return nil
@@ -244,6 +245,13 @@ func (c *Core) Mount(ctx context.Context, in MountInput) error {
 	if err := mount.CheckTTLs(in.Config, c.opts.MaxLeaseTTL); err != nil {
 		return err
 	}
+	cfg := in.Config
+	if cfg.AuditNonHMACRequestKeys, err = mount.AuditKeys("audit_non_hmac_request_keys", cfg.AuditNonHMACRequestKeys); err != nil {
+		return err
+	}
+	if cfg.AuditNonHMACResponseKeys, err = mount.AuditKeys("audit_non_hmac_response_keys", cfg.AuditNonHMACResponseKeys); err != nil {
+		return err
+	}
 	c.mountMu.Lock()
 	defer c.mountMu.Unlock()
 	if c.mounts == nil {
@@ -258,7 +266,7 @@ func (c *Core) Mount(ctx context.Context, in MountInput) error {
 		Description: in.Description,
 		UUID:        uuid.New(),
 		Accessor:    mount.Accessor(in.Auth, typ),
-		Config:      in.Config,
+		Config:      cfg,
 		Options:     opts,
 		Local:       in.Local,
 		SealWrap:    in.SealWrap,
@@ -352,6 +360,9 @@ type TuneInput struct {
 	Description     *string
 	Options         map[string]string
 	Lockout         *LockoutConfig
+	// AuditNonHMACRequestKeys and AuditNonHMACResponseKeys, when not nil,
+	// replace the mount's lists; an empty list or [""] clears one.
+	AuditNonHMACRequestKeys, AuditNonHMACResponseKeys []string
 }
 
 // Tune changes the settings of the mount at path.
@@ -390,6 +401,16 @@ func (c *Core) Tune(ctx context.Context, auth bool, path string, in TuneInput) e
 		}
 		cfg.Lockout = *in.Lockout
 	}
+	if in.AuditNonHMACRequestKeys != nil {
+		if cfg.AuditNonHMACRequestKeys, err = mount.AuditKeys("audit_non_hmac_request_keys", in.AuditNonHMACRequestKeys); err != nil {
+			return err
+		}
+	}
+	if in.AuditNonHMACResponseKeys != nil {
+		if cfg.AuditNonHMACResponseKeys, err = mount.AuditKeys("audit_non_hmac_response_keys", in.AuditNonHMACResponseKeys); err != nil {
+			return err
+		}
+	}
 	m.Config = cfg
 	if in.Description != nil {
 		m.Description = *in.Description
@@ -405,6 +426,13 @@ func (c *Core) Tune(ctx context.Context, auth bool, path string, in TuneInput) e
 	}
 	c.mounts = t
 	if m.Builtin {
+		// A built-in keeps its backend; its route is replaced for the
+		// audit key lists (routes are never changed in place).
+		if r := c.router.Unmount(path); r != nil {
+			r2 := *r
+			r2.AuditNonHMACRequestKeys, r2.AuditNonHMACResponseKeys = cfg.AuditNonHMACRequestKeys, cfg.AuditNonHMACResponseKeys
+			c.router.Mount(&r2)
+		}
 		return nil
 	}
 	// Backends read TTLs through their SystemView at build time; rebuild the

@@ -33,7 +33,9 @@ func (a mountsCore) Mounts() []mounts.Entry {
 			DefaultLeaseTTL: m.Config.DefaultLeaseTTL, MaxLeaseTTL: m.Config.MaxLeaseTTL,
 			EffectiveDefaultTTL: sv.DefaultLeaseTTL(), EffectiveMaxTTL: sv.MaxLeaseTTL(),
 			Options: m.Options, Local: m.Local, SealWrap: m.SealWrap,
-			Lockout: mounts.Lockout{Threshold: l.Threshold, Duration: l.Duration, CounterReset: l.CounterReset, Disable: l.Disable},
+			Lockout:                  mounts.Lockout{Threshold: l.Threshold, Duration: l.Duration, CounterReset: l.CounterReset, Disable: l.Disable},
+			AuditNonHMACRequestKeys:  slices.Clone(m.Config.AuditNonHMACRequestKeys),
+			AuditNonHMACResponseKeys: slices.Clone(m.Config.AuditNonHMACResponseKeys),
 		}
 	}
 	return out
@@ -42,7 +44,8 @@ func (a mountsCore) Mounts() []mounts.Entry {
 func (a mountsCore) Mount(ctx context.Context, in mounts.Input) error {
 	return a.c.Mount(ctx, MountInput{
 		Auth: in.Auth, Path: in.Path, Type: in.Type, Description: in.Description,
-		Config:  MountConfig{DefaultLeaseTTL: in.DefaultLeaseTTL, MaxLeaseTTL: in.MaxLeaseTTL},
+		Config: MountConfig{DefaultLeaseTTL: in.DefaultLeaseTTL, MaxLeaseTTL: in.MaxLeaseTTL,
+			AuditNonHMACRequestKeys: in.AuditNonHMACRequestKeys, AuditNonHMACResponseKeys: in.AuditNonHMACResponseKeys},
 		Options: in.Options, Local: in.Local, SealWrap: in.SealWrap,
 	})
 }
@@ -52,7 +55,8 @@ func (a mountsCore) Unmount(ctx context.Context, auth bool, path string) error {
 }
 
 func (a mountsCore) Tune(ctx context.Context, auth bool, path string, in mounts.Tune) error {
-	t := TuneInput{DefaultLeaseTTL: in.DefaultLeaseTTL, MaxLeaseTTL: in.MaxLeaseTTL, Description: in.Description, Options: in.Options}
+	t := TuneInput{DefaultLeaseTTL: in.DefaultLeaseTTL, MaxLeaseTTL: in.MaxLeaseTTL, Description: in.Description, Options: in.Options,
+		AuditNonHMACRequestKeys: in.AuditNonHMACRequestKeys, AuditNonHMACResponseKeys: in.AuditNonHMACResponseKeys}
 	if l := in.Lockout; l != nil {
 		t.Lockout = &LockoutConfig{Threshold: l.Threshold, Duration: l.Duration, CounterReset: l.CounterReset, Disable: l.Disable}
 	}

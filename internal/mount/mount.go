@@ -87,6 +87,12 @@ type Config struct {
 	// Lockout configures locking out an alias after failed logins; auth
 	// mounts only.
 	Lockout Lockout `json:"user_lockout_config,omitzero"`
+	// AuditNonHMACRequestKeys are the top-level request body keys audit
+	// devices record in clear for requests to the mount.
+	AuditNonHMACRequestKeys []string `json:"audit_non_hmac_request_keys,omitempty"`
+	// AuditNonHMACResponseKeys are the top-level response data keys
+	// audit devices record in clear for requests to the mount.
+	AuditNonHMACResponseKeys []string `json:"audit_non_hmac_response_keys,omitempty"`
 }
 
 // Entry is one row of the mount table. Secrets engines and auth
@@ -247,6 +253,39 @@ func CheckTTLs(cfg Config, serverMax time.Duration) error {
 		return logical.InvalidRequest("backend max lease TTL of %d would be less than backend default lease TTL of %d", int64(cfg.MaxLeaseTTL/time.Second), int64(cfg.DefaultLeaseTTL/time.Second))
 	}
 	return nil
+}
+
+// MaxAuditKeys and MaxAuditKeyLen bound a mount's
+// audit_non_hmac_request_keys and audit_non_hmac_response_keys lists.
+const (
+	MaxAuditKeys   = 64
+	MaxAuditKeyLen = 256
+)
+
+// AuditKeys checks a mount's audit_non_hmac_request_keys or
+// audit_non_hmac_response_keys list (field names it in the error) and
+// returns the list to store: nil for an empty list or Vault's [""],
+// which clears it; duplicates are dropped.
+func AuditKeys(field string, keys []string) ([]string, error) {
+	if len(keys) == 0 || len(keys) == 1 && keys[0] == "" {
+		return nil, nil
+	}
+	if len(keys) > MaxAuditKeys {
+		return nil, logical.InvalidRequest("%s: at most %d keys may be given, not %d", field, MaxAuditKeys, len(keys))
+	}
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		switch {
+		case k == "":
+			return nil, logical.InvalidRequest("%s: keys must not be empty", field)
+		case len(k) > MaxAuditKeyLen:
+			return nil, logical.InvalidRequest("%s: a key is %d bytes long, at most %d are allowed", field, len(k), MaxAuditKeyLen)
+		}
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
 }
 
 // CheckProtected refuses to disable a mount core serves itself (sys/,

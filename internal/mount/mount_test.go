@@ -3,6 +3,7 @@ package mount
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -135,7 +136,7 @@ func TestTableRoundTrip(t *testing.T) {
 	if cub == nil || cub.IsAuth() || !strings.HasPrefix(cub.Accessor, "cubbyhole_") || cub.StoragePrefix() != "logical/"+cub.UUID+"/" {
 		t.Fatalf("cubbyhole mount = %+v", cub)
 	}
-	kv := &Entry{Path: "secret/", Type: "kv", UUID: "u", Accessor: Accessor(false, "kv"), Options: map[string]string{"version": "2"}, Config: Config{MaxLeaseTTL: time.Hour, Lockout: Lockout{Threshold: 2}}}
+	kv := &Entry{Path: "secret/", Type: "kv", UUID: "u", Accessor: Accessor(false, "kv"), Options: map[string]string{"version": "2"}, Config: Config{MaxLeaseTTL: time.Hour, Lockout: Lockout{Threshold: 2}, AuditNonHMACRequestKeys: []string{"plaintext"}, AuditNonHMACResponseKeys: []string{"ciphertext", "key_version"}}}
 	empty.Entries = append(empty.Entries, kv)
 	if err := Persist(ctx, s, empty); err != nil {
 		t.Fatal(err)
@@ -148,7 +149,7 @@ func TestTableRoundTrip(t *testing.T) {
 		t.Fatalf("loaded %d entries, want 4", len(got.Entries))
 	}
 	g := got.Find("secret/")
-	if g == nil || g.Options["version"] != "2" || g.Config != kv.Config || g.Accessor != kv.Accessor {
+	if g == nil || g.Options["version"] != "2" || !reflect.DeepEqual(g.Config, kv.Config) || g.Accessor != kv.Accessor {
 		t.Fatalf("loaded secret/ = %+v, want %+v", g, kv)
 	}
 	cp := got.Clone()
@@ -193,5 +194,43 @@ func TestSystemViewDatabasePasswords(t *testing.T) {
 	v = SystemView{DatabasePasswords: func(_ context.Context, m, c, u, p string) error { got = m + " " + c + " " + u + " " + p; return nil }}
 	if err := v.SetDatabasePassword(context.Background(), "database", "db", "app", "pw"); err != nil || got != "database db app pw" {
 		t.Errorf("SetDatabasePassword = %v, called with %q", err, got)
+	}
+}
+
+func TestAuditKeys(t *testing.T) {
+	long := strings.Repeat("k", MaxAuditKeyLen+1)
+	many := make([]string, MaxAuditKeys+1)
+	for i := range many {
+		many[i] = "k" + strings.Repeat("x", i)
+	}
+	tests := []struct {
+		name    string
+		in      []string
+		want    []string
+		wantErr string
+	}{
+		{name: "nil clears", in: nil, want: nil},
+		{name: "empty clears", in: []string{}, want: nil},
+		{name: "vault's clear form", in: []string{""}, want: nil},
+		{name: "kept in order", in: []string{"ciphertext", "key_version"}, want: []string{"ciphertext", "key_version"}},
+		{name: "duplicates dropped", in: []string{"a", "b", "a"}, want: []string{"a", "b"}},
+		{name: "empty key among others", in: []string{"a", ""}, wantErr: "audit_non_hmac_request_keys: keys must not be empty"},
+		{name: "key too long", in: []string{long}, wantErr: "at most 256 are allowed"},
+		{name: "too many keys", in: many, wantErr: "at most 64 keys may be given, not 65"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := AuditKeys("audit_non_hmac_request_keys", tt.in)
+			if tt.wantErr != "" {
+				var le *logical.Error
+				if !errors.As(err, &le) || le.Kind != logical.ErrInvalidRequest || !strings.Contains(le.Msg, tt.wantErr) {
+					t.Fatalf("AuditKeys(%q) error = %v, want invalid request containing %q", tt.in, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("AuditKeys(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			}
+		})
 	}
 }

@@ -22,6 +22,11 @@ type Route struct {
 	Accessor string
 	// Backend serves the mount's requests.
 	Backend logical.Backend
+	// AuditNonHMACRequestKeys and AuditNonHMACResponseKeys are the
+	// mount's top-level request body and response data keys that audit
+	// entries show in clear. A route is never changed once mounted: a
+	// new list means a new route.
+	AuditNonHMACRequestKeys, AuditNonHMACResponseKeys []string
 }
 
 // Router maps mount points to routes.

@@ -12,9 +12,11 @@ import (
 
 // configOutput is a mount's config as Vault reports it.
 type configOutput struct {
-	DefaultLeaseTTL int64 `json:"default_lease_ttl"`
-	MaxLeaseTTL     int64 `json:"max_lease_ttl"`
-	ForceNoCache    bool  `json:"force_no_cache"`
+	DefaultLeaseTTL          int64    `json:"default_lease_ttl"`
+	MaxLeaseTTL              int64    `json:"max_lease_ttl"`
+	ForceNoCache             bool     `json:"force_no_cache"`
+	AuditNonHMACRequestKeys  []string `json:"audit_non_hmac_request_keys,omitempty"`
+	AuditNonHMACResponseKeys []string `json:"audit_non_hmac_response_keys,omitempty"`
 }
 
 // mountOutput is one mount as sys/mounts reports it.
@@ -43,6 +45,9 @@ func (a *API) output(m *Entry) mountOutput {
 		Config: configOutput{
 			DefaultLeaseTTL: int64(m.DefaultLeaseTTL / time.Second),
 			MaxLeaseTTL:     int64(m.MaxLeaseTTL / time.Second),
+
+			AuditNonHMACRequestKeys:  m.AuditNonHMACRequestKeys,
+			AuditNonHMACResponseKeys: m.AuditNonHMACResponseKeys,
 		},
 		Options:              m.Options,
 		Local:                m.Local,
@@ -120,25 +125,25 @@ func (a *API) read(auth bool) framework.Handler {
 // field the official client sends; the ones Coffer does not act on must
 // stay at their zero values.
 type configInput struct {
-	DefaultLeaseTTL            ttlInput          `json:"default_lease_ttl"`
-	MaxLeaseTTL                ttlInput          `json:"max_lease_ttl"`
-	ForceNoCache               framework.Bool    `json:"force_no_cache"`
-	Description                *string           `json:"description"`
-	Options                    map[string]string `json:"options"`
-	AuditNonHMACRequestKeys    []string          `json:"audit_non_hmac_request_keys"`
-	AuditNonHMACResponseKeys   []string          `json:"audit_non_hmac_response_keys"`
-	ListingVisibility          string            `json:"listing_visibility"`
-	PassthroughRequestHeaders  []string          `json:"passthrough_request_headers"`
-	AllowedResponseHeaders     []string          `json:"allowed_response_headers"`
-	TokenType                  string            `json:"token_type"`
-	AllowedManagedKeys         []string          `json:"allowed_managed_keys"`
-	PluginVersion              string            `json:"plugin_version"`
-	PluginName                 string            `json:"plugin_name"`
-	OverridePinnedVersion      *bool             `json:"override_pinned_version"`
-	DelegatedAuthAccessors     []string          `json:"delegated_auth_accessors"`
-	IdentityTokenKey           string            `json:"identity_token_key"`
-	TrimRequestTrailingSlashes *bool             `json:"trim_request_trailing_slashes"`
-	UserLockoutConfig          *lockoutInput     `json:"user_lockout_config"`
+	DefaultLeaseTTL            ttlInput               `json:"default_lease_ttl"`
+	MaxLeaseTTL                ttlInput               `json:"max_lease_ttl"`
+	ForceNoCache               framework.Bool         `json:"force_no_cache"`
+	Description                *string                `json:"description"`
+	Options                    map[string]string      `json:"options"`
+	AuditNonHMACRequestKeys    framework.CommaStrings `json:"audit_non_hmac_request_keys"`
+	AuditNonHMACResponseKeys   framework.CommaStrings `json:"audit_non_hmac_response_keys"`
+	ListingVisibility          string                 `json:"listing_visibility"`
+	PassthroughRequestHeaders  []string               `json:"passthrough_request_headers"`
+	AllowedResponseHeaders     []string               `json:"allowed_response_headers"`
+	TokenType                  string                 `json:"token_type"`
+	AllowedManagedKeys         []string               `json:"allowed_managed_keys"`
+	PluginVersion              string                 `json:"plugin_version"`
+	PluginName                 string                 `json:"plugin_name"`
+	OverridePinnedVersion      *bool                  `json:"override_pinned_version"`
+	DelegatedAuthAccessors     []string               `json:"delegated_auth_accessors"`
+	IdentityTokenKey           string                 `json:"identity_token_key"`
+	TrimRequestTrailingSlashes *bool                  `json:"trim_request_trailing_slashes"`
+	UserLockoutConfig          *lockoutInput          `json:"user_lockout_config"`
 }
 
 // lockoutInput is user_lockout_config in a tune request.
@@ -189,6 +194,9 @@ func (a *API) mount(auth bool) framework.Handler {
 			Options:         opts,
 			Local:           bool(in.Local),
 			SealWrap:        bool(in.SealWrap),
+
+			AuditNonHMACRequestKeys:  []string(in.Config.AuditNonHMACRequestKeys),
+			AuditNonHMACResponseKeys: []string(in.Config.AuditNonHMACResponseKeys),
 		})
 	})
 }
@@ -207,6 +215,9 @@ type tuneOutput struct {
 	Description     string            `json:"description"`
 	Options         map[string]string `json:"options,omitempty"`
 	UserLockout     *lockoutOutput    `json:"user_lockout_config,omitempty"`
+
+	AuditNonHMACRequestKeys  []string `json:"audit_non_hmac_request_keys,omitempty"`
+	AuditNonHMACResponseKeys []string `json:"audit_non_hmac_response_keys,omitempty"`
 }
 
 // lockoutOutput is an auth mount's lockout setting as tune reads show it.
@@ -228,6 +239,9 @@ func (a *API) readTune(auth bool) framework.Handler {
 			MaxLeaseTTL:     int64(e.EffectiveMaxTTL / time.Second),
 			Description:     e.Description,
 			Options:         e.Options,
+
+			AuditNonHMACRequestKeys:  e.AuditNonHMACRequestKeys,
+			AuditNonHMACResponseKeys: e.AuditNonHMACResponseKeys,
 		}
 		if auth {
 			l := e.Lockout
@@ -250,6 +264,8 @@ func (a *API) tune(auth bool) framework.Handler {
 		}
 		t.Description = in.Description
 		t.Options = in.Options
+		t.AuditNonHMACRequestKeys = []string(in.AuditNonHMACRequestKeys)
+		t.AuditNonHMACResponseKeys = []string(in.AuditNonHMACResponseKeys)
 		if l := in.UserLockoutConfig; l != nil {
 			reset := time.Duration(l.CounterReset)
 			if reset == 0 {

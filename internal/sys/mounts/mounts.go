@@ -45,6 +45,9 @@ type Entry struct {
 	SealWrap            bool
 	// Lockout is an auth method's login lockout, defaults filled in.
 	Lockout Lockout
+	// AuditNonHMACRequestKeys and AuditNonHMACResponseKeys are the
+	// top-level request and response keys audit entries show in clear.
+	AuditNonHMACRequestKeys, AuditNonHMACResponseKeys []string
 }
 
 // IsAuth reports whether e is an auth method mount.
@@ -70,6 +73,9 @@ type Input struct {
 	Options         map[string]string
 	Local           bool
 	SealWrap        bool
+	// AuditNonHMACRequestKeys and AuditNonHMACResponseKeys are the
+	// top-level request and response keys audit entries show in clear.
+	AuditNonHMACRequestKeys, AuditNonHMACResponseKeys []string
 }
 
 // Tune changes a mount's settings; nil fields stay as they are.
@@ -79,6 +85,9 @@ type Tune struct {
 	Description     *string
 	Options         map[string]string
 	Lockout         *Lockout
+	// AuditNonHMACRequestKeys and AuditNonHMACResponseKeys, when not nil,
+	// replace the mount's lists; an empty list or [""] clears one.
+	AuditNonHMACRequestKeys, AuditNonHMACResponseKeys []string
 }
 
 // KeyStatus describes the barrier's active key term.
