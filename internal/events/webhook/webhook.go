@@ -274,6 +274,12 @@ func (m *Manager) poke() {
 // bus hook. Writing is synchronous, so an event published by a request is
 // in the outboxes before the request answers.
 func (m *Manager) Enqueue(e *events.Event) {
+	m.mu.Lock()
+	none := len(m.hooks) == 0
+	m.mu.Unlock()
+	if none {
+		return // the common case: no webhook, no need to wait for m.out
+	}
 	m.out.Lock()
 	defer m.out.Unlock()
 	m.mu.Lock()
