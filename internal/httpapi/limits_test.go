@@ -12,8 +12,10 @@ import (
 )
 
 // bodyServer serves readBody of a handler with opts on a real HTTP server:
-// it answers the body's length, or the error as the API would.
-func bodyServer(t *testing.T, opts Options, hold <-chan struct{}) *httptest.Server {
+// it answers the body's length, or the error as the API would. A request
+// with an X-Hold header, once its body is read (and its share of the budget
+// taken), is sent on held and then waits for hold to close.
+func bodyServer(t *testing.T, opts Options, hold <-chan struct{}, held chan<- struct{}) *httptest.Server {
 	t.Helper()
 	h := New(opts)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -24,6 +26,7 @@ func bodyServer(t *testing.T, opts Options, hold <-chan struct{}) *httptest.Serv
 			return
 		}
 		if hold != nil && r.Header.Get("X-Hold") != "" {
+			held <- struct{}{}
 			<-hold
 		}
 		fmt.Fprintf(w, "%d", len(body))
@@ -35,19 +38,31 @@ func bodyServer(t *testing.T, opts Options, hold <-chan struct{}) *httptest.Serv
 func TestBodyBudget(t *testing.T) {
 	t.Parallel()
 	hold := make(chan struct{})
-	srv := bodyServer(t, Options{Budget: NewBudget(100)}, hold)
+	held := make(chan struct{}, 1)
+	srv := bodyServer(t, Options{Budget: NewBudget(100)}, hold, held)
 	body := `{"v":"` + strings.Repeat("a", 60) + `"}`
-	first := make(chan error, 1)
+	first := make(chan *http.Response, 1)
+	firstErr := make(chan error, 1)
 	go func() {
 		req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(body))
 		req.Header.Set("X-Hold", "1")
 		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
+		if err != nil {
+			firstErr <- err
+			return
 		}
-		first <- err
+		resp.Body.Close()
+		first <- resp
 	}()
-	// Wait until the first body holds its share of the budget.
+	// Wait until the first body holds its share of the budget: nothing
+	// else is sent before, so nothing can take that share first.
+	select {
+	case <-held:
+	case err := <-firstErr:
+		t.Fatal(err)
+	case resp := <-first:
+		t.Fatalf("the held request was answered %d before it held its body", resp.StatusCode)
+	}
 	tests := []struct {
 		name   string
 		body   string
@@ -56,22 +71,16 @@ func TestBodyBudget(t *testing.T) {
 		{"over the budget while another body is held", body, http.StatusServiceUnavailable},
 		{"small enough for what is left", `{"v":"b"}`, http.StatusOK},
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		resp, err := http.Post(srv.URL, "application/json", strings.NewReader(tests[0].body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			if got := resp.Header.Get("Retry-After"); got == "" {
-				t.Errorf("503 without Retry-After")
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a second body over the budget = %d, want 503", resp.StatusCode)
-		}
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(tests[0].body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a second body over the budget = %d, want 503", resp.StatusCode)
+	}
+	if got := resp.Header.Get("Retry-After"); got == "" {
+		t.Errorf("503 without Retry-After")
 	}
 	for _, tt := range tests[1:] {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,11 +95,16 @@ func TestBodyBudget(t *testing.T) {
 		})
 	}
 	close(hold)
-	if err := <-first; err != nil {
+	select {
+	case err := <-firstErr:
 		t.Fatal(err)
+	case resp := <-first:
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("held request: status = %d, want 200", resp.StatusCode)
+		}
 	}
 	// Released: the same body fits again.
-	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(body))
+	resp, err = http.Post(srv.URL, "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +116,7 @@ func TestBodyBudget(t *testing.T) {
 
 func TestSlowBodyCut(t *testing.T) {
 	t.Parallel()
-	srv := bodyServer(t, Options{BodyGrace: 200 * time.Millisecond, BodyMinRate: 1000}, nil)
+	srv := bodyServer(t, Options{BodyGrace: 200 * time.Millisecond, BodyMinRate: 1000}, nil, nil)
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
