@@ -37,6 +37,8 @@ type call struct {
 	field      string
 	// csv says the command accepts -format=csv.
 	csv bool
+	// sarif says the command accepts -format=sarif.
+	sarif bool
 }
 
 // registerServerFlags adds the HTTP and output flags to fs.
@@ -63,6 +65,10 @@ func (c *call) validateFormat() error {
 		return nil
 	case "csv":
 		if c.csv {
+			return nil
+		}
+	case "sarif":
+		if c.sarif {
 			return nil
 		}
 	}

@@ -162,3 +162,16 @@ func IsRepository(dir string) bool {
 	_, errObjects := os.Stat(filepath.Join(dir, "objects"))
 	return errHead == nil && errObjects == nil
 }
+
+// Multi is the [Source] that yields the blobs of each source in turn.
+type Multi []Source
+
+// Each runs the sources in order.
+func (m Multi) Each(ctx context.Context, fn func(Blob) error) error {
+	for _, s := range m {
+		if err := s.Each(ctx, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
