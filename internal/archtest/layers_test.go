@@ -168,12 +168,22 @@ func allowed() map[string][]string {
 			"internal/audit", "internal/audit/trail", "internal/snapshot",
 			"internal/suggest", "internal/token/otp", "internal/duration", "internal/atomicfile",
 			"internal/incident",
+			"internal/scan", "internal/scan/format", "internal/scan/live", "internal/scan/manifest", "internal/scan/report", "internal/scan/source",
 		},
 		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/eventsub", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
 		"internal/agent/child":    nil,
 		"internal/agent/eventsub": nil,
 		"internal/agent/config":   {"internal/hclvalue"},
 		"internal/agent/template": nil,
+
+		// coffer scan: a client of sys/leaks/check, like the agent.
+		"internal/scan":          {"internal/scan/extract", "internal/scan/format", "internal/scan/live", "internal/scan/manifest", "internal/scan/report", "internal/scan/source"},
+		"internal/scan/extract":  nil,
+		"internal/scan/format":   nil,
+		"internal/scan/live":     nil,
+		"internal/scan/manifest": nil,
+		"internal/scan/report":   nil,
+		"internal/scan/source":   nil,
 
 		// Operator tools work on storage as stored.
 		"internal/migrate":  {"internal/config", "internal/storage"},
@@ -223,6 +233,7 @@ func depRules() []depRule {
 		{from: "internal/barrier", only: []string{"internal/storage"}, why: "the barrier stays small: it sees only the storage interface"},
 		{from: "internal/storage/...", except: []string{"internal/storage/storagetest"}, only: []string{"internal/storage"}, why: "each storage backend imports only the storage interface"},
 		{from: "internal/agent/...", only: append([]string{"internal/agent/..."}, leaves()...), why: "the agent is a client like any other: HTTP only"},
+		{from: "internal/scan/...", only: append([]string{"internal/scan/..."}, leaves()...), why: "the scanner is a client like any other: HTTP only"},
 		{
 			from: "internal/cli",
 			not:  []string{"internal/core", "internal/server", "internal/httpapi", "internal/router", "internal/engine/...", "internal/auth/...", "internal/storage/...", "internal/barrier", "internal/token", "internal/lease"},

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"runtime"
 	"strings"
 	"unicode/utf8"
@@ -217,6 +218,8 @@ type worker struct {
 	o   Options
 	det *format.Detector
 	out chan<- chunkResult
+	// buf is the chunk buffer, reused from blob to blob.
+	buf []byte
 }
 
 // blob scans one blob chunk by chunk.
@@ -231,7 +234,10 @@ func (w *worker) blob(ctx context.Context, b source.Blob) error {
 	}
 	defer rc.Close()
 	r := bufio.NewReaderSize(rc, 64<<10)
-	buf := make([]byte, w.o.ChunkSize)
+	if w.buf == nil {
+		w.buf = make([]byte, w.o.ChunkSize)
+	}
+	buf := w.buf
 	n, carry, lineBase := 0, 0, 0
 	first := true
 	for {
@@ -289,8 +295,14 @@ func (w *worker) send(ctx context.Context, r chunkResult) error {
 func (w *worker) chunk(b source.Blob, chunk []byte, lineBase int, whole bool) chunkResult {
 	var res chunkResult
 	if w.det != nil {
-		for _, m := range w.det.Find(b.Path, string(chunk)) {
-			res.findings = append(res.findings, formatFinding(b, m, lineBase+m.Line))
+		// gitleaks works per fragment and its cost grows with fragment
+		// size times matches (it counts lines from the start for each
+		// match), so it gets the chunk in pieces of about formatPiece
+		// bytes cut at line ends, as its own file reader does.
+		for piece, line := range pieces(chunk, formatPiece) {
+			for _, m := range w.det.Find(b.Path, string(piece)) {
+				res.findings = append(res.findings, formatFinding(b, m, lineBase+line+m.Line))
+			}
 		}
 	}
 	if w.o.Checker != nil {
@@ -305,6 +317,31 @@ func (w *worker) chunk(b source.Blob, chunk []byte, lineBase int, whole bool) ch
 		w.manifest(b, chunk, &res)
 	}
 	return res
+}
+
+// formatPiece is the size of the fragments the format detector sees.
+const formatPiece = 1 << 10
+
+// pieces yields consecutive parts of chunk of about size bytes, cut after
+// a line end where there is one, with the number of lines before each.
+func pieces(chunk []byte, size int) iter.Seq2[[]byte, int] {
+	return func(yield func([]byte, int) bool) {
+		lines := 0
+		for len(chunk) > 0 {
+			n := len(chunk)
+			if n > size {
+				n = size
+				if i := bytes.IndexByte(chunk[size:], '\n'); i >= 0 && i < size {
+					n = size + i + 1
+				}
+			}
+			if !yield(chunk[:n], lines) {
+				return
+			}
+			lines += bytes.Count(chunk[:n], []byte{'\n'})
+			chunk = chunk[n:]
+		}
+	}
 }
 
 // manifest adds what the decoded values of Kubernetes Secrets hold.
