@@ -179,6 +179,31 @@ func TestCheckKV(t *testing.T) {
 		t.Errorf("after metadata delete: matches %+v, want none", a.Matches)
 	}
 
+	// KV version 1: unversioned, always current; readable by root only.
+	if err := s.Client.Sys().Mount("kv1", &api.MountInput{Type: "kv", Options: map[string]string{"version": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	v1 := randomSecret(t)
+	if _, err := s.Client.Logical().WriteWithContext(ctx, "kv1/app/cfg", map[string]any{"api_key": v1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		cl   *api.Client
+		want []match
+	}{
+		{"root", s.Client, []match{{Index: 0, Readable: true, Mount: "kv1/", Path: "app/cfg", Key: "api_key", Version: ptr(0), Current: ptr(true), Kind: "kv"}}},
+		{"checker", checker, []match{{Index: 0}}},
+	} {
+		a, err := check(t, tt.cl, v1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(tt.want, a.Matches); d != "" {
+			t.Errorf("KV v1 value checked as %s (-want +got):\n%s", tt.name, d)
+		}
+	}
+
 	// Without the capability: 403.
 	_, err = check(t, tokenWith(t, s, "nocheck"), cur)
 	if got := statusOf(err); got != http.StatusForbidden || !strings.Contains(err.Error(), "permission denied") {
