@@ -204,10 +204,12 @@ func TestCheckKV(t *testing.T) {
 		}
 	}
 
-	// Without the capability: 403.
-	_, err = check(t, tokenWith(t, s, "nocheck"), cur)
-	if got := statusOf(err); got != http.StatusForbidden || !strings.Contains(err.Error(), "permission denied") {
-		t.Errorf("check without capability: %v, want 403 permission denied", err)
+	// Without the capability (the default policy does not grant it): 403.
+	for _, policy := range []string{"nocheck", "default"} {
+		_, err = check(t, tokenWith(t, s, policy), cur)
+		if got := statusOf(err); got != http.StatusForbidden || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("check with policy %s: %v, want 403 permission denied", policy, err)
+		}
 	}
 }
 
