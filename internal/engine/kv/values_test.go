@@ -1,6 +1,8 @@
 package kv
 
 import (
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -8,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/logical/logicaltest"
 )
 
 func TestSecretOfKey(t *testing.T) {
@@ -51,5 +54,40 @@ func TestAppendStrings(t *testing.T) {
 	}
 	if got := appendStrings(nil, []byte("not json"), 1, true); got != nil {
 		t.Errorf("appendStrings of bad JSON = %v, want nothing", got)
+	}
+}
+
+// BenchmarkValues100k reads every value of 100,000 keys (one version of
+// one 24-byte password each) as the leak index's first build does:
+// ValueKeys, then SecretValues for each key.
+func BenchmarkValues100k(b *testing.B) {
+	st := &orderedStorage{data: map[string][]byte{}}
+	meta := []byte(`{"created":1,"updated":1,"current":1,"oldest":1,"versions":[{"n":1,"created":1,"accessor":"acc"}]}`)
+	for f := range 100 {
+		for k := range 1000 {
+			p := fmt.Sprintf("f%03d/s%04d", f, k)
+			st.data[metaPrefix+p] = meta
+			st.data[verKey(p, 1)] = fmt.Appendf(nil, `{"password":"pw-%021d","user":"app"}`, f*1000+k)
+		}
+	}
+	st.keys = slices.Sorted(maps.Keys(st.data))
+	env := logicaltest.NewEnv(map[string]string{"version": "2"})
+	env.Storage = st
+	h := logicaltest.NewHarness(b, Factory, env)
+	src := h.Backend.(logical.ValueSource)
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		err := src.ValueKeys(b.Context(), func(k string) (bool, error) {
+			sv, err := src.SecretValues(b.Context(), k)
+			if err != nil {
+				return false, err
+			}
+			n += len(sv.Values)
+			return true, nil
+		})
+		if err != nil || n != 200000 {
+			b.Fatalf("read %d values, %v", n, err)
+		}
 	}
 }
