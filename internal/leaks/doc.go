@@ -11,7 +11,9 @@
 //
 // The index is built lazily, by the first check after unseal: it walks
 // every mount whose backend is a [logical.ValueSource], one secret at a
-// time, holding only its own lock (never core's). From the start of that
+// time, holding only its own lock (never core's). A build goes on when
+// the check that started it gives up (bounded by [BuildTimeout]), so that
+// callers with short timeouts still get an index in the end. From the start of that
 // build, the mounts report every changed secret through
 // [Index.ValuesChanged] (core wires each mount's [logical.ValueObserver]
 // to it); a change only marks the secret as pending, and the next check

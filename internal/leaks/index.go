@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
@@ -19,6 +20,10 @@ import (
 // ("true", "admin", port numbers) are too common to be worth reporting
 // and too easy to guess.
 const MinValueLen = 8
+
+// BuildTimeout bounds one check's update of the index (a first build
+// included), which goes on when the caller gives up.
+const BuildTimeout = 10 * time.Minute
 
 // DefaultMaxPending is the default of [Options.MaxPending].
 const DefaultMaxPending = 100_000
@@ -256,6 +261,11 @@ func (x *Index) fingerprintLocked(sum []byte) Fingerprint {
 // refreshLocked builds the index if it has none, follows the mount list
 // and reads the pending secrets again.
 func (x *Index) refreshLocked(ctx context.Context) error {
+	// The work outlives a caller that gives up: a build cut short would
+	// be thrown away and started again by the next check, so that a
+	// client with a short timeout could never see one finish.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), BuildTimeout)
+	defer cancel()
 	x.pmu.Lock()
 	overflow := x.overflow
 	x.pmu.Unlock()
