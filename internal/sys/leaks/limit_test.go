@@ -67,3 +67,20 @@ func TestLimiter(t *testing.T) {
 		})
 	}
 }
+
+func TestLimitKey(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		req  logical.Request
+		want string
+	}{
+		{logical.Request{Accessor: "acc", EntityID: "ent"}, "accessor:acc"},
+		{logical.Request{EntityID: "ent"}, "entity:ent"},
+		{logical.Request{}, "batch"},
+	}
+	for _, tt := range tests {
+		if got := limitKey(&tt.req); got != tt.want {
+			t.Errorf("limitKey(accessor %q, entity %q) = %q, want %q", tt.req.Accessor, tt.req.EntityID, got, tt.want)
+		}
+	}
+}
