@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -53,12 +54,40 @@ func TestAWSThroughStandby(t *testing.T) {
 					o.MaxRequestSize = 8 << 10
 				}
 			})
-			testAWSThroughStandby(t, c)
+			testAWSThroughStandby(t, c, tt.cluster)
 		})
 	}
 }
 
-func testAWSThroughStandby(t *testing.T, c *cluster) {
+// TestAWSStandbyNoForwarding checks that a standby with
+// disable_request_forwarding answers AWS requests 503 ServiceUnavailable
+// (a 307 would send them to a host their signature does not name).
+func TestAWSStandbyNoForwarding(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 2, func(i int, o *testserver.Options) {
+		o.ExtraConfig = "aws_secrets_manager {}\n"
+		o.DisableForwarding = i == 1
+	})
+	vc := c.client(t, 0, c.nodes[0].RootToken)
+	if err := vc.Sys().EnableAuthWithOptions("awskeys", &api.EnableAuthOptions{Type: "awskeys"}); err != nil {
+		t.Fatal(err)
+	}
+	created, err := vc.Logical().Write("auth/awskeys/keys/app", map[string]any{"policies": "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := awsKey{id: created.Data["access_key_id"].(string), secret: created.Data["secret_access_key"].(string)}
+	body := `{"Name":"nofwd/db","SecretString":"v"}`
+	req := key.sign(t, c.nodes[1].Addr, "secretsmanager.CreateSecret", body)
+	if status, code, _ := sendAWS(t, req, c.nodes[1].Addr, body); status != http.StatusServiceUnavailable || code != "ServiceUnavailable" {
+		t.Errorf("an AWS request on a standby that does not forward = %d %s, want 503 ServiceUnavailable", status, code)
+	}
+	if _, err := vc.KVv2("secret").GetMetadata(t.Context(), "nofwd/db"); err == nil {
+		t.Error("the refused CreateSecret made the secret")
+	}
+}
+
+func testAWSThroughStandby(t *testing.T, c *cluster, overCluster bool) {
 	ctx := t.Context()
 	root := c.nodes[0].RootToken
 	vc := c.client(t, 0, root)
@@ -126,6 +155,28 @@ func testAWSThroughStandby(t *testing.T, c *cluster) {
 		}
 	}
 
+	if overCluster {
+		// Over the cluster listener the active node believes the
+		// standby about the client's address: a key bound to 127.0.0.2
+		// works for a client there, through the standby (whose own
+		// address is 127.0.0.1), and not for one at 127.0.0.1.
+		bound, err := vc.Logical().Write("auth/awskeys/keys/bound", map[string]any{"policies": "app", "token_bound_cidrs": "127.0.0.2/32"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bk := awsKey{id: bound.Data["access_key_id"].(string), secret: bound.Data["secret_access_key"].(string)}
+		for _, tt := range []struct {
+			from   string
+			wantOK bool
+		}{{"127.0.0.2", true}, {"127.0.0.1", false}} {
+			req := bk.sign(t, standby, "secretsmanager.GetSecretValue", body)
+			status, code, _ := sendAWSFrom(t, req, standby, body, tt.from)
+			if ok := status == http.StatusOK; ok != tt.wantOK {
+				t.Errorf("a key bound to 127.0.0.2, from %s through the standby = %d %s; want success %v", tt.from, status, code, tt.wantOK)
+			}
+		}
+	}
+
 	// The standby's own body limit (8 KiB) holds before anything is
 	// forwarded (the active node's is 32 MiB).
 	big := fmt.Sprintf(`{"SecretId":"fwd/db","SecretString":%q}`, strings.Repeat("x", 16<<10))
@@ -189,13 +240,20 @@ func (k awsKey) sign(t *testing.T, url, target, body string) *http.Request {
 // AWS error code and the body.
 func sendAWS(t *testing.T, signed *http.Request, url, body string) (int, string, string) {
 	t.Helper()
+	return sendAWSFrom(t, signed, url, body, "127.0.0.1")
+}
+
+// sendAWSFrom is sendAWS from the local address ip.
+func sendAWSFrom(t *testing.T, signed *http.Request, url, body, ip string) (int, string, string) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), signed.Method, url+"/", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header = signed.Header.Clone()
 	req.Host = signed.URL.Host
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	resp, err := (&http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true}}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
