@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
+	"github.com/coffer-secrets/coffer/internal/testdb"
 	"github.com/coffer-secrets/coffer/internal/testserver"
 	"github.com/hashicorp/vault/api"
 )
@@ -260,4 +262,82 @@ func sendAWSFrom(t *testing.T, signed *http.Request, url, body, ip string) (int,
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header.Get("X-Amzn-Errortype"), string(b)
+}
+
+// BenchmarkAWSForwarded measures GetSecretValue, signed by the AWS SDK,
+// sent to the active node of a 2-node cluster on PostgreSQL and to its
+// standby, which forwards it over the cluster listener (HTTP/2, mutual
+// TLS): the difference is what forwarding costs. Both nodes and the
+// client share the process, so the CPU per request is the whole path's.
+// docs/performance.md records the numbers.
+func BenchmarkAWSForwarded(b *testing.B) {
+	db := testdb.New(b, testdb.Postgres)
+	var nodes []*testserver.Server
+	for i := range 2 {
+		o := testserver.Options{
+			Postgres:    &testserver.Postgres{URL: pgURL(db.Name), HA: true},
+			NodeID:      fmt.Sprintf("node%d", i),
+			ClusterAddr: "127.0.0.1:0",
+			ExtraConfig: "aws_secrets_manager {}\n",
+		}
+		if i > 0 {
+			o.UnsealKeys, o.RootToken = nodes[0].UnsealKeys, nodes[0].RootToken
+		}
+		nodes = append(nodes, testserver.StartWith(b, o))
+	}
+	vc := nodes[0].Client
+	if err := vc.Sys().EnableAuthWithOptions("awskeys", &api.EnableAuthOptions{Type: "awskeys"}); err != nil {
+		b.Fatal(err)
+	}
+	if err := vc.Sys().PutPolicy("app", `path "secret/data/*" { capabilities = ["read"] }`); err != nil {
+		b.Fatal(err)
+	}
+	created, err := vc.Logical().Write("auth/awskeys/keys/app", map[string]any{"policies": "app"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := vc.KVv2("secret").Put(b.Context(), "bench/db", map[string]any{"SecretString": "value"}); err != nil {
+		b.Fatal(err)
+	}
+	key := awsKey{id: created.Data["access_key_id"].(string), secret: created.Data["secret_access_key"].(string)}
+	in := &sm.GetSecretValueInput{SecretId: aws.String("bench/db")}
+	for _, n := range []struct {
+		name string
+		node *testserver.Server
+	}{{"active", nodes[0]}, {"standby", nodes[1]}} {
+		b.Run(n.name, func(b *testing.B) {
+			c := awsClient(n.node.Addr, key)
+			// The standby may not know the active node for a moment.
+			for range 500 {
+				if _, err = c.GetSecretValue(b.Context(), in); err == nil {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := processCPU(b)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := c.GetSecretValue(b.Context(), in); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64((processCPU(b)-start).Microseconds())/float64(b.N), "cpu-µs/op")
+		})
+	}
+}
+
+// processCPU is the process's user and system CPU time so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
