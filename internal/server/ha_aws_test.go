@@ -157,6 +157,18 @@ func testAWSThroughStandby(t *testing.T, c *cluster, overCluster bool) {
 		}
 	}
 
+	// Headers a reverse proxy would rewrite reach the active node as
+	// signed: X-Forwarded-*, Forwarded, a header sent twice.
+	req := key.sign(t, standby, "secretsmanager.GetSecretValue", body,
+		"X-Forwarded-For", "203.0.113.7", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "secrets.example.com",
+		"Forwarded", "for=203.0.113.7", "X-Custom", "one", "X-Custom", "two")
+	if !strings.Contains(req.Header.Get("Authorization"), "x-forwarded-for") {
+		t.Fatalf("the SDK did not sign X-Forwarded-For: %s", req.Header.Get("Authorization"))
+	}
+	if status, code, out := sendAWS(t, req, standby, body); status != http.StatusOK {
+		t.Errorf("a request with signed X-Forwarded-* headers through the standby = %d %s %s", status, code, out)
+	}
+
 	if overCluster {
 		// Over the cluster listener the active node believes the
 		// standby about the client's address: a key bound to 127.0.0.2
@@ -182,7 +194,7 @@ func testAWSThroughStandby(t *testing.T, c *cluster, overCluster bool) {
 	// The standby's own body limit (8 KiB) holds before anything is
 	// forwarded (the active node's is 32 MiB).
 	big := fmt.Sprintf(`{"SecretId":"fwd/db","SecretString":%q}`, strings.Repeat("x", 16<<10))
-	req := key.sign(t, standby, "secretsmanager.PutSecretValue", big)
+	req = key.sign(t, standby, "secretsmanager.PutSecretValue", big)
 	if status, code, _ := sendAWS(t, req, standby, big); status != http.StatusRequestEntityTooLarge || code != "RequestEntityTooLargeException" {
 		t.Errorf("a body over the standby's limit = %d %s, want 413 RequestEntityTooLargeException", status, code)
 	}
@@ -221,8 +233,9 @@ func awsCode(err error) string {
 	return ""
 }
 
-// sign answers a request to the node at url with body, signed with k now.
-func (k awsKey) sign(t *testing.T, url, target, body string) *http.Request {
+// sign answers a request to the node at url with body, signed with k now,
+// with the headers in extra (name, value, ...) among those signed.
+func (k awsKey) sign(t *testing.T, url, target, body string, extra ...string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url+"/", strings.NewReader(body))
 	if err != nil {
@@ -230,6 +243,9 @@ func (k awsKey) sign(t *testing.T, url, target, body string) *http.Request {
 	}
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", target)
+	for i := 0; i+1 < len(extra); i += 2 {
+		req.Header.Add(extra[i], extra[i+1])
+	}
 	sum := sha256.Sum256([]byte(body))
 	if err := v4.NewSigner().SignHTTP(t.Context(), aws.Credentials{AccessKeyID: k.id, SecretAccessKey: k.secret}, req, hex.EncodeToString(sum[:]), "secretsmanager", "eu-north-1", time.Now()); err != nil {
 		t.Fatal(err)
