@@ -19,8 +19,6 @@ import (
 	"github.com/coffer-secrets/coffer/internal/config"
 	"github.com/coffer-secrets/coffer/internal/core"
 	"github.com/coffer-secrets/coffer/internal/logical"
-	"github.com/coffer-secrets/coffer/internal/token"
-	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 const usage = `Usage: coffer server [options]
@@ -201,10 +199,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		return 2
 	}
 	if f.dev {
-		info, err := SetUpDev(ctx, srv.Core(), f.devRoot)
-		if err == nil {
-			err = setUpDevAWS(ctx, srv.Core(), info.RootToken, cfg.AWSSecretsManager)
-		}
+		info, err := setUpDev(ctx, srv.Core(), f.devRoot, cfg.AWSSecretsManager)
 		if err != nil {
 			fmt.Fprintln(stderr, "Error setting up dev mode:", err)
 			srv.closeAll()
@@ -254,6 +249,19 @@ type DevInfo struct {
 // SetUpDev initializes c with one key share, unseals it and mounts KV
 // version 2 at secret/, as Vault's dev mode does.
 func SetUpDev(ctx context.Context, c *core.Core, rootTokenID string) (DevInfo, error) {
+	return setUpDev(ctx, c, rootTokenID, nil)
+}
+
+// devAWSPolicy names the ACL policy dev mode writes for AWS access keys:
+// every capability on the AWS API's KV mount.
+const devAWSPolicy = "aws-dev"
+
+// setUpDev is [SetUpDev] that also makes a dev server's AWS Secrets
+// Manager API usable at once when aws is set: it enables the awskeys auth
+// method at aws's auth mount and writes the devAWSPolicy policy (every
+// capability but sudo on aws's KV mount), as root, so that a key made
+// with that policy can do every operation.
+func setUpDev(ctx context.Context, c *core.Core, rootTokenID string, aws *config.AWSSecretsManager) (DevInfo, error) {
 	res, err := c.Initialize(ctx, core.InitRequest{SecretShares: 1, SecretThreshold: 1, RootTokenID: rootTokenID})
 	if err != nil {
 		return DevInfo{}, err
@@ -265,39 +273,27 @@ func SetUpDev(ctx context.Context, c *core.Core, rootTokenID string) (DevInfo, e
 	if err := c.Mount(ctx, core.MountInput{Path: "secret", Type: "kv", Description: "key/value secret storage", Options: map[string]string{"version": "2"}}); err != nil {
 		return DevInfo{}, err
 	}
-	return DevInfo{UnsealKey: key, RootToken: string(res.RootToken)}, nil
-}
-
-// devAWSPolicy names the ACL policy dev mode writes for AWS access keys:
-// every capability on the AWS API's KV mount.
-const devAWSPolicy = "aws-dev"
-
-// setUpDevAWS makes a dev server's AWS Secrets Manager API usable at
-// once: it enables the awskeys auth method at aws's auth mount and writes
-// the [devAWSPolicy] policy (every capability but sudo on aws's KV mount),
-// as root, so that a key made with that policy can do every operation. A
-// nil aws (the API not served) does nothing.
-func setUpDevAWS(ctx context.Context, c *core.Core, rootToken string, aws *config.AWSSecretsManager) error {
+	info := DevInfo{UnsealKey: key, RootToken: string(res.RootToken)}
 	if aws == nil {
-		return nil
+		return info, nil
 	}
 	path := strings.Trim(strings.TrimPrefix(aws.AuthMount, "auth/"), "/")
 	if err := c.Mount(ctx, core.MountInput{Auth: true, Path: path, Type: "awskeys", Description: "AWS access keys for the AWS Secrets Manager API"}); err != nil {
-		return fmt.Errorf("enable awskeys at %s: %w", aws.AuthMount, err)
+		return DevInfo{}, fmt.Errorf("enable awskeys at %s: %w", aws.AuthMount, err)
 	}
 	rules := fmt.Sprintf("path %q {\n  capabilities = [\"create\", \"read\", \"update\", \"patch\", \"delete\", \"list\"]\n}\n", aws.Mount+"*")
 	body, err := json.Marshal(map[string]string{"policy": rules})
 	if err != nil {
-		return err
+		return DevInfo{}, err
 	}
 	_, err = c.HandleRequest(ctx, &core.Request{
-		Request:     &logical.Request{ID: uuid.New(), Operation: logical.UpdateOperation, Path: "sys/policies/acl/" + devAWSPolicy, Body: body},
-		ClientToken: token.ID(rootToken),
+		Request:     &logical.Request{Operation: logical.UpdateOperation, Path: "sys/policies/acl/" + devAWSPolicy, Body: body},
+		ClientToken: res.RootToken,
 	})
 	if err != nil {
-		return fmt.Errorf("write the %s policy: %w", devAWSPolicy, err)
+		return DevInfo{}, fmt.Errorf("write the %s policy: %w", devAWSPolicy, err)
 	}
-	return nil
+	return info, nil
 }
 
 // apiAddress is the address to tell clients: api_addr when set, else the
