@@ -569,14 +569,19 @@ func (b *backendV2) resumeLocked(ctx context.Context, p string, e *rotationEntry
 }
 
 // trimLocked drops the oldest versions beyond max_versions from meta,
-// never the current or the pending one, and returns the deletions of
-// their data.
+// never the current one, the pending one or the newest (the one just
+// written, which may be staged: not current), and returns the deletions
+// of their data.
 func trimLocked(p string, cfg *mountConfig, meta *keyMeta) []logical.TxnOp {
 	extra := len(meta.Versions) - effectiveMaxVersions(cfg, meta)
+	if extra <= 0 {
+		return nil
+	}
 	var ops []logical.TxnOp
 	kept := meta.Versions[:0:0]
+	newest := meta.Versions[len(meta.Versions)-1].N
 	for _, v := range meta.Versions {
-		if extra > 0 && v.N != meta.Current && v.N != meta.Pending {
+		if extra > 0 && v.N != meta.Current && v.N != meta.Pending && v.N != newest {
 			ops = append(ops, logical.TxnOp{Key: verKey(p, v.N), Delete: true})
 			extra--
 			continue
