@@ -86,13 +86,13 @@ func TestStagedVersions(t *testing.T) {
 			want: kvState{value: `{"v":1}`, current: 1},
 		},
 		{
-			name: "staged first version leaves the key without a current one",
+			name:  "staged first version leaves the key without a current one",
 			setup: []xreq{{op: opDelete, path: "metadata/k"}},
 			do:    xreq{op: opUpdate, path: "data/k", body: `{"data":{"v":1},"options":{"current":false}}`},
 			want:  kvState{},
 		},
 		{
-			name: "custom_metadata patch with the version",
+			name:  "custom_metadata patch with the version",
 			setup: []xreq{{op: opPatch, path: "metadata/k", body: `{"custom_metadata":{"gone":"x","keep":"y"}}`}},
 			do:    xreq{op: opUpdate, path: "data/k", body: `{"data":{"v":2},"options":{"version":2,"custom_metadata":{"id:2":"abc","gone":null}}}`},
 			want:  kvState{value: `{"v":2}`, current: 2, custom: map[string]string{"id:2": "abc", "keep": "y"}},
