@@ -190,3 +190,37 @@ path "secret/metadata/*" { capabilities = ["read"] }`); err != nil {
 		})
 	}
 }
+
+// TestRotateOneRequest: RotateSecret's ClientRequestToken is the new
+// version's VersionId, stored with the version; rules refused before any
+// write leave no rotation policy.
+func TestRotateOneRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.client()
+	ctx := t.Context()
+	kv := e.ts.Client.KVv2("secret")
+	if _, err := c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("rot"), SecretString: aws.String("initial")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.RotateSecret(ctx, &sm.RotateSecretInput{SecretId: aws.String("rot"), RotationRules: &types.RotationRulesType{ScheduleExpression: aws.String("every day")}})
+	if apiCode(err) != "InvalidParameterException" {
+		t.Fatalf("RotateSecret with bad rules: %v, want InvalidParameterException", err)
+	}
+	if pol, err := e.ts.Client.Logical().Read("secret/rotation/rot"); err != nil || pol != nil {
+		t.Fatalf("rotation policy after refused rules = %+v, %v; want none", pol, err)
+	}
+	tok := "99999999-8888-7777-6666-555555555555"
+	r, err := c.RotateSecret(ctx, &sm.RotateSecretInput{SecretId: aws.String("rot"), ClientRequestToken: aws.String(tok), RotationRules: &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(7)}})
+	if err != nil || aws.ToString(r.VersionId) != tok {
+		t.Fatalf("RotateSecret = %+v, %v; want VersionId %s", r, err, tok)
+	}
+	md, err := kv.GetMetadata(ctx, "rot")
+	if err != nil || md.CurrentVersion != 2 || md.CustomMetadata["aws:version:2"] != tok {
+		t.Fatalf("metadata after RotateSecret = %+v, %v", md, err)
+	}
+	got, err := c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("rot"), VersionId: aws.String(tok)})
+	if err != nil || aws.ToString(got.SecretString) == "initial" || !slices.Equal(got.VersionStages, []string{"AWSCURRENT"}) {
+		t.Fatalf("rotated version = %+v, %v", got, err)
+	}
+}

@@ -421,3 +421,50 @@ func TestDeleteWithRecoveryWindow(t *testing.T) {
 		})
 	}
 }
+
+// TestRotateWithOptions: rotate/ stores a custom_metadata patch with the
+// version it writes, in the prepare transaction; refused options change
+// nothing (no failure is recorded either).
+func TestRotateWithOptions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		access     logical.AccessChecker
+		body       string
+		wantErr    error
+		wantCustom map[string]string
+	}{
+		{name: "version and custom_metadata", body: `{"version":2,"custom_metadata":{"id:2":"t","gone":null}}`, wantCustom: map[string]string{"id:2": "t"}},
+		{name: "version alone", body: `{"version":2}`, wantCustom: map[string]string{"gone": "x"}},
+		{name: "no body", body: ``, wantCustom: map[string]string{"gone": "x"}},
+		{name: "wrong version", body: `{"version":5,"custom_metadata":{"id:5":"t"}}`, wantErr: logical.ErrConflict},
+		{name: "custom_metadata without version", body: `{"custom_metadata":{"id:2":"t"}}`, wantErr: logical.ErrInvalidRequest},
+		{name: "bad custom_metadata", body: `{"version":2,"custom_metadata":{"":"t"}}`, wantErr: logical.ErrInvalidRequest},
+		{name: "without metadata permission", access: prefixAccess{"read:secret/", "update:secret/rotate/"}, body: `{"version":2,"custom_metadata":{"id:2":"t"}}`, wantErr: logical.ErrPermissionDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newRotHarness(t, nil)
+			h.must(req{op: opUpdate, path: "data/k", body: `{"data":{"v":"1"}}`})
+			if _, err := h.send(t, xreq{op: opPatch, path: "metadata/k", body: `{"custom_metadata":{"gone":"x"}}`}); err != nil {
+				t.Fatal(err)
+			}
+			h.must(req{op: opUpdate, path: "rotation/k", body: `{"period":"24h","keys":{"v":{"generator":"random","encoding":"hex","length":8}}}`})
+			before := h.Storage.Snapshot()
+			_, err := h.send(t, xreq{access: tt.access, op: opUpdate, path: "rotate/k", body: tt.body})
+			if tt.wantErr != nil {
+				logicaltest.WantKind(t, tt.name, err, tt.wantErr)
+				h.Unchanged(tt.name, before)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := h.state(t)
+			if got.current != 2 || !equalMaps(got.custom, tt.wantCustom) {
+				t.Errorf("after rotate: current %d custom %v; want 2 and %v", got.current, got.custom, tt.wantCustom)
+			}
+		})
+	}
+}
