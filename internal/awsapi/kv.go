@@ -162,9 +162,9 @@ type writeResult struct {
 }
 
 // versionWrite is one new version of a secret, written with one core
-// request (KV's Coffer extensions, docs/kv.md): KV stores the version,
-// the custom_metadata changes and whether it is current in one storage
-// transaction, or nothing.
+// request (KV's Coffer extensions, docs/aws-secrets-manager.md): KV
+// stores the version, the custom_metadata changes and whether it is
+// current in one storage transaction, or nothing.
 type versionWrite struct {
 	data map[string]string
 	// cas is the current version the write expects (0: the key must have

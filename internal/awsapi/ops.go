@@ -708,7 +708,7 @@ func deleteSecret(s *session, body []byte) (any, error) {
 		return nil, notFound()
 	}
 	// One request: KV sets the key's recovery window and deletes with it
-	// in one transaction (a Coffer extension, docs/kv.md).
+	// in one transaction (a KV extension, docs/aws-secrets-manager.md).
 	q := url.Values{"recovery_window_days": {strconv.FormatInt(days, 10)}}
 	if err := s.do(logical.DeleteOperation, "metadata/"+ref.name, q, nil, nil); err != nil {
 		return nil, err

@@ -8,10 +8,10 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
 )
 
-// Coffer extensions of KV version 2 (docs/kv.md, "Coffer extensions"),
-// which let a client that speaks another API (the AWS Secrets Manager API
-// of internal/awsapi) make each of its changes one request, applied in one
-// storage transaction:
+// Coffer extensions of KV version 2 (docs/aws-secrets-manager.md, "The
+// KV extensions behind it"), which let a client that speaks another API
+// (the AWS Secrets Manager API of internal/awsapi) make each of its
+// changes one request, applied in one storage transaction:
 //
 //   - options.custom_metadata on a data/ write or patch: a patch of the
 //     key's custom_metadata (a string sets a key, null removes it) stored
@@ -26,13 +26,15 @@ import (
 //   - current_version on a metadata/ patch: makes a retained, readable
 //     version the current one (for example a staged version);
 //   - ?recovery_window_days=N on a metadata/ delete: the key's recovery
-//     window, set and used by the same request.
+//     window, set and used by the same request;
+//   - version and custom_metadata in the body of rotate/<path>: as on a
+//     data/ write, for the rotation's new version (rotation.go).
 //
-// A client that sends none of them sees Vault's behaviour. Each one
-// changes metadata, so each needs, beyond the request's own capability,
-// patch or update on metadata/<path>; current_version also needs update
-// on data/<path> (it changes what readers of the data get). A caller
-// without them is refused and nothing changes.
+// A client that sends none of them sees Vault's behaviour. Those that
+// change metadata need, beyond the request's own capability, patch or
+// update on metadata/<path>; current_version needs update on data/<path>
+// (it changes what readers of the data get). A caller without them is
+// refused and nothing changes.
 
 // dataOptions are the options of a data/ write or patch.
 type dataOptions struct {
