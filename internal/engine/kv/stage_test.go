@@ -468,3 +468,52 @@ func TestRotateWithOptions(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDataOptions sends any body to data/ and metadata/ with the Coffer
+// extensions: no panic, a refused request changes nothing, and after an
+// accepted one the current version is a retained version the data read
+// answers.
+func FuzzDataOptions(f *testing.F) {
+	for _, s := range []string{
+		`{"data":{"v":2},"options":{"current":false,"version":2,"custom_metadata":{"a":"b","c":null}}}`,
+		`{"data":{"v":2},"options":{"cas":1,"current":"false"}}`,
+		`{"data":{"v":2},"options":{"version":"7"}}`,
+		`{"data":{"v":2},"options":{"custom_metadata":{"":"x"}}}`,
+		`{"data":{"v":2},"options":{"custom_metadata":[1]}}`,
+		`{"current_version":1,"custom_metadata":{"x":"y"}}`,
+		`{"current_version":"2"}`,
+		`{"current_version":-1}`,
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, metadata bool) {
+		h := newHarness(t, "2")
+		h.must(req{op: opUpdate, path: "data/k", body: `{"data":{"v":1}}`})
+		if _, err := h.send(t, xreq{op: opUpdate, path: "data/k", body: `{"data":{"v":2},"options":{"current":false}}`}); err != nil {
+			t.Fatal(err)
+		}
+		r := xreq{op: opUpdate, path: "data/k", body: string(body)}
+		if metadata {
+			r.op, r.path = opPatch, "metadata/k"
+		}
+		before := h.Storage.Snapshot()
+		if _, err := h.send(t, r); err != nil {
+			h.Unchanged("refused request", before)
+			return
+		}
+		meta, err := loadMeta(t.Context(), h.Storage, "k")
+		if err != nil || meta == nil {
+			t.Fatalf("metadata after an accepted request: %v, %v", meta, err)
+		}
+		if v := meta.version(meta.Current); v == nil {
+			t.Fatalf("current version %d is not retained", meta.Current)
+		}
+		if err := checkCustomMetadata(meta.CustomMetadata); err != nil {
+			t.Fatalf("stored custom_metadata breaks the limits: %v", err)
+		}
+		if _, err := h.send(t, xreq{op: opRead, path: "data/k"}); err != nil {
+			t.Fatalf("read after an accepted request: %v", err)
+		}
+	})
+}
