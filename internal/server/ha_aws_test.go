@@ -61,31 +61,50 @@ func TestAWSThroughStandby(t *testing.T) {
 	}
 }
 
-// TestAWSStandbyNoForwarding checks that a standby with
-// disable_request_forwarding answers AWS requests 503 ServiceUnavailable
-// (a 307 would send them to a host their signature does not name).
-func TestAWSStandbyNoForwarding(t *testing.T) {
+// TestAWSStandbyUnavailable checks that a standby that cannot hand an AWS
+// request to an active node answers 503 ServiceUnavailable in AWS's shape
+// and changes nothing: with disable_request_forwarding (a 307 would send
+// the request to a host its signature does not name), and when the active
+// node's address cannot be reached.
+func TestAWSStandbyUnavailable(t *testing.T) {
 	t.Parallel()
-	c := newCluster(t, 2, func(i int, o *testserver.Options) {
-		o.ExtraConfig = "aws_secrets_manager {}\n"
-		o.DisableForwarding = i == 1
-	})
-	vc := c.client(t, 0, c.nodes[0].RootToken)
-	if err := vc.Sys().EnableAuthWithOptions("awskeys", &api.EnableAuthOptions{Type: "awskeys"}); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name   string
+		adjust nodeOpts
+	}{
+		{name: "forwarding disabled", adjust: func(i int, o *testserver.Options) { o.DisableForwarding = i == 1 }},
+		{name: "active unreachable", adjust: func(i int, o *testserver.Options) {
+			if i == 0 {
+				o.ExtraConfig += unreachableAPI + "\n"
+			}
+		}},
 	}
-	created, err := vc.Logical().Write("auth/awskeys/keys/app", map[string]any{"policies": "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := awsKey{id: created.Data["access_key_id"].(string), secret: created.Data["secret_access_key"].(string)}
-	body := `{"Name":"nofwd/db","SecretString":"v"}`
-	req := key.sign(t, c.nodes[1].Addr, "secretsmanager.CreateSecret", body)
-	if status, code, _ := sendAWS(t, req, c.nodes[1].Addr, body); status != http.StatusServiceUnavailable || code != "ServiceUnavailable" {
-		t.Errorf("an AWS request on a standby that does not forward = %d %s, want 503 ServiceUnavailable", status, code)
-	}
-	if _, err := vc.KVv2("secret").GetMetadata(t.Context(), "nofwd/db"); err == nil {
-		t.Error("the refused CreateSecret made the secret")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := newCluster(t, 2, func(i int, o *testserver.Options) {
+				o.ExtraConfig = "aws_secrets_manager {}\n"
+				tt.adjust(i, o)
+			})
+			vc := c.client(t, 0, c.nodes[0].RootToken)
+			if err := vc.Sys().EnableAuthWithOptions("awskeys", &api.EnableAuthOptions{Type: "awskeys"}); err != nil {
+				t.Fatal(err)
+			}
+			created, err := vc.Logical().Write("auth/awskeys/keys/app", map[string]any{"policies": "default"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := awsKey{id: created.Data["access_key_id"].(string), secret: created.Data["secret_access_key"].(string)}
+			body := `{"Name":"nofwd/db","SecretString":"v"}`
+			req := key.sign(t, c.nodes[1].Addr, "secretsmanager.CreateSecret", body)
+			status, code, out := sendAWS(t, req, c.nodes[1].Addr, body)
+			if status != http.StatusServiceUnavailable || code != "ServiceUnavailable" || !strings.Contains(out, `"__type":"ServiceUnavailable"`) {
+				t.Errorf("an AWS request the standby cannot forward = %d %s %s, want 503 ServiceUnavailable", status, code, out)
+			}
+			if _, err := vc.KVv2("secret").GetMetadata(t.Context(), "nofwd/db"); err == nil {
+				t.Error("the refused CreateSecret made the secret")
+			}
+		})
 	}
 }
 
