@@ -11,7 +11,9 @@
 //
 // The index is built lazily, by the first check after unseal: it walks
 // every mount whose backend is a [logical.ValueSource], one secret at a
-// time, holding only its own lock (never core's). From the start of that
+// time, holding only its own lock (never core's). A build goes on when
+// the check that started it gives up (bounded by [BuildTimeout]), so that
+// callers with short timeouts still get an index in the end. From the start of that
 // build, the mounts report every changed secret through
 // [Index.ValuesChanged] (core wires each mount's [logical.ValueObserver]
 // to it); a change only marks the secret as pending, and the next check
@@ -25,7 +27,8 @@
 // sys/leaks/check to the active node (as every sys/ request), and a node
 // that seals or changes role drops its index ([Index.Reset]).
 //
-// Memory is about 190 bytes per indexed value (see docs/performance.md).
+// Memory is about 290 bytes per indexed value, 29 MB per 100,000 (see
+// docs/performance.md).
 //
 // # Concurrency
 //

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
@@ -18,6 +20,10 @@ import (
 // ("true", "admin", port numbers) are too common to be worth reporting
 // and too easy to guess.
 const MinValueLen = 8
+
+// BuildTimeout bounds one check's update of the index (a first build
+// included), which goes on when the caller gives up.
+const BuildTimeout = 10 * time.Minute
 
 // DefaultMaxPending is the default of [Options.MaxPending].
 const DefaultMaxPending = 100_000
@@ -84,11 +90,23 @@ type secretID struct{ accessor, key string }
 // secret is an indexed secret: where it is, and the fingerprints of its
 // values, so that they can be taken out when it changes.
 type secret struct {
-	id       secretID
-	kind     string
-	path     string
-	readPath string // relative to the mount
-	fps      []Fingerprint
+	id   secretID
+	kind string
+	path string
+	// readPrefix+path is the read path, relative to the mount; the prefix
+	// ("data/" for KV v2) is interned, so that it costs nothing per secret.
+	// With readWhole set, readPrefix is the whole read path.
+	readPrefix string
+	readWhole  bool
+	fps        []Fingerprint
+}
+
+// readPath is s's read path relative to its mount.
+func (s *secret) readPath() string {
+	if s.readWhole {
+		return s.readPrefix
+	}
+	return s.readPrefix + s.path
 }
 
 // ref is one value of a secret.
@@ -116,6 +134,9 @@ type Index struct {
 	secrets map[secretID]*secret
 	byFP    map[Fingerprint][]ref
 	nvalues int
+	// names interns field names, read path prefixes and kinds, which
+	// repeat across secrets; at most maxInterned of them.
+	names map[string]string
 
 	pmu      sync.Mutex            // guards the fields below
 	tracking bool                  // changes are recorded (a build has begun)
@@ -166,7 +187,23 @@ func (x *Index) resetLocked() {
 	x.pmu.Lock()
 	x.tracking, x.overflow, x.pending = false, false, nil
 	x.pmu.Unlock()
-	x.mac, x.mounts, x.secrets, x.byFP, x.nvalues = nil, nil, nil, nil, 0
+	x.mac, x.mounts, x.secrets, x.byFP, x.nvalues, x.names = nil, nil, nil, nil, 0, nil
+}
+
+// maxInterned bounds the strings an index interns.
+const maxInterned = 10_000
+
+// internLocked returns the index's copy of s, keeping s as that copy
+// when there is none (and room for it).
+func (x *Index) internLocked(s string) string {
+	if v, ok := x.names[s]; ok {
+		return v
+	}
+	if len(x.names) < maxInterned {
+		s = strings.Clone(s) // s may be part of a larger string
+		x.names[s] = s
+	}
+	return s
 }
 
 // Stats is the index's size.
@@ -203,7 +240,7 @@ func (x *Index) Check(ctx context.Context, hashes [][sha256.Size]byte) ([][]Plac
 			m := x.mounts[r.s.id.accessor]
 			out[i] = append(out[i], Place{
 				MountAccessor: r.s.id.accessor, MountPath: m.path, Kind: r.s.kind,
-				Path: r.s.path, ReadPath: m.path + r.s.readPath, Field: r.field,
+				Path: r.s.path, ReadPath: m.path + r.s.readPath(), Field: r.field,
 				Version: int(r.version), Current: r.current,
 			})
 		}
@@ -224,6 +261,11 @@ func (x *Index) fingerprintLocked(sum []byte) Fingerprint {
 // refreshLocked builds the index if it has none, follows the mount list
 // and reads the pending secrets again.
 func (x *Index) refreshLocked(ctx context.Context) error {
+	// The work outlives a caller that gives up: a build cut short would
+	// be thrown away and started again by the next check, so that a
+	// client with a short timeout could never see one finish.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), BuildTimeout)
+	defer cancel()
 	x.pmu.Lock()
 	overflow := x.overflow
 	x.pmu.Unlock()
@@ -240,6 +282,7 @@ func (x *Index) refreshLocked(ctx context.Context) error {
 		x.mounts = make(map[string]mountState)
 		x.secrets = make(map[secretID]*secret)
 		x.byFP = make(map[Fingerprint][]ref)
+		x.names = make(map[string]string)
 		// Record changes from now on: whatever the walk below misses
 		// because it changed meanwhile is read again after it.
 		x.pmu.Lock()
@@ -353,20 +396,20 @@ func (x *Index) readSecretLocked(ctx context.Context, accessor string, src logic
 	if err != nil || sv == nil {
 		return err
 	}
-	s := &secret{id: id, kind: sv.Kind, path: sv.Path, readPath: sv.ReadPath}
-	fields := make(map[string]string) // one copy of each field name
+	s := &secret{id: id, kind: x.internLocked(sv.Kind), path: sv.Path}
+	if prefix, ok := strings.CutSuffix(sv.ReadPath, sv.Path); ok {
+		s.readPrefix = x.internLocked(prefix)
+	} else {
+		// A read path that does not end in the path: keep it whole.
+		s.readPrefix, s.readWhole = sv.ReadPath, true
+	}
 	for _, v := range sv.Values {
 		if len(v.Value) < MinValueLen {
 			continue
 		}
 		sum := sha256.Sum256([]byte(v.Value))
 		fp := x.fingerprintLocked(sum[:])
-		f, ok := fields[v.Field]
-		if !ok {
-			f = v.Field
-			fields[f] = f
-		}
-		x.byFP[fp] = append(x.byFP[fp], ref{s: s, field: f, version: int32(v.Version), current: v.Current})
+		x.byFP[fp] = append(x.byFP[fp], ref{s: s, field: x.internLocked(v.Field), version: int32(v.Version), current: v.Current})
 		s.fps = append(s.fps, fp)
 		x.nvalues++
 	}

@@ -73,6 +73,19 @@ func (a *API) Paths() []*framework.Path {
 	}}
 }
 
+// limitKey names the rate limit buckets of req's caller: its token's
+// accessor; for a token without one (a batch token), its entity, and
+// for a batch token without an entity, one set of buckets they share.
+func limitKey(req *logical.Request) string {
+	switch {
+	case req.Accessor != "":
+		return "accessor:" + req.Accessor
+	case req.EntityID != "":
+		return "entity:" + req.EntityID
+	}
+	return "batch"
+}
+
 // Match is one entry of the answer. A match the caller may not read has
 // Index and Readable only.
 type Match struct {
@@ -97,7 +110,7 @@ func (a *API) check(ctx context.Context, req *logical.Request, _ *framework.Matc
 	if err != nil {
 		return nil, err
 	}
-	if err := a.limiter.allow(req.Accessor, len(hashes), a.opts.Clock.Now()); err != nil {
+	if err := a.limiter.allow(limitKey(req), len(hashes), a.opts.Clock.Now()); err != nil {
 		return nil, err
 	}
 	found, err := a.opts.Index.Check(ctx, hashes)

@@ -38,9 +38,9 @@ func ParseRequest(body []byte) (hashes [][sha256.Size]byte, ignored []string, er
 	if !ok || string(raw) == "null" {
 		return nil, nil, logical.InvalidRequest("missing candidates: send {\"candidates\": [...]} with the base64 SHA-256 of each candidate")
 	}
-	var list []json.RawMessage
+	var list []string
 	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, nil, logical.InvalidRequest("candidates must be an array of strings")
+		return nil, nil, notStrings(raw)
 	}
 	if len(list) == 0 {
 		return nil, nil, logical.InvalidRequest("candidates is empty: send 1 to %d", MaxCandidates)
@@ -49,20 +49,29 @@ func ParseRequest(body []byte) (hashes [][sha256.Size]byte, ignored []string, er
 		return nil, nil, logical.InvalidRequest("too many candidates: %d; send at most %d per call", len(list), MaxCandidates)
 	}
 	hashes = make([][sha256.Size]byte, len(list))
-	for i, item := range list {
-		var s string
-		if err := json.Unmarshal(item, &s); err != nil {
-			return nil, nil, logical.InvalidRequest("candidates[%d] is not a string", i)
-		}
-		if base64.StdEncoding.EncodedLen(sha256.Size) != len(s) {
-			return nil, nil, logical.InvalidRequest("candidates[%d] is not the base64 encoding of a 32-byte SHA-256 hash", i)
-		}
+	for i, s := range list {
 		var buf [sha256.Size + 1]byte // room for what 44 characters can hold
 		n, err := base64.StdEncoding.Strict().Decode(buf[:], []byte(s))
-		if err != nil || n != sha256.Size {
+		if len(s) != base64.StdEncoding.EncodedLen(sha256.Size) || err != nil || n != sha256.Size {
 			return nil, nil, logical.InvalidRequest("candidates[%d] is not the base64 encoding of a 32-byte SHA-256 hash", i)
 		}
 		copy(hashes[i][:], buf[:n])
 	}
 	return hashes, ignored, nil
+}
+
+// notStrings is the error for candidates that are not an array of
+// strings, naming the first member that is not a string.
+func notStrings(raw json.RawMessage) error {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return logical.InvalidRequest("candidates must be an array of strings")
+	}
+	for i, item := range list {
+		var s string
+		if json.Unmarshal(item, &s) != nil {
+			return logical.InvalidRequest("candidates[%d] is not a string", i)
+		}
+	}
+	return logical.InvalidRequest("candidates must be an array of strings")
 }
