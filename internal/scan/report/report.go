@@ -89,6 +89,9 @@ func (f *Finding) Detail() string {
 	switch {
 	case !l.Readable:
 		return "a live secret you cannot read"
+	case l.Current && l.Version == 0:
+		// KV v1 and database static roles have no versions.
+		return fmt.Sprintf("live secret %s (current)", l.Where())
 	case l.Current:
 		return fmt.Sprintf("live secret %s, version %d (current)", l.Where(), l.Version)
 	default:
