@@ -147,6 +147,7 @@ func BenchmarkScanHistory(b *testing.B) {
 	}
 	b.SetBytes(res.Bytes)
 	b.ReportMetric(float64(res.Blobs), "blobs")
+	b.ReportMetric(float64(res.Checked), "candidates")
 }
 
 // TestHistoryOnce checks on a generated repository that each blob is
