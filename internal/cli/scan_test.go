@@ -232,6 +232,14 @@ func TestScanStaged(t *testing.T) {
 	t.Parallel()
 	ss := newScanServer(t)
 	r := newRepo(t)
+	// A repository without commits: no history, and the index is all new.
+	if code, fs, out := scanJSON(t, ss.vars, "", r.dir); code != scanClean || len(fs) != 0 {
+		t.Fatalf("scan of an empty repository: exit %d, %+v\n%s", code, fs, out)
+	}
+	r.stage(map[string]string{"first.env": "API_KEY=" + ss.api + "\n"})
+	if code, fs, out := scanJSON(t, ss.vars, "", "-staged", r.dir); code != scanFindings || len(findLive(fs, filepath.ToSlash(filepath.Join(r.dir, "first.env")))) != 1 {
+		t.Fatalf("-staged before the first commit: exit %d, %+v\n%s", code, fs, out)
+	}
 	r.commit("old", map[string]string{"committed.env": "API_KEY=" + ss.api + "\n"})
 	code, fs, out := scanJSON(t, ss.vars, "", "-staged", r.dir)
 	if code != scanClean || len(fs) != 0 {
