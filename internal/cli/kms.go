@@ -24,7 +24,7 @@ func kmsCommands() map[string]*command {
 	return map[string]*command{
 		"kms-plugin": {
 			synopsis: "Run a Kubernetes KMS v2 plugin backed by a transit key",
-			usage:    "-transit-key NAME [-listen unix:///PATH] [-config AGENT.hcl | -token-file FILE]",
+			usage:    "-transit-key NAME [-listen unix:///PATH] [-config AGENT.hcl | -token-file FILE] | -probe [-listen unix:///PATH]",
 			server:   true,
 			help: `Serves the Kubernetes KMS v2 gRPC API on a unix socket, so that the API
 server encrypts Secrets in etcd with data keys wrapped by the Coffer
@@ -50,6 +50,10 @@ found wins:
 A token is never taken as a flag value: command lines are visible to every
 user of the host. -token FILE is the same as -token-file FILE.
 
+With -probe, the command calls Status on the plugin serving at -listen and
+prints its healthz: it exits 0 when the plugin answered (healthy or not:
+a liveness check), 2 when it did not.
+
 The plugin logs to stderr and never logs keys, ciphertexts or tokens.`,
 			setup: func(fs *flag.FlagSet) runFunc {
 				var o kmsFlags
@@ -60,6 +64,7 @@ The plugin logs to stderr and never logs keys, ciphertexts or tokens.`,
 				fs.StringVar(&o.tokenFile, "token-file", "", "File holding the plugin's token.")
 				fs.StringVar(&o.token, "token", "", "Same as -token-file: a file holding the token, never the token itself.")
 				fs.StringVar(&o.level, "log-level", "info", `Log level: "debug", "info", "warn" or "error".`)
+				fs.BoolVar(&o.probe, "probe", false, "Only call Status on the plugin at -listen and report whether it answers.")
 				return func(ctx context.Context, c *call, args []string) int {
 					return runKMSPlugin(ctx, c, args, o)
 				}
@@ -73,11 +78,15 @@ type kmsFlags struct {
 	listen, key, mount string
 	config, tokenFile  string
 	token, level       string
+	probe              bool
 }
 
 func runKMSPlugin(ctx context.Context, c *call, args []string, o kmsFlags) int {
 	if len(args) > 0 {
 		return c.usageError("Too many arguments (expected 0, got %d)", len(args))
+	}
+	if o.probe {
+		return probeKMSPlugin(ctx, c, o.listen)
 	}
 	if o.key == "" {
 		return c.usageError("-transit-key is required")
@@ -165,6 +174,19 @@ func runKMSPlugin(ctx context.Context, c *call, args []string, o kmsFlags) int {
 		fmt.Fprintf(c.env.Stderr, "Error: %v\n", err)
 		return exitServer
 	}
+	return exitOK
+}
+
+// probeKMSPlugin calls Status on the plugin at endpoint.
+func probeKMSPlugin(ctx context.Context, c *call, endpoint string) int {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := kms.Probe(ctx, endpoint)
+	if err != nil {
+		fmt.Fprintf(c.env.Stderr, "Error: %v\n", err)
+		return exitServer
+	}
+	fmt.Fprintf(c.env.Stdout, "healthz: %s\nkey_id: %s\nversion: %s\n", st.Healthz, st.KeyId, st.Version)
 	return exitOK
 }
 

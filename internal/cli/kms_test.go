@@ -157,6 +157,9 @@ auto_auth {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if code, out, errOut := runCLI(t, nil, "", "kms-plugin", "-probe", "-listen", "unix://"+socket); code != exitOK || !strings.Contains(out, "healthz: ok") {
+		t.Errorf("kms-plugin -probe = %d, %q, %q; want 0 and healthz: ok", code, out, errOut)
+	}
 	pt := []byte("0123456789abcdef0123456789abcdef")
 	enc, err := kms.Encrypt(ctx, &kmsapi.EncryptRequest{Plaintext: pt})
 	if err != nil {
@@ -191,5 +194,8 @@ auto_auth {
 	}
 	if _, err := os.Stat(socket); !os.IsNotExist(err) {
 		t.Errorf("the socket is left behind: %v", err)
+	}
+	if code, _, _ := runCLI(t, nil, "", "kms-plugin", "-probe", "-listen", "unix://"+socket); code != exitServer {
+		t.Errorf("kms-plugin -probe of a stopped plugin = %d, want %d", code, exitServer)
 	}
 }

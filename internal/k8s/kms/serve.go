@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	kmsapi "k8s.io/kms/apis/v2"
 	"k8s.io/kms/pkg/service"
@@ -139,4 +140,28 @@ func logFailures(logger *slog.Logger) grpc.UnaryServerInterceptor {
 		}
 		return resp, err
 	}
+}
+
+// Probe calls Status on the plugin serving at endpoint, as the API server
+// does, and returns its answer. It is a liveness check: an answer, healthy
+// or not, means the plugin is serving.
+func Probe(ctx context.Context, endpoint string) (*kmsapi.StatusResponse, error) {
+	path, err := util.ParseEndpoint(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("kms: %w", err)
+	}
+	conn, err := grpc.NewClient("passthrough:///kms", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("kms: %w", err)
+	}
+	defer conn.Close()
+	st, err := kmsapi.NewKeyManagementServiceClient(conn).Status(ctx, &kmsapi.StatusRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("kms: status: %w", err)
+	}
+	return st, nil
 }
