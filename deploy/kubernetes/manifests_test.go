@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 )
@@ -54,6 +55,10 @@ func newTyped(apiVersion, kind string) (any, bool) {
 		return &corev1.Secret{}, true
 	case "v1 Service":
 		return &corev1.Service{}, true
+	case "v1 Pod":
+		return &corev1.Pod{}, true
+	case "apiserver.config.k8s.io/v1 EncryptionConfiguration":
+		return &apiserverv1.EncryptionConfiguration{}, true
 	case "v1 PersistentVolumeClaim":
 		return &corev1.PersistentVolumeClaim{}, true
 	case "apps/v1 StatefulSet":
@@ -70,6 +75,12 @@ func newTyped(apiVersion, kind string) (any, bool) {
 		return &rbacv1.Role{}, true
 	}
 	return nil, false
+}
+
+// configFile reports whether kind is a file a Kubernetes component reads
+// rather than an API object: it has no metadata.
+func configFile(kind string) bool {
+	return kind == "EncryptionConfiguration"
 }
 
 func clusterScoped(kind string) bool {
@@ -109,6 +120,9 @@ func decode(doc []byte, where string) (*object, error) {
 	}
 	if err := yaml.UnmarshalStrict(doc, obj); err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", where, tm.Kind, err)
+	}
+	if configFile(tm.Kind) {
+		return &object{where: where, kind: tm.Kind, obj: obj}, nil
 	}
 	meta := obj.(metav1.Object)
 	o := &object{where: where, kind: tm.Kind, name: meta.GetName(), ns: meta.GetNamespace(), obj: obj}
