@@ -13,8 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -224,6 +224,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"no name", "apiVersion: v1\nkind: Namespace\nmetadata: {}\n", "no metadata.name"},
 		{"no namespace", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a}\n", "no metadata.namespace"},
 		{"namespaced cluster object", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, namespace: b}\n", "cluster-scoped"},
+		{"unknown field in a configuration file", "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources: [{resources: [secrets], providers: [{kms: {apiVersion: v2, name: a, endpoint: 'unix:///a', timout: 3s}}]}]\n", `unknown field "timout"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
