@@ -504,7 +504,14 @@ func TestListen(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Listen over a stale socket: %v", err)
 		}
-		ln.Close()
+		defer ln.Close()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("socket mode = %v, want 0600", fi.Mode().Perm())
+		}
 	})
 	t.Run("live socket", func(t *testing.T) {
 		t.Parallel()

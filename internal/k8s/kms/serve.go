@@ -31,7 +31,9 @@ const stopGrace = 5 * time.Second
 // API server's EncryptionConfiguration takes: unix:///path/to/socket.sock
 // (or unix:///@name for an abstract socket). A socket file left by an
 // earlier process is removed first, unless a process still answers on it;
-// any other file there is an error.
+// any other file there is an error. The socket file gets mode 0600: whoever
+// can connect can unwrap data keys, so only the plugin's user (root, as
+// kube-apiserver) may.
 func Listen(endpoint string) (net.Listener, error) {
 	path, err := util.ParseEndpoint(endpoint)
 	if err != nil {
@@ -48,6 +50,12 @@ func Listen(endpoint string) (net.Listener, error) {
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("kms: listen: %w", err)
+	}
+	if !strings.HasPrefix(path, "@") {
+		if err := os.Chmod(path, 0o600); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("kms: %w", err)
+		}
 	}
 	return ln, nil
 }
