@@ -199,3 +199,73 @@ auto_auth {
 		t.Errorf("kms-plugin -probe of a stopped plugin = %d, want %d", code, exitServer)
 	}
 }
+
+// TestKMSPluginTokenSources runs the plugin with a token from the
+// environment, from -token-file and from -token naming a file: each
+// serves a healthy Status.
+func TestKMSPluginTokenSources(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	if err := s.Client.Sys().Mount("transit", &api.MountInput{Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.Logical().Write("transit/keys/k8s-etcd", nil); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tokFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokFile, []byte(s.RootToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{"COFFER_TOKEN", map[string]string{"COFFER_TOKEN": s.RootToken}, nil},
+		{"VAULT_TOKEN", map[string]string{"VAULT_TOKEN": s.RootToken}, nil},
+		{"-token-file", nil, []string{"-token-file", tokFile}},
+		{"-token naming a file", nil, []string{"-token", tokFile}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sockDir, err := os.MkdirTemp("", "kmscli")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(sockDir) })
+			listen := "unix://" + filepath.Join(sockDir, "kms.sock")
+			vars := map[string]string{"COFFER_ADDR": s.Addr, "HOME": dir}
+			for k, v := range tt.env {
+				vars[k] = v
+			}
+			var stdout, stderr lockedBuffer
+			env := Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return vars[k] }}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			done := make(chan int, 1)
+			go func() {
+				done <- Run(ctx, append([]string{"kms-plugin", "-transit-key", "k8s-etcd", "-listen", listen}, tt.args...), env)
+			}()
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				code, out, _ := runCLI(t, nil, "", "kms-plugin", "-probe", "-listen", listen)
+				if code == exitOK && strings.Contains(out, "healthz: ok\nkey_id: k8s-etcd:v1\n") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("never healthy: probe %d %q; plugin log:\n%s", code, out, stderr.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			cancel()
+			if code := <-done; code != exitOK {
+				t.Errorf("exit %d; log:\n%s", code, stderr.String())
+			}
+			if strings.Contains(stderr.String(), s.RootToken) {
+				t.Errorf("the log holds the token:\n%s", stderr.String())
+			}
+		})
+	}
+}
