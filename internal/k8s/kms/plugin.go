@@ -84,7 +84,7 @@ func checkName(what, s string, slashes bool) error {
 		return fmt.Errorf("kms: %s is empty", what)
 	}
 	for _, seg := range strings.Split(s, "/") {
-		if (seg == "" || seg == "." || seg == "..") && (slashes || seg != "") {
+		if seg == "" || seg == "." || seg == ".." {
 			return fmt.Errorf("kms: %s %q is not a clean path", what, s)
 		}
 	}
