@@ -166,15 +166,16 @@ func allowed() map[string][]string {
 			"internal/incident",
 			"internal/k8s/csi",
 		},
+		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/eventsub", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
+		"internal/agent/child":    nil,
+		"internal/agent/eventsub": nil,
+		"internal/agent/config":   {"internal/hclvalue"},
+		"internal/agent/template": nil,
+
 		// The Secrets Store CSI provider: a client of the API like the
 		// agent, serving the driver's gRPC API (its generated types).
 		"internal/k8s/csi":            {"internal/k8s/csi/providerpb"},
 		"internal/k8s/csi/providerpb": nil,
-		"internal/agent":              {"internal/agent/child", "internal/agent/config", "internal/agent/eventsub", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
-		"internal/agent/child":        nil,
-		"internal/agent/eventsub":     nil,
-		"internal/agent/config":       {"internal/hclvalue"},
-		"internal/agent/template":     nil,
 
 		// Operator tools work on storage as stored.
 		"internal/migrate":  {"internal/config", "internal/storage"},
