@@ -356,6 +356,7 @@ func yamlProblem(err error) string {
 		msg = strings.TrimPrefix(te.Errors[0], "yaml: ")
 	}
 	msg = strings.ReplaceAll(msg, " in type csi.yamlObject", "")
+	msg = strings.ReplaceAll(msg, "[]csi.yamlObject", "a list of objects")
 	msg = strings.ReplaceAll(msg, "csi.yamlObject", "an object")
 	if len(msg) > 200 {
 		msg = msg[:200] + "..."
