@@ -494,3 +494,34 @@ func jsonValue(v any) ([]byte, error) {
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
+
+// CheckParameters checks a SecretProviderClass's parameters as Mount
+// does, all but the pod's information and token, and returns the role and
+// the API paths the objects read, in order. It lets manifests be checked
+// without a cluster.
+func CheckParameters(params map[string]string) (role string, paths []string, err error) {
+	attrs := make(map[string]string, len(params)+1)
+	for k, v := range params {
+		attrs[k] = v
+	}
+	// A stand-in token, so that only the parameters are judged.
+	attrs[attrPodTokens] = `{"":{"token":"stand-in"}}`
+	delete(attrs, attrAudience)
+	b, err := json.Marshal(attrs)
+	if err != nil {
+		return "", nil, err
+	}
+	p, err := parseAttributes(string(b), time.Now())
+	if err != nil {
+		return "", nil, err
+	}
+	if p.address != "" {
+		if err := checkAddress(p.address); err != nil {
+			return "", nil, err
+		}
+	}
+	for _, o := range p.objects {
+		paths = append(paths, o.path)
+	}
+	return p.role, paths, nil
+}
