@@ -425,3 +425,31 @@ func onlyTokens(s string) []string {
 	}
 	return out
 }
+
+func TestCheckParameters(t *testing.T) {
+	t.Parallel()
+	objs := "- {objectName: a, secretPath: secret/data/a}\n- {objectName: b, secretPath: /v1/kv/b, secretKey: k}"
+	tests := []struct {
+		name   string
+		params map[string]string
+		paths  []string
+		err    string
+	}{
+		{name: "good", params: map[string]string{"roleName": "web", "objects": objs, "audience": "coffer"}, paths: []string{"secret/data/a", "kv/b"}},
+		{name: "no objects", params: map[string]string{"roleName": "web"}, err: "parameter objects is required"},
+		{name: "a bad address", params: map[string]string{"roleName": "web", "objects": objs, "vaultAddress": "ftp://x"}, err: "not an http or https address"},
+		{name: "a namespace", params: map[string]string{"roleName": "web", "objects": objs, "vaultNamespace": "a"}, err: "no namespaces"},
+	}
+	for _, tt := range tests {
+		role, paths, err := CheckParameters(tt.params)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%s: CheckParameters error = %v, want one with %q", tt.name, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || role != "web" || !cmp.Equal(paths, tt.paths) {
+			t.Errorf("%s: CheckParameters = %q, %v, %v; want web, %v", tt.name, role, paths, err, tt.paths)
+		}
+	}
+}
