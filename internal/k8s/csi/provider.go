@@ -218,9 +218,12 @@ func (p *Provider) mount1(ctx context.Context, req *providerpb.MountRequest) (*p
 		// pile up until their TTL. A token whose children hold leases
 		// (dynamic secrets) is left to expire: revoking it would revoke
 		// them.
-		if err := cl.Auth().Token().RevokeSelfWithContext(context.WithoutCancel(ctx), ""); err != nil {
+		// The revocation outlives a driver that gave up waiting, bounded.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := cl.Auth().Token().RevokeSelfWithContext(rctx, ""); err != nil {
 			p.logger.Debug("csi: revoke the mount's token", "error", apiProblem(err))
 		}
+		cancel()
 	}
 	if failed != nil {
 		return nil, params, failed
