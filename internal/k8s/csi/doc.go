@@ -34,6 +34,10 @@
 // object version of anything but KV version 2 is a keyed hash of the
 // content, so that the driver's rotation sees every change.
 //
+// The request's secrets (the volume's nodePublishSecretRef), target_path
+// and current_object_version are not used: the provider returns files for
+// the driver to write.
+//
 // A failed Mount is a gRPC error with a message that says what to fix and,
 // as a detail, a MountResponse whose Error holds a code (the Code
 // constants). Neither the log nor an error ever holds a token or secret

@@ -425,6 +425,12 @@ func TestMountRefusals(t *testing.T) {
 	if _, err := f.s.Client.KVv2("secret").Put(t.Context(), "web/big", map[string]any{"v": strings.Repeat("x", csi.MaxFileSize-16)}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := f.s.Client.KVv2("secret").Put(t.Context(), "web/gone", map[string]any{"v": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.Client.KVv2("secret").Delete(t.Context(), "web/gone"); err != nil {
+		t.Fatal(err)
+	}
 	one := `[{objectName: password, secretPath: secret/data/web/db, secretKey: password}]`
 	web := func() map[string]string { return map[string]string{"coffer": f.k8s.token(t, "shop", "web", "coffer")} }
 	tests := []struct {
@@ -481,6 +487,12 @@ func TestMountRefusals(t *testing.T) {
 			params: map[string]string{"roleName": "web", "objects": `[{objectName: p, secretPath: secret/data/web/none, secretKey: password}]`},
 			tokens: web(),
 			gc:     codes.NotFound, code: csi.CodeSecretNotFound, msg: `read secret/data/web/none for object "p": no secret there`,
+		},
+		{
+			name:   "a deleted secret",
+			params: map[string]string{"roleName": "web", "objects": `[{objectName: p, secretPath: secret/data/web/gone}]`},
+			tokens: web(),
+			gc:     codes.NotFound, code: csi.CodeSecretNotFound, msg: `read secret/data/web/gone for object "p": the latest version is deleted`,
 		},
 		{
 			name:   "a missing key",
