@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -65,6 +66,9 @@ type mountParams struct {
 type saToken string
 
 func (saToken) String() string { return "[token]" }
+
+// LogValue implements slog.LogValuer.
+func (saToken) LogValue() slog.Value { return slog.StringValue("[token]") }
 
 // object is one entry of the SecretProviderClass's objects list.
 type object struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -215,7 +216,9 @@ func TestParseAttributes(t *testing.T) {
 func TestTokenPrintsAsPlaceholder(t *testing.T) {
 	t.Parallel()
 	tok := saToken("tok-secret")
-	if got := fmt.Sprint(tok) + fmt.Sprintf("%v %s", tok, tok); strings.Contains(got, "tok-secret") {
+	var log strings.Builder
+	slog.New(slog.NewTextHandler(&log, nil)).Info("x", "token", tok)
+	if got := fmt.Sprint(tok) + fmt.Sprintf("%v %s", tok, tok) + log.String(); strings.Contains(got, "tok-secret") {
 		t.Errorf("a token prints as %q", got)
 	}
 }
