@@ -510,3 +510,54 @@ func BenchmarkCheckHTTP(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*sysleaks.MaxCandidates)/b.Elapsed().Seconds(), "candidates/s")
 }
+
+// TestCheckAfterKVRotation: a KV rotation (secret/rotate/PATH, as the
+// scheduler does it) makes the old value old and the new one current;
+// soft-deleting the current version keeps it a live secret (its data is
+// kept and can be undeleted).
+func TestCheckAfterKVRotation(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	ctx := t.Context()
+	kv := s.Client.KVv2("secret")
+	old := randomSecret(t)
+	if _, err := kv.Put(ctx, "svc/api", map[string]any{"api_key": old}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.Logical().WriteWithContext(ctx, "secret/rotation/svc/api", map[string]any{
+		"period": "720h", "keys": map[string]any{"api_key": map[string]any{"generator": "random"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := check(t, s.Client, old); err != nil { // the index is built before the rotation
+		t.Fatal(err)
+	}
+	if _, err := s.Client.Logical().WriteWithContext(ctx, "secret/rotate/svc/api", nil); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := kv.Get(ctx, "svc/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newValue, _ := cur.Data["api_key"].(string)
+	a, err := check(t, s.Client, old, newValue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &answer{Checked: 2, Matches: []match{
+		{Index: 0, Readable: true, Mount: "secret/", Path: "svc/api", Key: "api_key", Version: ptr(1), Current: ptr(false), Kind: "kv"},
+		{Index: 1, Readable: true, Mount: "secret/", Path: "svc/api", Key: "api_key", Version: ptr(2), Current: ptr(true), Kind: "kv"},
+	}}
+	if d := cmp.Diff(want, a); d != "" {
+		t.Errorf("after rotation (-want +got):\n%s", d)
+	}
+	if err := kv.Delete(ctx, "svc/api"); err != nil {
+		t.Fatal(err)
+	}
+	if a, err = check(t, s.Client, newValue); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Matches) != 1 || !*a.Matches[0].Current {
+		t.Errorf("after a soft delete: %+v, want the value still found, current", a.Matches)
+	}
+}
