@@ -175,6 +175,8 @@ func commands() map[string]*command {
 	maps.Copy(t, eventsCommands())
 	maps.Copy(t, accessCommands())
 	maps.Copy(t, incidentCommands())
+	maps.Copy(t, kmsCommands())
+	maps.Copy(t, csiCommands())
 	return t
 }
 
