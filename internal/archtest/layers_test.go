@@ -167,7 +167,7 @@ func allowed() map[string][]string {
 			"internal/agent", "internal/agent/child", "internal/agent/config", "internal/agent/eventsub",
 			"internal/audit", "internal/audit/trail", "internal/snapshot",
 			"internal/suggest", "internal/token/otp", "internal/duration", "internal/atomicfile",
-			"internal/incident",
+			"internal/incident", "internal/k8s/kms", "internal/k8s/csi",
 			"internal/scan", "internal/scan/format", "internal/scan/live", "internal/scan/manifest", "internal/scan/report", "internal/scan/source",
 		},
 		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/eventsub", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
@@ -175,7 +175,13 @@ func allowed() map[string][]string {
 		"internal/agent/eventsub": nil,
 		"internal/agent/config":   {"internal/hclvalue"},
 		"internal/agent/template": nil,
+		// The Kubernetes KMS v2 plugin: a client of the API like the agent.
+		"internal/k8s/kms": nil,
 
+		// The Secrets Store CSI provider: a client of the API like the
+		// agent, serving the driver's gRPC API (its generated types).
+		"internal/k8s/csi":            {"internal/k8s/csi/providerpb"},
+		"internal/k8s/csi/providerpb": nil,
 		// coffer scan: a client of sys/leaks/check, like the agent.
 		"internal/scan":          {"internal/scan/extract", "internal/scan/format", "internal/scan/live", "internal/scan/manifest", "internal/scan/report", "internal/scan/source"},
 		"internal/scan/extract":  nil,
@@ -233,6 +239,8 @@ func depRules() []depRule {
 		{from: "internal/barrier", only: []string{"internal/storage"}, why: "the barrier stays small: it sees only the storage interface"},
 		{from: "internal/storage/...", except: []string{"internal/storage/storagetest"}, only: []string{"internal/storage"}, why: "each storage backend imports only the storage interface"},
 		{from: "internal/agent/...", only: append([]string{"internal/agent/..."}, leaves()...), why: "the agent is a client like any other: HTTP only"},
+		{from: "internal/k8s/kms", only: leaves(), why: "the KMS plugin is a client like any other: HTTP only"},
+		{from: "internal/k8s/csi/...", only: append([]string{"internal/k8s/csi/..."}, leaves()...), why: "the CSI provider is a client like any other: HTTP only"},
 		{from: "internal/scan/...", only: append([]string{"internal/scan/..."}, leaves()...), why: "the scanner is a client like any other: HTTP only"},
 		{
 			from: "internal/cli",

@@ -103,6 +103,7 @@ type kvMeta struct {
 	Versions         map[int]kvVerInfo `json:"versions"`
 	DeletionTime     string            `json:"deletion_time"`
 	RecoverableUntil string            `json:"recoverable_until"`
+	LastReadTime     string            `json:"last_read_time"`
 	Rotation         *kvRotation       `json:"rotation"`
 }
 

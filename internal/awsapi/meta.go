@@ -336,6 +336,17 @@ func (sv secretValue) equal(o secretValue) bool {
 
 // awsTime renders an RFC 3339 time from KV as AWS's JSON protocol sends
 // timestamps: seconds since the epoch, with a fraction.
+// awsDay is awsTime truncated to the start of its UTC day, as AWS answers
+// LastAccessedDate.
+func awsDay(s string) *float64 {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if s == "" || err != nil {
+		return nil
+	}
+	f := float64(t.UTC().Truncate(24 * time.Hour).Unix())
+	return &f
+}
+
 func awsTime(s string) *float64 {
 	if s == "" {
 		return nil

@@ -504,6 +504,7 @@ type describeOutput struct {
 	KmsKeyID           *string             `json:"KmsKeyId,omitempty"`
 	CreatedDate        *float64            `json:"CreatedDate,omitempty"`
 	LastChangedDate    *float64            `json:"LastChangedDate,omitempty"`
+	LastAccessedDate   *float64            `json:"LastAccessedDate,omitempty"`
 	DeletedDate        *float64            `json:"DeletedDate,omitempty"`
 	Tags               []tag               `json:"Tags,omitempty"`
 	VersionIDsToStages map[string][]string `json:"VersionIdsToStages,omitempty"`
@@ -553,8 +554,10 @@ func (s *session) describe(v *view, m *kvMeta) *describeOutput {
 		Name:            v.name,
 		CreatedDate:     awsTime(m.CreatedTime),
 		LastChangedDate: awsTime(m.UpdatedTime),
-		Tags:            v.tags(),
-		PrimaryRegion:   s.region,
+		// AWS gives the day of the last access, not the time.
+		LastAccessedDate: awsDay(m.LastReadTime),
+		Tags:             v.tags(),
+		PrimaryRegion:    s.region,
 	}
 	if d, ok := v.custom[mkDescription]; ok {
 		out.Description = ptr(d)

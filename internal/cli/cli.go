@@ -180,6 +180,8 @@ func commands() map[string]*command {
 	maps.Copy(t, eventsCommands())
 	maps.Copy(t, accessCommands())
 	maps.Copy(t, incidentCommands())
+	maps.Copy(t, kmsCommands())
+	maps.Copy(t, csiCommands())
 	maps.Copy(t, scanCommands())
 	maps.Copy(t, importCommands())
 	return t

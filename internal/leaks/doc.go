@@ -27,7 +27,7 @@
 // sys/leaks/check to the active node (as every sys/ request), and a node
 // that seals or changes role drops its index ([Index.Reset]).
 //
-// Memory is about 290 bytes per indexed value, 29 MB per 100,000 (see
+// Memory is about 220 bytes per indexed value, 22 MB per 100,000 (see
 // docs/performance.md).
 //
 // # Concurrency

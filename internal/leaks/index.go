@@ -90,23 +90,36 @@ type secretID struct{ accessor, key string }
 // secret is an indexed secret: where it is, and the fingerprints of its
 // values, so that they can be taken out when it changes.
 type secret struct {
-	id   secretID
-	kind string
-	path string
-	// readPrefix+path is the read path, relative to the mount; the prefix
-	// ("data/" for KV v2) is interned, so that it costs nothing per secret.
-	// With readWhole set, readPrefix is the whole read path.
-	readPrefix string
-	readWhole  bool
-	fps        []Fingerprint
+	id    secretID
+	shape *shape
+	fps   []Fingerprint
+}
+
+// shape is how a secret's kind, path and read path derive from its key:
+// the path is pathPrefix+key and the read path readPrefix+key ("" and
+// "data/" for KV v2, "static-creds/" twice for a static role), so that
+// secrets of one kind of mount share one shape. A secret whose paths do
+// not end in its key has a shape of its own, with whole set.
+type shape struct {
+	kind                   string
+	pathPrefix, readPrefix string
+	whole                  bool
+}
+
+// path is s's path relative to its mount.
+func (s *secret) path() string {
+	if s.shape.whole {
+		return s.shape.pathPrefix
+	}
+	return s.shape.pathPrefix + s.id.key
 }
 
 // readPath is s's read path relative to its mount.
 func (s *secret) readPath() string {
-	if s.readWhole {
-		return s.readPrefix
+	if s.shape.whole {
+		return s.shape.readPrefix
 	}
-	return s.readPrefix + s.path
+	return s.shape.readPrefix + s.id.key
 }
 
 // ref is one value of a secret.
@@ -132,11 +145,16 @@ type Index struct {
 	mac     hash.Hash  // HMAC-SHA256 under the index key; nil until built
 	mounts  map[string]mountState
 	secrets map[secretID]*secret
-	byFP    map[Fingerprint][]ref
+	// byFP holds each fingerprint's first place; more holds the others
+	// of the few fingerprints with several (a value in several secrets,
+	// or a field unchanged across versions).
+	byFP    map[Fingerprint]ref
+	more    map[Fingerprint][]ref
 	nvalues int
-	// names interns field names, read path prefixes and kinds, which
-	// repeat across secrets; at most maxInterned of them.
-	names map[string]string
+	// names interns field names and shapes the shapes of secrets, which
+	// repeat across secrets; at most maxInterned of each.
+	names  map[string]string
+	shapes map[shape]*shape
 
 	pmu      sync.Mutex            // guards the fields below
 	tracking bool                  // changes are recorded (a build has begun)
@@ -187,7 +205,7 @@ func (x *Index) resetLocked() {
 	x.pmu.Lock()
 	x.tracking, x.overflow, x.pending = false, false, nil
 	x.pmu.Unlock()
-	x.mac, x.mounts, x.secrets, x.byFP, x.nvalues, x.names = nil, nil, nil, nil, 0, nil
+	x.mac, x.mounts, x.secrets, x.byFP, x.more, x.nvalues, x.names, x.shapes = nil, nil, nil, nil, nil, 0, nil, nil
 }
 
 // maxInterned bounds the strings an index interns.
@@ -235,12 +253,16 @@ func (x *Index) Check(ctx context.Context, hashes [][sha256.Size]byte) ([][]Plac
 	}
 	out := make([][]Place, len(hashes))
 	for i := range hashes {
-		refs := x.byFP[x.fingerprintLocked(hashes[i][:])]
-		for _, r := range refs {
+		fp := x.fingerprintLocked(hashes[i][:])
+		first, ok := x.byFP[fp]
+		if !ok {
+			continue
+		}
+		for _, r := range append([]ref{first}, x.more[fp]...) {
 			m := x.mounts[r.s.id.accessor]
 			out[i] = append(out[i], Place{
-				MountAccessor: r.s.id.accessor, MountPath: m.path, Kind: r.s.kind,
-				Path: r.s.path, ReadPath: m.path + r.s.readPath(), Field: r.field,
+				MountAccessor: r.s.id.accessor, MountPath: m.path, Kind: r.s.shape.kind,
+				Path: r.s.path(), ReadPath: m.path + r.s.readPath(), Field: r.field,
 				Version: int(r.version), Current: r.current,
 			})
 		}
@@ -281,8 +303,10 @@ func (x *Index) refreshLocked(ctx context.Context) error {
 		x.mac = hmac.New(sha256.New, key)
 		x.mounts = make(map[string]mountState)
 		x.secrets = make(map[secretID]*secret)
-		x.byFP = make(map[Fingerprint][]ref)
+		x.byFP = make(map[Fingerprint]ref)
+		x.more = make(map[Fingerprint][]ref)
 		x.names = make(map[string]string)
+		x.shapes = make(map[shape]*shape)
 		// Record changes from now on: whatever the walk below misses
 		// because it changed meanwhile is read again after it.
 		x.pmu.Lock()
@@ -396,20 +420,19 @@ func (x *Index) readSecretLocked(ctx context.Context, accessor string, src logic
 	if err != nil || sv == nil {
 		return err
 	}
-	s := &secret{id: id, kind: x.internLocked(sv.Kind), path: sv.Path}
-	if prefix, ok := strings.CutSuffix(sv.ReadPath, sv.Path); ok {
-		s.readPrefix = x.internLocked(prefix)
-	} else {
-		// A read path that does not end in the path: keep it whole.
-		s.readPrefix, s.readWhole = sv.ReadPath, true
-	}
+	s := &secret{id: id, shape: x.shapeLocked(key, sv)}
 	for _, v := range sv.Values {
 		if len(v.Value) < MinValueLen {
 			continue
 		}
 		sum := sha256.Sum256([]byte(v.Value))
 		fp := x.fingerprintLocked(sum[:])
-		x.byFP[fp] = append(x.byFP[fp], ref{s: s, field: x.internLocked(v.Field), version: int32(v.Version), current: v.Current})
+		r := ref{s: s, field: x.internLocked(v.Field), version: int32(v.Version), current: v.Current}
+		if _, taken := x.byFP[fp]; taken {
+			x.more[fp] = append(x.more[fp], r)
+		} else {
+			x.byFP[fp] = r
+		}
 		s.fps = append(s.fps, fp)
 		x.nvalues++
 	}
@@ -419,22 +442,53 @@ func (x *Index) readSecretLocked(ctx context.Context, accessor string, src logic
 	return nil
 }
 
+// shapeLocked returns the shape of sv, the values of the secret at key:
+// a shared one when its paths end in key.
+func (x *Index) shapeLocked(key string, sv *logical.SecretValues) *shape {
+	pp, ok1 := strings.CutSuffix(sv.Path, key)
+	rp, ok2 := strings.CutSuffix(sv.ReadPath, key)
+	if !ok1 || !ok2 {
+		return &shape{kind: sv.Kind, pathPrefix: sv.Path, readPrefix: sv.ReadPath, whole: true}
+	}
+	k := shape{kind: sv.Kind, pathPrefix: pp, readPrefix: rp}
+	if sh, ok := x.shapes[k]; ok {
+		return sh
+	}
+	sh := &shape{kind: strings.Clone(k.kind), pathPrefix: strings.Clone(pp), readPrefix: strings.Clone(rp)}
+	if len(x.shapes) < maxInterned {
+		x.shapes[*sh] = sh
+	}
+	return sh
+}
+
 // removeLocked takes s's values out of the index.
 func (x *Index) removeLocked(s *secret) {
 	for _, fp := range s.fps {
-		refs := x.byFP[fp]
-		kept := refs[:0]
-		for _, r := range refs {
+		first, ok := x.byFP[fp]
+		if !ok {
+			continue // a fingerprint s had twice, gone already
+		}
+		more := x.more[fp]
+		if first.s != s && len(more) == 0 {
+			continue
+		}
+		kept := make([]ref, 0, len(more)+1)
+		for _, r := range append([]ref{first}, more...) {
 			if r.s != s {
 				kept = append(kept, r)
 			}
 		}
-		x.nvalues -= len(refs) - len(kept)
-		if len(kept) == 0 {
+		x.nvalues -= len(more) + 1 - len(kept)
+		switch {
+		case len(kept) == 0:
 			delete(x.byFP, fp)
-		} else {
-			clear(refs[len(kept):])
-			x.byFP[fp] = kept
+			delete(x.more, fp)
+		case len(kept) == 1:
+			x.byFP[fp] = kept[0]
+			delete(x.more, fp)
+		default:
+			x.byFP[fp] = kept[0]
+			x.more[fp] = kept[1:]
 		}
 	}
 	delete(x.secrets, s.id)

@@ -322,3 +322,35 @@ func TestIndexConcurrent(t *testing.T) {
 		t.Errorf("after the writers (-want +got):\n%s", d)
 	}
 }
+
+// oddSource reports paths that do not end in the secret's key.
+type oddSource struct{ *source }
+
+func (s oddSource) SecretValues(ctx context.Context, key string) (*logical.SecretValues, error) {
+	sv, err := s.source.SecretValues(ctx, key)
+	if sv != nil {
+		sv.Kind, sv.Path, sv.ReadPath = "odd", "items/"+key+"/value", "read/"+key+"/now"
+	}
+	return sv, err
+}
+
+func TestIndexPaths(t *testing.T) {
+	t.Parallel()
+	plain, odd := newSource(), newSource()
+	plain.set("app/db", map[string]string{"password": "plain-password"})
+	odd.set("x", map[string]string{"v": "odd-value-123"})
+	ms := &mounts{}
+	ms.set(Mount{Accessor: "a", Path: "secret/", Source: plain}, Mount{Accessor: "b", Path: "other/", Source: oddSource{odd}})
+	x := New(Options{Storage: &memStorage{}, Mounts: ms})
+	got, err := x.Check(t.Context(), [][sha256.Size]byte{sum("plain-password"), sum("odd-value-123")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]Place{
+		{{MountAccessor: "a", MountPath: "secret/", Kind: "kv", Path: "app/db", ReadPath: "secret/data/app/db", Field: "password", Version: 1, Current: true}},
+		{{MountAccessor: "b", MountPath: "other/", Kind: "odd", Path: "items/x/value", ReadPath: "other/read/x/now", Field: "v", Version: 1, Current: true}},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("places (-want +got):\n%s", d)
+	}
+}

@@ -52,6 +52,14 @@ func (b *backendV2) readMetadata(ctx context.Context, req *logical.Request, m *f
 		return nil, err
 	}
 	r := newMetadataResponse(meta)
+	last, err := b.lastRead.load(ctx, b.storage, p)
+	if err != nil {
+		return nil, err
+	}
+	if last >= meta.Created {
+		// A key deleted and written again keeps no reads of the old one.
+		r.LastReadTime = formatTime(last)
+	}
 	if req.Access != nil && req.Access.Allowed(req.MountPoint+"rotation/"+p, logical.ReadOperation) {
 		if r.Rotation, err = b.rotationSummary(ctx, p); err != nil {
 			return nil, err

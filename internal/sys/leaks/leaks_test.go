@@ -462,3 +462,102 @@ func TestCheckDatabaseStaticRole(t *testing.T) {
 		t.Errorf("after rotation: matches %+v, want only the new password (index 1), current", a.Matches)
 	}
 }
+
+// BenchmarkCheckHTTP sends calls of 1,000 candidates (ten of them live
+// secrets, against 10,000 stored) through the real server and the
+// official client: HTTP, token, ACL, the index and the answer (no audit
+// device). Each token may make ten such calls before its candidate
+// budget runs out, so the calls rotate over enough tokens, made before
+// the clock starts.
+func BenchmarkCheckHTTP(b *testing.B) {
+	s := testserver.Start(b)
+	kv := s.Client.KVv2("secret")
+	const stored = 10_000
+	for i := range stored {
+		if _, err := kv.Put(b.Context(), fmt.Sprintf("app/s%05d", i), map[string]any{"password": fmt.Sprintf("live-secret-%08d", i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	hs := make([]string, sysleaks.MaxCandidates)
+	for i := range hs {
+		v := fmt.Sprint("candidate-", i)
+		if i%100 == 0 {
+			v = fmt.Sprintf("live-secret-%08d", i*7)
+		}
+		hs[i] = hashOf(v)
+	}
+	body := map[string]any{"candidates": hs}
+	if _, err := s.Client.Logical().Write("sys/leaks/check", body); err != nil { // builds the index
+		b.Fatal(err)
+	}
+	if err := s.Client.Sys().PutPolicy("checker", checkerPolicy); err != nil {
+		b.Fatal(err)
+	}
+	const callsPerToken = 8 // under the candidate burst of ten calls
+	clients := make([]*api.Client, b.N/callsPerToken+1)
+	for i := range clients {
+		clients[i] = tokenWith(b, s, "checker")
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sec, err := clients[i/callsPerToken].Logical().Write("sys/leaks/check", body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ms, _ := sec.Data["matches"].([]any); len(ms) != 10 {
+			b.Fatalf("%d matches, want 10", len(ms))
+		}
+	}
+	b.ReportMetric(float64(b.N*sysleaks.MaxCandidates)/b.Elapsed().Seconds(), "candidates/s")
+}
+
+// TestCheckAfterKVRotation: a KV rotation (secret/rotate/PATH, as the
+// scheduler does it) makes the old value old and the new one current;
+// soft-deleting the current version keeps it a live secret (its data is
+// kept and can be undeleted).
+func TestCheckAfterKVRotation(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	ctx := t.Context()
+	kv := s.Client.KVv2("secret")
+	old := randomSecret(t)
+	if _, err := kv.Put(ctx, "svc/api", map[string]any{"api_key": old}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.Logical().WriteWithContext(ctx, "secret/rotation/svc/api", map[string]any{
+		"period": "720h", "keys": map[string]any{"api_key": map[string]any{"generator": "random"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := check(t, s.Client, old); err != nil { // the index is built before the rotation
+		t.Fatal(err)
+	}
+	if _, err := s.Client.Logical().WriteWithContext(ctx, "secret/rotate/svc/api", nil); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := kv.Get(ctx, "svc/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newValue, _ := cur.Data["api_key"].(string)
+	a, err := check(t, s.Client, old, newValue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &answer{Checked: 2, Matches: []match{
+		{Index: 0, Readable: true, Mount: "secret/", Path: "svc/api", Key: "api_key", Version: ptr(1), Current: ptr(false), Kind: "kv"},
+		{Index: 1, Readable: true, Mount: "secret/", Path: "svc/api", Key: "api_key", Version: ptr(2), Current: ptr(true), Kind: "kv"},
+	}}
+	if d := cmp.Diff(want, a); d != "" {
+		t.Errorf("after rotation (-want +got):\n%s", d)
+	}
+	if err := kv.Delete(ctx, "svc/api"); err != nil {
+		t.Fatal(err)
+	}
+	if a, err = check(t, s.Client, newValue); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Matches) != 1 || !*a.Matches[0].Current {
+		t.Errorf("after a soft delete: %+v, want the value still found, current", a.Matches)
+	}
+}
