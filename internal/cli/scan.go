@@ -155,8 +155,11 @@ func runScan(ctx context.Context, c *call, args []string, o *scanOptions) int {
 	res, err := scan.Scan(ctx, srcs, opts)
 	if err != nil {
 		fmt.Fprintf(c.env.Stderr, "Error scanning: %v\n", err)
-		if responseStatus(err) == 403 {
+		switch responseStatus(err) {
+		case 403:
 			fmt.Fprintln(c.env.Stderr, "The token needs the update capability on sys/leaks/check; -offline runs the format detector alone.")
+		case 404, 405:
+			fmt.Fprintln(c.env.Stderr, "This server has no sys/leaks/check; -offline runs the format detector alone.")
 		}
 		return scanError
 	}

@@ -28,9 +28,9 @@ type History struct {
 
 // Each walks the history.
 func (h History) Each(ctx context.Context, fn func(Blob) error) error {
-	repo, err := git.PlainOpen(h.Dir)
+	repo, err := openRepo(h.Dir)
 	if err != nil {
-		return fmt.Errorf("open repository %s: %w", h.Dir, err)
+		return err
 	}
 	iter, err := repo.Log(&git.LogOptions{All: true})
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
@@ -69,6 +69,17 @@ func (h History) Each(ctx context.Context, fn func(Blob) error) error {
 		}
 	}
 	return nil
+}
+
+// openRepo opens the repository at dir: a work tree, a bare repository or
+// a linked work tree (git worktree add), whose references live in the
+// main repository's directory.
+func openRepo(dir string) (*git.Repository, error) {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{EnableDotGitCommonDir: true})
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", dir, err)
+	}
+	return repo, nil
 }
 
 // treeWalker yields the blobs of trees not walked before.
@@ -140,9 +151,9 @@ type Staged struct {
 
 // Each yields the staged blobs in index order.
 func (s Staged) Each(ctx context.Context, fn func(Blob) error) error {
-	repo, err := git.PlainOpen(s.Dir)
+	repo, err := openRepo(s.Dir)
 	if err != nil {
-		return fmt.Errorf("open repository %s: %w", s.Dir, err)
+		return err
 	}
 	idx, err := repo.Storer.Index()
 	if err != nil {
