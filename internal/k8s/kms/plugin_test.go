@@ -540,12 +540,25 @@ func TestListen(t *testing.T) {
 			t.Errorf("the file changed: %q, %v", b, err)
 		}
 	})
-	for _, ep := range []string{"", "tcp://127.0.0.1:1", "unix://", "/no/scheme.sock"} {
-		t.Run("endpoint "+ep, func(t *testing.T) {
+	for _, tt := range []struct{ endpoint, want string }{
+		{"", "empty string"},
+		{"tcp://127.0.0.1:1", "unsupported scheme"},
+		{"unix://", "names no socket"},
+		{"/no/scheme.sock", "unsupported scheme"},
+		{"unix:///@", "names no socket"},
+		// An abstract socket has no file mode: any host process could
+		// connect and unwrap data keys.
+		{"unix:///@coffer-kms", "abstract socket"},
+	} {
+		t.Run("endpoint "+tt.endpoint, func(t *testing.T) {
 			t.Parallel()
-			if ln, err := kms.Listen(ep); err == nil {
+			ln, err := kms.Listen(tt.endpoint)
+			if err == nil {
 				ln.Close()
-				t.Fatalf("Listen(%q) succeeded", ep)
+				t.Fatalf("Listen(%q) succeeded", tt.endpoint)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Listen(%q) = %v, want an error saying %q", tt.endpoint, err, tt.want)
 			}
 		})
 	}
