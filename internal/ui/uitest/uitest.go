@@ -62,10 +62,10 @@ const Timeout = 30 * time.Second
 // shared by the tests of a package. Its methods are safe for concurrent
 // use.
 type Browser struct {
-	once    sync.Once
-	ctx     context.Context // the browser's first tab; parent of every session
-	cancel  context.CancelFunc
-	err     error // why the browser could not start; set by once
+	once   sync.Once
+	ctx    context.Context // the browser's first tab; parent of every session
+	cancel context.CancelFunc
+	err    error // why the browser could not start; set by once
 }
 
 // NewBrowser returns a Browser that starts Chromium when a test first
