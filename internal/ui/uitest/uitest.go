@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -526,6 +527,30 @@ func (s *Session) SignInToken(token string) {
 	s.Click(Button("Sign in"))
 	s.WaitVisible("#sign-out")
 	s.Token = token
+}
+
+// Clipboard lets the page use the clipboard (as a user's click would)
+// and returns a function that reads what it holds.
+func (s *Session) Clipboard() func() string {
+	s.T.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, Timeout)
+	defer cancel()
+	id := chromedp.FromContext(s.ctx).BrowserContextID
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		_, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
+			Permission:       &browser.PermissionDescriptor{Name: name},
+			Setting:          browser.PermissionSettingGranted,
+			Origin:           s.Server.Addr,
+			BrowserContextID: id,
+		})
+		if err != nil {
+			s.T.Fatalf("grant %s: %v", name, err)
+		}
+	}
+	return func() string {
+		s.T.Helper()
+		return Eval[string](s, "navigator.clipboard.readText()")
+	}
 }
 
 // Screenshot saves a PNG of the viewport as <name>.png in the screenshot
