@@ -569,6 +569,54 @@ func (s *Session) Screenshot(name string) string {
 	return p
 }
 
+// contrastJS lists visible text whose contrast with its background is
+// under WCAG AA: 4.5:1, or 3:1 for large text (24px, or 18.66px bold).
+// The background is the first opaque one among the element and its
+// ancestors. Disabled controls are exempt, as WCAG allows.
+const contrastJS = `(() => {
+  const parse = (c) => { const m = c.match(/[\d.]+/g); return m ? m.map(Number) : [0, 0, 0, 0]; };
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const bg = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c.length < 4 || c[3] >= 0.99) return c;
+    }
+    return parse(getComputedStyle(document.documentElement).backgroundColor || "rgb(255,255,255)");
+  };
+  const bad = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const seen = new Set();
+  while (walker.nextNode()) {
+    const t = walker.currentNode;
+    const el = t.parentElement;
+    if (!t.textContent.trim() || !el || seen.has(el)) continue;
+    seen.add(el);
+    if (el.closest("[disabled], .skip, .sr-only, noscript, option")) continue;
+    const r = el.getBoundingClientRect();
+    const st = getComputedStyle(el);
+    if (r.width === 0 || r.height === 0 || st.visibility === "hidden" || Number(st.opacity) === 0) continue;
+    const fg = parse(st.color);
+    const L1 = lum(fg), L2 = lum(bg(el));
+    const ratio = (Math.max(L1, L2) + 0.05) / (Math.min(L1, L2) + 0.05);
+    const size = parseFloat(st.fontSize), bold = Number(st.fontWeight) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < need) bad.push(el.tagName.toLowerCase() + " " + JSON.stringify(t.textContent.trim().slice(0, 40)) + " " + ratio.toFixed(2) + ":1");
+  }
+  return bad;
+})()`
+
+// CheckContrast fails the test for visible text on the page whose
+// contrast with its background is under WCAG AA.
+func (s *Session) CheckContrast() {
+	s.T.Helper()
+	for _, b := range Eval[[]string](s, contrastJS) {
+		s.T.Errorf("contrast under WCAG AA: %s", b)
+	}
+}
+
 // controlRoles are the accessibility roles of form controls and buttons:
 // each needs an accessible name.
 var controlRoles = map[string]bool{
