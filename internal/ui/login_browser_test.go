@@ -224,6 +224,22 @@ func TestKeyboardOnly(t *testing.T) {
 	s.TabTo("Reveal value of password", 20)
 	s.Press(kb.Enter)
 	s.WaitVisible(uitest.Text("td", "kb-secret-1"))
+	// A confirmation dialog: focus moves into it (on Cancel), Escape
+	// closes it with nothing done, and focus comes back.
+	s.TabTo("Destroy this version", 20)
+	s.Press(kb.Enter)
+	s.WaitVisible("dialog[open]")
+	if f := s.Focused(); f != `button "Cancel"` {
+		t.Errorf("the dialog opened with the focus on %s, want Cancel", f)
+	}
+	s.Press(kb.Escape)
+	s.WaitGone("dialog")
+	if f := s.Focused(); f != `button "Destroy this version"` {
+		t.Errorf("after the dialog the focus is on %s, want back on its button", f)
+	}
+	if md, err := s.Client.KVv2("secret").GetMetadata(t.Context(), "kb/db"); err != nil || md.Versions["1"].Destroyed {
+		t.Fatalf("Escape destroyed the version (or %v)", err)
+	}
 	// The Versions tab by keyboard: Tab reaches the selected tab, the
 	// arrow keys move between tabs.
 	s.TabTo("Secret", 30)
