@@ -60,6 +60,23 @@ func TestSignInResumes(t *testing.T) {
 	s.Screenshot("test-signin-resumed")
 }
 
+// TestTokenExpiryReturnsToSignIn: when the token's TTL runs out the UI
+// forgets it and asks to sign in again, rather than failing every call.
+func TestTokenExpiryReturnsToSignIn(t *testing.T) {
+	t.Parallel()
+	s := browser.Start(t, uitest.Options{NoSignIn: true})
+	sec, err := s.Client.Auth().Token().Create(&api.TokenCreateRequest{TTL: "6s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SignInToken(sec.Auth.ClientToken)
+	s.WaitVisible(uitest.Text("p", "Your token expired: sign in again."))
+	s.WaitVisible(uitest.Field("Token"))
+	if n := uitest.Eval[int](s, "sessionStorage.length"); n != 0 {
+		t.Errorf("sessionStorage holds %d items after the token expired", n)
+	}
+}
+
 func TestSignInBadTokenShowsServerError(t *testing.T) {
 	t.Parallel()
 	s := browser.Start(t, uitest.Options{NoSignIn: true})

@@ -64,6 +64,16 @@ func TestBrowseRevealNewVersionDiffRollback(t *testing.T) {
 	}
 	s.Click(uitest.Button("Hide value of password"))
 	s.WaitGone(uitest.Text("td", "pw-two-2222"))
+	// Putting the tab in the background hides what was revealed.
+	s.Click(uitest.Button("Reveal value of password"))
+	s.WaitVisible(uitest.Text("td", "pw-two-2222"))
+	uitest.Eval[bool](s, `(() => {
+  Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+  document.dispatchEvent(new Event("visibilitychange"));
+  delete document.hidden;
+  return true;
+})()`)
+	s.WaitGone(uitest.Text("td", "pw-two-2222"))
 	if hasInDOM(s, "pw-two-2222") {
 		t.Fatal("a value hidden again is still in the DOM")
 	}

@@ -14,6 +14,7 @@ const state = {
   who: readWho(),
   cleanup: null,
   resume: "", // the route asked for before signing in, shown after
+  expiry: 0, // the timer that forgets the token when its TTL runs out
   view: 0, // counts page views, so a late render of a left page is dropped
 };
 
@@ -32,10 +33,25 @@ const api = createApi(() => state.token, () => {
 
 /** forget drops the token and everything kept with it. */
 function forget() {
+  clearTimeout(state.expiry);
   state.token = "";
   state.who = null;
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(WHO_KEY);
+}
+
+/** watchExpiry sends the user back to sign in when the token's TTL (in
+ * seconds; 0 for none) runs out, instead of letting every page fail. */
+function watchExpiry(ttl) {
+  clearTimeout(state.expiry);
+  const ms = Number(ttl) * 1000;
+  if (!(ms > 0) || ms > 2 ** 31 - 1) return; // no TTL, or beyond a timer's reach
+  state.expiry = setTimeout(() => {
+    forget();
+    drawChrome();
+    notice("Your token expired: sign in again.");
+    navigate("login");
+  }, ms);
 }
 
 /** signIn keeps a token the server accepted, with who it belongs to. */
@@ -52,6 +68,7 @@ async function signIn(token) {
   state.who = { name: d.display_name || "token", policies: d.policies || [] };
   sessionStorage.setItem(TOKEN_KEY, token);
   sessionStorage.setItem(WHO_KEY, JSON.stringify(state.who));
+  watchExpiry(d.ttl);
   drawChrome();
 }
 
@@ -242,7 +259,7 @@ window.addEventListener("hashchange", route_);
 async function start() {
   if (state.token) {
     try {
-      await api.get("auth/token/lookup-self");
+      watchExpiry(((await api.get("auth/token/lookup-self")).data || {}).ttl);
     } catch (e) {
       if (e instanceof ApiError && (e.status === 403 || e.status === 401)) forget();
     }

@@ -414,7 +414,15 @@ async function renderSecret(el, ctx, mount, parts) {
   let viewing = 0; // the version shown in the Secret tab; 0 = current
   let current = null; // { data, metadata } of the shown version
   let table = null;
+  let diffOut = null; // the diff shown, which may hold revealed values
   let tab = "secret";
+  // A tab put in the background hides every value it shows.
+  const onHidden = () => {
+    if (!document.hidden) return;
+    if (table) table.hideAll();
+    if (diffOut) clear(diffOut);
+  };
+  document.addEventListener("visibilitychange", onHidden);
 
   async function loadMeta() {
     meta = null;
@@ -694,6 +702,7 @@ async function renderSecret(el, ctx, mount, parts) {
     const fromF = ctx.field("From version", { tag: "select", name: "from", options: opts(live[1]) });
     const toF = ctx.field("To version", { tag: "select", name: "to", options: opts(live[0]) });
     const out = h("div", { "aria-live": "polite" });
+    diffOut = out;
     const form = h("form", { class: "toolbar", "aria-label": "Compare versions", onsubmit: async (e) => {
       e.preventDefault();
       clear(out);
@@ -764,19 +773,22 @@ async function renderSecret(el, ctx, mount, parts) {
     panel.append(form);
   }
 
+  const cleanup = () => {
+    document.removeEventListener("visibilitychange", onHidden);
+    if (table) table.hideAll();
+    if (diffOut) clear(diffOut);
+    current = null;
+  };
   try {
     await loadMeta();
     await loadVersion(0);
   } catch (err) {
     ctx.error(errBox, err);
-    return;
+    return cleanup;
   }
   drawSummary();
   await select("secret");
-  return () => {
-    if (table) table.hideAll();
-    current = null;
-  };
+  return cleanup;
 }
 
 /** diffTable shows a diff with values hidden until a row is revealed. */
@@ -867,17 +879,23 @@ async function renderSecretV1(el, ctx, mount, key, errBox) {
     } }, "Delete"));
     panel.append(acts);
   };
+  const onHidden = () => {
+    if (document.hidden && table) table.hideAll();
+  };
+  document.addEventListener("visibilitychange", onHidden);
+  const cleanup = () => {
+    document.removeEventListener("visibilitychange", onHidden);
+    if (table) table.hideAll();
+    data = null;
+  };
   try {
     data = (await ctx.api.get(path)).data || {};
   } catch (err) {
     ctx.error(errBox, err);
-    return;
+    return cleanup;
   }
   await draw(false);
-  return () => {
-    if (table) table.hideAll();
-    data = null;
-  };
+  return cleanup;
 }
 
 export default {
