@@ -2,7 +2,7 @@
 // by path glob, mount, custom metadata, times and creator. Hits are paths
 // and metadata, never values; each is filtered by the token's ACL.
 import { clear, fmtTime } from "../dom.js";
-import { routeShow } from "./secrets.js";
+import { routeShow } from "./kv.js";
 
 /** toRFC3339 turns a date input's value (yyyy-mm-dd) into a UTC time. */
 function toRFC3339(d) {
