@@ -242,6 +242,9 @@ func TestKeyboardOnly(t *testing.T) {
 	s.TabTo("db", 12)
 	s.Press(kb.Enter)
 	s.WaitVisible(uitest.Button("Reveal value of password"))
+	if id := uitest.Eval[string](s, "document.activeElement.id"); id != "main" {
+		t.Errorf("after navigating, the focus is on #%s, want the new page (#main)", id)
+	}
 	s.TabTo("Reveal value of password", 20)
 	s.Press(kb.Enter)
 	s.WaitVisible(uitest.Text("td", "kb-secret-1"))

@@ -248,6 +248,9 @@ async function route_() {
       return;
     }
     state.cleanup = typeof cleanup === "function" ? cleanup : null;
+    // A new page takes the focus (for keyboard and screen reader users)
+    // unless it placed it itself, e.g. on its first field.
+    if (!main.contains(document.activeElement)) main.focus({ preventScroll: true });
   } catch (e) {
     if (view === state.view) showError(main, e);
   }
