@@ -96,7 +96,8 @@ func TestBrowseRevealNewVersionDiffRollback(t *testing.T) {
 		t.Fatalf("version 3 = %v, want the new password and the other keys kept", v3.Data)
 	}
 
-	// Versions name their writer: the session's token accessor.
+	// Versions name their writer: the session's token, by its display
+	// name (this token may look accessors up), with its accessor.
 	look, err := s.Client.Auth().Token().Lookup(s.Token)
 	if err != nil {
 		t.Fatal(err)
@@ -104,8 +105,8 @@ func TestBrowseRevealNewVersionDiffRollback(t *testing.T) {
 	acc, _ := look.Data["accessor"].(string)
 	s.Click(uitest.Button("Versions"))
 	s.WaitVisible(`tr[data-version="3"]`)
-	if row := s.TextOf(`tr[data-version="3"]`); !strings.Contains(row, acc) {
-		t.Errorf("version 3's row %q does not name the writer %s", row, acc)
+	if row := s.TextOf(`tr[data-version="3"]`); !strings.Contains(row, "token-ui-test") || !strings.Contains(row, acc[:8]) {
+		t.Errorf("version 3's row %q does not name the writer token-ui-test (%s)", row, acc)
 	}
 	s.CheckLabels()
 

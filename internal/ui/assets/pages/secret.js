@@ -67,6 +67,41 @@ export async function renderSecret(el, ctx, mount, parts) {
     } catch (err) {
       if (err.status !== 404) throw err;
     }
+    await nameWriters();
+  }
+
+  // names maps a writer's accessor or entity ID to a readable name, when
+  // the token may look it up (auth/token/lookup-accessor, identity).
+  const names = new Map();
+  async function nameWriters() {
+    const vs = Object.values((meta && meta.versions) || {});
+    const accs = [...new Set(vs.map((v) => v.created_by_accessor).filter((a) => a && !names.has(a)))].slice(0, 20);
+    const ents = [...new Set(vs.map((v) => v.created_by_entity_id).filter((e) => e && !names.has(e)))].slice(0, 20);
+    if (!accs.length && !ents.length) return;
+    const look = "auth/token/lookup-accessor";
+    const caps = await ctx.caps([look, ...ents.map((e) => `identity/entity/id/${e}`)]);
+    const jobs = [];
+    if (ctx.can(caps[look], "update")) {
+      for (const a of accs) {
+        jobs.push(ctx.api.post(look, { accessor: a }).then((r) => {
+          if (r.data && r.data.display_name) names.set(a, r.data.display_name);
+        }, () => names.set(a, ""))); // revoked or expired: the accessor is all there is
+      }
+    }
+    for (const e of ents) {
+      if (!ctx.can(caps[`identity/entity/id/${e}`], "read")) continue;
+      jobs.push(ctx.api.get(`identity/entity/id/${e}`).then((r) => {
+        if (r.data && r.data.name) names.set(e, r.data.name);
+      }, () => names.set(e, "")));
+    }
+    await Promise.all(jobs);
+  }
+
+  /** writer is who wrote version v: a name when known, else the ID. */
+  function writer(v) {
+    const id = v.created_by_entity_id || v.created_by_accessor || "";
+    const kind = v.created_by_entity_id ? "entity" : "token accessor";
+    return { id, kind, name: (v.created_by_entity_id && names.get(v.created_by_entity_id)) || (v.created_by_accessor && names.get(v.created_by_accessor)) || "" };
   }
 
   async function loadVersion(n) {
@@ -195,8 +230,8 @@ export async function renderSecret(el, ctx, mount, parts) {
   function createdBy(n) {
     const v = meta && meta.versions ? meta.versions[String(n)] : null;
     if (!v) return "";
-    const who = v.created_by_entity_id || v.created_by_accessor;
-    return who ? ` by ${who}` : "";
+    const w = writer(v);
+    return w.id ? ` by ${w.name || w.id}` : "";
   }
 
   function drawEditor(m) {
@@ -315,11 +350,11 @@ export async function renderSecret(el, ctx, mount, parts) {
       if (st === "" && can.delVersions) acts.append(h("button", { type: "button", class: "small", "aria-label": `Delete version ${n}`, onclick: () => versionAction("delete", n) }, "Delete"));
       if (st === "deleted" && can.undelete) acts.append(h("button", { type: "button", class: "small", "aria-label": `Undelete version ${n}`, onclick: () => versionAction("undelete", n) }, "Undelete"));
       if (st !== "destroyed" && can.destroy) acts.append(h("button", { type: "button", class: "small danger", "aria-label": `Destroy version ${n}`, onclick: () => versionAction("destroy", n) }, "Destroy"));
-      const who = v.created_by_entity_id || v.created_by_accessor || "";
+      const w = writer(v);
       return h("tr", { "data-version": String(n) },
         h("th", { scope: "row" }, String(n), n === meta.current_version ? h("span", { class: "badge current" }, " current") : null),
         h("td", {}, fmtTime(v.created_time)),
-        h("td", { class: "mono" }, who ? h("span", { title: v.created_by_entity_id ? "entity ID" : "token accessor" }, who) : "—"),
+        h("td", {}, w.id ? [w.name ? h("span", {}, w.name, " ") : null, h("span", { class: w.name ? "mono hint-inline" : "mono", title: w.kind }, w.name ? `(${w.id.slice(0, 8)}…)` : w.id)] : "—"),
         h("td", {}, st ? h("span", { class: `badge ${st}` }, st) : "active"),
         h("td", {}, acts));
     });
