@@ -90,6 +90,7 @@ func allowed() map[string][]string {
 			"internal/incident", "internal/sys/incident",
 			"internal/sys/search",
 			"internal/events", "internal/events/webhook",
+			"internal/leaks", "internal/sys/leaks",
 		},
 		// The event bus (pure) and webhook delivery, which core drives.
 		"internal/events":         {"internal/uuid"},
@@ -114,23 +115,26 @@ func allowed() map[string][]string {
 		"internal/sys/passwords": {"internal/logical", "internal/logical/framework", "internal/passpol", "internal/storage"},
 		"internal/sys/plugins":   {"internal/logical", "internal/logical/framework"},
 		"internal/sys/search":    {"internal/logical", "internal/logical/framework"},
-		"internal/sys/policies":  {"internal/logical", "internal/logical/framework", "internal/policy", "internal/router", "internal/storage"},
-		"internal/sys/wrapping":  {"internal/logical", "internal/logical/framework", "internal/storage", "internal/token"},
-		"internal/router":        {"internal/logical", "internal/storage"},
-		"internal/mount":         {"internal/logical", "internal/router", "internal/storage"},
-		"internal/lockout":       {"internal/mount"},
-		"internal/token":         {"internal/access", "internal/storage"},
-		"internal/token/otp":     nil,
-		"internal/lease":         {"internal/storage"},
-		"internal/audit":         {"internal/logical", "internal/logical/framework"},
-		"internal/audit/trail":   {"internal/audit"},
-		"internal/identity":      {"internal/logical", "internal/logical/framework", "internal/uuid"},
-		"internal/policy":        {"internal/duration"},
-		"internal/access":        {"internal/logical", "internal/policy"}, // who grants a path; principals, identity and tokens
-		"internal/passpol":       nil,
-		"internal/hostinfo":      nil,
-		"internal/snapshot":      {"internal/atomicfile"},
-		"internal/suggest":       nil,
+		"internal/sys/leaks":     {"internal/leaks", "internal/logical", "internal/logical/framework"},
+		// The live-secret fingerprint index behind sys/leaks/check.
+		"internal/leaks":        {"internal/logical"},
+		"internal/sys/policies": {"internal/logical", "internal/logical/framework", "internal/policy", "internal/router", "internal/storage"},
+		"internal/sys/wrapping": {"internal/logical", "internal/logical/framework", "internal/storage", "internal/token"},
+		"internal/router":       {"internal/logical", "internal/storage"},
+		"internal/mount":        {"internal/logical", "internal/router", "internal/storage"},
+		"internal/lockout":      {"internal/mount"},
+		"internal/token":        {"internal/access", "internal/storage"},
+		"internal/token/otp":    nil,
+		"internal/lease":        {"internal/storage"},
+		"internal/audit":        {"internal/logical", "internal/logical/framework"},
+		"internal/audit/trail":  {"internal/audit"},
+		"internal/identity":     {"internal/logical", "internal/logical/framework", "internal/uuid"},
+		"internal/policy":       {"internal/duration"},
+		"internal/access":       {"internal/logical", "internal/policy"}, // who grants a path; principals, identity and tokens
+		"internal/passpol":      nil,
+		"internal/hostinfo":     nil,
+		"internal/snapshot":     {"internal/atomicfile"},
+		"internal/suggest":      nil,
 
 		// Security: the barrier, seals and secret sharing.
 		"internal/barrier":  {"internal/storage"},
@@ -165,7 +169,7 @@ func allowed() map[string][]string {
 			"internal/agent", "internal/agent/child", "internal/agent/config", "internal/agent/eventsub",
 			"internal/audit", "internal/audit/trail", "internal/snapshot",
 			"internal/suggest", "internal/token/otp", "internal/duration", "internal/atomicfile",
-			"internal/incident", "internal/k8s/kms",
+			"internal/incident", "internal/k8s/kms", "internal/k8s/csi",
 		},
 		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/eventsub", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
 		"internal/agent/child":    nil,
@@ -174,6 +178,11 @@ func allowed() map[string][]string {
 		"internal/agent/template": nil,
 		// The Kubernetes KMS v2 plugin: a client of the API like the agent.
 		"internal/k8s/kms": nil,
+
+		// The Secrets Store CSI provider: a client of the API like the
+		// agent, serving the driver's gRPC API (its generated types).
+		"internal/k8s/csi":            {"internal/k8s/csi/providerpb"},
+		"internal/k8s/csi/providerpb": nil,
 
 		// Operator tools work on storage as stored.
 		// The web UI: embedded static files, a client of the API in the browser.
@@ -228,6 +237,7 @@ func depRules() []depRule {
 		{from: "internal/storage/...", except: []string{"internal/storage/storagetest"}, only: []string{"internal/storage"}, why: "each storage backend imports only the storage interface"},
 		{from: "internal/agent/...", only: append([]string{"internal/agent/..."}, leaves()...), why: "the agent is a client like any other: HTTP only"},
 		{from: "internal/k8s/kms", only: leaves(), why: "the KMS plugin is a client like any other: HTTP only"},
+		{from: "internal/k8s/csi/...", only: append([]string{"internal/k8s/csi/..."}, leaves()...), why: "the CSI provider is a client like any other: HTTP only"},
 		{
 			from: "internal/cli",
 			not:  []string{"internal/core", "internal/server", "internal/httpapi", "internal/router", "internal/engine/...", "internal/auth/...", "internal/storage/...", "internal/barrier", "internal/token", "internal/lease"},

@@ -176,6 +176,7 @@ func commands() map[string]*command {
 	maps.Copy(t, accessCommands())
 	maps.Copy(t, incidentCommands())
 	maps.Copy(t, kmsCommands())
+	maps.Copy(t, csiCommands())
 	return t
 }
 
