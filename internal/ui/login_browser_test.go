@@ -65,7 +65,7 @@ func TestSignInResumes(t *testing.T) {
 func TestTokenExpiryReturnsToSignIn(t *testing.T) {
 	t.Parallel()
 	s := browser.Start(t, uitest.Options{NoSignIn: true})
-	sec, err := s.Client.Auth().Token().Create(&api.TokenCreateRequest{TTL: "6s"})
+	sec, err := s.Client.Auth().Token().Create(&api.TokenCreateRequest{TTL: "10s"})
 	if err != nil {
 		t.Fatal(err)
 	}
