@@ -287,3 +287,39 @@ path "secret/metadata/*" { capabilities = ["read", "list"] }
 		t.Error("a read-only token sees New secret")
 	}
 }
+
+func TestKVVersion1(t *testing.T) {
+	t.Parallel()
+	s := browser.Start(t, uitest.Options{})
+	if err := s.Client.Sys().Mount("kv1", &api.MountInput{Type: "kv", Options: map[string]string{"version": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.Logical().Write("kv1/team/app", map[string]any{"token": "v1-secret", "user": "svc"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Go("secrets")
+	s.Click(uitest.Link("kv1/"))
+	s.Click(uitest.Link("team/"))
+	s.Click(uitest.Link("app"))
+	s.WaitVisible(uitest.Button("Reveal value of token"))
+	if hasInDOM(s, "v1-secret") {
+		t.Fatal("a hidden value is in the DOM")
+	}
+	s.Click(uitest.Button("Reveal value of token"))
+	s.WaitVisible(uitest.Text("td", "v1-secret"))
+	s.Click(uitest.Button("Edit"))
+	s.Type(uitest.Field("Value of user"), "svc2")
+	s.Click(uitest.Button("Save"))
+	s.WaitVisible(uitest.Button("Reveal value of user"))
+	got, err := s.Client.Logical().Read("kv1/team/app")
+	if err != nil || got.Data["user"] != "svc2" || got.Data["token"] != "v1-secret" {
+		t.Fatalf("kv1/team/app = %v, %v; want user svc2 and the token kept", got, err)
+	}
+	s.CheckLabels()
+	s.Click(uitest.Button("Delete"))
+	s.Click(uitest.DialogButton("Delete"))
+	s.WaitVisible(uitest.Text("p", "No secrets here."))
+	if got, err := s.Client.Logical().Read("kv1/team/app"); err != nil || got != nil {
+		t.Fatalf("after delete: %v, %v; want nothing", got, err)
+	}
+}

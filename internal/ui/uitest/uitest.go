@@ -411,10 +411,16 @@ func xpathString(s string) string {
 	return "concat(" + strings.Join(args, ", ") + ")"
 }
 
-// Go shows a route of the UI (#/route), as a click on a link would.
+// Go shows a route of the UI (#/route), as a click on a link would; the
+// page is drawn again when it is the route already shown.
 func (s *Session) Go(route string) {
 	s.T.Helper()
-	Eval[bool](s, fmt.Sprintf("location.hash = %q, true", "#/"+strings.TrimPrefix(route, "#/")))
+	Eval[bool](s, fmt.Sprintf(`(() => {
+  const target = %q;
+  if (location.hash === target) window.dispatchEvent(new HashChangeEvent("hashchange"));
+  else location.hash = target;
+  return true;
+})()`, "#/"+strings.TrimPrefix(route, "#/")))
 }
 
 // WaitVisible waits until the selector matches a visible element.
