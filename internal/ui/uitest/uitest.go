@@ -172,9 +172,8 @@ type Session struct {
 
 	ctx     context.Context
 	dir     string // where screenshots go
-	shots   int
 	mu      sync.Mutex
-	urls    map[network.RequestID]string // request URLs by ID, for failures
+	urls    map[network.RequestID]string // request URLs by ID, for failures; guarded by mu
 	probs   []string                     // guarded by mu
 	allowed []*regexp.Regexp             // guarded by mu
 }
@@ -580,7 +579,6 @@ func (s *Session) Screenshot(name string) string {
 	if err != nil {
 		s.T.Fatalf("screenshot %s: %v", name, err)
 	}
-	s.shots++
 	p := filepath.Join(s.dir, name+".png")
 	if err := os.WriteFile(p, buf, 0o644); err != nil {
 		s.T.Fatal(err)
