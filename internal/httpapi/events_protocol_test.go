@@ -24,7 +24,9 @@ func TestEventSubscribeTokenProtocol(t *testing.T) {
 	tok := restrictedToken(t, s.Client, "ws-reader", `
 path "sys/events/subscribe/kv*" { capabilities = ["read"] }
 path "secret/data/app/*" { capabilities = ["read"] }`)
-	enc := func(t string) string { return httpapi.TokenProtocolPrefix + base64.RawURLEncoding.EncodeToString([]byte(t)) }
+	enc := func(t string) string {
+		return httpapi.TokenProtocolPrefix + base64.RawURLEncoding.EncodeToString([]byte(t))
+	}
 	u := "ws" + strings.TrimPrefix(s.Addr, "http") + "/v1/sys/events/subscribe/kv*?json=true"
 	dial := func(protocols []string, header http.Header) (*websocket.Conn, int) {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
