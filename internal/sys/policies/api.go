@@ -52,8 +52,8 @@ type API struct {
 // New returns the access control endpoints.
 func New(opts Options) *API { return &API{opts: opts} }
 
-// Paths returns the sys/ endpoints for policies, capabilities and
-// lockouts, relative to sys/, in match order.
+// Paths returns the sys/ endpoints for policies (and their evaluator,
+// sys/policies/test), capabilities and lockouts, relative to sys/, in match order.
 func (a *API) Paths() []*framework.Path {
 	h := func(m map[logical.Operation]framework.Handler) map[logical.Operation]framework.Handler { return m }
 	return []*framework.Path{
@@ -63,6 +63,7 @@ func (a *API) Paths() []*framework.Path {
 			logical.UpdateOperation: framework.Typed(a.write),
 			logical.DeleteOperation: a.delete,
 		}), Synopsis: "Read, write or delete an ACL policy (older endpoint).", TopLevel: true},
+		{Pattern: `policies/test`, Operations: h(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(a.test)}), Synopsis: "Evaluate a policy text or stored policies on paths, storing nothing."},
 		{Pattern: `policies/acl/?`, Operations: h(map[logical.Operation]framework.Handler{logical.ListOperation: a.keys}), Synopsis: "List ACL policies."},
 		{Pattern: `policies/acl/(?P<name>.+)`, Operations: h(map[logical.Operation]framework.Handler{
 			logical.ReadOperation:   a.read("policy"),
