@@ -17,6 +17,7 @@ func testHelpers() []string {
 		"internal/logical/logicaltest",
 		"internal/storage/storagetest",
 		"internal/seal/sealtest",
+		"internal/ui/uitest",
 	}
 }
 
@@ -53,6 +54,7 @@ func allowed() map[string][]string {
 			"internal/ha", "internal/httpapi", "internal/logical", "internal/metrics", "internal/migrate",
 			"internal/seal/...", "internal/snapshot", "internal/storage/...", "internal/tlsutil",
 			"internal/backoff", "internal/awsapi", "internal/awsauth",
+			"internal/ui",
 		},
 		"internal/config":  {"internal/hclvalue", "internal/storage/postgres/pgtable", "internal/suggest"},
 		"internal/builtin": {"internal/auth/...", "internal/engine/...", "internal/logical"},
@@ -172,6 +174,10 @@ func allowed() map[string][]string {
 		"internal/agent/template": nil,
 
 		// Operator tools work on storage as stored.
+		// The web UI: embedded static files, a client of the API in the browser.
+		"internal/ui":        nil,
+		"internal/ui/uitest": {"internal/testserver"},
+
 		"internal/migrate":  {"internal/config", "internal/storage"},
 		"internal/diagnose": {"internal/config", "internal/storage"},
 
