@@ -204,7 +204,7 @@ async function route_() {
   state.view += 1;
   const view = state.view;
   let page = pageFor(route);
-  if (!state.token && route !== "login") {
+  if (!state.token && route !== "login" && !(page && page.public)) {
     page = pageFor("login");
   } else if (!page) {
     page = pages.find((p) => p.nav) || pageFor("login");
@@ -238,6 +238,14 @@ async function start() {
     } catch (e) {
       if (e instanceof ApiError && (e.status === 403 || e.status === 401)) forget();
     }
+  }
+  // A sealed server answers nothing but its seal status and unseal: show
+  // the seal page (it needs no token) so operators can enter their shares.
+  try {
+    const st = await api.get("sys/seal-status");
+    if (st.sealed) history.replaceState(null, "", "#/seal");
+  } catch {
+    // no answer: the page shown tells what went wrong
   }
   if (!location.hash.startsWith("#/")) {
     history.replaceState(null, "", `#/${state.token ? (pages.find((p) => p.nav) || {}).route || "" : "login"}`);

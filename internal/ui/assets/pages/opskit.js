@@ -3,6 +3,16 @@
 // the fields that are never shown. Everything goes through ctx.h, so data
 // from the server only ever becomes text.
 
+// The pages' own styles, linked once (a stylesheet from this origin, as
+// the Content-Security-Policy allows).
+if (!document.querySelector("link[data-ops-css]")) {
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = new URL("./ops.css", import.meta.url).href;
+  link.dataset.opsCss = "";
+  document.head.appendChild(link);
+}
+
 /** Field names whose values are credentials: never drawn, whatever an
  * endpoint answers. */
 export const HIDDEN_FIELDS = new Set([
