@@ -12,6 +12,11 @@ export default {
     const controls = h("div", {});
     el.append(h("h1", {}, "Seal"), errs, statusBox, controls);
 
+    // The unseal form stays while the server is sealed (focus and the
+    // field survive each share); only its progress is updated.
+    let form = null;
+    let progress = null;
+
     async function draw() {
       let st;
       try {
@@ -19,6 +24,11 @@ export default {
       } catch (e) {
         ctx.error(errs, e);
         return;
+      }
+      let maySeal = false;
+      if (!st.sealed && ctx.token()) {
+        const caps = (await ctx.caps(["sys/seal"]))["sys/seal"];
+        maySeal = ctx.can(caps, "update") && ctx.can(caps, "sudo");
       }
       statusBox.replaceChildren(section(h, "Status", dl(h, [
         ["State", h("strong", { id: "seal-state" }, st.sealed ? "Sealed" : "Unsealed")],
@@ -30,14 +40,19 @@ export default {
         ["Cluster", st.cluster_name || "—"],
         ["Storage", st.storage_type || "—"],
       ])));
-      controls.replaceChildren();
       if (st.sealed) {
-        controls.append(unsealForm(st));
-      } else if (ctx.token()) {
-        const caps = (await ctx.caps(["sys/seal"]))["sys/seal"];
-        if (ctx.can(caps, "update") && ctx.can(caps, "sudo")) controls.append(sealControl());
+        if (!form) {
+          form = unsealForm(st);
+          controls.replaceChildren(form);
+        }
+        progress.max = st.t;
+        progress.value = st.progress;
+        return;
       }
-      if (!st.sealed && !ctx.token()) {
+      form = null;
+      controls.replaceChildren();
+      if (maySeal) controls.append(sealControl());
+      if (!ctx.token()) {
         controls.append(h("p", {}, "The server is unsealed. ", h("a", { href: "#/login" }, "Sign in"), " to use it."));
       }
     }
@@ -47,7 +62,7 @@ export default {
         type: "password", name: "unseal-key", autocomplete: "off", spellcheck: "false", required: true,
         hint: `Each operator enters one share; ${st.t} are needed. Shares are sent in the request body only, never kept.`,
       });
-      const progress = h("progress", { max: String(st.t), value: String(st.progress), "aria-label": "Unseal progress" });
+      progress = h("progress", { max: String(st.t), value: String(st.progress), "aria-label": "Unseal progress" });
       const submit = h("button", { type: "submit", class: "primary", id: "unseal-submit" }, "Submit key share");
       const reset = h("button", {
         type: "button", id: "unseal-reset",
@@ -62,7 +77,7 @@ export default {
           await draw();
         },
       }, "Reset progress");
-      const form = h("form", {
+      return h("form", {
         class: "card", "aria-label": "Unseal",
         onsubmit: async (e) => {
           e.preventDefault();
@@ -80,11 +95,8 @@ export default {
             submit.disabled = false;
           }
           await draw();
-          const again = document.querySelector("input[name=unseal-key]");
-          if (again) again.focus();
         },
       }, h("h2", {}, "Unseal"), key, progress, h("div", { class: "actions" }, submit, reset));
-      return form;
     }
 
     function sealControl() {
