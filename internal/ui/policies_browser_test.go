@@ -25,7 +25,7 @@ func TestPolicyEditSyntaxError(t *testing.T) {
 	s.WaitVisible(uitest.Text("h1", "Policy app"))
 
 	// A syntax error: the server's words, inline, and the stored text unchanged.
-	typeArea(s, "Policy (HCL or JSON)", `path "secret/data/app/*" { capabilities = ["read"`)
+	typeInto(s, "Policy (HCL or JSON)", `path "secret/data/app/*" { capabilities = ["read"`)
 	s.Click("#policy-save")
 	s.WaitVisible("#policy-editor-error [role=alert]")
 	msg := s.TextOf("#policy-editor-error")
@@ -41,8 +41,8 @@ func TestPolicyEditSyntaxError(t *testing.T) {
 	s.Screenshot("policy-syntax-error")
 
 	// Test a path against the unsaved (fixed) text.
-	typeArea(s, "Policy (HCL or JSON)", `path "secret/data/app/*" { capabilities = ["read", "update"] }`)
-	typeArea(s, "Paths", "secret/data/app/db\nsecret/data/other")
+	typeInto(s, "Policy (HCL or JSON)", `path "secret/data/app/*" { capabilities = ["read", "update"] }`)
+	typeInto(s, "Paths", "secret/data/app/db\nsecret/data/other")
 	s.Click("#policy-test")
 	s.WaitVisible("#policy-test-result table")
 	res := s.TextOf("#policy-test-result")
@@ -84,7 +84,7 @@ func TestPolicyCreate(t *testing.T) {
 	s.WaitVisible(uitest.Text("h1", "New policy"))
 	s.CheckLabels()
 	s.Type(uitest.Field("Name"), "reader")
-	typeArea(s, "Policy (HCL or JSON)", `path "kv/*" { capabilities = ["list"] }`)
+	typeInto(s, "Policy (HCL or JSON)", `path "kv/*" { capabilities = ["list"] }`)
 	s.Click("#policy-save")
 	s.WaitVisible(uitest.Text("h1", "Policy reader"))
 	if got, err := s.Client.Sys().GetPolicy("reader"); err != nil || !strings.Contains(got, "kv/*") {
@@ -92,10 +92,10 @@ func TestPolicyCreate(t *testing.T) {
 	}
 }
 
-// typeArea empties the textarea labelled label and types v into it key by
-// key (the harness's Type clears through a text node a textarea drawn
-// with a value has not got).
-func typeArea(s *uitest.Session, label, v string) {
+// typeInto empties the field labelled label and types v into it key by
+// key (the harness's Type cannot clear a textarea drawn with a value, nor
+// an input whose value was set as a property).
+func typeInto(s *uitest.Session, label, v string) {
 	s.T.Helper()
 	q := uitest.Field(label)
 	s.WaitVisible(q)
