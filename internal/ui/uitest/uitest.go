@@ -33,6 +33,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,10 +62,10 @@ const Timeout = 30 * time.Second
 // shared by the tests of a package. Its methods are safe for concurrent
 // use.
 type Browser struct {
-	once    sync.Once
-	ctx     context.Context // the browser's first tab; parent of every session
-	cancel  context.CancelFunc
-	err     error // why the browser could not start; set by once
+	once   sync.Once
+	ctx    context.Context // the browser's first tab; parent of every session
+	cancel context.CancelFunc
+	err    error // why the browser could not start; set by once
 }
 
 // NewBrowser returns a Browser that starts Chromium when a test first
@@ -261,7 +262,11 @@ func (s *Session) event(ev any) {
 		}
 	case *network.EventResponseReceived:
 		st := e.Response.Status
-		if st >= 500 || (st >= 400 && strings.Contains(e.Response.URL, "/ui/")) {
+		own := false
+		if u, err := url.Parse(e.Response.URL); err == nil {
+			own = strings.HasPrefix(u.Path, "/ui/")
+		}
+		if st >= 500 || (st >= 400 && own) {
 			prob = fmt.Sprintf("request failed: %s: HTTP %d", e.Response.URL, st)
 		}
 	}
@@ -297,6 +302,12 @@ func (s *Session) finish() {
 	}
 	if !s.T.Failed() {
 		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, Timeout)
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
+	cancel()
+	if err == nil {
+		s.T.Logf("the page said:\n%s", text)
 	}
 	buf, err := s.capture()
 	if err != nil {
@@ -347,11 +358,24 @@ func sel(q string) chromedp.Search {
 	return chromedp.Search(q)
 }
 
-// Button is the XPath selector of a visible button (or link styled as
-// one) whose text, or aria-label, is text.
+// Button is the XPath selector of a button whose text, or aria-label,
+// is text.
 func Button(text string) string {
 	q := xpathString(text)
-	return fmt.Sprintf(`//*[(self::button or self::a) and (normalize-space(.)=%s or @aria-label=%s)]`, q, q)
+	return fmt.Sprintf(`//button[normalize-space(.)=%s or @aria-label=%s]`, q, q)
+}
+
+// Link is the XPath selector of a link whose text, or aria-label, is
+// text.
+func Link(text string) string {
+	q := xpathString(text)
+	return fmt.Sprintf(`//a[normalize-space(.)=%s or @aria-label=%s]`, q, q)
+}
+
+// DialogButton is the XPath selector of a button of the open dialog
+// (ctx.confirm's) whose text is text.
+func DialogButton(text string) string {
+	return fmt.Sprintf(`//dialog[@open]//button[normalize-space(.)=%s]`, xpathString(text))
 }
 
 // Text is the XPath selector of an element of the given tag (or any, for
@@ -460,33 +484,35 @@ func (s *Session) Press(keys string) {
 	s.do("press keys", chromedp.KeyEvent(keys))
 }
 
-// Focused describes the focused element: its tag, id, accessible label
-// (aria-label or its label's text) and text, joined by spaces.
+// Focused describes the focused element as its tag and its accessible
+// label (aria-label, else its label's text, else its own text), such as
+// `input "Token"` or `button "Sign in"`.
 func (s *Session) Focused() string {
 	s.T.Helper()
 	return Eval[string](s, `(() => {
   const el = document.activeElement;
-  if (!el) return "";
-  const lbl = el.getAttribute("aria-label") || (el.labels && el.labels[0] ? el.labels[0].textContent : "");
-  return [el.tagName.toLowerCase(), el.id, lbl, (el.textContent || "").trim().slice(0, 80)].filter(Boolean).join(" ");
+  if (!el || el === document.body) return "body";
+  const lbl = el.getAttribute("aria-label") || (el.labels && el.labels[0] ? el.labels[0].textContent : "") || el.textContent || "";
+  return el.tagName.toLowerCase() + ' "' + lbl.replace(/\s+/g, " ").trim() + '"';
 })()`)
 }
 
 // TabTo presses Tab (at most max times) until the focused element's
-// description ([Session.Focused]) contains want, failing the test if it
-// never does. It proves the element is reachable by keyboard.
-func (s *Session) TabTo(want string, max int) {
+// label is label (with its tag, as [Session.Focused] says it, when label
+// has a space and a quote: `input "Token"`), failing the test if it
+// never is. It proves the element is reachable by keyboard.
+func (s *Session) TabTo(label string, max int) {
 	s.T.Helper()
 	var seen []string
 	for range max {
 		s.Press(kb.Tab)
 		f := s.Focused()
-		if strings.Contains(f, want) {
+		if strings.HasSuffix(f, ` "`+label+`"`) || f == label {
 			return
 		}
 		seen = append(seen, f)
 	}
-	s.T.Fatalf("%q not reached with %d Tab presses; focus went through %q", want, max, seen)
+	s.T.Fatalf("%q not reached with %d Tab presses; focus went through %s", label, max, strings.Join(seen, ", "))
 }
 
 // SignInToken signs in through the sign-in form with a token and waits
