@@ -9,6 +9,8 @@ export default {
   async render(el, ctx, params) {
     const { h } = ctx;
     const errs = box(h, "rotation-errors");
+    // The path within the mount is one route parameter (its slashes
+    // escaped), so that a folder keeps its trailing "/".
     const [mount, ...rest] = params;
     const path = rest.join("/");
     el.append(h("h1", {}, "Rotation"), errs);
@@ -34,7 +36,7 @@ export default {
       try {
         const { keys } = await listKeys(ctx, `${name}/rotation/${folder}`);
         out.append(keys.length
-          ? h("ul", { class: "tree" }, keys.map((k) => h("li", {}, h("a", { href: `#/rotation/${encodeURIComponent(name)}/${(folder + k).split("/").map(encodeURIComponent).join("/")}` }, folder + k))))
+          ? h("ul", { class: "tree" }, keys.map((k) => h("li", {}, h("a", { href: `#/rotation/${encodeURIComponent(name)}/${encodeURIComponent(folder + k)}` }, folder + k))))
           : h("p", { class: "hint" }, "No secrets with a rotation policy here."));
       } catch (e) {
         ctx.error(out, e);
@@ -76,7 +78,7 @@ async function showPolicy(el, ctx, errs, mount, path) {
         try {
           const r = (await ctx.api.post(`${mount}/rotate/${path}`, {})).data || {};
           ctx.notice(`Rotated: version ${r.version} is current (previous ${r.previous_version}).`);
-          ctx.navigate(`rotation/${encodeURIComponent(mount)}/${path.split("/").map(encodeURIComponent).join("/")}`);
+          ctx.navigate(`rotation/${encodeURIComponent(mount)}/${encodeURIComponent(path)}`);
         } catch (e) {
           ctx.error(errs, e);
         }
