@@ -46,6 +46,16 @@ func TestBrowseRevealNewVersionDiffRollback(t *testing.T) {
 	if hasInDOM(s, "pw-two-2222") {
 		t.Fatal("a hidden value is in the DOM")
 	}
+	// Copy without revealing.
+	clipboard := s.Clipboard()
+	s.Click(uitest.Button("Copy value of password"))
+	s.WaitVisible(uitest.Text("p", "Copied the value of password."))
+	if got := clipboard(); got != "pw-two-2222" {
+		t.Errorf("the clipboard holds %q, want the password", got)
+	}
+	if hasInDOM(s, "pw-two-2222") {
+		t.Fatal("copying put the value in the DOM")
+	}
 	s.Click(uitest.Button("Reveal value of password"))
 	s.WaitVisible(uitest.Text("td", "pw-two-2222"))
 	s.Screenshot("secret")

@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -528,6 +529,30 @@ func (s *Session) SignInToken(token string) {
 	s.Token = token
 }
 
+// Clipboard lets the page use the clipboard (as a user's click would)
+// and returns a function that reads what it holds.
+func (s *Session) Clipboard() func() string {
+	s.T.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, Timeout)
+	defer cancel()
+	id := chromedp.FromContext(s.ctx).BrowserContextID
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		_, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
+			Permission:       &browser.PermissionDescriptor{Name: name},
+			Setting:          browser.PermissionSettingGranted,
+			Origin:           s.Server.Addr,
+			BrowserContextID: id,
+		})
+		if err != nil {
+			s.T.Fatalf("grant %s: %v", name, err)
+		}
+	}
+	return func() string {
+		s.T.Helper()
+		return Eval[string](s, "navigator.clipboard.readText()")
+	}
+}
+
 // Screenshot saves a PNG of the viewport as <name>.png in the screenshot
 // directory and returns its path.
 func (s *Session) Screenshot(name string) string {
@@ -542,6 +567,54 @@ func (s *Session) Screenshot(name string) string {
 		s.T.Fatal(err)
 	}
 	return p
+}
+
+// contrastJS lists visible text whose contrast with its background is
+// under WCAG AA: 4.5:1, or 3:1 for large text (24px, or 18.66px bold).
+// The background is the first opaque one among the element and its
+// ancestors. Disabled controls are exempt, as WCAG allows.
+const contrastJS = `(() => {
+  const parse = (c) => { const m = c.match(/[\d.]+/g); return m ? m.map(Number) : [0, 0, 0, 0]; };
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const bg = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c.length < 4 || c[3] >= 0.99) return c;
+    }
+    return parse(getComputedStyle(document.documentElement).backgroundColor || "rgb(255,255,255)");
+  };
+  const bad = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const seen = new Set();
+  while (walker.nextNode()) {
+    const t = walker.currentNode;
+    const el = t.parentElement;
+    if (!t.textContent.trim() || !el || seen.has(el)) continue;
+    seen.add(el);
+    if (el.closest("[disabled], .skip, .sr-only, noscript, option")) continue;
+    const r = el.getBoundingClientRect();
+    const st = getComputedStyle(el);
+    if (r.width === 0 || r.height === 0 || st.visibility === "hidden" || Number(st.opacity) === 0) continue;
+    const fg = parse(st.color);
+    const L1 = lum(fg), L2 = lum(bg(el));
+    const ratio = (Math.max(L1, L2) + 0.05) / (Math.min(L1, L2) + 0.05);
+    const size = parseFloat(st.fontSize), bold = Number(st.fontWeight) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < need) bad.push(el.tagName.toLowerCase() + " " + JSON.stringify(t.textContent.trim().slice(0, 40)) + " " + ratio.toFixed(2) + ":1");
+  }
+  return bad;
+})()`
+
+// CheckContrast fails the test for visible text on the page whose
+// contrast with its background is under WCAG AA.
+func (s *Session) CheckContrast() {
+	s.T.Helper()
+	for _, b := range Eval[[]string](s, contrastJS) {
+		s.T.Errorf("contrast under WCAG AA: %s", b)
+	}
 }
 
 // controlRoles are the accessibility roles of form controls and buttons:

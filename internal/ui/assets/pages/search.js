@@ -78,7 +78,7 @@ export default {
       draw();
     };
     more.addEventListener("click", () => run(true));
-    el.append(h("form", { class: "card", role: "search", "aria-label": "Search secrets", onsubmit: (e) => { e.preventDefault(); run(false); } },
+    el.append(h("form", { class: "card search-form", role: "search", "aria-label": "Search secrets", onsubmit: (e) => { e.preventDefault(); run(false); } },
       glob, mount, meta, createdBy, notRead, updatedBefore,
       h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Search"))),
     errBox, out, h("div", { class: "actions" }, more));
