@@ -12,8 +12,8 @@ import (
 // TestOperationsPages opens each access, policies and operations page
 // with a root-policy token: each draws without a browser error, every
 // control is labelled, its main control is reachable with the keyboard
-// alone, and a screenshot is saved (docs/ui/ when COFFER_UI_SCREENSHOTS
-// is set).
+// alone, its text has WCAG AA contrast in both themes, and a screenshot
+// is saved (docs/ui/ when COFFER_UI_SCREENSHOTS is set).
 func TestOperationsPages(t *testing.T) {
 	t.Parallel()
 	s := browser.Start(t, uitest.Options{})
@@ -29,18 +29,18 @@ func TestOperationsPages(t *testing.T) {
 	pages := []struct {
 		route, h1, focus string // focus: a control reached with Tab
 	}{
-		{"access", "Access", "who-submit"},
-		{"policies", "Policies", "policy-new"},
-		{"policies/view/app", "Policy app", "policy-save"},
-		{"auth", "Auth methods", "approle/"},
-		{"auth/approle", "auth/approle/", "web"},
-		{"leases", "Leases", "lease-lookup"},
+		{"access", "Access", `button "Who can?"`},
+		{"policies", "Policies", `a "New policy"`},
+		{"policies/view/app", "Policy app", `button "Save"`},
+		{"auth", "Auth methods", `a "approle/"`},
+		{"auth/approle", "auth/approle/", `a "web"`},
+		{"leases", "Leases", `button "Look up"`},
 		{"audit", "Audit", ""},
 		{"rotation", "Rotation", ""},
-		{"events", "Events", "events-connect"},
-		{"incidents", "Incidents", "contain-submit"},
-		{"metrics", "Metrics", "metrics-refresh"},
-		{"seal", "Seal", "seal-now"},
+		{"events", "Events", `button "Subscribe"`},
+		{"incidents", "Incidents", `button "Contain"`},
+		{"metrics", "Metrics", `button "Refresh"`},
+		{"seal", "Seal", `button "Seal"`},
 	}
 	for _, p := range pages {
 		s.Go(p.route)
@@ -50,6 +50,14 @@ func TestOperationsPages(t *testing.T) {
 			uitest.Eval[bool](s, `document.getElementById("main").focus(), true`)
 			s.TabTo(p.focus, 60)
 		}
+		s.CheckContrast()
 		s.Screenshot("ops-" + strings.ReplaceAll(p.route, "/", "-"))
 	}
+	s.Click(uitest.Button("Dark theme"))
+	for _, p := range pages {
+		s.Go(p.route)
+		s.WaitVisible(uitest.Text("h1", p.h1))
+		s.CheckContrast()
+	}
+	s.Screenshot("ops-seal-dark")
 }

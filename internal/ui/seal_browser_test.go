@@ -34,7 +34,7 @@ func TestUnsealThroughPage(t *testing.T) {
 	}
 	// Keyboard only: Tab to the share field, type, Enter.
 	uitest.Eval[bool](s, `document.getElementById("main").focus(), true`)
-	s.TabTo("Unseal key share", 20)
+	s.TabTo(`input "Unseal key share"`, 20)
 	s.Press(init.KeysB64[0])
 	s.Press("\r")
 	s.WaitVisible(uitest.Text("span", "1 of 2"))
