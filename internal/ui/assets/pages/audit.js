@@ -73,13 +73,13 @@ function verifyPanel(ctx, dev) {
         const d = (await ctx.api.get(`sys/audit/${dev}/verify`)).data || {};
         const verdict = d.ok ? "Verified: the chain is whole, every checkpoint signature holds and the file reaches the live head."
           : d.tampering ? "NOT verified: the log shows tampering." : "NOT verified: the log is damaged (a torn or cut-off write).";
-        out.replaceChildren(
+        out.replaceChildren(...[
           h("p", { class: d.ok ? "verdict ok" : "alert", role: d.ok ? null : "alert" }, verdict),
           dl(h, [["Lines", d.lines], ["Entries", d.entries], ["Checkpoints", d.checkpoints], ["Seq", `${d.first_seq}–${d.last_seq} (head ${d.head_seq})`],
             ["Starts the chain", d.anchored ? "yes" : "no (continues a rotated file)"], ["Entries after the last checkpoint", d.unchecked],
             ["Torn writes recovered", d.recovered_torn_writes], ["Verified at", when(d.verified_at)]]),
           (d.problems || []).length ? table(h, "Problems", ["Line", "Kind", "Detail"], d.problems.map((p) => [p.line, p.kind, p.detail])) : null,
-          d.problem_count > (d.problems || []).length ? h("p", { class: "hint" }, `${d.problem_count} problems in all; the first ${d.problems.length} are listed.`) : null);
+          d.problem_count > (d.problems || []).length ? h("p", { class: "hint" }, `${d.problem_count} problems in all; the first ${d.problems.length} are listed.`) : null].filter(Boolean));
       } catch (e) {
         ctx.error(out, e);
       } finally {
