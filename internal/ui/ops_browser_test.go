@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -34,6 +35,7 @@ func TestOperationsPages(t *testing.T) {
 		{"policies/view/app", "Policy app", `button "Save"`},
 		{"auth", "Auth methods", `a "approle/"`},
 		{"auth/approle", "auth/approle/", `a "web"`},
+		{"auth/approle/web", "auth/approle/", ""},
 		{"leases", "Leases", `button "Look up"`},
 		{"audit", "Audit", ""},
 		{"rotation", "Rotation", ""},
@@ -51,6 +53,14 @@ func TestOperationsPages(t *testing.T) {
 			s.TabTo(p.focus, 60)
 		}
 		s.CheckContrast()
+		if p.route == "auth/approle/web" {
+			s.WaitVisible(uitest.Text("dt", "token_policies"))
+			for _, f := range []string{"role_id", "secret_id"} {
+				if n := s.Count("dt"); n == 0 || uitest.Eval[bool](s, fmt.Sprintf(`[...document.querySelectorAll("dt")].some((d) => d.textContent === %q)`, f)) {
+					t.Errorf("the role page shows the credential field %s (or no fields)", f)
+				}
+			}
+		}
 		s.Screenshot("ops-" + strings.ReplaceAll(p.route, "/", "-"))
 	}
 	s.Click(uitest.Button("Dark theme"))

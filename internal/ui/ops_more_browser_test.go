@@ -82,6 +82,13 @@ func TestRotationAndIncidentsPages(t *testing.T) {
 		t.Errorf("who result lacks the app policy or the token's accessor:\n%s", got)
 	}
 	s.Screenshot("access-who")
+	s.Select(uitest.Field("Subject"), "policy")
+	s.Type(uitest.Field("Value"), "app")
+	s.Click("#what-submit")
+	s.WaitVisible("#what-result table")
+	if got := s.TextOf("#what-result"); !strings.Contains(got, "secret/data/app/*") || !strings.Contains(got, "secret/data/app/key") {
+		t.Errorf("what result lacks the app rule or the secret it reaches:\n%s", got)
+	}
 
 	// Incidents: contain the token by accessor.
 	s.Go("incidents")
