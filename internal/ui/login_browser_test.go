@@ -35,6 +35,22 @@ func TestSignInToken(t *testing.T) {
 	}
 }
 
+// TestSignInResumes shows the page a link asked for once signed in.
+func TestSignInResumes(t *testing.T) {
+	t.Parallel()
+	s := browser.Start(t, uitest.Options{NoSignIn: true})
+	writeKV(t, s.Client, "deep/link", map[string]any{"k": "v"})
+	s.Go("secrets/secret/show/deep/link")
+	s.WaitVisible(uitest.Field("Token"))
+	sec, err := s.Client.Auth().Token().Create(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Type(uitest.Field("Token"), sec.Auth.ClientToken)
+	s.Click(uitest.Button("Sign in"))
+	s.WaitVisible(uitest.Text("h1", "deep/link"))
+}
+
 func TestSignInBadTokenShowsServerError(t *testing.T) {
 	t.Parallel()
 	s := browser.Start(t, uitest.Options{NoSignIn: true})

@@ -13,6 +13,7 @@ const state = {
   token: sessionStorage.getItem(TOKEN_KEY) || "",
   who: readWho(),
   cleanup: null,
+  resume: "", // the route asked for before signing in, shown after
   view: 0, // counts page views, so a late render of a left page is dropped
 };
 
@@ -159,6 +160,12 @@ function makeCtx(view) {
     who: () => state.who,
     signIn,
     signOut,
+    /** resume shows the page asked for before signing in, or the first. */
+    resume() {
+      const r = state.resume;
+      state.resume = "";
+      navigate(r || (pages.find((p) => p.nav) || {}).route || "");
+    },
     /** caps asks sys/capabilities-self once for the paths not yet known. */
     async caps(paths) {
       const missing = paths.filter((p) => !capsCache.has(p));
@@ -205,6 +212,7 @@ async function route_() {
   const view = state.view;
   let page = pageFor(route);
   if (!state.token && route !== "login" && !(page && page.public)) {
+    if (route) state.resume = location.hash.replace(/^#\/?/, "");
     page = pageFor("login");
   } else if (!page) {
     page = pages.find((p) => p.nav) || pageFor("login");

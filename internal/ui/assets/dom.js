@@ -122,6 +122,7 @@ export function notice(text) {
   if (!region) return;
   const item = h("p", { class: "notice" }, text);
   region.appendChild(item);
+  while (region.children.length > 3) region.firstElementChild.remove();
   setTimeout(() => item.remove(), 6000);
 }
 

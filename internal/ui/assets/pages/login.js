@@ -70,7 +70,7 @@ export default {
         }
         await ctx.signIn(token);
         ctx.notice("Signed in.");
-        ctx.navigate("secrets");
+        ctx.resume();
       } catch (err) {
         ctx.error(errBox, err);
         const first = Object.values(inputs).find((c) => c.type === "password") || Object.values(inputs)[0];
