@@ -295,6 +295,7 @@ plain HTTP. Never use it for real secrets.
 	if p := srv.CAPath(); p != "" {
 		fmt.Fprintf(w, "    Local CA:    %s\n", p)
 	}
+	printUI(w, srv)
 	fmt.Fprintf(w, `    Unseal Key:  %s
     Root Token:  %s
 
@@ -307,11 +308,19 @@ KV version 2 is mounted at secret/. To use the CLI:
 `, info.UnsealKey, info.RootToken, addr, info.RootToken)
 }
 
+// printUI names the web UI's address when the configuration serves it.
+func printUI(w io.Writer, srv *Server) {
+	if srv.cfg.UI {
+		fmt.Fprintf(w, "    Web UI:      %s/ui/\n", srv.apiAddress())
+	}
+}
+
 func printStart(w io.Writer, srv *Server) {
 	addr := srv.apiAddress()
 	fmt.Fprintf(w, "==> Coffer server started.\n\n")
 	fmt.Fprintf(w, "    Api Address: %s\n", addr)
 	printListeners(w, srv)
+	printUI(w, srv)
 	if p := srv.CAPath(); p != "" {
 		fmt.Fprintf(w, "    Local CA:    %s\n", p)
 	}

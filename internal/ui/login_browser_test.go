@@ -1,11 +1,19 @@
 package ui_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp/kb"
 	"github.com/coffer-secrets/coffer/internal/ui/uitest"
+	jose "github.com/go-jose/go-jose/v4"
+	josejwt "github.com/go-jose/go-jose/v4/jwt"
 	"github.com/hashicorp/vault/api"
 )
 
@@ -105,6 +113,7 @@ func TestSignInMethods(t *testing.T) {
 				return map[string]string{"Role ID": rid.Data["role_id"].(string), "Secret ID": sid.Data["secret_id"].(string)}
 			},
 		},
+		{name: "jwt", method: "jwt", who: "jwt-build-42", setUp: setUpJWT},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,6 +132,43 @@ func TestSignInMethods(t *testing.T) {
 			}
 		})
 	}
+}
+
+// setUpJWT enables a jwt method that trusts a new P-256 key and signs a
+// JWT for its role "ci".
+func setUpJWT(t *testing.T, s *uitest.Session) map[string]string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	if err := s.Client.Sys().EnableAuthWithOptions("jwt", &api.EnableAuthOptions{Type: "jwt"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.Logical().Write("auth/jwt/config", map[string]any{"jwt_validation_pubkeys": []string{pub}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.Logical().Write("auth/jwt/role/ci", map[string]any{
+		"role_type": "jwt", "user_claim": "sub", "bound_audiences": "coffer", "token_policies": "default",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sg, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tok, err := josejwt.Signed(sg).Claims(map[string]any{
+		"sub": "build-42", "aud": "coffer", "iat": now.Unix(), "nbf": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix(),
+	}).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"Role": "ci", "JWT": tok}
 }
 
 func TestSignOutRevokesToken(t *testing.T) {

@@ -12,7 +12,9 @@ export function nextId(prefix = "f") {
 /**
  * h builds an element. attrs: class, id, for, type, value, checked,
  * disabled, aria-*, data-*, role... as attributes; on* functions as event
- * listeners; a null, undefined or false value is left out. Children:
+ * listeners; a null, undefined or false value is left out. No "style"
+ * attribute: the Content-Security-Policy refuses inline styles (a browser
+ * test fails on the violation); use a class from style.css. Children:
  * strings and numbers become text nodes, null/false are skipped, arrays
  * are flattened.
  */
