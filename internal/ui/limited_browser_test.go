@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/vault/api"
@@ -58,6 +59,10 @@ path "sys/incident" { capabilities = ["list", "sudo"] }
 	absent("incidents", uitest.Text("h2", "Incidents"), "contain-submit")
 	absent("seal", "#seal-state", "seal-now")
 	absent("access", "#access-fallback", "who-submit", "what-submit")
+	s.WaitVisible(uitest.Text("h3", "My resultant ACL"))
+	if got := s.TextOf("#main"); !strings.Contains(got, "sys/policies/acl/*") || !strings.Contains(got, "auth/token/lookup-self") {
+		t.Errorf("the access page lacks the token's resultant ACL:\n%s", got)
+	}
 	s.CheckLabels()
 	s.Screenshot("access-limited")
 

@@ -1,7 +1,8 @@
 // access.js: "who can access this path" (sys/access/who) and "what can
 // this token, role, entity or policy set access" (sys/access/what), for
 // tokens with read and sudo there; otherwise the signed-in token's own
-// access (its policies and sys/capabilities-self on a path).
+// access (sys/internal/ui/resultant-acl, its policies, and
+// sys/capabilities-self on a path).
 import { box, table, section, dl, text } from "./opskit.js";
 
 const CAPABILITIES = ["read", "list", "create", "update", "patch", "delete", "sudo"];
@@ -121,9 +122,22 @@ async function selfPanel(ctx, partial) {
   parts.push(h("p", { class: "warn", id: "access-fallback" }, partial
     ? "This token may use only part of sys/access/* (read and sudo are needed)."
     : "This token may not ask who can access a path or what others can access: that needs read and sudo on sys/access/*. Here is what it can access itself."));
-  // Vault's sys/internal/ui/resultant-acl is not served by Coffer: the
-  // token's policies and sys/capabilities-self answer for it.
-  parts.push(h("p", { class: "hint" }, "The server does not serve a resultant ACL (sys/internal/ui/resultant-acl); the token's policies are listed below, and any path can be checked against them."));
+  try {
+    const r = (await ctx.api.get("sys/internal/ui/resultant-acl")).data || {};
+    if (r.root) {
+      parts.push(h("p", {}, "This token holds the root policy: it may do everything."));
+    } else {
+      const rows = [
+        ...Object.keys(r.exact_paths || {}).sort().map((p) => [h("code", {}, p), r.exact_paths[p].capabilities]),
+        ...Object.keys(r.glob_paths || {}).sort().map((p) => [h("code", {}, `${p}*`), r.glob_paths[p].capabilities]),
+      ];
+      parts.push(h("h3", {}, "My resultant ACL"), table(h, "My resultant ACL", ["Path", "Capabilities"], rows, "no rules"));
+    }
+  } catch (e) {
+    const b = box(h);
+    ctx.error(b, e);
+    parts.push(b);
+  }
   try {
     const look = (await ctx.api.get("auth/token/lookup-self")).data || {};
     parts.push(dl(h, [["Display name", look.display_name], ["Policies", look.policies], ["Identity policies", look.identity_policies],
