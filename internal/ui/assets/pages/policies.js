@@ -21,6 +21,9 @@ async function listPolicies(el, ctx) {
   const { h } = ctx;
   const errs = box(h, "policies-errors");
   el.append(h("h1", {}, "Policies"), errs);
+  // Whether the token may create policies depends on the name; a typical
+  // name stands for any (a rule on sys/policies/acl/* covers it). The
+  // server decides on the real name when the form is saved.
   const caps = await ctx.caps(["sys/policies/acl", "sys/policies/acl/new-policy", "sys/policies/test"]);
   if (ctx.can(caps["sys/policies/acl/new-policy"], "create") || ctx.can(caps["sys/policies/acl/new-policy"], "update")) {
     el.append(h("div", { class: "actions" }, h("a", { class: "button", href: "#/policies/new", id: "policy-new" }, "New policy")));
