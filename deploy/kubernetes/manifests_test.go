@@ -14,6 +14,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -54,6 +55,10 @@ func newTyped(apiVersion, kind string) (any, bool) {
 		return &corev1.Secret{}, true
 	case "v1 Service":
 		return &corev1.Service{}, true
+	case "v1 Pod":
+		return &corev1.Pod{}, true
+	case "apiserver.config.k8s.io/v1 EncryptionConfiguration":
+		return &apiserverv1.EncryptionConfiguration{}, true
 	case "v1 PersistentVolumeClaim":
 		return &corev1.PersistentVolumeClaim{}, true
 	case "apps/v1 StatefulSet":
@@ -70,6 +75,12 @@ func newTyped(apiVersion, kind string) (any, bool) {
 		return &rbacv1.Role{}, true
 	}
 	return nil, false
+}
+
+// configFile reports whether kind is a file a Kubernetes component reads
+// rather than an API object: it has no metadata.
+func configFile(kind string) bool {
+	return kind == "EncryptionConfiguration"
 }
 
 func clusterScoped(kind string) bool {
@@ -109,6 +120,9 @@ func decode(doc []byte, where string) (*object, error) {
 	}
 	if err := yaml.UnmarshalStrict(doc, obj); err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", where, tm.Kind, err)
+	}
+	if configFile(tm.Kind) {
+		return &object{where: where, kind: tm.Kind, obj: obj}, nil
 	}
 	meta := obj.(metav1.Object)
 	o := &object{where: where, kind: tm.Kind, name: meta.GetName(), ns: meta.GetNamespace(), obj: obj}
@@ -210,6 +224,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"no name", "apiVersion: v1\nkind: Namespace\nmetadata: {}\n", "no metadata.name"},
 		{"no namespace", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a}\n", "no metadata.namespace"},
 		{"namespaced cluster object", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, namespace: b}\n", "cluster-scoped"},
+		{"unknown field in a configuration file", "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources: [{resources: [secrets], providers: [{kms: {apiVersion: v2, name: a, endpoint: 'unix:///a', timout: 3s}}]}]\n", `unknown field "timout"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

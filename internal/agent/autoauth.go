@@ -190,3 +190,57 @@ func (a *authenticator) writeSink(ctx context.Context, s config.Sink, tok string
 	}
 	return atomicfile.WriteFile(s.Path, data, s.Mode)
 }
+
+// AutoAuthOptions configure an [AutoAuth]. Method and Client are
+// required.
+type AutoAuthOptions struct {
+	// Method logs in.
+	Method Method
+	// Client is the client whose token AutoAuth keeps set; it is used
+	// for renewals too. Its token is replaced after every login.
+	Client *api.Client
+	// Logger receives login and renewal events (never a token); nil
+	// discards them.
+	Logger *slog.Logger
+	// MinBackoff and MaxBackoff bound the waits between failed logins
+	// (defaults 1s and 5m).
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// AutoAuth is the agent's auto-auth for programs that embed it rather
+// than run the agent (the Kubernetes KMS plugin): it logs in with a
+// [Method], renews the token, and logs in again when renewal fails, the
+// token reaches its max TTL, or a refusal reported with [AutoAuth.Refused]
+// is confirmed by a lookup. While the server is unreachable it retries
+// with backoff. It writes no sink. Safe for concurrent use; build it with
+// [NewAutoAuth].
+type AutoAuth struct {
+	a *authenticator
+}
+
+// NewAutoAuth returns an AutoAuth for o. It starts nothing: call Run.
+func NewAutoAuth(o AutoAuthOptions) *AutoAuth {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MinBackoff == 0 {
+		o.MinBackoff = time.Second
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = 5 * time.Minute
+	}
+	return &AutoAuth{a: &authenticator{method: o.Method, client: o.Client, logger: o.Logger,
+		state: newTokenState(), authed: make(chan struct{}, 1), min: o.MinBackoff, max: o.MaxBackoff}}
+}
+
+// Run logs in and keeps the token alive until ctx ends; it returns nil
+// then. Call it once.
+func (a *AutoAuth) Run(ctx context.Context) error { return a.a.run(ctx) }
+
+// Ready is closed once the first login succeeded.
+func (a *AutoAuth) Ready() <-chan struct{} { return a.a.state.ready }
+
+// Refused tells AutoAuth that the server refused the token (403): it
+// looks the token up and logs in again when the token is gone. It never
+// blocks.
+func (a *AutoAuth) Refused() { a.a.state.refused() }

@@ -61,3 +61,33 @@ func BenchmarkGetSecretValue(b *testing.B) {
 		benchGet(b, newEnvOn(b, e.ts, tok.Auth.ClientToken).client())
 	})
 }
+
+// BenchmarkPutSecretValue measures PutSecretValue (one core write: the
+// version with its VersionId and labels) from one client, with a fixed
+// token, so that the figure is the write path's; max_versions keeps the
+// secret small. docs/performance.md records the numbers.
+func BenchmarkPutSecretValue(b *testing.B) {
+	e := newEnv(b)
+	c := e.client()
+	ctx := b.Context()
+	if _, err := c.CreateSecret(ctx, &sm.CreateSecretInput{Name: aws.String("bench/put"), SecretString: aws.String("v0")}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.ts.Client.Logical().Write("secret/metadata/bench/put", map[string]any{"max_versions": 5}); err != nil {
+		b.Fatal(err)
+	}
+	for _, stages := range [][]string{{"AWSCURRENT"}, {"AWSPENDING"}} {
+		b.Run(stages[0], func(b *testing.B) {
+			in := &sm.PutSecretValueInput{SecretId: aws.String("bench/put"), SecretString: aws.String("value"), VersionStages: stages}
+			start := cpuTime(b)
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := c.PutSecretValue(ctx, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((cpuTime(b)-start).Microseconds())/float64(b.N), "cpu-µs/op")
+		})
+	}
+}

@@ -75,9 +75,10 @@ func toAPI(err error) (e *apiError, known bool) {
 	case errors.Is(err, core.ErrSealed):
 		return &apiError{code: codeServiceUnavailable, msg: "Coffer is sealed", status: http.StatusServiceUnavailable}, true
 	case errors.Is(err, ha.ErrStandby), errors.Is(err, ha.ErrNoActive):
-		// Not forwarded: an AWS client retries a 503 on its own, and a
-		// load balancer should send AWS requests to the active node.
-		return &apiError{code: codeServiceUnavailable, msg: "this Coffer node is a standby; send AWS API requests to the active node", status: http.StatusServiceUnavailable}, true
+		// Reached when the request was not forwarded (forwarding is off,
+		// no active node is known, or this node stepped down while
+		// serving it): an AWS client retries a 503 on its own.
+		return &apiError{code: codeServiceUnavailable, msg: "this Coffer node is a standby and could not pass the request to an active node; retry, or send it to the active node", status: http.StatusServiceUnavailable}, true
 	}
 	return &apiError{code: codeInternalFailure, msg: "internal error", status: http.StatusInternalServerError}, false
 }

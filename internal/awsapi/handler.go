@@ -47,6 +47,22 @@ type BodyReader interface {
 	ReadRawBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error)
 }
 
+// Forwarder passes the requests a standby does not serve to the active
+// node of its cluster; *httpapi.Handler is one.
+type Forwarder interface {
+	// ForwardRaw sends r, whose body was read as body, to the active node
+	// unchanged (its Host, headers and body as the client sent them, so
+	// that the active node verifies the client's signature) when this
+	// node is a standby, and reports whether it did: the answer is then
+	// written, by unavailable (with a message saying why) when no active
+	// node takes the request.
+	ForwardRaw(w http.ResponseWriter, r *http.Request, reqID string, body []byte, unavailable func(w http.ResponseWriter, msg string)) bool
+	// ClientConnection describes r's client: for a request a standby
+	// forwarded over the cluster listener, the client that standby
+	// served.
+	ClientConnection(r *http.Request) *logical.Connection
+}
+
 // Options configures a [Handler].
 type Options struct {
 	Core Core
@@ -56,8 +72,13 @@ type Options struct {
 	// Account is the account ID in ARNs; "" means DefaultAccount.
 	Account string
 	// Body reads request bodies; nil reads up to DefaultMaxBody bytes.
-	Body   BodyReader
-	Logger *slog.Logger
+	Body BodyReader
+	// Forward, when set, sends requests a standby gets to the active
+	// node, and says who the client of a forwarded request is; nil
+	// serves every request here (a standby then answers
+	// ServiceUnavailable).
+	Forward Forwarder
+	Logger  *slog.Logger
 }
 
 // Handler serves the AWS Secrets Manager API at POST /.
@@ -67,6 +88,7 @@ type Handler struct {
 	mount   string
 	account string
 	body    BodyReader
+	fwd     Forwarder // nil: no forwarding
 	logger  *slog.Logger
 }
 
@@ -79,7 +101,7 @@ func New(opts Options) *Handler {
 		opts.Account = DefaultAccount
 	}
 	mount := strings.Trim(opts.Mount, "/") + "/"
-	return &Handler{core: opts.Core, auth: opts.Auth, mount: mount, account: opts.Account, body: opts.Body, logger: opts.Logger.With("component", "awsapi")}
+	return &Handler{core: opts.Core, auth: opts.Auth, mount: mount, account: opts.Account, body: opts.Body, fwd: opts.Forward, logger: opts.Logger.With("component", "awsapi")}
 }
 
 // ServeHTTP answers one request.
@@ -113,6 +135,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.writeError(w, reqID, err)
 		return
+	}
+	if h.fwd != nil {
+		// A standby verifies nothing itself: the active node checks the
+		// signature, so its replay memory sees every request whichever
+		// node got it. The body stays within this listener's limits,
+		// read above, until the active node has answered.
+		if h.fwd.ForwardRaw(w, r, reqID, body, func(w http.ResponseWriter, msg string) {
+			w.Header().Set("X-Amzn-Requestid", reqID)
+			w.Header().Set("Cache-Control", "no-store")
+			h.writeError(w, reqID, &apiError{code: codeServiceUnavailable, msg: msg, status: http.StatusServiceUnavailable})
+		}) {
+			return
+		}
+		// The client a standby forwarded the request for, when the
+		// cluster listener vouches for it: logins (token_bound_cidrs)
+		// and audit see that client, not the standby.
+		conn := h.fwd.ClientConnection(r)
+		r = r.WithContext(r.Context())
+		r.RemoteAddr, r.TLS = conn.RemoteAddr, conn.TLS
 	}
 	tok, err := h.auth.Authenticate(r.Context(), r, body)
 	if err != nil {

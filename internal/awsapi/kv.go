@@ -103,6 +103,7 @@ type kvMeta struct {
 	Versions         map[int]kvVerInfo `json:"versions"`
 	DeletionTime     string            `json:"deletion_time"`
 	RecoverableUntil string            `json:"recoverable_until"`
+	LastReadTime     string            `json:"last_read_time"`
 	Rotation         *kvRotation       `json:"rotation"`
 }
 
@@ -161,15 +162,37 @@ type writeResult struct {
 	CreatedTime string `json:"created_time"`
 }
 
-// writeData writes a new version of name whose number must be cas+1
-// (cas 0: the key must be new).
-func (s *session) writeData(name string, data map[string]string, cas int) (*writeResult, error) {
-	body := map[string]any{"data": data, "options": map[string]any{"cas": cas}}
-	w := new(writeResult)
-	if err := s.do(logical.UpdateOperation, "data/"+name, nil, body, w); err != nil {
+// versionWrite is one new version of a secret, written with one core
+// request (KV's Coffer extensions, docs/aws-secrets-manager.md): KV
+// stores the version, the custom_metadata changes and whether it is
+// current in one storage transaction, or nothing.
+type versionWrite struct {
+	data map[string]string
+	// cas is the current version the write expects (0: the key must have
+	// none); n is the number the new version must get. Either differing
+	// is a conflict: the secret changed since it was read.
+	cas, n int
+	// staged writes the version not current (AWSPENDING and custom
+	// labels only): Vault readers keep getting the current version.
+	staged bool
+	// changes patches custom_metadata: a nil value removes a key.
+	changes map[string]*string
+}
+
+// writeVersion makes w's request.
+func (s *session) writeVersion(name string, w versionWrite) (*writeResult, error) {
+	opts := map[string]any{"cas": w.cas, "version": w.n}
+	if w.staged {
+		opts["current"] = false
+	}
+	if len(w.changes) > 0 {
+		opts["custom_metadata"] = w.changes
+	}
+	out := new(writeResult)
+	if err := s.do(logical.UpdateOperation, "data/"+name, nil, map[string]any{"data": w.data, "options": opts}, out); err != nil {
 		return nil, err
 	}
-	return w, nil
+	return out, nil
 }
 
 // patchCustom merges changes into name's custom_metadata; a nil value

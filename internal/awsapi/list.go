@@ -36,6 +36,7 @@ type listEntry struct {
 	KmsKeyID               *string             `json:"KmsKeyId,omitempty"`
 	CreatedDate            *float64            `json:"CreatedDate,omitempty"`
 	LastChangedDate        *float64            `json:"LastChangedDate,omitempty"`
+	LastAccessedDate       *float64            `json:"LastAccessedDate,omitempty"`
 	Tags                   []tag               `json:"Tags,omitempty"`
 	SecretVersionsToStages map[string][]string `json:"SecretVersionsToStages,omitempty"`
 	RotationEnabled        *bool               `json:"RotationEnabled,omitempty"`
@@ -142,7 +143,7 @@ func (s *session) list(in listInput, most int) (*listOutput, error) {
 		}
 		e := listEntry{
 			ARN: d.ARN, Name: d.Name, Description: d.Description, KmsKeyID: d.KmsKeyID,
-			CreatedDate: d.CreatedDate, LastChangedDate: d.LastChangedDate, Tags: d.Tags,
+			CreatedDate: d.CreatedDate, LastChangedDate: d.LastChangedDate, LastAccessedDate: d.LastAccessedDate, Tags: d.Tags,
 			SecretVersionsToStages: d.VersionIDsToStages, RotationEnabled: d.RotationEnabled,
 			RotationRules: d.RotationRules, NextRotationDate: d.NextRotationDate,
 			LastRotatedDate: d.LastRotatedDate, PrimaryRegion: d.PrimaryRegion,

@@ -26,12 +26,10 @@ const (
 	// mkKMSKey is the KmsKeyId the client gave (kept, not used: the
 	// barrier encrypts everything).
 	mkKMSKey = "aws:kms-key-id"
-	// mkCurrent is "N:L": AWSCURRENT is version N while the key's latest
-	// version is L. It is set when the latest version is not the current
-	// one (a version put with AWSPENDING only, or AWSCURRENT moved back);
-	// once the key has a newer version than L (written through either
-	// API), the latest version is AWSCURRENT again.
-	mkCurrent = "aws:current"
+	// mkLegacyCurrent was "N:L" (AWSCURRENT on version N while the
+	// latest was L) before KV could keep a version staged, not current;
+	// AWSCURRENT is now KV's current version and writes remove this key.
+	mkLegacyCurrent = "aws:current"
 	// mkVersionPrefix + N is version N's VersionId.
 	mkVersionPrefix = "aws:version:"
 	// mkStagePrefix + LABEL is the version the staging label is on.
@@ -63,19 +61,23 @@ const (
 const derivedIDPrefix = "00000000-0000-0000-0000-"
 
 // view is what this package knows of one secret: its custom metadata,
-// its latest KV version and, when the metadata could be read, which
-// versions are retained.
+// its current KV version (AWSCURRENT) and, when the metadata could be
+// read, which versions are retained.
 type view struct {
 	name    string
 	custom  map[string]string
-	latest  int
+	cur     int               // KV's current version, 0 for none
+	newest  int               // the highest retained version (at least cur)
 	retain  map[int]kvVerInfo // nil when unknown (data read only)
 	pending int               // a KV rotation's pending version, 0: none
 }
 
 // newView builds a view from a metadata read.
 func newView(name string, m *kvMeta) *view {
-	v := &view{name: name, custom: m.CustomMetadata, latest: m.CurrentVersion, retain: m.Versions}
+	v := &view{name: name, custom: m.CustomMetadata, cur: m.CurrentVersion, newest: m.CurrentVersion, retain: m.Versions}
+	for n := range m.Versions {
+		v.newest = max(v.newest, n)
+	}
 	if m.Rotation != nil {
 		v.pending = m.Rotation.PendingVersion
 	}
@@ -85,9 +87,16 @@ func newView(name string, m *kvMeta) *view {
 	return v
 }
 
-// usable reports whether version n exists and its data may be read.
+// next is the number KV gives the secret's next version: after every
+// retained one (KV never trims the newest) and a pending rotation's.
+func (v *view) next() int {
+	return max(v.newest, v.cur, v.pending) + 1
+}
+
+// usable reports whether version n exists and its data may be read (as
+// far as the view knows: without the metadata, any number may be).
 func (v *view) usable(n int) bool {
-	if n < 1 || n > max(v.latest, v.pending) {
+	if n < 1 {
 		return false
 	}
 	if v.retain == nil {
@@ -97,16 +106,11 @@ func (v *view) usable(n int) bool {
 	return ok && !info.Destroyed && info.DeletionTime == ""
 }
 
-// current is the version AWSCURRENT is on, 0 when the secret has none.
+// current is the version AWSCURRENT is on: KV's current version, 0 when
+// the secret has none (or it is deleted).
 func (v *view) current() int {
-	if s, ok := v.custom[mkCurrent]; ok {
-		n, l, ok := parsePair(s)
-		if ok && l == v.latest && v.usable(n) {
-			return n
-		}
-	}
-	if v.usable(v.latest) {
-		return v.latest
+	if v.cur > 0 && v.usable(v.cur) {
+		return v.cur
 	}
 	return 0
 }
@@ -130,10 +134,10 @@ func (v *view) labels() map[string]int {
 			continue
 		}
 		if label == stagePrevious {
-			// "N:L": valid while the latest version is L.
-			if n, l, ok := parsePair(s); ok && l == v.latest && v.usable(n) {
+			// "N:C": valid while the current version is C.
+			if n, c, ok := parsePair(s); ok && c == v.cur && v.usable(n) {
 				out[label] = n
-			} else if ok && l == v.latest {
+			} else if ok && c == v.cur {
 				out[label] = 0 // removed on purpose
 			}
 			continue
@@ -332,6 +336,17 @@ func (sv secretValue) equal(o secretValue) bool {
 
 // awsTime renders an RFC 3339 time from KV as AWS's JSON protocol sends
 // timestamps: seconds since the epoch, with a fraction.
+// awsDay is awsTime truncated to the start of its UTC day, as AWS answers
+// LastAccessedDate.
+func awsDay(s string) *float64 {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if s == "" || err != nil {
+		return nil
+	}
+	f := float64(t.UTC().Truncate(24 * time.Hour).Unix())
+	return &f
+}
+
 func awsTime(s string) *float64 {
 	if s == "" {
 		return nil

@@ -3,7 +3,9 @@ package awsapi
 import (
 	"encoding/base64"
 	"errors"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -98,26 +100,16 @@ func createSecret(s *session, body []byte) (any, error) {
 		}
 		return out, nil
 	}
-	// The data write (check-and-set 0: the key must be new) creates the
-	// secret atomically; the custom metadata follows. Should the second
-	// request fail, the secret exists with a derived ARN suffix and
-	// VersionId, never empty.
-	w, err := s.writeData(in.Name, value.toKV(), 0)
-	if err != nil {
-		if errors.Is(err, logical.ErrConflict) {
-			return nil, fail(codeResourceExists, "The operation failed because the secret %s already exists.", in.Name)
-		}
-		return nil, err
-	}
+	// One request: the data write (check-and-set 0: the key must be new)
+	// creates the secret with its custom metadata, atomically.
 	changes := make(map[string]*string, len(custom))
 	for k, val := range custom {
 		changes[k] = ptr(val)
 	}
-	if w.Version != 1 {
-		changes[mkVersionPrefix+"1"] = nil
-		changes[mkVersionPrefix+itoa(w.Version)] = ptr(tok)
-	}
-	if err := s.patchCustom(in.Name, changes); err != nil {
+	if _, err := s.writeVersion(in.Name, versionWrite{data: value.toKV(), cas: 0, n: 1, changes: changes}); err != nil {
+		if errors.Is(err, logical.ErrConflict) {
+			return nil, fail(codeResourceExists, "The operation failed because the secret %s already exists.", in.Name)
+		}
 		return nil, err
 	}
 	out.VersionID = ptr(tok)
@@ -166,7 +158,7 @@ func (s *session) get(in getInput) (*getOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &view{name: ref.name, custom: d.Metadata.CustomMetadata, latest: d.Metadata.Version}
+	v := &view{name: ref.name, custom: d.Metadata.CustomMetadata, cur: d.Metadata.Version, newest: d.Metadata.Version}
 	if v.custom == nil {
 		v.custom = map[string]string{}
 	}
@@ -327,7 +319,7 @@ func putSecretValue(s *session, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := s.putVersion(v, tok, value, in.VersionStages)
+	n, err := s.putVersion(v, tok, value, in.VersionStages, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -378,22 +370,21 @@ func updateSecret(s *session, body []byte) (any, error) {
 	if in.KmsKeyID != nil {
 		changes[mkKMSKey] = in.KmsKeyID
 	}
-	if err := s.patchCustom(v.name, changes); err != nil {
+	out := &createOutput{ARN: s.arn(v), Name: v.name}
+	if !hasValue {
+		if err := s.patchCustom(v.name, changes); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	// One request: the new version with the description's change.
+	n, err := s.putVersion(v, tok, value, nil, changes)
+	if err != nil {
 		return nil, err
 	}
-	out := &createOutput{ARN: s.arn(v), Name: v.name}
-	if hasValue {
-		if v, err = s.load(ref); err != nil {
-			return nil, err
-		}
-		n, err := s.putVersion(v, tok, value, nil)
-		if err != nil {
-			return nil, err
-		}
-		out.VersionID = ptr(tok)
-		if id := v.custom[mkVersionPrefix+itoa(n)]; id != "" {
-			out.VersionID = ptr(id)
-		}
+	out.VersionID = ptr(tok)
+	if id := v.custom[mkVersionPrefix+itoa(n)]; id != "" {
+		out.VersionID = ptr(id)
 	}
 	return out, nil
 }
@@ -433,7 +424,12 @@ func updateSecretVersionStage(s *session, body []byte) (any, error) {
 			return nil, invalidParam("The staging label %s is not attached to version %s", in.VersionStage, in.RemoveFromVersionID)
 		}
 	}
+	// One request: a metadata patch of the labels and, for AWSCURRENT,
+	// of KV's current version.
 	changes := map[string]*string{}
+	if _, ok := v.custom[mkLegacyCurrent]; ok {
+		changes[mkLegacyCurrent] = nil
+	}
 	if in.MoveToVersionID == "" {
 		if in.RemoveFromVersionID == "" {
 			return nil, invalidParam("give MoveToVersionId, RemoveFromVersionId or both")
@@ -442,11 +438,11 @@ func updateSecretVersionStage(s *session, body []byte) (any, error) {
 		case stageCurrent:
 			return nil, invalidParam("You can't remove the staging label AWSCURRENT; move it to another version instead.")
 		case stagePrevious:
-			changes[mkStagePrefix+stagePrevious] = ptr("0:" + itoa(v.latest))
+			changes[mkStagePrefix+stagePrevious] = ptr("0:" + itoa(v.cur))
 		default:
 			changes[mkStagePrefix+in.VersionStage] = nil
 		}
-		return s.stageDone(v, changes)
+		return s.stageDone(v, changes, 0)
 	}
 	to := v.versionOf(in.MoveToVersionID)
 	if to == 0 || !v.usable(to) {
@@ -455,27 +451,38 @@ func updateSecretVersionStage(s *session, body []byte) (any, error) {
 	if attached && on != to && in.RemoveFromVersionID == "" {
 		return nil, invalidParam("The staging label %s is currently attached to version %s. You must specify RemoveFromVersionId to remove it.", in.VersionStage, v.versionID(on))
 	}
+	makeCurrent := 0
 	switch in.VersionStage {
 	case stageCurrent:
-		if to == v.latest {
-			changes[mkCurrent] = nil
-		} else {
-			changes[mkCurrent] = ptr(itoa(to) + ":" + itoa(v.latest))
+		if to != v.cur {
+			makeCurrent = to
 		}
 		if attached && on != to {
-			changes[mkStagePrefix+stagePrevious] = ptr(itoa(on) + ":" + itoa(v.latest))
+			changes[mkStagePrefix+stagePrevious] = ptr(itoa(on) + ":" + itoa(to))
 		}
 	case stagePrevious:
-		changes[mkStagePrefix+stagePrevious] = ptr(itoa(to) + ":" + itoa(v.latest))
+		changes[mkStagePrefix+stagePrevious] = ptr(itoa(to) + ":" + itoa(v.cur))
 	default:
 		changes[mkStagePrefix+in.VersionStage] = ptr(itoa(to))
 	}
-	return s.stageDone(v, changes)
+	return s.stageDone(v, changes, makeCurrent)
 }
 
-func (s *session) stageDone(v *view, changes map[string]*string) (any, error) {
-	if err := s.patchCustom(v.name, changes); err != nil {
-		return nil, err
+// stageDone patches the secret's labels and, when current is not 0,
+// makes version current KV's current version: one metadata patch, which
+// KV applies in one transaction.
+func (s *session) stageDone(v *view, changes map[string]*string, current int) (any, error) {
+	body := map[string]any{}
+	if len(changes) > 0 {
+		body["custom_metadata"] = changes
+	}
+	if current > 0 {
+		body["current_version"] = current
+	}
+	if len(body) > 0 {
+		if err := s.do(logical.PatchOperation, "metadata/"+v.name, nil, body, nil); err != nil {
+			return nil, err
+		}
 	}
 	return &nameOutput{ARN: s.arn(v), Name: v.name}, nil
 }
@@ -497,6 +504,7 @@ type describeOutput struct {
 	KmsKeyID           *string             `json:"KmsKeyId,omitempty"`
 	CreatedDate        *float64            `json:"CreatedDate,omitempty"`
 	LastChangedDate    *float64            `json:"LastChangedDate,omitempty"`
+	LastAccessedDate   *float64            `json:"LastAccessedDate,omitempty"`
 	DeletedDate        *float64            `json:"DeletedDate,omitempty"`
 	Tags               []tag               `json:"Tags,omitempty"`
 	VersionIDsToStages map[string][]string `json:"VersionIdsToStages,omitempty"`
@@ -546,8 +554,10 @@ func (s *session) describe(v *view, m *kvMeta) *describeOutput {
 		Name:            v.name,
 		CreatedDate:     awsTime(m.CreatedTime),
 		LastChangedDate: awsTime(m.UpdatedTime),
-		Tags:            v.tags(),
-		PrimaryRegion:   s.region,
+		// AWS gives the day of the last access, not the time.
+		LastAccessedDate: awsDay(m.LastReadTime),
+		Tags:             v.tags(),
+		PrimaryRegion:    s.region,
 	}
 	if d, ok := v.custom[mkDescription]; ok {
 		out.Description = ptr(d)
@@ -618,7 +628,7 @@ func listSecretVersionIDs(s *session, body []byte) (any, error) {
 		return nil, err
 	}
 	var all []versionEntry
-	for n := max(v.latest, v.pending); n >= 1; n-- {
+	for n := max(v.newest, v.pending); n >= 1; n-- {
 		info, ok := v.retain[n]
 		if !ok || info.Destroyed {
 			continue
@@ -700,10 +710,10 @@ func deleteSecret(s *session, body []byte) (any, error) {
 	if !ref.matches(v) {
 		return nil, notFound()
 	}
-	if err := s.do(logical.PatchOperation, "metadata/"+ref.name, nil, map[string]any{"recovery_window_days": days}, nil); err != nil {
-		return nil, err
-	}
-	if err := s.do(logical.DeleteOperation, "metadata/"+ref.name, nil, nil, nil); err != nil {
+	// One request: KV sets the key's recovery window and deletes with it
+	// in one transaction (a KV extension, docs/aws-secrets-manager.md).
+	q := url.Values{"recovery_window_days": {strconv.FormatInt(days, 10)}}
+	if err := s.do(logical.DeleteOperation, "metadata/"+ref.name, q, nil, nil); err != nil {
 		return nil, err
 	}
 	out := &deleteOutput{ARN: s.arn(v), Name: v.name}

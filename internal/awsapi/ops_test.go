@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -131,6 +132,12 @@ func TestCreateGetPut(t *testing.T) {
 	}
 	if aws.ToString(d.Description) != "payments database" || len(d.Tags) != 1 || aws.ToString(d.Tags[0].Value) != "payments" || len(d.VersionIdsToStages) != 3 || d.CreatedDate == nil {
 		t.Errorf("DescribeSecret = %+v", d)
+	}
+	// The secret was read above: its last access is today (AWS gives the
+	// day only).
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	if d.LastAccessedDate == nil || !d.LastAccessedDate.Equal(today) && !d.LastAccessedDate.Equal(today.Add(-24*time.Hour)) {
+		t.Errorf("LastAccessedDate = %v, want %v", d.LastAccessedDate, today)
 	}
 }
 

@@ -2,6 +2,7 @@ package awsapi
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -104,17 +105,26 @@ func rotateSecret(s *session, body []byte) (any, error) {
 	}
 	out := &rotateOutput{ARN: s.arn(v), Name: v.name}
 	if in.RotateImmediately == nil || *in.RotateImmediately {
+		// The ClientRequestToken becomes the new version's VersionId in
+		// the rotation's own transaction (rotate/'s Coffer extension),
+		// unless a rotation is already pending: that one is completed,
+		// and its version keeps the id it has.
+		var body map[string]any
+		if tok != "" && v.pending == 0 {
+			n := v.next()
+			body = map[string]any{"version": n, "custom_metadata": map[string]*string{mkVersionPrefix + itoa(n): ptr(tok)}}
+		}
 		var res struct {
 			Version int `json:"version"`
 		}
-		if err := s.do(logical.UpdateOperation, "rotate/"+v.name, nil, nil, &res); err != nil {
+		if err := s.do(logical.UpdateOperation, "rotate/"+v.name, nil, body, &res); err != nil {
+			if errors.Is(err, logical.ErrConflict) && body != nil {
+				return nil, fail(codeInvalidRequest, "the secret changed during the request; retry")
+			}
 			return nil, err
 		}
 		if res.Version > 0 {
-			if tok != "" {
-				if err := s.patchCustom(v.name, map[string]*string{mkVersionPrefix + itoa(res.Version): ptr(tok)}); err != nil {
-					return nil, err
-				}
+			if body != nil && res.Version == body["version"] {
 				v.custom[mkVersionPrefix+itoa(res.Version)] = tok
 			}
 			out.VersionID = ptr(v.versionID(res.Version))

@@ -209,9 +209,14 @@ func (s *session) readValue(name string, n int) (secretValue, *kvData, error) {
 
 // putVersion writes value as a new version of the secret v with the
 // ClientRequestToken tok and moves the staging labels stages to it, as
-// PutSecretValue does. It answers the new version (or, for a retry with
-// the same token and value, the existing one).
-func (s *session) putVersion(v *view, tok string, value secretValue, stages []string) (int, error) {
+// PutSecretValue does, together with the custom_metadata changes extra
+// (UpdateSecret's description): one core request, so the version, its
+// VersionId and its labels are stored together or not at all. A version
+// without AWSCURRENT (when the secret has a current one) is written
+// staged: not current for Vault readers either. It answers the new
+// version (or, for a retry with the same token and value, the existing
+// one, and then applies extra alone).
+func (s *session) putVersion(v *view, tok string, value secretValue, stages []string, extra map[string]*string) (int, error) {
 	if n := v.versionOf(tok); n > 0 && v.custom[mkVersionPrefix+itoa(n)] == tok {
 		old, _, err := s.readValue(v.name, n)
 		if err != nil {
@@ -220,7 +225,7 @@ func (s *session) putVersion(v *view, tok string, value secretValue, stages []st
 		if !old.equal(value) {
 			return 0, fail(codeResourceExists, "You can't modify an existing version, you can only create a new version.")
 		}
-		return n, nil
+		return n, s.patchCustom(v.name, extra)
 	}
 	if len(stages) == 0 {
 		stages = []string{stageCurrent}
@@ -234,15 +239,14 @@ func (s *session) putVersion(v *view, tok string, value secretValue, stages []st
 		}
 	}
 	oldCur := v.current()
-	w, err := s.writeData(v.name, value.toKV(), v.latest)
-	if err != nil {
-		if errors.Is(err, logical.ErrConflict) {
-			return 0, fail(codeInvalidRequest, "the secret changed during the request; retry")
-		}
-		return 0, err
-	}
-	n := w.Version
+	n := v.next()
 	changes := map[string]*string{mkVersionPrefix + itoa(n): ptr(tok)}
+	for k, val := range extra {
+		changes[k] = val
+	}
+	if _, ok := v.custom[mkLegacyCurrent]; ok {
+		changes[mkLegacyCurrent] = nil
+	}
 	makeCurrent := oldCur == 0
 	for _, st := range stages {
 		switch st {
@@ -252,16 +256,8 @@ func (s *session) putVersion(v *view, tok string, value secretValue, stages []st
 			changes[mkStagePrefix+st] = ptr(itoa(n))
 		}
 	}
-	if makeCurrent {
-		changes[mkCurrent] = nil
-		if oldCur > 0 {
-			changes[mkStagePrefix+stagePrevious] = ptr(itoa(oldCur) + ":" + itoa(n))
-		}
-	} else {
-		changes[mkCurrent] = ptr(itoa(oldCur) + ":" + itoa(n))
-		if p, ok := v.labels()[stagePrevious]; ok {
-			changes[mkStagePrefix+stagePrevious] = ptr(itoa(p) + ":" + itoa(n))
-		}
+	if makeCurrent && oldCur > 0 {
+		changes[mkStagePrefix+stagePrevious] = ptr(itoa(oldCur) + ":" + itoa(n))
 	}
 	// Forget the VersionIds of versions KV no longer keeps.
 	for k := range v.custom {
@@ -273,7 +269,11 @@ func (s *session) putVersion(v *view, tok string, value secretValue, stages []st
 			}
 		}
 	}
-	if err := s.patchCustom(v.name, changes); err != nil {
+	_, err := s.writeVersion(v.name, versionWrite{data: value.toKV(), cas: v.cur, n: n, staged: !makeCurrent, changes: changes})
+	if err != nil {
+		if errors.Is(err, logical.ErrConflict) {
+			return 0, fail(codeInvalidRequest, "the secret changed during the request; retry")
+		}
 		return 0, err
 	}
 	return n, nil

@@ -154,9 +154,10 @@ func (a *coreAuthenticator) Authenticate(ctx context.Context, r *http.Request, b
 			a.logger.Warn("aws request refused at login", "access_key_id", id, "err", err)
 			return "", unrecognizedClient()
 		case errors.Is(err, ha.ErrStandby):
-			// Only the active node makes tokens; this node has none
-			// cached for the key.
-			return "", &Error{Code: CodeServiceUnavailable, Message: "This Coffer node is a standby: send AWS API requests to the active node.", Status: http.StatusServiceUnavailable}
+			// Only the active node makes tokens. Standbys forward AWS
+			// requests before they get here; this is reached when the
+			// node stepped down while verifying.
+			return "", &Error{Code: CodeServiceUnavailable, Message: "This Coffer node became a standby while verifying the request; retry.", Status: http.StatusServiceUnavailable}
 		case errors.Is(err, core.ErrSealed):
 			return "", &Error{Code: CodeServiceUnavailable, Message: "Coffer is sealed.", Status: http.StatusServiceUnavailable}
 		}

@@ -175,6 +175,7 @@ func commands() map[string]*command {
 	maps.Copy(t, eventsCommands())
 	maps.Copy(t, accessCommands())
 	maps.Copy(t, incidentCommands())
+	maps.Copy(t, kmsCommands())
 	return t
 }
 

@@ -77,8 +77,65 @@ const forwardTimeout = 90 * time.Second
 // active node announced one, and to its API address otherwise. Without an
 // active node it answers 503.
 func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string, body []byte) {
-	if r.Header.Get(forwardedHeader) != "" {
+	h.forward(w, r, reqID, body, forwardMode{fail: func(w http.ResponseWriter, _ string) {
 		h.writeError(w, r, reqID, ha.ErrNoActive)
+	}})
+}
+
+// ForwardRaw sends r, a request of another wire API served on this
+// listener (internal/awsapi) whose body was read as body within the
+// listener's limits, to the active node when this node is an unsealed
+// standby, and reports whether it did; the answer is then written. The
+// request goes as the client sent it: method, path, query, the Host
+// header, every header but the hop-by-hop ones and this package's own
+// forwarding headers, and the body byte for byte, so that the active node
+// verifies a signature over them itself. Nothing of it is logged. reqID
+// names the request in this node's log. unavailable writes the answer,
+// with msg saying why, when no active node takes the request: none is
+// known or reachable, forwarding is disabled (a 307 redirect would send
+// the request to a host its signature does not name), or r was already
+// forwarded by another node. On an active node, or a sealed one,
+// ForwardRaw does nothing and reports false.
+func (h *Handler) ForwardRaw(w http.ResponseWriter, r *http.Request, reqID string, body []byte, unavailable func(w http.ResponseWriter, msg string)) bool {
+	if !h.core.HAStatus().Standby {
+		return false
+	}
+	if h.redirect {
+		unavailable(w, "this Coffer node is a standby that does not forward requests (disable_request_forwarding): send the request to the active node")
+		return true
+	}
+	h.forward(w, r, reqID, body, forwardMode{raw: true, fail: unavailable})
+	return true
+}
+
+// ClientConnection describes r's client for another wire API served on
+// this listener, as this package describes it to core: for a request a
+// standby forwarded to this node's cluster listener, authenticated by a
+// cluster certificate, the original client's address, as the standby
+// reported it, and no TLS state; otherwise r's own.
+func (h *Handler) ClientConnection(r *http.Request) *logical.Connection {
+	return h.clientConnection(r)
+}
+
+// forwardMode says how [Handler.forward] passes a request on.
+type forwardMode struct {
+	// raw keeps the request as the client sent it for a signature over
+	// it: the Host header and the X-Forwarded-* headers stay as they
+	// came, and the answer's headers are the active node's only.
+	raw bool
+	// fail answers when no active node takes the request; msg says why.
+	fail func(w http.ResponseWriter, msg string)
+}
+
+// noActive is what a client is told when no active node takes its
+// request.
+const noActive = "no active Coffer node can take the request now; retry later"
+
+// forward sends r, with body, to the active node (see [Handler.toActive]
+// and [Handler.ForwardRaw]).
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, reqID string, body []byte, mode forwardMode) {
+	if r.Header.Get(forwardedHeader) != "" {
+		mode.fail(w, "a node forwarded this request to a standby: the nodes disagree about which is active; retry later")
 		return
 	}
 	info, err := h.core.Leader(r.Context())
@@ -86,13 +143,13 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 		if !errors.Is(err, ha.ErrNoActive) {
 			h.logger.Warn("find the active node", "request_id", reqID, "err", err)
 		}
-		h.writeError(w, r, reqID, ha.ErrNoActive)
+		mode.fail(w, noActive)
 		return
 	}
 	target, err := url.Parse(info.LeaderAddress)
 	if err != nil || target.Host == "" {
 		h.logger.Error("the active node's address is not a URL", "request_id", reqID)
-		h.writeError(w, r, reqID, ha.ErrNoActive)
+		mode.fail(w, noActive)
 		return
 	}
 	transport := h.transport
@@ -100,7 +157,7 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 	if !h.redirect && h.cluster != nil {
 		ft, err := h.core.ForwardTarget(r.Context())
 		if err != nil {
-			h.writeError(w, r, reqID, ha.ErrNoActive)
+			mode.fail(w, noActive)
 			return
 		}
 		if !ft.Announced {
@@ -108,7 +165,7 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 			// active node has a cluster listener: refusing is safer than
 			// forwarding without cluster TLS.
 			h.logger.Warn("the active node has not announced itself; not forwarding", "request_id", reqID, "active", target.Host)
-			h.writeError(w, r, reqID, ha.ErrNoActive)
+			mode.fail(w, noActive)
 			return
 		}
 		if ct := clusterURL(ft.ClusterAddr); ct != nil {
@@ -117,7 +174,7 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 			h.logFallback(target.Host)
 		}
 	}
-	if h.redirect {
+	if h.redirect && !mode.raw {
 		loc := *target
 		loc.Path, loc.RawPath = r.URL.Path, r.URL.RawPath
 		loc.RawQuery = r.URL.RawQuery
@@ -133,6 +190,9 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 	defer cancel()
 	// The active node's answer brings its own headers.
 	w.Header().Del("Cache-Control")
+	if mode.raw {
+		clear(w.Header())
+	}
 	out := r.Clone(ctx)
 	out.Body = io.NopCloser(bytes.NewReader(body))
 	out.ContentLength = int64(len(body))
@@ -143,8 +203,20 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
-			pr.Out.Host = target.Host
-			pr.SetXForwarded()
+			if mode.raw {
+				// The client signed the Host it sent, and may have
+				// signed the X-Forwarded-* headers the proxy dropped
+				// before Rewrite.
+				pr.Out.Host = pr.In.Host
+				for _, k := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+					if v, ok := pr.In.Header[k]; ok {
+						pr.Out.Header[k] = v
+					}
+				}
+			} else {
+				pr.Out.Host = target.Host
+				pr.SetXForwarded()
+			}
 			pr.Out.Header.Set(forwardedHeader, "1")
 			// Only this node may say who the client is, and only to the
 			// cluster listener, where the active node authenticates it.
@@ -154,9 +226,9 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 			}
 		},
 		Transport: transport,
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			h.logger.Warn("forward to the active node", "request_id", reqID, "active", target.Host, "err", err)
-			h.writeError(w, r, reqID, ha.ErrNoActive)
+			mode.fail(w, noActive)
 		},
 	}
 	proxy.ServeHTTP(w, out)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/coffer-secrets/coffer/internal/config"
 	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/logical"
 )
 
 const usage = `Usage: coffer server [options]
@@ -114,7 +116,9 @@ func buildConfig(f *flags, getenv func(string) string) (*config.Config, string, 
 		}
 		return applyLogFlag(cfg, f), dataDir, "", nil
 	case f.dev:
-		src = fmt.Sprintf("storage \"inmem\" {}\nlistener \"tcp\" {\n  address = %s\n  tls_disable = true\n}\n", hclString(listen))
+		// Dev mode serves the AWS Secrets Manager API with its defaults,
+		// as [config.Config.Dev] does with a file.
+		src = fmt.Sprintf("storage \"inmem\" {}\nlistener \"tcp\" {\n  address = %s\n  tls_disable = true\n}\naws_secrets_manager {}\n", hclString(listen))
 		dataDir = ""
 	default:
 		abs, err := filepath.Abs(dataDir)
@@ -195,7 +199,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		return 2
 	}
 	if f.dev {
-		info, err := SetUpDev(ctx, srv.Core(), f.devRoot)
+		info, err := setUpDev(ctx, srv.Core(), f.devRoot, cfg.AWSSecretsManager)
 		if err != nil {
 			fmt.Fprintln(stderr, "Error setting up dev mode:", err)
 			srv.closeAll()
@@ -245,6 +249,19 @@ type DevInfo struct {
 // SetUpDev initializes c with one key share, unseals it and mounts KV
 // version 2 at secret/, as Vault's dev mode does.
 func SetUpDev(ctx context.Context, c *core.Core, rootTokenID string) (DevInfo, error) {
+	return setUpDev(ctx, c, rootTokenID, nil)
+}
+
+// devAWSPolicy names the ACL policy dev mode writes for AWS access keys:
+// every capability on the AWS API's KV mount.
+const devAWSPolicy = "aws-dev"
+
+// setUpDev is [SetUpDev] that also makes a dev server's AWS Secrets
+// Manager API usable at once when aws is set: it enables the awskeys auth
+// method at aws's auth mount and writes the devAWSPolicy policy (every
+// capability but sudo on aws's KV mount), as root, so that a key made
+// with that policy can do every operation.
+func setUpDev(ctx context.Context, c *core.Core, rootTokenID string, aws *config.AWSSecretsManager) (DevInfo, error) {
 	res, err := c.Initialize(ctx, core.InitRequest{SecretShares: 1, SecretThreshold: 1, RootTokenID: rootTokenID})
 	if err != nil {
 		return DevInfo{}, err
@@ -256,7 +273,27 @@ func SetUpDev(ctx context.Context, c *core.Core, rootTokenID string) (DevInfo, e
 	if err := c.Mount(ctx, core.MountInput{Path: "secret", Type: "kv", Description: "key/value secret storage", Options: map[string]string{"version": "2"}}); err != nil {
 		return DevInfo{}, err
 	}
-	return DevInfo{UnsealKey: key, RootToken: string(res.RootToken)}, nil
+	info := DevInfo{UnsealKey: key, RootToken: string(res.RootToken)}
+	if aws == nil {
+		return info, nil
+	}
+	path := strings.Trim(strings.TrimPrefix(aws.AuthMount, "auth/"), "/")
+	if err := c.Mount(ctx, core.MountInput{Auth: true, Path: path, Type: "awskeys", Description: "AWS access keys for the AWS Secrets Manager API"}); err != nil {
+		return DevInfo{}, fmt.Errorf("enable awskeys at %s: %w", aws.AuthMount, err)
+	}
+	rules := fmt.Sprintf("path %q {\n  capabilities = [\"create\", \"read\", \"update\", \"patch\", \"delete\", \"list\"]\n}\n", aws.Mount+"*")
+	body, err := json.Marshal(map[string]string{"policy": rules})
+	if err != nil {
+		return DevInfo{}, err
+	}
+	_, err = c.HandleRequest(ctx, &core.Request{
+		Request:     &logical.Request{Operation: logical.UpdateOperation, Path: "sys/policies/acl/" + devAWSPolicy, Body: body},
+		ClientToken: res.RootToken,
+	})
+	if err != nil {
+		return DevInfo{}, fmt.Errorf("write the %s policy: %w", devAWSPolicy, err)
+	}
+	return info, nil
 }
 
 // apiAddress is the address to tell clients: api_addr when set, else the
@@ -306,6 +343,14 @@ KV version 2 is mounted at secret/. To use the CLI:
     coffer kv put secret/hello foo=world
 
 `, info.UnsealKey, info.RootToken, addr, info.RootToken)
+	if a := srv.cfg.AWSSecretsManager; a != nil {
+		fmt.Fprintf(w, `The AWS Secrets Manager API is served at POST / on %s, signed with
+keys of %s (policy %s: everything on %s). To make a key:
+
+    coffer write %skeys/dev policies=%s
+
+`, a.Mount, a.AuthMount, devAWSPolicy, a.Mount, a.AuthMount, devAWSPolicy)
+	}
 }
 
 // printUI names the web UI's address when the configuration serves it.

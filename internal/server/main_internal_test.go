@@ -42,6 +42,22 @@ func TestBuildConfigDevWithFile(t *testing.T) {
 	if got := strings.Join(addrs, " "); got != "127.0.0.1:8300 127.0.0.1:8443" {
 		t.Errorf("buildConfig listeners = %s, want the dev listener then the file's", got)
 	}
+	if a := cfg.AWSSecretsManager; a == nil || a.Mount != "secret/" || a.AuthMount != "auth/awskeys/" {
+		t.Errorf("buildConfig aws_secrets_manager = %+v, want the defaults", a)
+	}
+}
+
+// TestBuildConfigDev checks that plain dev mode serves the AWS Secrets
+// Manager API with its defaults.
+func TestBuildConfigDev(t *testing.T) {
+	t.Parallel()
+	cfg, _, _, err := buildConfig(&flags{dev: true, listen: "127.0.0.1:8300"}, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("buildConfig: %v", err)
+	}
+	if a := cfg.AWSSecretsManager; a == nil || a.Mount != "secret/" || a.AuthMount != "auth/awskeys/" || a.AccountID != config.DefaultAWSAccountID {
+		t.Errorf("buildConfig aws_secrets_manager = %+v, want the defaults", a)
+	}
 }
 
 func TestBanner(t *testing.T) {
@@ -51,6 +67,7 @@ func TestBanner(t *testing.T) {
 		apiAddr string
 		addrs   []string
 		dev     bool
+		aws     *config.AWSSecretsManager
 		want    []string
 		notWant []string
 		ui      bool
@@ -71,7 +88,7 @@ func TestBanner(t *testing.T) {
 		{
 			name: "plain dev as before", addrs: []string{"http://127.0.0.1:8200"}, dev: true,
 			want:    []string{"    Api Address: http://127.0.0.1:8200\n    Unseal Key:  k\n    Root Token:  r\n"},
-			notWant: []string{"Listener:", "Web UI"},
+			notWant: []string{"Listener:", "awskeys", "Web UI"},
 		},
 		{
 			name: "dev with the ui", addrs: []string{"http://127.0.0.1:8200"}, dev: true, ui: true,
@@ -81,11 +98,21 @@ func TestBanner(t *testing.T) {
 			name: "dev with a file", addrs: []string{"http://127.0.0.1:8200", "https://127.0.0.1:8443"}, dev: true,
 			want: []string{"    Api Address: http://127.0.0.1:8200\n    Listener:    http://127.0.0.1:8200\n    Listener:    https://127.0.0.1:8443\n"},
 		},
+		{
+			name: "dev with the AWS API", addrs: []string{"http://127.0.0.1:8200"}, dev: true,
+			aws:  &config.AWSSecretsManager{Mount: "secret/", AuthMount: "auth/awskeys/"},
+			want: []string{"POST / on secret/", "\n    coffer write auth/awskeys/keys/dev policies=aws-dev\n"},
+		},
+		{
+			name: "dev with the AWS API elsewhere", addrs: []string{"http://127.0.0.1:8200"}, dev: true,
+			aws:  &config.AWSSecretsManager{Mount: "aws/", AuthMount: "auth/keys/"},
+			want: []string{"POST / on aws/", "\n    coffer write auth/keys/keys/dev policies=aws-dev\n"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := &Server{cfg: &config.Config{APIAddr: tt.apiAddr, UI: tt.ui}, addrs: tt.addrs}
+			srv := &Server{cfg: &config.Config{APIAddr: tt.apiAddr, AWSSecretsManager: tt.aws, UI: tt.ui}, addrs: tt.addrs}
 			var out bytes.Buffer
 			if tt.dev {
 				printDev(&out, srv, DevInfo{UnsealKey: "k", RootToken: "r"})

@@ -281,6 +281,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 				Mount:   cfg.AWSSecretsManager.Mount,
 				Account: cfg.AWSSecretsManager.AccountID,
 				Body:    handler,
+				Forward: handler,
 				Logger:  logger,
 			}))
 		}

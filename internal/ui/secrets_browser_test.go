@@ -59,6 +59,9 @@ func TestBrowseRevealNewVersionDiffRollback(t *testing.T) {
 	s.Click(uitest.Button("Reveal value of password"))
 	s.WaitVisible(uitest.Text("td", "pw-two-2222"))
 	s.Screenshot("secret")
+	if uitest.Eval[bool](s, `(JSON.stringify(sessionStorage) + JSON.stringify(localStorage) + location.href + document.title).includes("pw-two-2222")`) {
+		t.Fatal("a revealed value reached storage, the URL or the title")
+	}
 	s.Click(uitest.Button("Hide value of password"))
 	s.WaitGone(uitest.Text("td", "pw-two-2222"))
 	if hasInDOM(s, "pw-two-2222") {

@@ -14,9 +14,7 @@ import (
 // dataInput is the body of data/ writes and patches.
 type dataInput struct {
 	Data    json.RawMessage `json:"data"`
-	Options struct {
-		CAS *framework.Int `json:"cas"`
-	} `json:"options"`
+	Options dataOptions     `json:"options"`
 }
 
 // dataResponse is the data of a data/ read. Data is the stored JSON
@@ -172,7 +170,7 @@ func (b *backendV2) loadVersion(ctx context.Context, p string, n int) (meta *key
 
 // writeData creates a new version of a secret.
 func (b *backendV2) writeData(ctx context.Context, req *logical.Request, m *framework.Match, in *dataInput) (*logical.Response, error) {
-	p, data, cfg, unlock, err := b.beginWrite(ctx, m, in)
+	p, data, cfg, unlock, err := b.beginWrite(ctx, req, m, in)
 	if err != nil {
 		return nil, err
 	}
@@ -190,18 +188,21 @@ func (b *backendV2) writeData(ctx context.Context, req *logical.Request, m *fram
 	if err := checkCAS(cfg, meta, in.Options.CAS); err != nil {
 		return nil, err
 	}
-	resp, err := b.addVersionLocked(ctx, p, cfg, meta, data, writerOf(req))
+	if err := in.Options.checkVersion(meta); err != nil {
+		return nil, err
+	}
+	resp, err := b.addVersionLocked(ctx, p, cfg, meta, data, writerOf(req), &in.Options)
 	if err != nil {
 		return nil, err
 	}
-	b.sendVersionWritten(ctx, eventDataWrite, p, meta, resp)
+	b.sendVersionWritten(ctx, eventDataWrite, p, meta, resp, in.Options.staged())
 	return resp, nil
 }
 
 // patchData applies a JSON merge patch (RFC 7386) to the current version
 // and stores the result as a new version.
 func (b *backendV2) patchData(ctx context.Context, req *logical.Request, m *framework.Match, in *dataInput) (*logical.Response, error) {
-	p, patch, cfg, unlock, err := b.beginWrite(ctx, m, in)
+	p, patch, cfg, unlock, err := b.beginWrite(ctx, req, m, in)
 	if err != nil {
 		return nil, err
 	}
@@ -222,6 +223,9 @@ func (b *backendV2) patchData(ctx context.Context, req *logical.Request, m *fram
 	if err := checkCAS(cfg, meta, in.Options.CAS); err != nil {
 		return nil, err
 	}
+	if err := in.Options.checkVersion(meta); err != nil {
+		return nil, err
+	}
 	e, err := b.storage.Get(ctx, verKey(p, cur.N))
 	if err != nil {
 		return nil, err
@@ -237,20 +241,24 @@ func (b *backendV2) patchData(ctx context.Context, req *logical.Request, m *fram
 	if err != nil {
 		return nil, err
 	}
-	resp, err := b.addVersionLocked(ctx, p, cfg, meta, data, writerOf(req))
+	resp, err := b.addVersionLocked(ctx, p, cfg, meta, data, writerOf(req), &in.Options)
 	if err != nil {
 		return nil, err
 	}
-	b.sendVersionWritten(ctx, eventDataPatch, p, meta, resp)
+	b.sendVersionWritten(ctx, eventDataPatch, p, meta, resp, in.Options.staged())
 	return resp, nil
 }
 
-// beginWrite checks the path and body of a write or patch of data/<path>,
-// locks the path and loads the mount's config. On success the caller
-// calls unlock when done.
-func (b *backendV2) beginWrite(ctx context.Context, m *framework.Match, in *dataInput) (p string, data []byte, cfg *mountConfig, unlock func(), err error) {
+// beginWrite checks the path, body and options of a write or patch of
+// data/<path> (the Coffer extensions against the caller's ACL), locks the
+// path and loads the mount's config. On success the caller calls unlock
+// when done.
+func (b *backendV2) beginWrite(ctx context.Context, req *logical.Request, m *framework.Match, in *dataInput) (p string, data []byte, cfg *mountConfig, unlock func(), err error) {
 	p = m.Get("path")
 	if err := checkPath(p); err != nil {
+		return "", nil, nil, nil, err
+	}
+	if err := in.Options.checkExtensions(req, p); err != nil {
 		return "", nil, nil, nil, err
 	}
 	if data, err = compactData(in.Data); err != nil {
@@ -266,11 +274,18 @@ func (b *backendV2) beginWrite(ctx context.Context, m *framework.Match, in *data
 
 // addVersionLocked stores data as the next version of p, trimming the
 // oldest versions beyond max_versions, in one transaction, recording by
-// as its writer. The caller holds p's lock; meta may be nil for a new key.
-func (b *backendV2) addVersionLocked(ctx context.Context, p string, cfg *mountConfig, meta *keyMeta, data []byte, by writer) (*logical.Response, error) {
+// as its writer. The new version becomes current unless opts stages it;
+// opts' custom_metadata patch is stored in the same transaction (its
+// checks fail the write before anything is stored). The caller holds p's
+// lock and has checked opts against the caller's ACL; meta may be nil
+// for a new key.
+func (b *backendV2) addVersionLocked(ctx context.Context, p string, cfg *mountConfig, meta *keyMeta, data []byte, by writer, opts *dataOptions) (*logical.Response, error) {
 	now := b.now()
 	if meta == nil {
 		meta = &keyMeta{Created: now}
+	}
+	if err := patchCustomMetadata(meta, opts.CustomMetadata); err != nil {
+		return nil, err
 	}
 	v := versionMeta{N: meta.nextVersion(), Created: now, Accessor: by.accessor, EntityID: by.entityID}
 	if d := effectiveDeleteAfter(cfg, meta); d > 0 {
@@ -280,7 +295,9 @@ func (b *backendV2) addVersionLocked(ctx context.Context, p string, cfg *mountCo
 		}
 	}
 	meta.Versions = append(meta.Versions, v)
-	meta.Current = v.N
+	if !opts.staged() {
+		meta.Current = v.N
+	}
 	meta.Updated = now
 
 	ops := make([]logical.TxnOp, 0, 3)

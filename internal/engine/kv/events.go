@@ -84,14 +84,19 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // sendVersionWritten sends typ for a new version of p: meta is the
 // metadata the write started from (nil for a new key; the write updated
-// it in place) and resp the write's answer.
-func (b *backendV2) sendVersionWritten(ctx context.Context, typ, p string, meta *keyMeta, resp *logical.Response) {
-	md := map[string]string{"oldest_version": "0"}
+// it in place) and resp the write's answer. A staged version (not
+// current) is named in the event's version, not as current_version.
+func (b *backendV2) sendVersionWritten(ctx context.Context, typ, p string, meta *keyMeta, resp *logical.Response, staged bool) {
+	md := map[string]string{"oldest_version": "0", "current_version": "0"}
 	if meta != nil {
 		md = versionsMetadata(meta)
 	}
 	if r, ok := resp.Data.(*versionResponse); ok {
-		md["current_version"] = itoa(r.Version)
+		if staged {
+			md["version"] = itoa(r.Version)
+		} else {
+			md["current_version"] = itoa(r.Version)
+		}
 	}
 	b.send(ctx, typ, "data/"+p, p, md)
 }

@@ -182,6 +182,11 @@ type metadataResponse struct {
 	UpdatedTime        string              `json:"updated_time"`
 	Versions           map[int]versionInfo `json:"versions"`
 	lifeResponse
+	// LastReadTime is when the key's data was last read on the active
+	// node (a Coffer extension; absent when never read). Reads are kept
+	// in memory and flushed about once a minute, so a crash may lose the
+	// latest.
+	LastReadTime string `json:"last_read_time,omitempty"`
 	// Rotation summarises the key's rotation policy and state; absent
 	// when it has none or the caller may not read rotation/<path>.
 	Rotation *rotationSummary `json:"rotation,omitempty"`

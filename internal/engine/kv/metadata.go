@@ -18,11 +18,12 @@ type metadataInput struct {
 
 // metadataPatchInput is the body of a metadata patch: like a write, but
 // custom_metadata merges into the stored map and a null value removes a
-// key.
+// key. CurrentVersion is a Coffer extension (stage.go).
 type metadataPatchInput struct {
 	settingsInput
 	keyLifeInput
 	CustomMetadata map[string]*string `json:"custom_metadata"`
+	CurrentVersion *framework.Int     `json:"current_version"`
 }
 
 func (in *settingsInput) apply(meta *keyMeta) {
@@ -51,6 +52,14 @@ func (b *backendV2) readMetadata(ctx context.Context, req *logical.Request, m *f
 		return nil, err
 	}
 	r := newMetadataResponse(meta)
+	last, err := b.lastRead.load(ctx, b.storage, p)
+	if err != nil {
+		return nil, err
+	}
+	if last >= meta.Created {
+		// A key deleted and written again keeps no reads of the old one.
+		r.LastReadTime = formatTime(last)
+	}
 	if req.Access != nil && req.Access.Allowed(req.MountPoint+"rotation/"+p, logical.ReadOperation) {
 		if r.Rotation, err = b.rotationSummary(ctx, p); err != nil {
 			return nil, err
@@ -126,14 +135,24 @@ func (b *backendV2) writeMetadata(ctx context.Context, _ *logical.Request, m *fr
 	return nil, nil
 }
 
-// patchMetadata changes the given settings of an existing key.
-func (b *backendV2) patchMetadata(ctx context.Context, _ *logical.Request, m *framework.Match, in *metadataPatchInput) (*logical.Response, error) {
+// patchMetadata changes the given settings of an existing key and, with
+// current_version, which version is current (stage.go): one transaction.
+func (b *backendV2) patchMetadata(ctx context.Context, req *logical.Request, m *framework.Match, in *metadataPatchInput) (*logical.Response, error) {
 	p := m.Get("path")
 	if err := checkPath(p); err != nil {
 		return nil, err
 	}
 	if err := in.check(); err != nil {
 		return nil, err
+	}
+	if in.CurrentVersion != nil {
+		target := req.MountPoint + "data/" + p
+		if req.Access == nil || !req.Access.Allowed(target, logical.UpdateOperation) {
+			return nil, &logical.Error{Kind: logical.ErrPermissionDenied, Msg: "current_version needs update permission on " + target}
+		}
+		if *in.CurrentVersion < 1 || *in.CurrentVersion > 1<<31 {
+			return nil, logical.InvalidRequest("invalid value for \"current_version\": want a version number from 1")
+		}
 	}
 	life, err := in.checkLife(b.now())
 	if err != nil {
@@ -147,23 +166,15 @@ func (b *backendV2) patchMetadata(ctx context.Context, _ *logical.Request, m *fr
 	if meta == nil {
 		return nil, logical.NotFound("no metadata at the path to patch")
 	}
-	in.apply(meta)
-	if len(in.CustomMetadata) > 0 {
-		cm := make(map[string]string, len(meta.CustomMetadata)+len(in.CustomMetadata))
-		for k, v := range meta.CustomMetadata {
-			cm[k] = v
-		}
-		for k, v := range in.CustomMetadata {
-			if v == nil {
-				delete(cm, k)
-			} else {
-				cm[k] = *v
-			}
-		}
-		if err := checkCustomMetadata(cm); err != nil {
+	moved := false
+	if in.CurrentVersion != nil {
+		if moved, err = setCurrentLocked(meta, int(*in.CurrentVersion), b.now()); err != nil {
 			return nil, err
 		}
-		meta.CustomMetadata = cm
+	}
+	in.apply(meta)
+	if err := patchCustomMetadata(meta, in.CustomMetadata); err != nil {
+		return nil, err
 	}
 	meta.Updated = b.now()
 	ops, err := life.apply(p, meta)
@@ -174,21 +185,34 @@ func (b *backendV2) patchMetadata(ctx context.Context, _ *logical.Request, m *fr
 		return nil, err
 	}
 	b.send(ctx, eventMetadataPatch, "metadata/"+p, p, versionsMetadata(meta))
+	if moved {
+		// Readers of the data see another version, as after a write.
+		b.send(ctx, eventDataWrite, "data/"+p, p, versionsMetadata(meta))
+	}
 	return nil, nil
 }
 
 // deleteMetadata removes a key's metadata and the data of all its
 // versions, in one transaction; with a recovery window it moves the key
-// to the trash instead, recoverable until the window ends.
-func (b *backendV2) deleteMetadata(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+// to the trash instead, recoverable until the window ends. A
+// ?recovery_window_days=N (a Coffer extension, stage.go) sets the key's
+// window and deletes with it, in the same transaction.
+func (b *backendV2) deleteMetadata(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
 	p := m.Get("path")
 	if err := checkPath(p); err != nil {
+		return nil, err
+	}
+	window, err := recoveryWindowQuery(req, p)
+	if err != nil {
 		return nil, err
 	}
 	defer b.lock(p)()
 	meta, err := loadMeta(ctx, b.storage, p)
 	if err != nil || meta == nil {
 		return nil, err
+	}
+	if window != nil {
+		meta.RecoveryWindowDays = window
 	}
 	cfg, err := loadConfig(ctx, b.storage)
 	if err != nil {

@@ -151,7 +151,7 @@ func (b *backendV2) rotationPaths() []*framework.Path {
 		{
 			Pattern: `rotate/(?P<path>.*)`,
 			Operations: map[logical.Operation]framework.Handler{
-				logical.UpdateOperation: b.rotateNow,
+				logical.UpdateOperation: framework.Typed(b.rotateNow),
 			},
 			Synopsis: "Rotate a secret now, by its rotation policy.",
 		},
@@ -312,6 +312,13 @@ func (b *backendV2) deleteRotation(ctx context.Context, _ *logical.Request, m *f
 	return nil, nil
 }
 
+// rotateNowInput is the body of secret/rotate/PATH: Coffer extensions,
+// both optional (see rotateNow).
+type rotateNowInput struct {
+	Version        *framework.Int     `json:"version"`
+	CustomMetadata map[string]*string `json:"custom_metadata"`
+}
+
 // rotateNowResponse is the answer of secret/rotate/PATH.
 type rotateNowResponse struct {
 	Version         int `json:"version"`
@@ -322,14 +329,31 @@ type rotateNowResponse struct {
 // (a half-done rotation is worse than a late answer), bounded by
 // rotationTimeout. A failed rotator is a 502 and leaves the new version
 // pending, to be retried by the schedule.
-func (b *backendV2) rotateNow(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+//
+// The body may carry Coffer extensions (stage.go): custom_metadata, a
+// patch stored with the new pending version in the prepare transaction,
+// and version, the number that version must get (required with
+// custom_metadata, so the caller can name it there). They need patch or
+// update on metadata/<path>, and are refused (a conflict, nothing
+// changed) when a rotation is already pending or the number differs.
+func (b *backendV2) rotateNow(ctx context.Context, req *logical.Request, m *framework.Match, in *rotateNowInput) (*logical.Response, error) {
 	p := m.Get("path")
 	if err := checkPath(p); err != nil {
 		return nil, err
 	}
+	var opts *dataOptions
+	if in.CustomMetadata != nil || in.Version != nil {
+		opts = &dataOptions{Version: in.Version, CustomMetadata: in.CustomMetadata}
+		if in.CustomMetadata != nil && in.Version == nil {
+			return nil, logical.InvalidRequest("custom_metadata on rotate/ needs version, the number of the version it is stored with")
+		}
+		if err := opts.checkExtensions(req, p); err != nil {
+			return nil, err
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rotationTimeout)
 	defer cancel()
-	v, prev, err := b.rotate(ctx, p)
+	v, prev, err := b.rotate(ctx, p, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -339,17 +363,19 @@ func (b *backendV2) rotateNow(ctx context.Context, _ *logical.Request, m *framew
 // rotate runs one rotation of p to the end and returns the version that
 // became current and the one before it. A pending version found older
 // than the current one at commit is not a success: p is rotated again at
-// once, from the current version.
-func (b *backendV2) rotate(ctx context.Context, p string) (version, previous int, err error) {
+// once, from the current version. opts (nil for none) are rotate/'s
+// extensions, for the first attempt only.
+func (b *backendV2) rotate(ctx context.Context, p string, opts *dataOptions) (version, previous int, err error) {
 	if !b.sched.begin(p) {
 		return 0, 0, &logical.Error{Kind: logical.ErrConflict, Msg: "a rotation of this secret is already running"}
 	}
 	defer b.sched.end(p)
 	for range 2 {
-		version, previous, err = b.rotateOnce(ctx, p)
+		version, previous, err = b.rotateOnce(ctx, p, opts)
 		if !errors.Is(err, errStalePending) {
 			break
 		}
+		opts = nil
 	}
 	return version, previous, err
 }
@@ -359,10 +385,10 @@ func (b *backendV2) rotate(ctx context.Context, p string) (version, previous int
 var errStalePending = errors.New("a newer version was written during the rotation")
 
 // rotateOnce is one rotation of p; the caller holds p's in-flight mark.
-func (b *backendV2) rotateOnce(ctx context.Context, p string) (version, previous int, err error) {
-	ch, pol, err := b.prepareRotation(ctx, p)
+func (b *backendV2) rotateOnce(ctx context.Context, p string, opts *dataOptions) (version, previous int, err error) {
+	ch, pol, err := b.prepareRotation(ctx, p, opts)
 	if err != nil {
-		if !errors.Is(err, logical.ErrNotFound) && !errors.Is(err, errTrashed) && !b.sched.closing.Load() {
+		if !errors.Is(err, logical.ErrNotFound) && !errors.Is(err, errTrashed) && !errors.Is(err, errRotateOptions) && !b.sched.closing.Load() {
 			b.recordFailure(ctx, p, 0, err)
 		}
 		return 0, 0, err
@@ -409,9 +435,15 @@ func (b *backendV2) applyRotator(ctx context.Context, pol *rotation.Policy, ch r
 	return r.Apply(ctx, ch)
 }
 
+// errRotateOptions marks a rotation refused for its rotate/ extensions:
+// the caller's mistake, not a failure to record.
+var errRotateOptions = errors.New("rotate options refused")
+
 // prepareRotation is phase 1: it writes the pending version (or finds the
-// one a rotation left) and returns the change for the rotator.
-func (b *backendV2) prepareRotation(ctx context.Context, p string) (rotation.Change, *rotation.Policy, error) {
+// one a rotation left) and returns the change for the rotator. opts (nil
+// for none) patch custom_metadata in the same transaction; they are
+// refused when a rotation is already pending.
+func (b *backendV2) prepareRotation(ctx context.Context, p string, opts *dataOptions) (rotation.Change, *rotation.Policy, error) {
 	defer b.lock(p)()
 	e, err := loadRotation(ctx, b.storage, p)
 	if err != nil {
@@ -443,6 +475,19 @@ func (b *backendV2) prepareRotation(ctx context.Context, p string) (rotation.Cha
 		// may read. The schedule waits for the expiry to be extended.
 		return rotation.Change{}, nil, &logical.Error{Kind: logical.ErrInvalidRequest,
 			Msg: "the secret expired at " + formatTime(meta.ExpireAt) + "; extend its expiry (metadata \"expire_at\" or \"ttl\") to rotate it", Err: errTrashed}
+	}
+	if opts != nil && e.Pending != 0 {
+		return rotation.Change{}, nil, &logical.Error{Kind: logical.ErrConflict, Err: errRotateOptions,
+			Msg: "a rotation of this secret is pending (version " + strconv.Itoa(e.Pending) + "): rotate without version and custom_metadata to complete it"}
+	}
+	if opts != nil {
+		m := meta
+		if m == nil {
+			m = &keyMeta{}
+		}
+		if err := opts.checkVersion(m); err != nil {
+			return rotation.Change{}, nil, &logical.Error{Kind: logical.ErrConflict, Err: errors.Join(errRotateOptions, err), Msg: err.Error()}
+		}
 	}
 	if e.Pending != 0 && meta != nil {
 		if ch, ok, err := b.resumeLocked(ctx, p, e, meta, now); err != nil || ok {
@@ -500,6 +545,11 @@ func (b *backendV2) prepareRotation(ctx context.Context, p string) (rotation.Cha
 	}
 	if meta == nil {
 		meta = &keyMeta{Created: now}
+	}
+	if opts != nil {
+		if err := patchCustomMetadata(meta, opts.CustomMetadata); err != nil {
+			return rotation.Change{}, nil, &logical.Error{Kind: logical.ErrInvalidRequest, Err: errors.Join(errRotateOptions, err), Msg: err.Error()}
+		}
 	}
 	v := versionMeta{N: meta.nextVersion(), Created: now}
 	if d := effectiveDeleteAfter(cfg, meta); d > 0 {
@@ -569,14 +619,19 @@ func (b *backendV2) resumeLocked(ctx context.Context, p string, e *rotationEntry
 }
 
 // trimLocked drops the oldest versions beyond max_versions from meta,
-// never the current or the pending one, and returns the deletions of
-// their data.
+// never the current one, the pending one or the newest (the one just
+// written, which may be staged: not current), and returns the deletions
+// of their data.
 func trimLocked(p string, cfg *mountConfig, meta *keyMeta) []logical.TxnOp {
 	extra := len(meta.Versions) - effectiveMaxVersions(cfg, meta)
+	if extra <= 0 {
+		return nil
+	}
 	var ops []logical.TxnOp
 	kept := meta.Versions[:0:0]
+	newest := meta.Versions[len(meta.Versions)-1].N
 	for _, v := range meta.Versions {
-		if extra > 0 && v.N != meta.Current && v.N != meta.Pending {
+		if extra > 0 && v.N != meta.Current && v.N != meta.Pending && v.N != newest {
 			ops = append(ops, logical.TxnOp{Key: verKey(p, v.N), Delete: true})
 			extra--
 			continue

@@ -240,7 +240,7 @@ func (b *backendV2) runDue(ctx context.Context, p string) {
 	}
 	rctx, cancel := context.WithTimeout(ctx, rotationTimeout)
 	defer cancel()
-	if _, _, err := b.rotate(rctx, p); err != nil && ctx.Err() == nil {
+	if _, _, err := b.rotate(rctx, p, nil); err != nil && ctx.Err() == nil {
 		// Rotator failures were recorded (with their retry); anything
 		// else (storage, a policy that cannot generate) is retried too.
 		b.sched.mu.Lock()

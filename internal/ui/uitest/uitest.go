@@ -391,11 +391,24 @@ func Field(label string) string {
 	return fmt.Sprintf(`//*[(self::input or self::select or self::textarea) and (@id=//label[normalize-space(.)=%s]/@for or @aria-label=%s)]`, q, q)
 }
 
+// xpathString quotes s as an XPath string literal: in double quotes,
+// else single quotes, else (both kinds inside) a concat of pieces.
 func xpathString(s string) string {
 	if !strings.Contains(s, `"`) {
 		return `"` + s + `"`
 	}
-	return "concat('" + strings.ReplaceAll(s, "'", `', "'", '`) + "')"
+	if !strings.Contains(s, "'") {
+		return "'" + s + "'"
+	}
+	parts := strings.Split(s, `"`)
+	args := make([]string, 0, 2*len(parts))
+	for i, p := range parts {
+		if i > 0 {
+			args = append(args, `'"'`)
+		}
+		args = append(args, `"`+p+`"`)
+	}
+	return "concat(" + strings.Join(args, ", ") + ")"
 }
 
 // Go shows a route of the UI (#/route), as a click on a link would.

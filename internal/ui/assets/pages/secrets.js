@@ -715,6 +715,7 @@ async function renderSecret(el, ctx, mount, parts) {
     const dl = h("dl", { class: "meta" },
       h("dt", {}, "Created"), h("dd", {}, fmtTime(meta.created_time)),
       h("dt", {}, "Updated"), h("dd", {}, fmtTime(meta.updated_time)),
+      h("dt", {}, "Last read"), h("dd", {}, fmtTime(meta.last_read_time) || "never, or not tracked"),
       h("dt", {}, "Current version"), h("dd", {}, String(meta.current_version)),
       h("dt", {}, "Oldest version"), h("dd", {}, String(meta.oldest_version)));
     panel.append(dl);
