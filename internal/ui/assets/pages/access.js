@@ -3,12 +3,13 @@
 // tokens with read and sudo there; otherwise the signed-in token's own
 // access (sys/internal/ui/resultant-acl, its policies, and
 // sys/capabilities-self on a path).
-import { box, table, section, dl, text } from "./opskit.js";
+import { box, table, section, dl, text, own } from "./opskit.js";
 
 const CAPABILITIES = ["read", "list", "create", "update", "patch", "delete", "sudo"];
 
 export default {
   async render(el, ctx) {
+    el = own(el, ctx);
     const { h } = ctx;
     el.append(h("h1", {}, "Access"));
     const caps = await ctx.caps(["sys/access/who", "sys/access/what"]);

@@ -3,10 +3,11 @@
 // server (sys/audit/NAME/verify) and a search of it
 // (sys/audit/NAME/search: values go in the body and are HMACed by the
 // server as the device writes them), and an HMAC helper (sys/audit-hash).
-import { box, table, section, dl, when, text } from "./opskit.js";
+import { box, table, section, dl, when, text, own } from "./opskit.js";
 
 export default {
   async render(el, ctx) {
+    el = own(el, ctx);
     const { h } = ctx;
     const errs = box(h, "audit-errors");
     el.append(h("h1", {}, "Audit"), errs);

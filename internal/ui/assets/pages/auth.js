@@ -2,7 +2,7 @@
 // keys (approle, userpass, jwt/oidc, kubernetes, awskeys), listed and
 // read. Credentials (secret IDs, role IDs, passwords, secret keys) are
 // never shown.
-import { box, table, section, dataList, listKeys, text } from "./opskit.js";
+import { box, table, section, dataList, listKeys, text, own } from "./opskit.js";
 
 /** What each method type lists, under its mount. */
 const COLLECTIONS = {
@@ -17,6 +17,7 @@ const COLLECTIONS = {
 
 export default {
   async render(el, ctx, params) {
+    el = own(el, ctx);
     const { h } = ctx;
     const errs = box(h, "auth-errors");
     const [mount, name] = params;

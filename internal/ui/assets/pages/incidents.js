@@ -1,7 +1,7 @@
 // incidents.js: incidents (sys/incident, docs/incident-response.md):
 // the list, one record, contain a leaked credential and release an
 // incident (each after a confirmation), and the path lockdowns.
-import { box, table, section, dl, listKeys, when, text } from "./opskit.js";
+import { box, table, section, dl, listKeys, when, text, own } from "./opskit.js";
 
 const CRITERIA = [
   ["accessor", "Token accessors"],
@@ -14,6 +14,7 @@ const CRITERIA = [
 
 export default {
   async render(el, ctx, params) {
+    el = own(el, ctx);
     const { h } = ctx;
     const errs = box(h, "incident-errors");
     const caps = await ctx.caps(["sys/incident/contain", "sys/incident/release", "sys/incident/lockdown"]);

@@ -1,10 +1,11 @@
 // leases.js: leases by prefix (sys/leases/lookup), one lease's details,
 // revoke one, and revoke every lease under a prefix after a confirmation
 // that names the prefix.
-import { box, table, section, dl, listKeys, when } from "./opskit.js";
+import { box, table, section, dl, listKeys, when, own } from "./opskit.js";
 
 export default {
   async render(el, ctx) {
+    el = own(el, ctx);
     const { h } = ctx;
     const errs = box(h, "leases-errors");
     el.append(h("h1", {}, "Leases"), errs);

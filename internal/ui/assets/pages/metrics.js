@@ -1,7 +1,7 @@
 // metrics.js: a few figures at a glance from sys/metrics (JSON format):
 // requests by status class, live tokens and leases, seal state, and the
 // process's memory and goroutines.
-import { box, table, section } from "./opskit.js";
+import { box, table, section, own } from "./opskit.js";
 
 function gauge(m, name) {
   const g = (m.Gauges || []).find((x) => x.Name === name);
@@ -16,6 +16,7 @@ const fmt = (n) => (n === null || n === undefined ? "—" : Number(n).toLocaleSt
 
 export default {
   async render(el, ctx) {
+    el = own(el, ctx);
     const { h } = ctx;
     const errs = box(h, "metrics-errors");
     const out = h("div", { id: "metrics" });

@@ -20,6 +20,17 @@ export const HIDDEN_FIELDS = new Set([
   "hmac_key", "client_key", "token", "client_token", "jwt", "private_key", "key",
 ]);
 
+/**
+ * own gives a page its own container inside the shell's el: what a page
+ * still draws after its await once the user has moved on goes into a
+ * container already removed, never into the next page.
+ */
+export function own(el, ctx) {
+  const div = ctx.h("div", { class: "page" });
+  el.append(div);
+  return div;
+}
+
 /** text turns a value from the API into display text. */
 export function text(v) {
   if (v === null || v === undefined || v === "") return "—";

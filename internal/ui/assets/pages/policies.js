@@ -2,12 +2,13 @@
 // validation errors shown next to the editor), create, delete (after a
 // confirmation), and "test this path" (sys/policies/test) on the text in
 // the editor or on stored policies.
-import { box, table, section, listKeys } from "./opskit.js";
+import { box, table, section, listKeys, own } from "./opskit.js";
 
 const PROTECTED = new Set(["root", "default"]);
 
 export default {
   async render(el, ctx, params) {
+    el = own(el, ctx);
     const [mode, name] = params;
     if (mode === "view" && name) return viewPolicy(el, ctx, name);
     if (mode === "new") return editPolicy(el, ctx, "", "");

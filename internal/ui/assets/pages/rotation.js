@@ -3,10 +3,11 @@
 // (LIST MOUNT/rotation/FOLDER), each one's policy and state
 // (GET MOUNT/rotation/PATH), and "rotate now" (POST MOUNT/rotate/PATH)
 // after a confirmation. Generated values are never shown.
-import { box, table, section, dl, listKeys, when, text } from "./opskit.js";
+import { box, table, section, dl, listKeys, when, text, own } from "./opskit.js";
 
 export default {
   async render(el, ctx, params) {
+    el = own(el, ctx);
     const { h } = ctx;
     const errs = box(h, "rotation-errors");
     // The path within the mount is one route parameter (its slashes

@@ -2,10 +2,11 @@
 // and cleared as soon as they are sent), reset, and seal. It works while
 // the server is sealed and without a token: sys/seal-status and
 // sys/unseal need none.
-import { dl, box, section } from "./opskit.js";
+import { dl, box, section, own } from "./opskit.js";
 
 export default {
   async render(el, ctx) {
+    el = own(el, ctx);
     const { h } = ctx;
     const statusBox = h("div", {});
     const errs = box(h, "seal-errors");
