@@ -26,4 +26,5 @@ func TestCSPEnforced(t *testing.T) {
 			t.Errorf("the page allowed %s", c.name)
 		}
 	}
+	s.Screenshot("test-csp")
 }

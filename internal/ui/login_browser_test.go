@@ -57,6 +57,7 @@ func TestSignInResumes(t *testing.T) {
 	s.Type(uitest.Field("Token"), sec.Auth.ClientToken)
 	s.Click(uitest.Button("Sign in"))
 	s.WaitVisible(uitest.Text("h1", "deep/link"))
+	s.Screenshot("test-signin-resumed")
 }
 
 func TestSignInBadTokenShowsServerError(t *testing.T) {
@@ -65,6 +66,7 @@ func TestSignInBadTokenShowsServerError(t *testing.T) {
 	s.Type(uitest.Field("Token"), "not-a-real-token")
 	s.Click(uitest.Button("Sign in"))
 	s.WaitVisible(`[role="alert"]`)
+	s.Screenshot("login-refused")
 	if msg := s.TextOf(`[role="alert"]`); !strings.Contains(msg, "permission denied") {
 		t.Errorf("alert = %q, want the server's permission denied", msg)
 	}
@@ -125,6 +127,7 @@ func TestSignInMethods(t *testing.T) {
 				s.Type(uitest.Field(label), v)
 			}
 			s.CheckLabels()
+			s.Screenshot("login-" + tt.method)
 			s.Click(uitest.Button("Sign in"))
 			s.WaitVisible("#sign-out")
 			if who := s.TextOf(".who"); who != tt.who {
@@ -188,6 +191,7 @@ func TestSignOutRevokesToken(t *testing.T) {
 	// A reload stays signed out.
 	s.Go("secrets")
 	s.WaitVisible(uitest.Field("Token"))
+	s.Screenshot("test-signed-out")
 }
 
 // TestKeyboardOnly signs in and reveals a value with Tab, typing and
@@ -224,6 +228,22 @@ func TestKeyboardOnly(t *testing.T) {
 	s.TabTo("Reveal value of password", 20)
 	s.Press(kb.Enter)
 	s.WaitVisible(uitest.Text("td", "kb-secret-1"))
+	// A confirmation dialog: focus moves into it (on Cancel), Escape
+	// closes it with nothing done, and focus comes back.
+	s.TabTo("Destroy this version", 20)
+	s.Press(kb.Enter)
+	s.WaitVisible("dialog[open]")
+	if f := s.Focused(); f != `button "Cancel"` {
+		t.Errorf("the dialog opened with the focus on %s, want Cancel", f)
+	}
+	s.Press(kb.Escape)
+	s.WaitGone("dialog")
+	if f := s.Focused(); f != `button "Destroy this version"` {
+		t.Errorf("after the dialog the focus is on %s, want back on its button", f)
+	}
+	if md, err := s.Client.KVv2("secret").GetMetadata(t.Context(), "kb/db"); err != nil || md.Versions["1"].Destroyed {
+		t.Fatalf("Escape destroyed the version (or %v)", err)
+	}
 	// The Versions tab by keyboard: Tab reaches the selected tab, the
 	// arrow keys move between tabs.
 	s.TabTo("Secret", 30)
@@ -232,6 +252,7 @@ func TestKeyboardOnly(t *testing.T) {
 	if s.Count(`td.value`) != 0 {
 		t.Error("leaving the Secret tab left a value on the page")
 	}
+	s.Screenshot("test-keyboard")
 	// Visible focus: the focused control has an outline.
 	if o := uitest.Eval[string](s, "getComputedStyle(document.activeElement).outlineStyle"); o == "none" {
 		t.Error("the focused tab has no visible focus outline")
