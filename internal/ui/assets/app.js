@@ -228,7 +228,7 @@ async function route_() {
   state.view += 1;
   const view = state.view;
   let page = pageFor(route);
-  if (!state.token && route !== "login") {
+  if (!state.token && route !== "login" && !(page && page.public)) {
     if (route) state.resume = location.hash.replace(/^#\/?/, "");
     page = pageFor("login");
   } else if (!page) {
@@ -266,6 +266,14 @@ async function start() {
     } catch (e) {
       if (e instanceof ApiError && (e.status === 403 || e.status === 401)) forget();
     }
+  }
+  // A sealed server answers nothing but its seal status and unseal: show
+  // the seal page (it needs no token) so operators can enter their shares.
+  try {
+    const st = await api.get("sys/seal-status");
+    if (st.sealed) history.replaceState(null, "", "#/seal");
+  } catch {
+    // no answer: the page shown tells what went wrong
   }
   if (!location.hash.startsWith("#/")) {
     history.replaceState(null, "", `#/${state.token ? (pages.find((p) => p.nav) || {}).route || "" : "login"}`);
