@@ -264,6 +264,9 @@ func runAuditVerify(ctx context.Context, c *call, args []string, key, server, de
 			}
 			fmt.Fprintf(c.env.Stderr, "%s: %s\n", label, p.Error())
 		}
+		if more := rep.ProblemCount - len(rep.Problems); more > 0 {
+			fmt.Fprintf(c.env.Stderr, "... and %d more problem(s): %d in all (the first %d are listed)\n", more, rep.ProblemCount, len(rep.Problems))
+		}
 		return exitServer
 	}
 	fmt.Fprintln(out, "Result:       OK")

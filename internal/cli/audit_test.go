@@ -77,6 +77,8 @@ func TestAuditVerifyNamesTampering(t *testing.T) {
 		{"swapped lines", edit(func(l []string) []string { l[4], l[5] = l[5], l[4]; return l }), "line 5"},
 		{"truncated mid-line", string(orig[:len(orig)-10]), "truncated"},
 		{"spliced from another device", edit(func(l []string) []string { l[6] = otherLines[6]; return l }), "line 7"},
+		// More problems than a report keeps: the output still counts them.
+		{"thousands of garbage lines", string(orig) + strings.Repeat("x\n", 3000), "and 2000 more problem(s): 3000 in all"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -470,7 +470,7 @@ func verifyForReport(r io.Reader, pub ed25519.PublicKey) (trusted bool, verifica
 		problems = append(problems, p.Error())
 	}
 	if len(problems) > 0 {
-		return false, fmt.Sprintf("hash chain broken: %d problem(s)", len(problems)), problems, nil
+		return false, fmt.Sprintf("hash chain broken: %d problem(s)", rep.ProblemCount), problems, nil
 	}
 	if rep.Lines == 0 {
 		return false, "the log is empty", nil, errors.New("the audit log is empty")

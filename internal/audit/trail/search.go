@@ -2,6 +2,7 @@ package trail
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,10 +71,22 @@ type Match struct {
 // that is not a valid audit line yields an error naming it and the search
 // goes on; a read failure yields an error and ends it.
 func Search(r io.Reader, f Filter) iter.Seq2[Match, error] {
+	return SearchContext(context.Background(), r, f)
+}
+
+// SearchContext is [Search] that ends, yielding ctx's error, once ctx is
+// done (checked every few hundred lines, matching or not).
+func SearchContext(ctx context.Context, r io.Reader, f Filter) iter.Seq2[Match, error] {
 	return func(yield func(Match, error) bool) {
 		m := newMatcher(f)
 		lr := newLineReader(r)
 		for {
+			if lr.n%ctxCheckLines == 0 {
+				if err := ctx.Err(); err != nil {
+					yield(Match{}, err)
+					return
+				}
+			}
 			raw, _, err := lr.next()
 			if errors.Is(err, io.EOF) {
 				return

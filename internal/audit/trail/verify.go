@@ -2,6 +2,7 @@ package trail
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
@@ -112,9 +113,13 @@ type Report struct {
 	// checkpoint go unnoticed.
 	Unchecked int
 	// Problem is the first problem found, nil when the file verifies;
-	// Problems lists every problem found, in file order.
-	Problem  *Problem
-	Problems []Problem
+	// Problems lists the first [MaxProblems] problems found, in file
+	// order, and ProblemCount counts them all. Tampering is true when
+	// any of them, listed or not, points at tampering ([Kind.Tampering]).
+	Problem      *Problem
+	Problems     []Problem
+	ProblemCount int
+	Tampering    bool
 	// Recovered lists the torn writes devices recorded; they are not
 	// problems.
 	Recovered []Recovery
@@ -123,6 +128,15 @@ type Report struct {
 	Witnessed      int
 	WitnessLastSeq uint64
 }
+
+// MaxProblems bounds the problems a [Report] lists: a file of garbage
+// would otherwise cost memory for each of its lines. Problems past it are
+// counted (Report.ProblemCount), not kept.
+const MaxProblems = 1000
+
+// ctxCheckLines is how often (in lines) verify and search look whether
+// their context was cancelled.
+const ctxCheckLines = 1024
 
 // line is one read line with what Verify needs of it.
 type line struct {
@@ -160,6 +174,9 @@ type Options struct {
 	// from its first line on, byte for byte, and reach the last: a file
 	// that ends before it was cut short.
 	Witness []Witnessed
+	// Context, when set, ends the verification with its error once it is
+	// done (checked every few hundred lines).
+	Context context.Context
 }
 
 // VerifyWith is [Verify] with the comparisons o asks for: with o.Head it
@@ -178,7 +195,7 @@ func VerifyWith(r io.Reader, o Options) (Report, error) {
 			return Report{}, errors.New("the chain head's signature does not verify with this key")
 		}
 	}
-	v := verifier{pub: pub, schema: lineSchema(), head: o.Head}
+	v := verifier{pub: pub, schema: lineSchema(), head: o.Head, ctx: o.Context}
 	if len(o.Witness) > 0 {
 		v.witness = map[witnessKey]*Witnessed{}
 		ws := slices.Clone(o.Witness) // found is set on these
@@ -249,6 +266,9 @@ type verifier struct {
 	headLine int         // the line found at head's seq
 
 	witness map[witnessKey]*Witnessed // witnessed checkpoints, or nil
+
+	ctx             context.Context // Options.Context, or nil
+	lastProblemLine int             // line of the last problem reported
 }
 
 func (v *verifier) read() (*line, error) {
@@ -266,6 +286,11 @@ func (v *verifier) run() error {
 			return err
 		}
 		v.rep.Lines = cur.n
+		if v.ctx != nil && cur.n%ctxCheckLines == 0 {
+			if err := v.ctx.Err(); err != nil {
+				return err
+			}
+		}
 		if cur.err != nil && cur.terminated {
 			v.salvage(cur)
 		}
@@ -298,7 +323,13 @@ func (v *verifier) run() error {
 // report records p, unless a problem was already reported on its line
 // (one change often breaks two checks).
 func (v *verifier) report(p *Problem) {
-	if n := len(v.rep.Problems); n > 0 && v.rep.Problems[n-1].Line == p.Line {
+	if v.rep.ProblemCount > 0 && v.lastProblemLine == p.Line {
+		return
+	}
+	v.lastProblemLine = p.Line
+	v.rep.ProblemCount++
+	v.rep.Tampering = v.rep.Tampering || p.Kind.Tampering()
+	if len(v.rep.Problems) >= MaxProblems {
 		return
 	}
 	v.rep.Problems = append(v.rep.Problems, *p)

@@ -88,7 +88,7 @@ func (v *verifier) checkWitness() {
 		v.report(problem(CutShort, 1, "the file is empty; its witness received a checkpoint at seq %d (witness line %d)", last.Line.Seq, last.N))
 	case last.Line.Seq > v.rep.LastSeq:
 		v.report(problem(CutShort, v.rep.Lines+1, "the file ends at seq %d; its witness received a checkpoint at seq %d (witness line %d): at least %d line(s) missing from the end", v.rep.LastSeq, last.Line.Seq, last.N, last.Line.Seq-v.rep.LastSeq))
-	case len(v.rep.Problems) == 0:
+	case v.rep.ProblemCount == 0:
 		// Every witnessed checkpoint from the file's first line on must
 		// be in it; earlier ones belong to files rotated away. (With
 		// other problems, they already say where the chain broke.)

@@ -96,6 +96,8 @@ type Table struct {
 
 	mu      sync.Mutex // serializes changes to the table and its devices
 	entries []*entry   // guarded by mu
+
+	trailBusy map[string]bool // devices running a verify or search; guarded by mu
 }
 
 // New returns an empty table. It does no I/O.

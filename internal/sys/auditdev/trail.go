@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/audit/trail"
@@ -22,7 +23,52 @@ const (
 	// answers.
 	defaultSearchLimit = 100
 	maxSearchLimit     = 1000
+	// maxSearchBytes bounds the bytes of the entries a search answers; a
+	// search that would pass it stops there and says truncated.
+	maxSearchBytes = 1 << 20
 )
+
+// trailCall reports whether an audit line's request path is a call of
+// sys/audit/NAME/search or sys/audit/NAME/verify (in any namespace). A
+// search skips them: the device writes each search's answer back into
+// the log, so a later search would answer earlier answers again, and the
+// log would double with every search.
+func trailCall(path string) bool {
+	i := strings.Index(path, "sys/audit/")
+	if i < 0 || (i > 0 && path[i-1] != '/') {
+		return false
+	}
+	rest := path[i+len("sys/audit/"):]
+	j := strings.LastIndexByte(rest, '/')
+	if j <= 0 {
+		return false
+	}
+	switch rest[j+1:] {
+	case "search", "verify":
+		return true
+	}
+	return false
+}
+
+// claim marks device path as running a verify or search, and returns the
+// function that ends it; a second one at once is refused (each reads the
+// whole log).
+func (t *Table) claim(path string) (func(), error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.trailBusy == nil {
+		t.trailBusy = map[string]bool{}
+	}
+	if t.trailBusy[path] {
+		return nil, &logical.RateLimitError{Msg: fmt.Sprintf("a verify or search of the log of audit device %s is already running: retry when it is done", path), RetryAfter: time.Second}
+	}
+	t.trailBusy[path] = true
+	return func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		delete(t.trailBusy, path)
+	}, nil
+}
 
 // filePath returns the log file of the file device at the user-given
 // path; a device of another type, or one writing to stdout or discarding,
@@ -90,6 +136,11 @@ func (t *Table) verify(ctx context.Context, req *logical.Request, m *framework.M
 	if err != nil {
 		return nil, err
 	}
+	done, err := t.claim(d.Path())
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	head, err := d.Head(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read audit chain head: %w", err)
@@ -99,19 +150,18 @@ func (t *Table) verify(ctx context.Context, req *logical.Request, m *framework.M
 		return nil, fmt.Errorf("open audit log of %s: %w", d.Path(), err)
 	}
 	defer f.Close()
-	rep, err := trail.VerifyHead(f, d.PublicKey(), head)
+	rep, err := trail.VerifyWith(f, trail.Options{PublicKey: d.PublicKey(), Head: &head, Context: ctx})
 	if err != nil {
 		return nil, fmt.Errorf("verify audit log of %s: %w", d.Path(), err)
 	}
 	out := verifyOutput{
-		OK: len(rep.Problems) == 0, Lines: rep.Lines, Entries: rep.Entries, Checkpoints: rep.Checkpoints,
+		OK: rep.ProblemCount == 0, Tampering: rep.Tampering, Lines: rep.Lines, Entries: rep.Entries, Checkpoints: rep.Checkpoints,
 		ChainID: rep.ChainID, FirstSeq: rep.FirstSeq, LastSeq: rep.LastSeq, HeadSeq: head.Seq,
 		Anchored: rep.Anchored, SignaturesChecked: rep.SignaturesChecked, Unchecked: rep.Unchecked,
-		ProblemCount: len(rep.Problems), Problems: []problemOut{}, Recovered: len(rep.Recovered),
+		ProblemCount: rep.ProblemCount, Problems: []problemOut{}, Recovered: len(rep.Recovered),
 		VerifiedAt: time.Now().UTC(), Device: map[string]any{"path": d.Path(), "type": d.Type()},
 	}
 	for _, p := range rep.Problems {
-		out.Tampering = out.Tampering || p.Kind.Tampering()
 		if len(out.Problems) < maxProblems {
 			out.Problems = append(out.Problems, problemOut{Kind: string(p.Kind), Line: p.Line, Detail: p.Detail})
 		}
@@ -137,8 +187,9 @@ type searchInput struct {
 
 // search selects entries of a file device's log as `coffer audit search`
 // does, raw values and accessors HMACed with the device's key; it answers
-// at most limit entries as the device wrote them (secrets HMACed, unless
-// the device logs raw).
+// at most limit entries, and at most maxSearchBytes of them, as the device
+// wrote them (secrets HMACed, unless the device logs raw). It skips the
+// entries of verify and search calls (see trailCall).
 func (t *Table) search(ctx context.Context, req *logical.Request, m *framework.Match, in *searchInput) (*logical.Response, error) {
 	d, err := t.device(m.Get("path"))
 	if err != nil {
@@ -182,6 +233,11 @@ func (t *Table) search(ctx context.Context, req *logical.Request, m *framework.M
 	case limit < 0 || limit > maxSearchLimit:
 		return nil, logical.InvalidRequest("limit must be between 1 and %d", maxSearchLimit)
 	}
+	done, err := t.claim(d.Path())
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	file, err := os.Open(fp)
 	if err != nil {
 		return nil, fmt.Errorf("open audit log of %s: %w", d.Path(), err)
@@ -196,21 +252,26 @@ func (t *Table) search(ctx context.Context, req *logical.Request, m *framework.M
 		Truncated bool    `json:"truncated"`
 		BadLines  int     `json:"bad_lines"`
 	}{Matches: []match{}}
-	for mt, err := range trail.Search(file, f) {
+	size := 0
+	for mt, err := range trail.SearchContext(ctx, file, f) {
 		if err != nil {
 			if mt.Line > 0 { // a line that is no audit line: the search goes on
 				out.BadLines++
 				continue
 			}
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return nil, ctxErr
+			}
 			return nil, fmt.Errorf("search audit log of %s: %w", d.Path(), err)
 		}
-		if len(out.Matches) == limit {
+		if mt.Entry.Request != nil && trailCall(mt.Entry.Request.Path) {
+			continue
+		}
+		if len(out.Matches) == limit || size+len(mt.Raw) > maxSearchBytes {
 			out.Truncated = true
 			break
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+		size += len(mt.Raw)
 		out.Matches = append(out.Matches, match{Line: mt.Line, Entry: json.RawMessage(slices.Clone(mt.Raw))})
 	}
 	return &logical.Response{Data: out}, nil

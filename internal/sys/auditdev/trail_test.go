@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -51,9 +52,10 @@ func TestTrailEndpoints(t *testing.T) {
 		want int // matches
 	}{
 		{"path", map[string]any{"path": "secret/data/app/", "type": "request", "operation": "create,update"}, 2},
-		// The write's request and response, and this search's own request
-		// entry (where the device HMACed the value too).
-		{"value", map[string]any{"value": "hunter2-app/api"}, 3},
+		// The write's request and response; not this search's own request
+		// entry (where the device HMACed the value too): a search skips
+		// the entries of searches.
+		{"value", map[string]any{"value": "hunter2-app/api"}, 2},
 		{"limit", map[string]any{"path": "secret/", "limit": 1}, 1},
 		{"nothing", map[string]any{"path": "nope/"}, 0},
 	}
@@ -113,5 +115,70 @@ func TestTrailEndpoints(t *testing.T) {
 	}
 	if ver.Data["ok"] != false || ver.Data["tampering"] != true {
 		t.Errorf("verify of an edited log: %v", ver.Data)
+	}
+}
+
+// TestSearchKeepsTheLogBounded: the device writes each search's answer to
+// its log, so a search must not answer earlier answers: repeated searches
+// that would match them grow the log by about the same amount each, not
+// double it. A search's answer stops at 1 MiB of entries.
+func TestSearchKeepsTheLogBounded(t *testing.T) {
+	t.Parallel()
+	s := testserver.StartWith(t, testserver.Options{AuditAnyDir: true})
+	ctx := t.Context()
+	logPath := filepath.Join(t.TempDir(), "audit.log")
+	if err := s.Client.Sys().EnableAuditWithOptionsWithContext(ctx, "file", &api.EnableAuditOptions{Type: "file", Options: map[string]string{"file_path": logPath}}); err != nil {
+		t.Fatal(err)
+	}
+	lg := s.Client.Logical()
+	size := func() int64 {
+		fi, err := os.Stat(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	for _, body := range []map[string]any{
+		{"path": "sys/audit/", "limit": 50}, // only trail calls (and enabling the device)
+		{"limit": 50},                       // everything
+	} {
+		var grew []int64
+		for range 8 {
+			before := size()
+			res, err := lg.WriteWithContext(ctx, "sys/audit/file/search", body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range res.Data["matches"].([]any) {
+				p, _ := m.(map[string]any)["entry"].(map[string]any)["request"].(map[string]any)["path"].(string)
+				if strings.HasSuffix(p, "/search") || strings.HasSuffix(p, "/verify") {
+					t.Fatalf("search %v answered the entry of a trail call: %v", body, m)
+				}
+			}
+			grew = append(grew, size()-before)
+		}
+		for i, g := range grew {
+			if g > 2*grew[0] {
+				t.Errorf("search %v: the log grew by %v over 8 searches; search %d grew it more than twice the first", body, grew, i+1)
+				break
+			}
+		}
+	}
+
+	// Entries with 200 KB key names (keys are not HMACed): 8 of them pass
+	// 1 MiB.
+	big := strings.Repeat("k", 200<<10)
+	for i := range 8 {
+		if _, err := lg.WriteWithContext(ctx, "cubbyhole/big"+strconv.Itoa(i), map[string]any{big: "v"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := lg.WriteWithContext(ctx, "sys/audit/file/search", map[string]any{"path": "cubbyhole/big", "type": "request", "limit": 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := res.Data["matches"].([]any)
+	if res.Data["truncated"] != true || len(ms) == 0 || len(ms) >= 8 {
+		t.Errorf("a search over 1 MiB of entries answered %d matches, truncated %v; want fewer than 8, truncated", len(ms), res.Data["truncated"])
 	}
 }
