@@ -233,6 +233,12 @@ func (a aclAccess) Allowed(path string, op logical.Operation) bool {
 	return a.acl.Check(policy.Request{Path: path, Operation: string(op)}).Allowed
 }
 
+// AllowedSudo is Allowed, and the governing rule grants sudo too.
+func (a aclAccess) AllowedSudo(path string, op logical.Operation) bool {
+	d := a.acl.Check(policy.Request{Path: path, Operation: string(op)})
+	return d.Allowed && d.Sudo
+}
+
 // finish wraps a backend's answer; a response that made a token (token
 // create) carries its auth block out of band.
 func (c *Core) finish(resp *logical.Response, mountType string, err error) (*Response, error) {

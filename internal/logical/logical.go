@@ -77,6 +77,13 @@ type AccessChecker interface {
 	Allowed(path string, op Operation) bool
 }
 
+// SudoChecker is an [AccessChecker] that also answers whether the
+// caller's ACL grants sudo with op on path (the root token's does on
+// every path). Engines look for it with a type assertion.
+type SudoChecker interface {
+	AllowedSudo(path string, op Operation) bool
+}
+
 // Connection is what a backend may know about the client's connection.
 type Connection struct {
 	// RemoteAddr is the client's address as "ip:port".

@@ -164,8 +164,10 @@ type versionInfo struct {
 	Destroyed    bool   `json:"destroyed"`
 	// CreatedByAccessor and CreatedByEntityID name the token that wrote
 	// the version (Coffer's own fields, left out when unknown, as for
-	// versions written before they were kept). sys/access/search answers
-	// the same two for a secret's current version.
+	// versions written before they were kept, and left out for a caller
+	// who may not use sys/access/search: see mayKnowWriters).
+	// sys/access/search answers the same two for a secret's current
+	// version.
 	CreatedByAccessor string `json:"created_by_accessor,omitempty"`
 	CreatedByEntityID string `json:"created_by_entity_id,omitempty"`
 }
@@ -192,7 +194,28 @@ type metadataResponse struct {
 	Rotation *rotationSummary `json:"rotation,omitempty"`
 }
 
-func newMetadataResponse(m *keyMeta) *metadataResponse {
+// writersPath is the endpoint whose access a caller needs to see who
+// wrote each version: it answers the same (created_by) for every secret.
+const writersPath = "sys/access/search"
+
+// mayKnowWriters reports whether the caller of req may see who wrote each
+// version: an accessor lets a caller who may look up or revoke tokens by
+// accessor act on the writer's token, so only a caller who may read
+// sys/access/search (with sudo, as that endpoint needs), which answers
+// the same, sees them; the entity ID follows the same rule.
+func mayKnowWriters(req *logical.Request) bool {
+	if req == nil || req.Access == nil {
+		return false
+	}
+	if s, ok := req.Access.(logical.SudoChecker); ok {
+		return s.AllowedSudo(writersPath, logical.ReadOperation)
+	}
+	return req.Access.Allowed(writersPath, logical.ReadOperation)
+}
+
+// newMetadataResponse is m as a metadata read answers it; writers says
+// whether each version names who wrote it ([mayKnowWriters]).
+func newMetadataResponse(m *keyMeta, writers bool) *metadataResponse {
 	r := &metadataResponse{
 		CASRequired:        m.CASRequired,
 		CreatedTime:        formatTime(m.Created),
@@ -206,13 +229,15 @@ func newMetadataResponse(m *keyMeta) *metadataResponse {
 		lifeResponse:       newLifeResponse(m),
 	}
 	for _, v := range m.Versions {
-		r.Versions[v.N] = versionInfo{
-			CreatedTime:       formatTime(v.Created),
-			DeletionTime:      formatTime(v.Deleted),
-			Destroyed:         v.Destroyed,
-			CreatedByAccessor: v.Accessor,
-			CreatedByEntityID: v.EntityID,
+		vi := versionInfo{
+			CreatedTime:  formatTime(v.Created),
+			DeletionTime: formatTime(v.Deleted),
+			Destroyed:    v.Destroyed,
 		}
+		if writers {
+			vi.CreatedByAccessor, vi.CreatedByEntityID = v.Accessor, v.EntityID
+		}
+		r.Versions[v.N] = vi
 	}
 	return r
 }

@@ -51,7 +51,7 @@ func (b *backendV2) readMetadata(ctx context.Context, req *logical.Request, m *f
 	if err != nil || meta == nil {
 		return nil, err
 	}
-	r := newMetadataResponse(meta)
+	r := newMetadataResponse(meta, mayKnowWriters(req))
 	last, err := b.lastRead.load(ctx, b.storage, p)
 	if err != nil {
 		return nil, err

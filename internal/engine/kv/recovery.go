@@ -146,7 +146,7 @@ func (b *backendV2) checkNotTrashedLocked(ctx context.Context, p string) error {
 // recoverSecret answers a write of recover/<path>: it puts a deleted key
 // back, with all its versions and settings, in one transaction, and
 // answers with its metadata.
-func (b *backendV2) recoverSecret(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+func (b *backendV2) recoverSecret(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
 	p := m.Get("path")
 	if err := checkPath(p); err != nil {
 		return nil, err
@@ -179,7 +179,7 @@ func (b *backendV2) recoverSecret(ctx context.Context, _ *logical.Request, m *fr
 		"current_version": itoa(meta.Current),
 		"oldest_version":  itoa(meta.Oldest),
 	})
-	return &logical.Response{Data: newMetadataResponse(meta)}, nil
+	return &logical.Response{Data: newMetadataResponse(meta, mayKnowWriters(req))}, nil
 }
 
 // deletedResponse is the data of a read of deleted/<path>.
@@ -192,7 +192,7 @@ type deletedResponse struct {
 // readDeleted answers deleted/<path>: the deleted key's metadata (never
 // data), when and until when it can be recovered. Nothing recoverable is
 // (nil, nil), a 404.
-func (b *backendV2) readDeleted(ctx context.Context, _ *logical.Request, m *framework.Match) (*logical.Response, error) {
+func (b *backendV2) readDeleted(ctx context.Context, req *logical.Request, m *framework.Match) (*logical.Response, error) {
 	p := m.Get("path")
 	if err := checkPath(p); err != nil {
 		return nil, err
@@ -202,7 +202,7 @@ func (b *backendV2) readDeleted(ctx context.Context, _ *logical.Request, m *fram
 		return nil, err
 	}
 	return &logical.Response{Data: &deletedResponse{
-		metadataResponse: newMetadataResponse(&t.Meta),
+		metadataResponse: newMetadataResponse(&t.Meta, mayKnowWriters(req)),
 		DeletionTime:     formatTime(t.Deleted),
 		RecoverableUntil: formatTime(t.PurgeAt),
 	}}, nil

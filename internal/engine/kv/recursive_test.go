@@ -191,7 +191,12 @@ func TestLastReadAndCreatedBy(t *testing.T) {
 	check("after a restart")
 
 	// A metadata read names who wrote each version; a data read never.
-	resp := h.must(req{op: opRead, path: "metadata/app/db"})
+	lr := h.Request(opRead, "metadata/app/db", "")
+	lr.Access = prefixAccess{"read:sys/access/search"}
+	resp, err := h.Send(lr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if s := fmt.Sprintf("%+v", resp.Data); !strings.Contains(s, "CreatedByAccessor:acc-2 CreatedByEntityID:ent-2") || !strings.Contains(s, "CreatedByAccessor:acc-1") {
 		t.Errorf("metadata answer does not name each version's writer: %s", s)
 	}

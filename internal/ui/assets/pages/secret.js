@@ -354,7 +354,7 @@ export async function renderSecret(el, ctx, mount, parts) {
       return h("tr", { "data-version": String(n) },
         h("th", { scope: "row" }, String(n), n === meta.current_version ? h("span", { class: "badge current" }, " current") : null),
         h("td", {}, fmtTime(v.created_time)),
-        h("td", {}, w.id ? [w.name ? h("span", {}, w.name, " ") : null, h("span", { class: w.name ? "mono hint-inline" : "mono", title: w.kind }, w.name ? `(${w.id.slice(0, 8)}…)` : w.id)] : "—"),
+        h("td", {}, w.id ? [w.name ? h("span", {}, w.name, " ") : null, h("span", { class: w.name ? "mono hint-inline" : "mono", title: w.kind }, w.name ? `(${w.id.slice(0, 8)}…)` : w.id)] : h("span", { title: "unknown, or not shown to your token (that needs read and sudo on sys/access/search)" }, "—")),
         h("td", {}, st ? h("span", { class: `badge ${st}` }, st) : "active"),
         h("td", {}, acts));
     });
