@@ -49,7 +49,7 @@ func TestBrowseRevealNewVersionDiffRollback(t *testing.T) {
 	// Copy without revealing.
 	clipboard := s.Clipboard()
 	s.Click(uitest.Button("Copy value of password"))
-	s.WaitVisible(uitest.Text("p", "Copied the value of password."))
+	s.WaitVisible(uitest.Text("p", "Copied the value of password; it stays on your clipboard until you clear it."))
 	if got := clipboard(); got != "pw-two-2222" {
 		t.Errorf("the clipboard holds %q, want the password", got)
 	}

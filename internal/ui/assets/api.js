@@ -14,9 +14,20 @@ export class ApiError extends Error {
   }
 }
 
-/** encodePath escapes each segment of an API path, keeping the slashes. */
+/** encodePath escapes each segment of an API path, keeping the slashes.
+ * It throws an ApiError (status 0, nothing sent) for an empty, "." or ".."
+ * segment (a trailing slash is allowed): the browser would resolve dot
+ * segments, so a name taken from the URL fragment ("../../sys/...") could
+ * steer the request to another path. */
 export function encodePath(path) {
-  return String(path).split("/").map(encodeURIComponent).join("/");
+  const segs = String(path).split("/");
+  return segs.map((s, i) => {
+    if (s === "" && i > 0 && i === segs.length - 1) return "";
+    if (s === "" || s === "." || s === "..") {
+      throw new ApiError(0, [`refused to request the API path "${path}": it has an empty, "." or ".." segment`]);
+    }
+    return encodeURIComponent(s);
+  }).join("/");
 }
 
 /**

@@ -116,7 +116,8 @@ function searchForm(ctx, dev) {
           return [m.line, when(en.time), en.type, rq.operation, h("code", {}, rq.path || ""), (en.auth && en.auth.display_name) || "", en.error || ""];
         });
         out.append(table(h, "Matching entries", ["Line", "Time", "Type", "Operation", "Path", "Token", "Error"], rows, "no entries match"));
-        if (d.truncated) out.append(h("p", { class: "hint" }, "Only the first 50 matches are shown."));
+        if (d.truncated) out.append(h("p", { class: "hint" }, `Only the first ${rows.length} matches are shown (a search answers at most 50 here, and at most 1 MiB of entries).`));
+        out.append(h("p", { class: "hint" }, "Searches and verifications of the log are not listed (their answers would repeat earlier entries)."));
       } catch (err) {
         ctx.error(out, err);
       }

@@ -4,6 +4,7 @@
 // ("coffer.token." + base64url), beside "coffer.events.v1" which the
 // server chooses (docs/events.md). Events carry paths, never values.
 import { box, when } from "./opskit.js";
+import { encodePath } from "../api.js";
 
 const MAX_SHOWN = 200;
 
@@ -57,7 +58,13 @@ export default {
       }
       const q = new URLSearchParams({ json: "true" });
       if (filter.control.value.trim()) q.set("filter", filter.control.value.trim());
-      const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/sys/events/subscribe/${t.split("/").map(encodeURIComponent).join("/")}?${q}`;
+      let url;
+      try {
+        url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/sys/events/subscribe/${encodePath(t)}?${q}`;
+      } catch (e) {
+        ctx.error(errs, e);
+        return;
+      }
       const protocols = ["coffer.events.v1"];
       if (ctx.token()) protocols.push(`coffer.token.${b64url(ctx.token())}`);
       let sock;

@@ -122,7 +122,9 @@ export function valueTable(ctx, data, { canRead = true } = {}) {
     const copy = h("button", { type: "button", class: "small", "aria-label": `Copy value of ${key}`, onclick: async () => {
       try {
         await navigator.clipboard.writeText(asText(data[key]));
-        ctx.notice(`Copied the value of ${key}.`);
+        // The page cannot know when the value is pasted, nor clear it
+        // safely without asking to read the clipboard: say so.
+        ctx.notice(`Copied the value of ${key}; it stays on your clipboard until you clear it.`);
       } catch (err) {
         ctx.notice(`Could not copy: ${err.message}`);
       }
