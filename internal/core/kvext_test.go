@@ -92,7 +92,10 @@ path "secret/rotate/app" { capabilities = ["update"] }`,
 	}
 	type call func(cl *api.Client) error
 	write := func(body map[string]any) call {
-		return func(cl *api.Client) error { _, err := cl.Logical().WriteWithContext(ctx, "secret/data/app", body); return err }
+		return func(cl *api.Client) error {
+			_, err := cl.Logical().WriteWithContext(ctx, "secret/data/app", body)
+			return err
+		}
 	}
 	patchData := func(body map[string]any) call {
 		return func(cl *api.Client) error {
@@ -107,7 +110,10 @@ path "secret/rotate/app" { capabilities = ["update"] }`,
 		}
 	}
 	rotate := func(body map[string]any) call {
-		return func(cl *api.Client) error { _, err := cl.Logical().WriteWithContext(ctx, "secret/rotate/app", body); return err }
+		return func(cl *api.Client) error {
+			_, err := cl.Logical().WriteWithContext(ctx, "secret/rotate/app", body)
+			return err
+		}
 	}
 	deleteWith := func(days string) call {
 		return func(cl *api.Client) error {

@@ -34,8 +34,12 @@ import (
 // A client that sends none of them sees Vault's behaviour. Those that
 // change metadata need, beyond the request's own capability, patch or
 // update on metadata/<path>; current_version needs update on data/<path>
-// (it changes what readers of the data get). A caller without them is
-// refused and nothing changes.
+// (it changes what readers of the data get). Each is checked with the
+// body of the metadata request it stands for
+// ([logical.AccessChecker.AllowedParams]), so that a rule's parameter
+// limits bind it as they would bind that request. A caller without them
+// is refused and nothing changes. cas 0 on a data/ write needs a key
+// with no versions at all, staged ones included.
 
 // dataOptions are the options of a data/ write or patch.
 type dataOptions struct {

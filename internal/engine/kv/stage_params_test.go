@@ -2,7 +2,10 @@ package kv
 
 import (
 	"encoding/json"
+	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -151,4 +154,27 @@ func TestExtensionParamsBody(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzRecoveryWindowQuery: any ?recovery_window_days value is either
+// refused as a bad request or a whole number of days in range that
+// reads back as the value sent; an empty value is always refused.
+func FuzzRecoveryWindowQuery(f *testing.F) {
+	for _, s := range []string{"", " ", "0", "7", "365", "366", "-1", "1.5", "x", "+3", " 4 ", "0x10", "99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		r := &logical.Request{MountPoint: "secret/", Access: allowAll{}, Query: url.Values{"recovery_window_days": {raw}}}
+		d, err := recoveryWindowQuery(r, "k")
+		if err != nil {
+			logicaltest.WantKind(t, "refused value", err, logical.ErrInvalidRequest)
+			return
+		}
+		if d == nil || *d < 0 || *d > maxRecoveryWindowDays {
+			t.Fatalf("%q read as %v", raw, d)
+		}
+		if n, perr := strconv.Atoi(strings.TrimSpace(raw)); perr != nil || n != *d {
+			t.Fatalf("%q read as %d", raw, *d)
+		}
+	})
 }
