@@ -97,9 +97,9 @@ func (o *dataOptions) metadataParams() map[string]any {
 		}
 		params["custom_metadata"] = cm
 	}
-	if o.Current != nil {
-		// options.current true changes nothing beyond a plain write; it
-		// is checked as staging would be, as before.
+	if o.staged() {
+		// options.current true is a plain write: it still needs the
+		// metadata permission, as before, but changes no parameter.
 		params["current_version"] = nil
 	}
 	return params

@@ -133,6 +133,8 @@ func TestExtensionParamsBody(t *testing.T) {
 			want: []string{`patch secret/metadata/k {"custom_metadata":{"a":"b","c":null}}`}},
 		{name: "staged with custom_metadata", do: xreq{op: opUpdate, path: "data/k", body: `{"data":{"v":2},"options":{"current":false,"custom_metadata":{"a":"b"}}}`},
 			want: []string{`patch secret/metadata/k {"current_version":null,"custom_metadata":{"a":"b"}}`}},
+		{name: "current true", do: xreq{op: opUpdate, path: "data/k", body: `{"data":{"v":2},"options":{"current":true}}`},
+			want: []string{`patch secret/metadata/k {}`}},
 		{name: "delete with window", do: xreq{op: opDelete, path: "metadata/k", query: "recovery_window_days=3"},
 			want: []string{`patch secret/metadata/k {"recovery_window_days":3}`}},
 		{name: "current_version", do: xreq{op: opPatch, path: "metadata/k", body: `{"current_version":1}`},
