@@ -17,6 +17,7 @@ func testHelpers() []string {
 		"internal/logical/logicaltest",
 		"internal/storage/storagetest",
 		"internal/seal/sealtest",
+		"internal/ui/uitest",
 	}
 }
 
@@ -53,6 +54,7 @@ func allowed() map[string][]string {
 			"internal/ha", "internal/httpapi", "internal/logical", "internal/metrics", "internal/migrate",
 			"internal/seal/...", "internal/snapshot", "internal/storage/...", "internal/tlsutil",
 			"internal/backoff", "internal/awsapi", "internal/awsauth",
+			"internal/ui",
 		},
 		"internal/config":  {"internal/hclvalue", "internal/storage/postgres/pgtable", "internal/suggest"},
 		"internal/builtin": {"internal/auth/...", "internal/engine/...", "internal/logical"},
@@ -102,7 +104,7 @@ func allowed() map[string][]string {
 		"internal/sys/rotate":    {"internal/barrier", "internal/logical", "internal/logical/framework", "internal/storage"},
 		"internal/sys/snapshots": {"internal/barrier", "internal/logical", "internal/snapshot", "internal/storage"},
 		"internal/sys/tokenapi":  {"internal/logical", "internal/logical/framework", "internal/token"},
-		"internal/sys/auditdev":  {"internal/audit", "internal/logical", "internal/logical/framework", "internal/router", "internal/storage"},
+		"internal/sys/auditdev":  {"internal/audit", "internal/audit/trail", "internal/logical", "internal/logical/framework", "internal/router", "internal/storage"},
 		"internal/sys/host":      {"internal/hostinfo", "internal/logical", "internal/logical/framework"},
 		"internal/sys/leases":    {"internal/lease", "internal/logical", "internal/logical/framework"},
 		"internal/sys/accessapi": {"internal/access", "internal/logical", "internal/logical/framework", "internal/policy"},
@@ -168,6 +170,7 @@ func allowed() map[string][]string {
 			"internal/audit", "internal/audit/trail", "internal/snapshot",
 			"internal/suggest", "internal/token/otp", "internal/duration", "internal/atomicfile",
 			"internal/incident", "internal/k8s/kms", "internal/k8s/csi",
+			"internal/scan", "internal/scan/format", "internal/scan/live", "internal/scan/manifest", "internal/scan/report", "internal/scan/source",
 		},
 		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/eventsub", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
 		"internal/agent/child":    nil,
@@ -181,8 +184,20 @@ func allowed() map[string][]string {
 		// agent, serving the driver's gRPC API (its generated types).
 		"internal/k8s/csi":            {"internal/k8s/csi/providerpb"},
 		"internal/k8s/csi/providerpb": nil,
+		// coffer scan: a client of sys/leaks/check, like the agent.
+		"internal/scan":          {"internal/scan/extract", "internal/scan/format", "internal/scan/live", "internal/scan/manifest", "internal/scan/report", "internal/scan/source"},
+		"internal/scan/extract":  nil,
+		"internal/scan/format":   nil,
+		"internal/scan/live":     nil,
+		"internal/scan/manifest": nil,
+		"internal/scan/report":   nil,
+		"internal/scan/source":   nil,
 
 		// Operator tools work on storage as stored.
+		// The web UI: embedded static files, a client of the API in the browser.
+		"internal/ui":        nil,
+		"internal/ui/uitest": {"internal/testserver"},
+
 		"internal/migrate":  {"internal/config", "internal/storage"},
 		"internal/diagnose": {"internal/config", "internal/storage"},
 
@@ -232,6 +247,7 @@ func depRules() []depRule {
 		{from: "internal/agent/...", only: append([]string{"internal/agent/..."}, leaves()...), why: "the agent is a client like any other: HTTP only"},
 		{from: "internal/k8s/kms", only: leaves(), why: "the KMS plugin is a client like any other: HTTP only"},
 		{from: "internal/k8s/csi/...", only: append([]string{"internal/k8s/csi/..."}, leaves()...), why: "the CSI provider is a client like any other: HTTP only"},
+		{from: "internal/scan/...", only: append([]string{"internal/scan/..."}, leaves()...), why: "the scanner is a client like any other: HTTP only"},
 		{
 			from: "internal/cli",
 			not:  []string{"internal/core", "internal/server", "internal/httpapi", "internal/router", "internal/engine/...", "internal/auth/...", "internal/storage/...", "internal/barrier", "internal/token", "internal/lease"},
