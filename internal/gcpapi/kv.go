@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/core"
@@ -108,16 +107,6 @@ func (c *call) readMeta(n secretName) (*kvMeta, error) {
 		m.CustomMetadata = map[string]string{}
 	}
 	return m, nil
-}
-
-// readData reads version v of the secret.
-func (c *call) readData(n secretName, v int) (*kvData, error) {
-	d := new(kvData)
-	q := url.Values{"version": {strconv.Itoa(v)}}
-	if err := c.do(logical.ReadOperation, n.project, "data/"+n.secret, q, nil, d); err != nil {
-		return nil, err
-	}
-	return d, nil
 }
 
 // isNotFound reports whether err says the secret (or its mount) is not
