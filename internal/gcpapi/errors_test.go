@@ -174,6 +174,13 @@ func TestIdentity(t *testing.T) {
 	if _, err := e.client(t, "not-a-token").AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: parent + "/secrets/allowed/versions/latest"}, noRetry); code(err) != codes.PermissionDenied {
 		t.Fatalf("bad token: %v, want PermissionDenied", err)
 	}
+	// Incident containment: a revoked token's calls stop.
+	if err := vc.Auth().Token().RevokeTree(tok.Auth.ClientToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: parent + "/secrets/allowed/versions/latest"}, noRetry); code(err) != codes.PermissionDenied {
+		t.Fatalf("revoked token: %v, want PermissionDenied", err)
+	}
 	b, err := os.ReadFile(audit)
 	if err != nil {
 		t.Fatal(err)

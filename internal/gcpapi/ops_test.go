@@ -160,6 +160,27 @@ func TestLifecycle(t *testing.T) {
 	if err != nil || got.GetEtag() != up.GetEtag() || got.GetLabels()["team"] != "billing" {
 		t.Fatalf("GetSecret = %v, %v", got, err)
 	}
+	// A ttl becomes an expiry time; an empty expiration removes it.
+	up2, err := c.UpdateSecret(ctx, &secretmanagerpb.UpdateSecretRequest{
+		Secret:     &secretmanagerpb.Secret{Name: name, Expiration: &secretmanagerpb.Secret_Ttl{Ttl: durationpb.New(time.Hour)}},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"ttl"}},
+	})
+	if err != nil || up2.GetExpireTime() == nil || up2.GetExpireTime().AsTime().After(time.Now().Add(time.Hour+time.Minute)) {
+		t.Fatalf("UpdateSecret(ttl) = %v, %v", up2, err)
+	}
+	up3, err := c.UpdateSecret(ctx, &secretmanagerpb.UpdateSecretRequest{Secret: &secretmanagerpb.Secret{Name: name}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"expire_time"}}})
+	if err != nil || up3.GetExpireTime() != nil {
+		t.Fatalf("UpdateSecret(no expiry) = %v, %v", up3, err)
+	}
+	if _, err := c.UpdateSecret(ctx, &secretmanagerpb.UpdateSecretRequest{
+		Secret:     &secretmanagerpb.Secret{Name: name, Expiration: &secretmanagerpb.Secret_ExpireTime{ExpireTime: timestamppb.New(expire)}},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"expire_time"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if up, err = c.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: name}); err != nil {
+		t.Fatal(err)
+	}
 	// The KV metadata shows the expiry Coffer keeps.
 	meta, err := e.ts.Client.Logical().Read("gcp-proj/metadata/db-password")
 	if err != nil || meta.Data["expire_at"] == nil {
