@@ -17,6 +17,7 @@ func testHelpers() []string {
 		"internal/logical/logicaltest",
 		"internal/storage/storagetest",
 		"internal/seal/sealtest",
+		"internal/ui/uitest",
 	}
 }
 
@@ -53,6 +54,7 @@ func allowed() map[string][]string {
 			"internal/ha", "internal/httpapi", "internal/logical", "internal/metrics", "internal/migrate",
 			"internal/seal/...", "internal/snapshot", "internal/storage/...", "internal/tlsutil",
 			"internal/backoff", "internal/awsapi", "internal/awsauth", "internal/gcpapi",
+			"internal/ui",
 		},
 		"internal/config":  {"internal/hclvalue", "internal/storage/postgres/pgtable", "internal/suggest"},
 		"internal/builtin": {"internal/auth/...", "internal/engine/...", "internal/logical"},
@@ -88,6 +90,7 @@ func allowed() map[string][]string {
 			"internal/incident", "internal/sys/incident",
 			"internal/sys/search",
 			"internal/events", "internal/events/webhook",
+			"internal/leaks", "internal/sys/leaks",
 		},
 		// The event bus (pure) and webhook delivery, which core drives.
 		"internal/events":         {"internal/uuid"},
@@ -101,7 +104,7 @@ func allowed() map[string][]string {
 		"internal/sys/rotate":    {"internal/barrier", "internal/logical", "internal/logical/framework", "internal/storage"},
 		"internal/sys/snapshots": {"internal/barrier", "internal/logical", "internal/snapshot", "internal/storage"},
 		"internal/sys/tokenapi":  {"internal/logical", "internal/logical/framework", "internal/token"},
-		"internal/sys/auditdev":  {"internal/audit", "internal/logical", "internal/logical/framework", "internal/router", "internal/storage"},
+		"internal/sys/auditdev":  {"internal/audit", "internal/audit/trail", "internal/logical", "internal/logical/framework", "internal/router", "internal/storage"},
 		"internal/sys/host":      {"internal/hostinfo", "internal/logical", "internal/logical/framework"},
 		"internal/sys/leases":    {"internal/lease", "internal/logical", "internal/logical/framework"},
 		"internal/sys/accessapi": {"internal/access", "internal/logical", "internal/logical/framework", "internal/policy"},
@@ -112,23 +115,26 @@ func allowed() map[string][]string {
 		"internal/sys/passwords": {"internal/logical", "internal/logical/framework", "internal/passpol", "internal/storage"},
 		"internal/sys/plugins":   {"internal/logical", "internal/logical/framework"},
 		"internal/sys/search":    {"internal/logical", "internal/logical/framework"},
-		"internal/sys/policies":  {"internal/logical", "internal/logical/framework", "internal/policy", "internal/router", "internal/storage"},
-		"internal/sys/wrapping":  {"internal/logical", "internal/logical/framework", "internal/storage", "internal/token"},
-		"internal/router":        {"internal/logical", "internal/storage"},
-		"internal/mount":         {"internal/logical", "internal/router", "internal/storage"},
-		"internal/lockout":       {"internal/mount"},
-		"internal/token":         {"internal/access", "internal/storage"},
-		"internal/token/otp":     nil,
-		"internal/lease":         {"internal/storage"},
-		"internal/audit":         {"internal/logical", "internal/logical/framework"},
-		"internal/audit/trail":   {"internal/audit"},
-		"internal/identity":      {"internal/logical", "internal/logical/framework", "internal/uuid"},
-		"internal/policy":        {"internal/duration"},
-		"internal/access":        {"internal/logical", "internal/policy"}, // who grants a path; principals, identity and tokens
-		"internal/passpol":       nil,
-		"internal/hostinfo":      nil,
-		"internal/snapshot":      {"internal/atomicfile"},
-		"internal/suggest":       nil,
+		"internal/sys/leaks":     {"internal/leaks", "internal/logical", "internal/logical/framework"},
+		// The live-secret fingerprint index behind sys/leaks/check.
+		"internal/leaks":        {"internal/logical"},
+		"internal/sys/policies": {"internal/logical", "internal/logical/framework", "internal/policy", "internal/router", "internal/storage"},
+		"internal/sys/wrapping": {"internal/logical", "internal/logical/framework", "internal/storage", "internal/token"},
+		"internal/router":       {"internal/logical", "internal/storage"},
+		"internal/mount":        {"internal/logical", "internal/router", "internal/storage"},
+		"internal/lockout":      {"internal/mount"},
+		"internal/token":        {"internal/access", "internal/storage"},
+		"internal/token/otp":    nil,
+		"internal/lease":        {"internal/storage"},
+		"internal/audit":        {"internal/logical", "internal/logical/framework"},
+		"internal/audit/trail":  {"internal/audit"},
+		"internal/identity":     {"internal/logical", "internal/logical/framework", "internal/uuid"},
+		"internal/policy":       {"internal/duration"},
+		"internal/access":       {"internal/logical", "internal/policy"}, // who grants a path; principals, identity and tokens
+		"internal/passpol":      nil,
+		"internal/hostinfo":     nil,
+		"internal/snapshot":     {"internal/atomicfile"},
+		"internal/suggest":      nil,
 
 		// Security: the barrier, seals and secret sharing.
 		"internal/barrier":  {"internal/storage"},
@@ -167,6 +173,7 @@ func allowed() map[string][]string {
 			"internal/audit", "internal/audit/trail", "internal/snapshot",
 			"internal/suggest", "internal/token/otp", "internal/duration", "internal/atomicfile",
 			"internal/incident", "internal/k8s/kms", "internal/k8s/csi",
+			"internal/scan", "internal/scan/format", "internal/scan/live", "internal/scan/manifest", "internal/scan/report", "internal/scan/source",
 		},
 		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/eventsub", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
 		"internal/agent/child":    nil,
@@ -180,8 +187,20 @@ func allowed() map[string][]string {
 		// agent, serving the driver's gRPC API (its generated types).
 		"internal/k8s/csi":            {"internal/k8s/csi/providerpb"},
 		"internal/k8s/csi/providerpb": nil,
+		// coffer scan: a client of sys/leaks/check, like the agent.
+		"internal/scan":          {"internal/scan/extract", "internal/scan/format", "internal/scan/live", "internal/scan/manifest", "internal/scan/report", "internal/scan/source"},
+		"internal/scan/extract":  nil,
+		"internal/scan/format":   nil,
+		"internal/scan/live":     nil,
+		"internal/scan/manifest": nil,
+		"internal/scan/report":   nil,
+		"internal/scan/source":   nil,
 
 		// Operator tools work on storage as stored.
+		// The web UI: embedded static files, a client of the API in the browser.
+		"internal/ui":        nil,
+		"internal/ui/uitest": {"internal/testserver"},
+
 		"internal/migrate":  {"internal/config", "internal/storage"},
 		"internal/diagnose": {"internal/config", "internal/storage"},
 
@@ -231,6 +250,7 @@ func depRules() []depRule {
 		{from: "internal/agent/...", only: append([]string{"internal/agent/..."}, leaves()...), why: "the agent is a client like any other: HTTP only"},
 		{from: "internal/k8s/kms", only: leaves(), why: "the KMS plugin is a client like any other: HTTP only"},
 		{from: "internal/k8s/csi/...", only: append([]string{"internal/k8s/csi/..."}, leaves()...), why: "the CSI provider is a client like any other: HTTP only"},
+		{from: "internal/scan/...", only: append([]string{"internal/scan/..."}, leaves()...), why: "the scanner is a client like any other: HTTP only"},
 		{
 			from: "internal/cli",
 			not:  []string{"internal/core", "internal/server", "internal/httpapi", "internal/router", "internal/engine/...", "internal/auth/...", "internal/storage/...", "internal/barrier", "internal/token", "internal/lease"},

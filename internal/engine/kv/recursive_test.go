@@ -190,10 +190,14 @@ func TestLastReadAndCreatedBy(t *testing.T) {
 	b = b2.(*backendV2)
 	check("after a restart")
 
-	// The KV API never answers who wrote a version.
+	// A metadata read names who wrote each version; a data read never.
 	resp := h.must(req{op: opRead, path: "metadata/app/db"})
+	if s := fmt.Sprintf("%+v", resp.Data); !strings.Contains(s, "CreatedByAccessor:acc-2 CreatedByEntityID:ent-2") || !strings.Contains(s, "CreatedByAccessor:acc-1") {
+		t.Errorf("metadata answer does not name each version's writer: %s", s)
+	}
+	resp = h.must(req{op: opRead, path: "data/app/db"})
 	if s := fmt.Sprintf("%+v", resp.Data); strings.Contains(s, "acc-2") || strings.Contains(s, "ent-2") {
-		t.Errorf("metadata answer names the writer: %s", s)
+		t.Errorf("data answer names the writer: %s", s)
 	}
 	// Deleting the key deletes its last-read entry.
 	h.must(req{op: logical.DeleteOperation, path: "metadata/app/db"})
