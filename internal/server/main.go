@@ -30,6 +30,9 @@ const usage = `Usage: coffer server [options]
   coffer server --config FILE         as FILE says (HCL; see docs/configuration.md)
   coffer server --dev --config FILE   dev mode with FILE's listeners and settings;
                                       FILE's storage is replaced by in-memory storage
+  coffer server --dev --gcp-listen ADDR
+                                      dev mode that also serves the Google Cloud Secret
+                                      Manager API (gRPC, plain text) on ADDR
 
   With storage "postgresql" and ha_enabled = true, several servers share one
   database: one is active, the others are standbys that serve reads and
