@@ -116,6 +116,10 @@ type Config struct {
 	// means not served, except in dev mode, which serves it with the
 	// defaults. See aws.go and docs/aws-secrets-manager.md.
 	AWSSecretsManager *AWSSecretsManager
+	// GCPSecretManager (gcp_secret_manager block) serves the Google Cloud
+	// Secret Manager API (gRPC) on a listener of its own; nil means not
+	// served. See gcp.go and docs/gcp-secret-manager.md.
+	GCPSecretManager *GCPSecretManager
 	// Audit (audit "file" "name" blocks) are audit devices enabled at
 	// unseal; they cannot be disabled through the API.
 	Audit []AuditDevice

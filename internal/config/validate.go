@@ -219,6 +219,7 @@ func (v *validator) validate() {
 		}
 	}
 	v.awsSecretsManager()
+	v.gcpSecretManager()
 	if c.MaxRequestSize <= 0 {
 		v.errorf("max_request_size", "max_request_size %d: must be a positive number of bytes (Coffer has no unlimited setting)", c.MaxRequestSize)
 	}

@@ -117,6 +117,9 @@ type Server struct {
 	// snapshots writes the scheduled snapshots; nil without a snapshot
 	// block.
 	snapshots *snapshot.Scheduler
+	// gcp serves the Google Cloud Secret Manager API; nil without a
+	// gcp_secret_manager block.
+	gcp *gcpListener
 }
 
 // New opens storage, builds the core and binds every listener. It starts
@@ -225,6 +228,9 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	s.core = c
 	if s.snapshots, err = s.newScheduler(c, m); err != nil {
+		return nil, err
+	}
+	if err := s.listenGCP(cfg.GCPSecretManager, c); err != nil {
 		return nil, err
 	}
 	transport, err := s.forwardTransport()
@@ -484,6 +490,9 @@ func (s *Server) Run(ctx context.Context) error {
 			return nil
 		})
 	}
+	if s.gcp != nil {
+		serving.Go(s.gcp.serve)
+	}
 	snapCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	if s.snapshots != nil {
@@ -506,6 +515,9 @@ func (s *Server) Run(ctx context.Context) error {
 				shutMu.Unlock()
 			}
 		})
+	}
+	if s.gcp != nil {
+		shut.Go(func() { s.gcp.stop(sctx) })
 	}
 	shut.Wait()
 	runErr = errors.Join(serving.Wait(), runErr)
@@ -597,6 +609,9 @@ func (s *Server) closeAll() {
 	}
 	if s.clusterLn != nil {
 		s.clusterLn.Close()
+	}
+	if s.gcp != nil {
+		s.gcp.ln.Close()
 	}
 	s.closeStorage()
 	s.closeSeals()
