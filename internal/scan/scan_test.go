@@ -11,6 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/coffer-secrets/coffer/internal/scan/format"
 	"github.com/coffer-secrets/coffer/internal/scan/live"
@@ -191,4 +195,49 @@ func TestGenerateBenchTree(t *testing.T) {
 		}
 	}
 	genTree(t, dir, int64(mb)<<20)
+}
+
+// TestScanHistoryMaxFileSize: a blob of the history larger than
+// MaxFileSize is skipped (with a note) without being read, as a file is.
+func TestScanHistoryMaxFileSize(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"big.env":   strings.Repeat("# filler line of a large file\n", 400) + "PASSWORD=the-live-value-123\n",
+		"small.env": "TOKEN=the-live-value-123\n",
+	}
+	for n, c := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wt.Add(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sig := &object.Signature{Name: "T", Email: "t@example.com", When: time.Unix(1700000000, 0)}
+	if _, err := wt.Commit("one", &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
+		t.Fatal(err)
+	}
+	ck := newMemChecker(map[string]live.Match{"the-live-value-123": {Readable: true, Mount: "secret/", Path: "p", Key: "k", Version: 1, Current: true}})
+	var mu sync.Mutex
+	var notes []string
+	note := func(s string) { mu.Lock(); notes = append(notes, s); mu.Unlock() }
+	res, err := Scan(t.Context(), source.History{Dir: dir}, Options{Checker: ck, MaxFileSize: 1000, Note: note})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Skipped != 1 || res.Blobs != 1 || len(res.Findings) != 1 || filepath.Base(res.Findings[0].File) != "small.env" {
+		t.Errorf("with a 1000-byte limit: blobs %d, skipped %d, findings %+v; want 1, 1 and small.env only", res.Blobs, res.Skipped, res.Findings)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "big.env") {
+		t.Errorf("notes %q, want one about big.env", notes)
+	}
 }
