@@ -348,6 +348,12 @@ func pieces(chunk []byte, size int) iter.Seq2[[]byte, int] {
 func (w *worker) manifest(b source.Blob, chunk []byte, res *chunkResult) {
 	vals, _ := manifest.Secrets(chunk) // not a manifest: the text scan above did the work
 	for _, v := range vals {
+		if v.Problem != "" {
+			// The raw text was scanned above; only the decoded value is
+			// missing. Key names are no secrets.
+			w.o.Note(fmt.Sprintf("%s:%d: key %s of Secret %s: %s; its decoded value was not scanned", b.Path, v.Line, v.Key, v.Name, v.Problem))
+			continue
+		}
 		if w.det != nil && !v.StringData {
 			for _, m := range w.det.Find(b.Path, string(v.Value)) {
 				res.findings = append(res.findings, formatFinding(b, m, v.Line))

@@ -241,3 +241,24 @@ func TestScanHistoryMaxFileSize(t *testing.T) {
 		t.Errorf("notes %q, want one about big.env", notes)
 	}
 }
+
+// TestScanManifestProblem: a Secret key whose data value is not base64 is
+// reported in a note naming the key (the raw text is still scanned).
+func TestScanManifestProblem(t *testing.T) {
+	t.Parallel()
+	in := "kind: Secret\nmetadata: {name: web}\ndata:\n  password: the-live-value-123\n"
+	ck := newMemChecker(map[string]live.Match{"the-live-value-123": {Readable: true, Mount: "secret/", Path: "p", Key: "k", Current: true}})
+	var mu sync.Mutex
+	var notes []string
+	note := func(s string) { mu.Lock(); notes = append(notes, s); mu.Unlock() }
+	res, err := Scan(t.Context(), source.Stream{Name: "-", R: strings.NewReader(in)}, Options{Checker: ck, Note: note})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Line != 4 {
+		t.Errorf("findings %+v, want the raw value at line 4", res.Findings)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "key password of Secret web") || strings.Contains(notes[0], "the-live") {
+		t.Errorf("notes %q, want one naming the key and not the value", notes)
+	}
+}
