@@ -306,12 +306,16 @@ func (w *worker) chunk(b source.Blob, chunk []byte, lineBase int, whole bool) ch
 		}
 	}
 	if w.o.Checker != nil {
-		extract.Each(chunk, func(v []byte, line int) {
+		add := func(v []byte, line int) {
 			res.candidates = append(res.candidates, candidate{
 				digest: liveDigest(v),
 				place:  place{file: b.Path, commit: b.Commit, line: lineBase + line, redacted: redact(v)},
 			})
-		})
+		}
+		extract.Each(chunk, add)
+		// PEM blocks and whole small files: values stored whole in Coffer
+		// that no single line holds.
+		extract.Blocks(chunk, whole, add)
 	}
 	if whole && isManifest(b.Path, chunk) {
 		w.manifest(b, chunk, &res)

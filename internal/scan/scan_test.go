@@ -262,3 +262,34 @@ func TestScanManifestProblem(t *testing.T) {
 		t.Errorf("notes %q, want one naming the key and not the value", notes)
 	}
 }
+
+// TestScanBlocks: a PEM key and a pretty-printed JSON file stored whole in
+// Coffer are found, though no single line holds them.
+func TestScanBlocks(t *testing.T) {
+	t.Parallel()
+	pem := "-----BEGIN PRIVATE KEY-----\nMIIBVAIBADANBgkqhkiG9w0BAQEFAASCAT4wggE6AgEAAkEAq\nZmFrZS1rZXktbWF0ZXJpYWw=\n-----END PRIVATE KEY-----\n"
+	creds := "{\n  \"user\": \"app\",\n  \"password\": \"pw\"\n}"
+	dir := t.TempDir()
+	files := map[string]string{
+		"deploy.yaml": "tls:\n  key: |\n    " + strings.ReplaceAll(strings.TrimSuffix(pem, "\n"), "\n", "\n    ") + "\n",
+		"creds.json":  creds + "\n",
+	}
+	for n, c := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := live.Match{Readable: true, Mount: "secret/", Path: "p", Key: "k", Current: true}
+	ck := newMemChecker(map[string]live.Match{pem: m, creds: m})
+	res, err := Scan(t.Context(), source.Files{Root: dir}, Options{Checker: ck})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range res.Findings {
+		got = append(got, fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line))
+	}
+	if want := []string{"creds.json:1", "deploy.yaml:3"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("findings %v, want %v", got, want)
+	}
+}

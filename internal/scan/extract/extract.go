@@ -3,7 +3,8 @@
 // between delimiters, quoted strings, the values of KEY=value and
 // "key: value" lines, the user information of URLs
 // (scheme://user:password@host) and, inside base64 blobs, the decoded bytes
-// and the candidates in them.
+// and the candidates in them. [Blocks] adds the candidates that span
+// lines: PEM blocks and whole small files.
 //
 // Extraction is deliberately generous: a candidate that is not a secret
 // costs one hash and a slot in a batch, a missed one is a missed leak. It
