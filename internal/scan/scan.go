@@ -28,6 +28,7 @@ import (
 	"iter"
 	"runtime"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
@@ -407,6 +408,8 @@ func liveDigest(v []byte) live.Digest {
 }
 
 // redact is [report.Redact] for bytes, without copying the whole value.
+// Control characters (the line breaks of a multi-line candidate) become
+// spaces, so that a report line stays one line.
 func redact(v []byte) string {
 	n := min(4, utf8.RuneCount(v[:min(len(v), 64)])/4)
 	i := 0
@@ -414,5 +417,10 @@ func redact(v []byte) string {
 		_, size := utf8.DecodeRune(v[i:])
 		i += size
 	}
-	return string(v[:i]) + "…"
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, string(v[:i])) + "…"
 }

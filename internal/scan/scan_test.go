@@ -293,3 +293,18 @@ func TestScanBlocks(t *testing.T) {
 		t.Errorf("findings %v, want %v", got, want)
 	}
 }
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"hunter2hunter2x", "hun…"}, {"hunter2hunter2xy", "hunt…"},
+		{"{\n  \"password\": 1}", "{   …"},
+		{"short", "s…"},
+		{"ünïcödé-valuesss", "ünïc…"},
+	}
+	for _, tt := range tests {
+		if got := redact([]byte(tt.in)); got != tt.want {
+			t.Errorf("redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -9,7 +9,8 @@
 // Extraction is deliberately generous: a candidate that is not a secret
 // costs one hash and a slot in a batch, a missed one is a missed leak. It
 // never returns a value shorter than [MinLength] (the server does not index
-// shorter values) or longer than [MaxLength].
+// shorter values) or longer than [MaxLength] ([MaxBlockLength] for
+// [Blocks]).
 //
 // The package imports only the standard library and keeps no state; its
 // functions are safe for concurrent use.
