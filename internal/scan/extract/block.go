@@ -27,7 +27,7 @@ func Blocks(data []byte, whole bool, emit func(value []byte, line int)) {
 			emitBlock(t, 1, emit)
 		}
 	}
-	if bytes.Index(data, []byte("-----BEGIN ")) < 0 {
+	if !bytes.Contains(data, []byte("-----BEGIN ")) {
 		return
 	}
 	var (
