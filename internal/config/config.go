@@ -113,6 +113,11 @@ type Config struct {
 	// means not served, except in dev mode, which serves it with the
 	// defaults. See aws.go and docs/aws-secrets-manager.md.
 	AWSSecretsManager *AWSSecretsManager
+	// AzureKeyVault (azure_key_vault block) serves the Azure Key Vault
+	// secrets API under /secrets and /deletedsecrets on every listener;
+	// nil (no block) means not served, except in dev mode, which serves
+	// it with the defaults. See azure.go and docs/azure-key-vault.md.
+	AzureKeyVault *AzureKeyVault
 	// Audit (audit "file" "name" blocks) are audit devices enabled at
 	// unseal; they cannot be disabled through the API.
 	Audit []AuditDevice

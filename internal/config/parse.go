@@ -136,7 +136,7 @@ func (d *decoder) config(body *hclsyntax.Body) *Config {
 			"pid_file":                        str(&c.PIDFile),
 		},
 		ignored: ignoredTop(),
-		blocks:  []string{"audit", "aws_secrets_manager", "listener", "seal", "snapshot", "storage", "telemetry", "user_lockout"},
+		blocks:  []string{"audit", "aws_secrets_manager", "azure_key_vault", "listener", "seal", "snapshot", "storage", "telemetry", "user_lockout"},
 	}
 	d.body(body, top)
 	var first, enabledSeal, disabledSeal, firstSnapshot *hclsyntax.Block
@@ -204,6 +204,12 @@ func (d *decoder) config(body *hclsyntax.Body) *Config {
 				continue
 			}
 			c.AWSSecretsManager = d.awsSecretsManager(b)
+		case "azure_key_vault":
+			if c.AzureKeyVault != nil {
+				d.ps.add(b.DefRange(), "second azure_key_vault block; Coffer takes one")
+				continue
+			}
+			c.AzureKeyVault = d.azureKeyVault(b)
 		case "snapshot":
 			if firstSnapshot != nil {
 				d.ps.add(b.DefRange(), "second snapshot block; Coffer takes one (the first is at line %d)", firstSnapshot.TypeRange.Start.Line)
