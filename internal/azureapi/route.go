@@ -54,13 +54,19 @@ func Served(path string) bool {
 // parseRoute maps a method and path onto an operation. A path not served
 // is a 404, a method the path does not take a 405.
 func parseRoute(method, path string) (route, error) {
-	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	if !Served(path) {
+		return route{}, fail(http.StatusNotFound, codeUnknownRequest, "no such operation: %s %s", clip(method), clip(path))
+	}
+	segs := strings.Split(path[1:], "/")
 	// The SDK names the latest version with an empty segment
 	// (/secrets/NAME/): it means the same as none.
 	if len(segs) == 3 && segs[2] == "" {
 		segs = segs[:2]
 	}
-	bad := fail(http.StatusNotFound, codeUnknownRequest, "no such operation: %s %s", method, clip(path))
+	bad := fail(http.StatusNotFound, codeUnknownRequest, "no such operation: %s %s", clip(method), clip(path))
+	if len(segs) == 3 && segs[0] == "secrets" && segs[2] == "backup" || len(segs) == 2 && segs[0] == "secrets" && segs[1] == "restore" && method == http.MethodPost {
+		return route{}, badParam("Coffer does not serve secret backup and restore: copy secrets with get and set, or take a Coffer snapshot.")
+	}
 	var want []string // the methods the path takes, for a 405
 	var rt route
 	switch {
