@@ -31,8 +31,8 @@ func TestRawErrors(t *testing.T) {
 	}
 	tests := []struct {
 		name, method, path, token, body string
-		status                           int
-		code                             string
+		status                          int
+		code                            string
 	}{
 		{"no api-version", "GET", "/secrets/x", root, "", 400, "BadParameter"},
 		{"old api-version", "GET", "/secrets/x?api-version=2016-10-01", root, "", 400, "BadParameter"},
