@@ -29,14 +29,33 @@ type Core interface {
 	HandleRequest(ctx context.Context, req *core.Request) (*core.Response, error)
 }
 
+// Forwarder passes the requests a standby does not serve to the active
+// node of its cluster; *httpapi.Handler is one.
+type Forwarder interface {
+	// ForwardRaw sends r, whose body was read as body, to the active node
+	// unchanged (its Host, so that the ids the active node answers name
+	// the vault URL the client used) when this node is a standby, and
+	// reports whether it did: the answer is then written, by unavailable
+	// (with a message saying why) when no active node takes the request.
+	ForwardRaw(w http.ResponseWriter, r *http.Request, reqID string, body []byte, unavailable func(w http.ResponseWriter, msg string)) bool
+	// ClientConnection describes r's client: for a request a standby
+	// forwarded over the cluster listener, the client that standby
+	// served.
+	ClientConnection(r *http.Request) *logical.Connection
+}
+
 // Options configures a [Handler].
 type Options struct {
 	// Core is required.
 	Core Core
 	// Mount is the KV version 2 mount holding the secrets, e.g.
 	// "secret/"; required.
-	Mount  string
-	Logger *slog.Logger
+	Mount string
+	// Forward, when set, sends requests a standby gets to the active
+	// node; nil serves every request here (a standby then answers
+	// ServiceUnavailable).
+	Forward Forwarder
+	Logger  *slog.Logger
 }
 
 // Handler serves the Azure Key Vault secrets API at the paths [Served]
@@ -44,6 +63,7 @@ type Options struct {
 type Handler struct {
 	core   Core
 	mount  string
+	fwd    Forwarder // nil: no forwarding
 	logger *slog.Logger
 }
 
@@ -53,7 +73,7 @@ func New(opts Options) *Handler {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	mount := strings.Trim(opts.Mount, "/") + "/"
-	return &Handler{core: opts.Core, mount: mount, logger: opts.Logger.With("component", "azureapi")}
+	return &Handler{core: opts.Core, mount: mount, fwd: opts.Forward, logger: opts.Logger.With("component", "azureapi")}
 }
 
 // ServeHTTP answers one request.
@@ -97,7 +117,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer clear(b)
 		body = b
 	}
-	s := &session{h: h, ctx: r.Context(), token: tok, reqID: reqID, conn: &logical.Connection{RemoteAddr: r.RemoteAddr, TLS: r.TLS}, base: "https://" + r.Host, query: r.URL.Query()}
+	conn := &logical.Connection{RemoteAddr: r.RemoteAddr, TLS: r.TLS}
+	if h.fwd != nil {
+		// A standby passes the request on as the client sent it (the
+		// body within this handler's limit, read above); the active node
+		// checks the token.
+		if h.fwd.ForwardRaw(w, r, reqID, body, func(w http.ResponseWriter, msg string) {
+			w.Header().Set("X-Ms-Request-Id", reqID)
+			w.Header().Set("Cache-Control", "no-store")
+			h.writeError(w, reqID, fail(http.StatusServiceUnavailable, codeUnavailable, "%s", msg))
+		}) {
+			return
+		}
+		// The client a standby forwarded the request for, when the
+		// cluster listener vouches for it: audit sees that client.
+		conn = h.fwd.ClientConnection(r)
+	}
+	host := r.Host
+	if !validHost(host) {
+		host = "localhost"
+	}
+	s := &session{h: h, ctx: r.Context(), token: tok, reqID: reqID, conn: conn, base: "https://" + host, query: r.URL.Query()}
 	status, out, err := s.serve(rt, body)
 	if err != nil {
 		h.writeError(w, reqID, err)

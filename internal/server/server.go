@@ -279,9 +279,10 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		}
 		if cfg.AzureServed() {
 			root = withAzure(root, azureapi.New(azureapi.Options{
-				Core:   c,
-				Mount:  cfg.AzureKeyVault.Mount,
-				Logger: logger,
+				Core:    c,
+				Mount:   cfg.AzureKeyVault.Mount,
+				Forward: handler,
+				Logger:  logger,
 			}))
 		}
 		return &http.Server{
