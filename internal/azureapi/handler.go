@@ -216,9 +216,14 @@ type errorBody struct {
 }
 
 type errorDetail struct {
-	Code       string       `json:"code"`
-	Message    string       `json:"message"`
-	InnerError *errorDetail `json:"innererror,omitempty"`
+	Code       string      `json:"code"`
+	Message    string      `json:"message"`
+	InnerError *innerError `json:"innererror,omitempty"`
+}
+
+// innerError is the more specific code some errors carry.
+type innerError struct {
+	Code string `json:"code"`
 }
 
 func (h *Handler) writeError(w http.ResponseWriter, reqID string, err error) {
@@ -229,7 +234,7 @@ func (h *Handler) writeError(w http.ResponseWriter, reqID string, err error) {
 	}
 	out := errorBody{Error: errorDetail{Code: ae.code, Message: ae.msg}}
 	if ae.inner != "" {
-		out.Error.InnerError = &errorDetail{Code: ae.inner}
+		out.Error.InnerError = &innerError{Code: ae.inner}
 	}
 	w.Header().Set("X-Ms-Keyvault-Error-Code", ae.code)
 	h.writeJSON(w, ae.status, out)
@@ -237,7 +242,9 @@ func (h *Handler) writeError(w http.ResponseWriter, reqID string, err error) {
 
 func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // nextLink's "&" as Azure writes it
+	if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
 		buf.Reset()
 		buf.WriteString(`{"error":{"code":"InternalServerError","message":"response could not be encoded"}}`)

@@ -246,7 +246,12 @@ func (s *session) item(name string, m *kvMeta, versioned bool) bundle {
 	if versioned && n > 0 {
 		id = s.secretURL(name, n)
 	}
-	return bundle{ID: id, ContentType: vm.ContentType, Attributes: vm.attrs(m.Versions[n].CreatedTime), Tags: vm.Tags}
+	b := bundle{ID: id, ContentType: vm.ContentType, Attributes: vm.attrs(m.Versions[n].CreatedTime), Tags: vm.Tags}
+	if d := m.RecoveryWindowDays; d != nil && *d >= 0 {
+		// The secret's own window; the mount's is not known here.
+		b.Attributes.RecoveryLevel, b.Attributes.RecoverableDays = recoveryLevel(*d)
+	}
+	return b
 }
 
 // withDeleted adds a deleted secret's recovery fields to b.
@@ -358,12 +363,10 @@ func (s *session) pageArgs(kind string) (limit int, after string, err error) {
 
 // nextLink is the URL of the page after the one ending at last.
 func (s *session) nextLink(path, kind, last string, limit int) *string {
-	q := url.Values{
-		"api-version": {s.query.Get("api-version")},
-		"maxresults":  {strconv.Itoa(limit)},
-		"$skiptoken":  {base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + last))},
-	}
-	u := s.base + path + "?" + q.Encode()
+	// As Azure writes it: $skiptoken unescaped (the token is base64url).
+	u := s.base + path + "?api-version=" + url.QueryEscape(s.query.Get("api-version")) +
+		"&$skiptoken=" + base64.RawURLEncoding.EncodeToString([]byte(kind+":"+last)) +
+		"&maxresults=" + strconv.Itoa(limit)
 	return &u
 }
 

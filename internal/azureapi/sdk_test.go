@@ -278,3 +278,29 @@ func deref[T any](p *T) T {
 	}
 	return *p
 }
+
+// TestRecoveryLevelOfSecret: a secret with its own recovery window shows
+// it in the properties that come from its metadata.
+func TestRecoveryLevelOfSecret(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.client(t, e.ts.RootToken)
+	ctx := t.Context()
+	if _, err := c.SetSecret(ctx, "own-window", azsecrets.SetSecretParameters{Value: to.Ptr("v")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ts.Client.Logical().JSONMergePatch(ctx, "secret/metadata/own-window", map[string]any{"recovery_window_days": 90}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.NewListSecretPropertiesPager(nil).NextPage(ctx)
+	if err != nil || len(p.Value) != 1 {
+		t.Fatalf("list = %v, %v", p.Value, err)
+	}
+	if a := p.Value[0].Attributes; deref(a.RecoveryLevel) != "Recoverable+Purgeable" || deref(a.RecoverableDays) != 90 {
+		t.Errorf("attributes = level %q days %d, want Recoverable+Purgeable, 90", deref(a.RecoveryLevel), deref(a.RecoverableDays))
+	}
+	del, err := c.DeleteSecret(ctx, "own-window", nil)
+	if err != nil || deref(del.Attributes.RecoverableDays) != 90 || del.RecoveryID == nil {
+		t.Errorf("DeleteSecret = %+v, %v; want 90 recoverable days", del.Attributes, err)
+	}
+}
