@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -209,5 +211,38 @@ func TestCrossAPI(t *testing.T) {
 	}
 	if out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("from-aws")}); err != nil || aws.ToString(out.SecretString) != "rotated" {
 		t.Errorf("AWS read after an Azure set = %v, %v", out, err)
+	}
+}
+
+// TestAudited: Azure requests go through the pipeline's audit like any
+// other, and the audit log never holds a value in the clear.
+func TestAudited(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	file := filepath.Join(t.TempDir(), "audit.log")
+	if err := e.ts.Client.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{Type: "file", Options: map[string]string{"file_path": file}}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.client(t, e.ts.RootToken)
+	const value = "plaintext-value-3f9a"
+	if _, err := c.SetSecret(ctx, "audited", azsecrets.SetSecretParameters{Value: to.Ptr(value), Tags: map[string]*string{"a": to.Ptr("b")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetSecret(ctx, "audited", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(b)
+	for _, want := range []string{`"path":"secret/data/audited"`, `"path":"secret/metadata/audited"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("audit log has no %s", want)
+		}
+	}
+	if strings.Contains(log, value) {
+		t.Errorf("audit log holds the secret value in the clear")
 	}
 }

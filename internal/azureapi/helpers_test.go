@@ -27,7 +27,7 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	ts := testserver.StartWith(t, testserver.Options{ExtraConfig: "azure_key_vault {\n  mount = \"secret/\"\n}\n"})
+	ts := testserver.StartWith(t, testserver.Options{ExtraConfig: "azure_key_vault {\n  mount = \"secret/\"\n}\n", AuditAnyDir: true})
 	target, err := url.Parse(ts.Addr)
 	if err != nil {
 		t.Fatal(err)
