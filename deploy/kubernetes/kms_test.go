@@ -278,6 +278,33 @@ func TestKMSPluginPod(t *testing.T) {
 	}
 }
 
+// TestKMSAgentKeepsCredentialFiles checks, with the agent's own loader,
+// that the plugin's auto_auth method never removes the file it logs in
+// with. The pod mounts /etc/coffer/kms read-only, so a removal fails
+// every login; on a writable mount the first login would delete the
+// credential from the node and a restarted plugin could never log in
+// again. AppRole and JWT remove their file by default.
+func TestKMSAgentKeepsCredentialFiles(t *testing.T) {
+	t.Parallel()
+	cfg, err := agentconfig.Load(filepath.Join(kmsDir, "agent.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AutoAuth == nil {
+		t.Fatal("agent.hcl has no auto_auth block")
+	}
+	m := cfg.AutoAuth.Method
+	if m.AppRole == nil && m.JWT == nil && m.TokenFile == nil {
+		t.Fatalf("agent.hcl logs in with method %q; the guide sets up approle", m.Type)
+	}
+	if m.AppRole != nil && m.AppRole.SecretIDFile != "" && m.AppRole.RemoveSecretIDFile {
+		t.Errorf("agent.hcl: approle removes %s after reading it; set remove_secret_id_file_after_reading = false", m.AppRole.SecretIDFile)
+	}
+	if m.JWT != nil && m.JWT.RemoveJWTAfterReading {
+		t.Errorf("agent.hcl: jwt removes %s after reading it; set remove_jwt_after_reading = false", m.JWT.Path)
+	}
+}
+
 func TestNoSecretsInKMSFiles(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob(filepath.Join(kmsDir, "*"))

@@ -88,6 +88,7 @@ func allowed() map[string][]string {
 			"internal/incident", "internal/sys/incident",
 			"internal/sys/search",
 			"internal/events", "internal/events/webhook",
+			"internal/leaks", "internal/sys/leaks",
 		},
 		// The event bus (pure) and webhook delivery, which core drives.
 		"internal/events":         {"internal/uuid"},
@@ -112,23 +113,26 @@ func allowed() map[string][]string {
 		"internal/sys/passwords": {"internal/logical", "internal/logical/framework", "internal/passpol", "internal/storage"},
 		"internal/sys/plugins":   {"internal/logical", "internal/logical/framework"},
 		"internal/sys/search":    {"internal/logical", "internal/logical/framework"},
-		"internal/sys/policies":  {"internal/logical", "internal/logical/framework", "internal/policy", "internal/router", "internal/storage"},
-		"internal/sys/wrapping":  {"internal/logical", "internal/logical/framework", "internal/storage", "internal/token"},
-		"internal/router":        {"internal/logical", "internal/storage"},
-		"internal/mount":         {"internal/logical", "internal/router", "internal/storage"},
-		"internal/lockout":       {"internal/mount"},
-		"internal/token":         {"internal/access", "internal/storage"},
-		"internal/token/otp":     nil,
-		"internal/lease":         {"internal/storage"},
-		"internal/audit":         {"internal/logical", "internal/logical/framework"},
-		"internal/audit/trail":   {"internal/audit"},
-		"internal/identity":      {"internal/logical", "internal/logical/framework", "internal/uuid"},
-		"internal/policy":        {"internal/duration"},
-		"internal/access":        {"internal/logical", "internal/policy"}, // who grants a path; principals, identity and tokens
-		"internal/passpol":       nil,
-		"internal/hostinfo":      nil,
-		"internal/snapshot":      {"internal/atomicfile"},
-		"internal/suggest":       nil,
+		"internal/sys/leaks":     {"internal/leaks", "internal/logical", "internal/logical/framework"},
+		// The live-secret fingerprint index behind sys/leaks/check.
+		"internal/leaks":        {"internal/logical"},
+		"internal/sys/policies": {"internal/logical", "internal/logical/framework", "internal/policy", "internal/router", "internal/storage"},
+		"internal/sys/wrapping": {"internal/logical", "internal/logical/framework", "internal/storage", "internal/token"},
+		"internal/router":       {"internal/logical", "internal/storage"},
+		"internal/mount":        {"internal/logical", "internal/router", "internal/storage"},
+		"internal/lockout":      {"internal/mount"},
+		"internal/token":        {"internal/access", "internal/storage"},
+		"internal/token/otp":    nil,
+		"internal/lease":        {"internal/storage"},
+		"internal/audit":        {"internal/logical", "internal/logical/framework"},
+		"internal/audit/trail":  {"internal/audit"},
+		"internal/identity":     {"internal/logical", "internal/logical/framework", "internal/uuid"},
+		"internal/policy":       {"internal/duration"},
+		"internal/access":       {"internal/logical", "internal/policy"}, // who grants a path; principals, identity and tokens
+		"internal/passpol":      nil,
+		"internal/hostinfo":     nil,
+		"internal/snapshot":     {"internal/atomicfile"},
+		"internal/suggest":      nil,
 
 		// Security: the barrier, seals and secret sharing.
 		"internal/barrier":  {"internal/storage"},
@@ -165,6 +169,7 @@ func allowed() map[string][]string {
 			"internal/audit", "internal/audit/trail", "internal/snapshot",
 			"internal/suggest", "internal/token/otp", "internal/duration", "internal/atomicfile",
 			"internal/incident", "internal/k8s/kms", "internal/k8s/csi",
+			"internal/scan", "internal/scan/format", "internal/scan/live", "internal/scan/manifest", "internal/scan/report", "internal/scan/source",
 		},
 		"internal/agent":          {"internal/agent/child", "internal/agent/config", "internal/agent/eventsub", "internal/agent/template", "internal/atomicfile", "internal/backoff"},
 		"internal/agent/child":    nil,
@@ -178,6 +183,14 @@ func allowed() map[string][]string {
 		// agent, serving the driver's gRPC API (its generated types).
 		"internal/k8s/csi":            {"internal/k8s/csi/providerpb"},
 		"internal/k8s/csi/providerpb": nil,
+		// coffer scan: a client of sys/leaks/check, like the agent.
+		"internal/scan":          {"internal/scan/extract", "internal/scan/format", "internal/scan/live", "internal/scan/manifest", "internal/scan/report", "internal/scan/source"},
+		"internal/scan/extract":  nil,
+		"internal/scan/format":   nil,
+		"internal/scan/live":     nil,
+		"internal/scan/manifest": nil,
+		"internal/scan/report":   nil,
+		"internal/scan/source":   nil,
 
 		// Operator tools work on storage as stored.
 		"internal/migrate":  {"internal/config", "internal/storage"},
@@ -229,6 +242,7 @@ func depRules() []depRule {
 		{from: "internal/agent/...", only: append([]string{"internal/agent/..."}, leaves()...), why: "the agent is a client like any other: HTTP only"},
 		{from: "internal/k8s/kms", only: leaves(), why: "the KMS plugin is a client like any other: HTTP only"},
 		{from: "internal/k8s/csi/...", only: append([]string{"internal/k8s/csi/..."}, leaves()...), why: "the CSI provider is a client like any other: HTTP only"},
+		{from: "internal/scan/...", only: append([]string{"internal/scan/..."}, leaves()...), why: "the scanner is a client like any other: HTTP only"},
 		{
 			from: "internal/cli",
 			not:  []string{"internal/core", "internal/server", "internal/httpapi", "internal/router", "internal/engine/...", "internal/auth/...", "internal/storage/...", "internal/barrier", "internal/token", "internal/lease"},

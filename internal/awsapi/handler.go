@@ -55,7 +55,9 @@ type Forwarder interface {
 	// that the active node verifies the client's signature) when this
 	// node is a standby, and reports whether it did: the answer is then
 	// written, by unavailable (with a message saying why) when no active
-	// node takes the request.
+	// node takes the request. It forwards only to the active node's
+	// cluster listener, where the client's address goes with the request
+	// (see ClientConnection); without one the request is unavailable.
 	ForwardRaw(w http.ResponseWriter, r *http.Request, reqID string, body []byte, unavailable func(w http.ResponseWriter, msg string)) bool
 	// ClientConnection describes r's client: for a request a standby
 	// forwarded over the cluster listener, the client that standby

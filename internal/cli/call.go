@@ -37,6 +37,8 @@ type call struct {
 	field      string
 	// csv says the command accepts -format=csv.
 	csv bool
+	// sarif says the command accepts -format=sarif.
+	sarif bool
 }
 
 // registerServerFlags adds the HTTP and output flags to fs.
@@ -49,7 +51,11 @@ func (c *call) registerServerFlags(fs *flag.FlagSet, field bool) {
 	if format == "" {
 		format = "table"
 	}
-	fs.StringVar(&c.format, "format", format, `Output format: "table" or "json".`)
+	desc := `Output format: "table" or "json".`
+	if c.sarif {
+		desc = `Output format: "table", "json" or "sarif".`
+	}
+	fs.StringVar(&c.format, "format", format, desc)
 	if field {
 		fs.StringVar(&c.field, "field", "", "Print only the field with this name, with no decoration.")
 	}
@@ -65,6 +71,13 @@ func (c *call) validateFormat() error {
 		if c.csv {
 			return nil
 		}
+	case "sarif":
+		if c.sarif {
+			return nil
+		}
+	}
+	if c.sarif {
+		return fmt.Errorf("invalid output format %q (valid formats are \"table\", \"json\" and \"sarif\")", c.format)
 	}
 	return fmt.Errorf("invalid output format %q (valid formats are \"table\" and \"json\")", c.format)
 }

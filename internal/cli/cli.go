@@ -140,6 +140,11 @@ type command struct {
 	local bool
 	// csv says the command also accepts -format=csv.
 	csv bool
+	// sarif says the command also accepts -format=sarif.
+	sarif bool
+	// usageCode, when not 0, is the exit code of a flag error (coffer
+	// scan keeps 1 for "findings").
+	usageCode int
 }
 
 // runFunc runs a command after its flags have been parsed.
@@ -177,6 +182,8 @@ func commands() map[string]*command {
 	maps.Copy(t, incidentCommands())
 	maps.Copy(t, kmsCommands())
 	maps.Copy(t, csiCommands())
+	maps.Copy(t, scanCommands())
+	maps.Copy(t, importCommands())
 	return t
 }
 
@@ -204,7 +211,11 @@ func isHelpFlag(s string) bool {
 func runCommand(ctx context.Context, env Env, name string, cmd *command, args []string) int {
 	fs := flag.NewFlagSet("coffer "+name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	c := &call{env: env, name: name, csv: cmd.csv}
+	c := &call{env: env, name: name, csv: cmd.csv, sarif: cmd.sarif}
+	usageCode := exitUsage
+	if cmd.usageCode != 0 {
+		usageCode = cmd.usageCode
+	}
 	if cmd.server {
 		c.registerServerFlags(fs, cmd.field)
 	}
@@ -215,12 +226,12 @@ func runCommand(ctx context.Context, env Env, name string, cmd *command, args []
 			return exitOK
 		}
 		// The flag package has already printed the error and the usage.
-		return exitUsage
+		return usageCode
 	}
 	if cmd.server {
 		if err := c.validateFormat(); err != nil {
 			fmt.Fprintln(env.Stderr, err)
-			return exitUsage
+			return usageCode
 		}
 	}
 	return run(ctx, c, fs.Args())

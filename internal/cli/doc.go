@@ -29,6 +29,9 @@
 //     be reached; `status` also exits 2 when the server is sealed.
 //   - 127: no command, or an unknown top-level command.
 //
+// `coffer scan` differs, as scanners do: 0 nothing found, 1 findings, 2
+// any error (bad flags included).
+//
 // # Concurrency
 //
 // [Run] keeps no state between calls and may run concurrently with itself as

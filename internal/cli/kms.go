@@ -57,7 +57,7 @@ a liveness check), 2 when it did not.
 The plugin logs to stderr and never logs keys, ciphertexts or tokens.`,
 			setup: func(fs *flag.FlagSet) runFunc {
 				var o kmsFlags
-				fs.StringVar(&o.listen, "listen", "unix:///var/run/kmsplugin/socket.sock", "The unix socket to serve on, as the EncryptionConfiguration's endpoint names it.")
+				fs.StringVar(&o.listen, "listen", "unix:///var/run/kmsplugin/socket.sock", "The unix socket file to serve on, as the EncryptionConfiguration's endpoint names it (abstract sockets are refused).")
 				fs.StringVar(&o.key, "transit-key", "", "Name of the transit key that wraps the data keys (required).")
 				fs.StringVar(&o.mount, "transit-mount", "transit", "Path of the transit secrets engine.")
 				fs.StringVar(&o.config, "config", "", "Agent configuration file whose auto_auth block logs the plugin in.")

@@ -44,6 +44,7 @@ func TestKMSPluginUsage(t *testing.T) {
 		{"no token", []string{"-transit-key", "k", "-listen", sock}, "No token"},
 		{"bad key", []string{"-transit-key", "a/b", "-token-file", tokFile, "-listen", sock}, "not allowed"},
 		{"bad endpoint", []string{"-transit-key", "k", "-token-file", tokFile, "-listen", "tcp://127.0.0.1:1"}, "unsupported scheme"},
+		{"abstract socket", []string{"-transit-key", "k", "-token-file", tokFile, "-listen", "unix:///@coffer-kms"}, "abstract socket"},
 		{"bad log level", []string{"-transit-key", "k", "-log-level", "loud"}, "Invalid -log-level"},
 	}
 	for _, tt := range tests {

@@ -21,6 +21,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/events/webhook"
 	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/identity"
+	"github.com/coffer-secrets/coffer/internal/leaks"
 	"github.com/coffer-secrets/coffer/internal/lease"
 	"github.com/coffer-secrets/coffer/internal/lockout"
 	"github.com/coffer-secrets/coffer/internal/logical"
@@ -32,6 +33,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/sys/auditdev"
 	"github.com/coffer-secrets/coffer/internal/sys/ceremony"
 	sysincident "github.com/coffer-secrets/coffer/internal/sys/incident"
+	sysleaks "github.com/coffer-secrets/coffer/internal/sys/leaks"
 	"github.com/coffer-secrets/coffer/internal/sys/operator"
 	"github.com/coffer-secrets/coffer/internal/sys/policies"
 	"github.com/coffer-secrets/coffer/internal/sys/rotate"
@@ -194,6 +196,10 @@ type Core struct {
 	// incidents serves sys/incident/* and holds the guard the pipeline
 	// checks (incident.go).
 	incidents *sysincident.API
+	// leaks is the live-secret fingerprint index (leaks.go); leaksAPI
+	// serves sys/leaks/check from it.
+	leaks    *leaks.Index
+	leaksAPI *sysleaks.API
 
 	// identity is built at unseal and dropped at seal; guarded by stateMu.
 	identity *identity.Store
@@ -284,6 +290,7 @@ func New(opts Options) (*Core, error) {
 	c.webhooks = webhook.New(webhook.Options{Storage: b, Logger: c.logger.With("component", "webhook"), Now: c.now, Active: func() bool { return !c.Sealed() && !c.standby() }})
 	c.events = events.New(events.Options{Now: c.now, Hooks: []func(*events.Event){c.webhooks.Enqueue, c.sendClusterEvent}})
 	c.incidents = sysincident.New(sysincident.Options{Storage: router.NewView(b, incidentPrefix), Core: incidentCore{c}, Clock: opts.Clock, Logger: c.logger, NewID: uuid.New})
+	c.leaks, c.leaksAPI = c.newLeaks()
 	c.sys = c.newSysBackend()
 	c.tokenAPI = c.newTokenBackend()
 	c.sealed.Store(true)

@@ -198,6 +198,7 @@ func (c *Core) newBackend(ctx context.Context, m *MountEntry) (logical.Backend, 
 		Options: maps.Clone(m.Options),
 		Events:  mountEvents{c: c, accessor: m.Accessor},
 		Standby: c.standby(),
+		Values:  mountValues{c: c, accessor: m.Accessor},
 	}
 	env.Events = c.observeEvents(m.Path, env.Events)
 	return factory(ctx, env)

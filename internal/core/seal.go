@@ -496,6 +496,7 @@ func (c *Core) unloadState(ctx context.Context) {
 	c.lockouts.Reset()
 	c.cer.Reset()
 	c.incidents.Reset()
+	c.leaks.Reset()
 	c.identity = nil
 }
 

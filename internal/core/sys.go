@@ -36,5 +36,6 @@ func (c *Core) newSysBackend() *framework.Backend {
 	paths = append(paths, c.incidents.Paths()...)
 	paths = append(paths, search.New(search.Options{Core: searchCore{c}}).Paths()...)
 	paths = append(paths, c.eventPaths()...)
+	paths = append(paths, c.leaksAPI.Paths()...)
 	return &framework.Backend{Paths: append(paths, leases.New(leases.Options{Leases: c.leases, Core: leasesCore{c}, Clock: c.clock}).Paths()...)}
 }

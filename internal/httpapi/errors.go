@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/coffer-secrets/coffer/internal/core"
 	"github.com/coffer-secrets/coffer/internal/events"
@@ -32,6 +34,7 @@ var statusTable = []struct {
 	{events.ErrTooMany, http.StatusServiceUnavailable},
 	{events.ErrTooManyForOwner, http.StatusTooManyRequests},
 	{errSlowBody, http.StatusRequestTimeout},
+	{logical.ErrRateLimited, http.StatusTooManyRequests},
 }
 
 // statusOf returns the HTTP status for err and whether err is a known kind
@@ -61,6 +64,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, reqID strin
 	}
 	if errors.Is(err, errBusy) || errors.Is(err, events.ErrTooMany) || errors.Is(err, events.ErrTooManyForOwner) {
 		w.Header().Set("Retry-After", "1")
+	}
+	if rl, ok := errors.AsType[*logical.RateLimitError](err); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(rl.RetryAfter.Seconds())))))
 	}
 	h.writeJSON(w, status, errorBody{Errors: []string{msg}})
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-secrets/coffer/internal/ha"
@@ -89,10 +90,14 @@ func (h *Handler) toActive(w http.ResponseWriter, r *http.Request, reqID string,
 // request goes as the client sent it: method, path, query, the Host
 // header, every header but the hop-by-hop ones and this package's own
 // forwarding headers, and the body byte for byte, so that the active node
-// verifies a signature over them itself. Nothing of it is logged. reqID
-// names the request in this node's log. unavailable writes the answer,
-// with msg saying why, when no active node takes the request: none is
-// known or reachable, forwarding is disabled (a 307 redirect would send
+// verifies a signature over them itself. It goes only to the active
+// node's cluster listener (mutual TLS), which learns the client's address
+// from this node and believes it: the active node's api_addr would see
+// this node's address instead, and check a key's bound CIDRs against it.
+// Nothing of it is logged. reqID names the request in this node's log.
+// unavailable writes the answer, with msg saying why, when no active node
+// takes the request: none is known or reachable, the active node announced
+// no cluster address, forwarding is disabled (a 307 redirect would send
 // the request to a host its signature does not name), or r was already
 // forwarded by another node. On an active node, or a sealed one,
 // ForwardRaw does nothing and reports false.
@@ -130,6 +135,11 @@ type forwardMode struct {
 // noActive is what a client is told when no active node takes its
 // request.
 const noActive = "no active Coffer node can take the request now; retry later"
+
+// rawNeedsCluster is what the client of a request of another wire API
+// (see [Handler.ForwardRaw]) is told when the active node announced no
+// cluster address.
+const rawNeedsCluster = "this Coffer node is a standby and the active node has no cluster listener: forwarding AWS requests needs the cluster listener (cluster_addr or a listener's cluster_address on every node); send the request to the active node"
 
 // forward sends r, with body, to the active node (see [Handler.toActive]
 // and [Handler.ForwardRaw]).
@@ -170,9 +180,17 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, reqID string, 
 		}
 		if ct := clusterURL(ft.ClusterAddr); ct != nil {
 			target, transport, overCluster = ct, h.cluster, true
-		} else {
-			h.logFallback(target.Host)
+		} else if !mode.raw {
+			h.logOnce(&h.fellBack, target.Host, "the active node announced no cluster address; forwarding to its api_addr without cluster TLS")
 		}
+	}
+	if mode.raw && !overCluster {
+		// Only the cluster listener passes the client's address on, and
+		// the active node would otherwise check an access key's
+		// token_bound_cidrs against this node's address.
+		h.logOnce(&h.rawRefused, target.Host, "the active node announced no cluster address; AWS requests are not forwarded: forwarding them needs the cluster listener (cluster_addr or a listener's cluster_address) on every node")
+		mode.fail(w, rawNeedsCluster)
+		return
 	}
 	if h.redirect && !mode.raw {
 		loc := *target
@@ -251,11 +269,12 @@ func clusterURL(addr string) *url.URL {
 	return &url.URL{Scheme: "https", Host: u.Host}
 }
 
-// logFallback says, once per active node, that requests go to its API
-// address because it announced no cluster address.
-func (h *Handler) logFallback(apiHost string) {
-	if old := h.fellBack.Swap(&apiHost); old != nil && *old == apiHost {
+// logOnce logs msg at warn level with the active node's API address
+// apiHost, once per address in a row: last holds the address it last
+// logged.
+func (h *Handler) logOnce(last *atomic.Pointer[string], apiHost, msg string) {
+	if old := last.Swap(&apiHost); old != nil && *old == apiHost {
 		return
 	}
-	h.logger.Warn("the active node announced no cluster address; forwarding to its api_addr without cluster TLS", "active", apiHost)
+	h.logger.Warn(msg, "active", apiHost)
 }

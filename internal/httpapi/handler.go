@@ -96,6 +96,10 @@ type Handler struct {
 	// fellBack is the last active API address a forward fell back to
 	// (logged once per address).
 	fellBack atomic.Pointer[string]
+	// rawRefused is the last active API address a request of another
+	// wire API was not forwarded to for want of a cluster address (logged
+	// once per address).
+	rawRefused atomic.Pointer[string]
 }
 
 // New returns the API handler.

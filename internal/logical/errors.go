@@ -3,6 +3,7 @@ package logical
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // The kinds of request failure. Each decides one HTTP status in httpapi;
@@ -23,6 +24,9 @@ var (
 	// rules. It is not ErrPermissionDenied, which is about a token; core
 	// counts it as a failed login for user lockout.
 	ErrInvalidCredentials = errors.New("invalid credentials")
+	// ErrRateLimited is a request refused because its caller sent too
+	// many lately; see [RateLimitError] for when to try again.
+	ErrRateLimited = errors.New("rate limited")
 )
 
 // Error is a request failure. Msg is sent to the API client as is; Err is
@@ -74,3 +78,16 @@ func Unsupported(op Operation, path string) error {
 func UnsupportedPath(path string) error {
 	return &Error{Kind: ErrUnsupportedPath, Msg: fmt.Sprintf("unsupported path %q", path)}
 }
+
+// RateLimitError is an [ErrRateLimited] failure: Msg is sent to the
+// client, RetryAfter says when a retry may succeed (the HTTP layer sends
+// it as Retry-After, in whole seconds, at least 1).
+type RateLimitError struct {
+	Msg        string
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string { return e.Msg }
+
+// Unwrap makes errors.Is(e, ErrRateLimited) true.
+func (e *RateLimitError) Unwrap() error { return ErrRateLimited }

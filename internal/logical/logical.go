@@ -479,11 +479,14 @@ type Env struct {
 	// work that writes. A node that becomes active builds its backends
 	// again (with Standby false) and cleans up the old ones.
 	Standby bool
+	// Values is told of changed secret values by a backend that is a
+	// [ValueSource]; nil is replaced by [DiscardValues] in WithDefaults.
+	Values ValueObserver
 }
 
 // WithDefaults returns e with a nil Clock replaced by the system clock, a
-// nil Logger by one that discards and nil Events by [DiscardEvents], for a
-// factory that accepts them unset.
+// nil Logger by one that discards, nil Events by [DiscardEvents] and nil
+// Values by [DiscardValues], for a factory that accepts them unset.
 func (e Env) WithDefaults() Env {
 	if e.Clock == nil {
 		e.Clock = SystemClock{}
@@ -493,6 +496,9 @@ func (e Env) WithDefaults() Env {
 	}
 	if e.Events == nil {
 		e.Events = DiscardEvents{}
+	}
+	if e.Values == nil {
+		e.Values = DiscardValues{}
 	}
 	return e
 }

@@ -27,11 +27,14 @@ import (
 // with the AWS SDK: the standby forwards each request, as the client sent
 // it, to the active node, which verifies the client's signature itself.
 // The active node's api_addr is unreachable in the first case, so the
-// requests can only go over the cluster listener (HTTP/2, mutual TLS); the
-// second forwards to api_addr (HTTP/1.1). A raw signed request replayed
-// through the other node is refused by the active node's replay memory,
-// whichever node got it first; the standby keeps its own body limit; a
-// request another node already forwarded is not forwarded again.
+// requests can only go over the cluster listener (HTTP/2, mutual TLS). A
+// raw signed request replayed through the other node is refused by the
+// active node's replay memory, whichever node got it first; the standby
+// keeps its own body limit; a request another node already forwarded is
+// not forwarded again. In the second case the active node announces no
+// cluster address: the standby does not forward AWS requests to its
+// api_addr, where the active node would check a key's bound CIDRs against
+// the standby's address, and answers 503 (see testAWSNoClusterListener).
 func TestAWSThroughStandby(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -39,7 +42,7 @@ func TestAWSThroughStandby(t *testing.T) {
 		cluster bool
 	}{
 		{name: "over the cluster listener", cluster: true},
-		{name: "to api_addr"},
+		{name: "no cluster address: not forwarded to api_addr"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,7 +59,11 @@ func TestAWSThroughStandby(t *testing.T) {
 					o.MaxRequestSize = 8 << 10
 				}
 			})
-			testAWSThroughStandby(t, c, tt.cluster)
+			if !tt.cluster {
+				testAWSNoClusterListener(t, c)
+				return
+			}
+			testAWSThroughStandby(t, c)
 		})
 	}
 }
@@ -65,9 +72,12 @@ func TestAWSThroughStandby(t *testing.T) {
 // request to an active node answers 503 ServiceUnavailable in AWS's shape
 // and changes nothing: with disable_request_forwarding (a 307 would send
 // the request to a host its signature does not name), and when the active
-// node's address cannot be reached.
+// node's announced cluster address cannot be reached (its api_addr can:
+// the standby does not fall back to it).
 func TestAWSStandbyUnavailable(t *testing.T) {
 	t.Parallel()
+	// The active node's API listener that binds its cluster listener.
+	clusterAPI := freeAddr(t)
 	tests := []struct {
 		name   string
 		adjust nodeOpts
@@ -75,7 +85,7 @@ func TestAWSStandbyUnavailable(t *testing.T) {
 		{name: "forwarding disabled", adjust: func(i int, o *testserver.Options) { o.DisableForwarding = i == 1 }},
 		{name: "active unreachable", adjust: func(i int, o *testserver.Options) {
 			if i == 0 {
-				o.ExtraConfig += unreachableAPI + "\n"
+				o.ExtraConfig += fmt.Sprintf("cluster_addr = \"https://127.0.0.1:1\"\nlistener \"tcp\" {\n address = %q\n tls_disable = true\n cluster_address = \"127.0.0.1:0\"\n}\n", clusterAPI)
 			}
 		}},
 	}
@@ -95,6 +105,18 @@ func TestAWSStandbyUnavailable(t *testing.T) {
 				t.Fatal(err)
 			}
 			key := awsKey{id: created.Data["access_key_id"].(string), secret: created.Data["secret_access_key"].(string)}
+			// The standby knows the active node: the 503 is not for want
+			// of one.
+			eventually(t, 10*time.Second, "the standby knows the active node", func() error {
+				l, err := c.client(t, 1, c.nodes[0].RootToken).Sys().Leader()
+				if err != nil {
+					return err
+				}
+				if l.IsSelf || l.LeaderAddress == "" {
+					return fmt.Errorf("leader = %+v", l)
+				}
+				return nil
+			})
 			body := `{"Name":"nofwd/db","SecretString":"v"}`
 			req := key.sign(t, c.nodes[1].Addr, "secretsmanager.CreateSecret", body)
 			status, code, out := sendAWS(t, req, c.nodes[1].Addr, body)
@@ -108,7 +130,80 @@ func TestAWSStandbyUnavailable(t *testing.T) {
 	}
 }
 
-func testAWSThroughStandby(t *testing.T, c *cluster, overCluster bool) {
+// testAWSNoClusterListener checks a standby whose active node announced
+// no cluster address: Vault requests still go to the active node's
+// api_addr, and AWS requests are answered 503 ServiceUnavailable, saying
+// that forwarding them needs the cluster listener, with nothing changed.
+// Among them is the case the refusal is for: a key bound to the
+// standby's own address (127.0.0.1), used by a client outside it
+// (127.0.0.2), which the active node would accept if it saw only the
+// standby's address.
+func testAWSNoClusterListener(t *testing.T, c *cluster) {
+	root := c.nodes[0].RootToken
+	vc := c.client(t, 0, root)
+	if err := vc.Sys().EnableAuthWithOptions("awskeys", &api.EnableAuthOptions{Type: "awskeys"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := vc.Sys().PutPolicy("app", `path "secret/*" { capabilities = ["create", "read", "update", "patch", "list"] }`); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the standby knows the active node", func() error {
+		l, err := c.client(t, 1, root).Sys().Leader()
+		if err != nil {
+			return err
+		}
+		if l.IsSelf || l.LeaderAddress == "" || l.LeaderClusterAddress != "" {
+			return fmt.Errorf("leader = %+v", l)
+		}
+		return nil
+	})
+	// Vault requests through the standby reach the active node.
+	if _, err := c.client(t, 1, root).KVv2("secret").Put(t.Context(), "vault/db", map[string]any{"v": "1"}); err != nil {
+		t.Fatalf("a Vault write through the standby: %v", err)
+	}
+	standby := c.nodes[1].Addr
+	for _, tt := range []struct {
+		name, key, cidrs, from string
+	}{
+		{name: "unbound key", key: "free", from: "127.0.0.1"},
+		{name: "key bound to the standby's address, client outside it", key: "bound", cidrs: "127.0.0.1/32", from: "127.0.0.2"},
+	} {
+		data := map[string]any{"policies": "app"}
+		if tt.cidrs != "" {
+			data["token_bound_cidrs"] = tt.cidrs
+		}
+		created, err := vc.Logical().Write("auth/awskeys/keys/"+tt.key, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := awsKey{id: created.Data["access_key_id"].(string), secret: created.Data["secret_access_key"].(string)}
+		name := "nocluster/" + tt.key
+		body := fmt.Sprintf(`{"Name":%q,"SecretString":"v"}`, name)
+		req := key.sign(t, standby, "secretsmanager.CreateSecret", body)
+		status, code, out := sendAWSFrom(t, req, standby, body, tt.from)
+		if status != http.StatusServiceUnavailable || code != "ServiceUnavailable" || !strings.Contains(out, "cluster listener") {
+			t.Errorf("%s: CreateSecret through a standby without a cluster listener = %d %s %s, want 503 ServiceUnavailable naming the cluster listener", tt.name, status, code, out)
+		}
+		if _, err := vc.KVv2("secret").GetMetadata(t.Context(), name); err == nil {
+			t.Errorf("%s: the refused CreateSecret made the secret", tt.name)
+		}
+	}
+	// The SDK sees the same answer (its retries turned off).
+	created, err := vc.Logical().Write("auth/awskeys/keys/sdk", map[string]any{"policies": "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := awsKey{id: created.Data["access_key_id"].(string), secret: created.Data["secret_access_key"].(string)}
+	_, err = awsClient(standby, key).CreateSecret(t.Context(), &sm.CreateSecretInput{Name: aws.String("nocluster/sdk"), SecretString: aws.String("v")})
+	if code := awsCode(err); code != "ServiceUnavailable" {
+		t.Errorf("CreateSecret with the SDK through the standby: %v, want ServiceUnavailable", err)
+	}
+	if _, err := vc.KVv2("secret").GetMetadata(t.Context(), "nocluster/sdk"); err == nil {
+		t.Error("the refused SDK CreateSecret made the secret")
+	}
+}
+
+func testAWSThroughStandby(t *testing.T, c *cluster) {
 	ctx := t.Context()
 	root := c.nodes[0].RootToken
 	vc := c.client(t, 0, root)
@@ -188,25 +283,23 @@ func testAWSThroughStandby(t *testing.T, c *cluster, overCluster bool) {
 		t.Errorf("a request with signed X-Forwarded-* headers through the standby = %d %s %s", status, code, out)
 	}
 
-	if overCluster {
-		// Over the cluster listener the active node believes the
-		// standby about the client's address: a key bound to 127.0.0.2
-		// works for a client there, through the standby (whose own
-		// address is 127.0.0.1), and not for one at 127.0.0.1.
-		bound, err := vc.Logical().Write("auth/awskeys/keys/bound", map[string]any{"policies": "app", "token_bound_cidrs": "127.0.0.2/32"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		bk := awsKey{id: bound.Data["access_key_id"].(string), secret: bound.Data["secret_access_key"].(string)}
-		for _, tt := range []struct {
-			from   string
-			wantOK bool
-		}{{"127.0.0.2", true}, {"127.0.0.1", false}} {
-			req := bk.sign(t, standby, "secretsmanager.GetSecretValue", body)
-			status, code, _ := sendAWSFrom(t, req, standby, body, tt.from)
-			if ok := status == http.StatusOK; ok != tt.wantOK {
-				t.Errorf("a key bound to 127.0.0.2, from %s through the standby = %d %s; want success %v", tt.from, status, code, tt.wantOK)
-			}
+	// Over the cluster listener the active node believes the standby
+	// about the client's address: a key bound to 127.0.0.2 works for a
+	// client there, through the standby (whose own address is
+	// 127.0.0.1), and not for one at 127.0.0.1.
+	bound, err := vc.Logical().Write("auth/awskeys/keys/bound", map[string]any{"policies": "app", "token_bound_cidrs": "127.0.0.2/32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bk := awsKey{id: bound.Data["access_key_id"].(string), secret: bound.Data["secret_access_key"].(string)}
+	for _, tt := range []struct {
+		from   string
+		wantOK bool
+	}{{"127.0.0.2", true}, {"127.0.0.1", false}} {
+		req := bk.sign(t, standby, "secretsmanager.GetSecretValue", body)
+		status, code, _ := sendAWSFrom(t, req, standby, body, tt.from)
+		if ok := status == http.StatusOK; ok != tt.wantOK {
+			t.Errorf("a key bound to 127.0.0.2, from %s through the standby = %d %s; want success %v", tt.from, status, code, tt.wantOK)
 		}
 	}
 

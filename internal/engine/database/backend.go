@@ -68,7 +68,7 @@ func Factory(_ context.Context, env logical.Env) (logical.Backend, error) {
 	if env.System == nil {
 		return nil, errors.New("database: no system view")
 	}
-	env = env.WithDefaults()
+	env = watchValues(env.WithDefaults())
 	b := &backend{
 		storage: env.Storage,
 		clock:   env.Clock,

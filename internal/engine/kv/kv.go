@@ -26,7 +26,7 @@ func Factory(ctx context.Context, env logical.Env) (logical.Backend, error) {
 	if env.Storage == nil {
 		return nil, errors.New("kv: no storage")
 	}
-	env = env.WithDefaults()
+	env = watchValues(env.WithDefaults())
 	switch v := env.Options["version"]; v {
 	case "", "1":
 		return newV1(env)

@@ -8,7 +8,9 @@
 //   - Status reads the transit key: healthz is "ok" only when Coffer
 //     answers and the key can encrypt and decrypt; key_id is
 //     "<key>:v<latest version>", so it changes when the key rotates and
-//     the API server then wraps a new data key.
+//     the API server then wraps a new data key. Status waits for Coffer
+//     a few seconds at most, and less than its caller's deadline, so a
+//     Coffer that does not answer makes it answer "not ok" in time.
 //   - Encrypt sends the API server's plaintext (a data key or its seed) to
 //     transit/encrypt/<key> and returns Coffer's ciphertext
 //     ("vault:v<N>:..."), the key_id of version N and one annotation,
@@ -18,7 +20,8 @@
 //     key still holds (min_decryption_version and above).
 //
 // [Serve] runs the gRPC service on a listener from [Listen], a unix socket
-// named by an endpoint such as unix:///var/run/kmsplugin/socket.sock.
+// named by an endpoint such as unix:///var/run/kmsplugin/socket.sock, with
+// mode 0600; abstract sockets, which have no mode, are refused.
 //
 // The plugin is a client of Coffer like the agent: it reaches the server
 // only through the HTTP API with github.com/hashicorp/vault/api, with a

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 	"google.golang.org/grpc/codes"
@@ -22,6 +23,9 @@ const Version = "v2"
 // Healthy is the healthz value of a working plugin; the API server treats
 // any other value as a failure and shows it.
 const Healthy = "ok"
+
+// DefaultStatusWait is how long Status waits for Coffer by default.
+const DefaultStatusWait = 5 * time.Second
 
 // Options configure a [Plugin].
 type Options struct {
@@ -38,16 +42,21 @@ type Options struct {
 	// so that the caller can check it and log in again. It must not
 	// block.
 	Refused func()
+	// StatusWait bounds how long Status waits for Coffer (default
+	// [DefaultStatusWait]). Status waits less when its caller's deadline
+	// is nearer, so that it answers "not ok" in time rather than fail.
+	StatusWait time.Duration
 }
 
 // Plugin is the KMS v2 service backed by one Coffer transit key. It
 // implements k8s.io/kms/pkg/service.Service. Build it with [New]; it is
 // safe for concurrent use.
 type Plugin struct {
-	client  *api.Client
-	mount   string
-	key     string
-	refused func()
+	client     *api.Client
+	mount      string
+	key        string
+	refused    func()
+	statusWait time.Duration
 
 	mu        sync.Mutex
 	lastKeyID string // guarded by mu; the key_id of the last Status that reached Coffer
@@ -74,7 +83,14 @@ func New(o Options) (*Plugin, error) {
 	if refused == nil {
 		refused = func() {}
 	}
-	return &Plugin{client: o.Client, mount: mount, key: o.Key, refused: refused}, nil
+	wait := o.StatusWait
+	if wait < 0 {
+		return nil, fmt.Errorf("kms: negative status wait %v", wait)
+	}
+	if wait == 0 {
+		wait = DefaultStatusWait
+	}
+	return &Plugin{client: o.Client, mount: mount, key: o.Key, refused: refused, statusWait: wait}, nil
 }
 
 // checkName refuses names that would not stay one path segment (or, for a
@@ -102,11 +118,24 @@ func (p *Plugin) annotation() string { return p.mount + "/" + p.key }
 // Status implements service.Service. It reads the transit key. healthz is
 // [Healthy] when Coffer answered and the key supports encryption and
 // decryption; otherwise it says why (never a secret) and key_id is the
-// last one seen (or "unknown"). Status itself fails only when ctx ends.
+// last one seen (or "unknown"). Coffer gets [Options.StatusWait] at most,
+// and less when ctx's deadline is nearer, so that a Coffer that does not
+// answer makes Status answer "not ok" before its caller gives up. Status
+// itself fails only when ctx ends first.
 func (p *Plugin) Status(ctx context.Context) (*service.StatusResponse, error) {
-	keyID, health := p.check(ctx)
+	wait := p.statusWait
+	if dl, ok := ctx.Deadline(); ok {
+		wait = statusWait(time.Until(dl), wait)
+	}
+	cctx, cancel := context.WithTimeout(ctx, wait)
+	keyID, health := p.check(cctx)
+	timedOut := cctx.Err() != nil
+	cancel()
 	if ctx.Err() != nil {
 		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+	if timedOut && health != Healthy {
+		health = "read " + p.mount + "/keys/" + p.key + ": coffer did not answer in time"
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -119,6 +148,14 @@ func (p *Plugin) Status(ctx context.Context) (*service.StatusResponse, error) {
 		}
 	}
 	return &service.StatusResponse{Version: Version, Healthz: health, KeyID: keyID}, nil
+}
+
+// statusWait returns how long Status may wait for Coffer when its caller
+// has left time to answer: at most limit, and a quarter of left (up to a
+// second) less than left, kept for the answer's way back.
+func statusWait(left, limit time.Duration) time.Duration {
+	left -= min(left/4, time.Second)
+	return max(min(left, limit), 0)
 }
 
 // check reads the key and returns its key_id and a healthz value.

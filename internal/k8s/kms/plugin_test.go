@@ -540,12 +540,25 @@ func TestListen(t *testing.T) {
 			t.Errorf("the file changed: %q, %v", b, err)
 		}
 	})
-	for _, ep := range []string{"", "tcp://127.0.0.1:1", "unix://", "/no/scheme.sock"} {
-		t.Run("endpoint "+ep, func(t *testing.T) {
+	for _, tt := range []struct{ endpoint, want string }{
+		{"", "empty string"},
+		{"tcp://127.0.0.1:1", "unsupported scheme"},
+		{"unix://", "names no socket"},
+		{"/no/scheme.sock", "unsupported scheme"},
+		{"unix:///@", "names no socket"},
+		// An abstract socket has no file mode: any host process could
+		// connect and unwrap data keys.
+		{"unix:///@coffer-kms", "abstract socket"},
+	} {
+		t.Run("endpoint "+tt.endpoint, func(t *testing.T) {
 			t.Parallel()
-			if ln, err := kms.Listen(ep); err == nil {
+			ln, err := kms.Listen(tt.endpoint)
+			if err == nil {
 				ln.Close()
-				t.Fatalf("Listen(%q) succeeded", ep)
+				t.Fatalf("Listen(%q) succeeded", tt.endpoint)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Listen(%q) = %v, want an error saying %q", tt.endpoint, err, tt.want)
 			}
 		})
 	}
@@ -599,5 +612,115 @@ func TestStatusContext(t *testing.T) {
 	cancel()
 	if _, err := p.Status(ctx); status.Code(err) != codes.Canceled {
 		t.Errorf("Status(canceled) = %v, want Canceled", err)
+	}
+}
+
+// hangingCoffer returns the address of a server that accepts connections
+// and never answers.
+func hangingCoffer(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// TestStatusCofferHangs checks that Status answers "not ok", with the
+// last key_id, when Coffer accepts the connection and never answers,
+// instead of failing with its caller's deadline.
+func TestStatusCofferHangs(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	tok := setUpCoffer(t, s)
+	cl, err := api.NewClient(&api.Config{Address: s.Addr, MaxRetries: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.SetToken(tok)
+	p, err := kms.New(kms.Options{Client: cl, Key: keyName, StatusWait: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	st, err := p.Status(ctx)
+	if err != nil || st.Healthz != kms.Healthy {
+		t.Fatalf("Status = %+v, %v; want healthy", st, err)
+	}
+	if err := cl.SetAddress(hangingCoffer(t)); err != nil {
+		t.Fatal(err)
+	}
+	hung, err := p.Status(ctx)
+	if err != nil {
+		t.Fatalf("Status while Coffer hangs = %v, want an answer", err)
+	}
+	if hung.Healthz == kms.Healthy || !strings.Contains(hung.Healthz, "coffer did not answer in time") {
+		t.Errorf("healthz = %q, want coffer did not answer in time", hung.Healthz)
+	}
+	if hung.KeyID != st.KeyID || hung.Version != kms.Version {
+		t.Errorf("Status while Coffer hangs = key_id %q version %q, want the last key_id %q and %s", hung.KeyID, hung.Version, st.KeyID, kms.Version)
+	}
+}
+
+// TestProbeCofferHangs serves a plugin whose Coffer never answers and
+// probes it as the liveness probe does, with the default wait and a
+// caller's deadline shorter than it: the plugin answers unhealthy in
+// time rather than let the probe fail.
+func TestProbeCofferHangs(t *testing.T) {
+	t.Parallel()
+	cl, err := api.NewClient(&api.Config{Address: hangingCoffer(t), MaxRetries: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.SetToken("a token Coffer never sees")
+	p, err := kms.New(kms.Options{Client: cl, Key: keyName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	socket := socketPath(t)
+	ln, err := kms.Listen("unix://" + socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() { served <- kms.Serve(ctx, ln, p, nil) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+
+	pctx, pcancel := context.WithTimeout(ctx, 3*time.Second)
+	defer pcancel()
+	st, err := kms.Probe(pctx, "unix://"+socket)
+	if err != nil {
+		t.Fatalf("Probe while Coffer hangs = %v, want an answer", err)
+	}
+	if !strings.Contains(st.Healthz, "coffer did not answer in time") || st.KeyId != "unknown" {
+		t.Errorf("Probe = healthz %q key_id %q, want coffer did not answer in time and unknown", st.Healthz, st.KeyId)
 	}
 }

@@ -28,12 +28,13 @@ const maxMessage = 64 << 10
 const stopGrace = 5 * time.Second
 
 // Listen listens on the unix socket an endpoint names, in the form the
-// API server's EncryptionConfiguration takes: unix:///path/to/socket.sock
-// (or unix:///@name for an abstract socket). A socket file left by an
-// earlier process is removed first, unless a process still answers on it;
-// any other file there is an error. The socket file gets mode 0600: whoever
-// can connect can unwrap data keys, so only the plugin's user (root, as
-// kube-apiserver) may.
+// API server's EncryptionConfiguration takes: unix:///path/to/socket.sock.
+// A socket file left by an earlier process is removed first, unless a
+// process still answers on it; any other file there is an error. The
+// socket file gets mode 0600: whoever can connect can unwrap data keys, so
+// only the plugin's user (root, as kube-apiserver) may. Abstract sockets
+// (unix:///@name) are refused: they have no file mode, so any process on
+// the host could connect.
 func Listen(endpoint string) (net.Listener, error) {
 	path, err := util.ParseEndpoint(endpoint)
 	if err != nil {
@@ -42,20 +43,19 @@ func Listen(endpoint string) (net.Listener, error) {
 	if path == "" || path == "@" {
 		return nil, fmt.Errorf("kms: endpoint %q names no socket", endpoint)
 	}
-	if !strings.HasPrefix(path, "@") {
-		if err := removeStale(path); err != nil {
-			return nil, err
-		}
+	if strings.HasPrefix(path, "@") {
+		return nil, fmt.Errorf("kms: endpoint %q names an abstract socket, which any process on the host could connect to and have data keys unwrapped; use a socket file, unix:///path/to/socket.sock", endpoint)
+	}
+	if err := removeStale(path); err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("kms: listen: %w", err)
 	}
-	if !strings.HasPrefix(path, "@") {
-		if err := os.Chmod(path, 0o600); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("kms: %w", err)
-		}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("kms: %w", err)
 	}
 	return ln, nil
 }

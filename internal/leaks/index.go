@@ -1,0 +1,495 @@
+package leaks
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coffer-secrets/coffer/internal/logical"
+)
+
+// MinValueLen is the shortest value indexed, in bytes: shorter strings
+// ("true", "admin", port numbers) are too common to be worth reporting
+// and too easy to guess.
+const MinValueLen = 8
+
+// BuildTimeout bounds one check's update of the index (a first build
+// included), which goes on when the caller gives up.
+const BuildTimeout = 10 * time.Minute
+
+// DefaultMaxPending is the default of [Options.MaxPending].
+const DefaultMaxPending = 100_000
+
+// keyEntry is where the index key lives in the index's storage.
+const keyEntry = "index-key"
+
+// Fingerprint is the keyed fingerprint of one value.
+type Fingerprint [16]byte
+
+// Mount is one mount whose values are indexed.
+type Mount struct {
+	// Accessor identifies the mount across remounts.
+	Accessor string
+	// Path is the mount point now, "secret/".
+	Path string
+	// Source reads the mount's secrets.
+	Source logical.ValueSource
+}
+
+// Mounts lists the mounts to index: those whose backend is a
+// [logical.ValueSource]. Core implements it.
+type Mounts interface {
+	ValueMounts() []Mount
+}
+
+// Options configures an [Index].
+type Options struct {
+	// Storage holds the index key; it must be behind the barrier.
+	Storage logical.Storage
+	// Mounts lists the mounts to index.
+	Mounts Mounts
+	// Logger logs builds; nil discards.
+	Logger *slog.Logger
+	// MaxPending bounds the changed secrets waiting for the next check;
+	// 0 means [DefaultMaxPending].
+	MaxPending int
+}
+
+// Place is one place a checked value lives.
+type Place struct {
+	// MountAccessor and MountPath name the mount.
+	MountAccessor string
+	MountPath     string
+	// Kind is "kv" or "database-static-role".
+	Kind string
+	// Path is the secret's path relative to the mount ("app/db").
+	Path string
+	// ReadPath is the full request path whose read capability shows the
+	// value ("secret/data/app/db").
+	ReadPath string
+	// Field names the value within the secret.
+	Field string
+	// Version is the version holding it (0: unversioned).
+	Version int
+	// Current is true when that version is the secret's current one.
+	Current bool
+}
+
+// secretID names one secret: its mount's accessor and its key in the
+// mount's [logical.ValueSource].
+type secretID struct{ accessor, key string }
+
+// secret is an indexed secret: where it is, and the fingerprints of its
+// values, so that they can be taken out when it changes.
+type secret struct {
+	id    secretID
+	shape *shape
+	fps   []Fingerprint
+}
+
+// shape is how a secret's kind, path and read path derive from its key:
+// the path is pathPrefix+key and the read path readPrefix+key ("" and
+// "data/" for KV v2, "static-creds/" twice for a static role), so that
+// secrets of one kind of mount share one shape. A secret whose paths do
+// not end in its key has a shape of its own, with whole set.
+type shape struct {
+	kind                   string
+	pathPrefix, readPrefix string
+	whole                  bool
+}
+
+// path is s's path relative to its mount.
+func (s *secret) path() string {
+	if s.shape.whole {
+		return s.shape.pathPrefix
+	}
+	return s.shape.pathPrefix + s.id.key
+}
+
+// readPath is s's read path relative to its mount.
+func (s *secret) readPath() string {
+	if s.shape.whole {
+		return s.shape.readPrefix
+	}
+	return s.shape.readPrefix + s.id.key
+}
+
+// ref is one value of a secret.
+type ref struct {
+	s       *secret
+	field   string
+	version int32
+	current bool
+}
+
+// mountState is what the index knows of an indexed mount.
+type mountState struct {
+	path   string
+	source logical.ValueSource
+}
+
+// Index is the live-secret fingerprint index. Make one with [New].
+type Index struct {
+	opts Options
+	log  *slog.Logger
+
+	mu      sync.Mutex // serialises checks and guards the fields below
+	mac     hash.Hash  // HMAC-SHA256 under the index key; nil until built
+	mounts  map[string]mountState
+	secrets map[secretID]*secret
+	// byFP holds each fingerprint's first place; more holds the others
+	// of the few fingerprints with several (a value in several secrets,
+	// or a field unchanged across versions).
+	byFP    map[Fingerprint]ref
+	more    map[Fingerprint][]ref
+	nvalues int
+	// names interns field names and shapes the shapes of secrets, which
+	// repeat across secrets; at most maxInterned of each.
+	names  map[string]string
+	shapes map[shape]*shape
+
+	pmu      sync.Mutex            // guards the fields below
+	tracking bool                  // changes are recorded (a build has begun)
+	overflow bool                  // more than MaxPending changes came: rebuild
+	pending  map[secretID]struct{} // secrets changed since the last check
+}
+
+// New returns an empty index; it starts no goroutine and reads nothing
+// until the first [Index.Check].
+func New(opts Options) *Index {
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = DefaultMaxPending
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Index{opts: opts, log: log}
+}
+
+// ValuesChanged records that the secret at key of the mount with the
+// given accessor may hold other values; the next check reads it again.
+// Before the first build it does nothing (the build reads everything).
+func (x *Index) ValuesChanged(accessor, key string) {
+	x.pmu.Lock()
+	defer x.pmu.Unlock()
+	if !x.tracking || x.overflow {
+		return
+	}
+	if x.pending == nil {
+		x.pending = make(map[secretID]struct{})
+	}
+	x.pending[secretID{accessor, key}] = struct{}{}
+	if len(x.pending) > x.opts.MaxPending {
+		x.overflow, x.pending = true, nil
+	}
+}
+
+// Reset drops the index (the server seals or changes role); the next
+// check builds it again.
+func (x *Index) Reset() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.resetLocked()
+}
+
+func (x *Index) resetLocked() {
+	x.pmu.Lock()
+	x.tracking, x.overflow, x.pending = false, false, nil
+	x.pmu.Unlock()
+	x.mac, x.mounts, x.secrets, x.byFP, x.more, x.nvalues, x.names, x.shapes = nil, nil, nil, nil, nil, 0, nil, nil
+}
+
+// maxInterned bounds the strings an index interns.
+const maxInterned = 10_000
+
+// internLocked returns the index's copy of s, keeping s as that copy
+// when there is none (and room for it).
+func (x *Index) internLocked(s string) string {
+	if v, ok := x.names[s]; ok {
+		return v
+	}
+	if len(x.names) < maxInterned {
+		s = strings.Clone(s) // s may be part of a larger string
+		x.names[s] = s
+	}
+	return s
+}
+
+// Stats is the index's size.
+type Stats struct {
+	Secrets int
+	Values  int
+}
+
+// Stats returns the index's size now (zero before the first build).
+func (x *Index) Stats() Stats {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return Stats{Secrets: len(x.secrets), Values: x.nvalues}
+}
+
+// Check brings the index up to date (building it on first use, then
+// reading every secret changed since the last check and following the
+// mount list) and returns, for each hash (the SHA-256 of a candidate
+// value), the places that value lives; nil for a value that is no live
+// secret. The answer reflects every change that completed before Check
+// was called. Errors come from storage; the index is then dropped and
+// built again by the next check.
+func (x *Index) Check(ctx context.Context, hashes [][sha256.Size]byte) ([][]Place, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err := x.refreshLocked(ctx); err != nil {
+		x.resetLocked()
+		return nil, err
+	}
+	out := make([][]Place, len(hashes))
+	for i := range hashes {
+		fp := x.fingerprintLocked(hashes[i][:])
+		first, ok := x.byFP[fp]
+		if !ok {
+			continue
+		}
+		for _, r := range append([]ref{first}, x.more[fp]...) {
+			m := x.mounts[r.s.id.accessor]
+			out[i] = append(out[i], Place{
+				MountAccessor: r.s.id.accessor, MountPath: m.path, Kind: r.s.shape.kind,
+				Path: r.s.path(), ReadPath: m.path + r.s.readPath(), Field: r.field,
+				Version: int(r.version), Current: r.current,
+			})
+		}
+	}
+	return out, nil
+}
+
+// fingerprintLocked is the index's fingerprint of sum, a value's SHA-256.
+func (x *Index) fingerprintLocked(sum []byte) Fingerprint {
+	x.mac.Reset()
+	x.mac.Write(sum)
+	var full [sha256.Size]byte
+	var fp Fingerprint
+	copy(fp[:], x.mac.Sum(full[:0]))
+	return fp
+}
+
+// refreshLocked builds the index if it has none, follows the mount list
+// and reads the pending secrets again.
+func (x *Index) refreshLocked(ctx context.Context) error {
+	// The work outlives a caller that gives up: a build cut short would
+	// be thrown away and started again by the next check, so that a
+	// client with a short timeout could never see one finish.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), BuildTimeout)
+	defer cancel()
+	x.pmu.Lock()
+	overflow := x.overflow
+	x.pmu.Unlock()
+	if overflow {
+		x.log.Info("leak index: too many changes between checks; building it again")
+		x.resetLocked()
+	}
+	if x.mac == nil {
+		key, err := x.loadKey(ctx)
+		if err != nil {
+			return err
+		}
+		x.mac = hmac.New(sha256.New, key)
+		x.mounts = make(map[string]mountState)
+		x.secrets = make(map[secretID]*secret)
+		x.byFP = make(map[Fingerprint]ref)
+		x.more = make(map[Fingerprint][]ref)
+		x.names = make(map[string]string)
+		x.shapes = make(map[shape]*shape)
+		// Record changes from now on: whatever the walk below misses
+		// because it changed meanwhile is read again after it.
+		x.pmu.Lock()
+		x.tracking = true
+		x.pmu.Unlock()
+	}
+	if err := x.syncMountsLocked(ctx); err != nil {
+		return err
+	}
+	return x.drainLocked(ctx)
+}
+
+// loadKey returns the index key, making and storing it on first use.
+func (x *Index) loadKey(ctx context.Context) ([]byte, error) {
+	e, err := x.opts.Storage.Get(ctx, keyEntry)
+	if err != nil {
+		return nil, fmt.Errorf("read leak index key: %w", err)
+	}
+	if e != nil {
+		if len(e.Value) != 32 {
+			return nil, errors.New("leak index key: stored key is not 32 bytes")
+		}
+		return e.Value, nil
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	if err := x.opts.Storage.Put(ctx, &logical.StorageEntry{Key: keyEntry, Value: key}); err != nil {
+		return nil, fmt.Errorf("store leak index key: %w", err)
+	}
+	return key, nil
+}
+
+// syncMountsLocked follows the mount list: a mount that went is taken
+// out, a new mount (or one whose backend was built again) is walked, a
+// moved one keeps its secrets under its new path.
+func (x *Index) syncMountsLocked(ctx context.Context) error {
+	now := x.opts.Mounts.ValueMounts()
+	seen := make(map[string]bool, len(now))
+	var walk []Mount
+	for _, m := range now {
+		seen[m.Accessor] = true
+		old, ok := x.mounts[m.Accessor]
+		switch {
+		case !ok:
+			walk = append(walk, m)
+		case old.source != m.Source:
+			x.dropMountLocked(m.Accessor)
+			walk = append(walk, m)
+		default:
+			x.mounts[m.Accessor] = mountState{path: m.Path, source: m.Source}
+		}
+	}
+	for acc := range x.mounts {
+		if !seen[acc] {
+			x.dropMountLocked(acc)
+		}
+	}
+	for _, m := range walk {
+		x.mounts[m.Accessor] = mountState{path: m.Path, source: m.Source}
+		n := 0
+		err := m.Source.ValueKeys(ctx, func(key string) (bool, error) {
+			n++
+			return true, x.readSecretLocked(ctx, m.Accessor, m.Source, key)
+		})
+		if err != nil {
+			return fmt.Errorf("index mount %s: %w", m.Path, err)
+		}
+		x.log.Info("leak index: indexed mount", "mount", m.Path, "secrets", n)
+	}
+	return nil
+}
+
+// dropMountLocked takes every secret of the mount out of the index.
+func (x *Index) dropMountLocked(accessor string) {
+	for id, s := range x.secrets {
+		if id.accessor == accessor {
+			x.removeLocked(s)
+		}
+	}
+	delete(x.mounts, accessor)
+}
+
+// drainLocked reads every pending secret again. Each is taken off the
+// pending set before it is read, so a change that completes during the
+// read marks it pending again.
+func (x *Index) drainLocked(ctx context.Context) error {
+	x.pmu.Lock()
+	pending := x.pending
+	x.pending = nil
+	x.pmu.Unlock()
+	for id := range pending {
+		m, ok := x.mounts[id.accessor]
+		if !ok {
+			continue // a mount not (yet) indexed: its walk reads it
+		}
+		if err := x.readSecretLocked(ctx, id.accessor, m.source, id.key); err != nil {
+			return fmt.Errorf("index secret of mount %s: %w", m.path, err)
+		}
+	}
+	return nil
+}
+
+// readSecretLocked replaces what the index holds of one secret by what
+// the source holds now.
+func (x *Index) readSecretLocked(ctx context.Context, accessor string, src logical.ValueSource, key string) error {
+	id := secretID{accessor, key}
+	if old := x.secrets[id]; old != nil {
+		x.removeLocked(old)
+	}
+	sv, err := src.SecretValues(ctx, key)
+	if err != nil || sv == nil {
+		return err
+	}
+	s := &secret{id: id, shape: x.shapeLocked(key, sv)}
+	for _, v := range sv.Values {
+		if len(v.Value) < MinValueLen {
+			continue
+		}
+		sum := sha256.Sum256([]byte(v.Value))
+		fp := x.fingerprintLocked(sum[:])
+		r := ref{s: s, field: x.internLocked(v.Field), version: int32(v.Version), current: v.Current}
+		if _, taken := x.byFP[fp]; taken {
+			x.more[fp] = append(x.more[fp], r)
+		} else {
+			x.byFP[fp] = r
+		}
+		s.fps = append(s.fps, fp)
+		x.nvalues++
+	}
+	if len(s.fps) > 0 {
+		x.secrets[id] = s
+	}
+	return nil
+}
+
+// shapeLocked returns the shape of sv, the values of the secret at key:
+// a shared one when its paths end in key.
+func (x *Index) shapeLocked(key string, sv *logical.SecretValues) *shape {
+	pp, ok1 := strings.CutSuffix(sv.Path, key)
+	rp, ok2 := strings.CutSuffix(sv.ReadPath, key)
+	if !ok1 || !ok2 {
+		return &shape{kind: sv.Kind, pathPrefix: sv.Path, readPrefix: sv.ReadPath, whole: true}
+	}
+	k := shape{kind: sv.Kind, pathPrefix: pp, readPrefix: rp}
+	if sh, ok := x.shapes[k]; ok {
+		return sh
+	}
+	sh := &shape{kind: strings.Clone(k.kind), pathPrefix: strings.Clone(pp), readPrefix: strings.Clone(rp)}
+	if len(x.shapes) < maxInterned {
+		x.shapes[*sh] = sh
+	}
+	return sh
+}
+
+// removeLocked takes s's values out of the index.
+func (x *Index) removeLocked(s *secret) {
+	for _, fp := range s.fps {
+		first, ok := x.byFP[fp]
+		if !ok {
+			continue // a fingerprint s had twice, gone already
+		}
+		more := x.more[fp]
+		if first.s != s && len(more) == 0 {
+			continue
+		}
+		kept := make([]ref, 0, len(more)+1)
+		for _, r := range append([]ref{first}, more...) {
+			if r.s != s {
+				kept = append(kept, r)
+			}
+		}
+		x.nvalues -= len(more) + 1 - len(kept)
+		switch {
+		case len(kept) == 0:
+			delete(x.byFP, fp)
+			delete(x.more, fp)
+		case len(kept) == 1:
+			x.byFP[fp] = kept[0]
+			delete(x.more, fp)
+		default:
+			x.byFP[fp] = kept[0]
+			x.more[fp] = kept[1:]
+		}
+	}
+	delete(x.secrets, s.id)
+}
