@@ -50,13 +50,14 @@ func azureClient(t *testing.T, addr, token string) (*azsecrets.Client, string) {
 }
 
 // TestAzureThroughStandby drives the Azure Key Vault API of a standby
-// with the SDK: the standby forwards each request to the active node,
-// whose answers name the vault URL the client used; with forwarding
-// disabled the standby answers 503 in Azure's shape.
+// with the SDK: the standby forwards each request over the cluster
+// listener to the active node, whose answers name the vault URL the
+// client used.
 func TestAzureThroughStandby(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, 2, func(i int, o *testserver.Options) {
 		o.ExtraConfig = "azure_key_vault {}\n"
+		o.ClusterAddr = "127.0.0.1:0"
 	})
 	ctx := t.Context()
 	root := c.nodes[0].RootToken
@@ -90,6 +91,9 @@ func TestAzureThroughStandby(t *testing.T) {
 	}
 }
 
+// TestAzureStandbyUnavailable: a standby that cannot forward (here with
+// disable_request_forwarding) answers 503 in Azure's shape and changes
+// nothing.
 func TestAzureStandbyUnavailable(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, 2, func(i int, o *testserver.Options) {
