@@ -246,3 +246,67 @@ func TestAudited(t *testing.T) {
 		t.Errorf("audit log holds the secret value in the clear")
 	}
 }
+
+// TestDocumentedPolicy: a token with the capabilities
+// docs/azure-key-vault.md lists, and nothing else, can do every
+// operation.
+func TestDocumentedPolicy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	rules := `
+path "secret/data/app-*"     { capabilities = ["create", "update", "read"] }
+path "secret/metadata/"      { capabilities = ["list"] }
+path "secret/metadata/app-*" { capabilities = ["read", "patch", "delete"] }
+path "secret/deleted/"       { capabilities = ["list"] }
+path "secret/deleted/app-*"  { capabilities = ["read", "delete"] }
+path "secret/recover/app-*"  { capabilities = ["update"] }
+`
+	if err := e.ts.Client.Sys().PutPolicyWithContext(ctx, "azure-app", rules); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ts.Client.Logical().WriteWithContext(ctx, "secret/config", map[string]any{"recovery_window_days": 3}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.ts.Client.Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{Policies: []string{"azure-app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.client(t, tok.Auth.ClientToken)
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"set", func() error {
+			_, err := c.SetSecret(ctx, "app-key", azsecrets.SetSecretParameters{Value: to.Ptr("v"), ContentType: to.Ptr("t"), Tags: map[string]*string{"a": to.Ptr("b")}}, nil)
+			return err
+		}},
+		{"get", func() error { _, err := c.GetSecret(ctx, "app-key", "", nil); return err }},
+		{"update", func() error {
+			_, err := c.UpdateSecretProperties(ctx, "app-key", "", azsecrets.UpdateSecretPropertiesParameters{ContentType: to.Ptr("u")}, nil)
+			return err
+		}},
+		{"versions", func() error {
+			_, err := c.NewListSecretPropertiesVersionsPager("app-key", nil).NextPage(ctx)
+			return err
+		}},
+		{"list", func() error { _, err := c.NewListSecretPropertiesPager(nil).NextPage(ctx); return err }},
+		{"delete", func() error {
+			d, err := c.DeleteSecret(ctx, "app-key", nil)
+			if err == nil && d.RecoveryID == nil {
+				return fmt.Errorf("no recovery id")
+			}
+			return err
+		}},
+		{"deleted list", func() error { _, err := c.NewListDeletedSecretPropertiesPager(nil).NextPage(ctx); return err }},
+		{"get deleted", func() error { _, err := c.GetDeletedSecret(ctx, "app-key", nil); return err }},
+		{"recover", func() error { _, err := c.RecoverDeletedSecret(ctx, "app-key", nil); return err }},
+		{"delete again", func() error { _, err := c.DeleteSecret(ctx, "app-key", nil); return err }},
+		{"purge", func() error { _, err := c.PurgeDeletedSecret(ctx, "app-key", nil); return err }},
+	}
+	for _, st := range steps {
+		if err := st.run(); err != nil {
+			t.Fatalf("%s with the documented policy: %v", st.name, err)
+		}
+	}
+}
