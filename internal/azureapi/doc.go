@@ -30,6 +30,11 @@
 //   - Deleting a secret is a KV metadata delete: the recovery window
 //     (docs/lifecycle.md) decides whether it is kept recoverable.
 //
+// A request without a bearer token is answered with the challenge the
+// Azure SDKs expect (401, WWW-Authenticate) before its body is read; a
+// body is at most [MaxBody] bytes. On a standby, a [Forwarder] passes the
+// request to the active node unchanged.
+//
 // A Handler is safe for concurrent use; it keeps no state between
 // requests.
 package azureapi
