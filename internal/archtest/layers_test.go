@@ -17,6 +17,7 @@ func testHelpers() []string {
 		"internal/logical/logicaltest",
 		"internal/storage/storagetest",
 		"internal/seal/sealtest",
+		"internal/ui/uitest",
 	}
 }
 
@@ -53,6 +54,7 @@ func allowed() map[string][]string {
 			"internal/ha", "internal/httpapi", "internal/logical", "internal/metrics", "internal/migrate",
 			"internal/seal/...", "internal/snapshot", "internal/storage/...", "internal/tlsutil",
 			"internal/backoff", "internal/awsapi", "internal/awsauth", "internal/azureapi",
+			"internal/ui",
 		},
 		"internal/config":  {"internal/hclvalue", "internal/storage/postgres/pgtable", "internal/suggest"},
 		"internal/builtin": {"internal/auth/...", "internal/engine/...", "internal/logical"},
@@ -102,7 +104,7 @@ func allowed() map[string][]string {
 		"internal/sys/rotate":    {"internal/barrier", "internal/logical", "internal/logical/framework", "internal/storage"},
 		"internal/sys/snapshots": {"internal/barrier", "internal/logical", "internal/snapshot", "internal/storage"},
 		"internal/sys/tokenapi":  {"internal/logical", "internal/logical/framework", "internal/token"},
-		"internal/sys/auditdev":  {"internal/audit", "internal/logical", "internal/logical/framework", "internal/router", "internal/storage"},
+		"internal/sys/auditdev":  {"internal/audit", "internal/audit/trail", "internal/logical", "internal/logical/framework", "internal/router", "internal/storage"},
 		"internal/sys/host":      {"internal/hostinfo", "internal/logical", "internal/logical/framework"},
 		"internal/sys/leases":    {"internal/lease", "internal/logical", "internal/logical/framework"},
 		"internal/sys/accessapi": {"internal/access", "internal/logical", "internal/logical/framework", "internal/policy"},
@@ -193,6 +195,10 @@ func allowed() map[string][]string {
 		"internal/scan/source":   nil,
 
 		// Operator tools work on storage as stored.
+		// The web UI: embedded static files, a client of the API in the browser.
+		"internal/ui":        nil,
+		"internal/ui/uitest": {"internal/testserver"},
+
 		"internal/migrate":  {"internal/config", "internal/storage"},
 		"internal/diagnose": {"internal/config", "internal/storage"},
 

@@ -91,6 +91,9 @@ type Config struct {
 	// PIDFile (pid_file) is a file the server writes its process ID to
 	// when it starts and removes when it stops.
 	PIDFile string
+	// UI (ui) serves the web UI at /ui/ on every listener (and redirects
+	// a browser's GET / there). Off unless set; dev mode turns it on.
+	UI bool
 	// Seal is the enabled seal block; nil means Shamir key shares, the
 	// default. See [Seal].
 	Seal *Seal

@@ -80,10 +80,10 @@ func TestLoadTestdata(t *testing.T) {
 				DefaultLeaseTTL: time.Hour,
 				MaxLeaseTTL:     24 * time.Hour,
 				MaxRequestSize:  1 << 20,
+				UI:              true,
 			},
 			warnings: []string{
 				`testdata/full.hcl:26,1-14: disable_mlock is ignored: Coffer never locks memory with mlock; keep swap off or encrypted on its hosts`,
-				`testdata/full.hcl:27,1-3: ui is ignored: Coffer has no web UI yet`,
 			},
 		},
 		{
@@ -97,9 +97,9 @@ func TestLoadTestdata(t *testing.T) {
 				DefaultLeaseTTL: 768 * time.Hour,
 				MaxLeaseTTL:     768 * time.Hour,
 				MaxRequestSize:  32 << 20,
+				UI:              true,
 			},
 			warnings: []string{
-				`testdata/vault.hcl:12,1-3: ui is ignored: Coffer has no web UI yet`,
 				`testdata/vault.hcl:13,1-14: disable_mlock is ignored: Coffer never locks memory with mlock; keep swap off or encrypted on its hosts`,
 			},
 		},

@@ -134,6 +134,7 @@ func (d *decoder) config(body *hclsyntax.Body) *Config {
 			"disable_request_forwarding":      boolean(&c.DisableRequestForwarding),
 			"enable_response_header_hostname": boolean(&c.EnableResponseHeaderHostname),
 			"pid_file":                        str(&c.PIDFile),
+			"ui":                              boolean(&c.UI),
 		},
 		ignored: ignoredTop(),
 		blocks:  []string{"audit", "aws_secrets_manager", "azure_key_vault", "listener", "seal", "snapshot", "storage", "telemetry", "user_lockout"},

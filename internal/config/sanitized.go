@@ -83,6 +83,7 @@ func (c *Config) Sanitized() *Sanitized {
 		LogLevel:                  string(c.LogLevel),
 		MaxLeaseTTL:               int64(c.MaxLeaseTTL.Seconds()),
 		PIDFile:                   c.PIDFile,
+		EnableUI:                  c.UI,
 		Seals:                     []SanitizedSeal{{Type: SealShamir}},
 		Listeners:                 []SanitizedListener{},
 		Telemetry:                 SanitizedTelemetry{UnauthenticatedMetricsAccess: c.Telemetry.UnauthenticatedMetricsAccess},

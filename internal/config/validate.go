@@ -92,6 +92,8 @@ func (c *Config) Dev(listen string) (*Config, error) {
 	d.Warnings = slices.Clone(c.Warnings)
 	// Dev mode initializes and unseals itself with one key share.
 	d.Seal, d.DisabledSeal = nil, nil
+	// Dev mode serves the web UI, as Vault's does.
+	d.UI = true
 	if d.AWSSecretsManager == nil {
 		d.AWSSecretsManager = &AWSSecretsManager{}
 		d.AWSSecretsManager.defaults()

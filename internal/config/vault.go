@@ -21,7 +21,6 @@ const (
 func ignoredTop() map[string]string {
 	return map[string]string{
 		"disable_mlock":                       "Coffer never locks memory with mlock; keep swap off or encrypted on its hosts",
-		"ui":                                  "Coffer has no web UI yet",
 		"cache_size":                          "Coffer keeps no read cache of storage to size; its caches (policies, tokens, mounts) hold what is in use",
 		"disable_cache":                       "Coffer's caches of policies, tokens and mounts cannot be turned off; every write invalidates them",
 		"plugin_directory":                    whyPlugins,

@@ -48,10 +48,10 @@ func TestVaultConfigs(t *testing.T) {
 				MaxRequestSize:            DefaultMaxRequestSize,
 				DefaultMaxRequestDuration: 90 * time.Second,
 				PIDFile:                   "/run/vault/vault.pid",
+				UI:                        true,
 				Seal:                      &Seal{Type: SealShamir},
 			},
 			warnings: []string{
-				`ui is ignored: Coffer has no web UI yet`,
 				`disable_mlock is ignored: Coffer never locks memory with mlock; keep swap off or encrypted on its hosts`,
 				`cluster_addr is ignored: it is announced to other nodes only with storage "postgresql" and ha_enabled = true`,
 				`plugin_directory is ignored: Coffer runs no external plugins; its engines and auth methods are built in`,
@@ -211,7 +211,7 @@ func TestDocsListEveryKey(t *testing.T) {
 
 func TestDev(t *testing.T) {
 	t.Parallel()
-	src := "storage \"bolt\" {\n  path = \"/x/coffer.db\"\n}\nlistener \"tcp\" {\n  address = \"127.0.0.1:8443\"\n}\nmax_request_size = 1000\nui = true\n"
+	src := "storage \"bolt\" {\n  path = \"/x/coffer.db\"\n}\nlistener \"tcp\" {\n  address = \"127.0.0.1:8443\"\n}\nmax_request_size = 1000\ndisable_mlock = true\n"
 	c, err := Parse([]byte(src), "t.hcl", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -222,6 +222,9 @@ func TestDev(t *testing.T) {
 	}
 	if d.Storage.Type != StorageInmem || c.Storage.Type != StorageBolt {
 		t.Errorf("Dev storage = %q (file's now %q), want inmem (and bolt unchanged)", d.Storage.Type, c.Storage.Type)
+	}
+	if !d.UI || c.UI {
+		t.Errorf("Dev UI = %t (file's now %t), want true (and the file's false unchanged)", d.UI, c.UI)
 	}
 	dev := tcp("127.0.0.1:8200", func(l *Listener) { l.TLSDisable = true; l.HTTP.MaxRequestSize = 1000 })
 	file := tcp("127.0.0.1:8443", func(l *Listener) { l.HTTP.MaxRequestSize = 1000 })

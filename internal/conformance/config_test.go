@@ -164,7 +164,7 @@ telemetry {
 	}
 	log := s.Stderr.String()
 	for _, k := range []string{
-		"ui", "disable_mlock", "plugin_directory", "cluster_addr", "tls_prefer_server_cipher_suites",
+		"disable_mlock", "plugin_directory", "cluster_addr", "tls_prefer_server_cipher_suites",
 		"x_forwarded_for_authorized_addrs", "x_forwarded_for_hop_skips", "prometheus_retention_time",
 		"disable_hostname", "statsd_address",
 	} {
@@ -175,6 +175,10 @@ telemetry {
 	}
 
 	initUnseal(t, s)
+	// ui = true serves the web UI beside the API.
+	if page := s.raw(t, "GET", "/ui/", "", ""); page.Status != 200 || !strings.Contains(page.Body, "app.js") {
+		t.Errorf("GET /ui/ = %d %.80s, want 200 and the UI's index.html", page.Status, page.Body)
+	}
 	health := s.raw(t, "GET", "/v1/sys/health", "", "")
 	if health.Status != 200 || !strings.Contains(health.Body, `"cluster_name":"prod-east"`) {
 		t.Errorf("sys/health = %d %s, want 200 with cluster_name prod-east", health.Status, health.Body)

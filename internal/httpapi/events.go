@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/events"
 	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/token"
 )
 
 // Limits of the event streams (sys/events/subscribe/TYPE).
@@ -31,6 +33,45 @@ const (
 	// say but control frames).
 	eventReadLimit = 1024
 )
+
+// Subprotocols of the event stream for clients that cannot set headers
+// on a WebSocket (browsers): they offer [EventsProtocol] and
+// [TokenProtocolPrefix] followed by the token in unpadded base64url, and
+// the server chooses [EventsProtocol]. The token so stays out of the URL.
+const (
+	EventsProtocol      = "coffer.events.v1"
+	TokenProtocolPrefix = "coffer.token."
+)
+
+// protocolToken reads a token offered as a Sec-WebSocket-Protocol value
+// (see [TokenProtocolPrefix]); "" when none is offered. A malformed one,
+// or one offered without [EventsProtocol], is a 400 that does not repeat
+// the value.
+func protocolToken(r *http.Request) (token.ID, error) {
+	var tok token.ID
+	marker := false
+	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(v, ",") {
+			p = strings.TrimSpace(p)
+			if p == EventsProtocol {
+				marker = true
+			}
+			enc, ok := strings.CutPrefix(p, TokenProtocolPrefix)
+			if !ok {
+				continue
+			}
+			b, err := base64.RawURLEncoding.DecodeString(enc)
+			if err != nil || len(b) == 0 || tok != "" {
+				return "", logical.InvalidRequest("malformed token subprotocol: offer one %s value with the token in unpadded base64url", TokenProtocolPrefix)
+			}
+			tok = token.ID(b)
+		}
+	}
+	if tok != "" && !marker {
+		return "", logical.InvalidRequest("a token subprotocol needs the %s subprotocol beside it", EventsProtocol)
+	}
+	return tok, nil
+}
 
 // isWebSocket reports whether r asks to upgrade to a WebSocket.
 func isWebSocket(r *http.Request) bool {
@@ -75,9 +116,18 @@ func (h *Handler) handleSubscribe(w http.ResponseWriter, r *http.Request, reqID,
 		h.writeError(w, r, reqID, errBusy)
 		return
 	}
+	tok := clientToken(r)
+	if tok == "" {
+		t, err := protocolToken(r)
+		if err != nil {
+			h.writeError(w, r, reqID, err)
+			return
+		}
+		tok = t
+	}
 	req := &core.Request{
 		Request:     &logical.Request{ID: reqID, Operation: logical.ReadOperation, Path: path, Connection: h.clientConnection(r)},
-		ClientToken: clientToken(r),
+		ClientToken: tok,
 	}
 	f := events.Filter{Type: strings.TrimPrefix(path, core.SubscribePrefix), Path: q.Get("filter")}
 	stream, err := h.core.SubscribeEvents(r.Context(), req, f)
@@ -94,7 +144,9 @@ func (h *Handler) handleSubscribe(w http.ResponseWriter, r *http.Request, reqID,
 	}
 	defer stream.Close()
 	clearDeadlines(w)
-	conn, err := websocket.Accept(w, r, nil)
+	// A browser offering the token as a subprotocol must see one of its
+	// protocols chosen: the marker, never the token.
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{EventsProtocol}})
 	if err != nil {
 		return // Accept answered the client
 	}

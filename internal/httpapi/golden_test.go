@@ -23,6 +23,7 @@ var volatile = []struct {
 	{regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), "UUID"},
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`), "TIME"},
 	{regexp.MustCompile(`"(kv|system)_[0-9a-f]{8}"`), `"${1}_ACCESSOR"`},
+	{regexp.MustCompile(`"created_by_accessor": ?"[A-Z0-9]+"`), `"created_by_accessor": "ACCESSOR"`},
 	{regexp.MustCompile(`"server_time_utc": ?\d+`), `"server_time_utc": 0`},
 	// The barrier reports encryptions as reserved in batches, an upper bound
 	// that depends on what ran before.

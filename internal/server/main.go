@@ -333,6 +333,7 @@ plain HTTP. Never use it for real secrets.
 	if p := srv.CAPath(); p != "" {
 		fmt.Fprintf(w, "    Local CA:    %s\n", p)
 	}
+	printUI(w, srv)
 	fmt.Fprintf(w, `    Unseal Key:  %s
     Root Token:  %s
 
@@ -353,11 +354,19 @@ keys of %s (policy %s: everything on %s). To make a key:
 	}
 }
 
+// printUI names the web UI's address when the configuration serves it.
+func printUI(w io.Writer, srv *Server) {
+	if srv.cfg.UI {
+		fmt.Fprintf(w, "    Web UI:      %s/ui/\n", srv.apiAddress())
+	}
+}
+
 func printStart(w io.Writer, srv *Server) {
 	addr := srv.apiAddress()
 	fmt.Fprintf(w, "==> Coffer server started.\n\n")
 	fmt.Fprintf(w, "    Api Address: %s\n", addr)
 	printListeners(w, srv)
+	printUI(w, srv)
 	if p := srv.CAPath(); p != "" {
 		fmt.Fprintf(w, "    Local CA:    %s\n", p)
 	}

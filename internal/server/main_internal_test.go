@@ -70,6 +70,7 @@ func TestBanner(t *testing.T) {
 		aws     *config.AWSSecretsManager
 		want    []string
 		notWant []string
+		ui      bool
 	}{
 		{
 			name: "api_addr shown, listeners listed", apiAddr: "https://coffer.example.com:8200",
@@ -87,7 +88,11 @@ func TestBanner(t *testing.T) {
 		{
 			name: "plain dev as before", addrs: []string{"http://127.0.0.1:8200"}, dev: true,
 			want:    []string{"    Api Address: http://127.0.0.1:8200\n    Unseal Key:  k\n    Root Token:  r\n"},
-			notWant: []string{"Listener:", "awskeys"},
+			notWant: []string{"Listener:", "awskeys", "Web UI"},
+		},
+		{
+			name: "dev with the ui", addrs: []string{"http://127.0.0.1:8200"}, dev: true, ui: true,
+			want: []string{"    Api Address: http://127.0.0.1:8200\n    Web UI:      http://127.0.0.1:8200/ui/\n    Unseal Key:  k\n"},
 		},
 		{
 			name: "dev with a file", addrs: []string{"http://127.0.0.1:8200", "https://127.0.0.1:8443"}, dev: true,
@@ -107,7 +112,7 @@ func TestBanner(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := &Server{cfg: &config.Config{APIAddr: tt.apiAddr, AWSSecretsManager: tt.aws}, addrs: tt.addrs}
+			srv := &Server{cfg: &config.Config{APIAddr: tt.apiAddr, AWSSecretsManager: tt.aws, UI: tt.ui}, addrs: tt.addrs}
 			var out bytes.Buffer
 			if tt.dev {
 				printDev(&out, srv, DevInfo{UnsealKey: "k", RootToken: "r"})

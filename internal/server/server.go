@@ -45,6 +45,7 @@ import (
 	"github.com/coffer-secrets/coffer/internal/storage/inmem"
 	"github.com/coffer-secrets/coffer/internal/storage/postgres"
 	"github.com/coffer-secrets/coffer/internal/tlsutil"
+	"github.com/coffer-secrets/coffer/internal/ui"
 )
 
 // Version is the server version reported by the API.
@@ -244,6 +245,14 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if a := cfg.AWSSecretsManager; a != nil {
 		awsAuth = awsauth.New(c, awsauth.Options{Mount: a.AuthMount, Logger: logger})
 	}
+	// The web UI (ui = true) is static files beside the API on every
+	// listener; it reaches the API from the browser like any client.
+	var webUI *ui.Handler
+	if cfg.UI {
+		if webUI, err = ui.New(); err != nil {
+			return nil, err
+		}
+	}
 	api := func(h config.ListenerHTTP) *http.Server {
 		lb := budget
 		if h.MaxRequestBodyBudget > 0 {
@@ -284,6 +293,9 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 				Forward: handler,
 				Logger:  logger,
 			}))
+		}
+		if webUI != nil {
+			root = webUI.Wrap(root)
 		}
 		return &http.Server{
 			Handler:           s.wrap(root, h.MaxRequestDuration),

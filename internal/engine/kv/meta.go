@@ -79,7 +79,9 @@ type versionMeta struct {
 	Deleted   int64 `json:"deleted,omitempty"` // deletion time, possibly in the future
 	Destroyed bool  `json:"destroyed,omitempty"`
 	// Accessor and EntityID name the token that wrote the version, for
-	// search and the access report; never answered by the KV API.
+	// search, the access report and the versions of a metadata read
+	// (created_by_accessor, created_by_entity_id: who wrote each version,
+	// which the web UI shows), never a data read.
 	Accessor string `json:"accessor,omitempty"`
 	EntityID string `json:"entity_id,omitempty"`
 }
@@ -160,6 +162,12 @@ type versionInfo struct {
 	CreatedTime  string `json:"created_time"`
 	DeletionTime string `json:"deletion_time"`
 	Destroyed    bool   `json:"destroyed"`
+	// CreatedByAccessor and CreatedByEntityID name the token that wrote
+	// the version (Coffer's own fields, left out when unknown, as for
+	// versions written before they were kept). sys/access/search answers
+	// the same two for a secret's current version.
+	CreatedByAccessor string `json:"created_by_accessor,omitempty"`
+	CreatedByEntityID string `json:"created_by_entity_id,omitempty"`
 }
 
 // metadataResponse is the data of a metadata read.
@@ -199,9 +207,11 @@ func newMetadataResponse(m *keyMeta) *metadataResponse {
 	}
 	for _, v := range m.Versions {
 		r.Versions[v.N] = versionInfo{
-			CreatedTime:  formatTime(v.Created),
-			DeletionTime: formatTime(v.Deleted),
-			Destroyed:    v.Destroyed,
+			CreatedTime:       formatTime(v.Created),
+			DeletionTime:      formatTime(v.Deleted),
+			Destroyed:         v.Destroyed,
+			CreatedByAccessor: v.Accessor,
+			CreatedByEntityID: v.EntityID,
 		}
 	}
 	return r

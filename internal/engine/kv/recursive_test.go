@@ -31,6 +31,11 @@ func (a prefixAccess) Allowed(path string, op logical.Operation) bool {
 	return false
 }
 
+// AllowedParams ignores the parameters: prefixAccess constrains none.
+func (a prefixAccess) AllowedParams(path string, op logical.Operation, _ map[string]any) bool {
+	return a.Allowed(path, op)
+}
+
 // recursiveKeys are written in every recursive list test; their names
 // probe the byte order of folders ("a/") against siblings ("a-b", "a0").
 var recursiveKeys = []string{"a", "a-b", "a/x", "a/y/z", "a0", "b/c/d/e", "team/app/db", "team/app/api", "team/web/tls", "zz"}
@@ -190,10 +195,14 @@ func TestLastReadAndCreatedBy(t *testing.T) {
 	b = b2.(*backendV2)
 	check("after a restart")
 
-	// The KV API never answers who wrote a version.
+	// A metadata read names who wrote each version; a data read never.
 	resp := h.must(req{op: opRead, path: "metadata/app/db"})
+	if s := fmt.Sprintf("%+v", resp.Data); !strings.Contains(s, "CreatedByAccessor:acc-2 CreatedByEntityID:ent-2") || !strings.Contains(s, "CreatedByAccessor:acc-1") {
+		t.Errorf("metadata answer does not name each version's writer: %s", s)
+	}
+	resp = h.must(req{op: opRead, path: "data/app/db"})
 	if s := fmt.Sprintf("%+v", resp.Data); strings.Contains(s, "acc-2") || strings.Contains(s, "ent-2") {
-		t.Errorf("metadata answer names the writer: %s", s)
+		t.Errorf("data answer names the writer: %s", s)
 	}
 	// Deleting the key deletes its last-read entry.
 	h.must(req{op: logical.DeleteOperation, path: "metadata/app/db"})

@@ -13,13 +13,16 @@ import (
 )
 
 // Paths returns sys/audit, sys/audit/:path, a device's public key and
-// head, and sys/audit-hash/:path, relative to sys/, in match order.
+// head, a file device's log verification and search, and
+// sys/audit-hash/:path, relative to sys/, in match order.
 func (t *Table) Paths() []*framework.Path {
 	h := func(m map[logical.Operation]framework.Handler) map[logical.Operation]framework.Handler { return m }
 	return []*framework.Path{
 		{Pattern: `audit/?`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: t.list}), Synopsis: "List audit devices.", TopLevel: true},
 		{Pattern: `audit/(?P<path>[^/]+)/public-key`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: t.publicKey}), Synopsis: "The key that verifies a device's signed checkpoints.", TopLevel: true},
 		{Pattern: `audit/(?P<path>[^/]+)/head`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: t.head}), Synopsis: "A device's live chain head (seq and hash), signed: a file cut short ends before it.", TopLevel: true},
+		{Pattern: `audit/(?P<path>[^/]+)/verify`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: t.verify}), Synopsis: "Verify a file device's log: hash chain, checkpoint signatures, and that it reaches the live chain head.", TopLevel: true},
+		{Pattern: `audit/(?P<path>[^/]+)/search`, Operations: h(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(t.search)}), Synopsis: "Search a file device's log by path, operation, accessor, entity, time, status and value.", TopLevel: true},
 		{Pattern: `audit/(?P<path>[^/]+)/?`, Operations: h(map[logical.Operation]framework.Handler{
 			logical.UpdateOperation: framework.Typed(t.enable),
 			logical.DeleteOperation: t.disable,

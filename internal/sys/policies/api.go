@@ -52,8 +52,10 @@ type API struct {
 // New returns the access control endpoints.
 func New(opts Options) *API { return &API{opts: opts} }
 
-// Paths returns the sys/ endpoints for policies, capabilities and
-// lockouts, relative to sys/, in match order.
+// Paths returns the sys/ endpoints for policies (and their evaluator,
+// sys/policies/test), the caller's resultant ACL
+// (sys/internal/ui/resultant-acl), capabilities and lockouts, relative
+// to sys/, in match order.
 func (a *API) Paths() []*framework.Path {
 	h := func(m map[logical.Operation]framework.Handler) map[logical.Operation]framework.Handler { return m }
 	return []*framework.Path{
@@ -63,12 +65,14 @@ func (a *API) Paths() []*framework.Path {
 			logical.UpdateOperation: framework.Typed(a.write),
 			logical.DeleteOperation: a.delete,
 		}), Synopsis: "Read, write or delete an ACL policy (older endpoint).", TopLevel: true},
+		{Pattern: `policies/test`, Operations: h(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(a.test)}), Synopsis: "Evaluate a policy text or stored policies on paths, storing nothing."},
 		{Pattern: `policies/acl/?`, Operations: h(map[logical.Operation]framework.Handler{logical.ListOperation: a.keys}), Synopsis: "List ACL policies."},
 		{Pattern: `policies/acl/(?P<name>.+)`, Operations: h(map[logical.Operation]framework.Handler{
 			logical.ReadOperation:   a.read("policy"),
 			logical.UpdateOperation: framework.Typed(a.write),
 			logical.DeleteOperation: a.delete,
 		}), Synopsis: "Read, write or delete an ACL policy."},
+		{Pattern: `internal/ui/resultant-acl`, Operations: h(map[logical.Operation]framework.Handler{logical.ReadOperation: a.resultantACL}), Synopsis: "The caller's own resultant ACL (its policies' rules merged by path).", TopLevel: true},
 		{Pattern: `capabilities`, Operations: h(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(a.capabilitiesToken)}), Synopsis: "Report a token's capabilities on paths.", TopLevel: true},
 		{Pattern: `capabilities-self`, Operations: h(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(a.capabilitiesSelf)}), Synopsis: "Report the caller's capabilities on paths.", TopLevel: true},
 		{Pattern: `capabilities-accessor`, Operations: h(map[logical.Operation]framework.Handler{logical.UpdateOperation: framework.Typed(a.capabilitiesAccessor)}), Synopsis: "Report capabilities of a token given by accessor.", TopLevel: true},
