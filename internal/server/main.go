@@ -124,9 +124,10 @@ func buildConfig(f *flags, getenv func(string) string) (*config.Config, string, 
 		}
 		return applyLogFlag(cfg, f), dataDir, "", nil
 	case f.dev:
-		// Dev mode serves the AWS Secrets Manager API with its defaults,
-		// as [config.Config.Dev] does with a file.
-		src = fmt.Sprintf("storage \"inmem\" {}\nlistener \"tcp\" {\n  address = %s\n  tls_disable = true\n}\naws_secrets_manager {}\n", hclString(listen))
+		// Dev mode serves the AWS Secrets Manager and Azure Key Vault
+		// APIs with their defaults, as [config.Config.Dev] does with a
+		// file.
+		src = fmt.Sprintf("storage \"inmem\" {}\nlistener \"tcp\" {\n  address = %s\n  tls_disable = true\n}\naws_secrets_manager {}\nazure_key_vault {}\n", hclString(listen))
 		dataDir = ""
 	default:
 		abs, err := filepath.Abs(dataDir)

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"github.com/coffer-secrets/coffer/internal/awsapi"
 	"github.com/coffer-secrets/coffer/internal/awsauth"
+	"github.com/coffer-secrets/coffer/internal/azureapi"
 	"io"
 	"log/slog"
 	"net"
@@ -287,6 +288,14 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 				Mount:   cfg.AWSSecretsManager.Mount,
 				Account: cfg.AWSSecretsManager.AccountID,
 				Body:    handler,
+				Forward: handler,
+				Logger:  logger,
+			}))
+		}
+		if cfg.AzureServed() {
+			root = withAzure(root, azureapi.New(azureapi.Options{
+				Core:    c,
+				Mount:   cfg.AzureKeyVault.Mount,
 				Forward: handler,
 				Logger:  logger,
 			}))
@@ -578,6 +587,19 @@ func withAWS(api, aws http.Handler) http.Handler {
 			return
 		}
 		api.ServeHTTP(w, r)
+	})
+}
+
+// withAzure sends the Azure Key Vault paths (/secrets and
+// /deletedsecrets and what is under them, nothing else) to azure and
+// every other request to next.
+func withAzure(next, azure http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if azureapi.Served(r.URL.Path) {
+			azure.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
