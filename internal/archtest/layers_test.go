@@ -53,7 +53,7 @@ func allowed() map[string][]string {
 			"internal/builtin", "internal/config", "internal/core", "internal/diagnose",
 			"internal/ha", "internal/httpapi", "internal/logical", "internal/metrics", "internal/migrate",
 			"internal/seal/...", "internal/snapshot", "internal/storage/...", "internal/tlsutil",
-			"internal/backoff", "internal/awsapi", "internal/awsauth",
+			"internal/backoff", "internal/awsapi", "internal/awsauth", "internal/gcpapi", "internal/azureapi",
 			"internal/ui",
 		},
 		"internal/config":  {"internal/hclvalue", "internal/storage/postgres/pgtable", "internal/suggest"},
@@ -163,6 +163,10 @@ func allowed() map[string][]string {
 		// The AWS Secrets Manager API: a translator in front of core, like
 		// httpapi; it never imports an engine or storage.
 		"internal/awsapi": {"internal/awsauth", "internal/core", "internal/ha", "internal/logical", "internal/token", "internal/uuid"},
+		// The Google Cloud Secret Manager API (gRPC): a translator in
+		// front of core like awsapi.
+		"internal/gcpapi":   {"internal/core", "internal/ha", "internal/logical", "internal/token", "internal/uuid"},
+		"internal/azureapi": {"internal/core", "internal/ha", "internal/logical", "internal/token", "internal/uuid"},
 
 		// Clients: the CLI and the agent reach the server over HTTP.
 		"internal/cli": {

@@ -309,6 +309,9 @@ func parseK8sSecret(raw []byte, name string) (map[string]any, error) {
 		if name != "" && v.Name != name {
 			continue
 		}
+		if v.Problem != "" {
+			return nil, fmt.Errorf("key %s of Secret %s (line %d): %s; nothing imported", v.Key, v.Name, v.Line, v.Problem)
+		}
 		if !utf8.Valid(v.Value) {
 			return nil, fmt.Errorf("key %s of Secret %s is binary; KV values are text: store it base64-encoded", v.Key, v.Name)
 		}

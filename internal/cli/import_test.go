@@ -66,6 +66,52 @@ func FuzzParseDotenv(f *testing.F) {
 	})
 }
 
+// TestImportParseK8sSecret: aliases and merge keys are resolved, and a key
+// whose value cannot be decoded fails the import with an error naming the
+// key (never the value) instead of being dropped.
+func TestImportParseK8sSecret(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		in      string
+		want    map[string]any
+		wantErr []string
+	}{
+		{"aliases and merge", "x: &pw c2VjcmV0LXZhbHVl\nx-base: &base {user: YWRtaW4=}\nkind: Secret\nmetadata: {name: a}\ndata:\n  <<: *base\n  password: *pw\n",
+			map[string]any{"user": "admin", "password": "secret-value"}, nil},
+		{"not base64", "kind: Secret\nmetadata: {name: a}\ndata:\n  good: YWRtaW4=\n  broken: not*base64!\n",
+			nil, []string{"key broken of Secret a", "line 5", "not valid base64"}},
+		{"not a string", "kind: Secret\nmetadata: {name: a}\nstringData:\n  nested: {x: y}\n",
+			nil, []string{"key nested of Secret a", "not a string"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseK8sSecret([]byte(tt.in), "")
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatalf("no error; got %v", got)
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q lacks %q", err, w)
+					}
+				}
+				if strings.Contains(err.Error(), "not*base64") {
+					t.Errorf("error %q holds the value", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("parseK8sSecret (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // TestImport writes dotenv, JSON and Kubernetes Secret files into KV v2,
 // refuses to overwrite without -force, records custom metadata, prints key
 // names and never values, and the imported values are then live secrets
@@ -160,6 +206,10 @@ func TestImport(t *testing.T) {
 	bad := write("bad.env", "DB_PASSWORD\n")
 	if code, _, _ := runCLI(t, vars, "", "import", "dotenv", bad, "-to", "secret/imp/bad", "-yes"); code != exitUsage {
 		t.Errorf("bad dotenv: exit %d", code)
+	}
+	badK8s := write("bad.yaml", "kind: Secret\nmetadata: {name: web}\ndata:\n  password: "+base64.StdEncoding.EncodeToString([]byte(pw))+"\n  cert: '%%% not base64'\n")
+	if code, _, errOut := runCLI(t, vars, "", "import", "k8s-secret", badK8s, "-to", "secret/imp/bad", "-yes"); code != exitUsage || !strings.Contains(errOut, "key cert of Secret web") {
+		t.Errorf("k8s-secret with an undecodable key: exit %d, %s", code, errOut)
 	}
 	if got, _ := s.Client.KVv2("secret").Get(t.Context(), "imp/bad"); got != nil {
 		t.Error("bad input wrote a secret")

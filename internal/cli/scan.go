@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/coffer-secrets/coffer/internal/scan"
 	"github.com/coffer-secrets/coffer/internal/scan/format"
@@ -133,9 +134,15 @@ func runScan(ctx context.Context, c *call, args []string, o *scanOptions) int {
 		}
 		baseline = b
 	}
+	// Notes come from the scan's workers at once.
+	var noteMu sync.Mutex
 	opts := scan.Options{
 		MaxFileSize: o.maxFileSize,
-		Note:        func(s string) { fmt.Fprintf(c.env.Stderr, "Note: %s\n", s) },
+		Note: func(s string) {
+			noteMu.Lock()
+			defer noteMu.Unlock()
+			fmt.Fprintf(c.env.Stderr, "Note: %s\n", s)
+		},
 	}
 	if !o.noFormat {
 		rules, err := format.DefaultRules()

@@ -116,6 +116,15 @@ type Config struct {
 	// means not served, except in dev mode, which serves it with the
 	// defaults. See aws.go and docs/aws-secrets-manager.md.
 	AWSSecretsManager *AWSSecretsManager
+	// GCPSecretManager (gcp_secret_manager block) serves the Google Cloud
+	// Secret Manager API (gRPC) on a listener of its own; nil means not
+	// served. See gcp.go and docs/gcp-secret-manager.md.
+	GCPSecretManager *GCPSecretManager
+	// AzureKeyVault (azure_key_vault block) serves the Azure Key Vault
+	// secrets API under /secrets and /deletedsecrets on every listener;
+	// nil (no block) means not served, except in dev mode, which serves
+	// it with the defaults. See azure.go and docs/azure-key-vault.md.
+	AzureKeyVault *AzureKeyVault
 	// Audit (audit "file" "name" blocks) are audit devices enabled at
 	// unseal; they cannot be disabled through the API.
 	Audit []AuditDevice

@@ -137,7 +137,7 @@ func (d *decoder) config(body *hclsyntax.Body) *Config {
 			"ui":                              boolean(&c.UI),
 		},
 		ignored: ignoredTop(),
-		blocks:  []string{"audit", "aws_secrets_manager", "listener", "seal", "snapshot", "storage", "telemetry", "user_lockout"},
+		blocks:  []string{"audit", "aws_secrets_manager", "azure_key_vault", "gcp_secret_manager", "listener", "seal", "snapshot", "storage", "telemetry", "user_lockout"},
 	}
 	d.body(body, top)
 	var first, enabledSeal, disabledSeal, firstSnapshot *hclsyntax.Block
@@ -205,6 +205,18 @@ func (d *decoder) config(body *hclsyntax.Body) *Config {
 				continue
 			}
 			c.AWSSecretsManager = d.awsSecretsManager(b)
+		case "gcp_secret_manager":
+			if c.GCPSecretManager != nil {
+				d.ps.add(b.DefRange(), "second gcp_secret_manager block; Coffer takes one")
+				continue
+			}
+			c.GCPSecretManager = d.gcpSecretManager(b)
+		case "azure_key_vault":
+			if c.AzureKeyVault != nil {
+				d.ps.add(b.DefRange(), "second azure_key_vault block; Coffer takes one")
+				continue
+			}
+			c.AzureKeyVault = d.azureKeyVault(b)
 		case "snapshot":
 			if firstSnapshot != nil {
 				d.ps.add(b.DefRange(), "second snapshot block; Coffer takes one (the first is at line %d)", firstSnapshot.TypeRange.Start.Line)

@@ -38,6 +38,7 @@ func (c *Config) applyDefaults() {
 		c.MaxRequestSize = DefaultMaxRequestSize
 	}
 	c.AWSSecretsManager.defaults()
+	c.AzureKeyVault.defaults()
 	if c.Snapshot != nil && c.Snapshot.Retain == 0 {
 		c.Snapshot.Retain = DefaultSnapshotRetain
 	}
@@ -96,6 +97,10 @@ func (c *Config) Dev(listen string) (*Config, error) {
 	if d.AWSSecretsManager == nil {
 		d.AWSSecretsManager = &AWSSecretsManager{}
 		d.AWSSecretsManager.defaults()
+	}
+	if d.AzureKeyVault == nil {
+		d.AzureKeyVault = &AzureKeyVault{Enabled: true}
+		d.AzureKeyVault.defaults()
 	}
 	if !slices.ContainsFunc(d.Listeners, func(l Listener) bool { return l.Address == listen }) {
 		dev := Listener{Type: "tcp", Address: listen, TLSDisable: true, HTTP: ListenerHTTP{
@@ -219,6 +224,8 @@ func (v *validator) validate() {
 		}
 	}
 	v.awsSecretsManager()
+	v.gcpSecretManager()
+	v.azureKeyVault()
 	if c.MaxRequestSize <= 0 {
 		v.errorf("max_request_size", "max_request_size %d: must be a positive number of bytes (Coffer has no unlimited setting)", c.MaxRequestSize)
 	}

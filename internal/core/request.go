@@ -233,10 +233,26 @@ func (a aclAccess) Allowed(path string, op logical.Operation) bool {
 	return a.acl.Check(policy.Request{Path: path, Operation: string(op)}).Allowed
 }
 
-// AllowedSudo is Allowed, and the governing rule grants sudo too.
-func (a aclAccess) AllowedSudo(path string, op logical.Operation) bool {
-	d := a.acl.Check(policy.Request{Path: path, Operation: string(op)})
-	return d.Allowed && d.Sudo
+// AllowedParams checks path as a request with body params would be
+// checked: the governing rule's capability, its parameter constraints
+// and, on a sudo-protected path, sudo. params goes through JSON first, so
+// its values are compared as a decoded request body's would be. Response
+// wrapping bounds are not applied: they govern how an answer is
+// delivered, and the caller's own request was checked against them.
+// (Coffer has no control groups: policies that name them do not load.)
+func (a aclAccess) AllowedParams(path string, op logical.Operation, params map[string]any) bool {
+	preq := policy.Request{Path: path, Operation: string(op)}
+	if len(params) > 0 && a.acl.NeedsParams(path) {
+		body, err := json.Marshal(params)
+		if err != nil {
+			return false
+		}
+		if err := json.Unmarshal(body, &preq.Params); err != nil {
+			return false
+		}
+	}
+	dec := a.acl.Check(preq)
+	return dec.Allowed && (dec.Sudo || !policy.NeedsSudo(path))
 }
 
 // finish wraps a backend's answer; a response that made a token (token

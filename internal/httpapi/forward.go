@@ -139,7 +139,7 @@ const noActive = "no active Coffer node can take the request now; retry later"
 // rawNeedsCluster is what the client of a request of another wire API
 // (see [Handler.ForwardRaw]) is told when the active node announced no
 // cluster address.
-const rawNeedsCluster = "this Coffer node is a standby and the active node has no cluster listener: forwarding AWS requests needs the cluster listener (cluster_addr or a listener's cluster_address on every node); send the request to the active node"
+const rawNeedsCluster = "this Coffer node is a standby and the active node has no cluster listener: forwarding cloud API requests (AWS, Azure) needs the cluster listener (cluster_addr or a listener's cluster_address on every node); send the request to the active node"
 
 // forward sends r, with body, to the active node (see [Handler.toActive]
 // and [Handler.ForwardRaw]).
@@ -188,7 +188,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, reqID string, 
 		// Only the cluster listener passes the client's address on, and
 		// the active node would otherwise check an access key's
 		// token_bound_cidrs against this node's address.
-		h.logOnce(&h.rawRefused, target.Host, "the active node announced no cluster address; AWS requests are not forwarded: forwarding them needs the cluster listener (cluster_addr or a listener's cluster_address) on every node")
+		h.logOnce(&h.rawRefused, target.Host, "the active node announced no cluster address; cloud API requests (AWS, Azure) are not forwarded: forwarding them needs the cluster listener (cluster_addr or a listener's cluster_address) on every node")
 		mode.fail(w, rawNeedsCluster)
 		return
 	}

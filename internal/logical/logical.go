@@ -75,13 +75,13 @@ type AccessChecker interface {
 	// caller's ACL decides without request parameters (a rule that
 	// constrains parameters counts as allowing).
 	Allowed(path string, op Operation) bool
-}
-
-// SudoChecker is an [AccessChecker] that also answers whether the
-// caller's ACL grants sudo with op on path (the root token's does on
-// every path). Engines look for it with a type assertion.
-type SudoChecker interface {
-	AllowedSudo(path string, op Operation) bool
+	// AllowedParams reports whether the caller may perform op on path
+	// with a request whose body is params, as the caller's ACL decides
+	// for a real request with that body: the rule's allowed, denied and
+	// required parameters apply (values as JSON decoding gives them). A
+	// backend asks it before making a change that a request to path
+	// would otherwise have to make.
+	AllowedParams(path string, op Operation, params map[string]any) bool
 }
 
 // Connection is what a backend may know about the client's connection.

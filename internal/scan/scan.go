@@ -28,6 +28,7 @@ import (
 	"iter"
 	"runtime"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
@@ -306,12 +307,16 @@ func (w *worker) chunk(b source.Blob, chunk []byte, lineBase int, whole bool) ch
 		}
 	}
 	if w.o.Checker != nil {
-		extract.Each(chunk, func(v []byte, line int) {
+		add := func(v []byte, line int) {
 			res.candidates = append(res.candidates, candidate{
 				digest: liveDigest(v),
 				place:  place{file: b.Path, commit: b.Commit, line: lineBase + line, redacted: redact(v)},
 			})
-		})
+		}
+		extract.Each(chunk, add)
+		// PEM blocks and whole small files: values stored whole in Coffer
+		// that no single line holds.
+		extract.Blocks(chunk, whole, add)
 	}
 	if whole && isManifest(b.Path, chunk) {
 		w.manifest(b, chunk, &res)
@@ -348,6 +353,12 @@ func pieces(chunk []byte, size int) iter.Seq2[[]byte, int] {
 func (w *worker) manifest(b source.Blob, chunk []byte, res *chunkResult) {
 	vals, _ := manifest.Secrets(chunk) // not a manifest: the text scan above did the work
 	for _, v := range vals {
+		if v.Problem != "" {
+			// The raw text was scanned above; only the decoded value is
+			// missing. Key names are no secrets.
+			w.o.Note(fmt.Sprintf("%s:%d: key %s of Secret %s: %s; its decoded value was not scanned", b.Path, v.Line, v.Key, v.Name, v.Problem))
+			continue
+		}
 		if w.det != nil && !v.StringData {
 			for _, m := range w.det.Find(b.Path, string(v.Value)) {
 				res.findings = append(res.findings, formatFinding(b, m, v.Line))
@@ -397,6 +408,8 @@ func liveDigest(v []byte) live.Digest {
 }
 
 // redact is [report.Redact] for bytes, without copying the whole value.
+// Control characters (the line breaks of a multi-line candidate) become
+// spaces, so that a report line stays one line.
 func redact(v []byte) string {
 	n := min(4, utf8.RuneCount(v[:min(len(v), 64)])/4)
 	i := 0
@@ -404,5 +417,10 @@ func redact(v []byte) string {
 		_, size := utf8.DecodeRune(v[i:])
 		i += size
 	}
-	return string(v[:i]) + "…"
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, string(v[:i])) + "…"
 }

@@ -11,6 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/coffer-secrets/coffer/internal/scan/format"
 	"github.com/coffer-secrets/coffer/internal/scan/live"
@@ -191,4 +195,116 @@ func TestGenerateBenchTree(t *testing.T) {
 		}
 	}
 	genTree(t, dir, int64(mb)<<20)
+}
+
+// TestScanHistoryMaxFileSize: a blob of the history larger than
+// MaxFileSize is skipped (with a note) without being read, as a file is.
+func TestScanHistoryMaxFileSize(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"big.env":   strings.Repeat("# filler line of a large file\n", 400) + "PASSWORD=the-live-value-123\n",
+		"small.env": "TOKEN=the-live-value-123\n",
+	}
+	for n, c := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wt.Add(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sig := &object.Signature{Name: "T", Email: "t@example.com", When: time.Unix(1700000000, 0)}
+	if _, err := wt.Commit("one", &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
+		t.Fatal(err)
+	}
+	ck := newMemChecker(map[string]live.Match{"the-live-value-123": {Readable: true, Mount: "secret/", Path: "p", Key: "k", Version: 1, Current: true}})
+	var mu sync.Mutex
+	var notes []string
+	note := func(s string) { mu.Lock(); notes = append(notes, s); mu.Unlock() }
+	res, err := Scan(t.Context(), source.History{Dir: dir}, Options{Checker: ck, MaxFileSize: 1000, Note: note})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Skipped != 1 || res.Blobs != 1 || len(res.Findings) != 1 || filepath.Base(res.Findings[0].File) != "small.env" {
+		t.Errorf("with a 1000-byte limit: blobs %d, skipped %d, findings %+v; want 1, 1 and small.env only", res.Blobs, res.Skipped, res.Findings)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "big.env") {
+		t.Errorf("notes %q, want one about big.env", notes)
+	}
+}
+
+// TestScanManifestProblem: a Secret key whose data value is not base64 is
+// reported in a note naming the key (the raw text is still scanned).
+func TestScanManifestProblem(t *testing.T) {
+	t.Parallel()
+	in := "kind: Secret\nmetadata: {name: web}\ndata:\n  password: the-live-value-123\n"
+	ck := newMemChecker(map[string]live.Match{"the-live-value-123": {Readable: true, Mount: "secret/", Path: "p", Key: "k", Current: true}})
+	var mu sync.Mutex
+	var notes []string
+	note := func(s string) { mu.Lock(); notes = append(notes, s); mu.Unlock() }
+	res, err := Scan(t.Context(), source.Stream{Name: "-", R: strings.NewReader(in)}, Options{Checker: ck, Note: note})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Line != 4 {
+		t.Errorf("findings %+v, want the raw value at line 4", res.Findings)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "key password of Secret web") || strings.Contains(notes[0], "the-live") {
+		t.Errorf("notes %q, want one naming the key and not the value", notes)
+	}
+}
+
+// TestScanBlocks: a PEM key and a pretty-printed JSON file stored whole in
+// Coffer are found, though no single line holds them.
+func TestScanBlocks(t *testing.T) {
+	t.Parallel()
+	pem := "-----BEGIN PRIVATE KEY-----\nMIIBVAIBADANBgkqhkiG9w0BAQEFAASCAT4wggE6AgEAAkEAq\nZmFrZS1rZXktbWF0ZXJpYWw=\n-----END PRIVATE KEY-----\n"
+	creds := "{\n  \"user\": \"app\",\n  \"password\": \"pw\"\n}"
+	dir := t.TempDir()
+	files := map[string]string{
+		"deploy.yaml": "tls:\n  key: |\n    " + strings.ReplaceAll(strings.TrimSuffix(pem, "\n"), "\n", "\n    ") + "\n",
+		"creds.json":  creds + "\n",
+	}
+	for n, c := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := live.Match{Readable: true, Mount: "secret/", Path: "p", Key: "k", Current: true}
+	ck := newMemChecker(map[string]live.Match{pem: m, creds: m})
+	res, err := Scan(t.Context(), source.Files{Root: dir}, Options{Checker: ck})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range res.Findings {
+		got = append(got, fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line))
+	}
+	if want := []string{"creds.json:1", "deploy.yaml:3"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("findings %v, want %v", got, want)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"hunter2hunter2x", "hun…"}, {"hunter2hunter2xy", "hunt…"},
+		{"{\n  \"password\": 1}", "{   …"},
+		{"short", "s…"},
+		{"ünïcödé-valuesss", "ünïc…"},
+	}
+	for _, tt := range tests {
+		if got := redact([]byte(tt.in)); got != tt.want {
+			t.Errorf("redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
 }

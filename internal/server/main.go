@@ -30,6 +30,9 @@ const usage = `Usage: coffer server [options]
   coffer server --config FILE         as FILE says (HCL; see docs/configuration.md)
   coffer server --dev --config FILE   dev mode with FILE's listeners and settings;
                                       FILE's storage is replaced by in-memory storage
+  coffer server --dev --gcp-listen ADDR
+                                      dev mode that also serves the Google Cloud Secret
+                                      Manager API (gRPC, plain text) on ADDR
 
   With storage "postgresql" and ha_enabled = true, several servers share one
   database: one is active, the others are standbys that serve reads and
@@ -49,6 +52,7 @@ type flags struct {
 	dev         bool
 	devRoot     string
 	listen      string
+	gcpListen   string
 	configFile  string
 	dataDir     string
 	logLevel    string
@@ -68,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.devRoot, "dev-root-token-id", "", "alias of -dev-root-token, as Vault spells it")
 	fs.StringVar(&f.listen, "listen", "", "address to listen on (default 127.0.0.1:8200)")
 	fs.StringVar(&f.listen, "dev-listen-address", "", "alias of -listen, as Vault spells it")
+	fs.StringVar(&f.gcpListen, "gcp-listen", "", "dev mode: serve the Google Cloud Secret Manager API (gRPC, plain text) on this address")
 	fs.StringVar(&f.configFile, "config", "", "HCL configuration file")
 	fs.StringVar(&f.dataDir, "data-dir", "coffer-data", "data directory when no configuration file is given")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
@@ -77,6 +82,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if f.gcpListen != "" && !f.dev {
+		return nil, errors.New("-gcp-listen is for dev mode (-dev); elsewhere configure a gcp_secret_manager block with TLS")
 	}
 	return f, nil
 }
@@ -116,9 +124,10 @@ func buildConfig(f *flags, getenv func(string) string) (*config.Config, string, 
 		}
 		return applyLogFlag(cfg, f), dataDir, "", nil
 	case f.dev:
-		// Dev mode serves the AWS Secrets Manager API with its defaults,
-		// as [config.Config.Dev] does with a file.
-		src = fmt.Sprintf("storage \"inmem\" {}\nlistener \"tcp\" {\n  address = %s\n  tls_disable = true\n}\naws_secrets_manager {}\n", hclString(listen))
+		// Dev mode serves the AWS Secrets Manager and Azure Key Vault
+		// APIs with their defaults, as [config.Config.Dev] does with a
+		// file.
+		src = fmt.Sprintf("storage \"inmem\" {}\nlistener \"tcp\" {\n  address = %s\n  tls_disable = true\n}\naws_secrets_manager {}\nazure_key_vault {}\n", hclString(listen))
 		dataDir = ""
 	default:
 		abs, err := filepath.Abs(dataDir)
@@ -165,6 +174,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	if err != nil {
 		fmt.Fprintln(stderr, "Error loading configuration:", err)
 		return 1
+	}
+	if f.gcpListen != "" {
+		// Dev mode: the gRPC API in plain text on the flag's address,
+		// replacing a file's block.
+		c := *cfg
+		c.GCPSecretManager = &config.GCPSecretManager{Address: f.gcpListen, TLSDisable: true, MountPrefix: config.DefaultGCPMountPrefix}
+		if cfg.GCPSecretManager != nil {
+			c.GCPSecretManager.MountPrefix = cfg.GCPSecretManager.MountPrefix
+		}
+		cfg = &c
 	}
 	if dataDir == "" && slices.ContainsFunc(cfg.Listeners, func(l config.Listener) bool { return l.LocalCA() }) {
 		// Dev mode keeps nothing: a local CA lives as long as the process.
@@ -350,6 +369,13 @@ keys of %s (policy %s: everything on %s). To make a key:
     coffer write %skeys/dev policies=%s
 
 `, a.Mount, a.AuthMount, devAWSPolicy, a.Mount, a.AuthMount, devAWSPolicy)
+	}
+	if g := srv.cfg.GCPSecretManager; g != nil {
+		fmt.Fprintf(w, `The Google Cloud Secret Manager API (gRPC) is served on %s; project P
+is the KV version 2 mount %sP/ (enable it first), and a call's
+"authorization: Bearer TOKEN" metadata carries a Coffer token.
+
+`, srv.GCPAddr(), g.MountPrefix)
 	}
 }
 

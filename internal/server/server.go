@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"github.com/coffer-secrets/coffer/internal/awsapi"
 	"github.com/coffer-secrets/coffer/internal/awsauth"
+	"github.com/coffer-secrets/coffer/internal/azureapi"
 	"io"
 	"log/slog"
 	"net"
@@ -117,6 +118,9 @@ type Server struct {
 	// snapshots writes the scheduled snapshots; nil without a snapshot
 	// block.
 	snapshots *snapshot.Scheduler
+	// gcp serves the Google Cloud Secret Manager API; nil without a
+	// gcp_secret_manager block.
+	gcp *gcpListener
 }
 
 // New opens storage, builds the core and binds every listener. It starts
@@ -227,6 +231,9 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if s.snapshots, err = s.newScheduler(c, m); err != nil {
 		return nil, err
 	}
+	if err := s.listenGCP(cfg.GCPSecretManager, c); err != nil {
+		return nil, err
+	}
 	transport, err := s.forwardTransport()
 	if err != nil {
 		return nil, err
@@ -281,6 +288,14 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 				Mount:   cfg.AWSSecretsManager.Mount,
 				Account: cfg.AWSSecretsManager.AccountID,
 				Body:    handler,
+				Forward: handler,
+				Logger:  logger,
+			}))
+		}
+		if cfg.AzureServed() {
+			root = withAzure(root, azureapi.New(azureapi.Options{
+				Core:    c,
+				Mount:   cfg.AzureKeyVault.Mount,
 				Forward: handler,
 				Logger:  logger,
 			}))
@@ -484,6 +499,9 @@ func (s *Server) Run(ctx context.Context) error {
 			return nil
 		})
 	}
+	if s.gcp != nil {
+		serving.Go(s.gcp.serve)
+	}
 	snapCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	if s.snapshots != nil {
@@ -506,6 +524,9 @@ func (s *Server) Run(ctx context.Context) error {
 				shutMu.Unlock()
 			}
 		})
+	}
+	if s.gcp != nil {
+		shut.Go(func() { s.gcp.stop(sctx) })
 	}
 	shut.Wait()
 	runErr = errors.Join(serving.Wait(), runErr)
@@ -569,6 +590,19 @@ func withAWS(api, aws http.Handler) http.Handler {
 	})
 }
 
+// withAzure sends the Azure Key Vault paths (/secrets and
+// /deletedsecrets and what is under them, nothing else) to azure and
+// every other request to next.
+func withAzure(next, azure http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if azureapi.Served(r.URL.Path) {
+			azure.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // cipherSuiteIDs turns cipher suite names, which the configuration has
 // checked, into their IDs.
 func cipherSuiteIDs(names []string) []uint16 {
@@ -597,6 +631,9 @@ func (s *Server) closeAll() {
 	}
 	if s.clusterLn != nil {
 		s.clusterLn.Close()
+	}
+	if s.gcp != nil {
+		s.gcp.ln.Close()
 	}
 	s.closeStorage()
 	s.closeSeals()

@@ -289,3 +289,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 	})
 	return s
 }
+
+// GCPAddr is the address ("host:port") of the Google Cloud Secret
+// Manager gRPC listener, "" without a gcp_secret_manager block.
+func (s *Server) GCPAddr() string { return s.srv.GCPAddr() }

@@ -48,7 +48,7 @@ func effectiveDeleteAfter(c *mountConfig, m *keyMeta) time.Duration {
 }
 
 // checkCAS enforces check-and-set. cas is the client's expected current
-// version (0: the key must not have any version yet).
+// version (0: the key must not have any version yet, staged or current).
 func checkCAS(c *mountConfig, m *keyMeta, cas *framework.Int) error {
 	if cas == nil {
 		if c.CASRequired || (m != nil && m.CASRequired) {
@@ -60,7 +60,9 @@ func checkCAS(c *mountConfig, m *keyMeta, cas *framework.Int) error {
 	if m != nil {
 		current = m.Current
 	}
-	if int64(*cas) != int64(current) {
+	// cas 0 asks for a new key: one that holds only staged or pending
+	// versions (current 0) is not.
+	if int64(*cas) != int64(current) || (*cas == 0 && m != nil && m.nextVersion() > 1) {
 		return &logical.Error{Kind: logical.ErrConflict, Msg: "check-and-set parameter did not match the current version"}
 	}
 	return nil

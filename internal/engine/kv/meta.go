@@ -207,10 +207,9 @@ func mayKnowWriters(req *logical.Request) bool {
 	if req == nil || req.Access == nil {
 		return false
 	}
-	if s, ok := req.Access.(logical.SudoChecker); ok {
-		return s.AllowedSudo(writersPath, logical.ReadOperation)
-	}
-	return req.Access.Allowed(writersPath, logical.ReadOperation)
+	// AllowedParams asks for sudo where a path needs it, as
+	// sys/access/search does.
+	return req.Access.AllowedParams(writersPath, logical.ReadOperation, nil)
 }
 
 // newMetadataResponse is m as a metadata read answers it; writers says

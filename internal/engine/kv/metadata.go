@@ -146,12 +146,15 @@ func (b *backendV2) patchMetadata(ctx context.Context, req *logical.Request, m *
 		return nil, err
 	}
 	if in.CurrentVersion != nil {
-		target := req.MountPoint + "data/" + p
-		if req.Access == nil || !req.Access.Allowed(target, logical.UpdateOperation) {
-			return nil, &logical.Error{Kind: logical.ErrPermissionDenied, Msg: "current_version needs update permission on " + target}
-		}
 		if *in.CurrentVersion < 1 || *in.CurrentVersion > 1<<31 {
 			return nil, logical.InvalidRequest("invalid value for \"current_version\": want a version number from 1")
+		}
+		// The patch itself was checked with its body on metadata/<path>;
+		// changing what readers of the data get also needs update on
+		// data/<path>, with {"current_version": n} as the body there.
+		target := req.MountPoint + "data/" + p
+		if req.Access == nil || !req.Access.AllowedParams(target, logical.UpdateOperation, map[string]any{"current_version": int64(*in.CurrentVersion)}) {
+			return nil, &logical.Error{Kind: logical.ErrPermissionDenied, Msg: "current_version needs update permission on " + target + ", with the current_version parameter"}
 		}
 	}
 	life, err := in.checkLife(b.now())

@@ -31,6 +31,11 @@ func (a prefixAccess) Allowed(path string, op logical.Operation) bool {
 	return false
 }
 
+// AllowedParams ignores the parameters: prefixAccess constrains none.
+func (a prefixAccess) AllowedParams(path string, op logical.Operation, _ map[string]any) bool {
+	return a.Allowed(path, op)
+}
+
 // recursiveKeys are written in every recursive list test; their names
 // probe the byte order of folders ("a/") against siblings ("a-b", "a0").
 var recursiveKeys = []string{"a", "a-b", "a/x", "a/y/z", "a0", "b/c/d/e", "team/app/db", "team/app/api", "team/web/tls", "zz"}

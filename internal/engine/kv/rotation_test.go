@@ -68,10 +68,16 @@ type allowAll struct{}
 
 func (allowAll) Allowed(string, logical.Operation) bool { return true }
 
+func (allowAll) AllowedParams(string, logical.Operation, map[string]any) bool { return true }
+
 // onlyAllow is an ACL that allows one path.
 type onlyAllow string
 
 func (o onlyAllow) Allowed(p string, _ logical.Operation) bool { return p == string(o) }
+
+func (o onlyAllow) AllowedParams(p string, op logical.Operation, _ map[string]any) bool {
+	return o.Allowed(p, op)
+}
 
 type rotHarness struct {
 	*harness

@@ -3,6 +3,7 @@ package kv
 import (
 	"maps"
 	"strconv"
+	"strings"
 
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
@@ -33,8 +34,12 @@ import (
 // A client that sends none of them sees Vault's behaviour. Those that
 // change metadata need, beyond the request's own capability, patch or
 // update on metadata/<path>; current_version needs update on data/<path>
-// (it changes what readers of the data get). A caller without them is
-// refused and nothing changes.
+// (it changes what readers of the data get). Each is checked with the
+// body of the metadata request it stands for
+// ([logical.AccessChecker.AllowedParams]), so that a rule's parameter
+// limits bind it as they would bind that request. A caller without them
+// is refused and nothing changes. cas 0 on a data/ write needs a key
+// with no versions at all, staged ones included.
 
 // dataOptions are the options of a data/ write or patch.
 type dataOptions struct {
@@ -68,7 +73,36 @@ func (o *dataOptions) checkExtensions(req *logical.Request, p string) error {
 	if len(o.CustomMetadata) > 2*maxCustomMetadataKeys {
 		return logical.InvalidRequest("options.custom_metadata changes %d keys; a key holds at most %d", len(o.CustomMetadata), maxCustomMetadataKeys)
 	}
-	return mayChangeMetadata(req, p, "options.custom_metadata and options.current")
+	return mayChangeMetadata(req, p, "options.custom_metadata and options.current", o.metadataParams())
+}
+
+// metadataParams is the metadata patch body that stands for o's
+// extensions in the permission check: the caller's ACL must allow a
+// patch or update of metadata/<path> with this body, parameter
+// constraints included. custom_metadata is sent as is (a removed key as
+// null); options.current false, which keeps current_version where it is
+// rather than moving it to the new version, is current_version null (no
+// version made current), so a rule must allow the current_version
+// parameter, with any value, for a caller to stage versions.
+func (o *dataOptions) metadataParams() map[string]any {
+	params := make(map[string]any, 2)
+	if o.CustomMetadata != nil {
+		cm := make(map[string]any, len(o.CustomMetadata))
+		for k, v := range o.CustomMetadata {
+			if v == nil {
+				cm[k] = nil
+			} else {
+				cm[k] = *v
+			}
+		}
+		params["custom_metadata"] = cm
+	}
+	if o.staged() {
+		// options.current true is a plain write: it still needs the
+		// metadata permission, as before, but changes no parameter.
+		params["current_version"] = nil
+	}
+	return params
 }
 
 // checkVersion enforces options.version against meta (nil for a new
@@ -88,13 +122,15 @@ func (o *dataOptions) checkVersion(meta *keyMeta) error {
 }
 
 // mayChangeMetadata refuses what needs patch or update on the metadata
-// of p, when the caller has neither; what names the parameters asking.
-func mayChangeMetadata(req *logical.Request, p, what string) error {
+// of p, when the caller may do neither with a request of body params
+// (the ACL's parameter constraints apply); what names the parameters
+// asking.
+func mayChangeMetadata(req *logical.Request, p, what string, params map[string]any) error {
 	target := req.MountPoint + "metadata/" + p
-	if req.Access != nil && (req.Access.Allowed(target, logical.PatchOperation) || req.Access.Allowed(target, logical.UpdateOperation)) {
+	if req.Access != nil && (req.Access.AllowedParams(target, logical.PatchOperation, params) || req.Access.AllowedParams(target, logical.UpdateOperation, params)) {
 		return nil
 	}
-	return &logical.Error{Kind: logical.ErrPermissionDenied, Msg: what + " need patch or update permission on " + target}
+	return &logical.Error{Kind: logical.ErrPermissionDenied, Msg: what + " need patch or update permission on " + target + ", with these parameters"}
 }
 
 // patchCustomMetadata merges patch into meta's custom_metadata (a nil
@@ -141,20 +177,20 @@ func setCurrentLocked(meta *keyMeta, n int, now int64) (bool, error) {
 }
 
 // recoveryWindowQuery is the ?recovery_window_days=N of a metadata delete,
-// nil when absent. It needs patch or update on the metadata, as setting
+// nil when absent. An empty or non-integer value is refused rather than
+// read as 0, which would destroy the key at once. It needs patch or
+// update on the metadata with {"recovery_window_days": N}, as setting
 // the window with a patch first would.
 func recoveryWindowQuery(req *logical.Request, p string) (*int, error) {
 	if req.Query == nil || !req.Query.Has("recovery_window_days") {
 		return nil, nil
 	}
-	d, err := framework.QueryInt(req, "recovery_window_days", 0)
-	if err != nil {
-		return nil, err
-	}
-	if d < 0 || d > maxRecoveryWindowDays {
+	raw := strings.TrimSpace(req.Query.Get("recovery_window_days"))
+	d, err := strconv.Atoi(raw)
+	if err != nil || d < 0 || d > maxRecoveryWindowDays {
 		return nil, logical.InvalidRequest("invalid value for \"recovery_window_days\": want a whole number of days from 0 (destroy at once) to %d", maxRecoveryWindowDays)
 	}
-	if err := mayChangeMetadata(req, p, "recovery_window_days"); err != nil {
+	if err := mayChangeMetadata(req, p, "recovery_window_days", map[string]any{"recovery_window_days": d}); err != nil {
 		return nil, err
 	}
 	return &d, nil

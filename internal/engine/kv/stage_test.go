@@ -149,6 +149,24 @@ func TestStagedVersions(t *testing.T) {
 			wantErr: logical.ErrConflict,
 		},
 		{
+			name: "cas 0 refused on a key with only a staged version",
+			setup: []xreq{
+				{op: opDelete, path: "metadata/k"},
+				{op: opUpdate, path: "data/k", body: `{"data":{"v":1},"options":{"current":false}}`},
+			},
+			do:      xreq{op: opUpdate, path: "data/k", body: `{"data":{"v":2},"options":{"cas":0}}`},
+			wantErr: logical.ErrConflict,
+		},
+		{
+			name: "cas 0 accepted on a key with metadata and no version",
+			setup: []xreq{
+				{op: opDelete, path: "metadata/k"},
+				{op: opUpdate, path: "metadata/k", body: `{"max_versions":3}`},
+			},
+			do:   xreq{op: opUpdate, path: "data/k", body: `{"data":{"v":2},"options":{"cas":0}}`},
+			want: kvState{value: `{"v":2}`, current: 1},
+		},
+		{
 			name:  "a plain write after a staged one becomes current",
 			setup: []xreq{{op: opUpdate, path: "data/k", body: `{"data":{"v":2},"options":{"current":false}}`}},
 			do:    xreq{op: opUpdate, path: "data/k", body: `{"data":{"v":3},"options":{"cas":1,"version":3}}`},
@@ -373,6 +391,10 @@ func TestDeleteWithRecoveryWindow(t *testing.T) {
 		{name: "no query: the mount's window", query: "", wantTrashed: true, wantWindow: -1},
 		{name: "bad value", query: "recovery_window_days=-3", wantErr: logical.ErrInvalidRequest},
 		{name: "not a number", query: "recovery_window_days=x", wantErr: logical.ErrInvalidRequest},
+		{name: "empty value", query: "recovery_window_days=", wantErr: logical.ErrInvalidRequest},
+		{name: "blank value", query: "recovery_window_days=%20", wantErr: logical.ErrInvalidRequest},
+		{name: "fraction", query: "recovery_window_days=1.5", wantErr: logical.ErrInvalidRequest},
+		{name: "too long", query: "recovery_window_days=100000", wantErr: logical.ErrInvalidRequest},
 		{name: "without patch permission", access: prefixAccess{"read:secret/", "delete:secret/"}, query: "recovery_window_days=0", wantErr: logical.ErrPermissionDenied},
 	}
 	for _, tt := range tests {

@@ -3,12 +3,14 @@
 // between delimiters, quoted strings, the values of KEY=value and
 // "key: value" lines, the user information of URLs
 // (scheme://user:password@host) and, inside base64 blobs, the decoded bytes
-// and the candidates in them.
+// and the candidates in them. [Blocks] adds the candidates that span
+// lines: PEM blocks and whole small files.
 //
 // Extraction is deliberately generous: a candidate that is not a secret
 // costs one hash and a slot in a batch, a missed one is a missed leak. It
 // never returns a value shorter than [MinLength] (the server does not index
-// shorter values) or longer than [MaxLength].
+// shorter values) or longer than [MaxLength] ([MaxBlockLength] for
+// [Blocks]).
 //
 // The package imports only the standard library and keeps no state; its
 // functions are safe for concurrent use.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -109,4 +110,65 @@ func BenchmarkEach(b *testing.B) {
 	for b.Loop() {
 		Each(data, func([]byte, int) {})
 	}
+}
+
+func TestBlocks(t *testing.T) {
+	t.Parallel()
+	pem := "-----BEGIN PRIVATE KEY-----\nMIIBVAIBADANBgkqhkiG9w0BAQEFAASCAT4wggE6AgEAAkEAq\nZmFrZS1rZXktbWF0ZXJpYWw=\n-----END PRIVATE KEY-----"
+	indented := "tls:\n  key: |\n    " + strings.ReplaceAll(pem, "\n", "\n    ") + "\n  other: x\n"
+	json := "{\n  \"user\": \"app\",\n  \"password\": \"pw-12345678\"\n}\n"
+	tests := []struct {
+		name     string
+		in       string
+		whole    bool
+		want     map[string]int // value -> line
+		dontWant []string
+	}{
+		{"pem file", pem + "\n", true, map[string]int{pem: 1, pem + "\n": 1}, nil},
+		{"pem in yaml", indented, false, map[string]int{pem: 3, pem + "\n": 3}, []string{indented}},
+		{"pem in crlf", "x\r\n" + strings.ReplaceAll(pem, "\n", "\r\n") + "\r\n", false, map[string]int{pem: 2}, nil},
+		{"unterminated pem", "-----BEGIN PRIVATE KEY-----\nabc\n-----END OTHER-----\n", false, nil, []string{"-----BEGIN PRIVATE KEY-----\nabc\n-----END OTHER-----"}},
+		{"whole json", json, true, map[string]int{json: 1, strings.TrimSpace(json): 1}, nil},
+		{"not whole", json, false, nil, []string{json, strings.TrimSpace(json)}},
+		{"too large", strings.Repeat("a", MaxBlockLength+1), true, nil, []string{strings.Repeat("a", MaxBlockLength+1)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := map[string][]int{}
+			Blocks([]byte(tt.in), tt.whole, func(v []byte, line int) {
+				got[string(v)] = append(got[string(v)], line)
+			})
+			for v, line := range tt.want {
+				if !slices.Contains(got[v], line) {
+					t.Errorf("Blocks: %q on lines %v, want line %d (got %q)", v, got[v], line, keys(got))
+				}
+			}
+			for _, v := range tt.dontWant {
+				if _, ok := got[v]; ok {
+					t.Errorf("Blocks emitted %q", v)
+				}
+			}
+		})
+	}
+}
+
+func FuzzBlocks(f *testing.F) {
+	for _, s := range []string{
+		"-----BEGIN X-----\nabc\n-----END X-----\n", "-----BEGIN -----\n-----END -----", "  -----BEGIN A B-----\r\n  x\r\n  -----END A B-----",
+		"{\n \"a\": 1\n}\n", "-----BEGIN X-----\n-----BEGIN Y-----\n-----END Y-----\n",
+	} {
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, whole bool) {
+		lines := bytes.Count(data, []byte("\n")) + 1
+		Blocks(data, whole, func(v []byte, line int) {
+			if len(v) < MinLength || len(v) > MaxBlockLength {
+				t.Fatalf("candidate of length %d", len(v))
+			}
+			if line < 1 || line > lines {
+				t.Fatalf("line %d of %d", line, lines)
+			}
+		})
+	})
 }

@@ -34,6 +34,7 @@ stringData:
   token: plain-token-value
 `, []Value{
 			{Namespace: "prod", Name: "db", Key: "password", Value: []byte("hunter2hunter2"), Line: 13},
+			{Namespace: "prod", Name: "db", Key: "bad", Line: 14, Problem: "the data value is not valid base64"},
 			{Namespace: "prod", Name: "db", Key: "token", Value: []byte("plain-token-value"), Line: 16, StringData: true},
 		}, false},
 		{"list", `apiVersion: v1
@@ -52,6 +53,23 @@ metadata:
 `, []Value{{Namespace: "default", Name: "api", Key: "api-key", Value: []byte("sk-live-12345678"), Line: 5}}, false},
 		{"json", `{"kind":"Secret","metadata":{"name":"j"},"data":{"k":"dmFsdWUtdmFsdWU="}}`,
 			[]Value{{Name: "j", Key: "k", Value: []byte("value-value"), Line: 1}}, false},
+		{"aliases", `x-common: &pw aHVudGVyMmh1bnRlcjI=
+x-meta: &meta {name: al, namespace: ns}
+x-shared: &shared
+  shared-key: c2hhcmVkLXZhbHVl
+  password: b3ZlcnJpZGRlbg==
+kind: Secret
+metadata: *meta
+data:
+  <<: *shared
+  password: *pw
+  nested: {a: b}
+`, []Value{
+			{Namespace: "ns", Name: "al", Key: "shared-key", Value: []byte("shared-value"), Line: 4},
+			{Namespace: "ns", Name: "al", Key: "password", Value: []byte("overridden"), Line: 5},
+			{Namespace: "ns", Name: "al", Key: "password", Value: []byte("hunter2hunter2"), Line: 10},
+			{Namespace: "ns", Name: "al", Key: "nested", Line: 11, Problem: "the value is not a string"},
+		}, false},
 		{"not yaml", "key: [unclosed\n", nil, true},
 		{"empty", "", nil, false},
 	}
@@ -80,6 +98,8 @@ func FuzzSecrets(f *testing.F) {
 	}
 	f.Add([]byte("kind: Secret\ndata: {a: YWFhYWFhYWFh}\n---\nkind: List\nitems: [{kind: Secret, stringData: {b: c}}]\n"))
 	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte("kind: Secret\ndata: &d {<<: *d, a: *d}\n"))
+	f.Add([]byte("x: &a {k: YWFhYWFhYWFh}\ny: &b {<<: [*a, *a, *a]}\nkind: Secret\ndata: {<<: [*b, *b, *b]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		vals, _ := Secrets(data)
 		for _, v := range vals {

@@ -5,7 +5,8 @@
 //
 // A finding never holds a secret: only a redacted prefix of at most four
 // characters ([Redact]) and a fingerprint made of where the finding is
-// (rule, file, commit, line), never of the value.
+// (rule, file, commit, line) and that redacted prefix, never of the whole
+// value.
 //
 // The package imports only the standard library and keeps no state.
 package report
@@ -99,11 +100,19 @@ func (f *Finding) Detail() string {
 	}
 }
 
-// ComputeFingerprint sets Fingerprint from the rule, the file, the commit
-// and the line, and, for a readable live secret, where it lives in Coffer.
-// The value itself is never part of it: a fingerprint in a committed
-// baseline file must not help anyone guess a secret.
+// ComputeFingerprint sets Fingerprint from the rule, the file, the commit,
+// the line, the redacted prefix and, for a readable live secret, where it
+// lives in Coffer. The prefix tells apart two different secrets at the
+// same place (a baseline must not hide a new secret written over an
+// accepted one), unless they share their first characters. The rest of the
+// value is never part of it: a fingerprint in a committed baseline file
+// must not help anyone guess a secret.
 func (f *Finding) ComputeFingerprint() {
+	f.Fingerprint = f.fingerprint()
+}
+
+// fingerprint is the fingerprint [Finding.ComputeFingerprint] sets.
+func (f *Finding) fingerprint() string {
 	parts := []string{f.RuleID, f.File, strconv.Itoa(f.Line)}
 	if f.Commit != "" {
 		parts = append([]string{f.Commit}, parts...)
@@ -111,7 +120,8 @@ func (f *Finding) ComputeFingerprint() {
 	if w := f.Live.Where(); w != "" {
 		parts = append(parts, w)
 	}
-	f.Fingerprint = strings.Join(parts, ":")
+	parts = append(parts, f.Redacted)
+	return strings.Join(parts, ":")
 }
 
 // Redact returns at most the first four characters of s (fewer for short
@@ -200,7 +210,10 @@ func WriteTable(w io.Writer, fs []Finding) error {
 type Baseline map[string]struct{}
 
 // ReadBaseline reads a JSON report (as -format=json writes it) from path.
-// Findings without a fingerprint get one computed.
+// A finding's fingerprint is computed afresh from its fields, so baselines
+// written by earlier versions (whose fingerprints did not hold the redacted
+// prefix) keep working; a finding with no rule or file keeps the
+// fingerprint it was written with.
 func ReadBaseline(path string) (Baseline, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -212,7 +225,7 @@ func ReadBaseline(path string) (Baseline, error) {
 	}
 	out := Baseline{}
 	for _, f := range r.Findings {
-		if f.Fingerprint == "" {
+		if f.Fingerprint == "" || f.RuleID != "" && f.File != "" {
 			f.ComputeFingerprint()
 		}
 		out[f.Fingerprint] = struct{}{}

@@ -158,3 +158,45 @@ func TestBaseline(t *testing.T) {
 		t.Error("ReadBaseline of a missing file: no error")
 	}
 }
+
+// TestBaselineValue: a baseline hides the accepted secret only, not a
+// different one found later at the same file and line; and a baseline
+// written before fingerprints held the redacted prefix still works.
+func TestBaselineValue(t *testing.T) {
+	t.Parallel()
+	accepted := Finding{Detector: DetectorFormat, RuleID: "generic-api-key", File: "app.env", Line: 4, Redacted: "abcd…"}
+	accepted.ComputeFingerprint()
+	replaced := accepted
+	replaced.Redacted = "wxyz…"
+	replaced.ComputeFingerprint()
+	old := accepted
+	old.Fingerprint = "generic-api-key:app.env:4" // the earlier form
+	tests := []struct {
+		name string
+		base Finding
+	}{
+		{"current", accepted},
+		{"earlier fingerprint", old},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var b bytes.Buffer
+			if err := WriteJSON(&b, []Finding{tt.base}); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "baseline.json")
+			if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			base, err := ReadBaseline(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, n := base.Filter([]Finding{accepted, replaced})
+			if n != 1 || len(got) != 1 || got[0].Redacted != "wxyz…" {
+				t.Errorf("Filter kept %+v (%d removed); want only the different secret kept", got, n)
+			}
+		})
+	}
+}

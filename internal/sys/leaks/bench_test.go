@@ -40,6 +40,8 @@ type allowAll struct{}
 
 func (allowAll) Allowed(string, logical.Operation) bool { return true }
 
+func (allowAll) AllowedParams(string, logical.Operation, map[string]any) bool { return true }
+
 type memStorage map[string][]byte
 
 func (s memStorage) Get(_ context.Context, k string) (*logical.StorageEntry, error) {

@@ -36,6 +36,11 @@ func (r *rules) Allowed(path string, op logical.Operation) bool {
 	return false
 }
 
+// AllowedParams ignores the parameters: these rules constrain none.
+func (r *rules) AllowedParams(path string, op logical.Operation, _ map[string]any) bool {
+	return r.Allowed(path, op)
+}
+
 type oneMount struct{ w logical.SecretWalker }
 
 func (c oneMount) SecretMounts() []searchapi.Mount {

@@ -1,0 +1,178 @@
+package azureapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The custom_metadata key that holds version N's Azure metadata is
+// metaPrefix + N.
+const metaPrefix = "azure:v:"
+
+// maxMetaBytes is a custom_metadata value's limit in KV.
+const maxMetaBytes = 512
+
+// Limits on tags, Azure's.
+const maxTags = 15
+
+// versionMeta is what Azure keeps per version and KV does not: stored as
+// compact JSON in custom_metadata (metaPrefix + N), absent when all
+// fields are zero.
+type versionMeta struct {
+	ContentType string            `json:"ct,omitempty"`
+	Tags        map[string]string `json:"t,omitempty"`
+	Disabled    bool              `json:"d,omitempty"`
+	NotBefore   *int64            `json:"nbf,omitempty"`
+	Expires     *int64            `json:"exp,omitempty"`
+	// Updated is when an update last changed the version (Unix
+	// seconds); 0 means never, the version's creation.
+	Updated int64 `json:"u,omitempty"`
+}
+
+// metaOf is version n's metadata from custom; a missing or unreadable
+// key (someone changed it with the Vault API) is the zero value.
+func metaOf(custom map[string]string, n int) versionMeta {
+	var vm versionMeta
+	if s, ok := custom[metaPrefix+strconv.Itoa(n)]; ok {
+		if json.Unmarshal([]byte(s), &vm) != nil {
+			return versionMeta{}
+		}
+	}
+	return vm
+}
+
+// encode is vm as a custom_metadata value; nil when vm is all defaults
+// (the key is then removed). Metadata too large for one value is a
+// BadParameter error.
+func (vm versionMeta) encode() (*string, error) {
+	if vm.ContentType == "" && len(vm.Tags) == 0 && !vm.Disabled && vm.NotBefore == nil && vm.Expires == nil && vm.Updated == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(vm)
+	if err != nil {
+		return nil, badParam("The contentType or tags could not be encoded.")
+	}
+	if len(b) > maxMetaBytes {
+		return nil, badParam("The contentType, tags and attributes of a version take %d bytes here; Coffer keeps at most %d.", len(b), maxMetaBytes)
+	}
+	s := string(b)
+	return &s, nil
+}
+
+// attributes is Azure's SecretAttributes.
+type attributes struct {
+	Enabled         *bool  `json:"enabled,omitempty"`
+	NotBefore       *int64 `json:"nbf,omitempty"`
+	Expires         *int64 `json:"exp,omitempty"`
+	Created         *int64 `json:"created,omitempty"`
+	Updated         *int64 `json:"updated,omitempty"`
+	RecoveryLevel   string `json:"recoveryLevel,omitempty"`
+	RecoverableDays *int   `json:"recoverableDays,omitempty"`
+}
+
+// bundle is Azure's SecretBundle, DeletedSecretBundle, SecretItem and
+// DeletedSecretItem (the items leave out value).
+type bundle struct {
+	Value              *string           `json:"value,omitempty"`
+	ID                 string            `json:"id"`
+	ContentType        string            `json:"contentType,omitempty"`
+	Attributes         attributes        `json:"attributes"`
+	Tags               map[string]string `json:"tags,omitempty"`
+	RecoveryID         string            `json:"recoveryId,omitempty"`
+	ScheduledPurgeDate *int64            `json:"scheduledPurgeDate,omitempty"`
+	DeletedDate        *int64            `json:"deletedDate,omitempty"`
+}
+
+// page is one page of a list.
+type page struct {
+	Value    []bundle `json:"value"`
+	NextLink *string  `json:"nextLink"`
+}
+
+// attrs builds the attributes of a version made at created (RFC 3339).
+func (vm versionMeta) attrs(created string) attributes {
+	enabled := !vm.Disabled
+	a := attributes{Enabled: &enabled, NotBefore: vm.NotBefore, Expires: vm.Expires}
+	if c, ok := unix(created); ok {
+		a.Created = &c
+		u := max(c, vm.Updated)
+		a.Updated = &u
+	}
+	return a
+}
+
+// unix is an RFC 3339 time in Unix seconds.
+func unix(s string) (int64, bool) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0, false
+	}
+	return t.Unix(), true
+}
+
+// valueKey is the data key a value is stored under: the AWS API's
+// SecretString, so that both APIs read the same secret alike.
+const valueKey = "SecretString"
+
+// valueOf is the value Azure answers for a version's KV data: its
+// SecretString, or a lone "value" string, or the data as a JSON object
+// (written through the Vault API).
+func valueOf(data map[string]json.RawMessage) string {
+	for _, k := range []string{valueKey, "value"} {
+		if raw, ok := data[k]; ok && (k == valueKey || len(data) == 1) {
+			var s string
+			if json.Unmarshal(raw, &s) == nil {
+				return s
+			}
+		}
+	}
+	if raw, ok := data["SecretBinary"]; ok && len(data) == 1 {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return ""
+	}
+	return string(bytes.TrimSpace(b))
+}
+
+// recoveryLevel is the recovery level of a secret kept days days after
+// deletion.
+func recoveryLevel(days int) (string, *int) {
+	switch {
+	case days <= 0:
+		return "Purgeable", nil
+	case days == 90:
+		return "Recoverable+Purgeable", &days
+	default:
+		return "CustomizedRecoverable+Purgeable", &days
+	}
+}
+
+// secretURL is the id of a secret, or of one of its versions when n > 0.
+func (s *session) secretURL(name string, n int) string {
+	u := s.base + "/secrets/" + name
+	if n > 0 {
+		u += "/" + VersionID(n)
+	}
+	return u
+}
+
+// splitTags checks tags against Azure's limits.
+func checkTags(tags map[string]string) error {
+	if len(tags) > maxTags {
+		return badParam("A secret has at most %d tags; the request has %d.", maxTags, len(tags))
+	}
+	for k, v := range tags {
+		if k == "" || len(k) > 512 || len(v) > 256 || strings.ContainsRune(k, 0) {
+			return badParam("A tag name is 1 to 512 characters and its value at most 256.")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package gcpapi
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/ha"
+	"github.com/coffer-secrets/coffer/internal/logical"
+)
+
+// invalidArg is an InvalidArgument status.
+func invalidArg(format string, args ...any) error {
+	return status.Errorf(codes.InvalidArgument, format, args...)
+}
+
+// secretNotFound answers a secret that is not there, in Google's words.
+func secretNotFound(n secretName) error {
+	return status.Errorf(codes.NotFound, "Secret [%s] not found.", n)
+}
+
+// versionNotFound answers a version that is not there.
+func versionNotFound(n versionName) error {
+	return status.Errorf(codes.NotFound, "Secret Version [%s] not found.", n)
+}
+
+// toStatus turns an error from the core pipeline (or this package) into
+// a gRPC status, as Google's API uses the codes. known is false for an
+// unexpected error, whose cause the caller logs and never sends.
+func toStatus(err error) (st *status.Status, known bool) {
+	if s, ok := status.FromError(err); ok {
+		return s, true
+	}
+	switch {
+	case errors.Is(err, core.ErrSealed):
+		return status.New(codes.Unavailable, "Coffer is sealed"), true
+	case errors.Is(err, ha.ErrStandby), errors.Is(err, ha.ErrNoActive):
+		return status.New(codes.Unavailable, "this Coffer node is a standby; send Secret Manager calls to the active node"), true
+	case errors.Is(err, logical.ErrPermissionDenied):
+		return status.New(codes.PermissionDenied, fmt.Sprintf("permission denied by Coffer's ACL policies: %s", err)), true
+	case errors.Is(err, logical.ErrNotFound), errors.Is(err, logical.ErrUnsupportedPath):
+		return status.New(codes.NotFound, "not found"), true
+	case errors.Is(err, logical.ErrConflict):
+		return status.New(codes.Aborted, "the secret changed during the call; retry"), true
+	case errors.Is(err, logical.ErrInvalidRequest):
+		return status.New(codes.InvalidArgument, err.Error()), true
+	case errors.Is(err, logical.ErrUnsupportedOperation):
+		return status.New(codes.FailedPrecondition, err.Error()), true
+	case errors.Is(err, logical.ErrTooLarge):
+		return status.New(codes.InvalidArgument, "the request is too large"), true
+	}
+	return status.New(codes.Internal, "internal error"), false
+}
