@@ -1,6 +1,7 @@
 package leaks
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +29,13 @@ const BuildTimeout = 10 * time.Minute
 
 // DefaultMaxPending is the default of [Options.MaxPending].
 const DefaultMaxPending = 100_000
+
+// MaxPlaces is the most places a check returns for one value: a value
+// held by more secrets (or versions) than that answers MaxPlaces of them
+// (the newest-named first is not promised: any MaxPlaces), so that one
+// common value cannot make every check of it allocate and answer
+// thousands of places.
+const MaxPlaces = 64
 
 // keyEntry is where the index key lives in the index's storage.
 const keyEntry = "index-key"
@@ -92,7 +101,14 @@ type secretID struct{ accessor, key string }
 type secret struct {
 	id    secretID
 	shape *shape
-	fps   []Fingerprint
+	fps   []fpVersion
+}
+
+// fpVersion is one value of a secret as the index holds it: its
+// fingerprint in one version. A secret holds each at most once.
+type fpVersion struct {
+	fp      Fingerprint
+	version int32
 }
 
 // shape is how a secret's kind, path and read path derive from its key:
@@ -130,6 +146,20 @@ type ref struct {
 	current bool
 }
 
+// refKey names one ref of a fingerprint: a secret and a version.
+type refKey struct {
+	s       *secret
+	version int32
+}
+
+func (r ref) key() refKey { return refKey{r.s, r.version} }
+
+// refSet is the places of a fingerprint beyond its first, keyed by
+// secret and version so that taking one out costs a map delete.
+type refSet struct {
+	refs map[refKey]ref
+}
+
 // mountState is what the index knows of an indexed mount.
 type mountState struct {
 	path   string
@@ -149,7 +179,7 @@ type Index struct {
 	// of the few fingerprints with several (a value in several secrets,
 	// or a field unchanged across versions).
 	byFP    map[Fingerprint]ref
-	more    map[Fingerprint][]ref
+	more    map[Fingerprint]*refSet
 	nvalues int
 	// names interns field names and shapes the shapes of secrets, which
 	// repeat across secrets; at most maxInterned of each.
@@ -258,16 +288,41 @@ func (x *Index) Check(ctx context.Context, hashes [][sha256.Size]byte) ([][]Plac
 		if !ok {
 			continue
 		}
-		for _, r := range append([]ref{first}, x.more[fp]...) {
-			m := x.mounts[r.s.id.accessor]
-			out[i] = append(out[i], Place{
-				MountAccessor: r.s.id.accessor, MountPath: m.path, Kind: r.s.shape.kind,
-				Path: r.s.path(), ReadPath: m.path + r.s.readPath(), Field: r.field,
-				Version: int(r.version), Current: r.current,
-			})
+		more := x.more[fp]
+		n := 1
+		if more != nil {
+			n = min(MaxPlaces, n+len(more.refs))
 		}
+		places := make([]Place, 0, n)
+		places = append(places, x.placeLocked(first))
+		if more != nil {
+			for _, r := range more.refs {
+				if len(places) == MaxPlaces {
+					break
+				}
+				places = append(places, x.placeLocked(r))
+			}
+			slices.SortFunc(places, comparePlaces)
+		}
+		out[i] = places
 	}
 	return out, nil
+}
+
+// placeLocked is where r is.
+func (x *Index) placeLocked(r ref) Place {
+	m := x.mounts[r.s.id.accessor]
+	return Place{
+		MountAccessor: r.s.id.accessor, MountPath: m.path, Kind: r.s.shape.kind,
+		Path: r.s.path(), ReadPath: m.path + r.s.readPath(), Field: r.field,
+		Version: int(r.version), Current: r.current,
+	}
+}
+
+// comparePlaces orders places by read path, then newest version first,
+// then field, so that answers do not depend on map order.
+func comparePlaces(a, b Place) int {
+	return cmp.Or(strings.Compare(a.ReadPath, b.ReadPath), cmp.Compare(b.Version, a.Version), strings.Compare(a.Field, b.Field))
 }
 
 // fingerprintLocked is the index's fingerprint of sum, a value's SHA-256.
@@ -288,12 +343,34 @@ func (x *Index) refreshLocked(ctx context.Context) error {
 	// client with a short timeout could never see one finish.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), BuildTimeout)
 	defer cancel()
-	x.pmu.Lock()
-	overflow := x.overflow
-	x.pmu.Unlock()
-	if overflow {
-		x.log.Info("leak index: too many changes between checks; building it again")
-		x.resetLocked()
+	for {
+		x.pmu.Lock()
+		overflow := x.overflow
+		x.pmu.Unlock()
+		if overflow {
+			x.log.Info("leak index: too many changes between checks; building it again")
+			x.resetLocked()
+		}
+		err := x.buildAndDrainLocked(ctx)
+		if !errors.Is(err, errOverflow) {
+			return err
+		}
+		// Too many changes came while this check read: the pending set
+		// was dropped, so the index may miss some. Build again (the
+		// build's own bound, ctx, stops a server changing faster than it
+		// can be read).
+	}
+}
+
+// errOverflow reports that the pending set overflowed during a refresh.
+var errOverflow = errors.New("leak index: too many changes during the refresh")
+
+// buildAndDrainLocked builds the index if it has none, follows the mount
+// list and reads the pending secrets again; errOverflow when the pending
+// set overflowed meanwhile.
+func (x *Index) buildAndDrainLocked(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("leak index: %w", err)
 	}
 	if x.mac == nil {
 		key, err := x.loadKey(ctx)
@@ -304,7 +381,7 @@ func (x *Index) refreshLocked(ctx context.Context) error {
 		x.mounts = make(map[string]mountState)
 		x.secrets = make(map[secretID]*secret)
 		x.byFP = make(map[Fingerprint]ref)
-		x.more = make(map[Fingerprint][]ref)
+		x.more = make(map[Fingerprint]*refSet)
 		x.names = make(map[string]string)
 		x.shapes = make(map[shape]*shape)
 		// Record changes from now on: whatever the walk below misses
@@ -394,9 +471,12 @@ func (x *Index) dropMountLocked(accessor string) {
 // read marks it pending again.
 func (x *Index) drainLocked(ctx context.Context) error {
 	x.pmu.Lock()
-	pending := x.pending
+	pending, overflow := x.pending, x.overflow
 	x.pending = nil
 	x.pmu.Unlock()
+	if overflow {
+		return errOverflow
+	}
 	for id := range pending {
 		m, ok := x.mounts[id.accessor]
 		if !ok {
@@ -421,20 +501,22 @@ func (x *Index) readSecretLocked(ctx context.Context, accessor string, src logic
 		return err
 	}
 	s := &secret{id: id, shape: x.shapeLocked(key, sv)}
+	// A value the secret holds several times in one version (in several
+	// fields, or many times in a list) is indexed once, under its first
+	// field.
+	seen := make(map[fpVersion]struct{}, len(sv.Values))
 	for _, v := range sv.Values {
 		if len(v.Value) < MinValueLen {
 			continue
 		}
 		sum := sha256.Sum256([]byte(v.Value))
-		fp := x.fingerprintLocked(sum[:])
-		r := ref{s: s, field: x.internLocked(v.Field), version: int32(v.Version), current: v.Current}
-		if _, taken := x.byFP[fp]; taken {
-			x.more[fp] = append(x.more[fp], r)
-		} else {
-			x.byFP[fp] = r
+		k := fpVersion{x.fingerprintLocked(sum[:]), int32(v.Version)}
+		if _, dup := seen[k]; dup {
+			continue
 		}
-		s.fps = append(s.fps, fp)
-		x.nvalues++
+		seen[k] = struct{}{}
+		x.addLocked(k.fp, ref{s: s, field: x.internLocked(v.Field), version: k.version, current: v.Current})
+		s.fps = append(s.fps, k)
 	}
 	if len(s.fps) > 0 {
 		x.secrets[id] = s
@@ -461,35 +543,61 @@ func (x *Index) shapeLocked(key string, sv *logical.SecretValues) *shape {
 	return sh
 }
 
-// removeLocked takes s's values out of the index.
+// addLocked adds r as a place of fp.
+func (x *Index) addLocked(fp Fingerprint, r ref) {
+	x.nvalues++
+	if _, taken := x.byFP[fp]; !taken {
+		x.byFP[fp] = r
+		return
+	}
+	m := x.more[fp]
+	if m == nil {
+		m = &refSet{refs: make(map[refKey]ref, 1)}
+		x.more[fp] = m
+	}
+	m.refs[r.key()] = r
+}
+
+// removeLocked takes s's values out of the index; each costs a few map
+// operations, however many other places its fingerprint has.
 func (x *Index) removeLocked(s *secret) {
-	for _, fp := range s.fps {
-		first, ok := x.byFP[fp]
-		if !ok {
-			continue // a fingerprint s had twice, gone already
-		}
-		more := x.more[fp]
-		if first.s != s && len(more) == 0 {
-			continue
-		}
-		kept := make([]ref, 0, len(more)+1)
-		for _, r := range append([]ref{first}, more...) {
-			if r.s != s {
-				kept = append(kept, r)
-			}
-		}
-		x.nvalues -= len(more) + 1 - len(kept)
-		switch {
-		case len(kept) == 0:
-			delete(x.byFP, fp)
-			delete(x.more, fp)
-		case len(kept) == 1:
-			x.byFP[fp] = kept[0]
-			delete(x.more, fp)
-		default:
-			x.byFP[fp] = kept[0]
-			x.more[fp] = kept[1:]
-		}
+	for _, v := range s.fps {
+		x.removeRefLocked(v.fp, refKey{s, v.version})
 	}
 	delete(x.secrets, s.id)
+}
+
+// removeRefLocked takes the place k out of fp's.
+func (x *Index) removeRefLocked(fp Fingerprint, k refKey) {
+	first, ok := x.byFP[fp]
+	if !ok {
+		return // dropped with its fingerprint already
+	}
+	m := x.more[fp]
+	switch {
+	case first.key() == k:
+		x.nvalues--
+		if m == nil {
+			delete(x.byFP, fp)
+			return
+		}
+		for rk, r := range m.refs {
+			x.byFP[fp] = r
+			delete(m.refs, rk)
+			break
+		}
+		if len(m.refs) == 0 {
+			delete(x.more, fp)
+		}
+		return
+	case m == nil:
+		return
+	}
+	if _, ok := m.refs[k]; ok {
+		delete(m.refs, k)
+		x.nvalues--
+	}
+	if len(m.refs) == 0 {
+		delete(x.more, fp)
+	}
 }
