@@ -23,9 +23,8 @@ import (
 // and too easy to guess.
 const MinValueLen = 8
 
-// BuildTimeout bounds one check's update of the index (a first build
-// included), which goes on when the caller gives up.
-const BuildTimeout = 10 * time.Minute
+// DefaultMaxWait is the default of [Options.MaxWait].
+const DefaultMaxWait = 30 * time.Second
 
 // DefaultMaxPending is the default of [Options.MaxPending].
 const DefaultMaxPending = 100_000
@@ -70,7 +69,17 @@ type Options struct {
 	// MaxPending bounds the changed secrets waiting for the next check;
 	// 0 means [DefaultMaxPending].
 	MaxPending int
+	// MaxWait bounds how long a check waits for the index to be brought
+	// up to date (a build, mostly) before it answers [ErrBuilding]; 0
+	// means [DefaultMaxWait].
+	MaxWait time.Duration
 }
+
+// ErrBuilding is the error of a check that found the index still being
+// built (or brought up to date) after [Options.MaxWait], or whose caller
+// gave up first: an [logical.ErrUnavailable], 503 with Retry-After. The
+// work goes on in the index's goroutine; a later check finds it done.
+var ErrBuilding = &logical.UnavailableError{Msg: "the leak index is still building; try again later", RetryAfter: 5 * time.Second}
 
 // Place is one place a checked value lives.
 type Place struct {
@@ -171,8 +180,10 @@ type Index struct {
 	opts Options
 	log  *slog.Logger
 
-	mu      sync.Mutex // serialises checks and guards the fields below
-	mac     hash.Hash  // HMAC-SHA256 under the index key; nil until built
+	// lock (a channel of one, so that waiting for it can give up)
+	// serialises refreshes and lookups and guards the fields below.
+	lock    chan struct{}
+	mac     hash.Hash // HMAC-SHA256 under the index key; nil until built
 	mounts  map[string]mountState
 	secrets map[secretID]*secret
 	// byFP holds each fingerprint's first place; more holds the others
@@ -190,6 +201,19 @@ type Index struct {
 	tracking bool                  // changes are recorded (a build has begun)
 	overflow bool                  // more than MaxPending changes came: rebuild
 	pending  map[secretID]struct{} // secrets changed since the last check
+
+	// Refresh rounds run in one goroutine of the index's own, never in a
+	// caller's: a check asks for a round and waits for it with its own
+	// context. bmu guards the fields below.
+	bmu     sync.Mutex
+	bctx    context.Context // the rounds' context; cancelled by Reset
+	bcancel context.CancelFunc
+	running bool          // the goroutine runs
+	stopped chan struct{} // closed when the running goroutine ends
+	asked   uint64        // rounds asked for
+	done    uint64        // rounds done: each covers every ask before its start
+	lastErr error         // the error of the last round done
+	changed chan struct{} // closed (and replaced) when a round ends
 }
 
 // New returns an empty index; it starts no goroutine and reads nothing
@@ -202,8 +226,19 @@ func New(opts Options) *Index {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Index{opts: opts, log: log}
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = DefaultMaxWait
+	}
+	x := &Index{opts: opts, log: log, lock: make(chan struct{}, 1), changed: make(chan struct{})}
+	x.bctx, x.bcancel = context.WithCancel(context.Background())
+	return x
 }
+
+// lockIndex takes the index lock.
+func (x *Index) lockIndex() { x.lock <- struct{}{} }
+
+// unlockIndex gives the index lock back.
+func (x *Index) unlockIndex() { <-x.lock }
 
 // ValuesChanged records that the secret at key of the mount with the
 // given accessor may hold other values; the next check reads it again.
@@ -223,12 +258,27 @@ func (x *Index) ValuesChanged(accessor, key string) {
 	}
 }
 
-// Reset drops the index (the server seals or changes role); the next
-// check builds it again.
+// Reset drops the index (the server seals or changes role): it cancels
+// a refresh under way and waits for the index's goroutine to end; the
+// next check builds the index again.
 func (x *Index) Reset() {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.bmu.Lock()
+	x.bcancel()
+	stopped := x.stopped
+	running := x.running
+	x.bmu.Unlock()
+	if running {
+		<-stopped
+	}
+	x.lockIndex()
 	x.resetLocked()
+	x.unlockIndex()
+	x.bmu.Lock()
+	x.bctx, x.bcancel = context.WithCancel(context.Background())
+	x.done, x.lastErr = x.asked, nil
+	close(x.changed) // a check still waiting (none, from core) gives up
+	x.changed = make(chan struct{})
+	x.bmu.Unlock()
 }
 
 func (x *Index) resetLocked() {
@@ -262,8 +312,8 @@ type Stats struct {
 
 // Stats returns the index's size now (zero before the first build).
 func (x *Index) Stats() Stats {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.lockIndex()
+	defer x.unlockIndex()
 	return Stats{Secrets: len(x.secrets), Values: x.nvalues}
 }
 
@@ -272,14 +322,31 @@ func (x *Index) Stats() Stats {
 // mount list) and returns, for each hash (the SHA-256 of a candidate
 // value), the places that value lives; nil for a value that is no live
 // secret. The answer reflects every change that completed before Check
-// was called. Errors come from storage; the index is then dropped and
-// built again by the next check.
+// was called.
+//
+// The work is done by a refresh round in the index's own goroutine; Check
+// waits for it until ctx ends or [Options.MaxWait] passes, and then
+// answers [ErrBuilding] while the round goes on. Other errors come from
+// storage; the index is then dropped and built again by the next check.
 func (x *Index) Check(ctx context.Context, hashes [][sha256.Size]byte) ([][]Place, error) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if err := x.refreshLocked(ctx); err != nil {
-		x.resetLocked()
+	timer := time.NewTimer(x.opts.MaxWait)
+	defer timer.Stop()
+	if err := x.awaitRound(ctx, timer.C); err != nil {
 		return nil, err
+	}
+	// The lock is free but for the moment a newer round holds it; one
+	// that is long (a rebuild) makes this check give up as above.
+	select {
+	case x.lock <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ErrBuilding
+	case <-timer.C:
+		return nil, ErrBuilding
+	}
+	defer x.unlockIndex()
+	if x.mac == nil {
+		// Dropped since the round (a Reset or a failed newer round).
+		return nil, ErrBuilding
 	}
 	out := make([][]Place, len(hashes))
 	for i := range hashes {
@@ -325,6 +392,64 @@ func comparePlaces(a, b Place) int {
 	return cmp.Or(strings.Compare(a.ReadPath, b.ReadPath), cmp.Compare(b.Version, a.Version), strings.Compare(a.Field, b.Field))
 }
 
+// awaitRound asks for a refresh round and waits until one that began
+// after the ask has ended, ctx ends or timeout fires; it returns the
+// round's error, or [ErrBuilding].
+func (x *Index) awaitRound(ctx context.Context, timeout <-chan time.Time) error {
+	x.bmu.Lock()
+	x.asked++
+	want := x.asked
+	if !x.running {
+		x.running, x.stopped = true, make(chan struct{})
+		go x.run(x.bctx, x.stopped)
+	}
+	for x.done < want {
+		ch := x.changed
+		x.bmu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ErrBuilding
+		case <-timeout:
+			return ErrBuilding
+		}
+		x.bmu.Lock()
+	}
+	err := x.lastErr
+	x.bmu.Unlock()
+	return err
+}
+
+// run does refresh rounds while checks ask for them, then ends; a
+// cancelled ctx (Reset) ends it after the round under way, which ctx cuts
+// short. A round's progress stays: a build cut short by nothing but its
+// own length is never started again from zero by a later check, which
+// only waits for it.
+func (x *Index) run(ctx context.Context, stopped chan struct{}) {
+	defer close(stopped)
+	for {
+		x.bmu.Lock()
+		if x.done >= x.asked || ctx.Err() != nil {
+			x.running = false
+			x.bmu.Unlock()
+			return
+		}
+		target := x.asked
+		x.bmu.Unlock()
+		x.lockIndex()
+		err := x.refreshLocked(ctx)
+		if err != nil {
+			x.resetLocked()
+		}
+		x.unlockIndex()
+		x.bmu.Lock()
+		x.done, x.lastErr = target, err
+		close(x.changed)
+		x.changed = make(chan struct{})
+		x.bmu.Unlock()
+	}
+}
+
 // fingerprintLocked is the index's fingerprint of sum, a value's SHA-256.
 func (x *Index) fingerprintLocked(sum []byte) Fingerprint {
 	x.mac.Reset()
@@ -338,11 +463,6 @@ func (x *Index) fingerprintLocked(sum []byte) Fingerprint {
 // refreshLocked builds the index if it has none, follows the mount list
 // and reads the pending secrets again.
 func (x *Index) refreshLocked(ctx context.Context) error {
-	// The work outlives a caller that gives up: a build cut short would
-	// be thrown away and started again by the next check, so that a
-	// client with a short timeout could never see one finish.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), BuildTimeout)
-	defer cancel()
 	for {
 		x.pmu.Lock()
 		overflow := x.overflow
@@ -355,10 +475,9 @@ func (x *Index) refreshLocked(ctx context.Context) error {
 		if !errors.Is(err, errOverflow) {
 			return err
 		}
-		// Too many changes came while this check read: the pending set
-		// was dropped, so the index may miss some. Build again (the
-		// build's own bound, ctx, stops a server changing faster than it
-		// can be read).
+		// Too many changes came while this round read: the pending set
+		// was dropped, so the index may miss some. Build again (a Reset
+		// cancels ctx and stops this).
 	}
 }
 

@@ -441,3 +441,45 @@ func TestIndexOverflowDuringRefresh(t *testing.T) {
 		t.Errorf("after an overflow during the walk (-want +got):\n%s", d)
 	}
 }
+
+// TestIndexBuildOutlivesCheck checks that a check whose caller gives up
+// during the build answers ErrBuilding (a 503) at once, leaving the
+// build to the index's goroutine, and that the next check finds the
+// build done instead of starting it again.
+func TestIndexBuildOutlivesCheck(t *testing.T) {
+	t.Parallel()
+	src := newSource()
+	src.set("a", map[string]string{"p": "alpha-value-1"})
+	src.set("b", map[string]string{"p": "bravo-value-1"})
+	gate, reading := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	src.onRead = func(string) {
+		once.Do(func() { close(reading) })
+		<-gate
+	}
+	ms := &mounts{}
+	ms.set(Mount{Accessor: "acc1", Path: "secret/", Source: src})
+	x := New(Options{Storage: &memStorage{}, Mounts: ms})
+
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := x.Check(ctx, [][sha256.Size]byte{sum("alpha-value-1")})
+		errc <- err
+	}()
+	<-reading // the build is under way, blocked on the source
+	cancel()
+	if err := <-errc; !errors.Is(err, logical.ErrUnavailable) {
+		t.Fatalf("Check given up during the build = %v, want ErrUnavailable", err)
+	}
+	close(gate)
+	if got := where(t, x, "alpha-value-1", "bravo-value-1"); len(got[0]) != 1 || len(got[1]) != 1 {
+		t.Errorf("after the build: %v", got)
+	}
+	src.mu.Lock()
+	reads := src.reads
+	src.mu.Unlock()
+	if reads != 2 {
+		t.Errorf("%d secret reads, want 2: the build was started again", reads)
+	}
+}
