@@ -41,6 +41,13 @@ const MaxReadable = 16
 // secret whose current value matched, the first MaxEvents secrets.
 const MaxEvents = 100
 
+// ReadGuard is what a request's [logical.AccessChecker] implements when
+// reads may be refused beyond the ACL (core's: an incident lockdown). A
+// match whose read path it withholds is not readable.
+type ReadGuard interface {
+	ReadWithheld(path string) bool
+}
+
 // Checker answers where values live; [leaks.Index] implements it.
 type Checker interface {
 	Check(ctx context.Context, hashes [][sha256.Size]byte) ([][]leaks.Place, error)
@@ -155,7 +162,7 @@ func (a *API) check(ctx context.Context, req *logical.Request, _ *framework.Matc
 			switch {
 			case readable == MaxReadable:
 				truncated = true
-			case req.Access != nil && req.Access.Allowed(p.ReadPath, logical.ReadOperation):
+			case mayRead(req.Access, p.ReadPath):
 				readable++
 				out.Matches = append(out.Matches, Match{
 					Index: i, Readable: true, Mount: p.MountPath, Path: p.Path, Key: p.Field,
@@ -245,4 +252,14 @@ func (p *publisher) run() {
 			p.send.SendEvent(context.Background(), EventDetected, md)
 		}
 	}
+}
+
+// mayRead reports whether access lets its caller read path: its ACL
+// allows it and, when access is a [ReadGuard], no lockdown withholds it.
+func mayRead(access logical.AccessChecker, path string) bool {
+	if access == nil || !access.Allowed(path, logical.ReadOperation) {
+		return false
+	}
+	g, ok := access.(ReadGuard)
+	return !ok || !g.ReadWithheld(path)
 }

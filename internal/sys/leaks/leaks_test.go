@@ -561,3 +561,35 @@ func TestCheckAfterKVRotation(t *testing.T) {
 		t.Errorf("after a soft delete: %+v, want the value still found, current", a.Matches)
 	}
 }
+
+// TestCheckLockdownNotReadable: a match under an incident lockdown (deny)
+// is not readable, although the caller's ACL allows reading it: the
+// lockdown would refuse that read.
+func TestCheckLockdownNotReadable(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	if err := s.Client.Sys().PutPolicy("checker", checkerPolicy); err != nil {
+		t.Fatal(err)
+	}
+	open, locked := randomSecret(t), randomSecret(t)
+	kv := s.Client.KVv2("secret")
+	for _, w := range []struct{ path, v string }{{"team/open", open}, {"team/locked", locked}} {
+		if _, err := kv.Put(t.Context(), w.path, map[string]any{"password": w.v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Client.Logical().Write("sys/incident/lockdown", map[string]any{"prefix": "secret/data/team/locked", "mode": "deny"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := check(t, tokenWith(t, s, "checker"), open, locked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &answer{Checked: 2, Matches: []match{
+		{Index: 0, Readable: true, Mount: "secret/", Path: "team/open", Key: "password", Version: ptr(1), Current: ptr(true), Kind: "kv"},
+		{Index: 1},
+	}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("answer under a lockdown (-want +got):\n%s", d)
+	}
+}
