@@ -99,6 +99,9 @@ type Place struct {
 	Version int
 	// Current is true when that version is the secret's current one.
 	Current bool
+	// Trashed is true when the secret is deleted but recoverable (KV's
+	// trash): the value is not current, and comes back with recover/.
+	Trashed bool
 }
 
 // secretID names one secret: its mount's accessor and its key in the
@@ -108,9 +111,10 @@ type secretID struct{ accessor, key string }
 // secret is an indexed secret: where it is, and the fingerprints of its
 // values, so that they can be taken out when it changes.
 type secret struct {
-	id    secretID
-	shape *shape
-	fps   []fpVersion
+	id      secretID
+	shape   *shape
+	fps     []fpVersion
+	trashed bool // deleted with a recovery window: no value is current
 }
 
 // fpVersion is one value of a secret as the index holds it: its
@@ -382,7 +386,7 @@ func (x *Index) placeLocked(r ref) Place {
 	return Place{
 		MountAccessor: r.s.id.accessor, MountPath: m.path, Kind: r.s.shape.kind,
 		Path: r.s.path(), ReadPath: m.path + r.s.readPath(), Field: r.field,
-		Version: int(r.version), Current: r.current,
+		Version: int(r.version), Current: r.current, Trashed: r.s.trashed,
 	}
 }
 
@@ -619,7 +623,7 @@ func (x *Index) readSecretLocked(ctx context.Context, accessor string, src logic
 	if err != nil || sv == nil {
 		return err
 	}
-	s := &secret{id: id, shape: x.shapeLocked(key, sv)}
+	s := &secret{id: id, shape: x.shapeLocked(key, sv), trashed: sv.Trashed}
 	// A value the secret holds several times in one version (in several
 	// fields, or many times in a list) is indexed once, under its first
 	// field.

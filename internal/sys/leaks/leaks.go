@@ -124,6 +124,9 @@ type Match struct {
 	Version  *int   `json:"version,omitempty"`
 	Current  *bool  `json:"current,omitempty"`
 	Kind     string `json:"kind,omitempty"`
+	// Trashed marks a readable match in a secret deleted with a recovery
+	// window (current is false; recover/ brings it back).
+	Trashed bool `json:"trashed,omitempty"`
 	// Truncated, on a candidate's last readable match, says the value
 	// lives in more places than answered.
 	Truncated bool `json:"truncated,omitempty"`
@@ -166,7 +169,7 @@ func (a *API) check(ctx context.Context, req *logical.Request, _ *framework.Matc
 				readable++
 				out.Matches = append(out.Matches, Match{
 					Index: i, Readable: true, Mount: p.MountPath, Path: p.Path, Key: p.Field,
-					Version: new(p.Version), Current: new(p.Current), Kind: p.Kind,
+					Version: new(p.Version), Current: new(p.Current), Kind: p.Kind, Trashed: p.Trashed,
 				})
 			}
 			if p.Current && !raised[p.ReadPath] && len(events) < MaxEvents {

@@ -43,6 +43,7 @@ type match struct {
 	Version  *int   `json:"version,omitempty"`
 	Current  *bool  `json:"current,omitempty"`
 	Kind     string `json:"kind,omitempty"`
+	Trashed  bool   `json:"trashed,omitempty"`
 }
 
 type answer struct {
@@ -591,5 +592,48 @@ func TestCheckLockdownNotReadable(t *testing.T) {
 	}}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("answer under a lockdown (-want +got):\n%s", d)
+	}
+}
+
+// TestCheckTrashedSecret: a KV secret deleted with a recovery window is
+// still found, as not current and trashed, and is current again once
+// recovered.
+func TestCheckTrashedSecret(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	v := randomSecret(t)
+	if _, err := s.Client.KVv2("secret").Put(t.Context(), "team/db", map[string]any{"password": v}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := check(t, s.Client, v); err != nil { // builds the index
+		t.Fatal(err)
+	}
+	if _, err := s.Client.Logical().DeleteWithDataWithContext(t.Context(), "secret/metadata/team/db", map[string][]string{"recovery_window_days": {"7"}}); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		want match
+	}{
+		{"trashed", nil, match{Index: 0, Readable: true, Mount: "secret/", Path: "team/db", Key: "password", Version: ptr(1), Current: ptr(false), Kind: "kv", Trashed: true}},
+		{"recovered", func() error {
+			_, err := s.Client.Logical().WriteWithContext(t.Context(), "secret/recover/team/db", nil)
+			return err
+		}, match{Index: 0, Readable: true, Mount: "secret/", Path: "team/db", Key: "password", Version: ptr(1), Current: ptr(true), Kind: "kv"}},
+	}
+	for _, st := range steps {
+		if st.do != nil {
+			if err := st.do(); err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+		}
+		got, err := check(t, s.Client, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(&answer{Checked: 1, Matches: []match{st.want}}, got); d != "" {
+			t.Errorf("%s (-want +got):\n%s", st.name, d)
+		}
 	}
 }
