@@ -625,21 +625,29 @@ func (x *Index) readSecretLocked(ctx context.Context, accessor string, src logic
 	}
 	s := &secret{id: id, shape: x.shapeLocked(key, sv), trashed: sv.Trashed}
 	// A value the secret holds several times in one version (in several
-	// fields, or many times in a list) is indexed once, under its first
-	// field.
-	seen := make(map[fpVersion]struct{}, len(sv.Values))
+	// fields, or many times in a list) is indexed once, under the first
+	// of its fields in byte order (sources may list fields in any order).
+	seen := make(map[fpVersion]int, len(sv.Values))
+	var refs []ref
 	for _, v := range sv.Values {
 		if len(v.Value) < MinValueLen {
 			continue
 		}
 		sum := sha256.Sum256([]byte(v.Value))
 		k := fpVersion{x.fingerprintLocked(sum[:]), int32(v.Version)}
-		if _, dup := seen[k]; dup {
+		if i, dup := seen[k]; dup {
+			if v.Field < refs[i].field {
+				refs[i].field = v.Field
+			}
 			continue
 		}
-		seen[k] = struct{}{}
-		x.addLocked(k.fp, ref{s: s, field: x.internLocked(v.Field), version: k.version, current: v.Current})
+		seen[k] = len(refs)
+		refs = append(refs, ref{s: s, field: v.Field, version: k.version, current: v.Current})
 		s.fps = append(s.fps, k)
+	}
+	for i, r := range refs {
+		r.field = x.internLocked(r.field)
+		x.addLocked(s.fps[i].fp, r)
 	}
 	if len(s.fps) > 0 {
 		x.secrets[id] = s

@@ -381,8 +381,8 @@ func TestIndexDedupesAndCapsPlaces(t *testing.T) {
 	x := New(Options{Storage: &memStorage{}, Mounts: ms})
 
 	got := where(t, x, "same-value-xx", "shared-value-1")
-	if len(got[0]) != 1 {
-		t.Errorf("a value held 2000 times by one secret: %d places, want 1", len(got[0]))
+	if d := cmp.Diff([]string{"secret/dup#f.0"}, got[0]); d != "" {
+		t.Errorf("a value held 2000 times by one secret: one place, under its first field in byte order (-want +got):\n%s", d)
 	}
 	if len(got[1]) != MaxPlaces {
 		t.Errorf("a value held by %d secrets: %d places, want %d", shared, len(got[1]), MaxPlaces)
