@@ -111,10 +111,9 @@ type secretID struct{ accessor, key string }
 // secret is an indexed secret: where it is, and the fingerprints of its
 // values, so that they can be taken out when it changes.
 type secret struct {
-	id      secretID
-	shape   *shape
-	fps     []fpVersion
-	trashed bool // deleted with a recovery window: no value is current
+	id    secretID
+	shape *shape
+	fps   []fpVersion
 }
 
 // fpVersion is one value of a secret as the index holds it: its
@@ -133,6 +132,9 @@ type shape struct {
 	kind                   string
 	pathPrefix, readPrefix string
 	whole                  bool
+	// trashed marks secrets deleted with a recovery window (no value
+	// current); kept here, shared, rather than in each secret.
+	trashed bool
 }
 
 // path is s's path relative to its mount.
@@ -386,7 +388,7 @@ func (x *Index) placeLocked(r ref) Place {
 	return Place{
 		MountAccessor: r.s.id.accessor, MountPath: m.path, Kind: r.s.shape.kind,
 		Path: r.s.path(), ReadPath: m.path + r.s.readPath(), Field: r.field,
-		Version: int(r.version), Current: r.current, Trashed: r.s.trashed,
+		Version: int(r.version), Current: r.current, Trashed: r.s.shape.trashed,
 	}
 }
 
@@ -623,7 +625,7 @@ func (x *Index) readSecretLocked(ctx context.Context, accessor string, src logic
 	if err != nil || sv == nil {
 		return err
 	}
-	s := &secret{id: id, shape: x.shapeLocked(key, sv), trashed: sv.Trashed}
+	s := &secret{id: id, shape: x.shapeLocked(key, sv)}
 	// A value the secret holds several times in one version (in several
 	// fields, or many times in a list) is indexed once, under the first
 	// of its fields in byte order (sources may list fields in any order).
@@ -661,13 +663,13 @@ func (x *Index) shapeLocked(key string, sv *logical.SecretValues) *shape {
 	pp, ok1 := strings.CutSuffix(sv.Path, key)
 	rp, ok2 := strings.CutSuffix(sv.ReadPath, key)
 	if !ok1 || !ok2 {
-		return &shape{kind: sv.Kind, pathPrefix: sv.Path, readPrefix: sv.ReadPath, whole: true}
+		return &shape{kind: sv.Kind, pathPrefix: sv.Path, readPrefix: sv.ReadPath, whole: true, trashed: sv.Trashed}
 	}
-	k := shape{kind: sv.Kind, pathPrefix: pp, readPrefix: rp}
+	k := shape{kind: sv.Kind, pathPrefix: pp, readPrefix: rp, trashed: sv.Trashed}
 	if sh, ok := x.shapes[k]; ok {
 		return sh
 	}
-	sh := &shape{kind: strings.Clone(k.kind), pathPrefix: strings.Clone(pp), readPrefix: strings.Clone(rp)}
+	sh := &shape{kind: strings.Clone(k.kind), pathPrefix: strings.Clone(pp), readPrefix: strings.Clone(rp), trashed: k.trashed}
 	if len(x.shapes) < maxInterned {
 		x.shapes[*sh] = sh
 	}
