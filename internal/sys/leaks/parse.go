@@ -53,10 +53,18 @@ func ParseRequest(body []byte) (hashes [][sha256.Size]byte, ignored []string, er
 	hashes = make([][sha256.Size]byte, len(list))
 	first := make(map[[sha256.Size]byte]int, len(list))
 	for i, s := range list {
+		bad := func() error {
+			return logical.InvalidRequest("candidates[%d] is not the base64 encoding of a 32-byte SHA-256 hash", i)
+		}
+		// The length first: Decode writes past a buffer too small for a
+		// longer string.
+		if len(s) != base64.StdEncoding.EncodedLen(sha256.Size) {
+			return nil, nil, bad()
+		}
 		var buf [sha256.Size + 1]byte // room for what 44 characters can hold
 		n, err := base64.StdEncoding.Strict().Decode(buf[:], []byte(s))
-		if len(s) != base64.StdEncoding.EncodedLen(sha256.Size) || err != nil || n != sha256.Size {
-			return nil, nil, logical.InvalidRequest("candidates[%d] is not the base64 encoding of a 32-byte SHA-256 hash", i)
+		if err != nil || n != sha256.Size {
+			return nil, nil, bad()
 		}
 		copy(hashes[i][:], buf[:n])
 		if j, dup := first[hashes[i]]; dup {
