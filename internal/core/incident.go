@@ -57,6 +57,15 @@ func (c *Core) guardRefuses(req *Request, acl *policy.ACL, te *token.Entry) bool
 	return true
 }
 
+// readWithheld reports whether the incident guard would refuse req's
+// caller (its ACL acl) a read of path: a lockdown covering it, or a ban
+// of its address; sudo on sys/incident/lockdown exempts, as for
+// requests.
+func (c *Core) readWithheld(path string, req *Request, acl *policy.ACL) bool {
+	r := &Request{Request: &logical.Request{Operation: logical.ReadOperation, Path: path, Connection: req.Connection}}
+	return c.guardRefuses(r, acl, nil)
+}
+
 // kvSecretPaths are the KV version 2 path families that act on the secret
 // whose data is at data/<key>.
 var kvSecretPaths = []string{"metadata/", "delete/", "undelete/", "destroy/", "subkeys/", "rotate/", "rotation/", "recover/", "deleted/"}

@@ -15,12 +15,13 @@ const leaksPrefix = "sys/leaks/"
 // (unloadState drops it); a standby forwards sys/leaks/check to the
 // active node, as every sys/ request.
 func (c *Core) newLeaks() (*leaks.Index, *sysleaks.API) {
+	log := c.logger.With("component", "leaks")
 	idx := leaks.New(leaks.Options{
 		Storage: router.NewView(c.barrier, leaksPrefix),
 		Mounts:  valueMounts{c},
-		Logger:  c.logger.With("component", "leaks"),
+		Logger:  log,
 	})
-	return idx, sysleaks.New(sysleaks.Options{Index: idx, Events: systemEvents{c}, Clock: c.clock})
+	return idx, sysleaks.New(sysleaks.Options{Index: idx, Events: systemEvents{c}, Clock: c.clock, Logger: log})
 }
 
 // valueMounts is the router's mounts whose backends hold secret values,

@@ -194,7 +194,7 @@ func (c *Core) handleRequest(ctx context.Context, req *Request, rec *auditRecord
 		lreq.EntityID = cl.entry.EntityID
 		lreq.DisplayName = cl.entry.DisplayName
 		lreq.Accessor = cl.entry.Accessor
-		lreq.Access = aclAccess{cl.acl}
+		lreq.Access = aclAccess{acl: cl.acl, withheld: func(path string) bool { return c.readWithheld(path, req, cl.acl) }}
 		resp, err := c.sys.HandleRequest(ctx, &lreq)
 		return c.finish(resp, "system", err)
 	}
@@ -208,7 +208,7 @@ func (c *Core) handleRequest(ctx context.Context, req *Request, rec *auditRecord
 	lreq.DisplayName = cl.entry.DisplayName
 	lreq.CubbyholeID = cl.hash
 	lreq.Accessor = cl.entry.Accessor
-	lreq.Access = aclAccess{cl.acl}
+	lreq.Access = aclAccess{acl: cl.acl}
 	resp, err := route.Backend.HandleRequest(ctx, &lreq)
 	if err == nil && resp != nil && resp.Secret != nil && c.standby() {
 		// Registering the lease is a write; the active node answers
@@ -225,7 +225,20 @@ func (c *Core) handleRequest(ctx context.Context, req *Request, rec *auditRecord
 }
 
 // aclAccess is the caller's ACL as a [logical.AccessChecker].
-type aclAccess struct{ acl *policy.ACL }
+type aclAccess struct {
+	acl *policy.ACL
+	// withheld, when set, reports whether the incident guard refuses the
+	// caller a read of a path (see [aclAccess.ReadWithheld]).
+	withheld func(path string) bool
+}
+
+// ReadWithheld reports whether an incident lockdown (or an address ban)
+// would refuse the caller a read of path, whatever its ACL says; false
+// when the guard is not wired (engines' requests). sys/leaks/check asks
+// it before calling a match readable.
+func (a aclAccess) ReadWithheld(path string) bool {
+	return a.withheld != nil && a.withheld(path)
+}
 
 // Allowed checks path without parameters, so a rule that constrains
 // parameters counts as allowing (the real request is checked with them).

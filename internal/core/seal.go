@@ -487,6 +487,7 @@ func (c *Core) unloadState(ctx context.Context) {
 		c.stopBackground()
 		c.stopBackground = nil
 	}
+	c.leaks.Reset() // first: its goroutine reads the mounts torn down below
 	c.webhooks.Reset()
 	c.audits.Unload(ctx)
 	c.unloadMounts(ctx)
@@ -496,7 +497,6 @@ func (c *Core) unloadState(ctx context.Context) {
 	c.lockouts.Reset()
 	c.cer.Reset()
 	c.incidents.Reset()
-	c.leaks.Reset()
 	c.identity = nil
 }
 

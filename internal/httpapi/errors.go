@@ -35,6 +35,7 @@ var statusTable = []struct {
 	{events.ErrTooManyForOwner, http.StatusTooManyRequests},
 	{errSlowBody, http.StatusRequestTimeout},
 	{logical.ErrRateLimited, http.StatusTooManyRequests},
+	{logical.ErrUnavailable, http.StatusServiceUnavailable},
 }
 
 // statusOf returns the HTTP status for err and whether err is a known kind
@@ -67,6 +68,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, reqID strin
 	}
 	if rl, ok := errors.AsType[*logical.RateLimitError](err); ok {
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(rl.RetryAfter.Seconds())))))
+	}
+	if ue, ok := errors.AsType[*logical.UnavailableError](err); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(ue.RetryAfter.Seconds())))))
 	}
 	h.writeJSON(w, status, errorBody{Errors: []string{msg}})
 }

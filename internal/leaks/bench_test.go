@@ -78,3 +78,31 @@ func BenchmarkBuild(b *testing.B) {
 	}
 	b.ReportMetric(held, "heap-bytes/100k-values")
 }
+
+// BenchmarkCheckCommonValues checks batches of 1,000 candidates, each a
+// value 100 secrets hold (100,000 secrets in all): the worst case of
+// places per candidate, bounded by MaxPlaces.
+func BenchmarkCheckCommonValues(b *testing.B) {
+	src := newSource()
+	for i := range 100_000 {
+		src.secrets[fmt.Sprintf("team-%03d/app-%06d", i%100, i)] = map[string]string{"password": fmt.Sprintf("common-%017d", i%1000)}
+	}
+	ms := &mounts{}
+	ms.set(Mount{Accessor: "m", Path: "secret/", Source: src})
+	x := New(Options{Storage: &memStorage{}, Mounts: ms})
+	if _, err := x.Check(b.Context(), nil); err != nil { // builds
+		b.Fatal(err)
+	}
+	hs := make([][sha256.Size]byte, 1000)
+	for i := range hs {
+		hs[i] = sha256.Sum256(fmt.Appendf(nil, "common-%017d", i))
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		got, err := x.Check(b.Context(), hs)
+		if err != nil || len(got[0]) != MaxPlaces {
+			b.Fatalf("Check: %d places, %v", len(got[0]), err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(hs))/b.Elapsed().Seconds(), "candidates/s")
+}

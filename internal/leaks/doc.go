@@ -11,10 +11,13 @@
 //
 // The index is built lazily, by the first check after unseal: it walks
 // every mount whose backend is a [logical.ValueSource], one secret at a
-// time, holding only its own lock (never core's). A build goes on when
-// the check that started it gives up (bounded by [BuildTimeout]), so that
-// callers with short timeouts still get an index in the end. From the start of that
-// build, the mounts report every changed secret through
+// time, holding only its own lock (never core's). The work (a build, and
+// each later refresh) runs in a goroutine of the index's own, not in the
+// check's: a check waits for it with its own context, at most
+// [Options.MaxWait], and otherwise answers [ErrBuilding] (503) while the
+// build goes on, so a build is never thrown away and begun again because
+// callers give up. [Index.Reset] cancels it and waits for its end. From
+// the start of that build, the mounts report every changed secret through
 // [Index.ValuesChanged] (core wires each mount's [logical.ValueObserver]
 // to it); a change only marks the secret as pending, and the next check
 // reads each pending secret again before it answers, so an answer always
@@ -32,8 +35,17 @@
 //
 // # Concurrency
 //
-// An [Index] is safe for concurrent use. Checks are serialised by one
-// mutex; ValuesChanged takes only a small one and never blocks on storage.
+// An [Index] is safe for concurrent use. Refreshes and lookups are
+// serialised by one lock; ValuesChanged takes only a small one and never
+// blocks on storage.
+//
+// # Bounds
+//
+// A secret holds each fingerprint once per version (a value repeated in
+// many fields is indexed under its first field); the places of a
+// fingerprint are kept in a map keyed by secret and version, so taking a
+// secret out costs a few map operations per value; a check returns at
+// most [MaxPlaces] places per value.
 //
 // leaks imports only internal/logical.
 package leaks

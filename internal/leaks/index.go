@@ -1,6 +1,7 @@
 package leaks
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,12 +23,18 @@ import (
 // and too easy to guess.
 const MinValueLen = 8
 
-// BuildTimeout bounds one check's update of the index (a first build
-// included), which goes on when the caller gives up.
-const BuildTimeout = 10 * time.Minute
+// DefaultMaxWait is the default of [Options.MaxWait].
+const DefaultMaxWait = 30 * time.Second
 
 // DefaultMaxPending is the default of [Options.MaxPending].
 const DefaultMaxPending = 100_000
+
+// MaxPlaces is the most places a check returns for one value: a value
+// held by more secrets (or versions) than that answers MaxPlaces of them
+// (the newest-named first is not promised: any MaxPlaces), so that one
+// common value cannot make every check of it allocate and answer
+// thousands of places.
+const MaxPlaces = 64
 
 // keyEntry is where the index key lives in the index's storage.
 const keyEntry = "index-key"
@@ -61,7 +69,17 @@ type Options struct {
 	// MaxPending bounds the changed secrets waiting for the next check;
 	// 0 means [DefaultMaxPending].
 	MaxPending int
+	// MaxWait bounds how long a check waits for the index to be brought
+	// up to date (a build, mostly) before it answers [ErrBuilding]; 0
+	// means [DefaultMaxWait].
+	MaxWait time.Duration
 }
+
+// ErrBuilding is the error of a check that found the index still being
+// built (or brought up to date) after [Options.MaxWait], or whose caller
+// gave up first: an [logical.ErrUnavailable], 503 with Retry-After. The
+// work goes on in the index's goroutine; a later check finds it done.
+var ErrBuilding = &logical.UnavailableError{Msg: "the leak index is still building; try again later", RetryAfter: 5 * time.Second}
 
 // Place is one place a checked value lives.
 type Place struct {
@@ -81,6 +99,9 @@ type Place struct {
 	Version int
 	// Current is true when that version is the secret's current one.
 	Current bool
+	// Trashed is true when the secret is deleted but recoverable (KV's
+	// trash): the value is not current, and comes back with recover/.
+	Trashed bool
 }
 
 // secretID names one secret: its mount's accessor and its key in the
@@ -92,7 +113,14 @@ type secretID struct{ accessor, key string }
 type secret struct {
 	id    secretID
 	shape *shape
-	fps   []Fingerprint
+	fps   []fpVersion
+}
+
+// fpVersion is one value of a secret as the index holds it: its
+// fingerprint in one version. A secret holds each at most once.
+type fpVersion struct {
+	fp      Fingerprint
+	version int32
 }
 
 // shape is how a secret's kind, path and read path derive from its key:
@@ -104,6 +132,9 @@ type shape struct {
 	kind                   string
 	pathPrefix, readPrefix string
 	whole                  bool
+	// trashed marks secrets deleted with a recovery window (no value
+	// current); kept here, shared, rather than in each secret.
+	trashed bool
 }
 
 // path is s's path relative to its mount.
@@ -130,6 +161,20 @@ type ref struct {
 	current bool
 }
 
+// refKey names one ref of a fingerprint: a secret and a version.
+type refKey struct {
+	s       *secret
+	version int32
+}
+
+func (r ref) key() refKey { return refKey{r.s, r.version} }
+
+// refSet is the places of a fingerprint beyond its first, keyed by
+// secret and version so that taking one out costs a map delete.
+type refSet struct {
+	refs map[refKey]ref
+}
+
 // mountState is what the index knows of an indexed mount.
 type mountState struct {
 	path   string
@@ -141,15 +186,17 @@ type Index struct {
 	opts Options
 	log  *slog.Logger
 
-	mu      sync.Mutex // serialises checks and guards the fields below
-	mac     hash.Hash  // HMAC-SHA256 under the index key; nil until built
+	// lock (a channel of one, so that waiting for it can give up)
+	// serialises refreshes and lookups and guards the fields below.
+	lock    chan struct{}
+	mac     hash.Hash // HMAC-SHA256 under the index key; nil until built
 	mounts  map[string]mountState
 	secrets map[secretID]*secret
 	// byFP holds each fingerprint's first place; more holds the others
 	// of the few fingerprints with several (a value in several secrets,
 	// or a field unchanged across versions).
 	byFP    map[Fingerprint]ref
-	more    map[Fingerprint][]ref
+	more    map[Fingerprint]*refSet
 	nvalues int
 	// names interns field names and shapes the shapes of secrets, which
 	// repeat across secrets; at most maxInterned of each.
@@ -160,6 +207,19 @@ type Index struct {
 	tracking bool                  // changes are recorded (a build has begun)
 	overflow bool                  // more than MaxPending changes came: rebuild
 	pending  map[secretID]struct{} // secrets changed since the last check
+
+	// Refresh rounds run in one goroutine of the index's own, never in a
+	// caller's: a check asks for a round and waits for it with its own
+	// context. bmu guards the fields below.
+	bmu     sync.Mutex
+	bctx    context.Context // the rounds' context; cancelled by Reset
+	bcancel context.CancelFunc
+	running bool          // the goroutine runs
+	stopped chan struct{} // closed when the running goroutine ends
+	asked   uint64        // rounds asked for
+	done    uint64        // rounds done: each covers every ask before its start
+	lastErr error         // the error of the last round done
+	changed chan struct{} // closed (and replaced) when a round ends
 }
 
 // New returns an empty index; it starts no goroutine and reads nothing
@@ -172,8 +232,19 @@ func New(opts Options) *Index {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Index{opts: opts, log: log}
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = DefaultMaxWait
+	}
+	x := &Index{opts: opts, log: log, lock: make(chan struct{}, 1), changed: make(chan struct{})}
+	x.bctx, x.bcancel = context.WithCancel(context.Background())
+	return x
 }
+
+// lockIndex takes the index lock.
+func (x *Index) lockIndex() { x.lock <- struct{}{} }
+
+// unlockIndex gives the index lock back.
+func (x *Index) unlockIndex() { <-x.lock }
 
 // ValuesChanged records that the secret at key of the mount with the
 // given accessor may hold other values; the next check reads it again.
@@ -193,12 +264,27 @@ func (x *Index) ValuesChanged(accessor, key string) {
 	}
 }
 
-// Reset drops the index (the server seals or changes role); the next
-// check builds it again.
+// Reset drops the index (the server seals or changes role): it cancels
+// a refresh under way and waits for the index's goroutine to end; the
+// next check builds the index again.
 func (x *Index) Reset() {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.bmu.Lock()
+	x.bcancel()
+	stopped := x.stopped
+	running := x.running
+	x.bmu.Unlock()
+	if running {
+		<-stopped
+	}
+	x.lockIndex()
 	x.resetLocked()
+	x.unlockIndex()
+	x.bmu.Lock()
+	x.bctx, x.bcancel = context.WithCancel(context.Background())
+	x.done, x.lastErr = x.asked, nil
+	close(x.changed) // a check still waiting (none, from core) gives up
+	x.changed = make(chan struct{})
+	x.bmu.Unlock()
 }
 
 func (x *Index) resetLocked() {
@@ -232,8 +318,8 @@ type Stats struct {
 
 // Stats returns the index's size now (zero before the first build).
 func (x *Index) Stats() Stats {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.lockIndex()
+	defer x.unlockIndex()
 	return Stats{Secrets: len(x.secrets), Values: x.nvalues}
 }
 
@@ -242,14 +328,31 @@ func (x *Index) Stats() Stats {
 // mount list) and returns, for each hash (the SHA-256 of a candidate
 // value), the places that value lives; nil for a value that is no live
 // secret. The answer reflects every change that completed before Check
-// was called. Errors come from storage; the index is then dropped and
-// built again by the next check.
+// was called.
+//
+// The work is done by a refresh round in the index's own goroutine; Check
+// waits for it until ctx ends or [Options.MaxWait] passes, and then
+// answers [ErrBuilding] while the round goes on. Other errors come from
+// storage; the index is then dropped and built again by the next check.
 func (x *Index) Check(ctx context.Context, hashes [][sha256.Size]byte) ([][]Place, error) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if err := x.refreshLocked(ctx); err != nil {
-		x.resetLocked()
+	timer := time.NewTimer(x.opts.MaxWait)
+	defer timer.Stop()
+	if err := x.awaitRound(ctx, timer.C); err != nil {
 		return nil, err
+	}
+	// The lock is free but for the moment a newer round holds it; one
+	// that is long (a rebuild) makes this check give up as above.
+	select {
+	case x.lock <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ErrBuilding
+	case <-timer.C:
+		return nil, ErrBuilding
+	}
+	defer x.unlockIndex()
+	if x.mac == nil {
+		// Dropped since the round (a Reset or a failed newer round).
+		return nil, ErrBuilding
 	}
 	out := make([][]Place, len(hashes))
 	for i := range hashes {
@@ -258,16 +361,99 @@ func (x *Index) Check(ctx context.Context, hashes [][sha256.Size]byte) ([][]Plac
 		if !ok {
 			continue
 		}
-		for _, r := range append([]ref{first}, x.more[fp]...) {
-			m := x.mounts[r.s.id.accessor]
-			out[i] = append(out[i], Place{
-				MountAccessor: r.s.id.accessor, MountPath: m.path, Kind: r.s.shape.kind,
-				Path: r.s.path(), ReadPath: m.path + r.s.readPath(), Field: r.field,
-				Version: int(r.version), Current: r.current,
-			})
+		more := x.more[fp]
+		n := 1
+		if more != nil {
+			n = min(MaxPlaces, n+len(more.refs))
 		}
+		places := make([]Place, 0, n)
+		places = append(places, x.placeLocked(first))
+		if more != nil {
+			for _, r := range more.refs {
+				if len(places) == MaxPlaces {
+					break
+				}
+				places = append(places, x.placeLocked(r))
+			}
+			slices.SortFunc(places, comparePlaces)
+		}
+		out[i] = places
 	}
 	return out, nil
+}
+
+// placeLocked is where r is.
+func (x *Index) placeLocked(r ref) Place {
+	m := x.mounts[r.s.id.accessor]
+	return Place{
+		MountAccessor: r.s.id.accessor, MountPath: m.path, Kind: r.s.shape.kind,
+		Path: r.s.path(), ReadPath: m.path + r.s.readPath(), Field: r.field,
+		Version: int(r.version), Current: r.current, Trashed: r.s.shape.trashed,
+	}
+}
+
+// comparePlaces orders places by read path, then newest version first,
+// then field, so that answers do not depend on map order.
+func comparePlaces(a, b Place) int {
+	return cmp.Or(strings.Compare(a.ReadPath, b.ReadPath), cmp.Compare(b.Version, a.Version), strings.Compare(a.Field, b.Field))
+}
+
+// awaitRound asks for a refresh round and waits until one that began
+// after the ask has ended, ctx ends or timeout fires; it returns the
+// round's error, or [ErrBuilding].
+func (x *Index) awaitRound(ctx context.Context, timeout <-chan time.Time) error {
+	x.bmu.Lock()
+	x.asked++
+	want := x.asked
+	if !x.running {
+		x.running, x.stopped = true, make(chan struct{})
+		go x.run(x.bctx, x.stopped)
+	}
+	for x.done < want {
+		ch := x.changed
+		x.bmu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ErrBuilding
+		case <-timeout:
+			return ErrBuilding
+		}
+		x.bmu.Lock()
+	}
+	err := x.lastErr
+	x.bmu.Unlock()
+	return err
+}
+
+// run does refresh rounds while checks ask for them, then ends; a
+// cancelled ctx (Reset) ends it after the round under way, which ctx cuts
+// short. A round's progress stays: a build cut short by nothing but its
+// own length is never started again from zero by a later check, which
+// only waits for it.
+func (x *Index) run(ctx context.Context, stopped chan struct{}) {
+	defer close(stopped)
+	for {
+		x.bmu.Lock()
+		if x.done >= x.asked || ctx.Err() != nil {
+			x.running = false
+			x.bmu.Unlock()
+			return
+		}
+		target := x.asked
+		x.bmu.Unlock()
+		x.lockIndex()
+		err := x.refreshLocked(ctx)
+		if err != nil {
+			x.resetLocked()
+		}
+		x.unlockIndex()
+		x.bmu.Lock()
+		x.done, x.lastErr = target, err
+		close(x.changed)
+		x.changed = make(chan struct{})
+		x.bmu.Unlock()
+	}
 }
 
 // fingerprintLocked is the index's fingerprint of sum, a value's SHA-256.
@@ -283,17 +469,33 @@ func (x *Index) fingerprintLocked(sum []byte) Fingerprint {
 // refreshLocked builds the index if it has none, follows the mount list
 // and reads the pending secrets again.
 func (x *Index) refreshLocked(ctx context.Context) error {
-	// The work outlives a caller that gives up: a build cut short would
-	// be thrown away and started again by the next check, so that a
-	// client with a short timeout could never see one finish.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), BuildTimeout)
-	defer cancel()
-	x.pmu.Lock()
-	overflow := x.overflow
-	x.pmu.Unlock()
-	if overflow {
-		x.log.Info("leak index: too many changes between checks; building it again")
-		x.resetLocked()
+	for {
+		x.pmu.Lock()
+		overflow := x.overflow
+		x.pmu.Unlock()
+		if overflow {
+			x.log.Info("leak index: too many changes between checks; building it again")
+			x.resetLocked()
+		}
+		err := x.buildAndDrainLocked(ctx)
+		if !errors.Is(err, errOverflow) {
+			return err
+		}
+		// Too many changes came while this round read: the pending set
+		// was dropped, so the index may miss some. Build again (a Reset
+		// cancels ctx and stops this).
+	}
+}
+
+// errOverflow reports that the pending set overflowed during a refresh.
+var errOverflow = errors.New("leak index: too many changes during the refresh")
+
+// buildAndDrainLocked builds the index if it has none, follows the mount
+// list and reads the pending secrets again; errOverflow when the pending
+// set overflowed meanwhile.
+func (x *Index) buildAndDrainLocked(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("leak index: %w", err)
 	}
 	if x.mac == nil {
 		key, err := x.loadKey(ctx)
@@ -304,7 +506,7 @@ func (x *Index) refreshLocked(ctx context.Context) error {
 		x.mounts = make(map[string]mountState)
 		x.secrets = make(map[secretID]*secret)
 		x.byFP = make(map[Fingerprint]ref)
-		x.more = make(map[Fingerprint][]ref)
+		x.more = make(map[Fingerprint]*refSet)
 		x.names = make(map[string]string)
 		x.shapes = make(map[shape]*shape)
 		// Record changes from now on: whatever the walk below misses
@@ -394,9 +596,12 @@ func (x *Index) dropMountLocked(accessor string) {
 // read marks it pending again.
 func (x *Index) drainLocked(ctx context.Context) error {
 	x.pmu.Lock()
-	pending := x.pending
+	pending, overflow := x.pending, x.overflow
 	x.pending = nil
 	x.pmu.Unlock()
+	if overflow {
+		return errOverflow
+	}
 	for id := range pending {
 		m, ok := x.mounts[id.accessor]
 		if !ok {
@@ -421,20 +626,30 @@ func (x *Index) readSecretLocked(ctx context.Context, accessor string, src logic
 		return err
 	}
 	s := &secret{id: id, shape: x.shapeLocked(key, sv)}
+	// A value the secret holds several times in one version (in several
+	// fields, or many times in a list) is indexed once, under the first
+	// of its fields in byte order (sources may list fields in any order).
+	seen := make(map[fpVersion]int, len(sv.Values))
+	var refs []ref
 	for _, v := range sv.Values {
 		if len(v.Value) < MinValueLen {
 			continue
 		}
 		sum := sha256.Sum256([]byte(v.Value))
-		fp := x.fingerprintLocked(sum[:])
-		r := ref{s: s, field: x.internLocked(v.Field), version: int32(v.Version), current: v.Current}
-		if _, taken := x.byFP[fp]; taken {
-			x.more[fp] = append(x.more[fp], r)
-		} else {
-			x.byFP[fp] = r
+		k := fpVersion{x.fingerprintLocked(sum[:]), int32(v.Version)}
+		if i, dup := seen[k]; dup {
+			if v.Field < refs[i].field {
+				refs[i].field = v.Field
+			}
+			continue
 		}
-		s.fps = append(s.fps, fp)
-		x.nvalues++
+		seen[k] = len(refs)
+		refs = append(refs, ref{s: s, field: v.Field, version: k.version, current: v.Current})
+		s.fps = append(s.fps, k)
+	}
+	for i, r := range refs {
+		r.field = x.internLocked(r.field)
+		x.addLocked(s.fps[i].fp, r)
 	}
 	if len(s.fps) > 0 {
 		x.secrets[id] = s
@@ -448,48 +663,74 @@ func (x *Index) shapeLocked(key string, sv *logical.SecretValues) *shape {
 	pp, ok1 := strings.CutSuffix(sv.Path, key)
 	rp, ok2 := strings.CutSuffix(sv.ReadPath, key)
 	if !ok1 || !ok2 {
-		return &shape{kind: sv.Kind, pathPrefix: sv.Path, readPrefix: sv.ReadPath, whole: true}
+		return &shape{kind: sv.Kind, pathPrefix: sv.Path, readPrefix: sv.ReadPath, whole: true, trashed: sv.Trashed}
 	}
-	k := shape{kind: sv.Kind, pathPrefix: pp, readPrefix: rp}
+	k := shape{kind: sv.Kind, pathPrefix: pp, readPrefix: rp, trashed: sv.Trashed}
 	if sh, ok := x.shapes[k]; ok {
 		return sh
 	}
-	sh := &shape{kind: strings.Clone(k.kind), pathPrefix: strings.Clone(pp), readPrefix: strings.Clone(rp)}
+	sh := &shape{kind: strings.Clone(k.kind), pathPrefix: strings.Clone(pp), readPrefix: strings.Clone(rp), trashed: k.trashed}
 	if len(x.shapes) < maxInterned {
 		x.shapes[*sh] = sh
 	}
 	return sh
 }
 
-// removeLocked takes s's values out of the index.
+// addLocked adds r as a place of fp.
+func (x *Index) addLocked(fp Fingerprint, r ref) {
+	x.nvalues++
+	if _, taken := x.byFP[fp]; !taken {
+		x.byFP[fp] = r
+		return
+	}
+	m := x.more[fp]
+	if m == nil {
+		m = &refSet{refs: make(map[refKey]ref, 1)}
+		x.more[fp] = m
+	}
+	m.refs[r.key()] = r
+}
+
+// removeLocked takes s's values out of the index; each costs a few map
+// operations, however many other places its fingerprint has.
 func (x *Index) removeLocked(s *secret) {
-	for _, fp := range s.fps {
-		first, ok := x.byFP[fp]
-		if !ok {
-			continue // a fingerprint s had twice, gone already
-		}
-		more := x.more[fp]
-		if first.s != s && len(more) == 0 {
-			continue
-		}
-		kept := make([]ref, 0, len(more)+1)
-		for _, r := range append([]ref{first}, more...) {
-			if r.s != s {
-				kept = append(kept, r)
-			}
-		}
-		x.nvalues -= len(more) + 1 - len(kept)
-		switch {
-		case len(kept) == 0:
-			delete(x.byFP, fp)
-			delete(x.more, fp)
-		case len(kept) == 1:
-			x.byFP[fp] = kept[0]
-			delete(x.more, fp)
-		default:
-			x.byFP[fp] = kept[0]
-			x.more[fp] = kept[1:]
-		}
+	for _, v := range s.fps {
+		x.removeRefLocked(v.fp, refKey{s, v.version})
 	}
 	delete(x.secrets, s.id)
+}
+
+// removeRefLocked takes the place k out of fp's.
+func (x *Index) removeRefLocked(fp Fingerprint, k refKey) {
+	first, ok := x.byFP[fp]
+	if !ok {
+		return // dropped with its fingerprint already
+	}
+	m := x.more[fp]
+	switch {
+	case first.key() == k:
+		x.nvalues--
+		if m == nil {
+			delete(x.byFP, fp)
+			return
+		}
+		for rk, r := range m.refs {
+			x.byFP[fp] = r
+			delete(m.refs, rk)
+			break
+		}
+		if len(m.refs) == 0 {
+			delete(x.more, fp)
+		}
+		return
+	case m == nil:
+		return
+	}
+	if _, ok := m.refs[k]; ok {
+		delete(m.refs, k)
+		x.nvalues--
+	}
+	if len(m.refs) == 0 {
+		delete(x.more, fp)
+	}
 }

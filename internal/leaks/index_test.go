@@ -51,6 +51,8 @@ type source struct {
 	secrets map[string]map[string]string
 	reads   int
 	fail    error
+	// onRead, when set, runs before each SecretValues, outside mu.
+	onRead func(key string)
 }
 
 func newSource() *source { return &source{secrets: map[string]map[string]string{}} }
@@ -84,6 +86,9 @@ func (s *source) ValueKeys(_ context.Context, fn func(string) (bool, error)) err
 }
 
 func (s *source) SecretValues(_ context.Context, key string) (*logical.SecretValues, error) {
+	if s.onRead != nil {
+		s.onRead(key)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reads++
@@ -352,5 +357,129 @@ func TestIndexPaths(t *testing.T) {
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("places (-want +got):\n%s", d)
+	}
+}
+
+// TestIndexDedupesAndCapsPlaces checks that a value a secret holds many
+// times is one place, that a value held by many secrets keeps at most
+// MaxPlaces places (and counts the others), and that taking secrets out
+// keeps the count right.
+func TestIndexDedupesAndCapsPlaces(t *testing.T) {
+	t.Parallel()
+	src := newSource()
+	many := map[string]string{}
+	for i := range 2000 {
+		many[fmt.Sprintf("f.%d", i)] = "same-value-xx"
+	}
+	src.set("dup", many)
+	const shared = 3 * MaxPlaces
+	for i := range shared {
+		src.set(fmt.Sprintf("s%03d", i), map[string]string{"v": "shared-value-1"})
+	}
+	ms := &mounts{}
+	ms.set(Mount{Accessor: "acc1", Path: "secret/", Source: src})
+	x := New(Options{Storage: &memStorage{}, Mounts: ms})
+
+	got := where(t, x, "same-value-xx", "shared-value-1")
+	if d := cmp.Diff([]string{"secret/dup#f.0"}, got[0]); d != "" {
+		t.Errorf("a value held 2000 times by one secret: one place, under its first field in byte order (-want +got):\n%s", d)
+	}
+	if len(got[1]) != MaxPlaces {
+		t.Errorf("a value held by %d secrets: %d places, want %d", shared, len(got[1]), MaxPlaces)
+	}
+	if st := x.Stats(); st.Values != 1+shared {
+		t.Errorf("Stats().Values = %d, want %d", st.Values, 1+shared)
+	}
+	// Take every holder of the shared value out, kept or counted.
+	for i := range shared {
+		key := fmt.Sprintf("s%03d", i)
+		src.set(key, nil)
+		x.ValuesChanged("acc1", key)
+	}
+	src.set("dup", map[string]string{"f.0": "same-value-xx", "g": "shared-value-1"})
+	x.ValuesChanged("acc1", "dup")
+	got = where(t, x, "same-value-xx", "shared-value-1")
+	if d := cmp.Diff([][]string{{"secret/dup#f.0"}, {"secret/dup#g"}}, got); d != "" {
+		t.Errorf("after the removals (-want +got):\n%s", d)
+	}
+	if st := x.Stats(); st != (Stats{Secrets: 1, Values: 2}) {
+		t.Errorf("Stats() = %+v, want 1 secret, 2 values", st)
+	}
+}
+
+// TestIndexOverflowDuringRefresh checks that a check during whose walk
+// the pending set overflows builds again instead of answering from an
+// index that missed changes.
+func TestIndexOverflowDuringRefresh(t *testing.T) {
+	t.Parallel()
+	src := newSource()
+	src.set("a", map[string]string{"p": "old-value-aaa"})
+	src.set("b", map[string]string{"p": "bravo-value-1"})
+	ms := &mounts{}
+	ms.set(Mount{Accessor: "acc1", Path: "secret/", Source: src})
+	x := New(Options{Storage: &memStorage{}, Mounts: ms, MaxPending: 2})
+	if got := where(t, x, "old-value-aaa"); len(got[0]) != 1 {
+		t.Fatalf("first build: %v", got)
+	}
+	// A new mount's walk reads "b" of src2; while it does, "a" changes
+	// and more changes than MaxPending come.
+	src2 := newSource()
+	src2.set("z", map[string]string{"p": "zulu-value-1"})
+	var once sync.Once
+	src2.onRead = func(string) {
+		once.Do(func() {
+			src.set("a", map[string]string{"p": "new-value-aaa"})
+			x.ValuesChanged("acc1", "a")
+			for i := range 3 {
+				x.ValuesChanged("acc1", fmt.Sprintf("other%d", i))
+			}
+		})
+	}
+	ms.set(Mount{Accessor: "acc1", Path: "secret/", Source: src}, Mount{Accessor: "acc2", Path: "other/", Source: src2})
+	got := where(t, x, "old-value-aaa", "new-value-aaa", "zulu-value-1")
+	if d := cmp.Diff([][]string{nil, {"secret/a#p"}, {"other/z#p"}}, got); d != "" {
+		t.Errorf("after an overflow during the walk (-want +got):\n%s", d)
+	}
+}
+
+// TestIndexBuildOutlivesCheck checks that a check whose caller gives up
+// during the build answers ErrBuilding (a 503) at once, leaving the
+// build to the index's goroutine, and that the next check finds the
+// build done instead of starting it again.
+func TestIndexBuildOutlivesCheck(t *testing.T) {
+	t.Parallel()
+	src := newSource()
+	src.set("a", map[string]string{"p": "alpha-value-1"})
+	src.set("b", map[string]string{"p": "bravo-value-1"})
+	gate, reading := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	src.onRead = func(string) {
+		once.Do(func() { close(reading) })
+		<-gate
+	}
+	ms := &mounts{}
+	ms.set(Mount{Accessor: "acc1", Path: "secret/", Source: src})
+	x := New(Options{Storage: &memStorage{}, Mounts: ms})
+
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := x.Check(ctx, [][sha256.Size]byte{sum("alpha-value-1")})
+		errc <- err
+	}()
+	<-reading // the build is under way, blocked on the source
+	cancel()
+	if err := <-errc; !errors.Is(err, logical.ErrUnavailable) {
+		t.Fatalf("Check given up during the build = %v, want ErrUnavailable", err)
+	}
+	close(gate)
+	if got := where(t, x, "alpha-value-1", "bravo-value-1"); len(got[0]) != 1 || len(got[1]) != 1 {
+		t.Errorf("after the build: %v", got)
+	}
+	src.mu.Lock()
+	reads := src.reads
+	src.mu.Unlock()
+	if reads != 2 {
+		t.Errorf("%d secret reads, want 2: the build was started again", reads)
 	}
 }

@@ -27,6 +27,10 @@ var (
 	// ErrRateLimited is a request refused because its caller sent too
 	// many lately; see [RateLimitError] for when to try again.
 	ErrRateLimited = errors.New("rate limited")
+	// ErrUnavailable is a request refused because what it needs is not
+	// ready yet (the leak index still building); see
+	// [UnavailableError] for when to try again.
+	ErrUnavailable = errors.New("temporarily unavailable")
 )
 
 // Error is a request failure. Msg is sent to the API client as is; Err is
@@ -91,3 +95,16 @@ func (e *RateLimitError) Error() string { return e.Msg }
 
 // Unwrap makes errors.Is(e, ErrRateLimited) true.
 func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
+
+// UnavailableError is an [ErrUnavailable] failure: Msg is sent to the
+// client, RetryAfter says when a retry may succeed (the HTTP layer answers
+// 503 and sends it as Retry-After, in whole seconds, at least 1).
+type UnavailableError struct {
+	Msg        string
+	RetryAfter time.Duration
+}
+
+func (e *UnavailableError) Error() string { return e.Msg }
+
+// Unwrap makes errors.Is(e, ErrUnavailable) true.
+func (e *UnavailableError) Unwrap() error { return ErrUnavailable }

@@ -26,7 +26,8 @@ func (DiscardValues) ValuesChanged(string) {}
 // never the values.
 type ValueSource interface {
 	// ValueKeys calls fn with the key of every secret of the mount that
-	// may hold values, in key order, until fn returns false or an error;
+	// may hold values, in key order (a KV mount: its secrets, then those
+	// in its trash), until fn returns false or an error;
 	// it reads storage as it goes and never holds all keys.
 	ValueKeys(ctx context.Context, fn func(key string) (bool, error)) error
 	// SecretValues returns the values of the secret at key, or nil when
@@ -46,6 +47,9 @@ type SecretValues struct {
 	ReadPath string
 	// Values are the secret's values, one per field and version.
 	Values []SecretValue
+	// Trashed is true for a secret deleted with a recovery window: its
+	// values can come back (recover/), none is current.
+	Trashed bool
 }
 
 // SecretValue is one value of a secret.

@@ -35,12 +35,15 @@ func watchValues(env logical.Env) logical.Env {
 }
 
 // secretOfKey returns the secret path a storage key belongs to: the key
-// of its metadata ("meta/p"), of one of its versions ("ver/p/3") or of a
-// version 1 secret ("v1/p"). Other keys hold no values.
+// of its metadata ("meta/p"), of its trash entry ("life/trash/p"), of one
+// of its versions ("ver/p/3") or of a version 1 secret ("v1/p"). Other
+// keys hold no values.
 func secretOfKey(key string) (string, bool) {
 	switch {
 	case strings.HasPrefix(key, metaPrefix):
 		return key[len(metaPrefix):], true
+	case strings.HasPrefix(key, trashPrefix):
+		return key[len(trashPrefix):], true
 	case strings.HasPrefix(key, verPrefix):
 		rest := key[len(verPrefix):]
 		i := strings.LastIndexByte(rest, '/')
@@ -57,19 +60,40 @@ func secretOfKey(key string) (string, bool) {
 // ValueKeys calls fn with the path of every key of the mount. It
 // implements [logical.ValueSource].
 func (b *backendV2) ValueKeys(ctx context.Context, fn func(string) (bool, error)) error {
-	return walkSorted(ctx, b.storage, metaPrefix, "", "", "", fn)
+	more := true
+	err := walkSorted(ctx, b.storage, metaPrefix, "", "", "", func(p string) (bool, error) {
+		var err error
+		more, err = fn(p)
+		return more, err
+	})
+	if err != nil || !more {
+		return err
+	}
+	// Then the trashed secrets (deleted with a recovery window), which
+	// SecretValues reads from the trash.
+	return walkSorted(ctx, b.storage, trashPrefix, "", "", "", fn)
 }
 
 // SecretValues returns the string values of every retained version of p
 // that is not destroyed (soft-deleted versions included: their data is
-// kept and can be undeleted), the current version's marked current. It
-// implements [logical.ValueSource].
+// kept and can be undeleted), the current version's marked current. A
+// secret in the trash (deleted with a recovery window) has its values
+// returned as they were, Trashed and none current. It implements
+// [logical.ValueSource].
 func (b *backendV2) SecretValues(ctx context.Context, p string) (*logical.SecretValues, error) {
 	meta, err := loadMeta(ctx, b.storage, p)
-	if err != nil || meta == nil {
+	if err != nil {
 		return nil, err
 	}
-	out := &logical.SecretValues{Kind: kindKV, Path: p, ReadPath: "data/" + p}
+	trashed := false
+	if meta == nil {
+		t, err := loadTrash(ctx, b.storage, p)
+		if err != nil || t == nil {
+			return nil, err
+		}
+		meta, trashed = &t.Meta, true
+	}
+	out := &logical.SecretValues{Kind: kindKV, Path: p, ReadPath: "data/" + p, Trashed: trashed}
 	for _, v := range meta.Versions {
 		if v.Destroyed {
 			continue
@@ -81,7 +105,7 @@ func (b *backendV2) SecretValues(ctx context.Context, p string) (*logical.Secret
 		if e == nil {
 			continue
 		}
-		out.Values = appendStrings(out.Values, e.Value, v.N, v.N == meta.Current)
+		out.Values = appendStrings(out.Values, e.Value, v.N, !trashed && v.N == meta.Current)
 	}
 	return out, nil
 }

@@ -28,7 +28,7 @@ func TestSecretOfKey(t *testing.T) {
 		{"config", "", false},
 		{"lastread/app/db", "", false},
 		{"rot/app/db", "", false},
-		{"life/trash/app/db", "", false},
+		{"life/trash/app/db", "app/db", true},
 	}
 	for _, tt := range tests {
 		got, ok := secretOfKey(tt.key)

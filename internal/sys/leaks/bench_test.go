@@ -63,7 +63,8 @@ func (memStorage) Txn(context.Context, []logical.TxnOp) error     { return nil }
 // candidates, ten of them live secrets, against 100,000 indexed values.
 func BenchmarkCheckEndpoint(b *testing.B) {
 	idx := leaks.New(leaks.Options{Storage: memStorage{}, Mounts: benchMounts{benchSource{100_000}}})
-	api := New(Options{Index: idx, Limits: Limits{CallsPerSecond: 1e9, CallBurst: 1 << 30, CandidatesPerMinute: 1e15, CandidateBurst: 1 << 30}})
+	api := New(Options{Index: idx, Limits: Limits{CallsPerSecond: 1e9, CallBurst: 1 << 30, CandidatesPerMinute: 1e15, CandidateBurst: 1 << 30,
+		GlobalCandidatesPerMinute: 1e15, GlobalCandidateBurst: 1 << 30}})
 	be := &framework.Backend{Paths: api.Paths()}
 	hs := make([]string, MaxCandidates)
 	for i := range hs {

@@ -43,6 +43,7 @@ type match struct {
 	Version  *int   `json:"version,omitempty"`
 	Current  *bool  `json:"current,omitempty"`
 	Kind     string `json:"kind,omitempty"`
+	Trashed  bool   `json:"trashed,omitempty"`
 }
 
 type answer struct {
@@ -468,7 +469,9 @@ func TestCheckDatabaseStaticRole(t *testing.T) {
 // official client: HTTP, token, ACL, the index and the answer (no audit
 // device). Each token may make ten such calls before its candidate
 // budget runs out, so the calls rotate over enough tokens, made before
-// the clock starts.
+// the clock starts. All callers together get a burst of 100 such calls
+// (the global ceiling, 1,000,000 candidates a minute): run it with
+// -benchtime 90x.
 func BenchmarkCheckHTTP(b *testing.B) {
 	s := testserver.Start(b)
 	kv := s.Client.KVv2("secret")
@@ -559,5 +562,80 @@ func TestCheckAfterKVRotation(t *testing.T) {
 	}
 	if len(a.Matches) != 1 || !*a.Matches[0].Current {
 		t.Errorf("after a soft delete: %+v, want the value still found, current", a.Matches)
+	}
+}
+
+// TestCheckLockdownNotReadable: a match under an incident lockdown (deny)
+// is not readable, although the caller's ACL allows reading it: the
+// lockdown would refuse that read.
+func TestCheckLockdownNotReadable(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	if err := s.Client.Sys().PutPolicy("checker", checkerPolicy); err != nil {
+		t.Fatal(err)
+	}
+	open, locked := randomSecret(t), randomSecret(t)
+	kv := s.Client.KVv2("secret")
+	for _, w := range []struct{ path, v string }{{"team/open", open}, {"team/locked", locked}} {
+		if _, err := kv.Put(t.Context(), w.path, map[string]any{"password": w.v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Client.Logical().Write("sys/incident/lockdown", map[string]any{"prefix": "secret/data/team/locked", "mode": "deny"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := check(t, tokenWith(t, s, "checker"), open, locked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &answer{Checked: 2, Matches: []match{
+		{Index: 0, Readable: true, Mount: "secret/", Path: "team/open", Key: "password", Version: ptr(1), Current: ptr(true), Kind: "kv"},
+		{Index: 1},
+	}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("answer under a lockdown (-want +got):\n%s", d)
+	}
+}
+
+// TestCheckTrashedSecret: a KV secret deleted with a recovery window is
+// still found, as not current and trashed, and is current again once
+// recovered.
+func TestCheckTrashedSecret(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	v := randomSecret(t)
+	if _, err := s.Client.KVv2("secret").Put(t.Context(), "team/db", map[string]any{"password": v}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := check(t, s.Client, v); err != nil { // builds the index
+		t.Fatal(err)
+	}
+	if _, err := s.Client.Logical().DeleteWithDataWithContext(t.Context(), "secret/metadata/team/db", map[string][]string{"recovery_window_days": {"7"}}); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		want match
+	}{
+		{"trashed", nil, match{Index: 0, Readable: true, Mount: "secret/", Path: "team/db", Key: "password", Version: ptr(1), Current: ptr(false), Kind: "kv", Trashed: true}},
+		{"recovered", func() error {
+			_, err := s.Client.Logical().WriteWithContext(t.Context(), "secret/recover/team/db", nil)
+			return err
+		}, match{Index: 0, Readable: true, Mount: "secret/", Path: "team/db", Key: "password", Version: ptr(1), Current: ptr(true), Kind: "kv"}},
+	}
+	for _, st := range steps {
+		if st.do != nil {
+			if err := st.do(); err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+		}
+		got, err := check(t, s.Client, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(&answer{Checked: 1, Matches: []match{st.want}}, got); d != "" {
+			t.Errorf("%s (-want +got):\n%s", st.name, d)
+		}
 	}
 }

@@ -9,10 +9,11 @@ import (
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
 
-// Limits are the per-accessor rate limits of sys/leaks/check. Each token
-// (by its accessor) has two token buckets: one of calls and one of
-// candidates; a call needs one from the first and as many as it carries
-// from the second.
+// Limits are the rate limits of sys/leaks/check. Each caller (by its
+// entity, or its token's accessor: see limitKey) has two token buckets:
+// one of calls and one of candidates; a call needs one from the first
+// and as many as it carries from the second, and as many again from one
+// bucket of candidates all callers share.
 type Limits struct {
 	// CallsPerSecond and CallBurst bound calls.
 	CallsPerSecond float64
@@ -20,17 +21,26 @@ type Limits struct {
 	// CandidatesPerMinute and CandidateBurst bound candidates checked.
 	CandidatesPerMinute float64
 	CandidateBurst      int
-	// MaxAccessors bounds how many accessors' buckets are kept; an idle
-	// accessor's buckets (full again) are dropped first.
+	// GlobalCandidatesPerMinute and GlobalCandidateBurst bound the
+	// candidates of all callers together.
+	GlobalCandidatesPerMinute float64
+	GlobalCandidateBurst      int
+	// MaxAccessors bounds how many callers' buckets are kept. When the
+	// table is full, idle callers' buckets (full again) are dropped; if
+	// none is idle, a caller without buckets is answered 429 (callers
+	// with buckets keep them: evicting a busy caller would hand it
+	// fresh buckets).
 	MaxAccessors int
 }
 
 // DefaultLimits are the limits of a server: 10 calls a second with bursts
 // of 20, and 100,000 candidates a minute with bursts of 10,000 (ten full
-// calls), for each of at most 10,000 accessors seen lately.
+// calls), for each of at most 10,000 callers seen lately; and 1,000,000
+// candidates a minute with bursts of 100,000 for all callers together.
 var DefaultLimits = Limits{
 	CallsPerSecond: 10, CallBurst: 20,
 	CandidatesPerMinute: 100_000, CandidateBurst: 10 * MaxCandidates,
+	GlobalCandidatesPerMinute: 1_000_000, GlobalCandidateBurst: 100 * MaxCandidates,
 	MaxAccessors: 10_000,
 }
 
@@ -48,18 +58,26 @@ func (l Limits) withDefaults() Limits {
 	if l.CandidateBurst > 0 {
 		d.CandidateBurst = l.CandidateBurst
 	}
+	if l.GlobalCandidatesPerMinute > 0 {
+		d.GlobalCandidatesPerMinute = l.GlobalCandidatesPerMinute
+	}
+	if l.GlobalCandidateBurst > 0 {
+		d.GlobalCandidateBurst = l.GlobalCandidateBurst
+	}
 	if l.MaxAccessors > 0 {
 		d.MaxAccessors = l.MaxAccessors
 	}
 	d.CandidateBurst = max(d.CandidateBurst, MaxCandidates) // a full call must fit
+	d.GlobalCandidateBurst = max(d.GlobalCandidateBurst, MaxCandidates)
 	return d
 }
 
-// limiter keeps the buckets of each accessor.
+// limiter keeps the buckets of each caller and the shared one.
 type limiter struct {
-	l  Limits
-	mu sync.Mutex
-	by map[string]*buckets // guarded by mu
+	l      Limits
+	mu     sync.Mutex
+	by     map[string]*buckets // guarded by mu
+	global *rate.Limiter       // candidates of all callers; guarded by mu
 }
 
 type buckets struct {
@@ -67,7 +85,7 @@ type buckets struct {
 }
 
 func newLimiter(l Limits) *limiter {
-	return &limiter{l: l, by: make(map[string]*buckets)}
+	return &limiter{l: l, by: make(map[string]*buckets), global: rate.NewLimiter(rate.Limit(l.GlobalCandidatesPerMinute/60), l.GlobalCandidateBurst)}
 }
 
 // idle reports whether b's buckets are full at now: dropping them changes
@@ -76,8 +94,9 @@ func (b *buckets) idle(now time.Time) bool {
 	return b.calls.TokensAt(now) >= float64(b.calls.Burst()) && b.candidates.TokensAt(now) >= float64(b.candidates.Burst())
 }
 
-// allow takes one call and n candidates from accessor's buckets at now,
-// or neither and a [logical.RateLimitError].
+// allow takes one call and n candidates from accessor's buckets, and n
+// candidates from the shared bucket, at now; or nothing and a
+// [logical.RateLimitError].
 func (r *limiter) allow(accessor string, n int, now time.Time) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -106,6 +125,13 @@ func (r *limiter) allow(accessor string, n int, now time.Time) error {
 		c.CancelAt(now)
 		k.CancelAt(now)
 		return &logical.RateLimitError{Msg: "rate limit exceeded for sys/leaks/check; slow down", RetryAfter: wait}
+	}
+	if g := r.global.ReserveN(now, n); !g.OK() || g.DelayFrom(now) > 0 {
+		wait := g.DelayFrom(now)
+		g.CancelAt(now)
+		c.CancelAt(now)
+		k.CancelAt(now)
+		return &logical.RateLimitError{Msg: "sys/leaks/check is busy: all callers together checked too many candidates; try again later", RetryAfter: max(wait, time.Second)}
 	}
 	return nil
 }

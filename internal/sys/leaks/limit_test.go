@@ -40,6 +40,16 @@ func TestLimiter(t *testing.T) {
 			},
 		},
 		{
+			name:   "global ceiling across callers",
+			limits: Limits{GlobalCandidatesPerMinute: 60_000, GlobalCandidateBurst: 2000},
+			calls: []call{
+				{"a", 1000, 0, 0}, {"b", 1000, 0, 0}, {"c", 1, 0, time.Second},
+				// c's refused call took nothing: a's and b's budgets are
+				// untouched by it, and the shared one refills.
+				{"c", 1000, time.Second, 0}, {"a", 1, time.Second, time.Second},
+			},
+		},
+		{
 			name:   "bounded accessors",
 			limits: Limits{CallsPerSecond: 1, CallBurst: 1, MaxAccessors: 2},
 			calls: []call{
@@ -74,7 +84,8 @@ func TestLimitKey(t *testing.T) {
 		req  logical.Request
 		want string
 	}{
-		{logical.Request{Accessor: "acc", EntityID: "ent"}, "accessor:acc"},
+		{logical.Request{Accessor: "acc", EntityID: "ent"}, "entity:ent"},
+		{logical.Request{Accessor: "acc"}, "accessor:acc"},
 		{logical.Request{EntityID: "ent"}, "entity:ent"},
 		{logical.Request{}, "batch"},
 	}

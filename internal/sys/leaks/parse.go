@@ -16,7 +16,9 @@ const MaxCandidates = 1000
 // ParseRequest decodes a check's body: a JSON object whose "candidates"
 // member is an array of 1 to [MaxCandidates] strings, each the standard
 // base64 encoding (padded) of a 32-byte SHA-256 hash. Other members are
-// returned, sorted, in ignored. Any other body is an
+// returned, sorted, in ignored. A candidate sent twice is refused (the
+// scanner sends each once; a repeated one would only multiply the
+// work). Any other body is an
 // [logical.ErrInvalidRequest] error whose message never quotes a
 // candidate; nothing is checked then.
 func ParseRequest(body []byte) (hashes [][sha256.Size]byte, ignored []string, err error) {
@@ -49,13 +51,26 @@ func ParseRequest(body []byte) (hashes [][sha256.Size]byte, ignored []string, er
 		return nil, nil, logical.InvalidRequest("too many candidates: %d; send at most %d per call", len(list), MaxCandidates)
 	}
 	hashes = make([][sha256.Size]byte, len(list))
+	first := make(map[[sha256.Size]byte]int, len(list))
 	for i, s := range list {
+		bad := func() error {
+			return logical.InvalidRequest("candidates[%d] is not the base64 encoding of a 32-byte SHA-256 hash", i)
+		}
+		// The length first: Decode writes past a buffer too small for a
+		// longer string.
+		if len(s) != base64.StdEncoding.EncodedLen(sha256.Size) {
+			return nil, nil, bad()
+		}
 		var buf [sha256.Size + 1]byte // room for what 44 characters can hold
 		n, err := base64.StdEncoding.Strict().Decode(buf[:], []byte(s))
-		if len(s) != base64.StdEncoding.EncodedLen(sha256.Size) || err != nil || n != sha256.Size {
-			return nil, nil, logical.InvalidRequest("candidates[%d] is not the base64 encoding of a 32-byte SHA-256 hash", i)
+		if err != nil || n != sha256.Size {
+			return nil, nil, bad()
 		}
 		copy(hashes[i][:], buf[:n])
+		if j, dup := first[hashes[i]]; dup {
+			return nil, nil, logical.InvalidRequest("candidates[%d] repeats candidates[%d]: send each candidate once", i, j)
+		}
+		first[hashes[i]] = i
 	}
 	return hashes, ignored, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -22,7 +23,7 @@ func TestParseRequest(t *testing.T) {
 	t.Parallel()
 	many := make([]string, MaxCandidates+1)
 	for i := range many {
-		many[i] = b64("x")
+		many[i] = b64(fmt.Sprint("x", i))
 	}
 	body := func(v any) string {
 		b, err := json.Marshal(v)
@@ -55,6 +56,7 @@ func TestParseRequest(t *testing.T) {
 		{"short hash", body(map[string]any{"candidates": []string{base64.StdEncoding.EncodeToString(make([]byte, 31))}}), 0, nil, "not the base64"},
 		{"long hash", body(map[string]any{"candidates": []string{base64.StdEncoding.EncodeToString(make([]byte, 33))}}), 0, nil, "not the base64"},
 		{"URL alphabet", body(map[string]any{"candidates": []string{b64("a"), strings.Repeat("_", 43) + "="}}), 0, nil, "candidates[1]"},
+		{"repeated", body(map[string]any{"candidates": []string{b64("a"), b64("b"), b64("a")}}), 0, nil, "candidates[2] repeats candidates[0]"},
 		{"unpadded", body(map[string]any{"candidates": []string{strings.TrimSuffix(b64("a"), "=") + "A"}}), 0, nil, "candidates[0]"},
 	}
 	for _, tt := range tests {
