@@ -6,7 +6,7 @@
 // them, sends full batches through a [Checker] and hands back each place
 // where a live secret was found. [Client] is the Checker that talks to a
 // server with the official API client, backing off when the server answers
-// 429 (the endpoint is rate limited per token).
+// 429 (the endpoint is rate limited) or 503 (its index is still building).
 //
 // A Batcher is not safe for concurrent use; a Client is.
 package live
@@ -17,6 +17,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -63,7 +64,8 @@ type Client struct {
 // checkPath is the endpoint, relative to /v1.
 const checkPath = "sys/leaks/check"
 
-// Check sends one batch. A 429 answer is retried after a growing pause
+// Check sends one batch. A 429 answer (rate limited) or a 503 (the
+// server's leak index is still building) is retried after a growing pause
 // (1 s, 2 s, 4 s ... up to 30 s) until MaxWait is spent.
 func (c *Client) Check(ctx context.Context, digests []Digest) ([]Match, error) {
 	if len(digests) == 0 {
@@ -88,7 +90,7 @@ func (c *Client) Check(ctx context.Context, digests []Digest) ([]Match, error) {
 	wait, waited := time.Second, time.Duration(0)
 	for {
 		sec, err := c.API.Logical().WriteWithContext(ctx, checkPath, body)
-		if re, ok := errors.AsType[*api.ResponseError](err); ok && re.StatusCode == 429 && waited < maxWait {
+		if re, ok := errors.AsType[*api.ResponseError](err); ok && retryable(re.StatusCode) && waited < maxWait {
 			if err := sleep(ctx, wait); err != nil {
 				return nil, err
 			}
@@ -101,6 +103,12 @@ func (c *Client) Check(ctx context.Context, digests []Digest) ([]Match, error) {
 		}
 		return decodeMatches(sec, len(digests))
 	}
+}
+
+// retryable reports whether an answer with status code is worth sending
+// again after a pause: rate limited, or the index not ready yet.
+func retryable(code int) bool {
+	return code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable
 }
 
 // decodeMatches reads data.matches and checks every index.

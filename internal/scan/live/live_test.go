@@ -23,7 +23,10 @@ type fakeEndpoint struct {
 	mu      sync.Mutex
 	live    map[string]Match // base64 digest -> match
 	tooMany int
-	batches []int
+	// building is how many calls are answered 503 (the index still
+	// building) before the 429s and answers.
+	building int
+	batches  []int
 }
 
 func (f *fakeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -31,6 +34,13 @@ func (f *fakeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	if r.URL.Path != "/v1/sys/leaks/check" || r.Method != http.MethodPut && r.Method != http.MethodPost {
 		http.Error(w, `{"errors":["unsupported path"]}`, http.StatusNotFound)
+		return
+	}
+	if f.building > 0 {
+		f.building--
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `{"errors":["the leak index is still building; try again later"]}`)
 		return
 	}
 	if f.tooMany > 0 {
@@ -87,7 +97,8 @@ func TestBatcher(t *testing.T) {
 			digestB64("live-value-0042"): {Readable: true, Kind: "kv", Mount: "secret/", Path: "a", Key: "k", Version: 2, Current: true},
 			digestB64("hidden-value-77"): {},
 		},
-		tooMany: 2,
+		tooMany:  2,
+		building: 2,
 	}
 	c := newClient(t, f)
 	type place struct{ n int }
