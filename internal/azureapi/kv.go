@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/url"
 	"strconv"
 
@@ -30,52 +29,16 @@ type session struct {
 // pipeline and decodes its data into out (when out is non-nil). A read
 // that finds nothing is logical.ErrNotFound.
 func (s *session) do(op logical.Operation, path string, query url.Values, body, out any) error {
-	var raw json.RawMessage
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("encode request for %s: %w", op, err)
-		}
-		defer clear(b)
-		raw = b
-	}
-	req := &core.Request{
+	return core.CallJSON(s.ctx, s.h.core, &core.Request{
 		Request: &logical.Request{
 			ID:         s.reqID,
 			Operation:  op,
 			Path:       s.h.mount + path,
-			Body:       raw,
 			Query:      query,
 			Connection: s.conn,
 		},
 		ClientToken: token.ID(s.token),
-	}
-	resp, err := s.h.core.HandleRequest(s.ctx, req)
-	if err != nil {
-		return err
-	}
-	var lr *logical.Response
-	if resp != nil {
-		lr = resp.Response
-	}
-	if lr == nil || lr.Data == nil || lr.NotFound {
-		if op == logical.ReadOperation || op == logical.ListOperation || (lr != nil && lr.NotFound) {
-			return logical.ErrNotFound
-		}
-		return nil
-	}
-	if out == nil {
-		return nil
-	}
-	b, err := json.Marshal(lr.Data)
-	if err != nil {
-		return fmt.Errorf("encode response data: %w", err)
-	}
-	defer clear(b)
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("decode response data: %w", err)
-	}
-	return nil
+	}, body, out)
 }
 
 // kvVersion is the metadata of one version in a data read.

@@ -3,7 +3,6 @@ package gcpapi
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/url"
 	"time"
 
@@ -21,52 +20,16 @@ func (c *call) mount(project string) string {
 // the pipeline and decodes its data into out (when out is non-nil). A
 // read that finds nothing is logical.ErrNotFound.
 func (c *call) do(op logical.Operation, project, path string, query url.Values, body, out any) error {
-	var raw json.RawMessage
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("encode request for %s: %w", op, err)
-		}
-		raw = b
-		defer clear(b)
-	}
-	req := &core.Request{
+	return core.CallJSON(c.ctx, c.s.core, &core.Request{
 		Request: &logical.Request{
 			ID:         c.reqID,
 			Operation:  op,
 			Path:       c.mount(project) + path,
-			Body:       raw,
 			Query:      query,
 			Connection: c.conn,
 		},
 		ClientToken: token.ID(c.token),
-	}
-	resp, err := c.s.core.HandleRequest(c.ctx, req)
-	if err != nil {
-		return err
-	}
-	var lr *logical.Response
-	if resp != nil {
-		lr = resp.Response
-	}
-	if lr == nil || lr.Data == nil || lr.NotFound {
-		if op == logical.ReadOperation || op == logical.ListOperation || (lr != nil && lr.NotFound) {
-			return logical.ErrNotFound
-		}
-		return nil
-	}
-	if out == nil {
-		return nil
-	}
-	b, err := json.Marshal(lr.Data)
-	if err != nil {
-		return fmt.Errorf("encode response data: %w", err)
-	}
-	defer clear(b)
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("decode response data: %w", err)
-	}
-	return nil
+	}, body, out)
 }
 
 // kvMeta is the answer to a metadata/ read.
