@@ -162,11 +162,13 @@ func allowed() map[string][]string {
 		"internal/awsauth": {"internal/core", "internal/ha", "internal/logical", "internal/token"},
 		// The AWS Secrets Manager API: a translator in front of core, like
 		// httpapi; it never imports an engine or storage.
-		"internal/awsapi": {"internal/awsauth", "internal/core", "internal/ha", "internal/logical", "internal/token", "internal/uuid"},
+		"internal/awsapi": {"internal/awsauth", "internal/core", "internal/ha", "internal/kvpayload", "internal/logical", "internal/token", "internal/uuid"},
+		// How the cloud APIs keep one value in KV data: encoding only.
+		"internal/kvpayload": nil,
 		// The Google Cloud Secret Manager API (gRPC): a translator in
 		// front of core like awsapi.
-		"internal/gcpapi":   {"internal/core", "internal/ha", "internal/logical", "internal/token", "internal/uuid"},
-		"internal/azureapi": {"internal/core", "internal/ha", "internal/logical", "internal/token", "internal/uuid"},
+		"internal/gcpapi":   {"internal/core", "internal/ha", "internal/kvpayload", "internal/logical", "internal/token", "internal/uuid"},
+		"internal/azureapi": {"internal/core", "internal/ha", "internal/kvpayload", "internal/logical", "internal/token", "internal/uuid"},
 
 		// Clients: the CLI and the agent reach the server over HTTP.
 		"internal/cli": {

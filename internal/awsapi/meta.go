@@ -1,18 +1,17 @@
 package awsapi
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/coffer-secrets/coffer/internal/kvpayload"
 )
 
 // custom_metadata keys that hold what AWS has and KV version 2 has not.
@@ -265,61 +264,25 @@ type secretValue struct {
 	binary []byte
 }
 
-// KV data members holding a value written through this API.
-const (
-	dataString = "SecretString"
-	dataBinary = "SecretBinary"
-)
-
 // toKV is the KV data for a value.
 func (sv secretValue) toKV() map[string]string {
 	if sv.str != nil {
-		return map[string]string{dataString: *sv.str}
+		return kvpayload.String(*sv.str)
 	}
-	return map[string]string{dataBinary: base64.StdEncoding.EncodeToString(sv.binary)}
+	return kvpayload.Bytes(sv.binary)
 }
 
-// fromKV reads a value from KV data: {"SecretString": s} or
-// {"SecretBinary": base64} as this API writes them; any other object (as
-// the Vault API writes) is a SecretString holding the object as compact
-// JSON, members sorted.
+// fromKV reads a value from KV data (kvpayload's convention): data
+// written with the Vault API is a SecretString holding its JSON object.
 func fromKV(data map[string]json.RawMessage) (secretValue, error) {
-	if len(data) == 1 {
-		for k, raw := range data {
-			var s string
-			if json.Unmarshal(raw, &s) != nil {
-				break
-			}
-			switch k {
-			case dataString:
-				return secretValue{str: &s}, nil
-			case dataBinary:
-				b, err := base64.StdEncoding.DecodeString(s)
-				if err != nil {
-					break
-				}
-				return secretValue{binary: b}, nil
-			}
-		}
+	v, err := kvpayload.Decode(data)
+	if err != nil {
+		return secretValue{}, err
 	}
-	keys := slices.Sorted(maps.Keys(data))
-	var sb strings.Builder
-	sb.WriteByte('{')
-	for i, k := range keys {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		kb, _ := json.Marshal(k)
-		sb.Write(kb)
-		sb.WriteByte(':')
-		var compact bytes.Buffer
-		if err := json.Compact(&compact, data[k]); err != nil {
-			return secretValue{}, fmt.Errorf("decode KV data: %w", err)
-		}
-		sb.Write(compact.Bytes())
+	if v.Binary {
+		return secretValue{binary: v.Data}, nil
 	}
-	sb.WriteByte('}')
-	s := sb.String()
+	s := string(v.Data)
 	return secretValue{str: &s}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffer-secrets/coffer/internal/kvpayload"
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
 
@@ -144,11 +145,11 @@ func (s *session) defaultKeys(v *view) (map[string]any, error) {
 		return nil, err
 	}
 	if len(d.Data) == 1 {
-		if _, ok := d.Data[dataString]; ok {
-			return map[string]any{dataString: map[string]any{"generator": "password"}}, nil
+		if _, ok := d.Data[kvpayload.StringKey]; ok {
+			return map[string]any{kvpayload.StringKey: map[string]any{"generator": "password"}}, nil
 		}
-		if _, ok := d.Data[dataBinary]; ok {
-			return map[string]any{dataBinary: map[string]any{"generator": "random", "length": 32, "encoding": "base64"}}, nil
+		if _, ok := d.Data[kvpayload.BinaryKey]; ok {
+			return map[string]any{kvpayload.BinaryKey: map[string]any{"generator": "random", "length": 32, "encoding": "base64"}}, nil
 		}
 	}
 	return nil, fail(codeInvalidRequest, "this secret's KV data has several keys: say which to generate with the Vault API (rotation/%s) first", v.name)

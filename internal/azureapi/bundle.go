@@ -1,11 +1,13 @@
 package azureapi
 
 import (
-	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/coffer-secrets/coffer/internal/kvpayload"
 )
 
 // The custom_metadata key that holds version N's Azure metadata is
@@ -113,33 +115,29 @@ func unix(s string) (int64, bool) {
 	return t.Unix(), true
 }
 
-// valueKey is the data key a value is stored under: the AWS API's
-// SecretString, so that both APIs read the same secret alike.
-const valueKey = "SecretString"
-
-// valueOf is the value Azure answers for a version's KV data: its
-// SecretString, or a lone "value" string, or the data as a JSON object
-// (written through the Vault API).
+// valueOf is the value Azure answers for a version's KV data (kvpayload's
+// convention, shared with the AWS and Google APIs): a SecretString as it
+// is (even beside other keys, where the other APIs answer the whole
+// object), a SecretBinary as its base64 text (Azure values are strings),
+// a lone "value" string as it is, and other data (written through the
+// Vault API) as its JSON object.
 func valueOf(data map[string]json.RawMessage) string {
-	for _, k := range []string{valueKey, "value"} {
-		if raw, ok := data[k]; ok && (k == valueKey || len(data) == 1) {
+	for _, k := range []string{kvpayload.StringKey, "value"} {
+		if raw, ok := data[k]; ok && (k == kvpayload.StringKey || len(data) == 1) {
 			var s string
 			if json.Unmarshal(raw, &s) == nil {
 				return s
 			}
 		}
 	}
-	if raw, ok := data["SecretBinary"]; ok && len(data) == 1 {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-	}
-	b, err := json.Marshal(data)
+	v, err := kvpayload.Decode(data)
 	if err != nil {
 		return ""
 	}
-	return string(bytes.TrimSpace(b))
+	if v.Binary {
+		return base64.StdEncoding.EncodeToString(v.Data)
+	}
+	return string(v.Data)
 }
 
 // recoveryLevel is the recovery level of a secret kept days days after

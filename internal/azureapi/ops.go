@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffer-secrets/coffer/internal/kvpayload"
 	"github.com/coffer-secrets/coffer/internal/logical"
 )
 
@@ -131,7 +132,7 @@ func (s *session) set(name string, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	data := map[string]string{valueKey: *in.Value}
+	data := kvpayload.String(*in.Value)
 	var res writeResult
 	if enc == nil {
 		err = s.do(logical.UpdateOperation, "data/"+name, nil, map[string]any{"data": data}, &res)

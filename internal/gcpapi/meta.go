@@ -1,9 +1,7 @@
 package gcpapi
 
 import (
-	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -17,6 +15,8 @@ import (
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/coffer-secrets/coffer/internal/kvpayload"
 )
 
 // custom_metadata keys that hold what Google has and KV version 2 has
@@ -45,56 +45,20 @@ const (
 	reservedKeys = 8
 )
 
-// KV data members holding a payload (the AWS API's convention).
-const (
-	dataString = "SecretString"
-	dataBinary = "SecretBinary"
-)
-
-// toKV is the KV data for a payload.
+// toKV is the KV data for a payload: text when it is valid UTF-8, bytes
+// otherwise (kvpayload's convention, shared with the AWS and Azure APIs).
 func toKV(b []byte) map[string]string {
 	if utf8.Valid(b) {
-		return map[string]string{dataString: string(b)}
+		return kvpayload.String(string(b))
 	}
-	return map[string]string{dataBinary: base64.StdEncoding.EncodeToString(b)}
+	return kvpayload.Bytes(b)
 }
 
-// fromKV reads a payload from KV data: {"SecretString": s} or
-// {"SecretBinary": base64} as this API and the AWS one write them; any
-// other object (as the Vault API writes) is the object as compact JSON,
-// members sorted.
+// fromKV reads a payload from KV data; data written with the Vault API is
+// its JSON object.
 func fromKV(data map[string]json.RawMessage) ([]byte, error) {
-	if len(data) == 1 {
-		for k, raw := range data {
-			var s string
-			if json.Unmarshal(raw, &s) != nil {
-				break
-			}
-			switch k {
-			case dataString:
-				return []byte(s), nil
-			case dataBinary:
-				if b, err := base64.StdEncoding.DecodeString(s); err == nil {
-					return b, nil
-				}
-			}
-		}
-	}
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for i, k := range slices.Sorted(maps.Keys(data)) {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		kb, _ := json.Marshal(k)
-		buf.Write(kb)
-		buf.WriteByte(':')
-		if err := json.Compact(&buf, data[k]); err != nil {
-			return nil, fmt.Errorf("decode KV data: %w", err)
-		}
-	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	v, err := kvpayload.Decode(data)
+	return v.Data, err
 }
 
 // prefixed answers the custom_metadata entries under prefix, the prefix
