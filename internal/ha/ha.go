@@ -304,7 +304,7 @@ func (n *Node) Standby() bool { return !n.leading() }
 // node's writes.
 func (n *Node) ServesReads() bool {
 	return !n.stale.Load() && n.localReads.Load() &&
-		!n.active.Load()
+		!n.lapsedActive()
 }
 
 // BeginInit lets the node write while the cluster is initialized: no node

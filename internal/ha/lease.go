@@ -24,6 +24,13 @@ func (n *Node) leading() bool {
 	return n.active.Load() && n.leaseRuns(time.Now())
 }
 
+// lapsedActive reports whether this node holds the active state while
+// its lease has lapsed: it answers as a standby, but its caches are the
+// active state's, which the new active node's writes may have outdated.
+func (n *Node) lapsedActive() bool {
+	return n.active.Load() && !n.leaseRuns(time.Now())
+}
+
 // leaseRuns reports whether the lease of the term the node holds runs at
 // now (a time.Now reading: leases are on the monotonic clock, never on
 // Env.Clock). A node with no recorded term, or whose backend keeps no
