@@ -136,9 +136,9 @@ type Leadership struct {
 	ttl        time.Duration             // the elector's LeaseTTL
 	validUntil atomic.Pointer[time.Time] // see ValidUntil; monotonic
 	lost       chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
-	release sync.Once
+	stop       chan struct{}
+	done       chan struct{}
+	release    sync.Once
 }
 
 // Lost returns a channel that is closed when this term ends: the dedicated
