@@ -68,11 +68,15 @@ func TestClusterPauseActive(t *testing.T) {
 		code, _, _ := rawGet(t, p.addr+"/v1/secret/data/app", token)
 		return code
 	}
-	// The token works on both nodes, and the active node has it cached.
+	// The token works on both nodes (the standby once the change notices
+	// reached it), and the active node has it cached.
 	for i, n := range nodes {
-		if code := read(n); code != http.StatusOK {
-			t.Fatalf("read with the token on node %d = %d, want 200", i, code)
-		}
+		eventually(t, 10*time.Second, fmt.Sprintf("the token works on node %d", i), func() error {
+			if code := read(n); code != http.StatusOK {
+				return fmt.Errorf("read with the token = %d, want 200", code)
+			}
+			return nil
+		})
 	}
 
 	proc := nodes[old].cmd.Process
