@@ -395,3 +395,24 @@ func pgxConnect(t *testing.T, url string) *pgx.Conn {
 	t.Cleanup(func() { _ = conn.Close(context.Background()) }) // may be terminated already
 	return conn
 }
+
+// TestLeaseMigratesVersion1 opens tables written by schema version 1
+// (no lease table): Open adds the lease table, and elections with leases
+// work on them.
+func TestLeaseMigratesVersion1(t *testing.T) {
+	t.Parallel()
+	url, schema := newSchema(t)
+	open(t, url).Close()
+	conn := admin(t)
+	exec(t, conn, schema, "DROP TABLE coffer_kv_lease")
+	exec(t, conn, schema, "UPDATE coffer_kv_schema_version SET version = 1")
+
+	s := open(t, url)
+	var version int
+	if err := conn.QueryRow(t.Context(), "SELECT version FROM coffer_kv_schema_version").Scan(&version); err != nil || version != postgres.SchemaVersion {
+		t.Fatalf("schema version after Open = %d, %v; want %d", version, err, postgres.SchemaVersion)
+	}
+	l := acquire(t, leaseElector(t, s, "node-"+randomSuffix(t), nil))
+	first := l.ValidUntil()
+	eventually(t, "the leader renews its lease", func() bool { return l.ValidUntil().After(first) })
+}
