@@ -287,8 +287,10 @@ func (e *Elector) waitLock(ctx context.Context, conn *pgx.Conn) error {
 	}
 }
 
-// watch checks the leader's connection until it fails or Release is
-// called, then ends the term. It alone uses conn.
+// watch renews the leader's lease every PingInterval, which also checks
+// its connection, the lock and the epoch, until a renewal fails, the lease
+// lapsed before it could be renewed, or Release is called; then it ends
+// the term. It alone uses conn.
 func (e *Elector) watch(conn *pgx.Conn, l *Leadership) {
 	// Deferred calls run last first: Lost closes before the possibly slow
 	// goodbye on a dead connection.
