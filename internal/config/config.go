@@ -23,6 +23,13 @@ const (
 	DefaultPostgresMaxParallel = 128
 )
 
+// Bounds and default of storage "postgresql"'s ha_max_standby_lag.
+const (
+	DefaultHAMaxStandbyLag = 2 * time.Second // the server's default; the config keeps zero
+	MinHAMaxStandbyLag     = 100 * time.Millisecond
+	MaxHAMaxStandbyLag     = time.Minute
+)
+
 // Config is the server configuration. Every key is optional except one
 // storage block and at least one listener block.
 type Config struct {
@@ -232,6 +239,12 @@ type PostgresStorage struct {
 	// MaxParallel (max_parallel) is the most connections to open at once.
 	// Zero or absent means 128; a negative value is an error.
 	MaxParallel int
+	// HAMaxStandbyLag (ha_max_standby_lag) bounds how far behind the
+	// active node a standby may serve: a standby serves only while it
+	// holds a read lease of this length, and a revocation returns once
+	// every standby applied it or at most this long after. A duration
+	// from 100ms to 1m; zero or absent means 2s (DefaultHAMaxStandbyLag). Used only with ha_enabled.
+	HAMaxStandbyLag time.Duration
 }
 
 // Listener is a listener "tcp" block: an address the HTTP API is served on.

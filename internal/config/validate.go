@@ -354,6 +354,9 @@ func (v *validator) storage() {
 		if p.MaxParallel <= 0 {
 			v.errorf("storage.max_parallel", "max_parallel %d in %s: must be positive", p.MaxParallel, name)
 		}
+		if p.HAMaxStandbyLag != 0 && (p.HAMaxStandbyLag < MinHAMaxStandbyLag || p.HAMaxStandbyLag > MaxHAMaxStandbyLag) {
+			v.errorf("storage.ha_max_standby_lag", "ha_max_standby_lag %s in %s: want from %s to %s", p.HAMaxStandbyLag, name, MinHAMaxStandbyLag, MaxHAMaxStandbyLag)
+		}
 	}
 }
 

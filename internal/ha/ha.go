@@ -62,6 +62,11 @@ type Options struct {
 	// EchoInterval is how often the node announces itself to the others
 	// for sys/ha-status; zero means 2 s.
 	EchoInterval time.Duration
+	// MaxStandbyLag (L) bounds how far behind the active node a standby
+	// may serve: its read leases last L (see [LeaseChannel]), and a
+	// revocation waits at most about L for the standbys
+	// ([Node.WaitApplied]). Zero means [DefaultMaxStandbyLag].
+	MaxStandbyLag time.Duration
 	// OnTransition, when set, is called each time the node becomes active
 	// or standby, with the time it happened. Tests use it to order events
 	// across nodes; it must not block.
@@ -204,6 +209,8 @@ type Node struct {
 
 	events    func(payload string) // nil: events are not fanned out
 	eventsOut chan string          // events queued for the other nodes
+
+	consistency // notice indexes and read leases (index.go, readlease.go)
 }
 
 // Member is one node of the cluster as sys/ha-status reports it.
@@ -215,6 +222,11 @@ type Member struct {
 	ActiveNode     bool      `json:"active_node"`
 	LastEcho       time.Time `json:"last_echo"`
 	Version        string    `json:"version"`
+	// AppliedIndex is the node's notice index (see [Node.Index]).
+	AppliedIndex uint64 `json:"applied_index"`
+	// LagMS is the node's lag behind the active node in milliseconds
+	// (see [Node.Lag]); -1 when it holds no usable read lease.
+	LagMS int64 `json:"lag_ms"`
 }
 
 // New builds a standby node of a sealed server. It starts no goroutines
@@ -231,6 +243,9 @@ func New(opts Options, env Env) (*Node, error) {
 	}
 	if opts.EchoInterval <= 0 {
 		opts.EchoInterval = 2 * time.Second
+	}
+	if opts.MaxStandbyLag <= 0 {
+		opts.MaxStandbyLag = DefaultMaxStandbyLag
 	}
 	if env.Logger == nil {
 		env.Logger = slog.New(slog.DiscardHandler)
@@ -251,6 +266,8 @@ func New(opts Options, env Env) (*Node, error) {
 
 		events:    env.Events,
 		eventsOut: make(chan string, eventQueue),
+
+		consistency: newConsistency(opts.MaxStandbyLag),
 	}, nil
 }
 
@@ -401,6 +418,8 @@ func (n *Node) selfMember() Member {
 		ClusterAddress: o.ClusterAddr,
 		ActiveNode:     n.Status().Active,
 		Version:        n.version,
+		AppliedIndex:   n.Index(),
+		LagMS:          n.lagMS(),
 	}
 }
 
@@ -430,6 +449,7 @@ func (n *Node) Start() {
 		wg.Go(func() { n.runInvalidations(ctx) })
 		wg.Go(func() { n.runEcho(ctx) })
 		wg.Go(func() { n.runEchoSender(ctx) })
+		wg.Go(func() { n.runLeases(ctx) })
 		if n.events != nil {
 			wg.Go(func() { n.runEventSender(ctx) })
 			wg.Go(func() { n.runEvents(ctx) })
