@@ -144,6 +144,9 @@ func (t *tracker) endReload(at uint64, now time.Time) bool {
 	if t.heard > t.applied {
 		t.gapSince = now
 	}
+	// A newer term heard during the reload is covered when the reload
+	// reached it; anything else left open is caught by the gap clock.
+	t.reload = t.reload && IndexTerm(t.heard) > IndexTerm(t.applied)
 	return moved
 }
 

@@ -96,6 +96,9 @@ func parseState(k *stateKey, v string) (uint64, error) {
 	if len(v) > maxStateLen*4/3+4 {
 		return 0, fmt.Errorf("%w: too long", ErrBadState)
 	}
+	if strings.ContainsAny(v, "\r\n") {
+		return 0, fmt.Errorf("%w: not base64", ErrBadState) // the decoder would skip line breaks
+	}
 	raw, err := base64.StdEncoding.DecodeString(v)
 	if err != nil {
 		return 0, fmt.Errorf("%w: not base64", ErrBadState)
