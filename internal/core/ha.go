@@ -196,7 +196,8 @@ func (c *Core) standby() bool { return c.ha != nil && c.ha.Standby() }
 // servableOnStandby decides whether a standby answers req itself: the
 // request goes to a secrets engine mount (never sys/, auth/ or a
 // response-wrapping request), the mount's type and the operation pass
-// [ha.StandbyRead], and the node serves reads ([ha.Node.ServesReads]).
+// [ha.StandbyRead], the node serves reads ([ha.Node.ServesReads]) and it
+// holds a usable read lease ([ha.Node.Fresh]).
 // The caller holds stateMu for reading.
 func (c *Core) servableOnStandby(req *Request) bool {
 	if !c.ha.ServesReads() || req.WrapTTL > 0 {

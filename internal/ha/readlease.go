@@ -91,6 +91,7 @@ type consistency struct {
 	// The active node's view of the standbys.
 	peersMu    sync.Mutex
 	peers      map[string]*peer // by node ID; guarded by peersMu
+	overflow   time.Time        // a lease granted to a standby past maxPeers expires by then; guarded by peersMu
 	peersMoved chan struct{}    // closed when an ack arrives; guarded by peersMu
 
 	// The state header key.
@@ -140,6 +141,7 @@ func (n *Node) beginTerm(l Leadership) {
 	n.leadership.Store(&leaderRef{l: l})
 	n.peersMu.Lock()
 	clear(n.peers)
+	n.overflow = time.Time{}
 	n.peersMu.Unlock()
 }
 
@@ -304,7 +306,9 @@ func (n *Node) peerLocked(id string) *peer {
 	p := n.peers[id]
 	if p == nil {
 		if len(n.peers) >= maxPeers {
-			return &peer{} // not kept: WaitApplied waits L for the unknown
+			// Not kept: WaitApplied waits for its lease to expire.
+			n.overflow = time.Now().Add(n.maxLag)
+			return &peer{}
 		}
 		p = &peer{}
 		n.peers[id] = p
@@ -388,6 +392,9 @@ func (n *Node) WaitApplied(ctx context.Context, idx uint64) error {
 		}
 		n.peersMu.Lock()
 		wake := n.peersMoved
+		if now.Before(n.overflow) && n.overflow.After(until) {
+			until = n.overflow
+		}
 		for _, p := range n.peers {
 			if p.acked >= idx {
 				continue
