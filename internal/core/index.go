@@ -92,12 +92,12 @@ func (c *Core) CheckIndexState(values []string) (idx uint64, ok bool, err error)
 	return idx, true, nil
 }
 
-// WaitIndex waits until this node has applied idx, at most max, and
+// WaitIndex waits until this node has applied idx, at most limit, and
 // reports whether it has (see [ha.Node.WaitIndex]); true on a single
 // server.
-func (c *Core) WaitIndex(ctx context.Context, idx uint64, max time.Duration) bool {
+func (c *Core) WaitIndex(ctx context.Context, idx uint64, limit time.Duration) bool {
 	if c.ha == nil {
 		return true
 	}
-	return c.ha.WaitIndex(ctx, idx, max)
+	return c.ha.WaitIndex(ctx, idx, limit)
 }

@@ -205,11 +205,11 @@ func (n *Node) movedLocked() {
 	}
 }
 
-// WaitIndex waits until this node has applied idx, at most max or until
+// WaitIndex waits until this node has applied idx, at most limit or until
 // ctx ends, and reports whether it has. The active node has applied every
 // index of its own term and earlier ones.
-func (n *Node) WaitIndex(ctx context.Context, idx uint64, max time.Duration) bool {
-	t := time.NewTimer(max)
+func (n *Node) WaitIndex(ctx context.Context, idx uint64, limit time.Duration) bool {
+	t := time.NewTimer(limit)
 	defer t.Stop()
 	for {
 		if n.active.Load() {
@@ -242,9 +242,8 @@ func (n *Node) noticeReceived(idx uint64) {
 // heardIndex records an index the active node announced in a pong.
 func (n *Node) heardIndex(idx uint64) {
 	n.idxMu.Lock()
-	reload := false
 	n.trk.hear(idx, n.now())
-	reload = n.trk.reload
+	reload := n.trk.reload
 	n.idxMu.Unlock()
 	if reload {
 		n.kickReload()

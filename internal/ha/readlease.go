@@ -116,9 +116,6 @@ func newConsistency(maxLag time.Duration) consistency {
 	}
 }
 
-// MaxStandbyLag is the configured bound L.
-func (n *Node) MaxStandbyLag() time.Duration { return n.maxLag }
-
 // beginTerm starts numbering notices for a new term, before the node
 // loads its active state (which may write).
 func (n *Node) beginTerm(l Leadership) {
@@ -417,23 +414,6 @@ func (n *Node) WaitApplied(ctx context.Context, idx uint64) error {
 			t.Stop()
 		}
 	}
-}
-
-// PeerStatus is what the active node knows of a standby's progress.
-type PeerStatus struct {
-	Acked    uint64
-	LastPong time.Time
-}
-
-// Peers returns what the active node knows of each standby, by node ID.
-func (n *Node) Peers() map[string]PeerStatus {
-	n.peersMu.Lock()
-	defer n.peersMu.Unlock()
-	out := make(map[string]PeerStatus, len(n.peers))
-	for id, p := range n.peers {
-		out[id] = PeerStatus{Acked: p.acked, LastPong: p.lastPong}
-	}
-	return out
 }
 
 // Isolate cuts this node off from the change notices and the read lease
