@@ -360,6 +360,9 @@ func (v *validator) storage() {
 		if p.HALeaseTTL < MinHALeaseTTL || p.HALeaseTTL > MaxHALeaseTTL {
 			v.errorf("storage.ha_lease_ttl", "ha_lease_ttl %s in %s: must be between %s and %s", p.HALeaseTTL, name, MinHALeaseTTL, MaxHALeaseTTL)
 		}
+		if p.HAMaxStandbyLag != 0 && (p.HAMaxStandbyLag < MinHAMaxStandbyLag || p.HAMaxStandbyLag > MaxHAMaxStandbyLag) {
+			v.errorf("storage.ha_max_standby_lag", "ha_max_standby_lag %s in %s: want from %s to %s", p.HAMaxStandbyLag, name, MinHAMaxStandbyLag, MaxHAMaxStandbyLag)
+		}
 	}
 }
 

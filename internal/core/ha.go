@@ -33,6 +33,9 @@ func (h haHost) Sealed() bool { return h.c.Sealed() }
 // Storage implements [ha.Host]: the barrier.
 func (h haHost) Storage() storage.Storage { return h.c.barrier }
 
+// ClusterID lets the node name the cluster in X-Vault-Index states.
+func (h haHost) ClusterID() string { return h.c.ClusterID() }
+
 // ReloadKeyring implements [ha.Host].
 func (h haHost) ReloadKeyring(ctx context.Context) error { return h.c.barrier.Reload(ctx) }
 
@@ -193,10 +196,16 @@ func (c *Core) standby() bool { return c.ha != nil && c.ha.Standby() }
 // servableOnStandby decides whether a standby answers req itself: the
 // request goes to a secrets engine mount (never sys/, auth/ or a
 // response-wrapping request), the mount's type and the operation pass
-// [ha.StandbyRead], and the node serves reads ([ha.Node.ServesReads]).
+// [ha.StandbyRead], the node serves reads ([ha.Node.ServesReads]) and it
+// holds a usable read lease ([ha.Node.Fresh]).
 // The caller holds stateMu for reading.
 func (c *Core) servableOnStandby(req *Request) bool {
 	if !c.ha.ServesReads() || req.WrapTTL > 0 {
+		return false
+	}
+	if !c.ha.Fresh() {
+		// No usable read lease: this node may be more than the lag
+		// bound behind, or may not have applied a revocation.
 		return false
 	}
 	if strings.HasPrefix(req.Path, SubscribePrefix) && req.Operation == logical.ReadOperation {

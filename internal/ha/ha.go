@@ -68,6 +68,11 @@ type Options struct {
 	// EchoInterval is how often the node announces itself to the others
 	// for sys/ha-status; zero means 2 s.
 	EchoInterval time.Duration
+	// MaxStandbyLag (L) bounds how far behind the active node a standby
+	// may serve: its read leases last L (see [LeaseChannel]), and a
+	// revocation waits at most about L for the standbys
+	// ([Node.WaitApplied]). Zero means [DefaultMaxStandbyLag].
+	MaxStandbyLag time.Duration
 	// OnTransition, when set, is called each time the node becomes active
 	// or standby, with the time it happened. Tests use it to order events
 	// across nodes; it must not block.
@@ -192,7 +197,7 @@ type Node struct {
 	stale       atomic.Bool // the standby state failed to load; forward everything
 	localReads  atomic.Bool // a standby may serve allowed reads (no audit devices)
 	activeSince atomic.Pointer[time.Time]
-	term        atomic.Pointer[heldTerm]   // the active node's leadership, for its lease (lease.go)
+	held        atomic.Pointer[heldTerm]   // the active node's leadership, for its lease (lease.go)
 	stepDown    chan struct{}              // buffered; a request to give up leadership
 	echoNow     chan struct{}              // buffered; a request to announce this node at once
 	clusterTLS  atomic.Pointer[clusterTLS] // nil while sealed or without a cluster CA
@@ -211,6 +216,8 @@ type Node struct {
 
 	events    func(payload string) // nil: events are not fanned out
 	eventsOut chan string          // events queued for the other nodes
+
+	consistency // notice indexes and read leases (index.go, readlease.go)
 }
 
 // Member is one node of the cluster as sys/ha-status reports it.
@@ -222,6 +229,11 @@ type Member struct {
 	ActiveNode     bool      `json:"active_node"`
 	LastEcho       time.Time `json:"last_echo"`
 	Version        string    `json:"version"`
+	// AppliedIndex is the node's notice index (see [Node.Index]).
+	AppliedIndex uint64 `json:"applied_index"`
+	// LagMS is the node's lag behind the active node in milliseconds
+	// (see [Node.Lag]); -1 when it holds no usable read lease.
+	LagMS int64 `json:"lag_ms"`
 }
 
 // New builds a standby node of a sealed server. It starts no goroutines
@@ -238,6 +250,9 @@ func New(opts Options, env Env) (*Node, error) {
 	}
 	if opts.EchoInterval <= 0 {
 		opts.EchoInterval = 2 * time.Second
+	}
+	if opts.MaxStandbyLag <= 0 {
+		opts.MaxStandbyLag = DefaultMaxStandbyLag
 	}
 	if env.Logger == nil {
 		env.Logger = slog.New(slog.DiscardHandler)
@@ -258,6 +273,8 @@ func New(opts Options, env Env) (*Node, error) {
 
 		events:    env.Events,
 		eventsOut: make(chan string, eventQueue),
+
+		consistency: newConsistency(opts.MaxStandbyLag),
 	}, nil
 }
 
@@ -413,6 +430,8 @@ func (n *Node) selfMember() Member {
 		ClusterAddress: o.ClusterAddr,
 		ActiveNode:     n.Status().Active,
 		Version:        n.version,
+		AppliedIndex:   n.Index(),
+		LagMS:          n.lagMS(),
 	}
 }
 
@@ -442,6 +461,7 @@ func (n *Node) Start() {
 		wg.Go(func() { n.runInvalidations(ctx) })
 		wg.Go(func() { n.runEcho(ctx) })
 		wg.Go(func() { n.runEchoSender(ctx) })
+		wg.Go(func() { n.runLeases(ctx) })
 		if n.events != nil {
 			wg.Go(func() { n.runEventSender(ctx) })
 			wg.Go(func() { n.runEvents(ctx) })
@@ -468,7 +488,7 @@ func (n *Node) Stop() {
 func (n *Node) Reset() {
 	n.active.Store(false)
 	n.activeSince.Store(nil)
-	n.term.Store(nil)
+	n.held.Store(nil)
 	n.clusterTLS.Store(nil)
 }
 

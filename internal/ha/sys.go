@@ -82,6 +82,11 @@ type haNode struct {
 	LastEcho       string `json:"last_echo"`
 	Version        string `json:"version"`
 	NodeID         string `json:"node_id"`
+	// AppliedIndex and LagMS are Coffer's: the node's notice index and
+	// its lag behind the active node (-1: no usable read lease, so it
+	// forwards), as of its last announcement.
+	AppliedIndex uint64 `json:"applied_index"`
+	LagMS        int64  `json:"lag_ms"`
 }
 
 func (s sysHandlers) status(context.Context, *logical.Request, *framework.Match) (*logical.Response, error) {
@@ -98,6 +103,8 @@ func (s sysHandlers) status(context.Context, *logical.Request, *framework.Match)
 			LastEcho:       m.LastEcho.UTC().Format(time.RFC3339Nano),
 			Version:        m.Version,
 			NodeID:         m.NodeID,
+			AppliedIndex:   m.AppliedIndex,
+			LagMS:          m.LagMS,
 		})
 	}
 	return &logical.Response{Data: map[string]any{"nodes": nodes}}, nil

@@ -358,6 +358,8 @@ func (s *Server) haOptions(pg *postgres.Storage, opts Options) (*ha.Options, err
 		Hostname:     host,
 		StepDownWait: opts.StepDownWait,
 		OnTransition: opts.OnTransition,
+
+		MaxStandbyLag: s.cfg.Storage.Postgres.HAMaxStandbyLag,
 	}, nil
 }
 
