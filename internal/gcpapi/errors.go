@@ -27,6 +27,12 @@ func versionNotFound(n versionName) error {
 	return status.Errorf(codes.NotFound, "Secret Version [%s] not found.", n)
 }
 
+// etagMismatch answers a call whose etag is not the resource's current
+// one: FAILED_PRECONDITION, as Google's API answers it.
+func etagMismatch(kind, name string) error {
+	return status.Errorf(codes.FailedPrecondition, "The etag provided in the request does not match the current etag of %s [%s].", kind, name)
+}
+
 // toStatus turns an error from the core pipeline (or this package) into
 // a gRPC status, as Google's API uses the codes. known is false for an
 // unexpected error, whose cause the caller logs and never sends.

@@ -55,7 +55,7 @@ func (s *Server) listenGCP(g *config.GCPSecretManager, c *core.Core) error {
 		creds = credentials.NewTLS(tcfg)
 	}
 	prefix := g.MountPrefix
-	svc := gcpapi.New(gcpapi.Options{Core: c, MountPrefix: &prefix, Logger: s.logger})
+	svc := gcpapi.New(gcpapi.Options{Core: c, MountPrefix: &prefix, Logger: s.logger, Events: c})
 	s.gcp = &gcpListener{ln: ln, srv: gcpapi.NewServer(svc, creds), addr: addr}
 	return nil
 }
