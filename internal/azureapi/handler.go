@@ -140,6 +140,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := &session{h: h, ctx: r.Context(), token: tok, reqID: reqID, conn: conn, base: "https://" + host, query: r.URL.Query()}
 	status, out, err := s.serve(rt, body)
 	if err != nil {
+		if errors.Is(err, core.ErrInvalidToken) {
+			// The SDK answers a 401 with its challenge by asking its
+			// credential again, as after a token's expiry.
+			w.Header().Set("WWW-Authenticate", challenge(r.Host))
+		}
 		h.writeError(w, reqID, err)
 		return
 	}
