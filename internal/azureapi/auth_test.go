@@ -2,6 +2,7 @@ package azureapi_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -110,6 +111,37 @@ func TestValidityWindow(t *testing.T) {
 		kv, err := e.ts.Client.KVv2("secret").Get(ctx, name)
 		if err != nil || kv.Data["SecretString"] != value {
 			t.Errorf("%s: Vault API read = %v, %v", tt.name, kv, err)
+		}
+	}
+}
+
+// TestRequestMetrics: Azure requests are counted in the listener's
+// request metrics under their own mount type, as Vault API requests are.
+func TestRequestMetrics(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.client(t, e.ts.RootToken)
+	ctx := t.Context()
+	if _, err := c.SetSecret(ctx, "counted", azsecrets.SetSecretParameters{Value: to.Ptr("v")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetSecret(ctx, "counted", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	r := e.ts.Client.NewRequest(http.MethodGet, "/v1/sys/metrics")
+	r.Params.Set("format", "prometheus")
+	resp, err := e.ts.Client.RawRequestWithContext(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	if _, err := io.Copy(&b, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`mount_type="azure-key-vault",operation="read"`, `mount_type="azure-key-vault",operation="update"`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("sys/metrics has no series with %s", want)
 		}
 	}
 }

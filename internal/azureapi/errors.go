@@ -22,6 +22,7 @@ const (
 	codeTooLarge       = "RequestBodyTooLarge"
 	codeInternal       = "InternalServerError"
 	codeUnavailable    = "ServiceUnavailable"
+	codeThrottled      = "Throttled"
 	codeDisabled       = "SecretDisabled"
 	codeExpired        = "SecretExpired"
 	codeNotYetValid    = "SecretNotYetValid"
