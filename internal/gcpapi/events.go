@@ -51,11 +51,12 @@ func (s *Service) notify(c *call, n secretName, before, after *kvMeta, typ strin
 	if topics == "" || s.events == nil {
 		return
 	}
-	s.publish(c.ctx, n, topics, typ, version)
+	publish(c.ctx, s.events, s.prefix, n, topics, typ, version)
 }
 
-// publish sends one gcp/ event about secret n.
-func (s *Service) publish(ctx context.Context, n secretName, topics, typ string, version int) {
+// publish sends one gcp/ event about secret n through events, on the
+// project's mount (prefix + project + "/").
+func publish(ctx context.Context, events EventSender, prefix string, n secretName, topics, typ string, version int) {
 	md := map[string]string{
 		"event_type": googleType(typ),
 		"secret":     n.String(),
@@ -67,5 +68,5 @@ func (s *Service) publish(ctx context.Context, n secretName, topics, typ string,
 		md["version"] = versionName{secretName: n, version: version}.String()
 		md["version_id"] = strconv.Itoa(version)
 	}
-	s.events.SendMountEvent(ctx, s.prefix+n.project+"/", typ, md)
+	events.SendMountEvent(ctx, prefix+n.project+"/", typ, md)
 }

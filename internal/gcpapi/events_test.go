@@ -29,8 +29,8 @@ func subscribe(t *testing.T, e *env, token string) *websocket.Conn {
 	return conn
 }
 
-// next reads one event, failing after a few seconds.
-func next(t *testing.T, conn *websocket.Conn) *events.Event {
+// readEvent reads one event, failing after a few seconds.
+func readEvent(t *testing.T, conn *websocket.Conn) *events.Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
@@ -106,7 +106,7 @@ func TestTopicEvents(t *testing.T) {
 		if err := st.do(); err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
-		ev := next(t, conn)
+		ev := readEvent(t, conn)
 		md := ev.Metadata
 		if ev.Type != st.typ || md["event_type"] != st.google || md["secret"] != name || md["topics"] != topic ||
 			md["version"] != st.version || md["data_path"] != "gcp-proj/data/with-topics" || ev.Plugin.MountPath != "gcp-proj/" {
@@ -118,4 +118,9 @@ func TestTopicEvents(t *testing.T) {
 			}
 		}
 	}
+}
+
+// fieldMask is an update mask of paths.
+func fieldMask(paths ...string) *fieldmaskpb.FieldMask {
+	return &fieldmaskpb.FieldMask{Paths: paths}
 }

@@ -508,6 +508,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.snapshots != nil {
 		wg.Go(func() { s.snapshots.Run(snapCtx) })
 	}
+	if s.gcp != nil {
+		// The rotation sweep skips its turn on a standby or sealed node.
+		wg.Go(func() { s.gcp.rot.Run(snapCtx) })
+	}
 	<-servingCtx.Done()
 	stopBackground()
 	// Shutdown must outlive ctx, which has ended: in-flight requests get
