@@ -128,9 +128,7 @@ func TestRequestMetrics(t *testing.T) {
 	if _, err := c.GetSecret(ctx, "counted", "", nil); err != nil {
 		t.Fatal(err)
 	}
-	r := e.ts.Client.NewRequest(http.MethodGet, "/v1/sys/metrics")
-	r.Params.Set("format", "prometheus")
-	resp, err := e.ts.Client.RawRequestWithContext(ctx, r)
+	resp, err := e.ts.Client.Logical().ReadRawWithDataWithContext(ctx, "sys/metrics", map[string][]string{"format": {"prometheus"}})
 	if err != nil {
 		t.Fatal(err)
 	}
