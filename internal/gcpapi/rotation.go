@@ -91,7 +91,9 @@ func (r *Rotator) Run(ctx context.Context) error {
 		if !r.host.HAStatus().Active {
 			continue
 		}
-		if err := r.Sweep(ctx); err != nil && ctx.Err() == nil {
+		// A seal or a step-down during the sweep fails it: not worth an
+		// error then.
+		if err := r.Sweep(ctx); err != nil && ctx.Err() == nil && r.host.HAStatus().Active {
 			r.logger.Error("rotation sweep failed", "err", err)
 		}
 	}
