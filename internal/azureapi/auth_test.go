@@ -143,3 +143,47 @@ func TestRequestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestInFlight: an Azure request is in the listener's in-flight registry
+// (sys/in-flight-req) while it is served: here a set whose body is still
+// arriving.
+func TestInFlight(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPut, e.url+"/secrets/slow-body?api-version=7.4", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+e.ts.RootToken)
+	req.Header.Set("Content-Type", "application/json")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := e.front.Client().Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	if _, err := pw.Write([]byte(`{"value":`)); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for range 100 {
+		s, err := e.ts.Client.Logical().ReadWithContext(t.Context(), "sys/in-flight-req")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(s.Data)
+		if strings.Contains(string(b), `"/secrets/slow-body"`) {
+			found = true
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !found {
+		t.Error("sys/in-flight-req never listed the Azure request in flight")
+	}
+	pw.CloseWithError(io.ErrUnexpectedEOF)
+	<-done
+}
