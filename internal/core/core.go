@@ -43,6 +43,13 @@ import (
 	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
+// ErrInvalidToken is beside [logical.ErrPermissionDenied] in the error of
+// a request whose client token is missing, unknown, expired or revoked
+// (not one the ACL refuses): the Vault API answers both 403 alike; a
+// foreign API whose clients tell them apart (the Azure API's 401 with a
+// bearer challenge) asks errors.Is(err, ErrInvalidToken).
+var ErrInvalidToken = errors.New("invalid token")
+
 // ErrSealed is returned for any request that needs the barrier while the
 // server is sealed. Its message is what clients see: Vault's exact words,
 // because Vault's and OpenBao's command lines and client libraries match

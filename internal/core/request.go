@@ -348,7 +348,7 @@ func (c *Core) authorize(ctx context.Context, req *Request, route *router.Route,
 		return nil, err
 	}
 	if te == nil {
-		return nil, logical.PermissionDenied()
+		return nil, &logical.Error{Kind: logical.ErrPermissionDenied, Msg: "permission denied", Err: ErrInvalidToken}
 	}
 	if !te.UsableFrom(req.Connection.RemoteIP()) {
 		return nil, logical.PermissionDenied()

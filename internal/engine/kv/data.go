@@ -300,7 +300,7 @@ func (b *backendV2) addVersionLocked(ctx context.Context, p string, cfg *mountCo
 	if !opts.staged() {
 		meta.Current = v.N
 	}
-	meta.Updated = now
+	meta.touch(now)
 
 	ops := make([]logical.TxnOp, 0, 3)
 	ops = append(ops, logical.TxnOp{Key: verKey(p, v.N), Value: data})
