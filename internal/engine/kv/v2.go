@@ -40,8 +40,10 @@ func newV2(env logical.Env) (*backendV2, error) {
 		if checkPath(p) != nil {
 			return false, nil
 		}
-		meta, err := loadMeta(ctx, b.storage, p)
-		return meta != nil, err
+		// Whether the key has metadata is all the ACL needs (create or
+		// update): the stored record is not decoded.
+		e, err := b.storage.Get(ctx, metaKey(p))
+		return e != nil, err
 	}
 	b.Paths = []*framework.Path{
 		{
