@@ -71,7 +71,8 @@ type Options struct {
 	Timeout time.Duration
 	// NoSync skips fsync on commit, so a crash of the machine (not only of
 	// the process) may lose acknowledged writes. For tests only.
-	NoSync bool // NoFreelistSync leaves bbolt's list of free pages out of each commit
+	NoSync bool
+	// NoFreelistSync leaves bbolt's list of free pages out of each commit
 	// (one page write less per commit), so that every Open rebuilds it by
 	// reading every page of the file: start-up then grows with the data
 	// (1.3 s at a million secrets). For measurements only; the default
