@@ -139,8 +139,8 @@ func TestSlowBodyCut(t *testing.T) {
 	}
 }
 
-// TestReadBodyWhole reads bodies of known and unknown length, small and
-// larger than one read, and checks they arrive whole.
+// TestReadBodyWhole reads JSON bodies of known and unknown length, small
+// and larger than one read, and checks they arrive whole.
 func TestReadBodyWhole(t *testing.T) {
 	t.Parallel()
 	h := New(Options{})
@@ -156,7 +156,10 @@ func TestReadBodyWhole(t *testing.T) {
 		{"large-chunked", 300 << 10, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			want := strings.Repeat("0123456789abcdef", tc.size/16+1)[:tc.size]
+			want := ""
+			if tc.size > 0 {
+				want = `{"v":"` + strings.Repeat("0123456789abcdef", tc.size/16+1)[:tc.size-8] + `"}`
+			}
 			var rd io.Reader = strings.NewReader(want)
 			if tc.chunked {
 				rd = io.MultiReader(rd) // hides the length
@@ -178,7 +181,7 @@ func TestReadBodyWhole(t *testing.T) {
 // login sends, with and without a Content-Length.
 func BenchmarkReadBody(b *testing.B) {
 	h := New(Options{})
-	payload := strings.Repeat("x", 200)
+	payload := `{"v":"` + strings.Repeat("x", 192) + `"}`
 	for _, chunked := range []bool{false, true} {
 		b.Run(fmt.Sprintf("chunked=%v", chunked), func(b *testing.B) {
 			b.ReportAllocs()
