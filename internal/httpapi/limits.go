@@ -137,11 +137,12 @@ func (br *bodyReader) read() ([]byte, error) {
 	timed := rc.SetReadDeadline(deadline(0)) == nil
 	// The body is read straight into buf, sized by Content-Length when the
 	// client sends one (one allocation of the body's size), with one byte
-	// spare to see the end. A per-request read buffer of its own cost
-	// 32 KiB a request, half of all the bytes a login allocated.
+	// spare to see the end. A read buffer of its own cost 32 KiB a
+	// request, half of all the bytes a login allocated. The budget covers
+	// buf's capacity, the memory the body holds.
 	var buf []byte
 	if n := r.ContentLength; n > 0 {
-		if err := br.reserve(n); err != nil {
+		if err := br.reserve(n + 1); err != nil {
 			// Not waited for either: net/http reads at most a little of
 			// the refused body, within the deadline just set.
 			return nil, err
@@ -154,16 +155,18 @@ func (br *bodyReader) read() ([]byte, error) {
 			rc.SetReadDeadline(deadline(int64(len(buf))))
 		}
 		if len(buf) == cap(buf) {
-			// Unknown length, or more than announced: grow, taking the
-			// budget a chunk ahead.
-			grow := min(max(512, len(buf)), 32<<10)
-			if need := int64(len(buf) + grow); need > br.taken {
-				if err := br.reserve(need + budgetChunk); err != nil {
-					clear(buf)
-					return nil, err
-				}
+			// Unknown length: grow (geometrically, as append does). The
+			// old array may hold part of a secret: cleared.
+			grown := slices.Grow(buf, min(max(512, len(buf)), 32<<10))
+			clear(buf)
+			buf = grown
+		}
+		if need := int64(cap(buf)); need > br.taken {
+			// Take the budget a chunk ahead.
+			if err := br.reserve(need + budgetChunk); err != nil {
+				clear(buf)
+				return nil, err
 			}
-			buf = slices.Grow(buf, grow)
 		}
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
