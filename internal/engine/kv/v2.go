@@ -23,6 +23,7 @@ type backendV2 struct {
 	logger  *slog.Logger
 
 	lastRead lastReads // when each key was last read, flushed in batches
+	metas    metaCache // decoded metadata of recently used keys (metacache.go)
 
 	seed  maphash.Seed
 	locks [lockStripes]sync.Mutex // locks[i] guards read-modify-write of the keys hashing to i
