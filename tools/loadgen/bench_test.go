@@ -54,7 +54,7 @@ func startBenchServer(b *testing.B, keys int) *benchServer {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	hcl := fmt.Sprintf("storage \"bolt\" {\n path = %q\n}\nlistener \"tcp\" {\n address = %q\n tls_disable = true\n}\n", filepath.Join(dir, "coffer.db"), addr)
+	hcl := fmt.Sprintf("audit_allowed_dirs = [%q]\nstorage \"bolt\" {\n path = %q\n}\nlistener \"tcp\" {\n address = %q\n tls_disable = true\n}\n", dir, filepath.Join(dir, "coffer.db"), addr)
 	if err := os.WriteFile(filepath.Join(dir, "coffer.hcl"), []byte(hcl), 0o600); err != nil {
 		b.Fatal(err)
 	}
