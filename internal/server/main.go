@@ -58,6 +58,7 @@ type flags struct {
 	dataDir     string
 	logLevel    string
 	showVersion bool
+	pprofListen string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
@@ -79,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.dataDir, "data-dir", "coffer-data", "data directory when no configuration file is given")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
+	fs.StringVar(&f.pprofListen, "pprof-listen", "", "serve Go's runtime profiles (net/http/pprof) on this loopback address, apart from the API; for profiling only")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -227,6 +229,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	if err != nil {
 		fmt.Fprintln(stderr, "Error starting server:", err)
 		return 2
+	}
+	if f.pprofListen != "" {
+		_, stop, err := servePprof(f.pprofListen, logger)
+		if err != nil {
+			fmt.Fprintln(stderr, "Error:", err)
+			srv.closeAll()
+			return 1
+		}
+		defer stop()
 	}
 	if f.dev {
 		info, err := setUpDev(ctx, srv.Core(), f.devRoot, cfg.AWSSecretsManager)
