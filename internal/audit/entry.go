@@ -118,9 +118,9 @@ const (
 // Line is one line of an audit log as written, for readers such as
 // package trail. Data fields stay raw JSON.
 type Line struct {
-	Seq      uint64        `json:"seq"`
-	ChainID  string        `json:"chain_id"`
-	PrevHash string        `json:"prev_hash"`
+	Seq      uint64 `json:"seq"`
+	ChainID  string `json:"chain_id"`
+	PrevHash string `json:"prev_hash"`
 	Type     string `json:"type"`
 	Time     string `json:"time"`
 	// NodeID names the cluster node whose device wrote the line; empty
