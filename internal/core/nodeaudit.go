@@ -32,7 +32,10 @@ func (c *Core) nodeID() string {
 // could not be opened), or nil.
 func (c *Core) auditFailure() error {
 	if p := c.auditErr.Load(); p != nil {
-		return fmt.Errorf("%w: %w: %w", audit.ErrUnavailable, errAuditNotOpen, *p)
+		// The cause is logged, never matched: whatever kind it has (a
+		// bad path is an invalid request when an operator enables it),
+		// the client gets 500.
+		return fmt.Errorf("%w: %w: %v", audit.ErrUnavailable, errAuditNotOpen, *p)
 	}
 	return nil
 }
