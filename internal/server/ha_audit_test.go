@@ -106,7 +106,9 @@ func TestClusterNodeAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := func(kind string, node int) string { return filepath.Join(dir, fmt.Sprintf("%s-node%d.log", kind, node)) }
+	file := func(kind string, node int) string {
+		return filepath.Join(dir, fmt.Sprintf("%s-node%d.log", kind, node))
+	}
 	// The standby opens the API-enabled device after the change notice.
 	eventually(t, 15*time.Second, "the standby opens the API-enabled device", func() error {
 		if _, err := os.Stat(file("api", 1)); err != nil {
