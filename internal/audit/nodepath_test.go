@@ -143,3 +143,28 @@ func TestFileInUse(t *testing.T) {
 	}
 	again.Close()
 }
+
+// FuzzExpandPath: any path and node ID either expand or are refused,
+// never panic; an expansion holds no placeholder and no path separator
+// that the path itself did not have.
+func FuzzExpandPath(f *testing.F) {
+	f.Add("/var/log/audit-{{node_id}}.log", "node-1")
+	f.Add("/l/{{node_id}}/{{node_id}}", "..")
+	f.Add("{{{{node_id}}}}", "a")
+	f.Add("/l/{{node_id", "a/b")
+	f.Fuzz(func(t *testing.T, path, node string) {
+		got, err := audit.ExpandPath(path, node)
+		if err != nil {
+			return
+		}
+		if strings.Contains(got, "{{") && !strings.Contains(path, "{{") {
+			t.Errorf("ExpandPath(%q, %q) = %q: a placeholder appeared", path, node, got)
+		}
+		if strings.Count(got, "/") != strings.Count(path, "/") {
+			t.Errorf("ExpandPath(%q, %q) = %q: the node ID added a path separator", path, node, got)
+		}
+		if !strings.Contains(path, audit.NodeIDPlaceholder) && got != path {
+			t.Errorf("ExpandPath(%q, %q) = %q, want the path unchanged", path, node, got)
+		}
+	})
+}
