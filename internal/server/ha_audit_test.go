@@ -209,6 +209,21 @@ func TestClusterNodeAudit(t *testing.T) {
 			got = append(got, m.Entry.NodeID+" "+m.Entry.Type)
 		}
 	}
+	// A client cannot choose the request ID: the header counts only from
+	// a cluster node on the cluster listener.
+	const spoofed = "11111111-2222-3333-4444-555555555555"
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, c.nodes[0].Addr+"/v1/secret/data/app", nil)
+	req.Header.Set("X-Vault-Token", root)
+	req.Header.Set("X-Coffer-Request-Id", spoofed)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), spoofed) {
+		t.Errorf("a client's own X-Coffer-Request-Id: %d %s, want 200 with a request ID of the server's", resp.StatusCode, body)
+	}
 	want := "node1 forward,node0 request,node0 response"
 	if strings.Join(got, ",") != want {
 		t.Errorf("merged search for the forwarded write = %q, want %q", strings.Join(got, ","), want)
