@@ -229,15 +229,6 @@ type Core struct {
 	auditErr atomic.Pointer[error]
 }
 
-// nodeIDFrom names the node opts make ("" for a single server), before
-// c.opts is set.
-func (c *Core) nodeIDFrom(opts Options) string {
-	if opts.HA == nil {
-		return ""
-	}
-	return opts.HA.NodeID
-}
-
 // New builds a sealed core. It starts no goroutines and does no I/O.
 func New(opts Options) (*Core, error) {
 	if opts.Physical == nil {
@@ -292,7 +283,7 @@ func New(opts Options) (*Core, error) {
 		bo.OnFailure = func(path string, _ error) { opts.Observer.AuditFailure(path) }
 	}
 	c.broker = audit.NewBroker(bo)
-	c.audits = auditdev.New(auditdev.Options{Storage: b, Broker: c.broker, Devices: opts.AuditDevices, AllowedDirs: opts.AuditAllowedDirs, AnyDir: opts.AuditAnyDir, Clock: opts.Clock, Logger: opts.Logger, NodeID: c.nodeIDFrom(opts)})
+	c.audits = auditdev.New(auditdev.Options{Storage: b, Broker: c.broker, Devices: opts.AuditDevices, AllowedDirs: opts.AuditAllowedDirs, AnyDir: opts.AuditAnyDir, Clock: opts.Clock, Logger: opts.Logger, NodeID: haNodeID(opts)})
 	c.tokens = token.New(token.Options{Storage: b, Crypter: b, Logger: opts.Logger, OnRevoke: c.onTokenRevoke, OnRevokeBatch: c.onTokensRevoke})
 	c.wrapping = wrapping.New(wrapping.Options{Tokens: c.tokens, Storage: b, Cubbyhole: c.cubbyholePrefix, MaxTTL: opts.MaxLeaseTTL, Clock: opts.Clock, Logger: c.logger})
 	c.cer = ceremony.New(ceremony.Options{Core: ceremonyCore{c}, Logger: c.logger, NewID: uuid.New})

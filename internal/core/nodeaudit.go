@@ -20,12 +20,13 @@ import (
 // could not be opened.
 var errAuditNotOpen = errors.New("this node's audit devices could not be opened")
 
-// nodeID names this node of a cluster; "" on a single server.
-func (c *Core) nodeID() string {
-	if c.opts.HA == nil {
+// haNodeID names the node opts make a cluster node of; "" for a single
+// server.
+func haNodeID(opts Options) string {
+	if opts.HA == nil {
 		return ""
 	}
-	return c.opts.HA.NodeID
+	return opts.HA.NodeID
 }
 
 // auditFailure returns why this node cannot audit (a standby whose devices
