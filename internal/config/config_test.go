@@ -1065,6 +1065,7 @@ audit "socket" "siem" {
 		{`audit "file" {}`, "two labels"},
 		{"audit \"file\" \"x\" {\n file_path = \"a\"\n mode = \"999\"\n}", "octal"},
 		{"audit \"file\" \"x\" {\n file_path = \"a\"\n prefix = \"x\"\n}", `unknown key "prefix"`},
+		{"audit \"file\" \"x\" {\n file_path = \"/l/{{host}}.log\"\n}", "unknown placeholder"},
 		{"audit \"socket\" \"x\" {\n address = \"a\"\n socket_type = \"udp\"\n}", "want tcp or unix"},
 		{`audit_allowed_dirs = ["relative"]`, "not an absolute path"},
 		{"audit \"file\" \"x\" {\n file_path = \"a\"\n witness_address = \"b:1\"\n witness_type = \"udp\"\n}", "want tcp, unix or syslog"},

@@ -679,6 +679,9 @@ func (v *validator) audit() {
 			if a.FilePath == "" {
 				v.errorf(key, "%s: file_path is required (a file, stdout or discard)", name)
 			}
+			if rest := strings.ReplaceAll(a.FilePath, "{{node_id}}", ""); strings.Contains(rest, "{{") || strings.Contains(rest, "}}") {
+				v.errorf(key, "%s: file_path %q has an unknown placeholder: the only one is {{node_id}}", name, a.FilePath)
+			}
 			if a.Mode != "" {
 				if m, err := strconv.ParseUint(a.Mode, 8, 32); err != nil || m > 0o777 {
 					v.errorf(key, "%s: mode %q: want an octal file mode such as 0600", name, a.Mode)

@@ -231,6 +231,9 @@ type Core struct {
 
 	// clusterID is read by seal-status without stateMu.
 	clusterID atomic.Pointer[string]
+	// auditErr is why a standby's audit devices could not be opened; nil
+	// when they are open (see nodeaudit.go).
+	auditErr atomic.Pointer[error]
 }
 
 // New builds a sealed core. It starts no goroutines and does no I/O.
@@ -287,7 +290,7 @@ func New(opts Options) (*Core, error) {
 		bo.OnFailure = func(path string, _ error) { opts.Observer.AuditFailure(path) }
 	}
 	c.broker = audit.NewBroker(bo)
-	c.audits = auditdev.New(auditdev.Options{Storage: b, Broker: c.broker, Devices: opts.AuditDevices, AllowedDirs: opts.AuditAllowedDirs, AnyDir: opts.AuditAnyDir, Clock: opts.Clock, Logger: opts.Logger})
+	c.audits = auditdev.New(auditdev.Options{Storage: b, Broker: c.broker, Devices: opts.AuditDevices, AllowedDirs: opts.AuditAllowedDirs, AnyDir: opts.AuditAnyDir, Clock: opts.Clock, Logger: opts.Logger, NodeID: haNodeID(opts)})
 	c.tokens = token.New(token.Options{Storage: b, Crypter: b, Logger: opts.Logger, OnRevoke: c.onTokenRevoke, OnRevokeBatch: c.onTokensRevoke})
 	c.wrapping = wrapping.New(wrapping.Options{Tokens: c.tokens, Storage: b, Cubbyhole: c.cubbyholePrefix, MaxTTL: opts.MaxLeaseTTL, Clock: opts.Clock, Logger: c.logger})
 	c.cer = ceremony.New(ceremony.Options{Core: ceremonyCore{c}, Logger: c.logger, NewID: uuid.New})

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -137,6 +138,13 @@ func (c *Core) handleAudited(ctx context.Context, req *Request) (*Response, erro
 	err = c.redactError(req.Path, err)
 	if aerr := c.auditRequest(ctx, req, rec); aerr != nil {
 		return nil, aerr
+	}
+	if errors.Is(err, ha.ErrStandby) {
+		// A standby found part way that the request writes (a use of a
+		// token with limited uses, a lease): it goes to the active node,
+		// and the forward entry that follows the request entry in this
+		// node's log is its outcome here.
+		return nil, err
 	}
 	if aerr := c.auditResponse(ctx, req, rec, resp, err); aerr != nil {
 		return nil, aerr

@@ -137,7 +137,7 @@ func (n *Node) LoadStandbyLocked(ctx context.Context) {
 }
 
 // loadStandby is the server's unseal for a standby: no writes, no leases,
-// no background work, no audit devices.
+// no background work; its own audit devices.
 func (n *Node) loadStandby(ctx context.Context) error {
 	n.host.UnloadLocked(ctx)
 	if err := n.host.LoadStandbyLocked(ctx); err != nil {
@@ -146,22 +146,7 @@ func (n *Node) loadStandby(ctx context.Context) error {
 	if err := n.LoadClusterTLS(ctx, false); err != nil {
 		return err
 	}
-	if err := n.LoadStateKey(ctx, false, ""); err != nil {
-		return err
-	}
-	return n.checkStandbyAudit(ctx)
-}
-
-// checkStandbyAudit decides whether this standby may serve reads itself:
-// only when no audit device is enabled, since a standby does not open the
-// devices (their chain state belongs to the active node).
-func (n *Node) checkStandbyAudit(ctx context.Context) error {
-	on, err := n.host.AuditEnabled(ctx)
-	if err != nil {
-		return err
-	}
-	n.localReads.Store(!on)
-	return nil
+	return n.LoadStateKey(ctx, false, "")
 }
 
 // Bounds of a standby's reloads: the storage may be out of reach (the

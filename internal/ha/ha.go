@@ -106,14 +106,13 @@ type Host interface {
 	// the caller unloads what was loaded.
 	LoadActiveLocked(ctx context.Context) error
 	// LoadStandbyLocked loads what a standby serves reads from, writing
-	// nothing: no leases, no background work, no audit devices.
+	// nothing: no leases, no background work but its own audit devices'
+	// checkpoints. The node writes its own audit devices, opened with the
+	// keys the active node stored.
 	LoadStandbyLocked(ctx context.Context) error
 	// ReloadMountsLocked rebuilds the routes from the stored mount table,
 	// writing nothing.
 	ReloadMountsLocked(ctx context.Context) error
-	// AuditEnabled reports whether an audit device is enabled or
-	// declared. The caller holds the state lock.
-	AuditEnabled(ctx context.Context) (bool, error)
 	// InvalidateLocked applies a change notice on a standby: keys are the
 	// physical keys the active node wrote. It drops or reloads what the
 	// server caches from them and says what else must happen.
@@ -127,9 +126,6 @@ type Changes struct {
 	All bool
 	// Mounts asks for the mount table to be reloaded.
 	Mounts bool
-	// Audit says the audit table changed: whether the standby may serve
-	// reads is decided again.
-	Audit bool
 	// Failed says a cache could not be reloaded: the node forwards every
 	// request until a full reload works.
 	Failed bool
@@ -195,7 +191,6 @@ type Node struct {
 	active      atomic.Bool // this node is the active node; writes are allowed
 	initWrites  atomic.Bool // Initialize is writing (before any node leads)
 	stale       atomic.Bool // the standby state failed to load; forward everything
-	localReads  atomic.Bool // a standby may serve allowed reads (no audit devices)
 	activeSince atomic.Pointer[time.Time]
 	held        atomic.Pointer[heldTerm]   // the active node's leadership, for its lease (lease.go)
 	stepDown    chan struct{}              // buffered; a request to give up leadership
@@ -315,13 +310,12 @@ func (n *Node) Status() Status {
 func (n *Node) Standby() bool { return !n.leading() }
 
 // ServesReads reports whether this standby may serve the reads
-// [StandbyRead] allows itself: its standby state is loaded and no audit
-// device is enabled (standbys do not audit). An active node whose lease
+// [StandbyRead] allows itself: its standby state is loaded. Each node
+// audits what it serves with its own devices. An active node whose lease
 // lapsed serves nothing: its caches may be older than the new active
 // node's writes.
 func (n *Node) ServesReads() bool {
-	return !n.stale.Load() && n.localReads.Load() &&
-		!n.lapsedActive()
+	return !n.stale.Load() && !n.lapsedActive()
 }
 
 // BeginInit lets the node write while the cluster is initialized: no node

@@ -56,7 +56,6 @@ func TestLeaseBoundsActive(t *testing.T) {
 			if tt.term != nil {
 				n.held.Store(&heldTerm{tt.term})
 			}
-			n.localReads.Store(true)
 			n.activeSince.Store(&now)
 			n.active.Store(true)
 

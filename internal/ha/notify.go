@@ -200,11 +200,6 @@ func (n *Node) invalidate(ctx context.Context, payload string) {
 	if ch.Failed {
 		n.stale.Store(true)
 	}
-	if ch.Audit {
-		if err := n.checkStandbyAudit(lctx); err != nil {
-			n.localReads.Store(false)
-		}
-	}
 	if slices.Contains(keys, ClusterTLSKey) {
 		if err := n.LoadClusterTLS(lctx, false); err != nil {
 			n.logger.Warn("reload the cluster CA after a change", "err", err)

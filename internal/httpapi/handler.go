@@ -149,7 +149,10 @@ func New(opts Options) *Handler {
 
 // ServeHTTP answers one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := uuid.New()
+	reqID := h.peerRequestID(r)
+	if reqID == "" {
+		reqID = uuid.New()
+	}
 	if h.inflight != nil {
 		defer h.inflight.add(reqID, r, h.logPath(r))()
 	}
