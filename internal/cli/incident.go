@@ -172,7 +172,7 @@ table, json or markdown.
 				var sf serverFlagValues
 				sf.register(fs)
 				fs.StringVar(&o.format, "format", incident.FormatTable, "Output format: table, json or markdown.")
-				fs.StringVar(&o.file, "audit", "", "the audit log file to read")
+				fs.Var(&o.files, "audit", "an audit log file to read (repeatable: one per cluster node)")
 				fs.StringVar(&o.device, "device", "file", "the audit device (its path) that wrote the file")
 				fs.StringVar(&o.key, "public-key", "", "the device's ed25519 public key (base64, hex or @file)")
 				fs.BoolVar(&o.untrusted, "allow-untrusted", false, "print the report of a log that does not verify, marked UNTRUSTED")
@@ -347,12 +347,14 @@ func runIncidentLockdown(ctx context.Context, c *call, args []string, mode, reas
 }
 
 type reportOptions struct {
-	file, device, key, format, since string
-	untrusted                        bool
+	// files are the audit logs to read: one, or each cluster node's own.
+	files                      listFlag
+	device, key, format, since string
+	untrusted                  bool
 }
 
 func runIncidentReport(ctx context.Context, c *call, args []string, o *reportOptions) int {
-	if o.file == "" {
+	if len(o.files) == 0 {
 		return c.usageError("-audit FILE is required: the audit log to read")
 	}
 	switch o.format {
@@ -387,8 +389,9 @@ func runIncidentReport(ctx context.Context, c *call, args []string, o *reportOpt
 }
 
 // buildIncidentReport reads incident id and builds its report from the
-// audit log o.file, verified first: a log that does not verify is refused
-// unless o.untrusted. On failure it has said why and returns a nil
+// audit logs o.files (one per cluster node: each node writes its own),
+// each verified first: a log that does not verify is refused unless
+// o.untrusted. On failure it has said why and returns a nil
 // report and the exit code.
 func buildIncidentReport(ctx context.Context, c *call, cl *api.Client, id string, o *reportOptions, pub ed25519.PublicKey) (*incident.Report, *incident.Record, int) {
 	sec, err := cl.Logical().ReadWithContext(ctx, "sys/incident/"+id)
@@ -428,31 +431,46 @@ func buildIncidentReport(ctx context.Context, c *call, cl *api.Client, id string
 			t.CIDRs = append(t.CIDRs, p)
 		}
 	}
-	f, err := os.Open(o.file)
-	if err != nil {
-		return nil, nil, c.usageError("%v", err)
-	}
-	defer f.Close()
-	trusted, verification, problems, err := verifyForReport(f, pub)
-	if err != nil {
-		fmt.Fprintf(c.env.Stderr, "Error verifying %s: %v\n", o.file, err)
-		return nil, nil, exitServer
-	}
-	if !trusted && !o.untrusted {
-		fmt.Fprintf(c.env.Stderr, "Error: the audit log %s does not verify (%s); refusing to report from it.\n", o.file, verification)
-		for _, p := range problems {
-			fmt.Fprintf(c.env.Stderr, "  %s\n", p)
+	var logs []io.Reader
+	trusted, verifications, problems := true, []string{}, []string{}
+	for _, name := range o.files {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, nil, c.usageError("%v", err)
 		}
-		fmt.Fprintln(c.env.Stderr, "Give -allow-untrusted to print the report marked UNTRUSTED.")
-		return nil, nil, exitServer
+		defer f.Close()
+		ok, verification, probs, err := verifyForReport(f, pub)
+		if err != nil {
+			fmt.Fprintf(c.env.Stderr, "Error verifying %s: %v\n", name, err)
+			return nil, nil, exitServer
+		}
+		if !ok && !o.untrusted {
+			fmt.Fprintf(c.env.Stderr, "Error: the audit log %s does not verify (%s); refusing to report from it.\n", name, verification)
+			for _, p := range probs {
+				fmt.Fprintf(c.env.Stderr, "  %s\n", p)
+			}
+			fmt.Fprintln(c.env.Stderr, "Give -allow-untrusted to print the report marked UNTRUSTED.")
+			return nil, nil, exitServer
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			fmt.Fprintln(c.env.Stderr, err)
+			return nil, nil, exitServer
+		}
+		trusted = trusted && ok
+		if len(o.files) > 1 {
+			verification = name + ": " + verification
+			for i, p := range probs {
+				probs[i] = name + ": " + p
+			}
+		}
+		verifications = append(verifications, verification)
+		problems = append(problems, probs...)
+		logs = append(logs, f)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		fmt.Fprintln(c.env.Stderr, err)
-		return nil, nil, exitServer
-	}
-	rep, err := incident.Build(f, t)
+	verification := strings.Join(verifications, "; ")
+	rep, err := incident.BuildAll(logs, t)
 	if err != nil {
-		fmt.Fprintf(c.env.Stderr, "Error reading %s: %v\n", o.file, err)
+		fmt.Fprintf(c.env.Stderr, "Error reading %s: %v\n", strings.Join(o.files, ", "), err)
 		return nil, nil, exitServer
 	}
 	rep.Incident, rep.Trusted, rep.Verification, rep.Problems = id, trusted, verification, problems

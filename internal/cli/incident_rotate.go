@@ -45,7 +45,7 @@ Exits 2 when a step failed.
 			var dry bool
 			sf.register(fs)
 			fs.StringVar(&format, "format", "table", "Output format: table or json.")
-			fs.StringVar(&o.file, "audit", "", "the audit log file to read")
+			fs.Var(&o.files, "audit", "an audit log file to read (repeatable: one per cluster node)")
 			fs.StringVar(&o.device, "device", "file", "the audit device (its path) that wrote the file")
 			fs.StringVar(&o.key, "public-key", "", "the device's ed25519 public key (base64, hex or @file)")
 			fs.BoolVar(&o.untrusted, "allow-untrusted", false, "rotate from a log that does not verify")
@@ -67,7 +67,7 @@ type rotationResult struct {
 }
 
 func runIncidentRotate(ctx context.Context, c *call, args []string, o *reportOptions, format string, dry bool) int {
-	if o.file == "" {
+	if len(o.files) == 0 {
 		return c.usageError("-audit FILE is required: the audit log to read")
 	}
 	if format != "table" && format != "json" {

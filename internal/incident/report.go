@@ -37,11 +37,17 @@ type Read struct {
 	First    string   `json:"first"`
 	Last     string   `json:"last"`
 	Sources  []string `json:"sources,omitempty"`
+	// Nodes are the cluster nodes whose audit logs recorded the reads
+	// (the lines' node_id), sorted; empty for a single server's log.
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 // Event is one credential issued, write, login or refused request.
 type Event struct {
-	Time      string `json:"time"`
+	Time string `json:"time"`
+	// Node is the cluster node whose audit log recorded the event (the
+	// line's node_id); empty for a single server's log.
+	Node      string `json:"node,omitempty"`
 	Path      string `json:"path"`
 	Operation string `json:"operation,omitempty"`
 	Source    string `json:"source,omitempty"`
@@ -92,9 +98,10 @@ const maxLine = 64 << 20
 
 // reportLine is the part of an audit line a report reads.
 type reportLine struct {
-	Type string `json:"type"`
-	Time string `json:"time"`
-	Auth *struct {
+	Type   string `json:"type"`
+	Time   string `json:"time"`
+	NodeID string `json:"node_id"`
+	Auth   *struct {
 		Accessor string `json:"accessor"`
 		EntityID string `json:"entity_id"`
 	} `json:"auth"`
@@ -124,7 +131,25 @@ type reportLine struct {
 // caller verifies the hash chain separately (package trail) and sets
 // Trusted and Verification.
 func Build(r io.Reader, t Targets) (*Report, error) {
+	return BuildAll([]io.Reader{r}, t)
+}
+
+// BuildAll is [Build] over several audit logs, such as the files of a
+// cluster's nodes (each node writes its own): their lines are read one
+// log after another and the report's events are merged by time, each
+// naming the node that recorded it.
+func BuildAll(logs []io.Reader, t Targets) (*Report, error) {
 	b := newBuilder(t)
+	for _, r := range logs {
+		if err := b.readLog(r); err != nil {
+			return nil, err
+		}
+	}
+	return b.finish(), nil
+}
+
+// readLog adds the lines of one audit log.
+func (b *builder) readLog(r io.Reader) error {
 	br := bufio.NewReaderSize(r, 1<<20)
 	var long []byte
 	for {
@@ -132,7 +157,7 @@ func Build(r io.Reader, t Targets) (*Report, error) {
 		if err == bufio.ErrBufferFull {
 			long = append(long, chunk...)
 			if len(long) > maxLine {
-				return nil, fmt.Errorf("audit log line %d is longer than %d bytes", b.rep.Lines+1, maxLine)
+				return fmt.Errorf("audit log line %d is longer than %d bytes", b.rep.Lines+1, maxLine)
 			}
 			continue
 		}
@@ -147,13 +172,12 @@ func Build(r io.Reader, t Targets) (*Report, error) {
 		}
 		long = long[:0]
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read audit log: %w", err)
+			return fmt.Errorf("read audit log: %w", err)
 		}
 	}
-	return b.finish(), nil
 }
 
 type builder struct {
@@ -171,6 +195,7 @@ type readAcc struct {
 	r        Read
 	versions map[int64]struct{}
 	sources  map[string]struct{}
+	nodes    map[string]struct{}
 }
 
 func newBuilder(t Targets) *builder {
@@ -222,7 +247,7 @@ func (b *builder) add(raw []byte) {
 		return
 	}
 	b.rep.Matched++
-	ev := Event{Time: l.Time, Path: req.Path, Operation: req.Operation, Source: req.RemoteAddress, Mount: req.MountPoint, MountType: req.MountType}
+	ev := Event{Time: l.Time, Node: l.NodeID, Path: req.Path, Operation: req.Operation, Source: req.RemoteAddress, Mount: req.MountPoint, MountType: req.MountType}
 	switch {
 	case l.Error != "":
 		ev.Error = l.Error
@@ -306,11 +331,21 @@ func (b *builder) read(l *reportLine) {
 	req := l.Request
 	acc := b.reads[req.Path]
 	if acc == nil {
-		acc = &readAcc{r: Read{Path: req.Path, Mount: req.MountPoint, MountType: req.MountType, First: l.Time}, versions: map[int64]struct{}{}, sources: map[string]struct{}{}}
+		acc = &readAcc{r: Read{Path: req.Path, Mount: req.MountPoint, MountType: req.MountType, First: l.Time, Last: l.Time}, versions: map[int64]struct{}{}, sources: map[string]struct{}{}, nodes: map[string]struct{}{}}
 		b.reads[req.Path] = acc
 	}
 	acc.r.Count++
-	acc.r.Last = l.Time
+	// Several logs are read one after another, so a later line may be
+	// older than what was seen.
+	if compareTimes(l.Time, acc.r.First) < 0 {
+		acc.r.First = l.Time
+	}
+	if compareTimes(l.Time, acc.r.Last) > 0 {
+		acc.r.Last = l.Time
+	}
+	if l.NodeID != "" {
+		acc.nodes[l.NodeID] = struct{}{}
+	}
 	if req.RemoteAddress != "" {
 		acc.sources[req.RemoteAddress] = struct{}{}
 	}
@@ -342,6 +377,10 @@ func (b *builder) finish() *Report {
 			r.Sources = append(r.Sources, s)
 		}
 		slices.Sort(r.Sources)
+		for n := range acc.nodes {
+			r.Nodes = append(r.Nodes, n)
+		}
+		slices.Sort(r.Nodes)
 		rep.Reads = append(rep.Reads, r)
 	}
 	slices.SortFunc(rep.Reads, func(x, y Read) int { return strings.Compare(x.Path, y.Path) })
@@ -349,6 +388,23 @@ func (b *builder) finish() *Report {
 		if *l == nil {
 			*l = []Event{}
 		}
+		slices.SortStableFunc(*l, func(x, y Event) int { return compareTimes(x.Time, y.Time) })
 	}
 	return &rep
+}
+
+// compareTimes orders two audit line times (RFC 3339 with any fraction);
+// a time that does not parse sorts by its text, after those that do.
+func compareTimes(a, b string) int {
+	ta, errA := time.Parse(time.RFC3339Nano, a)
+	tb, errB := time.Parse(time.RFC3339Nano, b)
+	switch {
+	case errA == nil && errB == nil:
+		return ta.Compare(tb)
+	case errA == nil:
+		return -1
+	case errB == nil:
+		return 1
+	}
+	return strings.Compare(a, b)
 }

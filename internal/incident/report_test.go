@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -186,5 +187,69 @@ func BenchmarkBuild(b *testing.B) {
 		if err != nil || rep.Matched != lines/1000 {
 			b.Fatalf("Build = %v matched, %v", rep, err)
 		}
+	}
+}
+
+// TestBuildAll reads a cluster's per-node logs: events merge by time
+// whatever the order of the files, and each names its node.
+func TestBuildAll(t *testing.T) {
+	t.Parallel()
+	withNode := func(l, node string) string {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatal(err)
+		}
+		m["node_id"] = node
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	const ent = "ent-pay"
+	v := `{"data":{"k":"hmac-sha256:x"},"metadata":{"version":1}}`
+	active := strings.Join([]string{
+		withNode(line("2026-01-02T00:00:01Z", ent, "", "update", "kv", "secret/data/a", "10.0.0.1", v, "", ""), "node-a"),
+		withNode(line("2026-01-02T00:00:05.5Z", ent, "", "update", "kv", "secret/data/c", "10.0.0.1", v, "", ""), "node-a"),
+		withNode(line("2026-01-02T00:00:09Z", ent, "", "read", "kv", "secret/data/r", "10.0.0.1", v, "", ""), "node-a"),
+	}, "\n")
+	standby := strings.Join([]string{
+		withNode(line("2026-01-02T00:00:03Z", ent, "", "update", "kv", "secret/data/b", "10.0.0.2", v, "", ""), "node-b"),
+		withNode(line("2026-01-02T00:00:02Z", ent, "", "read", "kv", "secret/data/r", "10.0.0.2", v, "", ""), "node-b"),
+		withNode(line("2026-01-02T00:00:07.25Z", ent, "", "update", "kv", "secret/data/d", "10.0.0.2", v, "", ""), "node-b"),
+	}, "\n")
+	tests := []struct {
+		name string
+		logs []string
+	}{
+		{"active first", []string{active, standby}},
+		{"standby first", []string{standby, active}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rs []io.Reader
+			for _, l := range tt.logs {
+				rs = append(rs, strings.NewReader(l))
+			}
+			rep, err := BuildAll(rs, Targets{EntityIDs: []string{ent}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, w := range rep.Writes {
+				got = append(got, w.Path+"@"+w.Node)
+			}
+			want := []string{"secret/data/a@node-a", "secret/data/b@node-b", "secret/data/c@node-a", "secret/data/d@node-b"}
+			if !slices.Equal(got, want) {
+				t.Errorf("writes = %v, want %v (merged by time)", got, want)
+			}
+			if len(rep.Reads) != 1 {
+				t.Fatalf("reads = %+v", rep.Reads)
+			}
+			r := rep.Reads[0]
+			if r.Count != 2 || r.First != "2026-01-02T00:00:02Z" || r.Last != "2026-01-02T00:00:09Z" || !slices.Equal(r.Nodes, []string{"node-a", "node-b"}) {
+				t.Errorf("read = %+v, want count 2 from 00:00:02 to 00:00:09 on both nodes", r)
+			}
+			if rep.Lines != 6 {
+				t.Errorf("lines = %d, want 6", rep.Lines)
+			}
+		})
 	}
 }
