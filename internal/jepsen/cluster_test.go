@@ -2,6 +2,7 @@ package jepsen
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -287,6 +288,20 @@ func (nd *node) health() int {
 	return resp.StatusCode
 }
 
+// knowsLeader reports whether nd's sys/leader names a leader address.
+func (nd *node) knowsLeader() bool {
+	cl := &http.Client{Timeout: time.Second}
+	resp, err := cl.Get(nd.api + "/v1/sys/leader")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var l struct {
+		LeaderAddress string `json:"leader_address"`
+	}
+	return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&l) == nil && l.LeaderAddress != ""
+}
+
 // active returns the node answering sys/health with 200, or nil (also when
 // more than one does).
 func (c *cluster) active() *node {
@@ -303,7 +318,7 @@ func (c *cluster) active() *node {
 }
 
 // waitStable waits until one node is active and every other is an
-// unsealed standby, and returns the active one.
+// unsealed standby that knows the active node, and returns the active one.
 func (c *cluster) waitStable(within time.Duration) (*node, error) {
 	deadline := time.Now().Add(within)
 	var last string
@@ -318,7 +333,11 @@ func (c *cluster) waitStable(within time.Duration) (*node, error) {
 			case http.StatusOK:
 				active = append(active, nd)
 			case http.StatusTooManyRequests:
-				standbys++
+				if nd.knowsLeader() {
+					standbys++
+				} else {
+					codes[i] += " (leader unknown)"
+				}
 			}
 		}
 		if len(active) == 1 && standbys == len(c.nodes)-1 {
