@@ -206,10 +206,43 @@ func (r *recorder) acknowledged() []acked {
 	return out
 }
 
+// resolved returns the linearizability history with each write of
+// unknown outcome settled by final, the keys' version histories read after
+// the run (final[key][v-1] is the value of version v; values are unique):
+// a write whose value is there happened, as that version (its return time
+// stays infinite); one whose value is not never happened and is left out.
+// This keeps the checker's search small; a lost or phantom write still
+// shows, as a read or a version that no longer fits. With a nil final it
+// returns the history as recorded.
+func (r *recorder) resolved(final map[string][]string) (ops []porcupine.Operation, happened, dropped int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if final == nil {
+		return slices.Clone(r.ops), 0, 0
+	}
+	for _, op := range r.ops {
+		in, out := op.Input.(kvInput), op.Output.(kvOutput)
+		if !in.write || out.result != outUnknown {
+			ops = append(ops, op)
+			continue
+		}
+		v := slices.Index(final[in.key], in.value) + 1
+		if v == 0 {
+			dropped++
+			continue
+		}
+		op.Output = kvOutput{result: outOK, version: v}
+		ops = append(ops, op)
+		happened++
+	}
+	return ops, happened, dropped
+}
+
 // phantoms returns the reads that saw a value no write could have put at
-// that version: a write of that value, expecting the version before, that
-// was not refused. Reads outside the model are checked this way at least.
-func (r *recorder) phantoms() []string {
+// that version (a write of that value, expecting the version before, that
+// was not refused), and the versions in final that no write could have
+// put there. Reads outside the model are checked this way at least.
+func (r *recorder) phantoms(final map[string][]string) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	type kv struct {
@@ -225,6 +258,13 @@ func (r *recorder) phantoms() []string {
 		}
 	}
 	var bad []string
+	for key, vs := range final {
+		for i, v := range vs {
+			if !possible[kv{key, i + 1, v}] {
+				bad = append(bad, fmt.Sprintf("%s v%d is %q after the run, which no write put there", key, i+1, v))
+			}
+		}
+	}
 	for _, rd := range r.reads {
 		if rd.version > 0 && !possible[kv{rd.key, rd.version, rd.value}] {
 			bad = append(bad, fmt.Sprintf("client %d read %s v%d %q (%s), which no write put there", rd.client, rd.key, rd.version, rd.value, rd.how))
