@@ -173,7 +173,7 @@ func TestJepsen(t *testing.T) {
 		if len(failed) > 40 {
 			failed = append(failed[:40], fmt.Sprintf("... and %d more", len(failed)-40))
 		}
-		t.Errorf("%d checks failed:\n%s", len(failed), strings.Join(failed, "\n"))
+		t.Errorf("%d checks failed:\n%s\nthe end of each node's log:\n%s", len(failed), strings.Join(failed, "\n"), c.logs(20))
 	}
 }
 
