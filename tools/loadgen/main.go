@@ -57,6 +57,7 @@ type config struct {
 	mount     string
 	pids      []int
 	fill      bool
+	idle      time.Duration
 	server    string
 }
 
@@ -72,6 +73,7 @@ func main() {
 	flag.StringVar(&cfg.mount, "mount", "secret", "KV v2 mount path")
 	pids := flag.String("pid", "", "server process ID, to report its CPU time and memory from /proc; several, comma-separated, for the nodes of a cluster")
 	flag.BoolVar(&cfg.fill, "fill", true, "for -op read: write every key once first")
+	flag.DurationVar(&cfg.idle, "idle", 0, "with -pid: first measure each server's CPU use for this long without load, and report CPU per request net of it")
 	flag.StringVar(&cfg.server, "server", "", "for -op startup: the server command line (split on spaces)")
 	flag.Parse()
 	for _, a := range strings.Split(*addrs, ",") {
@@ -345,9 +347,12 @@ func load(ctx context.Context, cl *http.Client, cfg *config, op func(context.Con
 // measure runs f and prints its throughput and latencies, and with -pid
 // each server's CPU time per request and memory.
 func measure(cfg *config, out io.Writer, name string, f func() (*result, error)) error {
+	idle, err := idleCPU(cfg)
+	if err != nil {
+		return err
+	}
 	before := make([]procStat, len(cfg.pids))
 	for i, pid := range cfg.pids {
-		var err error
 		if before[i], err = readProc(pid); err != nil {
 			return err
 		}
@@ -358,7 +363,7 @@ func measure(cfg *config, out io.Writer, name string, f func() (*result, error))
 	}
 	fmt.Fprintf(out, "%s: %d requests in %s from %d clients: %.0f req/s\n", name, r.n, r.elapsed.Round(time.Millisecond), cfg.c, float64(r.n)/r.elapsed.Seconds())
 	fmt.Fprintf(out, "latency p50 %s p90 %s p99 %s max %s\n", us(r.q(0.5)), us(r.q(0.9)), us(r.q(0.99)), us(r.q(1)))
-	var total time.Duration
+	var total, totalNet time.Duration
 	for i, pid := range cfg.pids {
 		after, err := readProc(pid)
 		if err != nil {
@@ -371,12 +376,47 @@ func measure(cfg *config, out io.Writer, name string, f func() (*result, error))
 			who = fmt.Sprintf("server %d (pid %d)", i, pid)
 		}
 		fmt.Fprintf(out, "%s cpu %s total, %.1f µs/request, %.2f cores busy\n", who, cpu.Round(time.Millisecond), float64(cpu.Nanoseconds())/1e3/float64(r.n), cpu.Seconds()/r.elapsed.Seconds())
+		if cfg.idle > 0 {
+			net := cpu - time.Duration(idle[i]*float64(r.elapsed))
+			totalNet += net
+			fmt.Fprintf(out, "%s idle %.3f cores busy; net of idle %.1f µs/request\n", who, idle[i], float64(net.Nanoseconds())/1e3/float64(r.n))
+		}
 		fmt.Fprintf(out, "%s rss %s (peak %s)\n", who, mib(after.rss), mib(after.hwm))
 	}
 	if len(cfg.pids) > 1 {
 		fmt.Fprintf(out, "servers cpu %s total, %.1f µs/request, %.2f cores busy\n", total.Round(time.Millisecond), float64(total.Nanoseconds())/1e3/float64(r.n), total.Seconds()/r.elapsed.Seconds())
+		if cfg.idle > 0 {
+			fmt.Fprintf(out, "servers net of idle %.1f µs/request\n", float64(totalNet.Nanoseconds())/1e3/float64(r.n))
+		}
 	}
 	return nil
+}
+
+// idleCPU returns each server's CPU use, in cores, over cfg.idle without
+// load; nil when cfg.idle is zero.
+func idleCPU(cfg *config) ([]float64, error) {
+	if cfg.idle <= 0 || len(cfg.pids) == 0 {
+		return nil, nil
+	}
+	before := make([]procStat, len(cfg.pids))
+	for i, pid := range cfg.pids {
+		var err error
+		if before[i], err = readProc(pid); err != nil {
+			return nil, err
+		}
+	}
+	t0 := time.Now()
+	time.Sleep(cfg.idle)
+	elapsed := time.Since(t0)
+	idle := make([]float64, len(cfg.pids))
+	for i, pid := range cfg.pids {
+		after, err := readProc(pid)
+		if err != nil {
+			return nil, err
+		}
+		idle[i] = (after.cpu - before[i].cpu).Seconds() / elapsed.Seconds()
+	}
+	return idle, nil
 }
 
 // q returns the q-quantile of the latencies.
