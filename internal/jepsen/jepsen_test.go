@@ -307,6 +307,26 @@ func (c *cluster) recover(within time.Duration) (*node, error) {
 	}
 }
 
+// waitFor polls cond every 50 ms until it holds, for at most within, and
+// reports whether it held; it always takes the whole of within, so that
+// the fault lasts as long either way.
+func waitFor(within time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	held := false
+	for time.Now().Before(deadline) {
+		if !held && cond() {
+			held = true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return held
+}
+
+// hasLease reports whether the nodes run with a leadership lease.
+func (c *cluster) hasLease() bool {
+	return slices.ContainsFunc(c.settings, func(s string) bool { return strings.HasPrefix(s, "ha_lease_ttl") })
+}
+
 // nemesis injects one fault at a time, with recovery and a quiet spell
 // between, until ctx ends. It returns what it did and the times the
 // cluster did not recover.
@@ -345,8 +365,20 @@ func nemesis(ctx context.Context, t *testing.T, c *cluster) (done []string, errs
 			if err := a.pause(); err != nil {
 				return a.id, err
 			}
-			time.Sleep(leaseTTL + 2*time.Second)
+			// With a leadership lease, another node takes over while this
+			// one is paused; without one (an older build), none can.
+			replaced := waitFor(leaseTTL+2*time.Second, func() bool {
+				for _, nd := range c.nodes {
+					if nd != a && nd.health() == http.StatusOK {
+						return true
+					}
+				}
+				return false
+			})
 			a.resume()
+			if c.hasLease() && !replaced {
+				return a.id, fmt.Errorf("no other node became active within %s of the pause", leaseTTL+2*time.Second)
+			}
 			return a.id, nil
 		}},
 		{"cut the active node's PostgreSQL connections, then heal", func(a *node) (string, error) {
