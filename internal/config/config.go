@@ -21,6 +21,12 @@ const (
 	// DefaultPostgresMaxParallel is the PostgreSQL connection limit when
 	// none is given.
 	DefaultPostgresMaxParallel = 128
+	// DefaultHALeaseTTL is the active node's leadership lease when
+	// ha_lease_ttl is not set.
+	DefaultHALeaseTTL = 5 * time.Second
+	// MinHALeaseTTL and MaxHALeaseTTL bound ha_lease_ttl.
+	MinHALeaseTTL = time.Second
+	MaxHALeaseTTL = 5 * time.Minute
 )
 
 // Config is the server configuration. Every key is optional except one
@@ -232,6 +238,13 @@ type PostgresStorage struct {
 	// MaxParallel (max_parallel) is the most connections to open at once.
 	// Zero or absent means 128; a negative value is an error.
 	MaxParallel int
+	// HALeaseTTL (ha_lease_ttl) is the active node's leadership lease:
+	// another node takes over from an active node that has not renewed
+	// it for this long (a paused process, a frozen VM), and the active
+	// node itself stops serving as active three quarters of the way
+	// through it. Between 1s and 5m; absent means 5s. Used only with
+	// ha_enabled.
+	HALeaseTTL time.Duration
 }
 
 // Listener is a listener "tcp" block: an address the HTTP API is served on.

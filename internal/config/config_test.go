@@ -111,6 +111,7 @@ func TestLoadTestdata(t *testing.T) {
 					Table:         "coffer.kv",
 					HAEnabled:     true,
 					MaxParallel:   16,
+					HALeaseTTL:    DefaultHALeaseTTL,
 				}},
 				Listeners:       []Listener{tcp("[::1]:8200", nil)},
 				LogLevel:        LogInfo,
@@ -218,9 +219,37 @@ func TestParsePostgresDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse(%q) error: %v", src, err)
 	}
-	want := &PostgresStorage{ConnectionURL: "host=db user=coffer", Table: "coffer_kv_store", MaxParallel: 128}
+	want := &PostgresStorage{ConnectionURL: "host=db user=coffer", Table: "coffer_kv_store", MaxParallel: 128, HALeaseTTL: DefaultHALeaseTTL}
 	if diff := cmp.Diff(want, c.Storage.Postgres); diff != "" {
 		t.Errorf("Parse(%q) postgres mismatch (-want +got):\n%s", src, diff)
+	}
+}
+
+// TestParsePostgresLeaseTTL checks ha_lease_ttl's forms and default.
+func TestParsePostgresLeaseTTL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		line string
+		want time.Duration
+	}{
+		{name: "absent", want: DefaultHALeaseTTL},
+		{name: "string", line: `ha_lease_ttl = "2s"`, want: 2 * time.Second},
+		{name: "seconds", line: `ha_lease_ttl = 30`, want: 30 * time.Second},
+		{name: "bounds inclusive", line: `ha_lease_ttl = "5m"`, want: MaxHALeaseTTL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			src := "storage \"postgresql\" {\n  connection_url = \"host=db\"\n  ha_enabled = true\n  " + tt.line + "\n}\nlistener \"tcp\" {}\n"
+			c, err := Parse([]byte(src), "t.hcl", nil)
+			if err != nil {
+				t.Fatalf("Parse(%q) error: %v", src, err)
+			}
+			if got := c.Storage.Postgres.HALeaseTTL; got != tt.want {
+				t.Errorf("Parse(%q): ha_lease_ttl = %s, want %s", src, got, tt.want)
+			}
+		})
 	}
 }
 
@@ -676,6 +705,16 @@ func TestParseErrors(t *testing.T) {
 				`t.hcl:3,11-21: table in storage "postgresql": table name "kv; drop": want a letter or _ followed by letters, digits or _ (at most 48 bytes), optionally after a schema and a dot`,
 				`t.hcl:4,18-20: max_parallel -3 in storage "postgresql": must be positive`,
 			},
+		},
+		{
+			name: "postgres ha_lease_ttl too short",
+			src:  "storage \"postgresql\" {\n  connection_url = \"host=db\"\n  ha_lease_ttl = \"500ms\"\n}\nlistener \"tcp\" {}\n",
+			want: []string{`t.hcl:3,18-25: ha_lease_ttl 500ms in storage "postgresql": must be between 1s and 5m0s`},
+		},
+		{
+			name: "postgres ha_lease_ttl too long",
+			src:  "storage \"postgresql\" {\n  connection_url = \"host=db\"\n  ha_lease_ttl = \"1h\"\n}\nlistener \"tcp\" {}\n",
+			want: []string{`t.hcl:3,18-22: ha_lease_ttl 1h0m0s in storage "postgresql": must be between 1s and 5m0s`},
 		},
 		{
 			// The storage refuses a table name this long at open; the

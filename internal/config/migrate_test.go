@@ -24,7 +24,7 @@ cluster_addr = "https://10.0.0.5:8201"
 	}
 	want := &Migrate{
 		Source:      &Storage{Type: StorageBolt, Bolt: &BoltStorage{Path: "/var/lib/vault/coffer.db"}},
-		Destination: &Storage{Type: StoragePostgres, Postgres: &PostgresStorage{ConnectionURL: "postgres://coffer@db/coffer", Table: DefaultPostgresTable, HAEnabled: true, MaxParallel: DefaultPostgresMaxParallel}},
+		Destination: &Storage{Type: StoragePostgres, Postgres: &PostgresStorage{ConnectionURL: "postgres://coffer@db/coffer", Table: DefaultPostgresTable, HAEnabled: true, MaxParallel: DefaultPostgresMaxParallel, HALeaseTTL: DefaultHALeaseTTL}},
 		ClusterAddr: "https://10.0.0.5:8201",
 	}
 	if d := cmp.Diff(want, m, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Warnings" }, cmp.Ignore())); d != "" {

@@ -326,6 +326,7 @@ func (d *decoder) storage(b *hclsyntax.Block) *Storage {
 			"table":          str(&s.Table),
 			"ha_enabled":     boolean(&s.HAEnabled),
 			"max_parallel":   smallInt(&s.MaxParallel),
+			"ha_lease_ttl":   duration(&s.HALeaseTTL),
 		}
 		sc.ignored = ignoredPostgres()
 		d.body(b.Body, sc)

@@ -50,6 +50,9 @@ func (c *Config) applyDefaults() {
 		if p.MaxParallel == 0 {
 			p.MaxParallel = DefaultPostgresMaxParallel
 		}
+		if p.HALeaseTTL == 0 {
+			p.HALeaseTTL = DefaultHALeaseTTL
+		}
 	}
 	for i := range c.Listeners {
 		c.listenerDefaults(&c.Listeners[i])
@@ -353,6 +356,9 @@ func (v *validator) storage() {
 		}
 		if p.MaxParallel <= 0 {
 			v.errorf("storage.max_parallel", "max_parallel %d in %s: must be positive", p.MaxParallel, name)
+		}
+		if p.HALeaseTTL < MinHALeaseTTL || p.HALeaseTTL > MaxHALeaseTTL {
+			v.errorf("storage.ha_lease_ttl", "ha_lease_ttl %s in %s: must be between %s and %s", p.HALeaseTTL, name, MinHALeaseTTL, MaxHALeaseTTL)
 		}
 	}
 }

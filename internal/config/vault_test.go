@@ -75,6 +75,7 @@ func TestVaultConfigs(t *testing.T) {
 					Table:         "vault_kv_store",
 					HAEnabled:     true,
 					MaxParallel:   DefaultPostgresMaxParallel,
+					HALeaseTTL:    DefaultHALeaseTTL,
 				}},
 				Listeners: []Listener{tcp("0.0.0.0:8200", func(l *Listener) {
 					l.ClusterAddress = "0.0.0.0:8201"

@@ -27,6 +27,10 @@
 // [ErrStandby] (and forwarded by the HTTP layer), then tears the active
 // state down and loads the standby state again. Its writes are fenced in
 // storage as well, so a node that has not noticed yet cannot write.
+// A term may carry a lease ([Leadership.ValidUntil]): once it lapses the
+// node answers as a standby at once, before Lost closes (a process that
+// was paused resumes with a lapsed lease), and the election loop steps
+// down (lease.go).
 //
 // The active node's writes go through [Physical], which collects the
 // physical keys each committed write touched and notifies the other nodes

@@ -20,19 +20,27 @@ func (n *Node) runElection(ctx context.Context) {
 			continue
 		}
 		wait = 100 * time.Millisecond
+		// The term is recorded before the node turns active, so that
+		// its lease bounds the node's activity from the first moment.
+		n.term.Store(&heldTerm{l})
 		if !n.becomeActive(ctx) {
+			n.term.Store(nil)
 			l.Release()
 			sleep(ctx, time.Second)
 			continue
 		}
 		voluntary := false
+		stop := make(chan struct{})
 		select {
 		case <-l.Lost():
+		case <-lapsed(l, stop):
+			n.logger.Warn("leadership lease lapsed before it was renewed", "node_id", n.opts.NodeID)
 		case <-n.stepDown:
 			voluntary = true
 		case <-ctx.Done():
 			voluntary = true
 		}
+		close(stop)
 		n.becomeStandby(ctx, l, voluntary)
 		if voluntary && ctx.Err() == nil {
 			n.logger.Info("stepped down; waiting before competing again", "wait", n.opts.StepDownWait)
@@ -97,6 +105,7 @@ func (n *Node) becomeStandby(ctx context.Context, l Leadership, voluntary bool) 
 	}
 	// Until the standby state is loaded, everything is forwarded.
 	n.stale.Store(true)
+	n.term.Store(nil) // after active is false: a nil term bounds nothing
 	n.state.Unlock()
 	// Release may take seconds on a dead connection; requests meanwhile
 	// are forwarded or refused, never served as active.

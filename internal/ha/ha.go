@@ -35,6 +35,12 @@ type Backend interface {
 type Leadership interface {
 	// Lost is closed when the term ends.
 	Lost() <-chan struct{}
+	// ValidUntil is when the term's lease ends, on the monotonic clock
+	// (a time.Now reading), unless it is renewed before; it moves
+	// forward with each renewal. The node acts as active only before it,
+	// even when Lost has not closed, and steps down once it passes. The
+	// zero time means the backend keeps no lease.
+	ValidUntil() time.Time
 	// Release gives the leadership up; it is safe to call more than once.
 	Release()
 }
@@ -186,6 +192,7 @@ type Node struct {
 	stale       atomic.Bool // the standby state failed to load; forward everything
 	localReads  atomic.Bool // a standby may serve allowed reads (no audit devices)
 	activeSince atomic.Pointer[time.Time]
+	term        atomic.Pointer[heldTerm]   // the active node's leadership, for its lease (lease.go)
 	stepDown    chan struct{}              // buffered; a request to give up leadership
 	echoNow     chan struct{}              // buffered; a request to announce this node at once
 	clusterTLS  atomic.Pointer[clusterTLS] // nil while sealed or without a cluster CA
@@ -278,7 +285,7 @@ func (n *Node) Status() Status {
 	}
 	// A node counts as active once its active state is loaded.
 	t := n.activeSince.Load()
-	st.Active = n.active.Load() && t != nil
+	st.Active = n.leading() && t != nil
 	st.Standby = !st.Active
 	if st.Active {
 		st.ActiveSince = *t
@@ -287,13 +294,18 @@ func (n *Node) Status() Status {
 }
 
 // Standby reports whether requests must be checked against the standby
-// rules: the node is not active (or not yet).
-func (n *Node) Standby() bool { return !n.active.Load() }
+// rules: the node is not active (or not yet), or its lease lapsed.
+func (n *Node) Standby() bool { return !n.leading() }
 
 // ServesReads reports whether this standby may serve the reads
 // [StandbyRead] allows itself: its standby state is loaded and no audit
-// device is enabled (standbys do not audit).
-func (n *Node) ServesReads() bool { return !n.stale.Load() && n.localReads.Load() }
+// device is enabled (standbys do not audit). An active node whose lease
+// lapsed serves nothing: its caches may be older than the new active
+// node's writes.
+func (n *Node) ServesReads() bool {
+	return !n.stale.Load() && n.localReads.Load() &&
+		!n.lapsedActive()
+}
 
 // BeginInit lets the node write while the cluster is initialized: no node
 // leads before that, and the first writes are made by whichever node is
@@ -456,6 +468,7 @@ func (n *Node) Stop() {
 func (n *Node) Reset() {
 	n.active.Store(false)
 	n.activeSince.Store(nil)
+	n.term.Store(nil)
 	n.clusterTLS.Store(nil)
 }
 

@@ -29,7 +29,7 @@ func (n *Node) Physical(s storage.Storage) Physical {
 }
 
 func (p Physical) writable() error {
-	if p.n.active.Load() || p.n.initWrites.Load() {
+	if p.n.leading() || p.n.initWrites.Load() {
 		return nil
 	}
 	return ErrStandby

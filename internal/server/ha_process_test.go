@@ -25,6 +25,13 @@ type haProcess struct {
 // startHAProcess runs `coffer server` on PostgreSQL database db with HA.
 func startHAProcess(t *testing.T, db, node string) *haProcess {
 	t.Helper()
+	return startHAProcessWith(t, db, node, "")
+}
+
+// startHAProcessWith is startHAProcess with more lines in the storage
+// block.
+func startHAProcessWith(t *testing.T, db, node, storageLines string) *haProcess {
+	t.Helper()
 	addr := freeAddr(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "coffer.hcl")
@@ -32,13 +39,13 @@ func startHAProcess(t *testing.T, db, node string) *haProcess {
   connection_url = %q
   ha_enabled     = true
   max_parallel   = 16
-}
+%s}
 listener "tcp" {
   address     = %q
   tls_disable = true
 }
 api_addr = %q
-`, pgURL(db), addr, "http://"+addr)
+`, pgURL(db), storageLines, addr, "http://"+addr)
 	if err := os.WriteFile(cfg, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -92,10 +92,16 @@ type pgHA struct {
 	prefix string // channel name prefix, unique per table
 }
 
-var _ ha.Backend = (*pgHA)(nil)
+var (
+	_ ha.Backend    = (*pgHA)(nil)
+	_ ha.Leadership = (*postgres.Leadership)(nil)
+)
 
-func newPGHA(st *postgres.Storage, table, nodeID, apiAddr string, logger *slog.Logger) (*pgHA, error) {
-	el, err := postgres.NewElector(st, postgres.ElectorOptions{NodeID: nodeID, Addr: apiAddr, Logger: logger})
+// newPGHA builds the adapter; leaseTTL zero means the elector's default.
+// The elector's Leadership is the ha.Leadership as is: its ValidUntil is
+// the lease the node checks before acting as active.
+func newPGHA(st *postgres.Storage, table, nodeID, apiAddr string, leaseTTL time.Duration, logger *slog.Logger) (*pgHA, error) {
+	el, err := postgres.NewElector(st, postgres.ElectorOptions{NodeID: nodeID, Addr: apiAddr, LeaseTTL: leaseTTL, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -339,7 +339,7 @@ func (s *Server) haOptions(pg *postgres.Storage, opts Options) (*ha.Options, err
 		apiAddr = s.addrs[0]
 		s.logger.Warn("api_addr is not set; other nodes will forward to this node's first listener address", "api_addr", apiAddr)
 	}
-	backend, err := newPGHA(pg, s.cfg.Storage.Postgres.Table, nodeID, apiAddr, s.logger)
+	backend, err := newPGHA(pg, s.cfg.Storage.Postgres.Table, nodeID, apiAddr, s.cfg.Storage.Postgres.HALeaseTTL, s.logger)
 	if err != nil {
 		return nil, err
 	}

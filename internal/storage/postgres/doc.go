@@ -18,6 +18,9 @@
 //     which is the order List promises.
 //   - T_ha: one row holding the leadership epoch and the current leader's
 //     node ID and address.
+//   - T_lease: one row holding the leader's lease: its epoch, the pid of
+//     the session holding the election lock, and when it last renewed
+//     (the database's now()).
 //   - T_schema_version: one row holding the schema version. A version newer
 //     than this code knows makes Open fail with [ErrSchemaTooNew] without
 //     touching anything.
@@ -53,7 +56,13 @@
 // yet. [Leadership.Lost] is the prompt notice: it closes when the
 // dedicated connection fails a check (every 500 ms by default), which for
 // a silent network is seconds before PostgreSQL drops the session and
-// frees the lock (see the keepalive settings in elect.go). Standbys find
+// frees the lock (see the keepalive settings in elect.go). A leader that
+// stops running while its session lives on (a paused process) is replaced
+// through its lease: it renews T_lease every PingInterval, and a
+// candidate ends the session of a leader whose last renewal is older than
+// [ElectorOptions].LeaseTTL by the database's clock; [Leadership.ValidUntil]
+// tells the leader, by its own monotonic clock, when to stop acting as
+// leader, which is before any candidate may take over. Standbys find
 // the leader with [Storage.CurrentLeader] and learn of changes through
 // [Storage.Listen].
 //

@@ -7,14 +7,33 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
 // DefaultPingInterval is how often a leader checks its dedicated
-// connection when [ElectorOptions].PingInterval is zero.
+// connection and renews its lease when [ElectorOptions].PingInterval is
+// zero and LeaseTTL is the default.
 const DefaultPingInterval = 500 * time.Millisecond
+
+// DefaultLeaseTTL is the leader's lease when [ElectorOptions].LeaseTTL is
+// zero.
+const DefaultLeaseTTL = 5 * time.Second
+
+// Bounds of [ElectorOptions].LeaseTTL.
+const (
+	MinLeaseTTL = 100 * time.Millisecond
+	MaxLeaseTTL = 10 * time.Minute
+)
+
+// sqlLockTimeout and sqlInsufficientPrivilege are the SQLSTATEs of a lock
+// wait that reached lock_timeout and of a refused pg_terminate_backend.
+const (
+	sqlLockTimeout           = "55P03"
+	sqlInsufficientPrivilege = "42501"
+)
 
 // ErrNoLeader is returned by [Storage.CurrentLeader] when no node holds the
 // leadership.
@@ -47,12 +66,21 @@ type ElectorOptions struct {
 	// forwarding); it is recorded as the leader's address.
 	Addr string
 	// PingInterval is how often a leader checks its connection and the
-	// epoch; zero means [DefaultPingInterval]. Keep it well below 5 s (see
-	// the package's keepalive settings).
+	// epoch and renews its lease, and how often a candidate looks for a
+	// stale leader while it waits; zero means [DefaultPingInterval], or
+	// LeaseTTL/10 when that is shorter. Keep it well below 5 s (see the
+	// package's keepalive settings).
 	PingInterval time.Duration
 	// PingTimeout bounds one check; zero means twice PingInterval, at most
 	// one second.
 	PingTimeout time.Duration
+	// LeaseTTL is how long a leader's term lasts without a renewal, by
+	// the database's clock: a candidate that finds the leader's last
+	// renewal older than that ends the leader's session and takes over.
+	// Zero means [DefaultLeaseTTL]; it must lie within [MinLeaseTTL] and
+	// [MaxLeaseTTL] and be at least twice PingInterval plus PingTimeout,
+	// so that a healthy leader renews several times per TTL.
+	LeaseTTL time.Duration
 	// Logger receives leadership changes; nil discards them.
 	Logger *slog.Logger
 }
@@ -64,6 +92,10 @@ type Elector struct {
 	s    *Storage
 	opts ElectorOptions
 	log  *slog.Logger
+
+	// Test hooks, set only by export_test.go before any Acquire.
+	beforeRenew func(epoch int64) // called before each renewal
+	beforeBump  func()            // called just before the epoch bump
 }
 
 // NewElector returns an Elector for the tables of s. It does no I/O.
@@ -71,14 +103,23 @@ func NewElector(s *Storage, opts ElectorOptions) (*Elector, error) {
 	if opts.NodeID == "" {
 		return nil, errors.New("new elector: node ID is empty")
 	}
-	if opts.PingInterval < 0 || opts.PingTimeout < 0 {
-		return nil, errors.New("new elector: ping interval and timeout must not be negative")
+	if opts.PingInterval < 0 || opts.PingTimeout < 0 || opts.LeaseTTL < 0 {
+		return nil, errors.New("new elector: ping interval, ping timeout and lease TTL must not be negative")
+	}
+	if opts.LeaseTTL == 0 {
+		opts.LeaseTTL = DefaultLeaseTTL
+	}
+	if opts.LeaseTTL < MinLeaseTTL || opts.LeaseTTL > MaxLeaseTTL {
+		return nil, fmt.Errorf("new elector: lease TTL %s is outside %s to %s", opts.LeaseTTL, MinLeaseTTL, MaxLeaseTTL)
 	}
 	if opts.PingInterval == 0 {
-		opts.PingInterval = DefaultPingInterval
+		opts.PingInterval = min(DefaultPingInterval, opts.LeaseTTL/10)
 	}
 	if opts.PingTimeout == 0 {
 		opts.PingTimeout = min(2*opts.PingInterval, time.Second)
+	}
+	if opts.LeaseTTL < 2*(opts.PingInterval+opts.PingTimeout) {
+		return nil, fmt.Errorf("new elector: lease TTL %s is less than twice the ping interval plus timeout (%s)", opts.LeaseTTL, 2*(opts.PingInterval+opts.PingTimeout))
 	}
 	log := opts.Logger
 	if log == nil {
@@ -92,10 +133,12 @@ type Leadership struct {
 	// Epoch is this term's epoch, greater than every earlier term's.
 	Epoch int64
 
-	lost    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
-	release sync.Once
+	ttl        time.Duration             // the elector's LeaseTTL
+	validUntil atomic.Pointer[time.Time] // see ValidUntil; monotonic
+	lost       chan struct{}
+	stop       chan struct{}
+	done       chan struct{}
+	release    sync.Once
 }
 
 // Lost returns a channel that is closed when this term ends: the dedicated
@@ -103,6 +146,25 @@ type Leadership struct {
 // epoch moved on, or Release was called. After it closes the node must
 // stop acting as leader; its fenced writes fail anyway.
 func (l *Leadership) Lost() <-chan struct{} { return l.lost }
+
+// ValidUntil returns when this node's view of its lease ends, by the local
+// monotonic clock: the local time at which the last successful renewal
+// (or the epoch bump) was sent, plus LeaseTTL minus a quarter of it. The
+// database records a renewal no earlier than it was sent, and other nodes
+// take over only once the renewal is older than LeaseTTL by the
+// database's clock, so the leader's view ends first as long as neither
+// clock runs more than a quarter slower or faster than the other; their
+// offsets do not matter. After ValidUntil the node must not act as
+// leader, whether or not Lost has closed: a lapsed lease is never
+// renewed, and the term ends at the next check.
+func (l *Leadership) ValidUntil() time.Time { return *l.validUntil.Load() }
+
+// renewed extends the lease from sent, the local time the renewal (or the
+// bump) was sent.
+func (l *Leadership) renewed(sent time.Time) {
+	t := sent.Add(l.ttl - l.ttl/4)
+	l.validUntil.Store(&t)
+}
 
 // Fence returns the fence that binds writes to this term; pass it to
 // [Storage.SetFence].
@@ -118,10 +180,22 @@ func (l *Leadership) Release() {
 
 // Acquire blocks until this node is the leader, or ctx ends. It connects a
 // dedicated connection, waits for the election's advisory lock on it, then
-// increments the epoch and records this node as leader in the same
-// session. The returned Leadership checks its connection every
-// PingInterval until it is lost or released, in a goroutine of its own;
-// the caller must call Release when done with it, lost or not.
+// increments the epoch and records this node as leader, with the first
+// renewal of its lease, in the same session. The returned Leadership
+// checks its connection and renews its lease every PingInterval until it
+// is lost or released, in a goroutine of its own; the caller must call
+// Release when done with it, lost or not.
+//
+// While it waits, Acquire looks every PingInterval for a stale leader:
+// one whose lease was last renewed more than LeaseTTL ago by the
+// database's clock (its process paused or its host frozen, while
+// PostgreSQL keeps its session and so its lock). It ends that leader's
+// session with pg_terminate_backend, which frees the lock; the epoch bump
+// that follows fences the old leader's writes. Ending another session
+// needs the pg_signal_backend role, or the same role as that session
+// (superusers may always); without it Acquire logs an error naming the
+// privilege once per call and goes on waiting for the lock to be freed
+// otherwise, as it would without a lease.
 func (e *Elector) Acquire(ctx context.Context) (*Leadership, error) {
 	cfg := e.s.connConfig.Copy()
 	cfg.RuntimeParams["application_name"] = "coffer-leader:" + e.opts.NodeID
@@ -129,6 +203,9 @@ func (e *Elector) Acquire(ctx context.Context) (*Leadership, error) {
 	cfg.RuntimeParams["tcp_keepalives_interval"] = keepaliveInterval
 	cfg.RuntimeParams["tcp_keepalives_count"] = keepaliveCount
 	cfg.RuntimeParams["tcp_user_timeout"] = userTimeout
+	// The lock wait gives up after a ping interval to look for a stale
+	// leader; the leader's own statements take no contended locks.
+	cfg.RuntimeParams["lock_timeout"] = strconv.FormatInt(max(e.opts.PingInterval.Milliseconds(), 1), 10)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, e.s.wrap(fmt.Sprintf("acquire leadership: connect (%s)", describe(cfg)), err)
@@ -145,26 +222,75 @@ func (e *Elector) Acquire(ctx context.Context) (*Leadership, error) {
 	if err := ensureSyncCommit(ctx, conn); err != nil {
 		return fail("set up connection", err)
 	}
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", e.s.leaderKey); err != nil {
+	if err := e.waitLock(ctx, conn); err != nil {
 		return fail("wait for lock", err)
 	}
-	var epoch int64
-	if err := conn.QueryRow(ctx, e.s.q.bumpEpoch, e.opts.NodeID, e.opts.Addr).Scan(&epoch); err != nil {
-		return fail("bump epoch", err)
+	// The bump waits for the fenced writes in flight, however long.
+	if _, err := conn.Exec(ctx, "SET lock_timeout = 0"); err != nil {
+		return fail("set up connection", err)
+	}
+	if e.beforeBump != nil {
+		e.beforeBump()
 	}
 	l := &Leadership{
-		Epoch: epoch,
-		lost:  make(chan struct{}),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		ttl:  e.opts.LeaseTTL,
+		lost: make(chan struct{}),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
 	}
-	e.log.Info("leadership acquired", "epoch", epoch)
+	sent := time.Now()
+	if err := conn.QueryRow(ctx, e.s.q.bumpEpoch, e.opts.NodeID, e.opts.Addr).Scan(&l.Epoch); err != nil {
+		return fail("bump epoch", err)
+	}
+	l.renewed(sent)
+	e.log.Info("leadership acquired", "epoch", l.Epoch, "lease_ttl", e.opts.LeaseTTL)
 	go e.watch(conn, l)
 	return l, nil
 }
 
-// watch checks the leader's connection until it fails or Release is
-// called, then ends the term. It alone uses conn.
+// waitLock takes the election lock on conn, waiting until it is free or
+// ctx ends. Each time the wait reaches lock_timeout it ends the session
+// of a stale leader, if there is one.
+func (e *Elector) waitLock(ctx context.Context, conn *pgx.Conn) error {
+	hi, lo := int64(uint64(e.s.leaderKey)>>32), int64(uint32(e.s.leaderKey))
+	warned := false
+	for {
+		_, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", e.s.leaderKey)
+		if err == nil {
+			return nil
+		}
+		if sqlState(err) != sqlLockTimeout {
+			return err
+		}
+		var (
+			pid  int32
+			age  float64
+			done bool
+		)
+		err = conn.QueryRow(ctx, e.s.q.terminateStale, hi, lo, e.opts.LeaseTTL.Microseconds()).Scan(&pid, &age, &done)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			// The leader is alive, or there is none any more.
+		case sqlState(err) == sqlInsufficientPrivilege:
+			if !warned {
+				warned = true
+				e.log.Error("the leader's lease has expired but its session cannot be ended:"+
+					" grant this server's database role pg_signal_backend (or run every node as the same role);"+
+					" waiting for the session to end by itself",
+					"err", e.s.wrap("end stale leader session", err))
+			}
+		case err != nil:
+			return err
+		case done:
+			e.log.Warn("ended the session of a leader whose lease expired", "pid", pid, "last_renewal_age", time.Duration(age*float64(time.Second)).Round(time.Millisecond))
+		}
+	}
+}
+
+// watch renews the leader's lease every PingInterval, which also checks
+// its connection, the lock and the epoch, until a renewal fails, the lease
+// lapsed before it could be renewed, or Release is called; then it ends
+// the term. It alone uses conn.
 func (e *Elector) watch(conn *pgx.Conn, l *Leadership) {
 	// Deferred calls run last first: Lost closes before the possibly slow
 	// goodbye on a dead connection.
@@ -181,16 +307,30 @@ func (e *Elector) watch(conn *pgx.Conn, l *Leadership) {
 			return
 		case <-t.C:
 		}
+		if e.beforeRenew != nil {
+			e.beforeRenew(l.Epoch)
+		}
+		// A lease that lapsed (the process was paused, or a check
+		// outlived it) is never renewed: another node may already lead.
+		sent := time.Now()
+		if !sent.Before(l.ValidUntil()) {
+			e.log.Warn("leadership lost: lease lapsed before it was renewed", "epoch", l.Epoch)
+			return
+		}
 		// The term outlives Acquire's context; each check has its own
 		// deadline instead.
 		ctx, cancel := context.WithTimeout(context.Background(), e.opts.PingTimeout)
 		var ok bool
-		err := conn.QueryRow(ctx, e.s.q.leaderHealthy, hi, lo, l.Epoch).Scan(&ok)
+		err := conn.QueryRow(ctx, e.s.q.renewLease, hi, lo, l.Epoch).Scan(&ok)
 		cancel()
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
 		if err != nil || !ok {
-			e.log.Warn("leadership lost", "epoch", l.Epoch, "err", e.s.wrap("check leadership", errOrNil(err)))
+			e.log.Warn("leadership lost", "epoch", l.Epoch, "err", e.s.wrap("renew lease", errOrNil(err)))
 			return
 		}
+		l.renewed(sent)
 	}
 }
 

@@ -11,21 +11,22 @@ import (
 )
 
 // SchemaVersion is the schema version this code writes and understands.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // fencedState is the SQLSTATE that T_check_fence raises.
 const fencedState = "CF001"
 
 // queries holds every SQL statement, with the table names filled in once.
 type queries struct {
-	table                       string // the key/value table, unquoted
-	kv, ha, version, checkFence string // quoted identifiers
+	table                              string // the key/value table, unquoted
+	kv, ha, lease, version, checkFence string // quoted identifiers
 
 	get, put, del, fence            string
 	listLeaves, listLeavesBounded   string
 	listFolders, listFoldersBounded string
-	bumpEpoch, leaderHealthy        string
+	bumpEpoch, renewLease           string
 	releaseLeader, currentLeader    string
+	terminateStale                  string
 }
 
 func newQueries(table string) queries {
@@ -34,6 +35,7 @@ func newQueries(table string) queries {
 		table:      table,
 		kv:         id(table),
 		ha:         id(table + "_ha"),
+		lease:      id(table + "_lease"),
 		version:    id(table + "_schema_version"),
 		checkFence: id(table + "_check_fence"),
 	}
@@ -66,14 +68,31 @@ func newQueries(table string) queries {
 	q.listFolders = folders("")
 	q.listFoldersBounded = folders(" AND dir < $3")
 
-	q.bumpEpoch = "UPDATE " + q.ha + " SET epoch = epoch + 1, leader_id = $1, leader_addr = $2, elected_at = now() WHERE id = 1 RETURNING epoch"
+	// The epoch bump and the first heartbeat of the term are one
+	// statement.
+	q.bumpEpoch = "WITH b AS (UPDATE " + q.ha + " SET epoch = epoch + 1, leader_id = $1, leader_addr = $2, elected_at = now() WHERE id = 1 RETURNING epoch)" +
+		" UPDATE " + q.lease + " l SET epoch = b.epoch, leader_pid = pg_backend_pid(), renewed_at = now() FROM b WHERE l.id = 1 RETURNING b.epoch"
 	// A bigint advisory lock shows in pg_locks as classid (high 32 bits),
 	// objid (low 32 bits) and objsubid 1.
 	heldBy := "FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1" +
 		" AND database = (SELECT oid FROM pg_database WHERE datname = current_database())" +
 		" AND classid::bigint = $1 AND objid::bigint = $2"
-	q.leaderHealthy = "SELECT EXISTS (SELECT 1 " + heldBy + " AND pid = pg_backend_pid())" +
-		" AND (SELECT epoch FROM " + q.ha + " WHERE id = 1) = $3"
+	// A renewal succeeds only in the session that holds the lock, and
+	// only while its term's epoch is current.
+	q.renewLease = "UPDATE " + q.lease + " SET renewed_at = now() WHERE id = 1 AND epoch = $3 AND leader_pid = pg_backend_pid()" +
+		" AND EXISTS (SELECT 1 " + heldBy + " AND pid = pg_backend_pid())" +
+		" AND (SELECT epoch FROM " + q.ha + " WHERE id = 1) = $3 RETURNING true"
+	// The session holding the lock is stale when the term it recorded
+	// has not been renewed for longer than the TTL ($3, microseconds) by
+	// the database's clock. A holder that recorded no term (it took the
+	// lock and stopped before its bump, or runs a Coffer that keeps no
+	// lease) is judged by its last activity instead, which a live leader
+	// refreshes at every check. Only that one session is ended.
+	q.terminateStale = "SELECT h.pid, extract(epoch FROM h.age)::float8, pg_terminate_backend(h.pid) FROM (" +
+		"SELECT k.pid, now() - CASE WHEN k.pid = l.leader_pid THEN l.renewed_at ELSE a.state_change END AS age" +
+		" FROM (SELECT pid " + heldBy + ") k" +
+		" CROSS JOIN " + q.lease + " l LEFT JOIN pg_stat_activity a ON a.pid = k.pid WHERE l.id = 1" +
+		") h WHERE h.age > $3::bigint * interval '1 microsecond'"
 	q.releaseLeader = "UPDATE " + q.ha + " SET leader_id = '', leader_addr = '' WHERE id = 1 AND epoch = $1"
 	q.currentLeader = "SELECT leader_id, leader_addr, epoch, EXISTS (SELECT 1 " + heldBy + ") FROM " + q.ha + " WHERE id = 1"
 	return q
@@ -97,6 +116,12 @@ func migrations(q queries) [][]string {
 			"    RAISE EXCEPTION 'write fenced: epoch % is not the current epoch %', want, have USING ERRCODE = '" + fencedState + "';\n" +
 			"  END IF;\n" +
 			"END\n$f$",
+	}, {
+		// The leader's lease: its own row, so that renewals never wait
+		// for the share locks fenced writes hold on the epoch row.
+		"CREATE TABLE " + q.lease + " (id int PRIMARY KEY CHECK (id = 1), epoch bigint NOT NULL DEFAULT 0," +
+			" leader_pid int NOT NULL DEFAULT 0, renewed_at timestamptz)",
+		"INSERT INTO " + q.lease + " (id) VALUES (1)",
 	}}
 }
 
