@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -298,8 +299,14 @@ func TestRegisterModel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := porcupine.CheckOperations(registerModel(), tt.history); got != tt.want {
-				t.Errorf("CheckOperations = %v, want %v", got, tt.want)
+			res, info := porcupine.CheckOperationsVerbose(registerModel(), tt.history, 10*time.Second)
+			if got := res == porcupine.Ok; got != tt.want {
+				t.Errorf("CheckOperationsVerbose = %v, want ok=%v", res, tt.want)
+			}
+			// The failure report the Jepsen test writes, infinite return
+			// times included.
+			if err := porcupine.VisualizePath(registerModel(), info, filepath.Join(t.TempDir(), "history.html")); err != nil {
+				t.Errorf("VisualizePath: %v", err)
 			}
 		})
 	}
