@@ -167,8 +167,8 @@ func TestJepsen(t *testing.T) {
 	rec.mu.Unlock()
 	t.Logf("operations: %s", counts)
 	t.Logf("faults: %s", strings.Join(faults, "; "))
-	t.Logf("JEPSEN duration=%s ops=%d faults=%d linearizable=%s ryw_violations=%d revocations=%d stale_revocations=%d lost_writes=%d x_vault_index=%s settings=%q",
-		dur, ops, len(faults), linearizable, len(ryw), revs.checked, len(revs.stale), lost, index, c.settings)
+	t.Logf("JEPSEN duration=%s ops=%d faults=%d linearizable=%s ryw_violations=%d revocations=%d revocations_used_everywhere=%d stale_revocations=%d lost_writes=%d x_vault_index=%s settings=%q",
+		dur, ops, len(faults), linearizable, len(ryw), revs.checked, revs.warm, len(revs.stale), lost, index, c.settings)
 	if len(failed) > 0 {
 		if len(failed) > 40 {
 			failed = append(failed[:40], fmt.Sprintf("... and %d more", len(failed)-40))
@@ -434,6 +434,7 @@ func nemesis(ctx context.Context, t *testing.T, c *cluster) (done []string, errs
 // revocationStats is what the revocation checker saw.
 type revocationStats struct {
 	checked int      // revocations that returned and were checked
+	warm    int      // of those, the ones every node had honoured before
 	stale   []string // a node honoured a token after its revocation returned
 }
 
@@ -464,13 +465,20 @@ func revocations(ctx context.Context, c *cluster) (st revocationStats) {
 			continue
 		}
 		tok := sec.Auth.ClientToken
+		warm := true
 		for _, nd := range c.nodes {
-			use(nd, tok) // so that every node has looked it up
+			// So that every node has looked it up (and may have cached it).
+			if code := use(nd, tok); code != http.StatusOK && code != http.StatusNotFound {
+				warm = false
+			}
 		}
 		if err := root.Auth().Token().RevokeTree(tok); err != nil {
 			continue // unknown whether it was revoked
 		}
 		st.checked++
+		if warm {
+			st.warm++
+		}
 		for _, nd := range c.nodes {
 			switch code := use(nd, tok); code {
 			case http.StatusOK, http.StatusNotFound:
