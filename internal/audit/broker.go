@@ -151,6 +151,14 @@ func (b *Broker) LogResponse(ctx context.Context, e *Entry) error {
 	return b.log(ctx, TypeResponse, e)
 }
 
+// LogForward records that a standby sent a request to the active node
+// (e.Forward names it) instead of serving it, as [Broker.LogResponse]
+// records a response: a request that no device recorded must not be
+// forwarded.
+func (b *Broker) LogForward(ctx context.Context, e *Entry) error {
+	return b.log(ctx, TypeForward, e)
+}
+
 func (b *Broker) log(ctx context.Context, typ string, e *Entry) error {
 	b.mu.RLock()
 	devs := b.devices

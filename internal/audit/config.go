@@ -120,6 +120,9 @@ func parseFile(o *FileOptions, options map[string]string) error {
 	if o.Path == "" {
 		return logical.InvalidRequest("audit option file_path is required")
 	}
+	if err := checkPlaceholders(o.Path); err != nil {
+		return err
+	}
 	if m, ok := options["mode"]; ok && m != "" {
 		n, err := strconv.ParseUint(m, 8, 32)
 		if err != nil || n > 0o777 {
@@ -194,6 +197,10 @@ type OpenParams struct {
 	Resume ChainState
 	Clock  logical.Clock
 	Logger *slog.Logger
+	// NodeID names the node opening the device: it fills
+	// [NodeIDPlaceholder] in a file path and node_id in every line
+	// ([DeviceOptions.NodeID]). Empty on a single server.
+	NodeID string
 }
 
 // Open builds the device c describes: it opens the file (or prepares the
@@ -202,7 +209,13 @@ func Open(c Config, p OpenParams) (*Device, error) {
 	var sink Sink
 	switch c.Type {
 	case "file":
-		f, err := OpenFile(c.File)
+		fo := c.File
+		path, err := ExpandPath(fo.Path, p.NodeID)
+		if err != nil {
+			return nil, err
+		}
+		fo.Path = path
+		f, err := OpenFile(fo)
 		if err != nil {
 			return nil, err
 		}
@@ -236,6 +249,7 @@ func Open(c Config, p OpenParams) (*Device, error) {
 		Resume:          p.Resume,
 		Clock:           p.Clock,
 		Logger:          p.Logger,
+		NodeID:          p.NodeID,
 	})
 	if err != nil {
 		sink.Close()

@@ -109,6 +109,9 @@ type DeviceOptions struct {
 	Clock logical.Clock
 	// Logger receives checkpoint failures; nothing is logged when nil.
 	Logger *slog.Logger
+	// NodeID names the cluster node that writes through the device: it is
+	// written in every line (node_id). Empty on a single server.
+	NodeID string
 }
 
 // Device is one enabled audit device: it formats entries, chains the lines
@@ -119,6 +122,7 @@ type Device struct {
 	sink    Sink
 	witness Sink // nil for none
 	f       formatter
+	nodeID  string
 	signer  ed25519.PrivateKey
 	every   int
 	clock   logical.Clock
@@ -165,7 +169,8 @@ func NewDevice(o DeviceOptions) (*Device, error) {
 		path:    o.Path,
 		sink:    o.Sink,
 		witness: o.Witness,
-		f:       formatter{key: o.Keys.HMAC, raw: o.LogRaw, rawAccessor: o.RawAccessor},
+		f:       formatter{key: o.Keys.HMAC, raw: o.LogRaw, rawAccessor: o.RawAccessor, nodeID: o.NodeID},
+		nodeID:  o.NodeID,
 		signer:  o.Keys.Signing,
 		every:   o.CheckpointEvery,
 		clock:   o.Clock,
@@ -210,8 +215,8 @@ func NewDevice(o DeviceOptions) (*Device, error) {
 }
 
 // resumeFrom returns the chain state after last, a line read back from a
-// sink, and how many entries may be unchecked. A line that does not parse
-// as a chain line gives a zero state: the device starts a new chain.
+// sink, and how many entries may be unchecked. A line that does not parse as a chain line gives a zero
+// state: the device starts a new chain.
 func resumeFrom(last []byte) (ChainState, int) {
 	var l Line
 	if err := json.Unmarshal(last, &l); err != nil || l.Seq == 0 || !validChainID(l.ChainID) {
@@ -278,14 +283,15 @@ func (d *Device) lock(ctx context.Context) error {
 
 func (d *Device) unlock() { <-d.sem }
 
-// Log writes e as a line of type typ ([TypeRequest] or [TypeResponse]),
+// Log writes e as a line of type typ ([TypeRequest], [TypeResponse] or
+// [TypeForward]),
 // then a checkpoint when one is due. It returns when the line is written
 // or has failed; if ctx ends while another write holds the device, it
 // gives up. A failed write leaves the chain where it was. A failed
 // checkpoint does not fail the entry: it is logged and retried after the
 // next entry.
 func (d *Device) Log(ctx context.Context, typ string, e *Entry) error {
-	if typ != TypeRequest && typ != TypeResponse {
+	if typ != TypeRequest && typ != TypeResponse && typ != TypeForward {
 		return fmt.Errorf("audit entry type %q", typ)
 	}
 	b, err := d.f.format(typ, e)
@@ -360,6 +366,7 @@ func (d *Device) repairLocked() error {
 type tornBody struct {
 	Type     string `json:"type"`
 	Time     string `json:"time"`
+	NodeID   string `json:"node_id,omitempty"`
 	Offset   int64  `json:"offset"`
 	CutBytes int64  `json:"cut_bytes"`
 	Failures int64  `json:"failed_writes"`
@@ -373,7 +380,7 @@ func (d *Device) recoverLocked(ctx context.Context) error {
 		return err
 	}
 	tw := d.torn
-	b, err := json.Marshal(&tornBody{Type: TypeTornWrite, Time: formatTime(d.clock.Now()), Offset: tw.offset, CutBytes: tw.cut, Failures: tw.failures, Error: tw.err})
+	b, err := json.Marshal(&tornBody{Type: TypeTornWrite, Time: formatTime(d.clock.Now()), NodeID: d.nodeID, Offset: tw.offset, CutBytes: tw.cut, Failures: tw.failures, Error: tw.err})
 	if err != nil {
 		return fmt.Errorf("encode audit torn write record: %w", err)
 	}
@@ -395,6 +402,7 @@ func (d *Device) recoverLocked(ctx context.Context) error {
 type checkpointBody struct {
 	Type      string `json:"type"`
 	Time      string `json:"time"`
+	NodeID    string `json:"node_id,omitempty"`
 	Hash      string `json:"hash"`
 	Signature string `json:"signature"`
 }
@@ -403,9 +411,10 @@ type checkpointBody struct {
 // witness. The caller holds sem.
 func (d *Device) checkpointLocked(ctx context.Context) error {
 	cb := checkpointBody{
-		Type: TypeCheckpoint,
-		Time: formatTime(d.clock.Now()),
-		Hash: d.state.Head,
+		Type:   TypeCheckpoint,
+		Time:   formatTime(d.clock.Now()),
+		NodeID: d.nodeID,
+		Hash:   d.state.Head,
 	}
 	msg := CheckpointMessage(d.state.ChainID, d.state.Seq+1, cb.Hash, cb.Time)
 	cb.Signature = hex.EncodeToString(ed25519.Sign(d.signer, msg))

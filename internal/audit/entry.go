@@ -24,6 +24,15 @@ type Entry struct {
 	// Error is the client-safe error message, "" on success. It is written
 	// as is, so it must never contain a secret.
 	Error string
+	// Forward says where a standby sent the request; only forward entries
+	// ([Broker.LogForward]) carry one.
+	Forward *Forward
+}
+
+// Forward is where a standby sent a request it did not serve itself.
+type Forward struct {
+	// Target is the active node's address the request went to.
+	Target string
 }
 
 // Auth is the caller's token as the audit log describes it.
@@ -100,18 +109,26 @@ const (
 	// TypeTornWrite is the device's own record that a write failed part
 	// way and the sink was cut back to its last complete line.
 	TypeTornWrite = "torn_write"
+	// TypeForward records that a standby sent a request to the active
+	// node instead of serving it; the active node's log has the request
+	// under the same request ID.
+	TypeForward = "forward"
 )
 
 // Line is one line of an audit log as written, for readers such as
 // package trail. Data fields stay raw JSON.
 type Line struct {
-	Seq      uint64        `json:"seq"`
-	ChainID  string        `json:"chain_id"`
-	PrevHash string        `json:"prev_hash"`
-	Type     string        `json:"type"`
-	Time     string        `json:"time"`
+	Seq      uint64 `json:"seq"`
+	ChainID  string `json:"chain_id"`
+	PrevHash string `json:"prev_hash"`
+	Type     string `json:"type"`
+	Time     string `json:"time"`
+	// NodeID names the cluster node whose device wrote the line; empty
+	// on a single server.
+	NodeID   string        `json:"node_id,omitempty"`
 	Auth     *LineAuth     `json:"auth,omitempty"`
 	Request  *LineRequest  `json:"request,omitempty"`
+	Forward  *LineForward  `json:"forward,omitempty"`
 	Response *LineResponse `json:"response,omitempty"`
 	Error    string        `json:"error,omitempty"`
 	// Hash and Signature are set on checkpoint lines only.
@@ -171,6 +188,11 @@ type LineResponse struct {
 	Secret     *LineSecret     `json:"secret,omitempty"`
 	Auth       *LineAuth       `json:"auth,omitempty"`
 	WrapInfo   *LineWrapInfo   `json:"wrap_info,omitempty"`
+}
+
+// LineForward is the "forward" object of a forward line.
+type LineForward struct {
+	Target string `json:"target"`
 }
 
 // LineSecret is the "secret" object of a leased response.

@@ -81,7 +81,7 @@ func OpenFile(o FileOptions) (*File, error) {
 		return &File{opts: o, w: io.Discard}, nil
 	}
 	fl := &File{opts: o}
-	f, last, end, err := fl.open()
+	f, last, end, err := fl.open(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -89,9 +89,17 @@ func OpenFile(o FileOptions) (*File, error) {
 	return fl, nil
 }
 
-// open opens the file, checks it and returns it with its last complete
-// line and its size.
-func (fl *File) open() (*os.File, []byte, int64, error) {
+// ErrFileInUse is returned (wrapped) when an audit file is already open
+// in another audit device, of this server or of another process on the
+// host (another node of a cluster): two writers would interleave two hash
+// chains in one file. Each node of a cluster needs its own file, for
+// example with {{node_id}} in file_path.
+var ErrFileInUse = errors.New("audit file is in use by another audit device")
+
+// open opens the file, takes its lock, checks it and returns it with its
+// last complete line and its size. When the path still names old (the
+// file was not rotated), open returns old itself, with a nil line.
+func (fl *File) open(old *os.File) (*os.File, []byte, int64, error) {
 	o := fl.opts
 	const flags = os.O_RDWR | os.O_APPEND | os.O_CREATE
 	var f *os.File
@@ -103,6 +111,18 @@ func (fl *File) open() (*os.File, []byte, int64, error) {
 	}
 	if err != nil {
 		return nil, nil, 0, err
+	}
+	if old != nil {
+		fi, err1 := f.Stat()
+		ofi, err2 := old.Stat()
+		if err1 == nil && err2 == nil && os.SameFile(fi, ofi) {
+			f.Close()
+			return old, nil, ofi.Size(), nil
+		}
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, nil, 0, fmt.Errorf("%w: %q (%v): give each node of a cluster its own file, e.g. with {{node_id}} in file_path", ErrFileInUse, o.Path, err)
 	}
 	last, err := checkAndTail(f, o)
 	if err != nil {
@@ -294,12 +314,18 @@ func (fl *File) Reload() error {
 	if fl.w != nil {
 		return nil
 	}
-	f, _, end, err := fl.open()
+	fl.mu.Lock()
+	old := fl.f
+	fl.mu.Unlock()
+	f, _, end, err := fl.open(old)
 	if err != nil {
 		return err
 	}
+	if f == old {
+		return nil
+	}
 	fl.mu.Lock()
-	old := fl.f
+	old = fl.f
 	fl.f, fl.end = f, end
 	fl.mu.Unlock()
 	if old != nil {

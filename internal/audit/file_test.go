@@ -304,10 +304,21 @@ func TestFileResumesChain(t *testing.T) {
 // is terminated and the chain resumes from the last complete line.
 func TestFileCutTail(t *testing.T) {
 	t.Parallel()
-	d, path := newFileDevice(t, audit.DeviceOptions{})
+	path := filepath.Join(t.TempDir(), "audit.log")
+	f0, err := audit.OpenFile(audit.FileOptions{Path: path, AllowAnyDir: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := audit.NewDevice(audit.DeviceOptions{Path: "file/", Sink: f0, Keys: testKeys(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := t.Context()
 	d.Log(ctx, audit.TypeRequest, sampleEntry())
 	state, _ := d.State(ctx)
+	// A crash: the first device's file is closed (its lock released)
+	// without a final checkpoint, after a write cut short.
+	f0.Close()
 	fh, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ type formatter struct {
 	key         []byte // 32-byte HMAC key, never written anywhere
 	raw         bool   // log_raw: write secrets as they are
 	rawAccessor bool   // hmac_accessor=false: write accessors as they are
+	nodeID      string // written in every line; "" on a single server
 }
 
 // hasher HMACs values for one formatting call; it is not safe for
@@ -70,8 +71,10 @@ func (f *formatter) accessor(h *hasher, s string) string {
 type body struct {
 	Type     string        `json:"type"`
 	Time     string        `json:"time"`
+	NodeID   string        `json:"node_id,omitempty"`
 	Auth     *LineAuth     `json:"auth,omitempty"`
 	Request  *LineRequest  `json:"request,omitempty"`
+	Forward  *LineForward  `json:"forward,omitempty"`
 	Response *LineResponse `json:"response,omitempty"`
 	Error    string        `json:"error,omitempty"`
 }
@@ -81,16 +84,23 @@ type body struct {
 func (f *formatter) format(typ string, e *Entry) ([]byte, error) {
 	h := f.hasher()
 	b := body{
-		Type:  typ,
-		Time:  formatTime(e.Time),
-		Auth:  f.auth(h, e.Auth),
-		Error: e.Error,
+		Type:   typ,
+		Time:   formatTime(e.Time),
+		NodeID: f.nodeID,
+		Auth:   f.auth(h, e.Auth),
+		Error:  e.Error,
 	}
 	req, err := f.request(h, &e.Request)
 	if err != nil {
 		return nil, err
 	}
 	b.Request = req
+	if typ == TypeForward {
+		b.Forward = &LineForward{}
+		if e.Forward != nil {
+			b.Forward.Target = e.Forward.Target
+		}
+	}
 	if typ == TypeResponse {
 		resp, err := f.response(h, e.Response)
 		if err != nil {

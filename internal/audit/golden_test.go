@@ -166,3 +166,48 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestGoldenNodeLines is TestGoldenLines for a node of a cluster: a
+// request, the forward entry a standby writes for it and a checkpoint,
+// each with the node's ID, compared with testdata/node_lines.golden.
+func TestGoldenNodeLines(t *testing.T) {
+	t.Parallel()
+	keys := audit.Keys{HMAC: bytes.Repeat([]byte{7}, audit.HMACKeySize), Signing: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, ed25519.SeedSize))}
+	sink := &memSink{}
+	d, err := audit.NewDevice(audit.DeviceOptions{
+		Path: "file/", Sink: sink, Keys: keys, Clock: fixedClock{testTime},
+		Resume: audit.ChainState{ChainID: "00112233aabbccdd"}, NodeID: "node-b",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	e := sampleEntry()
+	if err := d.Log(ctx, audit.TypeRequest, e); err != nil {
+		t.Fatal(err)
+	}
+	fwd := &audit.Entry{Time: e.Time, Request: audit.Request{ID: e.Request.ID, Operation: "update", Path: "secret/data/app", ClientToken: e.Request.ClientToken, RemoteAddress: "192.0.2.7"}, Forward: &audit.Forward{Target: "127.0.0.1:8201"}}
+	if err := d.Log(ctx, audit.TypeForward, fwd); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := sink.buf.Bytes()
+	path := filepath.Join("testdata", "node_lines.golden")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("lines differ from %s (run with -update and review the diff):\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+	if bytes.Contains(got, []byte(e.Request.ClientToken)) {
+		t.Errorf("a line holds the raw client token:\n%s", got)
+	}
+}

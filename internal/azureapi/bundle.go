@@ -3,6 +3,7 @@ package azureapi
 import (
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,23 @@ func metaOf(custom map[string]string, n int) versionMeta {
 		}
 	}
 	return vm
+}
+
+// checkValid refuses a get of the value outside the version's validity
+// window at now (Unix seconds): on or after exp, or before nbf. Azure's
+// documentation says such a value should not be retrieved and gives the
+// answer for an expired secret (403 Forbidden, inner SecretExpired);
+// Coffer enforces both. Only this API's get is refused: the version's
+// attributes are still listed and shown, and the Vault API reads the
+// data as before (exp and nbf are this API's, kept in custom_metadata).
+func (vm versionMeta) checkValid(now int64) error {
+	if vm.Expires != nil && now >= *vm.Expires {
+		return fail(http.StatusForbidden, codeForbidden, "Operation get is not allowed on an expired secret.").withInner(codeExpired)
+	}
+	if vm.NotBefore != nil && now < *vm.NotBefore {
+		return fail(http.StatusForbidden, codeForbidden, "Operation get is not allowed on a secret that is not yet valid (nbf).").withInner(codeNotYetValid)
+	}
+	return nil
 }
 
 // encode is vm as a custom_metadata value; nil when vm is all defaults

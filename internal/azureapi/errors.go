@@ -22,7 +22,10 @@ const (
 	codeTooLarge       = "RequestBodyTooLarge"
 	codeInternal       = "InternalServerError"
 	codeUnavailable    = "ServiceUnavailable"
+	codeThrottled      = "Throttled"
 	codeDisabled       = "SecretDisabled"
+	codeExpired        = "SecretExpired"
+	codeNotYetValid    = "SecretNotYetValid"
 	codeUnknownRequest = "NotFound"
 )
 
@@ -69,6 +72,10 @@ func toAPI(err error) (e *apiError, known bool) {
 		return ae, true
 	}
 	switch {
+	case errors.Is(err, core.ErrInvalidToken):
+		// Not a Coffer token that is live: Key Vault's 401 for a bad
+		// bearer token (the handler adds the challenge), not a 403.
+		return fail(http.StatusUnauthorized, codeUnauthorized, "AKV10032: The bearer token is not a live Coffer token (unknown, expired or revoked)."), true
 	case errors.Is(err, logical.ErrPermissionDenied), errors.Is(err, logical.ErrInvalidCredentials):
 		return fail(http.StatusForbidden, codeForbidden, "%s", err.Error()), true
 	case errors.Is(err, logical.ErrNotFound), errors.Is(err, logical.ErrUnsupportedPath):

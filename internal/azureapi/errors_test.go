@@ -56,7 +56,7 @@ func TestRawErrors(t *testing.T) {
 		{"bad skiptoken", "GET", "/secrets?api-version=7.5&$skiptoken=zz", root, "", 400, "BadParameter"},
 		{"versions of missing", "GET", "/secrets/x/versions?api-version=7.5", root, "", 404, "SecretNotFound"},
 		{"update missing", "PATCH", "/secrets/x?api-version=7.5", root, `{"contentType":"a"}`, 404, "SecretNotFound"},
-		{"bad token", "GET", "/secrets/x?api-version=7.5", "not-a-token", "", 403, "Forbidden"},
+		{"bad token", "GET", "/secrets/x?api-version=7.5", "not-a-token", "", 401, "Unauthorized"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,6 +44,15 @@ type Forwarder interface {
 	ClientConnection(r *http.Request) *logical.Connection
 }
 
+// BodyReader reads a request body within the listener's limits (size,
+// the shared body budget, minimum rate); *httpapi.Handler is one.
+// release is called once the body is no longer used. Errors of kind
+// logical.ErrTooLarge answer 413; the listener's other refusals (busy,
+// too slow) answer 429 Throttled.
+type BodyReader interface {
+	ReadRawBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error)
+}
+
 // Options configures a [Handler].
 type Options struct {
 	// Core is required.
@@ -55,7 +64,10 @@ type Options struct {
 	// node; nil serves every request here (a standby then answers
 	// ServiceUnavailable).
 	Forward Forwarder
-	Logger  *slog.Logger
+	// Body, when set, reads request bodies within the listener's limits
+	// (besides MaxBody); nil reads them with MaxBody alone.
+	Body   BodyReader
+	Logger *slog.Logger
 }
 
 // Handler serves the Azure Key Vault secrets API at the paths [Served]
@@ -63,7 +75,8 @@ type Options struct {
 type Handler struct {
 	core   Core
 	mount  string
-	fwd    Forwarder // nil: no forwarding
+	fwd    Forwarder  // nil: no forwarding
+	body   BodyReader // nil: MaxBody alone
 	logger *slog.Logger
 }
 
@@ -73,7 +86,7 @@ func New(opts Options) *Handler {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	mount := strings.Trim(opts.Mount, "/") + "/"
-	return &Handler{core: opts.Core, mount: mount, fwd: opts.Forward, logger: opts.Logger.With("component", "azureapi")}
+	return &Handler{core: opts.Core, mount: mount, fwd: opts.Forward, body: opts.Body, logger: opts.Logger.With("component", "azureapi")}
 }
 
 // ServeHTTP answers one request.
@@ -109,7 +122,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var body []byte
 	if rt.op == opSet || rt.op == opUpdate {
-		b, err := readBody(w, r)
+		b, release, err := h.readBody(w, r)
+		defer release()
 		if err != nil {
 			h.writeError(w, reqID, err)
 			return
@@ -140,6 +154,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := &session{h: h, ctx: r.Context(), token: tok, reqID: reqID, conn: conn, base: "https://" + host, query: r.URL.Query()}
 	status, out, err := s.serve(rt, body)
 	if err != nil {
+		if errors.Is(err, core.ErrInvalidToken) {
+			// The SDK answers a 401 with its challenge by asking its
+			// credential again, as after a token's expiry.
+			w.Header().Set("WWW-Authenticate", challenge(r.Host))
+		}
 		h.writeError(w, reqID, err)
 		return
 	}
@@ -194,12 +213,39 @@ func validHost(h string) bool {
 	return true
 }
 
-// readBody reads a body of at most MaxBody bytes.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// readBody reads a body of at most MaxBody bytes, within the listener's
+// limits when the handler has its BodyReader. release is never nil.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
 	tooLarge := fail(http.StatusRequestEntityTooLarge, codeTooLarge, "The request body is larger than %d bytes.", MaxBody)
 	if r.ContentLength > MaxBody {
-		return nil, tooLarge
+		return nil, func() {}, tooLarge
 	}
+	if h.body == nil {
+		b, err := readBody(w, r, tooLarge)
+		return b, func() {}, err
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	b, release, err := h.body.ReadRawBody(w, r)
+	if release == nil {
+		release = func() {}
+	}
+	switch {
+	case err == nil:
+		return b, release, nil
+	case errors.Is(err, logical.ErrTooLarge):
+		return nil, release, tooLarge
+	}
+	if _, known := toAPI(err); known {
+		return nil, release, err
+	}
+	// Busy (the body budget) or too slow: the listener's limits, in
+	// Azure's words for "come back later".
+	return nil, release, fail(http.StatusTooManyRequests, codeThrottled, "%s", err.Error())
+}
+
+// readBody reads a body of at most MaxBody bytes, answering tooLarge
+// beyond.
+func readBody(w http.ResponseWriter, r *http.Request, tooLarge *apiError) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {

@@ -201,6 +201,9 @@ func (s *session) get(name string, n int) (any, error) {
 	if vm.Disabled {
 		return nil, fail(http.StatusForbidden, codeForbidden, "Operation get is not allowed on a disabled secret.").withInner(codeDisabled)
 	}
+	if err := vm.checkValid(time.Now().Unix()); err != nil {
+		return nil, err
+	}
 	v := valueOf(d.Data)
 	return bundle{Value: &v, ID: s.secretURL(name, d.Metadata.Version), ContentType: vm.ContentType, Attributes: vm.attrs(d.Metadata.CreatedTime), Tags: vm.Tags}, nil
 }

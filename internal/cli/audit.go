@@ -9,7 +9,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -26,7 +28,7 @@ func auditCommands() map[string]*command {
 		"audit": {synopsis: "Interact with audit devices and check their logs"},
 		"audit verify": {
 			synopsis: "Check an audit log for tampering",
-			usage:    "[options] FILE",
+			usage:    "[options] FILE...",
 			help: `Reads the audit log FILE and checks that its lines follow each other (seq),
 that each line's prev_hash is the hash of the line before, and that every
 signed checkpoint vouches for the chain before it. With -public-key (the
@@ -57,7 +59,13 @@ the file, byte for byte, and the file must reach the last one: a file cut
 short disagrees with its witness (TAMPERED: cut-short). With -public-key the
 witness's signatures are checked too.
 
+Several files (each node's own file of a cluster: every node writes its
+own chain) are verified one by one, each as its own chain with its own
+report and verdict; the exit status is 2 when any file has a problem.
+-server and -witness take one file.
+
     $ coffer audit verify -public-key=@audit.pub /var/log/coffer/audit.log
+    $ coffer audit verify -public-key=@audit.pub audit-node1.log audit-node2.log
     $ coffer audit verify -server=https://coffer:8200 -public-key=@audit.pub audit.log
     $ coffer audit verify -witness=checkpoints.log -public-key=@audit.pub audit.log`,
 			setup: func(fs *flag.FlagSet) runFunc {
@@ -73,13 +81,18 @@ witness's signatures are checked too.
 		},
 		"audit search": {
 			synopsis: "Find entries in an audit log",
-			usage:    "[options] FILE",
+			usage:    "[options] FILE...",
 			server:   true,
 			help: `Prints the entries of the audit log FILE that match every filter given.
 
+Given several files (each node's own file of a cluster), or with -merge,
+it merges their entries by time (entries of equal time keep the order of
+the files given) and shows each entry's file and node.
+
   -path=PREFIX        request path prefix
   -operation=OP       read, list, create, update, patch or delete (repeatable)
-  -type=T             request or response
+  -type=T             request, response or forward (a standby's record
+                      that it sent the request to the active node)
   -accessor=A         token accessor, raw or hmac-sha256:... (raw is HMACed
                       through the server with -device)
   -entity=ID          identity entity ID
@@ -90,14 +103,18 @@ witness's signatures are checked too.
   -device=PATH        the audit device the log belongs to (for -value and
                       raw accessors)
 
+  -merge              merge by time and show file and node, even for one file
+
 Output is a table, or JSON lines with -format=json.
 
-    $ coffer audit search -device=file -value=@leaked.txt audit.log`,
+    $ coffer audit search -device=file -value=@leaked.txt audit.log
+    $ coffer audit search -path=secret/ audit-node1.log audit-node2.log`,
 			setup: func(fs *flag.FlagSet) runFunc {
 				o := &auditSearchOptions{}
 				fs.StringVar(&o.path, "path", "", "request path prefix")
 				fs.Func("operation", "operation (repeatable)", func(s string) error { o.ops = append(o.ops, s); return nil })
-				fs.Func("type", "entry type: request or response", func(s string) error { o.types = append(o.types, s); return nil })
+				fs.BoolVar(&o.merge, "merge", false, "merge the files by time, showing each entry's file and node")
+				fs.Func("type", "entry type: request, response or forward", func(s string) error { o.types = append(o.types, s); return nil })
 				fs.StringVar(&o.accessor, "accessor", "", "token accessor, raw or HMACed")
 				fs.StringVar(&o.entity, "entity", "", "identity entity ID")
 				fs.StringVar(&o.since, "since", "", "RFC 3339 start time")
@@ -180,8 +197,11 @@ func liveHead(ctx context.Context, c *call, addr, device string, pub ed25519.Pub
 }
 
 func runAuditVerify(ctx context.Context, c *call, args []string, key, server, device, witness string) int {
-	if len(args) != 1 {
-		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
+	if len(args) == 0 {
+		return c.usageError("Wrong number of arguments (expected at least 1, got 0)")
+	}
+	if len(args) > 1 && (server != "" || witness != "") {
+		return c.usageError("-server and -witness check one file: give one")
 	}
 	var pub ed25519.PublicKey
 	if key != "" {
@@ -215,14 +235,34 @@ func runAuditVerify(ctx context.Context, c *call, args []string, key, server, de
 			return exitServer
 		}
 	}
-	f, err := os.Open(args[0])
+	if len(args) == 1 {
+		return verifyFile(c, args[0], "", trail.Options{PublicKey: pub, Head: head, Witness: witnessed}, keyFromServer, witness != "")
+	}
+	code := exitOK
+	for i, path := range args {
+		if i > 0 {
+			fmt.Fprintln(c.env.Stdout)
+		}
+		fmt.Fprintf(c.env.Stdout, "==> %s <==\n", path)
+		if r := verifyFile(c, path, path+": ", trail.Options{PublicKey: pub}, false, false); r != exitOK {
+			code = r
+		}
+	}
+	return code
+}
+
+// verifyFile verifies one file and prints its report; problems go to
+// stderr, each after prefix (the file's name when several are verified).
+func verifyFile(c *call, path, prefix string, opts trail.Options, keyFromServer, withWitness bool) int {
+	head, witness := opts.Head, withWitness
+	f, err := os.Open(path)
 	if err != nil {
 		return c.usageError("%v", err)
 	}
 	defer f.Close()
-	rep, err := trail.VerifyWith(f, trail.Options{PublicKey: pub, Head: head, Witness: witnessed})
+	rep, err := trail.VerifyWith(f, opts)
 	if err != nil {
-		fmt.Fprintf(c.env.Stderr, "Error verifying %s: %v\n", args[0], err)
+		fmt.Fprintf(c.env.Stderr, "Error verifying %s: %v\n", path, err)
 		return exitServer
 	}
 	out := c.env.Stdout
@@ -236,7 +276,7 @@ func runAuditVerify(ctx context.Context, c *call, args []string, key, server, de
 	if head != nil {
 		fmt.Fprintf(out, "Live head:    seq %d of chain %s, reported by the server at %s\n", head.Seq, head.ChainID, head.Time)
 	}
-	if witness != "" {
+	if witness {
 		if rep.Witnessed > 0 {
 			fmt.Fprintf(out, "Witness:      %d checkpoint(s) of this chain, the last at seq %d\n", rep.Witnessed, rep.WitnessLastSeq)
 		} else {
@@ -262,10 +302,10 @@ func runAuditVerify(ctx context.Context, c *call, args []string, key, server, de
 			if !p.Kind.Tampering() {
 				label = "DAMAGED"
 			}
-			fmt.Fprintf(c.env.Stderr, "%s: %s\n", label, p.Error())
+			fmt.Fprintf(c.env.Stderr, "%s%s: %s\n", prefix, label, p.Error())
 		}
 		if more := rep.ProblemCount - len(rep.Problems); more > 0 {
-			fmt.Fprintf(c.env.Stderr, "... and %d more problem(s): %d in all (the first %d are listed)\n", more, rep.ProblemCount, len(rep.Problems))
+			fmt.Fprintf(c.env.Stderr, "%s... and %d more problem(s): %d in all (the first %d are listed)\n", prefix, more, rep.ProblemCount, len(rep.Problems))
 		}
 		return exitServer
 	}
@@ -276,6 +316,7 @@ func runAuditVerify(ctx context.Context, c *call, args []string, key, server, de
 type auditSearchOptions struct {
 	path, accessor, entity, since, until, status, device string
 	ops, types, values                                   []string
+	merge                                                bool
 }
 
 // hashThroughServer asks sys/audit-hash/DEVICE for the HMAC of s.
@@ -294,8 +335,8 @@ func hashThroughServer(ctx context.Context, c *call, device, s string) (string, 
 }
 
 func runAuditSearch(ctx context.Context, c *call, args []string, o *auditSearchOptions) int {
-	if len(args) != 1 {
-		return c.usageError("Wrong number of arguments (expected 1, got %d)", len(args))
+	if len(args) == 0 {
+		return c.usageError("Wrong number of arguments (expected at least 1, got 0)")
 	}
 	f := trail.Filter{PathPrefix: o.path, Operations: o.ops, Types: o.types, EntityID: o.entity, Accessor: o.accessor}
 	for name, dst := range map[string]*time.Time{o.since: &f.Since, o.until: &f.Until} {
@@ -339,6 +380,9 @@ func runAuditSearch(ctx context.Context, c *call, args []string, o *auditSearchO
 		}
 		f.Values = append(f.Values, h)
 	}
+	if len(args) > 1 || o.merge {
+		return searchMerged(ctx, c, args, f)
+	}
 	file, err := os.Open(args[0])
 	if err != nil {
 		return c.usageError("%v", err)
@@ -363,6 +407,49 @@ func runAuditSearch(ctx context.Context, c *call, args []string, o *auditSearchO
 			op, path = m.Entry.Request.Operation, m.Entry.Request.Path
 		}
 		fmt.Fprintf(c.env.Stdout, "%-6d %-30s %-9s %-8s %-40s %s\n", m.Line, m.Entry.Time, m.Entry.Type, op, path, m.Entry.Error)
+	}
+	if n == 0 {
+		fmt.Fprintln(c.env.Stderr, "No matching entries.")
+		return exitServer
+	}
+	return exitOK
+}
+
+// searchMerged prints the entries f selects in the files at paths, merged
+// by time, with each entry's file and node.
+func searchMerged(ctx context.Context, c *call, paths []string, f trail.Filter) int {
+	logs := make([]io.Reader, 0, len(paths))
+	for _, p := range paths {
+		file, err := os.Open(p)
+		if err != nil {
+			return c.usageError("%v", err)
+		}
+		defer file.Close()
+		logs = append(logs, file)
+	}
+	n := 0
+	if c.format != "json" {
+		fmt.Fprintf(c.env.Stdout, "%-20s %-6s %-30s %-16s %-9s %-8s %-40s %s\n", "FILE", "LINE", "TIME", "NODE", "TYPE", "OP", "PATH", "ERROR")
+	}
+	for m, err := range trail.SearchMerged(ctx, logs, f) {
+		if err != nil {
+			fmt.Fprintf(c.env.Stderr, "warning: %s: %v\n", paths[m.File], err)
+			continue
+		}
+		n++
+		if c.format == "json" {
+			fmt.Fprintln(c.env.Stdout, string(m.Raw))
+			continue
+		}
+		var op, path string
+		if m.Entry.Request != nil {
+			op, path = m.Entry.Request.Operation, m.Entry.Request.Path
+		}
+		node := m.Entry.NodeID
+		if node == "" {
+			node = "-"
+		}
+		fmt.Fprintf(c.env.Stdout, "%-20s %-6d %-30s %-16s %-9s %-8s %-40s %s\n", filepath.Base(paths[m.File]), m.Line, m.Entry.Time, node, m.Entry.Type, op, path, m.Entry.Error)
 	}
 	if n == 0 {
 		fmt.Fprintln(c.env.Stderr, "No matching entries.")

@@ -29,6 +29,13 @@ const (
 	MaxHALeaseTTL = 5 * time.Minute
 )
 
+// Bounds and default of storage "postgresql"'s ha_max_standby_lag.
+const (
+	DefaultHAMaxStandbyLag = 2 * time.Second // the server's default; the config keeps zero
+	MinHAMaxStandbyLag     = 100 * time.Millisecond
+	MaxHAMaxStandbyLag     = time.Minute
+)
+
 // Config is the server configuration. Every key is optional except one
 // storage block and at least one listener block.
 type Config struct {
@@ -245,6 +252,12 @@ type PostgresStorage struct {
 	// through it. Between 1s and 5m; absent means 5s. Used only with
 	// ha_enabled.
 	HALeaseTTL time.Duration
+	// HAMaxStandbyLag (ha_max_standby_lag) bounds how far behind the
+	// active node a standby may serve: a standby serves only while it
+	// holds a read lease of this length, and a revocation returns once
+	// every standby applied it or at most this long after. A duration
+	// from 100ms to 1m; zero or absent means 2s (DefaultHAMaxStandbyLag). Used only with ha_enabled.
+	HAMaxStandbyLag time.Duration
 }
 
 // Listener is a listener "tcp" block: an address the HTTP API is served on.

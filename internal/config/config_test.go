@@ -519,6 +519,16 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`t.hcl:6,21-35: cluster_address "0.0.0.0:8201" listens on every interface, so other nodes cannot be told where to reach this one; set cluster_addr, such as https://10.0.0.5:8201`},
 		},
 		{
+			name: "standby lag too short",
+			src:  "storage \"postgresql\" {\n  connection_url = \"host=db\"\n  ha_enabled = true\n  ha_max_standby_lag = \"10ms\"\n}\nlistener \"tcp\" {}\n",
+			want: []string{`t.hcl:4,24-30: ha_max_standby_lag 10ms in storage "postgresql": want from 100ms to 1m0s`},
+		},
+		{
+			name: "standby lag too long",
+			src:  "storage \"postgresql\" {\n  connection_url = \"host=db\"\n  ha_enabled = true\n  ha_max_standby_lag = \"2h\"\n}\nlistener \"tcp\" {}\n",
+			want: []string{`t.hcl:4,24-28: ha_max_standby_lag 2h0m0s in storage "postgresql": want from 100ms to 1m0s`},
+		},
+		{
 			name: "cluster_addr scheme",
 			src:  base + "cluster_addr = \"http://10.0.0.5:8201\"\n",
 			want: []string{`t.hcl:3,16-38: cluster_addr "http://10.0.0.5:8201": want https://host:port or host:port (cluster traffic is always TLS)`},
@@ -1055,6 +1065,7 @@ audit "socket" "siem" {
 		{`audit "file" {}`, "two labels"},
 		{"audit \"file\" \"x\" {\n file_path = \"a\"\n mode = \"999\"\n}", "octal"},
 		{"audit \"file\" \"x\" {\n file_path = \"a\"\n prefix = \"x\"\n}", `unknown key "prefix"`},
+		{"audit \"file\" \"x\" {\n file_path = \"/l/{{host}}.log\"\n}", "unknown placeholder"},
 		{"audit \"socket\" \"x\" {\n address = \"a\"\n socket_type = \"udp\"\n}", "want tcp or unix"},
 		{`audit_allowed_dirs = ["relative"]`, "not an absolute path"},
 		{"audit \"file\" \"x\" {\n file_path = \"a\"\n witness_address = \"b:1\"\n witness_type = \"udp\"\n}", "want tcp, unix or syslog"},

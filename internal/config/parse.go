@@ -322,11 +322,12 @@ func (d *decoder) storage(b *hclsyntax.Block) *Storage {
 	case "postgresql":
 		s := &PostgresStorage{}
 		sc.fields = map[string]setter{
-			"connection_url": secret(&s.ConnectionURL),
-			"table":          str(&s.Table),
-			"ha_enabled":     boolean(&s.HAEnabled),
-			"max_parallel":   smallInt(&s.MaxParallel),
-			"ha_lease_ttl":   duration(&s.HALeaseTTL),
+			"connection_url":     secret(&s.ConnectionURL),
+			"table":              str(&s.Table),
+			"ha_enabled":         boolean(&s.HAEnabled),
+			"max_parallel":       smallInt(&s.MaxParallel),
+			"ha_lease_ttl":       duration(&s.HALeaseTTL),
+			"ha_max_standby_lag": duration(&s.HAMaxStandbyLag),
 		}
 		sc.ignored = ignoredPostgres()
 		d.body(b.Body, sc)

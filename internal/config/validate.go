@@ -360,6 +360,9 @@ func (v *validator) storage() {
 		if p.HALeaseTTL < MinHALeaseTTL || p.HALeaseTTL > MaxHALeaseTTL {
 			v.errorf("storage.ha_lease_ttl", "ha_lease_ttl %s in %s: must be between %s and %s", p.HALeaseTTL, name, MinHALeaseTTL, MaxHALeaseTTL)
 		}
+		if p.HAMaxStandbyLag != 0 && (p.HAMaxStandbyLag < MinHAMaxStandbyLag || p.HAMaxStandbyLag > MaxHAMaxStandbyLag) {
+			v.errorf("storage.ha_max_standby_lag", "ha_max_standby_lag %s in %s: want from %s to %s", p.HAMaxStandbyLag, name, MinHAMaxStandbyLag, MaxHAMaxStandbyLag)
+		}
 	}
 }
 
@@ -675,6 +678,9 @@ func (v *validator) audit() {
 		case "file":
 			if a.FilePath == "" {
 				v.errorf(key, "%s: file_path is required (a file, stdout or discard)", name)
+			}
+			if rest := strings.ReplaceAll(a.FilePath, "{{node_id}}", ""); strings.Contains(rest, "{{") || strings.Contains(rest, "}}") {
+				v.errorf(key, "%s: file_path %q has an unknown placeholder: the only one is {{node_id}}", name, a.FilePath)
 			}
 			if a.Mode != "" {
 				if m, err := strconv.ParseUint(a.Mode, 8, 32); err != nil || m > 0o777 {

@@ -81,8 +81,9 @@ func (c *Core) auditRequestPart(req *Request, rec *auditRecord) audit.Request {
 	return r
 }
 
-// auditing reports whether any audit device is enabled.
-func (c *Core) auditing() bool { return len(c.broker.Devices()) > 0 }
+// auditing reports whether any audit device is enabled, or this standby's
+// devices could not be opened (its requests then fail closed).
+func (c *Core) auditing() bool { return len(c.broker.Devices()) > 0 || c.auditErr.Load() != nil }
 
 // auditRequest writes the request entry; an error means no device could
 // record it and the request must not run.
@@ -93,6 +94,9 @@ func (c *Core) auditRequest(ctx context.Context, req *Request, rec *auditRecord)
 	rec.logged = true
 	if !c.auditing() {
 		return nil
+	}
+	if err := c.auditFailure(); err != nil {
+		return fmt.Errorf("audit the request: %w", err)
 	}
 	if rec.route != nil {
 		rec.mountType, rec.mountPoint = rec.route.Type, rec.route.Path
@@ -128,6 +132,9 @@ func (c *Core) auditResponse(ctx context.Context, req *Request, rec *auditRecord
 func (c *Core) auditResponseMsg(ctx context.Context, req *Request, rec *auditRecord, resp *Response, msg string) error {
 	if !c.auditing() {
 		return nil
+	}
+	if err := c.auditFailure(); err != nil {
+		return fmt.Errorf("audit the response: %w", err)
 	}
 	e := &audit.Entry{Time: c.now(), Auth: c.auditAuth(rec.caller), Request: c.auditRequestPart(req, rec), Error: msg}
 	if resp != nil {

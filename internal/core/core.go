@@ -43,6 +43,13 @@ import (
 	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
+// ErrInvalidToken is beside [logical.ErrPermissionDenied] in the error of
+// a request whose client token is missing, unknown, expired or revoked
+// (not one the ACL refuses): the Vault API answers both 403 alike; a
+// foreign API whose clients tell them apart (the Azure API's 401 with a
+// bearer challenge) asks errors.Is(err, ErrInvalidToken).
+var ErrInvalidToken = errors.New("invalid token")
+
 // ErrSealed is returned for any request that needs the barrier while the
 // server is sealed. Its message is what clients see: Vault's exact words,
 // because Vault's and OpenBao's command lines and client libraries match
@@ -224,6 +231,9 @@ type Core struct {
 
 	// clusterID is read by seal-status without stateMu.
 	clusterID atomic.Pointer[string]
+	// auditErr is why a standby's audit devices could not be opened; nil
+	// when they are open (see nodeaudit.go).
+	auditErr atomic.Pointer[error]
 }
 
 // New builds a sealed core. It starts no goroutines and does no I/O.
@@ -280,7 +290,7 @@ func New(opts Options) (*Core, error) {
 		bo.OnFailure = func(path string, _ error) { opts.Observer.AuditFailure(path) }
 	}
 	c.broker = audit.NewBroker(bo)
-	c.audits = auditdev.New(auditdev.Options{Storage: b, Broker: c.broker, Devices: opts.AuditDevices, AllowedDirs: opts.AuditAllowedDirs, AnyDir: opts.AuditAnyDir, Clock: opts.Clock, Logger: opts.Logger})
+	c.audits = auditdev.New(auditdev.Options{Storage: b, Broker: c.broker, Devices: opts.AuditDevices, AllowedDirs: opts.AuditAllowedDirs, AnyDir: opts.AuditAnyDir, Clock: opts.Clock, Logger: opts.Logger, NodeID: haNodeID(opts)})
 	c.tokens = token.New(token.Options{Storage: b, Crypter: b, Logger: opts.Logger, OnRevoke: c.onTokenRevoke, OnRevokeBatch: c.onTokensRevoke})
 	c.wrapping = wrapping.New(wrapping.Options{Tokens: c.tokens, Storage: b, Cubbyhole: c.cubbyholePrefix, MaxTTL: opts.MaxLeaseTTL, Clock: opts.Clock, Logger: c.logger})
 	c.cer = ceremony.New(ceremony.Options{Core: ceremonyCore{c}, Logger: c.logger, NewID: uuid.New})

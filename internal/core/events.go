@@ -55,6 +55,24 @@ func (m mountEvents) SendEvent(_ context.Context, typ string, metadata map[strin
 	m.c.events.Publish(&events.Event{ID: uuid.New(), Type: typ, Time: m.c.now(), Metadata: md, Plugin: info})
 }
 
+// SendMountEvent publishes an event of the mount at mountPath ("gcp-p/")
+// as if the mount's backend had sent it: the mount's path, type and
+// accessor are stamped, and "path" and "data_path" in metadata are
+// relative to the mount and made full. It is how a foreign wire API
+// (internal/gcpapi) tells subscribers and webhooks of a change it made
+// through the pipeline; subscribers see the event only if they may read
+// its data path. A path that is no mount publishes nothing and answers
+// false. Metadata must hold no secret value.
+func (c *Core) SendMountEvent(ctx context.Context, mountPath, typ string, metadata map[string]string) bool {
+	for _, r := range c.router.Routes() {
+		if r.Path == mountPath {
+			mountEvents{c: c, accessor: r.Accessor}.SendEvent(ctx, typ, metadata)
+			return true
+		}
+	}
+	return false
+}
+
 // sendClusterEvent is the bus hook that sends the active node's events to
 // the standbys' subscribers.
 func (c *Core) sendClusterEvent(e *events.Event) {

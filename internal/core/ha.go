@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -32,6 +31,9 @@ func (h haHost) Sealed() bool { return h.c.Sealed() }
 
 // Storage implements [ha.Host]: the barrier.
 func (h haHost) Storage() storage.Storage { return h.c.barrier }
+
+// ClusterID lets the node name the cluster in X-Vault-Index states.
+func (h haHost) ClusterID() string { return h.c.ClusterID() }
 
 // ReloadKeyring implements [ha.Host].
 func (h haHost) ReloadKeyring(ctx context.Context) error { return h.c.barrier.Reload(ctx) }
@@ -65,24 +67,18 @@ func (h haHost) LoadStandbyLocked(ctx context.Context) error {
 	if err := c.incidents.Load(ctx); err != nil {
 		return err
 	}
-	return c.loadMountsReadOnly(ctx)
+	if err := c.loadMountsReadOnly(ctx); err != nil {
+		return err
+	}
+	// Last: a standby whose devices cannot open still has its state, and
+	// refuses (500) what it would audit until they open.
+	return c.loadStandbyAudit(ctx)
 }
 
 // ReloadMountsLocked implements [ha.Host].
 func (h haHost) ReloadMountsLocked(ctx context.Context) error {
 	h.c.unloadMounts(ctx)
 	return h.c.loadMountsReadOnly(ctx)
-}
-
-// AuditEnabled implements [ha.Host]: a device declared in the
-// configuration or one in the stored audit table.
-func (h haHost) AuditEnabled(ctx context.Context) (bool, error) {
-	e, err := h.c.barrier.Get(ctx, auditdev.TableKey)
-	if err != nil {
-		return false, fmt.Errorf("read audit table: %w", err)
-	}
-	none := len(h.c.opts.AuditDevices) == 0 && (e == nil || strings.TrimSpace(string(e.Value)) == "null" || strings.TrimSpace(string(e.Value)) == "[]")
-	return !none, nil
 }
 
 // InvalidateLocked implements [ha.Host]. It maps each changed key to the
@@ -93,7 +89,9 @@ func (h haHost) AuditEnabled(ctx context.Context) (bool, error) {
 //   - core/keyring: the barrier reloads its keyring (first, so that the
 //     other reloads can read values under a new term);
 //   - core/mounts: the mount table is read again and the routes rebuilt;
-//   - core/audit: whether reads may still be served locally;
+//   - core/audit: the node opens and closes its own audit devices to
+//     match (a device that cannot open fails the change: the node
+//     refuses what it would audit, and reloads until it opens);
 //   - sys/policy/NAME: that policy is read again;
 //   - sys/token/id/HASH: that token's cache entry is dropped;
 //   - sys/identity/...: the identity store reloads;
@@ -123,7 +121,9 @@ func (h haHost) InvalidateLocked(ctx context.Context, keys []string) ha.Changes 
 		case k == mount.TableKey:
 			ch.Mounts = true
 		case k == auditdev.TableKey:
-			ch.Audit = true
+			if !c.syncStandbyAudit(ctx) {
+				ch.Failed = true
+			}
 		case strings.HasPrefix(k, policies.Prefix):
 			if err := c.policies.ReloadOne(ctx, strings.TrimPrefix(k, policies.Prefix)); err != nil {
 				c.logger.Warn("reload a changed policy", "err", err)
@@ -191,12 +191,19 @@ func (c *Core) invalidateBackend(ctx context.Context, key string) {
 func (c *Core) standby() bool { return c.ha != nil && c.ha.Standby() }
 
 // servableOnStandby decides whether a standby answers req itself: the
-// request goes to a secrets engine mount (never sys/, auth/ or a
-// response-wrapping request), the mount's type and the operation pass
-// [ha.StandbyRead], and the node serves reads ([ha.Node.ServesReads]).
-// The caller holds stateMu for reading.
+// request goes to a secrets engine mount or the token store, with a type
+// and operation [ha.StandbyRead] allows, or to a sys/ path [ha.StandbySys]
+// allows (never a response-wrapping request), the node serves reads
+// ([ha.Node.ServesReads]) and it holds a usable read lease
+// ([ha.Node.Fresh]). The node audits what it serves with its own
+// devices. The caller holds stateMu for reading.
 func (c *Core) servableOnStandby(req *Request) bool {
 	if !c.ha.ServesReads() || req.WrapTTL > 0 {
+		return false
+	}
+	if !c.ha.Fresh() {
+		// No usable read lease: this node may be more than the lag
+		// bound behind, or may not have applied a revocation.
 		return false
 	}
 	if strings.HasPrefix(req.Path, SubscribePrefix) && req.Operation == logical.ReadOperation {
@@ -204,11 +211,20 @@ func (c *Core) servableOnStandby(req *Request) bool {
 		// node sends its events to the standbys (see events.go).
 		return true
 	}
-	if req.Path == "sys" || strings.HasPrefix(req.Path, "sys/") || isWrappingPath(req.Path) {
+	if isWrappingPath(req.Path) {
+		return false
+	}
+	if rel, ok := strings.CutPrefix(req.Path, "sys/"); ok {
+		return ha.StandbySys(req.Operation, rel)
+	}
+	if req.Path == "sys" {
 		return false
 	}
 	route, rel, _ := c.router.Match(req.Path)
-	if route == nil || strings.HasPrefix(route.Path, mount.AuthPrefix) {
+	if route == nil {
+		return false
+	}
+	if strings.HasPrefix(route.Path, mount.AuthPrefix) && route.Type != "token" {
 		return false
 	}
 	return ha.StandbyRead(route.Type, req.Operation, rel)

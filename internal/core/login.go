@@ -17,14 +17,12 @@ import (
 // its own user_lockout_config over the server's setting for its type (or
 // "all"), over the defaults.
 func (c *Core) lockoutConfig(path string) LockoutConfig {
-	for _, m := range c.Mounts() {
-		if m.Path == path {
-			base, ok := c.opts.Lockout[m.Type]
-			if !ok {
-				base = c.opts.Lockout["all"]
-			}
-			return base.Over(m.Config.Lockout).WithDefaults()
+	if typ, cfg, ok := c.mountAt(path); ok {
+		base, ok := c.opts.Lockout[typ]
+		if !ok {
+			base = c.opts.Lockout["all"]
 		}
+		return base.Over(cfg.Lockout).WithDefaults()
 	}
 	return c.opts.Lockout["all"].WithDefaults()
 }
@@ -172,10 +170,6 @@ func (c *Core) authOutput(ctx context.Context, id token.ID, e *token.Entry) *Aut
 
 // systemViewFor returns the TTL settings of the mount at path.
 func (c *Core) systemViewFor(path string) mount.SystemView {
-	for _, m := range c.Mounts() {
-		if m.Path == path {
-			return c.systemView(m.Config)
-		}
-	}
-	return c.systemView(MountConfig{})
+	_, cfg, _ := c.mountAt(path)
+	return c.systemView(cfg)
 }

@@ -464,6 +464,23 @@ func (c *Core) Mounts() []MountEntry {
 	return out
 }
 
+// mountAt returns the type and the configuration of the mount at path
+// (as shallow a copy as [Core.Mounts] gives), without copying the table:
+// logins look their mount up on every request.
+func (c *Core) mountAt(path string) (mountType string, cfg MountConfig, ok bool) {
+	c.mountMu.Lock()
+	defer c.mountMu.Unlock()
+	if c.mounts == nil {
+		return "", MountConfig{}, false
+	}
+	for _, e := range c.mounts.Entries {
+		if e.Path == path {
+			return e.Type, e.Config, true
+		}
+	}
+	return "", MountConfig{}, false
+}
+
 // Remount moves the mount at from to to, keeping its data.
 func (c *Core) Remount(ctx context.Context, from, to string) error {
 	from, err := router.CleanMountPath(from)

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +24,11 @@ type Request struct {
 	ClientToken token.ID
 	// WrapTTL, when positive, asks for the response to be wrapped.
 	WrapTTL time.Duration
+	// ForwardActive makes a standby forward the request to the active
+	// node whatever it is ([ha.ErrStandby]): the client asked for it
+	// (X-Vault-Forward) or the standby has not reached the state the
+	// client required (X-Vault-Index).
+	ForwardActive bool
 }
 
 // Response is a backend's response plus what the HTTP layer reports with
@@ -94,19 +100,51 @@ func (c *Core) HandleRequest(ctx context.Context, req *Request) (*Response, erro
 	if req.Path == "sys/seal" {
 		return nil, c.handleSealRequest(ctx, req)
 	}
+	resp, barrier, err := c.handleLocked(ctx, req)
+	if barrier != 0 {
+		// Outside the state lock: the wait may last up to the standby
+		// lag bound, and role changes must not wait for it.
+		c.clusterBarrier(ctx, barrier)
+	}
+	return resp, err
+}
+
+// handleLocked is HandleRequest under the state lock. barrier is the
+// notice index the cluster must apply before the answer goes out (see
+// [needsClusterBarrier]); 0 for none.
+func (c *Core) handleLocked(ctx context.Context, req *Request) (resp *Response, barrier uint64, err error) {
 	c.stateMu.RLock()
 	defer c.stateMu.RUnlock()
 	if c.Sealed() {
-		return nil, ErrSealed
+		return nil, 0, ErrSealed
 	}
-	if c.standby() && !c.servableOnStandby(req) {
-		return nil, ha.ErrStandby
+	if c.standby() && (req.ForwardActive || !c.servableOnStandby(req)) {
+		return nil, 0, ha.ErrStandby
 	}
+	before := c.haIndex()
+	defer func() {
+		if after := c.haIndex(); after > before && needsClusterBarrier(req) {
+			barrier = after
+		}
+	}()
+	resp, err = c.handleAudited(ctx, req)
+	return resp, 0, err
+}
+
+// handleAudited runs the pipeline between the audit entries.
+func (c *Core) handleAudited(ctx context.Context, req *Request) (*Response, error) {
 	rec := &auditRecord{start: c.now()}
 	resp, err := c.handleRequest(ctx, req, rec)
 	err = c.redactError(req.Path, err)
 	if aerr := c.auditRequest(ctx, req, rec); aerr != nil {
 		return nil, aerr
+	}
+	if errors.Is(err, ha.ErrStandby) {
+		// A standby found part way that the request writes (a use of a
+		// token with limited uses, a lease): it goes to the active node,
+		// and the forward entry that follows the request entry in this
+		// node's log is its outcome here.
+		return nil, err
 	}
 	if aerr := c.auditResponse(ctx, req, rec, resp, err); aerr != nil {
 		return nil, aerr
@@ -318,7 +356,7 @@ func (c *Core) authorize(ctx context.Context, req *Request, route *router.Route,
 		return nil, err
 	}
 	if te == nil {
-		return nil, logical.PermissionDenied()
+		return nil, &logical.Error{Kind: logical.ErrPermissionDenied, Msg: "permission denied", Err: ErrInvalidToken}
 	}
 	if !te.UsableFrom(req.Connection.RemoteIP()) {
 		return nil, logical.PermissionDenied()

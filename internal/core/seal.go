@@ -490,6 +490,7 @@ func (c *Core) unloadState(ctx context.Context) {
 	c.leaks.Reset() // first: its goroutine reads the mounts torn down below
 	c.webhooks.Reset()
 	c.audits.Unload(ctx)
+	c.setAuditFailure(nil)
 	c.unloadMounts(ctx)
 	c.tokens.Reset()
 	c.leases.Reset()

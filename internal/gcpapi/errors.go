@@ -27,6 +27,12 @@ func versionNotFound(n versionName) error {
 	return status.Errorf(codes.NotFound, "Secret Version [%s] not found.", n)
 }
 
+// etagMismatch answers a call whose etag is not the resource's current
+// one: FAILED_PRECONDITION, as Google's API answers it.
+func etagMismatch(kind, name string) error {
+	return status.Errorf(codes.FailedPrecondition, "The etag provided in the request does not match the current etag of %s [%s].", kind, name)
+}
+
 // toStatus turns an error from the core pipeline (or this package) into
 // a gRPC status, as Google's API uses the codes. known is false for an
 // unexpected error, whose cause the caller logs and never sends.
@@ -38,7 +44,10 @@ func toStatus(err error) (st *status.Status, known bool) {
 	case errors.Is(err, core.ErrSealed):
 		return status.New(codes.Unavailable, "Coffer is sealed"), true
 	case errors.Is(err, ha.ErrStandby), errors.Is(err, ha.ErrNoActive):
-		return status.New(codes.Unavailable, "this Coffer node is a standby; send Secret Manager calls to the active node"), true
+		// A standby serves KV reads itself; a change is made only by the
+		// active node, and gRPC calls are not forwarded between nodes
+		// (docs/gcp-secret-manager.md): the client retries elsewhere.
+		return status.New(codes.Unavailable, "this Coffer node is a standby and does not forward Secret Manager calls that change secrets: send them to the gcp_secret_manager listener of the active node (sys/leader names it)"), true
 	case errors.Is(err, logical.ErrPermissionDenied):
 		return status.New(codes.PermissionDenied, fmt.Sprintf("permission denied by Coffer's ACL policies: %s", err)), true
 	case errors.Is(err, logical.ErrNotFound), errors.Is(err, logical.ErrUnsupportedPath):

@@ -101,7 +101,7 @@ func TestErrors(t *testing.T) {
 		{"update stale etag", func() error {
 			_, err := c.UpdateSecret(ctx, &secretmanagerpb.UpdateSecretRequest{Secret: &secretmanagerpb.Secret{Name: name, Etag: `"0"`}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"labels"}}})
 			return err
-		}, codes.Aborted, "etag"},
+		}, codes.FailedPrecondition, "etag"},
 		{"list bad filter", func() error {
 			_, err := c.ListSecrets(ctx, &secretmanagerpb.ListSecretsRequest{Parent: parent, Filter: "name:a OR name:b"}).Next()
 			return err

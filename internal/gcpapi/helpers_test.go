@@ -47,6 +47,7 @@ func newEnv(t testing.TB, opts ...testserver.Options) *env {
 func serveOn(t testing.TB, ts *testserver.Server, opts gcpapi.Options) *env {
 	t.Helper()
 	opts.Core = ts.Core()
+	opts.Events = ts.Core()
 	srv := gcpapi.NewServer(gcpapi.New(opts), nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -32,6 +32,20 @@ func (c *call) do(op logical.Operation, project, path string, query url.Values, 
 	}, body, out)
 }
 
+// expectNone is KV's ?expect_updated_time value for a key that must not
+// exist yet.
+const expectNone = "none"
+
+// expect is the query of a metadata write, patch or delete that applies
+// only if the key's metadata still has updated_time updated (expectNone:
+// only if there is no key); otherwise KV answers a conflict and changes
+// nothing. It is how a check of what the call read (an etag, "does not
+// exist") and the write are one atomic core request (internal/engine/kv,
+// stage.go).
+func expect(updated string) url.Values {
+	return url.Values{"expect_updated_time": {updated}}
+}
+
 // kvMeta is the answer to a metadata/ read.
 type kvMeta struct {
 	CreatedTime    string            `json:"created_time"`

@@ -88,17 +88,17 @@ func parseTime(s string) *timestamppb.Timestamp {
 	return timestamppb.New(t)
 }
 
-// etag derives a secret's etag from its metadata: it changes with every
-// write, patch, version and state change.
+// etag derives a secret's etag from its metadata. KV moves updated_time
+// forward with every write, patch and rotation of the key (never to a
+// time it had before), so the etag changes with every change of the
+// secret and with each version added, and KV can check it atomically
+// (?expect_updated_time, see [call.write]); a version's state changes
+// leave it alone, as Google's do.
 func (m *kvMeta) etag() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%s\x00", m.CreatedTime, m.UpdatedTime, m.CurrentVersion, m.ExpireAt)
 	for _, k := range slices.Sorted(maps.Keys(m.CustomMetadata)) {
 		fmt.Fprintf(h, "%q=%q\x00", k, m.CustomMetadata[k])
-	}
-	for _, v := range slices.Sorted(maps.Keys(m.Versions)) {
-		i := m.Versions[v]
-		fmt.Fprintf(h, "%d:%s:%s:%t\x00", v, i.CreatedTime, i.DeletionTime, i.Destroyed)
 	}
 	return `"` + hex.EncodeToString(h.Sum(nil)[:8]) + `"`
 }

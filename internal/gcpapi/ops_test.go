@@ -88,8 +88,8 @@ func TestLifecycle(t *testing.T) {
 	if _, err := c.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: v1}); code(err) != codes.FailedPrecondition {
 		t.Fatalf("Access disabled: %v, want FailedPrecondition", err)
 	}
-	if _, err := c.EnableSecretVersion(ctx, &secretmanagerpb.EnableSecretVersionRequest{Name: v1, Etag: `"stale"`}); code(err) != codes.Aborted {
-		t.Fatalf("EnableSecretVersion stale etag: %v, want Aborted", err)
+	if _, err := c.EnableSecretVersion(ctx, &secretmanagerpb.EnableSecretVersionRequest{Name: v1, Etag: `"stale"`}); code(err) != codes.FailedPrecondition {
+		t.Fatalf("EnableSecretVersion stale etag: %v, want FailedPrecondition", err)
 	}
 	ev, err := c.EnableSecretVersion(ctx, &secretmanagerpb.EnableSecretVersionRequest{Name: v1, Etag: dv.GetEtag()})
 	if err != nil || ev.GetState() != secretmanagerpb.SecretVersion_ENABLED {
@@ -191,8 +191,8 @@ func TestLifecycle(t *testing.T) {
 	if err := c.DeleteSecret(ctx, &secretmanagerpb.DeleteSecretRequest{Name: "nope"}); code(err) != codes.InvalidArgument {
 		t.Fatalf("DeleteSecret(nope): %v, want InvalidArgument", err)
 	}
-	if err := c.DeleteSecret(ctx, &secretmanagerpb.DeleteSecretRequest{Name: name, Etag: sec.GetEtag()}); code(err) != codes.Aborted {
-		t.Fatalf("DeleteSecret stale etag: %v, want Aborted", err)
+	if err := c.DeleteSecret(ctx, &secretmanagerpb.DeleteSecretRequest{Name: name, Etag: sec.GetEtag()}); code(err) != codes.FailedPrecondition {
+		t.Fatalf("DeleteSecret stale etag: %v, want FailedPrecondition", err)
 	}
 	if err := c.DeleteSecret(ctx, &secretmanagerpb.DeleteSecretRequest{Name: name, Etag: up.GetEtag()}); err != nil {
 		t.Fatalf("DeleteSecret: %v", err)

@@ -3,7 +3,9 @@ package gcpapi
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"maps"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -239,11 +241,6 @@ func (s *Service) CreateSecret(ctx context.Context, req *secretmanagerpb.CreateS
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.readMeta(n); err == nil {
-		return nil, status.Errorf(codes.AlreadyExists, "Secret [%s] already exists.", n)
-	} else if status.Code(err) != codes.NotFound {
-		return nil, err
-	}
 	custom := map[string]string{}
 	for k, v := range ch {
 		if v != nil {
@@ -254,9 +251,14 @@ func (s *Service) CreateSecret(ctx context.Context, req *secretmanagerpb.CreateS
 	if exp != "" {
 		body["expire_at"] = exp
 	}
-	if err := c.do(logical.UpdateOperation, project, "metadata/"+n.secret, nil, body, nil); err != nil {
-		if isNotFound(err) {
+	// One request: KV writes the metadata only if the key does not exist,
+	// so of concurrent creates exactly one wins.
+	if err := c.do(logical.UpdateOperation, project, "metadata/"+n.secret, expect(expectNone), body, nil); err != nil {
+		switch {
+		case isNotFound(err):
 			return nil, c.projectNotFound(project)
+		case errors.Is(err, logical.ErrConflict):
+			return nil, status.Errorf(codes.AlreadyExists, "Secret [%s] already exists.", n)
 		}
 		return nil, err
 	}
@@ -264,6 +266,7 @@ func (s *Service) CreateSecret(ctx context.Context, req *secretmanagerpb.CreateS
 	if err != nil {
 		return nil, err
 	}
+	s.notify(c, n, nil, m, eventSecretCreate, 0)
 	return toSecret(n, m), nil
 }
 
@@ -289,8 +292,11 @@ func (s *Service) GetSecret(ctx context.Context, req *secretmanagerpb.GetSecretR
 	return toSecret(n, m), nil
 }
 
-// UpdateSecret changes the fields update_mask names with one KV metadata
-// patch.
+// UpdateSecret changes the fields update_mask names: a metadata read,
+// then one KV metadata patch that applies only to the metadata read
+// (?expect_updated_time), so a stale etag never passes and no
+// concurrent change is lost. Without an etag a patch that lost the race
+// is tried again.
 func (s *Service) UpdateSecret(ctx context.Context, req *secretmanagerpb.UpdateSecretRequest) (*secretmanagerpb.Secret, error) {
 	c, err := callOf(ctx)
 	if err != nil {
@@ -305,31 +311,60 @@ func (s *Service) UpdateSecret(ctx context.Context, req *secretmanagerpb.UpdateS
 	if len(paths) == 0 {
 		return nil, invalidArg("update_mask is required: name the fields to change")
 	}
-	m, err := c.readMeta(n)
-	if err != nil {
-		return nil, err
+	for range addAttempts {
+		m, err := c.readMeta(n)
+		if err != nil {
+			return nil, err
+		}
+		if sec.GetEtag() != "" && !sameETag(sec.GetEtag(), m.etag()) {
+			return nil, etagMismatch("Secret", n.String())
+		}
+		mc, err := s.secretChange(sec, paths, m)
+		if err != nil {
+			return nil, err
+		}
+		err = c.do(logical.PatchOperation, n.project, "metadata/"+n.secret, expect(m.UpdatedTime), mc.body(), nil)
+		switch {
+		case errors.Is(err, logical.ErrConflict) && sec.GetEtag() != "":
+			return nil, etagMismatch("Secret", n.String())
+		case errors.Is(err, logical.ErrConflict):
+			continue
+		case isNotFound(err):
+			return nil, secretNotFound(n)
+		case err != nil:
+			return nil, err
+		}
+		after, err := c.readMeta(n)
+		if err != nil {
+			return nil, err
+		}
+		s.notify(c, n, m, after, eventSecretUpdate, 0)
+		return toSecret(n, after), nil
 	}
-	if sec.GetEtag() != "" && !sameETag(sec.GetEtag(), m.etag()) {
-		return nil, status.Errorf(codes.Aborted, "The etag provided in the request does not match the current etag of Secret [%s].", n)
-	}
+	return nil, status.Errorf(codes.Aborted, "Secret [%s] changed during the call; retry", n)
+}
+
+// secretChange is the metadata patch for the fields paths names of sec,
+// against the current metadata m.
+func (s *Service) secretChange(sec *secretmanagerpb.Secret, paths []string, m *kvMeta) (metaChange, error) {
 	now := s.now()
 	mc := metaChange{custom: map[string]*string{}}
 	for _, p := range paths {
 		switch p {
 		case "labels":
 			if err := checkLabels(sec.GetLabels()); err != nil {
-				return nil, err
+				return mc, err
 			}
 			setGroup(mc.custom, m.CustomMetadata, mkLabelPrefix, sec.GetLabels())
 		case "annotations":
 			if err := checkAnnotations(sec.GetAnnotations()); err != nil {
-				return nil, err
+				return mc, err
 			}
 			setGroup(mc.custom, m.CustomMetadata, mkAnnotationPrefix, sec.GetAnnotations())
 		case "topics":
 			v, err := topicsValue(sec.GetTopics())
 			if err != nil {
-				return nil, err
+				return mc, err
 			}
 			if v == "" {
 				mc.custom[mkTopics] = nil
@@ -339,32 +374,20 @@ func (s *Service) UpdateSecret(ctx context.Context, req *secretmanagerpb.UpdateS
 		case "expire_time", "ttl":
 			exp, err := expiryOf(sec, now)
 			if err != nil {
-				return nil, err
+				return mc, err
 			}
 			mc.setExpiry, mc.expireAt = true, exp
 		case "rotation", "rotation.next_rotation_time", "rotation.rotation_period":
 			if err := rotationChange(mc.custom, sec.GetRotation(), p != "rotation.rotation_period", p != "rotation.next_rotation_time", now); err != nil {
-				return nil, err
+				return mc, err
 			}
 		case "replication":
-			return nil, invalidArg("replication cannot be changed after a secret is created")
+			return mc, invalidArg("replication cannot be changed after a secret is created")
 		default:
-			return nil, invalidArg("update_mask: %q cannot be changed in Coffer (labels, annotations, topics, expire_time, ttl, rotation can)", clip(p))
+			return mc, invalidArg("update_mask: %q cannot be changed in Coffer (labels, annotations, topics, expire_time, ttl, rotation can)", clip(p))
 		}
 	}
-	if err := countGroups(m.CustomMetadata, mc.custom); err != nil {
-		return nil, err
-	}
-	if err := c.do(logical.PatchOperation, n.project, "metadata/"+n.secret, nil, mc.body(), nil); err != nil {
-		if isNotFound(err) {
-			return nil, secretNotFound(n)
-		}
-		return nil, err
-	}
-	if m, err = c.readMeta(n); err != nil {
-		return nil, err
-	}
-	return toSecret(n, m), nil
+	return mc, countGroups(m.CustomMetadata, mc.custom)
 }
 
 // DeleteSecret deletes a secret and all its versions (KV's metadata
@@ -382,12 +405,21 @@ func (s *Service) DeleteSecret(ctx context.Context, req *secretmanagerpb.DeleteS
 	if err != nil {
 		return nil, err
 	}
-	if req.GetEtag() != "" && !sameETag(req.GetEtag(), m.etag()) {
-		return nil, status.Errorf(codes.Aborted, "The etag provided in the request does not match the current etag of Secret [%s].", n)
+	var q url.Values
+	if req.GetEtag() != "" {
+		if !sameETag(req.GetEtag(), m.etag()) {
+			return nil, etagMismatch("Secret", n.String())
+		}
+		// The delete applies only to the metadata whose etag was checked.
+		q = expect(m.UpdatedTime)
 	}
-	if err := c.do(logical.DeleteOperation, n.project, "metadata/"+n.secret, nil, nil, nil); err != nil {
+	if err := c.do(logical.DeleteOperation, n.project, "metadata/"+n.secret, q, nil, nil); err != nil {
+		if errors.Is(err, logical.ErrConflict) {
+			return nil, etagMismatch("Secret", n.String())
+		}
 		return nil, err
 	}
+	s.notify(c, n, m, nil, eventSecretDelete, 0)
 	return &emptypb.Empty{}, nil
 }
 

@@ -54,6 +54,9 @@ type Options struct {
 	// "" maps project P onto the mount "P/" itself.
 	MountPrefix *string
 	Logger      *slog.Logger
+	// Events, when set, receives the gcp/ events of changes to secrets
+	// with topics (events.go); nil sends none.
+	Events EventSender
 	// Now tells the time (expire_time from a ttl); nil means time.Now.
 	Now func() time.Time
 }
@@ -65,6 +68,7 @@ type Service struct {
 	core   Core
 	prefix string
 	logger *slog.Logger
+	events EventSender
 	now    func() time.Time
 }
 
@@ -80,7 +84,7 @@ func New(opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{core: opts.Core, prefix: prefix, logger: opts.Logger.With("component", "gcpapi"), now: opts.Now}
+	return &Service{core: opts.Core, prefix: prefix, logger: opts.Logger.With("component", "gcpapi"), events: opts.Events, now: opts.Now}
 }
 
 // NewServer returns a gRPC server serving s with creds (nil: plain

@@ -67,6 +67,7 @@ func (s *Service) AddSecretVersion(ctx context.Context, req *secretmanagerpb.Add
 		if err != nil {
 			return nil, err
 		}
+		s.notify(c, n, nil, m, eventVersionAdd, w.Version)
 		info := kvVerInfo{CreatedTime: w.CreatedTime}
 		sv := toVersion(n, &kvMeta{Versions: map[int]kvVerInfo{w.Version: info}}, w.Version, s.now())
 		sv.ClientSpecifiedPayloadChecksum = p.DataCrc32C != nil
@@ -247,7 +248,7 @@ func (s *Service) ListSecretVersions(ctx context.Context, req *secretmanagerpb.L
 
 // versionOp is a state change of one version: KV's delete/ (disable),
 // undelete/ (enable) or destroy/.
-func (s *Service) versionOp(ctx context.Context, name, etag, path string) (*secretmanagerpb.SecretVersion, error) {
+func (s *Service) versionOp(ctx context.Context, name, etag, path, event string) (*secretmanagerpb.SecretVersion, error) {
 	c, err := callOf(ctx)
 	if err != nil {
 		return nil, err
@@ -262,7 +263,7 @@ func (s *Service) versionOp(ctx context.Context, name, etag, path string) (*secr
 	}
 	info := m.Versions[v.version]
 	if etag != "" && !sameETag(etag, versionETag(v.version, info)) {
-		return nil, status.Errorf(codes.Aborted, "The etag provided in the request does not match the current etag of Secret Version [%s].", v)
+		return nil, etagMismatch("Secret Version", v.String())
 	}
 	st := info.state(s.now())
 	if st == stateDestroyed && path != "destroy/" {
@@ -271,6 +272,7 @@ func (s *Service) versionOp(ctx context.Context, name, etag, path string) (*secr
 	if err := c.do(logical.UpdateOperation, v.project, path+v.secret, nil, map[string]any{"versions": []int{v.version}}, nil); err != nil {
 		return nil, err
 	}
+	s.notify(c, v.secretName, nil, m, event, v.version)
 	if m, err = c.version(&v); err != nil {
 		return nil, err
 	}
@@ -280,15 +282,15 @@ func (s *Service) versionOp(ctx context.Context, name, etag, path string) (*secr
 // DisableSecretVersion soft-deletes the KV version: unreadable, through
 // this API (FailedPrecondition) and the Vault API alike, until enabled.
 func (s *Service) DisableSecretVersion(ctx context.Context, req *secretmanagerpb.DisableSecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
-	return s.versionOp(ctx, req.GetName(), req.GetEtag(), "delete/")
+	return s.versionOp(ctx, req.GetName(), req.GetEtag(), "delete/", eventVersionDisable)
 }
 
 // EnableSecretVersion undeletes the KV version.
 func (s *Service) EnableSecretVersion(ctx context.Context, req *secretmanagerpb.EnableSecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
-	return s.versionOp(ctx, req.GetName(), req.GetEtag(), "undelete/")
+	return s.versionOp(ctx, req.GetName(), req.GetEtag(), "undelete/", eventVersionEnable)
 }
 
 // DestroySecretVersion destroys the KV version's data for good.
 func (s *Service) DestroySecretVersion(ctx context.Context, req *secretmanagerpb.DestroySecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
-	return s.versionOp(ctx, req.GetName(), req.GetEtag(), "destroy/")
+	return s.versionOp(ctx, req.GetName(), req.GetEtag(), "destroy/", eventVersionDestroy)
 }

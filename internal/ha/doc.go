@@ -37,6 +37,11 @@
 // ([Backend.Notify] on [InvalidateChannel], keys separated by newlines, "*"
 // for everything when the list would be too long); standbys hand the keys
 // to [Host.InvalidateLocked], which maps each key to the cache it feeds.
+// Notices are numbered (index.go): a standby knows the index it has
+// applied, serves only while it holds a read lease from the active node
+// (readlease.go), and [Node.WaitApplied] holds a revocation until no
+// standby can serve the state before it. The X-Vault-Index states clients
+// send back are checked in state.go.
 //
 // # Concurrency
 //

@@ -22,9 +22,11 @@ func (n *Node) runElection(ctx context.Context) {
 		wait = 100 * time.Millisecond
 		// The term is recorded before the node turns active, so that
 		// its lease bounds the node's activity from the first moment.
-		n.term.Store(&heldTerm{l})
+		n.held.Store(&heldTerm{l})
+		n.beginTerm(l)
 		if !n.becomeActive(ctx) {
-			n.term.Store(nil)
+			n.held.Store(nil)
+			n.endTerm()
 			l.Release()
 			sleep(ctx, time.Second)
 			continue
@@ -69,6 +71,9 @@ func (n *Node) becomeActive(ctx context.Context) bool {
 	if err == nil {
 		err = n.LoadClusterTLS(ctx, true)
 	}
+	if err == nil {
+		err = n.LoadStateKey(ctx, true, n.clusterID())
+	}
 	if err != nil {
 		n.logger.Error("become active: load state; staying standby", "err", err)
 		n.host.UnloadLocked(ctx)
@@ -89,6 +94,7 @@ func (n *Node) becomeActive(ctx context.Context) bool {
 // term up (step-down, seal) it first saves what it must (audit chain
 // state) and then releases the leadership.
 func (n *Node) becomeStandby(ctx context.Context, l Leadership, voluntary bool) {
+	n.leadership.Store(nil) // no more read leases from this term
 	if !voluntary {
 		n.active.Store(false)
 		n.activeSince.Store(nil)
@@ -105,7 +111,8 @@ func (n *Node) becomeStandby(ctx context.Context, l Leadership, voluntary bool) 
 	}
 	// Until the standby state is loaded, everything is forwarded.
 	n.stale.Store(true)
-	n.term.Store(nil) // after active is false: a nil term bounds nothing
+	n.held.Store(nil) // after active is false: a nil term bounds nothing
+	n.endTerm()
 	n.state.Unlock()
 	// Release may take seconds on a dead connection; requests meanwhile
 	// are forwarded or refused, never served as active.
@@ -130,7 +137,7 @@ func (n *Node) LoadStandbyLocked(ctx context.Context) {
 }
 
 // loadStandby is the server's unseal for a standby: no writes, no leases,
-// no background work, no audit devices.
+// no background work; its own audit devices.
 func (n *Node) loadStandby(ctx context.Context) error {
 	n.host.UnloadLocked(ctx)
 	if err := n.host.LoadStandbyLocked(ctx); err != nil {
@@ -139,19 +146,7 @@ func (n *Node) loadStandby(ctx context.Context) error {
 	if err := n.LoadClusterTLS(ctx, false); err != nil {
 		return err
 	}
-	return n.checkStandbyAudit(ctx)
-}
-
-// checkStandbyAudit decides whether this standby may serve reads itself:
-// only when no audit device is enabled, since a standby does not open the
-// devices (their chain state belongs to the active node).
-func (n *Node) checkStandbyAudit(ctx context.Context) error {
-	on, err := n.host.AuditEnabled(ctx)
-	if err != nil {
-		return err
-	}
-	n.localReads.Store(!on)
-	return nil
+	return n.LoadStateKey(ctx, false, "")
 }
 
 // Bounds of a standby's reloads: the storage may be out of reach (the
@@ -170,6 +165,9 @@ func (n *Node) reloadStandby(ctx context.Context) {
 	if n.host.Sealed() || !n.Standby() {
 		return
 	}
+	// The reload covers every change whose notice was heard before it
+	// began (see tracker.beginReload).
+	at := n.beginFullReload()
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	err := n.host.ReloadKeyring(pctx)
 	cancel()
@@ -186,6 +184,9 @@ func (n *Node) reloadStandby(ctx context.Context) {
 	lctx, cancel := context.WithTimeout(ctx, reloadTimeout)
 	defer cancel()
 	n.LoadStandbyLocked(lctx)
+	if !n.stale.Load() {
+		n.endFullReload(at)
+	}
 }
 
 // reloadStandbyMounts rebuilds the routes from the stored mount table.

@@ -68,6 +68,11 @@ type Options struct {
 	// EchoInterval is how often the node announces itself to the others
 	// for sys/ha-status; zero means 2 s.
 	EchoInterval time.Duration
+	// MaxStandbyLag (L) bounds how far behind the active node a standby
+	// may serve: its read leases last L (see [LeaseChannel]), and a
+	// revocation waits at most about L for the standbys
+	// ([Node.WaitApplied]). Zero means [DefaultMaxStandbyLag].
+	MaxStandbyLag time.Duration
 	// OnTransition, when set, is called each time the node becomes active
 	// or standby, with the time it happened. Tests use it to order events
 	// across nodes; it must not block.
@@ -101,14 +106,13 @@ type Host interface {
 	// the caller unloads what was loaded.
 	LoadActiveLocked(ctx context.Context) error
 	// LoadStandbyLocked loads what a standby serves reads from, writing
-	// nothing: no leases, no background work, no audit devices.
+	// nothing: no leases, no background work but its own audit devices'
+	// checkpoints. The node writes its own audit devices, opened with the
+	// keys the active node stored.
 	LoadStandbyLocked(ctx context.Context) error
 	// ReloadMountsLocked rebuilds the routes from the stored mount table,
 	// writing nothing.
 	ReloadMountsLocked(ctx context.Context) error
-	// AuditEnabled reports whether an audit device is enabled or
-	// declared. The caller holds the state lock.
-	AuditEnabled(ctx context.Context) (bool, error)
 	// InvalidateLocked applies a change notice on a standby: keys are the
 	// physical keys the active node wrote. It drops or reloads what the
 	// server caches from them and says what else must happen.
@@ -122,9 +126,6 @@ type Changes struct {
 	All bool
 	// Mounts asks for the mount table to be reloaded.
 	Mounts bool
-	// Audit says the audit table changed: whether the standby may serve
-	// reads is decided again.
-	Audit bool
 	// Failed says a cache could not be reloaded: the node forwards every
 	// request until a full reload works.
 	Failed bool
@@ -190,9 +191,8 @@ type Node struct {
 	active      atomic.Bool // this node is the active node; writes are allowed
 	initWrites  atomic.Bool // Initialize is writing (before any node leads)
 	stale       atomic.Bool // the standby state failed to load; forward everything
-	localReads  atomic.Bool // a standby may serve allowed reads (no audit devices)
 	activeSince atomic.Pointer[time.Time]
-	term        atomic.Pointer[heldTerm]   // the active node's leadership, for its lease (lease.go)
+	held        atomic.Pointer[heldTerm]   // the active node's leadership, for its lease (lease.go)
 	stepDown    chan struct{}              // buffered; a request to give up leadership
 	echoNow     chan struct{}              // buffered; a request to announce this node at once
 	clusterTLS  atomic.Pointer[clusterTLS] // nil while sealed or without a cluster CA
@@ -211,6 +211,8 @@ type Node struct {
 
 	events    func(payload string) // nil: events are not fanned out
 	eventsOut chan string          // events queued for the other nodes
+
+	consistency // notice indexes and read leases (index.go, readlease.go)
 }
 
 // Member is one node of the cluster as sys/ha-status reports it.
@@ -222,6 +224,11 @@ type Member struct {
 	ActiveNode     bool      `json:"active_node"`
 	LastEcho       time.Time `json:"last_echo"`
 	Version        string    `json:"version"`
+	// AppliedIndex is the node's notice index (see [Node.Index]).
+	AppliedIndex uint64 `json:"applied_index"`
+	// LagMS is the node's lag behind the active node in milliseconds
+	// (see [Node.Lag]); -1 when it holds no usable read lease.
+	LagMS int64 `json:"lag_ms"`
 }
 
 // New builds a standby node of a sealed server. It starts no goroutines
@@ -238,6 +245,9 @@ func New(opts Options, env Env) (*Node, error) {
 	}
 	if opts.EchoInterval <= 0 {
 		opts.EchoInterval = 2 * time.Second
+	}
+	if opts.MaxStandbyLag <= 0 {
+		opts.MaxStandbyLag = DefaultMaxStandbyLag
 	}
 	if env.Logger == nil {
 		env.Logger = slog.New(slog.DiscardHandler)
@@ -258,6 +268,8 @@ func New(opts Options, env Env) (*Node, error) {
 
 		events:    env.Events,
 		eventsOut: make(chan string, eventQueue),
+
+		consistency: newConsistency(opts.MaxStandbyLag),
 	}, nil
 }
 
@@ -298,13 +310,12 @@ func (n *Node) Status() Status {
 func (n *Node) Standby() bool { return !n.leading() }
 
 // ServesReads reports whether this standby may serve the reads
-// [StandbyRead] allows itself: its standby state is loaded and no audit
-// device is enabled (standbys do not audit). An active node whose lease
+// [StandbyRead] allows itself: its standby state is loaded. Each node
+// audits what it serves with its own devices. An active node whose lease
 // lapsed serves nothing: its caches may be older than the new active
 // node's writes.
 func (n *Node) ServesReads() bool {
-	return !n.stale.Load() && n.localReads.Load() &&
-		!n.lapsedActive()
+	return !n.stale.Load() && !n.lapsedActive()
 }
 
 // BeginInit lets the node write while the cluster is initialized: no node
@@ -413,6 +424,8 @@ func (n *Node) selfMember() Member {
 		ClusterAddress: o.ClusterAddr,
 		ActiveNode:     n.Status().Active,
 		Version:        n.version,
+		AppliedIndex:   n.Index(),
+		LagMS:          n.lagMS(),
 	}
 }
 
@@ -442,6 +455,7 @@ func (n *Node) Start() {
 		wg.Go(func() { n.runInvalidations(ctx) })
 		wg.Go(func() { n.runEcho(ctx) })
 		wg.Go(func() { n.runEchoSender(ctx) })
+		wg.Go(func() { n.runLeases(ctx) })
 		if n.events != nil {
 			wg.Go(func() { n.runEventSender(ctx) })
 			wg.Go(func() { n.runEvents(ctx) })
@@ -468,7 +482,7 @@ func (n *Node) Stop() {
 func (n *Node) Reset() {
 	n.active.Store(false)
 	n.activeSince.Store(nil)
-	n.term.Store(nil)
+	n.held.Store(nil)
 	n.clusterTLS.Store(nil)
 }
 

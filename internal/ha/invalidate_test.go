@@ -18,7 +18,6 @@ import (
 type recordingHost struct {
 	st      storage.Storage
 	changes Changes // what InvalidateLocked answers
-	audit   bool    // what AuditEnabled answers
 
 	mu    sync.Mutex
 	calls []string // guarded by mu
@@ -49,10 +48,6 @@ func (h *recordingHost) ReloadMountsLocked(context.Context) error {
 	h.record("reload mounts")
 	return nil
 }
-func (h *recordingHost) AuditEnabled(context.Context) (bool, error) {
-	h.record("audit enabled?")
-	return h.audit, nil
-}
 func (h *recordingHost) InvalidateLocked(_ context.Context, keys []string) Changes {
 	h.record("invalidate " + strings.Join(keys, ","))
 	return h.changes
@@ -70,23 +65,25 @@ func TestInvalidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reloadAll := []string{"reload keyring", "unload", "load standby", "audit enabled?"}
+	reloadAll := []string{"reload keyring", "unload", "load standby"}
 	tests := []struct {
 		name        string
 		payload     string
 		active      bool
 		changes     Changes
-		audit       bool
 		wantCalls   []string
 		wantStale   bool
 		wantReads   bool // ServesReads afterwards
 		wantCluster bool // a cluster certificate afterwards
 	}{
 		{name: "everything", payload: "*", wantCalls: reloadAll, wantReads: true, wantCluster: true},
-		{name: "missed notices", payload: "", audit: true, wantCalls: reloadAll, wantReads: false, wantCluster: true},
+		{name: "missed notices", payload: "", wantCalls: reloadAll, wantReads: true, wantCluster: true},
 		{name: "keys go to the server", payload: "sys/policy/a\nsys/token/id/x", wantCalls: []string{"invalidate sys/policy/a,sys/token/id/x"}, wantReads: true},
 		{name: "the mount table", payload: "core/mounts", changes: Changes{Mounts: true}, wantCalls: []string{"invalidate core/mounts", "reload mounts"}, wantReads: true},
-		{name: "the audit table", payload: "core/audit", changes: Changes{Audit: true}, audit: true, wantCalls: []string{"invalidate core/audit", "audit enabled?"}, wantReads: false},
+		// The server opens and closes its own audit devices; with an
+		// audit device enabled the standby still serves reads.
+		{name: "the audit table", payload: "core/audit", wantCalls: []string{"invalidate core/audit"}, wantReads: true},
+		{name: "an audit device that cannot open", payload: "core/audit", changes: Changes{Failed: true}, wantCalls: []string{"invalidate core/audit"}, wantStale: true, wantReads: false},
 		{name: "a failed reload", payload: "sys/policy/a", changes: Changes{Failed: true}, wantCalls: []string{"invalidate sys/policy/a"}, wantStale: true, wantReads: false},
 		{name: "the server asks for everything", payload: "core/cluster-id", changes: Changes{All: true}, wantCalls: append([]string{"invalidate core/cluster-id"}, reloadAll...), wantReads: true, wantCluster: true},
 		{name: "the cluster CA", payload: ClusterTLSKey, wantCalls: []string{"invalidate " + ClusterTLSKey}, wantReads: true, wantCluster: true},
@@ -99,13 +96,12 @@ func TestInvalidate(t *testing.T) {
 			if err := st.Put(t.Context(), &storage.Entry{Key: ClusterTLSKey, Value: caJSON}); err != nil {
 				t.Fatal(err)
 			}
-			h := &recordingHost{st: st, changes: tt.changes, audit: tt.audit}
+			h := &recordingHost{st: st, changes: tt.changes}
 			n, err := New(Options{Backend: &notices{}, NodeID: "n1", APIAddr: "http://127.0.0.1:8200"}, Env{Host: h, State: new(sync.RWMutex)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			// A standby whose state loaded, serving reads.
-			n.localReads.Store(true)
 			n.active.Store(tt.active)
 			n.invalidate(t.Context(), tt.payload)
 			if diff := cmp.Diff(tt.wantCalls, h.calls); diff != "" {

@@ -36,7 +36,7 @@ func (n *Node) lapsedActive() bool {
 // Env.Clock). A node with no recorded term, or whose backend keeps no
 // lease (a zero ValidUntil), is bounded by Lost alone.
 func (n *Node) leaseRuns(now time.Time) bool {
-	t := n.term.Load()
+	t := n.held.Load()
 	if t == nil {
 		return true
 	}

@@ -54,9 +54,8 @@ func TestLeaseBoundsActive(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tt.term != nil {
-				n.term.Store(&heldTerm{tt.term})
+				n.held.Store(&heldTerm{tt.term})
 			}
-			n.localReads.Store(true)
 			n.activeSince.Store(&now)
 			n.active.Store(true)
 
@@ -207,7 +206,7 @@ func TestLeaseLapseStepsDown(t *testing.T) {
 	if len(got) != 2 || !got[0] || got[1] {
 		t.Errorf("transitions = %v, want [true false]", got)
 	}
-	if !n.Standby() || n.term.Load() != nil {
-		t.Errorf("after the lapse: Standby() = %v, term recorded = %v; want true, false", n.Standby(), n.term.Load() != nil)
+	if !n.Standby() || n.held.Load() != nil {
+		t.Errorf("after the lapse: Standby() = %v, term recorded = %v; want true, false", n.Standby(), n.held.Load() != nil)
 	}
 }

@@ -109,8 +109,18 @@ func (n *Node) NotifyChanged(ctx context.Context, keys []string) {
 	// after the commit.
 	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := n.opts.Backend.Notify(nctx, InvalidateChannel, changePayload(keys)); err != nil {
-		n.logger.Warn("notify standbys of a change", "keys", len(keys), "err", err)
+	payload := changePayload(keys)
+	// Numbering and sending are serialized, so that notices leave in
+	// index order. A notice that fails to go out still used its number:
+	// standbys see the gap and reload everything.
+	n.noticeMu.Lock()
+	defer n.noticeMu.Unlock()
+	n.seq++
+	idx := MakeIndex(n.term.Load(), n.seq)
+	err := n.opts.Backend.Notify(nctx, InvalidateChannel, encodeNotice(idx, payload))
+	n.lastIndex.Store(idx)
+	if err != nil {
+		n.logger.Warn("notify standbys of a change", "keys", len(keys), "index", idx, "err", err)
 	}
 }
 
@@ -129,6 +139,7 @@ func (n *Node) runInvalidations(ctx context.Context) {
 		// Changes made before the listener was up were not seen.
 		n.invalidate(ctx, "*")
 		tick := time.NewTicker(5 * time.Second)
+		gaps := time.NewTicker(gapWait / 4)
 	loop:
 		for {
 			select {
@@ -136,14 +147,30 @@ func (n *Node) runInvalidations(ctx context.Context) {
 				if !ok {
 					break loop
 				}
-				n.invalidate(ctx, payload)
+				if n.cut.Load() {
+					continue
+				}
+				idx, keys := decodeNotice(payload)
+				if idx != 0 {
+					n.heardIndex(idx) // a reload this notice starts covers it
+				}
+				n.invalidate(ctx, keys)
+				if idx != 0 {
+					n.noticeReceived(idx)
+				}
 			case <-tick.C:
 				if n.stale.Load() {
 					n.invalidate(ctx, "*")
 				}
+			case <-gaps.C:
+			case <-n.reloadNow:
+			}
+			if !n.cut.Load() && n.Standby() && n.reloadDue() {
+				n.reloadStandby(ctx)
 			}
 		}
 		tick.Stop()
+		gaps.Stop()
 	}
 }
 
@@ -173,11 +200,6 @@ func (n *Node) invalidate(ctx context.Context, payload string) {
 	if ch.Failed {
 		n.stale.Store(true)
 	}
-	if ch.Audit {
-		if err := n.checkStandbyAudit(lctx); err != nil {
-			n.localReads.Store(false)
-		}
-	}
 	if slices.Contains(keys, ClusterTLSKey) {
 		if err := n.LoadClusterTLS(lctx, false); err != nil {
 			n.logger.Warn("reload the cluster CA after a change", "err", err)
@@ -197,10 +219,12 @@ type echo struct {
 	ClusterAddress string `json:"cluster_address"`
 	ActiveNode     bool   `json:"active_node"`
 	Version        string `json:"version"`
+	AppliedIndex   uint64 `json:"applied_index,omitempty"`
+	LagMS          int64  `json:"lag_ms,omitempty"`
 }
 
 func encodeEcho(m Member) (string, error) {
-	b, err := json.Marshal(echo{NodeID: m.NodeID, Hostname: m.Hostname, APIAddress: m.APIAddress, ClusterAddress: m.ClusterAddress, ActiveNode: m.ActiveNode, Version: m.Version})
+	b, err := json.Marshal(echo{NodeID: m.NodeID, Hostname: m.Hostname, APIAddress: m.APIAddress, ClusterAddress: m.ClusterAddress, ActiveNode: m.ActiveNode, Version: m.Version, AppliedIndex: m.AppliedIndex, LagMS: m.LagMS})
 	if err != nil {
 		return "", fmt.Errorf("encode echo: %w", err)
 	}
@@ -214,7 +238,7 @@ func decodeEcho(payload string) (Member, bool) {
 	if err := json.Unmarshal([]byte(payload), &e); err != nil || e.NodeID == "" {
 		return Member{}, false
 	}
-	return Member{NodeID: e.NodeID, Hostname: e.Hostname, APIAddress: e.APIAddress, ClusterAddress: e.ClusterAddress, ActiveNode: e.ActiveNode, Version: e.Version}, true
+	return Member{NodeID: e.NodeID, Hostname: e.Hostname, APIAddress: e.APIAddress, ClusterAddress: e.ClusterAddress, ActiveNode: e.ActiveNode, Version: e.Version, AppliedIndex: e.AppliedIndex, LagMS: e.LagMS}, true
 }
 
 func sortMembers(ms []Member) {

@@ -92,7 +92,9 @@ func TestPhysical(t *testing.T) {
 	if err := p.Delete(ctx, "k1"); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"invalidate k1", "invalidate k2\nk3", "invalidate k1"}
+	// Each notice starts with its index: term 0 here (no election), seq
+	// counting from 1.
+	want := []string{"invalidate 1\nk1", "invalidate 2\nk2\nk3", "invalidate 3\nk1"}
 	if diff := cmp.Diff(want, be.take()); diff != "" {
 		t.Errorf("notices (-want +got):\n%s", diff)
 	}

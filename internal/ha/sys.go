@@ -16,8 +16,9 @@ import (
 // be created on encrypt: that write is refused on the standby and the
 // request forwarded).
 //
-// The server applies it only to requests for a secrets engine mount
-// (never sys/, auth/ or a response-wrapping request), and only while
+// The server applies it only to requests for a secrets engine mount or
+// the token store (never another auth/ mount nor a response-wrapping
+// request; sys/ paths are [StandbySys]'s), and only while
 // [Node.ServesReads]; its pipeline then still forwards a request whose
 // token has limited uses or whose answer would be leased, and
 // [Physical] refuses any write with [ErrStandby], which forwards the
@@ -34,6 +35,15 @@ func StandbyRead(mountType string, op logical.Operation, rel string) bool {
 		switch first {
 		case "encrypt", "decrypt", "sign", "verify", "hmac":
 			return true
+		}
+	case "token":
+		// Lookups read the token store (a caller's token with limited
+		// uses is still forwarded: counting the use is a write).
+		switch rel {
+		case "lookup-self", "lookup":
+			return op == logical.ReadOperation || op == logical.UpdateOperation
+		case "lookup-accessor":
+			return op == logical.UpdateOperation
 		}
 	}
 	return false
@@ -82,6 +92,11 @@ type haNode struct {
 	LastEcho       string `json:"last_echo"`
 	Version        string `json:"version"`
 	NodeID         string `json:"node_id"`
+	// AppliedIndex and LagMS are Coffer's: the node's notice index and
+	// its lag behind the active node (-1: no usable read lease, so it
+	// forwards), as of its last announcement.
+	AppliedIndex uint64 `json:"applied_index"`
+	LagMS        int64  `json:"lag_ms"`
 }
 
 func (s sysHandlers) status(context.Context, *logical.Request, *framework.Match) (*logical.Response, error) {
@@ -98,6 +113,8 @@ func (s sysHandlers) status(context.Context, *logical.Request, *framework.Match)
 			LastEcho:       m.LastEcho.UTC().Format(time.RFC3339Nano),
 			Version:        m.Version,
 			NodeID:         m.NodeID,
+			AppliedIndex:   m.AppliedIndex,
+			LagMS:          m.LagMS,
 		})
 	}
 	return &logical.Response{Data: map[string]any{"nodes": nodes}}, nil

@@ -132,8 +132,8 @@ func (h *Handler) handleSubscribe(w http.ResponseWriter, r *http.Request, reqID,
 	f := events.Filter{Type: strings.TrimPrefix(path, core.SubscribePrefix), Path: q.Get("filter")}
 	stream, err := h.core.SubscribeEvents(r.Context(), req, f)
 	if errors.Is(err, ha.ErrStandby) {
-		// A standby that cannot serve it (it cannot audit) proxies the
-		// whole stream to the active node.
+		// A standby that cannot serve it (its standby state is not
+		// loaded) proxies the whole stream to the active node.
 		clearDeadlines(w)
 		h.toActive(w, r, reqID, nil)
 		return

@@ -14,8 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coffer-secrets/coffer/internal/core"
 	"github.com/coffer-secrets/coffer/internal/ha"
 	"github.com/coffer-secrets/coffer/internal/logical"
+	"github.com/coffer-secrets/coffer/internal/uuid"
 )
 
 // forwardedHeader marks a request a standby forwarded. A node that gets
@@ -31,6 +33,27 @@ const forwardedHeader = "X-Coffer-Forwarded"
 // [Handler.clientConnection]); anywhere else it is ignored, and a standby
 // drops any value a client sent.
 const clientAddrHeader = "X-Coffer-Client-Addr"
+
+// requestIDHeader carries, on a request a standby forwards over the
+// cluster transport, the request ID the standby gave it and recorded in
+// its own audit log (the forward entry). The active node uses it as the
+// request's ID, so that both nodes' entries share it; it believes it only
+// on a connection accepted on its cluster listener from a verified cluster
+// certificate, as for [clientAddrHeader], and only when it is a UUID.
+const requestIDHeader = "X-Coffer-Request-Id"
+
+// peerRequestID returns the request ID a standby forwarded r with, or ""
+// when r does not come from a cluster node or carries none.
+func (h *Handler) peerRequestID(r *http.Request) string {
+	id := r.Header.Get(requestIDHeader)
+	if id == "" || !uuid.Valid(id) {
+		return ""
+	}
+	if on, _ := r.Context().Value(clusterListenerKey{}).(bool); !on || !h.core.IsClusterPeer(r.TLS) {
+		return ""
+	}
+	return id
+}
 
 // clusterListenerKey marks the context of a connection accepted on the
 // cluster listener.
@@ -200,6 +223,18 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, reqID string, 
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return
 	}
+	// The request is recorded here before it leaves: a forward entry
+	// with its ID, which the active node's entries share (over the
+	// cluster transport). No device to record it: it is not forwarded.
+	if err := h.auditForward(r, reqID, mode, target.Host); err != nil {
+		h.logger.Error("audit a forwarded request", "request_id", reqID, "err", err)
+		if mode.raw {
+			mode.fail(w, "this Coffer node could not record the request in its audit log")
+			return
+		}
+		h.writeError(w, r, reqID, err)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), forwardTimeout)
 	if isWebSocket(r) {
 		// An event stream lasts as long as its client stays.
@@ -236,11 +271,14 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, reqID string, 
 				pr.SetXForwarded()
 			}
 			pr.Out.Header.Set(forwardedHeader, "1")
-			// Only this node may say who the client is, and only to the
-			// cluster listener, where the active node authenticates it.
+			// Only this node may say who the client is, and which
+			// request ID it recorded, and only to the cluster listener,
+			// where the active node authenticates it.
 			pr.Out.Header.Del(clientAddrHeader)
+			pr.Out.Header.Del(requestIDHeader)
 			if overCluster {
 				pr.Out.Header.Set(clientAddrHeader, r.RemoteAddr)
+				pr.Out.Header.Set(requestIDHeader, reqID)
 			}
 		},
 		Transport: transport,
@@ -250,6 +288,24 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, reqID string, 
 		},
 	}
 	proxy.ServeHTTP(w, out)
+}
+
+// auditForward records in this node's audit devices that it forwards r
+// (request ID reqID) to target.
+func (h *Handler) auditForward(r *http.Request, reqID string, mode forwardMode, target string) error {
+	f := core.ForwardAudit{ID: reqID, ClientToken: string(clientToken(r)), Connection: h.clientConnection(r), Target: target}
+	if mode.raw {
+		f.Path = r.URL.Path
+		f.Operation = logical.Operation(strings.ToLower(r.Method))
+	} else {
+		f.Path = strings.TrimPrefix(r.URL.Path, "/v1/")
+		var q url.Values
+		if r.URL.RawQuery != "" {
+			q = r.URL.Query()
+		}
+		f.Operation, _ = operation(r, q)
+	}
+	return h.core.AuditForward(r.Context(), f)
 }
 
 // clusterURL turns an announced cluster address ("https://host:port" or

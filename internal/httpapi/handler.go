@@ -149,11 +149,14 @@ func New(opts Options) *Handler {
 
 // ServeHTTP answers one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := uuid.New()
+	reqID := h.peerRequestID(r)
+	if reqID == "" {
+		reqID = uuid.New()
+	}
 	if h.inflight != nil {
 		defer h.inflight.add(reqID, r, h.logPath(r))()
 	}
-	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK, index: h.core.IndexState}
 	w = sw
 	start := time.Now()
 	defer func() {
@@ -409,6 +412,10 @@ func (h *Handler) handleLogical(w http.ResponseWriter, r *http.Request, reqID, p
 		ClientToken: clientToken(r),
 		WrapTTL:     wrapTTL,
 	}
+	if req.ForwardActive, err = h.mustForward(r.Context(), r); err != nil {
+		h.writeError(w, r, reqID, err)
+		return
+	}
 	resp, err := h.core.HandleRequest(r.Context(), req)
 	if errors.Is(err, ha.ErrStandby) {
 		h.toActive(w, r, reqID, body)
@@ -613,14 +620,31 @@ type statusWriter struct {
 	status    int
 	mountType string
 	operation string
+	// index returns the X-Vault-Index value the answer carries unless it
+	// has one (a forwarded answer brings the active node's); "" for none.
+	index       func() string
+	wroteHeader bool
 }
 
 // Unwrap returns the underlying writer, for [http.ResponseController].
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader && code >= 200 {
+		w.wroteHeader = true
+		setIndexHeader(w.Header(), w.index)
+	}
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write implements [http.ResponseWriter], setting the headers first as
+// WriteHeader does.
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // handleMetrics serves sys/metrics: in Vault's JSON shape by default (or

@@ -29,6 +29,9 @@ type gcpListener struct {
 	ln   net.Listener
 	srv  *grpc.Server
 	addr string // "host:port" as bound
+	// rot sends SECRET_ROTATE when a secret's next_rotation_time
+	// passes: background work of the active node, run by Run.
+	rot *gcpapi.Rotator
 }
 
 // listenGCP binds the gcp_secret_manager listener, with TLS unless it is
@@ -55,8 +58,9 @@ func (s *Server) listenGCP(g *config.GCPSecretManager, c *core.Core) error {
 		creds = credentials.NewTLS(tcfg)
 	}
 	prefix := g.MountPrefix
-	svc := gcpapi.New(gcpapi.Options{Core: c, MountPrefix: &prefix, Logger: s.logger})
-	s.gcp = &gcpListener{ln: ln, srv: gcpapi.NewServer(svc, creds), addr: addr}
+	svc := gcpapi.New(gcpapi.Options{Core: c, MountPrefix: &prefix, Logger: s.logger, Events: c})
+	rot := gcpapi.NewRotator(gcpapi.RotatorOptions{Host: c, MountPrefix: &prefix, Logger: s.logger})
+	s.gcp = &gcpListener{ln: ln, srv: gcpapi.NewServer(svc, creds), addr: addr, rot: rot}
 	return nil
 }
 

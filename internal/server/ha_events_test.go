@@ -3,8 +3,9 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,45 +66,63 @@ path "sys/policies/acl/app-*" { capabilities = ["read"] }`); err != nil {
 	}
 }
 
-// TestClusterEventsForwardedWithAudit: with an audit device, a standby
-// cannot audit a subscription itself, so it proxies the WebSocket to the
-// active node, whose stream then carries the events.
-func TestClusterEventsForwardedWithAudit(t *testing.T) {
+// TestClusterEventsStandbyWithAudit: with an audit device (each node
+// writing its own file), a standby serves a subscription itself, audited
+// in its own file, and its stream carries the active node's events.
+func TestClusterEventsStandbyWithAudit(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, 2, func(_ int, o *testserver.Options) { o.AuditAnyDir = true })
 	active, standby := c.nodes[0], c.nodes[1]
+	dir := t.TempDir()
 	if err := active.Client.Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{
-		Type: "file", Options: map[string]string{"file_path": filepath.Join(t.TempDir(), "audit.log")},
+		Type: "file", Options: map[string]string{"file_path": filepath.Join(dir, "audit-{{node_id}}.log")},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	u := "ws" + strings.TrimPrefix(standby.Addr, "http") + "/v1/sys/events/subscribe/policy/*?json=true"
-	var conn *websocket.Conn
-	eventually(t, 15*time.Second, "a subscription on the standby served by the active node", func() error {
-		cn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"X-Vault-Token": {active.RootToken}}})
-		if err != nil {
-			return err
-		}
-		if active.Core().Events().Len() != 1 {
-			cn.CloseNow()
-			return errors.New("served by the standby itself")
-		}
-		conn = cn
-		return nil
+	eventually(t, 15*time.Second, "the standby opens its own audit file", func() error {
+		_, err := os.Stat(filepath.Join(dir, "audit-"+standby.NodeID+".log"))
+		return err
 	})
-	defer conn.CloseNow()
-	if err := active.Client.Sys().PutPolicy("p1", `path "x/*" { capabilities = ["read"] }`); err != nil {
+	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"X-Vault-Token": {active.RootToken}}})
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, b, err := conn.Read(ctx)
-	if err != nil {
-		t.Fatalf("read through the standby: %v", err)
+	defer conn.CloseNow()
+	if n := active.Core().Events().Len(); n != 0 {
+		t.Fatalf("the active node serves %d streams, want the standby to serve the subscription itself", n)
+	}
+	// The active node's first notices may reach the standby before it
+	// listens: write until an event arrives.
+	got := make(chan []byte, 1)
+	go func() {
+		_, b, _ := conn.Read(ctx)
+		got <- b
+	}()
+	var b []byte
+	for i := 0; b == nil; i++ {
+		if err := active.Client.Sys().PutPolicy(fmt.Sprintf("p%d", i), `path "x/*" { capabilities = ["read"] }`); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case b = <-got:
+		case <-time.After(500 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatal("no event through the standby")
+		}
 	}
 	var e events.Event
-	if err := json.Unmarshal(b, &e); err != nil || e.Metadata["name"] != "p1" {
-		t.Errorf("event %s (%v), want policy/changed for p1", b, err)
+	if err := json.Unmarshal(b, &e); err != nil || e.Type != "policy/changed" {
+		t.Errorf("event %s (%v), want policy/changed", b, err)
+	}
+	log, err := os.ReadFile(filepath.Join(dir, "audit-"+standby.NodeID+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), `"path":"sys/events/subscribe/policy/*"`) {
+		t.Errorf("the standby's audit file does not record the subscription:\n%s", log)
 	}
 }
 

@@ -225,3 +225,79 @@ func TestClusterKillActiveUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d acknowledged writes all readable", len(acked))
 }
+
+// TestRevokeWithStandbyStopped runs two coffer processes, caches a token
+// on the standby, stops the standby with SIGSTOP and revokes the token on
+// the active node: revoke returns (within about the lag bound, 2 s, since
+// the stopped standby cannot acknowledge), and once the standby runs again
+// it never honours the token, from its first request on.
+func TestRevokeWithStandbyStopped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two server processes")
+	}
+	t.Parallel()
+	d := testdb.New(t, testdb.Postgres)
+	nodes := []*haProcess{startHAProcess(t, d.Name, "stop0"), startHAProcess(t, d.Name, "stop1")}
+	res, err := nodes[0].client(t, "").Sys().Init(&api.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if _, err := n.client(t, "").Sys().Unseal(res.KeysB64[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	active := -1
+	eventually(t, 15*time.Second, "a node becomes active", func() error {
+		for i, n := range nodes {
+			if n.healthCode() == http.StatusOK {
+				active = i
+				return nil
+			}
+		}
+		return fmt.Errorf("no node answers 200")
+	})
+	standby := nodes[1-active]
+	admin := nodes[active].client(t, res.RootToken)
+	if err := admin.Sys().Mount("secret", &api.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.KVv2("secret").Put(t.Context(), "app", map[string]any{"v": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Sys().PutPolicy("reader", `path "secret/data/app" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := admin.Auth().Token().Create(&api.TokenCreateRequest{Policies: []string{"reader"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := sec.Auth.ClientToken
+	read := func() int {
+		code, _, _ := rawGet(t, standby.addr+"/v1/secret/data/app", tok)
+		return code
+	}
+	eventually(t, 15*time.Second, "the standby serves the token", func() error {
+		if got := read(); got != http.StatusOK {
+			return fmt.Errorf("status %d", got)
+		}
+		return nil
+	})
+	if err := standby.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { standby.cmd.Process.Signal(syscall.SIGCONT) })
+	start := time.Now()
+	if err := admin.Auth().Token().RevokeTree(tok); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("revoke with the standby stopped returned after %s", time.Since(start).Round(time.Millisecond))
+	if err := standby.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if got := read(); got != http.StatusForbidden {
+			t.Fatalf("read %d on the resumed standby = %d, want 403", i, got)
+		}
+	}
+}

@@ -76,10 +76,15 @@ func TestClusterRoles(t *testing.T) {
 
 	// The redirecting standby serves the read itself (200, no redirect)
 	// and redirects a write to the same path on the active node.
-	code, body, _ := rawGet(t, c.nodes[2].Addr+"/v1/secret/data/through-standby", root)
-	if code != http.StatusOK || !strings.Contains(body, `"v":"1"`) {
-		t.Errorf("read on redirecting standby = %d %s, want 200 served locally", code, body)
-	}
+	// It serves once it holds a read lease whose index it has applied
+	// (a moment after the write); until then it redirects.
+	eventually(t, 10*time.Second, "the redirecting standby serves the read itself", func() error {
+		code, body, _ := rawGet(t, c.nodes[2].Addr+"/v1/secret/data/through-standby", root)
+		if code != http.StatusOK || !strings.Contains(body, `"v":"1"`) {
+			return fmt.Errorf("read on redirecting standby = %d %s, want 200 served locally", code, body)
+		}
+		return nil
+	})
 	code, _, hdr := rawDo(t, http.MethodPut, c.nodes[2].Addr+"/v1/secret/data/x?a=b", root, `{"data":{"v":"2"}}`)
 	if want := active.Addr + "/v1/secret/data/x?a=b"; code != http.StatusTemporaryRedirect || hdr.Get("Location") != want {
 		t.Errorf("write on redirecting standby = %d Location %q, want 307 %q", code, hdr.Get("Location"), want)

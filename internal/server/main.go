@@ -53,10 +53,12 @@ type flags struct {
 	devRoot     string
 	listen      string
 	gcpListen   string
+	devTLS      bool
 	configFile  string
 	dataDir     string
 	logLevel    string
 	showVersion bool
+	pprofListen string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
@@ -72,16 +74,21 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.devRoot, "dev-root-token-id", "", "alias of -dev-root-token, as Vault spells it")
 	fs.StringVar(&f.listen, "listen", "", "address to listen on (default 127.0.0.1:8200)")
 	fs.StringVar(&f.listen, "dev-listen-address", "", "alias of -listen, as Vault spells it")
+	fs.BoolVar(&f.devTLS, "dev-tls", false, "dev mode: serve the listener over TLS with a certificate of a local CA made for this process (its path is printed), as Azure's SDKs need")
 	fs.StringVar(&f.gcpListen, "gcp-listen", "", "dev mode: serve the Google Cloud Secret Manager API (gRPC, plain text) on this address")
 	fs.StringVar(&f.configFile, "config", "", "HCL configuration file")
 	fs.StringVar(&f.dataDir, "data-dir", "coffer-data", "data directory when no configuration file is given")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
+	fs.StringVar(&f.pprofListen, "pprof-listen", "", "serve Go's runtime profiles (net/http/pprof) on this loopback address, apart from the API; for profiling only")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if f.devTLS && (!f.dev || f.configFile != "") {
+		return nil, errors.New("-dev-tls is for dev mode (-dev) without -config; with a file, give its listener TLS")
 	}
 	if f.gcpListen != "" && !f.dev {
 		return nil, errors.New("-gcp-listen is for dev mode (-dev); elsewhere configure a gcp_secret_manager block with TLS")
@@ -127,7 +134,13 @@ func buildConfig(f *flags, getenv func(string) string) (*config.Config, string, 
 		// Dev mode serves the AWS Secrets Manager and Azure Key Vault
 		// APIs with their defaults, as [config.Config.Dev] does with a
 		// file.
-		src = fmt.Sprintf("storage \"inmem\" {}\nlistener \"tcp\" {\n  address = %s\n  tls_disable = true\n}\naws_secrets_manager {}\nazure_key_vault {}\n", hclString(listen))
+		tls := "\n  tls_disable = true"
+		if f.devTLS {
+			// No certificate files: the server makes a local CA in a
+			// directory that lives as long as the process.
+			tls = ""
+		}
+		src = fmt.Sprintf("storage \"inmem\" {}\nlistener \"tcp\" {\n  address = %s%s\n}\naws_secrets_manager {}\nazure_key_vault {}\n", hclString(listen), tls)
 		dataDir = ""
 	default:
 		abs, err := filepath.Abs(dataDir)
@@ -216,6 +229,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	if err != nil {
 		fmt.Fprintln(stderr, "Error starting server:", err)
 		return 2
+	}
+	if f.pprofListen != "" {
+		_, stop, err := servePprof(f.pprofListen, logger)
+		if err != nil {
+			fmt.Fprintln(stderr, "Error:", err)
+			srv.closeAll()
+			return 1
+		}
+		defer stop()
 	}
 	if f.dev {
 		info, err := setUpDev(ctx, srv.Core(), f.devRoot, cfg.AWSSecretsManager)
@@ -340,7 +362,7 @@ func printDev(w io.Writer, srv *Server, info DevInfo) {
 	fmt.Fprintf(w, `==> Coffer server started in DEVELOPMENT mode.
 
 WARNING! Dev mode keeps everything in memory, starts unsealed and serves
-plain HTTP. Never use it for real secrets.
+plain HTTP (unless -dev-tls). Never use it for real secrets.
 
     Api Address: %s
 `, addr)

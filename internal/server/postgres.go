@@ -118,8 +118,19 @@ func (p *pgHA) Acquire(ctx context.Context) (ha.Leadership, error) {
 		return nil, err
 	}
 	p.st.SetFence(l.Fence())
-	return l, nil
+	return pgLeadership{l}, nil
 }
+
+// pgLeadership is a PostgreSQL leadership as an ha.Leadership that also
+// tells its term (ha.Termed): the election epoch numbers the term's
+// change notices.
+type pgLeadership struct {
+	*postgres.Leadership
+}
+
+// Term implements ha.Termed: the epoch's low 32 bits (epochs count
+// elections and stay far below that).
+func (l pgLeadership) Term() uint32 { return uint32(l.Epoch) }
 
 // Leader implements ha.Backend.
 func (p *pgHA) Leader(ctx context.Context) (string, string, error) {

@@ -282,7 +282,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		})
 		var root http.Handler = handler
 		if awsAuth != nil {
-			root = withAWS(handler, awsapi.New(awsapi.Options{
+			root = withAWS(handler, handler.Track("aws-secrets-manager", awsapi.New(awsapi.Options{
 				Core:    c,
 				Auth:    awsAuth,
 				Mount:   cfg.AWSSecretsManager.Mount,
@@ -290,15 +290,16 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 				Body:    handler,
 				Forward: handler,
 				Logger:  logger,
-			}))
+			})))
 		}
 		if cfg.AzureServed() {
-			root = withAzure(root, azureapi.New(azureapi.Options{
+			root = withAzure(root, handler.Track("azure-key-vault", azureapi.New(azureapi.Options{
 				Core:    c,
 				Mount:   cfg.AzureKeyVault.Mount,
 				Forward: handler,
+				Body:    handler,
 				Logger:  logger,
-			}))
+			})))
 		}
 		if webUI != nil {
 			root = webUI.Wrap(root)
@@ -358,6 +359,8 @@ func (s *Server) haOptions(pg *postgres.Storage, opts Options) (*ha.Options, err
 		Hostname:     host,
 		StepDownWait: opts.StepDownWait,
 		OnTransition: opts.OnTransition,
+
+		MaxStandbyLag: s.cfg.Storage.Postgres.HAMaxStandbyLag,
 	}, nil
 }
 
@@ -506,6 +509,10 @@ func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	if s.snapshots != nil {
 		wg.Go(func() { s.snapshots.Run(snapCtx) })
+	}
+	if s.gcp != nil {
+		// The rotation sweep skips its turn on a standby or sealed node.
+		wg.Go(func() { s.gcp.rot.Run(snapCtx) })
 	}
 	<-servingCtx.Done()
 	stopBackground()

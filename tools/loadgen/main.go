@@ -17,6 +17,16 @@
 //	fill     write each of -keys secrets once
 //	write    write new versions of -keys secrets for -d
 //	read     read -keys secrets for -d (filling them first unless -fill=false)
+//	login    AppRole logins (auth/approle/login) for -d; each creates a token
+//	token-create   auth/token/create (policy default, TTL 1h) for -d
+//	token-revoke   create -keys tokens first, then revoke them with
+//	               auth/token/revoke-accessor, timing only the revocations
+//	lookup-self    auth/token/lookup-self with a non-root token for -d
+//	transit  transit/encrypt of 64 bytes with an aes256-gcm96 key for -d
+//	audit-on, audit-off   enable or disable a file audit device at -audit-path
+//
+// login, lookup-self and transit set up what they need (the approle mount
+// and a role, a token, the transit mount and key) with -token first.
 //
 // It talks plain HTTP with net/http only, as any client would, and keeps
 // no state between runs.
@@ -59,6 +69,7 @@ type config struct {
 	fill      bool
 	idle      time.Duration
 	server    string
+	auditPath string
 }
 
 func main() {
@@ -75,6 +86,7 @@ func main() {
 	flag.BoolVar(&cfg.fill, "fill", true, "for -op read: write every key once first")
 	flag.DurationVar(&cfg.idle, "idle", 0, "with -pid: first measure each server's CPU use for this long without load, and report CPU per request net of it")
 	flag.StringVar(&cfg.server, "server", "", "for -op startup: the server command line (split on spaces)")
+	flag.StringVar(&cfg.auditPath, "audit-path", "/tmp/loadgen-audit.log", "for -op audit-on: the audit log file")
 	flag.Parse()
 	for _, a := range strings.Split(*addrs, ",") {
 		cfg.addrs = append(cfg.addrs, strings.TrimSuffix(strings.TrimSpace(a), "/"))
@@ -121,6 +133,27 @@ func run(ctx context.Context, cfg *config, out io.Writer) error {
 			}
 		}
 		return measure(cfg, out, "read", func() (*result, error) { return load(ctx, cl, cfg, readOp(cl, cfg)) })
+	case "login", "token-create", "lookup-self", "transit":
+		op, err := prepare(ctx, cl, cfg)
+		if err != nil {
+			return err
+		}
+		return measure(cfg, out, cfg.op, func() (*result, error) { return load(ctx, cl, cfg, op) })
+	case "token-revoke":
+		accessors, err := createTokens(ctx, cl, cfg)
+		if err != nil {
+			return err
+		}
+		return measure(cfg, out, cfg.op, func() (*result, error) {
+			return work(ctx, cfg, revokeOp(cl, cfg, accessors), func(i int) bool { return i < len(accessors) })
+		})
+	case "audit-on":
+		body, _ := json.Marshal(map[string]any{"type": "file", "options": map[string]string{"file_path": cfg.auditPath}})
+		_, err := expect(ctx, cl, http.StatusNoContent, http.MethodPut, cfg.addr+"/v1/sys/audit/loadgen", cfg.token, body)
+		return err
+	case "audit-off":
+		_, err := expect(ctx, cl, http.StatusNoContent, http.MethodDelete, cfg.addr+"/v1/sys/audit/loadgen", cfg.token, nil)
+		return err
 	}
 	return fmt.Errorf("unknown -op %q", cfg.op)
 }
@@ -262,7 +295,10 @@ func secretBody(n int) []byte {
 // turn, shifted by one each round of keys so that every address sees every
 // key.
 func (cfg *config) keyURL(i int) string {
-	addr := cfg.addrs[(i+i/cfg.keys)%len(cfg.addrs)]
+	addr := cfg.addr // a config made in code may set only addr
+	if len(cfg.addrs) > 0 {
+		addr = cfg.addrs[(i+i/cfg.keys)%len(cfg.addrs)]
+	}
 	return addr + "/v1/" + cfg.mount + "/data/loadgen/" + strconv.Itoa(i%cfg.keys)
 }
 
@@ -484,3 +520,120 @@ func statusKB(pid int, field string) int64 {
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1e3) }
 func us(d time.Duration) string { return fmt.Sprintf("%dµs", d.Microseconds()) }
 func mib(n int64) string        { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// prepare sets up what cfg.op needs, with the root token, and returns the
+// operation to repeat. It may run again against the same server.
+func prepare(ctx context.Context, cl *http.Client, cfg *config) (func(context.Context, int) error, error) {
+	root := cfg.token
+	v1 := cfg.addr + "/v1/"
+	switch cfg.op {
+	case "login":
+		if code, b, err := call(ctx, cl, http.MethodPost, v1+"sys/auth/approle", root, []byte(`{"type":"approle"}`)); err != nil || (code != http.StatusNoContent && code != http.StatusBadRequest) {
+			return nil, fmt.Errorf("enable approle: %d %s %v", code, b, err)
+		}
+		if _, err := expect(ctx, cl, http.StatusNoContent, http.MethodPost, v1+"auth/approle/role/loadgen", root, []byte(`{"token_policies":"default","token_ttl":"1h"}`)); err != nil {
+			return nil, err
+		}
+		b, err := expect(ctx, cl, http.StatusOK, http.MethodGet, v1+"auth/approle/role/loadgen/role-id", root, nil)
+		if err != nil {
+			return nil, err
+		}
+		var rid struct {
+			Data struct {
+				RoleID string `json:"role_id"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(b, &rid); err != nil {
+			return nil, err
+		}
+		b, err = expect(ctx, cl, http.StatusOK, http.MethodPost, v1+"auth/approle/role/loadgen/secret-id", root, []byte(`{}`))
+		if err != nil {
+			return nil, err
+		}
+		var sid struct {
+			Data struct {
+				SecretID string `json:"secret_id"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(b, &sid); err != nil {
+			return nil, err
+		}
+		body, _ := json.Marshal(map[string]string{"role_id": rid.Data.RoleID, "secret_id": sid.Data.SecretID})
+		return func(ctx context.Context, _ int) error {
+			_, err := expect(ctx, cl, http.StatusOK, http.MethodPost, v1+"auth/approle/login", "", body)
+			return err
+		}, nil
+	case "token-create":
+		return func(ctx context.Context, _ int) error {
+			_, err := expect(ctx, cl, http.StatusOK, http.MethodPost, v1+"auth/token/create", root, []byte(tokenBody))
+			return err
+		}, nil
+	case "lookup-self":
+		tok, _, err := createToken(ctx, cl, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, _ int) error {
+			_, err := expect(ctx, cl, http.StatusOK, http.MethodGet, v1+"auth/token/lookup-self", tok, nil)
+			return err
+		}, nil
+	case "transit":
+		if code, b, err := call(ctx, cl, http.MethodPost, v1+"sys/mounts/transit", root, []byte(`{"type":"transit"}`)); err != nil || (code != http.StatusNoContent && code != http.StatusBadRequest) {
+			return nil, fmt.Errorf("mount transit: %d %s %v", code, b, err)
+		}
+		if code, b, err := call(ctx, cl, http.MethodPost, v1+"transit/keys/loadgen", root, []byte(`{"type":"aes256-gcm96"}`)); err != nil || code/100 != 2 {
+			return nil, fmt.Errorf("create transit key: %d %s %v", code, b, err)
+		}
+		pt := make([]byte, 64)
+		rand.Read(pt)
+		body, _ := json.Marshal(map[string]string{"plaintext": base64.StdEncoding.EncodeToString(pt)})
+		return func(ctx context.Context, _ int) error {
+			_, err := expect(ctx, cl, http.StatusOK, http.MethodPost, v1+"transit/encrypt/loadgen", root, body)
+			return err
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown -op %q", cfg.op)
+}
+
+// tokenBody is the body of a token creation.
+const tokenBody = `{"policies":["default"],"ttl":"1h"}`
+
+// createToken creates a token with the default policy and returns it and
+// its accessor.
+func createToken(ctx context.Context, cl *http.Client, cfg *config) (string, string, error) {
+	b, err := expect(ctx, cl, http.StatusOK, http.MethodPost, cfg.addr+"/v1/auth/token/create", cfg.token, []byte(tokenBody))
+	if err != nil {
+		return "", "", err
+	}
+	var r struct {
+		Auth struct {
+			ClientToken string `json:"client_token"`
+			Accessor    string `json:"accessor"`
+		} `json:"auth"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return "", "", err
+	}
+	return r.Auth.ClientToken, r.Auth.Accessor, nil
+}
+
+// createTokens creates cfg.keys tokens from cfg.c workers and returns
+// their accessors.
+func createTokens(ctx context.Context, cl *http.Client, cfg *config) ([]string, error) {
+	accessors := make([]string, cfg.keys)
+	_, err := work(ctx, cfg, func(ctx context.Context, i int) error {
+		_, a, err := createToken(ctx, cl, cfg)
+		accessors[i] = a
+		return err
+	}, func(i int) bool { return i < cfg.keys })
+	return accessors, err
+}
+
+// revokeOp revokes the token of accessor i.
+func revokeOp(cl *http.Client, cfg *config, accessors []string) func(context.Context, int) error {
+	return func(ctx context.Context, i int) error {
+		body, _ := json.Marshal(map[string]string{"accessor": accessors[i]})
+		_, err := expect(ctx, cl, http.StatusNoContent, http.MethodPost, cfg.addr+"/v1/auth/token/revoke-accessor", cfg.token, body)
+		return err
+	}
+}

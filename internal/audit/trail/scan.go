@@ -112,8 +112,10 @@ func lineSchema() []schemaField {
 		{name: "prev_hash", kind: kString, chain: fPrevHash},
 		{name: "type", kind: kString, chain: fType},
 		{name: "time", kind: kString, chain: fTime},
+		{name: "node_id", kind: kString},
 		{name: "auth", kind: kObject, sub: authSchema},
 		{name: "request", kind: kObject, sub: requestSchema},
+		{name: "forward", kind: kObject, sub: []schemaField{{name: "target", kind: kString}}},
 		{name: "response", kind: kObject, sub: responseSchema},
 		{name: "error", kind: kString, chain: fError},
 		{name: "hash", kind: kString, chain: fHash},
@@ -301,6 +303,8 @@ func lineType(v []byte) string {
 		return audit.TypeCheckpoint
 	case audit.TypeTornWrite:
 		return audit.TypeTornWrite
+	case audit.TypeForward:
+		return audit.TypeForward
 	}
 	return string(v)
 }

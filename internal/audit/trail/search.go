@@ -35,7 +35,8 @@ type Filter struct {
 	PathPrefix string
 	// Operations selects requests with one of these operations.
 	Operations []string
-	// Types selects entry types ("request", "response"); empty for both.
+	// Types selects entry types ("request", "response", "forward"); empty
+	// for all three.
 	Types []string
 	// Accessor selects entries made with this token accessor, given
 	// HMACed ("hmac-sha256:...") or raw. A raw accessor matches logs
@@ -144,7 +145,7 @@ func newMatcher(f Filter) *matcher {
 
 func (m *matcher) match(raw []byte, l *audit.Line) bool {
 	f := &m.f
-	if l.Type != audit.TypeRequest && l.Type != audit.TypeResponse {
+	if l.Type != audit.TypeRequest && l.Type != audit.TypeResponse && l.Type != audit.TypeForward {
 		return false
 	}
 	if len(f.Types) > 0 && !slices.Contains(f.Types, l.Type) {

@@ -527,7 +527,7 @@ func parseLine(schema []schemaField, raw []byte, l *audit.Line) error {
 		*l = chainFields(&full)
 	}
 	switch l.Type {
-	case audit.TypeRequest, audit.TypeResponse, audit.TypeCheckpoint, audit.TypeTornWrite:
+	case audit.TypeRequest, audit.TypeResponse, audit.TypeCheckpoint, audit.TypeTornWrite, audit.TypeForward:
 	default:
 		return fmt.Errorf("unknown type %q", l.Type)
 	}

@@ -48,3 +48,22 @@ func BenchmarkWriteV2(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkExistenceCheckV2 is the check the ACL makes before every write
+// of data/<path> (create or update), on a key holding ten versions: it
+// reads whether the metadata is there without decoding it.
+func BenchmarkExistenceCheckV2(b *testing.B) {
+	h := newHarness(b, "2")
+	for range 10 {
+		h.must(req{op: opUpdate, path: "data/app/prod/db", body: benchSecret})
+	}
+	ec := h.Backend.(logical.ExistenceChecker)
+	r := &logical.Request{Operation: opUpdate, Path: "data/app/prod/db"}
+	b.ReportAllocs()
+	for b.Loop() {
+		exists, handled, err := ec.ExistenceCheck(b.Context(), r)
+		if err != nil || !exists || !handled {
+			b.Fatalf("ExistenceCheck = %v, %v, %v", exists, handled, err)
+		}
+	}
+}

@@ -160,7 +160,7 @@ func (b *backendV2) readVersion(ctx context.Context, p string, n int) (*versionR
 // loadVersion returns p's metadata and version n (0: the current one);
 // v is nil when there is no such version.
 func (b *backendV2) loadVersion(ctx context.Context, p string, n int) (meta *keyMeta, v *versionMeta, err error) {
-	meta, err = loadMeta(ctx, b.storage, p)
+	meta, err = b.metas.load(ctx, b.storage, p)
 	if err != nil || meta == nil {
 		return nil, nil, err
 	}
@@ -177,7 +177,7 @@ func (b *backendV2) writeData(ctx context.Context, req *logical.Request, m *fram
 		return nil, err
 	}
 	defer unlock()
-	meta, err := loadMeta(ctx, b.storage, p)
+	meta, err := b.metas.load(ctx, b.storage, p)
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +300,7 @@ func (b *backendV2) addVersionLocked(ctx context.Context, p string, cfg *mountCo
 	if !opts.staged() {
 		meta.Current = v.N
 	}
-	meta.Updated = now
+	meta.touch(now)
 
 	ops := make([]logical.TxnOp, 0, 3)
 	ops = append(ops, logical.TxnOp{Key: verKey(p, v.N), Value: data})
@@ -313,6 +313,8 @@ func (b *backendV2) addVersionLocked(ctx context.Context, p string, cfg *mountCo
 	if err := b.storage.Txn(ctx, ops); err != nil {
 		return nil, err
 	}
+	// The next read or write of p finds these bytes and skips decoding.
+	b.metas.put(p, op.Value, meta.clone())
 	r := newVersionResponse(meta, &v)
 	return &logical.Response{Data: &r}, nil
 }

@@ -62,6 +62,15 @@ type keyMeta struct {
 	Pending int `json:"pending,omitempty"`
 }
 
+// touch sets the metadata's update time to now, or just after the
+// previous one when the clock has not moved past it, so that
+// updated_time changes with every write, patch and rotation of the key
+// (?expect_updated_time, stage.go, relies on it). The caller holds the
+// key's lock.
+func (m *keyMeta) touch(now int64) {
+	m.Updated = max(now, m.Updated+1)
+}
+
 // nextVersion is the number of the next version written: after the
 // current one, a pending rotation's and every retained one.
 func (m *keyMeta) nextVersion() int {

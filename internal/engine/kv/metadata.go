@@ -90,9 +90,13 @@ func (b *backendV2) listMetadata(ctx context.Context, req *logical.Request, m *f
 
 // writeMetadata creates or updates a key's settings; a new key has no
 // versions until data is written.
-func (b *backendV2) writeMetadata(ctx context.Context, _ *logical.Request, m *framework.Match, in *metadataInput) (*logical.Response, error) {
+func (b *backendV2) writeMetadata(ctx context.Context, req *logical.Request, m *framework.Match, in *metadataInput) (*logical.Response, error) {
 	p := m.Get("path")
 	if err := checkPath(p); err != nil {
+		return nil, err
+	}
+	expect, err := expectQuery(req)
+	if err != nil {
 		return nil, err
 	}
 	if err := in.check(); err != nil {
@@ -113,13 +117,16 @@ func (b *backendV2) writeMetadata(ctx context.Context, _ *logical.Request, m *fr
 	if err != nil {
 		return nil, err
 	}
+	if err := expect.check(meta); err != nil {
+		return nil, err
+	}
 	if meta == nil {
 		if err := b.checkNotTrashedLocked(ctx, p); err != nil {
 			return nil, err
 		}
 		meta = &keyMeta{Created: now}
 	}
-	meta.Updated = now
+	meta.touch(now)
 	in.apply(meta)
 	if in.CustomMetadata != nil {
 		meta.CustomMetadata = *in.CustomMetadata
@@ -145,6 +152,10 @@ func (b *backendV2) patchMetadata(ctx context.Context, req *logical.Request, m *
 	if err := in.check(); err != nil {
 		return nil, err
 	}
+	expect, err := expectQuery(req)
+	if err != nil {
+		return nil, err
+	}
 	if in.CurrentVersion != nil {
 		if *in.CurrentVersion < 1 || *in.CurrentVersion > 1<<31 {
 			return nil, logical.InvalidRequest("invalid value for \"current_version\": want a version number from 1")
@@ -166,6 +177,9 @@ func (b *backendV2) patchMetadata(ctx context.Context, req *logical.Request, m *
 	if err != nil {
 		return nil, err
 	}
+	if err := expect.check(meta); err != nil {
+		return nil, err
+	}
 	if meta == nil {
 		return nil, logical.NotFound("no metadata at the path to patch")
 	}
@@ -179,7 +193,7 @@ func (b *backendV2) patchMetadata(ctx context.Context, req *logical.Request, m *
 	if err := patchCustomMetadata(meta, in.CustomMetadata); err != nil {
 		return nil, err
 	}
-	meta.Updated = b.now()
+	meta.touch(b.now())
 	ops, err := life.apply(p, meta)
 	if err != nil {
 		return nil, err
@@ -209,9 +223,16 @@ func (b *backendV2) deleteMetadata(ctx context.Context, req *logical.Request, m 
 	if err != nil {
 		return nil, err
 	}
+	expect, err := expectQuery(req)
+	if err != nil {
+		return nil, err
+	}
 	defer b.lock(p)()
 	meta, err := loadMeta(ctx, b.storage, p)
-	if err != nil || meta == nil {
+	if err != nil {
+		return nil, err
+	}
+	if err := expect.check(meta); err != nil || meta == nil {
 		return nil, err
 	}
 	if window != nil {

@@ -560,7 +560,7 @@ func (b *backendV2) prepareRotation(ctx context.Context, p string, opts *dataOpt
 	}
 	meta.Versions = append(meta.Versions, v)
 	meta.Pending = v.N
-	meta.Updated = now
+	meta.touch(now)
 	ops := []logical.TxnOp{{Key: verKey(p, v.N), Value: value}}
 	ops = append(ops, trimLocked(p, cfg, meta)...)
 	e.Pending, e.PendingPublicKeys = v.N, pubs
@@ -694,7 +694,7 @@ func (b *backendV2) commitRotation(ctx context.Context, p string, n int) (versio
 		}
 	}
 	meta.Pending = 0
-	meta.Updated = now.UnixNano()
+	meta.touch(now.UnixNano())
 	e.Pending, e.Previous = 0, prev
 	e.PublicKeys, e.PendingPublicKeys = e.PendingPublicKeys, nil
 	e.LastRotated = now.UnixNano()

@@ -29,7 +29,14 @@ import (
 //   - ?recovery_window_days=N on a metadata/ delete: the key's recovery
 //     window, set and used by the same request;
 //   - version and custom_metadata in the body of rotate/<path>: as on a
-//     data/ write, for the rotation's new version (rotation.go).
+//     data/ write, for the rotation's new version (rotation.go);
+//   - ?expect_updated_time=T on a metadata/ write, patch or delete: the
+//     request applies only if the key's metadata still has updated_time
+//     T (which moves with every write, patch and rotation of the key,
+//     never backwards), and with T "none" only if the key does not exist
+//     (a write that creates it); a conflict otherwise. It lets a client
+//     check what it read (the Google API's etags, its CreateSecret) in
+//     the request that writes, under the key's lock.
 //
 // A client that sends none of them sees Vault's behaviour. Those that
 // change metadata need, beyond the request's own capability, patch or
@@ -194,4 +201,47 @@ func recoveryWindowQuery(req *logical.Request, p string) (*int, error) {
 		return nil, err
 	}
 	return &d, nil
+}
+
+// expectNone is the ?expect_updated_time value that asks for a key that
+// does not exist.
+const expectNone = "none"
+
+// expectation is the ?expect_updated_time of a metadata write, patch or
+// delete; the zero value expects nothing.
+type expectation struct {
+	set     bool
+	updated string // expectNone: no key
+}
+
+// expectQuery reads ?expect_updated_time. It needs no permission beyond
+// the request's own: it can only make the request fail.
+func expectQuery(req *logical.Request) (expectation, error) {
+	if req.Query == nil || !req.Query.Has("expect_updated_time") {
+		return expectation{}, nil
+	}
+	v := req.Query.Get("expect_updated_time")
+	if v == "" || len(v) > 64 {
+		return expectation{}, logical.InvalidRequest("invalid value for \"expect_updated_time\": want the updated_time of a metadata read, or %q", expectNone)
+	}
+	return expectation{set: true, updated: v}, nil
+}
+
+// check enforces e against meta (nil: no key). The caller holds the
+// key's lock.
+func (e expectation) check(meta *keyMeta) error {
+	if !e.set {
+		return nil
+	}
+	switch {
+	case e.updated == expectNone && meta == nil:
+		return nil
+	case e.updated == expectNone:
+		return &logical.Error{Kind: logical.ErrConflict, Msg: "the key already exists (expect_updated_time is \"none\")"}
+	case meta == nil:
+		return &logical.Error{Kind: logical.ErrConflict, Msg: "the key does not exist (expect_updated_time names a time)"}
+	case formatTime(meta.Updated) != e.updated:
+		return &logical.Error{Kind: logical.ErrConflict, Msg: "the key's metadata changed since expect_updated_time"}
+	}
+	return nil
 }

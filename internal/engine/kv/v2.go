@@ -23,6 +23,7 @@ type backendV2 struct {
 	logger  *slog.Logger
 
 	lastRead lastReads // when each key was last read, flushed in batches
+	metas    metaCache // decoded metadata of recently used keys (metacache.go)
 
 	seed  maphash.Seed
 	locks [lockStripes]sync.Mutex // locks[i] guards read-modify-write of the keys hashing to i
@@ -40,8 +41,10 @@ func newV2(env logical.Env) (*backendV2, error) {
 		if checkPath(p) != nil {
 			return false, nil
 		}
-		meta, err := loadMeta(ctx, b.storage, p)
-		return meta != nil, err
+		// Whether the key has metadata is all the ACL needs (create or
+		// update): the stored record is not decoded.
+		e, err := b.storage.Get(ctx, metaKey(p))
+		return e != nil, err
 	}
 	b.Paths = []*framework.Path{
 		{

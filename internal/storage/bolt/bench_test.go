@@ -2,7 +2,11 @@ package bolt_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -115,5 +119,84 @@ func BenchmarkList(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkPutParallelFreelist is BenchmarkPutParallel with bbolt's free
+// list written with each commit (the default) and left out (rebuilt by a
+// scan at open instead): what keeping start-up flat costs a commit.
+func BenchmarkPutParallelFreelist(b *testing.B) {
+	for _, noSync := range []bool{false, true} {
+		b.Run(fmt.Sprintf("no-freelist-sync=%v", noSync), func(b *testing.B) {
+			s, err := bolt.Open(bolt.Options{Path: filepath.Join(b.TempDir(), "coffer.db"), NoFreelistSync: noSync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			// Some data and some freed pages, as in a used database.
+			fill(b, s, 20_000, func(i int) string { return fmt.Sprintf("seed/%09d", i) })
+			fill(b, s, 20_000, func(i int) string { return fmt.Sprintf("seed/%09d", i) })
+			benchValue := make([]byte, benchValueSize)
+			var n atomic.Int64
+			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					key := fmt.Sprintf("bench/%09d", n.Add(1))
+					if err := s.Put(b.Context(), &storage.Entry{Key: key, Value: benchValue}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			reportWrites(b)
+		})
+	}
+}
+
+// BenchmarkOpen times Open and Close of a database holding 0 and 100,000
+// keys of a small secret's size (and the sizes in $COFFER_BOLT_OPEN_KEYS, a
+// comma-separated list, for example "1000000"), with the free list kept
+// on disk (the default) and rebuilt by scanning the file at open.
+func BenchmarkOpen(b *testing.B) {
+	sizes := []int{0, 100_000}
+	for f := range strings.SplitSeq(os.Getenv("COFFER_BOLT_OPEN_KEYS"), ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n >= 0 {
+			sizes = append(sizes, n)
+		}
+	}
+	for _, n := range sizes {
+		path := filepath.Join(b.TempDir(), "coffer.db")
+		s, err := bolt.Open(bolt.Options{Path: path, NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		fill(b, s, n, func(i int) string { return fmt.Sprintf("logical/0123abcd/ver/app/%09d/1", i) })
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		for _, noSync := range []bool{false, true} {
+			b.Run(fmt.Sprintf("keys=%d/no-freelist-sync=%v", n, noSync), func(b *testing.B) {
+				// A first open in the mode leaves the file as that mode
+				// writes it: with or without the free list.
+				s, err := bolt.Open(bolt.Options{Path: path, NoFreelistSync: noSync})
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.Close()
+				for b.Loop() {
+					s, err := bolt.Open(bolt.Options{Path: path, NoFreelistSync: noSync})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := s.Close(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if fi, err := os.Stat(path); err == nil && n > 0 {
+					b.ReportMetric(float64(fi.Size())/float64(n), "file-B/key")
+				}
+			})
+		}
 	}
 }

@@ -5,7 +5,15 @@
 // Devices come from the configuration file (enabled at every unseal, not
 // removable through the API) and from the API (stored behind the barrier
 // at [TableKey]). Each device's HMAC and signing keys and its chain state
-// are stored beside the table. The request pipeline writes entries through
+// are stored beside the table.
+//
+// Every node of a cluster opens the same devices: the active node with
+// [Table.Load], a standby with [Table.LoadStandby] and, after a change
+// notice for the table, [Table.SyncStandby]. A standby only reads: it uses
+// the keys the active node made, and keeps its chain states in memory
+// (a file device resumes its chain from its own file's last line). A file
+// path may hold {{node_id}} ([audit.NodeIDPlaceholder]), so that each
+// node writes its own file. The request pipeline writes entries through
 // the broker, which core owns; this package only registers and removes
 // devices in it, through the [Broker] interface it declares. It imports no
 // core package. A [Table] is safe for concurrent use.
@@ -15,8 +23,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -69,6 +79,10 @@ type Options struct {
 	Clock logical.Clock
 	// Logger is the server's logger; the table scopes it.
 	Logger *slog.Logger
+	// NodeID names this node of a cluster: written in every line, put in
+	// place of {{node_id}} in file paths, and part of the key under which
+	// the node keeps its devices' chain states. Empty on a single server.
+	NodeID string
 }
 
 // entry is one audit device in the table.
@@ -94,8 +108,14 @@ type Table struct {
 	opts   Options
 	logger *slog.Logger
 
-	mu      sync.Mutex // serializes changes to the table and its devices
-	entries []*entry   // guarded by mu
+	mu       sync.Mutex // serializes changes to the table and its devices
+	entries  []*entry   // guarded by mu
+	readOnly bool       // the devices were loaded on a standby; guarded by mu
+	// local keeps each closed device's chain state in memory, so that a
+	// device reopened by this process (a standby's reload, a role change)
+	// continues its chain even where the state could not be stored;
+	// guarded by mu.
+	local map[string]audit.ChainState
 
 	trailBusy map[string]bool // devices running a verify or search; guarded by mu
 }
@@ -117,8 +137,19 @@ func cleanPath(p string) (string, error) {
 	return p, nil
 }
 
-// deviceKeys loads the device's keys, making them on first use.
-func (t *Table) deviceKeys(ctx context.Context, path string) (audit.Keys, error) {
+// stateKey is where this node stores the chain state of the device at
+// path: each node of a cluster has its own chain.
+func (t *Table) stateKey(path string) string {
+	k := statePrefix + strings.TrimSuffix(path, "/")
+	if t.opts.NodeID != "" {
+		k += "/node/" + t.opts.NodeID
+	}
+	return k
+}
+
+// deviceKeys loads the device's keys, making them on first use unless
+// readOnly (a standby uses the keys the active node made).
+func (t *Table) deviceKeys(ctx context.Context, path string, readOnly bool) (audit.Keys, error) {
 	key := keysPrefix + strings.TrimSuffix(path, "/")
 	e, err := t.opts.Storage.Get(ctx, key)
 	if err != nil {
@@ -131,6 +162,9 @@ func (t *Table) deviceKeys(ctx context.Context, path string) (audit.Keys, error)
 		}
 		return audit.Keys{HMAC: k.HMAC, Signing: ed25519.NewKeyFromSeed(k.Signing)}, nil
 	}
+	if readOnly {
+		return audit.Keys{}, fmt.Errorf("the keys of audit device %s are not stored yet: the active node makes them", path)
+	}
 	k, err := audit.GenerateKeys()
 	if err != nil {
 		return audit.Keys{}, err
@@ -142,8 +176,9 @@ func (t *Table) deviceKeys(ctx context.Context, path string) (audit.Keys, error)
 	return k, nil
 }
 
-// open builds and registers the device for e.
-func (t *Table) open(ctx context.Context, e *entry) error {
+// open builds and registers the device for e; readOnly opens it for a
+// standby, which writes nothing to storage. The caller holds mu.
+func (t *Table) open(ctx context.Context, e *entry, readOnly bool) error {
 	cfg, err := audit.ParseConfig(e.Type, e.Options)
 	if err != nil {
 		return err
@@ -156,15 +191,17 @@ func (t *Table) open(ctx context.Context, e *entry) error {
 			return logical.InvalidRequest("audit files cannot be enabled through the API on this server: list allowed directories in audit_allowed_dirs, or declare the device in the configuration file")
 		}
 	}
-	keys, err := t.deviceKeys(ctx, e.Path)
+	keys, err := t.deviceKeys(ctx, e.Path, readOnly)
 	if err != nil {
 		return err
 	}
-	var resume audit.ChainState
-	if se, err := t.opts.Storage.Get(ctx, statePrefix+strings.TrimSuffix(e.Path, "/")); err == nil && se != nil {
-		json.Unmarshal(se.Value, &resume)
+	resume, ok := t.local[e.Path]
+	if !ok {
+		if se, err := t.opts.Storage.Get(ctx, t.stateKey(e.Path)); err == nil && se != nil {
+			json.Unmarshal(se.Value, &resume)
+		}
 	}
-	d, err := audit.Open(cfg, audit.OpenParams{Path: e.Path, Keys: keys, Resume: resume, Clock: t.opts.Clock, Logger: t.logger.With("device", e.Path)})
+	d, err := audit.Open(cfg, audit.OpenParams{Path: e.Path, Keys: keys, Resume: resume, Clock: t.opts.Clock, Logger: t.logger.With("device", e.Path), NodeID: t.opts.NodeID})
 	if err != nil {
 		return &logical.Error{Kind: logical.ErrInvalidRequest, Msg: "cannot open audit device " + e.Path + ": " + err.Error(), Err: err}
 	}
@@ -175,32 +212,59 @@ func (t *Table) open(ctx context.Context, e *entry) error {
 	return nil
 }
 
-// Load opens the configured devices and those enabled through the API. A
-// device that cannot be opened is an error: serving requests without the
-// audit trail an operator asked for would fail open, so the unseal stops.
-func (t *Table) Load(ctx context.Context) error {
+// wanted reads the devices this node must have open: the stored table
+// with the configured devices in place of stored ones at the same path.
+func (t *Table) wanted(ctx context.Context) ([]*entry, error) {
 	var table []*entry
 	e, err := t.opts.Storage.Get(ctx, TableKey)
 	if err != nil {
-		return fmt.Errorf("read audit table: %w", err)
+		return nil, fmt.Errorf("read audit table: %w", err)
 	}
 	if e != nil {
 		if err := json.Unmarshal(e.Value, &table); err != nil {
-			return fmt.Errorf("decode audit table: %w", err)
+			return nil, fmt.Errorf("decode audit table: %w", err)
 		}
 	}
 	for _, d := range t.opts.Devices {
 		path, err := cleanPath(d.Path)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		table = slices.DeleteFunc(table, func(x *entry) bool { return x.Path == path })
 		table = append(table, &entry{Path: path, Type: d.Type, Description: d.Description, Options: d.Options, FromConfig: true})
 	}
+	return table, nil
+}
+
+// Load opens the configured devices and those enabled through the API. A
+// device that cannot be opened is an error: serving requests without the
+// audit trail an operator asked for would fail open, so the unseal stops.
+func (t *Table) Load(ctx context.Context) error {
+	return t.load(ctx, false)
+}
+
+// LoadStandby opens the same devices as [Table.Load] on a standby, writing
+// nothing to storage: the devices' keys must already be stored (the active
+// node makes them). When a device cannot be opened, none stays open and
+// the error is returned: the standby must then refuse what it would have
+// audited.
+func (t *Table) LoadStandby(ctx context.Context) error {
+	return t.load(ctx, true)
+}
+
+func (t *Table) load(ctx context.Context, readOnly bool) error {
+	table, err := t.wanted(ctx)
+	if err != nil {
+		return err
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.readOnly = readOnly
 	for _, d := range table {
-		if err := t.open(ctx, d); err != nil {
+		if err := t.open(ctx, d, readOnly); err != nil {
+			if readOnly {
+				t.closeAllLocked(ctx)
+			}
 			return fmt.Errorf("enable audit device %s: %w", d.Path, err)
 		}
 	}
@@ -208,23 +272,90 @@ func (t *Table) Load(ctx context.Context) error {
 	return nil
 }
 
+// SyncStandby brings a standby's open devices in line with the stored
+// table after a change notice: it closes the devices no longer there (or
+// changed) and opens the new ones, writing nothing to storage. On an error
+// the devices that could be opened stay open and the error is returned.
+func (t *Table) SyncStandby(ctx context.Context) error {
+	table, err := t.wanted(ctx)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.readOnly = true
+	var kept []*entry
+	for _, e := range t.entries {
+		i := slices.IndexFunc(table, func(x *entry) bool { return x.Path == e.Path })
+		if i >= 0 && table[i].Type == e.Type && maps.Equal(table[i].Options, e.Options) {
+			kept = append(kept, e)
+			continue
+		}
+		t.closeLocked(ctx, e.Path)
+	}
+	var errs []error
+	for _, e := range table {
+		if slices.ContainsFunc(kept, func(x *entry) bool { return x.Path == e.Path }) {
+			continue
+		}
+		if _, ok := t.opts.Broker.Device(e.Path); ok {
+			// Opened by an earlier sync whose table failed part way.
+			kept = append(kept, e)
+			continue
+		}
+		if err := t.open(ctx, e, true); err != nil {
+			errs = append(errs, fmt.Errorf("enable audit device %s: %w", e.Path, err))
+			continue
+		}
+		kept = append(kept, e)
+	}
+	t.entries = kept
+	return errors.Join(errs...)
+}
+
+// closeLocked closes the device at path, keeping its chain state in memory
+// and, on the active node, in storage. The caller holds mu.
+func (t *Table) closeLocked(ctx context.Context, path string) {
+	d, ok := t.opts.Broker.Device(path)
+	if !ok {
+		return
+	}
+	// Closing writes the final checkpoint: the state to keep is the one
+	// after it.
+	if _, err := t.opts.Broker.Deregister(ctx, path); err != nil {
+		t.logger.Error("close audit device", "device", path, "err", err)
+	}
+	st, err := d.State(ctx)
+	if err != nil {
+		return
+	}
+	if t.local == nil {
+		t.local = map[string]audit.ChainState{}
+	}
+	t.local[path] = st
+	if t.readOnly {
+		return
+	}
+	buf, _ := json.Marshal(st)
+	if err := t.opts.Storage.Put(ctx, &storage.Entry{Key: t.stateKey(path), Value: buf}); err != nil {
+		t.logger.Error("save audit chain state", "device", path, "err", err)
+	}
+}
+
+// closeAllLocked closes every device. The caller holds mu.
+func (t *Table) closeAllLocked(ctx context.Context) {
+	for _, d := range t.opts.Broker.Devices() {
+		t.closeLocked(ctx, d.Path())
+	}
+	t.entries = nil
+}
+
 // Unload checkpoints and closes every device, keeping each chain's state
-// for the next [Table.Load].
+// for the next [Table.Load] (in storage only on the active node).
 func (t *Table) Unload(ctx context.Context) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, d := range t.opts.Broker.Devices() {
-		if st, err := d.State(ctx); err == nil {
-			buf, _ := json.Marshal(st)
-			if err := t.opts.Storage.Put(ctx, &storage.Entry{Key: statePrefix + strings.TrimSuffix(d.Path(), "/"), Value: buf}); err != nil {
-				t.logger.Error("save audit chain state", "device", d.Path(), "err", err)
-			}
-		}
-		if _, err := t.opts.Broker.Deregister(ctx, d.Path()); err != nil {
-			t.logger.Error("close audit device", "device", d.Path(), "err", err)
-		}
-	}
-	t.entries = nil
+	t.closeAllLocked(ctx)
 }
 
 // persist stores the API-enabled devices of table.

@@ -76,7 +76,7 @@ func (t *Table) enable(ctx context.Context, req *logical.Request, m *framework.M
 		}
 	}
 	e := &entry{Path: path, Type: in.Type, Description: in.Description, Options: map[string]string(in.Options), Local: bool(in.Local)}
-	if err := t.open(ctx, e); err != nil {
+	if err := t.open(ctx, e, false); err != nil {
 		return nil, err
 	}
 	table := append(slices.Clone(t.entries), e)
@@ -108,9 +108,7 @@ func (t *Table) disable(ctx context.Context, req *logical.Request, m *framework.
 		return nil, err
 	}
 	t.entries = table
-	if _, err := t.opts.Broker.Deregister(ctx, path); err != nil {
-		t.logger.Error("close audit device", "device", path, "err", err)
-	}
+	t.closeLocked(ctx, path)
 	t.logger.Info("disabled audit device", "path", path)
 	return nil, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffer-secrets/coffer/internal/audit"
 	"github.com/coffer-secrets/coffer/internal/audit/trail"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/logical/framework"
@@ -92,7 +93,8 @@ func (t *Table) filePath(path string) (string, error) {
 	if e.Type != "file" || fp == "" || fp == "stdout" || fp == "discard" {
 		return "", logical.InvalidRequest("audit device %s does not write a file the server can read: verify and search its log where it is kept (coffer audit verify, coffer audit search)", p)
 	}
-	return fp, nil
+	// This node's own file, the one its device writes.
+	return audit.ExpandPath(fp, t.opts.NodeID)
 }
 
 // verifyOutput is sys/audit/:path/verify's answer: trail.Report's counts
