@@ -100,11 +100,11 @@ audit "file" "file" {
 `, dbURL, storage.String(), apiAddr, clusterAddr, "http://"+apiAddr, "https://"+clusterAddr, audit)
 }
 
-// supportedKeys returns the optional storage keys this build accepts.
-func supportedKeys(tb testing.TB) []string {
+// supportedKeys returns those of keys this build accepts.
+func supportedKeys(tb testing.TB, keys []string) []string {
 	tb.Helper()
 	var ok []string
-	for _, k := range optionalStorageKeys() {
+	for _, k := range keys {
 		src := nodeConfig("postgres://postgres@127.0.0.1:1/x", "127.0.0.1:1", "127.0.0.1:2", "/tmp/a.log", []string{k})
 		if _, err := config.Parse([]byte(src), "probe.hcl", nil); err == nil {
 			ok = append(ok, k)
@@ -113,14 +113,15 @@ func supportedKeys(tb testing.TB) []string {
 	return ok
 }
 
-// startCluster starts n nodes on a new database, initializes the cluster
+// startCluster starts n nodes on a new database, with those of the
+// storage settings keys that this build knows, initializes the cluster
 // with one key share, unseals every node and waits for one to be active.
 // It mounts KV version 2 at secret/ with room for every version the test
 // writes.
-func startCluster(t testing.TB, n int) *cluster {
+func startCluster(t testing.TB, n int, keys []string) *cluster {
 	t.Helper()
 	d := testdb.New(t, testdb.Postgres)
-	c := &cluster{t: t, settings: supportedKeys(t)}
+	c := &cluster{t: t, settings: supportedKeys(t, keys)}
 	for i := range n {
 		nd := &node{id: fmt.Sprintf("n%d", i), dir: t.TempDir()}
 		nd.proxy = startProxy(t, "127.0.0.1:5432")

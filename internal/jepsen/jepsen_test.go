@@ -53,7 +53,7 @@ func TestJepsen(t *testing.T) {
 	}
 	dur := workloadDuration(t)
 	began := time.Now()
-	c := startCluster(t, 3)
+	c := startCluster(t, 3, optionalStorageKeys())
 	active, err := c.waitStable(10 * time.Second)
 	if err != nil {
 		t.Fatal(err)
