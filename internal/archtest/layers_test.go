@@ -23,7 +23,7 @@ func testHelpers() []string {
 
 // testOnly are the packages made of tests alone (a doc.go and _test files).
 func testOnly() []string {
-	return []string{"internal/archtest", "internal/conformance", "internal/e2e"}
+	return []string{"internal/archtest", "internal/conformance", "internal/e2e", "internal/jepsen"}
 }
 
 // leaves are small packages with one common job each (a duration parser,
@@ -214,6 +214,7 @@ func allowed() map[string][]string {
 		"internal/archtest":    nil,
 		"internal/conformance": nil,
 		"internal/e2e":         nil,
+		"internal/jepsen":      nil,
 	}
 }
 

@@ -68,7 +68,7 @@ func startBenchServer(b *testing.B, keys int) *benchServer {
 		cmd.Wait()
 	})
 	s := &benchServer{
-		cfg: config{addr: "http://" + addr, c: 64, keys: keys, valueSize: 150, mount: "secret", pid: cmd.Process.Pid},
+		cfg: config{addr: "http://" + addr, c: 64, keys: keys, valueSize: 150, mount: "secret", pids: []int{cmd.Process.Pid}},
 		cl:  newClient(64),
 	}
 	b.Cleanup(s.cl.CloseIdleConnections)
@@ -104,7 +104,7 @@ func startBenchServer(b *testing.B, keys int) *benchServer {
 func (s *benchServer) bench(b *testing.B, clients int, op func(context.Context, int) error) {
 	cfg := s.cfg
 	cfg.c = clients
-	before, err := readProc(cfg.pid)
+	before, err := readProc(cfg.pids[0])
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func (s *benchServer) bench(b *testing.B, clients int, op func(context.Context, 
 	if err != nil {
 		b.Fatal(err)
 	}
-	after, err := readProc(cfg.pid)
+	after, err := readProc(cfg.pids[0])
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,7 +3,10 @@
 // reports throughput and latency percentiles. Given the server's process
 // ID (-pid, Linux only) it also reports the server's own CPU time per
 // request and its resident memory, read from /proc, so that the figures
-// hold for the server alone.
+// hold for the server alone. Given several addresses (-addr, comma
+// separated) it spreads reads and writes over them round robin, as over
+// the nodes of a cluster, and with as many process IDs reports each
+// node's CPU time per request.
 //
 // Operations (-op):
 //
@@ -53,7 +56,8 @@ import (
 
 // config is what the flags say.
 type config struct {
-	addr      string
+	addr      string   // the first of addrs: setup and startup use it
+	addrs     []string // every address requests are spread over
 	token     string
 	c         int
 	d         time.Duration
@@ -61,15 +65,16 @@ type config struct {
 	keys      int
 	valueSize int
 	mount     string
-	pid       int
+	pids      []int
 	fill      bool
+	idle      time.Duration
 	server    string
 	auditPath string
 }
 
 func main() {
 	var cfg config
-	flag.StringVar(&cfg.addr, "addr", "http://127.0.0.1:8200", "server address")
+	addrs := flag.String("addr", "http://127.0.0.1:8200", "server address; several, comma-separated, spread requests over the nodes of a cluster")
 	flag.StringVar(&cfg.token, "token", os.Getenv("VAULT_TOKEN"), "client token (default $VAULT_TOKEN)")
 	flag.IntVar(&cfg.c, "c", 16, "concurrent clients, each with its own connection")
 	flag.DurationVar(&cfg.d, "d", 10*time.Second, "duration of a read or write run")
@@ -77,11 +82,26 @@ func main() {
 	flag.IntVar(&cfg.keys, "keys", 1000, "number of distinct secrets")
 	flag.IntVar(&cfg.valueSize, "value-size", 64, "bytes of random data in each secret (base64-encoded in the JSON)")
 	flag.StringVar(&cfg.mount, "mount", "secret", "KV v2 mount path")
-	flag.IntVar(&cfg.pid, "pid", 0, "server process ID, to report its CPU time and memory from /proc")
+	pids := flag.String("pid", "", "server process ID, to report its CPU time and memory from /proc; several, comma-separated, for the nodes of a cluster")
 	flag.BoolVar(&cfg.fill, "fill", true, "for -op read: write every key once first")
+	flag.DurationVar(&cfg.idle, "idle", 0, "with -pid: first measure each server's CPU use for this long without load, and report CPU per request net of it")
 	flag.StringVar(&cfg.server, "server", "", "for -op startup: the server command line (split on spaces)")
 	flag.StringVar(&cfg.auditPath, "audit-path", "/tmp/loadgen-audit.log", "for -op audit-on: the audit log file")
 	flag.Parse()
+	for _, a := range strings.Split(*addrs, ",") {
+		cfg.addrs = append(cfg.addrs, strings.TrimSuffix(strings.TrimSpace(a), "/"))
+	}
+	cfg.addr = cfg.addrs[0]
+	if *pids != "" {
+		for _, p := range strings.Split(*pids, ",") {
+			pid, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil || pid <= 0 {
+				fmt.Fprintf(os.Stderr, "loadgen: -pid %q: want process IDs\n", *pids)
+				os.Exit(2)
+			}
+			cfg.pids = append(cfg.pids, pid)
+		}
+	}
 	if err := run(context.Background(), &cfg, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
@@ -92,7 +112,6 @@ func run(ctx context.Context, cfg *config, out io.Writer) error {
 	if cfg.c < 1 || cfg.keys < 1 || cfg.valueSize < 0 {
 		return errors.New("-c and -keys must be positive, -value-size not negative")
 	}
-	cfg.addr = strings.TrimSuffix(cfg.addr, "/")
 	cl := newClient(cfg.c)
 	switch cfg.op {
 	case "setup":
@@ -272,15 +291,22 @@ func secretBody(n int) []byte {
 	return b
 }
 
+// keyURL returns the URL of the i-th call: key i%keys, on the addresses in
+// turn, shifted by one each round of keys so that every address sees every
+// key.
 func (cfg *config) keyURL(i int) string {
-	return cfg.addr + "/v1/" + cfg.mount + "/data/loadgen/" + strconv.Itoa(i)
+	addr := cfg.addr // a config made in code may set only addr
+	if len(cfg.addrs) > 0 {
+		addr = cfg.addrs[(i+i/cfg.keys)%len(cfg.addrs)]
+	}
+	return addr + "/v1/" + cfg.mount + "/data/loadgen/" + strconv.Itoa(i%cfg.keys)
 }
 
 // writeOp writes a new version of key i.
 func writeOp(cl *http.Client, cfg *config) func(ctx context.Context, i int) error {
 	body := secretBody(cfg.valueSize)
 	return func(ctx context.Context, i int) error {
-		_, err := expect(ctx, cl, http.StatusOK, http.MethodPost, cfg.keyURL(i%cfg.keys), cfg.token, body)
+		_, err := expect(ctx, cl, http.StatusOK, http.MethodPost, cfg.keyURL(i), cfg.token, body)
 		return err
 	}
 }
@@ -288,7 +314,7 @@ func writeOp(cl *http.Client, cfg *config) func(ctx context.Context, i int) erro
 // readOp reads key i.
 func readOp(cl *http.Client, cfg *config) func(ctx context.Context, i int) error {
 	return func(ctx context.Context, i int) error {
-		_, err := expect(ctx, cl, http.StatusOK, http.MethodGet, cfg.keyURL(i%cfg.keys), cfg.token, nil)
+		_, err := expect(ctx, cl, http.StatusOK, http.MethodGet, cfg.keyURL(i), cfg.token, nil)
 		return err
 	}
 }
@@ -354,13 +380,16 @@ func load(ctx context.Context, cl *http.Client, cfg *config, op func(context.Con
 	return work(ctx, cfg, op, func(int) bool { return time.Now().Before(deadline) })
 }
 
-// measure runs f and prints its throughput and latencies, and with -pid the
-// server's CPU time per request and memory.
+// measure runs f and prints its throughput and latencies, and with -pid
+// each server's CPU time per request and memory.
 func measure(cfg *config, out io.Writer, name string, f func() (*result, error)) error {
-	var before procStat
-	if cfg.pid > 0 {
-		var err error
-		if before, err = readProc(cfg.pid); err != nil {
+	idle, err := idleCPU(cfg)
+	if err != nil {
+		return err
+	}
+	before := make([]procStat, len(cfg.pids))
+	for i, pid := range cfg.pids {
+		if before[i], err = readProc(pid); err != nil {
 			return err
 		}
 	}
@@ -370,16 +399,60 @@ func measure(cfg *config, out io.Writer, name string, f func() (*result, error))
 	}
 	fmt.Fprintf(out, "%s: %d requests in %s from %d clients: %.0f req/s\n", name, r.n, r.elapsed.Round(time.Millisecond), cfg.c, float64(r.n)/r.elapsed.Seconds())
 	fmt.Fprintf(out, "latency p50 %s p90 %s p99 %s max %s\n", us(r.q(0.5)), us(r.q(0.9)), us(r.q(0.99)), us(r.q(1)))
-	if cfg.pid > 0 {
-		after, err := readProc(cfg.pid)
+	var total, totalNet time.Duration
+	for i, pid := range cfg.pids {
+		after, err := readProc(pid)
 		if err != nil {
 			return err
 		}
-		cpu := after.cpu - before.cpu
-		fmt.Fprintf(out, "server cpu %s total, %.1f µs/request, %.2f cores busy\n", cpu.Round(time.Millisecond), float64(cpu.Nanoseconds())/1e3/float64(r.n), cpu.Seconds()/r.elapsed.Seconds())
-		fmt.Fprintf(out, "server rss %s (peak %s)\n", mib(after.rss), mib(after.hwm))
+		cpu := after.cpu - before[i].cpu
+		total += cpu
+		who := "server"
+		if len(cfg.pids) > 1 {
+			who = fmt.Sprintf("server %d (pid %d)", i, pid)
+		}
+		fmt.Fprintf(out, "%s cpu %s total, %.1f µs/request, %.2f cores busy\n", who, cpu.Round(time.Millisecond), float64(cpu.Nanoseconds())/1e3/float64(r.n), cpu.Seconds()/r.elapsed.Seconds())
+		if cfg.idle > 0 {
+			net := cpu - time.Duration(idle[i]*float64(r.elapsed))
+			totalNet += net
+			fmt.Fprintf(out, "%s idle %.3f cores busy; net of idle %.1f µs/request\n", who, idle[i], float64(net.Nanoseconds())/1e3/float64(r.n))
+		}
+		fmt.Fprintf(out, "%s rss %s (peak %s)\n", who, mib(after.rss), mib(after.hwm))
+	}
+	if len(cfg.pids) > 1 {
+		fmt.Fprintf(out, "servers cpu %s total, %.1f µs/request, %.2f cores busy\n", total.Round(time.Millisecond), float64(total.Nanoseconds())/1e3/float64(r.n), total.Seconds()/r.elapsed.Seconds())
+		if cfg.idle > 0 {
+			fmt.Fprintf(out, "servers net of idle %.1f µs/request\n", float64(totalNet.Nanoseconds())/1e3/float64(r.n))
+		}
 	}
 	return nil
+}
+
+// idleCPU returns each server's CPU use, in cores, over cfg.idle without
+// load; nil when cfg.idle is zero.
+func idleCPU(cfg *config) ([]float64, error) {
+	if cfg.idle <= 0 || len(cfg.pids) == 0 {
+		return nil, nil
+	}
+	before := make([]procStat, len(cfg.pids))
+	for i, pid := range cfg.pids {
+		var err error
+		if before[i], err = readProc(pid); err != nil {
+			return nil, err
+		}
+	}
+	t0 := time.Now()
+	time.Sleep(cfg.idle)
+	elapsed := time.Since(t0)
+	idle := make([]float64, len(cfg.pids))
+	for i, pid := range cfg.pids {
+		after, err := readProc(pid)
+		if err != nil {
+			return nil, err
+		}
+		idle[i] = (after.cpu - before[i].cpu).Seconds() / elapsed.Seconds()
+	}
+	return idle, nil
 }
 
 // q returns the q-quantile of the latencies.
