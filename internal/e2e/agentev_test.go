@@ -161,6 +161,15 @@ path "sys/events/subscribe/kv-v2/*" { capabilities = ["read"] }`)
 		dir := t.TempDir()
 		dest := filepath.Join(dir, "password")
 		agent := startAgentProc(t, dir, agentConfig(addr, "secret/data/db/app", "password", dest, "5m"), tok, true)
+		// The client starts once the agent rendered the first password: a
+		// login before that is no failure of rotation (on a busy machine
+		// the first render can take a while).
+		waitUntil(t, 30*time.Second, "the agent renders the first password", func() error {
+			if readRendered(t, dest) == "" {
+				return errors.New("the file is empty")
+			}
+			return nil
+		})
 		mustWrite(t, cl, "secret/rotation/db/app", map[string]any{
 			"period": "2s", "grace_period": grace.String(),
 			"keys":    map[string]any{"password": map[string]any{"generator": "random", "length": 20}},
