@@ -60,7 +60,19 @@ func newFormatter(key []byte, raw, rawAccessor bool, nodeID string) formatter {
 type hasher struct {
 	mac hash.Hash
 	sum []byte
-	off bool // write values as they are
+	in  []byte // the value being hashed, copied to spare an allocation
+	off bool   // write values as they are
+}
+
+// hmac sets h.sum to the HMAC of s.
+func (h *hasher) hmac(s string) {
+	h.mac.Reset()
+	h.in = append(h.in[:0], s...)
+	h.mac.Write(h.in)
+	h.sum = h.mac.Sum(h.sum[:0])
+	if cap(h.in) > maxPooledBuf {
+		h.in = nil
+	}
 }
 
 func (f *formatter) hasher() *hasher { return f.hashers.Get().(*hasher) }
@@ -77,9 +89,7 @@ func (h *hasher) value(s string) string {
 
 // force returns s HMACed whatever the device's settings.
 func (h *hasher) force(s string) string {
-	h.mac.Reset()
-	h.mac.Write([]byte(s))
-	h.sum = h.mac.Sum(h.sum[:0])
+	h.hmac(s)
 	out := make([]byte, len(HMACPrefix)+hex.EncodedLen(len(h.sum)))
 	copy(out, HMACPrefix)
 	hex.Encode(out[len(HMACPrefix):], h.sum)
@@ -92,9 +102,7 @@ func (h *hasher) appendValue(dst []byte, s string) []byte {
 	if h.off || s == "" {
 		return appendString(dst, s)
 	}
-	h.mac.Reset()
-	h.mac.Write([]byte(s))
-	h.sum = h.mac.Sum(h.sum[:0])
+	h.hmac(s)
 	dst = append(dst, '"')
 	dst = append(dst, HMACPrefix...)
 	dst = hex.AppendEncode(dst, h.sum)
@@ -355,26 +363,38 @@ func (f *formatter) appendResponse(b []byte, h *hasher, r *Response) ([]byte, er
 // never lost nor leaked. With log_raw the data is written as is, made
 // compact so that it stays on one line.
 func (f *formatter) appendData(b []byte, h *hasher, raw json.RawMessage, keep []string) ([]byte, error) {
-	if !json.Valid(raw) {
-		return h.appendValue(b, string(raw)), nil
-	}
 	if f.raw {
+		if !json.Valid(raw) {
+			return h.appendValue(b, string(raw)), nil
+		}
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, raw); err != nil {
 			return nil, fmt.Errorf("compact audit data: %w", err)
 		}
 		return appendHTMLEscaped(b, buf.Bytes()), nil
 	}
+	// One pass: the decoder rejects what json.Valid rejects in the first
+	// value, and anything but white space after it makes the data invalid.
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("decode audit data: %w", err)
+	if err := dec.Decode(&v); err != nil || !onlySpace(raw[dec.InputOffset():]) {
+		return h.appendValue(b, string(raw)), nil
 	}
 	if m, ok := v.(map[string]any); ok {
 		return appendObject(b, h, m, keep)
 	}
 	return appendHashed(b, h, v)
+}
+
+// onlySpace reports whether b is JSON white space only.
+func onlySpace(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 // appendObject writes m with its keys sorted, HMACing every string leaf
