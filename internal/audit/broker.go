@@ -175,6 +175,13 @@ func (b *Broker) log(ctx context.Context, typ string, e *Entry) error {
 	// the writes outlive ctx's cancellation; the device timeout bounds
 	// them.
 	ctx = context.WithoutCancel(ctx)
+	if len(devs) == 1 {
+		// The common case needs no fan-out.
+		if err := b.write(ctx, devs[0], typ, e); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, errors.Join(err))
+		}
+		return nil
+	}
 	errs := make(chan error, len(devs))
 	for _, d := range devs {
 		go func() { errs <- b.write(ctx, d, typ, e) }()

@@ -26,7 +26,8 @@ const HMACKeySize = 32
 var ErrClosed = errors.New("audit device closed")
 
 // Sink is where a device's lines go. Write gets one complete line, ending
-// in a newline, and must write all of it or return an error. Reload
+// in a newline, and must write all of it or return an error; it must not
+// keep the slice after it returns (the device reuses it). Reload
 // reopens the destination (after log rotation); Close releases it. A
 // device calls a sink's methods one at a time. Type names the device
 // type, "file" or "socket" ("syslog" for a syslog witness).
@@ -134,6 +135,7 @@ type Device struct {
 	sem     chan struct{}
 	state   ChainState
 	pending int        // entries written since the last checkpoint
+	line    []byte     // the last line written; its array is reused
 	closed  bool       // Close has run
 	torn    *tornWrite // a failed write not yet recorded in the chain
 }
@@ -169,7 +171,7 @@ func NewDevice(o DeviceOptions) (*Device, error) {
 		path:    o.Path,
 		sink:    o.Sink,
 		witness: o.Witness,
-		f:       formatter{key: o.Keys.HMAC, raw: o.LogRaw, rawAccessor: o.RawAccessor, nodeID: o.NodeID},
+		f:       newFormatter(o.Keys.HMAC, o.LogRaw, o.RawAccessor, o.NodeID),
 		nodeID:  o.NodeID,
 		signer:  o.Keys.Signing,
 		every:   o.CheckpointEvery,
@@ -294,10 +296,11 @@ func (d *Device) Log(ctx context.Context, typ string, e *Entry) error {
 	if typ != TypeRequest && typ != TypeResponse && typ != TypeForward {
 		return fmt.Errorf("audit entry type %q", typ)
 	}
-	b, err := d.f.format(typ, e)
+	bp, err := d.f.format(typ, e)
 	if err != nil {
 		return err
 	}
+	defer d.f.release(bp)
 	if err := d.lock(ctx); err != nil {
 		return err
 	}
@@ -305,7 +308,7 @@ func (d *Device) Log(ctx context.Context, typ string, e *Entry) error {
 	if d.closed {
 		return ErrClosed
 	}
-	if _, err := d.appendLocked(ctx, b); err != nil {
+	if _, err := d.appendLocked(ctx, *bp); err != nil {
 		return err
 	}
 	d.pending++
@@ -318,7 +321,7 @@ func (d *Device) Log(ctx context.Context, typ string, e *Entry) error {
 }
 
 // appendLocked chains body (a JSON object), writes it and returns the
-// line written. The caller holds sem.
+// line written, which is valid until the next call. The caller holds sem.
 func (d *Device) appendLocked(ctx context.Context, body []byte) ([]byte, error) {
 	if d.torn != nil {
 		if err := d.recoverLocked(ctx); err != nil {
@@ -326,7 +329,10 @@ func (d *Device) appendLocked(ctx context.Context, body []byte) ([]byte, error) 
 		}
 	}
 	seq := d.state.Seq + 1
-	line := make([]byte, 0, len(body)+128)
+	line := d.line[:0]
+	if cap(line) > maxPooledBuf {
+		line = nil
+	}
 	line = append(line, `{"seq":`...)
 	line = strconv.AppendUint(line, seq, 10)
 	line = append(line, `,"chain_id":"`...)
@@ -344,6 +350,7 @@ func (d *Device) appendLocked(ctx context.Context, body []byte) ([]byte, error) 
 		}
 		return nil, fmt.Errorf("audit device %q: %w", d.path, err)
 	}
+	d.line = line
 	d.state.Seq = seq
 	d.state.Head = LineHash(line[:len(line)-1])
 	return line, nil
