@@ -45,6 +45,14 @@ func (c *Core) haIndex() uint64 {
 	return c.ha.Index()
 }
 
+// haCommits counts the node's committed writes; 0 on a single server.
+func (c *Core) haCommits() uint64 {
+	if c.ha == nil {
+		return 0
+	}
+	return c.ha.Commits()
+}
+
 // clusterBarrier waits until no standby can serve state older than idx
 // (see [ha.Node.WaitApplied]): at most the configured standby lag, or
 // until ctx ends. The change is committed either way; a wait cut short is

@@ -121,10 +121,17 @@ func (c *Core) handleLocked(ctx context.Context, req *Request) (resp *Response, 
 	if c.standby() && (req.ForwardActive || !c.servableOnStandby(req)) {
 		return nil, 0, ha.ErrStandby
 	}
-	before := c.haIndex()
+	before, wrote := c.haIndex(), c.haCommits()
 	defer func() {
-		if after := c.haIndex(); after > before && needsClusterBarrier(req) {
+		if !needsClusterBarrier(req) {
+			return
+		}
+		if after := c.haIndex(); after > before {
 			barrier = after
+		} else if c.haCommits() > wrote {
+			// Committed, but the node stopped being active before a
+			// notice went out: wait out every lease it granted.
+			barrier = ha.Unnumbered
 		}
 	}()
 	resp, err = c.handleAudited(ctx, req)

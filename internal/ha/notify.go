@@ -44,6 +44,7 @@ func (p Physical) Put(ctx context.Context, e *storage.Entry) error {
 	if err := p.Storage.Put(ctx, e); err != nil {
 		return err
 	}
+	p.n.commits.Add(1)
 	p.n.NotifyChanged(ctx, []string{key})
 	return nil
 }
@@ -56,6 +57,7 @@ func (p Physical) Delete(ctx context.Context, key string) error {
 	if err := p.Storage.Delete(ctx, key); err != nil {
 		return err
 	}
+	p.n.commits.Add(1)
 	p.n.NotifyChanged(ctx, []string{key})
 	return nil
 }
@@ -73,6 +75,7 @@ func (p Physical) Txn(ctx context.Context, ops []storage.Op) error {
 	if err := p.Storage.Txn(ctx, ops); err != nil {
 		return err
 	}
+	p.n.commits.Add(1)
 	p.n.NotifyChanged(ctx, keys)
 	return nil
 }
