@@ -178,16 +178,26 @@ func (n *Node) leaseValid() bool {
 // has not expired and whose index it has applied. A standby that is not
 // fresh forwards every request.
 func (n *Node) Fresh() bool {
+	_, ok := n.FreshUntil()
+	return ok
+}
+
+// FreshUntil is [Node.Fresh] with the time (a time.Now reading) until
+// which the standby stays fresh, unless a later lease extends it: the
+// latest expiry of its usable leases. A request served on a standby is
+// answered only if it ends before then.
+func (n *Node) FreshUntil() (time.Time, bool) {
 	applied := n.Index()
 	now := time.Now()
 	n.leaseMu.Lock()
 	defer n.leaseMu.Unlock()
+	var until time.Time
 	for _, l := range n.leases {
-		if now.Before(l.expires) && applied >= l.index {
-			return true
+		if now.Before(l.expires) && applied >= l.index && l.expires.After(until) {
+			until = l.expires
 		}
 	}
-	return false
+	return until, !until.IsZero()
 }
 
 // Lag is how far behind the active node this standby may be: the time

@@ -144,6 +144,9 @@ func TestFresh(t *testing.T) {
 	if !n.Fresh() {
 		t.Error("not fresh with a live lease whose index was applied")
 	}
+	if until, ok := n.FreshUntil(); !ok || !until.Equal(sent.Add(n.maxLag)) {
+		t.Errorf("FreshUntil = %v, %v; want the ping's send time plus the lag bound", until, ok)
+	}
 	n.leaseMessage(t.Context(), leaseMsg{Type: "pong", Node: "n1", Nonce: 8, Index: MakeIndex(2, 6)})
 	n.leaseMu.Lock()
 	count := len(n.leases)

@@ -197,7 +197,13 @@ func (t *Table) open(ctx context.Context, e *entry, readOnly bool) error {
 	}
 	resume, ok := t.local[e.Path]
 	if !ok {
-		if se, err := t.opts.Storage.Get(ctx, t.stateKey(e.Path)); err == nil && se != nil {
+		se, err := t.opts.Storage.Get(ctx, t.stateKey(e.Path))
+		if err == nil && se == nil && t.opts.NodeID != "" {
+			// Written before chains were kept per node: the chain of a
+			// server upgraded to a cluster node goes on.
+			se, err = t.opts.Storage.Get(ctx, statePrefix+strings.TrimSuffix(e.Path, "/"))
+		}
+		if err == nil && se != nil {
 			json.Unmarshal(se.Value, &resume)
 		}
 	}
