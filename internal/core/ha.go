@@ -53,6 +53,13 @@ func (h haHost) LoadActiveLocked(ctx context.Context) error {
 // LoadStandbyLocked implements [ha.Host]: postUnseal for a standby.
 func (h haHost) LoadStandbyLocked(ctx context.Context) error {
 	c := h.c
+	// Fail closed from the start: when a load below fails, the devices
+	// stay closed, and without this the node would forward requests with
+	// no forward entry. loadStandbyAudit clears it once they open. A node
+	// that cannot tell whether devices are declared counts them.
+	if on, err := c.audits.Declared(ctx); on || err != nil {
+		c.setAuditFailure(errStandbyNotLoaded)
+	}
 	if err := c.tokens.Load(ctx); err != nil {
 		return err
 	}

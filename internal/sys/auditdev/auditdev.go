@@ -242,6 +242,13 @@ func (t *Table) wanted(ctx context.Context) ([]*entry, error) {
 	return table, nil
 }
 
+// Declared reports whether the configuration or the stored table names
+// any device this node must have open. An error means it could not tell.
+func (t *Table) Declared(ctx context.Context) (bool, error) {
+	table, err := t.wanted(ctx)
+	return len(table) > 0, err
+}
+
 // Load opens the configured devices and those enabled through the API. A
 // device that cannot be opened is an error: serving requests without the
 // audit trail an operator asked for would fail open, so the unseal stops.
