@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/coffer-secrets/coffer/internal/barrier"
 	"github.com/coffer-secrets/coffer/internal/ha"
@@ -52,6 +53,13 @@ func (h haHost) LoadActiveLocked(ctx context.Context) error {
 // LoadStandbyLocked implements [ha.Host]: postUnseal for a standby.
 func (h haHost) LoadStandbyLocked(ctx context.Context) error {
 	c := h.c
+	// Fail closed from the start: when a load below fails, the devices
+	// stay closed, and without this the node would forward requests with
+	// no forward entry. loadStandbyAudit clears it once they open. A node
+	// that cannot tell whether devices are declared counts them.
+	if on, err := c.audits.Declared(ctx); on || err != nil {
+		c.setAuditFailure(errStandbyNotLoaded)
+	}
 	if err := c.tokens.Load(ctx); err != nil {
 		return err
 	}
@@ -197,20 +205,30 @@ func (c *Core) standby() bool { return c.ha != nil && c.ha.Standby() }
 // ([ha.Node.ServesReads]) and it holds a usable read lease
 // ([ha.Node.Fresh]). The node audits what it serves with its own
 // devices. The caller holds stateMu for reading.
-func (c *Core) servableOnStandby(req *Request) bool {
+//
+// until is when the read lease it serves under ends: the request is
+// answered only if it finishes before (see [Core.handleAudited]); zero
+// for event streams, which are not bounded by it.
+func (c *Core) servableOnStandby(req *Request) (until time.Time, ok bool) {
 	if !c.ha.ServesReads() || req.WrapTTL > 0 {
-		return false
+		return time.Time{}, false
 	}
-	if !c.ha.Fresh() {
+	until, fresh := c.ha.FreshUntil()
+	if !fresh {
 		// No usable read lease: this node may be more than the lag
 		// bound behind, or may not have applied a revocation.
-		return false
+		return time.Time{}, false
 	}
 	if strings.HasPrefix(req.Path, SubscribePrefix) && req.Operation == logical.ReadOperation {
 		// Event streams are served where the client connects: the active
 		// node sends its events to the standbys (see events.go).
-		return true
+		return time.Time{}, true
 	}
+	return until, c.standbyRoute(req)
+}
+
+// standbyRoute is the part of servableOnStandby that looks at the path.
+func (c *Core) standbyRoute(req *Request) bool {
 	if isWrappingPath(req.Path) {
 		return false
 	}

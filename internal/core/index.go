@@ -18,12 +18,19 @@ import (
 // must not return before every standby applied the change or stopped
 // serving: token revocation, lease revocation, a policy written or
 // deleted (a write may narrow it), an identity entity or group changed
-// or deleted (disabling one, or dropping a member, takes access away).
+// or deleted (disabling one, or dropping a member, takes access away),
+// an auth method disabled (revokes its tokens), a secrets engine
+// disabled or moved (revokes its leases), an incident contained, a
+// lockdown set or lifted, and anything an auth method deletes (a user,
+// a role, a group: its logins end). A request that changed nothing waits
+// for nothing, so listing a path that may also write harmless data only
+// costs the wait.
 func needsClusterBarrier(req *Request) bool {
 	if req.Operation == logical.ReadOperation || req.Operation == logical.ListOperation {
 		return false
 	}
 	p := req.Path
+	del := req.Operation == logical.DeleteOperation
 	switch {
 	case strings.HasPrefix(p, "auth/token/revoke"):
 		return true
@@ -32,6 +39,14 @@ func needsClusterBarrier(req *Request) bool {
 	case strings.HasPrefix(p, "sys/policy/"), strings.HasPrefix(p, "sys/policies/acl/"):
 		return true
 	case strings.HasPrefix(p, "identity/entity"), strings.HasPrefix(p, "identity/group"):
+		return true
+	case strings.HasPrefix(p, "sys/incident/"):
+		return true
+	case strings.HasPrefix(p, "sys/remount"):
+		return true
+	case del && (strings.HasPrefix(p, "sys/auth/") || strings.HasPrefix(p, "sys/mounts/")):
+		return true
+	case del && strings.HasPrefix(p, "auth/"):
 		return true
 	}
 	return false
@@ -43,6 +58,14 @@ func (c *Core) haIndex() uint64 {
 		return 0
 	}
 	return c.ha.Index()
+}
+
+// haCommits counts the node's committed writes; 0 on a single server.
+func (c *Core) haCommits() uint64 {
+	if c.ha == nil {
+		return 0
+	}
+	return c.ha.Commits()
 }
 
 // clusterBarrier waits until no standby can serve state older than idx

@@ -20,6 +20,10 @@ import (
 // could not be opened.
 var errAuditNotOpen = errors.New("this node's audit devices could not be opened")
 
+// errStandbyNotLoaded is the cause a standby gives while its standby
+// state, and so its audit devices, is not loaded.
+var errStandbyNotLoaded = errors.New("the standby state is not loaded yet")
+
 // haNodeID names the node opts make a cluster node of; "" for a single
 // server.
 func haNodeID(opts Options) string {

@@ -118,23 +118,46 @@ func (c *Core) handleLocked(ctx context.Context, req *Request) (resp *Response, 
 	if c.Sealed() {
 		return nil, 0, ErrSealed
 	}
-	if c.standby() && (req.ForwardActive || !c.servableOnStandby(req)) {
-		return nil, 0, ha.ErrStandby
+	var freshUntil time.Time
+	if c.standby() {
+		until, ok := c.servableOnStandby(req)
+		if req.ForwardActive || !ok {
+			return nil, 0, ha.ErrStandby
+		}
+		freshUntil = until
 	}
-	before := c.haIndex()
+	before, wrote := c.haIndex(), c.haCommits()
 	defer func() {
-		if after := c.haIndex(); after > before && needsClusterBarrier(req) {
+		if !needsClusterBarrier(req) {
+			return
+		}
+		if after := c.haIndex(); after > before {
 			barrier = after
+		} else if c.haCommits() > wrote {
+			// Committed, but the node stopped being active before a
+			// notice went out: wait out every lease it granted.
+			barrier = ha.Unnumbered
 		}
 	}()
-	resp, err = c.handleAudited(ctx, req)
+	resp, err = c.handleAudited(ctx, req, freshUntil)
 	return resp, 0, err
 }
 
-// handleAudited runs the pipeline between the audit entries.
-func (c *Core) handleAudited(ctx context.Context, req *Request) (*Response, error) {
+// handleAudited runs the pipeline between the audit entries. A standby
+// serving req under a read lease passes the lease's end as freshUntil
+// (zero otherwise): when the lease ended while the request ran (after its
+// token and policy checks, before the answer), the answer may be older
+// than the lag bound allows and the request goes to the active node
+// instead ([ha.ErrStandby]; standbys serve only reads, so it is safe to
+// run it again there).
+func (c *Core) handleAudited(ctx context.Context, req *Request, freshUntil time.Time) (*Response, error) {
 	rec := &auditRecord{start: c.now()}
 	resp, err := c.handleRequest(ctx, req, rec)
+	if !freshUntil.IsZero() && !time.Now().Before(freshUntil) {
+		// A later lease does not help: what the request read may be
+		// older than that lease's index.
+		resp, err = nil, ha.ErrStandby
+	}
 	err = c.redactError(req.Path, err)
 	if aerr := c.auditRequest(ctx, req, rec); aerr != nil {
 		return nil, aerr

@@ -162,7 +162,7 @@ const (
 // requests up; the node then stays stale (forwarding) until a later try
 // works.
 func (n *Node) reloadStandby(ctx context.Context) {
-	if n.host.Sealed() || !n.Standby() {
+	if n.host.Sealed() || n.active.Load() {
 		return
 	}
 	// The reload covers every change whose notice was heard before it
@@ -178,7 +178,7 @@ func (n *Node) reloadStandby(ctx context.Context) {
 	}
 	n.state.Lock()
 	defer n.state.Unlock()
-	if n.host.Sealed() || !n.Standby() || ctx.Err() != nil {
+	if n.host.Sealed() || n.active.Load() || ctx.Err() != nil {
 		return
 	}
 	lctx, cancel := context.WithTimeout(ctx, reloadTimeout)
@@ -193,7 +193,7 @@ func (n *Node) reloadStandby(ctx context.Context) {
 func (n *Node) reloadStandbyMounts(ctx context.Context) {
 	n.state.Lock()
 	defer n.state.Unlock()
-	if n.host.Sealed() || !n.Standby() {
+	if n.host.Sealed() || n.active.Load() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)

@@ -210,3 +210,47 @@ func TestLeaseLapseStepsDown(t *testing.T) {
 		t.Errorf("after the lapse: Standby() = %v, term recorded = %v; want true, false", n.Standby(), n.held.Load() != nil)
 	}
 }
+
+// TestLapsedActiveKeepsRole checks that an active node whose lease has
+// lapsed (and is renewed late) never turns itself into a standby: its own
+// notices, a due reload and a mount reload leave its active state alone,
+// and it is active again once the lease runs.
+func TestLapsedActiveKeepsRole(t *testing.T) {
+	t.Parallel()
+	h := &recordingHost{st: inmem.New()}
+	n, err := New(Options{Backend: &notices{}, NodeID: "n1", APIAddr: "http://127.0.0.1:8200"}, Env{Host: h, State: new(sync.RWMutex)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	term := newFakeTerm(now.Add(-time.Millisecond)) // lapsed
+	n.held.Store(&heldTerm{term})
+	n.beginTerm(term)
+	n.activeSince.Store(&now)
+	n.active.Store(true)
+
+	ctx := t.Context()
+	// Its own notices, one of them past a gap (a reload would be due on
+	// a standby), and the reloads a standby would run.
+	n.applyNotice(ctx, encodeNotice(MakeIndex(n.term.Load(), 1), "sys/token/x"))
+	n.applyNotice(ctx, encodeNotice(MakeIndex(n.term.Load(), 5), "*"))
+	n.heardIndex(MakeIndex(n.term.Load()+1, 9))
+	n.reloadStandby(ctx)
+	n.reloadStandbyMounts(ctx)
+	n.invalidate(ctx, "*")
+
+	h.mu.Lock()
+	calls := append([]string(nil), h.calls...)
+	h.mu.Unlock()
+	if len(calls) != 0 {
+		t.Errorf("a lapsed active node asked its host for %q, want nothing", calls)
+	}
+	if !n.active.Load() {
+		t.Fatal("a lapsed active node dropped its role")
+	}
+	later := time.Now().Add(time.Hour)
+	term.until.Store(&later) // renewed late
+	if n.Standby() || !n.Status().Active {
+		t.Errorf("after the late renewal: Standby() = %v, Active = %v; want false, true", n.Standby(), n.Status().Active)
+	}
+}

@@ -44,6 +44,7 @@ func (p Physical) Put(ctx context.Context, e *storage.Entry) error {
 	if err := p.Storage.Put(ctx, e); err != nil {
 		return err
 	}
+	p.n.commits.Add(1)
 	p.n.NotifyChanged(ctx, []string{key})
 	return nil
 }
@@ -56,6 +57,7 @@ func (p Physical) Delete(ctx context.Context, key string) error {
 	if err := p.Storage.Delete(ctx, key); err != nil {
 		return err
 	}
+	p.n.commits.Add(1)
 	p.n.NotifyChanged(ctx, []string{key})
 	return nil
 }
@@ -73,6 +75,7 @@ func (p Physical) Txn(ctx context.Context, ops []storage.Op) error {
 	if err := p.Storage.Txn(ctx, ops); err != nil {
 		return err
 	}
+	p.n.commits.Add(1)
 	p.n.NotifyChanged(ctx, keys)
 	return nil
 }
@@ -150,14 +153,7 @@ func (n *Node) runInvalidations(ctx context.Context) {
 				if n.cut.Load() {
 					continue
 				}
-				idx, keys := decodeNotice(payload)
-				if idx != 0 {
-					n.heardIndex(idx) // a reload this notice starts covers it
-				}
-				n.invalidate(ctx, keys)
-				if idx != 0 {
-					n.noticeReceived(idx)
-				}
+				n.applyNotice(ctx, payload)
 			case <-tick.C:
 				if n.stale.Load() {
 					n.invalidate(ctx, "*")
@@ -165,12 +161,30 @@ func (n *Node) runInvalidations(ctx context.Context) {
 			case <-gaps.C:
 			case <-n.reloadNow:
 			}
-			if !n.cut.Load() && n.Standby() && n.reloadDue() {
+			if !n.cut.Load() && !n.active.Load() && n.reloadDue() {
 				n.reloadStandby(ctx)
 			}
 		}
 		tick.Stop()
 		gaps.Stop()
+	}
+}
+
+// applyNotice applies one change notice on a standby. The active node
+// hears its own notices and ignores them, also while its lease has lapsed
+// (it then answers as a standby but still holds the active state: only
+// becomeStandby may turn it into one).
+func (n *Node) applyNotice(ctx context.Context, payload string) {
+	if n.active.Load() {
+		return
+	}
+	idx, keys := decodeNotice(payload)
+	if idx != 0 {
+		n.heardIndex(idx) // a reload this notice starts covers it
+	}
+	n.invalidate(ctx, keys)
+	if idx != 0 {
+		n.noticeReceived(idx)
 	}
 }
 
@@ -187,7 +201,7 @@ func (n *Node) invalidate(ctx context.Context, payload string) {
 	lctx, cancel := context.WithTimeout(ctx, reloadTimeout)
 	defer cancel()
 	n.state.RLock()
-	if n.host.Sealed() || !n.Standby() {
+	if n.host.Sealed() || n.active.Load() {
 		n.state.RUnlock()
 		return
 	}

@@ -97,6 +97,9 @@ type consistency struct {
 	// The state header key.
 	stateKey atomic.Pointer[stateKey]
 
+	// commits counts committed writes (see [Node.Commits]).
+	commits atomic.Uint64
+
 	// cut isolates a standby from the others (see [Node.Isolate]).
 	cut atomic.Bool
 }
@@ -162,8 +165,11 @@ func (n *Node) leaseValid() bool {
 		return false
 	default:
 	}
-	if v, ok := ref.l.(ValidUntiler); ok && !time.Now().Before(v.ValidUntil()) {
-		return false
+	if v, ok := ref.l.(ValidUntiler); ok {
+		// The zero time: the backend keeps no lease; Lost alone bounds it.
+		if until := v.ValidUntil(); !until.IsZero() && !time.Now().Before(until) {
+			return false
+		}
 	}
 	return true
 }
@@ -172,16 +178,26 @@ func (n *Node) leaseValid() bool {
 // has not expired and whose index it has applied. A standby that is not
 // fresh forwards every request.
 func (n *Node) Fresh() bool {
+	_, ok := n.FreshUntil()
+	return ok
+}
+
+// FreshUntil is [Node.Fresh] with the time (a time.Now reading) until
+// which the standby stays fresh, unless a later lease extends it: the
+// latest expiry of its usable leases. A request served on a standby is
+// answered only if it ends before then.
+func (n *Node) FreshUntil() (time.Time, bool) {
 	applied := n.Index()
 	now := time.Now()
 	n.leaseMu.Lock()
 	defer n.leaseMu.Unlock()
+	var until time.Time
 	for _, l := range n.leases {
-		if now.Before(l.expires) && applied >= l.index {
-			return true
+		if now.Before(l.expires) && applied >= l.index && l.expires.After(until) {
+			until = l.expires
 		}
 	}
-	return false
+	return until, !until.IsZero()
 }
 
 // Lag is how far behind the active node this standby may be: the time
@@ -374,9 +390,18 @@ func (n *Node) runAcker(ctx context.Context) {
 // standby acknowledged idx or the last lease granted to it has expired. In
 // the first L of a term it also waits for leases the previous active node
 // may have granted to expire. It waits at most L plus a little, or until
-// ctx ends (then it returns ctx's error). It does nothing on a standby.
+// ctx ends (then it returns ctx's error).
+//
+// It keys on the term this node began, not on its role: the barrier runs
+// after the request released the state lock, and a node that stepped
+// down, was sealed or lost its term in between still has the grants of
+// that term (kept until its next term begins; acks are no longer
+// recorded, so it waits for the leases of the standbys that had not
+// acknowledged idx to expire). [Unnumbered] as idx waits for every lease
+// this node granted: a change committed while no notice could go out.
+// It does nothing on a node that never began a term.
 func (n *Node) WaitApplied(ctx context.Context, idx uint64) error {
-	if !n.active.Load() {
+	if n.termStart.Load() == nil {
 		return nil
 	}
 	for {
@@ -415,6 +440,16 @@ func (n *Node) WaitApplied(ctx context.Context, idx uint64) error {
 		}
 	}
 }
+
+// Unnumbered is the index [Node.WaitApplied] takes for a change that went
+// out under no notice (the node stopped being active between its commit
+// and the notice): no standby acknowledged it.
+const Unnumbered = ^uint64(0)
+
+// Commits counts the writes this node's [Physical] committed. A request
+// that moved it but not [Node.Index] committed a change no notice
+// announced.
+func (n *Node) Commits() uint64 { return n.commits.Load() }
 
 // Isolate cuts this node off from the change notices and the read lease
 // messages (on true) or reconnects it (on false), as a network partition

@@ -58,11 +58,67 @@ func TestWaitApplied(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.active.Store(true)
+	start := time.Now()
+	n.termStart.Store(&start)
 	n.peers["s1"] = &peer{lastPong: time.Now()}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if err := n.WaitApplied(ctx, idx); err == nil {
 		t.Error("WaitApplied with an ended context = nil, want its error")
+	}
+}
+
+// TestWaitAppliedAfterTerm checks the barrier of a node that stopped
+// being active between a request's commit and its barrier (step-down,
+// seal, lost term): the leases it granted in that term are still waited
+// for, and a change no notice announced waits for every one of them. A
+// node that never began a term waits for nothing.
+func TestWaitAppliedAfterTerm(t *testing.T) {
+	t.Parallel()
+	idx := MakeIndex(3, 10)
+	tests := []struct {
+		name  string
+		term  bool   // the node began a term
+		acked uint64 // what the standby acknowledged
+		wait  uint64 // the index waited for
+		waits bool
+	}{
+		{name: "never active", term: false, wait: idx, waits: false},
+		{name: "demoted, standby behind", term: true, acked: idx - 1, wait: idx, waits: true},
+		{name: "demoted, standby acknowledged", term: true, acked: idx, wait: idx, waits: false},
+		{name: "demoted, change without a notice", term: true, acked: idx, wait: Unnumbered, waits: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			n, err := New(Options{Backend: &notices{}, NodeID: "n1", APIAddr: "http://127.0.0.1:8200", MaxStandbyLag: time.Minute}, Env{Host: unsealedHost{}, State: new(sync.RWMutex)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.term {
+				n.beginTerm(newFakeTerm(time.Now().Add(time.Hour)))
+				old := time.Now().Add(-time.Hour) // the previous term's leases are over
+				n.termStart.Store(&old)
+				now := time.Now()
+				n.activeSince.Store(&now)
+				n.active.Store(true)
+				n.leaseMessage(t.Context(), leaseMsg{Type: "ping", Node: "s1", Nonce: 1, Applied: tt.acked})
+				// Demoted as becomeStandby does it.
+				n.leadership.Store(nil)
+				n.active.Store(false)
+				n.activeSince.Store(nil)
+				n.endTerm()
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+			defer cancel()
+			err = n.WaitApplied(ctx, tt.wait)
+			if tt.waits && err == nil {
+				t.Error("WaitApplied returned at once while a lease granted in the term may still run")
+			}
+			if !tt.waits && err != nil {
+				t.Errorf("WaitApplied = %v, want nil", err)
+			}
+		})
 	}
 }
 
@@ -87,6 +143,9 @@ func TestFresh(t *testing.T) {
 	n.noticeReceived(MakeIndex(2, 6))
 	if !n.Fresh() {
 		t.Error("not fresh with a live lease whose index was applied")
+	}
+	if until, ok := n.FreshUntil(); !ok || !until.Equal(sent.Add(n.maxLag)) {
+		t.Errorf("FreshUntil = %v, %v; want the ping's send time plus the lag bound", until, ok)
 	}
 	n.leaseMessage(t.Context(), leaseMsg{Type: "pong", Node: "n1", Nonce: 8, Index: MakeIndex(2, 6)})
 	n.leaseMu.Lock()

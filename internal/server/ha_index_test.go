@@ -294,6 +294,39 @@ func TestRevokeNeverStale(t *testing.T) {
 		return nil
 	})
 
+	// Changes that take access away beyond the revoke endpoints, with
+	// node 2 cut off so that only the barrier keeps it from serving.
+	if err := admin.Sys().EnableAuthWithOptions("up", &api.EnableAuthOptions{Type: "userpass"}); err != nil {
+		t.Fatal(err)
+	}
+	userToken := func(user string) string {
+		if _, err := admin.Logical().Write("auth/up/users/"+user, map[string]any{"password": "pw-" + user, "token_policies": "reader"}); err != nil {
+			t.Fatal(err)
+		}
+		s, err := admin.Logical().Write("auth/up/login/"+user, map[string]any{"password": "pw-" + user})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Auth.ClientToken
+	}
+	removals := []struct {
+		name  string
+		token func() string
+		take  func() error
+	}{
+		{"auth method disabled", func() string { return userToken("u1") }, func() error { return admin.Sys().DisableAuth("up") }},
+	}
+	for _, tt := range removals {
+		tok := tt.token()
+		servedEverywhere(tok)
+		cut.Isolate(true)
+		if err := tt.take(); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		refusedEverywhere(tt.name, tok)
+		cut.Isolate(false)
+	}
+
 	// Time from revoke to effective on every node: when revoke returns.
 	// For reference, a KV write on the same node (no barrier).
 	var took, plain []time.Duration

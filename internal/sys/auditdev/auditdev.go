@@ -197,7 +197,13 @@ func (t *Table) open(ctx context.Context, e *entry, readOnly bool) error {
 	}
 	resume, ok := t.local[e.Path]
 	if !ok {
-		if se, err := t.opts.Storage.Get(ctx, t.stateKey(e.Path)); err == nil && se != nil {
+		se, err := t.opts.Storage.Get(ctx, t.stateKey(e.Path))
+		if err == nil && se == nil && t.opts.NodeID != "" {
+			// Written before chains were kept per node: the chain of a
+			// server upgraded to a cluster node goes on.
+			se, err = t.opts.Storage.Get(ctx, statePrefix+strings.TrimSuffix(e.Path, "/"))
+		}
+		if err == nil && se != nil {
 			json.Unmarshal(se.Value, &resume)
 		}
 	}
@@ -234,6 +240,13 @@ func (t *Table) wanted(ctx context.Context) ([]*entry, error) {
 		table = append(table, &entry{Path: path, Type: d.Type, Description: d.Description, Options: d.Options, FromConfig: true})
 	}
 	return table, nil
+}
+
+// Declared reports whether the configuration or the stored table names
+// any device this node must have open. An error means it could not tell.
+func (t *Table) Declared(ctx context.Context) (bool, error) {
+	table, err := t.wanted(ctx)
+	return len(table) > 0, err
 }
 
 // Load opens the configured devices and those enabled through the API. A

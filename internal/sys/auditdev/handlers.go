@@ -109,6 +109,7 @@ func (t *Table) disable(ctx context.Context, req *logical.Request, m *framework.
 	}
 	t.entries = table
 	t.closeLocked(ctx, path)
+	delete(t.local, path) // a device enabled again at path starts afresh
 	t.logger.Info("disabled audit device", "path", path)
 	return nil, nil
 }
