@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -85,6 +86,14 @@ func TestClusterEventsStandbyWithAudit(t *testing.T) {
 	eventually(t, 15*time.Second, "the standby opens its own audit file", func() error {
 		_, err := os.Stat(filepath.Join(dir, "audit-"+standby.NodeID+".log"))
 		return err
+	})
+	// A standby serves only while it holds a read lease (ha_max_standby_lag):
+	// until its first one, it forwards the subscription.
+	eventually(t, 15*time.Second, "the standby holds a read lease", func() error {
+		if !standby.Core().HANode().Fresh() {
+			return errors.New("it does not")
+		}
+		return nil
 	})
 	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"X-Vault-Token": {active.RootToken}}})
 	if err != nil {
