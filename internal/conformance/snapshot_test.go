@@ -159,10 +159,16 @@ func TestSnapshotUnderLoadRestores(t *testing.T) {
 		t.Fatal("no write went on while the snapshot was taken")
 	}
 	t.Logf("snapshot of %d bytes; acknowledged before: %v, by the end of the download: %v", len(snap), before, atEnd)
+	// The snapshot's audit device writes auditFile, and a file device
+	// holds its file exclusively (two servers must not interleave one
+	// hash chain): the source seals, closing it, and the destinations
+	// restore one after the other.
+	if err := cl.Sys().Seal(); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, kind := range []string{"bolt", "postgresql"} {
 		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
 			dst, _ := startStored(t, kind, fmt.Sprintf("audit_allowed_dirs = [%q]\n", auditDir))
 			if err := dst.Client.Sys().Mount("marker", &api.MountInput{Type: "kv"}); err != nil {
 				t.Fatal(err)
