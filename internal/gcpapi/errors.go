@@ -44,10 +44,10 @@ func toStatus(err error) (st *status.Status, known bool) {
 	case errors.Is(err, core.ErrSealed):
 		return status.New(codes.Unavailable, "Coffer is sealed"), true
 	case errors.Is(err, ha.ErrStandby), errors.Is(err, ha.ErrNoActive):
-		// A standby serves KV reads itself; a change is made only by the
-		// active node, and gRPC calls are not forwarded between nodes
-		// (docs/gcp-secret-manager.md): the client retries elsewhere.
-		return status.New(codes.Unavailable, "this Coffer node is a standby and does not forward Secret Manager calls that change secrets: send them to the gcp_secret_manager listener of the active node (sys/leader names it)"), true
+		// A standby serves KV reads itself and forwards the calls that
+		// change secrets (forward.go); what is left needs the active
+		// node: the client retries there.
+		return status.New(codes.Unavailable, "this Coffer node is a standby and cannot serve this call: send it to the gcp_secret_manager listener of the active node (sys/leader names it)"), true
 	case errors.Is(err, logical.ErrPermissionDenied):
 		return status.New(codes.PermissionDenied, fmt.Sprintf("permission denied by Coffer's ACL policies: %s", err)), true
 	case errors.Is(err, logical.ErrNotFound), errors.Is(err, logical.ErrUnsupportedPath):

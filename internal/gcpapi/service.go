@@ -59,6 +59,10 @@ type Options struct {
 	Events EventSender
 	// Now tells the time (expire_time from a ttl); nil means time.Now.
 	Now func() time.Time
+	// Cluster, when set, lets a standby forward the calls that change
+	// secrets to the active node's cluster listener (forward.go); nil
+	// answers them UNAVAILABLE on a standby.
+	Cluster Cluster
 }
 
 // Service implements secretmanagerpb.SecretManagerServiceServer on the
@@ -70,6 +74,7 @@ type Service struct {
 	logger *slog.Logger
 	events EventSender
 	now    func() time.Time
+	fwd    *forwarder // nil: no forwarding
 }
 
 // New returns a service. Core is required.
@@ -84,7 +89,18 @@ func New(opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{core: opts.Core, prefix: prefix, logger: opts.Logger.With("component", "gcpapi"), events: opts.Events, now: opts.Now}
+	s := &Service{core: opts.Core, prefix: prefix, logger: opts.Logger.With("component", "gcpapi"), events: opts.Events, now: opts.Now}
+	if opts.Cluster != nil {
+		s.fwd = &forwarder{cluster: opts.Cluster}
+	}
+	return s
+}
+
+// Close closes the connection to the active node that forwarding keeps.
+func (s *Service) Close() {
+	if s.fwd != nil {
+		s.fwd.close()
+	}
 }
 
 // NewServer returns a gRPC server serving s with creds (nil: plain
@@ -169,6 +185,17 @@ func (s *Service) intercept(ctx context.Context, req any, info *grpc.UnaryServer
 		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok {
 			c.conn.TLS = &ti.State
 		}
+	}
+	if fromPeer(ctx) {
+		s.peerCall(c, md)
+	}
+	if s.fwd != nil && isWrite(info.FullMethod) && s.fwd.cluster.HAStatus().Standby {
+		if fromPeer(ctx) {
+			// Never forwarded twice: two nodes that disagree about the
+			// leader would bounce it between them.
+			return nil, status.Error(codes.Unavailable, loopMsg)
+		}
+		return s.forward(ctx, info.FullMethod, req, c)
 	}
 	resp, err = handler(context.WithValue(ctx, callKey{}, c), req)
 	if err != nil {

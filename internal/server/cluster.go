@@ -96,7 +96,15 @@ func (s *Server) listenCluster(bind, announce string) (string, error) {
 	tcfg := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-			return s.core.ClusterServerTLS()
+			cfg, err := s.core.ClusterServerTLS()
+			if err != nil {
+				return nil, err
+			}
+			// HTTP/2 for the gRPC calls standbys forward (the Google
+			// Cloud Secret Manager API); forwarded HTTP requests
+			// offer no ALPN and stay on HTTP/1.1.
+			cfg.NextProtos = []string{"h2", "http/1.1"}
+			return cfg, nil
 		},
 	}
 	s.clusterLn = tls.NewListener(markingListener{ln}, tcfg)

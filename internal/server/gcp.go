@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -28,6 +30,7 @@ const (
 type gcpListener struct {
 	ln   net.Listener
 	srv  *grpc.Server
+	svc  *gcpapi.Service
 	addr string // "host:port" as bound
 	// rot sends SECRET_ROTATE when a secret's next_rotation_time
 	// passes: background work of the active node, run by Run.
@@ -58,9 +61,9 @@ func (s *Server) listenGCP(g *config.GCPSecretManager, c *core.Core) error {
 		creds = credentials.NewTLS(tcfg)
 	}
 	prefix := g.MountPrefix
-	svc := gcpapi.New(gcpapi.Options{Core: c, MountPrefix: &prefix, Logger: s.logger, Events: c})
+	svc := gcpapi.New(gcpapi.Options{Core: c, MountPrefix: &prefix, Logger: s.logger, Events: c, Cluster: c})
 	rot := gcpapi.NewRotator(gcpapi.RotatorOptions{Host: c, MountPrefix: &prefix, Logger: s.logger})
-	s.gcp = &gcpListener{ln: ln, srv: gcpapi.NewServer(svc, creds), addr: addr, rot: rot}
+	s.gcp = &gcpListener{ln: ln, srv: gcpapi.NewServer(svc, creds), svc: svc, addr: addr, rot: rot}
 	return nil
 }
 
@@ -94,4 +97,24 @@ func (g *gcpListener) stop(ctx context.Context) {
 		g.srv.Stop()
 		<-done
 	}
+	g.svc.Close()
+}
+
+// withGCPForwarded routes the gRPC calls that reach the cluster listener
+// (HTTP/2, which it offers by ALPN), forwarded by a standby, to the
+// Google Cloud Secret Manager service; everything else goes to next. Only
+// the cluster listener's server is wrapped: its handshake requires a
+// cluster certificate, which the service checks again.
+func (s *Server) withGCPForwarded(next http.Handler) http.Handler {
+	if s.gcp == nil {
+		return next
+	}
+	g := s.gcp
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			g.svc.ServeCluster(g.srv, w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

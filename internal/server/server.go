@@ -319,6 +319,8 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	if s.clusterLn != nil {
 		s.clusterSrv = api(clusterListener(cfg.Listeners).HTTP)
+		// Standbys forward Google Cloud Secret Manager calls here.
+		s.clusterSrv.Handler = s.withGCPForwarded(s.clusterSrv.Handler)
 	}
 	if cfg.PIDFile != "" {
 		if err := os.WriteFile(cfg.PIDFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
