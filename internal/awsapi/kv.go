@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/coffer-secrets/coffer/internal/core"
+	"github.com/coffer-secrets/coffer/internal/kvpayload"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/token"
 )
@@ -37,21 +38,6 @@ func (s *session) do(op logical.Operation, path string, query url.Values, body, 
 		},
 		ClientToken: token.ID(s.token),
 	}, body, out)
-}
-
-// kvVersion is the metadata of one version in a data read.
-type kvVersion struct {
-	CreatedTime    string            `json:"created_time"`
-	CustomMetadata map[string]string `json:"custom_metadata"`
-	DeletionTime   string            `json:"deletion_time"`
-	Destroyed      bool              `json:"destroyed"`
-	Version        int               `json:"version"`
-}
-
-// kvData is the answer to a data/ read.
-type kvData struct {
-	Data     map[string]json.RawMessage `json:"data"`
-	Metadata kvVersion                  `json:"metadata"`
 }
 
 // kvMeta is the answer to a metadata/ (or deleted/) read.
@@ -86,12 +72,12 @@ type kvRotation struct {
 }
 
 // readData reads version n of name (0: the current one).
-func (s *session) readData(name string, n int) (*kvData, error) {
+func (s *session) readData(name string, n int) (*kvpayload.Read, error) {
 	var q url.Values
 	if n > 0 {
 		q = url.Values{"version": {strconv.Itoa(n)}}
 	}
-	d := new(kvData)
+	d := new(kvpayload.Read)
 	if err := s.do(logical.ReadOperation, "data/"+name, q, nil, d); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/coffer-secrets/coffer/internal/kvpayload"
 	"github.com/coffer-secrets/coffer/internal/logical"
 	"github.com/coffer-secrets/coffer/internal/uuid"
 )
@@ -195,7 +196,7 @@ func ptr(s string) *string { return &s }
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // readValue reads version n's value.
-func (s *session) readValue(name string, n int) (secretValue, *kvData, error) {
+func (s *session) readValue(name string, n int) (secretValue, *kvpayload.Read, error) {
 	d, err := s.readData(name, n)
 	if err != nil {
 		if isNotFound(err) {

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/coffer-secrets/coffer/internal/kvpayload"
 )
 
 func TestParseRoute(t *testing.T) {
@@ -105,7 +107,7 @@ func TestValueOf(t *testing.T) {
 		{`{"user":"app","n":1}`, `{"n":1,"user":"app"}`},
 	}
 	for _, tt := range tests {
-		var d kvData
+		var d kvpayload.Read
 		if err := jsonUnmarshal(`{"data":`+tt.data+`}`, &d); err != nil {
 			t.Fatal(err)
 		}

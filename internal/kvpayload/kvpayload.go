@@ -73,3 +73,20 @@ func Decode(data map[string]json.RawMessage) (Value, error) {
 	buf.WriteByte('}')
 	return Value{Data: buf.Bytes()}, nil
 }
+
+// Version is the metadata of one version as a KV version 2 data read
+// answers it.
+type Version struct {
+	CreatedTime    string            `json:"created_time"`
+	CustomMetadata map[string]string `json:"custom_metadata"`
+	DeletionTime   string            `json:"deletion_time"`
+	Destroyed      bool              `json:"destroyed"`
+	Version        int               `json:"version"`
+}
+
+// Read is the data of a KV version 2 data read: the version's data,
+// members undecoded, and its metadata.
+type Read struct {
+	Data     map[string]json.RawMessage `json:"data"`
+	Metadata Version                    `json:"metadata"`
+}
