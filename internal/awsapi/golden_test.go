@@ -24,7 +24,9 @@ var volatile = []struct {
 	{regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), "UUID"},
 	{regexp.MustCompile(`(secret:[A-Za-z0-9/_+=.@-]+)-[A-Za-z0-9]{6}"`), `$1-SUFFIX"`},
 	{regexp.MustCompile(`"(CreatedDate|LastChangedDate|LastAccessedDate|DeletionDate|DeletedDate)": \d+(\.\d+)?`), `"$1": 0`},
-	{regexp.MustCompile(`"RandomPassword": "[^"]*"`), `"RandomPassword": "PASSWORD"`},
+	// The password may hold any punctuation, escaped quotes and
+	// backslashes included: match a whole JSON string.
+	{regexp.MustCompile(`"RandomPassword": "(?:[^"\\]|\\.)*"`), `"RandomPassword": "PASSWORD"`},
 }
 
 // TestGoldenResponses pins the JSON 1.1 wire shapes of the AWS API's
